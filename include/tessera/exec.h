@@ -1,0 +1,146 @@
+/* tessera/exec.h — task graphs and the runtime that executes them.
+ *
+ * A task graph is what a compute call lowers an expression into (DESIGN.md,
+ * "Two graphs"): small fixed-size task records, each running a kernel over
+ * the output chunks of its input tasks and producing one output chunk.  Tasks
+ * are added in topological order (a task's inputs are tasks added before it),
+ * so every graph is acyclic by construction.  Building is single-threaded; a
+ * run executes the graph on the context's executor and threads.
+ *
+ * Chunk lifetime: a task's output buffer is allocated (through the context's
+ * accounted allocator) just before its kernel runs, and freed right after its
+ * last consumer has run — unless the task was marked with
+ * tsr_taskgraph_keep(), in which case it stays readable with
+ * tsr_taskgraph_output() until the next run or the graph's destruction. */
+#ifndef TESSERA_EXEC_H
+#define TESSERA_EXEC_H
+
+#include <tessera/core.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tsr_taskgraph tsr_taskgraph;
+
+/* What a kernel sees when it runs one task.  All pointers are valid only
+ * during the call. */
+typedef struct tsr_kernel_call {
+  const void *const *inputs;  /* output buffers of the input tasks, in order */
+  const size_t *input_bytes;  /* their sizes */
+  uint32_t n_inputs;
+  void *output;               /* output_bytes bytes, 64-byte aligned, uninitialised;
+                                 NULL when output_bytes is 0 */
+  size_t output_bytes;
+  const void *params;         /* the task's parameter block (16-byte aligned copy) */
+  size_t params_bytes;
+  void *user;                 /* the kernel's user pointer */
+  uint32_t task;              /* the task's id */
+  int thread;                 /* the worker running it, 0..threads-1 */
+} tsr_kernel_call;
+
+/* A kernel returns TSR_OK, or a failure status with a message set by
+ * tsr_error_set() on the calling thread.  Kernels run concurrently on
+ * several threads and must not call tsr_taskgraph_* on the running graph. */
+typedef tsr_status (*tsr_kernel_fn)(const tsr_kernel_call *call);
+
+#define TSR_MAX_KERNELS 65535
+#define TSR_MAX_TASKS 0xfffffffeu
+
+/* Creates an empty graph whose memory is accounted to ctx.  The caller owns
+ * *out and frees it with tsr_taskgraph_destroy(). */
+TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_create(tsr_ctx *ctx, tsr_taskgraph **out);
+/* Frees the graph, its kept outputs, and sets *graph to NULL; accepts NULL. */
+TSR_API void tsr_taskgraph_destroy(tsr_taskgraph **graph);
+
+/* Registers a kernel; `name` (copied, 1..63 characters) labels its tasks in
+ * statistics, traces and DOT output.  *kernel_out is its id. */
+TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_add_kernel(tsr_taskgraph *graph, const char *name,
+                                                          tsr_kernel_fn fn, void *user,
+                                                          uint32_t *kernel_out);
+
+/* Appends a task running `kernel` on the outputs of `inputs` (n_inputs ids
+ * of tasks already in the graph; repeats allowed) and producing
+ * `output_bytes` bytes.  `params` (params_bytes bytes, copied; may be NULL
+ * when 0) is handed to the kernel.  *task_out is the new task's id; ids are
+ * consecutive from 0. */
+TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_add_task(tsr_taskgraph *graph, uint32_t kernel,
+                                                        const uint32_t *inputs, uint32_t n_inputs,
+                                                        const void *params, size_t params_bytes,
+                                                        size_t output_bytes, uint32_t *task_out);
+
+/* Keeps the task's output after a run (an output the caller asked for). */
+TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_keep(tsr_taskgraph *graph, uint32_t task);
+/* Sets the rank that owns (computes) the task; 0 until distributed runs. */
+TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_set_owner(tsr_taskgraph *graph, uint32_t task,
+                                                         int rank);
+
+TSR_API uint32_t tsr_taskgraph_ntasks(const tsr_taskgraph *graph);
+TSR_API uint64_t tsr_taskgraph_nedges(const tsr_taskgraph *graph);
+
+/* Progress: called from one worker thread between tasks, at most every
+ * `progress_interval` seconds and once at the end with done == total.
+ * Returning non-zero cancels the run (TSR_ECANCELED). */
+typedef int (*tsr_progress_fn)(uint64_t done, uint64_t total, void *user);
+
+typedef struct tsr_run_options {
+  tsr_progress_fn progress;  /* NULL: none */
+  void *progress_user;
+  double progress_interval;  /* seconds; <= 0 means 0.1 */
+  const char *trace_path;    /* write a Chrome trace JSON (Perfetto) here; NULL: none */
+} tsr_run_options;
+
+/* Runs every task of the graph on the context's executor and threads.
+ * Returns TSR_OK, or the status of the first task that failed — its message
+ * ("task 17 (kernel 'load'): <kernel's message>") is then the calling
+ * thread's tsr_last_error(); tasks not yet started are cancelled, every
+ * chunk buffer is freed, and no output is kept.  A graph may be run again;
+ * a new run discards the previous run's outputs.  Not thread-safe on one
+ * graph. */
+TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_run(tsr_taskgraph *graph);
+/* As tsr_taskgraph_run with options (NULL = defaults). */
+TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_run_ex(tsr_taskgraph *graph,
+                                                      const tsr_run_options *options);
+
+/* After a successful run: the output of a kept task.  The buffer stays owned
+ * by the graph. */
+TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_output(const tsr_taskgraph *graph, uint32_t task,
+                                                      const void **data, size_t *bytes);
+
+typedef struct tsr_kernel_stats {
+  const char *name;
+  uint64_t tasks;  /* tasks of this kernel that ran */
+  double seconds;  /* summed over threads */
+} tsr_kernel_stats;
+
+typedef struct tsr_run_stats {
+  tsr_executor executor;
+  int threads;
+  uint64_t tasks;            /* in the graph */
+  uint64_t tasks_run;        /* completed successfully */
+  uint64_t tasks_cancelled;  /* never started because the run failed or was cancelled */
+  uint64_t steals;           /* tasks taken from another thread's queue */
+  uint64_t chunk_bytes;      /* output chunk bytes allocated during the run */
+  uint64_t peak_bytes;       /* context allocator peak during the run (graph included) */
+  double seconds;            /* wall time of the run */
+  uint32_t n_kernels;
+  const tsr_kernel_stats *kernels; /* n_kernels entries, in registration order */
+} tsr_run_stats;
+
+/* Statistics of the graph's last run (zeroed before the first).  Owned by the
+ * graph, valid until its next run or destruction. */
+TSR_API const tsr_run_stats *tsr_taskgraph_stats(const tsr_taskgraph *graph);
+/* Prints the statistics as a short human-readable table. */
+TSR_API TSR_NODISCARD tsr_status tsr_run_stats_print(const tsr_run_stats *stats, FILE *out);
+
+/* Writes the graph in Graphviz DOT: one node per task labelled with its
+ * kernel and id, one edge per input.  Written atomically (a temporary file
+ * renamed into place).  TSR_EIO names the path on failure. */
+TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_write_dot(const tsr_taskgraph *graph,
+                                                         const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TESSERA_EXEC_H */

@@ -1,0 +1,11 @@
+/* tessera/tessera.h — the whole public API of libtessera.
+ *
+ *   core.h  statuses, errors, context, allocator, dtypes, chunk grids, RNG
+ *   exec.h  task graphs and the runtime that executes them */
+#ifndef TESSERA_TESSERA_H
+#define TESSERA_TESSERA_H
+
+#include <tessera/core.h>
+#include <tessera/exec.h>
+
+#endif /* TESSERA_TESSERA_H */

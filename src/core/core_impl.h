@@ -1,0 +1,75 @@
+/* core_impl.h — internal helpers shared by every layer: error propagation
+ * with a single `goto fail` exit, checked arithmetic, array allocation,
+ * logging, and the context's struct.  Not installed. */
+#ifndef TSR_CORE_IMPL_H
+#define TSR_CORE_IMPL_H
+
+#include <stdatomic.h>
+
+#include <tessera/core.h>
+
+/* Evaluate `expr` into `status` and jump to the function's `fail:` label on
+ * failure: status = ...; cleanup happens once, at the end (SQLite style). */
+#define TSR__TRY_GOTO(status, expr)     \
+  do {                                  \
+    (status) = (expr);                  \
+    if ((status) != TSR_OK)             \
+      goto fail;                        \
+  } while (0)
+
+/* Fail with a message and jump to `fail:` unless `cond` holds. */
+#define TSR__CHECK_GOTO(status, cond, code, ...)      \
+  do {                                                \
+    if (!(cond)) {                                    \
+      (status) = tsr_error_set((code), __VA_ARGS__);  \
+      goto fail;                                      \
+    }                                                 \
+  } while (0)
+
+/* The context's allocator state.  Counters are atomics so that worker
+ * threads allocate chunk buffers without a lock. */
+typedef struct tsr__allocator {
+  _Atomic uint64_t current;
+  _Atomic uint64_t peak;
+  _Atomic uint64_t total;
+  _Atomic uint64_t count;
+  _Atomic uint64_t fail_countdown; /* 0 = off; the allocation that brings it to 0 fails */
+  uint64_t limit;                  /* 0 = none */
+} tsr__allocator;
+
+struct tsr_ctx {
+  tsr__allocator alloc;
+  int threads;
+  uint64_t chunk_bytes;
+  tsr_log_level log_level;
+  tsr_executor executor;
+};
+
+/* a * b into *out; false on overflow. */
+static inline bool tsr__mul_u64(uint64_t a, uint64_t b, uint64_t *out) {
+  return !__builtin_mul_overflow(a, b, out);
+}
+static inline bool tsr__mul_i64(int64_t a, int64_t b, int64_t *out) {
+  return !__builtin_mul_overflow(a, b, out);
+}
+static inline bool tsr__add_i64(int64_t a, int64_t b, int64_t *out) {
+  return !__builtin_add_overflow(a, b, out);
+}
+
+/* Allocates count * size bytes, failing with TSR_ENOMEM (not wrapping) when
+ * the product overflows. `what` names the array in the message. */
+tsr_status tsr__alloc_array(tsr_ctx *ctx, size_t count, size_t size, const char *what, void **out);
+/* Grows *ptr from old_count to new_count elements of `size` bytes (contents
+ * kept, the new part uninitialised).  On failure *ptr is untouched. */
+tsr_status tsr__grow_array(tsr_ctx *ctx, void **ptr, size_t old_count, size_t new_count,
+                           size_t size, const char *what);
+/* strdup through the allocator. */
+tsr_status tsr__strdup(tsr_ctx *ctx, const char *s, char **out);
+
+/* Prints "tessera: <level>: message" on stderr when ctx's level allows it. */
+void tsr__log(const tsr_ctx *ctx, tsr_log_level level, const char *fmt, ...) TSR_PRINTF(3, 4);
+
+/* Monotonic wall clock in seconds. */
+double tsr__now(void);
+
+#endif /* TSR_CORE_IMPL_H */

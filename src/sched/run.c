@@ -1,0 +1,277 @@
+/* run.c — one run of a task graph: set-up, the per-task steps shared by all
+ * executors (run a task, release its inputs), failure and progress
+ * reporting, statistics, and tear-down.
+ *
+ * Hot path (per task): one output allocation when the task has output bytes,
+ * two clock reads, the kernel call, and one atomic decrement per input and
+ * per successor.  Everything else is allocated once per run. */
+#include <string.h>
+
+#include "run_impl.h"
+
+void tsr__taskgraph_free_outputs(tsr_taskgraph *g);
+
+void tsr__run_fail(tsr__run *run, tsr_status status) {
+  int expected = 0;
+  if (atomic_compare_exchange_strong(&run->failed, &expected, 1)) {
+    run->status = status;
+    snprintf(run->message, sizeof run->message, "%s",
+             tsr_last_error()[0] ? tsr_last_error() : tsr_strerror(status));
+  }
+  atomic_store_explicit(&run->stop, true, memory_order_release);
+}
+
+tsr_status tsr__run_task(tsr__run *run, uint32_t t, tsr__worker *w, int thread, double *now) {
+  const tsr_taskgraph *g = run->g;
+  const tsr__task *task = &g->tasks[t];
+  const tsr__kernel *k = &g->kernels[task->kernel];
+  void *out = NULL;
+  tsr_status status = TSR_OK;
+  if (task->out_bytes > 0) {
+    status = tsr_alloc(run->ctx, task->out_bytes, &out);
+    if (status != TSR_OK) {
+      tsr_error_set(status, "task %u (kernel '%s'): output chunk: %s", t, k->name,
+                    tsr_last_error());
+      tsr__run_fail(run, status);
+      return status;
+    }
+    w->chunk_bytes += task->out_bytes;
+  }
+  uint32_t n_in = tsr__task_n_inputs(g, t);
+  const uint32_t *in = g->inputs + g->in_off[t];
+  for (uint32_t i = 0; i < n_in; i++) {
+    w->in_ptrs[i] = run->bufs[in[i]];
+    w->in_bytes[i] = g->tasks[in[i]].out_bytes;
+  }
+  tsr_kernel_call call = {
+      .inputs = w->in_ptrs,
+      .input_bytes = w->in_bytes,
+      .n_inputs = n_in,
+      .output = out,
+      .output_bytes = task->out_bytes,
+      .params = task->params_bytes ? g->params + task->params_off : NULL,
+      .params_bytes = task->params_bytes,
+      .user = k->user,
+      .task = t,
+      .thread = thread,
+  };
+  tsr_error_clear();
+  double start = tsr__now();
+  status = k->fn(&call);
+  double end = tsr__now();
+  *now = end;
+  if (status != TSR_OK) {
+    if (strcmp(tsr_status_name(status), "TSR_UNKNOWN") == 0) {
+      tsr_error_set(TSR_EINTERNAL, "kernel returned %d, which is not a tsr_status", (int)status);
+      status = TSR_EINTERNAL;
+    }
+    tsr_error_set(status, "task %u (kernel '%s'): %s", t, k->name,
+                  tsr_last_error()[0] ? tsr_last_error() : tsr_strerror(status));
+    tsr_free(run->ctx, out);
+    tsr__run_fail(run, status);
+    return status;
+  }
+  run->bufs[t] = out;
+  w->kernel_seconds[task->kernel] += end - start;
+  w->kernel_tasks[task->kernel]++;
+  w->tasks_run++;
+  if (run->trace != NULL) {
+    run->trace[t].start = start - run->t0;
+    run->trace[t].end = end - run->t0;
+    run->trace[t].thread = thread;
+    run->trace[t].ran = 1;
+  }
+  return TSR_OK;
+}
+
+static void release_buffer(tsr__run *run, uint32_t t) {
+  if (run->g->tasks[t].flags & TSR__TASK_KEEP)
+    return;
+  tsr_free(run->ctx, run->bufs[t]);
+  run->bufs[t] = NULL;
+}
+
+void tsr__run_release(tsr__run *run, uint32_t t) {
+  const tsr_taskgraph *g = run->g;
+  for (uint32_t e = g->in_off[t]; e < g->in_off[t + 1]; e++) {
+    uint32_t u = g->inputs[e];
+    /* acq_rel: every consumer's reads of u's buffer happen before the free. */
+    if (atomic_fetch_sub_explicit(&run->consumers[u], 1, memory_order_acq_rel) == 1)
+      release_buffer(run, u);
+  }
+  if (tsr__task_n_succ(g, t) == 0)
+    release_buffer(run, t);
+}
+
+void tsr__run_progress(tsr__run *run, double now) {
+  if (run->progress == NULL || now < run->next_progress)
+    return;
+  run->next_progress = now + run->progress_interval;
+  uint64_t done = atomic_load_explicit(&run->done, memory_order_relaxed);
+  if (run->progress(done, run->g->n_tasks, run->progress_user) != 0) {
+    tsr_error_set(TSR_ECANCELED, "run canceled by the progress callback after %llu of %u tasks",
+                  (unsigned long long)done, run->g->n_tasks);
+    tsr__run_fail(run, TSR_ECANCELED);
+  }
+}
+
+/* ---- set-up and tear-down ------------------------------------------------ */
+
+static void run_free(tsr__run *run) {
+  tsr_ctx *ctx = run->ctx;
+  if (run->workers != NULL) {
+    for (int i = 0; i < run->threads; i++) {
+      tsr__worker *w = &run->workers[i];
+      if (w->deque.ctx != NULL)
+        tsr__deque_destroy(&w->deque);
+      tsr_free(ctx, w->kernel_seconds);
+      tsr_free(ctx, w->kernel_tasks);
+      tsr_free(ctx, w->in_ptrs);
+      tsr_free(ctx, w->in_bytes);
+    }
+  }
+  tsr_free(ctx, run->workers);
+  tsr_free(ctx, run->pending);
+  tsr_free(ctx, run->consumers);
+  tsr_free(ctx, run->roots);
+  tsr_free(ctx, run->trace);
+  run->workers = NULL;
+  run->pending = run->consumers = NULL;
+  run->roots = NULL;
+  run->trace = NULL;
+}
+
+static tsr_status run_init(tsr__run *run, tsr_taskgraph *g, const tsr_run_options *opts) {
+  tsr_ctx *ctx = g->ctx;
+  uint32_t n = g->n_tasks;
+  memset(run, 0, sizeof *run);
+  run->g = g;
+  run->ctx = ctx;
+  run->threads = tsr_ctx_executor(ctx) == TSR_EXECUTOR_SERIAL ? 1 : tsr_ctx_threads(ctx);
+  run->team = run->threads;
+  if (opts != NULL && opts->progress != NULL) {
+    run->progress = opts->progress;
+    run->progress_user = opts->progress_user;
+    run->progress_interval = opts->progress_interval > 0 ? opts->progress_interval : 0.1;
+  }
+  TSR_TRY(tsr_calloc(ctx, n, sizeof *run->bufs, (void **)&run->bufs));
+  TSR_TRY(tsr__alloc_array(ctx, n, sizeof *run->pending, "run state", (void **)&run->pending));
+  TSR_TRY(tsr__alloc_array(ctx, n, sizeof *run->consumers, "run state", (void **)&run->consumers));
+  uint32_t n_roots = 0;
+  for (uint32_t t = 0; t < n; t++) {
+    atomic_init(&run->pending[t], tsr__task_n_inputs(g, t));
+    atomic_init(&run->consumers[t], tsr__task_n_succ(g, t));
+    n_roots += tsr__task_n_inputs(g, t) == 0;
+  }
+  TSR_TRY(tsr__alloc_array(ctx, n_roots, sizeof *run->roots, "root queue", (void **)&run->roots));
+  for (uint32_t i = 0; i < n; i++)
+    if (tsr__task_n_inputs(g, g->order[i]) == 0)
+      run->roots[run->n_roots++] = g->order[i];
+  if (opts != NULL && opts->trace_path != NULL)
+    TSR_TRY(tsr_calloc(ctx, n, sizeof *run->trace, (void **)&run->trace));
+  TSR_TRY(tsr_calloc(ctx, (size_t)run->threads, sizeof *run->workers, (void **)&run->workers));
+  /* A deque starts with room for this thread's share of the roots and grows
+   * when a burst of successors needs more. */
+  uint64_t deque_capacity = (uint64_t)n_roots / (uint64_t)run->threads + 64;
+  if (deque_capacity > 4096)
+    deque_capacity = 4096;
+  size_t fan_in = g->max_fan_in > 0 ? g->max_fan_in : 1;
+  for (int i = 0; i < run->threads; i++) {
+    tsr__worker *w = &run->workers[i];
+    w->victim_seed = 0x9e3779b9u * (uint32_t)(i + 1);
+    TSR_TRY(tsr_calloc(ctx, g->n_kernels, sizeof *w->kernel_seconds, (void **)&w->kernel_seconds));
+    TSR_TRY(tsr_calloc(ctx, g->n_kernels, sizeof *w->kernel_tasks, (void **)&w->kernel_tasks));
+    TSR_TRY(tsr__alloc_array(ctx, fan_in, sizeof *w->in_ptrs, "input scratch", (void **)&w->in_ptrs));
+    TSR_TRY(tsr__alloc_array(ctx, fan_in, sizeof *w->in_bytes, "input scratch", (void **)&w->in_bytes));
+    if (tsr_ctx_executor(ctx) == TSR_EXECUTOR_OMP)
+      TSR_TRY(tsr__deque_init(&w->deque, ctx, deque_capacity));
+  }
+  return TSR_OK;
+}
+
+static tsr_status collect_stats(tsr__run *run, double seconds) {
+  tsr_taskgraph *g = run->g;
+  tsr_run_stats *s = &g->stats;
+  tsr_free(g->ctx, g->kernel_stats);
+  g->kernel_stats = NULL;
+  memset(s, 0, sizeof *s);
+  s->executor = tsr_ctx_executor(g->ctx);
+  s->threads = run->team;
+  s->tasks = g->n_tasks;
+  s->seconds = seconds;
+  if (g->n_kernels > 0)
+    TSR_TRY(tsr_calloc(g->ctx, g->n_kernels, sizeof *g->kernel_stats, (void **)&g->kernel_stats));
+  for (uint32_t k = 0; k < g->n_kernels; k++)
+    g->kernel_stats[k].name = g->kernels[k].name;
+  for (int i = 0; i < run->threads; i++) {
+    const tsr__worker *w = &run->workers[i];
+    s->tasks_run += w->tasks_run;
+    s->steals += w->steals;
+    s->chunk_bytes += w->chunk_bytes;
+    for (uint32_t k = 0; k < g->n_kernels; k++) {
+      g->kernel_stats[k].tasks += w->kernel_tasks[k];
+      g->kernel_stats[k].seconds += w->kernel_seconds[k];
+    }
+  }
+  /* A failed task is neither run nor cancelled. */
+  s->tasks_cancelled = s->tasks - s->tasks_run - (run->status != TSR_OK && run->status != TSR_ECANCELED);
+  s->n_kernels = g->n_kernels;
+  s->kernels = g->kernel_stats;
+  tsr_memory_stats m;
+  TSR_TRY(tsr_ctx_memory_stats(g->ctx, &m));
+  s->peak_bytes = m.peak_bytes;
+  return TSR_OK;
+}
+
+tsr_status tsr_taskgraph_run(tsr_taskgraph *g) { return tsr_taskgraph_run_ex(g, NULL); }
+
+tsr_status tsr_taskgraph_run_ex(tsr_taskgraph *g, const tsr_run_options *opts) {
+  TSR_CHECK(g != NULL, TSR_EINVAL, "tsr_taskgraph_run: graph is NULL");
+  TSR_CHECK(opts == NULL || opts->trace_path == NULL || opts->trace_path[0] != '\0', TSR_EINVAL,
+            "tsr_taskgraph_run: options->trace_path is empty");
+  tsr__taskgraph_free_outputs(g);
+  memset(&g->stats, 0, sizeof g->stats);
+  tsr_ctx_reset_peak(g->ctx);
+  tsr_status status = TSR_OK;
+  tsr__run run;
+  TSR__TRY_GOTO(status, tsr__taskgraph_finalize(g));
+  status = run_init(&run, g, opts);
+  if (status != TSR_OK) {
+    tsr_free(g->ctx, run.bufs);
+    run_free(&run);
+    return status;
+  }
+  run.t0 = tsr__now();
+  run.next_progress = run.t0 + run.progress_interval;
+  run.status = TSR_OK;
+  if (g->n_tasks > 0)
+    status = tsr_ctx_executor(g->ctx) == TSR_EXECUTOR_SERIAL ? tsr__exec_serial(&run)
+                                                            : tsr__exec_omp(&run);
+  double seconds = tsr__now() - run.t0;
+  if (status == TSR_OK && run.progress != NULL)
+    (void)run.progress(g->n_tasks, g->n_tasks, run.progress_user); /* too late to cancel */
+  if (status != TSR_OK) {
+    /* Free every chunk still held: inputs of cancelled tasks and kept outputs. */
+    for (uint32_t t = 0; t < g->n_tasks; t++)
+      tsr_free(g->ctx, run.bufs[t]);
+    tsr_free(g->ctx, run.bufs);
+    run.bufs = NULL;
+  }
+  tsr_status stats_status = collect_stats(&run, seconds);
+  tsr_status trace_status =
+      run.trace != NULL ? tsr__trace_write(&run, opts->trace_path) : TSR_OK;
+  run_free(&run);
+  if (status != TSR_OK)
+    return tsr_error_set(status, "%s", run.message);
+  if (stats_status != TSR_OK || trace_status != TSR_OK) {
+    for (uint32_t t = 0; t < g->n_tasks; t++)
+      tsr_free(g->ctx, run.bufs[t]);
+    tsr_free(g->ctx, run.bufs);
+    return stats_status != TSR_OK ? stats_status : trace_status;
+  }
+  g->outputs = run.bufs;
+  g->have_outputs = true;
+  return TSR_OK;
+fail:
+  return status;
+}

@@ -1,0 +1,82 @@
+/* run_impl.h — the state of one run of a task graph, shared by the serial
+ * and OpenMP executors, the trace writer and the statistics.
+ *
+ * Ownership: run.c allocates everything here before an executor starts and
+ * frees it after, so executors never allocate except when a deque grows or
+ * a task's output is allocated; both failures end the run like a failing
+ * kernel.  Chunk buffer invariant: bufs[t] is non-NULL from the moment task
+ * t has run until its last consumer has run (or for ever, if t is kept). */
+#ifndef TSR_RUN_IMPL_H
+#define TSR_RUN_IMPL_H
+
+#include "deque.h"
+#include "taskgraph_impl.h"
+
+#define TSR__MESSAGE_BYTES 1024
+
+typedef struct tsr__trace_event {
+  double start, end; /* seconds since the run started */
+  int32_t thread;
+  int32_t ran;       /* 0 for tasks that never ran */
+} tsr__trace_event;
+
+typedef struct tsr__worker {
+  tsr__deque deque;          /* first: keeps top/bottom on their own cache lines */
+  uint64_t tasks_run;
+  uint64_t done_unflushed;   /* completed tasks not yet added to run->done */
+  uint64_t steals;
+  uint64_t chunk_bytes;
+  uint32_t victim_seed;
+  double *kernel_seconds;    /* per kernel */
+  uint64_t *kernel_tasks;    /* per kernel */
+  const void **in_ptrs;      /* scratch: max_fan_in input pointers */
+  size_t *in_bytes;          /* scratch: their sizes */
+} tsr__worker;
+
+typedef struct tsr__run {
+  tsr_taskgraph *g;
+  tsr_ctx *ctx;
+  tsr_progress_fn progress;
+  void *progress_user;
+  double progress_interval;
+  double next_progress;
+  int threads;                 /* workers allocated */
+  int team;                    /* threads that actually ran */
+  tsr__worker *workers;        /* `threads` entries */
+
+  void **bufs;                 /* per task: its output chunk */
+  _Atomic uint32_t *pending;   /* per task: inputs not yet run */
+  _Atomic uint32_t *consumers; /* per task: consumers not yet run */
+  uint32_t *roots;             /* tasks without inputs, in priority order */
+  uint32_t n_roots;
+  _Atomic uint64_t root_cursor;
+  _Atomic uint64_t done;       /* tasks completed, flushed in batches */
+  _Atomic bool stop;           /* set on failure or cancellation */
+  _Atomic int failed;          /* the first failure wins */
+  tsr_status status;
+  char message[TSR__MESSAGE_BYTES];
+
+  tsr__trace_event *trace;     /* per task, or NULL when not tracing */
+  double t0;                   /* tsr__now() at the start */
+} tsr__run;
+
+/* Runs task t on `w` (worker index `thread`): allocates its output, calls
+ * its kernel, records timing.  On failure records it (tsr__run_fail) and
+ * returns the status; the task's output is then freed. */
+tsr_status tsr__run_task(tsr__run *run, uint32_t t, tsr__worker *w, int thread, double *now);
+/* After task t ran: releases its inputs (freeing buffers whose last consumer
+ * it was) and frees its own output if nobody needs it. */
+void tsr__run_release(tsr__run *run, uint32_t t);
+/* Records the calling thread's tsr_last_error() as the run's failure if it is
+ * the first, and asks every worker to stop. */
+void tsr__run_fail(tsr__run *run, tsr_status status);
+/* Calls the progress callback if it is due (one thread only). */
+void tsr__run_progress(tsr__run *run, double now);
+
+tsr_status tsr__exec_serial(tsr__run *run);
+tsr_status tsr__exec_omp(tsr__run *run);
+
+/* Writes the Chrome trace of a run. */
+tsr_status tsr__trace_write(const tsr__run *run, const char *path);
+
+#endif /* TSR_RUN_IMPL_H */

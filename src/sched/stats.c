@@ -1,0 +1,26 @@
+/* stats.c — prints a run's statistics as a short table: totals, memory,
+ * and time per kernel (summed over threads, so it can exceed wall time). */
+#include "taskgraph_impl.h"
+
+tsr_status tsr_run_stats_print(const tsr_run_stats *s, FILE *out) {
+  TSR_CHECK(s != NULL, TSR_EINVAL, "tsr_run_stats_print: stats is NULL");
+  TSR_CHECK(out != NULL, TSR_EINVAL, "tsr_run_stats_print: out is NULL");
+  char chunk[32], peak[32];
+  fprintf(out, "run: %llu tasks (%llu run, %llu cancelled) on %d thread%s (%s executor) in %.6f s, %llu steals\n",
+          (unsigned long long)s->tasks, (unsigned long long)s->tasks_run,
+          (unsigned long long)s->tasks_cancelled, s->threads, s->threads == 1 ? "" : "s",
+          s->executor == TSR_EXECUTOR_SERIAL ? "serial" : "omp", s->seconds,
+          (unsigned long long)s->steals);
+  fprintf(out, "memory: %s of chunks allocated, peak %s\n",
+          tsr_format_bytes(s->chunk_bytes, chunk, sizeof chunk),
+          tsr_format_bytes(s->peak_bytes, peak, sizeof peak));
+  double total = 0;
+  for (uint32_t k = 0; k < s->n_kernels; k++)
+    total += s->kernels[k].seconds;
+  fprintf(out, "%-24s %12s %12s %7s\n", "kernel", "tasks", "seconds", "share");
+  for (uint32_t k = 0; k < s->n_kernels; k++)
+    fprintf(out, "%-24s %12llu %12.6f %6.1f%%\n", s->kernels[k].name,
+            (unsigned long long)s->kernels[k].tasks, s->kernels[k].seconds,
+            total > 0 ? 100.0 * s->kernels[k].seconds / total : 0.0);
+  return ferror(out) ? tsr_error_set(TSR_EIO, "tsr_run_stats_print: write failed") : TSR_OK;
+}

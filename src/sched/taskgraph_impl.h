@@ -1,0 +1,81 @@
+/* taskgraph_impl.h — the task graph's layout, shared by the files of sched/.
+ *
+ * Tasks live in flat arrays indexed by task id.  Inputs are stored CSR-style
+ * while the graph is built (in_off[t]..in_off[t+1] index `inputs`); the
+ * successor lists are the transpose, built once by tsr__taskgraph_finalize()
+ * together with the priority order.  Adding a task after that invalidates
+ * them, and the next run rebuilds them.
+ *
+ * Per task, building costs 32 (record) + 4 (in_off) + 4 per input bytes, and
+ * finalizing adds 4 (succ_off) + 4 (order) + 4 (priority) + 4 per edge. */
+#ifndef TSR_TASKGRAPH_IMPL_H
+#define TSR_TASKGRAPH_IMPL_H
+
+#include <stdatomic.h>
+
+#include <tessera/exec.h>
+
+#include "core/core_impl.h"
+
+#define TSR__KERNEL_NAME_BYTES 64
+#define TSR__TASK_KEEP 0x1u
+
+typedef struct tsr__kernel {
+  char name[TSR__KERNEL_NAME_BYTES];
+  tsr_kernel_fn fn;
+  void *user;
+} tsr__kernel;
+
+typedef struct tsr__task {
+  uint64_t params_off;   /* into graph->params */
+  uint64_t out_bytes;
+  uint32_t params_bytes;
+  uint16_t kernel;
+  uint16_t flags;        /* TSR__TASK_* */
+  int32_t owner;         /* rank that computes it */
+  uint32_t reserved;
+} tsr__task;
+
+struct tsr_taskgraph {
+  tsr_ctx *ctx;
+
+  tsr__kernel *kernels;
+  uint32_t n_kernels, cap_kernels;
+
+  tsr__task *tasks;
+  uint32_t *in_off;            /* n_tasks + 1 entries (cap_tasks + 1 allocated) */
+  uint32_t n_tasks, cap_tasks;
+  uint32_t *inputs;            /* n_edges entries */
+  uint64_t n_edges, cap_edges;
+  unsigned char *params;       /* parameter blocks, 16-byte aligned */
+  uint64_t params_used, params_cap;
+
+  /* Built by tsr__taskgraph_finalize(). */
+  bool finalized;
+  uint32_t *succ_off;          /* n_tasks + 1 */
+  uint32_t *succ;              /* n_edges; each list sorted by descending priority number */
+  uint32_t *order;             /* task ids in priority order: a topological order */
+  uint32_t *priority;          /* position of each task in `order` (lower runs first) */
+  uint32_t max_fan_in;
+
+  /* Results of the last run. */
+  void **outputs;              /* kept output buffers (n_tasks entries) or NULL */
+  bool have_outputs;
+  tsr_run_stats stats;
+  tsr_kernel_stats *kernel_stats;
+};
+
+/* Builds the successor lists and the depth-first priority order. */
+tsr_status tsr__taskgraph_finalize(tsr_taskgraph *g);
+
+/* Computes g->order and g->priority (order.c); needs the successor counts. */
+tsr_status tsr__taskgraph_order(tsr_taskgraph *g);
+
+static inline uint32_t tsr__task_n_inputs(const tsr_taskgraph *g, uint32_t t) {
+  return g->in_off[t + 1] - g->in_off[t];
+}
+static inline uint32_t tsr__task_n_succ(const tsr_taskgraph *g, uint32_t t) {
+  return g->succ_off[t + 1] - g->succ_off[t];
+}
+
+#endif /* TSR_TASKGRAPH_IMPL_H */
