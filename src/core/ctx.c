@@ -45,8 +45,9 @@ tsr_status tsr_parse_bytes(const char *text, uint64_t *out) {
    * hex and locale-dependent commas. */
   uint64_t whole = 0;
   while (isdigit((unsigned char)*p)) {
-    TSR_CHECK(whole <= (UINT64_MAX - 9) / 10, TSR_EINVAL, "byte size '%s' is too large", text);
-    whole = whole * 10 + (uint64_t)(*p - '0');
+    uint64_t digit = (uint64_t)(*p - '0');
+    TSR_CHECK(whole <= (UINT64_MAX - digit) / 10, TSR_EINVAL, "byte size '%s' is too large", text);
+    whole = whole * 10 + digit;
     p++;
   }
   double fraction = 0, scale = 0.1;

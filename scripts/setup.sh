@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# setup.sh — the README's two commands.  On a fresh Debian 12 machine:
+#   bash scripts/setup.sh run    install what is missing, build, run the main job on data/
+#   bash scripts/setup.sh test   the same set-up, then the whole test suite:
+#                                the release build, then the ASan+UBSan build
+# Packages are installed only when missing (as root directly, else through
+# sudo).  With CI set, warnings are errors.  Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-}
+case "$mode" in
+  run|test) ;;
+  *) echo "usage: bash scripts/setup.sh run|test" >&2; exit 2 ;;
+esac
+
+# Everything the project needs now and in its planned milestones (MPI,
+# parallel HDF5, libdeflate, OpenBLAS), so the set-up never changes shape.
+packages=(build-essential cmake pkg-config git python3
+          libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
+          libdeflate-dev zlib1g-dev libopenblas-dev libcmocka-dev)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "== installing: ${missing[*]}"
+  if [ "$(id -u)" -eq 0 ]; then
+    as_root=()
+  elif command -v sudo >/dev/null; then
+    as_root=(sudo)
+  else
+    echo "error: missing packages (${missing[*]}) and neither root nor sudo to install them" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${as_root[@]}" apt-get update -q
+  "${as_root[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+extra=()
+if [ -n "${CI:-}" ]; then
+  extra+=(-DTESSERA_WERROR=ON)
+fi
+
+build() { # preset
+  echo "== configure and build: $1"
+  cmake --preset "$1" "${extra[@]}" >/dev/null
+  cmake --build --preset "$1" -j "$jobs"
+}
+
+build release
+if [ "$mode" = run ]; then
+  echo "== main job: summary statistics of data/sample_series.csv"
+  exec build/release/examples/tessera_demo data/sample_series.csv
+fi
+
+echo "== tests: release build"
+ctest --preset release
+build asan
+echo "== tests: ASan + UBSan build"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 ctest --preset asan
