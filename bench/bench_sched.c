@@ -40,7 +40,8 @@ static uint64_t splitmix(uint64_t *state) {
 }
 
 static plain_graph plain_alloc(uint32_t n, const char *what) {
-  plain_graph p = {n, calloc((size_t)n + 1, sizeof(uint32_t)), malloc(3 * (size_t)n * sizeof(uint32_t))};
+  plain_graph p = {n, calloc((size_t)n + 1, sizeof(uint32_t)),
+                   malloc(3 * (size_t)n * sizeof(uint32_t))};
   if (p.off == NULL || p.in == NULL) {
     fprintf(stderr, "error: out of memory making the %s graph\n", what);
     exit(1);
@@ -156,7 +157,9 @@ static double time_omp_depend(const plain_graph *p, int threads) {
       omp_body(i);
       break;
     default:
-#pragma omp task depend(in : dep[in[0]], dep[in[1]], dep[in[2]]) depend(out : dep[i]) firstprivate(i)
+#pragma omp task depend(in                                               \
+                        : dep[in[0]], dep[in[1]], dep[in[2]]) depend(out \
+                                                                     : dep[i]) firstprivate(i)
       omp_body(i);
       break;
     }

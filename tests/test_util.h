@@ -24,13 +24,13 @@
   } while (0)
 
 /* Asserts that `expr` fails with `code` and that the message contains `needle`. */
-#define assert_fails(expr, code, needle)                                      \
-  do {                                                                        \
-    tsr_status assert_fails_status_ = (expr);                                 \
-    assert_int_equal(assert_fails_status_, (code));                           \
-    if (strstr(tsr_last_error(), (needle)) == NULL)                           \
-      print_error("message '%s' lacks '%s'\n", tsr_last_error(), (needle));   \
-    assert_non_null(strstr(tsr_last_error(), (needle)));                      \
+#define assert_fails(expr, code, needle)                                    \
+  do {                                                                      \
+    tsr_status assert_fails_status_ = (expr);                               \
+    assert_int_equal(assert_fails_status_, (code));                         \
+    if (strstr(tsr_last_error(), (needle)) == NULL)                         \
+      print_error("message '%s' lacks '%s'\n", tsr_last_error(), (needle)); \
+    assert_non_null(strstr(tsr_last_error(), (needle)));                    \
   } while (0)
 
 /* cmocka group setup/teardown giving each test a fresh context in *state,

@@ -42,17 +42,17 @@ extern "C" {
 
 /* XX(NAME, code, description): the one list the enum, tsr_strerror() and
  * tsr_status_name() are generated from. */
-#define TSR_STATUS_MAP(XX)                                                 \
-  XX(OK, 0, "success")                                                     \
-  XX(ENOMEM, -1, "out of memory or over the memory limit")                 \
-  XX(EINVAL, -2, "invalid argument")                                       \
-  XX(ESHAPE, -3, "shape mismatch")                                         \
-  XX(EDTYPE, -4, "unsupported or mismatched dtype")                        \
-  XX(EIO, -5, "input/output error")                                        \
-  XX(EPARSE, -6, "parse error")                                            \
-  XX(EMPI, -7, "MPI error")                                                \
-  XX(ENOTSUP, -8, "operation not supported")                               \
-  XX(ECANCELED, -9, "operation canceled")                                  \
+#define TSR_STATUS_MAP(XX)                                 \
+  XX(OK, 0, "success")                                     \
+  XX(ENOMEM, -1, "out of memory or over the memory limit") \
+  XX(EINVAL, -2, "invalid argument")                       \
+  XX(ESHAPE, -3, "shape mismatch")                         \
+  XX(EDTYPE, -4, "unsupported or mismatched dtype")        \
+  XX(EIO, -5, "input/output error")                        \
+  XX(EPARSE, -6, "parse error")                            \
+  XX(EMPI, -7, "MPI error")                                \
+  XX(ENOTSUP, -8, "operation not supported")               \
+  XX(ECANCELED, -9, "operation canceled")                  \
   XX(EINTERNAL, -10, "internal error")
 
 typedef enum tsr_status {
@@ -80,18 +80,18 @@ TSR_API tsr_status tsr_error_setv(tsr_status status, const char *fmt, va_list ap
 TSR_API void tsr_error_clear(void);
 
 /* Propagate a failing status from a function that returns tsr_status. */
-#define TSR_TRY(expr)                          \
-  do {                                         \
-    tsr_status tsr__try_status = (expr);       \
-    if (tsr__try_status != TSR_OK)             \
-      return tsr__try_status;                  \
+#define TSR_TRY(expr)                    \
+  do {                                   \
+    tsr_status tsr__try_status = (expr); \
+    if (tsr__try_status != TSR_OK)       \
+      return tsr__try_status;            \
   } while (0)
 
 /* Fail with `code` and a printf-style message unless `cond` holds:
  * TSR_CHECK(n > 0, TSR_EINVAL, "n = %d must be positive", n); */
-#define TSR_CHECK(cond, code, ...)             \
-  do {                                         \
-    if (!(cond))                               \
+#define TSR_CHECK(cond, code, ...)               \
+  do {                                           \
+    if (!(cond))                                 \
       return tsr_error_set((code), __VA_ARGS__); \
   } while (0)
 
@@ -263,8 +263,7 @@ TSR_API TSR_NODISCARD tsr_status tsr_chunk_grid_create_explicit(tsr_ctx *ctx, in
  * target_bytes (0 = the context's chunk bytes) of `itemsize`-byte elements,
  * and split each axis into chunks of balanced size. */
 TSR_API TSR_NODISCARD tsr_status tsr_chunk_grid_create_auto(tsr_ctx *ctx, int ndim,
-                                                            const int64_t *shape,
-                                                            size_t itemsize,
+                                                            const int64_t *shape, size_t itemsize,
                                                             uint64_t target_bytes,
                                                             const int64_t *fixed,
                                                             tsr_chunk_grid **out);

@@ -26,17 +26,17 @@ typedef struct tsr_taskgraph tsr_taskgraph;
 /* What a kernel sees when it runs one task.  All pointers are valid only
  * during the call. */
 typedef struct tsr_kernel_call {
-  const void *const *inputs;  /* output buffers of the input tasks, in order */
-  const size_t *input_bytes;  /* their sizes */
+  const void *const *inputs; /* output buffers of the input tasks, in order */
+  const size_t *input_bytes; /* their sizes */
   uint32_t n_inputs;
-  void *output;               /* output_bytes bytes, 64-byte aligned, uninitialised;
-                                 NULL when output_bytes is 0 */
+  void *output; /* output_bytes bytes, 64-byte aligned, uninitialised;
+                   NULL when output_bytes is 0 */
   size_t output_bytes;
-  const void *params;         /* the task's parameter block (16-byte aligned copy) */
+  const void *params; /* the task's parameter block (16-byte aligned copy) */
   size_t params_bytes;
-  void *user;                 /* the kernel's user pointer */
-  uint32_t task;              /* the task's id */
-  int thread;                 /* the worker running it, 0..threads-1 */
+  void *user;    /* the kernel's user pointer */
+  uint32_t task; /* the task's id */
+  int thread;    /* the worker running it, 0..threads-1 */
 } tsr_kernel_call;
 
 /* A kernel returns TSR_OK, or a failure status with a message set by
@@ -84,10 +84,10 @@ TSR_API uint64_t tsr_taskgraph_nedges(const tsr_taskgraph *graph);
 typedef int (*tsr_progress_fn)(uint64_t done, uint64_t total, void *user);
 
 typedef struct tsr_run_options {
-  tsr_progress_fn progress;  /* NULL: none */
+  tsr_progress_fn progress; /* NULL: none */
   void *progress_user;
-  double progress_interval;  /* seconds; <= 0 means 0.1 */
-  const char *trace_path;    /* write a Chrome trace JSON (Perfetto) here; NULL: none */
+  double progress_interval; /* seconds; <= 0 means 0.1 */
+  const char *trace_path;   /* write a Chrome trace JSON (Perfetto) here; NULL: none */
 } tsr_run_options;
 
 /* Runs every task of the graph on the context's executor and threads.
@@ -109,20 +109,20 @@ TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_output(const tsr_taskgraph *graph
 
 typedef struct tsr_kernel_stats {
   const char *name;
-  uint64_t tasks;  /* tasks of this kernel that ran */
-  double seconds;  /* summed over threads */
+  uint64_t tasks; /* tasks of this kernel that ran */
+  double seconds; /* summed over threads */
 } tsr_kernel_stats;
 
 typedef struct tsr_run_stats {
   tsr_executor executor;
   int threads;
-  uint64_t tasks;            /* in the graph */
-  uint64_t tasks_run;        /* completed successfully */
-  uint64_t tasks_cancelled;  /* never started because the run failed or was cancelled */
-  uint64_t steals;           /* tasks taken from another thread's queue */
-  uint64_t chunk_bytes;      /* output chunk bytes allocated during the run */
-  uint64_t peak_bytes;       /* context allocator peak during the run (graph included) */
-  double seconds;            /* wall time of the run */
+  uint64_t tasks;           /* in the graph */
+  uint64_t tasks_run;       /* completed successfully */
+  uint64_t tasks_cancelled; /* never started because the run failed or was cancelled */
+  uint64_t steals;          /* tasks taken from another thread's queue */
+  uint64_t chunk_bytes;     /* output chunk bytes allocated during the run */
+  uint64_t peak_bytes;      /* context allocator peak during the run (graph included) */
+  double seconds;           /* wall time of the run */
   uint32_t n_kernels;
   const tsr_kernel_stats *kernels; /* n_kernels entries, in registration order */
 } tsr_run_stats;

@@ -36,9 +36,8 @@ static bool injected_failure(tsr__allocator *a) {
 
 static void raise_peak(tsr__allocator *a, uint64_t now) {
   uint64_t peak = atomic_load_explicit(&a->peak, memory_order_relaxed);
-  while (now > peak &&
-         !atomic_compare_exchange_weak_explicit(&a->peak, &peak, now, memory_order_relaxed,
-                                                memory_order_relaxed)) {
+  while (now > peak && !atomic_compare_exchange_weak_explicit(
+                           &a->peak, &peak, now, memory_order_relaxed, memory_order_relaxed)) {
   }
 }
 
@@ -95,8 +94,7 @@ void tsr_free(tsr_ctx *ctx, void *ptr) {
   if (h->magic != MAGIC_LIVE) {
     /* A double free or a pointer not from tsr_alloc: refuse to corrupt the
      * heap; say so loudly, since this is a bug in the caller. */
-    fprintf(stderr, "tessera: error: tsr_free of a pointer not allocated by tsr_alloc (%p)\n",
-            ptr);
+    fprintf(stderr, "tessera: error: tsr_free of a pointer not allocated by tsr_alloc (%p)\n", ptr);
     return;
   }
   h->magic = MAGIC_DEAD;
@@ -104,8 +102,7 @@ void tsr_free(tsr_ctx *ctx, void *ptr) {
   free(h);
 }
 
-tsr_status tsr__alloc_array(tsr_ctx *ctx, size_t count, size_t size, const char *what,
-                            void **out) {
+tsr_status tsr__alloc_array(tsr_ctx *ctx, size_t count, size_t size, const char *what, void **out) {
   size_t bytes;
   if (__builtin_mul_overflow(count, size, &bytes)) {
     *out = NULL;

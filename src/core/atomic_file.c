@@ -14,8 +14,7 @@ static _Atomic unsigned tmp_counter;
 tsr_status tsr__atomic_file_open(tsr__atomic_file *af, const char *path) {
   memset(af, 0, sizeof *af);
   TSR_CHECK(path != NULL && path[0] != '\0', TSR_EINVAL, "output path is empty");
-  TSR_CHECK(strlen(path) < sizeof af->path, TSR_EINVAL, "output path '%.64s...' is too long",
-            path);
+  TSR_CHECK(strlen(path) < sizeof af->path, TSR_EINVAL, "output path '%.64s...' is too long", path);
   strcpy(af->path, path);
   snprintf(af->tmp_path, sizeof af->tmp_path, "%s.tmp.%ld.%u", path, (long)getpid(),
            atomic_fetch_add(&tmp_counter, 1));

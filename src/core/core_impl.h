@@ -10,20 +10,20 @@
 
 /* Evaluate `expr` into `status` and jump to the function's `fail:` label on
  * failure: status = ...; cleanup happens once, at the end (SQLite style). */
-#define TSR__TRY_GOTO(status, expr)     \
-  do {                                  \
-    (status) = (expr);                  \
-    if ((status) != TSR_OK)             \
-      goto fail;                        \
+#define TSR__TRY_GOTO(status, expr) \
+  do {                              \
+    (status) = (expr);              \
+    if ((status) != TSR_OK)         \
+      goto fail;                    \
   } while (0)
 
 /* Fail with a message and jump to `fail:` unless `cond` holds. */
-#define TSR__CHECK_GOTO(status, cond, code, ...)      \
-  do {                                                \
-    if (!(cond)) {                                    \
-      (status) = tsr_error_set((code), __VA_ARGS__);  \
-      goto fail;                                      \
-    }                                                 \
+#define TSR__CHECK_GOTO(status, cond, code, ...)     \
+  do {                                               \
+    if (!(cond)) {                                   \
+      (status) = tsr_error_set((code), __VA_ARGS__); \
+      goto fail;                                     \
+    }                                                \
   } while (0)
 
 /* The context's allocator state.  Counters are atomics so that worker

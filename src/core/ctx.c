@@ -24,12 +24,23 @@ typedef struct unit {
 
 /* Dask's dask.utils.parse_bytes table; compared case-insensitively. */
 static const unit units[] = {
-    {"", 1},          {"b", 1},
-    {"k", 1000ull},   {"kb", 1000ull},   {"kib", 1ull << 10},
-    {"m", 1000000ull}, {"mb", 1000000ull}, {"mib", 1ull << 20},
-    {"g", 1000000000ull}, {"gb", 1000000000ull}, {"gib", 1ull << 30},
-    {"t", 1000000000000ull}, {"tb", 1000000000000ull}, {"tib", 1ull << 40},
-    {"p", 1000000000000000ull}, {"pb", 1000000000000000ull}, {"pib", 1ull << 50},
+    {"", 1},
+    {"b", 1},
+    {"k", 1000ull},
+    {"kb", 1000ull},
+    {"kib", 1ull << 10},
+    {"m", 1000000ull},
+    {"mb", 1000000ull},
+    {"mib", 1ull << 20},
+    {"g", 1000000000ull},
+    {"gb", 1000000000ull},
+    {"gib", 1ull << 30},
+    {"t", 1000000000000ull},
+    {"tb", 1000000000000ull},
+    {"tib", 1ull << 40},
+    {"p", 1000000000000000ull},
+    {"pb", 1000000000000000ull},
+    {"pib", 1ull << 50},
 };
 
 tsr_status tsr_parse_bytes(const char *text, uint64_t *out) {
@@ -71,8 +82,8 @@ tsr_status tsr_parse_bytes(const char *text, uint64_t *out) {
   suffix[n] = '\0';
   while (isspace((unsigned char)*p))
     p++;
-  TSR_CHECK(*p == '\0', TSR_EINVAL,
-            "'%s' is not a byte size: unexpected text after the unit", text);
+  TSR_CHECK(*p == '\0', TSR_EINVAL, "'%s' is not a byte size: unexpected text after the unit",
+            text);
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
     if (strcmp(suffix, units[i].name) != 0)
       continue;

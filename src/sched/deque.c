@@ -75,7 +75,8 @@ uint32_t tsr__deque_pop(tsr__deque *d) {
     atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
     return TSR__DEQUE_EMPTY;
   }
-  uint32_t task = atomic_load_explicit(&ring->slots[b & (ring->capacity - 1)], memory_order_relaxed);
+  uint32_t task =
+      atomic_load_explicit(&ring->slots[b & (ring->capacity - 1)], memory_order_relaxed);
   if (t == b) { /* the last one: race thieves for it */
     if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
                                                  memory_order_relaxed))
@@ -94,7 +95,8 @@ uint32_t tsr__deque_steal(tsr__deque *d) {
   /* The paper loads the ring with memory_order_consume; acquire is what
    * compilers implement consume as anyway. */
   tsr__deque_ring *ring = atomic_load_explicit(&d->ring, memory_order_acquire);
-  uint32_t task = atomic_load_explicit(&ring->slots[t & (ring->capacity - 1)], memory_order_relaxed);
+  uint32_t task =
+      atomic_load_explicit(&ring->slots[t & (ring->capacity - 1)], memory_order_relaxed);
   if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
                                                memory_order_relaxed))
     return TSR__DEQUE_RETRY;

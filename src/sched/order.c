@@ -18,14 +18,14 @@
 tsr_status tsr__taskgraph_order(tsr_taskgraph *g) {
   tsr_status status = TSR_OK;
   uint32_t n = g->n_tasks;
-  uint32_t *stack = NULL;     /* tasks on the DFS path */
+  uint32_t *stack = NULL;      /* tasks on the DFS path */
   uint32_t *next_input = NULL; /* per stack slot: which input to visit next */
-  TSR__TRY_GOTO(status, tsr__alloc_array(g->ctx, n, sizeof *g->order, "priority order",
-                                         (void **)&g->order));
+  TSR__TRY_GOTO(
+      status, tsr__alloc_array(g->ctx, n, sizeof *g->order, "priority order", (void **)&g->order));
   TSR__TRY_GOTO(status, tsr__alloc_array(g->ctx, n, sizeof *g->priority, "task priorities",
                                          (void **)&g->priority));
-  TSR__TRY_GOTO(status, tsr__alloc_array(g->ctx, n, sizeof *stack, "ordering stack",
-                                         (void **)&stack));
+  TSR__TRY_GOTO(status,
+                tsr__alloc_array(g->ctx, n, sizeof *stack, "ordering stack", (void **)&stack));
   TSR__TRY_GOTO(status, tsr__alloc_array(g->ctx, n, sizeof *next_input, "ordering stack",
                                          (void **)&next_input));
   /* priority[t] == UINT32_MAX marks "not yet reached". */
@@ -61,8 +61,8 @@ tsr_status tsr__taskgraph_order(tsr_taskgraph *g) {
   /* Every task reaches a sink (ids are topological, so there are no cycles),
    * hence every task is numbered. */
   if (numbered != n)
-    TSR__CHECK_GOTO(status, false, TSR_EINTERNAL,
-                    "priority order numbered %u of %u tasks", numbered, n);
+    TSR__CHECK_GOTO(status, false, TSR_EINTERNAL, "priority order numbered %u of %u tasks",
+                    numbered, n);
 fail:
   tsr_free(g->ctx, stack);
   tsr_free(g->ctx, next_input);

@@ -181,8 +181,10 @@ static tsr_status run_init(tsr__run *run, tsr_taskgraph *g, const tsr_run_option
     w->victim_seed = 0x9e3779b9u * (uint32_t)(i + 1);
     TSR_TRY(tsr_calloc(ctx, g->n_kernels, sizeof *w->kernel_seconds, (void **)&w->kernel_seconds));
     TSR_TRY(tsr_calloc(ctx, g->n_kernels, sizeof *w->kernel_tasks, (void **)&w->kernel_tasks));
-    TSR_TRY(tsr__alloc_array(ctx, fan_in, sizeof *w->in_ptrs, "input scratch", (void **)&w->in_ptrs));
-    TSR_TRY(tsr__alloc_array(ctx, fan_in, sizeof *w->in_bytes, "input scratch", (void **)&w->in_bytes));
+    TSR_TRY(
+        tsr__alloc_array(ctx, fan_in, sizeof *w->in_ptrs, "input scratch", (void **)&w->in_ptrs));
+    TSR_TRY(
+        tsr__alloc_array(ctx, fan_in, sizeof *w->in_bytes, "input scratch", (void **)&w->in_bytes));
     if (tsr_ctx_executor(ctx) == TSR_EXECUTOR_OMP)
       TSR_TRY(tsr__deque_init(&w->deque, ctx, deque_capacity));
   }
@@ -214,7 +216,8 @@ static tsr_status collect_stats(tsr__run *run, double seconds) {
     }
   }
   /* A failed task is neither run nor cancelled. */
-  s->tasks_cancelled = s->tasks - s->tasks_run - (run->status != TSR_OK && run->status != TSR_ECANCELED);
+  s->tasks_cancelled =
+      s->tasks - s->tasks_run - (run->status != TSR_OK && run->status != TSR_ECANCELED);
   s->n_kernels = g->n_kernels;
   s->kernels = g->kernel_stats;
   tsr_memory_stats m;
@@ -246,7 +249,7 @@ tsr_status tsr_taskgraph_run_ex(tsr_taskgraph *g, const tsr_run_options *opts) {
   run.status = TSR_OK;
   if (g->n_tasks > 0)
     status = tsr_ctx_executor(g->ctx) == TSR_EXECUTOR_SERIAL ? tsr__exec_serial(&run)
-                                                            : tsr__exec_omp(&run);
+                                                             : tsr__exec_omp(&run);
   double seconds = tsr__now() - run.t0;
   if (status == TSR_OK && run.progress != NULL)
     (void)run.progress(g->n_tasks, g->n_tasks, run.progress_user); /* too late to cancel */
@@ -258,8 +261,7 @@ tsr_status tsr_taskgraph_run_ex(tsr_taskgraph *g, const tsr_run_options *opts) {
     run.bufs = NULL;
   }
   tsr_status stats_status = collect_stats(&run, seconds);
-  tsr_status trace_status =
-      run.trace != NULL ? tsr__trace_write(&run, opts->trace_path) : TSR_OK;
+  tsr_status trace_status = run.trace != NULL ? tsr__trace_write(&run, opts->trace_path) : TSR_OK;
   run_free(&run);
   if (status != TSR_OK)
     return tsr_error_set(status, "%s", run.message);

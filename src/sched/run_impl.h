@@ -17,20 +17,20 @@
 typedef struct tsr__trace_event {
   double start, end; /* seconds since the run started */
   int32_t thread;
-  int32_t ran;       /* 0 for tasks that never ran */
+  int32_t ran; /* 0 for tasks that never ran */
 } tsr__trace_event;
 
 typedef struct tsr__worker {
-  tsr__deque deque;          /* first: keeps top/bottom on their own cache lines */
+  tsr__deque deque; /* first: keeps top/bottom on their own cache lines */
   uint64_t tasks_run;
-  uint64_t done_unflushed;   /* completed tasks not yet added to run->done */
+  uint64_t done_unflushed; /* completed tasks not yet added to run->done */
   uint64_t steals;
   uint64_t chunk_bytes;
   uint32_t victim_seed;
-  double *kernel_seconds;    /* per kernel */
-  uint64_t *kernel_tasks;    /* per kernel */
-  const void **in_ptrs;      /* scratch: max_fan_in input pointers */
-  size_t *in_bytes;          /* scratch: their sizes */
+  double *kernel_seconds; /* per kernel */
+  uint64_t *kernel_tasks; /* per kernel */
+  const void **in_ptrs;   /* scratch: max_fan_in input pointers */
+  size_t *in_bytes;       /* scratch: their sizes */
 } tsr__worker;
 
 typedef struct tsr__run {
@@ -40,9 +40,9 @@ typedef struct tsr__run {
   void *progress_user;
   double progress_interval;
   double next_progress;
-  int threads;                 /* workers allocated */
-  int team;                    /* threads that actually ran */
-  tsr__worker *workers;        /* `threads` entries */
+  int threads;          /* workers allocated */
+  int team;             /* threads that actually ran */
+  tsr__worker *workers; /* `threads` entries */
 
   void **bufs;                 /* per task: its output chunk */
   _Atomic uint32_t *pending;   /* per task: inputs not yet run */
@@ -50,14 +50,14 @@ typedef struct tsr__run {
   uint32_t *roots;             /* tasks without inputs, in priority order */
   uint32_t n_roots;
   _Atomic uint64_t root_cursor;
-  _Atomic uint64_t done;       /* tasks completed, flushed in batches */
-  _Atomic bool stop;           /* set on failure or cancellation */
-  _Atomic int failed;          /* the first failure wins */
+  _Atomic uint64_t done; /* tasks completed, flushed in batches */
+  _Atomic bool stop;     /* set on failure or cancellation */
+  _Atomic int failed;    /* the first failure wins */
   tsr_status status;
   char message[TSR__MESSAGE_BYTES];
 
-  tsr__trace_event *trace;     /* per task, or NULL when not tracing */
-  double t0;                   /* tsr__now() at the start */
+  tsr__trace_event *trace; /* per task, or NULL when not tracing */
+  double t0;               /* tsr__now() at the start */
 } tsr__run;
 
 /* Runs task t on `w` (worker index `thread`): allocates its output, calls

@@ -6,7 +6,9 @@ tsr_status tsr_run_stats_print(const tsr_run_stats *s, FILE *out) {
   TSR_CHECK(s != NULL, TSR_EINVAL, "tsr_run_stats_print: stats is NULL");
   TSR_CHECK(out != NULL, TSR_EINVAL, "tsr_run_stats_print: out is NULL");
   char chunk[32], peak[32];
-  fprintf(out, "run: %llu tasks (%llu run, %llu cancelled) on %d thread%s (%s executor) in %.6f s, %llu steals\n",
+  fprintf(out,
+          "run: %llu tasks (%llu run, %llu cancelled) on %d thread%s (%s executor) in %.6f s, %llu "
+          "steals\n",
           (unsigned long long)s->tasks, (unsigned long long)s->tasks_run,
           (unsigned long long)s->tasks_cancelled, s->threads, s->threads == 1 ? "" : "s",
           s->executor == TSR_EXECUTOR_SERIAL ? "serial" : "omp", s->seconds,

@@ -18,7 +18,8 @@ tsr_status tsr_taskgraph_create(tsr_ctx *ctx, tsr_taskgraph **out) {
   tsr_taskgraph *g;
   TSR_TRY(tsr_calloc(ctx, 1, sizeof *g, (void **)&g));
   g->ctx = ctx;
-  tsr_status status = tsr__alloc_array(ctx, 1, sizeof *g->in_off, "task inputs", (void **)&g->in_off);
+  tsr_status status =
+      tsr__alloc_array(ctx, 1, sizeof *g->in_off, "task inputs", (void **)&g->in_off);
   if (status != TSR_OK) {
     tsr_free(ctx, g);
     return status;
@@ -194,16 +195,15 @@ tsr_status tsr_taskgraph_add_task(tsr_taskgraph *g, uint32_t kernel, const uint3
   /* *task_out is written only once the inputs are copied: callers may build
    * a reduction level in place, with task_out pointing into `inputs`. */
   uint32_t t = 0;
-  tsr_status status =
-      add_task(g, kernel, inputs, n_inputs, params, params_bytes, output_bytes, &t);
+  tsr_status status = add_task(g, kernel, inputs, n_inputs, params, params_bytes, output_bytes, &t);
   *task_out = status == TSR_OK ? t : 0;
   return status;
 }
 
 tsr_status tsr_taskgraph_keep(tsr_taskgraph *g, uint32_t task) {
   TSR_CHECK(g != NULL, TSR_EINVAL, "tsr_taskgraph_keep: graph is NULL");
-  TSR_CHECK(task < g->n_tasks, TSR_EINVAL, "tsr_taskgraph_keep: task = %u is not in the graph (it has %u)",
-            task, g->n_tasks);
+  TSR_CHECK(task < g->n_tasks, TSR_EINVAL,
+            "tsr_taskgraph_keep: task = %u is not in the graph (it has %u)", task, g->n_tasks);
   g->tasks[task].flags |= TSR__TASK_KEEP;
   return TSR_OK;
 }
@@ -222,7 +222,8 @@ uint64_t tsr_taskgraph_nedges(const tsr_taskgraph *g) { return g ? g->n_edges : 
 
 tsr_status tsr_taskgraph_output(const tsr_taskgraph *g, uint32_t task, const void **data,
                                 size_t *bytes) {
-  TSR_CHECK(data != NULL && bytes != NULL, TSR_EINVAL, "tsr_taskgraph_output: data or bytes is NULL");
+  TSR_CHECK(data != NULL && bytes != NULL, TSR_EINVAL,
+            "tsr_taskgraph_output: data or bytes is NULL");
   *data = NULL;
   *bytes = 0;
   TSR_CHECK(g != NULL, TSR_EINVAL, "tsr_taskgraph_output: graph is NULL");
@@ -294,7 +295,8 @@ tsr_status tsr__taskgraph_finalize(tsr_taskgraph *g) {
     return TSR_OK;
   tsr_status status = TSR_OK;
   uint32_t n = g->n_tasks;
-  TSR__TRY_GOTO(status, tsr_calloc(g->ctx, (size_t)n + 1, sizeof *g->succ_off, (void **)&g->succ_off));
+  TSR__TRY_GOTO(status,
+                tsr_calloc(g->ctx, (size_t)n + 1, sizeof *g->succ_off, (void **)&g->succ_off));
   TSR__TRY_GOTO(status, tsr__alloc_array(g->ctx, g->n_edges, sizeof *g->succ, "successor lists",
                                          (void **)&g->succ));
   /* Count each task's consumers, prefix-sum, then fill (CSR transpose). */

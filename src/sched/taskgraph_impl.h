@@ -27,12 +27,12 @@ typedef struct tsr__kernel {
 } tsr__kernel;
 
 typedef struct tsr__task {
-  uint64_t params_off;   /* into graph->params */
+  uint64_t params_off; /* into graph->params */
   uint64_t out_bytes;
   uint32_t params_bytes;
   uint16_t kernel;
-  uint16_t flags;        /* TSR__TASK_* */
-  int32_t owner;         /* rank that computes it */
+  uint16_t flags; /* TSR__TASK_* */
+  int32_t owner;  /* rank that computes it */
   uint32_t reserved;
 } tsr__task;
 
@@ -43,23 +43,23 @@ struct tsr_taskgraph {
   uint32_t n_kernels, cap_kernels;
 
   tsr__task *tasks;
-  uint32_t *in_off;            /* n_tasks + 1 entries (cap_tasks + 1 allocated) */
+  uint32_t *in_off; /* n_tasks + 1 entries (cap_tasks + 1 allocated) */
   uint32_t n_tasks, cap_tasks;
-  uint32_t *inputs;            /* n_edges entries */
+  uint32_t *inputs; /* n_edges entries */
   uint64_t n_edges, cap_edges;
-  unsigned char *params;       /* parameter blocks, 16-byte aligned */
+  unsigned char *params; /* parameter blocks, 16-byte aligned */
   uint64_t params_used, params_cap;
 
   /* Built by tsr__taskgraph_finalize(). */
   bool finalized;
-  uint32_t *succ_off;          /* n_tasks + 1 */
-  uint32_t *succ;              /* n_edges; each list sorted by descending priority number */
-  uint32_t *order;             /* task ids in priority order: a topological order */
-  uint32_t *priority;          /* position of each task in `order` (lower runs first) */
+  uint32_t *succ_off; /* n_tasks + 1 */
+  uint32_t *succ;     /* n_edges; each list sorted by descending priority number */
+  uint32_t *order;    /* task ids in priority order: a topological order */
+  uint32_t *priority; /* position of each task in `order` (lower runs first) */
   uint32_t max_fan_in;
 
   /* Results of the last run. */
-  void **outputs;              /* kept output buffers (n_tasks entries) or NULL */
+  void **outputs; /* kept output buffers (n_tasks entries) or NULL */
   bool have_outputs;
   tsr_run_stats stats;
   tsr_kernel_stats *kernel_stats;

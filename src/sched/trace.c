@@ -12,21 +12,24 @@ tsr_status tsr__trace_write(const tsr__run *run, const char *path) {
   TSR_TRY(tsr__atomic_file_open(&af, path));
   FILE *f = af.fp;
   const tsr_taskgraph *g = run->g;
-  fprintf(f, "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"tool\":\"tessera\",\"tasks\":%u},\n"
-             "\"traceEvents\":[\n",
+  fprintf(f,
+          "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"tool\":\"tessera\",\"tasks\":%u},\n"
+          "\"traceEvents\":[\n",
           g->n_tasks);
   fprintf(f, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":0,\"tid\":0,"
              "\"args\":{\"name\":\"tessera rank 0\"}}");
   for (int i = 0; i < run->team; i++)
-    fprintf(f, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,\"tid\":%d,"
-               "\"args\":{\"name\":\"worker %d\"}}",
+    fprintf(f,
+            ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,\"tid\":%d,"
+            "\"args\":{\"name\":\"worker %d\"}}",
             i, i);
   for (uint32_t t = 0; t < g->n_tasks; t++) {
     const tsr__trace_event *e = &run->trace[t];
     if (!e->ran)
       continue;
-    fprintf(f, ",\n{\"name\":\"%s\",\"cat\":\"task\",\"ph\":\"X\",\"pid\":0,\"tid\":%d,"
-               "\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"task\":%u}}",
+    fprintf(f,
+            ",\n{\"name\":\"%s\",\"cat\":\"task\",\"ph\":\"X\",\"pid\":0,\"tid\":%d,"
+            "\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"task\":%u}}",
             g->kernels[g->tasks[t].kernel].name, e->thread, e->start * 1e6,
             (e->end - e->start) * 1e6, t);
   }

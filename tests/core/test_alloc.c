@@ -83,7 +83,8 @@ static void test_alloc__limit_holds_under_contention(void **state) {
       tsr_memory_stats m;
       if (tsr_ctx_memory_stats(ctx, &m) == TSR_OK) {
         uint64_t seen = atomic_load(&max_seen);
-        while (m.current_bytes > seen && !atomic_compare_exchange_weak(&max_seen, &seen, m.current_bytes)) {
+        while (m.current_bytes > seen &&
+               !atomic_compare_exchange_weak(&max_seen, &seen, m.current_bytes)) {
         }
       }
     }
@@ -143,12 +144,17 @@ static void test_alloc__bad_arguments(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_alloc__aligned_and_accounted, test_ctx_setup, test_ctx_teardown),
-      cmocka_unit_test_setup_teardown(test_alloc__calloc_zeroes_and_checks_overflow, test_ctx_setup, test_ctx_teardown),
-      cmocka_unit_test_setup_teardown(test_alloc__limit_is_enforced, test_ctx_setup, test_ctx_teardown),
-      cmocka_unit_test_setup_teardown(test_alloc__limit_holds_under_contention, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_alloc__aligned_and_accounted, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_alloc__calloc_zeroes_and_checks_overflow, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_alloc__limit_is_enforced, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_alloc__limit_holds_under_contention, test_ctx_setup,
+                                      test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_alloc__fail_nth, test_ctx_setup, test_ctx_teardown),
-      cmocka_unit_test_setup_teardown(test_alloc__grow_array_keeps_contents, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_alloc__grow_array_keeps_contents, test_ctx_setup,
+                                      test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_alloc__bad_arguments, test_ctx_setup, test_ctx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

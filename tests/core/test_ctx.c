@@ -20,11 +20,21 @@ static void test_ctx__parse_bytes(void **state) {
     const char *text;
     uint64_t bytes;
   } cases[] = {
-      {"512MB", 512000000ull},   {"2GiB", 2147483648ull},  {"1.5G", 1500000000ull},
-      {"100 kB", 100000ull},     {"4096", 4096ull},        {"1.5 KiB", 1536ull},
-      {"0.5", 0ull},             {" 7 b ", 7ull},          {"10TB", 10000000000000ull},
-      {"1PiB", 1125899906842624ull}, {"3mib", 3145728ull}, {"2k", 2000ull},
-      {".5M", 500000ull},        {"0", 0ull},              {"18446744073709551615", UINT64_MAX},
+      {"512MB", 512000000ull},
+      {"2GiB", 2147483648ull},
+      {"1.5G", 1500000000ull},
+      {"100 kB", 100000ull},
+      {"4096", 4096ull},
+      {"1.5 KiB", 1536ull},
+      {"0.5", 0ull},
+      {" 7 b ", 7ull},
+      {"10TB", 10000000000000ull},
+      {"1PiB", 1125899906842624ull},
+      {"3mib", 3145728ull},
+      {"2k", 2000ull},
+      {".5M", 500000ull},
+      {"0", 0ull},
+      {"18446744073709551615", UINT64_MAX},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     uint64_t v = 1;
@@ -33,8 +43,8 @@ static void test_ctx__parse_bytes(void **state) {
       print_error("'%s' gave %llu\n", cases[i].text, (unsigned long long)v);
     assert_true(v == cases[i].bytes);
   }
-  const char *bad[] = {"", "abc", "-5MB", "5 XB", "1e3", "18446744073709551616", "20000PB",
-                       "inf", "5MB extra", "MB", "."};
+  const char *bad[] = {"",        "abc", "-5MB",      "5 XB", "1e3", "18446744073709551616",
+                       "20000PB", "inf", "5MB extra", "MB",   "."};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     uint64_t v = 1;
     tsr_status s = tsr_parse_bytes(bad[i], &v);
@@ -151,7 +161,8 @@ int main(void) {
       cmocka_unit_test(test_ctx__format_bytes),
       cmocka_unit_test(test_ctx__environment_defaults),
       cmocka_unit_test(test_ctx__bad_environment_names_the_variable),
-      cmocka_unit_test_setup_teardown(test_ctx__setters_check_arguments, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_ctx__setters_check_arguments, test_ctx_setup,
+                                      test_ctx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

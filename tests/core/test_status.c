@@ -27,9 +27,9 @@ static void test_status__codes_and_names(void **state) {
 
 static void test_status__message_set_and_clear(void **state) {
   (void)state;
-  assert_int_equal(tsr_error_set(TSR_ESHAPE, "shape mismatch: (%d,%d) vs (%d,%d) in %s", 3, 4, 4,
-                                 3, "add"),
-                   TSR_ESHAPE);
+  assert_int_equal(
+      tsr_error_set(TSR_ESHAPE, "shape mismatch: (%d,%d) vs (%d,%d) in %s", 3, 4, 4, 3, "add"),
+      TSR_ESHAPE);
   assert_string_equal(tsr_last_error(), "shape mismatch: (3,4) vs (4,3) in add");
   /* Re-wrapping the current message must not read what it overwrites. */
   tsr_error_set(TSR_ESHAPE, "outer: %s", tsr_last_error());
