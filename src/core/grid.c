@@ -1,0 +1,408 @@
+/* grid.c — shape arithmetic (element counts, byte sizes) and chunk grids:
+ * uniform, explicit and automatic (Dask's chunks="auto") construction,
+ * chunk numbering in C order, and locating the chunk of an element.
+ *
+ * Invariants: see grid_impl.h.  Every extent, count and offset is int64 and
+ * every product or sum is checked, so a grid that was created can be walked
+ * without overflow: offsets never exceed shape[d], chunk numbers never exceed
+ * total_chunks.  A product of extents is checked NumPy's way: zero extents
+ * are skipped, so (0, 2^62, 4) is refused just as (2^62, 4) is, whatever the
+ * order of the axes.  Creation allocates the struct and then one offsets
+ * array per axis; any failure frees what was allocated so far.
+ *
+ * Tuned for: grids of up to ~10^6 chunks built once per array and then read
+ * from every task; per-axis prefix sums make chunk()/offset O(1) and
+ * locate() O(log nchunks) per axis, for ragged and uniform grids alike. */
+#include <math.h>
+#include <string.h>
+
+#include "grid_impl.h"
+
+/* ---- shapes ------------------------------------------------------------ */
+
+static tsr_status check_ndim(const char *fn, int ndim) {
+  TSR_CHECK(ndim >= 0 && ndim <= TSR_MAX_NDIM, TSR_EINVAL, "%s: ndim = %d must be from 0 to %d", fn,
+            ndim, TSR_MAX_NDIM);
+  return TSR_OK;
+}
+
+/* Validates ndim and shape and returns the element count in *size. */
+static tsr_status check_shape(const char *fn, int ndim, const int64_t *shape, int64_t *size) {
+  TSR_TRY(check_ndim(fn, ndim));
+  TSR_CHECK(ndim == 0 || shape != NULL, TSR_EINVAL, "%s: shape is NULL", fn);
+  int64_t nonzero = 1;
+  bool empty = false;
+  for (int d = 0; d < ndim; d++) {
+    TSR_CHECK(shape[d] >= 0, TSR_EINVAL, "%s: shape[%d] = %lld is negative", fn, d,
+              (long long)shape[d]);
+    if (shape[d] == 0) {
+      empty = true;
+      continue;
+    }
+    TSR_CHECK(tsr__mul_i64(nonzero, shape[d], &nonzero), TSR_EINVAL,
+              "%s: the number of elements overflows int64 at shape[%d] = %lld", fn, d,
+              (long long)shape[d]);
+  }
+  *size = empty ? 0 : nonzero;
+  return TSR_OK;
+}
+
+tsr_status tsr_shape_size(int ndim, const int64_t *shape, int64_t *out) {
+  TSR_CHECK(out != NULL, TSR_EINVAL, "tsr_shape_size: out is NULL");
+  *out = 0;
+  int64_t size;
+  TSR_TRY(check_shape("tsr_shape_size", ndim, shape, &size));
+  *out = size;
+  return TSR_OK;
+}
+
+tsr_status tsr_shape_nbytes(int ndim, const int64_t *shape, size_t itemsize, uint64_t *out) {
+  TSR_CHECK(out != NULL, TSR_EINVAL, "tsr_shape_nbytes: out is NULL");
+  *out = 0;
+  int64_t size;
+  TSR_TRY(check_shape("tsr_shape_nbytes", ndim, shape, &size));
+  uint64_t bytes;
+  TSR_CHECK(tsr__mul_u64((uint64_t)size, (uint64_t)itemsize, &bytes), TSR_EINVAL,
+            "tsr_shape_nbytes: %lld elements of %zu bytes overflow uint64", (long long)size,
+            itemsize);
+  *out = bytes;
+  return TSR_OK;
+}
+
+/* ---- construction ------------------------------------------------------ */
+
+void tsr_chunk_grid_destroy(tsr_chunk_grid **grid) {
+  if (grid == NULL || *grid == NULL)
+    return;
+  tsr_chunk_grid *g = *grid;
+  for (int d = 0; d < TSR_MAX_NDIM; d++)
+    tsr_free(g->ctx, g->offsets[d]);
+  tsr_free(g->ctx, g);
+  *grid = NULL;
+}
+
+/* Allocates a grid of the given (already validated) shape and per-axis chunk
+ * counts, with offsets arrays left for the caller to fill. */
+static tsr_status grid_new(const char *fn, tsr_ctx *ctx, int ndim, const int64_t *shape,
+                           const int64_t *nchunks, tsr_chunk_grid **out) {
+  tsr_status status = TSR_OK;
+  tsr_chunk_grid *g = NULL;
+  int64_t total = 1;
+  for (int d = 0; d < ndim; d++)
+    TSR__CHECK_GOTO(status, tsr__mul_i64(total, nchunks[d], &total), TSR_EINVAL,
+                    "%s: the number of chunks overflows int64 at axis %d (%lld chunks)", fn, d,
+                    (long long)nchunks[d]);
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, sizeof *g, (void **)&g));
+  memset(g, 0, sizeof *g);
+  g->ctx = ctx;
+  g->ndim = ndim;
+  g->total_chunks = total;
+  int64_t stride = 1;
+  for (int d = ndim - 1; d >= 0; d--) {
+    g->shape[d] = shape[d];
+    g->nchunks[d] = nchunks[d];
+    g->stride[d] = stride;
+    stride *= nchunks[d]; /* cannot overflow: bounded by total */
+  }
+  for (int d = 0; d < ndim; d++)
+    TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)nchunks[d] + 1, sizeof(int64_t),
+                                           "chunk grid offsets", (void **)&g->offsets[d]));
+  *out = g;
+  return TSR_OK;
+fail:
+  tsr_chunk_grid_destroy(&g);
+  return status;
+}
+
+static tsr_status check_create_args(const char *fn, tsr_ctx *ctx, int ndim, tsr_chunk_grid **out) {
+  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  TSR_CHECK(ctx != NULL, TSR_EINVAL, "%s: ctx is NULL", fn);
+  return check_ndim(fn, ndim);
+}
+
+/* The uniform grid, for tsr_chunk_grid_create_uniform and _auto; `fn` names
+ * the public function in messages. */
+static tsr_status create_uniform(const char *fn, tsr_ctx *ctx, int ndim, const int64_t *shape,
+                                 const int64_t *chunk, tsr_chunk_grid **out) {
+  int64_t size;
+  TSR_TRY(check_shape(fn, ndim, shape, &size));
+  TSR_CHECK(ndim == 0 || chunk != NULL, TSR_EINVAL, "%s: chunk is NULL", fn);
+  int64_t nchunks[TSR_MAX_NDIM] = {0}; /* zero-init quiets -Wmaybe-uninitialized at ndim 0 */
+  for (int d = 0; d < ndim; d++) {
+    if (shape[d] == 0) {
+      TSR_CHECK(chunk[d] >= 0, TSR_EINVAL, "%s: chunk[%d] = %lld is negative", fn, d,
+                (long long)chunk[d]);
+      nchunks[d] = 1;
+    } else {
+      TSR_CHECK(chunk[d] >= 1, TSR_EINVAL, "%s: chunk[%d] = %lld must be at least 1", fn, d,
+                (long long)chunk[d]);
+      nchunks[d] = (shape[d] - 1) / chunk[d] + 1; /* ceil without overflow */
+    }
+  }
+  tsr_chunk_grid *g;
+  TSR_TRY(grid_new(fn, ctx, ndim, shape, nchunks, &g));
+  for (int d = 0; d < ndim; d++) {
+    int64_t *off = g->offsets[d];
+    for (int64_t i = 0; i < nchunks[d]; i++)
+      off[i] = i * chunk[d]; /* i < nchunks: i * chunk < shape */
+    off[nchunks[d]] = shape[d];
+  }
+  *out = g;
+  return TSR_OK;
+}
+
+tsr_status tsr_chunk_grid_create_uniform(tsr_ctx *ctx, int ndim, const int64_t *shape,
+                                         const int64_t *chunk, tsr_chunk_grid **out) {
+  static const char fn[] = "tsr_chunk_grid_create_uniform";
+  TSR_TRY(check_create_args(fn, ctx, ndim, out));
+  return create_uniform(fn, ctx, ndim, shape, chunk, out);
+}
+
+tsr_status tsr_chunk_grid_create_explicit(tsr_ctx *ctx, int ndim, const int64_t *const *chunks,
+                                          const int64_t *nchunks, tsr_chunk_grid **out) {
+  static const char fn[] = "tsr_chunk_grid_create_explicit";
+  TSR_TRY(check_create_args(fn, ctx, ndim, out));
+  TSR_CHECK(ndim == 0 || chunks != NULL, TSR_EINVAL, "%s: chunks is NULL", fn);
+  TSR_CHECK(ndim == 0 || nchunks != NULL, TSR_EINVAL, "%s: nchunks is NULL", fn);
+  int64_t shape[TSR_MAX_NDIM] = {0}, counts[TSR_MAX_NDIM] = {0};
+  for (int d = 0; d < ndim; d++) {
+    int64_t n = nchunks[d];
+    TSR_CHECK(n >= 0, TSR_EINVAL, "%s: nchunks[%d] = %lld is negative", fn, d, (long long)n);
+    TSR_CHECK(n == 0 || chunks[d] != NULL, TSR_EINVAL, "%s: chunks[%d] is NULL", fn, d);
+    bool zero_axis = n == 0 || (n == 1 && chunks[d][0] == 0);
+    int64_t sum = 0;
+    for (int64_t i = 0; i < n && !zero_axis; i++) {
+      int64_t c = chunks[d][i];
+      TSR_CHECK(c >= 1, TSR_EINVAL,
+                "%s: chunks[%d][%lld] = %lld must be at least 1 (only an axis of extent 0 may "
+                "be given as a single 0 or an empty list)",
+                fn, d, (long long)i, (long long)c);
+      TSR_CHECK(tsr__add_i64(sum, c, &sum), TSR_EINVAL,
+                "%s: the extents of axis %d overflow int64 at chunks[%d][%lld] = %lld", fn, d, d,
+                (long long)i, (long long)c);
+    }
+    shape[d] = sum;
+    counts[d] = zero_axis ? 1 : n;
+  }
+  int64_t size;
+  TSR_TRY(check_shape(fn, ndim, shape, &size));
+  tsr_chunk_grid *g;
+  TSR_TRY(grid_new(fn, ctx, ndim, shape, counts, &g));
+  for (int d = 0; d < ndim; d++) {
+    int64_t *off = g->offsets[d];
+    off[0] = 0;
+    if (shape[d] == 0) {
+      off[1] = 0;
+      continue;
+    }
+    for (int64_t i = 0; i < counts[d]; i++)
+      off[i + 1] = off[i] + chunks[d][i]; /* checked above */
+  }
+  *out = g;
+  return TSR_OK;
+}
+
+/* base^n <= limit, without overflow. */
+static bool pow_at_most(uint64_t base, int n, uint64_t limit) {
+  uint64_t p = 1;
+  for (int i = 0; i < n; i++)
+    if (!tsr__mul_u64(p, base, &p) || p > limit)
+      return false;
+  return true;
+}
+
+/* floor(budget^(1/n)) exactly, for n >= 1: pow() gives a guess that may be
+ * off by one either way; integer powers settle it. */
+static uint64_t int_root(uint64_t budget, int n) {
+  if (n == 1)
+    return budget;
+  double guess = floor(pow((double)budget, 1.0 / n));
+  uint64_t c = guess < 4294967296.0 ? (uint64_t)guess : 4294967296u; /* n >= 2: root <= 2^32 */
+  while (c > 0 && !pow_at_most(c, n, budget))
+    c--;
+  while (pow_at_most(c + 1, n, budget))
+    c++;
+  return c;
+}
+
+tsr_status tsr_chunk_grid_create_auto(tsr_ctx *ctx, int ndim, const int64_t *shape, size_t itemsize,
+                                      uint64_t target_bytes, const int64_t *fixed,
+                                      tsr_chunk_grid **out) {
+  static const char fn[] = "tsr_chunk_grid_create_auto";
+  TSR_TRY(check_create_args(fn, ctx, ndim, out));
+  int64_t size;
+  TSR_TRY(check_shape(fn, ndim, shape, &size));
+  TSR_CHECK(itemsize >= 1, TSR_EINVAL, "%s: itemsize = %zu must be at least 1", fn, itemsize);
+  uint64_t target = target_bytes != 0 ? target_bytes : tsr_ctx_chunk_bytes(ctx);
+
+  /* Axes of extent 0 hold one empty chunk whatever is asked and do not take
+   * part in the budget; fixed axes keep their extent, clamped to the shape. */
+  int64_t chunk[TSR_MAX_NDIM] = {0};
+  bool is_auto[TSR_MAX_NDIM] = {false};
+  int n_auto = 0;
+  uint64_t fixed_elems = 1; /* <= the element count, so no overflow */
+  for (int d = 0; d < ndim; d++) {
+    is_auto[d] = false;
+    if (shape[d] == 0) {
+      chunk[d] = 0;
+    } else if (fixed != NULL && fixed[d] > 0) {
+      chunk[d] = fixed[d] < shape[d] ? fixed[d] : shape[d];
+      fixed_elems *= (uint64_t)chunk[d];
+    } else {
+      is_auto[d] = true;
+      n_auto++;
+    }
+  }
+  uint64_t budget = target / itemsize / fixed_elems; /* elements left for the auto axes */
+
+  /* Axes shorter than the ideal edge budget^(1/n) take the whole axis and
+   * leave the rest of the budget to the others; repeat until none is.  All
+   * comparisons are in integers: extent < edge  <=>  extent^n < budget (we
+   * also move extent^n == budget, where both choices give the same chunk). */
+  while (n_auto > 0) {
+    int removed = 0;
+    uint64_t left = budget;
+    for (int d = 0; d < ndim; d++) {
+      if (is_auto[d] && pow_at_most((uint64_t)shape[d], n_auto, budget)) {
+        is_auto[d] = false;
+        chunk[d] = shape[d];
+        left /= (uint64_t)shape[d];
+        removed++;
+      }
+    }
+    if (removed == 0)
+      break;
+    budget = left;
+    n_auto -= removed;
+  }
+  if (n_auto > 0) {
+    uint64_t edge = int_root(budget, n_auto);
+    for (int d = 0; d < ndim; d++) {
+      if (!is_auto[d])
+        continue;
+      /* edge < shape[d] here, since the axis was not moved above. */
+      int64_t c = edge < 1 ? 1 : (int64_t)edge;
+      int64_t n = (shape[d] - 1) / c + 1;
+      chunk[d] = (shape[d] - 1) / n + 1; /* balanced: never larger than c */
+    }
+  }
+  return create_uniform(fn, ctx, ndim, shape, chunk, out);
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+int tsr_chunk_grid_ndim(const tsr_chunk_grid *grid) { return grid ? grid->ndim : 0; }
+
+const int64_t *tsr_chunk_grid_shape(const tsr_chunk_grid *grid) {
+  return grid != NULL && grid->ndim > 0 ? grid->shape : NULL;
+}
+
+int64_t tsr_chunk_grid_nchunks_axis(const tsr_chunk_grid *grid, int axis) {
+  if (grid == NULL || axis < 0 || axis >= grid->ndim)
+    return 0;
+  return grid->nchunks[axis];
+}
+
+int64_t tsr_chunk_grid_nchunks(const tsr_chunk_grid *grid) { return grid ? grid->total_chunks : 0; }
+
+int64_t tsr_chunk_grid_chunk_extent(const tsr_chunk_grid *grid, int axis, int64_t index) {
+  if (grid == NULL || axis < 0 || axis >= grid->ndim || index < 0 || index >= grid->nchunks[axis])
+    return -1;
+  return grid->offsets[axis][index + 1] - grid->offsets[axis][index];
+}
+
+int64_t tsr_chunk_grid_chunk_offset(const tsr_chunk_grid *grid, int axis, int64_t index) {
+  if (grid == NULL || axis < 0 || axis >= grid->ndim || index < 0 || index >= grid->nchunks[axis])
+    return -1;
+  return grid->offsets[axis][index];
+}
+
+tsr_status tsr_chunk_grid_coords(const tsr_chunk_grid *grid, int64_t chunk, int64_t *coords) {
+  static const char fn[] = "tsr_chunk_grid_coords";
+  TSR_CHECK(grid != NULL, TSR_EINVAL, "%s: grid is NULL", fn);
+  TSR_CHECK(grid->ndim == 0 || coords != NULL, TSR_EINVAL, "%s: coords is NULL", fn);
+  if (chunk < 0 || chunk >= grid->total_chunks) {
+    if (coords != NULL)
+      memset(coords, 0, (size_t)grid->ndim * sizeof *coords);
+    return tsr_error_set(TSR_EINVAL, "%s: chunk = %lld is outside 0..%lld", fn, (long long)chunk,
+                         (long long)grid->total_chunks - 1);
+  }
+  for (int d = 0; d < grid->ndim; d++) {
+    coords[d] = chunk / grid->stride[d];
+    chunk %= grid->stride[d];
+  }
+  return TSR_OK;
+}
+
+tsr_status tsr_chunk_grid_index(const tsr_chunk_grid *grid, const int64_t *coords, int64_t *chunk) {
+  static const char fn[] = "tsr_chunk_grid_index";
+  TSR_CHECK(chunk != NULL, TSR_EINVAL, "%s: chunk is NULL", fn);
+  *chunk = 0;
+  TSR_CHECK(grid != NULL, TSR_EINVAL, "%s: grid is NULL", fn);
+  TSR_CHECK(grid->ndim == 0 || coords != NULL, TSR_EINVAL, "%s: coords is NULL", fn);
+  int64_t index = 0;
+  for (int d = 0; d < grid->ndim; d++) {
+    TSR_CHECK(coords[d] >= 0 && coords[d] < grid->nchunks[d], TSR_EINVAL,
+              "%s: coords[%d] = %lld is outside 0..%lld", fn, d, (long long)coords[d],
+              (long long)grid->nchunks[d] - 1);
+    index += coords[d] * grid->stride[d]; /* bounded by total_chunks */
+  }
+  *chunk = index;
+  return TSR_OK;
+}
+
+tsr_status tsr_chunk_grid_chunk(const tsr_chunk_grid *grid, int64_t chunk, int64_t *shape,
+                                int64_t *offset) {
+  static const char fn[] = "tsr_chunk_grid_chunk";
+  TSR_CHECK(grid != NULL, TSR_EINVAL, "%s: grid is NULL", fn);
+  size_t bytes = (size_t)grid->ndim * sizeof(int64_t);
+  if (chunk < 0 || chunk >= grid->total_chunks) {
+    if (shape != NULL)
+      memset(shape, 0, bytes);
+    if (offset != NULL)
+      memset(offset, 0, bytes);
+    return tsr_error_set(TSR_EINVAL, "%s: chunk = %lld is outside 0..%lld", fn, (long long)chunk,
+                         (long long)grid->total_chunks - 1);
+  }
+  for (int d = 0; d < grid->ndim; d++) {
+    int64_t i = chunk / grid->stride[d];
+    chunk %= grid->stride[d];
+    if (shape != NULL)
+      shape[d] = grid->offsets[d][i + 1] - grid->offsets[d][i];
+    if (offset != NULL)
+      offset[d] = grid->offsets[d][i];
+  }
+  return TSR_OK;
+}
+
+tsr_status tsr_chunk_grid_locate(const tsr_chunk_grid *grid, const int64_t *element,
+                                 int64_t *chunk) {
+  static const char fn[] = "tsr_chunk_grid_locate";
+  TSR_CHECK(chunk != NULL, TSR_EINVAL, "%s: chunk is NULL", fn);
+  *chunk = 0;
+  TSR_CHECK(grid != NULL, TSR_EINVAL, "%s: grid is NULL", fn);
+  TSR_CHECK(grid->ndim == 0 || element != NULL, TSR_EINVAL, "%s: element is NULL", fn);
+  int64_t index = 0;
+  for (int d = 0; d < grid->ndim; d++) {
+    int64_t e = element[d];
+    TSR_CHECK(grid->shape[d] > 0, TSR_EINVAL,
+              "%s: element[%d] = %lld is out of range: axis %d has extent 0", fn, d, (long long)e,
+              d);
+    TSR_CHECK(e >= 0 && e < grid->shape[d], TSR_EINVAL, "%s: element[%d] = %lld is outside 0..%lld",
+              fn, d, (long long)e, (long long)grid->shape[d] - 1);
+    /* The last i in [0, nchunks) with offsets[i] <= e. */
+    const int64_t *off = grid->offsets[d];
+    int64_t lo = 0, hi = grid->nchunks[d];
+    while (hi - lo > 1) {
+      int64_t mid = lo + (hi - lo) / 2;
+      if (off[mid] <= e)
+        lo = mid;
+      else
+        hi = mid;
+    }
+    index += lo * grid->stride[d];
+  }
+  *chunk = index;
+  return TSR_OK;
+}
