@@ -258,7 +258,8 @@ TSR_API TSR_NODISCARD tsr_status tsr_chunk_grid_create_explicit(tsr_ctx *ctx, in
                                                                 const int64_t *nchunks,
                                                                 tsr_chunk_grid **out);
 /* Automatic chunks, like Dask's chunks="auto": axes with fixed[d] > 0 keep
- * that chunk extent (fixed may be NULL); the others get near-equal extents,
+ * that chunk extent, fixed[d] == -1 takes the whole axis (as in Dask), and
+ * fixed[d] == 0 or fixed == NULL is automatic; the automatic axes get near-equal extents,
  * as close to cube-shaped as the shape allows, so that a chunk holds at most
  * target_bytes (0 = the context's chunk bytes) of `itemsize`-byte elements,
  * and split each axis into chunks of balanced size. */

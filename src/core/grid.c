@@ -244,10 +244,14 @@ tsr_status tsr_chunk_grid_create_auto(tsr_ctx *ctx, int ndim, const int64_t *sha
   uint64_t fixed_elems = 1; /* <= the element count, so no overflow */
   for (int d = 0; d < ndim; d++) {
     is_auto[d] = false;
+    TSR_CHECK(fixed == NULL || fixed[d] >= -1, TSR_EINVAL,
+              "%s: fixed[%d] = %lld: use a chunk extent >= 1, 0 for automatic or -1 for the "
+              "whole axis",
+              fn, d, (long long)fixed[d]);
     if (shape[d] == 0) {
       chunk[d] = 0;
-    } else if (fixed != NULL && fixed[d] > 0) {
-      chunk[d] = fixed[d] < shape[d] ? fixed[d] : shape[d];
+    } else if (fixed != NULL && fixed[d] != 0) {
+      chunk[d] = fixed[d] == -1 || fixed[d] > shape[d] ? shape[d] : fixed[d];
       fixed_elems *= (uint64_t)chunk[d];
     } else {
       is_auto[d] = true;

@@ -558,6 +558,9 @@ static void test_chunk_grid__auto_worked_examples(void **state) {
   check_auto(ctx, 2, (int64_t[]){0, 1000}, 8, 800, NULL, (int64_t[]){0, 100}, (int64_t[]){1, 10});
   /* One element is already over the target: one element per auto axis. */
   check_auto(ctx, 2, (int64_t[]){7, 9}, 8, 4, NULL, (int64_t[]){1, 1}, (int64_t[]){7, 9});
+  /* -1 takes the whole axis, as in Dask: 100 elements over 1 axis of 50 -> 2 left. */
+  check_auto(ctx, 2, (int64_t[]){50, 9}, 8, 800, (int64_t[]){-1, 0}, (int64_t[]){50, 2},
+             (int64_t[]){1, 5});
   /* Fixed axes alone are over the target: auto axes get 1. */
   check_auto(ctx, 2, (int64_t[]){50, 9}, 8, 80, (int64_t[]){20, 0}, (int64_t[]){20, 1},
              (int64_t[]){3, 9});
@@ -629,6 +632,9 @@ static void test_chunk_grid__auto_errors(void **state) {
                TSR_EINVAL, "shape[1] = 2");
   assert_fails(tsr_chunk_grid_create_auto(ctx, 33, (int64_t[33]){0}, 8, 100, NULL, &g), TSR_EINVAL,
                "ndim = 33");
+  assert_fails(
+      tsr_chunk_grid_create_auto(ctx, 2, (int64_t[]){10, 10}, 8, 100, (int64_t[]){0, -2}, &g),
+      TSR_EINVAL, "fixed[1] = -2");
   assert_fails(tsr_chunk_grid_create_auto(ctx, 1, NULL, 8, 100, NULL, &g), TSR_EINVAL,
                "shape is NULL");
   assert_fails(tsr_chunk_grid_create_auto(NULL, 1, (int64_t[]){10}, 8, 100, NULL, &g), TSR_EINVAL,
