@@ -118,10 +118,12 @@ typedef struct tsr_run_stats {
   int threads;
   uint64_t tasks;           /* in the graph */
   uint64_t tasks_run;       /* completed successfully */
+  uint64_t tasks_failed;    /* whose output allocation or kernel failed */
   uint64_t tasks_cancelled; /* never started because the run failed or was cancelled */
   uint64_t steals;          /* tasks taken from another thread's queue */
   uint64_t chunk_bytes;     /* output chunk bytes allocated during the run */
-  uint64_t peak_bytes;      /* context allocator peak during the run (graph included) */
+  uint64_t peak_bytes;      /* allocator peak during the run, graph included (a run
+                                resets the context's peak when it starts) */
   double seconds;           /* wall time of the run */
   uint32_t n_kernels;
   const tsr_kernel_stats *kernels; /* n_kernels entries, in registration order */

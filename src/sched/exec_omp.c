@@ -14,9 +14,11 @@
  * shared counter is not a per-task contention point; a thread stops when the
  * counter reaches the task count or the run is stopped by a failure.
  *
- * Idle threads back off (pause, then sched_yield) so that oversubscribed
- * runs (more threads than cores) still make progress. */
+ * Idle threads back off (pause, sched_yield, then 50 us naps) so that
+ * oversubscribed runs (more threads than cores) still make progress and a
+ * long kernel does not keep idle threads burning their cores. */
 #include <sched.h>
+#include <time.h>
 
 #include <omp.h>
 
@@ -33,14 +35,25 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+/* Spin briefly (work usually appears within microseconds), then yield the
+ * core, then sleep in short naps so that a long kernel on one thread does
+ * not keep the others burning CPU.  A nap bounds the wake-up delay. */
+#define SPIN_ROUNDS 10u
+#define YIELD_ROUNDS 200u
+#define NAP_NANOSECONDS 50000L
+
 static void backoff(unsigned *idle) {
-  if (*idle < 10) {
+  if (*idle < SPIN_ROUNDS) {
     for (unsigned i = 0; i < (1u << *idle); i++)
       cpu_relax();
-  } else {
+  } else if (*idle < SPIN_ROUNDS + YIELD_ROUNDS) {
     sched_yield();
+  } else {
+    struct timespec nap = {0, NAP_NANOSECONDS};
+    nanosleep(&nap, NULL);
   }
-  (*idle)++;
+  if (*idle < UINT32_MAX)
+    (*idle)++;
 }
 
 static void flush_done(tsr__run *run, tsr__worker *w) {

@@ -11,6 +11,11 @@
 
 void tsr__taskgraph_free_outputs(tsr_taskgraph *g);
 
+void tsr__run_task_failed(tsr__run *run, tsr_status status) {
+  atomic_fetch_add_explicit(&run->tasks_failed, 1, memory_order_relaxed);
+  tsr__run_fail(run, status);
+}
+
 void tsr__run_fail(tsr__run *run, tsr_status status) {
   int expected = 0;
   if (atomic_compare_exchange_strong(&run->failed, &expected, 1)) {
@@ -32,7 +37,7 @@ tsr_status tsr__run_task(tsr__run *run, uint32_t t, tsr__worker *w, int thread, 
     if (status != TSR_OK) {
       tsr_error_set(status, "task %u (kernel '%s'): output chunk: %s", t, k->name,
                     tsr_last_error());
-      tsr__run_fail(run, status);
+      tsr__run_task_failed(run, status);
       return status;
     }
     w->chunk_bytes += task->out_bytes;
@@ -68,7 +73,7 @@ tsr_status tsr__run_task(tsr__run *run, uint32_t t, tsr__worker *w, int thread, 
     tsr_error_set(status, "task %u (kernel '%s'): %s", t, k->name,
                   tsr_last_error()[0] ? tsr_last_error() : tsr_strerror(status));
     tsr_free(run->ctx, out);
-    tsr__run_fail(run, status);
+    tsr__run_task_failed(run, status);
     return status;
   }
   run->bufs[t] = out;
@@ -85,7 +90,7 @@ tsr_status tsr__run_task(tsr__run *run, uint32_t t, tsr__worker *w, int thread, 
 }
 
 static void release_buffer(tsr__run *run, uint32_t t) {
-  if (run->g->tasks[t].flags & TSR__TASK_KEEP)
+  if (run->g->tasks[t].flags & TSR__TASK_KEPT)
     return;
   tsr_free(run->ctx, run->bufs[t]);
   run->bufs[t] = NULL;
@@ -159,6 +164,12 @@ static tsr_status run_init(tsr__run *run, tsr_taskgraph *g, const tsr_run_option
   TSR_TRY(tsr__alloc_array(ctx, n, sizeof *run->consumers, "run state", (void **)&run->consumers));
   uint32_t n_roots = 0;
   for (uint32_t t = 0; t < n; t++) {
+    /* Which outputs this run keeps: tsr_taskgraph_keep() after it does not
+     * bring back an output the run has freed. */
+    if (g->tasks[t].flags & TSR__TASK_KEEP)
+      g->tasks[t].flags |= TSR__TASK_KEPT;
+    else
+      g->tasks[t].flags &= (uint16_t)~TSR__TASK_KEPT;
     atomic_init(&run->pending[t], tsr__task_n_inputs(g, t));
     atomic_init(&run->consumers[t], tsr__task_n_succ(g, t));
     n_roots += tsr__task_n_inputs(g, t) == 0;
@@ -216,8 +227,8 @@ static tsr_status collect_stats(tsr__run *run, double seconds) {
     }
   }
   /* A failed task is neither run nor cancelled. */
-  s->tasks_cancelled =
-      s->tasks - s->tasks_run - (run->status != TSR_OK && run->status != TSR_ECANCELED);
+  s->tasks_failed = atomic_load(&run->tasks_failed);
+  s->tasks_cancelled = s->tasks - s->tasks_run - s->tasks_failed;
   s->n_kernels = g->n_kernels;
   s->kernels = g->kernel_stats;
   tsr_memory_stats m;
@@ -272,6 +283,7 @@ tsr_status tsr_taskgraph_run_ex(tsr_taskgraph *g, const tsr_run_options *opts) {
     return stats_status != TSR_OK ? stats_status : trace_status;
   }
   g->outputs = run.bufs;
+  g->n_outputs = g->n_tasks;
   g->have_outputs = true;
   return TSR_OK;
 fail:

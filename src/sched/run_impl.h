@@ -50,9 +50,10 @@ typedef struct tsr__run {
   uint32_t *roots;             /* tasks without inputs, in priority order */
   uint32_t n_roots;
   _Atomic uint64_t root_cursor;
-  _Atomic uint64_t done; /* tasks completed, flushed in batches */
-  _Atomic bool stop;     /* set on failure or cancellation */
-  _Atomic int failed;    /* the first failure wins */
+  _Atomic uint64_t done;         /* tasks completed, flushed in batches */
+  _Atomic bool stop;             /* set on failure or cancellation */
+  _Atomic int failed;            /* the first failure wins */
+  _Atomic uint64_t tasks_failed; /* tasks whose output allocation or kernel failed */
   tsr_status status;
   char message[TSR__MESSAGE_BYTES];
 
@@ -70,6 +71,8 @@ void tsr__run_release(tsr__run *run, uint32_t t);
 /* Records the calling thread's tsr_last_error() as the run's failure if it is
  * the first, and asks every worker to stop. */
 void tsr__run_fail(tsr__run *run, tsr_status status);
+/* As tsr__run_fail, for a failure of a task itself (counted in the stats). */
+void tsr__run_task_failed(tsr__run *run, tsr_status status);
 /* Calls the progress callback if it is due (one thread only). */
 void tsr__run_progress(tsr__run *run, double now);
 

@@ -42,11 +42,12 @@ static void free_finalized(tsr_taskgraph *g) {
 void tsr__taskgraph_free_outputs(tsr_taskgraph *g);
 void tsr__taskgraph_free_outputs(tsr_taskgraph *g) {
   if (g->outputs != NULL) {
-    for (uint32_t t = 0; t < g->n_tasks; t++)
+    for (uint32_t t = 0; t < g->n_outputs; t++)
       tsr_free(g->ctx, g->outputs[t]);
     tsr_free(g->ctx, g->outputs);
   }
   g->outputs = NULL;
+  g->n_outputs = 0;
   g->have_outputs = false;
 }
 
@@ -164,6 +165,8 @@ static tsr_status add_task(tsr_taskgraph *g, uint32_t kernel, const uint32_t *in
               "tsr_taskgraph_add_task: inputs[%u] = %u is not an earlier task (the graph has %u)",
               i, inputs[i], g->n_tasks);
   TSR_TRY(reserve(g, n_inputs, params_bytes));
+  /* The graph changes: the last run's outputs no longer describe it. */
+  tsr__taskgraph_free_outputs(g);
 
   uint32_t t = g->n_tasks;
   tsr__task *task = &g->tasks[t];
@@ -229,11 +232,13 @@ tsr_status tsr_taskgraph_output(const tsr_taskgraph *g, uint32_t task, const voi
   TSR_CHECK(g != NULL, TSR_EINVAL, "tsr_taskgraph_output: graph is NULL");
   TSR_CHECK(task < g->n_tasks, TSR_EINVAL,
             "tsr_taskgraph_output: task = %u is not in the graph (it has %u)", task, g->n_tasks);
-  TSR_CHECK(g->tasks[task].flags & TSR__TASK_KEEP, TSR_EINVAL,
-            "tsr_taskgraph_output: task %u was not marked with tsr_taskgraph_keep()", task);
   TSR_CHECK(g->have_outputs, TSR_EINVAL,
             "tsr_taskgraph_output: the graph has no outputs: it has not run successfully since "
             "it last changed");
+  TSR_CHECK(g->tasks[task].flags & TSR__TASK_KEPT, TSR_EINVAL,
+            "tsr_taskgraph_output: task %u was not marked with tsr_taskgraph_keep() before the "
+            "last run",
+            task);
   *data = g->outputs[task];
   *bytes = g->tasks[task].out_bytes;
   return TSR_OK;

@@ -18,7 +18,8 @@
 #include "core/core_impl.h"
 
 #define TSR__KERNEL_NAME_BYTES 64
-#define TSR__TASK_KEEP 0x1u
+#define TSR__TASK_KEEP 0x1u /* keep the output after runs (tsr_taskgraph_keep) */
+#define TSR__TASK_KEPT 0x2u /* was kept by the last successful run */
 
 typedef struct tsr__kernel {
   char name[TSR__KERNEL_NAME_BYTES];
@@ -59,7 +60,8 @@ struct tsr_taskgraph {
   uint32_t max_fan_in;
 
   /* Results of the last run. */
-  void **outputs; /* kept output buffers (n_tasks entries) or NULL */
+  void **outputs;     /* kept output buffers (n_outputs entries) or NULL */
+  uint32_t n_outputs; /* n_tasks when the outputs were made */
   bool have_outputs;
   tsr_run_stats stats;
   tsr_kernel_stats *kernel_stats;
