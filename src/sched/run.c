@@ -140,6 +140,8 @@ static void run_free(tsr__run *run) {
   tsr_free(ctx, run->consumers);
   tsr_free(ctx, run->roots);
   tsr_free(ctx, run->trace);
+  tsr_free(ctx, run->kernel_stats);
+  run->kernel_stats = NULL;
   run->workers = NULL;
   run->pending = run->consumers = NULL;
   run->roots = NULL;
@@ -180,6 +182,7 @@ static tsr_status run_init(tsr__run *run, tsr_taskgraph *g, const tsr_run_option
       run->roots[run->n_roots++] = g->order[i];
   if (opts != NULL && opts->trace_path != NULL)
     TSR_TRY(tsr_calloc(ctx, n, sizeof *run->trace, (void **)&run->trace));
+  TSR_TRY(tsr_calloc(ctx, g->n_kernels, sizeof *run->kernel_stats, (void **)&run->kernel_stats));
   TSR_TRY(tsr_calloc(ctx, (size_t)run->threads, sizeof *run->workers, (void **)&run->workers));
   /* A deque starts with room for this thread's share of the roots and grows
    * when a burst of successors needs more. */
@@ -202,18 +205,19 @@ static tsr_status run_init(tsr__run *run, tsr_taskgraph *g, const tsr_run_option
   return TSR_OK;
 }
 
-static tsr_status collect_stats(tsr__run *run, double seconds) {
+/* Fills the graph's statistics; cannot fail (the per-kernel table was
+ * allocated with the run state and now moves to the graph). */
+static void collect_stats(tsr__run *run, double seconds) {
   tsr_taskgraph *g = run->g;
   tsr_run_stats *s = &g->stats;
   tsr_free(g->ctx, g->kernel_stats);
-  g->kernel_stats = NULL;
+  g->kernel_stats = run->kernel_stats;
+  run->kernel_stats = NULL;
   memset(s, 0, sizeof *s);
   s->executor = tsr_ctx_executor(g->ctx);
   s->threads = run->team;
   s->tasks = g->n_tasks;
   s->seconds = seconds;
-  if (g->n_kernels > 0)
-    TSR_TRY(tsr_calloc(g->ctx, g->n_kernels, sizeof *g->kernel_stats, (void **)&g->kernel_stats));
   for (uint32_t k = 0; k < g->n_kernels; k++)
     g->kernel_stats[k].name = g->kernels[k].name;
   for (int i = 0; i < run->threads; i++) {
@@ -232,12 +236,20 @@ static tsr_status collect_stats(tsr__run *run, double seconds) {
   s->n_kernels = g->n_kernels;
   s->kernels = g->kernel_stats;
   tsr_memory_stats m;
-  TSR_TRY(tsr_ctx_memory_stats(g->ctx, &m));
-  s->peak_bytes = m.peak_bytes;
-  return TSR_OK;
+  if (tsr_ctx_memory_stats(g->ctx, &m) == TSR_OK)
+    s->peak_bytes = m.peak_bytes;
 }
 
 tsr_status tsr_taskgraph_run(tsr_taskgraph *g) { return tsr_taskgraph_run_ex(g, NULL); }
+
+/* Frees every chunk a run still holds, and the array. */
+static void free_chunks(tsr_taskgraph *g, void **bufs) {
+  if (bufs == NULL)
+    return;
+  for (uint32_t t = 0; t < g->n_tasks; t++)
+    tsr_free(g->ctx, bufs[t]);
+  tsr_free(g->ctx, bufs);
+}
 
 tsr_status tsr_taskgraph_run_ex(tsr_taskgraph *g, const tsr_run_options *opts) {
   TSR_CHECK(g != NULL, TSR_EINVAL, "tsr_taskgraph_run: graph is NULL");
@@ -245,47 +257,35 @@ tsr_status tsr_taskgraph_run_ex(tsr_taskgraph *g, const tsr_run_options *opts) {
             "tsr_taskgraph_run: options->trace_path is empty");
   tsr__taskgraph_free_outputs(g);
   memset(&g->stats, 0, sizeof g->stats);
+  g->stats.tasks = g->stats.tasks_cancelled = g->n_tasks; /* until a run says otherwise */
   tsr_ctx_reset_peak(g->ctx);
-  tsr_status status = TSR_OK;
+  TSR_TRY(tsr__taskgraph_finalize(g));
   tsr__run run;
-  TSR__TRY_GOTO(status, tsr__taskgraph_finalize(g));
-  status = run_init(&run, g, opts);
+  tsr_status status = run_init(&run, g, opts);
   if (status != TSR_OK) {
-    tsr_free(g->ctx, run.bufs);
+    free_chunks(g, run.bufs);
     run_free(&run);
     return status;
   }
   run.t0 = tsr__now();
   run.next_progress = run.t0 + run.progress_interval;
-  run.status = TSR_OK;
   if (g->n_tasks > 0)
     status = tsr_ctx_executor(g->ctx) == TSR_EXECUTOR_SERIAL ? tsr__exec_serial(&run)
                                                              : tsr__exec_omp(&run);
   double seconds = tsr__now() - run.t0;
   if (status == TSR_OK && run.progress != NULL)
     (void)run.progress(g->n_tasks, g->n_tasks, run.progress_user); /* too late to cancel */
-  if (status != TSR_OK) {
-    /* Free every chunk still held: inputs of cancelled tasks and kept outputs. */
-    for (uint32_t t = 0; t < g->n_tasks; t++)
-      tsr_free(g->ctx, run.bufs[t]);
-    tsr_free(g->ctx, run.bufs);
-    run.bufs = NULL;
-  }
-  tsr_status stats_status = collect_stats(&run, seconds);
+  collect_stats(&run, seconds);
   tsr_status trace_status = run.trace != NULL ? tsr__trace_write(&run, opts->trace_path) : TSR_OK;
   run_free(&run);
-  if (status != TSR_OK)
-    return tsr_error_set(status, "%s", run.message);
-  if (stats_status != TSR_OK || trace_status != TSR_OK) {
-    for (uint32_t t = 0; t < g->n_tasks; t++)
-      tsr_free(g->ctx, run.bufs[t]);
-    tsr_free(g->ctx, run.bufs);
-    return stats_status != TSR_OK ? stats_status : trace_status;
+  if (status != TSR_OK || trace_status != TSR_OK) {
+    /* No output is kept from a failed run: free the cancelled tasks' inputs
+     * and the kept outputs alike. */
+    free_chunks(g, run.bufs);
+    return status != TSR_OK ? tsr_error_set(status, "%s", run.message) : trace_status;
   }
   g->outputs = run.bufs;
   g->n_outputs = g->n_tasks;
   g->have_outputs = true;
   return TSR_OK;
-fail:
-  return status;
 }

@@ -57,8 +57,9 @@ typedef struct tsr__run {
   tsr_status status;
   char message[TSR__MESSAGE_BYTES];
 
-  tsr__trace_event *trace; /* per task, or NULL when not tracing */
-  double t0;               /* tsr__now() at the start */
+  tsr_kernel_stats *kernel_stats; /* per kernel; handed to the graph at the end */
+  tsr__trace_event *trace;        /* per task, or NULL when not tracing */
+  double t0;                      /* tsr__now() at the start */
 } tsr__run;
 
 /* Runs task t on `w` (worker index `thread`): allocates its output, calls
