@@ -11,7 +11,8 @@
  * accounted allocator) just before its kernel runs, and freed right after its
  * last consumer has run — unless the task was marked with
  * tsr_taskgraph_keep(), in which case it stays readable with
- * tsr_taskgraph_output() until the next run or the graph's destruction. */
+ * tsr_taskgraph_output() until the next run, the next task added, or the
+ * graph's destruction. */
 #ifndef TESSERA_EXEC_H
 #define TESSERA_EXEC_H
 
