@@ -299,7 +299,7 @@ TSR_API TSR_NODISCARD tsr_status tsr_chunk_grid_locate(const tsr_chunk_grid *gri
 /* ------------------------------------------------------------------------ */
 
 /* Philox4x32-10 (Salmon et al., SC'11): one 128-bit block from a 128-bit
- * counter and a 64-bit key. */
+ * counter and a 64-bit key.  Does nothing if any pointer is NULL. */
 TSR_API void tsr_philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
 
 /* The value for element `index` of stream `seed` depends only on (seed,
@@ -309,7 +309,8 @@ TSR_API void tsr_philox4x32_10(const uint32_t counter[4], const uint32_t key[2],
 TSR_API uint64_t tsr_random_u64(uint64_t seed, uint64_t index);
 TSR_API double tsr_random_uniform(uint64_t seed, uint64_t index);
 TSR_API double tsr_random_normal(uint64_t seed, uint64_t index);
-/* out[i] = tsr_random_uniform(seed, first + i) (resp. normal), i < n. */
+/* out[i] = tsr_random_uniform(seed, first + i) (resp. normal), i < n; does
+ * nothing if out is NULL. */
 TSR_API void tsr_random_fill_uniform(uint64_t seed, uint64_t first, size_t n, double *out);
 TSR_API void tsr_random_fill_normal(uint64_t seed, uint64_t first, size_t n, double *out);
 
