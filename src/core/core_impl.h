@@ -66,6 +66,9 @@ tsr_status tsr__grow_array(tsr_ctx *ctx, void **ptr, size_t old_count, size_t ne
 /* strdup through the allocator. */
 tsr_status tsr__strdup(tsr_ctx *ctx, const char *s, char **out);
 
+/* True for a value of TSR_STATUS_MAP (kernels may return anything). */
+bool tsr__status_known(tsr_status status);
+
 /* Prints "tessera: <level>: message" on stderr when ctx's level allows it. */
 void tsr__log(const tsr_ctx *ctx, tsr_log_level level, const char *fmt, ...) TSR_PRINTF(3, 4);
 

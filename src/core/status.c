@@ -33,6 +33,16 @@ const char *tsr_status_name(tsr_status status) {
   return "TSR_UNKNOWN";
 }
 
+bool tsr__status_known(tsr_status status) {
+  switch (status) {
+#define TSR__STATUS_CASE(name, code, text) case TSR_##name:
+    TSR_STATUS_MAP(TSR__STATUS_CASE)
+#undef TSR__STATUS_CASE
+    return true;
+  }
+  return false;
+}
+
 const char *tsr_last_error(void) { return error_message; }
 
 tsr_status tsr_error_setv(tsr_status status, const char *fmt, va_list ap) {

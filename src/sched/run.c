@@ -9,8 +9,6 @@
 
 #include "run_impl.h"
 
-void tsr__taskgraph_free_outputs(tsr_taskgraph *g);
-
 void tsr__run_task_failed(tsr__run *run, tsr_status status) {
   atomic_fetch_add_explicit(&run->tasks_failed, 1, memory_order_relaxed);
   tsr__run_fail(run, status);
@@ -66,7 +64,7 @@ tsr_status tsr__run_task(tsr__run *run, uint32_t t, tsr__worker *w, int thread, 
   double end = tsr__now();
   *now = end;
   if (status != TSR_OK) {
-    if (strcmp(tsr_status_name(status), "TSR_UNKNOWN") == 0) {
+    if (!tsr__status_known(status)) {
       tsr_error_set(TSR_EINTERNAL, "kernel returned %d, which is not a tsr_status", (int)status);
       status = TSR_EINTERNAL;
     }

@@ -38,8 +38,6 @@ static void free_finalized(tsr_taskgraph *g) {
   g->finalized = false;
 }
 
-/* Frees the kept outputs of the last run. */
-void tsr__taskgraph_free_outputs(tsr_taskgraph *g);
 void tsr__taskgraph_free_outputs(tsr_taskgraph *g) {
   if (g->outputs != NULL) {
     for (uint32_t t = 0; t < g->n_outputs; t++)

@@ -67,6 +67,9 @@ struct tsr_taskgraph {
   tsr_kernel_stats *kernel_stats;
 };
 
+/* Frees the last run's kept outputs (the graph then has none). */
+void tsr__taskgraph_free_outputs(tsr_taskgraph *g);
+
 /* Builds the successor lists and the depth-first priority order. */
 tsr_status tsr__taskgraph_finalize(tsr_taskgraph *g);
 
