@@ -55,7 +55,8 @@ TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_create(tsr_ctx *ctx, tsr_taskgrap
 TSR_API void tsr_taskgraph_destroy(tsr_taskgraph **graph);
 
 /* Registers a kernel; `name` (copied, 1..63 characters) labels its tasks in
- * statistics, traces and DOT output.  *kernel_out is its id. */
+ * statistics, traces and DOT output.  *kernel_out is its id; registering
+ * the same (name, fn, user) again returns the same id. */
 TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_add_kernel(tsr_taskgraph *graph, const char *name,
                                                           tsr_kernel_fn fn, void *user,
                                                           uint32_t *kernel_out);

@@ -1,10 +1,12 @@
 /* tessera/tessera.h — the whole public API of libtessera.
  *
  *   core.h  statuses, errors, context, allocator, dtypes, chunk grids, RNG
- *   exec.h  task graphs and the runtime that executes them */
+ *   exec.h  task graphs and the runtime that executes them
+ *   array.h chunked N-d arrays: lazy creation, computing into memory */
 #ifndef TESSERA_TESSERA_H
 #define TESSERA_TESSERA_H
 
+#include <tessera/array.h>
 #include <tessera/core.h>
 #include <tessera/exec.h>
 

@@ -89,6 +89,13 @@ tsr_status tsr_taskgraph_add_kernel(tsr_taskgraph *g, const char *name, tsr_kern
             "without quotes or backslashes",
             name, TSR__KERNEL_NAME_BYTES - 1);
   TSR_CHECK(fn != NULL, TSR_EINVAL, "tsr_taskgraph_add_kernel: fn is NULL for kernel '%s'", name);
+  for (uint32_t k = 0; k < g->n_kernels; k++) {
+    if (g->kernels[k].fn == fn && g->kernels[k].user == user &&
+        strcmp(g->kernels[k].name, name) == 0) {
+      *kernel_out = k; /* already registered: lowering registers per node */
+      return TSR_OK;
+    }
+  }
   TSR_CHECK(g->n_kernels < TSR_MAX_KERNELS, TSR_EINVAL,
             "tsr_taskgraph_add_kernel: a graph holds at most %d kernels", TSR_MAX_KERNELS);
   if (g->n_kernels == g->cap_kernels) {

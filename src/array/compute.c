@@ -1,0 +1,112 @@
+/* compute.c — turning arrays into data: lowering the requested arrays into
+ * one task graph (shared nodes lowered once), appending one "store" task per
+ * output chunk that copies it into the caller's buffer, and running it.
+ * Also the handle's destroy and getters.
+ *
+ * The store tasks write disjoint parts of the caller's buffer in parallel
+ * and produce no output of their own, so every chunk is freed as soon as it
+ * has been stored: the run needs memory for the chunks in flight only. */
+#include <string.h>
+
+#include "array_impl.h"
+
+void tsr_array_destroy(tsr_array **array) {
+  if (array == NULL || *array == NULL)
+    return;
+  tsr_array *a = *array;
+  tsr_ctx *ctx = a->expr->ctx;
+  tsr__expr_release(&a->expr);
+  tsr_free(ctx, a);
+  *array = NULL;
+}
+
+int tsr_array_ndim(const tsr_array *a) { return a ? a->expr->grid->ndim : 0; }
+const int64_t *tsr_array_shape(const tsr_array *a) {
+  return a && a->expr->grid->ndim > 0 ? a->expr->grid->shape : NULL;
+}
+tsr_dtype tsr_array_dtype(const tsr_array *a) { return a ? a->expr->dtype : TSR_NUM_DTYPES; }
+int64_t tsr_array_size(const tsr_array *a) {
+  int64_t n = 0;
+  if (a != NULL && tsr_shape_size(a->expr->grid->ndim, a->expr->grid->shape, &n) != TSR_OK)
+    n = 0;
+  return n;
+}
+uint64_t tsr_array_nbytes(const tsr_array *a) {
+  return a ? (uint64_t)tsr_array_size(a) * tsr_dtype_size(a->expr->dtype) : 0;
+}
+const tsr_chunk_grid *tsr_array_chunks(const tsr_array *a) { return a ? a->expr->grid : NULL; }
+
+typedef struct store_params {
+  void *dest;
+} store_params;
+
+static tsr_status store_kernel(const tsr_kernel_call *call) {
+  const tsr__block *b = call->params;
+  store_params p;
+  memcpy(&p, (const unsigned char *)call->params + (tsr__block_bytes(b->ndim) + 7) / 8 * 8,
+         sizeof p);
+  tsr__block_copy(b, p.dest, (void *)call->inputs[0], true);
+  return TSR_OK;
+}
+
+/* One store task per chunk of e, each consuming that chunk's task. */
+static tsr_status add_stores(tsr_taskgraph *g, const tsr__expr *e, const uint32_t *ids,
+                             void *dest) {
+  uint32_t k;
+  TSR_TRY(tsr_taskgraph_add_kernel(g, "store", store_kernel, NULL, &k));
+  int ndim = e->grid->ndim;
+  size_t off = (tsr__block_bytes(ndim) + 7) / 8 * 8;
+  _Alignas(16) unsigned char
+      params[sizeof(tsr__block) + 3 * TSR_MAX_NDIM * sizeof(int64_t) + sizeof(store_params) + 8];
+  store_params p = {dest};
+  memcpy(params + off, &p, sizeof p);
+  int64_t n = tsr_chunk_grid_nchunks(e->grid);
+  for (int64_t c = 0; c < n; c++) {
+    tsr__block_describe(e->grid, c, tsr_dtype_size(e->dtype), (tsr__block *)params);
+    uint32_t t;
+    TSR_TRY(tsr_taskgraph_add_task(g, k, &ids[c], 1, params, off + sizeof p, 0, &t));
+  }
+  return TSR_OK;
+}
+
+tsr_status tsr_array_to_buffers(size_t n, tsr_array *const *arrays, void *const *buffers,
+                                const size_t *bytes) {
+  static const char fn[] = "tsr_array_to_buffers";
+  TSR_CHECK(n == 0 || (arrays != NULL && buffers != NULL && bytes != NULL), TSR_EINVAL,
+            "%s: arrays, buffers or bytes is NULL", fn);
+  if (n == 0)
+    return TSR_OK;
+  for (size_t i = 0; i < n; i++) {
+    TSR_CHECK(arrays[i] != NULL, TSR_EINVAL, "%s: arrays[%zu] is NULL", fn, i);
+    TSR_CHECK(arrays[i]->expr->ctx == arrays[0]->expr->ctx, TSR_EINVAL,
+              "%s: arrays[%zu] belongs to another context than arrays[0]", fn, i);
+    uint64_t need = tsr_array_nbytes(arrays[i]);
+    TSR_CHECK(bytes[i] == need, TSR_EINVAL,
+              "%s: buffer %zu has %zu bytes but the array needs %llu (%lld elements of %s)", fn, i,
+              bytes[i], (unsigned long long)need, (long long)tsr_array_size(arrays[i]),
+              tsr_dtype_name(arrays[i]->expr->dtype));
+    TSR_CHECK(buffers[i] != NULL || need == 0, TSR_EINVAL, "%s: buffers[%zu] is NULL", fn, i);
+  }
+  tsr_ctx *ctx = arrays[0]->expr->ctx;
+  tsr_status status = TSR_OK;
+  tsr_taskgraph *g = NULL;
+  tsr__lowering *l = NULL;
+  TSR__TRY_GOTO(status, tsr_taskgraph_create(ctx, &g));
+  TSR__TRY_GOTO(status, tsr__lowering_create(ctx, g, &l));
+  for (size_t i = 0; i < n; i++) {
+    const uint32_t *ids;
+    TSR__TRY_GOTO(status, tsr__lowering_lower(l, arrays[i]->expr, &ids));
+    TSR__TRY_GOTO(status, add_stores(g, arrays[i]->expr, ids, buffers[i]));
+  }
+  tsr__lowering_destroy(&l);
+  TSR__TRY_GOTO(status, tsr_taskgraph_run(g));
+fail:
+  tsr__lowering_destroy(&l);
+  tsr_taskgraph_destroy(&g);
+  return status;
+}
+
+tsr_status tsr_array_to_buffer(tsr_array *array, void *buffer, size_t bytes) {
+  TSR_CHECK(array != NULL, TSR_EINVAL, "tsr_array_to_buffer: array is NULL");
+  return tsr_array_to_buffers(1, &array, &buffer, &bytes);
+}

@@ -1,0 +1,333 @@
+/* create.c — array creation: full/zeros/ones, arange, random, and arrays
+ * over user buffers (borrow, copy, adopt).  Each is a source node of the
+ * expression graph whose lowering is one task per chunk, filling the chunk
+ * from its block descriptor alone — so values never depend on chunking.
+ *
+ * Values are range-checked when the array is created (a value that does not
+ * fit the dtype is TSR_EINVAL): converting an out-of-range double to an
+ * integer type is undefined behaviour in C, and NumPy refuses it too. */
+#include <math.h>
+#include <string.h>
+
+#include "array_impl.h"
+
+/* ---- converting doubles to dtypes -------------------------------------- */
+
+static bool value_fits(tsr_dtype dtype, double v) {
+  switch (dtype) {
+  case TSR_BOOL:
+  case TSR_FLOAT32:
+  case TSR_FLOAT64:
+    return true;
+  case TSR_INT8:
+    return v >= -128.0 && v < 128.0;
+  case TSR_INT16:
+    return v >= -32768.0 && v < 32768.0;
+  case TSR_INT32:
+    return v >= -2147483648.0 && v < 2147483648.0;
+  case TSR_INT64:
+    return v >= -9223372036854775808.0 && v < 9223372036854775808.0;
+  case TSR_UINT8:
+    return v > -1.0 && v < 256.0;
+  case TSR_UINT16:
+    return v > -1.0 && v < 65536.0;
+  case TSR_UINT32:
+    return v > -1.0 && v < 4294967296.0;
+  case TSR_UINT64:
+    return v > -1.0 && v < 18446744073709551616.0;
+  default:
+    return false;
+  }
+}
+
+/* out[i] = value(first + i) converted to dtype, for i < n, where value(j) =
+ * start + j * step.  The caller has range-checked. */
+static void fill_linear(void *out, tsr_dtype dtype, int64_t n, double start, double step,
+                        int64_t first) {
+#define FILL(T, CONVERT)                             \
+  do {                                               \
+    T *p = out;                                      \
+    for (int64_t i = 0; i < n; i++) {                \
+      double v = start + (double)(first + i) * step; \
+      p[i] = CONVERT;                                \
+    }                                                \
+  } while (0)
+  switch (dtype) {
+  case TSR_BOOL:
+    FILL(uint8_t, (uint8_t)(v != 0));
+    break;
+  case TSR_INT8:
+    FILL(int8_t, (int8_t)v);
+    break;
+  case TSR_INT16:
+    FILL(int16_t, (int16_t)v);
+    break;
+  case TSR_INT32:
+    FILL(int32_t, (int32_t)v);
+    break;
+  case TSR_INT64:
+    FILL(int64_t, (int64_t)v);
+    break;
+  case TSR_UINT8:
+    FILL(uint8_t, (uint8_t)v);
+    break;
+  case TSR_UINT16:
+    FILL(uint16_t, (uint16_t)v);
+    break;
+  case TSR_UINT32:
+    FILL(uint32_t, (uint32_t)v);
+    break;
+  case TSR_UINT64:
+    FILL(uint64_t, (uint64_t)v);
+    break;
+  case TSR_FLOAT32:
+    FILL(float, (float)v);
+    break;
+  default:
+    FILL(double, v);
+    break;
+  }
+#undef FILL
+}
+
+/* ---- full --------------------------------------------------------------- */
+
+typedef struct linear_params {
+  double start, step; /* element j is start + j * step (full: step 0) */
+  int32_t dtype;
+} linear_params;
+
+static const tsr__block *block_of(const tsr_kernel_call *call) { return call->params; }
+static const void *extra_of(const tsr_kernel_call *call) {
+  size_t off = (tsr__block_bytes(block_of(call)->ndim) + 7) / 8 * 8;
+  return (const unsigned char *)call->params + off;
+}
+
+static tsr_status linear_kernel(const tsr_kernel_call *call) {
+  const tsr__block *b = block_of(call);
+  linear_params p;
+  memcpy(&p, extra_of(call), sizeof p);
+  /* 1-D for arange; for full the step is 0, so the offset does not matter. */
+  int64_t first = b->ndim == 1 ? tsr__block_offset(b)[0] : 0;
+  fill_linear(call->output, (tsr_dtype)p.dtype, tsr__block_size(b), p.start, p.step, first);
+  return TSR_OK;
+}
+
+static tsr_status lower_linear(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
+                               uint32_t *out) {
+  (void)in;
+  return tsr__lower_blockwise_source(e, g, "fill", linear_kernel, NULL, e->params,
+                                     sizeof(linear_params), out);
+}
+
+static const tsr__op op_linear = {"fill", lower_linear, NULL};
+
+/* Shared preamble: checks, chunk grid, node, handle. */
+static tsr_status create_source(tsr_ctx *ctx, const char *fn, const tsr__op *op, tsr_dtype dtype,
+                                int ndim, const int64_t *shape, const int64_t *chunks,
+                                const void *params, size_t params_bytes, tsr_array **out) {
+  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  TSR_CHECK(ctx != NULL, TSR_EINVAL, "%s: ctx is NULL", fn);
+  TSR_CHECK(tsr_dtype_valid(dtype), TSR_EINVAL, "%s: dtype = %d is not a tsr_dtype", fn,
+            (int)dtype);
+  tsr_chunk_grid *grid;
+  TSR_TRY(tsr__resolve_chunks(ctx, fn, ndim, shape, dtype, chunks, &grid));
+  void *copy;
+  tsr_status status = tsr_alloc(ctx, params_bytes, &copy);
+  if (status != TSR_OK) {
+    tsr_chunk_grid_destroy(&grid);
+    return status;
+  }
+  memcpy(copy, params, params_bytes);
+  tsr__expr *e;
+  TSR_TRY(tsr__expr_create(ctx, op, dtype, grid, 0, NULL, copy, &e));
+  return tsr__array_wrap(e, out);
+}
+
+tsr_status tsr_array_full(tsr_ctx *ctx, tsr_dtype dtype, int ndim, const int64_t *shape,
+                          const int64_t *chunks, double value, tsr_array **out) {
+  TSR_CHECK(!tsr_dtype_valid(dtype) || value_fits(dtype, value), TSR_EINVAL,
+            "tsr_array_full: value %.17g does not fit %s", value, tsr_dtype_name(dtype));
+  linear_params p = {value, 0.0, (int32_t)dtype};
+  return create_source(ctx, "tsr_array_full", &op_linear, dtype, ndim, shape, chunks, &p, sizeof p,
+                       out);
+}
+
+tsr_status tsr_array_zeros(tsr_ctx *ctx, tsr_dtype dtype, int ndim, const int64_t *shape,
+                           const int64_t *chunks, tsr_array **out) {
+  return tsr_array_full(ctx, dtype, ndim, shape, chunks, 0.0, out);
+}
+
+tsr_status tsr_array_ones(tsr_ctx *ctx, tsr_dtype dtype, int ndim, const int64_t *shape,
+                          const int64_t *chunks, tsr_array **out) {
+  return tsr_array_full(ctx, dtype, ndim, shape, chunks, 1.0, out);
+}
+
+/* ---- arange --------------------------------------------------------------- */
+
+tsr_status tsr_array_arange(tsr_ctx *ctx, tsr_dtype dtype, double start, double stop, double step,
+                            int64_t chunk, tsr_array **out) {
+  static const char fn[] = "tsr_array_arange";
+  TSR_CHECK(isfinite(start) && isfinite(stop) && isfinite(step), TSR_EINVAL,
+            "%s: start, stop and step must be finite", fn);
+  TSR_CHECK(step != 0, TSR_EINVAL, "%s: step is 0", fn);
+  double count = ceil((stop - start) / step);
+  TSR_CHECK(count < 9007199254740992.0, TSR_EINVAL, "%s: %.17g elements are too many", fn, count);
+  int64_t n = count > 0 ? (int64_t)count : 0;
+  if (tsr_dtype_valid(dtype) && n > 0) {
+    double last = start + (double)(n - 1) * step;
+    TSR_CHECK(value_fits(dtype, start) && value_fits(dtype, last), TSR_EINVAL,
+              "%s: values from %.17g to %.17g do not fit %s", fn, start, last,
+              tsr_dtype_name(dtype));
+  }
+  linear_params p = {start, step, (int32_t)dtype};
+  return create_source(ctx, fn, &op_linear, dtype, 1, &n, &chunk, &p, sizeof p, out);
+}
+
+/* ---- random ---------------------------------------------------------------- */
+
+typedef struct random_params {
+  uint64_t seed;
+  int32_t dist;
+} random_params;
+
+static tsr_status random_kernel(const tsr_kernel_call *call) {
+  const tsr__block *b = block_of(call);
+  random_params p;
+  memcpy(&p, extra_of(call), sizeof p);
+  double *out = call->output;
+  int ndim = b->ndim;
+  void (*fill)(uint64_t, uint64_t, size_t, double *) =
+      p.dist == TSR_RANDOM_NORMAL ? tsr_random_fill_normal : tsr_random_fill_uniform;
+  if (tsr__block_size(b) == 0)
+    return TSR_OK;
+  if (ndim == 0) {
+    fill(p.seed, 0, 1, out);
+    return TSR_OK;
+  }
+  /* Row by row: each row of the block is a contiguous run of C-order
+   * indices of the whole array. */
+  const int64_t *shape = tsr__block_shape(b), *offset = tsr__block_offset(b);
+  const int64_t *whole = tsr__block_array_shape(b);
+  int64_t stride[TSR_MAX_NDIM], idx[TSR_MAX_NDIM] = {0};
+  stride[ndim - 1] = 1;
+  for (int d = ndim - 2; d >= 0; d--)
+    stride[d] = stride[d + 1] * whole[d + 1];
+  size_t row = (size_t)shape[ndim - 1];
+  for (;;) {
+    int64_t first = 0;
+    for (int d = 0; d < ndim; d++)
+      first += (offset[d] + (d < ndim - 1 ? idx[d] : 0)) * stride[d];
+    fill(p.seed, (uint64_t)first, row, out);
+    out += row;
+    int d = ndim - 2;
+    while (d >= 0 && ++idx[d] == shape[d])
+      idx[d--] = 0;
+    if (d < 0)
+      break;
+  }
+  return TSR_OK;
+}
+
+static tsr_status lower_random(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
+                               uint32_t *out) {
+  (void)in;
+  return tsr__lower_blockwise_source(e, g, "random", random_kernel, NULL, e->params,
+                                     sizeof(random_params), out);
+}
+
+static const tsr__op op_random = {"random", lower_random, NULL};
+
+tsr_status tsr_array_random(tsr_ctx *ctx, tsr_random_dist dist, uint64_t seed, int ndim,
+                            const int64_t *shape, const int64_t *chunks, tsr_array **out) {
+  TSR_CHECK(dist == TSR_RANDOM_UNIFORM || dist == TSR_RANDOM_NORMAL, TSR_EINVAL,
+            "tsr_array_random: dist = %d is not a tsr_random_dist", (int)dist);
+  random_params p = {seed, (int32_t)dist};
+  return create_source(ctx, "tsr_array_random", &op_random, TSR_FLOAT64, ndim, shape, chunks, &p,
+                       sizeof p, out);
+}
+
+/* ---- user buffers ------------------------------------------------------------ */
+
+typedef struct buffer_params {
+  void *data;
+  int32_t mode;
+  tsr_buffer_free_fn free_fn;
+  void *free_user;
+} buffer_params;
+
+static tsr_status buffer_kernel(const tsr_kernel_call *call) {
+  void *data;
+  memcpy(&data, extra_of(call), sizeof data);
+  tsr__block_copy(block_of(call), data, call->output, false);
+  return TSR_OK;
+}
+
+static tsr_status lower_buffer(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
+                               uint32_t *out) {
+  (void)in;
+  const buffer_params *p = e->params;
+  return tsr__lower_blockwise_source(e, g, "from-buffer", buffer_kernel, NULL, &p->data,
+                                     sizeof p->data, out);
+}
+
+static void destroy_buffer(tsr__expr *e) {
+  buffer_params *p = e->params;
+  if (p->mode == TSR_BUFFER_COPY)
+    tsr_free(e->ctx, p->data);
+  else if (p->mode == TSR_BUFFER_ADOPT && p->free_fn != NULL)
+    p->free_fn(p->data, p->free_user);
+}
+
+static const tsr__op op_buffer = {"from-buffer", lower_buffer, destroy_buffer};
+
+tsr_status tsr_array_from_buffer(tsr_ctx *ctx, tsr_dtype dtype, int ndim, const int64_t *shape,
+                                 const int64_t *chunks, void *data, tsr_buffer_mode mode,
+                                 tsr_buffer_free_fn free_fn, void *free_user, tsr_array **out) {
+  static const char fn[] = "tsr_array_from_buffer";
+  tsr_status status = TSR_OK;
+  buffer_params *p = NULL;
+  tsr_chunk_grid *grid = NULL;
+  tsr__expr *e = NULL;
+  uint64_t nbytes = 0;
+  if (out != NULL)
+    *out = NULL;
+  TSR__CHECK_GOTO(status, out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
+  TSR__CHECK_GOTO(status, ctx != NULL, TSR_EINVAL, "%s: ctx is NULL", fn);
+  TSR__CHECK_GOTO(status,
+                  mode == TSR_BUFFER_BORROW || mode == TSR_BUFFER_COPY || mode == TSR_BUFFER_ADOPT,
+                  TSR_EINVAL, "%s: mode = %d is not a tsr_buffer_mode", fn, (int)mode);
+  TSR__CHECK_GOTO(status, tsr_dtype_valid(dtype), TSR_EINVAL, "%s: dtype = %d is not a tsr_dtype",
+                  fn, (int)dtype);
+  TSR__TRY_GOTO(status, tsr__resolve_chunks(ctx, fn, ndim, shape, dtype, chunks, &grid));
+  TSR__TRY_GOTO(status, tsr_shape_nbytes(ndim, shape, tsr_dtype_size(dtype), &nbytes));
+  TSR__CHECK_GOTO(status, data != NULL || nbytes == 0, TSR_EINVAL,
+                  "%s: data is NULL for %llu bytes", fn, (unsigned long long)nbytes);
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *p, (void **)&p));
+  p->mode = (int32_t)mode;
+  p->free_fn = free_fn;
+  p->free_user = free_user;
+  if (mode == TSR_BUFFER_COPY) {
+    TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)nbytes, &p->data));
+    if (nbytes > 0)
+      memcpy(p->data, data, (size_t)nbytes);
+  } else {
+    p->data = data;
+  }
+  data = NULL; /* the node owns it now (when adopted) */
+  status = tsr__expr_create(ctx, &op_buffer, dtype, grid, 0, NULL, p, &e);
+  grid = NULL;
+  p = NULL;
+  if (status != TSR_OK)
+    return status;
+  return tsr__array_wrap(e, out);
+fail:
+  tsr_chunk_grid_destroy(&grid);
+  if (p != NULL && p->data != NULL && mode == TSR_BUFFER_COPY)
+    tsr_free(ctx, p->data);
+  tsr_free(ctx, p);
+  if (mode == TSR_BUFFER_ADOPT && data != NULL && free_fn != NULL)
+    free_fn(data, free_user);
+  return status;
+}

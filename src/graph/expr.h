@@ -1,0 +1,61 @@
+/* expr.h — the expression graph (DESIGN.md, "Two graphs", graph 1): one
+ * reference-counted node per user operation, carrying dtype, shape and chunk
+ * grid; and its lowering into a task graph over chunks (graph 2).
+ *
+ * Operations live in the layers above (array/, frame/): each is a tsr__op
+ * whose `lower` adds the tasks computing every chunk of a node, given the
+ * task ids of its inputs' chunks.  Lowering is memoized per node, so a node
+ * shared by several outputs (or reached twice) becomes one set of tasks. */
+#ifndef TSR_GRAPH_EXPR_H
+#define TSR_GRAPH_EXPR_H
+
+#include <stdatomic.h>
+
+#include <tessera/exec.h>
+
+#include "core/core_impl.h"
+
+typedef struct tsr__expr tsr__expr;
+
+typedef struct tsr__op {
+  const char *name;
+  /* Adds tasks to g computing every chunk of e.  in[i][c] is the task whose
+   * output is chunk c (C order) of input i; out[c] must receive the task
+   * producing chunk c of e. */
+  tsr_status (*lower)(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
+                      uint32_t *out);
+  /* Frees what e->params owns beyond the params block itself (may be NULL). */
+  void (*destroy_params)(tsr__expr *e);
+} tsr__op;
+
+struct tsr__expr {
+  _Atomic uint32_t refs;
+  tsr_ctx *ctx;
+  const tsr__op *op;
+  tsr_dtype dtype;
+  tsr_chunk_grid *grid; /* owned */
+  uint32_t n_inputs;
+  tsr__expr **inputs; /* each holds a reference */
+  void *params;       /* op-specific block from tsr_alloc, owned */
+};
+
+/* Creates a node with one reference.  Takes ownership of `grid` and
+ * `params` even on failure; takes a new reference to each input. */
+tsr_status tsr__expr_create(tsr_ctx *ctx, const tsr__op *op, tsr_dtype dtype, tsr_chunk_grid *grid,
+                            uint32_t n_inputs, tsr__expr *const *inputs, void *params,
+                            tsr__expr **out);
+void tsr__expr_retain(tsr__expr *e);
+/* Drops a reference, freeing the node (and releasing its inputs) at zero;
+ * sets *e to NULL.  Iterative, so long chains do not recurse. */
+void tsr__expr_release(tsr__expr **e);
+
+/* A lowering of expressions into one task graph, memoized per node. */
+typedef struct tsr__lowering tsr__lowering;
+
+tsr_status tsr__lowering_create(tsr_ctx *ctx, tsr_taskgraph *g, tsr__lowering **out);
+void tsr__lowering_destroy(tsr__lowering **l);
+/* Lowers e (and everything it needs that is not lowered yet); *ids receives
+ * the task id of each of e's chunks, valid until the lowering is destroyed. */
+tsr_status tsr__lowering_lower(tsr__lowering *l, tsr__expr *e, const uint32_t **ids);
+
+#endif /* TSR_GRAPH_EXPR_H */
