@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# setup.sh — the README's two commands.  On a fresh Debian 12 machine:
+# setup.sh — the README's two commands, and bench.  On a fresh Debian 12 machine:
 #   bash scripts/setup.sh run    install what is missing, build, run the main job on data/
 #   bash scripts/setup.sh test   the same set-up, then the whole test suite:
 #                                the release build, then the ASan+UBSan build
+#   bash scripts/setup.sh bench  the same set-up plus python3-numpy and python3-dask,
+#                                then bench_sched and the NumPy/Dask array peers
 # Packages are installed only when missing (as root directly, else through
 # sudo).  With CI set, warnings are errors.  Safe to run again.
 set -euo pipefail
@@ -10,8 +12,8 @@ cd "$(dirname "$0")/.."
 
 mode=${1:-}
 case "$mode" in
-  run|test) ;;
-  *) echo "usage: bash scripts/setup.sh run|test" >&2; exit 2 ;;
+  run|test|bench) ;;
+  *) echo "usage: bash scripts/setup.sh run|test|bench" >&2; exit 2 ;;
 esac
 
 # Everything the project needs now and in its planned milestones (MPI,
@@ -19,6 +21,10 @@ esac
 packages=(build-essential cmake pkg-config git python3
           libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
           libdeflate-dev zlib1g-dev libopenblas-dev libcmocka-dev)
+# The benchmark peers (bench/peers/), for bench mode only: Debian's packages.
+if [ "$mode" = bench ]; then
+  packages+=(python3-numpy python3-dask)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -55,6 +61,12 @@ build release
 if [ "$mode" = run ]; then
   echo "== main job: summary statistics of data/sample_series.csv"
   exec build/release/examples/tessera_demo data/sample_series.csv
+fi
+if [ "$mode" = bench ]; then
+  echo "== benchmark: scheduler overhead (A8)"
+  build/release/bench/bench_sched
+  echo "== benchmark peers: NumPy and Dask on the array workloads (A1-A6)"
+  exec /usr/bin/python3 bench/peers/arrays_peers.py
 fi
 
 echo "== tests: release build"
