@@ -31,6 +31,10 @@ static inline const int64_t *tsr__block_array_shape(const tsr__block *b) {
 static inline size_t tsr__block_bytes(int ndim) {
   return sizeof(tsr__block) + 3 * (size_t)ndim * sizeof(int64_t);
 }
+/* Where an op's own parameters start after the block descriptor (8-aligned). */
+static inline size_t tsr__block_extra_offset(int ndim) {
+  return (tsr__block_bytes(ndim) + 7) / 8 * 8;
+}
 
 /* Fills a block descriptor for chunk `chunk` of `grid` (buffer of
  * tsr__block_bytes(ndim) bytes). */

@@ -114,9 +114,8 @@ tsr_status tsr__lower_blockwise_source(const tsr__expr *e, tsr_taskgraph *g, con
   uint32_t k;
   TSR_TRY(tsr_taskgraph_add_kernel(g, kernel, fn, user, &k));
   int ndim = e->grid->ndim;
-  size_t block_bytes = tsr__block_bytes(ndim);
   /* Parameters: the block descriptor, then the op's extra bytes (8-aligned). */
-  size_t extra_off = (block_bytes + 7) / 8 * 8;
+  size_t extra_off = tsr__block_extra_offset(ndim);
   _Alignas(16) unsigned char params[sizeof(tsr__block) + 3 * TSR_MAX_NDIM * sizeof(int64_t) + 256];
   TSR_CHECK(extra_off + extra_bytes <= sizeof params, TSR_EINTERNAL,
             "block parameters of %zu bytes do not fit", extra_bytes);

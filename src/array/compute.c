@@ -43,8 +43,7 @@ typedef struct store_params {
 static tsr_status store_kernel(const tsr_kernel_call *call) {
   const tsr__block *b = call->params;
   store_params p;
-  memcpy(&p, (const unsigned char *)call->params + (tsr__block_bytes(b->ndim) + 7) / 8 * 8,
-         sizeof p);
+  memcpy(&p, (const unsigned char *)call->params + tsr__block_extra_offset(b->ndim), sizeof p);
   tsr__block_copy(b, p.dest, (void *)call->inputs[0], true);
   return TSR_OK;
 }
@@ -55,7 +54,7 @@ static tsr_status add_stores(tsr_taskgraph *g, const tsr__expr *e, const uint32_
   uint32_t k;
   TSR_TRY(tsr_taskgraph_add_kernel(g, "store", store_kernel, NULL, &k));
   int ndim = e->grid->ndim;
-  size_t off = (tsr__block_bytes(ndim) + 7) / 8 * 8;
+  size_t off = tsr__block_extra_offset(ndim);
   _Alignas(16) unsigned char
       params[sizeof(tsr__block) + 3 * TSR_MAX_NDIM * sizeof(int64_t) + sizeof(store_params) + 8];
   store_params p = {dest};

@@ -99,7 +99,7 @@ typedef struct linear_params {
 
 static const tsr__block *block_of(const tsr_kernel_call *call) { return call->params; }
 static const void *extra_of(const tsr_kernel_call *call) {
-  size_t off = (tsr__block_bytes(block_of(call)->ndim) + 7) / 8 * 8;
+  size_t off = tsr__block_extra_offset(block_of(call)->ndim);
   return (const unsigned char *)call->params + off;
 }
 
