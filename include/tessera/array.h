@@ -19,6 +19,7 @@
 #define TESSERA_ARRAY_H
 
 #include <tessera/core.h>
+#include <tessera/exec.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -97,6 +98,325 @@ TSR_API TSR_NODISCARD tsr_status tsr_array_to_buffer(tsr_array *array, void *buf
  * what they share is computed once. */
 TSR_API TSR_NODISCARD tsr_status tsr_array_to_buffers(size_t n, tsr_array *const *arrays,
                                                       void *const *buffers, const size_t *bytes);
+
+/* As tsr_array_to_buffers, with observability: `options` (NULL = none)
+ * may ask for a DOT file of the task graph, a Chrome trace of the run,
+ * progress, and the run's statistics. */
+typedef struct tsr_compute_options {
+  const char *dot_path;   /* write the task graph (Graphviz DOT) here before running */
+  tsr_run_options run;    /* progress and trace; zero = defaults */
+  /* Called once after a successful run with its statistics (valid during the call). */
+  void (*on_stats)(const tsr_run_stats *stats, void *user);
+  void *stats_user;
+} tsr_compute_options;
+TSR_API TSR_NODISCARD tsr_status tsr_array_to_buffers_ex(size_t n, tsr_array *const *arrays,
+                                                         void *const *buffers, const size_t *bytes,
+                                                         const tsr_compute_options *options);
+
+/* ======================================================================== */
+/* Elementwise operations (elementwise.c)                                   */
+/* ======================================================================== */
+/* NumPy semantics: result dtypes by np.result_type (tsr_dtype_promote);
+ * shapes broadcast by NumPy's rules (axes aligned on the right, extent 1
+ * stretches), else TSR_ESHAPE naming both shapes; inputs with different
+ * chunkings are rechunked to common chunks first (Dask's unify_chunks).
+ * Integer arithmetic wraps on overflow; integer // and % by zero give 0;
+ * float division by zero gives inf or nan.  Chains of elementwise operations
+ * are fused: the chain runs as one task per chunk over cache-sized blocks.
+ *
+ * Scalars (the *_scalar functions) are "weak" as Python's are in NumPy 2
+ * (NEP 50): they take the array's dtype when it can represent their kind —
+ * an integral value acts as a Python int, any other as a Python float — so
+ * an int8 array plus 1 stays int8 and an int32 array times 0.5 becomes
+ * float64.  For a strongly typed scalar use a 0-d array (tsr_array_full
+ * with ndim 0). */
+typedef enum tsr_binary_op {
+  TSR_OP_ADD = 0,
+  TSR_OP_SUB,
+  TSR_OP_MUL,
+  TSR_OP_DIV,      /* true division: integers give float64 */
+  TSR_OP_FLOORDIV, /* // : floor of the quotient (Python's sign rule for %) */
+  TSR_OP_MOD,      /* %  : result has the divisor's sign */
+  TSR_OP_POW,      /* ** : integer to a negative integer power is an error */
+  TSR_OP_MAXIMUM,  /* NaN propagates */
+  TSR_OP_MINIMUM,
+  TSR_OP_ARCTAN2,
+  TSR_OP_HYPOT,
+  TSR_OP_EQ, /* comparisons give bool */
+  TSR_OP_NE,
+  TSR_OP_LT,
+  TSR_OP_LE,
+  TSR_OP_GT,
+  TSR_OP_GE,
+  TSR_OP_LOGICAL_AND, /* logical ops give bool */
+  TSR_OP_LOGICAL_OR,
+  TSR_OP_LOGICAL_XOR,
+  TSR_OP_BITWISE_AND, /* bitwise ops: bool and integers only */
+  TSR_OP_BITWISE_OR,
+  TSR_OP_BITWISE_XOR,
+  TSR_OP_LEFT_SHIFT,
+  TSR_OP_RIGHT_SHIFT,
+  TSR_NUM_BINARY_OPS
+} tsr_binary_op;
+
+typedef enum tsr_unary_op {
+  TSR_OP_NEGATIVE = 0,
+  TSR_OP_POSITIVE,
+  TSR_OP_ABS,
+  TSR_OP_SIGN,
+  TSR_OP_SQUARE,
+  TSR_OP_SQRT, /* these and below: integers and bool compute in float64 */
+  TSR_OP_CBRT,
+  TSR_OP_EXP,
+  TSR_OP_EXP2,
+  TSR_OP_EXPM1,
+  TSR_OP_LOG,
+  TSR_OP_LOG1P,
+  TSR_OP_LOG2,
+  TSR_OP_LOG10,
+  TSR_OP_SIN,
+  TSR_OP_COS,
+  TSR_OP_TAN,
+  TSR_OP_ARCSIN,
+  TSR_OP_ARCCOS,
+  TSR_OP_ARCTAN,
+  TSR_OP_SINH,
+  TSR_OP_COSH,
+  TSR_OP_TANH,
+  TSR_OP_ARCSINH,
+  TSR_OP_ARCCOSH,
+  TSR_OP_ARCTANH,
+  TSR_OP_FLOOR, /* floor, ceil, round, trunc keep integer dtypes */
+  TSR_OP_CEIL,
+  TSR_OP_ROUND, /* half to even, as np.round */
+  TSR_OP_TRUNC,
+  TSR_OP_ISNAN, /* predicates give bool */
+  TSR_OP_ISINF,
+  TSR_OP_ISFINITE,
+  TSR_OP_LOGICAL_NOT,
+  TSR_OP_INVERT, /* ~ : bool and integers only */
+  TSR_NUM_UNARY_OPS
+} tsr_unary_op;
+
+/* NumPy's name of an operation ("add", "floor_divide", "sqrt", ...). */
+TSR_API const char *tsr_binary_op_name(tsr_binary_op op);
+TSR_API const char *tsr_unary_op_name(tsr_unary_op op);
+
+/* out = a op b, broadcasting. */
+TSR_API TSR_NODISCARD tsr_status tsr_binary(tsr_binary_op op, tsr_array *a, tsr_array *b,
+                                            tsr_array **out);
+/* out = a op s, and out = s op a, with s a weak scalar (see above). */
+TSR_API TSR_NODISCARD tsr_status tsr_binary_scalar(tsr_binary_op op, tsr_array *a, double s,
+                                                   tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_scalar_binary(tsr_binary_op op, double s, tsr_array *a,
+                                                   tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_unary(tsr_unary_op op, tsr_array *a, tsr_array **out);
+
+/* Shorthands for the most common operations. */
+TSR_API TSR_NODISCARD tsr_status tsr_add(tsr_array *a, tsr_array *b, tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_sub(tsr_array *a, tsr_array *b, tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_mul(tsr_array *a, tsr_array *b, tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_div(tsr_array *a, tsr_array *b, tsr_array **out);
+
+/* where(cond, a, b): a where cond is true (nonzero), else b; the result
+ * dtype is promote(a, b); all three broadcast together. */
+TSR_API TSR_NODISCARD tsr_status tsr_where(tsr_array *cond, tsr_array *a, tsr_array *b,
+                                           tsr_array **out);
+/* clip(a, lo, hi) = minimum(maximum(a, lo), hi) with weak scalar bounds;
+ * pass -INFINITY / INFINITY for an open side. */
+TSR_API TSR_NODISCARD tsr_status tsr_clip(tsr_array *a, double lo, double hi, tsr_array **out);
+/* Conversion as NumPy's astype (C casts; float to integer truncates, NaN and
+ * out-of-range values give what the C cast gives on this machine;
+ * to bool is != 0). */
+TSR_API TSR_NODISCARD tsr_status tsr_astype(tsr_array *a, tsr_dtype dtype, tsr_array **out);
+
+/* ======================================================================== */
+/* Reductions (reduce.c)                                                    */
+/* ======================================================================== */
+/* Reduce over `naxes` axes listed in `axes` (negative counts from the end;
+ * axes == NULL with naxes == 0 means every axis, like axis=None); keepdims
+ * keeps the reduced axes with extent 1.  Chunks are reduced in place, then
+ * combined in trees of fan-in `split_every` (default 8) whose shape
+ * depends only on the chunking, so results are bitwise identical for any
+ * thread count.  Sums inside a chunk are pairwise (as accurate as NumPy's).
+ * An elementwise expression feeding a reduction is fused into its per-chunk
+ * tasks.  Result dtypes follow NumPy: sum/prod of bool and signed integers
+ * give int64, of unsigned integers uint64; mean/var/std of integers give
+ * float64; min/max keep the dtype; any/all give bool; count_nonzero and
+ * argmin/argmax give int64.  The nan- variants skip NaNs (an all-NaN slice
+ * gives NaN for nanmean/nanvar/nanmin/nanmax, as NumPy, which also warns). */
+typedef enum tsr_reduce_op {
+  TSR_REDUCE_SUM = 0,
+  TSR_REDUCE_PROD,
+  TSR_REDUCE_MEAN,
+  TSR_REDUCE_VAR,
+  TSR_REDUCE_STD,
+  TSR_REDUCE_MIN,
+  TSR_REDUCE_MAX,
+  TSR_REDUCE_ANY,
+  TSR_REDUCE_ALL,
+  TSR_REDUCE_COUNT_NONZERO,
+  TSR_REDUCE_NANSUM,
+  TSR_REDUCE_NANPROD,
+  TSR_REDUCE_NANMEAN,
+  TSR_REDUCE_NANVAR,
+  TSR_REDUCE_NANSTD,
+  TSR_REDUCE_NANMIN,
+  TSR_REDUCE_NANMAX,
+  TSR_NUM_REDUCE_OPS
+} tsr_reduce_op;
+
+typedef struct tsr_reduce_options {
+  bool keepdims;
+  int ddof;        /* var/std: divisor n - ddof (NumPy's ddof) */
+  int split_every; /* tree fan-in, >= 2; 0 = 8 */
+} tsr_reduce_options;
+
+TSR_API const char *tsr_reduce_op_name(tsr_reduce_op op);
+/* options == NULL: keepdims false, ddof 0, split_every 8.  min/max (not the
+ * nan- variants) of an empty selection are TSR_EINVAL, as NumPy's
+ * "zero-size array to reduction operation" error. */
+TSR_API TSR_NODISCARD tsr_status tsr_reduce(tsr_reduce_op op, tsr_array *a, const int *axes,
+                                            int naxes, const tsr_reduce_options *options,
+                                            tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_sum(tsr_array *a, const int *axes, int naxes, bool keepdims,
+                                         tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_mean(tsr_array *a, const int *axes, int naxes, bool keepdims,
+                                          tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_std(tsr_array *a, const int *axes, int naxes, int ddof,
+                                         bool keepdims, tsr_array **out);
+/* Index of the first minimum / maximum along `axis`, or over the flattened
+ * array (C order) when flatten is true (NumPy's axis=None); NaN counts as
+ * the extreme, as in NumPy.  int64 result. */
+TSR_API TSR_NODISCARD tsr_status tsr_argmin(tsr_array *a, int axis, bool flatten, tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_argmax(tsr_array *a, int axis, bool flatten, tsr_array **out);
+/* Running sum / product along `axis` (dtype as tsr_sum / prod). */
+TSR_API TSR_NODISCARD tsr_status tsr_cumsum(tsr_array *a, int axis, tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_cumprod(tsr_array *a, int axis, tsr_array **out);
+
+/* ======================================================================== */
+/* Structure (slice.c, transpose.c, reshape.c, concat.c, rechunk.c)         */
+/* ======================================================================== */
+/* One entry of an index: an integer (drops the axis; negative counts from
+ * the end) or a slice start:stop:step with NumPy's rules (TSR_NONE for an
+ * omitted start or stop; step != 0, may be negative). */
+#define TSR_NONE INT64_MIN
+typedef struct tsr_index {
+  bool is_slice;
+  int64_t start, stop, step; /* an integer index uses start only */
+} tsr_index;
+#define TSR_AT(i) ((tsr_index){false, (i), 0, 0})
+#define TSR_SLICE(start, stop, step) ((tsr_index){true, (start), (stop), (step)})
+#define TSR_ALL ((tsr_index){true, TSR_NONE, TSR_NONE, 1})
+
+/* a[index[0], ..., index[n-1]] (n <= ndim; the remaining axes are whole).
+ * Computing the result reads only the chunks it needs. */
+TSR_API TSR_NODISCARD tsr_status tsr_slice(tsr_array *a, int n, const tsr_index *index,
+                                           tsr_array **out);
+/* Axis permutation: result axis i is a's axis perm[i]; perm == NULL reverses
+ * the axes (a.T). */
+TSR_API TSR_NODISCARD tsr_status tsr_transpose(tsr_array *a, const int *perm, tsr_array **out);
+/* NumPy's reshape in C order; one extent may be -1 (inferred). */
+TSR_API TSR_NODISCARD tsr_status tsr_reshape(tsr_array *a, int ndim, const int64_t *shape,
+                                             tsr_array **out);
+/* Removes the listed axes (each of extent 1), or every extent-1 axis when
+ * naxes == 0. */
+TSR_API TSR_NODISCARD tsr_status tsr_squeeze(tsr_array *a, const int *axes, int naxes,
+                                             tsr_array **out);
+/* Inserts an axis of extent 1 at position `axis` of the result. */
+TSR_API TSR_NODISCARD tsr_status tsr_expand_dims(tsr_array *a, int axis, tsr_array **out);
+/* Joins n >= 1 arrays of equal shape except along `axis` (concatenate) or of
+ * equal shape into a new axis `axis` (stack); dtype by promotion. */
+TSR_API TSR_NODISCARD tsr_status tsr_concatenate(size_t n, tsr_array *const *arrays, int axis,
+                                                 tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_stack(size_t n, tsr_array *const *arrays, int axis,
+                                           tsr_array **out);
+/* The same values in new chunks (`chunks` as for creation).  The task count
+ * stays close to the number of input plus output chunks. */
+TSR_API TSR_NODISCARD tsr_status tsr_rechunk(tsr_array *a, const int64_t *chunks, tsr_array **out);
+/* As tsr_rechunk, to an explicit grid (copied; its shape must be a's). */
+TSR_API TSR_NODISCARD tsr_status tsr_rechunk_grid(tsr_array *a, const tsr_chunk_grid *grid,
+                                                  tsr_array **out);
+
+/* ======================================================================== */
+/* User kernels (map.c)                                                     */
+/* ======================================================================== */
+/* Where a block sits: its shape and the offset of its first element in the
+ * whole array (for map_overlap inputs, the block includes the halo, so the
+ * offset may be negative), the whole array's shape, and the chunk number. */
+typedef struct tsr_block_info {
+  int ndim;
+  const int64_t *shape;
+  const int64_t *offset;
+  const int64_t *array_shape;
+  int64_t chunk;
+} tsr_block_info;
+
+/* A user kernel: fill `out` (C-contiguous, out_info->shape) from the input
+ * blocks (C-contiguous, in_info[i].shape).  Return TSR_OK or a failure
+ * status after tsr_error_set().  Runs concurrently on several threads. */
+typedef tsr_status (*tsr_block_fn)(void *out, const tsr_block_info *out_info,
+                                   const void *const *in, const tsr_block_info *in_info,
+                                   size_t n_in, void *user);
+
+/* Applies fn to matching blocks of n >= 1 inputs (broadcast and unified as
+ * elementwise operations do).  The result has dtype out_dtype and the
+ * inputs' broadcast shape and chunks; out_chunks, if not NULL, gives another
+ * grid with the same number of chunks per axis (and the same ndim). */
+TSR_API TSR_NODISCARD tsr_status tsr_map_blocks(size_t n, tsr_array *const *inputs,
+                                                tsr_block_fn fn, void *user, tsr_dtype out_dtype,
+                                                const tsr_chunk_grid *out_chunks,
+                                                tsr_array **out);
+
+typedef enum tsr_boundary {
+  TSR_BOUNDARY_NONE = 0, /* no halo beyond the array's edges */
+  TSR_BOUNDARY_CONSTANT, /* halo filled with a constant */
+  TSR_BOUNDARY_REFLECT,  /* mirrored, edge included (Dask's "reflect", np.pad symmetric) */
+  TSR_BOUNDARY_PERIODIC, /* wraps around */
+  TSR_BOUNDARY_NEAREST,  /* repeats the edge element */
+} tsr_boundary;
+
+/* fn sees each chunk extended by depth[d] elements on both sides of axis d
+ * (taken from the neighbouring chunks, or made by `boundary` at the array's
+ * edges) and writes the chunk's own extent: the result has a's shape and
+ * chunks.  depth[d] may not exceed the smallest chunk extent of axis d. */
+TSR_API TSR_NODISCARD tsr_status tsr_map_overlap(tsr_array *a, const int64_t *depth,
+                                                 tsr_boundary boundary, double constant,
+                                                 tsr_block_fn fn, void *user, tsr_dtype out_dtype,
+                                                 tsr_array **out);
+
+/* ======================================================================== */
+/* Linear algebra (linalg.c)                                                */
+/* ======================================================================== */
+/* Products of float32/float64 arrays (other dtypes are promoted to float64)
+ * through CBLAS, one chunk product per task with BLAS single-threaded, and a
+ * tree of sums over the contracted axis. */
+/* NumPy's matmul for 1-D and 2-D operands. */
+TSR_API TSR_NODISCARD tsr_status tsr_matmul(tsr_array *a, tsr_array *b, tsr_array **out);
+/* NumPy's dot (sum over a's last axis and b's second-to-last). */
+TSR_API TSR_NODISCARD tsr_status tsr_dot(tsr_array *a, tsr_array *b, tsr_array **out);
+/* NumPy's tensordot over the axes pairs (axes_a[i], axes_b[i]). */
+TSR_API TSR_NODISCARD tsr_status tsr_tensordot(tsr_array *a, tsr_array *b, int naxes,
+                                               const int *axes_a, const int *axes_b,
+                                               tsr_array **out);
+
+/* ======================================================================== */
+/* More creation and materialization (create_more.c, persist.c)             */
+/* ======================================================================== */
+/* Uninitialised contents (np.empty): values are unspecified. */
+TSR_API TSR_NODISCARD tsr_status tsr_array_empty(tsr_ctx *ctx, tsr_dtype dtype, int ndim,
+                                                 const int64_t *shape, const int64_t *chunks,
+                                                 tsr_array **out);
+/* np.linspace(start, stop, num, endpoint) as dtype. */
+TSR_API TSR_NODISCARD tsr_status tsr_array_linspace(tsr_ctx *ctx, tsr_dtype dtype, double start,
+                                                    double stop, int64_t num, bool endpoint,
+                                                    int64_t chunk, tsr_array **out);
+/* np.eye(n, m, k): ones on diagonal k of an n x m matrix. */
+TSR_API TSR_NODISCARD tsr_status tsr_array_eye(tsr_ctx *ctx, tsr_dtype dtype, int64_t n, int64_t m,
+                                               int64_t k, const int64_t *chunks, tsr_array **out);
+/* Computes a and returns an array over its computed chunks (held in memory
+ * until the result is destroyed), like Dask's persist. */
+TSR_API TSR_NODISCARD tsr_status tsr_array_persist(tsr_array *a, tsr_array **out);
 
 #ifdef __cplusplus
 }
