@@ -61,4 +61,17 @@ tsr_status tsr__lower_blockwise_source(const tsr__expr *e, tsr_taskgraph *g, con
                                        tsr_kernel_fn fn, void *user, const void *extra,
                                        size_t extra_bytes, uint32_t *out);
 
+/* The whole array in memory (C order) when e is a node over a user buffer,
+ * else NULL: fused tasks read such arrays in place. */
+const void *tsr__expr_memory(const tsr__expr *e);
+
+/* Formats a shape as NumPy prints it: "(3, 4)", "(5,)", "()"; returns buf
+ * (TSR__SHAPE_TEXT bytes; long shapes are cut with "...)"). */
+#define TSR__SHAPE_TEXT 160
+const char *tsr__format_shape(char *buf, int ndim, const int64_t *shape);
+
+/* Normalizes axis (negative counts from the end) for an ndim-d array, or
+ * fails with TSR_EINVAL naming fn, the axis and ndim. */
+tsr_status tsr__normalize_axis(const char *fn, int axis, int ndim, int *out);
+
 #endif /* TSR_ARRAY_IMPL_H */

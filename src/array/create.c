@@ -282,6 +282,10 @@ static void destroy_buffer(tsr__expr *e) {
 
 static const tsr__op op_buffer = {"from-buffer", lower_buffer, destroy_buffer};
 
+const void *tsr__expr_memory(const tsr__expr *e) {
+  return e->op == &op_buffer ? ((const buffer_params *)e->params)->data : NULL;
+}
+
 tsr_status tsr_array_from_buffer(tsr_ctx *ctx, tsr_dtype dtype, int ndim, const int64_t *shape,
                                  const int64_t *chunks, void *data, tsr_buffer_mode mode,
                                  tsr_buffer_free_fn free_fn, void *free_user, tsr_array **out) {

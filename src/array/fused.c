@@ -1,0 +1,452 @@
+/* fused.c — fused elementwise nodes: building them (inlining the programs
+ * of fused inputs, deduplicating leaves, broadcasting shapes), lowering
+ * them to one task per chunk, and walking a chunk through the program.
+ *
+ * The walk is NumPy's nditer idea in small: every operand (leaf chunk,
+ * memory leaf, output) has element strides over the iteration space; axes
+ * of extent 1 are dropped and neighbouring axes merged wherever every
+ * operand is contiguous across them, so a whole contiguous chunk is one run
+ * evaluated in blocks of TSR__BLOCK elements. */
+#include <stdio.h>
+#include <string.h>
+
+#include "fused.h"
+
+/* ---- building ------------------------------------------------------------ */
+
+void tsr__builder_init(tsr__builder *b) { memset(b, 0, sizeof *b); }
+
+static tsr_status broadcast_into(tsr__builder *b, const char *fn, const tsr__expr *e) {
+  int ndim = e->grid->ndim;
+  const int64_t *shape = e->grid->shape;
+  if (b->n_leaves == 0 && b->prog.n == 0) {
+    b->ndim = ndim;
+    memcpy(b->shape, shape, (size_t)ndim * sizeof *shape);
+    return TSR_OK;
+  }
+  int out_ndim = b->ndim > ndim ? b->ndim : ndim;
+  int64_t out[TSR_MAX_NDIM];
+  for (int d = 0; d < out_ndim; d++) {
+    int da = d - (out_ndim - b->ndim), db = d - (out_ndim - ndim);
+    int64_t x = da >= 0 ? b->shape[da] : 1, y = db >= 0 ? shape[db] : 1;
+    if (x != y && x != 1 && y != 1) {
+      char s1[TSR__SHAPE_TEXT], s2[TSR__SHAPE_TEXT];
+      return tsr_error_set(TSR_ESHAPE, "%s: shapes %s and %s cannot be broadcast together", fn,
+                           tsr__format_shape(s1, b->ndim, b->shape),
+                           tsr__format_shape(s2, ndim, shape));
+    }
+    out[d] = x == 1 ? y : x;
+  }
+  b->ndim = out_ndim;
+  memcpy(b->shape, out, (size_t)out_ndim * sizeof *out);
+  return TSR_OK;
+}
+
+static int find_leaf(const tsr__builder *b, const tsr__expr *e) {
+  for (uint32_t k = 0; k < b->n_leaves; k++)
+    if (b->leaf[k] == e)
+      return (int)k;
+  return -1;
+}
+
+static tsr_status add_leaf(tsr__builder *b, tsr__expr *e, uint16_t *leaf) {
+  int k = find_leaf(b, e);
+  if (k < 0) {
+    if (b->n_leaves == TSR__MAX_LEAVES)
+      return tsr_error_set(TSR_ENOTSUP, "more than %d arrays in one fused expression",
+                           TSR__MAX_LEAVES);
+    k = (int)b->n_leaves;
+    b->leaf[b->n_leaves++] = e;
+  }
+  *leaf = (uint16_t)k;
+  return TSR_OK;
+}
+
+static tsr_status load_leaf(tsr__builder *b, tsr__expr *e, uint16_t *reg) {
+  uint16_t k = 0;
+  TSR_TRY(add_leaf(b, e, &k));
+  tsr__instr in = {
+      .code = TSR__I_LOAD, .dtype = (uint8_t)e->dtype, .src_dtype = (uint8_t)e->dtype, .a = k};
+  return tsr__program_emit(&b->prog, in, reg);
+}
+
+/* Inlines fused node e's program; on TSR_ENOTSUP (too long) the caller
+ * falls back to a leaf. */
+static tsr_status inline_program(tsr__builder *b, const tsr__expr *e, uint16_t *reg) {
+  const tsr__fused *f = e->params;
+  uint16_t leaf_map[TSR__MAX_LEAVES], reg_map[TSR__MAX_INSTRS];
+  for (uint32_t k = 0; k < f->n_leaves; k++)
+    TSR_TRY(add_leaf(b, f->leaves[k].expr, &leaf_map[k]));
+  for (uint32_t i = 0; i < f->prog.n; i++) {
+    tsr__instr in = f->prog.code[i];
+    if (in.code == TSR__I_LOAD) {
+      in.a = leaf_map[in.a];
+    } else if (in.code != TSR__I_CONST) {
+      in.a = reg_map[in.a];
+      if (in.code == TSR__I_BINARY || in.code == TSR__I_WHERE)
+        in.b = reg_map[in.b];
+      if (in.code == TSR__I_WHERE)
+        in.c = reg_map[in.c];
+    }
+    TSR_TRY(tsr__program_emit(&b->prog, in, &reg_map[i]));
+  }
+  *reg = reg_map[f->prog.n - 1];
+  return TSR_OK;
+}
+
+tsr_status tsr__builder_add(tsr__builder *b, const char *fn, tsr__expr *e, uint16_t *reg) {
+  TSR_TRY(broadcast_into(b, fn, e));
+  if (tsr__expr_is_fused(e)) {
+    tsr__builder *trial;
+    TSR_TRY(tsr_alloc(e->ctx, sizeof *trial, (void **)&trial));
+    *trial = *b;
+    tsr_status status = inline_program(trial, e, reg);
+    if (status == TSR_OK)
+      *b = *trial;
+    tsr_free(e->ctx, trial);
+    if (status != TSR_ENOTSUP)
+      return status;
+    tsr_error_clear(); /* too long to inline: read it as a materialized leaf */
+  }
+  return load_leaf(b, e, reg);
+}
+
+tsr_status tsr__fused_make(tsr_ctx *ctx, const tsr__builder *b, tsr__fused **out,
+                           tsr__expr **inputs, uint32_t *n_inputs) {
+  *out = NULL;
+  *n_inputs = 0;
+  tsr__fused *f;
+  TSR_TRY(tsr_calloc(ctx, 1, sizeof *f, (void **)&f));
+  f->prog = b->prog;
+  tsr_status status =
+      tsr_calloc(ctx, b->n_leaves ? b->n_leaves : 1, sizeof *f->leaves, (void **)&f->leaves);
+  if (status != TSR_OK) {
+    tsr_free(ctx, f);
+    return status;
+  }
+  for (uint32_t k = 0; k < b->n_leaves; k++) {
+    tsr__leaf *l = &f->leaves[k];
+    tsr__expr *e = b->leaf[k];
+    tsr__expr_retain(e);
+    l->expr = e;
+    l->ndim = e->grid->ndim;
+    memcpy(l->shape, e->grid->shape, (size_t)l->ndim * sizeof *l->shape);
+    l->memory = tsr__expr_memory(e);
+    if (l->memory != NULL) {
+      l->task_input = -1;
+      int64_t s = 1;
+      for (int d = l->ndim - 1; d >= 0; d--) {
+        l->mem_stride[d] = s;
+        s *= l->shape[d];
+      }
+    } else {
+      l->task_input = (int32_t)*n_inputs;
+      inputs[(*n_inputs)++] = e;
+    }
+  }
+  f->n_leaves = b->n_leaves;
+  *out = f;
+  return TSR_OK;
+}
+
+void tsr__fused_destroy(tsr_ctx *ctx, tsr__fused *f) {
+  if (f == NULL)
+    return;
+  for (uint32_t k = 0; k < f->n_leaves; k++)
+    tsr__expr_release(&f->leaves[k].expr);
+  tsr_free(ctx, f->leaves);
+  tsr_free(ctx, f);
+}
+
+tsr_status tsr__fused_grid(tsr_ctx *ctx, const char *fn, const tsr__builder *b,
+                           tsr_chunk_grid **out) {
+  int ndim = b->ndim;
+  const tsr_chunk_grid *source[TSR_MAX_NDIM] = {0};
+  int source_axis[TSR_MAX_NDIM] = {0};
+  for (int pass = 0; pass < 2; pass++) /* task leaves decide; memory leaves fill in */
+    for (uint32_t k = 0; k < b->n_leaves; k++) {
+      const tsr__expr *e = b->leaf[k];
+      bool is_task = tsr__expr_memory(e) == NULL;
+      if (is_task != (pass == 0))
+        continue;
+      const tsr_chunk_grid *g = e->grid;
+      for (int j = 0; j < g->ndim; j++) {
+        int d = j + ndim - g->ndim;
+        if (g->shape[j] != b->shape[d])
+          continue; /* broadcast along d */
+        if (source[d] == NULL) {
+          source[d] = g;
+          source_axis[d] = j;
+          continue;
+        }
+        const tsr_chunk_grid *s = source[d];
+        int sj = source_axis[d];
+        bool same = s->nchunks[sj] == g->nchunks[j] &&
+                    memcmp(s->offsets[sj], g->offsets[j],
+                           (size_t)(g->nchunks[j] + 1) * sizeof(int64_t)) == 0;
+        if (!same && is_task)
+          return tsr_error_set(TSR_ENOTSUP, "%s: operands have different chunks along axis %d", fn,
+                               d);
+      }
+    }
+  int64_t nchunks[TSR_MAX_NDIM];
+  const int64_t *extents[TSR_MAX_NDIM];
+  int64_t *buf = NULL;
+  int64_t total = 0;
+  for (int d = 0; d < ndim; d++)
+    total += source[d] ? source[d]->nchunks[source_axis[d]] : 1;
+  TSR_TRY(tsr_alloc(ctx, (size_t)(total > 0 ? total : 1) * sizeof *buf, (void **)&buf));
+  int64_t *p = buf;
+  for (int d = 0; d < ndim; d++) {
+    extents[d] = p;
+    if (source[d] == NULL) {
+      nchunks[d] = 1;
+      *p++ = b->shape[d];
+      continue;
+    }
+    int j = source_axis[d];
+    nchunks[d] = source[d]->nchunks[j];
+    for (int64_t i = 0; i < nchunks[d]; i++)
+      *p++ = source[d]->offsets[j][i + 1] - source[d]->offsets[j][i];
+  }
+  tsr_status status = tsr_chunk_grid_create_explicit(ctx, ndim, extents, nchunks, out);
+  tsr_free(ctx, buf);
+  return status;
+}
+
+void tsr__fused_task_inputs(const tsr__fused *f, const tsr__expr *const *inputs,
+                            const uint32_t *const *in, int ndim, const int64_t *coords,
+                            uint32_t *ids) {
+  for (uint32_t k = 0; k < f->n_leaves; k++) {
+    const tsr__leaf *l = &f->leaves[k];
+    if (l->task_input < 0)
+      continue;
+    const tsr_chunk_grid *g = inputs[l->task_input]->grid;
+    int64_t chunk = 0;
+    for (int j = 0; j < l->ndim; j++) {
+      int d = j + ndim - l->ndim;
+      int64_t c = g->nchunks[j] == 1 ? 0 : coords[d];
+      chunk = chunk * g->nchunks[j] + c;
+    }
+    ids[l->task_input] = in[l->task_input][chunk];
+  }
+}
+
+/* ---- walking a chunk ------------------------------------------------------ */
+
+void tsr__walk_setup(tsr__walk *w, const tsr__fused *f, int ndim, const int64_t *shape,
+                     const int64_t *offset, const void *const *chunks, int n_extra) {
+  /* The iteration space's whole shape is needed to tell broadcast axes:
+   * a leaf axis of extent 1 broadcasts unless the space's axis is 1 too,
+   * and then the stride does not matter. */
+  w->ndim = ndim;
+  w->n_leaves = (int)f->n_leaves;
+  w->nops = (int)f->n_leaves + n_extra;
+  memcpy(w->shape, shape, (size_t)ndim * sizeof *shape);
+  for (uint32_t k = 0; k < f->n_leaves; k++) {
+    const tsr__leaf *l = &f->leaves[k];
+    int lead = ndim - l->ndim;
+    int64_t *st = w->stride[k];
+    for (int d = 0; d < lead; d++)
+      st[d] = 0;
+    w->itemsize[k] = (int64_t)tsr_dtype_size(l->expr->dtype);
+    if (l->task_input >= 0) {
+      int64_t s = 1;
+      for (int j = l->ndim - 1; j >= 0; j--) {
+        int d = j + lead;
+        bool bc = l->shape[j] == 1;
+        st[d] = bc ? 0 : s;
+        s *= bc ? 1 : shape[d];
+      }
+      w->base[k] = chunks[l->task_input];
+    } else {
+      int64_t first = 0;
+      for (int j = 0; j < l->ndim; j++) {
+        int d = j + lead;
+        bool bc = l->shape[j] == 1;
+        st[d] = bc ? 0 : l->mem_stride[j];
+        first += bc ? 0 : offset[d] * l->mem_stride[j];
+      }
+      w->base[k] = l->memory + first * w->itemsize[k];
+    }
+  }
+}
+
+void tsr__walk_coalesce(tsr__walk *w) {
+  int n = 0;
+  for (int d = 0; d < w->ndim; d++) {
+    if (w->shape[d] == 1)
+      continue;
+    if (n > 0) {
+      bool merge = true;
+      for (int op = 0; op < w->nops && merge; op++)
+        merge = w->stride[op][n - 1] == w->stride[op][d] * w->shape[d];
+      if (merge) {
+        w->shape[n - 1] *= w->shape[d];
+        for (int op = 0; op < w->nops; op++)
+          w->stride[op][n - 1] = w->stride[op][d];
+        continue;
+      }
+    }
+    w->shape[n] = w->shape[d];
+    for (int op = 0; op < w->nops; op++)
+      w->stride[op][n] = w->stride[op][d];
+    n++;
+  }
+  if (n == 0) {
+    w->shape[0] = 1;
+    for (int op = 0; op < w->nops; op++)
+      w->stride[op][0] = 0;
+    n = 1;
+  }
+  w->ndim = n;
+}
+
+tsr_status tsr__walk_run(tsr__walk *w, tsr__eval *ev, tsr__visit_fn visit, void *user) {
+  int ndim = w->ndim, inner = ndim - 1, nl = w->n_leaves;
+  for (int d = 0; d < ndim; d++)
+    if (w->shape[d] == 0)
+      return TSR_OK;
+  int64_t idx[TSR_MAX_NDIM] = {0};
+  int64_t off[TSR__MAX_LEAVES + TSR__WALK_EXTRA];
+  tsr__leaf_run runs[TSR__MAX_LEAVES];
+  int64_t xoff[TSR__WALK_EXTRA] = {0}, xstride[TSR__WALK_EXTRA] = {0};
+  int64_t len = w->shape[inner], blk = (int64_t)ev->block;
+  for (;;) {
+    for (int op = 0; op < w->nops; op++) {
+      int64_t o = 0;
+      for (int d = 0; d < inner; d++)
+        o += idx[d] * w->stride[op][d];
+      off[op] = o;
+    }
+    for (int64_t j = 0; j < len; j += blk) {
+      size_t n = (size_t)(len - j < blk ? len - j : blk);
+      for (int k = 0; k < nl; k++) {
+        int64_t s = w->stride[k][inner];
+        runs[k].ptr = w->base[k] + (off[k] + j * s) * w->itemsize[k];
+        runs[k].stride = s;
+      }
+      for (int x = 0; nl + x < w->nops; x++) {
+        int64_t s = w->stride[nl + x][inner];
+        xoff[x] = off[nl + x] + j * s;
+        xstride[x] = s;
+      }
+      const void *values = tsr__eval_block(ev, runs, n);
+      if (values == NULL)
+        return ev->status;
+      TSR_TRY(visit(user, values, n, xoff, xstride, j + blk >= len));
+    }
+    int d = inner - 1;
+    while (d >= 0 && ++idx[d] == w->shape[d])
+      idx[d--] = 0;
+    if (d < 0)
+      return TSR_OK;
+  }
+}
+
+/* ---- the elementwise node ------------------------------------------------- */
+
+typedef struct fused_task {
+  const tsr__fused *fused; /* the node's params: alive while the graph runs */
+  tsr_ctx *ctx;
+} fused_task;
+
+typedef struct copy_out {
+  unsigned char *out;
+  size_t itemsize;
+} copy_out;
+
+static tsr_status visit_copy(void *user, const void *values, size_t n, const int64_t *off,
+                             const int64_t *stride, bool run_end) {
+  (void)stride;
+  (void)run_end;
+  const copy_out *c = user;
+  memcpy(c->out + (size_t)off[0] * c->itemsize, values, n * c->itemsize);
+  return TSR_OK;
+}
+
+static tsr_status fused_kernel(const tsr_kernel_call *call) {
+  const tsr__block *b = call->params;
+  fused_task t;
+  memcpy(&t, (const unsigned char *)call->params + tsr__block_extra_offset(b->ndim), sizeof t);
+  int ndim = b->ndim;
+  const int64_t *shape = tsr__block_shape(b);
+  tsr_ctx *ctx = t.ctx;
+  tsr__walk *w;
+  TSR_TRY(tsr_alloc(ctx, sizeof *w, (void **)&w));
+  tsr__walk_setup(w, t.fused, ndim, shape, tsr__block_offset(b), call->inputs, 1);
+  int64_t s = 1, *out_stride = w->stride[w->n_leaves];
+  for (int d = ndim - 1; d >= 0; d--) {
+    out_stride[d] = s;
+    s *= shape[d];
+  }
+  tsr__walk_coalesce(w);
+  tsr__eval ev;
+  tsr_status status = tsr__eval_init(&ev, ctx, &t.fused->prog, (size_t)w->shape[w->ndim - 1]);
+  if (status == TSR_OK) {
+    copy_out c = {call->output, (size_t)b->itemsize};
+    status = tsr__walk_run(w, &ev, visit_copy, &c);
+  }
+  tsr__eval_free(&ev, ctx);
+  tsr_free(ctx, w);
+  return status;
+}
+
+static tsr_status lower_fused(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
+                              uint32_t *out) {
+  const tsr__fused *f = e->params;
+  uint32_t k;
+  TSR_TRY(tsr_taskgraph_add_kernel(g, "elementwise", fused_kernel, NULL, &k));
+  int ndim = e->grid->ndim;
+  size_t off = tsr__block_extra_offset(ndim), item = tsr_dtype_size(e->dtype);
+  _Alignas(16) unsigned char
+      params[sizeof(tsr__block) + 3 * TSR_MAX_NDIM * sizeof(int64_t) + sizeof(fused_task) + 8];
+  fused_task t = {f, e->ctx};
+  memcpy(params + off, &t, sizeof t);
+  uint32_t ids[TSR__MAX_LEAVES];
+  int64_t coords[TSR_MAX_NDIM];
+  int64_t n = tsr_chunk_grid_nchunks(e->grid);
+  for (int64_t c = 0; c < n; c++) {
+    tsr__block *b = (tsr__block *)params;
+    tsr__block_describe(e->grid, c, item, b);
+    TSR_TRY(tsr_chunk_grid_coords(e->grid, c, coords));
+    tsr__fused_task_inputs(f, (const tsr__expr *const *)e->inputs, in, ndim, coords, ids);
+    TSR_TRY(tsr_taskgraph_add_task(g, k, ids, e->n_inputs, params, off + sizeof t,
+                                   (size_t)tsr__block_size(b) * item, &out[c]));
+  }
+  return TSR_OK;
+}
+
+static void destroy_fused(tsr__expr *e) {
+  tsr__fused *f = e->params;
+  for (uint32_t k = 0; k < f->n_leaves; k++)
+    tsr__expr_release(&f->leaves[k].expr);
+  tsr_free(e->ctx, f->leaves);
+}
+
+static const tsr__op op_fused = {"elementwise", lower_fused, destroy_fused};
+
+bool tsr__expr_is_fused(const tsr__expr *e) { return e->op == &op_fused; }
+
+tsr_status tsr__builder_finish(tsr__builder *b, tsr_ctx *ctx, const char *fn, uint16_t result,
+                               tsr__expr **out) {
+  *out = NULL;
+  if (result + 1u != b->prog.n) { /* make the result the last register */
+    TSR_CHECK(b->prog.n < TSR__MAX_INSTRS, TSR_ENOTSUP, "%s: fused program too long", fn);
+    tsr_dtype t = (tsr_dtype)b->prog.code[result].dtype;
+    b->prog.code[b->prog.n++] = (tsr__instr){
+        .code = TSR__I_CAST, .dtype = (uint8_t)t, .src_dtype = (uint8_t)t, .a = result};
+  }
+  tsr_chunk_grid *grid;
+  TSR_TRY(tsr__fused_grid(ctx, fn, b, &grid));
+  tsr__fused *f;
+  tsr__expr *inputs[TSR__MAX_LEAVES];
+  uint32_t n_inputs;
+  tsr_status status = tsr__fused_make(ctx, b, &f, inputs, &n_inputs);
+  if (status != TSR_OK) {
+    tsr_chunk_grid_destroy(&grid);
+    return status;
+  }
+  tsr_dtype dtype = (tsr_dtype)b->prog.code[b->prog.n - 1].dtype;
+  return tsr__expr_create(ctx, &op_fused, dtype, grid, n_inputs, inputs, f, out);
+}

@@ -1,0 +1,101 @@
+/* fused.h — fused elementwise nodes: a program over leaves, how a task walks
+ * its chunk through it, and the builder the elementwise and reduction
+ * operations share.
+ *
+ * Leaves come in two kinds.  A task leaf is an expression node lowered to
+ * tasks; the fused task takes its matching chunk as an input.  A memory
+ * leaf is an array already whole in memory (a user buffer): the fused task
+ * reads it in place through strides, so no task copies it into chunks
+ * first.  Leaves may have fewer axes than the node, or extent 1 where the
+ * node has more (NumPy broadcasting); their strides are 0 there. */
+#ifndef TSR_ARRAY_FUSED_H
+#define TSR_ARRAY_FUSED_H
+
+#include "program.h"
+
+typedef struct tsr__leaf {
+  tsr__expr *expr;    /* one reference, held by the fused params */
+  int32_t task_input; /* index among the node's inputs; -1 for a memory leaf */
+  int32_t ndim;       /* aligned to the right of the node's axes */
+  int64_t shape[TSR_MAX_NDIM];
+  const unsigned char *memory;      /* memory leaf: its element (0, ..., 0) */
+  int64_t mem_stride[TSR_MAX_NDIM]; /* memory leaf: element strides per leaf axis */
+} tsr__leaf;
+
+typedef struct tsr__fused {
+  tsr__program prog;
+  uint32_t n_leaves;
+  tsr__leaf *leaves;
+} tsr__fused;
+
+/* Collects a program and its leaves while an operation is being built. */
+typedef struct tsr__builder {
+  tsr__program prog;
+  uint32_t n_leaves;
+  tsr__expr *leaf[TSR__MAX_LEAVES]; /* borrowed */
+  int ndim;                         /* broadcast shape so far */
+  int64_t shape[TSR_MAX_NDIM];
+} tsr__builder;
+
+void tsr__builder_init(tsr__builder *b);
+/* Adds array e to the program: its program inlined when e is itself fused
+ * (and fits), else a load of e as a leaf.  Broadcasts the builder's shape
+ * with e's (TSR_ESHAPE naming both shapes and `fn`).  *reg is the register
+ * holding e's values. */
+tsr_status tsr__builder_add(tsr__builder *b, const char *fn, tsr__expr *e, uint16_t *reg);
+/* Makes the fused node computing register `result` over the builder's
+ * leaves and shape. */
+tsr_status tsr__builder_finish(tsr__builder *b, tsr_ctx *ctx, const char *fn, uint16_t result,
+                               tsr__expr **out);
+
+/* True for a fused elementwise node (whose params are a tsr__fused). */
+bool tsr__expr_is_fused(const tsr__expr *e);
+/* Fills leaf records for the builder's leaves (taking references) and the
+ * node inputs (task leaves, in order); used by fused nodes and reductions.
+ * On success *inputs has *n_inputs borrowed pointers. */
+tsr_status tsr__fused_make(tsr_ctx *ctx, const tsr__builder *b, tsr__fused **out,
+                           tsr__expr **inputs, uint32_t *n_inputs);
+void tsr__fused_destroy(tsr_ctx *ctx, tsr__fused *f);
+/* The common chunk grid of the builder's task leaves (and memory leaves'
+ * shape) over the builder's shape: TSR_ENOTSUP if task leaves disagree on
+ * the chunks of an axis (chunk unification). */
+tsr_status tsr__fused_grid(tsr_ctx *ctx, const char *fn, const tsr__builder *b,
+                           tsr_chunk_grid **out);
+/* Input chunk ids of output chunk `coords` (over the builder's shape) for
+ * every task leaf. */
+void tsr__fused_task_inputs(const tsr__fused *f, const tsr__expr *const *inputs,
+                            const uint32_t *const *in, int ndim, const int64_t *coords,
+                            uint32_t *ids);
+
+/* Walking a chunk: operands are the leaves, then up to two extra operands
+ * the caller describes (an output, an index), all with element strides over
+ * the iteration space; axes are coalesced where every operand allows. */
+#define TSR__WALK_EXTRA 2
+typedef struct tsr__walk {
+  int ndim;
+  int n_leaves;
+  int nops; /* leaves + extras */
+  int64_t shape[TSR_MAX_NDIM];
+  const unsigned char *base[TSR__MAX_LEAVES];
+  int64_t itemsize[TSR__MAX_LEAVES];
+  int64_t stride[TSR__MAX_LEAVES + TSR__WALK_EXTRA][TSR_MAX_NDIM];
+} tsr__walk;
+
+/* Sets up a walk over the block (shape, offset) of the fused program's
+ * iteration space (ndim axes, whole shape `space`), with the leaves' chunk
+ * buffers `chunks` (the task's inputs, in task-leaf order).  The caller then
+ * sets the extras' strides in w->stride[n_leaves + i] and calls coalesce. */
+void tsr__walk_setup(tsr__walk *w, const tsr__fused *f, int ndim, const int64_t *shape,
+                     const int64_t *offset, const void *const *chunks, int n_extra);
+void tsr__walk_coalesce(tsr__walk *w);
+
+/* Called for every block of values: n elements of the program's result
+ * dtype; extra operand i's offset (in elements, from its origin) of the
+ * block's first element and its stride along the block; `run_end` on the
+ * last block of a run (a run is one pass along the innermost axis). */
+typedef tsr_status (*tsr__visit_fn)(void *user, const void *values, size_t n,
+                                    const int64_t *extra_off, const int64_t *extra_stride,
+                                    bool run_end);
+tsr_status tsr__walk_run(tsr__walk *w, tsr__eval *ev, tsr__visit_fn visit, void *user);
+
+#endif /* TSR_ARRAY_FUSED_H */

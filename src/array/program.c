@@ -1,0 +1,108 @@
+/* program.c — building fused programs (with common-subexpression reuse) and
+ * evaluating them block by block.
+ *
+ * Evaluation walks the instructions once per block.  A load of a leaf that
+ * is contiguous in memory costs nothing: its register points into the
+ * leaf's chunk.  Broadcast leaves (stride 0) are splatted and strided ones
+ * gathered into the instruction's scratch block. */
+#include <string.h>
+
+#include "program.h"
+
+static bool same_instr(const tsr__instr *x, const tsr__instr *y) {
+  return x->code == y->code && x->op == y->op && x->dtype == y->dtype &&
+         x->src_dtype == y->src_dtype && x->a == y->a && x->b == y->b && x->c == y->c &&
+         x->imm == y->imm;
+}
+
+tsr_status tsr__program_emit(tsr__program *p, tsr__instr in, uint16_t *reg) {
+  for (uint32_t i = 0; i < p->n; i++)
+    if (same_instr(&p->code[i], &in)) {
+      *reg = (uint16_t)i;
+      return TSR_OK;
+    }
+  if (p->n == TSR__MAX_INSTRS)
+    return tsr_error_set(TSR_ENOTSUP, "fused program longer than %d instructions", TSR__MAX_INSTRS);
+  p->code[p->n] = in;
+  *reg = (uint16_t)p->n++;
+  return TSR_OK;
+}
+
+tsr_status tsr__program_cast(tsr__program *p, uint16_t r, tsr_dtype to, uint16_t *out) {
+  tsr_dtype from = (tsr_dtype)p->code[r].dtype;
+  if (from == to) {
+    *out = r;
+    return TSR_OK;
+  }
+  tsr__instr in = {.code = TSR__I_CAST, .dtype = (uint8_t)to, .src_dtype = (uint8_t)from, .a = r};
+  return tsr__program_emit(p, in, out);
+}
+
+tsr_status tsr__program_const(tsr__program *p, tsr_dtype dtype, double value, uint16_t *out) {
+  tsr__instr in = {.code = TSR__I_CONST, .dtype = (uint8_t)dtype, .src_dtype = (uint8_t)dtype};
+  unsigned char bytes[8] = {0};
+  tsr__cast_loop(dtype, TSR_FLOAT64, bytes, &value, 1, 1);
+  memcpy(&in.imm, bytes, sizeof bytes);
+  return tsr__program_emit(p, in, out);
+}
+
+tsr_status tsr__eval_init(tsr__eval *ev, tsr_ctx *ctx, const tsr__program *p, size_t block) {
+  ev->p = p;
+  ev->scratch = NULL;
+  ev->status = TSR_OK;
+  ev->block = block < TSR__BLOCK ? (block > 0 ? block : 1) : TSR__BLOCK;
+  return tsr_alloc(ctx, (size_t)p->n * ev->block * 8, (void **)&ev->scratch);
+}
+
+void tsr__eval_free(tsr__eval *ev, tsr_ctx *ctx) {
+  tsr_free(ctx, ev->scratch);
+  ev->scratch = NULL;
+}
+
+const void *tsr__eval_block(tsr__eval *ev, const tsr__leaf_run *leaves, size_t n) {
+  const tsr__program *p = ev->p;
+  for (uint32_t i = 0; i < p->n; i++) {
+    const tsr__instr *in = &p->code[i];
+    unsigned char *mine = ev->scratch + (size_t)i * ev->block * 8;
+    tsr_dtype dtype = (tsr_dtype)in->dtype, src = (tsr_dtype)in->src_dtype;
+    const void *x = ev->reg[in->a];
+    switch ((tsr__icode)in->code) {
+    case TSR__I_LOAD: {
+      const tsr__leaf_run *l = &leaves[in->a];
+      if (l->stride == 1) {
+        ev->reg[i] = l->ptr;
+        continue;
+      }
+      if (l->stride == 0)
+        tsr__splat(mine, l->ptr, tsr_dtype_size(dtype), n);
+      else
+        tsr__cast_loop(dtype, dtype, mine, l->ptr, l->stride, n);
+      break;
+    }
+    case TSR__I_CONST:
+      tsr__splat(mine, &in->imm, tsr_dtype_size(dtype), n);
+      break;
+    case TSR__I_CAST:
+      tsr__cast_loop(dtype, src, mine, x, 1, n);
+      break;
+    case TSR__I_UNARY:
+      if (!tsr__unary_loop((tsr_unary_op)in->op, src, mine, x, n)) {
+        ev->status = tsr_error_set(TSR_EINTERNAL, "%s on %s has no loop",
+                                   tsr_unary_op_name((tsr_unary_op)in->op), tsr_dtype_name(src));
+        return NULL;
+      }
+      break;
+    case TSR__I_BINARY:
+      if (!tsr__binary_loop((tsr_binary_op)in->op, src, mine, x, ev->reg[in->b], n)) {
+        ev->status = in->op == TSR_OP_POW ? TSR_EINVAL : TSR_EINTERNAL;
+        return NULL;
+      }
+      break;
+    case TSR__I_WHERE:
+      tsr__where_loop(dtype, mine, x, ev->reg[in->b], ev->reg[in->c], n);
+      break;
+    }
+    ev->reg[i] = mine;
+  }
+  return ev->reg[p->n - 1];
+}
