@@ -1,0 +1,855 @@
+/* reduce.c — reductions over any set of axes: sum, prod, mean, var, std,
+ * min, max, any, all, count_nonzero, the nan- variants, argmin and argmax.
+ *
+ * Lowering (Dask's reduction with split_every): one task per input chunk
+ * reduces the chunk into a partial state (the chunk's shape with the
+ * reduced axes set to 1); partial states of the chunks that meet in one
+ * output chunk are combined in a tree of fixed fan-in, the root of which
+ * also finalizes (mean = sum / n, ...).  The tree's shape depends only on
+ * the chunking, so results are bitwise identical for any thread count.
+ *
+ * The per-chunk task evaluates the reduced expression with the fused
+ * program of its elementwise input (fused.c), block by block, straight into
+ * the accumulators: sum(sqrt(x*x + y*y)) is one task per chunk.  The
+ * program's last instruction casts to the accumulator's type (int64,
+ * uint64 or float64), so the accumulation code here handles three types.
+ *
+ * Accuracy: sums of floats inside a chunk are pairwise (NumPy's scheme:
+ * 8-way unrolled blocks, then a binary cascade over blocks), variances are
+ * two-pass per block and merged with Chan et al.'s formula. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fused.h"
+
+enum { K_I64 = 0, K_U64 = 1, K_F64 = 2 };
+enum { F_SUM, F_PROD, F_MIN, F_MAX, F_MEAN, F_VAR, F_ARGMIN, F_ARGMAX };
+
+/* Internal ops beyond the public enum. */
+#define REDUCE_ARGMIN TSR_NUM_REDUCE_OPS
+#define REDUCE_ARGMAX (TSR_NUM_REDUCE_OPS + 1)
+
+typedef struct reduce_spec {
+  tsr__fused *fused; /* the program reduced (owned) */
+  int32_t op;        /* tsr_reduce_op, or REDUCE_ARG* */
+  int32_t family;    /* F_* */
+  int32_t kind;      /* K_*: the accumulator's type */
+  int32_t skip_nan;  /* nan- variants */
+  int32_t nfields;   /* 8-byte fields of state per output element */
+  int32_t out_dtype; /* tsr_dtype */
+  int32_t ddof;
+  int32_t split_every;
+  int32_t ndim;                /* of the iteration space (the input) */
+  uint32_t reduced;            /* bit d: axis d is reduced */
+  int32_t flatten_arg;         /* argmin/argmax over the flattened array */
+  int64_t space[TSR_MAX_NDIM]; /* the input's shape */
+  tsr_chunk_grid *in_grid;     /* the input's chunk grid (owned) */
+} reduce_spec;
+
+static const char *const reduce_names[TSR_NUM_REDUCE_OPS + 2] = {
+    "sum",    "prod",   "mean",          "var",    "std",     "min",     "max",
+    "any",    "all",    "count_nonzero", "nansum", "nanprod", "nanmean", "nanvar",
+    "nanstd", "nanmin", "nanmax",        "argmin", "argmax"};
+
+const char *tsr_reduce_op_name(tsr_reduce_op op) {
+  return (unsigned)op < TSR_NUM_REDUCE_OPS ? reduce_names[op] : "invalid";
+}
+
+/* ---- accumulating a block --------------------------------------------------- */
+
+/* NumPy's pairwise summation of n <= TSR__BLOCK doubles. */
+static double pairwise(const double *v, size_t n) {
+  if (n < 8) {
+    double s = -0.0;
+    for (size_t i = 0; i < n; i++)
+      s += v[i];
+    return s;
+  }
+  if (n <= 128) {
+    double r[8];
+    for (int k = 0; k < 8; k++)
+      r[k] = v[k];
+    size_t i;
+    for (i = 8; i < n - n % 8; i += 8)
+      for (int k = 0; k < 8; k++)
+        r[k] += v[i + k];
+    double s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; i++)
+      s += v[i];
+    return s;
+  }
+  size_t half = n / 2;
+  half -= half % 8;
+  return pairwise(v, half) + pairwise(v + half, n - half);
+}
+
+/* A binary cascade of block sums: pairwise across the blocks of a run. */
+typedef struct cascade {
+  int top;
+  double sum[64];
+  int level[64];
+} cascade;
+
+static void cascade_push(cascade *c, double s) {
+  int level = 0;
+  while (c->top > 0 && c->level[c->top - 1] == level) {
+    s = c->sum[--c->top] + s;
+    level++;
+  }
+  c->sum[c->top] = s;
+  c->level[c->top++] = level;
+}
+
+static double cascade_take(cascade *c) {
+  double s = -0.0;
+  while (c->top > 0)
+    s = c->sum[--c->top] + s;
+  return s;
+}
+
+typedef struct chunk_acc {
+  const reduce_spec *spec;
+  unsigned char *state; /* nfields arrays of n_out 8-byte values */
+  int64_t n_out;
+  cascade run; /* for sums reduced along the run */
+} chunk_acc;
+
+#define FIELD(acc, f, T) ((T *)((acc)->state + (size_t)(f) * (size_t)(acc)->n_out * 8))
+
+/* Chan et al.: merges (nb, mb, m2b) into (n, mean, m2) at index o. */
+static inline void chan_merge(double *n, double *mean, double *m2, double nb, double mb,
+                              double m2b) {
+  if (nb == 0)
+    return;
+  if (*n == 0) {
+    *n = nb;
+    *mean = mb;
+    *m2 = m2b;
+    return;
+  }
+  double nn = *n + nb, delta = mb - *mean;
+  *mean += delta * (nb / nn);
+  *m2 += m2b + delta * delta * (*n * nb / nn);
+  *n = nn;
+}
+
+static tsr_status visit_reduce(void *user, const void *values, size_t n, const int64_t *off,
+                               const int64_t *stride, bool run_end) {
+  chunk_acc *acc = user;
+  const reduce_spec *s = acc->spec;
+  int64_t o = off[0];
+  bool along = stride[0] == 0; /* the whole block reduces into state[o] */
+  switch (s->family) {
+  case F_SUM:
+    if (s->kind == K_F64) {
+      const double *v = values;
+      double clean[TSR__BLOCK];
+      if (s->skip_nan) {
+        for (size_t j = 0; j < n; j++)
+          clean[j] = v[j] != v[j] ? 0.0 : v[j];
+        v = clean;
+      }
+      double *sum = FIELD(acc, 0, double);
+      if (along) {
+        cascade_push(&acc->run, pairwise(v, n));
+        if (run_end)
+          sum[o] += cascade_take(&acc->run);
+      } else {
+        for (size_t j = 0; j < n; j++)
+          sum[o + (int64_t)j] += v[j];
+      }
+    } else {
+      const uint64_t *v = values;
+      uint64_t *sum = FIELD(acc, 0, uint64_t);
+      if (along) {
+        uint64_t t = 0;
+        for (size_t j = 0; j < n; j++)
+          t += v[j];
+        sum[o] += t;
+      } else {
+        for (size_t j = 0; j < n; j++)
+          sum[o + (int64_t)j] += v[j];
+      }
+    }
+    break;
+  case F_PROD:
+    if (s->kind == K_F64) {
+      const double *v = values;
+      double *p = FIELD(acc, 0, double);
+      for (size_t j = 0; j < n; j++) {
+        double x = v[j];
+        if (s->skip_nan && x != x)
+          continue;
+        p[along ? o : o + (int64_t)j] *= x;
+      }
+    } else {
+      const uint64_t *v = values;
+      uint64_t *p = FIELD(acc, 0, uint64_t);
+      for (size_t j = 0; j < n; j++)
+        p[along ? o : o + (int64_t)j] *= v[j];
+    }
+    break;
+  case F_MIN:
+  case F_MAX: {
+    bool is_min = s->family == F_MIN;
+#define MINMAX_LOOP(T, BETTER)                           \
+  do {                                                   \
+    const T *v = values;                                 \
+    T *m = FIELD(acc, 0, T);                             \
+    for (size_t j = 0; j < n; j++) {                     \
+      T x = v[j], *cur = &m[along ? o : o + (int64_t)j]; \
+      if (BETTER)                                        \
+        *cur = x;                                        \
+    }                                                    \
+  } while (0)
+    if (s->kind == K_F64) {
+      /* min: NaN wins and stays; nanmin: NaN never wins, and the state
+       * starts as NaN meaning "nothing seen". */
+      if (s->skip_nan)
+        MINMAX_LOOP(double, x == x && (*cur != *cur || (is_min ? x < *cur : x > *cur)));
+      else
+        MINMAX_LOOP(double, *cur == *cur && (x != x || (is_min ? x < *cur : x > *cur)));
+    } else if (s->kind == K_I64) {
+      MINMAX_LOOP(int64_t, is_min ? x < *cur : x > *cur);
+    } else {
+      MINMAX_LOOP(uint64_t, is_min ? x < *cur : x > *cur);
+    }
+#undef MINMAX_LOOP
+    break;
+  }
+  case F_MEAN: {
+    const double *v = values;
+    double *sum = FIELD(acc, 0, double), *cnt = FIELD(acc, 1, double);
+    double clean[TSR__BLOCK];
+    size_t valid = n;
+    if (s->skip_nan) {
+      valid = 0;
+      for (size_t j = 0; j < n; j++) {
+        bool ok = v[j] == v[j];
+        clean[j] = ok ? v[j] : 0.0;
+        valid += ok;
+        if (!along)
+          cnt[o + (int64_t)j] += ok;
+      }
+      v = clean;
+    } else if (!along) {
+      for (size_t j = 0; j < n; j++)
+        cnt[o + (int64_t)j] += 1;
+    }
+    if (along) {
+      cnt[o] += (double)valid;
+      cascade_push(&acc->run, pairwise(v, n));
+      if (run_end)
+        sum[o] += cascade_take(&acc->run);
+    } else {
+      for (size_t j = 0; j < n; j++)
+        sum[o + (int64_t)j] += v[j];
+    }
+    break;
+  }
+  case F_VAR: {
+    const double *v = values;
+    double *cnt = FIELD(acc, 0, double), *mean = FIELD(acc, 1, double), *m2 = FIELD(acc, 2, double);
+    if (along) { /* two passes over the block, then merge */
+      double clean[TSR__BLOCK];
+      size_t m = 0;
+      for (size_t j = 0; j < n; j++)
+        if (!s->skip_nan || v[j] == v[j])
+          clean[m++] = v[j];
+      if (m == 0)
+        break;
+      double mb = pairwise(clean, m) / (double)m;
+      for (size_t j = 0; j < m; j++)
+        clean[j] = (clean[j] - mb) * (clean[j] - mb);
+      chan_merge(&cnt[o], &mean[o], &m2[o], (double)m, mb, pairwise(clean, m));
+    } else { /* Welford, one element per output */
+      for (size_t j = 0; j < n; j++) {
+        double x = v[j];
+        if (s->skip_nan && x != x)
+          continue;
+        int64_t i = o + (int64_t)j;
+        cnt[i] += 1;
+        double d = x - mean[i];
+        mean[i] += d / cnt[i];
+        m2[i] += d * (x - mean[i]);
+      }
+    }
+    break;
+  }
+  case F_ARGMIN:
+  case F_ARGMAX: {
+    bool is_min = s->family == F_ARGMIN;
+    int64_t *idx = FIELD(acc, 1, int64_t);
+    int64_t i0 = off[1], is = stride[1];
+#define ARG_LOOP(T, BETTER)                    \
+  do {                                         \
+    const T *v = values;                       \
+    T *val = FIELD(acc, 0, T);                 \
+    for (size_t j = 0; j < n; j++) {           \
+      int64_t at = along ? o : o + (int64_t)j; \
+      T x = v[j], cur = val[at];               \
+      if (idx[at] < 0 || (BETTER)) {           \
+        val[at] = x;                           \
+        idx[at] = i0 + (int64_t)j * is;        \
+      }                                        \
+    }                                          \
+  } while (0)
+    /* The first extreme wins; a NaN is the extreme (NumPy). */
+    if (s->kind == K_F64)
+      ARG_LOOP(double, cur == cur && (x != x || (is_min ? x < cur : x > cur)));
+    else if (s->kind == K_I64)
+      ARG_LOOP(int64_t, is_min ? x < cur : x > cur);
+    else
+      ARG_LOOP(uint64_t, is_min ? x < cur : x > cur);
+#undef ARG_LOOP
+    break;
+  }
+  default:
+    break;
+  }
+  return TSR_OK;
+}
+
+/* ---- states: init, combine, finalize ------------------------------------------- */
+
+static void state_init(const reduce_spec *s, unsigned char *state, int64_t n) {
+  double *f0 = (double *)state;
+  int64_t *i0 = (int64_t *)state;
+  uint64_t *u0 = (uint64_t *)state;
+  memset(state, 0, (size_t)n * (size_t)s->nfields * 8);
+  for (int64_t i = 0; i < n; i++) {
+    switch (s->family) {
+    case F_PROD:
+      if (s->kind == K_F64)
+        f0[i] = 1.0;
+      else
+        u0[i] = 1;
+      break;
+    case F_MIN:
+    case F_MAX: {
+      bool is_min = s->family == F_MIN;
+      if (s->kind == K_F64)
+        f0[i] = s->skip_nan ? NAN : is_min ? INFINITY : -INFINITY;
+      else if (s->kind == K_I64)
+        i0[i] = is_min ? INT64_MAX : INT64_MIN;
+      else
+        u0[i] = is_min ? UINT64_MAX : 0;
+      break;
+    }
+    case F_ARGMIN:
+    case F_ARGMAX:
+      ((int64_t *)(state + (size_t)n * 8))[i] = -1; /* no index yet */
+      break;
+    default:
+      break;
+    }
+  }
+}
+
+/* Merges state b into state a (n outputs each); b comes after a in C order
+ * of the chunks, which decides ties of argmin/argmax. */
+static void state_merge(const reduce_spec *s, unsigned char *a, const unsigned char *b, int64_t n) {
+  /* A NaN in a partial sum or product is a real one (inf - inf), not a
+   * skipped element: merge sums and products without skipping. */
+  reduce_spec plain = *s;
+  if (s->family == F_SUM || s->family == F_PROD)
+    plain.skip_nan = 0;
+  chunk_acc acc = {&plain, a, n, {0}};
+  const double *bf0 = (const double *)b;
+  const int64_t *bi0 = (const int64_t *)b;
+  for (int64_t i = 0; i < n; i++) {
+    switch (s->family) {
+    case F_SUM:
+    case F_PROD:
+    case F_MIN:
+    case F_MAX: {
+      int64_t off = i, st = 0;
+      visit_reduce(&acc, (const unsigned char *)b + i * 8, 1, &off, &st, true);
+      break;
+    }
+    case F_MEAN:
+      FIELD(&acc, 0, double)[i] += bf0[i];
+      FIELD(&acc, 1, double)[i] += bf0[n + i];
+      break;
+    case F_VAR:
+      chan_merge(&FIELD(&acc, 0, double)[i], &FIELD(&acc, 1, double)[i], &FIELD(&acc, 2, double)[i],
+                 bf0[i], bf0[n + i], bf0[2 * n + i]);
+      break;
+    case F_ARGMIN:
+    case F_ARGMAX: {
+      if (bi0[n + i] < 0)
+        break;
+      int64_t off[2] = {i, bi0[n + i]}, st[2] = {0, 0};
+      visit_reduce(&acc, (const unsigned char *)b + i * 8, 1, off, st, true);
+      break;
+    }
+    default:
+      break;
+    }
+  }
+}
+
+/* Converts a finished state into the output dtype. */
+static tsr_status state_finalize(const reduce_spec *s, const unsigned char *state, int64_t n,
+                                 void *out) {
+  tsr_dtype od = (tsr_dtype)s->out_dtype;
+  const double *f0 = (const double *)state;
+  switch (s->family) {
+  case F_SUM:
+  case F_PROD:
+  case F_MIN:
+  case F_MAX: {
+    tsr_dtype from = s->kind == K_F64 ? TSR_FLOAT64 : s->kind == K_I64 ? TSR_INT64 : TSR_UINT64;
+    tsr__cast_loop(od, from, out, state, 1, (size_t)n);
+    return TSR_OK;
+  }
+  case F_ARGMIN:
+  case F_ARGMAX:
+    memcpy(out, state + (size_t)n * 8, (size_t)n * 8);
+    return TSR_OK;
+  default:
+    break;
+  }
+  double tmp[TSR__BLOCK];
+  for (int64_t i0 = 0; i0 < n; i0 += TSR__BLOCK) {
+    int64_t m = n - i0 < TSR__BLOCK ? n - i0 : TSR__BLOCK;
+    for (int64_t j = 0; j < m; j++) {
+      int64_t i = i0 + j;
+      if (s->family == F_MEAN) {
+        tmp[j] = f0[i] / f0[n + i];
+      } else {
+        double div = f0[i] - (double)s->ddof;
+        double var = f0[2 * n + i] / (div > 0 ? div : 0.0);
+        if (f0[i] == 0)
+          var = NAN;
+        tmp[j] = s->op == TSR_REDUCE_STD || s->op == TSR_REDUCE_NANSTD ? sqrt(var) : var;
+      }
+    }
+    tsr__cast_loop(od, TSR_FLOAT64, (unsigned char *)out + (size_t)i0 * tsr_dtype_size(od), tmp, 1,
+                   (size_t)m);
+  }
+  return TSR_OK;
+}
+
+/* ---- tasks ---------------------------------------------------------------------- */
+
+typedef struct reduce_task {
+  const reduce_spec *spec;
+  tsr_ctx *ctx;
+  int64_t n_out; /* outputs in this task's state */
+  int32_t finalize;
+} reduce_task;
+
+static void task_of(const tsr_kernel_call *call, reduce_task *t, const tsr__block **b) {
+  *b = call->params;
+  memcpy(t, (const unsigned char *)call->params + tsr__block_extra_offset((*b)->ndim), sizeof *t);
+}
+
+/* Reduces one input chunk (the block describes it in the input's space). */
+static tsr_status chunk_kernel(const tsr_kernel_call *call) {
+  const tsr__block *b;
+  reduce_task t;
+  task_of(call, &t, &b);
+  const reduce_spec *s = t.spec;
+  if (t.n_out == 0)
+    return TSR_OK;
+  int ndim = b->ndim;
+  const int64_t *shape = tsr__block_shape(b), *offset = tsr__block_offset(b);
+  tsr__walk *w;
+  TSR_TRY(tsr_alloc(t.ctx, sizeof *w, (void **)&w));
+  tsr__walk_setup(w, s->fused, ndim, shape, offset, call->inputs, 2);
+  /* Extra 0: the partial state, the chunk's shape with reduced axes 1. */
+  int64_t st = 1, *out_stride = w->stride[w->n_leaves];
+  for (int d = ndim - 1; d >= 0; d--) {
+    bool red = (s->reduced >> d) & 1;
+    out_stride[d] = red ? 0 : st;
+    st *= red ? 1 : shape[d];
+  }
+  /* Extra 1: the index argmin/argmax reports, from the chunk's origin. */
+  int64_t *idx_stride = w->stride[w->n_leaves + 1], idx_base = 0;
+  if (s->flatten_arg) {
+    int64_t is = 1;
+    for (int d = ndim - 1; d >= 0; d--) {
+      idx_stride[d] = is;
+      idx_base += offset[d] * is;
+      is *= s->space[d];
+    }
+  } else {
+    for (int d = 0; d < ndim; d++) {
+      bool red = (s->reduced >> d) & 1;
+      idx_stride[d] = red ? 1 : 0;
+      idx_base += red ? offset[d] : 0;
+    }
+  }
+  tsr__walk_coalesce(w);
+  unsigned char *state = call->output;
+  unsigned char *partial = state;
+  tsr_status status = TSR_OK;
+  if (t.finalize) /* a single chunk per output: reduce, then finalize in place */
+    status = tsr_alloc(t.ctx, (size_t)t.n_out * (size_t)s->nfields * 8, (void **)&partial);
+  tsr__eval ev = {0};
+  if (status == TSR_OK) {
+    state_init(s, partial, t.n_out);
+    status = tsr__eval_init(&ev, t.ctx, &s->fused->prog, (size_t)w->shape[w->ndim - 1]);
+  }
+  if (status == TSR_OK) {
+    chunk_acc acc = {s, partial, t.n_out, {0}};
+    /* Indices come out relative to the chunk: add its base afterwards. */
+    status = tsr__walk_run(w, &ev, visit_reduce, &acc);
+    if (status == TSR_OK && (s->family == F_ARGMIN || s->family == F_ARGMAX)) {
+      int64_t *ix = FIELD(&acc, 1, int64_t);
+      for (int64_t i = 0; i < t.n_out; i++)
+        if (ix[i] >= 0)
+          ix[i] += idx_base;
+    }
+  }
+  if (status == TSR_OK && t.finalize)
+    status = state_finalize(s, partial, t.n_out, call->output);
+  if (partial != state)
+    tsr_free(t.ctx, partial);
+  tsr__eval_free(&ev, t.ctx);
+  tsr_free(t.ctx, w);
+  return status;
+}
+
+/* Combines the partial states of its inputs (in order); the root also
+ * finalizes into the output dtype. */
+static tsr_status combine_kernel(const tsr_kernel_call *call) {
+  const tsr__block *b;
+  reduce_task t;
+  task_of(call, &t, &b);
+  const reduce_spec *s = t.spec;
+  if (t.n_out == 0)
+    return TSR_OK;
+  size_t bytes = (size_t)t.n_out * (size_t)s->nfields * 8;
+  unsigned char *state = call->output;
+  if (t.finalize)
+    TSR_TRY(tsr_alloc(t.ctx, bytes, (void **)&state));
+  memcpy(state, call->inputs[0], bytes);
+  for (uint32_t i = 1; i < call->n_inputs; i++)
+    state_merge(s, state, call->inputs[i], t.n_out);
+  tsr_status status = TSR_OK;
+  if (t.finalize) {
+    status = state_finalize(s, state, t.n_out, call->output);
+    tsr_free(t.ctx, state);
+  }
+  return status;
+}
+
+static tsr_status lower_reduce(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
+                               uint32_t *out) {
+  const reduce_spec *s = e->params;
+  const tsr_chunk_grid *ig = s->in_grid;
+  int ndim = s->ndim;
+  const char *name = reduce_names[s->op];
+  uint32_t k_chunk, k_combine;
+  TSR_TRY(tsr_taskgraph_add_kernel(g, name, chunk_kernel, NULL, &k_chunk));
+  char combine_name[48];
+  snprintf(combine_name, sizeof combine_name, "%s-combine", name);
+  TSR_TRY(tsr_taskgraph_add_kernel(g, combine_name, combine_kernel, NULL, &k_combine));
+  size_t off = tsr__block_extra_offset(ndim);
+  _Alignas(16) unsigned char
+      params[sizeof(tsr__block) + 3 * TSR_MAX_NDIM * sizeof(int64_t) + sizeof(reduce_task) + 8];
+  tsr__block *b = (tsr__block *)params;
+  /* Output chunk positions = chunk coordinates over the kept axes; the
+   * chunks meeting in one are those over the reduced axes, in C order. */
+  int64_t n_groups = 1, group_size = 1;
+  for (int d = 0; d < ndim; d++) {
+    if ((s->reduced >> d) & 1)
+      group_size *= ig->nchunks[d];
+    else
+      n_groups *= ig->nchunks[d];
+  }
+  uint32_t *level = NULL;
+  TSR_TRY(tsr_alloc(e->ctx, (size_t)group_size * sizeof *level, (void **)&level));
+  size_t out_item = tsr_dtype_size(e->dtype);
+  uint32_t ids[TSR__MAX_LEAVES];
+  int64_t coords[TSR_MAX_NDIM];
+  tsr_status status = TSR_OK;
+  for (int64_t grp = 0; grp < n_groups && status == TSR_OK; grp++) {
+    /* Kept coordinates of this group, in C order over the kept axes. */
+    int64_t rest = grp, kept[TSR_MAX_NDIM] = {0};
+    for (int d = ndim - 1; d >= 0; d--)
+      if (!((s->reduced >> d) & 1)) {
+        kept[d] = rest % ig->nchunks[d];
+        rest /= ig->nchunks[d];
+      }
+    int64_t n_out = 1;
+    for (int d = 0; d < ndim; d++)
+      if (!((s->reduced >> d) & 1))
+        n_out *= ig->offsets[d][kept[d] + 1] - ig->offsets[d][kept[d]];
+    size_t state_bytes = (size_t)n_out * (size_t)s->nfields * 8;
+    size_t final_bytes = (size_t)n_out * out_item;
+    bool single = group_size == 1;
+    reduce_task t = {s, e->ctx, n_out, single};
+    for (int64_t m = 0; m < group_size && status == TSR_OK; m++) {
+      int64_t r = m;
+      for (int d = ndim - 1; d >= 0; d--) {
+        if ((s->reduced >> d) & 1) {
+          coords[d] = r % ig->nchunks[d];
+          r /= ig->nchunks[d];
+        } else {
+          coords[d] = kept[d];
+        }
+      }
+      int64_t c;
+      status = tsr_chunk_grid_index(ig, coords, &c);
+      if (status != TSR_OK)
+        break;
+      tsr__block_describe(ig, c, 8, b);
+      memcpy(params + off, &t, sizeof t);
+      tsr__fused_task_inputs(s->fused, (const tsr__expr *const *)e->inputs, in, ndim, coords, ids);
+      status = tsr_taskgraph_add_task(g, k_chunk, ids, e->n_inputs, params, off + sizeof t,
+                                      single ? final_bytes : state_bytes, &level[m]);
+    }
+    /* The tree: groups of split_every, level by level; the root finalizes. */
+    int64_t count = group_size;
+    memset(b, 0, sizeof(tsr__block));
+    while (status == TSR_OK && count > 1) {
+      bool root = count <= s->split_every;
+      int64_t next = 0;
+      for (int64_t i = 0; i < count && status == TSR_OK; i += s->split_every) {
+        int64_t fan = count - i < s->split_every ? count - i : s->split_every;
+        reduce_task ct = {s, e->ctx, n_out, root};
+        memcpy(params + tsr__block_extra_offset(0), &ct, sizeof ct);
+        status = tsr_taskgraph_add_task(g, k_combine, &level[i], (uint32_t)fan, params,
+                                        tsr__block_extra_offset(0) + sizeof ct,
+                                        root ? final_bytes : state_bytes, &level[next]);
+        next++;
+      }
+      count = next;
+    }
+    out[grp] = level[0];
+  }
+  tsr_free(e->ctx, level);
+  return status;
+}
+
+static void destroy_reduce(tsr__expr *e) {
+  reduce_spec *s = e->params;
+  tsr__fused_destroy(e->ctx, s->fused);
+  tsr_chunk_grid_destroy(&s->in_grid);
+}
+
+static const tsr__op op_reduce = {"reduce", lower_reduce, destroy_reduce};
+
+/* ---- building ----------------------------------------------------------------------- */
+
+static int kind_of(tsr_dtype t) {
+  if (tsr_dtype_is_float(t))
+    return K_F64;
+  return t == TSR_BOOL || tsr_dtype_is_signed(t) ? K_I64 : K_U64;
+}
+static tsr_dtype kind_dtype(int kind) {
+  return kind == K_F64 ? TSR_FLOAT64 : kind == K_I64 ? TSR_INT64 : TSR_UINT64;
+}
+
+static tsr_status build(int op, tsr_array *a, const int *axes, int naxes, bool all_axes,
+                        const tsr_reduce_options *opt, tsr_array **out) {
+  const char *name = reduce_names[op];
+  tsr_reduce_options defaults = {false, 0, 8};
+  if (opt == NULL)
+    opt = &defaults;
+  int split_every = opt->split_every == 0 ? 8 : opt->split_every;
+  TSR_CHECK(split_every >= 2, TSR_EINVAL, "%s: split_every = %d must be >= 2 (or 0 for 8)", name,
+            opt->split_every);
+  TSR_CHECK(naxes >= 0 && (naxes == 0 || axes != NULL), TSR_EINVAL,
+            "%s: axes is NULL with naxes = %d", name, naxes);
+  tsr__expr *in = a->expr;
+  tsr_ctx *ctx = in->ctx;
+  int ndim = in->grid->ndim;
+  uint32_t reduced = 0;
+  if (all_axes || naxes == 0) {
+    reduced = ndim == 32 ? 0xffffffffu : (1u << ndim) - 1;
+  } else {
+    for (int i = 0; i < naxes; i++) {
+      int ax;
+      TSR_TRY(tsr__normalize_axis(name, axes[i], ndim, &ax));
+      TSR_CHECK(!((reduced >> ax) & 1), TSR_EINVAL, "%s: axis %d is repeated in axes", name,
+                axes[i]);
+      reduced |= 1u << ax;
+    }
+  }
+  int64_t n_reduced = 1;
+  for (int d = 0; d < ndim; d++)
+    if ((reduced >> d) & 1)
+      n_reduced *= in->grid->shape[d];
+  tsr_dtype t = in->dtype;
+  reduce_spec spec = {0};
+  spec.op = op;
+  spec.ddof = opt->ddof;
+  spec.split_every = split_every;
+  spec.ndim = ndim;
+  spec.reduced = reduced;
+  spec.flatten_arg = all_axes && (op == REDUCE_ARGMIN || op == REDUCE_ARGMAX);
+  memcpy(spec.space, in->grid->shape, (size_t)ndim * sizeof(int64_t));
+  tsr_dtype acc_in; /* what the program's result is cast to */
+  switch (op) {
+  case TSR_REDUCE_SUM:
+  case TSR_REDUCE_NANSUM:
+  case TSR_REDUCE_PROD:
+  case TSR_REDUCE_NANPROD:
+    spec.family = op == TSR_REDUCE_SUM || op == TSR_REDUCE_NANSUM ? F_SUM : F_PROD;
+    spec.kind = kind_of(t);
+    spec.out_dtype = spec.kind == K_F64 ? t : kind_dtype(spec.kind);
+    spec.skip_nan = op == TSR_REDUCE_NANSUM || op == TSR_REDUCE_NANPROD;
+    break;
+  case TSR_REDUCE_MIN:
+  case TSR_REDUCE_MAX:
+  case TSR_REDUCE_NANMIN:
+  case TSR_REDUCE_NANMAX:
+    TSR_CHECK(n_reduced > 0, TSR_EINVAL,
+              "%s: zero-size array to reduction operation %s which has no identity", name, name);
+    spec.family = op == TSR_REDUCE_MIN || op == TSR_REDUCE_NANMIN ? F_MIN : F_MAX;
+    spec.kind = kind_of(t);
+    spec.out_dtype = t;
+    spec.skip_nan = op == TSR_REDUCE_NANMIN || op == TSR_REDUCE_NANMAX;
+    break;
+  case TSR_REDUCE_ANY:
+  case TSR_REDUCE_ALL:
+    spec.family = op == TSR_REDUCE_ANY ? F_MAX : F_MIN;
+    spec.kind = K_I64;
+    spec.out_dtype = TSR_BOOL;
+    break;
+  case TSR_REDUCE_COUNT_NONZERO:
+    spec.family = F_SUM;
+    spec.kind = K_I64;
+    spec.out_dtype = TSR_INT64;
+    break;
+  case REDUCE_ARGMIN:
+  case REDUCE_ARGMAX:
+    TSR_CHECK(n_reduced > 0, TSR_EINVAL, "%s: attempt to get %s of an empty sequence", name, name);
+    spec.family = op == REDUCE_ARGMIN ? F_ARGMIN : F_ARGMAX;
+    spec.kind = kind_of(t);
+    spec.out_dtype = TSR_INT64;
+    break;
+  default: /* mean, var, std and their nan- variants */
+    spec.family = op == TSR_REDUCE_MEAN || op == TSR_REDUCE_NANMEAN ? F_MEAN : F_VAR;
+    spec.kind = K_F64;
+    spec.out_dtype = t == TSR_FLOAT32 ? TSR_FLOAT32 : TSR_FLOAT64;
+    spec.skip_nan = op >= TSR_REDUCE_NANSUM;
+    break;
+  }
+  spec.nfields = spec.family == F_MEAN     ? 2
+                 : spec.family == F_VAR    ? 3
+                 : spec.family >= F_ARGMIN ? 2
+                                           : 1;
+  acc_in = kind_dtype(spec.kind);
+
+  tsr__builder *bl = NULL;
+  reduce_spec *params = NULL;
+  tsr__expr *inputs[TSR__MAX_LEAVES];
+  uint32_t n_inputs = 0;
+  tsr__expr *e = NULL;
+  tsr_status status = TSR_OK;
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, sizeof *bl, (void **)&bl));
+  tsr__builder_init(bl);
+  uint16_t r;
+  TSR__TRY_GOTO(status, tsr__builder_add(bl, name, in, &r));
+  if (op == TSR_REDUCE_ANY || op == TSR_REDUCE_ALL || op == TSR_REDUCE_COUNT_NONZERO)
+    TSR__TRY_GOTO(status, tsr__program_cast(&bl->prog, r, TSR_BOOL, &r));
+  TSR__TRY_GOTO(status, tsr__program_cast(&bl->prog, r, acc_in, &r));
+  if (r + 1u != bl->prog.n) { /* the reduced value must be the last register */
+    TSR__CHECK_GOTO(status, bl->prog.n < TSR__MAX_INSTRS, TSR_ENOTSUP, "%s: program too long",
+                    name);
+    bl->prog.code[bl->prog.n++] = (tsr__instr){
+        .code = TSR__I_CAST, .dtype = (uint8_t)acc_in, .src_dtype = (uint8_t)acc_in, .a = r};
+  }
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *params, (void **)&params));
+  *params = spec;
+  TSR__TRY_GOTO(status, tsr__fused_grid(ctx, name, bl, &params->in_grid));
+  TSR__TRY_GOTO(status, tsr__fused_make(ctx, bl, &params->fused, inputs, &n_inputs));
+  /* The output grid: kept axes keep their chunks. */
+  {
+    int64_t nchunks[TSR_MAX_NDIM];
+    const int64_t *extents[TSR_MAX_NDIM];
+    int64_t ones[TSR_MAX_NDIM];
+    int64_t *buf = NULL;
+    int64_t total = 0;
+    const tsr_chunk_grid *ig = params->in_grid;
+    for (int d = 0; d < ndim; d++)
+      total += ig->nchunks[d];
+    TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)(total + 1) * sizeof *buf, (void **)&buf));
+    int od = 0;
+    int64_t *p = buf;
+    for (int d = 0; d < ndim; d++) {
+      if ((reduced >> d) & 1) {
+        if (!opt->keepdims)
+          continue;
+        ones[od] = 1;
+        extents[od] = &ones[od];
+        nchunks[od++] = 1;
+        continue;
+      }
+      extents[od] = p;
+      nchunks[od++] = ig->nchunks[d];
+      for (int64_t i = 0; i < ig->nchunks[d]; i++)
+        *p++ = ig->offsets[d][i + 1] - ig->offsets[d][i];
+    }
+    tsr_chunk_grid *grid = NULL;
+    status = tsr_chunk_grid_create_explicit(ctx, od, extents, nchunks, &grid);
+    tsr_free(ctx, buf);
+    if (status != TSR_OK)
+      goto fail;
+    status = tsr__expr_create(ctx, &op_reduce, (tsr_dtype)spec.out_dtype, grid, n_inputs, inputs,
+                              params, &e);
+    params = NULL; /* adopted (freed on failure) */
+    if (status != TSR_OK)
+      goto fail;
+  }
+  tsr_free(ctx, bl);
+  return tsr__array_wrap(e, out);
+fail:
+  if (params != NULL) {
+    tsr__fused_destroy(ctx, params->fused);
+    tsr_chunk_grid_destroy(&params->in_grid);
+    tsr_free(ctx, params);
+  }
+  tsr_free(ctx, bl);
+  return status;
+}
+
+tsr_status tsr_reduce(tsr_reduce_op op, tsr_array *a, const int *axes, int naxes,
+                      const tsr_reduce_options *options, tsr_array **out) {
+  static const char fn[] = "tsr_reduce";
+  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  TSR_CHECK((unsigned)op < TSR_NUM_REDUCE_OPS, TSR_EINVAL, "%s: op = %d is not a tsr_reduce_op", fn,
+            (int)op);
+  TSR_CHECK(a != NULL, TSR_EINVAL, "%s (%s): a is NULL", fn, reduce_names[op]);
+  return build((int)op, a, axes, naxes, false, options, out);
+}
+
+tsr_status tsr_sum(tsr_array *a, const int *axes, int naxes, bool keepdims, tsr_array **out) {
+  tsr_reduce_options o = {keepdims, 0, 0};
+  return tsr_reduce(TSR_REDUCE_SUM, a, axes, naxes, &o, out);
+}
+tsr_status tsr_mean(tsr_array *a, const int *axes, int naxes, bool keepdims, tsr_array **out) {
+  tsr_reduce_options o = {keepdims, 0, 0};
+  return tsr_reduce(TSR_REDUCE_MEAN, a, axes, naxes, &o, out);
+}
+tsr_status tsr_std(tsr_array *a, const int *axes, int naxes, int ddof, bool keepdims,
+                   tsr_array **out) {
+  tsr_reduce_options o = {keepdims, ddof, 0};
+  return tsr_reduce(TSR_REDUCE_STD, a, axes, naxes, &o, out);
+}
+
+static tsr_status arg(int op, tsr_array *a, int axis, bool flatten, tsr_array **out) {
+  const char *fn = op == REDUCE_ARGMIN ? "tsr_argmin" : "tsr_argmax";
+  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  TSR_CHECK(a != NULL, TSR_EINVAL, "%s: a is NULL", fn);
+  if (flatten)
+    return build(op, a, NULL, 0, true, NULL, out);
+  int ax;
+  TSR_TRY(tsr__normalize_axis(fn, axis, a->expr->grid->ndim, &ax));
+  return build(op, a, &ax, 1, false, NULL, out);
+}
+
+tsr_status tsr_argmin(tsr_array *a, int axis, bool flatten, tsr_array **out) {
+  return arg(REDUCE_ARGMIN, a, axis, flatten, out);
+}
+tsr_status tsr_argmax(tsr_array *a, int axis, bool flatten, tsr_array **out) {
+  return arg(REDUCE_ARGMAX, a, axis, flatten, out);
+}
