@@ -70,6 +70,11 @@ static tsr_status add_stores(tsr_taskgraph *g, const tsr__expr *e, const uint32_
 
 tsr_status tsr_array_to_buffers(size_t n, tsr_array *const *arrays, void *const *buffers,
                                 const size_t *bytes) {
+  return tsr_array_to_buffers_ex(n, arrays, buffers, bytes, NULL);
+}
+
+tsr_status tsr_array_to_buffers_ex(size_t n, tsr_array *const *arrays, void *const *buffers,
+                                   const size_t *bytes, const tsr_compute_options *options) {
   static const char fn[] = "tsr_array_to_buffers";
   TSR_CHECK(n == 0 || (arrays != NULL && buffers != NULL && bytes != NULL), TSR_EINVAL,
             "%s: arrays, buffers or bytes is NULL", fn);
@@ -98,7 +103,11 @@ tsr_status tsr_array_to_buffers(size_t n, tsr_array *const *arrays, void *const 
     TSR__TRY_GOTO(status, add_stores(g, arrays[i]->expr, ids, buffers[i]));
   }
   tsr__lowering_destroy(&l);
-  TSR__TRY_GOTO(status, tsr_taskgraph_run(g));
+  if (options != NULL && options->dot_path != NULL)
+    TSR__TRY_GOTO(status, tsr_taskgraph_write_dot(g, options->dot_path));
+  TSR__TRY_GOTO(status, tsr_taskgraph_run_ex(g, options ? &options->run : NULL));
+  if (options != NULL && options->on_stats != NULL)
+    options->on_stats(tsr_taskgraph_stats(g), options->stats_user);
 fail:
   tsr__lowering_destroy(&l);
   tsr_taskgraph_destroy(&g);

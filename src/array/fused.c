@@ -325,6 +325,11 @@ tsr_status tsr__walk_run(tsr__walk *w, tsr__eval *ev, tsr__visit_fn visit, void 
         int64_t s = w->stride[k][inner];
         runs[k].ptr = w->base[k] + (off[k] + j * s) * w->itemsize[k];
         runs[k].stride = s;
+        /* Ask for the next blocks of contiguous leaves while this one is
+         * computed: the loads overlap with the arithmetic. */
+        if (s == 1 && j + 2 * blk < len)
+          for (int64_t b = 2 * blk * w->itemsize[k]; b < 3 * blk * w->itemsize[k]; b += 64)
+            __builtin_prefetch(runs[k].ptr + b);
       }
       for (int x = 0; nl + x < w->nops; x++) {
         int64_t s = w->stride[nl + x][inner];

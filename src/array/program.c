@@ -51,7 +51,15 @@ tsr_status tsr__eval_init(tsr__eval *ev, tsr_ctx *ctx, const tsr__program *p, si
   ev->scratch = NULL;
   ev->status = TSR_OK;
   ev->block = block < TSR__BLOCK ? (block > 0 ? block : 1) : TSR__BLOCK;
-  return tsr_alloc(ctx, (size_t)p->n * ev->block * 8, (void **)&ev->scratch);
+  TSR_TRY(tsr_alloc(ctx, (size_t)p->n * ev->block * 8, (void **)&ev->scratch));
+  /* Constants are the same in every block: splat them once. */
+  for (uint32_t i = 0; i < p->n; i++)
+    if (p->code[i].code == TSR__I_CONST) {
+      unsigned char *mine = ev->scratch + (size_t)i * ev->block * 8;
+      tsr__splat(mine, &p->code[i].imm, tsr_dtype_size((tsr_dtype)p->code[i].dtype), ev->block);
+      ev->reg[i] = mine;
+    }
+  return TSR_OK;
 }
 
 void tsr__eval_free(tsr__eval *ev, tsr_ctx *ctx) {
@@ -79,9 +87,8 @@ const void *tsr__eval_block(tsr__eval *ev, const tsr__leaf_run *leaves, size_t n
         tsr__cast_loop(dtype, dtype, mine, l->ptr, l->stride, n);
       break;
     }
-    case TSR__I_CONST:
-      tsr__splat(mine, &in->imm, tsr_dtype_size(dtype), n);
-      break;
+    case TSR__I_CONST: /* splatted by tsr__eval_init */
+      continue;
     case TSR__I_CAST:
       tsr__cast_loop(dtype, src, mine, x, 1, n);
       break;

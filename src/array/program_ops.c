@@ -16,6 +16,15 @@
 
 #include "program.h"
 
+/* The loops are compiled twice, for x86-64's baseline (SSE2) and for AVX2,
+ * and the dynamic loader picks the one the CPU runs (GCC's target_clones;
+ * ifunc on glibc). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define MULTIVERSION __attribute__((target_clones("avx2", "default")))
+#else
+#define MULTIVERSION
+#endif
+
 /* ---- conversions ------------------------------------------------------- */
 
 static inline int64_t f2i64(double x) {
@@ -104,7 +113,7 @@ static inline uint64_t f2u64(double x) {
     break;                    \
   }
 
-void tsr__cast_loop(tsr_dtype to, tsr_dtype from, void *dst, const void *src, int64_t stride,
+MULTIVERSION void tsr__cast_loop(tsr_dtype to, tsr_dtype from, void *dst, const void *src, int64_t stride,
                     size_t n) {
   switch (from) {
     TYPES_A(CAST_FROM)
@@ -158,7 +167,7 @@ void tsr__splat(void *dst, const void *value, size_t itemsize, size_t n) {
   } while (0)
 
 #define FLOAT_UNARY(T, S)                                                      \
-  static bool unary_##T(tsr_unary_op op, void *dst, const void *x, size_t n) { \
+  MULTIVERSION static bool unary_##T(tsr_unary_op op, void *dst, const void *x, size_t n) { \
     switch (op) {                                                              \
     case TSR_OP_NEGATIVE:                                                      \
       LOOP1(T, T, -a);                                                         \
@@ -273,7 +282,7 @@ void tsr__splat(void *dst, const void *value, size_t itemsize, size_t n) {
 #define NEG_S(a) ((a) < 0)
 #define NEG_U(a) ((void)(a), 0)
 #define INT_UNARY(T, ISNEG)                                                   \
-  static bool unary_##T(tsr_unary_op op, void *dst, const void *x, size_t n) { \
+  MULTIVERSION static bool unary_##T(tsr_unary_op op, void *dst, const void *x, size_t n) { \
     switch (op) {                                                              \
     case TSR_OP_NEGATIVE:                                                      \
       LOOP1(T, T, 0 - (uint64_t)a);                                            \
@@ -445,7 +454,7 @@ bool tsr__unary_loop(tsr_unary_op op, tsr_dtype dtype, void *dst, const void *x,
 
 #define FLOAT_BINARY(T, S)                                                                      \
   FLOAT_DIVMOD(T, S)                                                                            \
-  static bool binary_##T(tsr_binary_op op, void *dst, const void *x, const void *y, size_t n) { \
+  MULTIVERSION static bool binary_##T(tsr_binary_op op, void *dst, const void *x, const void *y, size_t n) { \
     switch (op) {                                                                               \
     case TSR_OP_ADD:                                                                            \
       LOOP2(T, T, a + b);                                                                       \
@@ -515,7 +524,7 @@ static inline uint64_t ipow(uint64_t base, uint64_t exp) {
     T r = (T)(a % b);                                                                              \
     return (T)((r != 0 && ((r < 0) != (b < 0))) ? r + b : r);                                      \
   }                                                                                                \
-  static bool binary_##T(tsr_binary_op op, void *dst, const void *x, const void *y, size_t n) {    \
+  MULTIVERSION static bool binary_##T(tsr_binary_op op, void *dst, const void *x, const void *y, size_t n) {    \
     switch (op) {                                                                                  \
     case TSR_OP_ADD:                                                                               \
       LOOP2(T, T, (uint64_t)a + (uint64_t)b);                                                      \
@@ -571,7 +580,7 @@ static inline uint64_t ipow(uint64_t base, uint64_t exp) {
   }
 
 #define UNSIGNED_BINARY(T, BITS)                                                                \
-  static bool binary_##T(tsr_binary_op op, void *dst, const void *x, const void *y, size_t n) { \
+  MULTIVERSION static bool binary_##T(tsr_binary_op op, void *dst, const void *x, const void *y, size_t n) { \
     switch (op) {                                                                               \
     case TSR_OP_ADD:                                                                            \
       LOOP2(T, T, (uint64_t)a + (uint64_t)b);                                                   \
