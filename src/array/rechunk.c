@@ -20,11 +20,16 @@
  *
  * Rechunk planning: one task per output chunk reading every input chunk it
  * overlaps is the plan when that fan-in stays within TSR__RECHUNK_FAN_IN.
- * Otherwise (merging many small chunks) an intermediate grid is inserted:
- * it keeps every output boundary and, inside each output chunk, every k-th
- * input boundary, with k per axis chosen so that both steps stay within the
- * fan-in bound (repeated if needed).  The intermediate chunks never exceed
- * the output chunks, and the task count stays near #input + #output chunks. */
+ * Otherwise an intermediate grid is inserted, planned per axis.  On axes
+ * that merge chunks it keeps every output boundary and, inside each output
+ * chunk, every k-th input boundary: k as large as the bound allows for pure
+ * merges (fewest tasks), about sqrt(fan-in) when other axes split chunks
+ * (an all-to-all, transpose-like rechunk, where that balances the edges of
+ * both steps).  On axes that split chunks it keeps the input boundaries and
+ * every g-th output boundary, g as large as keeps an intermediate chunk
+ * within the largest input or output chunk.  Each step's fan-in shrinks, so
+ * the planning repeats until the direct plan fits; the task count stays
+ * near #input + #output chunks and no task has an enormous fan-in. */
 #include <stdio.h>
 #include <string.h>
 
@@ -582,6 +587,26 @@ static int64_t axis_intermediate(const int64_t *ioff, int64_t ni, const int64_t 
   return n; /* chunks */
 }
 
+/* A split axis (every output chunk inside one input chunk): every g-th
+ * output boundary, and every input boundary. */
+static int64_t axis_coarsen(const int64_t *ioff, int64_t ni, const int64_t *ooff, int64_t no,
+                            int64_t g, int64_t *mid) {
+  int64_t n = 0, since = 0, j = 1;
+  mid[0] = 0;
+  for (int64_t c = 1; c < no; c++) {
+    int64_t b = ooff[c];
+    since++;
+    while (j < ni && ioff[j] < b)
+      j++;
+    if ((j < ni && ioff[j] == b) || since >= g) {
+      mid[++n] = b;
+      since = 0;
+    }
+  }
+  mid[++n] = ooff[no];
+  return n;
+}
+
 static tsr_status rechunk_step(tsr__expr *cur, const tsr_chunk_grid *target, tsr__expr **out) {
   tsr_ctx *ctx = cur->ctx;
   const tsr_chunk_grid *ig = cur->grid;
@@ -600,37 +625,100 @@ static tsr_status rechunk_step(tsr__expr *cur, const tsr_chunk_grid *target, tsr
                                    target->nchunks, &grid));
     return tsr__gather_create(ctx, &op_rechunk, cur->dtype, grid, 1, &cur, &map, out);
   }
-  /* Greedy: double the grouping of the axis with the most remaining fan-in
-   * while the first step's fan-in (the product of k) stays within bounds. */
-  int64_t kprod = 1;
-  for (;;) {
-    int best = -1;
-    int64_t best_rest = 1;
+  /* Split axes: each output chunk inside one input chunk, and more output
+   * chunks than input chunks.  There the intermediate may coarsen the output
+   * chunks (fan-in 1 in both steps), which keeps the intermediate chunk
+   * count, and so the first step's edges, small. */
+  bool split[TSR_MAX_NDIM], any_split = false;
+  for (int d = 0; d < ndim; d++) {
+    split[d] = f[d] == 1 && target->nchunks[d] > ig->nchunks[d];
+    any_split |= split[d];
+  }
+  if (any_split) {
+    /* All-to-all (a transpose-like rechunk): groups of about sqrt(fan-in)
+     * balance the edges of both steps. */
+    int64_t kprod = 1;
     for (int d = 0; d < ndim; d++) {
-      int64_t rest = (f[d] + k[d] - 1) / k[d];
-      if (rest > best_rest) {
-        best_rest = rest;
-        best = d;
-      }
+      while (k[d] * k[d] < f[d])
+        k[d]++;
+      kprod *= k[d];
     }
-    if (best < 0)
-      break;
-    int64_t nk = 2 * k[best] < f[best] ? 2 * k[best] : f[best];
-    if (kprod / k[best] * nk > TSR__RECHUNK_FAN_IN)
-      break;
-    kprod = kprod / k[best] * nk;
-    k[best] = nk;
+    while (kprod > TSR__RECHUNK_FAN_IN) {
+      int big = 0;
+      for (int d = 1; d < ndim; d++)
+        big = k[d] > k[big] ? d : big;
+      kprod = kprod / k[big] * ((k[big] + 1) / 2);
+      k[big] = (k[big] + 1) / 2;
+    }
+  } else {
+    /* Pure merges: the largest groups the bound allows (fewest tasks).
+     * Double the grouping of the axis with the most remaining fan-in while
+     * the first step's fan-in (the product of k) stays within bounds. */
+    int64_t kprod = 1;
+    for (;;) {
+      int best = -1;
+      int64_t best_rest = 1;
+      for (int d = 0; d < ndim; d++) {
+        int64_t rest = (f[d] + k[d] - 1) / k[d];
+        if (rest > best_rest) {
+          best_rest = rest;
+          best = d;
+        }
+      }
+      if (best < 0)
+        break;
+      int64_t nk = 2 * k[best] < f[best] ? 2 * k[best] : f[best];
+      if (kprod / k[best] * nk > TSR__RECHUNK_FAN_IN)
+        break;
+      kprod = kprod / k[best] * nk;
+      k[best] = nk;
+    }
   }
   /* Balance: the same number of second-step pieces with groups as even as possible. */
   for (int d = 0; d < ndim; d++)
     k[d] = (f[d] + (f[d] + k[d] - 1) / k[d] - 1) / ((f[d] + k[d] - 1) / k[d]);
+  /* Coarsening of split axes: double g while an intermediate chunk stays
+   * within the largest input or output chunk. */
+  int64_t g[TSR_MAX_NDIM];
+  double limit_in = 1, limit_out = 1, vol = 1;
+  for (int d = 0; d < ndim; d++) {
+    int64_t mi = 0, mo = 0;
+    for (int64_t c = 0; c < ig->nchunks[d]; c++)
+      mi = ig->offsets[d][c + 1] - ig->offsets[d][c] > mi
+               ? ig->offsets[d][c + 1] - ig->offsets[d][c]
+               : mi;
+    for (int64_t c = 0; c < target->nchunks[d]; c++)
+      mo = target->offsets[d][c + 1] - target->offsets[d][c] > mo
+               ? target->offsets[d][c + 1] - target->offsets[d][c]
+               : mo;
+    limit_in *= (double)mi;
+    limit_out *= (double)mo;
+    g[d] = 1;
+    double ext = f[d] > 1 ? (double)k[d] * (double)mi : (double)mo;
+    vol *= ext < (double)mo ? ext : (double)mo;
+  }
+  double limit = limit_in > limit_out ? limit_in : limit_out;
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (int d = 0; d < ndim; d++) {
+      if (!split[d] || 2 * g[d] > target->nchunks[d] || vol * 2 > limit)
+        continue;
+      g[d] *= 2;
+      vol *= 2;
+      grew = true;
+    }
+  }
   int64_t *mid[TSR_MAX_NDIM] = {0}, nmid[TSR_MAX_NDIM];
   tsr_status status = TSR_OK;
   for (int d = 0; d < ndim; d++) {
     TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)(ig->nchunks[d] + target->nchunks[d] + 1),
                                            sizeof(int64_t), "rechunk plan", (void **)&mid[d]));
-    nmid[d] = axis_intermediate(ig->offsets[d], ig->nchunks[d], target->offsets[d],
-                                target->nchunks[d], k[d], mid[d]);
+    if (split[d])
+      nmid[d] = axis_coarsen(ig->offsets[d], ig->nchunks[d], target->offsets[d], target->nchunks[d],
+                             g[d], mid[d]);
+    else
+      nmid[d] = axis_intermediate(ig->offsets[d], ig->nchunks[d], target->offsets[d],
+                                  target->nchunks[d], k[d], mid[d]);
   }
   TSR__TRY_GOTO(status,
                 tsr__grid_from_offsets(ctx, ndim, (const int64_t *const *)mid, nmid, &grid));

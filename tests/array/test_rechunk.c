@@ -60,6 +60,8 @@ static void test_rechunk__bounded_fan_in(void **state) {
       {2, {300, 300}, {1, 1}, {300, 300}},
       {2, {200, 90}, {7, 1}, {1, 90}},
       {3, {40, 40, 40}, {1, 2, 3}, {40, 40, 40}},
+      {3, {30, 40, 50}, {30, 1, 2}, {1, 40, 50}}, /* all-to-all */
+      {2, {500, 500}, {500, 3}, {7, 500}},
   };
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     su_configure(ctx, (int)c);
@@ -123,10 +125,14 @@ static void test_rechunk__task_counts(void **state) {
          (int64_t[]){4000, 100}, (int64_t[]){100, 4000}, &g);
   assert_int_equal(g.tasks, 80);
   assert_int_equal(g.edges, 1600);
-  /* The same with 10-wide chunks: 400 inputs per output, via an intermediate. */
+  /* The same with 10-wide chunks: 400 inputs per output, via an intermediate
+   * grid of 200 x 200 chunks (fan-in 20 in both steps) instead of 160000
+   * direct edges. */
   report(ctx, "2-D 4000x4000 (4000,10) -> (10,4000)", 2, (int64_t[]){4000, 4000},
          (int64_t[]){4000, 10}, (int64_t[]){10, 4000}, &g);
   assert_true(g.max_fan_in <= 64);
+  assert_true(g.edges <= 20000);
+  assert_true(g.tasks <= 400 + 400 + 600);
 }
 
 static void test_rechunk__same_grid_is_same_node(void **state) {
