@@ -65,13 +65,68 @@ tsr_status tsr__lower_blockwise_source(const tsr__expr *e, tsr_taskgraph *g, con
  * else NULL: fused tasks read such arrays in place. */
 const void *tsr__expr_memory(const tsr__expr *e);
 
-/* Formats a shape as NumPy prints it: "(3, 4)", "(5,)", "()"; returns buf
- * (TSR__SHAPE_TEXT bytes; long shapes are cut with "...)"). */
-#define TSR__SHAPE_TEXT 160
-const char *tsr__format_shape(char *buf, int ndim, const int64_t *shape);
-
 /* Normalizes axis (negative counts from the end) for an ndim-d array, or
  * fails with TSR_EINVAL naming fn, the axis and ndim. */
 tsr_status tsr__normalize_axis(const char *fn, int axis, int ndim, int *out);
+
+/* --- structure ops --- */
+/* slice.c, transpose.c, reshape.c, concat.c and rechunk.c build most of
+ * their nodes as "gathers" (rechunk.c): each output chunk is assembled from
+ * strided pieces of the input chunks it overlaps, through per-axis affine
+ * maps.  One task per output chunk; its inputs are exactly the input chunks
+ * it reads, each once. */
+
+/* How one input of a gather feeds the output.  Input axis d reads element
+ * a[d] + s[d] * o[oax[d]] when oax[d] >= 0 (o: output coordinates), or the
+ * fixed element a[d] when oax[d] == -1.  Each output axis is the image of at
+ * most one input axis; the other output axes repeat the input (stride 0).
+ * The input covers the output box [olo, ohi) (per output axis). */
+typedef struct tsr__gather_map {
+  int32_t ndim; /* the input's */
+  int32_t oax[TSR_MAX_NDIM];
+  int64_t a[TSR_MAX_NDIM], s[TSR_MAX_NDIM];
+  int64_t olo[TSR_MAX_NDIM], ohi[TSR_MAX_NDIM];
+} tsr__gather_map;
+
+/* The identity map of an input of `ndim` axes and `shape` (olo 0, ohi shape). */
+void tsr__gather_map_identity(int ndim, const int64_t *shape, tsr__gather_map *m);
+
+/* Creates a gather node of `op` (whose lower is tsr__gather_lower; its name
+ * labels the tasks) and `dtype` over `grid` (taken, even on failure) from n
+ * inputs of one context with their maps (copied).  Values are cast to
+ * `dtype` when an input's dtype differs (safe promotions only). */
+tsr_status tsr__gather_create(tsr_ctx *ctx, const tsr__op *op, tsr_dtype dtype,
+                              tsr_chunk_grid *grid, uint32_t n, tsr__expr *const *inputs,
+                              const tsr__gather_map *maps, tsr__expr **out);
+tsr_status tsr__gather_lower(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
+                             uint32_t *out);
+
+/* A node with in's values over `grid` (same shape; copied): in itself (a new
+ * reference) when the grids are equal, else a rechunk planned with
+ * intermediate grids so that no task reads more than TSR__RECHUNK_FAN_IN
+ * input chunks. */
+#define TSR__RECHUNK_FAN_IN 64
+tsr_status tsr__rechunk_expr(tsr__expr *in, const tsr_chunk_grid *grid, tsr__expr **out);
+
+/* Builds a grid from per-axis chunk boundaries: offsets[d] has nchunks[d] + 1
+ * entries from 0 to the extent (an axis of extent 0: {0, 0}, one chunk). */
+tsr_status tsr__grid_from_offsets(tsr_ctx *ctx, int ndim, const int64_t *const *offsets,
+                                  const int64_t *nchunks, tsr_chunk_grid **out);
+bool tsr__grid_equal(const tsr_chunk_grid *a, const tsr_chunk_grid *b);
+
+/* Writes a shape NumPy's way, "(3, 4)", "(5,)" or "()", into buf. */
+const char *tsr__format_shape(char *buf, size_t size, int ndim, const int64_t *shape);
+#define TSR__SHAPE_STR_BYTES (TSR_MAX_NDIM * 22 + 4)
+
+/* Segments of output positions o in [b0, b1) reading input element
+ * a + s * o along an axis chunked by offsets[0..nchunks]: for each input
+ * chunk touched, in order of o, the chunk j, the first and last o, and the
+ * element's position inside the chunk for the first o.  seg must hold
+ * nchunks entries; returns the number written. */
+typedef struct tsr__segment {
+  int64_t j, o_first, o_last, local;
+} tsr__segment;
+int64_t tsr__axis_segments(const int64_t *offsets, int64_t nchunks, int64_t a, int64_t s,
+                           int64_t b0, int64_t b1, tsr__segment *seg);
 
 #endif /* TSR_ARRAY_IMPL_H */

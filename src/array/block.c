@@ -133,27 +133,6 @@ tsr_status tsr__lower_blockwise_source(const tsr__expr *e, tsr_taskgraph *g, con
   return TSR_OK;
 }
 
-const char *tsr__format_shape(char *buf, int ndim, const int64_t *shape) {
-  size_t cap = TSR__SHAPE_TEXT, at = 0;
-  buf[at++] = '(';
-  for (int d = 0; d < ndim; d++) {
-    char item[32];
-    int n = snprintf(item, sizeof item, d == 0 ? "%lld" : ", %lld", (long long)shape[d]);
-    if (at + (size_t)n + 6 >= cap) {
-      memcpy(buf + at, ", ...", 5);
-      at += 5;
-      break;
-    }
-    memcpy(buf + at, item, (size_t)n);
-    at += (size_t)n;
-  }
-  if (ndim == 1)
-    buf[at++] = ',';
-  buf[at++] = ')';
-  buf[at] = '\0';
-  return buf;
-}
-
 tsr_status tsr__normalize_axis(const char *fn, int axis, int ndim, int *out) {
   TSR_CHECK(axis >= -ndim && axis < ndim, TSR_EINVAL, "%s: axis %d is out of bounds for a %d-d array",
             fn, axis, ndim);

@@ -30,10 +30,10 @@ static tsr_status broadcast_into(tsr__builder *b, const char *fn, const tsr__exp
     int da = d - (out_ndim - b->ndim), db = d - (out_ndim - ndim);
     int64_t x = da >= 0 ? b->shape[da] : 1, y = db >= 0 ? shape[db] : 1;
     if (x != y && x != 1 && y != 1) {
-      char s1[TSR__SHAPE_TEXT], s2[TSR__SHAPE_TEXT];
+      char s1[TSR__SHAPE_STR_BYTES], s2[TSR__SHAPE_STR_BYTES];
       return tsr_error_set(TSR_ESHAPE, "%s: shapes %s and %s cannot be broadcast together", fn,
-                           tsr__format_shape(s1, b->ndim, b->shape),
-                           tsr__format_shape(s2, ndim, shape));
+                           tsr__format_shape(s1, sizeof s1, b->ndim, b->shape),
+                           tsr__format_shape(s2, sizeof s2, ndim, shape));
     }
     out[d] = x == 1 ? y : x;
   }
