@@ -129,4 +129,91 @@ typedef struct tsr__segment {
 int64_t tsr__axis_segments(const int64_t *offsets, int64_t nchunks, int64_t a, int64_t s,
                            int64_t b0, int64_t b1, tsr__segment *seg);
 
+/* --- user kernels, cumulative, persist --- */
+
+/* A copy of `grid` allocated from ctx (map.c). */
+tsr_status tsr__grid_copy(tsr_ctx *ctx, const tsr_chunk_grid *grid, tsr_chunk_grid **out);
+
+/* Whether a double converts to dtype without undefined behaviour (as
+ * np.full and tsr_array_full accept it). */
+static inline bool tsr__value_fits(tsr_dtype dtype, double v) {
+  switch (dtype) {
+  case TSR_BOOL:
+  case TSR_FLOAT32:
+  case TSR_FLOAT64:
+    return true;
+  case TSR_INT8:
+    return v >= -128.0 && v < 128.0;
+  case TSR_INT16:
+    return v >= -32768.0 && v < 32768.0;
+  case TSR_INT32:
+    return v >= -2147483648.0 && v < 2147483648.0;
+  case TSR_INT64:
+    return v >= -9223372036854775808.0 && v < 9223372036854775808.0;
+  case TSR_UINT8:
+    return v > -1.0 && v < 256.0;
+  case TSR_UINT16:
+    return v > -1.0 && v < 65536.0;
+  case TSR_UINT32:
+    return v > -1.0 && v < 4294967296.0;
+  case TSR_UINT64:
+    return v > -1.0 && v < 18446744073709551616.0;
+  default:
+    return false;
+  }
+}
+
+/* Stores v converted to dtype (C casts; bool is v != 0) at dst; the caller
+ * has checked tsr__value_fits. */
+static inline void tsr__value_store(tsr_dtype dtype, double v, void *dst) {
+  union {
+    uint8_t u8;
+    int8_t i8;
+    int16_t i16;
+    int32_t i32;
+    int64_t i64;
+    uint16_t u16;
+    uint32_t u32;
+    uint64_t u64;
+    float f32;
+    double f64;
+  } x;
+  switch (dtype) {
+  case TSR_BOOL:
+    x.u8 = v != 0;
+    break;
+  case TSR_INT8:
+    x.i8 = (int8_t)v;
+    break;
+  case TSR_INT16:
+    x.i16 = (int16_t)v;
+    break;
+  case TSR_INT32:
+    x.i32 = (int32_t)v;
+    break;
+  case TSR_INT64:
+    x.i64 = (int64_t)v;
+    break;
+  case TSR_UINT8:
+    x.u8 = (uint8_t)v;
+    break;
+  case TSR_UINT16:
+    x.u16 = (uint16_t)v;
+    break;
+  case TSR_UINT32:
+    x.u32 = (uint32_t)v;
+    break;
+  case TSR_UINT64:
+    x.u64 = (uint64_t)v;
+    break;
+  case TSR_FLOAT32:
+    x.f32 = (float)v;
+    break;
+  default:
+    x.f64 = v;
+    break;
+  }
+  __builtin_memcpy(dst, &x, tsr_dtype_size(dtype));
+}
+
 #endif /* TSR_ARRAY_IMPL_H */

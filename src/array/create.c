@@ -13,32 +13,6 @@
 
 /* ---- converting doubles to dtypes -------------------------------------- */
 
-static bool value_fits(tsr_dtype dtype, double v) {
-  switch (dtype) {
-  case TSR_BOOL:
-  case TSR_FLOAT32:
-  case TSR_FLOAT64:
-    return true;
-  case TSR_INT8:
-    return v >= -128.0 && v < 128.0;
-  case TSR_INT16:
-    return v >= -32768.0 && v < 32768.0;
-  case TSR_INT32:
-    return v >= -2147483648.0 && v < 2147483648.0;
-  case TSR_INT64:
-    return v >= -9223372036854775808.0 && v < 9223372036854775808.0;
-  case TSR_UINT8:
-    return v > -1.0 && v < 256.0;
-  case TSR_UINT16:
-    return v > -1.0 && v < 65536.0;
-  case TSR_UINT32:
-    return v > -1.0 && v < 4294967296.0;
-  case TSR_UINT64:
-    return v > -1.0 && v < 18446744073709551616.0;
-  default:
-    return false;
-  }
-}
 
 /* out[i] = value(first + i) converted to dtype, for i < n, where value(j) =
  * start + j * step.  The caller has range-checked. */
@@ -147,7 +121,7 @@ static tsr_status create_source(tsr_ctx *ctx, const char *fn, const tsr__op *op,
 
 tsr_status tsr_array_full(tsr_ctx *ctx, tsr_dtype dtype, int ndim, const int64_t *shape,
                           const int64_t *chunks, double value, tsr_array **out) {
-  TSR_CHECK(!tsr_dtype_valid(dtype) || value_fits(dtype, value), TSR_EINVAL,
+  TSR_CHECK(!tsr_dtype_valid(dtype) || tsr__value_fits(dtype, value), TSR_EINVAL,
             "tsr_array_full: value %.17g does not fit %s", value, tsr_dtype_name(dtype));
   linear_params p = {value, 0.0, (int32_t)dtype};
   return create_source(ctx, "tsr_array_full", &op_linear, dtype, ndim, shape, chunks, &p, sizeof p,
@@ -177,7 +151,7 @@ tsr_status tsr_array_arange(tsr_ctx *ctx, tsr_dtype dtype, double start, double 
   int64_t n = count > 0 ? (int64_t)count : 0;
   if (tsr_dtype_valid(dtype) && n > 0) {
     double last = start + (double)(n - 1) * step;
-    TSR_CHECK(value_fits(dtype, start) && value_fits(dtype, last), TSR_EINVAL,
+    TSR_CHECK(tsr__value_fits(dtype, start) && tsr__value_fits(dtype, last), TSR_EINVAL,
               "%s: values from %.17g to %.17g do not fit %s", fn, start, last,
               tsr_dtype_name(dtype));
   }
