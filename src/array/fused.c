@@ -111,6 +111,46 @@ tsr_status tsr__builder_add(tsr__builder *b, const char *fn, tsr__expr *e, uint1
   return load_leaf(b, e, reg);
 }
 
+/* Whether e's values are already in memory, as a strided view of a user
+ * buffer: a buffer node itself, or a single-input gather of one (slice,
+ * transpose, expand_dims, squeeze, rechunk of a buffer) with the same
+ * dtype.  Element (i_0, ...) of e is at base + sum i_k * stride[k]
+ * elements.  Fused tasks read such leaves in place instead of through
+ * copy tasks: x + x.T reads x once. */
+bool tsr__memory_view(const tsr__expr *e, const unsigned char **base, int64_t *stride) {
+  int ndim = e->grid->ndim;
+  const void *mem = tsr__expr_memory(e);
+  if (mem != NULL) {
+    int64_t s = 1;
+    for (int d = ndim - 1; d >= 0; d--) {
+      stride[d] = s;
+      s *= e->grid->shape[d];
+    }
+    *base = mem;
+    return true;
+  }
+  const tsr__gather_map *m = tsr__gather_single_map(e);
+  if (m == NULL || e->inputs[0]->dtype != e->dtype)
+    return false;
+  for (int k = 0; k < ndim; k++)
+    if (m->olo[k] != 0 || m->ohi[k] != e->grid->shape[k])
+      return false;
+  const unsigned char *in_base;
+  int64_t in_stride[TSR_MAX_NDIM];
+  if (!tsr__memory_view(e->inputs[0], &in_base, in_stride))
+    return false;
+  int64_t first = 0;
+  for (int k = 0; k < ndim; k++)
+    stride[k] = 0;
+  for (int d = 0; d < m->ndim; d++) {
+    first += m->a[d] * in_stride[d];
+    if (m->oax[d] >= 0)
+      stride[m->oax[d]] += m->s[d] * in_stride[d];
+  }
+  *base = in_base + first * (int64_t)tsr_dtype_size(e->dtype);
+  return true;
+}
+
 tsr_status tsr__fused_make(tsr_ctx *ctx, const tsr__builder *b, tsr__fused **out,
                            tsr__expr **inputs, uint32_t *n_inputs) {
   *out = NULL;
@@ -131,14 +171,8 @@ tsr_status tsr__fused_make(tsr_ctx *ctx, const tsr__builder *b, tsr__fused **out
     l->expr = e;
     l->ndim = e->grid->ndim;
     memcpy(l->shape, e->grid->shape, (size_t)l->ndim * sizeof *l->shape);
-    l->memory = tsr__expr_memory(e);
-    if (l->memory != NULL) {
+    if (tsr__memory_view(e, &l->memory, l->mem_stride)) {
       l->task_input = -1;
-      int64_t s = 1;
-      for (int d = l->ndim - 1; d >= 0; d--) {
-        l->mem_stride[d] = s;
-        s *= l->shape[d];
-      }
     } else {
       l->task_input = (int32_t)*n_inputs;
       inputs[(*n_inputs)++] = e;
@@ -166,7 +200,9 @@ tsr_status tsr__fused_grid(tsr_ctx *ctx, const char *fn, const tsr__builder *b,
   for (int pass = 0; pass < 2; pass++) /* task leaves decide; memory leaves fill in */
     for (uint32_t k = 0; k < b->n_leaves; k++) {
       const tsr__expr *e = b->leaf[k];
-      bool is_task = tsr__expr_memory(e) == NULL;
+      const unsigned char *base;
+      int64_t strides[TSR_MAX_NDIM];
+      bool is_task = !tsr__memory_view(e, &base, strides);
       if (is_task != (pass == 0))
         continue;
       const tsr_chunk_grid *g = e->grid;
@@ -211,6 +247,114 @@ tsr_status tsr__fused_grid(tsr_ctx *ctx, const char *fn, const tsr__builder *b,
   }
   tsr_status status = tsr_chunk_grid_create_explicit(ctx, ndim, extents, nchunks, out);
   tsr_free(ctx, buf);
+  return status;
+}
+
+/* Adds the boundaries of offsets[0..n] to the sorted set u (n_u entries). */
+static int64_t merge_bounds(int64_t *u, int64_t n_u, const int64_t *offsets, int64_t n,
+                            int64_t *tmp) {
+  int64_t i = 0, j = 0, m = 0;
+  while (i < n_u || j <= n) {
+    int64_t x = i < n_u ? u[i] : INT64_MAX, y = j <= n ? offsets[j] : INT64_MAX;
+    int64_t v = x < y ? x : y;
+    if (x == v)
+      i++;
+    if (y == v)
+      j++;
+    tmp[m++] = v;
+  }
+  memcpy(u, tmp, (size_t)m * sizeof *u);
+  return m;
+}
+
+tsr_status tsr__builder_unify(tsr__builder *b, tsr_ctx *ctx, tsr__expr **owned, uint32_t *n_owned) {
+  *n_owned = 0;
+  int ndim = b->ndim;
+  /* Is any task leaf chunked differently from another along an axis? */
+  bool differ = false;
+  const tsr_chunk_grid *first[TSR_MAX_NDIM] = {0};
+  int first_axis[TSR_MAX_NDIM] = {0};
+  int64_t total = 0;
+  for (uint32_t k = 0; k < b->n_leaves; k++) {
+    const tsr__expr *e = b->leaf[k];
+    const unsigned char *base;
+    int64_t strides[TSR_MAX_NDIM];
+    if (tsr__memory_view(e, &base, strides))
+      continue;
+    for (int j = 0; j < e->grid->ndim; j++) {
+      int d = j + ndim - e->grid->ndim;
+      if (e->grid->shape[j] != b->shape[d])
+        continue;
+      total += e->grid->nchunks[j] + 1;
+      if (first[d] == NULL) {
+        first[d] = e->grid;
+        first_axis[d] = j;
+      } else if (first[d]->nchunks[first_axis[d]] != e->grid->nchunks[j] ||
+                 memcmp(first[d]->offsets[first_axis[d]], e->grid->offsets[j],
+                        (size_t)(e->grid->nchunks[j] + 1) * sizeof(int64_t)) != 0) {
+        differ = true;
+      }
+    }
+  }
+  if (!differ)
+    return TSR_OK;
+  /* Dask's unify_chunks: every task leaf gets the union of the boundaries. */
+  int64_t *u = NULL, *tmp = NULL;
+  tsr_status status = TSR_OK;
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)(total + ndim + 1) * sizeof *u, (void **)&u));
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)(total + ndim + 1) * sizeof *u, (void **)&tmp));
+  int64_t *bounds[TSR_MAX_NDIM], n_bounds[TSR_MAX_NDIM];
+  int64_t *at = u;
+  for (int d = 0; d < ndim; d++) {
+    bounds[d] = at;
+    n_bounds[d] = 0;
+    for (uint32_t k = 0; k < b->n_leaves; k++) {
+      const tsr__expr *e = b->leaf[k];
+      const unsigned char *base;
+      int64_t strides[TSR_MAX_NDIM];
+      int j = d - (ndim - e->grid->ndim);
+      if (j < 0 || e->grid->shape[j] != b->shape[d] || tsr__memory_view(e, &base, strides))
+        continue;
+      n_bounds[d] =
+          merge_bounds(bounds[d], n_bounds[d], e->grid->offsets[j], e->grid->nchunks[j], tmp);
+    }
+    if (n_bounds[d] == 0) { /* no task leaf spans this axis */
+      bounds[d][0] = 0;
+      bounds[d][1] = b->shape[d];
+      n_bounds[d] = b->shape[d] == 0 ? 2 : 2;
+    }
+    at += n_bounds[d];
+  }
+  for (uint32_t k = 0; k < b->n_leaves && status == TSR_OK; k++) {
+    tsr__expr *e = b->leaf[k];
+    const unsigned char *base;
+    int64_t strides[TSR_MAX_NDIM];
+    if (tsr__memory_view(e, &base, strides))
+      continue;
+    int lead = ndim - e->grid->ndim;
+    const int64_t *offs[TSR_MAX_NDIM];
+    int64_t nch[TSR_MAX_NDIM];
+    for (int j = 0; j < e->grid->ndim; j++) {
+      int d = j + lead;
+      bool bc = e->grid->shape[j] != b->shape[d];
+      offs[j] = bc ? e->grid->offsets[j] : bounds[d];
+      nch[j] = bc ? e->grid->nchunks[j] : n_bounds[d] - 1;
+    }
+    tsr_chunk_grid *target = NULL;
+    TSR__TRY_GOTO(status, tsr__grid_from_offsets(ctx, e->grid->ndim, offs, nch, &target));
+    if (!tsr__grid_equal(target, e->grid)) {
+      tsr__expr *r = NULL;
+      status = tsr__rechunk_expr(e, target, &r);
+      if (status == TSR_OK) {
+        owned[(*n_owned)++] = r;
+        b->leaf[k] = r;
+      }
+    }
+    tsr_chunk_grid_destroy(&target);
+  }
+fail:
+  tsr_free(ctx, u);
+  tsr_free(ctx, tmp);
   return status;
 }
 
@@ -442,16 +586,24 @@ tsr_status tsr__builder_finish(tsr__builder *b, tsr_ctx *ctx, const char *fn, ui
     b->prog.code[b->prog.n++] = (tsr__instr){
         .code = TSR__I_CAST, .dtype = (uint8_t)t, .src_dtype = (uint8_t)t, .a = result};
   }
-  tsr_chunk_grid *grid;
-  TSR_TRY(tsr__fused_grid(ctx, fn, b, &grid));
-  tsr__fused *f;
+  tsr__expr *owned[TSR__MAX_LEAVES];
+  uint32_t n_owned = 0;
+  tsr_chunk_grid *grid = NULL;
+  tsr__fused *f = NULL;
   tsr__expr *inputs[TSR__MAX_LEAVES];
   uint32_t n_inputs;
-  tsr_status status = tsr__fused_make(ctx, b, &f, inputs, &n_inputs);
-  if (status != TSR_OK) {
-    tsr_chunk_grid_destroy(&grid);
-    return status;
+  tsr_status status = tsr__builder_unify(b, ctx, owned, &n_owned);
+  if (status == TSR_OK)
+    status = tsr__fused_grid(ctx, fn, b, &grid);
+  if (status == TSR_OK)
+    status = tsr__fused_make(ctx, b, &f, inputs, &n_inputs);
+  if (status == TSR_OK) {
+    tsr_dtype dtype = (tsr_dtype)b->prog.code[b->prog.n - 1].dtype;
+    status = tsr__expr_create(ctx, &op_fused, dtype, grid, n_inputs, inputs, f, out);
+    grid = NULL;
   }
-  tsr_dtype dtype = (tsr_dtype)b->prog.code[b->prog.n - 1].dtype;
-  return tsr__expr_create(ctx, &op_fused, dtype, grid, n_inputs, inputs, f, out);
+  tsr_chunk_grid_destroy(&grid);
+  for (uint32_t i = 0; i < n_owned; i++) /* the node holds its own references */
+    tsr__expr_release(&owned[i]);
+  return status;
 }

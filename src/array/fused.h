@@ -48,6 +48,16 @@ tsr_status tsr__builder_add(tsr__builder *b, const char *fn, tsr__expr *e, uint1
 tsr_status tsr__builder_finish(tsr__builder *b, tsr_ctx *ctx, const char *fn, uint16_t result,
                                tsr__expr **out);
 
+/* Rechunks the builder's task leaves to common chunks where they differ
+ * (Dask's unify_chunks: the union of their boundaries per axis).  The new
+ * leaves are returned in owned[0..*n_owned) (one reference each, to release
+ * once the node made from the builder holds its own). */
+tsr_status tsr__builder_unify(tsr__builder *b, tsr_ctx *ctx, tsr__expr **owned,
+                              uint32_t *n_owned);
+/* Whether e is in memory as a strided view of a user buffer (see fused.c);
+ * stride has e's ndim entries, in elements. */
+bool tsr__memory_view(const tsr__expr *e, const unsigned char **base, int64_t *stride);
+
 /* True for a fused elementwise node (whose params are a tsr__fused). */
 bool tsr__expr_is_fused(const tsr__expr *e);
 /* Fills leaf records for the builder's leaves (taking references) and the
@@ -56,9 +66,9 @@ bool tsr__expr_is_fused(const tsr__expr *e);
 tsr_status tsr__fused_make(tsr_ctx *ctx, const tsr__builder *b, tsr__fused **out,
                            tsr__expr **inputs, uint32_t *n_inputs);
 void tsr__fused_destroy(tsr_ctx *ctx, tsr__fused *f);
-/* The common chunk grid of the builder's task leaves (and memory leaves'
- * shape) over the builder's shape: TSR_ENOTSUP if task leaves disagree on
- * the chunks of an axis (chunk unification). */
+/* The common chunk grid of the builder's task leaves over the builder's
+ * shape (after tsr__builder_unify); axes only memory leaves span take the
+ * first one's chunks. */
 tsr_status tsr__fused_grid(tsr_ctx *ctx, const char *fn, const tsr__builder *b,
                            tsr_chunk_grid **out);
 /* Input chunk ids of output chunk `coords` (over the builder's shape) for

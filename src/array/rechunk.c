@@ -384,6 +384,12 @@ typedef struct gather_params {
   tsr__gather_map maps[];
 } gather_params;
 
+const tsr__gather_map *tsr__gather_single_map(const tsr__expr *e) {
+  if (e->op->lower != tsr__gather_lower || e->n_inputs != 1)
+    return NULL;
+  return ((const gather_params *)e->params)->maps;
+}
+
 tsr_status tsr__gather_create(tsr_ctx *ctx, const tsr__op *op, tsr_dtype dtype,
                               tsr_chunk_grid *grid, uint32_t n, tsr__expr *const *inputs,
                               const tsr__gather_map *maps, tsr__expr **out) {

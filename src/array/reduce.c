@@ -739,8 +739,8 @@ static tsr_status build(int op, tsr_array *a, const int *axes, int naxes, bool a
 
   tsr__builder *bl = NULL;
   reduce_spec *params = NULL;
-  tsr__expr *inputs[TSR__MAX_LEAVES];
-  uint32_t n_inputs = 0;
+  tsr__expr *inputs[TSR__MAX_LEAVES], *owned[TSR__MAX_LEAVES];
+  uint32_t n_inputs = 0, n_owned = 0;
   tsr__expr *e = NULL;
   tsr_status status = TSR_OK;
   TSR__TRY_GOTO(status, tsr_alloc(ctx, sizeof *bl, (void **)&bl));
@@ -758,6 +758,7 @@ static tsr_status build(int op, tsr_array *a, const int *axes, int naxes, bool a
   }
   TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *params, (void **)&params));
   *params = spec;
+  TSR__TRY_GOTO(status, tsr__builder_unify(bl, ctx, owned, &n_owned));
   TSR__TRY_GOTO(status, tsr__fused_grid(ctx, name, bl, &params->in_grid));
   TSR__TRY_GOTO(status, tsr__fused_make(ctx, bl, &params->fused, inputs, &n_inputs));
   /* The output grid: kept axes keep their chunks. */
@@ -799,8 +800,12 @@ static tsr_status build(int op, tsr_array *a, const int *axes, int naxes, bool a
       goto fail;
   }
   tsr_free(ctx, bl);
+  for (uint32_t i = 0; i < n_owned; i++)
+    tsr__expr_release(&owned[i]);
   return tsr__array_wrap(e, out);
 fail:
+  for (uint32_t i = 0; i < n_owned; i++)
+    tsr__expr_release(&owned[i]);
   if (params != NULL) {
     tsr__fused_destroy(ctx, params->fused);
     tsr_chunk_grid_destroy(&params->in_grid);
