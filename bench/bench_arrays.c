@@ -175,8 +175,63 @@ static tsr_array *a3(tsr_ctx *ctx, const sizes *s, inputs *in) {
   return r;
 }
 
+/* The 5-point Laplacian of the interior points; the array's edge rows and
+ * columns get 0 (they lack neighbours), as in arrays_peers.py. */
+static tsr_status laplacian5(void *out, const tsr_block_info *oi, const void *const *in,
+                             const tsr_block_info *ii, size_t n_in, void *user) {
+  (void)n_in;
+  (void)user;
+  const double *x = in[0];
+  double *o = out;
+  int64_t rows = oi->shape[0], cols = oi->shape[1], width = ii->shape[1];
+  int64_t n0 = oi->array_shape[0], n1 = oi->array_shape[1];
+  int64_t r0 = oi->offset[0] - ii->offset[0], c0 = oi->offset[1] - ii->offset[1];
+  int64_t jlo = oi->offset[1] == 0 ? 1 : 0;
+  int64_t jhi = oi->offset[1] + cols == n1 ? cols - 1 : cols;
+  for (int64_t i = 0; i < rows; i++) {
+    double *orow = o + i * cols;
+    int64_t gi = oi->offset[0] + i;
+    if (gi == 0 || gi == n0 - 1 || jhi <= jlo) {
+      memset(orow, 0, (size_t)cols * sizeof *orow);
+      continue;
+    }
+    const double *mid = x + (r0 + i) * width + c0;
+    const double *up = mid - width, *down = mid + width;
+    for (int64_t j = 0; j < jlo; j++)
+      orow[j] = 0;
+    for (int64_t j = jlo; j < jhi; j++)
+      orow[j] = up[j] + down[j] + mid[j - 1] + mid[j + 1] - 4 * mid[j];
+    for (int64_t j = jhi; j < cols; j++)
+      orow[j] = 0;
+  }
+  return TSR_OK;
+}
+
+static tsr_array *a5(tsr_ctx *ctx, const sizes *s, inputs *in) {
+  (void)ctx;
+  (void)s;
+  tsr_array *lap, *sum;
+  CHECK(tsr_map_overlap(in->ax, (int64_t[]){1, 1}, TSR_BOUNDARY_NONE, 0, laplacian5, NULL,
+                        TSR_FLOAT64, &lap));
+  CHECK(tsr_sum(lap, NULL, 0, false, &sum));
+  tsr_array_destroy(&lap);
+  return sum;
+}
+
+static tsr_array *a6(tsr_ctx *ctx, const sizes *s, inputs *in) {
+  (void)ctx;
+  (void)s;
+  tsr_array *t, *plus, *sum;
+  CHECK(tsr_transpose(in->ax, NULL, &t));
+  CHECK(tsr_add(in->ax, t, &plus));
+  CHECK(tsr_sum(plus, NULL, 0, false, &sum));
+  tsr_array_destroy(&t);
+  tsr_array_destroy(&plus);
+  return sum;
+}
+
 typedef tsr_array *(*workload_fn)(tsr_ctx *, const sizes *, inputs *);
-static const workload_fn workloads[N_WORKLOADS] = {a1, a2, a3, NULL, NULL, NULL};
+static const workload_fn workloads[N_WORKLOADS] = {a1, a2, a3, NULL, a5, a6};
 
 typedef struct task_count {
   uint64_t tasks;
@@ -273,7 +328,7 @@ static void usage(void) {
 
 static options parse(int argc, char **argv) {
   options o = {5, 2, 1.0, {0}, true, "/usr/bin/python3", TSR_BENCH_PEERS_SCRIPT};
-  const char *list = "A1,A2,A3";
+  const char *list = "A1,A2,A3,A5,A6";
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--no-peers") == 0) {

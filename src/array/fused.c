@@ -446,46 +446,92 @@ void tsr__walk_coalesce(tsr__walk *w) {
   w->ndim = n;
 }
 
+/* Evaluates and visits the block of n elements at inner position j of the
+ * run whose operands start at off[]. */
+static tsr_status walk_block(const tsr__walk *w, tsr__eval *ev, const int64_t *off, int64_t j,
+                             int64_t n, int64_t len, tsr__visit_fn visit, void *user,
+                             bool run_end) {
+  int inner = w->ndim - 1, nl = w->n_leaves;
+  int64_t blk = (int64_t)ev->block;
+  tsr__leaf_run runs[TSR__MAX_LEAVES];
+  int64_t xoff[TSR__WALK_EXTRA] = {0}, xstride[TSR__WALK_EXTRA] = {0};
+  for (int k = 0; k < nl; k++) {
+    int64_t s = w->stride[k][inner];
+    runs[k].ptr = w->base[k] + (off[k] + j * s) * w->itemsize[k];
+    runs[k].stride = s;
+    /* Ask for the next blocks of contiguous leaves while this one is
+     * computed: the loads overlap with the arithmetic. */
+    if (s == 1 && j + 2 * blk < len)
+      for (int64_t b = 2 * blk * w->itemsize[k]; b < 3 * blk * w->itemsize[k]; b += 64)
+        __builtin_prefetch(runs[k].ptr + b);
+  }
+  for (int x = 0; nl + x < w->nops; x++) {
+    int64_t s = w->stride[nl + x][inner];
+    xoff[x] = off[nl + x] + j * s;
+    xstride[x] = s;
+  }
+  const void *values = tsr__eval_block(ev, runs, (size_t)n);
+  if (values == NULL)
+    return ev->status;
+  return visit(user, values, (size_t)n, xoff, xstride, run_end);
+}
+
+/* Whether to walk the two innermost axes in tiles: when a leaf is read
+ * with a large stride along the run (a transposed view), row after row of
+ * full-length runs would touch a new page per element; tiles of TILE_ROWS
+ * runs keep the pages and cache lines a tile touches few and reused.  Not
+ * when an extra operand reduces along the run but not across runs (tiling
+ * would interleave the runs' partial sums). */
+#define TILE_ROWS 32
+static bool walk_tiled(const tsr__walk *w) {
+  int inner = w->ndim - 1;
+  if (w->ndim < 2 || w->shape[inner - 1] <= 1)
+    return false;
+  bool strided = false;
+  for (int k = 0; k < w->n_leaves; k++)
+    strided |= w->stride[k][inner] > 1 || w->stride[k][inner] < -1;
+  for (int x = w->n_leaves; x < w->nops; x++)
+    if (w->stride[x][inner] == 0 && w->stride[x][inner - 1] != 0)
+      return false;
+  return strided;
+}
+
 tsr_status tsr__walk_run(tsr__walk *w, tsr__eval *ev, tsr__visit_fn visit, void *user) {
-  int ndim = w->ndim, inner = ndim - 1, nl = w->n_leaves;
+  int ndim = w->ndim, inner = ndim - 1;
   for (int d = 0; d < ndim; d++)
     if (w->shape[d] == 0)
       return TSR_OK;
+  bool tiled = walk_tiled(w);
+  int outer = tiled ? inner - 1 : inner; /* axes walked by the odometer */
   int64_t idx[TSR_MAX_NDIM] = {0};
-  int64_t off[TSR__MAX_LEAVES + TSR__WALK_EXTRA];
-  tsr__leaf_run runs[TSR__MAX_LEAVES];
-  int64_t xoff[TSR__WALK_EXTRA] = {0}, xstride[TSR__WALK_EXTRA] = {0};
+  int64_t off[TSR__MAX_LEAVES + TSR__WALK_EXTRA], row[TSR__MAX_LEAVES + TSR__WALK_EXTRA];
   int64_t len = w->shape[inner], blk = (int64_t)ev->block;
   for (;;) {
     for (int op = 0; op < w->nops; op++) {
       int64_t o = 0;
-      for (int d = 0; d < inner; d++)
+      for (int d = 0; d < outer; d++)
         o += idx[d] * w->stride[op][d];
       off[op] = o;
     }
-    for (int64_t j = 0; j < len; j += blk) {
-      size_t n = (size_t)(len - j < blk ? len - j : blk);
-      for (int k = 0; k < nl; k++) {
-        int64_t s = w->stride[k][inner];
-        runs[k].ptr = w->base[k] + (off[k] + j * s) * w->itemsize[k];
-        runs[k].stride = s;
-        /* Ask for the next blocks of contiguous leaves while this one is
-         * computed: the loads overlap with the arithmetic. */
-        if (s == 1 && j + 2 * blk < len)
-          for (int64_t b = 2 * blk * w->itemsize[k]; b < 3 * blk * w->itemsize[k]; b += 64)
-            __builtin_prefetch(runs[k].ptr + b);
+    if (!tiled) {
+      for (int64_t j = 0; j < len; j += blk)
+        TSR_TRY(walk_block(w, ev, off, j, len - j < blk ? len - j : blk, len, visit, user,
+                           j + blk >= len));
+    } else {
+      int64_t rows = w->shape[inner - 1];
+      for (int64_t i0 = 0; i0 < rows; i0 += TILE_ROWS) {
+        int64_t i1 = i0 + TILE_ROWS < rows ? i0 + TILE_ROWS : rows;
+        for (int64_t j = 0; j < len; j += blk)
+          for (int64_t i = i0; i < i1; i++) {
+            for (int op = 0; op < w->nops; op++)
+              row[op] = off[op] + i * w->stride[op][inner - 1];
+            bool last = i == rows - 1 && j + blk >= len && i1 == rows;
+            TSR_TRY(
+                walk_block(w, ev, row, j, len - j < blk ? len - j : blk, len, visit, user, last));
+          }
       }
-      for (int x = 0; nl + x < w->nops; x++) {
-        int64_t s = w->stride[nl + x][inner];
-        xoff[x] = off[nl + x] + j * s;
-        xstride[x] = s;
-      }
-      const void *values = tsr__eval_block(ev, runs, n);
-      if (values == NULL)
-        return ev->status;
-      TSR_TRY(visit(user, values, n, xoff, xstride, j + blk >= len));
     }
-    int d = inner - 1;
+    int d = outer - 1;
     while (d >= 0 && ++idx[d] == w->shape[d])
       idx[d--] = 0;
     if (d < 0)
