@@ -64,6 +64,9 @@ tsr_status tsr__lower_blockwise_source(const tsr__expr *e, tsr_taskgraph *g, con
 /* The whole array in memory (C order) when e is a node over a user buffer,
  * else NULL: fused tasks read such arrays in place. */
 const void *tsr__expr_memory(const tsr__expr *e);
+/* The value (in the node's dtype) when e is a tsr_array_full node, else
+ * NULL: fused tasks read it as a broadcast scalar, with no fill tasks. */
+const void *tsr__expr_constant(const tsr__expr *e);
 
 /* Normalizes axis (negative counts from the end) for an ndim-d array, or
  * fails with TSR_EINVAL naming fn, the axis and ndim. */

@@ -69,6 +69,8 @@ static void fill_linear(void *out, tsr_dtype dtype, int64_t n, double start, dou
 typedef struct linear_params {
   double start, step; /* element j is start + j * step (full: step 0) */
   int32_t dtype;
+  int32_t is_full;
+  uint64_t value; /* full: the value's bytes in dtype */
 } linear_params;
 
 static const tsr__block *block_of(const tsr_kernel_call *call) { return call->params; }
@@ -95,6 +97,12 @@ static tsr_status lower_linear(const tsr__expr *e, tsr_taskgraph *g, const uint3
 }
 
 static const tsr__op op_linear = {"fill", lower_linear, NULL};
+
+const void *tsr__expr_constant(const tsr__expr *e) {
+  if (e->op != &op_linear || !((const linear_params *)e->params)->is_full)
+    return NULL;
+  return &((const linear_params *)e->params)->value;
+}
 
 /* Shared preamble: checks, chunk grid, node, handle. */
 static tsr_status create_source(tsr_ctx *ctx, const char *fn, const tsr__op *op, tsr_dtype dtype,
@@ -123,7 +131,9 @@ tsr_status tsr_array_full(tsr_ctx *ctx, tsr_dtype dtype, int ndim, const int64_t
                           const int64_t *chunks, double value, tsr_array **out) {
   TSR_CHECK(!tsr_dtype_valid(dtype) || tsr__value_fits(dtype, value), TSR_EINVAL,
             "tsr_array_full: value %.17g does not fit %s", value, tsr_dtype_name(dtype));
-  linear_params p = {value, 0.0, (int32_t)dtype};
+  linear_params p = {value, 0.0, (int32_t)dtype, 1, 0};
+  if (tsr_dtype_valid(dtype))
+    fill_linear(&p.value, dtype, 1, value, 0.0, 0);
   return create_source(ctx, "tsr_array_full", &op_linear, dtype, ndim, shape, chunks, &p, sizeof p,
                        out);
 }
@@ -155,7 +165,7 @@ tsr_status tsr_array_arange(tsr_ctx *ctx, tsr_dtype dtype, double start, double 
               "%s: values from %.17g to %.17g do not fit %s", fn, start, last,
               tsr_dtype_name(dtype));
   }
-  linear_params p = {start, step, (int32_t)dtype};
+  linear_params p = {start, step, (int32_t)dtype, 0, 0};
   return create_source(ctx, fn, &op_linear, dtype, 1, &n, &chunk, &p, sizeof p, out);
 }
 

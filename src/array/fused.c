@@ -112,13 +112,21 @@ tsr_status tsr__builder_add(tsr__builder *b, const char *fn, tsr__expr *e, uint1
 }
 
 /* Whether e's values are already in memory, as a strided view of a user
- * buffer: a buffer node itself, or a single-input gather of one (slice,
+ * buffer or of a full() node's value (all strides 0): a buffer node
+ * itself, or a single-input gather of one (slice,
  * transpose, expand_dims, squeeze, rechunk of a buffer) with the same
  * dtype.  Element (i_0, ...) of e is at base + sum i_k * stride[k]
  * elements.  Fused tasks read such leaves in place instead of through
  * copy tasks: x + x.T reads x once. */
 bool tsr__memory_view(const tsr__expr *e, const unsigned char **base, int64_t *stride) {
   int ndim = e->grid->ndim;
+  const void *constant = tsr__expr_constant(e);
+  if (constant != NULL) { /* full(): every element is the one value */
+    for (int d = 0; d < ndim; d++)
+      stride[d] = 0;
+    *base = constant;
+    return true;
+  }
   const void *mem = tsr__expr_memory(e);
   if (mem != NULL) {
     int64_t s = 1;
