@@ -575,8 +575,7 @@ static tsr_status fused_kernel(const tsr_kernel_call *call) {
   int ndim = b->ndim;
   const int64_t *shape = tsr__block_shape(b);
   tsr_ctx *ctx = t.ctx;
-  tsr__walk *w;
-  TSR_TRY(tsr_alloc(ctx, sizeof *w, (void **)&w));
+  tsr__walk walk, *w = &walk; /* on the stack: no allocation per task */
   tsr__walk_setup(w, t.fused, ndim, shape, tsr__block_offset(b), call->inputs, 1);
   int64_t s = 1, *out_stride = w->stride[w->n_leaves];
   for (int d = ndim - 1; d >= 0; d--) {
@@ -591,7 +590,6 @@ static tsr_status fused_kernel(const tsr_kernel_call *call) {
     status = tsr__walk_run(w, &ev, visit_copy, &c);
   }
   tsr__eval_free(&ev, ctx);
-  tsr_free(ctx, w);
   return status;
 }
 

@@ -51,7 +51,12 @@ tsr_status tsr__eval_init(tsr__eval *ev, tsr_ctx *ctx, const tsr__program *p, si
   ev->scratch = NULL;
   ev->status = TSR_OK;
   ev->block = block < TSR__BLOCK ? (block > 0 ? block : 1) : TSR__BLOCK;
-  TSR_TRY(tsr_alloc(ctx, (size_t)p->n * ev->block * 8, (void **)&ev->scratch));
+  size_t bytes = (size_t)p->n * ev->block * 8;
+  ev->on_stack = bytes <= sizeof ev->small;
+  if (ev->on_stack)
+    ev->scratch = ev->small;
+  else
+    TSR_TRY(tsr_alloc(ctx, bytes, (void **)&ev->scratch));
   /* Constants are the same in every block: splat them once. */
   for (uint32_t i = 0; i < p->n; i++)
     if (p->code[i].code == TSR__I_CONST) {
@@ -63,7 +68,8 @@ tsr_status tsr__eval_init(tsr__eval *ev, tsr_ctx *ctx, const tsr__program *p, si
 }
 
 void tsr__eval_free(tsr__eval *ev, tsr_ctx *ctx) {
-  tsr_free(ctx, ev->scratch);
+  if (!ev->on_stack)
+    tsr_free(ctx, ev->scratch);
   ev->scratch = NULL;
 }
 

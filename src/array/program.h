@@ -70,6 +70,8 @@ typedef struct tsr__eval {
   size_t block;           /* most elements per block, <= TSR__BLOCK */
   tsr_status status;      /* why tsr__eval_block returned NULL */
   unsigned char *scratch; /* n instructions x block x 8 bytes, 64-aligned */
+  bool on_stack;          /* scratch is `small` (tiny chunks: no allocation per task) */
+  _Alignas(64) unsigned char small[4096];
 } tsr__eval;
 
 /* Allocates scratch for p (for blocks of at most `block` elements) from ctx. */

@@ -456,8 +456,7 @@ static tsr_status chunk_kernel(const tsr_kernel_call *call) {
     return TSR_OK;
   int ndim = b->ndim;
   const int64_t *shape = tsr__block_shape(b), *offset = tsr__block_offset(b);
-  tsr__walk *w;
-  TSR_TRY(tsr_alloc(t.ctx, sizeof *w, (void **)&w));
+  tsr__walk walk, *w = &walk; /* on the stack: no allocation per task */
   tsr__walk_setup(w, s->fused, ndim, shape, offset, call->inputs, 2);
   /* Extra 0: the partial state, the chunk's shape with reduced axes 1. */
   int64_t st = 1, *out_stride = w->stride[w->n_leaves];
@@ -509,7 +508,6 @@ static tsr_status chunk_kernel(const tsr_kernel_call *call) {
   if (partial != state)
     tsr_free(t.ctx, partial);
   tsr__eval_free(&ev, t.ctx);
-  tsr_free(t.ctx, w);
   return status;
 }
 
