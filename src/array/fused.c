@@ -275,7 +275,15 @@ static int64_t merge_bounds(int64_t *u, int64_t n_u, const int64_t *offsets, int
   return m;
 }
 
-tsr_status tsr__builder_unify(tsr__builder *b, tsr_ctx *ctx, tsr__expr **owned, uint32_t *n_owned) {
+/* Whether leaf e is read in place (and so needs no common chunks). */
+static bool in_place(const tsr__expr *e, bool all_tasks) {
+  const unsigned char *base;
+  int64_t strides[TSR_MAX_NDIM];
+  return !all_tasks && tsr__memory_view(e, &base, strides);
+}
+
+static tsr_status unify(tsr__builder *b, tsr_ctx *ctx, bool all_tasks, tsr__expr **owned,
+                        uint32_t *n_owned) {
   *n_owned = 0;
   int ndim = b->ndim;
   /* Is any task leaf chunked differently from another along an axis? */
@@ -285,9 +293,7 @@ tsr_status tsr__builder_unify(tsr__builder *b, tsr_ctx *ctx, tsr__expr **owned, 
   int64_t total = 0;
   for (uint32_t k = 0; k < b->n_leaves; k++) {
     const tsr__expr *e = b->leaf[k];
-    const unsigned char *base;
-    int64_t strides[TSR_MAX_NDIM];
-    if (tsr__memory_view(e, &base, strides))
+    if (in_place(e, all_tasks))
       continue;
     for (int j = 0; j < e->grid->ndim; j++) {
       int d = j + ndim - e->grid->ndim;
@@ -318,10 +324,8 @@ tsr_status tsr__builder_unify(tsr__builder *b, tsr_ctx *ctx, tsr__expr **owned, 
     n_bounds[d] = 0;
     for (uint32_t k = 0; k < b->n_leaves; k++) {
       const tsr__expr *e = b->leaf[k];
-      const unsigned char *base;
-      int64_t strides[TSR_MAX_NDIM];
       int j = d - (ndim - e->grid->ndim);
-      if (j < 0 || e->grid->shape[j] != b->shape[d] || tsr__memory_view(e, &base, strides))
+      if (j < 0 || e->grid->shape[j] != b->shape[d] || in_place(e, all_tasks))
         continue;
       n_bounds[d] =
           merge_bounds(bounds[d], n_bounds[d], e->grid->offsets[j], e->grid->nchunks[j], tmp);
@@ -335,9 +339,7 @@ tsr_status tsr__builder_unify(tsr__builder *b, tsr_ctx *ctx, tsr__expr **owned, 
   }
   for (uint32_t k = 0; k < b->n_leaves && status == TSR_OK; k++) {
     tsr__expr *e = b->leaf[k];
-    const unsigned char *base;
-    int64_t strides[TSR_MAX_NDIM];
-    if (tsr__memory_view(e, &base, strides))
+    if (in_place(e, all_tasks))
       continue;
     int lead = ndim - e->grid->ndim;
     const int64_t *offs[TSR_MAX_NDIM];
@@ -363,6 +365,38 @@ tsr_status tsr__builder_unify(tsr__builder *b, tsr_ctx *ctx, tsr__expr **owned, 
 fail:
   tsr_free(ctx, u);
   tsr_free(ctx, tmp);
+  return status;
+}
+
+tsr_status tsr__builder_unify(tsr__builder *b, tsr_ctx *ctx, tsr__expr **owned, uint32_t *n_owned) {
+  return unify(b, ctx, false, owned, n_owned);
+}
+
+tsr_status tsr__unify_chunks(tsr_ctx *ctx, const char *fn, uint32_t n, tsr__expr *const *in,
+                             tsr__expr **out) {
+  TSR_CHECK(n <= TSR__MAX_LEAVES, TSR_ENOTSUP, "%s: more than %d inputs with different chunks", fn,
+            TSR__MAX_LEAVES);
+  tsr__builder *b;
+  TSR_TRY(tsr_alloc(ctx, sizeof *b, (void **)&b));
+  tsr__builder_init(b);
+  tsr__expr *owned[TSR__MAX_LEAVES];
+  uint32_t n_owned = 0;
+  uint16_t leaf_of[TSR__MAX_LEAVES];
+  tsr_status status = TSR_OK;
+  for (uint32_t i = 0; i < n && status == TSR_OK; i++) {
+    status = broadcast_into(b, fn, in[i]);
+    if (status == TSR_OK)
+      status = add_leaf(b, in[i], &leaf_of[i]);
+  }
+  if (status == TSR_OK)
+    status = unify(b, ctx, true, owned, &n_owned);
+  for (uint32_t i = 0; i < n && status == TSR_OK; i++) {
+    out[i] = b->leaf[leaf_of[i]];
+    tsr__expr_retain(out[i]);
+  }
+  for (uint32_t i = 0; i < n_owned; i++)
+    tsr__expr_release(&owned[i]);
+  tsr_free(ctx, b);
   return status;
 }
 

@@ -54,6 +54,10 @@ tsr_status tsr__builder_finish(tsr__builder *b, tsr_ctx *ctx, const char *fn, ui
  * once the node made from the builder holds its own). */
 tsr_status tsr__builder_unify(tsr__builder *b, tsr_ctx *ctx, tsr__expr **owned,
                               uint32_t *n_owned);
+/* out[i] = in[i] rechunked to chunks common to all (broadcast-compatible)
+ * inputs; one new reference each. */
+tsr_status tsr__unify_chunks(tsr_ctx *ctx, const char *fn, uint32_t n, tsr__expr *const *in,
+                             tsr__expr **out);
 /* Whether e is in memory as a strided view of a user buffer (see fused.c);
  * stride has e's ndim entries, in elements. */
 bool tsr__memory_view(const tsr__expr *e, const unsigned char **base, int64_t *stride);

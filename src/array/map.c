@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "array_impl.h"
+#include "fused.h"
 
 tsr_status tsr__grid_copy(tsr_ctx *ctx, const tsr_chunk_grid *grid, tsr_chunk_grid **out) {
   *out = NULL;
@@ -35,7 +35,6 @@ tsr_status tsr__grid_copy(tsr_ctx *ctx, const tsr_chunk_grid *grid, tsr_chunk_gr
   *out = g;
   return TSR_OK;
 }
-
 
 /* ---- map_blocks -------------------------------------------------------------- */
 
@@ -146,6 +145,7 @@ tsr_status tsr_map_blocks(size_t n, tsr_array *const *inputs, tsr_block_fn fn, v
   tsr_ctx *ctx = first->ctx;
   const tsr_chunk_grid *ig = first->grid;
   char s1[256], s2[256];
+  bool unify = false;
   for (size_t i = 1; i < n; i++) {
     const tsr__expr *x = inputs[i]->expr;
     TSR_CHECK(x->ctx == ctx, TSR_EINVAL,
@@ -157,48 +157,58 @@ tsr_status tsr_map_blocks(size_t n, tsr_array *const *inputs, tsr_block_fn fn, v
               "is not supported yet)",
               name, tsr__format_shape(s1, sizeof s1, ig->ndim, ig->shape), i,
               tsr__format_shape(s2, sizeof s2, x->grid->ndim, x->grid->shape));
-    TSR_CHECK(same_grid(x->grid, ig), TSR_ESHAPE,
-              "%s: the chunks of inputs[%zu] differ from those of inputs[0] (shape %s); rechunk "
-              "them alike first",
-              name, i, tsr__format_shape(s1, sizeof s1, ig->ndim, ig->shape));
+    unify |= !same_grid(x->grid, ig);
   }
-  if (out_chunks != NULL) {
-    TSR_CHECK(out_chunks->ndim == ig->ndim, TSR_ESHAPE,
-              "%s: out_chunks has %d axes but the inputs have %d (shape %s)", name,
-              out_chunks->ndim, ig->ndim, tsr__format_shape(s1, sizeof s1, ig->ndim, ig->shape));
-    for (int d = 0; d < ig->ndim; d++)
-      TSR_CHECK(out_chunks->nchunks[d] == ig->nchunks[d], TSR_ESHAPE,
-                "%s: out_chunks has %lld chunks on axis %d but the inputs have %lld", name,
-                (long long)out_chunks->nchunks[d], d, (long long)ig->nchunks[d]);
+  /* Inputs chunked differently are rechunked to common chunks first (as
+   * elementwise operations do). */
+  tsr__expr *unified_stack[TSR__MAX_LEAVES], **unified = NULL;
+  if (unify) {
+    TSR_CHECK(n <= TSR__MAX_LEAVES, TSR_ENOTSUP,
+              "%s: more than %d inputs with different chunks; rechunk them alike first", name,
+              TSR__MAX_LEAVES);
+    tsr__expr *raw[TSR__MAX_LEAVES];
+    for (size_t i = 0; i < n; i++)
+      raw[i] = inputs[i]->expr;
+    TSR_TRY(tsr__unify_chunks(ctx, name, (uint32_t)n, raw, unified_stack));
+    unified = unified_stack;
+    ig = unified[0]->grid;
   }
   tsr_chunk_grid *grid = NULL;
   map_params *p = NULL;
-  TSR_TRY(tsr__grid_copy(ctx, out_chunks != NULL ? out_chunks : ig, &grid));
-  tsr_status status = tsr_alloc(ctx, sizeof *p, (void **)&p);
-  if (status != TSR_OK) {
-    tsr_chunk_grid_destroy(&grid);
-    return status;
+  tsr__expr *in_stack[MAP_STACK_INPUTS], **in_exprs = in_stack;
+  tsr__expr *e = NULL;
+  tsr_status status = TSR_OK;
+  if (out_chunks != NULL) {
+    TSR__CHECK_GOTO(status, out_chunks->ndim == ig->ndim, TSR_ESHAPE,
+                    "%s: out_chunks has %d axes but the inputs have %d (shape %s)", name,
+                    out_chunks->ndim, ig->ndim,
+                    tsr__format_shape(s1, sizeof s1, ig->ndim, ig->shape));
+    for (int d = 0; d < ig->ndim; d++)
+      TSR__CHECK_GOTO(status, out_chunks->nchunks[d] == ig->nchunks[d], TSR_ESHAPE,
+                      "%s: out_chunks has %lld chunks on axis %d but the inputs have %lld", name,
+                      (long long)out_chunks->nchunks[d], d, (long long)ig->nchunks[d]);
   }
-  memset(p, 0, sizeof *p);
+  TSR__TRY_GOTO(status, tsr__grid_copy(ctx, out_chunks != NULL ? out_chunks : ig, &grid));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *p, (void **)&p));
   p->fn = fn;
   p->user = user;
   p->n_in = n;
   p->in_itemsize = (int32_t)tsr_dtype_size(first->dtype);
-  tsr__expr *in_stack[MAP_STACK_INPUTS], **in_exprs = in_stack;
-  if (n > MAP_STACK_INPUTS) {
-    status = tsr__alloc_array(ctx, n, sizeof *in_exprs, "map inputs", (void **)&in_exprs);
-    if (status != TSR_OK) {
-      tsr_free(ctx, p);
-      tsr_chunk_grid_destroy(&grid);
-      return status;
-    }
-  }
+  if (n > MAP_STACK_INPUTS)
+    TSR__TRY_GOTO(status,
+                  tsr__alloc_array(ctx, n, sizeof *in_exprs, "map inputs", (void **)&in_exprs));
   for (size_t i = 0; i < n; i++)
-    in_exprs[i] = inputs[i]->expr;
-  tsr__expr *e;
+    in_exprs[i] = unified ? unified[i] : inputs[i]->expr;
   status = tsr__expr_create(ctx, &op_map, out_dtype, grid, (uint32_t)n, in_exprs, p, &e);
+  grid = NULL; /* adopted, with p, even on failure */
+  p = NULL;
+fail:
+  tsr_chunk_grid_destroy(&grid);
+  tsr_free(ctx, p);
   if (in_exprs != in_stack)
     tsr_free(ctx, in_exprs);
+  for (size_t i = 0; unified != NULL && i < n; i++)
+    tsr__expr_release(&unified[i]);
   TSR_TRY(status);
   return tsr__array_wrap(e, out);
 }
