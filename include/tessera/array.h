@@ -165,7 +165,8 @@ typedef enum tsr_unary_op {
   TSR_OP_ABS,
   TSR_OP_SIGN,
   TSR_OP_SQUARE,
-  TSR_OP_SQRT, /* these and below: integers and bool compute in float64 */
+  TSR_OP_SQRT, /* these, to ARCTANH: bool and 8/16-bit integers compute in float32
+                  (NumPy: float16 for 8-bit; tessera has none), wider ones in float64 */
   TSR_OP_CBRT,
   TSR_OP_EXP,
   TSR_OP_EXP2,
@@ -359,10 +360,12 @@ typedef tsr_status (*tsr_block_fn)(void *out, const tsr_block_info *out_info,
                                    const void *const *in, const tsr_block_info *in_info,
                                    size_t n_in, void *user);
 
-/* Applies fn to matching blocks of n >= 1 inputs (broadcast and unified as
- * elementwise operations do).  The result has dtype out_dtype and the
- * inputs' broadcast shape and chunks; out_chunks, if not NULL, gives another
- * grid with the same number of chunks per axis (and the same ndim). */
+/* Applies fn to matching blocks of n >= 1 inputs of one shape (else
+ * TSR_ESHAPE naming both shapes); inputs chunked differently are first
+ * rechunked to common chunks, as elementwise operations do.  The result has
+ * dtype out_dtype, the inputs' shape and their (common) chunks; out_chunks,
+ * if not NULL, gives another grid with the same number of chunks per axis
+ * (and the same ndim). */
 TSR_API TSR_NODISCARD tsr_status tsr_map_blocks(size_t n, tsr_array *const *inputs,
                                                 tsr_block_fn fn, void *user, tsr_dtype out_dtype,
                                                 const tsr_chunk_grid *out_chunks,
@@ -388,9 +391,9 @@ TSR_API TSR_NODISCARD tsr_status tsr_map_overlap(tsr_array *a, const int64_t *de
 /* ======================================================================== */
 /* Linear algebra (linalg.c)                                                */
 /* ======================================================================== */
-/* Products of float32/float64 arrays (other dtypes are promoted to float64)
- * through CBLAS, one chunk product per task with BLAS single-threaded, and a
- * tree of sums over the contracted axis. */
+/* Products of float32/float64 arrays through CBLAS, one chunk product per
+ * task with BLAS single-threaded, and a tree of sums over the contracted
+ * axis. */
 /* NumPy's matmul for 1-D and 2-D operands. */
 TSR_API TSR_NODISCARD tsr_status tsr_matmul(tsr_array *a, tsr_array *b, tsr_array **out);
 /* NumPy's dot (sum over a's last axis and b's second-to-last). */

@@ -96,7 +96,15 @@ static tsr_status inline_program(tsr__builder *b, const tsr__expr *e, uint16_t *
 
 tsr_status tsr__builder_add(tsr__builder *b, const char *fn, tsr__expr *e, uint16_t *reg) {
   TSR_TRY(broadcast_into(b, fn, e));
-  if (tsr__expr_is_fused(e)) {
+  /* Inline e's program only if the result leaves room for what one more
+   * operation adds (up to 3 operands' loads and casts, and the op), so an
+   * operation never fails for length: a longer chain reads e as a
+   * materialized leaf instead. */
+  const tsr__fused *ef = tsr__expr_is_fused(e) ? e->params : NULL;
+  if (ef != NULL && (b->prog.n + ef->prog.n + TSR__HEADROOM > TSR__MAX_INSTRS ||
+                     b->n_leaves + ef->n_leaves + 3 > TSR__MAX_LEAVES))
+    ef = NULL;
+  if (ef != NULL) {
     tsr__builder *trial;
     TSR_TRY(tsr_alloc(e->ctx, sizeof *trial, (void **)&trial));
     *trial = *b;

@@ -22,6 +22,9 @@
 /* Longest program fused into one kernel; a longer chain materializes its
  * input (bounding scratch memory at TSR__MAX_INSTRS x 2 KiB per task). */
 #define TSR__MAX_INSTRS 128
+/* Instructions kept free when a program is inlined into another: enough
+ * for any one operation's casts, constants and result. */
+#define TSR__HEADROOM 16
 /* Most leaves one fused node reads. */
 #define TSR__MAX_LEAVES 32
 

@@ -282,26 +282,28 @@ static tsr_status visit_reduce(void *user, const void *values, size_t n, const i
     bool is_min = s->family == F_ARGMIN;
     int64_t *idx = FIELD(acc, 1, int64_t);
     int64_t i0 = off[1], is = stride[1];
-#define ARG_LOOP(T, BETTER)                    \
-  do {                                         \
-    const T *v = values;                       \
-    T *val = FIELD(acc, 0, T);                 \
-    for (size_t j = 0; j < n; j++) {           \
-      int64_t at = along ? o : o + (int64_t)j; \
-      T x = v[j], cur = val[at];               \
-      if (idx[at] < 0 || (BETTER)) {           \
-        val[at] = x;                           \
-        idx[at] = i0 + (int64_t)j * is;        \
-      }                                        \
-    }                                          \
+#define ARG_LOOP(T, BETTER, SAME)                                         \
+  do {                                                                    \
+    const T *v = values;                                                  \
+    T *val = FIELD(acc, 0, T);                                            \
+    for (size_t j = 0; j < n; j++) {                                      \
+      int64_t at = along ? o : o + (int64_t)j, ix = i0 + (int64_t)j * is; \
+      T x = v[j], cur = val[at];                                          \
+      if (idx[at] < 0 || (BETTER) || ((SAME) && ix < idx[at])) {          \
+        val[at] = x;                                                      \
+        idx[at] = ix;                                                     \
+      }                                                                   \
+    }                                                                     \
   } while (0)
-    /* The first extreme wins; a NaN is the extreme (NumPy). */
+    /* The extreme with the smallest index wins, whatever order chunks and
+     * blocks are visited in; a NaN is the extreme (NumPy). */
     if (s->kind == K_F64)
-      ARG_LOOP(double, cur == cur && (x != x || (is_min ? x < cur : x > cur)));
+      ARG_LOOP(double, cur == cur && (x != x || (is_min ? x < cur : x > cur)),
+               x == cur || (x != x && cur != cur));
     else if (s->kind == K_I64)
-      ARG_LOOP(int64_t, is_min ? x < cur : x > cur);
+      ARG_LOOP(int64_t, is_min ? x < cur : x > cur, x == cur);
     else
-      ARG_LOOP(uint64_t, is_min ? x < cur : x > cur);
+      ARG_LOOP(uint64_t, is_min ? x < cur : x > cur, x == cur);
 #undef ARG_LOOP
     break;
   }
@@ -331,6 +333,8 @@ static void state_init(const reduce_spec *s, unsigned char *state, int64_t n) {
       bool is_min = s->family == F_MIN;
       if (s->kind == K_F64)
         f0[i] = s->skip_nan ? NAN : is_min ? INFINITY : -INFINITY;
+      else if (s->op == TSR_REDUCE_ANY || s->op == TSR_REDUCE_ALL)
+        i0[i] = is_min ? 1 : 0; /* all() of nothing is true, any() false */
       else if (s->kind == K_I64)
         i0[i] = is_min ? INT64_MAX : INT64_MIN;
       else

@@ -528,7 +528,7 @@ static void reduce_trial(tsr_ctx *ctx, tsr_reduce_op op, int trial) {
     bool ok;
     long double g = get_ld(got, od, o);
     if (op == TSR_REDUCE_ANY && p.n_red == 0 && get_bits(got, od, o) == 1) {
-      known_empty_any++; /* BUG: see test_reduce__any_of_empty_is_false */
+      known_empty_any++; /* Was a bug (fixed): see test_reduce__any_of_empty_is_false */
       continue;
     }
     if (want.is_float_result)
@@ -559,9 +559,10 @@ static void run_ops(void **state, const tsr_reduce_op *ops, size_t nops, int tri
   for (int trial = 0; trial < trials; trial++)
     reduce_trial(ctx, ops[(size_t)trial % nops], trial);
   if (known_empty_any > 0) {
-    /* BUG: any() of an empty selection is True; every other output matched. */
-    print_error("BUG: %d outputs of any() over an empty selection were True\n", known_empty_any);
-    skip();
+    /* Was a bug (fixed): any() of an empty selection is True; every other output matched. */
+    print_error("REGRESSION: %d outputs of any() over an empty selection were True\n",
+                known_empty_any);
+    fail();
   }
 }
 
@@ -606,12 +607,12 @@ static void test_reduce__any_of_empty_is_false(void **state) {
   tsr_array_destroy(&z);
   assert_int_equal(b_all, 1); /* all of nothing is True */
   if (b_any != 0 || b_rows[0] != 0) {
-    /* BUG: any() over a zero-size selection gives True (NumPy: False): the
+    /* Was a bug (fixed): any() over a zero-size selection gives True (NumPy: False): the
      * max accumulator starts at INT64_MIN, which finalizes to bool true.
      * Repro: any(zeros((3, 0))) -> True; any(zeros((3, 0)), axis=1) ->
      * [True, True, True]. */
-    print_error("BUG: any of a zero-size array gave %d\n", b_any);
-    skip();
+    print_error("REGRESSION: any of a zero-size array gave %d\n", b_any);
+    fail();
   }
 }
 
@@ -899,12 +900,13 @@ static void test_reduce__argmin_argmax_differential(void **state) {
     free(values);
   }
   if (tie_bugs > 0) {
-    /* BUG: flattened argmin/argmax over an array chunked along more than
+    /* Was a bug (fixed): flattened argmin/argmax over an array chunked along more than
      * one axis returns a later position of a tied extreme (or a later NaN):
      * partial results are merged in chunk order, which is not C order of
      * the flattened array, and ties keep the earlier chunk's index. */
-    print_error("BUG: %d flattened ties resolved out of C order; first: %s\n", tie_bugs, first_bug);
-    skip();
+    print_error("REGRESSION: %d flattened ties resolved out of C order; first: %s\n", tie_bugs,
+                first_bug);
+    fail();
   }
 }
 
@@ -945,10 +947,10 @@ static void test_reduce__argmin_ties_and_nan(void **state) {
   tsr_array_destroy(&r);
   tsr_array_destroy(&a);
   if (flat != 2) {
-    /* BUG: see argmin_argmax_differential: argmin(flatten) of
+    /* Was a bug (fixed): see argmin_argmax_differential: argmin(flatten) of
      * [[5,5,1,5],[1,5,5,5]] with chunks (2,2) gives 4, NumPy gives 2. */
-    print_error("BUG: flattened argmin gave %lld, want 2\n", (long long)flat);
-    skip();
+    print_error("REGRESSION: flattened argmin gave %lld, want 2\n", (long long)flat);
+    fail();
   }
 }
 
