@@ -35,7 +35,17 @@ typedef struct tsr__allocator {
   _Atomic uint64_t count;
   _Atomic uint64_t fail_countdown; /* 0 = off; the allocation that brings it to 0 fails */
   uint64_t limit;                  /* 0 = none */
+  /* Freed large blocks kept for reuse (alloc.c): chunk buffers of one size
+   * come and go all through a computation, and a fresh one costs a page
+   * fault per page. */
+  atomic_flag cache_lock;
+  uint32_t n_cached;
+  uint64_t cached_bytes;
+  void *cached[16];
 } tsr__allocator;
+
+/* Frees the blocks the allocator keeps for reuse (at context destruction). */
+void tsr__alloc_release_cache(tsr__allocator *a);
 
 struct tsr_ctx {
   tsr__allocator alloc;

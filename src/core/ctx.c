@@ -219,6 +219,7 @@ tsr_status tsr_ctx_create(tsr_ctx **out) {
   TSR_TRY(executor_from_env(&executor));
   tsr_ctx *ctx = calloc(1, sizeof *ctx);
   TSR_CHECK(ctx != NULL, TSR_ENOMEM, "out of memory creating a context");
+  atomic_flag_clear(&ctx->alloc.cache_lock);
   ctx->threads = threads;
   ctx->alloc.limit = limit;
   ctx->chunk_bytes = chunk_bytes;
@@ -235,6 +236,7 @@ void tsr_ctx_destroy(tsr_ctx **ctx) {
   if (leaked != 0)
     tsr__log(*ctx, TSR_LOG_WARN, "context destroyed with %llu bytes still allocated",
              (unsigned long long)leaked);
+  tsr__alloc_release_cache(&(*ctx)->alloc);
   free(*ctx);
   *ctx = NULL;
 }
