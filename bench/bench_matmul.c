@@ -101,6 +101,11 @@ int main(int argc, char **argv) {
   printf("# OpenBLAS: %s; core %s (OPENBLAS_CORETYPE=%s)\n", openblas_get_config(),
          openblas_get_corename(), getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "");
 
+  if (strcmp(openblas_get_corename(), "Prescott") == 0 && __builtin_cpu_supports("avx2"))
+    printf("# note: OpenBLAS fell back to its SSE3 Prescott kernels on an AVX2%s CPU it does not "
+           "recognise; OPENBLAS_CORETYPE=%s (or Haswell) selects the fast kernels\n",
+           __builtin_cpu_supports("avx512f") ? "/AVX-512" : "",
+           __builtin_cpu_supports("avx512f") ? "SkylakeX" : "Haswell");
   double *t_tsr = calloc((size_t)reps, sizeof(double)),
          *t_blas = calloc((size_t)reps, sizeof(double));
   double *t_copy = calloc((size_t)reps, sizeof(double)),
@@ -146,10 +151,21 @@ int main(int argc, char **argv) {
     if (e > max_err)
       max_err = e;
   }
+  /* Per-repetition ratios of neighbouring runs resist the machine's slow
+   * drifts better than the ratio of medians. */
+  double *ratio = calloc((size_t)reps, sizeof(double));
+  if (ratio == NULL)
+    die("timings");
+  for (long r = 0; r < reps; r++)
+    ratio[r] = t_blas[r] / t_tsr[r];
+  double pair_ratio = bench_median(ratio, (int)reps);
+  free(ratio);
   double blas = bench_median(t_blas, (int)reps), tsr = bench_median(t_tsr, (int)reps);
   double copy = bench_median(t_copy, (int)reps), ideal = bench_median(t_chunk, (int)reps);
   double flops = 2.0 * (double)n * (double)n * (double)n;
   printf("# max relative difference tessera vs dgemm: %.2e\n", max_err);
+  printf("# median over repetitions of dgemm-whole / tessera (neighbouring runs): %.3f\n",
+         pair_ratio);
   printf("workload\timpl\tthreads\tseconds\tgflops\tvs_dgemm\n");
   printf("matmul\ttessera\t%ld\t%.4f\t%.1f\t%.3f\n", threads, tsr, flops / tsr / 1e9, blas / tsr);
   printf("matmul\ttessera-copy-only\t%ld\t%.4f\t-\t-\n", threads, copy);
