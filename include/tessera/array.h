@@ -391,14 +391,32 @@ TSR_API TSR_NODISCARD tsr_status tsr_map_overlap(tsr_array *a, const int64_t *de
 /* ======================================================================== */
 /* Linear algebra (linalg.c)                                                */
 /* ======================================================================== */
-/* Products of float32/float64 arrays through CBLAS, one chunk product per
- * task with BLAS single-threaded, and a tree of sums over the contracted
- * axis. */
-/* NumPy's matmul for 1-D and 2-D operands. */
+/* Products of float32/float64 arrays (other dtypes are promoted to float64)
+ * through CBLAS, one chunk product per task with BLAS single-threaded, and a
+ * tree of sums over the contracted axis.
+ *
+ * Result dtype: float32 when NumPy's promotion of the two dtypes is float32
+ * (float32 with float32, bool, int8/16 or uint8/16), else float64.  Unlike
+ * NumPy, integer and bool operands are computed in float64 and give float64
+ * (exact while every partial sum stays below 2^53).
+ * Results are bitwise identical for any thread count: the summation order
+ * depends only on the chunking.
+ * The result's chunks are a's along its free axes, then b's.  Contracted
+ * axes must have equal extents (else TSR_ESHAPE naming both shapes and the
+ * axes) and, for now, equal chunks (else TSR_ENOTSUP: "chunks along
+ * contracted axis differ"; rechunk one operand first).  Bad axes are
+ * TSR_EINVAL naming the axis.
+ * BLAS threads: OpenBLAS's thread count is process-wide; while product
+ * tasks run it is set to 1 and restored afterwards, so other threads of the
+ * program calling BLAS meanwhile run single-threaded too. */
+/* NumPy's matmul for 1-D and 2-D operands (a 0-d operand is TSR_EINVAL, as
+ * in NumPy; operands of more than 2 dimensions are TSR_ENOTSUP for now). */
 TSR_API TSR_NODISCARD tsr_status tsr_matmul(tsr_array *a, tsr_array *b, tsr_array **out);
-/* NumPy's dot (sum over a's last axis and b's second-to-last). */
+/* NumPy's dot (sum over a's last axis and b's second-to-last; b 1-D: its
+ * only axis; a 0-d operand multiplies). */
 TSR_API TSR_NODISCARD tsr_status tsr_dot(tsr_array *a, tsr_array *b, tsr_array **out);
-/* NumPy's tensordot over the axes pairs (axes_a[i], axes_b[i]). */
+/* NumPy's tensordot over the axes pairs (axes_a[i], axes_b[i]), i < naxes
+ * (negative axes count from the end; naxes == 0 is the outer product). */
 TSR_API TSR_NODISCARD tsr_status tsr_tensordot(tsr_array *a, tsr_array *b, int naxes,
                                                const int *axes_a, const int *axes_b,
                                                tsr_array **out);
