@@ -403,9 +403,8 @@ TSR_API TSR_NODISCARD tsr_status tsr_map_overlap(tsr_array *a, const int64_t *de
  * depends only on the chunking.
  * The result's chunks are a's along its free axes, then b's.  Contracted
  * axes must have equal extents (else TSR_ESHAPE naming both shapes and the
- * axes) and, for now, equal chunks (else TSR_ENOTSUP: "chunks along
- * contracted axis differ"; rechunk one operand first).  Bad axes are
- * TSR_EINVAL naming the axis.
+ * axes); where the operands' chunks differ along a contracted axis, b is
+ * rechunked to a's chunks there.  Bad axes are TSR_EINVAL naming the axis.
  * BLAS threads: OpenBLAS's thread count is process-wide; while product
  * tasks run it is set to 1 and restored afterwards, so other threads of the
  * program calling BLAS meanwhile run single-threaded too. */

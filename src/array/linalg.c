@@ -414,17 +414,6 @@ static const tsr__op op_contract = {"tensordot", lower_contract, NULL};
 
 /* ---- checking and building the node -------------------------------------- */
 
-/* "(3, 4)", "(4,)", "()" as NumPy prints shapes. */
-static const char *shape_str(int ndim, const int64_t *shape, char *buf, size_t size) {
-  size_t used = (size_t)snprintf(buf, size, "(");
-  for (int d = 0; d < ndim && used < size; d++)
-    used +=
-        (size_t)snprintf(buf + used, size - used, d == 0 ? "%lld" : ", %lld", (long long)shape[d]);
-  if (used < size)
-    snprintf(buf + used, size - used, ndim == 1 ? ",)" : ")");
-  return buf;
-}
-
 /* Normalizes and checks one operand's contracted axes. */
 static tsr_status check_axes(const char *fn, const char *name, int ndim, int nc, const int *axes,
                              int32_t *norm) {
@@ -468,7 +457,7 @@ static tsr_status contract(const char *fn, tsr_array *a, tsr_array *b, int nc, c
   char sa[TSR_MAX_NDIM * 22 + 4], sb[TSR_MAX_NDIM * 22 + 4];
   TSR_CHECK(nc >= 0 && nc <= na && nc <= nb, TSR_EINVAL,
             "%s: %d contracted axes for shapes %s and %s", fn, nc,
-            shape_str(na, ga->shape, sa, sizeof sa), shape_str(nb, gb->shape, sb, sizeof sb));
+            tsr__format_shape(sa, sizeof sa, na, ga->shape), tsr__format_shape(sb, sizeof sb, nb, gb->shape));
   TSR_CHECK(nc == 0 || (axes_a != NULL && axes_b != NULL), TSR_EINVAL, "%s: axes are NULL", fn);
   TSR_CHECK(na + nb - 2 * nc <= TSR_MAX_NDIM, TSR_EINVAL,
             "%s: the result would have %d dimensions, more than %d", fn, na + nb - 2 * nc,
@@ -477,19 +466,41 @@ static tsr_status contract(const char *fn, tsr_array *a, tsr_array *b, int nc, c
   contract_params p = {.na = na, .nb = nb, .nc = nc};
   TSR_TRY(check_axes(fn, "axes_a", na, nc, axes_a, p.ca));
   TSR_TRY(check_axes(fn, "axes_b", nb, nc, axes_b, p.cb));
+  bool differ = false;
   for (int i = 0; i < nc; i++) {
     int x = p.ca[i], y = p.cb[i];
     TSR_CHECK(ga->shape[x] == gb->shape[y], TSR_ESHAPE,
               "%s: shapes %s and %s not aligned: %lld (axis %d) != %lld (axis %d)", fn,
-              shape_str(na, ga->shape, sa, sizeof sa), shape_str(nb, gb->shape, sb, sizeof sb),
+              tsr__format_shape(sa, sizeof sa, na, ga->shape), tsr__format_shape(sb, sizeof sb, nb, gb->shape),
               (long long)ga->shape[x], x, (long long)gb->shape[y], y);
     bool same = ga->nchunks[x] == gb->nchunks[y];
     for (int64_t c = 0; same && c <= ga->nchunks[x]; c++)
       same = ga->offsets[x][c] == gb->offsets[y][c];
-    TSR_CHECK(same, TSR_ENOTSUP,
-              "%s: chunks along contracted axis differ: a's axis %d has %lld chunks, b's axis %d "
-              "has %lld (rechunk one operand to match)",
-              fn, x, (long long)ga->nchunks[x], y, (long long)gb->nchunks[y]);
+    differ |= !same;
+  }
+  if (differ) {
+    /* Chunk products need matching chunks along the contracted axes:
+     * rechunk b to a's chunks there (its other axes keep theirs). */
+    const int64_t *offs[TSR_MAX_NDIM];
+    int64_t counts[TSR_MAX_NDIM];
+    for (int d = 0; d < nb; d++) {
+      offs[d] = gb->offsets[d];
+      counts[d] = gb->nchunks[d];
+    }
+    for (int i = 0; i < nc; i++) {
+      offs[p.cb[i]] = ga->offsets[p.ca[i]];
+      counts[p.cb[i]] = ga->nchunks[p.ca[i]];
+    }
+    tsr_chunk_grid *target = NULL;
+    tsr__expr *rb = NULL;
+    TSR_TRY(tsr__grid_from_offsets(ctx, nb, offs, counts, &target));
+    tsr_status status = tsr__rechunk_expr(b->expr, target, &rb);
+    tsr_chunk_grid_destroy(&target);
+    TSR_TRY(status);
+    tsr_array rechunked = {rb};
+    status = contract(fn, a, &rechunked, nc, axes_a, axes_b, out);
+    tsr__expr_release(&rb);
+    return status;
   }
   bool in_a[TSR_MAX_NDIM] = {false}, in_b[TSR_MAX_NDIM] = {false};
   for (int i = 0; i < nc; i++) {
