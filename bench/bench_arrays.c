@@ -14,12 +14,16 @@
  *
  * Output: '#' comment lines (the peers' included), then a tab-separated
  * table: workload, tessera's median, each peer's median, peer / tessera
- * ratios (> 1: tessera is faster), bytes the workload must touch, and
- * tessera's fraction of the STREAM bandwidth for those bytes. */
+ * ratios (> 1: tessera is faster), bytes the workload must touch,
+ * tessera's fraction of the STREAM bandwidth for those bytes, and for A4
+ * (compute-bound, judged against BLAS) one OpenBLAS dgemm call on the
+ * whole matrices with as many BLAS threads, and its time / tessera's. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cblas.h>
 
 #include <tessera/tessera.h>
 
@@ -207,6 +211,41 @@ static tsr_status laplacian5(void *out, const tsr_block_info *oi, const void *co
   return TSR_OK;
 }
 
+static tsr_array *a4(tsr_ctx *ctx, const sizes *s, inputs *in) {
+  (void)ctx;
+  (void)s;
+  tsr_array *p, *sum;
+  CHECK(tsr_matmul(in->ax, in->ay, &p));
+  CHECK(tsr_sum(p, NULL, 0, false, &sum));
+  tsr_array_destroy(&p);
+  return sum;
+}
+
+/* A4's reference: ONE OpenBLAS dgemm on the whole matrices with `threads`
+ * BLAS threads (median of reps), the speed A4 is judged against. */
+static double dgemm_whole(const sizes *s, const options *o) {
+  int64_t n = s->shape[0];
+  double *a = random_buffer(n * n, 20240611), *b = random_buffer(n * n, 20240612);
+  double *c = random_buffer(n * n, 1);
+  double *t = calloc((size_t)o->reps, sizeof *t);
+  int saved = openblas_get_num_threads();
+  openblas_set_num_threads(o->threads);
+  for (int rep = 0; rep <= o->reps; rep++) {
+    double t0 = bench_now();
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)n, (int)n, 1.0, a, (int)n,
+                b, (int)n, 0.0, c, (int)n);
+    if (rep > 0)
+      t[rep - 1] = bench_now() - t0;
+  }
+  openblas_set_num_threads(saved);
+  double med = bench_median(t, o->reps);
+  free(a);
+  free(b);
+  free(c);
+  free(t);
+  return med;
+}
+
 static tsr_array *a5(tsr_ctx *ctx, const sizes *s, inputs *in) {
   (void)ctx;
   (void)s;
@@ -231,7 +270,7 @@ static tsr_array *a6(tsr_ctx *ctx, const sizes *s, inputs *in) {
 }
 
 typedef tsr_array *(*workload_fn)(tsr_ctx *, const sizes *, inputs *);
-static const workload_fn workloads[N_WORKLOADS] = {a1, a2, a3, NULL, a5, a6};
+static const workload_fn workloads[N_WORKLOADS] = {a1, a2, a3, a4, a5, a6};
 
 typedef struct task_count {
   uint64_t tasks;
@@ -328,7 +367,7 @@ static void usage(void) {
 
 static options parse(int argc, char **argv) {
   options o = {5, 2, 1.0, {0}, true, "/usr/bin/python3", TSR_BENCH_PEERS_SCRIPT};
-  const char *list = "A1,A2,A3,A5,A6";
+  const char *list = "A1,A2,A3,A4,A5,A6";
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--no-peers") == 0) {
@@ -384,7 +423,8 @@ int main(int argc, char **argv) {
          o.threads, o.reps, o.scale);
   printf("# STREAM triad (%d threads, 3 x 160 MiB, best of 10): %.1f GB/s\n", o.threads,
          stream / 1e9);
-  double med[N_WORKLOADS] = {0}, result[N_WORKLOADS] = {0};
+  printf("# OpenBLAS: %s; core %s\n", openblas_get_config(), openblas_get_corename());
+  double med[N_WORKLOADS] = {0}, result[N_WORKLOADS] = {0}, dgemm = 0;
   uint64_t tasks[N_WORKLOADS] = {0};
   for (int w = 0; w < N_WORKLOADS; w++) {
     if (!o.run[w])
@@ -393,12 +433,18 @@ int main(int argc, char **argv) {
     med[w] = run_tessera(ctx, w, &s, &o, &result[w], &tasks[w]);
     printf("# %s tessera: %.6f s, result %.17g, %llu tasks\n", ids[w], med[w], result[w],
            (unsigned long long)tasks[w]);
+    if (w == 3) {
+      dgemm = dgemm_whole(&s, &o);
+      printf("# A4 reference: one cblas_dgemm on the whole %lldx%lld matrices, %d BLAS threads: "
+             "%.6f s; tessera's sum(a @ b) runs at %.2f of its speed\n",
+             (long long)s.shape[0], (long long)s.shape[1], o.threads, dgemm, dgemm / med[w]);
+    }
     fflush(stdout);
   }
   peer_row rows[N_WORKLOADS][2];
   run_peers(&o, rows);
   printf("workload\ttessera_s\tnumpy_s\tdask_s\tnumpy/tessera\tdask/tessera\tbytes\ttessera_GBs"
-         "\tfrac_stream\n");
+         "\tfrac_stream\tdgemm_s\tdgemm/tessera\n");
   for (int w = 0; w < N_WORKLOADS; w++) {
     if (!o.run[w])
       continue;
@@ -413,13 +459,18 @@ int main(int argc, char **argv) {
       else
         snprintf(ratio[p], sizeof ratio[p], "-");
     }
+    char ref[2][32] = {"-", "-"};
+    if (w == 3) {
+      snprintf(ref[0], sizeof ref[0], "%.6f", dgemm);
+      snprintf(ref[1], sizeof ref[1], "%.2f", dgemm / med[w]);
+    }
     if (bytes > 0)
-      printf("%s\t%.6f\t%s\t%s\t%s\t%s\t%.0f\t%.2f\t%.2f\n", ids[w], med[w], rows[w][0].median,
-             rows[w][1].median, ratio[0], ratio[1], bytes, bytes / med[w] / 1e9,
-             bytes / med[w] / stream);
+      printf("%s\t%.6f\t%s\t%s\t%s\t%s\t%.0f\t%.2f\t%.2f\t%s\t%s\n", ids[w], med[w],
+             rows[w][0].median, rows[w][1].median, ratio[0], ratio[1], bytes, bytes / med[w] / 1e9,
+             bytes / med[w] / stream, ref[0], ref[1]);
     else
-      printf("%s\t%.6f\t%s\t%s\t%s\t%s\t0\t-\t-\n", ids[w], med[w], rows[w][0].median,
-             rows[w][1].median, ratio[0], ratio[1]);
+      printf("%s\t%.6f\t%s\t%s\t%s\t%s\t0\t-\t-\t%s\t%s\n", ids[w], med[w], rows[w][0].median,
+             rows[w][1].median, ratio[0], ratio[1], ref[0], ref[1]);
   }
   tsr_ctx_destroy(&ctx);
   return 0;
