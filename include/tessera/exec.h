@@ -73,6 +73,14 @@ TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_add_task(tsr_taskgraph *graph, ui
 
 /* Keeps the task's output after a run (an output the caller asked for). */
 TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_keep(tsr_taskgraph *graph, uint32_t task);
+/* Culls the graph to what the n tasks in `wanted` need (DESIGN.md, "cull"):
+ * every other task is skipped by later runs — never run, no output
+ * allocated — so asking for a slice of a large array computes only the
+ * chunks the slice reads.  A later call replaces the previous culling;
+ * n == 0 runs everything again.  Adding tasks after culling leaves them
+ * (and the culling of earlier tasks) as they are. */
+TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_cull(tsr_taskgraph *graph, const uint32_t *wanted,
+                                                    uint32_t n);
 /* Sets the rank that owns (computes) the task; 0 until distributed runs. */
 TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_set_owner(tsr_taskgraph *graph, uint32_t task,
                                                          int rank);
@@ -122,6 +130,7 @@ typedef struct tsr_run_stats {
   uint64_t tasks_run;       /* completed successfully */
   uint64_t tasks_failed;    /* whose output allocation or kernel failed */
   uint64_t tasks_cancelled; /* never started because the run failed or was cancelled */
+  uint64_t tasks_culled;    /* skipped: no wanted task needs them (tsr_taskgraph_cull) */
   uint64_t steals;          /* tasks taken from another thread's queue */
   uint64_t chunk_bytes;     /* output chunk bytes allocated during the run */
   uint64_t peak_bytes;      /* allocator peak during the run, graph included (a run

@@ -95,14 +95,33 @@ tsr_status tsr_array_to_buffers_ex(size_t n, tsr_array *const *arrays, void *con
   tsr_status status = TSR_OK;
   tsr_taskgraph *g = NULL;
   tsr__lowering *l = NULL;
+  uint32_t first_store = 0;
   TSR__TRY_GOTO(status, tsr_taskgraph_create(ctx, &g));
   TSR__TRY_GOTO(status, tsr__lowering_create(ctx, g, &l));
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < n; i++) { /* lower everything, then the stores */
     const uint32_t *ids;
     TSR__TRY_GOTO(status, tsr__lowering_lower(l, arrays[i]->expr, &ids));
+  }
+  first_store = tsr_taskgraph_ntasks(g);
+  for (size_t i = 0; i < n; i++) {
+    const uint32_t *ids;
+    TSR__TRY_GOTO(status, tsr__lowering_lower(l, arrays[i]->expr, &ids)); /* memoized */
     TSR__TRY_GOTO(status, add_stores(g, arrays[i]->expr, ids, buffers[i]));
   }
   tsr__lowering_destroy(&l);
+  /* Only what the stores need runs (DESIGN.md, "cull"): a slice of a
+   * large array computes the chunks it reads, not the whole array. */
+  {
+    uint32_t n_tasks = tsr_taskgraph_ntasks(g), *wanted = NULL;
+    TSR__TRY_GOTO(status, tsr__alloc_array(ctx, n_tasks - first_store + 1, sizeof *wanted,
+                                           "wanted tasks", (void **)&wanted));
+    for (uint32_t t = first_store; t < n_tasks; t++)
+      wanted[t - first_store] = t;
+    status = tsr_taskgraph_cull(g, wanted, n_tasks - first_store);
+    tsr_free(ctx, wanted);
+    if (status != TSR_OK)
+      goto fail;
+  }
   if (options != NULL && options->dot_path != NULL)
     TSR__TRY_GOTO(status, tsr_taskgraph_write_dot(g, options->dot_path));
   TSR__TRY_GOTO(status, tsr_taskgraph_run_ex(g, options ? &options->run : NULL));

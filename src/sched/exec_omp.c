@@ -123,6 +123,8 @@ static bool complete(tsr__run *run, tsr__worker *w, uint32_t t) {
   const tsr_taskgraph *g = run->g;
   for (uint32_t e = g->succ_off[t]; e < g->succ_off[t + 1]; e++) {
     uint32_t s = g->succ[e];
+    if (tsr__task_culled(g, s))
+      continue;
     /* acq_rel: the last producer to finish sees every producer's output. */
     if (atomic_fetch_sub_explicit(&run->pending[s], 1, memory_order_acq_rel) == 1)
       if (!push_or_fail(run, w, s))
@@ -136,7 +138,7 @@ static bool complete(tsr__run *run, tsr__worker *w, uint32_t t) {
 
 static void worker_loop(tsr__run *run, int me, int team) {
   tsr__worker *w = &run->workers[me];
-  const uint64_t n = run->g->n_tasks;
+  const uint64_t n = run->n_live;
   const bool reports_progress = me == 0 && run->progress != NULL;
   unsigned idle = 0;
   double now = 0;

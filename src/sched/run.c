@@ -111,9 +111,9 @@ void tsr__run_progress(tsr__run *run, double now) {
     return;
   run->next_progress = now + run->progress_interval;
   uint64_t done = atomic_load_explicit(&run->done, memory_order_relaxed);
-  if (run->progress(done, run->g->n_tasks, run->progress_user) != 0) {
+  if (run->progress(done, run->n_live, run->progress_user) != 0) {
     tsr_error_set(TSR_ECANCELED, "run canceled by the progress callback after %llu of %u tasks",
-                  (unsigned long long)done, run->g->n_tasks);
+                  (unsigned long long)done, run->n_live);
     tsr__run_fail(run, TSR_ECANCELED);
   }
 }
@@ -171,12 +171,19 @@ static tsr_status run_init(tsr__run *run, tsr_taskgraph *g, const tsr_run_option
     else
       g->tasks[t].flags &= (uint16_t)~TSR__TASK_KEPT;
     atomic_init(&run->pending[t], tsr__task_n_inputs(g, t));
-    atomic_init(&run->consumers[t], tsr__task_n_succ(g, t));
+    /* Culled consumers never run, so they do not hold a task's output. */
+    uint32_t live_succ = 0;
+    for (uint32_t e = g->succ_off[t]; e < g->succ_off[t + 1]; e++)
+      live_succ += !tsr__task_culled(g, g->succ[e]);
+    atomic_init(&run->consumers[t], live_succ);
+    if (tsr__task_culled(g, t))
+      continue;
+    run->n_live++;
     n_roots += tsr__task_n_inputs(g, t) == 0;
   }
   TSR_TRY(tsr__alloc_array(ctx, n_roots, sizeof *run->roots, "root queue", (void **)&run->roots));
   for (uint32_t i = 0; i < n; i++)
-    if (tsr__task_n_inputs(g, g->order[i]) == 0)
+    if (tsr__task_n_inputs(g, g->order[i]) == 0 && !tsr__task_culled(g, g->order[i]))
       run->roots[run->n_roots++] = g->order[i];
   if (opts != NULL && opts->trace_path != NULL)
     TSR_TRY(tsr_calloc(ctx, n, sizeof *run->trace, (void **)&run->trace));
@@ -230,7 +237,8 @@ static void collect_stats(tsr__run *run, double seconds) {
   }
   /* A failed task is neither run nor cancelled. */
   s->tasks_failed = atomic_load(&run->tasks_failed);
-  s->tasks_cancelled = s->tasks - s->tasks_run - s->tasks_failed;
+  s->tasks_culled = s->tasks - run->n_live;
+  s->tasks_cancelled = run->n_live - s->tasks_run - s->tasks_failed;
   s->n_kernels = g->n_kernels;
   s->kernels = g->kernel_stats;
   tsr_memory_stats m;
@@ -267,12 +275,12 @@ tsr_status tsr_taskgraph_run_ex(tsr_taskgraph *g, const tsr_run_options *opts) {
   }
   run.t0 = tsr__now();
   run.next_progress = run.t0 + run.progress_interval;
-  if (g->n_tasks > 0)
+  if (run.n_live > 0)
     status = tsr_ctx_executor(g->ctx) == TSR_EXECUTOR_SERIAL ? tsr__exec_serial(&run)
                                                              : tsr__exec_omp(&run);
   double seconds = tsr__now() - run.t0;
   if (status == TSR_OK && run.progress != NULL)
-    (void)run.progress(g->n_tasks, g->n_tasks, run.progress_user); /* too late to cancel */
+    (void)run.progress(run.n_live, run.n_live, run.progress_user); /* too late to cancel */
   collect_stats(&run, seconds);
   tsr_status trace_status = run.trace != NULL ? tsr__trace_write(&run, opts->trace_path) : TSR_OK;
   run_free(&run);

@@ -47,6 +47,7 @@ typedef struct tsr__run {
   void **bufs;                 /* per task: its output chunk */
   _Atomic uint32_t *pending;   /* per task: inputs not yet run */
   _Atomic uint32_t *consumers; /* per task: consumers not yet run */
+  uint32_t n_live;             /* tasks not culled: what the run must complete */
   uint32_t *roots;             /* tasks without inputs, in priority order */
   uint32_t n_roots;
   _Atomic uint64_t root_cursor;

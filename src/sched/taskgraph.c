@@ -337,3 +337,30 @@ fail:
   free_finalized(g);
   return status;
 }
+
+tsr_status tsr_taskgraph_cull(tsr_taskgraph *g, const uint32_t *wanted, uint32_t n) {
+  TSR_CHECK(g != NULL, TSR_EINVAL, "tsr_taskgraph_cull: graph is NULL");
+  TSR_CHECK(n == 0 || wanted != NULL, TSR_EINVAL, "tsr_taskgraph_cull: wanted is NULL");
+  for (uint32_t i = 0; i < n; i++)
+    TSR_CHECK(wanted[i] < g->n_tasks, TSR_EINVAL,
+              "tsr_taskgraph_cull: wanted[%u] = %u is not a task (the graph has %u)", i, wanted[i],
+              g->n_tasks);
+  if (n == 0) {
+    for (uint32_t t = 0; t < g->n_tasks; t++)
+      g->tasks[t].flags &= (uint16_t)~TSR__TASK_CULLED;
+    return TSR_OK;
+  }
+  /* Mark what the wanted tasks need: inputs have smaller ids than their
+   * consumers, so one sweep from the highest id down settles everything. */
+  for (uint32_t t = 0; t < g->n_tasks; t++)
+    g->tasks[t].flags |= TSR__TASK_CULLED;
+  for (uint32_t i = 0; i < n; i++)
+    g->tasks[wanted[i]].flags &= (uint16_t)~TSR__TASK_CULLED;
+  for (uint32_t t = g->n_tasks; t-- > 0;) {
+    if (tsr__task_culled(g, t))
+      continue;
+    for (uint32_t e = g->in_off[t]; e < g->in_off[t + 1]; e++)
+      g->tasks[g->inputs[e]].flags &= (uint16_t)~TSR__TASK_CULLED;
+  }
+  return TSR_OK;
+}

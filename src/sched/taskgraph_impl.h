@@ -20,6 +20,7 @@
 #define TSR__KERNEL_NAME_BYTES 64
 #define TSR__TASK_KEEP 0x1u /* keep the output after runs (tsr_taskgraph_keep) */
 #define TSR__TASK_KEPT 0x2u /* was kept by the last successful run */
+#define TSR__TASK_CULLED 0x4u /* skipped by runs: nothing wanted needs it */
 
 typedef struct tsr__kernel {
   char name[TSR__KERNEL_NAME_BYTES];
@@ -76,6 +77,9 @@ tsr_status tsr__taskgraph_finalize(tsr_taskgraph *g);
 /* Computes g->order and g->priority (order.c); needs the successor counts. */
 tsr_status tsr__taskgraph_order(tsr_taskgraph *g);
 
+static inline bool tsr__task_culled(const tsr_taskgraph *g, uint32_t t) {
+  return (g->tasks[t].flags & TSR__TASK_CULLED) != 0;
+}
 static inline uint32_t tsr__task_n_inputs(const tsr_taskgraph *g, uint32_t t) {
   return g->in_off[t + 1] - g->in_off[t];
 }
