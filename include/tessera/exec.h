@@ -133,6 +133,8 @@ typedef struct tsr_run_stats {
   uint64_t tasks_culled;    /* skipped: no wanted task needs them (tsr_taskgraph_cull) */
   uint64_t steals;          /* tasks taken from another thread's queue */
   uint64_t chunk_bytes;     /* output chunk bytes allocated during the run */
+  uint64_t spilled_bytes;   /* chunk bytes written to the spill file (memory limit set) */
+  uint64_t unspilled_bytes; /* chunk bytes read back from it */
   uint64_t peak_bytes;      /* allocator peak during the run, graph included (a run
                                 resets the context's peak when it starts) */
   double seconds;           /* wall time of the run */

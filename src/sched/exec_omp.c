@@ -80,6 +80,16 @@ static uint32_t take_roots(tsr__run *run, tsr__worker *w, int team) {
     return TSR__DEQUE_EMPTY;
   uint64_t batch = (run->n_roots - cursor) / (4u * (unsigned)team);
   batch = batch < 1 ? 1 : (batch > MAX_ROOT_BATCH ? MAX_ROOT_BATCH : batch);
+  if (run->spill != NULL) {
+    /* Memory budget: admit one root at a time, and only while its output
+     * fits under the limit — unless nothing runs, which must not wait. */
+    batch = 1;
+    tsr_memory_stats m;
+    uint64_t need = run->g->tasks[run->roots[cursor]].out_bytes;
+    if (atomic_load_explicit(&run->running, memory_order_relaxed) > 0 &&
+        tsr_ctx_memory_stats(run->ctx, &m) == TSR_OK && m.current_bytes + need > m.limit_bytes)
+      return TSR__DEQUE_EMPTY;
+  }
   uint64_t start = atomic_fetch_add_explicit(&run->root_cursor, batch, memory_order_relaxed);
   if (start >= run->n_roots)
     return TSR__DEQUE_EMPTY;
@@ -160,9 +170,12 @@ static void worker_loop(tsr__run *run, int me, int team) {
       continue;
     }
     idle = 0;
-    if (tsr__run_task(run, t, w, me, &now) != TSR_OK)
-      break;
-    if (!complete(run, w, t))
+    if (run->spill != NULL)
+      atomic_fetch_add_explicit(&run->running, 1, memory_order_relaxed);
+    bool ok = tsr__run_task(run, t, w, me, &now) == TSR_OK && complete(run, w, t);
+    if (run->spill != NULL)
+      atomic_fetch_sub_explicit(&run->running, 1, memory_order_relaxed);
+    if (!ok)
       break;
     if (reports_progress)
       tsr__run_progress(run, now);

@@ -29,10 +29,17 @@ tsr_status tsr__run_task(tsr__run *run, uint32_t t, tsr__worker *w, int thread, 
   const tsr__task *task = &g->tasks[t];
   const tsr__kernel *k = &g->kernels[task->kernel];
   void *out = NULL;
-  tsr_status status = TSR_OK;
+  tsr_status status = tsr__spill_before(run, t);
+  if (status != TSR_OK) {
+    tsr__spill_after(run, t, false);
+    tsr_error_set(status, "task %u (kernel '%s'): memory budget: %s", t, k->name, tsr_last_error());
+    tsr__run_task_failed(run, status);
+    return status;
+  }
   if (task->out_bytes > 0) {
-    status = tsr_alloc(run->ctx, task->out_bytes, &out);
+    status = tsr__spill_alloc(run, task->out_bytes, &out);
     if (status != TSR_OK) {
+      tsr__spill_after(run, t, false);
       tsr_error_set(status, "task %u (kernel '%s'): output chunk: %s", t, k->name,
                     tsr_last_error());
       tsr__run_task_failed(run, status);
@@ -71,10 +78,12 @@ tsr_status tsr__run_task(tsr__run *run, uint32_t t, tsr__worker *w, int thread, 
     tsr_error_set(status, "task %u (kernel '%s'): %s", t, k->name,
                   tsr_last_error()[0] ? tsr_last_error() : tsr_strerror(status));
     tsr_free(run->ctx, out);
+    tsr__spill_after(run, t, false);
     tsr__run_task_failed(run, status);
     return status;
   }
   run->bufs[t] = out;
+  tsr__spill_after(run, t, true);
   w->kernel_seconds[task->kernel] += end - start;
   w->kernel_tasks[task->kernel]++;
   w->tasks_run++;
@@ -90,8 +99,7 @@ tsr_status tsr__run_task(tsr__run *run, uint32_t t, tsr__worker *w, int thread, 
 static void release_buffer(tsr__run *run, uint32_t t) {
   if (run->g->tasks[t].flags & TSR__TASK_KEPT)
     return;
-  tsr_free(run->ctx, run->bufs[t]);
-  run->bufs[t] = NULL;
+  tsr__spill_release(run, t);
 }
 
 void tsr__run_release(tsr__run *run, uint32_t t) {
@@ -102,7 +110,13 @@ void tsr__run_release(tsr__run *run, uint32_t t) {
     if (atomic_fetch_sub_explicit(&run->consumers[u], 1, memory_order_acq_rel) == 1)
       release_buffer(run, u);
   }
-  if (tsr__task_n_succ(g, t) == 0)
+  /* Nobody will read t's output (no consumers, or only culled ones).  Not
+   * run->consumers[t]: consumers pushed by the executor may already be
+   * running and count it down themselves. */
+  bool read_later = false;
+  for (uint32_t e = g->succ_off[t]; e < g->succ_off[t + 1] && !read_later; e++)
+    read_later = !tsr__task_culled(g, g->succ[e]);
+  if (!read_later)
     release_buffer(run, t);
 }
 
@@ -133,6 +147,7 @@ static void run_free(tsr__run *run) {
       tsr_free(ctx, w->in_bytes);
     }
   }
+  tsr__spill_free(run);
   tsr_free(ctx, run->workers);
   tsr_free(ctx, run->pending);
   tsr_free(ctx, run->consumers);
@@ -188,6 +203,7 @@ static tsr_status run_init(tsr__run *run, tsr_taskgraph *g, const tsr_run_option
   if (opts != NULL && opts->trace_path != NULL)
     TSR_TRY(tsr_calloc(ctx, n, sizeof *run->trace, (void **)&run->trace));
   TSR_TRY(tsr_calloc(ctx, g->n_kernels, sizeof *run->kernel_stats, (void **)&run->kernel_stats));
+  TSR_TRY(tsr__spill_init(run));
   TSR_TRY(tsr_calloc(ctx, (size_t)run->threads, sizeof *run->workers, (void **)&run->workers));
   /* A deque starts with room for this thread's share of the roots and grows
    * when a burst of successors needs more. */
@@ -241,6 +257,7 @@ static void collect_stats(tsr__run *run, double seconds) {
   s->tasks_cancelled = run->n_live - s->tasks_run - s->tasks_failed;
   s->n_kernels = g->n_kernels;
   s->kernels = g->kernel_stats;
+  tsr__spill_totals(run, &s->spilled_bytes, &s->unspilled_bytes);
   tsr_memory_stats m;
   if (tsr_ctx_memory_stats(g->ctx, &m) == TSR_OK)
     s->peak_bytes = m.peak_bytes;

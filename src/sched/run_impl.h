@@ -14,6 +14,8 @@
 
 #define TSR__MESSAGE_BYTES 1024
 
+typedef struct tsr__spill tsr__spill; /* spill.c */
+
 typedef struct tsr__trace_event {
   double start, end; /* seconds since the run started */
   int32_t thread;
@@ -58,6 +60,8 @@ typedef struct tsr__run {
   tsr_status status;
   char message[TSR__MESSAGE_BYTES];
 
+  tsr__spill *spill;              /* the memory budget's state; NULL without a memory limit */
+  _Atomic uint32_t running;       /* tasks started and not completed (for root admission) */
   tsr_kernel_stats *kernel_stats; /* per kernel; handed to the graph at the end */
   tsr__trace_event *trace;        /* per task, or NULL when not tracing */
   double t0;                      /* tsr__now() at the start */
@@ -77,6 +81,21 @@ void tsr__run_fail(tsr__run *run, tsr_status status);
 void tsr__run_task_failed(tsr__run *run, tsr_status status);
 /* Calls the progress callback if it is due (one thread only). */
 void tsr__run_progress(tsr__run *run, double now);
+
+/* The memory budget (spill.c); every hook returns at once without a limit.
+ * before: pins task t's inputs, reads spilled ones back and makes room for
+ * its output; after: unpins them (and marks t's output as held if it ran);
+ * release: frees a chunk whose consumers have all run. */
+tsr_status tsr__spill_init(tsr__run *run);
+void tsr__spill_free(tsr__run *run);
+tsr_status tsr__spill_before(tsr__run *run, uint32_t t);
+/* Allocates a task's output or read-back buffer under the budget: spills to
+ * make room, and waits for running tasks to free memory when that is not
+ * enough (fails when every running task is waiting). */
+tsr_status tsr__spill_alloc(tsr__run *run, size_t bytes, void **out);
+void tsr__spill_after(tsr__run *run, uint32_t t, bool ran);
+void tsr__spill_release(tsr__run *run, uint32_t t);
+void tsr__spill_totals(const tsr__run *run, uint64_t *spilled, uint64_t *read);
 
 tsr_status tsr__exec_serial(tsr__run *run);
 tsr_status tsr__exec_omp(tsr__run *run);

@@ -18,8 +18,8 @@
 #include "core/core_impl.h"
 
 #define TSR__KERNEL_NAME_BYTES 64
-#define TSR__TASK_KEEP 0x1u /* keep the output after runs (tsr_taskgraph_keep) */
-#define TSR__TASK_KEPT 0x2u /* was kept by the last successful run */
+#define TSR__TASK_KEEP 0x1u   /* keep the output after runs (tsr_taskgraph_keep) */
+#define TSR__TASK_KEPT 0x2u   /* was kept by the last successful run */
 #define TSR__TASK_CULLED 0x4u /* skipped by runs: nothing wanted needs it */
 
 typedef struct tsr__kernel {

@@ -1,0 +1,269 @@
+/* spill.c — the memory budget of a run (DESIGN.md, "Runtime"): with a
+ * memory limit set, chunks waiting for consumers are written to a spill
+ * file when room is needed, and read back when a consumer runs.
+ *
+ * Only runs on a context with a memory limit pay for this; without one the
+ * hooks return at once.  State per task: the chunk's offset in the spill
+ * file once written (chunks are immutable, so a chunk spilled twice is
+ * written once), and how many running tasks read it ("pins": a pinned chunk
+ * is never spilled).  One mutex guards the state, the buffers it touches
+ * and the file; spilling is rare and moves whole chunks, so the lock is
+ * cheap next to the I/O.
+ *
+ * Victims: unpinned chunks held for later consumers, the one whose last
+ * consumer comes latest in the priority order first (needed furthest in
+ * the future), until the allocation that asked fits under the limit.
+ *
+ * The spill file lives under TESSERA_SPILL_DIR (else TMPDIR, else /tmp) and
+ * is unlinked as soon as it is created: it disappears when the run ends,
+ * however it ends. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "run_impl.h"
+
+#define NOT_SPILLED UINT64_MAX
+
+struct tsr__spill {
+  pthread_mutex_t lock;
+  int fd; /* -1 until the first spill */
+  uint64_t file_end;
+  uint64_t *offset; /* per task: where its chunk is in the file, or NOT_SPILLED */
+  uint32_t *pins;   /* per task: running tasks reading its chunk */
+  uint8_t *held;    /* per task: its chunk waits for consumers */
+  uint64_t spilled_bytes, read_bytes;
+  _Atomic uint32_t waiting; /* tasks waiting for others to free memory */
+};
+
+tsr_status tsr__spill_init(tsr__run *run) {
+  run->spill = NULL;
+  if (tsr_ctx_memory_limit(run->ctx) == 0)
+    return TSR_OK;
+  tsr_ctx *ctx = run->ctx;
+  uint32_t n = run->g->n_tasks;
+  tsr__spill *s;
+  TSR_TRY(tsr_calloc(ctx, 1, sizeof *s, (void **)&s));
+  s->fd = -1;
+  pthread_mutex_init(&s->lock, NULL);
+  run->spill = s;
+  TSR_TRY(tsr__alloc_array(ctx, n, sizeof *s->offset, "spill state", (void **)&s->offset));
+  TSR_TRY(tsr_calloc(ctx, n, sizeof *s->pins, (void **)&s->pins));
+  TSR_TRY(tsr_calloc(ctx, n, sizeof *s->held, (void **)&s->held));
+  for (uint32_t t = 0; t < n; t++)
+    s->offset[t] = NOT_SPILLED;
+  return TSR_OK;
+}
+
+void tsr__spill_free(tsr__run *run) {
+  tsr__spill *s = run->spill;
+  if (s == NULL)
+    return;
+  if (s->fd >= 0)
+    close(s->fd);
+  pthread_mutex_destroy(&s->lock);
+  tsr_free(run->ctx, s->offset);
+  tsr_free(run->ctx, s->pins);
+  tsr_free(run->ctx, s->held);
+  tsr_free(run->ctx, s);
+  run->spill = NULL;
+}
+
+void tsr__spill_totals(const tsr__run *run, uint64_t *spilled, uint64_t *read) {
+  *spilled = run->spill ? run->spill->spilled_bytes : 0;
+  *read = run->spill ? run->spill->read_bytes : 0;
+}
+
+static tsr_status open_file(tsr__spill *s) {
+  const char *dir = getenv("TESSERA_SPILL_DIR");
+  if (dir == NULL || dir[0] == '\0')
+    dir = getenv("TMPDIR");
+  if (dir == NULL || dir[0] == '\0')
+    dir = "/tmp";
+  char path[4096];
+  int n = snprintf(path, sizeof path, "%s/tessera-spill-XXXXXX", dir);
+  TSR_CHECK(n > 0 && (size_t)n < sizeof path, TSR_EIO, "spill directory path too long: %s", dir);
+  s->fd = mkstemp(path);
+  TSR_CHECK(s->fd >= 0, TSR_EIO, "cannot create a spill file in %s (TESSERA_SPILL_DIR): %s", dir,
+            strerror(errno));
+  unlink(path); /* gone when closed, whatever happens */
+  return TSR_OK;
+}
+
+static tsr_status write_all(int fd, const void *buf, size_t bytes, uint64_t off) {
+  const char *p = buf;
+  while (bytes > 0) {
+    ssize_t n = pwrite(fd, p, bytes, (off_t)off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    TSR_CHECK(n > 0, TSR_EIO, "writing %zu bytes to the spill file: %s", bytes,
+              n < 0 ? strerror(errno) : "no space");
+    p += n;
+    bytes -= (size_t)n;
+    off += (uint64_t)n;
+  }
+  return TSR_OK;
+}
+
+static tsr_status read_all(int fd, void *buf, size_t bytes, uint64_t off) {
+  char *p = buf;
+  while (bytes > 0) {
+    ssize_t n = pread(fd, p, bytes, (off_t)off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    TSR_CHECK(n > 0, TSR_EIO, "reading %zu bytes back from the spill file: %s", bytes,
+              n < 0 ? strerror(errno) : "file too short");
+    p += n;
+    bytes -= (size_t)n;
+    off += (uint64_t)n;
+  }
+  return TSR_OK;
+}
+
+/* The chunk to spill next, or UINT32_MAX: held, in memory, unpinned, not
+ * kept; the one whose last consumer runs latest. */
+static uint32_t pick_victim(const tsr__run *run) {
+  const tsr_taskgraph *g = run->g;
+  const tsr__spill *s = run->spill;
+  uint32_t best = UINT32_MAX, best_when = 0;
+  for (uint32_t t = 0; t < g->n_tasks; t++) {
+    if (!s->held[t] || s->pins[t] != 0 || run->bufs[t] == NULL || g->tasks[t].out_bytes == 0 ||
+        (g->tasks[t].flags & TSR__TASK_KEPT) || g->succ_off[t] == g->succ_off[t + 1])
+      continue;
+    uint32_t when = g->priority[g->succ[g->succ_off[t]]]; /* successors: latest first */
+    if (best == UINT32_MAX || when > best_when) {
+      best = t;
+      best_when = when;
+    }
+  }
+  return best;
+}
+
+static bool fits(const tsr__run *run, uint64_t bytes) {
+  tsr_memory_stats m;
+  if (tsr_ctx_memory_stats(run->ctx, &m) != TSR_OK)
+    return true;
+  return m.limit_bytes == 0 || m.current_bytes + bytes <= m.limit_bytes;
+}
+
+/* Spills chunks until `bytes` more fit under the limit, or nothing is left
+ * to spill (then the allocation reports the limit).  Lock held. */
+static tsr_status make_room(tsr__run *run, uint64_t bytes) {
+  tsr__spill *s = run->spill;
+  while (!fits(run, bytes)) {
+    uint32_t v = pick_victim(run);
+    if (v == UINT32_MAX)
+      return TSR_OK;
+    uint64_t size = run->g->tasks[v].out_bytes;
+    if (s->offset[v] == NOT_SPILLED) {
+      if (s->fd < 0)
+        TSR_TRY(open_file(s));
+      TSR_TRY(write_all(s->fd, run->bufs[v], (size_t)size, s->file_end));
+      s->offset[v] = s->file_end;
+      s->file_end += size;
+      s->spilled_bytes += size;
+    }
+    tsr_free(run->ctx, run->bufs[v]);
+    run->bufs[v] = NULL;
+  }
+  return TSR_OK;
+}
+
+tsr_status tsr__spill_alloc(tsr__run *run, size_t bytes, void **out) {
+  tsr__spill *s = run->spill;
+  if (s == NULL)
+    return tsr_alloc(run->ctx, bytes, out);
+  for (;;) {
+    pthread_mutex_lock(&s->lock);
+    tsr_status status = make_room(run, bytes);
+    pthread_mutex_unlock(&s->lock);
+    TSR_TRY(status);
+    status = tsr_alloc(run->ctx, bytes, out);
+    if (status != TSR_ENOMEM)
+      return status;
+    /* Over the limit with nothing left to spill: the memory is held by
+     * running tasks.  Wait for one that is not itself waiting to finish;
+     * when every running task waits, the chunks are too large for the
+     * limit and the run fails. */
+    uint32_t waiting = atomic_fetch_add(&s->waiting, 1) + 1;
+    bool others = atomic_load_explicit(&run->running, memory_order_relaxed) > waiting;
+    if (others && !atomic_load_explicit(&run->stop, memory_order_relaxed)) {
+      struct timespec nap = {0, 200000};
+      nanosleep(&nap, NULL);
+    }
+    atomic_fetch_sub(&s->waiting, 1);
+    if (!others)
+      return status;
+    if (atomic_load_explicit(&run->stop, memory_order_relaxed))
+      return status;
+  }
+}
+
+tsr_status tsr__spill_before(tsr__run *run, uint32_t t) {
+  tsr__spill *s = run->spill;
+  if (s == NULL)
+    return TSR_OK;
+  const tsr_taskgraph *g = run->g;
+  pthread_mutex_lock(&s->lock);
+  for (uint32_t e = g->in_off[t]; e < g->in_off[t + 1]; e++)
+    s->pins[g->inputs[e]]++; /* pinned inputs stay in memory from here */
+  pthread_mutex_unlock(&s->lock);
+  for (uint32_t e = g->in_off[t]; e < g->in_off[t + 1]; e++) {
+    uint32_t u = g->inputs[e];
+    uint64_t size = g->tasks[u].out_bytes;
+    pthread_mutex_lock(&s->lock);
+    bool spilled = run->bufs[u] == NULL && size > 0;
+    pthread_mutex_unlock(&s->lock);
+    if (!spilled)
+      continue;
+    /* Read it back (another consumer may do so meanwhile: then use its). */
+    void *buf = NULL;
+    TSR_TRY(tsr__spill_alloc(run, (size_t)size, &buf));
+    tsr_status status = TSR_OK;
+    pthread_mutex_lock(&s->lock);
+    if (run->bufs[u] == NULL) {
+      status = read_all(s->fd, buf, (size_t)size, s->offset[u]);
+      if (status == TSR_OK) {
+        run->bufs[u] = buf;
+        buf = NULL;
+        s->read_bytes += size;
+      }
+    }
+    pthread_mutex_unlock(&s->lock);
+    tsr_free(run->ctx, buf);
+    TSR_TRY(status);
+  }
+  return TSR_OK;
+}
+
+void tsr__spill_after(tsr__run *run, uint32_t t, bool ran) {
+  tsr__spill *s = run->spill;
+  if (s == NULL)
+    return;
+  const tsr_taskgraph *g = run->g;
+  pthread_mutex_lock(&s->lock);
+  for (uint32_t e = g->in_off[t]; e < g->in_off[t + 1]; e++)
+    s->pins[g->inputs[e]]--;
+  if (ran) /* its consumers have not run yet: they need t to have completed */
+    for (uint32_t e = g->succ_off[t]; e < g->succ_off[t + 1] && !s->held[t]; e++)
+      s->held[t] = !tsr__task_culled(g, g->succ[e]);
+  pthread_mutex_unlock(&s->lock);
+}
+
+void tsr__spill_release(tsr__run *run, uint32_t t) {
+  tsr__spill *s = run->spill;
+  if (s == NULL) {
+    tsr_free(run->ctx, run->bufs[t]);
+    run->bufs[t] = NULL;
+    return;
+  }
+  pthread_mutex_lock(&s->lock);
+  s->held[t] = 0;
+  tsr_free(run->ctx, run->bufs[t]);
+  run->bufs[t] = NULL;
+  pthread_mutex_unlock(&s->lock);
+}
