@@ -143,6 +143,26 @@ static void test_out_of_core__rechunk(void **state) {
   tsr_array_destroy(&s);
 }
 
+/* A spill directory that cannot be used fails the run with TSR_EIO naming
+ * it, and leaks nothing. */
+static void test_out_of_core__bad_spill_dir(void **state) {
+  tsr_ctx *ctx = *state;
+  int64_t shape[2] = {2048, 2048}, chunks[2] = {64, 2048};
+  tsr_array *x, *m, *d;
+  assert_ok(tsr_array_random(ctx, TSR_RANDOM_NORMAL, 4, 2, shape, chunks, &x));
+  assert_ok(tsr_mean(x, (int[]){0}, 1, false, &m));
+  assert_ok(tsr_sub(x, m, &d));
+  double *got = malloc(2048u * 2048u * sizeof *got);
+  setenv("TESSERA_SPILL_DIR", "/nonexistent-tessera-dir", 1);
+  assert_fails(tsr_array_to_buffer(d, got, 2048u * 2048u * sizeof *got), TSR_EIO,
+               "/nonexistent-tessera-dir");
+  unsetenv("TESSERA_SPILL_DIR");
+  free(got);
+  tsr_array_destroy(&x);
+  tsr_array_destroy(&m);
+  tsr_array_destroy(&d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_out_of_core__reduction_streams, setup,
@@ -150,6 +170,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_out_of_core__anomaly_spills, setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_out_of_core__matmul, setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_out_of_core__rechunk, setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_out_of_core__bad_spill_dir, setup, test_ctx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
