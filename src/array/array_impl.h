@@ -52,6 +52,13 @@ void tsr__block_copy(const tsr__block *b, void *whole, void *chunk, bool to_whol
 tsr_status tsr__resolve_chunks(tsr_ctx *ctx, const char *fn, int ndim, const int64_t *shape,
                                tsr_dtype dtype, const int64_t *chunks, tsr_chunk_grid **out);
 
+/* A source node (no inputs) of `op` over the chunks resolved from `chunks`,
+ * with a copy of `params`, wrapped in a handle: the shared preamble of the
+ * creation functions (checks out, ctx and dtype, naming fn). */
+tsr_status tsr__create_source(tsr_ctx *ctx, const char *fn, const tsr__op *op, tsr_dtype dtype,
+                              int ndim, const int64_t *shape, const int64_t *chunks,
+                              const void *params, size_t params_bytes, tsr_array **out);
+
 /* Wraps a new node into a handle (takes the node's reference). */
 tsr_status tsr__array_wrap(tsr__expr *e, tsr_array **out);
 

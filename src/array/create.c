@@ -13,7 +13,6 @@
 
 /* ---- converting doubles to dtypes -------------------------------------- */
 
-
 /* out[i] = value(first + i) converted to dtype, for i < n, where value(j) =
  * start + j * step.  The caller has range-checked. */
 static void fill_linear(void *out, tsr_dtype dtype, int64_t n, double start, double step,
@@ -104,10 +103,9 @@ const void *tsr__expr_constant(const tsr__expr *e) {
   return &((const linear_params *)e->params)->value;
 }
 
-/* Shared preamble: checks, chunk grid, node, handle. */
-static tsr_status create_source(tsr_ctx *ctx, const char *fn, const tsr__op *op, tsr_dtype dtype,
-                                int ndim, const int64_t *shape, const int64_t *chunks,
-                                const void *params, size_t params_bytes, tsr_array **out) {
+tsr_status tsr__create_source(tsr_ctx *ctx, const char *fn, const tsr__op *op, tsr_dtype dtype,
+                              int ndim, const int64_t *shape, const int64_t *chunks,
+                              const void *params, size_t params_bytes, tsr_array **out) {
   TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
   *out = NULL;
   TSR_CHECK(ctx != NULL, TSR_EINVAL, "%s: ctx is NULL", fn);
@@ -134,8 +132,8 @@ tsr_status tsr_array_full(tsr_ctx *ctx, tsr_dtype dtype, int ndim, const int64_t
   linear_params p = {value, 0.0, (int32_t)dtype, 1, 0};
   if (tsr_dtype_valid(dtype))
     fill_linear(&p.value, dtype, 1, value, 0.0, 0);
-  return create_source(ctx, "tsr_array_full", &op_linear, dtype, ndim, shape, chunks, &p, sizeof p,
-                       out);
+  return tsr__create_source(ctx, "tsr_array_full", &op_linear, dtype, ndim, shape, chunks, &p,
+                            sizeof p, out);
 }
 
 tsr_status tsr_array_zeros(tsr_ctx *ctx, tsr_dtype dtype, int ndim, const int64_t *shape,
@@ -166,7 +164,7 @@ tsr_status tsr_array_arange(tsr_ctx *ctx, tsr_dtype dtype, double start, double 
               tsr_dtype_name(dtype));
   }
   linear_params p = {start, step, (int32_t)dtype, 0, 0};
-  return create_source(ctx, fn, &op_linear, dtype, 1, &n, &chunk, &p, sizeof p, out);
+  return tsr__create_source(ctx, fn, &op_linear, dtype, 1, &n, &chunk, &p, sizeof p, out);
 }
 
 /* ---- random ---------------------------------------------------------------- */
@@ -228,8 +226,8 @@ tsr_status tsr_array_random(tsr_ctx *ctx, tsr_random_dist dist, uint64_t seed, i
   TSR_CHECK(dist == TSR_RANDOM_UNIFORM || dist == TSR_RANDOM_NORMAL, TSR_EINVAL,
             "tsr_array_random: dist = %d is not a tsr_random_dist", (int)dist);
   random_params p = {seed, (int32_t)dist};
-  return create_source(ctx, "tsr_array_random", &op_random, TSR_FLOAT64, ndim, shape, chunks, &p,
-                       sizeof p, out);
+  return tsr__create_source(ctx, "tsr_array_random", &op_random, TSR_FLOAT64, ndim, shape, chunks,
+                            &p, sizeof p, out);
 }
 
 /* ---- user buffers ------------------------------------------------------------ */

@@ -17,29 +17,6 @@ static const void *extra_of(const tsr_kernel_call *call) {
   return (const unsigned char *)call->params + tsr__block_extra_offset(block_of(call)->ndim);
 }
 
-/* Checks, chunk grid, node with a copy of params, handle. */
-static tsr_status make_source(tsr_ctx *ctx, const char *fn, const tsr__op *op, tsr_dtype dtype,
-                              int ndim, const int64_t *shape, const int64_t *chunks,
-                              const void *params, size_t params_bytes, tsr_array **out) {
-  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
-  *out = NULL;
-  TSR_CHECK(ctx != NULL, TSR_EINVAL, "%s: ctx is NULL", fn);
-  TSR_CHECK(tsr_dtype_valid(dtype), TSR_EINVAL, "%s: dtype = %d is not a tsr_dtype", fn,
-            (int)dtype);
-  tsr_chunk_grid *grid;
-  TSR_TRY(tsr__resolve_chunks(ctx, fn, ndim, shape, dtype, chunks, &grid));
-  void *copy;
-  tsr_status status = tsr_alloc(ctx, params_bytes, &copy);
-  if (status != TSR_OK) {
-    tsr_chunk_grid_destroy(&grid);
-    return status;
-  }
-  memcpy(copy, params, params_bytes);
-  tsr__expr *e;
-  TSR_TRY(tsr__expr_create(ctx, op, dtype, grid, 0, NULL, copy, &e));
-  return tsr__array_wrap(e, out);
-}
-
 /* ---- empty --------------------------------------------------------------------- */
 
 static tsr_status empty_kernel(const tsr_kernel_call *call) {
@@ -58,8 +35,8 @@ static const tsr__op op_empty = {"empty", lower_empty, NULL};
 tsr_status tsr_array_empty(tsr_ctx *ctx, tsr_dtype dtype, int ndim, const int64_t *shape,
                            const int64_t *chunks, tsr_array **out) {
   char unused = 0;
-  return make_source(ctx, "tsr_array_empty", &op_empty, dtype, ndim, shape, chunks, &unused, 1,
-                     out);
+  return tsr__create_source(ctx, "tsr_array_empty", &op_empty, dtype, ndim, shape, chunks, &unused,
+                            1, out);
 }
 
 /* ---- linspace -------------------------------------------------------------------- */
@@ -134,7 +111,7 @@ tsr_status tsr_array_linspace(tsr_ctx *ctx, tsr_dtype dtype, double start, doubl
               "%s: values from %.17g to %.17g do not fit %s", fn, start, stop,
               tsr_dtype_name(dtype));
   }
-  return make_source(ctx, fn, &op_linspace, dtype, 1, &num, &chunk, &p, sizeof p, out);
+  return tsr__create_source(ctx, fn, &op_linspace, dtype, 1, &num, &chunk, &p, sizeof p, out);
 }
 
 /* ---- eye ------------------------------------------------------------------------ */
@@ -187,5 +164,5 @@ tsr_status tsr_array_eye(tsr_ctx *ctx, tsr_dtype dtype, int64_t n, int64_t m, in
   int64_t kk = k > m ? m : (k < -n ? -n : k);
   eye_params p = {kk, (int32_t)dtype};
   int64_t shape[2] = {n, m};
-  return make_source(ctx, fn, &op_eye, dtype, 2, shape, chunks, &p, sizeof p, out);
+  return tsr__create_source(ctx, fn, &op_eye, dtype, 2, shape, chunks, &p, sizeof p, out);
 }
