@@ -613,7 +613,8 @@ static int64_t axis_coarsen(const int64_t *ioff, int64_t ni, const int64_t *ooff
   return n;
 }
 
-static tsr_status rechunk_step(tsr__expr *cur, const tsr_chunk_grid *target, tsr__expr **out) {
+static tsr_status rechunk_step(tsr__expr *cur, const tsr_chunk_grid *target, int64_t bound,
+                               tsr__expr **out) {
   tsr_ctx *ctx = cur->ctx;
   const tsr_chunk_grid *ig = cur->grid;
   int ndim = ig->ndim;
@@ -626,7 +627,7 @@ static tsr_status rechunk_step(tsr__expr *cur, const tsr_chunk_grid *target, tsr
   tsr__gather_map map;
   tsr__gather_map_identity(ndim, ig->shape, &map);
   tsr_chunk_grid *grid = NULL;
-  if (prod <= TSR__RECHUNK_FAN_IN) {
+  if (prod <= bound) {
     TSR_TRY(tsr__grid_from_offsets(ctx, ndim, (const int64_t *const *)target->offsets,
                                    target->nchunks, &grid));
     return tsr__gather_create(ctx, &op_rechunk, cur->dtype, grid, 1, &cur, &map, out);
@@ -649,7 +650,7 @@ static tsr_status rechunk_step(tsr__expr *cur, const tsr_chunk_grid *target, tsr
         k[d]++;
       kprod *= k[d];
     }
-    while (kprod > TSR__RECHUNK_FAN_IN) {
+    while (kprod > bound) {
       int big = 0;
       for (int d = 1; d < ndim; d++)
         big = k[d] > k[big] ? d : big;
@@ -674,7 +675,7 @@ static tsr_status rechunk_step(tsr__expr *cur, const tsr_chunk_grid *target, tsr
       if (best < 0)
         break;
       int64_t nk = 2 * k[best] < f[best] ? 2 * k[best] : f[best];
-      if (kprod / k[best] * nk > TSR__RECHUNK_FAN_IN)
+      if (kprod / k[best] * nk > bound)
         break;
       kprod = kprod / k[best] * nk;
       k[best] = nk;
@@ -714,7 +715,7 @@ static tsr_status rechunk_step(tsr__expr *cur, const tsr_chunk_grid *target, tsr
       grew = true;
     }
   }
-  int64_t *mid[TSR_MAX_NDIM] = {0}, nmid[TSR_MAX_NDIM];
+  int64_t *mid[TSR_MAX_NDIM] = {0}, nmid[TSR_MAX_NDIM] = {0};
   tsr_status status = TSR_OK;
   for (int d = 0; d < ndim; d++) {
     TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)(ig->nchunks[d] + target->nchunks[d] + 1),
@@ -735,13 +736,34 @@ fail:
   return status;
 }
 
+/* The most input chunks one rechunk task may read: TSR__RECHUNK_FAN_IN,
+ * and under a memory limit no more than fit in a quarter of it (a task
+ * holds all its inputs at once, and two run per thread pair), at least 2:
+ * the planner then goes through more, smaller intermediate steps (as
+ * Dask's block_size_limit makes it). */
+static int64_t fan_in_bound(const tsr__expr *e) {
+  uint64_t limit = tsr_ctx_memory_limit(e->ctx);
+  if (limit == 0)
+    return TSR__RECHUNK_FAN_IN;
+  const tsr_chunk_grid *g = e->grid;
+  uint64_t biggest = tsr_dtype_size(e->dtype);
+  for (int d = 0; d < g->ndim; d++) {
+    int64_t m = 0;
+    for (int64_t c = 0; c < g->nchunks[d]; c++)
+      m = g->offsets[d][c + 1] - g->offsets[d][c] > m ? g->offsets[d][c + 1] - g->offsets[d][c] : m;
+    biggest *= (uint64_t)(m > 0 ? m : 1);
+  }
+  uint64_t fit = limit / 4 / biggest;
+  return fit < 2 ? 2 : fit > TSR__RECHUNK_FAN_IN ? TSR__RECHUNK_FAN_IN : (int64_t)fit;
+}
+
 tsr_status tsr__rechunk_expr(tsr__expr *in, const tsr_chunk_grid *grid, tsr__expr **out) {
   *out = NULL;
   tsr__expr *cur = in;
   tsr__expr_retain(cur);
   while (!tsr__grid_equal(cur->grid, grid)) {
     tsr__expr *next;
-    tsr_status status = rechunk_step(cur, grid, &next);
+    tsr_status status = rechunk_step(cur, grid, fan_in_bound(cur), &next);
     tsr__expr_release(&cur);
     if (status != TSR_OK)
       return status;

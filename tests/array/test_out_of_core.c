@@ -7,7 +7,7 @@
  *   - x - mean(x, axis=0) holds every chunk of x until the mean is known:
  *     they must be spilled and read back;
  *   - a @ b with both operands larger than the limit;
- *   - a rechunk whose output chunks each gather 4 input chunks. */
+ *   - a transpose-like rechunk (every output chunk overlaps every input). */
 #include "test_util.h"
 
 #include <math.h>
@@ -122,11 +122,10 @@ static void test_out_of_core__rechunk(void **state) {
   int64_t shape[2] = {2048, 2048};
   tsr_array *x, *r, *s;
   assert_ok(tsr_array_random(ctx, TSR_RANDOM_UNIFORM, 7, 2, shape, (int64_t[]){2048, 64}, &x));
-  /* Each output chunk overlaps 4 input chunks of 1 MiB: a rechunk task
-   * holds every input chunk it overlaps, so they must fit the limit (the
-   * planner does not yet bound that by the limit, as Dask's
-   * block_size_limit does). */
-  assert_ok(tsr_rechunk(x, (int64_t[]){512, 256}, &r));
+  /* Transpose-like: every output chunk overlaps all 32 input chunks of
+   * 1 MiB; under the limit the planner goes through intermediate steps
+   * whose tasks read at most limit / 4 of input chunks. */
+  assert_ok(tsr_rechunk(x, (int64_t[]){64, 2048}, &r));
   assert_ok(tsr_sum(r, (int[]){1}, 1, false, &s)); /* row sums */
   double *got = malloc(2048 * sizeof *got);
   seen st;
