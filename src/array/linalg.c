@@ -226,7 +226,7 @@ static tsr_status gemm_kernel(const tsr_kernel_call *call) {
   size_t item = tsr_dtype_size(cd);
   char *scratch = NULL;
   if (need_a + need_b > 0)
-    TSR_TRY(tsr_alloc(ctx, (size_t)(need_a + need_b) * item, (void **)&scratch));
+    TSR_TRY(tsr_kernel_alloc(ctx, (size_t)(need_a + need_b) * item, (void **)&scratch));
   char *scratch_b = scratch + (size_t)need_a * item;
   bool accumulate = false;
   blas_enter();

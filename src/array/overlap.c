@@ -125,7 +125,7 @@ static tsr_status overlap_kernel(const tsr_kernel_call *call) {
   }
 
   unsigned char *buf = NULL;
-  TSR_TRY(tsr_alloc(ctx, (size_t)ext_size * item, (void **)&buf));
+  TSR_TRY(tsr_kernel_alloc(ctx, (size_t)ext_size * item, (void **)&buf));
   int last = ndim - 1; /* ndim >= 1 here: a 0-d array has no halo */
   const overlap_axis *lax = &axes[last];
   int64_t idx[TSR_MAX_NDIM] = {0};

@@ -67,7 +67,9 @@ tsr_status tsr__run_task(tsr__run *run, uint32_t t, tsr__worker *w, int thread, 
   };
   tsr_error_clear();
   double start = tsr__now();
+  tsr__spill_enter_kernel(run);
   status = k->fn(&call);
+  tsr__spill_leave_kernel();
   double end = tsr__now();
   *now = end;
   if (status != TSR_OK) {

@@ -95,6 +95,9 @@ tsr_status tsr__spill_before(tsr__run *run, uint32_t t);
 tsr_status tsr__spill_alloc(tsr__run *run, size_t bytes, void **out);
 void tsr__spill_after(tsr__run *run, uint32_t t, bool ran);
 void tsr__spill_release(tsr__run *run, uint32_t t);
+/* Marks the calling thread as running a kernel of `run` (tsr_kernel_alloc). */
+void tsr__spill_enter_kernel(tsr__run *run);
+void tsr__spill_leave_kernel(void);
 void tsr__spill_totals(const tsr__run *run, uint64_t *spilled, uint64_t *read);
 
 tsr_status tsr__exec_serial(tsr__run *run);

@@ -173,6 +173,19 @@ static tsr_status make_room(tsr__run *run, uint64_t bytes) {
   return TSR_OK;
 }
 
+/* The run whose kernel this thread is running (set around kernel calls). */
+static _Thread_local tsr__run *current_run;
+
+void tsr__spill_enter_kernel(tsr__run *run) { current_run = run; }
+void tsr__spill_leave_kernel(void) { current_run = NULL; }
+
+tsr_status tsr_kernel_alloc(tsr_ctx *ctx, size_t bytes, void **out) {
+  tsr__run *run = current_run;
+  if (run != NULL && run->ctx == ctx && run->spill != NULL)
+    return tsr__spill_alloc(run, bytes, out);
+  return tsr_alloc(ctx, bytes, out);
+}
+
 tsr_status tsr__spill_alloc(tsr__run *run, size_t bytes, void **out) {
   tsr__spill *s = run->spill;
   if (s == NULL)

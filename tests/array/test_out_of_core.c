@@ -7,6 +7,7 @@
  *   - x - mean(x, axis=0) holds every chunk of x until the mean is known:
  *     they must be spilled and read back;
  *   - a @ b with both operands larger than the limit;
+ *   - map_overlap (periodic) feeding a reduction;
  *   - a transpose-like rechunk (every output chunk overlaps every input). */
 #include "test_util.h"
 
@@ -142,6 +143,45 @@ static void test_out_of_core__rechunk(void **state) {
   tsr_array_destroy(&s);
 }
 
+/* Sum of each element's 3-neighbourhood along axis 0 (periodic). */
+static tsr_status neighbours(void *out, const tsr_block_info *oi, const void *const *in,
+                             const tsr_block_info *ii, size_t n_in, void *user) {
+  (void)n_in;
+  (void)user;
+  const double *x = in[0];
+  double *o = out;
+  int64_t rows = oi->shape[0], cols = oi->shape[1], r0 = oi->offset[0] - ii->offset[0];
+  for (int64_t i = 0; i < rows; i++)
+    for (int64_t j = 0; j < cols; j++)
+      o[i * cols + j] =
+          x[(r0 + i - 1) * cols + j] + x[(r0 + i) * cols + j] + x[(r0 + i + 1) * cols + j];
+  return TSR_OK;
+}
+
+static void test_out_of_core__overlap(void **state) {
+  tsr_ctx *ctx = *state;
+  int64_t shape[2] = {2048, 2048}, chunks[2] = {64, 2048};
+  tsr_array *x, *o, *s;
+  assert_ok(tsr_array_random(ctx, TSR_RANDOM_UNIFORM, 8, 2, shape, chunks, &x));
+  assert_ok(tsr_map_overlap(x, (int64_t[]){1, 0}, TSR_BOUNDARY_PERIODIC, 0, neighbours, NULL,
+                            TSR_FLOAT64, &o));
+  assert_ok(tsr_sum(o, (int[]){1}, 1, false, &s));
+  double *got = malloc(2048 * sizeof *got);
+  seen st;
+  compute(s, got, 2048 * sizeof *got, &st);
+  for (uint64_t i = 0; i < 2048; i += 11) {
+    double want = 0;
+    for (int di = -1; di <= 1; di++)
+      for (uint64_t j = 0; j < 2048; j++)
+        want += tsr_random_uniform(8, ((i + 2048 + (uint64_t)di) % 2048) * 2048 + j);
+    assert_true(fabs(got[i] - want) <= 1e-9 * want);
+  }
+  free(got);
+  tsr_array_destroy(&x);
+  tsr_array_destroy(&o);
+  tsr_array_destroy(&s);
+}
+
 /* A spill directory that cannot be used fails the run with TSR_EIO naming
  * it, and leaks nothing. */
 static void test_out_of_core__bad_spill_dir(void **state) {
@@ -169,6 +209,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_out_of_core__anomaly_spills, setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_out_of_core__matmul, setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_out_of_core__rechunk, setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_out_of_core__overlap, setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_out_of_core__bad_spill_dir, setup, test_ctx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
