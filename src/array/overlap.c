@@ -17,7 +17,7 @@
  * lies in the chunk itself or in one neighbour along each axis. */
 #include <string.h>
 
-#include "array_impl.h"
+#include "fused.h"
 
 #define MAX_ACTIVE 6 /* axes with depth > 0: 3^6 = 729 neighbour combinations */
 
@@ -29,6 +29,9 @@ typedef struct overlap_params {
   int32_t n_active;
   int32_t n_combos;
   unsigned char constant[8]; /* the constant, converted to the input dtype */
+  /* Set per task when the input is a user buffer (C order): the block is
+   * then assembled straight from it, with no copy tasks before. */
+  const unsigned char *memory;
 } overlap_params;
 
 /* Per axis: the halo this chunk gets, and the neighbour chunks (slot 0 =
@@ -119,8 +122,8 @@ static tsr_status overlap_kernel(const tsr_kernel_call *call) {
   tsr_block_info out_info = {ndim, tsr__block_shape(ob), tsr__block_offset(ob),
                              tsr__block_array_shape(ob), ob->chunk};
   tsr_block_info in_info = {ndim, ext, ext_off, tsr__block_array_shape(ob), ob->chunk};
-  if (!halo) {
-    const void *own = call->inputs[table[center]];
+  if ((!halo && (p.memory == NULL || ndim == 0)) || ext_size == 0) { /* the chunk as it is */
+    const void *own = p.memory ? (const void *)p.memory : call->inputs[table[center]];
     return p.fn(call->output, &out_info, &own, &in_info, 1, p.user);
   }
 
@@ -152,10 +155,12 @@ static tsr_status overlap_kernel(const tsr_kernel_call *call) {
     } else {
       for (int64_t j = 0; j < ext[last];) {
         bool own_run = j == lax->lo;
-        int64_t count = own_run ? lax->nb_ext[1] : 1;
+        /* The chunk's own part of the row: one copy (in memory mode the
+         * "chunk" is the whole array, so it starts at the chunk's offset). */
+        int64_t count = !own_run ? 1 : p.memory ? tsr__block_shape(ob)[last] : lax->nb_ext[1];
         int s = own_run ? 1 : map_index(lax, p.boundary, ext_off[last] + j, &local[last]);
         if (own_run)
-          local[last] = 0;
+          local[last] = p.memory ? tsr__block_offset(ob)[last] : 0;
         if (s < 0) {
           memcpy(dst + (size_t)j * item, p.constant, item);
           j++;
@@ -163,7 +168,7 @@ static tsr_status overlap_kernel(const tsr_kernel_call *call) {
         }
         slot[last] = s;
         int64_t c = code + (lax->active >= 0 ? s * pow3[lax->active] : 0);
-        const unsigned char *src = call->inputs[table[c]];
+        const unsigned char *src = p.memory ? p.memory : call->inputs[table[c]];
         int64_t at = 0;
         for (int d = 0; d < ndim; d++)
           at = at * axes[d].nb_ext[slot[d]] + local[d];
@@ -204,7 +209,18 @@ static tsr_status lower_overlap(const tsr__expr *e, tsr_taskgraph *g, const uint
   TSR__TRY_GOTO(status, tsr_alloc(e->ctx, bytes, (void **)&params));
   TSR__TRY_GOTO(status, tsr__alloc_array(e->ctx, (size_t)node->p.n_combos, sizeof *ids,
                                          "overlap inputs", (void **)&ids));
-  memcpy(params + params_at(ndim), &node->p, sizeof node->p);
+  /* A user buffer in C order is read in place: "chunks" are then the whole
+   * array (offsets 0, extents the array's), at every neighbour slot. */
+  overlap_params p = node->p;
+  const unsigned char *base = NULL;
+  int64_t strides[TSR_MAX_NDIM], expect = 1;
+  bool in_memory = tsr__memory_view(e->inputs[0], &base, strides);
+  for (int d = ndim - 1; d >= 0 && in_memory; d--) {
+    in_memory = strides[d] == expect || grid->shape[d] == 1;
+    expect *= grid->shape[d];
+  }
+  p.memory = in_memory ? base : NULL;
+  memcpy(params + params_at(ndim), &p, sizeof p);
   overlap_axis *axes = (overlap_axis *)(params + axes_at(ndim));
   int32_t *table = (int32_t *)(params + table_at(ndim));
   size_t out_item = tsr_dtype_size(e->dtype);
@@ -244,8 +260,8 @@ static tsr_status lower_overlap(const tsr__expr *e, tsr_taskgraph *g, const uint
         nb[d][0] = nb[d][2] = -1;
       for (int s = 0; s < 3; s++)
         if (nb[d][s] >= 0) {
-          ax->nb_off[s] = off[nb[d][s]];
-          ax->nb_ext[s] = off[nb[d][s] + 1] - off[nb[d][s]];
+          ax->nb_off[s] = in_memory ? 0 : off[nb[d][s]];
+          ax->nb_ext[s] = in_memory ? ax->n : off[nb[d][s] + 1] - off[nb[d][s]];
         }
     }
     /* One input per neighbour combination that exists. */
@@ -258,8 +274,8 @@ static tsr_status lower_overlap(const tsr__expr *e, tsr_taskgraph *g, const uint
         exists = nb[d][s] >= 0;
         chunk += (exists ? nb[d][s] : 0) * grid->stride[d];
       }
-      table[combo] = exists ? (int32_t)n_in : -1;
-      if (exists)
+      table[combo] = exists ? (in_memory ? 0 : (int32_t)n_in) : -1;
+      if (exists && !in_memory)
         ids[n_in++] = in[0][chunk];
     }
     TSR__TRY_GOTO(status, tsr_taskgraph_add_task(g, k, ids, n_in, params, bytes,
