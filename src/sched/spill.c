@@ -38,6 +38,8 @@ struct tsr__spill {
   uint8_t *held;    /* per task: its chunk waits for consumers */
   uint64_t spilled_bytes, read_bytes;
   _Atomic uint32_t waiting; /* tasks waiting for others to free memory */
+  uint64_t reserved;        /* set aside for running tasks (see tsr__spill_before) */
+  uint64_t *reservation;    /* per task: its part of `reserved` */
 };
 
 tsr_status tsr__spill_init(tsr__run *run) {
@@ -54,6 +56,7 @@ tsr_status tsr__spill_init(tsr__run *run) {
   TSR_TRY(tsr__alloc_array(ctx, n, sizeof *s->offset, "spill state", (void **)&s->offset));
   TSR_TRY(tsr_calloc(ctx, n, sizeof *s->pins, (void **)&s->pins));
   TSR_TRY(tsr_calloc(ctx, n, sizeof *s->held, (void **)&s->held));
+  TSR_TRY(tsr_calloc(ctx, n, sizeof *s->reservation, (void **)&s->reservation));
   for (uint32_t t = 0; t < n; t++)
     s->offset[t] = NOT_SPILLED;
   return TSR_OK;
@@ -69,6 +72,7 @@ void tsr__spill_free(tsr__run *run) {
   tsr_free(run->ctx, s->offset);
   tsr_free(run->ctx, s->pins);
   tsr_free(run->ctx, s->held);
+  tsr_free(run->ctx, s->reservation);
   tsr_free(run->ctx, s);
   run->spill = NULL;
 }
@@ -186,6 +190,21 @@ tsr_status tsr_kernel_alloc(tsr_ctx *ctx, size_t bytes, void **out) {
   return tsr_alloc(ctx, bytes, out);
 }
 
+/* Naps while another running task, not itself waiting, can free memory;
+ * false (at once) when there is none, or the run is stopping. */
+static bool wait_for_others(tsr__run *run) {
+  tsr__spill *s = run->spill;
+  uint32_t waiting = atomic_fetch_add(&s->waiting, 1) + 1;
+  bool others = atomic_load_explicit(&run->running, memory_order_relaxed) > waiting &&
+                !atomic_load_explicit(&run->stop, memory_order_relaxed);
+  if (others) {
+    struct timespec nap = {0, 200000};
+    nanosleep(&nap, NULL);
+  }
+  atomic_fetch_sub(&s->waiting, 1);
+  return others;
+}
+
 tsr_status tsr__spill_alloc(tsr__run *run, size_t bytes, void **out) {
   tsr__spill *s = run->spill;
   if (s == NULL)
@@ -199,19 +218,9 @@ tsr_status tsr__spill_alloc(tsr__run *run, size_t bytes, void **out) {
     if (status != TSR_ENOMEM)
       return status;
     /* Over the limit with nothing left to spill: the memory is held by
-     * running tasks.  Wait for one that is not itself waiting to finish;
-     * when every running task waits, the chunks are too large for the
-     * limit and the run fails. */
-    uint32_t waiting = atomic_fetch_add(&s->waiting, 1) + 1;
-    bool others = atomic_load_explicit(&run->running, memory_order_relaxed) > waiting;
-    if (others && !atomic_load_explicit(&run->stop, memory_order_relaxed)) {
-      struct timespec nap = {0, 200000};
-      nanosleep(&nap, NULL);
-    }
-    atomic_fetch_sub(&s->waiting, 1);
-    if (!others)
-      return status;
-    if (atomic_load_explicit(&run->stop, memory_order_relaxed))
+     * running tasks.  Wait for them; when every running task waits, the
+     * chunks are too large for the limit and the run fails. */
+    if (!wait_for_others(run))
       return status;
   }
 }
@@ -221,6 +230,29 @@ tsr_status tsr__spill_before(tsr__run *run, uint32_t t) {
   if (s == NULL)
     return TSR_OK;
   const tsr_taskgraph *g = run->g;
+  /* Start only with room for the output, scratch of about its size (most
+   * kernels' temporaries are at most one chunk) and the inputs to read
+   * back, and set that room aside (other tasks count it as used) until
+   * the task ends: waiting, while holding nothing, for running tasks to
+   * finish.  Without this, tasks that each hold their inputs and output
+   * could all wait for room for their scratch, and none would finish. */
+  uint64_t need = 2 * g->tasks[t].out_bytes;
+  for (uint32_t e = g->in_off[t]; e < g->in_off[t + 1]; e++)
+    if (run->bufs[g->inputs[e]] == NULL)
+      need += g->tasks[g->inputs[e]].out_bytes;
+  for (;;) {
+    pthread_mutex_lock(&s->lock);
+    tsr_status status = make_room(run, need + s->reserved);
+    bool room = status == TSR_OK && fits(run, need + s->reserved);
+    if (room) {
+      s->reserved += need;
+      s->reservation[t] = need;
+    }
+    pthread_mutex_unlock(&s->lock);
+    TSR_TRY(status);
+    if (room || !wait_for_others(run))
+      break;
+  }
   pthread_mutex_lock(&s->lock);
   for (uint32_t e = g->in_off[t]; e < g->in_off[t + 1]; e++)
     s->pins[g->inputs[e]]++; /* pinned inputs stay in memory from here */
@@ -259,6 +291,8 @@ void tsr__spill_after(tsr__run *run, uint32_t t, bool ran) {
     return;
   const tsr_taskgraph *g = run->g;
   pthread_mutex_lock(&s->lock);
+  s->reserved -= s->reservation[t];
+  s->reservation[t] = 0;
   for (uint32_t e = g->in_off[t]; e < g->in_off[t + 1]; e++)
     s->pins[g->inputs[e]]--;
   if (ran) /* its consumers have not run yet: they need t to have completed */

@@ -5,17 +5,20 @@
 tsr_status tsr_run_stats_print(const tsr_run_stats *s, FILE *out) {
   TSR_CHECK(s != NULL, TSR_EINVAL, "tsr_run_stats_print: stats is NULL");
   TSR_CHECK(out != NULL, TSR_EINVAL, "tsr_run_stats_print: out is NULL");
-  char chunk[32], peak[32];
+  char chunk[32], peak[32], spilled[32], unspilled[32];
   fprintf(out,
-          "run: %llu tasks (%llu run, %llu failed, %llu cancelled) on %d thread%s (%s executor) "
-          "in %.6f s, %llu steals\n",
+          "run: %llu tasks (%llu run, %llu failed, %llu cancelled, %llu culled) on %d thread%s "
+          "(%s executor) in %.6f s, %llu steals\n",
           (unsigned long long)s->tasks, (unsigned long long)s->tasks_run,
-          (unsigned long long)s->tasks_failed, (unsigned long long)s->tasks_cancelled, s->threads,
+          (unsigned long long)s->tasks_failed, (unsigned long long)s->tasks_cancelled,
+          (unsigned long long)s->tasks_culled, s->threads,
           s->threads == 1 ? "" : "s", s->executor == TSR_EXECUTOR_SERIAL ? "serial" : "omp",
           s->seconds, (unsigned long long)s->steals);
-  fprintf(out, "memory: %s of chunks allocated, peak %s\n",
+  fprintf(out, "memory: %s of chunks allocated, peak %s; spilled %s, read back %s\n",
           tsr_format_bytes(s->chunk_bytes, chunk, sizeof chunk),
-          tsr_format_bytes(s->peak_bytes, peak, sizeof peak));
+          tsr_format_bytes(s->peak_bytes, peak, sizeof peak),
+          tsr_format_bytes(s->spilled_bytes, spilled, sizeof spilled),
+          tsr_format_bytes(s->unspilled_bytes, unspilled, sizeof unspilled));
   double total = 0;
   for (uint32_t k = 0; k < s->n_kernels; k++)
     total += s->kernels[k].seconds;
