@@ -130,13 +130,23 @@ static tsr_status read_all(int fd, void *buf, size_t bytes, uint64_t off) {
 
 /* The chunk to spill next, or UINT32_MAX: held, in memory, unpinned, not
  * kept; the one whose last consumer runs latest. */
-static uint32_t pick_victim(const tsr__run *run) {
+static bool is_input_of(const tsr_taskgraph *g, uint32_t u, uint32_t t) {
+  if (t == UINT32_MAX)
+    return false;
+  for (uint32_t e = g->in_off[t]; e < g->in_off[t + 1]; e++)
+    if (g->inputs[e] == u)
+      return true;
+  return false;
+}
+
+static uint32_t pick_victim(const tsr__run *run, uint32_t spare) {
   const tsr_taskgraph *g = run->g;
   const tsr__spill *s = run->spill;
   uint32_t best = UINT32_MAX, best_when = 0;
   for (uint32_t t = 0; t < g->n_tasks; t++) {
     if (!s->held[t] || s->pins[t] != 0 || run->bufs[t] == NULL || g->tasks[t].out_bytes == 0 ||
-        (g->tasks[t].flags & TSR__TASK_KEPT) || g->succ_off[t] == g->succ_off[t + 1])
+        (g->tasks[t].flags & TSR__TASK_KEPT) || g->succ_off[t] == g->succ_off[t + 1] ||
+        is_input_of(g, t, spare))
       continue;
     uint32_t when = g->priority[g->succ[g->succ_off[t]]]; /* successors: latest first */
     if (best == UINT32_MAX || when > best_when) {
@@ -156,10 +166,10 @@ static bool fits(const tsr__run *run, uint64_t bytes) {
 
 /* Spills chunks until `bytes` more fit under the limit, or nothing is left
  * to spill (then the allocation reports the limit).  Lock held. */
-static tsr_status make_room(tsr__run *run, uint64_t bytes) {
+static tsr_status make_room(tsr__run *run, uint64_t bytes, uint32_t spare) {
   tsr__spill *s = run->spill;
   while (!fits(run, bytes)) {
-    uint32_t v = pick_victim(run);
+    uint32_t v = pick_victim(run, spare);
     if (v == UINT32_MAX)
       return TSR_OK;
     uint64_t size = run->g->tasks[v].out_bytes;
@@ -211,7 +221,7 @@ tsr_status tsr__spill_alloc(tsr__run *run, size_t bytes, void **out) {
     return tsr_alloc(run->ctx, bytes, out);
   for (;;) {
     pthread_mutex_lock(&s->lock);
-    tsr_status status = make_room(run, bytes);
+    tsr_status status = make_room(run, bytes, UINT32_MAX);
     pthread_mutex_unlock(&s->lock);
     TSR_TRY(status);
     status = tsr_alloc(run->ctx, bytes, out);
@@ -242,7 +252,9 @@ tsr_status tsr__spill_before(tsr__run *run, uint32_t t) {
       need += g->tasks[g->inputs[e]].out_bytes;
   for (;;) {
     pthread_mutex_lock(&s->lock);
-    tsr_status status = make_room(run, need + s->reserved);
+    /* Never spill t's own inputs here: they would need reading back,
+     * beyond what is set aside. */
+    tsr_status status = make_room(run, need + s->reserved, t);
     bool room = status == TSR_OK && fits(run, need + s->reserved);
     if (room) {
       s->reserved += need;
