@@ -18,7 +18,12 @@
 # layer links in CMakeLists.txt, and append its module or flags to the two
 # lists.  Example for a pkg-config module:
 #   tessera_pkg_module(DEFLATE libdeflate tessera::deflate)
-# which finds `libdeflate`, makes tessera::deflate and records Requires.private.
+#   if(NOT TARGET tessera::deflate)
+#     tessera_dependency_missing("libdeflate not found: install libdeflate-dev")
+#   endif()
+# which finds `libdeflate`, makes tessera::deflate and records Requires.private;
+# a CMake package is tessera_find_dependency(HDF5 COMPONENTS C) and its flags
+# appended to TESSERA_PKG_LIBS_PRIVATE.
 
 if(NOT DEFINED TESSERA_DEPS_CONTEXT)
   set(TESSERA_DEPS_CONTEXT package)
@@ -49,18 +54,19 @@ endif()
 
 find_package(PkgConfig QUIET)
 
-# tessera_pkg_module(PREFIX MODULE TARGET): the pkg-config module MODULE as the
-# INTERFACE imported target TARGET, recorded in Requires.private.  Sets
-# <PREFIX>_FOUND; the caller decides what a missing module means.
-macro(tessera_pkg_module prefix module target)
-  set(${prefix}_FOUND FALSE)
+# tessera_pkg_module(NAME MODULE TARGET): the pkg-config module MODULE as the
+# INTERFACE imported target TARGET (through PkgConfig::tessera_NAME, so that
+# a consumer's own pkg_check_modules prefixes never clash), recorded in
+# Requires.private.  The caller decides what a missing module means
+# (if(NOT TARGET TARGET)).
+macro(tessera_pkg_module name module target)
   if(PkgConfig_FOUND)
-    pkg_check_modules(${prefix} QUIET IMPORTED_TARGET ${module})
+    pkg_check_modules(tessera_${name} QUIET IMPORTED_TARGET ${module})
   endif()
-  if(TARGET PkgConfig::${prefix})
+  if(TARGET PkgConfig::tessera_${name})
     if(NOT TARGET ${target})
       add_library(${target} INTERFACE IMPORTED)
-      target_link_libraries(${target} INTERFACE PkgConfig::${prefix})
+      target_link_libraries(${target} INTERFACE PkgConfig::tessera_${name})
     endif()
     list(APPEND TESSERA_PKG_REQUIRES_PRIVATE ${module})
   endif()
