@@ -1,0 +1,104 @@
+# tesseraDependencies.cmake — every third-party dependency of libtessera, found in
+# one place.  Included twice:
+#   - by the top CMakeLists.txt (TESSERA_DEPS_CONTEXT = build): a missing
+#     dependency is a configure error;
+#   - installed beside tesseraConfig.cmake, by find_package(tessera) in a
+#     consumer (TESSERA_DEPS_CONTEXT = package): a missing dependency makes
+#     find_package(tessera) fail with a message (find_dependency).
+# The exported targets name only the targets made here (OpenMP::OpenMP_C, m,
+# tessera::openblas), so the package finds again exactly what the library
+# was linked with.
+#
+# Each dependency also says what it adds to tessera.pc:
+#   TESSERA_PKG_REQUIRES_PRIVATE  pkg-config modules (Requires.private)
+#   TESSERA_PKG_LIBS_PRIVATE      link flags of the rest (Libs.private)
+# To add a dependency (HDF5, libdeflate, ...): find it below with
+# tessera_find_dependency() or pkg_check_modules(), make one imported target
+# named tessera::<dep> (or use the package's own), append it to what the
+# layer links in CMakeLists.txt, and append its module or flags to the two
+# lists.  Example for a pkg-config module:
+#   tessera_pkg_module(DEFLATE libdeflate tessera::deflate)
+#   if(NOT TARGET tessera::deflate)
+#     tessera_dependency_missing("libdeflate not found: install libdeflate-dev")
+#   endif()
+# which finds `libdeflate`, makes tessera::deflate and records Requires.private;
+# a CMake package is tessera_find_dependency(HDF5 COMPONENTS C) and its flags
+# appended to TESSERA_PKG_LIBS_PRIVATE.
+
+if(NOT DEFINED TESSERA_DEPS_CONTEXT)
+  set(TESSERA_DEPS_CONTEXT package)
+endif()
+set(TESSERA_PKG_REQUIRES_PRIVATE "")
+set(TESSERA_PKG_LIBS_PRIVATE "")
+
+if(TESSERA_DEPS_CONTEXT STREQUAL "package")
+  include(CMakeFindDependencyMacro)
+  # find_dependency() returns from this file on failure, having set
+  # tessera_FOUND to FALSE; tesseraConfig.cmake checks it.
+  macro(tessera_find_dependency)
+    find_dependency(${ARGV})
+  endmacro()
+  macro(tessera_dependency_missing message)
+    set(tessera_NOT_FOUND_MESSAGE "${message}")
+    set(tessera_FOUND FALSE)
+    return()
+  endmacro()
+else()
+  macro(tessera_find_dependency)
+    find_package(${ARGV} REQUIRED)
+  endmacro()
+  macro(tessera_dependency_missing message)
+    message(FATAL_ERROR "${message}")
+  endmacro()
+endif()
+
+find_package(PkgConfig QUIET)
+
+# tessera_pkg_module(NAME MODULE TARGET): the pkg-config module MODULE as the
+# INTERFACE imported target TARGET (through PkgConfig::tessera_NAME, so that
+# a consumer's own pkg_check_modules prefixes never clash), recorded in
+# Requires.private.  The caller decides what a missing module means
+# (if(NOT TARGET TARGET)).
+macro(tessera_pkg_module name module target)
+  if(PkgConfig_FOUND)
+    pkg_check_modules(tessera_${name} QUIET IMPORTED_TARGET ${module})
+  endif()
+  if(TARGET PkgConfig::tessera_${name})
+    if(NOT TARGET ${target})
+      add_library(${target} INTERFACE IMPORTED)
+      target_link_libraries(${target} INTERFACE PkgConfig::tessera_${name})
+    endif()
+    list(APPEND TESSERA_PKG_REQUIRES_PRIVATE ${module})
+  endif()
+endmacro()
+
+# OpenMP (every layer): the runtime is linked with the compiler's flag.
+tessera_find_dependency(OpenMP COMPONENTS C)
+list(APPEND TESSERA_PKG_LIBS_PRIVATE ${OpenMP_C_FLAGS})
+
+# libm, linked by name.
+if(TESSERA_DEPS_CONTEXT STREQUAL "build")
+  find_library(MATH_LIBRARY m REQUIRED)
+endif()
+list(APPEND TESSERA_PKG_LIBS_PRIVATE -lm)
+
+# CBLAS from OpenBLAS (array/linalg.c) as tessera::openblas: pkg-config
+# first (Debian's libopenblas-dev ships openblas.pc pointing at the active
+# flavour, e.g. openblas-pthread/), else the library and cblas.h wherever
+# Debian or a source build put them.
+tessera_pkg_module(OPENBLAS openblas tessera::openblas)
+if(NOT TARGET tessera::openblas)
+  set(openblas_suffixes openblas-pthread openblas-openmp openblas-serial openblas)
+  find_library(OPENBLAS_LIBRARY openblas PATH_SUFFIXES ${openblas_suffixes})
+  find_path(OPENBLAS_INCLUDE_DIR cblas.h
+    PATHS /usr/include/${CMAKE_LIBRARY_ARCHITECTURE} /usr/include /usr/local/include
+    PATH_SUFFIXES ${openblas_suffixes} "")
+  if(NOT OPENBLAS_LIBRARY OR NOT OPENBLAS_INCLUDE_DIR)
+    tessera_dependency_missing("OpenBLAS (CBLAS) not found: install libopenblas-dev")
+  endif()
+  add_library(tessera::openblas INTERFACE IMPORTED)
+  target_include_directories(tessera::openblas INTERFACE ${OPENBLAS_INCLUDE_DIR})
+  target_link_libraries(tessera::openblas INTERFACE ${OPENBLAS_LIBRARY})
+  get_filename_component(openblas_dir ${OPENBLAS_LIBRARY} DIRECTORY)
+  list(APPEND TESSERA_PKG_LIBS_PRIVATE -L${openblas_dir} -lopenblas)
+endif()
