@@ -11,20 +11,21 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <hdf5.h>
 
 static char scratch_dir[256];
 
 static uint64_t rng_state = 0x5eed1234;
-static uint64_t next_rand(void) {
+static inline uint64_t next_rand(void) {
   uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
 }
 
-static void make_scratch_dir(const char *tag) {
+static inline void make_scratch_dir(const char *tag) {
   const char *tmp = getenv("TMPDIR");
   snprintf(scratch_dir, sizeof scratch_dir, "%s/tessera-%s-XXXXXX", tmp && tmp[0] ? tmp : "/tmp",
            tag);
@@ -34,21 +35,21 @@ static void make_scratch_dir(const char *tag) {
   }
 }
 
-static void remove_scratch_dir(void) {
+static inline void remove_scratch_dir(void) {
   char cmd[512];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch_dir);
   if (system(cmd) != 0)
     fprintf(stderr, "could not remove %s\n", scratch_dir);
 }
 
-static const char *scratch(char *buf, size_t size, const char *name) {
+static inline const char *scratch(char *buf, size_t size, const char *name) {
   snprintf(buf, size, "%s/%s", scratch_dir, name);
   return buf;
 }
 
 /* Number of entries in the scratch directory whose name contains `needle`
  * ("" counts all). */
-static int count_files(const char *needle) {
+static inline int count_files(const char *needle) {
   DIR *dir = opendir(scratch_dir);
   int n = 0;
   struct dirent *e;
@@ -62,7 +63,7 @@ static int count_files(const char *needle) {
 
 /* Random values of dtype: any bytes for integers, 0/1 for bool, finite
  * values for floats. */
-static void fill_random(tsr_dtype dtype, int64_t n, void *out) {
+static inline void fill_random(tsr_dtype dtype, int64_t n, void *out) {
   size_t isz = tsr_dtype_size(dtype);
   unsigned char *p = out;
   for (int64_t i = 0; i < n; i++) {
@@ -81,7 +82,7 @@ static void fill_random(tsr_dtype dtype, int64_t n, void *out) {
   }
 }
 
-static hid_t test_file_type(tsr_dtype dtype, bool big_endian) {
+static inline hid_t test_file_type(tsr_dtype dtype, bool big_endian) {
   static const hid_t *le[] = {NULL,
                               &H5T_STD_I8LE_g,
                               &H5T_STD_I16LE_g,
@@ -116,7 +117,7 @@ static hid_t test_file_type(tsr_dtype dtype, bool big_endian) {
   return H5Tcopy(*(big_endian ? be : le)[dtype]);
 }
 
-static hid_t test_mem_type(tsr_dtype dtype) {
+static inline hid_t test_mem_type(tsr_dtype dtype) {
   static const hid_t *nat[] = {&H5T_NATIVE_UINT8_g,  &H5T_NATIVE_INT8_g,   &H5T_NATIVE_INT16_g,
                                &H5T_NATIVE_INT32_g,  &H5T_NATIVE_INT64_g,  &H5T_NATIVE_UINT8_g,
                                &H5T_NATIVE_UINT16_g, &H5T_NATIVE_UINT32_g, &H5T_NATIVE_UINT64_g,
@@ -136,7 +137,7 @@ static hid_t test_mem_type(tsr_dtype dtype) {
 /* Writes `data` (C order, dtype) as dataset `name` of a new file `path`
  * with the C API: contiguous when chunk is NULL (a scalar for ndim 0), else
  * chunked with the given deflate level, shuffle and fletcher32. */
-static void c_write(const char *path, const char *name, tsr_dtype dtype, bool big_endian, int ndim,
+static inline void c_write(const char *path, const char *name, tsr_dtype dtype, bool big_endian, int ndim,
                     const int64_t *shape, const int64_t *chunk, int level, bool shuffle,
                     bool fletcher, const void *data) {
   hsize_t dims[32], cdims[32];
@@ -173,7 +174,7 @@ static void c_write(const char *path, const char *name, tsr_dtype dtype, bool bi
 }
 
 /* Number of links in the root group of `path` (-1 if it cannot be read). */
-static long root_links(const char *path) {
+static inline long root_links(const char *path) {
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f < 0)
     return -1;
