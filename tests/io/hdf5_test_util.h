@@ -137,9 +137,9 @@ static inline hid_t test_mem_type(tsr_dtype dtype) {
 /* Writes `data` (C order, dtype) as dataset `name` of a new file `path`
  * with the C API: contiguous when chunk is NULL (a scalar for ndim 0), else
  * chunked with the given deflate level, shuffle and fletcher32. */
-static inline void c_write(const char *path, const char *name, tsr_dtype dtype, bool big_endian, int ndim,
-                    const int64_t *shape, const int64_t *chunk, int level, bool shuffle,
-                    bool fletcher, const void *data) {
+static inline void c_write(const char *path, const char *name, tsr_dtype dtype, bool big_endian,
+                           int ndim, const int64_t *shape, const int64_t *chunk, int level,
+                           bool shuffle, bool fletcher, const void *data) {
   hsize_t dims[32], cdims[32];
   for (int a = 0; a < ndim; a++) {
     dims[a] = (hsize_t)shape[a];
