@@ -25,6 +25,10 @@ packages=(build-essential cmake pkg-config git python3
 if [ "$mode" = bench ]; then
   packages+=(python3-numpy python3-dask)
 fi
+# h5py for the HDF5 interop tests (tests/io/test_hdf5.c; skipped without it).
+if [ "$mode" = test ]; then
+  packages+=(python3-h5py)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -2,12 +2,14 @@
  *
  *   core.h  statuses, errors, context, allocator, dtypes, chunk grids, RNG
  *   exec.h  task graphs and the runtime that executes them
- *   array.h chunked N-d arrays: lazy creation, computing into memory */
+ *   array.h chunked N-d arrays: lazy creation, computing into memory
+ *   io.h    arrays in HDF5 files: reading datasets, storing arrays */
 #ifndef TESSERA_TESSERA_H
 #define TESSERA_TESSERA_H
 
 #include <tessera/array.h>
 #include <tessera/core.h>
 #include <tessera/exec.h>
+#include <tessera/io.h>
 
 #endif /* TESSERA_TESSERA_H */

@@ -1,0 +1,110 @@
+/* tessera/io.h — arrays in HDF5 files: reading a dataset as a lazy array,
+ * and storing arrays into datasets in one compute.
+ *
+ * Compressed chunks (the standard deflate filter, optionally after the
+ * shuffle filter) are read and written with HDF5's direct chunk I/O, and
+ * (de)compression runs on the worker threads in parallel (libdeflate); only
+ * the HDF5 calls themselves are serialized by one process-wide mutex, since
+ * the Open MPI build of HDF5 is not thread-safe.  Consequently a program
+ * must not call HDF5 itself from another thread while a tessera computation
+ * that reads or writes HDF5 runs.
+ *
+ * Files written here are plain HDF5 (filters 1 = deflate and 2 = shuffle in
+ * the dataset creation property list, little-endian native types, bool as
+ * h5py's enum {FALSE = 0, TRUE = 1} of int8), readable by h5py, h5dump and
+ * xarray; files h5py writes are read here.
+ *
+ * Errors name the file and the dataset: TSR_EIO for a file that is missing,
+ * unreadable, truncated, corrupted or unwritable (HDF5's own explanation,
+ * with errno's text, follows); TSR_EDTYPE for a dataset whose type is not
+ * one of the numeric tsr_dtypes (compound, string, array, opaque, ...);
+ * TSR_ENOTSUP for a dataset compressed with a filter this HDF5 cannot
+ * decode; TSR_EINVAL for bad arguments. */
+#ifndef TESSERA_IO_H
+#define TESSERA_IO_H
+
+#include <tessera/array.h>
+#include <tessera/core.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A lazy array over dataset `dataset` (a path inside the file such as
+ * "/group/x") of the HDF5 file `path`: nothing is read until a compute.
+ * The file is opened read-only here and stays open until the array (and
+ * everything built from it) is destroyed; it is never modified.
+ *
+ * dtype: the dataset's numeric type (any byte order; integers of 1, 2, 4, 8
+ * bytes, IEEE float32/float64, h5py's bool enum); rank <= TSR_MAX_NDIM.
+ * chunks: as every creation function (array.h) — NULL chooses them: a
+ * chunked dataset gets its file chunks, or whole multiples of them so that a
+ * chunk holds about tsr_ctx_chunk_bytes(); a contiguous one gets automatic
+ * chunks.  Any other chunking works too (chunks that are whole file chunks
+ * are decompressed in parallel; others are read as hyperslabs through
+ * HDF5, serially).
+ *
+ * Validation happens now: TSR_EIO (file missing or not HDF5, dataset
+ * missing), TSR_EDTYPE (unsupported type), TSR_ENOTSUP (unknown filter),
+ * TSR_EINVAL (arguments).  The caller owns *out (tsr_array_destroy).
+ * Thread-safe (HDF5 calls are serialized). */
+TSR_API TSR_NODISCARD tsr_status tsr_array_from_hdf5(tsr_ctx *ctx, const char *path,
+                                                     const char *dataset, const int64_t *chunks,
+                                                     tsr_array **out);
+
+/* What tsr_store_hdf5 does with the file at `path`. */
+typedef enum tsr_hdf5_mode {
+  /* Write a new file; an existing file at `path` is replaced when (and only
+   * when) everything has been written. */
+  TSR_HDF5_REPLACE = 0,
+  /* Write a new file; TSR_EIO if `path` exists (checked again, atomically,
+   * when the finished file is put in place). */
+  TSR_HDF5_EXCLUSIVE = 1,
+  /* Add the datasets to the existing file, keeping its other objects (a
+   * missing file is created as with TSR_HDF5_REPLACE).  Naming a dataset
+   * that exists is TSR_EINVAL.  Each dataset is written under a temporary
+   * name and renamed when all are complete; on failure the temporary ones
+   * are deleted, but the space they took in the file is not reclaimed
+   * (HDF5 does not shrink files; h5repack does). */
+  TSR_HDF5_APPEND = 2,
+} tsr_hdf5_mode;
+
+typedef struct tsr_hdf5_store_options {
+  /* n entries (or NULL): chunks[i] is the chunk shape of dataset i
+   * (ndim entries >= 1, larger than the extent means the whole axis), or
+   * NULL for the array's own chunks (the largest chunk per axis when they
+   * are irregular).  Arrays are rechunked to it inside the same compute. */
+  const int64_t *const *chunks;
+  int deflate_level; /* 0: no compression; 1..9: deflate (zlib format) at that level */
+  bool shuffle;      /* the shuffle filter before deflate (ignored without deflate) */
+  tsr_hdf5_mode mode;
+  const tsr_compute_options *compute; /* trace, progress, statistics (NULL: none) */
+} tsr_hdf5_store_options;
+
+/* Computes n arrays of context `ctx` in one task graph (what they share is
+ * computed once) and stores array i into dataset datasets[i] of the HDF5
+ * file `path` (intermediate groups are created).  options NULL: no
+ * compression, TSR_HDF5_REPLACE, the arrays' chunks.  Each chunk is
+ * shuffled and deflated on a worker thread and written with direct chunk
+ * I/O.  0-d and zero-size arrays become contiguous datasets (HDF5 cannot
+ * chunk them), uncompressed.
+ *
+ * Atomic: a new file is written under a temporary name in the same
+ * directory and renamed on success; see TSR_HDF5_APPEND for existing files.
+ * On any failure (TSR_EIO naming the file and dataset: unwritable
+ * directory, full disk, ...; a failing task's status; TSR_ENOMEM) no partial
+ * output remains and no input is modified.  Writing into a file that an
+ * array of the computation reads is refused by HDF5 in append mode
+ * (TSR_EIO); replace mode leaves the readers' open file intact.
+ *
+ * The arrays stay owned by the caller.  Not thread-safe on one context
+ * (like every compute call). */
+TSR_API TSR_NODISCARD tsr_status tsr_store_hdf5(tsr_ctx *ctx, size_t n, tsr_array *const *arrays,
+                                                const char *path, const char *const *datasets,
+                                                const tsr_hdf5_store_options *options);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TESSERA_IO_H */

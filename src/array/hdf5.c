@@ -1,0 +1,255 @@
+/* hdf5.c — arrays in HDF5 files (tessera/io.h): the source node reading a
+ * dataset, and tsr_store_hdf5, which lowers the arrays into one task graph
+ * with one write task per chunk.  The HDF5 work itself (direct chunk I/O,
+ * parallel (de)compression, the global HDF5 lock, atomic outputs) lives in
+ * io/hdf5.c; this file only plans chunks and tasks.
+ *
+ * Reads: one task per array chunk; each reads its box (io decides between
+ * direct chunk reads inflated on the worker and hyperslab reads).  The node
+ * keeps the dataset open from creation until its destruction.
+ *
+ * Stores: each array is first rechunked (lazily, in the same graph) to the
+ * dataset's uniform chunk shape, so every write task holds exactly one file
+ * chunk and can compress it on its own thread. */
+#include <string.h>
+
+#include "array_impl.h"
+#include "io/hdf5_io.h"
+
+/* ---- reading ------------------------------------------------------------- */
+
+typedef struct h5_read_params {
+  tsr__h5_dataset *d;
+} h5_read_params;
+
+static tsr_status h5_read_kernel(const tsr_kernel_call *call) {
+  const tsr__block *b = call->params;
+  return tsr__h5_read_block(call->user, tsr__block_offset(b), tsr__block_shape(b), call->output);
+}
+
+static tsr_status lower_h5_read(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
+                                uint32_t *out) {
+  (void)in;
+  const h5_read_params *p = e->params;
+  return tsr__lower_blockwise_source(e, g, "hdf5-read", h5_read_kernel, p->d, NULL, 0, out);
+}
+
+static void destroy_h5_read(tsr__expr *e) {
+  h5_read_params *p = e->params;
+  tsr__h5_close_read(&p->d);
+}
+
+static const tsr__op op_h5_read = {"hdf5-read", lower_h5_read, destroy_h5_read};
+
+/* The default chunks of a chunked dataset: its file chunks, doubled along
+ * the axes in turn (first axis first) while a chunk stays within `target`
+ * bytes; an axis never grows past its extent.  Every extent is a whole
+ * multiple of the file chunk or reaches the end of the axis, so reads stay
+ * direct. */
+static void file_chunk_multiples(const tsr__h5_info *info, size_t itemsize, uint64_t target,
+                                 int64_t *out) {
+  uint64_t bytes = itemsize;
+  int nd = info->ndim;
+  for (int a = 0; a < nd; a++) {
+    int64_t ext = info->shape[a] > 0 ? info->shape[a] : 1;
+    out[a] = info->chunk[a] < ext ? info->chunk[a] : ext;
+    bytes *= (uint64_t)out[a];
+  }
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (int a = 0; a < nd; a++) {
+      if (out[a] >= info->shape[a])
+        continue;
+      int64_t next = out[a] * 2 < info->shape[a] ? out[a] * 2 : info->shape[a];
+      uint64_t nbytes = bytes / (uint64_t)out[a] * (uint64_t)next;
+      if (nbytes > target)
+        continue;
+      bytes = nbytes;
+      out[a] = next;
+      grew = true;
+    }
+  }
+}
+
+tsr_status tsr_array_from_hdf5(tsr_ctx *ctx, const char *path, const char *dataset,
+                               const int64_t *chunks, tsr_array **out) {
+  static const char fn[] = "tsr_array_from_hdf5";
+  tsr_status status = TSR_OK;
+  tsr__h5_dataset *d = NULL;
+  tsr_chunk_grid *grid = NULL;
+  h5_read_params *p = NULL;
+  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  TSR_CHECK(ctx != NULL, TSR_EINVAL, "%s: ctx is NULL", fn);
+  TSR_CHECK(path != NULL && path[0] != '\0', TSR_EINVAL, "%s: path is NULL or empty", fn);
+  TSR_CHECK(dataset != NULL && dataset[0] != '\0', TSR_EINVAL,
+            "%s: dataset is NULL or empty (file '%s')", fn, path);
+  TSR__TRY_GOTO(status, tsr__h5_open_read(ctx, fn, path, dataset, &d));
+  const tsr__h5_info *info = tsr__h5_dataset_info(d);
+  if (chunks == NULL && info->chunked) {
+    int64_t c[TSR_MAX_NDIM];
+    file_chunk_multiples(info, tsr_dtype_size(info->dtype), tsr_ctx_chunk_bytes(ctx), c);
+    TSR__TRY_GOTO(status, tsr_chunk_grid_create_uniform(ctx, info->ndim, info->shape, c, &grid));
+  } else {
+    TSR__TRY_GOTO(
+        status, tsr__resolve_chunks(ctx, fn, info->ndim, info->shape, info->dtype, chunks, &grid));
+  }
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *p, (void **)&p));
+  p->d = d;
+  d = NULL; /* the node's now, even if creating it fails */
+  tsr__expr *e;
+  tsr_dtype dtype = info->dtype;
+  status = tsr__expr_create(ctx, &op_h5_read, dtype, grid, 0, NULL, p, &e);
+  grid = NULL;
+  p = NULL;
+  if (status != TSR_OK)
+    return status;
+  return tsr__array_wrap(e, out);
+fail:
+  tsr_chunk_grid_destroy(&grid);
+  tsr__h5_close_read(&d);
+  return status;
+}
+
+/* ---- storing --------------------------------------------------------------- */
+
+static tsr_status h5_write_kernel(const tsr_kernel_call *call) {
+  const tsr__block *b = call->params;
+  return tsr__h5_write_block(call->user, tsr__block_offset(b), tsr__block_shape(b),
+                             call->inputs[0]);
+}
+
+static tsr_status add_writes(tsr_taskgraph *g, const tsr__expr *e, const uint32_t *ids,
+                             tsr__h5_dataset *d) {
+  uint32_t k;
+  TSR_TRY(tsr_taskgraph_add_kernel(g, "hdf5-write", h5_write_kernel, d, &k));
+  int ndim = e->grid->ndim;
+  _Alignas(16) unsigned char params[sizeof(tsr__block) + 3 * TSR_MAX_NDIM * sizeof(int64_t)];
+  int64_t n = tsr_chunk_grid_nchunks(e->grid);
+  for (int64_t c = 0; c < n; c++) {
+    tsr__block_describe(e->grid, c, tsr_dtype_size(e->dtype), (tsr__block *)params);
+    uint32_t t;
+    TSR_TRY(tsr_taskgraph_add_task(g, k, &ids[c], 1, params, tsr__block_bytes(ndim), 0, &t));
+  }
+  return TSR_OK;
+}
+
+static const char *skip_slashes(const char *s) {
+  while (*s == '/')
+    s++;
+  return s;
+}
+
+static tsr_status check_store_args(tsr_ctx *ctx, size_t n, tsr_array *const *arrays,
+                                   const char *path, const char *const *datasets,
+                                   const tsr_hdf5_store_options *o) {
+  static const char fn[] = "tsr_store_hdf5";
+  TSR_CHECK(ctx != NULL, TSR_EINVAL, "%s: ctx is NULL", fn);
+  TSR_CHECK(path != NULL && path[0] != '\0', TSR_EINVAL, "%s: path is NULL or empty", fn);
+  TSR_CHECK(n > 0 && arrays != NULL && datasets != NULL, TSR_EINVAL,
+            "%s: no arrays or datasets to store in '%s'", fn, path);
+  for (size_t i = 0; i < n; i++) {
+    TSR_CHECK(arrays[i] != NULL, TSR_EINVAL, "%s: arrays[%zu] is NULL ('%s')", fn, i, path);
+    TSR_CHECK(arrays[i]->expr->ctx == ctx, TSR_EINVAL,
+              "%s: arrays[%zu] belongs to another context ('%s')", fn, i, path);
+    TSR_CHECK(datasets[i] != NULL && skip_slashes(datasets[i])[0] != '\0', TSR_EINVAL,
+              "%s: datasets[%zu] is NULL or empty ('%s')", fn, i, path);
+    for (size_t j = 0; j < i; j++)
+      TSR_CHECK(strcmp(skip_slashes(datasets[i]), skip_slashes(datasets[j])) != 0, TSR_EINVAL,
+                "%s: dataset '%s' in '%s' is named twice", fn, datasets[i], path);
+    const int64_t *c = o->chunks != NULL ? o->chunks[i] : NULL;
+    for (int a = 0; c != NULL && a < arrays[i]->expr->grid->ndim; a++)
+      TSR_CHECK(c[a] >= 1, TSR_EINVAL,
+                "%s: chunks[%zu][%d] = %lld for dataset '%s' in '%s' must be >= 1", fn, i, a,
+                (long long)c[a], datasets[i], path);
+  }
+  TSR_CHECK(o->deflate_level >= 0 && o->deflate_level <= 9, TSR_EINVAL,
+            "%s: deflate_level = %d must be from 0 to 9 ('%s')", fn, o->deflate_level, path);
+  TSR_CHECK(o->mode == TSR_HDF5_REPLACE || o->mode == TSR_HDF5_EXCLUSIVE ||
+                o->mode == TSR_HDF5_APPEND,
+            TSR_EINVAL, "%s: mode = %d is not a tsr_hdf5_mode ('%s')", fn, (int)o->mode, path);
+  return TSR_OK;
+}
+
+/* The dataset's chunk shape for array e (options' or the largest chunk per
+ * axis) and the array rechunked to it (a new reference). */
+static tsr_status plan_dataset(const tsr__expr *in, const int64_t *want, int64_t *chunk,
+                               tsr__expr **out) {
+  const tsr_chunk_grid *grid = in->grid;
+  int nd = grid->ndim;
+  int64_t size = 1;
+  for (int a = 0; a < nd; a++) {
+    int64_t ext = grid->shape[a];
+    size *= ext;
+    if (want != NULL) {
+      chunk[a] = want[a] < ext ? want[a] : ext;
+    } else {
+      chunk[a] = 0;
+      for (int64_t j = 0; j < tsr_chunk_grid_nchunks_axis(grid, a); j++) {
+        int64_t x = tsr_chunk_grid_chunk_extent(grid, a, j);
+        chunk[a] = x > chunk[a] ? x : chunk[a];
+      }
+    }
+    if (chunk[a] < 1)
+      chunk[a] = 1;
+  }
+  if (nd == 0 || size == 0) { /* contiguous: any chunking will do */
+    tsr__expr_retain((tsr__expr *)in);
+    *out = (tsr__expr *)in;
+    return TSR_OK;
+  }
+  tsr_chunk_grid *uniform;
+  TSR_TRY(tsr_chunk_grid_create_uniform(in->ctx, nd, grid->shape, chunk, &uniform));
+  tsr_status status = tsr__rechunk_expr((tsr__expr *)in, uniform, out);
+  tsr_chunk_grid_destroy(&uniform);
+  return status;
+}
+
+tsr_status tsr_store_hdf5(tsr_ctx *ctx, size_t n, tsr_array *const *arrays, const char *path,
+                          const char *const *datasets, const tsr_hdf5_store_options *options) {
+  tsr_hdf5_store_options o = {0};
+  if (options != NULL)
+    o = *options;
+  TSR_TRY(check_store_args(ctx, n, arrays, path, datasets, &o));
+  tsr_status status = TSR_OK;
+  tsr__expr **exprs = NULL;
+  tsr__h5_file *f = NULL;
+  tsr_taskgraph *g = NULL;
+  tsr__lowering *l = NULL;
+  int64_t(*chunks)[TSR_MAX_NDIM] = NULL;
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, n, sizeof *exprs, (void **)&exprs));
+  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, n, sizeof *chunks, "chunk shapes", (void **)&chunks));
+  for (size_t i = 0; i < n; i++)
+    TSR__TRY_GOTO(
+        status, plan_dataset(arrays[i]->expr, o.chunks ? o.chunks[i] : NULL, chunks[i], &exprs[i]));
+  TSR__TRY_GOTO(status, tsr__h5_file_create(ctx, path, o.mode, &f));
+  TSR__TRY_GOTO(status, tsr_taskgraph_create(ctx, &g));
+  TSR__TRY_GOTO(status, tsr__lowering_create(ctx, g, &l));
+  for (size_t i = 0; i < n; i++) {
+    const tsr__expr *e = exprs[i];
+    tsr__h5_dataset *d;
+    TSR__TRY_GOTO(status, tsr__h5_file_add(f, datasets[i], e->dtype, e->grid->ndim, e->grid->shape,
+                                           chunks[i], o.deflate_level, o.shuffle, &d));
+    const uint32_t *ids;
+    TSR__TRY_GOTO(status, tsr__lowering_lower(l, exprs[i], &ids));
+    TSR__TRY_GOTO(status, add_writes(g, e, ids, d));
+  }
+  tsr__lowering_destroy(&l);
+  const tsr_compute_options *co = o.compute;
+  if (co != NULL && co->dot_path != NULL)
+    TSR__TRY_GOTO(status, tsr_taskgraph_write_dot(g, co->dot_path));
+  TSR__TRY_GOTO(status, tsr_taskgraph_run_ex(g, co ? &co->run : NULL));
+  if (co != NULL && co->on_stats != NULL)
+    co->on_stats(tsr_taskgraph_stats(g), co->stats_user);
+  tsr_taskgraph_destroy(&g);
+  status = tsr__h5_file_commit(&f);
+fail:
+  tsr__h5_file_abort(&f);
+  tsr__lowering_destroy(&l);
+  tsr_taskgraph_destroy(&g);
+  for (size_t i = 0; exprs != NULL && i < n; i++)
+    tsr__expr_release(&exprs[i]);
+  tsr_free(ctx, exprs);
+  tsr_free(ctx, chunks);
+  return status;
+}

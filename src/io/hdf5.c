@@ -1,0 +1,1170 @@
+/* hdf5.c — HDF5 datasets for tessera (see hdf5_io.h): the only file of the
+ * library that includes hdf5.h and libdeflate.h.
+ *
+ * Invariants:
+ * - Every HDF5 call happens between h5_lock() and h5_unlock(): one
+ *   process-wide mutex, because Debian's Open MPI build of HDF5 1.10.8 is
+ *   not thread-safe.  While it is held, HDF5's automatic error printing is
+ *   off (restored on unlock, so a program's own HDF5 setting survives) and
+ *   failures are explained from the error stack (h5_explain) before the
+ *   lock is released.  No tessera lock is taken while it is held.
+ * - Compressed chunks (deflate, optionally after shuffle, in that pipeline
+ *   order) move between memory and file as raw bytes with
+ *   H5Dread_chunk/H5Dwrite_chunk; inflating, deflating and (un)shuffling
+ *   run outside the mutex on the worker thread.  That is what makes
+ *   compressed I/O scale with threads: the serialized part is a pread or
+ *   pwrite of the compressed bytes.  Anything else (unfiltered datasets,
+ *   boxes that are not whole file chunks, other filters) goes through
+ *   hyperslab reads and writes, under the mutex.
+ * - Chunks HDF5 stores are always full chunk extents; edge chunks are
+ *   padded with zeros on write and cut on read.
+ * - Outputs: a new file is created under "<path>.tmp.<pid>.<n>" with
+ *   O_EXCL and renamed (or, for TSR_HDF5_EXCLUSIVE, hard-linked) into place
+ *   on commit; appended datasets live under "/.tessera-tmp-<pid>-<n>" until
+ *   commit moves them to their names.  Abort removes either. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+#include <libdeflate.h>
+
+#include "hdf5_io.h"
+
+/* ---- the global HDF5 lock and error messages --------------------------- */
+
+static pthread_mutex_t h5_mutex = PTHREAD_MUTEX_INITIALIZER;
+static H5E_auto2_t h5_saved_func; /* guarded by h5_mutex */
+static void *h5_saved_data;
+
+static void h5_lock(void) {
+  pthread_mutex_lock(&h5_mutex);
+  H5Eget_auto2(H5E_DEFAULT, &h5_saved_func, &h5_saved_data);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+static void h5_unlock(void) {
+  H5Eclear2(H5E_DEFAULT);
+  H5Eset_auto2(H5E_DEFAULT, h5_saved_func, h5_saved_data);
+  pthread_mutex_unlock(&h5_mutex);
+}
+
+typedef struct h5_walk {
+  int n;
+  char inner[320], outer[160];
+} h5_walk;
+
+static herr_t h5_walk_cb(unsigned n, const H5E_error2_t *err, void *data) {
+  h5_walk *w = data;
+  const char *desc = err->desc != NULL ? err->desc : "";
+  if (n == 0)
+    snprintf(w->inner, sizeof w->inner, "%s", desc);
+  snprintf(w->outer, sizeof w->outer, "%s", desc);
+  w->n++;
+  return 0;
+}
+
+/* HDF5's explanation of the failure just seen (under the lock): the API
+ * level's description and the innermost one, which carries errno's text. */
+static void h5_explain(char *buf, size_t size) {
+  h5_walk w = {0};
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_walk_cb, &w);
+  if (w.n == 0)
+    snprintf(buf, size, "HDF5 call failed");
+  else if (w.n == 1 || strcmp(w.inner, w.outer) == 0)
+    snprintf(buf, size, "%s", w.inner);
+  else
+    snprintf(buf, size, "%s (%s)", w.outer, w.inner);
+  H5Eclear2(H5E_DEFAULT);
+}
+
+#define WHY_BYTES 512
+
+/* ---- datasets ------------------------------------------------------------- */
+
+struct tsr__h5_dataset {
+  tsr_ctx *ctx;
+  tsr__h5_info info;
+  char *path;     /* the user's file name (messages) */
+  char *name;     /* the user's dataset name (messages, final link name) */
+  char *tmp_name; /* append mode: where it is written until commit */
+  hid_t file;     /* reading: our own file id; writing: borrowed from the file */
+  hid_t dset;
+  hid_t memtype;   /* owned copy */
+  size_t itemsize; /* bytes per element, file and memory alike */
+  bool swap;       /* file byte order differs from the machine's */
+  int deflate_idx; /* pipeline position of deflate (mask bit), -1 none */
+  int shuffle_idx; /* of shuffle, -1 none */
+  int level;       /* writing: deflate level */
+};
+
+const tsr__h5_info *tsr__h5_dataset_info(const tsr__h5_dataset *d) { return &d->info; }
+
+static tsr_dtype int_dtype(size_t size, bool is_signed) {
+  switch (size) {
+  case 1:
+    return is_signed ? TSR_INT8 : TSR_UINT8;
+  case 2:
+    return is_signed ? TSR_INT16 : TSR_UINT16;
+  case 4:
+    return is_signed ? TSR_INT32 : TSR_UINT32;
+  case 8:
+    return is_signed ? TSR_INT64 : TSR_UINT64;
+  default:
+    return TSR_NUM_DTYPES;
+  }
+}
+
+static hid_t native_type(tsr_dtype dtype) {
+  switch (dtype) {
+  case TSR_BOOL:
+  case TSR_UINT8:
+    return H5T_NATIVE_UINT8;
+  case TSR_INT8:
+    return H5T_NATIVE_INT8;
+  case TSR_INT16:
+    return H5T_NATIVE_INT16;
+  case TSR_INT32:
+    return H5T_NATIVE_INT32;
+  case TSR_INT64:
+    return H5T_NATIVE_INT64;
+  case TSR_UINT16:
+    return H5T_NATIVE_UINT16;
+  case TSR_UINT32:
+    return H5T_NATIVE_UINT32;
+  case TSR_UINT64:
+    return H5T_NATIVE_UINT64;
+  case TSR_FLOAT32:
+    return H5T_NATIVE_FLOAT;
+  default:
+    return H5T_NATIVE_DOUBLE;
+  }
+}
+
+static hid_t file_type_le(tsr_dtype dtype) {
+  switch (dtype) {
+  case TSR_INT8:
+    return H5T_STD_I8LE;
+  case TSR_INT16:
+    return H5T_STD_I16LE;
+  case TSR_INT32:
+    return H5T_STD_I32LE;
+  case TSR_INT64:
+    return H5T_STD_I64LE;
+  case TSR_UINT8:
+    return H5T_STD_U8LE;
+  case TSR_UINT16:
+    return H5T_STD_U16LE;
+  case TSR_UINT32:
+    return H5T_STD_U32LE;
+  case TSR_UINT64:
+    return H5T_STD_U64LE;
+  case TSR_FLOAT32:
+    return H5T_IEEE_F32LE;
+  default:
+    return H5T_IEEE_F64LE;
+  }
+}
+
+/* h5py's bool: an enum over `base` (1-byte integers) of FALSE = 0, TRUE = 1. */
+static hid_t bool_enum(hid_t base) {
+  hid_t t = H5Tenum_create(base);
+  int8_t v = 0;
+  if (t < 0)
+    return t;
+  if (H5Tenum_insert(t, "FALSE", &v) < 0 || (v = 1, H5Tenum_insert(t, "TRUE", &v) < 0)) {
+    H5Tclose(t);
+    return -1;
+  }
+  return t;
+}
+
+static bool is_bool_enum(hid_t t) {
+  if (H5Tget_nmembers(t) != 2)
+    return false;
+  for (unsigned i = 0; i < 2; i++) {
+    char *name = H5Tget_member_name(t, i);
+    int8_t v = -1;
+    bool ok = name != NULL && H5Tget_member_value(t, i, &v) >= 0 &&
+              ((strcmp(name, "FALSE") == 0 && v == 0) || (strcmp(name, "TRUE") == 0 && v == 1));
+    H5free_memory(name);
+    if (!ok)
+      return false;
+  }
+  return true;
+}
+
+static const char *class_name(H5T_class_t c) {
+  switch (c) {
+  case H5T_STRING:
+    return "a string";
+  case H5T_COMPOUND:
+    return "a compound";
+  case H5T_OPAQUE:
+    return "an opaque";
+  case H5T_REFERENCE:
+    return "a reference";
+  case H5T_VLEN:
+    return "a variable-length";
+  case H5T_ARRAY:
+    return "an array";
+  case H5T_TIME:
+    return "a time";
+  case H5T_BITFIELD:
+    return "a bitfield";
+  case H5T_ENUM:
+    return "an enum";
+  case H5T_FLOAT:
+    return "a float";
+  case H5T_INTEGER:
+    return "an integer";
+  default:
+    return "an unknown";
+  }
+}
+
+/* Maps the file type to a dtype and a memory type (under the lock).  On
+ * failure, `why` says what the type is. */
+static bool map_type(hid_t ftype, tsr__h5_dataset *d, bool *exact, char *why, size_t why_size) {
+  H5T_class_t cls = H5Tget_class(ftype);
+  size_t size = H5Tget_size(ftype);
+  hid_t base = -1;
+  *exact = true;
+  d->info.dtype = TSR_NUM_DTYPES;
+  if (cls == H5T_INTEGER || cls == H5T_ENUM) {
+    hid_t t = ftype;
+    if (cls == H5T_ENUM) {
+      base = H5Tget_super(ftype);
+      t = base;
+    }
+    if (t >= 0 && H5Tget_class(t) == H5T_INTEGER) {
+      d->info.dtype = int_dtype(H5Tget_size(t), H5Tget_sign(t) == H5T_SGN_2);
+      *exact = H5Tget_precision(t) == 8 * H5Tget_size(t) && H5Tget_offset(t) == 0;
+      d->swap = H5Tget_order(t) == H5T_ORDER_BE && H5Tget_size(t) > 1;
+      if (cls == H5T_ENUM && size == 1 && is_bool_enum(ftype))
+        d->info.dtype = TSR_BOOL;
+    }
+    if (cls == H5T_ENUM)
+      d->memtype = H5Tget_native_type(ftype, H5T_DIR_ASCEND);
+    else if (d->info.dtype != TSR_NUM_DTYPES)
+      d->memtype = H5Tcopy(native_type(d->info.dtype));
+    if (base >= 0)
+      H5Tclose(base);
+  } else if (cls == H5T_FLOAT) {
+    if (H5Tequal(ftype, H5T_IEEE_F32LE) > 0 || H5Tequal(ftype, H5T_IEEE_F32BE) > 0)
+      d->info.dtype = TSR_FLOAT32;
+    else if (H5Tequal(ftype, H5T_IEEE_F64LE) > 0 || H5Tequal(ftype, H5T_IEEE_F64BE) > 0)
+      d->info.dtype = TSR_FLOAT64;
+    if (d->info.dtype != TSR_NUM_DTYPES) {
+      d->swap = H5Tget_order(ftype) == H5T_ORDER_BE;
+      d->memtype = H5Tcopy(native_type(d->info.dtype));
+    }
+  }
+  if (d->info.dtype == TSR_NUM_DTYPES) {
+    if (cls == H5T_FLOAT || cls == H5T_INTEGER || cls == H5T_ENUM)
+      snprintf(why, why_size, "%s type of %zu bytes (%s), not one of tessera's dtypes",
+               class_name(cls), size,
+               cls == H5T_FLOAT ? "not IEEE float32 or float64" : "unsupported size");
+    else
+      snprintf(why, why_size, "%s type, not a numeric one", class_name(cls));
+    return false;
+  }
+  d->itemsize = tsr_dtype_size(d->info.dtype);
+  return d->memtype >= 0;
+}
+
+static void dataset_free(tsr__h5_dataset *d) {
+  if (d == NULL)
+    return;
+  tsr_ctx *ctx = d->ctx;
+  tsr_free(ctx, d->path);
+  tsr_free(ctx, d->name);
+  tsr_free(ctx, d->tmp_name);
+  tsr_free(ctx, d);
+}
+
+static tsr_status dataset_new(tsr_ctx *ctx, const char *path, const char *name,
+                              tsr__h5_dataset **out) {
+  tsr__h5_dataset *d = NULL;
+  *out = NULL;
+  TSR_TRY(tsr_calloc(ctx, 1, sizeof *d, (void **)&d));
+  d->ctx = ctx;
+  d->file = d->dset = d->memtype = -1;
+  d->deflate_idx = d->shuffle_idx = -1;
+  tsr_status status = tsr__strdup(ctx, path, &d->path);
+  if (status == TSR_OK)
+    status = tsr__strdup(ctx, name, &d->name);
+  if (status != TSR_OK) {
+    dataset_free(d);
+    return status;
+  }
+  *out = d;
+  return TSR_OK;
+}
+
+/* Reads the layout and filters (under the lock).  Returns false with `why`
+ * for a filter this HDF5 cannot decode. */
+static bool read_layout(tsr__h5_dataset *d, hid_t dcpl, bool exact, char *why, size_t why_size) {
+  tsr__h5_info *info = &d->info;
+  info->chunked = H5Pget_layout(dcpl) == H5D_CHUNKED;
+  if (!info->chunked)
+    return true;
+  hsize_t dims[H5S_MAX_RANK];
+  if (H5Pget_chunk(dcpl, info->ndim, dims) != info->ndim) {
+    info->chunked = false;
+    return true;
+  }
+  for (int a = 0; a < info->ndim; a++)
+    info->chunk[a] = (int64_t)dims[a];
+  int n = H5Pget_nfilters(dcpl);
+  bool other = false;
+  for (int i = 0; i < n; i++) {
+    unsigned flags = 0, config = 0;
+    size_t nelem = 0;
+    char fname[64] = "";
+    H5Z_filter_t id =
+        H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelem, NULL, sizeof fname, fname, &config);
+    if (id == H5Z_FILTER_DEFLATE) {
+      d->deflate_idx = i;
+    } else if (id == H5Z_FILTER_SHUFFLE) {
+      d->shuffle_idx = i;
+    } else {
+      other = true;
+      if (H5Zfilter_avail(id) <= 0) {
+        snprintf(why, why_size,
+                 "it is compressed with HDF5 filter %d (%s), which this HDF5 cannot decode",
+                 (int)id, fname[0] ? fname : "unnamed");
+        return false;
+      }
+    }
+  }
+  info->deflate_level = d->deflate_idx >= 0;
+  info->shuffle = d->shuffle_idx >= 0;
+  info->direct = exact && !other && d->deflate_idx >= 0 &&
+                 (d->shuffle_idx < 0 || d->shuffle_idx < d->deflate_idx);
+  return true;
+}
+
+tsr_status tsr__h5_open_read(tsr_ctx *ctx, const char *fn, const char *path, const char *name,
+                             tsr__h5_dataset **out) {
+  tsr_status status = TSR_OK;
+  tsr__h5_dataset *d = NULL;
+  char why[WHY_BYTES] = "";
+  hid_t space = -1, ftype = -1, dcpl = -1;
+  bool locked = false;
+  *out = NULL;
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    int err = errno;
+    return tsr_error_set(TSR_EIO, "%s: cannot open '%s' (dataset '%s'): %s", fn, path, name,
+                         strerror(err));
+  }
+  TSR_CHECK(!S_ISDIR(st.st_mode), TSR_EIO, "%s: cannot open '%s' (dataset '%s'): %s", fn, path,
+            name, strerror(EISDIR));
+  TSR__TRY_GOTO(status, dataset_new(ctx, path, name, &d));
+  h5_lock();
+  locked = true;
+  htri_t is_h5 = H5Fis_hdf5(path);
+  if (is_h5 == 0) {
+    status = tsr_error_set(TSR_EIO, "%s: '%s' (dataset '%s') is not an HDF5 file", fn, path, name);
+    goto fail;
+  }
+  d->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (d->file < 0) {
+    h5_explain(why, sizeof why);
+    status = tsr_error_set(TSR_EIO, "%s: cannot open '%s' (dataset '%s'): %s", fn, path, name, why);
+    goto fail;
+  }
+  d->dset = H5Dopen2(d->file, name, H5P_DEFAULT);
+  if (d->dset < 0) {
+    h5_explain(why, sizeof why);
+    status = tsr_error_set(TSR_EIO, "%s: '%s' has no dataset '%s': %s", fn, path, name, why);
+    goto fail;
+  }
+  ftype = H5Dget_type(d->dset);
+  space = H5Dget_space(d->dset);
+  dcpl = H5Dget_create_plist(d->dset);
+  if (ftype < 0 || space < 0 || dcpl < 0) {
+    h5_explain(why, sizeof why);
+    status =
+        tsr_error_set(TSR_EIO, "%s: cannot read dataset '%s' in '%s': %s", fn, name, path, why);
+    goto fail;
+  }
+  bool exact;
+  if (!map_type(ftype, d, &exact, why, sizeof why)) {
+    status = tsr_error_set(d->info.dtype == TSR_NUM_DTYPES ? TSR_EDTYPE : TSR_EIO,
+                           "%s: dataset '%s' in '%s' has %s", fn, name, path, why);
+    goto fail;
+  }
+  H5S_class_t sclass = H5Sget_simple_extent_type(space);
+  if (sclass == H5S_NULL) {
+    status = tsr_error_set(TSR_ENOTSUP, "%s: dataset '%s' in '%s' has a null dataspace (no data)",
+                           fn, name, path);
+    goto fail;
+  }
+  int ndim = H5Sget_simple_extent_ndims(space);
+  if (ndim < 0 || ndim > TSR_MAX_NDIM) {
+    status = tsr_error_set(TSR_ENOTSUP, "%s: dataset '%s' in '%s' has %d dimensions (at most %d)",
+                           fn, name, path, ndim, TSR_MAX_NDIM);
+    goto fail;
+  }
+  d->info.ndim = ndim;
+  hsize_t dims[H5S_MAX_RANK];
+  H5Sget_simple_extent_dims(space, dims, NULL);
+  for (int a = 0; a < ndim; a++)
+    d->info.shape[a] = (int64_t)dims[a];
+  if (!read_layout(d, dcpl, exact, why, sizeof why)) {
+    status = tsr_error_set(TSR_ENOTSUP, "%s: dataset '%s' in '%s' cannot be read: %s", fn, name,
+                           path, why);
+    goto fail;
+  }
+  H5Pclose(dcpl);
+  H5Sclose(space);
+  H5Tclose(ftype);
+  h5_unlock();
+  *out = d;
+  return TSR_OK;
+fail:
+  if (!locked)
+    h5_lock();
+  if (dcpl >= 0)
+    H5Pclose(dcpl);
+  if (space >= 0)
+    H5Sclose(space);
+  if (ftype >= 0)
+    H5Tclose(ftype);
+  if (d != NULL) {
+    if (d->memtype >= 0)
+      H5Tclose(d->memtype);
+    if (d->dset >= 0)
+      H5Dclose(d->dset);
+    if (d->file >= 0)
+      H5Fclose(d->file);
+  }
+  h5_unlock();
+  dataset_free(d);
+  return status;
+}
+
+void tsr__h5_close_read(tsr__h5_dataset **dp) {
+  if (dp == NULL || *dp == NULL)
+    return;
+  tsr__h5_dataset *d = *dp;
+  h5_lock();
+  H5Tclose(d->memtype);
+  H5Dclose(d->dset);
+  H5Fclose(d->file);
+  h5_unlock();
+  dataset_free(d);
+  *dp = NULL;
+}
+
+/* ---- boxes, shuffle, byte order -------------------------------------------- */
+
+static const char *fmt_coords(char *buf, size_t size, int nd, const int64_t *v) {
+  size_t used = 0;
+  used += (size_t)snprintf(buf, size, "(");
+  for (int a = 0; a < nd && used < size; a++)
+    used += (size_t)snprintf(buf + used, size - used, a ? ", %lld" : "%lld", (long long)v[a]);
+  if (used < size)
+    snprintf(buf + used, size - used, ")");
+  return buf;
+}
+#define COORDS_BYTES (TSR_MAX_NDIM * 22 + 4)
+
+/* Copies the box of extents `count` at soff in the C-order array src (of
+ * extents sshape) to doff in dst (of extents dshape). */
+static void copy_box(int nd, size_t isz, const int64_t *count, unsigned char *dst,
+                     const int64_t *dshape, const int64_t *doff, const unsigned char *src,
+                     const int64_t *sshape, const int64_t *soff) {
+  if (nd == 0) {
+    memcpy(dst, src, isz);
+    return;
+  }
+  for (int a = 0; a < nd; a++)
+    if (count[a] == 0)
+      return;
+  int64_t dstride[TSR_MAX_NDIM], sstride[TSR_MAX_NDIM], idx[TSR_MAX_NDIM] = {0};
+  dstride[nd - 1] = sstride[nd - 1] = 1;
+  for (int a = nd - 2; a >= 0; a--) {
+    dstride[a] = dstride[a + 1] * dshape[a + 1];
+    sstride[a] = sstride[a + 1] * sshape[a + 1];
+  }
+  size_t row = (size_t)count[nd - 1] * isz;
+  for (;;) {
+    int64_t di = 0, si = 0;
+    for (int a = 0; a < nd; a++) {
+      int64_t i = a < nd - 1 ? idx[a] : 0;
+      di += (doff[a] + i) * dstride[a];
+      si += (soff[a] + i) * sstride[a];
+    }
+    memcpy(dst + (size_t)di * isz, src + (size_t)si * isz, row);
+    int a = nd - 2;
+    while (a >= 0 && ++idx[a] == count[a])
+      idx[a--] = 0;
+    if (a < 0)
+      break;
+  }
+}
+
+/* HDF5's shuffle filter: byte b of element i goes to b * n + i. */
+static inline void shuffle_n(size_t isz, size_t n, const unsigned char *restrict in,
+                             unsigned char *restrict out) {
+  for (size_t i = 0; i < n; i++)
+    for (size_t b = 0; b < isz; b++)
+      out[b * n + i] = in[i * isz + b];
+}
+static inline void unshuffle_n(size_t isz, size_t n, const unsigned char *restrict in,
+                               unsigned char *restrict out) {
+  for (size_t i = 0; i < n; i++)
+    for (size_t b = 0; b < isz; b++)
+      out[i * isz + b] = in[b * n + i];
+}
+/* Constant element sizes let the compiler unroll the byte loop. */
+static void shuffle(size_t isz, size_t n, const unsigned char *in, unsigned char *out, bool undo) {
+  switch (isz) {
+  case 2:
+    undo ? unshuffle_n(2, n, in, out) : shuffle_n(2, n, in, out);
+    break;
+  case 4:
+    undo ? unshuffle_n(4, n, in, out) : shuffle_n(4, n, in, out);
+    break;
+  case 8:
+    undo ? unshuffle_n(8, n, in, out) : shuffle_n(8, n, in, out);
+    break;
+  default:
+    undo ? unshuffle_n(isz, n, in, out) : shuffle_n(isz, n, in, out);
+    break;
+  }
+}
+
+static void byteswap(size_t isz, size_t n, unsigned char *p) {
+  for (size_t i = 0; i < n; i++, p += isz)
+    for (size_t b = 0; b < isz / 2; b++) {
+      unsigned char t = p[b];
+      p[b] = p[isz - 1 - b];
+      p[isz - 1 - b] = t;
+    }
+}
+
+/* ---- reading ---------------------------------------------------------------- */
+
+/* Hyperslab read of the file box [foff, foff + count) into the memory box
+ * at moff of the C-order buffer `out` of extents mshape. */
+static tsr_status read_hyperslab(tsr__h5_dataset *d, const int64_t *foff, const int64_t *count,
+                                 void *out, const int64_t *mshape, const int64_t *moff) {
+  int nd = d->info.ndim;
+  hsize_t fo[H5S_MAX_RANK], fc[H5S_MAX_RANK], ms[H5S_MAX_RANK], mo[H5S_MAX_RANK];
+  for (int a = 0; a < nd; a++) {
+    fo[a] = (hsize_t)foff[a];
+    fc[a] = (hsize_t)count[a];
+    ms[a] = (hsize_t)mshape[a];
+    mo[a] = (hsize_t)moff[a];
+  }
+  char why[WHY_BYTES];
+  herr_t rc = -1;
+  hid_t fspace = -1, mspace = -1;
+  h5_lock();
+  if (nd == 0) {
+    rc = H5Dread(d->dset, d->memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
+  } else {
+    fspace = H5Dget_space(d->dset);
+    mspace = H5Screate_simple(nd, ms, NULL);
+    if (fspace >= 0 && mspace >= 0 &&
+        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, fo, NULL, fc, NULL) >= 0 &&
+        H5Sselect_hyperslab(mspace, H5S_SELECT_SET, mo, NULL, fc, NULL) >= 0)
+      rc = H5Dread(d->dset, d->memtype, mspace, fspace, H5P_DEFAULT, out);
+  }
+  if (rc < 0)
+    h5_explain(why, sizeof why);
+  if (fspace >= 0)
+    H5Sclose(fspace);
+  if (mspace >= 0)
+    H5Sclose(mspace);
+  h5_unlock();
+  if (rc < 0) {
+    char c1[COORDS_BYTES], c2[COORDS_BYTES];
+    return tsr_error_set(TSR_EIO,
+                         "cannot read the box at %s of extents %s of dataset '%s' in '%s': %s",
+                         fmt_coords(c1, sizeof c1, nd, foff), fmt_coords(c2, sizeof c2, nd, count),
+                         d->name, d->path, why);
+  }
+  return TSR_OK;
+}
+
+/* Whether the box is made of whole file chunks (edge chunks cut by the
+ * dataset's extent count as whole). */
+static bool box_aligned(const tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape) {
+  for (int a = 0; a < d->info.ndim; a++) {
+    int64_t c = d->info.chunk[a];
+    if (offset[a] % c != 0 || (shape[a] % c != 0 && offset[a] + shape[a] != d->info.shape[a]))
+      return false;
+  }
+  return true;
+}
+
+static tsr_status grow(tsr_ctx *ctx, unsigned char **buf, size_t *cap, size_t need) {
+  if (*cap >= need && *buf != NULL)
+    return TSR_OK;
+  tsr_free(ctx, *buf);
+  *buf = NULL;
+  *cap = 0;
+  TSR_TRY(tsr_alloc(ctx, need, (void **)buf));
+  *cap = need;
+  return TSR_OK;
+}
+
+static tsr_status read_direct(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
+                              unsigned char *out) {
+  tsr_status status = TSR_OK;
+  tsr_ctx *ctx = d->ctx;
+  int nd = d->info.ndim;
+  size_t isz = d->itemsize;
+  const int64_t *fc = d->info.chunk, *dims = d->info.shape;
+  int64_t nc[TSR_MAX_NDIM], idx[TSR_MAX_NDIM] = {0}, zero[TSR_MAX_NDIM] = {0};
+  size_t chunk_elems = 1;
+  bool single = true;
+  for (int a = 0; a < nd; a++) {
+    nc[a] = (shape[a] + fc[a] - 1) / fc[a];
+    single &= nc[a] == 1;
+    chunk_elems *= (size_t)fc[a];
+  }
+  size_t chunk_bytes = chunk_elems * isz;
+  unsigned char *raw = NULL, *buf1 = NULL, *buf2 = NULL;
+  size_t raw_cap = 0, cap1 = 0, cap2 = 0;
+  char why[WHY_BYTES], c1[COORDS_BYTES];
+  struct libdeflate_decompressor *dec = libdeflate_alloc_decompressor();
+  TSR__CHECK_GOTO(status, dec != NULL, TSR_ENOMEM, "cannot allocate a deflate decompressor");
+  for (;;) {
+    int64_t o[TSR_MAX_NDIM], e[TSR_MAX_NDIM], rel[TSR_MAX_NDIM];
+    bool whole = single;
+    hsize_t ho[H5S_MAX_RANK];
+    for (int a = 0; a < nd; a++) {
+      rel[a] = idx[a] * fc[a];
+      o[a] = offset[a] + rel[a];
+      e[a] = fc[a] < dims[a] - o[a] ? fc[a] : dims[a] - o[a];
+      whole &= e[a] == fc[a];
+      ho[a] = (hsize_t)o[a];
+    }
+    hsize_t size = 0;
+    uint32_t mask = 0;
+    h5_lock();
+    if (H5Dget_chunk_storage_size(d->dset, ho, &size) < 0 || size == 0) {
+      /* Never written: HDF5 fills it with the fill value. */
+      h5_unlock();
+      TSR__TRY_GOTO(status, read_hyperslab(d, o, e, out, shape, rel));
+    } else {
+      status = grow(ctx, &raw, &raw_cap, (size_t)size);
+      if (status == TSR_OK && H5Dread_chunk(d->dset, H5P_DEFAULT, ho, &mask, raw) < 0) {
+        h5_explain(why, sizeof why);
+        status = tsr_error_set(TSR_EIO, "cannot read the chunk at %s of dataset '%s' in '%s': %s",
+                               fmt_coords(c1, sizeof c1, nd, o), d->name, d->path, why);
+      }
+      h5_unlock();
+      if (status != TSR_OK)
+        goto fail;
+      /* Decode outside the lock: inflate, unshuffle, byte order, cut. */
+      bool inflate = !(mask & (1u << d->deflate_idx));
+      bool unshuf = d->shuffle_idx >= 0 && !(mask & (1u << d->shuffle_idx)) && isz > 1;
+      unsigned char *final = out;
+      if (!whole) {
+        TSR__TRY_GOTO(status, grow(ctx, &buf2, &cap2, chunk_bytes));
+        final = buf2;
+      }
+      const unsigned char *stage = raw;
+      if (inflate) {
+        unsigned char *dst = final;
+        if (unshuf) {
+          TSR__TRY_GOTO(status, grow(ctx, &buf1, &cap1, chunk_bytes));
+          dst = buf1;
+        }
+        enum libdeflate_result r =
+            libdeflate_zlib_decompress(dec, raw, (size_t)size, dst, chunk_bytes, NULL);
+        TSR__CHECK_GOTO(status, r == LIBDEFLATE_SUCCESS, TSR_EIO,
+                        "the chunk at %s of dataset '%s' in '%s' is corrupt: its %llu bytes are "
+                        "not a deflate stream of %zu bytes (libdeflate: %s)",
+                        fmt_coords(c1, sizeof c1, nd, o), d->name, d->path,
+                        (unsigned long long)size, chunk_bytes,
+                        r == LIBDEFLATE_BAD_DATA ? "bad data" : "wrong decompressed size");
+        stage = dst;
+      } else {
+        TSR__CHECK_GOTO(status, size == chunk_bytes, TSR_EIO,
+                        "the chunk at %s of dataset '%s' in '%s' is corrupt: %llu bytes stored "
+                        "uncompressed where %zu are expected",
+                        fmt_coords(c1, sizeof c1, nd, o), d->name, d->path,
+                        (unsigned long long)size, chunk_bytes);
+      }
+      if (unshuf)
+        shuffle(isz, chunk_elems, stage, final, true);
+      else if (stage != final)
+        memcpy(final, stage, chunk_bytes);
+      if (d->swap)
+        byteswap(isz, chunk_elems, final);
+      if (!whole)
+        copy_box(nd, isz, e, out, shape, rel, final, fc, zero);
+    }
+    int a = nd - 1;
+    while (a >= 0 && ++idx[a] == nc[a])
+      idx[a--] = 0;
+    if (a < 0)
+      break;
+  }
+fail:
+  if (dec != NULL)
+    libdeflate_free_decompressor(dec);
+  tsr_free(ctx, raw);
+  tsr_free(ctx, buf1);
+  tsr_free(ctx, buf2);
+  return status;
+}
+
+tsr_status tsr__h5_read_block(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
+                              void *out) {
+  int nd = d->info.ndim;
+  for (int a = 0; a < nd; a++)
+    if (shape[a] == 0)
+      return TSR_OK;
+  if (d->info.direct && nd > 0 && box_aligned(d, offset, shape))
+    return read_direct(d, offset, shape, out);
+  int64_t zero[TSR_MAX_NDIM] = {0};
+  return read_hyperslab(d, offset, shape, out, shape, zero);
+}
+
+/* ---- writing ------------------------------------------------------------------ */
+
+struct tsr__h5_file {
+  tsr_ctx *ctx;
+  tsr_hdf5_mode mode;
+  hid_t file;
+  char *path;
+  char *tmp_path; /* a new file until commit; NULL when appending to an existing one */
+  size_t n, cap;
+  tsr__h5_dataset **sets;
+};
+
+static _Atomic unsigned tmp_counter;
+
+static void file_free(tsr__h5_file *f) {
+  tsr_ctx *ctx = f->ctx;
+  for (size_t i = 0; i < f->n; i++)
+    dataset_free(f->sets[i]);
+  tsr_free(ctx, f->sets);
+  tsr_free(ctx, f->path);
+  tsr_free(ctx, f->tmp_path);
+  tsr_free(ctx, f);
+}
+
+tsr_status tsr__h5_file_create(tsr_ctx *ctx, const char *path, tsr_hdf5_mode mode,
+                               tsr__h5_file **out) {
+  static const char fn[] = "tsr_store_hdf5";
+  tsr_status status = TSR_OK;
+  tsr__h5_file *f = NULL;
+  hid_t fapl = -1;
+  char why[WHY_BYTES];
+  *out = NULL;
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *f, (void **)&f));
+  f->ctx = ctx;
+  f->mode = mode;
+  f->file = -1;
+  TSR__TRY_GOTO(status, tsr__strdup(ctx, path, &f->path));
+  struct stat st;
+  bool exists = stat(path, &st) == 0;
+  TSR__CHECK_GOTO(status, !(exists && S_ISDIR(st.st_mode)), TSR_EIO,
+                  "%s: cannot write '%s': it is a directory", fn, path);
+  TSR__CHECK_GOTO(status, !(exists && mode == TSR_HDF5_EXCLUSIVE), TSR_EIO,
+                  "%s: cannot write '%s': the file exists", fn, path);
+  h5_lock();
+  fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (fapl >= 0)
+    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+  h5_unlock();
+  if (mode == TSR_HDF5_APPEND && exists) {
+    h5_lock();
+    f->file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+    if (f->file < 0)
+      h5_explain(why, sizeof why);
+    h5_unlock();
+    TSR__CHECK_GOTO(status, f->file >= 0, TSR_EIO, "%s: cannot open '%s' to add datasets: %s", fn,
+                    path, why);
+  } else {
+    /* The temporary file is created by us with O_EXCL (so errno speaks for
+     * an unwritable directory), then truncated and written by HDF5. */
+    size_t len = strlen(path) + 48;
+    TSR__TRY_GOTO(status, tsr_alloc(ctx, len, (void **)&f->tmp_path));
+    snprintf(f->tmp_path, len, "%s.tmp.%ld.%u", path, (long)getpid(),
+             atomic_fetch_add(&tmp_counter, 1));
+    int fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      int err = errno;
+      tsr_free(ctx, f->tmp_path);
+      f->tmp_path = NULL;
+      status = tsr_error_set(TSR_EIO, "%s: cannot write '%s': %s", fn, path, strerror(err));
+      goto fail;
+    }
+    close(fd);
+    h5_lock();
+    f->file = H5Fcreate(f->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (f->file < 0)
+      h5_explain(why, sizeof why);
+    h5_unlock();
+    TSR__CHECK_GOTO(status, f->file >= 0, TSR_EIO, "%s: cannot write '%s': %s", fn, path, why);
+  }
+  h5_lock();
+  H5Pclose(fapl);
+  h5_unlock();
+  *out = f;
+  return TSR_OK;
+fail:
+  if (fapl >= 0) {
+    h5_lock();
+    H5Pclose(fapl);
+    h5_unlock();
+  }
+  if (f != NULL) {
+    tsr__h5_file_abort(&f);
+  }
+  return status;
+}
+
+/* Whether link `name` (a path of '/'-separated names) exists (under the
+ * lock): every prefix must exist for H5Lexists to answer. */
+static bool link_exists(hid_t file, const char *name, char *scratch, size_t size) {
+  snprintf(scratch, size, "%s", name);
+  for (char *p = scratch + 1;; p++) {
+    if (*p == '/' || *p == '\0') {
+      char c = *p;
+      *p = '\0';
+      if (p > scratch && !(p == scratch + 1 && scratch[0] == '/') &&
+          H5Lexists(file, scratch, H5P_DEFAULT) <= 0)
+        return false;
+      if (c == '\0')
+        return true;
+      *p = c;
+    }
+  }
+}
+
+tsr_status tsr__h5_file_add(tsr__h5_file *f, const char *name, tsr_dtype dtype, int ndim,
+                            const int64_t *shape, const int64_t *chunk, int deflate_level,
+                            bool shuffle_on, tsr__h5_dataset **out) {
+  static const char fn[] = "tsr_store_hdf5";
+  tsr_status status = TSR_OK;
+  tsr_ctx *ctx = f->ctx;
+  tsr__h5_dataset *d = NULL;
+  char why[WHY_BYTES] = "";
+  hid_t ftype = -1, space = -1, dcpl = -1, lcpl = -1;
+  *out = NULL;
+  if (f->n == f->cap) {
+    size_t cap = f->cap ? 2 * f->cap : 8;
+    TSR_TRY(tsr__grow_array(ctx, (void **)&f->sets, f->n, cap, sizeof *f->sets, "datasets"));
+    f->cap = cap;
+  }
+  TSR_TRY(dataset_new(ctx, f->path, name, &d));
+  f->sets[f->n++] = d; /* the file owns it from now on */
+  d->file = f->file;
+  d->info.dtype = dtype;
+  d->info.ndim = ndim;
+  d->itemsize = tsr_dtype_size(dtype);
+  int64_t size = 1;
+  for (int a = 0; a < ndim; a++) {
+    d->info.shape[a] = shape[a];
+    size *= shape[a];
+  }
+  d->info.chunked = ndim > 0 && size > 0;
+  uint64_t chunk_bytes = d->itemsize;
+  for (int a = 0; d->info.chunked && a < ndim; a++) {
+    int64_t c = chunk[a] < 1 ? 1 : chunk[a] > shape[a] ? shape[a] : chunk[a];
+    d->info.chunk[a] = c;
+    chunk_bytes *= (uint64_t)c;
+    TSR_CHECK(chunk_bytes < (1ull << 32), TSR_EINVAL,
+              "%s: chunks of dataset '%s' in '%s' would hold more than 4 GiB, HDF5's limit", fn,
+              name, f->path);
+  }
+  if (d->info.chunked && deflate_level > 0) {
+    d->level = deflate_level;
+    d->info.deflate_level = deflate_level;
+    d->info.shuffle = shuffle_on;
+    d->info.direct = true;
+    d->shuffle_idx = shuffle_on ? 0 : -1;
+    d->deflate_idx = shuffle_on ? 1 : 0;
+  }
+  const char *create_name = name;
+  if (f->tmp_path == NULL) { /* appending to an existing file */
+    size_t len = 64;
+    TSR_TRY(tsr_alloc(ctx, len, (void **)&d->tmp_name));
+    snprintf(d->tmp_name, len, "/.tessera-tmp-%ld-%u", (long)getpid(),
+             atomic_fetch_add(&tmp_counter, 1));
+    create_name = d->tmp_name;
+  }
+  size_t scratch_len = strlen(name) + 2;
+  char *scratch = NULL;
+  TSR_TRY(tsr_alloc(ctx, scratch_len, (void **)&scratch));
+  h5_lock();
+  bool exists = f->tmp_path == NULL && link_exists(f->file, name, scratch, scratch_len);
+  H5Eclear2(H5E_DEFAULT);
+  if (!exists) {
+    hsize_t dims[H5S_MAX_RANK], cdims[H5S_MAX_RANK];
+    for (int a = 0; a < ndim; a++) {
+      dims[a] = (hsize_t)shape[a];
+      cdims[a] = (hsize_t)d->info.chunk[a];
+    }
+    if (dtype == TSR_BOOL) {
+      ftype = bool_enum(H5T_STD_I8LE);
+      d->memtype = bool_enum(H5T_NATIVE_INT8);
+    } else {
+      ftype = H5Tcopy(file_type_le(dtype));
+      d->memtype = H5Tcopy(native_type(dtype));
+    }
+    space = ndim == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(ndim, dims, NULL);
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    lcpl = H5Pcreate(H5P_LINK_CREATE);
+    bool ok = ftype >= 0 && d->memtype >= 0 && space >= 0 && dcpl >= 0 && lcpl >= 0 &&
+              H5Pset_create_intermediate_group(lcpl, 1) >= 0;
+    if (ok && d->info.chunked) {
+      ok = H5Pset_chunk(dcpl, ndim, cdims) >= 0;
+      if (ok && d->level > 0 && shuffle_on)
+        ok = H5Pset_shuffle(dcpl) >= 0;
+      if (ok && d->level > 0)
+        ok = H5Pset_deflate(dcpl, (unsigned)d->level) >= 0;
+    }
+    if (ok)
+      d->dset = H5Dcreate2(f->file, create_name, ftype, space, lcpl, dcpl, H5P_DEFAULT);
+    if (d->dset < 0)
+      h5_explain(why, sizeof why);
+  }
+  if (ftype >= 0)
+    H5Tclose(ftype);
+  if (space >= 0)
+    H5Sclose(space);
+  if (dcpl >= 0)
+    H5Pclose(dcpl);
+  if (lcpl >= 0)
+    H5Pclose(lcpl);
+  h5_unlock();
+  tsr_free(ctx, scratch);
+  TSR_CHECK(!exists, TSR_EINVAL, "%s: dataset '%s' already exists in '%s'", fn, name, f->path);
+  TSR_CHECK(d->dset >= 0, TSR_EIO, "%s: cannot create dataset '%s' in '%s': %s", fn, name, f->path,
+            why);
+  *out = d;
+  return status;
+}
+
+static tsr_status write_hyperslab(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
+                                  const void *data) {
+  int nd = d->info.ndim;
+  hsize_t fo[H5S_MAX_RANK], fc[H5S_MAX_RANK];
+  for (int a = 0; a < nd; a++) {
+    fo[a] = (hsize_t)offset[a];
+    fc[a] = (hsize_t)shape[a];
+  }
+  char why[WHY_BYTES];
+  herr_t rc = -1;
+  hid_t fspace = -1, mspace = -1;
+  h5_lock();
+  if (nd == 0) {
+    rc = H5Dwrite(d->dset, d->memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+  } else {
+    fspace = H5Dget_space(d->dset);
+    mspace = H5Screate_simple(nd, fc, NULL);
+    if (fspace >= 0 && mspace >= 0 &&
+        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, fo, NULL, fc, NULL) >= 0)
+      rc = H5Dwrite(d->dset, d->memtype, mspace, fspace, H5P_DEFAULT, data);
+  }
+  if (rc < 0)
+    h5_explain(why, sizeof why);
+  if (fspace >= 0)
+    H5Sclose(fspace);
+  if (mspace >= 0)
+    H5Sclose(mspace);
+  h5_unlock();
+  if (rc < 0) {
+    char c1[COORDS_BYTES];
+    return tsr_error_set(TSR_EIO, "cannot write the box at %s of dataset '%s' in '%s': %s",
+                         fmt_coords(c1, sizeof c1, nd, offset), d->name, d->path, why);
+  }
+  return TSR_OK;
+}
+
+static tsr_status write_direct(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
+                               const unsigned char *data) {
+  tsr_status status = TSR_OK;
+  tsr_ctx *ctx = d->ctx;
+  int nd = d->info.ndim;
+  size_t isz = d->itemsize, chunk_elems = 1;
+  bool whole = true;
+  int64_t zero[TSR_MAX_NDIM] = {0};
+  hsize_t ho[H5S_MAX_RANK];
+  for (int a = 0; a < nd; a++) {
+    chunk_elems *= (size_t)d->info.chunk[a];
+    whole &= shape[a] == d->info.chunk[a];
+    ho[a] = (hsize_t)offset[a];
+  }
+  size_t chunk_bytes = chunk_elems * isz;
+  unsigned char *pad = NULL, *shuf = NULL, *comp = NULL;
+  char why[WHY_BYTES], c1[COORDS_BYTES];
+  struct libdeflate_compressor *c = libdeflate_alloc_compressor(d->level);
+  TSR__CHECK_GOTO(status, c != NULL, TSR_ENOMEM, "cannot allocate a deflate compressor");
+  const unsigned char *src = data;
+  if (!whole) { /* HDF5 stores whole chunks: pad the edge with zeros */
+    TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, chunk_bytes, (void **)&pad));
+    copy_box(nd, isz, shape, pad, d->info.chunk, zero, data, shape, zero);
+    src = pad;
+  }
+  if (d->info.shuffle && isz > 1) {
+    TSR__TRY_GOTO(status, tsr_alloc(ctx, chunk_bytes, (void **)&shuf));
+    shuffle(isz, chunk_elems, src, shuf, false);
+    src = shuf;
+  }
+  size_t bound = libdeflate_zlib_compress_bound(c, chunk_bytes);
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, bound, (void **)&comp));
+  size_t csize = libdeflate_zlib_compress(c, src, chunk_bytes, comp, bound);
+  TSR__CHECK_GOTO(status, csize > 0, TSR_EINTERNAL, "deflate of %zu bytes did not fit %zu",
+                  chunk_bytes, bound);
+  tsr_free(ctx, pad);
+  tsr_free(ctx, shuf);
+  pad = shuf = NULL;
+  h5_lock();
+  herr_t rc = H5Dwrite_chunk(d->dset, H5P_DEFAULT, 0, ho, csize, comp);
+  if (rc < 0)
+    h5_explain(why, sizeof why);
+  h5_unlock();
+  TSR__CHECK_GOTO(status, rc >= 0, TSR_EIO,
+                  "cannot write the chunk at %s of dataset '%s' in '%s': %s",
+                  fmt_coords(c1, sizeof c1, nd, offset), d->name, d->path, why);
+fail:
+  if (c != NULL)
+    libdeflate_free_compressor(c);
+  tsr_free(ctx, pad);
+  tsr_free(ctx, shuf);
+  tsr_free(ctx, comp);
+  return status;
+}
+
+tsr_status tsr__h5_write_block(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
+                               const void *data) {
+  int nd = d->info.ndim;
+  for (int a = 0; a < nd; a++)
+    if (shape[a] == 0)
+      return TSR_OK;
+  bool one_chunk = d->info.direct;
+  for (int a = 0; one_chunk && a < nd; a++) {
+    int64_t c = d->info.chunk[a];
+    int64_t e = c < d->info.shape[a] - offset[a] ? c : d->info.shape[a] - offset[a];
+    one_chunk = offset[a] % c == 0 && shape[a] == e;
+  }
+  if (one_chunk)
+    return write_direct(d, offset, shape, data);
+  return write_hyperslab(d, offset, shape, data);
+}
+
+/* Closes the datasets and, when appending, deletes the temporary links
+ * (under the lock). */
+static void close_sets(tsr__h5_file *f, bool delete_tmp) {
+  for (size_t i = 0; i < f->n; i++) {
+    tsr__h5_dataset *d = f->sets[i];
+    if (d->memtype >= 0)
+      H5Tclose(d->memtype);
+    if (d->dset >= 0)
+      H5Dclose(d->dset);
+    d->memtype = d->dset = -1;
+    if (delete_tmp && d->tmp_name != NULL && f->file >= 0 &&
+        H5Lexists(f->file, d->tmp_name, H5P_DEFAULT) > 0)
+      H5Ldelete(f->file, d->tmp_name, H5P_DEFAULT);
+  }
+  H5Eclear2(H5E_DEFAULT);
+}
+
+void tsr__h5_file_abort(tsr__h5_file **fp) {
+  if (fp == NULL || *fp == NULL)
+    return;
+  tsr__h5_file *f = *fp;
+  h5_lock();
+  close_sets(f, true);
+  if (f->file >= 0)
+    H5Fclose(f->file);
+  f->file = -1;
+  h5_unlock();
+  if (f->tmp_path != NULL)
+    unlink(f->tmp_path);
+  file_free(f);
+  *fp = NULL;
+}
+
+tsr_status tsr__h5_file_commit(tsr__h5_file **fp) {
+  static const char fn[] = "tsr_store_hdf5";
+  tsr__h5_file *f = *fp;
+  tsr_status status = TSR_OK;
+  char why[WHY_BYTES] = "";
+  const char *failed = NULL; /* the dataset a failure concerns, if one */
+  h5_lock();
+  for (size_t i = 0; i < f->n && status == TSR_OK; i++) {
+    tsr__h5_dataset *d = f->sets[i];
+    herr_t rc = H5Dclose(d->dset);
+    d->dset = -1;
+    H5Tclose(d->memtype);
+    d->memtype = -1;
+    if (rc < 0) {
+      h5_explain(why, sizeof why);
+      failed = d->name;
+      status = TSR_EIO;
+    }
+  }
+  size_t moved = 0;
+  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+  H5Pset_create_intermediate_group(lcpl, 1);
+  for (; status == TSR_OK && moved < f->n; moved++) {
+    tsr__h5_dataset *d = f->sets[moved];
+    if (d->tmp_name == NULL)
+      continue;
+    if (H5Lmove(f->file, d->tmp_name, f->file, d->name, lcpl, H5P_DEFAULT) < 0) {
+      h5_explain(why, sizeof why);
+      failed = d->name;
+      status = TSR_EIO;
+      break;
+    }
+  }
+  H5Pclose(lcpl);
+  if (status != TSR_OK) {
+    /* Undo: datasets already moved disappear again, the rest are temps. */
+    for (size_t i = 0; i < moved; i++)
+      if (f->sets[i]->tmp_name != NULL)
+        H5Ldelete(f->file, f->sets[i]->name, H5P_DEFAULT);
+    close_sets(f, true);
+  }
+  herr_t rc = H5Fclose(f->file);
+  f->file = -1;
+  if (rc < 0 && status == TSR_OK) {
+    h5_explain(why, sizeof why);
+    status = TSR_EIO;
+  }
+  h5_unlock();
+  if (status == TSR_OK && f->tmp_path != NULL) {
+    int err = 0;
+    if (f->mode == TSR_HDF5_EXCLUSIVE) {
+      if (link(f->tmp_path, f->path) != 0)
+        err = errno;
+      unlink(f->tmp_path);
+    } else if (rename(f->tmp_path, f->path) != 0) {
+      err = errno;
+    }
+    if (err != 0) {
+      snprintf(why, sizeof why, "%s", strerror(err));
+      status = TSR_EIO;
+    }
+  }
+  if (status != TSR_OK) {
+    if (f->tmp_path != NULL)
+      unlink(f->tmp_path);
+    if (failed != NULL)
+      tsr_error_set(status, "%s: cannot write dataset '%s' in '%s': %s", fn, failed, f->path, why);
+    else
+      tsr_error_set(status, "%s: cannot write '%s': %s", fn, f->path, why);
+  }
+  file_free(f);
+  *fp = NULL;
+  return status;
+}

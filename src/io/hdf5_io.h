@@ -1,0 +1,70 @@
+/* hdf5_io.h — the io layer's HDF5 datasets for the layers above (array/):
+ * open a dataset for reading and read boxes of it; create datasets in a file
+ * being written and write boxes of them; commit or abort the file.  hdf5.h
+ * stays inside the .c files of src/io, so these types are opaque here.
+ *
+ * Every HDF5 call is made under one process-wide mutex (the Open MPI build
+ * of HDF5 1.10.8 is not thread-safe); decompression and compression of
+ * chunks run outside it, on the calling (worker) thread.  The read and write
+ * functions may be called concurrently from several threads on one
+ * dataset. */
+#ifndef TSR_IO_HDF5_IO_H
+#define TSR_IO_HDF5_IO_H
+
+#include <tessera/io.h>
+
+#include "core/core_impl.h"
+
+typedef struct tsr__h5_dataset tsr__h5_dataset;
+typedef struct tsr__h5_file tsr__h5_file;
+
+typedef struct tsr__h5_info {
+  tsr_dtype dtype;
+  int ndim;
+  int64_t shape[TSR_MAX_NDIM];
+  bool chunked;
+  int64_t chunk[TSR_MAX_NDIM]; /* file chunk extents when chunked */
+  int deflate_level;           /* reading: 1 when deflated (level unknown); 0 none */
+  bool shuffle;
+  bool direct; /* compressed chunks are read with direct chunk I/O */
+} tsr__h5_info;
+
+/* Opens `path` read-only and its dataset `name`, checking the type.  `fn`
+ * starts error messages.  Statuses: see tessera/io.h. */
+tsr_status tsr__h5_open_read(tsr_ctx *ctx, const char *fn, const char *path, const char *name,
+                             tsr__h5_dataset **out);
+/* Closes a dataset opened by tsr__h5_open_read; accepts NULL. */
+void tsr__h5_close_read(tsr__h5_dataset **d);
+const tsr__h5_info *tsr__h5_dataset_info(const tsr__h5_dataset *d);
+
+/* Reads the box [offset, offset + shape) into `out` (C order, dtype of the
+ * dataset).  A box made of whole file chunks of a compressed dataset is read
+ * chunk by chunk with direct chunk I/O and inflated on this thread; other
+ * boxes are hyperslab reads.  TSR_EIO names the file, dataset and box. */
+tsr_status tsr__h5_read_block(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
+                              void *out);
+
+/* Opens the output file `path` for tsr_store_hdf5 in `mode` (a new file is
+ * a temporary one until commit). */
+tsr_status tsr__h5_file_create(tsr_ctx *ctx, const char *path, tsr_hdf5_mode mode,
+                               tsr__h5_file **out);
+/* Creates dataset `name` (a temporary name in append mode) of dtype and
+ * shape with chunk extents `chunk` (ignored for 0-d and zero-size shapes,
+ * which are contiguous), deflate level and shuffle.  The file owns *out. */
+tsr_status tsr__h5_file_add(tsr__h5_file *f, const char *name, tsr_dtype dtype, int ndim,
+                            const int64_t *shape, const int64_t *chunk, int deflate_level,
+                            bool shuffle, tsr__h5_dataset **out);
+/* Writes the box [offset, offset + shape) from `data` (C order).  A box
+ * that is one file chunk of a compressed dataset is shuffled and deflated
+ * here and written with direct chunk I/O. */
+tsr_status tsr__h5_write_block(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
+                               const void *data);
+/* Closes everything and puts the output in place (rename, or links moved
+ * to their names in append mode); on failure removes it as abort does.
+ * Frees *f and sets it to NULL. */
+tsr_status tsr__h5_file_commit(tsr__h5_file **f);
+/* Removes every trace of the output (temporary file, temporary datasets);
+ * frees *f; accepts NULL. */
+void tsr__h5_file_abort(tsr__h5_file **f);
+
+#endif /* TSR_IO_HDF5_IO_H */

@@ -1,0 +1,493 @@
+/* test_hdf5.c — HDF5 arrays against dense references: random shapes (0 to
+ * 4 axes, zero-size axes) x every dtype x stored chunked, compressed
+ * (deflate levels, with and without shuffle) and contiguous, read back with
+ * the file's chunks and with chunkings that do not align with them, on 1, 2
+ * and 4 threads; files from the HDF5 C API (big-endian, fletcher32,
+ * contiguous, scalar) read; append and replace modes; and the failures of
+ * issue 4 — missing file or dataset, compound and string types, truncated
+ * and corrupted files, an unwritable directory, a full disk (RLIMIT_FSIZE)
+ * and allocation failures — each a clear error naming the file and dataset,
+ * with no partial output and no leak. */
+#include "hdf5_test_util.h"
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct layout {
+  int ndim;
+  int64_t shape[4], size;
+} layout;
+
+static layout random_layout(int max_extent) {
+  layout l = {0};
+  l.ndim = (int)(next_rand() % 5);
+  l.size = 1;
+  for (int d = 0; d < l.ndim; d++) {
+    l.shape[d] = (int64_t)(next_rand() % (uint64_t)(max_extent + 1));
+    if (next_rand() % 8 != 0 && l.shape[d] == 0)
+      l.shape[d] = 1 + (int64_t)(next_rand() % (uint64_t)max_extent); /* zero-size, but rarely */
+    l.size *= l.shape[d];
+  }
+  return l;
+}
+
+static void random_chunks(const layout *l, int64_t *chunks) {
+  for (int d = 0; d < l->ndim; d++)
+    chunks[d] = 1 + (int64_t)(next_rand() % (uint64_t)(l->shape[d] > 0 ? l->shape[d] + 1 : 3));
+}
+
+static void read_back_and_compare(tsr_ctx *ctx, const char *path, const char *name, tsr_dtype dtype,
+                                  const layout *l, const void *expect, const int64_t *read_chunks) {
+  tsr_array *a = NULL;
+  assert_ok(tsr_array_from_hdf5(ctx, path, name, read_chunks, &a));
+  assert_int_equal(tsr_array_dtype(a), dtype);
+  assert_int_equal(tsr_array_ndim(a), l->ndim);
+  for (int d = 0; d < l->ndim; d++)
+    assert_int_equal(tsr_array_shape(a)[d], l->shape[d]);
+  size_t bytes = (size_t)l->size * tsr_dtype_size(dtype);
+  void *got = malloc(bytes + 1);
+  assert_ok(tsr_array_to_buffer(a, got, bytes));
+  assert_memory_equal(got, expect, bytes);
+  free(got);
+  tsr_array_destroy(&a);
+}
+
+/* Our store, then our reads with the file's chunks and random chunks. */
+static void test_hdf5__store_round_trip(void **state) {
+  tsr_ctx *ctx = *state;
+  char path[512];
+  scratch(path, sizeof path, "rt.h5");
+  for (int iter = 0; iter < 220; iter++) {
+    tsr_dtype dtype = (tsr_dtype)(iter % TSR_NUM_DTYPES);
+    layout l = random_layout(9);
+    assert_ok(tsr_ctx_set_threads(ctx, (int[]){1, 2, 4}[iter % 3]));
+    size_t bytes = (size_t)l.size * tsr_dtype_size(dtype);
+    void *data = malloc(bytes + 1);
+    fill_random(dtype, l.size, data);
+    int64_t achunks[4], fchunks[4], rchunks[4];
+    random_chunks(&l, achunks);
+    random_chunks(&l, fchunks);
+    random_chunks(&l, rchunks);
+    tsr_array *a = NULL;
+    assert_ok(tsr_array_from_buffer(ctx, dtype, l.ndim, l.shape, achunks, data, TSR_BUFFER_BORROW,
+                                    NULL, NULL, &a));
+    const int64_t *per[1] = {fchunks};
+    tsr_hdf5_store_options o = {.deflate_level = (int[]){0, 1, 6, 9}[next_rand() % 4],
+                                .shuffle = next_rand() % 2 == 0,
+                                .chunks = next_rand() % 2 ? per : NULL};
+    const char *name = iter % 2 ? "/x" : "/g/h/x";
+    assert_ok(tsr_store_hdf5(ctx, 1, &a, path, &name, &o));
+    tsr_array_destroy(&a);
+    read_back_and_compare(ctx, path, name, dtype, &l, data, NULL);
+    read_back_and_compare(ctx, path, name, dtype, &l, data, rchunks);
+    free(data);
+    assert_int_equal(count_files(".tmp."), 0);
+  }
+  unlink(path);
+}
+
+/* Files made with the C API (HDF5's own zlib, either byte order, fletcher32,
+ * contiguous and scalar layouts) read with our direct and hyperslab paths. */
+static void test_hdf5__read_c_api_files(void **state) {
+  tsr_ctx *ctx = *state;
+  char path[512];
+  scratch(path, sizeof path, "capi.h5");
+  for (int iter = 0; iter < 220; iter++) {
+    tsr_dtype dtype = (tsr_dtype)(iter % TSR_NUM_DTYPES);
+    layout l = random_layout(12);
+    assert_ok(tsr_ctx_set_threads(ctx, (int[]){1, 2, 4}[iter % 3]));
+    size_t bytes = (size_t)l.size * tsr_dtype_size(dtype);
+    void *data = malloc(bytes + 1);
+    fill_random(dtype, l.size, data);
+    int64_t fchunks[4], rchunks[4];
+    random_chunks(&l, fchunks);
+    for (int d = 0; d < l.ndim; d++) /* HDF5: chunk <= extent for fixed dims */
+      if (fchunks[d] > l.shape[d])
+        fchunks[d] = l.shape[d] > 0 ? l.shape[d] : 1;
+    random_chunks(&l, rchunks);
+    bool contiguous = l.ndim == 0 || l.size == 0 || next_rand() % 4 == 0;
+    int level = (int[]){0, 1, 4, 9}[next_rand() % 4];
+    bool shuffle = next_rand() % 2, fletcher = next_rand() % 5 == 0;
+    bool be = next_rand() % 2;
+    c_write(path, "/data", dtype, be, l.ndim, l.shape, contiguous ? NULL : fchunks, level, shuffle,
+            fletcher, data);
+    read_back_and_compare(ctx, path, "/data", dtype, &l, data, NULL);
+    read_back_and_compare(ctx, path, "data", dtype, &l, data, rchunks);
+    free(data);
+  }
+  unlink(path);
+}
+
+/* Default chunks: the file's, or whole multiples within the chunk bytes. */
+static void test_hdf5__default_chunks(void **state) {
+  tsr_ctx *ctx = *state;
+  char path[512];
+  scratch(path, sizeof path, "chunks.h5");
+  int64_t shape[2] = {100, 60}, fchunk[2] = {10, 6};
+  double *data = malloc(sizeof(double) * 6000);
+  for (int i = 0; i < 6000; i++)
+    data[i] = i;
+  c_write(path, "/x", TSR_FLOAT64, false, 2, shape, fchunk, 1, true, false, data);
+  tsr_array *a = NULL;
+  assert_ok(tsr_ctx_set_chunk_bytes(ctx, 10 * 6 * 8));
+  assert_ok(tsr_array_from_hdf5(ctx, path, "/x", NULL, &a));
+  assert_int_equal(tsr_chunk_grid_chunk_extent(tsr_array_chunks(a), 0, 0), 10);
+  assert_int_equal(tsr_chunk_grid_chunk_extent(tsr_array_chunks(a), 1, 0), 6);
+  tsr_array_destroy(&a);
+  assert_ok(tsr_ctx_set_chunk_bytes(ctx, 4 * 10 * 6 * 8)); /* 2 x 2 file chunks */
+  assert_ok(tsr_array_from_hdf5(ctx, path, "/x", NULL, &a));
+  assert_int_equal(tsr_chunk_grid_chunk_extent(tsr_array_chunks(a), 0, 0), 20);
+  assert_int_equal(tsr_chunk_grid_chunk_extent(tsr_array_chunks(a), 1, 0), 12);
+  layout l = {2, {100, 60}, 6000};
+  tsr_array_destroy(&a);
+  read_back_and_compare(ctx, path, "/x", TSR_FLOAT64, &l, data, NULL);
+  assert_ok(tsr_ctx_set_chunk_bytes(ctx, TSR_DEFAULT_CHUNK_BYTES));
+  assert_ok(tsr_array_from_hdf5(ctx, path, "/x", NULL, &a)); /* whole array */
+  assert_int_equal(tsr_chunk_grid_nchunks(tsr_array_chunks(a)), 1);
+  tsr_array_destroy(&a);
+  free(data);
+  unlink(path);
+}
+
+/* Several arrays in one compute, sharing a node; append keeps other objects. */
+static void test_hdf5__several_and_append(void **state) {
+  tsr_ctx *ctx = *state;
+  char path[512];
+  scratch(path, sizeof path, "multi.h5");
+  tsr_array *x = NULL, *y = NULL, *z = NULL;
+  assert_ok(tsr_array_arange(ctx, TSR_INT32, 0, 1000, 1, 64, &x));
+  assert_ok(tsr_mul(x, x, &y));
+  tsr_array *both[2] = {x, y};
+  const char *names[2] = {"/a/x", "/a/y"};
+  assert_ok(tsr_store_hdf5(ctx, 2, both, path, names, NULL));
+  assert_int_equal(root_links(path), 1);
+  /* Append /z; /a stays. */
+  assert_ok(tsr_array_ones(ctx, TSR_UINT16, 1, (int64_t[]){77}, (int64_t[]){10}, &z));
+  tsr_hdf5_store_options o = {.mode = TSR_HDF5_APPEND, .deflate_level = 3, .shuffle = true};
+  const char *zname = "/b/z";
+  assert_ok(tsr_store_hdf5(ctx, 1, &z, path, &zname, &o));
+  assert_int_equal(root_links(path), 2);
+  int32_t ex[1000];
+  for (int i = 0; i < 1000; i++)
+    ex[i] = i;
+  layout l = {1, {1000}, 1000};
+  read_back_and_compare(ctx, path, "/a/x", TSR_INT32, &l, ex, NULL);
+  for (int i = 0; i < 1000; i++)
+    ex[i] = i * i;
+  read_back_and_compare(ctx, path, "/a/y", TSR_INT32, &l, ex, (int64_t[]){333});
+  uint16_t ones[77];
+  for (int i = 0; i < 77; i++)
+    ones[i] = 1;
+  layout lz = {1, {77}, 77};
+  read_back_and_compare(ctx, path, "/b/z", TSR_UINT16, &lz, ones, NULL);
+  /* Appending an existing name is refused; nothing changes. */
+  assert_fails(tsr_store_hdf5(ctx, 1, &z, path, &zname, &o), TSR_EINVAL, "already exists");
+  assert_int_equal(root_links(path), 2);
+  /* Exclusive mode refuses an existing file. */
+  o.mode = TSR_HDF5_EXCLUSIVE;
+  assert_fails(tsr_store_hdf5(ctx, 1, &z, path, &zname, &o), TSR_EIO, path);
+  /* Appending into a file an input reads is refused: inputs are never
+   * modified. */
+  tsr_array *in = NULL;
+  assert_ok(tsr_array_from_hdf5(ctx, path, "/a/x", NULL, &in));
+  o.mode = TSR_HDF5_APPEND;
+  const char *wname = "/w";
+  assert_fails(tsr_store_hdf5(ctx, 1, &in, path, &wname, &o), TSR_EIO, path);
+  tsr_array_destroy(&in);
+  assert_int_equal(root_links(path), 2);
+  /* Replace mode: a file with just /z. */
+  o.mode = TSR_HDF5_REPLACE;
+  assert_ok(tsr_store_hdf5(ctx, 1, &z, path, &zname, &o));
+  assert_int_equal(root_links(path), 1);
+  /* Bad arguments. */
+  const char *dup[2] = {"/q", "q"};
+  tsr_array *zz[2] = {z, z};
+  assert_fails(tsr_store_hdf5(ctx, 2, zz, path, dup, NULL), TSR_EINVAL, "named twice");
+  o.deflate_level = 10;
+  assert_fails(tsr_store_hdf5(ctx, 1, &z, path, &zname, &o), TSR_EINVAL, "deflate_level");
+  tsr_array_destroy(&x);
+  tsr_array_destroy(&y);
+  tsr_array_destroy(&z);
+  assert_int_equal(count_files(".tmp."), 0);
+  unlink(path);
+}
+
+static void test_hdf5__missing_and_unsupported(void **state) {
+  tsr_ctx *ctx = *state;
+  char path[512], other[512];
+  tsr_array *a = NULL;
+  scratch(path, sizeof path, "nope.h5");
+  assert_fails(tsr_array_from_hdf5(ctx, path, "/x", NULL, &a), TSR_EIO, path);
+  assert_non_null(strstr(tsr_last_error(), "/x"));
+  assert_non_null(strstr(tsr_last_error(), "No such file"));
+  assert_null(a);
+  /* Not an HDF5 file. */
+  scratch(other, sizeof other, "text.h5");
+  FILE *fp = fopen(other, "w");
+  fputs("hello, not hdf5\n", fp);
+  fclose(fp);
+  assert_fails(tsr_array_from_hdf5(ctx, other, "/x", NULL, &a), TSR_EIO, "not an HDF5 file");
+  unlink(other);
+  /* Missing dataset. */
+  double v = 1;
+  c_write(path, "/x", TSR_FLOAT64, false, 0, NULL, NULL, 0, false, false, &v);
+  assert_fails(tsr_array_from_hdf5(ctx, path, "/nothere", NULL, &a), TSR_EIO, "/nothere");
+  assert_non_null(strstr(tsr_last_error(), path));
+  /* Compound and string datasets. */
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t space = H5Screate_simple(1, (hsize_t[]){4}, NULL);
+  hid_t ct = H5Tcreate(H5T_COMPOUND, 12);
+  H5Tinsert(ct, "a", 0, H5T_NATIVE_INT32);
+  H5Tinsert(ct, "b", 4, H5T_NATIVE_DOUBLE);
+  hid_t d = H5Dcreate2(f, "/compound", ct, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dclose(d);
+  hid_t st = H5Tcopy(H5T_C_S1);
+  H5Tset_size(st, 8);
+  d = H5Dcreate2(f, "/string", st, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dclose(d);
+  hid_t vt = H5Tcopy(H5T_C_S1);
+  H5Tset_size(vt, H5T_VARIABLE);
+  d = H5Dcreate2(f, "/vstring", vt, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dclose(d);
+  hid_t ht = H5Tcopy(H5T_IEEE_F32LE); /* a 2-byte float: not a tessera dtype */
+  H5Tset_fields(ht, 15, 10, 5, 0, 10);
+  H5Tset_size(ht, 2);
+  H5Tset_ebias(ht, 15);
+  d = H5Dcreate2(f, "/half", ht, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dclose(d);
+  H5Tclose(ht);
+  H5Tclose(vt);
+  H5Tclose(st);
+  H5Tclose(ct);
+  H5Sclose(space);
+  H5Fclose(f);
+  assert_fails(tsr_array_from_hdf5(ctx, path, "/compound", NULL, &a), TSR_EDTYPE, "compound");
+  assert_non_null(strstr(tsr_last_error(), path));
+  assert_fails(tsr_array_from_hdf5(ctx, path, "/string", NULL, &a), TSR_EDTYPE, "string");
+  assert_non_null(strstr(tsr_last_error(), "'/string'"));
+  assert_fails(tsr_array_from_hdf5(ctx, path, "/vstring", NULL, &a), TSR_EDTYPE, "string");
+  assert_fails(tsr_array_from_hdf5(ctx, path, "/half", NULL, &a), TSR_EDTYPE, "float");
+  /* Arguments. */
+  assert_fails(tsr_array_from_hdf5(ctx, path, "", NULL, &a), TSR_EINVAL, "dataset");
+  assert_fails(tsr_array_from_hdf5(ctx, NULL, "/x", NULL, &a), TSR_EINVAL, "path");
+  assert_fails(tsr_array_from_hdf5(ctx, path, "/x", NULL, NULL), TSR_EINVAL, "out");
+  assert_fails(tsr_array_from_hdf5(ctx, scratch_dir, "/x", NULL, &a), TSR_EIO, "directory");
+  unlink(path);
+}
+
+/* Writes a compressed dataset of n float64 values, one chunk per 1000. */
+static void write_sample(tsr_ctx *ctx, const char *path, int64_t n) {
+  tsr_array *a = NULL;
+  assert_ok(tsr_array_random(ctx, TSR_RANDOM_UNIFORM, 7, 1, &n, (int64_t[]){1000}, &a));
+  tsr_hdf5_store_options o = {.deflate_level = 1, .shuffle = true};
+  const char *name = "/x";
+  assert_ok(tsr_store_hdf5(ctx, 1, &a, path, &name, &o));
+  tsr_array_destroy(&a);
+}
+
+static tsr_status compute_sum(tsr_ctx *ctx, const char *path, double *out) {
+  tsr_array *a = NULL, *s = NULL;
+  tsr_status st = tsr_array_from_hdf5(ctx, path, "/x", NULL, &a);
+  if (st == TSR_OK)
+    st = tsr_sum(a, NULL, 0, false, &s);
+  if (st == TSR_OK)
+    st = tsr_array_to_buffer(s, out, sizeof *out);
+  tsr_array_destroy(&a);
+  tsr_array_destroy(&s);
+  return st;
+}
+
+static void test_hdf5__truncated_and_corrupted(void **state) {
+  tsr_ctx *ctx = *state;
+  char path[512];
+  scratch(path, sizeof path, "damaged.h5");
+  double sum;
+  /* Truncated: half the file is gone. */
+  write_sample(ctx, path, 20000);
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(truncate(path, st.st_size / 2), 0);
+  tsr_status s = compute_sum(ctx, path, &sum);
+  assert_int_equal(s, TSR_EIO);
+  assert_non_null(strstr(tsr_last_error(), path));
+  assert_non_null(strstr(tsr_last_error(), "/x"));
+  /* Corrupted: bytes inside a compressed chunk overwritten. */
+  write_sample(ctx, path, 20000);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t d = H5Dopen2(f, "/x", H5P_DEFAULT);
+  hsize_t off[1] = {5000};
+  haddr_t addr = 0;
+  hsize_t size = 0;
+  unsigned mask = 0;
+  assert_true(H5Dget_chunk_info_by_coord(d, off, &mask, &addr, &size) >= 0);
+  H5Dclose(d);
+  H5Fclose(f);
+  FILE *fp = fopen(path, "r+b");
+  assert_non_null(fp);
+  fseek(fp, (long)(addr + size / 2), SEEK_SET);
+  for (int i = 0; i < 16; i++)
+    fputc(0x5a ^ i, fp);
+  fclose(fp);
+  s = compute_sum(ctx, path, &sum);
+  assert_int_equal(s, TSR_EIO);
+  assert_non_null(strstr(tsr_last_error(), "corrupt"));
+  assert_non_null(strstr(tsr_last_error(), "(5000)"));
+  assert_non_null(strstr(tsr_last_error(), path));
+  /* A failing input makes a failed store: no output, the old file intact. */
+  char out[512];
+  scratch(out, sizeof out, "out.h5");
+  write_sample(ctx, out, 300);
+  tsr_array *a = NULL;
+  assert_ok(tsr_array_from_hdf5(ctx, path, "/x", NULL, &a));
+  const char *name = "/copy";
+  assert_fails(tsr_store_hdf5(ctx, 1, &a, out, &name, NULL), TSR_EIO, "corrupt");
+  tsr_hdf5_store_options o = {.mode = TSR_HDF5_APPEND, .deflate_level = 2};
+  assert_fails(tsr_store_hdf5(ctx, 1, &a, out, &name, &o), TSR_EIO, "corrupt");
+  tsr_array_destroy(&a);
+  assert_int_equal(root_links(out), 1); /* just /x: no /copy, no temporary link */
+  assert_ok(compute_sum(ctx, out, &sum));
+  assert_int_equal(count_files(".tmp."), 0);
+  unlink(out);
+  unlink(path);
+}
+
+static void test_hdf5__unwritable_directory(void **state) {
+  tsr_ctx *ctx = *state;
+  char file[512], path[600];
+  scratch(file, sizeof file, "regular");
+  FILE *fp = fopen(file, "w");
+  fclose(fp);
+  snprintf(path, sizeof path, "%s/sub/out.h5", file); /* fails for root too */
+  tsr_array *a = NULL;
+  assert_ok(tsr_array_zeros(ctx, TSR_FLOAT32, 2, (int64_t[]){10, 10}, NULL, &a));
+  const char *name = "/x";
+  assert_fails(tsr_store_hdf5(ctx, 1, &a, path, &name, NULL), TSR_EIO, path);
+  assert_non_null(strstr(tsr_last_error(), "Not a directory"));
+  tsr_hdf5_store_options o = {.mode = TSR_HDF5_APPEND};
+  assert_fails(tsr_store_hdf5(ctx, 1, &a, path, &name, &o), TSR_EIO, path);
+  assert_fails(tsr_store_hdf5(ctx, 1, &a, scratch_dir, &name, NULL), TSR_EIO, "directory");
+  tsr_array_destroy(&a);
+  unlink(file);
+  assert_int_equal(count_files(""), 0);
+}
+
+/* A full disk: the child may write 256 KiB per file (RLIMIT_FSIZE, with
+ * SIGXFSZ ignored so writes fail with EFBIG).  It reports through its exit
+ * code: 0 when every store failed cleanly with nothing left behind. */
+static void test_hdf5__full_disk(void **state) {
+  (void)state;
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    tsr_ctx *ctx = NULL;
+    /* libgomp's thread pool does not survive fork: run serially. */
+    if (tsr_ctx_create(&ctx) != TSR_OK || tsr_ctx_set_executor(ctx, TSR_EXECUTOR_SERIAL) != TSR_OK)
+      _exit(10);
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {256 << 10, 256 << 10};
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+      _exit(11);
+    char path[512];
+    scratch(path, sizeof path, "full.h5");
+    for (int level = 0; level <= 1; level++) {
+      tsr_array *a = NULL;
+      int64_t shape[2] = {400, 1000};
+      if (tsr_array_random(ctx, TSR_RANDOM_NORMAL, 3, 2, shape, (int64_t[]){50, 1000}, &a) !=
+          TSR_OK)
+        _exit(12);
+      tsr_hdf5_store_options o = {.deflate_level = level};
+      const char *name = "/big";
+      tsr_status s = tsr_store_hdf5(ctx, 1, &a, path, &name, &o);
+      tsr_array_destroy(&a);
+      if (s != TSR_EIO)
+        _exit(13);
+      if (strstr(tsr_last_error(), path) == NULL || strstr(tsr_last_error(), "/big") == NULL) {
+        fprintf(stderr, "message: %s\n", tsr_last_error());
+        _exit(14);
+      }
+      if (count_files("") != 0)
+        _exit(15);
+    }
+    tsr_memory_stats m;
+    if (tsr_ctx_memory_stats(ctx, &m) != TSR_OK || m.current_bytes != 0)
+      _exit(16);
+    tsr_ctx_destroy(&ctx);
+    _exit(0);
+  }
+  int wstatus = 0;
+  assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+  assert_true(WIFEXITED(wstatus));
+  assert_int_equal(WEXITSTATUS(wstatus), 0);
+  assert_int_equal(count_files(""), 0);
+}
+
+/* Every allocation along a read and a store fails in turn: ENOMEM, no leak,
+ * no temporary file. */
+static void test_hdf5__allocation_failures(void **state) {
+  tsr_ctx *ctx = *state;
+  char in[512], out[512];
+  scratch(in, sizeof in, "oom-in.h5");
+  scratch(out, sizeof out, "oom-out.h5");
+  write_sample(ctx, in, 3000);
+  assert_ok(tsr_ctx_set_threads(ctx, 2));
+  bool done = false;
+  for (uint64_t n = 1; !done && n < 2000; n++) {
+    tsr_memory_stats before;
+    assert_ok(tsr_ctx_memory_stats(ctx, &before));
+    assert_ok(tsr_ctx_set_fail_allocation(ctx, n));
+    tsr_array *a = NULL, *b = NULL;
+    tsr_status s = tsr_array_from_hdf5(ctx, in, "/x", (int64_t[]){700}, &a);
+    if (s == TSR_OK)
+      s = tsr_binary_scalar(TSR_OP_MUL, a, 2.0, &b);
+    if (s == TSR_OK) {
+      tsr_hdf5_store_options o = {.deflate_level = 1, .shuffle = true, .mode = TSR_HDF5_EXCLUSIVE};
+      const char *name = "/y";
+      s = tsr_store_hdf5(ctx, 1, &b, out, &name, &o);
+    }
+    tsr_array_destroy(&a);
+    tsr_array_destroy(&b);
+    if (s == TSR_OK) {
+      done = true;
+    } else {
+      if (s != TSR_ENOMEM)
+        print_error("n = %llu: %s\n", (unsigned long long)n, tsr_last_error());
+      assert_int_equal(s, TSR_ENOMEM);
+      assert_int_equal(count_files("oom-out"), 0);
+    }
+    assert_ok(tsr_ctx_set_fail_allocation(ctx, 0));
+    tsr_memory_stats after;
+    assert_ok(tsr_ctx_memory_stats(ctx, &after));
+    assert_int_equal(after.current_bytes, before.current_bytes);
+  }
+  assert_true(done);
+  unlink(in);
+  unlink(out);
+}
+
+int main(void) {
+  make_scratch_dir("hdf5");
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_hdf5__store_round_trip, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_hdf5__read_c_api_files, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_hdf5__default_chunks, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_hdf5__several_and_append, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_hdf5__missing_and_unsupported, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_hdf5__truncated_and_corrupted, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_hdf5__unwritable_directory, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_hdf5__full_disk, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_hdf5__allocation_failures, test_ctx_setup,
+                                      test_ctx_teardown),
+  };
+  int failed = cmocka_run_group_tests(tests, NULL, NULL);
+  remove_scratch_dir();
+  return failed;
+}
