@@ -2,12 +2,14 @@
  *
  *   core.h  statuses, errors, context, allocator, dtypes, chunk grids, RNG
  *   exec.h  task graphs and the runtime that executes them
- *   array.h chunked N-d arrays: lazy creation, computing into memory */
+ *   array.h chunked N-d arrays: lazy creation, computing into memory
+ *   query.h the array expression language of `tessera eval` */
 #ifndef TESSERA_TESSERA_H
 #define TESSERA_TESSERA_H
 
 #include <tessera/array.h>
 #include <tessera/core.h>
 #include <tessera/exec.h>
+#include <tessera/query.h>
 
 #endif /* TESSERA_TESSERA_H */
