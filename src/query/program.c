@@ -144,7 +144,18 @@ tsr_status tsr_program_bind(tsr_program *p, const char *name, tsr_array *array) 
   return tsr__query_env_set(&p->inputs, name, &v);
 }
 
-/* A value as a (new) array: arrays and numbers; else TSR_EINVAL. */
+/* Whether value_array takes v: an array, a number or a tuple of numbers. */
+static bool convertible(const tsr__qvalue *v) {
+  if (v->kind == QV_TUPLE) {
+    for (int i = 0; i < v->n; i++)
+      if (v->items[i].kind != QV_BOOL && v->items[i].kind != QV_INT && v->items[i].kind != QV_FLOAT)
+        return false;
+    return true;
+  }
+  return v->kind == QV_ARRAY || v->kind == QV_BOOL || v->kind == QV_INT || v->kind == QV_FLOAT;
+}
+
+/* A value as a (new) array, for values that are convertible(). */
 static tsr_status value_array(tsr_program *p, const tsr__qvalue *v, tsr_array **out) {
   if (v->kind == QV_ARRAY)
     return tsr__query_array_ref(v->array, out);
@@ -154,7 +165,36 @@ static tsr_status value_array(tsr_program *p, const tsr__qvalue *v, tsr_array **
     return tsr_array_full(p->ctx, TSR_INT64, 0, NULL, NULL, (double)v->i, out);
   if (v->kind == QV_FLOAT)
     return tsr_array_full(p->ctx, TSR_FLOAT64, 0, NULL, NULL, v->f, out);
-  return TSR_EINVAL;
+  if (v->kind != QV_TUPLE)
+    return TSR_EINVAL;
+  /* A tuple of numbers (such as x.shape) is a 1-d array, as np.asarray. */
+  tsr_dtype t = TSR_BOOL;
+  for (int i = 0; i < v->n; i++) {
+    const tsr__qvalue *it = &v->items[i];
+    if (it->kind == QV_FLOAT)
+      t = TSR_FLOAT64;
+    else if (it->kind == QV_INT && t == TSR_BOOL)
+      t = TSR_INT64;
+    else if (it->kind != QV_BOOL && it->kind != QV_INT)
+      return TSR_EINVAL;
+  }
+  void *data = NULL;
+  TSR_TRY(tsr_alloc(p->ctx, (size_t)v->n * 8, &data));
+  for (int i = 0; i < v->n; i++) {
+    const tsr__qvalue *it = &v->items[i];
+    if (t == TSR_FLOAT64)
+      ((double *)data)[i] = it->kind == QV_FLOAT ? it->f
+                            : it->kind == QV_INT ? (double)it->i
+                                                 : it->b;
+    else if (t == TSR_INT64)
+      ((int64_t *)data)[i] = it->kind == QV_INT ? it->i : it->b;
+    else
+      ((bool *)data)[i] = it->b;
+  }
+  tsr_status s = tsr_array_from_buffer(p->ctx, t, 1, (int64_t[]){v->n}, NULL, data, TSR_BUFFER_COPY,
+                                       NULL, NULL, out);
+  tsr_free(p->ctx, data);
+  return s;
 }
 
 tsr_status tsr_program_run(tsr_program *p, tsr_array **last) {
@@ -178,12 +218,12 @@ tsr_status tsr_program_run(tsr_program *p, tsr_array **last) {
     }
   }
   if (s == TSR_OK && final != NULL && final->target == NULL && last != NULL) {
-    s = value_array(p, &value, last);
-    if (s == TSR_EINVAL && value.kind != QV_ARRAY && value.kind != QV_BOOL &&
-        value.kind != QV_INT && value.kind != QV_FLOAT)
+    if (!convertible(&value))
       s = tsr__query_fail(p->source, final->expr->pos, TSR_EINVAL,
                           "the result is a %s, not an array or a number",
                           tsr__query_value_kind_name(&value));
+    else
+      s = value_array(p, &value, last);
   }
   tsr__query_value_clear(p->ctx, &value);
   return s;
@@ -197,10 +237,9 @@ tsr_status tsr_program_get(tsr_program *p, const char *name, tsr_array **out) {
   if (v == NULL)
     v = tsr__query_env_find(&p->inputs, name);
   TSR_CHECK(v != NULL, TSR_EINVAL, "the program has no variable named '%s'", name);
-  tsr_status s = value_array(p, v, out);
-  TSR_CHECK(s != TSR_EINVAL || v->kind == QV_ARRAY, TSR_EINVAL,
-            "variable '%s' is a %s, not an array or a number", name, tsr__query_value_kind_name(v));
-  return s;
+  TSR_CHECK(convertible(v), TSR_EINVAL, "variable '%s' is a %s, not an array or a number", name,
+            tsr__query_value_kind_name(v));
+  return value_array(p, v, out);
 }
 
 /* ---- dump ------------------------------------------------------------- */
