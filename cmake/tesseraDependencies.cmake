@@ -102,3 +102,45 @@ if(NOT TARGET tessera::openblas)
   get_filename_component(openblas_dir ${OPENBLAS_LIBRARY} DIRECTORY)
   list(APPEND TESSERA_PKG_LIBS_PRIVATE -L${openblas_dir} -lopenblas)
 endif()
+
+# HDF5, the Open MPI flavour (DESIGN.md), as tessera::hdf5 for io/, the only
+# layer that includes its headers: pkg-config first (Debian's
+# libhdf5-openmpi-dev ships hdf5-openmpi.pc), else the library and headers
+# where Debian puts them; HDF5's headers include mpi.h, so MPI comes along.
+tessera_pkg_module(HDF5 hdf5-openmpi tessera::hdf5)
+if(NOT TARGET tessera::hdf5)
+  tessera_find_dependency(MPI COMPONENTS C)
+  set(hdf5_hints /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/hdf5/openmpi
+                 /usr/lib/x86_64-linux-gnu/hdf5/openmpi)
+  find_library(HDF5_LIBRARY hdf5 HINTS ${hdf5_hints} NO_DEFAULT_PATH)
+  if(NOT HDF5_LIBRARY)
+    find_library(HDF5_LIBRARY hdf5_openmpi)
+  endif()
+  find_path(HDF5_INCLUDE_DIR hdf5.h PATHS /usr/include PATH_SUFFIXES hdf5/openmpi NO_DEFAULT_PATH)
+  if(NOT HDF5_LIBRARY OR NOT HDF5_INCLUDE_DIR)
+    tessera_dependency_missing("HDF5 (Open MPI flavour) not found: install libhdf5-openmpi-dev")
+  endif()
+  add_library(tessera::hdf5 INTERFACE IMPORTED)
+  target_include_directories(tessera::hdf5 INTERFACE ${HDF5_INCLUDE_DIR})
+  target_link_libraries(tessera::hdf5 INTERFACE ${HDF5_LIBRARY} MPI::MPI_C)
+  get_filename_component(hdf5_dir ${HDF5_LIBRARY} DIRECTORY)
+  list(APPEND TESSERA_PKG_LIBS_PRIVATE -L${hdf5_dir} -lhdf5)
+endif()
+
+# libdeflate (parallel (de)compression of HDF5 chunks) as tessera::deflate.
+tessera_pkg_module(DEFLATE libdeflate tessera::deflate)
+if(NOT TARGET tessera::deflate)
+  find_library(LIBDEFLATE_LIBRARY deflate)
+  find_path(LIBDEFLATE_INCLUDE_DIR libdeflate.h)
+  if(NOT LIBDEFLATE_LIBRARY OR NOT LIBDEFLATE_INCLUDE_DIR)
+    tessera_dependency_missing("libdeflate not found: install libdeflate-dev")
+  endif()
+  add_library(tessera::deflate INTERFACE IMPORTED)
+  target_include_directories(tessera::deflate INTERFACE ${LIBDEFLATE_INCLUDE_DIR})
+  target_link_libraries(tessera::deflate INTERFACE ${LIBDEFLATE_LIBRARY})
+  list(APPEND TESSERA_PKG_LIBS_PRIVATE -ldeflate)
+endif()
+
+# Threads (the HDF5 lock).
+tessera_find_dependency(Threads)
+list(APPEND TESSERA_PKG_LIBS_PRIVATE -pthread)

@@ -3,7 +3,8 @@
  *   core.h  statuses, errors, context, allocator, dtypes, chunk grids, RNG
  *   exec.h  task graphs and the runtime that executes them
  *   array.h chunked N-d arrays: lazy creation, computing into memory
- *   io.h    arrays in HDF5 files: reading datasets, storing arrays */
+ *   io.h    arrays in HDF5 files: reading datasets, storing arrays
+ *   query.h the array expression language of `tessera eval` */
 #ifndef TESSERA_TESSERA_H
 #define TESSERA_TESSERA_H
 
@@ -11,5 +12,6 @@
 #include <tessera/core.h>
 #include <tessera/exec.h>
 #include <tessera/io.h>
+#include <tessera/query.h>
 
 #endif /* TESSERA_TESSERA_H */

@@ -1,0 +1,144 @@
+/* tessera/query.h — the array expression language of `tessera eval`, in the
+ * spirit of numexpr: a program text is parsed once, input arrays are bound
+ * to names, and running it turns every statement into lazy array calls
+ * (array.h).  Nothing is computed until a value is printed or stored.
+ *
+ * Language (Python's syntax and precedence, NumPy's semantics):
+ *   statements   separated by ';' or newlines; `name = expr` assigns;
+ *                `# ...` is a comment; newlines inside () and [] are ignored.
+ *   literals     integers (42), floats (1.5, .5, 1e-3), strings ("f4" or
+ *                'normal'), tuples and lists ((1000, 1000), (5,), [a, b]);
+ *                names inf, nan, pi, e, True/true, False/false, None.
+ *   operators    from loosest to tightest:
+ *                  == != < <= > >=   (not chainable: a < b < c is an error)
+ *                  |   ^   &   << >>   + -   * / // % @
+ *                  unary - + ~   ** (right-associative; -x**2 == -(x**2))
+ *                  postfix x.T, x[...], f(...)
+ *                & | ^ ~ are logical on bool arrays and bitwise on integers.
+ *   indexing     x[a:b, ::2, 3, -1] (integers and slices with NumPy's rules).
+ *   attributes   x.T (transpose), x.shape (tuple), x.ndim, x.size.
+ *   numbers      combine with arrays as weak scalars (NumPy 2: an int8 array
+ *                plus 1 stays int8); number op number folds to a number with
+ *                Python's rules (int // 0 and int % 0 are errors; float
+ *                division by zero gives inf or nan).  A function given only
+ *                numbers works on 0-d arrays (int64, float64 or bool).
+ *   functions    every elementwise function by its NumPy name (sqrt, exp,
+ *                absolute/abs, isnan, maximum, arctan2, power/pow, ...);
+ *                reductions sum prod mean var std min max (amin, amax) any
+ *                all count_nonzero and their nan- variants with
+ *                axis=int|tuple|None, keepdims=bool, ddof= (var/std),
+ *                split_every=; argmin/argmax(a, axis=None);
+ *                cumsum/cumprod(a, axis=None); where(condition, x, y);
+ *                clip(a, a_min, a_max) (None = open); astype(x, dtype);
+ *                matmul(x1, x2); dot(a, b); tensordot(a, b, axes=2);
+ *                transpose(a, axes=None); reshape(a, shape);
+ *                rechunk(x, chunks); concatenate(arrays, axis=0);
+ *                stack(arrays, axis=0); squeeze(a, axis=None);
+ *                expand_dims(a, axis); constructors zeros/ones(shape,
+ *                dtype="float64", chunks=None), full(shape, fill_value,
+ *                dtype=None, chunks=None), arange(start, stop=None, step=1,
+ *                dtype=None, chunks=None), linspace(start, stop, num=50,
+ *                endpoint=True, dtype="float64", chunks=None), eye(N, M=None,
+ *                k=0, dtype="float64", chunks=None), random(shape,
+ *                chunks=None, seed=0, dist="uniform"|"normal").
+ *                Arguments are positional in the order above, or keywords.
+ *                dtypes are strings as tsr_dtype_from_name takes ("f4",
+ *                "float64", "int32", ...); chunks are an int (every axis),
+ *                a tuple (-1 = whole axis, 0 = automatic), None or "auto".
+ *
+ * Errors: every failure, from the parser or from evaluation, sets the
+ * thread's message (tsr_last_error) to three lines:
+ *     line L, column C: MESSAGE
+ *       SOURCE LINE
+ *       ^
+ * where L and C count from 1 (C in bytes), the second line is the program
+ * line (clipped with "..." around C when longer than 100 bytes) indented
+ * by two spaces, and the caret sits under the offending token.  Syntax
+ * errors, unknown functions, wrong argument counts and unknown or repeated
+ * keywords are TSR_EPARSE from tsr_program_parse; unknown names, bad
+ * argument values and dtype strings are TSR_EINVAL / TSR_EDTYPE from
+ * tsr_program_run; failures of the array layer keep its status (TSR_ESHAPE
+ * for a shape mismatch) and its message after the location.
+ *
+ * A program is not thread-safe; distinct programs may be used by distinct
+ * threads. */
+#ifndef TESSERA_QUERY_H
+#define TESSERA_QUERY_H
+
+#include <stdio.h>
+
+#include <tessera/array.h>
+#include <tessera/core.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tsr_program tsr_program;
+
+/* Largest number of elements tsr_program_format_value prints. */
+#define TSR_PROGRAM_PRINT_MAX 1000
+
+/* Parses `source` (copied).  Constructors in the program create arrays in
+ * `ctx`, which must outlive the program.  The caller owns *out
+ * (tsr_program_destroy).  TSR_EPARSE with the message described above;
+ * TSR_ENOMEM; TSR_EINVAL for NULL arguments. */
+TSR_API TSR_NODISCARD tsr_status tsr_program_parse(tsr_ctx *ctx, const char *source,
+                                                   tsr_program **out);
+/* Frees the program and every reference it holds, sets *program to NULL;
+ * accepts NULL. */
+TSR_API void tsr_program_destroy(tsr_program **program);
+
+/* Binds the input `name` to `array`; the program keeps its own reference
+ * (the caller still owns theirs).  Binding a name again replaces the array.
+ * An assignment in the program to the same name shadows the input.
+ * TSR_EINVAL for a NULL argument or a name that is not an identifier. */
+TSR_API TSR_NODISCARD tsr_status tsr_program_bind(tsr_program *program, const char *name,
+                                                  tsr_array *array);
+
+/* Runs every statement, building lazy arrays (nothing is computed).  When
+ * `last` is not NULL it receives a new reference to the value of the last
+ * statement if that is an expression (numbers become 0-d arrays of int64,
+ * float64 or bool), or NULL when the program is empty or ends with an
+ * assignment.  A program may be run again (after binding other inputs);
+ * each run starts with no assigned variables.  Errors as described above;
+ * a last expression that is a tuple, string or None is TSR_EINVAL. */
+TSR_API TSR_NODISCARD tsr_status tsr_program_run(tsr_program *program, tsr_array **last);
+
+/* A new reference to the value of `name` after a run: an assigned variable
+ * (numbers as 0-d arrays) or else a bound input.  TSR_EINVAL naming it when
+ * there is no such name or its value is not an array or a number. */
+TSR_API TSR_NODISCARD tsr_status tsr_program_get(tsr_program *program, const char *name,
+                                                 tsr_array **out);
+
+/* The free names of the program: names read before any assignment to them
+ * that are not constants (inf, nan, pi, e, True, ...), in order of first
+ * use — the inputs it needs bound.  *names points into the program (valid
+ * until it is destroyed). */
+TSR_API size_t tsr_program_inputs(const tsr_program *program, const char *const **names);
+
+/* Computes `value` (options as tsr_array_to_buffers_ex, NULL = none) and
+ * writes it to `out` followed by a newline: a 0-d array as a number, a
+ * larger one as nested brackets like NumPy's repr without "array(":
+ *     [[1, 2, 3],
+ *      [4, 5, 6]]
+ * (items of the innermost axis separated by ", ", rows by ",\n" plus
+ * indentation, 2-d blocks of 3-d arrays by a blank line).  Floats: float64
+ * with "%.17g", float32 with "%.9g" (each its type's round-trip precision),
+ * with ".0" appended when that prints like an integer; nan, inf, -inf.
+ * Integers exactly; bools as True / False.  More than TSR_PROGRAM_PRINT_MAX
+ * elements is TSR_EINVAL ("result has N elements; use --out to store it")
+ * before anything is computed.  TSR_EIO when writing fails. */
+TSR_API TSR_NODISCARD tsr_status tsr_program_format_value(tsr_array *value,
+                                                          const tsr_compute_options *options,
+                                                          FILE *out);
+/* As tsr_program_format_value for data already in memory (C order). */
+TSR_API TSR_NODISCARD tsr_status tsr_program_format_buffer(tsr_dtype dtype, int ndim,
+                                                           const int64_t *shape, const void *data,
+                                                           FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TESSERA_QUERY_H */

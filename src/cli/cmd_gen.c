@@ -1,0 +1,161 @@
+/* cmd_gen.c — `tessera gen array FILE.h5:/dset --shape ...`: writes a
+ * generated dataset through the engine (so it runs in parallel, compresses
+ * on the worker threads and stays within --memory-limit). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void help(FILE *out) {
+  fputs("usage: tessera gen array FILE.h5:/DATASET --shape N[,N...] [options]\n"
+        "\n"
+        "Writes a dataset of generated values (a new file, or a new dataset in an existing\n"
+        "file with --append); the file appears only once it is complete.\n"
+        "\n"
+        "  --shape N,N,...      the dataset's shape (required)\n"
+        "  --chunks N,N,...     chunk shape (default: automatic, about 128 MiB)\n"
+        "  --dtype NAME         f8 (default), f4, i8, i4, u1, bool, ... (NumPy names)\n"
+        "  --dist NAME          uniform [0, 1) (default), normal, or arange (0, 1, 2, ... in\n"
+        "                       C order)\n"
+        "  --seed N             seed of uniform and normal (default 0): values depend only on\n"
+        "                       the seed and the element's index, not on chunks or threads\n"
+        "  --compress LEVEL     deflate level 1-9 with the shuffle filter (default: none)\n"
+        "  --append             add the dataset to an existing file, keeping its other objects\n"
+        "\n",
+        out);
+  cli_common_help(out);
+}
+
+/* Splits "file.h5:/path" at its last ":/"; false when there is none. */
+bool cli_split_target(const char *text, char *file, size_t file_size, const char **dataset) {
+  const char *sep = NULL;
+  for (const char *p = strstr(text, ":/"); p != NULL; p = strstr(p + 1, ":/"))
+    sep = p;
+  if (sep == NULL || sep == text || (size_t)(sep - text) >= file_size)
+    return false;
+  memcpy(file, text, (size_t)(sep - text));
+  file[sep - text] = '\0';
+  *dataset = sep + 1;
+  return true;
+}
+
+int cmd_gen(int argc, char **argv) {
+  cli_common c = {.progress = -1};
+  const char *target = NULL, *shape_text = NULL, *chunks_text = NULL, *dtype_text = "f8";
+  const char *dist = "uniform";
+  long long seed = 0;
+  int level = 0;
+  bool append = false, bad = false;
+  if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+    help(stdout);
+    return CLI_OK;
+  }
+  if (argc < 2 || strcmp(argv[1], "array") != 0)
+    return cli_usage("gen", "expected 'tessera gen array FILE.h5:/DATASET --shape ...'");
+  for (int i = 2; i < argc && !bad; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      help(stdout);
+      return CLI_OK;
+    }
+    if (cli_common_option(&c, argc, argv, &i, &bad))
+      continue;
+    const char **slot = strcmp(a, "--shape") == 0    ? &shape_text
+                        : strcmp(a, "--chunks") == 0 ? &chunks_text
+                        : strcmp(a, "--dtype") == 0  ? &dtype_text
+                        : strcmp(a, "--dist") == 0   ? &dist
+                                                     : NULL;
+    if (slot != NULL || strcmp(a, "--seed") == 0 || strcmp(a, "--compress") == 0) {
+      if (i + 1 >= argc)
+        return cli_usage("gen", "%s needs a value", a);
+      const char *v = argv[++i];
+      char *end;
+      if (slot != NULL) {
+        *slot = v;
+      } else if (strcmp(a, "--seed") == 0) {
+        seed = strtoll(v, &end, 10);
+        if (*end != '\0' || seed < 0)
+          return cli_usage("gen", "--seed '%s' is not a non-negative integer", v);
+      } else {
+        long l = strtol(v, &end, 10);
+        if (*end != '\0' || l < 0 || l > 9)
+          return cli_usage("gen", "--compress '%s' must be a deflate level from 0 to 9", v);
+        level = (int)l;
+      }
+      continue;
+    }
+    if (strcmp(a, "--append") == 0) {
+      append = true;
+      continue;
+    }
+    if (a[0] == '-')
+      return cli_usage("gen", "unknown option '%s'", a);
+    if (target != NULL)
+      return cli_usage("gen", "more than one FILE.h5:/DATASET ('%s' and '%s')", target, a);
+    target = a;
+  }
+  if (bad)
+    return CLI_USAGE;
+  char file[4096];
+  const char *dataset;
+  if (target == NULL)
+    return cli_usage("gen", "no FILE.h5:/DATASET given");
+  if (!cli_split_target(target, file, sizeof file, &dataset))
+    return cli_usage("gen", "'%s' is not FILE.h5:/DATASET", target);
+  if (shape_text == NULL)
+    return cli_usage("gen", "--shape is required");
+  int64_t shape[TSR_MAX_NDIM], chunks[TSR_MAX_NDIM];
+  int ndim, nchunks = 0;
+  if (!cli_parse_shape(shape_text, shape, TSR_MAX_NDIM, &ndim))
+    return cli_usage("gen", "--shape '%s' is not a list of extents like 20000,5000", shape_text);
+  if (chunks_text != NULL &&
+      (!cli_parse_shape(chunks_text, chunks, TSR_MAX_NDIM, &nchunks) || nchunks != ndim))
+    return cli_usage("gen", "--chunks '%s' needs %d positive extents like the shape", chunks_text,
+                     ndim);
+  tsr_dtype dtype;
+  if (tsr_dtype_from_name(dtype_text, &dtype) != TSR_OK)
+    return cli_usage("gen", "--dtype '%s' is not a dtype (f8, f4, i8, i4, u1, bool, ...)",
+                     dtype_text);
+  if (strcmp(dist, "uniform") != 0 && strcmp(dist, "normal") != 0 && strcmp(dist, "arange") != 0)
+    return cli_usage("gen", "--dist '%s' is not uniform, normal or arange", dist);
+
+  tsr_ctx *ctx = cli_context(&c);
+  if (ctx == NULL)
+    return CLI_FAILED;
+  tsr_array *base = NULL, *x = NULL;
+  tsr_status s;
+  const int64_t *ch = chunks_text ? chunks : NULL;
+  if (strcmp(dist, "arange") == 0) {
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++)
+      n *= shape[d];
+    tsr_array *flat = NULL;
+    s = tsr_array_arange(ctx, dtype, 0, (double)n, 1, 0, &flat);
+    if (s == TSR_OK)
+      s = tsr_reshape(flat, ndim, shape, &base);
+    tsr_array_destroy(&flat);
+    if (s == TSR_OK)
+      s = ch ? tsr_rechunk(base, ch, &x) : tsr_astype(base, dtype, &x);
+  } else {
+    s = tsr_array_random(ctx, strcmp(dist, "normal") == 0 ? TSR_RANDOM_NORMAL : TSR_RANDOM_UNIFORM,
+                         (uint64_t)seed, ndim, shape, ch, &base);
+    if (s == TSR_OK)
+      s = tsr_astype(base, dtype, &x);
+  }
+  if (s == TSR_OK) {
+    tsr_compute_options co = cli_compute_options(&c);
+    tsr_hdf5_store_options so = {0};
+    so.deflate_level = level;
+    so.shuffle = level > 0;
+    so.mode = append ? TSR_HDF5_APPEND : TSR_HDF5_REPLACE;
+    so.compute = &co;
+    s = tsr_store_hdf5(ctx, 1, &x, file, &dataset, &so);
+  }
+  int rc = s == TSR_OK ? CLI_OK : cli_fail(s);
+  if (rc == CLI_OK && !c.quiet)
+    printf("wrote %s:%s (%s, %s, %s)\n", file, dataset, shape_text, tsr_dtype_name(dtype), dist);
+  tsr_array_destroy(&base);
+  tsr_array_destroy(&x);
+  tsr_ctx_destroy(&ctx);
+  return rc;
+}

@@ -1,0 +1,223 @@
+/* common.c — the options every subcommand takes, the context made from
+ * them, the progress bar, statistics, and error reporting.
+ *
+ * The progress bar goes to stderr, by default only when stderr is a
+ * terminal; the runtime calls it at most every 0.1 s (10 redraws a second)
+ * from one worker thread: tasks done / total, rate and ETA. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cli_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("tessera: error: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return CLI_FAILED;
+}
+
+int cli_fail(tsr_status status) {
+  const char *msg = tsr_last_error();
+  return cli_error("%s", msg[0] ? msg : tsr_strerror(status));
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("tessera: error: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n(see 'tessera %s --help')\n", cmd);
+  va_end(ap);
+  return CLI_USAGE;
+}
+
+bool cli_parse_shape(const char *text, int64_t *out, int max, int *n) {
+  *n = 0;
+  const char *p = text;
+  if (*p == '\0')
+    return false;
+  while (*p != '\0') {
+    char *end;
+    long long v = strtoll(p, &end, 10);
+    if (end == p || v < 0 || *n == max)
+      return false;
+    out[(*n)++] = v;
+    if (*end == ',')
+      end++;
+    else if (*end != '\0')
+      return false;
+    p = end;
+  }
+  return true;
+}
+
+static bool value(int argc, char **argv, int *i, const char **out, bool *bad) {
+  const char *opt = argv[*i];
+  const char *eq = strchr(opt, '=');
+  if (eq != NULL) {
+    *out = eq + 1;
+    return true;
+  }
+  if (*i + 1 >= argc) {
+    cli_error("%s needs a value", opt);
+    *bad = true;
+    return false;
+  }
+  *out = argv[++*i];
+  return true;
+}
+
+static bool is(const char *arg, const char *name) {
+  size_t n = strlen(name);
+  return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}
+
+bool cli_common_option(cli_common *c, int argc, char **argv, int *i, bool *bad) {
+  const char *a = argv[*i], *v;
+  if (is(a, "--threads")) {
+    if (!value(argc, argv, i, &v, bad))
+      return true;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end != '\0' || n < 1 || n > TSR_MAX_THREADS) {
+      cli_error("--threads '%s' must be a number from 1 to %d", v, TSR_MAX_THREADS);
+      *bad = true;
+    }
+    c->threads = (int)n;
+    return true;
+  }
+  if (is(a, "--memory-limit")) {
+    if (value(argc, argv, i, &v, bad))
+      c->memory = v;
+    return true;
+  }
+  if (is(a, "--trace")) {
+    if (value(argc, argv, i, &v, bad))
+      c->trace = v;
+    return true;
+  }
+  if (is(a, "--graph")) {
+    if (value(argc, argv, i, &v, bad))
+      c->graph = v;
+    return true;
+  }
+  if (strcmp(a, "--progress") == 0)
+    c->progress = 1;
+  else if (strcmp(a, "--no-progress") == 0)
+    c->progress = 0;
+  else if (strcmp(a, "--stats") == 0)
+    c->stats = true;
+  else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0)
+    c->quiet = true;
+  else
+    return false;
+  return true;
+}
+
+void cli_common_help(FILE *out) {
+  fputs("common options:\n"
+        "  --threads N          worker threads (default: TESSERA_NUM_THREADS, OMP_NUM_THREADS,\n"
+        "                       else all processors)\n"
+        "  --memory-limit SIZE  cap on memory, e.g. 8GB, 512MiB; past it chunks spill to\n"
+        "                       TESSERA_SPILL_DIR (default $TMPDIR)\n"
+        "  --progress, --no-progress\n"
+        "                       a progress bar on stderr (default: when stderr is a terminal)\n"
+        "  --trace FILE.json    write a Chrome trace of the run (open it in Perfetto)\n"
+        "  --graph FILE.dot     write the task graph (Graphviz DOT)\n"
+        "  --stats              print run statistics on stderr (tasks, bytes, peak, spills,\n"
+        "                       time per kernel)\n"
+        "  --quiet, -q          print nothing but errors (and requested output)\n"
+        "  -h, --help           this help\n",
+        out);
+}
+
+tsr_ctx *cli_context(const cli_common *c) {
+  tsr_ctx *ctx = NULL;
+  tsr_status s = tsr_ctx_create(&ctx);
+  if (s != TSR_OK) {
+    cli_fail(s);
+    return NULL;
+  }
+  if (c->threads > 0 && (s = tsr_ctx_set_threads(ctx, c->threads)) != TSR_OK)
+    goto fail;
+  if (c->memory != NULL) {
+    uint64_t bytes;
+    if ((s = tsr_parse_bytes(c->memory, &bytes)) != TSR_OK) {
+      cli_error("--memory-limit '%s': %s", c->memory, tsr_last_error());
+      tsr_ctx_destroy(&ctx);
+      return NULL;
+    }
+    if ((s = tsr_ctx_set_memory_limit(ctx, bytes)) != TSR_OK)
+      goto fail;
+  }
+  return ctx;
+fail:
+  cli_fail(s);
+  tsr_ctx_destroy(&ctx);
+  return NULL;
+}
+
+/* ---- progress and statistics ----------------------------------------------- */
+
+typedef struct progress_state {
+  double t0;
+  bool drawn;
+} progress_state;
+
+static progress_state bar;
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int draw_progress(uint64_t done, uint64_t total, void *user) {
+  (void)user;
+  double t = now_seconds();
+  if (bar.t0 == 0)
+    bar.t0 = t;
+  double elapsed = t - bar.t0, rate = elapsed > 0 ? (double)done / elapsed : 0;
+  int width = 30, full = total ? (int)((double)width * (double)done / (double)total) : width;
+  char cells[64];
+  for (int i = 0; i < width; i++)
+    cells[i] = i < full ? '#' : '.';
+  cells[width] = '\0';
+  fprintf(stderr, "\r[%s] %llu/%llu tasks  %.0f/s", cells, (unsigned long long)done,
+          (unsigned long long)total, rate);
+  if (done < total && rate > 0)
+    fprintf(stderr, "  ETA %.1f s ", (double)(total - done) / rate);
+  else
+    fprintf(stderr, "  %.2f s      ", elapsed);
+  if (done == total)
+    fputc('\n', stderr);
+  bar.drawn = true;
+  return 0;
+}
+
+static void print_stats(const tsr_run_stats *st, void *user) {
+  (void)user;
+  if (tsr_run_stats_print(st, stderr) != TSR_OK)
+    cli_error("printing statistics: %s", tsr_last_error());
+}
+
+tsr_compute_options cli_compute_options(const cli_common *c) {
+  tsr_compute_options o;
+  memset(&o, 0, sizeof o);
+  bool show = c->progress == 1 || (c->progress == -1 && !c->quiet && isatty(STDERR_FILENO));
+  if (show) {
+    memset(&bar, 0, sizeof bar);
+    o.run.progress = draw_progress;
+    o.run.progress_interval = 0.1;
+  }
+  o.run.trace_path = c->trace;
+  o.dot_path = c->graph;
+  if (c->stats)
+    o.on_stats = print_stats;
+  return o;
+}

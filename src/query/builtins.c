@@ -1,0 +1,92 @@
+/* builtins.c — the functions a program may call and their parameters.
+ *
+ * Elementwise functions and reductions take the array layer's NumPy names
+ * (tsr_unary_op_name, tsr_binary_op_name, tsr_reduce_op_name) plus a few
+ * NumPy aliases; the rest is a static table.  Parameter lists follow NumPy's
+ * names and positional order where they exist, so a call binds like a
+ * Python call; the parser checks every call against this table. */
+#include <string.h>
+
+#include "query_impl.h"
+
+#define P(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static const tsr__qfn table[] = {
+    {"argmin", QF_ARGMIN, 0, P("a", "axis"), 1},
+    {"argmax", QF_ARGMAX, 0, P("a", "axis"), 1},
+    {"cumsum", QF_CUMSUM, 0, P("a", "axis"), 1},
+    {"cumprod", QF_CUMPROD, 0, P("a", "axis"), 1},
+    {"where", QF_WHERE, 0, P("condition", "x", "y"), 3},
+    {"clip", QF_CLIP, 0, P("a", "a_min", "a_max"), 1},
+    {"astype", QF_ASTYPE, 0, P("x", "dtype"), 2},
+    {"matmul", QF_MATMUL, 0, P("x1", "x2"), 2},
+    {"dot", QF_DOT, 0, P("a", "b"), 2},
+    {"tensordot", QF_TENSORDOT, 0, P("a", "b", "axes"), 2},
+    {"transpose", QF_TRANSPOSE, 0, P("a", "axes"), 1},
+    {"reshape", QF_RESHAPE, 0, P("a", "shape"), 2},
+    {"rechunk", QF_RECHUNK, 0, P("x", "chunks"), 2},
+    {"concatenate", QF_CONCATENATE, 0, P("arrays", "axis"), 1},
+    {"stack", QF_STACK, 0, P("arrays", "axis"), 1},
+    {"squeeze", QF_SQUEEZE, 0, P("a", "axis"), 1},
+    {"expand_dims", QF_EXPAND_DIMS, 0, P("a", "axis"), 2},
+    {"zeros", QF_ZEROS, 0, P("shape", "dtype", "chunks"), 1},
+    {"ones", QF_ONES, 0, P("shape", "dtype", "chunks"), 1},
+    {"full", QF_FULL, 0, P("shape", "fill_value", "dtype", "chunks"), 2},
+    {"arange", QF_ARANGE, 0, P("start", "stop", "step", "dtype", "chunks"), 1},
+    {"linspace", QF_LINSPACE, 0, P("start", "stop", "num", "endpoint", "dtype", "chunks"), 2},
+    {"eye", QF_EYE, 0, P("N", "M", "k", "dtype", "chunks"), 1},
+    {"random", QF_RANDOM, 0, P("shape", "chunks", "seed", "dist"), 1},
+};
+
+static const struct {
+  const char *alias, *name;
+} aliases[] = {
+    {"abs", "absolute"},       {"divide", "true_divide"},    {"mod", "remainder"}, {"pow", "power"},
+    {"bitwise_not", "invert"}, {"bitwise_invert", "invert"}, {"amin", "min"},      {"amax", "max"},
+};
+
+static const char *const unary_params[] = {"x", NULL};
+static const char *const binary_params[] = {"x1", "x2", NULL};
+static const char *const reduce_params[] = {"a", "axis", "keepdims", "split_every", NULL};
+static const char *const reduce_ddof_params[] = {"a",    "axis",        "keepdims",
+                                                 "ddof", "split_every", NULL};
+
+static bool has_ddof(tsr_reduce_op op) {
+  return op == TSR_REDUCE_VAR || op == TSR_REDUCE_STD || op == TSR_REDUCE_NANVAR ||
+         op == TSR_REDUCE_NANSTD;
+}
+
+bool tsr__query_fn_find(const char *name, tsr__qfn *out) {
+  for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+    if (strcmp(name, aliases[i].alias) == 0)
+      name = aliases[i].name;
+  for (int op = 0; op < TSR_NUM_UNARY_OPS; op++)
+    if (strcmp(name, tsr_unary_op_name((tsr_unary_op)op)) == 0) {
+      *out = (tsr__qfn){name, QF_UNARY, op, unary_params, 1};
+      return true;
+    }
+  for (int op = 0; op < TSR_NUM_BINARY_OPS; op++)
+    if (strcmp(name, tsr_binary_op_name((tsr_binary_op)op)) == 0) {
+      *out = (tsr__qfn){name, QF_BINARY, op, binary_params, 2};
+      return true;
+    }
+  for (int op = 0; op < TSR_NUM_REDUCE_OPS; op++)
+    if (strcmp(name, tsr_reduce_op_name((tsr_reduce_op)op)) == 0) {
+      *out = (tsr__qfn){name, QF_REDUCE, op,
+                        has_ddof((tsr_reduce_op)op) ? reduce_ddof_params : reduce_params, 1};
+      return true;
+    }
+  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+    if (strcmp(name, table[i].name) == 0) {
+      *out = table[i];
+      return true;
+    }
+  return false;
+}
+
+int tsr__query_fn_nparams(const tsr__qfn *fn) {
+  int n = 0;
+  while (fn->params[n] != NULL)
+    n++;
+  return n;
+}

@@ -1,0 +1,1152 @@
+/* eval.c — evaluates a syntax tree into values by calling the array API.
+ *
+ * Nothing is computed here: array operations build expression nodes.
+ * Numbers stay numbers while they only meet numbers (Python's arithmetic,
+ * folded here); next to an array they are NumPy 2's weak scalars
+ * (tsr_binary_scalar); where a function needs an array, a number becomes a
+ * 0-d array (int64, float64 or bool).  Every failure, ours or the array
+ * layer's, is reported at the node that caused it (tsr__query_fail). */
+#include <math.h>
+#include <string.h>
+
+#include "query_impl.h"
+
+typedef tsr__qvalue qv;
+
+/* Re-reports the array layer's message at `pos` (copied first: the
+ * message buffer is the one tsr_error_set writes). */
+static tsr_status wrap(const tsr__qeval *ev, int32_t pos, tsr_status s) {
+  char msg[600];
+  snprintf(msg, sizeof msg, "%s", tsr_last_error());
+  return tsr__query_fail(ev->source, pos, s, "%s", msg[0] ? msg : tsr_strerror(s));
+}
+
+#define FAIL(pos, status, ...) tsr__query_fail(ev->source, (pos), (status), __VA_ARGS__)
+#define API(pos, expr)                     \
+  do {                                     \
+    tsr_status api_status_ = (expr);       \
+    if (api_status_ != TSR_OK)             \
+      return wrap(ev, (pos), api_status_); \
+  } while (0)
+
+static void set_array(qv *v, tsr_array *a) {
+  memset(v, 0, sizeof *v);
+  v->kind = QV_ARRAY;
+  v->array = a;
+}
+static void set_int(qv *v, int64_t i) {
+  memset(v, 0, sizeof *v);
+  v->kind = QV_INT;
+  v->i = i;
+}
+static void set_float(qv *v, double f) {
+  memset(v, 0, sizeof *v);
+  v->kind = QV_FLOAT;
+  v->f = f;
+}
+static void set_bool(qv *v, bool b) {
+  memset(v, 0, sizeof *v);
+  v->kind = QV_BOOL;
+  v->b = b;
+}
+
+static bool is_number(const qv *v) {
+  return v->kind == QV_BOOL || v->kind == QV_INT || v->kind == QV_FLOAT;
+}
+static double number(const qv *v) {
+  return v->kind == QV_FLOAT ? v->f : v->kind == QV_INT ? (double)v->i : (double)v->b;
+}
+static int64_t integer(const qv *v) { return v->kind == QV_INT ? v->i : (int64_t)v->b; }
+
+static tsr_dtype default_dtype(const qv *v) {
+  return v->kind == QV_BOOL ? TSR_BOOL : v->kind == QV_INT ? TSR_INT64 : TSR_FLOAT64;
+}
+
+/* The dtype a weak scalar takes next to an array of dtype t (NEP 50). */
+static tsr_dtype weak_dtype(const qv *v, tsr_dtype t) {
+  if (v->kind == QV_BOOL)
+    return TSR_BOOL;
+  if (v->kind == QV_INT)
+    return t == TSR_BOOL ? TSR_INT64 : t;
+  return tsr_dtype_is_float(t) ? t : TSR_FLOAT64;
+}
+
+/* `v` as an array: a new reference, or a 0-d array of `dtype` (or the
+ * number's default when dtype is TSR_NUM_DTYPES). */
+static tsr_status as_array(tsr__qeval *ev, const qv *v, int32_t pos, const char *what,
+                           tsr_dtype dtype, tsr_array **out) {
+  *out = NULL;
+  if (v->kind == QV_ARRAY) {
+    API(pos, tsr__query_array_ref(v->array, out));
+    return TSR_OK;
+  }
+  if (!is_number(v))
+    return FAIL(pos, TSR_EINVAL, "%s must be an array or a number, not %s", what,
+                tsr__query_value_kind_name(v));
+  if (dtype == TSR_NUM_DTYPES)
+    dtype = default_dtype(v);
+  API(pos, tsr_array_full(ev->ctx, dtype, 0, NULL, NULL, number(v), out));
+  return TSR_OK;
+}
+
+/* ---- operators ------------------------------------------------------- */
+
+static const char *op_symbol(int tok) {
+  switch (tok) {
+  case QT_PLUS:
+    return "+";
+  case QT_MINUS:
+    return "-";
+  case QT_STAR:
+    return "*";
+  case QT_SLASH:
+    return "/";
+  case QT_SLASHSLASH:
+    return "//";
+  case QT_PERCENT:
+    return "%";
+  case QT_STARSTAR:
+    return "**";
+  case QT_AT:
+    return "@";
+  case QT_EQEQ:
+    return "==";
+  case QT_NE:
+    return "!=";
+  case QT_LT:
+    return "<";
+  case QT_LE:
+    return "<=";
+  case QT_GT:
+    return ">";
+  case QT_GE:
+    return ">=";
+  case QT_AMP:
+    return "&";
+  case QT_PIPE:
+    return "|";
+  case QT_CARET:
+    return "^";
+  case QT_LSHIFT:
+    return "<<";
+  case QT_RSHIFT:
+    return ">>";
+  case QT_TILDE:
+    return "~";
+  }
+  return "?";
+}
+
+static tsr_binary_op binary_op_of(int tok) {
+  switch (tok) {
+  case QT_PLUS:
+    return TSR_OP_ADD;
+  case QT_MINUS:
+    return TSR_OP_SUB;
+  case QT_STAR:
+    return TSR_OP_MUL;
+  case QT_SLASH:
+    return TSR_OP_DIV;
+  case QT_SLASHSLASH:
+    return TSR_OP_FLOORDIV;
+  case QT_PERCENT:
+    return TSR_OP_MOD;
+  case QT_STARSTAR:
+    return TSR_OP_POW;
+  case QT_EQEQ:
+    return TSR_OP_EQ;
+  case QT_NE:
+    return TSR_OP_NE;
+  case QT_LT:
+    return TSR_OP_LT;
+  case QT_LE:
+    return TSR_OP_LE;
+  case QT_GT:
+    return TSR_OP_GT;
+  case QT_GE:
+    return TSR_OP_GE;
+  case QT_AMP:
+    return TSR_OP_BITWISE_AND;
+  case QT_PIPE:
+    return TSR_OP_BITWISE_OR;
+  case QT_CARET:
+    return TSR_OP_BITWISE_XOR;
+  case QT_LSHIFT:
+    return TSR_OP_LEFT_SHIFT;
+  default:
+    return TSR_OP_RIGHT_SHIFT;
+  }
+}
+
+/* Python's arithmetic on two numbers (bools count as ints; integers wrap
+ * at 64 bits like NumPy's int64). */
+static tsr_status fold_binary(tsr__qeval *ev, int tok, const qv *a, const qv *b, int32_t pos,
+                              qv *out) {
+  tsr_binary_op op = binary_op_of(tok);
+  bool fl = a->kind == QV_FLOAT || b->kind == QV_FLOAT;
+  double x = number(a), y = number(b);
+  int64_t i = integer(a), j = integer(b);
+  uint64_t ui = (uint64_t)i, uj = (uint64_t)j;
+  switch (op) {
+  case TSR_OP_EQ:
+  case TSR_OP_NE:
+  case TSR_OP_LT:
+  case TSR_OP_LE:
+  case TSR_OP_GT:
+  case TSR_OP_GE: {
+    int c = fl ? (x < y ? -1 : x > y ? 1 : x == y ? 0 : 2) : (i < j ? -1 : i > j ? 1 : 0);
+    bool r = op == TSR_OP_EQ   ? c == 0
+             : op == TSR_OP_NE ? c != 0
+             : op == TSR_OP_LT ? c == -1
+             : op == TSR_OP_LE ? (c == -1 || c == 0)
+             : op == TSR_OP_GT ? c == 1
+                               : (c == 1 || c == 0);
+    set_bool(out, r);
+    return TSR_OK;
+  }
+  case TSR_OP_BITWISE_AND:
+  case TSR_OP_BITWISE_OR:
+  case TSR_OP_BITWISE_XOR:
+  case TSR_OP_LEFT_SHIFT:
+  case TSR_OP_RIGHT_SHIFT:
+    if (fl)
+      return FAIL(pos, TSR_EINVAL, "unsupported operand types for %s: %s and %s", op_symbol(tok),
+                  tsr__query_value_kind_name(a), tsr__query_value_kind_name(b));
+    if (op == TSR_OP_LEFT_SHIFT || op == TSR_OP_RIGHT_SHIFT) {
+      if (j < 0)
+        return FAIL(pos, TSR_EINVAL, "negative shift count");
+      if (op == TSR_OP_LEFT_SHIFT)
+        set_int(out, j >= 64 ? 0 : (int64_t)(ui << j));
+      else
+        set_int(out, j >= 64 ? (i < 0 ? -1 : 0) : i >> j);
+      return TSR_OK;
+    }
+    {
+      int64_t r = op == TSR_OP_BITWISE_AND ? (i & j) : op == TSR_OP_BITWISE_OR ? (i | j) : (i ^ j);
+      if (a->kind == QV_BOOL && b->kind == QV_BOOL)
+        set_bool(out, r != 0);
+      else
+        set_int(out, r);
+    }
+    return TSR_OK;
+  case TSR_OP_ADD:
+    fl ? set_float(out, x + y) : set_int(out, (int64_t)(ui + uj));
+    return TSR_OK;
+  case TSR_OP_SUB:
+    fl ? set_float(out, x - y) : set_int(out, (int64_t)(ui - uj));
+    return TSR_OK;
+  case TSR_OP_MUL:
+    fl ? set_float(out, x * y) : set_int(out, (int64_t)(ui * uj));
+    return TSR_OK;
+  case TSR_OP_DIV:
+    set_float(out, x / y);
+    return TSR_OK;
+  case TSR_OP_FLOORDIV:
+  case TSR_OP_MOD:
+    if (!fl) {
+      if (j == 0)
+        return FAIL(pos, TSR_EINVAL, "integer division by zero");
+      int64_t q, r;
+      if (j == -1) { /* INT64_MIN / -1 wraps */
+        q = (int64_t)(0 - ui);
+        r = 0;
+      } else {
+        q = i / j;
+        r = i % j;
+        if (r != 0 && ((r < 0) != (j < 0))) {
+          q--;
+          r += j;
+        }
+      }
+      set_int(out, op == TSR_OP_FLOORDIV ? q : r);
+      return TSR_OK;
+    }
+    if (y == 0) {
+      set_float(out, op == TSR_OP_FLOORDIV ? x / y : NAN);
+      return TSR_OK;
+    }
+    {
+      /* NumPy's npy_divmod. */
+      double mod = fmod(x, y);
+      double div = (x - mod) / y;
+      if (mod != 0) {
+        if ((y < 0) != (mod < 0)) {
+          mod += y;
+          div -= 1.0;
+        }
+      } else {
+        mod = copysign(0.0, y);
+      }
+      double fdiv = floor(div);
+      if (div - fdiv > 0.5)
+        fdiv += 1.0;
+      if (div == 0)
+        fdiv = copysign(0.0, x / y);
+      set_float(out, op == TSR_OP_FLOORDIV ? fdiv : mod);
+    }
+    return TSR_OK;
+  case TSR_OP_POW:
+    if (fl || j < 0) {
+      set_float(out, pow(x, y));
+      return TSR_OK;
+    }
+    {
+      uint64_t r = 1, base = ui;
+      for (uint64_t e = uj; e != 0; e >>= 1) {
+        if (e & 1)
+          r *= base;
+        base *= base;
+      }
+      set_int(out, (int64_t)r);
+    }
+    return TSR_OK;
+  default:
+    return FAIL(pos, TSR_EINTERNAL, "operator %s cannot fold", op_symbol(tok));
+  }
+}
+
+/* a OP b for any operands; numbers with numbers fold when `fold`, else
+ * both become 0-d arrays. */
+static tsr_status apply_binary(tsr__qeval *ev, tsr_binary_op op, const char *name, const qv *a,
+                               const qv *b, int32_t pos, qv *out) {
+  tsr_array *r = NULL, *tmp = NULL;
+  tsr_status s = TSR_OK;
+  if ((a->kind != QV_ARRAY && !is_number(a)) || (b->kind != QV_ARRAY && !is_number(b)))
+    return FAIL(pos, TSR_EINVAL, "unsupported operand types for %s: %s and %s", name,
+                tsr__query_value_kind_name(a), tsr__query_value_kind_name(b));
+  if (a->kind == QV_ARRAY && b->kind == QV_ARRAY) {
+    s = tsr_binary(op, a->array, b->array, &r);
+  } else if (a->kind == QV_ARRAY && b->kind != QV_BOOL) {
+    s = tsr_binary_scalar(op, a->array, number(b), &r);
+  } else if (b->kind == QV_ARRAY && a->kind != QV_BOOL) {
+    s = tsr_scalar_binary(op, number(a), b->array, &r);
+  } else if (a->kind == QV_ARRAY || b->kind == QV_ARRAY) {
+    /* A bool next to an array: a 0-d bool array, which never widens it. */
+    bool left = a->kind == QV_BOOL;
+    TSR_TRY(as_array(ev, left ? a : b, pos, "operand", TSR_BOOL, &tmp));
+    s = left ? tsr_binary(op, tmp, b->array, &r) : tsr_binary(op, a->array, tmp, &r);
+  } else {
+    tsr_array *x = NULL;
+    TSR_TRY(as_array(ev, a, pos, "operand", TSR_NUM_DTYPES, &x));
+    s = as_array(ev, b, pos, "operand", TSR_NUM_DTYPES, &tmp);
+    if (s == TSR_OK)
+      s = tsr_binary(op, x, tmp, &r);
+    tsr_array_destroy(&x);
+  }
+  tsr_array_destroy(&tmp);
+  if (s != TSR_OK)
+    return wrap(ev, pos, s);
+  set_array(out, r);
+  return TSR_OK;
+}
+
+static tsr_status eval_binary(tsr__qeval *ev, const tsr__qnode *n, const qv *a, const qv *b,
+                              qv *out) {
+  if (n->op == QT_AT) {
+    if (a->kind != QV_ARRAY || b->kind != QV_ARRAY)
+      return FAIL(n->pos, TSR_EINVAL, "operands of @ must be arrays, not %s and %s (use *)",
+                  tsr__query_value_kind_name(a), tsr__query_value_kind_name(b));
+    tsr_array *r = NULL;
+    API(n->pos, tsr_matmul(a->array, b->array, &r));
+    set_array(out, r);
+    return TSR_OK;
+  }
+  if (is_number(a) && is_number(b))
+    return fold_binary(ev, n->op, a, b, n->pos, out);
+  return apply_binary(ev, binary_op_of(n->op), op_symbol(n->op), a, b, n->pos, out);
+}
+
+static tsr_status eval_unary(tsr__qeval *ev, const tsr__qnode *n, const qv *a, qv *out) {
+  if (a->kind == QV_ARRAY) {
+    tsr_unary_op op = n->op == QT_MINUS  ? TSR_OP_NEGATIVE
+                      : n->op == QT_PLUS ? TSR_OP_POSITIVE
+                                         : TSR_OP_INVERT;
+    tsr_array *r = NULL;
+    API(n->pos, tsr_unary(op, a->array, &r));
+    set_array(out, r);
+    return TSR_OK;
+  }
+  if (a->kind == QV_FLOAT && n->op != QT_TILDE) {
+    set_float(out, n->op == QT_MINUS ? -a->f : a->f);
+    return TSR_OK;
+  }
+  if (a->kind == QV_INT || a->kind == QV_BOOL) {
+    int64_t i = integer(a);
+    if (n->op == QT_MINUS)
+      set_int(out, (int64_t)(0 - (uint64_t)i));
+    else if (n->op == QT_PLUS)
+      set_int(out, i);
+    else if (a->kind == QV_BOOL)
+      set_bool(out, !a->b); /* NumPy's ~ on bool is logical not */
+    else
+      set_int(out, ~i);
+    return TSR_OK;
+  }
+  return FAIL(n->pos, TSR_EINVAL, "bad operand type for unary %s: %s", op_symbol(n->op),
+              tsr__query_value_kind_name(a));
+}
+
+/* ---- argument conversion --------------------------------------------- */
+
+typedef struct call {
+  tsr__qeval *ev;
+  const tsr__qnode *node;
+  qv args[TSR__QFN_MAX_PARAMS];
+} call;
+
+/* The argument for parameter `name` (QV_NONE when not given). */
+static const qv *arg(const call *c, const char *name, int32_t *pos) {
+  static const qv none = {0};
+  for (int i = 0; c->node->fn.params[i] != NULL; i++)
+    if (strcmp(c->node->fn.params[i], name) == 0) {
+      if (pos != NULL)
+        *pos = c->node->slots[i] ? c->node->slots[i]->pos : c->node->pos;
+      return &c->args[i];
+    }
+  if (pos != NULL)
+    *pos = c->node->pos;
+  return &none;
+}
+
+static tsr_status bad_arg(const call *c, const char *name, const char *want) {
+  int32_t pos;
+  const qv *v = arg(c, name, &pos);
+  return tsr__query_fail(c->ev->source, pos, TSR_EINVAL, "%s() argument '%s' must be %s, not %s",
+                         c->node->text, name, want, tsr__query_value_kind_name(v));
+}
+
+static tsr_status get_int(const call *c, const char *name, int64_t def, int64_t *out) {
+  const qv *v = arg(c, name, NULL);
+  *out = def;
+  if (v->kind == QV_NONE)
+    return TSR_OK;
+  if (v->kind == QV_INT || v->kind == QV_BOOL)
+    *out = integer(v);
+  else
+    return bad_arg(c, name, "an integer");
+  return TSR_OK;
+}
+
+static tsr_status get_bool(const call *c, const char *name, bool def, bool *out) {
+  const qv *v = arg(c, name, NULL);
+  *out = def;
+  if (v->kind == QV_NONE)
+    return TSR_OK;
+  if (v->kind == QV_INT || v->kind == QV_BOOL)
+    *out = integer(v) != 0;
+  else
+    return bad_arg(c, name, "true or false");
+  return TSR_OK;
+}
+
+static tsr_status get_number(const call *c, const char *name, double def, double *out) {
+  const qv *v = arg(c, name, NULL);
+  *out = def;
+  if (v->kind == QV_NONE)
+    return TSR_OK;
+  if (is_number(v))
+    *out = number(v);
+  else
+    return bad_arg(c, name, "a number");
+  return TSR_OK;
+}
+
+static tsr_status get_array(const call *c, const char *name, tsr_dtype dtype, tsr_array **out) {
+  int32_t pos;
+  const qv *v = arg(c, name, &pos);
+  *out = NULL;
+  if (v->kind != QV_ARRAY && !is_number(v))
+    return bad_arg(c, name, "an array or a number");
+  return as_array(c->ev, v, pos, name, dtype, out);
+}
+
+/* An int or a tuple of ints into list[*n] (at most TSR_MAX_NDIM). */
+static tsr_status get_ints(const call *c, const char *name, int64_t *list, int *n) {
+  const qv *v = arg(c, name, NULL);
+  if (v->kind == QV_INT || v->kind == QV_BOOL) {
+    list[0] = integer(v);
+    *n = 1;
+    return TSR_OK;
+  }
+  if (v->kind != QV_TUPLE)
+    return bad_arg(c, name, "an integer or a tuple of integers");
+  if (v->n > TSR_MAX_NDIM)
+    return bad_arg(c, name, "a tuple of at most 32 integers");
+  for (int i = 0; i < v->n; i++) {
+    if (v->items[i].kind != QV_INT && v->items[i].kind != QV_BOOL)
+      return bad_arg(c, name, "an integer or a tuple of integers");
+    list[i] = integer(&v->items[i]);
+  }
+  *n = v->n;
+  return TSR_OK;
+}
+
+/* axis=None (*none), an int or a tuple, as ints. */
+static tsr_status get_axes(const call *c, const char *name, int *axes, int *n, bool *none) {
+  *none = arg(c, name, NULL)->kind == QV_NONE;
+  *n = 0;
+  if (*none)
+    return TSR_OK;
+  int64_t list[TSR_MAX_NDIM];
+  TSR_TRY(get_ints(c, name, list, n));
+  for (int i = 0; i < *n; i++) {
+    if (list[i] < -TSR_MAX_NDIM || list[i] > TSR_MAX_NDIM)
+      return bad_arg(c, name, "a valid axis");
+    axes[i] = (int)list[i];
+  }
+  return TSR_OK;
+}
+
+static tsr_status get_shape(const call *c, const char *name, int *ndim, int64_t *shape) {
+  return get_ints(c, name, shape, ndim);
+}
+
+/* chunks: None or "auto" (*out = NULL), an int for every axis, or a tuple of
+ * ndim entries (None = automatic). */
+static tsr_status get_chunks(const call *c, const char *name, int ndim, int64_t *buf,
+                             const int64_t **out) {
+  int32_t pos;
+  const qv *v = arg(c, name, &pos);
+  *out = NULL;
+  if (v->kind == QV_NONE || (v->kind == QV_STRING && strcmp(v->s, "auto") == 0))
+    return TSR_OK;
+  if (v->kind == QV_INT) {
+    for (int d = 0; d < ndim; d++)
+      buf[d] = v->i;
+  } else if (v->kind == QV_TUPLE) {
+    if (v->n != ndim)
+      return tsr__query_fail(c->ev->source, pos, TSR_EINVAL,
+                             "%s() argument '%s' has %d entries for %d axes", c->node->text, name,
+                             v->n, ndim);
+    for (int d = 0; d < ndim; d++) {
+      const qv *it = &v->items[d];
+      if (it->kind == QV_NONE)
+        buf[d] = 0;
+      else if (it->kind == QV_INT)
+        buf[d] = it->i;
+      else
+        return bad_arg(c, name, "an integer, a tuple of integers or \"auto\"");
+    }
+  } else {
+    return bad_arg(c, name, "an integer, a tuple of integers or \"auto\"");
+  }
+  *out = buf;
+  return TSR_OK;
+}
+
+/* A 1-d chunk extent: None/"auto" -> 0, an int, or a 1-tuple. */
+static tsr_status get_chunk1(const call *c, const char *name, int64_t *out) {
+  int64_t buf[1];
+  const int64_t *chunks;
+  TSR_TRY(get_chunks(c, name, 1, buf, &chunks));
+  *out = chunks ? chunks[0] : 0;
+  return TSR_OK;
+}
+
+static tsr_status get_dtype(const call *c, const char *name, tsr_dtype def, tsr_dtype *out) {
+  int32_t pos;
+  const qv *v = arg(c, name, &pos);
+  *out = def;
+  if (v->kind == QV_NONE)
+    return TSR_OK;
+  if (v->kind != QV_STRING)
+    return bad_arg(c, name, "a dtype string such as \"f4\"");
+  tsr_status s = tsr_dtype_from_name(v->s, out);
+  if (s != TSR_OK)
+    return wrap(c->ev, pos, s);
+  return TSR_OK;
+}
+
+/* ---- builtin functions ------------------------------------------------ */
+
+static tsr_status reduce(call *c, tsr_array **r) {
+  tsr__qeval *ev = c->ev;
+  int axes[TSR_MAX_NDIM], naxes;
+  bool all;
+  tsr_reduce_options o = {0};
+  int64_t ddof, split;
+  TSR_TRY(get_axes(c, "axis", axes, &naxes, &all));
+  if (!all && naxes == 0)
+    return bad_arg(c, "axis", "an axis or a non-empty tuple of axes");
+  TSR_TRY(get_bool(c, "keepdims", false, &o.keepdims));
+  TSR_TRY(get_int(c, "ddof", 0, &ddof));
+  TSR_TRY(get_int(c, "split_every", 0, &split));
+  if (ddof < 0 || ddof > INT32_MAX)
+    return bad_arg(c, "ddof", "a non-negative integer");
+  if (split < 0 || split > INT32_MAX)
+    return bad_arg(c, "split_every", "an integer >= 2");
+  o.ddof = (int)ddof;
+  o.split_every = (int)split;
+  tsr_array *a;
+  TSR_TRY(get_array(c, "a", TSR_NUM_DTYPES, &a));
+  tsr_status s = tsr_reduce((tsr_reduce_op)c->node->fn.op, a, all ? NULL : axes, naxes, &o, r);
+  tsr_array_destroy(&a);
+  return s == TSR_OK ? s : wrap(ev, c->node->pos, s);
+}
+
+/* argmin/argmax/cumsum/cumprod(a, axis=None). */
+static tsr_status along_axis(call *c, tsr_array **r) {
+  tsr__qeval *ev = c->ev;
+  int64_t axis;
+  bool flat = arg(c, "axis", NULL)->kind == QV_NONE;
+  TSR_TRY(get_int(c, "axis", 0, &axis));
+  if (axis < -TSR_MAX_NDIM || axis > TSR_MAX_NDIM)
+    return bad_arg(c, "axis", "a valid axis");
+  tsr_array *a, *in = NULL;
+  TSR_TRY(get_array(c, "a", TSR_NUM_DTYPES, &a));
+  tsr_status s = TSR_OK;
+  tsr__qfn_kind k = c->node->fn.kind;
+  if (k == QF_ARGMIN || k == QF_ARGMAX) {
+    s = (k == QF_ARGMIN ? tsr_argmin : tsr_argmax)(a, (int)axis, flat, r);
+  } else {
+    if (flat)
+      s = tsr_reshape(a, 1, (int64_t[]){-1}, &in);
+    else
+      s = tsr__query_array_ref(a, &in);
+    if (s == TSR_OK)
+      s = (k == QF_CUMSUM ? tsr_cumsum : tsr_cumprod)(in, (int)axis, r);
+  }
+  tsr_array_destroy(&a);
+  tsr_array_destroy(&in);
+  return s == TSR_OK ? s : wrap(ev, c->node->pos, s);
+}
+
+static tsr_status where(call *c, tsr_array **r) {
+  tsr__qeval *ev = c->ev;
+  const qv *x = arg(c, "x", NULL), *y = arg(c, "y", NULL);
+  /* A number next to an array is weak, as in NumPy 2's where. */
+  tsr_dtype tx = TSR_NUM_DTYPES, ty = TSR_NUM_DTYPES;
+  if (y->kind == QV_ARRAY && is_number(x))
+    tx = weak_dtype(x, tsr_array_dtype(y->array));
+  if (x->kind == QV_ARRAY && is_number(y))
+    ty = weak_dtype(y, tsr_array_dtype(x->array));
+  tsr_array *cond = NULL, *a = NULL, *b = NULL;
+  tsr_status s = get_array(c, "condition", TSR_NUM_DTYPES, &cond);
+  if (s == TSR_OK)
+    s = get_array(c, "x", tx, &a);
+  if (s == TSR_OK)
+    s = get_array(c, "y", ty, &b);
+  if (s == TSR_OK && (s = tsr_where(cond, a, b, r)) != TSR_OK)
+    s = wrap(ev, c->node->pos, s);
+  tsr_array_destroy(&cond);
+  tsr_array_destroy(&a);
+  tsr_array_destroy(&b);
+  return s;
+}
+
+static tsr_status clip(call *c, qv *out) {
+  tsr__qeval *ev = c->ev;
+  const qv *lo = arg(c, "a_min", NULL), *hi = arg(c, "a_max", NULL);
+  tsr_array *a;
+  if (lo->kind == QV_ARRAY || hi->kind == QV_ARRAY) {
+    /* Array bounds: minimum(maximum(a, lo), hi). */
+    qv cur = {0}, next = {0};
+    TSR_TRY(get_array(c, "a", TSR_NUM_DTYPES, &a));
+    set_array(&cur, a);
+    const qv *bounds[2] = {lo, hi};
+    for (int k = 0; k < 2; k++) {
+      if (bounds[k]->kind == QV_NONE)
+        continue;
+      tsr_status s = apply_binary(ev, k == 0 ? TSR_OP_MAXIMUM : TSR_OP_MINIMUM, "clip", &cur,
+                                  bounds[k], c->node->pos, &next);
+      tsr__query_value_clear(ev->ctx, &cur);
+      if (s != TSR_OK)
+        return s;
+      cur = next;
+    }
+    *out = cur;
+    return TSR_OK;
+  }
+  double l, h;
+  TSR_TRY(get_number(c, "a_min", -INFINITY, &l));
+  TSR_TRY(get_number(c, "a_max", INFINITY, &h));
+  TSR_TRY(get_array(c, "a", TSR_NUM_DTYPES, &a));
+  tsr_array *r = NULL;
+  tsr_status s = tsr_clip(a, l, h, &r);
+  tsr_array_destroy(&a);
+  if (s != TSR_OK)
+    return wrap(ev, c->node->pos, s);
+  set_array(out, r);
+  return TSR_OK;
+}
+
+static tsr_status tensordot(call *c, tsr_array *a, tsr_array *b, tsr_array **r) {
+  int32_t pos;
+  const qv *v = arg(c, "axes", &pos);
+  int axes_a[TSR_MAX_NDIM], axes_b[TSR_MAX_NDIM], n = 0;
+  if (v->kind == QV_NONE || v->kind == QV_INT) {
+    int64_t k = v->kind == QV_NONE ? 2 : v->i;
+    if (k < 0 || k > tsr_array_ndim(a) || k > tsr_array_ndim(b))
+      return tsr__query_fail(c->ev->source, pos, TSR_EINVAL,
+                             "tensordot() axes=%lld exceeds the operands' dimensions",
+                             (long long)k);
+    n = (int)k;
+    for (int i = 0; i < n; i++) {
+      axes_a[i] = tsr_array_ndim(a) - n + i;
+      axes_b[i] = i;
+    }
+  } else if (v->kind == QV_TUPLE && v->n == 2) {
+    int na = 0, nb = 0;
+    for (int side = 0; side < 2; side++) {
+      const qv *it = &v->items[side];
+      int *dst = side ? axes_b : axes_a, *cnt = side ? &nb : &na;
+      if (it->kind == QV_INT) {
+        dst[0] = (int)it->i;
+        *cnt = 1;
+      } else if (it->kind == QV_TUPLE && it->n <= TSR_MAX_NDIM) {
+        for (int i = 0; i < it->n; i++) {
+          if (it->items[i].kind != QV_INT)
+            return bad_arg(c, "axes", "an integer or a pair of axis lists");
+          dst[i] = (int)it->items[i].i;
+        }
+        *cnt = it->n;
+      } else {
+        return bad_arg(c, "axes", "an integer or a pair of axis lists");
+      }
+    }
+    if (na != nb)
+      return tsr__query_fail(c->ev->source, pos, TSR_EINVAL,
+                             "tensordot() axes lists have different lengths (%d and %d)", na, nb);
+    n = na;
+  } else {
+    return bad_arg(c, "axes", "an integer or a pair of axis lists");
+  }
+  tsr_status s = tsr_tensordot(a, b, n, axes_a, axes_b, r);
+  return s == TSR_OK ? s : wrap(c->ev, c->node->pos, s);
+}
+
+static tsr_status join(call *c, tsr_array **r) {
+  tsr__qeval *ev = c->ev;
+  int32_t pos;
+  const qv *v = arg(c, "arrays", &pos);
+  if (v->kind != QV_TUPLE || v->n == 0)
+    return bad_arg(c, "arrays", "a non-empty tuple or list of arrays");
+  bool concat = c->node->fn.kind == QF_CONCATENATE;
+  bool flat = concat && arg(c, "axis", NULL)->kind == QV_NONE &&
+              c->node->slots[1] != NULL; /* an explicit axis=None flattens */
+  int64_t axis;
+  TSR_TRY(get_int(c, "axis", 0, &axis));
+  if (axis < -TSR_MAX_NDIM || axis > TSR_MAX_NDIM)
+    return bad_arg(c, "axis", "a valid axis");
+  tsr_array **list = NULL;
+  tsr_status s = tsr_calloc(ev->ctx, (size_t)v->n, sizeof *list, (void **)&list);
+  if (s != TSR_OK)
+    return wrap(ev, pos, s);
+  for (int i = 0; i < v->n && s == TSR_OK; i++) {
+    s = as_array(ev, &v->items[i], pos, "each of 'arrays'", TSR_NUM_DTYPES, &list[i]);
+    if (s == TSR_OK && flat) {
+      tsr_array *f = NULL;
+      s = tsr_reshape(list[i], 1, (int64_t[]){-1}, &f);
+      tsr_array_destroy(&list[i]);
+      list[i] = f;
+      if (s != TSR_OK)
+        s = wrap(ev, pos, s);
+    }
+  }
+  if (s == TSR_OK) {
+    s = (concat ? tsr_concatenate : tsr_stack)((size_t)v->n, list, (int)axis, r);
+    if (s != TSR_OK)
+      s = wrap(ev, c->node->pos, s);
+  }
+  for (int i = 0; i < v->n; i++)
+    tsr_array_destroy(&list[i]);
+  tsr_free(ev->ctx, list);
+  return s;
+}
+
+/* Functions of one array argument 'a' (or 'x') and other settings. */
+static tsr_status structural(call *c, tsr_array *a, tsr_array **r) {
+  tsr__qeval *ev = c->ev;
+  int ndim = tsr_array_ndim(a);
+  int64_t list[TSR_MAX_NDIM], buf[TSR_MAX_NDIM];
+  int n;
+  tsr_status s = TSR_OK;
+  switch (c->node->fn.kind) {
+  case QF_ASTYPE: {
+    tsr_dtype t;
+    TSR_TRY(get_dtype(c, "dtype", TSR_FLOAT64, &t));
+    s = tsr_astype(a, t, r);
+    break;
+  }
+  case QF_TRANSPOSE: {
+    if (arg(c, "axes", NULL)->kind == QV_NONE) {
+      s = tsr_transpose(a, NULL, r);
+      break;
+    }
+    TSR_TRY(get_ints(c, "axes", list, &n));
+    int32_t pos;
+    arg(c, "axes", &pos);
+    if (n != ndim)
+      return FAIL(pos, TSR_EINVAL, "transpose() axes has %d entries for an array of %d axes", n,
+                  ndim);
+    int perm[TSR_MAX_NDIM];
+    for (int i = 0; i < n; i++)
+      perm[i] = (int)list[i];
+    s = tsr_transpose(a, perm, r);
+    break;
+  }
+  case QF_RESHAPE:
+    TSR_TRY(get_shape(c, "shape", &n, list));
+    s = tsr_reshape(a, n, list, r);
+    break;
+  case QF_RECHUNK: {
+    const int64_t *chunks;
+    TSR_TRY(get_chunks(c, "chunks", ndim, buf, &chunks));
+    s = tsr_rechunk(a, chunks, r);
+    break;
+  }
+  case QF_SQUEEZE: {
+    int axes[TSR_MAX_NDIM];
+    bool all;
+    TSR_TRY(get_axes(c, "axis", axes, &n, &all));
+    s = tsr_squeeze(a, axes, all ? 0 : n, r);
+    break;
+  }
+  case QF_EXPAND_DIMS: {
+    int64_t axis;
+    TSR_TRY(get_int(c, "axis", 0, &axis));
+    if (axis < -TSR_MAX_NDIM || axis > TSR_MAX_NDIM)
+      return bad_arg(c, "axis", "a valid axis");
+    s = tsr_expand_dims(a, (int)axis, r);
+    break;
+  }
+  default:
+    return FAIL(c->node->pos, TSR_EINTERNAL, "%s(): not structural", c->node->text);
+  }
+  return s == TSR_OK ? s : wrap(ev, c->node->pos, s);
+}
+
+/* zeros, ones, full, arange, linspace, eye, random. */
+static tsr_status construct(call *c, tsr_array **r) {
+  tsr__qeval *ev = c->ev;
+  int64_t shape[TSR_MAX_NDIM], buf[TSR_MAX_NDIM], chunk;
+  const int64_t *chunks;
+  int ndim;
+  tsr_dtype t;
+  tsr_status s;
+  switch (c->node->fn.kind) {
+  case QF_ZEROS:
+  case QF_ONES:
+  case QF_FULL: {
+    double value = c->node->fn.kind == QF_ONES;
+    tsr_dtype def = TSR_FLOAT64;
+    TSR_TRY(get_shape(c, "shape", &ndim, shape));
+    if (c->node->fn.kind == QF_FULL) {
+      const qv *fill = arg(c, "fill_value", NULL);
+      TSR_TRY(get_number(c, "fill_value", 0, &value));
+      def = default_dtype(fill);
+    }
+    TSR_TRY(get_dtype(c, "dtype", def, &t));
+    TSR_TRY(get_chunks(c, "chunks", ndim, buf, &chunks));
+    s = tsr_array_full(ev->ctx, t, ndim, shape, chunks, value, r);
+    break;
+  }
+  case QF_ARANGE: {
+    double start, stop, step;
+    const qv *vs = arg(c, "start", NULL), *ve = arg(c, "stop", NULL), *vp = arg(c, "step", NULL);
+    TSR_TRY(get_number(c, "start", 0, &start));
+    TSR_TRY(get_number(c, "stop", 0, &stop));
+    TSR_TRY(get_number(c, "step", 1, &step));
+    if (ve->kind == QV_NONE) { /* arange(stop) */
+      stop = start;
+      start = 0;
+    }
+    bool ints = vs->kind != QV_FLOAT && ve->kind != QV_FLOAT && vp->kind != QV_FLOAT;
+    TSR_TRY(get_dtype(c, "dtype", ints ? TSR_INT64 : TSR_FLOAT64, &t));
+    TSR_TRY(get_chunk1(c, "chunks", &chunk));
+    s = tsr_array_arange(ev->ctx, t, start, stop, step, chunk, r);
+    break;
+  }
+  case QF_LINSPACE: {
+    double start, stop;
+    int64_t num;
+    bool endpoint;
+    TSR_TRY(get_number(c, "start", 0, &start));
+    TSR_TRY(get_number(c, "stop", 0, &stop));
+    TSR_TRY(get_int(c, "num", 50, &num));
+    TSR_TRY(get_bool(c, "endpoint", true, &endpoint));
+    TSR_TRY(get_dtype(c, "dtype", TSR_FLOAT64, &t));
+    TSR_TRY(get_chunk1(c, "chunks", &chunk));
+    s = tsr_array_linspace(ev->ctx, t, start, stop, num, endpoint, chunk, r);
+    break;
+  }
+  case QF_EYE: {
+    int64_t n, m, k;
+    TSR_TRY(get_int(c, "N", 0, &n));
+    TSR_TRY(get_int(c, "M", n, &m));
+    TSR_TRY(get_int(c, "k", 0, &k));
+    TSR_TRY(get_dtype(c, "dtype", TSR_FLOAT64, &t));
+    TSR_TRY(get_chunks(c, "chunks", 2, buf, &chunks));
+    s = tsr_array_eye(ev->ctx, t, n, m, k, chunks, r);
+    break;
+  }
+  case QF_RANDOM: {
+    int64_t seed;
+    int32_t pos;
+    const qv *dist = arg(c, "dist", &pos);
+    tsr_random_dist d = TSR_RANDOM_UNIFORM;
+    if (dist->kind == QV_STRING && strcmp(dist->s, "normal") == 0)
+      d = TSR_RANDOM_NORMAL;
+    else if (dist->kind == QV_STRING && strcmp(dist->s, "uniform") != 0)
+      return FAIL(pos, TSR_EINVAL, "random() dist '%s' is unknown (use \"uniform\" or \"normal\")",
+                  dist->s);
+    else if (dist->kind != QV_STRING && dist->kind != QV_NONE)
+      return bad_arg(c, "dist", "\"uniform\" or \"normal\"");
+    TSR_TRY(get_shape(c, "shape", &ndim, shape));
+    TSR_TRY(get_chunks(c, "chunks", ndim, buf, &chunks));
+    TSR_TRY(get_int(c, "seed", 0, &seed));
+    if (seed < 0)
+      return bad_arg(c, "seed", "a non-negative integer");
+    s = tsr_array_random(ev->ctx, d, (uint64_t)seed, ndim, shape, chunks, r);
+    break;
+  }
+  default:
+    return FAIL(c->node->pos, TSR_EINTERNAL, "%s(): not a constructor", c->node->text);
+  }
+  return s == TSR_OK ? s : wrap(ev, c->node->pos, s);
+}
+
+static tsr_status dispatch(call *c, qv *out) {
+  tsr__qeval *ev = c->ev;
+  const tsr__qfn *fn = &c->node->fn;
+  const char *p0 = fn->params[0];
+  tsr_array *r = NULL, *a = NULL, *b = NULL;
+  tsr_status s = TSR_OK;
+  switch (fn->kind) {
+  case QF_UNARY:
+    TSR_TRY(get_array(c, p0, TSR_NUM_DTYPES, &a));
+    s = tsr_unary((tsr_unary_op)fn->op, a, &r);
+    if (s != TSR_OK)
+      s = wrap(ev, c->node->pos, s);
+    break;
+  case QF_BINARY:
+    return apply_binary(ev, (tsr_binary_op)fn->op, c->node->text, &c->args[0], &c->args[1],
+                        c->node->pos, out);
+  case QF_REDUCE:
+    s = reduce(c, &r);
+    break;
+  case QF_ARGMIN:
+  case QF_ARGMAX:
+  case QF_CUMSUM:
+  case QF_CUMPROD:
+    s = along_axis(c, &r);
+    break;
+  case QF_WHERE:
+    s = where(c, &r);
+    break;
+  case QF_CLIP:
+    return clip(c, out);
+  case QF_MATMUL:
+  case QF_DOT:
+  case QF_TENSORDOT:
+    TSR_TRY(get_array(c, p0, TSR_NUM_DTYPES, &a));
+    s = get_array(c, fn->params[1], TSR_NUM_DTYPES, &b);
+    if (s == TSR_OK && fn->kind == QF_TENSORDOT)
+      s = tensordot(c, a, b, &r);
+    else if (s == TSR_OK && (s = (fn->kind == QF_MATMUL ? tsr_matmul : tsr_dot)(a, b, &r)) != 0)
+      s = wrap(ev, c->node->pos, s);
+    break;
+  case QF_ASTYPE:
+  case QF_TRANSPOSE:
+  case QF_RESHAPE:
+  case QF_RECHUNK:
+  case QF_SQUEEZE:
+  case QF_EXPAND_DIMS:
+    TSR_TRY(get_array(c, p0, TSR_NUM_DTYPES, &a));
+    s = structural(c, a, &r);
+    break;
+  case QF_CONCATENATE:
+  case QF_STACK:
+    s = join(c, &r);
+    break;
+  default:
+    s = construct(c, &r);
+    break;
+  }
+  tsr_array_destroy(&a);
+  tsr_array_destroy(&b);
+  if (s != TSR_OK)
+    return s;
+  set_array(out, r);
+  return TSR_OK;
+}
+
+static tsr_status eval_call(tsr__qeval *ev, const tsr__qnode *n, qv *out) {
+  call c = {ev, n, {{0}}};
+  int np = tsr__query_fn_nparams(&n->fn);
+  tsr_status s = TSR_OK;
+  for (int i = 0; i < np && s == TSR_OK; i++)
+    if (n->slots[i] != NULL)
+      s = tsr__query_eval(ev, n->slots[i], &c.args[i]);
+  if (s == TSR_OK)
+    s = dispatch(&c, out);
+  for (int i = 0; i < np; i++)
+    tsr__query_value_clear(ev->ctx, &c.args[i]);
+  return s;
+}
+
+/* ---- names, attributes, indexing ------------------------------------- */
+
+static tsr_status eval_name(tsr__qeval *ev, const tsr__qnode *n, qv *out) {
+  const qv *v = tsr__query_env_find(ev->vars, n->text);
+  if (v == NULL)
+    v = tsr__query_env_find(ev->inputs, n->text);
+  if (v != NULL) {
+    tsr_status s = tsr__query_value_copy(ev->ctx, v, out);
+    return s == TSR_OK ? s : wrap(ev, n->pos, s);
+  }
+  static const struct {
+    const char *name;
+    double value;
+  } floats[] = {{"inf", INFINITY}, {"nan", NAN}, {"pi", M_PI}, {"e", M_E}};
+  for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++)
+    if (strcmp(n->text, floats[i].name) == 0) {
+      set_float(out, floats[i].value);
+      return TSR_OK;
+    }
+  if (strcmp(n->text, "True") == 0 || strcmp(n->text, "true") == 0) {
+    set_bool(out, true);
+  } else if (strcmp(n->text, "False") == 0 || strcmp(n->text, "false") == 0) {
+    set_bool(out, false);
+  } else if (strcmp(n->text, "None") == 0) {
+    memset(out, 0, sizeof *out);
+  } else {
+    tsr__qfn fn;
+    if (tsr__query_fn_find(n->text, &fn))
+      return FAIL(n->pos, TSR_EINVAL, "'%s' is a function: call it as %s(...)", n->text, n->text);
+    return FAIL(n->pos, TSR_EINVAL, "unknown name '%s'", n->text);
+  }
+  return TSR_OK;
+}
+
+static tsr_status eval_attr(tsr__qeval *ev, const tsr__qnode *n, const qv *v, qv *out) {
+  bool arr = v->kind == QV_ARRAY;
+  if (!arr && !is_number(v))
+    return FAIL(n->pos, TSR_EINVAL, "a %s has no attribute '%s'", tsr__query_value_kind_name(v),
+                n->text);
+  if (strcmp(n->text, "T") == 0) {
+    if (!arr)
+      return tsr__query_value_copy(ev->ctx, v, out);
+    tsr_array *r = NULL;
+    API(n->pos, tsr_transpose(v->array, NULL, &r));
+    set_array(out, r);
+  } else if (strcmp(n->text, "ndim") == 0) {
+    set_int(out, arr ? tsr_array_ndim(v->array) : 0);
+  } else if (strcmp(n->text, "size") == 0) {
+    set_int(out, arr ? tsr_array_size(v->array) : 1);
+  } else { /* shape */
+    int nd = arr ? tsr_array_ndim(v->array) : 0;
+    memset(out, 0, sizeof *out);
+    out->kind = QV_TUPLE;
+    if (nd > 0) {
+      API(n->pos, tsr_calloc(ev->ctx, (size_t)nd, sizeof *out->items, (void **)&out->items));
+      for (int d = 0; d < nd; d++)
+        set_int(&out->items[d], tsr_array_shape(v->array)[d]);
+      out->n = nd;
+    }
+  }
+  return TSR_OK;
+}
+
+/* An index bound: an integer or None (TSR_NONE). */
+static tsr_status index_bound(tsr__qeval *ev, const tsr__qnode *n, int64_t none, int64_t *out) {
+  *out = none;
+  if (n == NULL)
+    return TSR_OK;
+  qv v = {0};
+  TSR_TRY(tsr__query_eval(ev, n, &v));
+  tsr_status s = TSR_OK;
+  if (v.kind == QV_INT)
+    *out = v.i;
+  else if (v.kind != QV_NONE)
+    s = FAIL(n->pos, TSR_EINVAL, "indices must be integers or slices, not %s",
+             tsr__query_value_kind_name(&v));
+  tsr__query_value_clear(ev->ctx, &v);
+  return s;
+}
+
+static tsr_status eval_index(tsr__qeval *ev, const tsr__qnode *n, qv *out) {
+  int count = n->nkids - 1;
+  if (count > TSR_MAX_NDIM)
+    return FAIL(n->pos, TSR_EINVAL, "too many indices (%d)", count);
+  tsr_index index[TSR_MAX_NDIM];
+  for (int i = 0; i < count; i++) {
+    const tsr__qnode *it = n->kids[i + 1];
+    if (it->kind == QN_SLICE) {
+      index[i].is_slice = true;
+      TSR_TRY(index_bound(ev, it->kids[0], TSR_NONE, &index[i].start));
+      TSR_TRY(index_bound(ev, it->kids[1], TSR_NONE, &index[i].stop));
+      TSR_TRY(index_bound(ev, it->kids[2], 1, &index[i].step));
+      if (index[i].step == 0)
+        return FAIL(it->kids[2]->pos, TSR_EINVAL, "slice step cannot be zero");
+    } else {
+      index[i].is_slice = false;
+      TSR_TRY(index_bound(ev, it, TSR_NONE, &index[i].start));
+      if (index[i].start == TSR_NONE)
+        return FAIL(it->pos, TSR_EINVAL, "None (newaxis) indices are not supported");
+    }
+  }
+  qv target = {0};
+  TSR_TRY(tsr__query_eval(ev, n->kids[0], &target));
+  tsr_status s = TSR_OK;
+  tsr_array *r = NULL;
+  if (target.kind != QV_ARRAY)
+    s = FAIL(n->pos, TSR_EINVAL, "a %s cannot be indexed", tsr__query_value_kind_name(&target));
+  else if ((s = tsr_slice(target.array, count, index, &r)) != TSR_OK)
+    s = wrap(ev, n->pos, s);
+  tsr__query_value_clear(ev->ctx, &target);
+  if (s == TSR_OK)
+    set_array(out, r);
+  return s;
+}
+
+tsr_status tsr__query_eval(tsr__qeval *ev, const tsr__qnode *n, qv *out) {
+  memset(out, 0, sizeof *out);
+  qv a = {0}, b = {0};
+  tsr_status s = TSR_OK;
+  switch (n->kind) {
+  case QN_NUMBER:
+    n->is_int ? set_int(out, n->ival) : set_float(out, n->fval);
+    return TSR_OK;
+  case QN_STRING:
+    out->kind = QV_STRING;
+    out->s = n->text;
+    return TSR_OK;
+  case QN_NAME:
+    return eval_name(ev, n, out);
+  case QN_TUPLE:
+    out->kind = QV_TUPLE;
+    if (n->nkids > 0)
+      API(n->pos, tsr_calloc(ev->ctx, (size_t)n->nkids, sizeof *out->items, (void **)&out->items));
+    for (int i = 0; i < n->nkids && s == TSR_OK; i++) {
+      s = tsr__query_eval(ev, n->kids[i], &out->items[i]);
+      out->n = i + 1;
+    }
+    break;
+  case QN_UNARY:
+    TSR_TRY(tsr__query_eval(ev, n->kids[0], &a));
+    s = eval_unary(ev, n, &a, out);
+    break;
+  case QN_BINARY:
+    TSR_TRY(tsr__query_eval(ev, n->kids[0], &a));
+    s = tsr__query_eval(ev, n->kids[1], &b);
+    if (s == TSR_OK)
+      s = eval_binary(ev, n, &a, &b, out);
+    break;
+  case QN_ATTR:
+    TSR_TRY(tsr__query_eval(ev, n->kids[0], &a));
+    s = eval_attr(ev, n, &a, out);
+    break;
+  case QN_INDEX:
+    return eval_index(ev, n, out);
+  case QN_CALL:
+    return eval_call(ev, n, out);
+  default:
+    return FAIL(n->pos, TSR_EINTERNAL, "unexpected syntax node %d", (int)n->kind);
+  }
+  tsr__query_value_clear(ev->ctx, &a);
+  tsr__query_value_clear(ev->ctx, &b);
+  if (s != TSR_OK)
+    tsr__query_value_clear(ev->ctx, out);
+  return s;
+}

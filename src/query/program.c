@@ -1,0 +1,330 @@
+/* program.c — the public tsr_program API: parse once, bind inputs, run
+ * (lazily) any number of times, read results; plus the free-name scan and
+ * the s-expression dump the tests use to check precedence.
+ *
+ * Invariants: the arena owns the source copy, tokens and tree for the
+ * program's whole life; `inputs` holds the caller's bindings across runs,
+ * `vars` the assignments of the latest run only. */
+#include <ctype.h>
+#include <string.h>
+
+#include "query_impl.h"
+
+struct tsr_program {
+  tsr_ctx *ctx;
+  tsr__qarena arena;
+  const char *source;
+  tsr__qstmt *stmts;
+  int32_t nstmts;
+  tsr__qenv inputs, vars;
+  const char **free_names;
+  size_t nfree;
+};
+
+static bool is_constant(const char *name) {
+  static const char *const names[] = {"inf",  "nan",   "pi",    "e",   "True",
+                                      "true", "False", "false", "None"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strcmp(name, names[i]) == 0)
+      return true;
+  return false;
+}
+
+/* ---- free names ------------------------------------------------------- */
+
+typedef struct name_scan {
+  tsr_program *p;
+  const char **list;
+  size_t n, cap;
+  int32_t upto; /* statements before this one have assigned their targets */
+} name_scan;
+
+static bool assigned_before(const tsr_program *p, int32_t upto, const char *name) {
+  for (int32_t i = 0; i < upto; i++)
+    if (p->stmts[i].target != NULL && strcmp(p->stmts[i].target, name) == 0)
+      return true;
+  return false;
+}
+
+static tsr_status scan(name_scan *s, const tsr__qnode *n) {
+  if (n == NULL)
+    return TSR_OK;
+  if (n->kind == QN_NAME && !is_constant(n->text) && !assigned_before(s->p, s->upto, n->text)) {
+    for (size_t i = 0; i < s->n; i++)
+      if (strcmp(s->list[i], n->text) == 0)
+        return TSR_OK;
+    if (s->n == s->cap) {
+      size_t cap = s->cap ? 2 * s->cap : 8;
+      const char **list = tsr__query_arena_alloc(&s->p->arena, cap * sizeof *list);
+      if (list == NULL)
+        return TSR_ENOMEM;
+      if (s->n)
+        memcpy(list, s->list, s->n * sizeof *list);
+      s->list = list;
+      s->cap = cap;
+    }
+    s->list[s->n++] = n->text;
+  }
+  for (int i = 0; i < n->nkids; i++)
+    TSR_TRY(scan(s, n->kids[i]));
+  return TSR_OK;
+}
+
+/* ---- parse / destroy -------------------------------------------------- */
+
+tsr_status tsr_program_parse(tsr_ctx *ctx, const char *source, tsr_program **out) {
+  TSR_CHECK(out != NULL, TSR_EINVAL, "tsr_program_parse: out is NULL");
+  *out = NULL;
+  TSR_CHECK(ctx != NULL, TSR_EINVAL, "tsr_program_parse: ctx is NULL");
+  TSR_CHECK(source != NULL, TSR_EINVAL, "tsr_program_parse: source is NULL");
+  tsr_program *p = NULL;
+  TSR_TRY(tsr_calloc(ctx, 1, sizeof *p, (void **)&p));
+  p->ctx = ctx;
+  p->arena.ctx = ctx;
+  p->inputs.ctx = ctx;
+  p->vars.ctx = ctx;
+  tsr_status s = TSR_ENOMEM;
+  if ((p->source = tsr__query_arena_strndup(&p->arena, source, strlen(source))) == NULL)
+    goto fail;
+  if ((s = tsr__query_parse(&p->arena, p->source, &p->stmts, &p->nstmts)) != TSR_OK)
+    goto fail;
+  name_scan ns = {p, NULL, 0, 0, 0};
+  for (ns.upto = 0; ns.upto < p->nstmts; ns.upto++)
+    if ((s = scan(&ns, p->stmts[ns.upto].expr)) != TSR_OK)
+      goto fail;
+  p->free_names = ns.list;
+  p->nfree = ns.n;
+  *out = p;
+  return TSR_OK;
+fail:
+  tsr_program_destroy(&p);
+  return s;
+}
+
+void tsr_program_destroy(tsr_program **program) {
+  if (program == NULL || *program == NULL)
+    return;
+  tsr_program *p = *program;
+  tsr__query_env_clear(&p->inputs);
+  tsr__query_env_clear(&p->vars);
+  tsr__query_arena_free(&p->arena);
+  tsr_free(p->ctx, p);
+  *program = NULL;
+}
+
+size_t tsr_program_inputs(const tsr_program *program, const char *const **names) {
+  if (names != NULL)
+    *names = program ? program->free_names : NULL;
+  return program ? program->nfree : 0;
+}
+
+/* ---- bind / run / get ------------------------------------------------- */
+
+static bool is_identifier(const char *s) {
+  if (!(isalpha((unsigned char)*s) || *s == '_'))
+    return false;
+  for (s++; *s; s++)
+    if (!(isalnum((unsigned char)*s) || *s == '_'))
+      return false;
+  return true;
+}
+
+tsr_status tsr_program_bind(tsr_program *p, const char *name, tsr_array *array) {
+  TSR_CHECK(p != NULL && name != NULL && array != NULL, TSR_EINVAL,
+            "tsr_program_bind: program, name and array must not be NULL");
+  TSR_CHECK(is_identifier(name), TSR_EINVAL,
+            "tsr_program_bind: '%s' is not a name (letters, digits and '_', not starting "
+            "with a digit)",
+            name);
+  TSR_CHECK(tsr__query_array_ctx(array) == p->ctx, TSR_EINVAL,
+            "tsr_program_bind: array '%s' belongs to another context", name);
+  tsr__qvalue v = {0};
+  v.kind = QV_ARRAY;
+  TSR_TRY(tsr__query_array_ref(array, &v.array));
+  return tsr__query_env_set(&p->inputs, name, &v);
+}
+
+/* Whether value_array takes v: an array, a number or a tuple of numbers. */
+static bool convertible(const tsr__qvalue *v) {
+  if (v->kind == QV_TUPLE) {
+    for (int i = 0; i < v->n; i++)
+      if (v->items[i].kind != QV_BOOL && v->items[i].kind != QV_INT && v->items[i].kind != QV_FLOAT)
+        return false;
+    return true;
+  }
+  return v->kind == QV_ARRAY || v->kind == QV_BOOL || v->kind == QV_INT || v->kind == QV_FLOAT;
+}
+
+/* A value as a (new) array, for values that are convertible(). */
+static tsr_status value_array(tsr_program *p, const tsr__qvalue *v, tsr_array **out) {
+  if (v->kind == QV_ARRAY)
+    return tsr__query_array_ref(v->array, out);
+  if (v->kind == QV_BOOL)
+    return tsr_array_full(p->ctx, TSR_BOOL, 0, NULL, NULL, v->b, out);
+  if (v->kind == QV_INT)
+    return tsr_array_full(p->ctx, TSR_INT64, 0, NULL, NULL, (double)v->i, out);
+  if (v->kind == QV_FLOAT)
+    return tsr_array_full(p->ctx, TSR_FLOAT64, 0, NULL, NULL, v->f, out);
+  if (v->kind != QV_TUPLE)
+    return TSR_EINVAL;
+  /* A tuple of numbers (such as x.shape) is a 1-d array, as np.asarray. */
+  tsr_dtype t = TSR_BOOL;
+  for (int i = 0; i < v->n; i++) {
+    const tsr__qvalue *it = &v->items[i];
+    if (it->kind == QV_FLOAT)
+      t = TSR_FLOAT64;
+    else if (it->kind == QV_INT && t == TSR_BOOL)
+      t = TSR_INT64;
+    else if (it->kind != QV_BOOL && it->kind != QV_INT)
+      return TSR_EINVAL;
+  }
+  void *data = NULL;
+  TSR_TRY(tsr_alloc(p->ctx, (size_t)v->n * 8, &data));
+  for (int i = 0; i < v->n; i++) {
+    const tsr__qvalue *it = &v->items[i];
+    if (t == TSR_FLOAT64)
+      ((double *)data)[i] = it->kind == QV_FLOAT ? it->f
+                            : it->kind == QV_INT ? (double)it->i
+                                                 : it->b;
+    else if (t == TSR_INT64)
+      ((int64_t *)data)[i] = it->kind == QV_INT ? it->i : it->b;
+    else
+      ((bool *)data)[i] = it->b;
+  }
+  tsr_status s = tsr_array_from_buffer(p->ctx, t, 1, (int64_t[]){v->n}, NULL, data, TSR_BUFFER_COPY,
+                                       NULL, NULL, out);
+  tsr_free(p->ctx, data);
+  return s;
+}
+
+tsr_status tsr_program_run(tsr_program *p, tsr_array **last) {
+  if (last != NULL)
+    *last = NULL;
+  TSR_CHECK(p != NULL, TSR_EINVAL, "tsr_program_run: program is NULL");
+  tsr__query_env_clear(&p->vars);
+  tsr__qeval ev = {p->ctx, p->source, &p->inputs, &p->vars};
+  tsr__qvalue value = {0};
+  const tsr__qstmt *final = NULL;
+  tsr_status s = TSR_OK;
+  for (int32_t i = 0; i < p->nstmts && s == TSR_OK; i++) {
+    const tsr__qstmt *st = &p->stmts[i];
+    tsr__query_value_clear(p->ctx, &value);
+    final = st;
+    s = tsr__query_eval(&ev, st->expr, &value);
+    if (s == TSR_OK && st->target != NULL) {
+      s = tsr__query_env_set(&p->vars, st->target, &value);
+      if (s != TSR_OK)
+        s = tsr__query_fail(p->source, st->target_pos, s, "%s", "out of memory");
+    }
+  }
+  if (s == TSR_OK && final != NULL && final->target == NULL && last != NULL) {
+    if (!convertible(&value))
+      s = tsr__query_fail(p->source, final->expr->pos, TSR_EINVAL,
+                          "the result is a %s, not an array or a number",
+                          tsr__query_value_kind_name(&value));
+    else
+      s = value_array(p, &value, last);
+  }
+  tsr__query_value_clear(p->ctx, &value);
+  return s;
+}
+
+tsr_status tsr_program_get(tsr_program *p, const char *name, tsr_array **out) {
+  TSR_CHECK(out != NULL, TSR_EINVAL, "tsr_program_get: out is NULL");
+  *out = NULL;
+  TSR_CHECK(p != NULL && name != NULL, TSR_EINVAL, "tsr_program_get: program or name is NULL");
+  const tsr__qvalue *v = tsr__query_env_find(&p->vars, name);
+  if (v == NULL)
+    v = tsr__query_env_find(&p->inputs, name);
+  TSR_CHECK(v != NULL, TSR_EINVAL, "the program has no variable named '%s'", name);
+  TSR_CHECK(convertible(v), TSR_EINVAL, "variable '%s' is a %s, not an array or a number", name,
+            tsr__query_value_kind_name(v));
+  return value_array(p, v, out);
+}
+
+/* ---- dump ------------------------------------------------------------- */
+
+typedef struct dumper {
+  char *buf;
+  size_t size, len;
+} dumper;
+
+static void put(dumper *d, const char *fmt, ...) TSR_PRINTF(2, 3);
+static void put(dumper *d, const char *fmt, ...) {
+  if (d->size == 0 || d->len >= d->size - 1)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(d->buf + d->len, d->size - d->len, fmt, ap);
+  va_end(ap);
+  if (n > 0)
+    d->len = d->len + (size_t)n < d->size ? d->len + (size_t)n : d->size - 1;
+}
+
+static void dump_node(dumper *d, const tsr__qnode *n) {
+  if (n == NULL) {
+    put(d, "_");
+    return;
+  }
+  const char *desc = tsr__query_token_desc((tsr__qtok_kind)n->op);
+  int oplen = (int)strlen(desc) - 2; /* without the quotes */
+  switch (n->kind) {
+  case QN_NUMBER:
+    if (n->is_int)
+      put(d, "%lld", (long long)n->ival);
+    else
+      put(d, "%.17g", n->fval);
+    return;
+  case QN_STRING:
+    put(d, "\"%s\"", n->text);
+    return;
+  case QN_NAME:
+    put(d, "%s", n->text);
+    return;
+  case QN_TUPLE:
+    put(d, "(tuple");
+    break;
+  case QN_UNARY:
+    put(d, "(%s", n->op == QT_MINUS ? "neg" : n->op == QT_PLUS ? "pos" : "~");
+    break;
+  case QN_BINARY:
+    put(d, "(%.*s", oplen, desc + 1);
+    break;
+  case QN_ATTR:
+    put(d, "(.%s", n->text);
+    break;
+  case QN_INDEX:
+    put(d, "(index");
+    break;
+  case QN_SLICE:
+    put(d, "(slice");
+    break;
+  case QN_CALL:
+    put(d, "(%s", n->text);
+    break;
+  case QN_KWARG:
+    put(d, "%s=", n->text);
+    dump_node(d, n->kids[0]);
+    return;
+  }
+  for (int i = 0; i < n->nkids; i++) {
+    put(d, " ");
+    dump_node(d, n->kids[i]);
+  }
+  put(d, ")");
+}
+
+void tsr__query_dump(const tsr_program *p, char *buf, size_t size) {
+  dumper d = {buf, size, 0};
+  if (size > 0)
+    buf[0] = '\0';
+  for (int32_t i = 0; i < p->nstmts; i++) {
+    if (i > 0)
+      put(&d, "; ");
+    if (p->stmts[i].target != NULL)
+      put(&d, "(= %s ", p->stmts[i].target);
+    dump_node(&d, p->stmts[i].expr);
+    if (p->stmts[i].target != NULL)
+      put(&d, ")");
+  }
+}
