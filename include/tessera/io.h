@@ -103,6 +103,35 @@ TSR_API TSR_NODISCARD tsr_status tsr_store_hdf5(tsr_ctx *ctx, size_t n, tsr_arra
                                                 const char *path, const char *const *datasets,
                                                 const tsr_hdf5_store_options *options);
 
+/* What an HDF5 file holds (`tessera info`): one entry per group and
+ * dataset, in name order, the root group first. */
+typedef struct tsr_hdf5_entry {
+  const char *path; /* "/", "/group", "/group/dataset" */
+  bool is_dataset;  /* else a group (or another object, e.g. a named type) */
+  /* Datasets only: */
+  const char *type; /* "float64", "int32", "bool", ... or what tessera cannot
+                       read: "float16", "string", "compound", "enum", ... */
+  bool supported;   /* the type is one of tessera's dtypes */
+  int ndim;
+  int64_t shape[TSR_MAX_NDIM];
+  bool chunked;
+  int64_t chunks[TSR_MAX_NDIM];
+  int deflate_level;      /* -1: not deflated */
+  bool shuffle;
+  int other_filters;      /* filters besides deflate and shuffle */
+  uint64_t logical_bytes; /* elements x element size */
+  uint64_t stored_bytes;  /* as stored in the file */
+} tsr_hdf5_entry;
+
+/* Calls fn for `object` ("/" or NULL: the root group and everything below
+ * it; a group: it and everything below; a dataset: it alone) of the file at
+ * `path`; a non-zero return from fn stops the walk.  The entry is valid
+ * during the call.  TSR_EIO naming the file (missing, not HDF5) or the
+ * object (missing).  Serialized with every other HDF5 call of tessera. */
+typedef int (*tsr_hdf5_visit_fn)(const tsr_hdf5_entry *entry, void *user);
+TSR_API TSR_NODISCARD tsr_status tsr_hdf5_list(const char *path, const char *object,
+                                               tsr_hdf5_visit_fn fn, void *user);
+
 #ifdef __cplusplus
 }
 #endif

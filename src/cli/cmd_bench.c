@@ -51,8 +51,9 @@ int cmd_bench(int argc, char **argv) {
   if (access(path, X_OK) != 0)
     snprintf(path, sizeof path, "%s../libexec/tessera/bench_%s", dir, name);
   if (access(path, X_OK) != 0)
-    return cli_usage("bench", "no benchmark program bench_%s beside %s (build with "
-                              "-DTESSERA_BUILD_BENCH=ON)",
+    return cli_usage("bench",
+                     "no benchmark program bench_%s beside %s (build with "
+                     "-DTESSERA_BUILD_BENCH=ON)",
                      name, dir);
   /* argv for the program: its path, the options, and --no-peers unless --peers. */
   char **args = calloc((size_t)argc + 2, sizeof *args);

@@ -53,6 +53,9 @@ static void h5_unlock(void) {
   pthread_mutex_unlock(&h5_mutex);
 }
 
+void tsr__h5_lock(void) { h5_lock(); }
+void tsr__h5_unlock(void) { h5_unlock(); }
+
 typedef struct h5_walk {
   int n;
   char inner[320], outer[160];

@@ -15,6 +15,11 @@
 
 #include "core/core_impl.h"
 
+/* The process-wide HDF5 lock (with HDF5's error printing off inside it);
+ * for the other files of src/io. */
+void tsr__h5_lock(void);
+void tsr__h5_unlock(void);
+
 typedef struct tsr__h5_dataset tsr__h5_dataset;
 typedef struct tsr__h5_file tsr__h5_file;
 

@@ -1,0 +1,218 @@
+/* cmd_eval.c — `tessera eval [options] 'PROGRAM'` (or -f FILE): an array
+ * expression program (the query layer's language) over HDF5 datasets.
+ *
+ * Inputs (--in NAME=FILE.h5:/dset) are lazy arrays over the files; outputs
+ * (--out NAME=FILE.h5:/dset) are stored atomically, all the outputs of one
+ * file in one compute; without outputs, the value of the program's last
+ * expression is computed and printed (a scalar in full precision, a small
+ * array as NumPy prints it). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void help(FILE *out) {
+  fputs("usage: tessera eval [options] [--in NAME=FILE.h5:/DSET]... [--out NAME=FILE.h5:/DSET]...\n"
+        "                    ('PROGRAM' | -f FILE)\n"
+        "\n"
+        "Evaluates a program of array expressions: statements separated by ';' or newlines,\n"
+        "'name = expr' assignments, '#' comments; NumPy-like operators (+ - * / // % ** @,\n"
+        "comparisons, & | ~, x.T, x[a:b, ::2, 3]) and functions (sqrt, sum(x, axis=0),\n"
+        "std(x, ddof=1), where, clip, astype(x, \"f4\"), matmul, rechunk, zeros, random,\n"
+        "...).  Without --out, the last expression's value is printed.\n"
+        "\n"
+        "  --in NAME=FILE.h5:/DSET   bind NAME to a dataset (read lazily, in its chunks)\n"
+        "  --out NAME=FILE.h5:/DSET  store the variable NAME as a dataset (written\n"
+        "                            atomically; an existing file keeps its other objects)\n"
+        "  --compress LEVEL          deflate level 1-9 (with shuffle) for the outputs\n"
+        "  -f FILE                   read the program from FILE\n"
+        "\n",
+        out);
+  cli_common_help(out);
+}
+
+typedef struct binding {
+  char name[128];
+  char file[4096];
+  const char *dataset;
+} binding;
+
+static bool parse_binding(const char *text, binding *b) {
+  const char *eq = strchr(text, '=');
+  if (eq == NULL || eq == text || (size_t)(eq - text) >= sizeof b->name)
+    return false;
+  memcpy(b->name, text, (size_t)(eq - text));
+  b->name[eq - text] = '\0';
+  return cli_split_target(eq + 1, b->file, sizeof b->file, &b->dataset);
+}
+
+static char *read_file(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL)
+    return NULL;
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  for (size_t got; buf != NULL && (got = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
+    n += got;
+    if (n + 1 == cap) {
+      char *grown = realloc(buf, cap * 2);
+      if (grown == NULL) {
+        free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = grown;
+      cap *= 2;
+    }
+  }
+  fclose(f);
+  if (buf != NULL)
+    buf[n] = '\0';
+  return buf;
+}
+
+int cmd_eval(int argc, char **argv) {
+  cli_common c = {.progress = -1};
+  binding *ins = calloc((size_t)argc, sizeof *ins), *outs = calloc((size_t)argc, sizeof *outs);
+  int n_in = 0, n_out = 0, level = 0, rc = CLI_OK;
+  const char *source_arg = NULL, *source_file = NULL;
+  char *source = NULL;
+  bool bad = false;
+  tsr_ctx *ctx = NULL;
+  tsr_program *prog = NULL;
+  tsr_array *last = NULL, **inputs = NULL, **results = NULL;
+  if (ins == NULL || outs == NULL) {
+    rc = cli_error("out of memory");
+    goto done;
+  }
+  for (int i = 1; i < argc && !bad; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      help(stdout);
+      goto done;
+    }
+    if (cli_common_option(&c, argc, argv, &i, &bad))
+      continue;
+    if (strcmp(a, "--in") == 0 || strcmp(a, "--out") == 0 || strcmp(a, "-f") == 0 ||
+        strcmp(a, "--compress") == 0) {
+      if (i + 1 >= argc) {
+        rc = cli_usage("eval", "%s needs a value", a);
+        goto done;
+      }
+      const char *v = argv[++i];
+      if (strcmp(a, "-f") == 0) {
+        source_file = v;
+      } else if (strcmp(a, "--compress") == 0) {
+        char *end;
+        long l = strtol(v, &end, 10);
+        if (*end != '\0' || l < 0 || l > 9) {
+          rc = cli_usage("eval", "--compress '%s' must be a deflate level from 0 to 9", v);
+          goto done;
+        }
+        level = (int)l;
+      } else {
+        binding *b = a[2] == 'i' ? &ins[n_in++] : &outs[n_out++];
+        if (!parse_binding(v, b)) {
+          rc = cli_usage("eval", "%s '%s' is not NAME=FILE.h5:/DATASET", a, v);
+          goto done;
+        }
+      }
+      continue;
+    }
+    if (a[0] == '-' && a[1] != '\0' && !(a[1] >= '0' && a[1] <= '9')) {
+      rc = cli_usage("eval", "unknown option '%s'", a);
+      goto done;
+    }
+    if (source_arg != NULL) {
+      rc = cli_usage("eval", "more than one program given ('%s' and '%s')", source_arg, a);
+      goto done;
+    }
+    source_arg = a;
+  }
+  if (bad) {
+    rc = CLI_USAGE;
+    goto done;
+  }
+  if ((source_arg == NULL) == (source_file == NULL)) {
+    rc = cli_usage("eval", source_arg ? "give the program or -f FILE, not both"
+                                      : "no program given ('PROGRAM' or -f FILE)");
+    goto done;
+  }
+  if (source_file != NULL && (source = read_file(source_file)) == NULL) {
+    rc = cli_error("cannot read the program file '%s'", source_file);
+    goto done;
+  }
+  if ((ctx = cli_context(&c)) == NULL) {
+    rc = CLI_FAILED;
+    goto done;
+  }
+  tsr_status s = tsr_program_parse(ctx, source ? source : source_arg, &prog);
+  if (s != TSR_OK) {
+    rc = cli_fail(s);
+    goto done;
+  }
+  inputs = calloc((size_t)n_in + 1, sizeof *inputs);
+  results = calloc((size_t)n_out + 1, sizeof *results);
+  for (int i = 0; i < n_in && s == TSR_OK; i++) {
+    s = tsr_array_from_hdf5(ctx, ins[i].file, ins[i].dataset, NULL, &inputs[i]);
+    if (s == TSR_OK)
+      s = tsr_program_bind(prog, ins[i].name, inputs[i]);
+  }
+  if (s == TSR_OK)
+    s = tsr_program_run(prog, &last);
+  for (int i = 0; i < n_out && s == TSR_OK; i++)
+    s = tsr_program_get(prog, outs[i].name, &results[i]);
+  if (s != TSR_OK) {
+    rc = cli_fail(s);
+    goto done;
+  }
+  tsr_compute_options co = cli_compute_options(&c);
+  /* One compute per output file, with all of that file's datasets. */
+  for (int i = 0; i < n_out && s == TSR_OK; i++) {
+    bool first = true;
+    for (int j = 0; j < i; j++)
+      first &= strcmp(outs[j].file, outs[i].file) != 0;
+    if (!first)
+      continue;
+    tsr_array *arrays[64];
+    const char *names[64];
+    size_t n = 0;
+    for (int j = i; j < n_out && n < 64; j++)
+      if (strcmp(outs[j].file, outs[i].file) == 0) {
+        arrays[n] = results[j];
+        names[n++] = outs[j].dataset;
+      }
+    tsr_hdf5_store_options so = {0};
+    so.deflate_level = level;
+    so.shuffle = level > 0;
+    so.mode = TSR_HDF5_APPEND;
+    so.compute = &co;
+    s = tsr_store_hdf5(ctx, n, arrays, outs[i].file, names, &so);
+    if (s == TSR_OK && !c.quiet)
+      for (size_t k = 0; k < n; k++)
+        fprintf(stderr, "tessera: wrote %s:%s\n", outs[i].file, names[k]);
+  }
+  if (s == TSR_OK && n_out == 0) {
+    if (last == NULL)
+      rc = cli_error("the program ends with an assignment: nothing to print (use --out, or end "
+                     "with an expression)");
+    else
+      s = tsr_program_format_value(last, &co, stdout);
+  }
+  if (s != TSR_OK)
+    rc = cli_fail(s);
+done:
+  for (int i = 0; inputs != NULL && i < n_in; i++)
+    tsr_array_destroy(&inputs[i]);
+  for (int i = 0; results != NULL && i < n_out; i++)
+    tsr_array_destroy(&results[i]);
+  tsr_array_destroy(&last);
+  tsr_program_destroy(&prog);
+  tsr_ctx_destroy(&ctx);
+  free(inputs);
+  free(results);
+  free(ins);
+  free(outs);
+  free(source);
+  return rc;
+}

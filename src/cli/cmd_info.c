@@ -1,0 +1,72 @@
+/* cmd_info.c — `tessera info FILE.h5 [/OBJECT]`: the groups and datasets of
+ * an HDF5 file, with dtype, shape, chunking, filters, and logical and
+ * stored sizes. */
+#include <string.h>
+
+#include "cli.h"
+
+static void help(FILE *out) {
+  fputs("usage: tessera info FILE.h5 [/OBJECT]\n"
+        "\n"
+        "Lists the groups and datasets of FILE.h5 (or of one group, or one dataset): for\n"
+        "each dataset its dtype, shape, chunks, filters, and logical and stored size.\n",
+        out);
+}
+
+static void shape_text(char *buf, size_t size, int ndim, const int64_t *shape) {
+  size_t at = (size_t)snprintf(buf, size, "(");
+  for (int d = 0; d < ndim && at < size; d++)
+    at += (size_t)snprintf(buf + at, size - at, d ? ", %lld" : "%lld", (long long)shape[d]);
+  if (at < size)
+    snprintf(buf + at, size - at, ndim == 1 ? ",)" : ")");
+}
+
+static int print_entry(const tsr_hdf5_entry *e, void *user) {
+  (void)user;
+  if (!e->is_dataset) {
+    printf("%-32s group\n", e->path);
+    return 0;
+  }
+  char shape[600], chunks[600] = "contiguous", filters[96] = "", logical[32], stored[32];
+  shape_text(shape, sizeof shape, e->ndim, e->shape);
+  if (e->chunked) {
+    char c[560];
+    shape_text(c, sizeof c, e->ndim, e->chunks);
+    snprintf(chunks, sizeof chunks, "chunks %s", c);
+  }
+  if (e->deflate_level >= 0 || e->shuffle || e->other_filters > 0)
+    snprintf(filters, sizeof filters, ", %s%s%s%s", e->shuffle ? "shuffle" : "",
+             e->shuffle && e->deflate_level >= 0 ? " + " : "",
+             e->deflate_level >= 0 ? "deflate " : "", e->other_filters ? " + other filters" : "");
+  if (e->deflate_level >= 0) {
+    size_t n = strlen(filters);
+    snprintf(filters + n, sizeof filters - n, "%d", e->deflate_level);
+  }
+  printf("%-32s dataset %s %s, %s%s, %s (stored %s)%s\n", e->path, e->type, shape, chunks, filters,
+         tsr_format_bytes(e->logical_bytes, logical, sizeof logical),
+         tsr_format_bytes(e->stored_bytes, stored, sizeof stored),
+         e->supported ? "" : " [type not readable by tessera]");
+  return 0;
+}
+
+int cmd_info(int argc, char **argv) {
+  const char *file = NULL, *object = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+      help(stdout);
+      return CLI_OK;
+    }
+    if (argv[i][0] == '-' && argv[i][1] != '\0')
+      return cli_usage("info", "unknown option '%s'", argv[i]);
+    if (file == NULL)
+      file = argv[i];
+    else if (object == NULL)
+      object = argv[i];
+    else
+      return cli_usage("info", "unexpected argument '%s'", argv[i]);
+  }
+  if (file == NULL)
+    return cli_usage("info", "no FILE.h5 given");
+  tsr_status s = tsr_hdf5_list(file, object, print_entry, NULL);
+  return s == TSR_OK ? CLI_OK : cli_fail(s);
+}

@@ -1,0 +1,194 @@
+/* hdf5_list.c — tsr_hdf5_list: the groups and datasets of an HDF5 file
+ * with their types, shapes, chunking, filters and sizes (`tessera info`).
+ *
+ * The walk (H5Lvisit over hard links, in name order) happens under the
+ * HDF5 lock and collects plain entries; the caller's function is called
+ * afterwards, outside the lock, so it may call tessera (and HDF5 through
+ * tessera) itself. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hdf5.h>
+
+#include "hdf5_io.h"
+
+typedef struct entry_list {
+  tsr_hdf5_entry *items;
+  size_t n, cap;
+  bool failed;
+} entry_list;
+
+static const char *type_name(hid_t t, bool *supported) {
+  H5T_class_t cls = H5Tget_class(t);
+  size_t size = H5Tget_size(t);
+  *supported = false;
+  switch (cls) {
+  case H5T_INTEGER: {
+    bool sign = H5Tget_sign(t) == H5T_SGN_2;
+    static const char *const names[2][4] = {{"uint8", "uint16", "uint32", "uint64"},
+                                            {"int8", "int16", "int32", "int64"}};
+    int k = size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : size == 8 ? 3 : -1;
+    if (k < 0)
+      return "integer";
+    *supported = true;
+    return names[sign][k];
+  }
+  case H5T_FLOAT:
+    *supported = size == 4 || size == 8;
+    return size == 2 ? "float16" : size == 4 ? "float32" : size == 8 ? "float64" : "float";
+  case H5T_ENUM:
+    if (size == 1 && H5Tget_nmembers(t) == 2) {
+      *supported = true;
+      return "bool";
+    }
+    return "enum";
+  case H5T_STRING:
+    return "string";
+  case H5T_COMPOUND:
+    return "compound";
+  case H5T_ARRAY:
+    return "array";
+  case H5T_VLEN:
+    return "vlen";
+  case H5T_OPAQUE:
+    return "opaque";
+  case H5T_REFERENCE:
+    return "reference";
+  case H5T_BITFIELD:
+    return "bitfield";
+  default:
+    return "unknown";
+  }
+}
+
+static bool add(entry_list *l, const char *path, tsr_hdf5_entry *e) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 16;
+    tsr_hdf5_entry *grown = realloc(l->items, cap * sizeof *grown);
+    if (grown == NULL)
+      return false;
+    l->items = grown;
+    l->cap = cap;
+  }
+  char *copy = strdup(path);
+  if (copy == NULL)
+    return false;
+  e->path = copy;
+  l->items[l->n++] = *e;
+  return true;
+}
+
+/* Describes the object at `name` (relative to loc) as `path`. */
+static bool describe(hid_t loc, const char *name, const char *path, entry_list *l) {
+  H5O_info_t info;
+  if (H5Oget_info_by_name2(loc, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+    return true; /* dangling or unreadable: skip */
+  tsr_hdf5_entry e;
+  memset(&e, 0, sizeof e);
+  e.deflate_level = -1;
+  if (info.type != H5O_TYPE_DATASET)
+    return add(l, path, &e);
+  e.is_dataset = true;
+  hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+  if (d < 0)
+    return add(l, path, &e);
+  hid_t t = H5Dget_type(d), sp = H5Dget_space(d), pl = H5Dget_create_plist(d);
+  e.type = t >= 0 ? type_name(t, &e.supported) : "unknown";
+  hsize_t dims[H5S_MAX_RANK];
+  int nd = sp >= 0 ? H5Sget_simple_extent_dims(sp, dims, NULL) : 0;
+  e.ndim = nd > 0 && nd <= TSR_MAX_NDIM ? nd : 0;
+  uint64_t n = 1;
+  for (int i = 0; i < e.ndim; i++) {
+    e.shape[i] = (int64_t)dims[i];
+    n *= (uint64_t)dims[i];
+  }
+  e.logical_bytes = n * (t >= 0 ? (uint64_t)H5Tget_size(t) : 0);
+  e.stored_bytes = (uint64_t)H5Dget_storage_size(d);
+  if (pl >= 0 && H5Pget_layout(pl) == H5D_CHUNKED) {
+    hsize_t ch[H5S_MAX_RANK];
+    int cn = H5Pget_chunk(pl, H5S_MAX_RANK, ch);
+    e.chunked = cn == e.ndim;
+    for (int i = 0; e.chunked && i < cn; i++)
+      e.chunks[i] = (int64_t)ch[i];
+    int nf = H5Pget_nfilters(pl);
+    for (int f = 0; f < nf; f++) {
+      unsigned flags, cd[8];
+      size_t ncd = 8;
+      char fname[64];
+      H5Z_filter_t id =
+          H5Pget_filter2(pl, (unsigned)f, &flags, &ncd, cd, sizeof fname, fname, NULL);
+      if (id == H5Z_FILTER_DEFLATE)
+        e.deflate_level = ncd > 0 ? (int)cd[0] : 0;
+      else if (id == H5Z_FILTER_SHUFFLE)
+        e.shuffle = true;
+      else
+        e.other_filters++;
+    }
+  }
+  if (pl >= 0)
+    H5Pclose(pl);
+  if (sp >= 0)
+    H5Sclose(sp);
+  if (t >= 0)
+    H5Tclose(t);
+  H5Dclose(d);
+  return add(l, path, &e);
+}
+
+typedef struct walk_state {
+  entry_list *l;
+  const char *prefix; /* the object walked, "/" or "/g" */
+} walk_state;
+
+static herr_t visit(hid_t group, const char *name, const H5L_info_t *info, void *data) {
+  walk_state *w = data;
+  if (info->type != H5L_TYPE_HARD)
+    return 0;
+  char path[4096];
+  snprintf(path, sizeof path, "%s%s%s", w->prefix, strcmp(w->prefix, "/") == 0 ? "" : "/", name);
+  return describe(group, name, path, w->l) ? 0 : -1;
+}
+
+tsr_status tsr_hdf5_list(const char *path, const char *object, tsr_hdf5_visit_fn fn, void *user) {
+  TSR_CHECK(path != NULL && fn != NULL, TSR_EINVAL, "tsr_hdf5_list: %s is NULL",
+            path == NULL ? "path" : "fn");
+  if (object == NULL || object[0] == '\0')
+    object = "/";
+  entry_list l = {0};
+  tsr_status status = TSR_OK;
+  tsr__h5_lock();
+  hid_t f = H5Fis_hdf5(path) > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
+  if (f < 0) {
+    FILE *probe = fopen(path, "rb");
+    status = tsr_error_set(TSR_EIO, "cannot open '%s': %s", path,
+                           probe == NULL ? "no such file or not readable" : "not an HDF5 file");
+    if (probe != NULL)
+      fclose(probe);
+  } else if (strcmp(object, "/") != 0 && H5Lexists(f, object, H5P_DEFAULT) <= 0) {
+    status = tsr_error_set(TSR_EIO, "'%s' has no object '%s'", path, object);
+  } else {
+    H5O_info_t info;
+    bool ok = H5Oget_info_by_name2(f, object, &info, H5O_INFO_BASIC, H5P_DEFAULT) >= 0 &&
+              describe(f, object, object, &l);
+    if (ok && info.type == H5O_TYPE_GROUP) {
+      hid_t g = H5Gopen2(f, object, H5P_DEFAULT);
+      walk_state w = {&l, object};
+      ok = g >= 0 && H5Lvisit(g, H5_INDEX_NAME, H5_ITER_INC, visit, &w) >= 0;
+      if (g >= 0)
+        H5Gclose(g);
+    }
+    if (!ok)
+      status = tsr_error_set(TSR_EIO, "reading the objects of '%s' in '%s' failed", object, path);
+  }
+  if (f >= 0)
+    H5Fclose(f);
+  tsr__h5_unlock();
+  for (size_t i = 0; i < l.n && status == TSR_OK; i++)
+    if (fn(&l.items[i], user) != 0)
+      break;
+  for (size_t i = 0; i < l.n; i++)
+    free((char *)l.items[i].path);
+  free(l.items);
+  return status;
+}
