@@ -6,6 +6,9 @@
  *   bench_ooc [--gb G] [--limit SIZE] [--threads T] [--reps R] [--dir DIR]
  *             [--no-peers] [--python PATH] [--peers PATH] [--keep]
  *
+ * Every use of tessera happens in a forked child (OpenMP's threads do not
+ * survive fork, so the parent never starts them).
+ *
  * Two files are written first (through tessera): x of shape (rows, 5000)
  * float64 in chunks of 1000 x 5000 (40 MB), G GB of data (default 4, under
  * a 1 GB limit), uncompressed and deflate-1 + shuffle.  Each measurement
@@ -55,8 +58,15 @@ static void usage(void) {
 
 static options parse(int argc, char **argv) {
   const char *tmp = getenv("TMPDIR");
-  options o = {4.0, 1000000000ull, 2, 3, tmp && tmp[0] ? tmp : "/tmp", "/usr/bin/python3",
-               TSR_BENCH_OOC_PEERS, true, false};
+  options o = {4.0,
+               1000000000ull,
+               2,
+               3,
+               tmp && tmp[0] ? tmp : "/tmp",
+               "/usr/bin/python3",
+               TSR_BENCH_OOC_PEERS,
+               true,
+               false};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--no-peers") == 0) {
@@ -103,6 +113,24 @@ static int64_t rows_for(double gb) {
   int64_t rows = (int64_t)(gb * 1e9 / (8.0 * COLS));
   rows = rows / CHUNK_ROWS * CHUNK_ROWS;
   return rows < CHUNK_ROWS ? CHUNK_ROWS : rows;
+}
+
+/* Writes the file in a forked child: the parent must never start OpenMP
+ * threads, which do not survive fork() into the measuring children. */
+static void write_file(const char *path, int64_t rows, int level);
+static void write_file_forked(const char *path, int64_t rows, int level) {
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    write_file(path, rows, level);
+    _exit(0);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    fprintf(stderr, "error: writing %s failed\n", path);
+    exit(1);
+  }
 }
 
 static void write_file(const char *path, int64_t rows, int level) {
@@ -225,7 +253,8 @@ static result median_of(const char *path, const options *o, int threads) {
   return last;
 }
 
-static void print_row(const char *name, const result *r, uint64_t bytes, double plain, uint64_t limit) {
+static void print_row(const char *name, const result *r, uint64_t bytes, double plain,
+                      uint64_t limit) {
   if (!r->ok) {
     printf("%s\tfailed\t-\t-\t-\t-\n", name);
     return;
@@ -247,8 +276,8 @@ int main(int argc, char **argv) {
          (long long)rows, COLS, (double)rows * COLS * 8 / 1e9, CHUNK_ROWS, COLS,
          tsr_format_bytes(o.limit, limit_text, sizeof limit_text), o.threads, o.reps);
   double t0 = bench_now();
-  write_file(plain_path, rows, 0);
-  write_file(zip_path, rows, 1);
+  write_file_forked(plain_path, rows, 0);
+  write_file_forked(zip_path, rows, 1);
   printf("# wrote %s and %s (deflate 1 + shuffle) in %.1f s\n", plain_path, zip_path,
          bench_now() - t0);
   struct stat st_plain, st_zip;

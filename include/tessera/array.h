@@ -11,7 +11,8 @@
  * Chunks: every creation function takes `chunks`, the chunk extent per axis
  * (ndim entries, each >= 1; a value of -1 takes the whole axis, 0 lets the
  * context choose).  chunks == NULL chooses every axis automatically, so that
- * a chunk holds at most tsr_ctx_chunk_bytes() (Dask's chunks="auto").
+ * a chunk holds at most tsr_ctx_chunk_bytes() (Dask's chunks="auto"), and
+ * under a memory limit at most a sixteenth of the limit.
  *
  * Arrays are immutable and may be read from several threads; the calls that
  * compute are not thread-safe on one context. */

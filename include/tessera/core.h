@@ -173,6 +173,13 @@ TSR_API TSR_NODISCARD tsr_status tsr_alloc(tsr_ctx *ctx, size_t bytes, void **ou
 TSR_API TSR_NODISCARD tsr_status tsr_calloc(tsr_ctx *ctx, size_t count, size_t size, void **out);
 /* Frees memory from tsr_alloc/tsr_calloc of the same ctx; accepts NULL. */
 TSR_API void tsr_free(tsr_ctx *ctx, void *ptr);
+/* Allocates scratch memory inside a running kernel (free it with
+ * tsr_free before the kernel returns).  Under a memory limit it is
+ * allocated as task outputs are — spilling waiting chunks, or waiting for
+ * other tasks to finish, to make room — where plain tsr_alloc would fail
+ * with TSR_ENOMEM; elsewhere it is tsr_alloc. */
+TSR_API TSR_NODISCARD tsr_status tsr_kernel_alloc(tsr_ctx *ctx, size_t bytes, void **out);
+
 
 typedef struct tsr_memory_stats {
   uint64_t current_bytes; /* in use now */

@@ -48,12 +48,6 @@ typedef tsr_status (*tsr_kernel_fn)(const tsr_kernel_call *call);
 #define TSR_MAX_KERNELS 65535
 #define TSR_MAX_TASKS 0xfffffffeu
 
-/* Allocates scratch memory inside a running kernel (free it with
- * tsr_free before the kernel returns).  Under a memory limit it is
- * allocated as task outputs are — spilling waiting chunks, or waiting for
- * other tasks to finish, to make room — where plain tsr_alloc would fail
- * with TSR_ENOMEM; elsewhere it is tsr_alloc. */
-TSR_API TSR_NODISCARD tsr_status tsr_kernel_alloc(tsr_ctx *ctx, size_t bytes, void **out);
 
 /* Creates an empty graph whose memory is accounted to ctx.  The caller owns
  * *out and frees it with tsr_taskgraph_destroy(). */

@@ -88,7 +88,7 @@ tsr_status tsr_array_from_hdf5(tsr_ctx *ctx, const char *path, const char *datas
   const tsr__h5_info *info = tsr__h5_dataset_info(d);
   if (chunks == NULL && info->chunked) {
     int64_t c[TSR_MAX_NDIM];
-    file_chunk_multiples(info, tsr_dtype_size(info->dtype), tsr_ctx_chunk_bytes(ctx), c);
+    file_chunk_multiples(info, tsr_dtype_size(info->dtype), tsr__chunk_target(ctx), c);
     TSR__TRY_GOTO(status, tsr_chunk_grid_create_uniform(ctx, info->ndim, info->shape, c, &grid));
   } else {
     TSR__TRY_GOTO(

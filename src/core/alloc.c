@@ -246,3 +246,18 @@ tsr_status tsr_ctx_set_fail_allocation(tsr_ctx *ctx, uint64_t n) {
   atomic_store(&ctx->alloc.fail_countdown, n);
   return TSR_OK;
 }
+
+/* tsr_kernel_alloc: the runtime's hook while a kernel runs on this thread. */
+static _Thread_local tsr__kernel_alloc_fn kernel_alloc_fn;
+static _Thread_local void *kernel_alloc_run;
+
+void tsr__set_kernel_alloc(tsr__kernel_alloc_fn fn, void *run) {
+  kernel_alloc_fn = fn;
+  kernel_alloc_run = run;
+}
+
+tsr_status tsr_kernel_alloc(tsr_ctx *ctx, size_t bytes, void **out) {
+  if (kernel_alloc_fn != NULL)
+    return kernel_alloc_fn(kernel_alloc_run, ctx, bytes, out);
+  return tsr_alloc(ctx, bytes, out);
+}

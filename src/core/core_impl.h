@@ -44,6 +44,16 @@ typedef struct tsr__allocator {
   void *cached[16];
 } tsr__allocator;
 
+/* The bytes automatic chunking aims at: the context's chunk bytes, but
+ * under a memory limit at most a sixteenth of it, so that the chunks in
+ * flight on every thread (inputs, output, scratch) fit the budget. */
+uint64_t tsr__chunk_target(const tsr_ctx *ctx);
+
+/* While a kernel runs, the runtime (sched/) points tsr_kernel_alloc of the
+ * calling thread at its memory budget: fn(run, ctx, bytes, out). */
+typedef tsr_status (*tsr__kernel_alloc_fn)(void *run, tsr_ctx *ctx, size_t bytes, void **out);
+void tsr__set_kernel_alloc(tsr__kernel_alloc_fn fn, void *run);
+
 /* Frees the blocks the allocator keeps for reuse (at context destruction). */
 void tsr__alloc_release_cache(tsr__allocator *a);
 

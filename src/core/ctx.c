@@ -304,3 +304,10 @@ double tsr__now(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+uint64_t tsr__chunk_target(const tsr_ctx *ctx) {
+  uint64_t target = tsr_ctx_chunk_bytes(ctx), limit = tsr_ctx_memory_limit(ctx);
+  if (limit != 0 && limit / 16 < target)
+    target = limit / 16 > 0 ? limit / 16 : 1;
+  return target;
+}

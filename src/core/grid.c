@@ -234,7 +234,7 @@ tsr_status tsr_chunk_grid_create_auto(tsr_ctx *ctx, int ndim, const int64_t *sha
   int64_t size;
   TSR_TRY(check_shape(fn, ndim, shape, &size));
   TSR_CHECK(itemsize >= 1, TSR_EINVAL, "%s: itemsize = %zu must be at least 1", fn, itemsize);
-  uint64_t target = target_bytes != 0 ? target_bytes : tsr_ctx_chunk_bytes(ctx);
+  uint64_t target = target_bytes != 0 ? target_bytes : tsr__chunk_target(ctx);
 
   /* Axes of extent 0 hold one empty chunk whatever is asked and do not take
    * part in the budget; fixed axes keep their extent, clamped to the shape. */

@@ -616,7 +616,7 @@ static tsr_status grow(tsr_ctx *ctx, unsigned char **buf, size_t *cap, size_t ne
   tsr_free(ctx, *buf);
   *buf = NULL;
   *cap = 0;
-  TSR_TRY(tsr_alloc(ctx, need, (void **)buf));
+  TSR_TRY(tsr_kernel_alloc(ctx, need, (void **)buf)); /* in a task: under the budget */
   *cap = need;
   return TSR_OK;
 }
@@ -1013,17 +1013,18 @@ static tsr_status write_direct(tsr__h5_dataset *d, const int64_t *offset, const 
   TSR__CHECK_GOTO(status, c != NULL, TSR_ENOMEM, "cannot allocate a deflate compressor");
   const unsigned char *src = data;
   if (!whole) { /* HDF5 stores whole chunks: pad the edge with zeros */
-    TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, chunk_bytes, (void **)&pad));
+    TSR__TRY_GOTO(status, tsr_kernel_alloc(ctx, chunk_bytes, (void **)&pad));
+    memset(pad, 0, chunk_bytes);
     copy_box(nd, isz, shape, pad, d->info.chunk, zero, data, shape, zero);
     src = pad;
   }
   if (d->info.shuffle && isz > 1) {
-    TSR__TRY_GOTO(status, tsr_alloc(ctx, chunk_bytes, (void **)&shuf));
+    TSR__TRY_GOTO(status, tsr_kernel_alloc(ctx, chunk_bytes, (void **)&shuf));
     shuffle(isz, chunk_elems, src, shuf, false);
     src = shuf;
   }
   size_t bound = libdeflate_zlib_compress_bound(c, chunk_bytes);
-  TSR__TRY_GOTO(status, tsr_alloc(ctx, bound, (void **)&comp));
+  TSR__TRY_GOTO(status, tsr_kernel_alloc(ctx, bound, (void **)&comp));
   size_t csize = libdeflate_zlib_compress(c, src, chunk_bytes, comp, bound);
   TSR__CHECK_GOTO(status, csize > 0, TSR_EINTERNAL, "deflate of %zu bytes did not fit %zu",
                   chunk_bytes, bound);

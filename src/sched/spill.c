@@ -187,19 +187,6 @@ static tsr_status make_room(tsr__run *run, uint64_t bytes, uint32_t spare) {
   return TSR_OK;
 }
 
-/* The run whose kernel this thread is running (set around kernel calls). */
-static _Thread_local tsr__run *current_run;
-
-void tsr__spill_enter_kernel(tsr__run *run) { current_run = run; }
-void tsr__spill_leave_kernel(void) { current_run = NULL; }
-
-tsr_status tsr_kernel_alloc(tsr_ctx *ctx, size_t bytes, void **out) {
-  tsr__run *run = current_run;
-  if (run != NULL && run->ctx == ctx && run->spill != NULL)
-    return tsr__spill_alloc(run, bytes, out);
-  return tsr_alloc(ctx, bytes, out);
-}
-
 /* Naps while another running task, not itself waiting, can free memory;
  * false (at once) when there is none, or the run is stopping. */
 static bool wait_for_others(tsr__run *run) {
@@ -214,6 +201,17 @@ static bool wait_for_others(tsr__run *run) {
   atomic_fetch_sub(&s->waiting, 1);
   return others;
 }
+
+/* tsr_kernel_alloc (core) while one of this run's kernels runs. */
+static tsr_status kernel_alloc(void *run_ptr, tsr_ctx *ctx, size_t bytes, void **out) {
+  tsr__run *run = run_ptr;
+  if (run->ctx == ctx && run->spill != NULL)
+    return tsr__spill_alloc(run, bytes, out);
+  return tsr_alloc(ctx, bytes, out);
+}
+
+void tsr__spill_enter_kernel(tsr__run *run) { tsr__set_kernel_alloc(kernel_alloc, run); }
+void tsr__spill_leave_kernel(void) { tsr__set_kernel_alloc(NULL, NULL); }
 
 tsr_status tsr__spill_alloc(tsr__run *run, size_t bytes, void **out) {
   tsr__spill *s = run->spill;
