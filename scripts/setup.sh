@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # setup.sh — the README's two commands, and bench.  On a fresh Debian 12 machine:
 #   bash scripts/setup.sh run    install what is missing, build, run the main job on data/
+#                                (tessera eval of data/main_job.tsr on data/sample.h5)
 #   bash scripts/setup.sh test   the same set-up, then the whole test suite:
 #                                the release build, then the ASan+UBSan build
 #   bash scripts/setup.sh bench  the same set-up plus python3-numpy and python3-dask,
@@ -23,7 +24,7 @@ packages=(build-essential cmake pkg-config git python3
           libdeflate-dev zlib1g-dev libopenblas-dev libcmocka-dev)
 # The benchmark peers (bench/peers/), for bench mode only: Debian's packages.
 if [ "$mode" = bench ]; then
-  packages+=(python3-numpy python3-dask)
+  packages+=(python3-numpy python3-dask python3-h5py)
 fi
 # h5py for the HDF5 interop tests (tests/io/test_hdf5.c; skipped without it).
 if [ "$mode" = test ]; then
@@ -63,14 +64,23 @@ build() { # preset
 
 build release
 if [ "$mode" = run ]; then
-  echo "== main job: summary statistics of data/sample_series.csv"
-  exec build/release/examples/tessera_demo data/sample_series.csv
+  echo "== main job: standardize data/sample.h5:/temperature (data/main_job.tsr)"
+  echo "   (a year of hourly temperatures at 64 stations, read in 730-hour chunks)"
+  rm -f build/main_job.h5
+  TESSERA_CHUNK_BYTES=400kB build/release/tessera eval --progress --stats \
+    --in t=data/sample.h5:/temperature --out anomaly=build/main_job.h5:/anomaly \
+    -f data/main_job.tsr
+  echo "== printed: [warmest hour of the mean day, lowest and highest station mean (C),"
+  echo "             largest |anomaly| (standard deviations)]; what was stored:"
+  exec build/release/tessera info build/main_job.h5
 fi
 if [ "$mode" = bench ]; then
   echo "== benchmark: scheduler overhead (A8)"
   build/release/bench/bench_sched
-  echo "== benchmark peers: NumPy and Dask on the array workloads (A1-A6)"
-  exec /usr/bin/python3 bench/peers/arrays_peers.py
+  echo "== benchmark: arrays A1-A6 beside NumPy and Dask"
+  build/release/bench/bench_arrays
+  echo "== benchmark: out of core A7 beside h5py + Dask"
+  exec build/release/bench/bench_ooc
 fi
 
 echo "== tests: release build"

@@ -3,9 +3,9 @@
  *
  * Inputs (--in NAME=FILE.h5:/dset) are lazy arrays over the files; outputs
  * (--out NAME=FILE.h5:/dset) are stored atomically, all the outputs of one
- * file in one compute; without outputs, the value of the program's last
- * expression is computed and printed (a scalar in full precision, a small
- * array as NumPy prints it). */
+ * file in one compute; when the program ends with an expression, its value
+ * is computed and printed (a scalar in full precision, a small array as
+ * NumPy prints it). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +19,7 @@ static void help(FILE *out) {
         "'name = expr' assignments, '#' comments; NumPy-like operators (+ - * / // % ** @,\n"
         "comparisons, & | ~, x.T, x[a:b, ::2, 3]) and functions (sqrt, sum(x, axis=0),\n"
         "std(x, ddof=1), where, clip, astype(x, \"f4\"), matmul, rechunk, zeros, random,\n"
-        "...).  Without --out, the last expression's value is printed.\n"
+        "...).  A program ending with an expression prints its value.\n"
         "\n"
         "  --in NAME=FILE.h5:/DSET   bind NAME to a dataset (read lazily, in its chunks)\n"
         "  --out NAME=FILE.h5:/DSET  store the variable NAME as a dataset (written\n"
@@ -192,13 +192,11 @@ int cmd_eval(int argc, char **argv) {
       for (size_t k = 0; k < n; k++)
         fprintf(stderr, "tessera: wrote %s:%s\n", outs[i].file, names[k]);
   }
-  if (s == TSR_OK && n_out == 0) {
-    if (last == NULL)
-      rc = cli_error("the program ends with an assignment: nothing to print (use --out, or end "
-                     "with an expression)");
-    else
-      s = tsr_program_format_value(last, &co, stdout);
-  }
+  if (s == TSR_OK && last != NULL) /* the last expression's value, also with --out */
+    s = tsr_program_format_value(last, &co, stdout);
+  else if (s == TSR_OK && n_out == 0)
+    rc = cli_error("the program ends with an assignment: nothing to print (use --out, or end "
+                   "with an expression)");
   if (s != TSR_OK)
     rc = cli_fail(s);
 done:
