@@ -24,7 +24,7 @@ packages=(build-essential cmake pkg-config git python3
           libdeflate-dev zlib1g-dev libopenblas-dev libcmocka-dev)
 # The benchmark peers (bench/peers/), for bench mode only: Debian's packages.
 if [ "$mode" = bench ]; then
-  packages+=(python3-numpy python3-dask python3-h5py)
+  packages+=(python3-numpy python3-dask python3-h5py gnuplot-nox)
 fi
 # h5py for the HDF5 interop tests (tests/io/test_hdf5.c; skipped without it).
 if [ "$mode" = test ]; then
@@ -77,8 +77,10 @@ fi
 if [ "$mode" = bench ]; then
   echo "== benchmark: scheduler overhead (A8)"
   build/release/bench/bench_sched
-  echo "== benchmark: arrays A1-A6 beside NumPy and Dask"
-  build/release/bench/bench_arrays
+  echo "== benchmark: arrays A1-A6 beside NumPy and Dask (table and chart in build/)"
+  build/release/bench/bench_arrays | tee build/bench_arrays.txt
+  grep -A7 '^workload' build/bench_arrays.txt > build/arrays.tsv
+  gnuplot -e "in='build/arrays.tsv'; out='build/arrays.png'" bench/plot_arrays.gp
   echo "== benchmark: out of core A7 beside h5py + Dask"
   exec build/release/bench/bench_ooc
 fi

@@ -103,6 +103,11 @@ TSR_API TSR_NODISCARD tsr_status tsr_store_hdf5(tsr_ctx *ctx, size_t n, tsr_arra
                                                 const char *path, const char *const *datasets,
                                                 const tsr_hdf5_store_options *options);
 
+/* Bytes tessera has read from and written to HDF5 files since the process
+ * started (as stored: compressed bytes for compressed chunks); either
+ * pointer may be NULL.  Thread-safe. */
+TSR_API void tsr_hdf5_io_bytes(uint64_t *read, uint64_t *written);
+
 /* What an HDF5 file holds (`tessera info`): one entry per group and
  * dataset, in name order, the root group first. */
 typedef struct tsr_hdf5_entry {

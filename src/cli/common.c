@@ -205,6 +205,11 @@ static void print_stats(const tsr_run_stats *st, void *user) {
   (void)user;
   if (tsr_run_stats_print(st, stderr) != TSR_OK)
     cli_error("printing statistics: %s", tsr_last_error());
+  uint64_t r, w;
+  char rt[32], wt[32];
+  tsr_hdf5_io_bytes(&r, &w);
+  fprintf(stderr, "hdf5: %s read, %s written (as stored) so far\n",
+          tsr_format_bytes(r, rt, sizeof rt), tsr_format_bytes(w, wt, sizeof wt));
 }
 
 tsr_compute_options cli_compute_options(const cli_common *c) {

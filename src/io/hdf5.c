@@ -54,6 +54,24 @@ static void h5_unlock(void) {
 }
 
 void tsr__h5_lock(void) { h5_lock(); }
+
+/* Bytes moved to and from files (as stored: compressed for direct chunk
+ * I/O), for `tessera --stats`. */
+static _Atomic uint64_t io_read_bytes, io_written_bytes;
+
+void tsr_hdf5_io_bytes(uint64_t *read, uint64_t *written) {
+  if (read != NULL)
+    *read = atomic_load(&io_read_bytes);
+  if (written != NULL)
+    *written = atomic_load(&io_written_bytes);
+}
+
+static uint64_t box_bytes(int nd, const hsize_t *count, size_t item) {
+  uint64_t n = item;
+  for (int a = 0; a < nd; a++)
+    n *= (uint64_t)count[a];
+  return n;
+}
 void tsr__h5_unlock(void) { h5_unlock(); }
 
 typedef struct h5_walk {
@@ -584,6 +602,8 @@ static tsr_status read_hyperslab(tsr__h5_dataset *d, const int64_t *foff, const 
   }
   if (rc < 0)
     h5_explain(why, sizeof why);
+  else
+    atomic_fetch_add(&io_read_bytes, box_bytes(nd, fc, d->itemsize));
   if (fspace >= 0)
     H5Sclose(fspace);
   if (mspace >= 0)
@@ -662,6 +682,8 @@ static tsr_status read_direct(tsr__h5_dataset *d, const int64_t *offset, const i
       TSR__TRY_GOTO(status, read_hyperslab(d, o, e, out, shape, rel));
     } else {
       status = grow(ctx, &raw, &raw_cap, (size_t)size);
+      if (status == TSR_OK)
+        atomic_fetch_add(&io_read_bytes, (uint64_t)size);
       if (status == TSR_OK && H5Dread_chunk(d->dset, H5P_DEFAULT, ho, &mask, raw) < 0) {
         h5_explain(why, sizeof why);
         status = tsr_error_set(TSR_EIO, "cannot read the chunk at %s of dataset '%s' in '%s': %s",
@@ -979,6 +1001,8 @@ static tsr_status write_hyperslab(tsr__h5_dataset *d, const int64_t *offset, con
   }
   if (rc < 0)
     h5_explain(why, sizeof why);
+  else
+    atomic_fetch_add(&io_written_bytes, box_bytes(nd, fc, d->itemsize));
   if (fspace >= 0)
     H5Sclose(fspace);
   if (mspace >= 0)
@@ -1035,6 +1059,8 @@ static tsr_status write_direct(tsr__h5_dataset *d, const int64_t *offset, const 
   herr_t rc = H5Dwrite_chunk(d->dset, H5P_DEFAULT, 0, ho, csize, comp);
   if (rc < 0)
     h5_explain(why, sizeof why);
+  else
+    atomic_fetch_add(&io_written_bytes, (uint64_t)csize);
   h5_unlock();
   TSR__CHECK_GOTO(status, rc >= 0, TSR_EIO,
                   "cannot write the chunk at %s of dataset '%s' in '%s': %s",
