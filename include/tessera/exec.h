@@ -77,7 +77,8 @@ TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_keep(tsr_taskgraph *graph, uint32
 /* Culls the graph to what the n tasks in `wanted` need (DESIGN.md, "cull"):
  * every other task is skipped by later runs — never run, no output
  * allocated — so asking for a slice of a large array computes only the
- * chunks the slice reads.  A later call replaces the previous culling;
+ * chunks the slice reads.  Tasks marked with tsr_taskgraph_keep() count as
+ * wanted.  A later call replaces the previous culling;
  * n == 0 runs everything again.  Adding tasks after culling leaves them
  * (and the culling of earlier tasks) as they are. */
 TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_cull(tsr_taskgraph *graph, const uint32_t *wanted,

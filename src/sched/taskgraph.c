@@ -356,6 +356,9 @@ tsr_status tsr_taskgraph_cull(tsr_taskgraph *g, const uint32_t *wanted, uint32_t
     g->tasks[t].flags |= TSR__TASK_CULLED;
   for (uint32_t i = 0; i < n; i++)
     g->tasks[wanted[i]].flags &= (uint16_t)~TSR__TASK_CULLED;
+  for (uint32_t t = 0; t < g->n_tasks; t++) /* kept outputs are wanted too */
+    if (g->tasks[t].flags & TSR__TASK_KEEP)
+      g->tasks[t].flags &= (uint16_t)~TSR__TASK_CULLED;
   for (uint32_t t = g->n_tasks; t-- > 0;) {
     if (tsr__task_culled(g, t))
       continue;

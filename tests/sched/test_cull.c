@@ -74,6 +74,26 @@ static void test_cull__runs_only_what_is_wanted(void **state) {
   run_and_check(ctx, TSR_EXECUTOR_OMP);
 }
 
+/* A kept task is an output the caller asked for: culling keeps it and
+ * what it needs, and its output is readable after the run. */
+static void test_cull__kept_tasks_are_wanted(void **state) {
+  tsr_ctx *ctx = *state;
+  tsr_taskgraph *g = make_graph(ctx);
+  reset_calls();
+  assert_ok(tsr_taskgraph_keep(g, 4));
+  assert_ok(tsr_taskgraph_cull(g, (uint32_t[]){2}, 1));
+  assert_ok(tsr_taskgraph_run(g));
+  int want[6] = {1, 1, 1, 1, 1, 0};
+  for (int t = 0; t < 6; t++)
+    assert_int_equal(atomic_load(&calls[t]), want[t]);
+  const void *data;
+  size_t bytes;
+  assert_ok(tsr_taskgraph_output(g, 4, &data, &bytes));
+  assert_non_null(data);
+  assert_int_equal(bytes, 64);
+  tsr_taskgraph_destroy(&g);
+}
+
 static void test_cull__rejects_bad_ids(void **state) {
   tsr_ctx *ctx = *state;
   tsr_taskgraph *g = make_graph(ctx);
@@ -86,6 +106,8 @@ static void test_cull__rejects_bad_ids(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_cull__runs_only_what_is_wanted, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_cull__kept_tasks_are_wanted, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_cull__rejects_bad_ids, test_ctx_setup,
                                       test_ctx_teardown),
