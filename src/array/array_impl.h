@@ -59,6 +59,15 @@ tsr_status tsr__create_source(tsr_ctx *ctx, const char *fn, const tsr__op *op, t
                               int ndim, const int64_t *shape, const int64_t *chunks,
                               const void *params, size_t params_bytes, tsr_array **out);
 
+/* Horizontal fusion of reductions for one compute (reduce.c): links the
+ * reductions the outputs reach that reduce the same values over the same
+ * chunks, so that they are lowered as one pass per chunk; unlink after
+ * lowering (the links live only for that compute). */
+typedef struct tsr__reduce_links tsr__reduce_links;
+tsr_status tsr__reduce_link(tsr_ctx *ctx, size_t n, tsr__expr *const *roots,
+                            tsr__reduce_links **out);
+void tsr__reduce_unlink(tsr_ctx *ctx, tsr__reduce_links **links);
+
 /* Wraps a new node into a handle (takes the node's reference). */
 tsr_status tsr__array_wrap(tsr__expr *e, tsr_array **out);
 

@@ -95,9 +95,17 @@ tsr_status tsr_array_to_buffers_ex(size_t n, tsr_array *const *arrays, void *con
   tsr_status status = TSR_OK;
   tsr_taskgraph *g = NULL;
   tsr__lowering *l = NULL;
+  tsr__reduce_links *links = NULL;
+  tsr__expr *roots[64];
   uint32_t first_store = 0;
   TSR__TRY_GOTO(status, tsr_taskgraph_create(ctx, &g));
   TSR__TRY_GOTO(status, tsr__lowering_create(ctx, g, &l));
+  /* Reductions of the same values share one pass over their chunks (for
+   * at most 64 outputs' worth of graph; beyond, each has its own).  The
+   * links live until the run ends: the shared tasks point at them. */
+  for (size_t i = 0; i < n && i < 64; i++)
+    roots[i] = arrays[i]->expr;
+  TSR__TRY_GOTO(status, tsr__reduce_link(ctx, n < 64 ? n : 64, roots, &links));
   for (size_t i = 0; i < n; i++) { /* lower everything, then the stores */
     const uint32_t *ids;
     TSR__TRY_GOTO(status, tsr__lowering_lower(l, arrays[i]->expr, &ids));
@@ -128,6 +136,7 @@ tsr_status tsr_array_to_buffers_ex(size_t n, tsr_array *const *arrays, void *con
   if (options != NULL && options->on_stats != NULL)
     options->on_stats(tsr_taskgraph_stats(g), options->stats_user);
 fail:
+  tsr__reduce_unlink(ctx, &links);
   tsr__lowering_destroy(&l);
   tsr_taskgraph_destroy(&g);
   return status;

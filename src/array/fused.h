@@ -84,7 +84,7 @@ void tsr__fused_task_inputs(const tsr__fused *f, const tsr__expr *const *inputs,
 /* Walking a chunk: operands are the leaves, then up to two extra operands
  * the caller describes (an output, an index), all with element strides over
  * the iteration space; axes are coalesced where every operand allows. */
-#define TSR__WALK_EXTRA 2
+#define TSR__WALK_EXTRA 8
 typedef struct tsr__walk {
   int ndim;
   int n_leaves;

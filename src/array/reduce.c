@@ -45,7 +45,20 @@ typedef struct reduce_spec {
   int32_t flatten_arg;         /* argmin/argmax over the flattened array */
   int64_t space[TSR_MAX_NDIM]; /* the input's shape */
   tsr_chunk_grid *in_grid;     /* the input's chunk grid (owned) */
+  struct reduce_joint *joint;  /* during one compute: siblings sharing its pass */
 } reduce_spec;
+
+/* Reductions of the same values over the same chunks, computed in one pass
+ * per chunk (set up by tsr__reduce_link for one compute).  A joint chunk
+ * task's output is a header of JOINT_HEADER bytes (member k's state offset
+ * in int64 k) followed by every member's partial state. */
+#define JOINT_MAX 4
+#define JOINT_HEADER 64
+typedef struct reduce_joint {
+  int n;
+  reduce_spec *members[JOINT_MAX];
+  uint32_t *chunk_ids; /* per input chunk, once lowered; NULL before */
+} reduce_joint;
 
 static const char *const reduce_names[TSR_NUM_REDUCE_OPS + 2] = {
     "sum",    "prod",   "mean",          "var",    "std",     "min",     "max",
@@ -443,6 +456,9 @@ typedef struct reduce_task {
   tsr_ctx *ctx;
   int64_t n_out; /* outputs in this task's state */
   int32_t finalize;
+  int32_t joint_member;      /* combine: inputs are joint chunk outputs, take this member's
+                                state; -1: plain states */
+  const reduce_joint *joint; /* chunk task: reduce every member in one pass */
 } reduce_task;
 
 static void task_of(const tsr_kernel_call *call, reduce_task *t, const tsr__block **b) {
@@ -450,27 +466,27 @@ static void task_of(const tsr_kernel_call *call, reduce_task *t, const tsr__bloc
   memcpy(t, (const unsigned char *)call->params + tsr__block_extra_offset((*b)->ndim), sizeof *t);
 }
 
-/* Reduces one input chunk (the block describes it in the input's space). */
-static tsr_status chunk_kernel(const tsr_kernel_call *call) {
-  const tsr__block *b;
-  reduce_task t;
-  task_of(call, &t, &b);
-  const reduce_spec *s = t.spec;
-  if (t.n_out == 0)
-    return TSR_OK;
-  int ndim = b->ndim;
-  const int64_t *shape = tsr__block_shape(b), *offset = tsr__block_offset(b);
-  tsr__walk walk, *w = &walk; /* on the stack: no allocation per task */
-  tsr__walk_setup(w, s->fused, ndim, shape, offset, call->inputs, 2);
-  /* Extra 0: the partial state, the chunk's shape with reduced axes 1. */
-  int64_t st = 1, *out_stride = w->stride[w->n_leaves];
+/* Outputs of spec s in the block (the kept axes' extents). */
+static int64_t block_outputs(const reduce_spec *s, int ndim, const int64_t *shape) {
+  int64_t n = 1;
+  for (int d = 0; d < ndim; d++)
+    if (!((s->reduced >> d) & 1))
+      n *= shape[d];
+  return n;
+}
+
+/* Sets member k's extras (2k: its partial state, the chunk's shape with
+ * reduced axes 1; 2k + 1: the index argmin/argmax report, relative to the
+ * chunk) and returns the index base to add afterwards. */
+static int64_t member_extras(const reduce_spec *s, tsr__walk *w, int k, int ndim,
+                             const int64_t *shape, const int64_t *offset) {
+  int64_t st = 1, *out_stride = w->stride[w->n_leaves + 2 * k];
   for (int d = ndim - 1; d >= 0; d--) {
     bool red = (s->reduced >> d) & 1;
     out_stride[d] = red ? 0 : st;
     st *= red ? 1 : shape[d];
   }
-  /* Extra 1: the index argmin/argmax reports, from the chunk's origin. */
-  int64_t *idx_stride = w->stride[w->n_leaves + 1], idx_base = 0;
+  int64_t *idx_stride = w->stride[w->n_leaves + 2 * k + 1], idx_base = 0;
   if (s->flatten_arg) {
     int64_t is = 1;
     for (int d = ndim - 1; d >= 0; d--) {
@@ -485,34 +501,95 @@ static tsr_status chunk_kernel(const tsr_kernel_call *call) {
       idx_base += red ? offset[d] : 0;
     }
   }
+  return idx_base;
+}
+
+typedef struct joint_acc {
+  int n;
+  chunk_acc acc[JOINT_MAX];
+} joint_acc;
+
+/* Every member reduces the same values, each with its own extras. */
+static tsr_status visit_joint(void *user, const void *values, size_t n, const int64_t *off,
+                              const int64_t *stride, bool run_end) {
+  joint_acc *j = user;
+  for (int k = 0; k < j->n; k++)
+    TSR_TRY(visit_reduce(&j->acc[k], values, n, off + 2 * k, stride + 2 * k, run_end));
+  return TSR_OK;
+}
+
+/* Reduces one input chunk (the block describes it in the input's space),
+ * for one reduction or, in a joint task, for every member at once. */
+static tsr_status chunk_kernel(const tsr_kernel_call *call) {
+  const tsr__block *b;
+  reduce_task t;
+  task_of(call, &t, &b);
+  int members = t.joint ? t.joint->n : 1;
+  const reduce_spec *specs[JOINT_MAX] = {t.spec};
+  for (int k = 0; t.joint && k < members; k++)
+    specs[k] = t.joint->members[k];
+  int ndim = b->ndim;
+  const int64_t *shape = tsr__block_shape(b), *offset = tsr__block_offset(b);
+  /* Where each member's state goes. */
+  unsigned char *out = call->output;
+  int64_t n_out[JOINT_MAX], at = t.joint ? JOINT_HEADER : 0, total_out = 0;
+  unsigned char *states[JOINT_MAX];
+  for (int k = 0; k < members; k++) {
+    n_out[k] = t.joint ? block_outputs(specs[k], ndim, shape) : t.n_out;
+    total_out += n_out[k];
+    if (t.joint)
+      ((int64_t *)out)[k] = at;
+    states[k] = out ? out + at : NULL;
+    at += n_out[k] * specs[k]->nfields * 8;
+  }
+  if (total_out == 0)
+    return TSR_OK;
+  tsr__walk walk, *w = &walk; /* on the stack: no allocation per task */
+  tsr__walk_setup(w, specs[0]->fused, ndim, shape, offset, call->inputs, 2 * members);
+  int64_t idx_base[JOINT_MAX];
+  for (int k = 0; k < members; k++)
+    idx_base[k] = member_extras(specs[k], w, k, ndim, shape, offset);
   tsr__walk_coalesce(w);
-  unsigned char *state = call->output;
-  unsigned char *partial = state;
+  unsigned char *partial = states[0];
   tsr_status status = TSR_OK;
   if (t.finalize) /* a single chunk per output: reduce, then finalize in place */
-    status = tsr_alloc(t.ctx, (size_t)t.n_out * (size_t)s->nfields * 8, (void **)&partial);
+    status = tsr_alloc(t.ctx, (size_t)n_out[0] * (size_t)specs[0]->nfields * 8, (void **)&partial);
+  if (t.finalize)
+    states[0] = partial;
   tsr__eval ev = {0};
+  joint_acc j = {members, {{0}}};
   if (status == TSR_OK) {
-    state_init(s, partial, t.n_out);
-    status = tsr__eval_init(&ev, t.ctx, &s->fused->prog, (size_t)w->shape[w->ndim - 1]);
+    for (int k = 0; k < members; k++) {
+      state_init(specs[k], states[k], n_out[k]);
+      j.acc[k] = (chunk_acc){specs[k], states[k], n_out[k], {0}};
+    }
+    status = tsr__eval_init(&ev, t.ctx, &specs[0]->fused->prog, (size_t)w->shape[w->ndim - 1]);
   }
   if (status == TSR_OK) {
-    chunk_acc acc = {s, partial, t.n_out, {0}};
     /* Indices come out relative to the chunk: add its base afterwards. */
-    status = tsr__walk_run(w, &ev, visit_reduce, &acc);
-    if (status == TSR_OK && (s->family == F_ARGMIN || s->family == F_ARGMAX)) {
-      int64_t *ix = FIELD(&acc, 1, int64_t);
-      for (int64_t i = 0; i < t.n_out; i++)
-        if (ix[i] >= 0)
-          ix[i] += idx_base;
-    }
+    status = members == 1 ? tsr__walk_run(w, &ev, visit_reduce, &j.acc[0])
+                          : tsr__walk_run(w, &ev, visit_joint, &j);
+    for (int k = 0; status == TSR_OK && k < members; k++)
+      if (specs[k]->family == F_ARGMIN || specs[k]->family == F_ARGMAX) {
+        int64_t *ix = FIELD(&j.acc[k], 1, int64_t);
+        for (int64_t i = 0; i < n_out[k]; i++)
+          if (ix[i] >= 0)
+            ix[i] += idx_base[k];
+      }
   }
   if (status == TSR_OK && t.finalize)
-    status = state_finalize(s, partial, t.n_out, call->output);
-  if (partial != state)
+    status = state_finalize(specs[0], partial, n_out[0], call->output);
+  if (t.finalize)
     tsr_free(t.ctx, partial);
   tsr__eval_free(&ev, t.ctx);
   return status;
+}
+
+/* An input's partial state: a joint chunk output holds this member's at
+ * the offset its header gives. */
+static const unsigned char *member_state(const reduce_task *t, const void *input) {
+  const unsigned char *p = input;
+  return t->joint_member < 0 ? p : p + ((const int64_t *)input)[t->joint_member];
 }
 
 /* Combines the partial states of its inputs (in order); the root also
@@ -528,9 +605,9 @@ static tsr_status combine_kernel(const tsr_kernel_call *call) {
   unsigned char *state = call->output;
   if (t.finalize)
     TSR_TRY(tsr_alloc(t.ctx, bytes, (void **)&state));
-  memcpy(state, call->inputs[0], bytes);
+  memcpy(state, member_state(&t, call->inputs[0]), bytes);
   for (uint32_t i = 1; i < call->n_inputs; i++)
-    state_merge(s, state, call->inputs[i], t.n_out);
+    state_merge(s, state, member_state(&t, call->inputs[i]), t.n_out);
   tsr_status status = TSR_OK;
   if (t.finalize) {
     status = state_finalize(s, state, t.n_out, call->output);
@@ -563,11 +640,37 @@ static tsr_status lower_reduce(const tsr__expr *e, tsr_taskgraph *g, const uint3
     else
       n_groups *= ig->nchunks[d];
   }
+  uint32_t ids[TSR__MAX_LEAVES];
+  int64_t coords[TSR_MAX_NDIM];
+  reduce_joint *joint = s->joint;
+  int member = -1;
+  for (int k = 0; joint != NULL && k < joint->n; k++)
+    if (joint->members[k] == s)
+      member = k;
+  if (joint != NULL && joint->chunk_ids == NULL) {
+    /* The first member lowered makes the shared pass: one task per input
+     * chunk reducing the chunk for every member. */
+    uint32_t k_joint;
+    TSR_TRY(tsr_taskgraph_add_kernel(g, "joint-reduce", chunk_kernel, NULL, &k_joint));
+    int64_t n_chunks = tsr_chunk_grid_nchunks(ig);
+    TSR_TRY(tsr_alloc(e->ctx, (size_t)n_chunks * sizeof(uint32_t), (void **)&joint->chunk_ids));
+    reduce_task jt = {joint->members[0], e->ctx, 0, 0, -1, joint};
+    for (int64_t c = 0; c < n_chunks; c++) {
+      tsr__block_describe(ig, c, 8, b);
+      memcpy(params + off, &jt, sizeof jt);
+      TSR_TRY(tsr_chunk_grid_coords(ig, c, coords));
+      tsr__fused_task_inputs(s->fused, (const tsr__expr *const *)e->inputs, in, ndim, coords, ids);
+      size_t bytes = JOINT_HEADER;
+      for (int k = 0; k < joint->n; k++)
+        bytes += (size_t)block_outputs(joint->members[k], ndim, tsr__block_shape(b)) *
+                 (size_t)joint->members[k]->nfields * 8;
+      TSR_TRY(tsr_taskgraph_add_task(g, k_joint, ids, e->n_inputs, params, off + sizeof jt, bytes,
+                                     &joint->chunk_ids[c]));
+    }
+  }
   uint32_t *level = NULL;
   TSR_TRY(tsr_alloc(e->ctx, (size_t)group_size * sizeof *level, (void **)&level));
   size_t out_item = tsr_dtype_size(e->dtype);
-  uint32_t ids[TSR__MAX_LEAVES];
-  int64_t coords[TSR_MAX_NDIM];
   tsr_status status = TSR_OK;
   for (int64_t grp = 0; grp < n_groups && status == TSR_OK; grp++) {
     /* Kept coordinates of this group, in C order over the kept axes. */
@@ -583,8 +686,8 @@ static tsr_status lower_reduce(const tsr__expr *e, tsr_taskgraph *g, const uint3
         n_out *= ig->offsets[d][kept[d] + 1] - ig->offsets[d][kept[d]];
     size_t state_bytes = (size_t)n_out * (size_t)s->nfields * 8;
     size_t final_bytes = (size_t)n_out * out_item;
-    bool single = group_size == 1;
-    reduce_task t = {s, e->ctx, n_out, single};
+    bool single = group_size == 1 && joint == NULL;
+    reduce_task t = {s, e->ctx, n_out, single, -1, NULL};
     for (int64_t m = 0; m < group_size && status == TSR_OK; m++) {
       int64_t r = m;
       for (int d = ndim - 1; d >= 0; d--) {
@@ -599,6 +702,10 @@ static tsr_status lower_reduce(const tsr__expr *e, tsr_taskgraph *g, const uint3
       status = tsr_chunk_grid_index(ig, coords, &c);
       if (status != TSR_OK)
         break;
+      if (joint != NULL) { /* the shared pass's task for this chunk */
+        level[m] = joint->chunk_ids[c];
+        continue;
+      }
       tsr__block_describe(ig, c, 8, b);
       memcpy(params + off, &t, sizeof t);
       tsr__fused_task_inputs(s->fused, (const tsr__expr *const *)e->inputs, in, ndim, coords, ids);
@@ -607,13 +714,14 @@ static tsr_status lower_reduce(const tsr__expr *e, tsr_taskgraph *g, const uint3
     }
     /* The tree: groups of split_every, level by level; the root finalizes. */
     int64_t count = group_size;
+    int32_t from_joint = joint != NULL ? member : -1; /* the first level reads joint outputs */
     memset(b, 0, sizeof(tsr__block));
-    while (status == TSR_OK && count > 1) {
+    while (status == TSR_OK && (count > 1 || from_joint >= 0)) {
       bool root = count <= s->split_every;
       int64_t next = 0;
       for (int64_t i = 0; i < count && status == TSR_OK; i += s->split_every) {
         int64_t fan = count - i < s->split_every ? count - i : s->split_every;
-        reduce_task ct = {s, e->ctx, n_out, root};
+        reduce_task ct = {s, e->ctx, n_out, root, from_joint, NULL};
         memcpy(params + tsr__block_extra_offset(0), &ct, sizeof ct);
         status = tsr_taskgraph_add_task(g, k_combine, &level[i], (uint32_t)fan, params,
                                         tsr__block_extra_offset(0) + sizeof ct,
@@ -621,6 +729,7 @@ static tsr_status lower_reduce(const tsr__expr *e, tsr_taskgraph *g, const uint3
         next++;
       }
       count = next;
+      from_joint = -1;
     }
     out[grp] = level[0];
   }
@@ -859,4 +968,116 @@ tsr_status tsr_argmin(tsr_array *a, int axis, bool flatten, tsr_array **out) {
 }
 tsr_status tsr_argmax(tsr_array *a, int axis, bool flatten, tsr_array **out) {
   return arg(REDUCE_ARGMAX, a, axis, flatten, out);
+}
+
+/* ---- shared passes (horizontal fusion) -------------------------------------------------- */
+
+struct tsr__reduce_links {
+  size_t n;
+  reduce_joint *joints[];
+};
+
+static bool same_program(const tsr__program *a, const tsr__program *b) {
+  if (a->n != b->n)
+    return false;
+  for (uint32_t i = 0; i < a->n; i++) {
+    const tsr__instr *x = &a->code[i], *y = &b->code[i];
+    if (x->code != y->code || x->op != y->op || x->dtype != y->dtype ||
+        x->src_dtype != y->src_dtype || x->a != y->a || x->b != y->b || x->c != y->c ||
+        x->imm != y->imm)
+      return false;
+  }
+  return true;
+}
+
+/* Reductions that can share a pass: the same values (program and leaves)
+ * over the same chunks. */
+static bool can_share(const reduce_spec *a, const reduce_spec *b) {
+  if (!tsr__grid_equal(a->in_grid, b->in_grid) || a->fused->n_leaves != b->fused->n_leaves ||
+      !same_program(&a->fused->prog, &b->fused->prog))
+    return false;
+  for (uint32_t k = 0; k < a->fused->n_leaves; k++)
+    if (a->fused->leaves[k].expr != b->fused->leaves[k].expr)
+      return false;
+  return true;
+}
+
+#define LINK_MAX_NODES 4096
+
+tsr_status tsr__reduce_link(tsr_ctx *ctx, size_t n, tsr__expr *const *roots,
+                            tsr__reduce_links **out) {
+  *out = NULL;
+  tsr__expr **seen = NULL, **stack = NULL;
+  reduce_spec **found = NULL;
+  size_t n_seen = 0, n_stack = 0, n_found = 0;
+  tsr_status status = TSR_OK;
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, LINK_MAX_NODES * sizeof *seen, (void **)&seen));
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, LINK_MAX_NODES * sizeof *stack, (void **)&stack));
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, LINK_MAX_NODES * sizeof *found, (void **)&found));
+  for (size_t i = 0; i < n && n_stack < LINK_MAX_NODES; i++)
+    stack[n_stack++] = roots[i];
+  /* Every node the outputs reach (a large graph is left as it is). */
+  while (n_stack > 0) {
+    tsr__expr *e = stack[--n_stack];
+    bool dup = false;
+    for (size_t i = 0; i < n_seen && !dup; i++)
+      dup = seen[i] == e;
+    if (dup)
+      continue;
+    if (n_seen == LINK_MAX_NODES)
+      goto done;
+    seen[n_seen++] = e;
+    if (e->op == &op_reduce)
+      found[n_found++] = e->params;
+    for (uint32_t k = 0; k < e->n_inputs; k++) {
+      if (n_stack == LINK_MAX_NODES)
+        goto done;
+      stack[n_stack++] = e->inputs[k];
+    }
+  }
+  size_t n_joints = 0;
+  for (size_t i = 0; i < n_found; i++)
+    n_joints += found[i]->joint == NULL;
+  tsr__reduce_links *links;
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *links + n_joints * sizeof(reduce_joint *),
+                                   (void **)&links));
+  *out = links;
+  for (size_t i = 0; i < n_found; i++) {
+    if (found[i]->joint != NULL)
+      continue;
+    reduce_joint j = {1, {found[i]}, NULL};
+    for (size_t k = i + 1; k < n_found && j.n < JOINT_MAX; k++)
+      if (found[k]->joint == NULL && can_share(found[i], found[k]))
+        j.members[j.n++] = found[k];
+    if (j.n < 2)
+      continue;
+    reduce_joint *copy;
+    TSR__TRY_GOTO(status, tsr_alloc(ctx, sizeof *copy, (void **)&copy));
+    *copy = j;
+    links->joints[links->n++] = copy;
+    for (int k = 0; k < j.n; k++)
+      j.members[k]->joint = copy;
+  }
+done:
+fail:
+  tsr_free(ctx, seen);
+  tsr_free(ctx, stack);
+  tsr_free(ctx, found);
+  if (status != TSR_OK)
+    tsr__reduce_unlink(ctx, out);
+  return status;
+}
+
+void tsr__reduce_unlink(tsr_ctx *ctx, tsr__reduce_links **links) {
+  if (links == NULL || *links == NULL)
+    return;
+  for (size_t i = 0; i < (*links)->n; i++) {
+    reduce_joint *j = (*links)->joints[i];
+    for (int k = 0; k < j->n; k++)
+      j->members[k]->joint = NULL;
+    tsr_free(ctx, j->chunk_ids);
+    tsr_free(ctx, j);
+  }
+  tsr_free(ctx, *links);
+  *links = NULL;
 }
