@@ -134,6 +134,12 @@ tsr_status tsr__rechunk_expr(tsr__expr *in, const tsr_chunk_grid *grid, tsr__exp
 tsr_status tsr__grid_from_offsets(tsr_ctx *ctx, int ndim, const int64_t *const *offsets,
                                   const int64_t *nchunks, tsr_chunk_grid **out);
 bool tsr__grid_equal(const tsr_chunk_grid *a, const tsr_chunk_grid *b);
+/* A copy of `grid` allocated from ctx. */
+static inline tsr_status tsr__grid_copy(tsr_ctx *ctx, const tsr_chunk_grid *grid,
+                                        tsr_chunk_grid **out) {
+  return tsr__grid_from_offsets(ctx, grid->ndim, (const int64_t *const *)grid->offsets,
+                                grid->nchunks, out);
+}
 
 /* Writes a shape NumPy's way, "(3, 4)", "(5,)" or "()", into buf. */
 const char *tsr__format_shape(char *buf, size_t size, int ndim, const int64_t *shape);
@@ -151,9 +157,6 @@ int64_t tsr__axis_segments(const int64_t *offsets, int64_t nchunks, int64_t a, i
                            int64_t b0, int64_t b1, tsr__segment *seg);
 
 /* --- user kernels, cumulative, persist --- */
-
-/* A copy of `grid` allocated from ctx (map.c). */
-tsr_status tsr__grid_copy(tsr_ctx *ctx, const tsr_chunk_grid *grid, tsr_chunk_grid **out);
 
 /* Whether a double converts to dtype without undefined behaviour (as
  * np.full and tsr_array_full accept it). */

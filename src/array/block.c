@@ -134,8 +134,8 @@ tsr_status tsr__lower_blockwise_source(const tsr__expr *e, tsr_taskgraph *g, con
 }
 
 tsr_status tsr__normalize_axis(const char *fn, int axis, int ndim, int *out) {
-  TSR_CHECK(axis >= -ndim && axis < ndim, TSR_EINVAL, "%s: axis %d is out of bounds for a %d-d array",
-            fn, axis, ndim);
+  TSR_CHECK(axis >= -ndim && axis < ndim, TSR_EINVAL,
+            "%s: axis %d is out of bounds for a %d-d array", fn, axis, ndim);
   *out = axis < 0 ? axis + ndim : axis;
   return TSR_OK;
 }

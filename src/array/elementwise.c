@@ -146,29 +146,6 @@ tsr_status tsr_binary(tsr_binary_op op, tsr_array *a, tsr_array *b, tsr_array **
   return status;
 }
 
-static bool fits_integer(tsr_dtype t, double v) {
-  switch (t) {
-  case TSR_INT8:
-    return v >= -128 && v <= 127;
-  case TSR_INT16:
-    return v >= -32768 && v <= 32767;
-  case TSR_INT32:
-    return v >= -2147483648.0 && v <= 2147483647.0;
-  case TSR_INT64:
-    return v >= -9223372036854775808.0 && v < 9223372036854775808.0;
-  case TSR_UINT8:
-    return v >= 0 && v <= 255;
-  case TSR_UINT16:
-    return v >= 0 && v <= 65535;
-  case TSR_UINT32:
-    return v >= 0 && v <= 4294967295.0;
-  case TSR_UINT64:
-    return v >= 0 && v < 18446744073709551616.0;
-  default:
-    return false;
-  }
-}
-
 /* NEP 50: the dtype a weak scalar takes next to an array of dtype t.
  * *array_as is the dtype the array must be cast to first (a comparison with
  * an integer out of the array's range is done in float64, which gives the
@@ -183,7 +160,7 @@ static tsr_status weak_scalar_dtype(const char *fn, tsr_binary_op op, tsr_dtype 
     *scalar_as = TSR_FLOAT64;
   } else if (t == TSR_BOOL) {
     *scalar_as = TSR_INT64;
-  } else if (fits_integer(t, s)) {
+  } else if (tsr__value_fits(t, s) /* s is integral here */) {
     *scalar_as = t;
   } else if (is_comparison(op)) {
     *scalar_as = *array_as = TSR_FLOAT64;

@@ -199,12 +199,17 @@ tsr_status tsr__fused_make(tsr_ctx *ctx, const tsr__builder *b, tsr__fused **out
   return TSR_OK;
 }
 
-void tsr__fused_destroy(tsr_ctx *ctx, tsr__fused *f) {
-  if (f == NULL)
-    return;
+/* Releases the leaves a fused program holds (not the tsr__fused itself). */
+static void release_leaves(tsr_ctx *ctx, tsr__fused *f) {
   for (uint32_t k = 0; k < f->n_leaves; k++)
     tsr__expr_release(&f->leaves[k].expr);
   tsr_free(ctx, f->leaves);
+}
+
+void tsr__fused_destroy(tsr_ctx *ctx, tsr__fused *f) {
+  if (f == NULL)
+    return;
+  release_leaves(ctx, f);
   tsr_free(ctx, f);
 }
 
@@ -241,29 +246,16 @@ tsr_status tsr__fused_grid(tsr_ctx *ctx, const char *fn, const tsr__builder *b,
                                d);
       }
     }
-  int64_t nchunks[TSR_MAX_NDIM];
-  const int64_t *extents[TSR_MAX_NDIM];
-  int64_t *buf = NULL;
-  int64_t total = 0;
-  for (int d = 0; d < ndim; d++)
-    total += source[d] ? source[d]->nchunks[source_axis[d]] : 1;
-  TSR_TRY(tsr_alloc(ctx, (size_t)(total > 0 ? total : 1) * sizeof *buf, (void **)&buf));
-  int64_t *p = buf;
+  /* Each axis takes its source's boundaries, or is one whole chunk. */
+  int64_t nchunks[TSR_MAX_NDIM], whole[TSR_MAX_NDIM][2];
+  const int64_t *offsets[TSR_MAX_NDIM];
   for (int d = 0; d < ndim; d++) {
-    extents[d] = p;
-    if (source[d] == NULL) {
-      nchunks[d] = 1;
-      *p++ = b->shape[d];
-      continue;
-    }
-    int j = source_axis[d];
-    nchunks[d] = source[d]->nchunks[j];
-    for (int64_t i = 0; i < nchunks[d]; i++)
-      *p++ = source[d]->offsets[j][i + 1] - source[d]->offsets[j][i];
+    whole[d][0] = 0;
+    whole[d][1] = b->shape[d];
+    offsets[d] = source[d] ? source[d]->offsets[source_axis[d]] : whole[d];
+    nchunks[d] = source[d] ? source[d]->nchunks[source_axis[d]] : 1;
   }
-  tsr_status status = tsr_chunk_grid_create_explicit(ctx, ndim, extents, nchunks, out);
-  tsr_free(ctx, buf);
-  return status;
+  return tsr__grid_from_offsets(ctx, ndim, offsets, nchunks, out);
 }
 
 /* Adds the boundaries of offsets[0..n] to the sorted set u (n_u entries). */
@@ -660,12 +652,7 @@ static tsr_status lower_fused(const tsr__expr *e, tsr_taskgraph *g, const uint32
   return TSR_OK;
 }
 
-static void destroy_fused(tsr__expr *e) {
-  tsr__fused *f = e->params;
-  for (uint32_t k = 0; k < f->n_leaves; k++)
-    tsr__expr_release(&f->leaves[k].expr);
-  tsr_free(e->ctx, f->leaves);
-}
+static void destroy_fused(tsr__expr *e) { release_leaves(e->ctx, e->params); }
 
 static const tsr__op op_fused = {"elementwise", lower_fused, destroy_fused};
 
@@ -674,12 +661,7 @@ bool tsr__expr_is_fused(const tsr__expr *e) { return e->op == &op_fused; }
 tsr_status tsr__builder_finish(tsr__builder *b, tsr_ctx *ctx, const char *fn, uint16_t result,
                                tsr__expr **out) {
   *out = NULL;
-  if (result + 1u != b->prog.n) { /* make the result the last register */
-    TSR_CHECK(b->prog.n < TSR__MAX_INSTRS, TSR_ENOTSUP, "%s: fused program too long", fn);
-    tsr_dtype t = (tsr_dtype)b->prog.code[result].dtype;
-    b->prog.code[b->prog.n++] = (tsr__instr){
-        .code = TSR__I_CAST, .dtype = (uint8_t)t, .src_dtype = (uint8_t)t, .a = result};
-  }
+  TSR_TRY(tsr__program_result_last(&b->prog, result));
   tsr__expr *owned[TSR__MAX_LEAVES];
   uint32_t n_owned = 0;
   tsr_chunk_grid *grid = NULL;

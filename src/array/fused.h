@@ -52,8 +52,7 @@ tsr_status tsr__builder_finish(tsr__builder *b, tsr_ctx *ctx, const char *fn, ui
  * (Dask's unify_chunks: the union of their boundaries per axis).  The new
  * leaves are returned in owned[0..*n_owned) (one reference each, to release
  * once the node made from the builder holds its own). */
-tsr_status tsr__builder_unify(tsr__builder *b, tsr_ctx *ctx, tsr__expr **owned,
-                              uint32_t *n_owned);
+tsr_status tsr__builder_unify(tsr__builder *b, tsr_ctx *ctx, tsr__expr **owned, uint32_t *n_owned);
 /* out[i] = in[i] rechunked to chunks common to all (broadcast-compatible)
  * inputs; one new reference each. */
 tsr_status tsr__unify_chunks(tsr_ctx *ctx, const char *fn, uint32_t n, tsr__expr *const *in,

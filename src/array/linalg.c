@@ -457,7 +457,8 @@ static tsr_status contract(const char *fn, tsr_array *a, tsr_array *b, int nc, c
   char sa[TSR_MAX_NDIM * 22 + 4], sb[TSR_MAX_NDIM * 22 + 4];
   TSR_CHECK(nc >= 0 && nc <= na && nc <= nb, TSR_EINVAL,
             "%s: %d contracted axes for shapes %s and %s", fn, nc,
-            tsr__format_shape(sa, sizeof sa, na, ga->shape), tsr__format_shape(sb, sizeof sb, nb, gb->shape));
+            tsr__format_shape(sa, sizeof sa, na, ga->shape),
+            tsr__format_shape(sb, sizeof sb, nb, gb->shape));
   TSR_CHECK(nc == 0 || (axes_a != NULL && axes_b != NULL), TSR_EINVAL, "%s: axes are NULL", fn);
   TSR_CHECK(na + nb - 2 * nc <= TSR_MAX_NDIM, TSR_EINVAL,
             "%s: the result would have %d dimensions, more than %d", fn, na + nb - 2 * nc,
@@ -471,8 +472,9 @@ static tsr_status contract(const char *fn, tsr_array *a, tsr_array *b, int nc, c
     int x = p.ca[i], y = p.cb[i];
     TSR_CHECK(ga->shape[x] == gb->shape[y], TSR_ESHAPE,
               "%s: shapes %s and %s not aligned: %lld (axis %d) != %lld (axis %d)", fn,
-              tsr__format_shape(sa, sizeof sa, na, ga->shape), tsr__format_shape(sb, sizeof sb, nb, gb->shape),
-              (long long)ga->shape[x], x, (long long)gb->shape[y], y);
+              tsr__format_shape(sa, sizeof sa, na, ga->shape),
+              tsr__format_shape(sb, sizeof sb, nb, gb->shape), (long long)ga->shape[x], x,
+              (long long)gb->shape[y], y);
     bool same = ga->nchunks[x] == gb->nchunks[y];
     for (int64_t c = 0; same && c <= ga->nchunks[x]; c++)
       same = ga->offsets[x][c] == gb->offsets[y][c];

@@ -14,28 +14,6 @@
 
 #include "fused.h"
 
-tsr_status tsr__grid_copy(tsr_ctx *ctx, const tsr_chunk_grid *grid, tsr_chunk_grid **out) {
-  *out = NULL;
-  tsr_chunk_grid *g;
-  TSR_TRY(tsr_alloc(ctx, sizeof *g, (void **)&g));
-  memcpy(g, grid, sizeof *g);
-  g->ctx = ctx;
-  for (int d = 0; d < TSR_MAX_NDIM; d++)
-    g->offsets[d] = NULL;
-  for (int d = 0; d < grid->ndim; d++) {
-    size_t n = (size_t)grid->nchunks[d] + 1;
-    tsr_status status =
-        tsr__alloc_array(ctx, n, sizeof(int64_t), "chunk grid offsets", (void **)&g->offsets[d]);
-    if (status != TSR_OK) {
-      tsr_chunk_grid_destroy(&g);
-      return status;
-    }
-    memcpy(g->offsets[d], grid->offsets[d], n * sizeof(int64_t));
-  }
-  *out = g;
-  return TSR_OK;
-}
-
 /* ---- map_blocks -------------------------------------------------------------- */
 
 typedef struct map_params {

@@ -28,6 +28,17 @@ tsr_status tsr__program_emit(tsr__program *p, tsr__instr in, uint16_t *reg) {
   return TSR_OK;
 }
 
+tsr_status tsr__program_result_last(tsr__program *p, uint16_t r) {
+  if (r + 1u == p->n)
+    return TSR_OK;
+  if (p->n == TSR__MAX_INSTRS)
+    return tsr_error_set(TSR_ENOTSUP, "fused program longer than %d instructions", TSR__MAX_INSTRS);
+  tsr_dtype t = (tsr_dtype)p->code[r].dtype; /* a copy: a cast to its own dtype */
+  p->code[p->n++] =
+      (tsr__instr){.code = TSR__I_CAST, .dtype = (uint8_t)t, .src_dtype = (uint8_t)t, .a = r};
+  return TSR_OK;
+}
+
 tsr_status tsr__program_cast(tsr__program *p, uint16_t r, tsr_dtype to, uint16_t *out) {
   tsr_dtype from = (tsr_dtype)p->code[r].dtype;
   if (from == to) {

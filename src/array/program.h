@@ -54,6 +54,10 @@ typedef struct tsr__program {
 /* Appends an instruction, reusing an identical earlier one (CSE within the
  * program); *reg is its register.  TSR_ENOTSUP when the program is full. */
 tsr_status tsr__program_emit(tsr__program *p, tsr__instr in, uint16_t *reg);
+/* Makes register r the program's result (its last register, which
+ * evaluation returns), appending a copy when an earlier instruction holds
+ * it (CSE).  TSR_ENOTSUP when the program is full. */
+tsr_status tsr__program_result_last(tsr__program *p, uint16_t r);
 /* Emits a cast of register r (dtype `from`) to `to`, or returns r. */
 tsr_status tsr__program_cast(tsr__program *p, uint16_t r, tsr_dtype to, uint16_t *out);
 /* Emits a constant of dtype `dtype` holding `value` (converted as a C cast). */

@@ -19,7 +19,8 @@
 /* The loops are compiled twice, for x86-64's baseline (SSE2) and for AVX2,
  * and the dynamic loader picks the one the CPU runs (GCC's target_clones;
  * ifunc on glibc). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
 #define MULTIVERSION __attribute__((target_clones("avx2", "default")))
 #else
 #define MULTIVERSION
@@ -113,8 +114,8 @@ static inline uint64_t f2u64(double x) {
     break;                    \
   }
 
-MULTIVERSION void tsr__cast_loop(tsr_dtype to, tsr_dtype from, void *dst, const void *src, int64_t stride,
-                    size_t n) {
+MULTIVERSION void tsr__cast_loop(tsr_dtype to, tsr_dtype from, void *dst, const void *src,
+                                 int64_t stride, size_t n) {
   switch (from) {
     TYPES_A(CAST_FROM)
   default:
@@ -166,160 +167,160 @@ void tsr__splat(void *dst, const void *value, size_t itemsize, size_t n) {
     }                                \
   } while (0)
 
-#define FLOAT_UNARY(T, S)                                                      \
+#define FLOAT_UNARY(T, S)                                                                   \
   MULTIVERSION static bool unary_##T(tsr_unary_op op, void *dst, const void *x, size_t n) { \
-    switch (op) {                                                              \
-    case TSR_OP_NEGATIVE:                                                      \
-      LOOP1(T, T, -a);                                                         \
-      break;                                                                   \
-    case TSR_OP_POSITIVE:                                                      \
-      LOOP1(T, T, a);                                                          \
-      break;                                                                   \
-    case TSR_OP_ABS:                                                           \
-      LOOP1(T, T, fabs##S(a));                                                 \
-      break;                                                                   \
-    case TSR_OP_SIGN:                                                          \
-      LOOP1(T, T, a > 0 ? (T)1 : a < 0 ? (T)-1 : a);                           \
-      break;                                                                   \
-    case TSR_OP_SQUARE:                                                        \
-      LOOP1(T, T, a *a);                                                       \
-      break;                                                                   \
-    case TSR_OP_SQRT:                                                          \
-      LOOP1(T, T, sqrt##S(a));                                                 \
-      break;                                                                   \
-    case TSR_OP_CBRT:                                                          \
-      LOOP1(T, T, cbrt##S(a));                                                 \
-      break;                                                                   \
-    case TSR_OP_EXP:                                                           \
-      LOOP1(T, T, exp##S(a));                                                  \
-      break;                                                                   \
-    case TSR_OP_EXP2:                                                          \
-      LOOP1(T, T, exp2##S(a));                                                 \
-      break;                                                                   \
-    case TSR_OP_EXPM1:                                                         \
-      LOOP1(T, T, expm1##S(a));                                                \
-      break;                                                                   \
-    case TSR_OP_LOG:                                                           \
-      LOOP1(T, T, log##S(a));                                                  \
-      break;                                                                   \
-    case TSR_OP_LOG1P:                                                         \
-      LOOP1(T, T, log1p##S(a));                                                \
-      break;                                                                   \
-    case TSR_OP_LOG2:                                                          \
-      LOOP1(T, T, log2##S(a));                                                 \
-      break;                                                                   \
-    case TSR_OP_LOG10:                                                         \
-      LOOP1(T, T, log10##S(a));                                                \
-      break;                                                                   \
-    case TSR_OP_SIN:                                                           \
-      LOOP1(T, T, sin##S(a));                                                  \
-      break;                                                                   \
-    case TSR_OP_COS:                                                           \
-      LOOP1(T, T, cos##S(a));                                                  \
-      break;                                                                   \
-    case TSR_OP_TAN:                                                           \
-      LOOP1(T, T, tan##S(a));                                                  \
-      break;                                                                   \
-    case TSR_OP_ARCSIN:                                                        \
-      LOOP1(T, T, asin##S(a));                                                 \
-      break;                                                                   \
-    case TSR_OP_ARCCOS:                                                        \
-      LOOP1(T, T, acos##S(a));                                                 \
-      break;                                                                   \
-    case TSR_OP_ARCTAN:                                                        \
-      LOOP1(T, T, atan##S(a));                                                 \
-      break;                                                                   \
-    case TSR_OP_SINH:                                                          \
-      LOOP1(T, T, sinh##S(a));                                                 \
-      break;                                                                   \
-    case TSR_OP_COSH:                                                          \
-      LOOP1(T, T, cosh##S(a));                                                 \
-      break;                                                                   \
-    case TSR_OP_TANH:                                                          \
-      LOOP1(T, T, tanh##S(a));                                                 \
-      break;                                                                   \
-    case TSR_OP_ARCSINH:                                                       \
-      LOOP1(T, T, asinh##S(a));                                                \
-      break;                                                                   \
-    case TSR_OP_ARCCOSH:                                                       \
-      LOOP1(T, T, acosh##S(a));                                                \
-      break;                                                                   \
-    case TSR_OP_ARCTANH:                                                       \
-      LOOP1(T, T, atanh##S(a));                                                \
-      break;                                                                   \
-    case TSR_OP_FLOOR:                                                         \
-      LOOP1(T, T, floor##S(a));                                                \
-      break;                                                                   \
-    case TSR_OP_CEIL:                                                          \
-      LOOP1(T, T, ceil##S(a));                                                 \
-      break;                                                                   \
-    case TSR_OP_ROUND:                                                         \
-      LOOP1(T, T, rint##S(a));                                                 \
-      break;                                                                   \
-    case TSR_OP_TRUNC:                                                         \
-      LOOP1(T, T, trunc##S(a));                                                \
-      break;                                                                   \
-    case TSR_OP_ISNAN:                                                         \
-      LOOP1(T, uint8_t, a != a);                                               \
-      break;                                                                   \
-    case TSR_OP_ISINF:                                                         \
-      LOOP1(T, uint8_t, isinf(a) != 0);                                        \
-      break;                                                                   \
-    case TSR_OP_ISFINITE:                                                      \
-      LOOP1(T, uint8_t, isfinite(a) != 0);                                     \
-      break;                                                                   \
-    case TSR_OP_LOGICAL_NOT:                                                   \
-      LOOP1(T, uint8_t, a == 0);                                               \
-      break;                                                                   \
-    default:                                                                   \
-      return false;                                                            \
-    }                                                                          \
-    return true;                                                               \
+    switch (op) {                                                                           \
+    case TSR_OP_NEGATIVE:                                                                   \
+      LOOP1(T, T, -a);                                                                      \
+      break;                                                                                \
+    case TSR_OP_POSITIVE:                                                                   \
+      LOOP1(T, T, a);                                                                       \
+      break;                                                                                \
+    case TSR_OP_ABS:                                                                        \
+      LOOP1(T, T, fabs##S(a));                                                              \
+      break;                                                                                \
+    case TSR_OP_SIGN:                                                                       \
+      LOOP1(T, T, a > 0 ? (T)1 : a < 0 ? (T)-1 : a);                                        \
+      break;                                                                                \
+    case TSR_OP_SQUARE:                                                                     \
+      LOOP1(T, T, a *a);                                                                    \
+      break;                                                                                \
+    case TSR_OP_SQRT:                                                                       \
+      LOOP1(T, T, sqrt##S(a));                                                              \
+      break;                                                                                \
+    case TSR_OP_CBRT:                                                                       \
+      LOOP1(T, T, cbrt##S(a));                                                              \
+      break;                                                                                \
+    case TSR_OP_EXP:                                                                        \
+      LOOP1(T, T, exp##S(a));                                                               \
+      break;                                                                                \
+    case TSR_OP_EXP2:                                                                       \
+      LOOP1(T, T, exp2##S(a));                                                              \
+      break;                                                                                \
+    case TSR_OP_EXPM1:                                                                      \
+      LOOP1(T, T, expm1##S(a));                                                             \
+      break;                                                                                \
+    case TSR_OP_LOG:                                                                        \
+      LOOP1(T, T, log##S(a));                                                               \
+      break;                                                                                \
+    case TSR_OP_LOG1P:                                                                      \
+      LOOP1(T, T, log1p##S(a));                                                             \
+      break;                                                                                \
+    case TSR_OP_LOG2:                                                                       \
+      LOOP1(T, T, log2##S(a));                                                              \
+      break;                                                                                \
+    case TSR_OP_LOG10:                                                                      \
+      LOOP1(T, T, log10##S(a));                                                             \
+      break;                                                                                \
+    case TSR_OP_SIN:                                                                        \
+      LOOP1(T, T, sin##S(a));                                                               \
+      break;                                                                                \
+    case TSR_OP_COS:                                                                        \
+      LOOP1(T, T, cos##S(a));                                                               \
+      break;                                                                                \
+    case TSR_OP_TAN:                                                                        \
+      LOOP1(T, T, tan##S(a));                                                               \
+      break;                                                                                \
+    case TSR_OP_ARCSIN:                                                                     \
+      LOOP1(T, T, asin##S(a));                                                              \
+      break;                                                                                \
+    case TSR_OP_ARCCOS:                                                                     \
+      LOOP1(T, T, acos##S(a));                                                              \
+      break;                                                                                \
+    case TSR_OP_ARCTAN:                                                                     \
+      LOOP1(T, T, atan##S(a));                                                              \
+      break;                                                                                \
+    case TSR_OP_SINH:                                                                       \
+      LOOP1(T, T, sinh##S(a));                                                              \
+      break;                                                                                \
+    case TSR_OP_COSH:                                                                       \
+      LOOP1(T, T, cosh##S(a));                                                              \
+      break;                                                                                \
+    case TSR_OP_TANH:                                                                       \
+      LOOP1(T, T, tanh##S(a));                                                              \
+      break;                                                                                \
+    case TSR_OP_ARCSINH:                                                                    \
+      LOOP1(T, T, asinh##S(a));                                                             \
+      break;                                                                                \
+    case TSR_OP_ARCCOSH:                                                                    \
+      LOOP1(T, T, acosh##S(a));                                                             \
+      break;                                                                                \
+    case TSR_OP_ARCTANH:                                                                    \
+      LOOP1(T, T, atanh##S(a));                                                             \
+      break;                                                                                \
+    case TSR_OP_FLOOR:                                                                      \
+      LOOP1(T, T, floor##S(a));                                                             \
+      break;                                                                                \
+    case TSR_OP_CEIL:                                                                       \
+      LOOP1(T, T, ceil##S(a));                                                              \
+      break;                                                                                \
+    case TSR_OP_ROUND:                                                                      \
+      LOOP1(T, T, rint##S(a));                                                              \
+      break;                                                                                \
+    case TSR_OP_TRUNC:                                                                      \
+      LOOP1(T, T, trunc##S(a));                                                             \
+      break;                                                                                \
+    case TSR_OP_ISNAN:                                                                      \
+      LOOP1(T, uint8_t, a != a);                                                            \
+      break;                                                                                \
+    case TSR_OP_ISINF:                                                                      \
+      LOOP1(T, uint8_t, isinf(a) != 0);                                                     \
+      break;                                                                                \
+    case TSR_OP_ISFINITE:                                                                   \
+      LOOP1(T, uint8_t, isfinite(a) != 0);                                                  \
+      break;                                                                                \
+    case TSR_OP_LOGICAL_NOT:                                                                \
+      LOOP1(T, uint8_t, a == 0);                                                            \
+      break;                                                                                \
+    default:                                                                                \
+      return false;                                                                         \
+    }                                                                                       \
+    return true;                                                                            \
   }
 
 /* Integer unary operations; the float functions never reach here (the
  * builder casts integers to float first). */
 #define NEG_S(a) ((a) < 0)
 #define NEG_U(a) ((void)(a), 0)
-#define INT_UNARY(T, ISNEG)                                                   \
+#define INT_UNARY(T, ISNEG)                                                                 \
   MULTIVERSION static bool unary_##T(tsr_unary_op op, void *dst, const void *x, size_t n) { \
-    switch (op) {                                                              \
-    case TSR_OP_NEGATIVE:                                                      \
-      LOOP1(T, T, 0 - (uint64_t)a);                                            \
-      break;                                                                   \
-    case TSR_OP_ABS:                                                           \
-      LOOP1(T, T, ISNEG(a) ? 0 - (uint64_t)a : (uint64_t)a);             \
-      break;                                                                   \
-    case TSR_OP_SIGN:                                                          \
-      LOOP1(T, T, (a > 0) - ISNEG(a));                                \
-      break;                                                                   \
-    case TSR_OP_SQUARE:                                                        \
-      LOOP1(T, T, (uint64_t)a *(uint64_t)a);                                   \
-      break;                                                                   \
-    case TSR_OP_POSITIVE:                                                      \
-    case TSR_OP_FLOOR:                                                         \
-    case TSR_OP_CEIL:                                                          \
-    case TSR_OP_ROUND:                                                         \
-    case TSR_OP_TRUNC:                                                         \
-      LOOP1(T, T, a);                                                          \
-      break;                                                                   \
-    case TSR_OP_ISNAN:                                                         \
-    case TSR_OP_ISINF:                                                         \
-      LOOP1(T, uint8_t, ((void)a, 0));                                         \
-      break;                                                                   \
-    case TSR_OP_ISFINITE:                                                      \
-      LOOP1(T, uint8_t, ((void)a, 1));                                         \
-      break;                                                                   \
-    case TSR_OP_LOGICAL_NOT:                                                   \
-      LOOP1(T, uint8_t, a == 0);                                               \
-      break;                                                                   \
-    case TSR_OP_INVERT:                                                        \
-      LOOP1(T, T, ~(uint64_t)a);                                               \
-      break;                                                                   \
-    default:                                                                   \
-      return false;                                                            \
-    }                                                                          \
-    return true;                                                               \
+    switch (op) {                                                                           \
+    case TSR_OP_NEGATIVE:                                                                   \
+      LOOP1(T, T, 0 - (uint64_t)a);                                                         \
+      break;                                                                                \
+    case TSR_OP_ABS:                                                                        \
+      LOOP1(T, T, ISNEG(a) ? 0 - (uint64_t)a : (uint64_t)a);                                \
+      break;                                                                                \
+    case TSR_OP_SIGN:                                                                       \
+      LOOP1(T, T, (a > 0) - ISNEG(a));                                                      \
+      break;                                                                                \
+    case TSR_OP_SQUARE:                                                                     \
+      LOOP1(T, T, (uint64_t)a *(uint64_t)a);                                                \
+      break;                                                                                \
+    case TSR_OP_POSITIVE:                                                                   \
+    case TSR_OP_FLOOR:                                                                      \
+    case TSR_OP_CEIL:                                                                       \
+    case TSR_OP_ROUND:                                                                      \
+    case TSR_OP_TRUNC:                                                                      \
+      LOOP1(T, T, a);                                                                       \
+      break;                                                                                \
+    case TSR_OP_ISNAN:                                                                      \
+    case TSR_OP_ISINF:                                                                      \
+      LOOP1(T, uint8_t, ((void)a, 0));                                                      \
+      break;                                                                                \
+    case TSR_OP_ISFINITE:                                                                   \
+      LOOP1(T, uint8_t, ((void)a, 1));                                                      \
+      break;                                                                                \
+    case TSR_OP_LOGICAL_NOT:                                                                \
+      LOOP1(T, uint8_t, a == 0);                                                            \
+      break;                                                                                \
+    case TSR_OP_INVERT:                                                                     \
+      LOOP1(T, T, ~(uint64_t)a);                                                            \
+      break;                                                                                \
+    default:                                                                                \
+      return false;                                                                         \
+    }                                                                                       \
+    return true;                                                                            \
   }
 
 typedef uint8_t bool8;
@@ -452,48 +453,49 @@ bool tsr__unary_loop(tsr_unary_op op, tsr_dtype dtype, void *dst, const void *x,
     LOOP2(T, uint8_t, a >= b); \
     break;
 
-#define FLOAT_BINARY(T, S)                                                                      \
-  FLOAT_DIVMOD(T, S)                                                                            \
-  MULTIVERSION static bool binary_##T(tsr_binary_op op, void *dst, const void *x, const void *y, size_t n) { \
-    switch (op) {                                                                               \
-    case TSR_OP_ADD:                                                                            \
-      LOOP2(T, T, a + b);                                                                       \
-      break;                                                                                    \
-    case TSR_OP_SUB:                                                                            \
-      LOOP2(T, T, a - b);                                                                       \
-      break;                                                                                    \
-    case TSR_OP_MUL:                                                                            \
-      LOOP2(T, T, a *b);                                                                        \
-      break;                                                                                    \
-    case TSR_OP_DIV:                                                                            \
-      LOOP2(T, T, a / b);                                                                       \
-      break;                                                                                    \
-    case TSR_OP_FLOORDIV:                                                                       \
-      LOOP2(T, T, floordiv_##T(a, b));                                                          \
-      break;                                                                                    \
-    case TSR_OP_MOD:                                                                            \
-      LOOP2(T, T, mod_##T(a, b));                                                               \
-      break;                                                                                    \
-    case TSR_OP_POW:                                                                            \
-      LOOP2(T, T, pow##S(a, b));                                                                \
-      break;                                                                                    \
-    case TSR_OP_MAXIMUM:                                                                        \
-      LOOP2(T, T, (a >= b || a != a) ? a : b);                                                  \
-      break;                                                                                    \
-    case TSR_OP_MINIMUM:                                                                        \
-      LOOP2(T, T, (a <= b || a != a) ? a : b);                                                  \
-      break;                                                                                    \
-    case TSR_OP_ARCTAN2:                                                                        \
-      LOOP2(T, T, atan2##S(a, b));                                                              \
-      break;                                                                                    \
-    case TSR_OP_HYPOT:                                                                          \
-      LOOP2(T, T, hypot##S(a, b));                                                              \
-      break;                                                                                    \
-      COMPARE_CASES(T)                                                                          \
-    default:                                                                                    \
-      return false;                                                                             \
-    }                                                                                           \
-    return true;                                                                                \
+#define FLOAT_BINARY(T, S)                                                                       \
+  FLOAT_DIVMOD(T, S)                                                                             \
+  MULTIVERSION static bool binary_##T(tsr_binary_op op, void *dst, const void *x, const void *y, \
+                                      size_t n) {                                                \
+    switch (op) {                                                                                \
+    case TSR_OP_ADD:                                                                             \
+      LOOP2(T, T, a + b);                                                                        \
+      break;                                                                                     \
+    case TSR_OP_SUB:                                                                             \
+      LOOP2(T, T, a - b);                                                                        \
+      break;                                                                                     \
+    case TSR_OP_MUL:                                                                             \
+      LOOP2(T, T, a *b);                                                                         \
+      break;                                                                                     \
+    case TSR_OP_DIV:                                                                             \
+      LOOP2(T, T, a / b);                                                                        \
+      break;                                                                                     \
+    case TSR_OP_FLOORDIV:                                                                        \
+      LOOP2(T, T, floordiv_##T(a, b));                                                           \
+      break;                                                                                     \
+    case TSR_OP_MOD:                                                                             \
+      LOOP2(T, T, mod_##T(a, b));                                                                \
+      break;                                                                                     \
+    case TSR_OP_POW:                                                                             \
+      LOOP2(T, T, pow##S(a, b));                                                                 \
+      break;                                                                                     \
+    case TSR_OP_MAXIMUM:                                                                         \
+      LOOP2(T, T, (a >= b || a != a) ? a : b);                                                   \
+      break;                                                                                     \
+    case TSR_OP_MINIMUM:                                                                         \
+      LOOP2(T, T, (a <= b || a != a) ? a : b);                                                   \
+      break;                                                                                     \
+    case TSR_OP_ARCTAN2:                                                                         \
+      LOOP2(T, T, atan2##S(a, b));                                                               \
+      break;                                                                                     \
+    case TSR_OP_HYPOT:                                                                           \
+      LOOP2(T, T, hypot##S(a, b));                                                               \
+      break;                                                                                     \
+      COMPARE_CASES(T)                                                                           \
+    default:                                                                                     \
+      return false;                                                                              \
+    }                                                                                            \
+    return true;                                                                                 \
   }
 
 static inline uint64_t ipow(uint64_t base, uint64_t exp) {
@@ -524,7 +526,8 @@ static inline uint64_t ipow(uint64_t base, uint64_t exp) {
     T r = (T)(a % b);                                                                              \
     return (T)((r != 0 && ((r < 0) != (b < 0))) ? r + b : r);                                      \
   }                                                                                                \
-  MULTIVERSION static bool binary_##T(tsr_binary_op op, void *dst, const void *x, const void *y, size_t n) {    \
+  MULTIVERSION static bool binary_##T(tsr_binary_op op, void *dst, const void *x, const void *y,   \
+                                      size_t n) {                                                  \
     switch (op) {                                                                                  \
     case TSR_OP_ADD:                                                                               \
       LOOP2(T, T, (uint64_t)a + (uint64_t)b);                                                      \
@@ -542,9 +545,9 @@ static inline uint64_t ipow(uint64_t base, uint64_t exp) {
       LOOP2(T, T, mod_##T(a, b));                                                                  \
       break;                                                                                       \
     case TSR_OP_POW: {                                                                             \
-      const T *exps = y;                                                                             \
+      const T *exps = y;                                                                           \
       for (size_t j = 0; j < n; j++)                                                               \
-        if (exps[j] < 0) {                                                                           \
+        if (exps[j] < 0) {                                                                         \
           tsr_error_set(TSR_EINVAL, "power: integers to negative integer powers are not allowed"); \
           return false;                                                                            \
         }                                                                                          \
@@ -579,53 +582,54 @@ static inline uint64_t ipow(uint64_t base, uint64_t exp) {
     return true;                                                                                   \
   }
 
-#define UNSIGNED_BINARY(T, BITS)                                                                \
-  MULTIVERSION static bool binary_##T(tsr_binary_op op, void *dst, const void *x, const void *y, size_t n) { \
-    switch (op) {                                                                               \
-    case TSR_OP_ADD:                                                                            \
-      LOOP2(T, T, (uint64_t)a + (uint64_t)b);                                                   \
-      break;                                                                                    \
-    case TSR_OP_SUB:                                                                            \
-      LOOP2(T, T, (uint64_t)a - (uint64_t)b);                                                   \
-      break;                                                                                    \
-    case TSR_OP_MUL:                                                                            \
-      LOOP2(T, T, (uint64_t)a *(uint64_t)b);                                                    \
-      break;                                                                                    \
-    case TSR_OP_FLOORDIV:                                                                       \
-      LOOP2(T, T, b == 0 ? 0 : a / b);                                                          \
-      break;                                                                                    \
-    case TSR_OP_MOD:                                                                            \
-      LOOP2(T, T, b == 0 ? 0 : a % b);                                                          \
-      break;                                                                                    \
-    case TSR_OP_POW:                                                                            \
-      LOOP2(T, T, ipow(a, b));                                                                  \
-      break;                                                                                    \
-    case TSR_OP_MAXIMUM:                                                                        \
-      LOOP2(T, T, a >= b ? a : b);                                                              \
-      break;                                                                                    \
-    case TSR_OP_MINIMUM:                                                                        \
-      LOOP2(T, T, a <= b ? a : b);                                                              \
-      break;                                                                                    \
-    case TSR_OP_BITWISE_AND:                                                                    \
-      LOOP2(T, T, a &b);                                                                        \
-      break;                                                                                    \
-    case TSR_OP_BITWISE_OR:                                                                     \
-      LOOP2(T, T, a | b);                                                                       \
-      break;                                                                                    \
-    case TSR_OP_BITWISE_XOR:                                                                    \
-      LOOP2(T, T, a ^ b);                                                                       \
-      break;                                                                                    \
-    case TSR_OP_LEFT_SHIFT:                                                                     \
-      LOOP2(T, T, b >= BITS ? 0 : (uint64_t)a << b);                                            \
-      break;                                                                                    \
-    case TSR_OP_RIGHT_SHIFT:                                                                    \
-      LOOP2(T, T, b >= BITS ? 0 : a >> b);                                                      \
-      break;                                                                                    \
-      COMPARE_CASES(T)                                                                          \
-    default:                                                                                    \
-      return false;                                                                             \
-    }                                                                                           \
-    return true;                                                                                \
+#define UNSIGNED_BINARY(T, BITS)                                                                 \
+  MULTIVERSION static bool binary_##T(tsr_binary_op op, void *dst, const void *x, const void *y, \
+                                      size_t n) {                                                \
+    switch (op) {                                                                                \
+    case TSR_OP_ADD:                                                                             \
+      LOOP2(T, T, (uint64_t)a + (uint64_t)b);                                                    \
+      break;                                                                                     \
+    case TSR_OP_SUB:                                                                             \
+      LOOP2(T, T, (uint64_t)a - (uint64_t)b);                                                    \
+      break;                                                                                     \
+    case TSR_OP_MUL:                                                                             \
+      LOOP2(T, T, (uint64_t)a *(uint64_t)b);                                                     \
+      break;                                                                                     \
+    case TSR_OP_FLOORDIV:                                                                        \
+      LOOP2(T, T, b == 0 ? 0 : a / b);                                                           \
+      break;                                                                                     \
+    case TSR_OP_MOD:                                                                             \
+      LOOP2(T, T, b == 0 ? 0 : a % b);                                                           \
+      break;                                                                                     \
+    case TSR_OP_POW:                                                                             \
+      LOOP2(T, T, ipow(a, b));                                                                   \
+      break;                                                                                     \
+    case TSR_OP_MAXIMUM:                                                                         \
+      LOOP2(T, T, a >= b ? a : b);                                                               \
+      break;                                                                                     \
+    case TSR_OP_MINIMUM:                                                                         \
+      LOOP2(T, T, a <= b ? a : b);                                                               \
+      break;                                                                                     \
+    case TSR_OP_BITWISE_AND:                                                                     \
+      LOOP2(T, T, a &b);                                                                         \
+      break;                                                                                     \
+    case TSR_OP_BITWISE_OR:                                                                      \
+      LOOP2(T, T, a | b);                                                                        \
+      break;                                                                                     \
+    case TSR_OP_BITWISE_XOR:                                                                     \
+      LOOP2(T, T, a ^ b);                                                                        \
+      break;                                                                                     \
+    case TSR_OP_LEFT_SHIFT:                                                                      \
+      LOOP2(T, T, b >= BITS ? 0 : (uint64_t)a << b);                                             \
+      break;                                                                                     \
+    case TSR_OP_RIGHT_SHIFT:                                                                     \
+      LOOP2(T, T, b >= BITS ? 0 : a >> b);                                                       \
+      break;                                                                                     \
+      COMPARE_CASES(T)                                                                           \
+    default:                                                                                     \
+      return false;                                                                              \
+    }                                                                                            \
+    return true;                                                                                 \
   }
 
 /* Booleans: + is or, * is and (NumPy); the rest goes through int8. */

@@ -861,47 +861,29 @@ static tsr_status build(int op, tsr_array *a, const int *axes, int naxes, bool a
   if (op == TSR_REDUCE_ANY || op == TSR_REDUCE_ALL || op == TSR_REDUCE_COUNT_NONZERO)
     TSR__TRY_GOTO(status, tsr__program_cast(&bl->prog, r, TSR_BOOL, &r));
   TSR__TRY_GOTO(status, tsr__program_cast(&bl->prog, r, acc_in, &r));
-  if (r + 1u != bl->prog.n) { /* the reduced value must be the last register */
-    TSR__CHECK_GOTO(status, bl->prog.n < TSR__MAX_INSTRS, TSR_ENOTSUP, "%s: program too long",
-                    name);
-    bl->prog.code[bl->prog.n++] = (tsr__instr){
-        .code = TSR__I_CAST, .dtype = (uint8_t)acc_in, .src_dtype = (uint8_t)acc_in, .a = r};
-  }
+  TSR__TRY_GOTO(status, tsr__program_result_last(&bl->prog, r)); /* the reduced value */
   TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *params, (void **)&params));
   *params = spec;
   TSR__TRY_GOTO(status, tsr__builder_unify(bl, ctx, owned, &n_owned));
   TSR__TRY_GOTO(status, tsr__fused_grid(ctx, name, bl, &params->in_grid));
   TSR__TRY_GOTO(status, tsr__fused_make(ctx, bl, &params->fused, inputs, &n_inputs));
-  /* The output grid: kept axes keep their chunks. */
+  /* The output grid: kept axes keep their chunks; with keepdims, reduced
+   * axes are one chunk of extent 1. */
   {
+    static const int64_t one_chunk[2] = {0, 1};
     int64_t nchunks[TSR_MAX_NDIM];
-    const int64_t *extents[TSR_MAX_NDIM];
-    int64_t ones[TSR_MAX_NDIM];
-    int64_t *buf = NULL;
-    int64_t total = 0;
+    const int64_t *offsets[TSR_MAX_NDIM];
     const tsr_chunk_grid *ig = params->in_grid;
-    for (int d = 0; d < ndim; d++)
-      total += ig->nchunks[d];
-    TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)(total + 1) * sizeof *buf, (void **)&buf));
     int od = 0;
-    int64_t *p = buf;
     for (int d = 0; d < ndim; d++) {
-      if ((reduced >> d) & 1) {
-        if (!opt->keepdims)
-          continue;
-        ones[od] = 1;
-        extents[od] = &ones[od];
-        nchunks[od++] = 1;
+      bool red = (reduced >> d) & 1;
+      if (red && !opt->keepdims)
         continue;
-      }
-      extents[od] = p;
-      nchunks[od++] = ig->nchunks[d];
-      for (int64_t i = 0; i < ig->nchunks[d]; i++)
-        *p++ = ig->offsets[d][i + 1] - ig->offsets[d][i];
+      offsets[od] = red ? one_chunk : ig->offsets[d];
+      nchunks[od++] = red ? 1 : ig->nchunks[d];
     }
     tsr_chunk_grid *grid = NULL;
-    status = tsr_chunk_grid_create_explicit(ctx, od, extents, nchunks, &grid);
-    tsr_free(ctx, buf);
+    status = tsr__grid_from_offsets(ctx, od, offsets, nchunks, &grid);
     if (status != TSR_OK)
       goto fail;
     status = tsr__expr_create(ctx, &op_reduce, (tsr_dtype)spec.out_dtype, grid, n_inputs, inputs,
