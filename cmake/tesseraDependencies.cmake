@@ -103,6 +103,16 @@ if(NOT TARGET tessera::openblas)
   list(APPEND TESSERA_PKG_LIBS_PRIVATE -L${openblas_dir} -lopenblas)
 endif()
 
+# MPI (dist/, the only layer that includes mpi.h itself) as tessera::mpi:
+# Open MPI's pkg-config module first, else CMake's FindMPI.
+tessera_pkg_module(MPI ompi-c tessera::mpi)
+if(NOT TARGET tessera::mpi)
+  tessera_find_dependency(MPI COMPONENTS C)
+  add_library(tessera::mpi INTERFACE IMPORTED)
+  target_link_libraries(tessera::mpi INTERFACE MPI::MPI_C)
+  list(APPEND TESSERA_PKG_LIBS_PRIVATE ${MPI_C_LINK_FLAGS} ${MPI_C_LIBRARIES})
+endif()
+
 # HDF5, the Open MPI flavour (DESIGN.md), as tessera::hdf5 for io/, the only
 # layer that includes its headers: pkg-config first (Debian's
 # libhdf5-openmpi-dev ships hdf5-openmpi.pc), else the library and headers

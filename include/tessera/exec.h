@@ -83,7 +83,14 @@ TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_keep(tsr_taskgraph *graph, uint32
  * (and the culling of earlier tasks) as they are. */
 TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_cull(tsr_taskgraph *graph, const uint32_t *wanted,
                                                     uint32_t n);
-/* Sets the rank that owns (computes) the task; 0 until distributed runs. */
+/* Under MPI (tessera/dist.h): sets the rank that owns (computes) the task,
+ * or TSR_OWNER_ALL for a task every rank runs (its inputs are sent to every
+ * rank: results every rank needs).  A task whose owner is not set runs
+ * where its first input runs (its first input not owned by all), or on rank
+ * 0 when it has no inputs.  A rank beyond the communicator is an error of
+ * the run.  Outputs kept with tsr_taskgraph_keep() are readable on the
+ * ranks that ran the task. */
+#define TSR_OWNER_ALL (-1)
 TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_set_owner(tsr_taskgraph *graph, uint32_t task,
                                                          int rank);
 
@@ -140,6 +147,10 @@ typedef struct tsr_run_stats {
   uint64_t peak_bytes;      /* allocator peak during the run, graph included (a run
                                 resets the context's peak when it starts) */
   double seconds;           /* wall time of the run */
+  /* Under MPI: this rank, the ranks, and this rank's chunk messages. */
+  int rank, ranks;
+  uint64_t bytes_sent, bytes_received;
+  uint64_t messages_sent, messages_received;
   uint32_t n_kernels;
   const tsr_kernel_stats *kernels; /* n_kernels entries, in registration order */
 } tsr_run_stats;

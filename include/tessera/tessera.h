@@ -10,6 +10,7 @@
 
 #include <tessera/array.h>
 #include <tessera/core.h>
+#include <tessera/dist.h>
 #include <tessera/exec.h>
 #include <tessera/io.h>
 #include <tessera/query.h>

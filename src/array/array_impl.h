@@ -4,6 +4,7 @@
 #define TSR_ARRAY_IMPL_H
 
 #include <tessera/array.h>
+#include <tessera/dist.h>
 
 #include "core/grid_impl.h"
 #include "graph/expr.h"

@@ -64,6 +64,8 @@ static tsr_status add_stores(tsr_taskgraph *g, const tsr__expr *e, const uint32_
     tsr__block_describe(e->grid, c, tsr_dtype_size(e->dtype), (tsr__block *)params);
     uint32_t t;
     TSR_TRY(tsr_taskgraph_add_task(g, k, &ids[c], 1, params, off + sizeof p, 0, &t));
+    /* Under MPI every rank gets the whole result. */
+    TSR_TRY(tsr_taskgraph_set_owner(g, t, TSR_OWNER_ALL));
   }
   return TSR_OK;
 }
@@ -98,6 +100,7 @@ tsr_status tsr_array_to_buffers_ex(size_t n, tsr_array *const *arrays, void *con
   tsr__reduce_links *links = NULL;
   tsr__expr *roots[64];
   uint32_t first_store = 0;
+  bool ran = false;
   TSR__TRY_GOTO(status, tsr_taskgraph_create(ctx, &g));
   TSR__TRY_GOTO(status, tsr__lowering_create(ctx, g, &l));
   /* Reductions of the same values share one pass over their chunks (for
@@ -132,10 +135,15 @@ tsr_status tsr_array_to_buffers_ex(size_t n, tsr_array *const *arrays, void *con
   }
   if (options != NULL && options->dot_path != NULL)
     TSR__TRY_GOTO(status, tsr_taskgraph_write_dot(g, options->dot_path));
+  ran = true;
   TSR__TRY_GOTO(status, tsr_taskgraph_run_ex(g, options ? &options->run : NULL));
   if (options != NULL && options->on_stats != NULL)
     options->on_stats(tsr_taskgraph_stats(g), options->stats_user);
 fail:
+  /* Under MPI a rank that failed before the run still meets the others in
+   * the run's first step, the agreement on its set-up (transfer.c). */
+  if (!ran)
+    status = tsr_ctx_agree(ctx, status);
   tsr__reduce_unlink(ctx, &links);
   tsr__lowering_destroy(&l);
   tsr_taskgraph_destroy(&g);

@@ -10,11 +10,20 @@
  *
  * Stores: each array is first rechunked (lazily, in the same graph) to the
  * dataset's uniform chunk shape, so every write task holds exactly one file
- * chunk and can compress it on its own thread. */
+ * chunk and can compress it on its own thread.
+ *
+ * Under MPI every rank opens an input file read-only and reads the chunks
+ * it owns; a store is written by one rank (WRITER: HDF5's MPI build cannot
+ * write compressed chunks directly through MPI-IO, DESIGN.md "I/O"), to
+ * which the owners send their chunks, and it stays atomic: the writer
+ * renames the file into place only when every rank's run succeeded. */
 #include <string.h>
 
 #include "array_impl.h"
+#include "dist/dist.h"
 #include "io/hdf5_io.h"
+
+#define WRITER 0
 
 /* ---- reading ------------------------------------------------------------- */
 
@@ -71,7 +80,7 @@ static void file_chunk_multiples(const tsr__h5_info *info, size_t itemsize, uint
   }
 }
 
-tsr_status tsr_array_from_hdf5(tsr_ctx *ctx, const char *path, const char *dataset,
+static tsr_status open_dataset(tsr_ctx *ctx, const char *path, const char *dataset,
                                const int64_t *chunks, tsr_array **out) {
   static const char fn[] = "tsr_array_from_hdf5";
   tsr_status status = TSR_OK;
@@ -111,6 +120,23 @@ fail:
   return status;
 }
 
+tsr_status tsr_array_from_hdf5(tsr_ctx *ctx, const char *path, const char *dataset,
+                               const int64_t *chunks, tsr_array **out) {
+  tsr_status status = open_dataset(ctx, path, dataset, chunks, out);
+  if (ctx == NULL || out == NULL)
+    return status;
+  /* Under MPI: a file one rank cannot read fails on every rank. */
+  tsr__dist *dist = tsr__dist_get(ctx);
+  if (dist == NULL) {
+    tsr_array_destroy(out);
+    return TSR_EMPI;
+  }
+  status = tsr__dist_agree(dist, status);
+  if (status != TSR_OK)
+    tsr_array_destroy(out);
+  return status;
+}
+
 /* ---- storing --------------------------------------------------------------- */
 
 static tsr_status h5_write_kernel(const tsr_kernel_call *call) {
@@ -120,7 +146,7 @@ static tsr_status h5_write_kernel(const tsr_kernel_call *call) {
 }
 
 static tsr_status add_writes(tsr_taskgraph *g, const tsr__expr *e, const uint32_t *ids,
-                             tsr__h5_dataset *d) {
+                             tsr__h5_dataset *d, int writer) {
   uint32_t k;
   TSR_TRY(tsr_taskgraph_add_kernel(g, "hdf5-write", h5_write_kernel, d, &k));
   int ndim = e->grid->ndim;
@@ -130,6 +156,7 @@ static tsr_status add_writes(tsr_taskgraph *g, const tsr__expr *e, const uint32_
     tsr__block_describe(e->grid, c, tsr_dtype_size(e->dtype), (tsr__block *)params);
     uint32_t t;
     TSR_TRY(tsr_taskgraph_add_task(g, k, &ids[c], 1, params, tsr__block_bytes(ndim), 0, &t));
+    TSR_TRY(tsr_taskgraph_set_owner(g, t, writer));
   }
   return TSR_OK;
 }
@@ -222,18 +249,32 @@ tsr_status tsr_store_hdf5(tsr_ctx *ctx, size_t n, tsr_array *const *arrays, cons
   for (size_t i = 0; i < n; i++)
     TSR__TRY_GOTO(
         status, plan_dataset(arrays[i]->expr, o.chunks ? o.chunks[i] : NULL, chunks[i], &exprs[i]));
-  TSR__TRY_GOTO(status, tsr__h5_file_create(ctx, path, o.mode, &f));
-  TSR__TRY_GOTO(status, tsr_taskgraph_create(ctx, &g));
-  TSR__TRY_GOTO(status, tsr__lowering_create(ctx, g, &l));
-  for (size_t i = 0; i < n; i++) {
+  /* Under MPI one rank writes the file (WRITER); the others send it their
+   * chunks.  Every step that may fail on the writer alone is agreed on, so
+   * every rank returns the same status. */
+  tsr__dist *dist = tsr__dist_get(ctx);
+  if (dist == NULL)
+    TSR__TRY_GOTO(status, TSR_EMPI);
+  bool writer = tsr__dist_rank(dist) == WRITER;
+  if (writer)
+    status = tsr__h5_file_create(ctx, path, o.mode, &f);
+  if (status == TSR_OK)
+    status = tsr_taskgraph_create(ctx, &g);
+  if (status == TSR_OK)
+    status = tsr__lowering_create(ctx, g, &l);
+  for (size_t i = 0; i < n && status == TSR_OK; i++) {
     const tsr__expr *e = exprs[i];
-    tsr__h5_dataset *d;
-    TSR__TRY_GOTO(status, tsr__h5_file_add(f, datasets[i], e->dtype, e->grid->ndim, e->grid->shape,
-                                           chunks[i], o.deflate_level, o.shuffle, &d));
+    tsr__h5_dataset *d = NULL;
+    if (writer)
+      status = tsr__h5_file_add(f, datasets[i], e->dtype, e->grid->ndim, e->grid->shape, chunks[i],
+                                o.deflate_level, o.shuffle, &d);
     const uint32_t *ids;
-    TSR__TRY_GOTO(status, tsr__lowering_lower(l, exprs[i], &ids));
-    TSR__TRY_GOTO(status, add_writes(g, e, ids, d));
+    if (status == TSR_OK)
+      status = tsr__lowering_lower(l, exprs[i], &ids);
+    if (status == TSR_OK)
+      status = add_writes(g, e, ids, d, WRITER);
   }
+  TSR__TRY_GOTO(status, tsr__dist_agree(dist, status));
   tsr__lowering_destroy(&l);
   const tsr_compute_options *co = o.compute;
   if (co != NULL && co->dot_path != NULL)
@@ -242,7 +283,9 @@ tsr_status tsr_store_hdf5(tsr_ctx *ctx, size_t n, tsr_array *const *arrays, cons
   if (co != NULL && co->on_stats != NULL)
     co->on_stats(tsr_taskgraph_stats(g), co->stats_user);
   tsr_taskgraph_destroy(&g);
-  status = tsr__h5_file_commit(&f);
+  if (writer)
+    status = tsr__h5_file_commit(&f);
+  status = tsr__dist_agree(dist, status);
 fail:
   tsr__h5_file_abort(&f);
   tsr__lowering_destroy(&l);

@@ -7,14 +7,21 @@
  * copy, so the run needs the result plus the chunks in flight.  The result
  * node has the input's grid and dtype and no inputs: the original array and
  * everything it was built from may be destroyed.  Using it later costs one
- * memcpy per chunk (a task's output buffer belongs to the runtime). */
+ * memcpy per chunk (a task's output buffer belongs to the runtime).
+ *
+ * Under MPI each rank holds the chunks it owns (the others' places in its
+ * allocation are never written, and untouched pages cost no memory), and
+ * later graphs read each chunk on its owner: ownership is recorded so that
+ * a change of the ownership policy in between is an error, not wrong data. */
 #include <string.h>
 
 #include "array_impl.h"
+#include "dist/dist.h"
 
 typedef struct persist_params {
   unsigned char *data; /* all chunks, one after the other; owned */
   uint64_t bytes;
+  int32_t *owners; /* per chunk: the rank holding it */
 } persist_params;
 
 /* Chunk c's bytes start at the sum of the sizes of chunks 0..c-1. */
@@ -54,6 +61,11 @@ static tsr_status lower_persisted(const tsr__expr *e, tsr_taskgraph *g, const ui
   size_t item = tsr_dtype_size(e->dtype), at = 0;
   int64_t n = tsr_chunk_grid_nchunks(e->grid);
   for (int64_t c = 0; c < n; c++) {
+    TSR_CHECK(tsr__dist_chunk_owner(e->ctx, c, n) == p->owners[c], TSR_EINVAL,
+              "a persisted array's chunk %lld is held by rank %d, but the context's ownership "
+              "policy now gives it to rank %d: keep the ranks and the owner block of "
+              "tsr_array_persist",
+              (long long)c, p->owners[c], tsr__dist_chunk_owner(e->ctx, c, n));
     size_t bytes = chunk_bytes(e->grid, c, item);
     unsigned char *src = p->data + at;
     TSR_TRY(tsr_taskgraph_add_task(g, k, NULL, 0, &src, sizeof src, bytes, &out[c]));
@@ -65,6 +77,7 @@ static tsr_status lower_persisted(const tsr__expr *e, tsr_taskgraph *g, const ui
 static void destroy_persisted(tsr__expr *e) {
   persist_params *p = e->params;
   tsr_free(e->ctx, p->data);
+  tsr_free(e->ctx, p->owners);
 }
 
 static const tsr__op op_persisted = {"persisted", lower_persisted, destroy_persisted};
@@ -81,6 +94,7 @@ tsr_status tsr_array_persist(tsr_array *a, tsr_array **out) {
   tsr__lowering *l = NULL;
   tsr_chunk_grid *grid = NULL;
   persist_params *p = NULL;
+  bool ran = false;
   uint64_t total = tsr_array_nbytes(a);
   TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *p, (void **)&p));
   TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)total, (void **)&p->data));
@@ -94,13 +108,18 @@ tsr_status tsr_array_persist(tsr_array *a, tsr_array **out) {
   TSR__TRY_GOTO(status, tsr_taskgraph_add_kernel(g, "persist", put_kernel, NULL, &k));
   size_t item = tsr_dtype_size(x->dtype), at = 0;
   int64_t n = tsr_chunk_grid_nchunks(x->grid);
+  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)n + 1, sizeof *p->owners, "chunk owners",
+                                         (void **)&p->owners));
   for (int64_t c = 0; c < n; c++) {
     unsigned char *dest = p->data + at;
     uint32_t t;
     TSR__TRY_GOTO(status, tsr_taskgraph_add_task(g, k, &ids[c], 1, &dest, sizeof dest, 0, &t));
+    p->owners[c] = tsr__dist_chunk_owner(ctx, c, n);
+    TSR__TRY_GOTO(status, tsr_taskgraph_set_owner(g, t, p->owners[c]));
     at += chunk_bytes(x->grid, c, item);
   }
   tsr__lowering_destroy(&l);
+  ran = true;
   TSR__TRY_GOTO(status, tsr_taskgraph_run(g));
   tsr_taskgraph_destroy(&g);
   tsr__expr *e;
@@ -111,11 +130,15 @@ tsr_status tsr_array_persist(tsr_array *a, tsr_array **out) {
     return status;
   return tsr__array_wrap(e, out);
 fail:
+  if (!ran) /* the others wait in the run's first step (compute.c) */
+    status = tsr_ctx_agree(ctx, status);
   tsr__lowering_destroy(&l);
   tsr_taskgraph_destroy(&g);
   tsr_chunk_grid_destroy(&grid);
-  if (p != NULL)
+  if (p != NULL) {
     tsr_free(ctx, p->data);
+    tsr_free(ctx, p->owners);
+  }
   tsr_free(ctx, p);
   return status;
 }

@@ -63,7 +63,17 @@ struct tsr_ctx {
   uint64_t chunk_bytes;
   tsr_log_level log_level;
   tsr_executor executor;
+  /* The distribution state (dist/), made on first use; core only frees it. */
+  void *dist;
+  void (*dist_free)(void *dist);
 };
+
+/* The context's distribution state (dist/comm.c): NULL until set. */
+static inline void *tsr__ctx_dist(const tsr_ctx *ctx) { return ctx->dist; }
+static inline void tsr__ctx_set_dist(tsr_ctx *ctx, void *dist, void (*dist_free)(void *)) {
+  ctx->dist = dist;
+  ctx->dist_free = dist_free;
+}
 
 /* a * b into *out; false on overflow. */
 static inline bool tsr__mul_u64(uint64_t a, uint64_t b, uint64_t *out) {

@@ -1,4 +1,5 @@
-/* lower.c — lowering expression nodes into one task graph, memoized.
+/* lower.c — lowering expression nodes into one task graph, memoized, and
+ * giving each chunk's task its owner rank.
  *
  * A pointer-keyed open-addressing table maps each lowered node to the task
  * ids of its chunks.  Lowering walks the nodes depth-first with an explicit
@@ -7,6 +8,7 @@
  * their shared parts once (Dask's dask.compute(a, b) semantics). */
 #include <string.h>
 
+#include "dist/dist.h"
 #include "expr.h"
 
 typedef struct slot {
@@ -97,7 +99,16 @@ static tsr_status lower_node(tsr__lowering *l, tsr__expr *e) {
   int64_t n = tsr_chunk_grid_nchunks(e->grid);
   TSR__TRY_GOTO(status,
                 tsr__alloc_array(l->ctx, (size_t)n, sizeof *ids, "chunk task ids", (void **)&ids));
+  uint32_t first = tsr_taskgraph_ntasks(l->g);
   TSR__TRY_GOTO(status, e->op->lower(e, l->g, in, ids));
+  /* Owner computes (DESIGN.md, "Distribution"): the tasks that make this
+   * node's chunks belong to the chunks' owners; the node's helper tasks
+   * (partial reductions, gathers) run where their first input is. */
+  if (tsr__dist_size(tsr__dist_get(l->ctx)) > 1)
+    for (int64_t c = 0; c < n; c++)
+      if (ids[c] >= first)
+        TSR__TRY_GOTO(status, tsr_taskgraph_set_owner(l->g, ids[c],
+                                                      tsr__dist_chunk_owner(l->ctx, c, n)));
   TSR__TRY_GOTO(status, insert(l, e, ids));
   ids = NULL;
 fail:

@@ -128,22 +128,44 @@ static uint32_t steal_task(tsr__run *run, int me, tsr__worker *w, int team) {
   return TSR__DEQUE_EMPTY;
 }
 
-/* After task t ran: make ready successors runnable, release inputs. */
-static bool complete(tsr__run *run, tsr__worker *w, uint32_t t) {
+/* Task t completed here (ran, or its chunk arrived from another rank):
+ * make ready successors that run here runnable. */
+static bool make_ready(tsr__run *run, tsr__worker *w, uint32_t t) {
   const tsr_taskgraph *g = run->g;
   for (uint32_t e = g->succ_off[t]; e < g->succ_off[t + 1]; e++) {
     uint32_t s = g->succ[e];
-    if (tsr__task_culled(g, s))
+    if (run->role[s] != TSR__ROLE_RUN)
       continue;
     /* acq_rel: the last producer to finish sees every producer's output. */
     if (atomic_fetch_sub_explicit(&run->pending[s], 1, memory_order_acq_rel) == 1)
       if (!push_or_fail(run, w, s))
         return false;
   }
-  tsr__run_release(run, t);
   if (++w->done_unflushed >= FLUSH_EVERY)
     flush_done(run, w);
   return true;
+}
+
+/* After task t ran: send its chunk where it is read, make ready
+ * successors runnable, release inputs. */
+static bool complete(tsr__run *run, tsr__worker *w, uint32_t t) {
+  if (tsr__xfer_n_dests(run, t) > 0)
+    tsr__xfer_produced(run, t);
+  bool ok = make_ready(run, w, t);
+  tsr__run_release(run, t);
+  return ok;
+}
+
+/* Under MPI: drives the messages; arrived chunks complete their tasks.
+ * Returns whether any arrived. */
+#define ARRIVALS 16u
+static bool progress_messages(tsr__run *run, tsr__worker *w) {
+  uint32_t arrived[ARRIVALS];
+  uint32_t n = tsr__xfer_progress(run, arrived, ARRIVALS);
+  for (uint32_t i = 0; i < n; i++)
+    if (!make_ready(run, w, arrived[i]))
+      return false;
+  return n > 0;
 }
 
 static void worker_loop(tsr__run *run, int me, int team) {
@@ -152,9 +174,12 @@ static void worker_loop(tsr__run *run, int me, int team) {
   const bool reports_progress = me == 0 && run->progress != NULL;
   unsigned idle = 0;
   double now = 0;
+  const bool messages = run->xfer != NULL;
   for (;;) {
     if (atomic_load_explicit(&run->stop, memory_order_relaxed))
       break;
+    if (messages && progress_messages(run, w))
+      idle = 0;
     uint32_t t = tsr__deque_pop(&w->deque);
     if (t == TSR__DEQUE_EMPTY)
       t = take_roots(run, w, team);

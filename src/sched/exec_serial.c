@@ -11,7 +11,7 @@ tsr_status tsr__exec_serial(tsr__run *run) {
   uint64_t done = 0;
   for (uint32_t i = 0; i < g->n_tasks; i++) {
     uint32_t t = g->order[i];
-    if (tsr__task_culled(g, t))
+    if (run->role[t] != TSR__ROLE_RUN)
       continue;
     double now;
     tsr_status status = tsr__run_task(run, t, w, 0, &now);

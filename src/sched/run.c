@@ -112,13 +112,19 @@ void tsr__run_release(tsr__run *run, uint32_t t) {
     if (atomic_fetch_sub_explicit(&run->consumers[u], 1, memory_order_acq_rel) == 1)
       release_buffer(run, u);
   }
-  /* Nobody will read t's output (no consumers, or only culled ones).  Not
-   * run->consumers[t]: consumers pushed by the executor may already be
-   * running and count it down themselves. */
-  bool read_later = false;
+  /* Nobody will read t's output (no consumers here or elsewhere, or only
+   * culled ones).  Not run->consumers[t]: consumers pushed by the executor
+   * may already be running and count it down themselves. */
+  bool read_later = tsr__xfer_n_dests(run, t) > 0;
   for (uint32_t e = g->succ_off[t]; e < g->succ_off[t + 1] && !read_later; e++)
-    read_later = !tsr__task_culled(g, g->succ[e]);
+    read_later = run->role[g->succ[e]] == TSR__ROLE_RUN;
   if (!read_later)
+    release_buffer(run, t);
+}
+
+void tsr__run_sent(tsr__run *run, uint32_t t) {
+  tsr__spill_unpin(run, t);
+  if (atomic_fetch_sub_explicit(&run->consumers[t], 1, memory_order_acq_rel) == 1)
     release_buffer(run, t);
 }
 
@@ -150,6 +156,7 @@ static void run_free(tsr__run *run) {
     }
   }
   tsr__spill_free(run);
+  tsr__xfer_free(run);
   tsr_free(ctx, run->workers);
   tsr_free(ctx, run->pending);
   tsr_free(ctx, run->consumers);
@@ -179,28 +186,30 @@ static tsr_status run_init(tsr__run *run, tsr_taskgraph *g, const tsr_run_option
   TSR_TRY(tsr_calloc(ctx, n, sizeof *run->bufs, (void **)&run->bufs));
   TSR_TRY(tsr__alloc_array(ctx, n, sizeof *run->pending, "run state", (void **)&run->pending));
   TSR_TRY(tsr__alloc_array(ctx, n, sizeof *run->consumers, "run state", (void **)&run->consumers));
+  TSR_TRY(tsr__xfer_init(run)); /* who runs what: run->role */
   uint32_t n_roots = 0;
   for (uint32_t t = 0; t < n; t++) {
     /* Which outputs this run keeps: tsr_taskgraph_keep() after it does not
      * bring back an output the run has freed. */
-    if (g->tasks[t].flags & TSR__TASK_KEEP)
+    if ((g->tasks[t].flags & TSR__TASK_KEEP) && run->role[t] != TSR__ROLE_SKIP)
       g->tasks[t].flags |= TSR__TASK_KEPT;
     else
       g->tasks[t].flags &= (uint16_t)~TSR__TASK_KEPT;
     atomic_init(&run->pending[t], tsr__task_n_inputs(g, t));
-    /* Culled consumers never run, so they do not hold a task's output. */
-    uint32_t live_succ = 0;
+    /* Readers of t's output: its consumers that run here (culled ones
+     * never run) and the ranks it is sent to. */
+    uint32_t readers = tsr__xfer_n_dests(run, t);
     for (uint32_t e = g->succ_off[t]; e < g->succ_off[t + 1]; e++)
-      live_succ += !tsr__task_culled(g, g->succ[e]);
-    atomic_init(&run->consumers[t], live_succ);
-    if (tsr__task_culled(g, t))
+      readers += run->role[g->succ[e]] == TSR__ROLE_RUN;
+    atomic_init(&run->consumers[t], readers);
+    if (run->role[t] == TSR__ROLE_SKIP)
       continue;
     run->n_live++;
-    n_roots += tsr__task_n_inputs(g, t) == 0;
+    n_roots += run->role[t] == TSR__ROLE_RUN && tsr__task_n_inputs(g, t) == 0;
   }
   TSR_TRY(tsr__alloc_array(ctx, n_roots, sizeof *run->roots, "root queue", (void **)&run->roots));
   for (uint32_t i = 0; i < n; i++)
-    if (tsr__task_n_inputs(g, g->order[i]) == 0 && !tsr__task_culled(g, g->order[i]))
+    if (tsr__task_n_inputs(g, g->order[i]) == 0 && run->role[g->order[i]] == TSR__ROLE_RUN)
       run->roots[run->n_roots++] = g->order[i];
   if (opts != NULL && opts->trace_path != NULL)
     TSR_TRY(tsr_calloc(ctx, n, sizeof *run->trace, (void **)&run->trace));
@@ -222,7 +231,7 @@ static tsr_status run_init(tsr__run *run, tsr_taskgraph *g, const tsr_run_option
         tsr__alloc_array(ctx, fan_in, sizeof *w->in_ptrs, "input scratch", (void **)&w->in_ptrs));
     TSR_TRY(
         tsr__alloc_array(ctx, fan_in, sizeof *w->in_bytes, "input scratch", (void **)&w->in_bytes));
-    if (tsr_ctx_executor(ctx) == TSR_EXECUTOR_OMP)
+    if (tsr_ctx_executor(ctx) == TSR_EXECUTOR_OMP || run->xfer != NULL)
       TSR_TRY(tsr__deque_init(&w->deque, ctx, deque_capacity));
   }
   return TSR_OK;
@@ -255,8 +264,14 @@ static void collect_stats(tsr__run *run, double seconds) {
   }
   /* A failed task is neither run nor cancelled. */
   s->tasks_failed = atomic_load(&run->tasks_failed);
-  s->tasks_culled = s->tasks - run->n_live;
-  s->tasks_cancelled = run->n_live - s->tasks_run - s->tasks_failed;
+  /* On one rank: culled.  Under MPI, tasks other ranks run (received ones
+   * included) count as culled here. */
+  uint64_t ran_here = 0;
+  for (uint32_t t = 0; t < g->n_tasks; t++)
+    ran_here += run->role[t] == TSR__ROLE_RUN;
+  s->tasks_culled = s->tasks - ran_here;
+  s->tasks_cancelled = ran_here - s->tasks_run - s->tasks_failed;
+  tsr__xfer_stats(run, s);
   s->n_kernels = g->n_kernels;
   s->kernels = g->kernel_stats;
   tsr__spill_totals(run, &s->spilled_bytes, &s->unspilled_bytes);
@@ -284,9 +299,14 @@ tsr_status tsr_taskgraph_run_ex(tsr_taskgraph *g, const tsr_run_options *opts) {
   memset(&g->stats, 0, sizeof g->stats);
   g->stats.tasks = g->stats.tasks_cancelled = g->n_tasks; /* until a run says otherwise */
   tsr_ctx_reset_peak(g->ctx);
-  TSR_TRY(tsr__taskgraph_finalize(g));
   tsr__run run;
-  tsr_status status = run_init(&run, g, opts);
+  memset(&run, 0, sizeof run);
+  tsr_status status = tsr__taskgraph_finalize(g);
+  if (status == TSR_OK)
+    status = run_init(&run, g, opts);
+  /* Under MPI every rank gets here and agrees on its set-up (a rank that
+   * failed to set up makes every rank fail) before any chunk moves. */
+  status = tsr__xfer_start(&run, g->ctx, status);
   if (status != TSR_OK) {
     free_chunks(g, run.bufs);
     run_free(&run);
@@ -294,9 +314,13 @@ tsr_status tsr_taskgraph_run_ex(tsr_taskgraph *g, const tsr_run_options *opts) {
   }
   run.t0 = tsr__now();
   run.next_progress = run.t0 + run.progress_interval;
-  if (run.n_live > 0)
+  if (run.xfer != NULL)
+    status = tsr__exec_omp(&run); /* arrivals need the scheduler loop */
+  else if (run.n_live > 0)
     status = tsr_ctx_executor(g->ctx) == TSR_EXECUTOR_SERIAL ? tsr__exec_serial(&run)
                                                              : tsr__exec_omp(&run);
+  if (run.xfer != NULL)
+    status = tsr__xfer_finish(&run);
   double seconds = tsr__now() - run.t0;
   if (status == TSR_OK && run.progress != NULL)
     (void)run.progress(run.n_live, run.n_live, run.progress_user); /* too late to cancel */

@@ -15,6 +15,14 @@
 #define TSR__MESSAGE_BYTES 1024
 
 typedef struct tsr__spill tsr__spill; /* spill.c */
+typedef struct tsr__xfer tsr__xfer;   /* transfer.c */
+
+/* What a task is to this rank's run (transfer.c). */
+enum {
+  TSR__ROLE_SKIP = 0, /* culled, or runs elsewhere and nothing here reads it */
+  TSR__ROLE_RUN = 1,  /* runs here */
+  TSR__ROLE_RECV = 2, /* runs elsewhere; its chunk arrives here as a message */
+};
 
 typedef struct tsr__trace_event {
   double start, end; /* seconds since the run started */
@@ -49,7 +57,8 @@ typedef struct tsr__run {
   void **bufs;                 /* per task: its output chunk */
   _Atomic uint32_t *pending;   /* per task: inputs not yet run */
   _Atomic uint32_t *consumers; /* per task: consumers not yet run */
-  uint32_t n_live;             /* tasks not culled: what the run must complete */
+  uint8_t *role;               /* per task: TSR__ROLE_* */
+  uint32_t n_live;             /* tasks to run or receive: what the run must complete */
   uint32_t *roots;             /* tasks without inputs, in priority order */
   uint32_t n_roots;
   _Atomic uint64_t root_cursor;
@@ -61,6 +70,7 @@ typedef struct tsr__run {
   char message[TSR__MESSAGE_BYTES];
 
   tsr__spill *spill;              /* the memory budget's state; NULL without a memory limit */
+  tsr__xfer *xfer;                /* chunk messages; NULL on one rank */
   _Atomic uint32_t running;       /* tasks started and not completed (for root admission) */
   tsr_kernel_stats *kernel_stats; /* per kernel; handed to the graph at the end */
   tsr__trace_event *trace;        /* per task, or NULL when not tracing */
@@ -74,6 +84,8 @@ tsr_status tsr__run_task(tsr__run *run, uint32_t t, tsr__worker *w, int thread, 
 /* After task t ran: releases its inputs (freeing buffers whose last consumer
  * it was) and frees its own output if nobody needs it. */
 void tsr__run_release(tsr__run *run, uint32_t t);
+/* A send of task t's chunk completed: one reader fewer. */
+void tsr__run_sent(tsr__run *run, uint32_t t);
 /* Records the calling thread's tsr_last_error() as the run's failure if it is
  * the first, and asks every worker to stop. */
 void tsr__run_fail(tsr__run *run, tsr_status status);
@@ -95,10 +107,30 @@ tsr_status tsr__spill_before(tsr__run *run, uint32_t t);
 tsr_status tsr__spill_alloc(tsr__run *run, size_t bytes, void **out);
 void tsr__spill_after(tsr__run *run, uint32_t t, bool ran);
 void tsr__spill_release(tsr__run *run, uint32_t t);
+/* A received chunk now waits for its consumers (it may be spilled). */
+void tsr__spill_hold(tsr__run *run, uint32_t t);
+/* One send of t's chunk completed (chunks being sent stay pinned). */
+void tsr__spill_unpin(tsr__run *run, uint32_t t);
 /* Marks the calling thread as running a kernel of `run` (tsr_kernel_alloc). */
 void tsr__spill_enter_kernel(tsr__run *run);
 void tsr__spill_leave_kernel(void);
 void tsr__spill_totals(const tsr__run *run, uint64_t *spilled, uint64_t *read);
+
+/* Distribution (transfer.c).  init: roles for every task (and, on more
+ * than one rank, owners, send lists and receives); start (collective, on
+ * every rank whatever its own init status): agrees on that status and
+ * checks that every rank built the same graph; progress: see transfer.c,
+ * returns the tasks whose chunks arrived (at most cap); produced: queues a
+ * completed task's chunk for the ranks that read it; finish (collective):
+ * agrees on the run's outcome and completes or cancels every request. */
+tsr_status tsr__xfer_init(tsr__run *run);
+tsr_status tsr__xfer_start(tsr__run *run, tsr_ctx *ctx, tsr_status status);
+uint32_t tsr__xfer_n_dests(const tsr__run *run, uint32_t t);
+void tsr__xfer_produced(tsr__run *run, uint32_t t);
+uint32_t tsr__xfer_progress(tsr__run *run, uint32_t *arrived, uint32_t cap);
+tsr_status tsr__xfer_finish(tsr__run *run);
+void tsr__xfer_stats(const tsr__run *run, tsr_run_stats *s);
+void tsr__xfer_free(tsr__run *run);
 
 tsr_status tsr__exec_serial(tsr__run *run);
 tsr_status tsr__exec_omp(tsr__run *run);

@@ -305,9 +305,31 @@ void tsr__spill_after(tsr__run *run, uint32_t t, bool ran) {
   s->reservation[t] = 0;
   for (uint32_t e = g->in_off[t]; e < g->in_off[t + 1]; e++)
     s->pins[g->inputs[e]]--;
-  if (ran) /* its consumers have not run yet: they need t to have completed */
+  if (ran) { /* its consumers have not run yet: they need t to have completed */
     for (uint32_t e = g->succ_off[t]; e < g->succ_off[t + 1] && !s->held[t]; e++)
-      s->held[t] = !tsr__task_culled(g, g->succ[e]);
+      s->held[t] = run->role[g->succ[e]] == TSR__ROLE_RUN;
+    uint32_t sends = tsr__xfer_n_dests(run, t);
+    s->held[t] |= sends > 0;
+    s->pins[t] += sends; /* MPI reads it until each send completes */
+  }
+  pthread_mutex_unlock(&s->lock);
+}
+
+void tsr__spill_hold(tsr__run *run, uint32_t t) {
+  tsr__spill *s = run->spill;
+  if (s == NULL)
+    return;
+  pthread_mutex_lock(&s->lock);
+  s->held[t] = 1;
+  pthread_mutex_unlock(&s->lock);
+}
+
+void tsr__spill_unpin(tsr__run *run, uint32_t t) {
+  tsr__spill *s = run->spill;
+  if (s == NULL)
+    return;
+  pthread_mutex_lock(&s->lock);
+  s->pins[t]--;
   pthread_mutex_unlock(&s->lock);
 }
 

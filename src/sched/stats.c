@@ -19,6 +19,14 @@ tsr_status tsr_run_stats_print(const tsr_run_stats *s, FILE *out) {
           tsr_format_bytes(s->peak_bytes, peak, sizeof peak),
           tsr_format_bytes(s->spilled_bytes, spilled, sizeof spilled),
           tsr_format_bytes(s->unspilled_bytes, unspilled, sizeof unspilled));
+  if (s->ranks > 1) {
+    char sent[32], received[32];
+    fprintf(out, "mpi: rank %d of %d; sent %s in %llu messages, received %s in %llu\n", s->rank,
+            s->ranks, tsr_format_bytes(s->bytes_sent, sent, sizeof sent),
+            (unsigned long long)s->messages_sent,
+            tsr_format_bytes(s->bytes_received, received, sizeof received),
+            (unsigned long long)s->messages_received);
+  }
   double total = 0;
   for (uint32_t k = 0; k < s->n_kernels; k++)
     total += s->kernels[k].seconds;

@@ -180,7 +180,7 @@ static tsr_status add_task(tsr_taskgraph *g, uint32_t kernel, const uint32_t *in
   task->out_bytes = output_bytes;
   task->kernel = (uint16_t)kernel;
   task->flags = 0;
-  task->owner = 0;
+  task->owner = TSR__OWNER_UNSET;
   task->reserved = 0;
   if (params_bytes > 0)
     memcpy(g->params + task->params_off, params, params_bytes);
@@ -220,7 +220,8 @@ tsr_status tsr_taskgraph_set_owner(tsr_taskgraph *g, uint32_t task, int rank) {
   TSR_CHECK(g != NULL, TSR_EINVAL, "tsr_taskgraph_set_owner: graph is NULL");
   TSR_CHECK(task < g->n_tasks, TSR_EINVAL,
             "tsr_taskgraph_set_owner: task = %u is not in the graph (it has %u)", task, g->n_tasks);
-  TSR_CHECK(rank >= 0, TSR_EINVAL, "tsr_taskgraph_set_owner: rank = %d is negative", rank);
+  TSR_CHECK(rank >= 0 || rank == TSR_OWNER_ALL, TSR_EINVAL,
+            "tsr_taskgraph_set_owner: rank = %d is negative (and not TSR_OWNER_ALL)", rank);
   g->tasks[task].owner = rank;
   return TSR_OK;
 }

@@ -22,6 +22,10 @@
 #define TSR__TASK_KEPT 0x2u   /* was kept by the last successful run */
 #define TSR__TASK_CULLED 0x4u /* skipped by runs: nothing wanted needs it */
 
+/* A task whose owner was not set runs where its first input (not owned by
+ * every rank) runs; rank 0 when it has none (transfer.c resolves it). */
+#define TSR__OWNER_UNSET INT32_MIN
+
 typedef struct tsr__kernel {
   char name[TSR__KERNEL_NAME_BYTES];
   tsr_kernel_fn fn;
@@ -34,7 +38,7 @@ typedef struct tsr__task {
   uint32_t params_bytes;
   uint16_t kernel;
   uint16_t flags; /* TSR__TASK_* */
-  int32_t owner;  /* rank that computes it */
+  int32_t owner;  /* rank that computes it, TSR_OWNER_ALL or TSR__OWNER_UNSET */
   uint32_t reserved;
 } tsr__task;
 

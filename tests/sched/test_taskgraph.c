@@ -212,9 +212,13 @@ static void test_taskgraph__bad_task_ids(void **state) {
   assert_fails(tsr_taskgraph_keep(g, UINT32_MAX), TSR_EINVAL, "task");
   assert_fails(tsr_taskgraph_keep(NULL, 0), TSR_EINVAL, "graph");
   assert_fails(tsr_taskgraph_set_owner(g, 1, 0), TSR_EINVAL, "task");
-  assert_fails(tsr_taskgraph_set_owner(g, 0, -1), TSR_EINVAL, "rank");
+  assert_fails(tsr_taskgraph_set_owner(g, 0, -2), TSR_EINVAL, "rank");
+  assert_ok(tsr_taskgraph_set_owner(g, 0, TSR_OWNER_ALL));
   assert_fails(tsr_taskgraph_set_owner(NULL, 0, 0), TSR_EINVAL, "graph");
+  /* A rank the run does not have is the run's error, naming the task. */
   assert_ok(tsr_taskgraph_set_owner(g, 0, 3));
+  assert_fails(tsr_taskgraph_run(g), TSR_EINVAL, "task 0 (kernel 'k') is owned by rank 3");
+  assert_ok(tsr_taskgraph_set_owner(g, 0, 0));
   assert_ok(tsr_taskgraph_keep(g, 0));
   assert_ok(tsr_taskgraph_keep(g, 0)); /* idempotent */
   assert_ok(tsr_taskgraph_run(g));

@@ -1,0 +1,345 @@
+/* comm.c — a context's distribution state: detecting the launcher,
+ * initialising MPI (only when launched under one, so a standalone run pays
+ * nothing), the context's own communicator, chunk ownership, and the small
+ * collectives the runtime uses (error agreement, sums, id exchange).
+ *
+ * Every MPI call here reports failure as TSR_EMPI with MPI's own text: the
+ * context's communicator is set to MPI_ERRORS_RETURN. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpi.h>
+
+#include <tessera/mpi.h>
+
+#include "dist.h"
+
+_Static_assert(sizeof(MPI_Request) <= sizeof(tsr__dist_req), "MPI_Request does not fit");
+
+struct tsr__dist {
+  bool distributed; /* false: one rank, no MPI */
+  bool have_comm;
+  MPI_Comm comm;
+  int rank, size;
+  int tag_ub;
+  int64_t owner_block; /* 0: balanced contiguous runs */
+};
+
+static void finalize_at_exit(void) {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized)
+    MPI_Finalize();
+}
+
+static tsr_status mpi_check(int rc, const char *what) {
+  if (rc == MPI_SUCCESS)
+    return TSR_OK;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS)
+    snprintf(text, sizeof text, "error %d", rc);
+  return tsr_error_set(TSR_EMPI, "%s: %s", what, text);
+}
+
+/* Started by a launcher?  TESSERA_MPI=0/1 decides; else Open MPI's mpirun,
+ * PMIx (srun --mpi=pmix, prterun), PMI (MPICH's hydra, srun) variables. */
+static bool launched(void) {
+  const char *v = getenv("TESSERA_MPI");
+  if (v != NULL && v[0] != '\0')
+    return strcmp(v, "0") != 0;
+  static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"};
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+    if (getenv(vars[i]) != NULL)
+      return true;
+  return false;
+}
+
+static void dist_free(void *p) {
+  tsr__dist *d = p;
+  if (d == NULL)
+    return;
+  int finalized = 1;
+  if (d->have_comm && MPI_Finalized(&finalized) == MPI_SUCCESS && !finalized)
+    MPI_Comm_free(&d->comm);
+  free(d);
+}
+
+static int64_t owner_block_from_env(void) {
+  const char *v = getenv("TESSERA_OWNER_BLOCK");
+  if (v == NULL || v[0] == '\0')
+    return 0;
+  char *end;
+  long long b = strtoll(v, &end, 10);
+  return *end == '\0' && b >= 0 ? b : 0;
+}
+
+/* Uses `comm` (duplicated) as the context's communicator. */
+static tsr_status attach(tsr__dist *d, MPI_Comm comm) {
+  TSR_TRY(mpi_check(MPI_Comm_dup(comm, &d->comm), "MPI_Comm_dup"));
+  d->have_comm = true;
+  MPI_Comm_set_errhandler(d->comm, MPI_ERRORS_RETURN);
+  TSR_TRY(mpi_check(MPI_Comm_rank(d->comm, &d->rank), "MPI_Comm_rank"));
+  TSR_TRY(mpi_check(MPI_Comm_size(d->comm, &d->size), "MPI_Comm_size"));
+  int *ub = NULL, flag = 0;
+  MPI_Comm_get_attr(d->comm, MPI_TAG_UB, &ub, &flag);
+  d->tag_ub = flag && ub != NULL ? *ub : 32767;
+  d->distributed = d->size > 1;
+  return TSR_OK;
+}
+
+static tsr__dist *make_state(tsr_ctx *ctx) {
+  tsr__dist *d = calloc(1, sizeof *d);
+  if (d == NULL) {
+    tsr_error_set(TSR_ENOMEM, "distribution state: out of memory");
+    return NULL;
+  }
+  d->size = 1;
+  d->tag_ub = INT_MAX;
+  d->owner_block = owner_block_from_env();
+  tsr__ctx_set_dist(ctx, d, dist_free);
+  return d;
+}
+
+tsr__dist *tsr__dist_get(tsr_ctx *ctx) {
+  tsr__dist *d = tsr__ctx_dist(ctx);
+  if (d != NULL)
+    return d;
+  d = make_state(ctx);
+  if (d == NULL)
+    return NULL;
+  int initialised = 0;
+  MPI_Initialized(&initialised);
+  if (!initialised) {
+    if (!launched())
+      return d; /* standalone: one rank, MPI untouched */
+    int provided = 0;
+    if (mpi_check(MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &provided), "MPI_Init_thread") !=
+        TSR_OK)
+      return NULL;
+    atexit(finalize_at_exit);
+  }
+  if (attach(d, MPI_COMM_WORLD) != TSR_OK)
+    return NULL;
+  return d;
+}
+
+int tsr__dist_rank(const tsr__dist *d) { return d != NULL && d->distributed ? d->rank : 0; }
+int tsr__dist_size(const tsr__dist *d) { return d != NULL && d->distributed ? d->size : 1; }
+int tsr__dist_tag_ub(const tsr__dist *d) { return d->tag_ub; }
+
+int tsr__dist_chunk_owner(tsr_ctx *ctx, int64_t c, int64_t n) {
+  tsr__dist *d = tsr__ctx_dist(ctx);
+  int P = tsr__dist_size(d);
+  if (P == 1 || n <= 0)
+    return 0;
+  if (d->owner_block > 0)
+    return (int)((c / d->owner_block) % P);
+  /* floor(c * P / n) without overflow for any realistic n and P. */
+  return (int)(((__int128)c * P) / n);
+}
+
+/* ---- the public face -------------------------------------------------------- */
+
+int tsr_ctx_rank(tsr_ctx *ctx) { return ctx ? tsr__dist_rank(tsr__dist_get(ctx)) : 0; }
+int tsr_ctx_nranks(tsr_ctx *ctx) { return ctx ? tsr__dist_size(tsr__dist_get(ctx)) : 1; }
+
+tsr_status tsr_ctx_set_distributed(tsr_ctx *ctx, bool distributed) {
+  TSR_CHECK(ctx != NULL, TSR_EINVAL, "tsr_ctx_set_distributed: ctx is NULL");
+  tsr__dist *d = tsr__ctx_dist(ctx);
+  if (!distributed) {
+    if (d == NULL && (d = make_state(ctx)) == NULL)
+      return TSR_ENOMEM;
+    d->distributed = false;
+    return TSR_OK;
+  }
+  if (d == NULL)
+    return tsr__dist_get(ctx) != NULL ? TSR_OK : TSR_EMPI;
+  d->distributed = d->have_comm && d->size > 1;
+  return TSR_OK;
+}
+
+tsr_status tsr_ctx_set_owner_block(tsr_ctx *ctx, int64_t block) {
+  TSR_CHECK(ctx != NULL, TSR_EINVAL, "tsr_ctx_set_owner_block: ctx is NULL");
+  TSR_CHECK(block >= 0, TSR_EINVAL, "tsr_ctx_set_owner_block: block = %lld is negative",
+            (long long)block);
+  tsr__dist *d = tsr__ctx_dist(ctx);
+  if (d == NULL && (d = make_state(ctx)) == NULL)
+    return TSR_ENOMEM;
+  d->owner_block = block;
+  return TSR_OK;
+}
+
+tsr_status tsr_ctx_set_comm(tsr_ctx *ctx, MPI_Comm comm) {
+  TSR_CHECK(ctx != NULL, TSR_EINVAL, "tsr_ctx_set_comm: ctx is NULL");
+  int initialised = 0;
+  MPI_Initialized(&initialised);
+  TSR_CHECK(initialised, TSR_EMPI, "tsr_ctx_set_comm: MPI is not initialised (call MPI_Init_thread first)");
+  TSR_CHECK(comm != MPI_COMM_NULL, TSR_EINVAL, "tsr_ctx_set_comm: comm is MPI_COMM_NULL");
+  tsr__dist *d = tsr__ctx_dist(ctx);
+  if (d == NULL && (d = make_state(ctx)) == NULL)
+    return TSR_ENOMEM;
+  if (d->have_comm) {
+    MPI_Comm_free(&d->comm);
+    d->have_comm = false;
+  }
+  return attach(d, comm);
+}
+
+tsr_status tsr_ctx_agree(tsr_ctx *ctx, tsr_status status) {
+  TSR_CHECK(ctx != NULL, TSR_EINVAL, "tsr_ctx_agree: ctx is NULL");
+  tsr__dist *d = tsr__dist_get(ctx);
+  if (d == NULL)
+    return TSR_EMPI;
+  return tsr__dist_agree(d, status);
+}
+
+/* ---- collectives ------------------------------------------------------------ */
+
+#define AGREE_MESSAGE_BYTES 1024
+
+/* Already "rank N: ..."?  Then an agreement does not prefix it again. */
+static bool has_rank_prefix(const char *m) {
+  if (strncmp(m, "rank ", 5) != 0)
+    return false;
+  m += 5;
+  if (*m < '0' || *m > '9')
+    return false;
+  while (*m >= '0' && *m <= '9')
+    m++;
+  return m[0] == ':' && m[1] == ' ';
+}
+
+tsr_status tsr__dist_agree(tsr__dist *d, tsr_status status) {
+  if (d == NULL || !d->distributed)
+    return status;
+  int mine = status != TSR_OK ? d->rank : d->size, lowest = d->size;
+  TSR_TRY(mpi_check(MPI_Allreduce(&mine, &lowest, 1, MPI_INT, MPI_MIN, d->comm), "MPI_Allreduce"));
+  if (lowest == d->size)
+    return TSR_OK;
+  struct {
+    int status;
+    char message[AGREE_MESSAGE_BYTES];
+  } verdict;
+  memset(&verdict, 0, sizeof verdict);
+  if (d->rank == lowest) {
+    const char *m = tsr_last_error()[0] ? tsr_last_error() : tsr_strerror(status);
+    verdict.status = (int)status;
+    if (has_rank_prefix(m))
+      snprintf(verdict.message, sizeof verdict.message, "%s", m);
+    else
+      snprintf(verdict.message, sizeof verdict.message, "rank %d: %s", d->rank, m);
+  }
+  TSR_TRY(mpi_check(MPI_Bcast(&verdict, (int)sizeof verdict, MPI_BYTE, lowest, d->comm),
+                    "MPI_Bcast"));
+  verdict.message[sizeof verdict.message - 1] = '\0';
+  return tsr_error_set((tsr_status)verdict.status, "%s", verdict.message);
+}
+
+tsr_status tsr__dist_minmax_u64(tsr__dist *d, uint64_t value, uint64_t *min, uint64_t *max) {
+  *min = *max = value;
+  if (!d->distributed)
+    return TSR_OK;
+  uint64_t both[2] = {~value, value}, out[2];
+  TSR_TRY(mpi_check(MPI_Allreduce(both, out, 2, MPI_UINT64_T, MPI_MAX, d->comm), "MPI_Allreduce"));
+  *min = ~out[0];
+  *max = out[1];
+  return TSR_OK;
+}
+
+tsr_status tsr__dist_sum_u64(tsr__dist *d, uint64_t value, uint64_t *sum) {
+  *sum = value;
+  if (!d->distributed)
+    return TSR_OK;
+  return mpi_check(MPI_Allreduce(&value, sum, 1, MPI_UINT64_T, MPI_SUM, d->comm), "MPI_Allreduce");
+}
+
+tsr_status tsr__dist_alltoallv_u32(tsr__dist *d, const uint32_t *send, const uint64_t *counts,
+                                   uint32_t **recv, uint64_t *recv_counts) {
+  /* Only used on the failure path, with at most a graph's worth of ids. */
+  int P = d->size;
+  int *sc = calloc((size_t)P * 4, sizeof *sc);
+  if (sc == NULL)
+    return tsr_error_set(TSR_ENOMEM, "id exchange: out of memory");
+  int *sd = sc + P, *rc = sc + 2 * P, *rd = sc + 3 * P;
+  tsr_status status = TSR_OK;
+  for (int p = 0; p < P; p++) {
+    if (counts[p] > INT_MAX) {
+      status = tsr_error_set(TSR_ENOTSUP, "id exchange: %llu ids for one rank",
+                             (unsigned long long)counts[p]);
+      goto done;
+    }
+    sc[p] = (int)counts[p];
+    sd[p] = p == 0 ? 0 : sd[p - 1] + sc[p - 1];
+  }
+  status = mpi_check(MPI_Alltoall(sc, 1, MPI_INT, rc, 1, MPI_INT, d->comm), "MPI_Alltoall");
+  if (status != TSR_OK)
+    goto done;
+  uint64_t total = 0;
+  for (int p = 0; p < P; p++) {
+    rd[p] = (int)total;
+    recv_counts[p] = (uint64_t)rc[p];
+    total += (uint64_t)rc[p];
+  }
+  *recv = calloc(total + 1, sizeof **recv);
+  if (*recv == NULL) {
+    status = tsr_error_set(TSR_ENOMEM, "id exchange: out of memory");
+    goto done;
+  }
+  status = mpi_check(
+      MPI_Alltoallv(send, sc, sd, MPI_UINT32_T, *recv, rc, rd, MPI_UINT32_T, d->comm),
+      "MPI_Alltoallv");
+done:
+  free(sc);
+  return status;
+}
+
+/* ---- point to point ---------------------------------------------------------- */
+
+static MPI_Request *req_of(tsr__dist_req *r) { return (MPI_Request *)(void *)r->opaque; }
+
+tsr_status tsr__dist_isend(tsr__dist *d, const void *buf, size_t bytes, int peer, int tag,
+                           tsr__dist_req *req) {
+  TSR_CHECK(bytes <= INT_MAX, TSR_ENOTSUP,
+            "a chunk of %zu bytes is larger than one MPI message can carry (2 GiB): use smaller "
+            "chunks",
+            bytes);
+  return mpi_check(MPI_Isend(buf, (int)bytes, MPI_BYTE, peer, tag, d->comm, req_of(req)),
+                   "MPI_Isend");
+}
+
+tsr_status tsr__dist_irecv(tsr__dist *d, void *buf, size_t bytes, int peer, int tag,
+                           tsr__dist_req *req) {
+  TSR_CHECK(bytes <= INT_MAX, TSR_ENOTSUP,
+            "a chunk of %zu bytes is larger than one MPI message can carry (2 GiB): use smaller "
+            "chunks",
+            bytes);
+  return mpi_check(MPI_Irecv(buf, (int)bytes, MPI_BYTE, peer < 0 ? MPI_ANY_SOURCE : peer, tag,
+                             d->comm, req_of(req)),
+                   "MPI_Irecv");
+}
+
+tsr_status tsr__dist_test(tsr__dist_req *req, bool *done, int *source) {
+  int flag = 0;
+  MPI_Status st;
+  TSR_TRY(mpi_check(MPI_Test(req_of(req), &flag, &st), "MPI_Test"));
+  *done = flag != 0;
+  if (flag && source != NULL)
+    *source = st.MPI_SOURCE;
+  return TSR_OK;
+}
+
+tsr_status tsr__dist_wait(tsr__dist_req *req) {
+  return mpi_check(MPI_Wait(req_of(req), MPI_STATUS_IGNORE), "MPI_Wait");
+}
+
+tsr_status tsr__dist_cancel(tsr__dist_req *req, bool *cancelled) {
+  MPI_Status st;
+  TSR_TRY(mpi_check(MPI_Cancel(req_of(req)), "MPI_Cancel"));
+  TSR_TRY(mpi_check(MPI_Wait(req_of(req), &st), "MPI_Wait"));
+  int flag = 0;
+  MPI_Test_cancelled(&st, &flag);
+  *cancelled = flag != 0;
+  return TSR_OK;
+}

@@ -1,0 +1,73 @@
+/* dist.h — the distribution layer's internal interface (DESIGN.md,
+ * "Distribution"): which rank this is, who owns a chunk, point-to-point
+ * chunk messages and the collectives the runtime needs.  dist/ is the only
+ * place that includes mpi.h (besides HDF5's own headers); everything here
+ * hides MPI types behind opaque requests, so sched/ and the layers above
+ * compile without MPI.
+ *
+ * A context is distributed when the program was started by a launcher
+ * (mpirun, mpiexec, srun: detected from the environment) or when the program
+ * initialised MPI itself; otherwise it has one rank and MPI is never
+ * touched.  The state is made on first use (tsr__dist_get), collectively:
+ * every rank makes the same calls in the same order (SPMD). */
+#ifndef TSR_DIST_H
+#define TSR_DIST_H
+
+#include "core/core_impl.h"
+
+typedef struct tsr__dist tsr__dist;
+
+/* An MPI request, opaque (MPI_Request fits in 8 bytes in Open MPI and
+ * MPICH; comm.c checks). */
+typedef struct tsr__dist_req {
+  _Alignas(8) unsigned char opaque[8];
+} tsr__dist_req;
+
+/* The context's distribution state, made on first use.  NULL (and
+ * tsr_last_error set) when MPI could not be set up. */
+tsr__dist *tsr__dist_get(tsr_ctx *ctx);
+/* Rank and size; a context that is not distributed is rank 0 of 1. */
+int tsr__dist_rank(const tsr__dist *d);
+int tsr__dist_size(const tsr__dist *d);
+/* The largest tag a chunk message may use. */
+int tsr__dist_tag_ub(const tsr__dist *d);
+
+/* The owner of chunk c of n (C order) under the context's policy: block-
+ * cyclic with the context's block size, or, by default (block 0), balanced
+ * contiguous runs of chunks (rank r owns chunks [r*n/P, (r+1)*n/P)).
+ * 0 when the context is not distributed. */
+int tsr__dist_chunk_owner(tsr_ctx *ctx, int64_t c, int64_t n);
+
+/* Collective error agreement: every rank passes its own status (with its
+ * message in tsr_last_error() when failing); every rank gets back the status
+ * of the lowest failing rank, with that rank's message prefixed "rank R: "
+ * set as its own last error.  TSR_OK everywhere when no rank failed. */
+tsr_status tsr__dist_agree(tsr__dist *d, tsr_status status);
+/* Collective: the minimum and maximum of `value` over the ranks. */
+tsr_status tsr__dist_minmax_u64(tsr__dist *d, uint64_t value, uint64_t *min, uint64_t *max);
+/* Collective: the sum of `value` over the ranks. */
+tsr_status tsr__dist_sum_u64(tsr__dist *d, uint64_t value, uint64_t *sum);
+/* Collective: sends counts[p] uint32 values from send (grouped by
+ * destination rank, in rank order) and receives the others' into *recv
+ * (allocated with the context's allocator; recv_counts[p] from each rank,
+ * recv_counts has size() entries). */
+tsr_status tsr__dist_alltoallv_u32(tsr__dist *d, const uint32_t *send, const uint64_t *counts,
+                                   uint32_t **recv, uint64_t *recv_counts);
+
+/* Point-to-point (chunk messages and abort notices).  Bytes up to INT_MAX. */
+tsr_status tsr__dist_isend(tsr__dist *d, const void *buf, size_t bytes, int peer, int tag,
+                           tsr__dist_req *req);
+tsr_status tsr__dist_irecv(tsr__dist *d, void *buf, size_t bytes, int peer, int tag,
+                           tsr__dist_req *req);
+/* Any source (peer < 0 in irecv means any). */
+#define TSR__DIST_ANY_SOURCE (-1)
+/* Tests one request: *done set when it completed (the request is then
+ * freed); *source is the sender for receives (may be NULL). */
+tsr_status tsr__dist_test(tsr__dist_req *req, bool *done, int *source);
+/* Blocks until the request completes. */
+tsr_status tsr__dist_wait(tsr__dist_req *req);
+/* Cancels a receive that may not have matched and waits for it: *cancelled
+ * tells whether it was cancelled (else it completed). */
+tsr_status tsr__dist_cancel(tsr__dist_req *req, bool *cancelled);
+
+#endif /* TSR_DIST_H */
