@@ -35,10 +35,18 @@ tsr_ctx *cli_context(const cli_common *c);
  * (the statistics are printed to stderr after the run). */
 tsr_compute_options cli_compute_options(const cli_common *c);
 
+/* Under mpirun/srun: this process's rank (0 otherwise).  Only rank 0
+ * prints results, progress, statistics and the errors every rank agreed
+ * on; the other ranks' standard output goes to /dev/null. */
+extern int cli_rank;
+/* Set from the launcher's environment before anything runs; true when
+ * started by one (the exit path then skips MPI_Finalize on failure). */
+bool cli_detect_launch(void);
+
 /* "tessera: error: <message>" on stderr; returns CLI_FAILED. */
 int cli_error(const char *fmt, ...) TSR_PRINTF(1, 2);
 /* The library's last error as a command error. */
-int cli_fail(tsr_status status);
+int cli_fail(tsr_status status); /* the library's agreed error: printed by rank 0 */
 /* A usage error (exit 2) mentioning `tessera <cmd> --help`. */
 int cli_usage(const char *cmd, const char *fmt, ...) TSR_PRINTF(2, 3);
 

@@ -188,7 +188,7 @@ int cmd_eval(int argc, char **argv) {
     so.mode = TSR_HDF5_APPEND;
     so.compute = &co;
     s = tsr_store_hdf5(ctx, n, arrays, outs[i].file, names, &so);
-    if (s == TSR_OK && !c.quiet)
+    if (s == TSR_OK && !c.quiet && cli_rank == 0)
       for (size_t k = 0; k < n; k++)
         fprintf(stderr, "tessera: wrote %s:%s\n", outs[i].file, names[k]);
   }

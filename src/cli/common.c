@@ -12,10 +12,29 @@
 
 #include "cli.h"
 
+int cli_rank = 0;
+
+bool cli_detect_launch(void) {
+  const char *mpi = getenv("TESSERA_MPI");
+  if (mpi != NULL && strcmp(mpi, "0") == 0)
+    return false;
+  static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"};
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+    const char *v = getenv(vars[i]);
+    if (v != NULL && v[0] != '\0') {
+      cli_rank = atoi(v);
+      return true;
+    }
+  }
+  return false;
+}
+
 int cli_error(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   fputs("tessera: error: ", stderr);
+  if (cli_rank > 0)
+    fprintf(stderr, "(rank %d) ", cli_rank);
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
@@ -23,6 +42,8 @@ int cli_error(const char *fmt, ...) {
 }
 
 int cli_fail(tsr_status status) {
+  if (cli_rank > 0) /* every rank has the same message: rank 0 prints it */
+    return CLI_FAILED;
   const char *msg = tsr_last_error();
   return cli_error("%s", msg[0] ? msg : tsr_strerror(status));
 }
@@ -144,6 +165,7 @@ tsr_ctx *cli_context(const cli_common *c) {
     cli_fail(s);
     return NULL;
   }
+  cli_rank = tsr_ctx_rank(ctx);
   if (c->threads > 0 && (s = tsr_ctx_set_threads(ctx, c->threads)) != TSR_OK)
     goto fail;
   if (c->memory != NULL) {
@@ -215,7 +237,8 @@ static void print_stats(const tsr_run_stats *st, void *user) {
 tsr_compute_options cli_compute_options(const cli_common *c) {
   tsr_compute_options o;
   memset(&o, 0, sizeof o);
-  bool show = c->progress == 1 || (c->progress == -1 && !c->quiet && isatty(STDERR_FILENO));
+  bool show = cli_rank == 0 && (c->progress == 1 ||
+                                (c->progress == -1 && !c->quiet && isatty(STDERR_FILENO)));
   if (show) {
     memset(&bar, 0, sizeof bar);
     o.run.progress = draw_progress;
@@ -223,7 +246,7 @@ tsr_compute_options cli_compute_options(const cli_common *c) {
   }
   o.run.trace_path = c->trace;
   o.dot_path = c->graph;
-  if (c->stats)
+  if (c->stats && cli_rank == 0)
     o.on_stats = print_stats;
   return o;
 }

@@ -4,7 +4,9 @@
  *   tessera gen ...    write a generated dataset
  *   tessera info ...   what an HDF5 file holds
  *   tessera bench ...  the benchmark programs, beside their peers */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -23,7 +25,25 @@ static void usage(FILE *out) {
         out);
 }
 
+static int run(int argc, char **argv);
+
+/* Under a launcher, ranks other than 0 print no results, and a failing
+ * rank leaves at once with its status, without MPI_Finalize: the
+ * launcher then ends the job, and no rank waits in a finalize for a rank
+ * that never comes (a failure agreed by every rank exits every rank). */
 int main(int argc, char **argv) {
+  bool launched = cli_detect_launch();
+  if (launched && cli_rank > 0 && freopen("/dev/null", "w", stdout) == NULL)
+    return cli_error("cannot redirect standard output of rank %d", cli_rank);
+  int rc = run(argc, argv);
+  if (launched && rc != CLI_OK) {
+    fflush(NULL);
+    _exit(rc);
+  }
+  return rc;
+}
+
+static int run(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
     return CLI_USAGE;

@@ -1,0 +1,449 @@
+/* test_dist.c — distributed runs (run by ctest under mpiexec with 1, 2 and
+ * 4 ranks, 1 or 2 threads per rank; TESSERA_NUM_THREADS sets the threads).
+ *
+ * The reference for every result is the same expression computed by a
+ * context that computes alone on this rank (tsr_ctx_set_distributed false,
+ * serial executor): a distributed result must be bitwise identical to it,
+ * and identical on every rank.  Workloads A1-A7 of BENCHMARKS.md at small
+ * sizes; ownership (no task runs twice, chunks do move); errors agreed by
+ * every rank (a failing kernel on one rank, a bad file on one rank, ranks
+ * that build different graphs), and a compute that works afterwards.
+ *
+ * `test_dist --die` is the rank-death scenario (tests/dist/rank_death.sh):
+ * rank 1 is killed inside a kernel while rank 0 waits for its chunk. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <mpi.h>
+
+#include "test_util.h"
+
+static tsr_ctx *dist_ctx, *local_ctx;
+static int rank, nranks;
+
+#define CHECKSUM_SEED 0x9e3779b97f4a7c15ull
+
+static uint64_t checksum(const void *p, size_t bytes) {
+  const unsigned char *b = p;
+  uint64_t h = CHECKSUM_SEED;
+  for (size_t i = 0; i < bytes; i++)
+    h = (h ^ b[i]) * 0x100000001b3ull;
+  return h;
+}
+
+/* Every rank holds the same bytes. */
+static void assert_same_on_every_rank(const void *p, size_t bytes) {
+  uint64_t h = checksum(p, bytes), both[2] = {h, ~h}, out[2];
+  MPI_Allreduce(both, out, 2, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+  assert_true(out[0] == h && out[1] == ~h);
+}
+
+static double *random_doubles(int64_t n, uint64_t seed) {
+  double *p = malloc((size_t)n * sizeof *p + 8);
+  assert_non_null(p);
+  tsr_random_fill_uniform(seed, 0, (size_t)n, p);
+  return p;
+}
+
+/* ---- workloads: each builds its result on ctx from shared inputs ---------- */
+
+typedef struct inputs {
+  double *x, *y;
+  int64_t shape[2], chunks[2];
+  int ndim;
+} inputs;
+
+static tsr_array *wrap(tsr_ctx *ctx, const inputs *in, double *data) {
+  tsr_array *a;
+  assert_ok(tsr_array_from_buffer(ctx, TSR_FLOAT64, in->ndim, in->shape, in->chunks, data,
+                                  TSR_BUFFER_BORROW, NULL, NULL, &a));
+  return a;
+}
+
+static tsr_array *sum_all(tsr_array *a) {
+  tsr_array *s;
+  assert_ok(tsr_sum(a, NULL, 0, false, &s));
+  tsr_array_destroy(&a);
+  return s;
+}
+
+static tsr_array *a1(tsr_ctx *ctx, const inputs *in) {
+  (void)in;
+  tsr_array *ones, *plus;
+  assert_ok(tsr_array_ones(ctx, TSR_FLOAT64, 1, (int64_t[]){500}, (int64_t[]){1}, &ones));
+  assert_ok(tsr_binary_scalar(TSR_OP_ADD, ones, 1, &plus));
+  tsr_array_destroy(&ones);
+  return sum_all(plus);
+}
+
+static tsr_array *a2(tsr_ctx *ctx, const inputs *in) {
+  tsr_array *x = wrap(ctx, in, in->x), *y = wrap(ctx, in, in->y), *xx, *yy, *h, *r, *half, *plus;
+  assert_ok(tsr_mul(x, x, &xx));
+  assert_ok(tsr_mul(y, y, &yy));
+  assert_ok(tsr_add(xx, yy, &h));
+  assert_ok(tsr_unary(TSR_OP_SQRT, h, &r));
+  assert_ok(tsr_binary_scalar(TSR_OP_MUL, r, 0.5, &half));
+  assert_ok(tsr_binary_scalar(TSR_OP_ADD, half, 1, &plus));
+  tsr_array *tmp[] = {x, y, xx, yy, h, r, half};
+  for (size_t i = 0; i < sizeof tmp / sizeof *tmp; i++)
+    tsr_array_destroy(&tmp[i]);
+  return sum_all(plus);
+}
+
+static tsr_array *a3(tsr_ctx *ctx, const inputs *in) {
+  tsr_array *x = wrap(ctx, in, in->x), *m, *sm, *sd, *r;
+  assert_ok(tsr_mean(x, (int[]){0}, 1, false, &m));
+  assert_ok(tsr_sum(m, NULL, 0, false, &sm));
+  assert_ok(tsr_std(x, NULL, 0, 0, false, &sd));
+  assert_ok(tsr_add(sm, sd, &r));
+  tsr_array *tmp[] = {x, m, sm, sd};
+  for (size_t i = 0; i < sizeof tmp / sizeof *tmp; i++)
+    tsr_array_destroy(&tmp[i]);
+  return r;
+}
+
+static tsr_array *a4(tsr_ctx *ctx, const inputs *in) {
+  tsr_array *x = wrap(ctx, in, in->x), *y = wrap(ctx, in, in->y), *p;
+  assert_ok(tsr_matmul(x, y, &p));
+  tsr_array_destroy(&x);
+  tsr_array_destroy(&y);
+  return sum_all(p);
+}
+
+/* The 5-point Laplacian of interior points, 0 on the array's edges. */
+static tsr_status laplacian5(void *out, const tsr_block_info *oi, const void *const *inp,
+                             const tsr_block_info *ii, size_t n_in, void *user) {
+  (void)n_in;
+  (void)user;
+  const double *x = inp[0];
+  double *o = out;
+  int64_t rows = oi->shape[0], cols = oi->shape[1], width = ii->shape[1];
+  for (int64_t i = 0; i < rows; i++)
+    for (int64_t j = 0; j < cols; j++) {
+      int64_t gi = oi->offset[0] + i, gj = oi->offset[1] + j;
+      int64_t li = gi - ii->offset[0], lj = gj - ii->offset[1];
+      bool edge = gi == 0 || gj == 0 || gi == oi->array_shape[0] - 1 || gj == oi->array_shape[1] - 1;
+      o[i * cols + j] = edge ? 0
+                             : x[(li - 1) * width + lj] + x[(li + 1) * width + lj] +
+                                   x[li * width + lj - 1] + x[li * width + lj + 1] -
+                                   4 * x[li * width + lj];
+    }
+  return TSR_OK;
+}
+
+static tsr_array *a5(tsr_ctx *ctx, const inputs *in) {
+  tsr_array *x = wrap(ctx, in, in->x), *lap;
+  assert_ok(tsr_map_overlap(x, (int64_t[]){1, 1}, TSR_BOUNDARY_NONE, 0, laplacian5, NULL,
+                            TSR_FLOAT64, &lap));
+  tsr_array_destroy(&x);
+  return sum_all(lap);
+}
+
+/* x + x.T, the whole 2-D result (every rank gets all of it). */
+static tsr_array *a6_full(tsr_ctx *ctx, const inputs *in) {
+  tsr_array *x = wrap(ctx, in, in->x), *t, *plus;
+  assert_ok(tsr_transpose(x, NULL, &t));
+  assert_ok(tsr_add(x, t, &plus));
+  tsr_array_destroy(&x);
+  tsr_array_destroy(&t);
+  return plus;
+}
+
+static tsr_array *a6(tsr_ctx *ctx, const inputs *in) { return sum_all(a6_full(ctx, in)); }
+
+typedef tsr_array *(*workload_fn)(tsr_ctx *, const inputs *);
+
+static void stats_copy(const tsr_run_stats *s, void *user) { *(tsr_run_stats *)user = *s; }
+
+/* Computes w on both contexts; asserts bitwise equality with the local
+ * result and across ranks.  Returns the distributed run's statistics. */
+static tsr_run_stats check_workload(workload_fn w, const inputs *in, tsr_run_stats *local_stats) {
+  tsr_array *d = w(dist_ctx, in), *l = w(local_ctx, in);
+  size_t bytes = (size_t)tsr_array_nbytes(d);
+  assert_int_equal(bytes, tsr_array_nbytes(l));
+  void *got = calloc(1, bytes + 8), *want = calloc(1, bytes + 8);
+  tsr_run_stats ds, ls;
+  tsr_compute_options dopt = {.on_stats = stats_copy, .stats_user = &ds};
+  tsr_compute_options lopt = {.on_stats = stats_copy, .stats_user = &ls};
+  assert_ok(tsr_array_to_buffers_ex(1, &d, &got, &bytes, &dopt));
+  assert_ok(tsr_array_to_buffers_ex(1, &l, &want, &bytes, &lopt));
+  assert_memory_equal(got, want, bytes);
+  assert_same_on_every_rank(got, bytes);
+  assert_int_equal(ds.ranks, nranks);
+  assert_int_equal(ds.rank, rank);
+  if (local_stats != NULL)
+    *local_stats = ls;
+  free(got);
+  free(want);
+  tsr_array_destroy(&d);
+  tsr_array_destroy(&l);
+  return ds;
+}
+
+static inputs make_inputs(int ndim, int64_t s0, int64_t s1, int64_t c0, int64_t c1) {
+  inputs in = {.ndim = ndim, .shape = {s0, s1}, .chunks = {c0, c1}};
+  int64_t n = ndim == 1 ? s0 : s0 * s1;
+  in.x = random_doubles(n, 1234);
+  in.y = random_doubles(n, 5678);
+  return in;
+}
+
+static void free_inputs(inputs *in) {
+  free(in->x);
+  free(in->y);
+}
+
+static void test_dist__workloads_a1_to_a6_match_one_rank(void **state) {
+  (void)state;
+  inputs v = make_inputs(1, 200000, 0, 20000, 0);
+  check_workload(a1, &v, NULL);
+  check_workload(a2, &v, NULL);
+  free_inputs(&v);
+  inputs m = make_inputs(2, 400, 100, 40, 100);
+  check_workload(a3, &m, NULL);
+  free_inputs(&m);
+  inputs sq = make_inputs(2, 200, 200, 50, 50);
+  check_workload(a4, &sq, NULL);
+  check_workload(a5, &sq, NULL);
+  check_workload(a6, &sq, NULL);
+  free_inputs(&sq);
+}
+
+/* Owner computes: every non-store task runs on exactly one rank (summed
+ * over ranks, as many as on one rank), and chunks move between ranks. */
+static void test_dist__each_task_runs_once_and_chunks_move(void **state) {
+  (void)state;
+  inputs sq = make_inputs(2, 200, 200, 50, 50);
+  tsr_run_stats local;
+  tsr_run_stats ds = check_workload(a6_full, &sq, &local);
+  uint64_t stores = 16; /* one store per result chunk, run by every rank */
+  uint64_t mine = ds.tasks_run - stores, total = 0, received = 0;
+  MPI_Allreduce(&mine, &total, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+  MPI_Allreduce(&ds.bytes_received, &received, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+  assert_int_equal(total, local.tasks_run - stores);
+  if (nranks > 1) {
+    assert_true(received > 0);
+    assert_true(mine < total); /* the work is shared */
+  } else {
+    assert_int_equal(received, 0);
+  }
+  free_inputs(&sq);
+}
+
+/* ---- A7: out of core, through one shared HDF5 file ------------------------- */
+
+static void test_dist__a7_store_and_out_of_core_mean(void **state) {
+  (void)state;
+  char path[256];
+  snprintf(path, sizeof path, "dist_a7_np%d_t%d.h5", nranks, tsr_ctx_threads(dist_ctx));
+  inputs in = make_inputs(2, 2000, 50, 100, 50);
+  /* Written by the distributed context (chunks sent to the writer),
+   * compressed, then read back by every rank, chunk by owned chunk. */
+  tsr_array *x = wrap(dist_ctx, &in, in.x);
+  tsr_hdf5_store_options so = {.deflate_level = 1, .shuffle = true};
+  assert_ok(tsr_store_hdf5(dist_ctx, 1, &x, path, (const char *const[]){"x"}, &so));
+  tsr_array_destroy(&x);
+  /* The file holds exactly the data (read alone). */
+  tsr_array *back;
+  assert_ok(tsr_array_from_hdf5(local_ctx, path, "x", NULL, &back));
+  size_t bytes = (size_t)tsr_array_nbytes(back);
+  double *got = malloc(bytes);
+  assert_ok(tsr_array_to_buffer(back, got, bytes));
+  assert_memory_equal(got, in.x, bytes);
+  tsr_array_destroy(&back);
+  free(got);
+  /* mean(x, axis=0) under a memory limit smaller than x. */
+  assert_ok(tsr_ctx_set_memory_limit(dist_ctx, 600000));
+  tsr_array *fx, *m;
+  assert_ok(tsr_array_from_hdf5(dist_ctx, path, "x", (int64_t[]){100, 50}, &fx));
+  assert_ok(tsr_mean(fx, (int[]){0}, 1, false, &m));
+  double dm[50], lm[50];
+  assert_ok(tsr_array_to_buffer(m, dm, sizeof dm));
+  assert_ok(tsr_ctx_set_memory_limit(dist_ctx, 0));
+  tsr_array_destroy(&fx);
+  tsr_array_destroy(&m);
+  tsr_array *lx = wrap(local_ctx, &in, in.x), *lmean;
+  assert_ok(tsr_mean(lx, (int[]){0}, 1, false, &lmean));
+  assert_ok(tsr_array_to_buffer(lmean, lm, sizeof lm));
+  tsr_array_destroy(&lx);
+  tsr_array_destroy(&lmean);
+  assert_memory_equal(dm, lm, sizeof dm);
+  assert_same_on_every_rank(dm, sizeof dm);
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank == 0)
+    unlink(path);
+  free_inputs(&in);
+}
+
+/* ---- errors ------------------------------------------------------------------ */
+
+static tsr_status fail_on_chunk5(void *out, const tsr_block_info *oi, const void *const *inp,
+                                 const tsr_block_info *ii, size_t n_in, void *user) {
+  (void)ii;
+  (void)n_in;
+  (void)user;
+  if (oi->offset[0] == 5 * 1000)
+    return tsr_error_set(TSR_EINVAL, "boom at chunk 5");
+  memcpy(out, inp[0], (size_t)oi->shape[0] * sizeof(double));
+  return TSR_OK;
+}
+
+/* After an error every rank can compute again: nothing was left behind. */
+static void assert_computes_again(void) {
+  inputs v = make_inputs(1, 20000, 0, 2000, 0);
+  check_workload(a2, &v, NULL);
+  free_inputs(&v);
+}
+
+/* Chunk c of n belongs to rank floor(c * P / n) (tsr_ctx_set_owner_block). */
+static int owner_of(int64_t c, int64_t n) { return (int)(c * nranks / n); }
+
+static void assert_agreed_message(const char *needle, int failing_rank) {
+  const char *m = tsr_last_error();
+  if (strstr(m, needle) == NULL)
+    print_error("message '%s' lacks '%s'\n", m, needle);
+  assert_non_null(strstr(m, needle));
+  if (nranks > 1) {
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "rank %d: ", failing_rank);
+    if (strncmp(m, prefix, strlen(prefix)) != 0)
+      print_error("message '%s' does not start with '%s'\n", m, prefix);
+    assert_true(strncmp(m, prefix, strlen(prefix)) == 0);
+  }
+  assert_same_on_every_rank(m, strlen(m));
+}
+
+static void test_dist__failing_kernel_on_one_rank_fails_every_rank(void **state) {
+  (void)state;
+  double *data = random_doubles(8000, 9);
+  tsr_array *x, *y, *s;
+  assert_ok(tsr_array_from_buffer(dist_ctx, TSR_FLOAT64, 1, (int64_t[]){8000}, (int64_t[]){1000},
+                                  data, TSR_BUFFER_BORROW, NULL, NULL, &x));
+  assert_ok(tsr_map_blocks(1, &x, fail_on_chunk5, NULL, TSR_FLOAT64, NULL, &y));
+  assert_ok(tsr_sum(y, NULL, 0, false, &s));
+  double v = 0;
+  assert_int_equal(tsr_array_to_buffer(s, &v, sizeof v), TSR_EINVAL);
+  assert_agreed_message("boom at chunk 5", owner_of(5, 8));
+  tsr_array_destroy(&x);
+  tsr_array_destroy(&y);
+  tsr_array_destroy(&s);
+  free(data);
+  assert_computes_again();
+}
+
+static void test_dist__bad_file_on_one_rank_fails_every_rank(void **state) {
+  (void)state;
+  char good[256];
+  snprintf(good, sizeof good, "dist_good_np%d_t%d.h5", nranks, tsr_ctx_threads(dist_ctx));
+  tsr_array *z;
+  assert_ok(tsr_array_zeros(dist_ctx, TSR_FLOAT64, 1, (int64_t[]){10}, (int64_t[]){5}, &z));
+  assert_ok(tsr_store_hdf5(dist_ctx, 1, &z, good, (const char *const[]){"z"}, NULL));
+  tsr_array_destroy(&z);
+  const char *path = rank == nranks - 1 ? "no_such_file_for_the_last_rank.h5" : good;
+  tsr_array *a = (tsr_array *)1;
+  tsr_status s = tsr_array_from_hdf5(dist_ctx, path, "z", NULL, &a);
+  assert_int_not_equal(s, TSR_OK);
+  assert_null(a);
+  assert_agreed_message("no_such_file_for_the_last_rank.h5", nranks - 1);
+  int codes[2] = {(int)s, -(int)s}, out[2];
+  MPI_Allreduce(codes, out, 2, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  assert_int_equal(out[0], -out[1]); /* the same status everywhere */
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank == 0)
+    unlink(good);
+  assert_computes_again();
+}
+
+static void test_dist__ranks_with_different_graphs_fail_cleanly(void **state) {
+  (void)state;
+  if (nranks == 1)
+    skip();
+  tsr_array *x, *y, *s;
+  assert_ok(tsr_array_ones(dist_ctx, TSR_FLOAT64, 1, (int64_t[]){1000}, (int64_t[]){100}, &x));
+  if (rank == 0)
+    assert_ok(tsr_binary_scalar(TSR_OP_ADD, x, 1, &y));
+  else
+    assert_ok(tsr_unary(TSR_OP_SQRT, x, &y)); /* a different kernel: another graph */
+  assert_ok(tsr_rechunk(y, (int64_t[]){rank == 0 ? 100 : 250}, &s));
+  tsr_array_destroy(&y);
+  y = s;
+  assert_ok(tsr_sum(y, NULL, 0, false, &s));
+  double v;
+  assert_fails(tsr_array_to_buffer(s, &v, sizeof v), TSR_EINVAL, "different task graphs");
+  tsr_array_destroy(&x);
+  tsr_array_destroy(&y);
+  tsr_array_destroy(&s);
+  assert_computes_again();
+}
+
+/* ---- rank death ------------------------------------------------------------------ */
+
+static tsr_status die_on_rank1(void *out, const tsr_block_info *oi, const void *const *inp,
+                               const tsr_block_info *ii, size_t n_in, void *user) {
+  (void)ii;
+  (void)n_in;
+  (void)user;
+  if (rank == 1) {
+    fprintf(stderr, "rank 1: dying inside a kernel\n");
+    raise(SIGKILL);
+  }
+  memcpy(out, inp[0], (size_t)oi->shape[0] * sizeof(double));
+  return TSR_OK;
+}
+
+static int die(void) {
+  double *data = random_doubles(8000, 9);
+  tsr_array *x, *y, *s;
+  if (tsr_array_from_buffer(dist_ctx, TSR_FLOAT64, 1, (int64_t[]){8000}, (int64_t[]){1000}, data,
+                            TSR_BUFFER_BORROW, NULL, NULL, &x) != TSR_OK ||
+      tsr_map_blocks(1, &x, die_on_rank1, NULL, TSR_FLOAT64, NULL, &y) != TSR_OK ||
+      tsr_sum(y, NULL, 0, false, &s) != TSR_OK)
+    return 3;
+  double v;
+  tsr_status st = tsr_array_to_buffer(s, &v, sizeof v); /* rank 0 waits for rank 1's chunks */
+  fprintf(stderr, "rank %d: the compute returned (%s) although rank 1 died\n", rank, tsr_status_name(st));
+  return 0; /* the launcher should have ended the job before this */
+}
+
+int main(int argc, char **argv) {
+  if (tsr_ctx_create(&dist_ctx) != TSR_OK || tsr_ctx_create(&local_ctx) != TSR_OK)
+    return 1;
+  /* The distributed context initialises MPI (launched by mpiexec). */
+  rank = tsr_ctx_rank(dist_ctx);
+  nranks = tsr_ctx_nranks(dist_ctx);
+  int initialised = 0;
+  MPI_Initialized(&initialised);
+  if (!initialised) {
+    fprintf(stderr, "test_dist: not started by mpiexec\n");
+    return 77;
+  }
+  if (tsr_ctx_set_distributed(local_ctx, false) != TSR_OK ||
+      tsr_ctx_set_executor(local_ctx, TSR_EXECUTOR_SERIAL) != TSR_OK)
+    return 1;
+  if (argc > 1 && strcmp(argv[1], "--die") == 0)
+    return die();
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_dist__workloads_a1_to_a6_match_one_rank),
+      cmocka_unit_test(test_dist__each_task_runs_once_and_chunks_move),
+      cmocka_unit_test(test_dist__a7_store_and_out_of_core_mean),
+      cmocka_unit_test(test_dist__failing_kernel_on_one_rank_fails_every_rank),
+      cmocka_unit_test(test_dist__bad_file_on_one_rank_fails_every_rank),
+      cmocka_unit_test(test_dist__ranks_with_different_graphs_fail_cleanly),
+  };
+  int failed = cmocka_run_group_tests(tests, NULL, NULL);
+  tsr_memory_stats m;
+  int leaked = 0;
+  tsr_ctx *ctxs[2] = {dist_ctx, local_ctx};
+  for (int i = 0; i < 2; i++)
+    if (tsr_ctx_memory_stats(ctxs[i], &m) == TSR_OK && m.current_bytes != 0) {
+      fprintf(stderr, "rank %d: context %d leaked %llu bytes\n", rank, i,
+              (unsigned long long)m.current_bytes);
+      leaked = 1;
+    }
+  tsr_ctx_destroy(&local_ctx);
+  tsr_ctx_destroy(&dist_ctx);
+  return failed || leaked;
+}
