@@ -325,7 +325,20 @@ tsr_status tsr_taskgraph_run_ex(tsr_taskgraph *g, const tsr_run_options *opts) {
   if (status == TSR_OK && run.progress != NULL)
     (void)run.progress(run.n_live, run.n_live, run.progress_user); /* too late to cancel */
   collect_stats(&run, seconds);
-  tsr_status trace_status = run.trace != NULL ? tsr__trace_write(&run, opts->trace_path) : TSR_OK;
+  tsr_status trace_status = TSR_OK;
+  if (run.trace != NULL) {
+    /* Under MPI each rank writes its own trace: run.json -> run.rank1.json. */
+    char path[4096];
+    const char *p = opts->trace_path;
+    if (run.xfer != NULL) {
+      size_t len = strlen(p);
+      bool json = len >= 5 && strcmp(p + len - 5, ".json") == 0;
+      snprintf(path, sizeof path, "%.*s.rank%d%s", (int)(json ? len - 5 : len), p,
+               g->stats.rank, json ? ".json" : "");
+      p = path;
+    }
+    trace_status = tsr__trace_write(&run, p);
+  }
   run_free(&run);
   if (status != TSR_OK || trace_status != TSR_OK) {
     /* No output is kept from a failed run: free the cancelled tasks' inputs
