@@ -10,6 +10,7 @@
 
 #include "dist/dist.h"
 #include "expr.h"
+#include "sched/taskgraph_impl.h"
 
 typedef struct slot {
   const tsr__expr *key; /* NULL = empty */
@@ -85,6 +86,21 @@ static tsr_status insert(tsr__lowering *l, const tsr__expr *e, uint32_t *ids) {
   return TSR_OK;
 }
 
+/* Owners of the tasks a node's lowering added (from `first` on). */
+static tsr_status set_owners(tsr__lowering *l, uint32_t first, const uint32_t *ids, int64_t n) {
+  tsr_taskgraph *g = l->g;
+  for (int64_t c = 0; c < n; c++)
+    if (ids[c] >= first)
+      TSR_TRY(tsr_taskgraph_set_owner(g, ids[c], tsr__dist_chunk_owner(l->ctx, c, n)));
+  int64_t helpers = 0, k = 0;
+  for (uint32_t t = first; t < g->n_tasks; t++)
+    helpers += g->tasks[t].owner == TSR__OWNER_UNSET && tsr__task_n_inputs(g, t) == 0;
+  for (uint32_t t = first; t < g->n_tasks; t++)
+    if (g->tasks[t].owner == TSR__OWNER_UNSET && tsr__task_n_inputs(g, t) == 0)
+      TSR_TRY(tsr_taskgraph_set_owner(g, t, tsr__dist_chunk_owner(l->ctx, k++, helpers)));
+  return TSR_OK;
+}
+
 /* Lowers one node whose inputs are all lowered. */
 static tsr_status lower_node(tsr__lowering *l, tsr__expr *e) {
   const uint32_t *in_stack[8];
@@ -102,13 +118,12 @@ static tsr_status lower_node(tsr__lowering *l, tsr__expr *e) {
   uint32_t first = tsr_taskgraph_ntasks(l->g);
   TSR__TRY_GOTO(status, e->op->lower(e, l->g, in, ids));
   /* Owner computes (DESIGN.md, "Distribution"): the tasks that make this
-   * node's chunks belong to the chunks' owners; the node's helper tasks
-   * (partial reductions, gathers) run where their first input is. */
+   * node's chunks belong to the chunks' owners; the node's helper tasks run
+   * where their first input is (transfer.c), and helper tasks without
+   * inputs (partial reductions reading a user buffer in place, one per
+   * input chunk, in chunk order) are spread the same way over the ranks. */
   if (tsr__dist_size(tsr__dist_get(l->ctx)) > 1)
-    for (int64_t c = 0; c < n; c++)
-      if (ids[c] >= first)
-        TSR__TRY_GOTO(status, tsr_taskgraph_set_owner(l->g, ids[c],
-                                                      tsr__dist_chunk_owner(l->ctx, c, n)));
+    TSR__TRY_GOTO(status, set_owners(l, first, ids, n));
   TSR__TRY_GOTO(status, insert(l, e, ids));
   ids = NULL;
 fail:

@@ -231,6 +231,16 @@ static void test_dist__each_task_runs_once_and_chunks_move(void **state) {
     assert_int_equal(received, 0);
   }
   free_inputs(&sq);
+  /* A reduction reading a user buffer in place (no input tasks): its 10
+   * per-chunk partial sums are spread over the ranks too. */
+  inputs v = make_inputs(1, 100000, 0, 10000, 0);
+  ds = check_workload(a2, &v, &local);
+  uint64_t partial = ds.tasks_run - 1, fewest = 0; /* less the one store */
+  MPI_Allreduce(&partial, &fewest, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
+  MPI_Allreduce(&partial, &total, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+  assert_int_equal(total, local.tasks_run - 1);
+  assert_true(fewest >= 10 / (uint64_t)nranks);
+  free_inputs(&v);
 }
 
 /* ---- A7: out of core, through one shared HDF5 file ------------------------- */
