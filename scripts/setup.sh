@@ -5,7 +5,8 @@
 #   bash scripts/setup.sh test   the same set-up, then the whole test suite:
 #                                the release build, then the ASan+UBSan build
 #   bash scripts/setup.sh bench  the same set-up plus python3-numpy and python3-dask,
-#                                then bench_sched and the NumPy/Dask array peers
+#                                then bench_sched, the NumPy/Dask array peers, A7 out of
+#                                core, and A2-A6 on 2 MPI ranks against 2 threads (M1-5)
 # Packages are installed only when missing (as root directly, else through
 # sudo).  With CI set, warnings are errors.  Safe to run again.
 set -euo pipefail
@@ -82,7 +83,15 @@ if [ "$mode" = bench ]; then
   grep -A7 '^workload' build/bench_arrays.txt > build/arrays.tsv
   gnuplot -e "in='build/arrays.tsv'; out='build/arrays.png'" bench/plot_arrays.gp
   echo "== benchmark: out of core A7 beside h5py + Dask"
-  exec build/release/bench/bench_ooc
+  build/release/bench/bench_ooc
+  echo "== benchmark: A2-A6 on 2 MPI ranks x 1 thread against 1 rank x 2 threads (M1-5)"
+  # mpirun refuses root without these; --bind-to none, or mpirun binds each rank
+  # to one core and the one-rank configuration's 2 threads would share it.
+  if [ "$(id -u)" -eq 0 ]; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  fi
+  exec mpirun -n 2 --oversubscribe --bind-to none build/release/bench/bench_dist --threads 1 \
+    --tsv build/bench_dist.tsv
 fi
 
 echo "== tests: release build"
