@@ -114,55 +114,38 @@ static void add_traffic(const tsr_run_stats *st, void *user) {
   t->tasks_run += st->tasks_run;
 }
 
-/* Every rank: median seconds (the slowest rank's) of building + computing
- * workload w on ctx; *result its value on this rank, *tr this rank's
- * traffic in the last run. */
-static double run_distributed(tsr_ctx *ctx, int w, const sizes *s, inputs *in, const options *o,
-                              const world *wd, double *result, traffic *tr) {
-  double *t = calloc((size_t)o->reps, sizeof *t);
-  for (int rep = 0; rep <= o->reps; rep++) { /* rep 0 warms up */
-    traffic run = {0};
-    tsr_compute_options copt = {.on_stats = add_traffic, .stats_user = &run};
-    barrier(wd);
-    double t0 = bench_now();
-    tsr_array *r = workloads[w](ctx, s, in);
-    void *buf = result;
-    size_t bytes = sizeof *result;
-    CHECK(tsr_array_to_buffers_ex(1, &r, &buf, &bytes, &copt));
-    barrier(wd);
-    double dt = bench_now() - t0;
-    tsr_array_destroy(&r);
-    if (wd->mpi)
-      MPI_Allreduce(MPI_IN_PLACE, &dt, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    if (rep > 0)
-      t[rep - 1] = dt;
-    *tr = run;
-  }
-  double med = bench_median(t, o->reps);
-  free(t);
-  return med;
+/* One distributed repetition, every rank: seconds (the slowest rank's) of
+ * building + computing workload w on ctx; *result its value on this rank,
+ * *tr this rank's traffic. */
+static double rep_distributed(tsr_ctx *ctx, int w, const sizes *s, inputs *in, const world *wd,
+                              double *result, traffic *tr) {
+  traffic run = {0};
+  tsr_compute_options copt = {.on_stats = add_traffic, .stats_user = &run};
+  barrier(wd);
+  double t0 = bench_now();
+  tsr_array *r = workloads[w](ctx, s, in);
+  void *buf = result;
+  size_t bytes = sizeof *result;
+  CHECK(tsr_array_to_buffers_ex(1, &r, &buf, &bytes, &copt));
+  barrier(wd);
+  double dt = bench_now() - t0;
+  tsr_array_destroy(&r);
+  if (wd->mpi)
+    MPI_Allreduce(MPI_IN_PLACE, &dt, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  *tr = run;
+  return dt;
 }
 
-/* Rank 0 only: median seconds of building + computing workload w on ctx
- * (not distributed), with its own copy of the inputs. */
-static double run_alone(tsr_ctx *ctx, int w, const sizes *s, const options *o, double *result) {
-  inputs in = make_inputs(ctx, w, s);
-  double *t = calloc((size_t)o->reps, sizeof *t);
-  for (int rep = 0; rep <= o->reps; rep++) {
-    double t0 = bench_now();
-    tsr_array *r = workloads[w](ctx, s, &in);
-    void *buf = result;
-    size_t bytes = sizeof *result;
-    CHECK(tsr_array_to_buffers(1, &r, &buf, &bytes));
-    double dt = bench_now() - t0;
-    tsr_array_destroy(&r);
-    if (rep > 0)
-      t[rep - 1] = dt;
-  }
-  free_inputs(&in);
-  double med = bench_median(t, o->reps);
-  free(t);
-  return med;
+/* One repetition on rank 0 alone (ctx not distributed), its own inputs. */
+static double rep_alone(tsr_ctx *ctx, int w, const sizes *s, inputs *in, double *result) {
+  double t0 = bench_now();
+  tsr_array *r = workloads[w](ctx, s, in);
+  void *buf = result;
+  size_t bytes = sizeof *result;
+  CHECK(tsr_array_to_buffers(1, &r, &buf, &bytes));
+  double dt = bench_now() - t0;
+  tsr_array_destroy(&r);
+  return dt;
 }
 
 /* ---- one workload's row ------------------------------------------------- */
@@ -181,11 +164,30 @@ static row measure(tsr_ctx *ctx, tsr_ctx *alone, int w, const options *o, const 
   sizes s = scaled(w, o->scale);
   rw.touched = bytes_touched(w, &s);
 
-  inputs in = make_inputs(ctx, w, &s);
+  inputs in = make_inputs(ctx, w, &s), in_alone = {0};
+  if (wd->rank == 0)
+    in_alone = make_inputs(alone, w, &s);
   rw.input_bytes = (double)((in.x != NULL) + (in.y != NULL)) * 8.0 * (double)nelem(&s);
   traffic tr = {0};
-  rw.dist_s = run_distributed(ctx, w, &s, &in, o, wd, &rw.dist_result, &tr);
+  /* The two configurations take turns, repetition by repetition, so that
+   * the shared machine's drift weighs on both alike. */
+  double *td = calloc((size_t)o->reps, sizeof *td), *ta = calloc((size_t)o->reps, sizeof *ta);
+  for (int rep = 0; rep <= o->reps; rep++) { /* rep 0 warms up */
+    double d = rep_distributed(ctx, w, &s, &in, wd, &rw.dist_result, &tr);
+    double a = wd->rank == 0 ? rep_alone(alone, w, &s, &in_alone, &rw.alone_result) : 0;
+    idle_barrier(wd);
+    if (rep > 0) {
+      td[rep - 1] = d;
+      ta[rep - 1] = a;
+    }
+  }
+  rw.dist_s = bench_median(td, o->reps);
+  rw.alone_s = bench_median(ta, o->reps);
+  free(td);
+  free(ta);
   free_inputs(&in);
+  if (wd->rank == 0)
+    free_inputs(&in_alone);
   uint64_t sums[3] = {tr.bytes_sent, tr.bytes_received, tr.messages_sent};
   rw.ranks_agree = true;
   if (wd->mpi) {
@@ -212,9 +214,6 @@ static row measure(tsr_ctx *ctx, tsr_ctx *alone, int w, const options *o, const 
   rw.received = sums[1];
   rw.messages = sums[2];
 
-  if (wd->rank == 0)
-    rw.alone_s = run_alone(alone, w, &s, o, &rw.alone_result);
-  idle_barrier(wd);
   return rw;
 }
 
