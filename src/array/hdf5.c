@@ -13,11 +13,15 @@
  * chunk and can compress it on its own thread.
  *
  * Under MPI every rank opens an input file read-only and reads the chunks
- * it owns; a store is written by one rank (WRITER: HDF5's MPI build cannot
- * write compressed chunks directly through MPI-IO, DESIGN.md "I/O"), to
- * which the owners send their chunks, and it stays atomic: the writer
- * renames the file into place only when every rank's run succeeded. */
+ * it owns.  A store of uncompressed datasets to a new file is written by
+ * every rank, each its own chunks, through MPI-IO (parallel HDF5); with
+ * compression (HDF5's MPI build cannot write compressed chunks directly
+ * through MPI-IO, DESIGN.md "I/O") or into an existing file it is written by
+ * one rank (WRITER), to which the owners send their chunks.  Either way it
+ * stays atomic: rank 0 renames the file into place only when every rank's
+ * run succeeded. */
 #include <string.h>
+#include <unistd.h>
 
 #include "array_impl.h"
 #include "dist/dist.h"
@@ -145,8 +149,10 @@ static tsr_status h5_write_kernel(const tsr_kernel_call *call) {
                              call->inputs[0]);
 }
 
+/* One write task per chunk; on WRITER when `funnel`, else where the chunk
+ * is computed. */
 static tsr_status add_writes(tsr_taskgraph *g, const tsr__expr *e, const uint32_t *ids,
-                             tsr__h5_dataset *d, int writer) {
+                             tsr__h5_dataset *d, bool funnel) {
   uint32_t k;
   TSR_TRY(tsr_taskgraph_add_kernel(g, "hdf5-write", h5_write_kernel, d, &k));
   int ndim = e->grid->ndim;
@@ -156,7 +162,8 @@ static tsr_status add_writes(tsr_taskgraph *g, const tsr__expr *e, const uint32_
     tsr__block_describe(e->grid, c, tsr_dtype_size(e->dtype), (tsr__block *)params);
     uint32_t t;
     TSR_TRY(tsr_taskgraph_add_task(g, k, &ids[c], 1, params, tsr__block_bytes(ndim), 0, &t));
-    TSR_TRY(tsr_taskgraph_set_owner(g, t, writer));
+    if (funnel)
+      TSR_TRY(tsr_taskgraph_set_owner(g, t, WRITER));
   }
   return TSR_OK;
 }
@@ -232,6 +239,33 @@ static tsr_status plan_dataset(const tsr__expr *in, const int64_t *want, int64_t
   return status;
 }
 
+/* Collective: rank 0 makes the temporary file, every rank opens it with
+ * MPI-IO. */
+static tsr_status open_parallel(tsr_ctx *ctx, tsr__dist *dist, const char *path,
+                                tsr_hdf5_mode mode, tsr__h5_file **f) {
+  char tmp[4096] = "";
+  char *made = NULL;
+  tsr_status status = TSR_OK;
+  bool renamer = tsr__dist_rank(dist) == 0;
+  if (renamer) {
+    status = tsr__h5_tmp_create(ctx, path, mode, &made);
+    if (status == TSR_OK && strlen(made) >= sizeof tmp)
+      status = tsr_error_set(TSR_EINVAL, "tsr_store_hdf5: the path '%s' is too long", path);
+    if (status == TSR_OK)
+      snprintf(tmp, sizeof tmp, "%s", made);
+    else if (made != NULL)
+      unlink(made);
+    tsr_free(ctx, made);
+  }
+  TSR_TRY(tsr__dist_agree(dist, status));
+  TSR_TRY(tsr__dist_bcast(dist, tmp, sizeof tmp, 0));
+  status = tsr__h5_file_create_parallel(ctx, path, tmp, mode, tsr__dist_comm(dist), renamer, f);
+  status = tsr__dist_agree(dist, status);
+  if (status != TSR_OK && renamer)
+    unlink(tmp);
+  return status;
+}
+
 tsr_status tsr_store_hdf5(tsr_ctx *ctx, size_t n, tsr_array *const *arrays, const char *path,
                           const char *const *datasets, const tsr_hdf5_store_options *options) {
   tsr_hdf5_store_options o = {0};
@@ -249,14 +283,21 @@ tsr_status tsr_store_hdf5(tsr_ctx *ctx, size_t n, tsr_array *const *arrays, cons
   for (size_t i = 0; i < n; i++)
     TSR__TRY_GOTO(
         status, plan_dataset(arrays[i]->expr, o.chunks ? o.chunks[i] : NULL, chunks[i], &exprs[i]));
-  /* Under MPI one rank writes the file (WRITER); the others send it their
-   * chunks.  Every step that may fail on the writer alone is agreed on, so
-   * every rank returns the same status. */
+  /* Under MPI, every step that may fail on some ranks only is agreed on,
+   * so every rank returns the same status.  Uncompressed datasets are
+   * written by every rank, each its own chunks, through MPI-IO (parallel
+   * HDF5); compressed ones (HDF5 1.10 cannot write filtered chunks
+   * independently) and additions to an existing file are written by one
+   * rank (WRITER), to which the owners send their chunks. */
   tsr__dist *dist = tsr__dist_get(ctx);
   if (dist == NULL)
     TSR__TRY_GOTO(status, TSR_EMPI);
-  bool writer = tsr__dist_rank(dist) == WRITER;
-  if (writer)
+  bool parallel = tsr__dist_size(dist) > 1 && o.deflate_level == 0 &&
+                  o.mode != TSR_HDF5_APPEND && tsr__dist_thread_multiple(dist);
+  bool writer = parallel || tsr__dist_rank(dist) == WRITER;
+  if (parallel)
+    TSR__TRY_GOTO(status, open_parallel(ctx, dist, path, o.mode, &f));
+  else if (writer)
     status = tsr__h5_file_create(ctx, path, o.mode, &f);
   if (status == TSR_OK)
     status = tsr_taskgraph_create(ctx, &g);
@@ -272,13 +313,13 @@ tsr_status tsr_store_hdf5(tsr_ctx *ctx, size_t n, tsr_array *const *arrays, cons
     if (status == TSR_OK)
       status = tsr__lowering_lower(l, exprs[i], &ids);
     if (status == TSR_OK)
-      status = add_writes(g, e, ids, d, WRITER);
+      status = add_writes(g, e, ids, d, !parallel);
   }
-  TSR__TRY_GOTO(status, tsr__dist_agree(dist, status));
   tsr__lowering_destroy(&l);
   const tsr_compute_options *co = o.compute;
-  if (co != NULL && co->dot_path != NULL)
-    TSR__TRY_GOTO(status, tsr_taskgraph_write_dot(g, co->dot_path));
+  if (status == TSR_OK && co != NULL && co->dot_path != NULL)
+    status = tsr_taskgraph_write_dot(g, co->dot_path);
+  TSR__TRY_GOTO(status, tsr__dist_agree(dist, status));
   TSR__TRY_GOTO(status, tsr_taskgraph_run_ex(g, co ? &co->run : NULL));
   if (co != NULL && co->on_stats != NULL)
     co->on_stats(tsr_taskgraph_stats(g), co->stats_user);
@@ -286,6 +327,8 @@ tsr_status tsr_store_hdf5(tsr_ctx *ctx, size_t n, tsr_array *const *arrays, cons
   if (writer)
     status = tsr__h5_file_commit(&f);
   status = tsr__dist_agree(dist, status);
+  if (parallel) /* every rank closed the file: rank 0 puts it in place */
+    status = tsr__dist_agree(dist, tsr__h5_file_publish(&f, status == TSR_OK));
 fail:
   tsr__h5_file_abort(&f);
   tsr__lowering_destroy(&l);

@@ -23,6 +23,7 @@ struct tsr__dist {
   MPI_Comm comm;
   int rank, size;
   int tag_ub;
+  int thread_level;    /* MPI_Query_thread */
   int64_t owner_block; /* 0: balanced contiguous runs */
 };
 
@@ -85,6 +86,7 @@ static tsr_status attach(tsr__dist *d, MPI_Comm comm) {
   int *ub = NULL, flag = 0;
   MPI_Comm_get_attr(d->comm, MPI_TAG_UB, &ub, &flag);
   d->tag_ub = flag && ub != NULL ? *ub : 32767;
+  MPI_Query_thread(&d->thread_level);
   d->distributed = d->size > 1;
   return TSR_OK;
 }
@@ -293,6 +295,19 @@ tsr_status tsr__dist_alltoallv_u32(tsr__dist *d, const uint32_t *send, const uin
 done:
   free(sc);
   return status;
+}
+
+tsr_status tsr__dist_bcast(tsr__dist *d, void *buf, size_t bytes, int root) {
+  if (!d->distributed)
+    return TSR_OK;
+  TSR_CHECK(bytes <= INT_MAX, TSR_ENOTSUP, "broadcast of %zu bytes", bytes);
+  return mpi_check(MPI_Bcast(buf, (int)bytes, MPI_BYTE, root, d->comm), "MPI_Bcast");
+}
+
+const void *tsr__dist_comm(const tsr__dist *d) { return d != NULL && d->distributed ? &d->comm : NULL; }
+
+bool tsr__dist_thread_multiple(const tsr__dist *d) {
+  return d != NULL && d->distributed && d->thread_level >= MPI_THREAD_MULTIPLE;
 }
 
 /* ---- point to point ---------------------------------------------------------- */

@@ -54,6 +54,16 @@ tsr_status tsr__dist_sum_u64(tsr__dist *d, uint64_t value, uint64_t *sum);
 tsr_status tsr__dist_alltoallv_u32(tsr__dist *d, const uint32_t *send, const uint64_t *counts,
                                    uint32_t **recv, uint64_t *recv_counts);
 
+/* Collective: rank `root`'s `bytes` bytes at buf, on every rank. */
+tsr_status tsr__dist_bcast(tsr__dist *d, void *buf, size_t bytes, int root);
+/* The context's communicator, as a pointer to its MPI_Comm (for parallel
+ * HDF5 in io/, which gets MPI from HDF5's own headers); NULL when not
+ * distributed. */
+const void *tsr__dist_comm(const tsr__dist *d);
+/* Whether MPI runs at MPI_THREAD_MULTIPLE (MPI-IO from worker threads while
+ * the progress loop sends and receives). */
+bool tsr__dist_thread_multiple(const tsr__dist *d);
+
 /* Point-to-point (chunk messages and abort notices).  Bytes up to INT_MAX. */
 tsr_status tsr__dist_isend(tsr__dist *d, const void *buf, size_t bytes, int peer, int tag,
                            tsr__dist_req *req);

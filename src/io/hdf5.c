@@ -767,6 +767,8 @@ struct tsr__h5_file {
   hid_t file;
   char *path;
   char *tmp_path; /* a new file until commit; NULL when appending to an existing one */
+  bool parallel;  /* opened by every rank with the MPI-IO driver */
+  bool renamer;   /* parallel: the rank that renames or removes the file */
   size_t n, cap;
   tsr__h5_dataset **sets;
 };
@@ -781,6 +783,74 @@ static void file_free(tsr__h5_file *f) {
   tsr_free(ctx, f->path);
   tsr_free(ctx, f->tmp_path);
   tsr_free(ctx, f);
+}
+
+tsr_status tsr__h5_tmp_create(tsr_ctx *ctx, const char *path, tsr_hdf5_mode mode, char **out) {
+  static const char fn[] = "tsr_store_hdf5";
+  *out = NULL;
+  struct stat st;
+  bool exists = stat(path, &st) == 0;
+  TSR_CHECK(!(exists && S_ISDIR(st.st_mode)), TSR_EIO, "%s: cannot write '%s': it is a directory",
+            fn, path);
+  TSR_CHECK(!(exists && mode == TSR_HDF5_EXCLUSIVE), TSR_EIO,
+            "%s: cannot write '%s': the file exists", fn, path);
+  /* Created by us with O_EXCL (so errno speaks for an unwritable
+   * directory), then truncated and written by HDF5. */
+  size_t len = strlen(path) + 48;
+  char *tmp;
+  TSR_TRY(tsr_alloc(ctx, len, (void **)&tmp));
+  snprintf(tmp, len, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&tmp_counter, 1));
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    int err = errno;
+    tsr_free(ctx, tmp);
+    return tsr_error_set(TSR_EIO, "%s: cannot write '%s': %s", fn, path, strerror(err));
+  }
+  close(fd);
+  *out = tmp;
+  return TSR_OK;
+}
+
+tsr_status tsr__h5_file_create_parallel(tsr_ctx *ctx, const char *path, const char *tmp_path,
+                                        tsr_hdf5_mode mode, const void *comm, bool renamer,
+                                        tsr__h5_file **out) {
+  static const char fn[] = "tsr_store_hdf5";
+  *out = NULL;
+#ifdef H5_HAVE_PARALLEL
+  tsr_status status = TSR_OK;
+  tsr__h5_file *f = NULL;
+  char why[WHY_BYTES] = "";
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *f, (void **)&f));
+  f->ctx = ctx;
+  f->mode = mode;
+  f->file = -1;
+  f->parallel = true;
+  f->renamer = renamer;
+  TSR__TRY_GOTO(status, tsr__strdup(ctx, path, &f->path));
+  TSR__TRY_GOTO(status, tsr__strdup(ctx, tmp_path, &f->tmp_path));
+  h5_lock();
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (fapl >= 0 && H5Pset_fapl_mpio(fapl, *(const MPI_Comm *)comm, MPI_INFO_NULL) >= 0)
+    f->file = H5Fcreate(tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  if (f->file < 0)
+    h5_explain(why, sizeof why);
+  if (fapl >= 0)
+    H5Pclose(fapl);
+  h5_unlock();
+  TSR__CHECK_GOTO(status, f->file >= 0, TSR_EIO, "%s: cannot write '%s' (MPI-IO): %s", fn, path,
+                  why);
+  *out = f;
+  return TSR_OK;
+fail:
+  if (f != NULL) {
+    f->renamer = false; /* the caller removes the temporary file */
+    tsr__h5_file_abort(&f);
+  }
+  return status;
+#else
+  (void)ctx, (void)path, (void)tmp_path, (void)mode, (void)comm, (void)renamer;
+  return tsr_error_set(TSR_ENOTSUP, "%s: this HDF5 has no MPI-IO (not a parallel build)", fn);
+#endif
 }
 
 tsr_status tsr__h5_file_create(tsr_ctx *ctx, const char *path, tsr_hdf5_mode mode,
@@ -816,21 +886,7 @@ tsr_status tsr__h5_file_create(tsr_ctx *ctx, const char *path, tsr_hdf5_mode mod
     TSR__CHECK_GOTO(status, f->file >= 0, TSR_EIO, "%s: cannot open '%s' to add datasets: %s", fn,
                     path, why);
   } else {
-    /* The temporary file is created by us with O_EXCL (so errno speaks for
-     * an unwritable directory), then truncated and written by HDF5. */
-    size_t len = strlen(path) + 48;
-    TSR__TRY_GOTO(status, tsr_alloc(ctx, len, (void **)&f->tmp_path));
-    snprintf(f->tmp_path, len, "%s.tmp.%ld.%u", path, (long)getpid(),
-             atomic_fetch_add(&tmp_counter, 1));
-    int fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-      int err = errno;
-      tsr_free(ctx, f->tmp_path);
-      f->tmp_path = NULL;
-      status = tsr_error_set(TSR_EIO, "%s: cannot write '%s': %s", fn, path, strerror(err));
-      goto fail;
-    }
-    close(fd);
+    TSR__TRY_GOTO(status, tsr__h5_tmp_create(ctx, path, mode, &f->tmp_path));
     h5_lock();
     f->file = H5Fcreate(f->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (f->file < 0)
@@ -949,6 +1005,9 @@ tsr_status tsr__h5_file_add(tsr__h5_file *f, const char *name, tsr_dtype dtype, 
     lcpl = H5Pcreate(H5P_LINK_CREATE);
     bool ok = ftype >= 0 && d->memtype >= 0 && space >= 0 && dcpl >= 0 && lcpl >= 0 &&
               H5Pset_create_intermediate_group(lcpl, 1) >= 0;
+    if (ok && f->parallel) /* every chunk allocated now: writes touch no metadata */
+      ok = H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) >= 0 &&
+           H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) >= 0;
     if (ok && d->info.chunked) {
       ok = H5Pset_chunk(dcpl, ndim, cdims) >= 0;
       if (ok && d->level > 0 && shuffle_on)
@@ -1108,6 +1167,29 @@ static void close_sets(tsr__h5_file *f, bool delete_tmp) {
   H5Eclear2(H5E_DEFAULT);
 }
 
+tsr_status tsr__h5_file_publish(tsr__h5_file **fp, bool ok) {
+  static const char fn[] = "tsr_store_hdf5";
+  tsr__h5_file *f = *fp;
+  tsr_status status = TSR_OK;
+  if (f->renamer) {
+    int err = 0;
+    if (ok && f->mode == TSR_HDF5_EXCLUSIVE) {
+      if (link(f->tmp_path, f->path) != 0)
+        err = errno;
+      unlink(f->tmp_path);
+    } else if (ok && rename(f->tmp_path, f->path) != 0) {
+      err = errno;
+    }
+    if (!ok || err != 0)
+      unlink(f->tmp_path);
+    if (err != 0)
+      status = tsr_error_set(TSR_EIO, "%s: cannot write '%s': %s", fn, f->path, strerror(err));
+  }
+  file_free(f);
+  *fp = NULL;
+  return status;
+}
+
 void tsr__h5_file_abort(tsr__h5_file **fp) {
   if (fp == NULL || *fp == NULL)
     return;
@@ -1118,7 +1200,7 @@ void tsr__h5_file_abort(tsr__h5_file **fp) {
     H5Fclose(f->file);
   f->file = -1;
   h5_unlock();
-  if (f->tmp_path != NULL)
+  if (f->tmp_path != NULL && (!f->parallel || f->renamer))
     unlink(f->tmp_path);
   file_free(f);
   *fp = NULL;
@@ -1172,6 +1254,13 @@ tsr_status tsr__h5_file_commit(tsr__h5_file **fp) {
     status = TSR_EIO;
   }
   h5_unlock();
+  if (f->parallel) { /* the caller agrees, then tsr__h5_file_publish */
+    if (status != TSR_OK && failed != NULL)
+      tsr_error_set(status, "%s: cannot write dataset '%s' in '%s': %s", fn, failed, f->path, why);
+    else if (status != TSR_OK)
+      tsr_error_set(status, "%s: cannot write '%s': %s", fn, f->path, why);
+    return status;
+  }
   if (status == TSR_OK && f->tmp_path != NULL) {
     int err = 0;
     if (f->mode == TSR_HDF5_EXCLUSIVE) {

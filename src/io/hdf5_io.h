@@ -53,6 +53,23 @@ tsr_status tsr__h5_read_block(tsr__h5_dataset *d, const int64_t *offset, const i
  * a temporary one until commit). */
 tsr_status tsr__h5_file_create(tsr_ctx *ctx, const char *path, tsr_hdf5_mode mode,
                                tsr__h5_file **out);
+/* Checks that `path` may be written in `mode` and creates the empty
+ * temporary file beside it that becomes it (*out: its name, the caller's). */
+tsr_status tsr__h5_tmp_create(tsr_ctx *ctx, const char *path, tsr_hdf5_mode mode, char **out);
+/* Parallel HDF5, collective over `comm` (a pointer to an MPI_Comm): every
+ * rank opens `tmp_path` (made by tsr__h5_tmp_create on one rank) with the
+ * MPI-IO driver.  Datasets are then added by every rank alike, without
+ * compression (each chunk allocated at creation, so writes touch no
+ * metadata), each rank writes the boxes it owns (independent I/O), and
+ * tsr__h5_file_commit only closes the file (collectively): the caller agrees
+ * on the outcome and calls tsr__h5_file_publish, where the `renamer` rank
+ * renames the file into place (ok) or removes it.  Abort is collective too.
+ * TSR_ENOTSUP without a parallel HDF5. */
+tsr_status tsr__h5_file_create_parallel(tsr_ctx *ctx, const char *path, const char *tmp_path,
+                                        tsr_hdf5_mode mode, const void *comm, bool renamer,
+                                        tsr__h5_file **out);
+/* After a parallel commit: see above.  Frees *f. */
+tsr_status tsr__h5_file_publish(tsr__h5_file **f, bool ok);
 /* Creates dataset `name` (a temporary name in append mode) of dtype and
  * shape with chunk extents `chunk` (ignored for 0-d and zero-size shapes,
  * which are contiguous), deflate level and shuffle.  The file owns *out. */

@@ -288,6 +288,54 @@ static void test_dist__a7_store_and_out_of_core_mean(void **state) {
   free_inputs(&in);
 }
 
+/* Uncompressed stores are written by every rank, each its own chunks
+ * (MPI-IO): no chunk moves, every rank writes bytes.  Compressed ones are
+ * written by rank 0, which receives the others' chunks. */
+static void test_dist__every_rank_writes_its_chunks(void **state) {
+  (void)state;
+  char path[256];
+  snprintf(path, sizeof path, "dist_writes_np%d_t%d.h5", nranks, tsr_ctx_threads(dist_ctx));
+  inputs in = make_inputs(2, 800, 60, 100, 60);
+  for (int level = 0; level <= 1; level++) {
+    tsr_array *x = wrap(dist_ctx, &in, in.x);
+    tsr_run_stats st;
+    tsr_compute_options co = {.on_stats = stats_copy, .stats_user = &st};
+    tsr_hdf5_store_options so = {.deflate_level = level, .shuffle = level > 0, .compute = &co};
+    uint64_t r0, w0, r1, w1;
+    tsr_hdf5_io_bytes(&r0, &w0);
+    assert_ok(tsr_store_hdf5(dist_ctx, 1, &x, path, (const char *const[]){"x"}, &so));
+    tsr_hdf5_io_bytes(&r1, &w1);
+    tsr_array_destroy(&x);
+    uint64_t received = 0, wrote = w1 - w0, fewest = 0;
+    MPI_Allreduce(&st.bytes_received, &received, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(&wrote, &fewest, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
+    if (level == 0) {
+      assert_int_equal(received, 0);
+      assert_true(fewest > 0);
+    } else if (nranks > 1) {
+      assert_true(received >= sizeof(double) * 800 * 60 / 2); /* rank 0's share stays */
+    }
+    /* The file holds exactly the data, whoever wrote it. */
+    tsr_array *back;
+    assert_ok(tsr_array_from_hdf5(local_ctx, path, "x", NULL, &back));
+    size_t bytes = (size_t)tsr_array_nbytes(back);
+    double *got = malloc(bytes);
+    assert_ok(tsr_array_to_buffer(back, got, bytes));
+    assert_memory_equal(got, in.x, bytes);
+    tsr_array_destroy(&back);
+    free(got);
+    MPI_Barrier(MPI_COMM_WORLD);
+  }
+  /* No temporary file is left behind. */
+  if (rank == 0) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "ls %s.tmp.* >/dev/null 2>&1", path);
+    assert_int_not_equal(system(cmd), 0);
+    unlink(path);
+  }
+  free_inputs(&in);
+}
+
 /* ---- errors ------------------------------------------------------------------ */
 
 static tsr_status fail_on_chunk5(void *out, const tsr_block_info *oi, const void *const *inp,
@@ -439,6 +487,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_dist__workloads_a1_to_a6_match_one_rank),
       cmocka_unit_test(test_dist__each_task_runs_once_and_chunks_move),
       cmocka_unit_test(test_dist__a7_store_and_out_of_core_mean),
+      cmocka_unit_test(test_dist__every_rank_writes_its_chunks),
       cmocka_unit_test(test_dist__failing_kernel_on_one_rank_fails_every_rank),
       cmocka_unit_test(test_dist__bad_file_on_one_rank_fails_every_rank),
       cmocka_unit_test(test_dist__ranks_with_different_graphs_fail_cleanly),
