@@ -310,6 +310,10 @@ bool tsr__dist_thread_multiple(const tsr__dist *d) {
   return d != NULL && d->distributed && d->thread_level >= MPI_THREAD_MULTIPLE;
 }
 
+bool tsr__dist_thread_serialized(const tsr__dist *d) {
+  return d != NULL && d->thread_level >= MPI_THREAD_SERIALIZED;
+}
+
 /* ---- point to point ---------------------------------------------------------- */
 
 static MPI_Request *req_of(tsr__dist_req *r) { return (MPI_Request *)(void *)r->opaque; }

@@ -63,6 +63,8 @@ const void *tsr__dist_comm(const tsr__dist *d);
 /* Whether MPI runs at MPI_THREAD_MULTIPLE (MPI-IO from worker threads while
  * the progress loop sends and receives). */
 bool tsr__dist_thread_multiple(const tsr__dist *d);
+/* Whether any thread may call MPI, one at a time (the progress loop). */
+bool tsr__dist_thread_serialized(const tsr__dist *d);
 
 /* Point-to-point (chunk messages and abort notices).  Bytes up to INT_MAX. */
 tsr_status tsr__dist_isend(tsr__dist *d, const void *buf, size_t bytes, int peer, int tag,

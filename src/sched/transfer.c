@@ -130,6 +130,11 @@ tsr_status tsr__xfer_init(tsr__run *run) {
       run->role[t] = tsr__task_culled(g, t) ? TSR__ROLE_SKIP : TSR__ROLE_RUN;
     return TSR_OK;
   }
+  TSR_CHECK(run->threads == 1 || tsr__dist_thread_serialized(d), TSR_EMPI,
+            "MPI was initialised below MPI_THREAD_SERIALIZED, but a rank runs %d threads that "
+            "drive its messages: initialise MPI with MPI_Init_thread(MPI_THREAD_MULTIPLE), or "
+            "run one thread per rank",
+            run->threads);
   tsr__xfer *x;
   TSR_TRY(tsr_calloc(ctx, 1, sizeof *x, (void **)&x));
   run->xfer = x;
