@@ -241,7 +241,8 @@ tsr_status tsr_taskgraph_output(const tsr_taskgraph *g, uint32_t task, const voi
   TSR_CHECK(g->have_outputs, TSR_EINVAL,
             "tsr_taskgraph_output: the graph has no outputs: it has not run successfully since "
             "it last changed");
-  TSR_CHECK((g->tasks[task].flags & TSR__TASK_KEPT) || !(g->tasks[task].flags & TSR__TASK_KEEP),
+  TSR_CHECK(g->stats.ranks <= 1 || (g->tasks[task].flags & TSR__TASK_KEPT) ||
+                !(g->tasks[task].flags & TSR__TASK_KEEP),
             TSR_EINVAL,
             "tsr_taskgraph_output: task %u ran on another rank (rank %d of %d has only the kept "
             "outputs of the tasks it ran or received)",
