@@ -105,6 +105,9 @@ tsr_status tsr__spill_before(tsr__run *run, uint32_t t);
  * make room, and waits for running tasks to free memory when that is not
  * enough (fails when every running task is waiting). */
 tsr_status tsr__spill_alloc(tsr__run *run, size_t bytes, void **out);
+/* As tsr__spill_alloc without waiting: spills what it can, then allocates
+ * or fails (a receive buffer, posted again later). */
+tsr_status tsr__spill_try_alloc(tsr__run *run, size_t bytes, void **out);
 void tsr__spill_after(tsr__run *run, uint32_t t, bool ran);
 void tsr__spill_release(tsr__run *run, uint32_t t);
 /* A received chunk now waits for its consumers (it may be spilled). */

@@ -233,6 +233,17 @@ tsr_status tsr__spill_alloc(tsr__run *run, size_t bytes, void **out) {
   }
 }
 
+tsr_status tsr__spill_try_alloc(tsr__run *run, size_t bytes, void **out) {
+  tsr__spill *s = run->spill;
+  if (s == NULL)
+    return tsr_alloc(run->ctx, bytes, out);
+  pthread_mutex_lock(&s->lock);
+  tsr_status status = make_room(run, bytes, UINT32_MAX);
+  pthread_mutex_unlock(&s->lock);
+  TSR_TRY(status);
+  return tsr_alloc(run->ctx, bytes, out);
+}
+
 tsr_status tsr__spill_before(tsr__run *run, uint32_t t) {
   tsr__spill *s = run->spill;
   if (s == NULL)

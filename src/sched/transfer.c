@@ -330,15 +330,19 @@ static void post_recvs(tsr__run *run, tsr__xfer *x) {
     if (x->n_recvs > 0 && x->recv_bytes_posted + bytes > x->recv_window)
       return;
     void *buf = NULL;
-    tsr_status status = tsr_alloc(run->ctx, bytes, &buf);
+    tsr_status status = tsr__spill_try_alloc(run, bytes, &buf);
     if (status == TSR_OK) {
       status = tsr__dist_irecv(x->d, buf, bytes, x->owner[t], (int)t + 1, &x->recvs[x->n_recvs].req);
       if (status != TSR_OK)
         tsr_free(run->ctx, buf);
     }
     if (status != TSR_OK) {
-      if (status == TSR_ENOMEM && x->n_recvs > 0)
-        return; /* room comes back as chunks arrive and are consumed */
+      /* Under a memory limit, room comes back as chunks arrive, as sends
+       * complete and as running tasks end; with none, it does not fit. */
+      if (status == TSR_ENOMEM && run->spill != NULL &&
+          (x->n_recvs > 0 || x->n_sends > 0 ||
+           atomic_load_explicit(&run->running, memory_order_relaxed) > 0))
+        return;
       tsr_error_set(status, "receiving the chunk of task %u from rank %d: %s", t, x->owner[t],
                     tsr_last_error());
       tsr__run_fail(run, status);
