@@ -323,7 +323,7 @@ static bool post_sends(tsr__run *run, tsr__xfer *x) {
   }
 }
 
-static void post_recvs(tsr__run *run, tsr__xfer *x) {
+static void post_recvs(tsr__run *run, tsr__xfer *x, bool stalled) {
   while (x->next_recv < x->n_recv && !atomic_load_explicit(&run->stop, memory_order_relaxed)) {
     uint32_t t = x->recv_tasks[x->next_recv];
     size_t bytes = run->g->tasks[t].out_bytes;
@@ -338,9 +338,10 @@ static void post_recvs(tsr__run *run, tsr__xfer *x) {
     }
     if (status != TSR_OK) {
       /* Under a memory limit, room comes back as chunks arrive, as sends
-       * complete and as running tasks end; with none, it does not fit. */
+       * complete and as tasks run; when none of that happens while the
+       * caller has long found nothing to run, the chunk does not fit. */
       if (status == TSR_ENOMEM && run->spill != NULL &&
-          (x->n_recvs > 0 || x->n_sends > 0 ||
+          (!stalled || x->n_recvs > 0 || x->n_sends > 0 ||
            atomic_load_explicit(&run->running, memory_order_relaxed) > 0))
         return;
       tsr_error_set(status, "receiving the chunk of task %u from rank %d: %s", t, x->owner[t],
@@ -418,13 +419,13 @@ static void send_aborts(tsr__run *run, tsr__xfer *x) {
   }
 }
 
-uint32_t tsr__xfer_progress(tsr__run *run, uint32_t *arrived, uint32_t cap) {
+uint32_t tsr__xfer_progress(tsr__run *run, uint32_t *arrived, uint32_t cap, bool stalled) {
   tsr__xfer *x = run->xfer;
   if (pthread_mutex_trylock(&x->lock) != 0)
     return 0;
   uint32_t n = 0;
   post_sends(run, x);
-  post_recvs(run, x);
+  post_recvs(run, x, stalled);
   test_sends(run, x);
   n = test_recvs(run, x, arrived, cap);
   if (x->abort_posted) {
