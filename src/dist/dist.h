@@ -49,8 +49,8 @@ tsr_status tsr__dist_minmax_u64(tsr__dist *d, uint64_t value, uint64_t *min, uin
 tsr_status tsr__dist_sum_u64(tsr__dist *d, uint64_t value, uint64_t *sum);
 /* Collective: sends counts[p] uint32 values from send (grouped by
  * destination rank, in rank order) and receives the others' into *recv
- * (allocated with the context's allocator; recv_counts[p] from each rank,
- * recv_counts has size() entries). */
+ * (malloc'ed, the caller frees it; recv_counts[p] from each rank,
+ * recv_counts has size() entries).  Used on the failure path only. */
 tsr_status tsr__dist_alltoallv_u32(tsr__dist *d, const uint32_t *send, const uint64_t *counts,
                                    uint32_t **recv, uint64_t *recv_counts);
 

@@ -2,8 +2,9 @@
  * computes, chunks moved with non-blocking messages, failures agreed.
  *
  * Every rank holds the same task graph.  Each task has an owner rank (set
- * by lowering: block-cyclic over the chunk grid; a task without one runs
- * where its first input runs) or TSR_OWNER_ALL (every rank runs it, e.g.
+ * by lowering: each node's chunks in balanced contiguous runs over the
+ * ranks, or block-cyclic with the context's owner block; a task without one
+ * runs where its first input runs) or TSR_OWNER_ALL (every rank runs it, e.g.
  * the stores that fill every rank's result buffer).  On this rank a task
  * is:
  *   RUN   it runs here;
