@@ -95,7 +95,7 @@ static tsr_status lower_linear(const tsr__expr *e, tsr_taskgraph *g, const uint3
                                      sizeof(linear_params), out);
 }
 
-static const tsr__op op_linear = {"fill", lower_linear, NULL};
+static const tsr__op op_linear = {"fill", lower_linear, NULL, true};
 
 const void *tsr__expr_constant(const tsr__expr *e) {
   if (e->op != &op_linear || !((const linear_params *)e->params)->is_full)
@@ -219,7 +219,7 @@ static tsr_status lower_random(const tsr__expr *e, tsr_taskgraph *g, const uint3
                                      sizeof(random_params), out);
 }
 
-static const tsr__op op_random = {"random", lower_random, NULL};
+static const tsr__op op_random = {"random", lower_random, NULL, false};
 
 tsr_status tsr_array_random(tsr_ctx *ctx, tsr_random_dist dist, uint64_t seed, int ndim,
                             const int64_t *shape, const int64_t *chunks, tsr_array **out) {
@@ -262,7 +262,7 @@ static void destroy_buffer(tsr__expr *e) {
     p->free_fn(p->data, p->free_user);
 }
 
-static const tsr__op op_buffer = {"from-buffer", lower_buffer, destroy_buffer};
+static const tsr__op op_buffer = {"from-buffer", lower_buffer, destroy_buffer, true};
 
 const void *tsr__expr_memory(const tsr__expr *e) {
   return e->op == &op_buffer ? ((const buffer_params *)e->params)->data : NULL;

@@ -30,7 +30,7 @@ static tsr_status lower_empty(const tsr__expr *e, tsr_taskgraph *g, const uint32
   return tsr__lower_blockwise_source(e, g, "empty", empty_kernel, NULL, NULL, 0, out);
 }
 
-static const tsr__op op_empty = {"empty", lower_empty, NULL};
+static const tsr__op op_empty = {"empty", lower_empty, NULL, true};
 
 tsr_status tsr_array_empty(tsr_ctx *ctx, tsr_dtype dtype, int ndim, const int64_t *shape,
                            const int64_t *chunks, tsr_array **out) {
@@ -89,7 +89,7 @@ static tsr_status lower_linspace(const tsr__expr *e, tsr_taskgraph *g, const uin
                                      sizeof(linspace_params), out);
 }
 
-static const tsr__op op_linspace = {"linspace", lower_linspace, NULL};
+static const tsr__op op_linspace = {"linspace", lower_linspace, NULL, true};
 
 tsr_status tsr_array_linspace(tsr_ctx *ctx, tsr_dtype dtype, double start, double stop, int64_t num,
                               bool endpoint, int64_t chunk, tsr_array **out) {
@@ -151,7 +151,7 @@ static tsr_status lower_eye(const tsr__expr *e, tsr_taskgraph *g, const uint32_t
                                      out);
 }
 
-static const tsr__op op_eye = {"eye", lower_eye, NULL};
+static const tsr__op op_eye = {"eye", lower_eye, NULL, true};
 
 tsr_status tsr_array_eye(tsr_ctx *ctx, tsr_dtype dtype, int64_t n, int64_t m, int64_t k,
                          const int64_t *chunks, tsr_array **out) {

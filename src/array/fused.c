@@ -654,7 +654,7 @@ static tsr_status lower_fused(const tsr__expr *e, tsr_taskgraph *g, const uint32
 
 static void destroy_fused(tsr__expr *e) { release_leaves(e->ctx, e->params); }
 
-static const tsr__op op_fused = {"elementwise", lower_fused, destroy_fused};
+static const tsr__op op_fused = {"elementwise", lower_fused, destroy_fused, false};
 
 bool tsr__expr_is_fused(const tsr__expr *e) { return e->op == &op_fused; }
 

@@ -52,7 +52,7 @@ static void destroy_h5_read(tsr__expr *e) {
   tsr__h5_close_read(&p->d);
 }
 
-static const tsr__op op_h5_read = {"hdf5-read", lower_h5_read, destroy_h5_read};
+static const tsr__op op_h5_read = {"hdf5-read", lower_h5_read, destroy_h5_read, false};
 
 /* The default chunks of a chunked dataset: its file chunks, doubled along
  * the axes in turn (first axis first) while a chunk stays within `target`
@@ -149,8 +149,8 @@ static tsr_status h5_write_kernel(const tsr_kernel_call *call) {
                              call->inputs[0]);
 }
 
-/* One write task per chunk; on WRITER when `funnel`, else where the chunk
- * is computed. */
+/* One write task per chunk; on WRITER when `funnel`, else on the chunk's
+ * owner (where it is computed). */
 static tsr_status add_writes(tsr_taskgraph *g, const tsr__expr *e, const uint32_t *ids,
                              tsr__h5_dataset *d, bool funnel) {
   uint32_t k;
@@ -162,8 +162,7 @@ static tsr_status add_writes(tsr_taskgraph *g, const tsr__expr *e, const uint32_
     tsr__block_describe(e->grid, c, tsr_dtype_size(e->dtype), (tsr__block *)params);
     uint32_t t;
     TSR_TRY(tsr_taskgraph_add_task(g, k, &ids[c], 1, params, tsr__block_bytes(ndim), 0, &t));
-    if (funnel)
-      TSR_TRY(tsr_taskgraph_set_owner(g, t, WRITER));
+    TSR_TRY(tsr_taskgraph_set_owner(g, t, funnel ? WRITER : tsr__dist_chunk_owner(e->ctx, c, n)));
   }
   return TSR_OK;
 }

@@ -410,7 +410,7 @@ fail:
   return status;
 }
 
-static const tsr__op op_contract = {"tensordot", lower_contract, NULL};
+static const tsr__op op_contract = {"tensordot", lower_contract, NULL, false};
 
 /* ---- checking and building the node -------------------------------------- */
 

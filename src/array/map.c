@@ -92,7 +92,7 @@ static tsr_status lower_map(const tsr__expr *e, tsr_taskgraph *g, const uint32_t
   return status;
 }
 
-static const tsr__op op_map = {"map-blocks", lower_map, NULL};
+static const tsr__op op_map = {"map-blocks", lower_map, NULL, false};
 
 static bool same_grid(const tsr_chunk_grid *a, const tsr_chunk_grid *b) {
   if (a->ndim != b->ndim)

@@ -287,7 +287,7 @@ fail:
   return status;
 }
 
-static const tsr__op op_overlap = {"map-overlap", lower_overlap, NULL};
+static const tsr__op op_overlap = {"map-overlap", lower_overlap, NULL, false};
 
 tsr_status tsr_map_overlap(tsr_array *a, const int64_t *depth, tsr_boundary boundary,
                            double constant, tsr_block_fn fn, void *user, tsr_dtype out_dtype,

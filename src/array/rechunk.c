@@ -554,7 +554,7 @@ fail:
 
 /* ---- rechunk planning ---------------------------------------------------------------- */
 
-static const tsr__op op_rechunk = {"rechunk", tsr__gather_lower, NULL};
+static const tsr__op op_rechunk = {"rechunk", tsr__gather_lower, NULL, false};
 
 /* Most input chunks (along one axis) that one output chunk overlaps. */
 static int64_t axis_fan_in(const int64_t *ioff, int64_t ni, const int64_t *ooff, int64_t no) {

@@ -743,7 +743,7 @@ static void destroy_reduce(tsr__expr *e) {
   tsr_chunk_grid_destroy(&s->in_grid);
 }
 
-static const tsr__op op_reduce = {"reduce", lower_reduce, destroy_reduce};
+static const tsr__op op_reduce = {"reduce", lower_reduce, destroy_reduce, false};
 
 /* ---- building ----------------------------------------------------------------------- */
 

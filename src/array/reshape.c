@@ -58,7 +58,7 @@ static tsr_status lower_reshape(const tsr__expr *e, tsr_taskgraph *g, const uint
   return TSR_OK;
 }
 
-static const tsr__op op_reshape = {"reshape", lower_reshape, NULL};
+static const tsr__op op_reshape = {"reshape", lower_reshape, NULL, false};
 
 static int64_t gcd64(int64_t a, int64_t b) {
   while (b != 0) {
@@ -222,8 +222,8 @@ fail:
 
 /* ---- squeeze and expand_dims ----------------------------------------------------------- */
 
-static const tsr__op op_squeeze = {"squeeze", tsr__gather_lower, NULL};
-static const tsr__op op_expand_dims = {"expand_dims", tsr__gather_lower, NULL};
+static const tsr__op op_squeeze = {"squeeze", tsr__gather_lower, NULL, false};
+static const tsr__op op_expand_dims = {"expand_dims", tsr__gather_lower, NULL, false};
 static const int64_t one_chunk[2] = {0, 1};
 
 /* A gather of a with input axis d going to output axis to[d] (-1: dropped,

@@ -26,6 +26,10 @@ typedef struct tsr__op {
                       uint32_t *out);
   /* Frees what e->params owns beyond the params block itself (may be NULL). */
   void (*destroy_params)(tsr__expr *e);
+  /* Under MPI: every rank can make this node's chunks at about the cost of
+   * a copy (a user buffer every rank holds, a fill): its chunk tasks run on
+   * each rank that reads them instead of being sent (lower.c). */
+  bool everywhere;
 } tsr__op;
 
 struct tsr__expr {

@@ -86,17 +86,32 @@ static tsr_status insert(tsr__lowering *l, const tsr__expr *e, uint32_t *ids) {
   return TSR_OK;
 }
 
-/* Owners of the tasks a node's lowering added (from `first` on). */
-static tsr_status set_owners(tsr__lowering *l, uint32_t first, const uint32_t *ids, int64_t n) {
+/* Whether task t reads only chunks every rank makes for itself (or none). */
+static bool reads_only_replicated(const tsr_taskgraph *g, uint32_t t) {
+  for (uint32_t e = g->in_off[t]; e < g->in_off[t + 1]; e++)
+    if (g->tasks[g->inputs[e]].owner != TSR__OWNER_READERS)
+      return false;
+  return true;
+}
+
+/* Owners of the tasks node e's lowering added (from `first` on). */
+static tsr_status set_owners(tsr__lowering *l, const tsr__expr *e, uint32_t first,
+                             const uint32_t *ids, int64_t n) {
   tsr_taskgraph *g = l->g;
+  if (e->op->everywhere) { /* made where read, never sent */
+    for (uint32_t t = first; t < g->n_tasks; t++)
+      if (tsr__task_n_inputs(g, t) == 0)
+        g->tasks[t].owner = TSR__OWNER_READERS;
+    return TSR_OK;
+  }
   for (int64_t c = 0; c < n; c++)
     if (ids[c] >= first)
       TSR_TRY(tsr_taskgraph_set_owner(g, ids[c], tsr__dist_chunk_owner(l->ctx, c, n)));
   int64_t helpers = 0, k = 0;
   for (uint32_t t = first; t < g->n_tasks; t++)
-    helpers += g->tasks[t].owner == TSR__OWNER_UNSET && tsr__task_n_inputs(g, t) == 0;
+    helpers += g->tasks[t].owner == TSR__OWNER_UNSET && reads_only_replicated(g, t);
   for (uint32_t t = first; t < g->n_tasks; t++)
-    if (g->tasks[t].owner == TSR__OWNER_UNSET && tsr__task_n_inputs(g, t) == 0)
+    if (g->tasks[t].owner == TSR__OWNER_UNSET && reads_only_replicated(g, t))
       TSR_TRY(tsr_taskgraph_set_owner(g, t, tsr__dist_chunk_owner(l->ctx, k++, helpers)));
   return TSR_OK;
 }
@@ -119,11 +134,12 @@ static tsr_status lower_node(tsr__lowering *l, tsr__expr *e) {
   TSR__TRY_GOTO(status, e->op->lower(e, l->g, in, ids));
   /* Owner computes (DESIGN.md, "Distribution"): the tasks that make this
    * node's chunks belong to the chunks' owners; the node's helper tasks run
-   * where their first input is (transfer.c), and helper tasks without
-   * inputs (partial reductions reading a user buffer in place, one per
-   * input chunk, in chunk order) are spread the same way over the ranks. */
+   * where their first input is (transfer.c), and helper tasks that read
+   * nothing, or only chunks every rank makes (partial reductions reading a
+   * user buffer in place, products of buffer chunks: one per input chunk,
+   * in chunk order) are spread the same way over the ranks. */
   if (tsr__dist_size(tsr__dist_get(l->ctx)) > 1)
-    TSR__TRY_GOTO(status, set_owners(l, first, ids, n));
+    TSR__TRY_GOTO(status, set_owners(l, e, first, ids, n));
   TSR__TRY_GOTO(status, insert(l, e, ids));
   ids = NULL;
 fail:

@@ -25,6 +25,9 @@
 /* A task whose owner was not set runs where its first input (not owned by
  * every rank) runs; rank 0 when it has none (transfer.c resolves it). */
 #define TSR__OWNER_UNSET INT32_MIN
+/* A task without inputs that runs on every rank that reads it, and is
+ * never sent (a chunk of a user buffer every rank holds: lower.c). */
+#define TSR__OWNER_READERS (INT32_MIN + 1)
 
 typedef struct tsr__kernel {
   char name[TSR__KERNEL_NAME_BYTES];

@@ -5,8 +5,9 @@
  * by lowering: each node's chunks in balanced contiguous runs over the
  * ranks, or block-cyclic with the context's owner block; a task without one
  * runs where its first input runs) or TSR_OWNER_ALL (every rank runs it, e.g.
- * the stores that fill every rank's result buffer).  On this rank a task
- * is:
+ * the stores that fill every rank's result buffer), or is a source every
+ * rank can make (a chunk of a user buffer every rank holds), made on each
+ * rank that reads it and never sent.  On this rank a task is:
  *   RUN   it runs here;
  *   RECV  it runs elsewhere and a task here reads it: its chunk arrives as a
  *         message (tag = task id + 1) and then counts as completed;
@@ -85,15 +86,18 @@ static tsr_status resolve_owners(tsr__run *run, int32_t *owner, int P) {
     int32_t o = g->tasks[t].owner;
     if (o == TSR__OWNER_UNSET) {
       o = 0;
-      bool all = tsr__task_n_inputs(g, t) > 0;
+      bool all = tsr__task_n_inputs(g, t) > 0; /* every input owned by all */
       for (uint32_t e = g->in_off[t]; e < g->in_off[t + 1]; e++)
-        if (owner[g->inputs[e]] != TSR_OWNER_ALL) {
+        all &= owner[g->inputs[e]] == TSR_OWNER_ALL;
+      for (uint32_t e = g->in_off[t]; e < g->in_off[t + 1]; e++)
+        if (owner[g->inputs[e]] != TSR_OWNER_ALL && owner[g->inputs[e]] != TSR__OWNER_READERS) {
           o = owner[g->inputs[e]];
-          all = false;
           break;
         }
       if (all)
         o = TSR_OWNER_ALL;
+    } else if (o == TSR__OWNER_READERS && tsr__task_n_inputs(g, t) > 0) {
+      o = 0; /* only sources are made where read */
     } else if (o >= P) {
       return tsr_error_set(TSR_EINVAL, "task %u (kernel '%s') is owned by rank %d, but the run has %d rank%s",
                            t, g->kernels[g->tasks[t].kernel].name, o, P, P == 1 ? "" : "s");
@@ -164,9 +168,21 @@ tsr_status tsr__xfer_init(tsr__run *run) {
         x->dest_off[t] = (uint32_t)n_dests;
       if (tsr__task_culled(g, t))
         continue;
+      bool readers = owner[t] == TSR__OWNER_READERS;
       bool mine = runs_on(owner[t], me);
       if (pass == 0)
         run->role[t] = mine ? TSR__ROLE_RUN : TSR__ROLE_SKIP;
+      if (readers) { /* runs here when read here (or read nowhere: rank 0) */
+        bool read_here = false, read = false;
+        for (uint32_t e = g->succ_off[t]; e < g->succ_off[t + 1]; e++)
+          if (!tsr__task_culled(g, g->succ[e])) {
+            read = true;
+            read_here |= runs_on(owner[g->succ[e]], me);
+          }
+        if (pass == 0 && (read_here || (!read && me == 0)))
+          run->role[t] = TSR__ROLE_RUN;
+        continue;
+      }
       for (uint32_t e = g->succ_off[t]; e < g->succ_off[t + 1]; e++) {
         uint32_t s = g->succ[e];
         if (tsr__task_culled(g, s))

@@ -289,15 +289,26 @@ static void test_dist__a7_store_and_out_of_core_mean(void **state) {
 }
 
 /* Uncompressed stores are written by every rank, each its own chunks
- * (MPI-IO): no chunk moves, every rank writes bytes.  Compressed ones are
- * written by rank 0, which receives the others' chunks. */
+ * (MPI-IO): every rank writes bytes.  Compressed ones are written by rank
+ * 0 alone.  The data is a user buffer every rank holds: whoever needs a
+ * chunk of it copies it, so no chunk moves either way. */
 static void test_dist__every_rank_writes_its_chunks(void **state) {
   (void)state;
   char path[256];
   snprintf(path, sizeof path, "dist_writes_np%d_t%d.h5", nranks, tsr_ctx_threads(dist_ctx));
   inputs in = make_inputs(2, 800, 60, 100, 60);
-  for (int level = 0; level <= 1; level++) {
+  double *plus1 = malloc(sizeof(double) * 800 * 60);
+  for (int i = 0; i < 800 * 60; i++)
+    plus1[i] = in.x[i] + 1;
+  for (int pass = 0; pass < 3; pass++) {
+    int level = pass == 0 ? 0 : 1;
     tsr_array *x = wrap(dist_ctx, &in, in.x);
+    if (pass == 2) { /* computed chunks, made by their owners: sent to rank 0 */
+      tsr_array *y;
+      assert_ok(tsr_binary_scalar(TSR_OP_ADD, x, 1, &y));
+      tsr_array_destroy(&x);
+      x = y;
+    }
     tsr_run_stats st;
     tsr_compute_options co = {.on_stats = stats_copy, .stats_user = &st};
     tsr_hdf5_store_options so = {.deflate_level = level, .shuffle = level > 0, .compute = &co};
@@ -312,8 +323,12 @@ static void test_dist__every_rank_writes_its_chunks(void **state) {
     if (level == 0) {
       assert_int_equal(received, 0);
       assert_true(fewest > 0);
-    } else if (nranks > 1) {
-      assert_true(received >= sizeof(double) * 800 * 60 / 2); /* rank 0's share stays */
+    } else { /* rank 0 alone writes */
+      assert_true(rank == 0 ? wrote > 0 : wrote == 0);
+      if (pass == 1) /* it copies the chunks from its own buffer */
+        assert_int_equal(received, 0);
+      else if (nranks > 1) /* the others' computed chunks come to it */
+        assert_true(received >= sizeof(double) * 800 * 60 / 2);
     }
     /* The file holds exactly the data, whoever wrote it. */
     tsr_array *back;
@@ -321,11 +336,12 @@ static void test_dist__every_rank_writes_its_chunks(void **state) {
     size_t bytes = (size_t)tsr_array_nbytes(back);
     double *got = malloc(bytes);
     assert_ok(tsr_array_to_buffer(back, got, bytes));
-    assert_memory_equal(got, in.x, bytes);
+    assert_memory_equal(got, pass == 2 ? plus1 : in.x, bytes);
     tsr_array_destroy(&back);
     free(got);
     MPI_Barrier(MPI_COMM_WORLD);
   }
+  free(plus1);
   /* No temporary file is left behind. */
   if (rank == 0) {
     char cmd[512];
