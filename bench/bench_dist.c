@@ -23,7 +23,9 @@
  *                ranks of the bytes each sent (tsr_run_stats.bytes_sent);
  *   one rank     a second context, tsr_ctx_set_distributed(false), with
  *                P*T threads on rank 0 only.
- * Each is one warm-up then the median of R runs.  While rank 0 works alone
+ * Each is one warm-up then the median of R runs; the two take turns, run by
+ * run, so that the shared machine's drift weighs on both alike.  While rank
+ * 0 works alone
  * (this phase, the STREAM triad) the other ranks wait in MPI_Ibarrier +
  * MPI_Test + 1 ms sleeps: Open MPI's MPI_Barrier busy-polls and would take
  * the cores rank 0's threads need.
