@@ -201,3 +201,28 @@ static tsr_array *a6(tsr_ctx *ctx, const sizes *s, inputs *in) {
 }
 
 const workload_fn workloads[N_WORKLOADS] = {a1, a2, a3, a4, a5, a6};
+
+double parse_scale(const char *v) {
+  char *end;
+  double scale = strtod(v, &end);
+  if (*end != '\0' || !(scale > 0)) {
+    fprintf(stderr, "error: --scale '%s' is not a positive number\n", v);
+    exit(2);
+  }
+  return scale;
+}
+
+void parse_workload_list(const char *list, bool run[N_WORKLOADS]) {
+  char copy[256];
+  snprintf(copy, sizeof copy, "%s", list);
+  for (char *tok = strtok(copy, ","); tok != NULL; tok = strtok(NULL, ",")) {
+    int w = 0;
+    while (w < N_WORKLOADS && strcmp(tok, ids[w]) != 0)
+      w++;
+    if (w == N_WORKLOADS || workloads[w] == NULL) {
+      fprintf(stderr, "error: --workloads: '%s' is not a workload (A1-A6)\n", tok);
+      exit(2);
+    }
+    run[w] = true;
+  }
+}

@@ -64,4 +64,10 @@ void free_inputs(inputs *in);
 typedef tsr_array *(*workload_fn)(tsr_ctx *, const sizes *, inputs *);
 extern const workload_fn workloads[N_WORKLOADS];
 
+/* The options both array benchmarks take: --scale's value (a positive
+ * number) and --workloads' list ("A2,A5") into run[]; bad values exit 2
+ * with a message. */
+double parse_scale(const char *v);
+void parse_workload_list(const char *list, bool run[N_WORKLOADS]);
+
 #endif /* TSR_BENCH_ARRAY_WORKLOADS_H */

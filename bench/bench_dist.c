@@ -259,29 +259,13 @@ static options parse(int argc, char **argv) {
       list = v;
     else if (strcmp(a, "--tsv") == 0)
       o.tsv = v;
-    else if (strcmp(a, "--scale") == 0) {
-      char *end;
-      o.scale = strtod(v, &end);
-      if (*end != '\0' || !(o.scale > 0)) {
-        fprintf(stderr, "error: --scale '%s' is not a positive number\n", v);
-        exit(2);
-      }
-    } else
+    else if (strcmp(a, "--scale") == 0)
+      o.scale = parse_scale(v);
+    else
       usage();
     i++;
   }
-  char copy[256];
-  snprintf(copy, sizeof copy, "%s", list);
-  for (char *tok = strtok(copy, ","); tok != NULL; tok = strtok(NULL, ",")) {
-    int w = 0;
-    while (w < N_WORKLOADS && strcmp(tok, ids[w]) != 0)
-      w++;
-    if (w == N_WORKLOADS) {
-      fprintf(stderr, "error: --workloads: '%s' is not a workload (A1-A6)\n", tok);
-      exit(2);
-    }
-    o.run[w] = true;
-  }
+  parse_workload_list(list, o.run);
   return o;
 }
 
