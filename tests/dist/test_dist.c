@@ -19,6 +19,8 @@
 
 #include <mpi.h>
 
+#include <tessera/mpi.h>
+
 #include "test_util.h"
 
 static tsr_ctx *dist_ctx, *local_ctx;
@@ -172,8 +174,8 @@ static tsr_run_stats check_workload(workload_fn w, const inputs *in, tsr_run_sta
   assert_ok(tsr_array_to_buffers_ex(1, &l, &want, &bytes, &lopt));
   assert_memory_equal(got, want, bytes);
   assert_same_on_every_rank(got, bytes);
-  assert_int_equal(ds.ranks, nranks);
-  assert_int_equal(ds.rank, rank);
+  assert_int_equal(ds.ranks, tsr_ctx_nranks(dist_ctx));
+  assert_int_equal(ds.rank, tsr_ctx_rank(dist_ctx));
   if (local_stats != NULL)
     *local_stats = ls;
   free(got);
@@ -241,6 +243,57 @@ static void test_dist__each_task_runs_once_and_chunks_move(void **state) {
   assert_int_equal(total, local.tasks_run - 1);
   assert_true(fewest >= 10 / (uint64_t)nranks);
   free_inputs(&v);
+}
+
+/* Block-cyclic ownership (tsr_ctx_set_owner_block): the same results. */
+static void test_dist__block_cyclic_owners_give_the_same_results(void **state) {
+  (void)state;
+  tsr_ctx *saved = dist_ctx;
+  assert_ok(tsr_ctx_create(&dist_ctx));
+  assert_ok(tsr_ctx_set_owner_block(dist_ctx, 1));
+  assert_fails(tsr_ctx_set_owner_block(dist_ctx, -1), TSR_EINVAL, "block");
+  inputs v = make_inputs(1, 100000, 0, 10000, 0);
+  check_workload(a2, &v, NULL);
+  free_inputs(&v);
+  inputs sq = make_inputs(2, 200, 200, 50, 50);
+  check_workload(a4, &sq, NULL);
+  check_workload(a5, &sq, NULL);
+  check_workload(a6_full, &sq, NULL);
+  free_inputs(&sq);
+  tsr_ctx_destroy(&dist_ctx);
+  dist_ctx = saved;
+}
+
+/* A program's own communicator (tsr_ctx_set_comm): the even and the odd
+ * ranks compute apart, each group on its own, with the same results; an
+ * error agreed within a group stays in it. */
+static void test_dist__own_communicator(void **state) {
+  (void)state;
+  MPI_Comm half;
+  MPI_Comm_split(MPI_COMM_WORLD, rank % 2, rank, &half);
+  int half_size;
+  MPI_Comm_size(half, &half_size);
+  tsr_ctx *saved = dist_ctx;
+  assert_ok(tsr_ctx_create(&dist_ctx));
+  assert_ok(tsr_ctx_set_comm(dist_ctx, half));
+  assert_int_equal(tsr_ctx_nranks(dist_ctx), half_size);
+  assert_int_equal(tsr_ctx_rank(dist_ctx), rank / 2);
+  inputs v = make_inputs(1, 100000, 0, 10000, 0);
+  tsr_run_stats ds = check_workload(a2, &v, NULL);
+  assert_int_equal(ds.ranks, half_size);
+  free_inputs(&v);
+  /* The group's last rank fails; only its group hears of it. */
+  int last = tsr_ctx_rank(dist_ctx) == half_size - 1;
+  tsr_status s = last ? tsr_error_set(TSR_EIO, "group %d failed", rank % 2) : TSR_OK;
+  s = tsr_ctx_agree(dist_ctx, s);
+  assert_int_equal(s, TSR_EIO);
+  char want[32];
+  snprintf(want, sizeof want, "group %d failed", rank % 2);
+  assert_non_null(strstr(tsr_last_error(), want));
+  assert_ok(tsr_ctx_agree(dist_ctx, TSR_OK));
+  tsr_ctx_destroy(&dist_ctx);
+  dist_ctx = saved;
+  MPI_Comm_free(&half);
 }
 
 /* ---- A7: out of core, through one shared HDF5 file ------------------------- */
@@ -502,6 +555,8 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dist__workloads_a1_to_a6_match_one_rank),
       cmocka_unit_test(test_dist__each_task_runs_once_and_chunks_move),
+      cmocka_unit_test(test_dist__block_cyclic_owners_give_the_same_results),
+      cmocka_unit_test(test_dist__own_communicator),
       cmocka_unit_test(test_dist__a7_store_and_out_of_core_mean),
       cmocka_unit_test(test_dist__every_rank_writes_its_chunks),
       cmocka_unit_test(test_dist__failing_kernel_on_one_rank_fails_every_rank),
