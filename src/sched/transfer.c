@@ -258,34 +258,50 @@ tsr_status tsr__xfer_init(tsr__run *run) {
 /* A hash of everything that decides what runs where: ranks that built
  * different graphs (a call made on one rank only) are caught before they
  * exchange a single chunk. */
-static uint64_t graph_hash(const tsr__run *run) {
+static uint64_t name_hash(const char *name) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (const char *c = name; *c; c++)
+    h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
+  return h;
+}
+
+/* Kernels are compared by name: ranks may register one kernel name more
+ * than once (with other user pointers) and number them differently. */
+static tsr_status graph_hash(const tsr__run *run, uint64_t *out) {
   const tsr_taskgraph *g = run->g;
+  uint64_t *names;
+  TSR_TRY(tsr__alloc_array(run->ctx, (size_t)g->n_kernels + 1, sizeof *names, "kernel hashes",
+                           (void **)&names));
+  for (uint32_t k = 0; k < g->n_kernels; k++)
+    names[k] = name_hash(g->kernels[k].name);
   uint64_t h = 0xcbf29ce484222325ull ^ g->n_tasks;
 #define MIX(v) (h = (h ^ (uint64_t)(v)) * 0x100000001b3ull)
   for (uint32_t t = 0; t < g->n_tasks; t++) {
     const tsr__task *task = &g->tasks[t];
     MIX(task->out_bytes);
-    MIX((uint32_t)run->xfer->owner[t]);
-    MIX(task->flags & TSR__TASK_CULLED);
-    for (const char *c = g->kernels[task->kernel].name; *c; c++)
-      MIX((unsigned char)*c);
+    MIX(names[task->kernel]);
+    MIX(((uint64_t)(uint32_t)run->xfer->owner[t] << 1) | ((task->flags & TSR__TASK_CULLED) != 0));
     for (uint32_t e = g->in_off[t]; e < g->in_off[t + 1]; e++)
       MIX(g->inputs[e]);
   }
 #undef MIX
-  return h;
+  tsr_free(run->ctx, names);
+  *out = h;
+  return TSR_OK;
 }
 
 tsr_status tsr__xfer_start(tsr__run *run, tsr_ctx *ctx, tsr_status status) {
   tsr__dist *d = tsr__dist_get(ctx);
   if (d == NULL || tsr__dist_size(d) == 1)
     return status;
+  uint64_t lo, hi, h = 0;
+  if (status == TSR_OK)
+    status = graph_hash(run, &h);
   status = tsr__dist_agree(d, status);
   if (status != TSR_OK)
     return status;
   tsr__xfer *x = run->xfer;
-  uint64_t lo, hi;
-  TSR_TRY(tsr__dist_minmax_u64(d, graph_hash(run), &lo, &hi));
+  TSR_TRY(tsr__dist_minmax_u64(d, h, &lo, &hi));
   TSR_CHECK(lo == hi, TSR_EINVAL,
             "the ranks built different task graphs (%u tasks on rank %d): every rank must make "
             "the same tessera calls in the same order",
