@@ -159,9 +159,9 @@ static bool complete(tsr__run *run, tsr__worker *w, uint32_t t) {
 /* Under MPI: drives the messages; arrived chunks complete their tasks.
  * Returns whether any arrived. */
 #define ARRIVALS 16u
-static bool progress_messages(tsr__run *run, tsr__worker *w, bool stalled) {
+static bool progress_messages(tsr__run *run, tsr__worker *w, unsigned idle) {
   uint32_t arrived[ARRIVALS];
-  uint32_t n = tsr__xfer_progress(run, arrived, ARRIVALS, stalled);
+  uint32_t n = tsr__xfer_progress(run, arrived, ARRIVALS, idle > 0, idle > SPIN_ROUNDS + YIELD_ROUNDS);
   for (uint32_t i = 0; i < n; i++)
     if (!make_ready(run, w, arrived[i]))
       return false;
@@ -178,7 +178,7 @@ static void worker_loop(tsr__run *run, int me, int team) {
   for (;;) {
     if (atomic_load_explicit(&run->stop, memory_order_relaxed))
       break;
-    if (messages && progress_messages(run, w, idle > SPIN_ROUNDS + YIELD_ROUNDS))
+    if (messages && progress_messages(run, w, idle))
       idle = 0;
     uint32_t t = tsr__deque_pop(&w->deque);
     if (t == TSR__DEQUE_EMPTY)

@@ -123,15 +123,18 @@ void tsr__spill_totals(const tsr__run *run, uint64_t *spilled, uint64_t *read);
  * than one rank, owners, send lists and receives); start (collective, on
  * every rank whatever its own init status): agrees on that status and
  * checks that every rank built the same graph; progress: see transfer.c,
- * returns the tasks whose chunks arrived (at most cap; `stalled`: the
- * caller has found nothing to run for a while); produced: queues a
+ * returns the tasks whose chunks arrived (at most cap; `idle`: the caller
+ * found nothing to run last time, and polls now; otherwise a busy caller
+ * polls at most every 20 us unless a chunk waits to be sent; `stalled`:
+ * it has found nothing to run for a while); produced: queues a
  * completed task's chunk for the ranks that read it; finish (collective):
  * agrees on the run's outcome and completes or cancels every request. */
 tsr_status tsr__xfer_init(tsr__run *run);
 tsr_status tsr__xfer_start(tsr__run *run, tsr_ctx *ctx, tsr_status status);
 uint32_t tsr__xfer_n_dests(const tsr__run *run, uint32_t t);
 void tsr__xfer_produced(tsr__run *run, uint32_t t);
-uint32_t tsr__xfer_progress(tsr__run *run, uint32_t *arrived, uint32_t cap, bool stalled);
+uint32_t tsr__xfer_progress(tsr__run *run, uint32_t *arrived, uint32_t cap, bool idle,
+                            bool stalled);
 tsr_status tsr__xfer_finish(tsr__run *run);
 void tsr__xfer_stats(const tsr__run *run, tsr_run_stats *s);
 void tsr__xfer_free(tsr__run *run);

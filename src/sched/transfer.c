@@ -37,6 +37,9 @@
 
 #define ABORT_TAG 0
 #define DEFAULT_RECV_WINDOW (512ull << 20)
+/* A busy worker polls MPI at most this often (seconds) when it has nothing
+ * to send: fine-grained graphs then pay for MPI_Test once per many tasks. */
+#define POLL_INTERVAL 20e-6
 
 typedef struct active_req {
   tsr__dist_req req;
@@ -56,6 +59,8 @@ struct tsr__xfer {
   pthread_mutex_t queue_lock; /* the send queue, filled by workers */
   uint32_t *queue;
   uint32_t queue_head, queue_tail;
+  _Atomic uint32_t queued;   /* in the queue, not yet posted */
+  _Atomic double next_poll;  /* when a busy worker polls next (tsr__now) */
 
   pthread_mutex_t lock; /* progress: every MPI call during the run */
   active_req *sends;
@@ -322,6 +327,7 @@ void tsr__xfer_produced(tsr__run *run, uint32_t t) {
   pthread_mutex_lock(&x->queue_lock);
   x->queue[x->queue_tail++] = t;
   pthread_mutex_unlock(&x->queue_lock);
+  atomic_fetch_add_explicit(&x->queued, 1, memory_order_relaxed);
 }
 
 /* ---- progress ---------------------------------------------------------------- */
@@ -334,6 +340,7 @@ static bool post_sends(tsr__run *run, tsr__xfer *x) {
     pthread_mutex_unlock(&x->queue_lock);
     if (empty)
       return true;
+    atomic_fetch_sub_explicit(&x->queued, 1, memory_order_relaxed);
     size_t bytes = run->g->tasks[t].out_bytes;
     for (uint32_t i = x->dest_off[t]; i < x->dest_off[t + 1]; i++) {
       int p = x->dests[i];
@@ -452,8 +459,15 @@ static void send_aborts(tsr__run *run, tsr__xfer *x) {
   }
 }
 
-uint32_t tsr__xfer_progress(tsr__run *run, uint32_t *arrived, uint32_t cap, bool stalled) {
+uint32_t tsr__xfer_progress(tsr__run *run, uint32_t *arrived, uint32_t cap, bool idle,
+                            bool stalled) {
   tsr__xfer *x = run->xfer;
+  if (!idle && atomic_load_explicit(&x->queued, memory_order_relaxed) == 0) {
+    double now = tsr__now();
+    if (now < atomic_load_explicit(&x->next_poll, memory_order_relaxed))
+      return 0;
+    atomic_store_explicit(&x->next_poll, now + POLL_INTERVAL, memory_order_relaxed);
+  }
   if (pthread_mutex_trylock(&x->lock) != 0)
     return 0;
   uint32_t n = 0;
