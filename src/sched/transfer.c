@@ -646,7 +646,7 @@ void tsr__xfer_free(tsr__run *run) {
   tsr__xfer *x = run->xfer;
   if (x == NULL)
     return;
-  for (uint32_t i = 0; i < x->n_recvs; i++) /* only after a failed start */
+  for (uint32_t i = 0; i < x->n_recvs; i++) /* none after a finish: it drains them */
     tsr_free(ctx, x->recv_bufs[i]);
   pthread_mutex_destroy(&x->queue_lock);
   pthread_mutex_destroy(&x->lock);
