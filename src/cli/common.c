@@ -142,7 +142,7 @@ bool cli_common_option(cli_common *c, int argc, char **argv, int *i, bool *bad) 
 }
 
 void cli_common_help(FILE *out) {
-  fputs("common options:\n"
+  fputs("common options (per rank under mpirun/srun; rank 0 prints):\n"
         "  --threads N          worker threads (default: TESSERA_NUM_THREADS, OMP_NUM_THREADS,\n"
         "                       else all processors)\n"
         "  --memory-limit SIZE  cap on memory, e.g. 8GB, 512MiB; past it chunks spill to\n"
