@@ -868,10 +868,9 @@ tsr_status tsr__h5_file_create(tsr_ctx *ctx, const char *path, tsr_hdf5_mode mod
   TSR__TRY_GOTO(status, tsr__strdup(ctx, path, &f->path));
   struct stat st;
   bool exists = stat(path, &st) == 0;
-  TSR__CHECK_GOTO(status, !(exists && S_ISDIR(st.st_mode)), TSR_EIO,
+  /* A new file is checked by tsr__h5_tmp_create, an existing one here. */
+  TSR__CHECK_GOTO(status, !(mode == TSR_HDF5_APPEND && exists && S_ISDIR(st.st_mode)), TSR_EIO,
                   "%s: cannot write '%s': it is a directory", fn, path);
-  TSR__CHECK_GOTO(status, !(exists && mode == TSR_HDF5_EXCLUSIVE), TSR_EIO,
-                  "%s: cannot write '%s': the file exists", fn, path);
   h5_lock();
   fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (fapl >= 0)

@@ -177,9 +177,9 @@ tsr_status tsr__xfer_init(tsr__run *run) {
       bool mine = runs_on(owner[t], me);
       if (pass == 0)
         run->role[t] = mine ? TSR__ROLE_RUN : TSR__ROLE_SKIP;
-      if (readers) { /* runs here when read here (or read nowhere: rank 0) */
+      if (readers) { /* runs here when read here (or read nowhere: rank 0); never sent */
         bool read_here = false, read = false;
-        for (uint32_t e = g->succ_off[t]; e < g->succ_off[t + 1]; e++)
+        for (uint32_t e = g->succ_off[t]; pass == 0 && e < g->succ_off[t + 1]; e++)
           if (!tsr__task_culled(g, g->succ[e])) {
             read = true;
             read_here |= runs_on(owner[g->succ[e]], me);
