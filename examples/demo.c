@@ -1,7 +1,9 @@
-/* demo.c — the README's main job until the `tessera` command arrives
- * (issue M1-4): summary statistics of a one-column CSV file, computed by a
- * real task graph on the OpenMP executor, then checked bitwise against the
- * serial executor.
+/* demo.c — a program that builds its own task graph with the low-level
+ * runtime API (tessera/exec.h), for work that is not an array expression:
+ * summary statistics of a one-column CSV file (data/sample_series.csv in
+ * the tests), computed on the OpenMP executor and then checked bitwise
+ * against the serial executor.  Array programs do not need any of this:
+ * they use tessera/array.h and `tessera eval` (see the README).
  *
  * Graph: read (whole file) -> parse (one task per byte range; a range owns
  * the lines that start in it) -> merge tree (fan-in 8, Chan et al.'s
@@ -132,6 +134,9 @@ static tsr_status build(tsr_taskgraph *g, const char *path, uint64_t file_bytes,
   TSR_TRY(tsr_taskgraph_add_kernel(g, "parse", parse_kernel, NULL, &k_parse));
   TSR_TRY(tsr_taskgraph_add_kernel(g, "merge", merge_kernel, NULL, &k_merge));
   read_params rp;
+  if (strlen(path) >= sizeof rp.path)
+    return tsr_error_set(TSR_EINVAL, "the path '%.64s...' is longer than %zu bytes", path,
+                         sizeof rp.path - 1);
   snprintf(rp.path, sizeof rp.path, "%s", path);
   TSR_TRY(tsr_taskgraph_add_task(g, k_read, NULL, 0, &rp, sizeof rp, file_bytes, &read_task));
   uint32_t *level = malloc((size_t)chunks * sizeof *level);
