@@ -1,4 +1,4 @@
-/* array_workloads.h — the array workloads A1-A6 of BENCHMARKS.md as C
+/* array_workloads.h — the array workloads A1-A6 of docs/benchmarks.md as C
  * code, shared by bench_arrays (tessera beside NumPy and Dask) and
  * bench_dist (MPI ranks against threads), so both time exactly the same
  * expressions on the same sizes, chunks and inputs.

@@ -1,4 +1,4 @@
-/* bench_arrays.c — array workloads A1-A6 of BENCHMARKS.md: tessera beside
+/* bench_arrays.c — array workloads A1-A6 of docs/benchmarks.md: tessera beside
  * NumPy and Dask (bench/peers/arrays_peers.py, run from this program so
  * that every number comes from the same run), and the STREAM triad, which
  * bounds what a memory-bound workload can reach.
@@ -196,8 +196,8 @@ int main(int argc, char **argv) {
   CHECK(tsr_ctx_create(&ctx));
   CHECK(tsr_ctx_set_threads(ctx, o.threads));
   double stream = bench_stream_triad(20u << 20, o.threads, 10);
-  printf("# bench_arrays: BENCHMARKS.md A1-A6, %d threads, medians of %d runs after 1 warm-up, "
-         "scale %g\n",
+  printf("# bench_arrays: docs/benchmarks.md A1-A6, %d threads, medians of %d runs after 1 "
+         "warm-up, scale %g\n",
          o.threads, o.reps, o.scale);
   printf("# STREAM triad (%d threads, 3 x 160 MiB, best of 10): %.1f GB/s\n", o.threads,
          stream / 1e9);

@@ -1,4 +1,4 @@
-/* bench_dist.c — M1-5: workloads A2-A6 of BENCHMARKS.md (the expressions,
+/* bench_dist.c — M1-5: workloads A2-A6 of docs/benchmarks.md (the expressions,
  * sizes, chunks and inputs of bench_arrays, from array_workloads.c) on P
  * MPI ranks x T threads against one rank with P*T threads, both measured in
  * the same run, with the bytes the ranks send each other.  The target is

@@ -1,4 +1,4 @@
-/* bench_matmul.c — workload A4 (BENCHMARKS.md) without the final sum (the
+/* bench_matmul.c — workload A4 (docs/benchmarks.md) without the final sum (the
  * reductions live on another branch): c = a @ b for n x n float64 matrices
  * in chunks of chunk x chunk, computed into a buffer, beside ONE cblas_dgemm
  * call on the whole matrices with OpenBLAS at the same thread count, in the

@@ -1,4 +1,4 @@
-/* bench_ooc.c — workload A7 of BENCHMARKS.md: out of core.  mean(x, axis=0)
+/* bench_ooc.c — workload A7 of docs/benchmarks.md: out of core.  mean(x, axis=0)
  * of an HDF5 dataset 4x larger than the memory limit, beside a plain
  * sequential read of the same file in the same run, and h5py + Dask
  * (bench/peers/ooc_peers.py) on the same files.
@@ -271,7 +271,7 @@ int main(int argc, char **argv) {
   snprintf(plain_path, sizeof plain_path, "%s/tessera-a7-%d.h5", o.dir, (int)getpid());
   snprintf(zip_path, sizeof zip_path, "%s/tessera-a7-%d-deflate.h5", o.dir, (int)getpid());
   char limit_text[32];
-  printf("# bench_ooc: BENCHMARKS.md A7, mean(x, axis=0) of x %lld x %d float64 (%.2f GB) in "
+  printf("# bench_ooc: docs/benchmarks.md A7, mean(x, axis=0) of x %lld x %d float64 (%.2f GB) in "
          "chunks of %d x %d, memory limit %s, %d threads, medians of %d runs\n",
          (long long)rows, COLS, (double)rows * COLS * 8 / 1e9, CHUNK_ROWS, COLS,
          tsr_format_bytes(o.limit, limit_text, sizeof limit_text), o.threads, o.reps);

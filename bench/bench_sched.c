@@ -1,4 +1,4 @@
-/* bench_sched.c — workload A8 (BENCHMARKS.md): the runtime's own cost per
+/* bench_sched.c — workload A8 (docs/benchmarks.md): the runtime's own cost per
  * task, on graphs of 10^6 tasks with empty kernels, beside OpenMP's
  * `task depend` running the same graph in the same process.
  *

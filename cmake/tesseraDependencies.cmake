@@ -113,7 +113,7 @@ if(NOT TARGET tessera::mpi)
   list(APPEND TESSERA_PKG_LIBS_PRIVATE ${MPI_C_LINK_FLAGS} ${MPI_C_LIBRARIES})
 endif()
 
-# HDF5, the Open MPI flavour (DESIGN.md), as tessera::hdf5 for io/, the only
+# HDF5, the Open MPI flavour (docs/architecture.md), as tessera::hdf5 for io/, the only
 # layer that includes its headers: pkg-config first (Debian's
 # libhdf5-openmpi-dev ships hdf5-openmpi.pc), else the library and headers
 # where Debian puts them; HDF5's headers include mpi.h, so MPI comes along.

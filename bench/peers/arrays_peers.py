@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """arrays_peers.py -- the peers of tessera's array benchmark: NumPy and Dask on
-workloads A1-A6 of BENCHMARKS.md (float64), for a tessera bench program to
+workloads A1-A6 of docs/benchmarks.md (float64), for a tessera bench program to
 print beside its own numbers from the same run.
 
     /usr/bin/python3 bench/peers/arrays_peers.py [--reps R] [--threads T]
@@ -34,7 +34,8 @@ import sys
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description="NumPy and Dask on workloads A1-A6 (BENCHMARKS.md)")
+    p = argparse.ArgumentParser(
+        description="NumPy and Dask on workloads A1-A6 (docs/benchmarks.md)")
     p.add_argument("--reps", type=int, default=5, help="timed runs per peer (default 5)")
     p.add_argument("--threads", type=int, default=2, help="Dask workers and BLAS threads (default 2)")
     p.add_argument("--workloads", default="A1,A2,A3,A4,A5,A6", help="comma-separated subset")
@@ -381,7 +382,7 @@ def main():
     blas.set_threads(ARGS.threads)
     if dask is not None:
         dask.config.set(scheduler="threads", num_workers=ARGS.threads)
-    print(f"# arrays_peers.py: BENCHMARKS.md A1-A6, {ARGS.threads} threads, medians of "
+    print(f"# arrays_peers.py: docs/benchmarks.md A1-A6, {ARGS.threads} threads, medians of "
           f"{ARGS.reps} runs after 1 warm-up, scale {ARGS.scale:g}, seed {SEED}")
     print(f"# python {platform.python_version()} ({sys.executable}); numpy "
           f"{np.__version__ if np else '-'}; dask {dask.__version__ if dask else '-'} "

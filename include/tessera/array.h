@@ -1,7 +1,7 @@
 /* tessera/array.h — chunked N-d arrays: lazy creation, and computing them
  * into memory.
  *
- * An array is a handle to a node of the expression graph (DESIGN.md, "Two
+ * An array is a handle to a node of the expression graph (docs/architecture.md, "Two
  * graphs"): creating one computes nothing.  Work happens only in the calls
  * that produce data (tsr_array_to_buffer, tsr_array_to_buffers), which lower
  * every requested array into one task graph and run it, so parts shared by

@@ -1,4 +1,4 @@
-/* tessera/dist.h — running one program on many ranks (DESIGN.md,
+/* tessera/dist.h — running one program on many ranks (docs/architecture.md,
  * "Distribution").
  *
  * The same program runs on every rank (SPMD): every rank makes the same

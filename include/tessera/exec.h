@@ -1,6 +1,6 @@
 /* tessera/exec.h — task graphs and the runtime that executes them.
  *
- * A task graph is what a compute call lowers an expression into (DESIGN.md,
+ * A task graph is what a compute call lowers an expression into (docs/architecture.md,
  * "Two graphs"): small fixed-size task records, each running a kernel over
  * the output chunks of its input tasks and producing one output chunk.  Tasks
  * are added in topological order (a task's inputs are tasks added before it),
@@ -74,8 +74,8 @@ TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_add_task(tsr_taskgraph *graph, ui
 
 /* Keeps the task's output after a run (an output the caller asked for). */
 TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_keep(tsr_taskgraph *graph, uint32_t task);
-/* Culls the graph to what the n tasks in `wanted` need (DESIGN.md, "cull"):
- * every other task is skipped by later runs — never run, no output
+/* Culls the graph to what the n tasks in `wanted` need (docs/architecture.md,
+ * "Two graphs": culling): every other task is skipped by later runs — never run, no output
  * allocated — so asking for a slice of a large array computes only the
  * chunks the slice reads.  Tasks marked with tsr_taskgraph_keep() count as
  * wanted.  A later call replaces the previous culling;

@@ -120,7 +120,7 @@ tsr_status tsr_array_to_buffers_ex(size_t n, tsr_array *const *arrays, void *con
     TSR__TRY_GOTO(status, add_stores(g, arrays[i]->expr, ids, buffers[i]));
   }
   tsr__lowering_destroy(&l);
-  /* Only what the stores need runs (DESIGN.md, "cull"): a slice of a
+  /* Only what the stores need runs (docs/architecture.md, "Two graphs": culling): a slice of a
    * large array computes the chunks it reads, not the whole array. */
   {
     uint32_t n_tasks = tsr_taskgraph_ntasks(g), *wanted = NULL;

@@ -16,7 +16,7 @@
  * it owns.  A store of uncompressed datasets to a new file is written by
  * every rank, each its own chunks, through MPI-IO (parallel HDF5); with
  * compression (HDF5's MPI build cannot write compressed chunks directly
- * through MPI-IO, DESIGN.md "I/O") or into an existing file it is written by
+ * through MPI-IO, docs/architecture.md "I/O") or into an existing file it is written by
  * one rank (WRITER), to which the owners send their chunks.  Either way it
  * stays atomic: rank 0 renames the file into place only when every rank's
  * run succeeded. */

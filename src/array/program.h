@@ -1,4 +1,4 @@
-/* program.h — fused elementwise programs (DESIGN.md, "fuse").
+/* program.h — fused elementwise programs (docs/architecture.md, "Two graphs": fusion).
  *
  * A chain of elementwise operations is not a chain of tasks: it is one
  * program, a list of instructions in SSA form (instruction i defines

@@ -1,4 +1,4 @@
-/* dist.h — the distribution layer's internal interface (DESIGN.md,
+/* dist.h — the distribution layer's internal interface (docs/architecture.md,
  * "Distribution"): which rank this is, who owns a chunk, point-to-point
  * chunk messages and the collectives the runtime needs.  dist/ is the only
  * place that includes mpi.h (besides HDF5's own headers); everything here

@@ -1,4 +1,4 @@
-/* expr.h — the expression graph (DESIGN.md, "Two graphs", graph 1): one
+/* expr.h — the expression graph (docs/architecture.md, "Two graphs", graph 1): one
  * reference-counted node per user operation, carrying dtype, shape and chunk
  * grid; and its lowering into a task graph over chunks (graph 2).
  *

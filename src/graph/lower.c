@@ -132,7 +132,7 @@ static tsr_status lower_node(tsr__lowering *l, tsr__expr *e) {
                 tsr__alloc_array(l->ctx, (size_t)n, sizeof *ids, "chunk task ids", (void **)&ids));
   uint32_t first = tsr_taskgraph_ntasks(l->g);
   TSR__TRY_GOTO(status, e->op->lower(e, l->g, in, ids));
-  /* Owner computes (DESIGN.md, "Distribution"): the tasks that make this
+  /* Owner computes (docs/architecture.md, "Distribution"): the tasks that make this
    * node's chunks belong to the chunks' owners; the node's helper tasks run
    * where their first input is (transfer.c), and helper tasks that read
    * nothing, or only chunks every rank makes (partial reductions reading a

@@ -1,4 +1,4 @@
-/* spill.c — the memory budget of a run (DESIGN.md, "Runtime"): with a
+/* spill.c — the memory budget of a run (docs/architecture.md, "Runtime"): with a
  * memory limit set, chunks waiting for consumers are written to a spill
  * file when room is needed, and read back when a consumer runs.
  *

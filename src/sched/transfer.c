@@ -1,4 +1,4 @@
-/* transfer.c — a run across MPI ranks (DESIGN.md, "Distribution"): owner
+/* transfer.c — a run across MPI ranks (docs/architecture.md, "Distribution"): owner
  * computes, chunks moved with non-blocking messages, failures agreed.
  *
  * Every rank holds the same task graph.  Each task has an owner rank (set

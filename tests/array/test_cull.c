@@ -1,6 +1,6 @@
 /* test_cull.c — computing an array culls the task graph to what the
- * requested outputs need (DESIGN.md, "cull"): a slice of a 100-chunk random
- * array runs the random tasks of the 3 chunks it reads, and its values are
+ * requested outputs need (docs/architecture.md, "Two graphs": culling):
+ * a slice of a 100-chunk random array runs the random tasks of the 3 chunks it reads, and its values are
  * the generator's (tsr_random_uniform) at the sliced indices. */
 #include "test_util.h"
 

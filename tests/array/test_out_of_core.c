@@ -1,5 +1,5 @@
 /* test_out_of_core.c — computations on arrays 4x larger than the memory
- * limit (DESIGN.md, "Runtime": memory budget, spilling) complete with
+ * limit (docs/architecture.md, "Runtime": memory budget, spilling) complete with
  * correct values and the allocator's peak under the limit.  References are
  * naive loops over tsr_random_uniform, the generator the arrays use.
  *

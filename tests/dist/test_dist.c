@@ -4,7 +4,7 @@
  * The reference for every result is the same expression computed by a
  * context that computes alone on this rank (tsr_ctx_set_distributed false,
  * serial executor): a distributed result must be bitwise identical to it,
- * and identical on every rank.  Workloads A1-A7 of BENCHMARKS.md at small
+ * and identical on every rank.  Workloads A1-A7 of docs/benchmarks.md at small
  * sizes; ownership (no task runs twice, chunks do move); errors agreed by
  * every rank (a failing kernel on one rank, a bad file on one rank, ranks
  * that build different graphs), and a compute that works afterwards.
