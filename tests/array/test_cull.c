@@ -1,7 +1,8 @@
 /* test_cull.c — computing an array culls the task graph to what the
  * requested outputs need (docs/architecture.md, "Two graphs": culling):
- * a slice of a 100-chunk random array runs the random tasks of the 3 chunks it reads, and its values are
- * the generator's (tsr_random_uniform) at the sliced indices. */
+ * a slice of a 100-chunk random array runs the random tasks of the 3 chunks
+ * it reads, and its values are the generator's (tsr_random_uniform) at the
+ * sliced indices. */
 #include "test_util.h"
 
 /* A slice of a 100-chunk random array computes only the chunks it reads. */
