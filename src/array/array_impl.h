@@ -142,9 +142,7 @@ static inline tsr_status tsr__grid_copy(tsr_ctx *ctx, const tsr_chunk_grid *grid
                                 grid->nchunks, out);
 }
 
-/* Writes a shape NumPy's way, "(3, 4)", "(5,)" or "()", into buf. */
-const char *tsr__format_shape(char *buf, size_t size, int ndim, const int64_t *shape);
-#define TSR__SHAPE_STR_BYTES (TSR_MAX_NDIM * 22 + 4)
+/* tsr__format_shape and TSR__SHAPE_STR_BYTES: core_impl.h. */
 
 /* Segments of output positions o in [b0, b1) reading input element
  * a + s * o along an axis chunked by offsets[0..nchunks]: for each input

@@ -75,6 +75,8 @@ tsr_status tsr__resolve_chunks(tsr_ctx *ctx, const char *fn, int ndim, const int
   TSR_CHECK(ndim >= 0 && ndim <= TSR_MAX_NDIM, TSR_EINVAL, "%s: ndim = %d must be from 0 to %d", fn,
             ndim, TSR_MAX_NDIM);
   TSR_CHECK(ndim == 0 || shape != NULL, TSR_EINVAL, "%s: shape is NULL", fn);
+  int64_t nbytes; /* the node's invariant (core_impl.h), checked here to name fn */
+  TSR_TRY(tsr__shape_bytes(fn, ndim, shape, tsr_dtype_size(dtype), &nbytes));
   bool any_auto = chunks == NULL;
   for (int d = 0; chunks != NULL && d < ndim; d++) {
     TSR_CHECK(chunks[d] >= -1, TSR_EINVAL,

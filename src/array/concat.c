@@ -159,8 +159,8 @@ tsr_status tsr_concatenate(size_t n, tsr_array *const *arrays, int axis, tsr_arr
   int64_t oshape[TSR_MAX_NDIM];
   memcpy(oshape, g0->shape, (size_t)ndim * sizeof *oshape);
   oshape[axis] = total;
-  int64_t size;
-  TSR_TRY(tsr_shape_size(ndim, oshape, &size));
+  int64_t nbytes;
+  TSR_TRY(tsr__shape_bytes(fn, ndim, oshape, tsr_dtype_size(dtype), &nbytes));
   return join(fn, &op_concatenate, n, arrays, axis, false, dtype, out);
 }
 
@@ -189,7 +189,7 @@ tsr_status tsr_stack(size_t n, tsr_array *const *arrays, int axis, tsr_array **o
   int64_t oshape[TSR_MAX_NDIM];
   for (int k = 0, d = 0; k <= ndim; k++)
     oshape[k] = k == axis ? (int64_t)n : g0->shape[d++];
-  int64_t size;
-  TSR_TRY(tsr_shape_size(ndim + 1, oshape, &size));
+  int64_t nbytes;
+  TSR_TRY(tsr__shape_bytes(fn, ndim + 1, oshape, tsr_dtype_size(dtype), &nbytes));
   return join(fn, &op_stack, n, arrays, axis, true, dtype, out);
 }

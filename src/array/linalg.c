@@ -556,6 +556,12 @@ static tsr_status contract(const char *fn, tsr_array *a, tsr_array *b, int nc, c
 
   /* The result's grid: a's free chunks, then b's. */
   int nd = nfa + nfb;
+  {
+    int64_t oshape[TSR_MAX_NDIM], nbytes;
+    for (int i = 0; i < nd; i++)
+      oshape[i] = i < nfa ? ga->shape[p.fa[i]] : gb->shape[p.fb[i - nfa]];
+    TSR_TRY(tsr__shape_bytes(fn, nd, oshape, tsr_dtype_size(cd), &nbytes));
+  }
   const int64_t *lists[TSR_MAX_NDIM];
   int64_t counts[TSR_MAX_NDIM], total = 0;
   for (int i = 0; i < nd; i++) {

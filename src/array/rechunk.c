@@ -37,16 +37,6 @@
 
 /* ---- shared helpers -------------------------------------------------------- */
 
-const char *tsr__format_shape(char *buf, size_t size, int ndim, const int64_t *shape) {
-  size_t at = 0;
-  at += (size_t)snprintf(buf + at, size - at, "(");
-  for (int d = 0; d < ndim && at < size; d++)
-    at += (size_t)snprintf(buf + at, size - at, d == 0 ? "%lld" : ", %lld", (long long)shape[d]);
-  if (at < size)
-    snprintf(buf + at, size - at, ndim == 1 ? ",)" : ")");
-  return buf;
-}
-
 tsr_status tsr__grid_from_offsets(tsr_ctx *ctx, int ndim, const int64_t *const *offsets,
                                   const int64_t *nchunks, tsr_chunk_grid **out) {
   *out = NULL;

@@ -886,6 +886,15 @@ static tsr_status build(int op, tsr_array *a, const int *axes, int naxes, bool a
     status = tsr__grid_from_offsets(ctx, od, offsets, nchunks, &grid);
     if (status != TSR_OK)
       goto fail;
+    /* The partial states (nfields 8-byte words per output element) must
+     * obey the bytes bound too: the kernels size them unchecked. */
+    int64_t state_bytes;
+    status = tsr__shape_bytes(name, grid->ndim, grid->shape, (size_t)spec.nfields * 8,
+                              &state_bytes);
+    if (status != TSR_OK) {
+      tsr_chunk_grid_destroy(&grid);
+      goto fail;
+    }
     status = tsr__expr_create(ctx, &op_reduce, (tsr_dtype)spec.out_dtype, grid, n_inputs, inputs,
                               params, &e);
     params = NULL; /* adopted (freed on failure) */

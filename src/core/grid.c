@@ -14,6 +14,7 @@
  * from every task; per-axis prefix sums make chunk()/offset O(1) and
  * locate() O(log nchunks) per axis, for ragged and uniform grids alike. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "grid_impl.h"
@@ -26,24 +27,57 @@ static tsr_status check_ndim(const char *fn, int ndim) {
   return TSR_OK;
 }
 
-/* Validates ndim and shape and returns the element count in *size. */
-static tsr_status check_shape(const char *fn, int ndim, const int64_t *shape, int64_t *size) {
+const char *tsr__format_shape(char *buf, size_t size, int ndim, const int64_t *shape) {
+  size_t at = 0;
+  at += (size_t)snprintf(buf + at, size - at, "(");
+  for (int d = 0; d < ndim && at < size; d++)
+    at += (size_t)snprintf(buf + at, size - at, d == 0 ? "%lld" : ", %lld", (long long)shape[d]);
+  if (at < size)
+    snprintf(buf + at, size - at, ndim == 1 ? ",)" : ")");
+  return buf;
+}
+
+tsr_status tsr__shape_elements(const char *fn, int ndim, const int64_t *shape, int64_t *out) {
+  *out = 0;
   TSR_TRY(check_ndim(fn, ndim));
   TSR_CHECK(ndim == 0 || shape != NULL, TSR_EINVAL, "%s: shape is NULL", fn);
   int64_t nonzero = 1;
   bool empty = false;
+  char text[TSR__SHAPE_STR_BYTES];
   for (int d = 0; d < ndim; d++) {
     TSR_CHECK(shape[d] >= 0, TSR_EINVAL, "%s: shape[%d] = %lld is negative", fn, d,
               (long long)shape[d]);
-    if (shape[d] == 0) {
+    if (shape[d] == 0)
       empty = true;
-      continue;
-    }
-    TSR_CHECK(tsr__mul_i64(nonzero, shape[d], &nonzero), TSR_EINVAL,
-              "%s: the number of elements overflows int64 at shape[%d] = %lld", fn, d,
-              (long long)shape[d]);
+    else if (!tsr__size_mul(nonzero, shape[d], &nonzero))
+      return tsr_error_set(TSR_EINVAL,
+                           "%s: shape %s has too many elements: the product of the extents "
+                           "overflows int64 at shape[%d] = %lld",
+                           fn, tsr__format_shape(text, sizeof text, ndim, shape), d,
+                           (long long)shape[d]);
   }
-  *size = empty ? 0 : nonzero;
+  *out = empty ? 0 : nonzero;
+  return TSR_OK;
+}
+
+/* Validates ndim and shape and returns the element count in *size. */
+static tsr_status check_shape(const char *fn, int ndim, const int64_t *shape, int64_t *size) {
+  return tsr__shape_elements(fn, ndim, shape, size);
+}
+
+tsr_status tsr__shape_bytes(const char *fn, int ndim, const int64_t *shape, size_t itemsize,
+                            int64_t *out) {
+  *out = 0;
+  int64_t size, bytes;
+  TSR_TRY(tsr__shape_elements(fn, ndim, shape, &size));
+  char text[TSR__SHAPE_STR_BYTES];
+  if (itemsize > (size_t)TSR__MAX_BYTES || !tsr__size_mul(size, (int64_t)itemsize, &bytes))
+    return tsr_error_set(TSR_EINVAL,
+                         "%s: an array of shape %s and %zu-byte elements is too big: its %lld "
+                         "elements need more than 2^63 - 1 bytes",
+                         fn, tsr__format_shape(text, sizeof text, ndim, shape), itemsize,
+                         (long long)size);
+  *out = bytes;
   return TSR_OK;
 }
 
@@ -64,7 +98,7 @@ tsr_status tsr_shape_nbytes(int ndim, const int64_t *shape, size_t itemsize, uin
   uint64_t bytes;
   TSR_CHECK(tsr__mul_u64((uint64_t)size, (uint64_t)itemsize, &bytes), TSR_EINVAL,
             "tsr_shape_nbytes: %lld elements of %zu bytes overflow uint64", (long long)size,
-            itemsize);
+            itemsize); /* the public call's range is uint64, not TSR__MAX_BYTES */
   *out = bytes;
   return TSR_OK;
 }
