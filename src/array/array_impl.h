@@ -77,6 +77,11 @@ tsr_status tsr__array_wrap(tsr__expr *e, tsr_array **out);
 tsr_status tsr__lower_blockwise_source(const tsr__expr *e, tsr_taskgraph *g, const char *kernel,
                                        tsr_kernel_fn fn, void *user, const void *extra,
                                        size_t extra_bytes, uint32_t *out);
+/* The same task for chunk c alone (the ops' lower_chunk). */
+tsr_status tsr__lower_blockwise_source_chunk(const tsr__expr *e, tsr_taskgraph *g,
+                                             const char *kernel, tsr_kernel_fn fn, void *user,
+                                             const void *extra, size_t extra_bytes, int64_t c,
+                                             uint32_t *task);
 
 /* The whole array in memory (C order) when e is a node over a user buffer,
  * else NULL: fused tasks read such arrays in place. */
@@ -120,6 +125,9 @@ tsr_status tsr__gather_create(tsr_ctx *ctx, const tsr__op *op, tsr_dtype dtype,
                               const tsr__gather_map *maps, tsr__expr **out);
 tsr_status tsr__gather_lower(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
                              uint32_t *out);
+/* The same for output chunk c alone (tsr__op.lower_chunk of gathers). */
+tsr_status tsr__gather_lower_chunk(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_inputs *in,
+                                   int64_t c, uint32_t *task);
 /* The map of a gather node with a single input, else NULL. */
 const tsr__gather_map *tsr__gather_single_map(const tsr__expr *e);
 
@@ -138,24 +146,24 @@ bool tsr__grid_equal(const tsr_chunk_grid *a, const tsr_chunk_grid *b);
 /* A copy of `grid` allocated from ctx. */
 static inline tsr_status tsr__grid_copy(tsr_ctx *ctx, const tsr_chunk_grid *grid,
                                         tsr_chunk_grid **out) {
-  return tsr__grid_from_offsets(ctx, grid->ndim, (const int64_t *const *)grid->offsets,
-                                grid->nchunks, out);
+  tsr__grid_axis axes[TSR_MAX_NDIM];
+  for (int d = 0; d < grid->ndim; d++)
+    axes[d] = (tsr__grid_axis){grid, d, NULL, 0};
+  return tsr__grid_from_axes(ctx, grid->ndim, axes, out);
 }
 
-/* Writes a shape NumPy's way, "(3, 4)", "(5,)" or "()", into buf. */
-const char *tsr__format_shape(char *buf, size_t size, int ndim, const int64_t *shape);
-#define TSR__SHAPE_STR_BYTES (TSR_MAX_NDIM * 22 + 4)
+/* tsr__format_shape and TSR__SHAPE_STR_BYTES: core_impl.h. */
 
 /* Segments of output positions o in [b0, b1) reading input element
- * a + s * o along an axis chunked by offsets[0..nchunks]: for each input
- * chunk touched, in order of o, the chunk j, the first and last o, and the
- * element's position inside the chunk for the first o.  seg must hold
- * nchunks entries; returns the number written. */
+ * a + s * o along axis d of grid g: for each input chunk touched, in order
+ * of o, the chunk j, the first and last o, and the element's position
+ * inside the chunk for the first o.  Returns their number (at most
+ * min(nchunks[d], b1 - b0)), written to seg unless it is NULL. */
 typedef struct tsr__segment {
   int64_t j, o_first, o_last, local;
 } tsr__segment;
-int64_t tsr__axis_segments(const int64_t *offsets, int64_t nchunks, int64_t a, int64_t s,
-                           int64_t b0, int64_t b1, tsr__segment *seg);
+int64_t tsr__axis_segments(const tsr_chunk_grid *g, int d, int64_t a, int64_t s, int64_t b0,
+                           int64_t b1, tsr__segment *seg);
 
 /* --- user kernels, cumulative, persist --- */
 

@@ -19,8 +19,8 @@ void tsr__block_describe(const tsr_chunk_grid *grid, int64_t chunk, size_t items
   for (int d = ndim - 1; d >= 0; d--) {
     int64_t i = rest % grid->nchunks[d];
     rest /= grid->nchunks[d];
-    offset[d] = grid->offsets[d][i];
-    shape[d] = grid->offsets[d][i + 1] - grid->offsets[d][i];
+    offset[d] = tsr__grid_offset(grid, d, i);
+    shape[d] = tsr__grid_extent(grid, d, i);
     whole[d] = grid->shape[d];
   }
 }
@@ -75,6 +75,8 @@ tsr_status tsr__resolve_chunks(tsr_ctx *ctx, const char *fn, int ndim, const int
   TSR_CHECK(ndim >= 0 && ndim <= TSR_MAX_NDIM, TSR_EINVAL, "%s: ndim = %d must be from 0 to %d", fn,
             ndim, TSR_MAX_NDIM);
   TSR_CHECK(ndim == 0 || shape != NULL, TSR_EINVAL, "%s: shape is NULL", fn);
+  int64_t nbytes; /* the node's invariant (core_impl.h), checked here to name fn */
+  TSR_TRY(tsr__shape_bytes(fn, ndim, shape, tsr_dtype_size(dtype), &nbytes));
   bool any_auto = chunks == NULL;
   for (int d = 0; chunks != NULL && d < ndim; d++) {
     TSR_CHECK(chunks[d] >= -1, TSR_EINVAL,
@@ -109,9 +111,10 @@ tsr_status tsr__array_wrap(tsr__expr *e, tsr_array **out) {
   return TSR_OK;
 }
 
-tsr_status tsr__lower_blockwise_source(const tsr__expr *e, tsr_taskgraph *g, const char *kernel,
-                                       tsr_kernel_fn fn, void *user, const void *extra,
-                                       size_t extra_bytes, uint32_t *out) {
+/* Adds the tasks of chunks [c0, c1) (out[k] for chunk c0 + k). */
+static tsr_status blockwise_range(const tsr__expr *e, tsr_taskgraph *g, const char *kernel,
+                                  tsr_kernel_fn fn, void *user, const void *extra,
+                                  size_t extra_bytes, int64_t c0, int64_t c1, uint32_t *out) {
   uint32_t k;
   TSR_TRY(tsr_taskgraph_add_kernel(g, kernel, fn, user, &k));
   int ndim = e->grid->ndim;
@@ -123,14 +126,28 @@ tsr_status tsr__lower_blockwise_source(const tsr__expr *e, tsr_taskgraph *g, con
   if (extra_bytes > 0)
     memcpy(params + extra_off, extra, extra_bytes);
   size_t itemsize = tsr_dtype_size(e->dtype);
-  int64_t n = tsr_chunk_grid_nchunks(e->grid);
-  for (int64_t c = 0; c < n; c++) {
+  for (int64_t c = c0; c < c1; c++) {
     tsr__block *b = (tsr__block *)params;
     tsr__block_describe(e->grid, c, itemsize, b);
-    size_t bytes = (size_t)tsr__block_size(b) * itemsize;
-    TSR_TRY(tsr_taskgraph_add_task(g, k, NULL, 0, params, extra_off + extra_bytes, bytes, &out[c]));
+    size_t bytes = (size_t)tsr__block_size(b) * itemsize; /* <= TSR__MAX_BYTES: no overflow */
+    TSR_TRY(tsr_taskgraph_add_task(g, k, NULL, 0, params, extra_off + extra_bytes, bytes,
+                                   &out[c - c0]));
   }
   return TSR_OK;
+}
+
+tsr_status tsr__lower_blockwise_source(const tsr__expr *e, tsr_taskgraph *g, const char *kernel,
+                                       tsr_kernel_fn fn, void *user, const void *extra,
+                                       size_t extra_bytes, uint32_t *out) {
+  return blockwise_range(e, g, kernel, fn, user, extra, extra_bytes, 0,
+                         tsr_chunk_grid_nchunks(e->grid), out);
+}
+
+tsr_status tsr__lower_blockwise_source_chunk(const tsr__expr *e, tsr_taskgraph *g,
+                                             const char *kernel, tsr_kernel_fn fn, void *user,
+                                             const void *extra, size_t extra_bytes, int64_t c,
+                                             uint32_t *task) {
+  return blockwise_range(e, g, kernel, fn, user, extra, extra_bytes, c, c + 1, task);
 }
 
 tsr_status tsr__normalize_axis(const char *fn, int axis, int ndim, int *out) {

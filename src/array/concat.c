@@ -12,8 +12,10 @@
 
 #include "array_impl.h"
 
-static const tsr__op op_concatenate = {"concatenate", tsr__gather_lower, NULL, false};
-static const tsr__op op_stack = {"stack", tsr__gather_lower, NULL, false};
+static const tsr__op op_concatenate = {"concatenate", tsr__gather_lower, NULL, false,
+                                   tsr__gather_lower_chunk};
+static const tsr__op op_stack = {"stack", tsr__gather_lower, NULL, false,
+                                   tsr__gather_lower_chunk};
 
 /* Common checks; *dtype receives the promoted dtype. */
 static tsr_status check_inputs(const char *fn, size_t n, tsr_array *const *arrays, tsr_array **out,
@@ -64,14 +66,10 @@ static tsr_status join(const char *fn, const tsr__op *op, size_t n, tsr_array *c
   for (size_t i = 0; i < n; i++) {
     const tsr_chunk_grid *gi = arrays[i]->expr->grid;
     /* Chunks of input i: the first array's on the other axes. */
-    const int64_t *offs[TSR_MAX_NDIM];
-    int64_t nch[TSR_MAX_NDIM];
-    for (int d = 0; d < ind; d++) {
-      bool own = !new_axis && d == axis;
-      offs[d] = own ? gi->offsets[d] : g0->offsets[d];
-      nch[d] = own ? gi->nchunks[d] : g0->nchunks[d];
-    }
-    TSR__TRY_GOTO(status, tsr__grid_from_offsets(ctx, ind, offs, nch, &want));
+    tsr__grid_axis axes[TSR_MAX_NDIM];
+    for (int d = 0; d < ind; d++)
+      axes[d] = (tsr__grid_axis){!new_axis && d == axis ? gi : g0, d, NULL, 0};
+    TSR__TRY_GOTO(status, tsr__grid_from_axes(ctx, ind, axes, &want));
     TSR__TRY_GOTO(status, tsr__rechunk_expr(arrays[i]->expr, want, &inputs[n_in]));
     n_in++;
     tsr_chunk_grid_destroy(&want);
@@ -93,26 +91,18 @@ static tsr_status join(const char *fn, const tsr__op *op, size_t n, tsr_array *c
       axis_off[++nax] = at + 1;
     } else {
       for (int64_t c = 0; c < gi->nchunks[axis]; c++)
-        if (gi->offsets[axis][c + 1] > gi->offsets[axis][c])
-          axis_off[++nax] = at + gi->offsets[axis][c + 1];
+        if (tsr__grid_extent(gi, axis, c) > 0)
+          axis_off[++nax] = at + tsr__grid_offset(gi, axis, c + 1);
     }
     at += extent;
   }
   if (nax == 0)
     axis_off[++nax] = 0; /* an axis of extent 0: one empty chunk */
-  const int64_t *offs[TSR_MAX_NDIM];
-  int64_t nch[TSR_MAX_NDIM];
-  for (int k = 0; k < ond; k++) {
-    if (k == axis) {
-      offs[k] = axis_off;
-      nch[k] = nax;
-    } else {
-      int d = new_axis && k > axis ? k - 1 : k;
-      offs[k] = g0->offsets[d];
-      nch[k] = g0->nchunks[d];
-    }
-  }
-  TSR__TRY_GOTO(status, tsr__grid_from_offsets(ctx, ond, offs, nch, &grid));
+  tsr__grid_axis oaxes[TSR_MAX_NDIM];
+  for (int k = 0; k < ond; k++)
+    oaxes[k] = k == axis ? (tsr__grid_axis){NULL, 0, axis_off, nax}
+                         : (tsr__grid_axis){g0, new_axis && k > axis ? k - 1 : k, NULL, 0};
+  TSR__TRY_GOTO(status, tsr__grid_from_axes(ctx, ond, oaxes, &grid));
   tsr__expr *e;
   status = tsr__gather_create(ctx, op, dtype, grid, (uint32_t)n, inputs, maps, &e);
   grid = NULL;
@@ -159,8 +149,8 @@ tsr_status tsr_concatenate(size_t n, tsr_array *const *arrays, int axis, tsr_arr
   int64_t oshape[TSR_MAX_NDIM];
   memcpy(oshape, g0->shape, (size_t)ndim * sizeof *oshape);
   oshape[axis] = total;
-  int64_t size;
-  TSR_TRY(tsr_shape_size(ndim, oshape, &size));
+  int64_t nbytes;
+  TSR_TRY(tsr__shape_bytes(fn, ndim, oshape, tsr_dtype_size(dtype), &nbytes));
   return join(fn, &op_concatenate, n, arrays, axis, false, dtype, out);
 }
 
@@ -189,7 +179,7 @@ tsr_status tsr_stack(size_t n, tsr_array *const *arrays, int axis, tsr_array **o
   int64_t oshape[TSR_MAX_NDIM];
   for (int k = 0, d = 0; k <= ndim; k++)
     oshape[k] = k == axis ? (int64_t)n : g0->shape[d++];
-  int64_t size;
-  TSR_TRY(tsr_shape_size(ndim + 1, oshape, &size));
+  int64_t nbytes;
+  TSR_TRY(tsr__shape_bytes(fn, ndim + 1, oshape, tsr_dtype_size(dtype), &nbytes));
   return join(fn, &op_stack, n, arrays, axis, true, dtype, out);
 }

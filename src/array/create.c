@@ -95,7 +95,14 @@ static tsr_status lower_linear(const tsr__expr *e, tsr_taskgraph *g, const uint3
                                      sizeof(linear_params), out);
 }
 
-static const tsr__op op_linear = {"fill", lower_linear, NULL, true};
+static tsr_status chunk_linear(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_inputs *in,
+                               int64_t c, uint32_t *task) {
+  (void)in;
+  return tsr__lower_blockwise_source_chunk(e, g, "fill", linear_kernel, NULL, e->params,
+                                     sizeof(linear_params), c, task);
+}
+
+static const tsr__op op_linear = {"fill", lower_linear, NULL, true, chunk_linear};
 
 const void *tsr__expr_constant(const tsr__expr *e) {
   if (e->op != &op_linear || !((const linear_params *)e->params)->is_full)
@@ -219,7 +226,14 @@ static tsr_status lower_random(const tsr__expr *e, tsr_taskgraph *g, const uint3
                                      sizeof(random_params), out);
 }
 
-static const tsr__op op_random = {"random", lower_random, NULL, false};
+static tsr_status chunk_random(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_inputs *in,
+                               int64_t c, uint32_t *task) {
+  (void)in;
+  return tsr__lower_blockwise_source_chunk(e, g, "random", random_kernel, NULL, e->params,
+                                     sizeof(random_params), c, task);
+}
+
+static const tsr__op op_random = {"random", lower_random, NULL, false, chunk_random};
 
 tsr_status tsr_array_random(tsr_ctx *ctx, tsr_random_dist dist, uint64_t seed, int ndim,
                             const int64_t *shape, const int64_t *chunks, tsr_array **out) {
@@ -254,6 +268,14 @@ static tsr_status lower_buffer(const tsr__expr *e, tsr_taskgraph *g, const uint3
                                      sizeof p->data, out);
 }
 
+static tsr_status chunk_buffer(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_inputs *in,
+                               int64_t c, uint32_t *task) {
+  (void)in;
+  const buffer_params *p = e->params;
+  return tsr__lower_blockwise_source_chunk(e, g, "from-buffer", buffer_kernel, NULL, &p->data,
+                                     sizeof p->data, c, task);
+}
+
 static void destroy_buffer(tsr__expr *e) {
   buffer_params *p = e->params;
   if (p->mode == TSR_BUFFER_COPY)
@@ -262,7 +284,7 @@ static void destroy_buffer(tsr__expr *e) {
     p->free_fn(p->data, p->free_user);
 }
 
-static const tsr__op op_buffer = {"from-buffer", lower_buffer, destroy_buffer, true};
+static const tsr__op op_buffer = {"from-buffer", lower_buffer, destroy_buffer, true, chunk_buffer};
 
 const void *tsr__expr_memory(const tsr__expr *e) {
   return e->op == &op_buffer ? ((const buffer_params *)e->params)->data : NULL;

@@ -30,7 +30,13 @@ static tsr_status lower_empty(const tsr__expr *e, tsr_taskgraph *g, const uint32
   return tsr__lower_blockwise_source(e, g, "empty", empty_kernel, NULL, NULL, 0, out);
 }
 
-static const tsr__op op_empty = {"empty", lower_empty, NULL, true};
+static tsr_status chunk_empty(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_inputs *in,
+                              int64_t c, uint32_t *task) {
+  (void)in;
+  return tsr__lower_blockwise_source_chunk(e, g, "empty", empty_kernel, NULL, NULL, 0, c, task);
+}
+
+static const tsr__op op_empty = {"empty", lower_empty, NULL, true, chunk_empty};
 
 tsr_status tsr_array_empty(tsr_ctx *ctx, tsr_dtype dtype, int ndim, const int64_t *shape,
                            const int64_t *chunks, tsr_array **out) {
@@ -89,7 +95,14 @@ static tsr_status lower_linspace(const tsr__expr *e, tsr_taskgraph *g, const uin
                                      sizeof(linspace_params), out);
 }
 
-static const tsr__op op_linspace = {"linspace", lower_linspace, NULL, true};
+static tsr_status chunk_linspace(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_inputs *in,
+                                 int64_t c, uint32_t *task) {
+  (void)in;
+  return tsr__lower_blockwise_source_chunk(e, g, "linspace", linspace_kernel, NULL, e->params,
+                                     sizeof(linspace_params), c, task);
+}
+
+static const tsr__op op_linspace = {"linspace", lower_linspace, NULL, true, chunk_linspace};
 
 tsr_status tsr_array_linspace(tsr_ctx *ctx, tsr_dtype dtype, double start, double stop, int64_t num,
                               bool endpoint, int64_t chunk, tsr_array **out) {
@@ -147,11 +160,18 @@ static tsr_status eye_kernel(const tsr_kernel_call *call) {
 static tsr_status lower_eye(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
                             uint32_t *out) {
   (void)in;
-  return tsr__lower_blockwise_source(e, g, "eye", eye_kernel, NULL, e->params, sizeof(eye_params),
-                                     out);
+  return tsr__lower_blockwise_source(e, g, "eye", eye_kernel, NULL, e->params,
+                                     sizeof(eye_params), out);
 }
 
-static const tsr__op op_eye = {"eye", lower_eye, NULL, true};
+static tsr_status chunk_eye(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_inputs *in,
+                            int64_t c, uint32_t *task) {
+  (void)in;
+  return tsr__lower_blockwise_source_chunk(e, g, "eye", eye_kernel, NULL, e->params,
+                                     sizeof(eye_params), c, task);
+}
+
+static const tsr__op op_eye = {"eye", lower_eye, NULL, true, chunk_eye};
 
 tsr_status tsr_array_eye(tsr_ctx *ctx, tsr_dtype dtype, int64_t n, int64_t m, int64_t k,
                          const int64_t *chunks, tsr_array **out) {

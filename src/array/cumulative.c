@@ -267,7 +267,7 @@ fail:
   return status;
 }
 
-static const tsr__op op_cum = {"cumulative", lower_cum, NULL, false};
+static const tsr__op op_cum = {"cumulative", lower_cum, NULL, false, NULL};
 
 static tsr_status cumulative(const char *name, bool prod, tsr_array *a, int axis, tsr_array **out) {
   TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", name);

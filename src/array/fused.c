@@ -238,24 +238,22 @@ tsr_status tsr__fused_grid(tsr_ctx *ctx, const char *fn, const tsr__builder *b,
         }
         const tsr_chunk_grid *s = source[d];
         int sj = source_axis[d];
-        bool same = s->nchunks[sj] == g->nchunks[j] &&
-                    memcmp(s->offsets[sj], g->offsets[j],
-                           (size_t)(g->nchunks[j] + 1) * sizeof(int64_t)) == 0;
+        bool same = tsr__grid_axis_equal(s, sj, g, j);
         if (!same && is_task)
           return tsr_error_set(TSR_ENOTSUP, "%s: operands have different chunks along axis %d", fn,
                                d);
       }
     }
   /* Each axis takes its source's boundaries, or is one whole chunk. */
-  int64_t nchunks[TSR_MAX_NDIM], whole[TSR_MAX_NDIM][2];
-  const int64_t *offsets[TSR_MAX_NDIM];
+  int64_t whole[TSR_MAX_NDIM][2];
+  tsr__grid_axis axes[TSR_MAX_NDIM];
   for (int d = 0; d < ndim; d++) {
     whole[d][0] = 0;
     whole[d][1] = b->shape[d];
-    offsets[d] = source[d] ? source[d]->offsets[source_axis[d]] : whole[d];
-    nchunks[d] = source[d] ? source[d]->nchunks[source_axis[d]] : 1;
+    axes[d] = source[d] ? (tsr__grid_axis){source[d], source_axis[d], NULL, 0}
+                        : (tsr__grid_axis){NULL, 0, whole[d], 1};
   }
-  return tsr__grid_from_offsets(ctx, ndim, offsets, nchunks, out);
+  return tsr__grid_from_axes(ctx, ndim, axes, out);
 }
 
 /* Adds the boundaries of offsets[0..n] to the sorted set u (n_u entries). */
@@ -303,9 +301,7 @@ static tsr_status unify(tsr__builder *b, tsr_ctx *ctx, bool all_tasks, tsr__expr
       if (first[d] == NULL) {
         first[d] = e->grid;
         first_axis[d] = j;
-      } else if (first[d]->nchunks[first_axis[d]] != e->grid->nchunks[j] ||
-                 memcmp(first[d]->offsets[first_axis[d]], e->grid->offsets[j],
-                        (size_t)(e->grid->nchunks[j] + 1) * sizeof(int64_t)) != 0) {
+      } else if (!tsr__grid_axis_equal(first[d], first_axis[d], e->grid, j)) {
         differ = true;
       }
     }
@@ -327,8 +323,11 @@ static tsr_status unify(tsr__builder *b, tsr_ctx *ctx, bool all_tasks, tsr__expr
       int j = d - (ndim - e->grid->ndim);
       if (j < 0 || e->grid->shape[j] != b->shape[d] || in_place(e, all_tasks))
         continue;
-      n_bounds[d] =
-          merge_bounds(bounds[d], n_bounds[d], e->grid->offsets[j], e->grid->nchunks[j], tmp);
+      int64_t *own = NULL;
+      const int64_t *offs;
+      TSR__TRY_GOTO(status, tsr__grid_axis_offsets(ctx, e->grid, j, &own, &offs));
+      n_bounds[d] = merge_bounds(bounds[d], n_bounds[d], offs, e->grid->nchunks[j], tmp);
+      tsr_free(ctx, own);
     }
     if (n_bounds[d] == 0) { /* no task leaf spans this axis */
       bounds[d][0] = 0;
@@ -342,16 +341,15 @@ static tsr_status unify(tsr__builder *b, tsr_ctx *ctx, bool all_tasks, tsr__expr
     if (in_place(e, all_tasks))
       continue;
     int lead = ndim - e->grid->ndim;
-    const int64_t *offs[TSR_MAX_NDIM];
-    int64_t nch[TSR_MAX_NDIM];
+    tsr__grid_axis axes[TSR_MAX_NDIM];
     for (int j = 0; j < e->grid->ndim; j++) {
       int d = j + lead;
       bool bc = e->grid->shape[j] != b->shape[d];
-      offs[j] = bc ? e->grid->offsets[j] : bounds[d];
-      nch[j] = bc ? e->grid->nchunks[j] : n_bounds[d] - 1;
+      axes[j] = bc ? (tsr__grid_axis){e->grid, j, NULL, 0}
+                   : (tsr__grid_axis){NULL, 0, bounds[d], n_bounds[d] - 1};
     }
     tsr_chunk_grid *target = NULL;
-    TSR__TRY_GOTO(status, tsr__grid_from_offsets(ctx, e->grid->ndim, offs, nch, &target));
+    TSR__TRY_GOTO(status, tsr__grid_from_axes(ctx, e->grid->ndim, axes, &target));
     if (!tsr__grid_equal(target, e->grid)) {
       tsr__expr *r = NULL;
       status = tsr__rechunk_expr(e, target, &r);
@@ -654,7 +652,7 @@ static tsr_status lower_fused(const tsr__expr *e, tsr_taskgraph *g, const uint32
 
 static void destroy_fused(tsr__expr *e) { release_leaves(e->ctx, e->params); }
 
-static const tsr__op op_fused = {"elementwise", lower_fused, destroy_fused, false};
+static const tsr__op op_fused = {"elementwise", lower_fused, destroy_fused, false, NULL};
 
 bool tsr__expr_is_fused(const tsr__expr *e) { return e->op == &op_fused; }
 

@@ -47,12 +47,19 @@ static tsr_status lower_h5_read(const tsr__expr *e, tsr_taskgraph *g, const uint
   return tsr__lower_blockwise_source(e, g, "hdf5-read", h5_read_kernel, p->d, NULL, 0, out);
 }
 
+static tsr_status chunk_h5_read(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_inputs *in,
+                                int64_t c, uint32_t *task) {
+  (void)in;
+  const h5_read_params *p = e->params;
+  return tsr__lower_blockwise_source_chunk(e, g, "hdf5-read", h5_read_kernel, p->d, NULL, 0, c, task);
+}
+
 static void destroy_h5_read(tsr__expr *e) {
   h5_read_params *p = e->params;
   tsr__h5_close_read(&p->d);
 }
 
-static const tsr__op op_h5_read = {"hdf5-read", lower_h5_read, destroy_h5_read, false};
+static const tsr__op op_h5_read = {"hdf5-read", lower_h5_read, destroy_h5_read, false, chunk_h5_read};
 
 /* The default chunks of a chunked dataset: its file chunks, doubled along
  * the axes in turn (first axis first) while a chunk stays within `target`
@@ -217,11 +224,7 @@ static tsr_status plan_dataset(const tsr__expr *in, const int64_t *want, int64_t
     if (want != NULL) {
       chunk[a] = want[a] < ext ? want[a] : ext;
     } else {
-      chunk[a] = 0;
-      for (int64_t j = 0; j < tsr_chunk_grid_nchunks_axis(grid, a); j++) {
-        int64_t x = tsr_chunk_grid_chunk_extent(grid, a, j);
-        chunk[a] = x > chunk[a] ? x : chunk[a];
-      }
+      chunk[a] = tsr__grid_max_extent(grid, a); /* O(1) on a regular axis */
     }
     if (chunk[a] < 1)
       chunk[a] = 1;

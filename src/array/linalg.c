@@ -284,7 +284,7 @@ static tsr_status sum_kernel(const tsr_kernel_call *call) {
 /* ---- lowering ------------------------------------------------------------ */
 
 static int64_t extent(const tsr_chunk_grid *g, int axis, int64_t i) {
-  return g->offsets[axis][i + 1] - g->offsets[axis][i];
+  return tsr__grid_extent(g, axis, i);
 }
 
 static tsr_status lower_contract(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
@@ -410,7 +410,7 @@ fail:
   return status;
 }
 
-static const tsr__op op_contract = {"tensordot", lower_contract, NULL, false};
+static const tsr__op op_contract = {"tensordot", lower_contract, NULL, false, NULL};
 
 /* ---- checking and building the node -------------------------------------- */
 
@@ -434,10 +434,7 @@ static tsr_status check_axes(const char *fn, const char *name, int ndim, int nc,
 static int64_t max_chunk_product(const tsr_chunk_grid *g, int n, const int32_t *axes) {
   int64_t prod = 1;
   for (int i = 0; i < n; i++) {
-    int64_t best = 0;
-    for (int64_t c = 0; c < g->nchunks[axes[i]]; c++)
-      if (extent(g, axes[i], c) > best)
-        best = extent(g, axes[i], c);
+    int64_t best = tsr__grid_max_extent(g, axes[i]);
     if (best > 0 && prod > INT_MAX / best)
       return (int64_t)INT_MAX + 1;
     prod *= best;
@@ -475,27 +472,19 @@ static tsr_status contract(const char *fn, tsr_array *a, tsr_array *b, int nc, c
               tsr__format_shape(sa, sizeof sa, na, ga->shape),
               tsr__format_shape(sb, sizeof sb, nb, gb->shape), (long long)ga->shape[x], x,
               (long long)gb->shape[y], y);
-    bool same = ga->nchunks[x] == gb->nchunks[y];
-    for (int64_t c = 0; same && c <= ga->nchunks[x]; c++)
-      same = ga->offsets[x][c] == gb->offsets[y][c];
-    differ |= !same;
+    differ |= !tsr__grid_axis_equal(ga, x, gb, y);
   }
   if (differ) {
     /* Chunk products need matching chunks along the contracted axes:
      * rechunk b to a's chunks there (its other axes keep theirs). */
-    const int64_t *offs[TSR_MAX_NDIM];
-    int64_t counts[TSR_MAX_NDIM];
-    for (int d = 0; d < nb; d++) {
-      offs[d] = gb->offsets[d];
-      counts[d] = gb->nchunks[d];
-    }
-    for (int i = 0; i < nc; i++) {
-      offs[p.cb[i]] = ga->offsets[p.ca[i]];
-      counts[p.cb[i]] = ga->nchunks[p.ca[i]];
-    }
+    tsr__grid_axis axes[TSR_MAX_NDIM];
+    for (int d = 0; d < nb; d++)
+      axes[d] = (tsr__grid_axis){gb, d, NULL, 0};
+    for (int i = 0; i < nc; i++)
+      axes[p.cb[i]] = (tsr__grid_axis){ga, p.ca[i], NULL, 0};
     tsr_chunk_grid *target = NULL;
     tsr__expr *rb = NULL;
-    TSR_TRY(tsr__grid_from_offsets(ctx, nb, offs, counts, &target));
+    TSR_TRY(tsr__grid_from_axes(ctx, nb, axes, &target));
     tsr_status status = tsr__rechunk_expr(b->expr, target, &rb);
     tsr_chunk_grid_destroy(&target);
     TSR_TRY(status);
@@ -556,29 +545,21 @@ static tsr_status contract(const char *fn, tsr_array *a, tsr_array *b, int nc, c
 
   /* The result's grid: a's free chunks, then b's. */
   int nd = nfa + nfb;
-  const int64_t *lists[TSR_MAX_NDIM];
-  int64_t counts[TSR_MAX_NDIM], total = 0;
-  for (int i = 0; i < nd; i++) {
-    const tsr_chunk_grid *src = i < nfa ? ga : gb;
-    total += src->nchunks[i < nfa ? p.fa[i] : p.fb[i - nfa]];
+  {
+    int64_t oshape[TSR_MAX_NDIM], nbytes;
+    for (int i = 0; i < nd; i++)
+      oshape[i] = i < nfa ? ga->shape[p.fa[i]] : gb->shape[p.fb[i - nfa]];
+    TSR_TRY(tsr__shape_bytes(fn, nd, oshape, tsr_dtype_size(cd), &nbytes));
   }
+  tsr__grid_axis axes[TSR_MAX_NDIM];
+  for (int i = 0; i < nd; i++)
+    axes[i] = i < nfa ? (tsr__grid_axis){ga, p.fa[i], NULL, 0}
+                      : (tsr__grid_axis){gb, p.fb[i - nfa], NULL, 0};
   tsr_status status = TSR_OK;
-  int64_t *extents = NULL;
   tsr_chunk_grid *grid = NULL;
   contract_params *params = NULL;
   tsr__expr *e = NULL;
-  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, total > 0 ? (size_t)total : 1, sizeof *extents,
-                                         "chunk extents", (void **)&extents));
-  int64_t at = 0;
-  for (int i = 0; i < nd; i++) {
-    const tsr_chunk_grid *src = i < nfa ? ga : gb;
-    int ax = i < nfa ? p.fa[i] : p.fb[i - nfa];
-    lists[i] = extents + at;
-    counts[i] = src->nchunks[ax];
-    for (int64_t c = 0; c < counts[i]; c++)
-      extents[at++] = extent(src, ax, c);
-  }
-  TSR__TRY_GOTO(status, tsr_chunk_grid_create_explicit(ctx, nd, lists, counts, &grid));
+  TSR__TRY_GOTO(status, tsr__grid_from_axes(ctx, nd, axes, &grid));
   TSR__TRY_GOTO(status, tsr_alloc(ctx, sizeof *params, (void **)&params));
   *params = p;
   tsr__expr *inputs[2] = {a->expr, b->expr};
@@ -588,7 +569,6 @@ static tsr_status contract(const char *fn, tsr_array *a, tsr_array *b, int nc, c
   if (status == TSR_OK)
     status = tsr__array_wrap(e, out);
 fail:
-  tsr_free(ctx, extents);
   tsr_free(ctx, params);
   tsr_chunk_grid_destroy(&grid);
   return status;

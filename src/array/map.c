@@ -92,17 +92,14 @@ static tsr_status lower_map(const tsr__expr *e, tsr_taskgraph *g, const uint32_t
   return status;
 }
 
-static const tsr__op op_map = {"map-blocks", lower_map, NULL, false};
+static const tsr__op op_map = {"map-blocks", lower_map, NULL, false, NULL};
 
 static bool same_grid(const tsr_chunk_grid *a, const tsr_chunk_grid *b) {
   if (a->ndim != b->ndim)
     return false;
-  for (int d = 0; d < a->ndim; d++) {
-    if (a->shape[d] != b->shape[d] || a->nchunks[d] != b->nchunks[d])
+  for (int d = 0; d < a->ndim; d++)
+    if (!tsr__grid_axis_equal(a, d, b, d))
       return false;
-    if (memcmp(a->offsets[d], b->offsets[d], ((size_t)a->nchunks[d] + 1) * sizeof(int64_t)) != 0)
-      return false;
-  }
   return true;
 }
 

@@ -242,7 +242,6 @@ static tsr_status lower_overlap(const tsr__expr *e, tsr_taskgraph *g, const uint
     for (int d = 0; d < ndim; d++) {
       overlap_axis *ax = &axes[d];
       int64_t kc = coord[d], nc = grid->nchunks[d], depth = node->depth[d];
-      const int64_t *off = grid->offsets[d];
       memset(ax, 0, sizeof *ax);
       ax->n = grid->shape[d];
       ax->active = -1;
@@ -260,8 +259,8 @@ static tsr_status lower_overlap(const tsr__expr *e, tsr_taskgraph *g, const uint
         nb[d][0] = nb[d][2] = -1;
       for (int s = 0; s < 3; s++)
         if (nb[d][s] >= 0) {
-          ax->nb_off[s] = in_memory ? 0 : off[nb[d][s]];
-          ax->nb_ext[s] = in_memory ? ax->n : off[nb[d][s] + 1] - off[nb[d][s]];
+          ax->nb_off[s] = in_memory ? 0 : tsr__grid_offset(grid, d, nb[d][s]);
+          ax->nb_ext[s] = in_memory ? ax->n : tsr__grid_extent(grid, d, nb[d][s]);
         }
     }
     /* One input per neighbour combination that exists. */
@@ -287,7 +286,7 @@ fail:
   return status;
 }
 
-static const tsr__op op_overlap = {"map-overlap", lower_overlap, NULL, false};
+static const tsr__op op_overlap = {"map-overlap", lower_overlap, NULL, false, NULL};
 
 tsr_status tsr_map_overlap(tsr_array *a, const int64_t *depth, tsr_boundary boundary,
                            double constant, tsr_block_fn fn, void *user, tsr_dtype out_dtype,
@@ -315,8 +314,10 @@ tsr_status tsr_map_overlap(tsr_array *a, const int64_t *depth, tsr_boundary boun
     TSR_CHECK(depth[d] >= 0, TSR_EINVAL, "%s: depth[%d] = %lld is negative (axis %d)", name, d,
               (long long)depth[d], d);
     int64_t smallest = INT64_MAX;
-    for (int64_t i = 0; i < grid->nchunks[d]; i++) {
-      int64_t extent = grid->offsets[d][i + 1] - grid->offsets[d][i];
+    if (grid->offsets[d] == NULL) /* regular: the last chunk is the smallest */
+      smallest = tsr__grid_extent(grid, d, grid->nchunks[d] - 1);
+    for (int64_t i = 0; grid->offsets[d] != NULL && i < grid->nchunks[d]; i++) {
+      int64_t extent = tsr__grid_extent(grid, d, i);
       smallest = extent < smallest ? extent : smallest;
     }
     TSR_CHECK(empty || depth[d] <= smallest, TSR_EINVAL,

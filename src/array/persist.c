@@ -80,7 +80,7 @@ static void destroy_persisted(tsr__expr *e) {
   tsr_free(e->ctx, p->owners);
 }
 
-static const tsr__op op_persisted = {"persisted", lower_persisted, destroy_persisted, false};
+static const tsr__op op_persisted = {"persisted", lower_persisted, destroy_persisted, false, NULL};
 
 tsr_status tsr_array_persist(tsr_array *a, tsr_array **out) {
   static const char fn[] = "tsr_array_persist";

@@ -37,46 +37,20 @@
 
 /* ---- shared helpers -------------------------------------------------------- */
 
-const char *tsr__format_shape(char *buf, size_t size, int ndim, const int64_t *shape) {
-  size_t at = 0;
-  at += (size_t)snprintf(buf + at, size - at, "(");
-  for (int d = 0; d < ndim && at < size; d++)
-    at += (size_t)snprintf(buf + at, size - at, d == 0 ? "%lld" : ", %lld", (long long)shape[d]);
-  if (at < size)
-    snprintf(buf + at, size - at, ndim == 1 ? ",)" : ")");
-  return buf;
-}
-
 tsr_status tsr__grid_from_offsets(tsr_ctx *ctx, int ndim, const int64_t *const *offsets,
                                   const int64_t *nchunks, tsr_chunk_grid **out) {
-  *out = NULL;
-  int64_t total = 0;
+  tsr__grid_axis axes[TSR_MAX_NDIM];
   for (int d = 0; d < ndim; d++)
-    total += nchunks[d];
-  int64_t *ext = NULL;
-  TSR_TRY(tsr__alloc_array(ctx, (size_t)(total > 0 ? total : 1), sizeof *ext, "chunk extents",
-                           (void **)&ext));
-  const int64_t *lists[TSR_MAX_NDIM];
-  int64_t *at = ext;
-  for (int d = 0; d < ndim; d++) {
-    lists[d] = at;
-    for (int64_t i = 0; i < nchunks[d]; i++)
-      *at++ = offsets[d][i + 1] - offsets[d][i];
-  }
-  tsr_status status = tsr_chunk_grid_create_explicit(ctx, ndim, lists, nchunks, out);
-  tsr_free(ctx, ext);
-  return status;
+    axes[d] = (tsr__grid_axis){NULL, 0, offsets[d], nchunks[d]};
+  return tsr__grid_from_axes(ctx, ndim, axes, out);
 }
 
 bool tsr__grid_equal(const tsr_chunk_grid *a, const tsr_chunk_grid *b) {
   if (a->ndim != b->ndim)
     return false;
-  for (int d = 0; d < a->ndim; d++) {
-    if (a->shape[d] != b->shape[d] || a->nchunks[d] != b->nchunks[d])
+  for (int d = 0; d < a->ndim; d++)
+    if (!tsr__grid_axis_equal(a, d, b, d))
       return false;
-    if (memcmp(a->offsets[d], b->offsets[d], (size_t)(a->nchunks[d] + 1) * sizeof(int64_t)) != 0)
-      return false;
-  }
   return true;
 }
 
@@ -87,29 +61,19 @@ static int64_t floor_div(int64_t x, int64_t y) {
   return q;
 }
 
-/* The chunk holding element idx: the last j with offsets[j] <= idx. */
-static int64_t locate(const int64_t *offsets, int64_t nchunks, int64_t idx) {
-  int64_t lo = 0, hi = nchunks - 1;
-  while (lo < hi) {
-    int64_t mid = lo + (hi - lo + 1) / 2;
-    if (offsets[mid] <= idx)
-      lo = mid;
-    else
-      hi = mid - 1;
-  }
-  return lo;
-}
-
-int64_t tsr__axis_segments(const int64_t *offsets, int64_t nchunks, int64_t a, int64_t s,
-                           int64_t b0, int64_t b1, tsr__segment *seg) {
+int64_t tsr__axis_segments(const tsr_chunk_grid *g, int d, int64_t a, int64_t s, int64_t b0,
+                           int64_t b1, tsr__segment *seg) {
   int64_t n = 0;
   for (int64_t o = b0; o < b1;) {
     int64_t idx = a + s * o;
-    int64_t j = locate(offsets, nchunks, idx);
-    int64_t last = s > 0 ? floor_div(offsets[j + 1] - 1 - a, s) : floor_div(a - offsets[j], -s);
+    int64_t j = tsr__grid_locate_axis(g, d, idx);
+    int64_t lo = tsr__grid_offset(g, d, j), hi = tsr__grid_offset(g, d, j + 1);
+    int64_t last = s > 0 ? floor_div(hi - 1 - a, s) : floor_div(a - lo, -s);
     if (last > b1 - 1)
       last = b1 - 1;
-    seg[n++] = (tsr__segment){j, o, last, idx - offsets[j]};
+    if (seg != NULL)
+      seg[n] = (tsr__segment){j, o, last, idx - lo};
+    n++;
     o = last + 1;
   }
   return n;
@@ -418,143 +382,167 @@ static tsr_status reserve(tsr_ctx *ctx, void **arr, size_t *cap, size_t used, si
   return TSR_OK;
 }
 
-tsr_status tsr__gather_lower(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
-                             uint32_t *out) {
+/* Scratch of the gather lowering, reused from chunk to chunk. */
+typedef struct gather_scratch {
+  tsr__segment *pool;
+  int64_t *words;
+  uint32_t *ids;
+  size_t pool_cap, words_cap, ids_cap;
+  uint32_t kernel;
+} gather_scratch;
+
+static void scratch_free(tsr_ctx *ctx, gather_scratch *w) {
+  tsr_free(ctx, w->pool);
+  tsr_free(ctx, w->words);
+  tsr_free(ctx, w->ids);
+}
+
+/* Adds the task of output chunk c into *task, its input chunks' tasks read
+ * from `dense` (in[i][chunk]) or, when NULL, through `lazy` (whose
+ * missing chunks make it return with no task added). */
+static tsr_status gather_chunk(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *dense,
+                               tsr__chunk_inputs *lazy, gather_scratch *w, int64_t c,
+                               uint32_t *task) {
   const gather_params *p = e->params;
   const tsr_chunk_grid *og = e->grid;
   int ndim = og->ndim;
   tsr_ctx *ctx = e->ctx;
-  tsr_status status = TSR_OK;
-  tsr__segment *pool = NULL;
-  int64_t *words = NULL;
-  uint32_t *ids = NULL;
-  size_t words_cap = 64, ids_cap = 16;
-  int64_t pool_n = 1;
-  for (uint32_t i = 0; i < p->n; i++) {
-    int64_t sum = 1;
-    for (int d = 0; d < p->maps[i].ndim; d++)
-      sum += e->inputs[i]->grid->nchunks[d];
-    pool_n = sum > pool_n ? sum : pool_n;
-  }
-  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)pool_n, sizeof *pool, "gather segments",
-                                         (void **)&pool));
-  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, words_cap, sizeof *words, "gather task parameters",
-                                         (void **)&words));
-  TSR__TRY_GOTO(status,
-                tsr__alloc_array(ctx, ids_cap, sizeof *ids, "gather task inputs", (void **)&ids));
-  uint32_t kernel;
-  TSR__TRY_GOTO(status, tsr_taskgraph_add_kernel(g, e->op->name, gather_kernel, NULL, &kernel));
   size_t item = tsr_dtype_size(e->dtype);
   const size_t piece_words = 3 + 3 * (size_t)ndim;
   int64_t coords[TSR_MAX_NDIM] = {0};
-  for (int64_t c = 0; c < og->total_chunks; c++) {
-    int64_t c0[TSR_MAX_NDIM], c1[TSR_MAX_NDIM], csize = 1;
-    for (int d = 0; d < ndim; d++) {
-      c0[d] = og->offsets[d][coords[d]];
-      c1[d] = og->offsets[d][coords[d] + 1];
-      csize *= c1[d] - c0[d];
-    }
-    size_t nw = 3 + (size_t)ndim;
-    uint32_t nids = 0;
-    for (uint32_t i = 0; i < p->n && csize > 0; i++) {
-      const tsr__gather_map *m = &p->maps[i];
-      const tsr_chunk_grid *ig = e->inputs[i]->grid;
-      tsr_dtype st = e->inputs[i]->dtype;
-      int ni = m->ndim;
-      int64_t b0[TSR_MAX_NDIM], b1[TSR_MAX_NDIM];
-      bool empty = false;
-      for (int k = 0; k < ndim; k++) {
-        b0[k] = c0[k] > m->olo[k] ? c0[k] : m->olo[k];
-        b1[k] = c1[k] < m->ohi[k] ? c1[k] : m->ohi[k];
-        empty |= b0[k] >= b1[k];
-      }
-      if (empty)
-        continue;
-      tsr__segment *segs[TSR_MAX_NDIM];
-      int64_t nseg[TSR_MAX_NDIM], pick[TSR_MAX_NDIM] = {0};
-      int inax[TSR_MAX_NDIM];
-      for (int k = 0; k < ndim; k++)
-        inax[k] = -1;
-      tsr__segment *at = pool;
-      for (int d = 0; d < ni; d++) {
-        segs[d] = at;
-        if (m->oax[d] >= 0) {
-          int k = m->oax[d];
-          inax[k] = d;
-          nseg[d] = tsr__axis_segments(ig->offsets[d], ig->nchunks[d], m->a[d], m->s[d], b0[k],
-                                       b1[k], at);
-        } else {
-          int64_t j = locate(ig->offsets[d], ig->nchunks[d], m->a[d]);
-          at[0] = (tsr__segment){j, 0, 0, m->a[d] - ig->offsets[d][j]};
-          nseg[d] = 1;
-        }
-        at += nseg[d];
-      }
-      for (;;) {
-        TSR__TRY_GOTO(status,
-                      reserve(ctx, (void **)&words, &words_cap, nw, piece_words, sizeof *words));
-        TSR__TRY_GOTO(status, reserve(ctx, (void **)&ids, &ids_cap, nids, 1, sizeof *ids));
-        int64_t chunk = 0, ext[TSR_MAX_NDIM], istr[TSR_MAX_NDIM], base = 0;
-        for (int d = 0; d < ni; d++) {
-          int64_t j = segs[d][pick[d]].j;
-          chunk += j * ig->stride[d];
-          ext[d] = ig->offsets[d][j + 1] - ig->offsets[d][j];
-        }
-        for (int d = ni - 1; d >= 0; d--)
-          istr[d] = d == ni - 1 ? 1 : istr[d + 1] * ext[d + 1];
-        for (int d = 0; d < ni; d++)
-          base += segs[d][pick[d]].local * istr[d];
-        int64_t *pw = words + nw;
-        pw[0] = nids;
-        pw[1] = st;
-        pw[2] = base;
-        for (int k = 0; k < ndim; k++) {
-          int d = inax[k];
-          int64_t start, count, stride = 0;
-          if (d >= 0) {
-            const tsr__segment *sg = &segs[d][pick[d]];
-            start = sg->o_first - c0[k];
-            count = sg->o_last - sg->o_first + 1;
-            if (count > 1)
-              stride = m->s[d] * istr[d];
-          } else {
-            start = b0[k] - c0[k];
-            count = b1[k] - b0[k];
-          }
-          pw[3 + k] = start;
-          pw[3 + ndim + k] = count;
-          pw[3 + 2 * ndim + k] = stride;
-        }
-        ids[nids++] = in[i][chunk];
-        nw += piece_words;
-        int d = ni - 1;
-        while (d >= 0 && ++pick[d] == nseg[d])
-          pick[d--] = 0;
-        if (d < 0)
-          break;
-      }
-    }
-    words[0] = ndim;
-    words[1] = (int64_t)((nw - 3 - (size_t)ndim) / piece_words);
-    words[2] = e->dtype;
-    for (int d = 0; d < ndim; d++)
-      words[3 + d] = c1[d] - c0[d];
-    TSR__TRY_GOTO(status, tsr_taskgraph_add_task(g, kernel, ids, nids, words, nw * sizeof *words,
-                                                 (size_t)csize * item, &out[c]));
-    int d = ndim - 1;
-    while (d >= 0 && ++coords[d] == og->nchunks[d])
-      coords[d--] = 0;
+  TSR_TRY(tsr_chunk_grid_coords(og, c, coords));
+  int64_t c0[TSR_MAX_NDIM], c1[TSR_MAX_NDIM], csize = 1;
+  for (int d = 0; d < ndim; d++) {
+    c0[d] = tsr__grid_offset(og, d, coords[d]);
+    c1[d] = tsr__grid_offset(og, d, coords[d] + 1);
+    csize *= c1[d] - c0[d];
   }
-fail:
-  tsr_free(ctx, pool);
-  tsr_free(ctx, words);
-  tsr_free(ctx, ids);
+  TSR_TRY(reserve(ctx, (void **)&w->words, &w->words_cap, 0, 3 + (size_t)ndim, sizeof *w->words));
+  size_t nw = 3 + (size_t)ndim;
+  uint32_t nids = 0;
+  for (uint32_t i = 0; i < p->n && csize > 0; i++) {
+    const tsr__gather_map *m = &p->maps[i];
+    const tsr_chunk_grid *ig = e->inputs[i]->grid;
+    tsr_dtype st = e->inputs[i]->dtype;
+    int ni = m->ndim;
+    int64_t b0[TSR_MAX_NDIM], b1[TSR_MAX_NDIM];
+    bool empty = false;
+    for (int k = 0; k < ndim; k++) {
+      b0[k] = c0[k] > m->olo[k] ? c0[k] : m->olo[k];
+      b1[k] = c1[k] < m->ohi[k] ? c1[k] : m->ohi[k];
+      empty |= b0[k] >= b1[k];
+    }
+    if (empty)
+      continue;
+    /* Segments per input axis: as many as input chunks the box touches
+     * there (bounded by the output chunk's extent, not the input grid). */
+    int64_t nseg[TSR_MAX_NDIM], pick[TSR_MAX_NDIM] = {0}, total = 0;
+    int inax[TSR_MAX_NDIM];
+    for (int k = 0; k < ndim; k++)
+      inax[k] = -1;
+    for (int d = 0; d < ni; d++) {
+      int k = m->oax[d];
+      nseg[d] = k >= 0 ? tsr__axis_segments(ig, d, m->a[d], m->s[d], b0[k], b1[k], NULL) : 1;
+      total += nseg[d];
+    }
+    TSR_TRY(reserve(ctx, (void **)&w->pool, &w->pool_cap, 0, (size_t)total, sizeof *w->pool));
+    tsr__segment *segs[TSR_MAX_NDIM];
+    tsr__segment *at = w->pool;
+    for (int d = 0; d < ni; d++) {
+      segs[d] = at;
+      if (m->oax[d] >= 0) {
+        int k = m->oax[d];
+        inax[k] = d;
+        tsr__axis_segments(ig, d, m->a[d], m->s[d], b0[k], b1[k], at);
+      } else {
+        int64_t j = tsr__grid_locate_axis(ig, d, m->a[d]);
+        at[0] = (tsr__segment){j, 0, 0, m->a[d] - tsr__grid_offset(ig, d, j)};
+      }
+      at += nseg[d];
+    }
+    for (;;) {
+      TSR_TRY(reserve(ctx, (void **)&w->words, &w->words_cap, nw, piece_words, sizeof *w->words));
+      TSR_TRY(reserve(ctx, (void **)&w->ids, &w->ids_cap, nids, 1, sizeof *w->ids));
+      int64_t chunk = 0, ext[TSR_MAX_NDIM], istr[TSR_MAX_NDIM], base = 0;
+      for (int d = 0; d < ni; d++) {
+        int64_t j = segs[d][pick[d]].j;
+        chunk += j * ig->stride[d];
+        ext[d] = tsr__grid_extent(ig, d, j);
+      }
+      for (int d = ni - 1; d >= 0; d--)
+        istr[d] = d == ni - 1 ? 1 : istr[d + 1] * ext[d + 1];
+      for (int d = 0; d < ni; d++)
+        base += segs[d][pick[d]].local * istr[d];
+      int64_t *pw = w->words + nw;
+      pw[0] = nids;
+      pw[1] = st;
+      pw[2] = base;
+      for (int k = 0; k < ndim; k++) {
+        int d = inax[k];
+        int64_t start, count, stride = 0;
+        if (d >= 0) {
+          const tsr__segment *sg = &segs[d][pick[d]];
+          start = sg->o_first - c0[k];
+          count = sg->o_last - sg->o_first + 1;
+          if (count > 1)
+            stride = m->s[d] * istr[d];
+        } else {
+          start = b0[k] - c0[k];
+          count = b1[k] - b0[k];
+        }
+        pw[3 + k] = start;
+        pw[3 + ndim + k] = count;
+        pw[3 + 2 * ndim + k] = stride;
+      }
+      if (dense != NULL)
+        w->ids[nids] = dense[i][chunk];
+      else
+        tsr__chunk_input(lazy, i, chunk, &w->ids[nids]);
+      nids++;
+      nw += piece_words;
+      int d = ni - 1;
+      while (d >= 0 && ++pick[d] == nseg[d])
+        pick[d--] = 0;
+      if (d < 0)
+        break;
+    }
+  }
+  if (lazy != NULL && tsr__chunk_inputs_missing(lazy))
+    return TSR_OK; /* called again once they are lowered */
+  int64_t *words = w->words;
+  words[0] = ndim;
+  words[1] = (int64_t)((nw - 3 - (size_t)ndim) / piece_words);
+  words[2] = e->dtype;
+  for (int d = 0; d < ndim; d++)
+    words[3 + d] = c1[d] - c0[d];
+  return tsr_taskgraph_add_task(g, w->kernel, w->ids, nids, words, nw * sizeof *words,
+                                (size_t)csize * item, task);
+}
+
+tsr_status tsr__gather_lower(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
+                             uint32_t *out) {
+  gather_scratch w = {0};
+  tsr_status status = tsr_taskgraph_add_kernel(g, e->op->name, gather_kernel, NULL, &w.kernel);
+  for (int64_t c = 0; c < e->grid->total_chunks && status == TSR_OK; c++)
+    status = gather_chunk(e, g, in, NULL, &w, c, &out[c]);
+  scratch_free(e->ctx, &w);
+  return status;
+}
+
+tsr_status tsr__gather_lower_chunk(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_inputs *in,
+                                   int64_t c, uint32_t *task) {
+  gather_scratch w = {0};
+  tsr_status status = tsr_taskgraph_add_kernel(g, e->op->name, gather_kernel, NULL, &w.kernel);
+  if (status == TSR_OK)
+    status = gather_chunk(e, g, NULL, in, &w, c, task);
+  scratch_free(e->ctx, &w);
   return status;
 }
 
 /* ---- rechunk planning ---------------------------------------------------------------- */
 
-static const tsr__op op_rechunk = {"rechunk", tsr__gather_lower, NULL, false};
+static const tsr__op op_rechunk = {"rechunk", tsr__gather_lower, NULL, false,
+                                   tsr__gather_lower_chunk};
 
 /* Most input chunks (along one axis) that one output chunk overlaps. */
 static int64_t axis_fan_in(const int64_t *ioff, int64_t ni, const int64_t *ooff, int64_t no) {
@@ -613,14 +601,16 @@ static int64_t axis_coarsen(const int64_t *ioff, int64_t ni, const int64_t *ooff
   return n;
 }
 
-static tsr_status rechunk_step(tsr__expr *cur, const tsr_chunk_grid *target, int64_t bound,
-                               tsr__expr **out) {
+/* One step, given both grids' boundaries as arrays (io, to). */
+static tsr_status rechunk_step_on(tsr__expr *cur, const tsr_chunk_grid *target,
+                                  const int64_t *const *io, const int64_t *const *to, int64_t bound,
+                                  tsr__expr **out) {
   tsr_ctx *ctx = cur->ctx;
   const tsr_chunk_grid *ig = cur->grid;
   int ndim = ig->ndim;
   int64_t f[TSR_MAX_NDIM], k[TSR_MAX_NDIM], prod = 1;
   for (int d = 0; d < ndim; d++) {
-    f[d] = axis_fan_in(ig->offsets[d], ig->nchunks[d], target->offsets[d], target->nchunks[d]);
+    f[d] = axis_fan_in(io[d], ig->nchunks[d], to[d], target->nchunks[d]);
     k[d] = 1;
     prod = prod > INT64_MAX / f[d] ? INT64_MAX : prod * f[d];
   }
@@ -628,8 +618,7 @@ static tsr_status rechunk_step(tsr__expr *cur, const tsr_chunk_grid *target, int
   tsr__gather_map_identity(ndim, ig->shape, &map);
   tsr_chunk_grid *grid = NULL;
   if (prod <= bound) {
-    TSR_TRY(tsr__grid_from_offsets(ctx, ndim, (const int64_t *const *)target->offsets,
-                                   target->nchunks, &grid));
+    TSR_TRY(tsr__grid_copy(ctx, target, &grid));
     return tsr__gather_create(ctx, &op_rechunk, cur->dtype, grid, 1, &cur, &map, out);
   }
   /* Split axes: each output chunk inside one input chunk, and more output
@@ -691,12 +680,12 @@ static tsr_status rechunk_step(tsr__expr *cur, const tsr_chunk_grid *target, int
   for (int d = 0; d < ndim; d++) {
     int64_t mi = 0, mo = 0;
     for (int64_t c = 0; c < ig->nchunks[d]; c++)
-      mi = ig->offsets[d][c + 1] - ig->offsets[d][c] > mi
-               ? ig->offsets[d][c + 1] - ig->offsets[d][c]
+      mi = io[d][c + 1] - io[d][c] > mi
+               ? io[d][c + 1] - io[d][c]
                : mi;
     for (int64_t c = 0; c < target->nchunks[d]; c++)
-      mo = target->offsets[d][c + 1] - target->offsets[d][c] > mo
-               ? target->offsets[d][c + 1] - target->offsets[d][c]
+      mo = to[d][c + 1] - to[d][c] > mo
+               ? to[d][c + 1] - to[d][c]
                : mo;
     limit_in *= (double)mi;
     limit_out *= (double)mo;
@@ -721,10 +710,10 @@ static tsr_status rechunk_step(tsr__expr *cur, const tsr_chunk_grid *target, int
     TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)(ig->nchunks[d] + target->nchunks[d] + 1),
                                            sizeof(int64_t), "rechunk plan", (void **)&mid[d]));
     if (split[d])
-      nmid[d] = axis_coarsen(ig->offsets[d], ig->nchunks[d], target->offsets[d], target->nchunks[d],
+      nmid[d] = axis_coarsen(io[d], ig->nchunks[d], to[d], target->nchunks[d],
                              g[d], mid[d]);
     else
-      nmid[d] = axis_intermediate(ig->offsets[d], ig->nchunks[d], target->offsets[d],
+      nmid[d] = axis_intermediate(io[d], ig->nchunks[d], to[d],
                                   target->nchunks[d], k[d], mid[d]);
   }
   TSR__TRY_GOTO(status,
@@ -733,6 +722,28 @@ static tsr_status rechunk_step(tsr__expr *cur, const tsr_chunk_grid *target, int
 fail:
   for (int d = 0; d < ndim; d++)
     tsr_free(ctx, mid[d]);
+  return status;
+}
+
+/* The boundary arrays the planning works on cost memory per chunk of each
+ * axis: a rechunk visits every chunk anyway. */
+static tsr_status rechunk_step(tsr__expr *cur, const tsr_chunk_grid *target, int64_t bound,
+                               tsr__expr **out) {
+  tsr_ctx *ctx = cur->ctx;
+  int ndim = cur->grid->ndim;
+  int64_t *tmp[2][TSR_MAX_NDIM] = {{0}};
+  const int64_t *io[TSR_MAX_NDIM] = {0}, *to[TSR_MAX_NDIM] = {0};
+  tsr_status status = TSR_OK;
+  for (int d = 0; d < ndim; d++) {
+    TSR__TRY_GOTO(status, tsr__grid_axis_offsets(ctx, cur->grid, d, &tmp[0][d], &io[d]));
+    TSR__TRY_GOTO(status, tsr__grid_axis_offsets(ctx, target, d, &tmp[1][d], &to[d]));
+  }
+  status = rechunk_step_on(cur, target, io, to, bound, out);
+fail:
+  for (int d = 0; d < ndim; d++) {
+    tsr_free(ctx, tmp[0][d]);
+    tsr_free(ctx, tmp[1][d]);
+  }
   return status;
 }
 
@@ -748,10 +759,9 @@ static int64_t fan_in_bound(const tsr__expr *e) {
   const tsr_chunk_grid *g = e->grid;
   uint64_t biggest = tsr_dtype_size(e->dtype);
   for (int d = 0; d < g->ndim; d++) {
-    int64_t m = 0;
-    for (int64_t c = 0; c < g->nchunks[d]; c++)
-      m = g->offsets[d][c + 1] - g->offsets[d][c] > m ? g->offsets[d][c + 1] - g->offsets[d][c] : m;
-    biggest *= (uint64_t)(m > 0 ? m : 1);
+    int64_t m = tsr__grid_max_extent(g, d);
+    if (!tsr__mul_u64(biggest, (uint64_t)(m > 0 ? m : 1), &biggest))
+      biggest = UINT64_MAX;
   }
   uint64_t fit = limit / 4 / biggest;
   return fit < 2 ? 2 : fit > TSR__RECHUNK_FAN_IN ? TSR__RECHUNK_FAN_IN : (int64_t)fit;

@@ -683,7 +683,7 @@ static tsr_status lower_reduce(const tsr__expr *e, tsr_taskgraph *g, const uint3
     int64_t n_out = 1;
     for (int d = 0; d < ndim; d++)
       if (!((s->reduced >> d) & 1))
-        n_out *= ig->offsets[d][kept[d] + 1] - ig->offsets[d][kept[d]];
+        n_out *= tsr__grid_extent(ig, d, kept[d]);
     size_t state_bytes = (size_t)n_out * (size_t)s->nfields * 8;
     size_t final_bytes = (size_t)n_out * out_item;
     bool single = group_size == 1 && joint == NULL;
@@ -743,7 +743,7 @@ static void destroy_reduce(tsr__expr *e) {
   tsr_chunk_grid_destroy(&s->in_grid);
 }
 
-static const tsr__op op_reduce = {"reduce", lower_reduce, destroy_reduce, false};
+static const tsr__op op_reduce = {"reduce", lower_reduce, destroy_reduce, false, NULL};
 
 /* ---- building ----------------------------------------------------------------------- */
 
@@ -871,21 +871,29 @@ static tsr_status build(int op, tsr_array *a, const int *axes, int naxes, bool a
    * axes are one chunk of extent 1. */
   {
     static const int64_t one_chunk[2] = {0, 1};
-    int64_t nchunks[TSR_MAX_NDIM];
-    const int64_t *offsets[TSR_MAX_NDIM];
+    tsr__grid_axis gaxes[TSR_MAX_NDIM];
     const tsr_chunk_grid *ig = params->in_grid;
     int od = 0;
     for (int d = 0; d < ndim; d++) {
       bool red = (reduced >> d) & 1;
       if (red && !opt->keepdims)
         continue;
-      offsets[od] = red ? one_chunk : ig->offsets[d];
-      nchunks[od++] = red ? 1 : ig->nchunks[d];
+      gaxes[od++] =
+          red ? (tsr__grid_axis){NULL, 0, one_chunk, 1} : (tsr__grid_axis){ig, d, NULL, 0};
     }
     tsr_chunk_grid *grid = NULL;
-    status = tsr__grid_from_offsets(ctx, od, offsets, nchunks, &grid);
+    status = tsr__grid_from_axes(ctx, od, gaxes, &grid);
     if (status != TSR_OK)
       goto fail;
+    /* The partial states (nfields 8-byte words per output element) must
+     * obey the bytes bound too: the kernels size them unchecked. */
+    int64_t state_bytes;
+    status = tsr__shape_bytes(name, grid->ndim, grid->shape, (size_t)spec.nfields * 8,
+                              &state_bytes);
+    if (status != TSR_OK) {
+      tsr_chunk_grid_destroy(&grid);
+      goto fail;
+    }
     status = tsr__expr_create(ctx, &op_reduce, (tsr_dtype)spec.out_dtype, grid, n_inputs, inputs,
                               params, &e);
     params = NULL; /* adopted (freed on failure) */

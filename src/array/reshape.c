@@ -42,7 +42,7 @@ static tsr_status lower_reshape(const tsr__expr *e, tsr_taskgraph *g, const uint
   for (int64_t c = 0; c < og->total_chunks; c++) {
     int64_t size = 1, chunk = 0;
     for (int d = 0; d < ndim; d++) {
-      size *= og->offsets[d][coords[d] + 1] - og->offsets[d][coords[d]];
+      size *= tsr__grid_extent(og, d, coords[d]);
       if (p->in_axis[d] >= 0)
         chunk += coords[d] * ig->stride[p->in_axis[d]];
     }
@@ -58,7 +58,7 @@ static tsr_status lower_reshape(const tsr__expr *e, tsr_taskgraph *g, const uint
   return TSR_OK;
 }
 
-static const tsr__op op_reshape = {"reshape", lower_reshape, NULL, false};
+static const tsr__op op_reshape = {"reshape", lower_reshape, NULL, false, NULL};
 
 static int64_t gcd64(int64_t a, int64_t b) {
   while (b != 0) {
@@ -177,7 +177,11 @@ tsr_status tsr_reshape(tsr_array *a, int ndim, const int64_t *shape, tsr_array *
       int64_t l = cs_in / gcd64(cs_in, cs_out) * cs_out;
       TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)ig->nchunks[il] + 2, sizeof *flat,
                                              "reshape chunks", (void **)&flat));
-      int64_t nb = group_bounds(ig->offsets[il], ig->nchunks[il], cs_in, l, P, flat);
+      int64_t *tmp = NULL;
+      const int64_t *il_off;
+      TSR__TRY_GOTO(status, tsr__grid_axis_offsets(ctx, ig, il, &tmp, &il_off));
+      int64_t nb = group_bounds(il_off, ig->nchunks[il], cs_in, l, P, flat);
+      tsr_free(ctx, tmp);
       tsr_free(ctx, ooff[ol]);
       ooff[ol] = NULL;
       TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)nb + 1, sizeof(int64_t), "reshape chunks",
@@ -222,8 +226,10 @@ fail:
 
 /* ---- squeeze and expand_dims ----------------------------------------------------------- */
 
-static const tsr__op op_squeeze = {"squeeze", tsr__gather_lower, NULL, false};
-static const tsr__op op_expand_dims = {"expand_dims", tsr__gather_lower, NULL, false};
+static const tsr__op op_squeeze = {"squeeze", tsr__gather_lower, NULL, false,
+                                   tsr__gather_lower_chunk};
+static const tsr__op op_expand_dims = {"expand_dims", tsr__gather_lower, NULL, false,
+                                   tsr__gather_lower_chunk};
 static const int64_t one_chunk[2] = {0, 1};
 
 /* A gather of a with input axis d going to output axis to[d] (-1: dropped,
@@ -234,11 +240,9 @@ static tsr_status relabel(tsr_array *a, const tsr__op *op, const int *to, int on
   tsr__gather_map map;
   memset(&map, 0, sizeof map);
   map.ndim = ig->ndim;
-  const int64_t *offs[TSR_MAX_NDIM];
-  int64_t nch[TSR_MAX_NDIM];
+  tsr__grid_axis axes[TSR_MAX_NDIM];
   for (int k = 0; k < ond; k++) {
-    offs[k] = one_chunk;
-    nch[k] = 1;
+    axes[k] = (tsr__grid_axis){NULL, 0, one_chunk, 1};
     map.olo[k] = 0;
     map.ohi[k] = 1;
   }
@@ -246,13 +250,12 @@ static tsr_status relabel(tsr_array *a, const tsr__op *op, const int *to, int on
     map.oax[d] = to[d];
     map.s[d] = 1;
     if (to[d] >= 0) {
-      offs[to[d]] = ig->offsets[d];
-      nch[to[d]] = ig->nchunks[d];
+      axes[to[d]] = (tsr__grid_axis){ig, d, NULL, 0};
       map.ohi[to[d]] = ig->shape[d];
     }
   }
   tsr_chunk_grid *grid;
-  TSR_TRY(tsr__grid_from_offsets(a->expr->ctx, ond, offs, nch, &grid));
+  TSR_TRY(tsr__grid_from_axes(a->expr->ctx, ond, axes, &grid));
   tsr__expr *e;
   TSR_TRY(tsr__gather_create(a->expr->ctx, op, a->expr->dtype, grid, 1, &a->expr, &map, &e));
   return tsr__array_wrap(e, out);

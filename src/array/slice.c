@@ -8,14 +8,17 @@
  * part of one input chunk that the slice selects (input chunks that
  * contribute nothing give no output chunk), so every slice task reads exactly
  * one input chunk and a small slice of a large array depends on few chunks.
- * (Lowering still lowers all of the input node's chunks; culling the tasks
- * that no output needs is a graph-level optimisation, not done here.) */
+ * Lowering is chunk by chunk (tsr__gather_lower_chunk), so only the input
+ * chunks the slice reads are lowered at all, however many the input has;
+ * and the output grid costs memory per output chunk, never per input
+ * chunk. */
 #include <stdio.h>
 #include <string.h>
 
 #include "array_impl.h"
 
-static const tsr__op op_slice = {"slice", tsr__gather_lower, NULL, false};
+static const tsr__op op_slice = {"slice", tsr__gather_lower, NULL, false,
+                                   tsr__gather_lower_chunk};
 
 /* NumPy's slice.indices(n) and the resulting length. */
 static void normalize_slice(int64_t n, int64_t start, int64_t stop, int64_t step, int64_t *first,
@@ -95,27 +98,26 @@ tsr_status tsr_slice(tsr_array *a, int n, const tsr_index *index, tsr_array **ou
   }
   /* Output chunks: per sliced axis, what each input chunk contributes. */
   tsr_status status = TSR_OK;
-  int64_t *offsets[TSR_MAX_NDIM] = {0}, nchunks[TSR_MAX_NDIM];
+  int64_t *offsets[TSR_MAX_NDIM] = {0}, nchunks[TSR_MAX_NDIM] = {0};
   tsr__segment *seg = NULL;
   tsr_chunk_grid *grid = NULL;
-  int64_t most = 1;
-  for (int d = 0; d < ndim; d++)
-    most = ig->nchunks[d] > most ? ig->nchunks[d] : most;
-  TSR__TRY_GOTO(status,
-                tsr__alloc_array(ctx, (size_t)most, sizeof *seg, "slice chunks", (void **)&seg));
   for (int d = 0; d < ndim; d++) {
     int k = map.oax[d];
     if (k < 0)
       continue;
-    int64_t ns =
-        tsr__axis_segments(ig->offsets[d], ig->nchunks[d], map.a[d], map.s[d], 0, oshape[k], seg);
+    int64_t ns = tsr__axis_segments(ig, d, map.a[d], map.s[d], 0, oshape[k], NULL);
     nchunks[k] = ns > 0 ? ns : 1;
+    TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)nchunks[k], sizeof *seg, "slice chunks",
+                                           (void **)&seg));
+    tsr__axis_segments(ig, d, map.a[d], map.s[d], 0, oshape[k], seg);
     TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)nchunks[k] + 1, sizeof(int64_t),
                                            "slice chunks", (void **)&offsets[k]));
     offsets[k][0] = 0;
     offsets[k][1] = 0;
     for (int64_t i = 0; i < ns; i++)
       offsets[k][i + 1] = seg[i].o_last + 1;
+    tsr_free(ctx, seg);
+    seg = NULL;
   }
   TSR__TRY_GOTO(status,
                 tsr__grid_from_offsets(ctx, ond, (const int64_t *const *)offsets, nchunks, &grid));

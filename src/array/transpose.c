@@ -10,7 +10,8 @@
 
 #include "array_impl.h"
 
-static const tsr__op op_transpose = {"transpose", tsr__gather_lower, NULL, false};
+static const tsr__op op_transpose = {"transpose", tsr__gather_lower, NULL, false,
+                                   tsr__gather_lower_chunk};
 
 tsr_status tsr_transpose(tsr_array *a, const int *perm, tsr_array **out) {
   static const char fn[] = "tsr_transpose";
@@ -34,8 +35,7 @@ tsr_status tsr_transpose(tsr_array *a, const int *perm, tsr_array **out) {
   tsr__gather_map map;
   memset(&map, 0, sizeof map);
   map.ndim = ndim;
-  const int64_t *offsets[TSR_MAX_NDIM];
-  int64_t nchunks[TSR_MAX_NDIM];
+  tsr__grid_axis axes[TSR_MAX_NDIM];
   for (int k = 0; k < ndim; k++) {
     int d = p[k];
     map.oax[d] = k;
@@ -43,11 +43,10 @@ tsr_status tsr_transpose(tsr_array *a, const int *perm, tsr_array **out) {
     map.s[d] = 1;
     map.olo[k] = 0;
     map.ohi[k] = ig->shape[d];
-    offsets[k] = ig->offsets[d];
-    nchunks[k] = ig->nchunks[d];
+    axes[k] = (tsr__grid_axis){ig, d, NULL, 0};
   }
   tsr_chunk_grid *grid;
-  TSR_TRY(tsr__grid_from_offsets(a->expr->ctx, ndim, offsets, nchunks, &grid));
+  TSR_TRY(tsr__grid_from_axes(a->expr->ctx, ndim, axes, &grid));
   tsr__expr *e;
   TSR_TRY(
       tsr__gather_create(a->expr->ctx, &op_transpose, a->expr->dtype, grid, 1, &a->expr, &map, &e));

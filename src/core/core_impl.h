@@ -86,6 +86,35 @@ static inline bool tsr__add_i64(int64_t a, int64_t b, int64_t *out) {
   return !__builtin_add_overflow(a, b, out);
 }
 
+/* ---- checked size arithmetic --------------------------------------------
+ * Every element count, byte size and chunk count is computed through these
+ * (and tsr__alloc_array for allocations).  The invariant they establish for
+ * every expression node (checked in tsr__expr_create, and with the user's
+ * function name by the creation calls): the node's whole size in bytes,
+ * elements x itemsize, is at most TSR__MAX_BYTES.  So the bytes of any chunk
+ * or block of a node, and any element offset times the itemsize, fit both
+ * int64 and size_t, and per-chunk code may multiply them unchecked. */
+#define TSR__MAX_BYTES INT64_MAX
+
+/* a * b for non-negative sizes; false when the product exceeds INT64_MAX. */
+static inline bool tsr__size_mul(int64_t a, int64_t b, int64_t *out) {
+  return a >= 0 && b >= 0 && !__builtin_mul_overflow(a, b, out);
+}
+
+/* The element count of a shape (1 for ndim 0): a negative extent, or a
+ * product of the non-zero extents over INT64_MAX, is TSR_EINVAL with a
+ * message "fn: shape (...) ..." naming the shape. */
+tsr_status tsr__shape_elements(const char *fn, int ndim, const int64_t *shape, int64_t *out);
+/* The bytes of an array of `shape` with `itemsize`-byte elements: over
+ * TSR__MAX_BYTES is TSR_EINVAL naming fn, the shape and the itemsize (as
+ * NumPy refuses an array whose nbytes overflow). */
+tsr_status tsr__shape_bytes(const char *fn, int ndim, const int64_t *shape, size_t itemsize,
+                            int64_t *out);
+
+/* Writes a shape NumPy's way, "(3, 4)", "(5,)" or "()", into buf. */
+const char *tsr__format_shape(char *buf, size_t size, int ndim, const int64_t *shape);
+#define TSR__SHAPE_STR_BYTES (TSR_MAX_NDIM * 22 + 4)
+
 /* Allocates count * size bytes, failing with TSR_ENOMEM (not wrapping) when
  * the product overflows. `what` names the array in the message. */
 tsr_status tsr__alloc_array(tsr_ctx *ctx, size_t count, size_t size, const char *what, void **out);

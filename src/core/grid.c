@@ -10,10 +10,14 @@
  * order of the axes.  Creation allocates the struct and then one offsets
  * array per axis; any failure frees what was allocated so far.
  *
- * Tuned for: grids of up to ~10^6 chunks built once per array and then read
- * from every task; per-axis prefix sums make chunk()/offset O(1) and
- * locate() O(log nchunks) per axis, for ragged and uniform grids alike. */
+ * Tuned for: grids built once per array and then read from every task.  A
+ * regular axis (equal chunks, the last possibly shorter) is three numbers,
+ * so a grid's memory does not grow with its chunk count (a dataset of
+ * (10^14, 30) in 10 x 10 chunks has 3 x 10^13 of them); only irregular axes
+ * keep prefix sums.  chunk()/offset are O(1) either way, locate() O(1) on a
+ * regular axis and O(log nchunks) on an irregular one. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "grid_impl.h"
@@ -26,24 +30,57 @@ static tsr_status check_ndim(const char *fn, int ndim) {
   return TSR_OK;
 }
 
-/* Validates ndim and shape and returns the element count in *size. */
-static tsr_status check_shape(const char *fn, int ndim, const int64_t *shape, int64_t *size) {
+const char *tsr__format_shape(char *buf, size_t size, int ndim, const int64_t *shape) {
+  size_t at = 0;
+  at += (size_t)snprintf(buf + at, size - at, "(");
+  for (int d = 0; d < ndim && at < size; d++)
+    at += (size_t)snprintf(buf + at, size - at, d == 0 ? "%lld" : ", %lld", (long long)shape[d]);
+  if (at < size)
+    snprintf(buf + at, size - at, ndim == 1 ? ",)" : ")");
+  return buf;
+}
+
+tsr_status tsr__shape_elements(const char *fn, int ndim, const int64_t *shape, int64_t *out) {
+  *out = 0;
   TSR_TRY(check_ndim(fn, ndim));
   TSR_CHECK(ndim == 0 || shape != NULL, TSR_EINVAL, "%s: shape is NULL", fn);
   int64_t nonzero = 1;
   bool empty = false;
+  char text[TSR__SHAPE_STR_BYTES];
   for (int d = 0; d < ndim; d++) {
     TSR_CHECK(shape[d] >= 0, TSR_EINVAL, "%s: shape[%d] = %lld is negative", fn, d,
               (long long)shape[d]);
-    if (shape[d] == 0) {
+    if (shape[d] == 0)
       empty = true;
-      continue;
-    }
-    TSR_CHECK(tsr__mul_i64(nonzero, shape[d], &nonzero), TSR_EINVAL,
-              "%s: the number of elements overflows int64 at shape[%d] = %lld", fn, d,
-              (long long)shape[d]);
+    else if (!tsr__size_mul(nonzero, shape[d], &nonzero))
+      return tsr_error_set(TSR_EINVAL,
+                           "%s: shape %s has too many elements: the product of the extents "
+                           "overflows int64 at shape[%d] = %lld",
+                           fn, tsr__format_shape(text, sizeof text, ndim, shape), d,
+                           (long long)shape[d]);
   }
-  *size = empty ? 0 : nonzero;
+  *out = empty ? 0 : nonzero;
+  return TSR_OK;
+}
+
+/* Validates ndim and shape and returns the element count in *size. */
+static tsr_status check_shape(const char *fn, int ndim, const int64_t *shape, int64_t *size) {
+  return tsr__shape_elements(fn, ndim, shape, size);
+}
+
+tsr_status tsr__shape_bytes(const char *fn, int ndim, const int64_t *shape, size_t itemsize,
+                            int64_t *out) {
+  *out = 0;
+  int64_t size, bytes;
+  TSR_TRY(tsr__shape_elements(fn, ndim, shape, &size));
+  char text[TSR__SHAPE_STR_BYTES];
+  if (itemsize > (size_t)TSR__MAX_BYTES || !tsr__size_mul(size, (int64_t)itemsize, &bytes))
+    return tsr_error_set(TSR_EINVAL,
+                         "%s: an array of shape %s and %zu-byte elements is too big: its %lld "
+                         "elements need more than 2^63 - 1 bytes",
+                         fn, tsr__format_shape(text, sizeof text, ndim, shape), itemsize,
+                         (long long)size);
+  *out = bytes;
   return TSR_OK;
 }
 
@@ -64,7 +101,7 @@ tsr_status tsr_shape_nbytes(int ndim, const int64_t *shape, size_t itemsize, uin
   uint64_t bytes;
   TSR_CHECK(tsr__mul_u64((uint64_t)size, (uint64_t)itemsize, &bytes), TSR_EINVAL,
             "tsr_shape_nbytes: %lld elements of %zu bytes overflow uint64", (long long)size,
-            itemsize);
+            itemsize); /* the public call's range is uint64, not TSR__MAX_BYTES */
   *out = bytes;
   return TSR_OK;
 }
@@ -82,9 +119,11 @@ void tsr_chunk_grid_destroy(tsr_chunk_grid **grid) {
 }
 
 /* Allocates a grid of the given (already validated) shape and per-axis chunk
- * counts, with offsets arrays left for the caller to fill. */
+ * counts.  Axis d is regular with chunk extent chunk[d] when chunk != NULL
+ * and chunk[d] >= 1 (or the axis has extent 0); otherwise its offsets
+ * array is allocated for the caller to fill. */
 static tsr_status grid_new(const char *fn, tsr_ctx *ctx, int ndim, const int64_t *shape,
-                           const int64_t *nchunks, tsr_chunk_grid **out) {
+                           const int64_t *nchunks, const int64_t *chunk, tsr_chunk_grid **out) {
   tsr_status status = TSR_OK;
   tsr_chunk_grid *g = NULL;
   int64_t total = 1;
@@ -104,14 +143,31 @@ static tsr_status grid_new(const char *fn, tsr_ctx *ctx, int ndim, const int64_t
     g->stride[d] = stride;
     stride *= nchunks[d]; /* cannot overflow: bounded by total */
   }
-  for (int d = 0; d < ndim; d++)
-    TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)nchunks[d] + 1, sizeof(int64_t),
-                                           "chunk grid offsets", (void **)&g->offsets[d]));
+  for (int d = 0; d < ndim; d++) {
+    if (shape[d] == 0) {
+      g->chunk[d] = 0;
+    } else if (chunk != NULL && chunk[d] >= 1) {
+      g->chunk[d] = chunk[d];
+    } else {
+      TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)nchunks[d] + 1, sizeof(int64_t),
+                                             "chunk grid offsets", (void **)&g->offsets[d]));
+    }
+  }
   *out = g;
   return TSR_OK;
 fail:
   tsr_chunk_grid_destroy(&g);
   return status;
+}
+
+/* The regular chunk extent of boundaries off[0..n] (0 = off[0], off[n] =
+ * extent > 0, strictly increasing), or 0 when they are not regular. */
+static int64_t regular_extent(const int64_t *off, int64_t n) {
+  int64_t c = off[1] - off[0];
+  for (int64_t i = 1; i < n - 1; i++)
+    if (off[i + 1] - off[i] != c)
+      return 0;
+  return n == 1 || off[n] - off[n - 1] <= c ? c : 0;
 }
 
 static tsr_status check_create_args(const char *fn, tsr_ctx *ctx, int ndim, tsr_chunk_grid **out) {
@@ -141,13 +197,7 @@ static tsr_status create_uniform(const char *fn, tsr_ctx *ctx, int ndim, const i
     }
   }
   tsr_chunk_grid *g;
-  TSR_TRY(grid_new(fn, ctx, ndim, shape, nchunks, &g));
-  for (int d = 0; d < ndim; d++) {
-    int64_t *off = g->offsets[d];
-    for (int64_t i = 0; i < nchunks[d]; i++)
-      off[i] = i * chunk[d]; /* i < nchunks: i * chunk < shape */
-    off[nchunks[d]] = shape[d];
-  }
+  TSR_TRY(grid_new(fn, ctx, ndim, shape, nchunks, chunk, &g));
   *out = g;
   return TSR_OK;
 }
@@ -187,19 +237,120 @@ tsr_status tsr_chunk_grid_create_explicit(tsr_ctx *ctx, int ndim, const int64_t 
   }
   int64_t size;
   TSR_TRY(check_shape(fn, ndim, shape, &size));
+  /* Axes whose chunks are equal but the last (not longer) are stored
+   * regular, with no memory per chunk. */
+  int64_t regular[TSR_MAX_NDIM] = {0};
+  for (int d = 0; d < ndim; d++) {
+    if (shape[d] == 0)
+      continue;
+    int64_t n = counts[d], c = chunks[d][0];
+    bool same = true;
+    for (int64_t i = 1; i < n - 1 && same; i++)
+      same = chunks[d][i] == c;
+    regular[d] = same && (n == 1 || chunks[d][n - 1] <= c) ? c : 0;
+  }
   tsr_chunk_grid *g;
-  TSR_TRY(grid_new(fn, ctx, ndim, shape, counts, &g));
+  TSR_TRY(grid_new(fn, ctx, ndim, shape, counts, regular, &g));
   for (int d = 0; d < ndim; d++) {
     int64_t *off = g->offsets[d];
-    off[0] = 0;
-    if (shape[d] == 0) {
-      off[1] = 0;
+    if (off == NULL)
       continue;
-    }
+    off[0] = 0;
     for (int64_t i = 0; i < counts[d]; i++)
       off[i + 1] = off[i] + chunks[d][i]; /* checked above */
   }
   *out = g;
+  return TSR_OK;
+}
+
+tsr_status tsr__grid_from_axes(tsr_ctx *ctx, int ndim, const tsr__grid_axis *axes,
+                               tsr_chunk_grid **out) {
+  static const char fn[] = "chunk grid";
+  *out = NULL;
+  int64_t shape[TSR_MAX_NDIM] = {0}, counts[TSR_MAX_NDIM] = {0}, regular[TSR_MAX_NDIM] = {0};
+  const int64_t *lists[TSR_MAX_NDIM] = {0};
+  for (int d = 0; d < ndim; d++) {
+    const tsr__grid_axis *x = &axes[d];
+    if (x->from != NULL) {
+      shape[d] = x->from->shape[x->axis];
+      counts[d] = x->from->nchunks[x->axis];
+      regular[d] = x->from->chunk[x->axis];
+      lists[d] = x->from->offsets[x->axis];
+    } else {
+      counts[d] = x->nchunks;
+      shape[d] = x->offsets[x->nchunks];
+      lists[d] = x->offsets;
+      regular[d] = shape[d] > 0 ? regular_extent(x->offsets, x->nchunks) : 0;
+    }
+    if (regular[d] > 0 || shape[d] == 0)
+      lists[d] = NULL;
+  }
+  int64_t size;
+  TSR_TRY(check_shape(fn, ndim, shape, &size));
+  tsr_chunk_grid *g;
+  TSR_TRY(grid_new(fn, ctx, ndim, shape, counts, regular, &g));
+  for (int d = 0; d < ndim; d++)
+    if (g->offsets[d] != NULL)
+      memcpy(g->offsets[d], lists[d], ((size_t)counts[d] + 1) * sizeof(int64_t));
+  *out = g;
+  return TSR_OK;
+}
+
+int64_t tsr__grid_locate_axis(const tsr_chunk_grid *g, int d, int64_t e) {
+  int64_t n = g->nchunks[d];
+  if (g->offsets[d] == NULL) {
+    if (g->chunk[d] == 0 || e < 0)
+      return 0;
+    int64_t i = e / g->chunk[d];
+    return i < n ? i : n - 1;
+  }
+  const int64_t *off = g->offsets[d];
+  int64_t lo = 0, hi = n; /* the last i in [0, n) with off[i] <= e */
+  while (hi - lo > 1) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (off[mid] <= e)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+int64_t tsr__grid_max_extent(const tsr_chunk_grid *g, int d) {
+  if (g->offsets[d] == NULL)
+    return g->nchunks[d] == 1 ? g->shape[d] : g->chunk[d];
+  int64_t m = 0;
+  for (int64_t i = 0; i < g->nchunks[d]; i++)
+    m = tsr__grid_extent(g, d, i) > m ? tsr__grid_extent(g, d, i) : m;
+  return m;
+}
+
+bool tsr__grid_axis_equal(const tsr_chunk_grid *a, int da, const tsr_chunk_grid *b, int db) {
+  if (a->shape[da] != b->shape[db] || a->nchunks[da] != b->nchunks[db])
+    return false;
+  /* Both normalised: a regular axis is never stored irregular. */
+  if ((a->offsets[da] == NULL) != (b->offsets[db] == NULL))
+    return false;
+  if (a->offsets[da] == NULL)
+    return a->nchunks[da] == 1 || a->chunk[da] == b->chunk[db];
+  return memcmp(a->offsets[da], b->offsets[db], ((size_t)a->nchunks[da] + 1) * sizeof(int64_t)) ==
+         0;
+}
+
+tsr_status tsr__grid_axis_offsets(tsr_ctx *ctx, const tsr_chunk_grid *g, int d, int64_t **tmp,
+                                  const int64_t **out) {
+  *tmp = NULL;
+  *out = NULL;
+  if (g->offsets[d] != NULL) {
+    *out = g->offsets[d];
+    return TSR_OK;
+  }
+  int64_t n = g->nchunks[d];
+  TSR_TRY(tsr__alloc_array(ctx, (size_t)n + 1, sizeof(int64_t), "chunk boundaries",
+                           (void **)tmp));
+  for (int64_t i = 0; i <= n; i++)
+    (*tmp)[i] = tsr__grid_offset(g, d, i);
+  *out = *tmp;
   return TSR_OK;
 }
 
@@ -313,13 +464,13 @@ int64_t tsr_chunk_grid_nchunks(const tsr_chunk_grid *grid) { return grid ? grid-
 int64_t tsr_chunk_grid_chunk_extent(const tsr_chunk_grid *grid, int axis, int64_t index) {
   if (grid == NULL || axis < 0 || axis >= grid->ndim || index < 0 || index >= grid->nchunks[axis])
     return -1;
-  return grid->offsets[axis][index + 1] - grid->offsets[axis][index];
+  return tsr__grid_extent(grid, axis, index);
 }
 
 int64_t tsr_chunk_grid_chunk_offset(const tsr_chunk_grid *grid, int axis, int64_t index) {
   if (grid == NULL || axis < 0 || axis >= grid->ndim || index < 0 || index >= grid->nchunks[axis])
     return -1;
-  return grid->offsets[axis][index];
+  return tsr__grid_offset(grid, axis, index);
 }
 
 tsr_status tsr_chunk_grid_coords(const tsr_chunk_grid *grid, int64_t chunk, int64_t *coords) {
@@ -373,9 +524,9 @@ tsr_status tsr_chunk_grid_chunk(const tsr_chunk_grid *grid, int64_t chunk, int64
     int64_t i = chunk / grid->stride[d];
     chunk %= grid->stride[d];
     if (shape != NULL)
-      shape[d] = grid->offsets[d][i + 1] - grid->offsets[d][i];
+      shape[d] = tsr__grid_extent(grid, d, i);
     if (offset != NULL)
-      offset[d] = grid->offsets[d][i];
+      offset[d] = tsr__grid_offset(grid, d, i);
   }
   return TSR_OK;
 }
@@ -395,16 +546,7 @@ tsr_status tsr_chunk_grid_locate(const tsr_chunk_grid *grid, const int64_t *elem
               d);
     TSR_CHECK(e >= 0 && e < grid->shape[d], TSR_EINVAL, "%s: element[%d] = %lld is outside 0..%lld",
               fn, d, (long long)e, (long long)grid->shape[d] - 1);
-    /* The last i in [0, nchunks) with offsets[i] <= e. */
-    const int64_t *off = grid->offsets[d];
-    int64_t lo = 0, hi = grid->nchunks[d];
-    while (hi - lo > 1) {
-      int64_t mid = lo + (hi - lo) / 2;
-      if (off[mid] <= e)
-        lo = mid;
-      else
-        hi = mid;
-    }
+    int64_t lo = tsr__grid_locate_axis(grid, d, e);
     index += lo * grid->stride[d];
   }
   *chunk = index;

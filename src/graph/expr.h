@@ -17,6 +17,9 @@
 
 typedef struct tsr__expr tsr__expr;
 
+/* What an op's lower_chunk reads its input chunks through (lower.c). */
+typedef struct tsr__chunk_inputs tsr__chunk_inputs;
+
 typedef struct tsr__op {
   const char *name;
   /* Adds tasks to g computing every chunk of e.  in[i][c] is the task whose
@@ -30,6 +33,15 @@ typedef struct tsr__op {
    * a copy (a user buffer every rank holds, a fill): its chunk tasks run on
    * each rank that reads them instead of being sent (lower.c). */
   bool everywhere;
+  /* Optional: adds the task(s) making chunk c of e alone into *task,
+   * reading input chunks through tsr__chunk_input.  Nodes whose op has it
+   * are lowered chunk by chunk, on demand: a consumer that reads a few
+   * chunks of a node of 10^13 chunks (a slice of a huge dataset) lowers
+   * those chunks only.  When an input chunk is not lowered yet the op must
+   * return TSR_OK without adding any task; the lowering then lowers that
+   * chunk and calls it again. */
+  tsr_status (*lower_chunk)(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_inputs *in,
+                            int64_t c, uint32_t *task);
 } tsr__op;
 
 struct tsr__expr {
@@ -52,6 +64,13 @@ void tsr__expr_retain(tsr__expr *e);
 /* Drops a reference, freeing the node (and releasing its inputs) at zero;
  * sets *e to NULL.  Iterative, so long chains do not recurse. */
 void tsr__expr_release(tsr__expr **e);
+
+/* For lower_chunk: the task making chunk c of e's input i, true; or false
+ * when that chunk is not lowered yet (it is then queued, and the op must
+ * return without adding tasks: see tsr__chunk_inputs_missing). */
+bool tsr__chunk_input(tsr__chunk_inputs *in, uint32_t i, int64_t c, uint32_t *task);
+/* Whether some tsr__chunk_input call of this lower_chunk call returned false. */
+bool tsr__chunk_inputs_missing(const tsr__chunk_inputs *in);
 
 /* A lowering of expressions into one task graph, memoized per node. */
 typedef struct tsr__lowering tsr__lowering;

@@ -339,8 +339,20 @@ static bool read_layout(tsr__h5_dataset *d, hid_t dcpl, bool exact, char *why, s
     info->chunked = false;
     return true;
   }
-  for (int a = 0; a < info->ndim; a++)
+  /* HDF5 refuses to make a chunk of 4 GiB or more; a file that declares
+   * one anyway (damaged, or crafted) is refused here, before any size
+   * computed from the chunk could overflow. */
+  uint64_t chunk_bytes = d->itemsize > 0 ? d->itemsize : 1;
+  for (int a = 0; a < info->ndim; a++) {
+    if (dims[a] == 0 || !tsr__mul_u64(chunk_bytes, (uint64_t)dims[a], &chunk_bytes) ||
+        chunk_bytes >= (1ull << 32)) {
+      snprintf(why, why_size, "its chunks (%llu elements along axis %d) %s",
+               (unsigned long long)dims[a], a,
+               dims[a] == 0 ? "are empty" : "hold 4 GiB or more, beyond HDF5's limit");
+      return false;
+    }
     info->chunk[a] = (int64_t)dims[a];
+  }
   int n = H5Pget_nfilters(dcpl);
   bool other = false;
   for (int i = 0; i < n; i++) {
@@ -436,8 +448,24 @@ tsr_status tsr__h5_open_read(tsr_ctx *ctx, const char *fn, const char *path, con
   d->info.ndim = ndim;
   hsize_t dims[H5S_MAX_RANK];
   H5Sget_simple_extent_dims(space, dims, NULL);
-  for (int a = 0; a < ndim; a++)
+  for (int a = 0; a < ndim; a++) {
+    if (dims[a] > (hsize_t)INT64_MAX) {
+      status = tsr_error_set(TSR_ENOTSUP,
+                             "%s: dataset '%s' in '%s' has %llu elements along axis %d, more "
+                             "than 2^63 - 1",
+                             fn, name, path, (unsigned long long)dims[a], a);
+      goto fail;
+    }
     d->info.shape[a] = (int64_t)dims[a];
+  }
+  {
+    int64_t nbytes;
+    status = tsr__shape_bytes(fn, ndim, d->info.shape, d->itemsize, &nbytes);
+    if (status != TSR_OK) {
+      status = tsr_error_set(status, "%s (dataset '%s' in '%s')", tsr_last_error(), name, path);
+      goto fail;
+    }
+  }
   if (!read_layout(d, dcpl, exact, why, sizeof why)) {
     status = tsr_error_set(TSR_ENOTSUP, "%s: dataset '%s' in '%s' cannot be read: %s", fn, name,
                            path, why);

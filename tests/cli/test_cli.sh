@@ -84,5 +84,12 @@ if ls ./*.tmp.* >/dev/null 2>&1; then
 fi
 check bench-unknown 2 '^$' 'bench_nosuch' -- "$tessera" bench nosuch
 
+# A small slice of a sparse dataset of 3 x 10^13 chunks (h5py makes it in an
+# instant) reads one chunk, within a 64 MB memory limit.
+if /usr/bin/python3 -c 'import h5py; h5py.File("huge.h5", "w").create_dataset("t", shape=(10**14, 30), chunks=(10, 10), dtype="f8")' 2>/dev/null; then
+  check eval-huge-slice 0 '^ \[0\.0, 0\.0, 0\.0\]\]$' '^$' -- "$tessera" eval --memory-limit 64MB --in t=huge.h5:/t 't[0:2, 0:3]'
+  check info-huge 0 '/t +dataset float64 \(100000000000000, 30\), chunks \(10, 10\)' '^$' -- "$tessera" info huge.h5
+fi
+
 echo "$failures failure(s)"
 [[ $failures -eq 0 ]]

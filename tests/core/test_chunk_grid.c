@@ -689,6 +689,58 @@ static void test_chunk_grid__fail_nth_allocation(void **state) {
   }
 }
 
+/* Regular axes (equal chunks, the last possibly shorter) cost no memory
+ * per chunk: a grid of 10^15 x 3 chunks is one small block, and answers
+ * every query at both ends; an explicit list that happens to be regular is
+ * stored the same way; an irregular list keeps its boundaries (its memory
+ * follows the list the caller gave). */
+static void test_chunk_grid__regular_axes_cost_no_memory_per_chunk(void **state) {
+  tsr_ctx *ctx = *state;
+  tsr_chunk_grid *g = NULL;
+  int64_t shape[2] = {1000000000000000ll, 30}, chunk[2] = {1, 10};
+  assert_ok(tsr_chunk_grid_create_uniform(ctx, 2, shape, chunk, &g));
+  assert_true(bytes_in_use(ctx) < 4096);
+  assert_int_equal(tsr_chunk_grid_nchunks(g), 3000000000000000ll);
+  int64_t last = 2999999999999999ll, cs[2], co[2], where = -1;
+  assert_ok(tsr_chunk_grid_chunk(g, last, cs, co));
+  assert_int_equal(co[0], 999999999999999ll);
+  assert_int_equal(co[1], 20);
+  assert_int_equal(cs[0], 1);
+  assert_int_equal(cs[1], 10);
+  assert_ok(tsr_chunk_grid_locate(g, (int64_t[]){999999999999999ll, 29}, &where));
+  assert_int_equal(where, last);
+  assert_ok(tsr_chunk_grid_locate(g, (int64_t[]){5, 9}, &where));
+  assert_int_equal(where, 15);
+  assert_int_equal(tsr_chunk_grid_chunk_offset(g, 0, 999999999999999ll), 999999999999999ll);
+  assert_int_equal(tsr_chunk_grid_chunk_extent(g, 0, 1000000000000000ll), -1);
+  tsr_chunk_grid_destroy(&g);
+  /* Ragged last chunk near INT64_MAX: offsets never overflow. */
+  int64_t big[1] = {INT64_MAX}, half[1] = {((int64_t)1 << 62) + 1};
+  assert_ok(tsr_chunk_grid_create_uniform(ctx, 1, big, half, &g));
+  assert_int_equal(tsr_chunk_grid_nchunks(g), 2);
+  assert_int_equal(tsr_chunk_grid_chunk_extent(g, 0, 1), INT64_MAX - half[0]);
+  assert_ok(tsr_chunk_grid_locate(g, (int64_t[]){INT64_MAX - 1}, &where));
+  assert_int_equal(where, 1);
+  tsr_chunk_grid_destroy(&g);
+  /* A regular explicit list is as small; an irregular one is kept. */
+  int64_t reg[4] = {5, 5, 5, 2}, irr[4] = {5, 2, 5, 5}, four = 4;
+  const int64_t *lists[1] = {reg};
+  uint64_t before = (uint64_t)bytes_in_use(ctx);
+  assert_ok(tsr_chunk_grid_create_explicit(ctx, 1, lists, &four, &g));
+  uint64_t regular_bytes = (uint64_t)bytes_in_use(ctx) - before;
+  check_axis(g, 0, 4, (int64_t[]){0, 5, 10, 15}, reg);
+  tsr_chunk_grid_destroy(&g);
+  lists[0] = irr;
+  assert_ok(tsr_chunk_grid_create_explicit(ctx, 1, lists, &four, &g));
+  assert_true((uint64_t)bytes_in_use(ctx) - before > regular_bytes); /* + the boundaries */
+  check_axis(g, 0, 4, (int64_t[]){0, 5, 7, 12}, irr);
+  assert_ok(tsr_chunk_grid_locate(g, (int64_t[]){6}, &where));
+  assert_int_equal(where, 1);
+  assert_ok(tsr_chunk_grid_locate(g, (int64_t[]){16}, &where));
+  assert_int_equal(where, 3);
+  tsr_chunk_grid_destroy(&g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_chunk_grid__shape_size_and_nbytes),
@@ -706,6 +758,7 @@ int main(void) {
       T(test_chunk_grid__auto_never_exceeds_target),
       T(test_chunk_grid__auto_errors),
       T(test_chunk_grid__fail_nth_allocation),
+      T(test_chunk_grid__regular_axes_cost_no_memory_per_chunk),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
