@@ -41,6 +41,7 @@ struct tsr__expr {
   uint32_t n_inputs;
   tsr__expr **inputs; /* each holds a reference */
   void *params;       /* op-specific block from tsr_alloc, owned */
+  tsr__expr *release_next; /* links nodes waiting to be freed (expr.c) */
 };
 
 /* Creates a node with one reference.  Takes ownership of `grid` and
@@ -50,7 +51,10 @@ tsr_status tsr__expr_create(tsr_ctx *ctx, const tsr__op *op, tsr_dtype dtype, ts
                             tsr__expr **out);
 void tsr__expr_retain(tsr__expr *e);
 /* Drops a reference, freeing the node (and releasing its inputs) at zero;
- * sets *e to NULL.  Iterative, so long chains do not recurse. */
+ * sets *e to NULL.  Iterative, so long chains do not recurse: nodes whose
+ * count reaches zero while another release runs on this thread (their
+ * inputs, or nodes an op's destroy_params releases) are queued and freed by
+ * the outermost release.  Allocates nothing. */
 void tsr__expr_release(tsr__expr **e);
 
 /* A lowering of expressions into one task graph, memoized per node. */
