@@ -128,6 +128,13 @@ tsr_status tsr_reshape(tsr_array *a, int ndim, const int64_t *shape, tsr_array *
   TSR_CHECK(ok, TSR_ESHAPE, "%s: cannot reshape array of shape %s (%lld elements) into shape %s",
             fn, tsr__format_shape(s1, sizeof s1, nin, ig->shape), (long long)size,
             tsr__format_shape(s2, sizeof s2, ndim, shape));
+  /* A reshape of a reshape is a reshape of the first one's input (C order
+   * is kept throughout), so a chain of reshapes is one node deep. */
+  tsr__expr *from = a->expr;
+  while (from->op == &op_reshape)
+    from = from->inputs[0];
+  ig = from->grid;
+  nin = ig->ndim;
 
   reshape_params *p = NULL;
   tsr_status status = TSR_OK;
@@ -197,9 +204,9 @@ tsr_status tsr_reshape(tsr_array *a, int ndim, const int64_t *shape, tsr_array *
   TSR__TRY_GOTO(status,
                 tsr__grid_from_offsets(ctx, ndim, (const int64_t *const *)ooff, onch, &grid));
   if (size > 0) {
-    TSR__TRY_GOTO(status, tsr__rechunk_expr(a->expr, want, &src));
+    TSR__TRY_GOTO(status, tsr__rechunk_expr(from, want, &src));
   } else {
-    src = a->expr; /* nothing is read */
+    src = from; /* nothing is read */
     tsr__expr_retain(src);
   }
   status = tsr__expr_create(ctx, &op_reshape, a->expr->dtype, grid, 1, &src, p, &e);
