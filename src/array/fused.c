@@ -75,8 +75,16 @@ static tsr_status load_leaf(tsr__builder *b, tsr__expr *e, uint16_t *reg) {
 static tsr_status inline_program(tsr__builder *b, const tsr__expr *e, uint16_t *reg) {
   const tsr__fused *f = e->params;
   uint16_t leaf_map[TSR__MAX_LEAVES], reg_map[TSR__MAX_INSTRS];
-  for (uint32_t k = 0; k < f->n_leaves; k++)
+  bool identity = b->prog.n == 0;
+  for (uint32_t k = 0; k < f->n_leaves; k++) {
     TSR_TRY(add_leaf(b, f->leaves[k].expr, &leaf_map[k]));
+    identity &= leaf_map[k] == k;
+  }
+  if (identity) { /* into an empty program: a copy (the common chain x = x + 1) */
+    b->prog = f->prog;
+    *reg = (uint16_t)(f->prog.n - 1);
+    return TSR_OK;
+  }
   for (uint32_t i = 0; i < f->prog.n; i++) {
     tsr__instr in = f->prog.code[i];
     if (in.code == TSR__I_LOAD) {
