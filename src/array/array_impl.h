@@ -120,6 +120,8 @@ tsr_status tsr__gather_create(tsr_ctx *ctx, const tsr__op *op, tsr_dtype dtype,
                               const tsr__gather_map *maps, tsr__expr **out);
 tsr_status tsr__gather_lower(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
                              uint32_t *out);
+/* Mixes a gather node's maps into h (its op's hash_params). */
+void tsr__gather_hash(const tsr__expr *e, tsr__hash *h);
 /* The map of a gather node with a single input, else NULL. */
 const tsr__gather_map *tsr__gather_single_map(const tsr__expr *e);
 

@@ -30,7 +30,7 @@ static tsr_status lower_empty(const tsr__expr *e, tsr_taskgraph *g, const uint32
   return tsr__lower_blockwise_source(e, g, "empty", empty_kernel, NULL, NULL, 0, out);
 }
 
-static const tsr__op op_empty = {"empty", lower_empty, NULL, true};
+static const tsr__op op_empty = {"empty", lower_empty, NULL, true, NULL};
 
 tsr_status tsr_array_empty(tsr_ctx *ctx, tsr_dtype dtype, int ndim, const int64_t *shape,
                            const int64_t *chunks, tsr_array **out) {
@@ -89,7 +89,20 @@ static tsr_status lower_linspace(const tsr__expr *e, tsr_taskgraph *g, const uin
                                      sizeof(linspace_params), out);
 }
 
-static const tsr__op op_linspace = {"linspace", lower_linspace, NULL, true};
+static void hash_linspace(const tsr__expr *e, tsr__hash *h) {
+  const linspace_params *p = e->params;
+  double v[5] = {p->start, p->stop, p->step, p->delta, p->div};
+  for (int i = 0; i < 5; i++) {
+    uint64_t bits;
+    memcpy(&bits, &v[i], sizeof bits);
+    tsr__hash_u64(h, bits);
+  }
+  tsr__hash_u64(h, (uint64_t)p->num);
+  tsr__hash_u64(h, (uint64_t)p->endpoint);
+  tsr__hash_u64(h, (uint64_t)p->dtype);
+}
+
+static const tsr__op op_linspace = {"linspace", lower_linspace, NULL, true, hash_linspace};
 
 tsr_status tsr_array_linspace(tsr_ctx *ctx, tsr_dtype dtype, double start, double stop, int64_t num,
                               bool endpoint, int64_t chunk, tsr_array **out) {
@@ -151,7 +164,13 @@ static tsr_status lower_eye(const tsr__expr *e, tsr_taskgraph *g, const uint32_t
                                      out);
 }
 
-static const tsr__op op_eye = {"eye", lower_eye, NULL, true};
+static void hash_eye(const tsr__expr *e, tsr__hash *h) {
+  const eye_params *p = e->params;
+  tsr__hash_u64(h, (uint64_t)p->k);
+  tsr__hash_u64(h, (uint64_t)p->dtype);
+}
+
+static const tsr__op op_eye = {"eye", lower_eye, NULL, true, hash_eye};
 
 tsr_status tsr_array_eye(tsr_ctx *ctx, tsr_dtype dtype, int64_t n, int64_t m, int64_t k,
                          const int64_t *chunks, tsr_array **out) {

@@ -679,7 +679,36 @@ static tsr_status lower_fused(const tsr__expr *e, tsr_taskgraph *g, const uint32
 
 static void destroy_fused(tsr__expr *e) { release_leaves(e->ctx, e->params); }
 
-static const tsr__op op_fused = {"elementwise", lower_fused, destroy_fused, false};
+void tsr__fused_hash(const tsr__fused *f, tsr__hash *h) {
+  tsr__hash_u64(h, f->prog.n);
+  for (uint32_t i = 0; i < f->prog.n; i++) { /* field by field: no padding bytes */
+    const tsr__instr *in = &f->prog.code[i];
+    uint16_t w[7] = {in->code, in->op, in->dtype, in->src_dtype, in->a, in->b, in->c};
+    tsr__hash_bytes(h, w, sizeof w);
+    tsr__hash_u64(h, in->imm);
+  }
+  tsr__hash_u64(h, f->n_leaves);
+  for (uint32_t k = 0; k < f->n_leaves; k++) {
+    const tsr__leaf *l = &f->leaves[k];
+    tsr__hash_u64(h, (uint64_t)(int64_t)l->task_input);
+    tsr__hash_u64(h, (uint64_t)l->ndim);
+    tsr__hash_i64s(h, l->shape, l->ndim);
+    if (l->task_input >= 0)
+      continue; /* a node input: lowered and hashed itself */
+    tsr__hash_i64s(h, l->mem_stride, l->ndim);
+    /* A view of a buffer or of a full() value: a chain of single-input
+     * nodes (iterative: the chain may be long). */
+    for (const tsr__expr *x = l->expr;; x = x->inputs[0]) {
+      tsr__expr_hash(x, h);
+      if (x->n_inputs != 1)
+        break;
+    }
+  }
+}
+
+static void hash_fused(const tsr__expr *e, tsr__hash *h) { tsr__fused_hash(e->params, h); }
+
+static const tsr__op op_fused = {"elementwise", lower_fused, destroy_fused, false, hash_fused};
 
 bool tsr__expr_is_fused(const tsr__expr *e) { return e->op == &op_fused; }
 

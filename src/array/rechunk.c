@@ -384,6 +384,22 @@ typedef struct gather_params {
   tsr__gather_map maps[];
 } gather_params;
 
+void tsr__gather_hash(const tsr__expr *e, tsr__hash *h) {
+  const gather_params *p = e->params;
+  int ond = e->grid->ndim;
+  tsr__hash_u64(h, p->n);
+  for (uint32_t i = 0; i < p->n; i++) { /* field by field: no padding bytes */
+    const tsr__gather_map *m = &p->maps[i];
+    tsr__hash_u64(h, (uint64_t)m->ndim);
+    for (int d = 0; d < m->ndim; d++)
+      tsr__hash_u64(h, (uint64_t)(int64_t)m->oax[d]);
+    tsr__hash_i64s(h, m->a, m->ndim);
+    tsr__hash_i64s(h, m->s, m->ndim);
+    tsr__hash_i64s(h, m->olo, ond);
+    tsr__hash_i64s(h, m->ohi, ond);
+  }
+}
+
 const tsr__gather_map *tsr__gather_single_map(const tsr__expr *e) {
   if (e->op->lower != tsr__gather_lower || e->n_inputs != 1)
     return NULL;
@@ -605,7 +621,7 @@ fail:
 
 /* ---- rechunk planning ---------------------------------------------------------------- */
 
-static const tsr__op op_rechunk = {"rechunk", tsr__gather_lower, NULL, false};
+static const tsr__op op_rechunk = {"rechunk", tsr__gather_lower, NULL, false, tsr__gather_hash};
 
 /* Most input chunks (along one axis) that one output chunk overlaps. */
 static int64_t axis_fan_in(const int64_t *ioff, int64_t ni, const int64_t *ooff, int64_t no) {

@@ -58,7 +58,13 @@ static tsr_status lower_reshape(const tsr__expr *e, tsr_taskgraph *g, const uint
   return TSR_OK;
 }
 
-static const tsr__op op_reshape = {"reshape", lower_reshape, NULL, false};
+static void hash_reshape(const tsr__expr *e, tsr__hash *h) {
+  const reshape_params *p = e->params;
+  for (int d = 0; d < e->grid->ndim; d++)
+    tsr__hash_u64(h, (uint64_t)(int64_t)p->in_axis[d]);
+}
+
+static const tsr__op op_reshape = {"reshape", lower_reshape, NULL, false, hash_reshape};
 
 static int64_t gcd64(int64_t a, int64_t b) {
   while (b != 0) {
@@ -229,8 +235,9 @@ fail:
 
 /* ---- squeeze and expand_dims ----------------------------------------------------------- */
 
-static const tsr__op op_squeeze = {"squeeze", tsr__gather_lower, NULL, false};
-static const tsr__op op_expand_dims = {"expand_dims", tsr__gather_lower, NULL, false};
+static const tsr__op op_squeeze = {"squeeze", tsr__gather_lower, NULL, false, tsr__gather_hash};
+static const tsr__op op_expand_dims = {"expand_dims", tsr__gather_lower, NULL, false,
+                                         tsr__gather_hash};
 static const int64_t one_chunk[2] = {0, 1};
 
 /* A gather of a with input axis d going to output axis to[d] (-1: dropped,

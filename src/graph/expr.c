@@ -87,3 +87,20 @@ void tsr__expr_release(tsr__expr **ep) {
   }
   draining = false;
 }
+
+void tsr__expr_hash(const tsr__expr *e, tsr__hash *h) {
+  tsr__hash_str(h, e->op->name);
+  tsr__hash_u64(h, (uint64_t)e->dtype);
+  tsr__hash_u64(h, e->n_inputs);
+  int ndim = tsr_chunk_grid_ndim(e->grid);
+  tsr__hash_u64(h, (uint64_t)ndim);
+  tsr__hash_i64s(h, tsr_chunk_grid_shape(e->grid), ndim);
+  for (int d = 0; d < ndim; d++) { /* proportional to chunks per axis, as lowering */
+    int64_t n = tsr_chunk_grid_nchunks_axis(e->grid, d);
+    tsr__hash_u64(h, (uint64_t)n);
+    for (int64_t c = 0; c < n; c++)
+      tsr__hash_u64(h, (uint64_t)tsr_chunk_grid_chunk_extent(e->grid, d, c));
+  }
+  if (e->op->hash_params != NULL)
+    e->op->hash_params(e, h);
+}

@@ -17,6 +17,30 @@
 
 typedef struct tsr__expr tsr__expr;
 
+/* A running 64-bit hash (FNV-1a) of what a graph computes: under MPI the
+ * ranks compare it before any chunk moves (sched/transfer.c), so it must
+ * cover every parameter that changes results, and only values that are
+ * equal on every rank that made the same calls: never a pointer's value. */
+typedef struct tsr__hash {
+  uint64_t h;
+} tsr__hash;
+static inline void tsr__hash_bytes(tsr__hash *h, const void *p, size_t n) {
+  const unsigned char *c = p;
+  for (size_t i = 0; i < n; i++)
+    h->h = (h->h ^ c[i]) * 0x100000001b3ull;
+}
+static inline void tsr__hash_u64(tsr__hash *h, uint64_t v) { tsr__hash_bytes(h, &v, sizeof v); }
+static inline void tsr__hash_i64s(tsr__hash *h, const int64_t *v, int n) {
+  for (int i = 0; i < n; i++)
+    tsr__hash_u64(h, (uint64_t)v[i]);
+}
+static inline void tsr__hash_str(tsr__hash *h, const char *s) {
+  size_t n = s == NULL ? SIZE_MAX : __builtin_strlen(s);
+  tsr__hash_u64(h, n);
+  if (s != NULL)
+    tsr__hash_bytes(h, s, n);
+}
+
 typedef struct tsr__op {
   const char *name;
   /* Adds tasks to g computing every chunk of e.  in[i][c] is the task whose
@@ -30,6 +54,10 @@ typedef struct tsr__op {
    * a copy (a user buffer every rank holds, a fill): its chunk tasks run on
    * each rank that reads them instead of being sent (lower.c). */
   bool everywhere;
+  /* Mixes every parameter in e->params that changes e's values (constants,
+   * axes, programs, file names...; hash what pointers point to, never the
+   * pointers).  NULL: none beyond what tsr__expr_hash covers. */
+  void (*hash_params)(const tsr__expr *e, tsr__hash *h);
 } tsr__op;
 
 struct tsr__expr {
@@ -57,7 +85,13 @@ void tsr__expr_retain(tsr__expr *e);
  * the outermost release.  Allocates nothing. */
 void tsr__expr_release(tsr__expr **e);
 
-/* A lowering of expressions into one task graph, memoized per node. */
+/* Mixes e's own description into h: op name, dtype, input count, shape,
+ * chunk boundaries and op parameters (not its inputs). */
+void tsr__expr_hash(const tsr__expr *e, tsr__hash *h);
+
+/* A lowering of expressions into one task graph, memoized per node.  Under
+ * MPI it also mixes each lowered node's description, in lowering order,
+ * into the task graph's parameter hash (the ranks' agreement check). */
 typedef struct tsr__lowering tsr__lowering;
 
 tsr_status tsr__lowering_create(tsr_ctx *ctx, tsr_taskgraph *g, tsr__lowering **out);
