@@ -333,14 +333,16 @@ tsr_status tsr__xfer_start(tsr__run *run, tsr_ctx *ctx, tsr_status status) {
   if (status != TSR_OK)
     return status;
   tsr__xfer *x = run->xfer;
-  uint64_t plo, phi;
-  TSR_TRY(tsr__dist_minmax_u64(d, h, &lo, &hi));
-  TSR_TRY(tsr__dist_minmax_u64(d, run->g->param_hash, &plo, &phi));
-  TSR_CHECK(lo == hi, TSR_EINVAL,
-            "the ranks built different task graphs (%u tasks on rank %d): every rank must make "
-            "the same tessera calls in the same order",
-            run->g->n_tasks, x->me);
-  if (plo != phi) {
+  /* One collective when the ranks agree; on a mismatch, more to say what
+   * differs: the graphs' shapes, or only their parameters. */
+  uint64_t both = (h ^ run->g->param_hash) * 0x100000001b3ull;
+  TSR_TRY(tsr__dist_minmax_u64(d, both, &lo, &hi));
+  if (lo != hi) {
+    TSR_TRY(tsr__dist_minmax_u64(d, h, &lo, &hi));
+    TSR_CHECK(lo == hi, TSR_EINVAL,
+              "the ranks built different task graphs (%u tasks on rank %d): every rank must make "
+              "the same tessera calls in the same order",
+              run->g->n_tasks, x->me);
     const char *op = NULL;
     TSR_TRY(first_difference(run, d, &op));
     return tsr_error_set(TSR_EINVAL,
