@@ -84,11 +84,11 @@ static void test_deep__transposes(void **state) {
 
 static void test_deep__slices(void **state) {
   tsr_ctx *ctx = *state;
-  int64_t n = MILLION + 5;
+  int64_t n = MILLION / 2 + 5; /* 10^6 slices in all */
   tsr_array *x = NULL;
   assert_ok(tsr_array_arange(ctx, TSR_INT64, 0, (double)n, 1, 250000, &x));
   tsr_index drop_first = TSR_SLICE(1, TSR_NONE, 1), all = TSR_ALL;
-  for (int i = 0; i < MILLION; i++) { /* x = x[1:][:] */
+  for (int i = 0; i < MILLION / 2; i++) { /* x = x[1:][:] */
     STEP(x, tsr_slice(x, 1, &drop_first, &y));
     STEP(x, tsr_slice(x, 1, &all, &y));
   }
@@ -98,8 +98,8 @@ static void test_deep__slices(void **state) {
   assert_ok(tsr_array_to_buffer(x, v, sizeof v));
   compute_times_one(x, v2, sizeof v2);
   for (int i = 0; i < 5; i++) {
-    assert_int_equal(v[i], MILLION + i);
-    assert_int_equal(v2[i], MILLION + i);
+    assert_int_equal(v[i], MILLION / 2 + i);
+    assert_int_equal(v2[i], MILLION / 2 + i);
   }
   tsr_array_destroy(&x);
   /* A 2-D buffer: x = x[:n - i, ::-1] shrinks one row and flips each time. */
