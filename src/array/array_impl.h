@@ -128,6 +128,8 @@ tsr_status tsr__gather_lower(const tsr__expr *e, tsr_taskgraph *g, const uint32_
 /* The same for output chunk c alone (tsr__op.lower_chunk of gathers). */
 tsr_status tsr__gather_lower_chunk(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_inputs *in,
                                    int64_t c, uint32_t *task);
+/* Mixes a gather node's maps into h (its op's hash_params). */
+void tsr__gather_hash(const tsr__expr *e, tsr__hash *h);
 /* The map of a gather node with a single input, else NULL. */
 const tsr__gather_map *tsr__gather_single_map(const tsr__expr *e);
 

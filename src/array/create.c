@@ -102,7 +102,22 @@ static tsr_status chunk_linear(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_
                                      sizeof(linear_params), c, task);
 }
 
-static const tsr__op op_linear = {"fill", lower_linear, NULL, true, chunk_linear};
+static void hash_f64(tsr__hash *h, double v) {
+  uint64_t bits;
+  memcpy(&bits, &v, sizeof bits);
+  tsr__hash_u64(h, bits);
+}
+
+static void hash_linear(const tsr__expr *e, tsr__hash *h) {
+  const linear_params *p = e->params;
+  hash_f64(h, p->start);
+  hash_f64(h, p->step);
+  tsr__hash_u64(h, (uint64_t)p->dtype);
+  tsr__hash_u64(h, (uint64_t)p->is_full);
+  tsr__hash_u64(h, p->value);
+}
+
+static const tsr__op op_linear = {"fill", lower_linear, NULL, true, chunk_linear, hash_linear};
 
 const void *tsr__expr_constant(const tsr__expr *e) {
   if (e->op != &op_linear || !((const linear_params *)e->params)->is_full)
@@ -233,7 +248,13 @@ static tsr_status chunk_random(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_
                                      sizeof(random_params), c, task);
 }
 
-static const tsr__op op_random = {"random", lower_random, NULL, false, chunk_random};
+static void hash_random(const tsr__expr *e, tsr__hash *h) {
+  const random_params *p = e->params;
+  tsr__hash_u64(h, p->seed);
+  tsr__hash_u64(h, (uint64_t)p->dist);
+}
+
+static const tsr__op op_random = {"random", lower_random, NULL, false, chunk_random, hash_random};
 
 tsr_status tsr_array_random(tsr_ctx *ctx, tsr_random_dist dist, uint64_t seed, int ndim,
                             const int64_t *shape, const int64_t *chunks, tsr_array **out) {
@@ -284,7 +305,10 @@ static void destroy_buffer(tsr__expr *e) {
     p->free_fn(p->data, p->free_user);
 }
 
-static const tsr__op op_buffer = {"from-buffer", lower_buffer, destroy_buffer, true, chunk_buffer};
+/* A user buffer's shape, dtype and chunks are hashed (tsr__expr_hash), not
+ * its contents: SPMD requires every rank to pass the same data, and
+ * hashing it would cost a pass over it per compute. */
+static const tsr__op op_buffer = {"from-buffer", lower_buffer, destroy_buffer, true, chunk_buffer, NULL};
 
 const void *tsr__expr_memory(const tsr__expr *e) {
   return e->op == &op_buffer ? ((const buffer_params *)e->params)->data : NULL;

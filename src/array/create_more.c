@@ -36,7 +36,7 @@ static tsr_status chunk_empty(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_i
   return tsr__lower_blockwise_source_chunk(e, g, "empty", empty_kernel, NULL, NULL, 0, c, task);
 }
 
-static const tsr__op op_empty = {"empty", lower_empty, NULL, true, chunk_empty};
+static const tsr__op op_empty = {"empty", lower_empty, NULL, true, chunk_empty, NULL};
 
 tsr_status tsr_array_empty(tsr_ctx *ctx, tsr_dtype dtype, int ndim, const int64_t *shape,
                            const int64_t *chunks, tsr_array **out) {
@@ -102,7 +102,20 @@ static tsr_status chunk_linspace(const tsr__expr *e, tsr_taskgraph *g, tsr__chun
                                      sizeof(linspace_params), c, task);
 }
 
-static const tsr__op op_linspace = {"linspace", lower_linspace, NULL, true, chunk_linspace};
+static void hash_linspace(const tsr__expr *e, tsr__hash *h) {
+  const linspace_params *p = e->params;
+  double v[5] = {p->start, p->stop, p->step, p->delta, p->div};
+  for (int i = 0; i < 5; i++) {
+    uint64_t bits;
+    memcpy(&bits, &v[i], sizeof bits);
+    tsr__hash_u64(h, bits);
+  }
+  tsr__hash_u64(h, (uint64_t)p->num);
+  tsr__hash_u64(h, (uint64_t)p->endpoint);
+  tsr__hash_u64(h, (uint64_t)p->dtype);
+}
+
+static const tsr__op op_linspace = {"linspace", lower_linspace, NULL, true, chunk_linspace, hash_linspace};
 
 tsr_status tsr_array_linspace(tsr_ctx *ctx, tsr_dtype dtype, double start, double stop, int64_t num,
                               bool endpoint, int64_t chunk, tsr_array **out) {
@@ -171,7 +184,13 @@ static tsr_status chunk_eye(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_inp
                                      sizeof(eye_params), c, task);
 }
 
-static const tsr__op op_eye = {"eye", lower_eye, NULL, true, chunk_eye};
+static void hash_eye(const tsr__expr *e, tsr__hash *h) {
+  const eye_params *p = e->params;
+  tsr__hash_u64(h, (uint64_t)p->k);
+  tsr__hash_u64(h, (uint64_t)p->dtype);
+}
+
+static const tsr__op op_eye = {"eye", lower_eye, NULL, true, chunk_eye, hash_eye};
 
 tsr_status tsr_array_eye(tsr_ctx *ctx, tsr_dtype dtype, int64_t n, int64_t m, int64_t k,
                          const int64_t *chunks, tsr_array **out) {

@@ -267,7 +267,15 @@ fail:
   return status;
 }
 
-static const tsr__op op_cum = {"cumulative", lower_cum, NULL, false, NULL};
+static void hash_cum(const tsr__expr *e, tsr__hash *h) {
+  const cum_params *p = e->params;
+  tsr__hash_u64(h, (uint64_t)p->axis);
+  tsr__hash_u64(h, (uint64_t)p->prod);
+  tsr__hash_u64(h, (uint64_t)p->in_dtype);
+  tsr__hash_u64(h, (uint64_t)p->out_dtype);
+}
+
+static const tsr__op op_cum = {"cumulative", lower_cum, NULL, false, NULL, hash_cum};
 
 static tsr_status cumulative(const char *name, bool prod, tsr_array *a, int axis, tsr_array **out) {
   TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", name);

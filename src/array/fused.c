@@ -75,8 +75,16 @@ static tsr_status load_leaf(tsr__builder *b, tsr__expr *e, uint16_t *reg) {
 static tsr_status inline_program(tsr__builder *b, const tsr__expr *e, uint16_t *reg) {
   const tsr__fused *f = e->params;
   uint16_t leaf_map[TSR__MAX_LEAVES], reg_map[TSR__MAX_INSTRS];
-  for (uint32_t k = 0; k < f->n_leaves; k++)
+  bool identity = b->prog.n == 0;
+  for (uint32_t k = 0; k < f->n_leaves; k++) {
     TSR_TRY(add_leaf(b, f->leaves[k].expr, &leaf_map[k]));
+    identity &= leaf_map[k] == k;
+  }
+  if (identity) { /* into an empty program: a copy (the common chain x = x + 1) */
+    b->prog = f->prog;
+    *reg = (uint16_t)(f->prog.n - 1);
+    return TSR_OK;
+  }
   for (uint32_t i = 0; i < f->prog.n; i++) {
     tsr__instr in = f->prog.code[i];
     if (in.code == TSR__I_LOAD) {
@@ -127,44 +135,61 @@ tsr_status tsr__builder_add(tsr__builder *b, const char *fn, tsr__expr *e, uint1
  * elements.  Fused tasks read such leaves in place instead of through
  * copy tasks: x + x.T reads x once. */
 bool tsr__memory_view(const tsr__expr *e, const unsigned char **base, int64_t *stride) {
+  /* Walks down the chain of single-input gathers to the buffer or full()
+   * node, iteratively (gathers of gathers are composed when built, but a
+   * chain through rechunks stays long), carrying for each axis of the node
+   * reached: the axis of e it follows (-1: fixed), its coefficient and its
+   * offset, so that element (i_0, ...) of e is element
+   * off[j] + coef[j] * i_{ax[j]} along axis j of the node reached. */
   int ndim = e->grid->ndim;
-  const void *constant = tsr__expr_constant(e);
-  if (constant != NULL) { /* full(): every element is the one value */
-    for (int d = 0; d < ndim; d++)
-      stride[d] = 0;
-    *base = constant;
-    return true;
+  int nx = ndim, ax[TSR_MAX_NDIM];
+  int64_t coef[TSR_MAX_NDIM], off[TSR_MAX_NDIM];
+  for (int d = 0; d < ndim; d++) {
+    ax[d] = d;
+    coef[d] = 1;
+    off[d] = 0;
   }
-  const void *mem = tsr__expr_memory(e);
-  if (mem != NULL) {
-    int64_t s = 1;
-    for (int d = ndim - 1; d >= 0; d--) {
-      stride[d] = s;
-      s *= e->grid->shape[d];
-    }
-    *base = mem;
-    return true;
-  }
-  const tsr__gather_map *m = tsr__gather_single_map(e);
-  if (m == NULL || e->inputs[0]->dtype != e->dtype)
-    return false;
-  for (int k = 0; k < ndim; k++)
-    if (m->olo[k] != 0 || m->ohi[k] != e->grid->shape[k])
+  const tsr__expr *x = e;
+  for (;;) {
+    if (x->dtype != e->dtype)
       return false;
-  const unsigned char *in_base;
-  int64_t in_stride[TSR_MAX_NDIM];
-  if (!tsr__memory_view(e->inputs[0], &in_base, in_stride))
-    return false;
-  int64_t first = 0;
-  for (int k = 0; k < ndim; k++)
-    stride[k] = 0;
-  for (int d = 0; d < m->ndim; d++) {
-    first += m->a[d] * in_stride[d];
-    if (m->oax[d] >= 0)
-      stride[m->oax[d]] += m->s[d] * in_stride[d];
+    const void *constant = tsr__expr_constant(x);
+    const void *mem = constant != NULL ? NULL : tsr__expr_memory(x);
+    if (constant != NULL || mem != NULL) {
+      /* full(): every element is the one value; a buffer: C order. */
+      int64_t first = 0, s = 1;
+      for (int d = 0; d < ndim; d++)
+        stride[d] = 0;
+      for (int j = nx - 1; j >= 0 && mem != NULL; j--) {
+        first += off[j] * s;
+        if (ax[j] >= 0)
+          stride[ax[j]] += coef[j] * s;
+        s *= x->grid->shape[j];
+      }
+      *base = constant != NULL ? constant
+                               : (const unsigned char *)mem + first * (int64_t)tsr_dtype_size(e->dtype);
+      return true;
+    }
+    const tsr__gather_map *m = tsr__gather_single_map(x);
+    if (m == NULL)
+      return false;
+    for (int k = 0; k < x->grid->ndim; k++)
+      if (m->olo[k] != 0 || m->ohi[k] != x->grid->shape[k])
+        return false;
+    int nax[TSR_MAX_NDIM];
+    int64_t ncoef[TSR_MAX_NDIM], noff[TSR_MAX_NDIM];
+    for (int j = 0; j < m->ndim; j++) {
+      int k = m->oax[j];
+      nax[j] = k >= 0 ? ax[k] : -1;
+      ncoef[j] = k >= 0 ? m->s[j] * coef[k] : 0;
+      noff[j] = m->a[j] + (k >= 0 ? m->s[j] * off[k] : 0);
+    }
+    nx = m->ndim;
+    memcpy(ax, nax, (size_t)nx * sizeof *ax);
+    memcpy(coef, ncoef, (size_t)nx * sizeof *coef);
+    memcpy(off, noff, (size_t)nx * sizeof *off);
+    x = x->inputs[0];
   }
-  *base = in_base + first * (int64_t)tsr_dtype_size(e->dtype);
-  return true;
 }
 
 tsr_status tsr__fused_make(tsr_ctx *ctx, const tsr__builder *b, tsr__fused **out,
@@ -652,7 +677,36 @@ static tsr_status lower_fused(const tsr__expr *e, tsr_taskgraph *g, const uint32
 
 static void destroy_fused(tsr__expr *e) { release_leaves(e->ctx, e->params); }
 
-static const tsr__op op_fused = {"elementwise", lower_fused, destroy_fused, false, NULL};
+void tsr__fused_hash(const tsr__fused *f, tsr__hash *h) {
+  tsr__hash_u64(h, f->prog.n);
+  for (uint32_t i = 0; i < f->prog.n; i++) { /* field by field: no padding bytes */
+    const tsr__instr *in = &f->prog.code[i];
+    uint16_t w[7] = {in->code, in->op, in->dtype, in->src_dtype, in->a, in->b, in->c};
+    tsr__hash_bytes(h, w, sizeof w);
+    tsr__hash_u64(h, in->imm);
+  }
+  tsr__hash_u64(h, f->n_leaves);
+  for (uint32_t k = 0; k < f->n_leaves; k++) {
+    const tsr__leaf *l = &f->leaves[k];
+    tsr__hash_u64(h, (uint64_t)(int64_t)l->task_input);
+    tsr__hash_u64(h, (uint64_t)l->ndim);
+    tsr__hash_i64s(h, l->shape, l->ndim);
+    if (l->task_input >= 0)
+      continue; /* a node input: lowered and hashed itself */
+    tsr__hash_i64s(h, l->mem_stride, l->ndim);
+    /* A view of a buffer or of a full() value: a chain of single-input
+     * nodes (iterative: the chain may be long). */
+    for (const tsr__expr *x = l->expr;; x = x->inputs[0]) {
+      tsr__expr_hash(x, h);
+      if (x->n_inputs != 1)
+        break;
+    }
+  }
+}
+
+static void hash_fused(const tsr__expr *e, tsr__hash *h) { tsr__fused_hash(e->params, h); }
+
+static const tsr__op op_fused = {"elementwise", lower_fused, destroy_fused, false, NULL, hash_fused};
 
 bool tsr__expr_is_fused(const tsr__expr *e) { return e->op == &op_fused; }
 

@@ -69,6 +69,10 @@ bool tsr__expr_is_fused(const tsr__expr *e);
 tsr_status tsr__fused_make(tsr_ctx *ctx, const tsr__builder *b, tsr__fused **out,
                            tsr__expr **inputs, uint32_t *n_inputs);
 void tsr__fused_destroy(tsr_ctx *ctx, tsr__fused *f);
+/* Mixes the program (instructions and constants) and its leaves into h; a
+ * memory leaf (not a node input, so not lowered) with the nodes down to
+ * its buffer or full() value. */
+void tsr__fused_hash(const tsr__fused *f, tsr__hash *h);
 /* The common chunk grid of the builder's task leaves over the builder's
  * shape (after tsr__builder_unify); axes only memory leaves span take the
  * first one's chunks. */

@@ -33,6 +33,7 @@
 
 typedef struct h5_read_params {
   tsr__h5_dataset *d;
+  uint64_t source; /* hash of the file and dataset names, as the user gave them */
 } h5_read_params;
 
 static tsr_status h5_read_kernel(const tsr_kernel_call *call) {
@@ -59,7 +60,13 @@ static void destroy_h5_read(tsr__expr *e) {
   tsr__h5_close_read(&p->d);
 }
 
-static const tsr__op op_h5_read = {"hdf5-read", lower_h5_read, destroy_h5_read, false, chunk_h5_read};
+/* The file and dataset names (ranks reading different files would compute
+ * a mixture); not the file's contents. */
+static void hash_h5_read(const tsr__expr *e, tsr__hash *h) {
+  tsr__hash_u64(h, ((const h5_read_params *)e->params)->source);
+}
+
+static const tsr__op op_h5_read = {"hdf5-read", lower_h5_read, destroy_h5_read, false, chunk_h5_read, hash_h5_read};
 
 /* The default chunks of a chunked dataset: its file chunks, doubled along
  * the axes in turn (first axis first) while a chunk stays within `target`
@@ -117,6 +124,10 @@ static tsr_status open_dataset(tsr_ctx *ctx, const char *path, const char *datas
   TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *p, (void **)&p));
   p->d = d;
   d = NULL; /* the node's now, even if creating it fails */
+  tsr__hash source = {0};
+  tsr__hash_str(&source, path);
+  tsr__hash_str(&source, dataset);
+  p->source = source.h;
   tsr__expr *e;
   tsr_dtype dtype = info->dtype;
   status = tsr__expr_create(ctx, &op_h5_read, dtype, grid, 0, NULL, p, &e);

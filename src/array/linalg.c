@@ -410,7 +410,17 @@ fail:
   return status;
 }
 
-static const tsr__op op_contract = {"tensordot", lower_contract, NULL, false, NULL};
+static void hash_contract(const tsr__expr *e, tsr__hash *h) {
+  const contract_params *p = e->params;
+  int32_t head[8] = {p->na, p->nb, p->nc, p->cd, p->a_dtype, p->b_dtype, p->layout_a, p->layout_b};
+  tsr__hash_bytes(h, head, sizeof head);
+  tsr__hash_bytes(h, p->ca, (size_t)p->nc * sizeof *p->ca);
+  tsr__hash_bytes(h, p->cb, (size_t)p->nc * sizeof *p->cb);
+  tsr__hash_bytes(h, p->fa, (size_t)(p->na - p->nc) * sizeof *p->fa);
+  tsr__hash_bytes(h, p->fb, (size_t)(p->nb - p->nc) * sizeof *p->fb);
+}
+
+static const tsr__op op_contract = {"tensordot", lower_contract, NULL, false, NULL, hash_contract};
 
 /* ---- checking and building the node -------------------------------------- */
 

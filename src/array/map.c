@@ -92,7 +92,15 @@ static tsr_status lower_map(const tsr__expr *e, tsr_taskgraph *g, const uint32_t
   return status;
 }
 
-static const tsr__op op_map = {"map-blocks", lower_map, NULL, false, NULL};
+/* The user's function and data are pointers (different on each rank):
+ * only the block structure is hashed. */
+static void hash_map(const tsr__expr *e, tsr__hash *h) {
+  const map_params *p = e->params;
+  tsr__hash_u64(h, p->n_in);
+  tsr__hash_u64(h, (uint64_t)p->in_itemsize);
+}
+
+static const tsr__op op_map = {"map-blocks", lower_map, NULL, false, NULL, hash_map};
 
 static bool same_grid(const tsr_chunk_grid *a, const tsr_chunk_grid *b) {
   if (a->ndim != b->ndim)

@@ -286,7 +286,18 @@ fail:
   return status;
 }
 
-static const tsr__op op_overlap = {"map-overlap", lower_overlap, NULL, false, NULL};
+/* The user's function and data are pointers: the boundary, its constant
+ * and the depths are hashed. */
+static void hash_overlap(const tsr__expr *e, tsr__hash *h) {
+  const overlap_node *node = e->params;
+  int32_t head[4] = {node->p.boundary, node->p.itemsize, node->p.n_active, node->p.n_combos};
+  tsr__hash_bytes(h, head, sizeof head);
+  size_t item = (size_t)node->p.itemsize;
+  tsr__hash_bytes(h, node->p.constant, item < sizeof node->p.constant ? item : 8);
+  tsr__hash_i64s(h, node->depth, e->grid->ndim);
+}
+
+static const tsr__op op_overlap = {"map-overlap", lower_overlap, NULL, false, NULL, hash_overlap};
 
 tsr_status tsr_map_overlap(tsr_array *a, const int64_t *depth, tsr_boundary boundary,
                            double constant, tsr_block_fn fn, void *user, tsr_dtype out_dtype,

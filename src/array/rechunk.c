@@ -348,16 +348,83 @@ typedef struct gather_params {
   tsr__gather_map maps[];
 } gather_params;
 
+void tsr__gather_hash(const tsr__expr *e, tsr__hash *h) {
+  const gather_params *p = e->params;
+  int ond = e->grid->ndim;
+  tsr__hash_u64(h, p->n);
+  for (uint32_t i = 0; i < p->n; i++) { /* field by field: no padding bytes */
+    const tsr__gather_map *m = &p->maps[i];
+    tsr__hash_u64(h, (uint64_t)m->ndim);
+    for (int d = 0; d < m->ndim; d++)
+      tsr__hash_u64(h, (uint64_t)(int64_t)m->oax[d]);
+    tsr__hash_i64s(h, m->a, m->ndim);
+    tsr__hash_i64s(h, m->s, m->ndim);
+    tsr__hash_i64s(h, m->olo, ond);
+    tsr__hash_i64s(h, m->ohi, ond);
+  }
+}
+
 const tsr__gather_map *tsr__gather_single_map(const tsr__expr *e) {
   if (e->op->lower != tsr__gather_lower || e->n_inputs != 1)
     return NULL;
   return ((const gather_params *)e->params)->maps;
 }
 
+static const tsr__op op_rechunk;
+
+/* Composes outer (reading mid) after inner (mid read from src, covering all
+ * of mid) into one map reading src: src axis j follows mid axis k, which
+ * follows output axis outer.oax[k] or is fixed. */
+static void compose_maps(const tsr__gather_map *outer, const tsr__gather_map *inner,
+                         tsr__gather_map *out) {
+  memset(out, 0, sizeof *out);
+  out->ndim = inner->ndim;
+  memcpy(out->olo, outer->olo, sizeof out->olo);
+  memcpy(out->ohi, outer->ohi, sizeof out->ohi);
+  for (int j = 0; j < inner->ndim; j++) {
+    int k = inner->oax[j];
+    if (k < 0) {
+      out->oax[j] = -1;
+      out->a[j] = inner->a[j];
+      out->s[j] = 1;
+      continue;
+    }
+    out->a[j] = inner->a[j] + inner->s[j] * outer->a[k];
+    out->oax[j] = outer->oax[k];
+    out->s[j] = outer->oax[k] >= 0 ? inner->s[j] * outer->s[k] : 1;
+  }
+}
+
+/* Whether a gather of `op` over in may read in's input instead: in is a
+ * single-input gather (a view: slice, transpose, squeeze, ...) that covers
+ * all of its output and does not cast.  Rechunks are kept on both sides:
+ * their grids are planned to bound the chunks a task reads, whereas views
+ * have each output chunk inside one input chunk, which composing keeps. */
+static const tsr__gather_map *composable(const tsr__op *op, const tsr__expr *in) {
+  const tsr__gather_map *m = tsr__gather_single_map(in);
+  if (op == &op_rechunk || m == NULL || in->op == &op_rechunk ||
+      in->inputs[0]->dtype != in->dtype)
+    return NULL;
+  for (int k = 0; k < in->grid->ndim; k++)
+    if (m->olo[k] != 0 || m->ohi[k] != in->grid->shape[k])
+      return NULL;
+  return m;
+}
+
 tsr_status tsr__gather_create(tsr_ctx *ctx, const tsr__op *op, tsr_dtype dtype,
                               tsr_chunk_grid *grid, uint32_t n, tsr__expr *const *inputs,
                               const tsr__gather_map *maps, tsr__expr **out) {
   *out = NULL;
+  /* A view of a view is one view of the first one's input (NumPy composes
+   * strides the same way): a chain of 10^6 transposes or slices is one
+   * node, whatever the user keeps of the intermediate ones. */
+  tsr__gather_map composed;
+  const tsr__gather_map *inner = n == 1 ? composable(op, inputs[0]) : NULL;
+  if (inner != NULL) {
+    compose_maps(&maps[0], inner, &composed);
+    maps = &composed;
+    inputs = inputs[0]->inputs;
+  }
   gather_params *p;
   tsr_status status = tsr_alloc(ctx, sizeof *p + (size_t)n * sizeof(tsr__gather_map), (void **)&p);
   if (status != TSR_OK) {
@@ -541,8 +608,7 @@ tsr_status tsr__gather_lower_chunk(const tsr__expr *e, tsr_taskgraph *g, tsr__ch
 
 /* ---- rechunk planning ---------------------------------------------------------------- */
 
-static const tsr__op op_rechunk = {"rechunk", tsr__gather_lower, NULL, false,
-                                   tsr__gather_lower_chunk};
+static const tsr__op op_rechunk = {"rechunk", tsr__gather_lower, NULL, false, tsr__gather_lower_chunk, tsr__gather_hash};
 
 /* Most input chunks (along one axis) that one output chunk overlaps. */
 static int64_t axis_fan_in(const int64_t *ioff, int64_t ni, const int64_t *ooff, int64_t no) {
@@ -769,6 +835,11 @@ static int64_t fan_in_bound(const tsr__expr *e) {
 
 tsr_status tsr__rechunk_expr(tsr__expr *in, const tsr_chunk_grid *grid, tsr__expr **out) {
   *out = NULL;
+  /* A rechunk of a rechunk is planned from the first one's input: the
+   * values are the same, the plan bounds what each task reads on its own,
+   * and a chain of 10^6 rechunks stays a few nodes deep. */
+  while (!tsr__grid_equal(in->grid, grid) && in->op == &op_rechunk)
+    in = in->inputs[0];
   tsr__expr *cur = in;
   tsr__expr_retain(cur);
   while (!tsr__grid_equal(cur->grid, grid)) {

@@ -743,7 +743,24 @@ static void destroy_reduce(tsr__expr *e) {
   tsr_chunk_grid_destroy(&s->in_grid);
 }
 
-static const tsr__op op_reduce = {"reduce", lower_reduce, destroy_reduce, false, NULL};
+static void hash_reduce(const tsr__expr *e, tsr__hash *h) {
+  const reduce_spec *s = e->params;
+  int32_t head[11] = {s->op,          s->family, s->kind,     s->skip_nan,
+                      s->nfields,     s->out_dtype, s->ddof, s->split_every,
+                      s->ndim,        (int32_t)s->reduced, s->flatten_arg};
+  tsr__hash_bytes(h, head, sizeof head);
+  tsr__hash_i64s(h, s->space, s->ndim);
+  int nd = tsr_chunk_grid_ndim(s->in_grid);
+  for (int d = 0; d < nd; d++) {
+    int64_t n = tsr_chunk_grid_nchunks_axis(s->in_grid, d);
+    tsr__hash_u64(h, (uint64_t)n);
+    for (int64_t c = 0; c < n; c++)
+      tsr__hash_u64(h, (uint64_t)tsr_chunk_grid_chunk_extent(s->in_grid, d, c));
+  }
+  tsr__fused_hash(s->fused, h);
+}
+
+static const tsr__op op_reduce = {"reduce", lower_reduce, destroy_reduce, false, NULL, hash_reduce};
 
 /* ---- building ----------------------------------------------------------------------- */
 

@@ -58,7 +58,13 @@ static tsr_status lower_reshape(const tsr__expr *e, tsr_taskgraph *g, const uint
   return TSR_OK;
 }
 
-static const tsr__op op_reshape = {"reshape", lower_reshape, NULL, false, NULL};
+static void hash_reshape(const tsr__expr *e, tsr__hash *h) {
+  const reshape_params *p = e->params;
+  for (int d = 0; d < e->grid->ndim; d++)
+    tsr__hash_u64(h, (uint64_t)(int64_t)p->in_axis[d]);
+}
+
+static const tsr__op op_reshape = {"reshape", lower_reshape, NULL, false, NULL, hash_reshape};
 
 static int64_t gcd64(int64_t a, int64_t b) {
   while (b != 0) {
@@ -128,6 +134,13 @@ tsr_status tsr_reshape(tsr_array *a, int ndim, const int64_t *shape, tsr_array *
   TSR_CHECK(ok, TSR_ESHAPE, "%s: cannot reshape array of shape %s (%lld elements) into shape %s",
             fn, tsr__format_shape(s1, sizeof s1, nin, ig->shape), (long long)size,
             tsr__format_shape(s2, sizeof s2, ndim, shape));
+  /* A reshape of a reshape is a reshape of the first one's input (C order
+   * is kept throughout), so a chain of reshapes is one node deep. */
+  tsr__expr *from = a->expr;
+  while (from->op == &op_reshape)
+    from = from->inputs[0];
+  ig = from->grid;
+  nin = ig->ndim;
 
   reshape_params *p = NULL;
   tsr_status status = TSR_OK;
@@ -201,9 +214,9 @@ tsr_status tsr_reshape(tsr_array *a, int ndim, const int64_t *shape, tsr_array *
   TSR__TRY_GOTO(status,
                 tsr__grid_from_offsets(ctx, ndim, (const int64_t *const *)ooff, onch, &grid));
   if (size > 0) {
-    TSR__TRY_GOTO(status, tsr__rechunk_expr(a->expr, want, &src));
+    TSR__TRY_GOTO(status, tsr__rechunk_expr(from, want, &src));
   } else {
-    src = a->expr; /* nothing is read */
+    src = from; /* nothing is read */
     tsr__expr_retain(src);
   }
   status = tsr__expr_create(ctx, &op_reshape, a->expr->dtype, grid, 1, &src, p, &e);
@@ -226,10 +239,8 @@ fail:
 
 /* ---- squeeze and expand_dims ----------------------------------------------------------- */
 
-static const tsr__op op_squeeze = {"squeeze", tsr__gather_lower, NULL, false,
-                                   tsr__gather_lower_chunk};
-static const tsr__op op_expand_dims = {"expand_dims", tsr__gather_lower, NULL, false,
-                                   tsr__gather_lower_chunk};
+static const tsr__op op_squeeze = {"squeeze", tsr__gather_lower, NULL, false, tsr__gather_lower_chunk, tsr__gather_hash};
+static const tsr__op op_expand_dims = {"expand_dims", tsr__gather_lower, NULL, false, tsr__gather_lower_chunk, tsr__gather_hash};
 static const int64_t one_chunk[2] = {0, 1};
 
 /* A gather of a with input axis d going to output axis to[d] (-1: dropped,

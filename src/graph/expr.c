@@ -2,11 +2,12 @@
  *
  * Ownership: a node holds one reference to each input, so the user may
  * destroy intermediate arrays while later ones still need them.  Release is
- * iterative (a worklist threaded through the freed nodes' input arrays would
- * be fiddly; a small explicit stack is clear and cannot overflow the C stack
- * on a chain of 10^5 operations). */
+ * iterative: a worklist linked through the nodes being freed (no allocation,
+ * so it cannot fail, and no recursion, so a chain of 10^6 operations does
+ * not overflow the C stack). */
 #include <string.h>
 
+#include "core/grid_impl.h"
 #include "expr.h"
 
 tsr_status tsr__expr_create(tsr_ctx *ctx, const tsr__op *op, tsr_dtype dtype, tsr_chunk_grid *grid,
@@ -53,18 +54,18 @@ void tsr__expr_retain(tsr__expr *e) {
   atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
 }
 
-/* Frees one node whose count reached zero; pushes inputs that reach zero. */
-static void free_node(tsr__expr *e, tsr__expr **stack, size_t *depth, size_t cap) {
+/* Nodes whose count reached zero and that wait to be freed, linked through
+ * release_next, and whether a release is draining them on this thread.  A
+ * node is freed only by the outermost release, so neither a chain of 10^6
+ * nodes nor ops whose params hold nodes (fused leaves, released from
+ * destroy_params) make the release recurse. */
+static _Thread_local tsr__expr *pending;
+static _Thread_local bool draining;
+
+static void free_node(tsr__expr *e) {
   tsr_ctx *ctx = e->ctx;
-  for (uint32_t i = 0; i < e->n_inputs; i++) {
-    tsr__expr *in = e->inputs[i];
-    if (atomic_fetch_sub_explicit(&in->refs, 1, memory_order_acq_rel) != 1)
-      continue;
-    if (*depth < cap)
-      stack[(*depth)++] = in;
-    else
-      tsr__expr_release(&in); /* stack full: fall back to recursion (rare) */
-  }
+  for (uint32_t i = 0; i < e->n_inputs; i++)
+    tsr__expr_release(&e->inputs[i]); /* queues, as draining is set */
   if (e->op->destroy_params != NULL)
     e->op->destroy_params(e);
   tsr_free(ctx, e->params);
@@ -80,11 +81,36 @@ void tsr__expr_release(tsr__expr **ep) {
   *ep = NULL;
   if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) != 1)
     return;
-  tsr__expr *stack[256];
-  size_t depth = 0;
-  stack[depth++] = e;
-  while (depth > 0) {
-    tsr__expr *next = stack[--depth];
-    free_node(next, stack, &depth, sizeof stack / sizeof stack[0]);
+  e->release_next = pending;
+  pending = e;
+  if (draining)
+    return;
+  draining = true;
+  while (pending != NULL) {
+    tsr__expr *next = pending;
+    pending = next->release_next;
+    free_node(next);
   }
+  draining = false;
+}
+
+void tsr__expr_hash(const tsr__expr *e, tsr__hash *h) {
+  tsr__hash_str(h, e->op->name);
+  tsr__hash_u64(h, (uint64_t)e->dtype);
+  tsr__hash_u64(h, e->n_inputs);
+  int ndim = tsr_chunk_grid_ndim(e->grid);
+  tsr__hash_u64(h, (uint64_t)ndim);
+  tsr__hash_i64s(h, tsr_chunk_grid_shape(e->grid), ndim);
+  /* A regular axis is (chunk extent, count): O(1), whatever its chunk
+   * count; an irregular one, its boundaries (as many as the user gave). */
+  for (int d = 0; d < ndim; d++) {
+    int64_t n = tsr_chunk_grid_nchunks_axis(e->grid, d);
+    tsr__hash_u64(h, (uint64_t)n);
+    if (e->grid->offsets[d] == NULL)
+      tsr__hash_u64(h, (uint64_t)e->grid->chunk[d]);
+    else
+      tsr__hash_bytes(h, e->grid->offsets[d], (size_t)(n + 1) * sizeof(int64_t));
+  }
+  if (e->op->hash_params != NULL)
+    e->op->hash_params(e, h);
 }

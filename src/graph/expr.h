@@ -20,6 +20,30 @@ typedef struct tsr__expr tsr__expr;
 /* What an op's lower_chunk reads its input chunks through (lower.c). */
 typedef struct tsr__chunk_inputs tsr__chunk_inputs;
 
+/* A running 64-bit hash (FNV-1a) of what a graph computes: under MPI the
+ * ranks compare it before any chunk moves (sched/transfer.c), so it must
+ * cover every parameter that changes results, and only values that are
+ * equal on every rank that made the same calls: never a pointer's value. */
+typedef struct tsr__hash {
+  uint64_t h;
+} tsr__hash;
+static inline void tsr__hash_bytes(tsr__hash *h, const void *p, size_t n) {
+  const unsigned char *c = p;
+  for (size_t i = 0; i < n; i++)
+    h->h = (h->h ^ c[i]) * 0x100000001b3ull;
+}
+static inline void tsr__hash_u64(tsr__hash *h, uint64_t v) { tsr__hash_bytes(h, &v, sizeof v); }
+static inline void tsr__hash_i64s(tsr__hash *h, const int64_t *v, int n) {
+  for (int i = 0; i < n; i++)
+    tsr__hash_u64(h, (uint64_t)v[i]);
+}
+static inline void tsr__hash_str(tsr__hash *h, const char *s) {
+  size_t n = s == NULL ? SIZE_MAX : __builtin_strlen(s);
+  tsr__hash_u64(h, n);
+  if (s != NULL)
+    tsr__hash_bytes(h, s, n);
+}
+
 typedef struct tsr__op {
   const char *name;
   /* Adds tasks to g computing every chunk of e.  in[i][c] is the task whose
@@ -42,6 +66,10 @@ typedef struct tsr__op {
    * chunk and calls it again. */
   tsr_status (*lower_chunk)(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_inputs *in,
                             int64_t c, uint32_t *task);
+  /* Mixes every parameter in e->params that changes e's values (constants,
+   * axes, programs, file names...; hash what pointers point to, never the
+   * pointers).  NULL: none beyond what tsr__expr_hash covers. */
+  void (*hash_params)(const tsr__expr *e, tsr__hash *h);
 } tsr__op;
 
 struct tsr__expr {
@@ -53,6 +81,7 @@ struct tsr__expr {
   uint32_t n_inputs;
   tsr__expr **inputs; /* each holds a reference */
   void *params;       /* op-specific block from tsr_alloc, owned */
+  tsr__expr *release_next; /* links nodes waiting to be freed (expr.c) */
 };
 
 /* Creates a node with one reference.  Takes ownership of `grid` and
@@ -62,7 +91,10 @@ tsr_status tsr__expr_create(tsr_ctx *ctx, const tsr__op *op, tsr_dtype dtype, ts
                             tsr__expr **out);
 void tsr__expr_retain(tsr__expr *e);
 /* Drops a reference, freeing the node (and releasing its inputs) at zero;
- * sets *e to NULL.  Iterative, so long chains do not recurse. */
+ * sets *e to NULL.  Iterative, so long chains do not recurse: nodes whose
+ * count reaches zero while another release runs on this thread (their
+ * inputs, or nodes an op's destroy_params releases) are queued and freed by
+ * the outermost release.  Allocates nothing. */
 void tsr__expr_release(tsr__expr **e);
 
 /* For lower_chunk: the task making chunk c of e's input i, true; or false
@@ -72,7 +104,13 @@ bool tsr__chunk_input(tsr__chunk_inputs *in, uint32_t i, int64_t c, uint32_t *ta
 /* Whether some tsr__chunk_input call of this lower_chunk call returned false. */
 bool tsr__chunk_inputs_missing(const tsr__chunk_inputs *in);
 
-/* A lowering of expressions into one task graph, memoized per node. */
+/* Mixes e's own description into h: op name, dtype, input count, shape,
+ * chunk boundaries and op parameters (not its inputs). */
+void tsr__expr_hash(const tsr__expr *e, tsr__hash *h);
+
+/* A lowering of expressions into one task graph, memoized per node.  Under
+ * MPI it also mixes each lowered node's description, in lowering order,
+ * into the task graph's parameter hash (the ranks' agreement check). */
 typedef struct tsr__lowering tsr__lowering;
 
 tsr_status tsr__lowering_create(tsr_ctx *ctx, tsr_taskgraph *g, tsr__lowering **out);

@@ -245,6 +245,28 @@ static tsr_status set_owners(tsr__lowering *l, const tsr__expr *e, uint32_t firs
   return TSR_OK;
 }
 
+/* Mixes node e's description into the graph's parameter hash and records
+ * the hash so far (under MPI: the ranks compare it, transfer.c). */
+static tsr_status hash_node(tsr__lowering *l, const tsr__expr *e) {
+  tsr_taskgraph *g = l->g;
+  if (g->n_nodes == g->cap_nodes) {
+    uint32_t cap = g->cap_nodes ? 2 * g->cap_nodes : 64;
+    TSR_CHECK(cap > g->cap_nodes, TSR_ENOTSUP, "more than %u expression nodes in one graph",
+              g->cap_nodes);
+    TSR_TRY(tsr__grow_array(l->ctx, (void **)&g->node_hash, g->cap_nodes, cap,
+                            sizeof *g->node_hash, "node hashes"));
+    TSR_TRY(tsr__grow_array(l->ctx, (void **)&g->node_op, g->cap_nodes, cap, sizeof *g->node_op,
+                            "node hashes"));
+    g->cap_nodes = cap;
+  }
+  tsr__hash h = {g->param_hash ^ 0xcbf29ce484222325ull};
+  tsr__expr_hash(e, &h);
+  g->param_hash = h.h;
+  g->node_hash[g->n_nodes] = h.h;
+  g->node_op[g->n_nodes++] = e->op->name;
+  return TSR_OK;
+}
+
 /* Lowers one node whose inputs are all wholly lowered, with its op's
  * lower (all chunks at once). */
 static tsr_status lower_node(tsr__lowering *l, tsr__expr *e) {
@@ -268,8 +290,10 @@ static tsr_status lower_node(tsr__lowering *l, tsr__expr *e) {
    * nothing, or only chunks every rank makes (partial reductions reading a
    * user buffer in place, products of buffer chunks: one per input chunk,
    * in chunk order) are spread the same way over the ranks. */
-  if (tsr__dist_size(tsr__dist_get(l->ctx)) > 1)
+  if (tsr__dist_size(tsr__dist_get(l->ctx)) > 1) {
     TSR__TRY_GOTO(status, set_owners(l, e, first, ids, 0, n, n));
+    TSR__TRY_GOTO(status, hash_node(l, e));
+  }
   slot *s;
   TSR__TRY_GOTO(status, slot_get(l, e, &s));
   s->ids = ids;
@@ -297,10 +321,13 @@ static tsr_status lower_one(tsr__lowering *l, tsr__expr *e, int64_t c, bool *don
     return TSR_OK;
   }
   int64_t n = tsr_chunk_grid_nchunks(e->grid);
-  if (tsr__dist_size(tsr__dist_get(l->ctx)) > 1)
-    TSR_TRY(set_owners(l, e, first, &task, c, 1, n));
   slot *s;
   TSR_TRY(slot_get(l, e, &s));
+  if (tsr__dist_size(tsr__dist_get(l->ctx)) > 1) {
+    TSR_TRY(set_owners(l, e, first, &task, c, 1, n));
+    if (s->map.used == 0) /* the node's first chunk: its description, once */
+      TSR_TRY(hash_node(l, e));
+  }
   TSR_TRY(map_put(l->ctx, &s->map, c, task));
   *done = true;
   return TSR_OK;

@@ -62,6 +62,8 @@ void tsr_taskgraph_destroy(tsr_taskgraph **graph) {
   tsr_free(ctx, g->in_off);
   tsr_free(ctx, g->inputs);
   tsr_free(ctx, g->params);
+  tsr_free(ctx, g->node_hash);
+  tsr_free(ctx, g->node_op);
   tsr_free(ctx, g);
   *graph = NULL;
 }

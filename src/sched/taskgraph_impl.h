@@ -58,6 +58,15 @@ struct tsr_taskgraph {
   uint64_t n_edges, cap_edges;
   unsigned char *params; /* parameter blocks, 16-byte aligned */
   uint64_t params_used, params_cap;
+  /* Under MPI: a hash of the parameters of the expression nodes lowered
+   * into the graph (graph/lower.c), compared across ranks with the graph's
+   * shape (transfer.c); 0 for graphs not made by lowering. */
+  uint64_t param_hash;
+  /* The hash after each lowered node and that node's op name, to name the
+   * first node where ranks differ; n_nodes entries. */
+  uint64_t *node_hash;
+  const char **node_op;
+  uint32_t n_nodes, cap_nodes;
 
   /* Built by tsr__taskgraph_finalize(). */
   bool finalized;

@@ -262,7 +262,12 @@ tsr_status tsr__xfer_init(tsr__run *run) {
 
 /* A hash of everything that decides what runs where: ranks that built
  * different graphs (a call made on one rank only) are caught before they
- * exchange a single chunk. */
+ * exchange a single chunk.  What the tasks compute is compared too, through
+ * the graph's parameter hash: lowering mixes in every expression node's
+ * op, dtype, shape, chunks and parameters (constants, fused programs, axes,
+ * file and dataset names; graph/lower.c).  Not the contents of user
+ * buffers or input files: SPMD requires them equal as it requires the
+ * calls equal, and hashing them would cost a pass over the data. */
 static uint64_t name_hash(const char *name) {
   uint64_t h = 0xcbf29ce484222325ull;
   for (const char *c = name; *c; c++)
@@ -295,6 +300,28 @@ static tsr_status graph_hash(const tsr__run *run, uint64_t *out) {
   return TSR_OK;
 }
 
+/* The op of the first expression node whose description differs between
+ * ranks (log2(nodes) collective steps, on the error path only), or NULL. */
+static tsr_status first_difference(const tsr__run *run, tsr__dist *d, const char **op) {
+  const tsr_taskgraph *g = run->g;
+  uint64_t lo, hi;
+  *op = NULL;
+  TSR_TRY(tsr__dist_minmax_u64(d, g->n_nodes, &lo, &hi));
+  /* The hash after node i differs from i on: find the first such i. */
+  uint64_t a = 0, b = lo; /* the first difference is in [a, b], b = none */
+  while (a < b) {
+    uint64_t mid = a + (b - a) / 2, mlo, mhi;
+    TSR_TRY(tsr__dist_minmax_u64(d, g->node_hash[mid], &mlo, &mhi));
+    if (mlo != mhi)
+      b = mid;
+    else
+      a = mid + 1;
+  }
+  if (a < lo)
+    *op = g->node_op[a];
+  return TSR_OK;
+}
+
 tsr_status tsr__xfer_start(tsr__run *run, tsr_ctx *ctx, tsr_status status) {
   tsr__dist *d = tsr__dist_get(ctx);
   if (d == NULL || tsr__dist_size(d) == 1)
@@ -306,11 +333,25 @@ tsr_status tsr__xfer_start(tsr__run *run, tsr_ctx *ctx, tsr_status status) {
   if (status != TSR_OK)
     return status;
   tsr__xfer *x = run->xfer;
-  TSR_TRY(tsr__dist_minmax_u64(d, h, &lo, &hi));
-  TSR_CHECK(lo == hi, TSR_EINVAL,
-            "the ranks built different task graphs (%u tasks on rank %d): every rank must make "
-            "the same tessera calls in the same order",
-            run->g->n_tasks, x->me);
+  /* One collective when the ranks agree; on a mismatch, more to say what
+   * differs: the graphs' shapes, or only their parameters. */
+  uint64_t both = (h ^ run->g->param_hash) * 0x100000001b3ull;
+  TSR_TRY(tsr__dist_minmax_u64(d, both, &lo, &hi));
+  if (lo != hi) {
+    TSR_TRY(tsr__dist_minmax_u64(d, h, &lo, &hi));
+    TSR_CHECK(lo == hi, TSR_EINVAL,
+              "the ranks built different task graphs (%u tasks on rank %d): every rank must make "
+              "the same tessera calls in the same order",
+              run->g->n_tasks, x->me);
+    const char *op = NULL;
+    TSR_TRY(first_difference(run, d, &op));
+    return tsr_error_set(TSR_EINVAL,
+                         "the ranks built different task graphs: the same operations with "
+                         "different arguments (first in a '%s' operation: a constant, an axis, "
+                         "a shape, a chunking, a dtype, a file or dataset name); every rank must "
+                         "make the same tessera calls with the same arguments",
+                         op != NULL ? op : "?");
+  }
   TSR_TRY(tsr__dist_irecv(d, &x->abort_payload, sizeof x->abort_payload, TSR__DIST_ANY_SOURCE,
                           ABORT_TAG, &x->abort_req));
   x->abort_posted = true;

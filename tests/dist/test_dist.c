@@ -523,6 +523,103 @@ static void test_dist__ranks_with_different_graphs_fail_cleanly(void **state) {
   assert_computes_again();
 }
 
+/* Computes a on every rank and expects the agreement check to refuse it
+ * on every rank (the same message everywhere), naming `needle`. */
+static void assert_refused(tsr_array *a, const char *needle) {
+  double v[128];
+  assert_true(tsr_array_nbytes(a) <= sizeof v);
+  assert_fails(tsr_array_to_buffer(a, v, (size_t)tsr_array_nbytes(a)), TSR_EINVAL,
+               "different task graphs");
+  const char *m = tsr_last_error();
+  if (strstr(m, needle) == NULL)
+    print_error("message '%s' lacks '%s'\n", m, needle);
+  assert_non_null(strstr(m, needle));
+  if (strstr(m, "different arguments") != NULL) /* the other message names the rank */
+    assert_same_on_every_rank(m, strlen(m));
+}
+
+/* The same calls with an argument that differs on the last rank: the graphs
+ * have the same shape, and computing them would mix the ranks' results. */
+static void test_dist__ranks_with_different_arguments_fail_cleanly(void **state) {
+  (void)state;
+  if (nranks == 1)
+    skip();
+  bool odd = rank == nranks - 1;
+  tsr_array *x, *y, *s, *c;
+  /* A constant (a weak scalar in a fused program). */
+  assert_ok(tsr_array_ones(dist_ctx, TSR_FLOAT64, 1, (int64_t[]){100}, (int64_t[]){10}, &x));
+  assert_ok(tsr_binary_scalar(TSR_OP_MUL, x, odd ? 2 : 1, &y));
+  assert_ok(tsr_sum(y, NULL, 0, false, &s));
+  assert_refused(s, "'reduce'"); /* the sum's program holds the product */
+  tsr_array_destroy(&y);
+  tsr_array_destroy(&s);
+  assert_ok(tsr_binary_scalar(TSR_OP_MUL, x, odd ? 2 : 1, &y));
+  assert_refused(y, "'elementwise'");
+  tsr_array_destroy(&y);
+  /* A constant array read in place (a full() memory leaf). */
+  assert_ok(tsr_array_full(dist_ctx, TSR_FLOAT64, 0, NULL, NULL, odd ? 3 : 4, &c));
+  assert_ok(tsr_add(x, c, &y));
+  assert_refused(y, "'elementwise'");
+  tsr_array_destroy(&y);
+  tsr_array_destroy(&c);
+  /* The value of full(). */
+  assert_ok(tsr_array_full(dist_ctx, TSR_FLOAT64, 1, (int64_t[]){100}, (int64_t[]){10},
+                           odd ? 3 : 4, &c));
+  assert_ok(tsr_sum(c, NULL, 0, false, &s));
+  assert_refused(s, "different arguments");
+  tsr_array_destroy(&s);
+  tsr_array_destroy(&c);
+  /* A reduction axis, and a transpose's axes, on a square array. */
+  tsr_array *sq;
+  assert_ok(tsr_array_random(dist_ctx, TSR_RANDOM_UNIFORM, 7, 2, (int64_t[]){8, 8},
+                             (int64_t[]){4, 4}, &sq));
+  assert_ok(tsr_sum(sq, (int[]){odd ? 1 : 0}, 1, false, &s));
+  assert_refused(s, "different task graphs");
+  tsr_array_destroy(&s);
+  assert_ok(tsr_transpose(sq, odd ? (int[]){1, 0} : (int[]){0, 1}, &y));
+  assert_ok(tsr_binary_scalar(TSR_OP_MUL, y, 2, &s)); /* x.T * 2 vs x * 2 */
+  assert_refused(s, "different task graphs");
+  tsr_array_destroy(&y);
+  tsr_array_destroy(&s);
+  /* A random seed. */
+  tsr_array_destroy(&sq);
+  assert_ok(tsr_array_random(dist_ctx, TSR_RANDOM_UNIFORM, odd ? 8 : 7, 2, (int64_t[]){8, 8},
+                             (int64_t[]){4, 4}, &sq));
+  assert_refused(sq, "'random'");
+  tsr_array_destroy(&sq);
+  /* A chunking with the same number of chunks. */
+  tsr_chunk_grid *grid;
+  const int64_t *extents[1] = {odd ? (int64_t[]){30, 70} : (int64_t[]){70, 30}};
+  assert_ok(tsr_chunk_grid_create_explicit(dist_ctx, 1, extents, (int64_t[]){2}, &grid));
+  assert_ok(tsr_rechunk_grid(x, grid, &y));
+  tsr_chunk_grid_destroy(&grid);
+  assert_ok(tsr_cumsum(y, 0, &s));
+  assert_ok(tsr_sum(s, NULL, 0, false, &c));
+  assert_refused(c, "different task graphs");
+  tsr_array_destroy(&y);
+  tsr_array_destroy(&s);
+  tsr_array_destroy(&c);
+  tsr_array_destroy(&x);
+  /* A dataset name (same file, same shape and chunks). */
+  char file[256];
+  snprintf(file, sizeof file, "dist_args_np%d_t%d.h5", nranks, tsr_ctx_threads(dist_ctx));
+  tsr_array *parts[2];
+  assert_ok(tsr_array_full(dist_ctx, TSR_FLOAT64, 1, (int64_t[]){10}, (int64_t[]){5}, 1, &parts[0]));
+  assert_ok(tsr_array_full(dist_ctx, TSR_FLOAT64, 1, (int64_t[]){10}, (int64_t[]){5}, 2, &parts[1]));
+  assert_ok(tsr_store_hdf5(dist_ctx, 2, parts, file, (const char *const[]){"a", "b"}, NULL));
+  tsr_array_destroy(&parts[0]);
+  tsr_array_destroy(&parts[1]);
+  assert_ok(tsr_array_from_hdf5(dist_ctx, file, odd ? "b" : "a", (int64_t[]){5}, &x));
+  assert_ok(tsr_sum(x, NULL, 0, false, &s));
+  assert_refused(s, "'hdf5-read'");
+  tsr_array_destroy(&x);
+  tsr_array_destroy(&s);
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank == 0)
+    unlink(file);
+  assert_computes_again();
+}
+
 /* ---- rank death ------------------------------------------------------------------ */
 
 static tsr_status die_on_rank1(void *out, const tsr_block_info *oi, const void *const *inp,
@@ -579,6 +676,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_dist__failing_kernel_on_one_rank_fails_every_rank),
       cmocka_unit_test(test_dist__bad_file_on_one_rank_fails_every_rank),
       cmocka_unit_test(test_dist__ranks_with_different_graphs_fail_cleanly),
+      cmocka_unit_test(test_dist__ranks_with_different_arguments_fail_cleanly),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   tsr_memory_stats m;
