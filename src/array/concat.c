@@ -12,11 +12,11 @@
 
 #include "array_impl.h"
 
-static const tsr__op op_concatenate = {"concatenate", tsr__gather_lower, NULL, false,
-                                   tsr__gather_lower_chunk};
-
-                                          tsr__gather_hash};
-static const tsr__op op_stack = {"stack", tsr__gather_lower, NULL, false, tsr__gather_lower_chunk, tsr__gather_hash};
+static const tsr__op op_concatenate = {"concatenate",         tsr__gather_lower,
+                                       NULL,                  false,
+                                       tsr__gather_lower_chunk, tsr__gather_hash};
+static const tsr__op op_stack = {"stack", tsr__gather_lower,       NULL,
+                                 false,   tsr__gather_lower_chunk, tsr__gather_hash};
 
 /* Common checks; *dtype receives the promoted dtype. */
 static tsr_status check_inputs(const char *fn, size_t n, tsr_array *const *arrays, tsr_array **out,
