@@ -32,42 +32,76 @@ static bool is_constant(const char *name) {
 
 /* ---- free names ------------------------------------------------------- */
 
+/* Names are looked up in hash indexes (names.c), so the scan is linear in
+ * the program's size. */
+typedef struct name_list {
+  const char **names;
+  int32_t n, cap;
+  tsr__qmap map;
+} name_list;
+
+static const char *list_name(const void *owner, int32_t i) {
+  return ((const name_list *)owner)->names[i];
+}
+
+static bool list_has(const name_list *l, const char *name) {
+  return tsr__query_map_find(&l->map, name, list_name, l) >= 0;
+}
+
+/* Appends name (not in the list yet); the array lives in the arena. */
+static tsr_status list_add(tsr_program *p, name_list *l, const char *name) {
+  if (l->n == l->cap) {
+    int32_t cap = l->cap ? 2 * l->cap : 8;
+    const char **names = tsr__query_arena_alloc(&p->arena, (size_t)cap * sizeof *names);
+    if (names == NULL)
+      return TSR_ENOMEM;
+    if (l->n)
+      memcpy(names, l->names, (size_t)l->n * sizeof *names);
+    l->names = names;
+    l->cap = cap;
+  }
+  l->names[l->n] = name;
+  TSR_TRY(tsr__query_map_add(p->ctx, &l->map, l->n, list_name, l));
+  l->n++;
+  return TSR_OK;
+}
+
 typedef struct name_scan {
   tsr_program *p;
-  const char **list;
-  size_t n, cap;
-  int32_t upto; /* statements before this one have assigned their targets */
+  name_list free_names; /* in order of first use */
+  name_list assigned;   /* targets of the statements before the current one */
 } name_scan;
-
-static bool assigned_before(const tsr_program *p, int32_t upto, const char *name) {
-  for (int32_t i = 0; i < upto; i++)
-    if (p->stmts[i].target != NULL && strcmp(p->stmts[i].target, name) == 0)
-      return true;
-  return false;
-}
 
 static tsr_status scan(name_scan *s, const tsr__qnode *n) {
   if (n == NULL)
     return TSR_OK;
-  if (n->kind == QN_NAME && !is_constant(n->text) && !assigned_before(s->p, s->upto, n->text)) {
-    for (size_t i = 0; i < s->n; i++)
-      if (strcmp(s->list[i], n->text) == 0)
-        return TSR_OK;
-    if (s->n == s->cap) {
-      size_t cap = s->cap ? 2 * s->cap : 8;
-      const char **list = tsr__query_arena_alloc(&s->p->arena, cap * sizeof *list);
-      if (list == NULL)
-        return TSR_ENOMEM;
-      if (s->n)
-        memcpy(list, s->list, s->n * sizeof *list);
-      s->list = list;
-      s->cap = cap;
-    }
-    s->list[s->n++] = n->text;
-  }
+  if (n->kind == QN_NAME && !is_constant(n->text) && !list_has(&s->assigned, n->text) &&
+      !list_has(&s->free_names, n->text))
+    TSR_TRY(list_add(s->p, &s->free_names, n->text));
   for (int i = 0; i < n->nkids; i++)
     TSR_TRY(scan(s, n->kids[i]));
   return TSR_OK;
+}
+
+/* Sets p->free_names. */
+static tsr_status scan_program(tsr_program *p) {
+  name_scan ns;
+  memset(&ns, 0, sizeof ns);
+  ns.p = p;
+  tsr_status s = TSR_OK;
+  for (int32_t i = 0; i < p->nstmts && s == TSR_OK; i++) {
+    const tsr__qstmt *st = &p->stmts[i];
+    s = scan(&ns, st->expr);
+    if (s == TSR_OK && st->target != NULL && !list_has(&ns.assigned, st->target))
+      s = list_add(p, &ns.assigned, st->target);
+  }
+  if (s == TSR_OK) {
+    p->free_names = ns.free_names.names;
+    p->nfree = (size_t)ns.free_names.n;
+  }
+  tsr__query_map_free(p->ctx, &ns.free_names.map);
+  tsr__query_map_free(p->ctx, &ns.assigned.map);
+  return s;
 }
 
 /* ---- parse / destroy -------------------------------------------------- */
@@ -88,12 +122,8 @@ tsr_status tsr_program_parse(tsr_ctx *ctx, const char *source, tsr_program **out
     goto fail;
   if ((s = tsr__query_parse(&p->arena, p->source, &p->stmts, &p->nstmts)) != TSR_OK)
     goto fail;
-  name_scan ns = {p, NULL, 0, 0, 0};
-  for (ns.upto = 0; ns.upto < p->nstmts; ns.upto++)
-    if ((s = scan(&ns, p->stmts[ns.upto].expr)) != TSR_OK)
-      goto fail;
-  p->free_names = ns.list;
-  p->nfree = ns.n;
+  if ((s = scan_program(p)) != TSR_OK)
+    goto fail;
   *out = p;
   return TSR_OK;
 fail:

@@ -208,11 +208,34 @@ typedef struct tsr__qvar {
   tsr__qvalue value;
 } tsr__qvar;
 
+/* ---- name index (names.c) ---------------------------------------------- */
+
+/* A hash index over a caller's array of names: open addressing with linear
+ * probing; slots hold index + 1 (0 = empty) and the table is kept at most
+ * half full, so lookups stay O(1) however many names a program has.  The
+ * caller keeps the names; `get` returns name `i` of `owner`. */
+typedef const char *(*tsr__qname_fn)(const void *owner, int32_t i);
+typedef struct tsr__qmap {
+  int32_t *slots;
+  size_t cap; /* 0 or a power of two */
+  int32_t n;  /* indices held */
+} tsr__qmap;
+
+/* The index of `name`, or -1. */
+int32_t tsr__query_map_find(const tsr__qmap *m, const char *name, tsr__qname_fn get,
+                            const void *owner);
+/* Adds index i (whose name get(owner, i) is not in the map yet); grows the
+ * table (allocated from ctx).  TSR_ENOMEM leaves the map as it was. */
+tsr_status tsr__query_map_add(tsr_ctx *ctx, tsr__qmap *m, int32_t i, tsr__qname_fn get,
+                              const void *owner);
+void tsr__query_map_free(tsr_ctx *ctx, tsr__qmap *m);
+
 /* A table of named values (inputs, assigned variables). */
 typedef struct tsr__qenv {
   tsr_ctx *ctx;
   tsr__qvar *vars;
   int n, cap;
+  tsr__qmap map; /* name -> index into vars */
 } tsr__qenv;
 
 /* A new handle on the same array node (the array layer has no public

@@ -1,5 +1,6 @@
 /* values.c — evaluation values (numbers, strings, tuples, arrays) and the
- * name tables holding a program's inputs and variables.  A value owns its
+ * name tables holding a program's inputs and variables (hashed by name,
+ * names.c).  A value owns its
  * array reference and its tuple items; copies take new references. */
 #include <string.h>
 
@@ -76,11 +77,13 @@ const char *tsr__query_value_kind_name(const tsr__qvalue *v) {
   return "value";
 }
 
+static const char *var_name(const void *owner, int32_t i) {
+  return ((const tsr__qenv *)owner)->vars[i].name;
+}
+
 tsr__qvalue *tsr__query_env_find(tsr__qenv *env, const char *name) {
-  for (int i = 0; i < env->n; i++)
-    if (strcmp(env->vars[i].name, name) == 0)
-      return &env->vars[i].value;
-  return NULL;
+  int32_t i = tsr__query_map_find(&env->map, name, var_name, env);
+  return i < 0 ? NULL : &env->vars[i].value;
 }
 
 tsr_status tsr__query_env_set(tsr__qenv *env, const char *name, tsr__qvalue *value) {
@@ -111,6 +114,11 @@ tsr_status tsr__query_env_set(tsr__qenv *env, const char *name, tsr__qvalue *val
     goto fail;
   memcpy(copy, name, len + 1);
   env->vars[env->n].name = copy;
+  s = tsr__query_map_add(env->ctx, &env->map, env->n, var_name, env);
+  if (s != TSR_OK) {
+    tsr_free(env->ctx, copy);
+    goto fail;
+  }
   env->vars[env->n].value = *value;
   env->n++;
   memset(value, 0, sizeof *value);
@@ -126,6 +134,7 @@ void tsr__query_env_clear(tsr__qenv *env) {
     tsr__query_value_clear(env->ctx, &env->vars[i].value);
   }
   tsr_free(env->ctx, env->vars);
+  tsr__query_map_free(env->ctx, &env->map);
   env->vars = NULL;
   env->n = env->cap = 0;
 }
