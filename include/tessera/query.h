@@ -85,6 +85,12 @@ typedef struct tsr_program tsr_program;
  * TSR_ENOMEM; TSR_EINVAL for NULL arguments. */
 TSR_API TSR_NODISCARD tsr_status tsr_program_parse(tsr_ctx *ctx, const char *source,
                                                    tsr_program **out);
+/* As tsr_program_parse for the `size` bytes at `source` (copied; no NUL
+ * terminator needed), such as a program file read whole.  A NUL byte among
+ * them is TSR_EPARSE ("NUL byte in the program") at its line and column,
+ * never the silent end of the program. */
+TSR_API TSR_NODISCARD tsr_status tsr_program_parse_buffer(tsr_ctx *ctx, const char *source,
+                                                          size_t size, tsr_program **out);
 /* Frees the program and every reference it holds, sets *program to NULL;
  * accepts NULL. */
 TSR_API void tsr_program_destroy(tsr_program **program);

@@ -7,7 +7,6 @@
  * separator.  Newlines inside () and [] are dropped so a call may span
  * lines.  Runs of separators are kept; the parser skips empty statements. */
 #include <ctype.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,7 +44,8 @@ typedef struct lexer {
 
 static tsr__qtoken *push(lexer *lx, tsr__qtok_kind kind, size_t pos, size_t len) {
   if (lx->n == lx->cap) {
-    int32_t cap = lx->cap ? 2 * lx->cap : 64;
+    /* The text has at most INT32_MAX / 2 bytes, so the count fits int32. */
+    int32_t cap = lx->cap == 0 ? 64 : lx->cap > INT32_MAX / 2 ? INT32_MAX : 2 * lx->cap;
     tsr__qtoken *t = tsr__query_arena_alloc(lx->arena, (size_t)cap * sizeof *t);
     if (t == NULL)
       return NULL;
@@ -62,11 +62,13 @@ static tsr__qtoken *push(lexer *lx, tsr__qtok_kind kind, size_t pos, size_t len)
   return t;
 }
 
-/* A number starting at src[i]; *end is one past it. */
+/* A number starting at src[i]; *end is one past it.  Any length: the
+ * digits (without '_') are copied whole into the arena, so a float literal
+ * of any length is rounded correctly by strtod, and an integer literal is
+ * converted exactly or refused. */
 static tsr_status lex_number(lexer *lx, size_t i, size_t *end) {
   const char *s = lx->src;
-  char buf[128];
-  size_t n = 0, j = i;
+  size_t j = i;
   bool is_float = false;
   while (isdigit((unsigned char)s[j]) || s[j] == '_' || s[j] == '.') {
     if (s[j] == '.') {
@@ -74,8 +76,6 @@ static tsr_status lex_number(lexer *lx, size_t i, size_t *end) {
         break;
       is_float = true;
     }
-    if (s[j] != '_' && n < sizeof buf - 1)
-      buf[n++] = s[j];
     j++;
   }
   if (s[j] == 'e' || s[j] == 'E') {
@@ -86,31 +86,40 @@ static tsr_status lex_number(lexer *lx, size_t i, size_t *end) {
       return tsr__query_fail(s, (int32_t)i, TSR_EPARSE, "malformed number '%.*s'", (int)(k - i),
                              s + i);
     is_float = true;
-    while (j < k && n < sizeof buf - 1)
-      buf[n++] = s[j++];
-    while (isdigit((unsigned char)s[j])) {
-      if (n < sizeof buf - 1)
-        buf[n++] = s[j];
+    j = k;
+    while (isdigit((unsigned char)s[j]))
       j++;
-    }
   }
   if (isalpha((unsigned char)s[j]) || s[j] == '_')
     return tsr__query_fail(s, (int32_t)i, TSR_EPARSE, "malformed number '%.*s'", (int)(j + 1 - i),
                            s + i);
+  char *buf = tsr__query_arena_alloc(lx->arena, j - i + 1);
+  if (buf == NULL)
+    return TSR_ENOMEM;
+  size_t n = 0;
+  for (size_t k = i; k < j; k++)
+    if (s[k] != '_')
+      buf[n++] = s[k];
   buf[n] = '\0';
   tsr__qtoken *t = push(lx, QT_NUMBER, i, j - i);
   if (t == NULL)
     return TSR_ENOMEM;
-  errno = 0;
   if (!is_float) {
-    unsigned long long v = strtoull(buf, NULL, 10);
-    if (errno == ERANGE || v > (unsigned long long)INT64_MAX)
-      return tsr__query_fail(s, (int32_t)i, TSR_EPARSE, "integer %s is too large for int64", buf);
+    uint64_t v = 0;
+    for (size_t k = 0; k < n; k++) {
+      unsigned d = (unsigned)(buf[k] - '0');
+      if (v > (UINT64_MAX - d) / 10 || v * 10 + d > (uint64_t)INT64_MAX)
+        return tsr__query_fail(s, (int32_t)i, TSR_EPARSE,
+                               "integer literal out of range (%zu digits; the largest integer is "
+                               "9223372036854775807)",
+                               n);
+      v = v * 10 + d;
+    }
     t->is_int = true;
     t->ival = (int64_t)v;
     t->fval = (double)v;
   } else {
-    t->fval = strtod(buf, NULL);
+    t->fval = strtod(buf, NULL); /* overflow gives inf, underflow 0, as Python */
   }
   *end = j;
   return TSR_OK;

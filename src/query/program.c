@@ -109,8 +109,25 @@ static tsr_status scan_program(tsr_program *p) {
 tsr_status tsr_program_parse(tsr_ctx *ctx, const char *source, tsr_program **out) {
   TSR_CHECK(out != NULL, TSR_EINVAL, "tsr_program_parse: out is NULL");
   *out = NULL;
-  TSR_CHECK(ctx != NULL, TSR_EINVAL, "tsr_program_parse: ctx is NULL");
   TSR_CHECK(source != NULL, TSR_EINVAL, "tsr_program_parse: source is NULL");
+  return tsr_program_parse_buffer(ctx, source, strlen(source), out);
+}
+
+tsr_status tsr_program_parse_buffer(tsr_ctx *ctx, const char *source, size_t size,
+                                    tsr_program **out) {
+  TSR_CHECK(out != NULL, TSR_EINVAL, "tsr_program_parse: out is NULL");
+  *out = NULL;
+  TSR_CHECK(ctx != NULL, TSR_EINVAL, "tsr_program_parse: ctx is NULL");
+  TSR_CHECK(source != NULL || size == 0, TSR_EINVAL, "tsr_program_parse: source is NULL");
+  if (size == 0)
+    source = "";
+  /* The parser reads NUL-terminated text: a NUL byte inside would end the
+   * program early and silently. */
+  const char *nul = memchr(source, '\0', size);
+  if (nul != NULL)
+    return tsr__query_fail(source, (int32_t)(nul - source > INT32_MAX ? INT32_MAX : nul - source),
+                           TSR_EPARSE, "NUL byte in the program (byte %zu); a program is text",
+                           (size_t)(nul - source) + 1);
   tsr_program *p = NULL;
   TSR_TRY(tsr_calloc(ctx, 1, sizeof *p, (void **)&p));
   p->ctx = ctx;
@@ -118,7 +135,7 @@ tsr_status tsr_program_parse(tsr_ctx *ctx, const char *source, tsr_program **out
   p->inputs.ctx = ctx;
   p->vars.ctx = ctx;
   tsr_status s = TSR_ENOMEM;
-  if ((p->source = tsr__query_arena_strndup(&p->arena, source, strlen(source))) == NULL)
+  if ((p->source = tsr__query_arena_strndup(&p->arena, source, size)) == NULL)
     goto fail;
   if ((s = tsr__query_parse(&p->arena, p->source, &p->stmts, &p->nstmts)) != TSR_OK)
     goto fail;

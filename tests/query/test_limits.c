@@ -97,12 +97,104 @@ static void test_limits__many_free_names(void **state) {
   free(t.s);
 }
 
+/* ---- long literals, NUL bytes ---------------------------------------------- */
+
+/* Parses `src` (of `len` bytes) expecting TSR_EPARSE with message `want`. */
+static void check_parse_error(tsr_ctx *ctx, const char *src, size_t len, const char *want) {
+  tsr_program *p = (tsr_program *)&p;
+  assert_int_equal(tsr_program_parse_buffer(ctx, src, len, &p), TSR_EPARSE);
+  assert_null(p);
+  if (strcmp(tsr_last_error(), want) != 0)
+    print_error("got:\n%s\nwant:\n%s\n", tsr_last_error(), want);
+  assert_string_equal(tsr_last_error(), want);
+}
+
+static void test_limits__long_number_literals(void **state) {
+  tsr_ctx *ctx = *state;
+  text t = {0};
+  /* 0.000...0001 with 200 zeros after the point is 1e-201. */
+  put(&t, "0.");
+  for (int i = 0; i < 200; i++)
+    put(&t, "0");
+  put(&t, "1 == 1e-201");
+  check_eval(ctx, t.s, "True");
+  /* 200 leading zeros do not hide the digits after them. */
+  t.n = 0;
+  for (int i = 0; i < 200; i++)
+    put(&t, "0");
+  put(&t, "42 + 0");
+  check_eval(ctx, t.s, "42");
+  /* 1 followed by 300 zeros (and a point) is 1e300. */
+  t.n = 0;
+  put(&t, "1");
+  for (int i = 0; i < 300; i++)
+    put(&t, "0");
+  put(&t, ".0 == 1e300");
+  check_eval(ctx, t.s, "True");
+  /* 150 digits of pi round to the double nearest pi. */
+  check_eval(ctx,
+             "3.14159265358979323846264338327950288419716939937510582097494459230781640628620899"
+             "862803482534211706798214808651328230664709384460955058223172535940812848 == pi",
+             "True");
+  /* Underscores between digits, in a literal longer than 127 characters. */
+  t.n = 0;
+  put(&t, "1");
+  for (int i = 0; i < 18; i++)
+    put(&t, "_______0");
+  check_eval(ctx, t.s, "1000000000000000000");
+  /* A 300-digit integer is refused, not cut. */
+  t.n = 0;
+  for (int i = 0; i < 300; i++)
+    put(&t, "9");
+  check_parse_error(ctx, t.s, t.n,
+                    "line 1, column 1: integer literal out of range (300 digits; the largest "
+                    "integer is 9223372036854775807)\n"
+                    "  999999999999999999999999999999999999999999999999999999999999999999999999999"
+                    "9999999999999999999999999...\n"
+                    "  ^");
+  free(t.s);
+}
+
+static void test_limits__nul_byte(void **state) {
+  tsr_ctx *ctx = *state;
+  static const char prog[] = "x = 1\ny = \0 + 2\n";
+  check_parse_error(ctx, prog, sizeof prog - 1,
+                    "line 2, column 5: NUL byte in the program (byte 11); a program is text\n"
+                    "  y = \n"
+                    "      ^");
+  static const char in_string[] = "x = \"f\0\"";
+  check_parse_error(ctx, in_string, sizeof in_string - 1,
+                    "line 1, column 7: NUL byte in the program (byte 7); a program is text\n"
+                    "  x = \"f\n"
+                    "        ^");
+  static const char in_comment[] = "1 # \0 comment\n2";
+  check_parse_error(ctx, in_comment, sizeof in_comment - 1,
+                    "line 1, column 5: NUL byte in the program (byte 5); a program is text\n"
+                    "  1 # \n"
+                    "      ^");
+  /* Without a NUL the size is all that counts: no terminator is read. */
+  tsr_program *p = NULL;
+  tsr_array *v = NULL;
+  assert_ok(tsr_program_parse_buffer(ctx, "2 * 21xyz", 6, &p));
+  assert_ok(tsr_program_run(p, &v));
+  char *got = format(v);
+  assert_string_equal(got, "42");
+  free(got);
+  tsr_array_destroy(&v);
+  tsr_program_destroy(&p);
+  assert_ok(tsr_program_parse_buffer(ctx, NULL, 0, &p));
+  tsr_program_destroy(&p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_limits__many_statements, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_limits__many_free_names, test_ctx_setup,
                                       test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_limits__long_number_literals, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_limits__nul_byte, test_ctx_setup, test_ctx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
