@@ -397,8 +397,8 @@ typedef struct call {
 /* The argument for parameter `name` (QV_NONE when not given). */
 static const qv *arg(const call *c, const char *name, int32_t *pos) {
   static const qv none = {0};
-  for (int i = 0; c->node->fn.params[i] != NULL; i++)
-    if (strcmp(c->node->fn.params[i], name) == 0) {
+  for (int i = 0; c->node->fn->params[i] != NULL; i++)
+    if (strcmp(c->node->fn->params[i], name) == 0) {
       if (pos != NULL)
         *pos = c->node->slots[i] ? c->node->slots[i]->pos : c->node->pos;
       return &c->args[i];
@@ -579,7 +579,7 @@ static tsr_status reduce(call *c, tsr_array **r) {
   o.split_every = (int)split;
   tsr_array *a;
   TSR_TRY(get_array(c, "a", TSR_NUM_DTYPES, &a));
-  tsr_status s = tsr_reduce((tsr_reduce_op)c->node->fn.op, a, all ? NULL : axes, naxes, &o, r);
+  tsr_status s = tsr_reduce((tsr_reduce_op)c->node->fn->op, a, all ? NULL : axes, naxes, &o, r);
   tsr_array_destroy(&a);
   return s == TSR_OK ? s : wrap(ev, c->node->pos, s);
 }
@@ -595,7 +595,7 @@ static tsr_status along_axis(call *c, tsr_array **r) {
   tsr_array *a, *in = NULL;
   TSR_TRY(get_array(c, "a", TSR_NUM_DTYPES, &a));
   tsr_status s = TSR_OK;
-  tsr__qfn_kind k = c->node->fn.kind;
+  tsr__qfn_kind k = c->node->fn->kind;
   if (k == QF_ARGMIN || k == QF_ARGMAX) {
     s = (k == QF_ARGMIN ? tsr_argmin : tsr_argmax)(a, (int)axis, flat, r);
   } else {
@@ -721,7 +721,7 @@ static tsr_status join(call *c, tsr_array **r) {
   const qv *v = arg(c, "arrays", &pos);
   if (v->kind != QV_TUPLE || v->n == 0)
     return bad_arg(c, "arrays", "a non-empty tuple or list of arrays");
-  bool concat = c->node->fn.kind == QF_CONCATENATE;
+  bool concat = c->node->fn->kind == QF_CONCATENATE;
   bool flat = concat && arg(c, "axis", NULL)->kind == QV_NONE &&
               c->node->slots[1] != NULL; /* an explicit axis=None flattens */
   int64_t axis;
@@ -761,7 +761,7 @@ static tsr_status structural(call *c, tsr_array *a, tsr_array **r) {
   int64_t list[TSR_MAX_NDIM], buf[TSR_MAX_NDIM];
   int n;
   tsr_status s = TSR_OK;
-  switch (c->node->fn.kind) {
+  switch (c->node->fn->kind) {
   case QF_ASTYPE: {
     tsr_dtype t;
     TSR_TRY(get_dtype(c, "dtype", TSR_FLOAT64, &t));
@@ -824,14 +824,14 @@ static tsr_status construct(call *c, tsr_array **r) {
   int ndim;
   tsr_dtype t;
   tsr_status s;
-  switch (c->node->fn.kind) {
+  switch (c->node->fn->kind) {
   case QF_ZEROS:
   case QF_ONES:
   case QF_FULL: {
-    double value = c->node->fn.kind == QF_ONES;
+    double value = c->node->fn->kind == QF_ONES;
     tsr_dtype def = TSR_FLOAT64;
     TSR_TRY(get_shape(c, "shape", &ndim, shape));
-    if (c->node->fn.kind == QF_FULL) {
+    if (c->node->fn->kind == QF_FULL) {
       const qv *fill = arg(c, "fill_value", NULL);
       TSR_TRY(get_number(c, "fill_value", 0, &value));
       def = default_dtype(fill);
@@ -908,7 +908,7 @@ static tsr_status construct(call *c, tsr_array **r) {
 
 static tsr_status dispatch(call *c, qv *out) {
   tsr__qeval *ev = c->ev;
-  const tsr__qfn *fn = &c->node->fn;
+  const tsr__qfn *fn = c->node->fn;
   const char *p0 = fn->params[0];
   tsr_array *r = NULL, *a = NULL, *b = NULL;
   tsr_status s = TSR_OK;
@@ -971,15 +971,17 @@ static tsr_status dispatch(call *c, qv *out) {
   return TSR_OK;
 }
 
-static tsr_status eval_call(tsr__qeval *ev, const tsr__qnode *n, qv *out) {
-  call c = {ev, n, {{0}}};
-  int np = tsr__query_fn_nparams(&n->fn);
-  tsr_status s = TSR_OK;
-  for (int i = 0; i < np && s == TSR_OK; i++)
-    if (n->slots[i] != NULL)
-      s = tsr__query_eval(ev, n->slots[i], &c.args[i]);
-  if (s == TSR_OK)
-    s = dispatch(&c, out);
+/* A call whose arguments (one per parameter, None when not given) are
+ * args[0..nparams); they are moved into the call and cleared. */
+static tsr_status eval_call(tsr__qeval *ev, const tsr__qnode *n, qv *args, qv *out) {
+  call c;
+  memset(&c, 0, sizeof c);
+  c.ev = ev;
+  c.node = n;
+  int np = tsr__query_fn_nparams(n->fn);
+  memcpy(c.args, args, (size_t)np * sizeof *args);
+  memset(args, 0, (size_t)np * sizeof *args);
+  tsr_status s = dispatch(&c, out);
   for (int i = 0; i < np; i++)
     tsr__query_value_clear(ev->ctx, &c.args[i]);
   return s;
@@ -1049,61 +1051,134 @@ static tsr_status eval_attr(tsr__qeval *ev, const tsr__qnode *n, const qv *v, qv
 }
 
 /* An index bound: an integer or None (TSR_NONE). */
-static tsr_status index_bound(tsr__qeval *ev, const tsr__qnode *n, int64_t none, int64_t *out) {
+static tsr_status index_bound(tsr__qeval *ev, const tsr__qnode *n, const qv *v, int64_t none,
+                              int64_t *out) {
   *out = none;
-  if (n == NULL)
-    return TSR_OK;
-  qv v = {0};
-  TSR_TRY(tsr__query_eval(ev, n, &v));
-  tsr_status s = TSR_OK;
-  if (v.kind == QV_INT)
-    *out = v.i;
-  else if (v.kind != QV_NONE)
-    s = FAIL(n->pos, TSR_EINVAL, "indices must be integers or slices, not %s",
-             tsr__query_value_kind_name(&v));
-  tsr__query_value_clear(ev->ctx, &v);
-  return s;
+  if (v->kind == QV_INT)
+    *out = v->i;
+  else if (v->kind != QV_NONE)
+    return FAIL(n->pos, TSR_EINVAL, "indices must be integers or slices, not %s",
+                tsr__query_value_kind_name(v));
+  return TSR_OK;
 }
 
-static tsr_status eval_index(tsr__qeval *ev, const tsr__qnode *n, qv *out) {
+/* x[...] with the values of the index items (a slice's three parts, None
+ * when omitted) in vals, then the target's value. */
+static tsr_status eval_index(tsr__qeval *ev, const tsr__qnode *n, const qv *vals, qv *out) {
   int count = n->nkids - 1;
-  if (count > TSR_MAX_NDIM)
-    return FAIL(n->pos, TSR_EINVAL, "too many indices (%d)", count);
   tsr_index index[TSR_MAX_NDIM];
+  const qv *v = vals;
   for (int i = 0; i < count; i++) {
     const tsr__qnode *it = n->kids[i + 1];
     if (it->kind == QN_SLICE) {
       index[i].is_slice = true;
-      TSR_TRY(index_bound(ev, it->kids[0], TSR_NONE, &index[i].start));
-      TSR_TRY(index_bound(ev, it->kids[1], TSR_NONE, &index[i].stop));
-      TSR_TRY(index_bound(ev, it->kids[2], 1, &index[i].step));
+      TSR_TRY(index_bound(ev, it->kids[0] ? it->kids[0] : it, &v[0], TSR_NONE, &index[i].start));
+      TSR_TRY(index_bound(ev, it->kids[1] ? it->kids[1] : it, &v[1], TSR_NONE, &index[i].stop));
+      TSR_TRY(index_bound(ev, it->kids[2] ? it->kids[2] : it, &v[2], 1, &index[i].step));
       if (index[i].step == 0)
         return FAIL(it->kids[2]->pos, TSR_EINVAL, "slice step cannot be zero");
+      v += 3;
     } else {
       index[i].is_slice = false;
-      TSR_TRY(index_bound(ev, it, TSR_NONE, &index[i].start));
+      TSR_TRY(index_bound(ev, it, &v[0], TSR_NONE, &index[i].start));
       if (index[i].start == TSR_NONE)
         return FAIL(it->pos, TSR_EINVAL, "None (newaxis) indices are not supported");
+      v += 1;
     }
   }
-  qv target = {0};
-  TSR_TRY(tsr__query_eval(ev, n->kids[0], &target));
-  tsr_status s = TSR_OK;
+  const qv *target = v;
   tsr_array *r = NULL;
-  if (target.kind != QV_ARRAY)
-    s = FAIL(n->pos, TSR_EINVAL, "a %s cannot be indexed", tsr__query_value_kind_name(&target));
-  else if ((s = tsr_slice(target.array, count, index, &r)) != TSR_OK)
-    s = wrap(ev, n->pos, s);
-  tsr__query_value_clear(ev->ctx, &target);
-  if (s == TSR_OK)
-    set_array(out, r);
-  return s;
+  if (target->kind != QV_ARRAY)
+    return FAIL(n->pos, TSR_EINVAL, "a %s cannot be indexed", tsr__query_value_kind_name(target));
+  API(n->pos, tsr_slice(target->array, count, index, &r));
+  set_array(out, r);
+  return TSR_OK;
 }
 
-tsr_status tsr__query_eval(tsr__qeval *ev, const tsr__qnode *n, qv *out) {
+/* ---- the walk ----------------------------------------------------------- */
+
+/* The tree is walked with a heap stack of frames and a heap stack of
+ * values: a frame pushes the values of its node's children (in the order
+ * below), then replaces them by its node's value.  The depth of the tree
+ * (a sum of a million terms is a left-deep chain a million deep) costs
+ * heap memory only. */
+typedef struct eframe {
+  const tsr__qnode *node;
+  int32_t next; /* children pushed so far */
+  int32_t base; /* value stack index of the first child's value */
+} eframe;
+
+typedef struct walk {
+  tsr_ctx *ctx;
+  eframe *frames;
+  int32_t nframes, cap_frames;
+  qv *vals;
+  int32_t nvals, cap_vals;
+} walk;
+
+static tsr_status grow(tsr_ctx *ctx, void **data, int32_t *cap, int32_t n, size_t size) {
+  if (n < *cap)
+    return TSR_OK;
+  if (*cap > INT32_MAX / 2)
+    return tsr_error_set(TSR_ENOMEM, "program: nesting too deep");
+  int32_t c = *cap ? 2 * *cap : 64;
+  void *d = NULL;
+  TSR_TRY(tsr_alloc(ctx, (size_t)c * size, &d));
+  if (n)
+    memcpy(d, *data, (size_t)n * size);
+  tsr_free(ctx, *data);
+  *data = d;
+  *cap = c;
+  return TSR_OK;
+}
+
+/* How many values a node's children give, in evaluation order: a call's
+ * parameters (None for those not given); an index's items (three per
+ * slice) and then its target; other nodes their kids. */
+static int32_t nchildren(const tsr__qnode *n) {
+  switch (n->kind) {
+  case QN_CALL:
+    return tsr__query_fn_nparams(n->fn);
+  case QN_INDEX: {
+    int32_t k = 1;
+    for (int32_t i = 1; i < n->nkids; i++)
+      k += n->kids[i]->kind == QN_SLICE ? 3 : 1;
+    return k;
+  }
+  case QN_TUPLE:
+  case QN_UNARY:
+  case QN_BINARY:
+  case QN_ATTR:
+    return n->nkids;
+  default:
+    return 0;
+  }
+}
+
+/* Child number k of n in that order (NULL: None). */
+static const tsr__qnode *child(const tsr__qnode *n, int32_t k) {
+  if (n->kind == QN_CALL)
+    return n->slots[k];
+  if (n->kind != QN_INDEX)
+    return n->kids[k];
+  for (int32_t i = 1; i < n->nkids; i++) {
+    const tsr__qnode *it = n->kids[i];
+    if (it->kind == QN_SLICE) {
+      if (k < 3)
+        return it->kids[k];
+      k -= 3;
+    } else {
+      if (k == 0)
+        return it;
+      k -= 1;
+    }
+  }
+  return n->kids[0];
+}
+
+/* The value of a node with no children to evaluate. */
+static tsr_status eval_leaf(tsr__qeval *ev, const tsr__qnode *n, qv *out) {
   memset(out, 0, sizeof *out);
-  qv a = {0}, b = {0};
-  tsr_status s = TSR_OK;
   switch (n->kind) {
   case QN_NUMBER:
     n->is_int ? set_int(out, n->ival) : set_float(out, n->fval);
@@ -1114,39 +1189,110 @@ tsr_status tsr__query_eval(tsr__qeval *ev, const tsr__qnode *n, qv *out) {
     return TSR_OK;
   case QN_NAME:
     return eval_name(ev, n, out);
-  case QN_TUPLE:
+  case QN_TUPLE: /* () */
     out->kind = QV_TUPLE;
-    if (n->nkids > 0)
-      API(n->pos, tsr_calloc(ev->ctx, (size_t)n->nkids, sizeof *out->items, (void **)&out->items));
-    for (int i = 0; i < n->nkids && s == TSR_OK; i++) {
-      s = tsr__query_eval(ev, n->kids[i], &out->items[i]);
-      out->n = i + 1;
-    }
-    break;
-  case QN_UNARY:
-    TSR_TRY(tsr__query_eval(ev, n->kids[0], &a));
-    s = eval_unary(ev, n, &a, out);
-    break;
-  case QN_BINARY:
-    TSR_TRY(tsr__query_eval(ev, n->kids[0], &a));
-    s = tsr__query_eval(ev, n->kids[1], &b);
-    if (s == TSR_OK)
-      s = eval_binary(ev, n, &a, &b, out);
-    break;
-  case QN_ATTR:
-    TSR_TRY(tsr__query_eval(ev, n->kids[0], &a));
-    s = eval_attr(ev, n, &a, out);
-    break;
-  case QN_INDEX:
-    return eval_index(ev, n, out);
-  case QN_CALL:
-    return eval_call(ev, n, out);
+    return TSR_OK;
   default:
     return FAIL(n->pos, TSR_EINTERNAL, "unexpected syntax node %d", (int)n->kind);
   }
-  tsr__query_value_clear(ev->ctx, &a);
-  tsr__query_value_clear(ev->ctx, &b);
+}
+
+/* The value of n from its children's values (vals[0..nchildren)), which
+ * the caller clears afterwards (unless moved out: cleared to None). */
+static tsr_status eval_node(tsr__qeval *ev, const tsr__qnode *n, qv *vals, qv *out) {
+  memset(out, 0, sizeof *out);
+  switch (n->kind) {
+  case QN_TUPLE:
+    out->kind = QV_TUPLE;
+    API(n->pos, tsr_calloc(ev->ctx, (size_t)n->nkids, sizeof *out->items, (void **)&out->items));
+    memcpy(out->items, vals, (size_t)n->nkids * sizeof *vals);
+    memset(vals, 0, (size_t)n->nkids * sizeof *vals);
+    out->n = n->nkids;
+    return TSR_OK;
+  case QN_UNARY:
+    return eval_unary(ev, n, &vals[0], out);
+  case QN_BINARY:
+    return eval_binary(ev, n, &vals[0], &vals[1], out);
+  case QN_ATTR:
+    return eval_attr(ev, n, &vals[0], out);
+  case QN_INDEX:
+    return eval_index(ev, n, vals, out);
+  case QN_CALL:
+    return eval_call(ev, n, vals, out);
+  default:
+    return FAIL(n->pos, TSR_EINTERNAL, "unexpected syntax node %d", (int)n->kind);
+  }
+}
+
+static tsr_status walk_push_value(tsr__qeval *ev, walk *w, const tsr__qnode *at, qv **slot) {
+  tsr_status s = grow(w->ctx, (void **)&w->vals, &w->cap_vals, w->nvals, sizeof *w->vals);
   if (s != TSR_OK)
-    tsr__query_value_clear(ev->ctx, out);
+    return wrap(ev, at->pos, s);
+  *slot = &w->vals[w->nvals++];
+  memset(*slot, 0, sizeof **slot);
+  return TSR_OK;
+}
+
+static tsr_status walk_push_frame(tsr__qeval *ev, walk *w, const tsr__qnode *n) {
+  tsr_status s = grow(w->ctx, (void **)&w->frames, &w->cap_frames, w->nframes, sizeof *w->frames);
+  if (s != TSR_OK)
+    return wrap(ev, n->pos, s);
+  w->frames[w->nframes++] = (eframe){n, 0, w->nvals};
+  return TSR_OK;
+}
+
+static tsr_status walk_run(tsr__qeval *ev, walk *w, const tsr__qnode *root) {
+  if (root->kind == QN_INDEX && root->nkids - 1 > TSR_MAX_NDIM)
+    return FAIL(root->pos, TSR_EINVAL, "too many indices (%d)", (int)(root->nkids - 1));
+  TSR_TRY(walk_push_frame(ev, w, root));
+  while (w->nframes > 0) {
+    eframe *f = &w->frames[w->nframes - 1];
+    const tsr__qnode *n = f->node;
+    int32_t total = nchildren(n);
+    if (f->next < total) {
+      const tsr__qnode *c = child(n, f->next++);
+      if (c != NULL && nchildren(c) > 0) {
+        if (c->kind == QN_INDEX && c->nkids - 1 > TSR_MAX_NDIM)
+          return FAIL(c->pos, TSR_EINVAL, "too many indices (%d)", (int)(c->nkids - 1));
+        TSR_TRY(walk_push_frame(ev, w, c));
+        continue;
+      }
+      qv *slot = NULL;
+      TSR_TRY(walk_push_value(ev, w, n, &slot));
+      if (c != NULL)
+        TSR_TRY(eval_leaf(ev, c, slot));
+      continue;
+    }
+    qv r;
+    int32_t base = f->base;
+    tsr_status s = total > 0 ? eval_node(ev, n, &w->vals[base], &r) : eval_leaf(ev, n, &r);
+    while (w->nvals > base)
+      tsr__query_value_clear(ev->ctx, &w->vals[--w->nvals]);
+    if (s != TSR_OK)
+      return s;
+    w->nframes--;
+    qv *slot = NULL;
+    if ((s = walk_push_value(ev, w, n, &slot)) != TSR_OK) {
+      tsr__query_value_clear(ev->ctx, &r);
+      return s;
+    }
+    *slot = r;
+  }
+  return TSR_OK;
+}
+
+tsr_status tsr__query_eval(tsr__qeval *ev, const tsr__qnode *n, qv *out) {
+  memset(out, 0, sizeof *out);
+  walk w;
+  memset(&w, 0, sizeof w);
+  w.ctx = ev->ctx;
+  tsr_status s = walk_run(ev, &w, n);
+  if (s == TSR_OK)
+    *out = w.vals[0];
+  else
+    while (w.nvals > 0)
+      tsr__query_value_clear(ev->ctx, &w.vals[--w.nvals]);
+  tsr_free(ev->ctx, w.vals);
+  tsr_free(ev->ctx, w.frames);
   return s;
 }

@@ -46,11 +46,12 @@ static tsr__qtoken *push(lexer *lx, tsr__qtok_kind kind, size_t pos, size_t len)
   if (lx->n == lx->cap) {
     /* The text has at most INT32_MAX / 2 bytes, so the count fits int32. */
     int32_t cap = lx->cap == 0 ? 64 : lx->cap > INT32_MAX / 2 ? INT32_MAX : 2 * lx->cap;
-    tsr__qtoken *t = tsr__query_arena_alloc(lx->arena, (size_t)cap * sizeof *t);
-    if (t == NULL)
+    tsr__qtoken *t = NULL;
+    if (tsr_alloc(lx->arena->ctx, (size_t)cap * sizeof *t, (void **)&t) != TSR_OK)
       return NULL;
     if (lx->n)
       memcpy(t, lx->toks, (size_t)lx->n * sizeof *t);
+    tsr_free(lx->arena->ctx, lx->toks);
     lx->toks = t;
     lx->cap = cap;
   }
@@ -177,13 +178,12 @@ static const struct {
     {";", QT_NEWLINE},
 };
 
-tsr_status tsr__query_lex(tsr__qarena *arena, const char *source, tsr__qtoken **tokens,
-                          int32_t *ntokens) {
-  lexer lx = {arena, source, NULL, 0, 0};
+static tsr_status lex(lexer *lxp) {
+  lexer *lx = lxp;
+  tsr__qarena *arena = lx->arena;
+  const char *source = lx->src;
   int depth = 0; /* open ( and [ */
   size_t i = 0;
-  *tokens = NULL;
-  *ntokens = 0;
   if (strlen(source) > (size_t)INT32_MAX / 2)
     return tsr_error_set(TSR_EINVAL, "program: the text is too long");
   while (source[i] != '\0') {
@@ -196,21 +196,21 @@ tsr_status tsr__query_lex(tsr__qarena *arena, const char *source, tsr__qtoken **
       while (source[i] != '\0' && source[i] != '\n')
         i++;
     } else if (c == '\n') {
-      if (depth == 0 && push(&lx, QT_NEWLINE, i, 1) == NULL)
+      if (depth == 0 && push(lx, QT_NEWLINE, i, 1) == NULL)
         return TSR_ENOMEM;
       i++;
     } else if (isdigit((unsigned char)c) || (c == '.' && isdigit((unsigned char)source[i + 1]))) {
-      TSR_TRY(lex_number(&lx, i, &i));
+      TSR_TRY(lex_number(lx, i, &i));
     } else if (isalpha((unsigned char)c) || c == '_') {
       size_t j = i;
       while (isalnum((unsigned char)source[j]) || source[j] == '_')
         j++;
-      tsr__qtoken *t = push(&lx, QT_NAME, i, j - i);
+      tsr__qtoken *t = push(lx, QT_NAME, i, j - i);
       if (t == NULL || (t->text = tsr__query_arena_strndup(arena, source + i, j - i)) == NULL)
         return TSR_ENOMEM;
       i = j;
     } else if (c == '"' || c == '\'') {
-      TSR_TRY(lex_string(&lx, i, &i));
+      TSR_TRY(lex_string(lx, i, &i));
     } else {
       size_t k = 0, nops = sizeof ops / sizeof ops[0];
       while (k < nops && strncmp(source + i, ops[k].text, strlen(ops[k].text)) != 0)
@@ -230,13 +230,26 @@ tsr_status tsr__query_lex(tsr__qarena *arena, const char *source, tsr__qtoken **
       else if ((kind == QT_RPAREN || kind == QT_RBRACKET) && depth > 0)
         depth--;
       /* ';' inside brackets is still a separator: the parser reports it. */
-      if (push(&lx, kind, i, strlen(ops[k].text)) == NULL)
+      if (push(lx, kind, i, strlen(ops[k].text)) == NULL)
         return TSR_ENOMEM;
       i += strlen(ops[k].text);
     }
   }
-  if (push(&lx, QT_EOF, i, 0) == NULL)
+  if (push(lx, QT_EOF, i, 0) == NULL)
     return TSR_ENOMEM;
+  return TSR_OK;
+}
+
+tsr_status tsr__query_lex(tsr__qarena *arena, const char *source, tsr__qtoken **tokens,
+                          int32_t *ntokens) {
+  lexer lx = {arena, source, NULL, 0, 0};
+  *tokens = NULL;
+  *ntokens = 0;
+  tsr_status s = lex(&lx);
+  if (s != TSR_OK) {
+    tsr_free(arena->ctx, lx.toks);
+    return s;
+  }
   *tokens = lx.toks;
   *ntokens = lx.n;
   return TSR_OK;

@@ -72,15 +72,43 @@ typedef struct name_scan {
   name_list assigned;   /* targets of the statements before the current one */
 } name_scan;
 
-static tsr_status scan(name_scan *s, const tsr__qnode *n) {
-  if (n == NULL)
-    return TSR_OK;
-  if (n->kind == QN_NAME && !is_constant(n->text) && !list_has(&s->assigned, n->text) &&
-      !list_has(&s->free_names, n->text))
-    TSR_TRY(list_add(s->p, &s->free_names, n->text));
-  for (int i = 0; i < n->nkids; i++)
-    TSR_TRY(scan(s, n->kids[i]));
-  return TSR_OK;
+/* Pre-order, kids left to right, with a heap stack (trees may be a
+ * million deep). */
+static tsr_status scan(name_scan *s, const tsr__qnode *root) {
+  tsr_ctx *ctx = s->p->ctx;
+  const tsr__qnode **stack = NULL;
+  size_t n = 0, cap = 0;
+  tsr_status st = TSR_OK;
+  const tsr__qnode *node = root;
+  for (;;) {
+    if (node != NULL) {
+      if (node->kind == QN_NAME && !is_constant(node->text) &&
+          !list_has(&s->assigned, node->text) && !list_has(&s->free_names, node->text) &&
+          (st = list_add(s->p, &s->free_names, node->text)) != TSR_OK)
+        break;
+      size_t k = (size_t)node->nkids;
+      if (n + k > cap) {
+        size_t c = cap ? 2 * cap : 64;
+        while (c < n + k)
+          c *= 2;
+        const tsr__qnode **grown = NULL;
+        if ((st = tsr_alloc(ctx, c * sizeof *grown, (void **)&grown)) != TSR_OK)
+          break;
+        if (n)
+          memcpy(grown, stack, n * sizeof *stack);
+        tsr_free(ctx, stack);
+        stack = grown;
+        cap = c;
+      }
+      for (size_t i = k; i > 0; i--)
+        stack[n++] = node->kids[i - 1];
+    }
+    if (n == 0)
+      break;
+    node = stack[--n];
+  }
+  tsr_free(ctx, stack);
+  return st;
 }
 
 /* Sets p->free_names. */
@@ -308,10 +336,12 @@ static void put(dumper *d, const char *fmt, ...) {
     d->len = d->len + (size_t)n < d->size ? d->len + (size_t)n : d->size - 1;
 }
 
-static void dump_node(dumper *d, const tsr__qnode *n) {
+/* Writes the opening of n ("(+" or a whole leaf); returns whether kids
+ * and a closing parenthesis follow. */
+static bool dump_open(dumper *d, const tsr__qnode *n) {
   if (n == NULL) {
     put(d, "_");
-    return;
+    return false;
   }
   const char *desc = tsr__query_token_desc((tsr__qtok_kind)n->op);
   int oplen = (int)strlen(desc) - 2; /* without the quotes */
@@ -321,13 +351,13 @@ static void dump_node(dumper *d, const tsr__qnode *n) {
       put(d, "%lld", (long long)n->ival);
     else
       put(d, "%.17g", n->fval);
-    return;
+    return false;
   case QN_STRING:
     put(d, "\"%s\"", n->text);
-    return;
+    return false;
   case QN_NAME:
     put(d, "%s", n->text);
-    return;
+    return false;
   case QN_TUPLE:
     put(d, "(tuple");
     break;
@@ -351,14 +381,52 @@ static void dump_node(dumper *d, const tsr__qnode *n) {
     break;
   case QN_KWARG:
     put(d, "%s=", n->text);
-    dump_node(d, n->kids[0]);
+    return true;
+  }
+  return true;
+}
+
+/* Iterative (trees may be a million deep); stops early once the buffer is
+ * full, so the stack never holds more frames than characters fit. */
+static void dump_node(dumper *d, const tsr__qnode *root, tsr_ctx *ctx) {
+  typedef struct {
+    const tsr__qnode *n;
+    int32_t next;
+  } dframe;
+  dframe *stack = NULL;
+  size_t n = 0, cap = 0;
+  if (d->size == 0 || !dump_open(d, root))
     return;
+  for (dframe f = {root, 0};;) {
+    const tsr__qnode *node = f.n;
+    if (f.next < node->nkids && d->len < d->size - 1) {
+      const tsr__qnode *kid = node->kids[f.next++];
+      if (node->kind != QN_KWARG)
+        put(d, " ");
+      if (n == cap) {
+        size_t c = cap ? 2 * cap : 64;
+        dframe *grown = NULL;
+        if (tsr_alloc(ctx, c * sizeof *grown, (void **)&grown) != TSR_OK)
+          break;
+        if (n)
+          memcpy(grown, stack, n * sizeof *stack);
+        tsr_free(ctx, stack);
+        stack = grown;
+        cap = c;
+      }
+      if (dump_open(d, kid)) {
+        stack[n++] = f;
+        f = (dframe){kid, 0};
+      }
+      continue;
+    }
+    if (node->kind != QN_KWARG)
+      put(d, ")");
+    if (n == 0)
+      break;
+    f = stack[--n];
   }
-  for (int i = 0; i < n->nkids; i++) {
-    put(d, " ");
-    dump_node(d, n->kids[i]);
-  }
-  put(d, ")");
+  tsr_free(ctx, stack);
 }
 
 void tsr__query_dump(const tsr_program *p, char *buf, size_t size) {
@@ -370,7 +438,7 @@ void tsr__query_dump(const tsr_program *p, char *buf, size_t size) {
       put(&d, "; ");
     if (p->stmts[i].target != NULL)
       put(&d, "(= %s ", p->stmts[i].target);
-    dump_node(&d, p->stmts[i].expr);
+    dump_node(&d, p->stmts[i].expr, p->ctx);
     if (p->stmts[i].target != NULL)
       put(&d, ")");
   }

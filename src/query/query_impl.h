@@ -82,11 +82,15 @@ typedef struct tsr__qtoken {
   const char *text; /* QT_NAME, QT_STRING (unescaped), NUL-terminated, in the arena */
 } tsr__qtoken;
 
+/* The token array is not in the arena: it is needed only while parsing. */
+
 /* The spelling of a token kind for messages ("')'", "end of line"). */
 const char *tsr__query_token_desc(tsr__qtok_kind kind);
 
 /* Splits `source` into tokens ending with QT_EOF.  Newlines inside () and []
- * are dropped (Python's implicit line joining); ';' is a QT_NEWLINE. */
+ * are dropped (Python's implicit line joining); ';' is a QT_NEWLINE.  The
+ * caller frees *tokens with tsr_free(arena->ctx, ...) (names and strings
+ * the tokens point to are in the arena). */
 tsr_status tsr__query_lex(tsr__qarena *arena, const char *source, tsr__qtoken **tokens,
                           int32_t *ntokens);
 
@@ -152,18 +156,24 @@ typedef enum tsr__qnode_kind {
   QN_KWARG,  /* text=kids[0] (only inside a call's kids) */
 } tsr__qnode_kind;
 
+/* Trees may be as deep as the program nests (a million parentheses, or a
+ * sum of a million terms, which is a left-deep chain): every walk over a
+ * tree (parser, evaluator, free-name scan, dump) uses a heap stack, never
+ * C recursion, and nodes are kept small. */
 typedef struct tsr__qnode tsr__qnode;
 struct tsr__qnode {
-  tsr__qnode_kind kind;
-  int32_t pos; /* where errors about this node point */
-  int op;      /* QN_UNARY, QN_BINARY: a tsr__qtok_kind */
-  bool is_int; /* QN_NUMBER */
-  int64_t ival;
-  double fval;
+  uint8_t kind;  /* tsr__qnode_kind */
+  uint8_t op;    /* QN_UNARY, QN_BINARY: a tsr__qtok_kind */
+  bool is_int;   /* QN_NUMBER */
+  int32_t pos;   /* where errors about this node point */
+  int32_t nkids;
+  union {
+    int64_t ival; /* QN_NUMBER, is_int */
+    double fval;  /* QN_NUMBER, !is_int */
+  };
   const char *text; /* QN_STRING, QN_NAME, QN_ATTR, QN_CALL, QN_KWARG */
   tsr__qnode **kids;
-  int nkids;
-  tsr__qfn fn;        /* QN_CALL */
+  const tsr__qfn *fn; /* QN_CALL */
   tsr__qnode **slots; /* QN_CALL: TSR__QFN_MAX_PARAMS argument nodes by parameter */
 };
 

@@ -186,6 +186,153 @@ static void test_limits__nul_byte(void **state) {
   tsr_program_destroy(&p);
 }
 
+/* ---- depth ------------------------------------------------------------------- */
+
+/* A string of `reps` copies of `unit`, between `before` and `after`. */
+static char *repeat(const char *before, const char *unit, int reps, const char *middle,
+                    const char *unit2, const char *after) {
+  text t = {0};
+  put(&t, "%s", before);
+  for (int i = 0; i < reps; i++)
+    put(&t, "%s", unit);
+  put(&t, "%s", middle);
+  for (int i = 0; i < reps; i++)
+    put(&t, "%s", unit2);
+  put(&t, "%s", after);
+  return t.s;
+}
+
+#define MILLION 1000000
+/* Far beyond what recursion survived (it overflowed at about 5,000), and
+ * quick under ASan; the sum and the parentheses go to a million. */
+#define DEEP 100000
+
+/* A sum of a million terms, a million nested parentheses, and other
+ * nestings 100,000 deep parse and evaluate (numbers fold), on the default
+ * stack (also under ASan). */
+static void test_limits__deep_numbers(void **state) {
+  tsr_ctx *ctx = *state;
+  char *src = repeat("1", "+1", MILLION - 1, "", "", ""); /* 1+1+...: 10^6 terms */
+  check_eval(ctx, src, "1000000");
+  free(src);
+  src = repeat("", "(", MILLION, "7", ")", ""); /* ((((7)))) */
+  check_eval(ctx, src, "7");
+  free(src);
+  src = repeat("", "-", DEEP + 1, "3", "", ""); /* an odd number of minuses */
+  check_eval(ctx, src, "-3");
+  free(src);
+  src = repeat("", "(-", DEEP, "3", ")", ""); /* (-(-(...(-3)))) */
+  check_eval(ctx, src, "3");
+  free(src);
+  src = repeat("", "~", DEEP, "5", "", ""); /* ~~5 is 5 */
+  check_eval(ctx, src, "5");
+  free(src);
+  /* 2**1**1**...: right-associative, 1**1... is 1, so 2. */
+  src = repeat("2", "**1", DEEP, "", "", "");
+  check_eval(ctx, src, "2");
+  free(src);
+  /* 10 - 1 - 1 ... (left-associative): 10^5 + 5 - 10^5 = 5. */
+  src = repeat("100005", " - 1", DEEP, "", "", "");
+  check_eval(ctx, src, "5");
+  free(src);
+  /* Mixed levels: 1*1+1*1+... is the number of terms. */
+  src = repeat("0", "+1*1", DEEP / 2, "", "", "");
+  check_eval(ctx, src, "50000");
+  free(src);
+  /* (1).T.T.T... on a number is the number. */
+  src = repeat("(4)", ".T", DEEP, "", "", "");
+  check_eval(ctx, src, "4");
+  free(src);
+}
+
+/* Tuples nested 100,000 deep: built, copied (a variable read twice),
+ * indexed through and cleared, without recursion. */
+static void test_limits__deep_tuples(void **state) {
+  tsr_ctx *ctx = *state;
+  char *src = repeat("t = ", "(", DEEP, "1", ",)", "\nu = t\nv = (t, u, t)\n2");
+  check_eval(ctx, src, "2");
+  free(src);
+  src = repeat("t = ", "[", DEEP, "1", "]", "\n3");
+  check_eval(ctx, src, "3");
+  free(src);
+}
+
+/* Nested calls, indexing and attributes 100,000 deep parse; their
+ * free-name scan walks the whole tree. */
+static void test_limits__deep_parse(void **state) {
+  tsr_ctx *ctx = *state;
+  const char *srcs[][3] = {
+      {"", "abs(", ")"},               /* abs(abs(...(y))) */
+      {"", "sum(", ", axis=0)"},       /* keywords inside */
+      {"", "(", ")[0]"},               /* (((y)[0])[0])... */
+      {"", "y.sum(", ")"},             /* method calls in the arguments */
+      {"", "concatenate((", ",))"},    /* tuples in calls */
+  };
+  for (size_t k = 0; k < sizeof srcs / sizeof srcs[0]; k++) {
+    char *src = repeat(srcs[k][0], srcs[k][1], DEEP, "y", srcs[k][2], "");
+    tsr_program *p = NULL;
+    assert_ok(tsr_program_parse(ctx, src, &p));
+    const char *const *names;
+    assert_int_equal(tsr_program_inputs(p, &names), 1);
+    assert_string_equal(names[0], "y");
+    tsr_program_destroy(&p);
+    free(src);
+  }
+  char *src = repeat("y", "[1:2, ::-1][0]", DEEP, "", "", "");
+  tsr_program *p = NULL;
+  assert_ok(tsr_program_parse(ctx, src, &p));
+  tsr_program_destroy(&p);
+  free(src);
+  src = repeat("y", ".T", DEEP, "", "", ".shape");
+  assert_ok(tsr_program_parse(ctx, src, &p));
+  tsr_program_destroy(&p);
+  free(src);
+  /* An error deep inside is reported at its place. */
+  src = repeat("", "(", 100000, "1 +", ")", "");
+  assert_int_equal(tsr_program_parse(ctx, src, &p), TSR_EPARSE);
+  assert_non_null(strstr(tsr_last_error(), "line 1, column 100004: expected an expression, found "
+                                          "')'"));
+  free(src);
+}
+
+/* Array chains at depths the expression graph handles: a sum of 1,000
+ * arrays, 1,000 nested calls, 1,000 chained slices. */
+static void test_limits__array_chains(void **state) {
+  tsr_ctx *ctx = *state;
+  char *src = repeat("x = ones(shape=(3,))\nx", "+x", 999, "", "", "");
+  check_eval(ctx, src, "[1000.0, 1000.0, 1000.0]");
+  free(src);
+  src = repeat("x = arange(4)\n", "negative(", 1001, "x", ")", "");
+  check_eval(ctx, src, "[0, -1, -2, -3]");
+  free(src);
+  src = repeat("x = arange(5)\nx", "[::-1]", 1001, "", "", "");
+  check_eval(ctx, src, "[4, 3, 2, 1, 0]");
+  free(src);
+  src = repeat("x = reshape(arange(6), (2, 3))\nx", ".T", 1001, "", "", "");
+  check_eval(ctx, src, "[[0, 3],\n [1, 4],\n [2, 5]]");
+  free(src);
+}
+
+/* DISABLED until the expression graph's walks are iterative (another part
+ * of the same issue): array chains a million deep.  Run with
+ * TESSERA_TEST_DEEP_GRAPH=1. */
+static void test_limits__deep_array_chains(void **state) {
+  tsr_ctx *ctx = *state;
+  if (getenv("TESSERA_TEST_DEEP_GRAPH") == NULL) {
+    skip();
+    return;
+  }
+  char *src = repeat("x = ones(shape=(3,))\nx", "+x", MILLION - 1, "", "", "");
+  check_eval(ctx, src, "[1000000.0, 1000000.0, 1000000.0]");
+  free(src);
+  src = repeat("x = reshape(arange(6), (2, 3))\nx", ".T", MILLION, "", "", "");
+  check_eval(ctx, src, "[[0, 1, 2],\n [3, 4, 5]]");
+  free(src);
+  src = repeat("x = arange(4)\n", "abs(", MILLION, "x", ")", "");
+  check_eval(ctx, src, "[0, 1, 2, 3]");
+  free(src);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_limits__many_statements, test_ctx_setup,
@@ -195,6 +342,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_limits__long_number_literals, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_limits__nul_byte, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_limits__deep_numbers, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_limits__deep_tuples, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_limits__deep_parse, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_limits__array_chains, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_limits__deep_array_chains, test_ctx_setup,
+                                      test_ctx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
