@@ -39,6 +39,11 @@ static void set_int(qv *v, int64_t i) {
   v->kind = QV_INT;
   v->i = i;
 }
+static void set_uint(qv *v, uint64_t u) {
+  memset(v, 0, sizeof *v);
+  v->kind = QV_UINT;
+  v->i = (int64_t)u;
+}
 static void set_float(qv *v, double f) {
   memset(v, 0, sizeof *v);
   v->kind = QV_FLOAT;
@@ -51,22 +56,28 @@ static void set_bool(qv *v, bool b) {
 }
 
 static bool is_number(const qv *v) {
-  return v->kind == QV_BOOL || v->kind == QV_INT || v->kind == QV_FLOAT;
+  return v->kind == QV_BOOL || v->kind == QV_INT || v->kind == QV_UINT || v->kind == QV_FLOAT;
 }
 static double number(const qv *v) {
-  return v->kind == QV_FLOAT ? v->f : v->kind == QV_INT ? (double)v->i : (double)v->b;
+  return v->kind == QV_FLOAT  ? v->f
+         : v->kind == QV_INT  ? (double)v->i
+         : v->kind == QV_UINT ? (double)(uint64_t)v->i
+                              : (double)v->b;
 }
 static int64_t integer(const qv *v) { return v->kind == QV_INT ? v->i : (int64_t)v->b; }
 
 static tsr_dtype default_dtype(const qv *v) {
-  return v->kind == QV_BOOL ? TSR_BOOL : v->kind == QV_INT ? TSR_INT64 : TSR_FLOAT64;
+  return v->kind == QV_BOOL    ? TSR_BOOL
+         : v->kind == QV_INT  ? TSR_INT64
+         : v->kind == QV_UINT ? TSR_UINT64
+                              : TSR_FLOAT64;
 }
 
 /* The dtype a weak scalar takes next to an array of dtype t (NEP 50). */
 static tsr_dtype weak_dtype(const qv *v, tsr_dtype t) {
   if (v->kind == QV_BOOL)
     return TSR_BOOL;
-  if (v->kind == QV_INT)
+  if (v->kind == QV_INT || v->kind == QV_UINT)
     return t == TSR_BOOL ? TSR_INT64 : t;
   return tsr_dtype_is_float(t) ? t : TSR_FLOAT64;
 }
@@ -85,7 +96,12 @@ static tsr_status as_array(tsr__qeval *ev, const qv *v, int32_t pos, const char 
                 tsr__query_value_kind_name(v));
   if (dtype == TSR_NUM_DTYPES)
     dtype = default_dtype(v);
-  API(pos, tsr_array_full(ev->ctx, dtype, 0, NULL, NULL, number(v), out));
+  if (v->kind == QV_INT)
+    API(pos, tsr_array_full_i64(ev->ctx, dtype, 0, NULL, NULL, v->i, out));
+  else if (v->kind == QV_UINT)
+    API(pos, tsr_array_full_u64(ev->ctx, dtype, 0, NULL, NULL, (uint64_t)v->i, out));
+  else
+    API(pos, tsr_array_full(ev->ctx, dtype, 0, NULL, NULL, number(v), out));
   return TSR_OK;
 }
 
@@ -178,12 +194,92 @@ static tsr_binary_op binary_op_of(int tok) {
   }
 }
 
+/* Integer arithmetic where one operand is above INT64_MAX: as NumPy 2
+ * with a uint64 scalar and a Python int — in uint64, wrapping, and the
+ * other operand must be a uint64 value (a negative one is an error, as
+ * NumPy's OverflowError); comparisons are exact for any signs. */
+static tsr_status fold_uint(tsr__qeval *ev, int tok, const qv *a, const qv *b, int32_t pos,
+                            qv *out) {
+  tsr_binary_op op = binary_op_of(tok);
+  uint64_t x = (uint64_t)(a->kind == QV_BOOL ? (int64_t)a->b : a->i);
+  uint64_t y = (uint64_t)(b->kind == QV_BOOL ? (int64_t)b->b : b->i);
+  bool xneg = a->kind == QV_INT && a->i < 0, yneg = b->kind == QV_INT && b->i < 0;
+  if (op >= TSR_OP_EQ && op <= TSR_OP_GE) {
+    /* A negative int is below every uint. */
+    int c = xneg ? -1 : yneg ? 1 : x < y ? -1 : x > y ? 1 : 0;
+    bool r = op == TSR_OP_EQ   ? c == 0
+             : op == TSR_OP_NE ? c != 0
+             : op == TSR_OP_LT ? c < 0
+             : op == TSR_OP_LE ? c <= 0
+             : op == TSR_OP_GT ? c > 0
+                               : c >= 0;
+    set_bool(out, r);
+    return TSR_OK;
+  }
+  if (op == TSR_OP_DIV) {
+    set_float(out, (xneg ? (double)(int64_t)x : (double)x) / (yneg ? (double)(int64_t)y : (double)y));
+    return TSR_OK;
+  }
+  if (xneg || yneg)
+    return FAIL(pos, TSR_EINVAL,
+                "integer %lld is out of bounds for uint64 (the other operand of %s is above "
+                "9223372036854775807)",
+                (long long)(xneg ? (int64_t)x : (int64_t)y), op_symbol(tok));
+  uint64_t r;
+  switch (op) {
+  case TSR_OP_ADD:
+    r = x + y;
+    break;
+  case TSR_OP_SUB:
+    r = x - y;
+    break;
+  case TSR_OP_MUL:
+    r = x * y;
+    break;
+  case TSR_OP_FLOORDIV:
+  case TSR_OP_MOD:
+    if (y == 0)
+      return FAIL(pos, TSR_EINVAL, "integer division by zero");
+    r = op == TSR_OP_FLOORDIV ? x / y : x % y;
+    break;
+  case TSR_OP_POW:
+    r = 1;
+    for (uint64_t base = x, e = y; e != 0; e >>= 1) {
+      if (e & 1)
+        r *= base;
+      base *= base;
+    }
+    break;
+  case TSR_OP_BITWISE_AND:
+    r = x & y;
+    break;
+  case TSR_OP_BITWISE_OR:
+    r = x | y;
+    break;
+  case TSR_OP_BITWISE_XOR:
+    r = x ^ y;
+    break;
+  case TSR_OP_LEFT_SHIFT:
+    r = y >= 64 ? 0 : x << y;
+    break;
+  case TSR_OP_RIGHT_SHIFT:
+    r = y >= 64 ? 0 : x >> y;
+    break;
+  default:
+    return FAIL(pos, TSR_EINTERNAL, "operator %s cannot fold", op_symbol(tok));
+  }
+  set_uint(out, r);
+  return TSR_OK;
+}
+
 /* Python's arithmetic on two numbers (bools count as ints; integers wrap
  * at 64 bits like NumPy's int64). */
 static tsr_status fold_binary(tsr__qeval *ev, int tok, const qv *a, const qv *b, int32_t pos,
                               qv *out) {
   tsr_binary_op op = binary_op_of(tok);
   bool fl = a->kind == QV_FLOAT || b->kind == QV_FLOAT;
+  if (!fl && (a->kind == QV_UINT || b->kind == QV_UINT))
+    return fold_uint(ev, tok, a, b, pos, out);
   double x = number(a), y = number(b);
   int64_t i = integer(a), j = integer(b);
   uint64_t ui = (uint64_t)i, uj = (uint64_t)j;
@@ -316,6 +412,14 @@ static tsr_status apply_binary(tsr__qeval *ev, tsr_binary_op op, const char *nam
                 tsr__query_value_kind_name(a), tsr__query_value_kind_name(b));
   if (a->kind == QV_ARRAY && b->kind == QV_ARRAY) {
     s = tsr_binary(op, a->array, b->array, &r);
+  } else if (a->kind == QV_ARRAY && b->kind == QV_INT) {
+    s = tsr_binary_scalar_i64(op, a->array, b->i, &r);
+  } else if (a->kind == QV_ARRAY && b->kind == QV_UINT) {
+    s = tsr_binary_scalar_u64(op, a->array, (uint64_t)b->i, &r);
+  } else if (b->kind == QV_ARRAY && a->kind == QV_INT) {
+    s = tsr_scalar_binary_i64(op, a->i, b->array, &r);
+  } else if (b->kind == QV_ARRAY && a->kind == QV_UINT) {
+    s = tsr_scalar_binary_u64(op, (uint64_t)a->i, b->array, &r);
   } else if (a->kind == QV_ARRAY && b->kind != QV_BOOL) {
     s = tsr_binary_scalar(op, a->array, number(b), &r);
   } else if (b->kind == QV_ARRAY && a->kind != QV_BOOL) {
@@ -368,6 +472,19 @@ static tsr_status eval_unary(tsr__qeval *ev, const tsr__qnode *n, const qv *a, q
   }
   if (a->kind == QV_FLOAT && n->op != QT_TILDE) {
     set_float(out, n->op == QT_MINUS ? -a->f : a->f);
+    return TSR_OK;
+  }
+  if (a->kind == QV_UINT) {
+    uint64_t u = (uint64_t)a->i;
+    if (n->op == QT_TILDE)
+      set_uint(out, ~u);
+    else if (n->op == QT_PLUS)
+      *out = *a;
+    else if (u <= (uint64_t)INT64_MAX + 1) /* -9223372036854775808 is an int64 */
+      set_int(out, (int64_t)(0 - u));
+    else
+      return FAIL(n->pos, TSR_EINVAL, "integer -%llu is out of range (below -2**63)",
+                  (unsigned long long)u);
     return TSR_OK;
   }
   if (a->kind == QV_INT || a->kind == QV_BOOL) {
@@ -638,8 +755,10 @@ static tsr_status clip(call *c, qv *out) {
   tsr__qeval *ev = c->ev;
   const qv *lo = arg(c, "a_min", NULL), *hi = arg(c, "a_max", NULL);
   tsr_array *a;
-  if (lo->kind == QV_ARRAY || hi->kind == QV_ARRAY) {
-    /* Array bounds: minimum(maximum(a, lo), hi). */
+  if (lo->kind == QV_ARRAY || hi->kind == QV_ARRAY || lo->kind == QV_INT || hi->kind == QV_INT ||
+      lo->kind == QV_UINT || hi->kind == QV_UINT) {
+    /* Array or integer bounds (exact through the integer scalar calls):
+     * minimum(maximum(a, lo), hi). */
     qv cur = {0}, next = {0};
     TSR_TRY(get_array(c, "a", TSR_NUM_DTYPES, &a));
     set_array(&cur, a);
@@ -838,7 +957,13 @@ static tsr_status construct(call *c, tsr_array **r) {
     }
     TSR_TRY(get_dtype(c, "dtype", def, &t));
     TSR_TRY(get_chunks(c, "chunks", ndim, buf, &chunks));
-    s = tsr_array_full(ev->ctx, t, ndim, shape, chunks, value, r);
+    const qv *fill = arg(c, "fill_value", NULL);
+    if (c->node->fn->kind == QF_FULL && fill->kind == QV_INT) /* exact beyond 2^53 */
+      s = tsr_array_full_i64(ev->ctx, t, ndim, shape, chunks, fill->i, r);
+    else if (c->node->fn->kind == QF_FULL && fill->kind == QV_UINT)
+      s = tsr_array_full_u64(ev->ctx, t, ndim, shape, chunks, (uint64_t)fill->i, r);
+    else
+      s = tsr_array_full(ev->ctx, t, ndim, shape, chunks, value, r);
     break;
   }
   case QF_ARANGE: {
@@ -854,7 +979,25 @@ static tsr_status construct(call *c, tsr_array **r) {
     bool ints = vs->kind != QV_FLOAT && ve->kind != QV_FLOAT && vp->kind != QV_FLOAT;
     TSR_TRY(get_dtype(c, "dtype", ints ? TSR_INT64 : TSR_FLOAT64, &t));
     TSR_TRY(get_chunk1(c, "chunks", &chunk));
-    s = tsr_array_arange(ev->ctx, t, start, stop, step, chunk, r);
+    if (ints) { /* exact in int64: arange(2**53 + 1, 2**53 + 3) has 2 elements */
+      const qv *big = vs->kind == QV_UINT ? vs : ve->kind == QV_UINT ? ve : vp;
+      if (big->kind == QV_UINT) {
+        int32_t pos;
+        arg(c, big == vs ? "start" : big == ve ? "stop" : "step", &pos);
+        return FAIL(pos, TSR_EINVAL, "arange() bounds above 9223372036854775807 are not supported");
+      }
+      int64_t istart = 0, istop = 0, istep = 1;
+      TSR_TRY(get_int(c, "start", 0, &istart));
+      TSR_TRY(get_int(c, "stop", 0, &istop));
+      TSR_TRY(get_int(c, "step", 1, &istep));
+      if (ve->kind == QV_NONE) {
+        istop = istart;
+        istart = 0;
+      }
+      s = tsr_array_arange_i64(ev->ctx, t, istart, istop, istep, chunk, r);
+    } else {
+      s = tsr_array_arange(ev->ctx, t, start, stop, step, chunk, r);
+    }
     break;
   }
   case QF_LINSPACE: {
@@ -1181,7 +1324,10 @@ static tsr_status eval_leaf(tsr__qeval *ev, const tsr__qnode *n, qv *out) {
   memset(out, 0, sizeof *out);
   switch (n->kind) {
   case QN_NUMBER:
-    n->is_int ? set_int(out, n->ival) : set_float(out, n->fval);
+    if (n->is_uint)
+      set_uint(out, (uint64_t)n->ival);
+    else
+      n->is_int ? set_int(out, n->ival) : set_float(out, n->fval);
     return TSR_OK;
   case QN_STRING:
     out->kind = QV_STRING;

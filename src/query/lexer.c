@@ -109,14 +109,15 @@ static tsr_status lex_number(lexer *lx, size_t i, size_t *end) {
     uint64_t v = 0;
     for (size_t k = 0; k < n; k++) {
       unsigned d = (unsigned)(buf[k] - '0');
-      if (v > (UINT64_MAX - d) / 10 || v * 10 + d > (uint64_t)INT64_MAX)
+      if (v > (UINT64_MAX - d) / 10)
         return tsr__query_fail(s, (int32_t)i, TSR_EPARSE,
                                "integer literal out of range (%zu digits; the largest integer is "
-                               "9223372036854775807)",
+                               "18446744073709551615)",
                                n);
       v = v * 10 + d;
     }
     t->is_int = true;
+    t->is_uint = v > (uint64_t)INT64_MAX; /* uint64, as np.asarray makes it */
     t->ival = (int64_t)v;
     t->fval = (double)v;
   } else {

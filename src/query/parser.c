@@ -454,6 +454,7 @@ static tsr_status parse_expr(parser *p, tsr__qnode **out) {
         if (n == NULL)
           return TSR_ENOMEM;
         n->is_int = t->is_int;
+        n->is_uint = t->is_uint;
         if (t->is_int)
           n->ival = t->ival;
         else

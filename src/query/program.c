@@ -223,11 +223,13 @@ tsr_status tsr_program_bind(tsr_program *p, const char *name, tsr_array *array) 
 static bool convertible(const tsr__qvalue *v) {
   if (v->kind == QV_TUPLE) {
     for (int i = 0; i < v->n; i++)
-      if (v->items[i].kind != QV_BOOL && v->items[i].kind != QV_INT && v->items[i].kind != QV_FLOAT)
+      if (v->items[i].kind != QV_BOOL && v->items[i].kind != QV_INT &&
+          v->items[i].kind != QV_UINT && v->items[i].kind != QV_FLOAT)
         return false;
     return true;
   }
-  return v->kind == QV_ARRAY || v->kind == QV_BOOL || v->kind == QV_INT || v->kind == QV_FLOAT;
+  return v->kind == QV_ARRAY || v->kind == QV_BOOL || v->kind == QV_INT || v->kind == QV_UINT ||
+         v->kind == QV_FLOAT;
 }
 
 /* A value as a (new) array, for values that are convertible(). */
@@ -237,32 +239,46 @@ static tsr_status value_array(tsr_program *p, const tsr__qvalue *v, tsr_array **
   if (v->kind == QV_BOOL)
     return tsr_array_full(p->ctx, TSR_BOOL, 0, NULL, NULL, v->b, out);
   if (v->kind == QV_INT)
-    return tsr_array_full(p->ctx, TSR_INT64, 0, NULL, NULL, (double)v->i, out);
+    return tsr_array_full_i64(p->ctx, TSR_INT64, 0, NULL, NULL, v->i, out);
+  if (v->kind == QV_UINT)
+    return tsr_array_full_u64(p->ctx, TSR_UINT64, 0, NULL, NULL, (uint64_t)v->i, out);
   if (v->kind == QV_FLOAT)
     return tsr_array_full(p->ctx, TSR_FLOAT64, 0, NULL, NULL, v->f, out);
   if (v->kind != QV_TUPLE)
     return TSR_EINVAL;
-  /* A tuple of numbers (such as x.shape) is a 1-d array, as np.asarray. */
+  /* A tuple of numbers (such as x.shape) is a 1-d array, as np.asarray:
+   * float64 if any is a float, else uint64 if any integer is above int64
+   * (then none may be negative), else int64, else bool. */
   tsr_dtype t = TSR_BOOL;
+  bool any_uint = false, any_negative = false;
   for (int i = 0; i < v->n; i++) {
     const tsr__qvalue *it = &v->items[i];
     if (it->kind == QV_FLOAT)
       t = TSR_FLOAT64;
-    else if (it->kind == QV_INT && t == TSR_BOOL)
+    else if ((it->kind == QV_INT || it->kind == QV_UINT) && t == TSR_BOOL)
       t = TSR_INT64;
-    else if (it->kind != QV_BOOL && it->kind != QV_INT)
+    else if (it->kind != QV_BOOL && it->kind != QV_INT && it->kind != QV_UINT)
       return TSR_EINVAL;
+    any_uint |= it->kind == QV_UINT;
+    any_negative |= it->kind == QV_INT && it->i < 0;
+  }
+  if (t == TSR_INT64 && any_uint) {
+    TSR_CHECK(!any_negative, TSR_EINVAL,
+              "a tuple mixes negative integers and integers above 9223372036854775807 "
+              "(no integer dtype holds both)");
+    t = TSR_UINT64;
   }
   void *data = NULL;
   TSR_TRY(tsr_alloc(p->ctx, (size_t)v->n * 8, &data));
   for (int i = 0; i < v->n; i++) {
     const tsr__qvalue *it = &v->items[i];
     if (t == TSR_FLOAT64)
-      ((double *)data)[i] = it->kind == QV_FLOAT ? it->f
-                            : it->kind == QV_INT ? (double)it->i
-                                                 : it->b;
-    else if (t == TSR_INT64)
-      ((int64_t *)data)[i] = it->kind == QV_INT ? it->i : it->b;
+      ((double *)data)[i] = it->kind == QV_FLOAT  ? it->f
+                            : it->kind == QV_INT  ? (double)it->i
+                            : it->kind == QV_UINT ? (double)(uint64_t)it->i
+                                                  : it->b;
+    else if (t == TSR_INT64 || t == TSR_UINT64)
+      ((int64_t *)data)[i] = it->kind == QV_INT || it->kind == QV_UINT ? it->i : it->b;
     else
       ((bool *)data)[i] = it->b;
   }
@@ -347,7 +363,9 @@ static bool dump_open(dumper *d, const tsr__qnode *n) {
   int oplen = (int)strlen(desc) - 2; /* without the quotes */
   switch (n->kind) {
   case QN_NUMBER:
-    if (n->is_int)
+    if (n->is_uint)
+      put(d, "%llu", (unsigned long long)n->ival);
+    else if (n->is_int)
       put(d, "%lld", (long long)n->ival);
     else
       put(d, "%.17g", n->fval);

@@ -77,6 +77,7 @@ typedef struct tsr__qtoken {
   int32_t pos;      /* byte offset in the source */
   int32_t len;      /* bytes of source text */
   bool is_int;      /* QT_NUMBER: an integer literal (ival), else fval */
+  bool is_uint;     /* QT_NUMBER: an integer above INT64_MAX (ival holds its uint64 bits) */
   int64_t ival;     /* QT_NUMBER */
   double fval;      /* QT_NUMBER (also set for integers) */
   const char *text; /* QT_NAME, QT_STRING (unescaped), NUL-terminated, in the arena */
@@ -165,6 +166,7 @@ struct tsr__qnode {
   uint8_t kind;  /* tsr__qnode_kind */
   uint8_t op;    /* QN_UNARY, QN_BINARY: a tsr__qtok_kind */
   bool is_int;   /* QN_NUMBER */
+  bool is_uint;  /* QN_NUMBER: an integer above INT64_MAX, its uint64 bits in ival */
   int32_t pos;   /* where errors about this node point */
   int32_t nkids;
   union {
@@ -194,7 +196,8 @@ tsr_status tsr__query_parse(tsr__qarena *arena, const char *source, tsr__qstmt *
 typedef enum tsr__qvalue_kind {
   QV_NONE = 0,
   QV_BOOL,
-  QV_INT,
+  QV_INT,  /* i */
+  QV_UINT, /* an integer above INT64_MAX: (uint64_t)i, as NumPy's uint64 */
   QV_FLOAT,
   QV_STRING,
   QV_TUPLE,

@@ -120,6 +120,8 @@ const char *tsr__query_value_kind_name(const tsr__qvalue *v) {
     return "bool";
   case QV_INT:
     return "int";
+  case QV_UINT:
+    return "int above the int64 range";
   case QV_FLOAT:
     return "float";
   case QV_STRING:

@@ -148,7 +148,7 @@ static void test_limits__long_number_literals(void **state) {
     put(&t, "9");
   check_parse_error(ctx, t.s, t.n,
                     "line 1, column 1: integer literal out of range (300 digits; the largest "
-                    "integer is 9223372036854775807)\n"
+                    "integer is 18446744073709551615)\n"
                     "  999999999999999999999999999999999999999999999999999999999999999999999999999"
                     "9999999999999999999999999...\n"
                     "  ^");
@@ -333,6 +333,79 @@ static void test_limits__deep_array_chains(void **state) {
   free(src);
 }
 
+/* ---- integers above 2^53 ------------------------------------------------------- */
+
+static void check_run_error(tsr_ctx *ctx, const char *src, const char *needle) {
+  tsr_program *p = NULL;
+  tsr_array *v = NULL;
+  assert_ok(tsr_program_parse(ctx, src, &p));
+  tsr_status s = tsr_program_run(p, &v);
+  if (s == TSR_OK || strstr(tsr_last_error(), needle) == NULL)
+    print_error("source: %s\n  got: %s\n  want: %s\n", src, tsr_last_error(), needle);
+  assert_int_not_equal(s, TSR_OK);
+  assert_non_null(strstr(tsr_last_error(), needle));
+  assert_null(v);
+  tsr_program_destroy(&p);
+}
+
+static void test_limits__big_integers(void **state) {
+  tsr_ctx *ctx = *state;
+  /* 2^53 + 1 = 9007199254740993 (a double rounds it to ...992). */
+  check_eval(ctx, "9007199254740993", "9007199254740993");
+  check_eval(ctx, "9007199254740992 + 1", "9007199254740993");
+  check_eval(ctx, "x = 9007199254740993; x * 1 - 9007199254740992", "1");
+  check_eval(ctx, "9223372036854775807", "9223372036854775807");
+  check_eval(ctx, "-9223372036854775808", "-9223372036854775808");
+  check_eval(ctx, "9223372036854775807 + 1", "-9223372036854775808"); /* int64 wraps */
+  /* Literals in [2^63, 2^64) are uint64, as np.asarray makes them. */
+  check_eval(ctx, "18446744073709551615", "18446744073709551615");
+  check_eval(ctx, "9223372036854775808 - 1", "9223372036854775807");
+  check_eval(ctx, "18446744073709551615 + 1", "0"); /* uint64 wraps */
+  check_eval(ctx, "18446744073709551615 // 10", "1844674407370955161");
+  check_eval(ctx, "-1 < 18446744073709551615", "True");
+  check_eval(ctx, "9223372036854775808 == 9223372036854775807 + 1", "False");
+  check_eval(ctx, "(1, 18446744073709551615)", "[1, 18446744073709551615]");
+  check_run_error(ctx, "9223372036854775808 + -1", "integer -1 is out of bounds for uint64");
+  check_run_error(ctx, "-9223372036854775809", "integer -9223372036854775809 is out of range");
+  /* arange with int64 bounds: lengths and values exact. */
+  check_eval(ctx, "arange(9007199254740993, 9007199254740995)",
+             "[9007199254740993, 9007199254740994]");
+  check_eval(ctx, "arange(9007199254740993, 9007199254740999, 2)",
+             "[9007199254740993, 9007199254740995, 9007199254740997]");
+  check_eval(ctx, "arange(-9223372036854775807, 9223372036854775807, 4611686018427387904)",
+             "[-9223372036854775807, -4611686018427387903, 1, 4611686018427387905]");
+  check_eval(ctx, "arange(10, 0, -4)", "[10, 6, 2]");
+  check_eval(ctx, "arange(3).size", "3");
+  check_run_error(ctx, "arange(9223372036854775808)", "bounds above 9223372036854775807");
+  /* int64 arrays with large scalars (nanosecond timestamps, 64-bit ids). */
+  check_eval(ctx, "t = full((2,), 1700000000000000001); t + 1",
+             "[1700000000000000002, 1700000000000000002]");
+  check_eval(ctx, "t = full((2,), 1700000000000000001); 1700000000000000002 - t", "[1, 1]");
+  check_eval(ctx, "t = arange(1700000000000000001, 1700000000000000003); t == 1700000000000000002",
+             "[False, True]");
+  check_eval(ctx, "arange(2) + 9007199254740993", "[9007199254740993, 9007199254740994]");
+  check_eval(ctx, "arange(2) < 9223372036854775808", "[True, True]");
+  check_eval(ctx, "astype(arange(3), \"i1\") > -1000", "[True, True, True]");
+  check_run_error(ctx, "arange(2) + 9223372036854775808",
+                  "add: scalar 9223372036854775808 is out of bounds for int64");
+  check_run_error(ctx, "astype(arange(2), \"i1\") * 1000",
+                  "multiply: scalar 1000 is out of bounds for int8");
+  /* uint64 arrays. */
+  check_eval(ctx, "astype(arange(2), \"u8\") + 18446744073709551614",
+             "[18446744073709551614, 18446744073709551615]");
+  check_eval(ctx, "full((1,), 18446744073709551615)", "[18446744073709551615]");
+  check_eval(ctx, "full((1,), 18446744073709551615) - 1", "[18446744073709551614]");
+  check_run_error(ctx, "astype(arange(2), \"u8\") + -1", "scalar -1 is out of bounds for uint64");
+  /* where, clip and 0-d conversions keep the value. */
+  check_eval(ctx, "where(arange(2) > 0, 9007199254740993, 0)", "[0, 9007199254740993]");
+  check_eval(ctx, "clip(arange(3) + 9007199254740990, 9007199254740991, 9007199254740992)",
+             "[9007199254740991, 9007199254740991, 9007199254740992]"); /* 990 991 992 */
+  check_eval(ctx, "maximum(9007199254740993, arange(2))", "[9007199254740993, 9007199254740993]");
+  check_eval(ctx, "full((), 9007199254740993, dtype=\"f8\")", "9007199254740992.0");
+  check_eval(ctx, "full((), 255, dtype=\"u1\")", "255");
+  check_run_error(ctx, "full((), 256, dtype=\"u1\")", "value 256 does not fit uint8");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_limits__many_statements, test_ctx_setup,
@@ -348,6 +421,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_limits__array_chains, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_limits__deep_array_chains, test_ctx_setup,
                                       test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_limits__big_integers, test_ctx_setup, test_ctx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
