@@ -264,6 +264,15 @@ TSR_API TSR_NODISCARD tsr_status tsr_where(tsr_array *cond, tsr_array *a, tsr_ar
 /* clip(a, lo, hi) = minimum(maximum(a, lo), hi) with weak scalar bounds;
  * pass -INFINITY / INFINITY for an open side. */
 TSR_API TSR_NODISCARD tsr_status tsr_clip(tsr_array *a, double lo, double hi, tsr_array **out);
+/* clip with integer bounds, exact beyond 2^53: minimum(maximum(a, lo), hi)
+ * with lo and hi weak integer scalars as in tsr_binary_scalar_i64 (a bound
+ * outside an integer array's dtype is TSR_EINVAL).  Both sides are closed;
+ * for one open side call tsr_binary_scalar_i64 with TSR_OP_MAXIMUM or
+ * TSR_OP_MINIMUM.  The caller owns *out. */
+TSR_API TSR_NODISCARD tsr_status tsr_clip_i64(tsr_array *a, int64_t lo, int64_t hi,
+                                              tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_clip_u64(tsr_array *a, uint64_t lo, uint64_t hi,
+                                              tsr_array **out);
 /* Conversion as NumPy's astype (C casts; float to integer truncates, NaN and
  * out-of-range values give what the C cast gives on this machine;
  * to bool is != 0). */

@@ -476,3 +476,25 @@ tsr_status tsr_clip(tsr_array *a, double lo, double hi, tsr_array **out) {
   tsr_array_destroy(&low);
   return status;
 }
+
+/* Integer bounds, exactly: maximum then minimum with weak integer scalars
+ * (a bound outside the array's integer dtype is TSR_EINVAL, as there). */
+static tsr_status clip_int(tsr_array *a, uint64_t lo, uint64_t hi, bool is_unsigned,
+                           tsr_array **out) {
+  const char *fn = is_unsigned ? "tsr_clip_u64" : "tsr_clip_i64";
+  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  TSR_TRY(check_array(fn, "a", a));
+  tsr_array *low = NULL;
+  TSR_TRY(binary_with_int(TSR_OP_MAXIMUM, a, lo, is_unsigned, false, &low));
+  tsr_status status = binary_with_int(TSR_OP_MINIMUM, low, hi, is_unsigned, false, out);
+  tsr_array_destroy(&low);
+  return status;
+}
+
+tsr_status tsr_clip_i64(tsr_array *a, int64_t lo, int64_t hi, tsr_array **out) {
+  return clip_int(a, (uint64_t)lo, (uint64_t)hi, false, out);
+}
+tsr_status tsr_clip_u64(tsr_array *a, uint64_t lo, uint64_t hi, tsr_array **out) {
+  return clip_int(a, lo, hi, true, out);
+}

@@ -175,11 +175,34 @@ static void test_int_scalars__binary(void **state) {
   tsr_array_destroy(&x);
 }
 
+static void test_int_scalars__clip(void **state) {
+  tsr_ctx *ctx = *state;
+  tsr_array *x = NULL, *r = NULL;
+  int64_t v[4];
+  /* 2^53 - 1 .. 2^53 + 2 clipped to [2^53, 2^53 + 1]. */
+  assert_ok(tsr_array_arange_i64(ctx, TSR_INT64, P53 - 1, P53 + 3, 1, 0, &x));
+  assert_ok(tsr_clip_i64(x, P53, P53 + 1, &r));
+  get_i64(r, v, 4);
+  assert_true(v[0] == P53 && v[1] == P53 && v[2] == P53 + 1 && v[3] == P53 + 1);
+  tsr_array_destroy(&r);
+  assert_fails(tsr_clip_u64(x, 0, UINT64_MAX, &r), TSR_EINVAL,
+               "scalar 18446744073709551615 is out of bounds for int64");
+  tsr_array_destroy(&x);
+  uint64_t u[2];
+  assert_ok(tsr_array_full_u64(ctx, TSR_UINT64, 1, (int64_t[]){2}, NULL, UINT64_MAX, &x));
+  assert_ok(tsr_clip_u64(x, 0, UINT64_MAX - 7, &r));
+  assert_ok(tsr_array_to_buffer(r, u, sizeof u));
+  assert_true(u[0] == UINT64_MAX - 7 && u[1] == UINT64_MAX - 7);
+  tsr_array_destroy(&r);
+  tsr_array_destroy(&x);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_int_scalars__full, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_int_scalars__arange, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_int_scalars__binary, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_int_scalars__clip, test_ctx_setup, test_ctx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
