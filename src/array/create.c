@@ -83,6 +83,8 @@ static tsr_status linear_kernel(const tsr_kernel_call *call) {
   linear_params p;
   memcpy(&p, extra_of(call), sizeof p);
   if (p.is_full) { /* the value's exact bytes (an int64 is not a double) */
+    if (tsr__block_size(b) == 0)
+      return TSR_OK; /* an empty chunk may have no output buffer */
     tsr__splat(call->output, &p.value, tsr_dtype_size((tsr_dtype)p.dtype),
                (size_t)tsr__block_size(b));
     return TSR_OK;
