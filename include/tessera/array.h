@@ -49,6 +49,18 @@ typedef enum tsr_random_dist {
 TSR_API TSR_NODISCARD tsr_status tsr_array_full(tsr_ctx *ctx, tsr_dtype dtype, int ndim,
                                                 const int64_t *shape, const int64_t *chunks,
                                                 double value, tsr_array **out);
+/* As tsr_array_full for an integer value, exactly (a double holds integers
+ * only up to 2^53): for an integer dtype the value must be in its range
+ * (else TSR_EINVAL "value V does not fit DTYPE", as NumPy 2 refuses a
+ * Python int out of bounds); float dtypes round it to nearest, bool is
+ * value != 0.  The caller owns *out.  TSR_EINVAL also for a bad dtype,
+ * shape or chunks; TSR_ENOMEM.  Thread-safe on distinct outputs. */
+TSR_API TSR_NODISCARD tsr_status tsr_array_full_i64(tsr_ctx *ctx, tsr_dtype dtype, int ndim,
+                                                    const int64_t *shape, const int64_t *chunks,
+                                                    int64_t value, tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_array_full_u64(tsr_ctx *ctx, tsr_dtype dtype, int ndim,
+                                                    const int64_t *shape, const int64_t *chunks,
+                                                    uint64_t value, tsr_array **out);
 TSR_API TSR_NODISCARD tsr_status tsr_array_zeros(tsr_ctx *ctx, tsr_dtype dtype, int ndim,
                                                  const int64_t *shape, const int64_t *chunks,
                                                  tsr_array **out);
@@ -60,6 +72,15 @@ TSR_API TSR_NODISCARD tsr_status tsr_array_ones(tsr_ctx *ctx, tsr_dtype dtype, i
 TSR_API TSR_NODISCARD tsr_status tsr_array_arange(tsr_ctx *ctx, tsr_dtype dtype, double start,
                                                   double stop, double step, int64_t chunk,
                                                   tsr_array **out);
+/* Integer np.arange: element i is start + i * step computed exactly in
+ * int64, for the ceil((stop - start) / step) elements (computed exactly in
+ * integer arithmetic; 0 when the range is empty), converted to dtype
+ * (usually TSR_INT64).  TSR_EINVAL when step == 0, or when an element does
+ * not fit an integer dtype (naming the first and last values).  The caller
+ * owns *out. */
+TSR_API TSR_NODISCARD tsr_status tsr_array_arange_i64(tsr_ctx *ctx, tsr_dtype dtype, int64_t start,
+                                                      int64_t stop, int64_t step, int64_t chunk,
+                                                      tsr_array **out);
 /* float64 random values: element with C-order index i is
  * tsr_random_uniform(seed, i) (or tsr_random_normal), so values never depend
  * on chunking, threads or ranks. */
@@ -212,6 +233,22 @@ TSR_API TSR_NODISCARD tsr_status tsr_binary_scalar(tsr_binary_op op, tsr_array *
                                                    tsr_array **out);
 TSR_API TSR_NODISCARD tsr_status tsr_scalar_binary(tsr_binary_op op, double s, tsr_array *a,
                                                    tsr_array **out);
+/* As tsr_binary_scalar / tsr_scalar_binary with an integer weak scalar,
+ * exact beyond 2^53 (int64 timestamps, 64-bit ids), as a Python int in
+ * NumPy 2: it takes a float array's dtype (rounded), int64 next to bool,
+ * and an integer array's dtype when it is in that dtype's range.  Out of
+ * the range, a comparison gives its exact answer (int8 x < 1000 is true
+ * everywhere) and any other operation is TSR_EINVAL ("scalar S is out of
+ * bounds for DTYPE", NumPy's OverflowError).  The caller owns *out;
+ * TSR_EINVAL for a NULL array or a bad op, TSR_EDTYPE as tsr_binary. */
+TSR_API TSR_NODISCARD tsr_status tsr_binary_scalar_i64(tsr_binary_op op, tsr_array *a, int64_t s,
+                                                       tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_scalar_binary_i64(tsr_binary_op op, int64_t s, tsr_array *a,
+                                                       tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_binary_scalar_u64(tsr_binary_op op, tsr_array *a, uint64_t s,
+                                                       tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_scalar_binary_u64(tsr_binary_op op, uint64_t s, tsr_array *a,
+                                                       tsr_array **out);
 TSR_API TSR_NODISCARD tsr_status tsr_unary(tsr_unary_op op, tsr_array *a, tsr_array **out);
 
 /* Shorthands for the most common operations. */
@@ -227,6 +264,15 @@ TSR_API TSR_NODISCARD tsr_status tsr_where(tsr_array *cond, tsr_array *a, tsr_ar
 /* clip(a, lo, hi) = minimum(maximum(a, lo), hi) with weak scalar bounds;
  * pass -INFINITY / INFINITY for an open side. */
 TSR_API TSR_NODISCARD tsr_status tsr_clip(tsr_array *a, double lo, double hi, tsr_array **out);
+/* clip with integer bounds, exact beyond 2^53: minimum(maximum(a, lo), hi)
+ * with lo and hi weak integer scalars as in tsr_binary_scalar_i64 (a bound
+ * outside an integer array's dtype is TSR_EINVAL).  Both sides are closed;
+ * for one open side call tsr_binary_scalar_i64 with TSR_OP_MAXIMUM or
+ * TSR_OP_MINIMUM.  The caller owns *out. */
+TSR_API TSR_NODISCARD tsr_status tsr_clip_i64(tsr_array *a, int64_t lo, int64_t hi,
+                                              tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_clip_u64(tsr_array *a, uint64_t lo, uint64_t hi,
+                                              tsr_array **out);
 /* Conversion as NumPy's astype (C casts; float to integer truncates, NaN and
  * out-of-range values give what the C cast gives on this machine;
  * to bool is != 0). */

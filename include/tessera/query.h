@@ -21,7 +21,23 @@
  *                plus 1 stays int8); number op number folds to a number with
  *                Python's rules (int // 0 and int % 0 are errors; float
  *                division by zero gives inf or nan).  A function given only
- *                numbers works on 0-d arrays (int64, float64 or bool).
+ *                numbers works on 0-d arrays (int64, uint64, float64 or
+ *                bool).  Literals of any length are read exactly (floats
+ *                correctly rounded).
+ *   integers     are exact 64-bit integers, never doubles: an integer
+ *                literal up to 9223372036854775807 is an int64 and
+ *                arithmetic on int64 numbers wraps as NumPy's int64 does;
+ *                a literal from 2**63 to 18446744073709551615 is a uint64
+ *                (as np.asarray makes it): with other integers it computes
+ *                in uint64 (wrapping), a negative operand being an error,
+ *                comparisons exact; its negation is exact when it is an
+ *                int64 (-9223372036854775808).  A larger literal is a parse
+ *                error.  Next to an array an integer is exact in the
+ *                array's dtype; one outside that dtype's range is an error
+ *                ("scalar S is out of bounds for int8", NumPy 2's
+ *                OverflowError) except in comparisons, which are exact.
+ *                arange() with integer arguments counts and computes its
+ *                elements exactly in int64.
  *   functions    every elementwise function by its NumPy name (sqrt, exp,
  *                absolute/abs, isnan, maximum, arctan2, power/pow, ...);
  *                reductions sum prod mean var std min max (amin, amax) any
@@ -85,6 +101,12 @@ typedef struct tsr_program tsr_program;
  * TSR_ENOMEM; TSR_EINVAL for NULL arguments. */
 TSR_API TSR_NODISCARD tsr_status tsr_program_parse(tsr_ctx *ctx, const char *source,
                                                    tsr_program **out);
+/* As tsr_program_parse for the `size` bytes at `source` (copied; no NUL
+ * terminator needed), such as a program file read whole.  A NUL byte among
+ * them is TSR_EPARSE ("NUL byte in the program") at its line and column,
+ * never the silent end of the program. */
+TSR_API TSR_NODISCARD tsr_status tsr_program_parse_buffer(tsr_ctx *ctx, const char *source,
+                                                          size_t size, tsr_program **out);
 /* Frees the program and every reference it holds, sets *program to NULL;
  * accepts NULL. */
 TSR_API void tsr_program_destroy(tsr_program **program);

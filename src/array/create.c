@@ -9,7 +9,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "array_impl.h"
+#include "program.h"
 
 /* ---- converting doubles to dtypes -------------------------------------- */
 
@@ -82,7 +82,14 @@ static tsr_status linear_kernel(const tsr_kernel_call *call) {
   const tsr__block *b = block_of(call);
   linear_params p;
   memcpy(&p, extra_of(call), sizeof p);
-  /* 1-D for arange; for full the step is 0, so the offset does not matter. */
+  if (p.is_full) { /* the value's exact bytes (an int64 is not a double) */
+    if (tsr__block_size(b) == 0)
+      return TSR_OK; /* an empty chunk may have no output buffer */
+    tsr__splat(call->output, &p.value, tsr_dtype_size((tsr_dtype)p.dtype),
+               (size_t)tsr__block_size(b));
+    return TSR_OK;
+  }
+  /* 1-D for arange. */
   int64_t first = b->ndim == 1 ? tsr__block_offset(b)[0] : 0;
   fill_linear(call->output, (tsr_dtype)p.dtype, tsr__block_size(b), p.start, p.step, first);
   return TSR_OK;
@@ -168,6 +175,38 @@ tsr_status tsr_array_ones(tsr_ctx *ctx, tsr_dtype dtype, int ndim, const int64_t
   return tsr_array_full(ctx, dtype, ndim, shape, chunks, 1.0, out);
 }
 
+/* Integers as NumPy takes Python ints: exact for integer dtypes (a value
+ * out of the dtype's range is TSR_EINVAL), rounded for floats. */
+static tsr_status full_int(tsr_ctx *ctx, const char *fn, tsr_dtype dtype, int ndim,
+                           const int64_t *shape, const int64_t *chunks, uint64_t bits,
+                           bool is_unsigned, tsr_array **out) {
+  if (tsr_dtype_valid(dtype) && !tsr__int_fits(dtype, bits, is_unsigned)) {
+    if (out != NULL)
+      *out = NULL;
+    if (is_unsigned)
+      return tsr_error_set(TSR_EINVAL, "%s: value %llu does not fit %s", fn,
+                           (unsigned long long)bits, tsr_dtype_name(dtype));
+    return tsr_error_set(TSR_EINVAL, "%s: value %lld does not fit %s", fn, (long long)bits,
+                         tsr_dtype_name(dtype));
+  }
+  double approx = is_unsigned ? (double)bits : (double)(int64_t)bits;
+  linear_params p = {approx, 0.0, (int32_t)dtype, 1, 0};
+  if (tsr_dtype_valid(dtype))
+    tsr__cast_loop(dtype, is_unsigned ? TSR_UINT64 : TSR_INT64, &p.value, &bits, 1, 1);
+  return tsr__create_source(ctx, fn, &op_linear, dtype, ndim, shape, chunks, &p, sizeof p, out);
+}
+
+tsr_status tsr_array_full_i64(tsr_ctx *ctx, tsr_dtype dtype, int ndim, const int64_t *shape,
+                              const int64_t *chunks, int64_t value, tsr_array **out) {
+  return full_int(ctx, "tsr_array_full_i64", dtype, ndim, shape, chunks, (uint64_t)value, false,
+                  out);
+}
+
+tsr_status tsr_array_full_u64(tsr_ctx *ctx, tsr_dtype dtype, int ndim, const int64_t *shape,
+                              const int64_t *chunks, uint64_t value, tsr_array **out) {
+  return full_int(ctx, "tsr_array_full_u64", dtype, ndim, shape, chunks, value, true, out);
+}
+
 /* ---- arange --------------------------------------------------------------- */
 
 tsr_status tsr_array_arange(tsr_ctx *ctx, tsr_dtype dtype, double start, double stop, double step,
@@ -187,6 +226,70 @@ tsr_status tsr_array_arange(tsr_ctx *ctx, tsr_dtype dtype, double start, double 
   }
   linear_params p = {start, step, (int32_t)dtype, 0, 0};
   return tsr__create_source(ctx, fn, &op_linear, dtype, 1, &n, &chunk, &p, sizeof p, out);
+}
+
+/* Integer arange: element j is start + j * step computed exactly in int64
+ * (every element is range-checked through the first and the last), then
+ * converted to the dtype. */
+typedef struct arange_int_params {
+  int64_t start, step;
+  int32_t dtype;
+} arange_int_params;
+
+static tsr_status arange_int_kernel(const tsr_kernel_call *call) {
+  const tsr__block *b = block_of(call);
+  arange_int_params p;
+  memcpy(&p, extra_of(call), sizeof p);
+  int64_t first = tsr__block_offset(b)[0], n = tsr__block_size(b);
+  int64_t v[256];
+  size_t itemsize = tsr_dtype_size((tsr_dtype)p.dtype);
+  unsigned char *dst = call->output;
+  for (int64_t done = 0; done < n;) {
+    int64_t k = n - done < 256 ? n - done : 256;
+    for (int64_t i = 0; i < k; i++) /* in range: checked at creation */
+      v[i] = (int64_t)((uint64_t)p.start + (uint64_t)(first + done + i) * (uint64_t)p.step);
+    tsr__cast_loop((tsr_dtype)p.dtype, TSR_INT64, dst + (size_t)done * itemsize, v, 1, (size_t)k);
+    done += k;
+  }
+  return TSR_OK;
+}
+
+static tsr_status lower_arange_int(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
+                                   uint32_t *out) {
+  (void)in;
+  return tsr__lower_blockwise_source(e, g, "arange", arange_int_kernel, NULL, e->params,
+                                     sizeof(arange_int_params), out);
+}
+
+static const tsr__op op_arange_int = {"arange", lower_arange_int, NULL, true};
+
+tsr_status tsr_array_arange_i64(tsr_ctx *ctx, tsr_dtype dtype, int64_t start, int64_t stop,
+                                int64_t step, int64_t chunk, tsr_array **out) {
+  static const char fn[] = "tsr_array_arange_i64";
+  if (out != NULL)
+    *out = NULL;
+  TSR_CHECK(step != 0, TSR_EINVAL, "%s: step is 0", fn);
+  /* n = ceil((stop - start) / step) in exact unsigned arithmetic: the
+   * distance may exceed INT64_MAX (from INT64_MIN to INT64_MAX). */
+  int64_t n = 0;
+  if ((step > 0 && stop > start) || (step < 0 && stop < start)) {
+    uint64_t dist = step > 0 ? (uint64_t)stop - (uint64_t)start : (uint64_t)start - (uint64_t)stop;
+    uint64_t mag = step > 0 ? (uint64_t)step : 0 - (uint64_t)step;
+    uint64_t count = dist / mag + (dist % mag != 0);
+    TSR_CHECK(count <= (uint64_t)INT64_MAX, TSR_EINVAL, "%s: %llu elements are too many", fn,
+              (unsigned long long)count);
+    n = (int64_t)count;
+  }
+  if (tsr_dtype_valid(dtype) && n > 0) {
+    /* The last element lies between start and stop, so it is an int64. */
+    int64_t last = (int64_t)((uint64_t)start + (uint64_t)(n - 1) * (uint64_t)step);
+    TSR_CHECK(tsr__int_fits(dtype, (uint64_t)start, false) &&
+                  tsr__int_fits(dtype, (uint64_t)last, false),
+              TSR_EINVAL, "%s: values from %lld to %lld do not fit %s", fn, (long long)start,
+              (long long)last, tsr_dtype_name(dtype));
+  }
+  arange_int_params p = {start, step, (int32_t)dtype};
+  return tsr__create_source(ctx, fn, &op_arange_int, dtype, 1, &n, &chunk, &p, sizeof p, out);
 }
 
 /* ---- random ---------------------------------------------------------------- */

@@ -200,6 +200,130 @@ static tsr_status binary_with_scalar(tsr_binary_op op, tsr_array *a, double s, b
   return status;
 }
 
+/* The comparison with a and b swapped (s op x is x op' s). */
+static tsr_binary_op mirror(tsr_binary_op op) {
+  switch (op) {
+  case TSR_OP_LT:
+    return TSR_OP_GT;
+  case TSR_OP_LE:
+    return TSR_OP_GE;
+  case TSR_OP_GT:
+    return TSR_OP_LT;
+  case TSR_OP_GE:
+    return TSR_OP_LE;
+  default:
+    return op;
+  }
+}
+
+/* Integer dtypes' bounds as (bits, is_unsigned) pairs for constants. */
+static void int_bounds(tsr_dtype t, int64_t *lo, uint64_t *hi) {
+  switch (t) {
+  case TSR_INT8:
+    *lo = INT8_MIN, *hi = INT8_MAX;
+    break;
+  case TSR_INT16:
+    *lo = INT16_MIN, *hi = INT16_MAX;
+    break;
+  case TSR_INT32:
+    *lo = INT32_MIN, *hi = INT32_MAX;
+    break;
+  case TSR_INT64:
+    *lo = INT64_MIN, *hi = INT64_MAX;
+    break;
+  case TSR_UINT8:
+    *lo = 0, *hi = UINT8_MAX;
+    break;
+  case TSR_UINT16:
+    *lo = 0, *hi = UINT16_MAX;
+    break;
+  case TSR_UINT32:
+    *lo = 0, *hi = UINT32_MAX;
+    break;
+  default:
+    *lo = 0, *hi = UINT64_MAX;
+    break;
+  }
+}
+
+/* a op s (or s op a) with an integer weak scalar, exactly: NumPy 2's rules
+ * for a Python int.  Next to a float array it becomes that float dtype,
+ * next to bool int64, next to an integer dtype that dtype when it fits.
+ * A comparison with an integer out of the dtype's range has the same
+ * answer as a comparison with the range's nearest end (x < 1000 for int8
+ * x is x <= 127: always true), so it is made with that end, exactly; any
+ * other operation is TSR_EINVAL ("out of bounds"), as NumPy's
+ * OverflowError. */
+static tsr_status binary_with_int(tsr_binary_op op, tsr_array *a, uint64_t bits, bool is_unsigned,
+                                  bool scalar_first, tsr_array **out) {
+  const char *fn = scalar_first ? (is_unsigned ? "tsr_scalar_binary_u64" : "tsr_scalar_binary_i64")
+                                : (is_unsigned ? "tsr_binary_scalar_u64" : "tsr_binary_scalar_i64");
+  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  TSR_CHECK((unsigned)op < TSR_NUM_BINARY_OPS, TSR_EINVAL, "%s: op = %d is not a tsr_binary_op", fn,
+            (int)op);
+  TSR_TRY(check_array(fn, "a", a));
+  const char *name = tsr_binary_op_name(op);
+  tsr_dtype t = a->expr->dtype, scalar_as = t;
+  tsr_binary_op eff = scalar_first ? mirror(op) : op; /* as array op scalar */
+  bool swap_ok = is_comparison(op);
+  if (t == TSR_BOOL)
+    scalar_as = TSR_INT64;
+  if (!tsr_dtype_is_float(scalar_as) && !tsr__int_fits(scalar_as, bits, is_unsigned)) {
+    if (!swap_ok) {
+      if (is_unsigned)
+        return tsr_error_set(TSR_EINVAL, "%s: scalar %llu is out of bounds for %s", name,
+                             (unsigned long long)bits, tsr_dtype_name(scalar_as));
+      return tsr_error_set(TSR_EINVAL, "%s: scalar %lld is out of bounds for %s", name,
+                           (long long)bits, tsr_dtype_name(scalar_as));
+    }
+    /* Above the range: x < s, x <= s, x != s hold; below it the others. */
+    int64_t lo;
+    uint64_t hi;
+    int_bounds(scalar_as, &lo, &hi);
+    bool above = is_unsigned || (int64_t)bits >= 0;
+    if (above) {
+      bits = hi;
+      is_unsigned = true;
+      eff = eff == TSR_OP_LT || eff == TSR_OP_LE || eff == TSR_OP_NE ? TSR_OP_LE : TSR_OP_GT;
+    } else {
+      bits = (uint64_t)lo;
+      is_unsigned = false;
+      eff = eff == TSR_OP_GT || eff == TSR_OP_GE || eff == TSR_OP_NE ? TSR_OP_GE : TSR_OP_LT;
+    }
+    scalar_first = false;
+    op = eff;
+  }
+  tsr_ctx *ctx = a->expr->ctx;
+  tsr__builder *bl;
+  TSR_TRY(tsr_alloc(ctx, sizeof *bl, (void **)&bl));
+  tsr__builder_init(bl);
+  uint16_t ra, rs, r;
+  tsr_status status = tsr__builder_add(bl, name, a->expr, &ra);
+  if (status == TSR_OK)
+    status = tsr__program_const_int(&bl->prog, scalar_as, bits, is_unsigned, &rs);
+  if (status == TSR_OK)
+    status = scalar_first ? emit_binary(bl, name, op, rs, ra, &r)
+                          : emit_binary(bl, name, op, ra, rs, &r);
+  if (status == TSR_OK)
+    status = wrap(bl, ctx, name, r, out);
+  tsr_free(ctx, bl);
+  return status;
+}
+
+tsr_status tsr_binary_scalar_i64(tsr_binary_op op, tsr_array *a, int64_t s, tsr_array **out) {
+  return binary_with_int(op, a, (uint64_t)s, false, false, out);
+}
+tsr_status tsr_scalar_binary_i64(tsr_binary_op op, int64_t s, tsr_array *a, tsr_array **out) {
+  return binary_with_int(op, a, (uint64_t)s, false, true, out);
+}
+tsr_status tsr_binary_scalar_u64(tsr_binary_op op, tsr_array *a, uint64_t s, tsr_array **out) {
+  return binary_with_int(op, a, s, true, false, out);
+}
+tsr_status tsr_scalar_binary_u64(tsr_binary_op op, uint64_t s, tsr_array *a, tsr_array **out) {
+  return binary_with_int(op, a, s, true, true, out);
+}
+
 tsr_status tsr_binary_scalar(tsr_binary_op op, tsr_array *a, double s, tsr_array **out) {
   return binary_with_scalar(op, a, s, false, out);
 }
@@ -351,4 +475,26 @@ tsr_status tsr_clip(tsr_array *a, double lo, double hi, tsr_array **out) {
   }
   tsr_array_destroy(&low);
   return status;
+}
+
+/* Integer bounds, exactly: maximum then minimum with weak integer scalars
+ * (a bound outside the array's integer dtype is TSR_EINVAL, as there). */
+static tsr_status clip_int(tsr_array *a, uint64_t lo, uint64_t hi, bool is_unsigned,
+                           tsr_array **out) {
+  const char *fn = is_unsigned ? "tsr_clip_u64" : "tsr_clip_i64";
+  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  TSR_TRY(check_array(fn, "a", a));
+  tsr_array *low = NULL;
+  TSR_TRY(binary_with_int(TSR_OP_MAXIMUM, a, lo, is_unsigned, false, &low));
+  tsr_status status = binary_with_int(TSR_OP_MINIMUM, low, hi, is_unsigned, false, out);
+  tsr_array_destroy(&low);
+  return status;
+}
+
+tsr_status tsr_clip_i64(tsr_array *a, int64_t lo, int64_t hi, tsr_array **out) {
+  return clip_int(a, (uint64_t)lo, (uint64_t)hi, false, out);
+}
+tsr_status tsr_clip_u64(tsr_array *a, uint64_t lo, uint64_t hi, tsr_array **out) {
+  return clip_int(a, lo, hi, true, out);
 }

@@ -57,6 +57,15 @@ tsr_status tsr__program_const(tsr__program *p, tsr_dtype dtype, double value, ui
   return tsr__program_emit(p, in, out);
 }
 
+tsr_status tsr__program_const_int(tsr__program *p, tsr_dtype dtype, uint64_t bits, bool is_unsigned,
+                                  uint16_t *out) {
+  tsr__instr in = {.code = TSR__I_CONST, .dtype = (uint8_t)dtype, .src_dtype = (uint8_t)dtype};
+  unsigned char bytes[8] = {0};
+  tsr__cast_loop(dtype, is_unsigned ? TSR_UINT64 : TSR_INT64, bytes, &bits, 1, 1);
+  memcpy(&in.imm, bytes, sizeof bytes);
+  return tsr__program_emit(p, in, out);
+}
+
 tsr_status tsr__eval_init(tsr__eval *ev, tsr_ctx *ctx, const tsr__program *p, size_t block) {
   ev->p = p;
   ev->scratch = NULL;

@@ -63,6 +63,41 @@ tsr_status tsr__program_cast(tsr__program *p, uint16_t r, tsr_dtype to, uint16_t
 /* Emits a constant of dtype `dtype` holding `value` (converted as a C cast). */
 tsr_status tsr__program_const(tsr__program *p, tsr_dtype dtype, double value, uint16_t *out);
 
+/* Emits a constant of dtype `dtype` holding the integer `bits` (an int64,
+ * or a uint64 when is_unsigned), converted as a C cast (exact for any
+ * integer dtype that holds it: the caller range-checks). */
+tsr_status tsr__program_const_int(tsr__program *p, tsr_dtype dtype, uint64_t bits, bool is_unsigned,
+                                  uint16_t *out);
+
+/* Whether an integer (int64 v, or uint64 (uint64_t)v when is_unsigned) is
+ * a value of dtype: exact range checks for integer dtypes; float and bool
+ * dtypes take any integer (rounded, or != 0). */
+static inline bool tsr__int_fits(tsr_dtype dtype, uint64_t bits, bool is_unsigned) {
+  int64_t v = (int64_t)bits;
+  bool neg = !is_unsigned && v < 0;
+  uint64_t mag = is_unsigned ? bits : (uint64_t)v; /* when !neg */
+  switch (dtype) {
+  case TSR_INT8:
+    return neg ? v >= INT8_MIN : mag <= INT8_MAX;
+  case TSR_INT16:
+    return neg ? v >= INT16_MIN : mag <= INT16_MAX;
+  case TSR_INT32:
+    return neg ? v >= INT32_MIN : mag <= INT32_MAX;
+  case TSR_INT64:
+    return neg || mag <= (uint64_t)INT64_MAX;
+  case TSR_UINT8:
+    return !neg && mag <= UINT8_MAX;
+  case TSR_UINT16:
+    return !neg && mag <= UINT16_MAX;
+  case TSR_UINT32:
+    return !neg && mag <= UINT32_MAX;
+  case TSR_UINT64:
+    return !neg;
+  default:
+    return tsr_dtype_valid(dtype);
+  }
+}
+
 /* One leaf as a task sees it: its block's first element and the element
  * stride along the run being evaluated (0 for a broadcast axis). */
 typedef struct tsr__leaf_run {

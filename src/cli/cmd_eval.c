@@ -46,7 +46,9 @@ static bool parse_binding(const char *text, binding *b) {
   return cli_split_target(eq + 1, b->file, sizeof b->file, &b->dataset);
 }
 
-static char *read_file(const char *path) {
+/* The file's bytes plus a NUL; *len is their number (NUL bytes of the
+ * file included: the parser reports them). */
+static char *read_file(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
   if (f == NULL)
     return NULL;
@@ -68,6 +70,7 @@ static char *read_file(const char *path) {
   fclose(f);
   if (buf != NULL)
     buf[n] = '\0';
+  *len = n;
   return buf;
 }
 
@@ -77,6 +80,7 @@ int cmd_eval(int argc, char **argv) {
   int n_in = 0, n_out = 0, level = 0, rc = CLI_OK;
   const char *source_arg = NULL, *source_file = NULL;
   char *source = NULL;
+  size_t source_len = 0;
   bool bad = false;
   tsr_ctx *ctx = NULL;
   tsr_program *prog = NULL;
@@ -138,7 +142,7 @@ int cmd_eval(int argc, char **argv) {
                                       : "no program given ('PROGRAM' or -f FILE)");
     goto done;
   }
-  if (source_file != NULL && (source = read_file(source_file)) == NULL) {
+  if (source_file != NULL && (source = read_file(source_file, &source_len)) == NULL) {
     rc = cli_error("cannot read the program file '%s'", source_file);
     goto done;
   }
@@ -146,7 +150,8 @@ int cmd_eval(int argc, char **argv) {
     rc = CLI_FAILED;
     goto done;
   }
-  tsr_status s = tsr_program_parse(ctx, source ? source : source_arg, &prog);
+  tsr_status s = source ? tsr_program_parse_buffer(ctx, source, source_len, &prog)
+                        : tsr_program_parse(ctx, source_arg, &prog);
   if (s != TSR_OK) {
     rc = cli_fail(s);
     goto done;

@@ -39,6 +39,11 @@ static void set_int(qv *v, int64_t i) {
   v->kind = QV_INT;
   v->i = i;
 }
+static void set_uint(qv *v, uint64_t u) {
+  memset(v, 0, sizeof *v);
+  v->kind = QV_UINT;
+  v->i = (int64_t)u;
+}
 static void set_float(qv *v, double f) {
   memset(v, 0, sizeof *v);
   v->kind = QV_FLOAT;
@@ -51,22 +56,28 @@ static void set_bool(qv *v, bool b) {
 }
 
 static bool is_number(const qv *v) {
-  return v->kind == QV_BOOL || v->kind == QV_INT || v->kind == QV_FLOAT;
+  return v->kind == QV_BOOL || v->kind == QV_INT || v->kind == QV_UINT || v->kind == QV_FLOAT;
 }
 static double number(const qv *v) {
-  return v->kind == QV_FLOAT ? v->f : v->kind == QV_INT ? (double)v->i : (double)v->b;
+  return v->kind == QV_FLOAT  ? v->f
+         : v->kind == QV_INT  ? (double)v->i
+         : v->kind == QV_UINT ? (double)(uint64_t)v->i
+                              : (double)v->b;
 }
 static int64_t integer(const qv *v) { return v->kind == QV_INT ? v->i : (int64_t)v->b; }
 
 static tsr_dtype default_dtype(const qv *v) {
-  return v->kind == QV_BOOL ? TSR_BOOL : v->kind == QV_INT ? TSR_INT64 : TSR_FLOAT64;
+  return v->kind == QV_BOOL    ? TSR_BOOL
+         : v->kind == QV_INT  ? TSR_INT64
+         : v->kind == QV_UINT ? TSR_UINT64
+                              : TSR_FLOAT64;
 }
 
 /* The dtype a weak scalar takes next to an array of dtype t (NEP 50). */
 static tsr_dtype weak_dtype(const qv *v, tsr_dtype t) {
   if (v->kind == QV_BOOL)
     return TSR_BOOL;
-  if (v->kind == QV_INT)
+  if (v->kind == QV_INT || v->kind == QV_UINT)
     return t == TSR_BOOL ? TSR_INT64 : t;
   return tsr_dtype_is_float(t) ? t : TSR_FLOAT64;
 }
@@ -85,7 +96,12 @@ static tsr_status as_array(tsr__qeval *ev, const qv *v, int32_t pos, const char 
                 tsr__query_value_kind_name(v));
   if (dtype == TSR_NUM_DTYPES)
     dtype = default_dtype(v);
-  API(pos, tsr_array_full(ev->ctx, dtype, 0, NULL, NULL, number(v), out));
+  if (v->kind == QV_INT)
+    API(pos, tsr_array_full_i64(ev->ctx, dtype, 0, NULL, NULL, v->i, out));
+  else if (v->kind == QV_UINT)
+    API(pos, tsr_array_full_u64(ev->ctx, dtype, 0, NULL, NULL, (uint64_t)v->i, out));
+  else
+    API(pos, tsr_array_full(ev->ctx, dtype, 0, NULL, NULL, number(v), out));
   return TSR_OK;
 }
 
@@ -178,12 +194,92 @@ static tsr_binary_op binary_op_of(int tok) {
   }
 }
 
+/* Integer arithmetic where one operand is above INT64_MAX: as NumPy 2
+ * with a uint64 scalar and a Python int — in uint64, wrapping, and the
+ * other operand must be a uint64 value (a negative one is an error, as
+ * NumPy's OverflowError); comparisons are exact for any signs. */
+static tsr_status fold_uint(tsr__qeval *ev, int tok, const qv *a, const qv *b, int32_t pos,
+                            qv *out) {
+  tsr_binary_op op = binary_op_of(tok);
+  uint64_t x = (uint64_t)(a->kind == QV_BOOL ? (int64_t)a->b : a->i);
+  uint64_t y = (uint64_t)(b->kind == QV_BOOL ? (int64_t)b->b : b->i);
+  bool xneg = a->kind == QV_INT && a->i < 0, yneg = b->kind == QV_INT && b->i < 0;
+  if (op >= TSR_OP_EQ && op <= TSR_OP_GE) {
+    /* A negative int is below every uint. */
+    int c = xneg ? -1 : yneg ? 1 : x < y ? -1 : x > y ? 1 : 0;
+    bool r = op == TSR_OP_EQ   ? c == 0
+             : op == TSR_OP_NE ? c != 0
+             : op == TSR_OP_LT ? c < 0
+             : op == TSR_OP_LE ? c <= 0
+             : op == TSR_OP_GT ? c > 0
+                               : c >= 0;
+    set_bool(out, r);
+    return TSR_OK;
+  }
+  if (op == TSR_OP_DIV) {
+    set_float(out, (xneg ? (double)(int64_t)x : (double)x) / (yneg ? (double)(int64_t)y : (double)y));
+    return TSR_OK;
+  }
+  if (xneg || yneg)
+    return FAIL(pos, TSR_EINVAL,
+                "integer %lld is out of bounds for uint64 (the other operand of %s is above "
+                "9223372036854775807)",
+                (long long)(xneg ? (int64_t)x : (int64_t)y), op_symbol(tok));
+  uint64_t r;
+  switch (op) {
+  case TSR_OP_ADD:
+    r = x + y;
+    break;
+  case TSR_OP_SUB:
+    r = x - y;
+    break;
+  case TSR_OP_MUL:
+    r = x * y;
+    break;
+  case TSR_OP_FLOORDIV:
+  case TSR_OP_MOD:
+    if (y == 0)
+      return FAIL(pos, TSR_EINVAL, "integer division by zero");
+    r = op == TSR_OP_FLOORDIV ? x / y : x % y;
+    break;
+  case TSR_OP_POW:
+    r = 1;
+    for (uint64_t base = x, e = y; e != 0; e >>= 1) {
+      if (e & 1)
+        r *= base;
+      base *= base;
+    }
+    break;
+  case TSR_OP_BITWISE_AND:
+    r = x & y;
+    break;
+  case TSR_OP_BITWISE_OR:
+    r = x | y;
+    break;
+  case TSR_OP_BITWISE_XOR:
+    r = x ^ y;
+    break;
+  case TSR_OP_LEFT_SHIFT:
+    r = y >= 64 ? 0 : x << y;
+    break;
+  case TSR_OP_RIGHT_SHIFT:
+    r = y >= 64 ? 0 : x >> y;
+    break;
+  default:
+    return FAIL(pos, TSR_EINTERNAL, "operator %s cannot fold", op_symbol(tok));
+  }
+  set_uint(out, r);
+  return TSR_OK;
+}
+
 /* Python's arithmetic on two numbers (bools count as ints; integers wrap
  * at 64 bits like NumPy's int64). */
 static tsr_status fold_binary(tsr__qeval *ev, int tok, const qv *a, const qv *b, int32_t pos,
                               qv *out) {
   tsr_binary_op op = binary_op_of(tok);
   bool fl = a->kind == QV_FLOAT || b->kind == QV_FLOAT;
+  if (!fl && (a->kind == QV_UINT || b->kind == QV_UINT))
+    return fold_uint(ev, tok, a, b, pos, out);
   double x = number(a), y = number(b);
   int64_t i = integer(a), j = integer(b);
   uint64_t ui = (uint64_t)i, uj = (uint64_t)j;
@@ -316,6 +412,14 @@ static tsr_status apply_binary(tsr__qeval *ev, tsr_binary_op op, const char *nam
                 tsr__query_value_kind_name(a), tsr__query_value_kind_name(b));
   if (a->kind == QV_ARRAY && b->kind == QV_ARRAY) {
     s = tsr_binary(op, a->array, b->array, &r);
+  } else if (a->kind == QV_ARRAY && b->kind == QV_INT) {
+    s = tsr_binary_scalar_i64(op, a->array, b->i, &r);
+  } else if (a->kind == QV_ARRAY && b->kind == QV_UINT) {
+    s = tsr_binary_scalar_u64(op, a->array, (uint64_t)b->i, &r);
+  } else if (b->kind == QV_ARRAY && a->kind == QV_INT) {
+    s = tsr_scalar_binary_i64(op, a->i, b->array, &r);
+  } else if (b->kind == QV_ARRAY && a->kind == QV_UINT) {
+    s = tsr_scalar_binary_u64(op, (uint64_t)a->i, b->array, &r);
   } else if (a->kind == QV_ARRAY && b->kind != QV_BOOL) {
     s = tsr_binary_scalar(op, a->array, number(b), &r);
   } else if (b->kind == QV_ARRAY && a->kind != QV_BOOL) {
@@ -370,6 +474,19 @@ static tsr_status eval_unary(tsr__qeval *ev, const tsr__qnode *n, const qv *a, q
     set_float(out, n->op == QT_MINUS ? -a->f : a->f);
     return TSR_OK;
   }
+  if (a->kind == QV_UINT) {
+    uint64_t u = (uint64_t)a->i;
+    if (n->op == QT_TILDE)
+      set_uint(out, ~u);
+    else if (n->op == QT_PLUS)
+      *out = *a;
+    else if (u <= (uint64_t)INT64_MAX + 1) /* -9223372036854775808 is an int64 */
+      set_int(out, (int64_t)(0 - u));
+    else
+      return FAIL(n->pos, TSR_EINVAL, "integer -%llu is out of range (below -2**63)",
+                  (unsigned long long)u);
+    return TSR_OK;
+  }
   if (a->kind == QV_INT || a->kind == QV_BOOL) {
     int64_t i = integer(a);
     if (n->op == QT_MINUS)
@@ -397,8 +514,8 @@ typedef struct call {
 /* The argument for parameter `name` (QV_NONE when not given). */
 static const qv *arg(const call *c, const char *name, int32_t *pos) {
   static const qv none = {0};
-  for (int i = 0; c->node->fn.params[i] != NULL; i++)
-    if (strcmp(c->node->fn.params[i], name) == 0) {
+  for (int i = 0; c->node->fn->params[i] != NULL; i++)
+    if (strcmp(c->node->fn->params[i], name) == 0) {
       if (pos != NULL)
         *pos = c->node->slots[i] ? c->node->slots[i]->pos : c->node->pos;
       return &c->args[i];
@@ -579,7 +696,7 @@ static tsr_status reduce(call *c, tsr_array **r) {
   o.split_every = (int)split;
   tsr_array *a;
   TSR_TRY(get_array(c, "a", TSR_NUM_DTYPES, &a));
-  tsr_status s = tsr_reduce((tsr_reduce_op)c->node->fn.op, a, all ? NULL : axes, naxes, &o, r);
+  tsr_status s = tsr_reduce((tsr_reduce_op)c->node->fn->op, a, all ? NULL : axes, naxes, &o, r);
   tsr_array_destroy(&a);
   return s == TSR_OK ? s : wrap(ev, c->node->pos, s);
 }
@@ -595,7 +712,7 @@ static tsr_status along_axis(call *c, tsr_array **r) {
   tsr_array *a, *in = NULL;
   TSR_TRY(get_array(c, "a", TSR_NUM_DTYPES, &a));
   tsr_status s = TSR_OK;
-  tsr__qfn_kind k = c->node->fn.kind;
+  tsr__qfn_kind k = c->node->fn->kind;
   if (k == QF_ARGMIN || k == QF_ARGMAX) {
     s = (k == QF_ARGMIN ? tsr_argmin : tsr_argmax)(a, (int)axis, flat, r);
   } else {
@@ -638,8 +755,10 @@ static tsr_status clip(call *c, qv *out) {
   tsr__qeval *ev = c->ev;
   const qv *lo = arg(c, "a_min", NULL), *hi = arg(c, "a_max", NULL);
   tsr_array *a;
-  if (lo->kind == QV_ARRAY || hi->kind == QV_ARRAY) {
-    /* Array bounds: minimum(maximum(a, lo), hi). */
+  if (lo->kind == QV_ARRAY || hi->kind == QV_ARRAY || lo->kind == QV_INT || hi->kind == QV_INT ||
+      lo->kind == QV_UINT || hi->kind == QV_UINT) {
+    /* Array or integer bounds (exact through the integer scalar calls):
+     * minimum(maximum(a, lo), hi). */
     qv cur = {0}, next = {0};
     TSR_TRY(get_array(c, "a", TSR_NUM_DTYPES, &a));
     set_array(&cur, a);
@@ -721,7 +840,7 @@ static tsr_status join(call *c, tsr_array **r) {
   const qv *v = arg(c, "arrays", &pos);
   if (v->kind != QV_TUPLE || v->n == 0)
     return bad_arg(c, "arrays", "a non-empty tuple or list of arrays");
-  bool concat = c->node->fn.kind == QF_CONCATENATE;
+  bool concat = c->node->fn->kind == QF_CONCATENATE;
   bool flat = concat && arg(c, "axis", NULL)->kind == QV_NONE &&
               c->node->slots[1] != NULL; /* an explicit axis=None flattens */
   int64_t axis;
@@ -761,7 +880,7 @@ static tsr_status structural(call *c, tsr_array *a, tsr_array **r) {
   int64_t list[TSR_MAX_NDIM], buf[TSR_MAX_NDIM];
   int n;
   tsr_status s = TSR_OK;
-  switch (c->node->fn.kind) {
+  switch (c->node->fn->kind) {
   case QF_ASTYPE: {
     tsr_dtype t;
     TSR_TRY(get_dtype(c, "dtype", TSR_FLOAT64, &t));
@@ -824,21 +943,27 @@ static tsr_status construct(call *c, tsr_array **r) {
   int ndim;
   tsr_dtype t;
   tsr_status s;
-  switch (c->node->fn.kind) {
+  switch (c->node->fn->kind) {
   case QF_ZEROS:
   case QF_ONES:
   case QF_FULL: {
-    double value = c->node->fn.kind == QF_ONES;
+    double value = c->node->fn->kind == QF_ONES;
     tsr_dtype def = TSR_FLOAT64;
     TSR_TRY(get_shape(c, "shape", &ndim, shape));
-    if (c->node->fn.kind == QF_FULL) {
+    if (c->node->fn->kind == QF_FULL) {
       const qv *fill = arg(c, "fill_value", NULL);
       TSR_TRY(get_number(c, "fill_value", 0, &value));
       def = default_dtype(fill);
     }
     TSR_TRY(get_dtype(c, "dtype", def, &t));
     TSR_TRY(get_chunks(c, "chunks", ndim, buf, &chunks));
-    s = tsr_array_full(ev->ctx, t, ndim, shape, chunks, value, r);
+    const qv *fill = arg(c, "fill_value", NULL);
+    if (c->node->fn->kind == QF_FULL && fill->kind == QV_INT) /* exact beyond 2^53 */
+      s = tsr_array_full_i64(ev->ctx, t, ndim, shape, chunks, fill->i, r);
+    else if (c->node->fn->kind == QF_FULL && fill->kind == QV_UINT)
+      s = tsr_array_full_u64(ev->ctx, t, ndim, shape, chunks, (uint64_t)fill->i, r);
+    else
+      s = tsr_array_full(ev->ctx, t, ndim, shape, chunks, value, r);
     break;
   }
   case QF_ARANGE: {
@@ -854,7 +979,25 @@ static tsr_status construct(call *c, tsr_array **r) {
     bool ints = vs->kind != QV_FLOAT && ve->kind != QV_FLOAT && vp->kind != QV_FLOAT;
     TSR_TRY(get_dtype(c, "dtype", ints ? TSR_INT64 : TSR_FLOAT64, &t));
     TSR_TRY(get_chunk1(c, "chunks", &chunk));
-    s = tsr_array_arange(ev->ctx, t, start, stop, step, chunk, r);
+    if (ints) { /* exact in int64: arange(2**53 + 1, 2**53 + 3) has 2 elements */
+      const qv *big = vs->kind == QV_UINT ? vs : ve->kind == QV_UINT ? ve : vp;
+      if (big->kind == QV_UINT) {
+        int32_t pos;
+        arg(c, big == vs ? "start" : big == ve ? "stop" : "step", &pos);
+        return FAIL(pos, TSR_EINVAL, "arange() bounds above 9223372036854775807 are not supported");
+      }
+      int64_t istart = 0, istop = 0, istep = 1;
+      TSR_TRY(get_int(c, "start", 0, &istart));
+      TSR_TRY(get_int(c, "stop", 0, &istop));
+      TSR_TRY(get_int(c, "step", 1, &istep));
+      if (ve->kind == QV_NONE) {
+        istop = istart;
+        istart = 0;
+      }
+      s = tsr_array_arange_i64(ev->ctx, t, istart, istop, istep, chunk, r);
+    } else {
+      s = tsr_array_arange(ev->ctx, t, start, stop, step, chunk, r);
+    }
     break;
   }
   case QF_LINSPACE: {
@@ -908,7 +1051,7 @@ static tsr_status construct(call *c, tsr_array **r) {
 
 static tsr_status dispatch(call *c, qv *out) {
   tsr__qeval *ev = c->ev;
-  const tsr__qfn *fn = &c->node->fn;
+  const tsr__qfn *fn = c->node->fn;
   const char *p0 = fn->params[0];
   tsr_array *r = NULL, *a = NULL, *b = NULL;
   tsr_status s = TSR_OK;
@@ -971,15 +1114,17 @@ static tsr_status dispatch(call *c, qv *out) {
   return TSR_OK;
 }
 
-static tsr_status eval_call(tsr__qeval *ev, const tsr__qnode *n, qv *out) {
-  call c = {ev, n, {{0}}};
-  int np = tsr__query_fn_nparams(&n->fn);
-  tsr_status s = TSR_OK;
-  for (int i = 0; i < np && s == TSR_OK; i++)
-    if (n->slots[i] != NULL)
-      s = tsr__query_eval(ev, n->slots[i], &c.args[i]);
-  if (s == TSR_OK)
-    s = dispatch(&c, out);
+/* A call whose arguments (one per parameter, None when not given) are
+ * args[0..nparams); they are moved into the call and cleared. */
+static tsr_status eval_call(tsr__qeval *ev, const tsr__qnode *n, qv *args, qv *out) {
+  call c;
+  memset(&c, 0, sizeof c);
+  c.ev = ev;
+  c.node = n;
+  int np = tsr__query_fn_nparams(n->fn);
+  memcpy(c.args, args, (size_t)np * sizeof *args);
+  memset(args, 0, (size_t)np * sizeof *args);
+  tsr_status s = dispatch(&c, out);
   for (int i = 0; i < np; i++)
     tsr__query_value_clear(ev->ctx, &c.args[i]);
   return s;
@@ -1049,64 +1194,140 @@ static tsr_status eval_attr(tsr__qeval *ev, const tsr__qnode *n, const qv *v, qv
 }
 
 /* An index bound: an integer or None (TSR_NONE). */
-static tsr_status index_bound(tsr__qeval *ev, const tsr__qnode *n, int64_t none, int64_t *out) {
+static tsr_status index_bound(tsr__qeval *ev, const tsr__qnode *n, const qv *v, int64_t none,
+                              int64_t *out) {
   *out = none;
-  if (n == NULL)
-    return TSR_OK;
-  qv v = {0};
-  TSR_TRY(tsr__query_eval(ev, n, &v));
-  tsr_status s = TSR_OK;
-  if (v.kind == QV_INT)
-    *out = v.i;
-  else if (v.kind != QV_NONE)
-    s = FAIL(n->pos, TSR_EINVAL, "indices must be integers or slices, not %s",
-             tsr__query_value_kind_name(&v));
-  tsr__query_value_clear(ev->ctx, &v);
-  return s;
+  if (v->kind == QV_INT)
+    *out = v->i;
+  else if (v->kind != QV_NONE)
+    return FAIL(n->pos, TSR_EINVAL, "indices must be integers or slices, not %s",
+                tsr__query_value_kind_name(v));
+  return TSR_OK;
 }
 
-static tsr_status eval_index(tsr__qeval *ev, const tsr__qnode *n, qv *out) {
+/* x[...] with the values of the index items (a slice's three parts, None
+ * when omitted) in vals, then the target's value. */
+static tsr_status eval_index(tsr__qeval *ev, const tsr__qnode *n, const qv *vals, qv *out) {
   int count = n->nkids - 1;
-  if (count > TSR_MAX_NDIM)
-    return FAIL(n->pos, TSR_EINVAL, "too many indices (%d)", count);
   tsr_index index[TSR_MAX_NDIM];
+  const qv *v = vals;
   for (int i = 0; i < count; i++) {
     const tsr__qnode *it = n->kids[i + 1];
     if (it->kind == QN_SLICE) {
       index[i].is_slice = true;
-      TSR_TRY(index_bound(ev, it->kids[0], TSR_NONE, &index[i].start));
-      TSR_TRY(index_bound(ev, it->kids[1], TSR_NONE, &index[i].stop));
-      TSR_TRY(index_bound(ev, it->kids[2], 1, &index[i].step));
+      TSR_TRY(index_bound(ev, it->kids[0] ? it->kids[0] : it, &v[0], TSR_NONE, &index[i].start));
+      TSR_TRY(index_bound(ev, it->kids[1] ? it->kids[1] : it, &v[1], TSR_NONE, &index[i].stop));
+      TSR_TRY(index_bound(ev, it->kids[2] ? it->kids[2] : it, &v[2], 1, &index[i].step));
       if (index[i].step == 0)
         return FAIL(it->kids[2]->pos, TSR_EINVAL, "slice step cannot be zero");
+      v += 3;
     } else {
       index[i].is_slice = false;
-      TSR_TRY(index_bound(ev, it, TSR_NONE, &index[i].start));
+      TSR_TRY(index_bound(ev, it, &v[0], TSR_NONE, &index[i].start));
       if (index[i].start == TSR_NONE)
         return FAIL(it->pos, TSR_EINVAL, "None (newaxis) indices are not supported");
+      v += 1;
     }
   }
-  qv target = {0};
-  TSR_TRY(tsr__query_eval(ev, n->kids[0], &target));
-  tsr_status s = TSR_OK;
+  const qv *target = v;
   tsr_array *r = NULL;
-  if (target.kind != QV_ARRAY)
-    s = FAIL(n->pos, TSR_EINVAL, "a %s cannot be indexed", tsr__query_value_kind_name(&target));
-  else if ((s = tsr_slice(target.array, count, index, &r)) != TSR_OK)
-    s = wrap(ev, n->pos, s);
-  tsr__query_value_clear(ev->ctx, &target);
-  if (s == TSR_OK)
-    set_array(out, r);
-  return s;
+  if (target->kind != QV_ARRAY)
+    return FAIL(n->pos, TSR_EINVAL, "a %s cannot be indexed", tsr__query_value_kind_name(target));
+  API(n->pos, tsr_slice(target->array, count, index, &r));
+  set_array(out, r);
+  return TSR_OK;
 }
 
-tsr_status tsr__query_eval(tsr__qeval *ev, const tsr__qnode *n, qv *out) {
+/* ---- the walk ----------------------------------------------------------- */
+
+/* The tree is walked with a heap stack of frames and a heap stack of
+ * values: a frame pushes the values of its node's children (in the order
+ * below), then replaces them by its node's value.  The depth of the tree
+ * (a sum of a million terms is a left-deep chain a million deep) costs
+ * heap memory only. */
+typedef struct eframe {
+  const tsr__qnode *node;
+  int32_t next; /* children pushed so far */
+  int32_t base; /* value stack index of the first child's value */
+} eframe;
+
+typedef struct walk {
+  tsr_ctx *ctx;
+  eframe *frames;
+  int32_t nframes, cap_frames;
+  qv *vals;
+  int32_t nvals, cap_vals;
+} walk;
+
+static tsr_status grow(tsr_ctx *ctx, void **data, int32_t *cap, int32_t n, size_t size) {
+  if (n < *cap)
+    return TSR_OK;
+  if (*cap > INT32_MAX / 2)
+    return tsr_error_set(TSR_ENOMEM, "program: nesting too deep");
+  int32_t c = *cap ? 2 * *cap : 64;
+  void *d = NULL;
+  TSR_TRY(tsr_alloc(ctx, (size_t)c * size, &d));
+  if (n)
+    memcpy(d, *data, (size_t)n * size);
+  tsr_free(ctx, *data);
+  *data = d;
+  *cap = c;
+  return TSR_OK;
+}
+
+/* How many values a node's children give, in evaluation order: a call's
+ * parameters (None for those not given); an index's items (three per
+ * slice) and then its target; other nodes their kids. */
+static int32_t nchildren(const tsr__qnode *n) {
+  switch (n->kind) {
+  case QN_CALL:
+    return tsr__query_fn_nparams(n->fn);
+  case QN_INDEX: {
+    int32_t k = 1;
+    for (int32_t i = 1; i < n->nkids; i++)
+      k += n->kids[i]->kind == QN_SLICE ? 3 : 1;
+    return k;
+  }
+  case QN_TUPLE:
+  case QN_UNARY:
+  case QN_BINARY:
+  case QN_ATTR:
+    return n->nkids;
+  default:
+    return 0;
+  }
+}
+
+/* Child number k of n in that order (NULL: None). */
+static const tsr__qnode *child(const tsr__qnode *n, int32_t k) {
+  if (n->kind == QN_CALL)
+    return n->slots[k];
+  if (n->kind != QN_INDEX)
+    return n->kids[k];
+  for (int32_t i = 1; i < n->nkids; i++) {
+    const tsr__qnode *it = n->kids[i];
+    if (it->kind == QN_SLICE) {
+      if (k < 3)
+        return it->kids[k];
+      k -= 3;
+    } else {
+      if (k == 0)
+        return it;
+      k -= 1;
+    }
+  }
+  return n->kids[0];
+}
+
+/* The value of a node with no children to evaluate. */
+static tsr_status eval_leaf(tsr__qeval *ev, const tsr__qnode *n, qv *out) {
   memset(out, 0, sizeof *out);
-  qv a = {0}, b = {0};
-  tsr_status s = TSR_OK;
   switch (n->kind) {
   case QN_NUMBER:
-    n->is_int ? set_int(out, n->ival) : set_float(out, n->fval);
+    if (n->is_uint)
+      set_uint(out, (uint64_t)n->ival);
+    else
+      n->is_int ? set_int(out, n->ival) : set_float(out, n->fval);
     return TSR_OK;
   case QN_STRING:
     out->kind = QV_STRING;
@@ -1114,39 +1335,110 @@ tsr_status tsr__query_eval(tsr__qeval *ev, const tsr__qnode *n, qv *out) {
     return TSR_OK;
   case QN_NAME:
     return eval_name(ev, n, out);
-  case QN_TUPLE:
+  case QN_TUPLE: /* () */
     out->kind = QV_TUPLE;
-    if (n->nkids > 0)
-      API(n->pos, tsr_calloc(ev->ctx, (size_t)n->nkids, sizeof *out->items, (void **)&out->items));
-    for (int i = 0; i < n->nkids && s == TSR_OK; i++) {
-      s = tsr__query_eval(ev, n->kids[i], &out->items[i]);
-      out->n = i + 1;
-    }
-    break;
-  case QN_UNARY:
-    TSR_TRY(tsr__query_eval(ev, n->kids[0], &a));
-    s = eval_unary(ev, n, &a, out);
-    break;
-  case QN_BINARY:
-    TSR_TRY(tsr__query_eval(ev, n->kids[0], &a));
-    s = tsr__query_eval(ev, n->kids[1], &b);
-    if (s == TSR_OK)
-      s = eval_binary(ev, n, &a, &b, out);
-    break;
-  case QN_ATTR:
-    TSR_TRY(tsr__query_eval(ev, n->kids[0], &a));
-    s = eval_attr(ev, n, &a, out);
-    break;
-  case QN_INDEX:
-    return eval_index(ev, n, out);
-  case QN_CALL:
-    return eval_call(ev, n, out);
+    return TSR_OK;
   default:
     return FAIL(n->pos, TSR_EINTERNAL, "unexpected syntax node %d", (int)n->kind);
   }
-  tsr__query_value_clear(ev->ctx, &a);
-  tsr__query_value_clear(ev->ctx, &b);
+}
+
+/* The value of n from its children's values (vals[0..nchildren)), which
+ * the caller clears afterwards (unless moved out: cleared to None). */
+static tsr_status eval_node(tsr__qeval *ev, const tsr__qnode *n, qv *vals, qv *out) {
+  memset(out, 0, sizeof *out);
+  switch (n->kind) {
+  case QN_TUPLE:
+    out->kind = QV_TUPLE;
+    API(n->pos, tsr_calloc(ev->ctx, (size_t)n->nkids, sizeof *out->items, (void **)&out->items));
+    memcpy(out->items, vals, (size_t)n->nkids * sizeof *vals);
+    memset(vals, 0, (size_t)n->nkids * sizeof *vals);
+    out->n = n->nkids;
+    return TSR_OK;
+  case QN_UNARY:
+    return eval_unary(ev, n, &vals[0], out);
+  case QN_BINARY:
+    return eval_binary(ev, n, &vals[0], &vals[1], out);
+  case QN_ATTR:
+    return eval_attr(ev, n, &vals[0], out);
+  case QN_INDEX:
+    return eval_index(ev, n, vals, out);
+  case QN_CALL:
+    return eval_call(ev, n, vals, out);
+  default:
+    return FAIL(n->pos, TSR_EINTERNAL, "unexpected syntax node %d", (int)n->kind);
+  }
+}
+
+static tsr_status walk_push_value(tsr__qeval *ev, walk *w, const tsr__qnode *at, qv **slot) {
+  tsr_status s = grow(w->ctx, (void **)&w->vals, &w->cap_vals, w->nvals, sizeof *w->vals);
   if (s != TSR_OK)
-    tsr__query_value_clear(ev->ctx, out);
+    return wrap(ev, at->pos, s);
+  *slot = &w->vals[w->nvals++];
+  memset(*slot, 0, sizeof **slot);
+  return TSR_OK;
+}
+
+static tsr_status walk_push_frame(tsr__qeval *ev, walk *w, const tsr__qnode *n) {
+  tsr_status s = grow(w->ctx, (void **)&w->frames, &w->cap_frames, w->nframes, sizeof *w->frames);
+  if (s != TSR_OK)
+    return wrap(ev, n->pos, s);
+  w->frames[w->nframes++] = (eframe){n, 0, w->nvals};
+  return TSR_OK;
+}
+
+static tsr_status walk_run(tsr__qeval *ev, walk *w, const tsr__qnode *root) {
+  if (root->kind == QN_INDEX && root->nkids - 1 > TSR_MAX_NDIM)
+    return FAIL(root->pos, TSR_EINVAL, "too many indices (%d)", (int)(root->nkids - 1));
+  TSR_TRY(walk_push_frame(ev, w, root));
+  while (w->nframes > 0) {
+    eframe *f = &w->frames[w->nframes - 1];
+    const tsr__qnode *n = f->node;
+    int32_t total = nchildren(n);
+    if (f->next < total) {
+      const tsr__qnode *c = child(n, f->next++);
+      if (c != NULL && nchildren(c) > 0) {
+        if (c->kind == QN_INDEX && c->nkids - 1 > TSR_MAX_NDIM)
+          return FAIL(c->pos, TSR_EINVAL, "too many indices (%d)", (int)(c->nkids - 1));
+        TSR_TRY(walk_push_frame(ev, w, c));
+        continue;
+      }
+      qv *slot = NULL;
+      TSR_TRY(walk_push_value(ev, w, n, &slot));
+      if (c != NULL)
+        TSR_TRY(eval_leaf(ev, c, slot));
+      continue;
+    }
+    qv r;
+    int32_t base = f->base;
+    tsr_status s = total > 0 ? eval_node(ev, n, &w->vals[base], &r) : eval_leaf(ev, n, &r);
+    while (w->nvals > base)
+      tsr__query_value_clear(ev->ctx, &w->vals[--w->nvals]);
+    if (s != TSR_OK)
+      return s;
+    w->nframes--;
+    qv *slot = NULL;
+    if ((s = walk_push_value(ev, w, n, &slot)) != TSR_OK) {
+      tsr__query_value_clear(ev->ctx, &r);
+      return s;
+    }
+    *slot = r;
+  }
+  return TSR_OK;
+}
+
+tsr_status tsr__query_eval(tsr__qeval *ev, const tsr__qnode *n, qv *out) {
+  memset(out, 0, sizeof *out);
+  walk w;
+  memset(&w, 0, sizeof w);
+  w.ctx = ev->ctx;
+  tsr_status s = walk_run(ev, &w, n);
+  if (s == TSR_OK)
+    *out = w.vals[0];
+  else
+    while (w.nvals > 0)
+      tsr__query_value_clear(ev->ctx, &w.vals[--w.nvals]);
+  tsr_free(ev->ctx, w.vals);
+  tsr_free(ev->ctx, w.frames);
   return s;
 }

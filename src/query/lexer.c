@@ -7,7 +7,6 @@
  * separator.  Newlines inside () and [] are dropped so a call may span
  * lines.  Runs of separators are kept; the parser skips empty statements. */
 #include <ctype.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,12 +44,14 @@ typedef struct lexer {
 
 static tsr__qtoken *push(lexer *lx, tsr__qtok_kind kind, size_t pos, size_t len) {
   if (lx->n == lx->cap) {
-    int32_t cap = lx->cap ? 2 * lx->cap : 64;
-    tsr__qtoken *t = tsr__query_arena_alloc(lx->arena, (size_t)cap * sizeof *t);
-    if (t == NULL)
+    /* The text has at most INT32_MAX / 2 bytes, so the count fits int32. */
+    int32_t cap = lx->cap == 0 ? 64 : lx->cap > INT32_MAX / 2 ? INT32_MAX : 2 * lx->cap;
+    tsr__qtoken *t = NULL;
+    if (tsr_alloc(lx->arena->ctx, (size_t)cap * sizeof *t, (void **)&t) != TSR_OK)
       return NULL;
     if (lx->n)
       memcpy(t, lx->toks, (size_t)lx->n * sizeof *t);
+    tsr_free(lx->arena->ctx, lx->toks);
     lx->toks = t;
     lx->cap = cap;
   }
@@ -62,11 +63,13 @@ static tsr__qtoken *push(lexer *lx, tsr__qtok_kind kind, size_t pos, size_t len)
   return t;
 }
 
-/* A number starting at src[i]; *end is one past it. */
+/* A number starting at src[i]; *end is one past it.  Any length: the
+ * digits (without '_') are copied whole into the arena, so a float literal
+ * of any length is rounded correctly by strtod, and an integer literal is
+ * converted exactly or refused. */
 static tsr_status lex_number(lexer *lx, size_t i, size_t *end) {
   const char *s = lx->src;
-  char buf[128];
-  size_t n = 0, j = i;
+  size_t j = i;
   bool is_float = false;
   while (isdigit((unsigned char)s[j]) || s[j] == '_' || s[j] == '.') {
     if (s[j] == '.') {
@@ -74,8 +77,6 @@ static tsr_status lex_number(lexer *lx, size_t i, size_t *end) {
         break;
       is_float = true;
     }
-    if (s[j] != '_' && n < sizeof buf - 1)
-      buf[n++] = s[j];
     j++;
   }
   if (s[j] == 'e' || s[j] == 'E') {
@@ -86,31 +87,41 @@ static tsr_status lex_number(lexer *lx, size_t i, size_t *end) {
       return tsr__query_fail(s, (int32_t)i, TSR_EPARSE, "malformed number '%.*s'", (int)(k - i),
                              s + i);
     is_float = true;
-    while (j < k && n < sizeof buf - 1)
-      buf[n++] = s[j++];
-    while (isdigit((unsigned char)s[j])) {
-      if (n < sizeof buf - 1)
-        buf[n++] = s[j];
+    j = k;
+    while (isdigit((unsigned char)s[j]))
       j++;
-    }
   }
   if (isalpha((unsigned char)s[j]) || s[j] == '_')
     return tsr__query_fail(s, (int32_t)i, TSR_EPARSE, "malformed number '%.*s'", (int)(j + 1 - i),
                            s + i);
+  char *buf = tsr__query_arena_alloc(lx->arena, j - i + 1);
+  if (buf == NULL)
+    return TSR_ENOMEM;
+  size_t n = 0;
+  for (size_t k = i; k < j; k++)
+    if (s[k] != '_')
+      buf[n++] = s[k];
   buf[n] = '\0';
   tsr__qtoken *t = push(lx, QT_NUMBER, i, j - i);
   if (t == NULL)
     return TSR_ENOMEM;
-  errno = 0;
   if (!is_float) {
-    unsigned long long v = strtoull(buf, NULL, 10);
-    if (errno == ERANGE || v > (unsigned long long)INT64_MAX)
-      return tsr__query_fail(s, (int32_t)i, TSR_EPARSE, "integer %s is too large for int64", buf);
+    uint64_t v = 0;
+    for (size_t k = 0; k < n; k++) {
+      unsigned d = (unsigned)(buf[k] - '0');
+      if (v > (UINT64_MAX - d) / 10)
+        return tsr__query_fail(s, (int32_t)i, TSR_EPARSE,
+                               "integer literal out of range (%zu digits; the largest integer is "
+                               "18446744073709551615)",
+                               n);
+      v = v * 10 + d;
+    }
     t->is_int = true;
+    t->is_uint = v > (uint64_t)INT64_MAX; /* uint64, as np.asarray makes it */
     t->ival = (int64_t)v;
     t->fval = (double)v;
   } else {
-    t->fval = strtod(buf, NULL);
+    t->fval = strtod(buf, NULL); /* overflow gives inf, underflow 0, as Python */
   }
   *end = j;
   return TSR_OK;
@@ -168,13 +179,12 @@ static const struct {
     {";", QT_NEWLINE},
 };
 
-tsr_status tsr__query_lex(tsr__qarena *arena, const char *source, tsr__qtoken **tokens,
-                          int32_t *ntokens) {
-  lexer lx = {arena, source, NULL, 0, 0};
+static tsr_status lex(lexer *lxp) {
+  lexer *lx = lxp;
+  tsr__qarena *arena = lx->arena;
+  const char *source = lx->src;
   int depth = 0; /* open ( and [ */
   size_t i = 0;
-  *tokens = NULL;
-  *ntokens = 0;
   if (strlen(source) > (size_t)INT32_MAX / 2)
     return tsr_error_set(TSR_EINVAL, "program: the text is too long");
   while (source[i] != '\0') {
@@ -187,21 +197,21 @@ tsr_status tsr__query_lex(tsr__qarena *arena, const char *source, tsr__qtoken **
       while (source[i] != '\0' && source[i] != '\n')
         i++;
     } else if (c == '\n') {
-      if (depth == 0 && push(&lx, QT_NEWLINE, i, 1) == NULL)
+      if (depth == 0 && push(lx, QT_NEWLINE, i, 1) == NULL)
         return TSR_ENOMEM;
       i++;
     } else if (isdigit((unsigned char)c) || (c == '.' && isdigit((unsigned char)source[i + 1]))) {
-      TSR_TRY(lex_number(&lx, i, &i));
+      TSR_TRY(lex_number(lx, i, &i));
     } else if (isalpha((unsigned char)c) || c == '_') {
       size_t j = i;
       while (isalnum((unsigned char)source[j]) || source[j] == '_')
         j++;
-      tsr__qtoken *t = push(&lx, QT_NAME, i, j - i);
+      tsr__qtoken *t = push(lx, QT_NAME, i, j - i);
       if (t == NULL || (t->text = tsr__query_arena_strndup(arena, source + i, j - i)) == NULL)
         return TSR_ENOMEM;
       i = j;
     } else if (c == '"' || c == '\'') {
-      TSR_TRY(lex_string(&lx, i, &i));
+      TSR_TRY(lex_string(lx, i, &i));
     } else {
       size_t k = 0, nops = sizeof ops / sizeof ops[0];
       while (k < nops && strncmp(source + i, ops[k].text, strlen(ops[k].text)) != 0)
@@ -221,13 +231,26 @@ tsr_status tsr__query_lex(tsr__qarena *arena, const char *source, tsr__qtoken **
       else if ((kind == QT_RPAREN || kind == QT_RBRACKET) && depth > 0)
         depth--;
       /* ';' inside brackets is still a separator: the parser reports it. */
-      if (push(&lx, kind, i, strlen(ops[k].text)) == NULL)
+      if (push(lx, kind, i, strlen(ops[k].text)) == NULL)
         return TSR_ENOMEM;
       i += strlen(ops[k].text);
     }
   }
-  if (push(&lx, QT_EOF, i, 0) == NULL)
+  if (push(lx, QT_EOF, i, 0) == NULL)
     return TSR_ENOMEM;
+  return TSR_OK;
+}
+
+tsr_status tsr__query_lex(tsr__qarena *arena, const char *source, tsr__qtoken **tokens,
+                          int32_t *ntokens) {
+  lexer lx = {arena, source, NULL, 0, 0};
+  *tokens = NULL;
+  *ntokens = 0;
+  tsr_status s = lex(&lx);
+  if (s != TSR_OK) {
+    tsr_free(arena->ctx, lx.toks);
+    return s;
+  }
   *tokens = lx.toks;
   *ntokens = lx.n;
   return TSR_OK;

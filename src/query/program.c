@@ -32,42 +32,104 @@ static bool is_constant(const char *name) {
 
 /* ---- free names ------------------------------------------------------- */
 
-typedef struct name_scan {
-  tsr_program *p;
-  const char **list;
-  size_t n, cap;
-  int32_t upto; /* statements before this one have assigned their targets */
-} name_scan;
+/* Names are looked up in hash indexes (names.c), so the scan is linear in
+ * the program's size. */
+typedef struct name_list {
+  const char **names;
+  int32_t n, cap;
+  tsr__qmap map;
+} name_list;
 
-static bool assigned_before(const tsr_program *p, int32_t upto, const char *name) {
-  for (int32_t i = 0; i < upto; i++)
-    if (p->stmts[i].target != NULL && strcmp(p->stmts[i].target, name) == 0)
-      return true;
-  return false;
+static const char *list_name(const void *owner, int32_t i) {
+  return ((const name_list *)owner)->names[i];
 }
 
-static tsr_status scan(name_scan *s, const tsr__qnode *n) {
-  if (n == NULL)
-    return TSR_OK;
-  if (n->kind == QN_NAME && !is_constant(n->text) && !assigned_before(s->p, s->upto, n->text)) {
-    for (size_t i = 0; i < s->n; i++)
-      if (strcmp(s->list[i], n->text) == 0)
-        return TSR_OK;
-    if (s->n == s->cap) {
-      size_t cap = s->cap ? 2 * s->cap : 8;
-      const char **list = tsr__query_arena_alloc(&s->p->arena, cap * sizeof *list);
-      if (list == NULL)
-        return TSR_ENOMEM;
-      if (s->n)
-        memcpy(list, s->list, s->n * sizeof *list);
-      s->list = list;
-      s->cap = cap;
-    }
-    s->list[s->n++] = n->text;
+static bool list_has(const name_list *l, const char *name) {
+  return tsr__query_map_find(&l->map, name, list_name, l) >= 0;
+}
+
+/* Appends name (not in the list yet); the array lives in the arena. */
+static tsr_status list_add(tsr_program *p, name_list *l, const char *name) {
+  if (l->n == l->cap) {
+    int32_t cap = l->cap ? 2 * l->cap : 8;
+    const char **names = tsr__query_arena_alloc(&p->arena, (size_t)cap * sizeof *names);
+    if (names == NULL)
+      return TSR_ENOMEM;
+    if (l->n)
+      memcpy(names, l->names, (size_t)l->n * sizeof *names);
+    l->names = names;
+    l->cap = cap;
   }
-  for (int i = 0; i < n->nkids; i++)
-    TSR_TRY(scan(s, n->kids[i]));
+  l->names[l->n] = name;
+  TSR_TRY(tsr__query_map_add(p->ctx, &l->map, l->n, list_name, l));
+  l->n++;
   return TSR_OK;
+}
+
+typedef struct name_scan {
+  tsr_program *p;
+  name_list free_names; /* in order of first use */
+  name_list assigned;   /* targets of the statements before the current one */
+} name_scan;
+
+/* Pre-order, kids left to right, with a heap stack (trees may be a
+ * million deep). */
+static tsr_status scan(name_scan *s, const tsr__qnode *root) {
+  tsr_ctx *ctx = s->p->ctx;
+  const tsr__qnode **stack = NULL;
+  size_t n = 0, cap = 0;
+  tsr_status st = TSR_OK;
+  const tsr__qnode *node = root;
+  for (;;) {
+    if (node != NULL) {
+      if (node->kind == QN_NAME && !is_constant(node->text) &&
+          !list_has(&s->assigned, node->text) && !list_has(&s->free_names, node->text) &&
+          (st = list_add(s->p, &s->free_names, node->text)) != TSR_OK)
+        break;
+      size_t k = (size_t)node->nkids;
+      if (n + k > cap) {
+        size_t c = cap ? 2 * cap : 64;
+        while (c < n + k)
+          c *= 2;
+        const tsr__qnode **grown = NULL;
+        if ((st = tsr_alloc(ctx, c * sizeof *grown, (void **)&grown)) != TSR_OK)
+          break;
+        if (n)
+          memcpy(grown, stack, n * sizeof *stack);
+        tsr_free(ctx, stack);
+        stack = grown;
+        cap = c;
+      }
+      for (size_t i = k; i > 0; i--)
+        stack[n++] = node->kids[i - 1];
+    }
+    if (n == 0)
+      break;
+    node = stack[--n];
+  }
+  tsr_free(ctx, stack);
+  return st;
+}
+
+/* Sets p->free_names. */
+static tsr_status scan_program(tsr_program *p) {
+  name_scan ns;
+  memset(&ns, 0, sizeof ns);
+  ns.p = p;
+  tsr_status s = TSR_OK;
+  for (int32_t i = 0; i < p->nstmts && s == TSR_OK; i++) {
+    const tsr__qstmt *st = &p->stmts[i];
+    s = scan(&ns, st->expr);
+    if (s == TSR_OK && st->target != NULL && !list_has(&ns.assigned, st->target))
+      s = list_add(p, &ns.assigned, st->target);
+  }
+  if (s == TSR_OK) {
+    p->free_names = ns.free_names.names;
+    p->nfree = (size_t)ns.free_names.n;
+  }
+  tsr__query_map_free(p->ctx, &ns.free_names.map);
+  tsr__query_map_free(p->ctx, &ns.assigned.map);
+  return s;
 }
 
 /* ---- parse / destroy -------------------------------------------------- */
@@ -75,8 +137,25 @@ static tsr_status scan(name_scan *s, const tsr__qnode *n) {
 tsr_status tsr_program_parse(tsr_ctx *ctx, const char *source, tsr_program **out) {
   TSR_CHECK(out != NULL, TSR_EINVAL, "tsr_program_parse: out is NULL");
   *out = NULL;
-  TSR_CHECK(ctx != NULL, TSR_EINVAL, "tsr_program_parse: ctx is NULL");
   TSR_CHECK(source != NULL, TSR_EINVAL, "tsr_program_parse: source is NULL");
+  return tsr_program_parse_buffer(ctx, source, strlen(source), out);
+}
+
+tsr_status tsr_program_parse_buffer(tsr_ctx *ctx, const char *source, size_t size,
+                                    tsr_program **out) {
+  TSR_CHECK(out != NULL, TSR_EINVAL, "tsr_program_parse: out is NULL");
+  *out = NULL;
+  TSR_CHECK(ctx != NULL, TSR_EINVAL, "tsr_program_parse: ctx is NULL");
+  TSR_CHECK(source != NULL || size == 0, TSR_EINVAL, "tsr_program_parse: source is NULL");
+  if (size == 0)
+    source = "";
+  /* The parser reads NUL-terminated text: a NUL byte inside would end the
+   * program early and silently. */
+  const char *nul = memchr(source, '\0', size);
+  if (nul != NULL)
+    return tsr__query_fail(source, (int32_t)(nul - source > INT32_MAX ? INT32_MAX : nul - source),
+                           TSR_EPARSE, "NUL byte in the program (byte %zu); a program is text",
+                           (size_t)(nul - source) + 1);
   tsr_program *p = NULL;
   TSR_TRY(tsr_calloc(ctx, 1, sizeof *p, (void **)&p));
   p->ctx = ctx;
@@ -84,16 +163,12 @@ tsr_status tsr_program_parse(tsr_ctx *ctx, const char *source, tsr_program **out
   p->inputs.ctx = ctx;
   p->vars.ctx = ctx;
   tsr_status s = TSR_ENOMEM;
-  if ((p->source = tsr__query_arena_strndup(&p->arena, source, strlen(source))) == NULL)
+  if ((p->source = tsr__query_arena_strndup(&p->arena, source, size)) == NULL)
     goto fail;
   if ((s = tsr__query_parse(&p->arena, p->source, &p->stmts, &p->nstmts)) != TSR_OK)
     goto fail;
-  name_scan ns = {p, NULL, 0, 0, 0};
-  for (ns.upto = 0; ns.upto < p->nstmts; ns.upto++)
-    if ((s = scan(&ns, p->stmts[ns.upto].expr)) != TSR_OK)
-      goto fail;
-  p->free_names = ns.list;
-  p->nfree = ns.n;
+  if ((s = scan_program(p)) != TSR_OK)
+    goto fail;
   *out = p;
   return TSR_OK;
 fail:
@@ -148,11 +223,13 @@ tsr_status tsr_program_bind(tsr_program *p, const char *name, tsr_array *array) 
 static bool convertible(const tsr__qvalue *v) {
   if (v->kind == QV_TUPLE) {
     for (int i = 0; i < v->n; i++)
-      if (v->items[i].kind != QV_BOOL && v->items[i].kind != QV_INT && v->items[i].kind != QV_FLOAT)
+      if (v->items[i].kind != QV_BOOL && v->items[i].kind != QV_INT &&
+          v->items[i].kind != QV_UINT && v->items[i].kind != QV_FLOAT)
         return false;
     return true;
   }
-  return v->kind == QV_ARRAY || v->kind == QV_BOOL || v->kind == QV_INT || v->kind == QV_FLOAT;
+  return v->kind == QV_ARRAY || v->kind == QV_BOOL || v->kind == QV_INT || v->kind == QV_UINT ||
+         v->kind == QV_FLOAT;
 }
 
 /* A value as a (new) array, for values that are convertible(). */
@@ -162,32 +239,46 @@ static tsr_status value_array(tsr_program *p, const tsr__qvalue *v, tsr_array **
   if (v->kind == QV_BOOL)
     return tsr_array_full(p->ctx, TSR_BOOL, 0, NULL, NULL, v->b, out);
   if (v->kind == QV_INT)
-    return tsr_array_full(p->ctx, TSR_INT64, 0, NULL, NULL, (double)v->i, out);
+    return tsr_array_full_i64(p->ctx, TSR_INT64, 0, NULL, NULL, v->i, out);
+  if (v->kind == QV_UINT)
+    return tsr_array_full_u64(p->ctx, TSR_UINT64, 0, NULL, NULL, (uint64_t)v->i, out);
   if (v->kind == QV_FLOAT)
     return tsr_array_full(p->ctx, TSR_FLOAT64, 0, NULL, NULL, v->f, out);
   if (v->kind != QV_TUPLE)
     return TSR_EINVAL;
-  /* A tuple of numbers (such as x.shape) is a 1-d array, as np.asarray. */
+  /* A tuple of numbers (such as x.shape) is a 1-d array, as np.asarray:
+   * float64 if any is a float, else uint64 if any integer is above int64
+   * (then none may be negative), else int64, else bool. */
   tsr_dtype t = TSR_BOOL;
+  bool any_uint = false, any_negative = false;
   for (int i = 0; i < v->n; i++) {
     const tsr__qvalue *it = &v->items[i];
     if (it->kind == QV_FLOAT)
       t = TSR_FLOAT64;
-    else if (it->kind == QV_INT && t == TSR_BOOL)
+    else if ((it->kind == QV_INT || it->kind == QV_UINT) && t == TSR_BOOL)
       t = TSR_INT64;
-    else if (it->kind != QV_BOOL && it->kind != QV_INT)
+    else if (it->kind != QV_BOOL && it->kind != QV_INT && it->kind != QV_UINT)
       return TSR_EINVAL;
+    any_uint |= it->kind == QV_UINT;
+    any_negative |= it->kind == QV_INT && it->i < 0;
+  }
+  if (t == TSR_INT64 && any_uint) {
+    TSR_CHECK(!any_negative, TSR_EINVAL,
+              "a tuple mixes negative integers and integers above 9223372036854775807 "
+              "(no integer dtype holds both)");
+    t = TSR_UINT64;
   }
   void *data = NULL;
   TSR_TRY(tsr_alloc(p->ctx, (size_t)v->n * 8, &data));
   for (int i = 0; i < v->n; i++) {
     const tsr__qvalue *it = &v->items[i];
     if (t == TSR_FLOAT64)
-      ((double *)data)[i] = it->kind == QV_FLOAT ? it->f
-                            : it->kind == QV_INT ? (double)it->i
-                                                 : it->b;
-    else if (t == TSR_INT64)
-      ((int64_t *)data)[i] = it->kind == QV_INT ? it->i : it->b;
+      ((double *)data)[i] = it->kind == QV_FLOAT  ? it->f
+                            : it->kind == QV_INT  ? (double)it->i
+                            : it->kind == QV_UINT ? (double)(uint64_t)it->i
+                                                  : it->b;
+    else if (t == TSR_INT64 || t == TSR_UINT64)
+      ((int64_t *)data)[i] = it->kind == QV_INT || it->kind == QV_UINT ? it->i : it->b;
     else
       ((bool *)data)[i] = it->b;
   }
@@ -261,26 +352,30 @@ static void put(dumper *d, const char *fmt, ...) {
     d->len = d->len + (size_t)n < d->size ? d->len + (size_t)n : d->size - 1;
 }
 
-static void dump_node(dumper *d, const tsr__qnode *n) {
+/* Writes the opening of n ("(+" or a whole leaf); returns whether kids
+ * and a closing parenthesis follow. */
+static bool dump_open(dumper *d, const tsr__qnode *n) {
   if (n == NULL) {
     put(d, "_");
-    return;
+    return false;
   }
   const char *desc = tsr__query_token_desc((tsr__qtok_kind)n->op);
   int oplen = (int)strlen(desc) - 2; /* without the quotes */
   switch (n->kind) {
   case QN_NUMBER:
-    if (n->is_int)
+    if (n->is_uint)
+      put(d, "%llu", (unsigned long long)n->ival);
+    else if (n->is_int)
       put(d, "%lld", (long long)n->ival);
     else
       put(d, "%.17g", n->fval);
-    return;
+    return false;
   case QN_STRING:
     put(d, "\"%s\"", n->text);
-    return;
+    return false;
   case QN_NAME:
     put(d, "%s", n->text);
-    return;
+    return false;
   case QN_TUPLE:
     put(d, "(tuple");
     break;
@@ -304,14 +399,52 @@ static void dump_node(dumper *d, const tsr__qnode *n) {
     break;
   case QN_KWARG:
     put(d, "%s=", n->text);
-    dump_node(d, n->kids[0]);
+    return true;
+  }
+  return true;
+}
+
+/* Iterative (trees may be a million deep); stops early once the buffer is
+ * full, so the stack never holds more frames than characters fit. */
+static void dump_node(dumper *d, const tsr__qnode *root, tsr_ctx *ctx) {
+  typedef struct {
+    const tsr__qnode *n;
+    int32_t next;
+  } dframe;
+  dframe *stack = NULL;
+  size_t n = 0, cap = 0;
+  if (d->size == 0 || !dump_open(d, root))
     return;
+  for (dframe f = {root, 0};;) {
+    const tsr__qnode *node = f.n;
+    if (f.next < node->nkids && d->len < d->size - 1) {
+      const tsr__qnode *kid = node->kids[f.next++];
+      if (node->kind != QN_KWARG)
+        put(d, " ");
+      if (n == cap) {
+        size_t c = cap ? 2 * cap : 64;
+        dframe *grown = NULL;
+        if (tsr_alloc(ctx, c * sizeof *grown, (void **)&grown) != TSR_OK)
+          break;
+        if (n)
+          memcpy(grown, stack, n * sizeof *stack);
+        tsr_free(ctx, stack);
+        stack = grown;
+        cap = c;
+      }
+      if (dump_open(d, kid)) {
+        stack[n++] = f;
+        f = (dframe){kid, 0};
+      }
+      continue;
+    }
+    if (node->kind != QN_KWARG)
+      put(d, ")");
+    if (n == 0)
+      break;
+    f = stack[--n];
   }
-  for (int i = 0; i < n->nkids; i++) {
-    put(d, " ");
-    dump_node(d, n->kids[i]);
-  }
-  put(d, ")");
+  tsr_free(ctx, stack);
 }
 
 void tsr__query_dump(const tsr_program *p, char *buf, size_t size) {
@@ -323,7 +456,7 @@ void tsr__query_dump(const tsr_program *p, char *buf, size_t size) {
       put(&d, "; ");
     if (p->stmts[i].target != NULL)
       put(&d, "(= %s ", p->stmts[i].target);
-    dump_node(&d, p->stmts[i].expr);
+    dump_node(&d, p->stmts[i].expr, p->ctx);
     if (p->stmts[i].target != NULL)
       put(&d, ")");
   }

@@ -77,16 +77,21 @@ typedef struct tsr__qtoken {
   int32_t pos;      /* byte offset in the source */
   int32_t len;      /* bytes of source text */
   bool is_int;      /* QT_NUMBER: an integer literal (ival), else fval */
+  bool is_uint;     /* QT_NUMBER: an integer above INT64_MAX (ival holds its uint64 bits) */
   int64_t ival;     /* QT_NUMBER */
   double fval;      /* QT_NUMBER (also set for integers) */
   const char *text; /* QT_NAME, QT_STRING (unescaped), NUL-terminated, in the arena */
 } tsr__qtoken;
 
+/* The token array is not in the arena: it is needed only while parsing. */
+
 /* The spelling of a token kind for messages ("')'", "end of line"). */
 const char *tsr__query_token_desc(tsr__qtok_kind kind);
 
 /* Splits `source` into tokens ending with QT_EOF.  Newlines inside () and []
- * are dropped (Python's implicit line joining); ';' is a QT_NEWLINE. */
+ * are dropped (Python's implicit line joining); ';' is a QT_NEWLINE.  The
+ * caller frees *tokens with tsr_free(arena->ctx, ...) (names and strings
+ * the tokens point to are in the arena). */
 tsr_status tsr__query_lex(tsr__qarena *arena, const char *source, tsr__qtoken **tokens,
                           int32_t *ntokens);
 
@@ -152,18 +157,25 @@ typedef enum tsr__qnode_kind {
   QN_KWARG,  /* text=kids[0] (only inside a call's kids) */
 } tsr__qnode_kind;
 
+/* Trees may be as deep as the program nests (a million parentheses, or a
+ * sum of a million terms, which is a left-deep chain): every walk over a
+ * tree (parser, evaluator, free-name scan, dump) uses a heap stack, never
+ * C recursion, and nodes are kept small. */
 typedef struct tsr__qnode tsr__qnode;
 struct tsr__qnode {
-  tsr__qnode_kind kind;
-  int32_t pos; /* where errors about this node point */
-  int op;      /* QN_UNARY, QN_BINARY: a tsr__qtok_kind */
-  bool is_int; /* QN_NUMBER */
-  int64_t ival;
-  double fval;
+  uint8_t kind;  /* tsr__qnode_kind */
+  uint8_t op;    /* QN_UNARY, QN_BINARY: a tsr__qtok_kind */
+  bool is_int;   /* QN_NUMBER */
+  bool is_uint;  /* QN_NUMBER: an integer above INT64_MAX, its uint64 bits in ival */
+  int32_t pos;   /* where errors about this node point */
+  int32_t nkids;
+  union {
+    int64_t ival; /* QN_NUMBER, is_int */
+    double fval;  /* QN_NUMBER, !is_int */
+  };
   const char *text; /* QN_STRING, QN_NAME, QN_ATTR, QN_CALL, QN_KWARG */
   tsr__qnode **kids;
-  int nkids;
-  tsr__qfn fn;        /* QN_CALL */
+  const tsr__qfn *fn; /* QN_CALL */
   tsr__qnode **slots; /* QN_CALL: TSR__QFN_MAX_PARAMS argument nodes by parameter */
 };
 
@@ -184,7 +196,8 @@ tsr_status tsr__query_parse(tsr__qarena *arena, const char *source, tsr__qstmt *
 typedef enum tsr__qvalue_kind {
   QV_NONE = 0,
   QV_BOOL,
-  QV_INT,
+  QV_INT,  /* i */
+  QV_UINT, /* an integer above INT64_MAX: (uint64_t)i, as NumPy's uint64 */
   QV_FLOAT,
   QV_STRING,
   QV_TUPLE,
@@ -208,11 +221,34 @@ typedef struct tsr__qvar {
   tsr__qvalue value;
 } tsr__qvar;
 
+/* ---- name index (names.c) ---------------------------------------------- */
+
+/* A hash index over a caller's array of names: open addressing with linear
+ * probing; slots hold index + 1 (0 = empty) and the table is kept at most
+ * half full, so lookups stay O(1) however many names a program has.  The
+ * caller keeps the names; `get` returns name `i` of `owner`. */
+typedef const char *(*tsr__qname_fn)(const void *owner, int32_t i);
+typedef struct tsr__qmap {
+  int32_t *slots;
+  size_t cap; /* 0 or a power of two */
+  int32_t n;  /* indices held */
+} tsr__qmap;
+
+/* The index of `name`, or -1. */
+int32_t tsr__query_map_find(const tsr__qmap *m, const char *name, tsr__qname_fn get,
+                            const void *owner);
+/* Adds index i (whose name get(owner, i) is not in the map yet); grows the
+ * table (allocated from ctx).  TSR_ENOMEM leaves the map as it was. */
+tsr_status tsr__query_map_add(tsr_ctx *ctx, tsr__qmap *m, int32_t i, tsr__qname_fn get,
+                              const void *owner);
+void tsr__query_map_free(tsr_ctx *ctx, tsr__qmap *m);
+
 /* A table of named values (inputs, assigned variables). */
 typedef struct tsr__qenv {
   tsr_ctx *ctx;
   tsr__qvar *vars;
   int n, cap;
+  tsr__qmap map; /* name -> index into vars */
 } tsr__qenv;
 
 /* A new handle on the same array node (the array layer has no public

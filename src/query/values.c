@@ -1,5 +1,6 @@
 /* values.c — evaluation values (numbers, strings, tuples, arrays) and the
- * name tables holding a program's inputs and variables.  A value owns its
+ * name tables holding a program's inputs and variables (hashed by name,
+ * names.c).  A value owns its
  * array reference and its tuple items; copies take new references. */
 #include <string.h>
 
@@ -14,46 +15,101 @@ tsr_status tsr__query_array_ref(tsr_array *a, tsr_array **out) {
 
 tsr_ctx *tsr__query_array_ctx(const tsr_array *a) { return a->expr->ctx; }
 
+/* Tuples may nest as deeply as the program does, so neither clearing nor
+ * copying recurses.  Clearing needs no memory either (it cannot fail): the
+ * way back up is kept in the slot of each tuple being descended into,
+ * whose value has been taken out (link reversal). */
 void tsr__query_value_clear(tsr_ctx *ctx, tsr__qvalue *v) {
-  if (v->kind == QV_TUPLE) {
-    for (int i = 0; i < v->n; i++)
-      tsr__query_value_clear(ctx, &v->items[i]);
-    tsr_free(ctx, v->items);
-  } else if (v->kind == QV_ARRAY) {
+  if (v->kind == QV_ARRAY)
     tsr_array_destroy(&v->array);
+  if (v->kind != QV_TUPLE) {
+    memset(v, 0, sizeof *v);
+    return;
   }
+  tsr__qvalue *cur = v->items, *up = NULL;
+  int n = v->n, up_n = 0;
   memset(v, 0, sizeof *v);
+  for (;;) {
+    if (n > 0) {
+      tsr__qvalue e = cur[--n];
+      if (e.kind == QV_ARRAY) {
+        tsr_array_destroy(&e.array);
+      } else if (e.kind == QV_TUPLE) {
+        cur[n].items = up; /* the way back: the parent's array and count */
+        cur[n].n = up_n;
+        up = cur;
+        up_n = n;
+        cur = e.items;
+        n = e.n;
+      }
+      continue;
+    }
+    tsr_free(ctx, cur);
+    if (up == NULL)
+      return;
+    cur = up;
+    n = up_n;
+    up = cur[n].items;
+    up_n = cur[n].n;
+  }
 }
 
+/* One copy still to make: *dst = a copy of *src. */
+typedef struct copy_job {
+  const tsr__qvalue *src;
+  tsr__qvalue *dst;
+} copy_job;
+
 tsr_status tsr__query_value_copy(tsr_ctx *ctx, const tsr__qvalue *src, tsr__qvalue *dst) {
-  *dst = *src;
-  if (src->kind == QV_ARRAY) {
-    dst->array = NULL;
-    tsr_status s = tsr__query_array_ref(src->array, &dst->array);
-    if (s != TSR_OK)
-      memset(dst, 0, sizeof *dst);
-    return s;
-  }
-  if (src->kind == QV_TUPLE) {
-    dst->items = NULL;
-    dst->n = 0;
-    if (src->n > 0) {
-      tsr_status s = tsr_calloc(ctx, (size_t)src->n, sizeof *dst->items, (void **)&dst->items);
+  memset(dst, 0, sizeof *dst);
+  copy_job *jobs = NULL;
+  size_t n = 0, cap = 0;
+  tsr_status s = TSR_OK;
+  copy_job job = {src, dst};
+  for (;;) {
+    *job.dst = *job.src;
+    if (job.src->kind == QV_ARRAY) {
+      job.dst->array = NULL;
+      s = tsr__query_array_ref(job.src->array, &job.dst->array);
       if (s != TSR_OK) {
-        memset(dst, 0, sizeof *dst);
-        return s;
+        memset(job.dst, 0, sizeof *job.dst);
+        break;
+      }
+    } else if (job.src->kind == QV_TUPLE) {
+      /* Items start as None, so a failure anywhere leaves dst clearable. */
+      job.dst->items = NULL;
+      job.dst->n = 0;
+      int m = job.src->n;
+      if (m > 0) {
+        s = tsr_calloc(ctx, (size_t)m, sizeof *job.dst->items, (void **)&job.dst->items);
+        if (s != TSR_OK)
+          break;
+        job.dst->n = m;
+        if (n + (size_t)m > cap) {
+          size_t c = cap ? 2 * cap : 64;
+          while (c < n + (size_t)m)
+            c *= 2;
+          copy_job *grown = NULL;
+          if ((s = tsr_alloc(ctx, c * sizeof *grown, (void **)&grown)) != TSR_OK)
+            break;
+          if (n)
+            memcpy(grown, jobs, n * sizeof *jobs);
+          tsr_free(ctx, jobs);
+          jobs = grown;
+          cap = c;
+        }
+        for (int i = m - 1; i >= 0; i--)
+          jobs[n++] = (copy_job){&job.src->items[i], &job.dst->items[i]};
       }
     }
-    for (int i = 0; i < src->n; i++) {
-      tsr_status s = tsr__query_value_copy(ctx, &src->items[i], &dst->items[i]);
-      dst->n = i + (s == TSR_OK);
-      if (s != TSR_OK) {
-        tsr__query_value_clear(ctx, dst);
-        return s;
-      }
-    }
+    if (n == 0)
+      break;
+    job = jobs[--n];
   }
-  return TSR_OK;
+  tsr_free(ctx, jobs);
+  if (s != TSR_OK)
+    tsr__query_value_clear(ctx, dst);
+  return s;
 }
 
 const char *tsr__query_value_kind_name(const tsr__qvalue *v) {
@@ -64,6 +120,8 @@ const char *tsr__query_value_kind_name(const tsr__qvalue *v) {
     return "bool";
   case QV_INT:
     return "int";
+  case QV_UINT:
+    return "int above the int64 range";
   case QV_FLOAT:
     return "float";
   case QV_STRING:
@@ -76,11 +134,13 @@ const char *tsr__query_value_kind_name(const tsr__qvalue *v) {
   return "value";
 }
 
+static const char *var_name(const void *owner, int32_t i) {
+  return ((const tsr__qenv *)owner)->vars[i].name;
+}
+
 tsr__qvalue *tsr__query_env_find(tsr__qenv *env, const char *name) {
-  for (int i = 0; i < env->n; i++)
-    if (strcmp(env->vars[i].name, name) == 0)
-      return &env->vars[i].value;
-  return NULL;
+  int32_t i = tsr__query_map_find(&env->map, name, var_name, env);
+  return i < 0 ? NULL : &env->vars[i].value;
 }
 
 tsr_status tsr__query_env_set(tsr__qenv *env, const char *name, tsr__qvalue *value) {
@@ -111,6 +171,11 @@ tsr_status tsr__query_env_set(tsr__qenv *env, const char *name, tsr__qvalue *val
     goto fail;
   memcpy(copy, name, len + 1);
   env->vars[env->n].name = copy;
+  s = tsr__query_map_add(env->ctx, &env->map, env->n, var_name, env);
+  if (s != TSR_OK) {
+    tsr_free(env->ctx, copy);
+    goto fail;
+  }
   env->vars[env->n].value = *value;
   env->n++;
   memset(value, 0, sizeof *value);
@@ -126,6 +191,7 @@ void tsr__query_env_clear(tsr__qenv *env) {
     tsr__query_value_clear(env->ctx, &env->vars[i].value);
   }
   tsr_free(env->ctx, env->vars);
+  tsr__query_map_free(env->ctx, &env->map);
   env->vars = NULL;
   env->n = env->cap = 0;
 }

@@ -174,7 +174,8 @@ static void test_parse__syntax_errors(void **state) {
               "  12abc\n"
               "  ^");
   check_error(ctx, "99999999999999999999",
-              "line 1, column 1: integer 99999999999999999999 is too large for int64\n"
+              "line 1, column 1: integer literal out of range (20 digits; the largest integer "
+              "is 18446744073709551615)\n"
               "  99999999999999999999\n"
               "  ^");
   check_error(ctx, "(x)(1)",
