@@ -31,19 +31,28 @@ static void help(FILE *out) {
   cli_common_help(out);
 }
 
+/* NAME=FILE.h5:/DSET, held as one heap copy of the text cut in three (no
+ * length limit on any part). */
 typedef struct binding {
-  char name[128];
-  char file[4096];
-  const char *dataset;
+  char *text;
+  const char *name, *file, *dataset;
 } binding;
 
 static bool parse_binding(const char *text, binding *b) {
   const char *eq = strchr(text, '=');
-  if (eq == NULL || eq == text || (size_t)(eq - text) >= sizeof b->name)
+  if (eq == NULL || eq == text)
     return false;
-  memcpy(b->name, text, (size_t)(eq - text));
-  b->name[eq - text] = '\0';
-  return cli_split_target(eq + 1, b->file, sizeof b->file, &b->dataset);
+  size_t len = strlen(text);
+  if ((b->text = malloc(2 * len + 2)) == NULL)
+    return false;
+  memcpy(b->text, text, len + 1);
+  b->text[eq - text] = '\0';
+  b->name = b->text;
+  char *file = b->text + len + 1; /* room for the file name, at most the rest */
+  if (!cli_split_target(eq + 1, file, len + 1, &b->dataset))
+    return false;
+  b->file = file;
+  return true;
 }
 
 static char *read_file(const char *path) {
@@ -80,7 +89,8 @@ int cmd_eval(int argc, char **argv) {
   bool bad = false;
   tsr_ctx *ctx = NULL;
   tsr_program *prog = NULL;
-  tsr_array *last = NULL, **inputs = NULL, **results = NULL;
+  tsr_array *last = NULL, **inputs = NULL, **results = NULL, **arrays = NULL;
+  const char **names = NULL;
   if (ins == NULL || outs == NULL) {
     rc = cli_error("out of memory");
     goto done;
@@ -153,6 +163,12 @@ int cmd_eval(int argc, char **argv) {
   }
   inputs = calloc((size_t)n_in + 1, sizeof *inputs);
   results = calloc((size_t)n_out + 1, sizeof *results);
+  arrays = calloc((size_t)n_out + 1, sizeof *arrays);
+  names = calloc((size_t)n_out + 1, sizeof *names);
+  if (inputs == NULL || results == NULL || arrays == NULL || names == NULL) {
+    rc = cli_error("out of memory");
+    goto done;
+  }
   for (int i = 0; i < n_in && s == TSR_OK; i++) {
     s = tsr_array_from_hdf5(ctx, ins[i].file, ins[i].dataset, NULL, &inputs[i]);
     if (s == TSR_OK)
@@ -174,10 +190,8 @@ int cmd_eval(int argc, char **argv) {
       first &= strcmp(outs[j].file, outs[i].file) != 0;
     if (!first)
       continue;
-    tsr_array *arrays[64];
-    const char *names[64];
     size_t n = 0;
-    for (int j = i; j < n_out && n < 64; j++)
+    for (int j = i; j < n_out; j++)
       if (strcmp(outs[j].file, outs[i].file) == 0) {
         arrays[n] = results[j];
         names[n++] = outs[j].dataset;
@@ -209,6 +223,12 @@ done:
   tsr_ctx_destroy(&ctx);
   free(inputs);
   free(results);
+  free(arrays);
+  free(names);
+  for (int i = 0; ins != NULL && i < n_in; i++)
+    free(ins[i].text);
+  for (int i = 0; outs != NULL && i < n_out; i++)
+    free(outs[i].text);
   free(ins);
   free(outs);
   free(source);

@@ -96,12 +96,9 @@ int cmd_gen(int argc, char **argv) {
   }
   if (bad)
     return CLI_USAGE;
-  char file[4096];
   const char *dataset;
   if (target == NULL)
     return cli_usage("gen", "no FILE.h5:/DATASET given");
-  if (!cli_split_target(target, file, sizeof file, &dataset))
-    return cli_usage("gen", "'%s' is not FILE.h5:/DATASET", target);
   if (shape_text == NULL)
     return cli_usage("gen", "--shape is required");
   int64_t shape[TSR_MAX_NDIM], chunks[TSR_MAX_NDIM];
@@ -118,10 +115,20 @@ int cmd_gen(int argc, char **argv) {
                      dtype_text);
   if (strcmp(dist, "uniform") != 0 && strcmp(dist, "normal") != 0 && strcmp(dist, "arange") != 0)
     return cli_usage("gen", "--dist '%s' is not uniform, normal or arange", dist);
+  size_t file_size = strlen(target) + 1; /* any length: the file name is a prefix */
+  char *file = malloc(file_size);
+  if (file == NULL)
+    return cli_error("out of memory");
+  if (!cli_split_target(target, file, file_size, &dataset)) {
+    free(file);
+    return cli_usage("gen", "'%s' is not FILE.h5:/DATASET", target);
+  }
 
   tsr_ctx *ctx = cli_context(&c);
-  if (ctx == NULL)
+  if (ctx == NULL) {
+    free(file);
     return CLI_FAILED;
+  }
   tsr_array *base = NULL, *x = NULL;
   tsr_status s;
   const int64_t *ch = chunks_text ? chunks : NULL;
@@ -157,5 +164,6 @@ int cmd_gen(int argc, char **argv) {
   tsr_array_destroy(&base);
   tsr_array_destroy(&x);
   tsr_ctx_destroy(&ctx);
+  free(file);
   return rc;
 }

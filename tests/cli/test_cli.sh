@@ -84,5 +84,20 @@ if ls ./*.tmp.* >/dev/null 2>&1; then
 fi
 check bench-unknown 2 '^$' 'bench_nosuch' -- "$tessera" bench nosuch
 
+# ---- outputs: no cap on their number, publishing, write errors, signals ----
+# Any number of --out to one file (there was a silent cap of 64), and names
+# of any length: every dataset present with its value (b + K, summed by hand:
+# 0+1+2+3 + 4K).
+prog='b = arange(0, 4, 1, dtype="i8")'
+outs=()
+for k in $(seq 0 99); do prog+="; x$k = b + $k"; outs+=(--out "x$k=many.h5:/d$k"); done
+check outputs-100 0 '^$' '^$' -- "$tessera" eval -q "$prog" "${outs[@]}"
+long=$(printf 'v%.0s' $(seq 1 300))
+check outputs-long-binding 0 '^$' '^$' -- "$tessera" eval -q "$long = arange(0, 4, 1) * 2" --out "$long=many.h5:/$long"
+check outputs-100-first 0 '^6$' '^$' -- "$tessera" eval --in d=many.h5:/d0 'sum(d)'
+check outputs-100-65th 0 '^262$' '^$' -- "$tessera" eval --in d=many.h5:/d64 'sum(d)'
+check outputs-100-last 0 '^402$' '^$' -- "$tessera" eval --in d=many.h5:/d99 'sum(d)'
+check outputs-long-name 0 '^12$' '^$' -- "$tessera" eval --in "d=many.h5:/$long" 'sum(d)'
+
 echo "$failures failure(s)"
 [[ $failures -eq 0 ]]
