@@ -22,8 +22,11 @@ static void help(FILE *out) {
         "...).  A program ending with an expression prints its value.\n"
         "\n"
         "  --in NAME=FILE.h5:/DSET   bind NAME to a dataset (read lazily, in its chunks)\n"
-        "  --out NAME=FILE.h5:/DSET  store the variable NAME as a dataset (written\n"
-        "                            atomically; an existing file keeps its other objects)\n"
+        "  --out NAME=FILE.h5:/DSET  store the variable NAME as a dataset (FILE.h5 is created,\n"
+        "                            or keeps its other objects; it changes only once all\n"
+        "                            its datasets are complete)\n"
+        "  --overwrite               replace --out datasets that exist (those only); without\n"
+        "                            it an existing dataset is an error\n"
         "  --compress LEVEL          deflate level 1-9 (with shuffle) for the outputs\n"
         "  -f FILE                   read the program from FILE\n"
         "\n",
@@ -84,6 +87,7 @@ int cmd_eval(int argc, char **argv) {
   cli_common c = {.progress = -1};
   binding *ins = calloc((size_t)argc, sizeof *ins), *outs = calloc((size_t)argc, sizeof *outs);
   int n_in = 0, n_out = 0, level = 0, rc = CLI_OK;
+  bool overwrite = false;
   const char *source_arg = NULL, *source_file = NULL;
   char *source = NULL;
   bool bad = false;
@@ -103,6 +107,10 @@ int cmd_eval(int argc, char **argv) {
     }
     if (cli_common_option(&c, argc, argv, &i, &bad))
       continue;
+    if (strcmp(a, "--overwrite") == 0) {
+      overwrite = true;
+      continue;
+    }
     if (strcmp(a, "--in") == 0 || strcmp(a, "--out") == 0 || strcmp(a, "-f") == 0 ||
         strcmp(a, "--compress") == 0) {
       if (i + 1 >= argc) {
@@ -152,6 +160,16 @@ int cmd_eval(int argc, char **argv) {
     rc = cli_error("cannot read the program file '%s'", source_file);
     goto done;
   }
+  arrays = calloc((size_t)n_out + 1, sizeof *arrays);
+  names = calloc((size_t)(n_in + n_out) + 1, sizeof *names);
+  if (arrays == NULL || names == NULL) {
+    rc = cli_error("out of memory");
+    goto done;
+  }
+  for (int i = 0; i < n_in + n_out; i++)
+    names[i] = i < n_in ? ins[i].file : outs[i - n_in].file;
+  if ((rc = cli_check_side_files("eval", &c, names, (size_t)(n_in + n_out))) != CLI_OK)
+    goto done;
   if ((ctx = cli_context(&c)) == NULL) {
     rc = CLI_FAILED;
     goto done;
@@ -163,9 +181,7 @@ int cmd_eval(int argc, char **argv) {
   }
   inputs = calloc((size_t)n_in + 1, sizeof *inputs);
   results = calloc((size_t)n_out + 1, sizeof *results);
-  arrays = calloc((size_t)n_out + 1, sizeof *arrays);
-  names = calloc((size_t)n_out + 1, sizeof *names);
-  if (inputs == NULL || results == NULL || arrays == NULL || names == NULL) {
+  if (inputs == NULL || results == NULL) {
     rc = cli_error("out of memory");
     goto done;
   }
@@ -199,7 +215,7 @@ int cmd_eval(int argc, char **argv) {
     tsr_hdf5_store_options so = {0};
     so.deflate_level = level;
     so.shuffle = level > 0;
-    so.mode = TSR_HDF5_APPEND;
+    so.mode = overwrite ? TSR_HDF5_OVERWRITE : TSR_HDF5_APPEND;
     so.compute = &co;
     s = tsr_store_hdf5(ctx, n, arrays, outs[i].file, names, &so);
     if (s == TSR_OK && !c.quiet && cli_rank == 0)

@@ -79,7 +79,7 @@ check gen-no-shape 2 '^$' '--shape is required' -- "$tessera" gen array d.h5:/x
 check gen-bad-target 2 '^$' 'FILE\.h5:/DATASET' -- "$tessera" gen array d.h5 --shape 3
 check gen-bad-dtype 2 '^$' "dtype 'f9'" -- "$tessera" gen array d.h5:/x --shape 3 --dtype f9
 check gen-unwritable 1 '^$' 'e\.h5' -- "$tessera" gen array /proc/nonexistent/e.h5:/x --shape 3
-if ls ./*.tmp.* >/dev/null 2>&1; then
+if ls ./*.tmp.* ./.*.tmp.* >/dev/null 2>&1; then
   echo "FAIL temporary files left behind"; failures=$((failures + 1))
 fi
 check bench-unknown 2 '^$' 'bench_nosuch' -- "$tessera" bench nosuch
@@ -98,6 +98,66 @@ check outputs-100-first 0 '^6$' '^$' -- "$tessera" eval --in d=many.h5:/d0 'sum(
 check outputs-100-65th 0 '^262$' '^$' -- "$tessera" eval --in d=many.h5:/d64 'sum(d)'
 check outputs-100-last 0 '^402$' '^$' -- "$tessera" eval --in d=many.h5:/d99 'sum(d)'
 check outputs-long-name 0 '^12$' '^$' -- "$tessera" eval --in "d=many.h5:/$long" 'sum(d)'
+
+# Publishing: one policy for every output.  Two writers of one new file:
+# both datasets end up in it, or one writer fails saying why; never both
+# report success with a dataset lost (the last rename used to win).
+for round in 1 2 3 4 5; do
+  rm -f conc.h5
+  "$tessera" gen array conc.h5:/a --shape 400,1000 --seed 1 >ca.txt 2>&1 & pa=$!
+  "$tessera" gen array conc.h5:/b --shape 400,1000 --seed 2 >cb.txt 2>&1 & pb=$!
+  wait $pa; ra=$?; wait $pb; rb=$?
+  "$tessera" info conc.h5 >ci.txt 2>&1
+  lost=0
+  for d in a b; do
+    r=$ra; [[ $d == b ]] && r=$rb
+    if [[ $r -eq 0 ]] && ! grep -q "^/$d " ci.txt; then lost=1; fi
+    if [[ $r -ne 0 ]] && ! grep -Eq 'another process' c$d.txt; then lost=1; fi
+  done
+  if [[ $ra -ne 0 && $rb -ne 0 ]]; then lost=1; fi
+  if [[ $lost -ne 0 ]]; then
+    echo "FAIL publish-concurrent round $round: rc $ra $rb; $(cat ca.txt cb.txt ci.txt | head -c 600)"
+    failures=$((failures + 1)); break
+  fi
+done
+[[ $lost -eq 0 ]] && echo "ok   publish-concurrent"
+# gen without --append adds to an existing file, keeping its datasets and mode.
+check publish-first 0 '^$' '^$' -- "$tessera" gen array m.h5:/x --shape 4 --dist arange --dtype i8 -q
+chmod 600 m.h5
+check publish-add 0 '^$' '^$' -- "$tessera" gen array m.h5:/y --shape 3 --dist arange --dtype i8 -q
+check publish-add-kept 0 '^63$' '^$' -- "$tessera" eval --in x=m.h5:/x --in y=m.h5:/y 'sum(x) * 10 + sum(y)'
+if [[ "$(stat -c %a m.h5)" != 600 ]]; then
+  echo "FAIL publish-mode: mode $(stat -c %a m.h5), want 600"; failures=$((failures + 1))
+else echo "ok   publish-mode"; fi
+sum_before=$(cksum <m.h5)
+check publish-exists 1 '^$' "dataset '/x' already exists in 'm\.h5'.*--overwrite" -- "$tessera" gen array m.h5:/x --shape 9
+check publish-exists-eval 1 '^$' "dataset '/y' already exists" -- "$tessera" eval 'y = ones((2,))' --out y=m.h5:/y
+[[ "$(cksum <m.h5)" == "$sum_before" ]] || { echo "FAIL publish-exists-unchanged"; failures=$((failures + 1)); }
+check publish-overwrite 0 '^$' '^$' -- "$tessera" gen array m.h5:/x --shape 5 --dist arange --dtype i8 --overwrite -q
+check publish-overwrite-x 0 '^10$' '^$' -- "$tessera" eval --in x=m.h5:/x 'sum(x)'
+check publish-overwrite-y 0 '^3$' '^$' -- "$tessera" eval --in y=m.h5:/y 'sum(y)'
+check publish-overwrite-eval 0 '^$' '^$' -- "$tessera" eval -q --overwrite 'y = ones((7,))' --out y=m.h5:/y
+check publish-overwrite-eval-y 0 '^7\.0$' '^$' -- "$tessera" eval --in y=m.h5:/y 'sum(y)'
+[[ "$(stat -c %a m.h5)" == 600 ]] || { echo "FAIL publish-mode-after-overwrite"; failures=$((failures + 1)); }
+# An input of the run may be its output file: the readers keep the old content.
+check publish-in-is-out 0 '^$' '^$' -- "$tessera" eval -q --in x=m.h5:/x 'z = x * 2' --out z=m.h5:/z
+check publish-in-is-out-z 0 '^20$' '^$' -- "$tessera" eval --in z=m.h5:/z 'sum(z)'
+# --trace/--graph naming an input or output (or each other) are refused; the
+# files are unchanged.
+sum_before=$(cksum <m.h5)
+check trace-is-input 2 '^$' "--trace 'm\.h5' is 'm\.h5', a file this run reads" -- "$tessera" eval --in x=m.h5:/x --trace m.h5 'sum(x)'
+check graph-is-input 2 '^$' "--graph '\./m\.h5'" -- "$tessera" eval --in x=m.h5:/x --graph ./m.h5 'sum(x)'
+check trace-is-output 2 '^$' "--trace" -- "$tessera" gen array m.h5:/w --shape 3 --trace m.h5
+check trace-is-new-output 2 '^$' "--graph" -- "$tessera" eval 'w = ones((2,))' --out w=new.h5:/w --graph new.h5
+[[ ! -e new.h5 ]] || { echo "FAIL trace-is-new-output created new.h5"; failures=$((failures + 1)); }
+check trace-is-graph 2 '^$' "same file" -- "$tessera" eval --trace tg.out --graph tg.out '1'
+[[ "$(cksum <m.h5)" == "$sum_before" ]] || { echo "FAIL trace-input-unchanged"; failures=$((failures + 1)); }
+# A trace the user names again is replaced (it is an output asked for), with its mode.
+check trace-first 0 '^1$' '^$' -- "$tessera" eval --trace t2.json '1'
+chmod 640 t2.json
+check trace-again 0 '^2$' '^$' -- "$tessera" eval --trace t2.json '2'
+[[ "$(stat -c %a t2.json)" == 640 ]] && python3 -c 'import json; json.load(open("t2.json"))' ||
+  { echo "FAIL trace-replaced-mode"; failures=$((failures + 1)); }
 
 echo "$failures failure(s)"
 [[ $failures -eq 0 ]]
