@@ -222,11 +222,16 @@ int cmd_eval(int argc, char **argv) {
       for (size_t k = 0; k < n; k++)
         fprintf(stderr, "tessera: wrote %s:%s\n", outs[i].file, names[k]);
   }
-  if (s == TSR_OK && last != NULL) /* the last expression's value, also with --out */
+  if (s == TSR_OK && last != NULL) { /* the last expression's value, also with --out */
     s = tsr_program_format_value(last, &co, stdout);
-  else if (s == TSR_OK && n_out == 0)
+    if (s != TSR_OK && ferror(stdout)) { /* main says why ("writing standard output: ...") */
+      rc = CLI_FAILED;
+      s = TSR_OK;
+    }
+  } else if (s == TSR_OK && n_out == 0) {
     rc = cli_error("the program ends with an assignment: nothing to print (use --out, or end "
                    "with an expression)");
+  }
   if (s != TSR_OK)
     rc = cli_fail(s);
 done:

@@ -267,7 +267,7 @@ static int draw_progress(uint64_t done, uint64_t total, void *user) {
 
 static void print_stats(const tsr_run_stats *st, void *user) {
   (void)user;
-  if (tsr_run_stats_print(st, stderr) != TSR_OK)
+  if (tsr_run_stats_print(st, stderr) != TSR_OK) /* stderr's error fails the command */
     cli_error("printing statistics: %s", tsr_last_error());
   uint64_t r, w;
   char rt[32], wt[32];

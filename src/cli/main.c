@@ -4,6 +4,7 @@
  *   tessera gen ...    write a generated dataset
  *   tessera info ...   what an HDF5 file holds
  *   tessera bench ...  the benchmark programs, beside their peers */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,6 +28,20 @@ static void usage(FILE *out) {
 
 static int run(int argc, char **argv);
 
+/* Every byte of standard output and error is checked: a failed write or
+ * flush (a full disk, /dev/full, a closed pipe's EPIPE) fails the command. */
+static int finish_output(int rc) {
+  errno = 0;
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    int err = errno != 0 ? errno : EIO;
+    cli_error("writing standard output: %s", strerror(err));
+    rc = rc == CLI_OK ? CLI_FAILED : rc;
+  }
+  if (fflush(stderr) != 0 || ferror(stderr))
+    rc = rc == CLI_OK ? CLI_FAILED : rc; /* nowhere left to say it */
+  return rc;
+}
+
 /* Under a launcher, ranks other than 0 print no results, and a failing
  * rank leaves at once with its status, without MPI_Finalize: the
  * launcher then ends the job, and no rank waits in a finalize for a rank
@@ -35,7 +50,7 @@ int main(int argc, char **argv) {
   bool launched = cli_detect_launch();
   if (launched && cli_rank > 0 && freopen("/dev/null", "w", stdout) == NULL)
     return cli_error("cannot redirect standard output of rank %d", cli_rank);
-  int rc = run(argc, argv);
+  int rc = finish_output(run(argc, argv));
   if (launched && rc != CLI_OK) {
     fflush(NULL);
     _exit(rc);

@@ -159,5 +159,32 @@ check trace-again 0 '^2$' '^$' -- "$tessera" eval --trace t2.json '2'
 [[ "$(stat -c %a t2.json)" == 640 ]] && python3 -c 'import json; json.load(open("t2.json"))' ||
   { echo "FAIL trace-replaced-mode"; failures=$((failures + 1)); }
 
+# Write errors: every write is checked, standard output included.
+tofull() { local out="$1"; shift; "$@" >"$out"; } # runs a command with stdout elsewhere
+check full-stdout 1 '^$' '^tessera: error: writing standard output: No space left on device$' -- tofull /dev/full "$tessera" eval '1'
+check full-stdout-array 1 '^$' 'writing standard output: No space left on device' -- tofull /dev/full "$tessera" eval 'arange(0, 900, 1)'
+check full-stdout-info 1 '^$' 'writing standard output: No space' -- tofull /dev/full "$tessera" info a.h5
+check full-stdout-gen 1 '^$' 'writing standard output: No space' -- tofull /dev/full "$tessera" gen array full1.h5:/x --shape 3
+check full-stdout-help 1 '^$' 'writing standard output: No space' -- tofull /dev/full "$tessera" eval --help
+check full-trace 1 '^$' "cannot write '/dev/full': No space left on device" -- "$tessera" eval --trace /dev/full 'sum(ones((3,)))'
+check full-graph 1 '^$' "cannot write '/dev/full': No space left on device" -- "$tessera" eval --graph /dev/full 'sum(ones((3,)))'
+if "$tessera" eval --stats 'sum(ones((3,)))' >/dev/null 2>/dev/full; then
+  echo "FAIL full-stderr-stats: exit 0"; failures=$((failures + 1))
+else echo "ok   full-stderr-stats"; fi
+# A full disk for HDF5 output: a 1 MiB tmpfs (root only; skipped otherwise).
+mkdir -p fs
+if mount -t tmpfs -o size=1m tmpfs fs 2>/dev/null; then
+  check full-disk-new 1 '^$' "'fs/big\.h5'" -- "$tessera" gen array fs/big.h5:/x --shape 1000,1000 --chunks 100,1000
+  [[ ! -e fs/big.h5 ]] || { echo "FAIL full-disk-new: big.h5 left"; failures=$((failures + 1)); }
+  check full-disk-small 0 '^$' '^$' -- "$tessera" gen array fs/small.h5:/x --shape 10 -q
+  sum_before=$(cksum <fs/small.h5)
+  check full-disk-add 1 '^$' "'fs/small\.h5'" -- "$tessera" eval 'y = ones((1000, 1000))' --out y=fs/small.h5:/y
+  [[ "$(cksum <fs/small.h5)" == "$sum_before" ]] || { echo "FAIL full-disk-add: small.h5 changed"; failures=$((failures + 1)); }
+  if ls -A fs | grep -q tmp; then echo "FAIL full-disk: temporary files left: $(ls -A fs)"; failures=$((failures + 1)); fi
+  umount fs
+else
+  echo "skip full-disk (mounting a tmpfs needs root)"
+fi
+
 echo "$failures failure(s)"
 [[ $failures -eq 0 ]]
