@@ -591,6 +591,57 @@ static void test_hdf5__overwrite_and_mode(void **state) {
   unlink(path);
 }
 
+static int remove_temporaries_once(uint64_t done, uint64_t total, void *user) {
+  (void)done, (void)total;
+  int *calls = user;
+  if ((*calls)++ == 0) {
+    /* Mid-run: what a signal handler does.  Every temporary file is gone. */
+    tsr_temp_files_remove();
+    assert_int_equal(count_files(".tmp."), 0);
+  }
+  return 0;
+}
+
+/* tsr_temp_files_remove during a store (new file, and adding to an existing
+ * one): the temporary file disappears at once, the store then fails naming
+ * the file, and the destination is absent or unchanged. */
+static void test_hdf5__temp_files_remove(void **state) {
+  tsr_ctx *ctx = *state;
+  assert_ok(tsr_ctx_set_executor(ctx, TSR_EXECUTOR_SERIAL)); /* the callback asserts */
+  char path[512];
+  scratch(path, sizeof path, "rm.h5");
+  tsr_array *a = NULL;
+  assert_ok(tsr_array_arange(ctx, TSR_INT64, 0, 200000, 1, 1000, &a));
+  int calls = 0;
+  tsr_compute_options co = {0};
+  co.run.progress = remove_temporaries_once;
+  co.run.progress_user = &calls;
+  co.run.progress_interval = 1e-9;
+  tsr_hdf5_store_options o = {.compute = &co};
+  const char *name = "/x", *other = "/y";
+  assert_fails(tsr_store_hdf5(ctx, 1, &a, path, &name, &o), TSR_EIO, path);
+  assert_true(calls > 0);
+  assert_int_equal(access(path, F_OK), -1);
+  assert_int_equal(count_files(""), 0);
+  /* An existing file: unchanged. */
+  assert_ok(tsr_store_hdf5(ctx, 1, &a, path, &other, NULL));
+  struct stat before, after;
+  assert_int_equal(stat(path, &before), 0);
+  calls = 0;
+  assert_fails(tsr_store_hdf5(ctx, 1, &a, path, &name, &o), TSR_EIO, path);
+  assert_true(calls > 0);
+  assert_int_equal(stat(path, &after), 0);
+  assert_int_equal(before.st_ino, after.st_ino);
+  assert_int_equal(before.st_size, after.st_size);
+  assert_int_equal(root_links(path), 1);
+  assert_int_equal(count_files(".tmp."), 0);
+  /* Afterwards the registry works as before. */
+  assert_ok(tsr_store_hdf5(ctx, 1, &a, path, &name, NULL));
+  assert_int_equal(root_links(path), 2);
+  tsr_array_destroy(&a);
+  unlink(path);
+}
+
 int main(void) {
   make_scratch_dir("hdf5");
   const struct CMUnitTest tests[] = {
@@ -611,6 +662,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_hdf5__concurrent_writers, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_hdf5__overwrite_and_mode, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_hdf5__temp_files_remove, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_hdf5__allocation_failures, test_ctx_setup,
                                       test_ctx_teardown),
