@@ -172,7 +172,7 @@ static bool same_file(const char *a, const char *b) {
   const char *names[2] = {a, b}, *base[2];
   for (int i = 0; i < 2; i++) {
     const char *slash = strrchr(names[i], '/');
-    char *dir = slash == NULL     ? strdup(".")
+    char *dir = slash == NULL       ? strdup(".")
                 : slash == names[i] ? strdup("/")
                                     : strndup(names[i], (size_t)(slash - names[i]));
     base[i] = slash == NULL ? names[i] : slash + 1;
@@ -186,8 +186,7 @@ static bool same_file(const char *a, const char *b) {
   return same;
 }
 
-int cli_check_side_files(const char *cmd, const cli_common *c, const char *const *files,
-                         size_t n) {
+int cli_check_side_files(const char *cmd, const cli_common *c, const char *const *files, size_t n) {
   if (c->trace != NULL && c->graph != NULL && same_file(c->trace, c->graph))
     return cli_usage(cmd, "--trace and --graph name the same file '%s'", c->trace);
   for (int k = 0; k < 2; k++) {

@@ -131,7 +131,8 @@ int tsr__copy_file(int in, int out) {
     ssize_t got = -1;
     if (range) {
       got = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
-      if (got < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
+      if (got < 0 &&
+          (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
         range = false;
         continue;
       }
@@ -264,7 +265,7 @@ int tsr__publish(const char *tmp, const char *path, tsr__publish_policy policy,
   }
   if (dfd >= 0)
     close(dfd); /* releases the lock */
-  unlink(tmp); /* after a rename: nothing there; after link: the second name */
+  unlink(tmp);  /* after a rename: nothing there; after link: the second name */
   tsr__tmp_forget(tmp);
   return err;
 }
@@ -281,14 +282,15 @@ bool tsr__same_file(const char *a, const char *b) {
   const char *names[2] = {a, b}, *base[2];
   for (int i = 0; i < 2; i++) {
     const char *slash = strrchr(names[i], '/');
-    char *dir = slash == NULL ? strdup(".") : slash == names[i] ? strdup("/")
-                                                                : strndup(names[i], (size_t)(slash - names[i]));
+    char *dir = slash == NULL       ? strdup(".")
+                : slash == names[i] ? strdup("/")
+                                    : strndup(names[i], (size_t)(slash - names[i]));
     base[i] = slash == NULL ? names[i] : slash + 1;
     ca[i] = dir != NULL ? realpath(dir, NULL) : NULL;
     free(dir);
   }
-  bool same = ca[0] != NULL && ca[1] != NULL && strcmp(ca[0], ca[1]) == 0 &&
-              strcmp(base[0], base[1]) == 0;
+  bool same =
+      ca[0] != NULL && ca[1] != NULL && strcmp(ca[0], ca[1]) == 0 && strcmp(base[0], base[1]) == 0;
   free(ca[0]);
   free(ca[1]);
   return same;
@@ -316,8 +318,7 @@ tsr_status tsr__atomic_file_open(tsr__atomic_file *af, const char *path) {
     if (!S_ISCHR(st.st_mode) && !S_ISFIFO(st.st_mode)) {
       free(af->path);
       af->path = NULL;
-      return tsr_error_set(TSR_EIO, "cannot write '%s': not a regular file, device or pipe",
-                           path);
+      return tsr_error_set(TSR_EIO, "cannot write '%s': not a regular file, device or pipe", path);
     }
     fd = open(path, O_WRONLY | O_CLOEXEC); /* a device or pipe: written as it is */
     if (fd < 0)

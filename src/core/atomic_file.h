@@ -83,9 +83,9 @@ bool tsr__same_file(const char *a, const char *b);
 /* ---- a text output (traces, graphs) --------------------------------------- */
 
 typedef struct tsr__atomic_file {
-  FILE *fp;     /* write here */
-  char *path;   /* malloc'd */
-  char *tmp;    /* malloc'd; NULL when writing straight to a device or FIFO */
+  FILE *fp;   /* write here */
+  char *path; /* malloc'd */
+  char *tmp;  /* malloc'd; NULL when writing straight to a device or FIFO */
 } tsr__atomic_file;
 
 /* Opens a new temporary file for `path` (a regular file, replaced on

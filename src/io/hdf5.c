@@ -119,9 +119,9 @@ static void h5_explain(char *buf, size_t size) {
 struct tsr__h5_dataset {
   tsr_ctx *ctx;
   tsr__h5_info info;
-  char *path;     /* the user's file name (messages) */
-  char *name;     /* the user's dataset name (messages, final link name) */
-  hid_t file;     /* reading: our own file id; writing: borrowed from the file */
+  char *path; /* the user's file name (messages) */
+  char *name; /* the user's dataset name (messages, final link name) */
+  hid_t file; /* reading: our own file id; writing: borrowed from the file */
   hid_t dset;
   hid_t memtype;   /* owned copy */
   size_t itemsize; /* bytes per element, file and memory alike */
@@ -773,11 +773,11 @@ struct tsr__h5_file {
   tsr_hdf5_mode mode;
   hid_t file;
   char *path;
-  char *tmp_path;    /* the file written until it is published; NULL afterwards */
-  tsr__target base;  /* the target as it was when the writing began */
-  bool copy;         /* tmp_path started as a copy of the existing file */
-  bool parallel;     /* opened by every rank with the MPI-IO driver */
-  bool renamer;      /* parallel: the rank that publishes or removes the file */
+  char *tmp_path;   /* the file written until it is published; NULL afterwards */
+  tsr__target base; /* the target as it was when the writing began */
+  bool copy;        /* tmp_path started as a copy of the existing file */
+  bool parallel;    /* opened by every rank with the MPI-IO driver */
+  bool renamer;     /* parallel: the rank that publishes or removes the file */
   size_t n, cap;
   tsr__h5_dataset **sets;
 };
@@ -816,6 +816,8 @@ static tsr_status make_tmp(tsr_ctx *ctx, const char *path, char **out, int *fd) 
   if (status != TSR_OK) {
     if (fd != NULL && *fd >= 0)
       close(*fd);
+    if (fd != NULL)
+      *fd = -1;
     tsr__tmp_remove(tmp);
   }
   free(tmp);
@@ -836,8 +838,8 @@ tsr_status tsr__h5_tmp_create(tsr_ctx *ctx, const char *path, tsr_hdf5_mode mode
 static tsr_status publish(tsr__h5_file *f) {
   static const char fn[] = "tsr_store_hdf5";
   tsr__publish_policy policy = f->mode == TSR_HDF5_REPLACE ? TSR__PUBLISH_REPLACE
-                               : f->base.exists           ? TSR__PUBLISH_UNCHANGED
-                                                          : TSR__PUBLISH_NEW;
+                               : f->base.exists            ? TSR__PUBLISH_UNCHANGED
+                                                           : TSR__PUBLISH_NEW;
   int err = tsr__publish(f->tmp_path, f->path, policy, &f->base);
   tsr_free(f->ctx, f->tmp_path);
   f->tmp_path = NULL;
@@ -940,8 +942,8 @@ tsr_status tsr__h5_file_create(tsr_ctx *ctx, const char *path, tsr_hdf5_mode mod
                     "%s: cannot write '%s': it was changed by another process while this one "
                     "copied it; nothing was written (run again to add to it)",
                     fn, path);
-    TSR__CHECK_GOTO(status, err == 0, TSR_EIO, "%s: cannot write '%s' (copying it to add to it): %s",
-                    fn, path, strerror(err));
+    TSR__CHECK_GOTO(status, err == 0, TSR_EIO,
+                    "%s: cannot write '%s' (copying it to add to it): %s", fn, path, strerror(err));
   } else {
     TSR__TRY_GOTO(status, make_tmp(ctx, path, &f->tmp_path, NULL));
   }
@@ -1096,8 +1098,8 @@ tsr_status tsr__h5_file_add(tsr__h5_file *f, const char *name, tsr_dtype dtype, 
   h5_unlock();
   tsr_free(ctx, scratch);
   TSR_CHECK(!not_dataset, TSR_EINVAL,
-            "%s: '%s' in '%s' is a group or another object, not a dataset: it is not replaced",
-            fn, name, f->path);
+            "%s: '%s' in '%s' is a group or another object, not a dataset: it is not replaced", fn,
+            name, f->path);
   TSR_CHECK(deleted, TSR_EIO, "%s: cannot replace dataset '%s' in '%s': %s", fn, name, f->path,
             why);
   TSR_CHECK(!exists, TSR_EINVAL,
