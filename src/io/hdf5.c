@@ -774,6 +774,7 @@ struct tsr__h5_file {
   hid_t file;
   char *path;
   char *tmp_path;   /* the file written until it is published; NULL afterwards */
+  char *dest;       /* the file replaced: path, or the one a symbolic link names */
   tsr__target base; /* the target as it was when the writing began */
   bool copy;        /* tmp_path started as a copy of the existing file */
   bool parallel;    /* opened by every rank with the MPI-IO driver */
@@ -788,8 +789,21 @@ static void file_free(tsr__h5_file *f) {
     dataset_free(f->sets[i]);
   tsr_free(ctx, f->sets);
   tsr_free(ctx, f->path);
+  tsr_free(ctx, f->dest);
   tsr_free(ctx, f->tmp_path);
   tsr_free(ctx, f);
+}
+
+/* The file an output at `path` replaces: the target of a symbolic link
+ * (which stays a link), else path itself. */
+static tsr_status resolve_dest(tsr_ctx *ctx, const char *path, char **out) {
+  struct stat st;
+  char *real = NULL;
+  if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+    real = realpath(path, NULL);
+  tsr_status status = tsr__strdup(ctx, real != NULL ? real : path, out);
+  free(real);
+  return status;
 }
 
 /* Whether `path` may be the output in `mode` (*t: what is there now). */
@@ -830,7 +844,11 @@ tsr_status tsr__h5_tmp_create(tsr_ctx *ctx, const char *path, tsr_hdf5_mode mode
   TSR_TRY(check_target(path, mode, &t));
   /* Created by us with O_EXCL (so errno speaks for an unwritable
    * directory), then truncated and written by HDF5. */
-  return make_tmp(ctx, path, out, NULL);
+  char *dest = NULL;
+  TSR_TRY(resolve_dest(ctx, path, &dest));
+  tsr_status status = make_tmp(ctx, dest, out, NULL);
+  tsr_free(ctx, dest);
+  return status;
 }
 
 /* Puts the finished temporary file in place (see tsr_hdf5_mode); it is
@@ -840,7 +858,7 @@ static tsr_status publish(tsr__h5_file *f) {
   tsr__publish_policy policy = f->mode == TSR_HDF5_REPLACE ? TSR__PUBLISH_REPLACE
                                : f->base.exists            ? TSR__PUBLISH_UNCHANGED
                                                            : TSR__PUBLISH_NEW;
-  int err = tsr__publish(f->tmp_path, f->path, policy, &f->base);
+  int err = tsr__publish(f->tmp_path, f->dest, policy, &f->base);
   tsr_free(f->ctx, f->tmp_path);
   f->tmp_path = NULL;
   if (err == 0)
@@ -876,6 +894,7 @@ tsr_status tsr__h5_file_create_parallel(tsr_ctx *ctx, const char *path, const ch
   f->parallel = true;
   f->renamer = renamer;
   TSR__TRY_GOTO(status, tsr__strdup(ctx, path, &f->path));
+  TSR__TRY_GOTO(status, resolve_dest(ctx, path, &f->dest));
   TSR__TRY_GOTO(status, tsr__strdup(ctx, tmp_path, &f->tmp_path));
   h5_lock();
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -916,17 +935,18 @@ tsr_status tsr__h5_file_create(tsr_ctx *ctx, const char *path, tsr_hdf5_mode mod
   f->mode = mode;
   f->file = -1;
   TSR__TRY_GOTO(status, tsr__strdup(ctx, path, &f->path));
-  TSR__TRY_GOTO(status, check_target(path, mode, &f->base));
+  TSR__TRY_GOTO(status, resolve_dest(ctx, path, &f->dest));
+  TSR__TRY_GOTO(status, check_target(f->dest, mode, &f->base));
   f->copy = f->base.exists && (mode == TSR_HDF5_APPEND || mode == TSR_HDF5_OVERWRITE);
   if (f->copy) { /* added to a copy, which replaces the file if it did not change meanwhile */
-    in = open(path, O_RDONLY | O_CLOEXEC);
+    in = open(f->dest, O_RDONLY | O_CLOEXEC);
     TSR__CHECK_GOTO(status, in >= 0, TSR_EIO, "%s: cannot open '%s' to add datasets: %s", fn, path,
                     strerror(errno));
     struct stat st;
     TSR__CHECK_GOTO(status, fstat(in, &st) == 0 && st.st_ino == f->base.ino, TSR_EIO,
                     "%s: cannot write '%s': it was replaced by another process meanwhile", fn,
                     path);
-    TSR__TRY_GOTO(status, make_tmp(ctx, path, &f->tmp_path, &fd));
+    TSR__TRY_GOTO(status, make_tmp(ctx, f->dest, &f->tmp_path, &fd));
     int err = tsr__copy_file(in, fd);
     if (err == 0 && fsync(fd) != 0 && errno != EINVAL)
       err = errno;
@@ -945,7 +965,7 @@ tsr_status tsr__h5_file_create(tsr_ctx *ctx, const char *path, tsr_hdf5_mode mod
     TSR__CHECK_GOTO(status, err == 0, TSR_EIO,
                     "%s: cannot write '%s' (copying it to add to it): %s", fn, path, strerror(err));
   } else {
-    TSR__TRY_GOTO(status, make_tmp(ctx, path, &f->tmp_path, NULL));
+    TSR__TRY_GOTO(status, make_tmp(ctx, f->dest, &f->tmp_path, NULL));
   }
   h5_lock();
   fapl = H5Pcreate(H5P_FILE_ACCESS);

@@ -229,5 +229,11 @@ if [[ $rc -ne $((128 + $(kill -l XFSZ))) ]] || [[ -e fsz.h5 ]] || compgen -G ".f
   echo "FAIL signal-file-size-limit: rc $rc; $(ls -A | grep fsz)"; failures=$((failures + 1))
 else echo "ok   signal-file-size-limit"; fi
 
+# Adding through a symbolic link adds to the file it names; the link stays.
+ln -s m.h5 link.h5
+check publish-symlink 0 '^$' '^$' -- "$tessera" gen array link.h5:/s --shape 2 --dist arange --dtype i8 -q
+[[ -L link.h5 ]] || { echo "FAIL publish-symlink: link.h5 is no longer a link"; failures=$((failures + 1)); }
+check publish-symlink-target 0 '^1$' '^$' -- "$tessera" eval --in s=m.h5:/s 'sum(s)'
+
 echo "$failures failure(s)"
 [[ $failures -eq 0 ]]
