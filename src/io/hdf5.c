@@ -947,9 +947,7 @@ tsr_status tsr__h5_file_create(tsr_ctx *ctx, const char *path, tsr_hdf5_mode mod
                     "%s: cannot write '%s': it was replaced by another process meanwhile", fn,
                     path);
     TSR__TRY_GOTO(status, make_tmp(ctx, f->dest, &f->tmp_path, &fd));
-    int err = tsr__copy_file(in, fd);
-    if (err == 0 && fsync(fd) != 0 && errno != EINVAL)
-      err = errno;
+    int err = tsr__copy_file(in, fd); /* flushed to disk once, when published */
     struct stat after;
     if (err == 0 && (fstat(in, &after) != 0 || after.st_size != f->base.size ||
                      after.st_mtim.tv_sec != f->base.mtime.tv_sec ||
