@@ -85,7 +85,8 @@ int main(int argc, char **argv) {
   CHECK(tsr_unary(TSR_OP_FLOOR, r256, &fl));
   CHECK(tsr_binary_scalar(TSR_OP_DIV, fl, 256.0, &x));
   double t0 = bench_now();
-  tsr_hdf5_store_options o = {.deflate_level = (int)level, .shuffle = true};
+  tsr_hdf5_store_options o = {
+      .deflate_level = (int)level, .shuffle = true, .mode = TSR_HDF5_REPLACE};
   const char *name = "/x";
   CHECK(tsr_store_hdf5(ctx, 1, &x, path, &name, &o));
   double t_write = bench_now() - t0;

@@ -52,21 +52,33 @@ TSR_API TSR_NODISCARD tsr_status tsr_array_from_hdf5(tsr_ctx *ctx, const char *p
                                                      const char *dataset, const int64_t *chunks,
                                                      tsr_array **out);
 
-/* What tsr_store_hdf5 does with the file at `path`. */
+/* What tsr_store_hdf5 does with the file at `path`.  The default (0) adds
+ * to the file and never replaces anything that is there.
+ *
+ * However it is written, an output appears whole or not at all: the new
+ * content is written to a temporary file beside it, ".<name>.tmp.<pid>.<n>"
+ * in the same directory (for an existing file, a copy of it: a reflink
+ * where the file system can, else a full copy), which is put in place only
+ * when complete: a new file without replacing one that another process
+ * created meanwhile (TSR_EIO "was created by another process"), an
+ * existing one only if no other process changed it meanwhile (TSR_EIO
+ * "was changed by another process"); neither loses the other writer's
+ * data.  A replaced file keeps its permission bits and, where the process
+ * may set them, its owner and group.  An input of the same computation may
+ * be the output file: its readers keep reading the old content. */
 typedef enum tsr_hdf5_mode {
-  /* Write a new file; an existing file at `path` is replaced when (and only
-   * when) everything has been written. */
-  TSR_HDF5_REPLACE = 0,
+  /* Add the datasets to the file, keeping its other objects (a missing file
+   * is created).  Naming a dataset that exists is TSR_EINVAL. */
+  TSR_HDF5_APPEND = 0,
   /* Write a new file; TSR_EIO if `path` exists (checked again, atomically,
    * when the finished file is put in place). */
   TSR_HDF5_EXCLUSIVE = 1,
-  /* Add the datasets to the existing file, keeping its other objects (a
-   * missing file is created as with TSR_HDF5_REPLACE).  Naming a dataset
-   * that exists is TSR_EINVAL.  Each dataset is written under a temporary
-   * name and renamed when all are complete; on failure the temporary ones
-   * are deleted, but the space they took in the file is not reclaimed
-   * (HDF5 does not shrink files; h5repack does). */
-  TSR_HDF5_APPEND = 2,
+  /* As TSR_HDF5_APPEND, but a dataset of the same name is replaced (that
+   * dataset only; a group of that name is TSR_EINVAL).  HDF5 does not
+   * reclaim the replaced dataset's space (h5repack does). */
+  TSR_HDF5_OVERWRITE = 2,
+  /* Replace the whole file (all its other objects are lost). */
+  TSR_HDF5_REPLACE = 3,
 } tsr_hdf5_mode;
 
 typedef struct tsr_hdf5_store_options {
@@ -84,18 +96,16 @@ typedef struct tsr_hdf5_store_options {
 /* Computes n arrays of context `ctx` in one task graph (what they share is
  * computed once) and stores array i into dataset datasets[i] of the HDF5
  * file `path` (intermediate groups are created).  options NULL: no
- * compression, TSR_HDF5_REPLACE, the arrays' chunks.  Each chunk is
+ * compression, TSR_HDF5_APPEND, the arrays' chunks.  Each chunk is
  * shuffled and deflated on a worker thread and written with direct chunk
  * I/O.  0-d and zero-size arrays become contiguous datasets (HDF5 cannot
  * chunk them), uncompressed.
  *
- * Atomic: a new file is written under a temporary name in the same
- * directory and renamed on success; see TSR_HDF5_APPEND for existing files.
- * On any failure (TSR_EIO naming the file and dataset: unwritable
- * directory, full disk, ...; a failing task's status; TSR_ENOMEM) no partial
- * output remains and no input is modified.  Writing into a file that an
- * array of the computation reads is refused by HDF5 in append mode
- * (TSR_EIO); replace mode leaves the readers' open file intact.
+ * Atomic (see tsr_hdf5_mode): on any failure (TSR_EIO naming the file and
+ * dataset: unwritable directory, full disk, another writer, ...; a failing
+ * task's status; TSR_ENOMEM) the temporary file is removed, nothing of the
+ * output remains and no file is modified.  TSR_EINVAL when the compute
+ * options' trace or graph path is the output file.
  *
  * The arrays stay owned by the caller.  Not thread-safe on one context
  * (like every compute call). */
@@ -107,6 +117,16 @@ TSR_API TSR_NODISCARD tsr_status tsr_store_hdf5(tsr_ctx *ctx, size_t n, tsr_arra
  * started (as stored: compressed bytes for compressed chunks); either
  * pointer may be NULL.  Thread-safe. */
 TSR_API void tsr_hdf5_io_bytes(uint64_t *read, uint64_t *written);
+
+/* Removes every temporary file tessera is writing at this moment (outputs
+ * not yet in place, named as tsr_hdf5_mode says, and the temporary files
+ * of traces and graphs).  Async-signal-safe: meant for a program's handler
+ * of SIGINT, SIGTERM, ... (call it, then re-raise the signal with its
+ * default action) and for a path that leaves with _exit; tessera installs
+ * no signal handler itself.  A computation still running afterwards fails
+ * when it publishes (TSR_EIO).  SIGKILL cannot be caught: it leaves the
+ * temporary files behind.  Thread-safe. */
+TSR_API void tsr_temp_files_remove(void);
 
 /* What an HDF5 file holds (`tessera info`): one entry per group and
  * dataset, in name order, the root group first. */

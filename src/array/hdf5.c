@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "array_impl.h"
+#include "core/atomic_file.h"
 #include "dist/dist.h"
 #include "io/hdf5_io.h"
 
@@ -217,7 +218,7 @@ static tsr_status check_store_args(tsr_ctx *ctx, size_t n, tsr_array *const *arr
   TSR_CHECK(o->deflate_level >= 0 && o->deflate_level <= 9, TSR_EINVAL,
             "%s: deflate_level = %d must be from 0 to 9 ('%s')", fn, o->deflate_level, path);
   TSR_CHECK(o->mode == TSR_HDF5_REPLACE || o->mode == TSR_HDF5_EXCLUSIVE ||
-                o->mode == TSR_HDF5_APPEND,
+                o->mode == TSR_HDF5_APPEND || o->mode == TSR_HDF5_OVERWRITE,
             TSR_EINVAL, "%s: mode = %d is not a tsr_hdf5_mode ('%s')", fn, (int)o->mode, path);
   return TSR_OK;
 }
@@ -267,7 +268,7 @@ static tsr_status open_parallel(tsr_ctx *ctx, tsr__dist *dist, const char *path,
     if (status == TSR_OK)
       snprintf(tmp, sizeof tmp, "%s", made);
     else if (made != NULL)
-      unlink(made);
+      tsr__tmp_remove(made);
     tsr_free(ctx, made);
   }
   TSR_TRY(tsr__dist_agree(dist, status));
@@ -275,7 +276,7 @@ static tsr_status open_parallel(tsr_ctx *ctx, tsr__dist *dist, const char *path,
   status = tsr__h5_file_create_parallel(ctx, path, tmp, mode, tsr__dist_comm(dist), renamer, f);
   status = tsr__dist_agree(dist, status);
   if (status != TSR_OK && renamer)
-    unlink(tmp);
+    tsr__tmp_remove(tmp);
   return status;
 }
 
@@ -285,6 +286,13 @@ tsr_status tsr_store_hdf5(tsr_ctx *ctx, size_t n, tsr_array *const *arrays, cons
   if (options != NULL)
     o = *options;
   TSR_TRY(check_store_args(ctx, n, arrays, path, datasets, &o));
+  const tsr_compute_options *side = o.compute;
+  for (int k = 0; side != NULL && k < 2; k++) { /* a trace or graph over the output: refused */
+    const char *p = k == 0 ? side->run.trace_path : side->dot_path;
+    TSR_CHECK(p == NULL || !tsr__same_file(p, path), TSR_EINVAL,
+              "tsr_store_hdf5: the %s file '%s' is the output file '%s'",
+              k == 0 ? "trace" : "graph", p, path);
+  }
   tsr_status status = TSR_OK;
   tsr__expr **exprs = NULL;
   tsr__h5_file *f = NULL;
@@ -305,8 +313,15 @@ tsr_status tsr_store_hdf5(tsr_ctx *ctx, size_t n, tsr_array *const *arrays, cons
   tsr__dist *dist = tsr__dist_get(ctx);
   if (dist == NULL)
     TSR__TRY_GOTO(status, TSR_EMPI);
-  bool parallel = tsr__dist_size(dist) > 1 && o.deflate_level == 0 &&
-                  o.mode != TSR_HDF5_APPEND && tsr__dist_thread_multiple(dist);
+  /* A new file (whatever the mode) is written in parallel; adding to an
+   * existing one copies it, on WRITER.  Rank 0 looks, every rank follows. */
+  int new_file = 0;
+  if (tsr__dist_size(dist) > 1 && o.deflate_level == 0 && tsr__dist_thread_multiple(dist)) {
+    new_file = o.mode == TSR_HDF5_EXCLUSIVE || o.mode == TSR_HDF5_REPLACE ||
+               access(path, F_OK) != 0;
+    TSR__TRY_GOTO(status, tsr__dist_bcast(dist, &new_file, sizeof new_file, 0));
+  }
+  bool parallel = new_file != 0;
   bool writer = parallel || tsr__dist_rank(dist) == WRITER;
   if (parallel)
     TSR__TRY_GOTO(status, open_parallel(ctx, dist, path, o.mode, &f));

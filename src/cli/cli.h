@@ -29,6 +29,9 @@ typedef struct cli_common {
 bool cli_common_option(cli_common *c, int argc, char **argv, int *i, bool *bad);
 /* Help text of the common options. */
 void cli_common_help(FILE *out);
+/* --trace and --graph must name neither a file of `files` (the run's inputs
+ * and outputs) nor each other: CLI_OK, or a usage error (printed). */
+int cli_check_side_files(const char *cmd, const cli_common *c, const char *const *files, size_t n);
 /* A context configured from the options (reports errors; NULL on failure). */
 tsr_ctx *cli_context(const cli_common *c);
 /* Compute options implementing --progress, --trace, --graph and --stats

@@ -22,8 +22,11 @@ static void help(FILE *out) {
         "...).  A program ending with an expression prints its value.\n"
         "\n"
         "  --in NAME=FILE.h5:/DSET   bind NAME to a dataset (read lazily, in its chunks)\n"
-        "  --out NAME=FILE.h5:/DSET  store the variable NAME as a dataset (written\n"
-        "                            atomically; an existing file keeps its other objects)\n"
+        "  --out NAME=FILE.h5:/DSET  store the variable NAME as a dataset (FILE.h5 is created,\n"
+        "                            or keeps its other objects; it changes only once all\n"
+        "                            its datasets are complete)\n"
+        "  --overwrite               replace --out datasets that exist (those only); without\n"
+        "                            it an existing dataset is an error\n"
         "  --compress LEVEL          deflate level 1-9 (with shuffle) for the outputs\n"
         "  -f FILE                   read the program from FILE\n"
         "\n",
@@ -31,19 +34,28 @@ static void help(FILE *out) {
   cli_common_help(out);
 }
 
+/* NAME=FILE.h5:/DSET, held as one heap copy of the text cut in three (no
+ * length limit on any part). */
 typedef struct binding {
-  char name[128];
-  char file[4096];
-  const char *dataset;
+  char *text;
+  const char *name, *file, *dataset;
 } binding;
 
 static bool parse_binding(const char *text, binding *b) {
   const char *eq = strchr(text, '=');
-  if (eq == NULL || eq == text || (size_t)(eq - text) >= sizeof b->name)
+  if (eq == NULL || eq == text)
     return false;
-  memcpy(b->name, text, (size_t)(eq - text));
-  b->name[eq - text] = '\0';
-  return cli_split_target(eq + 1, b->file, sizeof b->file, &b->dataset);
+  size_t len = strlen(text);
+  if ((b->text = malloc(2 * len + 2)) == NULL)
+    return false;
+  memcpy(b->text, text, len + 1);
+  b->text[eq - text] = '\0';
+  b->name = b->text;
+  char *file = b->text + len + 1; /* room for the file name, at most the rest */
+  if (!cli_split_target(eq + 1, file, len + 1, &b->dataset))
+    return false;
+  b->file = file;
+  return true;
 }
 
 /* The file's bytes plus a NUL; *len is their number (NUL bytes of the
@@ -78,13 +90,15 @@ int cmd_eval(int argc, char **argv) {
   cli_common c = {.progress = -1};
   binding *ins = calloc((size_t)argc, sizeof *ins), *outs = calloc((size_t)argc, sizeof *outs);
   int n_in = 0, n_out = 0, level = 0, rc = CLI_OK;
+  bool overwrite = false;
   const char *source_arg = NULL, *source_file = NULL;
   char *source = NULL;
   size_t source_len = 0;
   bool bad = false;
   tsr_ctx *ctx = NULL;
   tsr_program *prog = NULL;
-  tsr_array *last = NULL, **inputs = NULL, **results = NULL;
+  tsr_array *last = NULL, **inputs = NULL, **results = NULL, **arrays = NULL;
+  const char **names = NULL;
   if (ins == NULL || outs == NULL) {
     rc = cli_error("out of memory");
     goto done;
@@ -97,6 +111,10 @@ int cmd_eval(int argc, char **argv) {
     }
     if (cli_common_option(&c, argc, argv, &i, &bad))
       continue;
+    if (strcmp(a, "--overwrite") == 0) {
+      overwrite = true;
+      continue;
+    }
     if (strcmp(a, "--in") == 0 || strcmp(a, "--out") == 0 || strcmp(a, "-f") == 0 ||
         strcmp(a, "--compress") == 0) {
       if (i + 1 >= argc) {
@@ -146,6 +164,16 @@ int cmd_eval(int argc, char **argv) {
     rc = cli_error("cannot read the program file '%s'", source_file);
     goto done;
   }
+  arrays = calloc((size_t)n_out + 1, sizeof *arrays);
+  names = calloc((size_t)(n_in + n_out) + 1, sizeof *names);
+  if (arrays == NULL || names == NULL) {
+    rc = cli_error("out of memory");
+    goto done;
+  }
+  for (int i = 0; i < n_in + n_out; i++)
+    names[i] = i < n_in ? ins[i].file : outs[i - n_in].file;
+  if ((rc = cli_check_side_files("eval", &c, names, (size_t)(n_in + n_out))) != CLI_OK)
+    goto done;
   if ((ctx = cli_context(&c)) == NULL) {
     rc = CLI_FAILED;
     goto done;
@@ -158,6 +186,10 @@ int cmd_eval(int argc, char **argv) {
   }
   inputs = calloc((size_t)n_in + 1, sizeof *inputs);
   results = calloc((size_t)n_out + 1, sizeof *results);
+  if (inputs == NULL || results == NULL) {
+    rc = cli_error("out of memory");
+    goto done;
+  }
   for (int i = 0; i < n_in && s == TSR_OK; i++) {
     s = tsr_array_from_hdf5(ctx, ins[i].file, ins[i].dataset, NULL, &inputs[i]);
     if (s == TSR_OK)
@@ -179,10 +211,8 @@ int cmd_eval(int argc, char **argv) {
       first &= strcmp(outs[j].file, outs[i].file) != 0;
     if (!first)
       continue;
-    tsr_array *arrays[64];
-    const char *names[64];
     size_t n = 0;
-    for (int j = i; j < n_out && n < 64; j++)
+    for (int j = i; j < n_out; j++)
       if (strcmp(outs[j].file, outs[i].file) == 0) {
         arrays[n] = results[j];
         names[n++] = outs[j].dataset;
@@ -190,18 +220,23 @@ int cmd_eval(int argc, char **argv) {
     tsr_hdf5_store_options so = {0};
     so.deflate_level = level;
     so.shuffle = level > 0;
-    so.mode = TSR_HDF5_APPEND;
+    so.mode = overwrite ? TSR_HDF5_OVERWRITE : TSR_HDF5_APPEND;
     so.compute = &co;
     s = tsr_store_hdf5(ctx, n, arrays, outs[i].file, names, &so);
     if (s == TSR_OK && !c.quiet && cli_rank == 0)
       for (size_t k = 0; k < n; k++)
         fprintf(stderr, "tessera: wrote %s:%s\n", outs[i].file, names[k]);
   }
-  if (s == TSR_OK && last != NULL) /* the last expression's value, also with --out */
+  if (s == TSR_OK && last != NULL) { /* the last expression's value, also with --out */
     s = tsr_program_format_value(last, &co, stdout);
-  else if (s == TSR_OK && n_out == 0)
+    if (s != TSR_OK && ferror(stdout)) { /* main says why ("writing standard output: ...") */
+      rc = CLI_FAILED;
+      s = TSR_OK;
+    }
+  } else if (s == TSR_OK && n_out == 0) {
     rc = cli_error("the program ends with an assignment: nothing to print (use --out, or end "
                    "with an expression)");
+  }
   if (s != TSR_OK)
     rc = cli_fail(s);
 done:
@@ -214,6 +249,12 @@ done:
   tsr_ctx_destroy(&ctx);
   free(inputs);
   free(results);
+  free(arrays);
+  free(names);
+  for (int i = 0; ins != NULL && i < n_in; i++)
+    free(ins[i].text);
+  for (int i = 0; outs != NULL && i < n_out; i++)
+    free(outs[i].text);
   free(ins);
   free(outs);
   free(source);

@@ -9,8 +9,9 @@
 static void help(FILE *out) {
   fputs("usage: tessera gen array FILE.h5:/DATASET --shape N[,N...] [options]\n"
         "\n"
-        "Writes a dataset of generated values (a new file, or a new dataset in an existing\n"
-        "file with --append); the file appears only once it is complete.\n"
+        "Writes a dataset of generated values into FILE.h5 (created if missing; an existing\n"
+        "file keeps its other objects and its permissions).  The file changes only once the\n"
+        "dataset is complete.  An existing DATASET is an error unless --overwrite is given.\n"
         "\n"
         "  --shape N,N,...      the dataset's shape (required)\n"
         "  --chunks N,N,...     chunk shape (default: automatic, about 128 MiB)\n"
@@ -20,7 +21,8 @@ static void help(FILE *out) {
         "  --seed N             seed of uniform and normal (default 0): values depend only on\n"
         "                       the seed and the element's index, not on chunks or threads\n"
         "  --compress LEVEL     deflate level 1-9 with the shuffle filter (default: none)\n"
-        "  --append             add the dataset to an existing file, keeping its other objects\n"
+        "  --overwrite          replace DATASET if FILE.h5 has it (that dataset only)\n"
+        "  --append             accepted for compatibility: adding is the default\n"
         "\n",
         out);
   cli_common_help(out);
@@ -45,7 +47,7 @@ int cmd_gen(int argc, char **argv) {
   const char *dist = "uniform";
   long long seed = 0;
   int level = 0;
-  bool append = false, bad = false;
+  bool overwrite = false, bad = false;
   if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
     help(stdout);
     return CLI_OK;
@@ -84,8 +86,10 @@ int cmd_gen(int argc, char **argv) {
       }
       continue;
     }
-    if (strcmp(a, "--append") == 0) {
-      append = true;
+    if (strcmp(a, "--append") == 0) /* the default; kept for older scripts */
+      continue;
+    if (strcmp(a, "--overwrite") == 0) {
+      overwrite = true;
       continue;
     }
     if (a[0] == '-')
@@ -96,12 +100,9 @@ int cmd_gen(int argc, char **argv) {
   }
   if (bad)
     return CLI_USAGE;
-  char file[4096];
   const char *dataset;
   if (target == NULL)
     return cli_usage("gen", "no FILE.h5:/DATASET given");
-  if (!cli_split_target(target, file, sizeof file, &dataset))
-    return cli_usage("gen", "'%s' is not FILE.h5:/DATASET", target);
   if (shape_text == NULL)
     return cli_usage("gen", "--shape is required");
   int64_t shape[TSR_MAX_NDIM], chunks[TSR_MAX_NDIM];
@@ -118,10 +119,22 @@ int cmd_gen(int argc, char **argv) {
                      dtype_text);
   if (strcmp(dist, "uniform") != 0 && strcmp(dist, "normal") != 0 && strcmp(dist, "arange") != 0)
     return cli_usage("gen", "--dist '%s' is not uniform, normal or arange", dist);
+  size_t file_size = strlen(target) + 1; /* any length: the file name is a prefix */
+  char *file = malloc(file_size);
+  if (file == NULL)
+    return cli_error("out of memory");
+  if (!cli_split_target(target, file, file_size, &dataset)) {
+    free(file);
+    return cli_usage("gen", "'%s' is not FILE.h5:/DATASET", target);
+  }
 
-  tsr_ctx *ctx = cli_context(&c);
-  if (ctx == NULL)
-    return CLI_FAILED;
+  const char *files[1] = {file};
+  int side = cli_check_side_files("gen", &c, files, 1);
+  tsr_ctx *ctx = side == CLI_OK ? cli_context(&c) : NULL;
+  if (side != CLI_OK || ctx == NULL) {
+    free(file);
+    return side != CLI_OK ? side : CLI_FAILED;
+  }
   tsr_array *base = NULL, *x = NULL;
   tsr_status s;
   const int64_t *ch = chunks_text ? chunks : NULL;
@@ -147,7 +160,7 @@ int cmd_gen(int argc, char **argv) {
     tsr_hdf5_store_options so = {0};
     so.deflate_level = level;
     so.shuffle = level > 0;
-    so.mode = append ? TSR_HDF5_APPEND : TSR_HDF5_REPLACE;
+    so.mode = overwrite ? TSR_HDF5_OVERWRITE : TSR_HDF5_APPEND;
     so.compute = &co;
     s = tsr_store_hdf5(ctx, 1, &x, file, &dataset, &so);
   }
@@ -157,5 +170,6 @@ int cmd_gen(int argc, char **argv) {
   tsr_array_destroy(&base);
   tsr_array_destroy(&x);
   tsr_ctx_destroy(&ctx);
+  free(file);
   return rc;
 }

@@ -46,7 +46,7 @@ static int print_entry(const tsr_hdf5_entry *e, void *user) {
          tsr_format_bytes(e->logical_bytes, logical, sizeof logical),
          tsr_format_bytes(e->stored_bytes, stored, sizeof stored),
          e->supported ? "" : " [type not readable by tessera]");
-  return 0;
+  return ferror(stdout) ? 1 : 0; /* a failed write stops the walk; main reports it */
 }
 
 int cmd_info(int argc, char **argv) {

@@ -4,9 +4,11 @@
  * The progress bar goes to stderr, by default only when stderr is a
  * terminal; the runtime calls it at most every 0.1 s (10 redraws a second)
  * from one worker thread: tasks done / total, rate and ETA. */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -149,13 +151,52 @@ void cli_common_help(FILE *out) {
         "                       TESSERA_SPILL_DIR (default $TMPDIR)\n"
         "  --progress, --no-progress\n"
         "                       a progress bar on stderr (default: when stderr is a terminal)\n"
-        "  --trace FILE.json    write a Chrome trace of the run (open it in Perfetto)\n"
-        "  --graph FILE.dot     write the task graph (Graphviz DOT)\n"
+        "  --trace FILE.json    write a Chrome trace of the run (open it in Perfetto); an\n"
+        "                       existing FILE.json is replaced, an input or output is refused\n"
+        "  --graph FILE.dot     write the task graph (Graphviz DOT), likewise\n"
         "  --stats              print run statistics on stderr (tasks, bytes, peak, spills,\n"
         "                       time per kernel)\n"
         "  --quiet, -q          print nothing but errors (and requested output)\n"
         "  -h, --help           this help\n",
         out);
+}
+
+/* The same file: one device and inode when both exist, else the same
+ * canonical directory and name. */
+static bool same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  bool ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
+  if (ea || eb)
+    return ea && eb && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  char *canon[2] = {NULL, NULL};
+  const char *names[2] = {a, b}, *base[2];
+  for (int i = 0; i < 2; i++) {
+    const char *slash = strrchr(names[i], '/');
+    char *dir = slash == NULL       ? strdup(".")
+                : slash == names[i] ? strdup("/")
+                                    : strndup(names[i], (size_t)(slash - names[i]));
+    base[i] = slash == NULL ? names[i] : slash + 1;
+    canon[i] = dir != NULL ? realpath(dir, NULL) : NULL;
+    free(dir);
+  }
+  bool same = canon[0] != NULL && canon[1] != NULL && strcmp(canon[0], canon[1]) == 0 &&
+              strcmp(base[0], base[1]) == 0;
+  free(canon[0]);
+  free(canon[1]);
+  return same;
+}
+
+int cli_check_side_files(const char *cmd, const cli_common *c, const char *const *files, size_t n) {
+  if (c->trace != NULL && c->graph != NULL && same_file(c->trace, c->graph))
+    return cli_usage(cmd, "--trace and --graph name the same file '%s'", c->trace);
+  for (int k = 0; k < 2; k++) {
+    const char *side = k == 0 ? c->trace : c->graph;
+    for (size_t i = 0; side != NULL && i < n; i++)
+      if (same_file(side, files[i]))
+        return cli_usage(cmd, "%s '%s' is '%s', a file this run reads or writes: not replaced",
+                         k == 0 ? "--trace" : "--graph", side, files[i]);
+  }
+  return CLI_OK;
 }
 
 tsr_ctx *cli_context(const cli_common *c) {
@@ -225,7 +266,7 @@ static int draw_progress(uint64_t done, uint64_t total, void *user) {
 
 static void print_stats(const tsr_run_stats *st, void *user) {
   (void)user;
-  if (tsr_run_stats_print(st, stderr) != TSR_OK)
+  if (tsr_run_stats_print(st, stderr) != TSR_OK) /* stderr's error fails the command */
     cli_error("printing statistics: %s", tsr_last_error());
   uint64_t r, w;
   char rt[32], wt[32];

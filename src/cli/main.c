@@ -4,6 +4,8 @@
  *   tessera gen ...    write a generated dataset
  *   tessera info ...   what an HDF5 file holds
  *   tessera bench ...  the benchmark programs, beside their peers */
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,16 +29,60 @@ static void usage(FILE *out) {
 
 static int run(int argc, char **argv);
 
+/* Interrupted runs leave no temporary files: a signal that would end the
+ * process removes the outputs being written (the library's registry), then
+ * ends it by the same signal with its default action, so the exit status
+ * still says which.  A signal the caller ignores (nohup) stays ignored.
+ * SIGKILL cannot be caught (README: what it leaves). */
+static const int cleanup_signals[] = {SIGINT,  SIGTERM, SIGHUP,  SIGPIPE,
+                                      SIGXFSZ, SIGQUIT, SIGXCPU, SIGALRM};
+
+static void on_fatal_signal(int sig) {
+  int saved = errno;
+  tsr_temp_files_remove();
+  raise(sig); /* SA_RESETHAND restored the default action; SA_NODEFER lets it in */
+  errno = saved;
+}
+
+static void install_cleanup_handlers(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_fatal_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+  for (size_t i = 0; i < sizeof cleanup_signals / sizeof cleanup_signals[0]; i++) {
+    struct sigaction old;
+    if (sigaction(cleanup_signals[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+      sigaction(cleanup_signals[i], &sa, NULL);
+  }
+}
+
+/* Every byte of standard output and error is checked: a failed write or
+ * flush (a full disk, /dev/full, a closed pipe's EPIPE) fails the command. */
+static int finish_output(int rc) {
+  errno = 0;
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    int err = errno != 0 ? errno : EIO;
+    cli_error("writing standard output: %s", strerror(err));
+    rc = rc == CLI_OK ? CLI_FAILED : rc;
+  }
+  if (fflush(stderr) != 0 || ferror(stderr))
+    rc = rc == CLI_OK ? CLI_FAILED : rc; /* nowhere left to say it */
+  return rc;
+}
+
 /* Under a launcher, ranks other than 0 print no results, and a failing
  * rank leaves at once with its status, without MPI_Finalize: the
  * launcher then ends the job, and no rank waits in a finalize for a rank
  * that never comes (a failure agreed by every rank exits every rank). */
 int main(int argc, char **argv) {
+  install_cleanup_handlers();
   bool launched = cli_detect_launch();
   if (launched && cli_rank > 0 && freopen("/dev/null", "w", stdout) == NULL)
     return cli_error("cannot redirect standard output of rank %d", cli_rank);
-  int rc = run(argc, argv);
+  int rc = finish_output(run(argc, argv));
   if (launched && rc != CLI_OK) {
+    tsr_temp_files_remove(); /* nothing should be left; _exit runs no cleanup */
     fflush(NULL);
     _exit(rc);
   }

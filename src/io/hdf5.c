@@ -18,14 +18,20 @@
  *   hyperslab reads and writes, under the mutex.
  * - Chunks HDF5 stores are always full chunk extents; edge chunks are
  *   padded with zeros on write and cut on read.
- * - Outputs: a new file is created under "<path>.tmp.<pid>.<n>" with
- *   O_EXCL and renamed (or, for TSR_HDF5_EXCLUSIVE, hard-linked) into place
- *   on commit; appended datasets live under "/.tessera-tmp-<pid>-<n>" until
- *   commit moves them to their names.  Abort removes either. */
+ * - Outputs are written to a temporary file beside the target,
+ *   ".<name>.tmp.<pid>.<n>" (core/atomic_file.h keeps it in the registry
+ *   that tsr_temp_files_remove empties on a signal): created empty with
+ *   O_EXCL for a new file, a copy of the file when datasets are added to an
+ *   existing one.  Commit closes it and publishes it by the mode's policy
+ *   (a new file without clobbering one created meanwhile; an existing one
+ *   only if unchanged; REPLACE regardless); abort removes it.  The target is
+ *   never written in place, so a reader of it (an input of the same
+ *   computation) keeps its old content. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,6 +39,7 @@
 #include <hdf5.h>
 #include <libdeflate.h>
 
+#include "core/atomic_file.h"
 #include "hdf5_io.h"
 
 /* ---- the global HDF5 lock and error messages --------------------------- */
@@ -58,6 +65,8 @@ void tsr__h5_lock(void) { h5_lock(); }
 /* Bytes moved to and from files (as stored: compressed for direct chunk
  * I/O), for `tessera --stats`. */
 static _Atomic uint64_t io_read_bytes, io_written_bytes;
+
+void tsr_temp_files_remove(void) { tsr__tmp_remove_all(); }
 
 void tsr_hdf5_io_bytes(uint64_t *read, uint64_t *written) {
   if (read != NULL)
@@ -110,10 +119,9 @@ static void h5_explain(char *buf, size_t size) {
 struct tsr__h5_dataset {
   tsr_ctx *ctx;
   tsr__h5_info info;
-  char *path;     /* the user's file name (messages) */
-  char *name;     /* the user's dataset name (messages, final link name) */
-  char *tmp_name; /* append mode: where it is written until commit */
-  hid_t file;     /* reading: our own file id; writing: borrowed from the file */
+  char *path; /* the user's file name (messages) */
+  char *name; /* the user's dataset name (messages, final link name) */
+  hid_t file; /* reading: our own file id; writing: borrowed from the file */
   hid_t dset;
   hid_t memtype;   /* owned copy */
   size_t itemsize; /* bytes per element, file and memory alike */
@@ -304,7 +312,6 @@ static void dataset_free(tsr__h5_dataset *d) {
   tsr_ctx *ctx = d->ctx;
   tsr_free(ctx, d->path);
   tsr_free(ctx, d->name);
-  tsr_free(ctx, d->tmp_name);
   tsr_free(ctx, d);
 }
 
@@ -794,14 +801,15 @@ struct tsr__h5_file {
   tsr_hdf5_mode mode;
   hid_t file;
   char *path;
-  char *tmp_path; /* a new file until commit; NULL when appending to an existing one */
-  bool parallel;  /* opened by every rank with the MPI-IO driver */
-  bool renamer;   /* parallel: the rank that renames or removes the file */
+  char *tmp_path;   /* the file written until it is published; NULL afterwards */
+  char *dest;       /* the file replaced: path, or the one a symbolic link names */
+  tsr__target base; /* the target as it was when the writing began */
+  bool copy;        /* tmp_path started as a copy of the existing file */
+  bool parallel;    /* opened by every rank with the MPI-IO driver */
+  bool renamer;     /* parallel: the rank that publishes or removes the file */
   size_t n, cap;
   tsr__h5_dataset **sets;
 };
-
-static _Atomic unsigned tmp_counter;
 
 static void file_free(tsr__h5_file *f) {
   tsr_ctx *ctx = f->ctx;
@@ -809,34 +817,93 @@ static void file_free(tsr__h5_file *f) {
     dataset_free(f->sets[i]);
   tsr_free(ctx, f->sets);
   tsr_free(ctx, f->path);
+  tsr_free(ctx, f->dest);
   tsr_free(ctx, f->tmp_path);
   tsr_free(ctx, f);
 }
 
-tsr_status tsr__h5_tmp_create(tsr_ctx *ctx, const char *path, tsr_hdf5_mode mode, char **out) {
-  static const char fn[] = "tsr_store_hdf5";
-  *out = NULL;
+/* The file an output at `path` replaces: the target of a symbolic link
+ * (which stays a link), else path itself. */
+static tsr_status resolve_dest(tsr_ctx *ctx, const char *path, char **out) {
   struct stat st;
-  bool exists = stat(path, &st) == 0;
-  TSR_CHECK(!(exists && S_ISDIR(st.st_mode)), TSR_EIO, "%s: cannot write '%s': it is a directory",
+  char *real = NULL;
+  if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+    real = realpath(path, NULL);
+  tsr_status status = tsr__strdup(ctx, real != NULL ? real : path, out);
+  free(real);
+  return status;
+}
+
+/* Whether `path` may be the output in `mode` (*t: what is there now). */
+static tsr_status check_target(const char *path, tsr_hdf5_mode mode, tsr__target *t) {
+  static const char fn[] = "tsr_store_hdf5";
+  tsr__target_probe(path, t);
+  TSR_CHECK(!(t->exists && S_ISDIR(t->mode)), TSR_EIO, "%s: cannot write '%s': it is a directory",
             fn, path);
-  TSR_CHECK(!(exists && mode == TSR_HDF5_EXCLUSIVE), TSR_EIO,
+  TSR_CHECK(!(t->exists && !S_ISREG(t->mode)), TSR_EIO,
+            "%s: cannot write '%s': it is not a regular file", fn, path);
+  TSR_CHECK(!(t->exists && mode == TSR_HDF5_EXCLUSIVE), TSR_EIO,
             "%s: cannot write '%s': the file exists", fn, path);
+  return TSR_OK;
+}
+
+/* A registered temporary file beside `path`, created empty (`fd` NULL) or
+ * left open in *fd; *out in the context's memory. */
+static tsr_status make_tmp(tsr_ctx *ctx, const char *path, char **out, int *fd) {
+  char *tmp = NULL;
+  int err = tsr__tmp_create(path, 0666, &tmp, fd);
+  if (err != 0)
+    return tsr_error_set(TSR_EIO, "tsr_store_hdf5: cannot write '%s': %s", path, strerror(err));
+  tsr_status status = tsr__strdup(ctx, tmp, out);
+  if (status != TSR_OK) {
+    if (fd != NULL && *fd >= 0)
+      close(*fd);
+    if (fd != NULL)
+      *fd = -1;
+    tsr__tmp_remove(tmp);
+  }
+  free(tmp);
+  return status;
+}
+
+tsr_status tsr__h5_tmp_create(tsr_ctx *ctx, const char *path, tsr_hdf5_mode mode, char **out) {
+  *out = NULL;
+  tsr__target t;
+  TSR_TRY(check_target(path, mode, &t));
   /* Created by us with O_EXCL (so errno speaks for an unwritable
    * directory), then truncated and written by HDF5. */
-  size_t len = strlen(path) + 48;
-  char *tmp;
-  TSR_TRY(tsr_alloc(ctx, len, (void **)&tmp));
-  snprintf(tmp, len, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&tmp_counter, 1));
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    int err = errno;
-    tsr_free(ctx, tmp);
-    return tsr_error_set(TSR_EIO, "%s: cannot write '%s': %s", fn, path, strerror(err));
-  }
-  close(fd);
-  *out = tmp;
-  return TSR_OK;
+  char *dest = NULL;
+  TSR_TRY(resolve_dest(ctx, path, &dest));
+  tsr_status status = make_tmp(ctx, dest, out, NULL);
+  tsr_free(ctx, dest);
+  return status;
+}
+
+/* Puts the finished temporary file in place (see tsr_hdf5_mode); it is
+ * gone afterwards either way. */
+static tsr_status publish(tsr__h5_file *f) {
+  static const char fn[] = "tsr_store_hdf5";
+  tsr__publish_policy policy = f->mode == TSR_HDF5_REPLACE ? TSR__PUBLISH_REPLACE
+                               : f->base.exists            ? TSR__PUBLISH_UNCHANGED
+                                                           : TSR__PUBLISH_NEW;
+  int err = tsr__publish(f->tmp_path, f->dest, policy, &f->base);
+  tsr_free(f->ctx, f->tmp_path);
+  f->tmp_path = NULL;
+  if (err == 0)
+    return TSR_OK;
+  if (err == EEXIST && f->mode == TSR_HDF5_EXCLUSIVE)
+    return tsr_error_set(TSR_EIO, "%s: cannot write '%s': the file exists", fn, f->path);
+  if (err == EEXIST)
+    return tsr_error_set(TSR_EIO,
+                         "%s: cannot write '%s': it was created by another process while this "
+                         "one wrote it; nothing was written (run again to add to it)",
+                         fn, f->path);
+  if (err == ESTALE)
+    return tsr_error_set(TSR_EIO,
+                         "%s: cannot write '%s': it was changed by another process while this "
+                         "one wrote to it; nothing was written (run again to add to it)",
+                         fn, f->path);
+  return tsr_error_set(TSR_EIO, "%s: cannot write '%s': %s", fn, f->path, strerror(err));
 }
 
 tsr_status tsr__h5_file_create_parallel(tsr_ctx *ctx, const char *path, const char *tmp_path,
@@ -855,6 +922,7 @@ tsr_status tsr__h5_file_create_parallel(tsr_ctx *ctx, const char *path, const ch
   f->parallel = true;
   f->renamer = renamer;
   TSR__TRY_GOTO(status, tsr__strdup(ctx, path, &f->path));
+  TSR__TRY_GOTO(status, resolve_dest(ctx, path, &f->dest));
   TSR__TRY_GOTO(status, tsr__strdup(ctx, tmp_path, &f->tmp_path));
   h5_lock();
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -887,6 +955,7 @@ tsr_status tsr__h5_file_create(tsr_ctx *ctx, const char *path, tsr_hdf5_mode mod
   tsr_status status = TSR_OK;
   tsr__h5_file *f = NULL;
   hid_t fapl = -1;
+  int in = -1, fd = -1;
   char why[WHY_BYTES];
   *out = NULL;
   TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *f, (void **)&f));
@@ -894,47 +963,62 @@ tsr_status tsr__h5_file_create(tsr_ctx *ctx, const char *path, tsr_hdf5_mode mod
   f->mode = mode;
   f->file = -1;
   TSR__TRY_GOTO(status, tsr__strdup(ctx, path, &f->path));
-  struct stat st;
-  bool exists = stat(path, &st) == 0;
-  /* A new file is checked by tsr__h5_tmp_create, an existing one here. */
-  TSR__CHECK_GOTO(status, !(mode == TSR_HDF5_APPEND && exists && S_ISDIR(st.st_mode)), TSR_EIO,
-                  "%s: cannot write '%s': it is a directory", fn, path);
+  TSR__TRY_GOTO(status, resolve_dest(ctx, path, &f->dest));
+  TSR__TRY_GOTO(status, check_target(f->dest, mode, &f->base));
+  f->copy = f->base.exists && (mode == TSR_HDF5_APPEND || mode == TSR_HDF5_OVERWRITE);
+  if (f->copy) { /* added to a copy, which replaces the file if it did not change meanwhile */
+    in = open(f->dest, O_RDONLY | O_CLOEXEC);
+    TSR__CHECK_GOTO(status, in >= 0, TSR_EIO, "%s: cannot open '%s' to add datasets: %s", fn, path,
+                    strerror(errno));
+    struct stat st;
+    TSR__CHECK_GOTO(status, fstat(in, &st) == 0 && st.st_ino == f->base.ino, TSR_EIO,
+                    "%s: cannot write '%s': it was replaced by another process meanwhile", fn,
+                    path);
+    TSR__TRY_GOTO(status, make_tmp(ctx, f->dest, &f->tmp_path, &fd));
+    int err = tsr__copy_file(in, fd); /* flushed to disk once, when published */
+    struct stat after;
+    if (err == 0 && (fstat(in, &after) != 0 || after.st_size != f->base.size ||
+                     after.st_mtim.tv_sec != f->base.mtime.tv_sec ||
+                     after.st_mtim.tv_nsec != f->base.mtime.tv_nsec))
+      err = ESTALE;
+    if (close(fd) != 0 && err == 0)
+      err = errno;
+    fd = -1;
+    TSR__CHECK_GOTO(status, err != ESTALE, TSR_EIO,
+                    "%s: cannot write '%s': it was changed by another process while this one "
+                    "copied it; nothing was written (run again to add to it)",
+                    fn, path);
+    TSR__CHECK_GOTO(status, err == 0, TSR_EIO,
+                    "%s: cannot write '%s' (copying it to add to it): %s", fn, path, strerror(err));
+  } else {
+    TSR__TRY_GOTO(status, make_tmp(ctx, f->dest, &f->tmp_path, NULL));
+  }
   h5_lock();
   fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (fapl >= 0)
     H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
-  h5_unlock();
-  if (mode == TSR_HDF5_APPEND && exists) {
-    h5_lock();
-    f->file = H5Fopen(path, H5F_ACC_RDWR, fapl);
-    if (f->file < 0)
-      h5_explain(why, sizeof why);
-    h5_unlock();
-    TSR__CHECK_GOTO(status, f->file >= 0, TSR_EIO, "%s: cannot open '%s' to add datasets: %s", fn,
-                    path, why);
-  } else {
-    TSR__TRY_GOTO(status, tsr__h5_tmp_create(ctx, path, mode, &f->tmp_path));
-    h5_lock();
+  if (f->copy)
+    f->file = H5Fopen(f->tmp_path, H5F_ACC_RDWR, fapl);
+  else
     f->file = H5Fcreate(f->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    if (f->file < 0)
-      h5_explain(why, sizeof why);
-    h5_unlock();
-    TSR__CHECK_GOTO(status, f->file >= 0, TSR_EIO, "%s: cannot write '%s': %s", fn, path, why);
-  }
-  h5_lock();
-  H5Pclose(fapl);
+  if (f->file < 0)
+    h5_explain(why, sizeof why);
+  if (fapl >= 0)
+    H5Pclose(fapl);
   h5_unlock();
+  TSR__CHECK_GOTO(status, f->file >= 0, TSR_EIO, "%s: cannot %s '%s': %s", fn,
+                  f->copy ? "add datasets to" : "write", path, why);
+  if (in >= 0)
+    close(in);
   *out = f;
   return TSR_OK;
 fail:
-  if (fapl >= 0) {
-    h5_lock();
-    H5Pclose(fapl);
-    h5_unlock();
-  }
-  if (f != NULL) {
+  if (in >= 0)
+    close(in);
+  if (fd >= 0)
+    close(fd);
+  if (f != NULL)
     tsr__h5_file_abort(&f);
-  }
   return status;
 }
 
@@ -1000,19 +1084,21 @@ tsr_status tsr__h5_file_add(tsr__h5_file *f, const char *name, tsr_dtype dtype, 
     d->shuffle_idx = shuffle_on ? 0 : -1;
     d->deflate_idx = shuffle_on ? 1 : 0;
   }
-  const char *create_name = name;
-  if (f->tmp_path == NULL) { /* appending to an existing file */
-    size_t len = 64;
-    TSR_TRY(tsr_alloc(ctx, len, (void **)&d->tmp_name));
-    snprintf(d->tmp_name, len, "/.tessera-tmp-%ld-%u", (long)getpid(),
-             atomic_fetch_add(&tmp_counter, 1));
-    create_name = d->tmp_name;
-  }
   size_t scratch_len = strlen(name) + 2;
   char *scratch = NULL;
   TSR_TRY(tsr_alloc(ctx, scratch_len, (void **)&scratch));
   h5_lock();
-  bool exists = f->tmp_path == NULL && link_exists(f->file, name, scratch, scratch_len);
+  bool exists = f->copy && link_exists(f->file, name, scratch, scratch_len);
+  bool not_dataset = false, deleted = true;
+  if (exists && f->mode == TSR_HDF5_OVERWRITE) { /* this dataset only, in the copy */
+    H5O_info_t oi;
+    not_dataset = H5Oget_info_by_name2(f->file, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0 ||
+                  oi.type != H5O_TYPE_DATASET;
+    deleted = !not_dataset && H5Ldelete(f->file, name, H5P_DEFAULT) >= 0;
+    if (!not_dataset && !deleted)
+      h5_explain(why, sizeof why);
+    exists = !deleted;
+  }
   H5Eclear2(H5E_DEFAULT);
   if (!exists) {
     hsize_t dims[H5S_MAX_RANK], cdims[H5S_MAX_RANK];
@@ -1043,7 +1129,7 @@ tsr_status tsr__h5_file_add(tsr__h5_file *f, const char *name, tsr_dtype dtype, 
         ok = H5Pset_deflate(dcpl, (unsigned)d->level) >= 0;
     }
     if (ok)
-      d->dset = H5Dcreate2(f->file, create_name, ftype, space, lcpl, dcpl, H5P_DEFAULT);
+      d->dset = H5Dcreate2(f->file, name, ftype, space, lcpl, dcpl, H5P_DEFAULT);
     if (d->dset < 0)
       h5_explain(why, sizeof why);
   }
@@ -1057,7 +1143,15 @@ tsr_status tsr__h5_file_add(tsr__h5_file *f, const char *name, tsr_dtype dtype, 
     H5Pclose(lcpl);
   h5_unlock();
   tsr_free(ctx, scratch);
-  TSR_CHECK(!exists, TSR_EINVAL, "%s: dataset '%s' already exists in '%s'", fn, name, f->path);
+  TSR_CHECK(!not_dataset, TSR_EINVAL,
+            "%s: '%s' in '%s' is a group or another object, not a dataset: it is not replaced", fn,
+            name, f->path);
+  TSR_CHECK(deleted, TSR_EIO, "%s: cannot replace dataset '%s' in '%s': %s", fn, name, f->path,
+            why);
+  TSR_CHECK(!exists, TSR_EINVAL,
+            "%s: dataset '%s' already exists in '%s' (the overwrite mode replaces it: "
+            "--overwrite)",
+            fn, name, f->path);
   TSR_CHECK(d->dset >= 0, TSR_EIO, "%s: cannot create dataset '%s' in '%s': %s", fn, name, f->path,
             why);
   *out = d;
@@ -1177,9 +1271,8 @@ tsr_status tsr__h5_write_block(tsr__h5_dataset *d, const int64_t *offset, const 
   return write_hyperslab(d, offset, shape, data);
 }
 
-/* Closes the datasets and, when appending, deletes the temporary links
- * (under the lock). */
-static void close_sets(tsr__h5_file *f, bool delete_tmp) {
+/* Closes the datasets (under the lock). */
+static void close_sets(tsr__h5_file *f) {
   for (size_t i = 0; i < f->n; i++) {
     tsr__h5_dataset *d = f->sets[i];
     if (d->memtype >= 0)
@@ -1187,30 +1280,18 @@ static void close_sets(tsr__h5_file *f, bool delete_tmp) {
     if (d->dset >= 0)
       H5Dclose(d->dset);
     d->memtype = d->dset = -1;
-    if (delete_tmp && d->tmp_name != NULL && f->file >= 0 &&
-        H5Lexists(f->file, d->tmp_name, H5P_DEFAULT) > 0)
-      H5Ldelete(f->file, d->tmp_name, H5P_DEFAULT);
   }
   H5Eclear2(H5E_DEFAULT);
 }
 
 tsr_status tsr__h5_file_publish(tsr__h5_file **fp, bool ok) {
-  static const char fn[] = "tsr_store_hdf5";
   tsr__h5_file *f = *fp;
   tsr_status status = TSR_OK;
-  if (f->renamer) {
-    int err = 0;
-    if (ok && f->mode == TSR_HDF5_EXCLUSIVE) {
-      if (link(f->tmp_path, f->path) != 0)
-        err = errno;
-      unlink(f->tmp_path);
-    } else if (ok && rename(f->tmp_path, f->path) != 0) {
-      err = errno;
-    }
-    if (!ok || err != 0)
-      unlink(f->tmp_path);
-    if (err != 0)
-      status = tsr_error_set(TSR_EIO, "%s: cannot write '%s': %s", fn, f->path, strerror(err));
+  if (f->renamer && f->tmp_path != NULL) {
+    if (ok)
+      status = publish(f);
+    else
+      tsr__tmp_remove(f->tmp_path);
   }
   file_free(f);
   *fp = NULL;
@@ -1222,13 +1303,13 @@ void tsr__h5_file_abort(tsr__h5_file **fp) {
     return;
   tsr__h5_file *f = *fp;
   h5_lock();
-  close_sets(f, true);
+  close_sets(f);
   if (f->file >= 0)
     H5Fclose(f->file);
   f->file = -1;
   h5_unlock();
   if (f->tmp_path != NULL && (!f->parallel || f->renamer))
-    unlink(f->tmp_path);
+    tsr__tmp_remove(f->tmp_path);
   file_free(f);
   *fp = NULL;
 }
@@ -1252,64 +1333,27 @@ tsr_status tsr__h5_file_commit(tsr__h5_file **fp) {
       status = TSR_EIO;
     }
   }
-  size_t moved = 0;
-  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-  H5Pset_create_intermediate_group(lcpl, 1);
-  for (; status == TSR_OK && moved < f->n; moved++) {
-    tsr__h5_dataset *d = f->sets[moved];
-    if (d->tmp_name == NULL)
-      continue;
-    if (H5Lmove(f->file, d->tmp_name, f->file, d->name, lcpl, H5P_DEFAULT) < 0) {
-      h5_explain(why, sizeof why);
-      failed = d->name;
-      status = TSR_EIO;
-      break;
-    }
-  }
-  H5Pclose(lcpl);
-  if (status != TSR_OK) {
-    /* Undo: datasets already moved disappear again, the rest are temps. */
-    for (size_t i = 0; i < moved; i++)
-      if (f->sets[i]->tmp_name != NULL)
-        H5Ldelete(f->file, f->sets[i]->name, H5P_DEFAULT);
-    close_sets(f, true);
-  }
-  herr_t rc = H5Fclose(f->file);
+  if (status != TSR_OK)
+    close_sets(f);
+  herr_t rc = H5Fclose(f->file); /* flushes: a full disk fails here at the latest */
   f->file = -1;
   if (rc < 0 && status == TSR_OK) {
     h5_explain(why, sizeof why);
     status = TSR_EIO;
   }
   h5_unlock();
-  if (f->parallel) { /* the caller agrees, then tsr__h5_file_publish */
-    if (status != TSR_OK && failed != NULL)
-      tsr_error_set(status, "%s: cannot write dataset '%s' in '%s': %s", fn, failed, f->path, why);
-    else if (status != TSR_OK)
-      tsr_error_set(status, "%s: cannot write '%s': %s", fn, f->path, why);
-    return status;
-  }
-  if (status == TSR_OK && f->tmp_path != NULL) {
-    int err = 0;
-    if (f->mode == TSR_HDF5_EXCLUSIVE) {
-      if (link(f->tmp_path, f->path) != 0)
-        err = errno;
-      unlink(f->tmp_path);
-    } else if (rename(f->tmp_path, f->path) != 0) {
-      err = errno;
-    }
-    if (err != 0) {
-      snprintf(why, sizeof why, "%s", strerror(err));
-      status = TSR_EIO;
-    }
-  }
   if (status != TSR_OK) {
-    if (f->tmp_path != NULL)
-      unlink(f->tmp_path);
     if (failed != NULL)
       tsr_error_set(status, "%s: cannot write dataset '%s' in '%s': %s", fn, failed, f->path, why);
     else
       tsr_error_set(status, "%s: cannot write '%s': %s", fn, f->path, why);
   }
+  if (f->parallel) /* the caller agrees, then tsr__h5_file_publish */
+    return status;
+  if (status == TSR_OK)
+    status = publish(f);
+  else
+    tsr__tmp_remove(f->tmp_path);
   file_free(f);
   *fp = NULL;
   return status;

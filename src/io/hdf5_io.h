@@ -49,8 +49,8 @@ const tsr__h5_info *tsr__h5_dataset_info(const tsr__h5_dataset *d);
 tsr_status tsr__h5_read_block(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
                               void *out);
 
-/* Opens the output file `path` for tsr_store_hdf5 in `mode` (a new file is
- * a temporary one until commit). */
+/* Opens the output file `path` for tsr_store_hdf5 in `mode`: a temporary
+ * file until commit (a copy of the existing file when adding to it). */
 tsr_status tsr__h5_file_create(tsr_ctx *ctx, const char *path, tsr_hdf5_mode mode,
                                tsr__h5_file **out);
 /* Checks that `path` may be written in `mode` and creates the empty
@@ -70,7 +70,8 @@ tsr_status tsr__h5_file_create_parallel(tsr_ctx *ctx, const char *path, const ch
                                         tsr__h5_file **out);
 /* After a parallel commit: see above.  Frees *f. */
 tsr_status tsr__h5_file_publish(tsr__h5_file **f, bool ok);
-/* Creates dataset `name` (a temporary name in append mode) of dtype and
+/* Creates dataset `name` (replacing one of that name in the overwrite
+ * mode; TSR_EINVAL for an existing one in the append mode) of dtype and
  * shape with chunk extents `chunk` (ignored for 0-d and zero-size shapes,
  * which are contiguous), deflate level and shuffle.  The file owns *out. */
 tsr_status tsr__h5_file_add(tsr__h5_file *f, const char *name, tsr_dtype dtype, int ndim,

@@ -145,9 +145,14 @@ static herr_t visit(hid_t group, const char *name, const H5L_info_t *info, void 
   walk_state *w = data;
   if (info->type != H5L_TYPE_HARD)
     return 0;
-  char path[4096];
-  snprintf(path, sizeof path, "%s%s%s", w->prefix, strcmp(w->prefix, "/") == 0 ? "" : "/", name);
-  return describe(group, name, path, w->l) ? 0 : -1;
+  size_t size = strlen(w->prefix) + strlen(name) + 2; /* no limit on names' lengths */
+  char *path = malloc(size);
+  if (path == NULL)
+    return -1;
+  snprintf(path, size, "%s%s%s", w->prefix, strcmp(w->prefix, "/") == 0 ? "" : "/", name);
+  bool ok = describe(group, name, path, w->l);
+  free(path);
+  return ok ? 0 : -1;
 }
 
 tsr_status tsr_hdf5_list(const char *path, const char *object, tsr_hdf5_visit_fn fn, void *user) {

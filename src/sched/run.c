@@ -328,16 +328,20 @@ tsr_status tsr_taskgraph_run_ex(tsr_taskgraph *g, const tsr_run_options *opts) {
   tsr_status trace_status = TSR_OK;
   if (run.trace != NULL) {
     /* Under MPI each rank writes its own trace: run.json -> run.rank1.json. */
-    char path[4096];
     const char *p = opts->trace_path;
+    char *path = NULL; /* as long as the name needs */
     if (run.xfer != NULL) {
-      size_t len = strlen(p);
+      size_t len = strlen(p), size = len + 32;
       bool json = len >= 5 && strcmp(p + len - 5, ".json") == 0;
-      snprintf(path, sizeof path, "%.*s.rank%d%s", (int)(json ? len - 5 : len), p,
-               g->stats.rank, json ? ".json" : "");
+      trace_status = tsr_alloc(g->ctx, size, (void **)&path);
+      if (trace_status == TSR_OK)
+        snprintf(path, size, "%.*s.rank%d%s", (int)(json ? len - 5 : len), p, g->stats.rank,
+                 json ? ".json" : "");
       p = path;
     }
-    trace_status = tsr__trace_write(&run, p);
+    if (trace_status == TSR_OK)
+      trace_status = tsr__trace_write(&run, p);
+    tsr_free(g->ctx, path);
   }
   run_free(&run);
   if (status != TSR_OK || trace_status != TSR_OK) {

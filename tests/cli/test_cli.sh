@@ -79,7 +79,7 @@ check gen-no-shape 2 '^$' '--shape is required' -- "$tessera" gen array d.h5:/x
 check gen-bad-target 2 '^$' 'FILE\.h5:/DATASET' -- "$tessera" gen array d.h5 --shape 3
 check gen-bad-dtype 2 '^$' "dtype 'f9'" -- "$tessera" gen array d.h5:/x --shape 3 --dtype f9
 check gen-unwritable 1 '^$' 'e\.h5' -- "$tessera" gen array /proc/nonexistent/e.h5:/x --shape 3
-if ls ./*.tmp.* >/dev/null 2>&1; then
+if ls ./*.tmp.* ./.*.tmp.* >/dev/null 2>&1; then
   echo "FAIL temporary files left behind"; failures=$((failures + 1))
 fi
 check bench-unknown 2 '^$' 'bench_nosuch' -- "$tessera" bench nosuch
@@ -90,6 +90,157 @@ if /usr/bin/python3 -c 'import h5py; h5py.File("huge.h5", "w").create_dataset("t
   check eval-huge-slice 0 '^ \[0\.0, 0\.0, 0\.0\]\]$' '^$' -- "$tessera" eval --memory-limit 64MB --in t=huge.h5:/t 't[0:2, 0:3]'
   check info-huge 0 '/t +dataset float64 \(100000000000000, 30\), chunks \(10, 10\)' '^$' -- "$tessera" info huge.h5
 fi
+
+# ---- outputs: no cap on their number, publishing, write errors, signals ----
+# Any number of --out to one file (there was a silent cap of 64), and names
+# of any length: every dataset present with its value (b + K, summed by hand:
+# 0+1+2+3 + 4K).
+prog='b = arange(0, 4, 1, dtype="i8")'
+outs=()
+for k in $(seq 0 99); do prog+="; x$k = b + $k"; outs+=(--out "x$k=many.h5:/d$k"); done
+check outputs-100 0 '^$' '^$' -- "$tessera" eval -q "$prog" "${outs[@]}"
+long=$(printf 'v%.0s' $(seq 1 300))
+check outputs-long-binding 0 '^$' '^$' -- "$tessera" eval -q "$long = arange(0, 4, 1) * 2" --out "$long=many.h5:/$long"
+check outputs-100-first 0 '^6$' '^$' -- "$tessera" eval --in d=many.h5:/d0 'sum(d)'
+check outputs-100-65th 0 '^262$' '^$' -- "$tessera" eval --in d=many.h5:/d64 'sum(d)'
+check outputs-100-last 0 '^402$' '^$' -- "$tessera" eval --in d=many.h5:/d99 'sum(d)'
+check outputs-long-name 0 '^12$' '^$' -- "$tessera" eval --in "d=many.h5:/$long" 'sum(d)'
+
+# Publishing: one policy for every output.  Two writers of one new file:
+# both datasets end up in it, or one writer fails saying why; never both
+# report success with a dataset lost (the last rename used to win).
+for round in 1 2 3; do
+  rm -f conc.h5
+  "$tessera" gen array conc.h5:/a --shape 400,1000 --seed 1 >ca.txt 2>&1 & pa=$!
+  "$tessera" gen array conc.h5:/b --shape 400,1000 --seed 2 >cb.txt 2>&1 & pb=$!
+  wait $pa; ra=$?; wait $pb; rb=$?
+  "$tessera" info conc.h5 >ci.txt 2>&1
+  lost=0
+  for d in a b; do
+    r=$ra; [[ $d == b ]] && r=$rb
+    if [[ $r -eq 0 ]] && ! grep -q "^/$d " ci.txt; then lost=1; fi
+    if [[ $r -ne 0 ]] && ! grep -Eq 'another process' c$d.txt; then lost=1; fi
+  done
+  if [[ $ra -ne 0 && $rb -ne 0 ]]; then lost=1; fi
+  if [[ $lost -ne 0 ]]; then
+    echo "FAIL publish-concurrent round $round: rc $ra $rb; $(cat ca.txt cb.txt ci.txt | head -c 600)"
+    failures=$((failures + 1)); break
+  fi
+done
+[[ $lost -eq 0 ]] && echo "ok   publish-concurrent"
+# gen without --append adds to an existing file, keeping its datasets and mode.
+check publish-first 0 '^$' '^$' -- "$tessera" gen array m.h5:/x --shape 4 --dist arange --dtype i8 -q
+chmod 600 m.h5
+check publish-add 0 '^$' '^$' -- "$tessera" gen array m.h5:/y --shape 3 --dist arange --dtype i8 -q
+check publish-add-kept 0 '^63$' '^$' -- "$tessera" eval --in x=m.h5:/x --in y=m.h5:/y 'sum(x) * 10 + sum(y)'
+if [[ "$(stat -c %a m.h5)" != 600 ]]; then
+  echo "FAIL publish-mode: mode $(stat -c %a m.h5), want 600"; failures=$((failures + 1))
+else echo "ok   publish-mode"; fi
+sum_before=$(cksum <m.h5)
+check publish-exists 1 '^$' "dataset '/x' already exists in 'm\.h5'.*--overwrite" -- "$tessera" gen array m.h5:/x --shape 9
+check publish-exists-eval 1 '^$' "dataset '/y' already exists" -- "$tessera" eval 'y = ones((2,))' --out y=m.h5:/y
+[[ "$(cksum <m.h5)" == "$sum_before" ]] || { echo "FAIL publish-exists-unchanged"; failures=$((failures + 1)); }
+check publish-overwrite 0 '^$' '^$' -- "$tessera" gen array m.h5:/x --shape 5 --dist arange --dtype i8 --overwrite -q
+check publish-overwrite-x 0 '^10$' '^$' -- "$tessera" eval --in x=m.h5:/x 'sum(x)'
+check publish-overwrite-y 0 '^3$' '^$' -- "$tessera" eval --in y=m.h5:/y 'sum(y)'
+check publish-overwrite-eval 0 '^$' '^$' -- "$tessera" eval -q --overwrite 'y = ones((7,))' --out y=m.h5:/y
+check publish-overwrite-eval-y 0 '^7\.0$' '^$' -- "$tessera" eval --in y=m.h5:/y 'sum(y)'
+[[ "$(stat -c %a m.h5)" == 600 ]] || { echo "FAIL publish-mode-after-overwrite"; failures=$((failures + 1)); }
+# An input of the run may be its output file: the readers keep the old content.
+check publish-in-is-out 0 '^$' '^$' -- "$tessera" eval -q --in x=m.h5:/x 'z = x * 2' --out z=m.h5:/z
+check publish-in-is-out-z 0 '^20$' '^$' -- "$tessera" eval --in z=m.h5:/z 'sum(z)'
+# --trace/--graph naming an input or output (or each other) are refused; the
+# files are unchanged.
+sum_before=$(cksum <m.h5)
+check trace-is-input 2 '^$' "--trace 'm\.h5' is 'm\.h5', a file this run reads" -- "$tessera" eval --in x=m.h5:/x --trace m.h5 'sum(x)'
+check graph-is-input 2 '^$' "--graph '\./m\.h5'" -- "$tessera" eval --in x=m.h5:/x --graph ./m.h5 'sum(x)'
+check trace-is-output 2 '^$' "--trace" -- "$tessera" gen array m.h5:/w --shape 3 --trace m.h5
+check trace-is-new-output 2 '^$' "--graph" -- "$tessera" eval 'w = ones((2,))' --out w=new.h5:/w --graph new.h5
+[[ ! -e new.h5 ]] || { echo "FAIL trace-is-new-output created new.h5"; failures=$((failures + 1)); }
+check trace-is-graph 2 '^$' "same file" -- "$tessera" eval --trace tg.out --graph tg.out '1'
+[[ "$(cksum <m.h5)" == "$sum_before" ]] || { echo "FAIL trace-input-unchanged"; failures=$((failures + 1)); }
+# A trace the user names again is replaced (it is an output asked for), with its mode.
+check trace-first 0 '^1$' '^$' -- "$tessera" eval --trace t2.json '1'
+chmod 640 t2.json
+check trace-again 0 '^2$' '^$' -- "$tessera" eval --trace t2.json '2'
+[[ "$(stat -c %a t2.json)" == 640 ]] && python3 -c 'import json; json.load(open("t2.json"))' ||
+  { echo "FAIL trace-replaced-mode"; failures=$((failures + 1)); }
+
+# Write errors: every write is checked, standard output included.
+tofull() { local out="$1"; shift; "$@" >"$out"; } # runs a command with stdout elsewhere
+check full-stdout 1 '^$' '^tessera: error: writing standard output: No space left on device$' -- tofull /dev/full "$tessera" eval '1'
+check full-stdout-array 1 '^$' 'writing standard output: No space left on device' -- tofull /dev/full "$tessera" eval 'arange(0, 900, 1)'
+check full-stdout-info 1 '^$' 'writing standard output: No space' -- tofull /dev/full "$tessera" info a.h5
+check full-stdout-gen 1 '^$' 'writing standard output: No space' -- tofull /dev/full "$tessera" gen array full1.h5:/x --shape 3
+check full-stdout-help 1 '^$' 'writing standard output: No space' -- tofull /dev/full "$tessera" eval --help
+# Traces and graphs go to a device as they are (never replaced: a build
+# without that fix renames its temporary file over the device, so as root
+# the test uses its own copy of /dev/full).
+full=/dev/full
+if mknod fulldev c 1 7 2>/dev/null; then full="$PWD/fulldev"; fi
+check full-trace 1 '^$' "cannot write '.*full.*': No space left on device" -- "$tessera" eval --trace "$full" 'sum(ones((3,)))'
+check full-graph 1 '^$' "cannot write '.*full.*': No space left on device" -- "$tessera" eval --graph "$full" 'sum(ones((3,)))'
+[[ -c "$full" ]] || { echo "FAIL full-device-replaced"; failures=$((failures + 1)); }
+if "$tessera" eval --stats 'sum(ones((3,)))' >/dev/null 2>/dev/full; then
+  echo "FAIL full-stderr-stats: exit 0"; failures=$((failures + 1))
+else echo "ok   full-stderr-stats"; fi
+# A full disk for HDF5 output: a 1 MiB tmpfs (root only; skipped otherwise).
+mkdir -p fs
+if mount -t tmpfs -o size=1m tmpfs fs 2>/dev/null; then
+  check full-disk-new 1 '^$' "'fs/big\.h5'" -- "$tessera" gen array fs/big.h5:/x --shape 1000,1000 --chunks 100,1000
+  [[ ! -e fs/big.h5 ]] || { echo "FAIL full-disk-new: big.h5 left"; failures=$((failures + 1)); }
+  check full-disk-small 0 '^$' '^$' -- "$tessera" gen array fs/small.h5:/x --shape 10 -q
+  sum_before=$(cksum <fs/small.h5)
+  check full-disk-add 1 '^$' "'fs/small\.h5'" -- "$tessera" eval 'y = ones((1000, 1000))' --out y=fs/small.h5:/y
+  [[ "$(cksum <fs/small.h5)" == "$sum_before" ]] || { echo "FAIL full-disk-add: small.h5 changed"; failures=$((failures + 1)); }
+  if ls -A fs | grep -q tmp; then echo "FAIL full-disk: temporary files left: $(ls -A fs)"; failures=$((failures + 1)); fi
+  umount fs
+else
+  echo "skip full-disk (mounting a tmpfs needs root)"
+fi
+
+# Interrupted runs: a signal removes the temporary file, the exit status says
+# the signal, and the destination is absent (new file) or unchanged (existing
+# file).  The signal is sent once the temporary file exists (the process is
+# stopped meanwhile, so it cannot finish first).
+sigtest() { # sigtest NAME SIGNAL DEST command...
+  local name="$1" sig="$2" dest="$3" before="" i rc
+  shift 3
+  [[ -e "$dest" ]] && before=$(cksum <"$dest")
+  env --default-signal "$@" >/dev/null 2>sig.err & # a script's background jobs ignore SIGINT
+  local pid=$! glob="$(dirname "$dest")/.$(basename "$dest").tmp.*"
+  for ((i = 0; i < 1000; i++)); do compgen -G "$glob" >/dev/null && break; sleep 0.01; done
+  kill -STOP $pid; kill -"$sig" $pid; kill -CONT $pid
+  wait $pid 2>/dev/null; rc=$?
+  local want=$((128 + $(kill -l "$sig"))) bad=""
+  [[ $i -lt 1000 ]] || bad="no temporary file appeared"
+  [[ $rc -eq $want ]] || bad+=" exit status $rc, want $want"
+  ! compgen -G "$glob" >/dev/null || bad+=" temporary file left: $(compgen -G "$glob")"
+  if [[ -z "$before" ]]; then [[ ! -e "$dest" ]] || bad+=" $dest appeared"
+  else [[ "$(cksum <"$dest")" == "$before" ]] || bad+=" $dest changed"; fi
+  if [[ -n "$bad" ]]; then echo "FAIL $name:$bad; $(head -c 300 sig.err)"; failures=$((failures + 1))
+  else echo "ok   $name"; fi
+}
+slow=(--shape 4000,4000 --chunks 250,4000 --dist arange --dtype i8 --compress 9 --threads 1)
+"$tessera" gen array sigold.h5:/a --shape 10 -q
+for sig in INT TERM HUP PIPE XFSZ; do
+  sigtest "signal-$sig-new" $sig signew.h5 "$tessera" gen array signew.h5:/x "${slow[@]}"
+  sigtest "signal-$sig-existing" $sig sigold.h5 "$tessera" gen array sigold.h5:/x "${slow[@]}"
+done
+sigtest signal-eval TERM sigeval.h5 "$tessera" eval --threads 1 --compress 9 \
+  'x = astype(reshape(arange(0, 16000000, 1), (4000, 4000)), "i8")' --out x=sigeval.h5:/x
+# A file size limit (SIGXFSZ from the kernel itself) cleans up the same way.
+sigfsz() ( ulimit -f 1024; exec "$tessera" gen array fsz.h5:/x --shape 1000,1000 )
+sigfsz >/dev/null 2>&1; rc=$?
+if [[ $rc -ne $((128 + $(kill -l XFSZ))) ]] || [[ -e fsz.h5 ]] || compgen -G ".fsz.h5.tmp.*" >/dev/null; then
+  echo "FAIL signal-file-size-limit: rc $rc; $(ls -A | grep fsz)"; failures=$((failures + 1))
+else echo "ok   signal-file-size-limit"; fi
+
+# Adding through a symbolic link adds to the file it names; the link stays.
+ln -s m.h5 link.h5
+check publish-symlink 0 '^$' '^$' -- "$tessera" gen array link.h5:/s --shape 2 --dist arange --dtype i8 -q
+[[ -L link.h5 ]] || { echo "FAIL publish-symlink: link.h5 is no longer a link"; failures=$((failures + 1)); }
+check publish-symlink-target 0 '^1$' '^$' -- "$tessera" eval --in s=m.h5:/s 'sum(s)'
 
 echo "$failures failure(s)"
 [[ $failures -eq 0 ]]

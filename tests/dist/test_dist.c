@@ -306,7 +306,7 @@ static void test_dist__a7_store_and_out_of_core_mean(void **state) {
   /* Written by the distributed context (chunks sent to the writer),
    * compressed, then read back by every rank, chunk by owned chunk. */
   tsr_array *x = wrap(dist_ctx, &in, in.x);
-  tsr_hdf5_store_options so = {.deflate_level = 1, .shuffle = true};
+  tsr_hdf5_store_options so = {.deflate_level = 1, .shuffle = true, .mode = TSR_HDF5_REPLACE};
   assert_ok(tsr_store_hdf5(dist_ctx, 1, &x, path, (const char *const[]){"x"}, &so));
   tsr_array_destroy(&x);
   /* The file holds exactly the data (read alone). */
@@ -364,7 +364,8 @@ static void test_dist__every_rank_writes_its_chunks(void **state) {
     }
     tsr_run_stats st;
     tsr_compute_options co = {.on_stats = stats_copy, .stats_user = &st};
-    tsr_hdf5_store_options so = {.deflate_level = level, .shuffle = level > 0, .compute = &co};
+    tsr_hdf5_store_options so = {.deflate_level = level, .shuffle = level > 0, .compute = &co,
+                                 .mode = TSR_HDF5_REPLACE};
     uint64_t r0, w0, r1, w1;
     tsr_hdf5_io_bytes(&r0, &w0);
     assert_ok(tsr_store_hdf5(dist_ctx, 1, &x, path, (const char *const[]){"x"}, &so));
@@ -398,7 +399,7 @@ static void test_dist__every_rank_writes_its_chunks(void **state) {
   /* Two compressed datasets in one store (one write kernel each on the
    * writer, none elsewhere: the ranks still agree on the graph). */
   tsr_array *two[2] = {wrap(dist_ctx, &in, in.x), wrap(dist_ctx, &in, in.y)};
-  tsr_hdf5_store_options zo = {.deflate_level = 1};
+  tsr_hdf5_store_options zo = {.deflate_level = 1, .mode = TSR_HDF5_REPLACE};
   assert_ok(tsr_store_hdf5(dist_ctx, 2, two, path, (const char *const[]){"x", "y"}, &zo));
   for (int i = 0; i < 2; i++) {
     tsr_array *back;
@@ -484,7 +485,8 @@ static void test_dist__bad_file_on_one_rank_fails_every_rank(void **state) {
   snprintf(good, sizeof good, "dist_good_np%d_t%d.h5", nranks, tsr_ctx_threads(dist_ctx));
   tsr_array *z;
   assert_ok(tsr_array_zeros(dist_ctx, TSR_FLOAT64, 1, (int64_t[]){10}, (int64_t[]){5}, &z));
-  assert_ok(tsr_store_hdf5(dist_ctx, 1, &z, good, (const char *const[]){"z"}, NULL));
+  tsr_hdf5_store_options zo = {.mode = TSR_HDF5_REPLACE};
+  assert_ok(tsr_store_hdf5(dist_ctx, 1, &z, good, (const char *const[]){"z"}, &zo));
   tsr_array_destroy(&z);
   const char *path = rank == nranks - 1 ? "no_such_file_for_the_last_rank.h5" : good;
   tsr_array *a = (tsr_array *)1;

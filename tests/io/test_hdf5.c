@@ -77,6 +77,7 @@ static void test_hdf5__store_round_trip(void **state) {
     const int64_t *per[1] = {fchunks};
     tsr_hdf5_store_options o = {.deflate_level = (int[]){0, 1, 6, 9}[next_rand() % 4],
                                 .shuffle = next_rand() % 2 == 0,
+                                .mode = iter % 2 ? TSR_HDF5_REPLACE : TSR_HDF5_OVERWRITE,
                                 .chunks = next_rand() % 2 ? per : NULL};
     const char *name = iter % 2 ? "/x" : "/g/h/x";
     assert_ok(tsr_store_hdf5(ctx, 1, &a, path, &name, &o));
@@ -189,15 +190,18 @@ static void test_hdf5__several_and_append(void **state) {
   /* Exclusive mode refuses an existing file. */
   o.mode = TSR_HDF5_EXCLUSIVE;
   assert_fails(tsr_store_hdf5(ctx, 1, &z, path, &zname, &o), TSR_EIO, path);
-  /* Appending into a file an input reads is refused: inputs are never
-   * modified. */
+  /* Adding to a file an input reads works: the output is a new file put
+   * in place, the input keeps reading the old one. */
   tsr_array *in = NULL;
   assert_ok(tsr_array_from_hdf5(ctx, path, "/a/x", NULL, &in));
   o.mode = TSR_HDF5_APPEND;
   const char *wname = "/w";
-  assert_fails(tsr_store_hdf5(ctx, 1, &in, path, &wname, &o), TSR_EIO, path);
+  assert_ok(tsr_store_hdf5(ctx, 1, &in, path, &wname, &o));
   tsr_array_destroy(&in);
-  assert_int_equal(root_links(path), 2);
+  assert_int_equal(root_links(path), 3);
+  for (int i = 0; i < 1000; i++)
+    ex[i] = i;
+  read_back_and_compare(ctx, path, "/w", TSR_INT32, &l, ex, NULL);
   /* Replace mode: a file with just /z. */
   o.mode = TSR_HDF5_REPLACE;
   assert_ok(tsr_store_hdf5(ctx, 1, &z, path, &zname, &o));
@@ -282,7 +286,7 @@ static void test_hdf5__missing_and_unsupported(void **state) {
 static void write_sample(tsr_ctx *ctx, const char *path, int64_t n) {
   tsr_array *a = NULL;
   assert_ok(tsr_array_random(ctx, TSR_RANDOM_UNIFORM, 7, 1, &n, (int64_t[]){1000}, &a));
-  tsr_hdf5_store_options o = {.deflate_level = 1, .shuffle = true};
+  tsr_hdf5_store_options o = {.deflate_level = 1, .shuffle = true, .mode = TSR_HDF5_REPLACE};
   const char *name = "/x";
   assert_ok(tsr_store_hdf5(ctx, 1, &a, path, &name, &o));
   tsr_array_destroy(&a);
@@ -467,6 +471,177 @@ static void test_hdf5__allocation_failures(void **state) {
   unlink(out);
 }
 
+/* Writes dataset `name` (n int64 values k, k+1, ...) into `path` from a
+ * forked child; exit 0 stored, 1 refused saying another process did it,
+ * other codes unexpected. */
+static int child_store(const char *path, const char *name, int64_t k) {
+  tsr_ctx *ctx = NULL;
+  if (tsr_ctx_create(&ctx) != TSR_OK || tsr_ctx_set_executor(ctx, TSR_EXECUTOR_SERIAL) != TSR_OK)
+    return 10;
+  tsr_array *a = NULL;
+  if (tsr_array_arange(ctx, TSR_INT64, (double)k, (double)k + 200000, 1, 1000, &a) != TSR_OK)
+    return 11;
+  tsr_status s = tsr_store_hdf5(ctx, 1, &a, path, &name, NULL);
+  tsr_array_destroy(&a);
+  tsr_ctx_destroy(&ctx);
+  if (s == TSR_OK)
+    return 0;
+  return s == TSR_EIO && strstr(tsr_last_error(), "another process") != NULL ? 1 : 12;
+}
+
+static int64_t sum_of(tsr_ctx *ctx, const char *path, const char *name) {
+  tsr_array *a = NULL, *t = NULL;
+  assert_ok(tsr_array_from_hdf5(ctx, path, name, NULL, &a));
+  assert_ok(tsr_sum(a, NULL, 0, false, &t));
+  int64_t v = 0;
+  assert_ok(tsr_array_to_buffer(t, &v, sizeof v));
+  tsr_array_destroy(&t);
+  tsr_array_destroy(&a);
+  return v;
+}
+
+/* Two processes add different datasets to the same new file at once: each
+ * dataset whose writer reported success is in the file with its values;
+ * a writer that lost the race says so.  Never a silent loss. */
+static void test_hdf5__concurrent_writers(void **state) {
+  tsr_ctx *ctx = *state;
+  char path[512];
+  scratch(path, sizeof path, "conc.h5");
+  int stored = 0;
+  for (int round = 0; round < 4; round++) {
+    unlink(path);
+    pid_t pid[2];
+    for (int c = 0; c < 2; c++) {
+      pid[c] = fork();
+      assert_true(pid[c] >= 0);
+      if (pid[c] == 0)
+        _exit(child_store(path, c ? "/b" : "/a", c ? 1000 : 0));
+    }
+    int rc[2];
+    for (int c = 0; c < 2; c++) {
+      int ws = 0;
+      assert_int_equal(waitpid(pid[c], &ws, 0), pid[c]);
+      assert_true(WIFEXITED(ws));
+      rc[c] = WEXITSTATUS(ws);
+      assert_true(rc[c] == 0 || rc[c] == 1);
+    }
+    assert_true(rc[0] == 0 || rc[1] == 0);
+    /* sum of k .. k+199999 */
+    if (rc[0] == 0)
+      assert_int_equal(sum_of(ctx, path, "/a"), 199999LL * 200000 / 2);
+    if (rc[1] == 0)
+      assert_int_equal(sum_of(ctx, path, "/b"), 199999LL * 200000 / 2 + 1000LL * 200000);
+    stored += (rc[0] == 0) + (rc[1] == 0);
+    assert_int_equal(root_links(path), (rc[0] == 0) + (rc[1] == 0));
+    assert_int_equal(count_files(".tmp."), 0);
+  }
+  assert_true(stored >= 4);
+  unlink(path);
+}
+
+/* The default adds; the overwrite mode replaces the one dataset named; the
+ * file keeps its mode; a trace or graph over the output is refused. */
+static void test_hdf5__overwrite_and_mode(void **state) {
+  tsr_ctx *ctx = *state;
+  char path[512];
+  scratch(path, sizeof path, "ow.h5");
+  tsr_array *x = NULL, *y = NULL, *z = NULL;
+  assert_ok(tsr_array_arange(ctx, TSR_INT64, 0, 4, 1, 0, &x));
+  assert_ok(tsr_array_arange(ctx, TSR_INT64, 10, 13, 1, 0, &y));
+  assert_ok(tsr_array_ones(ctx, TSR_INT64, 1, (int64_t[]){5}, NULL, &z));
+  const char *xn = "/x", *yn = "/g/y", *gn = "/g";
+  assert_ok(tsr_store_hdf5(ctx, 1, &x, path, &xn, NULL));
+  assert_int_equal(chmod(path, 0600), 0);
+  assert_ok(tsr_store_hdf5(ctx, 1, &y, path, &yn, NULL));
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 07777, 0600);
+  assert_int_equal(sum_of(ctx, path, "/x"), 6);
+  assert_int_equal(sum_of(ctx, path, "/g/y"), 33);
+  /* The default refuses an existing name; the overwrite mode replaces it
+   * and nothing else; a group is never replaced. */
+  assert_fails(tsr_store_hdf5(ctx, 1, &z, path, &xn, NULL), TSR_EINVAL, "already exists");
+  tsr_hdf5_store_options o = {.mode = TSR_HDF5_OVERWRITE};
+  assert_ok(tsr_store_hdf5(ctx, 1, &z, path, &xn, &o));
+  assert_int_equal(sum_of(ctx, path, "/x"), 5);
+  assert_int_equal(sum_of(ctx, path, "/g/y"), 33);
+  assert_fails(tsr_store_hdf5(ctx, 1, &z, path, &gn, &o), TSR_EINVAL, "not a dataset");
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 07777, 0600);
+  /* Whole-file replacement is asked for by name, and keeps the mode. */
+  o.mode = TSR_HDF5_REPLACE;
+  assert_ok(tsr_store_hdf5(ctx, 1, &y, path, &yn, &o));
+  assert_int_equal(root_links(path), 1);
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 07777, 0600);
+  /* A trace or graph file that is the output file. */
+  tsr_compute_options co = {0};
+  co.dot_path = path;
+  o.mode = TSR_HDF5_OVERWRITE;
+  o.compute = &co;
+  assert_fails(tsr_store_hdf5(ctx, 1, &y, path, &yn, &o), TSR_EINVAL, "graph");
+  co.dot_path = NULL;
+  co.run.trace_path = path;
+  assert_fails(tsr_store_hdf5(ctx, 1, &y, path, &yn, &o), TSR_EINVAL, "trace");
+  assert_int_equal(root_links(path), 1);
+  assert_int_equal(count_files(".tmp."), 0);
+  tsr_array_destroy(&x);
+  tsr_array_destroy(&y);
+  tsr_array_destroy(&z);
+  unlink(path);
+}
+
+static int remove_temporaries_once(uint64_t done, uint64_t total, void *user) {
+  (void)done, (void)total;
+  int *calls = user;
+  if ((*calls)++ == 0) {
+    /* Mid-run: what a signal handler does.  Every temporary file is gone. */
+    tsr_temp_files_remove();
+    assert_int_equal(count_files(".tmp."), 0);
+  }
+  return 0;
+}
+
+/* tsr_temp_files_remove during a store (new file, and adding to an existing
+ * one): the temporary file disappears at once, the store then fails naming
+ * the file, and the destination is absent or unchanged. */
+static void test_hdf5__temp_files_remove(void **state) {
+  tsr_ctx *ctx = *state;
+  assert_ok(tsr_ctx_set_executor(ctx, TSR_EXECUTOR_SERIAL)); /* the callback asserts */
+  char path[512];
+  scratch(path, sizeof path, "rm.h5");
+  tsr_array *a = NULL;
+  assert_ok(tsr_array_arange(ctx, TSR_INT64, 0, 200000, 1, 1000, &a));
+  int calls = 0;
+  tsr_compute_options co = {0};
+  co.run.progress = remove_temporaries_once;
+  co.run.progress_user = &calls;
+  co.run.progress_interval = 1e-9;
+  tsr_hdf5_store_options o = {.compute = &co};
+  const char *name = "/x", *other = "/y";
+  assert_fails(tsr_store_hdf5(ctx, 1, &a, path, &name, &o), TSR_EIO, path);
+  assert_true(calls > 0);
+  assert_int_equal(access(path, F_OK), -1);
+  assert_int_equal(count_files(""), 0);
+  /* An existing file: unchanged. */
+  assert_ok(tsr_store_hdf5(ctx, 1, &a, path, &other, NULL));
+  struct stat before, after;
+  assert_int_equal(stat(path, &before), 0);
+  calls = 0;
+  assert_fails(tsr_store_hdf5(ctx, 1, &a, path, &name, &o), TSR_EIO, path);
+  assert_true(calls > 0);
+  assert_int_equal(stat(path, &after), 0);
+  assert_int_equal(before.st_ino, after.st_ino);
+  assert_int_equal(before.st_size, after.st_size);
+  assert_int_equal(root_links(path), 1);
+  assert_int_equal(count_files(".tmp."), 0);
+  /* Afterwards the registry works as before. */
+  assert_ok(tsr_store_hdf5(ctx, 1, &a, path, &name, NULL));
+  assert_int_equal(root_links(path), 2);
+  tsr_array_destroy(&a);
+  unlink(path);
+}
+
 int main(void) {
   make_scratch_dir("hdf5");
   const struct CMUnitTest tests[] = {
@@ -484,6 +659,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_hdf5__unwritable_directory, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_hdf5__full_disk, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_hdf5__concurrent_writers, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_hdf5__overwrite_and_mode, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_hdf5__temp_files_remove, test_ctx_setup,
+                                      test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_hdf5__allocation_failures, test_ctx_setup,
                                       test_ctx_teardown),
   };

@@ -118,7 +118,8 @@ static void test_hdf5_h5py__h5py_reads_ours(void **state) {
         snprintf(name_buf[t], sizeof name_buf[t], "/grp/%s", np_names[t]);
         names[t] = name_buf[t];
       }
-      tsr_hdf5_store_options o = {.deflate_level = levels[v], .shuffle = v % 2 == 1};
+      tsr_hdf5_store_options o = {
+          .deflate_level = levels[v], .shuffle = v % 2 == 1, .mode = TSR_HDF5_REPLACE};
       assert_ok(tsr_store_hdf5(ctx, TSR_NUM_DTYPES, arrays, path, names, &o));
       char code[8192];
       int used = snprintf(code, sizeof code, "f = h5py.File('%s', 'r')\nbad = []\n", path);
