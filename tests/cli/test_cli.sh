@@ -84,5 +84,30 @@ if ls ./*.tmp.* >/dev/null 2>&1; then
 fi
 check bench-unknown 2 '^$' 'bench_nosuch' -- "$tessera" bench nosuch
 
+# ---- printing (M2-1 item 9): NumPy's summarization and signed zeros, text
+# compared exactly.
+check_exact() { # check_exact NAME WANT_STDOUT -- command...: exit 0, this stdout, no stderr
+  local name="$1" want="$2"
+  shift 3
+  "$@" >out.txt 2>err.txt
+  local rc=$?
+  if [[ $rc -ne 0 ]] || [[ "$(cat out.txt)" != "$want" ]] || [[ -s err.txt ]]; then
+    echo "FAIL $name: rc $rc"
+    echo "  stdout: $(head -c 600 out.txt)"
+    echo "  want:   $want"
+    echo "  stderr: $(head -c 600 err.txt)"
+    failures=$((failures + 1))
+  else
+    echo "ok   $name"
+  fi
+}
+check_exact print-empty-huge '[], shape=(100000000000, 0)' -- "$tessera" eval 'zeros(shape=(100000000000, 0))'
+check_exact print-empty-1d '[]' -- "$tessera" eval 'zeros(0)'
+check_exact print-summary-1d '[0, 1, 2, ..., 1997, 1998, 1999]' -- "$tessera" eval 'arange(2000)'
+check_exact print-summary-2d $'[[0.0, 0.0],\n [0.0, 0.0],\n [0.0, 0.0],\n ...,\n [0.0, 0.0],\n [0.0, 0.0],\n [0.0, 0.0]]' \
+  -- "$tessera" eval --memory-limit 8MB 'zeros(shape=(10000000, 2), chunks=(100000, 2))'
+check_exact print-negative-zero '-0.0' -- "$tessera" eval '-0.0'
+check_exact print-negative-zero-full '[-inf, -inf]' -- "$tessera" eval '1/full(shape=(2,), fill_value=-0.0)'
+
 echo "$failures failure(s)"
 [[ $failures -eq 0 ]]
