@@ -5,9 +5,11 @@
  * HDF5 lock and collects plain entries; the caller's function is called
  * afterwards, outside the lock, so it may call tessera (and HDF5 through
  * tessera) itself. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <hdf5.h>
 
@@ -160,9 +162,17 @@ tsr_status tsr_hdf5_list(const char *path, const char *object, tsr_hdf5_visit_fn
   tsr__h5_lock();
   hid_t f = H5Fis_hdf5(path) > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
   if (f < 0) {
-    FILE *probe = fopen(path, "rb");
+    struct stat st;
+    FILE *probe = NULL;
+    int e = 0;
+    if (stat(path, &st) != 0)
+      e = errno;
+    else if (S_ISDIR(st.st_mode))
+      e = EISDIR;
+    else if ((probe = fopen(path, "rb")) == NULL)
+      e = errno;
     status = tsr_error_set(TSR_EIO, "cannot open '%s': %s", path,
-                           probe == NULL ? "no such file or not readable" : "not an HDF5 file");
+                           e != 0 ? strerror(e) : "not an HDF5 file");
     if (probe != NULL)
       fclose(probe);
   } else if (strcmp(object, "/") != 0 && H5Lexists(f, object, H5P_DEFAULT) <= 0) {
