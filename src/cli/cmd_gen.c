@@ -52,8 +52,15 @@ int cmd_gen(int argc, char **argv) {
   }
   if (argc < 2 || strcmp(argv[1], "array") != 0)
     return cli_usage("gen", "expected 'tessera gen array FILE.h5:/DATASET --shape ...'");
+  bool options = true; /* until "--" */
   for (int i = 2; i < argc && !bad; i++) {
     const char *a = argv[i];
+    if (options && strcmp(a, "--") == 0) {
+      options = false;
+      continue;
+    }
+    if (!options)
+      goto operand;
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       help(stdout);
       return CLI_OK;
@@ -90,6 +97,7 @@ int cmd_gen(int argc, char **argv) {
     }
     if (a[0] == '-')
       return cli_usage("gen", "unknown option '%s'", a);
+  operand:
     if (target != NULL)
       return cli_usage("gen", "more than one FILE.h5:/DATASET ('%s' and '%s')", target, a);
     target = a;
@@ -102,6 +110,9 @@ int cmd_gen(int argc, char **argv) {
     return cli_usage("gen", "no FILE.h5:/DATASET given");
   if (!cli_split_target(target, file, sizeof file, &dataset))
     return cli_usage("gen", "'%s' is not FILE.h5:/DATASET", target);
+  const char *why = cli_dataset_path_error(dataset);
+  if (why != NULL)
+    return cli_usage("gen", "'%s': the dataset path '%s' %s", target, dataset, why);
   if (shape_text == NULL)
     return cli_usage("gen", "--shape is required");
   int64_t shape[TSR_MAX_NDIM], chunks[TSR_MAX_NDIM];
@@ -142,7 +153,8 @@ int cmd_gen(int argc, char **argv) {
     if (s == TSR_OK)
       s = tsr_astype(base, dtype, &x);
   }
-  if (s == TSR_OK) {
+  int rc = CLI_FAILED; /* cli_check reports a failure to build */
+  if (cli_check(ctx, s)) { /* every rank built it: the store is collective */
     tsr_compute_options co = cli_compute_options(&c);
     tsr_hdf5_store_options so = {0};
     so.deflate_level = level;
@@ -150,8 +162,8 @@ int cmd_gen(int argc, char **argv) {
     so.mode = append ? TSR_HDF5_APPEND : TSR_HDF5_REPLACE;
     so.compute = &co;
     s = tsr_store_hdf5(ctx, 1, &x, file, &dataset, &so);
+    rc = s == TSR_OK ? CLI_OK : cli_fail(s);
   }
-  int rc = s == TSR_OK ? CLI_OK : cli_fail(s);
   if (rc == CLI_OK && !c.quiet)
     printf("wrote %s:%s (%s, %s, %s)\n", file, dataset, shape_text, tsr_dtype_name(dtype), dist);
   tsr_array_destroy(&base);

@@ -51,12 +51,17 @@ static int print_entry(const tsr_hdf5_entry *e, void *user) {
 
 int cmd_info(int argc, char **argv) {
   const char *file = NULL, *object = NULL;
+  bool options = true; /* until "--" */
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+    if (options && strcmp(argv[i], "--") == 0) {
+      options = false;
+      continue;
+    }
+    if (options && (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)) {
       help(stdout);
       return CLI_OK;
     }
-    if (argv[i][0] == '-' && argv[i][1] != '\0')
+    if (options && argv[i][0] == '-' && argv[i][1] != '\0')
       return cli_usage("info", "unknown option '%s'", argv[i]);
     if (file == NULL)
       file = argv[i];
@@ -67,6 +72,12 @@ int cmd_info(int argc, char **argv) {
   }
   if (file == NULL)
     return cli_usage("info", "no FILE.h5 given");
-  tsr_status s = tsr_hdf5_list(file, object, print_entry, NULL);
+  /* The environment is checked as by every command (info needs no
+   * context otherwise). */
+  tsr_ctx *ctx = NULL;
+  tsr_status s = tsr_ctx_create(&ctx);
+  tsr_ctx_destroy(&ctx);
+  if (s == TSR_OK)
+    s = tsr_hdf5_list(file, object, print_entry, NULL);
   return s == TSR_OK ? CLI_OK : cli_fail(s);
 }

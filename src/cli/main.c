@@ -35,7 +35,7 @@ int main(int argc, char **argv) {
   bool launched = cli_detect_launch();
   if (launched && cli_rank > 0 && freopen("/dev/null", "w", stdout) == NULL)
     return cli_error("cannot redirect standard output of rank %d", cli_rank);
-  int rc = run(argc, argv);
+  int rc = cli_finish(run(argc, argv));
   if (launched && rc != CLI_OK) {
     fflush(NULL);
     _exit(rc);
