@@ -318,6 +318,18 @@ static bool map_type(hid_t ftype, tsr__h5_dataset *d, bool *exact, char *why, si
   return d->memtype >= 0;
 }
 
+tsr_dtype tsr__h5_file_dtype(hid_t ftype) {
+  tsr__h5_dataset d;
+  memset(&d, 0, sizeof d);
+  d.memtype = -1;
+  bool exact;
+  char why[WHY_BYTES];
+  bool ok = map_type(ftype, &d, &exact, why, sizeof why);
+  if (d.memtype >= 0)
+    H5Tclose(d.memtype);
+  return ok ? d.info.dtype : TSR_NUM_DTYPES;
+}
+
 static void dataset_free(tsr__h5_dataset *d) {
   if (d == NULL)
     return;

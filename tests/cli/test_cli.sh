@@ -177,5 +177,44 @@ else
   echo "skip full-disk (cannot mount a tmpfs here)"
 fi
 
+# ---- info: every filter by name, layouts (compact, virtual), enums read
+# as eval reads them, soft and external links with their targets (not
+# followed), made by h5py (skipped without it).
+if /usr/bin/python3 -c 'import h5py' 2>/dev/null &&
+  /usr/bin/python3 "$(dirname "$0")/make_odd_h5.py" odd.h5 2>/dev/null; then
+  "$tessera" info odd.h5 >info.txt 2>info.err
+  want=(
+    '^/fl +dataset float64 \(100,\), chunks \(10,\), fletcher32, '
+    '^/so +dataset int64 \(100,\), chunks \(10,\), scaleoffset, '
+    '^/lzf +dataset int64 \(100,\), chunks \(10,\), lzf \(filter 32000\) \[not available\], '
+    '^/nb +dataset int32 \(100,\), chunks \(10,\), shuffle \+ deflate 6, '
+    '^/compact +dataset int32 \(4,\), compact, '
+    '^/v +dataset float64 \(2, 4\), virtual \(2 source datasets\), '
+    '^/color +dataset int16 \(enum\) \(3,\), contiguous, '
+    '^/onoff +dataset uint8 \(enum\) \(3,\), contiguous, '
+    '^/flag +dataset bool \(2,\), contiguous, '
+    '^/soft +soft link -> /a$'
+    '^/dangling +soft link -> /nowhere \(dangling\)$'
+    '^/ext +external link -> ext\.h5:/target$'
+    '^/extmissing +external link -> missing\.h5:/t \(dangling\)$'
+  )
+  for w in "${want[@]}"; do
+    if ! grep -Eq -- "$w" info.txt; then
+      echo "FAIL info-odd: no line matching $w in: $(cat info.txt info.err)"; failures=$((failures + 1))
+    else
+      echo "ok   info-odd: $w"
+    fi
+  done
+  if grep -q 'not readable' info.txt; then
+    echo "FAIL info-odd: a readable type marked unreadable"; failures=$((failures + 1))
+  fi
+  # eval reads the enums and the virtual dataset as info says
+  check eval-enum-int16 0 '^\[0, 1, 300\]$' '^$' -- "$tessera" eval --in c=odd.h5:/color 'c'
+  check eval-enum-uint8 0 '^\[1, 0, 1\]$' '^$' -- "$tessera" eval --in o=odd.h5:/onoff 'o'
+  check eval-virtual 0 '^ \[10\.0, 11\.0, 12\.0, 13\.0\]\]$' '^$' -- "$tessera" eval --in v=odd.h5:/v 'v'
+else
+  echo "skip info-odd (no h5py for /usr/bin/python3)"
+fi
+
 echo "$failures failure(s)"
 [[ $failures -eq 0 ]]
