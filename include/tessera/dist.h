@@ -45,6 +45,14 @@ TSR_API TSR_NODISCARD tsr_status tsr_ctx_set_owner_block(tsr_ctx *ctx, int64_t b
  * "rank R: ", as tsr_last_error().  TSR_OK on every rank when none failed. */
 TSR_API TSR_NODISCARD tsr_status tsr_ctx_agree(tsr_ctx *ctx, tsr_status status);
 
+/* Collective: copies `bytes` bytes at `buf` on rank `root` into `buf` on
+ * every other rank (any size; e.g. a program text rank 0 read from its
+ * standard input).  Nothing to do when the context is not distributed.
+ * TSR_EINVAL for a NULL ctx, a NULL buf with bytes > 0 or a root that is
+ * not a rank; TSR_EMPI. */
+TSR_API TSR_NODISCARD tsr_status tsr_ctx_broadcast(tsr_ctx *ctx, void *buf, size_t bytes,
+                                                   int root);
+
 #ifdef __cplusplus
 }
 #endif

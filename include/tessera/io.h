@@ -128,14 +128,15 @@ TSR_API void tsr_hdf5_io_bytes(uint64_t *read, uint64_t *written);
  * temporary files behind.  Thread-safe. */
 TSR_API void tsr_temp_files_remove(void);
 
-/* What an HDF5 file holds (`tessera info`): one entry per group and
- * dataset, in name order, the root group first. */
+/* What an HDF5 file holds (`tessera info`): one entry per group, dataset
+ * and soft or external link, in name order, the root group first. */
 typedef struct tsr_hdf5_entry {
   const char *path; /* "/", "/group", "/group/dataset" */
   bool is_dataset;  /* else a group (or another object, e.g. a named type) */
   /* Datasets only: */
-  const char *type; /* "float64", "int32", "bool", ... or what tessera cannot
-                       read: "float16", "string", "compound", "enum", ... */
+  const char *type; /* the dtype tessera reads it as ("float64", "int32",
+                       "bool", an enum as "int16 (enum)"), or what it cannot
+                       read: "float16", "string", "compound", ... */
   bool supported;   /* the type is one of tessera's dtypes */
   int ndim;
   int64_t shape[TSR_MAX_NDIM];
@@ -146,6 +147,21 @@ typedef struct tsr_hdf5_entry {
   int other_filters;      /* filters besides deflate and shuffle */
   uint64_t logical_bytes; /* elements x element size */
   uint64_t stored_bytes;  /* as stored in the file */
+  /* Datasets: "contiguous", "compact", "chunked" or "virtual" (a virtual
+   * dataset maps `sources` source datasets). */
+  const char *layout;
+  size_t sources;
+  /* Datasets: every filter of the pipeline, in order, by name:
+   * "shuffle + deflate 4 + fletcher32", "szip", "nbit", "scaleoffset",
+   * others as "NAME (filter ID)" ("lzf (filter 32000)"), marked
+   * " [not available]" when this HDF5 cannot decode it; "" for none. */
+  const char *filters;
+  /* A soft or external link (not followed): link is "soft" or "external",
+   * target "/path" or "file.h5:/path", dangling when the target does not
+   * resolve; the other fields are then unset.  NULL for objects. */
+  const char *link;
+  const char *target;
+  bool dangling;
 } tsr_hdf5_entry;
 
 /* Calls fn for `object` ("/" or NULL: the root group and everything below

@@ -92,7 +92,8 @@ extern "C" {
 
 typedef struct tsr_program tsr_program;
 
-/* Largest number of elements tsr_program_format_value prints. */
+/* Largest number of elements tsr_program_format_value prints in full
+ * (NumPy's print threshold); larger arrays are summarized. */
 #define TSR_PROGRAM_PRINT_MAX 1000
 
 /* Parses `source` (copied).  Constructors in the program create arrays in
@@ -148,9 +149,15 @@ TSR_API size_t tsr_program_inputs(const tsr_program *program, const char *const 
  * indentation, 2-d blocks of 3-d arrays by a blank line).  Floats: float64
  * with "%.17g", float32 with "%.9g" (each its type's round-trip precision),
  * with ".0" appended when that prints like an integer; nan, inf, -inf.
- * Integers exactly; bools as True / False.  More than TSR_PROGRAM_PRINT_MAX
- * elements is TSR_EINVAL ("result has N elements; use --out to store it")
- * before anything is computed.  TSR_EIO when writing fails. */
+ * Integers exactly; bools as True / False; -0.0 keeps its sign.  Output is
+ * bounded as NumPy's summarization bounds it: with more than
+ * TSR_PROGRAM_PRINT_MAX elements, every axis longer than 6 shows its first
+ * and last 3 entries around "..." (a row of its own, ",\n", between rows and
+ * blocks), and only those edge elements are computed; an array with no
+ * elements prints "[]", followed by ", shape=(...)" unless its shape is (0,),
+ * and computes nothing.  A summary that would still hold more than 2^20
+ * elements (more than 7 axes longer than 6) is TSR_EINVAL before anything is
+ * computed.  TSR_EIO when writing fails. */
 TSR_API TSR_NODISCARD tsr_status tsr_program_format_value(tsr_array *value,
                                                           const tsr_compute_options *options,
                                                           FILE *out);

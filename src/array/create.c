@@ -14,14 +14,17 @@
 /* ---- converting doubles to dtypes -------------------------------------- */
 
 /* out[i] = value(first + i) converted to dtype, for i < n, where value(j) =
- * start + j * step.  The caller has range-checked. */
+ * start + j * step, except that value(0) and full's values (step 0) are
+ * start exactly, as in NumPy: -0.0 keeps its sign (-0.0 + 0.0 is +0.0).  The caller
+ * has range-checked. */
 static void fill_linear(void *out, tsr_dtype dtype, int64_t n, double start, double step,
                         int64_t first) {
 #define FILL(T, CONVERT)                             \
   do {                                               \
     T *p = out;                                      \
     for (int64_t i = 0; i < n; i++) {                \
-      double v = start + (double)(first + i) * step; \
+      int64_t j = first + i;                         \
+      double v = j == 0 || step == 0 ? start : start + (double)j * step; \
       p[i] = CONVERT;                                \
     }                                                \
   } while (0)

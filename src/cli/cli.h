@@ -18,6 +18,7 @@ enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
 typedef struct cli_common {
   int threads;        /* 0: the library's default */
   const char *memory; /* --memory-limit text, or NULL */
+  uint64_t memory_bytes; /* its value (checked when the option is read) */
   int progress;       /* -1 auto (stderr is a terminal), 0 off, 1 on */
   const char *trace;  /* --trace FILE.json */
   const char *graph;  /* --graph FILE.dot */
@@ -32,8 +33,20 @@ void cli_common_help(FILE *out);
 /* --trace and --graph must name neither a file of `files` (the run's inputs
  * and outputs) nor each other: CLI_OK, or a usage error (printed). */
 int cli_check_side_files(const char *cmd, const cli_common *c, const char *const *files, size_t n);
-/* A context configured from the options (reports errors; NULL on failure). */
+/* A context configured from the options (reports errors; NULL on failure).
+ * Under a launcher it is the ranks' first agreement: a rank whose
+ * environment is invalid still joins (with a context made without the
+ * TESSERA_* variables) so that every rank fails, and rank 0 prints the
+ * error once, "rank R: ...". */
 tsr_ctx *cli_context(const cli_common *c);
+/* After a step that may fail on some ranks only: agrees on `status`
+ * (collective under a launcher), reports the agreed failure once; true
+ * when every rank succeeded. */
+bool cli_check(tsr_ctx *ctx, tsr_status status);
+/* At exit: under a launcher, a command that failed (or ended) before its
+ * ranks agreed once agrees now, so the error of any rank is printed once
+ * by rank 0; returns the exit status. */
+int cli_finish(int rc);
 /* Compute options implementing --progress, --trace, --graph and --stats
  * (the statistics are printed to stderr after the run). */
 tsr_compute_options cli_compute_options(const cli_common *c);
@@ -44,18 +57,25 @@ tsr_compute_options cli_compute_options(const cli_common *c);
 extern int cli_rank;
 /* Set from the launcher's environment before anything runs; true when
  * started by one (the exit path then skips MPI_Finalize on failure). */
+extern bool cli_launched;
 bool cli_detect_launch(void);
 
-/* "tessera: error: <message>" on stderr; returns CLI_FAILED. */
+/* "tessera: error: <message>" on stderr; returns CLI_FAILED.  Under a
+ * launcher only rank 0 prints (the ranks agree first: cli_check,
+ * cli_finish).  Library messages are put in the command's terms (eval
+ * names, not C functions). */
 int cli_error(const char *fmt, ...) TSR_PRINTF(1, 2);
 /* The library's last error as a command error. */
-int cli_fail(tsr_status status); /* the library's agreed error: printed by rank 0 */
+int cli_fail(tsr_status status);
 /* A usage error (exit 2) mentioning `tessera <cmd> --help`. */
 int cli_usage(const char *cmd, const char *fmt, ...) TSR_PRINTF(2, 3);
 
 /* Splits "file.h5:/path/to/dset" at its last ":/" into the file name and
  * the dataset path; false when there is none. */
 bool cli_split_target(const char *text, char *file, size_t file_size, const char **dataset);
+/* Why `path` (after FILE.h5:) cannot name a dataset ("is empty ..."), or
+ * NULL when it can. */
+const char *cli_dataset_path_error(const char *path);
 /* Parses "20000,5000" into at most max extents; false on bad text. */
 bool cli_parse_shape(const char *text, int64_t *out, int max, int *n);
 

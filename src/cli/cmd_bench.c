@@ -37,9 +37,11 @@ static bool self_dir(char *buf, size_t size) {
 }
 
 int cmd_bench(int argc, char **argv) {
-  if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-    help(argc < 2 ? stderr : stdout);
-    return argc < 2 ? CLI_USAGE : CLI_OK;
+  if (argc < 2)
+    return cli_usage("bench", "no benchmark name given (sched, arrays, matmul, hdf5, io)");
+  if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+    help(stdout);
+    return CLI_OK;
   }
   const char *name = argv[1];
   if (strcmp(name, "io") == 0) /* the name for the out-of-core benchmark, A7 */

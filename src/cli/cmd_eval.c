@@ -6,6 +6,7 @@
  * file in one compute; when the program ends with an expression, its value
  * is computed and printed (a scalar in full precision, a small array as
  * NumPy prints it). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,9 @@ static void help(FILE *out) {
         "  --overwrite               replace --out datasets that exist (those only); without\n"
         "                            it an existing dataset is an error\n"
         "  --compress LEVEL          deflate level 1-9 (with shuffle) for the outputs\n"
-        "  -f FILE                   read the program from FILE\n"
+        "  -f FILE                   read the program from FILE ('-': standard input; under\n"
+        "                            mpirun rank 0 reads it)\n"
+        "  --                        ends the options (a program starting with '-' follows)\n"
         "\n",
         out);
   cli_common_help(out);
@@ -58,10 +61,12 @@ static bool parse_binding(const char *text, binding *b) {
   return true;
 }
 
-/* The file's bytes plus a NUL; *len is their number (NUL bytes of the
- * file included: the parser reports them). */
+/* The whole file ("-": standard input) plus a NUL; *len is the number of
+ * bytes read (NUL bytes of the file included: the parser reports them).
+ * NULL with errno set on failure (EISDIR for a directory). */
 static char *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
+  bool std_in = strcmp(path, "-") == 0;
+  FILE *f = std_in ? stdin : fopen(path, "rb");
   if (f == NULL)
     return NULL;
   size_t cap = 4096, n = 0;
@@ -79,11 +84,40 @@ static char *read_file(const char *path, size_t *len) {
       cap *= 2;
     }
   }
-  fclose(f);
-  if (buf != NULL)
+  int err = ferror(f) ? errno : 0;
+  if (!std_in)
+    fclose(f);
+  if (buf != NULL && err != 0) {
+    free(buf);
+    buf = NULL;
+    errno = err;
+  } else if (buf == NULL) {
+    errno = ENOMEM;
+  } else {
     buf[n] = '\0';
-  *len = n;
+    *len = n;
+  }
   return buf;
+}
+
+/* -f - under a launcher: rank 0 read the program; every rank gets it. */
+static tsr_status share_program(tsr_ctx *ctx, char **source, size_t *source_len) {
+  if (tsr_ctx_nranks(ctx) == 1)
+    return TSR_OK;
+  uint64_t len = tsr_ctx_rank(ctx) == 0 ? *source_len : 0;
+  TSR_TRY(tsr_ctx_broadcast(ctx, &len, sizeof len, 0));
+  tsr_status s = TSR_OK;
+  if (tsr_ctx_rank(ctx) != 0) {
+    *source = len < SIZE_MAX ? malloc((size_t)len + 1) : NULL;
+    if (*source == NULL)
+      s = tsr_error_set(TSR_ENOMEM, "out of memory for the program (%llu bytes)",
+                        (unsigned long long)len);
+    else
+      (*source)[len] = '\0';
+    *source_len = (size_t)len;
+  }
+  TSR_TRY(tsr_ctx_agree(ctx, s));
+  return tsr_ctx_broadcast(ctx, *source, (size_t)len, 0);
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -103,8 +137,15 @@ int cmd_eval(int argc, char **argv) {
     rc = cli_error("out of memory");
     goto done;
   }
+  bool options = true; /* until "--" */
   for (int i = 1; i < argc && !bad; i++) {
     const char *a = argv[i];
+    if (options && strcmp(a, "--") == 0) {
+      options = false;
+      continue;
+    }
+    if (!options)
+      goto program;
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       help(stdout);
       goto done;
@@ -138,13 +179,20 @@ int cmd_eval(int argc, char **argv) {
           rc = cli_usage("eval", "%s '%s' is not NAME=FILE.h5:/DATASET", a, v);
           goto done;
         }
+        const char *why = cli_dataset_path_error(b->dataset);
+        if (why != NULL) {
+          rc = cli_usage("eval", "%s '%s': the dataset path '%s' %s", a, v, b->dataset, why);
+          goto done;
+        }
       }
       continue;
     }
-    if (a[0] == '-' && a[1] != '\0' && !(a[1] >= '0' && a[1] <= '9')) {
-      rc = cli_usage("eval", "unknown option '%s'", a);
+    if (a[0] == '-' && a[1] != '\0' && !(a[1] >= '0' && a[1] <= '9') && a[1] != '.') {
+      rc = cli_usage("eval", "unknown option '%s' (a program starting with '-' goes after '--')",
+                     a);
       goto done;
     }
+  program:
     if (source_arg != NULL) {
       rc = cli_usage("eval", "more than one program given ('%s' and '%s')", source_arg, a);
       goto done;
@@ -160,8 +208,14 @@ int cmd_eval(int argc, char **argv) {
                                       : "no program given ('PROGRAM' or -f FILE)");
     goto done;
   }
-  if (source_file != NULL && (source = read_file(source_file, &source_len)) == NULL) {
-    rc = cli_error("cannot read the program file '%s'", source_file);
+  /* -f -: standard input, read by rank 0 alone under a launcher (the
+   * others' is not connected) and broadcast. */
+  bool from_stdin = source_file != NULL && strcmp(source_file, "-") == 0;
+  if (source_file != NULL && (!from_stdin || !cli_launched || cli_rank == 0) &&
+      (source = read_file(source_file, &source_len)) == NULL) {
+    int e = errno;
+    rc = from_stdin ? cli_error("cannot read the program from standard input: %s", strerror(e))
+                    : cli_error("cannot read the program file '%s': %s", source_file, strerror(e));
     goto done;
   }
   arrays = calloc((size_t)n_out + 1, sizeof *arrays);
@@ -178,10 +232,14 @@ int cmd_eval(int argc, char **argv) {
     rc = CLI_FAILED;
     goto done;
   }
+  if (from_stdin && !cli_check(ctx, share_program(ctx, &source, &source_len))) {
+    rc = CLI_FAILED;
+    goto done;
+  }
   tsr_status s = source ? tsr_program_parse_buffer(ctx, source, source_len, &prog)
                         : tsr_program_parse(ctx, source_arg, &prog);
-  if (s != TSR_OK) {
-    rc = cli_fail(s);
+  if (!cli_check(ctx, s)) {
+    rc = CLI_FAILED;
     goto done;
   }
   inputs = calloc((size_t)n_in + 1, sizeof *inputs);
@@ -199,8 +257,8 @@ int cmd_eval(int argc, char **argv) {
     s = tsr_program_run(prog, &last);
   for (int i = 0; i < n_out && s == TSR_OK; i++)
     s = tsr_program_get(prog, outs[i].name, &results[i]);
-  if (s != TSR_OK) {
-    rc = cli_fail(s);
+  if (!cli_check(ctx, s)) {
+    rc = CLI_FAILED;
     goto done;
   }
   tsr_compute_options co = cli_compute_options(&c);

@@ -54,8 +54,15 @@ int cmd_gen(int argc, char **argv) {
   }
   if (argc < 2 || strcmp(argv[1], "array") != 0)
     return cli_usage("gen", "expected 'tessera gen array FILE.h5:/DATASET --shape ...'");
+  bool options = true; /* until "--" */
   for (int i = 2; i < argc && !bad; i++) {
     const char *a = argv[i];
+    if (options && strcmp(a, "--") == 0) {
+      options = false;
+      continue;
+    }
+    if (!options)
+      goto operand;
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       help(stdout);
       return CLI_OK;
@@ -94,6 +101,7 @@ int cmd_gen(int argc, char **argv) {
     }
     if (a[0] == '-')
       return cli_usage("gen", "unknown option '%s'", a);
+  operand:
     if (target != NULL)
       return cli_usage("gen", "more than one FILE.h5:/DATASET ('%s' and '%s')", target, a);
     target = a;
@@ -127,7 +135,12 @@ int cmd_gen(int argc, char **argv) {
     free(file);
     return cli_usage("gen", "'%s' is not FILE.h5:/DATASET", target);
   }
-
+  const char *why = cli_dataset_path_error(dataset);
+  if (why != NULL) {
+    int rc = cli_usage("gen", "'%s': the dataset path '%s' %s", target, dataset, why);
+    free(file);
+    return rc;
+  }
   const char *files[1] = {file};
   int side = cli_check_side_files("gen", &c, files, 1);
   tsr_ctx *ctx = side == CLI_OK ? cli_context(&c) : NULL;
@@ -140,10 +153,13 @@ int cmd_gen(int argc, char **argv) {
   const int64_t *ch = chunks_text ? chunks : NULL;
   if (strcmp(dist, "arange") == 0) {
     int64_t n = 1;
+    bool too_many = false;
     for (int d = 0; d < ndim; d++)
-      n *= shape[d];
+      too_many |= __builtin_mul_overflow(n, shape[d], &n);
     tsr_array *flat = NULL;
-    s = tsr_array_arange(ctx, dtype, 0, (double)n, 1, 0, &flat);
+    s = too_many ? tsr_error_set(TSR_EINVAL, "--shape %s has more than 2^63 - 1 elements",
+                                 shape_text)
+                 : tsr_array_arange_i64(ctx, dtype, 0, n, 1, 0, &flat);
     if (s == TSR_OK)
       s = tsr_reshape(flat, ndim, shape, &base);
     tsr_array_destroy(&flat);
@@ -155,7 +171,8 @@ int cmd_gen(int argc, char **argv) {
     if (s == TSR_OK)
       s = tsr_astype(base, dtype, &x);
   }
-  if (s == TSR_OK) {
+  int rc = CLI_FAILED; /* cli_check reports a failure to build */
+  if (cli_check(ctx, s)) { /* every rank built it: the store is collective */
     tsr_compute_options co = cli_compute_options(&c);
     tsr_hdf5_store_options so = {0};
     so.deflate_level = level;
@@ -163,8 +180,8 @@ int cmd_gen(int argc, char **argv) {
     so.mode = overwrite ? TSR_HDF5_OVERWRITE : TSR_HDF5_APPEND;
     so.compute = &co;
     s = tsr_store_hdf5(ctx, 1, &x, file, &dataset, &so);
+    rc = s == TSR_OK ? CLI_OK : cli_fail(s);
   }
-  int rc = s == TSR_OK ? CLI_OK : cli_fail(s);
   if (rc == CLI_OK && !c.quiet)
     printf("wrote %s:%s (%s, %s, %s)\n", file, dataset, shape_text, tsr_dtype_name(dtype), dist);
   tsr_array_destroy(&base);

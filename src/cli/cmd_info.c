@@ -8,8 +8,11 @@
 static void help(FILE *out) {
   fputs("usage: tessera info FILE.h5 [/OBJECT]\n"
         "\n"
-        "Lists the groups and datasets of FILE.h5 (or of one group, or one dataset): for\n"
-        "each dataset its dtype, shape, chunks, filters, and logical and stored size.\n",
+        "Lists the groups, datasets and links of FILE.h5 (or of one group, or one\n"
+        "dataset): for each dataset the dtype tessera reads it as (an enum as its integer\n"
+        "type), shape, layout (chunks, contiguous, compact, virtual), every filter by name,\n"
+        "and logical and stored size; soft and external links with their targets (not\n"
+        "followed; dangling ones marked).\n",
         out);
 }
 
@@ -23,26 +26,29 @@ static void shape_text(char *buf, size_t size, int ndim, const int64_t *shape) {
 
 static int print_entry(const tsr_hdf5_entry *e, void *user) {
   (void)user;
+  if (e->link != NULL) {
+    printf("%-32s %s link -> %s%s\n", e->path, e->link, e->target,
+           e->dangling ? " (dangling)" : "");
+    return 0;
+  }
   if (!e->is_dataset) {
     printf("%-32s group\n", e->path);
     return 0;
   }
-  char shape[600], chunks[600] = "contiguous", filters[96] = "", logical[32], stored[32];
+  char shape[600], layout[600], logical[32], stored[32];
   shape_text(shape, sizeof shape, e->ndim, e->shape);
   if (e->chunked) {
     char c[560];
     shape_text(c, sizeof c, e->ndim, e->chunks);
-    snprintf(chunks, sizeof chunks, "chunks %s", c);
+    snprintf(layout, sizeof layout, "chunks %s", c);
+  } else if (e->layout != NULL && strcmp(e->layout, "virtual") == 0) {
+    snprintf(layout, sizeof layout, "virtual (%zu source dataset%s)", e->sources,
+             e->sources == 1 ? "" : "s");
+  } else {
+    snprintf(layout, sizeof layout, "%s", e->layout != NULL ? e->layout : "contiguous");
   }
-  if (e->deflate_level >= 0 || e->shuffle || e->other_filters > 0)
-    snprintf(filters, sizeof filters, ", %s%s%s%s", e->shuffle ? "shuffle" : "",
-             e->shuffle && e->deflate_level >= 0 ? " + " : "",
-             e->deflate_level >= 0 ? "deflate " : "", e->other_filters ? " + other filters" : "");
-  if (e->deflate_level >= 0) {
-    size_t n = strlen(filters);
-    snprintf(filters + n, sizeof filters - n, "%d", e->deflate_level);
-  }
-  printf("%-32s dataset %s %s, %s%s, %s (stored %s)%s\n", e->path, e->type, shape, chunks, filters,
+  printf("%-32s dataset %s %s, %s%s%s, %s (stored %s)%s\n", e->path, e->type, shape, layout,
+         e->filters != NULL && e->filters[0] ? ", " : "", e->filters != NULL ? e->filters : "",
          tsr_format_bytes(e->logical_bytes, logical, sizeof logical),
          tsr_format_bytes(e->stored_bytes, stored, sizeof stored),
          e->supported ? "" : " [type not readable by tessera]");
@@ -51,12 +57,17 @@ static int print_entry(const tsr_hdf5_entry *e, void *user) {
 
 int cmd_info(int argc, char **argv) {
   const char *file = NULL, *object = NULL;
+  bool options = true; /* until "--" */
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+    if (options && strcmp(argv[i], "--") == 0) {
+      options = false;
+      continue;
+    }
+    if (options && (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)) {
       help(stdout);
       return CLI_OK;
     }
-    if (argv[i][0] == '-' && argv[i][1] != '\0')
+    if (options && argv[i][0] == '-' && argv[i][1] != '\0')
       return cli_usage("info", "unknown option '%s'", argv[i]);
     if (file == NULL)
       file = argv[i];
@@ -67,6 +78,12 @@ int cmd_info(int argc, char **argv) {
   }
   if (file == NULL)
     return cli_usage("info", "no FILE.h5 given");
-  tsr_status s = tsr_hdf5_list(file, object, print_entry, NULL);
+  /* The environment is checked as by every command (info needs no
+   * context otherwise). */
+  tsr_ctx *ctx = NULL;
+  tsr_status s = tsr_ctx_create(&ctx);
+  tsr_ctx_destroy(&ctx);
+  if (s == TSR_OK)
+    s = tsr_hdf5_list(file, object, print_entry, NULL);
   return s == TSR_OK ? CLI_OK : cli_fail(s);
 }

@@ -15,6 +15,15 @@
 #include "cli.h"
 
 int cli_rank = 0;
+bool cli_launched = false;
+/* Set once the ranks have agreed on a status through a context: from then
+ * on every rank fails at the same agreement points, with the same message,
+ * which rank 0 alone prints.  Before it, a rank's error is kept here and
+ * agreed on at exit (cli_finish), so that it reaches rank 0 whichever rank
+ * had it. */
+static bool agreed = false;
+static char pending[1024];
+static int pending_rc = CLI_OK;
 
 bool cli_detect_launch(void) {
   const char *mpi = getenv("TESSERA_MPI");
@@ -25,39 +34,168 @@ bool cli_detect_launch(void) {
     const char *v = getenv(vars[i]);
     if (v != NULL && v[0] != '\0') {
       cli_rank = atoi(v);
+      cli_launched = true;
       return true;
     }
   }
   return false;
 }
 
+/* The library's messages name C functions ("tsr_matmul: ...", "use
+ * tsr_mul"); the command's user writes eval programs and options, so the
+ * names become theirs: the function's eval name, or nothing where the
+ * message names the file or argument itself. */
+static void user_terms(const char *msg, char *out, size_t size) {
+  static const struct {
+    const char *c, *user;
+  } names[] = {
+      {"use tsr_mul", "use *"},
+      {"tsr_store_hdf5: ", ""},
+      {"tsr_array_from_hdf5: ", ""},
+      {"tsr_hdf5_list: ", ""},
+      {"tsr_dtype_from_name: ", ""},
+      {"tsr_parse_bytes: ", ""},
+      {"tsr_binary_scalar: ", ""},
+      {"tsr_scalar_binary: ", ""},
+      {"tsr_binary: ", ""},
+      {"tsr_unary: ", ""},
+      {"tsr_reduce: ", ""},
+      {"tsr_slice: ", ""},
+      {"tsr_rechunk_grid: ", "rechunk: "},
+      {"tsr_array_", ""},
+      {"tsr_", ""},
+  };
+  size_t at = 0;
+  while (*msg != '\0' && at + 1 < size) {
+    size_t k = 0;
+    for (; k < sizeof names / sizeof names[0]; k++)
+      if (strncmp(msg, names[k].c, strlen(names[k].c)) == 0)
+        break;
+    if (k < sizeof names / sizeof names[0]) {
+      at += (size_t)snprintf(out + at, size - at, "%s", names[k].user);
+      if (at >= size)
+        at = size - 1;
+      msg += strlen(names[k].c);
+    } else {
+      out[at++] = *msg++;
+    }
+  }
+  out[at] = '\0';
+}
+
+/* Prints "tessera: error: MESSAGE" (rank 0 alone once the ranks agree), or
+ * keeps it for cli_finish before that. */
+static int report(int rc, const char *text) {
+  if (cli_launched && !agreed) {
+    if (pending_rc == CLI_OK) {
+      snprintf(pending, sizeof pending, "%s", text);
+      pending_rc = rc;
+    }
+    return rc;
+  }
+  if (cli_launched && cli_rank > 0) /* rank 0 prints the same */
+    return rc;
+  fprintf(stderr, "tessera: error: %s\n", text);
+  return rc;
+}
+
 int cli_error(const char *fmt, ...) {
+  char text[1024];
   va_list ap;
   va_start(ap, fmt);
-  fputs("tessera: error: ", stderr);
-  if (cli_rank > 0)
-    fprintf(stderr, "(rank %d) ", cli_rank);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  vsnprintf(text, sizeof text, fmt, ap);
   va_end(ap);
-  return CLI_FAILED;
+  return report(CLI_FAILED, text);
 }
 
 int cli_fail(tsr_status status) {
-  if (cli_rank > 0) /* every rank has the same message: rank 0 prints it */
-    return CLI_FAILED;
+  char text[1024];
   const char *msg = tsr_last_error();
-  return cli_error("%s", msg[0] ? msg : tsr_strerror(status));
+  user_terms(msg[0] ? msg : tsr_strerror(status), text, sizeof text);
+  return report(CLI_FAILED, text);
 }
 
 int cli_usage(const char *cmd, const char *fmt, ...) {
+  char text[1024];
   va_list ap;
   va_start(ap, fmt);
-  fputs("tessera: error: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n(see 'tessera %s --help')\n", cmd);
+  int n = vsnprintf(text, sizeof text, fmt, ap);
   va_end(ap);
-  return CLI_USAGE;
+  if (n >= 0 && (size_t)n < sizeof text)
+    snprintf(text + n, sizeof text - (size_t)n, "\n(see 'tessera %s --help')", cmd);
+  return report(CLI_USAGE, text);
+}
+
+/* A context; under a launcher also when the environment is invalid on
+ * this rank (made without the variables then), so that the error can be
+ * agreed on: *status is tsr_ctx_create's. */
+static tsr_ctx *create_context(tsr_status *status) {
+  tsr_ctx *ctx = NULL;
+  *status = tsr_ctx_create(&ctx);
+  if (*status == TSR_OK || !cli_launched)
+    return ctx;
+  char msg[1024];
+  snprintf(msg, sizeof msg, "%s", tsr_last_error());
+  static const char *const vars[] = {"TESSERA_NUM_THREADS", "OMP_NUM_THREADS",
+                                     "TESSERA_MEMORY_LIMIT", "TESSERA_CHUNK_BYTES",
+                                     "TESSERA_LOG",         "TESSERA_EXECUTOR",
+                                     "TESSERA_OWNER_BLOCK", "TESSERA_SPILL_DIR"};
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+    unsetenv(vars[i]);
+  setenv("TESSERA_MPI", "1", 1); /* launched: cli_detect_launch said so */
+  if (tsr_ctx_create(&ctx) != TSR_OK)
+    ctx = NULL;
+  tsr_error_set(*status, "%s", msg);
+  return ctx;
+}
+
+/* Agrees on `status` (the message in tsr_last_error()) and reports the
+ * agreed failure once; true when every rank succeeded. */
+static bool agree(tsr_ctx *ctx, tsr_status status) {
+  status = tsr_ctx_agree(ctx, status);
+  agreed = true;
+  if (status != TSR_OK)
+    cli_fail(status);
+  return status == TSR_OK;
+}
+
+bool cli_check(tsr_ctx *ctx, tsr_status status) {
+  if (!cli_launched) {
+    if (status != TSR_OK)
+      cli_fail(status);
+    return status == TSR_OK;
+  }
+  return agree(ctx, status);
+}
+
+int cli_finish(int rc) {
+  if (!cli_launched || agreed)
+    return rc;
+  tsr_status s;
+  tsr_ctx *ctx = create_context(&s);
+  if (ctx == NULL) { /* cannot reach the others: say it here */
+    fprintf(stderr, "tessera: error: rank %d: %s\n", cli_rank,
+            pending_rc != CLI_OK ? pending : tsr_last_error());
+    return rc != CLI_OK ? rc : CLI_FAILED;
+  }
+  if (pending_rc != CLI_OK)
+    s = tsr_error_set(TSR_EINVAL, "%s", pending);
+  else if (s == TSR_OK && rc != CLI_OK)
+    s = tsr_error_set(TSR_EINVAL, "failed (exit status %d)", rc);
+  bool ok = agree(ctx, s);
+  tsr_ctx_destroy(&ctx);
+  return rc != CLI_OK ? rc : ok ? CLI_OK : CLI_FAILED;
+}
+
+const char *cli_dataset_path_error(const char *path) {
+  if (path[0] != '/')
+    return "does not start with '/'";
+  if (path[1] == '\0')
+    return "is empty (it names the root group, not a dataset)";
+  for (const char *p = path; *p != '\0'; p++)
+    if (p[0] == '/' && (p[1] == '/' || p[1] == '\0'))
+      return "has an empty name ('//' or a trailing '/')";
+  return NULL;
 }
 
 bool cli_parse_shape(const char *text, int64_t *out, int max, int *n) {
@@ -116,8 +254,13 @@ bool cli_common_option(cli_common *c, int argc, char **argv, int *i, bool *bad) 
     return true;
   }
   if (is(a, "--memory-limit")) {
-    if (value(argc, argv, i, &v, bad))
-      c->memory = v;
+    if (!value(argc, argv, i, &v, bad))
+      return true;
+    c->memory = v;
+    if (tsr_parse_bytes(v, &c->memory_bytes) != TSR_OK) {
+      cli_error("--memory-limit '%s': %s", v, tsr_last_error());
+      *bad = true;
+    }
     return true;
   }
   if (is(a, "--trace")) {
@@ -200,28 +343,28 @@ int cli_check_side_files(const char *cmd, const cli_common *c, const char *const
 }
 
 tsr_ctx *cli_context(const cli_common *c) {
-  tsr_ctx *ctx = NULL;
-  tsr_status s = tsr_ctx_create(&ctx);
-  if (s != TSR_OK) {
+  tsr_status s;
+  tsr_ctx *ctx = create_context(&s);
+  if (ctx == NULL) { /* not launched (or no context at all): nothing to agree with */
     cli_fail(s);
     return NULL;
   }
-  cli_rank = tsr_ctx_rank(ctx);
-  if (c->threads > 0 && (s = tsr_ctx_set_threads(ctx, c->threads)) != TSR_OK)
-    goto fail;
-  if (c->memory != NULL) {
-    uint64_t bytes;
-    if ((s = tsr_parse_bytes(c->memory, &bytes)) != TSR_OK) {
-      cli_error("--memory-limit '%s': %s", c->memory, tsr_last_error());
-      tsr_ctx_destroy(&ctx);
-      return NULL;
-    }
-    if ((s = tsr_ctx_set_memory_limit(ctx, bytes)) != TSR_OK)
+  if (cli_launched) {
+    cli_rank = tsr_ctx_rank(ctx);
+    if (!agree(ctx, s))
       goto fail;
+  } else if (s != TSR_OK) {
+    cli_fail(s);
+    goto fail;
   }
+  if (c->threads > 0 && (s = tsr_ctx_set_threads(ctx, c->threads)) != TSR_OK)
+    goto failed;
+  if (c->memory != NULL && (s = tsr_ctx_set_memory_limit(ctx, c->memory_bytes)) != TSR_OK)
+    goto failed;
   return ctx;
-fail:
+failed:
   cli_fail(s);
+fail:
   tsr_ctx_destroy(&ctx);
   return NULL;
 }

@@ -80,7 +80,7 @@ int main(int argc, char **argv) {
   bool launched = cli_detect_launch();
   if (launched && cli_rank > 0 && freopen("/dev/null", "w", stdout) == NULL)
     return cli_error("cannot redirect standard output of rank %d", cli_rank);
-  int rc = finish_output(run(argc, argv));
+  int rc = finish_output(cli_finish(run(argc, argv)));
   if (launched && rc != CLI_OK) {
     tsr_temp_files_remove(); /* nothing should be left; _exit runs no cleanup */
     fflush(NULL);

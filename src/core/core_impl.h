@@ -133,5 +133,7 @@ void tsr__log(const tsr_ctx *ctx, tsr_log_level level, const char *fmt, ...) TSR
 
 /* Monotonic wall clock in seconds. */
 double tsr__now(void);
+/* TESSERA_OWNER_BLOCK's text: a whole number >= 0; false otherwise. */
+bool tsr__parse_owner_block(const char *text, long long *out);
 
 #endif /* TSR_CORE_IMPL_H */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <omp.h>
@@ -148,15 +149,16 @@ static tsr_status threads_from_env(int *threads) {
     /* OMP_NUM_THREADS may be a list for nested levels ("4,2"): take the first. */
     char first[32];
     size_t len = strcspn(v, ",");
-    if (len < sizeof first) {
-      memcpy(first, v, len);
-      first[len] = '\0';
-      TSR_CHECK(parse_int(first, 1, TSR_MAX_THREADS, &n), TSR_EINVAL,
-                "OMP_NUM_THREADS='%s' does not start with a whole number from 1 to %d", v,
-                TSR_MAX_THREADS);
-      *threads = (int)n;
-      return TSR_OK;
-    }
+    TSR_CHECK(len < sizeof first, TSR_EINVAL,
+              "OMP_NUM_THREADS='%.40s...' does not start with a whole number from 1 to %d", v,
+              TSR_MAX_THREADS);
+    memcpy(first, v, len);
+    first[len] = '\0';
+    TSR_CHECK(parse_int(first, 1, TSR_MAX_THREADS, &n), TSR_EINVAL,
+              "OMP_NUM_THREADS='%s' does not start with a whole number from 1 to %d", v,
+              TSR_MAX_THREADS);
+    *threads = (int)n;
+    return TSR_OK;
   }
   int procs = omp_get_num_procs();
   *threads = procs < 1 ? 1 : (procs > TSR_MAX_THREADS ? TSR_MAX_THREADS : procs);
@@ -170,7 +172,7 @@ static tsr_status size_from_env(const char *name, uint64_t *value) {
   tsr_status status = tsr_parse_bytes(v, value);
   if (status != TSR_OK) {
     /* Re-wrap the parser's message so it names the variable. */
-    return tsr_error_set(status, "%s: %s", name, tsr_last_error());
+    return tsr_error_set(status, "%s='%s': %s", name, v, tsr_last_error());
   }
   return TSR_OK;
 }
@@ -202,6 +204,40 @@ static tsr_status executor_from_env(tsr_executor *executor) {
   return TSR_OK;
 }
 
+/* The variables the distribution layer and the spiller read later, checked
+ * here so that a bad value fails tsr_ctx_create on the rank that has it
+ * (a context is then still possible without it: see the CLI). */
+static tsr_status check_other_env(void) {
+  const char *v = getenv("TESSERA_MPI");
+  if (v != NULL && *v != '\0')
+    TSR_CHECK(strcmp(v, "0") == 0 || strcmp(v, "1") == 0, TSR_EINVAL,
+              "TESSERA_MPI='%s': use 1 (use MPI) or 0 (never)", v);
+  v = getenv("TESSERA_OWNER_BLOCK");
+  long long block;
+  if (v != NULL && *v != '\0')
+    TSR_CHECK(tsr__parse_owner_block(v, &block), TSR_EINVAL,
+              "TESSERA_OWNER_BLOCK='%s': use a whole number of chunks >= 1 (block-cyclic) or 0 "
+              "(balanced contiguous runs)",
+              v);
+  v = getenv("TESSERA_SPILL_DIR");
+  struct stat st;
+  if (v != NULL && *v != '\0') {
+    TSR_CHECK(stat(v, &st) == 0, TSR_EINVAL, "TESSERA_SPILL_DIR='%s': %s", v, strerror(errno));
+    TSR_CHECK(S_ISDIR(st.st_mode), TSR_EINVAL, "TESSERA_SPILL_DIR='%s' is not a directory", v);
+  }
+  return TSR_OK;
+}
+
+bool tsr__parse_owner_block(const char *text, long long *out) {
+  errno = 0;
+  char *end;
+  long long b = strtoll(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || b < 0 || text[0] == '+' || text[0] == ' ')
+    return false;
+  *out = b;
+  return true;
+}
+
 /* ---- create / destroy / setters ---------------------------------------- */
 
 tsr_status tsr_ctx_create(tsr_ctx **out) {
@@ -214,9 +250,11 @@ tsr_status tsr_ctx_create(tsr_ctx **out) {
   TSR_TRY(threads_from_env(&threads));
   TSR_TRY(size_from_env("TESSERA_MEMORY_LIMIT", &limit));
   TSR_TRY(size_from_env("TESSERA_CHUNK_BYTES", &chunk_bytes));
-  TSR_CHECK(chunk_bytes >= 1, TSR_EINVAL, "TESSERA_CHUNK_BYTES must be at least 1 byte");
+  TSR_CHECK(chunk_bytes >= 1, TSR_EINVAL, "TESSERA_CHUNK_BYTES='%s': must be at least 1 byte",
+            getenv("TESSERA_CHUNK_BYTES"));
   TSR_TRY(log_level_from_env(&level));
   TSR_TRY(executor_from_env(&executor));
+  TSR_TRY(check_other_env());
   tsr_ctx *ctx = calloc(1, sizeof *ctx);
   TSR_CHECK(ctx != NULL, TSR_ENOMEM, "out of memory creating a context");
   atomic_flag_clear(&ctx->alloc.cache_lock);

@@ -47,7 +47,7 @@ static tsr_status mpi_check(int rc, const char *what) {
 /* Started by a launcher?  TESSERA_MPI=0/1 decides; else Open MPI's mpirun,
  * PMIx (srun --mpi=pmix, prterun), PMI (MPICH's hydra, srun) variables. */
 static bool launched(void) {
-  const char *v = getenv("TESSERA_MPI");
+  const char *v = getenv("TESSERA_MPI"); /* "0" or "1": checked by tsr_ctx_create */
   if (v != NULL && v[0] != '\0')
     return strcmp(v, "0") != 0;
   static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"};
@@ -67,13 +67,20 @@ static void dist_free(void *p) {
   free(d);
 }
 
-static int64_t owner_block_from_env(void) {
+/* tsr_ctx_create checked the variable; a value set since is still never
+ * taken silently. */
+static bool owner_block_from_env(int64_t *block) {
   const char *v = getenv("TESSERA_OWNER_BLOCK");
-  if (v == NULL || v[0] == '\0')
-    return 0;
-  char *end;
-  long long b = strtoll(v, &end, 10);
-  return *end == '\0' && b >= 0 ? b : 0;
+  long long b = 0;
+  if (v != NULL && v[0] != '\0' && !tsr__parse_owner_block(v, &b)) {
+    tsr_error_set(TSR_EINVAL,
+                  "TESSERA_OWNER_BLOCK='%s': use a whole number of chunks >= 1 (block-cyclic) "
+                  "or 0 (balanced contiguous runs)",
+                  v);
+    return false;
+  }
+  *block = b;
+  return true;
 }
 
 /* Uses `comm` (duplicated) as the context's communicator. */
@@ -91,15 +98,22 @@ static tsr_status attach(tsr__dist *d, MPI_Comm comm) {
   return TSR_OK;
 }
 
+/* Why the calling thread's last make_state failed. */
+static _Thread_local tsr_status make_state_status = TSR_ENOMEM;
+
 static tsr__dist *make_state(tsr_ctx *ctx) {
   tsr__dist *d = calloc(1, sizeof *d);
   if (d == NULL) {
-    tsr_error_set(TSR_ENOMEM, "distribution state: out of memory");
+    make_state_status = tsr_error_set(TSR_ENOMEM, "distribution state: out of memory");
     return NULL;
   }
   d->size = 1;
   d->tag_ub = INT_MAX;
-  d->owner_block = owner_block_from_env();
+  if (!owner_block_from_env(&d->owner_block)) {
+    make_state_status = TSR_EINVAL;
+    free(d);
+    return NULL;
+  }
   tsr__ctx_set_dist(ctx, d, dist_free);
   return d;
 }
@@ -152,7 +166,7 @@ tsr_status tsr_ctx_set_distributed(tsr_ctx *ctx, bool distributed) {
   tsr__dist *d = tsr__ctx_dist(ctx);
   if (!distributed) {
     if (d == NULL && (d = make_state(ctx)) == NULL)
-      return TSR_ENOMEM;
+      return make_state_status;
     d->distributed = false;
     return TSR_OK;
   }
@@ -168,7 +182,7 @@ tsr_status tsr_ctx_set_owner_block(tsr_ctx *ctx, int64_t block) {
             (long long)block);
   tsr__dist *d = tsr__ctx_dist(ctx);
   if (d == NULL && (d = make_state(ctx)) == NULL)
-    return TSR_ENOMEM;
+    return make_state_status;
   d->owner_block = block;
   return TSR_OK;
 }
@@ -181,7 +195,7 @@ tsr_status tsr_ctx_set_comm(tsr_ctx *ctx, MPI_Comm comm) {
   TSR_CHECK(comm != MPI_COMM_NULL, TSR_EINVAL, "tsr_ctx_set_comm: comm is MPI_COMM_NULL");
   tsr__dist *d = tsr__ctx_dist(ctx);
   if (d == NULL && (d = make_state(ctx)) == NULL)
-    return TSR_ENOMEM;
+    return make_state_status;
   if (d->have_comm) {
     MPI_Comm_free(&d->comm);
     d->have_comm = false;
@@ -195,6 +209,25 @@ tsr_status tsr_ctx_agree(tsr_ctx *ctx, tsr_status status) {
   if (d == NULL)
     return TSR_EMPI;
   return tsr__dist_agree(d, status);
+}
+
+tsr_status tsr_ctx_broadcast(tsr_ctx *ctx, void *buf, size_t bytes, int root) {
+  TSR_CHECK(ctx != NULL, TSR_EINVAL, "tsr_ctx_broadcast: ctx is NULL");
+  TSR_CHECK(buf != NULL || bytes == 0, TSR_EINVAL, "tsr_ctx_broadcast: buf is NULL");
+  tsr__dist *d = tsr__dist_get(ctx);
+  if (d == NULL)
+    return TSR_EMPI;
+  TSR_CHECK(root >= 0 && root < tsr__dist_size(d), TSR_EINVAL,
+            "tsr_ctx_broadcast: root %d is not a rank (0 to %d)", root, tsr__dist_size(d) - 1);
+  if (!d->distributed)
+    return TSR_OK;
+  for (size_t at = 0; at < bytes;) { /* MPI counts are ints: pieces of at most 1 GiB */
+    size_t piece = bytes - at < ((size_t)1 << 30) ? bytes - at : (size_t)1 << 30;
+    TSR_TRY(mpi_check(MPI_Bcast((char *)buf + at, (int)piece, MPI_BYTE, root, d->comm),
+                      "MPI_Bcast"));
+    at += piece;
+  }
+  return TSR_OK;
 }
 
 /* ---- collectives ------------------------------------------------------------ */

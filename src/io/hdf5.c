@@ -88,18 +88,37 @@ typedef struct h5_walk {
   char inner[320], outer[160];
 } h5_walk;
 
+/* One line from a description: a failed system call's is several lines
+ * ("file write failed: time = ...\n, filename = ..., errno = 28, error
+ * message = 'No space left on device', ..."), of which only what failed
+ * and errno's text are kept; other newlines become spaces. */
+static void h5_one_line(const char *desc, char *out, size_t size) {
+  const char *failed = strstr(desc, " failed: ");
+  const char *no = strstr(desc, "errno = ");
+  if (failed != NULL && no != NULL && failed - desc < 64) {
+    int e = atoi(no + 8);
+    snprintf(out, size, "%.*s: %s", (int)(failed - desc + 7), desc, strerror(e));
+  } else {
+    snprintf(out, size, "%s", desc);
+  }
+  for (char *p = out; *p != '\0'; p++)
+    if (*p == '\n' || *p == '\r')
+      *p = ' ';
+}
+
 static herr_t h5_walk_cb(unsigned n, const H5E_error2_t *err, void *data) {
   h5_walk *w = data;
   const char *desc = err->desc != NULL ? err->desc : "";
   if (n == 0)
-    snprintf(w->inner, sizeof w->inner, "%s", desc);
-  snprintf(w->outer, sizeof w->outer, "%s", desc);
+    h5_one_line(desc, w->inner, sizeof w->inner);
+  h5_one_line(desc, w->outer, sizeof w->outer);
   w->n++;
   return 0;
 }
 
-/* HDF5's explanation of the failure just seen (under the lock): the API
- * level's description and the innermost one, which carries errno's text. */
+/* HDF5's explanation of the failure just seen (under the lock), on one
+ * line: the API level's description and the innermost one, which carries
+ * errno's text. */
 static void h5_explain(char *buf, size_t size) {
   h5_walk w = {0};
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_walk_cb, &w);
@@ -304,6 +323,18 @@ static bool map_type(hid_t ftype, tsr__h5_dataset *d, bool *exact, char *why, si
   }
   d->itemsize = tsr_dtype_size(d->info.dtype);
   return d->memtype >= 0;
+}
+
+tsr_dtype tsr__h5_file_dtype(hid_t ftype) {
+  tsr__h5_dataset d;
+  memset(&d, 0, sizeof d);
+  d.memtype = -1;
+  bool exact;
+  char why[WHY_BYTES];
+  bool ok = map_type(ftype, &d, &exact, why, sizeof why);
+  if (d.memtype >= 0)
+    H5Tclose(d.memtype);
+  return ok ? d.info.dtype : TSR_NUM_DTYPES;
 }
 
 static void dataset_free(tsr__h5_dataset *d) {

@@ -17,6 +17,12 @@
 
 /* The process-wide HDF5 lock (with HDF5's error printing off inside it);
  * for the other files of src/io. */
+/* The dtype `tsr_array_from_hdf5` reads a file type as (an enum as its
+ * integer base, h5py's FALSE/TRUE enum as bool), or TSR_NUM_DTYPES when
+ * it cannot.  Under the lock; hid_t is HDF5's (included by the caller). */
+#ifdef H5_VERS_MAJOR
+tsr_dtype tsr__h5_file_dtype(hid_t ftype);
+#endif
 void tsr__h5_lock(void);
 void tsr__h5_unlock(void);
 

@@ -5,9 +5,11 @@
  * HDF5 lock and collects plain entries; the caller's function is called
  * afterwards, outside the lock, so it may call tessera (and HDF5 through
  * tessera) itself. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <hdf5.h>
 
@@ -19,29 +21,30 @@ typedef struct entry_list {
   bool failed;
 } entry_list;
 
+/* The type as tessera reads it (tsr__h5_file_dtype, as eval does): an
+ * enum is its integer base ("int16 (enum)"), h5py's bool enum is bool. */
 static const char *type_name(hid_t t, bool *supported) {
   H5T_class_t cls = H5Tget_class(t);
   size_t size = H5Tget_size(t);
-  *supported = false;
-  switch (cls) {
-  case H5T_INTEGER: {
-    bool sign = H5Tget_sign(t) == H5T_SGN_2;
-    static const char *const names[2][4] = {{"uint8", "uint16", "uint32", "uint64"},
-                                            {"int8", "int16", "int32", "int64"}};
-    int k = size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : size == 8 ? 3 : -1;
-    if (k < 0)
-      return "integer";
-    *supported = true;
-    return names[sign][k];
+  tsr_dtype dtype = tsr__h5_file_dtype(t);
+  *supported = dtype != TSR_NUM_DTYPES;
+  if (*supported && cls == H5T_ENUM && dtype != TSR_BOOL) {
+    static const char *const enums[] = {
+        [TSR_INT8] = "int8 (enum)",     [TSR_INT16] = "int16 (enum)",
+        [TSR_INT32] = "int32 (enum)",   [TSR_INT64] = "int64 (enum)",
+        [TSR_UINT8] = "uint8 (enum)",   [TSR_UINT16] = "uint16 (enum)",
+        [TSR_UINT32] = "uint32 (enum)", [TSR_UINT64] = "uint64 (enum)"};
+    if ((size_t)dtype < sizeof enums / sizeof enums[0] && enums[dtype] != NULL)
+      return enums[dtype];
   }
+  if (*supported)
+    return tsr_dtype_name(dtype);
+  switch (cls) {
+  case H5T_INTEGER:
+    return "integer";
   case H5T_FLOAT:
-    *supported = size == 4 || size == 8;
-    return size == 2 ? "float16" : size == 4 ? "float32" : size == 8 ? "float64" : "float";
+    return size == 2 ? "float16" : "float";
   case H5T_ENUM:
-    if (size == 1 && H5Tget_nmembers(t) == 2) {
-      *supported = true;
-      return "bool";
-    }
     return "enum";
   case H5T_STRING:
     return "string";
@@ -60,6 +63,58 @@ static const char *type_name(hid_t t, bool *supported) {
   default:
     return "unknown";
   }
+}
+
+/* "shuffle + deflate 4 + lzf (filter 32000)" (malloc'd; NULL when out of
+ * memory). */
+static char *filter_text(hid_t pl) {
+  int nf = H5Pget_nfilters(pl);
+  size_t cap = 64 + (nf > 0 ? (size_t)nf * 96 : 0), at = 0;
+  char *text = malloc(cap);
+  if (text == NULL)
+    return NULL;
+  text[0] = '\0';
+  for (int f = 0; f < nf; f++) {
+    unsigned flags, cd[8];
+    size_t ncd = 8;
+    char fname[64] = "";
+    H5Z_filter_t id = H5Pget_filter2(pl, (unsigned)f, &flags, &ncd, cd, sizeof fname, fname, NULL);
+    char one[96];
+    switch (id) {
+    case H5Z_FILTER_DEFLATE:
+      snprintf(one, sizeof one, "deflate %u", ncd > 0 ? cd[0] : 0);
+      break;
+    case H5Z_FILTER_SHUFFLE:
+      snprintf(one, sizeof one, "shuffle");
+      break;
+    case H5Z_FILTER_FLETCHER32:
+      snprintf(one, sizeof one, "fletcher32");
+      break;
+    case H5Z_FILTER_SZIP:
+      snprintf(one, sizeof one, "szip");
+      break;
+    case H5Z_FILTER_NBIT:
+      snprintf(one, sizeof one, "nbit");
+      break;
+    case H5Z_FILTER_SCALEOFFSET:
+      snprintf(one, sizeof one, "scaleoffset");
+      break;
+    default:
+      fname[sizeof fname - 1] = '\0';
+      if (id < 0)
+        snprintf(one, sizeof one, "unreadable filter");
+      else if (fname[0] != '\0')
+        snprintf(one, sizeof one, "%.48s (filter %d)", fname, (int)id);
+      else
+        snprintf(one, sizeof one, "filter %d", (int)id);
+    }
+    bool avail = id >= 0 && H5Zfilter_avail(id) > 0;
+    at += (size_t)snprintf(text + at, cap - at, "%s%s%s", f ? " + " : "", one,
+                           avail ? "" : " [not available]");
+    if (at >= cap)
+      break;
+  }
+  return text;
 }
 
 static bool add(entry_list *l, const char *path, tsr_hdf5_entry *e) {
@@ -105,7 +160,27 @@ static bool describe(hid_t loc, const char *name, const char *path, entry_list *
   }
   e.logical_bytes = n * (t >= 0 ? (uint64_t)H5Tget_size(t) : 0);
   e.stored_bytes = (uint64_t)H5Dget_storage_size(d);
-  if (pl >= 0 && H5Pget_layout(pl) == H5D_CHUNKED) {
+  H5D_layout_t layout = pl >= 0 ? H5Pget_layout(pl) : H5D_LAYOUT_ERROR;
+  e.layout = layout == H5D_CHUNKED    ? "chunked"
+             : layout == H5D_COMPACT  ? "compact"
+             : layout == H5D_VIRTUAL  ? "virtual"
+             : layout == H5D_CONTIGUOUS ? "contiguous"
+                                      : "unknown";
+  if (layout == H5D_VIRTUAL) {
+    size_t count = 0;
+    if (H5Pget_virtual_count(pl, &count) >= 0)
+      e.sources = count;
+  }
+  if (pl >= 0 && (e.filters = filter_text(pl)) == NULL) {
+    H5Pclose(pl);
+    if (sp >= 0)
+      H5Sclose(sp);
+    if (t >= 0)
+      H5Tclose(t);
+    H5Dclose(d);
+    return false;
+  }
+  if (pl >= 0 && layout == H5D_CHUNKED) {
     hsize_t ch[H5S_MAX_RANK];
     int cn = H5Pget_chunk(pl, H5S_MAX_RANK, ch);
     e.chunked = cn == e.ndim;
@@ -141,8 +216,58 @@ typedef struct walk_state {
   const char *prefix; /* the object walked, "/" or "/g" */
 } walk_state;
 
+static bool link_path(const walk_state *w, const char *name, char **out) {
+  size_t size = strlen(w->prefix) + strlen(name) + 2;
+  if ((*out = malloc(size)) == NULL)
+    return false;
+  snprintf(*out, size, "%s%s%s", w->prefix, strcmp(w->prefix, "/") == 0 ? "" : "/", name);
+  return true;
+}
+
+/* A soft or external link: its target, not followed (H5Lvisit does not
+ * follow them); dangling when the target does not resolve. */
+static bool describe_link(hid_t group, const char *name, const H5L_info_t *info,
+                          walk_state *w) {
+  tsr_hdf5_entry e;
+  memset(&e, 0, sizeof e);
+  e.deflate_level = -1;
+  e.link = info->type == H5L_TYPE_SOFT ? "soft" : "external";
+  size_t size = info->u.val_size;
+  char *val = malloc(size + 1), *target = NULL, *path = NULL;
+  if (val == NULL)
+    return false;
+  bool ok = H5Lget_val(group, name, val, size, H5P_DEFAULT) >= 0;
+  val[size] = '\0';
+  if (ok && info->type == H5L_TYPE_EXTERNAL) {
+    const char *file = NULL, *obj = NULL;
+    unsigned flags;
+    ok = H5Lunpack_elink_val(val, size, &flags, &file, &obj) >= 0 && file != NULL && obj != NULL;
+    size_t n = ok ? strlen(file) + strlen(obj) + 2 : 0;
+    if (ok && (target = malloc(n)) != NULL)
+      snprintf(target, n, "%s:%s", file, obj);
+  } else if (ok) {
+    target = strdup(val);
+  }
+  free(val);
+  if (!ok) { /* unreadable value: show the link without a target */
+    target = strdup("?");
+  }
+  if (target == NULL)
+    return false;
+  e.target = target;
+  e.dangling = H5Oexists_by_name(group, name, H5P_DEFAULT) <= 0;
+  H5Eclear2(H5E_DEFAULT);
+  ok = link_path(w, name, &path) && add(w->l, path, &e);
+  free(path);
+  if (!ok)
+    free(target);
+  return ok;
+}
+
 static herr_t visit(hid_t group, const char *name, const H5L_info_t *info, void *data) {
   walk_state *w = data;
+  if (info->type == H5L_TYPE_SOFT || info->type == H5L_TYPE_EXTERNAL)
+    return describe_link(group, name, info, w) ? 0 : -1;
   if (info->type != H5L_TYPE_HARD)
     return 0;
   size_t size = strlen(w->prefix) + strlen(name) + 2; /* no limit on names' lengths */
@@ -165,9 +290,17 @@ tsr_status tsr_hdf5_list(const char *path, const char *object, tsr_hdf5_visit_fn
   tsr__h5_lock();
   hid_t f = H5Fis_hdf5(path) > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
   if (f < 0) {
-    FILE *probe = fopen(path, "rb");
+    struct stat st;
+    FILE *probe = NULL;
+    int e = 0;
+    if (stat(path, &st) != 0)
+      e = errno;
+    else if (S_ISDIR(st.st_mode))
+      e = EISDIR;
+    else if ((probe = fopen(path, "rb")) == NULL)
+      e = errno;
     status = tsr_error_set(TSR_EIO, "cannot open '%s': %s", path,
-                           probe == NULL ? "no such file or not readable" : "not an HDF5 file");
+                           e != 0 ? strerror(e) : "not an HDF5 file");
     if (probe != NULL)
       fclose(probe);
   } else if (strcmp(object, "/") != 0 && H5Lexists(f, object, H5P_DEFAULT) <= 0) {
@@ -192,8 +325,11 @@ tsr_status tsr_hdf5_list(const char *path, const char *object, tsr_hdf5_visit_fn
   for (size_t i = 0; i < l.n && status == TSR_OK; i++)
     if (fn(&l.items[i], user) != 0)
       break;
-  for (size_t i = 0; i < l.n; i++)
+  for (size_t i = 0; i < l.n; i++) {
     free((char *)l.items[i].path);
+    free((char *)l.items[i].filters);
+    free((char *)l.items[i].target);
+  }
   free(l.items);
   return status;
 }

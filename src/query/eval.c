@@ -577,6 +577,28 @@ static tsr_status get_array(const call *c, const char *name, tsr_dtype dtype, ts
   return as_array(c->ev, v, pos, name, dtype, out);
 }
 
+/* A tuple whose item i is not an integer: the message shows the item,
+ * e.g. "zeros() argument 'shape' must be a tuple of integers, but item 0
+ * is 1000000000000.0 (a float)". */
+static tsr_status bad_item(const call *c, const char *name, const char *want, int i) {
+  int32_t pos;
+  const qv *v = arg(c, name, &pos), *it = &v->items[i];
+  const char *kind = tsr__query_value_kind_name(it);
+  const char *article = strchr("aeiou", kind[0]) != NULL ? "an" : "a";
+  char text[96];
+  if (it->kind == QV_FLOAT) {
+    char num[40];
+    snprintf(num, sizeof num, "%.17g", it->f);
+    snprintf(text, sizeof text, "%s%s (a float)", num, strpbrk(num, ".ein") ? "" : ".0");
+  } else {
+    snprintf(text, sizeof text, it->kind == QV_NONE ? "%s" : "%s %s",
+             it->kind == QV_NONE ? "None" : article, kind);
+  }
+  return tsr__query_fail(c->ev->source, pos, TSR_EINVAL,
+                         "%s() argument '%s' must be %s, but item %d is %s", c->node->text, name,
+                         want, i, text);
+}
+
 /* An int or a tuple of ints into list[*n] (at most TSR_MAX_NDIM). */
 static tsr_status get_ints(const call *c, const char *name, int64_t *list, int *n) {
   const qv *v = arg(c, name, NULL);
@@ -591,7 +613,7 @@ static tsr_status get_ints(const call *c, const char *name, int64_t *list, int *
     return bad_arg(c, name, "a tuple of at most 32 integers");
   for (int i = 0; i < v->n; i++) {
     if (v->items[i].kind != QV_INT && v->items[i].kind != QV_BOOL)
-      return bad_arg(c, name, "an integer or a tuple of integers");
+      return bad_item(c, name, "a tuple of integers", i);
     list[i] = integer(&v->items[i]);
   }
   *n = v->n;
@@ -642,7 +664,7 @@ static tsr_status get_chunks(const call *c, const char *name, int ndim, int64_t 
       else if (it->kind == QV_INT)
         buf[d] = it->i;
       else
-        return bad_arg(c, name, "an integer, a tuple of integers or \"auto\"");
+        return bad_item(c, name, "a tuple of integers (or None)", d);
     }
   } else {
     return bad_arg(c, name, "an integer, a tuple of integers or \"auto\"");

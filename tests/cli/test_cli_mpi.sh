@@ -4,7 +4,9 @@
 # 4 ranks x 1 and 2 threads prints the same bytes on stdout (rank 0 only)
 # and writes bitwise the same dataset (compared as raw little-endian bytes
 # dumped by h5dump) as the run without a launcher; a bad program fails on
-# every rank with one message and a non-zero status, and leaves no output.
+# every rank with one message and a non-zero status, and leaves no output;
+# an error on rank 1 alone (environment, parse) is printed once by rank 0
+# as "rank 1: ..."; `-f -` reads the program on rank 0 and broadcasts it.
 set -u
 mpiexec="$1"
 tessera="$2"
@@ -56,8 +58,59 @@ else
   echo "ok   bad-input"
 fi
 
+# Errors on one rank only (M2-1 item 11): each reaches the user once, from
+# rank 0, prefixed with the failing rank, and the job ends non-zero.  A
+# wrapper gives rank 1 alone a bad TESSERA_OWNER_BLOCK, or a program file
+# with a syntax error.
+cat >on_rank1.sh <<'EOS'
+#!/bin/bash
+# on_rank1.sh MODE TESSERA: runs `tessera eval`, spoiling it on rank 1 only
+mode="$1" tessera="$2"
+rank="${OMPI_COMM_WORLD_RANK:-${PMIX_RANK:-0}}"
+if [ "$mode" = env ] && [ "$rank" = 1 ]; then export TESSERA_OWNER_BLOCK=abc; fi
+prog=good.tsr
+if [ "$mode" = parse ] && [ "$rank" = 1 ]; then prog=bad.tsr; fi
+exec "$tessera" eval -f "$prog"
+EOS
+printf 'sum(arange(10))\n' >good.tsr
+printf 'sum(arange(10)\n' >bad.tsr
+one_error() { # one_error NAME REGEX -- command...: non-zero, exactly one error line matching REGEX
+  local name="$1" want="$2"
+  shift 3
+  timeout 120 "$@" >one.txt 2>one.err
+  local st=$?
+  if [ "$st" -eq 0 ] || [ "$st" -eq 124 ]; then
+    fail "$name: exit status $st: $(head -c 600 one.err)"
+  elif [ "$(grep -c 'tessera: error:' one.err)" -ne 1 ] || ! grep -Eq "$want" one.err; then
+    fail "$name: want one error matching $want, got: $(head -c 600 one.err)"
+  else
+    echo "ok   $name"
+  fi
+}
+one_error env-rank1 "^tessera: error: rank 1: TESSERA_OWNER_BLOCK='abc'" -- \
+  "$mpiexec" -n 2 --oversubscribe bash on_rank1.sh env "$tessera"
+one_error parse-rank1 '^tessera: error: rank 1: line [0-9]+, column [0-9]+: expected' -- \
+  "$mpiexec" -n 2 --oversubscribe bash on_rank1.sh parse "$tessera"
+one_error usage-all-ranks "^tessera: error: rank 0: unknown option '--bogus'" -- \
+  "$mpiexec" -n 2 --oversubscribe "$tessera" eval --bogus 1
+one_error env-all-ranks "^tessera: error: rank 0: TESSERA_MPI='yes'" -- \
+  "$mpiexec" -n 2 --oversubscribe -x TESSERA_MPI=yes "$tessera" eval 1
+# -f - under mpiexec: rank 0 reads standard input and broadcasts it; the
+# result is the one process's.
+TESSERA_MPI=0 "$tessera" eval -f - <"$data/main_job.tsr" --in t="$data/sample.h5:/temperature" \
+  --out anomaly=stdin_ref.h5:/anomaly -q >stdin_ref.txt 2>stdin_ref.err || fail "stdin reference: $(cat stdin_ref.err)"
+if ! timeout 120 "$mpiexec" -n 2 --oversubscribe --bind-to none "$tessera" eval -q -f - \
+  --in t="$data/sample.h5:/temperature" --out anomaly=stdin2.h5:/anomaly <"$data/main_job.tsr" \
+  >stdin2.txt 2>stdin2.err; then
+  fail "stdin-np2: exit status $?: $(head -c 600 stdin2.err)"
+elif [ ! -s stdin2.txt ] || ! cmp -s stdin_ref.txt stdin2.txt || ! cmp -s ref.txt stdin2.txt; then
+  fail "stdin-np2: printed $(head -c 300 stdin2.txt) instead of $(head -c 300 ref.txt)"
+else
+  echo "ok   stdin-np2"
+fi
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures failed"
   exit 1
 fi
-echo "8 passed, 0 failed"
+echo "13 passed, 0 failed"

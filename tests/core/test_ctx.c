@@ -12,6 +12,9 @@ static void clear_env(void) {
   unsetenv("TESSERA_CHUNK_BYTES");
   unsetenv("TESSERA_LOG");
   unsetenv("TESSERA_EXECUTOR");
+  unsetenv("TESSERA_MPI");
+  unsetenv("TESSERA_OWNER_BLOCK");
+  unsetenv("TESSERA_SPILL_DIR");
 }
 
 static void test_ctx__parse_bytes(void **state) {
@@ -125,10 +128,19 @@ static void test_ctx__bad_environment_names_the_variable(void **state) {
       {"TESSERA_NUM_THREADS", "0", "TESSERA_NUM_THREADS='0'"},
       {"TESSERA_NUM_THREADS", "5000", "TESSERA_NUM_THREADS='5000'"},
       {"OMP_NUM_THREADS", "x,2", "OMP_NUM_THREADS='x,2'"},
-      {"TESSERA_MEMORY_LIMIT", "lots", "TESSERA_MEMORY_LIMIT"},
-      {"TESSERA_CHUNK_BYTES", "0", "TESSERA_CHUNK_BYTES"},
+      {"OMP_NUM_THREADS", "0", "OMP_NUM_THREADS='0'"},
+      {"OMP_NUM_THREADS", "123456789012345678901234567890123456789012345", "OMP_NUM_THREADS"},
+      {"TESSERA_MEMORY_LIMIT", "lots", "TESSERA_MEMORY_LIMIT='lots'"},
+      {"TESSERA_CHUNK_BYTES", "0", "TESSERA_CHUNK_BYTES='0'"},
       {"TESSERA_LOG", "loud", "TESSERA_LOG='loud'"},
       {"TESSERA_EXECUTOR", "gpu", "TESSERA_EXECUTOR='gpu'"},
+      {"TESSERA_MPI", "yes", "TESSERA_MPI='yes': use 1 (use MPI) or 0 (never)"},
+      {"TESSERA_MPI", "2", "TESSERA_MPI='2'"},
+      {"TESSERA_OWNER_BLOCK", "abc", "TESSERA_OWNER_BLOCK='abc': use a whole number"},
+      {"TESSERA_OWNER_BLOCK", "-1", "TESSERA_OWNER_BLOCK='-1'"},
+      {"TESSERA_OWNER_BLOCK", "4x", "TESSERA_OWNER_BLOCK='4x'"},
+      {"TESSERA_SPILL_DIR", "/nonexistent/spill", "TESSERA_SPILL_DIR='/nonexistent/spill'"},
+      {"TESSERA_SPILL_DIR", "/etc/passwd", "TESSERA_SPILL_DIR='/etc/passwd' is not a directory"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     clear_env();
@@ -136,6 +148,19 @@ static void test_ctx__bad_environment_names_the_variable(void **state) {
     tsr_ctx *ctx = (tsr_ctx *)1;
     assert_fails(tsr_ctx_create(&ctx), TSR_EINVAL, cases[i].needle);
     assert_null(ctx);
+  }
+  /* accepted values */
+  static const char *const good[][2] = {{"TESSERA_MPI", "0"},
+                                        {"TESSERA_OWNER_BLOCK", "0"},
+                                        {"TESSERA_OWNER_BLOCK", "16"},
+                                        {"TESSERA_SPILL_DIR", "/tmp"},
+                                        {"OMP_NUM_THREADS", "2,1"}};
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    clear_env();
+    setenv(good[i][0], good[i][1], 1);
+    tsr_ctx *ctx = NULL;
+    assert_ok(tsr_ctx_create(&ctx));
+    tsr_ctx_destroy(&ctx);
   }
   clear_env();
 }

@@ -113,7 +113,7 @@ static void test_eval__printing(void **state) {
   check_eval(ctx, "arange(3) / 10", "[0.0, 0.10000000000000001, 0.20000000000000001]");
   check_eval(ctx, "arange(4) % 2 == 0", "[True, False, True, False]");
   check_eval(ctx, "zeros((0,))", "[]");
-  check_eval(ctx, "zeros((2, 0))", "[[],\n []]");
+  check_eval(ctx, "zeros((2, 0))", "[], shape=(2, 0)"); /* NumPy's repr; test_format.c */
   check_eval(ctx, "full((), 7, dtype=\"u1\")", "7");
   check_eval(ctx, "astype(arange(-2, 2), \"i1\")", "[-2, -1, 0, 1]");
   check_eval(ctx, "astype(full((2,), -1), \"u8\")", "[18446744073709551615, 18446744073709551615]");
@@ -130,12 +130,7 @@ static void test_eval__printing(void **state) {
   assert_string_equal(buf, "[[-3, 300]]\n");
   free(buf);
 
-  tsr_array *big = run(ctx, "zeros((10, 101))");
-  FILE *devnull = fopen("/dev/null", "w");
-  assert_fails(tsr_program_format_value(big, NULL, devnull), TSR_EINVAL,
-               "result has 1010 elements; use --out to store it");
-  fclose(devnull);
-  tsr_array_destroy(&big);
+  /* large results are summarized: tests/query/test_format.c */
 }
 
 static void test_eval__elementwise_and_weak_scalars(void **state) {
