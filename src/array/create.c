@@ -264,7 +264,22 @@ static tsr_status lower_arange_int(const tsr__expr *e, tsr_taskgraph *g, const u
                                      sizeof(arange_int_params), out);
 }
 
-static const tsr__op op_arange_int = {"arange", lower_arange_int, NULL, true};
+static tsr_status chunk_arange_int(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_inputs *in,
+                                   int64_t c, uint32_t *task) {
+  (void)in;
+  return tsr__lower_blockwise_source_chunk(e, g, "arange", arange_int_kernel, NULL, e->params,
+                                           sizeof(arange_int_params), c, task);
+}
+
+static void hash_arange_int(const tsr__expr *e, tsr__hash *h) {
+  const arange_int_params *p = e->params;
+  tsr__hash_u64(h, (uint64_t)p->start);
+  tsr__hash_u64(h, (uint64_t)p->step);
+  tsr__hash_u64(h, (uint64_t)p->dtype);
+}
+
+static const tsr__op op_arange_int = {"arange",         lower_arange_int, NULL, true,
+                                      chunk_arange_int, hash_arange_int};
 
 tsr_status tsr_array_arange_i64(tsr_ctx *ctx, tsr_dtype dtype, int64_t start, int64_t stop,
                                 int64_t step, int64_t chunk, tsr_array **out) {
