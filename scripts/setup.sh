@@ -94,7 +94,7 @@ if [ "$mode" = fuzz ]; then
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$PWD/tests/fuzz/ubsan.supp \
     LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0 TESSERA_LOG=error \
       "$bin" -runs=0 "tests/fuzz/corpus/$target" "tests/fuzz/regressions/$target" 2>&1 |
-      grep -E '^#[0-9]+ +(INITED|DONE)' | tail -n 1 | sed "s/^/   $target: /"
+      grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' | tail -n 1 | sed "s/^/   $target: /"
   done
   if [ -n "$fuzz_seconds" ]; then
     for target in "${targets[@]}"; do
