@@ -15,7 +15,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 target=${1:-}
 seconds=${2:-}
-build=${3:-$here/../../build/fuzz}
+build=${3:-$(dirname "$(dirname "$here")")/build/fuzz}
 if [ -z "$target" ] || [ -z "$seconds" ]; then
   echo "usage: tests/fuzz/fuzz.sh TARGET SECONDS [BUILD_DIR]" >&2
   exit 2
@@ -58,4 +58,4 @@ cp "$here/corpus/$target"/* "$work/merged/"
 for f in "$work/merged"/*; do
   [ -e "$here/corpus/$target/$(basename "$f")" ] || mv "$f" "$work/new/"
 done
-echo "   $(ls "$work/new" | wc -l) new inputs, $(du -sh "$work/new" | cut -f1)"
+echo "   $(ls "$work/new" | wc -l) new inputs, $(du -sb --apparent-size "$work/new" | cut -f1) bytes"
