@@ -102,3 +102,12 @@ with h5py.File(path("fletcher_scaleoffset"), "w") as f:
 with h5py.File(path("ragged_chunks_3d"), "w") as f:
     f.create_dataset("r", data=np.arange(60, dtype="f8").reshape(3, 4, 5), chunks=(2, 3, 2),
                      compression="gzip", compression_opts=1)
+
+# Huge shapes whose chunks were never written (nothing is stored): a small
+# slice must be quick, sizes must not wrap (M2-1 items 1 and 3).
+for name, shape, dtype, chunks in [("sparse_1e14x30", (10**14, 30), "f8", (10, 10)),
+                                   ("bytes_overflow_2p61", (2**61 + 1,), "f8", (1024,)),
+                                   ("elements_overflow_3d", (2**40, 2**40, 2**40), "u1", (1, 1, 64)),
+                                   ("many_chunks_1d", (10**12,), "i1", (1,))]:
+    with h5py.File(path(name), "w") as f:
+        f.create_dataset("d", shape=shape, dtype=dtype, chunks=chunks)
