@@ -7,6 +7,11 @@
 #   bash scripts/setup.sh bench  the same set-up plus python3-numpy and python3-dask,
 #                                then bench_sched, the NumPy/Dask array peers, A7 out of
 #                                core, and A2-A6 on 2 MPI ranks against 2 threads (M1-5)
+#   bash scripts/setup.sh fuzz [SECONDS]
+#                                the same set-up plus clang and libFuzzer, then the
+#                                libFuzzer build (preset fuzz: ASan + UBSan) and a replay of
+#                                every target's corpus and regressions; with SECONDS, each
+#                                target is then fuzzed that long (tests/fuzz/fuzz.sh)
 # Packages are installed only when missing (as root directly, else through
 # sudo).  With CI set, warnings are errors.  Safe to run again.
 set -euo pipefail
@@ -14,8 +19,8 @@ cd "$(dirname "$0")/.."
 
 mode=${1:-}
 case "$mode" in
-  run|test|bench) ;;
-  *) echo "usage: bash scripts/setup.sh run|test|bench" >&2; exit 2 ;;
+  run|test|bench|fuzz) ;;
+  *) echo "usage: bash scripts/setup.sh run|test|bench|fuzz [SECONDS]" >&2; exit 2 ;;
 esac
 
 # Everything the project needs now and in its planned milestones (MPI,
@@ -26,6 +31,15 @@ packages=(build-essential cmake pkg-config git python3
 # The benchmark peers (bench/peers/), for bench mode only: Debian's packages.
 if [ "$mode" = bench ]; then
   packages+=(python3-numpy python3-dask python3-h5py gnuplot-nox)
+fi
+# Debian's clang with its OpenMP and libFuzzer, for fuzz mode only.
+if [ "$mode" = fuzz ]; then
+  packages+=(clang libomp-dev libfuzzer-14-dev)
+  fuzz_seconds=${2:-}
+  if [ -n "$fuzz_seconds" ] && ! [[ "$fuzz_seconds" =~ ^[1-9][0-9]*$ ]]; then
+    echo "usage: bash scripts/setup.sh fuzz [SECONDS]: '$fuzz_seconds' is not a number of seconds" >&2
+    exit 2
+  fi
 fi
 # h5py for the HDF5 interop tests (tests/io/test_hdf5.c; skipped without it).
 if [ "$mode" = test ]; then
@@ -62,6 +76,33 @@ build() { # preset
   cmake --preset "$1" "${extra[@]}" >/dev/null
   cmake --build --preset "$1" -j "$jobs"
 }
+
+if [ "$mode" = fuzz ]; then
+  # The libFuzzer build only (clang's warnings are not gcc's: no -Werror).
+  echo "== configure and build: fuzz"
+  cmake --preset fuzz >/dev/null
+  cmake --build --preset fuzz -j "$jobs"
+  echo "== replay of every target's corpus and regressions (libFuzzer build)"
+  targets=()
+  for bin in build/fuzz/fuzz_*; do
+    if [ -f "$bin" ] && [ -x "$bin" ]; then
+      targets+=("${bin#build/fuzz/fuzz_}")
+    fi
+  done
+  for target in "${targets[@]}"; do
+    bin=build/fuzz/fuzz_$target
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$PWD/tests/fuzz/ubsan.supp \
+    LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0 TESSERA_LOG=error \
+      "$bin" -runs=0 "tests/fuzz/corpus/$target" "tests/fuzz/regressions/$target" 2>&1 |
+      grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' | tail -n 1 | sed "s/^/   $target: /"
+  done
+  if [ -n "$fuzz_seconds" ]; then
+    for target in "${targets[@]}"; do
+      bash tests/fuzz/fuzz.sh "$target" "$fuzz_seconds"
+    done
+  fi
+  exit 0
+fi
 
 build release
 if [ "$mode" = run ]; then
