@@ -145,7 +145,7 @@ typedef struct tsr_hdf5_entry {
   int deflate_level;      /* -1: not deflated */
   bool shuffle;
   int other_filters;      /* filters besides deflate and shuffle */
-  uint64_t logical_bytes; /* elements x element size */
+  uint64_t logical_bytes; /* elements x element size; UINT64_MAX if more */
   uint64_t stored_bytes;  /* as stored in the file */
   /* Datasets: "contiguous", "compact", "chunked" or "virtual" (a virtual
    * dataset maps `sources` source datasets). */

@@ -227,7 +227,7 @@ static tsr_status gemm_kernel(const tsr_kernel_call *call) {
   char *scratch = NULL;
   if (need_a + need_b > 0)
     TSR_TRY(tsr_kernel_alloc(ctx, (size_t)(need_a + need_b) * item, (void **)&scratch));
-  char *scratch_b = scratch + (size_t)need_a * item;
+  char *scratch_b = scratch != NULL ? scratch + (size_t)need_a * item : NULL;
   bool accumulate = false;
   blas_enter();
   for (int32_t i = 0; i < p.npairs; i++) {

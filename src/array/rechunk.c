@@ -294,7 +294,7 @@ static void copy_box(char *dst, tsr_dtype dt, const char *src, tsr_dtype st, int
       so += idx[k] * sst[k];
       dof += idx[k] * dst_[k];
     }
-    const char *s = src + (size_t)so * si;
+    const char *s = src + so * (ptrdiff_t)si; /* so < 0 for reversed slices */
     char *d = dst + (size_t)dof * di;
     if (tiled)
       copy_tiled(d, dst_[nd - 2], dst_[nd - 1], s, sst[nd - 2], sst[nd - 1], di, n[nd - 2],

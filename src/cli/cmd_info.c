@@ -16,6 +16,9 @@ static void help(FILE *out) {
         out);
 }
 
+/* Room for any shape: TSR_MAX_NDIM extents of up to 20 digits and ", ". */
+#define SHAPE_TEXT (TSR_MAX_NDIM * 22 + 8)
+
 static void shape_text(char *buf, size_t size, int ndim, const int64_t *shape) {
   size_t at = (size_t)snprintf(buf, size, "(");
   for (int d = 0; d < ndim && at < size; d++)
@@ -35,10 +38,10 @@ static int print_entry(const tsr_hdf5_entry *e, void *user) {
     printf("%-32s group\n", e->path);
     return 0;
   }
-  char shape[600], layout[600], logical[32], stored[32];
+  char shape[SHAPE_TEXT], layout[SHAPE_TEXT + 64], logical[32], stored[32];
   shape_text(shape, sizeof shape, e->ndim, e->shape);
   if (e->chunked) {
-    char c[560];
+    char c[SHAPE_TEXT];
     shape_text(c, sizeof c, e->ndim, e->chunks);
     snprintf(layout, sizeof layout, "chunks %s", c);
   } else if (e->layout != NULL && strcmp(e->layout, "virtual") == 0) {
@@ -49,7 +52,8 @@ static int print_entry(const tsr_hdf5_entry *e, void *user) {
   }
   printf("%-32s dataset %s %s, %s%s%s, %s (stored %s)%s\n", e->path, e->type, shape, layout,
          e->filters != NULL && e->filters[0] ? ", " : "", e->filters != NULL ? e->filters : "",
-         tsr_format_bytes(e->logical_bytes, logical, sizeof logical),
+         e->logical_bytes == UINT64_MAX ? "more than 16 EiB"
+                                        : tsr_format_bytes(e->logical_bytes, logical, sizeof logical),
          tsr_format_bytes(e->stored_bytes, stored, sizeof stored),
          e->supported ? "" : " [type not readable by tessera]");
   return ferror(stdout) ? 1 : 0; /* a failed write stops the walk; main reports it */

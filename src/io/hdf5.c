@@ -148,6 +148,8 @@ struct tsr__h5_dataset {
   int deflate_idx; /* pipeline position of deflate (mask bit), -1 none */
   int shuffle_idx; /* of shuffle, -1 none */
   int level;       /* writing: deflate level */
+  bool filtered;        /* reading, chunked: its chunks pass through filters */
+  uint64_t chunk_bytes; /* reading, chunked: bytes of one whole file chunk */
 };
 
 const tsr__h5_info *tsr__h5_dataset_info(const tsr__h5_dataset *d) { return &d->info; }
@@ -391,7 +393,9 @@ static bool read_layout(tsr__h5_dataset *d, hid_t dcpl, bool exact, char *why, s
     }
     info->chunk[a] = (int64_t)dims[a];
   }
+  d->chunk_bytes = chunk_bytes;
   int n = H5Pget_nfilters(dcpl);
+  d->filtered = n > 0;
   bool other = false;
   for (int i = 0; i < n; i++) {
     unsigned flags = 0, config = 0;
@@ -642,6 +646,56 @@ static void byteswap(size_t isz, size_t n, unsigned char *p) {
 
 /* Hyperslab read of the file box [foff, foff + count) into the memory box
  * at moff of the C-order buffer `out` of extents mshape. */
+/* Under the lock, before H5Dread of a box of a chunked dataset: HDF5
+ * 1.10.8 trusts the sizes its chunk index gives (CVE-2025-44904: an
+ * unfiltered chunk stored smaller than its extent is read past its end; a
+ * stored size larger than the file is allocated as is).  So every chunk the
+ * box touches must be absent, or lie within the file, and an unfiltered one
+ * must be stored at its own size.  One index lookup per chunk, next to a
+ * read of that chunk.  Returns false with `why` for a damaged chunk. */
+static bool chunks_sound(const tsr__h5_dataset *d, const int64_t *foff, const int64_t *count,
+                         char *why, size_t why_size) {
+  int nd = d->info.ndim;
+  hsize_t file_size = 0;
+  if (H5Fget_filesize(d->file, &file_size) < 0)
+    return true; /* not knowable: leave it to HDF5 */
+  int64_t first[H5S_MAX_RANK], last[H5S_MAX_RANK], at[H5S_MAX_RANK];
+  for (int a = 0; a < nd; a++) {
+    if (count[a] == 0)
+      return true;
+    first[a] = at[a] = foff[a] / d->info.chunk[a];
+    last[a] = (foff[a] + count[a] - 1) / d->info.chunk[a];
+  }
+  for (;;) {
+    hsize_t off[H5S_MAX_RANK], size = 0;
+    haddr_t addr = HADDR_UNDEF;
+    unsigned mask = 0;
+    for (int a = 0; a < nd; a++)
+      off[a] = (hsize_t)(at[a] * d->info.chunk[a]);
+    if (H5Dget_chunk_info_by_coord(d->dset, off, &mask, &addr, &size) >= 0 &&
+        addr != HADDR_UNDEF && size > 0 &&
+        (addr > file_size || size > file_size - addr || (!d->filtered && size != d->chunk_bytes))) {
+      char c[COORDS_BYTES];
+      int64_t o[H5S_MAX_RANK];
+      for (int a = 0; a < nd; a++)
+        o[a] = (int64_t)off[a];
+      snprintf(why, why_size, "the chunk at %.200s is damaged: stored in %llu bytes where %s",
+               fmt_coords(c, sizeof c, nd, o), (unsigned long long)size,
+               size != d->chunk_bytes && !d->filtered ? "its extent needs a different size"
+                                                      : "the file ends before it");
+      return false;
+    }
+    int a = nd - 1;
+    while (a >= 0 && at[a] == last[a]) {
+      at[a] = first[a];
+      a--;
+    }
+    if (a < 0)
+      return true;
+    at[a]++;
+  }
+}
+
 static tsr_status read_hyperslab(tsr__h5_dataset *d, const int64_t *foff, const int64_t *count,
                                  void *out, const int64_t *mshape, const int64_t *moff) {
   int nd = d->info.ndim;
@@ -658,6 +712,8 @@ static tsr_status read_hyperslab(tsr__h5_dataset *d, const int64_t *foff, const 
   h5_lock();
   if (nd == 0) {
     rc = H5Dread(d->dset, d->memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
+  } else if (d->info.chunked && !chunks_sound(d, foff, count, why, sizeof why)) {
+    rc = -2; /* why says it */
   } else {
     fspace = H5Dget_space(d->dset);
     mspace = H5Screate_simple(nd, ms, NULL);
@@ -666,9 +722,9 @@ static tsr_status read_hyperslab(tsr__h5_dataset *d, const int64_t *foff, const 
         H5Sselect_hyperslab(mspace, H5S_SELECT_SET, mo, NULL, fc, NULL) >= 0)
       rc = H5Dread(d->dset, d->memtype, mspace, fspace, H5P_DEFAULT, out);
   }
-  if (rc < 0)
+  if (rc == -1)
     h5_explain(why, sizeof why);
-  else
+  else if (rc >= 0)
     atomic_fetch_add(&io_read_bytes, box_bytes(nd, fc, d->itemsize));
   if (fspace >= 0)
     H5Sclose(fspace);

@@ -154,11 +154,14 @@ static bool describe(hid_t loc, const char *name, const char *path, entry_list *
   int nd = sp >= 0 ? H5Sget_simple_extent_dims(sp, dims, NULL) : 0;
   e.ndim = nd > 0 && nd <= TSR_MAX_NDIM ? nd : 0;
   uint64_t n = 1;
+  bool too_big = false; /* saturate: a size past 2^64 - 1 is shown as such */
   for (int i = 0; i < e.ndim; i++) {
     e.shape[i] = (int64_t)dims[i];
-    n *= (uint64_t)dims[i];
+    too_big |= __builtin_mul_overflow(n, (uint64_t)dims[i], &n);
   }
-  e.logical_bytes = n * (t >= 0 ? (uint64_t)H5Tget_size(t) : 0);
+  too_big |= __builtin_mul_overflow(n, t >= 0 ? (uint64_t)H5Tget_size(t) : 0, &e.logical_bytes);
+  if (too_big && n != 0)
+    e.logical_bytes = UINT64_MAX;
   e.stored_bytes = (uint64_t)H5Dget_storage_size(d);
   H5D_layout_t layout = pl >= 0 ? H5Pget_layout(pl) : H5D_LAYOUT_ERROR;
   e.layout = layout == H5D_CHUNKED    ? "chunked"
