@@ -8,37 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "test_util.h"
-
-/* Prints `v` with tsr_program_format_value into a new string (free()). */
-static char *format(tsr_array *v) {
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&buf, &len);
-  assert_non_null(f);
-  tsr_status s = tsr_program_format_value(v, NULL, f);
-  fclose(f);
-  if (s != TSR_OK)
-    print_error("format failed: %s\n", tsr_last_error());
-  assert_int_equal(s, TSR_OK);
-  return buf;
-}
-
-/* Parses and runs `src` with the inputs already in *p (or a fresh program
- * when p is NULL), and returns the last value. */
-static tsr_array *run(tsr_ctx *ctx, const char *src) {
-  tsr_program *p = NULL;
-  tsr_array *v = NULL;
-  assert_ok(tsr_program_parse(ctx, src, &p));
-  assert_ok(tsr_program_run(p, &v));
-  assert_non_null(v);
-  tsr_program_destroy(&p);
-  return v;
-}
+#include "query_test_util.h"
 
 static void check_eval(tsr_ctx *ctx, const char *src, const char *want) {
-  tsr_array *v = run(ctx, src);
-  char *got = format(v);
+  tsr_array *v = query_run(ctx, src);
+  char *got = query_format(v, false);
   size_t n = strlen(got);
   assert_true(n > 0 && got[n - 1] == '\n');
   got[n - 1] = '\0';
@@ -160,19 +134,19 @@ static void test_eval__elementwise_and_weak_scalars(void **state) {
   check_eval(ctx, "clip(arange(4), arange(4) - 1, 2)", "[0, 1, 2, 2]");
 
   /* Weak scalars keep the array's dtype (NEP 50). */
-  tsr_array *v = run(ctx, "astype(arange(3), \"i1\") + 1");
+  tsr_array *v = query_run(ctx, "astype(arange(3), \"i1\") + 1");
   assert_int_equal(tsr_array_dtype(v), TSR_INT8);
   tsr_array_destroy(&v);
-  v = run(ctx, "astype(arange(3), \"i4\") * 0.5");
+  v = query_run(ctx, "astype(arange(3), \"i4\") * 0.5");
   assert_int_equal(tsr_array_dtype(v), TSR_FLOAT64);
   tsr_array_destroy(&v);
-  v = run(ctx, "x = astype(arange(3), \"f4\"); where(x > 0, x, 0)");
+  v = query_run(ctx, "x = astype(arange(3), \"f4\"); where(x > 0, x, 0)");
   assert_int_equal(tsr_array_dtype(v), TSR_FLOAT32);
   tsr_array_destroy(&v);
-  v = run(ctx, "(arange(3) > 0) & True");
+  v = query_run(ctx, "(arange(3) > 0) & True");
   assert_int_equal(tsr_array_dtype(v), TSR_BOOL);
   tsr_array_destroy(&v);
-  v = run(ctx, "sqrt(2)");
+  v = query_run(ctx, "sqrt(2)");
   assert_int_equal(tsr_array_dtype(v), TSR_FLOAT64);
   assert_int_equal(tsr_array_ndim(v), 0);
   tsr_array_destroy(&v);
@@ -231,14 +205,14 @@ static void test_eval__structure(void **state) {
   check_eval(ctx, "()", "[]");
 #undef WITH_A
 
-  tsr_array *v = run(ctx, "rechunk(arange(10, chunks=10), chunks=3)");
+  tsr_array *v = query_run(ctx, "rechunk(arange(10, chunks=10), chunks=3)");
   assert_int_equal(tsr_chunk_grid_nchunks(tsr_array_chunks(v)), 4);
   tsr_array_destroy(&v);
-  v = run(ctx, "rechunk(zeros((4, 6)), chunks=(2, -1))");
+  v = query_run(ctx, "rechunk(zeros((4, 6)), chunks=(2, -1))");
   assert_int_equal(tsr_chunk_grid_nchunks_axis(tsr_array_chunks(v), 0), 2);
   assert_int_equal(tsr_chunk_grid_nchunks_axis(tsr_array_chunks(v), 1), 1);
   tsr_array_destroy(&v);
-  v = run(ctx, "zeros((4, 6), chunks=(1, 3))");
+  v = query_run(ctx, "zeros((4, 6), chunks=(1, 3))");
   assert_int_equal(tsr_chunk_grid_nchunks(tsr_array_chunks(v)), 8);
   tsr_array_destroy(&v);
 }
@@ -290,12 +264,12 @@ static void test_eval__constructors(void **state) {
   double want[6];
   for (int i = 0; i < 6; i++)
     want[i] = tsr_random_normal(7, (uint64_t)i);
-  tsr_array *v = run(ctx, "random(shape=(2, 3), chunks=(1, 2), seed=7, dist=\"normal\")");
+  tsr_array *v = query_run(ctx, "random(shape=(2, 3), chunks=(1, 2), seed=7, dist=\"normal\")");
   double got[6];
   assert_ok(tsr_array_to_buffer(v, got, sizeof got));
   assert_memory_equal(got, want, sizeof got);
   tsr_array_destroy(&v);
-  v = run(ctx, "random(4)");
+  v = query_run(ctx, "random(4)");
   assert_ok(tsr_array_to_buffer(v, got, 4 * sizeof(double)));
   for (int i = 0; i < 4; i++)
     assert_true(got[i] == tsr_random_uniform(0, (uint64_t)i));
@@ -366,7 +340,7 @@ static void test_eval__get_and_last(void **state) {
   assert_int_equal(tsr_array_size(v), 3);
   tsr_array_destroy(&v);
   assert_ok(tsr_program_get(p, "d", &v)); /* a tuple of numbers is a 1-d array */
-  char *text = format(v);
+  char *text = query_format(v, false);
   assert_string_equal(text, "[1.0, 2.5]\n");
   free(text);
   tsr_array_destroy(&v);
@@ -484,7 +458,7 @@ static void test_eval__out_of_memory(void **state) {
     assert_ok(tsr_ctx_set_fail_allocation(ctx, 0));
     if (s == TSR_OK) {
       assert_true(n > 5);
-      char *text = format(v);
+      char *text = query_format(v, false);
       assert_string_equal(text, "[[10, 18]]\n");
       free(text);
       tsr_array_destroy(&v);

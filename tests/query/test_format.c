@@ -8,34 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "test_util.h"
-
-static char *format_value(tsr_array *v) {
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&buf, &len);
-  assert_non_null(f);
-  tsr_status s = tsr_program_format_value(v, NULL, f);
-  fclose(f);
-  if (s != TSR_OK)
-    print_error("format failed: %s\n", tsr_last_error());
-  assert_int_equal(s, TSR_OK);
-  return buf;
-}
-
-static tsr_array *run(tsr_ctx *ctx, const char *src) {
-  tsr_program *p = NULL;
-  tsr_array *v = NULL;
-  assert_ok(tsr_program_parse(ctx, src, &p));
-  assert_ok(tsr_program_run(p, &v));
-  assert_non_null(v);
-  tsr_program_destroy(&p);
-  return v;
-}
+#include "query_test_util.h"
 
 static void check(tsr_ctx *ctx, const char *src, const char *want) {
-  tsr_array *v = run(ctx, src);
-  char *got = format_value(v);
+  tsr_array *v = query_run(ctx, src);
+  char *got = query_format(v, false);
   if (strcmp(got, want) != 0)
     print_error("source: %s\n  got:\n%s\n  want:\n%s\n", src, got, want);
   assert_string_equal(got, want);
@@ -47,8 +24,8 @@ static void test_format__summary_1d(void **state) {
   tsr_ctx *ctx = *state;
   check(ctx, "arange(1000)[995:]", "[995, 996, 997, 998, 999]\n");
   /* 1000 elements: the threshold itself prints whole (1 + 999 ", " items) */
-  tsr_array *v = run(ctx, "arange(1000)");
-  char *got = format_value(v);
+  tsr_array *v = query_run(ctx, "arange(1000)");
+  char *got = query_format(v, false);
   assert_int_equal(strncmp(got, "[0, 1, 2, 3, 4, 5, 6,", 21), 0);
   assert_null(strstr(got, "..."));
   free(got);
@@ -93,8 +70,8 @@ static void test_format__summary_nd(void **state) {
         " [[1200, 1201, 1202, ..., 1297, 1298, 1299],\n"
         "  [1300, 1301, 1302, ..., 1397, 1398, 1399]]]\n");
   /* more than 1000 elements but no axis longer than 6: printed whole */
-  tsr_array *v = run(ctx, "reshape(arange(1296), (6, 6, 6, 6))");
-  char *got = format_value(v);
+  tsr_array *v = query_run(ctx, "reshape(arange(1296), (6, 6, 6, 6))");
+  char *got = query_format(v, false);
   assert_null(strstr(got, "..."));
   assert_non_null(strstr(got, "[1290, 1291, 1292, 1293, 1294, 1295]]]]\n"));
   free(got);
@@ -113,7 +90,7 @@ static void test_format__large_arrays_compute_edges_only(void **state) {
         "[9999999, 9999998, 9999997, ..., 2, 1, 0]\n");
   assert_ok(tsr_ctx_set_memory_limit(ctx, 0));
   /* too many axes longer than 6 for even a summary: a clear error */
-  tsr_array *v = run(ctx, "zeros(shape=(7, 7, 7, 7, 7, 7, 7, 7))");
+  tsr_array *v = query_run(ctx, "zeros(shape=(7, 7, 7, 7, 7, 7, 7, 7))");
   FILE *devnull = fopen("/dev/null", "w");
   assert_fails(tsr_program_format_value(v, NULL, devnull), TSR_EINVAL,
                "too large to print even summarized");

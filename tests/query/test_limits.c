@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "test_util.h"
+#include "query_test_util.h"
 
 /* A growing string for building large programs. */
 typedef struct text {
@@ -33,37 +33,15 @@ static void put(text *t, const char *fmt, ...) {
   }
 }
 
-/* Prints `v` with tsr_program_format_value into a new string (free()),
- * without the final newline. */
-static char *format(tsr_array *v) {
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&buf, &len);
-  assert_non_null(f);
-  tsr_status s = tsr_program_format_value(v, NULL, f);
-  fclose(f);
-  if (s != TSR_OK)
-    print_error("format failed: %s\n", tsr_last_error());
-  assert_int_equal(s, TSR_OK);
-  if (len > 0 && buf[len - 1] == '\n')
-    buf[len - 1] = '\0';
-  return buf;
-}
-
 /* Runs `src` and checks the printed value of its last statement. */
 static void check_eval(tsr_ctx *ctx, const char *src, const char *want) {
-  tsr_program *p = NULL;
-  tsr_array *v = NULL;
-  assert_ok(tsr_program_parse(ctx, src, &p));
-  assert_ok(tsr_program_run(p, &v));
-  assert_non_null(v);
-  char *got = format(v);
+  tsr_array *v = query_run(ctx, src);
+  char *got = query_format(v, true);
   if (strcmp(got, want) != 0)
     print_error("source: %.200s\n  got:  %s\n  want: %s\n", src, got, want);
   assert_string_equal(got, want);
   free(got);
   tsr_array_destroy(&v);
-  tsr_program_destroy(&p);
 }
 
 /* ---- many statements and names ----------------------------------------- */
@@ -177,7 +155,7 @@ static void test_limits__nul_byte(void **state) {
   tsr_array *v = NULL;
   assert_ok(tsr_program_parse_buffer(ctx, "2 * 21xyz", 6, &p));
   assert_ok(tsr_program_run(p, &v));
-  char *got = format(v);
+  char *got = query_format(v, true);
   assert_string_equal(got, "42");
   free(got);
   tsr_array_destroy(&v);
