@@ -1412,13 +1412,13 @@ tsr_status tsr__h5_file_commit(tsr__h5_file **fp) {
     tsr__h5_dataset *d = f->sets[i];
     herr_t rc = H5Dclose(d->dset);
     d->dset = -1;
-    H5Tclose(d->memtype);
-    d->memtype = -1;
-    if (rc < 0) {
+    if (rc < 0) { /* explained before any other call clears HDF5's error stack */
       h5_explain(why, sizeof why);
       failed = d->name;
       status = TSR_EIO;
     }
+    H5Tclose(d->memtype);
+    d->memtype = -1;
   }
   if (status != TSR_OK)
     close_sets(f);
