@@ -157,25 +157,31 @@ tsr_status tsr__create_source(tsr_ctx *ctx, const char *fn, const tsr__op *op, t
   return tsr__array_wrap(e, out);
 }
 
-tsr_status tsr_array_full(tsr_ctx *ctx, tsr_dtype dtype, int ndim, const int64_t *shape,
-                          const int64_t *chunks, double value, tsr_array **out) {
+/* full, zeros and ones: `fn` names the call the user made in messages. */
+static tsr_status full_named(const char *fn, tsr_ctx *ctx, tsr_dtype dtype, int ndim,
+                             const int64_t *shape, const int64_t *chunks, double value,
+                             tsr_array **out) {
   TSR_CHECK(!tsr_dtype_valid(dtype) || tsr__value_fits(dtype, value), TSR_EINVAL,
-            "tsr_array_full: value %.17g does not fit %s", value, tsr_dtype_name(dtype));
+            "%s: value %.17g does not fit %s", fn, value, tsr_dtype_name(dtype));
   linear_params p = {value, 0.0, (int32_t)dtype, 1, 0};
   if (tsr_dtype_valid(dtype))
     fill_linear(&p.value, dtype, 1, value, 0.0, 0);
-  return tsr__create_source(ctx, "tsr_array_full", &op_linear, dtype, ndim, shape, chunks, &p,
-                            sizeof p, out);
+  return tsr__create_source(ctx, fn, &op_linear, dtype, ndim, shape, chunks, &p, sizeof p, out);
+}
+
+tsr_status tsr_array_full(tsr_ctx *ctx, tsr_dtype dtype, int ndim, const int64_t *shape,
+                          const int64_t *chunks, double value, tsr_array **out) {
+  return full_named("tsr_array_full", ctx, dtype, ndim, shape, chunks, value, out);
 }
 
 tsr_status tsr_array_zeros(tsr_ctx *ctx, tsr_dtype dtype, int ndim, const int64_t *shape,
                            const int64_t *chunks, tsr_array **out) {
-  return tsr_array_full(ctx, dtype, ndim, shape, chunks, 0.0, out);
+  return full_named("tsr_array_zeros", ctx, dtype, ndim, shape, chunks, 0.0, out);
 }
 
 tsr_status tsr_array_ones(tsr_ctx *ctx, tsr_dtype dtype, int ndim, const int64_t *shape,
                           const int64_t *chunks, tsr_array **out) {
-  return tsr_array_full(ctx, dtype, ndim, shape, chunks, 1.0, out);
+  return full_named("tsr_array_ones", ctx, dtype, ndim, shape, chunks, 1.0, out);
 }
 
 /* Integers as NumPy takes Python ints: exact for integer dtypes (a value

@@ -984,6 +984,10 @@ static tsr_status construct(call *c, tsr_array **r) {
       s = tsr_array_full_i64(ev->ctx, t, ndim, shape, chunks, fill->i, r);
     else if (c->node->fn->kind == QF_FULL && fill->kind == QV_UINT)
       s = tsr_array_full_u64(ev->ctx, t, ndim, shape, chunks, (uint64_t)fill->i, r);
+    else if (c->node->fn->kind == QF_ZEROS)
+      s = tsr_array_zeros(ev->ctx, t, ndim, shape, chunks, r);
+    else if (c->node->fn->kind == QF_ONES)
+      s = tsr_array_ones(ev->ctx, t, ndim, shape, chunks, r);
     else
       s = tsr_array_full(ev->ctx, t, ndim, shape, chunks, value, r);
     break;
