@@ -367,6 +367,22 @@ static tsr_status dataset_new(tsr_ctx *ctx, const char *path, const char *name,
   return TSR_OK;
 }
 
+/* HDF5 refuses to create chunks longer than a fixed maximum extent; a file
+ * that declares them is damaged, and libhdf5 1.10.8 reads such a filtered
+ * chunk past the end of its buffer.  Returns false with `why`. */
+static bool chunks_fit(const tsr__h5_dataset *d, const hsize_t *maxdims, char *why,
+                       size_t why_size) {
+  for (int a = 0; d->info.chunked && a < d->info.ndim; a++)
+    if (maxdims[a] != H5S_UNLIMITED && (hsize_t)d->info.chunk[a] > maxdims[a]) {
+      snprintf(why, why_size,
+               "the file is damaged: its chunks (%lld along axis %d) are longer than the "
+               "dataset's largest extent (%llu)",
+               (long long)d->info.chunk[a], a, (unsigned long long)maxdims[a]);
+      return false;
+    }
+  return true;
+}
+
 /* Reads the layout and filters (under the lock).  Returns false with `why`
  * for a filter this HDF5 cannot decode. */
 static bool read_layout(tsr__h5_dataset *d, hid_t dcpl, bool exact, char *why, size_t why_size) {
@@ -489,7 +505,8 @@ tsr_status tsr__h5_open_read(tsr_ctx *ctx, const char *fn, const char *path, con
   }
   d->info.ndim = ndim;
   hsize_t dims[H5S_MAX_RANK];
-  H5Sget_simple_extent_dims(space, dims, NULL);
+  hsize_t maxdims[H5S_MAX_RANK];
+  H5Sget_simple_extent_dims(space, dims, maxdims);
   for (int a = 0; a < ndim; a++) {
     if (dims[a] > (hsize_t)INT64_MAX) {
       status = tsr_error_set(TSR_ENOTSUP,
@@ -508,7 +525,7 @@ tsr_status tsr__h5_open_read(tsr_ctx *ctx, const char *fn, const char *path, con
       goto fail;
     }
   }
-  if (!read_layout(d, dcpl, exact, why, sizeof why)) {
+  if (!read_layout(d, dcpl, exact, why, sizeof why) || !chunks_fit(d, maxdims, why, sizeof why)) {
     status = tsr_error_set(TSR_ENOTSUP, "%s: dataset '%s' in '%s' cannot be read: %s", fn, name,
                            path, why);
     goto fail;
