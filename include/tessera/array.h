@@ -125,8 +125,8 @@ TSR_API TSR_NODISCARD tsr_status tsr_array_to_buffers(size_t n, tsr_array *const
  * may ask for a DOT file of the task graph, a Chrome trace of the run,
  * progress, and the run's statistics. */
 typedef struct tsr_compute_options {
-  const char *dot_path;   /* write the task graph (Graphviz DOT) here before running */
-  tsr_run_options run;    /* progress and trace; zero = defaults */
+  const char *dot_path; /* write the task graph (Graphviz DOT) here before running */
+  tsr_run_options run;  /* progress and trace; zero = defaults */
   /* Called once after a successful run with its statistics (valid during the call). */
   void (*on_stats)(const tsr_run_stats *stats, void *user);
   void *stats_user;
@@ -403,9 +403,8 @@ typedef struct tsr_block_info {
 /* A user kernel: fill `out` (C-contiguous, out_info->shape) from the input
  * blocks (C-contiguous, in_info[i].shape).  Return TSR_OK or a failure
  * status after tsr_error_set().  Runs concurrently on several threads. */
-typedef tsr_status (*tsr_block_fn)(void *out, const tsr_block_info *out_info,
-                                   const void *const *in, const tsr_block_info *in_info,
-                                   size_t n_in, void *user);
+typedef tsr_status (*tsr_block_fn)(void *out, const tsr_block_info *out_info, const void *const *in,
+                                   const tsr_block_info *in_info, size_t n_in, void *user);
 
 /* Applies fn to matching blocks of n >= 1 inputs of one shape (else
  * TSR_ESHAPE naming both shapes); inputs chunked differently are first
@@ -413,10 +412,9 @@ typedef tsr_status (*tsr_block_fn)(void *out, const tsr_block_info *out_info,
  * dtype out_dtype, the inputs' shape and their (common) chunks; out_chunks,
  * if not NULL, gives another grid with the same number of chunks per axis
  * (and the same ndim). */
-TSR_API TSR_NODISCARD tsr_status tsr_map_blocks(size_t n, tsr_array *const *inputs,
-                                                tsr_block_fn fn, void *user, tsr_dtype out_dtype,
-                                                const tsr_chunk_grid *out_chunks,
-                                                tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_map_blocks(size_t n, tsr_array *const *inputs, tsr_block_fn fn,
+                                                void *user, tsr_dtype out_dtype,
+                                                const tsr_chunk_grid *out_chunks, tsr_array **out);
 
 typedef enum tsr_boundary {
   TSR_BOUNDARY_NONE = 0, /* no halo beyond the array's edges */

@@ -50,8 +50,7 @@ TSR_API TSR_NODISCARD tsr_status tsr_ctx_agree(tsr_ctx *ctx, tsr_status status);
  * standard input).  Nothing to do when the context is not distributed.
  * TSR_EINVAL for a NULL ctx, a NULL buf with bytes > 0 or a root that is
  * not a rank; TSR_EMPI. */
-TSR_API TSR_NODISCARD tsr_status tsr_ctx_broadcast(tsr_ctx *ctx, void *buf, size_t bytes,
-                                                   int root);
+TSR_API TSR_NODISCARD tsr_status tsr_ctx_broadcast(tsr_ctx *ctx, void *buf, size_t bytes, int root);
 
 #ifdef __cplusplus
 }

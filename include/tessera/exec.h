@@ -48,7 +48,6 @@ typedef tsr_status (*tsr_kernel_fn)(const tsr_kernel_call *call);
 #define TSR_MAX_KERNELS 65535
 #define TSR_MAX_TASKS 0xfffffffeu
 
-
 /* Creates an empty graph whose memory is accounted to ctx.  The caller owns
  * *out and frees it with tsr_taskgraph_destroy(). */
 TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_create(tsr_ctx *ctx, tsr_taskgraph **out);

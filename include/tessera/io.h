@@ -142,7 +142,7 @@ typedef struct tsr_hdf5_entry {
   int64_t shape[TSR_MAX_NDIM];
   bool chunked;
   int64_t chunks[TSR_MAX_NDIM];
-  int deflate_level;      /* -1: not deflated */
+  int deflate_level; /* -1: not deflated */
   bool shuffle;
   int other_filters;      /* filters besides deflate and shuffle */
   uint64_t logical_bytes; /* elements x element size; UINT64_MAX if more */

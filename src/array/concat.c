@@ -12,9 +12,8 @@
 
 #include "array_impl.h"
 
-static const tsr__op op_concatenate = {"concatenate",         tsr__gather_lower,
-                                       NULL,                  false,
-                                       tsr__gather_lower_chunk, tsr__gather_hash};
+static const tsr__op op_concatenate = {"concatenate", tsr__gather_lower,       NULL,
+                                       false,         tsr__gather_lower_chunk, tsr__gather_hash};
 static const tsr__op op_stack = {"stack", tsr__gather_lower,       NULL,
                                  false,   tsr__gather_lower_chunk, tsr__gather_hash};
 

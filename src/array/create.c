@@ -19,14 +19,14 @@
  * has range-checked. */
 static void fill_linear(void *out, tsr_dtype dtype, int64_t n, double start, double step,
                         int64_t first) {
-#define FILL(T, CONVERT)                             \
-  do {                                               \
-    T *p = out;                                      \
-    for (int64_t i = 0; i < n; i++) {                \
-      int64_t j = first + i;                         \
+#define FILL(T, CONVERT)                                                 \
+  do {                                                                   \
+    T *p = out;                                                          \
+    for (int64_t i = 0; i < n; i++) {                                    \
+      int64_t j = first + i;                                             \
       double v = j == 0 || step == 0 ? start : start + (double)j * step; \
-      p[i] = CONVERT;                                \
-    }                                                \
+      p[i] = CONVERT;                                                    \
+    }                                                                    \
   } while (0)
   switch (dtype) {
   case TSR_BOOL:
@@ -109,7 +109,7 @@ static tsr_status chunk_linear(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_
                                int64_t c, uint32_t *task) {
   (void)in;
   return tsr__lower_blockwise_source_chunk(e, g, "fill", linear_kernel, NULL, e->params,
-                                     sizeof(linear_params), c, task);
+                                           sizeof(linear_params), c, task);
 }
 
 static void hash_f64(tsr__hash *h, double v) {
@@ -284,8 +284,8 @@ static void hash_arange_int(const tsr__expr *e, tsr__hash *h) {
   tsr__hash_u64(h, (uint64_t)p->dtype);
 }
 
-static const tsr__op op_arange_int = {"arange",         lower_arange_int, NULL, true,
-                                      chunk_arange_int, hash_arange_int};
+static const tsr__op op_arange_int = {"arange", lower_arange_int, NULL,
+                                      true,     chunk_arange_int, hash_arange_int};
 
 tsr_status tsr_array_arange_i64(tsr_ctx *ctx, tsr_dtype dtype, int64_t start, int64_t stop,
                                 int64_t step, int64_t chunk, tsr_array **out) {
@@ -372,7 +372,7 @@ static tsr_status chunk_random(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_
                                int64_t c, uint32_t *task) {
   (void)in;
   return tsr__lower_blockwise_source_chunk(e, g, "random", random_kernel, NULL, e->params,
-                                     sizeof(random_params), c, task);
+                                           sizeof(random_params), c, task);
 }
 
 static void hash_random(const tsr__expr *e, tsr__hash *h) {
@@ -421,7 +421,7 @@ static tsr_status chunk_buffer(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_
   (void)in;
   const buffer_params *p = e->params;
   return tsr__lower_blockwise_source_chunk(e, g, "from-buffer", buffer_kernel, NULL, &p->data,
-                                     sizeof p->data, c, task);
+                                           sizeof p->data, c, task);
 }
 
 static void destroy_buffer(tsr__expr *e) {
@@ -435,7 +435,8 @@ static void destroy_buffer(tsr__expr *e) {
 /* A user buffer's shape, dtype and chunks are hashed (tsr__expr_hash), not
  * its contents: SPMD requires every rank to pass the same data, and
  * hashing it would cost a pass over it per compute. */
-static const tsr__op op_buffer = {"from-buffer", lower_buffer, destroy_buffer, true, chunk_buffer, NULL};
+static const tsr__op op_buffer = {"from-buffer", lower_buffer, destroy_buffer,
+                                  true,          chunk_buffer, NULL};
 
 const void *tsr__expr_memory(const tsr__expr *e) {
   return e->op == &op_buffer ? ((const buffer_params *)e->params)->data : NULL;

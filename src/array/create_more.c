@@ -99,7 +99,7 @@ static tsr_status chunk_linspace(const tsr__expr *e, tsr_taskgraph *g, tsr__chun
                                  int64_t c, uint32_t *task) {
   (void)in;
   return tsr__lower_blockwise_source_chunk(e, g, "linspace", linspace_kernel, NULL, e->params,
-                                     sizeof(linspace_params), c, task);
+                                           sizeof(linspace_params), c, task);
 }
 
 static void hash_linspace(const tsr__expr *e, tsr__hash *h) {
@@ -115,7 +115,8 @@ static void hash_linspace(const tsr__expr *e, tsr__hash *h) {
   tsr__hash_u64(h, (uint64_t)p->dtype);
 }
 
-static const tsr__op op_linspace = {"linspace", lower_linspace, NULL, true, chunk_linspace, hash_linspace};
+static const tsr__op op_linspace = {"linspace", lower_linspace, NULL,
+                                    true,       chunk_linspace, hash_linspace};
 
 tsr_status tsr_array_linspace(tsr_ctx *ctx, tsr_dtype dtype, double start, double stop, int64_t num,
                               bool endpoint, int64_t chunk, tsr_array **out) {
@@ -173,15 +174,15 @@ static tsr_status eye_kernel(const tsr_kernel_call *call) {
 static tsr_status lower_eye(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
                             uint32_t *out) {
   (void)in;
-  return tsr__lower_blockwise_source(e, g, "eye", eye_kernel, NULL, e->params,
-                                     sizeof(eye_params), out);
+  return tsr__lower_blockwise_source(e, g, "eye", eye_kernel, NULL, e->params, sizeof(eye_params),
+                                     out);
 }
 
-static tsr_status chunk_eye(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_inputs *in,
-                            int64_t c, uint32_t *task) {
+static tsr_status chunk_eye(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_inputs *in, int64_t c,
+                            uint32_t *task) {
   (void)in;
   return tsr__lower_blockwise_source_chunk(e, g, "eye", eye_kernel, NULL, e->params,
-                                     sizeof(eye_params), c, task);
+                                           sizeof(eye_params), c, task);
 }
 
 static void hash_eye(const tsr__expr *e, tsr__hash *h) {

@@ -166,8 +166,9 @@ bool tsr__memory_view(const tsr__expr *e, const unsigned char **base, int64_t *s
           stride[ax[j]] += coef[j] * s;
         s *= x->grid->shape[j];
       }
-      *base = constant != NULL ? constant
-                               : (const unsigned char *)mem + first * (int64_t)tsr_dtype_size(e->dtype);
+      *base = constant != NULL
+                  ? constant
+                  : (const unsigned char *)mem + first * (int64_t)tsr_dtype_size(e->dtype);
       return true;
     }
     const tsr__gather_map *m = tsr__gather_single_map(x);
@@ -706,7 +707,8 @@ void tsr__fused_hash(const tsr__fused *f, tsr__hash *h) {
 
 static void hash_fused(const tsr__expr *e, tsr__hash *h) { tsr__fused_hash(e->params, h); }
 
-static const tsr__op op_fused = {"elementwise", lower_fused, destroy_fused, false, NULL, hash_fused};
+static const tsr__op op_fused = {"elementwise", lower_fused, destroy_fused,
+                                 false,         NULL,        hash_fused};
 
 bool tsr__expr_is_fused(const tsr__expr *e) { return e->op == &op_fused; }
 

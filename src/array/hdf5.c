@@ -53,7 +53,8 @@ static tsr_status chunk_h5_read(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk
                                 int64_t c, uint32_t *task) {
   (void)in;
   const h5_read_params *p = e->params;
-  return tsr__lower_blockwise_source_chunk(e, g, "hdf5-read", h5_read_kernel, p->d, NULL, 0, c, task);
+  return tsr__lower_blockwise_source_chunk(e, g, "hdf5-read", h5_read_kernel, p->d, NULL, 0, c,
+                                           task);
 }
 
 static void destroy_h5_read(tsr__expr *e) {
@@ -67,7 +68,8 @@ static void hash_h5_read(const tsr__expr *e, tsr__hash *h) {
   tsr__hash_u64(h, ((const h5_read_params *)e->params)->source);
 }
 
-static const tsr__op op_h5_read = {"hdf5-read", lower_h5_read, destroy_h5_read, false, chunk_h5_read, hash_h5_read};
+static const tsr__op op_h5_read = {"hdf5-read", lower_h5_read, destroy_h5_read,
+                                   false,       chunk_h5_read, hash_h5_read};
 
 /* The default chunks of a chunked dataset: its file chunks, doubled along
  * the axes in turn (first axis first) while a chunk stays within `target`
@@ -255,8 +257,8 @@ static tsr_status plan_dataset(const tsr__expr *in, const int64_t *want, int64_t
 
 /* Collective: rank 0 makes the temporary file, every rank opens it with
  * MPI-IO. */
-static tsr_status open_parallel(tsr_ctx *ctx, tsr__dist *dist, const char *path,
-                                tsr_hdf5_mode mode, tsr__h5_file **f) {
+static tsr_status open_parallel(tsr_ctx *ctx, tsr__dist *dist, const char *path, tsr_hdf5_mode mode,
+                                tsr__h5_file **f) {
   char tmp[4096] = "";
   char *made = NULL;
   tsr_status status = TSR_OK;
@@ -317,8 +319,8 @@ tsr_status tsr_store_hdf5(tsr_ctx *ctx, size_t n, tsr_array *const *arrays, cons
    * existing one copies it, on WRITER.  Rank 0 looks, every rank follows. */
   int new_file = 0;
   if (tsr__dist_size(dist) > 1 && o.deflate_level == 0 && tsr__dist_thread_multiple(dist)) {
-    new_file = o.mode == TSR_HDF5_EXCLUSIVE || o.mode == TSR_HDF5_REPLACE ||
-               access(path, F_OK) != 0;
+    new_file =
+        o.mode == TSR_HDF5_EXCLUSIVE || o.mode == TSR_HDF5_REPLACE || access(path, F_OK) != 0;
     TSR__TRY_GOTO(status, tsr__dist_bcast(dist, &new_file, sizeof new_file, 0));
   }
   bool parallel = new_file != 0;

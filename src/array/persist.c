@@ -81,7 +81,8 @@ static void destroy_persisted(tsr__expr *e) {
 }
 
 /* Persisted values were computed by the ranks together (the same on each). */
-static const tsr__op op_persisted = {"persisted", lower_persisted, destroy_persisted, false, NULL, NULL};
+static const tsr__op op_persisted = {"persisted", lower_persisted, destroy_persisted, false, NULL,
+                                     NULL};
 
 tsr_status tsr_array_persist(tsr_array *a, tsr_array **out) {
   static const char fn[] = "tsr_array_persist";

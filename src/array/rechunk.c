@@ -402,8 +402,7 @@ static void compose_maps(const tsr__gather_map *outer, const tsr__gather_map *in
  * have each output chunk inside one input chunk, which composing keeps. */
 static const tsr__gather_map *composable(const tsr__op *op, const tsr__expr *in) {
   const tsr__gather_map *m = tsr__gather_single_map(in);
-  if (op == &op_rechunk || m == NULL || in->op == &op_rechunk ||
-      in->inputs[0]->dtype != in->dtype)
+  if (op == &op_rechunk || m == NULL || in->op == &op_rechunk || in->inputs[0]->dtype != in->dtype)
     return NULL;
   for (int k = 0; k < in->grid->ndim; k++)
     if (m->olo[k] != 0 || m->ohi[k] != in->grid->shape[k])
@@ -608,7 +607,8 @@ tsr_status tsr__gather_lower_chunk(const tsr__expr *e, tsr_taskgraph *g, tsr__ch
 
 /* ---- rechunk planning ---------------------------------------------------------------- */
 
-static const tsr__op op_rechunk = {"rechunk", tsr__gather_lower, NULL, false, tsr__gather_lower_chunk, tsr__gather_hash};
+static const tsr__op op_rechunk = {"rechunk", tsr__gather_lower,       NULL,
+                                   false,     tsr__gather_lower_chunk, tsr__gather_hash};
 
 /* Most input chunks (along one axis) that one output chunk overlaps. */
 static int64_t axis_fan_in(const int64_t *ioff, int64_t ni, const int64_t *ooff, int64_t no) {
@@ -746,13 +746,9 @@ static tsr_status rechunk_step_on(tsr__expr *cur, const tsr_chunk_grid *target,
   for (int d = 0; d < ndim; d++) {
     int64_t mi = 0, mo = 0;
     for (int64_t c = 0; c < ig->nchunks[d]; c++)
-      mi = io[d][c + 1] - io[d][c] > mi
-               ? io[d][c + 1] - io[d][c]
-               : mi;
+      mi = io[d][c + 1] - io[d][c] > mi ? io[d][c + 1] - io[d][c] : mi;
     for (int64_t c = 0; c < target->nchunks[d]; c++)
-      mo = to[d][c + 1] - to[d][c] > mo
-               ? to[d][c + 1] - to[d][c]
-               : mo;
+      mo = to[d][c + 1] - to[d][c] > mo ? to[d][c + 1] - to[d][c] : mo;
     limit_in *= (double)mi;
     limit_out *= (double)mo;
     g[d] = 1;
@@ -776,11 +772,9 @@ static tsr_status rechunk_step_on(tsr__expr *cur, const tsr_chunk_grid *target,
     TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)(ig->nchunks[d] + target->nchunks[d] + 1),
                                            sizeof(int64_t), "rechunk plan", (void **)&mid[d]));
     if (split[d])
-      nmid[d] = axis_coarsen(io[d], ig->nchunks[d], to[d], target->nchunks[d],
-                             g[d], mid[d]);
+      nmid[d] = axis_coarsen(io[d], ig->nchunks[d], to[d], target->nchunks[d], g[d], mid[d]);
     else
-      nmid[d] = axis_intermediate(io[d], ig->nchunks[d], to[d],
-                                  target->nchunks[d], k[d], mid[d]);
+      nmid[d] = axis_intermediate(io[d], ig->nchunks[d], to[d], target->nchunks[d], k[d], mid[d]);
   }
   TSR__TRY_GOTO(status,
                 tsr__grid_from_offsets(ctx, ndim, (const int64_t *const *)mid, nmid, &grid));

@@ -745,9 +745,9 @@ static void destroy_reduce(tsr__expr *e) {
 
 static void hash_reduce(const tsr__expr *e, tsr__hash *h) {
   const reduce_spec *s = e->params;
-  int32_t head[11] = {s->op,          s->family, s->kind,     s->skip_nan,
-                      s->nfields,     s->out_dtype, s->ddof, s->split_every,
-                      s->ndim,        (int32_t)s->reduced, s->flatten_arg};
+  int32_t head[11] = {s->op,      s->family,           s->kind,       s->skip_nan,
+                      s->nfields, s->out_dtype,        s->ddof,       s->split_every,
+                      s->ndim,    (int32_t)s->reduced, s->flatten_arg};
   tsr__hash_bytes(h, head, sizeof head);
   tsr__hash_i64s(h, s->space, s->ndim);
   int nd = tsr_chunk_grid_ndim(s->in_grid);
@@ -905,8 +905,8 @@ static tsr_status build(int op, tsr_array *a, const int *axes, int naxes, bool a
     /* The partial states (nfields 8-byte words per output element) must
      * obey the bytes bound too: the kernels size them unchecked. */
     int64_t state_bytes;
-    status = tsr__shape_bytes(name, grid->ndim, grid->shape, (size_t)spec.nfields * 8,
-                              &state_bytes);
+    status =
+        tsr__shape_bytes(name, grid->ndim, grid->shape, (size_t)spec.nfields * 8, &state_bytes);
     if (status != TSR_OK) {
       tsr_chunk_grid_destroy(&grid);
       goto fail;

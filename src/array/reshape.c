@@ -239,8 +239,10 @@ fail:
 
 /* ---- squeeze and expand_dims ----------------------------------------------------------- */
 
-static const tsr__op op_squeeze = {"squeeze", tsr__gather_lower, NULL, false, tsr__gather_lower_chunk, tsr__gather_hash};
-static const tsr__op op_expand_dims = {"expand_dims", tsr__gather_lower, NULL, false, tsr__gather_lower_chunk, tsr__gather_hash};
+static const tsr__op op_squeeze = {"squeeze", tsr__gather_lower,       NULL,
+                                   false,     tsr__gather_lower_chunk, tsr__gather_hash};
+static const tsr__op op_expand_dims = {"expand_dims", tsr__gather_lower,       NULL,
+                                       false,         tsr__gather_lower_chunk, tsr__gather_hash};
 static const int64_t one_chunk[2] = {0, 1};
 
 /* A gather of a with input axis d going to output axis to[d] (-1: dropped,

@@ -17,7 +17,8 @@
 
 #include "array_impl.h"
 
-static const tsr__op op_slice = {"slice", tsr__gather_lower, NULL, false, tsr__gather_lower_chunk, tsr__gather_hash};
+static const tsr__op op_slice = {"slice", tsr__gather_lower,       NULL,
+                                 false,   tsr__gather_lower_chunk, tsr__gather_hash};
 
 /* NumPy's slice.indices(n) and the resulting length. */
 static void normalize_slice(int64_t n, int64_t start, int64_t stop, int64_t step, int64_t *first,

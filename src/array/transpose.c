@@ -10,7 +10,8 @@
 
 #include "array_impl.h"
 
-static const tsr__op op_transpose = {"transpose", tsr__gather_lower, NULL, false, tsr__gather_lower_chunk, tsr__gather_hash};
+static const tsr__op op_transpose = {"transpose", tsr__gather_lower,       NULL,
+                                     false,       tsr__gather_lower_chunk, tsr__gather_hash};
 
 tsr_status tsr_transpose(tsr_array *a, const int *perm, tsr_array **out) {
   static const char fn[] = "tsr_transpose";

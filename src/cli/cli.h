@@ -16,12 +16,12 @@
 enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
 
 typedef struct cli_common {
-  int threads;        /* 0: the library's default */
-  const char *memory; /* --memory-limit text, or NULL */
+  int threads;           /* 0: the library's default */
+  const char *memory;    /* --memory-limit text, or NULL */
   uint64_t memory_bytes; /* its value (checked when the option is read) */
-  int progress;       /* -1 auto (stderr is a terminal), 0 off, 1 on */
-  const char *trace;  /* --trace FILE.json */
-  const char *graph;  /* --graph FILE.dot */
+  int progress;          /* -1 auto (stderr is a terminal), 0 off, 1 on */
+  const char *trace;     /* --trace FILE.json */
+  const char *graph;     /* --graph FILE.dot */
   bool stats, quiet;
 } cli_common;
 

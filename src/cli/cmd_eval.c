@@ -188,8 +188,8 @@ int cmd_eval(int argc, char **argv) {
       continue;
     }
     if (a[0] == '-' && a[1] != '\0' && !(a[1] >= '0' && a[1] <= '9') && a[1] != '.') {
-      rc = cli_usage("eval", "unknown option '%s' (a program starting with '-' goes after '--')",
-                     a);
+      rc =
+          cli_usage("eval", "unknown option '%s' (a program starting with '-' goes after '--')", a);
       goto done;
     }
   program:

@@ -157,9 +157,9 @@ int cmd_gen(int argc, char **argv) {
     for (int d = 0; d < ndim; d++)
       too_many |= __builtin_mul_overflow(n, shape[d], &n);
     tsr_array *flat = NULL;
-    s = too_many ? tsr_error_set(TSR_EINVAL, "--shape %s has more than 2^63 - 1 elements",
-                                 shape_text)
-                 : tsr_array_arange_i64(ctx, dtype, 0, n, 1, 0, &flat);
+    s = too_many
+            ? tsr_error_set(TSR_EINVAL, "--shape %s has more than 2^63 - 1 elements", shape_text)
+            : tsr_array_arange_i64(ctx, dtype, 0, n, 1, 0, &flat);
     if (s == TSR_OK)
       s = tsr_reshape(flat, ndim, shape, &base);
     tsr_array_destroy(&flat);
@@ -171,7 +171,7 @@ int cmd_gen(int argc, char **argv) {
     if (s == TSR_OK)
       s = tsr_astype(base, dtype, &x);
   }
-  int rc = CLI_FAILED; /* cli_check reports a failure to build */
+  int rc = CLI_FAILED;     /* cli_check reports a failure to build */
   if (cli_check(ctx, s)) { /* every rank built it: the store is collective */
     tsr_compute_options co = cli_compute_options(&c);
     tsr_hdf5_store_options so = {0};

@@ -52,8 +52,9 @@ static int print_entry(const tsr_hdf5_entry *e, void *user) {
   }
   printf("%-32s dataset %s %s, %s%s%s, %s (stored %s)%s\n", e->path, e->type, shape, layout,
          e->filters != NULL && e->filters[0] ? ", " : "", e->filters != NULL ? e->filters : "",
-         e->logical_bytes == UINT64_MAX ? "more than 16 EiB"
-                                        : tsr_format_bytes(e->logical_bytes, logical, sizeof logical),
+         e->logical_bytes == UINT64_MAX
+             ? "more than 16 EiB"
+             : tsr_format_bytes(e->logical_bytes, logical, sizeof logical),
          tsr_format_bytes(e->stored_bytes, stored, sizeof stored),
          e->supported ? "" : " [type not readable by tessera]");
   return ferror(stdout) ? 1 : 0; /* a failed write stops the walk; main reports it */

@@ -136,10 +136,9 @@ static tsr_ctx *create_context(tsr_status *status) {
     return ctx;
   char msg[1024];
   snprintf(msg, sizeof msg, "%s", tsr_last_error());
-  static const char *const vars[] = {"TESSERA_NUM_THREADS", "OMP_NUM_THREADS",
-                                     "TESSERA_MEMORY_LIMIT", "TESSERA_CHUNK_BYTES",
-                                     "TESSERA_LOG",         "TESSERA_EXECUTOR",
-                                     "TESSERA_OWNER_BLOCK", "TESSERA_SPILL_DIR"};
+  static const char *const vars[] = {
+      "TESSERA_NUM_THREADS", "OMP_NUM_THREADS",  "TESSERA_MEMORY_LIMIT", "TESSERA_CHUNK_BYTES",
+      "TESSERA_LOG",         "TESSERA_EXECUTOR", "TESSERA_OWNER_BLOCK",  "TESSERA_SPILL_DIR"};
   for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
     unsetenv(vars[i]);
   setenv("TESSERA_MPI", "1", 1); /* launched: cli_detect_launch said so */
@@ -421,8 +420,8 @@ static void print_stats(const tsr_run_stats *st, void *user) {
 tsr_compute_options cli_compute_options(const cli_common *c) {
   tsr_compute_options o;
   memset(&o, 0, sizeof o);
-  bool show = cli_rank == 0 && (c->progress == 1 ||
-                                (c->progress == -1 && !c->quiet && isatty(STDERR_FILENO)));
+  bool show = cli_rank == 0 &&
+              (c->progress == 1 || (c->progress == -1 && !c->quiet && isatty(STDERR_FILENO)));
   if (show) {
     memset(&bar, 0, sizeof bar);
     o.run.progress = draw_progress;

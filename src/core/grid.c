@@ -346,8 +346,7 @@ tsr_status tsr__grid_axis_offsets(tsr_ctx *ctx, const tsr_chunk_grid *g, int d, 
     return TSR_OK;
   }
   int64_t n = g->nchunks[d];
-  TSR_TRY(tsr__alloc_array(ctx, (size_t)n + 1, sizeof(int64_t), "chunk boundaries",
-                           (void **)tmp));
+  TSR_TRY(tsr__alloc_array(ctx, (size_t)n + 1, sizeof(int64_t), "chunk boundaries", (void **)tmp));
   for (int64_t i = 0; i <= n; i++)
     (*tmp)[i] = tsr__grid_offset(g, d, i);
   *out = *tmp;

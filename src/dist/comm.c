@@ -191,7 +191,8 @@ tsr_status tsr_ctx_set_comm(tsr_ctx *ctx, MPI_Comm comm) {
   TSR_CHECK(ctx != NULL, TSR_EINVAL, "tsr_ctx_set_comm: ctx is NULL");
   int initialised = 0;
   MPI_Initialized(&initialised);
-  TSR_CHECK(initialised, TSR_EMPI, "tsr_ctx_set_comm: MPI is not initialised (call MPI_Init_thread first)");
+  TSR_CHECK(initialised, TSR_EMPI,
+            "tsr_ctx_set_comm: MPI is not initialised (call MPI_Init_thread first)");
   TSR_CHECK(comm != MPI_COMM_NULL, TSR_EINVAL, "tsr_ctx_set_comm: comm is MPI_COMM_NULL");
   tsr__dist *d = tsr__ctx_dist(ctx);
   if (d == NULL && (d = make_state(ctx)) == NULL)
@@ -223,8 +224,8 @@ tsr_status tsr_ctx_broadcast(tsr_ctx *ctx, void *buf, size_t bytes, int root) {
     return TSR_OK;
   for (size_t at = 0; at < bytes;) { /* MPI counts are ints: pieces of at most 1 GiB */
     size_t piece = bytes - at < ((size_t)1 << 30) ? bytes - at : (size_t)1 << 30;
-    TSR_TRY(mpi_check(MPI_Bcast((char *)buf + at, (int)piece, MPI_BYTE, root, d->comm),
-                      "MPI_Bcast"));
+    TSR_TRY(
+        mpi_check(MPI_Bcast((char *)buf + at, (int)piece, MPI_BYTE, root, d->comm), "MPI_Bcast"));
     at += piece;
   }
   return TSR_OK;
@@ -266,8 +267,8 @@ tsr_status tsr__dist_agree(tsr__dist *d, tsr_status status) {
     else
       snprintf(verdict.message, sizeof verdict.message, "rank %d: %s", d->rank, m);
   }
-  TSR_TRY(mpi_check(MPI_Bcast(&verdict, (int)sizeof verdict, MPI_BYTE, lowest, d->comm),
-                    "MPI_Bcast"));
+  TSR_TRY(
+      mpi_check(MPI_Bcast(&verdict, (int)sizeof verdict, MPI_BYTE, lowest, d->comm), "MPI_Bcast"));
   verdict.message[sizeof verdict.message - 1] = '\0';
   return tsr_error_set((tsr_status)verdict.status, "%s", verdict.message);
 }
@@ -322,9 +323,9 @@ tsr_status tsr__dist_alltoallv_u32(tsr__dist *d, const uint32_t *send, const uin
     status = tsr_error_set(TSR_ENOMEM, "id exchange: out of memory");
     goto done;
   }
-  status = mpi_check(
-      MPI_Alltoallv(send, sc, sd, MPI_UINT32_T, *recv, rc, rd, MPI_UINT32_T, d->comm),
-      "MPI_Alltoallv");
+  status =
+      mpi_check(MPI_Alltoallv(send, sc, sd, MPI_UINT32_T, *recv, rc, rd, MPI_UINT32_T, d->comm),
+                "MPI_Alltoallv");
 done:
   free(sc);
   return status;
@@ -337,7 +338,9 @@ tsr_status tsr__dist_bcast(tsr__dist *d, void *buf, size_t bytes, int root) {
   return mpi_check(MPI_Bcast(buf, (int)bytes, MPI_BYTE, root, d->comm), "MPI_Bcast");
 }
 
-const void *tsr__dist_comm(const tsr__dist *d) { return d != NULL && d->distributed ? &d->comm : NULL; }
+const void *tsr__dist_comm(const tsr__dist *d) {
+  return d != NULL && d->distributed ? &d->comm : NULL;
+}
 
 bool tsr__dist_thread_multiple(const tsr__dist *d) {
   return d != NULL && d->distributed && d->thread_level >= MPI_THREAD_MULTIPLE;

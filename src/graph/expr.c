@@ -18,9 +18,9 @@ tsr_status tsr__expr_create(tsr_ctx *ctx, const tsr__op *op, tsr_dtype dtype, ts
   *out = NULL;
   /* Every node keeps TSR__MAX_BYTES (core_impl.h): per-chunk code relies on it. */
   int64_t nbytes;
-  TSR__TRY_GOTO(status, tsr__shape_bytes(op->name, tsr_chunk_grid_ndim(grid),
-                                         tsr_chunk_grid_shape(grid), tsr_dtype_size(dtype),
-                                         &nbytes));
+  TSR__TRY_GOTO(status,
+                tsr__shape_bytes(op->name, tsr_chunk_grid_ndim(grid), tsr_chunk_grid_shape(grid),
+                                 tsr_dtype_size(dtype), &nbytes));
   TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *e, (void **)&e));
   if (n_inputs > 0)
     TSR__TRY_GOTO(status, tsr__alloc_array(ctx, n_inputs, sizeof *e->inputs, "expression inputs",

@@ -64,8 +64,8 @@ typedef struct tsr__op {
    * those chunks only.  When an input chunk is not lowered yet the op must
    * return TSR_OK without adding any task; the lowering then lowers that
    * chunk and calls it again. */
-  tsr_status (*lower_chunk)(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_inputs *in,
-                            int64_t c, uint32_t *task);
+  tsr_status (*lower_chunk)(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_inputs *in, int64_t c,
+                            uint32_t *task);
   /* Mixes every parameter in e->params that changes e's values (constants,
    * axes, programs, file names...; hash what pointers point to, never the
    * pointers).  NULL: none beyond what tsr__expr_hash covers. */
@@ -79,8 +79,8 @@ struct tsr__expr {
   tsr_dtype dtype;
   tsr_chunk_grid *grid; /* owned */
   uint32_t n_inputs;
-  tsr__expr **inputs; /* each holds a reference */
-  void *params;       /* op-specific block from tsr_alloc, owned */
+  tsr__expr **inputs;      /* each holds a reference */
+  void *params;            /* op-specific block from tsr_alloc, owned */
   tsr__expr *release_next; /* links nodes waiting to be freed (expr.c) */
 };
 

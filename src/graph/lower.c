@@ -253,8 +253,8 @@ static tsr_status hash_node(tsr__lowering *l, const tsr__expr *e) {
     uint32_t cap = g->cap_nodes ? 2 * g->cap_nodes : 64;
     TSR_CHECK(cap > g->cap_nodes, TSR_ENOTSUP, "more than %u expression nodes in one graph",
               g->cap_nodes);
-    TSR_TRY(tsr__grow_array(l->ctx, (void **)&g->node_hash, g->cap_nodes, cap,
-                            sizeof *g->node_hash, "node hashes"));
+    TSR_TRY(tsr__grow_array(l->ctx, (void **)&g->node_hash, g->cap_nodes, cap, sizeof *g->node_hash,
+                            "node hashes"));
     TSR_TRY(tsr__grow_array(l->ctx, (void **)&g->node_op, g->cap_nodes, cap, sizeof *g->node_op,
                             "node hashes"));
     g->cap_nodes = cap;

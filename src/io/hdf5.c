@@ -142,12 +142,12 @@ struct tsr__h5_dataset {
   char *name; /* the user's dataset name (messages, final link name) */
   hid_t file; /* reading: our own file id; writing: borrowed from the file */
   hid_t dset;
-  hid_t memtype;   /* owned copy */
-  size_t itemsize; /* bytes per element, file and memory alike */
-  bool swap;       /* file byte order differs from the machine's */
-  int deflate_idx; /* pipeline position of deflate (mask bit), -1 none */
-  int shuffle_idx; /* of shuffle, -1 none */
-  int level;       /* writing: deflate level */
+  hid_t memtype;        /* owned copy */
+  size_t itemsize;      /* bytes per element, file and memory alike */
+  bool swap;            /* file byte order differs from the machine's */
+  int deflate_idx;      /* pipeline position of deflate (mask bit), -1 none */
+  int shuffle_idx;      /* of shuffle, -1 none */
+  int level;            /* writing: deflate level */
   bool filtered;        /* reading, chunked: its chunks pass through filters */
   uint64_t chunk_bytes; /* reading, chunked: bytes of one whole file chunk */
 };
@@ -661,8 +661,6 @@ static void byteswap(size_t isz, size_t n, unsigned char *p) {
 
 /* ---- reading ---------------------------------------------------------------- */
 
-/* Hyperslab read of the file box [foff, foff + count) into the memory box
- * at moff of the C-order buffer `out` of extents mshape. */
 /* Under the lock, before H5Dread of a box of a chunked dataset: HDF5
  * 1.10.8 trusts the sizes its chunk index gives (CVE-2025-44904: an
  * unfiltered chunk stored smaller than its extent is read past its end; a
@@ -689,17 +687,23 @@ static bool chunks_sound(const tsr__h5_dataset *d, const int64_t *foff, const in
     unsigned mask = 0;
     for (int a = 0; a < nd; a++)
       off[a] = (hsize_t)(at[a] * d->info.chunk[a]);
-    if (H5Dget_chunk_info_by_coord(d->dset, off, &mask, &addr, &size) >= 0 &&
-        addr != HADDR_UNDEF && size > 0 &&
-        (addr > file_size || size > file_size - addr || (!d->filtered && size != d->chunk_bytes))) {
+    bool known = H5Dget_chunk_info_by_coord(d->dset, off, &mask, &addr, &size) >= 0;
+    if (!known || (addr != HADDR_UNDEF && size > 0 &&
+                   (addr > file_size || size > file_size - addr ||
+                    (!d->filtered && size != d->chunk_bytes)))) {
       char c[COORDS_BYTES];
       int64_t o[H5S_MAX_RANK];
       for (int a = 0; a < nd; a++)
         o[a] = (int64_t)off[a];
-      snprintf(why, why_size, "the chunk at %.200s is damaged: stored in %llu bytes where %s",
-               fmt_coords(c, sizeof c, nd, o), (unsigned long long)size,
-               size != d->chunk_bytes && !d->filtered ? "its extent needs a different size"
-                                                      : "the file ends before it");
+      if (!known)
+        snprintf(why, why_size, "the chunk at %.200s is damaged: its index entry cannot be read",
+                 fmt_coords(c, sizeof c, nd, o));
+      else
+        snprintf(why, why_size, "the chunk at %.200s is damaged: stored in %llu bytes where %s",
+                 fmt_coords(c, sizeof c, nd, o), (unsigned long long)size,
+                 size != d->chunk_bytes && !d->filtered ? "its extent needs a different size"
+                                                        : "the file ends before it");
+      H5Eclear2(H5E_DEFAULT);
       return false;
     }
     int a = nd - 1;
@@ -713,6 +717,31 @@ static bool chunks_sound(const tsr__h5_dataset *d, const int64_t *foff, const in
   }
 }
 
+/* The same for a dataset that is not chunked: its data (compact, in the
+ * object header; contiguous, in one block of the file) must be absent or
+ * hold exactly its extent, and a contiguous block must lie within the file
+ * (libhdf5 1.10.8 copies the extent out of a smaller compact buffer). */
+static bool storage_sound(const tsr__h5_dataset *d, char *why, size_t why_size) {
+  uint64_t need = d->itemsize;
+  for (int a = 0; a < d->info.ndim; a++)
+    need *= (uint64_t)d->info.shape[a]; /* fits: checked when opened */
+  hsize_t have = H5Dget_storage_size(d->dset), file_size = 0;
+  haddr_t at = H5Dget_offset(d->dset); /* HADDR_UNDEF: compact, external or unallocated */
+  bool bad = have != 0 && have != need;
+  if (!bad && at != HADDR_UNDEF && have > 0 && H5Fget_filesize(d->file, &file_size) >= 0)
+    bad = at > file_size || have > file_size - at;
+  H5Eclear2(H5E_DEFAULT);
+  if (bad)
+    snprintf(why, why_size,
+             "the file is damaged: the dataset's data is stored in %llu bytes where its extent "
+             "needs %llu%s",
+             (unsigned long long)have, (unsigned long long)need,
+             at != HADDR_UNDEF ? " or lies past the end of the file" : "");
+  return !bad;
+}
+
+/* Hyperslab read of the file box [foff, foff + count) into the memory box
+ * at moff of the C-order buffer `out` of extents mshape. */
 static tsr_status read_hyperslab(tsr__h5_dataset *d, const int64_t *foff, const int64_t *count,
                                  void *out, const int64_t *mshape, const int64_t *moff) {
   int nd = d->info.ndim;
@@ -727,10 +756,11 @@ static tsr_status read_hyperslab(tsr__h5_dataset *d, const int64_t *foff, const 
   herr_t rc = -1;
   hid_t fspace = -1, mspace = -1;
   h5_lock();
-  if (nd == 0) {
-    rc = H5Dread(d->dset, d->memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
-  } else if (d->info.chunked && !chunks_sound(d, foff, count, why, sizeof why)) {
+  if (d->info.chunked ? !chunks_sound(d, foff, count, why, sizeof why)
+                      : !storage_sound(d, why, sizeof why)) {
     rc = -2; /* why says it */
+  } else if (nd == 0) {
+    rc = H5Dread(d->dset, d->memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
   } else {
     fspace = H5Dget_space(d->dset);
     mspace = H5Screate_simple(nd, ms, NULL);

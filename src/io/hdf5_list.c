@@ -164,11 +164,11 @@ static bool describe(hid_t loc, const char *name, const char *path, entry_list *
     e.logical_bytes = UINT64_MAX;
   e.stored_bytes = (uint64_t)H5Dget_storage_size(d);
   H5D_layout_t layout = pl >= 0 ? H5Pget_layout(pl) : H5D_LAYOUT_ERROR;
-  e.layout = layout == H5D_CHUNKED    ? "chunked"
-             : layout == H5D_COMPACT  ? "compact"
-             : layout == H5D_VIRTUAL  ? "virtual"
+  e.layout = layout == H5D_CHUNKED      ? "chunked"
+             : layout == H5D_COMPACT    ? "compact"
+             : layout == H5D_VIRTUAL    ? "virtual"
              : layout == H5D_CONTIGUOUS ? "contiguous"
-                                      : "unknown";
+                                        : "unknown";
   if (layout == H5D_VIRTUAL) {
     size_t count = 0;
     if (H5Pget_virtual_count(pl, &count) >= 0)
@@ -229,8 +229,7 @@ static bool link_path(const walk_state *w, const char *name, char **out) {
 
 /* A soft or external link: its target, not followed (H5Lvisit does not
  * follow them); dangling when the target does not resolve. */
-static bool describe_link(hid_t group, const char *name, const H5L_info_t *info,
-                          walk_state *w) {
+static bool describe_link(hid_t group, const char *name, const H5L_info_t *info, walk_state *w) {
   tsr_hdf5_entry e;
   memset(&e, 0, sizeof e);
   e.deflate_level = -1;

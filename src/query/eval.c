@@ -67,7 +67,7 @@ static double number(const qv *v) {
 static int64_t integer(const qv *v) { return v->kind == QV_INT ? v->i : (int64_t)v->b; }
 
 static tsr_dtype default_dtype(const qv *v) {
-  return v->kind == QV_BOOL    ? TSR_BOOL
+  return v->kind == QV_BOOL   ? TSR_BOOL
          : v->kind == QV_INT  ? TSR_INT64
          : v->kind == QV_UINT ? TSR_UINT64
                               : TSR_FLOAT64;
@@ -217,7 +217,8 @@ static tsr_status fold_uint(tsr__qeval *ev, int tok, const qv *a, const qv *b, i
     return TSR_OK;
   }
   if (op == TSR_OP_DIV) {
-    set_float(out, (xneg ? (double)(int64_t)x : (double)x) / (yneg ? (double)(int64_t)y : (double)y));
+    set_float(out,
+              (xneg ? (double)(int64_t)x : (double)x) / (yneg ? (double)(int64_t)y : (double)y));
     return TSR_OK;
   }
   if (xneg || yneg)

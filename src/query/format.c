@@ -139,8 +139,8 @@ static void put_empty(FILE *out, int ndim, const int64_t *shape) {
   fputc(')', out);
 }
 
-static tsr_status put_value(tsr_dtype dtype, int ndim, const int64_t *shape,
-                            const int64_t *bshape, bool summarize, const void *data, FILE *out) {
+static tsr_status put_value(tsr_dtype dtype, int ndim, const int64_t *shape, const int64_t *bshape,
+                            bool summarize, const void *data, FILE *out) {
   int64_t n;
   TSR_TRY(tsr_shape_size(ndim, shape, &n));
   if (n == 0) {

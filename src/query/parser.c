@@ -36,16 +36,16 @@
 typedef enum frame_kind { F_STMT, F_PAREN, F_LIST, F_CALL, F_INDEX } frame_kind;
 
 typedef struct frame {
-  uint8_t kind;      /* frame_kind */
-  bool comparison;   /* the current expression has its (only) comparison */
-  bool comma;        /* F_PAREN: the last item was followed by ',' */
-  bool seen_kw;      /* F_CALL: a keyword argument was given */
-  uint8_t colons;    /* F_INDEX: colons in the current item (a slice when > 0) */
-  int32_t pos;       /* the opening token (F_CALL: the function name) */
-  int32_t items;     /* operand index of the frame's first item */
-  int32_t ops;       /* operator index where the current expression starts */
-  int32_t part;      /* F_INDEX: operand index of the current item's first part */
-  int32_t item_pos;  /* the current item's first token */
+  uint8_t kind;            /* frame_kind */
+  bool comparison;         /* the current expression has its (only) comparison */
+  bool comma;              /* F_PAREN: the last item was followed by ',' */
+  bool seen_kw;            /* F_CALL: a keyword argument was given */
+  uint8_t colons;          /* F_INDEX: colons in the current item (a slice when > 0) */
+  int32_t pos;             /* the opening token (F_CALL: the function name) */
+  int32_t items;           /* operand index of the frame's first item */
+  int32_t ops;             /* operator index where the current expression starts */
+  int32_t part;            /* F_INDEX: operand index of the current item's first part */
+  int32_t item_pos;        /* the current item's first token */
   const tsr__qtoken *name; /* F_CALL: the function's name */
   const tsr__qtoken *kw;   /* F_CALL: the current argument's keyword, or NULL */
 } frame;
@@ -533,7 +533,8 @@ static tsr_status parse_expr(parser *p, tsr__qnode **out) {
       continue;
     }
     if (t->kind == QT_LPAREN)
-      return parse_error_at(p, t->pos, "only functions can be called (this is not a function name)");
+      return parse_error_at(p, t->pos,
+                            "only functions can be called (this is not a function name)");
     int prec = binary_prec(t->kind);
     if (prec > 0) {
       frame *f = top(p);

@@ -163,11 +163,11 @@ typedef enum tsr__qnode_kind {
  * C recursion, and nodes are kept small. */
 typedef struct tsr__qnode tsr__qnode;
 struct tsr__qnode {
-  uint8_t kind;  /* tsr__qnode_kind */
-  uint8_t op;    /* QN_UNARY, QN_BINARY: a tsr__qtok_kind */
-  bool is_int;   /* QN_NUMBER */
-  bool is_uint;  /* QN_NUMBER: an integer above INT64_MAX, its uint64 bits in ival */
-  int32_t pos;   /* where errors about this node point */
+  uint8_t kind; /* tsr__qnode_kind */
+  uint8_t op;   /* QN_UNARY, QN_BINARY: a tsr__qtok_kind */
+  bool is_int;  /* QN_NUMBER */
+  bool is_uint; /* QN_NUMBER: an integer above INT64_MAX, its uint64 bits in ival */
+  int32_t pos;  /* where errors about this node point */
   int32_t nkids;
   union {
     int64_t ival; /* QN_NUMBER, is_int */

@@ -59,8 +59,8 @@ struct tsr__xfer {
   pthread_mutex_t queue_lock; /* the send queue, filled by workers */
   uint32_t *queue;
   uint32_t queue_head, queue_tail;
-  _Atomic uint32_t queued;   /* in the queue, not yet posted */
-  _Atomic double next_poll;  /* when a busy worker polls next (tsr__now) */
+  _Atomic uint32_t queued;  /* in the queue, not yet posted */
+  _Atomic double next_poll; /* when a busy worker polls next (tsr__now) */
 
   pthread_mutex_t lock; /* progress: every MPI call during the run */
   active_req *sends;
@@ -104,7 +104,8 @@ static tsr_status resolve_owners(tsr__run *run, int32_t *owner, int P) {
     } else if (o == TSR__OWNER_READERS && tsr__task_n_inputs(g, t) > 0) {
       o = 0; /* only sources are made where read */
     } else if (o >= P) {
-      return tsr_error_set(TSR_EINVAL, "task %u (kernel '%s') is owned by rank %d, but the run has %d rank%s",
+      return tsr_error_set(TSR_EINVAL,
+                           "task %u (kernel '%s') is owned by rank %d, but the run has %d rank%s",
                            t, g->kernels[g->tasks[t].kernel].name, o, P, P == 1 ? "" : "s");
     }
     owner[t] = o;
@@ -214,7 +215,8 @@ tsr_status tsr__xfer_init(tsr__run *run) {
       x->dest_off[n] = (uint32_t)n_dests;
       TSR_CHECK(n_dests < UINT32_MAX, TSR_ENOTSUP, "a run with %llu chunk messages",
                 (unsigned long long)n_dests);
-      status = tsr__alloc_array(ctx, n_dests + 1, sizeof *x->dests, "send lists", (void **)&x->dests);
+      status =
+          tsr__alloc_array(ctx, n_dests + 1, sizeof *x->dests, "send lists", (void **)&x->dests);
       n_dests = 0;
       for (int p = 0; p < P; p++)
         mark[p] = -1;
@@ -388,7 +390,8 @@ static bool post_sends(tsr__run *run, tsr__xfer *x) {
       active_req *a = &x->sends[x->n_sends];
       tsr_status status = tsr__dist_isend(x->d, run->bufs[t], bytes, p, (int)t + 1, &a->req);
       if (status != TSR_OK) {
-        tsr_error_set(status, "sending the chunk of task %u to rank %d: %s", t, p, tsr_last_error());
+        tsr_error_set(status, "sending the chunk of task %u to rank %d: %s", t, p,
+                      tsr_last_error());
         tsr__run_fail(run, status);
         /* Counted as sent: its reader is released with the others. */
         tsr__run_sent(run, t);
@@ -413,7 +416,8 @@ static void post_recvs(tsr__run *run, tsr__xfer *x, bool stalled) {
     void *buf = NULL;
     tsr_status status = tsr__spill_try_alloc(run, bytes, &buf);
     if (status == TSR_OK) {
-      status = tsr__dist_irecv(x->d, buf, bytes, x->owner[t], (int)t + 1, &x->recvs[x->n_recvs].req);
+      status =
+          tsr__dist_irecv(x->d, buf, bytes, x->owner[t], (int)t + 1, &x->recvs[x->n_recvs].req);
       if (status != TSR_OK)
         tsr_free(run->ctx, buf);
     }

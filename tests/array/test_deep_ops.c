@@ -88,8 +88,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_deep__elementwise, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_deep__mixed, test_ctx_setup, test_ctx_teardown),
-      cmocka_unit_test_setup_teardown(test_deep__wide_and_deep, test_ctx_setup,
-                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_deep__wide_and_deep, test_ctx_setup, test_ctx_teardown),
   };
   if (getenv("TEST_FILTER") != NULL) /* one test at a time when iterating */
     cmocka_set_test_filter(getenv("TEST_FILTER"));

@@ -49,9 +49,9 @@ static void test_int_scalars__full(void **state) {
   assert_null(a);
   assert_fails(tsr_array_full_i64(ctx, TSR_UINT64, 1, (int64_t[]){2}, NULL, -1, &a), TSR_EINVAL,
                "value -1 does not fit uint64");
-  assert_fails(tsr_array_full_u64(ctx, TSR_INT64, 1, (int64_t[]){2}, NULL,
-                                  (uint64_t)INT64_MAX + 1, &a),
-               TSR_EINVAL, "tsr_array_full_u64: value 9223372036854775808 does not fit int64");
+  assert_fails(
+      tsr_array_full_u64(ctx, TSR_INT64, 1, (int64_t[]){2}, NULL, (uint64_t)INT64_MAX + 1, &a),
+      TSR_EINVAL, "tsr_array_full_u64: value 9223372036854775808 does not fit int64");
 }
 
 static void test_int_scalars__arange(void **state) {
@@ -64,8 +64,8 @@ static void test_int_scalars__arange(void **state) {
   assert_true(v[0] == P53 + 1 && v[1] == P53 + 2);
   tsr_array_destroy(&a);
   /* The whole int64 range in steps of 2^62: ceil((2^64 - 2) / 2^62) = 4. */
-  assert_ok(tsr_array_arange_i64(ctx, TSR_INT64, INT64_MIN + 1, INT64_MAX, INT64_C(1) << 62, 0,
-                                 &a));
+  assert_ok(
+      tsr_array_arange_i64(ctx, TSR_INT64, INT64_MIN + 1, INT64_MAX, INT64_C(1) << 62, 0, &a));
   get_i64(a, v, 4);
   assert_true(v[0] == INT64_MIN + 1);
   assert_true(v[1] == INT64_MIN + 1 + (INT64_C(1) << 62));

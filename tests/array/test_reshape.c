@@ -74,7 +74,7 @@ static void test_reshape__compatible_chunks_map_directly(void **state) {
   assert_int_equal(tsr_chunk_grid_nchunks(g), 24);
   assert_int_equal(su_lower(r).tasks, 24 + 24);
   assert_ok(tsr_reshape(r, 2, (int64_t[]){-1, 1000}, &b)); /* merge back */
-  assert_int_equal(su_lower(b).tasks, 24 + 24); /* one reshape of a: composed */
+  assert_int_equal(su_lower(b).tasks, 24 + 24);            /* one reshape of a: composed */
   assert_ok(tsr_reshape(b, 1, (int64_t[]){-1}, &m));
   int64_t *out = su_compute(m);
   for (int64_t i = 0; i < 24000; i++)

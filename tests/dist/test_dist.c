@@ -127,7 +127,8 @@ static tsr_status laplacian5(void *out, const tsr_block_info *oi, const void *co
     for (int64_t j = 0; j < cols; j++) {
       int64_t gi = oi->offset[0] + i, gj = oi->offset[1] + j;
       int64_t li = gi - ii->offset[0], lj = gj - ii->offset[1];
-      bool edge = gi == 0 || gj == 0 || gi == oi->array_shape[0] - 1 || gj == oi->array_shape[1] - 1;
+      bool edge =
+          gi == 0 || gj == 0 || gi == oi->array_shape[0] - 1 || gj == oi->array_shape[1] - 1;
       o[i * cols + j] = edge ? 0
                              : x[(li - 1) * width + lj] + x[(li + 1) * width + lj] +
                                    x[li * width + lj - 1] + x[li * width + lj + 1] -
@@ -364,8 +365,8 @@ static void test_dist__every_rank_writes_its_chunks(void **state) {
     }
     tsr_run_stats st;
     tsr_compute_options co = {.on_stats = stats_copy, .stats_user = &st};
-    tsr_hdf5_store_options so = {.deflate_level = level, .shuffle = level > 0, .compute = &co,
-                                 .mode = TSR_HDF5_REPLACE};
+    tsr_hdf5_store_options so = {
+        .deflate_level = level, .shuffle = level > 0, .compute = &co, .mode = TSR_HDF5_REPLACE};
     uint64_t r0, w0, r1, w1;
     tsr_hdf5_io_bytes(&r0, &w0);
     assert_ok(tsr_store_hdf5(dist_ctx, 1, &x, path, (const char *const[]){"x"}, &so));
@@ -565,8 +566,8 @@ static void test_dist__ranks_with_different_arguments_fail_cleanly(void **state)
   tsr_array_destroy(&y);
   tsr_array_destroy(&c);
   /* The value of full(). */
-  assert_ok(tsr_array_full(dist_ctx, TSR_FLOAT64, 1, (int64_t[]){100}, (int64_t[]){10},
-                           odd ? 3 : 4, &c));
+  assert_ok(
+      tsr_array_full(dist_ctx, TSR_FLOAT64, 1, (int64_t[]){100}, (int64_t[]){10}, odd ? 3 : 4, &c));
   assert_ok(tsr_sum(c, NULL, 0, false, &s));
   assert_refused(s, "different arguments");
   tsr_array_destroy(&s);
@@ -606,8 +607,10 @@ static void test_dist__ranks_with_different_arguments_fail_cleanly(void **state)
   char file[256];
   snprintf(file, sizeof file, "dist_args_np%d_t%d.h5", nranks, tsr_ctx_threads(dist_ctx));
   tsr_array *parts[2];
-  assert_ok(tsr_array_full(dist_ctx, TSR_FLOAT64, 1, (int64_t[]){10}, (int64_t[]){5}, 1, &parts[0]));
-  assert_ok(tsr_array_full(dist_ctx, TSR_FLOAT64, 1, (int64_t[]){10}, (int64_t[]){5}, 2, &parts[1]));
+  assert_ok(
+      tsr_array_full(dist_ctx, TSR_FLOAT64, 1, (int64_t[]){10}, (int64_t[]){5}, 1, &parts[0]));
+  assert_ok(
+      tsr_array_full(dist_ctx, TSR_FLOAT64, 1, (int64_t[]){10}, (int64_t[]){5}, 2, &parts[1]));
   assert_ok(tsr_store_hdf5(dist_ctx, 2, parts, file, (const char *const[]){"a", "b"}, NULL));
   tsr_array_destroy(&parts[0]);
   tsr_array_destroy(&parts[1]);
@@ -647,7 +650,8 @@ static int die(void) {
     return 3;
   double v;
   tsr_status st = tsr_array_to_buffer(s, &v, sizeof v); /* rank 0 waits for rank 1's chunks */
-  fprintf(stderr, "rank %d: the compute returned (%s) although rank 1 died\n", rank, tsr_status_name(st));
+  fprintf(stderr, "rank %d: the compute returned (%s) although rank 1 died\n", rank,
+          tsr_status_name(st));
   return 0; /* the launcher should have ended the job before this */
 }
 

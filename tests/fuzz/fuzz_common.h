@@ -24,10 +24,10 @@
 
 /* Any status is fine for a fuzz target: it is looked at, not acted on.  (A
  * cast to void does not silence GCC's warn_unused_result.) */
-#define FUZZ_IGNORE(expr)            \
-  do {                               \
+#define FUZZ_IGNORE(expr)              \
+  do {                                 \
     tsr_status fuzz_ignored_ = (expr); \
-    (void)fuzz_ignored_;             \
+    (void)fuzz_ignored_;               \
   } while (0)
 
 static inline int fuzz_progress(uint64_t done, uint64_t total, void *user) {

@@ -55,8 +55,8 @@ static void compute(tsr_array *a) {
   void *const bufs[1] = {buf};
   size_t sizes[1] = {bytes};
   if (tsr_array_to_buffers_ex(1, &a, bufs, sizes, &co) == TSR_OK)
-    FUZZ_IGNORE(tsr_program_format_buffer(tsr_array_dtype(a), tsr_array_ndim(a),
-                                          tsr_array_shape(a), buf, fuzz_devnull()));
+    FUZZ_IGNORE(tsr_program_format_buffer(tsr_array_dtype(a), tsr_array_ndim(a), tsr_array_shape(a),
+                                          buf, fuzz_devnull()));
   free(buf);
 }
 

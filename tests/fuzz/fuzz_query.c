@@ -16,7 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static tsr_status bind_inputs(tsr_ctx *ctx, tsr_program *prog) {
   static const double x[12] = {0.5, -1, 2, 3, 4, 5, -0.0, 7, 1e300, -8, 9, 10};
   static const int64_t i[5] = {3, -2, 0, INT64_MAX, 7};
-  static const bool b[12] = {true, false, true, true, false, false, true, false, true, false, false, true};
+  static const bool b[12] = {true, false, true, true,  false, false,
+                             true, false, true, false, false, true};
   static const int64_t x_shape[2] = {3, 4}, i_shape[1] = {5};
   static const int64_t x_chunks[2] = {2, 3}, i_chunks[1] = {2};
   struct {
@@ -74,8 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n = tsr_program_inputs(prog, &names);
     for (size_t k = 0; k < n; k++)
       (void)strlen(names[k]);
-    if (bind_inputs(ctx, prog) == TSR_OK && tsr_program_run(prog, &last) == TSR_OK &&
-        last != NULL)
+    if (bind_inputs(ctx, prog) == TSR_OK && tsr_program_run(prog, &last) == TSR_OK && last != NULL)
       print_value(last);
     tsr_array_destroy(&last);
     /* A second run starts afresh (query.h): it must behave the same. */

@@ -125,10 +125,9 @@ static void test_hdf5_sizes__small_slice_of_huge_3d_dataset(void **state) {
     for (int j = 0; j < 5; j++)
       assert_true(got[i * 5 + j] == 1000.0 * i + j);
   tsr_array_destroy(&s);
-  assert_ok(tsr_slice(t, 3,
-                      (tsr_index[]){TSR_SLICE(9999999998ll, TSR_NONE, 1), TSR_SLICE(0, 5, 1),
-                                    TSR_AT(1)},
-                      &s));
+  assert_ok(tsr_slice(
+      t, 3, (tsr_index[]){TSR_SLICE(9999999998ll, TSR_NONE, 1), TSR_SLICE(0, 5, 1), TSR_AT(1)},
+      &s));
   assert_ok(tsr_array_to_buffer(s, got, sizeof got));
   for (int k = 0; k < 10; k++)
     assert_true(got[k] == 0.0);
@@ -200,8 +199,8 @@ int main(void) {
                                       test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_hdf5_sizes__too_big_dataset_is_refused, test_ctx_setup,
                                       test_ctx_teardown),
-      cmocka_unit_test_setup_teardown(test_hdf5_sizes__regular_grid_of_1e15_chunks,
-                                      test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_hdf5_sizes__regular_grid_of_1e15_chunks, test_ctx_setup,
+                                      test_ctx_teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   remove_scratch_dir();

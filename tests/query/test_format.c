@@ -1,10 +1,10 @@
 /* test_format.c — the printed form of results (tsr_program_format_value
  * and _buffer) where it follows NumPy's summarization: arrays of more than
  * 1000 elements show 3 edge items around "..." on every long axis, only the
- * edges are computed (within a memory limit far below the array's size), empty arrays of any shape print "[]" and their shape, and
- * signed zeros keep their sign.  Every expected text is written out by
- * hand from NumPy's rules (numpy/_core/arrayprint.py: threshold 1000,
- * edgeitems 3, "...," between rows). */
+ * edges are computed (within a memory limit far below the array's size), empty arrays of any shape
+ * print "[]" and their shape, and signed zeros keep their sign.  Every expected text is written out
+ * by hand from NumPy's rules (numpy/_core/arrayprint.py: threshold 1000, edgeitems 3, "...,"
+ * between rows). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -86,8 +86,7 @@ static void test_format__large_arrays_compute_edges_only(void **state) {
   check(ctx, "zeros(shape=(10000000, 2), chunks=(10000, 2))",
         "[[0.0, 0.0],\n [0.0, 0.0],\n [0.0, 0.0],\n ...,\n [0.0, 0.0],\n [0.0, 0.0],\n"
         " [0.0, 0.0]]\n");
-  check(ctx, "arange(10000000, chunks=10000)[::-1]",
-        "[9999999, 9999998, 9999997, ..., 2, 1, 0]\n");
+  check(ctx, "arange(10000000, chunks=10000)[::-1]", "[9999999, 9999998, 9999997, ..., 2, 1, 0]\n");
   assert_ok(tsr_ctx_set_memory_limit(ctx, 0));
   /* too many axes longer than 6 for even a summary: a clear error */
   tsr_array *v = query_run(ctx, "zeros(shape=(7, 7, 7, 7, 7, 7, 7, 7))");

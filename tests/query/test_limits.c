@@ -240,11 +240,11 @@ static void test_limits__deep_tuples(void **state) {
 static void test_limits__deep_parse(void **state) {
   tsr_ctx *ctx = *state;
   const char *srcs[][3] = {
-      {"", "abs(", ")"},               /* abs(abs(...(y))) */
-      {"", "sum(", ", axis=0)"},       /* keywords inside */
-      {"", "(", ")[0]"},               /* (((y)[0])[0])... */
-      {"", "y.sum(", ")"},             /* method calls in the arguments */
-      {"", "concatenate((", ",))"},    /* tuples in calls */
+      {"", "abs(", ")"},            /* abs(abs(...(y))) */
+      {"", "sum(", ", axis=0)"},    /* keywords inside */
+      {"", "(", ")[0]"},            /* (((y)[0])[0])... */
+      {"", "y.sum(", ")"},          /* method calls in the arguments */
+      {"", "concatenate((", ",))"}, /* tuples in calls */
   };
   for (size_t k = 0; k < sizeof srcs / sizeof srcs[0]; k++) {
     char *src = repeat(srcs[k][0], srcs[k][1], DEEP, "y", srcs[k][2], "");
@@ -269,7 +269,7 @@ static void test_limits__deep_parse(void **state) {
   src = repeat("", "(", 100000, "1 +", ")", "");
   assert_int_equal(tsr_program_parse(ctx, src, &p), TSR_EPARSE);
   assert_non_null(strstr(tsr_last_error(), "line 1, column 100004: expected an expression, found "
-                                          "')'"));
+                                           "')'"));
   free(src);
 }
 
