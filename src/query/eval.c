@@ -1292,12 +1292,7 @@ static tsr_status grow(tsr_ctx *ctx, void **data, int32_t *cap, int32_t n, size_
   if (*cap > INT32_MAX / 2)
     return tsr_error_set(TSR_ENOMEM, "program: nesting too deep");
   int32_t c = *cap ? 2 * *cap : 64;
-  void *d = NULL;
-  TSR_TRY(tsr_alloc(ctx, (size_t)c * size, &d));
-  if (n)
-    memcpy(d, *data, (size_t)n * size);
-  tsr_free(ctx, *data);
-  *data = d;
+  TSR_TRY(tsr__grow_array(ctx, data, (size_t)n, (size_t)c, size, "the evaluator's stack"));
   *cap = c;
   return TSR_OK;
 }

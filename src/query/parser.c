@@ -77,12 +77,8 @@ static tsr_status stack_reserve(parser *p, stack *st, size_t size) {
   if (st->cap > INT32_MAX / 2)
     return tsr_error_set(TSR_ENOMEM, "program: nesting too deep");
   int32_t cap = st->cap ? 2 * st->cap : 64;
-  void *data = NULL;
-  TSR_TRY(tsr_alloc(p->arena->ctx, (size_t)cap * size, &data));
-  if (st->n)
-    memcpy(data, st->data, (size_t)st->n * size);
-  tsr_free(p->arena->ctx, st->data);
-  st->data = data;
+  TSR_TRY(tsr__grow_array(p->arena->ctx, &st->data, (size_t)st->n, (size_t)cap, size,
+                          "the parser's stack"));
   st->cap = cap;
   return TSR_OK;
 }

@@ -91,13 +91,9 @@ static tsr_status scan(name_scan *s, const tsr__qnode *root) {
         size_t c = cap ? 2 * cap : 64;
         while (c < n + k)
           c *= 2;
-        const tsr__qnode **grown = NULL;
-        if ((st = tsr_alloc(ctx, c * sizeof *grown, (void **)&grown)) != TSR_OK)
+        st = tsr__grow_array(ctx, (void **)&stack, n, c, sizeof *stack, "the free-name scan");
+        if (st != TSR_OK)
           break;
-        if (n)
-          memcpy(grown, stack, n * sizeof *stack);
-        tsr_free(ctx, stack);
-        stack = grown;
         cap = c;
       }
       for (size_t i = k; i > 0; i--)
@@ -423,13 +419,8 @@ static void dump_node(dumper *d, const tsr__qnode *root, tsr_ctx *ctx) {
         put(d, " ");
       if (n == cap) {
         size_t c = cap ? 2 * cap : 64;
-        dframe *grown = NULL;
-        if (tsr_alloc(ctx, c * sizeof *grown, (void **)&grown) != TSR_OK)
+        if (tsr__grow_array(ctx, (void **)&stack, n, c, sizeof *stack, "the dump") != TSR_OK)
           break;
-        if (n)
-          memcpy(grown, stack, n * sizeof *stack);
-        tsr_free(ctx, stack);
-        stack = grown;
         cap = c;
       }
       if (dump_open(d, kid)) {

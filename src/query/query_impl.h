@@ -12,6 +12,8 @@
 
 #include <tessera/query.h>
 
+#include "core/core_impl.h" /* tsr__grow_array */
+
 /* ---- arena ------------------------------------------------------------- */
 
 typedef struct tsr__qblock tsr__qblock;

@@ -89,13 +89,9 @@ tsr_status tsr__query_value_copy(tsr_ctx *ctx, const tsr__qvalue *src, tsr__qval
           size_t c = cap ? 2 * cap : 64;
           while (c < n + (size_t)m)
             c *= 2;
-          copy_job *grown = NULL;
-          if ((s = tsr_alloc(ctx, c * sizeof *grown, (void **)&grown)) != TSR_OK)
+          s = tsr__grow_array(ctx, (void **)&jobs, n, c, sizeof *jobs, "tuple copies");
+          if (s != TSR_OK)
             break;
-          if (n)
-            memcpy(grown, jobs, n * sizeof *jobs);
-          tsr_free(ctx, jobs);
-          jobs = grown;
           cap = c;
         }
         for (int i = m - 1; i >= 0; i--)
