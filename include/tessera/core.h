@@ -53,7 +53,8 @@ extern "C" {
   XX(EMPI, -7, "MPI error")                                \
   XX(ENOTSUP, -8, "operation not supported")               \
   XX(ECANCELED, -9, "operation canceled")                  \
-  XX(EINTERNAL, -10, "internal error")
+  XX(EINTERNAL, -10, "internal error")                    \
+  XX(EOVERFLOW, -11, "value out of range")
 
 typedef enum tsr_status {
 #define TSR__STATUS_ENUM(name, code, text) TSR_##name = (code),

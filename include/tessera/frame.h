@@ -1,0 +1,337 @@
+/* tessera/frame.h — dataframes: ordered sets of named, typed columns that
+ * share one partitioning into row chunks (docs/frames.md).
+ *
+ * Frames are immutable and lazy, like arrays: every operation records a
+ * node and returns a new frame through an out-parameter; computing (into
+ * memory, a file, or a count) lowers what is needed into one task graph that
+ * runs on the context's threads and, under MPI, on every rank (every call
+ * that computes is collective).  Row chunks depend on the input alone (a
+ * CSV is cut into byte blocks snapped to record boundaries, a buffer into
+ * chunks of a given row count), never on the thread or rank count, and
+ * partial results are combined in trees shaped by chunk numbers, so every
+ * result is bitwise identical for any number of threads and ranks.
+ *
+ * Column expressions given as text (`tsr_frame_assign(f, "w", "v1 * 2")`)
+ * live with the expression language, in tessera/query.h. */
+#ifndef TESSERA_FRAME_H
+#define TESSERA_FRAME_H
+
+#include <tessera/array.h>
+#include <tessera/core.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tsr_frame tsr_frame;
+
+/* ------------------------------------------------------------------------ */
+/* Column types                                                             */
+/* ------------------------------------------------------------------------ */
+
+typedef enum tsr_coltype {
+  TSR_COL_BOOL = 0, /* one byte per value, 0 or 1 */
+  TSR_COL_INT8,
+  TSR_COL_INT16,
+  TSR_COL_INT32,
+  TSR_COL_INT64,
+  TSR_COL_UINT8,
+  TSR_COL_UINT16,
+  TSR_COL_UINT32,
+  TSR_COL_UINT64,
+  TSR_COL_FLOAT32,
+  TSR_COL_FLOAT64,
+  TSR_COL_STRING,    /* UTF-8, 16-byte views (tsr_string_view) */
+  TSR_COL_DICT,      /* int32 codes into one sorted dictionary of strings per column */
+  TSR_COL_DATE,      /* int32 days since 1970-01-01 */
+  TSR_COL_TIMESTAMP, /* int64 units (tsr_time_unit) since 1970-01-01 00:00:00 */
+  TSR_NUM_COLTYPES
+} tsr_coltype;
+
+typedef enum tsr_time_unit {
+  TSR_TIME_S = 0,
+  TSR_TIME_MS = 1,
+  TSR_TIME_US = 2, /* the default, as DuckDB's TIMESTAMP */
+  TSR_TIME_NS = 3,
+} tsr_time_unit;
+
+/* A column's full type. */
+typedef struct tsr_type {
+  tsr_coltype id;
+  tsr_time_unit unit; /* timestamps only; 0 otherwise */
+} tsr_type;
+
+/* "bool", "int8".."uint64", "float32", "float64", "string", "dict",
+ * "date", "timestamp[us]" (with its unit); "invalid" otherwise. */
+TSR_API const char *tsr_type_name(tsr_type type);
+/* Parses the names above, NumPy's short names ("i8", "f8"), and "str",
+ * "timestamp" (microseconds), "timestamp[s|ms|us|ns]", "datetime". */
+TSR_API TSR_NODISCARD tsr_status tsr_type_parse(const char *name, tsr_type *out);
+/* Bytes per value in a chunk: 1..8, 16 for strings, 4 for dictionary codes. */
+TSR_API size_t tsr_type_width(tsr_type type);
+/* The array dtype holding the type's values (date: int32, timestamp and
+ * dictionary codes: int64/int32); TSR_NUM_DTYPES for strings. */
+TSR_API tsr_dtype tsr_type_dtype(tsr_type type);
+
+/* A string value in the Arrow string-view layout: 16 bytes; strings of at
+ * most 12 bytes are stored inline, longer ones keep a 4-byte prefix and an
+ * offset into their chunk's data buffer.  No pointers, so chunks move,
+ * spill and travel between ranks as they are. */
+typedef struct tsr_string_view {
+  uint32_t length;
+  union {
+    char inline_data[12]; /* length <= 12 */
+    struct {
+      char prefix[4];
+      uint32_t buffer; /* always 0: one data buffer per chunk */
+      uint32_t offset; /* into the chunk's data buffer */
+    } ref;               /* length > 12 */
+  } u;
+} tsr_string_view;
+
+/* ------------------------------------------------------------------------ */
+/* Creating frames                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* One column handed over from C.  Fixed-width types read `values` (length
+ * values of tsr_type_width bytes; bool one byte per value).  Strings read
+ * Arrow's offsets layout: `offsets` (length + 1 int64 values, from 0) into
+ * `data`.  Dictionaries read int32 codes in `values` and the dictionary in
+ * `dict_offsets` (dict_size + 1) / `dict_data`: distinct strings in
+ * strictly increasing byte order.  `validity` is an Arrow bitmap (bit i of
+ * byte i / 8, least significant first; 1 = valid), or NULL when every value
+ * is valid. */
+typedef struct tsr_column_data {
+  const char *name;
+  tsr_type type;
+  int64_t length;
+  const void *values;
+  const uint8_t *validity;
+  const int64_t *offsets;
+  const char *data;
+  int64_t dict_size;
+  const int64_t *dict_offsets;
+  const char *dict_data;
+} tsr_column_data;
+
+/* A frame of n columns of equal length, cut into chunks of chunk_rows rows
+ * (0: automatic, 1 Mi rows).  The buffers are read when the frame is
+ * computed: TSR_BUFFER_BORROW reads them in place (they must outlive every
+ * computation); TSR_BUFFER_COPY copies them now; TSR_BUFFER_ADOPT takes
+ * them over and calls free_fn(buffer, free_user) on each non-NULL buffer
+ * pointer of every column (values, validity, offsets, data, dict_offsets,
+ * dict_data) when the last frame using them is gone, also when this call
+ * fails.  Dictionaries are always copied.  Names must be distinct and
+ * non-empty; codes must index the dictionary, offsets must increase.  The
+ * caller owns *out. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_from_columns(tsr_ctx *ctx, int n,
+                                                        const tsr_column_data *columns,
+                                                        int64_t chunk_rows, tsr_buffer_mode mode,
+                                                        tsr_buffer_free_fn free_fn,
+                                                        void *free_user, tsr_frame **out);
+/* A frame whose columns are the 1-D arrays (equal lengths and chunking;
+ * the row chunks are the arrays' chunks).  No nulls. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_from_arrays(int n, tsr_array *const *arrays,
+                                                       const char *const *names, tsr_frame **out);
+
+/* CSV reading (docs/frames.md, "CSV").  Zero-initialise, then set what you
+ * need. */
+typedef enum tsr_csv_bad_rows {
+  TSR_CSV_BAD_ERROR = 0, /* the first bad row is an error naming file, line and column */
+  TSR_CSV_BAD_NULL = 1,  /* fields that do not parse become null; missing fields null */
+  TSR_CSV_BAD_SKIP = 2,  /* rows with a field that does not parse, or a wrong field count,
+                            are skipped */
+} tsr_csv_bad_rows;
+
+typedef struct tsr_csv_options {
+  char delimiter;          /* 0: sniffed among , ; TAB | */
+  char quote;              /* 0: '"' */
+  int header;              /* TSR_CSV_HEADER_AUTO (0, sniffed), _YES or _NO */
+  const char *schema;      /* "name:type,name:type,..." for every column, or NULL: sniffed */
+  const char *columns;     /* "a,b,c": only these columns, in this order; NULL: all */
+  const char *nulls;       /* comma-separated null spellings besides the unquoted empty
+                              field, e.g. "NA,NULL"; NULL: none */
+  tsr_csv_bad_rows bad_rows;
+  int replace_invalid_utf8; /* non-zero: invalid UTF-8 becomes U+FFFD instead of an error */
+  int64_t block_bytes;      /* byte block per row chunk; 0: 8 MiB */
+  int64_t dict_max;         /* a string column with at most this many distinct values is
+                               dictionary-encoded; 0: 65536; -1: never */
+} tsr_csv_options;
+#define TSR_CSV_HEADER_AUTO 0
+#define TSR_CSV_HEADER_YES 1
+#define TSR_CSV_HEADER_NO 2
+
+/* A lazy frame over a CSV file (also .csv.gz).  This call sniffs the
+ * schema and scans the file once to find its record boundaries, row counts
+ * and values outside the sniffed types (so the schema it reports is the
+ * file's, and the row count is known); values are parsed when computed.
+ * Errors name the file, line and column.  `options` may be NULL. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_read_csv(tsr_ctx *ctx, const char *path,
+                                                    const tsr_csv_options *options,
+                                                    tsr_frame **out);
+/* After tsr_frame_read_csv with bad_rows NULL or SKIP: rows made null or
+ * skipped (0 for frames not read from a CSV). */
+TSR_API int64_t tsr_frame_csv_bad_rows(const tsr_frame *frame);
+
+/* Releases the caller's reference and sets *frame to NULL; accepts NULL. */
+TSR_API void tsr_frame_destroy(tsr_frame **frame);
+
+/* ------------------------------------------------------------------------ */
+/* Schema and size                                                          */
+/* ------------------------------------------------------------------------ */
+
+TSR_API tsr_ctx *tsr_frame_ctx(const tsr_frame *frame);
+TSR_API int tsr_frame_ncols(const tsr_frame *frame);
+TSR_API const char *tsr_frame_col_name(const tsr_frame *frame, int col);
+TSR_API tsr_type tsr_frame_col_type(const tsr_frame *frame, int col);
+/* The column's index, or -1. */
+TSR_API int tsr_frame_col_index(const tsr_frame *frame, const char *name);
+/* Row chunks (fixed when the frame is made). */
+TSR_API int64_t tsr_frame_nchunks(const tsr_frame *frame);
+/* The row count when known without computing (a frame from buffers, arrays
+ * or a CSV, and operations that keep counts); -1 when unknown (after a
+ * filter). */
+TSR_API int64_t tsr_frame_nrows_known(const tsr_frame *frame);
+/* The row count, computed when unknown (collective). */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_nrows(tsr_frame *frame, int64_t *rows);
+
+/* ------------------------------------------------------------------------ */
+/* Operations (each lazy; the caller owns *out)                             */
+/* ------------------------------------------------------------------------ */
+
+TSR_API TSR_NODISCARD tsr_status tsr_frame_select(tsr_frame *frame, int n,
+                                                  const char *const *names, tsr_frame **out);
+TSR_API TSR_NODISCARD tsr_status tsr_frame_drop(tsr_frame *frame, int n, const char *const *names,
+                                                tsr_frame **out);
+TSR_API TSR_NODISCARD tsr_status tsr_frame_rename(tsr_frame *frame, const char *from,
+                                                  const char *to, tsr_frame **out);
+/* Adds (or replaces) column `name` with the 1-D array (its length and chunks
+ * must match the frame's rows and chunks). */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_with_array(tsr_frame *frame, const char *name,
+                                                      tsr_array *array, tsr_frame **out);
+/* Converts column `name` to `type` (as DuckDB's CAST: out-of-range or
+ * unparsable values are an error naming the column and row). */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_cast(tsr_frame *frame, const char *name, tsr_type type,
+                                                tsr_frame **out);
+/* Nulls of column `name` replaced by `value` (a literal in the column's
+ * type, as text: "0", "1.5", "abc", "2024-01-31"). */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_fill_null(tsr_frame *frame, const char *name,
+                                                     const char *value, tsr_frame **out);
+/* Rows where any of the n named columns (n == 0: any column) is null are dropped. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_drop_nulls(tsr_frame *frame, int n,
+                                                      const char *const *names, tsr_frame **out);
+/* Rows [start, stop) (clamped to the row count; negative counts from the end,
+ * as Python's slices).  Computes the row counts when unknown. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_slice(tsr_frame *frame, int64_t start, int64_t stop,
+                                                 tsr_frame **out);
+TSR_API TSR_NODISCARD tsr_status tsr_frame_head(tsr_frame *frame, int64_t n, tsr_frame **out);
+TSR_API TSR_NODISCARD tsr_status tsr_frame_tail(tsr_frame *frame, int64_t n, tsr_frame **out);
+/* Rows of the frames one after the other; the frames must have the same
+ * column names and types, in the same order. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_concat(int n, tsr_frame *const *frames,
+                                                  tsr_frame **out);
+
+/* Column reductions, computed now (collective), skipping nulls as SQL does.
+ * count: non-null values; null_count: nulls; sum of integers in int64
+ * (TSR_EOVERFLOW when it overflows) or uint64, of floats in float64 (pairwise
+ * within a chunk, combined over chunks in a fixed tree); mean, var and std in
+ * float64 (ddof as given; var/std by Chan's merge).  min and max keep the
+ * column's type.  The result is a one-row, one-column frame computed in
+ * memory, or a double through tsr_frame_reduce_f64.  A reduction over no
+ * values is null (count: 0). */
+typedef enum tsr_col_reduce {
+  TSR_COL_COUNT = 0,
+  TSR_COL_NULL_COUNT,
+  TSR_COL_SUM,
+  TSR_COL_MEAN,
+  TSR_COL_MIN,
+  TSR_COL_MAX,
+  TSR_COL_VAR,
+  TSR_COL_STD,
+} tsr_col_reduce;
+/* The reduction as a double; *is_null set when it is null (may be NULL). */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_reduce_f64(tsr_frame *frame, const char *name,
+                                                      tsr_col_reduce op, int ddof, double *value,
+                                                      bool *is_null);
+
+/* Column `name` as a 1-D array (lazy).  The column must have no nulls, or a
+ * fill value is given (fill != NULL); strings cannot become arrays.  When
+ * the row count is unknown, it is computed first. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_column_array(tsr_frame *frame, const char *name,
+                                                        const double *fill, tsr_array **out);
+
+/* ------------------------------------------------------------------------ */
+/* Computing                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* A frame computed into memory: read it column by column, chunk by chunk.
+ * Pointers stay valid until the result is destroyed. */
+typedef struct tsr_frame_result tsr_frame_result;
+
+/* Computes every column of the frame (collective; under MPI every rank
+ * receives the whole result).  `options` as for arrays (NULL = none). */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_compute(tsr_frame *frame,
+                                                   const tsr_compute_options *options,
+                                                   tsr_frame_result **out);
+TSR_API void tsr_frame_result_destroy(tsr_frame_result **result);
+
+TSR_API int64_t tsr_frame_result_nrows(const tsr_frame_result *result);
+TSR_API int64_t tsr_frame_result_nchunks(const tsr_frame_result *result);
+TSR_API int tsr_frame_result_ncols(const tsr_frame_result *result);
+TSR_API const char *tsr_frame_result_col_name(const tsr_frame_result *result, int col);
+TSR_API tsr_type tsr_frame_result_col_type(const tsr_frame_result *result, int col);
+
+/* One chunk of one column.  `values` holds rows values of the column's
+ * width (string views for strings, int32 codes for dictionaries);
+ * `validity` is the Arrow bitmap, NULL when the chunk has no nulls; `data`
+ * is the strings' data buffer that long views point into. */
+typedef struct tsr_column_chunk {
+  int64_t rows;
+  int64_t null_count;
+  const void *values;
+  const uint8_t *validity;
+  const char *data;
+  size_t data_bytes;
+} tsr_column_chunk;
+TSR_API TSR_NODISCARD tsr_status tsr_frame_result_chunk(const tsr_frame_result *result, int col,
+                                                        int64_t chunk, tsr_column_chunk *out);
+/* The dictionary of a TSR_COL_DICT column: size strings, sorted. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_result_dict(const tsr_frame_result *result, int col,
+                                                       int64_t *size, const int64_t **offsets,
+                                                       const char **data);
+/* Whole-column copies into the caller's buffers: fixed-width values
+ * (rows x width bytes; dictionary columns give codes), and the validity
+ * bitmap ((rows + 7) / 8 bytes; may be NULL when not wanted).  Strings:
+ * tsr_frame_result_strings. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_result_values(const tsr_frame_result *result, int col,
+                                                         void *values, size_t bytes,
+                                                         uint8_t *validity);
+/* Row `row`'s string in a string or dictionary column: *text (not
+ * NUL-terminated) and *length; *is_null for nulls. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_result_string(const tsr_frame_result *result, int col,
+                                                         int64_t row, const char **text,
+                                                         size_t *length, bool *is_null);
+/* A string view's bytes, given the chunk it belongs to. */
+static inline const char *tsr_string_view_data(const tsr_string_view *v, const char *chunk_data) {
+  return v->length <= 12 ? v->u.inline_data : chunk_data + v->u.ref.offset;
+}
+
+/* Prints the frame as an aligned table with names and types in the header,
+ * the first and last `max_rows / 2` rows when it has more than max_rows
+ * (0: 20), and the row count (computes; collective; rank 0 prints). */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_print(tsr_frame *frame, int64_t max_rows, FILE *out);
+
+/* CSV writing: RFC 4180 quoting (fields holding the delimiter, a quote, CR
+ * or LF, or leading/trailing spaces are quoted), floats in the shortest
+ * text that reads back exactly, nulls as empty fields and empty strings as
+ * "", a header row.  Written atomically; an existing file is replaced only
+ * when `overwrite` is true, else TSR_EIO naming the file.  `.gz` compresses. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_write_csv(tsr_frame *frame, const char *path,
+                                                     char delimiter, bool overwrite,
+                                                     const tsr_compute_options *options);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TESSERA_FRAME_H */

@@ -1,0 +1,349 @@
+/* compute.c — computing frames: into memory (a tsr_frame_result that keeps
+ * the task graph's output chunks and reads them in place), and row counts.
+ *
+ * A compute lowers the node of every column (a node holding several of the
+ * frame's columns is lowered once: its table chunks are the result's
+ * chunks, no copy) and keeps their chunk tasks.  Under MPI, one task per
+ * chunk owned by every rank copies it, so that every rank holds the whole
+ * result, as arrays' stores do. */
+#include <string.h>
+
+#include <tessera/dist.h>
+
+#include "frame_impl.h"
+
+struct tsr_frame_result {
+  tsr_ctx *ctx;
+  tsr_taskgraph *g;
+  int ncols;
+  tsr__col *cols;  /* names and types (nodes are not kept) */
+  int64_t nchunks;
+  int64_t nrows;
+  uint32_t *tasks;   /* ncols x nchunks: the task holding column i's chunk c */
+  int64_t *row_off;  /* nchunks + 1: first row of each chunk */
+};
+
+static tsr_status copy_kernel(const tsr_kernel_call *call) {
+  memcpy(call->output, call->inputs[0], call->output_bytes);
+  return TSR_OK;
+}
+
+/* Lowers the frame's columns; tasks[i * nchunks + c] receives the task that
+ * holds column i's chunk c (kept, and on several ranks a copy every rank
+ * runs).  When `count_only`, only the first column is lowered. */
+static tsr_status lower_columns(tsr_frame *f, tsr_taskgraph *g, int ncols, uint32_t *tasks) {
+  tsr_status status = TSR_OK;
+  tsr__lowering *l = NULL;
+  int64_t nchunks = f->rows->nchunks;
+  bool copies = tsr_ctx_nranks(f->ctx) > 1;
+  uint32_t copy_k = 0;
+  TSR__TRY_GOTO(status, tsr__lowering_create(f->ctx, g, &l));
+  for (int i = 0; i < ncols; i++) {
+    const uint32_t *ids;
+    TSR__TRY_GOTO(status, tsr__lowering_lower(l, f->cols[i].node, &ids));
+    memcpy(tasks + (int64_t)i * nchunks, ids, (size_t)nchunks * sizeof *ids);
+  }
+  if (copies)
+    TSR__TRY_GOTO(status, tsr_taskgraph_add_kernel(g, "gather", copy_kernel, NULL, &copy_k));
+  for (int i = 0; i < ncols; i++) {
+    /* Columns of one node share their tasks (and copies). */
+    int same = -1;
+    for (int j = 0; j < i && same < 0; j++)
+      if (f->cols[j].node == f->cols[i].node)
+        same = j;
+    uint32_t *t = tasks + (int64_t)i * nchunks;
+    if (same >= 0) {
+      memcpy(t, tasks + (int64_t)same * nchunks, (size_t)nchunks * sizeof *t);
+      continue;
+    }
+    for (int64_t c = 0; c < nchunks; c++) {
+      if (copies) {
+        const void *unused;
+        size_t bytes = 0;
+        (void)unused;
+        uint64_t b = 0;
+        if (f->cols[i].raw)
+          b = (uint64_t)tsr_chunk_grid_chunk_extent(f->cols[i].node->grid, 0, c) *
+              tsr_type_width(f->cols[i].type);
+        else
+          TSR__TRY_GOTO(status, tsr__fnode_chunk_bytes(f->cols[i].node, c, &b));
+        bytes = (size_t)b;
+        uint32_t copy;
+        TSR__TRY_GOTO(status, tsr_taskgraph_add_task(g, copy_k, &t[c], 1, NULL, 0, bytes, &copy));
+        TSR__TRY_GOTO(status, tsr_taskgraph_set_owner(g, copy, TSR_OWNER_ALL));
+        t[c] = copy;
+      }
+      TSR__TRY_GOTO(status, tsr_taskgraph_keep(g, t[c]));
+    }
+  }
+fail:
+  tsr__lowering_destroy(&l);
+  return status;
+}
+
+/* Lowers, culls to the kept tasks and runs. */
+static tsr_status run_columns(tsr_frame *f, tsr_taskgraph *g, int ncols, uint32_t *tasks,
+                              const tsr_compute_options *options) {
+  tsr_status status = lower_columns(f, g, ncols, tasks);
+  bool ran = false;
+  if (status == TSR_OK) {
+    size_t n = (size_t)ncols * (size_t)f->rows->nchunks;
+    status = tsr_taskgraph_cull(g, tasks, (uint32_t)n);
+  }
+  if (status == TSR_OK && options != NULL && options->dot_path != NULL)
+    status = tsr_taskgraph_write_dot(g, options->dot_path);
+  if (status == TSR_OK) {
+    ran = true;
+    status = tsr_taskgraph_run_ex(g, options ? &options->run : NULL);
+  }
+  if (status == TSR_OK && options != NULL && options->on_stats != NULL)
+    options->on_stats(tsr_taskgraph_stats(g), options->stats_user);
+  if (!ran)
+    status = tsr_ctx_agree(f->ctx, status);
+  return status;
+}
+
+static int64_t chunk_rows(const tsr_taskgraph *g, const tsr__col *col, uint32_t task) {
+  const void *data;
+  size_t bytes;
+  if (tsr_taskgraph_output(g, task, &data, &bytes) != TSR_OK)
+    return 0;
+  if (col->raw)
+    return (int64_t)(bytes / tsr_type_width(col->type));
+  return tsr__tablechunk_col(data, col->slot)->rows;
+}
+
+tsr_status tsr_frame_nrows(tsr_frame *f, int64_t *rows) {
+  static const char fn[] = "tsr_frame_nrows";
+  TSR_CHECK(f != NULL && rows != NULL, TSR_EINVAL, "%s: frame or rows is NULL", fn);
+  if (f->rows->total >= 0) {
+    *rows = f->rows->total;
+    return TSR_OK;
+  }
+  TSR_CHECK(f->ncols > 0, TSR_EINVAL, "%s: the frame has no columns", fn);
+  int64_t n = f->rows->nchunks;
+  tsr_taskgraph *g = NULL;
+  uint32_t *tasks = NULL;
+  int64_t *counts = NULL;
+  tsr_status status;
+  TSR__TRY_GOTO(status, tsr_taskgraph_create(f->ctx, &g));
+  TSR__TRY_GOTO(status,
+                tsr__alloc_array(f->ctx, (size_t)n + 1, sizeof *tasks, "tasks", (void **)&tasks));
+  TSR__TRY_GOTO(status, tsr__alloc_array(f->ctx, (size_t)n + 1, sizeof *counts, "row counts",
+                                         (void **)&counts));
+  TSR__TRY_GOTO(status, run_columns(f, g, 1, tasks, NULL));
+  for (int64_t c = 0; c < n; c++)
+    counts[c] = chunk_rows(g, &f->cols[0], tasks[c]);
+  TSR__TRY_GOTO(status, tsr__rows_set_counts(f->rows, counts));
+  *rows = f->rows->total;
+fail:
+  tsr_free(f->ctx, counts);
+  tsr_free(f->ctx, tasks);
+  tsr_taskgraph_destroy(&g);
+  return status;
+}
+
+void tsr_frame_result_destroy(tsr_frame_result **rp) {
+  if (rp == NULL || *rp == NULL)
+    return;
+  tsr_frame_result *r = *rp;
+  *rp = NULL;
+  for (int i = 0; i < r->ncols; i++) {
+    tsr_free(r->ctx, r->cols[i].name);
+    tsr__dict_release(&r->cols[i].dict);
+  }
+  tsr_free(r->ctx, r->cols);
+  tsr_free(r->ctx, r->tasks);
+  tsr_free(r->ctx, r->row_off);
+  tsr_taskgraph_destroy(&r->g);
+  tsr_free(r->ctx, r);
+}
+
+tsr_status tsr_frame_compute(tsr_frame *f, const tsr_compute_options *options,
+                             tsr_frame_result **out) {
+  static const char fn[] = "tsr_frame_compute";
+  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  TSR_CHECK(f != NULL, TSR_EINVAL, "%s: frame is NULL", fn);
+  tsr_ctx *ctx = f->ctx;
+  int64_t n = f->rows->nchunks;
+  tsr_frame_result *r;
+  TSR_TRY(tsr_calloc(ctx, 1, sizeof *r, (void **)&r));
+  r->ctx = ctx;
+  r->nchunks = n;
+  tsr_status status;
+  int64_t cells;
+  TSR__CHECK_GOTO(status, tsr__size_mul(f->ncols, n, &cells), TSR_EINVAL,
+                  "%s: too many chunks", fn);
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)f->ncols + 1, sizeof *r->cols, (void **)&r->cols));
+  for (int i = 0; i < f->ncols; i++) {
+    size_t len = strlen(f->cols[i].name);
+    TSR__TRY_GOTO(status, tsr_alloc(ctx, len + 1, (void **)&r->cols[i].name));
+    memcpy(r->cols[i].name, f->cols[i].name, len + 1);
+    r->cols[i].type = f->cols[i].type;
+    r->cols[i].slot = f->cols[i].slot;
+    r->cols[i].raw = f->cols[i].raw;
+    r->cols[i].dict = f->cols[i].dict;
+    tsr__dict_retain(r->cols[i].dict);
+    r->ncols = i + 1;
+  }
+  TSR__TRY_GOTO(status,
+                tsr__alloc_array(ctx, (size_t)cells + 1, sizeof *r->tasks, "tasks", (void **)&r->tasks));
+  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)n + 1, sizeof *r->row_off, "row offsets",
+                                         (void **)&r->row_off));
+  TSR__TRY_GOTO(status, tsr_taskgraph_create(ctx, &r->g));
+  if (f->ncols > 0) {
+    TSR__TRY_GOTO(status, run_columns(f, r->g, f->ncols, r->tasks, options));
+  } else {
+    TSR__TRY_GOTO(status, tsr_ctx_agree(ctx, TSR_OK));
+  }
+  r->row_off[0] = 0;
+  for (int64_t c = 0; c < n; c++) {
+    int64_t rows = f->ncols > 0 ? chunk_rows(r->g, &r->cols[0], r->tasks[c])
+                                : (f->rows->count ? f->rows->count[c] : 0);
+    r->row_off[c + 1] = r->row_off[c] + rows;
+  }
+  r->nrows = r->row_off[n];
+  if (f->rows->count == NULL && f->ncols > 0) {
+    int64_t *counts;
+    TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)n + 1, sizeof *counts, "row counts",
+                                           (void **)&counts));
+    for (int64_t c = 0; c < n; c++)
+      counts[c] = r->row_off[c + 1] - r->row_off[c];
+    status = tsr__rows_set_counts(f->rows, counts);
+    tsr_free(ctx, counts);
+    if (status != TSR_OK)
+      goto fail;
+  }
+  *out = r;
+  return TSR_OK;
+fail:
+  tsr_frame_result_destroy(&r);
+  return status;
+}
+
+int64_t tsr_frame_result_nrows(const tsr_frame_result *r) { return r ? r->nrows : 0; }
+int64_t tsr_frame_result_nchunks(const tsr_frame_result *r) { return r ? r->nchunks : 0; }
+int tsr_frame_result_ncols(const tsr_frame_result *r) { return r ? r->ncols : 0; }
+const char *tsr_frame_result_col_name(const tsr_frame_result *r, int i) {
+  return r && i >= 0 && i < r->ncols ? r->cols[i].name : NULL;
+}
+tsr_type tsr_frame_result_col_type(const tsr_frame_result *r, int i) {
+  return r && i >= 0 && i < r->ncols ? r->cols[i].type : (tsr_type){TSR_NUM_COLTYPES, 0};
+}
+
+tsr_status tsr_frame_result_chunk(const tsr_frame_result *r, int col, int64_t chunk,
+                                  tsr_column_chunk *out) {
+  static const char fn[] = "tsr_frame_result_chunk";
+  TSR_CHECK(r != NULL && out != NULL, TSR_EINVAL, "%s: result or out is NULL", fn);
+  TSR_CHECK(col >= 0 && col < r->ncols, TSR_EINVAL, "%s: column %d is not in 0..%d", fn, col,
+            r->ncols - 1);
+  TSR_CHECK(chunk >= 0 && chunk < r->nchunks, TSR_EINVAL, "%s: chunk %lld is not in 0..%lld",
+            fn, (long long)chunk, (long long)r->nchunks - 1);
+  const void *data;
+  size_t bytes;
+  TSR_TRY(tsr_taskgraph_output(r->g, r->tasks[(int64_t)col * r->nchunks + chunk], &data, &bytes));
+  memset(out, 0, sizeof *out);
+  const tsr__col *c = &r->cols[col];
+  if (c->raw) {
+    out->rows = (int64_t)(bytes / tsr_type_width(c->type));
+    out->values = data;
+    return TSR_OK;
+  }
+  tsr__colchunk *cc = tsr__tablechunk_col(data, c->slot);
+  out->rows = cc->rows;
+  out->null_count = cc->null_count;
+  out->values = tsr__colchunk_values(cc);
+  out->validity = cc->null_count > 0 ? tsr__colchunk_validity(cc) : NULL;
+  out->data = tsr__colchunk_data(cc);
+  out->data_bytes = cc->data_bytes;
+  return TSR_OK;
+}
+
+tsr_status tsr_frame_result_dict(const tsr_frame_result *r, int col, int64_t *size,
+                                 const int64_t **offsets, const char **data) {
+  static const char fn[] = "tsr_frame_result_dict";
+  TSR_CHECK(r != NULL && size != NULL && offsets != NULL && data != NULL, TSR_EINVAL,
+            "%s: an argument is NULL", fn);
+  TSR_CHECK(col >= 0 && col < r->ncols, TSR_EINVAL, "%s: column %d is not in 0..%d", fn, col,
+            r->ncols - 1);
+  TSR_CHECK(r->cols[col].dict != NULL, TSR_EINVAL, "%s: column '%s' is %s, not a dictionary", fn,
+            r->cols[col].name, tsr_type_name(r->cols[col].type));
+  *size = r->cols[col].dict->size;
+  *offsets = r->cols[col].dict->offsets;
+  *data = r->cols[col].dict->data;
+  return TSR_OK;
+}
+
+tsr_status tsr_frame_result_values(const tsr_frame_result *r, int col, void *values, size_t bytes,
+                                   uint8_t *validity) {
+  static const char fn[] = "tsr_frame_result_values";
+  TSR_CHECK(r != NULL, TSR_EINVAL, "%s: result is NULL", fn);
+  TSR_CHECK(col >= 0 && col < r->ncols, TSR_EINVAL, "%s: column %d is not in 0..%d", fn, col,
+            r->ncols - 1);
+  size_t w = tsr_type_width(r->cols[col].type);
+  TSR_CHECK(r->cols[col].type.id != TSR_COL_STRING, TSR_EINVAL,
+            "%s: column '%s' holds strings: read them with tsr_frame_result_string or by chunk",
+            fn, r->cols[col].name);
+  TSR_CHECK(bytes == (size_t)r->nrows * w, TSR_EINVAL,
+            "%s: the buffer has %zu bytes but column '%s' needs %lld (%lld rows of %zu bytes)", fn,
+            bytes, r->cols[col].name, (long long)((size_t)r->nrows * w), (long long)r->nrows, w);
+  TSR_CHECK(values != NULL || bytes == 0, TSR_EINVAL, "%s: values is NULL", fn);
+  if (validity != NULL)
+    memset(validity, 0xff, ((size_t)r->nrows + 7) / 8);
+  for (int64_t c = 0; c < r->nchunks; c++) {
+    tsr_column_chunk ch;
+    TSR_TRY(tsr_frame_result_chunk(r, col, c, &ch));
+    int64_t off = r->row_off[c];
+    if (ch.rows > 0)
+      memcpy((unsigned char *)values + (size_t)off * w, ch.values, (size_t)ch.rows * w);
+    if (validity != NULL && ch.validity != NULL)
+      for (int64_t i = 0; i < ch.rows; i++)
+        tsr__bit_set(validity, off + i, tsr__bit_get(ch.validity, i));
+  }
+  return TSR_OK;
+}
+
+tsr_status tsr_frame_result_string(const tsr_frame_result *r, int col, int64_t row,
+                                   const char **text, size_t *length, bool *is_null) {
+  static const char fn[] = "tsr_frame_result_string";
+  TSR_CHECK(r != NULL && text != NULL && length != NULL, TSR_EINVAL, "%s: an argument is NULL",
+            fn);
+  TSR_CHECK(col >= 0 && col < r->ncols, TSR_EINVAL, "%s: column %d is not in 0..%d", fn, col,
+            r->ncols - 1);
+  tsr_coltype t = r->cols[col].type.id;
+  TSR_CHECK(t == TSR_COL_STRING || t == TSR_COL_DICT, TSR_EINVAL,
+            "%s: column '%s' is %s, not strings", fn, r->cols[col].name,
+            tsr_type_name(r->cols[col].type));
+  TSR_CHECK(row >= 0 && row < r->nrows, TSR_EINVAL, "%s: row %lld is not in 0..%lld", fn,
+            (long long)row, (long long)r->nrows - 1);
+  /* The chunk holding the row: binary search over the row offsets. */
+  int64_t lo = 0, hi = r->nchunks - 1;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo + 1) / 2;
+    if (r->row_off[mid] <= row)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  tsr_column_chunk ch;
+  TSR_TRY(tsr_frame_result_chunk(r, col, lo, &ch));
+  int64_t i = row - r->row_off[lo];
+  bool null = ch.validity != NULL && !tsr__bit_get(ch.validity, i);
+  if (is_null != NULL)
+    *is_null = null;
+  if (null) {
+    *text = "";
+    *length = 0;
+    return TSR_OK;
+  }
+  if (t == TSR_COL_DICT) {
+    int32_t code = ((const int32_t *)ch.values)[i];
+    *text = tsr__dict_str(r->cols[col].dict, code, length);
+    return TSR_OK;
+  }
+  const tsr_string_view *v = (const tsr_string_view *)ch.values + i;
+  *text = tsr_string_view_data(v, ch.data);
+  *length = v->length;
+  return TSR_OK;
+}

@@ -1,0 +1,223 @@
+/* test_frame_core.c — the frame layer's foundation: frames from C buffers
+ * (every mode, strings long and short, nulls, dictionaries) computed into
+ * memory and read back chunk by chunk and whole; select, drop and rename;
+ * arrays as columns and columns as arrays; and the errors that name the
+ * column at fault. */
+#include <string.h>
+
+#include "test_util.h"
+
+#define N 1000
+
+typedef struct fixture {
+  int64_t ints[N];
+  double floats[N];
+  uint8_t valid[(N + 7) / 8];
+  int64_t offsets[N + 1];
+  char data[N * 20];
+  int32_t codes[N];
+} fixture;
+
+static void fill(fixture *x) {
+  int64_t off = 0;
+  for (int i = 0; i < N; i++) {
+    x->ints[i] = (int64_t)i * 7 - 300;
+    x->floats[i] = i * 0.25;
+    x->codes[i] = i % 3;
+    int len = snprintf(x->data + off, 20, i % 4 == 0 ? "long-string-%05d" : "s%d", i);
+    x->offsets[i] = off;
+    off += len;
+  }
+  x->offsets[N] = off;
+  memset(x->valid, 0, sizeof x->valid);
+  for (int i = 0; i < N; i++)
+    if (i % 5 != 0)
+      x->valid[i / 8] |= (uint8_t)(1u << (i % 8));
+}
+
+static const int64_t dict_offsets[4] = {0, 3, 6, 10};
+static const char dict_data[] = "abcbcdcdef";
+
+static void columns_of(fixture *x, tsr_column_data cols[4]) {
+  memset(cols, 0, 4 * sizeof cols[0]);
+  cols[0] = (tsr_column_data){.name = "i", .type = {TSR_COL_INT64, 0}, .length = N,
+                              .values = x->ints};
+  cols[1] = (tsr_column_data){.name = "f", .type = {TSR_COL_FLOAT64, 0}, .length = N,
+                              .values = x->floats, .validity = x->valid};
+  cols[2] = (tsr_column_data){.name = "s", .type = {TSR_COL_STRING, 0}, .length = N,
+                              .offsets = x->offsets, .data = x->data};
+  cols[3] = (tsr_column_data){.name = "d", .type = {TSR_COL_DICT, 0}, .length = N,
+                              .values = x->codes, .dict_size = 3, .dict_offsets = dict_offsets,
+                              .dict_data = dict_data};
+}
+
+static void check_result(fixture *x, tsr_frame_result *r) {
+  assert_int_equal(tsr_frame_result_nrows(r), N);
+  assert_int_equal(tsr_frame_result_ncols(r), 4);
+  int64_t ints[N];
+  double floats[N];
+  uint8_t valid[(N + 7) / 8];
+  assert_ok(tsr_frame_result_values(r, 0, ints, sizeof ints, NULL));
+  assert_ok(tsr_frame_result_values(r, 1, floats, sizeof floats, valid));
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(ints[i], x->ints[i]);
+    bool v = (valid[i / 8] >> (i % 8)) & 1;
+    assert_int_equal(v, i % 5 != 0);
+    if (v)
+      assert_true(floats[i] == x->floats[i]);
+    const char *text;
+    size_t len;
+    bool is_null;
+    assert_ok(tsr_frame_result_string(r, 2, i, &text, &len, &is_null));
+    assert_false(is_null);
+    assert_int_equal(len, (size_t)(x->offsets[i + 1] - x->offsets[i]));
+    assert_memory_equal(text, x->data + x->offsets[i], len);
+    assert_ok(tsr_frame_result_string(r, 3, i, &text, &len, &is_null));
+    const char *want[3] = {"abc", "bcd", "cdef"};
+    assert_int_equal(len, strlen(want[i % 3]));
+    assert_memory_equal(text, want[i % 3], len);
+  }
+  /* Chunk by chunk: 1000 rows in chunks of 64 is 16 chunks, the last of 40. */
+  assert_int_equal(tsr_frame_result_nchunks(r), 16);
+  tsr_column_chunk ch;
+  assert_ok(tsr_frame_result_chunk(r, 1, 15, &ch));
+  assert_int_equal(ch.rows, 40);
+  assert_int_equal(ch.null_count, 8); /* rows 960..999 that are multiples of 5 */
+  assert_non_null(ch.validity);
+}
+
+static void test_frame_core__buffers_in_every_mode(void **state) {
+  tsr_ctx *ctx = *state;
+  static fixture x;
+  fill(&x);
+  tsr_column_data cols[4];
+  columns_of(&x, cols);
+  for (int mode = TSR_BUFFER_BORROW; mode <= TSR_BUFFER_COPY; mode++) {
+    tsr_frame *f = NULL;
+    assert_ok(tsr_frame_from_columns(ctx, 4, cols, 64, (tsr_buffer_mode)mode, NULL, NULL, &f));
+    assert_int_equal(tsr_frame_nrows_known(f), N);
+    assert_int_equal(tsr_frame_nchunks(f), 16);
+    assert_string_equal(tsr_type_name(tsr_frame_col_type(f, 2)), "string");
+    tsr_frame_result *r = NULL;
+    assert_ok(tsr_frame_compute(f, NULL, &r));
+    check_result(&x, r);
+    tsr_frame_result_destroy(&r);
+    tsr_frame_destroy(&f);
+  }
+}
+
+static void test_frame_core__select_drop_rename(void **state) {
+  tsr_ctx *ctx = *state;
+  static fixture x;
+  fill(&x);
+  tsr_column_data cols[4];
+  columns_of(&x, cols);
+  tsr_frame *f = NULL, *g = NULL, *h = NULL, *k = NULL;
+  assert_ok(tsr_frame_from_columns(ctx, 4, cols, 100, TSR_BUFFER_BORROW, NULL, NULL, &f));
+  const char *names[2] = {"s", "i"};
+  assert_ok(tsr_frame_select(f, 2, names, &g));
+  assert_int_equal(tsr_frame_ncols(g), 2);
+  assert_string_equal(tsr_frame_col_name(g, 0), "s");
+  assert_ok(tsr_frame_rename(g, "i", "j", &h));
+  assert_int_equal(tsr_frame_col_index(h, "j"), 1);
+  assert_int_equal(tsr_frame_col_index(h, "i"), -1);
+  const char *drop[1] = {"s"};
+  assert_ok(tsr_frame_drop(h, 1, drop, &k));
+  tsr_frame_result *r = NULL;
+  assert_ok(tsr_frame_compute(k, NULL, &r));
+  int64_t ints[N];
+  assert_ok(tsr_frame_result_values(r, 0, ints, sizeof ints, NULL));
+  assert_memory_equal(ints, x.ints, sizeof ints);
+  tsr_frame_result_destroy(&r);
+  tsr_frame *bad = NULL;
+  const char *missing[1] = {"nope"};
+  assert_fails(tsr_frame_select(f, 1, missing, &bad), TSR_EINVAL, "no column named 'nope'");
+  assert_fails(tsr_frame_rename(f, "i", "f", &bad), TSR_EINVAL, "already has a column 'f'");
+  assert_null(bad);
+  tsr_frame_destroy(&k);
+  tsr_frame_destroy(&h);
+  tsr_frame_destroy(&g);
+  tsr_frame_destroy(&f);
+}
+
+static void test_frame_core__arrays_and_columns(void **state) {
+  tsr_ctx *ctx = *state;
+  tsr_array *a = NULL, *b = NULL, *back = NULL;
+  int64_t chunk = 300;
+  assert_ok(tsr_array_arange_i64(ctx, TSR_INT64, 0, N, 1, chunk, &a));
+  int64_t shape[1] = {N};
+  assert_ok(tsr_array_random(ctx, TSR_RANDOM_UNIFORM, 7, 1, shape, &chunk, &b));
+  tsr_frame *f = NULL;
+  tsr_array *arrays[2] = {a, b};
+  const char *names[2] = {"a", "b"};
+  assert_ok(tsr_frame_from_arrays(2, arrays, names, &f));
+  assert_int_equal(tsr_frame_nrows_known(f), N);
+  assert_int_equal(tsr_frame_nchunks(f), 4);
+  assert_ok(tsr_frame_column_array(f, "a", NULL, &back));
+  int64_t got[N];
+  assert_ok(tsr_array_to_buffer(back, got, sizeof got));
+  for (int i = 0; i < N; i++)
+    assert_int_equal(got[i], i);
+  tsr_array_destroy(&back);
+  /* A column with nulls becomes an array only with a fill value. */
+  static fixture x;
+  fill(&x);
+  tsr_column_data cols[4];
+  columns_of(&x, cols);
+  tsr_frame *g = NULL;
+  assert_ok(tsr_frame_from_columns(ctx, 4, cols, 64, TSR_BUFFER_COPY, NULL, NULL, &g));
+  assert_ok(tsr_frame_column_array(g, "f", NULL, &back));
+  double vals[N];
+  assert_fails(tsr_array_to_buffer(back, vals, sizeof vals), TSR_EINVAL, "column 'f' has nulls");
+  tsr_array_destroy(&back);
+  double fillv = -1;
+  assert_ok(tsr_frame_column_array(g, "f", &fillv, &back));
+  assert_ok(tsr_array_to_buffer(back, vals, sizeof vals));
+  for (int i = 0; i < N; i++)
+    assert_true(vals[i] == (i % 5 == 0 ? -1 : x.floats[i]));
+  tsr_array_destroy(&back);
+  assert_fails(tsr_frame_column_array(g, "s", NULL, &back), TSR_EDTYPE, "holds strings");
+  tsr_frame_destroy(&g);
+  tsr_frame_destroy(&f);
+  tsr_array_destroy(&a);
+  tsr_array_destroy(&b);
+}
+
+static void test_frame_core__bad_buffers_are_named(void **state) {
+  tsr_ctx *ctx = *state;
+  static fixture x;
+  fill(&x);
+  tsr_column_data cols[4];
+  columns_of(&x, cols);
+  tsr_frame *f = NULL;
+  cols[3].values = (int32_t[N]){[17] = 3};
+  assert_fails(tsr_frame_from_columns(ctx, 4, cols, 64, TSR_BUFFER_COPY, NULL, NULL, &f),
+               TSR_EINVAL, "column 'd': code 3 at row 17");
+  columns_of(&x, cols);
+  cols[1].length = 5;
+  assert_fails(tsr_frame_from_columns(ctx, 4, cols, 64, TSR_BUFFER_COPY, NULL, NULL, &f),
+               TSR_EINVAL, "column 'f' has 5 values");
+  columns_of(&x, cols);
+  cols[1].name = "i";
+  assert_fails(tsr_frame_from_columns(ctx, 4, cols, 64, TSR_BUFFER_COPY, NULL, NULL, &f),
+               TSR_EINVAL, "two columns are named 'i'");
+  columns_of(&x, cols);
+  cols[3].dict_data = "cbadcdcdef";
+  assert_fails(tsr_frame_from_columns(ctx, 4, cols, 64, TSR_BUFFER_COPY, NULL, NULL, &f),
+               TSR_EINVAL, "not strictly increasing");
+  assert_null(f);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_frame_core__buffers_in_every_mode, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_frame_core__select_drop_rename, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_frame_core__arrays_and_columns, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_frame_core__bad_buffers_are_named, test_ctx_setup,
+                                      test_ctx_teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
