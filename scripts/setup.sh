@@ -4,16 +4,21 @@
 #                                (tessera eval of data/main_job.tsr on data/sample.h5)
 #   bash scripts/setup.sh test   the same set-up, then the whole test suite:
 #                                the release build, then the ASan+UBSan build
-#   bash scripts/setup.sh bench  the same set-up plus python3-numpy and python3-dask,
-#                                then bench_sched, the NumPy/Dask array peers, A7 out of
-#                                core, and A2-A6 on 2 MPI ranks against 2 threads (M1-5)
+#   bash scripts/setup.sh bench  the same set-up plus python3-numpy, python3-dask and
+#                                python3-pandas, then bench_sched, the NumPy/Dask array
+#                                peers, A7 out of core, and A2-A6 on 2 MPI ranks against
+#                                2 threads (M1-5)
 #   bash scripts/setup.sh fuzz [SECONDS]
 #                                the same set-up plus clang and libFuzzer, then the
 #                                libFuzzer build (preset fuzz: ASan + UBSan) and a replay of
 #                                every target's corpus and regressions; with SECONDS, each
 #                                target is then fuzzed that long (tests/fuzz/fuzz.sh)
 # Packages are installed only when missing (as root directly, else through
-# sudo).  With CI set, warnings are errors.  Safe to run again.
+# sudo).  In test and bench modes, when npm is on the PATH, the npm packages
+# pinned in bench/peers/package-lock.json (DuckDB, Polars) are installed there
+# with npm ci when missing or older than the lock; without npm the tests and
+# benchmarks that need them are skipped.  With CI set, warnings are errors.
+# Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +35,7 @@ packages=(build-essential cmake pkg-config git python3
           libdeflate-dev zlib1g-dev libopenblas-dev libcmocka-dev)
 # The benchmark peers (bench/peers/), for bench mode only: Debian's packages.
 if [ "$mode" = bench ]; then
-  packages+=(python3-numpy python3-dask python3-h5py gnuplot-nox)
+  packages+=(python3-numpy python3-dask python3-h5py python3-pandas gnuplot-nox)
 fi
 # Debian's clang with its OpenMP and libFuzzer, for fuzz mode only.
 if [ "$mode" = fuzz ]; then
@@ -63,6 +68,30 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   "${as_root[@]}" apt-get update -q
   "${as_root[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The npm peers (bench/peers/package.json): DuckDB is the partner of the CSV
+# reader's tests, DuckDB and Polars are peers of the frame benchmark.  npm ci
+# installs exactly the lock's versions; a stamp written after a complete
+# install tells whether node_modules is current.
+if [ "$mode" = test ] || [ "$mode" = bench ]; then
+  peers=bench/peers
+  stamp=$peers/node_modules/.tessera-npm-ci
+  if ! command -v npm >/dev/null; then
+    echo "== note: npm is not on the PATH: the DuckDB and Polars peers ($peers/package.json)"
+    echo "   are not installed; the tests and benchmarks that need them are skipped"
+  elif [ ! -e "$stamp" ] || [ "$peers/package-lock.json" -nt "$stamp" ] ||
+       [ "$peers/package.json" -nt "$stamp" ]; then
+    echo "== installing the npm peers ($peers/package-lock.json): npm ci"
+    if (cd "$peers" && npm ci --no-audit --no-fund --loglevel=error); then
+      touch "$stamp"
+    elif [ "$mode" = test ]; then
+      echo "error: npm ci failed in $peers: the CSV reader's DuckDB check cannot run" >&2
+      exit 1
+    else
+      echo "== note: npm ci failed in $peers: the DuckDB and Polars peers are skipped"
+    fi
+  fi
 fi
 
 jobs=$(nproc 2>/dev/null || echo 2)
