@@ -203,6 +203,11 @@ static inline void tsr__colread_get(const tsr__colref *r, const tsr_kernel_call 
 void tsr__frame_colrefs(const tsr_frame *f, int n, const int *cols, tsr__expr **inputs,
                         uint32_t *n_inputs, tsr__colref *refs);
 
+/* A frame of f's columns keeping the rows where `predicate` (a bool column
+ * over f's row chunks, from any node) is true: null is not true, as SQL's
+ * WHERE (filter.c). */
+tsr_status tsr__frame_filter_by(tsr_frame *f, const tsr__col *predicate, tsr_frame **out);
+
 /* The row capacity and string data capacity of column `col` in chunk c
  * (for sizing a node that copies or transforms it). */
 int64_t tsr__col_data_cap(const tsr_frame *f, int col, int64_t c);

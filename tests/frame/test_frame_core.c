@@ -7,6 +7,8 @@
 
 #include "test_util.h"
 
+#include "frame/frame_impl.h"
+
 #define N 1000
 
 typedef struct fixture {
@@ -208,6 +210,77 @@ static void test_frame_core__bad_buffers_are_named(void **state) {
   assert_null(f);
 }
 
+/* Filters by a bool column with nulls (null is not true) and drop_nulls,
+ * against a naive reference; chunk counts of the result unknown until
+ * computed. */
+static void test_frame_core__filter_and_drop_nulls(void **state) {
+  tsr_ctx *ctx = *state;
+  static fixture x;
+  fill(&x);
+  static uint8_t keep[N], keep_valid[(N + 7) / 8];
+  memset(keep_valid, 0, sizeof keep_valid);
+  for (int i = 0; i < N; i++) {
+    keep[i] = (uint8_t)(i % 3 != 1);
+    if (i % 7 != 0)
+      keep_valid[i / 8] |= (uint8_t)(1u << (i % 8));
+  }
+  tsr_column_data cols[5];
+  columns_of(&x, cols);
+  cols[4] = (tsr_column_data){.name = "p", .type = {TSR_COL_BOOL, 0}, .length = N,
+                              .values = keep, .validity = keep_valid};
+  tsr_frame *f = NULL, *g = NULL, *h = NULL;
+  assert_ok(tsr_frame_from_columns(ctx, 5, cols, 37, TSR_BUFFER_BORROW, NULL, NULL, &f));
+  assert_ok(tsr__frame_filter_by(f, &f->cols[4], &g));
+  assert_int_equal(tsr_frame_nrows_known(g), -1);
+  tsr_frame_result *r = NULL;
+  assert_ok(tsr_frame_compute(g, NULL, &r));
+  int64_t want = 0;
+  static int64_t ints[N];
+  static double floats[N];
+  uint8_t valid[(N + 7) / 8];
+  int64_t rows = tsr_frame_result_nrows(r);
+  assert_ok(tsr_frame_result_values(r, 0, ints, (size_t)rows * 8, NULL));
+  assert_ok(tsr_frame_result_values(r, 1, floats, (size_t)rows * 8, valid));
+  for (int i = 0; i < N; i++) {
+    if (!(i % 3 != 1 && i % 7 != 0))
+      continue;
+    assert_true(want < rows);
+    assert_int_equal(ints[want], x.ints[i]);
+    assert_int_equal((valid[want / 8] >> (want % 8)) & 1, i % 5 != 0);
+    const char *text;
+    size_t len;
+    bool is_null;
+    assert_ok(tsr_frame_result_string(r, 2, want, &text, &len, &is_null));
+    assert_int_equal(len, (size_t)(x.offsets[i + 1] - x.offsets[i]));
+    assert_memory_equal(text, x.data + x.offsets[i], len);
+    want++;
+  }
+  assert_int_equal(rows, want);
+  assert_int_equal(tsr_frame_nrows_known(g), want); /* the compute filled the counts in */
+  tsr_frame_result_destroy(&r);
+  /* drop_nulls on f and p: rows where f (i % 5) and p (i % 7) are valid. */
+  const char *names[2] = {"f", "p"};
+  assert_ok(tsr_frame_drop_nulls(f, 2, names, &h));
+  int64_t n;
+  assert_ok(tsr_frame_nrows(h, &n));
+  int64_t expect = 0;
+  for (int i = 0; i < N; i++)
+    expect += i % 5 != 0 && i % 7 != 0;
+  assert_int_equal(n, expect);
+  assert_ok(tsr_frame_compute(h, NULL, &r));
+  assert_ok(tsr_frame_result_values(r, 0, ints, (size_t)n * 8, NULL));
+  for (int i = 0, k = 0; i < N; i++)
+    if (i % 5 != 0 && i % 7 != 0)
+      assert_int_equal(ints[k++], x.ints[i]);
+  tsr_column_chunk ch;
+  assert_ok(tsr_frame_result_chunk(r, 1, 0, &ch));
+  assert_int_equal(ch.null_count, 0);
+  tsr_frame_result_destroy(&r);
+  tsr_frame_destroy(&h);
+  tsr_frame_destroy(&g);
+  tsr_frame_destroy(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_frame_core__buffers_in_every_mode, test_ctx_setup,
@@ -215,6 +288,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_frame_core__select_drop_rename, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_frame_core__arrays_and_columns, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_frame_core__filter_and_drop_nulls, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_frame_core__bad_buffers_are_named, test_ctx_setup,
                                       test_ctx_teardown),
