@@ -163,6 +163,7 @@ static tsr_status parse_call(cparser *p, const tsr__qtoken *name, operand *out) 
                            name->text, functions[k].nargs, functions[k].nargs == 1 ? "" : "s",
                            n);
   if (n == 1) {
+    args[0].end = end; /* the call's span, for labels */
     TSR_TRY(unary(p, functions[k].op, name->pos, &args[0], out));
   } else {
     int v;
@@ -432,6 +433,26 @@ tsr_status tsr_frame_assign(tsr_frame *f, const char *name, const char *expr, ts
   tsr_status s = tsr__colprog_assign(prog, v, name, out);
   if (s != TSR_OK && s != TSR_ENOMEM)
     s = tsr_error_set(s, "%s: '%s': %s", fn, expr, tsr_last_error());
+  tsr__colprog_destroy(&prog);
+  return s;
+}
+
+tsr_status tsr_frame_filter(tsr_frame *f, const char *predicate, tsr_frame **out) {
+  static const char fn[] = "tsr_frame_filter";
+  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  TSR_CHECK(f != NULL && predicate != NULL, TSR_EINVAL, "%s: frame or predicate is NULL", fn);
+  tsr__colprog *prog;
+  int v;
+  TSR_TRY(compile(f, predicate, &prog, &v));
+  tsr__col pred;
+  tsr_status s = tsr__colprog_predicate(prog, v, &pred);
+  if (s == TSR_OK) {
+    s = tsr__frame_filter_by(f, &pred, out);
+    tsr__expr_release(&pred.node);
+  }
+  if (s != TSR_OK && s != TSR_ENOMEM)
+    s = tsr_error_set(s, "%s: '%s': %s", fn, predicate, tsr_last_error());
   tsr__colprog_destroy(&prog);
   return s;
 }
