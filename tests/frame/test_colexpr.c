@@ -581,6 +581,24 @@ static void test_colexpr__like_and_strings(void **state) {
   eval_bools(f, "contains(s, '')", got);
   assert_string_equal(got, "111111111");
   tsr_frame_destroy(&f);
+  /* Non-ASCII: '_' and length count code points; case mapping keeps every
+   * byte that is not an ASCII letter. */
+  static const char text[] = "\xc3\x9c" "n\xc3\xaf" "code" "na\xc3\xafve" "\xc3\x84" "b";
+  static const int64_t off[4] = {0, 9, 15, 18};
+  tsr_column_data c = {.name = "s", .type = {TSR_COL_STRING, 0}, .length = 3, .offsets = off,
+                       .data = text};
+  assert_ok(tsr_frame_from_columns(*state, 1, &c, 0, TSR_BUFFER_COPY, NULL, NULL, &f));
+  eval_bools(f, "s like '_n_code'", got);
+  assert_string_equal(got, "100");
+  eval_bools(f, "s like 'na_ve' or s like '_b'", got);
+  assert_string_equal(got, "011");
+  eval_bools(f, "length(s) == 7", got);
+  assert_string_equal(got, "100");
+  eval_bools(f, "length(s) == 2", got);
+  assert_string_equal(got, "001");
+  eval_bools(f, "upper(s) == '\xc3\x9c" "N\xc3\xaf" "CODE' or lower(s) == '\xc3\x84" "b'", got);
+  assert_string_equal(got, "101");
+  tsr_frame_destroy(&f);
 }
 
 static void test_colexpr__integer_semantics(void **state) {
