@@ -776,6 +776,35 @@ static void test_colexpr__errors(void **state) {
   tsr_frame_destroy(&f);
 }
 
+/* Failing the n-th allocation anywhere along parse, build and compute
+ * returns TSR_ENOMEM cleanly, for every n (the teardown checks leaks). */
+static void test_colexpr__out_of_memory(void **state) {
+  tsr_ctx *ctx = *state;
+  tsr_frame *f = truth_frame(ctx);
+  bool done = false;
+  for (uint64_t n = 1; n < 2000 && !done; n++) {
+    tsr_frame *g = NULL, *h = NULL;
+    tsr_frame_result *res = NULL;
+    assert_ok(tsr_ctx_set_fail_allocation(ctx, n));
+    tsr_status s = tsr_frame_filter(f, "lower(s) like 'a%' or is_null(a)", &g);
+    if (s == TSR_OK)
+      s = tsr_frame_assign(g, "w", "upper(s) == 'ABC' and i // 3 > 0", &h);
+    if (s == TSR_OK)
+      s = tsr_frame_compute(h, NULL, &res);
+    assert_ok(tsr_ctx_set_fail_allocation(ctx, 0));
+    if (s != TSR_ENOMEM)
+      assert_ok(s);
+    done = s == TSR_OK;
+    if (done)
+      assert_int_equal(tsr_frame_result_nrows(res), 7);
+    tsr_frame_result_destroy(&res);
+    tsr_frame_destroy(&h);
+    tsr_frame_destroy(&g);
+  }
+  assert_true(done);
+  tsr_frame_destroy(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_colexpr__differential, test_ctx_setup,
@@ -793,6 +822,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_colexpr__dictionary_and_dates, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_colexpr__errors, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_colexpr__out_of_memory, test_ctx_setup,
+                                      test_ctx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
