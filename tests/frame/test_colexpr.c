@@ -776,6 +776,26 @@ static void test_colexpr__errors(void **state) {
   tsr_frame_destroy(&f);
 }
 
+/* Empty frames: the expressions type-check and compute to no rows. */
+static void test_colexpr__empty_frame(void **state) {
+  tsr_ctx *ctx = *state;
+  static const int64_t off[1] = {0};
+  tsr_column_data c[2] = {{.name = "i", .type = {TSR_COL_INT64, 0}, .length = 0},
+                          {.name = "s", .type = {TSR_COL_STRING, 0}, .length = 0, .offsets = off}};
+  tsr_frame *f = NULL, *g = NULL, *h = NULL;
+  assert_ok(tsr_frame_from_columns(ctx, 2, c, 0, TSR_BUFFER_COPY, NULL, NULL, &f));
+  assert_ok(tsr_frame_filter(f, "i > 0 or s like 'a%'", &g));
+  assert_ok(tsr_frame_assign(g, "u", "upper(s)", &h));
+  assert_int_equal(tsr_frame_col_type(h, 2).id, TSR_COL_STRING);
+  tsr_frame_result *res = NULL;
+  assert_ok(tsr_frame_compute(h, NULL, &res));
+  assert_int_equal(tsr_frame_result_nrows(res), 0);
+  tsr_frame_result_destroy(&res);
+  tsr_frame_destroy(&h);
+  tsr_frame_destroy(&g);
+  tsr_frame_destroy(&f);
+}
+
 /* Failing the n-th allocation anywhere along parse, build and compute
  * returns TSR_ENOMEM cleanly, for every n (the teardown checks leaks). */
 static void test_colexpr__out_of_memory(void **state) {
@@ -823,6 +843,8 @@ int main(void) {
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_colexpr__errors, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_colexpr__out_of_memory, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_colexpr__empty_frame, test_ctx_setup,
                                       test_ctx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
