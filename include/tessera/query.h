@@ -193,7 +193,8 @@ TSR_API TSR_NODISCARD tsr_status tsr_program_format_buffer(tsr_dtype dtype, int 
  *   semantics   as DuckDB's: `/` is float division (1 / 2 = 0.5; x / 0 is
  *               inf, -inf or nan as IEEE 754); integer // truncates toward
  *               zero and % has the dividend's sign, both null when the
- *               divisor is 0; integer + - * // abs and negation that leave
+ *               divisor is 0 (on floats // is trunc(a / b) and % is fmod,
+ *               IEEE for a zero divisor); integer + - * // abs and negation that leave
  *               their type are TSR_EOVERFLOW naming the expression and the
  *               row (never silent wrapping).  Strings compare byte-wise;
  *               lower/upper map ASCII letters only and keep every other
