@@ -553,6 +553,16 @@ static void test_colexpr__three_valued(void **state) {
   assert_string_equal(got, "---------");
   eval_bools(f, "true and not false", got);
   assert_string_equal(got, "111111111");
+  eval_bools(f, "a AND b OR NOT TRUE", got); /* SQL's capitals */
+  assert_string_equal(got, "10-000-0-");
+  /* Backticks quote names with spaces and keywords. */
+  tsr_frame *g = NULL, *h = NULL;
+  assert_ok(tsr_frame_rename(f, "a", "and", &g));
+  assert_ok(tsr_frame_rename(g, "b", "my col", &h));
+  eval_bools(h, "`and` and `my col`", got);
+  assert_string_equal(got, "10-000-0-");
+  tsr_frame_destroy(&h);
+  tsr_frame_destroy(&g);
   tsr_frame_destroy(&f);
 }
 
