@@ -71,6 +71,15 @@ TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_add_task(tsr_taskgraph *graph, ui
                                                         const void *params, size_t params_bytes,
                                                         size_t output_bytes, uint32_t *task_out);
 
+/* Appends a task without inputs whose output is the caller's buffer `data`
+ * (`bytes` bytes, read-only, at least 16-byte aligned): no kernel work, no
+ * copy; the runtime never frees or spills it, and sends it as it is to
+ * other ranks.  It must stay valid and unchanged while the graph may run.
+ * This is how computed results (kept outputs, persisted chunks) feed later
+ * graphs without a copy. */
+TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_add_buffer(tsr_taskgraph *g, const void *data,
+                                                          size_t bytes, uint32_t *task_out);
+
 /* Keeps the task's output after a run (an output the caller asked for). */
 TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_keep(tsr_taskgraph *graph, uint32_t task);
 /* Culls the graph to what the n tasks in `wanted` need (docs/architecture.md,

@@ -274,6 +274,13 @@ TSR_API TSR_NODISCARD tsr_status tsr_frame_compute(tsr_frame *frame,
                                                    const tsr_compute_options *options,
                                                    tsr_frame_result **out);
 TSR_API void tsr_frame_result_destroy(tsr_frame_result **result);
+/* Computes the frame once (collective) and returns a frame over the
+ * computed chunks, held in memory (Dask's persist): later computations read
+ * them in place, without recomputing or copying them.  The memory is freed
+ * with the last frame that uses it. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_persist(tsr_frame *frame,
+                                                   const tsr_compute_options *options,
+                                                   tsr_frame **out);
 
 TSR_API int64_t tsr_frame_result_nrows(const tsr_frame_result *result);
 TSR_API int64_t tsr_frame_result_nchunks(const tsr_frame_result *result);

@@ -14,11 +14,13 @@
  * for transparent huge pages, and freed ones are kept in a small cache and
  * reused for a request of about the same size: without both, each fresh
  * 32 MiB chunk costs 8192 page faults, which measured as most of the time
- * of a map_overlap over 2000 x 2000 chunks.  The cache holds at most 16
- * blocks and 1 GiB (a sixteenth of the memory limit when one is set). */
+ * of a map_overlap over 2000 x 2000 chunks.  The cache holds at most 256
+ * blocks and a quarter of the machine's memory up to 8 GiB (a sixteenth of
+ * the memory limit when one is set). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "core_impl.h"
 
@@ -45,7 +47,16 @@ static void cache_unlock(tsr__allocator *a) {
 }
 
 static uint64_t cache_budget(const tsr__allocator *a) {
-  uint64_t budget = 1ull << 30;
+  /* A quarter of the machine's memory, at most 8 GiB: a frame's computed
+   * chunks (hundreds of blocks of a few MiB) come back as the next
+   * compute's, as a buffer pool's would. */
+  static uint64_t machine_quarter = 0;
+  if (machine_quarter == 0) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    uint64_t q = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 4 : 1ull << 30;
+    machine_quarter = q < (8ull << 30) ? q : 8ull << 30;
+  }
+  uint64_t budget = machine_quarter;
   return a->limit != 0 && a->limit / 16 < budget ? a->limit / 16 : budget;
 }
 

@@ -13,6 +13,7 @@
 #include "frame_impl.h"
 
 struct tsr_frame_result {
+  _Atomic uint32_t refs; /* the caller's, and each persisted node's */
   tsr_ctx *ctx;
   tsr_taskgraph *g;
   int ncols;
@@ -148,6 +149,8 @@ void tsr_frame_result_destroy(tsr_frame_result **rp) {
     return;
   tsr_frame_result *r = *rp;
   *rp = NULL;
+  if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
+    return;
   for (int i = 0; i < r->ncols; i++) {
     tsr_free(r->ctx, r->cols[i].name);
     tsr__dict_release(&r->cols[i].dict);
@@ -169,6 +172,7 @@ tsr_status tsr_frame_compute(tsr_frame *f, const tsr_compute_options *options,
   int64_t n = f->rows->nchunks;
   tsr_frame_result *r;
   TSR_TRY(tsr_calloc(ctx, 1, sizeof *r, (void **)&r));
+  atomic_init(&r->refs, 1);
   r->ctx = ctx;
   r->nchunks = n;
   tsr_status status;
@@ -346,4 +350,129 @@ tsr_status tsr_frame_result_string(const tsr_frame_result *r, int col, int64_t r
   *text = tsr_string_view_data(v, ch.data);
   *length = v->length;
   return TSR_OK;
+}
+
+/* ---- persist ------------------------------------------------------------------------- */
+
+/* A node over one computed node's chunks: each chunk is a task whose output
+ * is the result's buffer (tsr_taskgraph_add_buffer).  Frame nodes keep the
+ * computed node's layout (tsr__fnode first); raw array nodes keep its grid. */
+typedef struct persisted {
+  tsr__fnode base; /* unused for raw columns */
+  tsr_frame_result *result; /* one reference */
+  int col;                  /* a result column living in the computed node */
+} persisted;
+
+static void persisted_release(tsr_frame_result *r) { tsr_frame_result_destroy(&r); }
+
+static void persisted_destroy_extra(tsr__fnode *base) {
+  persisted *p = (persisted *)base;
+  persisted_release(p->result);
+}
+
+static void persisted_destroy_raw(tsr__expr *e) {
+  persisted *p = e->params;
+  persisted_release(p->result);
+}
+
+static tsr_status lower_persisted(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
+                                  uint32_t *out) {
+  (void)in;
+  const persisted *p = e->params;
+  const tsr_frame_result *r = p->result;
+  for (int64_t c = 0; c < r->nchunks; c++) {
+    const void *data;
+    size_t bytes;
+    TSR_TRY(tsr_taskgraph_output(r->g, r->tasks[(int64_t)p->col * r->nchunks + c], &data, &bytes));
+    TSR_TRY(tsr_taskgraph_add_buffer(g, data, bytes, &out[c]));
+  }
+  return TSR_OK;
+}
+
+static void hash_persisted(const tsr__expr *e, tsr__hash *h) {
+  if (tsr__is_fnode(e))
+    tsr__fnode_hash(tsr__fnode_of(e), h);
+}
+
+/* Every rank holds the whole result, so every rank makes the chunks it reads. */
+static const tsr__op op_persisted = {"frame_persisted", lower_persisted,
+                                     tsr__fnode_destroy_params, true, NULL, hash_persisted};
+static const tsr__op op_persisted_raw = {"frame_persisted", lower_persisted,
+                                         persisted_destroy_raw, true, NULL, hash_persisted};
+
+/* A copy of a 1-D grid. */
+static tsr_status grid_copy(tsr_ctx *ctx, const tsr_chunk_grid *g, tsr_chunk_grid **out) {
+  int64_t n = tsr_chunk_grid_nchunks(g);
+  const int64_t *shape = tsr_chunk_grid_shape(g);
+  if (shape[0] == 0) {
+    int64_t one[1] = {1};
+    return tsr_chunk_grid_create_uniform(ctx, 1, shape, one, out);
+  }
+  int64_t *ext;
+  TSR_TRY(tsr__alloc_array(ctx, (size_t)n + 1, sizeof *ext, "chunk extents", (void **)&ext));
+  for (int64_t c = 0; c < n; c++)
+    ext[c] = tsr_chunk_grid_chunk_extent(g, 0, c);
+  const int64_t *per_axis[1] = {ext};
+  tsr_status status = tsr_chunk_grid_create_explicit(ctx, 1, per_axis, &n, out);
+  tsr_free(ctx, ext);
+  return status;
+}
+
+tsr_status tsr_frame_persist(tsr_frame *f, const tsr_compute_options *options, tsr_frame **out) {
+  static const char fn[] = "tsr_frame_persist";
+  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  TSR_CHECK(f != NULL, TSR_EINVAL, "%s: frame is NULL", fn);
+  tsr_ctx *ctx = f->ctx;
+  tsr_frame_result *r = NULL;
+  TSR_TRY(tsr_frame_compute(f, options, &r));
+  tsr_status status = TSR_OK;
+  tsr__col *cols = NULL;
+  tsr__expr **made = NULL; /* the persisted node of column i's node */
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)f->ncols + 1, sizeof *cols, (void **)&cols));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)f->ncols + 1, sizeof *made, (void **)&made));
+  for (int i = 0; i < f->ncols; i++) {
+    cols[i] = f->cols[i];
+    int same = -1;
+    for (int j = 0; j < i && same < 0; j++)
+      if (f->cols[j].node == f->cols[i].node)
+        same = j;
+    if (same >= 0) {
+      cols[i].node = made[same];
+      continue;
+    }
+    persisted *p;
+    TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *p, (void **)&p));
+    atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+    p->result = r;
+    p->col = i;
+    const tsr__expr *e = f->cols[i].node;
+    if (f->cols[i].raw) {
+      tsr_chunk_grid *grid;
+      status = grid_copy(ctx, e->grid, &grid);
+      if (status != TSR_OK) {
+        persisted_release(r);
+        tsr_free(ctx, p);
+        goto fail;
+      }
+      TSR__TRY_GOTO(status, tsr__expr_create(ctx, &op_persisted_raw, e->dtype, grid, 0, NULL, p,
+                                             &made[i]));
+    } else {
+      const tsr__fnode *b = tsr__fnode_of(e);
+      p->base.destroy_extra = persisted_destroy_extra;
+      TSR__TRY_GOTO(status, tsr__fnode_create(ctx, &op_persisted, f->rows, b->ncols, b->types,
+                                              b->data_cap, 0, NULL, p, &made[i]));
+    }
+    cols[i].node = made[i];
+  }
+  TSR__TRY_GOTO(status, tsr__frame_make(ctx, f->ncols, cols, f->rows, out));
+  (*out)->csv_bad_rows = f->csv_bad_rows;
+fail:
+  if (made != NULL)
+    for (int i = 0; i < f->ncols; i++)
+      tsr__expr_release(&made[i]);
+  tsr_free(ctx, made);
+  tsr_free(ctx, cols);
+  tsr_frame_result_destroy(&r);
+  return status;
 }

@@ -30,6 +30,29 @@ static void filter_destroy(tsr__fnode *base) {
   tsr_free(p->ctx, p->cols);
 }
 
+/* Byte b's bits as eight 0/1 bytes (least significant bit first). */
+static uint64_t expand_bits(uint8_t b) {
+  uint64_t x = b;
+  x = (x | (x << 28)) & 0x0000000F0000000Full;
+  x = (x | (x << 14)) & 0x0003000300030003ull;
+  x = (x | (x << 7)) & 0x0101010101010101ull;
+  return x;
+}
+
+/* keep[i] &= bit (first + i) of `bits`, for n rows; first is a multiple of 8. */
+static void and_validity(uint8_t *keep, const uint8_t *bits, int64_t first, uint32_t n) {
+  const uint8_t *b = bits + first / 8;
+  uint32_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t k, e = expand_bits(b[i / 8]);
+    memcpy(&k, keep + i, 8);
+    k &= e;
+    memcpy(keep + i, &k, 8);
+  }
+  for (; i < n; i++)
+    keep[i] &= (uint8_t)((b[i / 8] >> (i % 8)) & 1);
+}
+
 /* Gathers rows sel[0..m) (relative to base) of one column into out at row o. */
 static void gather(const tsr__colread *in, tsr_type type, int64_t base, const uint32_t *sel,
                    uint32_t m, tsr__colchunk *out, int64_t o) {
@@ -112,15 +135,13 @@ static tsr_status filter_kernel(const tsr_kernel_call *call) {
       for (uint32_t i = 0; i < n; i++)
         keep[i] = v[i] != 0;
       if (pred.null_count > 0)
-        for (uint32_t i = 0; i < n; i++)
-          keep[i] &= tsr__bit_get(pred.validity, b + i);
+        and_validity(keep, pred.validity, b, n);
     } else {
       memset(keep, 1, n);
     }
     for (uint32_t k = 0; k < p->n_required; k++)
       if (reqs[k].null_count > 0)
-        for (uint32_t i = 0; i < n; i++)
-          keep[i] &= tsr__bit_get(reqs[k].validity, b + i);
+        and_validity(keep, reqs[k].validity, b, n);
     uint32_t m = 0;
     for (uint32_t i = 0; i < n; i++) {
       sel[m] = i;

@@ -36,7 +36,9 @@ tsr_status tsr__run_task(tsr__run *run, uint32_t t, tsr__worker *w, int thread, 
     tsr__run_task_failed(run, status);
     return status;
   }
-  if (task->out_bytes > 0) {
+  if (task->flags & TSR__TASK_EXTERNAL) {
+    memcpy(&out, g->params + task->params_off, sizeof out); /* the caller's buffer */
+  } else if (task->out_bytes > 0) {
     status = tsr__spill_alloc(run, task->out_bytes, &out);
     if (status != TSR_OK) {
       tsr__spill_after(run, t, false);
@@ -79,7 +81,7 @@ tsr_status tsr__run_task(tsr__run *run, uint32_t t, tsr__worker *w, int thread, 
     }
     tsr_error_set(status, "task %u (kernel '%s'): %s", t, k->name,
                   tsr_last_error()[0] ? tsr_last_error() : tsr_strerror(status));
-    tsr_free(run->ctx, out);
+    tsr__task_free_output(g, t, out);
     tsr__spill_after(run, t, false);
     tsr__run_task_failed(run, status);
     return status;
@@ -287,7 +289,7 @@ static void free_chunks(tsr_taskgraph *g, void **bufs) {
   if (bufs == NULL)
     return;
   for (uint32_t t = 0; t < g->n_tasks; t++)
-    tsr_free(g->ctx, bufs[t]);
+    tsr__task_free_output(g, t, bufs[t]);
   tsr_free(g->ctx, bufs);
 }
 

@@ -145,7 +145,8 @@ static uint32_t pick_victim(const tsr__run *run, uint32_t spare) {
   uint32_t best = UINT32_MAX, best_when = 0;
   for (uint32_t t = 0; t < g->n_tasks; t++) {
     if (!s->held[t] || s->pins[t] != 0 || run->bufs[t] == NULL || g->tasks[t].out_bytes == 0 ||
-        (g->tasks[t].flags & TSR__TASK_KEPT) || g->succ_off[t] == g->succ_off[t + 1] ||
+        (g->tasks[t].flags & (TSR__TASK_KEPT | TSR__TASK_EXTERNAL)) ||
+        g->succ_off[t] == g->succ_off[t + 1] ||
         is_input_of(g, t, spare))
       continue;
     uint32_t when = g->priority[g->succ[g->succ_off[t]]]; /* successors: latest first */
@@ -347,13 +348,13 @@ void tsr__spill_unpin(tsr__run *run, uint32_t t) {
 void tsr__spill_release(tsr__run *run, uint32_t t) {
   tsr__spill *s = run->spill;
   if (s == NULL) {
-    tsr_free(run->ctx, run->bufs[t]);
+    tsr__task_free_output(run->g, t, run->bufs[t]);
     run->bufs[t] = NULL;
     return;
   }
   pthread_mutex_lock(&s->lock);
   s->held[t] = 0;
-  tsr_free(run->ctx, run->bufs[t]);
+  tsr__task_free_output(run->g, t, run->bufs[t]);
   run->bufs[t] = NULL;
   pthread_mutex_unlock(&s->lock);
 }

@@ -41,7 +41,7 @@ static void free_finalized(tsr_taskgraph *g) {
 void tsr__taskgraph_free_outputs(tsr_taskgraph *g) {
   if (g->outputs != NULL) {
     for (uint32_t t = 0; t < g->n_outputs; t++)
-      tsr_free(g->ctx, g->outputs[t]);
+      tsr__task_free_output(g, t, g->outputs[t]);
     tsr_free(g->ctx, g->outputs);
   }
   g->outputs = NULL;
@@ -208,6 +208,25 @@ tsr_status tsr_taskgraph_add_task(tsr_taskgraph *g, uint32_t kernel, const uint3
   tsr_status status = add_task(g, kernel, inputs, n_inputs, params, params_bytes, output_bytes, &t);
   *task_out = status == TSR_OK ? t : 0;
   return status;
+}
+
+static tsr_status buffer_kernel(const tsr_kernel_call *call) {
+  (void)call; /* the runtime hands the caller's buffer on as the output */
+  return TSR_OK;
+}
+
+tsr_status tsr_taskgraph_add_buffer(tsr_taskgraph *g, const void *data, size_t bytes,
+                                    uint32_t *task_out) {
+  TSR_CHECK(g != NULL && task_out != NULL, TSR_EINVAL,
+            "tsr_taskgraph_add_buffer: graph or task_out is NULL");
+  TSR_CHECK(data != NULL || bytes == 0, TSR_EINVAL,
+            "tsr_taskgraph_add_buffer: data is NULL with bytes = %zu", bytes);
+  uint32_t k;
+  TSR_TRY(tsr_taskgraph_add_kernel(g, "buffer", buffer_kernel, NULL, &k));
+  TSR_TRY(add_task(g, k, NULL, 0, &data, sizeof data, bytes, task_out));
+  if (bytes > 0)
+    g->tasks[*task_out].flags |= TSR__TASK_EXTERNAL;
+  return TSR_OK;
 }
 
 tsr_status tsr_taskgraph_keep(tsr_taskgraph *g, uint32_t task) {

@@ -21,6 +21,9 @@
 #define TSR__TASK_KEEP 0x1u   /* keep the output after runs (tsr_taskgraph_keep) */
 #define TSR__TASK_KEPT 0x2u   /* was kept by the last successful run */
 #define TSR__TASK_CULLED 0x4u /* skipped by runs: nothing wanted needs it */
+/* The output is a caller's buffer (tsr_taskgraph_add_buffer): never
+ * allocated, freed or spilled by the runtime. */
+#define TSR__TASK_EXTERNAL 0x8u
 
 /* A task whose owner was not set runs where its first input (not owned by
  * every rank) runs; rank 0 when it has none (transfer.c resolves it). */
@@ -101,6 +104,23 @@ static inline uint32_t tsr__task_n_inputs(const tsr_taskgraph *g, uint32_t t) {
 }
 static inline uint32_t tsr__task_n_succ(const tsr_taskgraph *g, uint32_t t) {
   return g->succ_off[t + 1] - g->succ_off[t];
+}
+
+/* Whether `buf`, an output buffer of task t, is the caller's buffer of an
+ * external task (which the runtime must not free) rather than one it
+ * allocated (every other output, and an external task's chunk received
+ * from another rank). */
+static inline bool tsr__task_borrows(const tsr_taskgraph *g, uint32_t t, const void *buf) {
+  if (buf == NULL || !(g->tasks[t].flags & TSR__TASK_EXTERNAL))
+    return false;
+  const void *p;
+  __builtin_memcpy(&p, g->params + g->tasks[t].params_off, sizeof p);
+  return p == buf;
+}
+/* Frees an output buffer of task t unless it is borrowed. */
+static inline void tsr__task_free_output(const tsr_taskgraph *g, uint32_t t, void *buf) {
+  if (!tsr__task_borrows(g, t, buf))
+    tsr_free(g->ctx, buf);
 }
 
 #endif /* TSR_TASKGRAPH_IMPL_H */

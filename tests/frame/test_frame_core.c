@@ -281,6 +281,66 @@ static void test_frame_core__filter_and_drop_nulls(void **state) {
   tsr_frame_destroy(&f);
 }
 
+static void count_filter_tasks(const tsr_run_stats *stats, void *user) {
+  uint64_t *n = user;
+  for (uint32_t k = 0; k < stats->n_kernels; k++)
+    if (strcmp(stats->kernels[k].name, "frame_filter") == 0)
+      *n += stats->kernels[k].tasks;
+}
+
+/* A persisted frame is computed once: later computes read its chunks in
+ * place (no filter task runs again), also after the frames it came from
+ * are gone, and persisted arrays (raw columns) too. */
+static void test_frame_core__persist(void **state) {
+  tsr_ctx *ctx = *state;
+  static fixture x;
+  fill(&x);
+  static uint8_t keep[N];
+  for (int i = 0; i < N; i++)
+    keep[i] = (uint8_t)(i % 2);
+  tsr_column_data cols[5];
+  columns_of(&x, cols);
+  cols[4] = (tsr_column_data){.name = "p", .type = {TSR_COL_BOOL, 0}, .length = N,
+                              .values = keep};
+  tsr_frame *f = NULL, *g = NULL, *p = NULL, *q = NULL;
+  assert_ok(tsr_frame_from_columns(ctx, 5, cols, 64, TSR_BUFFER_COPY, NULL, NULL, &f));
+  assert_ok(tsr__frame_filter_by(f, &f->cols[4], &g));
+  uint64_t filters = 0;
+  tsr_compute_options opts = {.on_stats = count_filter_tasks, .stats_user = &filters};
+  assert_ok(tsr_frame_persist(g, &opts, &p));
+  assert_int_equal(filters, 16);
+  assert_int_equal(tsr_frame_nrows_known(p), N / 2);
+  tsr_frame_destroy(&g);
+  tsr_frame_destroy(&f);
+  tsr_array *a = NULL;
+  tsr_frame *with = NULL;
+  /* Column i as an array has the frame's chunks: it comes back as a raw column. */
+  assert_ok(tsr_frame_column_array(p, "i", NULL, &a));
+  assert_ok(tsr_frame_with_array(p, "i2", a, &with));
+  assert_ok(tsr_frame_persist(with, NULL, &q));
+  tsr_frame_destroy(&with);
+  tsr_array_destroy(&a);
+  filters = 0;
+  tsr_frame_result *r = NULL;
+  assert_ok(tsr_frame_compute(q, &opts, &r));
+  assert_int_equal(filters, 0);
+  int64_t ints[N / 2], ints2[N / 2];
+  assert_ok(tsr_frame_result_values(r, 0, ints, sizeof ints, NULL));
+  assert_ok(tsr_frame_result_values(r, 5, ints2, sizeof ints2, NULL));
+  for (int i = 0; i < N / 2; i++) {
+    assert_int_equal(ints[i], x.ints[2 * i + 1]);
+    assert_int_equal(ints2[i], x.ints[2 * i + 1]);
+    const char *text;
+    size_t len;
+    bool is_null;
+    assert_ok(tsr_frame_result_string(r, 2, i, &text, &len, &is_null));
+    assert_memory_equal(text, x.data + x.offsets[2 * i + 1], len);
+  }
+  tsr_frame_result_destroy(&r);
+  tsr_frame_destroy(&q);
+  tsr_frame_destroy(&p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_frame_core__buffers_in_every_mode, test_ctx_setup,
@@ -291,6 +351,7 @@ int main(void) {
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_frame_core__filter_and_drop_nulls, test_ctx_setup,
                                       test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_frame_core__persist, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_frame_core__bad_buffers_are_named, test_ctx_setup,
                                       test_ctx_teardown),
   };
