@@ -85,6 +85,7 @@
 
 #include <tessera/array.h>
 #include <tessera/core.h>
+#include <tessera/frame.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -165,6 +166,61 @@ TSR_API TSR_NODISCARD tsr_status tsr_program_format_value(tsr_array *value,
 TSR_API TSR_NODISCARD tsr_status tsr_program_format_buffer(tsr_dtype dtype, int ndim,
                                                            const int64_t *shape, const void *data,
                                                            FILE *out);
+
+/* ------------------------------------------------------------------------ */
+/* Column expressions over frames                                           */
+/* ------------------------------------------------------------------------ */
+
+/* Column expressions: the language above reduced to one expression over a
+ * frame's columns, plus SQL's logic and strings.
+ *   operands    column names (`backticks` quote any name, and keywords);
+ *               numbers; 'strings' or "strings"; true, false, null.
+ *   operators   loosest first: or; and; not; comparisons (== or =, !=, <,
+ *               <=, >, >=, and the infix `like`, `contains`,
+ *               `starts_with`), not chainable; + -; * / // %; unary - +.
+ *   functions   is_null(x) (never null), abs, sqrt, exp, log (ln), log10,
+ *               log2, sin, cos, tan, floor, ceil, round (half away from
+ *               zero), trunc; lower, upper, length; like(s, pattern),
+ *               contains(s, t), starts_with(s, t); year, month, day (dates
+ *               and timestamps), hour (timestamps).
+ *   types       NumPy's promotion (int32 + int64 is int64, int64 + uint64
+ *               is float64) with weak literals (an int8 column plus 1 stays
+ *               int8; a literal that does not fit promotes as int64).  bool
+ *               is not a number here (true + 1 is a type error).
+ *   nulls       propagate through arithmetic, comparisons and functions;
+ *               and / or / not are three-valued as in SQL (false and null
+ *               is false, true or null is true).
+ *   semantics   as DuckDB's: `/` is float division (1 / 2 = 0.5; x / 0 is
+ *               inf, -inf or nan as IEEE 754); integer // truncates toward
+ *               zero and % has the dividend's sign, both null when the
+ *               divisor is 0 (on floats // is trunc(a / b) and % is fmod,
+ *               IEEE for a zero divisor); integer + - * // abs and negation that leave
+ *               their type are TSR_EOVERFLOW naming the expression and the
+ *               row (never silent wrapping).  Strings compare byte-wise;
+ *               lower/upper map ASCII letters only and keep every other
+ *               byte (non-ASCII text is unchanged); length counts UTF-8
+ *               code points; like's % matches any run and _ one code point
+ *               (no escape character).  A string literal compared with a
+ *               date or timestamp column is read as 'YYYY-MM-DD' or
+ *               'YYYY-MM-DD HH:MM:SS[.fff]'.  Dictionary columns are
+ *               matched on their dictionary when the expression is built.
+ * Errors: TSR_EPARSE for syntax (line, column and what was expected, with
+ * the text and a caret, as above); TSR_EINVAL for an unknown column (with
+ * the frame's columns); TSR_EDTYPE for a type error naming the
+ * sub-expression, the operator and the types ("'v1 + id1': cannot add
+ * int64 and string"); overflow when computed (TSR_EOVERFLOW).  Lazy: the
+ * expression runs fused, one kernel per row chunk, when the frame is
+ * computed. */
+
+/* f plus column `name` (replaced when f has one) holding `expr` per row.
+ * The row count and chunks are f's.  The caller owns *out. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_assign(tsr_frame *frame, const char *name,
+                                                  const char *expr, tsr_frame **out);
+/* The rows of f where `predicate` (a bool expression) is true (null and
+ * false rows are dropped); the row count becomes unknown until computed.
+ * The caller owns *out. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_filter(tsr_frame *frame, const char *predicate,
+                                                  tsr_frame **out);
 
 #ifdef __cplusplus
 }

@@ -4,7 +4,9 @@
  * [A-Za-z_][A-Za-z0-9_]*, integer and float literals (1, 1.5, .5, 1e-3,
  * 2E+10, 1_000), strings in single or double quotes with the escapes \\ \'
  * \" \n \t, '#' comments to the end of the line, and ';' as a statement
- * separator.  Newlines inside () and [] are dropped so a call may span
+ * separator.  `Backtick-quoted` names (any bytes but a backtick or a
+ * newline) are their own token kind, which only column expressions
+ * accept (query/colexpr.c); the program parser reports them as unexpected.  Newlines inside () and [] are dropped so a call may span
  * lines.  Runs of separators are kept; the parser skips empty statements. */
 #include <ctype.h>
 #include <stdlib.h>
@@ -30,7 +32,7 @@ const char *tsr__query_token_desc(tsr__qtok_kind kind) {
       [QT_RPAREN] = "')'",       [QT_LBRACKET] = "'['",
       [QT_RBRACKET] = "']'",     [QT_COMMA] = "','",
       [QT_COLON] = "':'",        [QT_ASSIGN] = "'='",
-      [QT_DOT] = "'.'",
+      [QT_DOT] = "'.'",          [QT_QNAME] = "quoted name",
   };
   return (unsigned)kind < QT_NUM_KINDS && desc[kind] ? desc[kind] : "token";
 }
@@ -212,6 +214,17 @@ static tsr_status lex(lexer *lxp) {
       i = j;
     } else if (c == '"' || c == '\'') {
       TSR_TRY(lex_string(lx, i, &i));
+    } else if (c == '`') {
+      size_t j = i + 1;
+      while (source[j] != '\0' && source[j] != '`' && source[j] != '\n')
+        j++;
+      if (source[j] != '`')
+        return tsr__query_fail(source, (int32_t)i, TSR_EPARSE, "unterminated quoted name");
+      tsr__qtoken *t = push(lx, QT_QNAME, i, j + 1 - i);
+      if (t == NULL ||
+          (t->text = tsr__query_arena_strndup(arena, source + i + 1, j - i - 1)) == NULL)
+        return TSR_ENOMEM;
+      i = j + 1;
     } else {
       size_t k = 0, nops = sizeof ops / sizeof ops[0];
       while (k < nops && strncmp(source + i, ops[k].text, strlen(ops[k].text)) != 0)

@@ -71,6 +71,7 @@ typedef enum tsr__qtok_kind {
   QT_COLON,
   QT_ASSIGN,
   QT_DOT,
+  QT_QNAME, /* `quoted name` (column expressions only; text unquoted) */
   QT_NUM_KINDS
 } tsr__qtok_kind;
 

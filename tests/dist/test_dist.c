@@ -20,6 +20,7 @@
 #include <mpi.h>
 
 #include <tessera/mpi.h>
+#include <tessera/query.h>
 
 #include "test_util.h"
 
@@ -655,6 +656,54 @@ static int die(void) {
   return 0; /* the launcher should have ended the job before this */
 }
 
+/* Column expressions (assign, filter) are owner-computes node like any:
+ * the distributed result equals one rank's, on every rank. */
+static void frame_expr_result(tsr_ctx *ctx, const int64_t *v, const double *x,
+                              const uint8_t *valid, int64_t n, int64_t *w, uint8_t *wv,
+                              int64_t *rows) {
+  tsr_column_data c[2] = {
+      {.name = "v", .type = {TSR_COL_INT64, 0}, .length = n, .values = v, .validity = valid},
+      {.name = "x", .type = {TSR_COL_FLOAT64, 0}, .length = n, .values = x}};
+  tsr_frame *f = NULL, *g = NULL, *h = NULL;
+  assert_ok(tsr_frame_from_columns(ctx, 2, c, 997, TSR_BUFFER_BORROW, NULL, NULL, &f));
+  assert_ok(tsr_frame_filter(f, "x > 0.25 or is_null(v)", &g));
+  assert_ok(tsr_frame_assign(g, "w", "v * 3 - v // 7", &h));
+  tsr_frame_result *r = NULL;
+  assert_ok(tsr_frame_compute(h, NULL, &r));
+  *rows = tsr_frame_result_nrows(r);
+  assert_ok(tsr_frame_result_values(r, 2, w, (size_t)*rows * sizeof *w, wv));
+  for (int64_t i = 0; i < *rows; i++) /* values under nulls are unspecified */
+    if (!((wv[i / 8] >> (i % 8)) & 1))
+      w[i] = 0;
+  if (*rows % 8) /* bits past the last row are unspecified */
+    wv[*rows / 8] &= (uint8_t)((1u << (*rows % 8)) - 1);
+  tsr_frame_result_destroy(&r);
+  tsr_frame_destroy(&h);
+  tsr_frame_destroy(&g);
+  tsr_frame_destroy(&f);
+}
+
+static void test_dist__column_expressions_match_one_rank(void **state) {
+  (void)state;
+  enum { n = 20000 };
+  static int64_t v[n], w1[n], w2[n];
+  static uint8_t valid[(n + 7) / 8], wv1[(n + 7) / 8], wv2[(n + 7) / 8];
+  double *x = random_doubles(n, 17);
+  for (int64_t i = 0; i < n; i++) {
+    v[i] = (int64_t)(x[i] * 1e6) - 400000;
+    if (i % 11 != 3)
+      valid[i / 8] |= (uint8_t)(1u << (i % 8));
+  }
+  int64_t r1 = 0, r2 = 0;
+  frame_expr_result(local_ctx, v, x, valid, n, w1, wv1, &r1);
+  frame_expr_result(dist_ctx, v, x, valid, n, w2, wv2, &r2);
+  assert_int_equal(r1, r2);
+  assert_memory_equal(w1, w2, (size_t)r1 * sizeof *w1);
+  assert_memory_equal(wv1, wv2, (size_t)(r1 + 7) / 8);
+  assert_same_on_every_rank(w2, (size_t)r2 * sizeof *w2);
+  free(x);
+}
+
 int main(int argc, char **argv) {
   if (tsr_ctx_create(&dist_ctx) != TSR_OK || tsr_ctx_create(&local_ctx) != TSR_OK)
     return 1;
@@ -683,6 +732,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_dist__bad_file_on_one_rank_fails_every_rank),
       cmocka_unit_test(test_dist__ranks_with_different_graphs_fail_cleanly),
       cmocka_unit_test(test_dist__ranks_with_different_arguments_fail_cleanly),
+      cmocka_unit_test(test_dist__column_expressions_match_one_rank),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   tsr_memory_stats m;

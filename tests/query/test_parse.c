@@ -122,6 +122,11 @@ static void test_parse__syntax_errors(void **state) {
               "line 2, column 1: expected ')', found name 'z'\n"
               "  z = 2\n"
               "  ^");
+  /* Backtick-quoted names belong to column expressions (tsr_frame_assign). */
+  check_error(ctx, "`x` + 1",
+              "line 1, column 1: expected an expression, found quoted name\n"
+              "  `x` + 1\n"
+              "  ^");
   check_error(ctx, "1 +",
               "line 1, column 4: expected an expression, found end of input\n"
               "  1 +\n"

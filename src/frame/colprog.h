@@ -1,0 +1,111 @@
+/* colprog.h — column programs: an SSA program over the columns of one
+ * frame, built from C one instruction at a time (each returns the number of
+ * the value it defines, no handle per intermediate), and evaluated per row
+ * chunk in batches of TSR__CP_BATCH rows with typed loops.  The text front
+ * end (query/colexpr.c) builds them; assign and filter run them.
+ *
+ * Values: bool, int8..uint64, float32/64 (NumPy's promotion, integer
+ * literals weak), strings, dictionary codes, dates (int32 days) and
+ * timestamps (int64 units).  Every value may be null; nulls propagate
+ * through arithmetic, comparisons and functions, and/or/not use SQL's
+ * three-valued logic, is_null is never null.  Semantics chosen after
+ * DuckDB: `/` is float division (IEEE: x / 0 is inf or nan); integer `//`
+ * truncates toward zero and `%` takes the dividend's sign, both null when
+ * the divisor is 0; integer + - * and abs/negation that overflow their
+ * type are TSR_EOVERFLOW naming the expression (never wrap silently).
+ * String comparisons are byte-wise; lower/upper change ASCII letters only
+ * (other bytes, including non-ASCII UTF-8, are kept); length counts UTF-8
+ * code points; like's `_` matches one code point, `%` any run.
+ * Dictionary columns are compared, matched and case-mapped on their
+ * dictionary when the program is built (a per-code table), so such
+ * predicates cost one code load and one table load per row. */
+#ifndef TSR_FRAME_COLPROG_H
+#define TSR_FRAME_COLPROG_H
+
+#include "frame_impl.h"
+
+#define TSR__CP_BATCH 2048
+
+typedef struct tsr__colprog tsr__colprog;
+
+typedef enum tsr__cp_op {
+  /* binary */
+  TSR__CP_ADD = 0,
+  TSR__CP_SUB,
+  TSR__CP_MUL,
+  TSR__CP_DIV,      /* float division */
+  TSR__CP_INTDIV,   /* // */
+  TSR__CP_MOD,      /* % */
+  TSR__CP_EQ,
+  TSR__CP_NE,
+  TSR__CP_LT,
+  TSR__CP_LE,
+  TSR__CP_GT,
+  TSR__CP_GE,
+  TSR__CP_AND,
+  TSR__CP_OR,
+  TSR__CP_LIKE,
+  TSR__CP_CONTAINS,
+  TSR__CP_STARTS_WITH,
+  /* unary */
+  TSR__CP_NEG,
+  TSR__CP_NOT,
+  TSR__CP_IS_NULL,
+  TSR__CP_ABS,
+  TSR__CP_SQRT,
+  TSR__CP_EXP,
+  TSR__CP_LOG,
+  TSR__CP_LOG10,
+  TSR__CP_LOG2,
+  TSR__CP_SIN,
+  TSR__CP_COS,
+  TSR__CP_TAN,
+  TSR__CP_FLOOR,
+  TSR__CP_CEIL,
+  TSR__CP_ROUND,
+  TSR__CP_TRUNC,
+  TSR__CP_LOWER,
+  TSR__CP_UPPER,
+  TSR__CP_LENGTH,
+  TSR__CP_YEAR,
+  TSR__CP_MONTH,
+  TSR__CP_DAY,
+  TSR__CP_HOUR,
+  TSR__CP_NUM_OPS
+} tsr__cp_op;
+
+/* The operator's name in messages ("add", "compare", "like", ...). */
+const char *tsr__cp_op_name(tsr__cp_op op);
+
+/* A program over the columns of f (the frame is retained until the
+ * program is destroyed). */
+tsr_status tsr__colprog_create(tsr_frame *f, tsr__colprog **out);
+void tsr__colprog_destroy(tsr__colprog **p);
+
+/* Each builder call appends one value and returns its number in *out.
+ * Type errors are TSR_EDTYPE with a message naming the operator and the
+ * types ("cannot add int64 and string"), to which callers prepend where. */
+tsr_status tsr__colprog_column(tsr__colprog *p, int col, int *out);
+tsr_status tsr__colprog_int(tsr__colprog *p, int64_t v, bool is_uint, int *out);
+tsr_status tsr__colprog_float(tsr__colprog *p, double v, int *out);
+tsr_status tsr__colprog_bool(tsr__colprog *p, bool v, int *out);
+tsr_status tsr__colprog_string(tsr__colprog *p, const char *s, size_t len, int *out);
+tsr_status tsr__colprog_null(tsr__colprog *p, int *out);
+tsr_status tsr__colprog_binary(tsr__colprog *p, tsr__cp_op op, int a, int b, int *out);
+tsr_status tsr__colprog_unary(tsr__colprog *p, tsr__cp_op op, int a, int *out);
+/* Labels value v for runtime errors (overflow): "'v1 * v2'" (copied). */
+tsr_status tsr__colprog_label(tsr__colprog *p, int v, const char *text, size_t len);
+
+/* The type of value v ("null" literals: id TSR_NUM_COLTYPES). */
+tsr_type tsr__colprog_type(const tsr__colprog *p, int v);
+/* "int64", "string", ..., "null". */
+const char *tsr__colprog_type_name(const tsr__colprog *p, int v);
+
+/* Frame ops running the program (it stays the caller's; the node keeps
+ * what it needs).  assign: f plus (or with replaced) column `name` holding
+ * value v, one node with one task per row chunk.  predicate: a bool column
+ * (no nulls: null is false) holding where v is true, for filtering. */
+tsr_status tsr__colprog_assign(tsr__colprog *p, int v, const char *name, tsr_frame **out);
+tsr_status tsr__colprog_predicate(tsr__colprog *p, int v, tsr__col *out);
+
+#endif /* TSR_FRAME_COLPROG_H */

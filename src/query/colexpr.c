@@ -1,0 +1,458 @@
+/* colexpr.c — column expressions as text: tsr_frame_assign and
+ * tsr_frame_filter (query.h).  The text is split by the language's lexer
+ * (lexer.c) and parsed here by recursive descent straight into a column
+ * program (frame/colprog.h): no syntax tree, each operator appends one
+ * value.  Nesting deeper than MAX_DEPTH is an error rather than C stack.
+ *
+ * Grammar, loosest first:
+ *   expr    := and_ ('or' and_)*
+ *   and_    := not_ ('and' not_)*
+ *   not_    := 'not' not_ | cmp
+ *   cmp     := add (('=='|'='|'!='|'<'|'<='|'>'|'>=') add
+ *                  | ('like'|'contains'|'starts_with') add)?
+ *   add     := mul (('+'|'-') mul)*
+ *   mul     := unary (('*'|'/'|'//'|'%') unary)*
+ *   unary   := ('-'|'+') unary | atom
+ *   atom    := NUMBER | STRING | NAME | `QUOTED NAME` | true | false | null
+ *            | NAME '(' expr (',' expr)* ')' | '(' expr ')'
+ * Names are columns; keywords (and or not true false null, case as
+ * written or all capitals) name columns only in backticks. */
+#include <string.h>
+
+#include "frame/colprog.h"
+#include "query_impl.h"
+
+#define MAX_DEPTH 200
+
+typedef struct cparser {
+  tsr__qarena arena;
+  const char *src;
+  tsr__qtoken *toks;
+  int32_t at;
+  int depth;
+  tsr__colprog *prog;
+  tsr_frame *f;
+} cparser;
+
+/* A parsed operand: its value and its source span. */
+typedef struct operand {
+  int v;
+  int32_t pos, end;
+} operand;
+
+static tsr__qtoken *peek(cparser *p) { return &p->toks[p->at]; }
+static tsr__qtoken *advance(cparser *p) {
+  tsr__qtoken *t = &p->toks[p->at];
+  if (t->kind != QT_EOF)
+    p->at++;
+  return t;
+}
+static int32_t tok_end(const tsr__qtoken *t) { return t->pos + t->len; }
+
+static bool is_kw(const tsr__qtoken *t, const char *kw) {
+  if (t->kind != QT_NAME)
+    return false;
+  if (strcmp(t->text, kw) == 0)
+    return true;
+  size_t n = strlen(kw);
+  if (strlen(t->text) != n)
+    return false;
+  for (size_t i = 0; i < n; i++) /* all capitals, as SQL writes them */
+    if (t->text[i] != kw[i] - ('a' <= kw[i] && kw[i] <= 'z' ? 32 : 0))
+      return false;
+  return true;
+}
+
+static tsr_status expected(cparser *p, const char *what) {
+  tsr__qtoken *t = peek(p);
+  char tok[96];
+  if (t->kind == QT_NAME || t->kind == QT_NUMBER || t->kind == QT_STRING || t->kind == QT_QNAME)
+    snprintf(tok, sizeof tok, "%s '%.*s'", tsr__query_token_desc(t->kind),
+             t->len > 40 ? 40 : (int)t->len, p->src + t->pos);
+  else
+    snprintf(tok, sizeof tok, "%s", tsr__query_token_desc(t->kind));
+  return tsr__query_fail(p->src, t->pos, TSR_EPARSE, "expected %s, found %s", what, tok);
+}
+
+/* A builder failure, located: "'v1 + id1': cannot add int64 and string". */
+static tsr_status located(cparser *p, tsr_status s, int32_t at, int32_t from, int32_t to) {
+  if (s == TSR_ENOMEM)
+    return s;
+  char msg[400];
+  snprintf(msg, sizeof msg, "%s", tsr_last_error());
+  int len = to - from > 120 ? 120 : (int)(to - from);
+  return tsr__query_fail(p->src, at, s, "'%.*s': %s", len, p->src + from, msg);
+}
+
+static tsr_status parse_or(cparser *p, operand *out);
+
+static tsr_status binary(cparser *p, tsr__cp_op op, int32_t at, const operand *a,
+                         const operand *b, operand *out) {
+  int v;
+  tsr_status s = tsr__colprog_binary(p->prog, op, a->v, b->v, &v);
+  if (s != TSR_OK)
+    return located(p, s, at, a->pos, b->end);
+  *out = (operand){v, a->pos, b->end};
+  if (op <= TSR__CP_MOD)
+    TSR_TRY(tsr__colprog_label(p->prog, v, p->src + a->pos, (size_t)(b->end - a->pos)));
+  return TSR_OK;
+}
+
+static tsr_status unary(cparser *p, tsr__cp_op op, int32_t pos, const operand *a, operand *out) {
+  int v;
+  tsr_status s = tsr__colprog_unary(p->prog, op, a->v, &v);
+  if (s != TSR_OK)
+    return located(p, s, pos, pos, a->end);
+  *out = (operand){v, pos, a->end};
+  if (op == TSR__CP_NEG || op == TSR__CP_ABS)
+    TSR_TRY(tsr__colprog_label(p->prog, v, p->src + pos, (size_t)(a->end - pos)));
+  return TSR_OK;
+}
+
+static const struct {
+  const char *name;
+  tsr__cp_op op;
+  int nargs;
+} functions[] = {
+    {"is_null", TSR__CP_IS_NULL, 1}, {"abs", TSR__CP_ABS, 1},
+    {"sqrt", TSR__CP_SQRT, 1},       {"exp", TSR__CP_EXP, 1},
+    {"log", TSR__CP_LOG, 1},         {"ln", TSR__CP_LOG, 1},
+    {"log10", TSR__CP_LOG10, 1},     {"log2", TSR__CP_LOG2, 1},
+    {"sin", TSR__CP_SIN, 1},         {"cos", TSR__CP_COS, 1},
+    {"tan", TSR__CP_TAN, 1},         {"floor", TSR__CP_FLOOR, 1},
+    {"ceil", TSR__CP_CEIL, 1},       {"round", TSR__CP_ROUND, 1},
+    {"trunc", TSR__CP_TRUNC, 1},     {"lower", TSR__CP_LOWER, 1},
+    {"upper", TSR__CP_UPPER, 1},     {"length", TSR__CP_LENGTH, 1},
+    {"year", TSR__CP_YEAR, 1},       {"month", TSR__CP_MONTH, 1},
+    {"day", TSR__CP_DAY, 1},         {"hour", TSR__CP_HOUR, 1},
+    {"like", TSR__CP_LIKE, 2},       {"contains", TSR__CP_CONTAINS, 2},
+    {"starts_with", TSR__CP_STARTS_WITH, 2},
+};
+
+static tsr_status parse_call(cparser *p, const tsr__qtoken *name, operand *out) {
+  size_t k = 0, nf = sizeof functions / sizeof functions[0];
+  while (k < nf && strcmp(functions[k].name, name->text) != 0)
+    k++;
+  if (k == nf)
+    return tsr__query_fail(p->src, name->pos, TSR_EPARSE,
+                           "unknown function '%s' (column expressions have: is_null, abs, sqrt, "
+                           "exp, log, log10, log2, sin, cos, tan, floor, ceil, round, trunc, "
+                           "lower, upper, length, year, month, day, hour, like, contains, "
+                           "starts_with)",
+                           name->text);
+  advance(p); /* '(' */
+  operand args[2] = {{0, 0, 0}, {0, 0, 0}};
+  int n = 0;
+  if (peek(p)->kind != QT_RPAREN) {
+    for (;;) {
+      operand a;
+      TSR_TRY(parse_or(p, &a));
+      if (n < 2)
+        args[n] = a;
+      n++;
+      if (peek(p)->kind != QT_COMMA)
+        break;
+      advance(p);
+    }
+  }
+  if (peek(p)->kind != QT_RPAREN)
+    return expected(p, "',' or ')'");
+  int32_t end = tok_end(advance(p));
+  if (n != functions[k].nargs)
+    return tsr__query_fail(p->src, name->pos, TSR_EPARSE, "%s() takes %d argument%s (%d given)",
+                           name->text, functions[k].nargs, functions[k].nargs == 1 ? "" : "s",
+                           n);
+  if (n == 1) {
+    args[0].end = end; /* the call's span, for labels */
+    TSR_TRY(unary(p, functions[k].op, name->pos, &args[0], out));
+  } else {
+    int v;
+    tsr_status s = tsr__colprog_binary(p->prog, functions[k].op, args[0].v, args[1].v, &v);
+    if (s != TSR_OK)
+      return located(p, s, name->pos, name->pos, end);
+    *out = (operand){v, name->pos, end};
+  }
+  out->pos = name->pos;
+  out->end = end;
+  return TSR_OK;
+}
+
+static tsr_status column(cparser *p, const tsr__qtoken *t, int *v) {
+  int col = tsr_frame_col_index(p->f, t->text);
+  if (col < 0) {
+    int dummy;
+    (void)tsr__frame_find(p->f, "", t->text, &dummy); /* sets the message with the list */
+    char list[600];
+    const char *paren = strstr(tsr_last_error(), "(the frame has");
+    snprintf(list, sizeof list, "%s", paren ? paren : "");
+    return tsr__query_fail(p->src, t->pos, TSR_EINVAL, "unknown column '%s' %s", t->text, list);
+  }
+  return tsr__colprog_column(p->prog, col, v);
+}
+
+static tsr_status parse_atom(cparser *p, operand *out) {
+  tsr__qtoken *t = peek(p);
+  int v = -1;
+  switch (t->kind) {
+  case QT_NUMBER:
+    advance(p);
+    if (t->is_int)
+      TSR_TRY(tsr__colprog_int(p->prog, t->ival, t->is_uint, &v));
+    else
+      TSR_TRY(tsr__colprog_float(p->prog, t->fval, &v));
+    break;
+  case QT_STRING:
+    advance(p);
+    TSR_TRY(tsr__colprog_string(p->prog, t->text, strlen(t->text), &v));
+    break;
+  case QT_LPAREN: {
+    advance(p);
+    TSR_TRY(parse_or(p, out));
+    if (peek(p)->kind != QT_RPAREN)
+      return expected(p, "')'");
+    out->pos = t->pos;
+    out->end = tok_end(advance(p));
+    return TSR_OK;
+  }
+  case QT_NAME:
+    if (p->toks[p->at + 1].kind == QT_LPAREN)
+      return parse_call(p, advance(p), out);
+    if (is_kw(t, "true") || is_kw(t, "false") || !strcmp(t->text, "True") ||
+        !strcmp(t->text, "False")) {
+      advance(p);
+      TSR_TRY(tsr__colprog_bool(p->prog, t->text[0] == 't' || t->text[0] == 'T', &v));
+      break;
+    }
+    if (is_kw(t, "null") || !strcmp(t->text, "None")) {
+      advance(p);
+      TSR_TRY(tsr__colprog_null(p->prog, &v));
+      break;
+    }
+    if (is_kw(t, "and") || is_kw(t, "or") || is_kw(t, "not") || is_kw(t, "like") ||
+        is_kw(t, "contains") || is_kw(t, "starts_with"))
+      return expected(p, "an operand");
+    TSR_TRY(column(p, advance(p), &v));
+    break;
+  case QT_QNAME:
+    TSR_TRY(column(p, advance(p), &v));
+    break;
+  default:
+    return expected(p, "an operand (a column, a number, a 'string', true, false or null)");
+  }
+  *out = (operand){v, t->pos, tok_end(t)};
+  return TSR_OK;
+}
+
+static tsr_status parse_unary(cparser *p, operand *out) {
+  tsr__qtoken *t = peek(p);
+  if (t->kind == QT_MINUS || t->kind == QT_PLUS) {
+    advance(p);
+    if (++p->depth > MAX_DEPTH)
+      return tsr__query_fail(p->src, t->pos, TSR_EPARSE, "expression nested too deeply");
+    operand a;
+    TSR_TRY(parse_unary(p, &a));
+    p->depth--;
+    if (t->kind == QT_PLUS) {
+      *out = a;
+      out->pos = t->pos;
+      return TSR_OK;
+    }
+    return unary(p, TSR__CP_NEG, t->pos, &a, out);
+  }
+  if (t->kind == QT_LPAREN || (t->kind == QT_NAME && p->toks[p->at + 1].kind == QT_LPAREN)) {
+    if (++p->depth > MAX_DEPTH)
+      return tsr__query_fail(p->src, t->pos, TSR_EPARSE, "expression nested too deeply");
+    tsr_status s = parse_atom(p, out);
+    p->depth--;
+    return s;
+  }
+  return parse_atom(p, out);
+}
+
+static tsr_status parse_mul(cparser *p, operand *out) {
+  TSR_TRY(parse_unary(p, out));
+  for (;;) {
+    tsr__qtoken *t = peek(p);
+    tsr__cp_op op;
+    if (t->kind == QT_STAR)
+      op = TSR__CP_MUL;
+    else if (t->kind == QT_SLASH)
+      op = TSR__CP_DIV;
+    else if (t->kind == QT_SLASHSLASH)
+      op = TSR__CP_INTDIV;
+    else if (t->kind == QT_PERCENT)
+      op = TSR__CP_MOD;
+    else
+      return TSR_OK;
+    advance(p);
+    operand b;
+    TSR_TRY(parse_unary(p, &b));
+    TSR_TRY(binary(p, op, t->pos, out, &b, out));
+  }
+}
+
+static tsr_status parse_add(cparser *p, operand *out) {
+  TSR_TRY(parse_mul(p, out));
+  for (;;) {
+    tsr__qtoken *t = peek(p);
+    if (t->kind != QT_PLUS && t->kind != QT_MINUS)
+      return TSR_OK;
+    advance(p);
+    operand b;
+    TSR_TRY(parse_mul(p, &b));
+    TSR_TRY(binary(p, t->kind == QT_PLUS ? TSR__CP_ADD : TSR__CP_SUB, t->pos, out, &b, out));
+  }
+}
+
+static tsr_status parse_cmp(cparser *p, operand *out) {
+  TSR_TRY(parse_add(p, out));
+  tsr__qtoken *t = peek(p);
+  tsr__cp_op op;
+  switch (t->kind) {
+  case QT_EQEQ:
+  case QT_ASSIGN:
+    op = TSR__CP_EQ;
+    break;
+  case QT_NE:
+    op = TSR__CP_NE;
+    break;
+  case QT_LT:
+    op = TSR__CP_LT;
+    break;
+  case QT_LE:
+    op = TSR__CP_LE;
+    break;
+  case QT_GT:
+    op = TSR__CP_GT;
+    break;
+  case QT_GE:
+    op = TSR__CP_GE;
+    break;
+  default:
+    if (is_kw(t, "like"))
+      op = TSR__CP_LIKE;
+    else if (is_kw(t, "contains"))
+      op = TSR__CP_CONTAINS;
+    else if (is_kw(t, "starts_with"))
+      op = TSR__CP_STARTS_WITH;
+    else
+      return TSR_OK;
+  }
+  advance(p);
+  operand b;
+  TSR_TRY(parse_add(p, &b));
+  TSR_TRY(binary(p, op, t->pos, out, &b, out));
+  tsr__qtoken *u = peek(p);
+  if (u->kind == QT_EQEQ || u->kind == QT_NE || u->kind == QT_LT || u->kind == QT_LE ||
+      u->kind == QT_GT || u->kind == QT_GE || u->kind == QT_ASSIGN)
+    return tsr__query_fail(p->src, u->pos, TSR_EPARSE,
+                           "comparisons do not chain: write (a < b) and (b < c)");
+  return TSR_OK;
+}
+
+static tsr_status parse_not(cparser *p, operand *out) {
+  tsr__qtoken *t = peek(p);
+  if (!is_kw(t, "not"))
+    return parse_cmp(p, out);
+  advance(p);
+  if (++p->depth > MAX_DEPTH)
+    return tsr__query_fail(p->src, t->pos, TSR_EPARSE, "expression nested too deeply");
+  operand a;
+  TSR_TRY(parse_not(p, &a));
+  p->depth--;
+  return unary(p, TSR__CP_NOT, t->pos, &a, out);
+}
+
+static tsr_status parse_and(cparser *p, operand *out) {
+  TSR_TRY(parse_not(p, out));
+  while (is_kw(peek(p), "and")) {
+    tsr__qtoken *t = advance(p);
+    operand b;
+    TSR_TRY(parse_not(p, &b));
+    TSR_TRY(binary(p, TSR__CP_AND, t->pos, out, &b, out));
+  }
+  return TSR_OK;
+}
+
+static tsr_status parse_or(cparser *p, operand *out) {
+  if (++p->depth > MAX_DEPTH)
+    return tsr__query_fail(p->src, peek(p)->pos, TSR_EPARSE, "expression nested too deeply");
+  TSR_TRY(parse_and(p, out));
+  while (is_kw(peek(p), "or")) {
+    tsr__qtoken *t = advance(p);
+    operand b;
+    TSR_TRY(parse_and(p, &b));
+    TSR_TRY(binary(p, TSR__CP_OR, t->pos, out, &b, out));
+  }
+  p->depth--;
+  return TSR_OK;
+}
+
+/* Parses `text` over f into a program; *value is the result. */
+static tsr_status compile(tsr_frame *f, const char *text, tsr__colprog **prog, int *value) {
+  cparser p;
+  memset(&p, 0, sizeof p);
+  p.arena.ctx = f->ctx;
+  p.src = text;
+  p.f = f;
+  *prog = NULL;
+  int32_t n = 0;
+  tsr_status s = tsr__query_lex(&p.arena, text, &p.toks, &n);
+  if (s == TSR_OK)
+    s = tsr__colprog_create(f, &p.prog);
+  operand r = {0, 0, 0};
+  if (s == TSR_OK) {
+    if (peek(&p)->kind == QT_EOF)
+      s = expected(&p, "an expression");
+    else
+      s = parse_or(&p, &r);
+  }
+  if (s == TSR_OK && peek(&p)->kind != QT_EOF)
+    s = expected(&p, "an operator or the end of the expression");
+  tsr_free(f->ctx, p.toks);
+  tsr__query_arena_free(&p.arena);
+  if (s != TSR_OK) {
+    tsr__colprog_destroy(&p.prog);
+    return s;
+  }
+  *prog = p.prog;
+  *value = r.v;
+  return TSR_OK;
+}
+
+tsr_status tsr_frame_assign(tsr_frame *f, const char *name, const char *expr, tsr_frame **out) {
+  static const char fn[] = "tsr_frame_assign";
+  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  TSR_CHECK(f != NULL && expr != NULL, TSR_EINVAL, "%s: frame or expression is NULL", fn);
+  TSR_CHECK(name != NULL && name[0] != '\0', TSR_EINVAL, "%s: the column name is NULL or empty",
+            fn);
+  tsr__colprog *prog;
+  int v;
+  TSR_TRY(compile(f, expr, &prog, &v));
+  tsr_status s = tsr__colprog_assign(prog, v, name, out);
+  if (s != TSR_OK && s != TSR_ENOMEM)
+    s = tsr_error_set(s, "%s: '%s': %s", fn, expr, tsr_last_error());
+  tsr__colprog_destroy(&prog);
+  return s;
+}
+
+tsr_status tsr_frame_filter(tsr_frame *f, const char *predicate, tsr_frame **out) {
+  static const char fn[] = "tsr_frame_filter";
+  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  TSR_CHECK(f != NULL && predicate != NULL, TSR_EINVAL, "%s: frame or predicate is NULL", fn);
+  tsr__colprog *prog;
+  int v;
+  TSR_TRY(compile(f, predicate, &prog, &v));
+  tsr__col pred;
+  tsr_status s = tsr__colprog_predicate(prog, v, &pred);
+  if (s == TSR_OK) {
+    s = tsr__frame_filter_by(f, &pred, out);
+    tsr__expr_release(&pred.node);
+  }
+  if (s != TSR_OK && s != TSR_ENOMEM)
+    s = tsr_error_set(s, "%s: '%s': %s", fn, predicate, tsr_last_error());
+  tsr__colprog_destroy(&prog);
+  return s;
+}
