@@ -14,7 +14,9 @@
  * for transparent huge pages, and freed ones are kept in a small cache and
  * reused for a request of about the same size: without both, each fresh
  * 32 MiB chunk costs 8192 page faults, which measured as most of the time
- * of a map_overlap over 2000 x 2000 chunks.  The cache holds at most 256
+ * of a map_overlap over 2000 x 2000 chunks.  Blocks from 256 KiB on are
+ * cached (a frame's column chunks are often 1-4 MiB, and each fresh one
+ * costs its page faults again).  The cache holds at most 1024
  * blocks and a quarter of the machine's memory up to 8 GiB (a sixteenth of
  * the memory limit when one is set). */
 #include <stdlib.h>
@@ -36,6 +38,8 @@ typedef struct block_header {
 } block_header;
 
 #define LARGE_BLOCK (4ull << 20)
+/* Freed blocks from this size on are kept for reuse. */
+#define CACHED_BLOCK (256ull << 10)
 #define HUGE_PAGE (2ull << 20)
 
 static void cache_lock(tsr__allocator *a) {
@@ -105,11 +109,17 @@ void tsr__alloc_release_cache(tsr__allocator *a) {
 }
 
 static char *allocate_block(tsr__allocator *a, size_t total) {
-  if (total < LARGE_BLOCK)
-    return aligned_alloc(ALIGNMENT, total);
-  char *base = cache_take(a, total);
-  if (base != NULL)
+  if (total >= CACHED_BLOCK) {
+    char *base = cache_take(a, total);
+    if (base != NULL)
+      return base;
+  }
+  if (total < LARGE_BLOCK) {
+    char *base = aligned_alloc(ALIGNMENT, total);
+    if (base != NULL)
+      ((block_header *)base)->capacity = total;
     return base;
+  }
   void *p = NULL;
   if (posix_memalign(&p, HUGE_PAGE, total) != 0)
     return NULL;
@@ -169,8 +179,6 @@ tsr_status tsr_alloc(tsr_ctx *ctx, size_t bytes, void **out) {
   block_header *h = (block_header *)base;
   h->bytes = bytes;
   h->magic = MAGIC_LIVE;
-  if (total < LARGE_BLOCK)
-    h->capacity = total;
   raise_peak(a, after);
   atomic_fetch_add_explicit(&a->total, bytes, memory_order_relaxed);
   atomic_fetch_add_explicit(&a->count, 1, memory_order_relaxed);
@@ -197,7 +205,7 @@ void tsr_free(tsr_ctx *ctx, void *ptr) {
   }
   h->magic = MAGIC_DEAD;
   atomic_fetch_sub_explicit(&ctx->alloc.current, h->bytes, memory_order_relaxed);
-  if (h->capacity >= LARGE_BLOCK && cache_put(&ctx->alloc, h))
+  if (h->capacity >= CACHED_BLOCK && cache_put(&ctx->alloc, h))
     return;
   free(h);
 }

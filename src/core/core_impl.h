@@ -41,7 +41,7 @@ typedef struct tsr__allocator {
   atomic_flag cache_lock;
   uint32_t n_cached;
   uint64_t cached_bytes;
-  void *cached[256];
+  void *cached[1024];
 } tsr__allocator;
 
 /* The bytes automatic chunking aims at: the context's chunk bytes, but
