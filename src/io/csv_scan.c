@@ -458,11 +458,17 @@ done:
 
 /* The first record boundary at or after `cut` (> data_start), assuming
  * `odd` quotes precede it: the byte after the first newline preceded by an
- * even count of quotes (counting from the data start).  size when none. */
+ * even count of quotes (counting from the data start).  size when none;
+ * -1 when the search passes give_up (a speculation that went wrong). */
 static tsr_status find_boundary(int fd, const tsr__csv_format *fmt, int64_t size, int64_t cut,
-                                bool odd, char *win, size_t win_bytes, int64_t *out) {
+                                bool odd, int64_t give_up, char *win, size_t win_bytes,
+                                int64_t *out) {
   bool in = odd;
   for (int64_t off = cut; off < size;) {
+    if (off >= give_up) {
+      *out = -1;
+      return TSR_OK;
+    }
     size_t n = (size_t)(size - off < (int64_t)win_bytes ? size - off : (int64_t)win_bytes);
     TSR_TRY(tsr__csv_read_range(fd, fmt->path, off, n, win));
     for (size_t i = 0; i < n; i++) {
@@ -531,9 +537,16 @@ static tsr_status make_blocks(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt, 
   }
   TSR__TRY_GOTO(status, tsr_alloc(ctx, 64 * 1024, (void **)&win));
   bound[0] = start;
-  for (int64_t i = 1; i < ncuts; i++)
-    TSR__TRY_GOTO(status, find_boundary(fd, fmt, size, start + i * block_bytes, odd[i] != 0, win,
+  for (int64_t i = 1; i < ncuts; i++) {
+    int64_t cut = start + i * block_bytes;
+    TSR__TRY_GOTO(status, find_boundary(fd, fmt, size, cut, odd[i] != 0,
+                                        exact ? INT64_MAX : cut + block_bytes + (1 << 20), win,
                                         64 * 1024, &bound[i]));
+    if (bound[i] < 0) {
+      *nblocks = -1; /* speculation failed: find them exactly */
+      goto fail;
+    }
+  }
   bound[ncuts] = size;
   int64_t n = 0;
   TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)ncuts + 1, sizeof **blocks, "CSV blocks",
@@ -641,7 +654,7 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
                   tsr__csv_read_range(fd, fmt->path, 0, (size_t)fmt->data_start, hdr));
     first_line += count_newlines(hdr, (size_t)fmt->data_start);
   }
-  bool exact = false;
+  bool exact = fmt->quotes_seen;
   for (int pass = 0;; pass++) {
     TSR__CHECK_GOTO(status, pass < 16, TSR_EINVAL, "%s: the scan does not settle", fmt->path);
     tsr__csv_block *blocks = NULL;
@@ -649,6 +662,10 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
     tsr_free(ctx, out->blocks);
     out->blocks = NULL;
     TSR__TRY_GOTO(status, make_blocks(ctx, fd, fmt, size, block_bytes, exact, &nb, &blocks));
+    if (nb < 0) {
+      exact = true;
+      continue;
+    }
     out->blocks = blocks;
     out->nblocks = nb;
     tsr_free(ctx, out->data_bytes);
