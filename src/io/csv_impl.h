@@ -6,6 +6,11 @@
 #define TSR_IO_CSV_IMPL_H
 
 #include <math.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +37,7 @@ typedef struct csv_tok {
 
 typedef struct csv_batch {
   int n;
+  int64_t newlines; /* newline bytes consumed (records, blank lines, inside quotes) */
   uint32_t *start; /* [col * CSV_BATCH + r] */
   uint32_t *len;
   uint32_t rowstart[CSV_BATCH];
@@ -70,9 +76,16 @@ static inline int csv_tokenize(const csv_tok *t, const char *buf, const char **p
   const int *fieldcol = t->fieldcol;
   uint32_t *bstart = b->start, *blen = b->len;
   int n = 0;
+  int64_t newlines = 0;
+#ifdef __SSE2__
+  const __m128i vd = _mm_set1_epi8(delim), vn = _mm_set1_epi8('\n'), vr = _mm_set1_epi8('\r'),
+                vq = _mm_set1_epi8(quote);
+#endif
+  (void)special;
   while (n < CSV_BATCH && p < end) {
     if (t->skip_blank && (*p == '\n' || (*p == '\r' && p[1] == '\n'))) {
       p += *p == '\n' ? 1 : 2;
+      newlines++;
       continue;
     }
     b->rowstart[n] = (uint32_t)(p - buf);
@@ -82,8 +95,24 @@ static inline int csv_tokenize(const csv_tok *t, const char *buf, const char **p
       uint32_t flags = 0, len;
       if (*p != quote) {
       plain:
+#ifdef __SSE2__
+        while (p + 16 <= end) {
+          __m128i w = _mm_loadu_si128((const __m128i *)p);
+          __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(w, vd), _mm_cmpeq_epi8(w, vn)),
+                                   _mm_or_si128(_mm_cmpeq_epi8(w, vr), _mm_cmpeq_epi8(w, vq)));
+          unsigned bits = (unsigned)_mm_movemask_epi8(m);
+          if (bits != 0) {
+            p += __builtin_ctz(bits);
+            goto found;
+          }
+          p += 16;
+        }
+#endif
         while (!special[(uint8_t)*p])
           p++;
+#ifdef __SSE2__
+      found:
+#endif
         if (*p == '\r' && p[1] != '\n') {
           p++;
           goto plain;
@@ -105,7 +134,7 @@ static inline int csv_tokenize(const csv_tok *t, const char *buf, const char **p
             err->field = f;
             return -1;
           }
-          if (q[1] == quote && q + 1 < end) {
+          if (q + 1 < end && q[1] == quote) {
             flags = CSV_ESCAPED;
             p = q + 2;
             continue;
@@ -114,6 +143,8 @@ static inline int csv_tokenize(const csv_tok *t, const char *buf, const char **p
           p = q + 1;
           break;
         }
+        for (const char *x = fs; (x = memchr(x, '\n', (size_t)(p - x))) != NULL; x++)
+          newlines++;
         flags |= CSV_QUOTED;
         if (*p != delim && *p != '\n' && !(*p == '\r' && p[1] == '\n')) {
           err->kind = 2;
@@ -135,6 +166,7 @@ static inline int csv_tokenize(const csv_tok *t, const char *buf, const char **p
         continue;
       }
       p += *p == '\n' ? 1 : 2;
+      newlines++;
       break;
     }
     for (int g = f; g < nfields; g++) {
@@ -148,6 +180,7 @@ static inline int csv_tokenize(const csv_tok *t, const char *buf, const char **p
     n++;
   }
   b->n = n;
+  b->newlines = newlines;
   *pp = p;
   return 0;
 }
@@ -526,6 +559,59 @@ static inline uint64_t csv_hash(const char *s, size_t n) {
   h *= UINT64_C(0xD6E8FEB86659FD93);
   h ^= h >> 32;
   return h;
+}
+
+/* ---- a block's bytes ------------------------------------------------------------------- */
+
+/* A block in memory: mapped from the file (MAP_POPULATE: no copy, no
+ * zeroed pages) when its last byte is a newline, which the tokenizer's
+ * loops stop at; else (the file's last block without a final newline)
+ * read into an accounted buffer followed by a newline. */
+typedef struct csv_input {
+  const char *p;
+  void *map;
+  size_t map_len;
+  char *own;
+} csv_input;
+
+static inline tsr_status csv_input_open(tsr_ctx *ctx, int fd, const char *path, int64_t start,
+                                        size_t len, bool in_kernel, csv_input *in) {
+  memset(in, 0, sizeof *in);
+  if (len > 0) {
+    int64_t page = sysconf(_SC_PAGESIZE), off = start / page * page;
+    size_t ml = len + (size_t)(start - off);
+    void *m = mmap(NULL, ml, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, (off_t)off);
+    if (m != MAP_FAILED) {
+      const char *p = (const char *)m + (start - off);
+      if (p[len - 1] == '\n') {
+        in->p = p;
+        in->map = m;
+        in->map_len = ml;
+        return TSR_OK;
+      }
+      munmap(m, ml);
+    }
+  }
+  char *buf;
+  TSR_TRY(in_kernel ? tsr_kernel_alloc(ctx, len + CSV_PAD, (void **)&buf)
+                    : tsr_alloc(ctx, len + CSV_PAD, (void **)&buf));
+  tsr_status st = tsr__csv_read_range(fd, path, start, len, buf);
+  if (st != TSR_OK) {
+    tsr_free(ctx, buf);
+    return st;
+  }
+  memset(buf + len, 0, CSV_PAD);
+  buf[len] = '\n';
+  in->p = buf;
+  in->own = buf;
+  return TSR_OK;
+}
+
+static inline void csv_input_close(tsr_ctx *ctx, csv_input *in) {
+  if (in->map != NULL)
+    munmap(in->map, in->map_len);
+  tsr_free(ctx, in->own);
+  memset(in, 0, sizeof *in);
 }
 
 #endif /* TSR_IO_CSV_IMPL_H */

@@ -273,15 +273,16 @@ static void compact(parse_state *st, void *table) {
 tsr_status tsr__csv_parse_block(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt,
                                 const tsr__csv_block *block, void *table) {
   size_t len = (size_t)(block->end - block->start);
-  char *buf = NULL, *scratch = NULL;
+  const char *buf = NULL;
+  char *scratch = NULL;
   uint32_t *pos = NULL;
   int *fieldcol = NULL;
   csv_batch *b = NULL;
   tsr_status status = TSR_OK;
-  TSR__TRY_GOTO(status, tsr_kernel_alloc(ctx, len + CSV_PAD, (void **)&buf));
-  TSR__TRY_GOTO(status, tsr__csv_read_range(fd, fmt->path, block->start, len, buf));
-  memset(buf + len, 0, CSV_PAD);
-  buf[len] = '\n';
+  csv_input in;
+  memset(&in, 0, sizeof in);
+  TSR__TRY_GOTO(status, csv_input_open(ctx, fd, fmt->path, block->start, len, true, &in));
+  buf = in.p;
   TSR__TRY_GOTO(status, tsr_kernel_alloc(ctx, len + 64, (void **)&scratch));
   TSR__TRY_GOTO(status, tsr_kernel_alloc(ctx, (size_t)fmt->nfields * sizeof(int) + sizeof(int),
                                          (void **)&fieldcol));
@@ -341,7 +342,7 @@ tsr_status tsr__csv_parse_block(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt
   for (int ci = 0; ci < fmt->ncols; ci++)
     tsr__tablechunk_col(table, (uint32_t)ci)->rows = st.row;
 fail:
-  tsr_free(ctx, buf);
+  csv_input_close(ctx, &in);
   tsr_free(ctx, scratch);
   tsr_free(ctx, fieldcol);
   tsr_free(ctx, b);

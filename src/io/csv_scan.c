@@ -228,7 +228,8 @@ static void scan_block(scan_shared *sh, int64_t bi) {
   block_scan *bs = &sh->bs[bi];
   const tsr__csv_block *blk = &sh->blocks[bi];
   size_t blen_bytes = (size_t)(blk->end - blk->start);
-  char *buf = NULL, *scratch = NULL;
+  const char *buf = NULL;
+  char *scratch = NULL;
   uint32_t *pos = NULL;
   csv_batch *b = NULL;
   strset *sets = NULL;
@@ -237,7 +238,10 @@ static void scan_block(scan_shared *sh, int64_t bi) {
   bs->err = 0;
   for (int c = 0; c < ncols; c++)
     bs->lt[c] = fmt->cols[c].type.id;
-  tsr_status st = tsr_alloc(ctx, blen_bytes + CSV_PAD, (void **)&buf);
+  csv_input in;
+  memset(&in, 0, sizeof in);
+  tsr_status st = csv_input_open(ctx, sh->fd, fmt->path, blk->start, blen_bytes, false, &in);
+  buf = in.p;
   if (st == TSR_OK)
     st = tsr_alloc(ctx, blen_bytes + 64, (void **)&scratch);
   if (st == TSR_OK)
@@ -246,8 +250,6 @@ static void scan_block(scan_shared *sh, int64_t bi) {
     st = tsr_alloc(ctx, 2 * (size_t)(ncols + 1) * CSV_BATCH * sizeof(uint32_t), (void **)&pos);
   if (st == TSR_OK)
     st = tsr_calloc(ctx, (size_t)ncols + 1, sizeof *sets, (void **)&sets);
-  if (st == TSR_OK)
-    st = tsr__csv_read_range(sh->fd, fmt->path, blk->start, blen_bytes, buf);
   if (st != TSR_OK) {
     bs->err = 1;
     bs->err_pos = 0;
@@ -255,9 +257,6 @@ static void scan_block(scan_shared *sh, int64_t bi) {
     snprintf(bs->msg, sizeof bs->msg, "%s", tsr_last_error());
     goto done;
   }
-  memset(buf + blen_bytes, 0, CSV_PAD);
-  buf[blen_bytes] = '\n';
-  bs->newlines = count_newlines(buf, blen_bytes);
   b->start = pos;
   b->len = pos + (size_t)(ncols + 1) * CSV_BATCH;
   csv_tok tok;
@@ -279,6 +278,7 @@ static void scan_block(scan_shared *sh, int64_t bi) {
       break;
     }
     const int n = b->n;
+    bs->newlines += b->newlines;
     if (n == 0)
       break;
     memset(bad, 0, (size_t)n);
@@ -448,7 +448,7 @@ done:
     for (int ci = 0; ci < ncols; ci++)
       strset_free(ctx, &sets[ci]);
   tsr_free(ctx, sets);
-  tsr_free(ctx, buf);
+  csv_input_close(ctx, &in);
   tsr_free(ctx, scratch);
   tsr_free(ctx, b);
   tsr_free(ctx, pos);
