@@ -37,7 +37,7 @@ tsr_coltype tsr__csv_join(tsr_coltype a, tsr_coltype b);
 typedef struct strset {
   int64_t n, ent_cap, slot_cap;
   int32_t *slots; /* index + 1 */
-  uint64_t *hashes;
+  csv_key *keys;
   int64_t *offs; /* n + 1 */
   char *arena;
   int64_t arena_cap;
@@ -45,7 +45,7 @@ typedef struct strset {
 
 static void strset_free(tsr_ctx *ctx, strset *s) {
   tsr_free(ctx, s->slots);
-  tsr_free(ctx, s->hashes);
+  tsr_free(ctx, s->keys);
   tsr_free(ctx, s->offs);
   tsr_free(ctx, s->arena);
   memset(s, 0, sizeof *s);
@@ -61,33 +61,36 @@ static tsr_status grow(tsr_ctx *ctx, void **p, size_t old_bytes, size_t new_byte
   return TSR_OK;
 }
 
-static tsr_status strset_add(tsr_ctx *ctx, strset *s, const char *p, size_t n, uint64_t h) {
+/* Adds (p, n) whose key is k. */
+static tsr_status strset_add(tsr_ctx *ctx, strset *s, const char *p, size_t n, const csv_key *k) {
   if (s->slot_cap == 0 || (s->n + 1) * 2 > s->slot_cap) {
     int64_t cap = s->slot_cap ? s->slot_cap * 2 : 256;
     int32_t *slots;
     TSR_TRY(tsr_calloc(ctx, (size_t)cap, sizeof *slots, (void **)&slots));
     for (int64_t i = 0; i < s->n; i++) {
-      uint64_t k = s->hashes[i] & (uint64_t)(cap - 1);
-      while (slots[k] != 0)
-        k = (k + 1) & (uint64_t)(cap - 1);
-      slots[k] = (int32_t)(i + 1);
+      uint64_t j = s->keys[i].hash & (uint64_t)(cap - 1);
+      while (slots[j] != 0)
+        j = (j + 1) & (uint64_t)(cap - 1);
+      slots[j] = (int32_t)(i + 1);
     }
     tsr_free(ctx, s->slots);
     s->slots = slots;
     s->slot_cap = cap;
   }
-  uint64_t mask = (uint64_t)s->slot_cap - 1, k = h & mask;
-  while (s->slots[k] != 0) {
-    int64_t i = s->slots[k] - 1;
-    if (s->hashes[i] == h && s->offs[i + 1] - s->offs[i] == (int64_t)n &&
-        memcmp(s->arena + s->offs[i], p, n) == 0)
+  uint64_t mask = (uint64_t)s->slot_cap - 1, j = k->hash & mask;
+  while (s->slots[j] != 0) {
+    int64_t i = s->slots[j] - 1;
+    if (csv_key_eq(k, p, n, &s->keys[i], s->arena + s->offs[i],
+                   (size_t)(s->offs[i + 1] - s->offs[i])))
       return TSR_OK;
-    k = (k + 1) & mask;
+    j = (j + 1) & mask;
   }
   if (s->n + 2 > s->ent_cap) {
     int64_t cap = s->ent_cap ? s->ent_cap * 2 : 256;
-    TSR_TRY(grow(ctx, (void **)&s->hashes, (size_t)s->n * 8, (size_t)cap * 8));
-    TSR_TRY(grow(ctx, (void **)&s->offs, s->ent_cap ? (size_t)(s->n + 1) * 8 : 0, (size_t)(cap + 1) * 8));
+    TSR_TRY(grow(ctx, (void **)&s->keys, (size_t)s->n * sizeof *s->keys,
+                 (size_t)cap * sizeof *s->keys));
+    TSR_TRY(grow(ctx, (void **)&s->offs, s->ent_cap ? (size_t)(s->n + 1) * 8 : 0,
+                 (size_t)(cap + 1) * 8));
     if (s->ent_cap == 0)
       s->offs[0] = 0;
     s->ent_cap = cap;
@@ -101,9 +104,9 @@ static tsr_status strset_add(tsr_ctx *ctx, strset *s, const char *p, size_t n, u
     s->arena_cap = cap;
   }
   memcpy(s->arena + used, p, n);
-  s->hashes[s->n] = h;
+  s->keys[s->n] = *k;
   s->offs[s->n + 1] = used + (int64_t)n;
-  s->slots[k] = (int32_t)(s->n + 1);
+  s->slots[j] = (int32_t)(s->n + 1);
   s->n++;
   return TSR_OK;
 }
@@ -229,7 +232,6 @@ static void scan_block(scan_shared *sh, int64_t bi) {
   const tsr__csv_block *blk = &sh->blocks[bi];
   size_t blen_bytes = (size_t)(blk->end - blk->start);
   const char *buf = NULL;
-  char *scratch = NULL;
   uint32_t *pos = NULL;
   csv_batch *b = NULL;
   strset *sets = NULL;
@@ -242,8 +244,6 @@ static void scan_block(scan_shared *sh, int64_t bi) {
   memset(&in, 0, sizeof in);
   tsr_status st = csv_input_open(ctx, sh->fd, fmt->path, blk->start, blen_bytes, false, &in);
   buf = in.p;
-  if (st == TSR_OK)
-    st = tsr_alloc(ctx, blen_bytes + 64, (void **)&scratch);
   if (st == TSR_OK)
     st = tsr_alloc(ctx, sizeof *b, (void **)&b);
   if (st == TSR_OK)
@@ -393,12 +393,29 @@ static void scan_block(scan_shared *sh, int64_t bi) {
         if (csv_is_null(fmt, s, L))
           continue;
         size_t len = L & CSV_LENMASK;
+        const char *kend = buf + blen_bytes;
+        char stack[256];
+        char *tmp = NULL;
         if ((L & CSV_ESCAPED) || (fmt->replace_utf8 && !csv_ascii(s, len))) {
+          size_t m = csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fmt->replace_utf8,
+                                    fmt->quote, NULL);
+          tmp = m + 16 <= sizeof stack ? stack : malloc(m + 16);
+          if (tmp == NULL) {
+            bs->err = 1;
+            bs->err_pos = 0;
+            bs->err_status = TSR_ENOMEM;
+            snprintf(bs->msg, sizeof bs->msg, "%s: out of memory", fmt->path);
+            break;
+          }
           len = csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fmt->replace_utf8, fmt->quote,
-                               scratch);
-          s = scratch;
+                               tmp);
+          s = tmp;
+          kend = tmp + len + 16;
         }
-        tsr_status s2 = strset_add(ctx, set, s, len, csv_hash(s, len));
+        csv_key key = csv_key_of(s, len, kend);
+        tsr_status s2 = strset_add(ctx, set, s, len, &key);
+        if (tmp != NULL && tmp != stack)
+          free(tmp);
         if (s2 != TSR_OK) {
           bs->err = 1;
           bs->err_pos = 0;
@@ -429,7 +446,7 @@ static void scan_block(scan_shared *sh, int64_t bi) {
         strset *g = &sh->global[ci];
         for (int64_t i = 0; i < set->n && !sh->given_up[ci] && !bs->err; i++) {
           tsr_status s2 = strset_add(ctx, g, set->arena + set->offs[i],
-                                     (size_t)(set->offs[i + 1] - set->offs[i]), set->hashes[i]);
+                                     (size_t)(set->offs[i + 1] - set->offs[i]), &set->keys[i]);
           if (s2 != TSR_OK) {
             bs->err = 1;
             bs->err_pos = 0;
@@ -449,7 +466,6 @@ done:
       strset_free(ctx, &sets[ci]);
   tsr_free(ctx, sets);
   csv_input_close(ctx, &in);
-  tsr_free(ctx, scratch);
   tsr_free(ctx, b);
   tsr_free(ctx, pos);
 }
