@@ -96,7 +96,7 @@ static tsr_status strset_add(tsr_ctx *ctx, strset *s, const char *p, size_t n, c
     s->ent_cap = cap;
   }
   int64_t used = s->offs[s->n];
-  if (used + (int64_t)n > s->arena_cap) {
+  if (s->arena == NULL || used + (int64_t)n > s->arena_cap) {
     int64_t cap = s->arena_cap ? s->arena_cap : 4096;
     while (cap < used + (int64_t)n)
       cap *= 2;
