@@ -186,7 +186,22 @@ static tsr_status convert(parse_state *st, int ci, tsr__colchunk *c) {
       }
       size_t len = L & CSV_LENMASK;
       if (__builtin_expect(!(L & CSV_ESCAPED) && (!fix || csv_ascii(s, len)), 1)) {
-        out[r] = tsr__view_make(c, s, (uint32_t)len);
+        if (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && len <= 12 && st->end - s >= 16) {
+          /* inline, zero-padded, from two word loads (no call) */
+          uint64_t a, b2;
+          memcpy(&a, s, 8);
+          memcpy(&b2, s + 8, 8);
+          if (len < 8) {
+            a &= len == 0 ? 0 : ~UINT64_C(0) >> (64 - 8 * len);
+            b2 = 0;
+          } else {
+            b2 &= len == 8 ? 0 : ~UINT64_C(0) >> (64 - 8 * (len - 8));
+          }
+          uint64_t w[2] = {(uint64_t)len | (a << 32), (a >> 32) | (b2 << 32)};
+          memcpy(&out[r], w, 16);
+        } else {
+          out[r] = tsr__view_make(c, s, (uint32_t)len);
+        }
         continue;
       }
       size_t m = csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fix, fmt->quote, NULL);
