@@ -110,8 +110,8 @@ static tsr_status convert(parse_state *st, int ci, tsr__colchunk *c) {
   const tsr__csv_format *fmt = st->fmt;
   const tsr__csv_col *col = &fmt->cols[ci];
   const char *buf = st->buf;
-  const uint32_t *bstart = st->b->start + (size_t)ci * CSV_BATCH;
-  const uint32_t *blen = st->b->len + (size_t)ci * CSV_BATCH;
+  const uint32_t *bstart = st->b->start + (size_t)ci * CSV_STRIDE;
+  const uint32_t *blen = st->b->len + (size_t)ci * CSV_STRIDE;
   const int n = st->b->n;
   const int64_t row = st->row;
   uint8_t *validity = tsr__colchunk_validity(c);
@@ -324,11 +324,11 @@ tsr_status tsr__csv_parse_block(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt
   for (int i = 0; i < fmt->ncols; i++)
     fieldcol[fmt->cols[i].field] = i;
   TSR__TRY_GOTO(status, tsr_kernel_alloc(ctx, sizeof *b, (void **)&b));
-  TSR__TRY_GOTO(status, tsr_kernel_alloc(ctx, 2 * (size_t)(fmt->ncols + 1) * CSV_BATCH *
+  TSR__TRY_GOTO(status, tsr_kernel_alloc(ctx, 2 * (size_t)(fmt->ncols + 1) * CSV_STRIDE *
                                                   sizeof(uint32_t),
                                          (void **)&pos));
   b->start = pos;
-  b->len = pos + (size_t)(fmt->ncols + 1) * CSV_BATCH;
+  b->len = pos + (size_t)(fmt->ncols + 1) * CSV_STRIDE;
   for (int ci = 0; ci < fmt->ncols; ci++) {
     tsr__colchunk *c = tsr__tablechunk_col(table, (uint32_t)ci);
     memset(tsr__colchunk_validity(c), 0xFF, ((size_t)c->rows_cap + 7) / 8);

@@ -247,7 +247,7 @@ static void scan_block(scan_shared *sh, int64_t bi) {
   if (st == TSR_OK)
     st = tsr_alloc(ctx, sizeof *b, (void **)&b);
   if (st == TSR_OK)
-    st = tsr_alloc(ctx, 2 * (size_t)(ncols + 1) * CSV_BATCH * sizeof(uint32_t), (void **)&pos);
+    st = tsr_alloc(ctx, 2 * (size_t)(ncols + 1) * CSV_STRIDE * sizeof(uint32_t), (void **)&pos);
   if (st == TSR_OK)
     st = tsr_calloc(ctx, (size_t)ncols + 1, sizeof *sets, (void **)&sets);
   if (st != TSR_OK) {
@@ -258,7 +258,7 @@ static void scan_block(scan_shared *sh, int64_t bi) {
     goto done;
   }
   b->start = pos;
-  b->len = pos + (size_t)(ncols + 1) * CSV_BATCH;
+  b->len = pos + (size_t)(ncols + 1) * CSV_STRIDE;
   csv_tok tok;
   csv_tok_init(&tok, fmt, sh->fieldcol);
   const char *p = buf, *end = buf + blen_bytes;
@@ -296,8 +296,8 @@ static void scan_block(scan_shared *sh, int64_t bi) {
     /* types */
     for (int ci = 0; ci < ncols && !bs->err; ci++) {
       const tsr__csv_col *col = &fmt->cols[ci];
-      const uint32_t *bstart = b->start + (size_t)ci * CSV_BATCH;
-      const uint32_t *blen = b->len + (size_t)ci * CSV_BATCH;
+      const uint32_t *bstart = b->start + (size_t)ci * CSV_STRIDE;
+      const uint32_t *blen = b->len + (size_t)ci * CSV_STRIDE;
       int64_t bytes = 0;
       for (int r = 0; r < n; r++) {
         uint32_t L = blen[r];
@@ -366,8 +366,8 @@ static void scan_block(scan_shared *sh, int64_t bi) {
       if (t != TSR_COL_STRING && t != TSR_COL_DICT)
         continue;
       const tsr__csv_col *col = &fmt->cols[ci];
-      const uint32_t *bstart = b->start + (size_t)ci * CSV_BATCH;
-      const uint32_t *blen = b->len + (size_t)ci * CSV_BATCH;
+      const uint32_t *bstart = b->start + (size_t)ci * CSV_STRIDE;
+      const uint32_t *blen = b->len + (size_t)ci * CSV_STRIDE;
       if (!fmt->replace_utf8)
         for (int r = 0; r < n; r++) {
           uint32_t L = blen[r];
