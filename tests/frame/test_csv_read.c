@@ -736,6 +736,49 @@ static void test_csv_read__date_widens_to_timestamp(void **state) {
   assert_fails(tsr_frame_read_csv(ctx, p, NULL, &f), TSR_EINVAL, "line 3, column 2 ('b'): invalid UTF-8");
 }
 
+/* A first record longer than the sniffer's 256 KiB head, and a huge
+ * quoted field with newlines further on. */
+static void test_csv_read__huge_fields(void **state) {
+  tsr_ctx *ctx = *state;
+  enum { BIG = 700000 };
+  char *text = malloc(3 * BIG);
+  assert_non_null(text);
+  size_t off = 0;
+  text[off++] = '"';
+  for (int k = 0; k < BIG; k++)
+    text[off++] = k % 1000 == 999 ? '\n' : (char)('a' + k % 26);
+  text[off++] = '"';
+  off += (size_t)sprintf(text + off, ",1\nshort,2\n\"");
+  for (int k = 0; k < BIG; k++)
+    text[off++] = k % 500 == 0 ? ',' : 'z';
+  off += (size_t)sprintf(text + off, "\",3\n");
+  const char *p = write_file("huge.csv", text, off);
+  tsr_csv_options o = {0};
+  o.header = TSR_CSV_HEADER_NO;
+  o.block_bytes = 4096;
+  tsr_frame *f = NULL;
+  assert_ok(tsr_frame_read_csv(ctx, p, &o, &f));
+  assert_int_equal(tsr_frame_nrows_known(f), 3);
+  assert_int_equal(tsr_frame_col_type(f, 1).id, TSR_COL_INT64);
+  tsr_frame_result *r = compute(f);
+  const char *t;
+  size_t n;
+  bool is_null;
+  assert_ok(tsr_frame_result_string(r, 0, 0, &t, &n, &is_null));
+  assert_int_equal(n, BIG);
+  assert_memory_equal(t, text + 1, BIG);
+  assert_string_equal(cell(r, 0, 1), "short");
+  assert_ok(tsr_frame_result_string(r, 0, 2, &t, &n, &is_null));
+  assert_int_equal(n, BIG);
+  assert_memory_equal(t, text + BIG + 2 + strlen(",1\nshort,2\n\""), BIG);
+  int64_t v[3];
+  col_values(r, 1, v, sizeof v, NULL);
+  assert_true(v[0] == 1 && v[1] == 2 && v[2] == 3);
+  free(text);
+  tsr_frame_result_destroy(&r);
+  tsr_frame_destroy(&f);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, test_ctx_setup, test_ctx_teardown)
   const struct CMUnitTest tests[] = {
@@ -755,6 +798,7 @@ int main(void) {
       T(test_csv_read__quotes_outside_the_samples),
       T(test_csv_read__first_error_and_explicit_dialect),
       T(test_csv_read__date_widens_to_timestamp),
+      T(test_csv_read__huge_fields),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
