@@ -229,8 +229,8 @@ tsr_status tsr__csv_sniff(tsr_ctx *ctx, int fd, int64_t size, int header_given,
   /* the first record */
   const char *after_first;
   bool complete;
-  int nf = sample_record(h0, hend, fmt->delim, fmt->quote, fields, SNIFF_MAX_FIELDS,
-                         &after_first, &complete);
+  int nf = sample_record(h0, hend, fmt->delim, fmt->quote, fields, SNIFF_MAX_FIELDS, &after_first,
+                         &complete);
   TSR__CHECK_GOTO(status, nf <= SNIFF_MAX_FIELDS, TSR_EINVAL,
                   "%s: the first record has %d fields; at most %d are supported", fmt->path, nf,
                   SNIFF_MAX_FIELDS);
@@ -274,8 +274,8 @@ tsr_status tsr__csv_sniff(tsr_ctx *ctx, int fd, int64_t size, int header_given,
         p += *p == '\n' ? 1 : 2;
         continue;
       }
-      int k = sample_record(p, end, fmt->delim, fmt->quote, fields, SNIFF_MAX_FIELDS, &p,
-                            &complete);
+      int k =
+          sample_record(p, end, fmt->delim, fmt->quote, fields, SNIFF_MAX_FIELDS, &p, &complete);
       if (!complete && !at_eof)
         break; /* a partial record at a window's end */
       if (k != nf)
