@@ -359,6 +359,9 @@ static void scan_block(scan_shared *sh, int64_t bi) {
           case TSR_COL_STRING:
             r = n;
             break;
+          case TSR_NUM_COLTYPES: /* untyped yet: the first non-null value types it */
+            CHECK_LOOP(((void)len, false));
+            break;
           default: {
             tsr_type tt = {t, t == TSR_COL_TIMESTAMP ? TSR_TIME_US : 0};
             CHECK_LOOP(value_ok(tt, s, len));
@@ -795,6 +798,8 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
         t = tsr__csv_join(t, bs[i].lt[c]);
       if (t == TSR_COL_STRING && col->type.id != TSR_COL_STRING)
         rescan = true;
+      if (t == TSR_NUM_COLTYPES)
+        t = TSR_COL_STRING; /* no value at all */
       col->type.id = t;
       col->type.unit = t == TSR_COL_TIMESTAMP ? TSR_TIME_US : 0;
     }

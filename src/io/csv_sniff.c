@@ -6,7 +6,8 @@
  * Types: each value's narrowest of bool, int64, float64, date, timestamp,
  * string, joined over the column (int64 + float64 = float64, date +
  * timestamp = timestamp, any other mix = string; a column with no
- * non-null value is string).  Header: the first record is a header when
+ * non-null sample value is left to the scan, which types it by its first
+ * value; string when it has none).  Header: the first record is a header when
  * one of its values would make its non-string column a string column, or
  * when every column is string and the first record has no empty field. */
 #include <stdio.h>
@@ -310,7 +311,8 @@ tsr_status tsr__csv_sniff(tsr_ctx *ctx, int fd, int64_t size, int header_given,
   for (int i = 0; i < nf; i++) {
     tsr__csv_col *c = &fmt->cols[i];
     c->field = i;
-    c->type.id = types[i] == TSR_NUM_COLTYPES ? TSR_COL_STRING : types[i];
+    /* TSR_NUM_COLTYPES: no non-null value in the samples; the scan types it */
+    c->type.id = types[i];
     c->type.unit = c->type.id == TSR_COL_TIMESTAMP ? TSR_TIME_US : 0;
     char tmp[32];
     if (header && first[i].n > 0) {

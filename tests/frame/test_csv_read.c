@@ -793,6 +793,40 @@ static void test_csv_read__huge_fields(void **state) {
   tsr_frame_destroy(&f);
 }
 
+/* A column whose sample values are all null is typed by the scan from the
+ * values it finds. */
+static void test_csv_read__sparse_column_typed_by_the_scan(void **state) {
+  tsr_ctx *ctx = *state;
+  enum { N = 400000 };
+  char *text = malloc((size_t)N * 16);
+  assert_non_null(text);
+  size_t off = (size_t)sprintf(text, "a,b,c\n");
+  for (int k = 0; k < N; k++)
+    off +=
+        (size_t)sprintf(text + off, k >= 50000 && k < 50010 ? "%d,%d,\n" : "%d,,\n", k, k - 50000);
+  const char *p = write_file("sparse.csv", text, off);
+  free(text);
+  tsr_frame *f = NULL;
+  assert_ok(tsr_frame_read_csv(ctx, p, NULL, &f));
+  assert_int_equal(tsr_frame_col_type(f, 1).id, TSR_COL_INT64);
+  assert_int_equal(tsr_frame_col_type(f, 2).id, TSR_COL_STRING); /* never a value */
+  tsr_frame_result *r = compute(f);
+  int64_t *b = malloc(N * sizeof *b);
+  uint8_t *valid = malloc(N / 8 + 1);
+  col_values(r, 1, b, N * sizeof *b, valid);
+  for (int k = 0; k < N; k++) {
+    bool has = k >= 50000 && k < 50010;
+    assert_int_equal(bit(valid, k), has);
+    if (has)
+      assert_int_equal(b[k], k - 50000);
+  }
+  assert_string_equal(cell(r, 2, 7), "<null>");
+  free(b);
+  free(valid);
+  tsr_frame_result_destroy(&r);
+  tsr_frame_destroy(&f);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, test_ctx_setup, test_ctx_teardown)
   const struct CMUnitTest tests[] = {
@@ -813,6 +847,7 @@ int main(void) {
       T(test_csv_read__first_error_and_explicit_dialect),
       T(test_csv_read__date_widens_to_timestamp),
       T(test_csv_read__huge_fields),
+      T(test_csv_read__sparse_column_typed_by_the_scan),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
