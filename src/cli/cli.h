@@ -81,6 +81,10 @@ bool cli_parse_shape(const char *text, int64_t *out, int max, int *n);
 
 int cmd_eval(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
+/* `tessera gen groupby|join` (argv[1] names which). */
+int cmd_gen_frames(int argc, char **argv);
+/* Parses a count given as 1e7 or 10000000 (positive, exact); false otherwise. */
+bool cli_parse_count(const char *text, int64_t *out);
 int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
