@@ -396,6 +396,189 @@ static void test_csv_write__same_bytes_any_chunking(void **state) {
   free(data);
 }
 
+
+/* ---- round trips: random frames of every type written and read back ---- */
+
+#define RT_ROWS 3000
+#define RT_COLS 19
+
+static const char *const rt_types[RT_COLS] = {
+    "bool",   "int8",    "int16",  "int32",  "int64",         "uint8",          "uint16",
+    "uint32", "uint64",  "float32", "float64", "string",      "dict",           "date",
+    "timestamp[s]", "timestamp[ms]", "timestamp[us]", "timestamp[ns]", "float64"};
+
+static void test_csv_write__round_trip_every_type(void **state) {
+  tsr_ctx *ctx = *state;
+  tsr_column_data cols[RT_COLS];
+  memset(cols, 0, sizeof cols);
+  char names[RT_COLS][16];
+  void *vals[RT_COLS];
+  uint8_t *valid[RT_COLS];
+  int64_t *soff = malloc((RT_ROWS + 1) * sizeof *soff);
+  char *sdata = malloc(RT_ROWS * 40);
+  static const char *const pieces[] = {"a", ",", "\"", "\n", " ", "\r\n", "x", "é", "long text"};
+  static const int64_t doff[5] = {0, 0, 2, 5, 9};
+  static const char ddata[] = "a,b\"cx y ";
+  uint64_t seed = 99;
+  int64_t o = 0;
+  for (int64_t r = 0; r < RT_ROWS; r++) {
+    soff[r] = o;
+    int parts = (int)(tsr_random_u64(seed, (uint64_t)r * 7) % 6);
+    for (int p = 0; p < parts; p++) {
+      const char *piece = pieces[tsr_random_u64(seed + 1, (uint64_t)(r * 8 + p)) % 9];
+      size_t len = strlen(piece);
+      memcpy(sdata + o, piece, len);
+      o += (int64_t)len;
+    }
+  }
+  soff[RT_ROWS] = o;
+  for (int c = 0; c < RT_COLS; c++) {
+    snprintf(names[c], sizeof names[c], "c%d", c);
+    tsr_type t;
+    assert_ok(tsr_type_parse(rt_types[c], &t));
+    size_t w = tsr_type_width(t);
+    vals[c] = malloc(RT_ROWS * (w > 8 ? 8 : w));
+    valid[c] = calloc(RT_ROWS / 8 + 1, 1);
+    for (int64_t r = 0; r < RT_ROWS; r++) {
+      uint64_t u = tsr_random_u64(seed + 10 + (uint64_t)c, (uint64_t)r);
+      if (u % 10 != 0)
+        valid[c][r / 8] |= (uint8_t)(1u << (r % 8));
+      u >>= 4;
+      if (t.id == TSR_COL_STRING)
+        continue;
+      unsigned char *v = (unsigned char *)vals[c] + (size_t)r * w;
+      switch (t.id) {
+      case TSR_COL_BOOL: *v = (unsigned char)(u & 1); break;
+      case TSR_COL_DICT: {
+        int32_t k = (int32_t)(u % 4);
+        memcpy(v, &k, 4);
+        break;
+      }
+      case TSR_COL_DATE: { /* 1900..2100 */
+        int32_t d = (int32_t)(u % 73000) - 25567;
+        memcpy(v, &d, 4);
+        break;
+      }
+      case TSR_COL_TIMESTAMP: {
+        static const int64_t per_s[4] = {1, 1000, 1000000, 1000000000};
+        int64_t secs = (int64_t)(u % 6000000000u) - 2000000000;
+        int64_t x = secs * per_s[t.unit] + (int64_t)((u >> 40) % (uint64_t)per_s[t.unit]);
+        memcpy(v, &x, 8);
+        break;
+      }
+      case TSR_COL_FLOAT64:
+        if (c == RT_COLS - 1) { /* decimals as data sets hold them */
+          double d = (double)(int64_t)(u % 2000000000) / 1e6 - 1000;
+          memcpy(v, &d, 8);
+        } else {
+          memcpy(v, &u, 8);
+          u = tsr_random_u64(seed + 50, (uint64_t)r);
+          memcpy(v, &u, 8);
+        }
+        break;
+      default:
+        u = tsr_random_u64(seed + 60 + (uint64_t)c, (uint64_t)r);
+        memcpy(v, &u, w);
+      }
+    }
+    cols[c].name = names[c];
+    cols[c].type = t;
+    cols[c].length = RT_ROWS;
+    cols[c].validity = valid[c];
+    if (t.id == TSR_COL_STRING) {
+      cols[c].offsets = soff;
+      cols[c].data = sdata;
+    } else {
+      cols[c].values = vals[c];
+    }
+    if (t.id == TSR_COL_DICT) {
+      cols[c].dict_size = 4;
+      cols[c].dict_offsets = doff;
+      cols[c].dict_data = ddata;
+    }
+  }
+  tsr_frame *f = NULL, *g = NULL;
+  assert_ok(tsr_frame_from_columns(ctx, RT_COLS, cols, 37, TSR_BUFFER_BORROW, NULL, NULL, &f));
+  char path[300], schema[1024];
+  size_t at = 0;
+  for (int c = 0; c < RT_COLS; c++)
+    at += (size_t)snprintf(schema + at, sizeof schema - at, "%s%s:%s", c ? "," : "", names[c],
+                           strcmp(rt_types[c], "dict") == 0 ? "string" : rt_types[c]);
+  for (int gz = 0; gz < 2; gz++) {
+    snprintf(path, sizeof path, "%s/rt.csv%s", dir, gz ? ".gz" : "");
+    assert_ok(tsr_frame_write_csv(f, path, ',', false, NULL));
+    tsr_csv_options ro;
+    memset(&ro, 0, sizeof ro);
+    ro.schema = schema;
+    ro.block_bytes = 4096; /* many blocks */
+    assert_ok(tsr_frame_read_csv(ctx, path, &ro, &g));
+    tsr_frame_result *a = NULL, *b = NULL;
+    assert_ok(tsr_frame_compute(f, NULL, &a));
+    assert_ok(tsr_frame_compute(g, NULL, &b));
+    assert_int_equal(tsr_frame_result_nrows(b), RT_ROWS);
+    assert_int_equal(tsr_frame_result_ncols(b), RT_COLS);
+    for (int c = 0; c < RT_COLS; c++) {
+      tsr_type t = cols[c].type;
+      if (t.id == TSR_COL_STRING || t.id == TSR_COL_DICT) {
+        for (int64_t r = 0; r < RT_ROWS; r++) {
+          const char *x, *y;
+          size_t nx, ny;
+          bool zx, zy;
+          assert_ok(tsr_frame_result_string(a, c, r, &x, &nx, &zx));
+          assert_ok(tsr_frame_result_string(b, c, r, &y, &ny, &zy));
+          if (zx != zy || nx != ny || memcmp(x, y, nx) != 0)
+            print_error("column %s row %lld: '%.*s' (null %d) read back as '%.*s' (null %d)\n",
+                        rt_types[c], (long long)r, (int)nx, x, zx, (int)ny, y, zy);
+          assert_int_equal(zx, zy);
+          assert_int_equal(nx, ny);
+          assert_memory_equal(x, y, nx);
+        }
+        continue;
+      }
+      size_t w = tsr_type_width(t);
+      unsigned char *vx = malloc(RT_ROWS * w), *vy = malloc(RT_ROWS * w);
+      uint8_t bx[RT_ROWS / 8 + 1], by[RT_ROWS / 8 + 1];
+      assert_ok(tsr_frame_result_values(a, c, vx, RT_ROWS * w, bx));
+      assert_ok(tsr_frame_result_values(b, c, vy, RT_ROWS * w, by));
+      for (int64_t r = 0; r < RT_ROWS; r++) {
+        bool ok = (bx[r / 8] >> (r % 8) & 1) == (by[r / 8] >> (r % 8) & 1);
+        if (ok && (bx[r / 8] >> (r % 8) & 1)) {
+          const unsigned char *px = vx + (size_t)r * w, *py = vy + (size_t)r * w;
+          if (t.id == TSR_COL_FLOAT64) {
+            double x, y;
+            memcpy(&x, px, 8);
+            memcpy(&y, py, 8);
+            ok = (isnan(x) && isnan(y)) || memcmp(&x, &y, 8) == 0;
+          } else if (t.id == TSR_COL_FLOAT32) {
+            float x, y;
+            memcpy(&x, px, 4);
+            memcpy(&y, py, 4);
+            ok = (isnan(x) && isnan(y)) || memcmp(&x, &y, 4) == 0;
+          } else {
+            ok = memcmp(px, py, w) == 0;
+          }
+        }
+        if (!ok)
+          print_error("column %d (%s) row %lld differs after the round trip\n", c, rt_types[c],
+                      (long long)r);
+        assert_true(ok);
+      }
+      free(vx);
+      free(vy);
+    }
+    tsr_frame_result_destroy(&a);
+    tsr_frame_result_destroy(&b);
+    tsr_frame_destroy(&g);
+  }
+  tsr_frame_destroy(&f);
+  for (int c = 0; c < RT_COLS; c++) {
+    free(vals[c]);
+    free(valid[c]);
+  }
+  free(soff);
+  free(sdata);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_csv_write__float_text),
@@ -405,6 +588,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_csv_write__atomic, dir_setup, dir_teardown),
       cmocka_unit_test_setup_teardown(test_csv_write__gzip, dir_setup, dir_teardown),
       cmocka_unit_test_setup_teardown(test_csv_write__same_bytes_any_chunking, dir_setup,
+                                      dir_teardown),
+      cmocka_unit_test_setup_teardown(test_csv_write__round_trip_every_type, dir_setup,
                                       dir_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
