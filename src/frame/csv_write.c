@@ -638,7 +638,7 @@ tsr_status tsr_frame_write_csv(tsr_frame *f, const char *path, char delimiter, b
       status = tsr_error_set(TSR_EIO, "%s: cannot write '%s': it is a directory", fn, path);
     else if (base.exists && !overwrite)
       status = tsr_error_set(TSR_EIO,
-                             "%s: cannot write '%s': the file exists (pass overwrite to replace it)",
+                             "%s: cannot write '%s': the file exists",
                              fn, path);
     else if (base.exists && !S_ISREG(base.mode))
       status = tsr_error_set(TSR_EIO, "%s: cannot write '%s': it is not a regular file", fn,
