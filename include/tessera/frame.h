@@ -325,7 +325,14 @@ TSR_API TSR_NODISCARD tsr_status tsr_frame_print(tsr_frame *frame, int64_t max_r
  * or LF, or leading/trailing spaces are quoted), floats in the shortest
  * text that reads back exactly, nulls as empty fields and empty strings as
  * "", a header row.  Written atomically; an existing file is replaced only
- * when `overwrite` is true, else TSR_EIO naming the file.  `.gz` compresses. */
+ * when `overwrite` is true, else TSR_EIO naming the file.  `.gz` compresses.
+ * delimiter 0 is ','.  Floats as DuckDB writes them (0.1, 100.0, 1e+16,
+ * 1e-05, 5e-324, -0.0, nan, inf, -inf), dates YYYY-MM-DD, timestamps
+ * "YYYY-MM-DD HH:MM:SS" with the fraction's significant digits, bools
+ * true/false, dictionary columns as their strings, lines ending in LF.
+ * Rows are formatted in parallel (.gz: one gzip member per run of rows)
+ * and written in order; under MPI rank 0 writes the file from every rank's
+ * text (the same bytes for any number of threads and ranks). */
 TSR_API TSR_NODISCARD tsr_status tsr_frame_write_csv(tsr_frame *frame, const char *path,
                                                      char delimiter, bool overwrite,
                                                      const tsr_compute_options *options);

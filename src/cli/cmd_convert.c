@@ -23,9 +23,10 @@ static void convert_help(FILE *out) {
   fputs("usage: tessera convert SRC.csv DST.csv [options]\n"
         "\n"
         "Reads SRC.csv (or .csv.gz) and writes its rows to DST.csv (or .csv.gz, compressed):\n"
-        "comma-separated, RFC 4180 quoting, a header row, nulls as empty fields and empty\n"
-        "strings as \"\", floats in the shortest text that reads back exactly.  Runs in\n"
-        "parallel within --memory-limit; DST appears only once complete.\n"
+        "comma-separated (tab-separated for .tsv), RFC 4180 quoting, a header row, nulls\n"
+        "as empty fields and empty strings as \"\", floats in the shortest text that reads\n"
+        "back exactly.  Runs in parallel within --memory-limit; DST appears only once\n"
+        "complete.\n"
         "\n"
         "  --schema NAME:TYPE,...  the columns' names and types instead of sniffing them\n"
         "  --columns A,B,...       only these columns, in this order\n"
@@ -125,7 +126,10 @@ int cmd_convert(int argc, char **argv) {
   int rc = CLI_FAILED;
   if (cli_check(ctx, s)) {
     tsr_compute_options co = cli_compute_options(&c);
-    s = tsr_frame_write_csv(f, dst, ',', a.overwrite, &co);
+    size_t n = strlen(dst);
+    bool tsv = (n > 4 && strcmp(dst + n - 4, ".tsv") == 0) ||
+               (n > 7 && strcmp(dst + n - 7, ".tsv.gz") == 0);
+    s = tsr_frame_write_csv(f, dst, tsv ? '\t' : ',', a.overwrite, &co);
     rc = s == TSR_OK ? CLI_OK : cli_fail(s);
   }
   if (rc == CLI_OK && !c.quiet)

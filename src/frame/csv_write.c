@@ -323,21 +323,36 @@ size_t tsr__fmt_field(char *out, const char *s, size_t n, char delim) {
 /* The widest text of one value of the type (strings: see below). */
 static size_t type_max_text(tsr_type t) {
   switch (t.id) {
-  case TSR_COL_BOOL: return 5;
-  case TSR_COL_INT8: return 4;
-  case TSR_COL_INT16: return 6;
-  case TSR_COL_INT32: return 11;
-  case TSR_COL_INT64: return 20;
-  case TSR_COL_UINT8: return 3;
-  case TSR_COL_UINT16: return 5;
-  case TSR_COL_UINT32: return 10;
-  case TSR_COL_UINT64: return 20;
-  case TSR_COL_FLOAT32: return 16;
-  case TSR_COL_FLOAT64: return 26;
-  case TSR_COL_DATE: return 16;
-  case TSR_COL_TIMESTAMP: return 48;
-  case TSR_COL_STRING: return 26; /* an inline string of 12 quotes, quoted */
-  default: return 0;
+  case TSR_COL_BOOL:
+    return 5;
+  case TSR_COL_INT8:
+    return 4;
+  case TSR_COL_INT16:
+    return 6;
+  case TSR_COL_INT32:
+    return 11;
+  case TSR_COL_INT64:
+    return 20;
+  case TSR_COL_UINT8:
+    return 3;
+  case TSR_COL_UINT16:
+    return 5;
+  case TSR_COL_UINT32:
+    return 10;
+  case TSR_COL_UINT64:
+    return 20;
+  case TSR_COL_FLOAT32:
+    return 16;
+  case TSR_COL_FLOAT64:
+    return 26;
+  case TSR_COL_DATE:
+    return 16;
+  case TSR_COL_TIMESTAMP:
+    return 48;
+  case TSR_COL_STRING:
+    return 26; /* an inline string of 12 quotes, quoted */
+  default:
+    return 0;
   }
 }
 
@@ -359,7 +374,7 @@ typedef struct writer {
   wcol *cols;
   char delim;
   bool gz;
-  int fd;       /* the temporary file on the writing rank, else -1 */
+  int fd; /* the temporary file on the writing rank, else -1 */
   const char *path;
   uint64_t header_bytes;
   int nthreads;
@@ -420,17 +435,39 @@ static size_t format_rows(const writer *w, const tsr_kernel_call *call, const fo
           p += 5;
         }
         break;
-      case TSR_COL_INT8: p += tsr__fmt_i64(p, ((const int8_t *)v)[row]); break;
-      case TSR_COL_INT16: p += tsr__fmt_i64(p, ((const int16_t *)v)[row]); break;
-      case TSR_COL_INT32: p += tsr__fmt_i64(p, ((const int32_t *)v)[row]); break;
-      case TSR_COL_INT64: p += tsr__fmt_i64(p, ((const int64_t *)v)[row]); break;
-      case TSR_COL_UINT8: p += tsr__fmt_u64(p, ((const uint8_t *)v)[row]); break;
-      case TSR_COL_UINT16: p += tsr__fmt_u64(p, ((const uint16_t *)v)[row]); break;
-      case TSR_COL_UINT32: p += tsr__fmt_u64(p, ((const uint32_t *)v)[row]); break;
-      case TSR_COL_UINT64: p += tsr__fmt_u64(p, ((const uint64_t *)v)[row]); break;
-      case TSR_COL_FLOAT32: p += tsr__fmt_f32(p, ((const float *)v)[row]); break;
-      case TSR_COL_FLOAT64: p += tsr__fmt_f64(p, ((const double *)v)[row]); break;
-      case TSR_COL_DATE: p += tsr__fmt_date(p, ((const int32_t *)v)[row]); break;
+      case TSR_COL_INT8:
+        p += tsr__fmt_i64(p, ((const int8_t *)v)[row]);
+        break;
+      case TSR_COL_INT16:
+        p += tsr__fmt_i64(p, ((const int16_t *)v)[row]);
+        break;
+      case TSR_COL_INT32:
+        p += tsr__fmt_i64(p, ((const int32_t *)v)[row]);
+        break;
+      case TSR_COL_INT64:
+        p += tsr__fmt_i64(p, ((const int64_t *)v)[row]);
+        break;
+      case TSR_COL_UINT8:
+        p += tsr__fmt_u64(p, ((const uint8_t *)v)[row]);
+        break;
+      case TSR_COL_UINT16:
+        p += tsr__fmt_u64(p, ((const uint16_t *)v)[row]);
+        break;
+      case TSR_COL_UINT32:
+        p += tsr__fmt_u64(p, ((const uint32_t *)v)[row]);
+        break;
+      case TSR_COL_UINT64:
+        p += tsr__fmt_u64(p, ((const uint64_t *)v)[row]);
+        break;
+      case TSR_COL_FLOAT32:
+        p += tsr__fmt_f32(p, ((const float *)v)[row]);
+        break;
+      case TSR_COL_FLOAT64:
+        p += tsr__fmt_f64(p, ((const double *)v)[row]);
+        break;
+      case TSR_COL_DATE:
+        p += tsr__fmt_date(p, ((const int32_t *)v)[row]);
+        break;
       case TSR_COL_TIMESTAMP:
         p += tsr__fmt_timestamp(p, ((const int64_t *)v)[row], c->type.unit);
         break;
@@ -446,7 +483,8 @@ static size_t format_rows(const writer *w, const tsr_kernel_call *call, const fo
         p += n;
         break;
       }
-      default: break;
+      default:
+        break;
       }
     }
     *p++ = '\n';
@@ -469,6 +507,8 @@ static tsr_status format_kernel(const tsr_kernel_call *call) {
     n = b;
   } else {
     int t = call->thread;
+    if (t < 0 || t >= w->nthreads)
+      return tsr_error_set(TSR_EINTERNAL, "tsr_frame_write_csv: worker %d of %d", t, w->nthreads);
     if (w->comp[t] == NULL) {
       w->comp[t] = libdeflate_alloc_compressor(6);
       if (w->comp[t] == NULL)
@@ -637,12 +677,9 @@ tsr_status tsr_frame_write_csv(tsr_frame *f, const char *path, char delimiter, b
     if (base.exists && S_ISDIR(base.mode))
       status = tsr_error_set(TSR_EIO, "%s: cannot write '%s': it is a directory", fn, path);
     else if (base.exists && !overwrite)
-      status = tsr_error_set(TSR_EIO,
-                             "%s: cannot write '%s': the file exists",
-                             fn, path);
+      status = tsr_error_set(TSR_EIO, "%s: cannot write '%s': the file exists", fn, path);
     else if (base.exists && !S_ISREG(base.mode))
-      status = tsr_error_set(TSR_EIO, "%s: cannot write '%s': it is not a regular file", fn,
-                             path);
+      status = tsr_error_set(TSR_EIO, "%s: cannot write '%s': it is not a regular file", fn, path);
     if (status == TSR_OK) {
       char *t = NULL;
       int err = tsr__tmp_create(path, 0666, &t, &fd);
@@ -768,8 +805,8 @@ tsr_status tsr_frame_write_csv(tsr_frame *f, const char *path, char delimiter, b
       TSR__TRY_GOTO(status, tsr_taskgraph_add_task(g, fk, in, n_nodes, &fp, sizeof fp,
                                                    (size_t)outb + 8, &ft));
       uint32_t win[2] = {ft, prev};
-      TSR__TRY_GOTO(status, tsr_taskgraph_add_task(g, wk, win, prev == UINT32_MAX ? 1 : 2, NULL,
-                                                   0, 8, &wt));
+      TSR__TRY_GOTO(
+          status, tsr_taskgraph_add_task(g, wk, win, prev == UINT32_MAX ? 1 : 2, NULL, 0, 8, &wt));
       if (tsr_ctx_nranks(ctx) > 1)
         TSR__TRY_GOTO(status, tsr_taskgraph_set_owner(g, wt, 0));
       if (nwrites == cap_writes) {

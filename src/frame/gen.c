@@ -135,7 +135,7 @@ typedef struct gen_source {
   int64_t n_nas;
   int ncols;
   perm null_perm[MAXC];
-  int32_t *level_code;  /* G1: code of level 1..k in the sorted dictionary (k + 1) */
+  int32_t *level_code; /* G1: code of level 1..k in the sorted dictionary (k + 1) */
   keycol keys[3];
   int nkeys;
   tsr_ctx *ctx;
@@ -293,8 +293,8 @@ static void hash_gen(const tsr__expr *e, tsr__hash *h) {
   tsr__hash_u64(h, (uint64_t)s->n_nas);
 }
 
-static const tsr__op op_gen = {"frame_gen", lower_gen, tsr__fnode_destroy_params, false, NULL,
-                               hash_gen};
+static const tsr__op op_gen = {"frame_gen", lower_gen, tsr__fnode_destroy_params,
+                               false,       NULL,      hash_gen};
 
 static int digits_u64(uint64_t x) {
   int d = 1;
@@ -307,8 +307,8 @@ static int digits_u64(uint64_t x) {
 
 /* Builds the frame of source s (owned from here on) with the given columns. */
 static tsr_status make_frame(tsr_ctx *ctx, gen_source *s, int64_t chunk_rows, int ncols,
-                             const char *const *names, const tsr_type *types,
-                             const int *string_len, tsr__dict *const *dicts, tsr_frame **out) {
+                             const char *const *names, const tsr_type *types, const int *string_len,
+                             tsr__dict *const *dicts, tsr_frame **out) {
   tsr_status status = TSR_OK;
   tsr__rows *rows = NULL;
   tsr__expr *node = NULL;
@@ -321,8 +321,8 @@ static tsr_status make_frame(tsr_ctx *ctx, gen_source *s, int64_t chunk_rows, in
     return status;
   }
   int64_t nchunks = rows->nchunks;
-  status = tsr_calloc(ctx, (size_t)ncols * (size_t)nchunks + 1, sizeof *data_cap,
-                      (void **)&data_cap);
+  status =
+      tsr_calloc(ctx, (size_t)ncols * (size_t)nchunks + 1, sizeof *data_cap, (void **)&data_cap);
   if (status != TSR_OK) {
     gen_destroy(&s->base);
     tsr_free(ctx, s);
@@ -334,8 +334,8 @@ static tsr_status make_frame(tsr_ctx *ctx, gen_source *s, int64_t chunk_rows, in
       for (int64_t c = 0; c < nchunks; c++)
         data_cap[(int64_t)i * nchunks + c] = rows->count[c] * string_len[i];
   s->base.destroy_extra = gen_destroy;
-  status = tsr__fnode_create(ctx, &op_gen, rows, (uint32_t)ncols, types, data_cap, 0, NULL, s,
-                             &node);
+  status =
+      tsr__fnode_create(ctx, &op_gen, rows, (uint32_t)ncols, types, data_cap, 0, NULL, s, &node);
   if (status == TSR_OK) {
     for (int i = 0; i < ncols; i++)
       cols[i] = (tsr__col){(char *)names[i], types[i], dicts[i], node, (uint32_t)i, false};
@@ -427,8 +427,8 @@ static tsr_status sort_groupby(tsr_ctx *ctx, tsr_frame *f, int64_t chunk_rows, t
     if (t.id == TSR_COL_STRING) {
       int64_t *off;
       char *data;
-      TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)n + 1, sizeof *off, "sort",
-                                             (void **)&off));
+      TSR__TRY_GOTO(status,
+                    tsr__alloc_array(ctx, (size_t)n + 1, sizeof *off, "sort", (void **)&off));
       bufs[col][1] = off;
       TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)n * 24 + 1, (void **)&data));
       bufs[col][2] = data;
@@ -478,8 +478,8 @@ static tsr_status sort_groupby(tsr_ctx *ctx, tsr_frame *f, int64_t chunk_rows, t
         TSR__TRY_GOTO(status, tsr_frame_result_dict(r, col, &ds, &doff, &ddata));
         int64_t *o2;
         char *d2;
-        TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)ds + 1, sizeof *o2, "dictionary",
-                                               (void **)&o2));
+        TSR__TRY_GOTO(
+            status, tsr__alloc_array(ctx, (size_t)ds + 1, sizeof *o2, "dictionary", (void **)&o2));
         bufs[col][3] = o2;
         TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)doff[ds] + 1, (void **)&d2));
         bufs[col][4] = d2;
@@ -503,8 +503,8 @@ static tsr_status sort_groupby(tsr_ctx *ctx, tsr_frame *f, int64_t chunk_rows, t
     memset(bufs, 0, sizeof bufs);
     tsr_column_data adopt[9];
     memcpy(adopt, cols, sizeof adopt);
-    status = tsr_frame_from_columns(ctx, 9, adopt, chunk_rows, TSR_BUFFER_ADOPT, free_buf, ctx,
-                                    out);
+    status =
+        tsr_frame_from_columns(ctx, 9, adopt, chunk_rows, TSR_BUFFER_ADOPT, free_buf, ctx, out);
   }
 fail:
   for (int col = 0; col < 9; col++)
@@ -525,10 +525,10 @@ tsr_status tsr_frame_gen_groupby(tsr_ctx *ctx, int64_t n, int64_t k, double nas_
   TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
   *out = NULL;
   TSR_CHECK(ctx != NULL, TSR_EINVAL, "%s: ctx is NULL", fn);
-  TSR_CHECK(n >= 0 && n <= (INT64_C(1) << 40), TSR_EINVAL,
-            "%s: n = %lld rows must be in 0..2^40", fn, (long long)n);
-  TSR_CHECK(k >= 1 && k <= INT32_MAX, TSR_EINVAL, "%s: k = %lld levels must be in 1..2^31-1",
-            fn, (long long)k);
+  TSR_CHECK(n >= 0 && n <= (INT64_C(1) << 40), TSR_EINVAL, "%s: n = %lld rows must be in 0..2^40",
+            fn, (long long)n);
+  TSR_CHECK(k >= 1 && k <= INT32_MAX, TSR_EINVAL, "%s: k = %lld levels must be in 1..2^31-1", fn,
+            (long long)k);
   TSR_CHECK(nas_pct >= 0 && nas_pct <= 100, TSR_EINVAL,
             "%s: nas_pct = %g must be a percentage from 0 to 100", fn, nas_pct);
   TSR_CHECK(chunk_rows >= 0, TSR_EINVAL, "%s: chunk_rows = %lld is negative", fn,
@@ -579,7 +579,7 @@ tsr_status tsr_frame_gen_groupby(tsr_ctx *ctx, int64_t n, int64_t k, double nas_
       order[i] = i + 1;
     if (k > 999) {
       /* Sort by text: compare the decimal strings (zero-padded to 3). */
-      char (*texts)[24] = NULL;
+      char(*texts)[24] = NULL;
       status = tsr__alloc_array(ctx, (size_t)k + 1, sizeof *texts, "levels", (void **)&texts);
       if (status != TSR_OK) {
         gen_destroy(&s->base);
@@ -651,14 +651,14 @@ done:
   return status;
 }
 
-tsr_status tsr_frame_gen_join(tsr_ctx *ctx, int64_t n, int which, uint64_t seed,
-                              int64_t chunk_rows, tsr_frame **out) {
+tsr_status tsr_frame_gen_join(tsr_ctx *ctx, int64_t n, int which, uint64_t seed, int64_t chunk_rows,
+                              tsr_frame **out) {
   static const char fn[] = "tsr_frame_gen_join";
   TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
   *out = NULL;
   TSR_CHECK(ctx != NULL, TSR_EINVAL, "%s: ctx is NULL", fn);
-  TSR_CHECK(n >= 1 && n <= (INT64_C(1) << 40), TSR_EINVAL,
-            "%s: n = %lld rows must be in 1..2^40", fn, (long long)n);
+  TSR_CHECK(n >= 1 && n <= (INT64_C(1) << 40), TSR_EINVAL, "%s: n = %lld rows must be in 1..2^40",
+            fn, (long long)n);
   TSR_CHECK(which >= TSR_JOIN_X && which <= TSR_JOIN_BIG, TSR_EINVAL,
             "%s: which = %d is not TSR_JOIN_X, _SMALL, _MEDIUM or _BIG", fn, which);
   TSR_CHECK(chunk_rows >= 0, TSR_EINVAL, "%s: chunk_rows = %lld is negative", fn,
@@ -697,8 +697,8 @@ tsr_status tsr_frame_gen_join(tsr_ctx *ctx, int64_t n, int which, uint64_t seed,
   static const char *const names_big[7] = {"id1", "id2", "id3", "id4", "id5", "id6", "v2"};
   static const char *const names_medium[5] = {"id1", "id2", "id4", "id5", "v2"};
   static const char *const names_small[3] = {"id1", "id4", "v2"};
-  const char *const *names = which == TSR_JOIN_X       ? names_x
-                             : which == TSR_JOIN_SMALL ? names_small
+  const char *const *names = which == TSR_JOIN_X        ? names_x
+                             : which == TSR_JOIN_SMALL  ? names_small
                              : which == TSR_JOIN_MEDIUM ? names_medium
                                                         : names_big;
   tsr_type types[MAXC];

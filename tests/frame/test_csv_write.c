@@ -181,8 +181,8 @@ static tsr_frame *hand_frame(tsr_ctx *ctx, int64_t chunk_rows) {
   static const int64_t i64[ROWS] = {INT64_MIN, INT64_MAX, 0, -5, 10, 100, 999};
   static const uint8_t b[ROWS] = {1, 0, 1, 0, 1, 0, 1};
   static const int32_t dates[ROWS] = {0, -1, 19753, 11016, -719528, 2932897, 60};
-  static const int64_t ts[ROWS] = {0,          -1,           1704164645500000, 1704164645000000,
-                                   1000,       -62135596800000000, 86399999999};
+  static const int64_t ts[ROWS] = {
+      0, -1, 1704164645500000, 1704164645000000, 1000, -62135596800000000, 86399999999};
   static const int64_t ts_ns[ROWS] = {1704164645123456789, 0, 1, -1, 10, 100, 0};
   static const int32_t codes[ROWS] = {0, 1, 2, 0, 1, 2, 0};
   static const int64_t doff[4] = {0, 0, 3, 6};
@@ -193,31 +193,38 @@ static tsr_frame *hand_frame(tsr_ctx *ctx, int64_t chunk_rows) {
   static const int8_t i8[ROWS] = {-128, 127, 0, 1, -1, 5, 6};
   tsr_column_data cols[12];
   memset(cols, 0, sizeof cols);
-  cols[0] = (tsr_column_data){.name = "s", .type = {TSR_COL_STRING, 0}, .length = ROWS,
-                              .offsets = soff, .data = sdata, .validity = svalid};
-  cols[1] = (tsr_column_data){.name = "f", .type = {TSR_COL_FLOAT64, 0}, .length = ROWS,
-                              .values = f, .validity = fvalid};
-  cols[2] = (tsr_column_data){.name = "i", .type = {TSR_COL_INT32, 0}, .length = ROWS,
-                              .values = i32};
-  cols[3] = (tsr_column_data){.name = "l", .type = {TSR_COL_INT64, 0}, .length = ROWS,
-                              .values = i64};
-  cols[4] = (tsr_column_data){.name = "b", .type = {TSR_COL_BOOL, 0}, .length = ROWS,
-                              .values = b};
-  cols[5] = (tsr_column_data){.name = "d", .type = {TSR_COL_DATE, 0}, .length = ROWS,
-                              .values = dates};
-  cols[6] = (tsr_column_data){.name = "t", .type = {TSR_COL_TIMESTAMP, TSR_TIME_US},
-                              .length = ROWS, .values = ts};
-  cols[7] = (tsr_column_data){.name = "tn", .type = {TSR_COL_TIMESTAMP, TSR_TIME_NS},
-                              .length = ROWS, .values = ts_ns};
-  cols[8] = (tsr_column_data){.name = "k", .type = {TSR_COL_DICT, 0}, .length = ROWS,
-                              .values = codes, .dict_size = 3, .dict_offsets = doff,
+  cols[0] = (tsr_column_data){.name = "s",
+                              .type = {TSR_COL_STRING, 0},
+                              .length = ROWS,
+                              .offsets = soff,
+                              .data = sdata,
+                              .validity = svalid};
+  cols[1] = (tsr_column_data){
+      .name = "f", .type = {TSR_COL_FLOAT64, 0}, .length = ROWS, .values = f, .validity = fvalid};
+  cols[2] =
+      (tsr_column_data){.name = "i", .type = {TSR_COL_INT32, 0}, .length = ROWS, .values = i32};
+  cols[3] =
+      (tsr_column_data){.name = "l", .type = {TSR_COL_INT64, 0}, .length = ROWS, .values = i64};
+  cols[4] = (tsr_column_data){.name = "b", .type = {TSR_COL_BOOL, 0}, .length = ROWS, .values = b};
+  cols[5] =
+      (tsr_column_data){.name = "d", .type = {TSR_COL_DATE, 0}, .length = ROWS, .values = dates};
+  cols[6] = (tsr_column_data){
+      .name = "t", .type = {TSR_COL_TIMESTAMP, TSR_TIME_US}, .length = ROWS, .values = ts};
+  cols[7] = (tsr_column_data){
+      .name = "tn", .type = {TSR_COL_TIMESTAMP, TSR_TIME_NS}, .length = ROWS, .values = ts_ns};
+  cols[8] = (tsr_column_data){.name = "k",
+                              .type = {TSR_COL_DICT, 0},
+                              .length = ROWS,
+                              .values = codes,
+                              .dict_size = 3,
+                              .dict_offsets = doff,
                               .dict_data = ddata};
-  cols[9] = (tsr_column_data){.name = "u", .type = {TSR_COL_UINT64, 0}, .length = ROWS,
-                              .values = u64};
-  cols[10] = (tsr_column_data){.name = "g", .type = {TSR_COL_FLOAT32, 0}, .length = ROWS,
-                               .values = f32};
-  cols[11] = (tsr_column_data){.name = "a b", .type = {TSR_COL_INT8, 0}, .length = ROWS,
-                               .values = i8};
+  cols[9] =
+      (tsr_column_data){.name = "u", .type = {TSR_COL_UINT64, 0}, .length = ROWS, .values = u64};
+  cols[10] =
+      (tsr_column_data){.name = "g", .type = {TSR_COL_FLOAT32, 0}, .length = ROWS, .values = f32};
+  cols[11] =
+      (tsr_column_data){.name = "a b", .type = {TSR_COL_INT8, 0}, .length = ROWS, .values = i8};
   tsr_frame *fr = NULL;
   assert_ok(tsr_frame_from_columns(ctx, 12, cols, chunk_rows, TSR_BUFFER_COPY, NULL, NULL, &fr));
   return fr;
@@ -262,8 +269,8 @@ static void test_csv_write__delimiter_quotes(void **state) {
   tsr_ctx *ctx = *state;
   static const char sdata[] = "a;bc,d";
   static const int64_t soff[3] = {0, 3, 6};
-  tsr_column_data col = {.name = "x;y", .type = {TSR_COL_STRING, 0}, .length = 2,
-                         .offsets = soff, .data = sdata};
+  tsr_column_data col = {
+      .name = "x;y", .type = {TSR_COL_STRING, 0}, .length = 2, .offsets = soff, .data = sdata};
   tsr_frame *f = NULL;
   assert_ok(tsr_frame_from_columns(ctx, 1, &col, 0, TSR_BUFFER_BORROW, NULL, NULL, &f));
   char path[300];
@@ -367,8 +374,8 @@ static void test_csv_write__same_bytes_any_chunking(void **state) {
         {.name = "k", .type = {TSR_COL_INT64, 0}, .length = R, .values = k},
         {.name = "s", .type = {TSR_COL_STRING, 0}, .length = R, .offsets = off, .data = data}};
     tsr_frame *f = NULL;
-    assert_ok(tsr_frame_from_columns(c, 3, cols, run == 0 ? R : 2777, TSR_BUFFER_BORROW, NULL,
-                                     NULL, &f));
+    assert_ok(
+        tsr_frame_from_columns(c, 3, cols, run == 0 ? R : 2777, TSR_BUFFER_BORROW, NULL, NULL, &f));
     assert_ok(tsr_frame_write_csv(f, run == 0 ? p1 : p2, ',', false, NULL));
     tsr_frame_destroy(&f);
     tsr_ctx_destroy(&c);
@@ -396,15 +403,14 @@ static void test_csv_write__same_bytes_any_chunking(void **state) {
   free(data);
 }
 
-
 /* ---- round trips: random frames of every type written and read back ---- */
 
 #define RT_ROWS 3000
 #define RT_COLS 19
 
 static const char *const rt_types[RT_COLS] = {
-    "bool",   "int8",    "int16",  "int32",  "int64",         "uint8",          "uint16",
-    "uint32", "uint64",  "float32", "float64", "string",      "dict",           "date",
+    "bool",         "int8",          "int16",         "int32",         "int64",  "uint8", "uint16",
+    "uint32",       "uint64",        "float32",       "float64",       "string", "dict",  "date",
     "timestamp[s]", "timestamp[ms]", "timestamp[us]", "timestamp[ns]", "float64"};
 
 static void test_csv_write__round_trip_every_type(void **state) {
@@ -448,7 +454,9 @@ static void test_csv_write__round_trip_every_type(void **state) {
         continue;
       unsigned char *v = (unsigned char *)vals[c] + (size_t)r * w;
       switch (t.id) {
-      case TSR_COL_BOOL: *v = (unsigned char)(u & 1); break;
+      case TSR_COL_BOOL:
+        *v = (unsigned char)(u & 1);
+        break;
       case TSR_COL_DICT: {
         int32_t k = (int32_t)(u % 4);
         memcpy(v, &k, 4);

@@ -46,7 +46,7 @@ static void load_g1(tsr_frame *f, g1 *x) {
         }
         x->c[2][r] = (int32_t)lv;
         if (nul)
-          x->valid[2][r / 8] &= (uint8_t)~(1u << (r % 8));
+          x->valid[2][r / 8] &= (uint8_t) ~(1u << (r % 8));
         else
           x->valid[2][r / 8] |= (uint8_t)(1u << (r % 8));
       }
