@@ -37,7 +37,7 @@ tsr_coltype tsr__csv_join(tsr_coltype a, tsr_coltype b);
 typedef struct strset {
   int64_t n, ent_cap, slot_cap;
   int32_t *slots; /* index + 1 */
-  uint64_t *hashes;
+  csv_key *keys;
   int64_t *offs; /* n + 1 */
   char *arena;
   int64_t arena_cap;
@@ -45,7 +45,7 @@ typedef struct strset {
 
 static void strset_free(tsr_ctx *ctx, strset *s) {
   tsr_free(ctx, s->slots);
-  tsr_free(ctx, s->hashes);
+  tsr_free(ctx, s->keys);
   tsr_free(ctx, s->offs);
   tsr_free(ctx, s->arena);
   memset(s, 0, sizeof *s);
@@ -61,39 +61,42 @@ static tsr_status grow(tsr_ctx *ctx, void **p, size_t old_bytes, size_t new_byte
   return TSR_OK;
 }
 
-static tsr_status strset_add(tsr_ctx *ctx, strset *s, const char *p, size_t n, uint64_t h) {
+/* Adds (p, n) whose key is k. */
+static tsr_status strset_add(tsr_ctx *ctx, strset *s, const char *p, size_t n, const csv_key *k) {
   if (s->slot_cap == 0 || (s->n + 1) * 2 > s->slot_cap) {
     int64_t cap = s->slot_cap ? s->slot_cap * 2 : 256;
     int32_t *slots;
     TSR_TRY(tsr_calloc(ctx, (size_t)cap, sizeof *slots, (void **)&slots));
     for (int64_t i = 0; i < s->n; i++) {
-      uint64_t k = s->hashes[i] & (uint64_t)(cap - 1);
-      while (slots[k] != 0)
-        k = (k + 1) & (uint64_t)(cap - 1);
-      slots[k] = (int32_t)(i + 1);
+      uint64_t j = s->keys[i].hash & (uint64_t)(cap - 1);
+      while (slots[j] != 0)
+        j = (j + 1) & (uint64_t)(cap - 1);
+      slots[j] = (int32_t)(i + 1);
     }
     tsr_free(ctx, s->slots);
     s->slots = slots;
     s->slot_cap = cap;
   }
-  uint64_t mask = (uint64_t)s->slot_cap - 1, k = h & mask;
-  while (s->slots[k] != 0) {
-    int64_t i = s->slots[k] - 1;
-    if (s->hashes[i] == h && s->offs[i + 1] - s->offs[i] == (int64_t)n &&
-        memcmp(s->arena + s->offs[i], p, n) == 0)
+  uint64_t mask = (uint64_t)s->slot_cap - 1, j = k->hash & mask;
+  while (s->slots[j] != 0) {
+    int64_t i = s->slots[j] - 1;
+    if (csv_key_eq(k, p, n, &s->keys[i], s->arena + s->offs[i],
+                   (size_t)(s->offs[i + 1] - s->offs[i])))
       return TSR_OK;
-    k = (k + 1) & mask;
+    j = (j + 1) & mask;
   }
   if (s->n + 2 > s->ent_cap) {
     int64_t cap = s->ent_cap ? s->ent_cap * 2 : 256;
-    TSR_TRY(grow(ctx, (void **)&s->hashes, (size_t)s->n * 8, (size_t)cap * 8));
-    TSR_TRY(grow(ctx, (void **)&s->offs, s->ent_cap ? (size_t)(s->n + 1) * 8 : 0, (size_t)(cap + 1) * 8));
+    TSR_TRY(grow(ctx, (void **)&s->keys, (size_t)s->n * sizeof *s->keys,
+                 (size_t)cap * sizeof *s->keys));
+    TSR_TRY(grow(ctx, (void **)&s->offs, s->ent_cap ? (size_t)(s->n + 1) * 8 : 0,
+                 (size_t)(cap + 1) * 8));
     if (s->ent_cap == 0)
       s->offs[0] = 0;
     s->ent_cap = cap;
   }
   int64_t used = s->offs[s->n];
-  if (used + (int64_t)n > s->arena_cap) {
+  if (s->arena == NULL || used + (int64_t)n > s->arena_cap) {
     int64_t cap = s->arena_cap ? s->arena_cap : 4096;
     while (cap < used + (int64_t)n)
       cap *= 2;
@@ -101,9 +104,9 @@ static tsr_status strset_add(tsr_ctx *ctx, strset *s, const char *p, size_t n, u
     s->arena_cap = cap;
   }
   memcpy(s->arena + used, p, n);
-  s->hashes[s->n] = h;
+  s->keys[s->n] = *k;
   s->offs[s->n + 1] = used + (int64_t)n;
-  s->slots[k] = (int32_t)(s->n + 1);
+  s->slots[j] = (int32_t)(s->n + 1);
   s->n++;
   return TSR_OK;
 }
@@ -137,20 +140,34 @@ typedef struct scan_shared {
 
 static const char *type_name(tsr_type t) {
   switch (t.id) {
-  case TSR_COL_BOOL: return "bool";
-  case TSR_COL_INT8: return "int8";
-  case TSR_COL_INT16: return "int16";
-  case TSR_COL_INT32: return "int32";
-  case TSR_COL_INT64: return "int64";
-  case TSR_COL_UINT8: return "uint8";
-  case TSR_COL_UINT16: return "uint16";
-  case TSR_COL_UINT32: return "uint32";
-  case TSR_COL_UINT64: return "uint64";
-  case TSR_COL_FLOAT32: return "float32";
-  case TSR_COL_FLOAT64: return "float64";
-  case TSR_COL_DATE: return "date (YYYY-MM-DD)";
-  case TSR_COL_TIMESTAMP: return "timestamp (YYYY-MM-DD HH:MM:SS[.ffffff])";
-  default: return "string";
+  case TSR_COL_BOOL:
+    return "bool";
+  case TSR_COL_INT8:
+    return "int8";
+  case TSR_COL_INT16:
+    return "int16";
+  case TSR_COL_INT32:
+    return "int32";
+  case TSR_COL_INT64:
+    return "int64";
+  case TSR_COL_UINT8:
+    return "uint8";
+  case TSR_COL_UINT16:
+    return "uint16";
+  case TSR_COL_UINT32:
+    return "uint32";
+  case TSR_COL_UINT64:
+    return "uint64";
+  case TSR_COL_FLOAT32:
+    return "float32";
+  case TSR_COL_FLOAT64:
+    return "float64";
+  case TSR_COL_DATE:
+    return "date (YYYY-MM-DD)";
+  case TSR_COL_TIMESTAMP:
+    return "timestamp (YYYY-MM-DD HH:MM:SS[.ffffff])";
+  default:
+    return "string";
   }
 }
 
@@ -162,20 +179,33 @@ static bool value_ok(tsr_type t, const char *s, size_t n) {
   uint8_t b;
   int32_t day;
   switch (t.id) {
-  case TSR_COL_BOOL: return csv_parse_bool(s, n, &b);
-  case TSR_COL_INT8: return csv_parse_i64(s, n, &i) && i >= INT8_MIN && i <= INT8_MAX;
-  case TSR_COL_INT16: return csv_parse_i64(s, n, &i) && i >= INT16_MIN && i <= INT16_MAX;
-  case TSR_COL_INT32: return csv_parse_i64(s, n, &i) && i >= INT32_MIN && i <= INT32_MAX;
-  case TSR_COL_INT64: return csv_parse_i64(s, n, &i);
-  case TSR_COL_UINT8: return csv_parse_u64(s, n, &u) && u <= UINT8_MAX;
-  case TSR_COL_UINT16: return csv_parse_u64(s, n, &u) && u <= UINT16_MAX;
-  case TSR_COL_UINT32: return csv_parse_u64(s, n, &u) && u <= UINT32_MAX;
-  case TSR_COL_UINT64: return csv_parse_u64(s, n, &u);
+  case TSR_COL_BOOL:
+    return csv_parse_bool(s, n, &b);
+  case TSR_COL_INT8:
+    return csv_parse_i64(s, n, &i) && i >= INT8_MIN && i <= INT8_MAX;
+  case TSR_COL_INT16:
+    return csv_parse_i64(s, n, &i) && i >= INT16_MIN && i <= INT16_MAX;
+  case TSR_COL_INT32:
+    return csv_parse_i64(s, n, &i) && i >= INT32_MIN && i <= INT32_MAX;
+  case TSR_COL_INT64:
+    return csv_parse_i64(s, n, &i);
+  case TSR_COL_UINT8:
+    return csv_parse_u64(s, n, &u) && u <= UINT8_MAX;
+  case TSR_COL_UINT16:
+    return csv_parse_u64(s, n, &u) && u <= UINT16_MAX;
+  case TSR_COL_UINT32:
+    return csv_parse_u64(s, n, &u) && u <= UINT32_MAX;
+  case TSR_COL_UINT64:
+    return csv_parse_u64(s, n, &u);
   case TSR_COL_FLOAT32:
-  case TSR_COL_FLOAT64: return csv_parse_f64(s, n, &d, false);
-  case TSR_COL_DATE: return csv_parse_date(s, n, &day);
-  case TSR_COL_TIMESTAMP: return csv_parse_timestamp(s, n, t.unit, &i);
-  default: return true;
+  case TSR_COL_FLOAT64:
+    return csv_parse_f64(s, n, &d, false);
+  case TSR_COL_DATE:
+    return csv_parse_date(s, n, &day);
+  case TSR_COL_TIMESTAMP:
+    return csv_parse_timestamp(s, n, t.unit, &i);
+  default:
+    return true;
   }
 }
 
@@ -211,15 +241,15 @@ static void show(char *out, const char *s, size_t n) {
   out[k] = '\0';
 }
 
-#define CHECK_LOOP(OK)                      \
-  for (; r < n; r++) {                      \
-    uint32_t L = blen[r];                   \
-    const char *s = buf + bstart[r];        \
-    if (csv_is_null(fmt, s, L))             \
-      continue;                             \
-    size_t len = L & CSV_LENMASK;           \
-    if (!(OK))                              \
-      break;                                \
+#define CHECK_LOOP(OK)               \
+  for (; r < n; r++) {               \
+    uint32_t L = blen[r];            \
+    const char *s = buf + bstart[r]; \
+    if (csv_is_null(fmt, s, L))      \
+      continue;                      \
+    size_t len = L & CSV_LENMASK;    \
+    if (!(OK))                       \
+      break;                         \
   }
 
 static void scan_block(scan_shared *sh, int64_t bi) {
@@ -228,7 +258,7 @@ static void scan_block(scan_shared *sh, int64_t bi) {
   block_scan *bs = &sh->bs[bi];
   const tsr__csv_block *blk = &sh->blocks[bi];
   size_t blen_bytes = (size_t)(blk->end - blk->start);
-  char *buf = NULL, *scratch = NULL;
+  const char *buf = NULL;
   uint32_t *pos = NULL;
   csv_batch *b = NULL;
   strset *sets = NULL;
@@ -237,17 +267,16 @@ static void scan_block(scan_shared *sh, int64_t bi) {
   bs->err = 0;
   for (int c = 0; c < ncols; c++)
     bs->lt[c] = fmt->cols[c].type.id;
-  tsr_status st = tsr_alloc(ctx, blen_bytes + CSV_PAD, (void **)&buf);
-  if (st == TSR_OK)
-    st = tsr_alloc(ctx, blen_bytes + 64, (void **)&scratch);
+  csv_input in;
+  memset(&in, 0, sizeof in);
+  tsr_status st = csv_input_open(ctx, sh->fd, fmt->path, blk->start, blen_bytes, false, &in);
+  buf = in.p;
   if (st == TSR_OK)
     st = tsr_alloc(ctx, sizeof *b, (void **)&b);
   if (st == TSR_OK)
-    st = tsr_alloc(ctx, 2 * (size_t)(ncols + 1) * CSV_BATCH * sizeof(uint32_t), (void **)&pos);
+    st = tsr_alloc(ctx, 2 * (size_t)(ncols + 1) * CSV_STRIDE * sizeof(uint32_t), (void **)&pos);
   if (st == TSR_OK)
     st = tsr_calloc(ctx, (size_t)ncols + 1, sizeof *sets, (void **)&sets);
-  if (st == TSR_OK)
-    st = tsr__csv_read_range(sh->fd, fmt->path, blk->start, blen_bytes, buf);
   if (st != TSR_OK) {
     bs->err = 1;
     bs->err_pos = 0;
@@ -255,11 +284,8 @@ static void scan_block(scan_shared *sh, int64_t bi) {
     snprintf(bs->msg, sizeof bs->msg, "%s", tsr_last_error());
     goto done;
   }
-  memset(buf + blen_bytes, 0, CSV_PAD);
-  buf[blen_bytes] = '\n';
-  bs->newlines = count_newlines(buf, blen_bytes);
   b->start = pos;
-  b->len = pos + (size_t)(ncols + 1) * CSV_BATCH;
+  b->len = pos + (size_t)(ncols + 1) * CSV_STRIDE;
   csv_tok tok;
   csv_tok_init(&tok, fmt, sh->fieldcol);
   const char *p = buf, *end = buf + blen_bytes;
@@ -279,6 +305,7 @@ static void scan_block(scan_shared *sh, int64_t bi) {
       break;
     }
     const int n = b->n;
+    bs->newlines += b->newlines;
     if (n == 0)
       break;
     memset(bad, 0, (size_t)n);
@@ -296,16 +323,16 @@ static void scan_block(scan_shared *sh, int64_t bi) {
     /* types */
     for (int ci = 0; ci < ncols && !bs->err; ci++) {
       const tsr__csv_col *col = &fmt->cols[ci];
-      const uint32_t *bstart = b->start + (size_t)ci * CSV_BATCH;
-      const uint32_t *blen = b->len + (size_t)ci * CSV_BATCH;
+      const uint32_t *bstart = b->start + (size_t)ci * CSV_STRIDE;
+      const uint32_t *blen = b->len + (size_t)ci * CSV_STRIDE;
       int64_t bytes = 0;
       for (int r = 0; r < n; r++) {
         uint32_t L = blen[r];
         size_t len = L & CSV_LENMASK;
         if (len > 12 || (fmt->replace_utf8 && len > 4)) {
           if ((L & CSV_ESCAPED) || fmt->replace_utf8)
-            len = csv_string_out(buf + bstart[r], len, (L & CSV_ESCAPED) != 0,
-                                 fmt->replace_utf8, fmt->quote, NULL);
+            len = csv_string_out(buf + bstart[r], len, (L & CSV_ESCAPED) != 0, fmt->replace_utf8,
+                                 fmt->quote, NULL);
           bytes += len > 12 ? (int64_t)len : 0;
         }
       }
@@ -366,8 +393,8 @@ static void scan_block(scan_shared *sh, int64_t bi) {
       if (t != TSR_COL_STRING && t != TSR_COL_DICT)
         continue;
       const tsr__csv_col *col = &fmt->cols[ci];
-      const uint32_t *bstart = b->start + (size_t)ci * CSV_BATCH;
-      const uint32_t *blen = b->len + (size_t)ci * CSV_BATCH;
+      const uint32_t *bstart = b->start + (size_t)ci * CSV_STRIDE;
+      const uint32_t *blen = b->len + (size_t)ci * CSV_STRIDE;
       if (!fmt->replace_utf8)
         for (int r = 0; r < n; r++) {
           uint32_t L = blen[r];
@@ -393,12 +420,28 @@ static void scan_block(scan_shared *sh, int64_t bi) {
         if (csv_is_null(fmt, s, L))
           continue;
         size_t len = L & CSV_LENMASK;
+        const char *kend = buf + blen_bytes;
+        char stack[256];
+        char *tmp = NULL;
         if ((L & CSV_ESCAPED) || (fmt->replace_utf8 && !csv_ascii(s, len))) {
-          len = csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fmt->replace_utf8, fmt->quote,
-                               scratch);
-          s = scratch;
+          size_t m =
+              csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fmt->replace_utf8, fmt->quote, NULL);
+          tmp = m + 16 <= sizeof stack ? stack : malloc(m + 16);
+          if (tmp == NULL) {
+            bs->err = 1;
+            bs->err_pos = 0;
+            bs->err_status = TSR_ENOMEM;
+            snprintf(bs->msg, sizeof bs->msg, "%s: out of memory", fmt->path);
+            break;
+          }
+          len = csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fmt->replace_utf8, fmt->quote, tmp);
+          s = tmp;
+          kend = tmp + len + 16;
         }
-        tsr_status s2 = strset_add(ctx, set, s, len, csv_hash(s, len));
+        csv_key key = csv_key_of(s, len, kend);
+        tsr_status s2 = strset_add(ctx, set, s, len, &key);
+        if (tmp != NULL && tmp != stack)
+          free(tmp);
         if (s2 != TSR_OK) {
           bs->err = 1;
           bs->err_pos = 0;
@@ -429,7 +472,7 @@ static void scan_block(scan_shared *sh, int64_t bi) {
         strset *g = &sh->global[ci];
         for (int64_t i = 0; i < set->n && !sh->given_up[ci] && !bs->err; i++) {
           tsr_status s2 = strset_add(ctx, g, set->arena + set->offs[i],
-                                     (size_t)(set->offs[i + 1] - set->offs[i]), set->hashes[i]);
+                                     (size_t)(set->offs[i + 1] - set->offs[i]), &set->keys[i]);
           if (s2 != TSR_OK) {
             bs->err = 1;
             bs->err_pos = 0;
@@ -448,8 +491,7 @@ done:
     for (int ci = 0; ci < ncols; ci++)
       strset_free(ctx, &sets[ci]);
   tsr_free(ctx, sets);
-  tsr_free(ctx, buf);
-  tsr_free(ctx, scratch);
+  csv_input_close(ctx, &in);
   tsr_free(ctx, b);
   tsr_free(ctx, pos);
 }
@@ -458,11 +500,17 @@ done:
 
 /* The first record boundary at or after `cut` (> data_start), assuming
  * `odd` quotes precede it: the byte after the first newline preceded by an
- * even count of quotes (counting from the data start).  size when none. */
+ * even count of quotes (counting from the data start).  size when none;
+ * -1 when the search passes give_up (a speculation that went wrong). */
 static tsr_status find_boundary(int fd, const tsr__csv_format *fmt, int64_t size, int64_t cut,
-                                bool odd, char *win, size_t win_bytes, int64_t *out) {
+                                bool odd, int64_t give_up, char *win, size_t win_bytes,
+                                int64_t *out) {
   bool in = odd;
   for (int64_t off = cut; off < size;) {
+    if (off >= give_up) {
+      *out = -1;
+      return TSR_OK;
+    }
     size_t n = (size_t)(size - off < (int64_t)win_bytes ? size - off : (int64_t)win_bytes);
     TSR_TRY(tsr__csv_read_range(fd, fmt->path, off, n, win));
     for (size_t i = 0; i < n; i++) {
@@ -531,17 +579,24 @@ static tsr_status make_blocks(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt, 
   }
   TSR__TRY_GOTO(status, tsr_alloc(ctx, 64 * 1024, (void **)&win));
   bound[0] = start;
-  for (int64_t i = 1; i < ncuts; i++)
-    TSR__TRY_GOTO(status, find_boundary(fd, fmt, size, start + i * block_bytes, odd[i] != 0, win,
+  for (int64_t i = 1; i < ncuts; i++) {
+    int64_t cut = start + i * block_bytes;
+    TSR__TRY_GOTO(status, find_boundary(fd, fmt, size, cut, odd[i] != 0,
+                                        exact ? INT64_MAX : cut + block_bytes + (1 << 20), win,
                                         64 * 1024, &bound[i]));
+    if (bound[i] < 0) {
+      *nblocks = -1; /* speculation failed: find them exactly */
+      goto fail;
+    }
+  }
   bound[ncuts] = size;
   int64_t n = 0;
   TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)ncuts + 1, sizeof **blocks, "CSV blocks",
                                          (void **)blocks));
   for (int64_t i = 0; i < ncuts; i++) {
-    int64_t a = bound[i] > (n > 0 ? (*blocks)[n - 1].end : start) ? bound[i]
-                                                                  : (n > 0 ? (*blocks)[n - 1].end
-                                                                           : start);
+    int64_t a = bound[i] > (n > 0 ? (*blocks)[n - 1].end : start)
+                    ? bound[i]
+                    : (n > 0 ? (*blocks)[n - 1].end : start);
     int64_t e = bound[i + 1] > a ? bound[i + 1] : a;
     if (e > a) {
       TSR__CHECK_GOTO(status, e - a < (int64_t)CSV_LENMASK, TSR_EINVAL,
@@ -592,8 +647,8 @@ static tsr_status sorted_dict(tsr_ctx *ctx, const strset *s, int64_t **offsets, 
   for (int64_t i = 0; i < s->n; i++)
     v[i] = (sview){s->arena + s->offs[i], (size_t)(s->offs[i + 1] - s->offs[i])};
   qsort(v, (size_t)s->n, sizeof *v, sview_cmp);
-  tsr_status st = tsr__alloc_array(ctx, (size_t)s->n + 1, sizeof **offsets, "dictionary",
-                                   (void **)offsets);
+  tsr_status st =
+      tsr__alloc_array(ctx, (size_t)s->n + 1, sizeof **offsets, "dictionary", (void **)offsets);
   if (st == TSR_OK)
     st = tsr_alloc(ctx, (size_t)(s->n > 0 ? s->offs[s->n] : 0) + 1, (void **)data);
   if (st == TSR_OK) {
@@ -622,26 +677,24 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
   block_scan *bs = NULL;
   tsr_coltype *lts = NULL;
   char *hdr = NULL;
-  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)fmt->nfields + 1, sizeof *fieldcol,
-                                         "fields", (void **)&fieldcol));
+  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)fmt->nfields + 1, sizeof *fieldcol, "fields",
+                                         (void **)&fieldcol));
   for (int f = 0; f < fmt->nfields; f++)
     fieldcol[f] = -1;
   for (int i = 0; i < ncols; i++)
     fieldcol[fmt->cols[i].field] = i;
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *collect, (void **)&collect));
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *limit, (void **)&limit));
-  TSR__TRY_GOTO(status,
-                tsr_calloc(ctx, (size_t)ncols + 1, sizeof *given_up, (void **)&given_up));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *given_up, (void **)&given_up));
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *global, (void **)&global));
   /* lines before the data */
   int64_t first_line = 1;
   if (fmt->data_start > 0) {
     TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)fmt->data_start, (void **)&hdr));
-    TSR__TRY_GOTO(status,
-                  tsr__csv_read_range(fd, fmt->path, 0, (size_t)fmt->data_start, hdr));
+    TSR__TRY_GOTO(status, tsr__csv_read_range(fd, fmt->path, 0, (size_t)fmt->data_start, hdr));
     first_line += count_newlines(hdr, (size_t)fmt->data_start);
   }
-  bool exact = false;
+  bool exact = fmt->quotes_seen;
   for (int pass = 0;; pass++) {
     TSR__CHECK_GOTO(status, pass < 16, TSR_EINVAL, "%s: the scan does not settle", fmt->path);
     tsr__csv_block *blocks = NULL;
@@ -649,12 +702,16 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
     tsr_free(ctx, out->blocks);
     out->blocks = NULL;
     TSR__TRY_GOTO(status, make_blocks(ctx, fd, fmt, size, block_bytes, exact, &nb, &blocks));
+    if (nb < 0) {
+      exact = true;
+      continue;
+    }
     out->blocks = blocks;
     out->nblocks = nb;
     tsr_free(ctx, out->data_bytes);
     out->data_bytes = NULL;
-    TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols * (size_t)nb + 1,
-                                     sizeof *out->data_bytes, (void **)&out->data_bytes));
+    TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols * (size_t)nb + 1, sizeof *out->data_bytes,
+                                     (void **)&out->data_bytes));
     tsr_free(ctx, bs);
     tsr_free(ctx, lts);
     bs = NULL;
@@ -674,8 +731,8 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
       given_up[i] = 0;
       strset_free(ctx, &global[i]);
     }
-    scan_shared sh = {ctx,  fd, fmt, fieldcol, collect, limit, given_up, global,
-                      nb, blocks, out->data_bytes, bs, exact};
+    scan_shared sh = {ctx,    fd, fmt,    fieldcol,        collect, limit, given_up,
+                      global, nb, blocks, out->data_bytes, bs,      exact};
 #pragma omp parallel for schedule(dynamic, 1) num_threads(tsr_ctx_threads(ctx))
     for (int64_t i = 0; i < nb; i++)
       scan_block(&sh, i);
@@ -719,8 +776,8 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
             nl = count_newlines(buf, (size_t)bs[i].err_pos);
           tsr_free(ctx, buf);
         }
-        status = tsr_error_set(TSR_EINVAL, "%s: line %lld, %s", fmt->path,
-                               (long long)(line + nl), bs[i].msg);
+        status = tsr_error_set(TSR_EINVAL, "%s: line %lld, %s", fmt->path, (long long)(line + nl),
+                               bs[i].msg);
         goto fail;
       }
       line += bs[i].newlines;
@@ -753,13 +810,13 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
     out->rows += bs[i].rows;
     out->bad += bs[i].bad;
   }
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *out->dict_n,
-                                   (void **)&out->dict_n));
+  TSR__TRY_GOTO(status,
+                tsr_calloc(ctx, (size_t)ncols + 1, sizeof *out->dict_n, (void **)&out->dict_n));
   out->dict_n[ncols] = INT64_MIN;
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *out->dict_offsets,
                                    (void **)&out->dict_offsets));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *out->dict_data,
-                                   (void **)&out->dict_data));
+  TSR__TRY_GOTO(
+      status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *out->dict_data, (void **)&out->dict_data));
   for (int c = 0; c < ncols; c++) {
     tsr__csv_col *col = &fmt->cols[c];
     out->dict_n[c] = -1;
@@ -769,8 +826,7 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
                 (global[c].n > 0 && global[c].n <= fmt->dict_max && global[c].n * 2 <= out->rows);
     if (!want)
       continue;
-    TSR__TRY_GOTO(status,
-                  sorted_dict(ctx, &global[c], &out->dict_offsets[c], &out->dict_data[c]));
+    TSR__TRY_GOTO(status, sorted_dict(ctx, &global[c], &out->dict_offsets[c], &out->dict_data[c]));
     out->dict_n[c] = global[c].n;
     col->type.id = TSR_COL_DICT;
   }
