@@ -332,10 +332,52 @@ TSR_API TSR_NODISCARD tsr_status tsr_frame_print(tsr_frame *frame, int64_t max_r
  * or LF, or leading/trailing spaces are quoted), floats in the shortest
  * text that reads back exactly, nulls as empty fields and empty strings as
  * "", a header row.  Written atomically; an existing file is replaced only
- * when `overwrite` is true, else TSR_EIO naming the file.  `.gz` compresses. */
+ * when `overwrite` is true, else TSR_EIO naming the file.  `.gz` compresses.
+ * delimiter 0 is ','.  Floats as DuckDB writes them (0.1, 100.0, 1e+16,
+ * 1e-05, 5e-324, -0.0, nan, inf, -inf), dates YYYY-MM-DD, timestamps
+ * "YYYY-MM-DD HH:MM:SS" with the fraction's significant digits, bools
+ * true/false, dictionary columns as their strings, lines ending in LF.
+ * Rows are formatted in parallel (.gz: one gzip member per run of rows)
+ * and written in order; under MPI rank 0 writes the file from every rank's
+ * text (the same bytes for any number of threads and ranks). */
 TSR_API TSR_NODISCARD tsr_status tsr_frame_write_csv(tsr_frame *frame, const char *path,
                                                      char delimiter, bool overwrite,
                                                      const tsr_compute_options *options);
+
+/* ------------------------------------------------------------------------ */
+/* Generated data: the db-benchmark data sets (docs/frames.md)              */
+/* ------------------------------------------------------------------------ */
+
+/* The G1 group-by data of h2oai/db-benchmark: n rows, k levels.  id1, id2
+ * dictionary strings "id001".."id<k>" (k levels); id3 strings "id%010d" of
+ * n/k levels; id4, id5 int32 1..k; id6 int32 1..n/k; v1 int32 1..5; v2
+ * int32 1..15; v3 float64 uniform [0, 100] rounded to 6 decimals; each
+ * drawn uniformly and independently.  nas_pct > 0 makes exactly
+ * floor(n * nas_pct / 100) values of each column null (at random rows,
+ * per column).  sorted: rows ordered by id1..id6 (nulls first), computed
+ * now in memory; otherwise lazy.  Values depend only on the seed and the
+ * row, never on chunk_rows (0: 1 Mi rows), threads or ranks. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_gen_groupby(tsr_ctx *ctx, int64_t n, int64_t k,
+                                                       double nas_pct, bool sorted, uint64_t seed,
+                                                       int64_t chunk_rows, tsr_frame **out);
+
+/* The J1 join tables of db-benchmark for n rows: x (n rows: id1, id2, id3
+ * int64 keys with n/1e6, n/1e3 and n distinct values, id4, id5, id6 the
+ * strings "id" + id1, id2, id3, v1), small (n/1e6 rows: id1, id4, v2),
+ * medium (n/1e3 rows: id1, id2, id4, id5, v2), big (n rows: id1..id6, v2);
+ * counts at least 1.  Each key column of m keys comes from a pool of
+ * m + m/10 keys: m - m/10 in both sides, m/10 in x only, m/10 in the right
+ * tables only; every key of its side appears at least once.  v1, v2
+ * uniform [0, 100] rounded to 6 decimals.  Lazy; deterministic as above. */
+typedef enum tsr_join_table {
+  TSR_JOIN_X = 0,
+  TSR_JOIN_SMALL = 1,
+  TSR_JOIN_MEDIUM = 2,
+  TSR_JOIN_BIG = 3,
+} tsr_join_table;
+TSR_API TSR_NODISCARD tsr_status tsr_frame_gen_join(tsr_ctx *ctx, int64_t n, int which,
+                                                    uint64_t seed, int64_t chunk_rows,
+                                                    tsr_frame **out);
 
 #ifdef __cplusplus
 }

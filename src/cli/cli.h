@@ -81,7 +81,16 @@ bool cli_parse_shape(const char *text, int64_t *out, int max, int *n);
 
 int cmd_eval(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
+/* `tessera gen groupby|join` (argv[1] names which). */
+int cmd_gen_frames(int argc, char **argv);
+/* Parses a count given as 1e7 or 10000000 (positive, exact); false otherwise. */
+bool cli_parse_count(const char *text, int64_t *out);
 int cmd_info(int argc, char **argv);
+/* `tessera info DATA.csv` (cmd_info hands CSV files to it). */
+int cmd_info_csv(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+/* Whether the path names a CSV file (.csv, .csv.gz, .tsv, .tsv.gz). */
+bool cli_is_csv(const char *path);
 int cmd_bench(int argc, char **argv);
 
 #endif /* TSR_CLI_H */

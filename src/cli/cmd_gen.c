@@ -1,6 +1,8 @@
 /* cmd_gen.c — `tessera gen array FILE.h5:/dset --shape ...`: writes a
  * generated dataset through the engine (so it runs in parallel, compresses
- * on the worker threads and stays within --memory-limit). */
+ * on the worker threads and stays within --memory-limit); `tessera gen
+ * groupby N K` and `tessera gen join N`: the db-benchmark data sets as CSV
+ * files (cmd_gen_frames.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +10,13 @@
 
 static void help(FILE *out) {
   fputs("usage: tessera gen array FILE.h5:/DATASET --shape N[,N...] [options]\n"
+        "       tessera gen groupby N K [--nas PCT] [--sorted] [--seed S] [DST.csv]\n"
+        "       tessera gen join N [--seed S] [DIR]\n"
+        "\n"
+        "groupby and join write db-benchmark's G1 and J1 data sets as CSV files (default\n"
+        "names as db-benchmark's: G1_1e7_1e2_0_0.csv; J1_1e7_NA_0_0.csv, J1_1e7_1e1_0_0.csv,\n"
+        "J1_1e7_1e4_0_0.csv, J1_1e7_1e7_0_0.csv); N and K as 1e7 or 10000000.  --overwrite\n"
+        "replaces existing files; .csv.gz names are compressed.\n"
         "\n"
         "Writes a dataset of generated values into FILE.h5 (created if missing; an existing\n"
         "file keeps its other objects and its permissions).  The file changes only once the\n"
@@ -52,8 +61,11 @@ int cmd_gen(int argc, char **argv) {
     help(stdout);
     return CLI_OK;
   }
+  if (argc >= 2 && (strcmp(argv[1], "groupby") == 0 || strcmp(argv[1], "join") == 0))
+    return cmd_gen_frames(argc, argv);
   if (argc < 2 || strcmp(argv[1], "array") != 0)
-    return cli_usage("gen", "expected 'tessera gen array FILE.h5:/DATASET --shape ...'");
+    return cli_usage("gen", "expected 'tessera gen array FILE.h5:/DATASET --shape ...', "
+                            "'tessera gen groupby N K' or 'tessera gen join N'");
   bool options = true; /* until "--" */
   for (int i = 2; i < argc && !bad; i++) {
     const char *a = argv[i];

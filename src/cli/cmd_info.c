@@ -7,6 +7,10 @@
 
 static void help(FILE *out) {
   fputs("usage: tessera info FILE.h5 [/OBJECT]\n"
+        "       tessera info DATA.csv [--schema S] [--columns C] [--nulls N] [options]\n"
+        "\n"
+        "For a CSV file (.csv, .csv.gz, .tsv): the schema tessera reads it with, one line\n"
+        "per column (name, type, null count), then the row count.\n"
         "\n"
         "Lists the groups, datasets and links of FILE.h5 (or of one group, or one\n"
         "dataset): for each dataset the dtype tessera reads it as (an enum as its integer\n"
@@ -61,6 +65,9 @@ static int print_entry(const tsr_hdf5_entry *e, void *user) {
 }
 
 int cmd_info(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (argv[i][0] != '-' && cli_is_csv(argv[i]))
+      return cmd_info_csv(argc, argv);
   const char *file = NULL, *object = NULL;
   bool options = true; /* until "--" */
   for (int i = 1; i < argc; i++) {

@@ -2,7 +2,8 @@
  *
  *   tessera eval ...   an array expression program over HDF5 datasets
  *   tessera gen ...    write a generated dataset
- *   tessera info ...   what an HDF5 file holds
+ *   tessera info ...   what an HDF5 file (or a CSV file) holds
+ *   tessera convert .. a CSV rewritten (also .csv.gz)
  *   tessera bench ...  the benchmark programs, beside their peers */
 #include <errno.h>
 #include <signal.h>
@@ -19,7 +20,10 @@ static void usage(FILE *out) {
         "  eval   evaluate an array expression program:  tessera eval --in t=in.h5:/t "
         "'mean(t, axis=0)'\n"
         "  gen    write a generated dataset:  tessera gen array x.h5:/x --shape 20000,5000\n"
+        "         or the db-benchmark data sets as CSV:  tessera gen groupby 1e7 1e2\n"
+        "  convert  rewrite a CSV (also .csv.gz):  tessera convert in.csv out.csv.gz\n"
         "  info   list an HDF5 file's groups and datasets:  tessera info x.h5\n"
+        "         or a CSV file's columns, types, null counts and rows:  tessera info x.csv\n"
         "  bench  run a benchmark program:  tessera bench arrays --peers\n"
         "\n"
         "'tessera <command> --help' describes a command; 'tessera --version' prints the "
@@ -107,6 +111,8 @@ static int run(int argc, char **argv) {
     return cmd_eval(argc - 1, argv + 1);
   if (strcmp(cmd, "gen") == 0)
     return cmd_gen(argc - 1, argv + 1);
+  if (strcmp(cmd, "convert") == 0)
+    return cmd_convert(argc - 1, argv + 1);
   if (strcmp(cmd, "info") == 0)
     return cmd_info(argc - 1, argv + 1);
   if (strcmp(cmd, "bench") == 0)

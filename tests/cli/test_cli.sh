@@ -373,5 +373,77 @@ else
   echo "skip info-odd (no h5py for /usr/bin/python3)"
 fi
 
+# gen groupby / gen join, convert, info over CSV.
+check help-convert 0 'usage: tessera convert' '^$' -- "$tessera" convert --help
+check gen-groupby 0 '^wrote G1_2e3_1e1_0_0\.csv \(2000 rows\)$' '^$' -- "$tessera" gen groupby 2e3 10 --seed 3
+if [[ "$(head -1 G1_2e3_1e1_0_0.csv)" != "id1,id2,id3,id4,id5,id6,v1,v2,v3" ]] ||
+   [[ "$(wc -l < G1_2e3_1e1_0_0.csv)" -ne 2001 ]] ||
+   ! awk -F, 'NR > 1 && !($1 ~ /^id0(0[1-9]|10)$/ && length($3) == 12 && $3 ~ /^id[0-9]+$/ && $4 >= 1 && $4 <= 10 &&
+                          $6 >= 1 && $6 <= 200 && $7 >= 1 && $7 <= 5 && $8 >= 1 && $8 <= 15 &&
+                          $9 >= 0 && $9 <= 100) { bad = 1 } END { exit bad }' G1_2e3_1e1_0_0.csv; then
+  echo "FAIL gen-groupby-content: $(head -3 G1_2e3_1e1_0_0.csv)"; failures=$((failures + 1))
+else
+  echo "ok   gen-groupby-content"
+fi
+check gen-groupby-exists 1 '^$' "G1_2e3_1e1_0_0\.csv.*exists" -- "$tessera" gen groupby 2e3 10 --seed 3
+check gen-groupby-threads 0 'wrote same\.csv' '^$' -- "$tessera" gen groupby 2000 10 --seed 3 --threads 1 same.csv
+if cmp -s same.csv G1_2e3_1e1_0_0.csv; then echo "ok   gen-groupby-deterministic"; else
+  echo "FAIL gen-groupby-deterministic"; failures=$((failures + 1)); fi
+check gen-groupby-nas-sorted 0 'wrote G1_1e3_1e1_5_1\.csv' '^$' -- "$tessera" gen groupby 1e3 1e1 --nas 5 --sorted
+if [[ "$(awk -F, 'NR > 1 && $9 == "" { n++ } END { print n }' G1_1e3_1e1_5_1.csv)" -ne 50 ]] ||
+   ! awk -F, 'NR > 2 && $1 < prev { bad = 1 } NR > 1 { prev = $1 } END { exit bad }' G1_1e3_1e1_5_1.csv; then
+  echo "FAIL gen-groupby-nas-sorted-content"; failures=$((failures + 1))
+else
+  echo "ok   gen-groupby-nas-sorted-content"
+fi
+check gen-groupby-bad-n 2 '^$' "row count N" -- "$tessera" gen groupby 1.5 10
+check gen-groupby-no-k 2 '^$' "level count K" -- "$tessera" gen groupby 1e3
+check gen-groupby-bad-nas 2 '^$' "--nas '200'" -- "$tessera" gen groupby 1e3 10 --nas 200
+check gen-groupby-bad-option 2 '^$' "unknown option '--bogus'" -- "$tessera" gen groupby 1e3 10 --bogus
+check gen-groupby-no-dir 1 '^$' "nodir/x\.csv" -- "$tessera" gen groupby 1e3 10 nodir/x.csv
+mkdir jdir
+check gen-join 0 'J1_1e4_1e4_0_0\.csv' '^$' -- "$tessera" gen join 1e4 jdir
+for f in J1_1e4_NA_0_0 J1_1e4_1e0_0_0 J1_1e4_1e1_0_0 J1_1e4_1e4_0_0; do
+  if [[ -f "jdir/$f.csv" ]]; then echo "ok   gen-join-$f"; else echo "FAIL gen-join-$f"; failures=$((failures + 1)); fi
+done
+if [[ "$(head -1 jdir/J1_1e4_NA_0_0.csv)" == "id1,id2,id3,id4,id5,id6,v1" ]] &&
+   [[ "$(head -1 jdir/J1_1e4_1e1_0_0.csv)" == "id1,id2,id4,id5,v2" ]] &&
+   [[ "$(cut -d, -f3 jdir/J1_1e4_NA_0_0.csv | sort -u | wc -l)" -eq 10001 ]] &&
+   awk -F, 'NR > 1 && $4 != "id" $1 { bad = 1 } END { exit bad }' jdir/J1_1e4_NA_0_0.csv; then
+  echo "ok   gen-join-content"
+else
+  echo "FAIL gen-join-content"; failures=$((failures + 1))
+fi
+check gen-join-exists 1 '^$' 'exists' -- "$tessera" gen join 1e4 jdir
+check gen-array-still 0 'wrote b\.h5:/x' '^$' -- "$tessera" gen array b.h5:/x --shape 4 --dist arange
+printf 'a,b,c\n1,x y,2.5\n,"",\n3," q""z",1e300\n' > small.csv
+check info-csv 0 '^rows: 3$' '^$' -- "$tessera" info small.csv
+if grep -Eq '^ +a +int64 +1 nulls$' out.txt && grep -Eq '^ +c +float64 +1 nulls$' out.txt; then
+  echo "ok   info-csv-columns"; else echo "FAIL info-csv-columns: $(cat out.txt)"; failures=$((failures + 1)); fi
+check info-csv-missing 1 '^$' 'nope\.csv' -- "$tessera" info nope.csv
+check convert 0 'wrote out\.csv' '^$' -- "$tessera" convert small.csv out.csv
+if [[ "$(cat out.csv)" == $'a,b,c\n1,x y,2.5\n,"",\n3," q""z",1e+300' ]]; then echo "ok   convert-text"; else
+  echo "FAIL convert-text: $(cat out.csv)"; failures=$((failures + 1)); fi
+check convert-exists 1 '^$' "out\.csv.*exists" -- "$tessera" convert small.csv out.csv
+check convert-overwrite 0 'wrote out\.csv' '^$' -- "$tessera" convert small.csv out.csv --overwrite --columns c,a
+if [[ "$(cat out.csv)" == $'c,a\n2.5,1\n,\n1e+300,3' ]]; then echo "ok   convert-columns"; else
+  echo "FAIL convert-columns: $(cat out.csv)"; failures=$((failures + 1)); fi
+check convert-gz 0 'wrote big\.csv\.gz' '^$' -- "$tessera" convert G1_2e3_1e1_0_0.csv big.csv.gz
+if gzip -dc big.csv.gz | cmp -s - G1_2e3_1e1_0_0.csv; then echo "ok   convert-gz-round-trip"; else
+  echo "FAIL convert-gz-round-trip"; failures=$((failures + 1)); fi
+check convert-from-gz 0 'wrote back\.csv' '^$' -- "$tessera" convert big.csv.gz back.csv
+if cmp -s back.csv G1_2e3_1e1_0_0.csv; then echo "ok   convert-from-gz"; else
+  echo "FAIL convert-from-gz-content"; failures=$((failures + 1)); fi
+check convert-schema 0 'wrote s\.csv' '^$' -- "$tessera" convert small.csv s.csv --schema a:float64,b:string,c:float64
+if [[ "$(sed -n 2p s.csv)" == "1.0,x y,2.5" ]]; then echo "ok   convert-schema-text"; else
+  echo "FAIL convert-schema-text: $(cat s.csv)"; failures=$((failures + 1)); fi
+check convert-missing 1 '^$' 'nope\.csv' -- "$tessera" convert nope.csv x.csv
+if [[ -e x.csv ]]; then echo "FAIL convert-missing left x.csv"; failures=$((failures + 1)); fi
+check convert-usage 2 '^$' 'needs SRC' -- "$tessera" convert small.csv
+check convert-not-csv 2 '^$' 'only CSV outputs' -- "$tessera" convert small.csv x.h5
+check convert-same 2 '^$' 'same file' -- "$tessera" convert small.csv small.csv
+if ls -a | grep -q '\.tmp\.'; then echo "FAIL temporary files left: $(ls -a)"; failures=$((failures + 1)); else
+  echo "ok   no-temporary-files"; fi
+
 echo "$failures failure(s)"
 [[ $failures -eq 0 ]]

@@ -109,8 +109,36 @@ else
   echo "ok   stdin-np2"
 fi
 
+# gen groupby (with nulls, and sorted) and convert to .csv.gz on 2 ranks
+# write the same bytes as one process; an existing file fails on every rank
+# with one message and is left as it was.
+TESSERA_MPI=0 "$tessera" gen groupby 2e4 1e2 --nas 3 -q g_ref.csv || fail "gen reference"
+TESSERA_MPI=0 "$tessera" gen groupby 2e4 1e2 --sorted -q gs_ref.csv || fail "gen sorted reference"
+if ! timeout 120 "$mpiexec" -n 2 --oversubscribe --bind-to none "$tessera" gen groupby 2e4 1e2 \
+  --nas 3 -q g2.csv >g2.txt 2>g2.err || ! cmp -s g_ref.csv g2.csv; then
+  fail "gen-np2: $(head -c 600 g2.err)"
+elif ! timeout 120 "$mpiexec" -n 2 --oversubscribe --bind-to none "$tessera" gen groupby 2e4 1e2 \
+  --sorted -q gs2.csv >gs2.txt 2>gs2.err || ! cmp -s gs_ref.csv gs2.csv; then
+  fail "gen-sorted-np2: $(head -c 600 gs2.err)"
+elif ! timeout 120 "$mpiexec" -n 2 --oversubscribe --bind-to none "$tessera" convert g_ref.csv \
+  -q c2.csv.gz >c2.txt 2>c2.err || ! gzip -dc c2.csv.gz | cmp -s - g_ref.csv; then
+  fail "convert-np2: $(head -c 600 c2.err)"
+else
+  echo "ok   gen-convert-np2"
+fi
+cp g2.csv g2.before
+timeout 120 "$mpiexec" -n 2 --oversubscribe --bind-to none "$tessera" gen groupby 2e4 1e2 -q g2.csv \
+  >g3.txt 2>g3.err
+rc=$?
+if [ "$rc" -eq 0 ] || [ "$(grep -c 'exists' g3.err)" -ne 1 ] || ! cmp -s g2.csv g2.before ||
+   ls -a | grep -q '\.tmp\.'; then
+  fail "gen-exists-np2: status $rc: $(head -c 600 g3.err)"
+else
+  echo "ok   gen-exists-np2"
+fi
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures failed"
   exit 1
 fi
-echo "13 passed, 0 failed"
+echo "15 passed, 0 failed"

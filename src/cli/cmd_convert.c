@@ -1,0 +1,227 @@
+/* cmd_convert.c — `tessera convert SRC.csv DST.csv` (a CSV, also .csv.gz,
+ * rewritten in parallel under the memory limit by tsr_frame_read_csv and
+ * tsr_frame_write_csv, atomically) and `tessera info DATA.csv` (the
+ * sniffed schema, one line per column with its null count, and the row
+ * count). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+bool cli_is_csv(const char *path) {
+  static const char *const suffixes[] = {".csv", ".csv.gz", ".tsv", ".tsv.gz", ".CSV", ".CSV.GZ"};
+  size_t n = strlen(path);
+  for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+    size_t k = strlen(suffixes[i]);
+    if (n > k && strcmp(path + n - k, suffixes[i]) == 0)
+      return true;
+  }
+  return false;
+}
+
+static void convert_help(FILE *out) {
+  fputs("usage: tessera convert SRC.csv DST.csv [options]\n"
+        "\n"
+        "Reads SRC.csv (or .csv.gz) and writes its rows to DST.csv (or .csv.gz, compressed):\n"
+        "comma-separated (tab-separated for .tsv), RFC 4180 quoting, a header row, nulls\n"
+        "as empty fields and empty strings as \"\", floats in the shortest text that reads\n"
+        "back exactly.  Runs in parallel within --memory-limit; DST appears only once\n"
+        "complete.\n"
+        "\n"
+        "  --schema NAME:TYPE,...  the columns' names and types instead of sniffing them\n"
+        "  --columns A,B,...       only these columns, in this order\n"
+        "  --nulls NA,NULL         more spellings read as null (besides an empty field)\n"
+        "  --overwrite             replace DST if it exists\n"
+        "\n",
+        out);
+  cli_common_help(out);
+}
+
+/* Options both commands read (beyond the common ones). */
+typedef struct csv_args {
+  const char *schema, *columns, *nulls;
+  bool overwrite;
+} csv_args;
+
+/* Consumes argv[*i] if it is one of the CSV options (true), or reports a
+ * missing value (*bad). */
+static bool csv_option(const char *cmd, csv_args *a, int argc, char **argv, int *i, bool *bad,
+                       bool allow_overwrite) {
+  const char *o = argv[*i];
+  const char **slot = strcmp(o, "--schema") == 0    ? &a->schema
+                      : strcmp(o, "--columns") == 0 ? &a->columns
+                      : strcmp(o, "--nulls") == 0   ? &a->nulls
+                                                    : NULL;
+  if (slot != NULL) {
+    if (*i + 1 >= argc) {
+      cli_usage(cmd, "%s needs a value", o);
+      *bad = true;
+      return true;
+    }
+    *slot = argv[++*i];
+    return true;
+  }
+  if (allow_overwrite && strcmp(o, "--overwrite") == 0) {
+    a->overwrite = true;
+    return true;
+  }
+  return false;
+}
+
+static tsr_csv_options read_options(const csv_args *a) {
+  tsr_csv_options o;
+  memset(&o, 0, sizeof o);
+  o.schema = a->schema;
+  o.columns = a->columns;
+  o.nulls = a->nulls;
+  return o;
+}
+
+int cmd_convert(int argc, char **argv) {
+  cli_common c = {.progress = -1};
+  csv_args a = {0};
+  const char *src = NULL, *dst = NULL;
+  bool bad = false, options = true;
+  for (int i = 1; i < argc && !bad; i++) {
+    const char *arg = argv[i];
+    if (options && strcmp(arg, "--") == 0) {
+      options = false;
+      continue;
+    }
+    if (options && (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)) {
+      convert_help(stdout);
+      return CLI_OK;
+    }
+    if (options && arg[0] == '-' && arg[1] != '\0') {
+      if (cli_common_option(&c, argc, argv, &i, &bad) ||
+          csv_option("convert", &a, argc, argv, &i, &bad, true))
+        continue;
+      return cli_usage("convert", "unknown option '%s'", arg);
+    }
+    if (src == NULL)
+      src = arg;
+    else if (dst == NULL)
+      dst = arg;
+    else
+      return cli_usage("convert", "unexpected argument '%s'", arg);
+  }
+  if (bad)
+    return CLI_USAGE;
+  if (src == NULL || dst == NULL)
+    return cli_usage("convert", "needs SRC.csv and DST.csv");
+  if (!cli_is_csv(dst))
+    return cli_usage("convert", "'%s': only CSV outputs (.csv, .csv.gz) are supported", dst);
+  if (strcmp(src, dst) == 0)
+    return cli_usage("convert", "SRC and DST are the same file '%s'", src);
+  const char *files[2] = {src, dst};
+  int side = cli_check_side_files("convert", &c, files, 2);
+  if (side != CLI_OK)
+    return side;
+  tsr_ctx *ctx = cli_context(&c);
+  if (ctx == NULL)
+    return CLI_FAILED;
+  tsr_csv_options ro = read_options(&a);
+  tsr_frame *f = NULL;
+  tsr_status s = tsr_frame_read_csv(ctx, src, &ro, &f);
+  int rc = CLI_FAILED;
+  if (cli_check(ctx, s)) {
+    tsr_compute_options co = cli_compute_options(&c);
+    size_t n = strlen(dst);
+    bool tsv = (n > 4 && strcmp(dst + n - 4, ".tsv") == 0) ||
+               (n > 7 && strcmp(dst + n - 7, ".tsv.gz") == 0);
+    s = tsr_frame_write_csv(f, dst, tsv ? '\t' : ',', a.overwrite, &co);
+    rc = s == TSR_OK ? CLI_OK : cli_fail(s);
+  }
+  if (rc == CLI_OK && !c.quiet)
+    printf("wrote %s (%lld rows, %d columns)\n", dst, (long long)tsr_frame_nrows_known(f),
+           tsr_frame_ncols(f));
+  tsr_frame_destroy(&f);
+  tsr_ctx_destroy(&ctx);
+  return rc;
+}
+
+/* `tessera info DATA.csv`: null counts from one compute of the frame,
+ * counted chunk by chunk from the result. */
+int cmd_info_csv(int argc, char **argv) {
+  cli_common c = {.progress = 0};
+  csv_args a = {0};
+  const char *file = NULL;
+  bool bad = false, options = true;
+  for (int i = 1; i < argc && !bad; i++) {
+    const char *arg = argv[i];
+    if (options && strcmp(arg, "--") == 0) {
+      options = false;
+      continue;
+    }
+    if (options && arg[0] == '-' && arg[1] != '\0') {
+      if (cli_common_option(&c, argc, argv, &i, &bad) ||
+          csv_option("info", &a, argc, argv, &i, &bad, false))
+        continue;
+      return cli_usage("info", "unknown option '%s'", arg);
+    }
+    if (file == NULL)
+      file = arg;
+    else
+      return cli_usage("info", "unexpected argument '%s'", arg);
+  }
+  if (bad)
+    return CLI_USAGE;
+  if (file == NULL)
+    return cli_usage("info", "no file given");
+  const char *files[1] = {file};
+  int side = cli_check_side_files("info", &c, files, 1);
+  if (side != CLI_OK)
+    return side;
+  tsr_ctx *ctx = cli_context(&c);
+  if (ctx == NULL)
+    return CLI_FAILED;
+  tsr_csv_options ro = read_options(&a);
+  tsr_frame *f = NULL;
+  tsr_frame_result *r = NULL;
+  int64_t *nulls = NULL;
+  tsr_status s = tsr_frame_read_csv(ctx, file, &ro, &f);
+  int rc = CLI_FAILED;
+  if (!cli_check(ctx, s))
+    goto done;
+  int ncols = tsr_frame_ncols(f);
+  nulls = calloc((size_t)ncols + 1, sizeof *nulls);
+  if (nulls == NULL) {
+    rc = cli_error("out of memory");
+    goto done;
+  }
+  tsr_compute_options co = cli_compute_options(&c);
+  s = tsr_frame_compute(f, &co, &r);
+  if (s != TSR_OK) {
+    rc = cli_fail(s);
+    goto done;
+  }
+  for (int col = 0; col < ncols && s == TSR_OK; col++)
+    for (int64_t ch = 0; ch < tsr_frame_result_nchunks(r) && s == TSR_OK; ch++) {
+      tsr_column_chunk cc;
+      s = tsr_frame_result_chunk(r, col, ch, &cc);
+      if (s == TSR_OK)
+        nulls[col] += cc.null_count;
+    }
+  if (s != TSR_OK) {
+    rc = cli_fail(s);
+    goto done;
+  }
+  size_t width = 4;
+  for (int col = 0; col < ncols; col++) {
+    size_t w = strlen(tsr_frame_col_name(f, col));
+    width = w > width ? w : width;
+  }
+  if (width > 40)
+    width = 40;
+  for (int col = 0; col < ncols; col++)
+    printf("  %-*s  %-14s %lld nulls\n", (int)width, tsr_frame_col_name(f, col),
+           tsr_type_name(tsr_frame_col_type(f, col)), (long long)nulls[col]);
+  printf("rows: %lld\n", (long long)tsr_frame_result_nrows(r));
+  rc = CLI_OK;
+done:
+  free(nulls);
+  tsr_frame_result_destroy(&r);
+  tsr_frame_destroy(&f);
+  tsr_ctx_destroy(&ctx);
+  return rc;
+}
