@@ -428,7 +428,18 @@ bool tsr__vt_parse_timestamp(const char *s, size_t n, tsr_time_unit unit, int64_
   return true;
 }
 
+/* Writes through memcpy: `out` may be any address (a params block). */
+static bool parse_into(tsr_type t, const char *s, size_t n, void *out);
+
 bool tsr__vt_parse(tsr_type t, const char *s, size_t n, void *out) {
+  int64_t v[2] = {0, 0};
+  if (!parse_into(t, s, n, v))
+    return false;
+  memcpy(out, v, tsr_type_width(t));
+  return true;
+}
+
+static bool parse_into(tsr_type t, const char *s, size_t n, void *out) {
   int64_t i;
   uint64_t u;
   switch (t.id) {
