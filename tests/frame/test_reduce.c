@@ -199,6 +199,29 @@ static void test_reduce__overflow_nulls_and_empty(void **state) {
   tsr_frame_destroy(&f);
 }
 
+/* Array columns (raw chunks) reduce too, and slices and concatenations of
+ * them. */
+static void test_reduce__array_columns(void **state) {
+  tsr_ctx *ctx = *state;
+  tsr_array *a = NULL;
+  assert_ok(tsr_array_arange_i64(ctx, TSR_INT64, 0, 1000, 1, 37, &a));
+  tsr_frame *f = NULL, *s = NULL, *c = NULL;
+  const char *names[1] = {"x"};
+  assert_ok(tsr_frame_from_arrays(1, &a, names, &f));
+  assert_true(reduce(f, "x", TSR_COL_SUM, 0, NULL) == 999.0 * 1000 / 2);
+  assert_true(reduce(f, "x", TSR_COL_MAX, 0, NULL) == 999.0);
+  assert_ok(tsr_frame_slice(f, 100, 200, &s));
+  assert_true(reduce(s, "x", TSR_COL_SUM, 0, NULL) == (100.0 + 199) * 100 / 2);
+  tsr_frame *two[2] = {s, f};
+  assert_ok(tsr_frame_concat(2, two, &c));
+  assert_true(reduce(c, "x", TSR_COL_COUNT, 0, NULL) == 1100.0);
+  assert_true(reduce(c, "x", TSR_COL_MEAN, 0, NULL) == (14950.0 + 499500.0) / 1100);
+  tsr_frame_destroy(&c);
+  tsr_frame_destroy(&s);
+  tsr_frame_destroy(&f);
+  tsr_array_destroy(&a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_reduce__every_type_matches_the_reference,
@@ -206,6 +229,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_reduce__threads_agree_bitwise, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_reduce__overflow_nulls_and_empty, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_reduce__array_columns, test_ctx_setup,
                                       test_ctx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
