@@ -137,37 +137,44 @@ static void chan_merge(double *n, double *mean, double *m2, double nb, double mb
 static inline bool f_less(double a, double b) { return b != b ? a == a : a < b; }
 
 /* Gathers the non-null values of rows [r0, r0 + n) as doubles / int64 /
- * uint64 into the block buffers; returns how many. */
+ * uint64 into the block buffers; returns how many.  One typed loop per
+ * type; rows are tested against the bitmap only when the chunk has nulls. */
 static size_t gather(const tsr__colread *r, tsr_coltype t, int64_t r0, int64_t n, double *f,
                      int64_t *iv, uint64_t *uv) {
   size_t k = 0;
-  for (int64_t i = r0; i < r0 + n; i++) {
-    if (r->validity != NULL && !tsr__bit_get(r->validity, i))
-      continue;
-    switch (t) {
-#define G(ID, T, DST)                                \
-  case ID:                                           \
-    DST[k++] = (__typeof__(DST[0]))((const T *)r->values)[i]; \
-    break;
-      G(TSR_COL_BOOL, uint8_t, iv)
-      G(TSR_COL_INT8, int8_t, iv)
-      G(TSR_COL_INT16, int16_t, iv)
-      G(TSR_COL_INT32, int32_t, iv)
-      G(TSR_COL_DATE, int32_t, iv)
-      G(TSR_COL_INT64, int64_t, iv)
-      G(TSR_COL_TIMESTAMP, int64_t, iv)
-      G(TSR_COL_UINT8, uint8_t, uv)
-      G(TSR_COL_UINT16, uint16_t, uv)
-      G(TSR_COL_UINT32, uint32_t, uv)
-      G(TSR_COL_UINT64, uint64_t, uv)
-      G(TSR_COL_FLOAT32, float, f)
-      G(TSR_COL_FLOAT64, double, f)
-#undef G
-    default:
-      break;
-    }
+  const uint8_t *bits = r->validity;
+#define G(ID, T, DST)                                              \
+  case ID: {                                                       \
+    const T *v = (const T *)r->values + r0;                        \
+    if (bits == NULL) {                                            \
+      for (int64_t i = 0; i < n; i++)                              \
+        DST[i] = (__typeof__(DST[0]))v[i];                         \
+      return (size_t)n;                                            \
+    }                                                              \
+    for (int64_t i = 0; i < n; i++) {                              \
+      DST[k] = (__typeof__(DST[0]))v[i];                           \
+      k += tsr__bit_get(bits, r0 + i);                             \
+    }                                                              \
+    return k;                                                      \
   }
-  return k;
+  switch (t) {
+    G(TSR_COL_BOOL, uint8_t, iv)
+    G(TSR_COL_INT8, int8_t, iv)
+    G(TSR_COL_INT16, int16_t, iv)
+    G(TSR_COL_INT32, int32_t, iv)
+    G(TSR_COL_DATE, int32_t, iv)
+    G(TSR_COL_INT64, int64_t, iv)
+    G(TSR_COL_TIMESTAMP, int64_t, iv)
+    G(TSR_COL_UINT8, uint8_t, uv)
+    G(TSR_COL_UINT16, uint16_t, uv)
+    G(TSR_COL_UINT32, uint32_t, uv)
+    G(TSR_COL_UINT64, uint64_t, uv)
+    G(TSR_COL_FLOAT32, float, f)
+    G(TSR_COL_FLOAT64, double, f)
+  default:
+    return 0;
+  }
+#undef G
 }
 
 static tsr_status chunk_kernel(const tsr_kernel_call *call) {

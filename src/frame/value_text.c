@@ -82,8 +82,14 @@ static size_t format_float(double x, bool single, char *buf) {
     return (size_t)snprintf(buf, TSR__VT_MAX, "nan");
   if (isinf(x))
     return (size_t)snprintf(buf, TSR__VT_MAX, x < 0 ? "-inf" : "inf");
+  /* Every decimal of at most DBL_DIG (FLT_DIG) digits reads back to its
+   * nearest double, so when x's correctly rounded 15 (6) digits read back,
+   * they are the shortest digits padded with zeros (stripped below); else
+   * 16 or 17 (7 to 9) digits: at most three conversions.  Subnormals
+   * hold fewer digits: they try every count. */
   char e[40];
-  for (int p = 0; p <= 17; p++) {
+  bool subnormal = x != 0 && fabs(x) < (single ? 0x1p-126 : 0x1p-1022); /* fewer digits */
+  for (int p = subnormal ? 0 : single ? 5 : 14; p <= (single ? 8 : 16); p++) {
     snprintf(e, sizeof e, "%.*e", p, x);
     if (single ? strtof(e, NULL) == (float)x : strtod(e, NULL) == x)
       break;

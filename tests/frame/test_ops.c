@@ -470,6 +470,50 @@ static void test_ops__casts_by_hand(void **state) {
   tsr_frame_destroy(&fd);
 }
 
+/* Floats become text as Python's repr writes them. */
+static void test_ops__float_text_as_python_repr(void **state) {
+  tsr_ctx *ctx = *state;
+  double v[12] = {0.1, 1.0 / 3, 1e16, 1e-5, 123456789.125, 5e-324, 1.7976931348623157e308,
+                  -0.0, 100.0, 0.0001, 2.5e-7, 1e15};
+  const char *want[12] = {"0.1",    "0.3333333333333333", "1e+16", "1e-05",
+                          "123456789.125", "5e-324", "1.7976931348623157e+308", "-0.0",
+                          "100.0",  "0.0001", "2.5e-07", "1000000000000000.0"};
+  float fv[4] = {0.1f, 16777216.0f, 3.4028235e38f, 1e-45f};
+  const char *fwant[4] = {"0.1", "16777216.0", "3.4028235e+38", "1e-45"};
+  tsr_column_data cd[2] = {
+      {.name = "d", .type = {TSR_COL_FLOAT64, 0}, .length = 12, .values = v},
+      {.name = "f", .type = {TSR_COL_FLOAT32, 0}, .length = 12, .values = NULL}};
+  float f12[12] = {0};
+  memcpy(f12, fv, sizeof fv);
+  cd[1].values = f12;
+  tsr_frame *f = NULL, *g = NULL, *h = NULL;
+  assert_ok(tsr_frame_from_columns(ctx, 2, cd, 5, TSR_BUFFER_BORROW, NULL, NULL, &f));
+  assert_ok(tsr_frame_cast(f, "d", (tsr_type){TSR_COL_STRING, 0}, &g));
+  assert_ok(tsr_frame_cast(g, "f", (tsr_type){TSR_COL_STRING, 0}, &h));
+  tsr_frame_result *r = NULL;
+  assert_ok(tsr_frame_compute(h, NULL, &r));
+  for (int i = 0; i < 12; i++) {
+    const char *t;
+    size_t n;
+    assert_ok(tsr_frame_result_string(r, 0, i, &t, &n, NULL));
+    if (n != strlen(want[i]) || memcmp(t, want[i], n) != 0)
+      print_error("%.17g: '%.*s', want '%s'\n", v[i], (int)n, t, want[i]);
+    assert_int_equal(n, strlen(want[i]));
+    assert_memory_equal(t, want[i], n);
+    if (i < 4) {
+      assert_ok(tsr_frame_result_string(r, 1, i, &t, &n, NULL));
+      if (n != strlen(fwant[i]) || memcmp(t, fwant[i], n) != 0)
+        print_error("float %.9g: '%.*s', want '%s'\n", (double)fv[i], (int)n, t, fwant[i]);
+      assert_int_equal(n, strlen(fwant[i]));
+      assert_memory_equal(t, fwant[i], n);
+    }
+  }
+  tsr_frame_result_destroy(&r);
+  tsr_frame_destroy(&h);
+  tsr_frame_destroy(&g);
+  tsr_frame_destroy(&f);
+}
+
 /* Text round trips over random frames: every type -> string -> back gives
  * the same values (floats exactly), and dict -> string -> dict. */
 static void test_ops__text_round_trips(void **state) {
@@ -661,6 +705,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_ops__numeric_casts_match_the_reference, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_ops__casts_by_hand, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_ops__float_text_as_python_repr, test_ctx_setup,
+                                      test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_ops__text_round_trips, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_ops__fill_null_matches_the_reference, test_ctx_setup,

@@ -8,7 +8,7 @@
 
 #include "frame_util.h"
 
-#define NROWS 5000
+#define NROWS 3000
 
 static long double num_at(const ref_col *c, int64_t i) {
   const void *v = c->values;
