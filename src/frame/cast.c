@@ -40,10 +40,10 @@ typedef struct cast_params {
   tsr_type from, to;
   int64_t *row_start; /* nchunks + 1, or NULL: counts unknown */
   char name[96];
-  tsr__dict *src_dict;       /* dictionary sources: one reference */
-  tsr__dict *dst_dict;       /* string -> dict: one reference */
-  unsigned char *dict_vals;  /* dict -> fixed: the parsed dictionary (width per entry) */
-  uint8_t *dict_ok;          /* dict -> fixed: whether each entry parsed */
+  tsr__dict *src_dict;      /* dictionary sources: one reference */
+  tsr__dict *dst_dict;      /* string -> dict: one reference */
+  unsigned char *dict_vals; /* dict -> fixed: the parsed dictionary (width per entry) */
+  uint8_t *dict_ok;         /* dict -> fixed: whether each entry parsed */
 } cast_params;
 
 static void cast_destroy(tsr__fnode *base) {
@@ -94,9 +94,9 @@ static tsr_status row_error(const cast_params *p, int64_t chunk, int64_t i, tsr_
 static void load(tsr_coltype t, const void *v, int64_t a, int64_t n, int64_t *iv, uint64_t *uv,
                  double *fv) {
   switch (t) {
-#define L(ID, T, DST)                                  \
-  case ID:                                             \
-    for (int64_t i = 0; i < n; i++)                    \
+#define L(ID, T, DST)                                     \
+  case ID:                                                \
+    for (int64_t i = 0; i < n; i++)                       \
       DST[i] = (__typeof__(DST[0]))((const T *)v)[a + i]; \
     break;
     L(TSR_COL_BOOL, uint8_t, iv)
@@ -123,28 +123,28 @@ static void load(tsr_coltype t, const void *v, int64_t a, int64_t n, int64_t *iv
 static int64_t store(tsr_coltype t, int kind, void *out, int64_t a, int64_t from, int64_t n,
                      const int64_t *iv, const uint64_t *uv, const double *fv) {
   int64_t i = from;
-#define LOOP(T, OK, VAL)                   \
-  for (; i < n; i++) {                     \
-    if (!(OK))                             \
-      return i;                            \
-    ((T *)out)[a + i] = (T)(VAL);          \
-  }                                        \
+#define LOOP(T, OK, VAL)          \
+  for (; i < n; i++) {            \
+    if (!(OK))                    \
+      return i;                   \
+    ((T *)out)[a + i] = (T)(VAL); \
+  }                               \
   return n;
-#define INTO_INT(T, LO, HI, FLO, FHI)                                                   \
-  if (kind == K_INT) {                                                                  \
-    LOOP(T, iv[i] >= (LO) && iv[i] <= (HI), iv[i])                                      \
-  } else if (kind == K_UINT) {                                                          \
-    LOOP(T, uv[i] <= (uint64_t)(HI), uv[i])                                             \
-  } else {                                                                              \
-    LOOP(T, rint(fv[i]) >= (FLO) && rint(fv[i]) < (FHI), rint(fv[i]))                   \
+#define INTO_INT(T, LO, HI, FLO, FHI)                                 \
+  if (kind == K_INT) {                                                \
+    LOOP(T, iv[i] >= (LO) && iv[i] <= (HI), iv[i])                    \
+  } else if (kind == K_UINT) {                                        \
+    LOOP(T, uv[i] <= (uint64_t)(HI), uv[i])                           \
+  } else {                                                            \
+    LOOP(T, rint(fv[i]) >= (FLO) && rint(fv[i]) < (FHI), rint(fv[i])) \
   }
-#define INTO_UINT(T, HI, FHI)                                                           \
-  if (kind == K_INT) {                                                                  \
-    LOOP(T, iv[i] >= 0 && (uint64_t)iv[i] <= (HI), iv[i])                               \
-  } else if (kind == K_UINT) {                                                          \
-    LOOP(T, uv[i] <= (HI), uv[i])                                                       \
-  } else {                                                                              \
-    LOOP(T, rint(fv[i]) >= 0 && rint(fv[i]) < (FHI), rint(fv[i]))                       \
+#define INTO_UINT(T, HI, FHI)                                     \
+  if (kind == K_INT) {                                            \
+    LOOP(T, iv[i] >= 0 && (uint64_t)iv[i] <= (HI), iv[i])         \
+  } else if (kind == K_UINT) {                                    \
+    LOOP(T, uv[i] <= (HI), uv[i])                                 \
+  } else {                                                        \
+    LOOP(T, rint(fv[i]) >= 0 && rint(fv[i]) < (FHI), rint(fv[i])) \
   }
   switch (t) {
   case TSR_COL_BOOL:
@@ -366,8 +366,9 @@ static tsr_status cast_kernel(const tsr_kernel_call *call) {
     const char *s = tsr_string_view_data(&v[i], r.data);
     int64_t c = tsr__dict_find(p->dst_dict, s, v[i].length);
     if (c < 0) /* the distinct values were computed from this very column */
-      return tsr_error_set(TSR_EINTERNAL, "tsr_frame_cast: column '%s': a string is missing from "
-                                          "the dictionary computed for it",
+      return tsr_error_set(TSR_EINTERNAL,
+                           "tsr_frame_cast: column '%s': a string is missing from "
+                           "the dictionary computed for it",
                            p->name);
     codes[i] = (int32_t)c;
   }
@@ -397,8 +398,8 @@ static void hash_cast(const tsr__expr *e, tsr__hash *h) {
   hash_dict(h, p->dst_dict);
 }
 
-static const tsr__op op_cast = {"frame_cast", lower_cast, tsr__fnode_destroy_params, false, NULL,
-                                hash_cast};
+static const tsr__op op_cast = {"frame_cast", lower_cast, tsr__fnode_destroy_params,
+                                false,        NULL,       hash_cast};
 
 /* ---- building ------------------------------------------------------------------------- */
 
@@ -561,8 +562,7 @@ tsr_status tsr_frame_cast(tsr_frame *f, const char *name, tsr_type type, tsr_fra
     TSR__TRY_GOTO(status, tsr__fnode_create(ctx, &op_cast, f->rows, 1, &type, data_cap, 1, &input,
                                             params, &node));
     params = node->params;
-    TSR__TRY_GOTO(status,
-                  tsr__ops_replace_col(f, k, node, 0, type, params->dst_dict, out));
+    TSR__TRY_GOTO(status, tsr__ops_replace_col(f, k, node, 0, type, params->dst_dict, out));
   }
 fail:
   if (p != NULL) {

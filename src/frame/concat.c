@@ -115,8 +115,8 @@ static void hash_concat(const tsr__expr *e, tsr__hash *h) {
   }
 }
 
-static const tsr__op op_concat = {"frame_concat", lower_concat, tsr__fnode_destroy_params, false,
-                                  NULL, hash_concat};
+static const tsr__op op_concat = {"frame_concat", lower_concat, tsr__fnode_destroy_params,
+                                  false,          NULL,         hash_concat};
 
 /* ---- the union of dictionaries -------------------------------------------------------- */
 
@@ -198,8 +198,8 @@ tsr_status tsr_frame_concat(int n, tsr_frame *const *frames, tsr_frame **out) {
   int ncols = f0->ncols;
   for (int k = 1; k < n; k++) {
     const tsr_frame *f = frames[k];
-    TSR_CHECK(f->ctx == ctx, TSR_EINVAL, "%s: frame %d belongs to another context than frame 0",
-              fn, k);
+    TSR_CHECK(f->ctx == ctx, TSR_EINVAL, "%s: frame %d belongs to another context than frame 0", fn,
+              k);
     TSR_CHECK(f->ncols == ncols, TSR_EINVAL, "%s: frame %d has %d columns but frame 0 has %d", fn,
               k, f->ncols, ncols);
     for (int i = 0; i < ncols; i++) {
@@ -244,22 +244,22 @@ tsr_status tsr_frame_concat(int n, tsr_frame *const *frames, tsr_frame **out) {
                                          (void **)&p->in_start));
   TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)n * (size_t)ncols + 1, sizeof *p->refs,
                                          "column refs", (void **)&p->refs));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n * (size_t)ncols + 1, sizeof *p->remap,
-                                   (void **)&p->remap));
+  TSR__TRY_GOTO(
+      status, tsr_calloc(ctx, (size_t)n * (size_t)ncols + 1, sizeof *p->remap, (void **)&p->remap));
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n * (size_t)ncols + 1, sizeof *p->remap_len,
                                    (void **)&p->remap_len));
   TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)ninputs_max + 1, sizeof *inputs, "inputs",
                                          (void **)&inputs));
-  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)ncols + 1, sizeof *idx, "columns",
-                                         (void **)&idx));
-  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)nchunks + 1, sizeof *cap, "row chunks",
-                                         (void **)&cap));
+  TSR__TRY_GOTO(status,
+                tsr__alloc_array(ctx, (size_t)ncols + 1, sizeof *idx, "columns", (void **)&idx));
+  TSR__TRY_GOTO(
+      status, tsr__alloc_array(ctx, (size_t)nchunks + 1, sizeof *cap, "row chunks", (void **)&cap));
   TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)nchunks + 1, sizeof *count, "row chunks",
                                          (void **)&count));
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols * (size_t)nchunks + 1, sizeof *data_cap,
                                    (void **)&data_cap));
-  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)ncols + 1, sizeof *types, "types",
-                                         (void **)&types));
+  TSR__TRY_GOTO(status,
+                tsr__alloc_array(ctx, (size_t)ncols + 1, sizeof *types, "types", (void **)&types));
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *dicts, (void **)&dicts));
   for (int i = 0; i < ncols; i++) {
     idx[i] = i;
@@ -315,11 +315,11 @@ tsr_status tsr_frame_concat(int n, tsr_frame *const *frames, tsr_frame **out) {
   {
     concat_params *params = p;
     p = NULL; /* the node owns it now */
-    TSR__TRY_GOTO(status, tsr__fnode_create(ctx, &op_concat, rows, (uint32_t)ncols, types,
-                                            data_cap, n_inputs, inputs, params, &node));
+    TSR__TRY_GOTO(status, tsr__fnode_create(ctx, &op_concat, rows, (uint32_t)ncols, types, data_cap,
+                                            n_inputs, inputs, params, &node));
   }
-  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)ncols + 1, sizeof *cols, "columns",
-                                         (void **)&cols));
+  TSR__TRY_GOTO(status,
+                tsr__alloc_array(ctx, (size_t)ncols + 1, sizeof *cols, "columns", (void **)&cols));
   for (int i = 0; i < ncols; i++)
     cols[i] = (tsr__col){f0->cols[i].name, types[i], dicts[i], node, (uint32_t)i, false};
   TSR__TRY_GOTO(status, tsr__frame_make(ctx, ncols, cols, rows, out));

@@ -81,8 +81,8 @@ static void hash_fill(const tsr__expr *e, tsr__hash *h) {
   tsr__hash_u64(h, (uint64_t)p->shift);
 }
 
-static const tsr__op op_fill = {"frame_fill_null", lower_fill, tsr__fnode_destroy_params, false,
-                                NULL, hash_fill};
+static const tsr__op op_fill = {
+    "frame_fill_null", lower_fill, tsr__fnode_destroy_params, false, NULL, hash_fill};
 
 /* The dictionary d with s inserted at index `at`. */
 static tsr_status dict_insert(tsr_ctx *ctx, const tsr__dict *d, int64_t at, const char *s,
@@ -135,8 +135,7 @@ static int64_t dict_lower_bound(const tsr__dict *d, const char *s, size_t len) {
   return lo;
 }
 
-tsr_status tsr_frame_fill_null(tsr_frame *f, const char *name, const char *value,
-                               tsr_frame **out) {
+tsr_status tsr_frame_fill_null(tsr_frame *f, const char *name, const char *value, tsr_frame **out) {
   static const char fn[] = "tsr_frame_fill_null";
   TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
   *out = NULL;

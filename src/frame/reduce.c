@@ -143,19 +143,19 @@ static size_t gather(const tsr__colread *r, tsr_coltype t, int64_t r0, int64_t n
                      int64_t *iv, uint64_t *uv) {
   size_t k = 0;
   const uint8_t *bits = r->validity;
-#define G(ID, T, DST)                                              \
-  case ID: {                                                       \
-    const T *v = (const T *)r->values + r0;                        \
-    if (bits == NULL) {                                            \
-      for (int64_t i = 0; i < n; i++)                              \
-        DST[i] = (__typeof__(DST[0]))v[i];                         \
-      return (size_t)n;                                            \
-    }                                                              \
-    for (int64_t i = 0; i < n; i++) {                              \
-      DST[k] = (__typeof__(DST[0]))v[i];                           \
-      k += tsr__bit_get(bits, r0 + i);                             \
-    }                                                              \
-    return k;                                                      \
+#define G(ID, T, DST)                       \
+  case ID: {                                \
+    const T *v = (const T *)r->values + r0; \
+    if (bits == NULL) {                     \
+      for (int64_t i = 0; i < n; i++)       \
+        DST[i] = (__typeof__(DST[0]))v[i];  \
+      return (size_t)n;                     \
+    }                                       \
+    for (int64_t i = 0; i < n; i++) {       \
+      DST[k] = (__typeof__(DST[0]))v[i];    \
+      k += tsr__bit_get(bits, r0 + i);      \
+    }                                       \
+    return k;                               \
   }
   switch (t) {
     G(TSR_COL_BOOL, uint8_t, iv)
@@ -309,8 +309,7 @@ tsr_status tsr_frame_reduce_f64(tsr_frame *f, const char *name, tsr_col_reduce o
   *value = 0;
   if (is_null != NULL)
     *is_null = false;
-  TSR_CHECK((unsigned)op <= TSR_COL_STD, TSR_EINVAL, "%s: %d is not a tsr_col_reduce", fn,
-            (int)op);
+  TSR_CHECK((unsigned)op <= TSR_COL_STD, TSR_EINVAL, "%s: %d is not a tsr_col_reduce", fn, (int)op);
   TSR_CHECK(ddof >= 0, TSR_EINVAL, "%s: ddof = %d is negative", fn, ddof);
   int k = 0;
   TSR_TRY(tsr__frame_find(f, fn, name, &k));
@@ -342,8 +341,8 @@ tsr_status tsr_frame_reduce_f64(tsr_frame *f, const char *name, tsr_col_reduce o
   TSR__TRY_GOTO(status, tsr_taskgraph_add_kernel(g, "frame_reduce", chunk_kernel, NULL, &kc));
   TSR__TRY_GOTO(status, tsr_taskgraph_add_kernel(g, "frame_reduce_merge", merge_kernel, NULL, &km));
   for (int64_t c = 0; c < n; c++)
-    TSR__TRY_GOTO(status,
-                  tsr_taskgraph_add_task(g, kc, &ids[c], 1, &p, sizeof p, sizeof(rstate), &level[c]));
+    TSR__TRY_GOTO(
+        status, tsr_taskgraph_add_task(g, kc, &ids[c], 1, &p, sizeof p, sizeof(rstate), &level[c]));
   int64_t m = n;
   while (m > FAN_IN) {
     int64_t groups = (m + FAN_IN - 1) / FAN_IN;
@@ -401,7 +400,7 @@ tsr_status tsr_frame_reduce_f64(tsr_frame *f, const char *name, tsr_col_reduce o
       null = s.count == 0;
       if (!null) {
         bool mn = op == TSR_COL_MIN;
-        v = kind == K_FLOAT  ? (mn ? s.fmin : s.fmax)
+        v = kind == K_FLOAT ? (mn ? s.fmin : s.fmax)
             : kind == K_INT ? (double)(mn ? s.imin : s.imax)
                             : (double)(mn ? s.umin : s.umax);
       }

@@ -77,8 +77,8 @@ static void hash_slice(const tsr__expr *e, tsr__hash *h) {
     tsr__ops_hash_ref(h, &p->refs[i]);
 }
 
-static const tsr__op op_slice = {"frame_slice", lower_slice, tsr__fnode_destroy_params, false,
-                                 NULL, hash_slice};
+static const tsr__op op_slice = {"frame_slice", lower_slice, tsr__fnode_destroy_params,
+                                 false,         NULL,        hash_slice};
 
 /* Python's slice bounds over n rows. */
 static int64_t clamp_index(int64_t i, int64_t n) {
@@ -158,7 +158,8 @@ tsr_status tsr_frame_slice(tsr_frame *f, int64_t start, int64_t stop, tsr_frame 
                 tsr__alloc_array(ctx, (size_t)ncols, sizeof *types, "types", (void **)&types));
   TSR__TRY_GOTO(status,
                 tsr__alloc_array(ctx, (size_t)ncols, sizeof *inputs, "inputs", (void **)&inputs));
-  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)ncols, sizeof *idx, "columns", (void **)&idx));
+  TSR__TRY_GOTO(status,
+                tsr__alloc_array(ctx, (size_t)ncols, sizeof *idx, "columns", (void **)&idx));
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols * (size_t)n_out + 1, sizeof *data_cap,
                                    (void **)&data_cap));
   for (int i = 0; i < ncols; i++) {
@@ -172,13 +173,14 @@ tsr_status tsr_frame_slice(tsr_frame *f, int64_t start, int64_t stop, tsr_frame 
   {
     slice_params *params = p;
     p = NULL; /* the node owns it now */
-    TSR__TRY_GOTO(status, tsr__fnode_create(ctx, &op_slice, rows, (uint32_t)ncols, types,
-                                            data_cap, n_inputs, inputs, params, &node));
+    TSR__TRY_GOTO(status, tsr__fnode_create(ctx, &op_slice, rows, (uint32_t)ncols, types, data_cap,
+                                            n_inputs, inputs, params, &node));
   }
-  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)ncols, sizeof *cols, "columns", (void **)&cols));
+  TSR__TRY_GOTO(status,
+                tsr__alloc_array(ctx, (size_t)ncols, sizeof *cols, "columns", (void **)&cols));
   for (int i = 0; i < ncols; i++)
-    cols[i] = (tsr__col){f->cols[i].name, f->cols[i].type, f->cols[i].dict, node, (uint32_t)i,
-                         false};
+    cols[i] =
+        (tsr__col){f->cols[i].name, f->cols[i].type, f->cols[i].dict, node, (uint32_t)i, false};
   TSR__TRY_GOTO(status, tsr__frame_make(ctx, ncols, cols, rows, out));
 fail:
   if (p != NULL) {

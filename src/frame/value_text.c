@@ -467,11 +467,11 @@ static bool parse_into(tsr_type t, const char *s, size_t n, void *out) {
     SIGNED(TSR_COL_INT32, int32_t, INT32_MIN, INT32_MAX)
     SIGNED(TSR_COL_INT64, int64_t, INT64_MIN, INT64_MAX)
 #undef SIGNED
-#define UNSIGNED(ID, T, HI)                           \
-  case ID:                                            \
-    if (!tsr__vt_parse_u64(s, n, &u) || u > (HI))     \
-      return false;                                   \
-    *(T *)out = (T)u;                                 \
+#define UNSIGNED(ID, T, HI)                       \
+  case ID:                                        \
+    if (!tsr__vt_parse_u64(s, n, &u) || u > (HI)) \
+      return false;                               \
+    *(T *)out = (T)u;                             \
     return true;
     UNSIGNED(TSR_COL_UINT8, uint8_t, UINT8_MAX)
     UNSIGNED(TSR_COL_UINT16, uint16_t, UINT16_MAX)

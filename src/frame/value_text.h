@@ -22,8 +22,8 @@ void tsr__vt_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
  * dictionaries) into buf (TSR__VT_MAX bytes) and returns its length:
  * integers in decimal, floats in the shortest text that reads back exactly
  * ("1.0", "0.1", "1e+300", "inf", "nan"), bool "true"/"false", dates
- * "YYYY-MM-DD" (Python's repr for floats: "1e+16", "1e-05"), timestamps "YYYY-MM-DD HH:MM:SS[.fraction]" (the fraction
- * without trailing zeros). */
+ * "YYYY-MM-DD" (Python's repr for floats: "1e+16", "1e-05"), timestamps "YYYY-MM-DD
+ * HH:MM:SS[.fraction]" (the fraction without trailing zeros). */
 size_t tsr__vt_format(tsr_type type, const void *values, int64_t i, char *buf);
 /* The longest text of tsr__vt_format for the type. */
 size_t tsr__vt_max_len(tsr_type type);

@@ -64,13 +64,15 @@ static inline void ref_frame_free(ref_frame *f) {
 
 /* The 15 column types (every tsr_coltype; timestamps in microseconds). */
 static const tsr_type fu_types[TSR_NUM_COLTYPES] = {
-    {TSR_COL_BOOL, 0},    {TSR_COL_INT8, 0},    {TSR_COL_INT16, 0},   {TSR_COL_INT32, 0},
-    {TSR_COL_INT64, 0},   {TSR_COL_UINT8, 0},   {TSR_COL_UINT16, 0},  {TSR_COL_UINT32, 0},
-    {TSR_COL_UINT64, 0},  {TSR_COL_FLOAT32, 0}, {TSR_COL_FLOAT64, 0}, {TSR_COL_STRING, 0},
+    {TSR_COL_BOOL, 0},    {TSR_COL_INT8, 0},    {TSR_COL_INT16, 0},
+    {TSR_COL_INT32, 0},   {TSR_COL_INT64, 0},   {TSR_COL_UINT8, 0},
+    {TSR_COL_UINT16, 0},  {TSR_COL_UINT32, 0},  {TSR_COL_UINT64, 0},
+    {TSR_COL_FLOAT32, 0}, {TSR_COL_FLOAT64, 0}, {TSR_COL_STRING, 0},
     {TSR_COL_DICT, 0},    {TSR_COL_DATE, 0},    {TSR_COL_TIMESTAMP, TSR_TIME_US}};
 
-static const char *const fu_words[8] = {"apple", "banana", "cherry-long-word-here", "date",
-                                        "elderberry-is-long", "fig", "grape", "é-unicode"};
+static const char *const fu_words[8] = {
+    "apple", "banana",   "cherry-long-word-here", "date", "elderberry-is-long", "fig",
+    "grape", "é-unicode"};
 
 /* A random value of column type t into dst (width bytes). */
 static inline void fu_random_value(tsr_type t, uint64_t *seed, void *dst) {

@@ -44,9 +44,9 @@ static void test_ops__slices_match_the_reference(void **state) {
   ref_frame ref;
   tsr_frame *f = NULL;
   make(ctx, &ref, &f, 11);
-  const int64_t bounds[][2] = {{0, NROWS},   {0, 1},       {5, 6},       {17, 2500},
-                               {-10, -1},    {-1, NROWS},  {100, 50},    {-NROWS - 5, 3},
-                               {2999, 9999}, {0, 0},       {1500, 1501}, {-700, INT64_MAX},
+  const int64_t bounds[][2] = {{0, NROWS},     {0, 1},      {5, 6},       {17, 2500},
+                               {-10, -1},      {-1, NROWS}, {100, 50},    {-NROWS - 5, 3},
+                               {2999, 9999},   {0, 0},      {1500, 1501}, {-700, INT64_MAX},
                                {INT64_MIN, 40}};
   for (size_t k = 0; k < sizeof bounds / sizeof bounds[0]; k++)
     check_slice(f, &ref, bounds[k][0], bounds[k][1]);
@@ -100,9 +100,8 @@ static void test_ops__concat_unifies_dictionaries(void **state) {
   qsort(bd->dict, 5, sizeof *bd->dict, fu_cmp_str);
   for (int64_t r = 0; r < b.n; r++) {
     free(bd->str[r]);
-    bd->str[r] = fu_strdup(b.cols[TSR_COL_DICT].valid[r]
-                               ? bd->dict[((int32_t *)bd->values)[r]]
-                               : "");
+    bd->str[r] =
+        fu_strdup(b.cols[TSR_COL_DICT].valid[r] ? bd->dict[((int32_t *)bd->values)[r]] : "");
   }
   tsr_frame *fa = NULL, *fb = NULL, *empty = NULL, *cat = NULL;
   assert_ok(ref_frame_to_frame(ctx, &a, 20, 5, &fa));
@@ -217,10 +216,11 @@ static long double num_at(const ref_col *c, int64_t i) {
 static bool is_int(tsr_coltype t) { return t >= TSR_COL_INT8 && t <= TSR_COL_UINT64; }
 
 static void int_range(tsr_coltype t, long double *lo, long double *hi) {
-  static const long double los[] = {0, -128.0L, -32768.0L, -2147483648.0L,
-                                    -9223372036854775808.0L, 0, 0, 0, 0};
-  static const long double his[] = {1, 127.0L, 32767.0L, 2147483647.0L, 9223372036854775807.0L,
-                                    255.0L, 65535.0L, 4294967295.0L, 18446744073709551615.0L};
+  static const long double los[] = {
+      0, -128.0L, -32768.0L, -2147483648.0L, -9223372036854775808.0L, 0, 0, 0, 0};
+  static const long double his[] = {
+      1,      127.0L,   32767.0L,      2147483647.0L,          9223372036854775807.0L,
+      255.0L, 65535.0L, 4294967295.0L, 18446744073709551615.0L};
   *lo = los[t];
   *hi = his[t];
 }
@@ -285,12 +285,11 @@ static void test_ops__numeric_casts_match_the_reference(void **state) {
         case TSR_COL_BOOL:
           want[0] = x != 0;
           break;
-#define W(ID, T)                                                                          \
-  case ID: {                                                                              \
-    T v = (T)(from >= TSR_COL_FLOAT32 && is_int((tsr_coltype)to) ? nearbyint((double)x)  \
-                                                                  : x);                   \
-    memcpy(want, &v, sizeof v);                                                           \
-    break;                                                                                \
+#define W(ID, T)                                                                              \
+  case ID: {                                                                                  \
+    T v = (T)(from >= TSR_COL_FLOAT32 && is_int((tsr_coltype)to) ? nearbyint((double)x) : x); \
+    memcpy(want, &v, sizeof v);                                                               \
+    break;                                                                                    \
   }
           W(TSR_COL_INT8, int8_t)
           W(TSR_COL_INT16, int16_t)
@@ -302,7 +301,7 @@ static void test_ops__numeric_casts_match_the_reference(void **state) {
           W(TSR_COL_UINT64, uint64_t)
 #undef W
         case TSR_COL_FLOAT32: {
-          float v = from == TSR_COL_FLOAT64 ? (float)((const double *)c->values)[i]
+          float v = from == TSR_COL_FLOAT64  ? (float)((const double *)c->values)[i]
                     : from == TSR_COL_UINT64 ? (float)((const uint64_t *)c->values)[i]
                     : from == TSR_COL_INT64  ? (float)((const int64_t *)c->values)[i]
                                              : (float)x;
@@ -473,11 +472,11 @@ static void test_ops__casts_by_hand(void **state) {
 /* Floats become text as Python's repr writes them. */
 static void test_ops__float_text_as_python_repr(void **state) {
   tsr_ctx *ctx = *state;
-  double v[12] = {0.1, 1.0 / 3, 1e16, 1e-5, 123456789.125, 5e-324, 1.7976931348623157e308,
-                  -0.0, 100.0, 0.0001, 2.5e-7, 1e15};
-  const char *want[12] = {"0.1",    "0.3333333333333333", "1e+16", "1e-05",
-                          "123456789.125", "5e-324", "1.7976931348623157e+308", "-0.0",
-                          "100.0",  "0.0001", "2.5e-07", "1000000000000000.0"};
+  double v[12] = {0.1,  1.0 / 3, 1e16,   1e-5,   123456789.125, 5e-324, 1.7976931348623157e308,
+                  -0.0, 100.0,   0.0001, 2.5e-7, 1e15};
+  const char *want[12] = {"0.1",     "0.3333333333333333",      "1e+16", "1e-05", "123456789.125",
+                          "5e-324",  "1.7976931348623157e+308", "-0.0",  "100.0", "0.0001",
+                          "2.5e-07", "1000000000000000.0"};
   float fv[4] = {0.1f, 16777216.0f, 3.4028235e38f, 1e-45f};
   const char *fwant[4] = {"0.1", "16777216.0", "3.4028235e+38", "1e-45"};
   tsr_column_data cd[2] = {
@@ -543,10 +542,21 @@ static void test_ops__fill_null_matches_the_reference(void **state) {
   ref_frame ref;
   tsr_frame *f = NULL;
   make(ctx, &ref, &f, 41);
-  const char *fills[TSR_NUM_COLTYPES] = {
-      "true", "-5",  "300",     "-7",          "123456789012", "7",     "65535",
-      "9",    "18446744073709551615", "1.5", "-0.25", "a fill value longer than twelve",
-      "banana", "2001-09-09", "2001-09-09 01:46:40.5"};
+  const char *fills[TSR_NUM_COLTYPES] = {"true",
+                                         "-5",
+                                         "300",
+                                         "-7",
+                                         "123456789012",
+                                         "7",
+                                         "65535",
+                                         "9",
+                                         "18446744073709551615",
+                                         "1.5",
+                                         "-0.25",
+                                         "a fill value longer than twelve",
+                                         "banana",
+                                         "2001-09-09",
+                                         "2001-09-09 01:46:40.5"};
   for (int i = 0; i < TSR_NUM_COLTYPES; i++) {
     char name[8];
     snprintf(name, sizeof name, "c%d", i);
@@ -591,7 +601,8 @@ static void test_ops__fill_null_matches_the_reference(void **state) {
   ref_frame got;
   ref_frame_compute(g, &got);
   for (int64_t r = 0; r < ref.n; r++)
-    assert_string_equal(got.cols[12].str[r], ref.cols[12].valid[r] ? ref.cols[12].str[r] : "aaa-new");
+    assert_string_equal(got.cols[12].str[r],
+                        ref.cols[12].valid[r] ? ref.cols[12].str[r] : "aaa-new");
   ref_frame_free(&got);
   tsr_frame_destroy(&g);
   tsr_frame *bad = NULL;

@@ -31,7 +31,10 @@ static void test_print__small_frame_exactly(void **state) {
   int32_t days[3] = {0, 19782, -1};
   tsr_column_data cd[4] = {
       {.name = "id", .type = {TSR_COL_INT64, 0}, .length = 3, .values = iv, .validity = valid_i},
-      {.name = "value", .type = {TSR_COL_FLOAT64, 0}, .length = 3, .values = dv,
+      {.name = "value",
+       .type = {TSR_COL_FLOAT64, 0},
+       .length = 3,
+       .values = dv,
        .validity = valid_d},
       {.name = "s", .type = {TSR_COL_STRING, 0}, .length = 3, .offsets = off, .data = s},
       {.name = "day", .type = {TSR_COL_DATE, 0}, .length = 3, .values = days}};

@@ -224,8 +224,8 @@ static void test_reduce__array_columns(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_reduce__every_type_matches_the_reference,
-                                      test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_reduce__every_type_matches_the_reference, test_ctx_setup,
+                                      test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_reduce__threads_agree_bitwise, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_reduce__overflow_nulls_and_empty, test_ctx_setup,
