@@ -50,7 +50,8 @@ tsr_status tsr__run_task(tsr__run *run, uint32_t t, tsr__worker *w, int thread, 
     w->chunk_bytes += task->out_bytes;
   }
   uint32_t n_in = tsr__task_n_inputs(g, t);
-  const uint32_t *in = g->inputs + g->in_off[t];
+  /* A graph without edges has no input array (NULL + 0 is undefined). */
+  const uint32_t *in = n_in > 0 ? g->inputs + g->in_off[t] : NULL;
   for (uint32_t i = 0; i < n_in; i++) {
     w->in_ptrs[i] = run->bufs[in[i]];
     w->in_bytes[i] = g->tasks[in[i]].out_bytes;
