@@ -151,6 +151,20 @@ if(NOT TARGET tessera::deflate)
   list(APPEND TESSERA_PKG_LIBS_PRIVATE -ldeflate)
 endif()
 
+# zlib (reading .csv.gz: streamed gzip members) as tessera::zlib.
+tessera_pkg_module(ZLIB zlib tessera::zlib)
+if(NOT TARGET tessera::zlib)
+  find_library(TESSERA_ZLIB_LIBRARY z)
+  find_path(TESSERA_ZLIB_INCLUDE_DIR zlib.h)
+  if(NOT TESSERA_ZLIB_LIBRARY OR NOT TESSERA_ZLIB_INCLUDE_DIR)
+    tessera_dependency_missing("zlib not found: install zlib1g-dev")
+  endif()
+  add_library(tessera::zlib INTERFACE IMPORTED)
+  target_include_directories(tessera::zlib INTERFACE ${TESSERA_ZLIB_INCLUDE_DIR})
+  target_link_libraries(tessera::zlib INTERFACE ${TESSERA_ZLIB_LIBRARY})
+  list(APPEND TESSERA_PKG_LIBS_PRIVATE -lz)
+endif()
+
 # Threads (the HDF5 lock).
 tessera_find_dependency(Threads)
 list(APPEND TESSERA_PKG_LIBS_PRIVATE -pthread)

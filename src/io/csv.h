@@ -1,0 +1,112 @@
+/* csv.h — the CSV reader's io/ half (docs/frames.md, "CSV"): the sniffer,
+ * the scanner and the block parser.  frame/csv_source.c drives them:
+ * tsr__csv_sniff (or a given schema) fixes the dialect and the starting
+ * column types; tsr__csv_scan reads the whole file once, in parallel over
+ * byte blocks snapped to exact record boundaries, and returns per block its
+ * range, first line, row count and string bytes, the widened column types
+ * and the distinct values of string columns; tsr__csv_parse_block parses
+ * one block straight into a table chunk (core/colchunk.h).
+ *
+ * Quoting model: a field is quoted when its first byte is the quote; inside,
+ * a doubled quote is one quote; after the closing quote comes a delimiter or
+ * the end of the record.  A quote anywhere else is an error naming the line
+ * and column.  Records end at LF or CRLF outside quotes.  So the record
+ * boundaries are exactly the newlines preceded by an even number of quotes
+ * from the start of the data, which is what lets blocks be found in
+ * parallel (speculatively, verified by the scan, exactly when it fails). */
+#ifndef TSR_IO_CSV_H
+#define TSR_IO_CSV_H
+
+#include <tessera/frame.h>
+
+#include "core/colchunk.h"
+
+/* One column the reader produces (the file's fields may be more). */
+typedef struct tsr__csv_col {
+  char *name;
+  int field;     /* its index among the record's fields */
+  tsr_type type; /* TSR_COL_DICT: strings coded through the dictionary below */
+  bool fixed;    /* given by a schema: values that do not parse are bad rows */
+  /* TSR_COL_DICT only (set by the caller before parsing): the sorted
+   * dictionary and an open-addressing table of code + 1 (0: empty). */
+  int64_t dict_size;
+  const int64_t *dict_offsets;
+  const char *dict_data;
+  int32_t *dict_slots;
+  uint64_t dict_mask;
+} tsr__csv_col;
+
+typedef struct tsr__csv_format {
+  const char *path; /* for messages (the user's name, also for .csv.gz) */
+  char delim;
+  char quote;
+  bool header;
+  int nfields; /* fields per record */
+  int ncols;   /* columns produced */
+  tsr__csv_col *cols;
+  int n_nulls; /* null spellings besides the unquoted empty field */
+  char **nulls;
+  tsr_csv_bad_rows bad_rows;
+  bool replace_utf8;
+  int64_t dict_max; /* < 0: no dictionaries */
+  int64_t data_start; /* offset of the first data record (after BOM and header) */
+} tsr__csv_format;
+
+/* Sniffs the dialect, header, column names and types of the open file
+ * (size bytes) from samples spread over it.  Fields of fmt already set
+ * (delim, quote non-zero; header_given >= 0) are kept.  On success fmt's
+ * nfields, ncols (= nfields), cols (names, field, sniffed types), header
+ * and data_start are set (free with tsr__csv_format_free).  An empty file
+ * gives nfields = 0. */
+tsr_status tsr__csv_sniff(tsr_ctx *ctx, int fd, int64_t size, int header_given,
+                          tsr__csv_format *fmt);
+void tsr__csv_format_free(tsr_ctx *ctx, tsr__csv_format *fmt);
+
+typedef struct tsr__csv_block {
+  int64_t start, end; /* byte range [start, end) */
+  int64_t line;       /* line number of its first byte (1-based) */
+  int64_t rows;       /* rows it yields */
+  int64_t bad;        /* rows made null (NULL) or skipped (SKIP) */
+} tsr__csv_block;
+
+typedef struct tsr__csv_scan_result {
+  int64_t nblocks;
+  tsr__csv_block *blocks;
+  int64_t *data_bytes; /* [col * nblocks + b]: bytes of values longer than 12 */
+  int64_t rows;
+  int64_t bad;
+  /* per column: the distinct strings when it should be a dictionary
+   * (sorted, strictly increasing), else dict_n = -1 */
+  int64_t *dict_n;
+  int64_t **dict_offsets;
+  char **dict_data;
+} tsr__csv_scan_result;
+
+/* Scans the file: blocks of about block_bytes snapped to record
+ * boundaries, their rows and lines, every value checked against its
+ * column's type and the column widened (fmt->cols[i].type updated) when a
+ * value does not fit (sniffed columns only), field counts, UTF-8, distinct
+ * values of string columns (they become TSR_COL_DICT in fmt when the
+ * dictionary is small enough).  The first bad row is an error when
+ * fmt->bad_rows is TSR_CSV_BAD_ERROR. */
+tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes,
+                         tsr__csv_format *fmt, tsr__csv_scan_result *out);
+void tsr__csv_scan_result_free(tsr_ctx *ctx, tsr__csv_scan_result *r);
+
+/* Builds column i's dictionary lookup table (fmt->cols[i] holds the sorted
+ * dictionary); free with tsr__csv_format_free. */
+tsr_status tsr__csv_dict_index(tsr_ctx *ctx, tsr__csv_col *col);
+
+/* Parses block b into `table` (a table chunk laid out for fmt's columns
+ * with the block's row capacity and data capacities). */
+tsr_status tsr__csv_parse_block(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt,
+                                const tsr__csv_block *block, void *table);
+
+/* Decompresses the gzip file `path` into a registered temporary file:
+ * *tmp (malloc'd; remove with tsr__tmp_remove, then free) and *fd (open
+ * for reading). */
+tsr_status tsr__csv_gunzip(tsr_ctx *ctx, const char *path, char **tmp, int *fd);
+/* pread of exactly len bytes at off (TSR_EIO naming path). */
+tsr_status tsr__csv_read_range(int fd, const char *path, int64_t off, size_t len, char *buf);
+
+#endif /* TSR_IO_CSV_H */

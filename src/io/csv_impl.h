@@ -1,0 +1,531 @@
+/* csv_impl.h — what the CSV scanner and parser share (io/ only): the
+ * batch tokenizer, the value parsers (one function per type, used by both
+ * so that the scan's verdict is the parse's), strings (unquoting, UTF-8)
+ * and the hash of a field. */
+#ifndef TSR_IO_CSV_IMPL_H
+#define TSR_IO_CSV_IMPL_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csv.h"
+
+#define CSV_BATCH 1024
+#define CSV_PAD 64 /* bytes after a block in its buffer (a newline, then zeros) */
+
+/* Field flags in the high bits of a length. */
+#define CSV_QUOTED (1u << 31)
+#define CSV_ESCAPED (1u << 30) /* holds doubled quotes */
+#define CSV_MISSING (1u << 29) /* the record had fewer fields */
+#define CSV_LENMASK ((1u << 29) - 1)
+
+typedef struct csv_tok {
+  char delim, quote;
+  int nfields;
+  bool skip_blank;
+  const int *fieldcol; /* nfields: column index or -1 */
+  int ncols;
+  uint8_t special[256];
+} csv_tok;
+
+typedef struct csv_batch {
+  int n;
+  uint32_t *start; /* [col * CSV_BATCH + r] */
+  uint32_t *len;
+  uint32_t rowstart[CSV_BATCH];
+  int32_t nf[CSV_BATCH]; /* fields found in the record */
+} csv_batch;
+
+typedef struct csv_tokerr {
+  int kind;     /* 1: quote inside an unquoted field; 2: text after a closing quote;
+                   3: unterminated quoted field */
+  int64_t pos;  /* offset in the buffer */
+  int field;    /* 0-based */
+} csv_tokerr;
+
+static inline void csv_tok_init(csv_tok *t, const tsr__csv_format *fmt, const int *fieldcol) {
+  t->delim = fmt->delim;
+  t->quote = fmt->quote;
+  t->nfields = fmt->nfields;
+  t->skip_blank = fmt->nfields > 1;
+  t->fieldcol = fieldcol;
+  t->ncols = fmt->ncols;
+  memset(t->special, 0, sizeof t->special);
+  t->special[(uint8_t)fmt->delim] = 1;
+  t->special[(uint8_t)fmt->quote] = 1;
+  t->special['\n'] = 1;
+  t->special['\r'] = 1;
+}
+
+/* Tokenizes up to CSV_BATCH records from *pp (a record start) before end.
+ * buf[end] must be a newline (the sentinel).  Returns 0, or -1 with *err. */
+static inline int csv_tokenize(const csv_tok *t, const char *buf, const char **pp,
+                               const char *end, csv_batch *b, csv_tokerr *err) {
+  const char *p = *pp;
+  const char delim = t->delim, quote = t->quote;
+  const uint8_t *special = t->special;
+  const int nfields = t->nfields;
+  const int *fieldcol = t->fieldcol;
+  uint32_t *bstart = b->start, *blen = b->len;
+  int n = 0;
+  while (n < CSV_BATCH && p < end) {
+    if (t->skip_blank && (*p == '\n' || (*p == '\r' && p[1] == '\n'))) {
+      p += *p == '\n' ? 1 : 2;
+      continue;
+    }
+    b->rowstart[n] = (uint32_t)(p - buf);
+    int f = 0;
+    for (;;) {
+      const char *fs = p;
+      uint32_t flags = 0, len;
+      if (*p != quote) {
+      plain:
+        while (!special[(uint8_t)*p])
+          p++;
+        if (*p == '\r' && p[1] != '\n') {
+          p++;
+          goto plain;
+        }
+        if (*p == quote) {
+          err->kind = 1;
+          err->pos = p - buf;
+          err->field = f;
+          return -1;
+        }
+        len = (uint32_t)(p - fs);
+      } else {
+        fs = ++p;
+        for (;;) {
+          const char *q = memchr(p, quote, (size_t)(end - p));
+          if (q == NULL) {
+            err->kind = 3;
+            err->pos = (fs - 1) - buf;
+            err->field = f;
+            return -1;
+          }
+          if (q[1] == quote && q + 1 < end) {
+            flags = CSV_ESCAPED;
+            p = q + 2;
+            continue;
+          }
+          len = (uint32_t)(q - fs);
+          p = q + 1;
+          break;
+        }
+        flags |= CSV_QUOTED;
+        if (*p != delim && *p != '\n' && !(*p == '\r' && p[1] == '\n')) {
+          err->kind = 2;
+          err->pos = p - buf;
+          err->field = f;
+          return -1;
+        }
+      }
+      if (f < nfields) {
+        int c = fieldcol[f];
+        if (c >= 0) {
+          bstart[c * CSV_BATCH + n] = (uint32_t)(fs - buf);
+          blen[c * CSV_BATCH + n] = len | flags;
+        }
+      }
+      f++;
+      if (*p == delim) {
+        p++;
+        continue;
+      }
+      p += *p == '\n' ? 1 : 2;
+      break;
+    }
+    for (int g = f; g < nfields; g++) {
+      int c = fieldcol[g];
+      if (c >= 0) {
+        bstart[c * CSV_BATCH + n] = 0;
+        blen[c * CSV_BATCH + n] = CSV_MISSING;
+      }
+    }
+    b->nf[n] = f;
+    n++;
+  }
+  b->n = n;
+  *pp = p;
+  return 0;
+}
+
+/* Whether field (s, L) is null. */
+static inline bool csv_is_null(const tsr__csv_format *fmt, const char *s, uint32_t L) {
+  if (L & (CSV_MISSING | CSV_QUOTED))
+    return (L & CSV_MISSING) != 0;
+  if (L == 0)
+    return true;
+  for (int i = 0; i < fmt->n_nulls; i++)
+    if (strlen(fmt->nulls[i]) == L && memcmp(fmt->nulls[i], s, L) == 0)
+      return true;
+  return false;
+}
+
+/* ---- values ------------------------------------------------------------------------ */
+
+static inline bool csv_parse_i64(const char *s, size_t n, int64_t *out) {
+  if (n == 0)
+    return false;
+  bool neg = false;
+  size_t i = 0;
+  if (s[0] == '-' || s[0] == '+') {
+    neg = s[0] == '-';
+    i = 1;
+    if (n == 1)
+      return false;
+  }
+  if (n - i > 19)
+    return false;
+  uint64_t v = 0;
+  for (; i < n; i++) {
+    unsigned d = (unsigned)(uint8_t)s[i] - '0';
+    if (d > 9)
+      return false;
+    v = v * 10 + d;
+  }
+  /* 19 digits fit uint64 */
+  if (neg) {
+    if (v > (uint64_t)INT64_MAX + 1)
+      return false;
+    *out = (int64_t)(0 - v);
+  } else {
+    if (v > (uint64_t)INT64_MAX)
+      return false;
+    *out = (int64_t)v;
+  }
+  return true;
+}
+
+static inline bool csv_parse_u64(const char *s, size_t n, uint64_t *out) {
+  size_t i = n > 0 && s[0] == '+' ? 1 : 0;
+  if (i >= n || n - i > 20)
+    return false;
+  uint64_t v = 0;
+  for (; i < n; i++) {
+    unsigned d = (unsigned)(uint8_t)s[i] - '0';
+    if (d > 9 || __builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, d, &v))
+      return false;
+  }
+  *out = v;
+  return true;
+}
+
+static inline bool csv_ieq(const char *s, size_t n, const char *lit) {
+  size_t m = strlen(lit);
+  if (n != m)
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z')
+      c = (char)(c - 'A' + 'a');
+    if (c != lit[i])
+      return false;
+  }
+  return true;
+}
+
+static const double csv_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* Floats: [+-]? (digits [. digits*] | . digits) ([eE] [+-]? digits)?, or
+ * [+-]? inf | infinity | nan (any case).  Rounds as strtod: Clinger's fast
+ * path when exact, else strtod on a NUL-terminated copy.  want_value false:
+ * only the syntax is checked. */
+static inline bool csv_parse_f64(const char *s, size_t n, double *out, bool want_value) {
+  size_t i = 0;
+  bool neg = false;
+  if (n == 0)
+    return false;
+  if (s[0] == '-' || s[0] == '+') {
+    neg = s[0] == '-';
+    i = 1;
+  }
+  uint64_t mant = 0;
+  int digits = 0, exp10 = 0, nd = 0;
+  bool dropped = false;
+  for (; i < n; i++) {
+    unsigned d = (unsigned)(uint8_t)s[i] - '0';
+    if (d > 9)
+      break;
+    nd++;
+    if (digits < 19) {
+      mant = mant * 10 + d;
+      digits += mant != 0;
+    } else {
+      exp10++;
+      dropped |= d != 0;
+    }
+  }
+  if (i < n && s[i] == '.') {
+    i++;
+    for (; i < n; i++) {
+      unsigned d = (unsigned)(uint8_t)s[i] - '0';
+      if (d > 9)
+        break;
+      nd++;
+      if (digits < 19) {
+        mant = mant * 10 + d;
+        digits += mant != 0;
+        exp10--;
+      } else {
+        dropped |= d != 0;
+      }
+    }
+  }
+  if (nd == 0) {
+    size_t m = n - (s[0] == '-' || s[0] == '+');
+    const char *t = s + (n - m);
+    if (csv_ieq(t, m, "inf") || csv_ieq(t, m, "infinity")) {
+      *out = neg ? -HUGE_VAL : HUGE_VAL;
+      return true;
+    }
+    if (csv_ieq(t, m, "nan")) {
+      *out = neg ? -NAN : NAN;
+      return true;
+    }
+    return false;
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    i++;
+    bool eneg = false;
+    if (i < n && (s[i] == '-' || s[i] == '+')) {
+      eneg = s[i] == '-';
+      i++;
+    }
+    if (i >= n)
+      return false;
+    int e = 0;
+    for (; i < n; i++) {
+      unsigned d = (unsigned)(uint8_t)s[i] - '0';
+      if (d > 9)
+        return false;
+      if (e < 100000)
+        e = e * 10 + (int)d;
+    }
+    exp10 += eneg ? -e : e;
+  }
+  if (i != n)
+    return false;
+  if (!want_value)
+    return true;
+  if (!dropped && mant <= (UINT64_C(1) << 53) && exp10 >= -22 && exp10 <= 22) {
+    double v = (double)mant;
+    v = exp10 < 0 ? v / csv_pow10[-exp10] : v * csv_pow10[exp10];
+    *out = neg ? -v : v;
+    return true;
+  }
+  if (mant == 0 && !dropped) {
+    *out = neg ? -0.0 : 0.0;
+    return true;
+  }
+  char stack[128];
+  char *tmp = stack;
+  if (n >= sizeof stack) {
+    tmp = malloc(n + 1);
+    if (tmp == NULL)
+      return false;
+  }
+  memcpy(tmp, s, n);
+  tmp[n] = '\0';
+  *out = strtod(tmp, NULL);
+  if (tmp != stack)
+    free(tmp);
+  return true;
+}
+
+static inline bool csv_parse_bool(const char *s, size_t n, uint8_t *out) {
+  if (csv_ieq(s, n, "true")) {
+    *out = 1;
+    return true;
+  }
+  if (csv_ieq(s, n, "false")) {
+    *out = 0;
+    return true;
+  }
+  return false;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's). */
+static inline int64_t csv_days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = (unsigned)(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + (int64_t)doe - 719468;
+}
+
+static inline int csv_digits(const char *s, int n) {
+  int v = 0;
+  for (int i = 0; i < n; i++) {
+    unsigned d = (unsigned)(uint8_t)s[i] - '0';
+    if (d > 9)
+      return -1;
+    v = v * 10 + (int)d;
+  }
+  return v;
+}
+
+/* YYYY-MM-DD */
+static inline bool csv_parse_date(const char *s, size_t n, int32_t *out) {
+  if (n != 10 || s[4] != '-' || s[7] != '-')
+    return false;
+  int y = csv_digits(s, 4), m = csv_digits(s + 5, 2), d = csv_digits(s + 8, 2);
+  if (y < 0 || m < 1 || m > 12 || d < 1)
+    return false;
+  static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (d > mdays[m - 1] || (m == 2 && d == 29 && !leap))
+    return false;
+  *out = (int32_t)csv_days_from_civil(y, (unsigned)m, (unsigned)d);
+  return true;
+}
+
+/* YYYY-MM-DD[( |T)HH:MM:SS[.f{1,9}]] in `unit`s (finer digits truncated). */
+static inline bool csv_parse_timestamp(const char *s, size_t n, tsr_time_unit unit,
+                                       int64_t *out) {
+  int32_t days;
+  if (n < 10 || !csv_parse_date(s, 10, &days))
+    return false;
+  int64_t secs = (int64_t)days * 86400, nanos = 0;
+  if (n > 10) {
+    if (n < 19 || (s[10] != ' ' && s[10] != 'T') || s[13] != ':' || s[16] != ':')
+      return false;
+    int h = csv_digits(s + 11, 2), mi = csv_digits(s + 14, 2), se = csv_digits(s + 17, 2);
+    if (h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 59)
+      return false;
+    secs += h * 3600 + mi * 60 + se;
+    if (n > 19) {
+      if (s[19] != '.' || n == 20 || n > 29)
+        return false;
+      int64_t scale = 100000000;
+      for (size_t i = 20; i < n; i++, scale /= 10) {
+        unsigned d = (unsigned)(uint8_t)s[i] - '0';
+        if (d > 9)
+          return false;
+        nanos += (int64_t)d * scale;
+      }
+    }
+  }
+  static const int64_t per_s[4] = {1, 1000, 1000000, 1000000000};
+  static const int64_t div[4] = {1000000000, 1000000, 1000, 1};
+  *out = secs * per_s[unit] + nanos / div[unit];
+  return true;
+}
+
+/* ---- strings ------------------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s (n > 0 bytes left), or 0 when invalid. */
+static inline int csv_utf8_seq(const uint8_t *s, size_t n) {
+  uint8_t c = s[0];
+  if (c < 0x80)
+    return 1;
+  if (c < 0xC2)
+    return 0;
+  if (c < 0xE0)
+    return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+  if (c < 0xF0) {
+    if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+      return 0;
+    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] >= 0xA0))
+      return 0;
+    return 3;
+  }
+  if (c < 0xF5) {
+    if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+      return 0;
+    if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] >= 0x90))
+      return 0;
+    return 4;
+  }
+  return 0;
+}
+
+/* Whether s is ASCII (fast). */
+static inline bool csv_ascii(const char *s, size_t n) {
+  uint64_t acc = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    acc |= w;
+  }
+  for (; i < n; i++)
+    acc |= (uint8_t)s[i];
+  return (acc & UINT64_C(0x8080808080808080)) == 0;
+}
+
+/* Offset of the first invalid UTF-8 byte in s, or -1. */
+static inline int64_t csv_utf8_invalid(const char *s, size_t n) {
+  if (csv_ascii(s, n))
+    return -1;
+  for (size_t i = 0; i < n;) {
+    int k = csv_utf8_seq((const uint8_t *)s + i, n - i);
+    if (k == 0)
+      return (int64_t)i;
+    i += (size_t)k;
+  }
+  return -1;
+}
+
+/* A field's bytes as they become a value: quotes undoubled and, when
+ * `fix`, each invalid UTF-8 byte replaced by U+FFFD.  Writes to dst when
+ * not NULL; returns the length. */
+static inline size_t csv_string_out(const char *s, size_t n, bool escaped, bool fix, char q,
+                                    char *dst) {
+  if (!escaped && (!fix || csv_ascii(s, n))) {
+    if (dst)
+      memcpy(dst, s, n);
+    return n;
+  }
+  size_t o = 0;
+  for (size_t i = 0; i < n;) {
+    if (escaped && s[i] == q && i + 1 < n && s[i + 1] == q) {
+      if (dst)
+        dst[o] = q;
+      o++;
+      i += 2;
+      continue;
+    }
+    int k = fix ? csv_utf8_seq((const uint8_t *)s + i, n - i) : 1;
+    if (k == 0) {
+      if (dst)
+        memcpy(dst + o, "\xEF\xBF\xBD", 3);
+      o += 3;
+      i++;
+    } else {
+      if (dst)
+        memcpy(dst + o, s + i, (size_t)k);
+      o += (size_t)k;
+      i += (size_t)k;
+    }
+  }
+  return o;
+}
+
+static inline uint64_t csv_hash(const char *s, size_t n) {
+  const uint64_t k = UINT64_C(0x9E3779B97F4A7C15);
+  uint64_t h = (uint64_t)n * k;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    h = (h ^ w) * k;
+    h ^= h >> 29;
+  }
+  if (i < n) {
+    uint64_t w = 0;
+    memcpy(&w, s + i, n - i);
+    h = (h ^ w) * k;
+  }
+  h ^= h >> 32;
+  h *= UINT64_C(0xD6E8FEB86659FD93);
+  h ^= h >> 32;
+  return h;
+}
+
+#endif /* TSR_IO_CSV_IMPL_H */
