@@ -188,22 +188,15 @@ static tsr_status apply_columns(tsr_ctx *ctx, const char *fn, const char *path,
     }
     used[k] = true;
     cols[i] = fmt->cols[k];
-    fmt->cols[k].name = NULL;
   }
   if (status == TSR_OK) {
     for (int j = 0; j < fmt->ncols; j++)
-      tsr_free(ctx, fmt->cols[j].name);
+      if (!used[j])
+        tsr_free(ctx, fmt->cols[j].name);
     tsr_free(ctx, fmt->cols);
     fmt->cols = cols;
     fmt->ncols = n;
     cols = NULL;
-  } else if (cols != NULL) {
-    for (int i = 0; i < n; i++)
-      if (cols[i].name != NULL) { /* give the names back */
-        for (int j = 0; j < fmt->ncols; j++)
-          if (fmt->cols[j].name == NULL && fmt->cols[j].field == cols[i].field)
-            fmt->cols[j].name = cols[i].name;
-      }
   }
   tsr_free(ctx, cols);
   tsr_free(ctx, used);

@@ -21,6 +21,14 @@
 
 #include "core/colchunk.h"
 
+/* A slot of a dictionary's lookup table: the string's key (csv_impl.h)
+ * and code + 1 (0: empty). */
+typedef struct tsr__csv_dslot {
+  uint64_t a, b, hash;
+  uint32_t len;
+  int32_t code1;
+} tsr__csv_dslot;
+
 /* One column the reader produces (the file's fields may be more). */
 typedef struct tsr__csv_col {
   char *name;
@@ -32,7 +40,7 @@ typedef struct tsr__csv_col {
   int64_t dict_size;
   const int64_t *dict_offsets;
   const char *dict_data;
-  int32_t *dict_slots;
+  struct tsr__csv_dslot *dict_slots;
   uint64_t dict_mask;
 } tsr__csv_col;
 
@@ -50,6 +58,7 @@ typedef struct tsr__csv_format {
   bool replace_utf8;
   int64_t dict_max; /* < 0: no dictionaries */
   int64_t data_start; /* offset of the first data record (after BOM and header) */
+  bool quotes_seen;   /* the sniffer's samples hold a quote: find blocks exactly at once */
 } tsr__csv_format;
 
 /* Sniffs the dialect, header, column names and types of the open file

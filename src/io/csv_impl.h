@@ -6,6 +6,11 @@
 #define TSR_IO_CSV_IMPL_H
 
 #include <math.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +37,7 @@ typedef struct csv_tok {
 
 typedef struct csv_batch {
   int n;
+  int64_t newlines; /* newline bytes consumed (records, blank lines, inside quotes) */
   uint32_t *start; /* [col * CSV_BATCH + r] */
   uint32_t *len;
   uint32_t rowstart[CSV_BATCH];
@@ -70,20 +76,91 @@ static inline int csv_tokenize(const csv_tok *t, const char *buf, const char **p
   const int *fieldcol = t->fieldcol;
   uint32_t *bstart = b->start, *blen = b->len;
   int n = 0;
+  int64_t newlines = 0;
+#ifdef __SSE2__
+  const __m128i vd = _mm_set1_epi8(delim), vn = _mm_set1_epi8('\n'), vr = _mm_set1_epi8('\r'),
+                vq = _mm_set1_epi8(quote);
+#endif
+  (void)special;
   while (n < CSV_BATCH && p < end) {
     if (t->skip_blank && (*p == '\n' || (*p == '\r' && p[1] == '\n'))) {
       p += *p == '\n' ? 1 : 2;
+      newlines++;
       continue;
     }
     b->rowstart[n] = (uint32_t)(p - buf);
     int f = 0;
+#ifdef __SSE2__
+    /* A record within the next 64 bytes and without quotes: its fields
+     * from bit masks of delimiters and newlines (each byte compared once). */
+    if (end - p >= 64) {
+      uint64_t dm = 0, nm = 0, qm = 0;
+      for (int k = 0; k < 4; k++) {
+        __m128i w = _mm_loadu_si128((const __m128i *)(p + 16 * k));
+        dm |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(w, vd)) << (16 * k);
+        nm |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(w, vn)) << (16 * k);
+        qm |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(w, vq)) << (16 * k);
+      }
+      if (nm != 0) {
+        int e = __builtin_ctzll(nm);
+        uint64_t below = (UINT64_C(2) << e) - 1; /* bits 0..e */
+        if ((qm & below) == 0) {
+          uint64_t d = dm & (below >> 1);
+          const char *fs = p;
+          while (d != 0) {
+            const char *fe = p + __builtin_ctzll(d);
+            if (f < nfields) {
+              int c = fieldcol[f];
+              if (c >= 0) {
+                bstart[c * CSV_BATCH + n] = (uint32_t)(fs - buf);
+                blen[c * CSV_BATCH + n] = (uint32_t)(fe - fs);
+              }
+            }
+            f++;
+            fs = fe + 1;
+            d &= d - 1;
+          }
+          const char *fe = p + e;
+          if (fe > fs && fe[-1] == '\r')
+            fe--;
+          if (f < nfields) {
+            int c = fieldcol[f];
+            if (c >= 0) {
+              bstart[c * CSV_BATCH + n] = (uint32_t)(fs - buf);
+              blen[c * CSV_BATCH + n] = (uint32_t)(fe - fs);
+            }
+          }
+          f++;
+          p += e + 1;
+          newlines++;
+          goto record_done;
+        }
+      }
+    }
+#endif
     for (;;) {
       const char *fs = p;
       uint32_t flags = 0, len;
       if (*p != quote) {
       plain:
+#ifdef __SSE2__
+        while (p + 16 <= end) {
+          __m128i w = _mm_loadu_si128((const __m128i *)p);
+          __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(w, vd), _mm_cmpeq_epi8(w, vn)),
+                                   _mm_or_si128(_mm_cmpeq_epi8(w, vr), _mm_cmpeq_epi8(w, vq)));
+          unsigned bits = (unsigned)_mm_movemask_epi8(m);
+          if (bits != 0) {
+            p += __builtin_ctz(bits);
+            goto found;
+          }
+          p += 16;
+        }
+#endif
         while (!special[(uint8_t)*p])
           p++;
+#ifdef __SSE2__
+      found:
+#endif
         if (*p == '\r' && p[1] != '\n') {
           p++;
           goto plain;
@@ -105,7 +182,7 @@ static inline int csv_tokenize(const csv_tok *t, const char *buf, const char **p
             err->field = f;
             return -1;
           }
-          if (q[1] == quote && q + 1 < end) {
+          if (q + 1 < end && q[1] == quote) {
             flags = CSV_ESCAPED;
             p = q + 2;
             continue;
@@ -114,6 +191,8 @@ static inline int csv_tokenize(const csv_tok *t, const char *buf, const char **p
           p = q + 1;
           break;
         }
+        for (const char *x = fs; (x = memchr(x, '\n', (size_t)(p - x))) != NULL; x++)
+          newlines++;
         flags |= CSV_QUOTED;
         if (*p != delim && *p != '\n' && !(*p == '\r' && p[1] == '\n')) {
           err->kind = 2;
@@ -135,8 +214,12 @@ static inline int csv_tokenize(const csv_tok *t, const char *buf, const char **p
         continue;
       }
       p += *p == '\n' ? 1 : 2;
+      newlines++;
       break;
     }
+#ifdef __SSE2__
+  record_done:
+#endif
     for (int g = f; g < nfields; g++) {
       int c = fieldcol[g];
       if (c >= 0) {
@@ -148,6 +231,7 @@ static inline int csv_tokenize(const csv_tok *t, const char *buf, const char **p
     n++;
   }
   b->n = n;
+  b->newlines = newlines;
   *pp = p;
   return 0;
 }
@@ -507,25 +591,120 @@ static inline size_t csv_string_out(const char *s, size_t n, bool escaped, bool 
   return o;
 }
 
-static inline uint64_t csv_hash(const char *s, size_t n) {
-  const uint64_t k = UINT64_C(0x9E3779B97F4A7C15);
-  uint64_t h = (uint64_t)n * k;
+/* Strings of at most 16 bytes are keyed by two zero-padded words (compared
+ * without touching the bytes again); longer ones by all their bytes. */
+typedef struct csv_key {
+  uint64_t a, b;
+  uint64_t hash;
+} csv_key;
+
+/* The key of s (n bytes); `end` bounds what may be read past s. */
+static inline csv_key csv_key_of(const char *s, size_t n, const char *end) {
+  const uint64_t k1 = UINT64_C(0x9E3779B97F4A7C15), k2 = UINT64_C(0xC2B2AE3D27D4EB4F);
+  csv_key k = {0, 0, 0};
+  if (n <= 16) {
+    if (end - s >= 16) {
+      memcpy(&k.a, s, 8);
+      memcpy(&k.b, s + 8, 8);
+      if (n < 8) {
+        k.a &= n == 0 ? 0 : ~UINT64_C(0) >> (64 - 8 * n);
+        k.b = 0;
+      } else if (n < 16) {
+        k.b &= n == 8 ? 0 : ~UINT64_C(0) >> (64 - 8 * (n - 8));
+      }
+    } else {
+      unsigned char t[16] = {0};
+      memcpy(t, s, n);
+      memcpy(&k.a, t, 8);
+      memcpy(&k.b, t + 8, 8);
+    }
+    uint64_t h = (k.a ^ (uint64_t)n) * k1;
+    h ^= (k.b + (h >> 31)) * k2;
+    h ^= h >> 29;
+    h *= k1;
+    k.hash = h ^ (h >> 32);
+    return k;
+  }
+  uint64_t h = (uint64_t)n * k1;
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     uint64_t w;
     memcpy(&w, s + i, 8);
-    h = (h ^ w) * k;
+    h = (h ^ w) * k1;
     h ^= h >> 29;
   }
   if (i < n) {
     uint64_t w = 0;
     memcpy(&w, s + i, n - i);
-    h = (h ^ w) * k;
+    h = (h ^ w) * k2;
   }
   h ^= h >> 32;
   h *= UINT64_C(0xD6E8FEB86659FD93);
-  h ^= h >> 32;
-  return h;
+  k.hash = h ^ (h >> 32);
+  return k;
+}
+
+/* Whether key k of (s, n) equals stored key e of (t, m). */
+static inline bool csv_key_eq(const csv_key *k, const char *s, size_t n, const csv_key *e,
+                              const char *t, size_t m) {
+  if (n != m || k->hash != e->hash)
+    return false;
+  if (n <= 16)
+    return k->a == e->a && k->b == e->b;
+  return memcmp(s, t, n) == 0;
+}
+
+/* ---- a block's bytes ------------------------------------------------------------------- */
+
+/* A block in memory: mapped from the file (MAP_POPULATE: no copy, no
+ * zeroed pages) when its last byte is a newline, which the tokenizer's
+ * loops stop at; else (the file's last block without a final newline)
+ * read into an accounted buffer followed by a newline. */
+typedef struct csv_input {
+  const char *p;
+  void *map;
+  size_t map_len;
+  char *own;
+} csv_input;
+
+static inline tsr_status csv_input_open(tsr_ctx *ctx, int fd, const char *path, int64_t start,
+                                        size_t len, bool in_kernel, csv_input *in) {
+  memset(in, 0, sizeof *in);
+  if (len > 0) {
+    int64_t page = sysconf(_SC_PAGESIZE), off = start / page * page;
+    size_t ml = len + (size_t)(start - off);
+    void *m = mmap(NULL, ml, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, (off_t)off);
+    if (m != MAP_FAILED) {
+      const char *p = (const char *)m + (start - off);
+      if (p[len - 1] == '\n') {
+        in->p = p;
+        in->map = m;
+        in->map_len = ml;
+        return TSR_OK;
+      }
+      munmap(m, ml);
+    }
+  }
+  char *buf;
+  TSR_TRY(in_kernel ? tsr_kernel_alloc(ctx, len + CSV_PAD, (void **)&buf)
+                    : tsr_alloc(ctx, len + CSV_PAD, (void **)&buf));
+  tsr_status st = tsr__csv_read_range(fd, path, start, len, buf);
+  if (st != TSR_OK) {
+    tsr_free(ctx, buf);
+    return st;
+  }
+  memset(buf + len, 0, CSV_PAD);
+  buf[len] = '\n';
+  in->p = buf;
+  in->own = buf;
+  return TSR_OK;
+}
+
+static inline void csv_input_close(tsr_ctx *ctx, csv_input *in) {
+  if (in->map != NULL)
+    munmap(in->map, in->map_len);
+  tsr_free(ctx, in->own);
+  memset(in, 0, sizeof *in);
 }
 
 #endif /* TSR_IO_CSV_IMPL_H */

@@ -13,28 +13,33 @@ tsr_status tsr__csv_dict_index(tsr_ctx *ctx, tsr__csv_col *col) {
   uint64_t cap = 16;
   while (cap < (uint64_t)col->dict_size * 2)
     cap *= 2;
-  TSR_TRY(tsr_calloc(ctx, (size_t)cap, sizeof(int32_t), (void **)&col->dict_slots));
+  TSR_TRY(tsr_calloc(ctx, (size_t)cap, sizeof *col->dict_slots, (void **)&col->dict_slots));
   col->dict_mask = cap - 1;
   for (int64_t i = 0; i < col->dict_size; i++) {
     const char *s = col->dict_data + col->dict_offsets[i];
     size_t n = (size_t)(col->dict_offsets[i + 1] - col->dict_offsets[i]);
-    uint64_t h = csv_hash(s, n) & col->dict_mask;
-    while (col->dict_slots[h] != 0)
+    csv_key k = csv_key_of(s, n, s + n);
+    uint64_t h = k.hash & col->dict_mask;
+    while (col->dict_slots[h].code1 != 0)
       h = (h + 1) & col->dict_mask;
-    col->dict_slots[h] = (int32_t)(i + 1);
+    col->dict_slots[h] = (tsr__csv_dslot){k.a, k.b, k.hash, (uint32_t)n, (int32_t)(i + 1)};
   }
   return TSR_OK;
 }
 
-static inline int32_t dict_lookup(const tsr__csv_col *col, const char *s, size_t n) {
-  uint64_t h = csv_hash(s, n) & col->dict_mask;
+static inline int32_t dict_lookup(const tsr__csv_col *col, const char *s, size_t n,
+                                  const char *end) {
+  csv_key k = csv_key_of(s, n, end);
+  uint64_t h = k.hash & col->dict_mask;
   for (;;) {
-    int32_t k = col->dict_slots[h];
-    if (k == 0)
+    const tsr__csv_dslot *d = &col->dict_slots[h];
+    if (d->code1 == 0)
       return -1;
-    int64_t a = col->dict_offsets[k - 1], b = col->dict_offsets[k];
-    if ((size_t)(b - a) == n && memcmp(col->dict_data + a, s, n) == 0)
-      return k - 1;
+    if (d->hash == k.hash && d->len == n) {
+      if (n <= 16 ? d->a == k.a && d->b == k.b
+                  : memcmp(col->dict_data + col->dict_offsets[d->code1 - 1], s, n) == 0)
+        return d->code1 - 1;
+    }
     h = (h + 1) & col->dict_mask;
   }
 }
@@ -55,6 +60,7 @@ tsr_status tsr__csv_read_range(int fd, const char *path, int64_t off, size_t len
 typedef struct parse_state {
   const tsr__csv_format *fmt;
   const char *buf;
+  const char *end; /* the block's end: what key loads may read up to */
   const csv_batch *b;
   int64_t row; /* output row of the batch's first record */
   uint8_t *bad;
@@ -100,7 +106,7 @@ typedef struct parse_state {
   } while (0)
 
 /* Converts column ci of the batch. */
-static tsr_status convert(parse_state *st, int ci, tsr__colchunk *c, char *scratch) {
+static tsr_status convert(parse_state *st, int ci, tsr__colchunk *c) {
   const tsr__csv_format *fmt = st->fmt;
   const tsr__csv_col *col = &fmt->cols[ci];
   const char *buf = st->buf;
@@ -150,9 +156,14 @@ static tsr_status convert(parse_state *st, int ci, tsr__colchunk *c, char *scrat
   case TSR_COL_FLOAT32:
     NUM_LOOP(float, double v = 0, csv_parse_f64(s, len, &v, false),
              {
-               memcpy(scratch, s, len);
-               scratch[len] = '\0';
-               out[r] = strtof(scratch, NULL);
+               char stack[128];
+               char *tmp = len < sizeof stack ? stack : malloc(len + 1);
+               TSR_CHECK(tmp != NULL, TSR_ENOMEM, "%s: out of memory", fmt->path);
+               memcpy(tmp, s, len);
+               tmp[len] = '\0';
+               out[r] = strtof(tmp, NULL);
+               if (tmp != stack)
+                 free(tmp);
              });
     break;
   case TSR_COL_DATE:
@@ -212,11 +223,20 @@ static tsr_status convert(parse_state *st, int ci, tsr__colchunk *c, char *scrat
         continue;
       }
       size_t len = L & CSV_LENMASK;
+      const char *end = st->end;
+      char stack[256];
+      char *tmp = NULL;
       if (__builtin_expect((L & CSV_ESCAPED) || (fix && !csv_ascii(s, len)), 0)) {
-        len = csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fix, fmt->quote, scratch);
-        s = scratch;
+        size_t m = csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fix, fmt->quote, NULL);
+        tmp = m + 16 <= sizeof stack ? stack : malloc(m + 16);
+        TSR_CHECK(tmp != NULL, TSR_ENOMEM, "%s: out of memory", fmt->path);
+        len = csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fix, fmt->quote, tmp);
+        s = tmp;
+        end = tmp + len + 16;
       }
-      int32_t k = dict_lookup(col, s, len);
+      int32_t k = dict_lookup(col, s, len, end);
+      if (tmp != NULL && tmp != stack)
+        free(tmp);
       TSR_CHECK(k >= 0, TSR_EIO,
                 "%s: the file changed while it was read (a value of column '%s' is not in its "
                 "dictionary)",
@@ -273,16 +293,15 @@ static void compact(parse_state *st, void *table) {
 tsr_status tsr__csv_parse_block(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt,
                                 const tsr__csv_block *block, void *table) {
   size_t len = (size_t)(block->end - block->start);
-  char *buf = NULL, *scratch = NULL;
+  const char *buf = NULL;
   uint32_t *pos = NULL;
   int *fieldcol = NULL;
   csv_batch *b = NULL;
   tsr_status status = TSR_OK;
-  TSR__TRY_GOTO(status, tsr_kernel_alloc(ctx, len + CSV_PAD, (void **)&buf));
-  TSR__TRY_GOTO(status, tsr__csv_read_range(fd, fmt->path, block->start, len, buf));
-  memset(buf + len, 0, CSV_PAD);
-  buf[len] = '\n';
-  TSR__TRY_GOTO(status, tsr_kernel_alloc(ctx, len + 64, (void **)&scratch));
+  csv_input in;
+  memset(&in, 0, sizeof in);
+  TSR__TRY_GOTO(status, csv_input_open(ctx, fd, fmt->path, block->start, len, true, &in));
+  buf = in.p;
   TSR__TRY_GOTO(status, tsr_kernel_alloc(ctx, (size_t)fmt->nfields * sizeof(int) + sizeof(int),
                                          (void **)&fieldcol));
   for (int f = 0; f < fmt->nfields; f++)
@@ -303,7 +322,7 @@ tsr_status tsr__csv_parse_block(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt
   csv_tok_init(&tok, fmt, fieldcol);
   const char *p = buf, *end = buf + len;
   uint8_t bad[CSV_BATCH];
-  parse_state st = {fmt, buf, b, 0, bad, false};
+  parse_state st = {fmt, buf, buf + len, b, 0, bad, false};
   int64_t cap = fmt->ncols > 0 ? tsr__tablechunk_col(table, 0)->rows_cap : 0;
   while (p < end) {
     csv_tokerr err;
@@ -325,7 +344,7 @@ tsr_status tsr__csv_parse_block(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt
                     "%s: the file changed while it was read (more rows)", fmt->path);
     for (int ci = 0; ci < fmt->ncols; ci++)
       TSR__TRY_GOTO(status,
-                    convert(&st, ci, tsr__tablechunk_col(table, (uint32_t)ci), scratch));
+                    convert(&st, ci, tsr__tablechunk_col(table, (uint32_t)ci)));
     int kept = b->n;
     if (st.anybad) {
       compact(&st, table);
@@ -341,8 +360,7 @@ tsr_status tsr__csv_parse_block(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt
   for (int ci = 0; ci < fmt->ncols; ci++)
     tsr__tablechunk_col(table, (uint32_t)ci)->rows = st.row;
 fail:
-  tsr_free(ctx, buf);
-  tsr_free(ctx, scratch);
+  csv_input_close(ctx, &in);
   tsr_free(ctx, fieldcol);
   tsr_free(ctx, b);
   tsr_free(ctx, pos);

@@ -37,7 +37,7 @@ tsr_coltype tsr__csv_join(tsr_coltype a, tsr_coltype b);
 typedef struct strset {
   int64_t n, ent_cap, slot_cap;
   int32_t *slots; /* index + 1 */
-  uint64_t *hashes;
+  csv_key *keys;
   int64_t *offs; /* n + 1 */
   char *arena;
   int64_t arena_cap;
@@ -45,7 +45,7 @@ typedef struct strset {
 
 static void strset_free(tsr_ctx *ctx, strset *s) {
   tsr_free(ctx, s->slots);
-  tsr_free(ctx, s->hashes);
+  tsr_free(ctx, s->keys);
   tsr_free(ctx, s->offs);
   tsr_free(ctx, s->arena);
   memset(s, 0, sizeof *s);
@@ -61,39 +61,42 @@ static tsr_status grow(tsr_ctx *ctx, void **p, size_t old_bytes, size_t new_byte
   return TSR_OK;
 }
 
-static tsr_status strset_add(tsr_ctx *ctx, strset *s, const char *p, size_t n, uint64_t h) {
+/* Adds (p, n) whose key is k. */
+static tsr_status strset_add(tsr_ctx *ctx, strset *s, const char *p, size_t n, const csv_key *k) {
   if (s->slot_cap == 0 || (s->n + 1) * 2 > s->slot_cap) {
     int64_t cap = s->slot_cap ? s->slot_cap * 2 : 256;
     int32_t *slots;
     TSR_TRY(tsr_calloc(ctx, (size_t)cap, sizeof *slots, (void **)&slots));
     for (int64_t i = 0; i < s->n; i++) {
-      uint64_t k = s->hashes[i] & (uint64_t)(cap - 1);
-      while (slots[k] != 0)
-        k = (k + 1) & (uint64_t)(cap - 1);
-      slots[k] = (int32_t)(i + 1);
+      uint64_t j = s->keys[i].hash & (uint64_t)(cap - 1);
+      while (slots[j] != 0)
+        j = (j + 1) & (uint64_t)(cap - 1);
+      slots[j] = (int32_t)(i + 1);
     }
     tsr_free(ctx, s->slots);
     s->slots = slots;
     s->slot_cap = cap;
   }
-  uint64_t mask = (uint64_t)s->slot_cap - 1, k = h & mask;
-  while (s->slots[k] != 0) {
-    int64_t i = s->slots[k] - 1;
-    if (s->hashes[i] == h && s->offs[i + 1] - s->offs[i] == (int64_t)n &&
-        memcmp(s->arena + s->offs[i], p, n) == 0)
+  uint64_t mask = (uint64_t)s->slot_cap - 1, j = k->hash & mask;
+  while (s->slots[j] != 0) {
+    int64_t i = s->slots[j] - 1;
+    if (csv_key_eq(k, p, n, &s->keys[i], s->arena + s->offs[i],
+                   (size_t)(s->offs[i + 1] - s->offs[i])))
       return TSR_OK;
-    k = (k + 1) & mask;
+    j = (j + 1) & mask;
   }
   if (s->n + 2 > s->ent_cap) {
     int64_t cap = s->ent_cap ? s->ent_cap * 2 : 256;
-    TSR_TRY(grow(ctx, (void **)&s->hashes, (size_t)s->n * 8, (size_t)cap * 8));
-    TSR_TRY(grow(ctx, (void **)&s->offs, s->ent_cap ? (size_t)(s->n + 1) * 8 : 0, (size_t)(cap + 1) * 8));
+    TSR_TRY(grow(ctx, (void **)&s->keys, (size_t)s->n * sizeof *s->keys,
+                 (size_t)cap * sizeof *s->keys));
+    TSR_TRY(grow(ctx, (void **)&s->offs, s->ent_cap ? (size_t)(s->n + 1) * 8 : 0,
+                 (size_t)(cap + 1) * 8));
     if (s->ent_cap == 0)
       s->offs[0] = 0;
     s->ent_cap = cap;
   }
   int64_t used = s->offs[s->n];
-  if (used + (int64_t)n > s->arena_cap) {
+  if (s->arena == NULL || used + (int64_t)n > s->arena_cap) {
     int64_t cap = s->arena_cap ? s->arena_cap : 4096;
     while (cap < used + (int64_t)n)
       cap *= 2;
@@ -101,9 +104,9 @@ static tsr_status strset_add(tsr_ctx *ctx, strset *s, const char *p, size_t n, u
     s->arena_cap = cap;
   }
   memcpy(s->arena + used, p, n);
-  s->hashes[s->n] = h;
+  s->keys[s->n] = *k;
   s->offs[s->n + 1] = used + (int64_t)n;
-  s->slots[k] = (int32_t)(s->n + 1);
+  s->slots[j] = (int32_t)(s->n + 1);
   s->n++;
   return TSR_OK;
 }
@@ -228,7 +231,7 @@ static void scan_block(scan_shared *sh, int64_t bi) {
   block_scan *bs = &sh->bs[bi];
   const tsr__csv_block *blk = &sh->blocks[bi];
   size_t blen_bytes = (size_t)(blk->end - blk->start);
-  char *buf = NULL, *scratch = NULL;
+  const char *buf = NULL;
   uint32_t *pos = NULL;
   csv_batch *b = NULL;
   strset *sets = NULL;
@@ -237,17 +240,16 @@ static void scan_block(scan_shared *sh, int64_t bi) {
   bs->err = 0;
   for (int c = 0; c < ncols; c++)
     bs->lt[c] = fmt->cols[c].type.id;
-  tsr_status st = tsr_alloc(ctx, blen_bytes + CSV_PAD, (void **)&buf);
-  if (st == TSR_OK)
-    st = tsr_alloc(ctx, blen_bytes + 64, (void **)&scratch);
+  csv_input in;
+  memset(&in, 0, sizeof in);
+  tsr_status st = csv_input_open(ctx, sh->fd, fmt->path, blk->start, blen_bytes, false, &in);
+  buf = in.p;
   if (st == TSR_OK)
     st = tsr_alloc(ctx, sizeof *b, (void **)&b);
   if (st == TSR_OK)
     st = tsr_alloc(ctx, 2 * (size_t)(ncols + 1) * CSV_BATCH * sizeof(uint32_t), (void **)&pos);
   if (st == TSR_OK)
     st = tsr_calloc(ctx, (size_t)ncols + 1, sizeof *sets, (void **)&sets);
-  if (st == TSR_OK)
-    st = tsr__csv_read_range(sh->fd, fmt->path, blk->start, blen_bytes, buf);
   if (st != TSR_OK) {
     bs->err = 1;
     bs->err_pos = 0;
@@ -255,9 +257,6 @@ static void scan_block(scan_shared *sh, int64_t bi) {
     snprintf(bs->msg, sizeof bs->msg, "%s", tsr_last_error());
     goto done;
   }
-  memset(buf + blen_bytes, 0, CSV_PAD);
-  buf[blen_bytes] = '\n';
-  bs->newlines = count_newlines(buf, blen_bytes);
   b->start = pos;
   b->len = pos + (size_t)(ncols + 1) * CSV_BATCH;
   csv_tok tok;
@@ -279,6 +278,7 @@ static void scan_block(scan_shared *sh, int64_t bi) {
       break;
     }
     const int n = b->n;
+    bs->newlines += b->newlines;
     if (n == 0)
       break;
     memset(bad, 0, (size_t)n);
@@ -393,12 +393,29 @@ static void scan_block(scan_shared *sh, int64_t bi) {
         if (csv_is_null(fmt, s, L))
           continue;
         size_t len = L & CSV_LENMASK;
+        const char *kend = buf + blen_bytes;
+        char stack[256];
+        char *tmp = NULL;
         if ((L & CSV_ESCAPED) || (fmt->replace_utf8 && !csv_ascii(s, len))) {
+          size_t m = csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fmt->replace_utf8,
+                                    fmt->quote, NULL);
+          tmp = m + 16 <= sizeof stack ? stack : malloc(m + 16);
+          if (tmp == NULL) {
+            bs->err = 1;
+            bs->err_pos = 0;
+            bs->err_status = TSR_ENOMEM;
+            snprintf(bs->msg, sizeof bs->msg, "%s: out of memory", fmt->path);
+            break;
+          }
           len = csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fmt->replace_utf8, fmt->quote,
-                               scratch);
-          s = scratch;
+                               tmp);
+          s = tmp;
+          kend = tmp + len + 16;
         }
-        tsr_status s2 = strset_add(ctx, set, s, len, csv_hash(s, len));
+        csv_key key = csv_key_of(s, len, kend);
+        tsr_status s2 = strset_add(ctx, set, s, len, &key);
+        if (tmp != NULL && tmp != stack)
+          free(tmp);
         if (s2 != TSR_OK) {
           bs->err = 1;
           bs->err_pos = 0;
@@ -429,7 +446,7 @@ static void scan_block(scan_shared *sh, int64_t bi) {
         strset *g = &sh->global[ci];
         for (int64_t i = 0; i < set->n && !sh->given_up[ci] && !bs->err; i++) {
           tsr_status s2 = strset_add(ctx, g, set->arena + set->offs[i],
-                                     (size_t)(set->offs[i + 1] - set->offs[i]), set->hashes[i]);
+                                     (size_t)(set->offs[i + 1] - set->offs[i]), &set->keys[i]);
           if (s2 != TSR_OK) {
             bs->err = 1;
             bs->err_pos = 0;
@@ -448,8 +465,7 @@ done:
     for (int ci = 0; ci < ncols; ci++)
       strset_free(ctx, &sets[ci]);
   tsr_free(ctx, sets);
-  tsr_free(ctx, buf);
-  tsr_free(ctx, scratch);
+  csv_input_close(ctx, &in);
   tsr_free(ctx, b);
   tsr_free(ctx, pos);
 }
@@ -458,11 +474,17 @@ done:
 
 /* The first record boundary at or after `cut` (> data_start), assuming
  * `odd` quotes precede it: the byte after the first newline preceded by an
- * even count of quotes (counting from the data start).  size when none. */
+ * even count of quotes (counting from the data start).  size when none;
+ * -1 when the search passes give_up (a speculation that went wrong). */
 static tsr_status find_boundary(int fd, const tsr__csv_format *fmt, int64_t size, int64_t cut,
-                                bool odd, char *win, size_t win_bytes, int64_t *out) {
+                                bool odd, int64_t give_up, char *win, size_t win_bytes,
+                                int64_t *out) {
   bool in = odd;
   for (int64_t off = cut; off < size;) {
+    if (off >= give_up) {
+      *out = -1;
+      return TSR_OK;
+    }
     size_t n = (size_t)(size - off < (int64_t)win_bytes ? size - off : (int64_t)win_bytes);
     TSR_TRY(tsr__csv_read_range(fd, fmt->path, off, n, win));
     for (size_t i = 0; i < n; i++) {
@@ -531,9 +553,16 @@ static tsr_status make_blocks(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt, 
   }
   TSR__TRY_GOTO(status, tsr_alloc(ctx, 64 * 1024, (void **)&win));
   bound[0] = start;
-  for (int64_t i = 1; i < ncuts; i++)
-    TSR__TRY_GOTO(status, find_boundary(fd, fmt, size, start + i * block_bytes, odd[i] != 0, win,
+  for (int64_t i = 1; i < ncuts; i++) {
+    int64_t cut = start + i * block_bytes;
+    TSR__TRY_GOTO(status, find_boundary(fd, fmt, size, cut, odd[i] != 0,
+                                        exact ? INT64_MAX : cut + block_bytes + (1 << 20), win,
                                         64 * 1024, &bound[i]));
+    if (bound[i] < 0) {
+      *nblocks = -1; /* speculation failed: find them exactly */
+      goto fail;
+    }
+  }
   bound[ncuts] = size;
   int64_t n = 0;
   TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)ncuts + 1, sizeof **blocks, "CSV blocks",
@@ -641,7 +670,7 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
                   tsr__csv_read_range(fd, fmt->path, 0, (size_t)fmt->data_start, hdr));
     first_line += count_newlines(hdr, (size_t)fmt->data_start);
   }
-  bool exact = false;
+  bool exact = fmt->quotes_seen;
   for (int pass = 0;; pass++) {
     TSR__CHECK_GOTO(status, pass < 16, TSR_EINVAL, "%s: the scan does not settle", fmt->path);
     tsr__csv_block *blocks = NULL;
@@ -649,6 +678,10 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
     tsr_free(ctx, out->blocks);
     out->blocks = NULL;
     TSR__TRY_GOTO(status, make_blocks(ctx, fd, fmt, size, block_bytes, exact, &nb, &blocks));
+    if (nb < 0) {
+      exact = true;
+      continue;
+    }
     out->blocks = blocks;
     out->nblocks = nb;
     tsr_free(ctx, out->data_bytes);

@@ -7,8 +7,8 @@
  * string, joined over the column (int64 + float64 = float64, date +
  * timestamp = timestamp, any other mix = string; a column with no
  * non-null value is string).  Header: the first record is a header when
- * one of its values does not fit its column's type, or when every column
- * is string and the first record has no empty field. */
+ * one of its values would make its non-string column a string column, or
+ * when every column is string and the first record has no empty field. */
 #include <stdio.h>
 
 #include "csv_impl.h"
@@ -166,6 +166,7 @@ tsr_status tsr__csv_sniff(tsr_ctx *ctx, int fd, int64_t size, int header_given,
   TSR__TRY_GOTO(status, tsr_alloc(ctx, HEAD + NWIN * WIN + 1, (void **)&buf));
   TSR__TRY_GOTO(status, tsr__csv_read_range(fd, fmt->path, 0, head, buf));
   TSR__TRY_GOTO(status, tsr_alloc(ctx, SNIFF_MAX_FIELDS * sizeof *fields, (void **)&fields));
+  fmt->quotes_seen = memchr(buf, fmt->quote ? fmt->quote : '"', head) != NULL;
   size_t bom = head >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
   const char *h0 = buf + bom, *hend = buf + head;
   if (fmt->quote == 0)
@@ -240,6 +241,7 @@ tsr_status tsr__csv_sniff(tsr_ctx *ctx, int fd, int64_t size, int header_given,
       if (n == 0)
         continue;
       TSR__TRY_GOTO(status, tsr__csv_read_range(fd, fmt->path, off, n, wbuf));
+      fmt->quotes_seen |= memchr(wbuf, fmt->quote, n) != NULL;
       end = wbuf + n;
       at_eof = off + (int64_t)n == size;
       p = memchr(wbuf, '\n', n);
@@ -275,7 +277,7 @@ tsr_status tsr__csv_sniff(tsr_ctx *ctx, int fd, int64_t size, int header_given,
       if (is_null_text(fmt, &first[i]) || first[i].n == 0)
         empty = true;
       else if (types[i] != TSR_COL_STRING && types[i] != TSR_NUM_COLTYPES &&
-               tsr__csv_join(types[i], classify(first[i].s, first[i].n)) != types[i])
+               tsr__csv_join(types[i], classify(first[i].s, first[i].n)) == TSR_COL_STRING)
         misfit = true;
     }
     header = misfit || (all_string && !empty);
