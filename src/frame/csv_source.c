@@ -71,8 +71,8 @@ static void hash_csv(const tsr__expr *e, tsr__hash *h) {
   }
 }
 
-static const tsr__op op_csv = {"frame_csv", lower_csv, tsr__fnode_destroy_params, false, NULL,
-                               hash_csv};
+static const tsr__op op_csv = {"frame_csv", lower_csv, tsr__fnode_destroy_params,
+                               false,       NULL,      hash_csv};
 
 static tsr_status dup_str(tsr_ctx *ctx, const char *s, size_t n, char **out) {
   TSR_TRY(tsr_alloc(ctx, n + 1, (void **)out));
@@ -111,8 +111,8 @@ static void free_items(tsr_ctx *ctx, char **items, int n) {
 }
 
 /* Applies options.schema ("name:type,...") to the sniffed columns. */
-static tsr_status apply_schema(tsr_ctx *ctx, const char *fn, const char *path,
-                               const char *schema, tsr__csv_format *fmt) {
+static tsr_status apply_schema(tsr_ctx *ctx, const char *fn, const char *path, const char *schema,
+                               tsr__csv_format *fmt) {
   char **items = NULL;
   int n = 0;
   tsr_status status = split(ctx, schema, &items, &n);
@@ -124,16 +124,16 @@ static tsr_status apply_schema(tsr_ctx *ctx, const char *fn, const char *path,
   for (int i = 0; i < n && status == TSR_OK; i++) {
     char *colon = strrchr(items[i], ':');
     if (colon == NULL || colon == items[i]) {
-      status = tsr_error_set(TSR_EINVAL,
-                             "%s: schema item %d ('%s') is not name:type (e.g. 'v1:int64')", fn,
-                             i + 1, items[i]);
+      status =
+          tsr_error_set(TSR_EINVAL, "%s: schema item %d ('%s') is not name:type (e.g. 'v1:int64')",
+                        fn, i + 1, items[i]);
       break;
     }
     *colon = '\0';
     tsr_type t;
     if (tsr_type_parse(colon + 1, &t) != TSR_OK) {
-      status = tsr_error_set(TSR_EINVAL, "%s: schema column '%s': unknown type '%s'", fn,
-                             items[i], colon + 1);
+      status = tsr_error_set(TSR_EINVAL, "%s: schema column '%s': unknown type '%s'", fn, items[i],
+                             colon + 1);
       break;
     }
     char *name;
@@ -155,8 +155,8 @@ static tsr_status apply_schema(tsr_ctx *ctx, const char *fn, const char *path,
 }
 
 /* Keeps only options.columns, in that order. */
-static tsr_status apply_columns(tsr_ctx *ctx, const char *fn, const char *path,
-                                const char *columns, tsr__csv_format *fmt) {
+static tsr_status apply_columns(tsr_ctx *ctx, const char *fn, const char *path, const char *columns,
+                                tsr__csv_format *fmt) {
   char **items = NULL;
   int n = 0;
   tsr__csv_col *cols = NULL;
@@ -230,9 +230,9 @@ tsr_status tsr_frame_read_csv(tsr_ctx *ctx, const char *path, const tsr_csv_opti
                   (opt.delimiter > 32 && opt.delimiter < 127))),
             TSR_EINVAL, "%s: delimiter 0x%02X cannot separate fields", fn,
             (unsigned)(unsigned char)opt.delimiter);
-  TSR_CHECK(opt.quote == 0 || (opt.quote != '\n' && opt.quote != '\r' && opt.quote != opt.delimiter),
-            TSR_EINVAL, "%s: quote 0x%02X cannot quote fields", fn,
-            (unsigned)(unsigned char)opt.quote);
+  TSR_CHECK(
+      opt.quote == 0 || (opt.quote != '\n' && opt.quote != '\r' && opt.quote != opt.delimiter),
+      TSR_EINVAL, "%s: quote 0x%02X cannot quote fields", fn, (unsigned)(unsigned char)opt.quote);
   int64_t block_bytes = opt.block_bytes > 0 ? opt.block_bytes : (INT64_C(8) << 20);
 
   tsr_status status = TSR_OK;
@@ -252,8 +252,7 @@ tsr_status tsr_frame_read_csv(tsr_ctx *ctx, const char *path, const tsr_csv_opti
   tsr__csv_format *fmt = &s->fmt;
   fmt->path = s->path;
   struct stat sb;
-  TSR__CHECK_GOTO(status, stat(path, &sb) == 0, TSR_EIO, "%s: %s: %s", fn, path,
-                  strerror(errno));
+  TSR__CHECK_GOTO(status, stat(path, &sb) == 0, TSR_EIO, "%s: %s: %s", fn, path, strerror(errno));
   TSR__CHECK_GOTO(status, !S_ISDIR(sb.st_mode), TSR_EIO, "%s: %s is a directory, not a CSV file",
                   fn, path);
   size_t plen = strlen(path);
@@ -264,8 +263,7 @@ tsr_status tsr_frame_read_csv(tsr_ctx *ctx, const char *path, const tsr_csv_opti
     TSR__CHECK_GOTO(status, s->fd >= 0, TSR_EIO, "%s: cannot open %s: %s", fn, path,
                     strerror(errno));
   }
-  TSR__CHECK_GOTO(status, fstat(s->fd, &sb) == 0, TSR_EIO, "%s: %s: %s", fn, path,
-                  strerror(errno));
+  TSR__CHECK_GOTO(status, fstat(s->fd, &sb) == 0, TSR_EIO, "%s: %s: %s", fn, path, strerror(errno));
   int64_t size = (int64_t)sb.st_size;
   fmt->delim = opt.delimiter;
   fmt->quote = opt.quote;
@@ -296,10 +294,10 @@ tsr_status tsr_frame_read_csv(tsr_ctx *ctx, const char *path, const tsr_csv_opti
       fmt->cols[i].dict_data = s->dicts[i]->data;
       TSR__TRY_GOTO(status, tsr__csv_dict_index(ctx, &fmt->cols[i]));
     }
-  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)nb + 1, sizeof *cap, "row chunks",
-                                         (void **)&cap));
-  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)nb + 1, sizeof *count, "row chunks",
-                                         (void **)&count));
+  TSR__TRY_GOTO(status,
+                tsr__alloc_array(ctx, (size_t)nb + 1, sizeof *cap, "row chunks", (void **)&cap));
+  TSR__TRY_GOTO(
+      status, tsr__alloc_array(ctx, (size_t)nb + 1, sizeof *count, "row chunks", (void **)&count));
   for (int64_t b = 0; b < nb; b++) {
     count[b] = scan.blocks[b].rows;
     cap[b] = count[b] + (fmt->bad_rows == TSR_CSV_BAD_SKIP ? scan.blocks[b].bad : 0);
@@ -307,8 +305,8 @@ tsr_status tsr_frame_read_csv(tsr_ctx *ctx, const char *path, const tsr_csv_opti
   TSR__TRY_GOTO(status, tsr__rows_create(ctx, nb, cap, count, &rows));
   TSR__TRY_GOTO(status,
                 tsr__alloc_array(ctx, (size_t)n + 1, sizeof *types, "types", (void **)&types));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n * (size_t)nb + 1, sizeof *data_cap,
-                                   (void **)&data_cap));
+  TSR__TRY_GOTO(status,
+                tsr_calloc(ctx, (size_t)n * (size_t)nb + 1, sizeof *data_cap, (void **)&data_cap));
   for (int i = 0; i < n; i++) {
     types[i] = fmt->cols[i].type;
     if (types[i].id != TSR_COL_TIMESTAMP)
@@ -327,8 +325,8 @@ tsr_status tsr_frame_read_csv(tsr_ctx *ctx, const char *path, const tsr_csv_opti
     TSR__TRY_GOTO(status, tsr__fnode_create(ctx, &op_csv, rows, (uint32_t)n, types, data_cap, 0,
                                             NULL, params, &node));
     for (int i = 0; i < n; i++)
-      cols[i] = (tsr__col){params->fmt.cols[i].name, types[i], params->dicts[i], node,
-                           (uint32_t)i, false};
+      cols[i] = (tsr__col){
+          params->fmt.cols[i].name, types[i], params->dicts[i], node, (uint32_t)i, false};
   }
   TSR__TRY_GOTO(status, tsr__frame_make(ctx, n, cols, rows, out));
   (*out)->csv_bad_rows = bad;

@@ -56,7 +56,7 @@ typedef struct tsr__csv_format {
   char **nulls;
   tsr_csv_bad_rows bad_rows;
   bool replace_utf8;
-  int64_t dict_max; /* < 0: no dictionaries */
+  int64_t dict_max;   /* < 0: no dictionaries */
   int64_t data_start; /* offset of the first data record (after BOM and header) */
   bool quotes_seen;   /* the sniffer's samples hold a quote: find blocks exactly at once */
 } tsr__csv_format;

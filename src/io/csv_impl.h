@@ -9,15 +9,18 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
-#include <sys/mman.h>
-#include <unistd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "csv.h"
 
 #define CSV_BATCH 1024
+/* Distance between two columns' field positions in a batch: not a multiple of
+ * 4 KiB, so that one row's stores to every column do not share L1 sets. */
+#define CSV_STRIDE (CSV_BATCH + 16)
 #define CSV_PAD 64 /* bytes after a block in its buffer (a newline, then zeros) */
 
 /* Field flags in the high bits of a length. */
@@ -38,17 +41,17 @@ typedef struct csv_tok {
 typedef struct csv_batch {
   int n;
   int64_t newlines; /* newline bytes consumed (records, blank lines, inside quotes) */
-  uint32_t *start; /* [col * CSV_BATCH + r] */
+  uint32_t *start;  /* [col * CSV_STRIDE + r] */
   uint32_t *len;
   uint32_t rowstart[CSV_BATCH];
   int32_t nf[CSV_BATCH]; /* fields found in the record */
 } csv_batch;
 
 typedef struct csv_tokerr {
-  int kind;     /* 1: quote inside an unquoted field; 2: text after a closing quote;
-                   3: unterminated quoted field */
-  int64_t pos;  /* offset in the buffer */
-  int field;    /* 0-based */
+  int kind;    /* 1: quote inside an unquoted field; 2: text after a closing quote;
+                  3: unterminated quoted field */
+  int64_t pos; /* offset in the buffer */
+  int field;   /* 0-based */
 } csv_tokerr;
 
 static inline void csv_tok_init(csv_tok *t, const tsr__csv_format *fmt, const int *fieldcol) {
@@ -67,8 +70,8 @@ static inline void csv_tok_init(csv_tok *t, const tsr__csv_format *fmt, const in
 
 /* Tokenizes up to CSV_BATCH records from *pp (a record start) before end.
  * buf[end] must be a newline (the sentinel).  Returns 0, or -1 with *err. */
-static inline int csv_tokenize(const csv_tok *t, const char *buf, const char **pp,
-                               const char *end, csv_batch *b, csv_tokerr *err) {
+static inline int csv_tokenize(const csv_tok *t, const char *buf, const char **pp, const char *end,
+                               csv_batch *b, csv_tokerr *err) {
   const char *p = *pp;
   const char delim = t->delim, quote = t->quote;
   const uint8_t *special = t->special;
@@ -112,8 +115,8 @@ static inline int csv_tokenize(const csv_tok *t, const char *buf, const char **p
             if (f < nfields) {
               int c = fieldcol[f];
               if (c >= 0) {
-                bstart[c * CSV_BATCH + n] = (uint32_t)(fs - buf);
-                blen[c * CSV_BATCH + n] = (uint32_t)(fe - fs);
+                bstart[c * CSV_STRIDE + n] = (uint32_t)(fs - buf);
+                blen[c * CSV_STRIDE + n] = (uint32_t)(fe - fs);
               }
             }
             f++;
@@ -126,8 +129,8 @@ static inline int csv_tokenize(const csv_tok *t, const char *buf, const char **p
           if (f < nfields) {
             int c = fieldcol[f];
             if (c >= 0) {
-              bstart[c * CSV_BATCH + n] = (uint32_t)(fs - buf);
-              blen[c * CSV_BATCH + n] = (uint32_t)(fe - fs);
+              bstart[c * CSV_STRIDE + n] = (uint32_t)(fs - buf);
+              blen[c * CSV_STRIDE + n] = (uint32_t)(fe - fs);
             }
           }
           f++;
@@ -204,8 +207,8 @@ static inline int csv_tokenize(const csv_tok *t, const char *buf, const char **p
       if (f < nfields) {
         int c = fieldcol[f];
         if (c >= 0) {
-          bstart[c * CSV_BATCH + n] = (uint32_t)(fs - buf);
-          blen[c * CSV_BATCH + n] = len | flags;
+          bstart[c * CSV_STRIDE + n] = (uint32_t)(fs - buf);
+          blen[c * CSV_STRIDE + n] = len | flags;
         }
       }
       f++;
@@ -223,8 +226,8 @@ static inline int csv_tokenize(const csv_tok *t, const char *buf, const char **p
     for (int g = f; g < nfields; g++) {
       int c = fieldcol[g];
       if (c >= 0) {
-        bstart[c * CSV_BATCH + n] = 0;
-        blen[c * CSV_BATCH + n] = CSV_MISSING;
+        bstart[c * CSV_STRIDE + n] = 0;
+        blen[c * CSV_STRIDE + n] = CSV_MISSING;
       }
     }
     b->nf[n] = f;
@@ -470,8 +473,7 @@ static inline bool csv_parse_date(const char *s, size_t n, int32_t *out) {
 }
 
 /* YYYY-MM-DD[( |T)HH:MM:SS[.f{1,9}]] in `unit`s (finer digits truncated). */
-static inline bool csv_parse_timestamp(const char *s, size_t n, tsr_time_unit unit,
-                                       int64_t *out) {
+static inline bool csv_parse_timestamp(const char *s, size_t n, tsr_time_unit unit, int64_t *out) {
   int32_t days;
   if (n < 10 || !csv_parse_date(s, 10, &days))
     return false;

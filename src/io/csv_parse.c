@@ -67,42 +67,42 @@ typedef struct parse_state {
   bool anybad;
 } parse_state;
 
-#define SET_NULL()                               \
-  do {                                           \
-    validity[(row + r) >> 3] &= (uint8_t)~(1u << ((row + r) & 7)); \
-    nulls++;                                     \
+#define SET_NULL()                                                  \
+  do {                                                              \
+    validity[(row + r) >> 3] &= (uint8_t) ~(1u << ((row + r) & 7)); \
+    nulls++;                                                        \
   } while (0)
 
-#define FAIL()                                   \
-  do {                                           \
-    if (fmt->bad_rows == TSR_CSV_BAD_SKIP) {     \
-      st->bad[r] = 1;                            \
-      st->anybad = true;                         \
-    } else {                                     \
-      SET_NULL();                                \
-    }                                            \
+#define FAIL()                               \
+  do {                                       \
+    if (fmt->bad_rows == TSR_CSV_BAD_SKIP) { \
+      st->bad[r] = 1;                        \
+      st->anybad = true;                     \
+    } else {                                 \
+      SET_NULL();                            \
+    }                                        \
   } while (0)
 
-#define NUM_LOOP(T, DECL, PARSE, STORE)                                   \
-  do {                                                                    \
-    T *out = (T *)tsr__colchunk_values(c) + row;                          \
-    for (int r = 0; r < n; r++) {                                         \
-      uint32_t L = blen[r];                                               \
-      const char *s = buf + bstart[r];                                    \
-      DECL;                                                               \
-      if (__builtin_expect(csv_is_null(fmt, s, L), 0)) {                      \
-        out[r] = 0;                                                       \
-        SET_NULL();                                                       \
-        continue;                                                         \
-      }                                                                   \
-      size_t len = L & CSV_LENMASK;                                       \
-      if (__builtin_expect(!(PARSE), 0)) {                                \
-        out[r] = 0;                                                       \
-        FAIL();                                                           \
-        continue;                                                         \
-      }                                                                   \
-      STORE;                                                              \
-    }                                                                     \
+#define NUM_LOOP(T, DECL, PARSE, STORE)                  \
+  do {                                                   \
+    T *out = (T *)tsr__colchunk_values(c) + row;         \
+    for (int r = 0; r < n; r++) {                        \
+      uint32_t L = blen[r];                              \
+      const char *s = buf + bstart[r];                   \
+      DECL;                                              \
+      if (__builtin_expect(csv_is_null(fmt, s, L), 0)) { \
+        out[r] = 0;                                      \
+        SET_NULL();                                      \
+        continue;                                        \
+      }                                                  \
+      size_t len = L & CSV_LENMASK;                      \
+      if (__builtin_expect(!(PARSE), 0)) {               \
+        out[r] = 0;                                      \
+        FAIL();                                          \
+        continue;                                        \
+      }                                                  \
+      STORE;                                             \
+    }                                                    \
   } while (0)
 
 /* Converts column ci of the batch. */
@@ -110,8 +110,8 @@ static tsr_status convert(parse_state *st, int ci, tsr__colchunk *c) {
   const tsr__csv_format *fmt = st->fmt;
   const tsr__csv_col *col = &fmt->cols[ci];
   const char *buf = st->buf;
-  const uint32_t *bstart = st->b->start + (size_t)ci * CSV_BATCH;
-  const uint32_t *blen = st->b->len + (size_t)ci * CSV_BATCH;
+  const uint32_t *bstart = st->b->start + (size_t)ci * CSV_STRIDE;
+  const uint32_t *blen = st->b->len + (size_t)ci * CSV_STRIDE;
   const int n = st->b->n;
   const int64_t row = st->row;
   uint8_t *validity = tsr__colchunk_validity(c);
@@ -124,16 +124,16 @@ static tsr_status convert(parse_state *st, int ci, tsr__colchunk *c) {
     NUM_LOOP(int64_t, int64_t v = 0, csv_parse_i64(s, len, &v), out[r] = v);
     break;
   case TSR_COL_INT32:
-    NUM_LOOP(int32_t, int64_t v = 0,
-             csv_parse_i64(s, len, &v) && v >= INT32_MIN && v <= INT32_MAX, out[r] = (int32_t)v);
+    NUM_LOOP(int32_t, int64_t v = 0, csv_parse_i64(s, len, &v) && v >= INT32_MIN && v <= INT32_MAX,
+             out[r] = (int32_t)v);
     break;
   case TSR_COL_INT16:
-    NUM_LOOP(int16_t, int64_t v = 0,
-             csv_parse_i64(s, len, &v) && v >= INT16_MIN && v <= INT16_MAX, out[r] = (int16_t)v);
+    NUM_LOOP(int16_t, int64_t v = 0, csv_parse_i64(s, len, &v) && v >= INT16_MIN && v <= INT16_MAX,
+             out[r] = (int16_t)v);
     break;
   case TSR_COL_INT8:
-    NUM_LOOP(int8_t, int64_t v = 0,
-             csv_parse_i64(s, len, &v) && v >= INT8_MIN && v <= INT8_MAX, out[r] = (int8_t)v);
+    NUM_LOOP(int8_t, int64_t v = 0, csv_parse_i64(s, len, &v) && v >= INT8_MIN && v <= INT8_MAX,
+             out[r] = (int8_t)v);
     break;
   case TSR_COL_UINT64:
     NUM_LOOP(uint64_t, uint64_t v = 0, csv_parse_u64(s, len, &v), out[r] = v);
@@ -154,24 +154,22 @@ static tsr_status convert(parse_state *st, int ci, tsr__colchunk *c) {
     NUM_LOOP(double, double v = 0, csv_parse_f64(s, len, &v, true), out[r] = v);
     break;
   case TSR_COL_FLOAT32:
-    NUM_LOOP(float, double v = 0, csv_parse_f64(s, len, &v, false),
-             {
-               char stack[128];
-               char *tmp = len < sizeof stack ? stack : malloc(len + 1);
-               TSR_CHECK(tmp != NULL, TSR_ENOMEM, "%s: out of memory", fmt->path);
-               memcpy(tmp, s, len);
-               tmp[len] = '\0';
-               out[r] = strtof(tmp, NULL);
-               if (tmp != stack)
-                 free(tmp);
-             });
+    NUM_LOOP(float, double v = 0, csv_parse_f64(s, len, &v, false), {
+      char stack[128];
+      char *tmp = len < sizeof stack ? stack : malloc(len + 1);
+      TSR_CHECK(tmp != NULL, TSR_ENOMEM, "%s: out of memory", fmt->path);
+      memcpy(tmp, s, len);
+      tmp[len] = '\0';
+      out[r] = strtof(tmp, NULL);
+      if (tmp != stack)
+        free(tmp);
+    });
     break;
   case TSR_COL_DATE:
     NUM_LOOP(int32_t, int32_t v = 0, csv_parse_date(s, len, &v), out[r] = v);
     break;
   case TSR_COL_TIMESTAMP:
-    NUM_LOOP(int64_t, int64_t v = 0, csv_parse_timestamp(s, len, col->type.unit, &v),
-             out[r] = v);
+    NUM_LOOP(int64_t, int64_t v = 0, csv_parse_timestamp(s, len, col->type.unit, &v), out[r] = v);
     break;
   case TSR_COL_STRING: {
     tsr_string_view *out = (tsr_string_view *)tsr__colchunk_values(c) + row;
@@ -186,7 +184,22 @@ static tsr_status convert(parse_state *st, int ci, tsr__colchunk *c) {
       }
       size_t len = L & CSV_LENMASK;
       if (__builtin_expect(!(L & CSV_ESCAPED) && (!fix || csv_ascii(s, len)), 1)) {
-        out[r] = tsr__view_make(c, s, (uint32_t)len);
+        if (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && len <= 12 && st->end - s >= 16) {
+          /* inline, zero-padded, from two word loads (no call) */
+          uint64_t a, b2;
+          memcpy(&a, s, 8);
+          memcpy(&b2, s + 8, 8);
+          if (len < 8) {
+            a &= len == 0 ? 0 : ~UINT64_C(0) >> (64 - 8 * len);
+            b2 = 0;
+          } else {
+            b2 &= len == 8 ? 0 : ~UINT64_C(0) >> (64 - 8 * (len - 8));
+          }
+          uint64_t w[2] = {(uint64_t)len | (a << 32), (a >> 32) | (b2 << 32)};
+          memcpy(&out[r], w, 16);
+        } else {
+          out[r] = tsr__view_make(c, s, (uint32_t)len);
+        }
         continue;
       }
       size_t m = csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fix, fmt->quote, NULL);
@@ -261,12 +274,28 @@ static void compact(parse_state *st, void *table) {
     tsr__colchunk *c = tsr__tablechunk_col(table, (uint32_t)ci);
     size_t w;
     switch (fmt->cols[ci].type.id) {
-    case TSR_COL_BOOL: case TSR_COL_INT8: case TSR_COL_UINT8: w = 1; break;
-    case TSR_COL_INT16: case TSR_COL_UINT16: w = 2; break;
-    case TSR_COL_INT32: case TSR_COL_UINT32: case TSR_COL_FLOAT32: case TSR_COL_DATE:
-    case TSR_COL_DICT: w = 4; break;
-    case TSR_COL_STRING: w = 16; break;
-    default: w = 8; break;
+    case TSR_COL_BOOL:
+    case TSR_COL_INT8:
+    case TSR_COL_UINT8:
+      w = 1;
+      break;
+    case TSR_COL_INT16:
+    case TSR_COL_UINT16:
+      w = 2;
+      break;
+    case TSR_COL_INT32:
+    case TSR_COL_UINT32:
+    case TSR_COL_FLOAT32:
+    case TSR_COL_DATE:
+    case TSR_COL_DICT:
+      w = 4;
+      break;
+    case TSR_COL_STRING:
+      w = 16;
+      break;
+    default:
+      w = 8;
+      break;
     }
     unsigned char *v = tsr__colchunk_values(c);
     uint8_t *bits = tsr__colchunk_validity(c);
@@ -309,11 +338,11 @@ tsr_status tsr__csv_parse_block(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt
   for (int i = 0; i < fmt->ncols; i++)
     fieldcol[fmt->cols[i].field] = i;
   TSR__TRY_GOTO(status, tsr_kernel_alloc(ctx, sizeof *b, (void **)&b));
-  TSR__TRY_GOTO(status, tsr_kernel_alloc(ctx, 2 * (size_t)(fmt->ncols + 1) * CSV_BATCH *
-                                                  sizeof(uint32_t),
-                                         (void **)&pos));
+  TSR__TRY_GOTO(status,
+                tsr_kernel_alloc(ctx, 2 * (size_t)(fmt->ncols + 1) * CSV_STRIDE * sizeof(uint32_t),
+                                 (void **)&pos));
   b->start = pos;
-  b->len = pos + (size_t)(fmt->ncols + 1) * CSV_BATCH;
+  b->len = pos + (size_t)(fmt->ncols + 1) * CSV_STRIDE;
   for (int ci = 0; ci < fmt->ncols; ci++) {
     tsr__colchunk *c = tsr__tablechunk_col(table, (uint32_t)ci);
     memset(tsr__colchunk_validity(c), 0xFF, ((size_t)c->rows_cap + 7) / 8);
@@ -343,8 +372,7 @@ tsr_status tsr__csv_parse_block(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt
     TSR__CHECK_GOTO(status, st.row + b->n <= cap || fmt->ncols == 0, TSR_EIO,
                     "%s: the file changed while it was read (more rows)", fmt->path);
     for (int ci = 0; ci < fmt->ncols; ci++)
-      TSR__TRY_GOTO(status,
-                    convert(&st, ci, tsr__tablechunk_col(table, (uint32_t)ci)));
+      TSR__TRY_GOTO(status, convert(&st, ci, tsr__tablechunk_col(table, (uint32_t)ci)));
     int kept = b->n;
     if (st.anybad) {
       compact(&st, table);

@@ -140,20 +140,34 @@ typedef struct scan_shared {
 
 static const char *type_name(tsr_type t) {
   switch (t.id) {
-  case TSR_COL_BOOL: return "bool";
-  case TSR_COL_INT8: return "int8";
-  case TSR_COL_INT16: return "int16";
-  case TSR_COL_INT32: return "int32";
-  case TSR_COL_INT64: return "int64";
-  case TSR_COL_UINT8: return "uint8";
-  case TSR_COL_UINT16: return "uint16";
-  case TSR_COL_UINT32: return "uint32";
-  case TSR_COL_UINT64: return "uint64";
-  case TSR_COL_FLOAT32: return "float32";
-  case TSR_COL_FLOAT64: return "float64";
-  case TSR_COL_DATE: return "date (YYYY-MM-DD)";
-  case TSR_COL_TIMESTAMP: return "timestamp (YYYY-MM-DD HH:MM:SS[.ffffff])";
-  default: return "string";
+  case TSR_COL_BOOL:
+    return "bool";
+  case TSR_COL_INT8:
+    return "int8";
+  case TSR_COL_INT16:
+    return "int16";
+  case TSR_COL_INT32:
+    return "int32";
+  case TSR_COL_INT64:
+    return "int64";
+  case TSR_COL_UINT8:
+    return "uint8";
+  case TSR_COL_UINT16:
+    return "uint16";
+  case TSR_COL_UINT32:
+    return "uint32";
+  case TSR_COL_UINT64:
+    return "uint64";
+  case TSR_COL_FLOAT32:
+    return "float32";
+  case TSR_COL_FLOAT64:
+    return "float64";
+  case TSR_COL_DATE:
+    return "date (YYYY-MM-DD)";
+  case TSR_COL_TIMESTAMP:
+    return "timestamp (YYYY-MM-DD HH:MM:SS[.ffffff])";
+  default:
+    return "string";
   }
 }
 
@@ -165,20 +179,33 @@ static bool value_ok(tsr_type t, const char *s, size_t n) {
   uint8_t b;
   int32_t day;
   switch (t.id) {
-  case TSR_COL_BOOL: return csv_parse_bool(s, n, &b);
-  case TSR_COL_INT8: return csv_parse_i64(s, n, &i) && i >= INT8_MIN && i <= INT8_MAX;
-  case TSR_COL_INT16: return csv_parse_i64(s, n, &i) && i >= INT16_MIN && i <= INT16_MAX;
-  case TSR_COL_INT32: return csv_parse_i64(s, n, &i) && i >= INT32_MIN && i <= INT32_MAX;
-  case TSR_COL_INT64: return csv_parse_i64(s, n, &i);
-  case TSR_COL_UINT8: return csv_parse_u64(s, n, &u) && u <= UINT8_MAX;
-  case TSR_COL_UINT16: return csv_parse_u64(s, n, &u) && u <= UINT16_MAX;
-  case TSR_COL_UINT32: return csv_parse_u64(s, n, &u) && u <= UINT32_MAX;
-  case TSR_COL_UINT64: return csv_parse_u64(s, n, &u);
+  case TSR_COL_BOOL:
+    return csv_parse_bool(s, n, &b);
+  case TSR_COL_INT8:
+    return csv_parse_i64(s, n, &i) && i >= INT8_MIN && i <= INT8_MAX;
+  case TSR_COL_INT16:
+    return csv_parse_i64(s, n, &i) && i >= INT16_MIN && i <= INT16_MAX;
+  case TSR_COL_INT32:
+    return csv_parse_i64(s, n, &i) && i >= INT32_MIN && i <= INT32_MAX;
+  case TSR_COL_INT64:
+    return csv_parse_i64(s, n, &i);
+  case TSR_COL_UINT8:
+    return csv_parse_u64(s, n, &u) && u <= UINT8_MAX;
+  case TSR_COL_UINT16:
+    return csv_parse_u64(s, n, &u) && u <= UINT16_MAX;
+  case TSR_COL_UINT32:
+    return csv_parse_u64(s, n, &u) && u <= UINT32_MAX;
+  case TSR_COL_UINT64:
+    return csv_parse_u64(s, n, &u);
   case TSR_COL_FLOAT32:
-  case TSR_COL_FLOAT64: return csv_parse_f64(s, n, &d, false);
-  case TSR_COL_DATE: return csv_parse_date(s, n, &day);
-  case TSR_COL_TIMESTAMP: return csv_parse_timestamp(s, n, t.unit, &i);
-  default: return true;
+  case TSR_COL_FLOAT64:
+    return csv_parse_f64(s, n, &d, false);
+  case TSR_COL_DATE:
+    return csv_parse_date(s, n, &day);
+  case TSR_COL_TIMESTAMP:
+    return csv_parse_timestamp(s, n, t.unit, &i);
+  default:
+    return true;
   }
 }
 
@@ -214,15 +241,15 @@ static void show(char *out, const char *s, size_t n) {
   out[k] = '\0';
 }
 
-#define CHECK_LOOP(OK)                      \
-  for (; r < n; r++) {                      \
-    uint32_t L = blen[r];                   \
-    const char *s = buf + bstart[r];        \
-    if (csv_is_null(fmt, s, L))             \
-      continue;                             \
-    size_t len = L & CSV_LENMASK;           \
-    if (!(OK))                              \
-      break;                                \
+#define CHECK_LOOP(OK)               \
+  for (; r < n; r++) {               \
+    uint32_t L = blen[r];            \
+    const char *s = buf + bstart[r]; \
+    if (csv_is_null(fmt, s, L))      \
+      continue;                      \
+    size_t len = L & CSV_LENMASK;    \
+    if (!(OK))                       \
+      break;                         \
   }
 
 static void scan_block(scan_shared *sh, int64_t bi) {
@@ -247,7 +274,7 @@ static void scan_block(scan_shared *sh, int64_t bi) {
   if (st == TSR_OK)
     st = tsr_alloc(ctx, sizeof *b, (void **)&b);
   if (st == TSR_OK)
-    st = tsr_alloc(ctx, 2 * (size_t)(ncols + 1) * CSV_BATCH * sizeof(uint32_t), (void **)&pos);
+    st = tsr_alloc(ctx, 2 * (size_t)(ncols + 1) * CSV_STRIDE * sizeof(uint32_t), (void **)&pos);
   if (st == TSR_OK)
     st = tsr_calloc(ctx, (size_t)ncols + 1, sizeof *sets, (void **)&sets);
   if (st != TSR_OK) {
@@ -258,7 +285,7 @@ static void scan_block(scan_shared *sh, int64_t bi) {
     goto done;
   }
   b->start = pos;
-  b->len = pos + (size_t)(ncols + 1) * CSV_BATCH;
+  b->len = pos + (size_t)(ncols + 1) * CSV_STRIDE;
   csv_tok tok;
   csv_tok_init(&tok, fmt, sh->fieldcol);
   const char *p = buf, *end = buf + blen_bytes;
@@ -296,16 +323,16 @@ static void scan_block(scan_shared *sh, int64_t bi) {
     /* types */
     for (int ci = 0; ci < ncols && !bs->err; ci++) {
       const tsr__csv_col *col = &fmt->cols[ci];
-      const uint32_t *bstart = b->start + (size_t)ci * CSV_BATCH;
-      const uint32_t *blen = b->len + (size_t)ci * CSV_BATCH;
+      const uint32_t *bstart = b->start + (size_t)ci * CSV_STRIDE;
+      const uint32_t *blen = b->len + (size_t)ci * CSV_STRIDE;
       int64_t bytes = 0;
       for (int r = 0; r < n; r++) {
         uint32_t L = blen[r];
         size_t len = L & CSV_LENMASK;
         if (len > 12 || (fmt->replace_utf8 && len > 4)) {
           if ((L & CSV_ESCAPED) || fmt->replace_utf8)
-            len = csv_string_out(buf + bstart[r], len, (L & CSV_ESCAPED) != 0,
-                                 fmt->replace_utf8, fmt->quote, NULL);
+            len = csv_string_out(buf + bstart[r], len, (L & CSV_ESCAPED) != 0, fmt->replace_utf8,
+                                 fmt->quote, NULL);
           bytes += len > 12 ? (int64_t)len : 0;
         }
       }
@@ -366,8 +393,8 @@ static void scan_block(scan_shared *sh, int64_t bi) {
       if (t != TSR_COL_STRING && t != TSR_COL_DICT)
         continue;
       const tsr__csv_col *col = &fmt->cols[ci];
-      const uint32_t *bstart = b->start + (size_t)ci * CSV_BATCH;
-      const uint32_t *blen = b->len + (size_t)ci * CSV_BATCH;
+      const uint32_t *bstart = b->start + (size_t)ci * CSV_STRIDE;
+      const uint32_t *blen = b->len + (size_t)ci * CSV_STRIDE;
       if (!fmt->replace_utf8)
         for (int r = 0; r < n; r++) {
           uint32_t L = blen[r];
@@ -397,8 +424,8 @@ static void scan_block(scan_shared *sh, int64_t bi) {
         char stack[256];
         char *tmp = NULL;
         if ((L & CSV_ESCAPED) || (fmt->replace_utf8 && !csv_ascii(s, len))) {
-          size_t m = csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fmt->replace_utf8,
-                                    fmt->quote, NULL);
+          size_t m =
+              csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fmt->replace_utf8, fmt->quote, NULL);
           tmp = m + 16 <= sizeof stack ? stack : malloc(m + 16);
           if (tmp == NULL) {
             bs->err = 1;
@@ -407,8 +434,7 @@ static void scan_block(scan_shared *sh, int64_t bi) {
             snprintf(bs->msg, sizeof bs->msg, "%s: out of memory", fmt->path);
             break;
           }
-          len = csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fmt->replace_utf8, fmt->quote,
-                               tmp);
+          len = csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fmt->replace_utf8, fmt->quote, tmp);
           s = tmp;
           kend = tmp + len + 16;
         }
@@ -568,9 +594,9 @@ static tsr_status make_blocks(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt, 
   TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)ncuts + 1, sizeof **blocks, "CSV blocks",
                                          (void **)blocks));
   for (int64_t i = 0; i < ncuts; i++) {
-    int64_t a = bound[i] > (n > 0 ? (*blocks)[n - 1].end : start) ? bound[i]
-                                                                  : (n > 0 ? (*blocks)[n - 1].end
-                                                                           : start);
+    int64_t a = bound[i] > (n > 0 ? (*blocks)[n - 1].end : start)
+                    ? bound[i]
+                    : (n > 0 ? (*blocks)[n - 1].end : start);
     int64_t e = bound[i + 1] > a ? bound[i + 1] : a;
     if (e > a) {
       TSR__CHECK_GOTO(status, e - a < (int64_t)CSV_LENMASK, TSR_EINVAL,
@@ -621,8 +647,8 @@ static tsr_status sorted_dict(tsr_ctx *ctx, const strset *s, int64_t **offsets, 
   for (int64_t i = 0; i < s->n; i++)
     v[i] = (sview){s->arena + s->offs[i], (size_t)(s->offs[i + 1] - s->offs[i])};
   qsort(v, (size_t)s->n, sizeof *v, sview_cmp);
-  tsr_status st = tsr__alloc_array(ctx, (size_t)s->n + 1, sizeof **offsets, "dictionary",
-                                   (void **)offsets);
+  tsr_status st =
+      tsr__alloc_array(ctx, (size_t)s->n + 1, sizeof **offsets, "dictionary", (void **)offsets);
   if (st == TSR_OK)
     st = tsr_alloc(ctx, (size_t)(s->n > 0 ? s->offs[s->n] : 0) + 1, (void **)data);
   if (st == TSR_OK) {
@@ -651,23 +677,21 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
   block_scan *bs = NULL;
   tsr_coltype *lts = NULL;
   char *hdr = NULL;
-  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)fmt->nfields + 1, sizeof *fieldcol,
-                                         "fields", (void **)&fieldcol));
+  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)fmt->nfields + 1, sizeof *fieldcol, "fields",
+                                         (void **)&fieldcol));
   for (int f = 0; f < fmt->nfields; f++)
     fieldcol[f] = -1;
   for (int i = 0; i < ncols; i++)
     fieldcol[fmt->cols[i].field] = i;
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *collect, (void **)&collect));
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *limit, (void **)&limit));
-  TSR__TRY_GOTO(status,
-                tsr_calloc(ctx, (size_t)ncols + 1, sizeof *given_up, (void **)&given_up));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *given_up, (void **)&given_up));
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *global, (void **)&global));
   /* lines before the data */
   int64_t first_line = 1;
   if (fmt->data_start > 0) {
     TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)fmt->data_start, (void **)&hdr));
-    TSR__TRY_GOTO(status,
-                  tsr__csv_read_range(fd, fmt->path, 0, (size_t)fmt->data_start, hdr));
+    TSR__TRY_GOTO(status, tsr__csv_read_range(fd, fmt->path, 0, (size_t)fmt->data_start, hdr));
     first_line += count_newlines(hdr, (size_t)fmt->data_start);
   }
   bool exact = fmt->quotes_seen;
@@ -686,8 +710,8 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
     out->nblocks = nb;
     tsr_free(ctx, out->data_bytes);
     out->data_bytes = NULL;
-    TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols * (size_t)nb + 1,
-                                     sizeof *out->data_bytes, (void **)&out->data_bytes));
+    TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols * (size_t)nb + 1, sizeof *out->data_bytes,
+                                     (void **)&out->data_bytes));
     tsr_free(ctx, bs);
     tsr_free(ctx, lts);
     bs = NULL;
@@ -707,8 +731,8 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
       given_up[i] = 0;
       strset_free(ctx, &global[i]);
     }
-    scan_shared sh = {ctx,  fd, fmt, fieldcol, collect, limit, given_up, global,
-                      nb, blocks, out->data_bytes, bs, exact};
+    scan_shared sh = {ctx,    fd, fmt,    fieldcol,        collect, limit, given_up,
+                      global, nb, blocks, out->data_bytes, bs,      exact};
 #pragma omp parallel for schedule(dynamic, 1) num_threads(tsr_ctx_threads(ctx))
     for (int64_t i = 0; i < nb; i++)
       scan_block(&sh, i);
@@ -752,8 +776,8 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
             nl = count_newlines(buf, (size_t)bs[i].err_pos);
           tsr_free(ctx, buf);
         }
-        status = tsr_error_set(TSR_EINVAL, "%s: line %lld, %s", fmt->path,
-                               (long long)(line + nl), bs[i].msg);
+        status = tsr_error_set(TSR_EINVAL, "%s: line %lld, %s", fmt->path, (long long)(line + nl),
+                               bs[i].msg);
         goto fail;
       }
       line += bs[i].newlines;
@@ -786,13 +810,13 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
     out->rows += bs[i].rows;
     out->bad += bs[i].bad;
   }
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *out->dict_n,
-                                   (void **)&out->dict_n));
+  TSR__TRY_GOTO(status,
+                tsr_calloc(ctx, (size_t)ncols + 1, sizeof *out->dict_n, (void **)&out->dict_n));
   out->dict_n[ncols] = INT64_MIN;
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *out->dict_offsets,
                                    (void **)&out->dict_offsets));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *out->dict_data,
-                                   (void **)&out->dict_data));
+  TSR__TRY_GOTO(
+      status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *out->dict_data, (void **)&out->dict_data));
   for (int c = 0; c < ncols; c++) {
     tsr__csv_col *col = &fmt->cols[c];
     out->dict_n[c] = -1;
@@ -802,8 +826,7 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
                 (global[c].n > 0 && global[c].n <= fmt->dict_max && global[c].n * 2 <= out->rows);
     if (!want)
       continue;
-    TSR__TRY_GOTO(status,
-                  sorted_dict(ctx, &global[c], &out->dict_offsets[c], &out->dict_data[c]));
+    TSR__TRY_GOTO(status, sorted_dict(ctx, &global[c], &out->dict_offsets[c], &out->dict_data[c]));
     out->dict_n[c] = global[c].n;
     col->type.id = TSR_COL_DICT;
   }

@@ -162,9 +162,30 @@ tsr_status tsr__csv_sniff(tsr_ctx *ctx, int fd, int64_t size, int header_given,
   tsr_coltype *types = NULL;
   sfield *first = NULL;
   tsr_status status = TSR_OK;
-  size_t head = (size_t)(size < HEAD ? size : HEAD);
-  TSR__TRY_GOTO(status, tsr_alloc(ctx, HEAD + NWIN * WIN + 1, (void **)&buf));
-  TSR__TRY_GOTO(status, tsr__csv_read_range(fd, fmt->path, 0, head, buf));
+  char *wbuf = NULL;
+  /* the head: at least 256 KiB, grown until it holds the first record */
+  size_t cap = HEAD, head;
+  for (;;) {
+    head = (size_t)(size < (int64_t)cap ? size : (int64_t)cap);
+    tsr_free(ctx, buf);
+    buf = NULL;
+    TSR__TRY_GOTO(status, tsr_alloc(ctx, cap + 1, (void **)&buf));
+    TSR__TRY_GOTO(status, tsr__csv_read_range(fd, fmt->path, 0, head, buf));
+    if ((int64_t)head == size)
+      break;
+    bool in = false, found = false;
+    char q = fmt->quote ? fmt->quote : '"';
+    for (size_t i = 0; i < head && !found; i++) {
+      in ^= buf[i] == q;
+      found = buf[i] == '\n' && !in;
+    }
+    if (found)
+      break;
+    TSR__CHECK_GOTO(status, cap < ((size_t)1 << 30), TSR_EINVAL,
+                    "%s: the first record is longer than 1 GiB", fmt->path);
+    cap *= 2;
+  }
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, WIN + 1, (void **)&wbuf));
   TSR__TRY_GOTO(status, tsr_alloc(ctx, SNIFF_MAX_FIELDS * sizeof *fields, (void **)&fields));
   fmt->quotes_seen = memchr(buf, fmt->quote ? fmt->quote : '"', head) != NULL;
   size_t bom = head >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
@@ -208,13 +229,13 @@ tsr_status tsr__csv_sniff(tsr_ctx *ctx, int fd, int64_t size, int header_given,
   /* the first record */
   const char *after_first;
   bool complete;
-  int nf = sample_record(h0, hend, fmt->delim, fmt->quote, fields, SNIFF_MAX_FIELDS,
-                         &after_first, &complete);
+  int nf = sample_record(h0, hend, fmt->delim, fmt->quote, fields, SNIFF_MAX_FIELDS, &after_first,
+                         &complete);
   TSR__CHECK_GOTO(status, nf <= SNIFF_MAX_FIELDS, TSR_EINVAL,
                   "%s: the first record has %d fields; at most %d are supported", fmt->path, nf,
                   SNIFF_MAX_FIELDS);
   TSR__CHECK_GOTO(status, complete || (size_t)size == head, TSR_EINVAL,
-                  "%s: the first record is longer than %d bytes", fmt->path, HEAD);
+                  "%s: the first record is longer than %zu bytes", fmt->path, head);
   fmt->nfields = nf;
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nf + 1, sizeof *fmt->cols, (void **)&fmt->cols));
   fmt->ncols = nf;
@@ -226,7 +247,6 @@ tsr_status tsr__csv_sniff(tsr_ctx *ctx, int fd, int64_t size, int header_given,
   /* data records: the head after the first record, then the windows */
   int64_t wstart = (int64_t)head;
   int nwin = size > (int64_t)head ? NWIN : 0;
-  char *wbuf = buf + HEAD;
   for (int w = -1; w < nwin; w++) {
     const char *p, *end;
     bool at_eof;
@@ -254,8 +274,8 @@ tsr_status tsr__csv_sniff(tsr_ctx *ctx, int fd, int64_t size, int header_given,
         p += *p == '\n' ? 1 : 2;
         continue;
       }
-      int k = sample_record(p, end, fmt->delim, fmt->quote, fields, SNIFF_MAX_FIELDS, &p,
-                            &complete);
+      int k =
+          sample_record(p, end, fmt->delim, fmt->quote, fields, SNIFF_MAX_FIELDS, &p, &complete);
       if (!complete && !at_eof)
         break; /* a partial record at a window's end */
       if (k != nf)
@@ -329,6 +349,7 @@ done:
 fail:
   tsr_free(ctx, first);
   tsr_free(ctx, buf);
+  tsr_free(ctx, wbuf);
   tsr_free(ctx, fields);
   tsr_free(ctx, types);
   return status;

@@ -73,15 +73,16 @@ static bool bit(const uint8_t *v, int64_t i) { return (v[i / 8] >> (i % 8)) & 1;
 
 static void test_csv_read__types(void **state) {
   tsr_ctx *ctx = *state;
-  const char *p = WRITE("types.csv", "b,i,f,d,t,s\n"
-                                     "true,1,1.5,2024-01-31,2024-01-31 12:34:56,x\n"
-                                     "FALSE,-20,-0.25,1969-12-31,1970-01-01T00:00:01.5,\"y,\"\"z\"\"\"\n"
-                                     ",9223372036854775807,1e300,2000-02-29,2000-02-29 23:59:59.123456,\n");
+  const char *p =
+      WRITE("types.csv", "b,i,f,d,t,s\n"
+                         "true,1,1.5,2024-01-31,2024-01-31 12:34:56,x\n"
+                         "FALSE,-20,-0.25,1969-12-31,1970-01-01T00:00:01.5,\"y,\"\"z\"\"\"\n"
+                         ",9223372036854775807,1e300,2000-02-29,2000-02-29 23:59:59.123456,\n");
   tsr_frame *f = NULL;
   assert_ok(tsr_frame_read_csv(ctx, p, NULL, &f));
   assert_int_equal(tsr_frame_ncols(f), 6);
   assert_int_equal(tsr_frame_nrows_known(f), 3);
-  const tsr_coltype want[6] = {TSR_COL_BOOL, TSR_COL_INT64, TSR_COL_FLOAT64,
+  const tsr_coltype want[6] = {TSR_COL_BOOL, TSR_COL_INT64,     TSR_COL_FLOAT64,
                                TSR_COL_DATE, TSR_COL_TIMESTAMP, TSR_COL_STRING};
   const char *names[6] = {"b", "i", "f", "d", "t", "s"};
   for (int i = 0; i < 6; i++) {
@@ -111,7 +112,8 @@ static void test_csv_read__types(void **state) {
   assert_int_equal(days[2], 11016);
   int64_t ts[3];
   col_values(r, 4, ts, sizeof ts, NULL);
-  assert_true(ts[0] == (int64_t)19753 * 86400000000 + (12 * 3600 + 34 * 60 + 56) * INT64_C(1000000));
+  assert_true(ts[0] ==
+              (int64_t)19753 * 86400000000 + (12 * 3600 + 34 * 60 + 56) * INT64_C(1000000));
   assert_true(ts[1] == 1500000);
   assert_true(ts[2] == (int64_t)11016 * 86400000000 + 86399 * INT64_C(1000000) + 123456);
   assert_string_equal(cell(r, 5, 0), "x");
@@ -131,11 +133,22 @@ static void test_csv_read__floats_round_as_strtod(void **state) {
   srand(7);
   for (int k = 0; k < N; k++) {
     switch (k % 5) {
-    case 0: sprintf(vals[k], "%d.%06d", rand() % 100, rand() % 1000000); break;
-    case 1: sprintf(vals[k], "%.17g", (double)rand() / RAND_MAX * pow(10, rand() % 40 - 20)); break;
-    case 2: sprintf(vals[k], "%d%09d%09de%d", rand() % 10, rand() % 1000000000, rand() % 1000000000, rand() % 60 - 30); break;
-    case 3: sprintf(vals[k], "-0.%020d1", 0); break;
-    default: sprintf(vals[k], "%de-%d", rand(), rand() % 330); break;
+    case 0:
+      sprintf(vals[k], "%d.%06d", rand() % 100, rand() % 1000000);
+      break;
+    case 1:
+      sprintf(vals[k], "%.17g", (double)rand() / RAND_MAX * pow(10, rand() % 40 - 20));
+      break;
+    case 2:
+      sprintf(vals[k], "%d%09d%09de%d", rand() % 10, rand() % 1000000000, rand() % 1000000000,
+              rand() % 60 - 30);
+      break;
+    case 3:
+      sprintf(vals[k], "-0.%020d1", 0);
+      break;
+    default:
+      sprintf(vals[k], "%de-%d", rand(), rand() % 330);
+      break;
     }
     off += (size_t)sprintf(text + off, "%s\n", vals[k]);
   }
@@ -542,7 +555,8 @@ static void test_csv_read__gzip(void **state) {
   tsr_frame_destroy(&f);
   /* the temporary file is gone with the frame */
   char cmd[700];
-  snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -q tessera-g.csv.gz", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -q tessera-g.csv.gz",
+           getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
   assert_int_not_equal(system(cmd), 0);
   snprintf(path, sizeof path, "%s/notgz.csv.gz", dir);
   write_file("notgz.csv.gz", "\x1f\x8b\x08garbage", 11);
@@ -638,7 +652,6 @@ static void test_csv_read__independent_of_threads(void **state) {
   free(got);
 }
 
-
 /* Quotes the sniffer's samples miss: a cut inside a quoted field with an
  * embedded newline is found out by the scan, and the blocks are then found
  * exactly. */
@@ -733,7 +746,51 @@ static void test_csv_read__date_widens_to_timestamp(void **state) {
   /* a value no type but string fits, after invalid UTF-8 in the same
    * column: the widened column is validated again */
   p = WRITE("late_utf8.csv", "a,b\n1,2\n2,\xff\n3,x\n");
-  assert_fails(tsr_frame_read_csv(ctx, p, NULL, &f), TSR_EINVAL, "line 3, column 2 ('b'): invalid UTF-8");
+  assert_fails(tsr_frame_read_csv(ctx, p, NULL, &f), TSR_EINVAL,
+               "line 3, column 2 ('b'): invalid UTF-8");
+}
+
+/* A first record longer than the sniffer's 256 KiB head, and a huge
+ * quoted field with newlines further on. */
+static void test_csv_read__huge_fields(void **state) {
+  tsr_ctx *ctx = *state;
+  enum { BIG = 700000 };
+  char *text = malloc(3 * BIG);
+  assert_non_null(text);
+  size_t off = 0;
+  text[off++] = '"';
+  for (int k = 0; k < BIG; k++)
+    text[off++] = k % 1000 == 999 ? '\n' : (char)('a' + k % 26);
+  text[off++] = '"';
+  off += (size_t)sprintf(text + off, ",1\nshort,2\n\"");
+  for (int k = 0; k < BIG; k++)
+    text[off++] = k % 500 == 0 ? ',' : 'z';
+  off += (size_t)sprintf(text + off, "\",3\n");
+  const char *p = write_file("huge.csv", text, off);
+  tsr_csv_options o = {0};
+  o.header = TSR_CSV_HEADER_NO;
+  o.block_bytes = 4096;
+  tsr_frame *f = NULL;
+  assert_ok(tsr_frame_read_csv(ctx, p, &o, &f));
+  assert_int_equal(tsr_frame_nrows_known(f), 3);
+  assert_int_equal(tsr_frame_col_type(f, 1).id, TSR_COL_INT64);
+  tsr_frame_result *r = compute(f);
+  const char *t;
+  size_t n;
+  bool is_null;
+  assert_ok(tsr_frame_result_string(r, 0, 0, &t, &n, &is_null));
+  assert_int_equal(n, BIG);
+  assert_memory_equal(t, text + 1, BIG);
+  assert_string_equal(cell(r, 0, 1), "short");
+  assert_ok(tsr_frame_result_string(r, 0, 2, &t, &n, &is_null));
+  assert_int_equal(n, BIG);
+  assert_memory_equal(t, text + BIG + 2 + strlen(",1\nshort,2\n\""), BIG);
+  int64_t v[3];
+  col_values(r, 1, v, sizeof v, NULL);
+  assert_true(v[0] == 1 && v[1] == 2 && v[2] == 3);
+  free(text);
+  tsr_frame_result_destroy(&r);
+  tsr_frame_destroy(&f);
 }
 
 int main(void) {
@@ -755,6 +812,7 @@ int main(void) {
       T(test_csv_read__quotes_outside_the_samples),
       T(test_csv_read__first_error_and_explicit_dialect),
       T(test_csv_read__date_widens_to_timestamp),
+      T(test_csv_read__huge_fields),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
