@@ -28,6 +28,7 @@ fi
 case "$target" in
   query) flags=(-max_len=4096 -dict="$here/query.dict") ;;
   hdf5) flags=(-max_len=65536) ;;
+  csv) flags=(-max_len=16384 -dict="$here/csv.dict") ;;
   *) flags=() ;;
 esac
 work=$build/work/$target
