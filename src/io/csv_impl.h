@@ -531,6 +531,35 @@ static inline int csv_utf8_seq(const uint8_t *s, size_t n) {
   return 0;
 }
 
+/* Bytes of the ill-formed sequence at s (csv_utf8_seq returned 0) that one
+ * U+FFFD replaces: its maximal subpart, as Unicode recommends (and Python
+ * and browsers do): a truncated E2 82 is one replacement, not two. */
+static inline size_t csv_utf8_bad_run(const uint8_t *s, size_t n) {
+  uint8_t c = s[0];
+  uint8_t lo = 0x80, hi = 0xBF;
+  int need;
+  if (c >= 0xC2 && c < 0xE0)
+    need = 1;
+  else if (c >= 0xE0 && c < 0xF0) {
+    need = 2;
+    lo = c == 0xE0 ? 0xA0 : 0x80;
+    hi = c == 0xED ? 0x9F : 0xBF;
+  } else if (c >= 0xF0 && c < 0xF5) {
+    need = 3;
+    lo = c == 0xF0 ? 0x90 : 0x80;
+    hi = c == 0xF4 ? 0x8F : 0xBF;
+  } else {
+    return 1;
+  }
+  size_t k = 1;
+  if (k < n && s[k] >= lo && s[k] <= hi) {
+    k++;
+    while ((int)k <= need && k < n && (s[k] & 0xC0) == 0x80)
+      k++;
+  }
+  return k > (size_t)need ? (size_t)need : k;
+}
+
 /* Whether s is ASCII (fast). */
 static inline bool csv_ascii(const char *s, size_t n) {
   uint64_t acc = 0;
@@ -582,7 +611,7 @@ static inline size_t csv_string_out(const char *s, size_t n, bool escaped, bool 
       if (dst)
         memcpy(dst + o, "\xEF\xBF\xBD", 3);
       o += 3;
-      i++;
+      i += csv_utf8_bad_run((const uint8_t *)s + i, n - i);
     } else {
       if (dst)
         memcpy(dst + o, s + i, (size_t)k);

@@ -282,8 +282,17 @@ tsr_status tsr__csv_sniff(tsr_ctx *ctx, int fd, int64_t size, int header_given,
       if (k != nf)
         continue;
       for (int i = 0; i < nf; i++)
-        if (!is_null_text(fmt, &fields[i]))
-          types[i] = tsr__csv_join(types[i], classify(fields[i].s, fields[i].n));
+        if (!is_null_text(fmt, &fields[i])) {
+          tsr_coltype t = classify(fields[i].s, fields[i].n);
+          /* A window starts at its first newline, which may lie inside a
+           * long quoted field: what follows is then not records.  Windows
+           * may widen numbers and times but never make a column a string
+           * column: the scan checks every value and widens exactly, so a
+           * real string there still makes the column one. */
+          if (w >= 0 && tsr__csv_join(types[i], t) == TSR_COL_STRING)
+            continue;
+          types[i] = tsr__csv_join(types[i], t);
+        }
     }
   }
   /* header */
