@@ -18,7 +18,8 @@ static void help(FILE *out) {
         "Runs the benchmark program bench_NAME (sched: the runtime's cost per task, A8;\n"
         "arrays: workloads A1-A6 beside NumPy and Dask; matmul: A4's product beside one\n"
         "OpenBLAS dgemm; hdf5: parallel decompression; io or ooc: A7, out of core beside\n"
-        "h5py + Dask) and prints its table.  Peers run only with --peers.  Other options\n"
+        "h5py + Dask; frames: F0, CSV load and filter + assign beside DuckDB, Polars and\n"
+        "pandas) and prints its table.  Peers run only with --peers.  Other options\n"
         "go to the program, e.g. --reps 3, --threads 2, --workloads A1,A2.\n",
         out);
 }
@@ -38,7 +39,7 @@ static bool self_dir(char *buf, size_t size) {
 
 int cmd_bench(int argc, char **argv) {
   if (argc < 2)
-    return cli_usage("bench", "no benchmark name given (sched, arrays, matmul, hdf5, io)");
+    return cli_usage("bench", "no benchmark name given (sched, arrays, matmul, hdf5, io, frames)");
   if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
     help(stdout);
     return CLI_OK;
@@ -73,7 +74,8 @@ int cmd_bench(int argc, char **argv) {
     else
       args[n++] = argv[i];
   }
-  if (!peers && (strcmp(name, "arrays") == 0 || strcmp(name, "ooc") == 0))
+  if (!peers &&
+      (strcmp(name, "arrays") == 0 || strcmp(name, "ooc") == 0 || strcmp(name, "frames") == 0))
     args[n++] = "--no-peers";
   args[n] = NULL;
   fflush(stdout);
