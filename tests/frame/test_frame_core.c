@@ -3,6 +3,7 @@
  * memory and read back chunk by chunk and whole; select, drop and rename;
  * arrays as columns and columns as arrays; and the errors that name the
  * column at fault. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "test_util.h"
@@ -341,6 +342,60 @@ static void test_frame_core__persist(void **state) {
   tsr_frame_destroy(&p);
 }
 
+static int freed;
+static void count_free(void *p, void *user) {
+  (void)user;
+  free(p);
+  freed++;
+}
+
+/* Adopted buffers are read in place and freed once, by the last frame that
+ * uses them, also when the call fails. */
+static void test_frame_core__adopt(void **state) {
+  tsr_ctx *ctx = *state;
+  int64_t *v = malloc(100 * sizeof *v);
+  uint8_t *valid = malloc(13);
+  int64_t *off = malloc(101 * sizeof *off);
+  char *data = malloc(100 * 20);
+  assert_true(v && valid && off && data);
+  memset(valid, 0xff, 13);
+  valid[0] = 0xfe; /* row 0 is null */
+  off[0] = 0;
+  for (int i = 0; i < 100; i++) {
+    v[i] = i * i;
+    off[i + 1] = off[i] + snprintf(data + off[i], 20, "value-number-%d", i);
+  }
+  tsr_column_data cols[2] = {
+      {.name = "v", .type = {TSR_COL_INT64, 0}, .length = 100, .values = v, .validity = valid},
+      {.name = "s", .type = {TSR_COL_STRING, 0}, .length = 100, .offsets = off, .data = data}};
+  tsr_frame *f = NULL, *g = NULL;
+  freed = 0;
+  assert_ok(tsr_frame_from_columns(ctx, 2, cols, 30, TSR_BUFFER_ADOPT, count_free, NULL, &f));
+  const char *names[1] = {"s"};
+  assert_ok(tsr_frame_select(f, 1, names, &g));
+  tsr_frame_destroy(&f);
+  assert_int_equal(freed, 0); /* g still reads them */
+  tsr_frame_result *r = NULL;
+  assert_ok(tsr_frame_compute(g, NULL, &r));
+  const char *text;
+  size_t len;
+  bool is_null;
+  assert_ok(tsr_frame_result_string(r, 0, 77, &text, &len, &is_null));
+  assert_int_equal(len, strlen("value-number-77"));
+  assert_memory_equal(text, "value-number-77", len);
+  tsr_frame_result_destroy(&r);
+  tsr_frame_destroy(&g);
+  assert_int_equal(freed, 4);
+  /* A failing call still frees what it adopted. */
+  int64_t *w = malloc(5 * sizeof *w);
+  tsr_column_data bad = {.name = "", .type = {TSR_COL_INT64, 0}, .length = 5, .values = w};
+  freed = 0;
+  assert_fails(tsr_frame_from_columns(ctx, 1, &bad, 0, TSR_BUFFER_ADOPT, count_free, NULL, &f),
+               TSR_EINVAL, "has no name");
+  assert_int_equal(freed, 1);
+  assert_null(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_frame_core__buffers_in_every_mode, test_ctx_setup,
@@ -351,6 +406,7 @@ int main(void) {
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_frame_core__filter_and_drop_nulls, test_ctx_setup,
                                       test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_frame_core__adopt, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_frame_core__persist, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_frame_core__bad_buffers_are_named, test_ctx_setup,
                                       test_ctx_teardown),
