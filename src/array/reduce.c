@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/pairwise_sum.h"
 #include "fused.h"
 
 enum { K_I64 = 0, K_U64 = 1, K_F64 = 2 };
@@ -71,61 +72,11 @@ const char *tsr_reduce_op_name(tsr_reduce_op op) {
 
 /* ---- accumulating a block --------------------------------------------------- */
 
-/* NumPy's pairwise summation of n <= TSR__BLOCK doubles. */
-static double pairwise(const double *v, size_t n) {
-  if (n < 8) {
-    double s = -0.0;
-    for (size_t i = 0; i < n; i++)
-      s += v[i];
-    return s;
-  }
-  if (n <= 128) {
-    double r[8];
-    for (int k = 0; k < 8; k++)
-      r[k] = v[k];
-    size_t i;
-    for (i = 8; i < n - n % 8; i += 8)
-      for (int k = 0; k < 8; k++)
-        r[k] += v[i + k];
-    double s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-    for (; i < n; i++)
-      s += v[i];
-    return s;
-  }
-  size_t half = n / 2;
-  half -= half % 8;
-  return pairwise(v, half) + pairwise(v + half, n - half);
-}
-
-/* A binary cascade of block sums: pairwise across the blocks of a run. */
-typedef struct cascade {
-  int top;
-  double sum[64];
-  int level[64];
-} cascade;
-
-static void cascade_push(cascade *c, double s) {
-  int level = 0;
-  while (c->top > 0 && c->level[c->top - 1] == level) {
-    s = c->sum[--c->top] + s;
-    level++;
-  }
-  c->sum[c->top] = s;
-  c->level[c->top++] = level;
-}
-
-static double cascade_take(cascade *c) {
-  double s = -0.0;
-  while (c->top > 0)
-    s = c->sum[--c->top] + s;
-  return s;
-}
-
 typedef struct chunk_acc {
   const reduce_spec *spec;
   unsigned char *state; /* nfields arrays of n_out 8-byte values */
   int64_t n_out;
-  cascade run; /* for sums reduced along the run */
+  tsr__cascade run; /* for sums reduced along the run */
 } chunk_acc;
 
 #define FIELD(acc, f, T) ((T *)((acc)->state + (size_t)(f) * (size_t)(acc)->n_out * 8))
@@ -165,9 +116,9 @@ static tsr_status visit_reduce(void *user, const void *values, size_t n, const i
       }
       double *sum = FIELD(acc, 0, double);
       if (along) {
-        cascade_push(&acc->run, pairwise(v, n));
+        tsr__cascade_push(&acc->run, tsr__pairwise_sum(v, n));
         if (run_end)
-          sum[o] += cascade_take(&acc->run);
+          sum[o] += tsr__cascade_take(&acc->run);
       } else {
         for (size_t j = 0; j < n; j++)
           sum[o + (int64_t)j] += v[j];
@@ -252,9 +203,9 @@ static tsr_status visit_reduce(void *user, const void *values, size_t n, const i
     }
     if (along) {
       cnt[o] += (double)valid;
-      cascade_push(&acc->run, pairwise(v, n));
+      tsr__cascade_push(&acc->run, tsr__pairwise_sum(v, n));
       if (run_end)
-        sum[o] += cascade_take(&acc->run);
+        sum[o] += tsr__cascade_take(&acc->run);
     } else {
       for (size_t j = 0; j < n; j++)
         sum[o + (int64_t)j] += v[j];
@@ -272,10 +223,10 @@ static tsr_status visit_reduce(void *user, const void *values, size_t n, const i
           clean[m++] = v[j];
       if (m == 0)
         break;
-      double mb = pairwise(clean, m) / (double)m;
+      double mb = tsr__pairwise_sum(clean, m) / (double)m;
       for (size_t j = 0; j < m; j++)
         clean[j] = (clean[j] - mb) * (clean[j] - mb);
-      chan_merge(&cnt[o], &mean[o], &m2[o], (double)m, mb, pairwise(clean, m));
+      chan_merge(&cnt[o], &mean[o], &m2[o], (double)m, mb, tsr__pairwise_sum(clean, m));
     } else { /* Welford, one element per output */
       for (size_t j = 0; j < n; j++) {
         double x = v[j];

@@ -20,6 +20,7 @@
 
 #include <tessera/dist.h>
 
+#include "core/pairwise_sum.h"
 #include "ops_impl.h"
 
 __extension__ typedef __int128 i128;
@@ -67,55 +68,6 @@ static void state_init(rstate *s) {
   s->umax = 0;
   s->fmin = NAN; /* NaN: nothing seen (count says) */
   s->fmax = NAN;
-}
-
-/* NumPy's pairwise summation. */
-static double pairwise(const double *v, size_t n) {
-  if (n < 8) {
-    double s = -0.0;
-    for (size_t i = 0; i < n; i++)
-      s += v[i];
-    return s;
-  }
-  if (n <= 128) {
-    double r[8];
-    for (int k = 0; k < 8; k++)
-      r[k] = v[k];
-    size_t i;
-    for (i = 8; i < n - n % 8; i += 8)
-      for (int k = 0; k < 8; k++)
-        r[k] += v[i + k];
-    double s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-    for (; i < n; i++)
-      s += v[i];
-    return s;
-  }
-  size_t half = n / 2;
-  half -= half % 8;
-  return pairwise(v, half) + pairwise(v + half, n - half);
-}
-
-typedef struct cascade {
-  int top;
-  double sum[64];
-  int level[64];
-} cascade;
-
-static void cascade_push(cascade *c, double s) {
-  int level = 0;
-  while (c->top > 0 && c->level[c->top - 1] == level) {
-    s = c->sum[--c->top] + s;
-    level++;
-  }
-  c->sum[c->top] = s;
-  c->level[c->top++] = level;
-}
-
-static double cascade_take(cascade *c) {
-  double s = -0.0;
-  while (c->top > 0)
-    s = c->sum[--c->top] + s;
-  return s;
 }
 
 static void chan_merge(double *n, double *mean, double *m2, double nb, double mb, double m2b) {
@@ -190,7 +142,7 @@ static tsr_status chunk_kernel(const tsr_kernel_call *call) {
   double f[BLOCK];
   int64_t iv[BLOCK];
   uint64_t uv[BLOCK];
-  cascade run = {0};
+  tsr__cascade run = {0};
   double vn = 0, vmean = 0, vm2 = 0;
   bool seen = false;
   for (int64_t r0 = 0; r0 < r.rows; r0 += BLOCK) {
@@ -202,7 +154,7 @@ static tsr_status chunk_kernel(const tsr_kernel_call *call) {
     case TSR_COL_SUM:
     case TSR_COL_MEAN:
       if (p->kind == K_FLOAT) {
-        cascade_push(&run, pairwise(f, k));
+        tsr__cascade_push(&run, tsr__pairwise_sum(f, k));
       } else if (p->kind == K_INT) {
         i128 t = 0;
         for (size_t j = 0; j < k; j++)
@@ -248,7 +200,7 @@ static tsr_status chunk_kernel(const tsr_kernel_call *call) {
       else if (p->kind == K_UINT)
         for (size_t j = 0; j < k; j++)
           f[j] = (double)uv[j];
-      double m = pairwise(f, k) / (double)k, m2 = 0;
+      double m = tsr__pairwise_sum(f, k) / (double)k, m2 = 0;
       for (size_t j = 0; j < k; j++)
         m2 += (f[j] - m) * (f[j] - m);
       chan_merge(&vn, &vmean, &vm2, (double)k, m, m2);
@@ -256,7 +208,7 @@ static tsr_status chunk_kernel(const tsr_kernel_call *call) {
     }
     }
   }
-  s->fsum = cascade_take(&run);
+  s->fsum = tsr__cascade_take(&run);
   s->mean = vmean;
   s->m2 = vm2;
   return TSR_OK;
