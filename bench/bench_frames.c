@@ -271,7 +271,7 @@ int main(int argc, char **argv) {
       mine[w].t[mine[w].n++] = t[w];
     for (int p = 0; p < N_PEERS && o.peers; p++)
       peer_turn(&o, p, csv, peers[p]);
-    fprintf(stderr, "# turn %d of %d done\n", turn + 1, o.reps);
+    fprintf(stderr, "# turn %d of %d done (tessera: load %.3f s, filter_assign %.3f s)\n", turn + 1, o.reps, t[0], t[1]);
   }
   for (int w = 0; w < N_WORKLOADS; w++) {
     printf("# check %s: tessera %lld rows, sum %.6f", workload_names[w], mine[0].checks[w].rows,

@@ -38,156 +38,280 @@ void tsr__vt_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
 
 static const int64_t unit_per_s[4] = {1, 1000, 1000000, 1000000000};
 
-static size_t format_date(int64_t days, char *buf) {
+/* ---- formatting --------------------------------------------------------------- */
+
+static const char digit_pairs[201] = "00010203040506070809"
+                                     "10111213141516171819"
+                                     "20212223242526272829"
+                                     "30313233343536373839"
+                                     "40414243444546474849"
+                                     "50515253545556575859"
+                                     "60616263646566676869"
+                                     "70717273747576777879"
+                                     "80818283848586878889"
+                                     "90919293949596979899";
+
+size_t tsr__fmt_u64(char *out, uint64_t v) {
+  char buf[24];
+  char *p = buf + sizeof buf;
+  while (v >= 100) {
+    unsigned d = (unsigned)(v % 100);
+    v /= 100;
+    p -= 2;
+    memcpy(p, digit_pairs + 2 * d, 2);
+  }
+  if (v >= 10) {
+    p -= 2;
+    memcpy(p, digit_pairs + 2 * v, 2);
+  } else {
+    *--p = (char)('0' + v);
+  }
+  size_t n = (size_t)(buf + sizeof buf - p);
+  memcpy(out, p, n);
+  return n;
+}
+
+size_t tsr__fmt_i64(char *out, int64_t v) {
+  if (v < 0) {
+    out[0] = '-';
+    return 1 + tsr__fmt_u64(out + 1, (uint64_t)0 - (uint64_t)v);
+  }
+  return tsr__fmt_u64(out, (uint64_t)v);
+}
+
+/* Renders a decimal (digits d[0..nd), nd >= 1, no trailing zeros unless the
+ * value is 0, value 0.d[0]d[1]... x 10^(e10 + 1)) as Python's repr does. */
+static size_t render_decimal(char *out, bool neg, const char *d, int nd, int e10) {
+  char *p = out;
+  if (neg)
+    *p++ = '-';
+  if (e10 >= -4 && e10 < 16) {
+    if (e10 >= 0) {
+      for (int i = 0; i <= e10; i++)
+        *p++ = i < nd ? d[i] : '0';
+      *p++ = '.';
+      if (nd > e10 + 1) {
+        memcpy(p, d + e10 + 1, (size_t)(nd - e10 - 1));
+        p += nd - e10 - 1;
+      } else {
+        *p++ = '0';
+      }
+    } else {
+      *p++ = '0';
+      *p++ = '.';
+      for (int i = 0; i < -e10 - 1; i++)
+        *p++ = '0';
+      memcpy(p, d, (size_t)nd);
+      p += nd;
+    }
+  } else {
+    *p++ = d[0];
+    if (nd > 1) {
+      *p++ = '.';
+      memcpy(p, d + 1, (size_t)(nd - 1));
+      p += nd - 1;
+    }
+    *p++ = 'e';
+    *p++ = e10 < 0 ? '-' : '+';
+    int a = e10 < 0 ? -e10 : e10;
+    if (a < 10)
+      *p++ = '0';
+    p += tsr__fmt_u64(p, (uint64_t)a);
+  }
+  return (size_t)(p - out);
+}
+
+static const double pow10_tab[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+/* From "%.*e" text: the digits (without the point, trailing zeros
+ * dropped) and the exponent. */
+static int parse_e(const char *s, char *digits, int *e10) {
+  int nd = 0;
+  for (; *s != 'e'; s++)
+    if (*s >= '0' && *s <= '9')
+      digits[nd++] = *s;
+  *e10 = atoi(s + 1);
+  while (nd > 1 && digits[nd - 1] == '0')
+    nd--;
+  return nd;
+}
+
+size_t tsr__fmt_f64(char *out, double x) {
+  if (isnan(x)) {
+    memcpy(out, "nan", 3);
+    return 3;
+  }
+  bool neg = signbit(x);
+  double a = fabs(x);
+  if (isinf(a)) {
+    memcpy(out, neg ? "-inf" : "inf", 3u + neg);
+    return 3u + neg;
+  }
+  if (a == 0)
+    return render_decimal(out, neg, "0", 1, 0);
+  /* Fast path: a = r / 10^k exactly as strtod reads it, r < 10^15 (any
+   * two decimals of at most 15 digits reading to the same double are
+   * equal, so the first k found gives the shortest digits). */
+  if (a < 1e15 && a >= 1e-5) {
+    for (int k = 0; k < 16; k++) {
+      double t = a * pow10_tab[k];
+      if (t >= 1e15)
+        break;
+      double r = nearbyint(t);
+      if (r / pow10_tab[k] == a && r > 0) {
+        char digits[24];
+        int nd = (int)tsr__fmt_u64(digits, (uint64_t)r);
+        int e10 = nd - 1 - k;
+        while (nd > 1 && digits[nd - 1] == '0')
+          nd--;
+        return render_decimal(out, neg, digits, nd, e10);
+      }
+    }
+  }
+  /* General path: the fewest significant digits that strtod reads back. */
+  char buf[40], digits[24];
+  int p0 = 1, e10 = 0;
+  snprintf(buf, sizeof buf, "%.14e", a);
+  if (strtod(buf, NULL) != a)
+    p0 = 16; /* needs 16 or 17 */
+  for (int p = p0; p <= 17; p++) {
+    snprintf(buf, sizeof buf, "%.*e", p - 1, a);
+    if (p == 17 || strtod(buf, NULL) == a)
+      break;
+  }
+  int nd = parse_e(buf, digits, &e10);
+  return render_decimal(out, neg, digits, nd, e10);
+}
+
+size_t tsr__fmt_f32(char *out, float x) {
+  if (isnan(x) || isinf(x) || x == 0)
+    return tsr__fmt_f64(out, (double)x);
+  bool neg = signbit(x);
+  float a = fabsf(x);
+  char buf[40], digits[24];
+  int e10 = 0;
+  for (int p = 1; p <= 9; p++) {
+    snprintf(buf, sizeof buf, "%.*e", p - 1, (double)a);
+    if (p == 9 || strtof(buf, NULL) == a)
+      break;
+  }
+  int nd = parse_e(buf, digits, &e10);
+  return render_decimal(out, neg, digits, nd, e10);
+}
+
+static size_t fmt_2(char *out, unsigned v) {
+  memcpy(out, digit_pairs + 2 * v, 2);
+  return 2;
+}
+
+size_t tsr__fmt_date(char *out, int64_t days) {
   int64_t y;
   unsigned m, d;
   tsr__vt_civil_from_days(days, &y, &m, &d);
-  int n = snprintf(buf, TSR__VT_MAX, y >= 0 && y <= 9999 ? "%04lld-%02u-%02u" : "%lld-%02u-%02u",
-                   (long long)y, m, d);
-  return n > 0 ? (size_t)n : 0;
+  char *p = out;
+  if (y < 0) {
+    *p++ = '-';
+    y = -y;
+  }
+  if (y < 10000) {
+    p += fmt_2(p, (unsigned)(y / 100));
+    p += fmt_2(p, (unsigned)(y % 100));
+  } else {
+    p += tsr__fmt_u64(p, (uint64_t)y);
+  }
+  *p++ = '-';
+  p += fmt_2(p, m);
+  *p++ = '-';
+  p += fmt_2(p, d);
+  return (size_t)(p - out);
 }
 
-static size_t format_timestamp(int64_t v, tsr_time_unit unit, char *buf) {
-  int64_t per = unit_per_s[unit];
-  int64_t sec = v / per, frac = v % per;
+size_t tsr__fmt_timestamp(char *out, int64_t v, tsr_time_unit unit) {
+  static const int digits[4] = {0, 3, 6, 9};
+  int64_t ps = unit_per_s[unit];
+  int64_t secs = v / ps, frac = v % ps;
   if (frac < 0) {
-    frac += per;
-    sec--;
+    frac += ps;
+    secs -= 1;
   }
-  int64_t days = sec / 86400, tod = sec % 86400;
-  if (tod < 0) {
-    tod += 86400;
-    days--;
+  int64_t days = secs / 86400, sod = secs % 86400;
+  if (sod < 0) {
+    sod += 86400;
+    days -= 1;
   }
-  size_t n = format_date(days, buf);
-  n += (size_t)snprintf(buf + n, TSR__VT_MAX - n, " %02d:%02d:%02d", (int)(tod / 3600),
-                        (int)(tod / 60 % 60), (int)(tod % 60));
+  char *p = out;
+  p += tsr__fmt_date(p, days);
+  *p++ = ' ';
+  p += fmt_2(p, (unsigned)(sod / 3600));
+  *p++ = ':';
+  p += fmt_2(p, (unsigned)(sod / 60 % 60));
+  *p++ = ':';
+  p += fmt_2(p, (unsigned)(sod % 60));
   if (frac != 0) {
-    int digits = 3 * (int)unit;
-    char f[16];
-    snprintf(f, sizeof f, "%0*lld", digits, (long long)frac);
-    int k = digits;
-    while (k > 0 && f[k - 1] == '0')
-      k--;
-    n += (size_t)snprintf(buf + n, TSR__VT_MAX - n, ".%.*s", k, f);
-  }
-  return n;
-}
-
-/* Python's repr of a float from its shortest digits: "%.{p}e" with the
- * fewest digits that read back, then fixed notation when the exponent is
- * in [-4, 16), else d.ddde+XX. */
-static size_t format_float(double x, bool single, char *buf) {
-  if (x != x)
-    return (size_t)snprintf(buf, TSR__VT_MAX, "nan");
-  if (isinf(x))
-    return (size_t)snprintf(buf, TSR__VT_MAX, x < 0 ? "-inf" : "inf");
-  /* Every decimal of at most DBL_DIG (FLT_DIG) digits reads back to its
-   * nearest double, so when x's correctly rounded 15 (6) digits read back,
-   * they are the shortest digits padded with zeros (stripped below); else
-   * 16 or 17 (7 to 9) digits: at most three conversions.  Subnormals
-   * hold fewer digits: they try every count. */
-  char e[40];
-  bool subnormal = x != 0 && fabs(x) < (single ? 0x1p-126 : 0x1p-1022); /* fewer digits */
-  for (int p = subnormal ? 0 : single ? 5 : 14; p <= (single ? 8 : 16); p++) {
-    snprintf(e, sizeof e, "%.*e", p, x);
-    if (single ? strtof(e, NULL) == (float)x : strtod(e, NULL) == x)
-      break;
-  }
-  /* e is [-]d[.ddd]e(+|-)XX */
-  char digits[24];
-  int nd = 0;
-  const char *q = e;
-  bool neg = *q == '-';
-  if (neg)
-    q++;
-  for (; *q != 'e'; q++)
-    if (*q != '.')
-      digits[nd++] = *q;
-  while (nd > 1 && digits[nd - 1] == '0')
-    nd--;
-  int exp = atoi(q + 1);
-  size_t n = 0;
-  if (neg)
-    buf[n++] = '-';
-  if (exp >= -4 && exp < 16) {
-    if (exp >= nd - 1) {
-      memcpy(buf + n, digits, (size_t)nd);
-      n += (size_t)nd;
-      for (int i = 0; i < exp - (nd - 1); i++)
-        buf[n++] = '0';
-      buf[n++] = '.';
-      buf[n++] = '0';
-    } else if (exp >= 0) {
-      memcpy(buf + n, digits, (size_t)exp + 1);
-      n += (size_t)exp + 1;
-      buf[n++] = '.';
-      memcpy(buf + n, digits + exp + 1, (size_t)(nd - exp - 1));
-      n += (size_t)(nd - exp - 1);
-    } else {
-      buf[n++] = '0';
-      buf[n++] = '.';
-      for (int i = 0; i < -exp - 1; i++)
-        buf[n++] = '0';
-      memcpy(buf + n, digits, (size_t)nd);
-      n += (size_t)nd;
+    char f[12];
+    int nd = digits[unit];
+    for (int i = nd - 1; i >= 0; i--) {
+      f[i] = (char)('0' + frac % 10);
+      frac /= 10;
     }
-    buf[n] = '\0';
-    return n;
+    while (nd > 0 && f[nd - 1] == '0')
+      nd--;
+    *p++ = '.';
+    memcpy(p, f, (size_t)nd);
+    p += nd;
   }
-  buf[n++] = digits[0];
-  if (nd > 1) {
-    buf[n++] = '.';
-    memcpy(buf + n, digits + 1, (size_t)nd - 1);
-    n += (size_t)nd - 1;
-  }
-  n += (size_t)snprintf(buf + n, TSR__VT_MAX - n, "e%c%02d", exp < 0 ? '-' : '+', abs(exp));
-  return n;
+  return (size_t)(p - out);
 }
 
 size_t tsr__vt_format(tsr_type t, const void *values, int64_t i, char *buf) {
-  int n = 0;
+  size_t n = 0;
   switch (t.id) {
   case TSR_COL_BOOL:
-    n = snprintf(buf, TSR__VT_MAX, "%s", ((const uint8_t *)values)[i] ? "true" : "false");
+    n = ((const uint8_t *)values)[i] ? 4 : 5;
+    memcpy(buf, n == 4 ? "true" : "false", n);
     break;
   case TSR_COL_INT8:
-    n = snprintf(buf, TSR__VT_MAX, "%d", (int)((const int8_t *)values)[i]);
+    n = tsr__fmt_i64(buf, ((const int8_t *)values)[i]);
     break;
   case TSR_COL_INT16:
-    n = snprintf(buf, TSR__VT_MAX, "%d", (int)((const int16_t *)values)[i]);
+    n = tsr__fmt_i64(buf, ((const int16_t *)values)[i]);
     break;
   case TSR_COL_INT32:
-    n = snprintf(buf, TSR__VT_MAX, "%ld", (long)((const int32_t *)values)[i]);
+    n = tsr__fmt_i64(buf, ((const int32_t *)values)[i]);
     break;
   case TSR_COL_INT64:
-    n = snprintf(buf, TSR__VT_MAX, "%lld", (long long)((const int64_t *)values)[i]);
+    n = tsr__fmt_i64(buf, ((const int64_t *)values)[i]);
     break;
   case TSR_COL_UINT8:
-    n = snprintf(buf, TSR__VT_MAX, "%u", (unsigned)((const uint8_t *)values)[i]);
+    n = tsr__fmt_u64(buf, ((const uint8_t *)values)[i]);
     break;
   case TSR_COL_UINT16:
-    n = snprintf(buf, TSR__VT_MAX, "%u", (unsigned)((const uint16_t *)values)[i]);
+    n = tsr__fmt_u64(buf, ((const uint16_t *)values)[i]);
     break;
   case TSR_COL_UINT32:
-    n = snprintf(buf, TSR__VT_MAX, "%lu", (unsigned long)((const uint32_t *)values)[i]);
+    n = tsr__fmt_u64(buf, ((const uint32_t *)values)[i]);
     break;
   case TSR_COL_UINT64:
-    n = snprintf(buf, TSR__VT_MAX, "%llu", (unsigned long long)((const uint64_t *)values)[i]);
+    n = tsr__fmt_u64(buf, ((const uint64_t *)values)[i]);
     break;
   case TSR_COL_FLOAT32:
-    return format_float(((const float *)values)[i], true, buf);
+    n = tsr__fmt_f32(buf, ((const float *)values)[i]);
+    break;
   case TSR_COL_FLOAT64:
-    return format_float(((const double *)values)[i], false, buf);
+    n = tsr__fmt_f64(buf, ((const double *)values)[i]);
+    break;
   case TSR_COL_DATE:
-    return format_date(((const int32_t *)values)[i], buf);
+    n = tsr__fmt_date(buf, ((const int32_t *)values)[i]);
+    break;
   case TSR_COL_TIMESTAMP:
-    return format_timestamp(((const int64_t *)values)[i], t.unit, buf);
+    n = tsr__fmt_timestamp(buf, ((const int64_t *)values)[i], t.unit);
+    break;
   default:
-    buf[0] = '\0';
-    return 0;
+    break;
   }
-  return n > 0 ? (size_t)n : 0;
+  buf[n] = '\0';
+  return n;
 }
 
 size_t tsr__vt_max_len(tsr_type t) {
@@ -215,7 +339,7 @@ size_t tsr__vt_max_len(tsr_type t) {
   case TSR_COL_FLOAT64:
     return 24; /* -2.2250738585072014e-308 */
   case TSR_COL_DATE:
-    return 13; /* -5877641-06-23 */
+    return 14; /* -5877641-06-23 */
   case TSR_COL_TIMESTAMP:
     return 40; /* a year of up to 12 digits with nanoseconds */
   default:

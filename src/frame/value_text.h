@@ -18,6 +18,24 @@
 int64_t tsr__vt_days_from_civil(int64_t y, unsigned m, unsigned d);
 void tsr__vt_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 
+/* Formatters: each writes at most the width its comment gives (no NUL)
+ * and returns the bytes written (the CSV writer's and tsr__vt_format's). */
+size_t tsr__fmt_u64(char *out, uint64_t v); /* 20 */
+size_t tsr__fmt_i64(char *out, int64_t v);  /* 20 */
+/* The shortest text strtod reads back to x, as Python's repr writes it
+ * (0.1, 100.0, 1e+16, 1e-05, 5e-324, -0.0, nan, inf, -inf): 26. */
+size_t tsr__fmt_f64(char *out, double x);
+/* The same for a float32 (shortest for strtof): 16. */
+size_t tsr__fmt_f32(char *out, float x);
+/* YYYY-MM-DD (days since 1970-01-01): 16. */
+size_t tsr__fmt_date(char *out, int64_t days);
+/* YYYY-MM-DD HH:MM:SS[.fraction without trailing zeros]: 48. */
+size_t tsr__fmt_timestamp(char *out, int64_t v, tsr_time_unit unit);
+/* s[0..n) as one CSV field: quoted (quotes doubled) when empty, holding
+ * the delimiter, a quote, CR or LF, or starting or ending with a space:
+ * at most 2 n + 2. */
+size_t tsr__fmt_field(char *out, const char *s, size_t n, char delim);
+
 /* Writes value i of a fixed-width chunk `values` of `type` (not strings or
  * dictionaries) into buf (TSR__VT_MAX bytes) and returns its length:
  * integers in decimal, floats in the shortest text that reads back exactly

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "frame/csv_format.h"
+#include "frame/value_text.h"
 #include "test_util.h"
 
 static char dir[256];

@@ -470,6 +470,71 @@ static void test_ops__casts_by_hand(void **state) {
 }
 
 /* Floats become text as Python's repr writes them. */
+/* The widest dates and timestamps as text: casts size their string data by
+ * the widest text of the type, so a text longer than that would overflow.
+ * Expected values from Python's datetime, shifted by 400-year cycles. */
+static void test_ops__extreme_dates_as_text(void **state) {
+  tsr_ctx *ctx = *state;
+  int32_t days[4] = {INT32_MIN, INT32_MAX, INT32_MIN, INT32_MIN}; /* every text past 12 bytes */
+  const char *want[4] = {"-5877641-06-23", "5881580-07-11", "-5877641-06-23", "-5877641-06-23"};
+  int64_t secs[2] = {INT64_MIN, INT64_MAX};
+  const char *swant[2] = {"-292277022657-01-27 08:29:52", "292277026596-12-04 15:30:07"};
+  int64_t ns[2] = {INT64_MIN, INT64_MAX};
+  const char *nswant[2] = {"1677-09-21 00:12:43.145224192", "2262-04-11 23:47:16.854775807"};
+  int64_t secs4[4] = {secs[0], secs[1], 0, 0}, ns4[4] = {ns[0], ns[1], 0, 0};
+  tsr_column_data cd[3] = {
+      {.name = "d", .type = {TSR_COL_DATE, 0}, .length = 4, .values = days},
+      {.name = "s", .type = {TSR_COL_TIMESTAMP, TSR_TIME_S}, .length = 4, .values = secs4},
+      {.name = "n", .type = {TSR_COL_TIMESTAMP, TSR_TIME_NS}, .length = 4, .values = ns4}};
+  tsr_frame *f = NULL, *g = NULL, *h = NULL, *k = NULL;
+  assert_ok(tsr_frame_from_columns(ctx, 3, cd, 0, TSR_BUFFER_BORROW, NULL, NULL, &f));
+  assert_ok(tsr_frame_cast(f, "d", (tsr_type){TSR_COL_STRING, 0}, &g));
+  assert_ok(tsr_frame_cast(g, "s", (tsr_type){TSR_COL_STRING, 0}, &h));
+  assert_ok(tsr_frame_cast(h, "n", (tsr_type){TSR_COL_STRING, 0}, &k));
+  tsr_frame_result *r = NULL;
+  assert_ok(tsr_frame_compute(k, NULL, &r));
+  for (int i = 0; i < 4; i++) {
+    const char *t;
+    size_t n;
+    assert_ok(tsr_frame_result_string(r, 0, i, &t, &n, NULL));
+    if (n != strlen(want[i]) || memcmp(t, want[i], n) != 0)
+      print_error("date %d: '%.*s', want '%s'\n", (int)days[i], (int)n, t, want[i]);
+    assert_int_equal(n, strlen(want[i]));
+    assert_memory_equal(t, want[i], n);
+    if (i < 2) {
+      assert_ok(tsr_frame_result_string(r, 1, i, &t, &n, NULL));
+      assert_int_equal(n, strlen(swant[i]));
+      assert_memory_equal(t, swant[i], n);
+      assert_ok(tsr_frame_result_string(r, 2, i, &t, &n, NULL));
+      assert_int_equal(n, strlen(nswant[i]));
+      assert_memory_equal(t, nswant[i], n);
+    }
+  }
+  tsr_frame_result_destroy(&r);
+  tsr_frame_destroy(&k);
+  tsr_frame_destroy(&h);
+  tsr_frame_destroy(&g);
+  tsr_frame_destroy(&f);
+  /* A chunk of nothing but the widest date (the data buffer ends the chunk). */
+  int32_t wide[64];
+  for (int i = 0; i < 64; i++)
+    wide[i] = INT32_MIN;
+  tsr_column_data one = {.name = "d", .type = {TSR_COL_DATE, 0}, .length = 64, .values = wide};
+  assert_ok(tsr_frame_from_columns(ctx, 1, &one, 0, TSR_BUFFER_BORROW, NULL, NULL, &f));
+  assert_ok(tsr_frame_cast(f, "d", (tsr_type){TSR_COL_STRING, 0}, &g));
+  assert_ok(tsr_frame_compute(g, NULL, &r));
+  for (int i = 0; i < 64; i++) {
+    const char *t;
+    size_t n;
+    assert_ok(tsr_frame_result_string(r, 0, i, &t, &n, NULL));
+    assert_int_equal(n, strlen(want[0]));
+    assert_memory_equal(t, want[0], n);
+  }
+  tsr_frame_result_destroy(&r);
+  tsr_frame_destroy(&g);
+  tsr_frame_destroy(&f);
+}
+
 static void test_ops__float_text_as_python_repr(void **state) {
   tsr_ctx *ctx = *state;
   double v[12] = {0.1,  1.0 / 3, 1e16,   1e-5,   123456789.125, 5e-324, 1.7976931348623157e308,
@@ -716,6 +781,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_ops__numeric_casts_match_the_reference, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_ops__casts_by_hand, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_ops__extreme_dates_as_text, test_ctx_setup,
+                                      test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_ops__float_text_as_python_repr, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_ops__text_round_trips, test_ctx_setup,
