@@ -165,7 +165,9 @@ typedef struct tsr_csv_options {
  * schema and scans the file once to find its record boundaries, row counts
  * and values outside the sniffed types (so the schema it reports is the
  * file's, and the row count is known); values are parsed when computed.
- * Errors name the file, line and column.  `options` may be NULL. */
+ * Malformed content (quotes, field counts, UTF-8, values outside a given
+ * schema) is TSR_EPARSE naming the file, line and column; a missing or
+ * unreadable file TSR_EIO; bad options TSR_EINVAL.  `options` may be NULL. */
 TSR_API TSR_NODISCARD tsr_status tsr_frame_read_csv(tsr_ctx *ctx, const char *path,
                                                     const tsr_csv_options *options,
                                                     tsr_frame **out);

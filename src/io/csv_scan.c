@@ -222,7 +222,7 @@ static void set_err(block_scan *bs, int64_t pos, const char *fmt, ...) {
     return;
   bs->err = 1;
   bs->err_pos = pos;
-  bs->err_status = TSR_EINVAL;
+  bs->err_status = TSR_EPARSE;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(bs->msg, sizeof bs->msg, fmt, ap);
@@ -602,7 +602,7 @@ static tsr_status make_blocks(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt, 
                     : (n > 0 ? (*blocks)[n - 1].end : start);
     int64_t e = bound[i + 1] > a ? bound[i + 1] : a;
     if (e > a) {
-      TSR__CHECK_GOTO(status, e - a < (int64_t)CSV_LENMASK, TSR_EINVAL,
+      TSR__CHECK_GOTO(status, e - a < (int64_t)CSV_LENMASK, TSR_EPARSE,
                       "%s: a record near byte %lld is longer than %lld bytes", fmt->path,
                       (long long)a, (long long)CSV_LENMASK);
       (*blocks)[n++] = (tsr__csv_block){a, e, 0, 0, 0};
@@ -750,7 +750,7 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
         break;
       }
       if (bs[i].err == 1) {
-        if (bs[i].err_status != TSR_EINVAL) {
+        if (bs[i].err_status != TSR_EPARSE) {
           status = tsr_error_set(bs[i].err_status, "%s", bs[i].msg);
           goto fail;
         }
@@ -779,7 +779,7 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
             nl = count_newlines(buf, (size_t)bs[i].err_pos);
           tsr_free(ctx, buf);
         }
-        status = tsr_error_set(TSR_EINVAL, "%s: line %lld, %s", fmt->path, (long long)(line + nl),
+        status = tsr_error_set(TSR_EPARSE, "%s: line %lld, %s", fmt->path, (long long)(line + nl),
                                bs[i].msg);
         goto fail;
       }

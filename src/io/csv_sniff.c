@@ -182,7 +182,7 @@ tsr_status tsr__csv_sniff(tsr_ctx *ctx, int fd, int64_t size, int header_given,
     }
     if (found)
       break;
-    TSR__CHECK_GOTO(status, cap < ((size_t)1 << 30), TSR_EINVAL,
+    TSR__CHECK_GOTO(status, cap < ((size_t)1 << 30), TSR_EPARSE,
                     "%s: the first record is longer than 1 GiB", fmt->path);
     cap *= 2;
   }
@@ -232,10 +232,10 @@ tsr_status tsr__csv_sniff(tsr_ctx *ctx, int fd, int64_t size, int header_given,
   bool complete;
   int nf = sample_record(h0, hend, fmt->delim, fmt->quote, fields, SNIFF_MAX_FIELDS, &after_first,
                          &complete);
-  TSR__CHECK_GOTO(status, nf <= SNIFF_MAX_FIELDS, TSR_EINVAL,
+  TSR__CHECK_GOTO(status, nf <= SNIFF_MAX_FIELDS, TSR_EPARSE,
                   "%s: the first record has %d fields; at most %d are supported", fmt->path, nf,
                   SNIFF_MAX_FIELDS);
-  TSR__CHECK_GOTO(status, complete || (size_t)size == head, TSR_EINVAL,
+  TSR__CHECK_GOTO(status, complete || (size_t)size == head, TSR_EPARSE,
                   "%s: the first record is longer than %zu bytes", fmt->path, head);
   fmt->nfields = nf;
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nf + 1, sizeof *fmt->cols, (void **)&fmt->cols));

@@ -429,18 +429,18 @@ static void test_csv_read__errors_name_file_line_column(void **state) {
   const char *p = WRITE("count.csv", "a,b,c\n1,2,3\n4,5\n7,8,9\n");
   char want[600];
   snprintf(want, sizeof want, "%s: line 3, column 3: expected 3 fields, found 2", p);
-  assert_fails(tsr_frame_read_csv(ctx, p, NULL, &f), TSR_EINVAL, want);
+  assert_fails(tsr_frame_read_csv(ctx, p, NULL, &f), TSR_EPARSE, want);
   p = WRITE("many.csv", "a,b\n1,2\n\"x\ny\",5\n4,5,6\n");
   snprintf(want, sizeof want, "%s: line 5, column 3: expected 2 fields, found 3", p);
-  assert_fails(tsr_frame_read_csv(ctx, p, NULL, &f), TSR_EINVAL, want);
+  assert_fails(tsr_frame_read_csv(ctx, p, NULL, &f), TSR_EPARSE, want);
   p = WRITE("type.csv", "a,b\n1,2\n3,x4\n");
   tsr_csv_options o = {0};
   o.schema = "a:int64,b:int64";
   snprintf(want, sizeof want, "%s: line 3, column 2 ('b'): expected int64, found 'x4'", p);
-  assert_fails(tsr_frame_read_csv(ctx, p, &o, &f), TSR_EINVAL, want);
+  assert_fails(tsr_frame_read_csv(ctx, p, &o, &f), TSR_EPARSE, want);
   p = WRITE("utf8.csv", "a,b\n1,ok\n2,bad\xff\n");
   snprintf(want, sizeof want, "%s: line 3, column 2 ('b'): invalid UTF-8", p);
-  assert_fails(tsr_frame_read_csv(ctx, p, NULL, &f), TSR_EINVAL, want);
+  assert_fails(tsr_frame_read_csv(ctx, p, NULL, &f), TSR_EPARSE, want);
   o = (tsr_csv_options){0};
   o.replace_invalid_utf8 = 1;
   assert_ok(tsr_frame_read_csv(ctx, p, &o, &f));
@@ -450,10 +450,10 @@ static void test_csv_read__errors_name_file_line_column(void **state) {
   tsr_frame_destroy(&f);
   p = WRITE("open.csv", "a,b\n1,\"never closed\n2,3\n");
   snprintf(want, sizeof want, "%s: line 2, column 2: a quoted field that is never closed", p);
-  assert_fails(tsr_frame_read_csv(ctx, p, NULL, &f), TSR_EINVAL, want);
+  assert_fails(tsr_frame_read_csv(ctx, p, NULL, &f), TSR_EPARSE, want);
   p = WRITE("stray.csv", "a,b\n1,ab\"c\n");
   snprintf(want, sizeof want, "%s: line 2, column 2: a quote inside an unquoted field", p);
-  assert_fails(tsr_frame_read_csv(ctx, p, NULL, &f), TSR_EINVAL, want);
+  assert_fails(tsr_frame_read_csv(ctx, p, NULL, &f), TSR_EPARSE, want);
   assert_null(f);
 }
 
@@ -715,7 +715,7 @@ static void test_csv_read__first_error_and_explicit_dialect(void **state) {
     o.quote = '\'';
     o.block_bytes = 4096;
     tsr_frame *f = NULL;
-    assert_fails(tsr_frame_read_csv(ctx, p, &o, &f), TSR_EINVAL,
+    assert_fails(tsr_frame_read_csv(ctx, p, &o, &f), TSR_EPARSE,
                  "line 20002, column 2: expected 2 fields, found 1");
     o.bad_rows = TSR_CSV_BAD_SKIP;
     assert_ok(tsr_frame_read_csv(ctx, p, &o, &f));
@@ -746,7 +746,7 @@ static void test_csv_read__date_widens_to_timestamp(void **state) {
   /* a value no type but string fits, after invalid UTF-8 in the same
    * column: the widened column is validated again */
   p = WRITE("late_utf8.csv", "a,b\n1,2\n2,\xff\n3,x\n");
-  assert_fails(tsr_frame_read_csv(ctx, p, NULL, &f), TSR_EINVAL,
+  assert_fails(tsr_frame_read_csv(ctx, p, NULL, &f), TSR_EPARSE,
                "line 3, column 2 ('b'): invalid UTF-8");
 }
 
