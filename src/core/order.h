@@ -21,8 +21,11 @@
  * first.  The key of a value is not reversible for floats (-0.0 and NaN
  * payloads are lost): keep the values when they must come back.
  *
- * Radix sort.  LSD, 8-bit digits, one histogram pass for all digits, and
- * every digit where all keys share the same byte is skipped (so int32 keys cost 4 passes at most, small-range
+ * Radix sort.  LSD, 8-bit digits (measured against 11- and 16-bit digits
+ * on 1e7 (key, uint32 id) pairs: 8 bits was fastest for full 64-bit keys,
+ * 32-bit-range keys and 1e5 distinct keys alike; wider digits' histograms
+ * and scatter targets spill L1 and the TLB), one histogram pass for all
+ * digits, and every digit where all keys share the same byte is skipped (so int32 keys cost 4 passes at most, small-range
  * keys 1 or 2).  Stable: equal keys keep their input order.  Below 256
  * elements an insertion sort does the same job.  Row indices are int64
  * (any n) or uint32 (n <= UINT32_MAX, half the traffic): both variants.

@@ -502,6 +502,82 @@ static void str_msort(const strref *s, uint32_t *idx, uint32_t *tmp, int64_t n, 
   memcpy(idx, tmp, (size_t)n * sizeof *idx);
 }
 
+/* The k <= TOPN_SMALL smallest (largest: flip the keys) of m values of
+ * type t: a sorted window of the best so far, entered only when strictly
+ * better than the worst kept (ties keep the earlier row); keys computed
+ * in the typed loop (no key array).  Positions to idx; returns how many. */
+#define TOPN_SMALL 16
+#define TOPN_LOOP(T, KEYF)                                                 \
+  do {                                                                     \
+    const T *x = (const T *)vals;                                          \
+    T wv = 0; /* the worst value kept, once k are kept */                  \
+    for (int64_t r = 0; r < m; r++) {                                      \
+      T xv = x[r];                                                         \
+      /* most values lose to the worst kept: one compare of the values    \
+       * (false for NaN and for ties: those go on to the keys) */          \
+      if (c == k && (largest ? xv < wv : wv < xv))                         \
+        continue;                                                          \
+      uint64_t key = KEYF(xv) ^ flip;                                      \
+      if (c == k && key >= best[c - 1])                                    \
+        continue;                                                          \
+      int64_t j = c < k ? c++ : c - 1;                                     \
+      while (j > 0 && best[j - 1] > key) {                                 \
+        best[j] = best[j - 1];                                             \
+        idx[j] = idx[j - 1];                                               \
+        j--;                                                               \
+      }                                                                    \
+      best[j] = key;                                                       \
+      idx[j] = r;                                                          \
+      wv = x[idx[c - 1]];                                                  \
+    }                                                                      \
+  } while (0)
+
+static int64_t topn_small(tsr_type t, const void *vals, int64_t m, int64_t k, bool largest,
+                          int64_t *idx) {
+  uint64_t best[TOPN_SMALL];
+  int64_t c = 0;
+  const uint64_t flip = largest ? UINT64_MAX : 0;
+  switch (t.id) {
+  case TSR_COL_BOOL:
+    TOPN_LOOP(uint8_t, tsr__okey_bool);
+    break;
+  case TSR_COL_INT8:
+    TOPN_LOOP(int8_t, tsr__okey_i8);
+    break;
+  case TSR_COL_UINT8:
+    TOPN_LOOP(uint8_t, tsr__okey_u64);
+    break;
+  case TSR_COL_INT16:
+    TOPN_LOOP(int16_t, tsr__okey_i16);
+    break;
+  case TSR_COL_UINT16:
+    TOPN_LOOP(uint16_t, tsr__okey_u64);
+    break;
+  case TSR_COL_INT32:
+  case TSR_COL_DICT:
+  case TSR_COL_DATE:
+    TOPN_LOOP(int32_t, tsr__okey_i32);
+    break;
+  case TSR_COL_UINT32:
+    TOPN_LOOP(uint32_t, tsr__okey_u64);
+    break;
+  case TSR_COL_FLOAT32:
+    TOPN_LOOP(float, tsr__okey_f32);
+    break;
+  case TSR_COL_INT64:
+  case TSR_COL_TIMESTAMP:
+    TOPN_LOOP(int64_t, tsr__okey_i64);
+    break;
+  case TSR_COL_UINT64:
+    TOPN_LOOP(uint64_t, tsr__okey_u64);
+    break;
+  default:
+    TOPN_LOOP(double, tsr__okey_f64);
+    break;
+  }
+  return c;
+}
+
 tsr_status tsr__hol_piece(tsr__hol *h, int64_t piece) {
   TSR_CHECK(piece >= 0 && piece < h->npieces, TSR_EINVAL, "%s: piece %lld out of range",
             kind_name(h->kind), (long long)piece);
@@ -650,7 +726,18 @@ tsr_status tsr__hol_piece(tsr__hol *h, int64_t piece) {
     int64_t kmax = maxg < n ? maxg : n;
     char *ov = h->pvals[piece];
     int64_t o = 0;
-    if (h->store == STORE_RAW) {
+    if (h->store == STORE_RAW && n <= TOPN_SMALL) {
+      for (int64_t i = 0; i < m; i++) {
+        int64_t s = GSTART(i), e = end[i];
+        const char *gv = (const char *)vals + (size_t)s * w;
+        int64_t idx[TOPN_SMALL];
+        int64_t cnt = topn_small(h->type, gv, e - s, n, largest, idx);
+        for (int64_t r = 0; r < cnt; r++)
+          memcpy(ov + (size_t)(o + r) * w, gv + (size_t)idx[r] * w, w);
+        o += cnt;
+        h->offsets[g0 + i + 1] = cnt;
+      }
+    } else if (h->store == STORE_RAW) {
       /* keys (maxg) + positions (kmax) */
       if ((st = tsr__alloc_array(ctx, (size_t)(maxg + kmax + 1), sizeof(uint64_t),
                                  "top-n scratch", &scratch)) != TSR_OK)
