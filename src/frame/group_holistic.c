@@ -828,6 +828,10 @@ tsr_status tsr__hol_finish(tsr__hol *h, tsr__hol_result *out) {
       int64_t dbytes = 0;
       for (int64_t p = 0; p < h->npieces; p++)
         dbytes += h->pdata_bytes[p];
+      TSR_CHECK(dbytes <= (int64_t)UINT32_MAX, TSR_ENOTSUP,
+                "%s: the result's long strings take %lld bytes (string views address at "
+                "most 4 GiB per chunk)",
+                kind_name(h->kind), (long long)dbytes);
       tsr_status st = tsr__alloc_array(ctx, (size_t)(total ? total : 1), w, "largest/smallest",
                                        &h->values);
       if (st == TSR_OK && h->store == STORE_STR)

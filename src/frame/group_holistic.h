@@ -117,7 +117,8 @@ tsr_status tsr__hol_scatter(tsr__hol *h, int64_t chunk, const tsr__hol_chunk *in
 tsr_status tsr__hol_piece(tsr__hol *h, int64_t piece);
 
 /* After every piece: frees the scattered copy and fills *out (pointers
- * into h).  TSR_ENOMEM (assembling largest/smallest). */
+ * into h).  TSR_ENOMEM (assembling largest/smallest), TSR_ENOTSUP when the
+ * largest/smallest strings kept take more than 4 GiB. */
 tsr_status tsr__hol_finish(tsr__hol *h, tsr__hol_result *out);
 
 /* All of it in the calling thread: scatter chunks[0..nchunks) in order,
