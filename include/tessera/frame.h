@@ -347,6 +347,124 @@ TSR_API TSR_NODISCARD tsr_status tsr_frame_write_csv(tsr_frame *frame, const cha
                                                      const tsr_compute_options *options);
 
 /* ------------------------------------------------------------------------ */
+/* Group-by and sort (docs/frames.md)                                       */
+/* ------------------------------------------------------------------------ */
+
+/* Group-by, sort, top-k and ranks are pipeline breakers: each computes when
+ * it is called (collective, like tsr_frame_persist: the input's lazy ops
+ * run fused into the first tasks) and returns a frame over its result held
+ * in memory, because the result's size is known only once computed.  Under
+ * MPI with more than one rank they return TSR_ENOTSUP until data can be
+ * shuffled between ranks. */
+
+/* An aggregate of a group-by.  Nulls are skipped as DuckDB's aggregate
+ * functions skip them: an aggregate over no non-null value is null
+ * (count: 0). */
+typedef enum tsr_agg_op {
+  TSR_AGG_COUNT_ALL = 0, /* count(*): rows in the group, nulls included */
+  TSR_AGG_COUNT,         /* count(x): non-null values */
+  TSR_AGG_SUM,           /* integers exactly (int64/uint64, TSR_EOVERFLOW), floats in float64 */
+  TSR_AGG_MEAN,          /* float64 */
+  TSR_AGG_MIN,           /* the column's type; NaN above every number */
+  TSR_AGG_MAX,
+  TSR_AGG_VAR,      /* float64, ddof as given (1: DuckDB's var_samp) */
+  TSR_AGG_STD,      /* float64, ddof as given (1: DuckDB's stddev_samp) */
+  TSR_AGG_MEDIAN,   /* exact: quantile 0.5 */
+  TSR_AGG_QUANTILE, /* exact, linear interpolation (DuckDB's quantile_cont); q in [0, 1] */
+  TSR_AGG_FIRST,    /* the value of the group's first row, null or not (DuckDB's first) */
+  TSR_AGG_LAST,     /* the value of the group's last row */
+  TSR_AGG_NUNIQUE,  /* count(DISTINCT x) */
+  TSR_AGG_CORR,     /* Pearson correlation of (column, column2) over rows where both are valid */
+  TSR_AGG_COVAR_SAMP,
+  TSR_AGG_COVAR_POP,
+  TSR_AGG_ANY, /* bool_or */
+  TSR_AGG_ALL, /* bool_and */
+  TSR_AGG_LARGEST,  /* the n largest non-null values, one row per value, largest first */
+  TSR_AGG_SMALLEST, /* the n smallest, smallest first; ties in row order */
+  TSR_NUM_AGG_OPS
+} tsr_agg_op;
+
+/* "count_star", "count", "sum", "mean", "min", "max", "var", "std",
+ * "median", "quantile", "first", "last", "nunique", "corr", "covar_samp",
+ * "covar_pop", "any", "all", "largest", "smallest". */
+TSR_API const char *tsr_agg_op_name(tsr_agg_op op);
+
+typedef struct tsr_agg {
+  tsr_agg_op op;
+  const char *column;  /* the input column; NULL for TSR_AGG_COUNT_ALL */
+  const char *column2; /* corr and covariances: the second column */
+  const char *name;    /* the result column's name; NULL: as DuckDB names it ("sum(v1)",
+                          "count_star()", "quantile_cont(v3, 0.5)", "corr(v1, v2)") */
+  double q;            /* TSR_AGG_QUANTILE */
+  int ddof;            /* TSR_AGG_VAR, TSR_AGG_STD */
+  int64_t n;           /* TSR_AGG_LARGEST, TSR_AGG_SMALLEST: values per group (>= 1) */
+} tsr_agg;
+
+typedef enum tsr_group_order {
+  /* Groups in the order of their first row in the input: the same for any
+   * thread and rank count (the default; what pandas' sort=False gives). */
+  TSR_GROUP_FIRST_SEEN = 0,
+  /* Groups sorted by their keys, ascending, nulls last (as tsr_frame_sort). */
+  TSR_GROUP_SORTED = 1,
+} tsr_group_order;
+
+typedef struct tsr_groupby_options {
+  tsr_group_order order;
+} tsr_groupby_options;
+
+/* The frame's rows grouped by the `nkeys` key columns (0: one group of all
+ * rows; no rows then give one row of aggregates over nothing), with one
+ * column per key (named and typed as the key) and one per aggregate, and
+ * one row per group.  Keys of any type: null is a group of its own, NaN is
+ * one group, -0.0 and 0.0 are one group (the key shown is the first row's).
+ * With TSR_AGG_LARGEST/SMALLEST, every aggregate must be one of them with
+ * the same n, and a group gives one row per value (fewer when the group has
+ * fewer non-null values).  Float results are bitwise identical for any
+ * number of threads.  options NULL: defaults.  Computes now (above).  The
+ * caller owns *out. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_groupby(tsr_frame *frame, int nkeys,
+                                                   const char *const *keys, int naggs,
+                                                   const tsr_agg *aggs,
+                                                   const tsr_groupby_options *options,
+                                                   tsr_frame **out);
+
+/* A sort key: a column, its direction, and where its nulls go.  Strings
+ * sort by their bytes, dictionaries by their strings, floats with NaN
+ * above every number (below when descending) and -0.0 equal to 0.0, bools
+ * false first. */
+typedef struct tsr_sort_key {
+  const char *column;
+  bool descending;
+  bool nulls_first; /* default false: nulls last, ascending or descending */
+} tsr_sort_key;
+
+/* The frame's rows sorted by the keys (the first key first), stably: rows
+ * with equal keys keep their input order.  Computes now (above). */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_sort(tsr_frame *frame, int nkeys,
+                                                const tsr_sort_key *keys, tsr_frame **out);
+/* The first k rows of tsr_frame_sort's result (fewer when the frame has
+ * fewer), without sorting the whole frame. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_top_k(tsr_frame *frame, int nkeys,
+                                                 const tsr_sort_key *keys, int64_t k,
+                                                 tsr_frame **out);
+
+typedef enum tsr_rank_kind {
+  TSR_RANK_ROW_NUMBER = 0, /* 1, 2, 3, ... in sorted order (ties in row order) */
+  TSR_RANK_RANK = 1,       /* SQL rank(): ties share a rank, then a gap */
+  TSR_RANK_DENSE = 2,      /* SQL dense_rank(): ties share a rank, no gap */
+} tsr_rank_kind;
+
+/* The frame plus an int64 column `name` (1-based) numbering each row inside
+ * its partition (rows with equal `partition_by` values; none: one
+ * partition) in the order of `order_by`, as SQL's
+ * `kind() OVER (PARTITION BY ... ORDER BY ...)`.  Rows keep their input
+ * order.  Computes now (above). */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_rank(tsr_frame *frame, const char *name,
+                                                tsr_rank_kind kind, int npartition,
+                                                const char *const *partition_by, int norder,
+                                                const tsr_sort_key *order_by, tsr_frame **out);
+
+/* ------------------------------------------------------------------------ */
 /* Generated data: the db-benchmark data sets (docs/frames.md)              */
 /* ------------------------------------------------------------------------ */
 

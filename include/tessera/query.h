@@ -222,6 +222,25 @@ TSR_API TSR_NODISCARD tsr_status tsr_frame_assign(tsr_frame *frame, const char *
 TSR_API TSR_NODISCARD tsr_status tsr_frame_filter(tsr_frame *frame, const char *predicate,
                                                   tsr_frame **out);
 
+/* A group-by (tsr_frame_groupby, tessera/frame.h) whose aggregates are
+ * given as text: a comma-separated list of `[name =] expression`, each
+ * expression built from aggregate calls, numeric literals, arithmetic and
+ * the scalar functions above, e.g.
+ *   "sum(v1), range = max(v1) - min(v2), r2 = pow(corr(v1, v2), 2)".
+ * Aggregate calls: count(*), count(x), sum, avg/mean, min, max, var/
+ * var_samp, var_pop, stddev/stddev_samp/std, stddev_pop, median,
+ * quantile_cont(x, q) (q a literal, or a list [q1, q2, ...] giving one
+ * column per q), first, last, count(DISTINCT x)/nunique, corr, covar_samp,
+ * covar_pop, bool_or/any, bool_and/all, largest(x, n), smallest(x, n).
+ * An item without a name is named as DuckDB names it ("sum(v1)",
+ * "(max(v1) - min(v2))").  Errors as for tsr_frame_assign (TSR_EPARSE with
+ * line, column and caret; TSR_EINVAL for unknown columns; TSR_EDTYPE).
+ * Computes now.  The caller owns *out. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_aggregate(tsr_frame *frame, int nkeys,
+                                                     const char *const *keys, const char *aggs,
+                                                     const tsr_groupby_options *options,
+                                                     tsr_frame **out);
+
 #ifdef __cplusplus
 }
 #endif
