@@ -391,7 +391,7 @@ static tsr_status table_kernel(const tsr_kernel_call *call) {
   if (p->kind == PR_ISIN) {
     uint64_t *tmp = NULL;
     TSR_TRY(tsr__alloc_array(ctx, (size_t)m, 8, "isin scratch", (void **)&tmp));
-    tsr__radix_sort(keys, NULL, m, tmp, NULL);
+    tsr__order_sort_u64_scratch(keys, m, tmp);
     tsr_free(ctx, tmp);
   } else if (p->kind == PR_DIGITIZE) {
     /* NumPy's _monotonicity: the first unequal pair decides the direction,

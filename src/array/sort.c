@@ -91,7 +91,7 @@ static void lane_stats(double *v, int64_t m, int32_t kind, const double *q, int6
                        int64_t stride) {
   if (kind == ORD_MEDIAN) {
     int64_t h = m / 2;
-    tsr__select_f64(v, 0, m, h);
+    tsr__order_select_f64(v, 0, m, h);
     double b = v[h];
     if (m % 2) {
       out[0] = b;
@@ -107,7 +107,7 @@ static void lane_stats(double *v, int64_t m, int32_t kind, const double *q, int6
     int64_t lo, hi;
     double t;
     tsr__quantile_index(m, q[j], &lo, &hi, &t);
-    tsr__select_f64(v, 0, m, lo);
+    tsr__order_select_f64(v, 0, m, lo);
     double a = v[lo], b = a;
     if (hi != lo) {
       b = v[hi];
@@ -133,12 +133,16 @@ static tsr_status lane_kernel(const tsr_kernel_call *call) {
   if (outer * inner == 0 || (len == 0 && (p->kind == ORD_SORT || p->kind == ORD_ARGSORT)))
     return TSR_OK;
   const unsigned char *in = call->inputs[0];
-  int64_t words = p->kind == ORD_ARGSORT ? 4 : p->kind == ORD_SORT ? 2 : 1;
+  /* Scratch: keys (8 len bytes), the radix sort's scratch (8 or 12 len),
+   * uint32 ids (4 len); quantiles: the lane's values (8 len). */
+  int64_t bytes = p->kind == ORD_ARGSORT ? 24 : p->kind == ORD_SORT ? 16 : 8;
+  TSR_CHECK(len <= (int64_t)UINT32_MAX, TSR_ENOTSUP,
+            "sort: lanes of more than 2^32 - 1 elements are not supported (use flatten)");
   void *scratch = NULL;
   if (len > 0)
-    TSR_TRY(tsr__alloc_array(ctx, (size_t)(len * words), 8, "sort scratch", &scratch));
+    TSR_TRY(tsr__alloc_array(ctx, (size_t)len, (size_t)bytes, "sort scratch", &scratch));
   uint64_t *keys = scratch, *tk = keys + len;
-  int64_t *idx = (int64_t *)(keys + 2 * len), *ti = idx + len;
+  uint32_t *idx = (uint32_t *)((unsigned char *)scratch + 20 * len);
   double *v = scratch;
   int64_t nout = p->kind == ORD_MEDIAN ? 1 : p->nq;
   for (int64_t o = 0; o < outer; o++)
@@ -147,13 +151,13 @@ static tsr_status lane_kernel(const tsr_kernel_call *call) {
       const void *src = in + (size_t)at * item;
       if (p->kind == ORD_SORT) {
         tsr__keys_from(dt, src, inner, len, false, keys);
-        tsr__radix_sort(keys, NULL, len, tk, NULL);
+        tsr__order_sort_u64_scratch(keys, len, tk);
         tsr__keys_to(dt, keys, len, (unsigned char *)call->output + (size_t)at * item, inner);
       } else if (p->kind == ORD_ARGSORT) {
         tsr__keys_from(dt, src, inner, len, true, keys);
         for (int64_t k = 0; k < len; k++)
-          idx[k] = k;
-        tsr__radix_sort(keys, idx, len, tk, ti);
+          idx[k] = (uint32_t)k;
+        tsr__order_sort_u64_u32_scratch(keys, idx, len, tk);
         int64_t *dst = (int64_t *)call->output + at;
         for (int64_t k = 0; k < len; k++)
           dst[k * inner] = idx[k];
@@ -248,13 +252,25 @@ static tsr_status run_kernel(const tsr_kernel_call *call) {
   uint64_t *keys = call->output;
   bool arg = run_argsort(p->kind);
   int64_t *idx = arg ? (int64_t *)(keys + n) : NULL;
-  void *scratch = NULL;
-  TSR_TRY(tsr__alloc_array(ctx, (size_t)n * (arg ? 2 : 1), 8, "sort scratch", &scratch));
   tsr__keys_from(dt, call->inputs[0], 1, n, p->kind != ORD_SORT, keys);
-  if (arg)
+  if (arg && n > (int64_t)UINT32_MAX) {
     for (int64_t i = 0; i < n; i++)
       idx[i] = p->offset + i;
-  tsr__radix_sort(keys, idx, n, scratch, arg ? (int64_t *)scratch + n : NULL);
+    return tsr__order_sort_u64_i64(ctx, keys, idx, n);
+  }
+  /* Scratch for the radix sort, then (argsort) uint32 local ids. */
+  void *scratch = NULL;
+  TSR_TRY(tsr__alloc_array(ctx, (size_t)n, arg ? 16 : 8, "sort scratch", &scratch));
+  if (arg) {
+    uint32_t *ids = (uint32_t *)((unsigned char *)scratch + 12 * n);
+    for (int64_t i = 0; i < n; i++)
+      ids[i] = (uint32_t)i;
+    tsr__order_sort_u64_u32_scratch(keys, ids, n, scratch);
+    for (int64_t i = 0; i < n; i++)
+      idx[i] = p->offset + ids[i];
+  } else {
+    tsr__order_sort_u64_scratch(keys, n, scratch);
+  }
   tsr_free(ctx, scratch);
   return TSR_OK;
 }

@@ -1,7 +1,9 @@
-/* sort_kernels.h — the ordering kernels of the array order functions
- * (sort.c): order-preserving uint64 keys for every dtype, a stable LSD
- * radix sort of keys (with an optional int64 payload), selection of order
- * statistics in doubles, and NumPy's linear interpolation.
+/* sort_kernels.h — what the array order functions (sort.c,
+ * order_count.c) add to the shared ordering kernels of core/order.h (radix
+ * sorts, selection): keys of tsr_dtype values read with a stride and
+ * decoded back into values (core/order.h's keys are canonical, so -0.0 and
+ * NaN payloads would not come back), and NumPy's quantile positions and
+ * _lerp (core/order.h interpolates as DuckDB does).
  *
  * Keys: for integers the value with the sign bit flipped (signed) or as it
  * is (unsigned, bool); for floats (float32 widened exactly to double) the
@@ -18,6 +20,8 @@
 #include <string.h>
 
 #include <tessera/core.h>
+
+#include "core/order.h"
 
 #define TSR__KEY_NAN UINT64_MAX
 
@@ -48,16 +52,6 @@ void tsr__keys_from(tsr_dtype dtype, const void *in, int64_t stride, int64_t n, 
 void tsr__keys_to(tsr_dtype dtype, const uint64_t *keys, int64_t n, void *out, int64_t stride);
 /* A value as a double (for quantiles): out[i] = (double)in[i * stride]. */
 void tsr__values_f64(tsr_dtype dtype, const void *in, int64_t stride, int64_t n, double *out);
-
-/* Stable sort of keys[0..n) ascending, carrying idx (may be NULL) along.
- * tmp_keys (n entries) and tmp_idx (n entries when idx != NULL) are
- * scratch.  LSD radix by bytes, skipping bytes equal in every key;
- * insertion sort for short inputs. */
-void tsr__radix_sort(uint64_t *keys, int64_t *idx, int64_t n, uint64_t *tmp_keys, int64_t *tmp_idx);
-
-/* Rearranges v[lo..n) so that v[k] holds the value of rank k (numeric
- * order; no NaN in v), everything before it is <= and after it >=. */
-void tsr__select_f64(double *v, int64_t lo, int64_t n, int64_t k);
 
 /* NumPy's _lerp(a, b, t): a + (b - a) * t, or b - (b - a) * (1 - t) for
  * t >= 0.5; a when a == b (NumPy gives NaN for two equal infinities). */
