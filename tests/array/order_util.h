@@ -117,7 +117,7 @@ static int64_t rand_chunk(int64_t n) {
 }
 
 /* NumPy's sort order: NaN last, -0.0 == 0.0. */
-static int np_cmp(double a, double b) {
+static inline int np_cmp(double a, double b) {
   bool na = a != a, nb = b != b;
   if (na || nb)
     return na - nb;
@@ -136,14 +136,14 @@ static int ref_item_cmp(const void *x, const void *y) {
 }
 
 /* Stable sort of it[0..n) by value (ties by index). */
-static void ref_sort(ref_item *it, int64_t n) { qsort(it, (size_t)n, sizeof *it, ref_item_cmp); }
+static inline void ref_sort(ref_item *it, int64_t n) { qsort(it, (size_t)n, sizeof *it, ref_item_cmp); }
 
 /* Both NaN, or equal as numbers. */
-static bool same_value(double a, double b) { return (a != a && b != b) || a == b; }
+static inline bool same_value(double a, double b) { return (a != a && b != b) || a == b; }
 
 /* Bitwise equal, any NaN equal to any NaN, and -0.0 to 0.0 (which of two
  * equal zeros a selection lands on is unspecified in NumPy too). */
-static bool same_bits(double a, double b) {
+static inline bool same_bits(double a, double b) {
   if ((a != a && b != b) || (a == 0 && b == 0))
     return true;
   return memcmp(&a, &b, sizeof a) == 0;

@@ -187,7 +187,7 @@ static void test_order_sort__matches_dense_reference(void **state) {
   tsr_ctx *ctx = *state;
   static const tsr_dtype dts[] = {TSR_FLOAT64, TSR_FLOAT32, TSR_INT32, TSR_INT64,
                                   TSR_UINT8,   TSR_INT8,    TSR_BOOL,  TSR_UINT64};
-  for (int rep = 0; rep < 40; rep++) {
+  for (int rep = 0; rep < 32; rep++) {
     int ndim = 1 + (int)rand_below(3);
     int64_t shape[3], chunks[3];
     for (int d = 0; d < ndim; d++) {
