@@ -62,12 +62,11 @@ static inline double tsr__lerp(double a, double b, double t) {
   return t >= 0.5 ? b - d * (1 - t) : a + d * t;
 }
 
-/* NumPy's virtual index of quantile q among n values for the linear method
- * (alpha = beta = 1): n * q + (1 + q * (1 - 1 - 1)) - 1, evaluated as NumPy
- * does; then the two neighbours' ranks and the weight, as NumPy's
+/* NumPy's virtual index of quantile q among n values for the linear method,
+ * (n - 1) * q, and the two neighbours' ranks and the weight, as NumPy's
  * _get_indexes and _get_gamma clamp them. */
 static inline void tsr__quantile_index(int64_t n, double q, int64_t *lo, int64_t *hi, double *t) {
-  double vi = (double)n * q + (1 + q * (1.0 - 1.0 - 1.0)) - 1;
+  double vi = (double)(n - 1) * q;
   double prev = floor(vi);
   if (vi >= (double)(n - 1)) {
     *lo = *hi = n - 1;

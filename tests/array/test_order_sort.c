@@ -28,9 +28,9 @@ static void *compute3(tsr_ctx *ctx, tsr_array *a) {
 }
 
 /* NumPy's linear quantile of the sorted m values s (no NaN), as NumPy's
- * _quantile computes it (virtual index, floor, clamp, _lerp). */
+ * _quantile computes it (virtual index (n - 1) * q, floor, clamp, _lerp). */
 static double ref_quantile(const double *s, int64_t m, double q) {
-  double vi = (double)m * q + (1 + q * (1.0 - 1.0 - 1.0)) - 1;
+  double vi = (double)(m - 1) * q;
   if (vi >= (double)(m - 1))
     return s[m - 1];
   double prev = floor(vi);
@@ -232,9 +232,9 @@ static double scalar(tsr_array *a) {
 static void test_order_sort__hand_values(void **state) {
   tsr_ctx *ctx = *state;
   tsr_array *a = vec(ctx, 4, (double[]){4, 1, 3, 2}, 3), *r = NULL;
-  /* np.quantile([1,2,3,4], 0.3): virtual index 0.9 -> 2 - 1 * 0.1 = 1.9 */
+  /* np.quantile([1,2,3,4], 0.3): virtual index 3 * 0.3 = 0.9 -> 2 - 1 * 0.1 = 1.9 */
   assert_ok(tsr_quantile(a, (double[]){0.3}, -1, 0, false, &r));
-  assert_true(scalar(r) == 2 - 1 * (1 - (4 * 0.3 + (1 - 0.3) - 1)));
+  assert_true(scalar(r) == 2 - 1 * (1 - 3 * 0.3));
   assert_true(fabs(scalar(r) - 1.9) < 1e-15);
   tsr_array_destroy(&r);
   assert_ok(tsr_median(a, 0, true, &r));
