@@ -376,7 +376,12 @@ TSR_API TSR_NODISCARD tsr_status tsr_unique(tsr_array *a, tsr_array **values, ts
  * other axes are a's without `axis` (flatten: none).  Any NaN in a lane
  * makes its result NaN; the nan- variants skip NaNs (an all-NaN or empty
  * lane gives NaN).  An empty lane gives NaN.  Bool arrays: TSR_EDTYPE.
- * Selection per lane, no full sort. */
+ * Interpolation is NumPy's _lerp at NumPy's position (n - 1) * q, except
+ * that an exact position (or two equal neighbours) gives that value where
+ * NumPy's arithmetic gives NaN next to an infinity (inf * 0, inf - inf).
+ * The result is float64 for every input dtype (NumPy keeps float32).
+ * Selection (core/order.h), no full sort: along an axis per lane; over a
+ * 1-D or flattened array in one task reading every chunk. */
 TSR_API TSR_NODISCARD tsr_status tsr_quantile(tsr_array *a, const double *q, int64_t nq, int axis,
                                               bool flatten, tsr_array **out);
 TSR_API TSR_NODISCARD tsr_status tsr_nanquantile(tsr_array *a, const double *q, int64_t nq,

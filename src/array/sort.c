@@ -5,14 +5,15 @@
  *    axis is one chunk; one task per chunk then sorts (stable radix sort of
  *    order-preserving keys) or selects (quantiles, no full sort) every lane
  *    of its chunk.  Parallel over the other axes' chunks.
- *  - over a 1-D array or the flattened array ("runs"): the input (at most 64
- *    chunks; more are rechunked into 64) is sorted chunk by chunk into runs
- *    of keys (argsort: with their global indices); then each output chunk's
- *    task finds, by a binary search over the key space, where its range of
- *    ranks starts and ends in every run (ties broken by run order, so the
- *    order is stable), and merges those slices; a quantile reads its ranks
- *    the same way, without merging anything.
- *
+ *  - sort and argsort of a 1-D array or of the flattened array ("runs"): the
+ *    input (at most 64 chunks; more are rechunked into 64) is sorted chunk
+ *    by chunk into runs of keys (argsort: with their global indices); then
+ *    each output chunk's task finds, by a binary search over the key space,
+ *    where its range of ranks starts and ends in every run (ties broken by
+ *    run order, so the order is stable), and merges those slices.
+ *  - quantiles of a 1-D or flattened array: one task reads every chunk into
+ *    one buffer of doubles and selects the positions it needs (O(n), no
+ *    sort).
  * Every result depends only on the values and the chunking, never on the
  * thread count.  NaN sorts last; -0.0 and 0.0 are equal for argsort
  * (stable order) and quantiles.  Scratch memory per task comes from the
@@ -85,37 +86,39 @@ enum { ORD_SORT = 0, ORD_ARGSORT, ORD_QUANTILE, ORD_MEDIAN };
 
 static const double *lane_q(const lane_params *p) { return (const double *)(p + 1); }
 
-/* The quantiles (or median) of the m values of v (no NaN; m >= 1), into
- * out[j * stride] for each q.  v is reordered. */
-static void lane_stats(double *v, int64_t m, int32_t kind, const double *q, int64_t nq, double *out,
-                       int64_t stride) {
+/* The quantiles (or median) of the m values of v (no NaN; m >= 1) into
+ * out[j * stride], through core/order.h's selection of the two values
+ * around each position (its positions are NumPy's (m - 1) * q), then
+ * NumPy's _lerp (median: the mean of the two middle values, as np.median).
+ * v is reordered; b holds 3 * nq doubles of scratch. */
+static void lane_stats(double *v, int64_t m, int32_t kind, const double *q, int64_t nq, double *b,
+                       double *out, int64_t stride) {
+  static const double half = 0.5;
   if (kind == ORD_MEDIAN) {
-    int64_t h = m / 2;
-    tsr__order_select_f64(v, 0, m, h);
-    double b = v[h];
-    if (m % 2) {
-      out[0] = b;
-      return;
-    }
-    double a = v[0];
-    for (int64_t i = 1; i < h; i++)
-      a = v[i] > a ? v[i] : a;
-    out[0] = (a + b) / 2; /* NumPy's mean of the two middle values */
+    q = &half;
+    nq = 1;
+  }
+  double *lo = b, *hi = b + nq, *d = b + 2 * nq;
+  tsr__order_quantile_bounds_f64(v, m, (int)nq, q, lo, hi, d);
+  for (int64_t j = 0; j < nq; j++) {
+    if (kind == ORD_MEDIAN)
+      out[0] = m % 2 ? lo[0] : (lo[0] + hi[0]) / 2;
+    else
+      out[j * stride] = d[j] == 0 ? lo[j] : tsr__lerp(lo[j], hi[j], d[j]);
+  }
+}
+
+/* NaN-aware statistics of the n values at v (moved about): NaN when a NaN
+ * is present and !skipnan, or when no number is left. */
+static void nan_stats(double *v, int64_t n, const lane_params *p, double *b, double *out,
+                      int64_t stride) {
+  int64_t nout = p->kind == ORD_MEDIAN ? 1 : p->nq, m = tsr__order_nan_last_f64(v, n);
+  if ((m < n && !p->skipnan) || m == 0) {
+    for (int64_t j = 0; j < nout; j++)
+      out[j * stride] = NAN;
     return;
   }
-  for (int64_t j = 0; j < nq; j++) {
-    int64_t lo, hi;
-    double t;
-    tsr__quantile_index(m, q[j], &lo, &hi, &t);
-    tsr__order_select_f64(v, 0, m, lo);
-    double a = v[lo], b = a;
-    if (hi != lo) {
-      b = v[hi];
-      for (int64_t i = hi + 1; i < m; i++)
-        b = v[i] < b ? v[i] : b;
-    }
-    out[j * stride] = tsr__lerp(a, b, t);
-  }
+  lane_stats(v, m, p->kind, (const double *)(p + 1), p->nq, b, out, stride);
 }
 
 static tsr_status lane_kernel(const tsr_kernel_call *call) {
@@ -144,7 +147,12 @@ static tsr_status lane_kernel(const tsr_kernel_call *call) {
   uint64_t *keys = scratch, *tk = keys + len;
   uint32_t *idx = (uint32_t *)((unsigned char *)scratch + 20 * len);
   double *v = scratch;
-  int64_t nout = p->kind == ORD_MEDIAN ? 1 : p->nq;
+  double bstack[48], *bq = bstack;
+  if (p->kind == ORD_QUANTILE && p->nq > 16 &&
+      tsr__alloc_array(ctx, (size_t)p->nq * 3, 8, "quantile bounds", (void **)&bq) != TSR_OK) {
+    tsr_free(ctx, scratch);
+    return TSR_ENOMEM;
+  }
   for (int64_t o = 0; o < outer; o++)
     for (int64_t i = 0; i < inner; i++) {
       int64_t at = o * len * inner + i;
@@ -162,24 +170,12 @@ static tsr_status lane_kernel(const tsr_kernel_call *call) {
         for (int64_t k = 0; k < len; k++)
           dst[k * inner] = idx[k];
       } else {
-        double *dst = (double *)call->output + o * inner + i;
-        int64_t stride = outer * inner, m = 0;
         tsr__values_f64(dt, src, inner, len, v);
-        bool nan = false;
-        for (int64_t k = 0; k < len; k++) {
-          if (v[k] != v[k])
-            nan = true;
-          else
-            v[m++] = v[k];
-        }
-        if ((nan && !p->skipnan) || m == 0) {
-          for (int64_t j = 0; j < nout; j++)
-            dst[j * stride] = NAN;
-          continue;
-        }
-        lane_stats(v, m, p->kind, lane_q(p), p->nq, dst, stride);
+        nan_stats(v, len, p, bq, (double *)call->output + o * inner + i, outer * inner);
       }
     }
+  if (bq != bstack)
+    tsr_free(ctx, bq);
   tsr_free(ctx, scratch);
   return TSR_OK;
 }
@@ -448,45 +444,35 @@ static tsr_status merge_kernel(const tsr_kernel_call *call) {
   return TSR_OK;
 }
 
-static double runs_value(const runs *R, tsr_dtype dt, int64_t r) {
-  uint64_t key = runs_select(R, r);
-  if (tsr_dtype_is_float(dt))
-    return tsr__key_to_f64(key);
-  int64_t v;
-  tsr__keys_to(tsr_dtype_is_signed(dt) ? TSR_INT64 : TSR_UINT64, &key, 1, &v, 1);
-  return tsr_dtype_is_signed(dt) ? (double)v : (double)(uint64_t)v;
-}
-
-static tsr_status quantile_kernel(const tsr_kernel_call *call) {
+/* Quantiles of the whole (flattened) input: every chunk is read straight
+ * into one buffer of doubles and the positions are selected there (O(n),
+ * no sort).  Params: a lane_params and its q values. */
+static tsr_status select_kernel(const tsr_kernel_call *call) {
   tsr_ctx *ctx = call->user;
-  const run_params *p = call->params;
-  const double *q = (const double *)(p + 1);
-  tsr_dtype dt = (tsr_dtype)p->dtype;
-  double *out = call->output;
-  int64_t nout = p->kind == ORD_MEDIAN ? 1 : p->nq;
-  runs R;
-  TSR_TRY(runs_open(ctx, call, false, &R));
-  int64_t nnan = 0;
-  if (tsr_dtype_is_float(dt))
-    for (int64_t i = 0; i < R.k; i++)
-      nnan += R.len[i] - lower_bound(R.keys[i], R.len[i], TSR__KEY_NAN);
-  int64_t m = R.total - nnan;
-  if ((nnan > 0 && !p->skipnan) || m == 0) {
-    for (int64_t j = 0; j < nout; j++)
-      out[j] = NAN;
-  } else if (p->kind == ORD_MEDIAN) {
-    double b = runs_value(&R, dt, m / 2);
-    out[0] = m % 2 ? b : (runs_value(&R, dt, m / 2 - 1) + b) / 2;
-  } else {
-    for (int64_t j = 0; j < nout; j++) {
-      int64_t lo, hi;
-      double t;
-      tsr__quantile_index(m, q[j], &lo, &hi, &t);
-      double a = runs_value(&R, dt, lo);
-      out[j] = tsr__lerp(a, hi == lo ? a : runs_value(&R, dt, hi), t);
-    }
+  const lane_params *p = call->params;
+  tsr_dtype dt = (tsr_dtype)p->in_dtype;
+  size_t item = tsr_dtype_size(dt);
+  int64_t n = 0;
+  for (uint32_t i = 0; i < call->n_inputs; i++)
+    n += (int64_t)(call->input_bytes[i] / item);
+  double *v = NULL, bstack[48], *bq = bstack;
+  TSR_TRY(tsr__alloc_array(ctx, (size_t)(n > 0 ? n : 1), sizeof *v, "quantile values",
+                           (void **)&v));
+  if (p->kind == ORD_QUANTILE && p->nq > 16 &&
+      tsr__alloc_array(ctx, (size_t)p->nq * 3, 8, "quantile bounds", (void **)&bq) != TSR_OK) {
+    tsr_free(ctx, v);
+    return TSR_ENOMEM;
   }
-  tsr_free(ctx, R.keys);
+  int64_t at = 0;
+  for (uint32_t i = 0; i < call->n_inputs; i++) {
+    int64_t c = (int64_t)(call->input_bytes[i] / item);
+    tsr__values_f64(dt, call->inputs[i], 1, c, v + at);
+    at += c;
+  }
+  nan_stats(v, n, p, bq, call->output, 1);
+  if (bq != bstack)
+    tsr_free(ctx, bq);
+  tsr_free(ctx, v);
   return TSR_OK;
 }
 
@@ -506,46 +492,42 @@ static tsr_status lower_flat(const tsr__expr *e, tsr_taskgraph *g, const uint32_
                              uint32_t *out) {
   const flat_params *fp = e->params;
   const tsr_chunk_grid *ig = e->inputs[0]->grid;
-  bool arg = run_argsort(fp->kind);
   int64_t k = ig->nchunks[0];
-  uint32_t krun, kout;
+  uint32_t kout;
+  if (fp->kind == ORD_QUANTILE || fp->kind == ORD_MEDIAN) {
+    size_t qb = fp->kind == ORD_QUANTILE ? (size_t)fp->nq * sizeof(double) : 0;
+    lane_params *lp = NULL;
+    TSR_TRY(tsr_taskgraph_add_kernel(g, "quantile-select", select_kernel, e->ctx, &kout));
+    TSR_TRY(tsr_calloc(e->ctx, 1, sizeof *lp + qb, (void **)&lp));
+    *lp = (lane_params){fp->kind, 0, fp->dtype, fp->skipnan, fp->nq};
+    if (qb)
+      memcpy(lp + 1, fp + 1, qb);
+    tsr_status s = tsr_taskgraph_add_task(g, kout, in[0], (uint32_t)k, lp, sizeof *lp + qb,
+                                          (size_t)(fp->kind == ORD_MEDIAN ? 1 : fp->nq) * 8,
+                                          &out[0]);
+    tsr_free(e->ctx, lp);
+    return s;
+  }
+  bool arg = run_argsort(fp->kind);
+  uint32_t krun;
   TSR_TRY(tsr_taskgraph_add_kernel(g, "sort-run", run_kernel, e->ctx, &krun));
-  bool merge = fp->kind == ORD_SORT || fp->kind == ORD_ARGSORT;
-  TSR_TRY(tsr_taskgraph_add_kernel(g, merge ? "sort-merge" : "quantile-runs",
-                                   merge ? merge_kernel : quantile_kernel, e->ctx, &kout));
-  size_t qb = fp->kind == ORD_QUANTILE ? (size_t)fp->nq * sizeof(double) : 0;
-  run_params *p = NULL;
+  TSR_TRY(tsr_taskgraph_add_kernel(g, "sort-merge", merge_kernel, e->ctx, &kout));
+  run_params p = {fp->kind, fp->dtype, fp->skipnan, 0, 0, 0, 0, 0};
   uint32_t *ids = NULL;
-  tsr_status s = tsr_calloc(e->ctx, 1, sizeof *p + qb, (void **)&p);
-  if (s == TSR_OK)
-    s = tsr__alloc_array(e->ctx, (size_t)k, sizeof *ids, "sort runs", (void **)&ids);
-  if (s != TSR_OK)
-    goto fail;
-  p->kind = fp->kind;
-  p->dtype = fp->dtype;
-  p->skipnan = fp->skipnan;
-  p->nq = fp->nq;
-  if (qb)
-    memcpy(p + 1, fp + 1, qb);
+  TSR_TRY(tsr__alloc_array(e->ctx, (size_t)k, sizeof *ids, "sort runs", (void **)&ids));
+  tsr_status s = TSR_OK;
   for (int64_t c = 0; c < k && s == TSR_OK; c++) {
-    p->offset = tsr__grid_offset(ig, 0, c);
+    p.offset = tsr__grid_offset(ig, 0, c);
     int64_t len = tsr__grid_extent(ig, 0, c);
-    s = tsr_taskgraph_add_task(g, krun, &in[0][c], 1, p, sizeof *p, (size_t)len * (arg ? 16 : 8),
+    s = tsr_taskgraph_add_task(g, krun, &in[0][c], 1, &p, sizeof p, (size_t)len * (arg ? 16 : 8),
                                &ids[c]);
   }
-  if (merge) {
-    for (int64_t c = 0; c < k && s == TSR_OK; c++) {
-      p->start = tsr__grid_offset(ig, 0, c);
-      p->stop = tsr__grid_offset(ig, 0, c + 1);
-      s = tsr_taskgraph_add_task(g, kout, ids, (uint32_t)k, p, sizeof *p,
-                                 (size_t)(p->stop - p->start) * tsr_dtype_size(e->dtype), &out[c]);
-    }
-  } else if (s == TSR_OK) {
-    s = tsr_taskgraph_add_task(g, kout, ids, (uint32_t)k, p, sizeof *p + qb,
-                               (size_t)(fp->kind == ORD_MEDIAN ? 1 : fp->nq) * 8, &out[0]);
+  for (int64_t c = 0; c < k && s == TSR_OK; c++) {
+    p.start = tsr__grid_offset(ig, 0, c);
+    p.stop = tsr__grid_offset(ig, 0, c + 1);
+    s = tsr_taskgraph_add_task(g, kout, ids, (uint32_t)k, &p, sizeof p,
+                               (size_t)(p.stop - p.start) * tsr_dtype_size(e->dtype), &out[c]);
   }
-fail:
-  tsr_free(e->ctx, p);
   tsr_free(e->ctx, ids);
   return s;
 }

@@ -54,9 +54,10 @@ void tsr__keys_to(tsr_dtype dtype, const uint64_t *keys, int64_t n, void *out, i
 void tsr__values_f64(tsr_dtype dtype, const void *in, int64_t stride, int64_t n, double *out);
 
 /* NumPy's _lerp(a, b, t): a + (b - a) * t, or b - (b - a) * (1 - t) for
- * t >= 0.5; a when a == b (NumPy gives NaN for two equal infinities). */
+ * t >= 0.5; a when a == b or t == 0 (where NumPy computes inf - inf or
+ * inf * 0 next to an infinity and gives NaN). */
 static inline double tsr__lerp(double a, double b, double t) {
-  if (a == b)
+  if (a == b || t == 0)
     return a;
   double d = b - a;
   return t >= 0.5 ? b - d * (1 - t) : a + d * t;

@@ -35,7 +35,7 @@ static double ref_quantile(const double *s, int64_t m, double q) {
     return s[m - 1];
   double prev = floor(vi);
   double a = s[(int64_t)prev], b = s[(int64_t)prev + 1], t = vi - prev;
-  if (a == b)
+  if (a == b || t == 0) /* NumPy's _lerp gives NaN here next to an infinity (inf * 0) */
     return a;
   double d = b - a;
   return t >= 0.5 ? b - d * (1 - t) : a + d * t;
