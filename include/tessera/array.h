@@ -343,6 +343,97 @@ TSR_API TSR_NODISCARD tsr_status tsr_cumsum(tsr_array *a, int axis, tsr_array **
 TSR_API TSR_NODISCARD tsr_status tsr_cumprod(tsr_array *a, int axis, tsr_array **out);
 
 /* ======================================================================== */
+/* Sorting and order statistics (sort.c, order_count.c)                     */
+/* ======================================================================== */
+/* NumPy semantics.  Values are ordered numerically with NaN last; -0.0 and
+ * 0.0 are equal (argsort keeps their order, isin and searchsorted match
+ * them).  `flatten` is NumPy's axis=None (the array in C order); otherwise
+ * `axis` (negative counts from the end) must exist, else TSR_EINVAL naming
+ * it.  Along an axis the input is rechunked so the axis is one chunk and
+ * each chunk is processed by its own task; flattened (and 1-D) inputs are
+ * sorted chunk by chunk into runs that tasks merge (sort, argsort) or read
+ * ranks from (quantiles), so results never depend on the thread count.
+ * Lazy unless said otherwise; the caller owns every result (destroy it).
+ * Statuses: TSR_EINVAL for NULL arguments and bad values (naming the
+ * argument), TSR_EDTYPE for dtypes a function does not take, TSR_ENOMEM. */
+
+/* Sorted copy along axis (flatten: 1-D of all elements), a's dtype. */
+TSR_API TSR_NODISCARD tsr_status tsr_sort(tsr_array *a, int axis, bool flatten, tsr_array **out);
+/* Indices (int64) that sort a along axis, stable (equal values keep their
+ * order: NumPy's kind="stable"); flatten: indices into the flattened array. */
+TSR_API TSR_NODISCARD tsr_status tsr_argsort(tsr_array *a, int axis, bool flatten,
+                                             tsr_array **out);
+/* The sorted distinct values of the flattened a (1-D, a's dtype) and, if
+ * counts != NULL, how often each occurs (int64).  -0.0 and 0.0 are one
+ * value, and so are all NaNs (NumPy's equal_nan).  Computes a now (the
+ * length is known only then): the results are arrays over memory. */
+TSR_API TSR_NODISCARD tsr_status tsr_unique(tsr_array *a, tsr_array **values, tsr_array **counts);
+
+/* Quantiles with linear interpolation (NumPy's default method), float64.
+ * q: nq >= 1 values in [0, 1] (percentile: [0, 100]), the result then has
+ * a leading axis of nq entries, as NumPy with q an array; nq == -1: q
+ * points at one value and the result has no q axis (a scalar q).  The
+ * other axes are a's without `axis` (flatten: none).  Any NaN in a lane
+ * makes its result NaN; the nan- variants skip NaNs (an all-NaN or empty
+ * lane gives NaN).  An empty lane gives NaN.  Bool arrays: TSR_EDTYPE.
+ * Interpolation is NumPy's _lerp at NumPy's position (n - 1) * q, except
+ * that an exact position (or two equal neighbours) gives that value where
+ * NumPy's arithmetic gives NaN next to an infinity (inf * 0, inf - inf).
+ * The result is float64 for every input dtype (NumPy keeps float32).
+ * Selection (core/order.h), no full sort: along an axis per lane; over a
+ * 1-D or flattened array in one task reading every chunk. */
+TSR_API TSR_NODISCARD tsr_status tsr_quantile(tsr_array *a, const double *q, int64_t nq, int axis,
+                                              bool flatten, tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_nanquantile(tsr_array *a, const double *q, int64_t nq,
+                                                 int axis, bool flatten, tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_percentile(tsr_array *a, const double *q, int64_t nq,
+                                                int axis, bool flatten, tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_nanpercentile(tsr_array *a, const double *q, int64_t nq,
+                                                   int axis, bool flatten, tsr_array **out);
+/* The median (NumPy's: the mean of the two middle values for an even
+ * count), float64; NaN handling as the quantiles. */
+TSR_API TSR_NODISCARD tsr_status tsr_median(tsr_array *a, int axis, bool flatten,
+                                            tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_nanmedian(tsr_array *a, int axis, bool flatten,
+                                               tsr_array **out);
+
+/* Histogram of the flattened a in `bins` > 0 equal bins over range[0..1]
+ * (range == NULL: a's minimum and maximum, computed now; a range of one
+ * value is widened by 0.5 each side; an empty a uses [0, 1]).  Bins are
+ * half-open except the last, which includes its right edge; values outside
+ * the range and NaN are not counted.  *counts: int64 (bins); *edges (if
+ * edges != NULL): float64 (bins + 1), as np.linspace makes them.
+ * TSR_EINVAL for bins <= 0, range[0] > range[1], or a range that is not
+ * finite (given or autodetected). */
+TSR_API TSR_NODISCARD tsr_status tsr_histogram(tsr_array *a, int64_t bins, const double *range,
+                                               tsr_array **counts, tsr_array **edges);
+/* As tsr_histogram with explicit bin edges (1-D, at least one, compared as
+ * float64; non-decreasing, else the computation fails with TSR_EINVAL). */
+TSR_API TSR_NODISCARD tsr_status tsr_histogram_edges(tsr_array *a, tsr_array *edges,
+                                                     tsr_array **counts);
+/* Counts of each value 0..max(x) of the 1-D integer (or bool) array x, at
+ * least minlength entries: int64, or with weights (1-D, x's length) their
+ * float64 sums.  Computes x's extremes now to size the result.  TSR_EDTYPE
+ * for a non-integer x; TSR_EINVAL for a negative value, minlength < 0, or
+ * x not 1-D; TSR_ESHAPE for weights of another length. */
+TSR_API TSR_NODISCARD tsr_status tsr_bincount(tsr_array *x, tsr_array *weights, int64_t minlength,
+                                              tsr_array **out);
+/* Index of the bin of each element of x (int64, x's shape) for 1-D bins
+ * that increase or decrease monotonically (else the computation fails with
+ * TSR_EINVAL): NumPy's digitize, right == false: bins[i-1] <= x < bins[i]. */
+TSR_API TSR_NODISCARD tsr_status tsr_digitize(tsr_array *x, tsr_array *bins, bool right,
+                                              tsr_array **out);
+/* Insertion points (int64, v's shape) of v in the sorted 1-D array a:
+ * the first (right: last) position keeping a sorted.  a must be 1-D
+ * (TSR_EINVAL otherwise); its order is not checked. */
+TSR_API TSR_NODISCARD tsr_status tsr_searchsorted(tsr_array *a, tsr_array *v, bool right,
+                                                  tsr_array **out);
+/* Whether each element of `element` is in test_elements (any shape), as
+ * bool of element's shape; invert negates.  NaN is in nothing. */
+TSR_API TSR_NODISCARD tsr_status tsr_isin(tsr_array *element, tsr_array *test_elements,
+                                          bool invert, tsr_array **out);
+
+/* ======================================================================== */
 /* Structure (slice.c, transpose.c, reshape.c, concat.c, rechunk.c)         */
 /* ======================================================================== */
 /* One entry of an index: an integer (drops the axis; negative counts from

@@ -36,6 +36,20 @@ static const tsr__qfn table[] = {
     {"linspace", QF_LINSPACE, 0, P("start", "stop", "num", "endpoint", "dtype", "chunks"), 2},
     {"eye", QF_EYE, 0, P("N", "M", "k", "dtype", "chunks"), 1},
     {"random", QF_RANDOM, 0, P("shape", "chunks", "seed", "dist"), 1},
+    {"sort", QF_SORT, 0, P("a", "axis"), 1},
+    {"argsort", QF_SORT, 1, P("a", "axis"), 1},
+    {"unique", QF_UNIQUE, 0, P("ar", "return_counts"), 1},
+    {"quantile", QF_QUANTILE, 0, P("a", "q", "axis"), 2},
+    {"percentile", QF_QUANTILE, 1, P("a", "q", "axis"), 2},
+    {"nanquantile", QF_QUANTILE, 2, P("a", "q", "axis"), 2},
+    {"nanpercentile", QF_QUANTILE, 3, P("a", "q", "axis"), 2},
+    {"median", QF_MEDIAN, 0, P("a", "axis"), 1},
+    {"nanmedian", QF_MEDIAN, 1, P("a", "axis"), 1},
+    {"histogram", QF_HISTOGRAM, 0, P("a", "bins", "range"), 1},
+    {"bincount", QF_BINCOUNT, 0, P("x", "weights", "minlength"), 1},
+    {"digitize", QF_DIGITIZE, 0, P("x", "bins", "right"), 2},
+    {"searchsorted", QF_SEARCHSORTED, 0, P("a", "v", "side"), 2},
+    {"isin", QF_ISIN, 0, P("element", "test_elements", "invert"), 2},
 };
 
 static const struct {

@@ -1076,6 +1076,219 @@ static tsr_status construct(call *c, tsr_array **r) {
   return s == TSR_OK ? s : wrap(ev, c->node->pos, s);
 }
 
+/* ---- sorting and order statistics ------------------------------------ */
+
+/* An array argument that may also be a tuple of numbers (a 1-D int64
+ * array, or float64 if any is a float), as np.asarray. */
+static tsr_status get_seq(const call *c, const char *name, tsr_array **out) {
+  tsr__qeval *ev = c->ev;
+  int32_t pos;
+  const qv *v = arg(c, name, &pos);
+  *out = NULL;
+  if (v->kind != QV_TUPLE)
+    return get_array(c, name, TSR_NUM_DTYPES, out);
+  bool flt = false;
+  for (int i = 0; i < v->n; i++) {
+    if (!is_number(&v->items[i]) || v->items[i].kind == QV_UINT)
+      return bad_item(c, name, "an array or a tuple of numbers", i);
+    flt |= v->items[i].kind == QV_FLOAT;
+  }
+  int64_t n = v->n;
+  void *data = NULL;
+  API(pos, tsr_alloc(c->ev->ctx, (size_t)(n ? n : 1) * 8, &data));
+  for (int i = 0; i < v->n; i++) {
+    if (flt)
+      ((double *)data)[i] = number(&v->items[i]);
+    else
+      ((int64_t *)data)[i] = integer(&v->items[i]);
+  }
+  tsr_status s = tsr_array_from_buffer(c->ev->ctx, flt ? TSR_FLOAT64 : TSR_INT64, 1, &n, NULL,
+                                       data, TSR_BUFFER_COPY, NULL, NULL, out);
+  tsr_free(c->ev->ctx, data);
+  return s == TSR_OK ? s : wrap(c->ev, pos, s);
+}
+
+/* axis: None flattens when `none_flattens` or when given explicitly as
+ * None; otherwise the default is def. */
+static tsr_status get_axis(const call *c, const char *name, int def, bool none_flattens, int *axis,
+                           bool *flat) {
+  const qv *v = arg(c, name, NULL);
+  bool given = false;
+  for (int i = 0; c->node->fn->params[i] != NULL; i++)
+    if (strcmp(c->node->fn->params[i], name) == 0)
+      given = c->node->slots[i] != NULL;
+  *flat = v->kind == QV_NONE && (none_flattens || given);
+  int64_t a;
+  TSR_TRY(get_int(c, name, def, &a));
+  if (a < -TSR_MAX_NDIM || a > TSR_MAX_NDIM)
+    return bad_arg(c, name, "a valid axis");
+  *axis = (int)a;
+  return TSR_OK;
+}
+
+/* A tuple (a, b) of two arrays (taken). */
+static tsr_status make_pair(call *c, tsr_array *a, tsr_array *b, qv *out) {
+  qv *items = NULL;
+  tsr_status s = tsr_calloc(c->ev->ctx, 2, sizeof *items, (void **)&items);
+  if (s != TSR_OK) {
+    tsr_array_destroy(&a);
+    tsr_array_destroy(&b);
+    return wrap(c->ev, c->node->pos, s);
+  }
+  set_array(&items[0], a);
+  set_array(&items[1], b);
+  memset(out, 0, sizeof *out);
+  out->kind = QV_TUPLE;
+  out->items = items;
+  out->n = 2;
+  return TSR_OK;
+}
+
+static tsr_status order_fn(call *c, qv *out) {
+  tsr__qeval *ev = c->ev;
+  const tsr__qfn *fn = c->node->fn;
+  tsr_array *a = NULL, *b = NULL, *r = NULL, *r2 = NULL;
+  tsr_status s = TSR_OK;
+  int axis;
+  bool flat;
+  switch (fn->kind) {
+  case QF_SORT:
+    TSR_TRY(get_axis(c, "axis", -1, false, &axis, &flat));
+    TSR_TRY(get_seq(c, "a", &a));
+    s = (fn->op ? tsr_argsort : tsr_sort)(a, axis, flat, &r);
+    break;
+  case QF_UNIQUE: {
+    bool counts;
+    TSR_TRY(get_bool(c, "return_counts", false, &counts));
+    TSR_TRY(get_seq(c, "ar", &a));
+    s = tsr_unique(a, &r, counts ? &r2 : NULL);
+    break;
+  }
+  case QF_QUANTILE: {
+    TSR_TRY(get_axis(c, "axis", 0, true, &axis, &flat));
+    int32_t pos;
+    const qv *q = arg(c, "q", &pos);
+    double one, *qs = &one;
+    int64_t nq = -1;
+    if (q->kind == QV_TUPLE) {
+      if (q->n == 0)
+        return bad_arg(c, "q", "a number or a non-empty tuple of numbers");
+      nq = q->n;
+      API(pos, tsr_alloc(ev->ctx, (size_t)nq * sizeof *qs, (void **)&qs));
+      for (int i = 0; i < q->n && s == TSR_OK; i++) {
+        if (!is_number(&q->items[i]))
+          s = bad_item(c, "q", "a tuple of numbers", i);
+        else
+          qs[i] = number(&q->items[i]);
+      }
+    } else if (is_number(q)) {
+      one = number(q);
+    } else {
+      return bad_arg(c, "q", "a number or a tuple of numbers");
+    }
+    if (s == TSR_OK)
+      s = get_seq(c, "a", &a);
+    if (s == TSR_OK) {
+      tsr_status (*f[4])(tsr_array *, const double *, int64_t, int, bool, tsr_array **) = {
+          tsr_quantile, tsr_percentile, tsr_nanquantile, tsr_nanpercentile};
+      s = f[fn->op](a, qs, nq, axis, flat, &r);
+    } else {
+      if (qs != &one)
+        tsr_free(ev->ctx, qs);
+      return s;
+    }
+    if (qs != &one)
+      tsr_free(ev->ctx, qs);
+    break;
+  }
+  case QF_MEDIAN:
+    TSR_TRY(get_axis(c, "axis", 0, true, &axis, &flat));
+    TSR_TRY(get_seq(c, "a", &a));
+    s = (fn->op ? tsr_nanmedian : tsr_median)(a, axis, flat, &r);
+    break;
+  case QF_HISTOGRAM: {
+    int32_t pos;
+    const qv *bins = arg(c, "bins", &pos), *range = arg(c, "range", NULL);
+    double rg[2];
+    if (range->kind != QV_NONE) {
+      if (range->kind != QV_TUPLE || range->n != 2 || !is_number(&range->items[0]) ||
+          !is_number(&range->items[1]))
+        return bad_arg(c, "range", "a pair of numbers (lower, upper)");
+      rg[0] = number(&range->items[0]);
+      rg[1] = number(&range->items[1]);
+    }
+    if (bins->kind == QV_NONE || bins->kind == QV_INT || bins->kind == QV_BOOL) {
+      int64_t nb;
+      TSR_TRY(get_int(c, "bins", 10, &nb));
+      TSR_TRY(get_seq(c, "a", &a));
+      s = tsr_histogram(a, nb, range->kind == QV_NONE ? NULL : rg, &r, &r2);
+    } else {
+      if (range->kind != QV_NONE)
+        return bad_arg(c, "range", "None when bins are edges");
+      TSR_TRY(get_seq(c, "bins", &b));
+      if ((s = get_seq(c, "a", &a)) != TSR_OK) {
+        tsr_array_destroy(&b);
+        return s;
+      }
+      s = tsr_histogram_edges(a, b, &r);
+      if (s == TSR_OK) /* the edges come back as float64, as NumPy's */
+        s = tsr_astype(b, TSR_FLOAT64, &r2);
+    }
+    break;
+  }
+  case QF_BINCOUNT: {
+    int64_t minlength;
+    TSR_TRY(get_int(c, "minlength", 0, &minlength));
+    TSR_TRY(get_seq(c, "x", &a));
+    if (arg(c, "weights", NULL)->kind != QV_NONE && (s = get_seq(c, "weights", &b)) != TSR_OK) {
+      tsr_array_destroy(&a);
+      return s;
+    }
+    s = tsr_bincount(a, b, minlength, &r);
+    break;
+  }
+  case QF_DIGITIZE:
+  case QF_SEARCHSORTED:
+  case QF_ISIN: {
+    bool flag = false;
+    if (fn->kind == QF_SEARCHSORTED) {
+      int32_t pos;
+      const qv *side = arg(c, "side", &pos);
+      if (side->kind == QV_STRING && strcmp(side->s, "right") == 0)
+        flag = true;
+      else if (!(side->kind == QV_NONE || (side->kind == QV_STRING && strcmp(side->s, "left") == 0)))
+        return bad_arg(c, "side", "\"left\" or \"right\"");
+    } else {
+      TSR_TRY(get_bool(c, fn->kind == QF_DIGITIZE ? "right" : "invert", false, &flag));
+    }
+    const char *p0 = fn->params[0], *p1 = fn->params[1];
+    TSR_TRY(get_seq(c, p0, &a));
+    s = get_seq(c, p1, &b);
+    if (s != TSR_OK) {
+      tsr_array_destroy(&a);
+      return s;
+    }
+    s = fn->kind == QF_DIGITIZE       ? tsr_digitize(a, b, flag, &r)
+        : fn->kind == QF_SEARCHSORTED ? tsr_searchsorted(a, b, flag, &r)
+                                      : tsr_isin(a, b, flag, &r);
+    break;
+  }
+  default:
+    return FAIL(c->node->pos, TSR_EINTERNAL, "%s(): not an order function", c->node->text);
+  }
+  tsr_array_destroy(&a);
+  tsr_array_destroy(&b);
+  if (s != TSR_OK) {
+    tsr_array_destroy(&r);
+    tsr_array_destroy(&r2);
+    return wrap(ev, c->node->pos, s);
+  }
+  if (r2 != NULL)
+    return make_pair(c, r, r2, out);
+  set_array(out, r);
+  return TSR_OK;
+}
+
 static tsr_status dispatch(call *c, qv *out) {
   tsr__qeval *ev = c->ev;
   const tsr__qfn *fn = c->node->fn;
@@ -1129,6 +1342,16 @@ static tsr_status dispatch(call *c, qv *out) {
   case QF_STACK:
     s = join(c, &r);
     break;
+  case QF_SORT:
+  case QF_UNIQUE:
+  case QF_QUANTILE:
+  case QF_MEDIAN:
+  case QF_HISTOGRAM:
+  case QF_BINCOUNT:
+  case QF_DIGITIZE:
+  case QF_SEARCHSORTED:
+  case QF_ISIN:
+    return order_fn(c, out);
   default:
     s = construct(c, &r);
     break;
@@ -1258,6 +1481,16 @@ static tsr_status eval_index(tsr__qeval *ev, const tsr__qnode *n, const qv *vals
   }
   const qv *target = v;
   tsr_array *r = NULL;
+  if (target->kind == QV_TUPLE) { /* (a, b)[i], as Python: one integer index */
+    if (count != 1 || index[0].is_slice)
+      return FAIL(n->pos, TSR_EINVAL, "a tuple takes one integer index");
+    int64_t i = index[0].start < 0 ? index[0].start + target->n : index[0].start;
+    if (i < 0 || i >= target->n)
+      return FAIL(n->kids[1]->pos, TSR_EINVAL, "tuple index %lld is out of range for %d items",
+                  (long long)index[0].start, target->n);
+    tsr_status s = tsr__query_value_copy(ev->ctx, &target->items[i], out);
+    return s == TSR_OK ? s : wrap(ev, n->pos, s);
+  }
   if (target->kind != QV_ARRAY)
     return FAIL(n->pos, TSR_EINVAL, "a %s cannot be indexed", tsr__query_value_kind_name(target));
   API(n->pos, tsr_slice(target->array, count, index, &r));

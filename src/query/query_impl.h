@@ -128,6 +128,15 @@ typedef enum tsr__qfn_kind {
   QF_LINSPACE,
   QF_EYE,
   QF_RANDOM,
+  QF_SORT, /* sort, argsort (op 1) */
+  QF_UNIQUE,
+  QF_QUANTILE, /* op: 1 percentile, 2 nan- variant (bits) */
+  QF_MEDIAN,   /* op: 1 nanmedian */
+  QF_HISTOGRAM,
+  QF_BINCOUNT,
+  QF_DIGITIZE,
+  QF_SEARCHSORTED,
+  QF_ISIN,
 } tsr__qfn_kind;
 
 #define TSR__QFN_MAX_PARAMS 6

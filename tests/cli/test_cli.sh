@@ -71,6 +71,27 @@ check eval-trace 0 '^True$' '^$' -- "$tessera" eval --in z=c.h5:/z --trace t.jso
 if ! python3 -c 'import json,sys; json.load(open("t.json"))' || ! grep -q digraph g.dot; then
   echo "FAIL trace/graph files"; failures=$((failures + 1))
 fi
+# sorting and order statistics: NumPy's documented examples, worked out by hand.
+check eval-sort 0 '^\[-0\.0, 1\.5, 3\.0, nan\]$' '^$' -- "$tessera" eval 'sort((3, nan, -0.0, 1.5))'
+check eval-sort-axis0 0 '^\[\[0, 3, 1\],$' '^$' -- "$tessera" eval 'sort(reshape(arange(0, 6, 1) * 3 % 7, (2, 3)), axis=0)'
+check eval-argsort-stable 0 '^\[1, 3, 2, 0\]$' '^$' -- "$tessera" eval 'argsort((3, 1, 2, 1))'
+check eval-unique-counts 0 '^\[1, 3, 1, 1, 1\]$' '^$' -- "$tessera" eval 'unique((1, 2, 6, 4, 2, 3, 2), return_counts=True)[1]'
+check eval-quantile 0 '^\[1\.75, 2\.5, 4\.0\]$' '^$' -- "$tessera" eval 'percentile(arange(1, 5, 1), (25, 50, 100))'
+check eval-median-axis 0 '^\[1\.0, 4\.0\]$' '^$' -- "$tessera" eval 'median(reshape(arange(0, 6, 1), (2, 3)), axis=1)'
+check eval-nanmedian 0 '^2\.0$' '^$' -- "$tessera" eval 'nanmedian((1.0, nan, 3.0))'
+check eval-median-nan 0 '^nan$' '^$' -- "$tessera" eval 'median((1.0, nan, 3.0))'
+check eval-histogram 0 '^\[0, 2, 1\]$' '^$' -- "$tessera" eval 'histogram((1, 2, 1), bins=(0, 1, 2, 3))[0]'
+check eval-histogram-edges 0 '^\[0\.0, 2\.0, 4\.0\]$' '^$' -- "$tessera" eval 'histogram(arange(0, 5, 1), bins=2)[1]'
+check eval-bincount 0 '^\[1, 3, 1, 1, 0, 0, 0, 1\]$' '^$' -- "$tessera" eval 'bincount((0, 1, 1, 3, 2, 1, 7))'
+check eval-digitize 0 '^\[1, 4, 3, 2\]$' '^$' -- "$tessera" eval 'digitize((0.2, 6.4, 3.0, 1.6), (0.0, 1.0, 2.5, 4.0, 10.0))'
+check eval-searchsorted 0 '^\[0, 5, 1, 2\]$' '^$' -- "$tessera" eval 'searchsorted((1, 2, 3, 4, 5), (-10, 10, 2, 3))'
+check eval-isin 0 '^\[False, True, False\]$' '^$' -- "$tessera" eval 'isin((1, 2, 3), (2, 7))'
+check eval-quantile-q-range 1 '^$' 'q\[0\] = 2 is outside \[0, 1\]' -- "$tessera" eval 'quantile((1, 2), 2)'
+check eval-sort-bad-axis 1 '^$' 'axis 3 is out of bounds' -- "$tessera" eval 'sort((1, 2), axis=3)'
+check eval-bincount-negative 1 '^$' 'negative value \(-1\)' -- "$tessera" eval 'bincount((1, -1))'
+check eval-bincount-float 1 '^$' 'bincount: x has dtype float64' -- "$tessera" eval 'bincount((1.5, 2))'
+check eval-histogram-bins 1 '^$' 'bins = 0 must be positive' -- "$tessera" eval 'histogram((1, 2), bins=0)'
+check eval-searchsorted-2d 1 '^$' 'a must be a sorted 1-D array' -- "$tessera" eval 'searchsorted(ones((2, 2)), 1)'
 check eval-memory-limit 0 '^True$' '^$' -- "$tessera" eval --memory-limit 2MB 'x = random(shape=(1000, 1000), chunks=(100, 1000), seed=2); abs(sum(x - mean(x, axis=0))) < 1e-6'
 check info-missing 1 '^$' "cannot open 'nope\.h5'" -- "$tessera" info nope.h5
 check info-missing-object 1 '^$' "has no object '/y'" -- "$tessera" info a.h5 /y
