@@ -125,13 +125,14 @@ tsr_status tsr__sorter_load(tsr__sorter *s) {
   const int64_t nch = s->nchunks;
   const int nc = s->f->ncols;
   tsr__lowering *l = NULL;
-  uint32_t *stat_tasks = NULL, *wanted = NULL;
-  uint32_t ins[256];
+  uint32_t *stat_tasks = NULL, *wanted = NULL, *ins = NULL;
   bool ran = false;
   tsr_status status;
   int64_t cells;
-  TSR__CHECK_GOTO(status, s->nnodes <= 256 && tsr__size_mul(s->nnodes, nch, &cells), TSR_EINVAL,
-                  "%s: the frame's columns come from too many operations or chunks", s->fn);
+  TSR__CHECK_GOTO(status, tsr__size_mul(s->nnodes, nch, &cells), TSR_EINVAL,
+                  "%s: the frame has too many chunks", s->fn);
+  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)s->nnodes + 1, sizeof *ins, "task inputs",
+                                         (void **)&ins));
   TSR__TRY_GOTO(status, tsr_taskgraph_create(ctx, &s->g1));
   TSR__TRY_GOTO(status, tsr__lowering_create(ctx, s->g1, &l));
   TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)cells + 1, sizeof *s->in_tasks,
@@ -191,7 +192,9 @@ tsr_status tsr__sorter_load(tsr__sorter *s) {
     }
     for (int k2 = 0; k2 < s->nkeys; k2++)
       s->kcr[c * s->nkeys + k2] = s->cr[c * nc + s->keys[k2].col];
-    s->rows[c] = nc > 0 ? s->cr[c * nc].rows : 0;
+    s->rows[c] = nc > 0                   ? s->cr[c * nc].rows
+                 : s->f->rows->count != NULL ? s->f->rows->count[c]
+                                             : 0;
     s->row_start[c + 1] = s->row_start[c] + s->rows[c];
   }
   s->total = s->row_start[nch];
@@ -220,6 +223,7 @@ tsr_status tsr__sorter_load(tsr__sorter *s) {
 fail:
   if (!ran)
     status = tsr_ctx_agree(ctx, status);
+  tsr_free(ctx, ins);
   tsr_free(ctx, wanted);
   tsr_free(ctx, stat_tasks);
   tsr__lowering_destroy(&l);
