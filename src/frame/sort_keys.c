@@ -1,11 +1,9 @@
 /* sort_keys.c — sort keys as bit fields of uint64 words (sort_impl.h).
  *
  * Each value is first normalized to a uint64 whose unsigned order is the
- * sort order: signed integers, dates and timestamps with the sign bit
- * flipped, unsigned integers and bools as they are, dictionary codes as
- * they are (the dictionary is sorted), floats (float32 widened) by their
- * bits with the sign handled, -0.0 made 0.0 and every NaN the largest
- * value.  The statistics give each key's range [lo, lo + span] over its
+ * sort order (core/order.h's keys: signs flipped, dictionary codes as they
+ * are since the dictionary is sorted, floats by their bits with -0.0 made
+ * 0.0 and every NaN the largest value).  The statistics give each key's range [lo, lo + span] over its
  * non-null rows, and its field codes a value c = v - lo (descending:
  * lo + span - v) in bitlen(span) bits; nulls take code 0 (first) or
  * span + 1 (last) when that fits, else a bit of their own in front.  A
@@ -20,53 +18,17 @@
  * block, a generic loop places the codes, so no row pays a type switch. */
 #include <string.h>
 
+#include "core/order.h"
 #include "sort_impl.h"
 
 #define BLOCK 1024
 
-static inline uint64_t norm_int(int64_t v) { return (uint64_t)v ^ (UINT64_C(1) << 63); }
-static inline uint64_t norm_float(double d) {
-  if (d != d)
-    return UINT64_MAX;
-  if (d == 0)
-    d = 0.0;
-  uint64_t b;
-  memcpy(&b, &d, sizeof b);
-  return (b >> 63) ? ~b : b | (UINT64_C(1) << 63);
-}
-
 static int bitlen(uint64_t v) { return v == 0 ? 0 : 64 - __builtin_clzll(v); }
 
-/* The normalized values of rows [r0, r0 + n) of a fixed-width column. */
-static void normalize(tsr_coltype t, const void *values, int64_t r0, int64_t n, uint64_t *out) {
-#define N(ID, T, EXPR)                          \
-  case ID: {                                    \
-    const T *v = (const T *)values + r0;        \
-    for (int64_t i = 0; i < n; i++)             \
-      out[i] = EXPR;                            \
-    return;                                     \
-  }
-  switch (t) {
-    N(TSR_COL_BOOL, uint8_t, v[i] != 0)
-    N(TSR_COL_INT8, int8_t, norm_int(v[i]))
-    N(TSR_COL_INT16, int16_t, norm_int(v[i]))
-    N(TSR_COL_INT32, int32_t, norm_int(v[i]))
-    N(TSR_COL_DATE, int32_t, norm_int(v[i]))
-    N(TSR_COL_INT64, int64_t, norm_int(v[i]))
-    N(TSR_COL_TIMESTAMP, int64_t, norm_int(v[i]))
-    N(TSR_COL_UINT8, uint8_t, v[i])
-    N(TSR_COL_UINT16, uint16_t, v[i])
-    N(TSR_COL_UINT32, uint32_t, v[i])
-    N(TSR_COL_UINT64, uint64_t, v[i])
-    N(TSR_COL_DICT, int32_t, (uint64_t)(uint32_t)v[i])
-    N(TSR_COL_FLOAT32, float, norm_float((double)v[i]))
-    N(TSR_COL_FLOAT64, double, norm_float(v[i]))
-  default:
-    for (int64_t i = 0; i < n; i++)
-      out[i] = 0;
-    return;
-  }
-#undef N
+/* The normalized values of rows [r0, r0 + n) of a fixed-width column
+ * (core/order.h's keys). */
+static void normalize(tsr_type t, const void *values, int64_t r0, int64_t n, uint64_t *out) {
+  tsr__okeys(t, (const unsigned char *)values + (size_t)r0 * tsr_type_width(t), n, false, out);
 }
 
 void tsr__sort_colread(const tsr__colref *ref, const void *buf, size_t bytes, tsr__colread *out) {
@@ -105,7 +67,7 @@ void tsr__sort_stats(const tsr__sorter *s, const tsr__colread *cols, tsr__kstat 
     } else {
       for (int64_t r0 = 0; r0 < r->rows; r0 += BLOCK) {
         int64_t n = r->rows - r0 < BLOCK ? r->rows - r0 : BLOCK;
-        normalize(key->ref.type.id, r->values, r0, n, buf);
+        normalize(key->ref.type, r->values, r0, n, buf);
         uint64_t mn = st.min, mx = st.max;
         if (r->validity == NULL) {
           for (int64_t i = 0; i < n; i++) {
@@ -223,7 +185,7 @@ static void encode_fixed(const tsr__skey *key, const tsr__colread *r, int64_t n,
   const uint64_t shift = key->fold && key->nulls_first ? 1 : 0;
   for (int64_t r0 = 0; r0 < n; r0 += BLOCK) {
     int64_t m = n - r0 < BLOCK ? n - r0 : BLOCK;
-    normalize(key->ref.type.id, r->values, r0, m, buf);
+    normalize(key->ref.type, r->values, r0, m, buf);
     for (int64_t i = 0; i < m; i++)
       buf[i] = (desc ? hi - buf[i] : buf[i] - lo) + shift;
     uint64_t *w = words + r0 * W;

@@ -1,12 +1,11 @@
 /* sort_runs.c — one chunk's rows sorted by their encoded keys (a sorted
  * run, sort_impl.h), or for top-k only its first `keep` rows.
  *
- * Full sorts are LSD radix sorts on bytes of the keys' words, least
- * significant first, moving (words, row) records between two buffers:
- * stable, so rows with equal words stay in row order.  One pass over the
- * records counts every byte position's histogram first, and a byte that is
- * the same in every row (a constant bit field, the padding of short
- * strings, the high bytes of a small range) costs no pass.  When strings
+ * Full sorts are LSD over the keys' words, least significant first: each
+ * word, gathered in the current row order, is sorted stably with its rows
+ * by core/order.h's radix sort, which skips every byte that is the same in
+ * every row (a constant bit field, the padding of short strings, the high
+ * bytes of a small range); rows with equal words stay in row order.  When strings
  * were truncated, the rows equal up to the first truncated key's fields are
  * sorted again by a merge sort comparing the whole strings (rows break
  * ties).  Top-k with a small k keeps a
@@ -15,6 +14,7 @@
  * Tuned for chunks of 10^5..10^6 rows and keys of one to three words. */
 #include <string.h>
 
+#include "core/order.h"
 #include "sort_impl.h"
 
 /* Records of E words: the key's W words, then the row. */
@@ -45,60 +45,6 @@ static inline int cmp_words(const uint64_t *a, const uint64_t *b, int W) {
     if (a[w] != b[w])
       return a[w] < b[w] ? -1 : 1;
   return 0;
-}
-
-/* Radix-sorts n records of E = W + 1 words in a (b: scratch of the same
- * size); returns the buffer holding the result. */
-static uint64_t *radix(uint64_t *a, uint64_t *b, int64_t n, int W, int64_t (*cnt)[256]) {
-  const int E = W + 1;
-  memset(cnt, 0, (size_t)W * 8 * sizeof *cnt);
-  if (W == 1) {
-    for (int64_t i = 0; i < n; i++) {
-      uint64_t x = a[2 * i];
-      for (int d = 0; d < 8; d++)
-        cnt[d][(x >> (8 * d)) & 255]++;
-    }
-  } else {
-    for (int64_t i = 0; i < n; i++)
-      for (int w = 0; w < W; w++) {
-        uint64_t x = a[i * E + w];
-        for (int d = 0; d < 8; d++)
-          cnt[w * 8 + d][(x >> (8 * d)) & 255]++;
-      }
-  }
-  for (int w = W - 1; w >= 0; w--)
-    for (int d = 0; d < 8; d++) {
-      int64_t *h = cnt[w * 8 + d];
-      bool trivial = false;
-      for (int v = 0; v < 256 && !trivial; v++)
-        trivial = h[v] == n;
-      if (trivial)
-        continue;
-      int64_t off[256], sum = 0;
-      for (int v = 0; v < 256; v++) {
-        off[v] = sum;
-        sum += h[v];
-      }
-      const int sh = 8 * d;
-      if (W == 1) {
-        for (int64_t i = 0; i < n; i++) {
-          uint64_t x = a[2 * i];
-          int64_t o = off[(x >> sh) & 255]++;
-          b[2 * o] = x;
-          b[2 * o + 1] = a[2 * i + 1];
-        }
-      } else {
-        for (int64_t i = 0; i < n; i++) {
-          const uint64_t *r = a + i * E;
-          int64_t o = off[(r[w] >> sh) & 255]++;
-          rec_copy(b + o * E, r, E);
-        }
-      }
-      uint64_t *t = a;
-      a = b;
-      b = t;
-    }
-  return a;
 }
 
 /* Merge sort of n records (E words) by (keys with whole strings, row):
@@ -216,41 +162,58 @@ tsr_status tsr__sort_run(const tsr__sorter *s, const tsr__colread *cols, const u
   }
   if (n == 0)
     return TSR_OK;
-  uint64_t *a = NULL, *b = NULL;
-  int64_t(*cnt)[256] = NULL;
+  uint64_t *kw = NULL, *a = NULL, *b = NULL;
+  uint32_t *ids = NULL;
+  void *scratch = NULL;
   tsr_status status;
+  TSR__TRY_GOTO(status, tsr_kernel_alloc(s->ctx, (size_t)n * sizeof *kw, (void **)&kw));
+  TSR__TRY_GOTO(status, tsr_kernel_alloc(s->ctx, (size_t)n * sizeof *ids, (void **)&ids));
+  TSR__TRY_GOTO(status,
+                tsr_kernel_alloc(s->ctx, tsr__order_scratch_bytes(n, sizeof *ids), &scratch));
+  /* LSD over the words: a stable sort of the rows by each word, the least
+   * significant first (core/order.h's radix sort skips constant bytes). */
+  for (int64_t i = 0; i < n; i++)
+    ids[i] = (uint32_t)i;
+  for (int w = W - 1; w >= 0; w--) {
+    for (int64_t i = 0; i < n; i++)
+      kw[i] = keys[(int64_t)ids[i] * W + w];
+    tsr__order_sort_u64_u32_scratch(kw, ids, n, scratch);
+  }
+  if (s->ntrunc == 0) {
+    for (int64_t i = 0; i < keep; i++) {
+      out_rows[i] = ids[i];
+      memcpy(out_keys + i * W, keys + (int64_t)ids[i] * W, (size_t)W * sizeof *out_keys);
+    }
+    goto fail;
+  }
+  /* The radix order is right up to the first truncated string key's
+   * fields; rows equal that far are sorted again, whole strings first. */
   size_t bytes = (size_t)n * (size_t)E * sizeof *a;
   TSR__TRY_GOTO(status, tsr_kernel_alloc(s->ctx, bytes, (void **)&a));
   TSR__TRY_GOTO(status, tsr_kernel_alloc(s->ctx, bytes, (void **)&b));
-  TSR__TRY_GOTO(status,
-                tsr_kernel_alloc(s->ctx, (size_t)W * 8 * sizeof *cnt, (void **)&cnt));
   for (int64_t i = 0; i < n; i++) {
-    memcpy(a + i * E, keys + i * W, (size_t)W * sizeof *a);
-    a[i * E + W] = (uint64_t)i;
+    memcpy(a + i * E, keys + (int64_t)ids[i] * W, (size_t)W * sizeof *a);
+    a[i * E + W] = ids[i];
   }
-  uint64_t *r = radix(a, b, n, W, cnt);
-  uint64_t *scratch = r == a ? b : a;
-  if (s->ntrunc > 0) {
-    /* The radix order is right up to the first truncated string key's
-     * fields; rows equal that far are sorted again, whole strings first. */
-    const tsr__skey *first = &s->keys[s->trunc[0]];
-    const int prefix = first->len_pos + first->len_bits;
-    for (int64_t i = 0; i < n;) {
-      int64_t j = i + 1;
-      while (j < n && tsr__sort_cmp_bits(r + i * E, r + j * E, prefix) == 0)
-        j++;
-      if (j - i > 1)
-        merge_sort_full(s, cols, r + i * E, scratch, j - i, W);
-      i = j;
-    }
+  const tsr__skey *first = &s->keys[s->trunc[0]];
+  const int prefix = first->len_pos + first->len_bits;
+  for (int64_t i = 0; i < n;) {
+    int64_t j = i + 1;
+    while (j < n && tsr__sort_cmp_bits(a + i * E, a + j * E, prefix) == 0)
+      j++;
+    if (j - i > 1)
+      merge_sort_full(s, cols, a + i * E, b, j - i, W);
+    i = j;
   }
   for (int64_t i = 0; i < keep; i++) {
-    memcpy(out_keys + i * W, r + i * E, (size_t)W * sizeof *out_keys);
-    out_rows[i] = (uint32_t)r[i * E + W];
+    memcpy(out_keys + i * W, a + i * E, (size_t)W * sizeof *out_keys);
+    out_rows[i] = (uint32_t)a[i * E + W];
   }
 fail:
-  tsr_free(s->ctx, cnt);
   tsr_free(s->ctx, b);
   tsr_free(s->ctx, a);
+  tsr_free(s->ctx, scratch);
+  tsr_free(s->ctx, ids);
+  tsr_free(s->ctx, kw);
   return status;
 }
