@@ -144,7 +144,8 @@ tsr_status tsr__sorter_load(tsr__sorter *s) {
   for (uint32_t i = 0; i < s->nnodes; i++) {
     const uint32_t *ids;
     TSR__TRY_GOTO(status, tsr__lowering_lower(l, s->nodes[i], &ids));
-    memcpy(s->in_tasks + (int64_t)i * nch, ids, (size_t)nch * sizeof *ids);
+    if (nch > 0)
+      memcpy(s->in_tasks + (int64_t)i * nch, ids, (size_t)nch * sizeof *ids);
   }
   uint32_t k;
   TSR__TRY_GOTO(status, tsr_taskgraph_add_kernel(s->g1, "frame_sort_stats", stats_kernel, NULL, &k));
@@ -341,25 +342,49 @@ static int64_t count_before(const tsr__sorter *s, int64_t r, int64_t x, int64_t 
   return lo;
 }
 
-/* The split of the first t elements of the merged runs: p[r] of run r. */
+/* The split of the first t elements of the merged runs: p[r] of run r.
+ * Multi-sequence selection: every run keeps a window [p[r], hi[r]) where
+ * its split lies; each step takes as pivot the weighted median (weights:
+ * window sizes) of the windows' middle elements, counts the elements
+ * before it in every run (binary searches), and narrows every window by
+ * that count.  A weighted median pivot halves windows holding at least
+ * half of the remaining total, so about log2(rows) steps of k binary
+ * searches each. */
 static tsr_status co_rank(const tsr__sorter *s, int64_t t, int64_t *p) {
   const int64_t k = s->nchunks;
-  int64_t *hi, *cnt;
-  TSR_TRY(tsr__alloc_array(s->ctx, (size_t)(2 * k) + 1, sizeof *hi, "splits", (void **)&hi));
-  cnt = hi + k;
+  int64_t *hi;
+  TSR_TRY(tsr__alloc_array(s->ctx, (size_t)(3 * k) + 1, sizeof *hi, "splits", (void **)&hi));
+  int64_t *cnt = hi + k, *cand = hi + 2 * k;
   for (int64_t r = 0; r < k; r++) {
     p[r] = 0; /* lo */
     hi[r] = s->runs[r]->n;
   }
   for (;;) {
-    int64_t best = -1, width = 0;
+    int64_t nc = 0, total = 0;
     for (int64_t r = 0; r < k; r++)
-      if (hi[r] - p[r] > width) {
-        width = hi[r] - p[r];
-        best = r;
+      if (hi[r] > p[r]) {
+        /* Insertion by the window's middle element. */
+        int64_t j = nc++, m = p[r] + (hi[r] - p[r]) / 2;
+        while (j > 0) {
+          int64_t q = cand[j - 1];
+          if (!elem_before(s, r, m, q, p[q] + (hi[q] - p[q]) / 2))
+            break;
+          cand[j] = q;
+          j--;
+        }
+        cand[j] = r;
+        total += hi[r] - p[r];
       }
-    if (best < 0)
+    if (nc == 0)
       break;
+    int64_t best = cand[nc - 1], acc = 0;
+    for (int64_t i = 0; i < nc; i++) {
+      acc += hi[cand[i]] - p[cand[i]];
+      if (2 * acc >= total) {
+        best = cand[i];
+        break;
+      }
+    }
     int64_t m = p[best] + (hi[best] - p[best]) / 2, rank = 0;
     for (int64_t r = 0; r < k; r++) {
       cnt[r] = count_before(s, r, best, m);

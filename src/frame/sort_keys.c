@@ -250,7 +250,7 @@ static void encode_string(const tsr__skey *key, const tsr__colread *r, int64_t n
 
 void tsr__sort_encode(const tsr__sorter *s, const tsr__colread *cols, int64_t n, uint64_t *words) {
   const int W = s->W;
-  if (W == 0)
+  if (W == 0 || n == 0)
     return;
   memset(words, 0, (size_t)n * (size_t)W * sizeof *words);
   for (int k = 0; k < s->nkeys; k++) {

@@ -84,7 +84,7 @@ static void check_rank(tsr_frame *f, const ref_frame *ref, tsr_rank_kind kind, i
 
 static void test_rank__random_frames(void **state) {
   tsr_ctx *ctx = *state;
-  static const int64_t sizes[] = {0, 1, 5, 300, 450};
+  static const int64_t sizes[] = {0, 1, 5, 200, 320};
   uint64_t seed = 4;
   for (size_t t = 0; t < sizeof sizes / sizeof *sizes; t++) {
     ref_frame ref;
@@ -118,7 +118,7 @@ static void test_rank__random_frames(void **state) {
 static void test_rank__ties(void **state) {
   tsr_ctx *ctx = *state;
   ref_frame ref;
-  sr_frame_random(&ref, 600, 10, 61);
+  sr_frame_random(&ref, 400, 10, 61);
   tsr_frame *f = NULL;
   assert_ok(ref_frame_to_frame(ctx, &ref, 64, 9, &f));
   int pcols[1] = {12};
