@@ -7,7 +7,6 @@
 
 #define MAX_CHUNK_ROWS (INT64_C(1) << 20)
 
-/* Sorts f by the keys, keeping the first `k` rows (-1: all). */
 tsr_status tsr__sort_frame(tsr_frame *f, const char *fn, int nkeys, const tsr_sort_key *keys,
                            int64_t k, tsr_frame **out) {
   tsr__sorter *s = NULL;

@@ -135,6 +135,13 @@ tsr_status tsr__sorter_rank(tsr__sorter *s, tsr_rank_kind kind, int64_t *rank);
 tsr_status tsr__sorter_rank_frame(tsr__sorter *s, const char *name, const int64_t *rank,
                                   tsr_frame **out);
 
+/* sort.c: f sorted by the keys, the first k rows (-1: all), computed now;
+ * and the argument checks of sort and top-k (out set to NULL first). */
+tsr_status tsr__sort_frame(tsr_frame *f, const char *fn, int nkeys, const tsr_sort_key *keys,
+                           int64_t k, tsr_frame **out);
+tsr_status tsr__sort_check_keys(const char *fn, tsr_frame *f, int nkeys, const tsr_sort_key *keys,
+                                tsr_frame **out);
+
 /* ---- shared by the engine's files ------------------------------------------------------- */
 
 /* Lays out the keys from the per-chunk statistics (nchunks x nkeys). */

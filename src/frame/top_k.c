@@ -6,11 +6,6 @@
  * (the heap orders equal keys by row, the merge by chunk). */
 #include "sort_impl.h"
 
-tsr_status tsr__sort_frame(tsr_frame *f, const char *fn, int nkeys, const tsr_sort_key *keys,
-                           int64_t k, tsr_frame **out);
-tsr_status tsr__sort_check_keys(const char *fn, tsr_frame *f, int nkeys, const tsr_sort_key *keys,
-                                tsr_frame **out);
-
 tsr_status tsr_frame_top_k(tsr_frame *f, int nkeys, const tsr_sort_key *keys, int64_t k,
                            tsr_frame **out) {
   static const char fn[] = "tsr_frame_top_k";
