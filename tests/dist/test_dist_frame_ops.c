@@ -99,6 +99,45 @@ static void test_dist_frame_ops__match_one_rank(void **state) {
   ref_frame_free(&ref);
 }
 
+/* Sort, top-k and rank: TSR_ENOTSUP on several ranks (every rank alike),
+ * on one rank the local context's result. */
+static void test_dist_frame_ops__sort(void **state) {
+  (void)state;
+  ref_frame ref;
+  ref_frame_random(&ref, TSR_NUM_COLTYPES, fu_types, 500, 10, 321);
+  tsr_frame *fd = NULL, *fl = NULL, *sd = NULL, *sl = NULL;
+  assert_ok(ref_frame_to_frame(dist_ctx, &ref, 64, 5, &fd));
+  assert_ok(ref_frame_to_frame(local_ctx, &ref, 64, 5, &fl));
+  tsr_sort_key keys[2] = {{"c11", true, false}, {"c3", false, true}};
+  const char *part[1] = {"c12"};
+  for (int op = 0; op < 3; op++) {
+    tsr_status st = op == 0   ? tsr_frame_sort(fd, 2, keys, &sd)
+                    : op == 1 ? tsr_frame_top_k(fd, 2, keys, 10, &sd)
+                              : tsr_frame_rank(fd, "r", TSR_RANK_DENSE, 1, part, 2, keys, &sd);
+    if (nranks > 1) {
+      assert_int_equal(st, TSR_ENOTSUP);
+      assert_non_null(strstr(tsr_last_error(), "MPI ranks"));
+      assert_null(sd);
+      continue;
+    }
+    assert_ok(st);
+    assert_ok(op == 0   ? tsr_frame_sort(fl, 2, keys, &sl)
+              : op == 1 ? tsr_frame_top_k(fl, 2, keys, 10, &sl)
+                        : tsr_frame_rank(fl, "r", TSR_RANK_DENSE, 1, part, 2, keys, &sl));
+    ref_frame gd, gl;
+    ref_frame_compute(sd, &gd);
+    ref_frame_compute(sl, &gl);
+    ref_frame_assert_equal(&gl, &gd);
+    ref_frame_free(&gd);
+    ref_frame_free(&gl);
+    tsr_frame_destroy(&sd);
+    tsr_frame_destroy(&sl);
+  }
+  tsr_frame_destroy(&fd);
+  tsr_frame_destroy(&fl);
+  ref_frame_free(&ref);
+}
+
 int main(void) {
   if (tsr_ctx_create(&dist_ctx) != TSR_OK || tsr_ctx_create(&local_ctx) != TSR_OK)
     return 1;
@@ -115,6 +154,7 @@ int main(void) {
     return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dist_frame_ops__match_one_rank),
+      cmocka_unit_test(test_dist_frame_ops__sort),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   tsr_memory_stats m;
