@@ -38,7 +38,9 @@ const char *tsr_agg_op_name(tsr_agg_op op) {
 
 typedef struct gb_part { /* one chunk's local groups */
   int64_t n;
+  int64_t rows;
   gb_col *keys; /* nkeys */
+  int32_t *ids; /* rows: each row's local group (kept for holistic aggregates) */
 } gb_part;
 
 typedef struct gb_job {
@@ -58,6 +60,15 @@ typedef struct gb_job {
   char **out_names;       /* owned */
   tsr_type *out_types;
   tsr__dict **out_dicts;  /* borrowed from the input's columns */
+  /* holistic aggregates: the first graph is kept with the input chunks
+   * they read */
+  int nhol;
+  bool per_value; /* largest/smallest: one row per value */
+  tsr_taskgraph *g;
+  uint32_t n_inputs;
+  uint32_t *in_tasks; /* n_inputs x nchunks */
+  const int32_t *gid;  /* the merge's global group of each local group */
+  const int64_t *off;  /* the merge's chunk offsets into gid */
 } gb_job;
 
 typedef struct gb_task {
@@ -94,6 +105,7 @@ static void part_free(tsr_ctx *ctx, const gb_job *job, gb_part *p) {
     for (int j = 0; j < job->nkeys; j++)
       gb_col_free(ctx, &p->keys[j]);
   tsr_free(ctx, p->keys);
+  tsr_free(ctx, p->ids);
   memset(p, 0, sizeof *p);
 }
 
@@ -131,7 +143,10 @@ static tsr_status chunk_kernel(const tsr_kernel_call *call) {
     if (st != TSR_OK)
       goto fail;
   }
-  TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)rows * sizeof *ids + 4, (void **)&ids));
+  if (job->nhol > 0)
+    TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)rows * sizeof *ids + 4, (void **)&ids));
+  else
+    TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)rows * sizeof *ids + 4, (void **)&ids));
   TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)rows * sizeof *first + 4, (void **)&first));
   int64_t n = 0;
   TSR__TRY_GOTO(st, gb_group_codes(ctx, k, codes, ncodes, rows, ids, &n, first));
@@ -147,6 +162,7 @@ static tsr_status chunk_kernel(const tsr_kernel_call *call) {
       last[ids[i]] = (int32_t)i;
   }
   p->n = n;
+  p->rows = rows;
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)k + 1, sizeof *p->keys, (void **)&p->keys));
   for (int j = 0; j < k; j++)
     TSR__TRY_GOTO(st, gb_col_gather(ctx, &in[job->key_in[j]], job->key_types[j], first, n,
@@ -154,8 +170,14 @@ static tsr_status chunk_kernel(const tsr_kernel_call *call) {
   for (int a = 0; a < job->naggs; a++) {
     const tsr__colread *x = job->agg_in[a] >= 0 ? &in[job->agg_in[a]] : NULL;
     const tsr__colread *y = job->agg_in2[a] >= 0 ? &in[job->agg_in2[a]] : NULL;
+    if (job->aggs[a].holistic)
+      continue;
     TSR__TRY_GOTO(st, gb_agg_chunk(ctx, &job->aggs[a], x, y, rows, ids, n, first, last, gcount,
                                    &job->astates[(int64_t)a * job->nchunks + t.chunk]));
+  }
+  if (job->nhol > 0) {
+    p->ids = ids;
+    ids = NULL;
   }
 fail:
   if (codes != NULL)
@@ -276,6 +298,8 @@ static tsr_status merge(gb_job *job, gb_merged *m) {
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->naggs + 1, sizeof *m->states,
                                (void **)&m->states));
   for (int a = 0; a < job->naggs; a++) {
+    if (job->aggs[a].holistic)
+      continue;
     TSR__TRY_GOTO(st, gb_agg_merged_init(ctx, &job->aggs[a], ng, &m->states[a]));
     for (int64_t c = 0; c < nc; c++)
       gb_agg_merge(&job->aggs[a], &m->states[a], job->astates + (int64_t)a * nc, (int32_t)c,
@@ -422,14 +446,20 @@ static uint64_t key_data_bytes(const gb_job *job, const gb_merged *m, int j,
 }
 
 
+static void write_hol(const gb_agg *a, const int64_t *order, const int32_t *rank, int64_t n,
+                      tsr__colchunk *out);
+static uint64_t hol_data_bytes(const gb_agg *a, const int64_t *order, const int32_t *rank,
+                               int64_t n);
+
 static tsr_status build_result(gb_job *job, gb_merged *m, tsr_group_order order_kind,
                                tsr_frame **out) {
   tsr_ctx *ctx = job->ctx;
   int nk = job->nkeys, na = job->naggs, ncols = nk + na;
   int64_t ng = m->ngroups;
-  int64_t nrc = ng == 0 ? 1 : (ng + RESULT_CHUNK_ROWS - 1) / RESULT_CHUNK_ROWS;
   tsr_status st = TSR_OK;
   int64_t *order = NULL, *tmp = NULL, *rows = NULL, *dcap = NULL, *dc = NULL;
+  int32_t *rank = NULL;
+  int64_t nrc = 0;
   void **chunks = NULL;
   size_t *bytes = NULL, *widths = NULL;
   TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)ng + 1, sizeof *order, "group order",
@@ -441,6 +471,42 @@ static tsr_status build_result(gb_job *job, gb_merged *m, tsr_group_order order_
                                        (void **)&tmp));
     sort_groups(job, m, order, tmp, ng);
   }
+  int64_t nrows = ng;
+  if (job->per_value) {
+    /* One row per value: group g gives as many rows as its longest list. */
+    nrows = 0;
+    for (int64_t g = 0; g < ng; g++) {
+      int64_t most = 0;
+      for (int a = 0; a < na; a++) {
+        const int64_t *o = job->aggs[a].res.offsets;
+        most = o[g + 1] - o[g] > most ? o[g + 1] - o[g] : most;
+      }
+      nrows += most;
+    }
+    int64_t *order2 = NULL;
+    TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)nrows + 1, sizeof *order2, "group order",
+                                       (void **)&order2));
+    st = tsr__alloc_array(ctx, (size_t)nrows + 1, sizeof *rank, "ranks", (void **)&rank);
+    if (st != TSR_OK) {
+      tsr_free(ctx, order2);
+      goto fail;
+    }
+    int64_t r = 0;
+    for (int64_t i = 0; i < ng; i++) {
+      int64_t g = order[i], most = 0;
+      for (int a = 0; a < na; a++) {
+        const int64_t *o = job->aggs[a].res.offsets;
+        most = o[g + 1] - o[g] > most ? o[g + 1] - o[g] : most;
+      }
+      for (int64_t k = 0; k < most; k++, r++) {
+        order2[r] = g;
+        rank[r] = (int32_t)k;
+      }
+    }
+    tsr_free(ctx, order);
+    order = order2;
+  }
+  nrc = nrows == 0 ? 1 : (nrows + RESULT_CHUNK_ROWS - 1) / RESULT_CHUNK_ROWS;
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nrc + 1, sizeof *chunks, (void **)&chunks));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nrc + 1, sizeof *bytes, (void **)&bytes));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nrc + 1, sizeof *rows, (void **)&rows));
@@ -452,14 +518,18 @@ static tsr_status build_result(gb_job *job, gb_merged *m, tsr_group_order order_
     widths[i] = tsr_type_width(job->out_types[i]);
   for (int64_t rc = 0; rc < nrc; rc++) {
     int64_t g0 = rc * RESULT_CHUNK_ROWS;
-    int64_t n = ng - g0 < RESULT_CHUNK_ROWS ? ng - g0 : RESULT_CHUNK_ROWS;
+    int64_t n = nrows - g0 < RESULT_CHUNK_ROWS ? nrows - g0 : RESULT_CHUNK_ROWS;
     const int64_t *ord = order + g0;
+    const int32_t *rk = rank ? rank + g0 : NULL;
     rows[rc] = n;
     for (int j = 0; j < nk; j++)
       dc[j] = (int64_t)key_data_bytes(job, m, j, ord, n);
     for (int a = 0; a < na; a++)
-      dc[nk + a] = (int64_t)gb_agg_data_bytes(&job->aggs[a], &m->states[a],
-                                              job->astates + (int64_t)a * job->nchunks, ord, n);
+      dc[nk + a] = job->aggs[a].holistic
+                       ? (int64_t)hol_data_bytes(&job->aggs[a], ord, rk, n)
+                       : (int64_t)gb_agg_data_bytes(&job->aggs[a], &m->states[a],
+                                                    job->astates + (int64_t)a * job->nchunks,
+                                                    ord, n);
     for (int i = 0; i < ncols; i++)
       dcap[(int64_t)i * nrc + rc] = dc[i];
     uint64_t b = 0;
@@ -476,6 +546,10 @@ static tsr_status build_result(gb_job *job, gb_merged *m, tsr_group_order order_
     for (int a = 0; a < na; a++) {
       tsr__colchunk *cc = tsr__tablechunk_col(chunks[rc], (uint32_t)(nk + a));
       cc->rows = n;
+      if (job->aggs[a].holistic) {
+        write_hol(&job->aggs[a], ord, rk, n, cc);
+        continue;
+      }
       TSR__TRY_GOTO(st, gb_agg_finish(&job->aggs[a], &m->states[a],
                                       job->astates + (int64_t)a * job->nchunks, ord, n, cc));
     }
@@ -495,6 +569,7 @@ fail:
   tsr_free(ctx, dc);
   tsr_free(ctx, widths);
   tsr_free(ctx, order);
+  tsr_free(ctx, rank);
   tsr_free(ctx, tmp);
   return st;
 }
@@ -587,10 +662,6 @@ static tsr_status resolve_agg(const tsr_frame *f, const tsr_agg *in, int i, gb_j
   a->col = a->col2 = -1;
   a->ddof = in->ddof;
   job->agg_in[i] = job->agg_in2[i] = -1;
-  TSR_CHECK(!holistic(op), TSR_ENOTSUP,
-            "%s: aggregate %d (%s): holistic aggregates (median, quantile, nunique, largest, "
-            "smallest) are not available in this build",
-            fn, i, name);
   if (op != TSR_AGG_COUNT_ALL) {
     TSR_CHECK(in->column != NULL, TSR_EINVAL, "%s: aggregate %d (%s) needs a column", fn, i,
               name);
@@ -658,6 +729,42 @@ static tsr_status resolve_agg(const tsr_frame *f, const tsr_agg *in, int i, gb_j
   default:
     break;
   }
+  if (holistic(op)) {
+    a->holistic = true;
+    job->nhol++;
+    a->q = op == TSR_AGG_MEDIAN ? 0.5 : in->q;
+    a->spec.type = a->in_type;
+    switch (op) {
+    case TSR_AGG_MEDIAN:
+    case TSR_AGG_QUANTILE:
+      TSR_CHECK(a->q >= 0 && a->q <= 1, TSR_EINVAL,
+                "%s: %s of column '%s': q = %g is not in [0, 1]", fn, name, in->column, a->q);
+      TSR_CHECK(t != TSR_COL_BOOL && t != TSR_COL_STRING && t != TSR_COL_DICT, TSR_EDTYPE,
+                "%s: %s of column '%s' (%s): %s needs a numeric, date or timestamp column", fn,
+                name, in->column, tsr_type_name(a->in_type), name);
+      a->spec.kind = TSR__HOL_QUANTILE;
+      a->spec.nq = 1;
+      a->spec.q = &a->q;
+      a->out_type = t == TSR_COL_FLOAT32  ? a->in_type
+                    : t == TSR_COL_DATE   ? (tsr_type){TSR_COL_TIMESTAMP, TSR_TIME_US}
+                    : t == TSR_COL_TIMESTAMP ? a->in_type
+                                          : (tsr_type){TSR_COL_FLOAT64, 0};
+      break;
+    case TSR_AGG_NUNIQUE:
+      a->spec.kind = TSR__HOL_NUNIQUE;
+      a->out_type = (tsr_type){TSR_COL_INT64, 0};
+      break;
+    default: /* largest, smallest */
+      TSR_CHECK(in->n >= 1, TSR_EINVAL, "%s: %s of column '%s': n = %lld must be at least 1", fn,
+                name, in->column, (long long)in->n);
+      a->spec.kind = op == TSR_AGG_LARGEST ? TSR__HOL_LARGEST : TSR__HOL_SMALLEST;
+      a->spec.n = in->n;
+      a->out_type = a->in_type;
+      job->out_dicts[job->nkeys + i] = f->cols[a->col].dict;
+      job->per_value = true;
+      break;
+    }
+  }
   if (op == TSR_AGG_LAST)
     job->need_last = true;
   if (in->name != NULL) {
@@ -681,8 +788,12 @@ static void job_free(gb_job *job) {
     for (int64_t i = 0; i < (int64_t)job->naggs * job->nchunks; i++)
       gb_state_free(ctx, &job->astates[i]);
   if (job->aggs != NULL)
-    for (int a = 0; a < job->naggs; a++)
+    for (int a = 0; a < job->naggs; a++) {
       tsr_free(ctx, job->aggs[a].name);
+      tsr__hol_destroy(&job->aggs[a].hol);
+    }
+  tsr_taskgraph_destroy(&job->g);
+  tsr_free(ctx, job->in_tasks);
   if (job->out_names != NULL)
     for (int i = 0; i < job->nkeys; i++)
       tsr_free(ctx, job->out_names[i]);
@@ -731,6 +842,23 @@ static tsr_status run_chunks(tsr_frame *f, gb_job *job, const int *cols) {
     gb_task t = {job, c};
     TSR__TRY_GOTO(st, tsr_taskgraph_add_task(g, k, ins, n_inputs, &t, sizeof t, 0, &tasks[c]));
   }
+  if (job->nhol > 0) {
+    /* Holistic aggregates read their columns' chunks again after the
+     * merge: keep them (and the graph). */
+    job->n_inputs = n_inputs;
+    TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)n_inputs * (size_t)nc + 1,
+                                       sizeof *job->in_tasks, "tasks", (void **)&job->in_tasks));
+    for (uint32_t i = 0; i < n_inputs; i++)
+      for (int64_t c = 0; c < nc; c++)
+        job->in_tasks[(int64_t)i * nc + c] = ids[i][c];
+    for (int a = 0; a < job->naggs; a++) {
+      if (!job->aggs[a].holistic)
+        continue;
+      uint32_t i = job->refs[job->agg_in[a]].input;
+      for (int64_t c = 0; c < nc; c++)
+        TSR__TRY_GOTO(st, tsr_taskgraph_keep(g, ids[i][c]));
+    }
+  }
   TSR__TRY_GOTO(st, tsr_taskgraph_cull(g, tasks, (uint32_t)nc));
   ran = true;
   TSR__TRY_GOTO(st, tsr_taskgraph_run(g));
@@ -742,8 +870,176 @@ fail:
   tsr_free(ctx, ids);
   tsr_free(ctx, inputs);
   tsr__lowering_destroy(&l);
+  if (st == TSR_OK && job->nhol > 0)
+    job->g = g;
+  else
+    tsr_taskgraph_destroy(&g);
+  return st;
+}
+
+/* ---- holistic aggregates ------------------------------------------------------------------ */
+
+typedef struct hol_task {
+  gb_job *job;
+  int32_t agg;
+  int64_t index; /* chunk (scatter) or piece */
+} hol_task;
+
+static tsr_status scatter_kernel(const tsr_kernel_call *call) {
+  hol_task t;
+  memcpy(&t, call->params, sizeof t);
+  gb_job *job = t.job;
+  tsr_ctx *ctx = job->ctx;
+  const gb_part *p = &job->parts[t.index];
+  const tsr__colref *ref = &job->refs[job->aggs[t.agg].col >= 0 ? job->agg_in[t.agg] : 0];
+  const void *data;
+  size_t bytes;
+  TSR_TRY(tsr_taskgraph_output(job->g, job->in_tasks[(int64_t)ref->input * job->nchunks + t.index],
+                               &data, &bytes));
+  /* The column's chunk, read as a kernel reads its input. */
+  const void *ins[1] = {data};
+  size_t in_bytes[1] = {bytes};
+  tsr_kernel_call fake = {0};
+  fake.inputs = ins;
+  fake.input_bytes = in_bytes;
+  fake.n_inputs = 1;
+  tsr__colref r1 = *ref;
+  r1.input = 0;
+  tsr__hol_chunk hc;
+  tsr__colread_get(&r1, &fake, &hc.col);
+  hc.rows = p->rows;
+  uint32_t *gid = NULL;
+  TSR_TRY(tsr_kernel_alloc(ctx, (size_t)p->rows * sizeof *gid + 4, (void **)&gid));
+  const int32_t *map = job->gid + job->off[t.index];
+  for (int64_t i = 0; i < p->rows; i++)
+    gid[i] = (uint32_t)map[p->ids[i]];
+  hc.gid = gid;
+  tsr_status st = tsr__hol_scatter(job->aggs[t.agg].hol, t.index, &hc);
+  tsr_free(ctx, gid);
+  return st;
+}
+
+static tsr_status piece_kernel(const tsr_kernel_call *call) {
+  hol_task t;
+  memcpy(&t, call->params, sizeof t);
+  return tsr__hol_piece(t.job->aggs[t.agg].hol, t.index);
+}
+
+/* Scatters every chunk's rows by global group id, then computes every
+ * piece, as parallel tasks; then hands out the results. */
+static tsr_status run_holistic(gb_job *job, const gb_merged *m) {
+  tsr_ctx *ctx = job->ctx;
+  int64_t nc = job->nchunks;
+  job->gid = m->gid;
+  job->off = m->off;
+  tsr_taskgraph *g = NULL;
+  uint32_t *scat = NULL, *wanted = NULL;
+  size_t nwanted = 0, cap = 0;
+  tsr_status st = TSR_OK;
+  for (int a = 0; a < job->naggs; a++)
+    if (job->aggs[a].holistic) {
+      TSR_TRY(tsr__hol_create(ctx, &job->aggs[a].spec, nc, m->ngroups, &job->aggs[a].hol));
+      cap += (size_t)tsr__hol_npieces(job->aggs[a].hol);
+    }
+  TSR__TRY_GOTO(st, tsr_taskgraph_create(ctx, &g));
+  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)nc + 1, sizeof *scat, "tasks", (void **)&scat));
+  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, cap + 1, sizeof *wanted, "tasks", (void **)&wanted));
+  uint32_t ks, kp;
+  TSR__TRY_GOTO(st, tsr_taskgraph_add_kernel(g, "frame_groupby_scatter", scatter_kernel, NULL, &ks));
+  TSR__TRY_GOTO(st, tsr_taskgraph_add_kernel(g, "frame_groupby_holistic", piece_kernel, NULL, &kp));
+  for (int a = 0; a < job->naggs; a++) {
+    if (!job->aggs[a].holistic)
+      continue;
+    for (int64_t c = 0; c < nc; c++) {
+      hol_task t = {job, a, c};
+      TSR__TRY_GOTO(st, tsr_taskgraph_add_task(g, ks, NULL, 0, &t, sizeof t, 0, &scat[c]));
+    }
+    int64_t np = tsr__hol_npieces(job->aggs[a].hol);
+    for (int64_t pc = 0; pc < np; pc++) {
+      hol_task t = {job, a, pc};
+      TSR__TRY_GOTO(st, tsr_taskgraph_add_task(g, kp, scat, (uint32_t)nc, &t, sizeof t, 0,
+                                               &wanted[nwanted++]));
+    }
+  }
+  TSR__TRY_GOTO(st, tsr_taskgraph_cull(g, wanted, (uint32_t)nwanted));
+  TSR__TRY_GOTO(st, tsr_taskgraph_run(g));
+  for (int a = 0; a < job->naggs; a++) {
+    gb_agg *ag = &job->aggs[a];
+    if (!ag->holistic)
+      continue;
+    TSR__TRY_GOTO(st, tsr__hol_finish(ag->hol, &ag->res));
+    TSR__CHECK_GOTO(st, ag->res.type.id == ag->out_type.id, TSR_EINVAL,
+                    "%s: aggregate '%s' gave %s values, expected %s", fn, ag->name,
+                    tsr_type_name(ag->res.type), tsr_type_name(ag->out_type));
+  }
+fail:
+  tsr_free(ctx, scat);
+  tsr_free(ctx, wanted);
   tsr_taskgraph_destroy(&g);
   return st;
+}
+
+/* Values of group order[i]'s holistic aggregate (rank[i]-th value for
+ * largest/smallest) into out. */
+static void write_hol(const gb_agg *a, const int64_t *order, const int32_t *rank, int64_t n,
+                      tsr__colchunk *out) {
+  const tsr__hol_result *r = &a->res;
+  size_t w = tsr_type_width(a->out_type);
+  unsigned char *values = tsr__colchunk_values(out);
+  uint8_t *valid = tsr__colchunk_validity(out);
+  memset(valid, 0xff, (size_t)(n + 7) / 8);
+  int64_t nulls = 0;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t g = order[i];
+    bool null = false;
+    const unsigned char *src = NULL;
+    const char *sdata = NULL;
+    switch (r->kind) {
+    case TSR__HOL_QUANTILE:
+      null = r->null_count > 0 && !tsr__bit_get(r->validity, g);
+      src = (const unsigned char *)r->quantiles[0] + (size_t)g * w;
+      break;
+    case TSR__HOL_NUNIQUE:
+      src = (const unsigned char *)(r->nunique + g);
+      break;
+    default: {
+      int64_t k = r->offsets[g] + (rank ? rank[i] : 0);
+      null = k >= r->offsets[g + 1];
+      src = (const unsigned char *)r->values + (size_t)k * w;
+      sdata = r->data;
+      break;
+    }
+    }
+    if (null) {
+      memset(values + (size_t)i * w, 0, w);
+      tsr__bit_set(valid, i, false);
+      nulls++;
+    } else if (a->out_type.id == TSR_COL_STRING) {
+      const tsr_string_view *v = (const tsr_string_view *)src;
+      ((tsr_string_view *)values)[i] =
+          tsr__view_make(out, tsr_string_view_data(v, sdata), v->length);
+    } else {
+      memcpy(values + (size_t)i * w, src, w);
+    }
+  }
+  out->null_count = nulls;
+}
+
+static uint64_t hol_data_bytes(const gb_agg *a, const int64_t *order, const int32_t *rank,
+                               int64_t n) {
+  const tsr__hol_result *r = &a->res;
+  if (a->out_type.id != TSR_COL_STRING || r->offsets == NULL)
+    return 0;
+  uint64_t bytes = 0;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t k = r->offsets[order[i]] + (rank ? rank[i] : 0);
+    if (k >= r->offsets[order[i] + 1])
+      continue;
+    const tsr_string_view *v = (const tsr_string_view *)r->values + k;
+    if (v->length > 12)
+      bytes += v->length;
+  }
+  return bytes;
 }
 
 tsr_status tsr_frame_groupby(tsr_frame *f, int nkeys, const char *const *keys, int naggs,
@@ -818,6 +1114,15 @@ tsr_status tsr_frame_groupby(tsr_frame *f, int nkeys, const char *const *keys, i
       TSR__CHECK_GOTO(st, strcmp(job.out_names[i], job.out_names[j]) != 0, TSR_EINVAL,
                       "%s: two result columns are named '%s' (name the aggregates: tsr_agg.name)",
                       fn, job.out_names[i]);
+  if (job.per_value)
+    for (int a = 0; a < naggs; a++)
+      TSR__CHECK_GOTO(st,
+                      (aggs[a].op == TSR_AGG_LARGEST || aggs[a].op == TSR_AGG_SMALLEST) &&
+                          aggs[a].n == aggs[0].n,
+                      TSR_EINVAL,
+                      "%s: with largest or smallest, every aggregate must be largest or "
+                      "smallest with the same n (aggregate %d is %s)",
+                      fn, a, tsr_agg_op_name(aggs[a].op));
   if (ncols == 0)
     input_of(cols, &ncols, 0); /* count(*) alone reads a column for the row counts */
   job.ncols = ncols;
@@ -827,6 +1132,8 @@ tsr_status tsr_frame_groupby(tsr_frame *f, int nkeys, const char *const *keys, i
                                (void **)&job.astates));
   TSR__TRY_GOTO(st, run_chunks(f, &job, cols));
   TSR__TRY_GOTO(st, merge(&job, &m));
+  if (job.nhol > 0)
+    TSR__TRY_GOTO(st, run_holistic(&job, &m));
   TSR__TRY_GOTO(st, build_result(&job, &m, order, out));
 fail:
   merged_free(ctx, &job, &m);

@@ -15,6 +15,7 @@
 #define TSR_FRAME_GROUPBY_IMPL_H
 
 #include "frame_impl.h"
+#include "group_holistic.h"
 
 __extension__ typedef __int128 gb_i128;
 
@@ -90,6 +91,13 @@ typedef struct gb_agg {
   int ddof;
   int kind; /* GB_K_INT, GB_K_UINT, GB_K_FLOAT, GB_K_OTHER */
   char *name;
+  /* holistic aggregates (median, quantile, nunique, largest, smallest):
+   * computed by group_holistic.c from every row's global group id */
+  bool holistic;
+  tsr__hol_spec spec;
+  double q;
+  tsr__hol *hol;
+  tsr__hol_result res;
 } gb_agg;
 enum { GB_K_INT = 0, GB_K_UINT, GB_K_FLOAT, GB_K_OTHER };
 
