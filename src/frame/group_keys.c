@@ -61,8 +61,8 @@ tsr_status gb_col_gather(tsr_ctx *ctx, const tsr__colread *r, tsr_type type, con
   memset(out->validity, 0xff, (size_t)(n + 7) / 8 + 1);
   unsigned char *dst = out->values;
   const unsigned char *src = r->values;
-#define GATHER(T)                                                       \
-  for (int64_t i = 0; i < n; i++)                                       \
+#define GATHER(T)                 \
+  for (int64_t i = 0; i < n; i++) \
     ((T *)dst)[i] = rows[i] >= 0 ? ((const T *)src)[rows[i]] : (T)0;
   switch (w) {
   case 1:
@@ -246,43 +246,43 @@ bool gb_type_rangeable(tsr_type type) {
 
 /* Order-mapped integers: signed values with the sign bit flipped, so that
  * unsigned comparison and subtraction of mapped values is the values'. */
-#define FOR_INT_TYPES(X)                        \
-  X(TSR_COL_BOOL, uint8_t, 0)                   \
-  X(TSR_COL_INT8, int8_t, SIGN64)               \
-  X(TSR_COL_INT16, int16_t, SIGN64)             \
-  X(TSR_COL_INT32, int32_t, SIGN64)             \
-  X(TSR_COL_INT64, int64_t, SIGN64)             \
-  X(TSR_COL_UINT8, uint8_t, 0)                  \
-  X(TSR_COL_UINT16, uint16_t, 0)                \
-  X(TSR_COL_UINT32, uint32_t, 0)                \
-  X(TSR_COL_UINT64, uint64_t, 0)                \
-  X(TSR_COL_DICT, int32_t, SIGN64)              \
-  X(TSR_COL_DATE, int32_t, SIGN64)              \
+#define FOR_INT_TYPES(X)            \
+  X(TSR_COL_BOOL, uint8_t, 0)       \
+  X(TSR_COL_INT8, int8_t, SIGN64)   \
+  X(TSR_COL_INT16, int16_t, SIGN64) \
+  X(TSR_COL_INT32, int32_t, SIGN64) \
+  X(TSR_COL_INT64, int64_t, SIGN64) \
+  X(TSR_COL_UINT8, uint8_t, 0)      \
+  X(TSR_COL_UINT16, uint16_t, 0)    \
+  X(TSR_COL_UINT32, uint32_t, 0)    \
+  X(TSR_COL_UINT64, uint64_t, 0)    \
+  X(TSR_COL_DICT, int32_t, SIGN64)  \
+  X(TSR_COL_DATE, int32_t, SIGN64)  \
   X(TSR_COL_TIMESTAMP, int64_t, SIGN64)
 
 void gb_minmax(const tsr__colread *r, tsr_type type, uint64_t *lo, uint64_t *hi) {
   uint64_t mn = UINT64_MAX, mx = 0;
   int64_t n = r->rows;
   const uint8_t *bits = r->validity;
-#define MM(ID, T, FLIP)                                  \
-  case ID: {                                             \
-    const T *v = r->values;                              \
-    if (bits == NULL) {                                  \
-      for (int64_t i = 0; i < n; i++) {                  \
-        uint64_t u = (uint64_t)(int64_t)v[i] ^ (FLIP);   \
-        mn = u < mn ? u : mn;                            \
-        mx = u > mx ? u : mx;                            \
-      }                                                  \
-    } else {                                             \
-      for (int64_t i = 0; i < n; i++) {                  \
-        if (!tsr__bit_get(bits, i))                      \
-          continue;                                      \
-        uint64_t u = (uint64_t)(int64_t)v[i] ^ (FLIP);   \
-        mn = u < mn ? u : mn;                            \
-        mx = u > mx ? u : mx;                            \
-      }                                                  \
-    }                                                    \
-    break;                                               \
+#define MM(ID, T, FLIP)                                \
+  case ID: {                                           \
+    const T *v = r->values;                            \
+    if (bits == NULL) {                                \
+      for (int64_t i = 0; i < n; i++) {                \
+        uint64_t u = (uint64_t)(int64_t)v[i] ^ (FLIP); \
+        mn = u < mn ? u : mn;                          \
+        mx = u > mx ? u : mx;                          \
+      }                                                \
+    } else {                                           \
+      for (int64_t i = 0; i < n; i++) {                \
+        if (!tsr__bit_get(bits, i))                    \
+          continue;                                    \
+        uint64_t u = (uint64_t)(int64_t)v[i] ^ (FLIP); \
+        mn = u < mn ? u : mn;                          \
+        mx = u > mx ? u : mx;                          \
+      }                                                \
+    }                                                  \
+    break;                                             \
   }
   switch (type.id) {
     FOR_INT_TYPES(MM)
@@ -352,12 +352,12 @@ static void code_range(gb_coder *c, const tsr__colread *r, uint32_t *codes) {
     memset(codes, 0, (size_t)n * sizeof *codes);
     return;
   }
-#define RC(ID, T, FLIP)                                                      \
-  case ID: {                                                                 \
-    const T *v = r->values;                                                  \
-    for (int64_t i = 0; i < n; i++)                                          \
-      codes[i] = (uint32_t)(((uint64_t)(int64_t)v[i] ^ (FLIP)) - lo + 1);    \
-    break;                                                                   \
+#define RC(ID, T, FLIP)                                                   \
+  case ID: {                                                              \
+    const T *v = r->values;                                               \
+    for (int64_t i = 0; i < n; i++)                                       \
+      codes[i] = (uint32_t)(((uint64_t)(int64_t)v[i] ^ (FLIP)) - lo + 1); \
+    break;                                                                \
   }
   switch (c->type.id) {
     FOR_INT_TYPES(RC)
@@ -386,12 +386,12 @@ static tsr_status code_hash(gb_coder *c, const tsr__colread *r, uint32_t *codes)
     TSR_TRY(u64table_reserve(c->ctx, &c->num, (uint64_t)(e - b)));
     uint64_t keys[BATCH];
     switch (c->type.id) {
-#define HK(ID, T, FLIP)                                             \
-  case ID: {                                                        \
-    const T *v = r->values;                                         \
-    for (int64_t i = b; i < e; i++)                                 \
-      keys[i - b] = (uint64_t)(int64_t)v[i] ^ (FLIP);               \
-    break;                                                          \
+#define HK(ID, T, FLIP)                               \
+  case ID: {                                          \
+    const T *v = r->values;                           \
+    for (int64_t i = b; i < e; i++)                   \
+      keys[i - b] = (uint64_t)(int64_t)v[i] ^ (FLIP); \
+    break;                                            \
   }
       FOR_INT_TYPES(HK)
 #undef HK
@@ -415,8 +415,7 @@ static tsr_status code_hash(gb_coder *c, const tsr__colread *r, uint32_t *codes)
         codes[i] = (uint32_t)u64table_get(&c->num, keys[i - b], 1);
     } else {
       for (int64_t i = b; i < e; i++)
-        codes[i] =
-            tsr__bit_get(bits, i) ? (uint32_t)u64table_get(&c->num, keys[i - b], 1) : 0;
+        codes[i] = tsr__bit_get(bits, i) ? (uint32_t)u64table_get(&c->num, keys[i - b], 1) : 0;
     }
   }
   c->ncodes = c->num.size + 1;
@@ -513,8 +512,7 @@ static tsr_status code_str(gb_coder *c, const tsr__colread *r, uint32_t *codes) 
           codes[i] = code;
           break;
         }
-        if (s->a == a && s->b == b &&
-            (len <= 12 || memcmp(c->skeys[s->code].p, p, len) == 0)) {
+        if (s->a == a && s->b == b && (len <= 12 || memcmp(c->skeys[s->code].p, p, len) == 0)) {
           codes[i] = (uint32_t)s->code;
           break;
         }
