@@ -7,6 +7,7 @@
  * first-seen and sorted order.  Results bitwise identical with 1, 2 and 4
  * threads; one row per value for largest/smallest; errors. */
 #include <math.h>
+#include <unistd.h>
 
 #include "frame_util.h"
 
@@ -831,6 +832,52 @@ static void test_groupby__errors(void **state) {
   tsr_frame_destroy(&f);
 }
 
+/* Lazy inputs run fused into the group-by's tasks: a filter plus an
+ * assigned column, and a CSV file read lazily. */
+static void test_groupby__lazy_input(void **state) {
+  tsr_ctx *ctx = *state;
+  tsr_agg aggs[NAGGS];
+  char names[NVALS][8];
+  tsr_type kt[2] = {{TSR_COL_STRING, 0}, {TSR_COL_INT32, 0}};
+  int card[2] = {12, 5};
+  make_aggs(2, aggs, names);
+  ref_frame ref;
+  tsr_frame *f = NULL, *flt = NULL, *lazy = NULL, *csv = NULL;
+  make_frame(ctx, 2, kt, card, NROWS, 10, 4242, &ref, &f);
+  assert_ok(tsr_frame_filter(f, "c2 > 0", &flt));
+  assert_ok(tsr_frame_assign(flt, "c1", "c1 * 3 + 1", &lazy));
+  ref_frame got;
+  ref_frame_compute(lazy, &got);
+  int keys[2] = {0, 1};
+  check_groupby(lazy, &got, 2, keys, NAGGS, aggs);
+  /* the same rows through a CSV file */
+  char path[256], schema[512] = "";
+  snprintf(path, sizeof path, "/tmp/tsr_groupby_%d.csv", (int)getpid());
+  assert_ok(tsr_frame_write_csv(lazy, path, ',', true, NULL));
+  for (int i = 0; i < tsr_frame_ncols(lazy); i++) {
+    size_t len = strlen(schema);
+    snprintf(schema + len, sizeof schema - len, "%s%s:%s", i ? "," : "",
+             tsr_frame_col_name(lazy, i), tsr_type_name(tsr_frame_col_type(lazy, i)));
+  }
+  tsr_csv_options o = {0};
+  o.schema = schema;
+  o.header = TSR_CSV_HEADER_YES;
+  o.block_bytes = 4096; /* many chunks */
+  o.dict_max = -1;
+  assert_ok(tsr_frame_read_csv(ctx, path, &o, &csv));
+  ref_frame got2;
+  ref_frame_compute(csv, &got2);
+  check_groupby(csv, &got2, 2, keys, NAGGS, aggs);
+  unlink(path);
+  ref_frame_free(&got2);
+  ref_frame_free(&got);
+  tsr_frame_destroy(&csv);
+  tsr_frame_destroy(&lazy);
+  tsr_frame_destroy(&flt);
+  tsr_frame_destroy(&f);
+  ref_frame_free(&ref);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_groupby__every_key_type, test_ctx_setup,
@@ -840,6 +887,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_groupby__edge_shapes, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_groupby__threads_agree_bitwise, test_ctx_setup,
                                       test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_groupby__lazy_input, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_groupby__by_hand, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_groupby__errors, test_ctx_setup, test_ctx_teardown),
   };
