@@ -5,10 +5,11 @@
  * (bools, dictionary codes, dates, timestamps, ints) whose range is small
  * become their offset from the minimum (a "perfect hash"); other values
  * (strings, floats, wide-range integers) go through an open-addressing hash
- * table (power-of-two slots, at most 2/3 full, grown between batches of
- * rows, never per insert; a salt of hash bits in each slot saves most key
- * comparisons; strings of at most 12 bytes are kept whole in the slot)
- * that numbers them in first-seen order.  Null is code 0.
+ * table (power-of-two slots, at most 2/3 full, grown between batches of rows,
+ * never per insert; probes prefetched ahead; 64-bit keys and strings of at
+ * most 12 bytes are kept whole in their slot, longer strings as length,
+ * prefix and full hash, confirmed by their bytes) that numbers them in
+ * first-seen order.  Null is code 0.
  * Floats are coded by their bits after mapping every NaN to one NaN and
  * -0.0 to 0.0.
  *

@@ -149,9 +149,10 @@ uint64_t gb_agg_data_bytes(const gb_agg *a, const gb_state *merged, const gb_sta
 
 /* ---- a frame over table chunks in memory (mem_frame.c) -------------------------- */
 
-/* A frame of ncols columns (names, types, dicts: one reference each taken)
- * over nchunks table chunks (each from tsr_alloc, taken over: freed with
- * the last frame that uses them) of rows[c] rows. */
+/* A frame of ncols columns (names copied, dicts retained) over nchunks
+ * table chunks (each from tsr_alloc, taken over: freed with the last frame
+ * that uses them, also when this call fails) of rows[c] rows; data_cap
+ * (ncols x nchunks, column-major) the string columns' data capacities. */
 tsr_status gb_mem_frame(tsr_ctx *ctx, int ncols, char *const *names, const tsr_type *types,
                         tsr__dict *const *dicts, int64_t nchunks, void **chunks,
                         const size_t *chunk_bytes, const int64_t *rows, const int64_t *data_cap,
