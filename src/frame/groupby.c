@@ -16,6 +16,7 @@
  * chunks held in memory (mem_frame.c). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <tessera/dist.h>
@@ -600,9 +601,15 @@ static tsr_status default_name(tsr_ctx *ctx, const tsr_agg *a, char **out) {
   case TSR_AGG_MEDIAN:
     snprintf(buf, sizeof buf, "median(%s)", x);
     break;
-  case TSR_AGG_QUANTILE:
-    snprintf(buf, sizeof buf, "quantile_cont(%s, %.17g)", x, a->q);
-    break;
+  case TSR_AGG_QUANTILE: {
+    char q[32]; /* the shortest text that reads back as q */
+    for (int digits = 1; digits <= 17; digits++) {
+      snprintf(q, sizeof q, "%.*g", digits, a->q);
+      if (strtod(q, NULL) == a->q)
+        break;
+    }
+    snprintf(buf, sizeof buf, "quantile_cont(%s, %s)", x, q);
+  } break;
   case TSR_AGG_FIRST:
     snprintf(buf, sizeof buf, "\"first\"(%s)", x);
     break;

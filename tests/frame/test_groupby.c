@@ -820,6 +820,14 @@ static void test_groupby__errors(void **state) {
   assert_fails(tsr_frame_groupby(f, 1, keys, 1, &nocol, NULL, &out), TSR_EINVAL, "needs a column");
   assert_null(out);
   assert_string_equal(tsr_agg_op_name(TSR_AGG_COUNT_ALL), "count_star");
+  /* DuckDB's names: the shortest q */
+  tsr_agg qn[2] = {{.op = TSR_AGG_QUANTILE, .column = "c2", .q = 0.1},
+                   {.op = TSR_AGG_VAR, .column = "c2", .ddof = 0}};
+  tsr_frame *qo = NULL;
+  assert_ok(tsr_frame_groupby(f, 1, keys, 2, qn, NULL, &qo));
+  assert_string_equal(tsr_frame_col_name(qo, 1), "quantile_cont(c2, 0.1)");
+  assert_string_equal(tsr_frame_col_name(qo, 2), "var_pop(c2)");
+  tsr_frame_destroy(&qo);
   assert_string_equal(tsr_agg_op_name(TSR_AGG_SMALLEST), "smallest");
   assert_string_equal(tsr_agg_op_name(TSR_NUM_AGG_OPS), "invalid");
   tsr_frame_destroy(&f);
