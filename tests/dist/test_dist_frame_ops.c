@@ -138,6 +138,39 @@ static void test_dist_frame_ops__sort(void **state) {
   ref_frame_free(&ref);
 }
 
+/* Group-by: TSR_ENOTSUP on several ranks (no shuffle yet); on one rank the
+ * same result as the serial context's. */
+static void test_dist_frame_ops__groupby(void **state) {
+  (void)state;
+  ref_frame ref;
+  ref_frame_random(&ref, TSR_NUM_COLTYPES, fu_types, 500, 10, 321);
+  tsr_frame *fd = NULL, *fl = NULL, *gd = NULL, *gl = NULL;
+  assert_ok(ref_frame_to_frame(dist_ctx, &ref, 64, 5, &fd));
+  assert_ok(ref_frame_to_frame(local_ctx, &ref, 64, 5, &fl));
+  const char *keys[1] = {"c12"};
+  tsr_agg aggs[2] = {{.op = TSR_AGG_SUM, .column = "c10"}, {.op = TSR_AGG_COUNT_ALL}};
+  tsr_status st = tsr_frame_groupby(fd, 1, keys, 2, aggs, NULL, &gd);
+  if (nranks > 1) {
+    assert_int_equal(st, TSR_ENOTSUP);
+    assert_non_null(strstr(tsr_last_error(), "MPI ranks"));
+    assert_null(gd);
+  } else {
+    assert_ok(st);
+    assert_ok(tsr_frame_groupby(fl, 1, keys, 2, aggs, NULL, &gl));
+    ref_frame a, b;
+    ref_frame_compute(gd, &a);
+    ref_frame_compute(gl, &b);
+    ref_frame_assert_equal(&b, &a);
+    ref_frame_free(&a);
+    ref_frame_free(&b);
+  }
+  tsr_frame_destroy(&gd);
+  tsr_frame_destroy(&gl);
+  tsr_frame_destroy(&fd);
+  tsr_frame_destroy(&fl);
+  ref_frame_free(&ref);
+}
+
 int main(void) {
   if (tsr_ctx_create(&dist_ctx) != TSR_OK || tsr_ctx_create(&local_ctx) != TSR_OK)
     return 1;
@@ -155,6 +188,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dist_frame_ops__match_one_rank),
       cmocka_unit_test(test_dist_frame_ops__sort),
+      cmocka_unit_test(test_dist_frame_ops__groupby),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   tsr_memory_stats m;
