@@ -17,12 +17,15 @@ struct tsr_frame_result {
   tsr_ctx *ctx;
   tsr_taskgraph *g;
   int ncols;
-  tsr__col *cols;  /* names and types (nodes are not kept) */
+  tsr__col *cols;  /* names and types; node: only a persisted node (below), retained:
+                      the result's chunks of that column are its buffers, borrowed */
   int64_t nchunks;
   int64_t nrows;
   uint32_t *tasks;   /* ncols x nchunks: the task holding column i's chunk c */
   int64_t *row_off;  /* nchunks + 1: first row of each chunk */
 };
+
+static const tsr__op op_persisted, op_persisted_raw;
 
 static tsr_status copy_kernel(const tsr_kernel_call *call) {
   memcpy(call->output, call->inputs[0], call->output_bytes);
@@ -154,6 +157,7 @@ void tsr_frame_result_destroy(tsr_frame_result **rp) {
   for (int i = 0; i < r->ncols; i++) {
     tsr_free(r->ctx, r->cols[i].name);
     tsr__dict_release(&r->cols[i].dict);
+    tsr__expr_release(&r->cols[i].node);
   }
   tsr_free(r->ctx, r->cols);
   tsr_free(r->ctx, r->tasks);
@@ -189,6 +193,12 @@ tsr_status tsr_frame_compute(tsr_frame *f, const tsr_compute_options *options,
     r->cols[i].raw = f->cols[i].raw;
     r->cols[i].dict = f->cols[i].dict;
     tsr__dict_retain(r->cols[i].dict);
+    /* A persisted node's chunks are lowered as borrowed buffers, which the
+     * result then reads in place: keep the node (and its result) alive. */
+    if (f->cols[i].node->op == &op_persisted || f->cols[i].node->op == &op_persisted_raw) {
+      r->cols[i].node = f->cols[i].node;
+      tsr__expr_retain(r->cols[i].node);
+    }
     r->ncols = i + 1;
   }
   TSR__TRY_GOTO(status,
