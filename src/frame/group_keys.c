@@ -1,0 +1,663 @@
+/* group_keys.c — group-by keys to dense group ids (docs/frames.md,
+ * "Group-by"): owned column buffers, per-column key coders and the grouper.
+ *
+ * Each key column is first coded on its own: values of integer types
+ * (bools, dictionary codes, dates, timestamps, ints) whose range is small
+ * become their offset from the minimum (a "perfect hash"); other values
+ * (strings, floats, wide-range integers) go through an open-addressing hash
+ * table (power-of-two slots, at most 2/3 full, grown between batches of
+ * rows, never per insert; a salt of hash bits in each slot saves most key
+ * comparisons; strings of at most 12 bytes are kept whole in the slot)
+ * that numbers them in first-seen order.  Null is code 0.
+ * Floats are coded by their bits after mapping every NaN to one NaN and
+ * -0.0 to 0.0.
+ *
+ * The grouper then combines the k code columns of a batch: when the
+ * product of their code counts is small, the combined code indexes a map
+ * directly; otherwise codes are bit-packed into 64-bit keys (db-benchmark
+ * q10's six keys take 62 bits) and numbered by a hash table of 64-bit keys;
+ * keys needing more than 64 bits are folded: the first columns' packed key
+ * is numbered first and its number packed with the next columns.  Groups
+ * are numbered in the order of their first row.  Every loop is over one
+ * column of one type: no per-row type dispatch, no per-row allocation. */
+#include <math.h>
+#include <string.h>
+
+#include "groupby_impl.h"
+
+#define BATCH 4096
+#define SIGN64 (UINT64_C(1) << 63)
+
+/* ---- owned columns ------------------------------------------------------------- */
+
+void gb_col_free(tsr_ctx *ctx, gb_col *c) {
+  tsr_free(ctx, c->values);
+  tsr_free(ctx, c->validity);
+  tsr_free(ctx, c->data);
+  c->values = NULL;
+  c->validity = NULL;
+  c->data = NULL;
+  c->n = 0;
+}
+
+void gb_col_read(const gb_col *c, tsr__colread *out) {
+  out->rows = c->n;
+  out->null_count = c->nulls;
+  out->values = c->values;
+  out->validity = c->nulls > 0 ? c->validity : NULL;
+  out->data = c->data;
+}
+
+tsr_status gb_col_gather(tsr_ctx *ctx, const tsr__colread *r, tsr_type type, const int32_t *rows,
+                         int64_t n, gb_col *out) {
+  memset(out, 0, sizeof *out);
+  out->type = type;
+  out->n = n;
+  size_t w = tsr_type_width(type);
+  TSR_TRY(tsr_alloc(ctx, (size_t)n * w + 1, &out->values));
+  tsr_status st = tsr_alloc(ctx, (size_t)(n + 7) / 8 + 1, (void **)&out->validity);
+  if (st != TSR_OK)
+    goto fail;
+  memset(out->validity, 0xff, (size_t)(n + 7) / 8 + 1);
+  unsigned char *dst = out->values;
+  const unsigned char *src = r->values;
+#define GATHER(T)                                                       \
+  for (int64_t i = 0; i < n; i++)                                       \
+    ((T *)dst)[i] = rows[i] >= 0 ? ((const T *)src)[rows[i]] : (T)0;
+  switch (w) {
+  case 1:
+    GATHER(uint8_t)
+    break;
+  case 2:
+    GATHER(uint16_t)
+    break;
+  case 4:
+    GATHER(uint32_t)
+    break;
+  case 8:
+    GATHER(uint64_t)
+    break;
+  default: /* string views */
+    for (int64_t i = 0; i < n; i++) {
+      if (rows[i] >= 0)
+        memcpy(dst + (size_t)i * 16, src + (size_t)rows[i] * 16, 16);
+      else
+        memset(dst + (size_t)i * 16, 0, 16);
+    }
+    break;
+  }
+#undef GATHER
+  for (int64_t i = 0; i < n; i++) {
+    bool valid = rows[i] >= 0 && (r->validity == NULL || tsr__bit_get(r->validity, rows[i]));
+    if (!valid) {
+      tsr__bit_set(out->validity, i, false);
+      out->nulls++;
+    }
+  }
+  if (type.id == TSR_COL_STRING) {
+    tsr_string_view *v = out->values;
+    size_t bytes = 0;
+    for (int64_t i = 0; i < n; i++)
+      if (v[i].length > 12)
+        bytes += v[i].length;
+    st = tsr_alloc(ctx, bytes + 1, (void **)&out->data);
+    if (st != TSR_OK)
+      goto fail;
+    for (int64_t i = 0; i < n; i++)
+      if (v[i].length > 12) {
+        memcpy(out->data + out->data_bytes, r->data + v[i].u.ref.offset, v[i].length);
+        v[i].u.ref.offset = (uint32_t)out->data_bytes;
+        out->data_bytes += v[i].length;
+      }
+  }
+  return TSR_OK;
+fail:
+  gb_col_free(ctx, out);
+  return st;
+}
+
+/* ---- hashing ------------------------------------------------------------------- */
+
+static inline uint64_t fmix64(uint64_t h) {
+  h ^= h >> 33;
+  h *= UINT64_C(0xff51afd7ed558ccd);
+  h ^= h >> 33;
+  h *= UINT64_C(0xc4ceb9fe1a85ec53);
+  h ^= h >> 33;
+  return h;
+}
+
+static inline uint64_t hash_bytes(const char *p, uint32_t n) {
+  uint64_t h = UINT64_C(0x9E3779B97F4A7C15) ^ ((uint64_t)n * UINT64_C(0xc2b2ae3d27d4eb4f));
+  while (n >= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    h = (h ^ w) * UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 31;
+    p += 8;
+    n -= 8;
+  }
+  if (n > 0) {
+    uint64_t w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * UINT64_C(0xc4ceb9fe1a85ec53);
+  }
+  return fmix64(h);
+}
+
+/* ---- a hash table of 64-bit keys -> numbers (first-seen) ------------------------ */
+
+typedef struct u64slot {
+  uint64_t key;
+  uint64_t id; /* number + 1; 0: empty */
+} u64slot;
+
+typedef struct u64table {
+  u64slot *slots;
+  uint64_t mask; /* slots - 1 */
+  uint64_t size;
+} u64table;
+
+static void u64table_free(tsr_ctx *ctx, u64table *t) {
+  tsr_free(ctx, t->slots);
+  memset(t, 0, sizeof *t);
+}
+
+/* Makes room for `more` inserts (at most 2/3 full afterwards). */
+static tsr_status u64table_reserve(tsr_ctx *ctx, u64table *t, uint64_t more) {
+  uint64_t need = t->size + more;
+  uint64_t cap = t->slots ? t->mask + 1 : 0;
+  if (need * 3 <= cap * 2)
+    return TSR_OK;
+  uint64_t ncap = cap ? cap : 1024;
+  while (need * 3 > ncap * 2)
+    ncap *= 2;
+  u64slot *s;
+  TSR_TRY(tsr_calloc(ctx, ncap, sizeof *s, (void **)&s));
+  for (uint64_t i = 0; i < cap; i++)
+    if (t->slots[i].id != 0) {
+      uint64_t j = fmix64(t->slots[i].key) & (ncap - 1);
+      while (s[j].id != 0)
+        j = (j + 1) & (ncap - 1);
+      s[j] = t->slots[i];
+    }
+  tsr_free(ctx, t->slots);
+  t->slots = s;
+  t->mask = ncap - 1;
+  return TSR_OK;
+}
+
+/* The key's number (numbered from `base` in first-seen order); the table
+ * must have room. */
+static inline uint64_t u64table_get(u64table *t, uint64_t key, uint64_t base) {
+  uint64_t j = fmix64(key) & t->mask;
+  for (;;) {
+    u64slot *s = &t->slots[j];
+    if (s->id == 0) {
+      s->key = key;
+      s->id = base + t->size + 1;
+      t->size++;
+      return s->id - 1;
+    }
+    if (s->key == key)
+      return s->id - 1;
+    j = (j + 1) & t->mask;
+  }
+}
+
+/* ---- key coders ----------------------------------------------------------------- */
+
+typedef struct strkey {
+  const char *p;
+  uint32_t len;
+} strkey;
+
+typedef struct sslot {
+  uint64_t a, b;
+  uint64_t code;
+} sslot;
+
+enum { MODE_RANGE = 0, MODE_HASH, MODE_STR };
+
+struct gb_coder {
+  tsr_ctx *ctx;
+  tsr_type type;
+  int mode;
+  uint64_t lo;     /* MODE_RANGE: the order-mapped minimum */
+  uint64_t ncodes; /* codes so far (null is 0) */
+  u64table num;    /* MODE_HASH: order-mapped or normalized bits -> code - 1 */
+  /* MODE_STR: slots hold a key (str_key) and its code (>= 1; 0: empty) */
+  sslot *sslots;
+  uint64_t smask;
+  strkey *skeys; /* code -> string */
+  uint64_t skeys_cap;
+};
+
+bool gb_type_rangeable(tsr_type type) {
+  switch (type.id) {
+  case TSR_COL_FLOAT32:
+  case TSR_COL_FLOAT64:
+  case TSR_COL_STRING:
+    return false;
+  default:
+    return true;
+  }
+}
+
+/* Order-mapped integers: signed values with the sign bit flipped, so that
+ * unsigned comparison and subtraction of mapped values is the values'. */
+#define FOR_INT_TYPES(X)                        \
+  X(TSR_COL_BOOL, uint8_t, 0)                   \
+  X(TSR_COL_INT8, int8_t, SIGN64)               \
+  X(TSR_COL_INT16, int16_t, SIGN64)             \
+  X(TSR_COL_INT32, int32_t, SIGN64)             \
+  X(TSR_COL_INT64, int64_t, SIGN64)             \
+  X(TSR_COL_UINT8, uint8_t, 0)                  \
+  X(TSR_COL_UINT16, uint16_t, 0)                \
+  X(TSR_COL_UINT32, uint32_t, 0)                \
+  X(TSR_COL_UINT64, uint64_t, 0)                \
+  X(TSR_COL_DICT, int32_t, SIGN64)              \
+  X(TSR_COL_DATE, int32_t, SIGN64)              \
+  X(TSR_COL_TIMESTAMP, int64_t, SIGN64)
+
+void gb_minmax(const tsr__colread *r, tsr_type type, uint64_t *lo, uint64_t *hi) {
+  uint64_t mn = UINT64_MAX, mx = 0;
+  int64_t n = r->rows;
+  const uint8_t *bits = r->validity;
+#define MM(ID, T, FLIP)                                  \
+  case ID: {                                             \
+    const T *v = r->values;                              \
+    if (bits == NULL) {                                  \
+      for (int64_t i = 0; i < n; i++) {                  \
+        uint64_t u = (uint64_t)(int64_t)v[i] ^ (FLIP);   \
+        mn = u < mn ? u : mn;                            \
+        mx = u > mx ? u : mx;                            \
+      }                                                  \
+    } else {                                             \
+      for (int64_t i = 0; i < n; i++) {                  \
+        if (!tsr__bit_get(bits, i))                      \
+          continue;                                      \
+        uint64_t u = (uint64_t)(int64_t)v[i] ^ (FLIP);   \
+        mn = u < mn ? u : mn;                            \
+        mx = u > mx ? u : mx;                            \
+      }                                                  \
+    }                                                    \
+    break;                                               \
+  }
+  switch (type.id) {
+    FOR_INT_TYPES(MM)
+  default:
+    break;
+  }
+#undef MM
+  if (mn > mx) {
+    *lo = 1;
+    *hi = 0;
+    return;
+  }
+  *lo = mn;
+  *hi = mx;
+}
+
+tsr_status gb_coder_create(tsr_ctx *ctx, tsr_type type, uint64_t lo, uint64_t hi, int64_t rows,
+                           gb_coder **out) {
+  gb_coder *c;
+  TSR_TRY(tsr_calloc(ctx, 1, sizeof *c, (void **)&c));
+  c->ctx = ctx;
+  c->type = type;
+  c->ncodes = 1;
+  uint64_t limit = (uint64_t)(rows > 0 ? rows : 0) * 2;
+  if (limit < (UINT64_C(1) << 16))
+    limit = UINT64_C(1) << 16;
+  if (limit > (UINT64_C(1) << 24))
+    limit = UINT64_C(1) << 24;
+  if (type.id == TSR_COL_STRING) {
+    c->mode = MODE_STR;
+  } else if (gb_type_rangeable(type) && (lo > hi || hi - lo < limit)) {
+    c->mode = MODE_RANGE;
+    c->lo = lo;
+    c->ncodes = lo > hi ? 1 : hi - lo + 2;
+  } else {
+    c->mode = MODE_HASH;
+  }
+  *out = c;
+  return TSR_OK;
+}
+
+void gb_coder_destroy(gb_coder **cp) {
+  gb_coder *c = *cp;
+  if (c == NULL)
+    return;
+  *cp = NULL;
+  u64table_free(c->ctx, &c->num);
+  tsr_free(c->ctx, c->sslots);
+  tsr_free(c->ctx, c->skeys);
+  tsr_free(c->ctx, c);
+}
+
+uint64_t gb_coder_ncodes(const gb_coder *c) { return c->ncodes; }
+
+/* Nulls to code 0 after a coding loop that ignored validity. */
+static void zero_nulls(const tsr__colread *r, uint32_t *codes) {
+  if (r->validity == NULL)
+    return;
+  for (int64_t i = 0; i < r->rows; i++)
+    codes[i] = tsr__bit_get(r->validity, i) ? codes[i] : 0;
+}
+
+static void code_range(gb_coder *c, const tsr__colread *r, uint32_t *codes) {
+  int64_t n = r->rows;
+  uint64_t lo = c->lo;
+  if (c->ncodes == 1) { /* no valid values when created: every value is null */
+    memset(codes, 0, (size_t)n * sizeof *codes);
+    return;
+  }
+#define RC(ID, T, FLIP)                                                      \
+  case ID: {                                                                 \
+    const T *v = r->values;                                                  \
+    for (int64_t i = 0; i < n; i++)                                          \
+      codes[i] = (uint32_t)(((uint64_t)(int64_t)v[i] ^ (FLIP)) - lo + 1);    \
+    break;                                                                   \
+  }
+  switch (c->type.id) {
+    FOR_INT_TYPES(RC)
+  default:
+    break;
+  }
+#undef RC
+  zero_nulls(r, codes);
+}
+
+static inline uint64_t norm_f64(double d) {
+  uint64_t u;
+  if (d != d)
+    return UINT64_C(0x7ff8000000000000);
+  if (d == 0)
+    d = 0.0;
+  memcpy(&u, &d, 8);
+  return u;
+}
+
+static tsr_status code_hash(gb_coder *c, const tsr__colread *r, uint32_t *codes) {
+  int64_t n = r->rows;
+  const uint8_t *bits = r->validity;
+  for (int64_t b = 0; b < n; b += BATCH) {
+    int64_t e = b + BATCH < n ? b + BATCH : n;
+    TSR_TRY(u64table_reserve(c->ctx, &c->num, (uint64_t)(e - b)));
+    uint64_t keys[BATCH];
+    switch (c->type.id) {
+#define HK(ID, T, FLIP)                                             \
+  case ID: {                                                        \
+    const T *v = r->values;                                         \
+    for (int64_t i = b; i < e; i++)                                 \
+      keys[i - b] = (uint64_t)(int64_t)v[i] ^ (FLIP);               \
+    break;                                                          \
+  }
+      FOR_INT_TYPES(HK)
+#undef HK
+    case TSR_COL_FLOAT32: {
+      const float *v = r->values;
+      for (int64_t i = b; i < e; i++)
+        keys[i - b] = norm_f64((double)v[i]);
+      break;
+    }
+    case TSR_COL_FLOAT64: {
+      const double *v = r->values;
+      for (int64_t i = b; i < e; i++)
+        keys[i - b] = norm_f64(v[i]);
+      break;
+    }
+    default:
+      break;
+    }
+    if (bits == NULL) {
+      for (int64_t i = b; i < e; i++)
+        codes[i] = (uint32_t)u64table_get(&c->num, keys[i - b], 1);
+    } else {
+      for (int64_t i = b; i < e; i++)
+        codes[i] =
+            tsr__bit_get(bits, i) ? (uint32_t)u64table_get(&c->num, keys[i - b], 1) : 0;
+    }
+  }
+  c->ncodes = c->num.size + 1;
+  return TSR_OK;
+}
+
+/* A string's slot key: strings of at most 12 bytes are their bytes and
+ * length (exact, compared as two integers); longer ones their length, 4-byte
+ * prefix and full hash, confirmed by comparing the bytes. */
+static inline void str_key(const char *p, uint32_t len, uint64_t *a, uint64_t *b, uint64_t *h) {
+  if (len <= 12) {
+    char buf[16] = {0};
+    memcpy(buf, p, len);
+    memcpy(a, buf, 8);
+    uint32_t tail;
+    memcpy(&tail, buf + 8, 4);
+    *b = (uint64_t)len << 32 | tail;
+    *h = fmix64(*a ^ fmix64(*b + UINT64_C(0x9E3779B97F4A7C15)));
+    return;
+  }
+  uint32_t prefix;
+  memcpy(&prefix, p, 4);
+  *h = hash_bytes(p, len);
+  *a = *h;
+  *b = (uint64_t)len << 32 | prefix;
+}
+
+static tsr_status str_reserve(gb_coder *c, uint64_t more) {
+  uint64_t size = c->ncodes - 1, need = size + more;
+  if (c->ncodes + more > c->skeys_cap) {
+    uint64_t cap = c->skeys_cap ? c->skeys_cap : 1024;
+    while (cap < c->ncodes + more)
+      cap *= 2;
+    strkey *k;
+    TSR_TRY(tsr_alloc(c->ctx, cap * sizeof *k, (void **)&k));
+    if (c->skeys != NULL)
+      memcpy(k, c->skeys, c->ncodes * sizeof *k);
+    tsr_free(c->ctx, c->skeys);
+    c->skeys = k;
+    c->skeys_cap = cap;
+  }
+  uint64_t cap = c->sslots ? c->smask + 1 : 0;
+  if (need * 3 <= cap * 2)
+    return TSR_OK;
+  uint64_t ncap = cap ? cap : 1024;
+  while (need * 3 > ncap * 2)
+    ncap *= 2;
+  sslot *s;
+  TSR_TRY(tsr_calloc(c->ctx, ncap, sizeof *s, (void **)&s));
+  for (uint64_t i = 0; i < cap; i++)
+    if (c->sslots[i].code != 0) {
+      const strkey *k = &c->skeys[c->sslots[i].code];
+      uint64_t a, b, h;
+      str_key(k->p, k->len, &a, &b, &h);
+      uint64_t j = h & (ncap - 1);
+      while (s[j].code != 0)
+        j = (j + 1) & (ncap - 1);
+      s[j] = c->sslots[i];
+    }
+  tsr_free(c->ctx, c->sslots);
+  c->sslots = s;
+  c->smask = ncap - 1;
+  return TSR_OK;
+}
+
+static tsr_status code_str(gb_coder *c, const tsr__colread *r, uint32_t *codes) {
+  int64_t n = r->rows;
+  const uint8_t *bits = r->validity;
+  const tsr_string_view *v = r->values;
+  for (int64_t b0 = 0; b0 < n; b0 += BATCH) {
+    int64_t e = b0 + BATCH < n ? b0 + BATCH : n;
+    TSR_TRY(str_reserve(c, (uint64_t)(e - b0)));
+    sslot *slots = c->sslots;
+    uint64_t mask = c->smask;
+    for (int64_t i = b0; i < e; i++) {
+      if (bits != NULL && !tsr__bit_get(bits, i)) {
+        codes[i] = 0;
+        continue;
+      }
+      const char *p = tsr_string_view_data(&v[i], r->data);
+      uint32_t len = v[i].length;
+      uint64_t a, b, h;
+      str_key(p, len, &a, &b, &h);
+      uint64_t j = h & mask;
+      for (;;) {
+        sslot *s = &slots[j];
+        if (s->code == 0) {
+          uint32_t code = (uint32_t)c->ncodes++;
+          c->skeys[code].p = p;
+          c->skeys[code].len = len;
+          s->a = a;
+          s->b = b;
+          s->code = code;
+          codes[i] = code;
+          break;
+        }
+        if (s->a == a && s->b == b &&
+            (len <= 12 || memcmp(c->skeys[s->code].p, p, len) == 0)) {
+          codes[i] = (uint32_t)s->code;
+          break;
+        }
+        j = (j + 1) & mask;
+      }
+    }
+  }
+  return TSR_OK;
+}
+
+tsr_status gb_coder_code(gb_coder *c, const tsr__colread *r, uint32_t *codes) {
+  switch (c->mode) {
+  case MODE_RANGE:
+    code_range(c, r, codes);
+    break;
+  case MODE_HASH:
+    TSR_TRY(code_hash(c, r, codes));
+    break;
+  default:
+    TSR_TRY(code_str(c, r, codes));
+    break;
+  }
+  TSR_CHECK(c->ncodes < (UINT64_C(1) << 32), TSR_ENOTSUP,
+            "group-by: more than 2^32 distinct values in one key column");
+  return TSR_OK;
+}
+
+/* ---- the grouper ---------------------------------------------------------------- */
+
+static int bits_for(uint64_t n) { /* bits to hold 0..n-1 */
+  int b = 0;
+  while (b < 64 && (UINT64_C(1) << b) < n)
+    b++;
+  return b;
+}
+
+/* Numbers the 64-bit keys[0..n) in first-seen order into ids; *ngroups. */
+static tsr_status number_keys(tsr_ctx *ctx, const uint64_t *keys, int64_t n, int32_t *ids,
+                              int64_t *ngroups, int32_t *first) {
+  u64table t = {0};
+  tsr_status st = TSR_OK;
+  for (int64_t b = 0; b < n && st == TSR_OK; b += BATCH) {
+    int64_t e = b + BATCH < n ? b + BATCH : n;
+    st = u64table_reserve(ctx, &t, (uint64_t)(e - b));
+    if (st != TSR_OK)
+      break;
+    for (int64_t i = b; i < e; i++) {
+      uint64_t before = t.size;
+      uint64_t id = u64table_get(&t, keys[i], 0);
+      ids[i] = (int32_t)id;
+      if (first != NULL && t.size != before)
+        first[id] = (int32_t)i;
+    }
+  }
+  *ngroups = (int64_t)t.size;
+  u64table_free(ctx, &t);
+  return st;
+}
+
+tsr_status gb_group_codes(tsr_ctx *ctx, int k, uint32_t *const *codes, const uint64_t *ncodes,
+                          int64_t n, int32_t *ids, int64_t *ngroups, int32_t *first) {
+  TSR_CHECK(n < INT32_MAX, TSR_ENOTSUP, "group-by: %lld rows in one batch (at most 2^31 - 1)",
+            (long long)n);
+  if (k == 0 || n == 0) {
+    memset(ids, 0, (size_t)n * sizeof *ids);
+    *ngroups = n > 0 ? 1 : 0;
+    if (first != NULL && n > 0)
+      first[0] = 0;
+    return TSR_OK;
+  }
+  uint64_t limit = (uint64_t)n * 2;
+  if (limit < (UINT64_C(1) << 16))
+    limit = UINT64_C(1) << 16;
+  if (limit > (UINT64_C(1) << 24))
+    limit = UINT64_C(1) << 24;
+  uint64_t prod = 1;
+  for (int j = 0; j < k && prod <= limit; j++)
+    prod = ncodes[j] > limit ? limit + 1 : prod * ncodes[j];
+  tsr_status st = TSR_OK;
+  if (prod <= limit) {
+    /* Direct: the mixed-radix combined code indexes a map. */
+    int32_t *map = NULL;
+    uint32_t *comb = NULL;
+    TSR_TRY(tsr__alloc_array(ctx, (size_t)prod, sizeof *map, "group map", (void **)&map));
+    memset(map, 0xff, (size_t)prod * sizeof *map);
+    const uint32_t *key = codes[0];
+    if (k > 1) {
+      st = tsr__alloc_array(ctx, (size_t)n, sizeof *comb, "group keys", (void **)&comb);
+      if (st != TSR_OK) {
+        tsr_free(ctx, map);
+        return st;
+      }
+      memcpy(comb, codes[k - 1], (size_t)n * sizeof *comb);
+      for (int j = k - 2; j >= 0; j--) {
+        uint32_t m = (uint32_t)ncodes[j];
+        const uint32_t *c = codes[j];
+        for (int64_t i = 0; i < n; i++)
+          comb[i] = comb[i] * m + c[i];
+      }
+      key = comb;
+    }
+    int32_t g = 0;
+    for (int64_t i = 0; i < n; i++) {
+      int32_t id = map[key[i]];
+      if (id < 0) {
+        id = map[key[i]] = g++;
+        if (first != NULL)
+          first[id] = (int32_t)i;
+      }
+      ids[i] = id;
+    }
+    *ngroups = g;
+    tsr_free(ctx, comb);
+    tsr_free(ctx, map);
+    return TSR_OK;
+  }
+  /* Bit-packed 64-bit keys, folded when they need more than 64 bits. */
+  uint64_t *packed = NULL;
+  TSR_TRY(tsr__alloc_array(ctx, (size_t)n, sizeof *packed, "group keys", (void **)&packed));
+  memset(packed, 0, (size_t)n * sizeof *packed);
+  int used = 0;
+  for (int j = 0; j < k && st == TSR_OK; j++) {
+    int b = bits_for(ncodes[j]);
+    if (used + b > 64) {
+      int64_t ng = 0;
+      st = number_keys(ctx, packed, n, ids, &ng, NULL);
+      if (st != TSR_OK)
+        break;
+      for (int64_t i = 0; i < n; i++)
+        packed[i] = (uint64_t)(uint32_t)ids[i];
+      used = bits_for((uint64_t)ng);
+    }
+    const uint32_t *c = codes[j];
+    if (b == 64 || used == 0)
+      for (int64_t i = 0; i < n; i++)
+        packed[i] = c[i];
+    else
+      for (int64_t i = 0; i < n; i++)
+        packed[i] = packed[i] << b | c[i];
+    used += b;
+  }
+  if (st == TSR_OK)
+    st = number_keys(ctx, packed, n, ids, ngroups, first);
+  tsr_free(ctx, packed);
+  return st;
+}

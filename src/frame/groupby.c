@@ -1,0 +1,1143 @@
+/* groupby.c — tsr_frame_groupby (docs/frames.md, "Group-by"): checking the
+ * call, planning, the per-chunk tasks, the merge in chunk order, group
+ * order, and the result frame.
+ *
+ * A group-by is a pipeline breaker: it computes when called.  The input
+ * frame's key and aggregated columns are lowered into one task graph, and
+ * one task per row chunk (reading those columns' chunks, so the input's
+ * lazy ops run fused before it) groups the chunk's rows into local groups
+ * (group_keys.c), keeps each local group's key values, and fills partial
+ * aggregate states (group_aggs.c).  Then, on the calling thread, the local
+ * groups of all chunks, concatenated in chunk order, are grouped again by
+ * their key values with the same coders: global groups are numbered in the
+ * order of their first row (TSR_GROUP_FIRST_SEEN), and the partial states
+ * are merged chunk by chunk in chunk order, so every result is bitwise
+ * identical for any number of threads.  The result is a frame over table
+ * chunks held in memory (mem_frame.c). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <tessera/dist.h>
+
+#include "groupby_impl.h"
+
+static const char fn[] = "tsr_frame_groupby";
+#define RESULT_CHUNK_ROWS (INT64_C(1) << 20)
+
+static const char *const op_names[TSR_NUM_AGG_OPS] = {
+    "count_star", "count",    "sum",   "mean",      "min",        "max",       "var",
+    "std",        "median",   "quantile", "first",  "last",       "nunique",   "corr",
+    "covar_samp", "covar_pop", "any",  "all",       "largest",    "smallest"};
+
+const char *tsr_agg_op_name(tsr_agg_op op) {
+  return (unsigned)op < TSR_NUM_AGG_OPS ? op_names[op] : "invalid";
+}
+
+/* ---- the plan ------------------------------------------------------------------- */
+
+typedef struct gb_part { /* one chunk's local groups */
+  int64_t n;
+  int64_t rows;
+  gb_col *keys; /* nkeys */
+  int32_t *ids; /* rows: each row's local group (kept for holistic aggregates) */
+} gb_part;
+
+typedef struct gb_job {
+  tsr_ctx *ctx;
+  int nkeys, naggs;
+  int ncols;             /* input columns read */
+  tsr__colref *refs;     /* ncols */
+  int *key_in;           /* nkeys: index into refs */
+  int *agg_in, *agg_in2; /* naggs: index into refs, or -1 */
+  tsr_type *key_types;
+  gb_agg *aggs;
+  bool need_last;
+  int64_t nchunks;
+  gb_part *parts;
+  gb_state *astates; /* naggs x nchunks: aggregate a's states of chunk c at a * nchunks + c */
+  /* the result's columns: keys, then aggregates */
+  char **out_names;       /* owned */
+  tsr_type *out_types;
+  tsr__dict **out_dicts;  /* borrowed from the input's columns */
+  /* holistic aggregates: the first graph is kept with the input chunks
+   * they read */
+  int nhol;
+  bool per_value; /* largest/smallest: one row per value */
+  tsr_taskgraph *g;
+  uint32_t n_inputs;
+  uint32_t *in_tasks; /* n_inputs x nchunks */
+  const int32_t *gid;  /* the merge's global group of each local group */
+  const int64_t *off;  /* the merge's chunk offsets into gid */
+} gb_job;
+
+typedef struct gb_task {
+  gb_job *job;
+  int64_t chunk;
+} gb_task;
+
+static int kind_of(tsr_coltype t) {
+  switch (t) {
+  case TSR_COL_UINT8:
+  case TSR_COL_UINT16:
+  case TSR_COL_UINT32:
+  case TSR_COL_UINT64:
+    return GB_K_UINT;
+  case TSR_COL_FLOAT32:
+  case TSR_COL_FLOAT64:
+    return GB_K_FLOAT;
+  case TSR_COL_STRING:
+    return GB_K_OTHER;
+  default:
+    return GB_K_INT;
+  }
+}
+
+static bool numeric(tsr_coltype t) {
+  return t != TSR_COL_STRING && t != TSR_COL_DICT && t != TSR_COL_DATE &&
+         t != TSR_COL_TIMESTAMP;
+}
+
+/* ---- the chunk task --------------------------------------------------------------- */
+
+static void part_free(tsr_ctx *ctx, const gb_job *job, gb_part *p) {
+  if (p->keys != NULL)
+    for (int j = 0; j < job->nkeys; j++)
+      gb_col_free(ctx, &p->keys[j]);
+  tsr_free(ctx, p->keys);
+  tsr_free(ctx, p->ids);
+  memset(p, 0, sizeof *p);
+}
+
+static tsr_status chunk_kernel(const tsr_kernel_call *call) {
+  gb_task t;
+  memcpy(&t, call->params, sizeof t);
+  gb_job *job = t.job;
+  tsr_ctx *ctx = job->ctx;
+  gb_part *p = &job->parts[t.chunk];
+  tsr__colread cr[64], *in = cr;
+  uint32_t **codes = NULL;
+  uint64_t *ncodes = NULL;
+  int32_t *ids = NULL, *first = NULL, *last = NULL;
+  int64_t *gcount = NULL;
+  tsr_status st = TSR_OK;
+  int k = job->nkeys;
+  if (job->ncols > 64)
+    TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)job->ncols * sizeof *in, (void **)&in));
+  for (int i = 0; i < job->ncols; i++)
+    tsr__colread_get(&job->refs[i], call, &in[i]);
+  int64_t rows = job->ncols > 0 ? in[0].rows : 0;
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)k + 1, sizeof *codes, (void **)&codes));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)k + 1, sizeof *ncodes, (void **)&ncodes));
+  for (int j = 0; j < k; j++) {
+    const tsr__colread *r = &in[job->key_in[j]];
+    uint64_t lo = 1, hi = 0;
+    gb_minmax(r, job->key_types[j], &lo, &hi);
+    gb_coder *coder = NULL;
+    TSR__TRY_GOTO(st, gb_coder_create(ctx, job->key_types[j], lo, hi, rows, &coder));
+    st = tsr_kernel_alloc(ctx, (size_t)rows * sizeof **codes + 4, (void **)&codes[j]);
+    if (st == TSR_OK)
+      st = gb_coder_code(coder, r, codes[j]);
+    ncodes[j] = gb_coder_ncodes(coder);
+    gb_coder_destroy(&coder);
+    if (st != TSR_OK)
+      goto fail;
+  }
+  if (job->nhol > 0)
+    TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)rows * sizeof *ids + 4, (void **)&ids));
+  else
+    TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)rows * sizeof *ids + 4, (void **)&ids));
+  TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)rows * sizeof *first + 4, (void **)&first));
+  int64_t n = 0;
+  TSR__TRY_GOTO(st, gb_group_codes(ctx, k, codes, ncodes, rows, ids, &n, first));
+  for (int j = 0; j < k; j++)
+    tsr_free(ctx, codes[j]);
+  memset(codes, 0, (size_t)k * sizeof *codes);
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)n + 1, sizeof *gcount, (void **)&gcount));
+  for (int64_t i = 0; i < rows; i++)
+    gcount[ids[i]]++;
+  if (job->need_last) {
+    TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)n * sizeof *last + 4, (void **)&last));
+    for (int64_t i = 0; i < rows; i++)
+      last[ids[i]] = (int32_t)i;
+  }
+  p->n = n;
+  p->rows = rows;
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)k + 1, sizeof *p->keys, (void **)&p->keys));
+  for (int j = 0; j < k; j++)
+    TSR__TRY_GOTO(st, gb_col_gather(ctx, &in[job->key_in[j]], job->key_types[j], first, n,
+                                    &p->keys[j]));
+  for (int a = 0; a < job->naggs; a++) {
+    const tsr__colread *x = job->agg_in[a] >= 0 ? &in[job->agg_in[a]] : NULL;
+    const tsr__colread *y = job->agg_in2[a] >= 0 ? &in[job->agg_in2[a]] : NULL;
+    if (job->aggs[a].holistic)
+      continue;
+    TSR__TRY_GOTO(st, gb_agg_chunk(ctx, &job->aggs[a], x, y, rows, ids, n, first, last, gcount,
+                                   &job->astates[(int64_t)a * job->nchunks + t.chunk]));
+  }
+  if (job->nhol > 0) {
+    p->ids = ids;
+    ids = NULL;
+  }
+fail:
+  if (codes != NULL)
+    for (int j = 0; j < k; j++)
+      tsr_free(ctx, codes[j]);
+  tsr_free(ctx, codes);
+  tsr_free(ctx, ncodes);
+  tsr_free(ctx, ids);
+  tsr_free(ctx, first);
+  tsr_free(ctx, last);
+  tsr_free(ctx, gcount);
+  if (in != cr)
+    tsr_free(ctx, in);
+  return st;
+}
+
+/* ---- the merge ----------------------------------------------------------------------- */
+
+typedef struct gb_merged {
+  int64_t ngroups;
+  int64_t total;     /* local groups of all chunks */
+  int64_t *off;      /* nchunks + 1: first local group of each chunk in the concatenation */
+  int32_t *gid;      /* total: each local group's global group */
+  int32_t *origin_c; /* ngroups: the chunk and local group of each group's first row */
+  int32_t *origin_l;
+  gb_state *states; /* naggs */
+} gb_merged;
+
+static void merged_free(tsr_ctx *ctx, const gb_job *job, gb_merged *m) {
+  if (m->states != NULL)
+    for (int a = 0; a < job->naggs; a++)
+      gb_state_free(ctx, &m->states[a]);
+  tsr_free(ctx, m->states);
+  tsr_free(ctx, m->off);
+  tsr_free(ctx, m->gid);
+  tsr_free(ctx, m->origin_c);
+  tsr_free(ctx, m->origin_l);
+  memset(m, 0, sizeof *m);
+}
+
+static tsr_status merge(gb_job *job, gb_merged *m) {
+  tsr_ctx *ctx = job->ctx;
+  int64_t nc = job->nchunks;
+  int k = job->nkeys;
+  tsr_status st = TSR_OK;
+  uint32_t **codes = NULL;
+  uint64_t *ncodes = NULL;
+  int32_t *first = NULL;
+  memset(m, 0, sizeof *m);
+  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)nc + 1, sizeof *m->off, "chunk offsets",
+                                     (void **)&m->off));
+  m->off[0] = 0;
+  for (int64_t c = 0; c < nc; c++)
+    m->off[c + 1] = m->off[c] + job->parts[c].n;
+  int64_t total = m->total = m->off[nc];
+  TSR__CHECK_GOTO(st, total < INT32_MAX, TSR_ENOTSUP,
+                  "%s: %lld groups over all chunks (at most 2^31 - 1)", fn, (long long)total);
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)k + 1, sizeof *codes, (void **)&codes));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)k + 1, sizeof *ncodes, (void **)&ncodes));
+  for (int j = 0; j < k; j++) {
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (int64_t c = 0; c < nc; c++) {
+      tsr__colread r;
+      gb_col_read(&job->parts[c].keys[j], &r);
+      uint64_t a = 1, b = 0;
+      gb_minmax(&r, job->key_types[j], &a, &b);
+      if (a <= b) {
+        lo = a < lo ? a : lo;
+        hi = b > hi ? b : hi;
+      }
+    }
+    if (lo > hi) {
+      lo = 1;
+      hi = 0;
+    }
+    gb_coder *coder = NULL;
+    TSR__TRY_GOTO(st, gb_coder_create(ctx, job->key_types[j], lo, hi, total, &coder));
+    st = tsr__alloc_array(ctx, (size_t)total + 1, sizeof **codes, "key codes",
+                          (void **)&codes[j]);
+    for (int64_t c = 0; c < nc && st == TSR_OK; c++) {
+      tsr__colread r;
+      gb_col_read(&job->parts[c].keys[j], &r);
+      st = gb_coder_code(coder, &r, codes[j] + m->off[c]);
+    }
+    ncodes[j] = gb_coder_ncodes(coder);
+    gb_coder_destroy(&coder);
+    if (st != TSR_OK)
+      goto fail;
+  }
+  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)total + 1, sizeof *m->gid, "group ids",
+                                     (void **)&m->gid));
+  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)total + 1, sizeof *first, "group ids",
+                                     (void **)&first));
+  TSR__TRY_GOTO(st, gb_group_codes(ctx, k, codes, ncodes, total, m->gid, &m->ngroups, first));
+  if (k == 0 && m->ngroups == 0) {
+    m->ngroups = 1; /* no rows: one group of aggregates over nothing */
+    first[0] = -1;
+  }
+  int64_t ng = m->ngroups;
+  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)ng + 1, sizeof *m->origin_c, "groups",
+                                     (void **)&m->origin_c));
+  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)ng + 1, sizeof *m->origin_l, "groups",
+                                     (void **)&m->origin_l));
+  {
+    int64_t c = 0;
+    for (int64_t g = 0; g < ng; g++) { /* first[] increases with g */
+      if (first[g] < 0) {
+        m->origin_c[g] = -1;
+        m->origin_l[g] = -1;
+        continue;
+      }
+      while (m->off[c + 1] <= first[g])
+        c++;
+      m->origin_c[g] = (int32_t)c;
+      m->origin_l[g] = (int32_t)(first[g] - m->off[c]);
+    }
+  }
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->naggs + 1, sizeof *m->states,
+                               (void **)&m->states));
+  for (int a = 0; a < job->naggs; a++) {
+    if (job->aggs[a].holistic)
+      continue;
+    TSR__TRY_GOTO(st, gb_agg_merged_init(ctx, &job->aggs[a], ng, &m->states[a]));
+    for (int64_t c = 0; c < nc; c++)
+      gb_agg_merge(&job->aggs[a], &m->states[a], job->astates + (int64_t)a * nc, (int32_t)c,
+                   m->gid + m->off[c], job->parts[c].n);
+  }
+fail:
+  if (codes != NULL)
+    for (int j = 0; j < k; j++)
+      tsr_free(ctx, codes[j]);
+  tsr_free(ctx, codes);
+  tsr_free(ctx, ncodes);
+  tsr_free(ctx, first);
+  return st;
+}
+
+/* ---- group order -------------------------------------------------------------------- */
+
+/* Compares groups a and b by their keys: ascending, nulls last, NaN above
+ * every number, strings by bytes, dictionaries by code (their order). */
+static int key_cmp(const gb_job *job, const gb_merged *m, int64_t a, int64_t b) {
+  for (int j = 0; j < job->nkeys; j++) {
+    const gb_col *ca = &job->parts[m->origin_c[a]].keys[j];
+    const gb_col *cb = &job->parts[m->origin_c[b]].keys[j];
+    int64_t ia = m->origin_l[a], ib = m->origin_l[b];
+    bool na = ca->nulls > 0 && !tsr__bit_get(ca->validity, ia);
+    bool nb = cb->nulls > 0 && !tsr__bit_get(cb->validity, ib);
+    if (na || nb) {
+      if (na != nb)
+        return na ? 1 : -1;
+      continue;
+    }
+    int c = 0;
+    switch (job->key_types[j].id) {
+#define CMPI(ID, T)                                              \
+  case ID: {                                                     \
+    T x = ((const T *)ca->values)[ia], y = ((const T *)cb->values)[ib]; \
+    c = x < y ? -1 : x > y;                                      \
+    break;                                                       \
+  }
+      CMPI(TSR_COL_BOOL, uint8_t)
+      CMPI(TSR_COL_INT8, int8_t)
+      CMPI(TSR_COL_INT16, int16_t)
+      CMPI(TSR_COL_INT32, int32_t)
+      CMPI(TSR_COL_INT64, int64_t)
+      CMPI(TSR_COL_UINT8, uint8_t)
+      CMPI(TSR_COL_UINT16, uint16_t)
+      CMPI(TSR_COL_UINT32, uint32_t)
+      CMPI(TSR_COL_UINT64, uint64_t)
+      CMPI(TSR_COL_DICT, int32_t)
+      CMPI(TSR_COL_DATE, int32_t)
+      CMPI(TSR_COL_TIMESTAMP, int64_t)
+#undef CMPI
+    case TSR_COL_FLOAT32:
+    case TSR_COL_FLOAT64: {
+      double x, y;
+      if (job->key_types[j].id == TSR_COL_FLOAT32) {
+        x = ((const float *)ca->values)[ia];
+        y = ((const float *)cb->values)[ib];
+      } else {
+        x = ((const double *)ca->values)[ia];
+        y = ((const double *)cb->values)[ib];
+      }
+      bool xn = x != x, yn = y != y;
+      c = xn || yn ? (int)xn - (int)yn : (x < y ? -1 : x > y);
+      break;
+    }
+    default: { /* strings */
+      const tsr_string_view *va = (const tsr_string_view *)ca->values + ia;
+      const tsr_string_view *vb = (const tsr_string_view *)cb->values + ib;
+      uint32_t la = va->length, lb = vb->length;
+      c = memcmp(tsr_string_view_data(va, ca->data), tsr_string_view_data(vb, cb->data),
+                 la < lb ? la : lb);
+      if (c == 0)
+        c = la < lb ? -1 : la > lb;
+      break;
+    }
+    }
+    if (c != 0)
+      return c;
+  }
+  return 0;
+}
+
+/* Sorts order[0..n) by the groups' keys (merge sort; tmp has n entries). */
+static void sort_groups(const gb_job *job, const gb_merged *m, int64_t *order, int64_t *tmp,
+                        int64_t n) {
+  for (int64_t w = 1; w < n; w *= 2) {
+    for (int64_t lo = 0; lo < n; lo += 2 * w) {
+      int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+      int64_t i = lo, j = mid, o = lo;
+      while (i < mid && j < hi)
+        tmp[o++] = key_cmp(job, m, order[j], order[i]) < 0 ? order[j++] : order[i++];
+      while (i < mid)
+        tmp[o++] = order[i++];
+      while (j < hi)
+        tmp[o++] = order[j++];
+    }
+    memcpy(order, tmp, (size_t)n * sizeof *order);
+  }
+}
+
+/* ---- the result ------------------------------------------------------------------------ */
+
+/* Writes the key values of groups order[0..n) into column chunk out. */
+static void write_key(const gb_job *job, const gb_merged *m, int j, const int64_t *order,
+                      int64_t n, tsr__colchunk *out) {
+  size_t w = tsr_type_width(job->key_types[j]);
+  unsigned char *values = tsr__colchunk_values(out);
+  uint8_t *valid = tsr__colchunk_validity(out);
+  memset(valid, 0xff, (size_t)(n + 7) / 8);
+  int64_t nulls = 0;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t g = order[i];
+    const gb_col *c = &job->parts[m->origin_c[g]].keys[j];
+    int64_t r = m->origin_l[g];
+    if (c->nulls > 0 && !tsr__bit_get(c->validity, r)) {
+      memset(values + (size_t)i * w, 0, w);
+      tsr__bit_set(valid, i, false);
+      nulls++;
+    } else if (job->key_types[j].id == TSR_COL_STRING) {
+      const tsr_string_view *v = (const tsr_string_view *)c->values + r;
+      ((tsr_string_view *)values)[i] =
+          tsr__view_make(out, tsr_string_view_data(v, c->data), v->length);
+    } else {
+      memcpy(values + (size_t)i * w, (const unsigned char *)c->values + (size_t)r * w, w);
+    }
+  }
+  out->null_count = nulls;
+}
+
+static uint64_t key_data_bytes(const gb_job *job, const gb_merged *m, int j,
+                               const int64_t *order, int64_t n) {
+  if (job->key_types[j].id != TSR_COL_STRING)
+    return 0;
+  uint64_t bytes = 0;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t g = order[i];
+    const gb_col *c = &job->parts[m->origin_c[g]].keys[j];
+    const tsr_string_view *v = (const tsr_string_view *)c->values + m->origin_l[g];
+    if (v->length > 12)
+      bytes += v->length;
+  }
+  return bytes;
+}
+
+
+static void write_hol(const gb_agg *a, const int64_t *order, const int32_t *rank, int64_t n,
+                      tsr__colchunk *out);
+static uint64_t hol_data_bytes(const gb_agg *a, const int64_t *order, const int32_t *rank,
+                               int64_t n);
+
+static tsr_status build_result(gb_job *job, gb_merged *m, tsr_group_order order_kind,
+                               tsr_frame **out) {
+  tsr_ctx *ctx = job->ctx;
+  int nk = job->nkeys, na = job->naggs, ncols = nk + na;
+  int64_t ng = m->ngroups;
+  tsr_status st = TSR_OK;
+  int64_t *order = NULL, *tmp = NULL, *rows = NULL, *dcap = NULL, *dc = NULL;
+  int32_t *rank = NULL;
+  int64_t nrc = 0;
+  void **chunks = NULL;
+  size_t *bytes = NULL, *widths = NULL;
+  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)ng + 1, sizeof *order, "group order",
+                                     (void **)&order));
+  for (int64_t g = 0; g < ng; g++)
+    order[g] = g;
+  if (order_kind == TSR_GROUP_SORTED && nk > 0 && ng > 1) {
+    TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)ng + 1, sizeof *tmp, "group order",
+                                       (void **)&tmp));
+    sort_groups(job, m, order, tmp, ng);
+  }
+  int64_t nrows = ng;
+  if (job->per_value) {
+    /* One row per value: group g gives as many rows as its longest list. */
+    nrows = 0;
+    for (int64_t g = 0; g < ng; g++) {
+      int64_t most = 0;
+      for (int a = 0; a < na; a++) {
+        const int64_t *o = job->aggs[a].res.offsets;
+        most = o[g + 1] - o[g] > most ? o[g + 1] - o[g] : most;
+      }
+      nrows += most;
+    }
+    int64_t *order2 = NULL;
+    TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)nrows + 1, sizeof *order2, "group order",
+                                       (void **)&order2));
+    st = tsr__alloc_array(ctx, (size_t)nrows + 1, sizeof *rank, "ranks", (void **)&rank);
+    if (st != TSR_OK) {
+      tsr_free(ctx, order2);
+      goto fail;
+    }
+    int64_t r = 0;
+    for (int64_t i = 0; i < ng; i++) {
+      int64_t g = order[i], most = 0;
+      for (int a = 0; a < na; a++) {
+        const int64_t *o = job->aggs[a].res.offsets;
+        most = o[g + 1] - o[g] > most ? o[g + 1] - o[g] : most;
+      }
+      for (int64_t k = 0; k < most; k++, r++) {
+        order2[r] = g;
+        rank[r] = (int32_t)k;
+      }
+    }
+    tsr_free(ctx, order);
+    order = order2;
+  }
+  nrc = nrows == 0 ? 1 : (nrows + RESULT_CHUNK_ROWS - 1) / RESULT_CHUNK_ROWS;
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nrc + 1, sizeof *chunks, (void **)&chunks));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nrc + 1, sizeof *bytes, (void **)&bytes));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nrc + 1, sizeof *rows, (void **)&rows));
+  TSR__TRY_GOTO(st,
+                tsr_calloc(ctx, (size_t)ncols * (size_t)nrc + 1, sizeof *dcap, (void **)&dcap));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *dc, (void **)&dc));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *widths, (void **)&widths));
+  for (int i = 0; i < ncols; i++)
+    widths[i] = tsr_type_width(job->out_types[i]);
+  for (int64_t rc = 0; rc < nrc; rc++) {
+    int64_t g0 = rc * RESULT_CHUNK_ROWS;
+    int64_t n = nrows - g0 < RESULT_CHUNK_ROWS ? nrows - g0 : RESULT_CHUNK_ROWS;
+    const int64_t *ord = order + g0;
+    const int32_t *rk = rank ? rank + g0 : NULL;
+    rows[rc] = n;
+    for (int j = 0; j < nk; j++)
+      dc[j] = (int64_t)key_data_bytes(job, m, j, ord, n);
+    for (int a = 0; a < na; a++)
+      dc[nk + a] = job->aggs[a].holistic
+                       ? (int64_t)hol_data_bytes(&job->aggs[a], ord, rk, n)
+                       : (int64_t)gb_agg_data_bytes(&job->aggs[a], &m->states[a],
+                                                    job->astates + (int64_t)a * job->nchunks,
+                                                    ord, n);
+    for (int i = 0; i < ncols; i++)
+      dcap[(int64_t)i * nrc + rc] = dc[i];
+    uint64_t b = 0;
+    TSR__CHECK_GOTO(st, tsr__tablechunk_bytes((uint32_t)ncols, widths, n, dc, &b), TSR_EINVAL,
+                    "%s: the result's chunk is too large", fn);
+    TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)b, &chunks[rc]));
+    bytes[rc] = (size_t)b;
+    tsr__tablechunk_init(chunks[rc], b, (uint32_t)ncols, widths, n, dc);
+    for (int j = 0; j < nk; j++) {
+      tsr__colchunk *cc = tsr__tablechunk_col(chunks[rc], (uint32_t)j);
+      cc->rows = n;
+      write_key(job, m, j, ord, n, cc);
+    }
+    for (int a = 0; a < na; a++) {
+      tsr__colchunk *cc = tsr__tablechunk_col(chunks[rc], (uint32_t)(nk + a));
+      cc->rows = n;
+      if (job->aggs[a].holistic) {
+        write_hol(&job->aggs[a], ord, rk, n, cc);
+        continue;
+      }
+      TSR__TRY_GOTO(st, gb_agg_finish(&job->aggs[a], &m->states[a],
+                                      job->astates + (int64_t)a * job->nchunks, ord, n, cc));
+    }
+  }
+  st = gb_mem_frame(ctx, ncols, job->out_names, job->out_types, job->out_dicts, nrc, chunks,
+                    bytes, rows, dcap, out);
+  tsr_free(ctx, chunks); /* the frame owns the chunks now, also on failure */
+  chunks = NULL;
+fail:
+  if (chunks != NULL)
+    for (int64_t rc = 0; rc < nrc; rc++)
+      tsr_free(ctx, chunks[rc]);
+  tsr_free(ctx, chunks);
+  tsr_free(ctx, bytes);
+  tsr_free(ctx, rows);
+  tsr_free(ctx, dcap);
+  tsr_free(ctx, dc);
+  tsr_free(ctx, widths);
+  tsr_free(ctx, order);
+  tsr_free(ctx, rank);
+  tsr_free(ctx, tmp);
+  return st;
+}
+
+/* ---- checking the call ------------------------------------------------------------------ */
+
+static bool holistic(tsr_agg_op op) {
+  return op == TSR_AGG_MEDIAN || op == TSR_AGG_QUANTILE || op == TSR_AGG_NUNIQUE ||
+         op == TSR_AGG_LARGEST || op == TSR_AGG_SMALLEST;
+}
+
+/* DuckDB's name for the aggregate ("sum(v1)", "count_star()", "corr(v1, v2)"). */
+static tsr_status default_name(tsr_ctx *ctx, const tsr_agg *a, char **out) {
+  char buf[512];
+  const char *x = a->column ? a->column : "", *y = a->column2 ? a->column2 : "";
+  switch (a->op) {
+  case TSR_AGG_COUNT_ALL:
+    snprintf(buf, sizeof buf, "count_star()");
+    break;
+  case TSR_AGG_MEAN:
+    snprintf(buf, sizeof buf, "avg(%s)", x);
+    break;
+  case TSR_AGG_VAR:
+  case TSR_AGG_STD: {
+    const char *f = a->op == TSR_AGG_VAR ? "var" : "stddev";
+    if (a->ddof == 0 || a->ddof == 1)
+      snprintf(buf, sizeof buf, "%s_%s(%s)", f, a->ddof ? "samp" : "pop", x);
+    else
+      snprintf(buf, sizeof buf, "%s(%s, ddof=%d)", f, x, a->ddof);
+    break;
+  }
+  case TSR_AGG_MEDIAN:
+    snprintf(buf, sizeof buf, "median(%s)", x);
+    break;
+  case TSR_AGG_QUANTILE:
+    snprintf(buf, sizeof buf, "quantile_cont(%s, %.17g)", x, a->q);
+    break;
+  case TSR_AGG_FIRST:
+    snprintf(buf, sizeof buf, "\"first\"(%s)", x);
+    break;
+  case TSR_AGG_LAST:
+    snprintf(buf, sizeof buf, "\"last\"(%s)", x);
+    break;
+  case TSR_AGG_NUNIQUE:
+    snprintf(buf, sizeof buf, "count(DISTINCT %s)", x);
+    break;
+  case TSR_AGG_CORR:
+  case TSR_AGG_COVAR_SAMP:
+  case TSR_AGG_COVAR_POP:
+    snprintf(buf, sizeof buf, "%s(%s, %s)", op_names[a->op], x, y);
+    break;
+  case TSR_AGG_ANY:
+    snprintf(buf, sizeof buf, "bool_or(%s)", x);
+    break;
+  case TSR_AGG_ALL:
+    snprintf(buf, sizeof buf, "bool_and(%s)", x);
+    break;
+  case TSR_AGG_LARGEST:
+  case TSR_AGG_SMALLEST:
+    snprintf(buf, sizeof buf, "%s(%s, %lld)", op_names[a->op], x, (long long)a->n);
+    break;
+  default:
+    snprintf(buf, sizeof buf, "%s(%s)", op_names[a->op], x);
+    break;
+  }
+  size_t len = strlen(buf);
+  TSR_TRY(tsr_alloc(ctx, len + 1, (void **)out));
+  memcpy(*out, buf, len + 1);
+  return TSR_OK;
+}
+
+/* Index of frame column `col` in the job's input columns (added when new). */
+static int input_of(int *cols, int *ncols, int col) {
+  for (int i = 0; i < *ncols; i++)
+    if (cols[i] == col)
+      return i;
+  cols[*ncols] = col;
+  return (*ncols)++;
+}
+
+/* Resolves aggregate i into job->aggs[i]. */
+static tsr_status resolve_agg(const tsr_frame *f, const tsr_agg *in, int i, gb_job *job,
+                              int *cols, int *ncols) {
+  gb_agg *a = &job->aggs[i];
+  tsr_agg_op op = in->op;
+  TSR_CHECK((unsigned)op < TSR_NUM_AGG_OPS, TSR_EINVAL, "%s: aggregate %d: %d is not a tsr_agg_op",
+            fn, i, (int)op);
+  const char *name = tsr_agg_op_name(op);
+  a->op = op;
+  a->col = a->col2 = -1;
+  a->ddof = in->ddof;
+  job->agg_in[i] = job->agg_in2[i] = -1;
+  if (op != TSR_AGG_COUNT_ALL) {
+    TSR_CHECK(in->column != NULL, TSR_EINVAL, "%s: aggregate %d (%s) needs a column", fn, i,
+              name);
+    int k;
+    TSR_TRY(tsr__frame_find(f, fn, in->column, &k));
+    a->col = k;
+    a->in_type = f->cols[k].type;
+    job->agg_in[i] = input_of(cols, ncols, k);
+  }
+  bool two = op == TSR_AGG_CORR || op == TSR_AGG_COVAR_SAMP || op == TSR_AGG_COVAR_POP;
+  if (two) {
+    TSR_CHECK(in->column2 != NULL, TSR_EINVAL, "%s: aggregate %d (%s) needs column2", fn, i,
+              name);
+    int k;
+    TSR_TRY(tsr__frame_find(f, fn, in->column2, &k));
+    a->col2 = k;
+    a->in_type2 = f->cols[k].type;
+    job->agg_in2[i] = input_of(cols, ncols, k);
+  }
+  tsr_coltype t = a->in_type.id;
+  a->kind = kind_of(t);
+  switch (op) {
+  case TSR_AGG_COUNT_ALL:
+  case TSR_AGG_COUNT:
+    a->out_type = (tsr_type){TSR_COL_INT64, 0};
+    break;
+  case TSR_AGG_SUM:
+  case TSR_AGG_MEAN:
+  case TSR_AGG_VAR:
+  case TSR_AGG_STD:
+    TSR_CHECK(numeric(t), TSR_EDTYPE, "%s: %s of column '%s' (%s): %s needs a numeric column", fn,
+              name, in->column, tsr_type_name(a->in_type), name);
+    TSR_CHECK((op != TSR_AGG_VAR && op != TSR_AGG_STD) || in->ddof >= 0, TSR_EINVAL,
+              "%s: %s of column '%s': ddof = %d is negative", fn, name, in->column, in->ddof);
+    if (op == TSR_AGG_SUM)
+      a->out_type = (tsr_type){a->kind == GB_K_FLOAT  ? TSR_COL_FLOAT64
+                               : a->kind == GB_K_UINT ? TSR_COL_UINT64
+                                                      : TSR_COL_INT64,
+                               0};
+    else
+      a->out_type = (tsr_type){TSR_COL_FLOAT64, 0};
+    break;
+  case TSR_AGG_MIN:
+  case TSR_AGG_MAX:
+  case TSR_AGG_FIRST:
+  case TSR_AGG_LAST:
+    a->out_type = a->in_type;
+    job->out_dicts[job->nkeys + i] = f->cols[a->col].dict;
+    break;
+  case TSR_AGG_CORR:
+  case TSR_AGG_COVAR_SAMP:
+  case TSR_AGG_COVAR_POP:
+    TSR_CHECK(numeric(t) && numeric(a->in_type2.id), TSR_EDTYPE,
+              "%s: %s of columns '%s' (%s) and '%s' (%s): %s needs numeric columns", fn, name,
+              in->column, tsr_type_name(a->in_type), in->column2, tsr_type_name(a->in_type2),
+              name);
+    a->out_type = (tsr_type){TSR_COL_FLOAT64, 0};
+    break;
+  case TSR_AGG_ANY:
+  case TSR_AGG_ALL:
+    TSR_CHECK(t == TSR_COL_BOOL, TSR_EDTYPE, "%s: %s of column '%s' (%s): %s needs a bool column",
+              fn, name, in->column, tsr_type_name(a->in_type), name);
+    a->out_type = (tsr_type){TSR_COL_BOOL, 0};
+    break;
+  default:
+    break;
+  }
+  if (holistic(op)) {
+    a->holistic = true;
+    job->nhol++;
+    a->q = op == TSR_AGG_MEDIAN ? 0.5 : in->q;
+    a->spec.type = a->in_type;
+    switch (op) {
+    case TSR_AGG_MEDIAN:
+    case TSR_AGG_QUANTILE:
+      TSR_CHECK(a->q >= 0 && a->q <= 1, TSR_EINVAL,
+                "%s: %s of column '%s': q = %g is not in [0, 1]", fn, name, in->column, a->q);
+      TSR_CHECK(t != TSR_COL_BOOL && t != TSR_COL_STRING && t != TSR_COL_DICT, TSR_EDTYPE,
+                "%s: %s of column '%s' (%s): %s needs a numeric, date or timestamp column", fn,
+                name, in->column, tsr_type_name(a->in_type), name);
+      a->spec.kind = TSR__HOL_QUANTILE;
+      a->spec.nq = 1;
+      a->spec.q = &a->q;
+      a->out_type = t == TSR_COL_FLOAT32  ? a->in_type
+                    : t == TSR_COL_DATE   ? (tsr_type){TSR_COL_TIMESTAMP, TSR_TIME_US}
+                    : t == TSR_COL_TIMESTAMP ? a->in_type
+                                          : (tsr_type){TSR_COL_FLOAT64, 0};
+      break;
+    case TSR_AGG_NUNIQUE:
+      a->spec.kind = TSR__HOL_NUNIQUE;
+      a->out_type = (tsr_type){TSR_COL_INT64, 0};
+      break;
+    default: /* largest, smallest */
+      TSR_CHECK(in->n >= 1, TSR_EINVAL, "%s: %s of column '%s': n = %lld must be at least 1", fn,
+                name, in->column, (long long)in->n);
+      a->spec.kind = op == TSR_AGG_LARGEST ? TSR__HOL_LARGEST : TSR__HOL_SMALLEST;
+      a->spec.n = in->n;
+      a->out_type = a->in_type;
+      job->out_dicts[job->nkeys + i] = f->cols[a->col].dict;
+      job->per_value = true;
+      break;
+    }
+  }
+  if (op == TSR_AGG_LAST)
+    job->need_last = true;
+  if (in->name != NULL) {
+    TSR_CHECK(in->name[0] != '\0', TSR_EINVAL, "%s: aggregate %d (%s): the name is empty", fn, i,
+              name);
+    size_t len = strlen(in->name);
+    TSR_TRY(tsr_alloc(job->ctx, len + 1, (void **)&a->name));
+    memcpy(a->name, in->name, len + 1);
+  } else {
+    TSR_TRY(default_name(job->ctx, in, &a->name));
+  }
+  return TSR_OK;
+}
+
+static void job_free(gb_job *job) {
+  tsr_ctx *ctx = job->ctx;
+  if (job->parts != NULL)
+    for (int64_t c = 0; c < job->nchunks; c++)
+      part_free(ctx, job, &job->parts[c]);
+  if (job->astates != NULL)
+    for (int64_t i = 0; i < (int64_t)job->naggs * job->nchunks; i++)
+      gb_state_free(ctx, &job->astates[i]);
+  if (job->aggs != NULL)
+    for (int a = 0; a < job->naggs; a++) {
+      tsr_free(ctx, job->aggs[a].name);
+      tsr__hol_destroy(&job->aggs[a].hol);
+    }
+  tsr_taskgraph_destroy(&job->g);
+  tsr_free(ctx, job->in_tasks);
+  if (job->out_names != NULL)
+    for (int i = 0; i < job->nkeys; i++)
+      tsr_free(ctx, job->out_names[i]);
+  tsr_free(ctx, job->out_names);
+  tsr_free(ctx, job->out_types);
+  tsr_free(ctx, job->out_dicts);
+  tsr_free(ctx, job->parts);
+  tsr_free(ctx, job->astates);
+  tsr_free(ctx, job->aggs);
+  tsr_free(ctx, job->refs);
+  tsr_free(ctx, job->key_in);
+  tsr_free(ctx, job->agg_in);
+  tsr_free(ctx, job->agg_in2);
+  tsr_free(ctx, job->key_types);
+}
+
+/* Lowers the input columns and one task per chunk, and runs them. */
+static tsr_status run_chunks(tsr_frame *f, gb_job *job, const int *cols) {
+  tsr_ctx *ctx = f->ctx;
+  int64_t nc = f->rows->nchunks;
+  tsr_taskgraph *g = NULL;
+  tsr__lowering *l = NULL;
+  tsr__expr **inputs = NULL;
+  const uint32_t **ids = NULL;
+  uint32_t *tasks = NULL, *ins = NULL;
+  uint32_t n_inputs = 0;
+  bool ran = false;
+  tsr_status st = TSR_OK;
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->ncols + 1, sizeof *inputs, (void **)&inputs));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->ncols + 1, sizeof *ids, (void **)&ids));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->ncols + 1, sizeof *ins, (void **)&ins));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->ncols + 1, sizeof *job->refs,
+                               (void **)&job->refs));
+  tsr__frame_colrefs(f, job->ncols, cols, inputs, &n_inputs, job->refs);
+  TSR__TRY_GOTO(st, tsr_taskgraph_create(ctx, &g));
+  TSR__TRY_GOTO(st, tsr__lowering_create(ctx, g, &l));
+  for (uint32_t i = 0; i < n_inputs; i++)
+    TSR__TRY_GOTO(st, tsr__lowering_lower(l, inputs[i], &ids[i]));
+  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)nc + 1, sizeof *tasks, "tasks",
+                                     (void **)&tasks));
+  uint32_t k;
+  TSR__TRY_GOTO(st, tsr_taskgraph_add_kernel(g, "frame_groupby", chunk_kernel, NULL, &k));
+  for (int64_t c = 0; c < nc; c++) {
+    for (uint32_t i = 0; i < n_inputs; i++)
+      ins[i] = ids[i][c];
+    gb_task t = {job, c};
+    TSR__TRY_GOTO(st, tsr_taskgraph_add_task(g, k, ins, n_inputs, &t, sizeof t, 0, &tasks[c]));
+  }
+  if (job->nhol > 0) {
+    /* Holistic aggregates read their columns' chunks again after the
+     * merge: keep them (and the graph). */
+    job->n_inputs = n_inputs;
+    TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)n_inputs * (size_t)nc + 1,
+                                       sizeof *job->in_tasks, "tasks", (void **)&job->in_tasks));
+    for (uint32_t i = 0; i < n_inputs; i++)
+      for (int64_t c = 0; c < nc; c++)
+        job->in_tasks[(int64_t)i * nc + c] = ids[i][c];
+    for (int a = 0; a < job->naggs; a++) {
+      if (!job->aggs[a].holistic)
+        continue;
+      uint32_t i = job->refs[job->agg_in[a]].input;
+      for (int64_t c = 0; c < nc; c++)
+        TSR__TRY_GOTO(st, tsr_taskgraph_keep(g, ids[i][c]));
+    }
+  }
+  TSR__TRY_GOTO(st, tsr_taskgraph_cull(g, tasks, (uint32_t)nc));
+  ran = true;
+  TSR__TRY_GOTO(st, tsr_taskgraph_run(g));
+fail:
+  if (!ran)
+    st = tsr_ctx_agree(ctx, st);
+  tsr_free(ctx, tasks);
+  tsr_free(ctx, ins);
+  tsr_free(ctx, ids);
+  tsr_free(ctx, inputs);
+  tsr__lowering_destroy(&l);
+  if (st == TSR_OK && job->nhol > 0)
+    job->g = g;
+  else
+    tsr_taskgraph_destroy(&g);
+  return st;
+}
+
+/* ---- holistic aggregates ------------------------------------------------------------------ */
+
+typedef struct hol_task {
+  gb_job *job;
+  int32_t agg;
+  int64_t index; /* chunk (scatter) or piece */
+} hol_task;
+
+static tsr_status scatter_kernel(const tsr_kernel_call *call) {
+  hol_task t;
+  memcpy(&t, call->params, sizeof t);
+  gb_job *job = t.job;
+  tsr_ctx *ctx = job->ctx;
+  const gb_part *p = &job->parts[t.index];
+  const tsr__colref *ref = &job->refs[job->aggs[t.agg].col >= 0 ? job->agg_in[t.agg] : 0];
+  const void *data;
+  size_t bytes;
+  TSR_TRY(tsr_taskgraph_output(job->g, job->in_tasks[(int64_t)ref->input * job->nchunks + t.index],
+                               &data, &bytes));
+  /* The column's chunk, read as a kernel reads its input. */
+  const void *ins[1] = {data};
+  size_t in_bytes[1] = {bytes};
+  tsr_kernel_call fake = {0};
+  fake.inputs = ins;
+  fake.input_bytes = in_bytes;
+  fake.n_inputs = 1;
+  tsr__colref r1 = *ref;
+  r1.input = 0;
+  tsr__hol_chunk hc;
+  tsr__colread_get(&r1, &fake, &hc.col);
+  hc.rows = p->rows;
+  uint32_t *gid = NULL;
+  TSR_TRY(tsr_kernel_alloc(ctx, (size_t)p->rows * sizeof *gid + 4, (void **)&gid));
+  const int32_t *map = job->gid + job->off[t.index];
+  for (int64_t i = 0; i < p->rows; i++)
+    gid[i] = (uint32_t)map[p->ids[i]];
+  hc.gid = gid;
+  tsr_status st = tsr__hol_scatter(job->aggs[t.agg].hol, t.index, &hc);
+  tsr_free(ctx, gid);
+  return st;
+}
+
+static tsr_status piece_kernel(const tsr_kernel_call *call) {
+  hol_task t;
+  memcpy(&t, call->params, sizeof t);
+  return tsr__hol_piece(t.job->aggs[t.agg].hol, t.index);
+}
+
+/* Scatters every chunk's rows by global group id, then computes every
+ * piece, as parallel tasks; then hands out the results. */
+static tsr_status run_holistic(gb_job *job, const gb_merged *m) {
+  tsr_ctx *ctx = job->ctx;
+  int64_t nc = job->nchunks;
+  job->gid = m->gid;
+  job->off = m->off;
+  tsr_taskgraph *g = NULL;
+  uint32_t *scat = NULL, *wanted = NULL;
+  size_t nwanted = 0, cap = 0;
+  tsr_status st = TSR_OK;
+  for (int a = 0; a < job->naggs; a++)
+    if (job->aggs[a].holistic) {
+      TSR_TRY(tsr__hol_create(ctx, &job->aggs[a].spec, nc, m->ngroups, &job->aggs[a].hol));
+      cap += (size_t)tsr__hol_npieces(job->aggs[a].hol);
+    }
+  TSR__TRY_GOTO(st, tsr_taskgraph_create(ctx, &g));
+  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)nc + 1, sizeof *scat, "tasks", (void **)&scat));
+  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, cap + 1, sizeof *wanted, "tasks", (void **)&wanted));
+  uint32_t ks, kp;
+  TSR__TRY_GOTO(st, tsr_taskgraph_add_kernel(g, "frame_groupby_scatter", scatter_kernel, NULL, &ks));
+  TSR__TRY_GOTO(st, tsr_taskgraph_add_kernel(g, "frame_groupby_holistic", piece_kernel, NULL, &kp));
+  for (int a = 0; a < job->naggs; a++) {
+    if (!job->aggs[a].holistic)
+      continue;
+    for (int64_t c = 0; c < nc; c++) {
+      hol_task t = {job, a, c};
+      TSR__TRY_GOTO(st, tsr_taskgraph_add_task(g, ks, NULL, 0, &t, sizeof t, 0, &scat[c]));
+    }
+    int64_t np = tsr__hol_npieces(job->aggs[a].hol);
+    for (int64_t pc = 0; pc < np; pc++) {
+      hol_task t = {job, a, pc};
+      TSR__TRY_GOTO(st, tsr_taskgraph_add_task(g, kp, scat, (uint32_t)nc, &t, sizeof t, 0,
+                                               &wanted[nwanted++]));
+    }
+  }
+  TSR__TRY_GOTO(st, tsr_taskgraph_cull(g, wanted, (uint32_t)nwanted));
+  TSR__TRY_GOTO(st, tsr_taskgraph_run(g));
+  for (int a = 0; a < job->naggs; a++) {
+    gb_agg *ag = &job->aggs[a];
+    if (!ag->holistic)
+      continue;
+    TSR__TRY_GOTO(st, tsr__hol_finish(ag->hol, &ag->res));
+    TSR__CHECK_GOTO(st, ag->res.type.id == ag->out_type.id, TSR_EINVAL,
+                    "%s: aggregate '%s' gave %s values, expected %s", fn, ag->name,
+                    tsr_type_name(ag->res.type), tsr_type_name(ag->out_type));
+  }
+fail:
+  tsr_free(ctx, scat);
+  tsr_free(ctx, wanted);
+  tsr_taskgraph_destroy(&g);
+  return st;
+}
+
+/* Values of group order[i]'s holistic aggregate (rank[i]-th value for
+ * largest/smallest) into out. */
+static void write_hol(const gb_agg *a, const int64_t *order, const int32_t *rank, int64_t n,
+                      tsr__colchunk *out) {
+  const tsr__hol_result *r = &a->res;
+  size_t w = tsr_type_width(a->out_type);
+  unsigned char *values = tsr__colchunk_values(out);
+  uint8_t *valid = tsr__colchunk_validity(out);
+  memset(valid, 0xff, (size_t)(n + 7) / 8);
+  int64_t nulls = 0;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t g = order[i];
+    bool null = false;
+    const unsigned char *src = NULL;
+    const char *sdata = NULL;
+    switch (r->kind) {
+    case TSR__HOL_QUANTILE:
+      null = r->null_count > 0 && !tsr__bit_get(r->validity, g);
+      src = (const unsigned char *)r->quantiles[0] + (size_t)g * w;
+      break;
+    case TSR__HOL_NUNIQUE:
+      src = (const unsigned char *)(r->nunique + g);
+      break;
+    default: {
+      int64_t k = r->offsets[g] + (rank ? rank[i] : 0);
+      null = k >= r->offsets[g + 1];
+      src = (const unsigned char *)r->values + (size_t)k * w;
+      sdata = r->data;
+      break;
+    }
+    }
+    if (null) {
+      memset(values + (size_t)i * w, 0, w);
+      tsr__bit_set(valid, i, false);
+      nulls++;
+    } else if (a->out_type.id == TSR_COL_STRING) {
+      const tsr_string_view *v = (const tsr_string_view *)src;
+      ((tsr_string_view *)values)[i] =
+          tsr__view_make(out, tsr_string_view_data(v, sdata), v->length);
+    } else {
+      memcpy(values + (size_t)i * w, src, w);
+    }
+  }
+  out->null_count = nulls;
+}
+
+static uint64_t hol_data_bytes(const gb_agg *a, const int64_t *order, const int32_t *rank,
+                               int64_t n) {
+  const tsr__hol_result *r = &a->res;
+  if (a->out_type.id != TSR_COL_STRING || r->offsets == NULL)
+    return 0;
+  uint64_t bytes = 0;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t k = r->offsets[order[i]] + (rank ? rank[i] : 0);
+    if (k >= r->offsets[order[i] + 1])
+      continue;
+    const tsr_string_view *v = (const tsr_string_view *)r->values + k;
+    if (v->length > 12)
+      bytes += v->length;
+  }
+  return bytes;
+}
+
+tsr_status tsr_frame_groupby(tsr_frame *f, int nkeys, const char *const *keys, int naggs,
+                             const tsr_agg *aggs, const tsr_groupby_options *options,
+                             tsr_frame **out) {
+  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  TSR_CHECK(f != NULL, TSR_EINVAL, "%s: frame is NULL", fn);
+  TSR_CHECK(nkeys >= 0 && (nkeys == 0 || keys != NULL), TSR_EINVAL,
+            "%s: nkeys = %d with keys %s: give nkeys >= 0 key names", fn, nkeys,
+            keys ? "given" : "NULL");
+  TSR_CHECK(naggs >= 0 && (naggs == 0 || aggs != NULL), TSR_EINVAL,
+            "%s: naggs = %d with aggs %s: give naggs >= 0 aggregates", fn, naggs,
+            aggs ? "given" : "NULL");
+  TSR_CHECK(nkeys + naggs > 0, TSR_EINVAL, "%s: no keys and no aggregates", fn);
+  TSR_CHECK(nkeys <= 4096 && naggs <= 4096, TSR_EINVAL,
+            "%s: %d keys and %d aggregates (at most 4096 each)", fn, nkeys, naggs);
+  tsr_group_order order = options ? options->order : TSR_GROUP_FIRST_SEEN;
+  TSR_CHECK(order == TSR_GROUP_FIRST_SEEN || order == TSR_GROUP_SORTED, TSR_EINVAL,
+            "%s: options->order = %d is not a tsr_group_order", fn, (int)order);
+  TSR_CHECK(f->ncols > 0, TSR_EINVAL, "%s: the frame has no columns", fn);
+  tsr_ctx *ctx = f->ctx;
+  TSR_CHECK(tsr_ctx_nranks(ctx) == 1, TSR_ENOTSUP,
+            "%s: a group-by over %d MPI ranks is not supported yet (it needs a shuffle of "
+            "partial states between ranks); run it on one rank",
+            fn, tsr_ctx_nranks(ctx));
+  gb_job job;
+  memset(&job, 0, sizeof job);
+  job.ctx = ctx;
+  job.nkeys = nkeys;
+  job.naggs = naggs;
+  job.nchunks = f->rows->nchunks;
+  int ncols = 0, *cols = NULL;
+  int nout = nkeys + naggs;
+  gb_merged m;
+  memset(&m, 0, sizeof m);
+  tsr_status st = TSR_OK;
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)(nkeys + 2 * naggs) + 2, sizeof *cols,
+                               (void **)&cols));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nkeys + 1, sizeof *job.key_in, (void **)&job.key_in));
+  TSR__TRY_GOTO(st,
+                tsr_calloc(ctx, (size_t)nkeys + 1, sizeof *job.key_types, (void **)&job.key_types));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)naggs + 1, sizeof *job.agg_in, (void **)&job.agg_in));
+  TSR__TRY_GOTO(st,
+                tsr_calloc(ctx, (size_t)naggs + 1, sizeof *job.agg_in2, (void **)&job.agg_in2));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)naggs + 1, sizeof *job.aggs, (void **)&job.aggs));
+  TSR__TRY_GOTO(st,
+                tsr_calloc(ctx, (size_t)nout + 1, sizeof *job.out_names, (void **)&job.out_names));
+  TSR__TRY_GOTO(st,
+                tsr_calloc(ctx, (size_t)nout + 1, sizeof *job.out_types, (void **)&job.out_types));
+  TSR__TRY_GOTO(st,
+                tsr_calloc(ctx, (size_t)nout + 1, sizeof *job.out_dicts, (void **)&job.out_dicts));
+  for (int j = 0; j < nkeys; j++) {
+    TSR__CHECK_GOTO(st, keys[j] != NULL, TSR_EINVAL, "%s: key %d is NULL", fn, j);
+    int k;
+    TSR__TRY_GOTO(st, tsr__frame_find(f, fn, keys[j], &k));
+    job.key_in[j] = input_of(cols, &ncols, k);
+    job.key_types[j] = f->cols[k].type;
+    job.out_types[j] = f->cols[k].type;
+    job.out_dicts[j] = f->cols[k].dict;
+    size_t len = strlen(keys[j]);
+    TSR__TRY_GOTO(st, tsr_alloc(ctx, len + 1, (void **)&job.out_names[j]));
+    memcpy(job.out_names[j], keys[j], len + 1);
+  }
+  for (int a = 0; a < naggs; a++) {
+    TSR__TRY_GOTO(st, resolve_agg(f, &aggs[a], a, &job, cols, &ncols));
+    job.out_names[nkeys + a] = job.aggs[a].name; /* owned by the aggregate */
+    job.out_types[nkeys + a] = job.aggs[a].out_type;
+  }
+  for (int i = 0; i < nout; i++)
+    for (int j = 0; j < i; j++)
+      TSR__CHECK_GOTO(st, strcmp(job.out_names[i], job.out_names[j]) != 0, TSR_EINVAL,
+                      "%s: two result columns are named '%s' (name the aggregates: tsr_agg.name)",
+                      fn, job.out_names[i]);
+  if (job.per_value)
+    for (int a = 0; a < naggs; a++)
+      TSR__CHECK_GOTO(st,
+                      (aggs[a].op == TSR_AGG_LARGEST || aggs[a].op == TSR_AGG_SMALLEST) &&
+                          aggs[a].n == aggs[0].n,
+                      TSR_EINVAL,
+                      "%s: with largest or smallest, every aggregate must be largest or "
+                      "smallest with the same n (aggregate %d is %s)",
+                      fn, a, tsr_agg_op_name(aggs[a].op));
+  if (ncols == 0)
+    input_of(cols, &ncols, 0); /* count(*) alone reads a column for the row counts */
+  job.ncols = ncols;
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job.nchunks + 1, sizeof *job.parts,
+                               (void **)&job.parts));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)naggs * (size_t)job.nchunks + 1, sizeof *job.astates,
+                               (void **)&job.astates));
+  TSR__TRY_GOTO(st, run_chunks(f, &job, cols));
+  TSR__TRY_GOTO(st, merge(&job, &m));
+  if (job.nhol > 0)
+    TSR__TRY_GOTO(st, run_holistic(&job, &m));
+  TSR__TRY_GOTO(st, build_result(&job, &m, order, out));
+fail:
+  merged_free(ctx, &job, &m);
+  job_free(&job);
+  tsr_free(ctx, cols);
+  return st;
+}

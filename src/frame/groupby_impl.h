@@ -1,0 +1,161 @@
+/* groupby_impl.h — what the group-by's files share (docs/frames.md,
+ * "Group-by"): owned column buffers (gb_col), the key coders and the
+ * grouper that turn key columns into dense group ids (group_keys.c), the
+ * decomposable aggregate states (group_aggs.c), and a frame over table
+ * chunks held in memory (mem_frame.c).
+ *
+ * The plan (groupby.c): one task per input row chunk groups its rows into
+ * local groups (numbered in the order of their first row in the chunk),
+ * keeps each local group's key values and partial aggregate states; then
+ * the local groups of all chunks, in chunk order, are grouped again by the
+ * same coders into global groups (so global groups come in the order of
+ * their first row), and partial states are merged in chunk order: results
+ * do not depend on the thread count. */
+#ifndef TSR_FRAME_GROUPBY_IMPL_H
+#define TSR_FRAME_GROUPBY_IMPL_H
+
+#include "frame_impl.h"
+#include "group_holistic.h"
+
+__extension__ typedef __int128 gb_i128;
+
+/* ---- owned column buffers ------------------------------------------------------ */
+
+/* A column of n values owned by the group-by (tsr_alloc): values (n x
+ * width), an Arrow validity bitmap (NULL: all valid), and for strings a
+ * data buffer that long views point into. */
+typedef struct gb_col {
+  tsr_type type;
+  int64_t n;
+  int64_t nulls;
+  void *values;
+  uint8_t *validity;
+  char *data;
+  size_t data_bytes;
+} gb_col;
+
+void gb_col_free(tsr_ctx *ctx, gb_col *c);
+/* c read as a tsr__colread. */
+void gb_col_read(const gb_col *c, tsr__colread *out);
+/* out = rows `rows[0..n)` of r (a row of -1 gives null).  Strings are
+ * copied into out's own data buffer. */
+tsr_status gb_col_gather(tsr_ctx *ctx, const tsr__colread *r, tsr_type type, const int32_t *rows,
+                         int64_t n, gb_col *out);
+
+/* ---- key coders (group_keys.c) ------------------------------------------------- */
+
+/* A coder turns one key column's values into codes 0..ncodes-1, equal
+ * values (NaN one value, -0.0 == 0.0) to equal codes, null to code 0.
+ * Integers of a small range (bools, dictionary codes, dates...) are coded
+ * by their offset from the minimum; other values through an open-addressing
+ * hash table assigning codes in first-seen order.  A coder keeps its table
+ * between batches (the merge codes chunk after chunk). */
+typedef struct gb_coder gb_coder;
+
+/* A coder for values of `type` whose (order-mapped, see group_keys.c)
+ * minimum and maximum are lo and hi (lo > hi: no values), for about `rows`
+ * values in all. */
+tsr_status gb_coder_create(tsr_ctx *ctx, tsr_type type, uint64_t lo, uint64_t hi, int64_t rows,
+                           gb_coder **out);
+void gb_coder_destroy(gb_coder **c);
+/* Codes the r->rows values of r into codes[]. */
+tsr_status gb_coder_code(gb_coder *c, const tsr__colread *r, uint32_t *codes);
+/* Codes so far (an upper bound of every code + 1). */
+uint64_t gb_coder_ncodes(const gb_coder *c);
+/* The order-mapped minimum and maximum of r's valid values (integers,
+ * dates, timestamps, bools, dictionary codes); lo > hi when none or when
+ * the type is not an integer type. */
+void gb_minmax(const tsr__colread *r, tsr_type type, uint64_t *lo, uint64_t *hi);
+/* Whether the type is coded by range when its range is small. */
+bool gb_type_rangeable(tsr_type type);
+
+/* Groups n rows given k code columns (codes[j][i] < ncodes[j]): ids[i]
+ * receives the row's group, groups numbered from 0 in the order of their
+ * first row; *ngroups the count and first[g] (n + 1 entries, may be NULL)
+ * each group's first row.  Direct indexing when the product of the code
+ * counts is small, else the codes are bit-packed into 64-bit keys (folded
+ * through a hash table when they need more than 64 bits) and grouped by an
+ * open-addressing hash table. */
+tsr_status gb_group_codes(tsr_ctx *ctx, int k, uint32_t *const *codes, const uint64_t *ncodes,
+                          int64_t n, int32_t *ids, int64_t *ngroups, int32_t *first);
+
+/* ---- aggregates (group_aggs.c) ------------------------------------------------- */
+
+/* The resolved aggregate: op, columns (indices into the input frame's
+ * columns; -1 none), result type and name. */
+typedef struct gb_agg {
+  tsr_agg_op op;
+  int col, col2;
+  tsr_type in_type, in_type2;
+  tsr_type out_type;
+  int ddof;
+  int kind; /* GB_K_INT, GB_K_UINT, GB_K_FLOAT, GB_K_OTHER */
+  char *name;
+  /* holistic aggregates (median, quantile, nunique, largest, smallest):
+   * computed by group_holistic.c from every row's global group id */
+  bool holistic;
+  tsr__hol_spec spec;
+  double q;
+  tsr__hol *hol;
+  tsr__hol_result res;
+} gb_agg;
+enum { GB_K_INT = 0, GB_K_UINT, GB_K_FLOAT, GB_K_OTHER };
+
+/* Partial states of one aggregate over n groups (arrays; which are used
+ * depends on the op and kind). */
+typedef struct gb_state {
+  int64_t n;
+  int64_t *count;   /* non-null values (count, sum, mean, ... ; corr: pairs) */
+  int64_t *isum;    /* per chunk: integer sums of narrow types */
+  gb_i128 *wsum;    /* integer sums of 64-bit types, and every merged sum */
+  double *fsum;     /* float sums; var/corr: mean of x */
+  double *mean2;    /* corr: mean of y */
+  double *m2;       /* var: sum of squared deviations; corr: of x */
+  double *m2y;      /* corr: of y */
+  double *cxy;      /* corr: co-moment */
+  int64_t *imin;    /* min/max of integers (uints in uint64 bits), bools any/all */
+  double *fmin;     /* min/max of floats */
+  int32_t *row;     /* string min/max, first, last: the row (chunk) or -1 */
+  gb_col vals;      /* per chunk: string min/max, first, last values of local groups */
+  int32_t *src_chunk; /* merged: the chunk whose vals hold the value, or -1 */
+  int32_t *src_local; /* merged: the local group there */
+} gb_state;
+
+void gb_state_free(tsr_ctx *ctx, gb_state *s);
+
+/* Fills chunk partial states for n local groups from one chunk: ids[i] is
+ * row i's local group, first/last each local group's first/last row,
+ * gcount the rows per local group; x (and y for corr and covariances) the
+ * aggregate's columns in the chunk. */
+tsr_status gb_agg_chunk(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x,
+                        const tsr__colread *y, int64_t rows, const int32_t *ids, int64_t n,
+                        const int32_t *first, const int32_t *last, const int64_t *gcount,
+                        gb_state *out);
+/* Allocates merged states for ngroups groups. */
+tsr_status gb_agg_merged_init(tsr_ctx *ctx, const gb_agg *a, int64_t ngroups, gb_state *out);
+/* Merges chunk `chunk`'s partial states (parts[chunk]: n local groups,
+ * map[l] their global groups) into the merged states; chunks are merged in
+ * order. */
+void gb_agg_merge(const gb_agg *a, gb_state *dst, const gb_state *parts, int32_t chunk,
+                  const int32_t *map, int64_t n);
+/* Writes the result of groups order[0..n) into column chunk `out` (values
+ * and validity; rows already set by the caller); `parts` are the chunk
+ * states (for values kept per chunk).  TSR_EOVERFLOW for sums that do not
+ * fit, naming the result column. */
+tsr_status gb_agg_finish(const gb_agg *a, const gb_state *merged, const gb_state *parts,
+                         const int64_t *order, int64_t n, tsr__colchunk *out);
+/* Data bytes the groups order[0..n) need in a string result column. */
+uint64_t gb_agg_data_bytes(const gb_agg *a, const gb_state *merged, const gb_state *parts,
+                           const int64_t *order, int64_t n);
+
+/* ---- a frame over table chunks in memory (mem_frame.c) -------------------------- */
+
+/* A frame of ncols columns (names, types, dicts: one reference each taken)
+ * over nchunks table chunks (each from tsr_alloc, taken over: freed with
+ * the last frame that uses them) of rows[c] rows. */
+tsr_status gb_mem_frame(tsr_ctx *ctx, int ncols, char *const *names, const tsr_type *types,
+                        tsr__dict *const *dicts, int64_t nchunks, void **chunks,
+                        const size_t *chunk_bytes, const int64_t *rows, const int64_t *data_cap,
+                        tsr_frame **out);
+
+#endif /* TSR_FRAME_GROUPBY_IMPL_H */
