@@ -1,8 +1,8 @@
 /* test_persist_borrow.c — a frame computed (or persisted) over columns of a
  * persisted frame reads that frame's chunks in place (borrowed buffers):
  * they must stay alive as long as the result does, also when every frame
- * over them is gone (a group-by's result, an aggregate's expressions over
- * it).  Under the asan preset a use after free fails this test. */
+ * over them is gone (a persisted frame; a group-by's result, as under an
+ * aggregate's expressions).  Under the asan preset a use after free fails this test. */
 #include <stdio.h>
 
 #include <tessera/query.h>
@@ -68,9 +68,48 @@ static void test_persist_borrow__outlives_inputs(void **state) {
   }
 }
 
+/* The same for a group-by's result (a frame over chunks in memory). */
+static void test_persist_borrow__groupby_result(void **state) {
+  tsr_ctx *ctx = *state;
+  static int64_t k[N], v[N];
+  for (int i = 0; i < N; i++) {
+    k[i] = i % 10;
+    v[i] = i;
+  }
+  tsr_column_data cd[2] = {{.name = "k", .type = {TSR_COL_INT64, 0}, .length = N, .values = k},
+                           {.name = "v", .type = {TSR_COL_INT64, 0}, .length = N, .values = v}};
+  tsr_frame *f = NULL, *g = NULL, *h = NULL;
+  assert_ok(tsr_frame_from_columns(ctx, 2, cd, 64, TSR_BUFFER_COPY, NULL, NULL, &f));
+  const char *keys[1] = {"k"};
+  tsr_agg a = {.op = TSR_AGG_SUM, .column = "v", .name = "s"};
+  tsr_groupby_options o = {TSR_GROUP_SORTED};
+  assert_ok(tsr_frame_groupby(f, 1, keys, 1, &a, &o, &g));
+  tsr_frame_destroy(&f);
+  assert_ok(tsr_frame_assign(g, "w", "s + k", &h));
+  tsr_frame_destroy(&g);
+  tsr_frame_result *r = NULL;
+  assert_ok(tsr_frame_compute(h, NULL, &r));
+  tsr_frame_destroy(&h);
+  int64_t got[3][10];
+  assert_int_equal(tsr_frame_result_nrows(r), 10);
+  for (int c = 0; c < 3; c++)
+    assert_ok(tsr_frame_result_values(r, c, got[c], sizeof got[c], NULL));
+  for (int j = 0; j < 10; j++) {
+    int64_t sum = 0;
+    for (int i = j; i < N; i += 10)
+      sum += i;
+    assert_int_equal(got[0][j], j);
+    assert_int_equal(got[1][j], sum);
+    assert_int_equal(got[2][j], sum + j);
+  }
+  tsr_frame_result_destroy(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_persist_borrow__outlives_inputs, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_persist_borrow__groupby_result, test_ctx_setup,
                                       test_ctx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
