@@ -37,20 +37,20 @@ void gb_state_free(tsr_ctx *ctx, gb_state *s) {
   memset(s, 0, sizeof *s);
 }
 
-#define FOR_NUM_TYPES(X)                 \
-  X(TSR_COL_BOOL, uint8_t)               \
-  X(TSR_COL_INT8, int8_t)                \
-  X(TSR_COL_INT16, int16_t)              \
-  X(TSR_COL_INT32, int32_t)              \
-  X(TSR_COL_INT64, int64_t)              \
-  X(TSR_COL_UINT8, uint8_t)              \
-  X(TSR_COL_UINT16, uint16_t)            \
-  X(TSR_COL_UINT32, uint32_t)            \
-  X(TSR_COL_UINT64, uint64_t)            \
-  X(TSR_COL_FLOAT32, float)              \
-  X(TSR_COL_FLOAT64, double)             \
-  X(TSR_COL_DICT, int32_t)               \
-  X(TSR_COL_DATE, int32_t)               \
+#define FOR_NUM_TYPES(X)      \
+  X(TSR_COL_BOOL, uint8_t)    \
+  X(TSR_COL_INT8, int8_t)     \
+  X(TSR_COL_INT16, int16_t)   \
+  X(TSR_COL_INT32, int32_t)   \
+  X(TSR_COL_INT64, int64_t)   \
+  X(TSR_COL_UINT8, uint8_t)   \
+  X(TSR_COL_UINT16, uint16_t) \
+  X(TSR_COL_UINT32, uint32_t) \
+  X(TSR_COL_UINT64, uint64_t) \
+  X(TSR_COL_FLOAT32, float)   \
+  X(TSR_COL_FLOAT64, double)  \
+  X(TSR_COL_DICT, int32_t)    \
+  X(TSR_COL_DATE, int32_t)    \
   X(TSR_COL_TIMESTAMP, int64_t)
 
 static inline bool valid_at(const uint8_t *bits, int64_t i) {
@@ -68,12 +68,12 @@ static tsr_status alloc0(tsr_ctx *ctx, int64_t n, size_t size, void **out) {
 static void to_f64(const tsr__colread *r, tsr_type t, double *out) {
   int64_t n = r->rows;
   switch (t.id) {
-#define TF(ID, T)                    \
-  case ID: {                         \
-    const T *v = r->values;          \
-    for (int64_t i = 0; i < n; i++)  \
-      out[i] = (double)v[i];         \
-    break;                           \
+#define TF(ID, T)                   \
+  case ID: {                        \
+    const T *v = r->values;         \
+    for (int64_t i = 0; i < n; i++) \
+      out[i] = (double)v[i];        \
+    break;                          \
   }
     FOR_NUM_TYPES(TF)
 #undef TF
@@ -87,8 +87,8 @@ static void to_f64(const tsr__colread *r, tsr_type t, double *out) {
 }
 
 /* count[g] = gcount[g] minus the group's nulls in r. */
-static void counts_from(const tsr__colread *r, const int32_t *ids, const int64_t *gcount,
-                        int64_t n, int64_t *count) {
+static void counts_from(const tsr__colread *r, const int32_t *ids, const int64_t *gcount, int64_t n,
+                        int64_t *count) {
   memcpy(count, gcount, (size_t)n * sizeof *count);
   if (r->validity == NULL)
     return;
@@ -105,17 +105,17 @@ static tsr_status chunk_sum(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x
     TSR_TRY(alloc0(ctx, n, sizeof *s->fsum, (void **)&s->fsum));
     double *sum = s->fsum;
     switch (a->in_type.id) {
-#define SF(ID, T)                                        \
-  case ID: {                                             \
-    const T *v = x->values;                              \
-    if (bits == NULL)                                    \
-      for (int64_t i = 0; i < rows; i++)                 \
-        sum[ids[i]] += (double)v[i];                     \
-    else                                                 \
-      for (int64_t i = 0; i < rows; i++)                 \
-        if (tsr__bit_get(bits, i))                       \
-          sum[ids[i]] += (double)v[i];                   \
-    break;                                               \
+#define SF(ID, T)                        \
+  case ID: {                             \
+    const T *v = x->values;              \
+    if (bits == NULL)                    \
+      for (int64_t i = 0; i < rows; i++) \
+        sum[ids[i]] += (double)v[i];     \
+    else                                 \
+      for (int64_t i = 0; i < rows; i++) \
+        if (tsr__bit_get(bits, i))       \
+          sum[ids[i]] += (double)v[i];   \
+    break;                               \
   }
       SF(TSR_COL_FLOAT32, float)
       SF(TSR_COL_FLOAT64, double)
@@ -129,17 +129,17 @@ static tsr_status chunk_sum(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x
     TSR_TRY(alloc0(ctx, n, sizeof *s->isum, (void **)&s->isum));
     int64_t *sum = s->isum;
     switch (a->in_type.id) {
-#define SI(ID, T)                                        \
-  case ID: {                                             \
-    const T *v = x->values;                              \
-    if (bits == NULL)                                    \
-      for (int64_t i = 0; i < rows; i++)                 \
-        sum[ids[i]] += (int64_t)v[i];                    \
-    else                                                 \
-      for (int64_t i = 0; i < rows; i++)                 \
-        if (tsr__bit_get(bits, i))                       \
-          sum[ids[i]] += (int64_t)v[i];                  \
-    break;                                               \
+#define SI(ID, T)                        \
+  case ID: {                             \
+    const T *v = x->values;              \
+    if (bits == NULL)                    \
+      for (int64_t i = 0; i < rows; i++) \
+        sum[ids[i]] += (int64_t)v[i];    \
+    else                                 \
+      for (int64_t i = 0; i < rows; i++) \
+        if (tsr__bit_get(bits, i))       \
+          sum[ids[i]] += (int64_t)v[i];  \
+    break;                               \
   }
       SI(TSR_COL_BOOL, uint8_t)
       SI(TSR_COL_INT8, int8_t)
@@ -157,13 +157,13 @@ static tsr_status chunk_sum(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x
   TSR_TRY(alloc0(ctx, n, sizeof *s->wsum, (void **)&s->wsum));
   gb_i128 *sum = s->wsum;
   switch (a->in_type.id) {
-#define SW(ID, T)                                        \
-  case ID: {                                             \
-    const T *v = x->values;                              \
-    for (int64_t i = 0; i < rows; i++)                   \
-      if (valid_at(bits, i))                             \
-        sum[ids[i]] += (gb_i128)v[i];                    \
-    break;                                               \
+#define SW(ID, T)                      \
+  case ID: {                           \
+    const T *v = x->values;            \
+    for (int64_t i = 0; i < rows; i++) \
+      if (valid_at(bits, i))           \
+        sum[ids[i]] += (gb_i128)v[i];  \
+    break;                             \
   }
     SW(TSR_COL_INT64, int64_t)
     SW(TSR_COL_UINT64, uint64_t)
@@ -209,18 +209,18 @@ static tsr_status chunk_minmax(tsr_ctx *ctx, const gb_agg *a, const tsr__colread
     for (int64_t g = 0; g < n; g++)
       m[g] = init;
     switch (a->in_type.id) {
-#define MF(ID, T)                                                   \
-  case ID: {                                                        \
-    const T *v = x->values;                                         \
-    for (int64_t i = 0; i < rows; i++) {                            \
-      if (!valid_at(bits, i))                                       \
-        continue;                                                   \
-      double d = (double)v[i];                                      \
-      double *cur = &m[ids[i]];                                     \
-      if (mn ? f_less(d, *cur) : f_less(*cur, d))                   \
-        *cur = d;                                                   \
-    }                                                               \
-    break;                                                          \
+#define MF(ID, T)                                 \
+  case ID: {                                      \
+    const T *v = x->values;                       \
+    for (int64_t i = 0; i < rows; i++) {          \
+      if (!valid_at(bits, i))                     \
+        continue;                                 \
+      double d = (double)v[i];                    \
+      double *cur = &m[ids[i]];                   \
+      if (mn ? f_less(d, *cur) : f_less(*cur, d)) \
+        *cur = d;                                 \
+    }                                             \
+    break;                                        \
   }
       MF(TSR_COL_FLOAT32, float)
       MF(TSR_COL_FLOAT64, double)
@@ -237,17 +237,17 @@ static tsr_status chunk_minmax(tsr_ctx *ctx, const gb_agg *a, const tsr__colread
     for (int64_t g = 0; g < n; g++)
       m[g] = (int64_t)init;
     switch (a->in_type.id) {
-#define MU(ID, T)                                                          \
-  case ID: {                                                               \
-    const T *v = x->values;                                                \
-    for (int64_t i = 0; i < rows; i++) {                                   \
-      if (!valid_at(bits, i))                                              \
-        continue;                                                          \
-      uint64_t u = (uint64_t)v[i], cur = (uint64_t)m[ids[i]];              \
-      if (mn ? u < cur : u > cur)                                          \
-        m[ids[i]] = (int64_t)u;                                            \
-    }                                                                      \
-    break;                                                                 \
+#define MU(ID, T)                                             \
+  case ID: {                                                  \
+    const T *v = x->values;                                   \
+    for (int64_t i = 0; i < rows; i++) {                      \
+      if (!valid_at(bits, i))                                 \
+        continue;                                             \
+      uint64_t u = (uint64_t)v[i], cur = (uint64_t)m[ids[i]]; \
+      if (mn ? u < cur : u > cur)                             \
+        m[ids[i]] = (int64_t)u;                               \
+    }                                                         \
+    break;                                                    \
   }
       MU(TSR_COL_UINT8, uint8_t)
       MU(TSR_COL_UINT16, uint16_t)
@@ -263,29 +263,29 @@ static tsr_status chunk_minmax(tsr_ctx *ctx, const gb_agg *a, const tsr__colread
   for (int64_t g = 0; g < n; g++)
     m[g] = init;
   switch (a->in_type.id) {
-#define MI(ID, T)                                                 \
-  case ID: {                                                      \
-    const T *v = x->values;                                       \
-    if (bits == NULL && mn) {                                     \
-      for (int64_t i = 0; i < rows; i++) {                        \
-        int64_t u = (int64_t)v[i];                                \
-        m[ids[i]] = u < m[ids[i]] ? u : m[ids[i]];                \
-      }                                                           \
-    } else if (bits == NULL) {                                    \
-      for (int64_t i = 0; i < rows; i++) {                        \
-        int64_t u = (int64_t)v[i];                                \
-        m[ids[i]] = u > m[ids[i]] ? u : m[ids[i]];                \
-      }                                                           \
-    } else {                                                      \
-      for (int64_t i = 0; i < rows; i++) {                        \
-        if (!tsr__bit_get(bits, i))                               \
-          continue;                                               \
-        int64_t u = (int64_t)v[i];                                \
-        if (mn ? u < m[ids[i]] : u > m[ids[i]])                   \
-          m[ids[i]] = u;                                          \
-      }                                                           \
-    }                                                             \
-    break;                                                        \
+#define MI(ID, T)                                  \
+  case ID: {                                       \
+    const T *v = x->values;                        \
+    if (bits == NULL && mn) {                      \
+      for (int64_t i = 0; i < rows; i++) {         \
+        int64_t u = (int64_t)v[i];                 \
+        m[ids[i]] = u < m[ids[i]] ? u : m[ids[i]]; \
+      }                                            \
+    } else if (bits == NULL) {                     \
+      for (int64_t i = 0; i < rows; i++) {         \
+        int64_t u = (int64_t)v[i];                 \
+        m[ids[i]] = u > m[ids[i]] ? u : m[ids[i]]; \
+      }                                            \
+    } else {                                       \
+      for (int64_t i = 0; i < rows; i++) {         \
+        if (!tsr__bit_get(bits, i))                \
+          continue;                                \
+        int64_t u = (int64_t)v[i];                 \
+        if (mn ? u < m[ids[i]] : u > m[ids[i]])    \
+          m[ids[i]] = u;                           \
+      }                                            \
+    }                                              \
+    break;                                         \
   }
     MI(TSR_COL_BOOL, uint8_t)
     MI(TSR_COL_INT8, int8_t)
@@ -414,10 +414,9 @@ static tsr_status chunk_bool(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *
   return TSR_OK;
 }
 
-tsr_status gb_agg_chunk(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x,
-                        const tsr__colread *y, int64_t rows, const int32_t *ids, int64_t n,
-                        const int32_t *first, const int32_t *last, const int64_t *gcount,
-                        gb_state *s) {
+tsr_status gb_agg_chunk(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x, const tsr__colread *y,
+                        int64_t rows, const int32_t *ids, int64_t n, const int32_t *first,
+                        const int32_t *last, const int64_t *gcount, gb_state *s) {
   memset(s, 0, sizeof *s);
   s->n = n;
   tsr_status st = TSR_OK;
@@ -428,8 +427,8 @@ tsr_status gb_agg_chunk(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x,
     return TSR_OK;
   case TSR_AGG_FIRST:
   case TSR_AGG_LAST:
-    TSR__TRY_GOTO(st, gb_col_gather(ctx, x, a->in_type, a->op == TSR_AGG_FIRST ? first : last, n,
-                                    &s->vals));
+    TSR__TRY_GOTO(
+        st, gb_col_gather(ctx, x, a->in_type, a->op == TSR_AGG_FIRST ? first : last, n, &s->vals));
     return TSR_OK;
   case TSR_AGG_CORR:
   case TSR_AGG_COVAR_SAMP:
@@ -502,8 +501,8 @@ tsr_status gb_agg_merged_init(tsr_ctx *ctx, const gb_agg *a, int64_t ng, gb_stat
         s->fmin[g] = mn ? NAN : -INFINITY;
     } else {
       TSR__TRY_GOTO(st, alloc0(ctx, ng, sizeof *s->imin, (void **)&s->imin));
-      int64_t init = a->kind == GB_K_UINT ? (mn ? (int64_t)UINT64_MAX : 0)
-                                          : (mn ? INT64_MAX : INT64_MIN);
+      int64_t init =
+          a->kind == GB_K_UINT ? (mn ? (int64_t)UINT64_MAX : 0) : (mn ? INT64_MAX : INT64_MIN);
       for (int64_t g = 0; g < ng; g++)
         s->imin[g] = init;
     }
@@ -781,9 +780,9 @@ tsr_status gb_agg_finish(const gb_agg *a, const gb_state *m, const gb_state *par
       break;
     case TSR_AGG_MEAN:
       null = m->count[g] == 0;
-      fo[i] = null ? 0.0
-                   : (a->kind == GB_K_FLOAT ? m->fsum[g] : (double)m->wsum[g]) /
-                         (double)m->count[g];
+      fo[i] = null
+                  ? 0.0
+                  : (a->kind == GB_K_FLOAT ? m->fsum[g] : (double)m->wsum[g]) / (double)m->count[g];
       break;
     case TSR_AGG_MIN:
     case TSR_AGG_MAX:

@@ -25,7 +25,7 @@
 
 #include "groupby_impl.h"
 
-#define BATCH 4096
+#define BATCH 2048
 #define SIGN64 (UINT64_C(1) << 63)
 
 /* ---- owned columns ------------------------------------------------------------- */
@@ -61,8 +61,8 @@ tsr_status gb_col_gather(tsr_ctx *ctx, const tsr__colread *r, tsr_type type, con
   memset(out->validity, 0xff, (size_t)(n + 7) / 8 + 1);
   unsigned char *dst = out->values;
   const unsigned char *src = r->values;
-#define GATHER(T)                                                       \
-  for (int64_t i = 0; i < n; i++)                                       \
+#define GATHER(T)                 \
+  for (int64_t i = 0; i < n; i++) \
     ((T *)dst)[i] = rows[i] >= 0 ? ((const T *)src)[rows[i]] : (T)0;
   switch (w) {
   case 1:
@@ -189,8 +189,8 @@ static tsr_status u64table_reserve(tsr_ctx *ctx, u64table *t, uint64_t more) {
 
 /* The key's number (numbered from `base` in first-seen order); the table
  * must have room. */
-static inline uint64_t u64table_get(u64table *t, uint64_t key, uint64_t base) {
-  uint64_t j = fmix64(key) & t->mask;
+static inline uint64_t u64table_get_h(u64table *t, uint64_t key, uint64_t h, uint64_t base) {
+  uint64_t j = h & t->mask;
   for (;;) {
     u64slot *s = &t->slots[j];
     if (s->id == 0) {
@@ -202,6 +202,20 @@ static inline uint64_t u64table_get(u64table *t, uint64_t key, uint64_t base) {
     if (s->key == key)
       return s->id - 1;
     j = (j + 1) & t->mask;
+  }
+}
+
+/* Prefetch distance (rows) for hash table probes: the slots of row i + PF
+ * are loaded while row i is probed. */
+#define PF 16
+
+/* Numbers keys[0..n) (hashes h) through t, prefetching ahead. */
+static inline void u64table_run(u64table *t, const uint64_t *keys, const uint64_t *h, int64_t n,
+                                uint64_t base, uint64_t *out) {
+  for (int64_t i = 0; i < n; i++) {
+    if (i + PF < n)
+      __builtin_prefetch(&t->slots[h[i + PF] & t->mask], 1);
+    out[i] = u64table_get_h(t, keys[i], h[i], base);
   }
 }
 
@@ -246,43 +260,43 @@ bool gb_type_rangeable(tsr_type type) {
 
 /* Order-mapped integers: signed values with the sign bit flipped, so that
  * unsigned comparison and subtraction of mapped values is the values'. */
-#define FOR_INT_TYPES(X)                        \
-  X(TSR_COL_BOOL, uint8_t, 0)                   \
-  X(TSR_COL_INT8, int8_t, SIGN64)               \
-  X(TSR_COL_INT16, int16_t, SIGN64)             \
-  X(TSR_COL_INT32, int32_t, SIGN64)             \
-  X(TSR_COL_INT64, int64_t, SIGN64)             \
-  X(TSR_COL_UINT8, uint8_t, 0)                  \
-  X(TSR_COL_UINT16, uint16_t, 0)                \
-  X(TSR_COL_UINT32, uint32_t, 0)                \
-  X(TSR_COL_UINT64, uint64_t, 0)                \
-  X(TSR_COL_DICT, int32_t, SIGN64)              \
-  X(TSR_COL_DATE, int32_t, SIGN64)              \
+#define FOR_INT_TYPES(X)            \
+  X(TSR_COL_BOOL, uint8_t, 0)       \
+  X(TSR_COL_INT8, int8_t, SIGN64)   \
+  X(TSR_COL_INT16, int16_t, SIGN64) \
+  X(TSR_COL_INT32, int32_t, SIGN64) \
+  X(TSR_COL_INT64, int64_t, SIGN64) \
+  X(TSR_COL_UINT8, uint8_t, 0)      \
+  X(TSR_COL_UINT16, uint16_t, 0)    \
+  X(TSR_COL_UINT32, uint32_t, 0)    \
+  X(TSR_COL_UINT64, uint64_t, 0)    \
+  X(TSR_COL_DICT, int32_t, SIGN64)  \
+  X(TSR_COL_DATE, int32_t, SIGN64)  \
   X(TSR_COL_TIMESTAMP, int64_t, SIGN64)
 
 void gb_minmax(const tsr__colread *r, tsr_type type, uint64_t *lo, uint64_t *hi) {
   uint64_t mn = UINT64_MAX, mx = 0;
   int64_t n = r->rows;
   const uint8_t *bits = r->validity;
-#define MM(ID, T, FLIP)                                  \
-  case ID: {                                             \
-    const T *v = r->values;                              \
-    if (bits == NULL) {                                  \
-      for (int64_t i = 0; i < n; i++) {                  \
-        uint64_t u = (uint64_t)(int64_t)v[i] ^ (FLIP);   \
-        mn = u < mn ? u : mn;                            \
-        mx = u > mx ? u : mx;                            \
-      }                                                  \
-    } else {                                             \
-      for (int64_t i = 0; i < n; i++) {                  \
-        if (!tsr__bit_get(bits, i))                      \
-          continue;                                      \
-        uint64_t u = (uint64_t)(int64_t)v[i] ^ (FLIP);   \
-        mn = u < mn ? u : mn;                            \
-        mx = u > mx ? u : mx;                            \
-      }                                                  \
-    }                                                    \
-    break;                                               \
+#define MM(ID, T, FLIP)                                \
+  case ID: {                                           \
+    const T *v = r->values;                            \
+    if (bits == NULL) {                                \
+      for (int64_t i = 0; i < n; i++) {                \
+        uint64_t u = (uint64_t)(int64_t)v[i] ^ (FLIP); \
+        mn = u < mn ? u : mn;                          \
+        mx = u > mx ? u : mx;                          \
+      }                                                \
+    } else {                                           \
+      for (int64_t i = 0; i < n; i++) {                \
+        if (!tsr__bit_get(bits, i))                    \
+          continue;                                    \
+        uint64_t u = (uint64_t)(int64_t)v[i] ^ (FLIP); \
+        mn = u < mn ? u : mn;                          \
+        mx = u > mx ? u : mx;                          \
+      }                                                \
+    }                                                  \
+    break;                                             \
   }
   switch (type.id) {
     FOR_INT_TYPES(MM)
@@ -352,12 +366,12 @@ static void code_range(gb_coder *c, const tsr__colread *r, uint32_t *codes) {
     memset(codes, 0, (size_t)n * sizeof *codes);
     return;
   }
-#define RC(ID, T, FLIP)                                                      \
-  case ID: {                                                                 \
-    const T *v = r->values;                                                  \
-    for (int64_t i = 0; i < n; i++)                                          \
-      codes[i] = (uint32_t)(((uint64_t)(int64_t)v[i] ^ (FLIP)) - lo + 1);    \
-    break;                                                                   \
+#define RC(ID, T, FLIP)                                                   \
+  case ID: {                                                              \
+    const T *v = r->values;                                               \
+    for (int64_t i = 0; i < n; i++)                                       \
+      codes[i] = (uint32_t)(((uint64_t)(int64_t)v[i] ^ (FLIP)) - lo + 1); \
+    break;                                                                \
   }
   switch (c->type.id) {
     FOR_INT_TYPES(RC)
@@ -386,12 +400,12 @@ static tsr_status code_hash(gb_coder *c, const tsr__colread *r, uint32_t *codes)
     TSR_TRY(u64table_reserve(c->ctx, &c->num, (uint64_t)(e - b)));
     uint64_t keys[BATCH];
     switch (c->type.id) {
-#define HK(ID, T, FLIP)                                             \
-  case ID: {                                                        \
-    const T *v = r->values;                                         \
-    for (int64_t i = b; i < e; i++)                                 \
-      keys[i - b] = (uint64_t)(int64_t)v[i] ^ (FLIP);               \
-    break;                                                          \
+#define HK(ID, T, FLIP)                               \
+  case ID: {                                          \
+    const T *v = r->values;                           \
+    for (int64_t i = b; i < e; i++)                   \
+      keys[i - b] = (uint64_t)(int64_t)v[i] ^ (FLIP); \
+    break;                                            \
   }
       FOR_INT_TYPES(HK)
 #undef HK
@@ -410,14 +424,17 @@ static tsr_status code_hash(gb_coder *c, const tsr__colread *r, uint32_t *codes)
     default:
       break;
     }
-    if (bits == NULL) {
-      for (int64_t i = b; i < e; i++)
-        codes[i] = (uint32_t)u64table_get(&c->num, keys[i - b], 1);
-    } else {
-      for (int64_t i = b; i < e; i++)
-        codes[i] =
-            tsr__bit_get(bits, i) ? (uint32_t)u64table_get(&c->num, keys[i - b], 1) : 0;
-    }
+    uint64_t h[BATCH], got[BATCH];
+    int64_t m = 0;
+    for (int64_t i = b; i < e; i++) /* the valid values, packed */
+      if (bits == NULL || tsr__bit_get(bits, i))
+        keys[m++] = keys[i - b];
+    for (int64_t i = 0; i < m; i++)
+      h[i] = fmix64(keys[i]);
+    u64table_run(&c->num, keys, h, m, 1, got);
+    m = 0;
+    for (int64_t i = b; i < e; i++)
+      codes[i] = bits == NULL || tsr__bit_get(bits, i) ? (uint32_t)got[m++] : 0;
   }
   c->ncodes = c->num.size + 1;
   return TSR_OK;
@@ -491,16 +508,24 @@ static tsr_status code_str(gb_coder *c, const tsr__colread *r, uint32_t *codes) 
     TSR_TRY(str_reserve(c, (uint64_t)(e - b0)));
     sslot *slots = c->sslots;
     uint64_t mask = c->smask;
+    uint64_t ka[BATCH], kb[BATCH], kh[BATCH];
+    int32_t row[BATCH];
+    int64_t m = 0;
     for (int64_t i = b0; i < e; i++) {
-      if (bits != NULL && !tsr__bit_get(bits, i)) {
-        codes[i] = 0;
+      codes[i] = 0;
+      if (bits != NULL && !tsr__bit_get(bits, i))
         continue;
-      }
-      const char *p = tsr_string_view_data(&v[i], r->data);
+      str_key(tsr_string_view_data(&v[i], r->data), v[i].length, &ka[m], &kb[m], &kh[m]);
+      row[m++] = (int32_t)i;
+    }
+    for (int64_t q = 0; q < m; q++) {
+      if (q + PF < m)
+        __builtin_prefetch(&slots[kh[q + PF] & mask], 1);
+      int64_t i = row[q];
+      uint64_t a = ka[q], b = kb[q];
       uint32_t len = v[i].length;
-      uint64_t a, b, h;
-      str_key(p, len, &a, &b, &h);
-      uint64_t j = h & mask;
+      const char *p = tsr_string_view_data(&v[i], r->data);
+      uint64_t j = kh[q] & mask;
       for (;;) {
         sslot *s = &slots[j];
         if (s->code == 0) {
@@ -513,8 +538,7 @@ static tsr_status code_str(gb_coder *c, const tsr__colread *r, uint32_t *codes) 
           codes[i] = code;
           break;
         }
-        if (s->a == a && s->b == b &&
-            (len <= 12 || memcmp(c->skeys[s->code].p, p, len) == 0)) {
+        if (s->a == a && s->b == b && (len <= 12 || memcmp(c->skeys[s->code].p, p, len) == 0)) {
           codes[i] = (uint32_t)s->code;
           break;
         }
@@ -561,12 +585,17 @@ static tsr_status number_keys(tsr_ctx *ctx, const uint64_t *keys, int64_t n, int
     st = u64table_reserve(ctx, &t, (uint64_t)(e - b));
     if (st != TSR_OK)
       break;
+    uint64_t h[BATCH], got[BATCH];
+    for (int64_t i = b; i < e; i++)
+      h[i - b] = fmix64(keys[i]);
+    uint64_t before = t.size;
+    u64table_run(&t, keys + b, h, e - b, 0, got);
     for (int64_t i = b; i < e; i++) {
-      uint64_t before = t.size;
-      uint64_t id = u64table_get(&t, keys[i], 0);
-      ids[i] = (int32_t)id;
-      if (first != NULL && t.size != before)
-        first[id] = (int32_t)i;
+      ids[i] = (int32_t)got[i - b];
+      if (first != NULL && got[i - b] >= before) { /* a new group's first row */
+        first[got[i - b]] = (int32_t)i;
+        before = got[i - b] + 1;
+      }
     }
   }
   *ngroups = (int64_t)t.size;

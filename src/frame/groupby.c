@@ -26,9 +26,9 @@ static const char fn[] = "tsr_frame_groupby";
 #define RESULT_CHUNK_ROWS (INT64_C(1) << 20)
 
 static const char *const op_names[TSR_NUM_AGG_OPS] = {
-    "count_star", "count",    "sum",   "mean",      "min",        "max",       "var",
-    "std",        "median",   "quantile", "first",  "last",       "nunique",   "corr",
-    "covar_samp", "covar_pop", "any",  "all",       "largest",    "smallest"};
+    "count_star", "count",     "sum",      "mean",  "min",     "max",     "var",
+    "std",        "median",    "quantile", "first", "last",    "nunique", "corr",
+    "covar_samp", "covar_pop", "any",      "all",   "largest", "smallest"};
 
 const char *tsr_agg_op_name(tsr_agg_op op) {
   return (unsigned)op < TSR_NUM_AGG_OPS ? op_names[op] : "invalid";
@@ -57,9 +57,9 @@ typedef struct gb_job {
   gb_part *parts;
   gb_state *astates; /* naggs x nchunks: aggregate a's states of chunk c at a * nchunks + c */
   /* the result's columns: keys, then aggregates */
-  char **out_names;       /* owned */
+  char **out_names; /* owned */
   tsr_type *out_types;
-  tsr__dict **out_dicts;  /* borrowed from the input's columns */
+  tsr__dict **out_dicts; /* borrowed from the input's columns */
   /* holistic aggregates: the first graph is kept with the input chunks
    * they read */
   int nhol;
@@ -67,8 +67,8 @@ typedef struct gb_job {
   tsr_taskgraph *g;
   uint32_t n_inputs;
   uint32_t *in_tasks; /* n_inputs x nchunks */
-  const int32_t *gid;  /* the merge's global group of each local group */
-  const int64_t *off;  /* the merge's chunk offsets into gid */
+  const int32_t *gid; /* the merge's global group of each local group */
+  const int64_t *off; /* the merge's chunk offsets into gid */
 } gb_job;
 
 typedef struct gb_task {
@@ -94,8 +94,7 @@ static int kind_of(tsr_coltype t) {
 }
 
 static bool numeric(tsr_coltype t) {
-  return t != TSR_COL_STRING && t != TSR_COL_DICT && t != TSR_COL_DATE &&
-         t != TSR_COL_TIMESTAMP;
+  return t != TSR_COL_STRING && t != TSR_COL_DICT && t != TSR_COL_DATE && t != TSR_COL_TIMESTAMP;
 }
 
 /* ---- the chunk task --------------------------------------------------------------- */
@@ -165,8 +164,8 @@ static tsr_status chunk_kernel(const tsr_kernel_call *call) {
   p->rows = rows;
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)k + 1, sizeof *p->keys, (void **)&p->keys));
   for (int j = 0; j < k; j++)
-    TSR__TRY_GOTO(st, gb_col_gather(ctx, &in[job->key_in[j]], job->key_types[j], first, n,
-                                    &p->keys[j]));
+    TSR__TRY_GOTO(
+        st, gb_col_gather(ctx, &in[job->key_in[j]], job->key_types[j], first, n, &p->keys[j]));
   for (int a = 0; a < job->naggs; a++) {
     const tsr__colread *x = job->agg_in[a] >= 0 ? &in[job->agg_in[a]] : NULL;
     const tsr__colread *y = job->agg_in2[a] >= 0 ? &in[job->agg_in2[a]] : NULL;
@@ -227,8 +226,8 @@ static tsr_status merge(gb_job *job, gb_merged *m) {
   uint64_t *ncodes = NULL;
   int32_t *first = NULL;
   memset(m, 0, sizeof *m);
-  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)nc + 1, sizeof *m->off, "chunk offsets",
-                                     (void **)&m->off));
+  TSR__TRY_GOTO(
+      st, tsr__alloc_array(ctx, (size_t)nc + 1, sizeof *m->off, "chunk offsets", (void **)&m->off));
   m->off[0] = 0;
   for (int64_t c = 0; c < nc; c++)
     m->off[c + 1] = m->off[c] + job->parts[c].n;
@@ -255,8 +254,7 @@ static tsr_status merge(gb_job *job, gb_merged *m) {
     }
     gb_coder *coder = NULL;
     TSR__TRY_GOTO(st, gb_coder_create(ctx, job->key_types[j], lo, hi, total, &coder));
-    st = tsr__alloc_array(ctx, (size_t)total + 1, sizeof **codes, "key codes",
-                          (void **)&codes[j]);
+    st = tsr__alloc_array(ctx, (size_t)total + 1, sizeof **codes, "key codes", (void **)&codes[j]);
     for (int64_t c = 0; c < nc && st == TSR_OK; c++) {
       tsr__colread r;
       gb_col_read(&job->parts[c].keys[j], &r);
@@ -267,10 +265,10 @@ static tsr_status merge(gb_job *job, gb_merged *m) {
     if (st != TSR_OK)
       goto fail;
   }
-  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)total + 1, sizeof *m->gid, "group ids",
-                                     (void **)&m->gid));
-  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)total + 1, sizeof *first, "group ids",
-                                     (void **)&first));
+  TSR__TRY_GOTO(
+      st, tsr__alloc_array(ctx, (size_t)total + 1, sizeof *m->gid, "group ids", (void **)&m->gid));
+  TSR__TRY_GOTO(
+      st, tsr__alloc_array(ctx, (size_t)total + 1, sizeof *first, "group ids", (void **)&first));
   TSR__TRY_GOTO(st, gb_group_codes(ctx, k, codes, ncodes, total, m->gid, &m->ngroups, first));
   if (k == 0 && m->ngroups == 0) {
     m->ngroups = 1; /* no rows: one group of aggregates over nothing */
@@ -295,8 +293,8 @@ static tsr_status merge(gb_job *job, gb_merged *m) {
       m->origin_l[g] = (int32_t)(first[g] - m->off[c]);
     }
   }
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->naggs + 1, sizeof *m->states,
-                               (void **)&m->states));
+  TSR__TRY_GOTO(st,
+                tsr_calloc(ctx, (size_t)job->naggs + 1, sizeof *m->states, (void **)&m->states));
   for (int a = 0; a < job->naggs; a++) {
     if (job->aggs[a].holistic)
       continue;
@@ -333,11 +331,11 @@ static int key_cmp(const gb_job *job, const gb_merged *m, int64_t a, int64_t b) 
     }
     int c = 0;
     switch (job->key_types[j].id) {
-#define CMPI(ID, T)                                              \
-  case ID: {                                                     \
+#define CMPI(ID, T)                                                     \
+  case ID: {                                                            \
     T x = ((const T *)ca->values)[ia], y = ((const T *)cb->values)[ib]; \
-    c = x < y ? -1 : x > y;                                      \
-    break;                                                       \
+    c = x < y ? -1 : x > y;                                             \
+    break;                                                              \
   }
       CMPI(TSR_COL_BOOL, uint8_t)
       CMPI(TSR_COL_INT8, int8_t)
@@ -404,8 +402,8 @@ static void sort_groups(const gb_job *job, const gb_merged *m, int64_t *order, i
 /* ---- the result ------------------------------------------------------------------------ */
 
 /* Writes the key values of groups order[0..n) into column chunk out. */
-static void write_key(const gb_job *job, const gb_merged *m, int j, const int64_t *order,
-                      int64_t n, tsr__colchunk *out) {
+static void write_key(const gb_job *job, const gb_merged *m, int j, const int64_t *order, int64_t n,
+                      tsr__colchunk *out) {
   size_t w = tsr_type_width(job->key_types[j]);
   unsigned char *values = tsr__colchunk_values(out);
   uint8_t *valid = tsr__colchunk_validity(out);
@@ -430,8 +428,8 @@ static void write_key(const gb_job *job, const gb_merged *m, int j, const int64_
   out->null_count = nulls;
 }
 
-static uint64_t key_data_bytes(const gb_job *job, const gb_merged *m, int j,
-                               const int64_t *order, int64_t n) {
+static uint64_t key_data_bytes(const gb_job *job, const gb_merged *m, int j, const int64_t *order,
+                               int64_t n) {
   if (job->key_types[j].id != TSR_COL_STRING)
     return 0;
   uint64_t bytes = 0;
@@ -444,7 +442,6 @@ static uint64_t key_data_bytes(const gb_job *job, const gb_merged *m, int j,
   }
   return bytes;
 }
-
 
 static void write_hol(const gb_agg *a, const int64_t *order, const int32_t *rank, int64_t n,
                       tsr__colchunk *out);
@@ -462,13 +459,13 @@ static tsr_status build_result(gb_job *job, gb_merged *m, tsr_group_order order_
   int64_t nrc = 0;
   void **chunks = NULL;
   size_t *bytes = NULL, *widths = NULL;
-  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)ng + 1, sizeof *order, "group order",
-                                     (void **)&order));
+  TSR__TRY_GOTO(
+      st, tsr__alloc_array(ctx, (size_t)ng + 1, sizeof *order, "group order", (void **)&order));
   for (int64_t g = 0; g < ng; g++)
     order[g] = g;
   if (order_kind == TSR_GROUP_SORTED && nk > 0 && ng > 1) {
-    TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)ng + 1, sizeof *tmp, "group order",
-                                       (void **)&tmp));
+    TSR__TRY_GOTO(st,
+                  tsr__alloc_array(ctx, (size_t)ng + 1, sizeof *tmp, "group order", (void **)&tmp));
     sort_groups(job, m, order, tmp, ng);
   }
   int64_t nrows = ng;
@@ -510,8 +507,7 @@ static tsr_status build_result(gb_job *job, gb_merged *m, tsr_group_order order_
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nrc + 1, sizeof *chunks, (void **)&chunks));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nrc + 1, sizeof *bytes, (void **)&bytes));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nrc + 1, sizeof *rows, (void **)&rows));
-  TSR__TRY_GOTO(st,
-                tsr_calloc(ctx, (size_t)ncols * (size_t)nrc + 1, sizeof *dcap, (void **)&dcap));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)ncols * (size_t)nrc + 1, sizeof *dcap, (void **)&dcap));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *dc, (void **)&dc));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *widths, (void **)&widths));
   for (int i = 0; i < ncols; i++)
@@ -525,11 +521,11 @@ static tsr_status build_result(gb_job *job, gb_merged *m, tsr_group_order order_
     for (int j = 0; j < nk; j++)
       dc[j] = (int64_t)key_data_bytes(job, m, j, ord, n);
     for (int a = 0; a < na; a++)
-      dc[nk + a] = job->aggs[a].holistic
-                       ? (int64_t)hol_data_bytes(&job->aggs[a], ord, rk, n)
-                       : (int64_t)gb_agg_data_bytes(&job->aggs[a], &m->states[a],
-                                                    job->astates + (int64_t)a * job->nchunks,
-                                                    ord, n);
+      dc[nk + a] =
+          job->aggs[a].holistic
+              ? (int64_t)hol_data_bytes(&job->aggs[a], ord, rk, n)
+              : (int64_t)gb_agg_data_bytes(&job->aggs[a], &m->states[a],
+                                           job->astates + (int64_t)a * job->nchunks, ord, n);
     for (int i = 0; i < ncols; i++)
       dcap[(int64_t)i * nrc + rc] = dc[i];
     uint64_t b = 0;
@@ -554,8 +550,8 @@ static tsr_status build_result(gb_job *job, gb_merged *m, tsr_group_order order_
                                       job->astates + (int64_t)a * job->nchunks, ord, n, cc));
     }
   }
-  st = gb_mem_frame(ctx, ncols, job->out_names, job->out_types, job->out_dicts, nrc, chunks,
-                    bytes, rows, dcap, out);
+  st = gb_mem_frame(ctx, ncols, job->out_names, job->out_types, job->out_dicts, nrc, chunks, bytes,
+                    rows, dcap, out);
   tsr_free(ctx, chunks); /* the frame owns the chunks now, also on failure */
   chunks = NULL;
 fail:
@@ -651,8 +647,8 @@ static int input_of(int *cols, int *ncols, int col) {
 }
 
 /* Resolves aggregate i into job->aggs[i]. */
-static tsr_status resolve_agg(const tsr_frame *f, const tsr_agg *in, int i, gb_job *job,
-                              int *cols, int *ncols) {
+static tsr_status resolve_agg(const tsr_frame *f, const tsr_agg *in, int i, gb_job *job, int *cols,
+                              int *ncols) {
   gb_agg *a = &job->aggs[i];
   tsr_agg_op op = in->op;
   TSR_CHECK((unsigned)op < TSR_NUM_AGG_OPS, TSR_EINVAL, "%s: aggregate %d: %d is not a tsr_agg_op",
@@ -663,8 +659,7 @@ static tsr_status resolve_agg(const tsr_frame *f, const tsr_agg *in, int i, gb_j
   a->ddof = in->ddof;
   job->agg_in[i] = job->agg_in2[i] = -1;
   if (op != TSR_AGG_COUNT_ALL) {
-    TSR_CHECK(in->column != NULL, TSR_EINVAL, "%s: aggregate %d (%s) needs a column", fn, i,
-              name);
+    TSR_CHECK(in->column != NULL, TSR_EINVAL, "%s: aggregate %d (%s) needs a column", fn, i, name);
     int k;
     TSR_TRY(tsr__frame_find(f, fn, in->column, &k));
     a->col = k;
@@ -673,8 +668,7 @@ static tsr_status resolve_agg(const tsr_frame *f, const tsr_agg *in, int i, gb_j
   }
   bool two = op == TSR_AGG_CORR || op == TSR_AGG_COVAR_SAMP || op == TSR_AGG_COVAR_POP;
   if (two) {
-    TSR_CHECK(in->column2 != NULL, TSR_EINVAL, "%s: aggregate %d (%s) needs column2", fn, i,
-              name);
+    TSR_CHECK(in->column2 != NULL, TSR_EINVAL, "%s: aggregate %d (%s) needs column2", fn, i, name);
     int k;
     TSR_TRY(tsr__frame_find(f, fn, in->column2, &k));
     a->col2 = k;
@@ -716,8 +710,7 @@ static tsr_status resolve_agg(const tsr_frame *f, const tsr_agg *in, int i, gb_j
   case TSR_AGG_COVAR_POP:
     TSR_CHECK(numeric(t) && numeric(a->in_type2.id), TSR_EDTYPE,
               "%s: %s of columns '%s' (%s) and '%s' (%s): %s needs numeric columns", fn, name,
-              in->column, tsr_type_name(a->in_type), in->column2, tsr_type_name(a->in_type2),
-              name);
+              in->column, tsr_type_name(a->in_type), in->column2, tsr_type_name(a->in_type2), name);
     a->out_type = (tsr_type){TSR_COL_FLOAT64, 0};
     break;
   case TSR_AGG_ANY:
@@ -745,10 +738,10 @@ static tsr_status resolve_agg(const tsr_frame *f, const tsr_agg *in, int i, gb_j
       a->spec.kind = TSR__HOL_QUANTILE;
       a->spec.nq = 1;
       a->spec.q = &a->q;
-      a->out_type = t == TSR_COL_FLOAT32  ? a->in_type
-                    : t == TSR_COL_DATE   ? (tsr_type){TSR_COL_TIMESTAMP, TSR_TIME_US}
+      a->out_type = t == TSR_COL_FLOAT32     ? a->in_type
+                    : t == TSR_COL_DATE      ? (tsr_type){TSR_COL_TIMESTAMP, TSR_TIME_US}
                     : t == TSR_COL_TIMESTAMP ? a->in_type
-                                          : (tsr_type){TSR_COL_FLOAT64, 0};
+                                             : (tsr_type){TSR_COL_FLOAT64, 0};
       break;
     case TSR_AGG_NUNIQUE:
       a->spec.kind = TSR__HOL_NUNIQUE;
@@ -825,15 +818,14 @@ static tsr_status run_chunks(tsr_frame *f, gb_job *job, const int *cols) {
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->ncols + 1, sizeof *inputs, (void **)&inputs));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->ncols + 1, sizeof *ids, (void **)&ids));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->ncols + 1, sizeof *ins, (void **)&ins));
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->ncols + 1, sizeof *job->refs,
-                               (void **)&job->refs));
+  TSR__TRY_GOTO(st,
+                tsr_calloc(ctx, (size_t)job->ncols + 1, sizeof *job->refs, (void **)&job->refs));
   tsr__frame_colrefs(f, job->ncols, cols, inputs, &n_inputs, job->refs);
   TSR__TRY_GOTO(st, tsr_taskgraph_create(ctx, &g));
   TSR__TRY_GOTO(st, tsr__lowering_create(ctx, g, &l));
   for (uint32_t i = 0; i < n_inputs; i++)
     TSR__TRY_GOTO(st, tsr__lowering_lower(l, inputs[i], &ids[i]));
-  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)nc + 1, sizeof *tasks, "tasks",
-                                     (void **)&tasks));
+  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)nc + 1, sizeof *tasks, "tasks", (void **)&tasks));
   uint32_t k;
   TSR__TRY_GOTO(st, tsr_taskgraph_add_kernel(g, "frame_groupby", chunk_kernel, NULL, &k));
   for (int64_t c = 0; c < nc; c++) {
@@ -945,7 +937,8 @@ static tsr_status run_holistic(gb_job *job, const gb_merged *m) {
   TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)nc + 1, sizeof *scat, "tasks", (void **)&scat));
   TSR__TRY_GOTO(st, tsr__alloc_array(ctx, cap + 1, sizeof *wanted, "tasks", (void **)&wanted));
   uint32_t ks, kp;
-  TSR__TRY_GOTO(st, tsr_taskgraph_add_kernel(g, "frame_groupby_scatter", scatter_kernel, NULL, &ks));
+  TSR__TRY_GOTO(st,
+                tsr_taskgraph_add_kernel(g, "frame_groupby_scatter", scatter_kernel, NULL, &ks));
   TSR__TRY_GOTO(st, tsr_taskgraph_add_kernel(g, "frame_groupby_holistic", piece_kernel, NULL, &kp));
   for (int a = 0; a < job->naggs; a++) {
     if (!job->aggs[a].holistic)
@@ -1077,14 +1070,12 @@ tsr_status tsr_frame_groupby(tsr_frame *f, int nkeys, const char *const *keys, i
   gb_merged m;
   memset(&m, 0, sizeof m);
   tsr_status st = TSR_OK;
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)(nkeys + 2 * naggs) + 2, sizeof *cols,
-                               (void **)&cols));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)(nkeys + 2 * naggs) + 2, sizeof *cols, (void **)&cols));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nkeys + 1, sizeof *job.key_in, (void **)&job.key_in));
   TSR__TRY_GOTO(st,
                 tsr_calloc(ctx, (size_t)nkeys + 1, sizeof *job.key_types, (void **)&job.key_types));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)naggs + 1, sizeof *job.agg_in, (void **)&job.agg_in));
-  TSR__TRY_GOTO(st,
-                tsr_calloc(ctx, (size_t)naggs + 1, sizeof *job.agg_in2, (void **)&job.agg_in2));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)naggs + 1, sizeof *job.agg_in2, (void **)&job.agg_in2));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)naggs + 1, sizeof *job.aggs, (void **)&job.aggs));
   TSR__TRY_GOTO(st,
                 tsr_calloc(ctx, (size_t)nout + 1, sizeof *job.out_names, (void **)&job.out_names));
@@ -1126,8 +1117,8 @@ tsr_status tsr_frame_groupby(tsr_frame *f, int nkeys, const char *const *keys, i
   if (ncols == 0)
     input_of(cols, &ncols, 0); /* count(*) alone reads a column for the row counts */
   job.ncols = ncols;
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job.nchunks + 1, sizeof *job.parts,
-                               (void **)&job.parts));
+  TSR__TRY_GOTO(st,
+                tsr_calloc(ctx, (size_t)job.nchunks + 1, sizeof *job.parts, (void **)&job.parts));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)naggs * (size_t)job.nchunks + 1, sizeof *job.astates,
                                (void **)&job.astates));
   TSR__TRY_GOTO(st, run_chunks(f, &job, cols));

@@ -105,18 +105,18 @@ enum { GB_K_INT = 0, GB_K_UINT, GB_K_FLOAT, GB_K_OTHER };
  * depends on the op and kind). */
 typedef struct gb_state {
   int64_t n;
-  int64_t *count;   /* non-null values (count, sum, mean, ... ; corr: pairs) */
-  int64_t *isum;    /* per chunk: integer sums of narrow types */
-  gb_i128 *wsum;    /* integer sums of 64-bit types, and every merged sum */
-  double *fsum;     /* float sums; var/corr: mean of x */
-  double *mean2;    /* corr: mean of y */
-  double *m2;       /* var: sum of squared deviations; corr: of x */
-  double *m2y;      /* corr: of y */
-  double *cxy;      /* corr: co-moment */
-  int64_t *imin;    /* min/max of integers (uints in uint64 bits), bools any/all */
-  double *fmin;     /* min/max of floats */
-  int32_t *row;     /* string min/max, first, last: the row (chunk) or -1 */
-  gb_col vals;      /* per chunk: string min/max, first, last values of local groups */
+  int64_t *count;     /* non-null values (count, sum, mean, ... ; corr: pairs) */
+  int64_t *isum;      /* per chunk: integer sums of narrow types */
+  gb_i128 *wsum;      /* integer sums of 64-bit types, and every merged sum */
+  double *fsum;       /* float sums; var/corr: mean of x */
+  double *mean2;      /* corr: mean of y */
+  double *m2;         /* var: sum of squared deviations; corr: of x */
+  double *m2y;        /* corr: of y */
+  double *cxy;        /* corr: co-moment */
+  int64_t *imin;      /* min/max of integers (uints in uint64 bits), bools any/all */
+  double *fmin;       /* min/max of floats */
+  int32_t *row;       /* string min/max, first, last: the row (chunk) or -1 */
+  gb_col vals;        /* per chunk: string min/max, first, last values of local groups */
   int32_t *src_chunk; /* merged: the chunk whose vals hold the value, or -1 */
   int32_t *src_local; /* merged: the local group there */
 } gb_state;
@@ -127,10 +127,9 @@ void gb_state_free(tsr_ctx *ctx, gb_state *s);
  * row i's local group, first/last each local group's first/last row,
  * gcount the rows per local group; x (and y for corr and covariances) the
  * aggregate's columns in the chunk. */
-tsr_status gb_agg_chunk(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x,
-                        const tsr__colread *y, int64_t rows, const int32_t *ids, int64_t n,
-                        const int32_t *first, const int32_t *last, const int64_t *gcount,
-                        gb_state *out);
+tsr_status gb_agg_chunk(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x, const tsr__colread *y,
+                        int64_t rows, const int32_t *ids, int64_t n, const int32_t *first,
+                        const int32_t *last, const int64_t *gcount, gb_state *out);
 /* Allocates merged states for ngroups groups. */
 tsr_status gb_agg_merged_init(tsr_ctx *ctx, const gb_agg *a, int64_t ngroups, gb_state *out);
 /* Merges chunk `chunk`'s partial states (parts[chunk]: n local groups,

@@ -35,8 +35,8 @@ static tsr_status lower_mem(const tsr__expr *e, tsr_taskgraph *g, const uint32_t
 
 static void hash_mem(const tsr__expr *e, tsr__hash *h) { tsr__fnode_hash(tsr__fnode_of(e), h); }
 
-static const tsr__op op_mem = {"frame_memory", lower_mem, tsr__fnode_destroy_params, true, NULL,
-                               hash_mem};
+static const tsr__op op_mem = {"frame_memory", lower_mem, tsr__fnode_destroy_params,
+                               true,           NULL,      hash_mem};
 
 tsr_status gb_mem_frame(tsr_ctx *ctx, int ncols, char *const *names, const tsr_type *types,
                         tsr__dict *const *dicts, int64_t nchunks, void **chunks,
@@ -57,8 +57,7 @@ tsr_status gb_mem_frame(tsr_ctx *ctx, int ncols, char *const *names, const tsr_t
   m->ctx = ctx;
   m->base.destroy_extra = mem_destroy_extra;
   m->nchunks = nchunks;
-  st = tsr__alloc_array(ctx, (size_t)nchunks + 1, sizeof *m->chunks, "chunks",
-                        (void **)&m->chunks);
+  st = tsr__alloc_array(ctx, (size_t)nchunks + 1, sizeof *m->chunks, "chunks", (void **)&m->chunks);
   if (st != TSR_OK) {
     m->nchunks = 0;
     for (int64_t c = 0; c < nchunks; c++)
@@ -74,8 +73,8 @@ tsr_status gb_mem_frame(tsr_ctx *ctx, int ncols, char *const *names, const tsr_t
   {
     mem_node *owned = m;
     m = NULL; /* the node owns it from here, also on failure */
-    TSR__TRY_GOTO(st, tsr__fnode_create(ctx, &op_mem, r, (uint32_t)ncols, types, data_cap, 0,
-                                        NULL, owned, &node));
+    TSR__TRY_GOTO(st, tsr__fnode_create(ctx, &op_mem, r, (uint32_t)ncols, types, data_cap, 0, NULL,
+                                        owned, &node));
   }
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *cols, (void **)&cols));
   for (int i = 0; i < ncols; i++) {

@@ -1,0 +1,895 @@
+/* test_groupby.c — tsr_frame_groupby against a plain sort-based group-by
+ * written here (row indices sorted by key with a comparator, equal keys in
+ * runs, aggregates computed naively per group) over random frames of at
+ * least 64 ragged chunks with nulls, NaN (several payloads), -0.0, every
+ * key type, several keys (also more than 64 bits of them), few groups, all
+ * distinct keys, a single group, all-null groups, zero and one rows; in
+ * first-seen and sorted order.  Results bitwise identical with 1, 2 and 4
+ * threads; one row per value for largest/smallest; errors. */
+#include <math.h>
+#include <unistd.h>
+
+#include "frame_util.h"
+
+#define NROWS 2500
+
+/* ---- cells of the reference ------------------------------------------------------------ */
+
+static bool is_float(tsr_type t) { return t.id == TSR_COL_FLOAT32 || t.id == TSR_COL_FLOAT64; }
+static bool is_str(tsr_type t) { return t.id == TSR_COL_STRING || t.id == TSR_COL_DICT; }
+
+static long double num_at(const ref_col *c, int64_t i) {
+  const void *v = c->values;
+  switch (c->type.id) {
+  case TSR_COL_BOOL:
+  case TSR_COL_UINT8:
+    return ((const uint8_t *)v)[i];
+  case TSR_COL_INT8:
+    return ((const int8_t *)v)[i];
+  case TSR_COL_INT16:
+    return ((const int16_t *)v)[i];
+  case TSR_COL_INT32:
+  case TSR_COL_DATE:
+  case TSR_COL_DICT:
+    return ((const int32_t *)v)[i];
+  case TSR_COL_INT64:
+  case TSR_COL_TIMESTAMP:
+    return ((const int64_t *)v)[i];
+  case TSR_COL_UINT16:
+    return ((const uint16_t *)v)[i];
+  case TSR_COL_UINT32:
+    return ((const uint32_t *)v)[i];
+  case TSR_COL_UINT64:
+    return ((const uint64_t *)v)[i];
+  case TSR_COL_FLOAT32:
+    return ((const float *)v)[i];
+  case TSR_COL_FLOAT64:
+    return ((const double *)v)[i];
+  default:
+    return 0;
+  }
+}
+
+/* Compares two cells as keys: nulls last, NaN above numbers, -0.0 == 0.0,
+ * strings by bytes. */
+static int cell_cmp(const ref_col *c, int64_t i, int64_t j) {
+  bool ni = !c->valid[i], nj = !c->valid[j];
+  if (ni || nj)
+    return ni == nj ? 0 : ni ? 1 : -1;
+  if (is_str(c->type))
+    return strcmp(c->str[i], c->str[j]) < 0 ? -1 : strcmp(c->str[i], c->str[j]) > 0;
+  long double a = num_at(c, i), b = num_at(c, j);
+  if (is_float(c->type)) {
+    bool an = a != a, bn = b != b;
+    if (an || bn)
+      return (int)an - (int)bn;
+  }
+  return a < b ? -1 : a > b;
+}
+
+/* ---- the reference group-by ---------------------------------------------------------------- */
+
+typedef struct ref_group {
+  int64_t n;
+  int64_t *rows; /* in row order */
+} ref_group;
+
+static const ref_frame *g_ref;
+static const int *g_keys;
+static int g_nkeys;
+
+static int row_cmp(const void *pa, const void *pb) {
+  int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
+  for (int k = 0; k < g_nkeys; k++) {
+    int c = cell_cmp(&g_ref->cols[g_keys[k]], a, b);
+    if (c != 0)
+      return c;
+  }
+  return a < b ? -1 : a > b; /* stable: row order within a group */
+}
+
+static int group_first_cmp(const void *pa, const void *pb) {
+  const ref_group *a = pa, *b = pb;
+  return a->rows[0] < b->rows[0] ? -1 : a->rows[0] > b->rows[0];
+}
+
+/* Groups of f by the key columns, sorted by key (sorted) or by first row. */
+static ref_group *ref_groupby(const ref_frame *f, int nkeys, const int *keys, bool sorted,
+                              int64_t *ngroups) {
+  int64_t n = f->n;
+  int64_t *idx = malloc(((size_t)n + 1) * sizeof *idx);
+  for (int64_t i = 0; i < n; i++)
+    idx[i] = i;
+  g_ref = f;
+  g_keys = keys;
+  g_nkeys = nkeys;
+  qsort(idx, (size_t)n, sizeof *idx, row_cmp);
+  ref_group *g = calloc((size_t)n + 1, sizeof *g);
+  int64_t ng = 0;
+  for (int64_t i = 0; i < n;) {
+    int64_t j = i + 1;
+    while (j < n) {
+      bool same = true;
+      for (int k = 0; k < nkeys && same; k++)
+        same = cell_cmp(&f->cols[keys[k]], idx[i], idx[j]) == 0;
+      if (!same)
+        break;
+      j++;
+    }
+    g[ng].n = j - i;
+    g[ng].rows = malloc((size_t)(j - i) * sizeof *g[ng].rows);
+    memcpy(g[ng].rows, idx + i, (size_t)(j - i) * sizeof *idx);
+    ng++;
+    i = j;
+  }
+  if (nkeys == 0) { /* one group, also of no rows */
+    ng = 1;
+    if (n == 0)
+      g[0].rows = malloc(sizeof *g[0].rows);
+  }
+  if (!sorted)
+    qsort(g, (size_t)ng, sizeof *g, group_first_cmp);
+  free(idx);
+  *ngroups = ng;
+  return g;
+}
+
+static void ref_groups_free(ref_group *g, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    free(g[i].rows);
+  free(g);
+}
+
+/* ---- checking one result cell ------------------------------------------------------------- */
+
+static void check_null(const ref_col *got, int64_t r, bool want_null, const char *what) {
+  if (got->valid[r] == want_null)
+    print_error("%s row %lld: null %d, want %d\n", what, (long long)r, !got->valid[r], want_null);
+  assert_int_equal(got->valid[r], !want_null);
+}
+
+static void check_f64(const ref_col *got, int64_t r, bool null, long double want, double tol,
+                      const char *what) {
+  check_null(got, r, null, what);
+  if (null)
+    return;
+  double v = ((const double *)got->values)[r];
+  if (want != want) {
+    assert_true(v != v);
+    return;
+  }
+  if (!(fabsl((long double)v - want) <= tol)) {
+    print_error("%s row %lld: %.17g, want %.17Lg (tol %g)\n", what, (long long)r, v, want, tol);
+    fail();
+  }
+}
+
+/* The same value, bit for bit (got row r, reference column c row i). */
+static void check_cell(const ref_col *got, int64_t r, const ref_col *c, int64_t i,
+                       const char *what) {
+  check_null(got, r, !c->valid[i], what);
+  if (!c->valid[i])
+    return;
+  if (is_str(c->type)) {
+    if (strcmp(got->str[r], c->str[i]) != 0)
+      print_error("%s row %lld: '%s', want '%s'\n", what, (long long)r, got->str[r], c->str[i]);
+    assert_string_equal(got->str[r], c->str[i]);
+    return;
+  }
+  size_t w = tsr_type_width(c->type);
+  if (memcmp(got->values + (size_t)r * w, c->values + (size_t)i * w, w) != 0) {
+    print_error("%s row %lld: %.17Lg, want %.17Lg\n", what, (long long)r, num_at(got, r),
+                num_at(c, i));
+    fail();
+  }
+}
+
+/* ---- the differential test ----------------------------------------------------------------- */
+
+/* Value columns of the test frames (after the key columns). */
+enum { V_INT = 0, V_F64, V_STR, V_BOOL, V_I64, V_U32, V_F32, NVALS };
+static const tsr_type val_types[NVALS] = {
+    {TSR_COL_INT32, 0}, {TSR_COL_FLOAT64, 0}, {TSR_COL_STRING, 0}, {TSR_COL_BOOL, 0},
+    {TSR_COL_INT64, 0}, {TSR_COL_UINT32, 0},  {TSR_COL_FLOAT32, 0}};
+
+/* Rewrites a key column into a small domain (card values) of its type,
+ * floats among 0.0, -0.0, two NaN payloads, and a few numbers. */
+static void shrink(ref_col *c, int card, uint64_t *seed) {
+  size_t w = tsr_type_width(c->type);
+  for (int64_t i = 0; i < c->n; i++) {
+    uint64_t k = fu_rand(seed) % (uint64_t)card;
+    if (!c->valid[i])
+      continue;
+    unsigned char *v = c->values + (size_t)i * w;
+    switch (c->type.id) {
+    case TSR_COL_FLOAT64:
+    case TSR_COL_FLOAT32: {
+      double d;
+      uint64_t nan2 = UINT64_C(0x7ff8000000000abc) | (k & 1 ? UINT64_C(1) << 63 : 0);
+      switch (k % 6) {
+      case 0:
+        d = 0.0;
+        break;
+      case 1:
+        d = -0.0;
+        break;
+      case 2:
+        d = NAN;
+        break;
+      case 3:
+        memcpy(&d, &nan2, 8);
+        break;
+      default:
+        d = (double)k * 1.25 - 3;
+        break;
+      }
+      if (c->type.id == TSR_COL_FLOAT32) {
+        float fl = (float)d;
+        if (k % 6 == 3) {
+          uint32_t b = 0x7fc00abcu;
+          memcpy(&fl, &b, 4);
+        }
+        memcpy(v, &fl, 4);
+      } else {
+        memcpy(v, &d, 8);
+      }
+      break;
+    }
+    case TSR_COL_STRING: {
+      free(c->str[i]);
+      char buf[64];
+      snprintf(buf, sizeof buf, "%s%s", fu_words[k % 8], k >= 8 ? "-and-something-long" : "");
+      c->str[i] = fu_strdup(buf);
+      break;
+    }
+    case TSR_COL_DICT:
+      ((int32_t *)v)[0] = (int32_t)(k % (uint64_t)c->dict_size);
+      free(c->str[i]);
+      c->str[i] = fu_strdup(c->dict[k % (uint64_t)c->dict_size]);
+      break;
+    case TSR_COL_BOOL:
+      v[0] = (uint8_t)(k & 1);
+      break;
+    default: { /* integers, dates, timestamps: k - card/2 (unsigned: k), spread */
+      int64_t x =
+          (int64_t)k - (c->type.id >= TSR_COL_UINT8 && c->type.id <= TSR_COL_UINT64 ? 0 : card / 2);
+      if (w == 8)
+        x *= 1000003;   /* a wide type with a range of a few million */
+      memcpy(v, &x, w); /* little-endian: the low bytes */
+      break;
+    }
+    }
+  }
+}
+
+/* Sprinkles -0.0 and NaN into a float64 value column. */
+static void specials(ref_col *c, uint64_t *seed) {
+  for (int64_t i = 0; i < c->n; i++) {
+    uint64_t k = fu_rand(seed) % 23;
+    double *v = (double *)c->values + i;
+    if (k == 0)
+      *v = -0.0;
+    else if (k == 1)
+      *v = 0.0;
+    else if (k == 2 && c->type.id == TSR_COL_FLOAT64)
+      *v = NAN;
+  }
+}
+
+#define NAGGS 26
+
+/* The aggregates checked, over the value columns (indices after the keys). */
+static void make_aggs(int nk, tsr_agg *a, char names[][8]) {
+  for (int i = 0; i < NVALS; i++)
+    snprintf(names[i], 8, "c%d", nk + i);
+  const char *vi = names[V_INT], *vf = names[V_F64], *vs = names[V_STR], *vb = names[V_BOOL],
+             *vl = names[V_I64], *vu = names[V_U32], *f32 = names[V_F32];
+  tsr_agg list[NAGGS] = {
+      {TSR_AGG_COUNT_ALL, NULL, NULL, NULL, 0, 0, 0},  {TSR_AGG_COUNT, vs, NULL, NULL, 0, 0, 0},
+      {TSR_AGG_SUM, vi, NULL, NULL, 0, 0, 0},          {TSR_AGG_SUM, vf, NULL, NULL, 0, 0, 0},
+      {TSR_AGG_SUM, vl, NULL, NULL, 0, 0, 0},          {TSR_AGG_SUM, vu, NULL, NULL, 0, 0, 0},
+      {TSR_AGG_MEAN, vf, NULL, NULL, 0, 0, 0},         {TSR_AGG_MEAN, vi, NULL, NULL, 0, 0, 0},
+      {TSR_AGG_MIN, vf, NULL, NULL, 0, 0, 0},          {TSR_AGG_MAX, vf, NULL, NULL, 0, 0, 0},
+      {TSR_AGG_MIN, vs, NULL, NULL, 0, 0, 0},          {TSR_AGG_MAX, vs, NULL, NULL, 0, 0, 0},
+      {TSR_AGG_MIN, vu, NULL, NULL, 0, 0, 0},          {TSR_AGG_MAX, vl, NULL, NULL, 0, 0, 0},
+      {TSR_AGG_VAR, vf, NULL, NULL, 0, 1, 0},          {TSR_AGG_STD, vi, NULL, NULL, 0, 0, 0},
+      {TSR_AGG_FIRST, vs, NULL, NULL, 0, 0, 0},        {TSR_AGG_LAST, vf, NULL, NULL, 0, 0, 0},
+      {TSR_AGG_CORR, vi, f32, NULL, 0, 0, 0},          {TSR_AGG_COVAR_SAMP, vi, vl, NULL, 0, 0, 0},
+      {TSR_AGG_COVAR_POP, f32, vi, NULL, 0, 0, 0},     {TSR_AGG_ANY, vb, NULL, NULL, 0, 0, 0},
+      {TSR_AGG_ALL, vb, NULL, "every_b", 0, 0, 0},     {TSR_AGG_MEDIAN, vi, NULL, NULL, 0, 0, 0},
+      {TSR_AGG_QUANTILE, f32, NULL, NULL, 0.25, 0, 0}, {TSR_AGG_NUNIQUE, vf, NULL, NULL, 0, 0, 0},
+  };
+  memcpy(a, list, sizeof list);
+}
+
+static int col_of(const ref_frame *f, const char *name) {
+  for (int i = 0; i < f->ncols; i++)
+    if (strcmp(f->cols[i].name, name) == 0)
+      return i;
+  return -1;
+}
+
+static int ld_cmp(const void *a, const void *b) {
+  long double x = *(const long double *)a, y = *(const long double *)b;
+  bool xn = x != x, yn = y != y;
+  if (xn || yn)
+    return (int)xn - (int)yn;
+  return x < y ? -1 : x > y;
+}
+
+/* Checks aggregate a (result column got) over group g (result row r). */
+static void check_agg(const ref_frame *f, const tsr_agg *a, const ref_group *g, const ref_col *got,
+                      int64_t r) {
+  const char *what = got->name;
+  const ref_col *x = a->column ? &f->cols[col_of(f, a->column)] : NULL;
+  const ref_col *y = a->column2 ? &f->cols[col_of(f, a->column2)] : NULL;
+  int64_t cnt = 0;
+  long double sum = 0, sabs = 0;
+  for (int64_t k = 0; k < g->n; k++)
+    if (x != NULL && x->valid[g->rows[k]]) {
+      cnt++;
+      if (!is_str(x->type)) {
+        sum += num_at(x, g->rows[k]);
+        sabs += fabsl(num_at(x, g->rows[k]));
+      }
+    }
+  double tol = 1e-9 * (double)(sabs + 1);
+  switch (a->op) {
+  case TSR_AGG_COUNT_ALL:
+    assert_int_equal(((int64_t *)got->values)[r], g->n);
+    break;
+  case TSR_AGG_COUNT:
+    assert_int_equal(((int64_t *)got->values)[r], cnt);
+    break;
+  case TSR_AGG_SUM:
+    check_null(got, r, cnt == 0, what);
+    if (cnt == 0)
+      break;
+    if (is_float(x->type)) {
+      check_f64(got, r, false, sum, tol, what);
+    } else if (x->type.id == TSR_COL_UINT32) {
+      assert_true((long double)((uint64_t *)got->values)[r] == sum);
+    } else {
+      if ((long double)((int64_t *)got->values)[r] != sum)
+        print_error("%s row %lld: %lld, want %.0Lf\n", what, (long long)r,
+                    (long long)((int64_t *)got->values)[r], sum);
+      assert_true((long double)((int64_t *)got->values)[r] == sum);
+    }
+    break;
+  case TSR_AGG_MEAN:
+    check_f64(got, r, cnt == 0, cnt ? sum / cnt : 0, tol / (double)(cnt ? cnt : 1), what);
+    break;
+  case TSR_AGG_MIN:
+  case TSR_AGG_MAX: {
+    int64_t best = -1;
+    for (int64_t k = 0; k < g->n; k++) {
+      int64_t i = g->rows[k];
+      if (!x->valid[i])
+        continue;
+      if (best < 0) {
+        best = i;
+        continue;
+      }
+      int c = cell_cmp(x, i, best);
+      if (a->op == TSR_AGG_MIN ? c < 0 : c > 0)
+        best = i;
+    }
+    if (best < 0)
+      check_null(got, r, true, what);
+    else
+      check_cell(got, r, x, best, what);
+    break;
+  }
+  case TSR_AGG_VAR:
+  case TSR_AGG_STD: {
+    bool null = cnt - a->ddof <= 0;
+    long double m2 = 0, mean = cnt ? sum / cnt : 0;
+    for (int64_t k = 0; k < g->n; k++)
+      if (x->valid[g->rows[k]]) {
+        long double d = num_at(x, g->rows[k]) - mean;
+        m2 += d * d;
+      }
+    long double v = null ? 0 : m2 / (cnt - a->ddof);
+    if (a->op == TSR_AGG_STD)
+      v = sqrtl(v);
+    check_f64(got, r, null, v, 1e-9 * (double)(fabsl(v) + 1) * 100, what);
+    break;
+  }
+  case TSR_AGG_FIRST:
+  case TSR_AGG_LAST:
+    if (g->n == 0) /* no rows: null */
+      check_null(got, r, true, what);
+    else
+      check_cell(got, r, x, g->rows[a->op == TSR_AGG_FIRST ? 0 : g->n - 1], what);
+    break;
+  case TSR_AGG_CORR:
+  case TSR_AGG_COVAR_SAMP:
+  case TSR_AGG_COVAR_POP: {
+    int64_t n = 0;
+    long double sx = 0, sy = 0;
+    for (int64_t k = 0; k < g->n; k++) {
+      int64_t i = g->rows[k];
+      if (x->valid[i] && y->valid[i]) {
+        n++;
+        sx += num_at(x, i);
+        sy += num_at(y, i);
+      }
+    }
+    long double mx = n ? sx / n : 0, my = n ? sy / n : 0, cxy = 0, vx = 0, vy = 0;
+    for (int64_t k = 0; k < g->n; k++) {
+      int64_t i = g->rows[k];
+      if (x->valid[i] && y->valid[i]) {
+        long double dx = num_at(x, i) - mx, dy = num_at(y, i) - my;
+        cxy += dx * dy;
+        vx += dx * dx;
+        vy += dy * dy;
+      }
+    }
+    if (a->op == TSR_AGG_CORR) {
+      bool null = n == 0 || vx * vy == 0;
+      long double v = null ? 0 : cxy / sqrtl(vx * vy);
+      check_f64(got, r, null, v, 1e-6, what);
+    } else if (a->op == TSR_AGG_COVAR_SAMP) {
+      long double v = n < 2 ? 0 : cxy / (n - 1);
+      check_f64(got, r, n < 2, v, 1e-9 * (double)(fabsl(v) + 1) * 1000, what);
+    } else {
+      long double v = n == 0 ? 0 : cxy / n;
+      check_f64(got, r, n == 0, v, 1e-9 * (double)(fabsl(v) + 1) * 1000, what);
+    }
+    break;
+  }
+  case TSR_AGG_ANY:
+  case TSR_AGG_ALL: {
+    bool v = a->op == TSR_AGG_ALL;
+    for (int64_t k = 0; k < g->n; k++) {
+      int64_t i = g->rows[k];
+      if (!x->valid[i])
+        continue;
+      bool b = num_at(x, i) != 0;
+      v = a->op == TSR_AGG_ANY ? (v || b) : (v && b);
+    }
+    check_null(got, r, cnt == 0, what);
+    if (cnt > 0)
+      assert_int_equal(((uint8_t *)got->values)[r], v);
+    break;
+  }
+  case TSR_AGG_MEDIAN:
+  case TSR_AGG_QUANTILE: {
+    long double *v = malloc(((size_t)cnt + 1) * sizeof *v);
+    int64_t m = 0;
+    for (int64_t k = 0; k < g->n; k++)
+      if (x->valid[g->rows[k]])
+        v[m++] = num_at(x, g->rows[k]);
+    qsort(v, (size_t)m, sizeof *v, ld_cmp);
+    double q = a->op == TSR_AGG_MEDIAN ? 0.5 : a->q;
+    long double want = 0;
+    if (m > 0) {
+      long double pos = q * (m - 1);
+      int64_t lo = (int64_t)floorl(pos), hi = (int64_t)ceill(pos);
+      want = v[lo] + (pos - lo) * (v[hi] - v[lo]);
+    }
+    if (got->type.id == TSR_COL_FLOAT32) {
+      check_null(got, r, m == 0, what);
+      if (m > 0)
+        assert_true(fabsl((long double)((float *)got->values)[r] - want) <=
+                    1e-5 * (fabsl(want) + 1));
+    } else {
+      check_f64(got, r, m == 0, want, 1e-9 * (double)(fabsl(want) + 1), what);
+    }
+    free(v);
+    break;
+  }
+  case TSR_AGG_NUNIQUE: {
+    long double *v = malloc(((size_t)cnt + 1) * sizeof *v);
+    int64_t m = 0;
+    for (int64_t k = 0; k < g->n; k++)
+      if (x->valid[g->rows[k]])
+        v[m++] = num_at(x, g->rows[k]);
+    qsort(v, (size_t)m, sizeof *v, ld_cmp);
+    int64_t d = 0;
+    for (int64_t k = 0; k < m; k++)
+      d += k == 0 || ld_cmp(&v[k], &v[k - 1]) != 0;
+    assert_int_equal(((int64_t *)got->values)[r], d);
+    free(v);
+    break;
+  }
+  default:
+    fail();
+  }
+}
+
+/* Runs the group-by on f (the frame of ref) and checks it against the
+ * reference, in both orders. */
+static void check_groupby(tsr_frame *f, const ref_frame *ref, int nkeys, const int *keys, int naggs,
+                          const tsr_agg *aggs) {
+  const char *knames[16];
+  for (int k = 0; k < nkeys; k++)
+    knames[k] = ref->cols[keys[k]].name;
+  for (int sorted = 0; sorted < 2; sorted++) {
+    tsr_groupby_options o = {sorted ? TSR_GROUP_SORTED : TSR_GROUP_FIRST_SEEN};
+    tsr_frame *out = NULL;
+    assert_ok(tsr_frame_groupby(f, nkeys, knames, naggs, aggs, &o, &out));
+    ref_frame got;
+    ref_frame_compute(out, &got);
+    int64_t ng;
+    ref_group *g = ref_groupby(ref, nkeys, keys, sorted, &ng);
+    if (got.n != ng)
+      print_error("%d keys (sorted %d): %lld groups, want %lld\n", nkeys, sorted, (long long)got.n,
+                  (long long)ng);
+    assert_int_equal(got.n, ng);
+    assert_int_equal(got.ncols, nkeys + naggs);
+    for (int64_t r = 0; r < ng; r++) {
+      for (int k = 0; k < nkeys; k++) {
+        assert_string_equal(got.cols[k].name, knames[k]);
+        check_cell(&got.cols[k], r, &ref->cols[keys[k]], g[r].rows[0], knames[k]);
+      }
+      for (int a = 0; a < naggs; a++)
+        check_agg(ref, &aggs[a], &g[r], &got.cols[nkeys + a], r);
+    }
+    ref_groups_free(g, ng);
+    ref_frame_free(&got);
+    tsr_frame_destroy(&out);
+  }
+}
+
+/* A random frame: nk key columns of the given types (card values each, 0:
+ * the full random range), then the value columns; null_pct % nulls. */
+static void make_frame(tsr_ctx *ctx, int nk, const tsr_type *ktypes, const int *card, int64_t n,
+                       int null_pct, uint64_t seed, ref_frame *ref, tsr_frame **f) {
+  tsr_type types[32];
+  for (int k = 0; k < nk; k++)
+    types[k] = ktypes[k];
+  for (int v = 0; v < NVALS; v++)
+    types[nk + v] = val_types[v];
+  ref_frame_random(ref, nk + NVALS, types, n, null_pct, seed);
+  uint64_t s = seed * 7 + 1;
+  for (int k = 0; k < nk; k++)
+    if (card[k] > 0)
+      shrink(&ref->cols[k], card[k], &s);
+  specials(&ref->cols[nk + V_F64], &s);
+  /* int64 values: keep sums of squares in range for the covariance */
+  for (int64_t i = 0; i < n; i++)
+    ((int64_t *)ref->cols[nk + V_I64].values)[i] %= 1000000;
+  assert_ok(ref_frame_to_frame(ctx, ref, 64, seed + 3, f));
+  assert_true(tsr_frame_nchunks(*f) >= 64 || n < 64);
+}
+
+static void test_groupby__every_key_type(void **state) {
+  tsr_ctx *ctx = *state;
+  tsr_agg aggs[NAGGS];
+  char names[NVALS][8];
+  make_aggs(1, aggs, names);
+  for (int t = 0; t < TSR_NUM_COLTYPES; t++) {
+    for (int wide = 0; wide < 2; wide++) {
+      ref_frame ref;
+      tsr_frame *f = NULL;
+      int card = wide ? 0 : 7;
+      make_frame(ctx, 1, &fu_types[t], &card, NROWS, 10, 100 + (uint64_t)t * 2 + (uint64_t)wide,
+                 &ref, &f);
+      int keys[1] = {0};
+      check_groupby(f, &ref, 1, keys, NAGGS, aggs);
+      tsr_frame_destroy(&f);
+      ref_frame_free(&ref);
+    }
+  }
+}
+
+static void test_groupby__several_keys(void **state) {
+  tsr_ctx *ctx = *state;
+  tsr_agg aggs[NAGGS];
+  char names[NVALS][8];
+  struct {
+    int nk;
+    tsr_type t[6];
+    int card[6];
+  } cases[] = {
+      {2, {{TSR_COL_DICT, 0}, {TSR_COL_INT16, 0}}, {5, 9}},
+      {3, {{TSR_COL_STRING, 0}, {TSR_COL_BOOL, 0}, {TSR_COL_FLOAT64, 0}}, {12, 2, 6}},
+      {3, {{TSR_COL_DATE, 0}, {TSR_COL_UINT64, 0}, {TSR_COL_FLOAT32, 0}}, {4, 0, 6}},
+      /* six wide keys: about 12 bits each, more than 64 bits in all (folded) */
+      {6,
+       {{TSR_COL_INT64, 0},
+        {TSR_COL_INT32, 0},
+        {TSR_COL_TIMESTAMP, TSR_TIME_US},
+        {TSR_COL_UINT32, 0},
+        {TSR_COL_INT64, 0},
+        {TSR_COL_STRING, 0}},
+       {3000, 3000, 3000, 3000, 3000, 0}},
+      /* q10's shape: few-valued keys beside a many-valued one */
+      {6,
+       {{TSR_COL_DICT, 0},
+        {TSR_COL_DICT, 0},
+        {TSR_COL_STRING, 0},
+        {TSR_COL_INT32, 0},
+        {TSR_COL_INT32, 0},
+        {TSR_COL_INT32, 0}},
+       {3, 4, 16, 3, 2, 400}},
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    make_aggs(cases[c].nk, aggs, names);
+    ref_frame ref;
+    tsr_frame *f = NULL;
+    make_frame(ctx, cases[c].nk, cases[c].t, cases[c].card, NROWS, 8, 300 + c, &ref, &f);
+    int keys[6] = {0, 1, 2, 3, 4, 5};
+    check_groupby(f, &ref, cases[c].nk, keys, NAGGS, aggs);
+    tsr_frame_destroy(&f);
+    ref_frame_free(&ref);
+  }
+}
+
+static void test_groupby__edge_shapes(void **state) {
+  tsr_ctx *ctx = *state;
+  tsr_agg aggs[NAGGS];
+  char names[NVALS][8];
+  make_aggs(1, aggs, names);
+  int keys[1] = {0};
+  tsr_type kt[1] = {{TSR_COL_INT32, 0}};
+  /* zero rows, one row, a single group, all keys null, all values null */
+  int64_t sizes[] = {0, 1, 2, 300};
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    for (int shape = 0; shape < 3; shape++) {
+      ref_frame ref;
+      tsr_frame *f = NULL;
+      int card = 1;
+      make_frame(ctx, 1, kt, &card, sizes[s], shape == 2 ? 100 : 15, 500 + s * 3 + (uint64_t)shape,
+                 &ref, &f);
+      if (shape == 1) /* every key null: one group of nulls */
+        for (int64_t i = 0; i < ref.n; i++)
+          ref.cols[0].valid[i] = 0;
+      if (shape == 1) {
+        tsr_frame_destroy(&f);
+        assert_ok(ref_frame_to_frame(ctx, &ref, 64, 9, &f));
+      }
+      check_groupby(f, &ref, 1, keys, NAGGS, aggs);
+      /* no keys: one group of every row (also of none) */
+      tsr_agg a0[NAGGS];
+      char n0[NVALS][8];
+      make_aggs(1, a0, n0); /* value columns keep their names: c1.. */
+      check_groupby(f, &ref, 0, keys, NAGGS, a0);
+      tsr_frame_destroy(&f);
+      ref_frame_free(&ref);
+    }
+  }
+}
+
+/* The whole result, bytes of every column (strings by text). */
+static void result_equal(tsr_frame *a, tsr_frame *b) {
+  ref_frame x, y;
+  ref_frame_compute(a, &x);
+  ref_frame_compute(b, &y);
+  assert_int_equal(x.n, y.n);
+  assert_int_equal(x.ncols, y.ncols);
+  for (int i = 0; i < x.ncols; i++) {
+    size_t w = tsr_type_width(x.cols[i].type);
+    assert_memory_equal(x.cols[i].valid, y.cols[i].valid, (size_t)x.n);
+    if (x.cols[i].str != NULL) {
+      for (int64_t r = 0; r < x.n; r++)
+        assert_string_equal(x.cols[i].str[r], y.cols[i].str[r]);
+    } else {
+      for (int64_t r = 0; r < x.n; r++)
+        if (x.cols[i].valid[r])
+          assert_memory_equal(x.cols[i].values + (size_t)r * w, y.cols[i].values + (size_t)r * w,
+                              w);
+    }
+  }
+  ref_frame_free(&x);
+  ref_frame_free(&y);
+}
+
+static void test_groupby__threads_agree_bitwise(void **state) {
+  tsr_ctx *ctx = *state;
+  tsr_agg aggs[NAGGS];
+  char names[NVALS][8];
+  tsr_type kt[2] = {{TSR_COL_STRING, 0}, {TSR_COL_INT32, 0}};
+  int card[2] = {20, 0};
+  make_aggs(2, aggs, names);
+  ref_frame ref;
+  tsr_frame *f = NULL;
+  make_frame(ctx, 2, kt, card, 6000, 5, 77, &ref, &f);
+  /* make many rows per group so float states really merge */
+  for (int64_t i = 0; i < ref.n; i++)
+    ((int32_t *)ref.cols[1].values)[i] &= 3;
+  tsr_frame_destroy(&f);
+  assert_ok(ref_frame_to_frame(ctx, &ref, 64, 5, &f));
+  const char *keys[2] = {"c0", "c1"};
+  tsr_frame *r1 = NULL, *rn = NULL;
+  assert_ok(tsr_ctx_set_threads(ctx, 1));
+  assert_ok(tsr_frame_groupby(f, 2, keys, NAGGS, aggs, NULL, &r1));
+  for (int t = 2; t <= 4; t *= 2) {
+    assert_ok(tsr_ctx_set_threads(ctx, t));
+    assert_ok(tsr_frame_groupby(f, 2, keys, NAGGS, aggs, NULL, &rn));
+    result_equal(r1, rn);
+    tsr_frame_destroy(&rn);
+  }
+  assert_ok(tsr_ctx_set_threads(ctx, 2));
+  tsr_frame_destroy(&r1);
+  tsr_frame_destroy(&f);
+  ref_frame_free(&ref);
+}
+
+/* By hand, DuckDB's answers (checked with @duckdb/node-api). */
+static void test_groupby__by_hand(void **state) {
+  tsr_ctx *ctx = *state;
+  int32_t k[6] = {1, 1, 2, 2, 2, 3};
+  double x[6] = {1.0, 0.0, 5.0, -0.0, 3.0, 7.0};
+  double y[6] = {2.0, 3.0, 1.0, 4.0, 4.0, 1.0};
+  uint8_t xv[1] = {0x3e}; /* row 0 is null */
+  tsr_column_data cd[3] = {
+      {.name = "k", .type = {TSR_COL_INT32, 0}, .length = 6, .values = k},
+      {.name = "x", .type = {TSR_COL_FLOAT64, 0}, .length = 6, .values = x, .validity = xv},
+      {.name = "y", .type = {TSR_COL_FLOAT64, 0}, .length = 6, .values = y},
+  };
+  tsr_frame *f = NULL, *out = NULL;
+  assert_ok(tsr_frame_from_columns(ctx, 3, cd, 2, TSR_BUFFER_BORROW, NULL, NULL, &f));
+  const char *keys[1] = {"k"};
+  tsr_agg a[6] = {{.op = TSR_AGG_COUNT_ALL},
+                  {.op = TSR_AGG_SUM, .column = "x"},
+                  {.op = TSR_AGG_CORR, .column = "x", .column2 = "y"},
+                  {.op = TSR_AGG_MIN, .column = "x"},
+                  {.op = TSR_AGG_FIRST, .column = "x"},
+                  {.op = TSR_AGG_LARGEST, .column = "x", .n = 2}};
+  assert_ok(tsr_frame_groupby(f, 1, keys, 5, a, NULL, &out));
+  tsr_frame_result *r = NULL;
+  assert_ok(tsr_frame_compute(out, NULL, &r));
+  assert_int_equal(tsr_frame_result_nrows(r), 3);
+  assert_string_equal(tsr_frame_result_col_name(r, 1), "count_star()");
+  assert_string_equal(tsr_frame_result_col_name(r, 2), "sum(x)");
+  assert_string_equal(tsr_frame_result_col_name(r, 3), "corr(x, y)");
+  int64_t cnt[3];
+  double sum[3], corr[3], mn[3];
+  uint8_t cv[1], mv[1];
+  assert_ok(tsr_frame_result_values(r, 1, cnt, sizeof cnt, NULL));
+  assert_ok(tsr_frame_result_values(r, 2, sum, sizeof sum, NULL));
+  assert_ok(tsr_frame_result_values(r, 3, corr, sizeof corr, cv));
+  assert_ok(tsr_frame_result_values(r, 4, mn, sizeof mn, mv));
+  assert_int_equal(cnt[0], 2);
+  assert_int_equal(cnt[1], 3);
+  assert_int_equal(cnt[2], 1);
+  assert_true(sum[0] == 0.0 && sum[1] == 8.0 && sum[2] == 7.0);
+  /* one pair: corr is null (DuckDB); group 2: x = 5, -0, 3 vs y = 1, 4, 4 */
+  assert_int_equal(cv[0] & 7, 2);
+  assert_true(fabs(corr[1] - (-0.8029550685469661)) < 1e-12);
+  /* min of 5.0, -0.0, 3.0 is -0.0 (the value, its sign kept) */
+  assert_true(mn[1] == 0.0 && signbit(mn[1]));
+  tsr_frame_result_destroy(&r);
+  tsr_frame_destroy(&out);
+  /* largest 2: one row per value, largest first; group 1 has one value */
+  assert_ok(tsr_frame_groupby(f, 1, keys, 1, &a[5], NULL, &out));
+  assert_ok(tsr_frame_compute(out, NULL, &r));
+  assert_int_equal(tsr_frame_result_nrows(r), 4);
+  int32_t kk[4];
+  double lv[4];
+  assert_ok(tsr_frame_result_values(r, 0, kk, sizeof kk, NULL));
+  assert_ok(tsr_frame_result_values(r, 1, lv, sizeof lv, NULL));
+  assert_true(kk[0] == 1 && lv[0] == 0.0);
+  assert_true(kk[1] == 2 && lv[1] == 5.0 && kk[2] == 2 && lv[2] == 3.0);
+  assert_true(kk[3] == 3 && lv[3] == 7.0);
+  tsr_frame_result_destroy(&r);
+  tsr_frame_destroy(&out);
+  /* first keeps the first row's value, null or not: group 1's is null */
+  assert_ok(tsr_frame_groupby(f, 1, keys, 1, &a[4], NULL, &out));
+  assert_ok(tsr_frame_compute(out, NULL, &r));
+  double fv[3];
+  uint8_t fvv[1];
+  assert_ok(tsr_frame_result_values(r, 1, fv, sizeof fv, fvv));
+  assert_int_equal(fvv[0] & 7, 6);
+  assert_true(fv[1] == 5.0 && fv[2] == 7.0);
+  tsr_frame_result_destroy(&r);
+  tsr_frame_destroy(&out);
+  tsr_frame_destroy(&f);
+}
+
+static void test_groupby__errors(void **state) {
+  tsr_ctx *ctx = *state;
+  ref_frame ref;
+  tsr_frame *f = NULL, *out = NULL;
+  tsr_agg aggs[NAGGS];
+  char names[NVALS][8];
+  int card = 3;
+  tsr_type kt = {TSR_COL_INT32, 0};
+  make_frame(ctx, 1, &kt, &card, 100, 5, 9, &ref, &f);
+  make_aggs(1, aggs, names);
+  const char *keys[1] = {"c0"}, *bad[1] = {"nope"};
+  tsr_agg sum_str = {.op = TSR_AGG_SUM, .column = "c3"};
+  assert_fails(tsr_frame_groupby(f, 1, bad, 1, aggs, NULL, &out), TSR_EINVAL, "nope");
+  tsr_agg unknown = {.op = TSR_AGG_SUM, .column = "missing"};
+  assert_fails(tsr_frame_groupby(f, 1, keys, 1, &unknown, NULL, &out), TSR_EINVAL, "missing");
+  assert_fails(tsr_frame_groupby(f, 1, keys, 1, &sum_str, NULL, &out), TSR_EDTYPE, "sum");
+  assert_fails(tsr_frame_groupby(f, 1, keys, 1, &sum_str, NULL, &out), TSR_EDTYPE, "'c3'");
+  tsr_agg any_int = {.op = TSR_AGG_ANY, .column = "c1"};
+  assert_fails(tsr_frame_groupby(f, 1, keys, 1, &any_int, NULL, &out), TSR_EDTYPE, "bool");
+  assert_fails(tsr_frame_groupby(f, -1, keys, 1, aggs, NULL, &out), TSR_EINVAL, "nkeys");
+  assert_fails(tsr_frame_groupby(f, 1, keys, 1, NULL, NULL, &out), TSR_EINVAL, "naggs");
+  assert_fails(tsr_frame_groupby(f, 0, NULL, 0, NULL, NULL, &out), TSR_EINVAL, "no keys");
+  tsr_agg twice[2] = {{.op = TSR_AGG_SUM, .column = "c1"}, {.op = TSR_AGG_SUM, .column = "c1"}};
+  assert_fails(tsr_frame_groupby(f, 1, keys, 2, twice, NULL, &out), TSR_EINVAL, "sum(c1)");
+  tsr_agg named_as_key = {.op = TSR_AGG_SUM, .column = "c1", .name = "c0"};
+  assert_fails(tsr_frame_groupby(f, 1, keys, 1, &named_as_key, NULL, &out), TSR_EINVAL, "'c0'");
+  tsr_agg mixed[2] = {{.op = TSR_AGG_LARGEST, .column = "c1", .n = 2},
+                      {.op = TSR_AGG_SUM, .column = "c1"}};
+  assert_fails(tsr_frame_groupby(f, 1, keys, 2, mixed, NULL, &out), TSR_EINVAL, "largest");
+  tsr_agg badq = {.op = TSR_AGG_QUANTILE, .column = "c2", .q = 1.5};
+  assert_fails(tsr_frame_groupby(f, 1, keys, 1, &badq, NULL, &out), TSR_EINVAL, "q = 1.5");
+  tsr_agg badop = {.op = (tsr_agg_op)99, .column = "c1"};
+  assert_fails(tsr_frame_groupby(f, 1, keys, 1, &badop, NULL, &out), TSR_EINVAL, "tsr_agg_op");
+  tsr_agg nocol = {.op = TSR_AGG_MIN, .column = NULL};
+  assert_fails(tsr_frame_groupby(f, 1, keys, 1, &nocol, NULL, &out), TSR_EINVAL, "needs a column");
+  assert_null(out);
+  assert_string_equal(tsr_agg_op_name(TSR_AGG_COUNT_ALL), "count_star");
+  assert_string_equal(tsr_agg_op_name(TSR_AGG_SMALLEST), "smallest");
+  assert_string_equal(tsr_agg_op_name(TSR_NUM_AGG_OPS), "invalid");
+  tsr_frame_destroy(&f);
+  ref_frame_free(&ref);
+  /* integer sums that overflow int64 */
+  int64_t big[3] = {INT64_MAX, 1, 5};
+  int32_t kk[3] = {0, 0, 1};
+  tsr_column_data cd[2] = {{.name = "k", .type = {TSR_COL_INT32, 0}, .length = 3, .values = kk},
+                           {.name = "v", .type = {TSR_COL_INT64, 0}, .length = 3, .values = big}};
+  assert_ok(tsr_frame_from_columns(ctx, 2, cd, 1, TSR_BUFFER_BORROW, NULL, NULL, &f));
+  tsr_agg s = {.op = TSR_AGG_SUM, .column = "v"};
+  const char *k1[1] = {"k"};
+  assert_fails(tsr_frame_groupby(f, 1, k1, 1, &s, NULL, &out), TSR_EOVERFLOW, "sum(v)");
+  tsr_frame_destroy(&f);
+}
+
+/* Lazy inputs run fused into the group-by's tasks: a filter plus an
+ * assigned column, and a CSV file read lazily. */
+static void test_groupby__lazy_input(void **state) {
+  tsr_ctx *ctx = *state;
+  tsr_agg aggs[NAGGS];
+  char names[NVALS][8];
+  tsr_type kt[2] = {{TSR_COL_STRING, 0}, {TSR_COL_INT32, 0}};
+  int card[2] = {12, 5};
+  make_aggs(2, aggs, names);
+  ref_frame ref;
+  tsr_frame *f = NULL, *flt = NULL, *lazy = NULL, *csv = NULL;
+  make_frame(ctx, 2, kt, card, NROWS, 10, 4242, &ref, &f);
+  assert_ok(tsr_frame_filter(f, "c2 > 0", &flt));
+  assert_ok(tsr_frame_assign(flt, "c1", "c1 * 3 + 1", &lazy));
+  ref_frame got;
+  ref_frame_compute(lazy, &got);
+  int keys[2] = {0, 1};
+  check_groupby(lazy, &got, 2, keys, NAGGS, aggs);
+  /* the same rows through a CSV file */
+  char path[256], schema[512] = "";
+  snprintf(path, sizeof path, "/tmp/tsr_groupby_%d.csv", (int)getpid());
+  assert_ok(tsr_frame_write_csv(lazy, path, ',', true, NULL));
+  for (int i = 0; i < tsr_frame_ncols(lazy); i++) {
+    size_t len = strlen(schema);
+    snprintf(schema + len, sizeof schema - len, "%s%s:%s", i ? "," : "",
+             tsr_frame_col_name(lazy, i), tsr_type_name(tsr_frame_col_type(lazy, i)));
+  }
+  tsr_csv_options o = {0};
+  o.schema = schema;
+  o.header = TSR_CSV_HEADER_YES;
+  o.block_bytes = 4096; /* many chunks */
+  o.dict_max = -1;
+  assert_ok(tsr_frame_read_csv(ctx, path, &o, &csv));
+  ref_frame got2;
+  ref_frame_compute(csv, &got2);
+  check_groupby(csv, &got2, 2, keys, NAGGS, aggs);
+  unlink(path);
+  ref_frame_free(&got2);
+  ref_frame_free(&got);
+  tsr_frame_destroy(&csv);
+  tsr_frame_destroy(&lazy);
+  tsr_frame_destroy(&flt);
+  tsr_frame_destroy(&f);
+  ref_frame_free(&ref);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_groupby__every_key_type, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_groupby__several_keys, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_groupby__edge_shapes, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_groupby__threads_agree_bitwise, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_groupby__lazy_input, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_groupby__by_hand, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_groupby__errors, test_ctx_setup, test_ctx_teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
