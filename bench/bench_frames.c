@@ -1,32 +1,48 @@
-/* bench_frames.c — benchmark F0: tessera's frames beside DuckDB, Polars
- * (npm) and pandas (Debian) on the db-benchmark G1 CSV, taking turns.
+/* bench_frames.c — benchmarks F0 and F1: tessera's frames beside DuckDB,
+ * Polars (npm) and pandas (Debian) on the db-benchmark G1 CSV, taking turns.
  *
  *   bench_frames [--csv PATH] [--reps R] [--threads T] [--no-peers]
- *                [--peers DIR] [--python PATH] [--node PATH]
+ *                [--peers DIR] [--python PATH] [--node PATH] [--only W,...]
+ *                [--keep-answers DIR]
  *
  * Workloads (docs/benchmarks.md, "Frames"):
  *   load           the CSV parsed into memory, every column typed and
  *                  materialized (tsr_frame_read_csv + tsr_frame_persist);
  *   filter_assign  on the loaded frame, the rows with v3 > 50 plus
- *                  w = v1 * v3 + v2, materialized (tsr_frame_compute).
- * Each of R turns runs tessera once, then each peer script once
+ *                  w = v1 * v3 + v2, materialized (tsr_frame_compute);
+ *   q1..q10        F1: db-benchmark's group-by queries on the loaded frame
+ *                  (queries[] below), each a pipeline breaker whose answer is
+ *                  held in memory when the call returns (tsr_frame_groupby;
+ *                  tsr_frame_aggregate for q7's and q9's expressions).
+ * --only picks workloads (default all; the load runs anyway).  Each of R
+ * turns runs tessera once, then each peer script once
  * (bench/peers/frames_*.{mjs,py} --reps 1), so that the machine's moods hit
- * everyone alike; the medians of the turns are compared.  Without --csv the
+ * everyone alike; the medians of the turns are compared.  In the first turn
+ * DuckDB writes each query's answer (--answers); in the last turn, after
+ * each query's timing, tessera's whole answer is compared with DuckDB's row
+ * by row, both sorted by every column, keys first (integers and strings
+ * exactly, floats within 1e-9 relative): the `check` column says `ok` or
+ * what differs.  The answers go to a temporary directory, removed at the
+ * end (--keep-answers DIR keeps them there).  Without --csv the
  * 1e7-row G1 file is generated once into $TMPDIR/tessera-bench/ (as `tessera
  * gen groupby 1e7 1e2` would).
  *
  * Output: '#' comment lines (STREAM, the peers' versions, the check values:
- * row counts and sums that must agree across engines), then a TSV table:
- * workload, tessera_s, <peer>_s, <peer>_x (peer seconds / tessera seconds:
- * above 1 means tessera is faster), MB/s per core (load: file bytes /
- * seconds / threads) and the fraction of the STREAM triad (filter_assign:
- * bytes of the columns read and written / seconds / STREAM). */
+ * row counts and sums that must agree across engines; for the queries the
+ * sum of every value column), then a TSV table: workload, tessera_s,
+ * <peer>_s, <peer>_x (peer seconds / tessera seconds: above 1 means tessera
+ * is faster), MB/s per core (load: file bytes / seconds / threads), the
+ * fraction of the STREAM triad (filter_assign: bytes of the columns read and
+ * written / seconds / STREAM) and check (load, filter_assign: rows and sum
+ * against DuckDB's; queries: the row-by-row comparison). */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <tessera/tessera.h>
 
@@ -45,19 +61,75 @@
     }                                                                                \
   } while (0)
 
-enum { LOAD, FILTER_ASSIGN, N_WORKLOADS };
-static const char *const workload_names[N_WORKLOADS] = {"load", "filter_assign"};
+enum { LOAD, FILTER_ASSIGN, Q1, N_WORKLOADS = Q1 + 10 };
+static const char *const workload_names[N_WORKLOADS] = {
+    "load", "filter_assign", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9", "q10"};
 
 enum { DUCKDB, POLARS, PANDAS, N_PEERS };
 static const char *const peer_names[N_PEERS] = {"duckdb", "polars", "pandas"};
 static const char *const peer_scripts[N_PEERS] = {"frames_duckdb.mjs", "frames_polars.mjs",
                                                   "frames_pandas.py"};
 
+/* F1: db-benchmark's group-by queries (docs/benchmarks.md), with the result
+ * columns named as db-benchmark's DuckDB solution names them (its answer is
+ * the reference).  An entry with `text` runs tsr_frame_aggregate, the others
+ * tsr_frame_groupby. */
+#define MAX_AGGS 3
+typedef struct query {
+  int nkeys;
+  const char *keys[6];
+  int naggs;
+  tsr_agg aggs[MAX_AGGS];
+  const char *text;
+} query;
+static const query queries[10] = {
+    {1, {"id1"}, 1, {{.op = TSR_AGG_SUM, .column = "v1", .name = "v1"}}, NULL},
+    {2, {"id1", "id2"}, 1, {{.op = TSR_AGG_SUM, .column = "v1", .name = "v1"}}, NULL},
+    {1,
+     {"id3"},
+     2,
+     {{.op = TSR_AGG_SUM, .column = "v1", .name = "v1"},
+      {.op = TSR_AGG_MEAN, .column = "v3", .name = "v3"}},
+     NULL},
+    {1,
+     {"id4"},
+     3,
+     {{.op = TSR_AGG_MEAN, .column = "v1", .name = "v1"},
+      {.op = TSR_AGG_MEAN, .column = "v2", .name = "v2"},
+      {.op = TSR_AGG_MEAN, .column = "v3", .name = "v3"}},
+     NULL},
+    {1,
+     {"id6"},
+     3,
+     {{.op = TSR_AGG_SUM, .column = "v1", .name = "v1"},
+      {.op = TSR_AGG_SUM, .column = "v2", .name = "v2"},
+      {.op = TSR_AGG_SUM, .column = "v3", .name = "v3"}},
+     NULL},
+    {2,
+     {"id4", "id5"},
+     2,
+     {{.op = TSR_AGG_MEDIAN, .column = "v3", .name = "median_v3"},
+      {.op = TSR_AGG_STD, .column = "v3", .name = "sd_v3", .ddof = 1}},
+     NULL},
+    {1, {"id3"}, 0, {{0}}, "range_v1_v2 = max(v1) - min(v2)"},
+    {1, {"id6"}, 1, {{.op = TSR_AGG_LARGEST, .column = "v3", .name = "largest2_v3", .n = 2}}, NULL},
+    {2, {"id2", "id4"}, 0, {{0}}, "r2 = pow(corr(v1, v2), 2)"},
+    {6,
+     {"id1", "id2", "id3", "id4", "id5", "id6"},
+     2,
+     {{.op = TSR_AGG_SUM, .column = "v3", .name = "v3"},
+      {.op = TSR_AGG_COUNT_ALL, .name = "count"}},
+     NULL},
+};
+
 typedef struct options {
   const char *csv;
   int reps, threads;
   bool peers;
   const char *peers_dir, *python, *node;
+  bool only[N_WORKLOADS];
+  char only_list[256]; /* for the peers' --only */
+  const char *keep_answers;
 } options;
 
 typedef struct check {
@@ -74,9 +146,35 @@ typedef struct series {
 
 static void usage(void) {
   fputs("usage: bench_frames [--csv PATH] [--reps R] [--threads T] [--no-peers] [--peers DIR]\n"
-        "                    [--python PATH] [--node PATH]\n",
+        "                    [--python PATH] [--node PATH] [--only W,...] [--keep-answers DIR]\n"
+        "  W: load, filter_assign, q1 .. q10 (default all)\n",
         stderr);
   exit(2);
+}
+
+static void parse_only(options *o, const char *list) {
+  memset(o->only, 0, sizeof o->only);
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", list);
+  o->only_list[0] = '\0';
+  for (char *save = NULL, *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+    int k = 0;
+    while (k < N_WORKLOADS && strcmp(workload_names[k], w) != 0)
+      k++;
+    if (k == N_WORKLOADS) {
+      fprintf(stderr, "bench_frames: --only: unknown workload '%s'\n", w);
+      usage();
+    }
+    o->only[k] = true;
+  }
+  for (int k = 0; k < N_WORKLOADS; k++)
+    if (o->only[k]) {
+      size_t len = strlen(o->only_list);
+      snprintf(o->only_list + len, sizeof o->only_list - len, "%s%s", len ? "," : "",
+               workload_names[k]);
+    }
+  if (o->only_list[0] == '\0')
+    usage();
 }
 
 /* The G1 file: given, or generated once. */
@@ -103,7 +201,274 @@ static const char *g1_path(tsr_ctx *ctx, const options *o, char *buf, size_t siz
   return buf;
 }
 
+/* ---- answers as plain tables, for the checks ---------------------------- */
+
+enum { K_INT, K_FLOAT, K_STR };
+typedef struct acol {
+  const char *name;
+  int kind;
+  int64_t *i;
+  double *f;
+  const char **s;
+  uint32_t *len;
+  uint8_t *valid;
+} acol;
+typedef struct atable {
+  int64_t rows;
+  int ncols;
+  acol cols[16];
+  tsr_frame_result *r; /* the strings point into it */
+} atable;
+
+static void *xmalloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (p == NULL) {
+    fprintf(stderr, "bench_frames: out of memory (%zu bytes)\n", n);
+    exit(1);
+  }
+  return p;
+}
+
+/* Computes f and copies its columns out as int64, double or strings. */
+static void table_of(tsr_frame *f, atable *t) {
+  memset(t, 0, sizeof *t);
+  CHECK(tsr_frame_compute(f, NULL, &t->r));
+  t->rows = tsr_frame_result_nrows(t->r);
+  t->ncols = tsr_frame_result_ncols(t->r);
+  if (t->ncols > 16) {
+    fprintf(stderr, "bench_frames: an answer with %d columns\n", t->ncols);
+    exit(1);
+  }
+  int64_t n = t->rows;
+  for (int c = 0; c < t->ncols; c++) {
+    acol *a = &t->cols[c];
+    a->name = tsr_frame_result_col_name(t->r, c);
+    tsr_type ty = tsr_frame_result_col_type(t->r, c);
+    a->valid = xmalloc((size_t)n);
+    if (ty.id == TSR_COL_STRING || ty.id == TSR_COL_DICT) {
+      a->kind = K_STR;
+      a->s = xmalloc((size_t)n * sizeof *a->s);
+      a->len = xmalloc((size_t)n * sizeof *a->len);
+      for (int64_t i = 0; i < n; i++) {
+        size_t len;
+        bool is_null;
+        CHECK(tsr_frame_result_string(t->r, c, i, &a->s[i], &len, &is_null));
+        a->len[i] = (uint32_t)len;
+        a->valid[i] = !is_null;
+      }
+      continue;
+    }
+    size_t w = tsr_type_width(ty);
+    uint8_t *raw = xmalloc((size_t)n * w), *bits = xmalloc((size_t)(n + 7) / 8);
+    CHECK(tsr_frame_result_values(t->r, c, raw, (size_t)n * w, bits));
+    bool flt = ty.id == TSR_COL_FLOAT64 || ty.id == TSR_COL_FLOAT32;
+    a->kind = flt ? K_FLOAT : K_INT;
+    if (flt)
+      a->f = xmalloc((size_t)n * sizeof *a->f);
+    else
+      a->i = xmalloc((size_t)n * sizeof *a->i);
+    for (int64_t i = 0; i < n; i++) {
+      a->valid[i] = (bits[i / 8] >> (i % 8)) & 1;
+      const uint8_t *v = raw + (size_t)i * w;
+      switch (ty.id) {
+      case TSR_COL_FLOAT64: a->f[i] = *(const double *)v; break;
+      case TSR_COL_FLOAT32: a->f[i] = *(const float *)v; break;
+      case TSR_COL_BOOL: case TSR_COL_UINT8: a->i[i] = *v; break;
+      case TSR_COL_INT8: a->i[i] = *(const int8_t *)v; break;
+      case TSR_COL_INT16: a->i[i] = *(const int16_t *)v; break;
+      case TSR_COL_UINT16: a->i[i] = *(const uint16_t *)v; break;
+      case TSR_COL_INT32: case TSR_COL_DATE: a->i[i] = *(const int32_t *)v; break;
+      case TSR_COL_UINT32: a->i[i] = *(const uint32_t *)v; break;
+      default: a->i[i] = *(const int64_t *)v; break;
+      }
+    }
+    free(raw);
+    free(bits);
+  }
+}
+
+static void table_free(atable *t) {
+  for (int c = 0; c < t->ncols; c++) {
+    free(t->cols[c].i);
+    free(t->cols[c].f);
+    free(t->cols[c].s);
+    free(t->cols[c].len);
+    free(t->cols[c].valid);
+  }
+  tsr_frame_result_destroy(&t->r);
+  memset(t, 0, sizeof *t);
+}
+
+static int table_col(const atable *t, const char *name) {
+  for (int c = 0; c < t->ncols; c++)
+    if (strcmp(t->cols[c].name, name) == 0)
+      return c;
+  return -1;
+}
+
+/* Sum of the non-null, non-NaN values of every column but the keys. */
+static double table_value_sum(const atable *t, const query *q) {
+  double sum = 0;
+  for (int c = 0; c < t->ncols; c++) {
+    bool key = false;
+    for (int k = 0; k < q->nkeys; k++)
+      key |= strcmp(t->cols[c].name, q->keys[k]) == 0;
+    const acol *a = &t->cols[c];
+    if (key || a->kind == K_STR)
+      continue;
+    for (int64_t i = 0; i < t->rows; i++)
+      if (a->valid[i] && (a->kind == K_INT || a->f[i] == a->f[i]))
+        sum += a->kind == K_INT ? (double)a->i[i] : a->f[i];
+  }
+  return sum;
+}
+
+/* Row order by the listed columns (nulls first; NaN after numbers). */
+static const atable *sort_table;
+static const int *sort_cols;
+static int sort_ncols;
+static int cmp_cell(const acol *a, int64_t x, int64_t y) {
+  if (a->valid[x] != a->valid[y])
+    return a->valid[x] ? 1 : -1;
+  if (!a->valid[x])
+    return 0;
+  if (a->kind == K_INT)
+    return (a->i[x] > a->i[y]) - (a->i[x] < a->i[y]);
+  if (a->kind == K_FLOAT) {
+    double p = a->f[x], q = a->f[y];
+    if (p != p || q != q)
+      return (p != p) - (q != q);
+    return (p > q) - (p < q);
+  }
+  uint32_t n = a->len[x] < a->len[y] ? a->len[x] : a->len[y];
+  int c = memcmp(a->s[x], a->s[y], n);
+  return c ? c : (a->len[x] > a->len[y]) - (a->len[x] < a->len[y]);
+}
+static int cmp_rows(const void *pa, const void *pb) {
+  int64_t x = *(const int64_t *)pa, y = *(const int64_t *)pb;
+  for (int k = 0; k < sort_ncols; k++) {
+    int c = cmp_cell(&sort_table->cols[sort_cols[k]], x, y);
+    if (c)
+      return c;
+  }
+  return 0;
+}
+static int64_t *sorted_rows(const atable *t, const int *cols, int ncols) {
+  int64_t *perm = xmalloc((size_t)t->rows * sizeof *perm);
+  for (int64_t i = 0; i < t->rows; i++)
+    perm[i] = i;
+  sort_table = t;
+  sort_cols = cols;
+  sort_ncols = ncols;
+  qsort(perm, (size_t)t->rows, sizeof *perm, cmp_rows);
+  return perm;
+}
+
+static void cell_text(const acol *a, int64_t i, char *buf, size_t size) {
+  if (!a->valid[i])
+    snprintf(buf, size, "null");
+  else if (a->kind == K_INT)
+    snprintf(buf, size, "%lld", (long long)a->i[i]);
+  else if (a->kind == K_FLOAT)
+    snprintf(buf, size, "%.17g", a->f[i]);
+  else
+    snprintf(buf, size, "%.*s", (int)(a->len[i] > 40 ? 40 : a->len[i]), a->s[i]);
+}
+
+/* Whether two cells agree: integers and strings exactly, floats (or a
+ * float beside an integer) within 1e-9 relative, NaN with NaN. */
+static bool same_cell(const acol *a, int64_t x, const acol *b, int64_t y) {
+  if (a->valid[x] != b->valid[y])
+    return false;
+  if (!a->valid[x])
+    return true;
+  if (a->kind == K_STR || b->kind == K_STR)
+    return a->kind == b->kind && a->len[x] == b->len[y] && memcmp(a->s[x], b->s[y], a->len[x]) == 0;
+  if (a->kind == K_INT && b->kind == K_INT)
+    return a->i[x] == b->i[y];
+  double p = a->kind == K_INT ? (double)a->i[x] : a->f[x];
+  double q = b->kind == K_INT ? (double)b->i[y] : b->f[y];
+  if (p != p || q != q)
+    return p != p && q != q;
+  double m = fabs(p) > fabs(q) ? fabs(p) : fabs(q);
+  return p == q || fabs(p - q) <= 1e-9 * m;
+}
+
+/* Compares tessera's answer with DuckDB's (both sorted by every column, the
+ * keys first); writes "ok" or what differs into out. */
+static void compare_answers(const query *q, const atable *me, const atable *ref, char *out,
+                            size_t size) {
+  if (me->rows != ref->rows) {
+    snprintf(out, size, "rows %lld, duckdb %lld", (long long)me->rows, (long long)ref->rows);
+    return;
+  }
+  int mc[16], rc[16], n = 0;
+  for (int c = 0; c < ref->ncols; c++) {
+    int k = table_col(me, ref->cols[c].name);
+    if (k < 0) {
+      snprintf(out, size, "no column %s", ref->cols[c].name);
+      return;
+    }
+    rc[n] = c;
+    mc[n++] = k;
+  }
+  if (me->ncols != ref->ncols) {
+    snprintf(out, size, "%d columns, duckdb %d", me->ncols, ref->ncols);
+    return;
+  }
+  /* keys first, then the values, in DuckDB's column order */
+  int mo[16], ro[16], m = 0;
+  for (int pass = 0; pass < 2; pass++)
+    for (int c = 0; c < n; c++) {
+      bool key = false;
+      for (int k = 0; k < q->nkeys; k++)
+        key |= strcmp(ref->cols[rc[c]].name, q->keys[k]) == 0;
+      if (key == (pass == 0)) {
+        mo[m] = mc[c];
+        ro[m++] = rc[c];
+      }
+    }
+  int64_t *pm = sorted_rows(me, mo, m), *pr = sorted_rows(ref, ro, m);
+  int64_t bad = 0, first = -1;
+  int bad_col = -1;
+  for (int64_t i = 0; i < me->rows; i++) {
+    bool ok = true;
+    for (int c = 0; c < m && ok; c++)
+      if (!same_cell(&me->cols[mo[c]], pm[i], &ref->cols[ro[c]], pr[i])) {
+        ok = false;
+        if (first < 0) {
+          first = i;
+          bad_col = c;
+        }
+      }
+    bad += !ok;
+  }
+  if (bad == 0) {
+    snprintf(out, size, "ok");
+  } else {
+    char a[64], b[64];
+    cell_text(&me->cols[mo[bad_col]], pm[first], a, sizeof a);
+    cell_text(&ref->cols[ro[bad_col]], pr[first], b, sizeof b);
+    snprintf(out, size, "%lld rows differ (sorted row %lld: %.24s %.40s, duckdb %.40s)", (long long)bad,
+             (long long)first, ref->cols[ro[bad_col]].name, a, b);
+  }
+  free(pm);
+  free(pr);
+}
+
+/* Query k of F1 on x; the answer is held in memory when it returns. */
+static void run_query(tsr_frame *x, int k, tsr_frame **ans) {
+  const query *q = &queries[k];
+  if (q->text != NULL)
+    CHECK(tsr_frame_aggregate(x, q->nkeys, q->keys, q->text, NULL, ans));
+  else
+    CHECK(tsr_frame_groupby(x, q->nkeys, q->keys, q->naggs, q->aggs, NULL, ans));
+}
+
+/* ---- turns -------------------------------------------------------------- */
+
 static double column_sum(tsr_frame_result *r, const char *name) {
+
   int col = -1;
   for (int i = 0; i < tsr_frame_result_ncols(r); i++)
     if (strcmp(tsr_frame_result_col_name(r, i), name) == 0)
@@ -133,10 +498,12 @@ static double row_bytes(const tsr_frame *f) {
   return b;
 }
 
-/* One tessera turn: times of both workloads, checks, and filter_assign's
- * bytes touched. */
-static void tessera_turn(tsr_ctx *ctx, const char *csv, double t[N_WORKLOADS],
-                         check c[N_WORKLOADS], double *bytes) {
+/* One tessera turn: times of the selected workloads, checks, and
+ * filter_assign's bytes touched.  With answers != NULL (the last turn), each
+ * query's answer is compared with DuckDB's answers/<q>.csv into verdict[]. */
+static void tessera_turn(tsr_ctx *ctx, const options *o, const char *csv, double t[N_WORKLOADS],
+                         check c[N_WORKLOADS], double *bytes, const char *answers,
+                         char verdict[N_WORKLOADS][256]) {
   double t0 = bench_now();
   tsr_frame *raw = NULL, *x = NULL;
   CHECK(tsr_frame_read_csv(ctx, csv, NULL, &raw));
@@ -149,32 +516,70 @@ static void tessera_turn(tsr_ctx *ctx, const char *csv, double t[N_WORKLOADS],
   CHECK(tsr_frame_reduce_f64(x, "v3", TSR_COL_SUM, 0, &v3, NULL));
   c[LOAD] = (check){rows, v3};
 
-  t0 = bench_now();
-  tsr_frame *y = NULL, *z = NULL;
-  tsr_frame_result *r = NULL;
-  CHECK(tsr_frame_filter(x, "v3 > 50", &y));
-  CHECK(tsr_frame_assign(y, "w", "v1 * v3 + v2", &z));
-  CHECK(tsr_frame_compute(z, NULL, &r));
-  t[FILTER_ASSIGN] = bench_now() - t0;
-  int64_t kept = tsr_frame_result_nrows(r);
-  c[FILTER_ASSIGN] = (check){kept, column_sum(r, "w")};
-  /* Read: v3 for the predicate and every column for the gather; written:
-   * the kept rows of every column; then v1, v3, v2 read and w written. */
-  *bytes = (double)rows * (8 + row_bytes(x)) + (double)kept * (row_bytes(x) + 4 * 8);
-  tsr_frame_result_destroy(&r);
-  tsr_frame_destroy(&z);
-  tsr_frame_destroy(&y);
+  if (o->only[FILTER_ASSIGN]) {
+    t0 = bench_now();
+    tsr_frame *y = NULL, *z = NULL;
+    tsr_frame_result *r = NULL;
+    CHECK(tsr_frame_filter(x, "v3 > 50", &y));
+    CHECK(tsr_frame_assign(y, "w", "v1 * v3 + v2", &z));
+    CHECK(tsr_frame_compute(z, NULL, &r));
+    t[FILTER_ASSIGN] = bench_now() - t0;
+    int64_t kept = tsr_frame_result_nrows(r);
+    c[FILTER_ASSIGN] = (check){kept, column_sum(r, "w")};
+    /* Read: v3 for the predicate and every column for the gather; written:
+     * the kept rows of every column; then v1, v3, v2 read and w written. */
+    *bytes = (double)rows * (8 + row_bytes(x)) + (double)kept * (row_bytes(x) + 4 * 8);
+    tsr_frame_result_destroy(&r);
+    tsr_frame_destroy(&z);
+    tsr_frame_destroy(&y);
+  }
+
+  for (int k = 0; k < 10; k++) {
+    if (!o->only[Q1 + k])
+      continue;
+    tsr_frame *ans = NULL;
+    t0 = bench_now();
+    run_query(x, k, &ans);
+    t[Q1 + k] = bench_now() - t0;
+    /* Untimed: the check values and, in the last turn, DuckDB's answer. */
+    atable me;
+    table_of(ans, &me); /* reads ans in place: destroyed after the table */
+    c[Q1 + k] = (check){me.rows, table_value_sum(&me, &queries[k])};
+    if (answers != NULL) {
+      char path[4200];
+      snprintf(path, sizeof path, "%s/%s.csv", answers, workload_names[Q1 + k]);
+      struct stat st;
+      if (stat(path, &st) != 0) {
+        snprintf(verdict[Q1 + k], 256, "no duckdb answer");
+      } else {
+        tsr_frame *ref = NULL;
+        atable rt;
+        CHECK(tsr_frame_read_csv(ctx, path, NULL, &ref));
+        table_of(ref, &rt);
+        compare_answers(&queries[k], &me, &rt, verdict[Q1 + k], 256);
+        table_free(&rt);
+        tsr_frame_destroy(&ref);
+      }
+    }
+    table_free(&me);
+    tsr_frame_destroy(&ans);
+  }
   tsr_frame_destroy(&x);
 }
 
-/* One peer turn: runs its script with --reps 1 and reads its lines. */
-static void peer_turn(const options *o, int p, const char *csv, series s[N_WORKLOADS]) {
+/* One peer turn: runs its script with --reps 1 (and --answers DIR when
+ * answers is not NULL) and reads its lines. */
+static void peer_turn(const options *o, int p, const char *csv, const char *answers,
+                      series s[N_WORKLOADS]) {
   if (s[0].status[0] != '\0')
     return; /* missing: reported once */
-  char cmd[4096];
+  char cmd[8192];
   const char *interp = strstr(peer_scripts[p], ".py") ? o->python : o->node;
-  snprintf(cmd, sizeof cmd, "'%s' '%s/%s' '%s' --reps 1 --threads %d 2>&1", interp, o->peers_dir,
-           peer_scripts[p], csv, o->threads);
+  int len = snprintf(cmd, sizeof cmd, "'%s' '%s/%s' '%s' --reps 1 --threads %d --only %s",
+                     interp, o->peers_dir, peer_scripts[p], csv, o->threads, o->only_list);
+  if (answers != NULL)
+    len += snprintf(cmd + len, sizeof cmd - (size_t)len, " --answers '%s'", answers);
+  snprintf(cmd + len, sizeof cmd - (size_t)len, " 2>&1");
   FILE *f = popen(cmd, "r");
   if (f == NULL) {
     for (int w = 0; w < N_WORKLOADS; w++)
@@ -199,12 +604,15 @@ static void peer_turn(const options *o, int p, const char *csv, series s[N_WORKL
           s[w].checks[w] = (check){rows, sum};
       continue;
     }
-    if (sscanf(line, "%63s\t%lf", name, &sec) == 2)
+    if (sscanf(line, "%63s\t%lf", name, &sec) == 2) {
       for (int w = 0; w < N_WORKLOADS; w++)
         if (strcmp(name, workload_names[w]) == 0 && s[w].n < 64) {
           s[w].t[s[w].n++] = sec;
           got[w] = true;
         }
+    } else if (line[0] != '\0' && line[0] != '\n') {
+      fprintf(stderr, "# %s: %s", peer_names[p], line); /* its complaints */
+    }
   }
   int rc = pclose(f);
   int code = WIFEXITED(rc) ? WEXITSTATUS(rc) : 1;
@@ -218,9 +626,38 @@ static void peer_turn(const options *o, int p, const char *csv, series s[N_WORKL
     printf("# %s failed (exit %d): %s\n", peer_names[p], code, cmd);
 }
 
+/* The directory DuckDB writes its answers to: --keep-answers DIR, or a
+ * fresh temporary one (removed at the end). */
+static const char *answers_dir(const options *o, char *buf, size_t size) {
+  if (o->keep_answers != NULL) {
+    if (mkdir(o->keep_answers, 0755) != 0 && errno != EEXIST) {
+      fprintf(stderr, "bench_frames: cannot make %s: %s\n", o->keep_answers, strerror(errno));
+      exit(1);
+    }
+    return o->keep_answers;
+  }
+  const char *tmp = getenv("TMPDIR");
+  snprintf(buf, size, "%s/tessera-bench-answers-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  if (mkdtemp(buf) == NULL) {
+    fprintf(stderr, "bench_frames: cannot make %s: %s\n", buf, strerror(errno));
+    exit(1);
+  }
+  return buf;
+}
+
+static void answers_remove(const char *dir) {
+  char path[4200];
+  for (int k = 0; k < 10; k++) {
+    snprintf(path, sizeof path, "%s/%s.csv", dir, workload_names[Q1 + k]);
+    (void)unlink(path);
+  }
+  (void)rmdir(dir);
+}
+
 int main(int argc, char **argv) {
   options o = {.reps = 5, .threads = 2, .peers = true, .peers_dir = TSR_BENCH_PEERS_DIR,
                .python = "/usr/bin/python3", .node = "node"};
+  parse_only(&o, "load,filter_assign,q1,q2,q3,q4,q5,q6,q7,q8,q9,q10");
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--no-peers") == 0)
@@ -239,6 +676,10 @@ int main(int argc, char **argv) {
       o.python = argv[++i];
     else if (strcmp(a, "--node") == 0)
       o.node = argv[++i];
+    else if (strcmp(a, "--only") == 0)
+      parse_only(&o, argv[++i]);
+    else if (strcmp(a, "--keep-answers") == 0)
+      o.keep_answers = argv[++i];
     else
       usage();
   }
@@ -252,10 +693,15 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_frames: %s: %s\n", csv, strerror(errno));
     return 1;
   }
+  bool any_query = false;
+  for (int k = Q1; k < N_WORKLOADS; k++)
+    any_query |= o.only[k];
+  char abuf[4096];
+  const char *answers = o.peers && any_query ? answers_dir(&o, abuf, sizeof abuf) : NULL;
   double stream = bench_stream_triad(20u << 20, o.threads, 10);
   printf("# STREAM triad: %.1f GB/s with %d threads\n", stream / 1e9, o.threads);
-  printf("# file: %s (%lld bytes), %d turns, %d threads\n", csv, (long long)st.st_size, o.reps,
-         o.threads);
+  printf("# file: %s (%lld bytes), %d turns, %d threads, workloads %s\n", csv,
+         (long long)st.st_size, o.reps, o.threads, o.only_list);
   series mine[N_WORKLOADS];
   series peers[N_PEERS][N_WORKLOADS];
   memset(mine, 0, sizeof mine);
@@ -263,17 +709,41 @@ int main(int argc, char **argv) {
   for (int p = 0; p < N_PEERS && !o.peers; p++)
     for (int w = 0; w < N_WORKLOADS; w++)
       snprintf(peers[p][w].status, sizeof peers[p][w].status, "skipped");
+  char verdict[N_WORKLOADS][256];
+  for (int w = 0; w < N_WORKLOADS; w++)
+    snprintf(verdict[w], sizeof verdict[w], o.peers ? "no duckdb answer" : "-");
   double bytes = 0;
   for (int turn = 0; turn < o.reps; turn++) {
     double t[N_WORKLOADS];
-    tessera_turn(ctx, csv, t, mine[0].checks, &bytes);
+    /* DuckDB writes its answers in the first turn; tessera compares in the
+     * last (with one turn: DuckDB's turn comes first). */
+    bool last = turn == o.reps - 1;
+    if (o.reps == 1)
+      for (int p = 0; p < N_PEERS && o.peers; p++)
+        peer_turn(&o, p, csv, p == DUCKDB ? answers : NULL, peers[p]);
+    tessera_turn(ctx, &o, csv, t, mine[0].checks, &bytes, last ? answers : NULL, verdict);
     for (int w = 0; w < N_WORKLOADS; w++)
-      mine[w].t[mine[w].n++] = t[w];
-    for (int p = 0; p < N_PEERS && o.peers; p++)
-      peer_turn(&o, p, csv, peers[p]);
-    fprintf(stderr, "# turn %d of %d done (tessera: load %.3f s, filter_assign %.3f s)\n", turn + 1, o.reps, t[0], t[1]);
+      if (o.only[w] || w == LOAD)
+        mine[w].t[mine[w].n++] = t[w];
+    for (int p = 0; p < N_PEERS && o.peers && o.reps > 1; p++)
+      peer_turn(&o, p, csv, p == DUCKDB && turn == 0 ? answers : NULL, peers[p]);
+    fprintf(stderr, "# turn %d of %d done (tessera: load %.3f s)\n", turn + 1, o.reps, t[LOAD]);
+  }
+  /* F0's checks: rows and sums against DuckDB's. */
+  for (int w = LOAD; w <= FILTER_ASSIGN; w++) {
+    if (peers[DUCKDB][w].n == 0)
+      continue;
+    check a = mine[0].checks[w], b = peers[DUCKDB][w].checks[w];
+    if (a.rows != b.rows)
+      snprintf(verdict[w], sizeof verdict[w], "rows %lld, duckdb %lld", a.rows, b.rows);
+    else if (!(fabs(a.sum - b.sum) <= 1e-9 * fabs(b.sum)))
+      snprintf(verdict[w], sizeof verdict[w], "sum %.17g, duckdb %.17g", a.sum, b.sum);
+    else
+      snprintf(verdict[w], sizeof verdict[w], "ok");
   }
   for (int w = 0; w < N_WORKLOADS; w++) {
+    if (!o.only[w])
+      continue;
     printf("# check %s: tessera %lld rows, sum %.6f", workload_names[w], mine[0].checks[w].rows,
            mine[0].checks[w].sum);
     for (int p = 0; p < N_PEERS; p++)
@@ -287,8 +757,12 @@ int main(int argc, char **argv) {
     printf("\t%s_s", peer_names[p]);
   for (int p = 0; p < N_PEERS; p++)
     printf("\t%s_x", peer_names[p]);
-  printf("\tMB_s_per_core\tfrac_stream\n");
+  printf("\tMB_s_per_core\tfrac_stream\tcheck\n");
+  double log_sum[N_PEERS] = {0};
+  int n_ratio[N_PEERS] = {0};
   for (int w = 0; w < N_WORKLOADS; w++) {
+    if (!o.only[w])
+      continue;
     double me = bench_median(mine[w].t, mine[w].n);
     printf("%s\t%.3f", workload_names[w], me);
     double med[N_PEERS];
@@ -300,15 +774,29 @@ int main(int argc, char **argv) {
         printf("\t%s", peers[p][w].status[0] ? peers[p][w].status : "skipped");
     }
     for (int p = 0; p < N_PEERS; p++)
-      if (peers[p][w].n > 0)
+      if (peers[p][w].n > 0) {
         printf("\t%.2f", med[p] / me);
-      else
+        if (w >= Q1) {
+          log_sum[p] += log(med[p] / me);
+          n_ratio[p]++;
+        }
+      } else {
         printf("\t-");
+      }
     if (w == LOAD)
-      printf("\t%.0f\t-\n", (double)st.st_size / 1e6 / me / o.threads);
+      printf("\t%.0f\t-", (double)st.st_size / 1e6 / me / o.threads);
+    else if (w == FILTER_ASSIGN)
+      printf("\t-\t%.2f", bytes / me / stream);
     else
-      printf("\t-\t%.2f\n", bytes / me / stream);
+      printf("\t-\t-");
+    printf("\t%s\n", verdict[w]);
   }
+  for (int p = 0; p < N_PEERS; p++)
+    if (n_ratio[p] > 0)
+      printf("# F1 geometric mean of %s / tessera over %d queries: %.2f\n", peer_names[p],
+             n_ratio[p], exp(log_sum[p] / n_ratio[p]));
+  if (answers != NULL && o.keep_answers == NULL)
+    answers_remove(answers);
   tsr_ctx_destroy(&ctx);
   return 0;
 }

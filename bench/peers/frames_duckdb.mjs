@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // frames_duckdb.mjs — DuckDB (npm @duckdb/node-api) on the frame workloads of
-// benchmark F0, for bench_frames to print beside tessera's numbers.
+// benchmarks F0 and F1, for bench_frames to print beside tessera's numbers.
 //
-//   node bench/peers/frames_duckdb.mjs CSV [--reps R] [--threads T]
+//   node bench/peers/frames_duckdb.mjs CSV [--reps R] [--threads T] [--only W,...] [--answers DIR]
 //
 // CSV is a db-benchmark G1 groupby file (id1, id2, id3 strings; id4, id5, id6,
 // v1, v2 integers; v3 float).  Each of R runs (default 5), in an in-memory
@@ -10,13 +10,20 @@
 //   load           CREATE TABLE x AS SELECT * FROM read_csv('CSV')
 //                  (types sniffed by DuckDB; the time ends when the table exists)
 //   filter_assign  CREATE TABLE y AS SELECT *, v1 * v3 + v2 AS w FROM x WHERE v3 > 50
-// then, untimed, the checks and DROP TABLE y, x.
+//   q1..q10        db-benchmark's group-by queries (SQL below) on the loaded x,
+//                  each as CREATE OR REPLACE TABLE ans AS <query>
+// then, untimed, the checks (and with --answers, in the first run, COPY ans TO
+// DIR/<query>.csv), DROP TABLE ans; at the end of the run DROP TABLE x.
+// --only selects the workloads (the load runs anyway).
 // Output (stdout): '#' comment lines, then per workload
 //   workload<TAB>median seconds
-//   check<TAB>workload<TAB>rows<TAB>sum      (load: sum(v3); filter_assign: sum(w))
+//   check<TAB>workload<TAB>rows<TAB>sum      (load: sum(v3); filter_assign: sum(w);
+//                                              queries: the sum of every value column,
+//                                              nulls and NaN left out)
 // Exit 0 done, 1 failed, 2 @duckdb/node-api missing, 64 bad usage.
+import path from "node:path";
 import {
-  EXIT_FAILED, comment, die, freeMemory, importPeer, now, packageVersion, parseArgs, report, requireG1,
+  EXIT_FAILED, G1_QUERIES, WORKLOADS, comment, die, freeMemory, importPeer, now, packageVersion, parseArgs, report, requireG1,
 } from "./peers_common.mjs";
 
 const prog = "frames_duckdb.mjs";
@@ -24,6 +31,22 @@ const args = parseArgs(prog, process.argv.slice(2));
 const { DuckDBInstance } = await importPeer(prog, "@duckdb/node-api");
 
 const sqlString = (s) => `'${s.replaceAll("'", "''")}'`;
+
+// The queries of F1, as db-benchmark's DuckDB solution writes them.
+const SQL = {
+  q1: "SELECT id1, sum(v1) AS v1 FROM x GROUP BY id1",
+  q2: "SELECT id1, id2, sum(v1) AS v1 FROM x GROUP BY id1, id2",
+  q3: "SELECT id3, sum(v1) AS v1, avg(v3) AS v3 FROM x GROUP BY id3",
+  q4: "SELECT id4, avg(v1) AS v1, avg(v2) AS v2, avg(v3) AS v3 FROM x GROUP BY id4",
+  q5: "SELECT id6, sum(v1) AS v1, sum(v2) AS v2, sum(v3) AS v3 FROM x GROUP BY id6",
+  q6: "SELECT id4, id5, quantile_cont(v3, 0.5) AS median_v3, stddev(v3) AS sd_v3 FROM x GROUP BY id4, id5",
+  q7: "SELECT id3, max(v1) - min(v2) AS range_v1_v2 FROM x GROUP BY id3",
+  q8: "SELECT id6, v3 AS largest2_v3 FROM (SELECT id6, v3, row_number() OVER (PARTITION BY id6 " +
+    "ORDER BY v3 DESC) AS order_v3 FROM x WHERE v3 IS NOT NULL) sub_query WHERE order_v3 <= 2",
+  q9: "SELECT id2, id4, pow(corr(v1, v2), 2) AS r2 FROM x GROUP BY id2, id4",
+  q10: "SELECT id1, id2, id3, id4, id5, id6, sum(v3) AS v3, count(*) AS count FROM x " +
+    "GROUP BY id1, id2, id3, id4, id5, id6",
+};
 
 try {
   const instance = await DuckDBInstance.create(":memory:", { threads: String(args.threads) });
@@ -36,32 +59,52 @@ try {
   comment("file", args.csv, `${args.bytes} bytes`);
   comment("reps", String(args.reps));
 
-  const load = { times: [], checks: [] };
-  const filter = { times: [], checks: [] };
+  const runs = Object.fromEntries(WORKLOADS.map((w) => [w, { times: [], checks: [] }]));
   for (let r = 0; r < args.reps; r++) {
     let t0 = now();
     await con.run(`CREATE TABLE x AS SELECT * FROM read_csv(${sqlString(args.csv)})`);
-    load.times.push(now() - t0);
+    runs.load.times.push(now() - t0);
     if (r === 0) {
       const d = (await con.runAndReadAll("DESCRIBE x")).getRows();
       comment("schema", d.map(([name, type]) => `${name}:${type}`).join(","));
       requireG1(prog, args.csv, d.map(([name]) => name));
     }
     let [rows, sum] = await one("SELECT count(*), sum(v3)::DOUBLE FROM x");
-    load.checks.push({ rows: Number(rows), sum });
+    runs.load.checks.push({ rows: Number(rows), sum });
 
-    t0 = now();
-    await con.run("CREATE TABLE y AS SELECT *, v1 * v3 + v2 AS w FROM x WHERE v3 > 50");
-    filter.times.push(now() - t0);
-    [rows, sum] = await one("SELECT count(*), sum(w)::DOUBLE FROM y");
-    filter.checks.push({ rows: Number(rows), sum });
+    if (args.only.has("filter_assign")) {
+      t0 = now();
+      await con.run("CREATE TABLE y AS SELECT *, v1 * v3 + v2 AS w FROM x WHERE v3 > 50");
+      runs.filter_assign.times.push(now() - t0);
+      [rows, sum] = await one("SELECT count(*), sum(w)::DOUBLE FROM y");
+      runs.filter_assign.checks.push({ rows: Number(rows), sum });
+      await con.run("DROP TABLE y");
+    }
 
-    await con.run("DROP TABLE y");
+    for (const { q, vals } of G1_QUERIES) {
+      if (!args.only.has(q)) continue;
+      t0 = now();
+      await con.run(`CREATE OR REPLACE TABLE ans AS ${SQL[q]}`);
+      runs[q].times.push(now() - t0);
+      // Untimed: the check (rows, the sum of every value column, nulls and
+      // NaN left out), the answer.
+      const total = vals.map((v) =>
+        `coalesce(sum(${v}::DOUBLE) FILTER (WHERE NOT isnan(${v}::DOUBLE)), 0)`).join(" + ");
+      [rows, sum] = await one(`SELECT count(*), ${total} FROM ans`);
+      runs[q].checks.push({ rows: Number(rows), sum });
+      if (r === 0 && args.answers !== null) {
+        const file = path.join(args.answers, `${q}.csv`);
+        await con.run(`COPY ans TO ${sqlString(file)} (HEADER, DELIMITER ',')`);
+      }
+      await con.run("DROP TABLE ans");
+    }
+
     await con.run("DROP TABLE x");
     await freeMemory();
   }
-  report(prog, "load", load.times, load.checks);
-  report(prog, "filter_assign", filter.times, filter.checks);
+  for (const w of WORKLOADS) {
+    if (w === "load" || args.only.has(w)) report(prog, w, runs[w].times, runs[w].checks);
+  }
   con.closeSync();
   instance.closeSync();
 } catch (e) {

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """frames_pandas.py -- pandas (Debian's python3-pandas) on the frame workloads
-of benchmark F0, for bench_frames to print beside tessera's numbers.
+of benchmarks F0 and F1, for bench_frames to print beside tessera's numbers.
 
     /usr/bin/python3 bench/peers/frames_pandas.py CSV [--reps R] [--threads T]
+                                                  [--only W,...] [--answers DIR]
 
 Use Debian's /usr/bin/python3: another python3 on the PATH (pyenv, a
 virtualenv) does not see python3-pandas.  CSV is a db-benchmark G1 groupby
@@ -11,12 +12,19 @@ of R runs (default 5), pandas' defaults:
   load           x = pandas.read_csv(CSV)    (C parser; types inferred; strings
                  become Python str objects in object columns)
   filter_assign  y = x[x["v3"] > 50]; y = y.assign(w=y["v1"] * y["v3"] + y["v2"])
-then, untimed, the checks and a garbage collection.  pandas computes on one
+  q1..q10        db-benchmark's group-by queries (QUERIES below) on the loaded
+                 frame with id1..id3 made categorical (untimed, as db-benchmark's
+                 pandas solution loads them)
+then, untimed, the checks (with --answers, in the first run, each query's
+answer written to DIR/<query>.csv) and a garbage collection.  --only selects
+the workloads (the load runs anyway).  pandas computes on one
 thread; --threads T (default 2) only caps the thread pools of what pandas
 may call (numexpr, OpenBLAS, OpenMP), set before pandas is imported.
 Output (stdout): '#' comment lines, then per workload
   workload<TAB>median seconds
-  check<TAB>workload<TAB>rows<TAB>sum      (load: sum(v3); filter_assign: sum(w))
+  check<TAB>workload<TAB>rows<TAB>sum      (load: sum(v3); filter_assign: sum(w);
+                                            queries: the sum of every value column,
+                                            nulls and NaN left out)
 Exit 0 done, 1 failed, 2 pandas missing, 64 bad usage.
 """
 import argparse
@@ -44,12 +52,43 @@ def whole(text):
     return int(text)
 
 
-p = Parser(prog=PROG, description="pandas on the F0 frame workloads (load, filter_assign)")
+# The db-benchmark group-by queries of F1: the answer's key and value columns
+# (the check adds up every value column), as in peers_common.mjs.
+G1_QUERIES = [
+    ("q1", ["id1"], ["v1"]),
+    ("q2", ["id1", "id2"], ["v1"]),
+    ("q3", ["id3"], ["v1", "v3"]),
+    ("q4", ["id4"], ["v1", "v2", "v3"]),
+    ("q5", ["id6"], ["v1", "v2", "v3"]),
+    ("q6", ["id4", "id5"], ["median_v3", "sd_v3"]),
+    ("q7", ["id3"], ["range_v1_v2"]),
+    ("q8", ["id6"], ["largest2_v3"]),
+    ("q9", ["id2", "id4"], ["r2"]),
+    ("q10", ["id1", "id2", "id3", "id4", "id5", "id6"], ["v3", "count"]),
+]
+WORKLOADS = ["load", "filter_assign"] + [q for q, _, _ in G1_QUERIES]
+
+
+def workload_list(text):
+    names = [w for w in text.split(",") if w]
+    bad = [w for w in names if w not in WORKLOADS]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(f"needs workloads among {','.join(WORKLOADS)}, got '{text}'")
+    return set(names)
+
+
+p = Parser(prog=PROG, description="pandas on the frame workloads of F0 (load, filter_assign) and F1 (q1..q10)")
 p.add_argument("csv", metavar="CSV", help="a db-benchmark G1 groupby file")
 p.add_argument("--reps", type=whole, default=5, help="timed runs of each workload (default 5)")
 p.add_argument("--threads", type=whole, default=2,
                help="cap of the thread pools pandas may call (default 2); pandas itself is single-threaded")
+p.add_argument("--only", type=workload_list, default=set(WORKLOADS),
+               help="the workloads to run (default all; the file is loaded in every run)")
+p.add_argument("--answers", metavar="DIR",
+               help="write each query's answer of the first run to DIR/<query>.csv (untimed)")
 ARGS = p.parse_args()
+if ARGS.answers is not None and not os.path.isdir(ARGS.answers):
+    die(EXIT_FAILED, f"--answers: '{ARGS.answers}' is not a directory")
 
 try:
     CSV_BYTES = os.stat(ARGS.csv).st_size
@@ -80,12 +119,42 @@ def comment(*fields):
 def report(workload, times, checks):
     rows0, sum0 = checks[0]
     for rows, s in checks:
-        if rows != rows0 or not abs(s - sum0) <= 1e-9 * abs(sum0):
+        if rows != rows0 or not abs(s - sum0) <= 1e-9 * abs(sum0) + 1e-300:
             die(EXIT_FAILED, f"{workload}: the runs disagree ({rows0} rows, sum {sum0!r} "
                 f"against {rows} rows, sum {s!r})")
     comment("runs", workload, ",".join(f"{t:.6f}" for t in times))
     print(f"{workload}\t{statistics.median(times):.6f}")
     print(f"check\t{workload}\t{rows0}\t{sum0!r}", flush=True)
+
+
+def query(q, x):
+    """db-benchmark's pandas solution of query q on x (its answer frame)."""
+    by = dict(as_index=False, sort=False, observed=True, dropna=False)
+    if q == "q1":
+        return x.groupby("id1", **by).agg({"v1": "sum"})
+    if q == "q2":
+        return x.groupby(["id1", "id2"], **by).agg({"v1": "sum"})
+    if q == "q3":
+        return x.groupby("id3", **by).agg({"v1": "sum", "v3": "mean"})
+    if q == "q4":
+        return x.groupby("id4", **by).agg({"v1": "mean", "v2": "mean", "v3": "mean"})
+    if q == "q5":
+        return x.groupby("id6", **by).agg({"v1": "sum", "v2": "sum", "v3": "sum"})
+    if q == "q6":
+        return x.groupby(["id4", "id5"], **by).agg(median_v3=("v3", "median"), sd_v3=("v3", "std"))
+    if q == "q7":
+        return (x.groupby("id3", **by).agg({"v1": "max", "v2": "min"})
+                .assign(range_v1_v2=lambda t: t["v1"] - t["v2"])[["id3", "range_v1_v2"]])
+    if q == "q8":
+        return (x[~x["v3"].isna()][["id6", "v3"]].sort_values("v3", ascending=False)
+                .groupby("id6", **by).head(2).rename(columns={"v3": "largest2_v3"}))
+    if q == "q9":
+        return (x[["id2", "id4", "v1", "v2"]].groupby(["id2", "id4"], **by)
+                .apply(lambda t: pd.Series({"r2": t[["v1", "v2"]].corr()["v1"]["v2"] ** 2})))
+    if q == "q10":
+        return (x.groupby(["id1", "id2", "id3", "id4", "id5", "id6"], **by)
+                .agg({"v3": "sum", "v1": "size"}).rename(columns={"v1": "count"}))
+    raise ValueError(q)
 
 
 def main():
@@ -99,29 +168,48 @@ def main():
     comment("threads", f"1 (pandas is single-threaded; pools capped at {ARGS.threads})")
     comment("file", ARGS.csv, f"{CSV_BYTES} bytes")
     comment("reps", str(ARGS.reps))
-    load_t, load_c, filt_t, filt_c = [], [], [], []
+    times = {w: [] for w in WORKLOADS}
+    checks = {w: [] for w in WORKLOADS}
     for r in range(ARGS.reps):
         t0 = time.perf_counter()
         x = pd.read_csv(ARGS.csv)
-        load_t.append(time.perf_counter() - t0)
+        times["load"].append(time.perf_counter() - t0)
         if r == 0:
             comment("schema", ",".join(f"{c}:{t}" for c, t in x.dtypes.items()))
             missing = [c for c in ("v1", "v2", "v3") if c not in x.columns]
             if missing:
                 die(EXIT_FAILED, f"'{ARGS.csv}' has no column {', '.join(missing)} (columns: "
                     f"{', '.join(map(str, x.columns))}): not a db-benchmark G1 groupby file")
-        load_c.append((len(x), float(x["v3"].sum())))
+        checks["load"].append((len(x), float(x["v3"].sum())))
 
-        t0 = time.perf_counter()
-        y = x[x["v3"] > 50]
-        y = y.assign(w=y["v1"] * y["v3"] + y["v2"])
-        filt_t.append(time.perf_counter() - t0)
-        filt_c.append((len(y), float(y["w"].sum())))
+        if "filter_assign" in ARGS.only:
+            t0 = time.perf_counter()
+            y = x[x["v3"] > 50]
+            y = y.assign(w=y["v1"] * y["v3"] + y["v2"])
+            times["filter_assign"].append(time.perf_counter() - t0)
+            checks["filter_assign"].append((len(y), float(y["w"].sum())))
+            del y
 
-        del x, y
+        if any(q in ARGS.only for q, _, _ in G1_QUERIES):
+            for c in ("id1", "id2", "id3"):
+                x[c] = x[c].astype("category")
+        for q, _, vals in G1_QUERIES:
+            if q not in ARGS.only:
+                continue
+            t0 = time.perf_counter()
+            ans = query(q, x)
+            times[q].append(time.perf_counter() - t0)
+            # Untimed: rows and the sum of the value columns (NaN and null skipped).
+            checks[q].append((len(ans), float(sum(ans[v].astype("float64").sum() for v in vals))))
+            if r == 0 and ARGS.answers is not None:
+                ans.to_csv(os.path.join(ARGS.answers, f"{q}.csv"), index=False)
+            del ans
+
+        del x
         gc.collect()
-    report("load", load_t, load_c)
-    report("filter_assign", filt_t, filt_c)
+    for w in WORKLOADS:
+        if w == "load" or w in ARGS.only:
+            report(w, times[w], checks[w])
 
 
 try:

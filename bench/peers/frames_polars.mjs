@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // frames_polars.mjs — Polars (npm nodejs-polars + nodejs-polars-linux-x64-gnu)
-// on the frame workloads of benchmark F0, for bench_frames to print beside
-// tessera's numbers.
+// on the frame workloads of benchmarks F0 and F1, for bench_frames to print
+// beside tessera's numbers.
 //
-//   node bench/peers/frames_polars.mjs CSV [--reps R] [--threads T]
+//   node bench/peers/frames_polars.mjs CSV [--reps R] [--threads T] [--only W,...] [--answers DIR]
 //
 // CSV is a db-benchmark G1 groupby file whose name ends in .csv or .tsv
 // (nodejs-polars takes any other string for CSV text).  POLARS_MAX_THREADS is
@@ -11,14 +11,21 @@
 // at load).  Each of R runs (default 5), eager API, nodejs-polars' defaults:
 //   load           df = pl.readCSV(CSV)   (types inferred; the DataFrame is in memory)
 //   filter_assign  df.filter(v3 > 50).withColumns((v1 * v3 + v2).alias("w"))
-// then, untimed, the checks and a garbage collection.
+//   q1..q10        db-benchmark's group-by queries (QUERY below), lazy and
+//                  collected, on the loaded frame with id1..id3 cast to
+//                  Categorical (untimed, as db-benchmark's Polars solution)
+// then, untimed, the checks (with --answers, in the first run, the answer
+// written to DIR/<query>.csv) and, at the end of the run, a garbage collection.
+// --only selects the workloads (the load runs anyway).
 // Output (stdout): '#' comment lines, then per workload
 //   workload<TAB>median seconds
-//   check<TAB>workload<TAB>rows<TAB>sum      (load: sum(v3); filter_assign: sum(w))
+//   check<TAB>workload<TAB>rows<TAB>sum      (load: sum(v3); filter_assign: sum(w);
+//                                              queries: the sum of every value column,
+//                                              nulls and NaN left out)
 // Exit 0 done, 1 failed, 2 nodejs-polars missing, 64 bad usage.
 import path from "node:path";
 import {
-  EXIT_FAILED, comment, die, freeMemory, importPeer, now, packageVersion, parseArgs, report, requireG1,
+  EXIT_FAILED, G1_QUERIES, WORKLOADS, comment, die, freeMemory, importPeer, now, packageVersion, parseArgs, report, requireG1,
 } from "./peers_common.mjs";
 
 const prog = "frames_polars.mjs";
@@ -31,6 +38,38 @@ const threadsBefore = process.env.POLARS_MAX_THREADS;
 process.env.POLARS_MAX_THREADS = String(args.threads);
 const pl = (await importPeer(prog, "nodejs-polars")).default;
 
+// The queries of F1, as db-benchmark's Polars solution writes them (lazy,
+// collected), on the eager frame x.
+const col = pl.col;
+const QUERY = {
+  q1: (x) => x.lazy().groupBy(["id1"]).agg(col("v1").sum().alias("v1")),
+  q2: (x) => x.lazy().groupBy(["id1", "id2"]).agg(col("v1").sum().alias("v1")),
+  q3: (x) => x.lazy().groupBy(["id3"]).agg(col("v1").sum().alias("v1"), col("v3").mean().alias("v3")),
+  q4: (x) => x.lazy().groupBy(["id4"])
+    .agg(col("v1").mean().alias("v1"), col("v2").mean().alias("v2"), col("v3").mean().alias("v3")),
+  q5: (x) => x.lazy().groupBy(["id6"])
+    .agg(col("v1").sum().alias("v1"), col("v2").sum().alias("v2"), col("v3").sum().alias("v3")),
+  q6: (x) => x.lazy().groupBy(["id4", "id5"])
+    .agg(col("v3").median().alias("median_v3"), col("v3").std().alias("sd_v3")),
+  q7: (x) => x.lazy().groupBy(["id3"]).agg(col("v1").max().sub(col("v2").min()).alias("range_v1_v2")),
+  q8: (x) => x.lazy().dropNulls("v3").sort("v3", true).groupBy(["id6"])
+    .agg(col("v3").head(2).alias("largest2_v3")).explode("largest2_v3"),
+  q9: (x) => x.lazy().groupBy(["id2", "id4"]).agg(pl.pearsonCorr("v1", "v2").pow(2).alias("r2")),
+  q10: (x) => x.lazy().groupBy(["id1", "id2", "id3", "id4", "id5", "id6"])
+    .agg(col("v3").sum().alias("v3"), col("v1").count().alias("count")),
+};
+
+// The check of an answer: rows, and the sum of its value columns' non-null,
+// non-NaN values.
+function answerCheck(ans, vals) {
+  let sum = 0;
+  for (const v of vals) {
+    const s = ans.select(col(v).cast(pl.Float64).dropNulls().dropNans().sum()).row(0)[0];
+    sum += s ?? 0;
+  }
+  return { rows: ans.height, sum };
+}
+
 try {
   comment("peer", "polars", `nodejs-polars ${packageVersion("nodejs-polars")} ` +
     `(nodejs-polars-linux-x64-gnu ${packageVersion("nodejs-polars-linux-x64-gnu")})`);
@@ -38,29 +77,51 @@ try {
   comment("file", args.csv, `${args.bytes} bytes`);
   comment("reps", String(args.reps));
 
-  const load = { times: [], checks: [] };
-  const filter = { times: [], checks: [] };
+  const runs = Object.fromEntries(WORKLOADS.map((w) => [w, { times: [], checks: [] }]));
   for (let r = 0; r < args.reps; r++) {
     let t0 = now();
     let x = pl.readCSV(args.csv);
-    load.times.push(now() - t0);
+    runs.load.times.push(now() - t0);
     if (r === 0) {
       comment("schema", x.columns.map((c, i) => `${c}:${x.dtypes[i].variant ?? x.dtypes[i]}`).join(","));
       requireG1(prog, args.csv, x.columns);
     }
-    load.checks.push({ rows: x.height, sum: x.getColumn("v3").sum() });
+    runs.load.checks.push({ rows: x.height, sum: x.getColumn("v3").sum() });
 
-    t0 = now();
-    let y = x.filter(pl.col("v3").gt(50))
-      .withColumns(pl.col("v1").mul(pl.col("v3")).add(pl.col("v2")).alias("w"));
-    filter.times.push(now() - t0);
-    filter.checks.push({ rows: y.height, sum: y.getColumn("w").sum() });
+    if (args.only.has("filter_assign")) {
+      t0 = now();
+      let y = x.filter(pl.col("v3").gt(50))
+        .withColumns(pl.col("v1").mul(pl.col("v3")).add(pl.col("v2")).alias("w"));
+      runs.filter_assign.times.push(now() - t0);
+      runs.filter_assign.checks.push({ rows: y.height, sum: y.getColumn("w").sum() });
+      y = null;
+    }
 
-    x = y = null;
+    if (G1_QUERIES.some(({ q }) => args.only.has(q))) {
+      // As db-benchmark's Polars solution loads it: the id strings categorical
+      // (untimed; after F0's workloads, which time the file as read).
+      x = x.withColumns(pl.col(["id1", "id2", "id3"]).cast(pl.Categorical));
+      if (r === 0) comment("schema_f1", x.columns.map((c, i) => `${c}:${x.dtypes[i].variant ?? x.dtypes[i]}`).join(","));
+    }
+    for (const { q, vals } of G1_QUERIES) {
+      if (!args.only.has(q)) continue;
+      t0 = now();
+      let ans = QUERY[q](x).collectSync();
+      runs[q].times.push(now() - t0);
+      runs[q].checks.push(answerCheck(ans, vals));
+      if (r === 0 && args.answers !== null) {
+        ans.withColumns(pl.col(["id1", "id2", "id3"].filter((c) => ans.columns.includes(c))).cast(pl.String))
+          .writeCSV(path.join(args.answers, `${q}.csv`));
+      }
+      ans = null;
+    }
+
+    x = null;
     await freeMemory();
   }
-  report(prog, "load", load.times, load.checks);
-  report(prog, "filter_assign", filter.times, filter.checks);
+  for (const w of WORKLOADS) {
+    if (w === "load" || args.only.has(w)) report(prog, w, runs[w].times, runs[w].checks);
+  }
 } catch (e) {
   die(prog, EXIT_FAILED, `Polars failed on '${args.csv}': ${e.message}`);
 }

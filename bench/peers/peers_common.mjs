@@ -22,18 +22,56 @@ export function die(prog, status, message) {
   process.exit(status);
 }
 
-// parseArgs(prog, argv): {csv, reps, threads} from "CSV [--reps R] [--threads T]".
+// The db-benchmark group-by queries of F1 (docs/benchmarks.md): the result's
+// key columns and value columns (the check sum adds up every value column).
+export const G1_QUERIES = [
+  { q: "q1", keys: ["id1"], vals: ["v1"] },
+  { q: "q2", keys: ["id1", "id2"], vals: ["v1"] },
+  { q: "q3", keys: ["id3"], vals: ["v1", "v3"] },
+  { q: "q4", keys: ["id4"], vals: ["v1", "v2", "v3"] },
+  { q: "q5", keys: ["id6"], vals: ["v1", "v2", "v3"] },
+  { q: "q6", keys: ["id4", "id5"], vals: ["median_v3", "sd_v3"] },
+  { q: "q7", keys: ["id3"], vals: ["range_v1_v2"] },
+  { q: "q8", keys: ["id6"], vals: ["largest2_v3"] },
+  { q: "q9", keys: ["id2", "id4"], vals: ["r2"] },
+  { q: "q10", keys: ["id1", "id2", "id3", "id4", "id5", "id6"], vals: ["v3", "count"] },
+];
+// Every workload, in the order they run: F0's, then F1's queries.
+export const WORKLOADS = ["load", "filter_assign", ...G1_QUERIES.map((x) => x.q)];
+
+// parseArgs(prog, argv): {csv, reps, threads, only, answers} from
+// "CSV [--reps R] [--threads T] [--only W,...] [--answers DIR]".
 export function parseArgs(prog, argv) {
-  const usage = `usage: node ${prog} CSV [--reps R] [--threads T]\n` +
-    "  CSV          a db-benchmark G1 groupby file (id1..id6, v1, v2, v3)\n" +
-    "  --reps R     timed runs of each workload; the median is printed (default 5)\n" +
-    "  --threads T  the peer's thread count (default 2)\n";
-  const out = { csv: null, reps: 5, threads: 2 };
+  const usage = `usage: node ${prog} CSV [--reps R] [--threads T] [--only W,...] [--answers DIR]\n` +
+    "  CSV            a db-benchmark G1 groupby file (id1..id6, v1, v2, v3)\n" +
+    "  --reps R       timed runs of each workload; the median is printed (default 5)\n" +
+    "  --threads T    the peer's thread count (default 2)\n" +
+    `  --only W,...   the workloads to run, of ${WORKLOADS.join(",")} (default all;\n` +
+    "                 the file is loaded in every run whatever the list)\n" +
+    "  --answers DIR  after the first run of each query, untimed, write its answer to\n" +
+    "                 DIR/<query>.csv (a header line, then one line per row)\n";
+  const out = { csv: null, reps: 5, threads: 2, only: new Set(WORKLOADS), answers: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "-h" || a === "--help") {
       process.stdout.write(usage);
       process.exit(0);
+    } else if (a === "--only") {
+      const v = argv[++i];
+      const list = v === undefined ? [] : v.split(",").filter((w) => w !== "");
+      const bad = list.filter((w) => !WORKLOADS.includes(w));
+      if (list.length === 0 || bad.length) {
+        die(prog, EXIT_USAGE, `--only needs workloads among ${WORKLOADS.join(",")}, got ` +
+          `${v === undefined ? "nothing" : `'${v}'`}\n${usage}`);
+      }
+      out.only = new Set(list);
+    } else if (a === "--answers") {
+      const v = argv[++i];
+      if (v === undefined || v === "") die(prog, EXIT_USAGE, `--answers needs a directory\n${usage}`);
+      if (!fs.existsSync(v) || !fs.statSync(v).isDirectory()) {
+        die(prog, EXIT_FAILED, `--answers: '${v}' is not a directory`);
+      }
+      out.answers = v;
     } else if (a === "--reps" || a === "--threads") {
       const v = argv[++i];
       if (v === undefined || !/^[1-9][0-9]*$/.test(v)) {

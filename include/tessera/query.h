@@ -223,7 +223,7 @@ TSR_API TSR_NODISCARD tsr_status tsr_frame_filter(tsr_frame *frame, const char *
                                                   tsr_frame **out);
 
 /* A group-by (tsr_frame_groupby, tessera/frame.h) whose aggregates are
- * given as text: a comma-separated list of `[name =] expression`, each
+ * given as text: a comma-separated list of `[name =] expression [AS name]`, each
  * expression built from aggregate calls, numeric literals, arithmetic and
  * the scalar functions above, e.g.
  *   "sum(v1), range = max(v1) - min(v2), r2 = pow(corr(v1, v2), 2)".
@@ -232,10 +232,17 @@ TSR_API TSR_NODISCARD tsr_status tsr_frame_filter(tsr_frame *frame, const char *
  * quantile_cont(x, q) (q a literal, or a list [q1, q2, ...] giving one
  * column per q), first, last, count(DISTINCT x)/nunique, corr, covar_samp,
  * covar_pop, bool_or/any, bool_and/all, largest(x, n), smallest(x, n).
- * An item without a name is named as DuckDB names it ("sum(v1)",
- * "(max(v1) - min(v2))").  Errors as for tsr_frame_assign (TSR_EPARSE with
- * line, column and caret; TSR_EINVAL for unknown columns; TSR_EDTYPE).
- * Computes now.  The caller owns *out. */
+ * Arguments of aggregates are column names; around the calls, an item is a
+ * column expression (above) over aggregates and group keys.  Identical
+ * calls are computed once.  The result: the keys, then one column per item
+ * in order.  An item without a name is named as DuckDB names it ("sum(v1)",
+ * "count_star()", "(max(v1) - min(v2))"); a list of q gives one column per
+ * q, named "quantile_cont(x, 0.25)", ..., or "name_0.25", ... when the item
+ * is named (docs/frames.md, "Aggregates as text").  Errors as for
+ * tsr_frame_assign (TSR_EPARSE with line, column and caret, also for nested
+ * aggregates; TSR_EINVAL for unknown columns, a column neither a key nor
+ * inside an aggregate, repeated result names; TSR_EDTYPE).  Computes now.
+ * The caller owns *out. */
 TSR_API TSR_NODISCARD tsr_status tsr_frame_aggregate(tsr_frame *frame, int nkeys,
                                                      const char *const *keys, const char *aggs,
                                                      const tsr_groupby_options *options,

@@ -18,9 +18,11 @@ static void help(FILE *out) {
         "Runs the benchmark program bench_NAME (sched: the runtime's cost per task, A8;\n"
         "arrays: workloads A1-A6 beside NumPy and Dask; matmul: A4's product beside one\n"
         "OpenBLAS dgemm; hdf5: parallel decompression; io or ooc: A7, out of core beside\n"
-        "h5py + Dask; frames: F0, CSV load and filter + assign beside DuckDB, Polars and\n"
+        "h5py + Dask; frames: F0, CSV load and filter + assign, and F1, db-benchmark's\n"
+        "group-by q1-q10 checked against DuckDB's answers, beside DuckDB, Polars and\n"
         "pandas) and prints its table.  Peers run only with --peers.  Other options\n"
-        "go to the program, e.g. --reps 3, --threads 2, --workloads A1,A2.\n",
+        "go to the program, e.g. --reps 3, --threads 2, --workloads A1,A2 (arrays),\n"
+        "--only q1,q3 (frames).\n",
         out);
 }
 

@@ -91,6 +91,7 @@ struct tsr__colprog {
 
 static const char *const op_names[TSR__CP_NUM_OPS] = {
     "add",   "subtract", "multiply", "divide", "integer-divide", "take the remainder of",
+    "take the power of",
     "compare", "compare", "compare", "compare", "compare",    "compare",
     "and",   "or",       "like",     "contains", "starts_with", "negate",
     "not",   "is_null",  "abs",      "sqrt",   "exp",          "log",
@@ -821,8 +822,8 @@ tsr_status tsr__colprog_binary(tsr__colprog *p, tsr__cp_op op, int a, int b, int
     return type_error(p, op, a, b);
   tsr_dtype ct;
   TSR_TRY(numeric_common(p, &a, &b, &ct));
-  if (op == TSR__CP_DIV && !tsr_dtype_is_float(ct))
-    ct = TSR_FLOAT64;
+  if ((op == TSR__CP_DIV && !tsr_dtype_is_float(ct)) || op == TSR__CP_POW)
+    ct = TSR_FLOAT64; /* pow: float64 whatever the operands, as DuckDB's */
   TSR_TRY(cast_to(p, a, ct, &a));
   TSR_TRY(cast_to(p, b, ct, &b));
   cp_val v = {.code = I_ARITH, .op = (uint8_t)op, .dt = (uint8_t)ct, .type = type_of_dt(ct),
@@ -1162,7 +1163,7 @@ static tsr_status overflow_error(const runner *rn, const cp_val *v, const uint8_
     break;                                                                               \
   }
 
-#define FLT_ARITH(DT, T, FMOD, TRUNC)                                \
+#define FLT_ARITH(DT, T, FMOD, TRUNC, POW)                           \
   case DT: {                                                         \
     const T *a = ra->x, *b = rb->x;                                 \
     T *d = out->xbuf;                                               \
@@ -1187,6 +1188,10 @@ static tsr_status overflow_error(const runner *rn, const cp_val *v, const uint8_
       for (int i = 0; i < n; i++)                                   \
         d[i] = TRUNC(a[i] / b[i]);                                  \
       break;                                                        \
+    case TSR__CP_POW:                                               \
+      for (int i = 0; i < n; i++)                                   \
+        d[i] = POW(a[i], b[i]);                                     \
+      break;                                                        \
     default:                                                        \
       for (int i = 0; i < n; i++)                                   \
         d[i] = FMOD(a[i], b[i]);                                    \
@@ -1201,8 +1206,8 @@ static tsr_status run_arith(const runner *rn, const cp_val *v, reg *out, const r
   out->m = and_masks(out, ra->m, rb->m, n);
   switch (v->dt) {
     FOR_INT(INT_ARITH)
-    FLT_ARITH(TSR_FLOAT32, float, fmodf, truncf)
-    FLT_ARITH(TSR_FLOAT64, double, fmod, trunc)
+    FLT_ARITH(TSR_FLOAT32, float, fmodf, truncf, powf)
+    FLT_ARITH(TSR_FLOAT64, double, fmod, trunc, pow)
   default:
     break;
   }

@@ -36,6 +36,7 @@ typedef enum tsr__cp_op {
   TSR__CP_DIV,      /* float division */
   TSR__CP_INTDIV,   /* // */
   TSR__CP_MOD,      /* % */
+  TSR__CP_POW,      /* pow(a, b): float64, as C's pow (DuckDB's pow / power) */
   TSR__CP_EQ,
   TSR__CP_NE,
   TSR__CP_LT,

@@ -11,13 +11,15 @@
 #include <tessera/dist.h>
 
 #include "frame_impl.h"
+#include "sched/taskgraph_impl.h" /* TSR__TASK_EXTERNAL */
 
 struct tsr_frame_result {
   _Atomic uint32_t refs; /* the caller's, and each persisted node's */
   tsr_ctx *ctx;
   tsr_taskgraph *g;
   int ncols;
-  tsr__col *cols;  /* names and types (nodes are not kept) */
+  tsr__col *cols;  /* names and types; node: only a node whose chunks the result
+                      borrows (below), retained */
   int64_t nchunks;
   int64_t nrows;
   uint32_t *tasks;   /* ncols x nchunks: the task holding column i's chunk c */
@@ -154,6 +156,7 @@ void tsr_frame_result_destroy(tsr_frame_result **rp) {
   for (int i = 0; i < r->ncols; i++) {
     tsr_free(r->ctx, r->cols[i].name);
     tsr__dict_release(&r->cols[i].dict);
+    tsr__expr_release(&r->cols[i].node);
   }
   tsr_free(r->ctx, r->cols);
   tsr_free(r->ctx, r->tasks);
@@ -201,6 +204,16 @@ tsr_status tsr_frame_compute(tsr_frame *f, const tsr_compute_options *options,
   } else {
     TSR__TRY_GOTO(status, tsr_ctx_agree(ctx, TSR_OK));
   }
+  /* A node whose chunks are lowered as buffers it holds (a persisted frame,
+   * a group-by's result: tsr_taskgraph_add_buffer) is read in place by the
+   * result: keep the node, and so its chunks, alive with the result. */
+  for (int i = 0; i < f->ncols; i++)
+    for (int64_t c = 0; c < n; c++)
+      if (r->g->tasks[r->tasks[(int64_t)i * n + c]].flags & TSR__TASK_EXTERNAL) {
+        r->cols[i].node = f->cols[i].node;
+        tsr__expr_retain(r->cols[i].node);
+        break;
+      }
   r->row_off[0] = 0;
   for (int64_t c = 0; c < n; c++) {
     int64_t rows = f->ncols > 0 ? chunk_rows(r->g, &r->cols[0], r->tasks[c])

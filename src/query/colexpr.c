@@ -127,7 +127,18 @@ static const struct {
     {"day", TSR__CP_DAY, 1},         {"hour", TSR__CP_HOUR, 1},
     {"like", TSR__CP_LIKE, 2},       {"contains", TSR__CP_CONTAINS, 2},
     {"starts_with", TSR__CP_STARTS_WITH, 2},
+    {"pow", TSR__CP_POW, 2},         {"power", TSR__CP_POW, 2},
 };
+
+bool tsr__colexpr_function(const char *name, int *op, int *nargs) {
+  for (size_t k = 0; k < sizeof functions / sizeof functions[0]; k++)
+    if (strcmp(functions[k].name, name) == 0) {
+      *op = (int)functions[k].op;
+      *nargs = functions[k].nargs;
+      return true;
+    }
+  return false;
+}
 
 static tsr_status parse_call(cparser *p, const tsr__qtoken *name, operand *out) {
   size_t k = 0, nf = sizeof functions / sizeof functions[0];
@@ -138,7 +149,7 @@ static tsr_status parse_call(cparser *p, const tsr__qtoken *name, operand *out) 
                            "unknown function '%s' (column expressions have: is_null, abs, sqrt, "
                            "exp, log, log10, log2, sin, cos, tan, floor, ceil, round, trunc, "
                            "lower, upper, length, year, month, day, hour, like, contains, "
-                           "starts_with)",
+                           "starts_with, pow, power)",
                            name->text);
   advance(p); /* '(' */
   operand args[2] = {{0, 0, 0}, {0, 0, 0}};

@@ -288,6 +288,12 @@ typedef struct tsr__qeval {
 /* Evaluates one expression into *out (a new value the caller clears). */
 tsr_status tsr__query_eval(tsr__qeval *ev, const tsr__qnode *node, tsr__qvalue *out);
 
+/* ---- column expressions (colexpr.c) ------------------------------------ */
+
+/* The scalar function `name` of column expressions: its tsr__cp_op
+ * (frame/colprog.h) and argument count; false when there is none. */
+bool tsr__colexpr_function(const char *name, int *op, int *nargs);
+
 /* ---- program (program.c) ----------------------------------------------- */
 
 /* Writes an s-expression of the parsed program into buf (truncated to
