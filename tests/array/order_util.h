@@ -5,6 +5,7 @@
 #ifndef TSR_TEST_ORDER_UTIL_H
 #define TSR_TEST_ORDER_UTIL_H
 
+#include "structure_util.h"
 #include "test_util.h"
 
 #include <math.h>
@@ -24,72 +25,10 @@ static void configure(tsr_ctx *ctx, int threads) {
   assert_ok(tsr_ctx_set_threads(ctx, threads == 0 ? 1 : threads));
 }
 
-static void put(void *buf, tsr_dtype dt, int64_t i, double v) {
-  switch (dt) {
-  case TSR_BOOL:
-    ((uint8_t *)buf)[i] = v != 0;
-    break;
-  case TSR_INT8:
-    ((int8_t *)buf)[i] = (int8_t)v;
-    break;
-  case TSR_INT16:
-    ((int16_t *)buf)[i] = (int16_t)v;
-    break;
-  case TSR_INT32:
-    ((int32_t *)buf)[i] = (int32_t)v;
-    break;
-  case TSR_INT64:
-    ((int64_t *)buf)[i] = (int64_t)v;
-    break;
-  case TSR_UINT8:
-    ((uint8_t *)buf)[i] = (uint8_t)v;
-    break;
-  case TSR_UINT16:
-    ((uint16_t *)buf)[i] = (uint16_t)v;
-    break;
-  case TSR_UINT32:
-    ((uint32_t *)buf)[i] = (uint32_t)v;
-    break;
-  case TSR_UINT64:
-    ((uint64_t *)buf)[i] = (uint64_t)v;
-    break;
-  case TSR_FLOAT32:
-    ((float *)buf)[i] = (float)v;
-    break;
-  default:
-    ((double *)buf)[i] = v;
-    break;
-  }
-}
+/* Values as doubles (structure_util.h's accessors, which read long double). */
+static void put(void *buf, tsr_dtype dt, int64_t i, double v) { su_set(buf, dt, i, v); }
+static double get(const void *buf, tsr_dtype dt, int64_t i) { return (double)su_get(buf, dt, i); }
 
-static double get(const void *buf, tsr_dtype dt, int64_t i) {
-  switch (dt) {
-  case TSR_BOOL:
-  case TSR_UINT8:
-    return ((const uint8_t *)buf)[i];
-  case TSR_INT8:
-    return ((const int8_t *)buf)[i];
-  case TSR_INT16:
-    return ((const int16_t *)buf)[i];
-  case TSR_INT32:
-    return ((const int32_t *)buf)[i];
-  case TSR_INT64:
-    return (double)((const int64_t *)buf)[i];
-  case TSR_UINT16:
-    return ((const uint16_t *)buf)[i];
-  case TSR_UINT32:
-    return ((const uint32_t *)buf)[i];
-  case TSR_UINT64:
-    return (double)((const uint64_t *)buf)[i];
-  case TSR_FLOAT32:
-    return ((const float *)buf)[i];
-  default:
-    return ((const double *)buf)[i];
-  }
-}
-
-/* A random value for dtype: floats draw from a pool rich in NaN, -0.0, 0.0,
- * infinities and duplicates; integers are small (duplicates). */
 static double rand_value(tsr_dtype dt) {
   static const double pool[] = {NAN, -0.0, 0.0, INFINITY, -INFINITY, 1.5, -2.25, 3, 3, 7, 0.1};
   if (tsr_dtype_is_float(dt)) {
