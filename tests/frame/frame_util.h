@@ -31,6 +31,40 @@ typedef struct ref_frame {
   ref_col *cols;
 } ref_frame;
 
+/* Value i of a numeric, date, timestamp or dictionary (its code) column as
+ * long double, for the references; 0 for strings. */
+static inline long double ref_num_at(const ref_col *c, int64_t i) {
+  const void *v = c->values;
+  switch (c->type.id) {
+  case TSR_COL_BOOL:
+  case TSR_COL_UINT8:
+    return ((const uint8_t *)v)[i];
+  case TSR_COL_INT8:
+    return ((const int8_t *)v)[i];
+  case TSR_COL_INT16:
+    return ((const int16_t *)v)[i];
+  case TSR_COL_INT32:
+  case TSR_COL_DATE:
+  case TSR_COL_DICT:
+    return ((const int32_t *)v)[i];
+  case TSR_COL_INT64:
+  case TSR_COL_TIMESTAMP:
+    return ((const int64_t *)v)[i];
+  case TSR_COL_UINT16:
+    return ((const uint16_t *)v)[i];
+  case TSR_COL_UINT32:
+    return ((const uint32_t *)v)[i];
+  case TSR_COL_UINT64:
+    return ((const uint64_t *)v)[i];
+  case TSR_COL_FLOAT32:
+    return ((const float *)v)[i];
+  case TSR_COL_FLOAT64:
+    return ((const double *)v)[i];
+  default:
+    return 0;
+  }
+}
+
 static inline uint64_t fu_rand(uint64_t *s) { /* splitmix64 */
   uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;

@@ -18,38 +18,6 @@
 static bool is_float(tsr_type t) { return t.id == TSR_COL_FLOAT32 || t.id == TSR_COL_FLOAT64; }
 static bool is_str(tsr_type t) { return t.id == TSR_COL_STRING || t.id == TSR_COL_DICT; }
 
-static long double num_at(const ref_col *c, int64_t i) {
-  const void *v = c->values;
-  switch (c->type.id) {
-  case TSR_COL_BOOL:
-  case TSR_COL_UINT8:
-    return ((const uint8_t *)v)[i];
-  case TSR_COL_INT8:
-    return ((const int8_t *)v)[i];
-  case TSR_COL_INT16:
-    return ((const int16_t *)v)[i];
-  case TSR_COL_INT32:
-  case TSR_COL_DATE:
-  case TSR_COL_DICT:
-    return ((const int32_t *)v)[i];
-  case TSR_COL_INT64:
-  case TSR_COL_TIMESTAMP:
-    return ((const int64_t *)v)[i];
-  case TSR_COL_UINT16:
-    return ((const uint16_t *)v)[i];
-  case TSR_COL_UINT32:
-    return ((const uint32_t *)v)[i];
-  case TSR_COL_UINT64:
-    return ((const uint64_t *)v)[i];
-  case TSR_COL_FLOAT32:
-    return ((const float *)v)[i];
-  case TSR_COL_FLOAT64:
-    return ((const double *)v)[i];
-  default:
-    return 0;
-  }
-}
-
 /* Compares two cells as keys: nulls last, NaN above numbers, -0.0 == 0.0,
  * strings by bytes. */
 static int cell_cmp(const ref_col *c, int64_t i, int64_t j) {
@@ -58,7 +26,7 @@ static int cell_cmp(const ref_col *c, int64_t i, int64_t j) {
     return ni == nj ? 0 : ni ? 1 : -1;
   if (is_str(c->type))
     return strcmp(c->str[i], c->str[j]) < 0 ? -1 : strcmp(c->str[i], c->str[j]) > 0;
-  long double a = num_at(c, i), b = num_at(c, j);
+  long double a = ref_num_at(c, i), b = ref_num_at(c, j);
   if (is_float(c->type)) {
     bool an = a != a, bn = b != b;
     if (an || bn)
@@ -178,8 +146,8 @@ static void check_cell(const ref_col *got, int64_t r, const ref_col *c, int64_t 
   }
   size_t w = tsr_type_width(c->type);
   if (memcmp(got->values + (size_t)r * w, c->values + (size_t)i * w, w) != 0) {
-    print_error("%s row %lld: %.17Lg, want %.17Lg\n", what, (long long)r, num_at(got, r),
-                num_at(c, i));
+    print_error("%s row %lld: %.17Lg, want %.17Lg\n", what, (long long)r, ref_num_at(got, r),
+                ref_num_at(c, i));
     fail();
   }
 }
@@ -329,8 +297,8 @@ static void check_agg(const ref_frame *f, const tsr_agg *a, const ref_group *g, 
     if (x != NULL && x->valid[g->rows[k]]) {
       cnt++;
       if (!is_str(x->type)) {
-        sum += num_at(x, g->rows[k]);
-        sabs += fabsl(num_at(x, g->rows[k]));
+        sum += ref_num_at(x, g->rows[k]);
+        sabs += fabsl(ref_num_at(x, g->rows[k]));
       }
     }
   double tol = 1e-9 * (double)(sabs + 1);
@@ -386,7 +354,7 @@ static void check_agg(const ref_frame *f, const tsr_agg *a, const ref_group *g, 
     long double m2 = 0, mean = cnt ? sum / cnt : 0;
     for (int64_t k = 0; k < g->n; k++)
       if (x->valid[g->rows[k]]) {
-        long double d = num_at(x, g->rows[k]) - mean;
+        long double d = ref_num_at(x, g->rows[k]) - mean;
         m2 += d * d;
       }
     long double v = null ? 0 : m2 / (cnt - a->ddof);
@@ -411,15 +379,15 @@ static void check_agg(const ref_frame *f, const tsr_agg *a, const ref_group *g, 
       int64_t i = g->rows[k];
       if (x->valid[i] && y->valid[i]) {
         n++;
-        sx += num_at(x, i);
-        sy += num_at(y, i);
+        sx += ref_num_at(x, i);
+        sy += ref_num_at(y, i);
       }
     }
     long double mx = n ? sx / n : 0, my = n ? sy / n : 0, cxy = 0, vx = 0, vy = 0;
     for (int64_t k = 0; k < g->n; k++) {
       int64_t i = g->rows[k];
       if (x->valid[i] && y->valid[i]) {
-        long double dx = num_at(x, i) - mx, dy = num_at(y, i) - my;
+        long double dx = ref_num_at(x, i) - mx, dy = ref_num_at(y, i) - my;
         cxy += dx * dy;
         vx += dx * dx;
         vy += dy * dy;
@@ -445,7 +413,7 @@ static void check_agg(const ref_frame *f, const tsr_agg *a, const ref_group *g, 
       int64_t i = g->rows[k];
       if (!x->valid[i])
         continue;
-      bool b = num_at(x, i) != 0;
+      bool b = ref_num_at(x, i) != 0;
       v = a->op == TSR_AGG_ANY ? (v || b) : (v && b);
     }
     check_null(got, r, cnt == 0, what);
@@ -459,7 +427,7 @@ static void check_agg(const ref_frame *f, const tsr_agg *a, const ref_group *g, 
     int64_t m = 0;
     for (int64_t k = 0; k < g->n; k++)
       if (x->valid[g->rows[k]])
-        v[m++] = num_at(x, g->rows[k]);
+        v[m++] = ref_num_at(x, g->rows[k]);
     qsort(v, (size_t)m, sizeof *v, ld_cmp);
     double q = a->op == TSR_AGG_MEDIAN ? 0.5 : a->q;
     long double want = 0, mag = 1;
@@ -488,7 +456,7 @@ static void check_agg(const ref_frame *f, const tsr_agg *a, const ref_group *g, 
     int64_t m = 0;
     for (int64_t k = 0; k < g->n; k++)
       if (x->valid[g->rows[k]])
-        v[m++] = num_at(x, g->rows[k]);
+        v[m++] = ref_num_at(x, g->rows[k]);
     qsort(v, (size_t)m, sizeof *v, ld_cmp);
     int64_t d = 0;
     for (int64_t k = 0; k < m; k++)

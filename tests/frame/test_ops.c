@@ -182,37 +182,6 @@ static void test_ops__concat_unifies_dictionaries(void **state) {
 
 /* ---- casts ---------------------------------------------------------------------------- */
 
-/* A column's value i as long double (numeric types) for the references. */
-static long double num_at(const ref_col *c, int64_t i) {
-  const void *v = c->values;
-  switch (c->type.id) {
-  case TSR_COL_BOOL:
-    return ((const uint8_t *)v)[i];
-  case TSR_COL_INT8:
-    return ((const int8_t *)v)[i];
-  case TSR_COL_INT16:
-    return ((const int16_t *)v)[i];
-  case TSR_COL_INT32:
-    return ((const int32_t *)v)[i];
-  case TSR_COL_INT64:
-    return ((const int64_t *)v)[i];
-  case TSR_COL_UINT8:
-    return ((const uint8_t *)v)[i];
-  case TSR_COL_UINT16:
-    return ((const uint16_t *)v)[i];
-  case TSR_COL_UINT32:
-    return ((const uint32_t *)v)[i];
-  case TSR_COL_UINT64:
-    return ((const uint64_t *)v)[i];
-  case TSR_COL_FLOAT32:
-    return ((const float *)v)[i];
-  case TSR_COL_FLOAT64:
-    return ((const double *)v)[i];
-  default:
-    return 0;
-  }
-}
-
 static bool is_int(tsr_coltype t) { return t >= TSR_COL_INT8 && t <= TSR_COL_UINT64; }
 
 static void int_range(tsr_coltype t, long double *lo, long double *hi) {
@@ -242,7 +211,7 @@ static void test_ops__numeric_casts_match_the_reference(void **state) {
       for (int64_t i = 0; i < ref.n && bad < 0; i++) {
         if (!c->valid[i])
           continue;
-        long double x = num_at(c, i);
+        long double x = ref_num_at(c, i);
         if (is_int((tsr_coltype)to)) {
           long double lo, hi;
           int_range((tsr_coltype)to, &lo, &hi);
@@ -279,7 +248,7 @@ static void test_ops__numeric_casts_match_the_reference(void **state) {
         assert_int_equal(gc->valid[i], c->valid[i]);
         if (!c->valid[i])
           continue;
-        long double x = num_at(c, i);
+        long double x = ref_num_at(c, i);
         unsigned char want[8];
         switch (to) {
         case TSR_COL_BOOL:

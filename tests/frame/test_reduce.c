@@ -10,38 +10,6 @@
 
 #define NROWS 3000
 
-static long double num_at(const ref_col *c, int64_t i) {
-  const void *v = c->values;
-  switch (c->type.id) {
-  case TSR_COL_BOOL:
-    return ((const uint8_t *)v)[i];
-  case TSR_COL_INT8:
-    return ((const int8_t *)v)[i];
-  case TSR_COL_INT16:
-    return ((const int16_t *)v)[i];
-  case TSR_COL_INT32:
-  case TSR_COL_DATE:
-    return ((const int32_t *)v)[i];
-  case TSR_COL_INT64:
-  case TSR_COL_TIMESTAMP:
-    return ((const int64_t *)v)[i];
-  case TSR_COL_UINT8:
-    return ((const uint8_t *)v)[i];
-  case TSR_COL_UINT16:
-    return ((const uint16_t *)v)[i];
-  case TSR_COL_UINT32:
-    return ((const uint32_t *)v)[i];
-  case TSR_COL_UINT64:
-    return ((const uint64_t *)v)[i];
-  case TSR_COL_FLOAT32:
-    return ((const float *)v)[i];
-  case TSR_COL_FLOAT64:
-    return ((const double *)v)[i];
-  default:
-    return 0;
-  }
-}
-
 static double reduce(tsr_frame *f, const char *name, tsr_col_reduce op, int ddof, bool *null) {
   double v = 0;
   assert_ok(tsr_frame_reduce_f64(f, name, op, ddof, &v, null));
@@ -73,7 +41,7 @@ static void test_reduce__every_type_matches_the_reference(void **state) {
       }
       count++;
       if (c->str == NULL) {
-        long double x = num_at(c, r);
+        long double x = ref_num_at(c, r);
         sum += x;
         mn = x < mn ? x : mn;
         mx = x > mx ? x : mx;
@@ -100,7 +68,7 @@ static void test_reduce__every_type_matches_the_reference(void **state) {
     long double mean = sum / count, m2 = 0;
     for (int64_t r = 0; r < ref.n; r++)
       if (c->valid[r])
-        m2 += (num_at(c, r) - mean) * (num_at(c, r) - mean);
+        m2 += (ref_num_at(c, r) - mean) * (ref_num_at(c, r) - mean);
     double s = reduce(f, c->name, TSR_COL_SUM, 0, &null);
     if (c->type.id < TSR_COL_FLOAT32)
       assert_true(s == (double)sum); /* integers: exact */
