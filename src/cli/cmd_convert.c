@@ -140,8 +140,53 @@ int cmd_convert(int argc, char **argv) {
   return rc;
 }
 
-/* `tessera info DATA.csv`: null counts from one compute of the frame,
- * counted chunk by chunk from the result. */
+/* Null counts and the row count in one streaming pass: a group-by without
+ * keys (count(*) and count(column) per column) keeps only per-chunk counts,
+ * so a CSV far larger than the memory limit is counted within it.  Across
+ * several MPI ranks, where the group-by is not supported yet, the frame is
+ * computed and its chunks' null counts summed. */
+static tsr_status count_nulls(tsr_frame *f, const tsr_compute_options *co, int64_t *nulls,
+                              int64_t *rows) {
+  int ncols = tsr_frame_ncols(f);
+  tsr_agg *aggs = calloc((size_t)ncols + 1, sizeof *aggs);
+  if (aggs == NULL)
+    return tsr_error_set(TSR_ENOMEM, "info: out of memory");
+  aggs[0] = (tsr_agg){.op = TSR_AGG_COUNT_ALL, .name = "rows"};
+  for (int col = 0; col < ncols; col++)
+    aggs[col + 1] = (tsr_agg){.op = TSR_AGG_COUNT, .column = tsr_frame_col_name(f, col)};
+  tsr_frame *counts = NULL;
+  tsr_frame_result *r = NULL;
+  tsr_status s = tsr_frame_groupby(f, 0, NULL, ncols + 1, aggs, NULL, &counts);
+  free(aggs);
+  if (s == TSR_ENOTSUP) { /* several ranks */
+    s = tsr_frame_compute(f, co, &r);
+    for (int col = 0; col < ncols && s == TSR_OK; col++)
+      for (int64_t ch = 0; ch < tsr_frame_result_nchunks(r) && s == TSR_OK; ch++) {
+        tsr_column_chunk cc;
+        s = tsr_frame_result_chunk(r, col, ch, &cc);
+        if (s == TSR_OK)
+          nulls[col] += cc.null_count;
+      }
+    *rows = s == TSR_OK ? tsr_frame_result_nrows(r) : 0;
+    tsr_frame_result_destroy(&r);
+    return s;
+  }
+  if (s == TSR_OK)
+    s = tsr_frame_compute(counts, co, &r);
+  for (int col = 0; col <= ncols && s == TSR_OK; col++) {
+    int64_t v = 0; /* one row: count(*), then count(column) */
+    s = tsr_frame_result_values(r, col, &v, sizeof v, NULL);
+    if (s == TSR_OK && col == 0)
+      *rows = v;
+    else if (s == TSR_OK)
+      nulls[col - 1] = *rows - v;
+  }
+  tsr_frame_result_destroy(&r);
+  tsr_frame_destroy(&counts);
+  return s;
+}
+
+/* `tessera info DATA.csv`: the schema, null counts and row count. */
 int cmd_info_csv(int argc, char **argv) {
   cli_common c = {.progress = 0};
   csv_args a = {0};
@@ -177,7 +222,6 @@ int cmd_info_csv(int argc, char **argv) {
     return CLI_FAILED;
   tsr_csv_options ro = read_options(&a);
   tsr_frame *f = NULL;
-  tsr_frame_result *r = NULL;
   int64_t *nulls = NULL;
   tsr_status s = tsr_frame_read_csv(ctx, file, &ro, &f);
   int rc = CLI_FAILED;
@@ -190,18 +234,8 @@ int cmd_info_csv(int argc, char **argv) {
     goto done;
   }
   tsr_compute_options co = cli_compute_options(&c);
-  s = tsr_frame_compute(f, &co, &r);
-  if (s != TSR_OK) {
-    rc = cli_fail(s);
-    goto done;
-  }
-  for (int col = 0; col < ncols && s == TSR_OK; col++)
-    for (int64_t ch = 0; ch < tsr_frame_result_nchunks(r) && s == TSR_OK; ch++) {
-      tsr_column_chunk cc;
-      s = tsr_frame_result_chunk(r, col, ch, &cc);
-      if (s == TSR_OK)
-        nulls[col] += cc.null_count;
-    }
+  int64_t rows = 0;
+  s = count_nulls(f, &co, nulls, &rows);
   if (s != TSR_OK) {
     rc = cli_fail(s);
     goto done;
@@ -216,11 +250,10 @@ int cmd_info_csv(int argc, char **argv) {
   for (int col = 0; col < ncols; col++)
     printf("  %-*s  %-14s %lld nulls\n", (int)width, tsr_frame_col_name(f, col),
            tsr_type_name(tsr_frame_col_type(f, col)), (long long)nulls[col]);
-  printf("rows: %lld\n", (long long)tsr_frame_result_nrows(r));
+  printf("rows: %lld\n", (long long)rows);
   rc = CLI_OK;
 done:
   free(nulls);
-  tsr_frame_result_destroy(&r);
   tsr_frame_destroy(&f);
   tsr_ctx_destroy(&ctx);
   return rc;

@@ -442,6 +442,14 @@ check info-csv 0 '^rows: 3$' '^$' -- "$tessera" info small.csv
 if grep -Eq '^ +a +int64 +1 nulls$' out.txt && grep -Eq '^ +c +float64 +1 nulls$' out.txt; then
   echo "ok   info-csv-columns"; else echo "FAIL info-csv-columns: $(cat out.txt)"; failures=$((failures + 1)); fi
 check info-csv-missing 1 '^$' 'nope\.csv' -- "$tessera" info nope.csv
+# info streams: null counts of a CSV whose frame (about 60 MB) is larger
+# than the memory limit, each column's count different.
+awk 'BEGIN { print "a,b,c"; for (i = 0; i < 3000000; i++)
+  print (i % 7 ? i : "") "," (i % 11 ? "s" i % 1000 : "") "," (i % 13 ? i / 4 : "") }' > nulls.csv
+check info-csv-streams 0 '^rows: 3000000$' '^$' -- "$tessera" info --memory-limit 48MB nulls.csv
+if grep -Eq '^ +a +int64 +428572 nulls$' out.txt && grep -Eq '^ +b +dict +272728 nulls$' out.txt &&
+   grep -Eq '^ +c +float64 +230770 nulls$' out.txt; then
+  echo "ok   info-csv-streams-nulls"; else echo "FAIL info-csv-streams-nulls: $(cat out.txt)"; failures=$((failures + 1)); fi
 check convert 0 'wrote out\.csv' '^$' -- "$tessera" convert small.csv out.csv
 if [[ "$(cat out.csv)" == $'a,b,c\n1,x y,2.5\n,"",\n3," q""z",1e+300' ]]; then echo "ok   convert-text"; else
   echo "FAIL convert-text: $(cat out.csv)"; failures=$((failures + 1)); fi

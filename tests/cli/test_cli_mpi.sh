@@ -137,8 +137,17 @@ else
   echo "ok   gen-exists-np2"
 fi
 
+# info over a CSV on 2 ranks prints what one process prints, once.
+TESSERA_MPI=0 "$tessera" info g_ref.csv >i1.txt 2>i1.err || fail "info reference: $(cat i1.err)"
+if ! timeout 120 "$mpiexec" -n 2 --oversubscribe --bind-to none "$tessera" info g_ref.csv \
+  >i2.txt 2>i2.err || ! cmp -s i1.txt i2.txt || ! grep -q '^rows: 20000$' i2.txt; then
+  fail "info-csv-np2: $(head -c 600 i2.err) $(head -c 600 i2.txt)"
+else
+  echo "ok   info-csv-np2"
+fi
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures failed"
   exit 1
 fi
-echo "15 passed, 0 failed"
+echo "16 passed, 0 failed"
