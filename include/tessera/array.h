@@ -465,7 +465,10 @@ TSR_API TSR_NODISCARD tsr_status tsr_squeeze(tsr_array *a, const int *axes, int 
 /* Inserts an axis of extent 1 at position `axis` of the result. */
 TSR_API TSR_NODISCARD tsr_status tsr_expand_dims(tsr_array *a, int axis, tsr_array **out);
 /* Joins n >= 1 arrays of equal shape except along `axis` (concatenate) or of
- * equal shape into a new axis `axis` (stack); dtype by promotion. */
+ * equal shape into a new axis `axis` (stack); dtype by promotion.  Chunks:
+ * the inputs' side by side along the axis; on the other axes, where the
+ * inputs' chunks differ, the union of their boundaries (as Dask's
+ * unify_chunks), so no input chunk is merged with another and none grows. */
 TSR_API TSR_NODISCARD tsr_status tsr_concatenate(size_t n, tsr_array *const *arrays, int axis,
                                                  tsr_array **out);
 TSR_API TSR_NODISCARD tsr_status tsr_stack(size_t n, tsr_array *const *arrays, int axis,

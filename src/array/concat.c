@@ -3,11 +3,15 @@
  *
  * The result's dtype is the promotion of the inputs' (values are converted
  * by the gather kernel).  Its chunks are the inputs' chunks laid side by side
- * along the axis; on the other axes it takes the first array's chunks, and
- * an input chunked differently there is rechunked to them first, so every
- * output chunk is a (converted) copy of exactly one input chunk: one task
- * per chunk. */
+ * along the axis.  On each other axis the inputs' chunks are unified as
+ * Dask's unify_chunks does: when they differ, the result takes the union of
+ * their boundaries, so an input is only ever split there, never merged, and
+ * no chunk grows (a one-chunk column beside a finely chunked matrix keeps
+ * the matrix's chunks).  Each input is rechunked (split) to those chunks
+ * first, so every output chunk is a (converted) copy of exactly one input
+ * chunk: one task per chunk. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "array_impl.h"
@@ -37,6 +41,65 @@ static tsr_status check_inputs(const char *fn, size_t n, tsr_array *const *array
   return TSR_OK;
 }
 
+/* Past this many boundaries in all, the union is not built (it costs memory
+ * per chunk): the axis with the most chunks is taken instead. */
+#define MAX_UNION_BOUNDARIES (INT64_C(1) << 24)
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* The chunks of input axis d in the result: *from's axis d when every
+ * input agrees (or the union would be too large), else the union of the
+ * inputs' boundaries in *offsets (tsr_alloc'd) with *nchunks chunks. */
+static tsr_status unify_axis(tsr_ctx *ctx, size_t n, tsr_array *const *arrays, int d,
+                             const tsr_chunk_grid **from, int64_t **offsets, int64_t *nchunks) {
+  const tsr_chunk_grid *g0 = arrays[0]->expr->grid, *most = g0;
+  *from = g0;
+  *offsets = NULL;
+  *nchunks = 0;
+  bool same = true;
+  int64_t total = 0;
+  for (size_t i = 0; i < n; i++) {
+    const tsr_chunk_grid *gi = arrays[i]->expr->grid;
+    same = same && tsr__grid_axis_equal(gi, d, g0, d);
+    if (gi->nchunks[d] > most->nchunks[d])
+      most = gi;
+    total += gi->nchunks[d] + 1;
+  }
+  if (same || g0->shape[d] == 0)
+    return TSR_OK;
+  if (total > MAX_UNION_BOUNDARIES) {
+    *from = most;
+    return TSR_OK;
+  }
+  int64_t *all;
+  TSR_TRY(tsr__alloc_array(ctx, (size_t)total, sizeof *all, "concatenate chunks", (void **)&all));
+  int64_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    int64_t *tmp = NULL;
+    const int64_t *off;
+    tsr_status status = tsr__grid_axis_offsets(ctx, arrays[i]->expr->grid, d, &tmp, &off);
+    if (status != TSR_OK) {
+      tsr_free(ctx, all);
+      return status;
+    }
+    memcpy(all + k, off, (size_t)(arrays[i]->expr->grid->nchunks[d] + 1) * sizeof *all);
+    k += arrays[i]->expr->grid->nchunks[d] + 1;
+    tsr_free(ctx, tmp);
+  }
+  qsort(all, (size_t)k, sizeof *all, cmp_i64);
+  int64_t m = 0;
+  for (int64_t j = 0; j < k; j++)
+    if (m == 0 || all[j] != all[m - 1])
+      all[m++] = all[j];
+  *from = NULL;
+  *offsets = all;
+  *nchunks = m - 1;
+  return TSR_OK;
+}
+
 /* Builds the joined node.  `axis` is the output axis the inputs are laid
  * along; `new_axis` says whether it is new (stack) or an input axis.  Input
  * i covers [lo[i], lo[i+1]) of that axis. */
@@ -51,6 +114,18 @@ static tsr_status join(const char *fn, const tsr__op *op, size_t n, tsr_array *c
   int64_t *axis_off = NULL;
   size_t n_in = 0;
   tsr_chunk_grid *grid = NULL, *want = NULL;
+  /* The other axes' chunks, unified over the inputs (input axis numbers). */
+  tsr__grid_axis other[TSR_MAX_NDIM];
+  int64_t *union_off[TSR_MAX_NDIM] = {NULL};
+  for (int d = 0; d < ind; d++) {
+    if (!new_axis && d == axis)
+      continue;
+    const tsr_chunk_grid *from;
+    int64_t nch;
+    TSR__TRY_GOTO(status, unify_axis(ctx, n, arrays, d, &from, &union_off[d], &nch));
+    other[d] = from != NULL ? (tsr__grid_axis){from, d, NULL, 0}
+                            : (tsr__grid_axis){NULL, 0, union_off[d], nch};
+  }
   TSR__TRY_GOTO(status,
                 tsr__alloc_array(ctx, n, sizeof *inputs, "concatenate inputs", (void **)&inputs));
   TSR__TRY_GOTO(status,
@@ -65,10 +140,10 @@ static tsr_status join(const char *fn, const tsr__op *op, size_t n, tsr_array *c
   axis_off[0] = 0;
   for (size_t i = 0; i < n; i++) {
     const tsr_chunk_grid *gi = arrays[i]->expr->grid;
-    /* Chunks of input i: the first array's on the other axes. */
+    /* Chunks of input i: its own along the axis, the unified ones elsewhere. */
     tsr__grid_axis axes[TSR_MAX_NDIM];
     for (int d = 0; d < ind; d++)
-      axes[d] = (tsr__grid_axis){!new_axis && d == axis ? gi : g0, d, NULL, 0};
+      axes[d] = !new_axis && d == axis ? (tsr__grid_axis){gi, d, NULL, 0} : other[d];
     TSR__TRY_GOTO(status, tsr__grid_from_axes(ctx, ind, axes, &want));
     TSR__TRY_GOTO(status, tsr__rechunk_expr(arrays[i]->expr, want, &inputs[n_in]));
     n_in++;
@@ -101,7 +176,7 @@ static tsr_status join(const char *fn, const tsr__op *op, size_t n, tsr_array *c
   tsr__grid_axis oaxes[TSR_MAX_NDIM];
   for (int k = 0; k < ond; k++)
     oaxes[k] = k == axis ? (tsr__grid_axis){NULL, 0, axis_off, nax}
-                         : (tsr__grid_axis){g0, new_axis && k > axis ? k - 1 : k, NULL, 0};
+                         : other[new_axis && k > axis ? k - 1 : k];
   TSR__TRY_GOTO(status, tsr__grid_from_axes(ctx, ond, oaxes, &grid));
   tsr__expr *e;
   status = tsr__gather_create(ctx, op, dtype, grid, (uint32_t)n, inputs, maps, &e);
@@ -117,6 +192,8 @@ fail:
   tsr_free(ctx, inputs);
   tsr_free(ctx, maps);
   tsr_free(ctx, axis_off);
+  for (int d = 0; d < ind; d++)
+    tsr_free(ctx, union_off[d]);
   return status;
 }
 

@@ -102,7 +102,8 @@ static void test_concat__matches_reference(void **state) {
   }
 }
 
-/* The inputs' chunks side by side along the axis; the first's elsewhere. */
+/* The inputs' chunks side by side along the axis; elsewhere the union of
+ * their boundaries. */
 static void test_concat__chunks_side_by_side(void **state) {
   tsr_ctx *ctx = *state;
   tsr_array *a, *b, *r, *s;
@@ -111,7 +112,7 @@ static void test_concat__chunks_side_by_side(void **state) {
   assert_ok(tsr_concatenate(2, (tsr_array *[]){a, b}, 1, &r));
   assert_int_equal(tsr_array_dtype(r), TSR_INT32);
   const tsr_chunk_grid *g = tsr_array_chunks(r);
-  assert_int_equal(tsr_chunk_grid_nchunks_axis(g, 0), 3); /* a's: 2, 2, 1 */
+  assert_int_equal(tsr_chunk_grid_nchunks_axis(g, 0), 5); /* a's 2, 2, 1 with b's 1s */
   assert_int_equal(tsr_chunk_grid_nchunks_axis(g, 1), 4); /* 3, 3, 1 | 4 */
   assert_int_equal(tsr_chunk_grid_chunk_extent(g, 1, 2), 1);
   assert_int_equal(tsr_chunk_grid_chunk_extent(g, 1, 3), 4);
@@ -129,6 +130,73 @@ static void test_concat__chunks_side_by_side(void **state) {
   tsr_array_destroy(&b);
   tsr_array_destroy(&r);
   tsr_array_destroy(&s);
+}
+
+/* A one-chunk column beside a finely chunked matrix keeps the matrix's
+ * chunks (the first operand's single chunk used to win, making one chunk of
+ * the whole result); misaligned boundaries give their union; stack unifies
+ * too; agreeing inputs keep their (regular) chunks. */
+static void test_concat__unifies_other_axes(void **state) {
+  tsr_ctx *ctx = *state;
+  tsr_array *col, *x, *y, *r, *s;
+  assert_ok(tsr_array_full(ctx, TSR_FLOAT64, 2, (int64_t[]){1000, 1}, (int64_t[]){1000, 1}, 7.0,
+                           &col));
+  assert_ok(
+      tsr_array_ones(ctx, TSR_FLOAT64, 2, (int64_t[]){1000, 200}, (int64_t[]){100, 50}, &x));
+  assert_ok(tsr_concatenate(2, (tsr_array *[]){col, x}, 1, &r));
+  const tsr_chunk_grid *g = tsr_array_chunks(r);
+  assert_int_equal(tsr_chunk_grid_nchunks_axis(g, 0), 10);
+  for (int64_t c = 0; c < 10; c++)
+    assert_int_equal(tsr_chunk_grid_chunk_extent(g, 0, c), 100);
+  assert_int_equal(tsr_chunk_grid_nchunks_axis(g, 1), 5); /* 1 | 50 x 4 */
+  double *out = malloc(1000 * 203 * sizeof *out);
+  assert_ok(tsr_array_to_buffer(r, out, 1000 * 201 * sizeof *out));
+  for (int i = 0; i < 1000; i++)
+    for (int j = 0; j < 201; j++)
+      assert_true(out[i * 201 + j] == (j == 0 ? 7.0 : 1.0));
+  tsr_array_destroy(&r);
+  /* 100s beside 128s: boundaries 0, 100, 128, 200, 256, ... 1000 */
+  assert_ok(tsr_array_zeros(ctx, TSR_FLOAT64, 2, (int64_t[]){1000, 3}, (int64_t[]){128, 3}, &y));
+  assert_ok(tsr_concatenate(2, (tsr_array *[]){x, y}, -1, &r));
+  g = tsr_array_chunks(r);
+  int64_t want[40], nw = 0;
+  for (int64_t b = 0; b <= 1000; b++)
+    if (b % 100 == 0 || b % 128 == 0 || b == 1000)
+      want[nw++] = b;
+  assert_int_equal(tsr_chunk_grid_nchunks_axis(g, 0), nw - 1);
+  for (int64_t c = 0; c < nw - 1; c++) {
+    assert_int_equal(tsr_chunk_grid_chunk_offset(g, 0, c), want[c]);
+    assert_int_equal(tsr_chunk_grid_chunk_extent(g, 0, c), want[c + 1] - want[c]);
+  }
+  assert_ok(tsr_array_to_buffer(r, out, 1000 * 203 * sizeof *out));
+  for (int i = 0; i < 1000; i++)
+    for (int j = 0; j < 203; j++)
+      assert_true(out[i * 203 + j] == (j < 200 ? 1.0 : 0.0));
+  assert_true(su_lower(r).node_fan_in <= 1);
+  tsr_array_destroy(&r);
+  /* stack: the same union on every input axis */
+  tsr_array *x3, *y3;
+  assert_ok(tsr_array_ones(ctx, TSR_FLOAT64, 1, (int64_t[]){1000}, (int64_t[]){100}, &x3));
+  assert_ok(tsr_array_zeros(ctx, TSR_FLOAT64, 1, (int64_t[]){1000}, (int64_t[]){1000}, &y3));
+  assert_ok(tsr_stack(2, (tsr_array *[]){y3, x3}, 0, &s));
+  g = tsr_array_chunks(s);
+  assert_int_equal(tsr_chunk_grid_nchunks_axis(g, 1), 10);
+  assert_ok(tsr_array_to_buffer(s, out, 2000 * sizeof *out));
+  for (int i = 0; i < 2000; i++)
+    assert_true(out[i] == (i < 1000 ? 0.0 : 1.0));
+  tsr_array_destroy(&s);
+  /* agreeing inputs: their chunks, unchanged */
+  assert_ok(tsr_concatenate(2, (tsr_array *[]){x, x}, 0, &r));
+  g = tsr_array_chunks(r);
+  assert_int_equal(tsr_chunk_grid_nchunks_axis(g, 1), 4);
+  assert_int_equal(tsr_chunk_grid_nchunks_axis(g, 0), 20);
+  tsr_array_destroy(&r);
+  free(out);
+  tsr_array_destroy(&x3);
+  tsr_array_destroy(&y3);
+  tsr_array_destroy(&col);
+  tsr_array_destroy(&x);
+  tsr_array_destroy(&y);
 }
 
 static void test_concat__errors_name_the_problem(void **state) {
@@ -205,6 +273,8 @@ static void test_concat__allocation_failures(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_concat__matches_reference, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_concat__unifies_other_axes, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_concat__chunks_side_by_side, test_ctx_setup,
                                       test_ctx_teardown),
