@@ -11,8 +11,10 @@
  * Chunks: every creation function takes `chunks`, the chunk extent per axis
  * (ndim entries, each >= 1; a value of -1 takes the whole axis, 0 lets the
  * context choose).  chunks == NULL chooses every axis automatically, so that
- * a chunk holds at most tsr_ctx_chunk_bytes() (Dask's chunks="auto"), and
- * under a memory limit at most a sixteenth of the limit.
+ * a chunk holds at most tsr_ctx_chunk_bytes() (Dask's chunks="auto").  A
+ * memory limit changes them only when it is smaller than 8 such chunks
+ * (then a chunk holds at most an eighth of the limit), so adding a limit that
+ * fits leaves the chunks, and every result, unchanged.
  *
  * Arrays are immutable and may be read from several threads; the calls that
  * compute are not thread-safe on one context. */

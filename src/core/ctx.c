@@ -345,9 +345,15 @@ double tsr__now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The memory limit shrinks the target only when it could not hold
+ * TSR__CHUNKS_IN_LIMIT chunks of it (a task's inputs and output on each of
+ * a few threads, with room to spill): a limit that fits the chunks leaves
+ * them, and so every result, as they are without one. */
+#define TSR__CHUNKS_IN_LIMIT 8
+
 uint64_t tsr__chunk_target(const tsr_ctx *ctx) {
   uint64_t target = tsr_ctx_chunk_bytes(ctx), limit = tsr_ctx_memory_limit(ctx);
-  if (limit != 0 && limit / 16 < target)
-    target = limit / 16 > 0 ? limit / 16 : 1;
+  if (limit != 0 && limit / TSR__CHUNKS_IN_LIMIT < target)
+    target = limit / TSR__CHUNKS_IN_LIMIT > 0 ? limit / TSR__CHUNKS_IN_LIMIT : 1;
   return target;
 }

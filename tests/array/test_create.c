@@ -361,10 +361,41 @@ static void test_create__allocation_failures_at_every_step(void **state) {
   assert_true(failures >= 20);
 }
 
+/* Automatic chunks ignore a memory limit that holds 8 of them (so adding
+ * it changes no result), and shrink to an eighth of a smaller one. */
+static void chunk_extents(tsr_ctx *ctx, uint64_t limit, int64_t out[2]) {
+  assert_ok(tsr_ctx_set_memory_limit(ctx, limit));
+  tsr_array *a;
+  assert_ok(tsr_array_zeros(ctx, TSR_FLOAT64, 2, (int64_t[]){20000, 30000}, NULL, &a));
+  const tsr_chunk_grid *g = tsr_array_chunks(a);
+  out[0] = tsr_chunk_grid_chunk_extent(g, 0, 0);
+  out[1] = tsr_chunk_grid_chunk_extent(g, 1, 0);
+  tsr_array_destroy(&a);
+  assert_ok(tsr_ctx_set_memory_limit(ctx, 0));
+}
+
+static void test_create__auto_chunks_independent_of_a_fitting_limit(void **state) {
+  tsr_ctx *ctx = *state;
+  assert_ok(tsr_ctx_set_chunk_bytes(ctx, 128ull << 20));
+  int64_t none[2], fits[2], big[2], small[2];
+  chunk_extents(ctx, 0, none);
+  assert_true((uint64_t)(none[0] * none[1] * 8) <= 128ull << 20);
+  assert_true((uint64_t)(none[0] * none[1] * 8) > 64ull << 20); /* near the target */
+  chunk_extents(ctx, 1ull << 30, fits);                        /* exactly 8 chunks */
+  chunk_extents(ctx, 20ull << 30, big);
+  assert_memory_equal(none, fits, sizeof none);
+  assert_memory_equal(none, big, sizeof none);
+  chunk_extents(ctx, 256ull << 20, small); /* at most 32 MiB */
+  assert_true((uint64_t)(small[0] * small[1] * 8) <= 32ull << 20);
+  assert_true((uint64_t)(small[0] * small[1] * 8) > 16ull << 20);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_create__full_every_dtype_and_chunking, test_ctx_setup,
                                       test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_create__auto_chunks_independent_of_a_fitting_limit,
+                                      test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_create__zeros_and_ones, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_create__arange_like_numpy, test_ctx_setup,
