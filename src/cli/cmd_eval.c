@@ -22,7 +22,10 @@ static void help(FILE *out) {
         "std(x, ddof=1), where, clip, astype(x, \"f4\"), matmul, rechunk, zeros, random,\n"
         "...).  A program ending with an expression prints its value.\n"
         "\n"
-        "  --in NAME=FILE.h5:/DSET   bind NAME to a dataset (read lazily, in its chunks)\n"
+        "  --in NAME=FILE.h5:/DSET   bind NAME to a dataset (read lazily, in chunks made of\n"
+        "                            the file's chunks near the chunk target)\n"
+        "  --chunks NAME=C1,C2,...   read the --in dataset NAME in these chunks instead: one\n"
+        "                            extent per axis (-1: the whole axis, 0: automatic)\n"
         "  --out NAME=FILE.h5:/DSET  store the variable NAME as a dataset (FILE.h5 is created,\n"
         "                            or keeps its other objects; it changes only once all\n"
         "                            its datasets are complete)\n"
@@ -42,7 +45,40 @@ static void help(FILE *out) {
 typedef struct binding {
   char *text;
   const char *name, *file, *dataset;
+  int nchunks; /* --chunks given for it: extents per axis (0: none given) */
+  int64_t chunks[TSR_MAX_NDIM];
 } binding;
+
+/* --chunks NAME=C1,C2,...: *name (pointing into text, up to '=') and the
+ * extents; false with *why set when malformed. */
+static bool parse_chunks(const char *text, size_t *name_len, int64_t *chunks, int *n,
+                         const char **why) {
+  const char *eq = strchr(text, '=');
+  *why = "is not NAME=C1,C2,...";
+  if (eq == NULL || eq == text || eq[1] == '\0')
+    return false;
+  *name_len = (size_t)(eq - text);
+  *n = 0;
+  for (const char *p = eq + 1;;) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(p, &end, 10);
+    if (end == p || errno != 0 || v < -1) {
+      *why = "has an extent that is not an integer >= 1, -1 (whole axis) or 0 (automatic)";
+      return false;
+    }
+    if (*n == TSR_MAX_NDIM) {
+      *why = "gives more extents than an array has axes";
+      return false;
+    }
+    chunks[(*n)++] = (int64_t)v;
+    if (*end == '\0')
+      return true;
+    if (*end != ',')
+      return false;
+    p = end + 1;
+  }
+}
 
 static bool parse_binding(const char *text, binding *b) {
   const char *eq = strchr(text, '=');
@@ -123,6 +159,8 @@ static tsr_status share_program(tsr_ctx *ctx, char **source, size_t *source_len)
 int cmd_eval(int argc, char **argv) {
   cli_common c = {.progress = -1};
   binding *ins = calloc((size_t)argc, sizeof *ins), *outs = calloc((size_t)argc, sizeof *outs);
+  const char **chunk_args = calloc((size_t)argc, sizeof *chunk_args);
+  int n_chunk_args = 0;
   int n_in = 0, n_out = 0, level = 0, rc = CLI_OK;
   bool overwrite = false;
   const char *source_arg = NULL, *source_file = NULL;
@@ -133,7 +171,7 @@ int cmd_eval(int argc, char **argv) {
   tsr_program *prog = NULL;
   tsr_array *last = NULL, **inputs = NULL, **results = NULL, **arrays = NULL;
   const char **names = NULL;
-  if (ins == NULL || outs == NULL) {
+  if (ins == NULL || outs == NULL || chunk_args == NULL) {
     rc = cli_error("out of memory");
     goto done;
   }
@@ -157,7 +195,7 @@ int cmd_eval(int argc, char **argv) {
       continue;
     }
     if (strcmp(a, "--in") == 0 || strcmp(a, "--out") == 0 || strcmp(a, "-f") == 0 ||
-        strcmp(a, "--compress") == 0) {
+        strcmp(a, "--compress") == 0 || strcmp(a, "--chunks") == 0) {
       if (i + 1 >= argc) {
         rc = cli_usage("eval", "%s needs a value", a);
         goto done;
@@ -165,6 +203,8 @@ int cmd_eval(int argc, char **argv) {
       const char *v = argv[++i];
       if (strcmp(a, "-f") == 0) {
         source_file = v;
+      } else if (strcmp(a, "--chunks") == 0) {
+        chunk_args[n_chunk_args++] = v;
       } else if (strcmp(a, "--compress") == 0) {
         char *end;
         long l = strtol(v, &end, 10);
@@ -202,6 +242,28 @@ int cmd_eval(int argc, char **argv) {
   if (bad) {
     rc = CLI_USAGE;
     goto done;
+  }
+  for (int k = 0; k < n_chunk_args; k++) {
+    size_t name_len;
+    int64_t chunks[TSR_MAX_NDIM];
+    int n;
+    const char *why;
+    if (!parse_chunks(chunk_args[k], &name_len, chunks, &n, &why)) {
+      rc = cli_usage("eval", "--chunks '%s' %s", chunk_args[k], why);
+      goto done;
+    }
+    binding *b = NULL;
+    for (int i = 0; i < n_in && b == NULL; i++)
+      if (strlen(ins[i].name) == name_len && memcmp(ins[i].name, chunk_args[k], name_len) == 0)
+        b = &ins[i];
+    if (b == NULL || b->nchunks != 0) {
+      rc = cli_usage("eval", "--chunks '%s': %s '%.*s'", chunk_args[k],
+                     b == NULL ? "no --in binds" : "chunks given twice for", (int)name_len,
+                     chunk_args[k]);
+      goto done;
+    }
+    b->nchunks = n;
+    memcpy(b->chunks, chunks, (size_t)n * sizeof *chunks);
   }
   if ((source_arg == NULL) == (source_file == NULL)) {
     rc = cli_usage("eval", source_arg ? "give the program or -f FILE, not both"
@@ -250,6 +312,14 @@ int cmd_eval(int argc, char **argv) {
   }
   for (int i = 0; i < n_in && s == TSR_OK; i++) {
     s = tsr_array_from_hdf5(ctx, ins[i].file, ins[i].dataset, NULL, &inputs[i]);
+    if (s == TSR_OK && ins[i].nchunks != 0) { /* now that its rank is known */
+      int ndim = tsr_array_ndim(inputs[i]);
+      tsr_array_destroy(&inputs[i]);
+      s = ins[i].nchunks == ndim
+              ? tsr_array_from_hdf5(ctx, ins[i].file, ins[i].dataset, ins[i].chunks, &inputs[i])
+              : tsr_error_set(TSR_EINVAL, "--chunks %s: %d extents for a %d-d dataset (%s:%s)",
+                              ins[i].name, ins[i].nchunks, ndim, ins[i].file, ins[i].dataset);
+    }
     if (s == TSR_OK)
       s = tsr_program_bind(prog, ins[i].name, inputs[i]);
   }
@@ -315,6 +385,7 @@ done:
     free(outs[i].text);
   free(ins);
   free(outs);
+  free(chunk_args);
   free(source);
   return rc;
 }

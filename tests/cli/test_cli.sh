@@ -61,6 +61,12 @@ check gen-arange 0 'wrote a\.h5:/x' '^$' -- "$tessera" gen array a.h5:/x --shape
 check info-file 0 '/x +dataset int64 \(4, 6\), chunks \(2, 3\)' '^$' -- "$tessera" info a.h5
 check info-dataset 0 '^/x ' '^$' -- "$tessera" info a.h5 /x
 check eval-file-sum 0 '^276$' '^$' -- "$tessera" eval --in x=a.h5:/x 'sum(x)'
+# --chunks: the dataset read in the chunks given (1 row each: 4 sum tasks)
+check eval-chunks 0 '^276$' '^sum +4 ' -- "$tessera" eval --in x=a.h5:/x --chunks x=1,-1 --stats 'sum(x)'
+check eval-chunks-rank 1 '^$' '--chunks x: 1 extents for a 2-d dataset \(a\.h5:/x\)' -- "$tessera" eval --in x=a.h5:/x --chunks x=1 'sum(x)'
+check eval-chunks-unbound 2 '^$' "--chunks 'y=1,1': no --in binds 'y'" -- "$tessera" eval --in x=a.h5:/x --chunks y=1,1 'sum(x)'
+check eval-chunks-twice 2 '^$' "chunks given twice for 'x'" -- "$tessera" eval --in x=a.h5:/x --chunks x=1,1 --chunks x=2,2 'sum(x)'
+check eval-chunks-bad 2 '^$' "--chunks 'x=0,-2' has an extent" -- "$tessera" eval --in x=a.h5:/x --chunks x=0,-2 'sum(x)'
 check eval-file-mean 0 '^\[9\.0, 10\.0, 11\.0, 12\.0, 13\.0, 14\.0\]$' '^$' -- "$tessera" eval --in x=a.h5:/x 'mean(x, axis=0)'
 check eval-out 0 '^$' 'wrote b\.h5:/d' -- "$tessera" eval --in x=a.h5:/x 'd = x - mean(x, axis=0)' --out d=b.h5:/d
 check eval-readback 0 '^0\.0$' '^$' -- "$tessera" eval --in d=b.h5:/d 'sum(abs(mean(d, axis=0)))'
