@@ -140,6 +140,12 @@ const tsr__gather_map *tsr__gather_single_map(const tsr__expr *e);
 #define TSR__RECHUNK_FAN_IN 64
 tsr_status tsr__rechunk_expr(tsr__expr *in, const tsr_chunk_grid *grid, tsr__expr **out);
 
+/* When e reads an HDF5 dataset (hdf5.c): *out (a new node) reads only the
+ * box [lo, hi) of e's elements, in e's chunks cut to the box; else (or when
+ * the box is all of e, empty, or in too many chunks) *out = NULL. */
+tsr_status tsr__h5_read_box(const tsr__expr *e, const int64_t *lo, const int64_t *hi,
+                            tsr__expr **out);
+
 /* Builds a grid from per-axis chunk boundaries: offsets[d] has nchunks[d] + 1
  * entries from 0 to the extent (an axis of extent 0: {0, 0}, one chunk). */
 tsr_status tsr__grid_from_offsets(tsr_ctx *ctx, int ndim, const int64_t *const *offsets,

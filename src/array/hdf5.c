@@ -6,7 +6,10 @@
  *
  * Reads: one task per array chunk; each reads its box (io decides between
  * direct chunk reads inflated on the worker and hyperslab reads).  The node
- * keeps the dataset open from creation until its destruction.
+ * keeps the dataset open from creation until its destruction.  A slice of a
+ * read node becomes a read node of the sub-box it touches (tsr__h5_read_box,
+ * sharing the open dataset), so `x[5, 100:200]` reads only the file chunks
+ * holding those elements, not the large chunks of x around them.
  *
  * Stores: each array is first rechunked (lazily, in the same graph) to the
  * dataset's uniform chunk shape, so every write task holds exactly one file
@@ -20,6 +23,8 @@
  * one rank (WRITER), to which the owners send their chunks.  Either way it
  * stays atomic: rank 0 renames the file into place only when every rank's
  * run succeeded. */
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -32,40 +37,62 @@
 
 /* ---- reading ------------------------------------------------------------- */
 
-typedef struct h5_read_params {
+/* The open dataset, shared by a read node and the sub-box nodes made from it. */
+typedef struct h5_handle {
   tsr__h5_dataset *d;
+  _Atomic int64_t refs;
+} h5_handle;
+
+typedef struct h5_read_params {
+  h5_handle *h;
   uint64_t source; /* hash of the file and dataset names, as the user gave them */
+  int ndim;
+  int64_t origin[TSR_MAX_NDIM]; /* the node's element 0 in the dataset */
 } h5_read_params;
+
+static void handle_release(h5_handle **h) {
+  if (*h != NULL && atomic_fetch_sub(&(*h)->refs, 1) == 1) {
+    tsr__h5_close_read(&(*h)->d);
+    free(*h);
+  }
+  *h = NULL;
+}
 
 static tsr_status h5_read_kernel(const tsr_kernel_call *call) {
   const tsr__block *b = call->params;
-  return tsr__h5_read_block(call->user, tsr__block_offset(b), tsr__block_shape(b), call->output);
+  const h5_read_params *p = call->user;
+  const int64_t *at = tsr__block_offset(b);
+  int64_t offset[TSR_MAX_NDIM];
+  for (int d = 0; d < p->ndim; d++)
+    offset[d] = p->origin[d] + at[d];
+  return tsr__h5_read_block(p->h->d, offset, tsr__block_shape(b), call->output);
 }
 
 static tsr_status lower_h5_read(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
                                 uint32_t *out) {
   (void)in;
-  const h5_read_params *p = e->params;
-  return tsr__lower_blockwise_source(e, g, "hdf5-read", h5_read_kernel, p->d, NULL, 0, out);
+  return tsr__lower_blockwise_source(e, g, "hdf5-read", h5_read_kernel, e->params, NULL, 0, out);
 }
 
 static tsr_status chunk_h5_read(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_inputs *in,
                                 int64_t c, uint32_t *task) {
   (void)in;
-  const h5_read_params *p = e->params;
-  return tsr__lower_blockwise_source_chunk(e, g, "hdf5-read", h5_read_kernel, p->d, NULL, 0, c,
-                                           task);
+  return tsr__lower_blockwise_source_chunk(e, g, "hdf5-read", h5_read_kernel, e->params, NULL, 0,
+                                           c, task);
 }
 
 static void destroy_h5_read(tsr__expr *e) {
   h5_read_params *p = e->params;
-  tsr__h5_close_read(&p->d);
+  handle_release(&p->h);
 }
 
 /* The file and dataset names (ranks reading different files would compute
- * a mixture); not the file's contents. */
+ * a mixture) and the box's origin; not the file's contents. */
 static void hash_h5_read(const tsr__expr *e, tsr__hash *h) {
-  tsr__hash_u64(h, ((const h5_read_params *)e->params)->source);
+  const h5_read_params *p = e->params;
+  tsr__hash_u64(h, p->source);
+  for (int d = 0; d < p->ndim; d++)
+    tsr__hash_u64(h, (uint64_t)p->origin[d]);
 }
 
 static const tsr__op op_h5_read = {"hdf5-read", lower_h5_read, destroy_h5_read,
@@ -125,7 +152,15 @@ static tsr_status open_dataset(tsr_ctx *ctx, const char *path, const char *datas
         status, tsr__resolve_chunks(ctx, fn, info->ndim, info->shape, info->dtype, chunks, &grid));
   }
   TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *p, (void **)&p));
-  p->d = d;
+  p->h = malloc(sizeof *p->h);
+  if (p->h == NULL) {
+    tsr_free(ctx, p);
+    p = NULL;
+    TSR__CHECK_GOTO(status, false, TSR_ENOMEM, "%s: out of memory", fn);
+  }
+  p->h->d = d;
+  atomic_init(&p->h->refs, 1);
+  p->ndim = info->ndim;
   d = NULL; /* the node's now, even if creating it fails */
   tsr__hash source = {0};
   tsr__hash_str(&source, path);
@@ -159,6 +194,62 @@ tsr_status tsr_array_from_hdf5(tsr_ctx *ctx, const char *path, const char *datas
   status = tsr__dist_agree(dist, status);
   if (status != TSR_OK)
     tsr_array_destroy(out);
+  return status;
+}
+
+/* Past this many chunks a sub-box node is not made (its grid would cost
+ * memory per chunk); the slice then reads the node's own chunks. */
+#define MAX_SUBBOX_CHUNKS (INT64_C(1) << 16)
+
+tsr_status tsr__h5_read_box(const tsr__expr *e, const int64_t *lo, const int64_t *hi,
+                            tsr__expr **out) {
+  *out = NULL;
+  if (e->op != &op_h5_read)
+    return TSR_OK;
+  const h5_read_params *p = e->params;
+  const tsr_chunk_grid *g = e->grid;
+  int nd = g->ndim;
+  bool whole = true;
+  int64_t first[TSR_MAX_NDIM], count[TSR_MAX_NDIM], total = 1;
+  for (int d = 0; d < nd; d++) {
+    if (lo[d] >= hi[d])
+      return TSR_OK; /* empty: nothing to read anyway */
+    whole = whole && lo[d] == 0 && hi[d] == g->shape[d];
+    first[d] = tsr__grid_locate_axis(g, d, lo[d]);
+    count[d] = tsr__grid_locate_axis(g, d, hi[d] - 1) - first[d] + 1;
+    if (count[d] > MAX_SUBBOX_CHUNKS / total)
+      return TSR_OK;
+    total *= count[d];
+  }
+  if (whole)
+    return TSR_OK;
+  tsr_ctx *ctx = e->ctx;
+  tsr_status status = TSR_OK;
+  int64_t *offsets[TSR_MAX_NDIM] = {NULL};
+  tsr_chunk_grid *grid = NULL;
+  h5_read_params *q = NULL;
+  /* The node's chunk boundaries inside the box, relative to its corner. */
+  for (int d = 0; d < nd; d++) {
+    TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)count[d] + 1, sizeof(int64_t),
+                                           "sub-box chunks", (void **)&offsets[d]));
+    offsets[d][0] = 0;
+    for (int64_t k = 1; k < count[d]; k++)
+      offsets[d][k] = tsr__grid_offset(g, d, first[d] + k) - lo[d];
+    offsets[d][count[d]] = hi[d] - lo[d];
+  }
+  TSR__TRY_GOTO(status,
+                tsr__grid_from_offsets(ctx, nd, (const int64_t *const *)offsets, count, &grid));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *q, (void **)&q));
+  *q = *p;
+  for (int d = 0; d < nd; d++)
+    q->origin[d] = p->origin[d] + lo[d];
+  atomic_fetch_add(&q->h->refs, 1);
+  status = tsr__expr_create(ctx, &op_h5_read, e->dtype, grid, 0, NULL, q, out);
+  grid = NULL;
+fail:
+  tsr_chunk_grid_destroy(&grid);
+  for (int d = 0; d < nd; d++)
+    tsr_free(ctx, offsets[d]);
   return status;
 }
 

@@ -11,7 +11,8 @@
  * Lowering is chunk by chunk (tsr__gather_lower_chunk), so only the input
  * chunks the slice reads are lowered at all, however many the input has;
  * and the output grid costs memory per output chunk, never per input
- * chunk. */
+ * chunk.  A slice of an HDF5 dataset reads from a node over its bounding box
+ * alone (tsr__h5_read_box), so it reads only the file chunks it touches. */
 #include <stdio.h>
 #include <string.h>
 
@@ -96,6 +97,24 @@ tsr_status tsr_slice(tsr_array *a, int n, const tsr_index *index, tsr_array **ou
     map.ohi[ond] = len;
     oshape[ond++] = len;
   }
+  /* A slice of an HDF5 read reads only its bounding box from the file. */
+  tsr__expr *input = a->expr, *sub = NULL;
+  int64_t lo[TSR_MAX_NDIM], hi[TSR_MAX_NDIM];
+  for (int d = 0; d < ndim; d++) {
+    int k = map.oax[d];
+    int64_t len = k < 0 ? 1 : oshape[k], last = map.a[d] + map.s[d] * (len - 1);
+    lo[d] = map.s[d] > 0 ? map.a[d] : last;
+    hi[d] = (map.s[d] > 0 ? last : map.a[d]) + 1;
+    if (len == 0)
+      lo[d] = hi[d] = 0;
+  }
+  TSR_TRY(tsr__h5_read_box(input, lo, hi, &sub));
+  if (sub != NULL) {
+    input = sub;
+    ig = sub->grid;
+    for (int d = 0; d < ndim; d++)
+      map.a[d] -= lo[d];
+  }
   /* Output chunks: per sliced axis, what each input chunk contributes. */
   tsr_status status = TSR_OK;
   int64_t *offsets[TSR_MAX_NDIM] = {0}, nchunks[TSR_MAX_NDIM] = {0};
@@ -122,12 +141,13 @@ tsr_status tsr_slice(tsr_array *a, int n, const tsr_index *index, tsr_array **ou
   TSR__TRY_GOTO(status,
                 tsr__grid_from_offsets(ctx, ond, (const int64_t *const *)offsets, nchunks, &grid));
   tsr__expr *e;
-  status = tsr__gather_create(ctx, &op_slice, a->expr->dtype, grid, 1, &a->expr, &map, &e);
+  status = tsr__gather_create(ctx, &op_slice, a->expr->dtype, grid, 1, &input, &map, &e);
   if (status == TSR_OK)
     status = tsr__array_wrap(e, out);
 fail:
   for (int k = 0; k < ond; k++)
     tsr_free(ctx, offsets[k]);
   tsr_free(ctx, seg);
+  tsr__expr_release(&sub);
   return status;
 }

@@ -189,6 +189,84 @@ static void test_hdf5_sizes__regular_grid_of_1e15_chunks(void **state) {
   tsr_array_destroy(&z);
 }
 
+/* A slice of a dataset read in large chunks reads only the file chunks it
+ * touches (x[5, 100:200] of a (400, 600) dataset in 10 x 10 file chunks,
+ * opened as one chunk: at most its 10 file chunks, not 1.9 MB), and random
+ * slices (negative steps, integer indices, slices of slices) read the right
+ * values. */
+static void test_hdf5_sizes__slice_reads_only_its_file_chunks(void **state) {
+  tsr_ctx *ctx = *state;
+  char path[512];
+  scratch(path, sizeof path, "dense.h5");
+  hsize_t shape[2] = {400, 600}, chunk[2] = {10, 10};
+  make_sparse(path, 2, shape, chunk, 400, 600); /* v(i, j) = 1000 i + j everywhere */
+  tsr_array *t = NULL, *s = NULL, *ss = NULL;
+  assert_ok(tsr_array_from_hdf5(ctx, path, "t", NULL, &t));
+  assert_int_equal(tsr_chunk_grid_nchunks(tsr_array_chunks(t)), 1);
+  uint64_t r0, r1, w;
+  tsr_hdf5_io_bytes(&r0, &w);
+  assert_ok(tsr_slice(t, 2, (tsr_index[]){TSR_AT(5), TSR_SLICE(100, 200, 1)}, &s));
+  double row[100];
+  assert_ok(tsr_array_to_buffer(s, row, sizeof row));
+  tsr_hdf5_io_bytes(&r1, &w);
+  for (int j = 0; j < 100; j++)
+    assert_true(row[j] == 5000.0 + 100 + j);
+  assert_true(r1 - r0 <= 10 * 10 * 10 * sizeof(double));
+  tsr_array_destroy(&s);
+  /* Random slices, and slices of those, against v(i, j). */
+  for (int trial = 0; trial < 300; trial++) {
+    tsr_index ix[2];
+    int64_t first[2], step[2], len[2];
+    for (int d = 0; d < 2; d++) {
+      int64_t n = (int64_t)shape[d];
+      if (next_rand() % 5 == 0) {
+        int64_t i = (int64_t)(next_rand() % (uint64_t)n);
+        ix[d] = TSR_AT(i);
+        first[d] = i, step[d] = 1, len[d] = -1; /* axis dropped */
+        continue;
+      }
+      int64_t a = (int64_t)(next_rand() % (uint64_t)n), b = (int64_t)(next_rand() % (uint64_t)n);
+      int64_t st = (int64_t)(next_rand() % 7) + 1;
+      if (next_rand() % 2) { /* negative step: from the larger down to the smaller */
+        int64_t hi = a > b ? a : b, lo = a > b ? b : a;
+        ix[d] = TSR_SLICE(hi, lo, -st);
+        first[d] = hi, step[d] = -st, len[d] = hi > lo ? (hi - lo - 1) / st + 1 : 0;
+      } else {
+        int64_t lo = a < b ? a : b, hi = a < b ? b : a;
+        ix[d] = TSR_SLICE(lo, hi, st);
+        first[d] = lo, step[d] = st, len[d] = hi > lo ? (hi - lo - 1) / st + 1 : 0;
+      }
+    }
+    assert_ok(tsr_slice(t, 2, ix, &s));
+    /* Then every other element of what is left along its axes. */
+    int nd = tsr_array_ndim(s);
+    tsr_index again[2] = {TSR_SLICE(1, TSR_NONE, 2), TSR_SLICE(1, TSR_NONE, 2)};
+    assert_ok(tsr_slice(s, nd, again, &ss));
+    int64_t size = 1;
+    for (int d = 0; d < tsr_array_ndim(ss); d++)
+      size *= tsr_array_shape(ss)[d];
+    double *got = malloc((size_t)(size > 0 ? size : 1) * sizeof *got);
+    assert_ok(tsr_array_to_buffer(ss, got, (size_t)size * sizeof *got));
+    /* Element k of the result: per kept axis, index 1 + 2 m of the first slice. */
+    int64_t ext[2];
+    for (int d = 0; d < 2; d++)
+      ext[d] = len[d] < 0 ? 1 : (len[d] > 1 ? len[d] / 2 : 0);
+    int64_t at = 0;
+    for (int64_t m0 = 0; m0 < ext[0]; m0++)
+      for (int64_t m1 = 0; m1 < ext[1]; m1++) {
+        int64_t i = len[0] < 0 ? first[0] : first[0] + step[0] * (1 + 2 * m0);
+        int64_t j = len[1] < 0 ? first[1] : first[1] + step[1] * (1 + 2 * m1);
+        assert_true(at < size);
+        assert_true(got[at++] == 1000.0 * (double)i + (double)j);
+      }
+    assert_int_equal(at, size);
+    free(got);
+    tsr_array_destroy(&ss);
+    tsr_array_destroy(&s);
+  }
+  tsr_array_destroy(&t);
+}
+
 int main(void) {
   make_scratch_dir("hdf5-sizes");
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -196,6 +274,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_hdf5_sizes__small_slice_of_huge_sparse_dataset,
                                       test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_hdf5_sizes__small_slice_of_huge_3d_dataset,
+                                      test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_hdf5_sizes__slice_reads_only_its_file_chunks,
                                       test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_hdf5_sizes__too_big_dataset_is_refused, test_ctx_setup,
                                       test_ctx_teardown),
