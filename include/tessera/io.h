@@ -84,8 +84,10 @@ typedef enum tsr_hdf5_mode {
 typedef struct tsr_hdf5_store_options {
   /* n entries (or NULL): chunks[i] is the chunk shape of dataset i
    * (ndim entries >= 1, larger than the extent means the whole axis), or
-   * NULL for the array's own chunks (the largest chunk per axis when they
-   * are irregular).  Arrays are rechunked to it inside the same compute. */
+   * NULL for the array's own chunks (per axis the largest chunk, or, when
+   * whole chunks of it would overhang the axis by more than an eighth, as
+   * many balanced chunks: stored chunks tile the shape).  Arrays are
+   * rechunked to it inside the same compute. */
   const int64_t *const *chunks;
   int deflate_level; /* 0: no compression; 1..9: deflate (zlib format) at that level */
   bool shuffle;      /* the shuffle filter before deflate (ignored without deflate) */

@@ -316,8 +316,21 @@ static tsr_status check_store_args(tsr_ctx *ctx, size_t n, tsr_array *const *arr
   return TSR_OK;
 }
 
-/* The dataset's chunk shape for array e (options' or the largest chunk per
- * axis) and the array rechunked to it (a new reference). */
+/* The default file chunk extent of an axis of `extent` elements whose
+ * largest array chunk is `largest`: that chunk, unless its whole chunks
+ * would overhang the axis by more than an eighth (HDF5 stores edge chunks
+ * whole: chunks [20000, 1] stored as 20000 made a file twice its data);
+ * then the same number of chunks, balanced, which tile it. */
+static int64_t file_chunk_extent(int64_t extent, int64_t largest) {
+  int64_t n = (extent + largest - 1) / largest;
+  if (n * largest - extent <= extent / 8)
+    return largest;
+  return (extent + n - 1) / n;
+}
+
+/* The dataset's chunk shape for array e (options', else per axis the
+ * largest chunk, balanced when it would not tile the axis) and the array
+ * rechunked to it (a new reference). */
 static tsr_status plan_dataset(const tsr__expr *in, const int64_t *want, int64_t *chunk,
                                tsr__expr **out) {
   const tsr_chunk_grid *grid = in->grid;
@@ -329,7 +342,7 @@ static tsr_status plan_dataset(const tsr__expr *in, const int64_t *want, int64_t
     if (want != NULL) {
       chunk[a] = want[a] < ext ? want[a] : ext;
     } else {
-      chunk[a] = tsr__grid_max_extent(grid, a); /* O(1) on a regular axis */
+      chunk[a] = ext > 0 ? file_chunk_extent(ext, tsr__grid_max_extent(grid, a)) : 1;
     }
     if (chunk[a] < 1)
       chunk[a] = 1;

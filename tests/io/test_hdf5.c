@@ -153,6 +153,55 @@ static void test_hdf5__default_chunks(void **state) {
   unlink(path);
 }
 
+/* The stored chunk shape of dataset `name` (HDF5 C API). */
+static void stored_chunks(const char *path, const char *name, int nd, hsize_t *out) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+  hid_t dcpl = H5Dget_create_plist(d);
+  assert_true(f >= 0 && d >= 0 && dcpl >= 0);
+  assert_int_equal(H5Pget_chunk(dcpl, nd, out), nd);
+  H5Pclose(dcpl);
+  H5Dclose(d);
+  H5Fclose(f);
+}
+
+/* Default stored chunks tile the shape: chunks [2000, 1] along an axis of
+ * 2001 are stored as 2 x 1001 (not 2 x 2000, twice the data), while chunks
+ * that tile within an eighth stay as they are. */
+static void test_hdf5__stored_chunks_tile_the_shape(void **state) {
+  tsr_ctx *ctx = *state;
+  char path[512];
+  scratch(path, sizeof path, "tile.h5");
+  tsr_array *a = NULL, *b = NULL;
+  assert_ok(tsr_array_full(ctx, TSR_FLOAT64, 2, (int64_t[]){100, 2001}, (int64_t[]){100, 2000},
+                           2.5, &a));
+  assert_ok(
+      tsr_array_full(ctx, TSR_FLOAT64, 1, (int64_t[]){1050}, (int64_t[]){100}, -1.0, &b));
+  const char *names[2] = {"/a", "/b"};
+  tsr_hdf5_store_options o = {.mode = TSR_HDF5_OVERWRITE};
+  assert_ok(tsr_store_hdf5(ctx, 2, (tsr_array *[]){a, b}, path, names, &o));
+  hsize_t ca[2], cb[1];
+  stored_chunks(path, "/a", 2, ca);
+  stored_chunks(path, "/b", 1, cb);
+  assert_int_equal(ca[0], 100);
+  assert_int_equal(ca[1], 1001);
+  assert_int_equal(cb[0], 100);
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_true(st.st_size < (off_t)((100 * 2001 + 1100) * 8 * 11 / 10));
+  double *got = malloc(100 * 2001 * sizeof *got);
+  tsr_array *r = NULL;
+  assert_ok(tsr_array_from_hdf5(ctx, path, "/a", NULL, &r));
+  assert_ok(tsr_array_to_buffer(r, got, 100 * 2001 * sizeof *got));
+  for (int i = 0; i < 100 * 2001; i++)
+    assert_true(got[i] == 2.5);
+  free(got);
+  tsr_array_destroy(&r);
+  tsr_array_destroy(&a);
+  tsr_array_destroy(&b);
+  unlink(path);
+}
+
 /* Several arrays in one compute, sharing a node; append keeps other objects. */
 static void test_hdf5__several_and_append(void **state) {
   tsr_ctx *ctx = *state;
@@ -648,6 +697,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_hdf5__store_round_trip, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_hdf5__read_c_api_files, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_hdf5__stored_chunks_tile_the_shape, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_hdf5__default_chunks, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_hdf5__several_and_append, test_ctx_setup,
