@@ -90,6 +90,9 @@ typedef struct tsr_hdf5_store_options {
    * rechunked to it inside the same compute. */
   const int64_t *const *chunks;
   int deflate_level; /* 0: no compression; 1..9: deflate (zlib format) at that level */
+  /* n entries (or NULL): deflate_levels[i] (0..9) is dataset i's level,
+   * replacing deflate_level for it; -1 keeps deflate_level. */
+  const int *deflate_levels;
   bool shuffle;      /* the shuffle filter before deflate (ignored without deflate) */
   tsr_hdf5_mode mode;
   const tsr_compute_options *compute; /* trace, progress, statistics (NULL: none) */

@@ -302,6 +302,10 @@ static tsr_status check_store_args(tsr_ctx *ctx, size_t n, tsr_array *const *arr
     for (size_t j = 0; j < i; j++)
       TSR_CHECK(strcmp(skip_slashes(datasets[i]), skip_slashes(datasets[j])) != 0, TSR_EINVAL,
                 "%s: dataset '%s' in '%s' is named twice", fn, datasets[i], path);
+    const int *lv = o->deflate_levels;
+    TSR_CHECK(lv == NULL || (lv[i] >= -1 && lv[i] <= 9), TSR_EINVAL,
+              "%s: deflate_levels[%zu] = %d for dataset '%s' in '%s' must be from -1 to 9", fn, i,
+              lv != NULL ? lv[i] : 0, datasets[i], path);
     const int64_t *c = o->chunks != NULL ? o->chunks[i] : NULL;
     for (int a = 0; c != NULL && a < arrays[i]->expr->grid->ndim; a++)
       TSR_CHECK(c[a] >= 1, TSR_EINVAL,
@@ -314,6 +318,12 @@ static tsr_status check_store_args(tsr_ctx *ctx, size_t n, tsr_array *const *arr
                 o->mode == TSR_HDF5_APPEND || o->mode == TSR_HDF5_OVERWRITE,
             TSR_EINVAL, "%s: mode = %d is not a tsr_hdf5_mode ('%s')", fn, (int)o->mode, path);
   return TSR_OK;
+}
+
+/* Dataset i's deflate level (checked). */
+static int level_of(const tsr_hdf5_store_options *o, size_t i) {
+  return o->deflate_levels != NULL && o->deflate_levels[i] >= 0 ? o->deflate_levels[i]
+                                                                 : o->deflate_level;
 }
 
 /* The default file chunk extent of an axis of `extent` elements whose
@@ -422,7 +432,10 @@ tsr_status tsr_store_hdf5(tsr_ctx *ctx, size_t n, tsr_array *const *arrays, cons
   /* A new file (whatever the mode) is written in parallel; adding to an
    * existing one copies it, on WRITER.  Rank 0 looks, every rank follows. */
   int new_file = 0;
-  if (tsr__dist_size(dist) > 1 && o.deflate_level == 0 && tsr__dist_thread_multiple(dist)) {
+  bool compressed = false;
+  for (size_t i = 0; i < n; i++)
+    compressed = compressed || level_of(&o, i) != 0;
+  if (tsr__dist_size(dist) > 1 && !compressed && tsr__dist_thread_multiple(dist)) {
     new_file =
         o.mode == TSR_HDF5_EXCLUSIVE || o.mode == TSR_HDF5_REPLACE || access(path, F_OK) != 0;
     TSR__TRY_GOTO(status, tsr__dist_bcast(dist, &new_file, sizeof new_file, 0));
@@ -442,7 +455,7 @@ tsr_status tsr_store_hdf5(tsr_ctx *ctx, size_t n, tsr_array *const *arrays, cons
     tsr__h5_dataset *d = NULL;
     if (writer)
       status = tsr__h5_file_add(f, datasets[i], e->dtype, e->grid->ndim, e->grid->shape, chunks[i],
-                                o.deflate_level, o.shuffle, &d);
+                                level_of(&o, i), o.shuffle, &d);
     const uint32_t *ids;
     if (status == TSR_OK)
       status = tsr__lowering_lower(l, exprs[i], &ids);

@@ -25,13 +25,16 @@ static void help(FILE *out) {
         "  --in NAME=FILE.h5:/DSET   bind NAME to a dataset (read lazily, in chunks made of\n"
         "                            the file's chunks near the chunk target)\n"
         "  --chunks NAME=C1,C2,...   read the --in dataset NAME in these chunks instead: one\n"
-        "                            extent per axis (-1: the whole axis, 0: automatic)\n"
+        "                            extent per axis (-1: the whole axis, 0: automatic); for\n"
+        "                            an --out NAME, the chunks it is stored in (default: the\n"
+        "                            array's, balanced so that they tile the shape)\n"
         "  --out NAME=FILE.h5:/DSET  store the variable NAME as a dataset (FILE.h5 is created,\n"
         "                            or keeps its other objects; it changes only once all\n"
         "                            its datasets are complete)\n"
         "  --overwrite               replace --out datasets that exist (those only); without\n"
         "                            it an existing dataset is an error\n"
         "  --compress LEVEL          deflate level 1-9 (with shuffle) for the outputs\n"
+        "  --compress NAME=LEVEL     the same for the --out variable NAME alone\n"
         "  -f FILE                   read the program from FILE ('-': standard input; under\n"
         "                            mpirun rank 0 reads it)\n"
         "  --                        ends the options (a program starting with '-' follows)\n"
@@ -47,6 +50,7 @@ typedef struct binding {
   const char *name, *file, *dataset;
   int nchunks; /* --chunks given for it: extents per axis (0: none given) */
   int64_t chunks[TSR_MAX_NDIM];
+  int level; /* --out: its --compress NAME=LEVEL, else -1 */
 } binding;
 
 /* --chunks NAME=C1,C2,...: *name (pointing into text, up to '=') and the
@@ -160,7 +164,8 @@ int cmd_eval(int argc, char **argv) {
   cli_common c = {.progress = -1};
   binding *ins = calloc((size_t)argc, sizeof *ins), *outs = calloc((size_t)argc, sizeof *outs);
   const char **chunk_args = calloc((size_t)argc, sizeof *chunk_args);
-  int n_chunk_args = 0;
+  const char **level_args = calloc((size_t)argc, sizeof *level_args);
+  int n_chunk_args = 0, n_level_args = 0;
   int n_in = 0, n_out = 0, level = 0, rc = CLI_OK;
   bool overwrite = false;
   const char *source_arg = NULL, *source_file = NULL;
@@ -171,7 +176,9 @@ int cmd_eval(int argc, char **argv) {
   tsr_program *prog = NULL;
   tsr_array *last = NULL, **inputs = NULL, **results = NULL, **arrays = NULL;
   const char **names = NULL;
-  if (ins == NULL || outs == NULL || chunk_args == NULL) {
+  int *levels = NULL;
+  const int64_t **store_chunks = NULL;
+  if (ins == NULL || outs == NULL || chunk_args == NULL || level_args == NULL) {
     rc = cli_error("out of memory");
     goto done;
   }
@@ -205,6 +212,8 @@ int cmd_eval(int argc, char **argv) {
         source_file = v;
       } else if (strcmp(a, "--chunks") == 0) {
         chunk_args[n_chunk_args++] = v;
+      } else if (strcmp(a, "--compress") == 0 && strchr(v, '=') != NULL) {
+        level_args[n_level_args++] = v;
       } else if (strcmp(a, "--compress") == 0) {
         char *end;
         long l = strtol(v, &end, 10);
@@ -215,6 +224,7 @@ int cmd_eval(int argc, char **argv) {
         level = (int)l;
       } else {
         binding *b = a[2] == 'i' ? &ins[n_in++] : &outs[n_out++];
+        b->level = -1;
         if (!parse_binding(v, b)) {
           rc = cli_usage("eval", "%s '%s' is not NAME=FILE.h5:/DATASET", a, v);
           goto done;
@@ -252,18 +262,53 @@ int cmd_eval(int argc, char **argv) {
       rc = cli_usage("eval", "--chunks '%s' %s", chunk_args[k], why);
       goto done;
     }
-    binding *b = NULL;
-    for (int i = 0; i < n_in && b == NULL; i++)
-      if (strlen(ins[i].name) == name_len && memcmp(ins[i].name, chunk_args[k], name_len) == 0)
-        b = &ins[i];
-    if (b == NULL || b->nchunks != 0) {
-      rc = cli_usage("eval", "--chunks '%s': %s '%.*s'", chunk_args[k],
-                     b == NULL ? "no --in binds" : "chunks given twice for", (int)name_len,
-                     chunk_args[k]);
+    int found = 0;
+    for (int i = 0; i < n_in + n_out; i++) {
+      binding *b = i < n_in ? &ins[i] : &outs[i - n_in];
+      if (strlen(b->name) != name_len || memcmp(b->name, chunk_args[k], name_len) != 0)
+        continue;
+      found++;
+      if (b->nchunks != 0) {
+        rc = cli_usage("eval", "--chunks '%s': chunks given twice for '%.*s'", chunk_args[k],
+                       (int)name_len, chunk_args[k]);
+        goto done;
+      }
+      for (int d = 0; i >= n_in && d < n; d++)
+        if (chunks[d] == 0) {
+          rc = cli_usage("eval", "--chunks '%s': stored chunks need extents >= 1 or -1",
+                         chunk_args[k]);
+          goto done;
+        }
+      b->nchunks = n;
+      memcpy(b->chunks, chunks, (size_t)n * sizeof *chunks);
+    }
+    if (found == 0) {
+      rc = cli_usage("eval", "--chunks '%s': no --in or --out binds '%.*s'", chunk_args[k],
+                     (int)name_len, chunk_args[k]);
       goto done;
     }
-    b->nchunks = n;
-    memcpy(b->chunks, chunks, (size_t)n * sizeof *chunks);
+  }
+  for (int k = 0; k < n_level_args; k++) {
+    const char *eq = strchr(level_args[k], '=');
+    char *end;
+    long l = strtol(eq + 1, &end, 10);
+    if (eq == level_args[k] || eq[1] == '\0' || *end != '\0' || l < 0 || l > 9) {
+      rc = cli_usage("eval", "--compress '%s' is not NAME=LEVEL with a level from 0 to 9",
+                     level_args[k]);
+      goto done;
+    }
+    size_t name_len = (size_t)(eq - level_args[k]);
+    int found = 0;
+    for (int i = 0; i < n_out; i++)
+      if (strlen(outs[i].name) == name_len && memcmp(outs[i].name, level_args[k], name_len) == 0) {
+        found++;
+        outs[i].level = (int)l;
+      }
+    if (found == 0) {
+      rc = cli_usage("eval", "--compress '%s': no --out binds '%.*s'", level_args[k],
+                     (int)name_len, level_args[k]);
+      goto done;
+    }
   }
   if ((source_arg == NULL) == (source_file == NULL)) {
     rc = cli_usage("eval", source_arg ? "give the program or -f FILE, not both"
@@ -281,8 +326,10 @@ int cmd_eval(int argc, char **argv) {
     goto done;
   }
   arrays = calloc((size_t)n_out + 1, sizeof *arrays);
+  levels = calloc((size_t)n_out + 1, sizeof *levels);
+  store_chunks = calloc((size_t)n_out + 1, sizeof *store_chunks);
   names = calloc((size_t)(n_in + n_out) + 1, sizeof *names);
-  if (arrays == NULL || names == NULL) {
+  if (arrays == NULL || names == NULL || levels == NULL || store_chunks == NULL) {
     rc = cli_error("out of memory");
     goto done;
   }
@@ -340,14 +387,31 @@ int cmd_eval(int argc, char **argv) {
     if (!first)
       continue;
     size_t n = 0;
-    for (int j = i; j < n_out; j++)
+    bool shuffle = level > 0;
+    for (int j = i; j < n_out && s == TSR_OK; j++)
       if (strcmp(outs[j].file, outs[i].file) == 0) {
+        binding *b = &outs[j];
         arrays[n] = results[j];
-        names[n++] = outs[j].dataset;
+        names[n] = b->dataset;
+        levels[n] = b->level;
+        shuffle = shuffle || b->level > 0;
+        store_chunks[n] = NULL;
+        if (b->nchunks != 0 && b->nchunks != tsr_array_ndim(results[j]))
+          s = tsr_error_set(TSR_EINVAL, "--chunks %s: %d extents for a %d-d array", b->name,
+                            b->nchunks, tsr_array_ndim(results[j]));
+        for (int d = 0; d < b->nchunks; d++)
+          b->chunks[d] = b->chunks[d] == -1 ? INT64_MAX : b->chunks[d]; /* the whole axis */
+        if (b->nchunks != 0)
+          store_chunks[n] = b->chunks;
+        n++;
       }
+    if (s != TSR_OK)
+      break;
     tsr_hdf5_store_options so = {0};
     so.deflate_level = level;
-    so.shuffle = level > 0;
+    so.deflate_levels = levels;
+    so.chunks = store_chunks;
+    so.shuffle = shuffle;
     so.mode = overwrite ? TSR_HDF5_OVERWRITE : TSR_HDF5_APPEND;
     so.compute = &co;
     s = tsr_store_hdf5(ctx, n, arrays, outs[i].file, names, &so);
@@ -386,6 +450,9 @@ done:
   free(ins);
   free(outs);
   free(chunk_args);
+  free(level_args);
+  free(levels);
+  free(store_chunks);
   free(source);
   return rc;
 }

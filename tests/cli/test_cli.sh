@@ -64,7 +64,18 @@ check eval-file-sum 0 '^276$' '^$' -- "$tessera" eval --in x=a.h5:/x 'sum(x)'
 # --chunks: the dataset read in the chunks given (1 row each: 4 sum tasks)
 check eval-chunks 0 '^276$' '^sum +4 ' -- "$tessera" eval --in x=a.h5:/x --chunks x=1,-1 --stats 'sum(x)'
 check eval-chunks-rank 1 '^$' '--chunks x: 1 extents for a 2-d dataset \(a\.h5:/x\)' -- "$tessera" eval --in x=a.h5:/x --chunks x=1 'sum(x)'
-check eval-chunks-unbound 2 '^$' "--chunks 'y=1,1': no --in binds 'y'" -- "$tessera" eval --in x=a.h5:/x --chunks y=1,1 'sum(x)'
+check eval-chunks-unbound 2 '^$' "--chunks 'y=1,1': no --in or --out binds 'y'" -- "$tessera" eval --in x=a.h5:/x --chunks y=1,1 'sum(x)'
+# --chunks and --compress per --out variable
+check eval-out-chunks 0 '^$' 'wrote pc\.h5:/y' -- "$tessera" eval 'x = ones(shape=(30, 20)); y = x * 2' --out x=pc.h5:/x --out y=pc.h5:/y --chunks x=10,-1 --chunks y=7,9 --compress y=4
+check eval-out-chunks-info 0 '/x +dataset float64 \(30, 20\), chunks \(10, 20\), 4' '^$' -- "$tessera" info pc.h5
+if grep -Eq '^/y +dataset float64 \(30, 20\), chunks \(7, 9\), shuffle \+ deflate 4' out.txt &&
+   ! grep -Eq '^/x .*deflate' out.txt; then echo "ok   eval-out-compress-one"; else
+  echo "FAIL eval-out-compress-one: $(cat out.txt)"; failures=$((failures + 1)); fi
+check eval-out-chunks-zero 2 '^$' "stored chunks need extents >= 1 or -1" -- "$tessera" eval 'x = ones(shape=(3, 2))' --out x=pz.h5:/x --chunks x=0,1
+check eval-out-chunks-rank 1 '^$' '--chunks x: 1 extents for a 2-d array' -- "$tessera" eval 'x = ones(shape=(3, 2))' --out x=pz.h5:/x --chunks x=1
+check eval-out-compress-unbound 2 '^$' "--compress 'q=3': no --out binds 'q'" -- "$tessera" eval 'x = ones(shape=(3, 2))' --out x=pz.h5:/x --compress q=3
+check eval-out-compress-bad 2 '^$' "--compress 'x=11' is not NAME=LEVEL" -- "$tessera" eval 'x = ones(shape=(3, 2))' --out x=pz.h5:/x --compress x=11
+if [[ -e pz.h5 ]]; then echo "FAIL eval-out-failed-absent: pz.h5 exists"; failures=$((failures + 1)); else echo "ok   eval-out-failed-absent"; fi
 check eval-chunks-twice 2 '^$' "chunks given twice for 'x'" -- "$tessera" eval --in x=a.h5:/x --chunks x=1,1 --chunks x=2,2 'sum(x)'
 check eval-chunks-bad 2 '^$' "--chunks 'x=0,-2' has an extent" -- "$tessera" eval --in x=a.h5:/x --chunks x=0,-2 'sum(x)'
 check eval-file-mean 0 '^\[9\.0, 10\.0, 11\.0, 12\.0, 13\.0, 14\.0\]$' '^$' -- "$tessera" eval --in x=a.h5:/x 'mean(x, axis=0)'

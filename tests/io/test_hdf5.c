@@ -178,8 +178,21 @@ static void test_hdf5__stored_chunks_tile_the_shape(void **state) {
   assert_ok(
       tsr_array_full(ctx, TSR_FLOAT64, 1, (int64_t[]){1050}, (int64_t[]){100}, -1.0, &b));
   const char *names[2] = {"/a", "/b"};
-  tsr_hdf5_store_options o = {.mode = TSR_HDF5_OVERWRITE};
+  /* and per-dataset compression: /b deflated, /a not */
+  tsr_hdf5_store_options o = {.mode = TSR_HDF5_OVERWRITE, .deflate_levels = (int[]){-1, 6}};
   assert_ok(tsr_store_hdf5(ctx, 2, (tsr_array *[]){a, b}, path, names, &o));
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  for (int i = 0; i < 2; i++) {
+    hid_t d = H5Dopen2(f, names[i], H5P_DEFAULT);
+    hid_t dcpl = H5Dget_create_plist(d);
+    assert_int_equal(H5Pget_nfilters(dcpl), i == 0 ? 0 : 1); /* deflate; no shuffle asked */
+    H5Pclose(dcpl);
+    H5Dclose(d);
+  }
+  H5Fclose(f);
+  o.deflate_levels = (int[]){3, 10};
+  assert_fails(tsr_store_hdf5(ctx, 2, (tsr_array *[]){a, b}, path, names, &o), TSR_EINVAL,
+               "deflate_levels[1] = 10 for dataset '/b'");
   hsize_t ca[2], cb[1];
   stored_chunks(path, "/a", 2, ca);
   stored_chunks(path, "/b", 1, cb);
@@ -189,6 +202,7 @@ static void test_hdf5__stored_chunks_tile_the_shape(void **state) {
   struct stat st;
   assert_int_equal(stat(path, &st), 0);
   assert_true(st.st_size < (off_t)((100 * 2001 + 1100) * 8 * 11 / 10));
+  assert_int_equal(count_files(".tmp."), 0);
   double *got = malloc(100 * 2001 * sizeof *got);
   tsr_array *r = NULL;
   assert_ok(tsr_array_from_hdf5(ctx, path, "/a", NULL, &r));
