@@ -124,10 +124,14 @@ TSR_API TSR_NODISCARD tsr_status tsr_program_bind(tsr_program *program, const ch
  * `last` is not NULL it receives a new reference to the value of the last
  * statement if that is an expression (numbers become 0-d arrays of int64,
  * float64 or bool), or NULL when the program is empty or ends with an
- * assignment.  A program may be run again (after binding other inputs);
+ * assignment, or when it is a string (such as x.dtype: tsr_program_text
+ * gives it).  A program may be run again (after binding other inputs);
  * each run starts with no assigned variables.  Errors as described above;
- * a last expression that is a tuple, string or None is TSR_EINVAL. */
+ * a last expression that is a tuple or None is TSR_EINVAL. */
 TSR_API TSR_NODISCARD tsr_status tsr_program_run(tsr_program *program, tsr_array **last);
+/* The last run's final value when it was a string (valid until the
+ * program is run again or destroyed), else NULL. */
+TSR_API const char *tsr_program_text(const tsr_program *program);
 
 /* A new reference to the value of `name` after a run: an assigned variable
  * (numbers as 0-d arrays) or else a bound input.  TSR_EINVAL naming it when

@@ -18,7 +18,8 @@ static void help(FILE *out) {
         "\n"
         "Evaluates a program of array expressions: statements separated by ';' or newlines,\n"
         "'name = expr' assignments, '#' comments; NumPy-like operators (+ - * / // % ** @,\n"
-        "comparisons, & | ~, x.T, x[a:b, ::2, 3]) and functions (sqrt, sum(x, axis=0),\n"
+        "comparisons, & | ~, x.T, x.shape, x.dtype, x[a:b, ::2, 3], x[None, ..., 0]) and\n"
+        "functions (sqrt, round(x, 2), sum(x, axis=0),\n"
         "std(x, ddof=1), where, clip, astype(x, \"f4\"), matmul, rechunk, zeros, random,\n"
         "...).  A program ending with an expression prints its value.\n"
         "\n"
@@ -425,6 +426,9 @@ int cmd_eval(int argc, char **argv) {
       rc = CLI_FAILED;
       s = TSR_OK;
     }
+  } else if (s == TSR_OK && tsr_program_text(prog) != NULL) { /* x.dtype */
+    if (printf("%s\n", tsr_program_text(prog)) < 0)
+      rc = CLI_FAILED;
   } else if (s == TSR_OK && n_out == 0) {
     rc = cli_error("the program ends with an assignment: nothing to print (use --out, or end "
                    "with an expression)");

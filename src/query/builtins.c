@@ -50,6 +50,8 @@ static const tsr__qfn table[] = {
     {"digitize", QF_DIGITIZE, 0, P("x", "bins", "right"), 2},
     {"searchsorted", QF_SEARCHSORTED, 0, P("a", "v", "side"), 2},
     {"isin", QF_ISIN, 0, P("element", "test_elements", "invert"), 2},
+    {"round", QF_ROUND, 0, P("a", "decimals"), 1},
+    {"around", QF_ROUND, 0, P("a", "decimals"), 1},
 };
 
 static const struct {
@@ -74,6 +76,11 @@ bool tsr__query_fn_find(const char *name, tsr__qfn *out) {
   for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
     if (strcmp(name, aliases[i].alias) == 0)
       name = aliases[i].name;
+  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) /* first: round(a, decimals) */
+    if (strcmp(name, table[i].name) == 0) {
+      *out = table[i];
+      return true;
+    }
   for (int op = 0; op < TSR_NUM_UNARY_OPS; op++)
     if (strcmp(name, tsr_unary_op_name((tsr_unary_op)op)) == 0) {
       *out = (tsr__qfn){name, QF_UNARY, op, unary_params, 1};
@@ -88,11 +95,6 @@ bool tsr__query_fn_find(const char *name, tsr__qfn *out) {
     if (strcmp(name, tsr_reduce_op_name((tsr_reduce_op)op)) == 0) {
       *out = (tsr__qfn){name, QF_REDUCE, op,
                         has_ddof((tsr_reduce_op)op) ? reduce_ddof_params : reduce_params, 1};
-      return true;
-    }
-  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-    if (strcmp(name, table[i].name) == 0) {
-      *out = table[i];
       return true;
     }
   return false;

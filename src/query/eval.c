@@ -1289,6 +1289,62 @@ static tsr_status order_fn(call *c, qv *out) {
   return TSR_OK;
 }
 
+/* round(a, decimals) as np.round: a * 10^d, rint, / 10^d (d < 0: a / 10^-d,
+ * rint, * 10^-d) with the same operations, so the same values; integers
+ * are returned as they are for d >= 0, else rounded through float64 and
+ * cast back, as NumPy does. */
+static tsr_status round_decimals(call *c, qv *out) {
+  tsr__qeval *ev = c->ev;
+  int32_t pos = c->node->pos;
+  int64_t d;
+  tsr_array *a = NULL, *r = NULL;
+  TSR_TRY(get_int(c, "decimals", 0, &d));
+  if (d > 308 || d < -308)
+    return bad_arg(c, "decimals", "an integer from -308 to 308");
+  TSR_TRY(get_array(c, "a", TSR_NUM_DTYPES, &a));
+  tsr_dtype dt = tsr_array_dtype(a);
+  bool integer = tsr_dtype_is_integer(dt) || dt == TSR_BOOL;
+  tsr_status s = TSR_OK;
+  if (d == 0 || (integer && d >= 0)) {
+    s = tsr_unary(TSR_OP_ROUND, a, &r);
+    tsr_array_destroy(&a);
+    if (s != TSR_OK)
+      return wrap(ev, pos, s);
+    set_array(out, r);
+    return TSR_OK;
+  }
+  qv x = {0}, f = {0}, y = {0}, z = {0};
+  set_float(&f, pow(10.0, (double)(d > 0 ? d : -d)));
+  set_array(&x, a);
+  s = apply_binary(ev, d > 0 ? TSR_OP_MUL : TSR_OP_DIV, "round", &x, &f, pos, &y);
+  if (s == TSR_OK) {
+    s = tsr_unary(TSR_OP_ROUND, y.array, &r);
+    s = s == TSR_OK ? TSR_OK : wrap(ev, pos, s);
+  }
+  if (s == TSR_OK) {
+    tsr__query_value_clear(ev->ctx, &y);
+    set_array(&y, r);
+    r = NULL;
+    s = apply_binary(ev, d > 0 ? TSR_OP_DIV : TSR_OP_MUL, "round", &y, &f, pos, &z);
+  }
+  if (s == TSR_OK && integer) {
+    s = tsr_astype(z.array, dt, &r);
+    s = s == TSR_OK ? TSR_OK : wrap(ev, pos, s);
+    if (s == TSR_OK) {
+      tsr__query_value_clear(ev->ctx, &z);
+      set_array(&z, r);
+    }
+  }
+  tsr__query_value_clear(ev->ctx, &x);
+  tsr__query_value_clear(ev->ctx, &y);
+  if (s != TSR_OK) {
+    tsr__query_value_clear(ev->ctx, &z);
+    return s;
+  }
+  *out = z;
+  return TSR_OK;
+}
+
 static tsr_status dispatch(call *c, qv *out) {
   tsr__qeval *ev = c->ev;
   const tsr__qfn *fn = c->node->fn;
@@ -1296,6 +1352,8 @@ static tsr_status dispatch(call *c, qv *out) {
   tsr_array *r = NULL, *a = NULL, *b = NULL;
   tsr_status s = TSR_OK;
   switch (fn->kind) {
+  case QF_ROUND:
+    return round_decimals(c, out);
   case QF_UNARY:
     TSR_TRY(get_array(c, p0, TSR_NUM_DTYPES, &a));
     s = tsr_unary((tsr_unary_op)fn->op, a, &r);
@@ -1403,8 +1461,9 @@ static tsr_status eval_name(tsr__qeval *ev, const tsr__qnode *n, qv *out) {
     set_bool(out, true);
   } else if (strcmp(n->text, "False") == 0 || strcmp(n->text, "false") == 0) {
     set_bool(out, false);
-  } else if (strcmp(n->text, "None") == 0) {
-    memset(out, 0, sizeof *out);
+  } else if (strcmp(n->text, "None") == 0 || strcmp(n->text, "newaxis") == 0 ||
+             strcmp(n->text, "Ellipsis") == 0) {
+    memset(out, 0, sizeof *out); /* an index tells Ellipsis by its node */
   } else {
     tsr__qfn fn;
     if (tsr__query_fn_find(n->text, &fn))
@@ -1429,6 +1488,14 @@ static tsr_status eval_attr(tsr__qeval *ev, const tsr__qnode *n, const qv *v, qv
     set_int(out, arr ? tsr_array_ndim(v->array) : 0);
   } else if (strcmp(n->text, "size") == 0) {
     set_int(out, arr ? tsr_array_size(v->array) : 1);
+  } else if (strcmp(n->text, "dtype") == 0) { /* a number's as NumPy types it */
+    memset(out, 0, sizeof *out);
+    out->kind = QV_STRING;
+    out->s = tsr_dtype_name(arr                     ? tsr_array_dtype(v->array)
+                            : v->kind == QV_BOOL    ? TSR_BOOL
+                            : v->kind == QV_FLOAT   ? TSR_FLOAT64
+                            : v->kind == QV_UINT    ? TSR_UINT64
+                                                    : TSR_INT64);
   } else { /* shape */
     int nd = arr ? tsr_array_ndim(v->array) : 0;
     memset(out, 0, sizeof *out);
@@ -1457,29 +1524,81 @@ static tsr_status index_bound(tsr__qeval *ev, const tsr__qnode *n, const qv *v, 
 
 /* x[...] with the values of the index items (a slice's three parts, None
  * when omitted) in vals, then the target's value. */
+static bool is_ellipsis(const tsr__qnode *it) {
+  return it->kind == QN_NAME && strcmp(it->text, "Ellipsis") == 0;
+}
+
+/* x[...]: as NumPy's basic indexing: integers and slices select, None (or
+ * newaxis) inserts an axis of extent 1, one Ellipsis stands for as many
+ * full slices as the other items leave axes. */
 static tsr_status eval_index(tsr__qeval *ev, const tsr__qnode *n, const qv *vals, qv *out) {
-  int count = n->nkids - 1;
+  int items = n->nkids - 1, count = 0;
   tsr_index index[TSR_MAX_NDIM];
+  int newaxes[TSR_MAX_NDIM], n_new = 0, out_axis = 0, ellipsis_at = -1;
   const qv *v = vals;
-  for (int i = 0; i < count; i++) {
+  /* The target's value follows the items' (one per item, three per slice). */
+  const qv *target = vals;
+  for (int i = 0; i < items; i++)
+    target += n->kids[i + 1]->kind == QN_SLICE ? 3 : 1;
+  int used = 0; /* axes the items other than None and Ellipsis consume */
+  for (int i = 0; i < items; i++) {
     const tsr__qnode *it = n->kids[i + 1];
-    if (it->kind == QN_SLICE) {
-      index[i].is_slice = true;
-      TSR_TRY(index_bound(ev, it->kids[0] ? it->kids[0] : it, &v[0], TSR_NONE, &index[i].start));
-      TSR_TRY(index_bound(ev, it->kids[1] ? it->kids[1] : it, &v[1], TSR_NONE, &index[i].stop));
-      TSR_TRY(index_bound(ev, it->kids[2] ? it->kids[2] : it, &v[2], 1, &index[i].step));
-      if (index[i].step == 0)
-        return FAIL(it->kids[2]->pos, TSR_EINVAL, "slice step cannot be zero");
-      v += 3;
-    } else {
-      index[i].is_slice = false;
-      TSR_TRY(index_bound(ev, it, &v[0], TSR_NONE, &index[i].start));
-      if (index[i].start == TSR_NONE)
-        return FAIL(it->pos, TSR_EINVAL, "None (newaxis) indices are not supported");
-      v += 1;
+    if (is_ellipsis(it)) {
+      if (ellipsis_at >= 0)
+        return FAIL(it->pos, TSR_EINVAL, "an index can only have a single ellipsis ('...')");
+      ellipsis_at = i;
     }
   }
-  const qv *target = v;
+  for (int i = 0, k = 0; i < items; i++) {
+    const tsr__qnode *it = n->kids[i + 1];
+    if (it->kind == QN_SLICE) {
+      used++;
+      k += 3;
+    } else {
+      used += !is_ellipsis(it) && vals[k].kind != QV_NONE;
+      k += 1;
+    }
+  }
+  int nd = target->kind == QV_ARRAY ? tsr_array_ndim(target->array) : 1;
+  if (target->kind == QV_ARRAY && used > nd)
+    return FAIL(n->pos, TSR_EINVAL, "too many indices: %d for a %d-d array", used, nd);
+  for (int i = 0; i < items; i++) {
+    const tsr__qnode *it = n->kids[i + 1];
+    if (is_ellipsis(it) || (it->kind != QN_SLICE && v[0].kind == QV_NONE)) {
+      v += 1;
+      if (target->kind != QV_ARRAY)
+        return FAIL(it->pos, TSR_EINVAL, "a %s takes one integer index",
+                    tsr__query_value_kind_name(target));
+      if (is_ellipsis(it)) {
+        for (int e = 0; e < nd - used; e++, out_axis++)
+          index[count++] = TSR_ALL;
+      } else {
+        if (n_new + out_axis >= TSR_MAX_NDIM)
+          return FAIL(it->pos, TSR_EINVAL, "the result would have more than %d axes",
+                      TSR_MAX_NDIM);
+        newaxes[n_new++] = out_axis++;
+      }
+      continue;
+    }
+    if (it->kind == QN_SLICE) {
+      index[count].is_slice = true;
+      TSR_TRY(
+          index_bound(ev, it->kids[0] ? it->kids[0] : it, &v[0], TSR_NONE, &index[count].start));
+      TSR_TRY(
+          index_bound(ev, it->kids[1] ? it->kids[1] : it, &v[1], TSR_NONE, &index[count].stop));
+      TSR_TRY(index_bound(ev, it->kids[2] ? it->kids[2] : it, &v[2], 1, &index[count].step));
+      if (index[count].step == 0)
+        return FAIL(it->kids[2]->pos, TSR_EINVAL, "slice step cannot be zero");
+      v += 3;
+      count++;
+      out_axis++;
+    } else {
+      index[count].is_slice = false;
+      TSR_TRY(index_bound(ev, it, &v[0], TSR_NONE, &index[count].start));
+      v += 1;
+      count++;
+    }
+  }
   tsr_array *r = NULL;
   if (target->kind == QV_TUPLE) { /* (a, b)[i], as Python: one integer index */
     if (count != 1 || index[0].is_slice)
@@ -1494,6 +1613,14 @@ static tsr_status eval_index(tsr__qeval *ev, const tsr__qnode *n, const qv *vals
   if (target->kind != QV_ARRAY)
     return FAIL(n->pos, TSR_EINVAL, "a %s cannot be indexed", tsr__query_value_kind_name(target));
   API(n->pos, tsr_slice(target->array, count, index, &r));
+  for (int k = 0; k < n_new; k++) { /* in increasing result positions */
+    tsr_array *e = NULL;
+    tsr_status s = tsr_expand_dims(r, newaxes[k], &e);
+    tsr_array_destroy(&r);
+    if (s != TSR_OK)
+      return wrap(ev, n->pos, s);
+    r = e;
+  }
   set_array(out, r);
   return TSR_OK;
 }

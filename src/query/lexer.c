@@ -204,6 +204,11 @@ static tsr_status lex(lexer *lxp) {
       i++;
     } else if (isdigit((unsigned char)c) || (c == '.' && isdigit((unsigned char)source[i + 1]))) {
       TSR_TRY(lex_number(lx, i, &i));
+    } else if (strncmp(source + i, "...", 3) == 0) { /* Python's Ellipsis */
+      tsr__qtoken *t = push(lx, QT_NAME, i, 3);
+      if (t == NULL || (t->text = tsr__query_arena_strndup(arena, "Ellipsis", 8)) == NULL)
+        return TSR_ENOMEM;
+      i += 3;
     } else if (isalpha((unsigned char)c) || c == '_') {
       size_t j = i;
       while (isalnum((unsigned char)source[j]) || source[j] == '_')

@@ -193,7 +193,7 @@ static tsr_status bind_call(parser *p, tsr__qnode *call, const char *shown) {
 
 static bool known_attr(const char *name) {
   return strcmp(name, "T") == 0 || strcmp(name, "shape") == 0 || strcmp(name, "ndim") == 0 ||
-         strcmp(name, "size") == 0;
+         strcmp(name, "size") == 0 || strcmp(name, "dtype") == 0;
 }
 
 static bool is_comparison(tsr__qtok_kind k) {
@@ -512,7 +512,7 @@ static tsr_status parse_expr(parser *p, tsr__qnode **out) {
       }
       if (!known_attr(name->text))
         return tsr__query_fail(p->src, name->pos, TSR_EPARSE,
-                               "unknown attribute '%s' (arrays have T, shape, ndim, size)",
+                               "unknown attribute '%s' (arrays have T, shape, ndim, size, dtype)",
                                name->text);
       tsr__qnode *n;
       TSR_TRY(reduce_to_node(p, QN_ATTR, name->pos, p->operands.n - 1, &n));

@@ -19,11 +19,12 @@ struct tsr_program {
   tsr__qenv inputs, vars;
   const char **free_names;
   size_t nfree;
+  const char *text; /* the last run's result when it is a string (static or arena) */
 };
 
 static bool is_constant(const char *name) {
-  static const char *const names[] = {"inf",  "nan",   "pi",    "e",   "True",
-                                      "true", "False", "false", "None"};
+  static const char *const names[] = {"inf",   "nan",   "pi",   "e",       "True",    "true",
+                                      "False", "false", "None", "newaxis", "Ellipsis"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (strcmp(name, names[i]) == 0)
       return true;
@@ -288,6 +289,7 @@ tsr_status tsr_program_run(tsr_program *p, tsr_array **last) {
   if (last != NULL)
     *last = NULL;
   TSR_CHECK(p != NULL, TSR_EINVAL, "tsr_program_run: program is NULL");
+  p->text = NULL;
   tsr__query_env_clear(&p->vars);
   tsr__qeval ev = {p->ctx, p->source, &p->inputs, &p->vars};
   tsr__qvalue value = {0};
@@ -305,7 +307,9 @@ tsr_status tsr_program_run(tsr_program *p, tsr_array **last) {
     }
   }
   if (s == TSR_OK && final != NULL && final->target == NULL && last != NULL) {
-    if (!convertible(&value))
+    if (value.kind == QV_STRING)
+      p->text = value.s; /* e.g. x.dtype: *last stays NULL */
+    else if (!convertible(&value))
       s = tsr__query_fail(p->source, final->expr->pos, TSR_EINVAL,
                           "the result is a %s, not an array or a number",
                           tsr__query_value_kind_name(&value));
@@ -315,6 +319,8 @@ tsr_status tsr_program_run(tsr_program *p, tsr_array **last) {
   tsr__query_value_clear(p->ctx, &value);
   return s;
 }
+
+const char *tsr_program_text(const tsr_program *p) { return p != NULL ? p->text : NULL; }
 
 tsr_status tsr_program_get(tsr_program *p, const char *name, tsr_array **out) {
   TSR_CHECK(out != NULL, TSR_EINVAL, "tsr_program_get: out is NULL");

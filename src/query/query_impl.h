@@ -137,6 +137,7 @@ typedef enum tsr__qfn_kind {
   QF_DIGITIZE,
   QF_SEARCHSORTED,
   QF_ISIN,
+  QF_ROUND, /* round(a, decimals): NumPy's np.round */
 } tsr__qfn_kind;
 
 #define TSR__QFN_MAX_PARAMS 6

@@ -78,6 +78,8 @@ check eval-out-compress-bad 2 '^$' "--compress 'x=11' is not NAME=LEVEL" -- "$te
 if [[ -e pz.h5 ]]; then echo "FAIL eval-out-failed-absent: pz.h5 exists"; failures=$((failures + 1)); else echo "ok   eval-out-failed-absent"; fi
 check eval-chunks-twice 2 '^$' "chunks given twice for 'x'" -- "$tessera" eval --in x=a.h5:/x --chunks x=1,1 --chunks x=2,2 'sum(x)'
 check eval-chunks-bad 2 '^$' "--chunks 'x=0,-2' has an extent" -- "$tessera" eval --in x=a.h5:/x --chunks x=0,-2 'sum(x)'
+check eval-dtype 0 '^int64$' '^$' -- "$tessera" eval --in x=a.h5:/x 'x.dtype'
+check eval-newaxis-round 0 '^\[\[1\.2\]\]$' '^$' -- "$tessera" eval 'round(ones((3, 2))[None, ..., 1:, 0] * 1.23456, 1)[..., 1:]'
 check eval-file-mean 0 '^\[9\.0, 10\.0, 11\.0, 12\.0, 13\.0, 14\.0\]$' '^$' -- "$tessera" eval --in x=a.h5:/x 'mean(x, axis=0)'
 check eval-out 0 '^$' 'wrote b\.h5:/d' -- "$tessera" eval --in x=a.h5:/x 'd = x - mean(x, axis=0)' --out d=b.h5:/d
 check eval-readback 0 '^0\.0$' '^$' -- "$tessera" eval --in d=b.h5:/d 'sum(abs(mean(d, axis=0)))'

@@ -203,6 +203,26 @@ static void test_eval__structure(void **state) {
   check_eval(ctx, "expand_dims(arange(2), 0)", "[[0, 1]]");
   check_eval(ctx, "(True, False)", "[True, False]");
   check_eval(ctx, "()", "[]");
+  /* None / newaxis and Ellipsis, as NumPy (values worked out by hand) */
+  check_eval(ctx, WITH_A("a[None].shape"), "[1, 3, 4]");
+  check_eval(ctx, WITH_A("a[:, None, 1]"), "[[1],\n [5],\n [9]]");
+  check_eval(ctx, WITH_A("a[..., 1]"), "[1, 5, 9]");
+  check_eval(ctx, WITH_A("a[2, ...]"), "[8, 9, 10, 11]");
+  check_eval(ctx, WITH_A("a[...]"), "[[0, 1, 2, 3],\n [4, 5, 6, 7],\n [8, 9, 10, 11]]");
+  check_eval(ctx, WITH_A("a[newaxis, ..., None, ::3].shape"), "[1, 3, 1, 2]");
+  check_eval(ctx, WITH_A("a[1, ..., 2]"), "6");
+  check_eval(ctx, WITH_A("a[1, 2, ...]"), "6");
+  check_eval(ctx, WITH_A("a[-1, None, Ellipsis, None]"), "[[[8],\n  [9],\n  [10],\n  [11]]]");
+  check_eval(ctx, WITH_A("a.shape[1] + a.shape[0]"), "7");
+  /* round(a, decimals): np.round's values (worked out with NumPy) */
+  check_eval(ctx, "round(linspace(0, 1, 7), 2)",
+             "[0.0, 0.17000000000000001, 0.33000000000000002, 0.5, 0.67000000000000004, "
+             "0.82999999999999996, 1.0]");
+  check_eval(ctx, "round(1234.5678, -2)", "1200.0");
+  check_eval(ctx, "round(arange(-25, 30, 5), -1)", "[-20, -20, -20, -10, 0, 0, 0, 10, 20, 20, 20]");
+  check_eval(ctx, "round(arange(3), 4)", "[0, 1, 2]");
+  check_eval(ctx, "around(astype(linspace(0, 1, 4), \"f4\"), 1)", "[0.0, 0.300000012, 0.699999988, 1.0]");
+  check_eval(ctx, "round(linspace(-1.5, 1.5, 4))", "[-2.0, -0.0, 0.0, 2.0]");
 #undef WITH_A
 
   tsr_array *v = query_run(ctx, "rechunk(arange(10, chunks=10), chunks=3)");
@@ -350,9 +370,25 @@ static void test_eval__get_and_last(void **state) {
   assert_ok(tsr_program_run(p, NULL));
   tsr_program_destroy(&p);
 
+  /* a string result (x.dtype): no array, the text instead */
+  assert_ok(tsr_program_parse(ctx, "x = astype(ones(2), \"f4\"); x.dtype", &p));
+  assert_ok(tsr_program_run(p, &v));
+  assert_null(v);
+  assert_string_equal(tsr_program_text(p), "float32");
+  tsr_program_destroy(&p);
+  assert_ok(tsr_program_parse(ctx, "astype(ones(2), (1.5).dtype).dtype", &p));
+  assert_ok(tsr_program_run(p, &v));
+  assert_string_equal(tsr_program_text(p), "float64");
+  tsr_program_destroy(&p);
+  assert_ok(tsr_program_parse(ctx, "'f4'", &p));
+  assert_ok(tsr_program_run(p, &v));
+  assert_string_equal(tsr_program_text(p), "f4");
+  tsr_program_destroy(&p);
+
   assert_ok(tsr_program_parse(ctx, "", &p));
   assert_ok(tsr_program_run(p, &v));
   assert_null(v);
+  assert_null(tsr_program_text(p));
   tsr_array *x = NULL;
   assert_ok(tsr_array_zeros(ctx, TSR_FLOAT64, 1, (int64_t[]){2}, NULL, &x));
   assert_fails(tsr_program_bind(p, "2x", x), TSR_EINVAL, "'2x' is not a name");
@@ -416,11 +452,17 @@ static void test_eval__errors(void **state) {
   check_run_error(ctx, "(1, (2, 3))", TSR_EINVAL,
                   "line 1, column 1: the result is a tuple, not an array or a number\n"
                   "  (1, (2, 3))\n  ^");
-  check_run_error(ctx, "x = 1\n'f4'", TSR_EINVAL,
-                  "line 2, column 1: the result is a string, not an array or a number\n"
-                  "  'f4'\n  ^");
   check_run_error(ctx, "\"f4\"[0]", TSR_EINVAL,
                   "line 1, column 5: a string cannot be indexed\n  \"f4\"[0]\n      ^");
+  check_run_error(ctx, "a = ones((2, 3)); a[..., 0, ...]", TSR_EINVAL,
+                  "line 1, column 29: an index can only have a single ellipsis ('...')\n"
+                  "  a = ones((2, 3)); a[..., 0, ...]\n                              ^");
+  check_run_error(ctx, "a = ones((2, 3)); a[0, None, 1, 2]", TSR_EINVAL,
+                  "line 1, column 20: too many indices: 3 for a 2-d array\n"
+                  "  a = ones((2, 3)); a[0, None, 1, 2]\n                     ^");
+  check_run_error(ctx, "round(ones(2), 309)", TSR_EINVAL,
+                  "line 1, column 16: round() argument 'decimals' must be an integer from -308 to "
+                  "308, not int\n  round(ones(2), 309)\n                 ^");
   check_run_error(ctx, "(1, 2).T", TSR_EINVAL,
                   "line 1, column 8: a tuple has no attribute 'T'\n  (1, 2).T\n         ^");
   check_run_error(ctx, "sqrt(\"x\")", TSR_EINVAL,

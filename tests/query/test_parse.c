@@ -190,7 +190,7 @@ static void test_parse__syntax_errors(void **state) {
               "     ^");
   check_error(ctx, "x.foo",
               "line 1, column 3: unknown attribute 'foo' (arrays have T, shape, "
-              "ndim, size)\n"
+              "ndim, size, dtype)\n"
               "  x.foo\n"
               "    ^");
   check_error(ctx, "x.",
