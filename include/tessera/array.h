@@ -475,6 +475,28 @@ TSR_API TSR_NODISCARD tsr_status tsr_concatenate(size_t n, tsr_array *const *arr
                                                  tsr_array **out);
 TSR_API TSR_NODISCARD tsr_status tsr_stack(size_t n, tsr_array *const *arrays, int axis,
                                            tsr_array **out);
+
+/* NumPy functions composed of the operations above (lazy unless said;
+ * NumPy's values, as they perform NumPy's operations):
+ * np.diff(a, n, axis): the n-th differences along `axis` (bool: not-equal);
+ * np.outer(a, b): both flattened, a[:, None] * b[None, :];
+ * np.isclose (NumPy 2's rule, b taken as floating point: |a - b| <= atol +
+ * rtol * |b| where b is finite, or a == b; with equal_nan NaNs match);
+ * np.allclose, computed now into *out;
+ * np.roll(a, shift, axis): axis NULL rolls the flattened array;
+ * np.triu / np.tril(m, k): zero below / above diagonal k of the last two
+ * axes (a 1-d array is taken as a row repeated, as NumPy does). */
+TSR_API TSR_NODISCARD tsr_status tsr_diff(tsr_array *a, int n, int axis, tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_outer(tsr_array *a, tsr_array *b, tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_isclose(tsr_array *a, tsr_array *b, double rtol, double atol,
+                                             bool equal_nan, tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_allclose(tsr_array *a, tsr_array *b, double rtol,
+                                              double atol, bool equal_nan,
+                                              const tsr_compute_options *options, bool *out);
+TSR_API TSR_NODISCARD tsr_status tsr_roll(tsr_array *a, int64_t shift, const int *axis,
+                                          tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_triu(tsr_array *m, int64_t k, tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_tril(tsr_array *m, int64_t k, tsr_array **out);
 /* The same values in new chunks (`chunks` as for creation).  The task count
  * stays close to the number of input plus output chunks. */
 TSR_API TSR_NODISCARD tsr_status tsr_rechunk(tsr_array *a, const int64_t *chunks, tsr_array **out);

@@ -19,7 +19,7 @@ static void help(FILE *out) {
         "Evaluates a program of array expressions: statements separated by ';' or newlines,\n"
         "'name = expr' assignments, '#' comments; NumPy-like operators (+ - * / // % ** @,\n"
         "comparisons, & | ~, x.T, x.shape, x.dtype, x[a:b, ::2, 3], x[None, ..., 0]) and\n"
-        "functions (sqrt, round(x, 2), sum(x, axis=0),\n"
+        "functions (sqrt, round(x, 2), diff, roll, triu, isclose, zeros_like, sum(x, axis=0),\n"
         "std(x, ddof=1), where, clip, astype(x, \"f4\"), matmul, rechunk, zeros, random,\n"
         "...).  A program ending with an expression prints its value.\n"
         "\n"

@@ -51,6 +51,17 @@ static const tsr__qfn table[] = {
     {"searchsorted", QF_SEARCHSORTED, 0, P("a", "v", "side"), 2},
     {"isin", QF_ISIN, 0, P("element", "test_elements", "invert"), 2},
     {"round", QF_ROUND, 0, P("a", "decimals"), 1},
+    {"diff", QF_COMPOSED, 0, P("a", "n", "axis"), 1},
+    {"outer", QF_COMPOSED, 1, P("a", "b"), 2},
+    {"isclose", QF_COMPOSED, 2, P("a", "b", "rtol", "atol", "equal_nan"), 2},
+    {"allclose", QF_COMPOSED, 3, P("a", "b", "rtol", "atol", "equal_nan"), 2},
+    {"roll", QF_COMPOSED, 4, P("a", "shift", "axis"), 2},
+    {"triu", QF_COMPOSED, 5, P("m", "k"), 1},
+    {"tril", QF_COMPOSED, 6, P("m", "k"), 1},
+    {"zeros_like", QF_LIKE, 0, P("a", "dtype", "chunks"), 1},
+    {"ones_like", QF_LIKE, 1, P("a", "dtype", "chunks"), 1},
+    {"full_like", QF_LIKE, 2, P("a", "fill_value", "dtype", "chunks"), 2},
+    {"empty_like", QF_LIKE, 3, P("a", "dtype", "chunks"), 1},
     {"around", QF_ROUND, 0, P("a", "decimals"), 1},
 };
 

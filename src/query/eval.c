@@ -1345,6 +1345,112 @@ static tsr_status round_decimals(call *c, qv *out) {
   return TSR_OK;
 }
 
+/* diff, outer, isclose, allclose, roll, triu, tril (array/compose.c). */
+static tsr_status composed(call *c, qv *out) {
+  tsr__qeval *ev = c->ev;
+  const tsr__qfn *fn = c->node->fn;
+  int64_t n = 0, axis = -1;
+  double rtol = 1e-5, atol = 1e-8;
+  bool equal_nan = false, all = false, axis_none = false;
+  /* the arguments first: their errors point at them */
+  if (fn->op == 0 || fn->op == 4) { /* diff(a, n, axis), roll(a, shift, axis) */
+    TSR_TRY(get_int(c, fn->op == 0 ? "n" : "shift", fn->op == 0 ? 1 : 0, &n));
+    axis_none = fn->op == 4 && arg(c, "axis", NULL)->kind == QV_NONE;
+    if (!axis_none)
+      TSR_TRY(get_int(c, "axis", fn->op == 0 ? -1 : 0, &axis));
+    if (axis < -TSR_MAX_NDIM || axis > TSR_MAX_NDIM)
+      return bad_arg(c, "axis", "a valid axis");
+    if (fn->op == 0 && (n < 0 || n > INT32_MAX))
+      return bad_arg(c, "n", "a non-negative order");
+  } else if (fn->op == 2 || fn->op == 3) {
+    TSR_TRY(get_number(c, "rtol", 1e-5, &rtol));
+    TSR_TRY(get_number(c, "atol", 1e-8, &atol));
+    TSR_TRY(get_bool(c, "equal_nan", false, &equal_nan));
+  } else if (fn->op >= 5) {
+    TSR_TRY(get_int(c, "k", 0, &n));
+  }
+  tsr_array *a = NULL, *b = NULL, *r = NULL;
+  TSR_TRY(get_seq(c, fn->params[0], &a));
+  if (fn->op >= 1 && fn->op <= 3) {
+    tsr_status sb = get_seq(c, "b", &b);
+    if (sb != TSR_OK) {
+      tsr_array_destroy(&a);
+      return sb;
+    }
+  }
+  int ax = (int)axis;
+  tsr_status s;
+  switch (fn->op) {
+  case 0:
+    s = tsr_diff(a, (int)n, ax, &r);
+    break;
+  case 1:
+    s = tsr_outer(a, b, &r);
+    break;
+  case 2:
+    s = tsr_isclose(a, b, rtol, atol, equal_nan, &r);
+    break;
+  case 3:
+    s = tsr_allclose(a, b, rtol, atol, equal_nan, NULL, &all);
+    break;
+  case 4:
+    s = tsr_roll(a, n, axis_none ? NULL : &ax, &r);
+    break;
+  default:
+    s = fn->op == 5 ? tsr_triu(a, n, &r) : tsr_tril(a, n, &r);
+    break;
+  }
+  tsr_array_destroy(&a);
+  tsr_array_destroy(&b);
+  if (s != TSR_OK)
+    return wrap(ev, c->node->pos, s);
+  if (fn->op == 3)
+    set_bool(out, all);
+  else
+    set_array(out, r);
+  return TSR_OK;
+}
+
+/* zeros_like, ones_like, full_like, empty_like: a's shape, dtype and chunks
+ * (its first chunk's extents) unless given. */
+static tsr_status like(call *c, qv *out) {
+  tsr__qeval *ev = c->ev;
+  int op = c->node->fn->op;
+  tsr_array *a = NULL, *r = NULL;
+  TSR_TRY(get_seq(c, "a", &a));
+  int nd = tsr_array_ndim(a);
+  int64_t shape[TSR_MAX_NDIM], own[TSR_MAX_NDIM], buf[TSR_MAX_NDIM];
+  memcpy(shape, tsr_array_shape(a), (size_t)nd * sizeof *shape);
+  for (int d = 0; d < nd; d++) {
+    int64_t e = tsr_chunk_grid_chunk_extent(tsr_array_chunks(a), d, 0);
+    own[d] = e > 0 ? e : 1;
+  }
+  tsr_dtype t;
+  const int64_t *chunks = own;
+  tsr_status s = get_dtype(c, "dtype", tsr_array_dtype(a), &t);
+  if (s == TSR_OK && arg(c, "chunks", NULL)->kind != QV_NONE)
+    s = get_chunks(c, "chunks", nd, buf, &chunks);
+  tsr_array_destroy(&a);
+  TSR_TRY(s);
+  if (op == 2) {
+    const qv *fill = arg(c, "fill_value", NULL);
+    double value = 0;
+    TSR_TRY(get_number(c, "fill_value", 0, &value));
+    if (fill->kind == QV_INT)
+      s = tsr_array_full_i64(ev->ctx, t, nd, shape, chunks, fill->i, &r);
+    else if (fill->kind == QV_UINT)
+      s = tsr_array_full_u64(ev->ctx, t, nd, shape, chunks, (uint64_t)fill->i, &r);
+    else
+      s = tsr_array_full(ev->ctx, t, nd, shape, chunks, value, &r);
+  } else {
+    s = tsr_array_full(ev->ctx, t, nd, shape, chunks, op == 1 ? 1.0 : 0.0, &r);
+  }
+  if (s != TSR_OK)
+    return wrap(ev, c->node->pos, s);
+  set_array(out, r);
+  return TSR_OK;
+}
+
 static tsr_status dispatch(call *c, qv *out) {
   tsr__qeval *ev = c->ev;
   const tsr__qfn *fn = c->node->fn;
@@ -1354,6 +1460,10 @@ static tsr_status dispatch(call *c, qv *out) {
   switch (fn->kind) {
   case QF_ROUND:
     return round_decimals(c, out);
+  case QF_COMPOSED:
+    return composed(c, out);
+  case QF_LIKE:
+    return like(c, out);
   case QF_UNARY:
     TSR_TRY(get_array(c, p0, TSR_NUM_DTYPES, &a));
     s = tsr_unary((tsr_unary_op)fn->op, a, &r);

@@ -223,6 +223,27 @@ static void test_eval__structure(void **state) {
   check_eval(ctx, "round(arange(3), 4)", "[0, 1, 2]");
   check_eval(ctx, "around(astype(linspace(0, 1, 4), \"f4\"), 1)", "[0.0, 0.300000012, 0.699999988, 1.0]");
   check_eval(ctx, "round(linspace(-1.5, 1.5, 4))", "[-2.0, -0.0, 0.0, 2.0]");
+  /* diff, outer, isclose, allclose, roll, triu, tril, *_like (NumPy's answers) */
+  check_eval(ctx, "diff((1, 4, 9, 16))", "[3, 5, 7]");
+  check_eval(ctx, "diff(reshape(arange(6) ** 2, (2, 3)), n=2, axis=1)", "[[2],\n [2]]");
+  check_eval(ctx, "diff(arange(3), n=5)", "[]");
+  check_eval(ctx, "outer((1, 2), (3, 4, 5))", "[[3, 4, 5],\n [6, 8, 10]]");
+  check_eval(ctx, "isclose((1.0, 1e10, nan, inf, -inf), (1.00001, 1.00001e10, nan, inf, inf))",
+             "[True, True, False, True, False]");
+  check_eval(ctx, "isclose((1.0, nan), (1.1, nan), equal_nan=True, rtol=0.2)", "[True, True]");
+  check_eval(ctx, "allclose((1.0, 2.0), (1.0, 2.0000001))", "True");
+  check_eval(ctx, "allclose((1.0, 2.0), (1.0, 2.001))", "False");
+  check_eval(ctx, "roll(arange(5), 2)", "[3, 4, 0, 1, 2]");
+  check_eval(ctx, "roll(reshape(arange(6), (2, 3)), -1, axis=1)", "[[1, 2, 0],\n [4, 5, 3]]");
+  check_eval(ctx, "roll(reshape(arange(6), (2, 3)), 1)", "[[5, 0, 1],\n [2, 3, 4]]");
+  check_eval(ctx, "triu(reshape(arange(1, 7), (2, 3)), k=1)", "[[0, 2, 3],\n [0, 0, 6]]");
+  check_eval(ctx, "tril(reshape(arange(1, 7), (2, 3)), -1)", "[[0, 0, 0],\n [4, 0, 0]]");
+  check_eval(ctx, "triu(arange(3))", "[[0, 1, 2],\n [0, 1, 2],\n [0, 0, 2]]");
+  check_eval(ctx, "zeros_like(astype(arange(3), \"f4\"))", "[0.0, 0.0, 0.0]");
+  check_eval(ctx, "full_like(arange(3), 7.9)", "[7, 7, 7]");
+  check_eval(ctx, "astype(ones_like(ones((2, 2)), dtype=\"i4\") / 2, \"f4\")",
+             "[[0.5, 0.5],\n [0.5, 0.5]]");
+  check_eval(ctx, "empty_like(ones((2, 1), chunks=1)).shape", "[2, 1]");
 #undef WITH_A
 
   tsr_array *v = query_run(ctx, "rechunk(arange(10, chunks=10), chunks=3)");
