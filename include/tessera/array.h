@@ -497,6 +497,11 @@ TSR_API TSR_NODISCARD tsr_status tsr_roll(tsr_array *a, int64_t shift, const int
                                           tsr_array **out);
 TSR_API TSR_NODISCARD tsr_status tsr_triu(tsr_array *m, int64_t k, tsr_array **out);
 TSR_API TSR_NODISCARD tsr_status tsr_tril(tsr_array *m, int64_t k, tsr_array **out);
+/* np.diag(a, k): of a 2-d array its diagonal k (a strided view of it
+ * flattened); of a 1-d array the square matrix with it on diagonal k.
+ * np.trace(a, k): the sum of diagonal k of a 2-d array. */
+TSR_API TSR_NODISCARD tsr_status tsr_diag(tsr_array *a, int64_t k, tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_trace(tsr_array *a, int64_t k, tsr_array **out);
 /* The same values in new chunks (`chunks` as for creation).  The task count
  * stays close to the number of input plus output chunks. */
 TSR_API TSR_NODISCARD tsr_status tsr_rechunk(tsr_array *a, const int64_t *chunks, tsr_array **out);

@@ -1,5 +1,5 @@
 /* compose.c — NumPy functions built from the lazy primitives: diff, outer,
- * isclose and allclose, roll, triu and tril.  Each is a small expression of
+ * isclose and allclose, roll, triu and tril, diag and trace.  Each is a small expression of
  * slices, reshapes, broadcasts, concatenations and elementwise operations,
  * the same operations NumPy performs, so it gives NumPy's values and fuses,
  * chunks and computes like any other expression. */
@@ -237,4 +237,67 @@ tsr_status tsr_triu(tsr_array *m, int64_t k, tsr_array **out) {
 
 tsr_status tsr_tril(tsr_array *m, int64_t k, tsr_array **out) {
   return triangle("tsr_tril", m, k, false, out);
+}
+
+tsr_status tsr_diag(tsr_array *a, int64_t k, tsr_array **out) {
+  static const char fn[] = "tsr_diag";
+  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  TSR_CHECK(a != NULL, TSR_EINVAL, "%s: a is NULL", fn);
+  int nd = tsr_array_ndim(a);
+  TSR_CHECK(nd == 1 || nd == 2, TSR_EINVAL, "%s: input must be 1-d or 2-d, not %d-d", fn, nd);
+  const int64_t *shape = tsr_array_shape(a);
+  TSR_CHECK(k > -INT32_MAX && k < INT32_MAX, TSR_EINVAL, "%s: diagonal %lld is out of range", fn,
+            (long long)k);
+  tsr_array *flat = NULL, *t1 = NULL, *t2 = NULL, *t3 = NULL;
+  tsr_status s;
+  if (nd == 2) { /* every (C + 1)-th element of the flattened matrix from the first */
+    int64_t rows = shape[0], cols = shape[1];
+    int64_t first = k >= 0 ? k : -k * cols;
+    int64_t len = k >= 0 ? (rows < cols - k ? rows : cols - k) : (rows + k < cols ? rows + k : cols);
+    s = ravel(a, &flat);
+    tsr_index ix = len > 0 ? TSR_SLICE(first, first + (len - 1) * (cols + 1) + 1, cols + 1)
+                           : TSR_SLICE(0, 0, 1);
+    if (s == TSR_OK)
+      s = tsr_slice(flat, 1, &ix, out);
+    return drop(s, &flat, NULL, NULL, NULL);
+  }
+  /* 1-d: a square matrix of n + |k| with v on diagonal k, zero elsewhere */
+  int64_t n = shape[0], ak = k >= 0 ? k : -k, N = n + ak;
+  tsr_ctx *ctx = a->expr->ctx;
+  tsr_array *pad = NULL, *v = NULL, *i = NULL, *j = NULL, *ic = NULL, *on = NULL, *zero = NULL;
+  s = tsr_array_full(ctx, tsr_array_dtype(a), 1, &ak, NULL, 0.0, &pad);
+  if (s == TSR_OK)
+    s = tsr_concatenate(2, (tsr_array *[]){a, pad}, 0, &v); /* v padded to N */
+  if (s == TSR_OK)
+    s = tsr_expand_dims(v, k >= 0 ? 1 : 0, &t1); /* by row (k >= 0) or by column */
+  if (s == TSR_OK)
+    s = tsr_array_arange_i64(ctx, TSR_INT64, 0, N, 1, N > 0 ? N : 1, &i);
+  if (s == TSR_OK)
+    s = tsr_array_arange_i64(ctx, TSR_INT64, 0, N, 1, N > 0 ? N : 1, &j);
+  if (s == TSR_OK)
+    s = tsr_expand_dims(i, 1, &ic);
+  if (s == TSR_OK)
+    s = tsr_sub(j, ic, &t2); /* j - i */
+  if (s == TSR_OK)
+    s = tsr_binary_scalar_i64(TSR_OP_EQ, t2, k, &on);
+  if (s == TSR_OK)
+    s = tsr_array_full(ctx, tsr_array_dtype(a), 0, NULL, NULL, 0.0, &zero);
+  if (s == TSR_OK)
+    s = tsr_where(on, t1, zero, out);
+  drop(s, &pad, &v, &i, &j);
+  drop(s, &ic, &on, &zero, &t1);
+  return drop(s, &t2, &t3, NULL, NULL);
+}
+
+tsr_status tsr_trace(tsr_array *a, int64_t k, tsr_array **out) {
+  static const char fn[] = "tsr_trace";
+  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  TSR_CHECK(a != NULL && tsr_array_ndim(a) == 2, TSR_EINVAL, "%s: a must be a 2-d array", fn);
+  tsr_array *d = NULL;
+  tsr_status s = tsr_diag(a, k, &d);
+  if (s == TSR_OK)
+    s = tsr_sum(d, NULL, 0, false, out);
+  return drop(s, &d, NULL, NULL, NULL);
 }

@@ -58,6 +58,8 @@ static const tsr__qfn table[] = {
     {"roll", QF_COMPOSED, 4, P("a", "shift", "axis"), 2},
     {"triu", QF_COMPOSED, 5, P("m", "k"), 1},
     {"tril", QF_COMPOSED, 6, P("m", "k"), 1},
+    {"diag", QF_COMPOSED, 7, P("v", "k"), 1},
+    {"trace", QF_COMPOSED, 8, P("a", "offset"), 1},
     {"zeros_like", QF_LIKE, 0, P("a", "dtype", "chunks"), 1},
     {"ones_like", QF_LIKE, 1, P("a", "dtype", "chunks"), 1},
     {"full_like", QF_LIKE, 2, P("a", "fill_value", "dtype", "chunks"), 2},

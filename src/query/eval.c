@@ -1345,7 +1345,8 @@ static tsr_status round_decimals(call *c, qv *out) {
   return TSR_OK;
 }
 
-/* diff, outer, isclose, allclose, roll, triu, tril (array/compose.c). */
+/* diff, outer, isclose, allclose, roll, triu, tril, diag, trace
+ * (array/compose.c). */
 static tsr_status composed(call *c, qv *out) {
   tsr__qeval *ev = c->ev;
   const tsr__qfn *fn = c->node->fn;
@@ -1367,7 +1368,7 @@ static tsr_status composed(call *c, qv *out) {
     TSR_TRY(get_number(c, "atol", 1e-8, &atol));
     TSR_TRY(get_bool(c, "equal_nan", false, &equal_nan));
   } else if (fn->op >= 5) {
-    TSR_TRY(get_int(c, "k", 0, &n));
+    TSR_TRY(get_int(c, fn->op == 8 ? "offset" : "k", 0, &n));
   }
   tsr_array *a = NULL, *b = NULL, *r = NULL;
   TSR_TRY(get_seq(c, fn->params[0], &a));
@@ -1396,8 +1397,17 @@ static tsr_status composed(call *c, qv *out) {
   case 4:
     s = tsr_roll(a, n, axis_none ? NULL : &ax, &r);
     break;
+  case 5:
+    s = tsr_triu(a, n, &r);
+    break;
+  case 6:
+    s = tsr_tril(a, n, &r);
+    break;
+  case 7:
+    s = tsr_diag(a, n, &r);
+    break;
   default:
-    s = fn->op == 5 ? tsr_triu(a, n, &r) : tsr_tril(a, n, &r);
+    s = tsr_trace(a, n, &r);
     break;
   }
   tsr_array_destroy(&a);

@@ -239,6 +239,14 @@ static void test_eval__structure(void **state) {
   check_eval(ctx, "triu(reshape(arange(1, 7), (2, 3)), k=1)", "[[0, 2, 3],\n [0, 0, 6]]");
   check_eval(ctx, "tril(reshape(arange(1, 7), (2, 3)), -1)", "[[0, 0, 0],\n [4, 0, 0]]");
   check_eval(ctx, "triu(arange(3))", "[[0, 1, 2],\n [0, 1, 2],\n [0, 0, 2]]");
+  check_eval(ctx, "diag(reshape(arange(12), (3, 4)))", "[0, 5, 10]");
+  check_eval(ctx, "diag(reshape(arange(12), (3, 4)), k=2)", "[2, 7]");
+  check_eval(ctx, "diag(reshape(arange(12), (3, 4)), -1)", "[4, 9]");
+  check_eval(ctx, "diag(reshape(arange(12), (3, 4)), 5)", "[]");
+  check_eval(ctx, "diag((1, 2), 1)", "[[0, 1, 0],\n [0, 0, 2],\n [0, 0, 0]]");
+  check_eval(ctx, "diag((1.5, 2.5), -1)", "[[0.0, 0.0, 0.0],\n [1.5, 0.0, 0.0],\n [0.0, 2.5, 0.0]]");
+  check_eval(ctx, "trace(reshape(arange(12), (3, 4)))", "15");
+  check_eval(ctx, "trace(reshape(arange(12), (3, 4)), offset=-1)", "13");
   check_eval(ctx, "zeros_like(astype(arange(3), \"f4\"))", "[0.0, 0.0, 0.0]");
   check_eval(ctx, "full_like(arange(3), 7.9)", "[7, 7, 7]");
   check_eval(ctx, "astype(ones_like(ones((2, 2)), dtype=\"i4\") / 2, \"f4\")",
