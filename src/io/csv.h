@@ -102,6 +102,32 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
                          tsr__csv_format *fmt, tsr__csv_scan_result *out);
 void tsr__csv_scan_result_free(tsr_ctx *ctx, tsr__csv_scan_result *r);
 
+/* The fused load: one parallel pass that parses every block straight into a
+ * table chunk held in memory, with the sniffed (or given) types and a
+ * local dictionary per block for string columns, whose entries are mapped
+ * to the sorted dictionary after the pass.  When done is false (a value
+ * that would widen a column, a bad row, an error, a misplaced block
+ * boundary, an untyped column, or chunks past `budget` bytes) nothing is
+ * kept and fmt is unchanged: the caller scans and parses instead, which
+ * handles all of these.  Otherwise fmt's types are final (string columns
+ * that became dictionaries are TSR_COL_DICT) and scan holds what
+ * tsr__csv_scan would have returned (blocks, rows, dictionaries, and
+ * data_bytes for the blocks to parse again); chunks[b] is block b's table
+ * chunk, or NULL when the block must be parsed again with
+ * tsr__csv_parse_block (a string longer than 12 bytes, or a column whose
+ * dictionary was given up or refused). */
+typedef struct tsr__csv_loaded {
+  bool done;
+  tsr__csv_scan_result scan;
+  void **chunks;
+  size_t *bytes;
+} tsr__csv_loaded;
+
+tsr_status tsr__csv_load(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes, uint64_t budget,
+                         tsr__csv_format *fmt, tsr__csv_loaded *out);
+/* Frees what the caller did not take (chunks set to NULL are taken). */
+void tsr__csv_loaded_free(tsr_ctx *ctx, tsr__csv_loaded *l);
+
 /* Builds column i's dictionary lookup table (fmt->cols[i] holds the sorted
  * dictionary); free with tsr__csv_format_free. */
 tsr_status tsr__csv_dict_index(tsr_ctx *ctx, tsr__csv_col *col);
