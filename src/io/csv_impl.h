@@ -239,12 +239,13 @@ static inline int csv_tokenize(const csv_tok *t, const char *buf, const char **p
   return 0;
 }
 
-/* Whether field (s, L) is null. */
+/* Whether field (s, L) is null: a missing or unquoted empty field (both
+ * have no length and no quote flag), or a null spelling. */
 static inline bool csv_is_null(const tsr__csv_format *fmt, const char *s, uint32_t L) {
-  if (L & (CSV_MISSING | CSV_QUOTED))
-    return (L & CSV_MISSING) != 0;
-  if (L == 0)
+  if ((L & (CSV_QUOTED | CSV_LENMASK)) == 0)
     return true;
+  if (__builtin_expect(fmt->n_nulls == 0, 1) || (L & CSV_QUOTED))
+    return false;
   for (int i = 0; i < fmt->n_nulls; i++)
     if (strlen(fmt->nulls[i]) == L && memcmp(fmt->nulls[i], s, L) == 0)
       return true;
@@ -330,6 +331,32 @@ static inline bool csv_parse_f64(const char *s, size_t n, double *out, bool want
   if (s[0] == '-' || s[0] == '+') {
     neg = s[0] == '-';
     i = 1;
+  }
+  if (want_value && n - i <= 20) {
+    /* [+-]digits[.digits], at most 19 digits: the mantissa is exact in
+     * uint64, and within 2^53 with at most 22 fraction digits one correctly
+     * rounded division by an exact power of ten gives strtod's result (the
+     * general path below computes the same for these values). */
+    uint64_t m = 0;
+    size_t j = i, dot = n;
+    for (; j < n; j++) {
+      unsigned d = (unsigned)(uint8_t)s[j] - '0';
+      if (d > 9) {
+        if (s[j] != '.' || dot != n)
+          break;
+        dot = j;
+        continue;
+      }
+      m = m * 10 + d;
+    }
+    size_t digits = n - i - (dot != n);
+    if (j == n && digits > 0 && digits <= 19 && m <= (UINT64_C(1) << 53)) {
+      double v = (double)m;
+      if (dot != n)
+        v /= csv_pow10[n - 1 - dot];
+      *out = neg ? -v : v;
+      return true;
+    }
   }
   uint64_t mant = 0;
   int digits = 0, exp10 = 0, nd = 0;

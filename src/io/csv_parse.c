@@ -448,27 +448,31 @@ static bool views_inline(parse_state *st, int ci, tsr__colchunk *c, csv_lblock *
       continue;
     }
     size_t len = L & CSV_LENMASK;
+    if (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && len <= 12 && !(L & CSV_ESCAPED) &&
+        st->end - s >= 16) {
+      /* inline, zero-padded, from two word loads that also tell ASCII */
+      uint64_t a, b2;
+      memcpy(&a, s, 8);
+      memcpy(&b2, s + 8, 8);
+      if (len < 8) {
+        a &= len == 0 ? 0 : ~UINT64_C(0) >> (64 - 8 * len);
+        b2 = 0;
+      } else {
+        b2 &= len == 8 ? 0 : ~UINT64_C(0) >> (64 - 8 * (len - 8));
+      }
+      if (__builtin_expect(((a | b2) & UINT64_C(0x8080808080808080)) == 0, 1)) {
+        uint64_t w[2] = {(uint64_t)len | (a << 32), (a >> 32) | (b2 << 32)};
+        memcpy(&out[r], w, 16);
+        continue;
+      }
+    }
     bool ascii = csv_ascii(s, len);
     if (!ascii && !fix && csv_utf8_invalid(s, len) >= 0)
       return false;
-    if (__builtin_expect(!(L & CSV_ESCAPED) && (ascii || !fix), 1)) {
+    if (!(L & CSV_ESCAPED) && (ascii || !fix)) {
       if (len > 12)
         break;
-      if (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && st->end - s >= 16) {
-        uint64_t a, b2;
-        memcpy(&a, s, 8);
-        memcpy(&b2, s + 8, 8);
-        if (len < 8) {
-          a &= len == 0 ? 0 : ~UINT64_C(0) >> (64 - 8 * len);
-          b2 = 0;
-        } else {
-          b2 &= len == 8 ? 0 : ~UINT64_C(0) >> (64 - 8 * (len - 8));
-        }
-        uint64_t w[2] = {(uint64_t)len | (a << 32), (a >> 32) | (b2 << 32)};
-        memcpy(&out[r], w, 16);
-      } else {
-        out[r] = tsr__view_make(c, s, (uint32_t)len);
-      }
+      out[r] = tsr__view_make(c, s, (uint32_t)len);
       continue;
     }
     size_t m = csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fix, fmt->quote, NULL);
@@ -516,7 +520,8 @@ static bool codes_local(tsr_ctx *ctx, parse_state *st, int ci, tsr__colchunk *c,
     const char *end = st->end;
     char stack[256];
     char *tmp = NULL;
-    bool ascii = csv_ascii(s, len);
+    csv_key k = csv_key_of(s, len, end);
+    bool ascii = len <= 16 ? ((k.a | k.b) & UINT64_C(0x8080808080808080)) == 0 : csv_ascii(s, len);
     if (!ascii && !fix && csv_utf8_invalid(s, len) >= 0) {
       ok = false;
       break;
@@ -531,9 +536,9 @@ static bool codes_local(tsr_ctx *ctx, parse_state *st, int ci, tsr__colchunk *c,
       len = csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fix, fmt->quote, tmp);
       s = tmp;
       end = tmp + len + 16;
+      k = csv_key_of(s, len, end);
     }
     bytes += len > 12 ? (int64_t)len : 0;
-    csv_key k = csv_key_of(s, len, end);
     int64_t idx = 0;
     tsr_status s2 = tsr__csv_strset_add(ctx, set, s, len, &k, &idx);
     if (tmp != NULL && tmp != stack)
