@@ -604,7 +604,12 @@ tsr_status tsr__csv_load_block(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt,
   uint64_t bytes;
   TSR__CHECK_GOTO(status, tsr__tablechunk_bytes((uint32_t)ncols, widths, cap, NULL, &bytes),
                   TSR_ENOMEM, "%s: a block's chunk is too large", fmt->path);
-  TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)bytes, &lb->chunk));
+  /* a large chunk is asked for in whole huge pages (with the allocator's
+   * 64-byte header): a partial last one would fault in 4 KiB pages */
+  uint64_t ask = bytes;
+  if (bytes >= (UINT64_C(4) << 20))
+    ask = (bytes + 64 + (UINT64_C(2) << 20) - 1) / (UINT64_C(2) << 20) * (UINT64_C(2) << 20) - 64;
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)ask, &lb->chunk));
   lb->bytes = (size_t)bytes;
   tsr__tablechunk_init(lb->chunk, bytes, (uint32_t)ncols, widths, cap, NULL);
   for (int ci = 0; ci < ncols; ci++)
