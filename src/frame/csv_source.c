@@ -1,7 +1,11 @@
 /* csv_source.c — frames over CSV files (docs/frames.md, "CSV").
  *
- * tsr_frame_read_csv sniffs the file (or takes the given schema), then
- * scans it once in parallel (io/csv_scan.c) so that the schema, the row
+ * tsr_frame_read_csv sniffs the file (or takes the given schema).  On one
+ * rank, when the typed chunks fit in memory, it loads the file in one fused
+ * pass (io/csv_load.c) into a frame over in-memory chunks (the blocks that
+ * pass leaves are parsed again here).  Otherwise, or when that pass gives
+ * up (widening, bad rows, errors: what the scan decides), it
+ * scans the file once in parallel (io/csv_scan.c) so that the schema, the row
  * count per block and the strings' bytes are exact; low-cardinality string
  * columns become dictionary columns with one sorted dictionary.  The frame
  * is one source node with one row chunk per byte block; the task of chunk

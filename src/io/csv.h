@@ -5,7 +5,9 @@
  * byte blocks snapped to exact record boundaries, and returns per block its
  * range, first line, row count and string bytes, the widened column types
  * and the distinct values of string columns; tsr__csv_parse_block parses
- * one block straight into a table chunk (core/colchunk.h).
+ * one block straight into a table chunk (core/colchunk.h).  tsr__csv_load
+ * (csv_load.c) does scan and parse in one pass when the chunks fit in
+ * memory, and gives up, leaving fmt as it was, whenever the scan must judge.
  *
  * Quoting model: a field is quoted when its first byte is the quote; inside,
  * a doubled quote is one quote; after the closing quote comes a delimiter or
