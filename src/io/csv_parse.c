@@ -470,21 +470,34 @@ static bool views_inline(parse_state *st, int ci, tsr__colchunk *c, csv_lblock *
     if (!ascii && !fix && csv_utf8_invalid(s, len) >= 0)
       return false;
     if (!(L & CSV_ESCAPED) && (ascii || !fix)) {
-      if (len > 12)
+      if (len > 12 && c->data_bytes + len > c->data_cap)
         break;
       out[r] = tsr__view_make(c, s, (uint32_t)len);
       continue;
     }
     size_t m = csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fix, fmt->quote, NULL);
-    if (m > 12)
-      break;
-    char tmp[16];
-    csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fix, fmt->quote, tmp);
-    out[r] = tsr__view_make(c, tmp, (uint32_t)m);
+    if (m <= 12) {
+      char tmp[16];
+      csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fix, fmt->quote, tmp);
+      out[r] = tsr__view_make(c, tmp, (uint32_t)m);
+      continue;
+    }
+    if (c->data_bytes + m > c->data_cap)
+      break; /* replacements made it longer than the block's bytes */
+    char *dst = tsr__colchunk_data(c) + c->data_bytes;
+    csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fix, fmt->quote, dst);
+    tsr_string_view v;
+    memset(&v, 0, sizeof v);
+    v.length = (uint32_t)m;
+    memcpy(v.u.ref.prefix, dst, 4);
+    v.u.ref.offset = (uint32_t)c->data_bytes;
+    c->data_bytes += m;
+    out[r] = v;
   }
   c->null_count += nulls;
   if (r < n) {
     lb->redo[ci] = 1;
+    lb->data_bytes[ci] = (int64_t)c->data_bytes;
     return count_long(st, ci, r, &lb->data_bytes[ci]);
   }
   return true;
@@ -590,6 +603,7 @@ tsr_status tsr__csv_load_block(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt,
   uint32_t *pos = NULL;
   csv_batch *b = NULL;
   size_t *widths = NULL;
+  int64_t *dcap = NULL;
   tsr_status status = TSR_OK;
   csv_input in;
   memset(&in, 0, sizeof in);
@@ -599,10 +613,15 @@ tsr_status tsr__csv_load_block(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt,
   const char *buf = in.p;
   int64_t cap = record_bound(buf, len);
   TSR__TRY_GOTO(status, tsr_alloc(ctx, ((size_t)ncols + 1) * sizeof *widths, (void **)&widths));
-  for (int ci = 0; ci < ncols; ci++)
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, ((size_t)ncols + 1) * sizeof *dcap, (void **)&dcap));
+  for (int ci = 0; ci < ncols; ci++) {
     widths[ci] = value_width(lb->repr[ci]);
+    /* a string column's long strings fit in the block's bytes (their pages
+     * are touched only as they fill; the capacity is cut to the bytes used) */
+    dcap[ci] = lb->repr[ci] == TSR_COL_STRING ? (int64_t)len : 0;
+  }
   uint64_t bytes;
-  TSR__CHECK_GOTO(status, tsr__tablechunk_bytes((uint32_t)ncols, widths, cap, NULL, &bytes),
+  TSR__CHECK_GOTO(status, tsr__tablechunk_bytes((uint32_t)ncols, widths, cap, dcap, &bytes),
                   TSR_ENOMEM, "%s: a block's chunk is too large", fmt->path);
   /* a large chunk is asked for in whole huge pages (with the allocator's
    * 64-byte header): a partial last one would fault in 4 KiB pages */
@@ -611,7 +630,7 @@ tsr_status tsr__csv_load_block(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt,
     ask = (bytes + 64 + (UINT64_C(2) << 20) - 1) / (UINT64_C(2) << 20) * (UINT64_C(2) << 20) - 64;
   TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)ask, &lb->chunk));
   lb->bytes = (size_t)bytes;
-  tsr__tablechunk_init(lb->chunk, bytes, (uint32_t)ncols, widths, cap, NULL);
+  tsr__tablechunk_init(lb->chunk, bytes, (uint32_t)ncols, widths, cap, dcap);
   for (int ci = 0; ci < ncols; ci++)
     memset(tsr__colchunk_validity(tsr__tablechunk_col(lb->chunk, (uint32_t)ci)), 0xFF,
            ((size_t)cap + 7) / 8);
@@ -662,23 +681,31 @@ tsr_status tsr__csv_load_block(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt,
   lb->rows = st.row;
   if (!lb->fallback)
     for (int ci = 0; ci < ncols; ci++) {
-      /* the exact row capacity: the bitmap moves up when the bound was larger */
+      /* the exact row capacity (the bitmap and the data move up when the
+       * bound was larger) and data capacity */
       tsr__colchunk *c = tsr__tablechunk_col(lb->chunk, (uint32_t)ci);
-      c->rows = st.row;
+      uint64_t used = c->data_bytes;
+      if (lb->repr[ci] == TSR_COL_STRING && !lb->redo[ci])
+        lb->data_bytes[ci] = (int64_t)used;
       if (st.row < cap) {
         uint8_t *old = tsr__colchunk_validity(c);
+        char *old_data = tsr__colchunk_data(c);
         int64_t nulls = c->null_count;
-        tsr__colchunk_init(c, widths[ci], st.row, 0);
-        c->rows = st.row;
+        tsr__colchunk_init(c, widths[ci], st.row, (int64_t)used);
         c->null_count = nulls;
         memmove(tsr__colchunk_validity(c), old, ((size_t)st.row + 7) / 8);
+        memmove(tsr__colchunk_data(c), old_data, used);
       }
+      c->rows = st.row;
+      c->data_bytes = used;
+      c->data_cap = used;
     }
 fail:
   if (status != TSR_OK)
     lb->fallback = true;
   csv_input_close(ctx, &in);
   tsr_free(ctx, widths);
+  tsr_free(ctx, dcap);
   tsr_free(ctx, b);
   tsr_free(ctx, pos);
   return status;
