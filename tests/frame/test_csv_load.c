@@ -4,7 +4,8 @@
  * for a view's inline bytes (blocks parsed again), a value late in the file
  * that widens a column after the fused pass, row bounds larger than the
  * rows (blank lines, quoted newlines, a last record without a newline),
- * the short-decimal float path against strtod, and the same cells for 1
+ * the short-decimal float path against strtod, U+FFFD replacements longer
+ * than the block (parsed again), and the same cells for 1
  * and 2 threads.  Every expected cell is computed by the test from the
  * values it wrote. */
 #include <math.h>
@@ -345,6 +346,58 @@ static void test_csv_load__floats_as_strtod(void **state) {
   tsr_frame_destroy(&f);
 }
 
+/* ---- replacements longer than the block ------------------------------------------------- */
+
+/* With replace_invalid_utf8 each invalid byte becomes U+FFFD (3 bytes):
+ * fields of invalid bytes outgrow the block's bytes, the capacity the fused
+ * load gives a string column, and their blocks are parsed again. */
+static void test_csv_load__replacements_outgrow_the_block(void **state) {
+  tsr_ctx *ctx = *state;
+  enum { N = 400, W = 300 };
+  char *text = malloc((size_t)N * (W + 32));
+  size_t off = (size_t)sprintf(text, "i,s\n");
+  for (int k = 0; k < N; k++) {
+    off += (size_t)sprintf(text + off, "%d,", k);
+    if (k % 10 == 0) {
+      memset(text + off, 0xFF, W);
+      off += W;
+    } else {
+      off += (size_t)sprintf(text + off, "s%d", k);
+    }
+    text[off++] = '\n';
+  }
+  const char *p = write_file("replace.csv", text, off);
+  free(text);
+  tsr_csv_options o = {0};
+  o.block_bytes = 1024;
+  o.replace_invalid_utf8 = 1;
+  o.dict_max = -1;
+  tsr_frame *f = NULL;
+  assert_ok(tsr_frame_read_csv(ctx, p, &o, &f));
+  assert_int_equal(tsr_frame_col_type(f, 1).id, TSR_COL_STRING);
+  tsr_frame_result *r = NULL;
+  assert_ok(tsr_frame_compute(f, NULL, &r));
+  for (int k = 0; k < N; k++) {
+    const char *t;
+    size_t n;
+    bool is_null;
+    assert_ok(tsr_frame_result_string(r, 1, k, &t, &n, &is_null));
+    assert_false(is_null);
+    if (k % 10 == 0) {
+      assert_int_equal(n, 3 * W);
+      for (int j = 0; j < W; j++)
+        assert_memory_equal(t + 3 * j, "\xEF\xBF\xBD", 3);
+    } else {
+      char want[16];
+      sprintf(want, "s%d", k);
+      assert_int_equal(n, strlen(want));
+      assert_memory_equal(t, want, n);
+    }
+  }
+  tsr_frame_result_destroy(&r);
+  tsr_frame_destroy(&f);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, test_ctx_setup, test_ctx_teardown)
   const struct CMUnitTest tests[] = {
@@ -352,6 +405,7 @@ int main(void) {
       T(test_csv_load__late_value_widens),
       T(test_csv_load__rows_fewer_than_newlines),
       T(test_csv_load__floats_as_strtod),
+      T(test_csv_load__replacements_outgrow_the_block),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
