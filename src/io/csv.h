@@ -116,7 +116,7 @@ void tsr__csv_scan_result_free(tsr_ctx *ctx, tsr__csv_scan_result *r);
  * tsr__csv_scan would have returned (blocks, rows, dictionaries, and
  * data_bytes for the blocks to parse again); chunks[b] is block b's table
  * chunk, or NULL when the block must be parsed again with
- * tsr__csv_parse_block (a string longer than 12 bytes, or a column whose
+ * tsr__csv_parse_block (U+FFFD replacements longer than the block, or a column whose
  * dictionary was given up or refused). */
 typedef struct tsr__csv_loaded {
   bool done;

@@ -767,8 +767,8 @@ typedef struct csv_lblock {
   tsr_coltype *repr;    /* per column, set by the caller: TSR_COL_DICT codes through `sets`
                            (entry numbers), TSR_COL_STRING views, else the column's type */
   const int64_t *limit; /* per column: most entries of a local dictionary */
-  uint8_t *redo;        /* per column: parse again (a string longer than a view's inline
-                           12 bytes, or a local dictionary past its limit) */
+  uint8_t *redo;        /* per column: parse again (strings past the data capacity, the
+                           block's bytes, or a local dictionary past its limit) */
   csv_strset *sets;     /* per column */
   int64_t *data_bytes;  /* per column: bytes of its strings longer than 12 */
 } csv_lblock;

@@ -11,8 +11,8 @@
  * block's entry numbers are mapped to codes of the sorted dictionary (an
  * int32 pass), and blocks parsed with the other representation of a
  * column (a dictionary given up mid-way, or refused at the end), or
- * holding strings too long for a view's inline bytes, are left to be
- * parsed again by the caller.  Anything the scan must decide (widening,
+ * whose U+FFFD replacements outgrow the block's bytes (a string column's
+ * data capacity), are left to be parsed again by the caller.  Anything the scan must decide (widening,
  * bad rows, errors and their messages, blocks found at wrong boundaries)
  * abandons the load: the caller then scans and parses, so every rule of
  * docs/frames.md ("CSV") holds as before.  Results are identical: same
