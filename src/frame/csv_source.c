@@ -1,7 +1,11 @@
 /* csv_source.c — frames over CSV files (docs/frames.md, "CSV").
  *
- * tsr_frame_read_csv sniffs the file (or takes the given schema), then
- * scans it once in parallel (io/csv_scan.c) so that the schema, the row
+ * tsr_frame_read_csv sniffs the file (or takes the given schema).  On one
+ * rank, when the typed chunks fit in memory, it loads the file in one fused
+ * pass (io/csv_load.c) into a frame over in-memory chunks (the blocks that
+ * pass leaves are parsed again here).  Otherwise, or when that pass gives
+ * up (widening, bad rows, errors: what the scan decides), it
+ * scans the file once in parallel (io/csv_scan.c) so that the schema, the row
  * count per block and the strings' bytes are exact; low-cardinality string
  * columns become dictionary columns with one sorted dictionary.  The frame
  * is one source node with one row chunk per byte block; the task of chunk
@@ -17,8 +21,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <tessera/dist.h>
+
 #include "core/atomic_file.h"
-#include "frame_impl.h"
+#include "groupby_impl.h"
 #include "io/csv.h"
 
 typedef struct csv_source {
@@ -204,6 +210,78 @@ static tsr_status apply_columns(tsr_ctx *ctx, const char *fn, const char *path, 
   return status;
 }
 
+/* The frame over the fused load's chunks (io/csv_load.c): the blocks it
+ * left are parsed again now with the final types, then every chunk is
+ * handed to an in-memory frame. */
+static tsr_status loaded_frame(tsr_ctx *ctx, const csv_source *s, const tsr__csv_scan_result *scan,
+                               tsr__csv_loaded *ld, const tsr_type *types, tsr_frame **out) {
+  const tsr__csv_format *fmt = &s->fmt;
+  const int n = fmt->ncols;
+  const int64_t nb = scan->nblocks;
+  tsr_status status = TSR_OK;
+  size_t *widths = NULL;
+  int64_t *caps = NULL, *rows = NULL, *data_cap = NULL;
+  char **names = NULL;
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *widths, (void **)&widths));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n * (size_t)(nb + 1), sizeof *caps, (void **)&caps));
+  for (int i = 0; i < n; i++)
+    widths[i] = tsr_type_width(types[i]);
+  tsr_status st2 = TSR_OK;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(tsr_ctx_threads(ctx))
+  for (int64_t b = 0; b < nb; b++) {
+    if (ld->chunks[b] != NULL)
+      continue;
+    int64_t *dc = caps + (size_t)n * (size_t)b;
+    for (int i = 0; i < n; i++)
+      dc[i] = types[i].id == TSR_COL_STRING ? scan->data_bytes[(int64_t)i * nb + b] : 0;
+    uint64_t bytes = 0;
+    void *chunk = NULL;
+    tsr_status s3 = tsr__tablechunk_bytes((uint32_t)n, widths, scan->blocks[b].rows, dc, &bytes)
+                        ? tsr_alloc(ctx, (size_t)bytes, &chunk)
+                        : tsr_error_set(TSR_ENOMEM, "%s: a block's chunk is too large", fmt->path);
+    if (s3 == TSR_OK) {
+      tsr__tablechunk_init(chunk, bytes, (uint32_t)n, widths, scan->blocks[b].rows, dc);
+      s3 = tsr__csv_parse_block(ctx, s->fd, fmt, &scan->blocks[b], chunk);
+      if (s3 != TSR_OK)
+        tsr_free(ctx, chunk);
+    }
+    if (s3 == TSR_OK) {
+      ld->chunks[b] = chunk;
+      ld->bytes[b] = (size_t)bytes;
+    } else {
+#pragma omp critical(tsr_csv_source_status)
+      st2 = s3;
+    }
+  }
+  TSR__TRY_GOTO(status, st2);
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nb + 1, sizeof *rows, (void **)&rows));
+  TSR__TRY_GOTO(status,
+                tsr_calloc(ctx, (size_t)n * (size_t)nb + 1, sizeof *data_cap, (void **)&data_cap));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *names, (void **)&names));
+  for (int i = 0; i < n; i++)
+    names[i] = fmt->cols[i].name;
+  for (int64_t b = 0; b < nb; b++) {
+    rows[b] = scan->blocks[b].rows;
+    for (int i = 0; i < n; i++)
+      data_cap[(int64_t)i * nb + b] =
+          (int64_t)tsr__tablechunk_col(ld->chunks[b], (uint32_t)i)->data_cap;
+  }
+  {
+    void **chunks = ld->chunks;
+    ld->chunks = NULL; /* gb_mem_frame takes them, also when it fails */
+    status =
+        gb_mem_frame(ctx, n, names, types, s->dicts, nb, chunks, ld->bytes, rows, data_cap, out);
+    tsr_free(ctx, chunks);
+  }
+fail:
+  tsr_free(ctx, widths);
+  tsr_free(ctx, caps);
+  tsr_free(ctx, rows);
+  tsr_free(ctx, data_cap);
+  tsr_free(ctx, names);
+  return status;
+}
+
 tsr_status tsr_frame_read_csv(tsr_ctx *ctx, const char *path, const tsr_csv_options *options,
                               tsr_frame **out) {
   static const char fn[] = "tsr_frame_read_csv";
@@ -244,6 +322,8 @@ tsr_status tsr_frame_read_csv(tsr_ctx *ctx, const char *path, const tsr_csv_opti
   int64_t *cap = NULL, *count = NULL, *data_cap = NULL;
   tsr__csv_scan_result scan;
   memset(&scan, 0, sizeof scan);
+  tsr__csv_loaded loaded;
+  memset(&loaded, 0, sizeof loaded);
   TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *s, (void **)&s));
   s->ctx = ctx;
   s->fd = -1;
@@ -277,7 +357,23 @@ tsr_status tsr_frame_read_csv(tsr_ctx *ctx, const char *path, const tsr_csv_opti
     TSR__TRY_GOTO(status, apply_schema(ctx, fn, path, opt.schema, fmt));
   if (opt.columns != NULL)
     TSR__TRY_GOTO(status, apply_columns(ctx, fn, path, opt.columns, fmt));
-  TSR__TRY_GOTO(status, tsr__csv_scan(ctx, s->fd, size, block_bytes, fmt, &scan));
+  /* the fused load when the chunks fit in memory (half the free limit, else
+   * a quarter of the machine's memory) on one rank; else scan now, parse later */
+  if (tsr_ctx_nranks(ctx) <= 1) {
+    uint64_t limit = tsr_ctx_memory_limit(ctx), budget = 0;
+    tsr_memory_stats ms;
+    if (limit == 0)
+      budget = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE) / 4;
+    else if (tsr_ctx_memory_stats(ctx, &ms) == TSR_OK && ms.current_bytes < limit)
+      budget = (limit - ms.current_bytes) / 2;
+    TSR__TRY_GOTO(status, tsr__csv_load(ctx, s->fd, size, block_bytes, budget, fmt, &loaded));
+  }
+  if (loaded.done) {
+    scan = loaded.scan;
+    memset(&loaded.scan, 0, sizeof loaded.scan);
+  } else {
+    TSR__TRY_GOTO(status, tsr__csv_scan(ctx, s->fd, size, block_bytes, fmt, &scan));
+  }
 
   int n = fmt->ncols;
   int64_t nb = scan.nblocks;
@@ -315,6 +411,10 @@ tsr_status tsr_frame_read_csv(tsr_ctx *ctx, const char *path, const tsr_csv_opti
       memcpy(data_cap + (int64_t)i * nb, scan.data_bytes + (int64_t)i * nb,
              (size_t)nb * sizeof *data_cap);
   }
+  if (loaded.done) {
+    TSR__TRY_GOTO(status, loaded_frame(ctx, s, &scan, &loaded, types, out));
+    goto fail; /* done: free what is left */
+  }
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *cols, (void **)&cols));
   int64_t bad = scan.bad;
   s->blocks = scan.blocks;
@@ -336,6 +436,7 @@ fail:
     tsr_free(ctx, s);
   }
   tsr__csv_scan_result_free(ctx, &scan);
+  tsr__csv_loaded_free(ctx, &loaded);
   tsr_free(ctx, cols);
   tsr_free(ctx, types);
   tsr_free(ctx, cap);

@@ -5,7 +5,9 @@
  * byte blocks snapped to exact record boundaries, and returns per block its
  * range, first line, row count and string bytes, the widened column types
  * and the distinct values of string columns; tsr__csv_parse_block parses
- * one block straight into a table chunk (core/colchunk.h).
+ * one block straight into a table chunk (core/colchunk.h).  tsr__csv_load
+ * (csv_load.c) does scan and parse in one pass when the chunks fit in
+ * memory, and gives up, leaving fmt as it was, whenever the scan must judge.
  *
  * Quoting model: a field is quoted when its first byte is the quote; inside,
  * a doubled quote is one quote; after the closing quote comes a delimiter or
@@ -101,6 +103,32 @@ typedef struct tsr__csv_scan_result {
 tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes,
                          tsr__csv_format *fmt, tsr__csv_scan_result *out);
 void tsr__csv_scan_result_free(tsr_ctx *ctx, tsr__csv_scan_result *r);
+
+/* The fused load: one parallel pass that parses every block straight into a
+ * table chunk held in memory, with the sniffed (or given) types and a
+ * local dictionary per block for string columns, whose entries are mapped
+ * to the sorted dictionary after the pass.  When done is false (a value
+ * that would widen a column, a bad row, an error, a misplaced block
+ * boundary, an untyped column, or chunks past `budget` bytes) nothing is
+ * kept and fmt is unchanged: the caller scans and parses instead, which
+ * handles all of these.  Otherwise fmt's types are final (string columns
+ * that became dictionaries are TSR_COL_DICT) and scan holds what
+ * tsr__csv_scan would have returned (blocks, rows, dictionaries, and
+ * data_bytes for the blocks to parse again); chunks[b] is block b's table
+ * chunk, or NULL when the block must be parsed again with
+ * tsr__csv_parse_block (U+FFFD replacements longer than the block, or a column whose
+ * dictionary was given up or refused). */
+typedef struct tsr__csv_loaded {
+  bool done;
+  tsr__csv_scan_result scan;
+  void **chunks;
+  size_t *bytes;
+} tsr__csv_loaded;
+
+tsr_status tsr__csv_load(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes, uint64_t budget,
+                         tsr__csv_format *fmt, tsr__csv_loaded *out);
+/* Frees what the caller did not take (chunks set to NULL are taken). */
+void tsr__csv_loaded_free(tsr_ctx *ctx, tsr__csv_loaded *l);
 
 /* Builds column i's dictionary lookup table (fmt->cols[i] holds the sorted
  * dictionary); free with tsr__csv_format_free. */

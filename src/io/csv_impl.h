@@ -239,12 +239,13 @@ static inline int csv_tokenize(const csv_tok *t, const char *buf, const char **p
   return 0;
 }
 
-/* Whether field (s, L) is null. */
+/* Whether field (s, L) is null: a missing or unquoted empty field (both
+ * have no length and no quote flag), or a null spelling. */
 static inline bool csv_is_null(const tsr__csv_format *fmt, const char *s, uint32_t L) {
-  if (L & (CSV_MISSING | CSV_QUOTED))
-    return (L & CSV_MISSING) != 0;
-  if (L == 0)
+  if ((L & (CSV_QUOTED | CSV_LENMASK)) == 0)
     return true;
+  if (__builtin_expect(fmt->n_nulls == 0, 1) || (L & CSV_QUOTED))
+    return false;
   for (int i = 0; i < fmt->n_nulls; i++)
     if (strlen(fmt->nulls[i]) == L && memcmp(fmt->nulls[i], s, L) == 0)
       return true;
@@ -330,6 +331,32 @@ static inline bool csv_parse_f64(const char *s, size_t n, double *out, bool want
   if (s[0] == '-' || s[0] == '+') {
     neg = s[0] == '-';
     i = 1;
+  }
+  if (want_value && n - i <= 20) {
+    /* [+-]digits[.digits], at most 19 digits: the mantissa is exact in
+     * uint64, and within 2^53 with at most 22 fraction digits one correctly
+     * rounded division by an exact power of ten gives strtod's result (the
+     * general path below computes the same for these values). */
+    uint64_t m = 0;
+    size_t j = i, dot = n;
+    for (; j < n; j++) {
+      unsigned d = (unsigned)(uint8_t)s[j] - '0';
+      if (d > 9) {
+        if (s[j] != '.' || dot != n)
+          break;
+        dot = j;
+        continue;
+      }
+      m = m * 10 + d;
+    }
+    size_t digits = n - i - (dot != n);
+    if (j == n && digits > 0 && digits <= 19 && m <= (UINT64_C(1) << 53)) {
+      double v = (double)m;
+      if (dot != n)
+        v /= csv_pow10[n - 1 - dot];
+      *out = neg ? -v : v;
+      return true;
+    }
   }
   uint64_t mant = 0;
   int digits = 0, exp10 = 0, nd = 0;
@@ -684,6 +711,70 @@ static inline bool csv_key_eq(const csv_key *k, const char *s, size_t n, const c
     return k->a == e->a && k->b == e->b;
   return memcmp(s, t, n) == 0;
 }
+
+/* ---- sets of distinct strings (csv_strset.c) ---------------------------------------- */
+
+typedef struct csv_strset {
+  int64_t n, ent_cap, slot_cap;
+  int32_t *slots; /* index + 1 */
+  csv_key *keys;
+  int64_t *offs; /* n + 1 */
+  char *arena;
+  int64_t arena_cap;
+} csv_strset;
+
+void tsr__csv_strset_free(tsr_ctx *ctx, csv_strset *s);
+tsr_status tsr__csv_strset_insert(tsr_ctx *ctx, csv_strset *s, const char *p, size_t n,
+                                  const csv_key *k, int64_t *index);
+/* The sorted, distinct strings of s as dictionary offsets (n + 1) and data. */
+tsr_status tsr__csv_sorted_dict(tsr_ctx *ctx, const csv_strset *s, int64_t **offsets, char **data);
+
+/* Adds (p, n) whose key is k; *index (when not NULL): its entry number. */
+static inline tsr_status tsr__csv_strset_add(tsr_ctx *ctx, csv_strset *s, const char *p, size_t n,
+                                             const csv_key *k, int64_t *index) {
+  if (s->slot_cap != 0 && (s->n + 1) * 2 <= s->slot_cap) {
+    uint64_t mask = (uint64_t)s->slot_cap - 1, j = k->hash & mask;
+    for (int32_t e; (e = s->slots[j]) != 0; j = (j + 1) & mask) {
+      const csv_key *x = &s->keys[e - 1];
+      if (x->hash == k->hash &&
+          (n <= 16 ? x->a == k->a && x->b == k->b && (size_t)(s->offs[e] - s->offs[e - 1]) == n
+                   : csv_key_eq(k, p, n, x, s->arena + s->offs[e - 1],
+                                (size_t)(s->offs[e] - s->offs[e - 1])))) {
+        if (index != NULL)
+          *index = e - 1;
+        return TSR_OK;
+      }
+    }
+  }
+  return tsr__csv_strset_insert(ctx, s, p, n, k, index);
+}
+
+/* Blocks of about block_bytes snapped to record boundaries (csv_scan.c):
+ * *nblocks = -1 when a speculative boundary went wrong (call again with
+ * exact). */
+tsr_status tsr__csv_make_blocks(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt, int64_t size,
+                                int64_t block_bytes, bool exact, int64_t *nblocks,
+                                tsr__csv_block **blocks);
+
+/* One block of the fused load (csv_load.c), parsed by tsr__csv_load_block
+ * (csv_parse.c) into a table chunk laid out for `repr`. */
+typedef struct csv_lblock {
+  void *chunk; /* tsr_alloc'd, rows_cap = rows */
+  size_t bytes;
+  int64_t rows;
+  bool fallback;        /* something only the scan + parse path handles (widening, bad rows,
+                           errors, a failed allocation) */
+  tsr_coltype *repr;    /* per column, set by the caller: TSR_COL_DICT codes through `sets`
+                           (entry numbers), TSR_COL_STRING views, else the column's type */
+  const int64_t *limit; /* per column: most entries of a local dictionary */
+  uint8_t *redo;        /* per column: parse again (strings past the data capacity, the
+                           block's bytes, or a local dictionary past its limit) */
+  csv_strset *sets;     /* per column */
+  int64_t *data_bytes;  /* per column: bytes of its strings longer than 12 */
+} csv_lblock;
+
+tsr_status tsr__csv_load_block(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt,
+                               const int *fieldcol, const tsr__csv_block *block, csv_lblock *lb);
 
 /* ---- a block's bytes ------------------------------------------------------------------- */
 

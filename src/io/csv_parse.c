@@ -65,6 +65,8 @@ typedef struct parse_state {
   int64_t row; /* output row of the batch's first record */
   uint8_t *bad;
   bool anybad;
+  bool strict; /* the fused load: a value that does not parse sets failed */
+  bool failed;
 } parse_state;
 
 #define SET_NULL()                                                  \
@@ -75,7 +77,9 @@ typedef struct parse_state {
 
 #define FAIL()                               \
   do {                                       \
-    if (fmt->bad_rows == TSR_CSV_BAD_SKIP) { \
+    if (st->strict) {                        \
+      st->failed = true;                     \
+    } else if (fmt->bad_rows == TSR_CSV_BAD_SKIP) { \
       st->bad[r] = 1;                        \
       st->anybad = true;                     \
     } else {                                 \
@@ -266,37 +270,36 @@ static tsr_status convert(parse_state *st, int ci, tsr__colchunk *c) {
   return TSR_OK;
 }
 
+/* Bytes of one value of a column of type t. */
+static size_t value_width(tsr_coltype t) {
+  switch (t) {
+  case TSR_COL_BOOL:
+  case TSR_COL_INT8:
+  case TSR_COL_UINT8:
+    return 1;
+  case TSR_COL_INT16:
+  case TSR_COL_UINT16:
+    return 2;
+  case TSR_COL_INT32:
+  case TSR_COL_UINT32:
+  case TSR_COL_FLOAT32:
+  case TSR_COL_DATE:
+  case TSR_COL_DICT:
+    return 4;
+  case TSR_COL_STRING:
+    return sizeof(tsr_string_view);
+  default:
+    return 8;
+  }
+}
+
 /* Drops the batch's bad rows (SKIP) from every column. */
 static void compact(parse_state *st, void *table) {
   const tsr__csv_format *fmt = st->fmt;
   int n = st->b->n;
   for (int ci = 0; ci < fmt->ncols; ci++) {
     tsr__colchunk *c = tsr__tablechunk_col(table, (uint32_t)ci);
-    size_t w;
-    switch (fmt->cols[ci].type.id) {
-    case TSR_COL_BOOL:
-    case TSR_COL_INT8:
-    case TSR_COL_UINT8:
-      w = 1;
-      break;
-    case TSR_COL_INT16:
-    case TSR_COL_UINT16:
-      w = 2;
-      break;
-    case TSR_COL_INT32:
-    case TSR_COL_UINT32:
-    case TSR_COL_FLOAT32:
-    case TSR_COL_DATE:
-    case TSR_COL_DICT:
-      w = 4;
-      break;
-    case TSR_COL_STRING:
-      w = 16;
-      break;
-    default:
-      w = 8;
-      break;
-    }
+    size_t w = value_width(fmt->cols[ci].type.id);
     unsigned char *v = tsr__colchunk_values(c);
     uint8_t *bits = tsr__colchunk_validity(c);
     int64_t dst = st->row;
@@ -351,7 +354,7 @@ tsr_status tsr__csv_parse_block(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt
   csv_tok_init(&tok, fmt, fieldcol);
   const char *p = buf, *end = buf + len;
   uint8_t bad[CSV_BATCH];
-  parse_state st = {fmt, buf, buf + len, b, 0, bad, false};
+  parse_state st = {fmt, buf, buf + len, b, 0, bad, false, false, false};
   int64_t cap = fmt->ncols > 0 ? tsr__tablechunk_col(table, 0)->rows_cap : 0;
   while (p < end) {
     csv_tokerr err;
@@ -390,6 +393,319 @@ tsr_status tsr__csv_parse_block(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt
 fail:
   csv_input_close(ctx, &in);
   tsr_free(ctx, fieldcol);
+  tsr_free(ctx, b);
+  tsr_free(ctx, pos);
+  return status;
+}
+
+/* ---- the fused load's block parse ------------------------------------------------------ */
+
+/* Checks UTF-8 and counts the bytes of long strings of column ci of the
+ * batch from row r0 on (a column to be parsed again later).  false: invalid
+ * UTF-8 (left to the scan, which reports it). */
+static bool count_long(parse_state *st, int ci, int r0, int64_t *bytes) {
+  const tsr__csv_format *fmt = st->fmt;
+  const uint32_t *bstart = st->b->start + (size_t)ci * CSV_STRIDE;
+  const uint32_t *blen = st->b->len + (size_t)ci * CSV_STRIDE;
+  const bool fix = fmt->replace_utf8;
+  for (int r = r0; r < st->b->n; r++) {
+    uint32_t L = blen[r];
+    const char *s = st->buf + bstart[r];
+    size_t len = L & CSV_LENMASK;
+    if (L & CSV_MISSING)
+      continue;
+    if (!fix && csv_utf8_invalid(s, len) >= 0)
+      return false;
+    if (len > 12 || (fix && len > 4)) {
+      if ((L & CSV_ESCAPED) || fix)
+        len = csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fix, fmt->quote, NULL);
+      *bytes += len > 12 ? (int64_t)len : 0;
+    }
+  }
+  return true;
+}
+
+/* Column ci of the batch as string views held inline (<= 12 bytes); a
+ * longer one sets redo.  false: invalid UTF-8. */
+static bool views_inline(parse_state *st, int ci, tsr__colchunk *c, csv_lblock *lb) {
+  const tsr__csv_format *fmt = st->fmt;
+  const char *buf = st->buf;
+  const uint32_t *bstart = st->b->start + (size_t)ci * CSV_STRIDE;
+  const uint32_t *blen = st->b->len + (size_t)ci * CSV_STRIDE;
+  const int n = st->b->n;
+  const int64_t row = st->row;
+  const bool fix = fmt->replace_utf8;
+  uint8_t *validity = tsr__colchunk_validity(c);
+  tsr_string_view *out = (tsr_string_view *)tsr__colchunk_values(c) + row;
+  int64_t nulls = 0;
+  int r = 0;
+  for (; r < n; r++) {
+    uint32_t L = blen[r];
+    const char *s = buf + bstart[r];
+    if (csv_is_null(fmt, s, L)) {
+      memset(&out[r], 0, sizeof out[r]);
+      SET_NULL();
+      continue;
+    }
+    size_t len = L & CSV_LENMASK;
+    if (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && len <= 12 && !(L & CSV_ESCAPED) &&
+        st->end - s >= 16) {
+      /* inline, zero-padded, from two word loads that also tell ASCII */
+      uint64_t a, b2;
+      memcpy(&a, s, 8);
+      memcpy(&b2, s + 8, 8);
+      if (len < 8) {
+        a &= len == 0 ? 0 : ~UINT64_C(0) >> (64 - 8 * len);
+        b2 = 0;
+      } else {
+        b2 &= len == 8 ? 0 : ~UINT64_C(0) >> (64 - 8 * (len - 8));
+      }
+      if (__builtin_expect(((a | b2) & UINT64_C(0x8080808080808080)) == 0, 1)) {
+        uint64_t w[2] = {(uint64_t)len | (a << 32), (a >> 32) | (b2 << 32)};
+        memcpy(&out[r], w, 16);
+        continue;
+      }
+    }
+    bool ascii = csv_ascii(s, len);
+    if (!ascii && !fix && csv_utf8_invalid(s, len) >= 0)
+      return false;
+    if (!(L & CSV_ESCAPED) && (ascii || !fix)) {
+      if (len > 12 && c->data_bytes + len > c->data_cap)
+        break;
+      out[r] = tsr__view_make(c, s, (uint32_t)len);
+      continue;
+    }
+    size_t m = csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fix, fmt->quote, NULL);
+    if (m <= 12) {
+      char tmp[16];
+      csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fix, fmt->quote, tmp);
+      out[r] = tsr__view_make(c, tmp, (uint32_t)m);
+      continue;
+    }
+    if (c->data_bytes + m > c->data_cap)
+      break; /* replacements made it longer than the block's bytes */
+    char *dst = tsr__colchunk_data(c) + c->data_bytes;
+    csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fix, fmt->quote, dst);
+    tsr_string_view v;
+    memset(&v, 0, sizeof v);
+    v.length = (uint32_t)m;
+    memcpy(v.u.ref.prefix, dst, 4);
+    v.u.ref.offset = (uint32_t)c->data_bytes;
+    c->data_bytes += m;
+    out[r] = v;
+  }
+  c->null_count += nulls;
+  if (r < n) {
+    lb->redo[ci] = 1;
+    lb->data_bytes[ci] = (int64_t)c->data_bytes;
+    return count_long(st, ci, r, &lb->data_bytes[ci]);
+  }
+  return true;
+}
+
+/* Column ci of the batch as entry numbers of the block's own dictionary;
+ * past its limit, redo.  false: invalid UTF-8 or a failed allocation. */
+static bool codes_local(tsr_ctx *ctx, parse_state *st, int ci, tsr__colchunk *c,
+                        csv_lblock *lb) {
+  const tsr__csv_format *fmt = st->fmt;
+  const char *buf = st->buf;
+  const uint32_t *bstart = st->b->start + (size_t)ci * CSV_STRIDE;
+  const uint32_t *blen = st->b->len + (size_t)ci * CSV_STRIDE;
+  const int n = st->b->n;
+  const int64_t row = st->row;
+  const bool fix = fmt->replace_utf8;
+  uint8_t *validity = tsr__colchunk_validity(c);
+  int32_t *out = (int32_t *)tsr__colchunk_values(c) + row;
+  csv_strset *set = &lb->sets[ci];
+  const int64_t limit = lb->limit[ci];
+  int64_t nulls = 0, bytes = 0;
+  int r = 0;
+  bool ok = true;
+  for (; r < n; r++) {
+    uint32_t L = blen[r];
+    const char *s = buf + bstart[r];
+    if (csv_is_null(fmt, s, L)) {
+      out[r] = 0;
+      SET_NULL();
+      continue;
+    }
+    size_t len = L & CSV_LENMASK;
+    const char *end = st->end;
+    char stack[256];
+    char *tmp = NULL;
+    csv_key k = csv_key_of(s, len, end);
+    bool ascii = len <= 16 ? ((k.a | k.b) & UINT64_C(0x8080808080808080)) == 0 : csv_ascii(s, len);
+    if (!ascii && !fix && csv_utf8_invalid(s, len) >= 0) {
+      ok = false;
+      break;
+    }
+    if (__builtin_expect((L & CSV_ESCAPED) || (fix && !ascii), 0)) {
+      size_t m = csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fix, fmt->quote, NULL);
+      tmp = m + 16 <= sizeof stack ? stack : malloc(m + 16);
+      if (tmp == NULL) {
+        ok = false;
+        break;
+      }
+      len = csv_string_out(s, len, (L & CSV_ESCAPED) != 0, fix, fmt->quote, tmp);
+      s = tmp;
+      end = tmp + len + 16;
+      k = csv_key_of(s, len, end);
+    }
+    bytes += len > 12 ? (int64_t)len : 0;
+    int64_t idx = 0;
+    tsr_status s2 = tsr__csv_strset_add(ctx, set, s, len, &k, &idx);
+    if (tmp != NULL && tmp != stack)
+      free(tmp);
+    if (s2 != TSR_OK || set->n > limit) {
+      if (s2 != TSR_OK) {
+        ok = false;
+        break;
+      }
+      lb->redo[ci] = 1;
+      tsr__csv_strset_free(ctx, set);
+      lb->data_bytes[ci] += bytes;
+      c->null_count += nulls;
+      return count_long(st, ci, r + 1, &lb->data_bytes[ci]);
+    }
+    out[r] = (int32_t)idx;
+  }
+  c->null_count += nulls;
+  lb->data_bytes[ci] += bytes;
+  return ok;
+}
+
+
+/* Records in buf[0, len): its newlines, and one more when it does not end
+ * in one (an upper bound: blank lines and quoted newlines count too). */
+static int64_t record_bound(const char *buf, size_t len) {
+  int64_t k = 0;
+  size_t i = 0;
+#ifdef __SSE2__
+  /* per byte lane, 0 - (newlines seen) in up to 255 steps, then summed */
+  const __m128i vn = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+  while (i + 16 <= len) {
+    __m128i acc = zero;
+    for (int step = 0; step < 255 && i + 16 <= len; step++, i += 16)
+      acc = _mm_add_epi8(acc, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(buf + i)), vn));
+    __m128i sad = _mm_sad_epu8(_mm_sub_epi8(zero, acc), zero);
+    k += _mm_cvtsi128_si32(sad) + _mm_extract_epi16(sad, 4);
+  }
+#endif
+  for (; i < len; i++)
+    k += buf[i] == '\n';
+  return k + (len > 0 && buf[len - 1] != '\n');
+}
+
+tsr_status tsr__csv_load_block(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt,
+                               const int *fieldcol, const tsr__csv_block *block, csv_lblock *lb) {
+  size_t len = (size_t)(block->end - block->start);
+  const int ncols = fmt->ncols;
+  uint32_t *pos = NULL;
+  csv_batch *b = NULL;
+  size_t *widths = NULL;
+  int64_t *dcap = NULL;
+  tsr_status status = TSR_OK;
+  csv_input in;
+  memset(&in, 0, sizeof in);
+  lb->chunk = NULL;
+  lb->rows = 0;
+  TSR__TRY_GOTO(status, csv_input_open(ctx, fd, fmt->path, block->start, len, false, &in));
+  const char *buf = in.p;
+  int64_t cap = record_bound(buf, len);
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, ((size_t)ncols + 1) * sizeof *widths, (void **)&widths));
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, ((size_t)ncols + 1) * sizeof *dcap, (void **)&dcap));
+  for (int ci = 0; ci < ncols; ci++) {
+    widths[ci] = value_width(lb->repr[ci]);
+    /* a string column's long strings fit in the block's bytes (their pages
+     * are touched only as they fill; the capacity is cut to the bytes used) */
+    dcap[ci] = lb->repr[ci] == TSR_COL_STRING ? (int64_t)len : 0;
+  }
+  uint64_t bytes;
+  TSR__CHECK_GOTO(status, tsr__tablechunk_bytes((uint32_t)ncols, widths, cap, dcap, &bytes),
+                  TSR_ENOMEM, "%s: a block's chunk is too large", fmt->path);
+  /* a large chunk is asked for in whole huge pages (with the allocator's
+   * 64-byte header): a partial last one would fault in 4 KiB pages */
+  uint64_t ask = bytes;
+  if (bytes >= (UINT64_C(4) << 20))
+    ask = (bytes + 64 + (UINT64_C(2) << 20) - 1) / (UINT64_C(2) << 20) * (UINT64_C(2) << 20) - 64;
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)ask, &lb->chunk));
+  lb->bytes = (size_t)bytes;
+  tsr__tablechunk_init(lb->chunk, bytes, (uint32_t)ncols, widths, cap, dcap);
+  for (int ci = 0; ci < ncols; ci++)
+    memset(tsr__colchunk_validity(tsr__tablechunk_col(lb->chunk, (uint32_t)ci)), 0xFF,
+           ((size_t)cap + 7) / 8);
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, sizeof *b, (void **)&b));
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, 2 * (size_t)(ncols + 1) * CSV_STRIDE * sizeof(uint32_t),
+                                  (void **)&pos));
+  b->start = pos;
+  b->len = pos + (size_t)(ncols + 1) * CSV_STRIDE;
+  csv_tok tok;
+  csv_tok_init(&tok, fmt, fieldcol);
+  const char *p = buf, *end = buf + len;
+  parse_state st = {fmt, buf, end, b, 0, NULL, false, true, false};
+  while (p < end && !lb->fallback) {
+    csv_tokerr err;
+    if (csv_tokenize(&tok, buf, &p, end, b, &err) != 0) {
+      lb->fallback = true;
+      break;
+    }
+    const int n = b->n;
+    if (n == 0)
+      break;
+    for (int r = 0; r < n; r++)
+      if (b->nf[r] != fmt->nfields)
+        lb->fallback = true;
+    if (lb->fallback || st.row + n > cap) {
+      lb->fallback = true;
+      break;
+    }
+    for (int ci = 0; ci < ncols && !lb->fallback; ci++) {
+      tsr__colchunk *c = tsr__tablechunk_col(lb->chunk, (uint32_t)ci);
+      switch (lb->repr[ci]) {
+      case TSR_COL_DICT:
+        lb->fallback = lb->redo[ci] ? !count_long(&st, ci, 0, &lb->data_bytes[ci])
+                                    : !codes_local(ctx, &st, ci, c, lb);
+        break;
+      case TSR_COL_STRING:
+        lb->fallback = lb->redo[ci] ? !count_long(&st, ci, 0, &lb->data_bytes[ci])
+                                    : !views_inline(&st, ci, c, lb);
+        break;
+      default:
+        TSR__TRY_GOTO(status, convert(&st, ci, c));
+        lb->fallback = st.failed;
+        break;
+      }
+    }
+    st.row += n;
+  }
+  lb->rows = st.row;
+  if (!lb->fallback)
+    for (int ci = 0; ci < ncols; ci++) {
+      /* the exact row capacity (the bitmap and the data move up when the
+       * bound was larger) and data capacity */
+      tsr__colchunk *c = tsr__tablechunk_col(lb->chunk, (uint32_t)ci);
+      uint64_t used = c->data_bytes;
+      if (lb->repr[ci] == TSR_COL_STRING && !lb->redo[ci])
+        lb->data_bytes[ci] = (int64_t)used;
+      if (st.row < cap) {
+        uint8_t *old = tsr__colchunk_validity(c);
+        char *old_data = tsr__colchunk_data(c);
+        int64_t nulls = c->null_count;
+        tsr__colchunk_init(c, widths[ci], st.row, (int64_t)used);
+        c->null_count = nulls;
+        memmove(tsr__colchunk_validity(c), old, ((size_t)st.row + 7) / 8);
+        memmove(tsr__colchunk_data(c), old_data, used);
+      }
+      c->rows = st.row;
+      c->data_bytes = used;
+      c->data_cap = used;
+    }
+fail:
+  if (status != TSR_OK)
+    lb->fallback = true;
+  csv_input_close(ctx, &in);
+  tsr_free(ctx, widths);
+  tsr_free(ctx, dcap);
   tsr_free(ctx, b);
   tsr_free(ctx, pos);
   return status;

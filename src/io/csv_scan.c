@@ -32,85 +32,6 @@ tsr_status tsr__csv_read_range(int fd, const char *path, int64_t off, size_t len
 tsr_coltype tsr__csv_classify(const char *s, size_t n);
 tsr_coltype tsr__csv_join(tsr_coltype a, tsr_coltype b);
 
-/* ---- distinct strings ------------------------------------------------------------- */
-
-typedef struct strset {
-  int64_t n, ent_cap, slot_cap;
-  int32_t *slots; /* index + 1 */
-  csv_key *keys;
-  int64_t *offs; /* n + 1 */
-  char *arena;
-  int64_t arena_cap;
-} strset;
-
-static void strset_free(tsr_ctx *ctx, strset *s) {
-  tsr_free(ctx, s->slots);
-  tsr_free(ctx, s->keys);
-  tsr_free(ctx, s->offs);
-  tsr_free(ctx, s->arena);
-  memset(s, 0, sizeof *s);
-}
-
-static tsr_status grow(tsr_ctx *ctx, void **p, size_t old_bytes, size_t new_bytes) {
-  void *q;
-  TSR_TRY(tsr_alloc(ctx, new_bytes, &q));
-  if (old_bytes > 0)
-    memcpy(q, *p, old_bytes);
-  tsr_free(ctx, *p);
-  *p = q;
-  return TSR_OK;
-}
-
-/* Adds (p, n) whose key is k. */
-static tsr_status strset_add(tsr_ctx *ctx, strset *s, const char *p, size_t n, const csv_key *k) {
-  if (s->slot_cap == 0 || (s->n + 1) * 2 > s->slot_cap) {
-    int64_t cap = s->slot_cap ? s->slot_cap * 2 : 256;
-    int32_t *slots;
-    TSR_TRY(tsr_calloc(ctx, (size_t)cap, sizeof *slots, (void **)&slots));
-    for (int64_t i = 0; i < s->n; i++) {
-      uint64_t j = s->keys[i].hash & (uint64_t)(cap - 1);
-      while (slots[j] != 0)
-        j = (j + 1) & (uint64_t)(cap - 1);
-      slots[j] = (int32_t)(i + 1);
-    }
-    tsr_free(ctx, s->slots);
-    s->slots = slots;
-    s->slot_cap = cap;
-  }
-  uint64_t mask = (uint64_t)s->slot_cap - 1, j = k->hash & mask;
-  while (s->slots[j] != 0) {
-    int64_t i = s->slots[j] - 1;
-    if (csv_key_eq(k, p, n, &s->keys[i], s->arena + s->offs[i],
-                   (size_t)(s->offs[i + 1] - s->offs[i])))
-      return TSR_OK;
-    j = (j + 1) & mask;
-  }
-  if (s->n + 2 > s->ent_cap) {
-    int64_t cap = s->ent_cap ? s->ent_cap * 2 : 256;
-    TSR_TRY(grow(ctx, (void **)&s->keys, (size_t)s->n * sizeof *s->keys,
-                 (size_t)cap * sizeof *s->keys));
-    TSR_TRY(grow(ctx, (void **)&s->offs, s->ent_cap ? (size_t)(s->n + 1) * 8 : 0,
-                 (size_t)(cap + 1) * 8));
-    if (s->ent_cap == 0)
-      s->offs[0] = 0;
-    s->ent_cap = cap;
-  }
-  int64_t used = s->offs[s->n];
-  if (s->arena == NULL || used + (int64_t)n > s->arena_cap) {
-    int64_t cap = s->arena_cap ? s->arena_cap : 4096;
-    while (cap < used + (int64_t)n)
-      cap *= 2;
-    TSR_TRY(grow(ctx, (void **)&s->arena, (size_t)used, (size_t)cap));
-    s->arena_cap = cap;
-  }
-  memcpy(s->arena + used, p, n);
-  s->keys[s->n] = *k;
-  s->offs[s->n + 1] = used + (int64_t)n;
-  s->slots[j] = (int32_t)(s->n + 1);
-  s->n++;
-  return TSR_OK;
-}
-
 /* ---- scanning one block ---------------------------------------------------------- */
 
 typedef struct block_scan {
@@ -130,7 +51,7 @@ typedef struct scan_shared {
   bool *collect; /* per column */
   int64_t *limit;
   _Atomic int *given_up;
-  strset *global;
+  csv_strset *global;
   int64_t nblocks;
   tsr__csv_block *blocks;
   int64_t *data_bytes;
@@ -261,7 +182,7 @@ static void scan_block(scan_shared *sh, int64_t bi) {
   const char *buf = NULL;
   uint32_t *pos = NULL;
   csv_batch *b = NULL;
-  strset *sets = NULL;
+  csv_strset *sets = NULL;
   const int ncols = fmt->ncols;
   bs->rows = bs->bad = bs->newlines = 0;
   bs->err = 0;
@@ -414,7 +335,7 @@ static void scan_block(scan_shared *sh, int64_t bi) {
         }
       if (bs->err || !sh->collect[ci] || sh->given_up[ci])
         continue;
-      strset *set = &sets[ci];
+      csv_strset *set = &sets[ci];
       for (int r = 0; r < n; r++) {
         uint32_t L = blen[r];
         const char *s = buf + bstart[r];
@@ -442,7 +363,7 @@ static void scan_block(scan_shared *sh, int64_t bi) {
           kend = tmp + len + 16;
         }
         csv_key key = csv_key_of(s, len, kend);
-        tsr_status s2 = strset_add(ctx, set, s, len, &key);
+        tsr_status s2 = tsr__csv_strset_add(ctx, set, s, len, &key, NULL);
         if (tmp != NULL && tmp != stack)
           free(tmp);
         if (s2 != TSR_OK) {
@@ -454,7 +375,7 @@ static void scan_block(scan_shared *sh, int64_t bi) {
         }
         if (set->n > sh->limit[ci]) {
           sh->given_up[ci] = 1;
-          strset_free(ctx, set);
+          tsr__csv_strset_free(ctx, set);
           break;
         }
       }
@@ -467,15 +388,15 @@ static void scan_block(scan_shared *sh, int64_t bi) {
   }
   if (!bs->err)
     for (int ci = 0; ci < ncols; ci++) {
-      strset *set = &sets[ci];
+      csv_strset *set = &sets[ci];
       if (!sh->collect[ci] || set->n == 0)
         continue;
 #pragma omp critical(tsr_csv_dict_merge)
       {
-        strset *g = &sh->global[ci];
+        csv_strset *g = &sh->global[ci];
         for (int64_t i = 0; i < set->n && !sh->given_up[ci] && !bs->err; i++) {
-          tsr_status s2 = strset_add(ctx, g, set->arena + set->offs[i],
-                                     (size_t)(set->offs[i + 1] - set->offs[i]), &set->keys[i]);
+          tsr_status s2 = tsr__csv_strset_add(ctx, g, set->arena + set->offs[i],
+                                     (size_t)(set->offs[i + 1] - set->offs[i]), &set->keys[i], NULL);
           if (s2 != TSR_OK) {
             bs->err = 1;
             bs->err_pos = 0;
@@ -484,7 +405,7 @@ static void scan_block(scan_shared *sh, int64_t bi) {
           }
           if (g->n > sh->limit[ci]) {
             sh->given_up[ci] = 1;
-            strset_free(ctx, g);
+            tsr__csv_strset_free(ctx, g);
           }
         }
       }
@@ -492,7 +413,7 @@ static void scan_block(scan_shared *sh, int64_t bi) {
 done:
   if (sets != NULL)
     for (int ci = 0; ci < ncols; ci++)
-      strset_free(ctx, &sets[ci]);
+      tsr__csv_strset_free(ctx, &sets[ci]);
   tsr_free(ctx, sets);
   csv_input_close(ctx, &in);
   tsr_free(ctx, b);
@@ -531,7 +452,7 @@ static tsr_status find_boundary(int fd, const tsr__csv_format *fmt, int64_t size
   return TSR_OK;
 }
 
-static tsr_status make_blocks(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt, int64_t size,
+tsr_status tsr__csv_make_blocks(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt, int64_t size,
                               int64_t block_bytes, bool exact, int64_t *nblocks,
                               tsr__csv_block **blocks) {
   int64_t start = fmt->data_start, span = size - start;
@@ -632,41 +553,6 @@ void tsr__csv_scan_result_free(tsr_ctx *ctx, tsr__csv_scan_result *r) {
   memset(r, 0, sizeof *r);
 }
 
-typedef struct sview {
-  const char *s;
-  size_t n;
-} sview;
-
-static int sview_cmp(const void *a, const void *b) {
-  const sview *x = a, *y = b;
-  size_t n = x->n < y->n ? x->n : y->n;
-  int c = memcmp(x->s, y->s, n);
-  return c != 0 ? c : (x->n > y->n) - (x->n < y->n);
-}
-
-static tsr_status sorted_dict(tsr_ctx *ctx, const strset *s, int64_t **offsets, char **data) {
-  sview *v = NULL;
-  TSR_TRY(tsr__alloc_array(ctx, (size_t)s->n + 1, sizeof *v, "dictionary", (void **)&v));
-  for (int64_t i = 0; i < s->n; i++)
-    v[i] = (sview){s->arena + s->offs[i], (size_t)(s->offs[i + 1] - s->offs[i])};
-  qsort(v, (size_t)s->n, sizeof *v, sview_cmp);
-  tsr_status st =
-      tsr__alloc_array(ctx, (size_t)s->n + 1, sizeof **offsets, "dictionary", (void **)offsets);
-  if (st == TSR_OK)
-    st = tsr_alloc(ctx, (size_t)(s->n > 0 ? s->offs[s->n] : 0) + 1, (void **)data);
-  if (st == TSR_OK) {
-    int64_t off = 0;
-    for (int64_t i = 0; i < s->n; i++) {
-      (*offsets)[i] = off;
-      memcpy(*data + off, v[i].s, v[i].n);
-      off += (int64_t)v[i].n;
-    }
-    (*offsets)[s->n] = off;
-  }
-  tsr_free(ctx, v);
-  return st;
-}
-
 tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes,
                          tsr__csv_format *fmt, tsr__csv_scan_result *out) {
   memset(out, 0, sizeof *out);
@@ -676,7 +562,7 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
   bool *collect = NULL;
   int64_t *limit = NULL;
   _Atomic int *given_up = NULL;
-  strset *global = NULL;
+  csv_strset *global = NULL;
   block_scan *bs = NULL;
   tsr_coltype *lts = NULL;
   char *hdr = NULL;
@@ -704,7 +590,7 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
     int64_t nb = 0;
     tsr_free(ctx, out->blocks);
     out->blocks = NULL;
-    TSR__TRY_GOTO(status, make_blocks(ctx, fd, fmt, size, block_bytes, exact, &nb, &blocks));
+    TSR__TRY_GOTO(status, tsr__csv_make_blocks(ctx, fd, fmt, size, block_bytes, exact, &nb, &blocks));
     if (nb < 0) {
       exact = true;
       continue;
@@ -732,7 +618,7 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
       if (t == TSR_COL_DICT && fmt->cols[i].fixed)
         collect[i] = true;
       given_up[i] = 0;
-      strset_free(ctx, &global[i]);
+      tsr__csv_strset_free(ctx, &global[i]);
     }
     scan_shared sh = {ctx,    fd, fmt,    fieldcol,        collect, limit, given_up,
                       global, nb, blocks, out->data_bytes, bs,      exact};
@@ -831,14 +717,14 @@ tsr_status tsr__csv_scan(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
                 (global[c].n > 0 && global[c].n <= fmt->dict_max && global[c].n * 2 <= out->rows);
     if (!want)
       continue;
-    TSR__TRY_GOTO(status, sorted_dict(ctx, &global[c], &out->dict_offsets[c], &out->dict_data[c]));
+    TSR__TRY_GOTO(status, tsr__csv_sorted_dict(ctx, &global[c], &out->dict_offsets[c], &out->dict_data[c]));
     out->dict_n[c] = global[c].n;
     col->type.id = TSR_COL_DICT;
   }
 fail:
   if (global != NULL)
     for (int i = 0; i < ncols; i++)
-      strset_free(ctx, &global[i]);
+      tsr__csv_strset_free(ctx, &global[i]);
   tsr_free(ctx, global);
   tsr_free(ctx, fieldcol);
   tsr_free(ctx, collect);
