@@ -1037,7 +1037,7 @@ static void expand_bits(const uint8_t *bits, int64_t r0, int n, uint8_t *out) {
     out[i] = (bits[(r0 + i) >> 3] >> ((r0 + i) & 7)) & 1;
 }
 
-static void cast_loop(int to, int from, void *dst, const void *src, int n) {
+TSR__CLONES static void cast_loop(int to, int from, void *dst, const void *src, int n) {
   switch (to) {
 #define TO(DT, T)                                                 \
   case DT: {                                                      \
@@ -1200,7 +1200,7 @@ static tsr_status overflow_error(const runner *rn, const cp_val *v, const uint8_
     break;                                                          \
   }
 
-static tsr_status run_arith(const runner *rn, const cp_val *v, reg *out, const reg *ra,
+TSR__CLONES static tsr_status run_arith(const runner *rn, const cp_val *v, reg *out, const reg *ra,
                             const reg *rb, int n) {
   out->x = out->xbuf;
   out->m = and_masks(out, ra->m, rb->m, n);
@@ -1245,7 +1245,7 @@ static tsr_status run_arith(const runner *rn, const cp_val *v, reg *out, const r
     }                                                     \
   }
 
-static void run_cmp(const cp_val *v, reg *out, const reg *ra, const reg *rb, int n) {
+TSR__CLONES static void run_cmp(const cp_val *v, reg *out, const reg *ra, const reg *rb, int n) {
   uint8_t *d = out->xbuf;
   out->x = d;
   out->m = and_masks(out, ra->m, rb->m, n);
@@ -1389,7 +1389,7 @@ static void run_math(const cp_val *v, reg *out, const reg *ra, int n) {
 
 /* Three-valued and / or: a false (and) or true (or) operand decides even
  * when the other is null. */
-static void run_logic(const cp_val *v, reg *out, const reg *ra, const reg *rb, int n) {
+TSR__CLONES static void run_logic(const cp_val *v, reg *out, const reg *ra, const reg *rb, int n) {
   const uint8_t *a = ra->x, *b = rb->x, *ma = ra->m, *mb = rb->m;
   uint8_t *d = out->xbuf;
   out->x = d;

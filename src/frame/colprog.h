@@ -26,6 +26,15 @@
 
 #define TSR__CP_BATCH 2048
 
+/* Hot loops compiled twice, for any x86-64 and for AVX-512 machines
+ * (x86-64-v4: 8 doubles per instruction, int64 <-> double conversions),
+ * the one to run chosen when the library loads. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#define TSR__CLONES __attribute__((target_clones("default", "arch=x86-64-v4")))
+#else
+#define TSR__CLONES
+#endif
+
 typedef struct tsr__colprog tsr__colprog;
 
 typedef enum tsr__cp_op {

@@ -79,13 +79,173 @@ static void and_validity(uint8_t *keep, const uint8_t *bits, int64_t first, uint
     keep[i] &= (uint8_t)((b[i / 8] >> (i % 8)) & 1);
 }
 
-/* Gathers rows sel[0..m) (relative to base) of one column into out at row o. */
-static void gather(const tsr__colread *in, tsr_type type, int64_t base, const uint32_t *sel,
-                   uint32_t m, tsr__colchunk *out, int64_t o) {
+/* The rows of a batch kept, as bits (row i: bit i % 64 of word i / 64). */
+typedef struct selection {
+  uint64_t words[BATCH / 64];
+  uint32_t n, m;       /* rows in the batch, rows kept */
+  uint32_t sel[BATCH]; /* the kept rows' indexes, made on demand */
+  bool has_sel;
+} selection;
+
+/* Packs keep[0..n) (0/1 bytes) into s->words and counts them. */
+static void select_rows(selection *s, uint8_t *keep, uint32_t n) {
+  uint32_t nw = (n + 63) / 64;
+  memset(keep + n, 0, (size_t)nw * 64 - n);
+  uint32_t m = 0;
+  for (uint32_t w = 0; w < nw; w++) {
+    uint64_t word = 0;
+    for (uint32_t k = 0; k < 8; k++) {
+      uint64_t x;
+      memcpy(&x, keep + 64 * w + 8 * k, 8);
+      /* eight 0/1 bytes -> eight bits, least significant first */
+      word |= ((x * 0x0102040810204080ull) >> 56) << (8 * k);
+    }
+    s->words[w] = word;
+    m += (uint32_t)__builtin_popcountll(word);
+  }
+  s->n = n;
+  s->m = m;
+  s->has_sel = false;
+}
+
+/* The kept rows' indexes, in order. */
+static const uint32_t *selection_indexes(selection *s) {
+  if (s->has_sel)
+    return s->sel;
+  uint32_t m = 0;
+  for (uint32_t w = 0; w < (s->n + 63) / 64; w++) {
+    uint64_t word = s->words[w];
+    uint32_t base = 64 * w;
+    if (word == ~0ull) {
+      for (uint32_t k = 0; k < 64; k++)
+        s->sel[m + k] = base + k;
+      m += 64;
+      continue;
+    }
+    for (; word != 0; word &= word - 1)
+      s->sel[m++] = base + (uint32_t)__builtin_ctzll(word);
+  }
+  s->has_sel = true;
+  return s->sel;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define COMPRESS_AVX512 1
+
+/* The kept values of a batch by AVX-512 compression, 8 or 16 rows per
+ * instruction: no index per row.  Full-vector stores run past the kept
+ * rows (into rows the next ones overwrite) while `room` (values the
+ * column chunk holds from dst on) allows, masked stores after. */
+__attribute__((target("avx512f,popcnt"))) static void compress8(const uint64_t *src,
+                                                                 const selection *s,
+                                                                 uint64_t *dst, int64_t room) {
+  int64_t o = 0;
+  for (uint32_t i = 0; i < s->n; i += 8) {
+    __mmask8 k = (__mmask8)(s->words[i / 64] >> (i % 64));
+    if (k == 0)
+      continue;
+    __m512i v = s->n - i >= 8 ? _mm512_loadu_si512(src + i) : _mm512_maskz_loadu_epi64(k, src + i);
+    __m512i c = _mm512_maskz_compress_epi64(k, v);
+    int cnt = __builtin_popcount(k);
+    if (o + 8 <= room)
+      _mm512_storeu_si512(dst + o, c);
+    else
+      _mm512_mask_storeu_epi64(dst + o, (__mmask8)((1u << cnt) - 1), c);
+    o += cnt;
+  }
+}
+
+__attribute__((target("avx512f,popcnt"))) static void compress4(const uint32_t *src,
+                                                                 const selection *s,
+                                                                 uint32_t *dst, int64_t room) {
+  int64_t o = 0;
+  for (uint32_t i = 0; i < s->n; i += 16) {
+    __mmask16 k = (__mmask16)(s->words[i / 64] >> (i % 64));
+    if (k == 0)
+      continue;
+    __m512i v = s->n - i >= 16 ? _mm512_loadu_si512(src + i) : _mm512_maskz_loadu_epi32(k, src + i);
+    __m512i c = _mm512_maskz_compress_epi32(k, v);
+    int cnt = __builtin_popcount(k);
+    if (o + 16 <= room)
+      _mm512_storeu_si512(dst + o, c);
+    else
+      _mm512_mask_storeu_epi32(dst + o, (__mmask16)((1u << cnt) - 1), c);
+    o += cnt;
+  }
+}
+
+/* String views (16 bytes: two 64-bit lanes each), 4 per vector; false
+ * (nothing written) when a kept view of the batch is long (its bytes must
+ * be copied). */
+__attribute__((target("avx512f,popcnt"))) static bool compress16(const uint64_t *src,
+                                                                 const selection *s,
+                                                                 uint64_t *dst, int64_t room) {
+  static const uint8_t twice[16] = {0x00, 0x03, 0x0C, 0x0F, 0x30, 0x33, 0x3C, 0x3F,
+                                    0xC0, 0xC3, 0xCC, 0xCF, 0xF0, 0xF3, 0xFC, 0xFF};
+  const __m512i twelve = _mm512_set1_epi32(12);
+  for (uint32_t i = 0; i < s->n; i += 4) {
+    unsigned k4 = (unsigned)(s->words[i / 64] >> (i % 64)) & 0xF;
+    if (k4 == 0)
+      continue;
+    /* the views' lengths are 32-bit lanes 0, 4, 8, 12 */
+    __mmask16 lanes = (__mmask16)((k4 & 1) | (k4 & 2) << 3 | (k4 & 4) << 6 | (k4 & 8) << 9);
+    __m512i v = _mm512_maskz_loadu_epi32(lanes, src + 2 * i);
+    if (_mm512_mask_cmpgt_epu32_mask(lanes, v, twelve) != 0)
+      return false;
+  }
+  int64_t o = 0;
+  for (uint32_t i = 0; i < s->n; i += 4) {
+    unsigned k4 = (unsigned)(s->words[i / 64] >> (i % 64)) & 0xF;
+    if (k4 == 0)
+      continue;
+    __mmask8 k = twice[k4];
+    __m512i v = s->n - i >= 4 ? _mm512_loadu_si512(src + 2 * i)
+                              : _mm512_maskz_loadu_epi64(k, src + 2 * i);
+    __m512i c = _mm512_maskz_compress_epi64(k, v);
+    int cnt = __builtin_popcount(k4);
+    if (o + 4 <= room)
+      _mm512_storeu_si512(dst + 2 * o, c);
+    else
+      _mm512_mask_storeu_epi64(dst + 2 * o, (__mmask8)((1u << (2 * cnt)) - 1), c);
+    o += cnt;
+  }
+  return true;
+}
+#endif
+
+/* Gathers the kept rows of a batch (rows base .. base + s->n of `in`) of
+ * one column into out at row o: all of them by one copy, with AVX-512 by
+ * compression, else through the rows' indexes. */
+static void gather(const tsr__colread *in, tsr_type type, int64_t base, selection *s, bool avx512,
+                   tsr__colchunk *out, int64_t o) {
   size_t w = tsr_type_width(type);
   unsigned char *dst = (unsigned char *)tsr__colchunk_values(out) + (size_t)o * w;
   const unsigned char *src = (const unsigned char *)in->values + (size_t)base * w;
-  switch (w) {
+  uint32_t m = s->m;
+  bool done = false;
+  if (m == s->n && w != 16) {
+    memcpy(dst, src, (size_t)m * w);
+    done = true;
+  }
+#ifdef COMPRESS_AVX512
+  int64_t room = out->rows_cap - o;
+  if (!done && avx512 && w == 8) {
+    compress8((const uint64_t *)src, s, (uint64_t *)dst, room);
+    done = true;
+  } else if (!done && avx512 && w == 4) {
+    compress4((const uint32_t *)src, s, (uint32_t *)dst, room);
+    done = true;
+  } else if (!done && avx512 && w == 16) {
+    done = compress16((const uint64_t *)src, s, (uint64_t *)dst, room);
+  }
+#else
+  (void)avx512;
+#endif
+  const uint32_t *sel = done && in->null_count == 0 ? NULL : selection_indexes(s);
+  switch (done ? 0 : w) {
+  case 0:
+    break;
   case 1:
     for (uint32_t j = 0; j < m; j++)
       dst[j] = src[sel[j]];
@@ -102,7 +262,7 @@ static void gather(const tsr__colread *in, tsr_type type, int64_t base, const ui
     for (uint32_t j = 0; j < m; j++)
       ((uint64_t *)dst)[j] = ((const uint64_t *)src)[sel[j]];
     break;
-  default: { /* string views */
+  default: { /* string views: long ones' bytes are copied */
     const tsr_string_view *sv = (const tsr_string_view *)src;
     tsr_string_view *dv = (tsr_string_view *)dst;
     char *data = tsr__colchunk_data(out);
@@ -180,8 +340,13 @@ static tsr_status filter_kernel(const tsr_kernel_call *call) {
   }
   int64_t rows = p->ncols > 0 ? ins[0].rows : (p->has_predicate ? pred.rows : 0);
   int64_t o = 0;
-  uint32_t sel[BATCH];
-  uint8_t keep[BATCH];
+  selection sl;
+  uint8_t keep[BATCH + 64];
+#ifdef COMPRESS_AVX512
+  bool avx512 = __builtin_cpu_supports("avx512f");
+#else
+  bool avx512 = false;
+#endif
   for (int64_t b = 0; b < rows; b += BATCH) {
     uint32_t n = (uint32_t)(rows - b < BATCH ? rows - b : BATCH);
     if (prun != NULL) {
@@ -198,13 +363,10 @@ static tsr_status filter_kernel(const tsr_kernel_call *call) {
     for (uint32_t k = 0; k < p->n_required; k++)
       if (reqs[k].null_count > 0)
         and_validity(keep, reqs[k].validity, b, n);
-    uint32_t m = 0;
-    for (uint32_t i = 0; i < n; i++) {
-      sel[m] = i;
-      m += keep[i];
-    }
-    for (uint32_t c = 0; c < p->ncols; c++)
-      gather(&ins[c], p->cols[c].type, b, sel, m, tsr__tablechunk_col(call->output, c), o);
+    select_rows(&sl, keep, n);
+    uint32_t m = sl.m;
+    for (uint32_t c = 0; c < p->ncols && m > 0; c++)
+      gather(&ins[c], p->cols[c].type, b, &sl, avx512, tsr__tablechunk_col(call->output, c), o);
     for (uint32_t e = 0; e < p->nextra && m > 0; e++)
       TSR__TRY_GOTO(s, tsr__cprun_store(xruns[e], o, (int)m,
                                         tsr__tablechunk_col(call->output, p->ncols + e), o));
