@@ -151,6 +151,9 @@ tsr_status tsr__colprog_assign(tsr__colprog *p, int v, const char *name, tsr_fra
  * program over f's columns) is true. */
 tsr_status tsr__frame_filter_prog(tsr_frame *f, tsr__colprog *prog, int v, tsr_frame **out);
 bool tsr__is_filter_node(const tsr__expr *e);
+/* Whether filters may use AVX-512 where the CPU has it (default true;
+ * tests turn it off to check the portable path on such machines). */
+void tsr__filter_set_simd(bool enabled);
 /* A copy of filter node `node` that also computes value v of prog (of
  * `type`) from its kept rows, in its last slot (*slot); slot_of_col maps
  * each column of prog's frame to the node's slot holding it (-1: the

@@ -12,6 +12,7 @@
  * rows just gathered, while they are in cache: filter + assign is one pass
  * over the input.  The output keeps the input's capacities and its row
  * counts are unknown until computed. */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "colprog.h"
@@ -214,6 +215,9 @@ __attribute__((target("avx512f,popcnt"))) static bool compress16(const uint64_t 
 }
 #endif
 
+static _Atomic bool simd = true;
+void tsr__filter_set_simd(bool enabled) { atomic_store(&simd, enabled); }
+
 /* Gathers the kept rows of a batch (rows base .. base + s->n of `in`) of
  * one column into out at row o: all of them by one copy, with AVX-512 by
  * compression, else through the rows' indexes. */
@@ -343,7 +347,8 @@ static tsr_status filter_kernel(const tsr_kernel_call *call) {
   selection sl;
   uint8_t keep[BATCH + 64];
 #ifdef COMPRESS_AVX512
-  bool avx512 = __builtin_cpu_supports("avx512f");
+  bool avx512 = atomic_load_explicit(&simd, memory_order_relaxed) &&
+                __builtin_cpu_supports("avx512f");
 #else
   bool avx512 = false;
 #endif
