@@ -251,18 +251,22 @@ static void gather(const tsr__colread *in, tsr_type type, int64_t base, selectio
   case 0:
     break;
   case 1:
+#pragma GCC unroll 8
     for (uint32_t j = 0; j < m; j++)
       dst[j] = src[sel[j]];
     break;
   case 2:
+#pragma GCC unroll 8
     for (uint32_t j = 0; j < m; j++)
       ((uint16_t *)dst)[j] = ((const uint16_t *)src)[sel[j]];
     break;
   case 4:
+#pragma GCC unroll 8
     for (uint32_t j = 0; j < m; j++)
       ((uint32_t *)dst)[j] = ((const uint32_t *)src)[sel[j]];
     break;
   case 8:
+#pragma GCC unroll 8
     for (uint32_t j = 0; j < m; j++)
       ((uint64_t *)dst)[j] = ((const uint64_t *)src)[sel[j]];
     break;
