@@ -1037,7 +1037,7 @@ static void expand_bits(const uint8_t *bits, int64_t r0, int n, uint8_t *out) {
     out[i] = (bits[(r0 + i) >> 3] >> ((r0 + i) & 7)) & 1;
 }
 
-static void cast_loop(int to, int from, void *dst, const void *src, int n) {
+TSR__CLONES static void cast_loop(int to, int from, void *dst, const void *src, int n) {
   switch (to) {
 #define TO(DT, T)                                                 \
   case DT: {                                                      \
@@ -1200,7 +1200,7 @@ static tsr_status overflow_error(const runner *rn, const cp_val *v, const uint8_
     break;                                                          \
   }
 
-static tsr_status run_arith(const runner *rn, const cp_val *v, reg *out, const reg *ra,
+TSR__CLONES static tsr_status run_arith(const runner *rn, const cp_val *v, reg *out, const reg *ra,
                             const reg *rb, int n) {
   out->x = out->xbuf;
   out->m = and_masks(out, ra->m, rb->m, n);
@@ -1245,7 +1245,7 @@ static tsr_status run_arith(const runner *rn, const cp_val *v, reg *out, const r
     }                                                     \
   }
 
-static void run_cmp(const cp_val *v, reg *out, const reg *ra, const reg *rb, int n) {
+TSR__CLONES static void run_cmp(const cp_val *v, reg *out, const reg *ra, const reg *rb, int n) {
   uint8_t *d = out->xbuf;
   out->x = d;
   out->m = and_masks(out, ra->m, rb->m, n);
@@ -1389,7 +1389,7 @@ static void run_math(const cp_val *v, reg *out, const reg *ra, int n) {
 
 /* Three-valued and / or: a false (and) or true (or) operand decides even
  * when the other is null. */
-static void run_logic(const cp_val *v, reg *out, const reg *ra, const reg *rb, int n) {
+TSR__CLONES static void run_logic(const cp_val *v, reg *out, const reg *ra, const reg *rb, int n) {
   const uint8_t *a = ra->x, *b = rb->x, *ma = ra->m, *mb = rb->m;
   uint8_t *d = out->xbuf;
   out->x = d;
@@ -1624,13 +1624,178 @@ static tsr_status run_one(runner *rn, int k, int n) {
   return TSR_OK;
 }
 
-/* ---- the assign / predicate node ------------------------------------------------------------ */
+/* ---- running inside a kernel (colprog.h) --------------------------------------------------- */
+
+struct tsr__cprun {
+  runner rn;
+  int result;
+  unsigned char *block; /* every value's batch buffers */
+};
+
+tsr_status tsr__cprun_create(const tsr__colprog *p, int result, tsr_ctx *ctx, int64_t chunk,
+                             tsr__cprun **out) {
+  *out = NULL;
+  tsr__cprun *r;
+  TSR_TRY(tsr_calloc(ctx, 1, sizeof *r, (void **)&r));
+  r->rn = (runner){p, ctx, NULL, chunk, 0};
+  r->result = result;
+  tsr_status s;
+  int nv = result + 1;
+  /* Every value's buffers in one block. */
+  size_t bytes = 0;
+  for (int k = 0; k < nv; k++)
+    bytes += (size_t)TSR__CP_BATCH * (dt_width(p->v[k].dt) + 1) + 64;
+  TSR__TRY_GOTO(s, tsr_calloc(ctx, (size_t)nv, sizeof *r->rn.r, (void **)&r->rn.r));
+  TSR__TRY_GOTO(s, tsr_alloc(ctx, bytes, (void **)&r->block));
+  unsigned char *q = r->block;
+  for (int k = 0; k < nv; k++) {
+    r->rn.r[k].xbuf = q;
+    q += (size_t)TSR__CP_BATCH * dt_width(p->v[k].dt);
+    r->rn.r[k].mbuf = q;
+    q += TSR__CP_BATCH;
+    q = (unsigned char *)(((uintptr_t)q + 63) & ~(uintptr_t)63);
+  }
+  for (int k = 0; k < nv; k++)
+    if (p->v[k].code == I_CMP && p->v[k].src_dt == TSR_BOOL)
+      TSR__TRY_GOTO(s, grow_scratch(&r->rn, &r->rn.r[k], 2 * TSR__CP_BATCH));
+  /* Constants once per task, over a whole batch. */
+  for (int k = 0; k < nv; k++)
+    if (p->v[k].is_const)
+      TSR__TRY_GOTO(s, run_one(&r->rn, k, TSR__CP_BATCH));
+  *out = r;
+  return TSR_OK;
+fail:
+  tsr__cprun_destroy(&r);
+  return s;
+}
+
+void tsr__cprun_destroy(tsr__cprun **rp) {
+  tsr__cprun *r = *rp;
+  if (r == NULL)
+    return;
+  tsr_ctx *ctx = r->rn.ctx;
+  if (r->rn.r != NULL)
+    for (int k = 0; k <= r->result; k++)
+      tsr_free(ctx, r->rn.r[k].sbuf);
+  tsr_free(ctx, r->rn.r);
+  tsr_free(ctx, r->block);
+  tsr_free(ctx, r);
+  *rp = NULL;
+}
+
+void tsr__cprun_bind(tsr__cprun *r, int col, const tsr__colread *in) {
+  const tsr__colprog *p = r->rn.p;
+  for (int k = 0; k <= r->result; k++)
+    if (p->v[k].code == I_LOAD && p->v[k].col == col)
+      r->rn.r[k].in = *in;
+}
+
+/* Runs the values up to the result over rows [row0, row0 + n). */
+static tsr_status run_batch(tsr__cprun *r, int64_t row0, int n) {
+  const tsr__colprog *p = r->rn.p;
+  r->rn.row0 = row0;
+  for (int k = 0; k <= r->result; k++)
+    if (!p->v[k].is_const)
+      TSR_TRY(run_one(&r->rn, k, n));
+  return TSR_OK;
+}
+
+tsr_status tsr__cprun_keep(tsr__cprun *r, int64_t row0, int n, uint8_t *keep) {
+  TSR_TRY(run_batch(r, row0, n));
+  const reg *rr = &r->rn.r[r->result];
+  const uint8_t *x = rr->x, *m = rr->m;
+  if (m == NULL)
+    for (int i = 0; i < n; i++)
+      keep[i] = x[i] != 0;
+  else
+    for (int i = 0; i < n; i++)
+      keep[i] = (uint8_t)((x[i] != 0) & m[i]);
+  return TSR_OK;
+}
+
+/* Writes bits [r0, r0 + n) of `bits` from the validity bytes m (NULL: all
+ * valid); returns the number of nulls. */
+static int64_t put_validity(uint8_t *bits, int64_t r0, const uint8_t *m, int n) {
+  int64_t valid = 0;
+  int i = 0;
+  for (; i < n && ((r0 + i) & 7) != 0; i++) {
+    bool v = m == NULL || m[i];
+    tsr__bit_set(bits, r0 + i, v);
+    valid += v;
+  }
+  uint8_t *b = bits + (r0 + i) / 8;
+  if (m == NULL) {
+    int bytes = (n - i) / 8;
+    memset(b, 0xFF, (size_t)bytes);
+    i += 8 * bytes;
+    valid += 8 * bytes;
+  } else {
+    for (; i + 8 <= n; i += 8) {
+      uint8_t byte = 0;
+      for (int k = 0; k < 8; k++)
+        byte |= (uint8_t)((m[i + k] != 0) << k);
+      *b++ = byte;
+      valid += __builtin_popcount(byte);
+    }
+  }
+  for (; i < n; i++) {
+    bool v = m == NULL || m[i];
+    tsr__bit_set(bits, r0 + i, v);
+    valid += v;
+  }
+  return n - valid;
+}
+
+tsr_status tsr__cprun_store(tsr__cprun *r, int64_t row0, int n, tsr__colchunk *c, int64_t o) {
+  const tsr__colprog *p = r->rn.p;
+  const cp_val *v = &p->v[r->result];
+  reg *rr = &r->rn.r[r->result];
+  size_t w = dt_width(v->dt);
+  unsigned char *d = (unsigned char *)tsr__colchunk_values(c) + (size_t)o * w;
+  /* The result's own loop writes into the output chunk when it can. */
+  bool direct = !v->is_const && v->dt != DT_STR && v->dt != TSR_BOOL && v->code != I_LOAD;
+  void *own = rr->xbuf;
+  if (direct)
+    rr->xbuf = d;
+  tsr_status s = run_batch(r, row0, n);
+  rr->xbuf = own;
+  TSR_TRY(s);
+  const uint8_t *m = rr->m;
+  c->null_count += put_validity(tsr__colchunk_validity(c), o, m, n);
+  if (v->dt == DT_STR) {
+    tsr_string_view *dv = (tsr_string_view *)d;
+    const sv *x = rr->x;
+    for (int i = 0; i < n; i++)
+      dv[i] = (m && !m[i]) ? tsr__view_make(c, "", 0) : tsr__view_make(c, x[i].p, (uint32_t)x[i].len);
+  } else if (v->dt == TSR_BOOL) {
+    const uint8_t *x = rr->x;
+    for (int i = 0; i < n; i++)
+      d[i] = x[i] != 0;
+  } else if (rr->x != d) {
+    memcpy(d, rr->x, (size_t)n * w);
+  }
+  return TSR_OK;
+}
+
+void tsr__colprog_hash(const tsr__colprog *p, int result, tsr__hash *h) {
+  tsr__hash_u64(h, (uint64_t)p->n);
+  tsr__hash_u64(h, (uint64_t)result);
+  for (int k = 0; k < p->n; k++) {
+    const cp_val *v = &p->v[k];
+    uint64_t w[6] = {v->code, v->op, v->dt, (uint64_t)v->a, (uint64_t)v->b, (uint64_t)v->col};
+    tsr__hash_bytes(h, w, sizeof w);
+    tsr__hash_u64(h, (uint64_t)v->c.i);
+    if (v->s)
+      tsr__hash_bytes(h, v->s, v->slen);
+  }
+}
+
+/* ---- the assign node ----------------------------------------------------------------------- */
 
 typedef struct assign_params {
   tsr__fnode base;
   tsr__colprog *prog; /* one reference */
   int result;
-  bool predicate;
   uint32_t nrefs;
   tsr__colref *refs;  /* per referenced column */
   int *ref_of_col;    /* frame column -> index into refs, -1 */
@@ -1645,113 +1810,30 @@ static void assign_destroy(tsr__fnode *base) {
   tsr_free(a->ctx, a->ref_of_col);
 }
 
-/* Writes the batch's result into the output column chunk at row r0. */
-static void store(const assign_params *ap, const cp_val *v, const reg *r, tsr__colchunk *c,
-                  int64_t r0, int n) {
-  const uint8_t *m = r->m;
-  if (ap->predicate) {
-    uint8_t *d = (uint8_t *)tsr__colchunk_values(c) + r0;
-    const uint8_t *x = r->x;
-    for (int i = 0; i < n; i++)
-      d[i] = (uint8_t)((x[i] != 0) & (m ? m[i] : 1));
-    return;
-  }
-  /* r0 is a multiple of the batch, so of 8: whole bytes. */
-  uint8_t *bits = tsr__colchunk_validity(c) + r0 / 8;
-  if (m != NULL) {
-    int64_t valid = 0;
-    for (int j = 0; j < (n + 7) / 8; j++) {
-      uint8_t byte = 0;
-      for (int k = 0; k < 8 && 8 * j + k < n; k++)
-        byte |= (uint8_t)((m[8 * j + k] != 0) << k);
-      bits[j] = byte;
-      valid += __builtin_popcount(byte);
-    }
-    c->null_count += n - valid;
-  } else {
-    memset(bits, 0xFF, (size_t)(n + 7) / 8);
-  }
-  if (v->dt == DT_STR) {
-    tsr_string_view *d = (tsr_string_view *)tsr__colchunk_values(c) + r0;
-    const sv *x = r->x;
-    for (int i = 0; i < n; i++)
-      d[i] = (m && !m[i]) ? tsr__view_make(c, "", 0) : tsr__view_make(c, x[i].p, (uint32_t)x[i].len);
-    return;
-  }
-  size_t w = dt_width(v->dt);
-  unsigned char *d = (unsigned char *)tsr__colchunk_values(c) + (size_t)r0 * w;
-  if (v->dt == TSR_BOOL) {
-    const uint8_t *x = r->x;
-    for (int i = 0; i < n; i++)
-      d[i] = x[i] != 0;
-  } else if (r->x != d) {
-    memcpy(d, r->x, (size_t)n * w);
-  }
-}
-
 static tsr_status assign_kernel(const tsr_kernel_call *call) {
   tsr__ftask t = tsr__ftask_of(call);
   const assign_params *ap = t.node->params;
   const tsr__colprog *p = ap->prog;
   tsr__ftask_init_output(call);
   tsr__colchunk *oc = tsr__tablechunk_col(call->output, 0);
-  runner rn = {p, ap->ctx, NULL, t.chunk, 0};
-  tsr_status s;
-  int nv = p->n;
-  /* Every value's buffers in one block. */
-  size_t bytes = 0;
-  for (int k = 0; k < nv; k++)
-    bytes += (size_t)TSR__CP_BATCH * (dt_width(p->v[k].dt) + 1) + 64;
-  unsigned char *block = NULL;
-  TSR_TRY(tsr_calloc(rn.ctx, (size_t)nv, sizeof *rn.r, (void **)&rn.r));
-  TSR__TRY_GOTO(s, tsr_alloc(rn.ctx, bytes, (void **)&block));
-  {
-    unsigned char *q = block;
-    for (int k = 0; k < nv; k++) {
-      rn.r[k].xbuf = q;
-      q += (size_t)TSR__CP_BATCH * dt_width(p->v[k].dt);
-      rn.r[k].mbuf = q;
-      q += TSR__CP_BATCH;
-      q = (unsigned char *)(((uintptr_t)q + 63) & ~(uintptr_t)63);
+  tsr__cprun *r;
+  TSR_TRY(tsr__cprun_create(p, ap->result, ap->ctx, t.chunk, &r));
+  for (int c = 0; c < p->f->ncols; c++)
+    if (ap->ref_of_col[c] >= 0) {
+      tsr__colread in;
+      tsr__colread_get(&ap->refs[ap->ref_of_col[c]], call, &in);
+      tsr__cprun_bind(r, c, &in);
     }
-  }
   tsr__colread rowsrc;
   tsr__colread_get(&ap->refs[ap->rowref], call, &rowsrc);
   int64_t rows = rowsrc.rows;
-  for (int k = 0; k < nv; k++) {
-    const cp_val *v = &p->v[k];
-    if (v->code == I_LOAD)
-      tsr__colread_get(&ap->refs[ap->ref_of_col[v->col]], call, &rn.r[k].in);
-    if (v->code == I_CMP && v->src_dt == TSR_BOOL)
-      TSR__TRY_GOTO(s, grow_scratch(&rn, &rn.r[k], 2 * TSR__CP_BATCH));
-  }
-  /* Constants once per task, over a whole batch. */
-  for (int k = 0; k < nv; k++)
-    if (p->v[k].is_const)
-      TSR__TRY_GOTO(s, run_one(&rn, k, TSR__CP_BATCH));
-  const cp_val *res = &p->v[ap->result];
-  reg *rr = &rn.r[ap->result];
-  bool direct = !ap->predicate && !res->is_const && res->dt != DT_STR && res->dt != TSR_BOOL &&
-                res->code != I_LOAD;
-  void *own = rr->xbuf;
-  for (int64_t r0 = 0; r0 < rows; r0 += TSR__CP_BATCH) {
+  tsr_status s = TSR_OK;
+  for (int64_t r0 = 0; r0 < rows && s == TSR_OK; r0 += TSR__CP_BATCH) {
     int n = (int)(rows - r0 < TSR__CP_BATCH ? rows - r0 : TSR__CP_BATCH);
-    rn.row0 = r0;
-    if (direct) /* the result's loop writes into the output chunk */
-      rr->xbuf = (unsigned char *)tsr__colchunk_values(oc) + (size_t)r0 * dt_width(res->dt);
-    for (int k = 0; k <= ap->result; k++)
-      if (!p->v[k].is_const)
-        TSR__TRY_GOTO(s, run_one(&rn, k, n));
-    store(ap, res, rr, oc, r0, n);
+    s = tsr__cprun_store(r, r0, n, oc, r0);
   }
-  rr->xbuf = own;
   oc->rows = rows;
-  s = TSR_OK;
-fail:
-  for (int k = 0; k < nv; k++)
-    tsr_free(rn.ctx, rn.r[k].sbuf);
-  tsr_free(rn.ctx, rn.r);
-  tsr_free(rn.ctx, block);
+  tsr__cprun_destroy(&r);
   return s;
 }
 
@@ -1763,18 +1845,7 @@ static tsr_status lower_assign(const tsr__expr *e, tsr_taskgraph *g, const uint3
 static void hash_assign(const tsr__expr *e, tsr__hash *h) {
   const assign_params *ap = e->params;
   tsr__fnode_hash(&ap->base, h);
-  const tsr__colprog *p = ap->prog;
-  tsr__hash_u64(h, (uint64_t)p->n);
-  tsr__hash_u64(h, (uint64_t)ap->result);
-  tsr__hash_u64(h, ap->predicate);
-  for (int k = 0; k < p->n; k++) {
-    const cp_val *v = &p->v[k];
-    uint64_t w[6] = {v->code, v->op, v->dt, (uint64_t)v->a, (uint64_t)v->b, (uint64_t)v->col};
-    tsr__hash_bytes(h, w, sizeof w);
-    tsr__hash_u64(h, (uint64_t)v->c.i);
-    if (v->s)
-      tsr__hash_bytes(h, v->s, v->slen);
-  }
+  tsr__colprog_hash(ap->prog, ap->result, h);
 }
 
 static const tsr__op op_assign = {"frame_assign", lower_assign, tsr__fnode_destroy_params, false,
@@ -1804,20 +1875,30 @@ static int64_t str_bound(const tsr__colprog *p, int v, int64_t c) {
   }
 }
 
-static tsr_status make_node(tsr__colprog *p, int v, bool predicate, tsr__expr **node,
-                            tsr_type *type) {
-  tsr_frame *f = p->f;
-  *node = NULL;
+int64_t tsr__colprog_data_cap(const tsr__colprog *p, int v, int64_t c) {
+  return str_bound(p, v, c);
+}
+
+int tsr__colprog_ncols(const tsr__colprog *p) { return p->f->ncols; }
+
+void tsr__colprog_retain(tsr__colprog *p) { atomic_fetch_add(&p->refs, 1); }
+
+tsr_status tsr__colprog_check(const tsr__colprog *p, int v, bool predicate, tsr_type *type) {
   TSR_CHECK(v >= 0 && v < p->n, TSR_EINVAL, "column program: no value %d", v);
-  TSR_CHECK(f->ncols > 0, TSR_EINVAL, "the frame has no columns");
+  TSR_CHECK(p->f->ncols > 0, TSR_EINVAL, "the frame has no columns");
   tsr_type t = p->v[v].type;
   TSR_CHECK(t.id != TSR_NUM_COLTYPES, TSR_EDTYPE,
             "the expression is the null literal alone; its type is unknown");
   TSR_CHECK(!predicate || t.id == TSR_COL_BOOL, TSR_EDTYPE,
             "a filter needs a bool predicate, not %s", type_name(t));
-  if (predicate)
-    t = (tsr_type){TSR_COL_BOOL, 0};
   *type = t;
+  return TSR_OK;
+}
+
+/* An assign node computing value v (of type t) over p's frame. */
+static tsr_status make_node(tsr__colprog *p, int v, tsr_type t, tsr__expr **node) {
+  tsr_frame *f = p->f;
+  *node = NULL;
   assign_params *ap = NULL;
   int *cols = NULL;
   tsr__expr **inputs = NULL;
@@ -1827,9 +1908,8 @@ static tsr_status make_node(tsr__colprog *p, int v, bool predicate, tsr__expr **
   ap->ctx = p->ctx;
   ap->base.destroy_extra = assign_destroy;
   ap->prog = p;
-  atomic_fetch_add(&p->refs, 1);
+  tsr__colprog_retain(p);
   ap->result = v;
-  ap->predicate = predicate;
   TSR__TRY_GOTO(s, tsr__alloc_array(p->ctx, (size_t)f->ncols + 1, sizeof *ap->ref_of_col,
                                     "column map", (void **)&ap->ref_of_col));
   TSR__TRY_GOTO(s, tsr__alloc_array(p->ctx, (size_t)f->ncols + 1, sizeof *cols, "columns",
@@ -1877,40 +1957,65 @@ fail:
   return s;
 }
 
+/* The filter node holding every column value v reads, or NULL (a column
+ * elsewhere, or none read). */
+static const tsr__expr *filter_source(const tsr__colprog *p, int v) {
+  const tsr__expr *node = NULL;
+  for (int k = 0; k <= v; k++) {
+    if (p->v[k].code != I_LOAD)
+      continue;
+    const tsr__col *c = &p->f->cols[p->v[k].col];
+    if (c->raw || !tsr__is_filter_node(c->node) || (node != NULL && c->node != node))
+      return NULL;
+    node = c->node;
+  }
+  return node;
+}
+
 tsr_status tsr__colprog_assign(tsr__colprog *p, int v, const char *name, tsr_frame **out) {
   *out = NULL;
   TSR_CHECK(name != NULL && name[0] != '\0', TSR_EINVAL, "the new column's name is empty");
   tsr_frame *f = p->f;
-  tsr__expr *node;
   tsr_type t;
-  TSR_TRY(make_node(p, v, false, &node, &t));
-  tsr__col *cols;
-  tsr_status s =
-      tsr__alloc_array(p->ctx, (size_t)f->ncols + 1, sizeof *cols, "columns", (void **)&cols);
-  if (s == TSR_OK) {
-    memcpy(cols, f->cols, (size_t)f->ncols * sizeof *cols);
-    tsr__col c = {(char *)name, t, p->v[v].dict, node, 0, false};
+  TSR_TRY(tsr__colprog_check(p, v, false, &t));
+  tsr__expr *node = NULL;
+  uint32_t slot = 0;
+  tsr__col *cols = NULL;
+  tsr_status s;
+  TSR__TRY_GOTO(s, tsr__alloc_array(p->ctx, (size_t)f->ncols + 1, sizeof *cols, "columns",
+                                    (void **)&cols));
+  memcpy(cols, f->cols, (size_t)f->ncols * sizeof *cols);
+  const tsr__expr *filter = filter_source(p, v);
+  if (filter != NULL) {
+    /* Fused: the filter computes the column from its kept rows, and f's
+     * columns of that filter move to the extended node (same slots). */
+    int *map;
+    TSR__TRY_GOTO(s, tsr__alloc_array(p->ctx, (size_t)f->ncols + 1, sizeof *map, "column map",
+                                      (void **)&map));
+    for (int c = 0; c < f->ncols; c++)
+      map[c] = !f->cols[c].raw && f->cols[c].node == filter ? (int)f->cols[c].slot : -1;
+    s = tsr__filter_extend(filter, p, v, t, map, &node, &slot);
+    tsr_free(p->ctx, map);
+    if (s != TSR_OK)
+      goto fail;
+    for (int c = 0; c < f->ncols; c++)
+      if (!cols[c].raw && cols[c].node == filter)
+        cols[c].node = node;
+  } else {
+    TSR__TRY_GOTO(s, make_node(p, v, t, &node));
+  }
+  {
+    tsr__col c = {(char *)name, t, p->v[v].dict, node, slot, false};
     int k = tsr_frame_col_index(f, name), n = f->ncols;
     if (k >= 0)
       cols[k] = c;
     else
       cols[n++] = c;
-    s = tsr__frame_make(p->ctx, n, cols, f->rows, out);
-    if (s == TSR_OK)
-      (*out)->csv_bad_rows = f->csv_bad_rows;
-    tsr_free(p->ctx, cols);
+    TSR__TRY_GOTO(s, tsr__frame_make(p->ctx, n, cols, f->rows, out));
+    (*out)->csv_bad_rows = f->csv_bad_rows;
   }
+fail:
+  tsr_free(p->ctx, cols);
   tsr__expr_release(&node);
   return s;
-}
-
-tsr_status tsr__colprog_predicate(tsr__colprog *p, int v, tsr__col *out) {
-  memset(out, 0, sizeof *out);
-  tsr__expr *node;
-  tsr_type t;
-  TSR_TRY(make_node(p, v, true, &node, &t));
-  out->type = t;
-  out->node = node; /* the caller's reference */
-  out->slot = 0;
-  return TSR_OK;
 }

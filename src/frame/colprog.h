@@ -26,6 +26,15 @@
 
 #define TSR__CP_BATCH 2048
 
+/* Hot loops compiled twice, for any x86-64 and for AVX-512 machines
+ * (x86-64-v4: 8 doubles per instruction, int64 <-> double conversions),
+ * the one to run chosen when the library loads. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#define TSR__CLONES __attribute__((target_clones("default", "arch=x86-64-v4")))
+#else
+#define TSR__CLONES
+#endif
+
 typedef struct tsr__colprog tsr__colprog;
 
 typedef enum tsr__cp_op {
@@ -102,11 +111,55 @@ tsr_type tsr__colprog_type(const tsr__colprog *p, int v);
 /* "int64", "string", ..., "null". */
 const char *tsr__colprog_type_name(const tsr__colprog *p, int v);
 
-/* Frame ops running the program (it stays the caller's; the node keeps
- * what it needs).  assign: f plus (or with replaced) column `name` holding
- * value v, one node with one task per row chunk.  predicate: a bool column
- * (no nulls: null is false) holding where v is true, for filtering. */
+/* The number of columns of the program's frame. */
+int tsr__colprog_ncols(const tsr__colprog *p);
+void tsr__colprog_retain(tsr__colprog *p);
+/* Checks that value v can be a column (*type; TSR_EDTYPE for the null
+ * literal alone) or, when `predicate`, a filter's predicate (bool). */
+tsr_status tsr__colprog_check(const tsr__colprog *p, int v, bool predicate, tsr_type *type);
+/* The bytes of long strings value v can make in row chunk c. */
+int64_t tsr__colprog_data_cap(const tsr__colprog *p, int v, int64_t c);
+/* Mixes the program and its result value into h (the MPI agreement). */
+void tsr__colprog_hash(const tsr__colprog *p, int result, tsr__hash *h);
+
+/* Running a program inside a kernel: per task, a runner computing value
+ * `result` of row chunk `chunk`; its column loads read what
+ * tsr__cprun_bind gave for the program's frame column (at the batch's
+ * rows: row0 is a row of that column chunk).  Each batch is n <=
+ * TSR__CP_BATCH rows, any row0. */
+typedef struct tsr__cprun tsr__cprun;
+tsr_status tsr__cprun_create(const tsr__colprog *p, int result, tsr_ctx *ctx, int64_t chunk,
+                             tsr__cprun **out);
+void tsr__cprun_destroy(tsr__cprun **r);
+void tsr__cprun_bind(tsr__cprun *r, int col, const tsr__colread *in);
+/* keep[i] = whether the (bool) result is true (valid and not 0) at row0 + i. */
+tsr_status tsr__cprun_keep(tsr__cprun *r, int64_t row0, int n, uint8_t *keep);
+/* Computes rows [row0, row0 + n) into column chunk c at rows [o, o + n)
+ * (values, validity bits, string bytes; null_count grows). */
+tsr_status tsr__cprun_store(tsr__cprun *r, int64_t row0, int n, tsr__colchunk *c, int64_t o);
+
+/* assign: f plus (or with replaced) column `name` holding value v (the
+ * program is the caller's; the node keeps what it needs).  When every
+ * column v reads lives in one filter node, that filter computes it from
+ * its kept rows (tsr__filter_extend); else a node of its own, one task
+ * per row chunk. */
 tsr_status tsr__colprog_assign(tsr__colprog *p, int v, const char *name, tsr_frame **out);
-tsr_status tsr__colprog_predicate(tsr__colprog *p, int v, tsr__col *out);
+
+/* ---- filters running programs (filter.c) ---- */
+
+/* A frame of f's columns keeping the rows where value v of prog (a
+ * program over f's columns) is true. */
+tsr_status tsr__frame_filter_prog(tsr_frame *f, tsr__colprog *prog, int v, tsr_frame **out);
+bool tsr__is_filter_node(const tsr__expr *e);
+/* Whether filters may use AVX-512 where the CPU has it (default true;
+ * tests turn it off to check the portable path on such machines). */
+void tsr__filter_set_simd(bool enabled);
+/* A copy of filter node `node` that also computes value v of prog (of
+ * `type`) from its kept rows, in its last slot (*slot); slot_of_col maps
+ * each column of prog's frame to the node's slot holding it (-1: the
+ * program does not read it).  *out is a new node with node's inputs and
+ * row partitioning. */
+tsr_status tsr__filter_extend(const tsr__expr *node, tsr__colprog *prog, int v, tsr_type type,
+                              const int *slot_of_col, tsr__expr **out, uint32_t *slot);
 
 #endif /* TSR_FRAME_COLPROG_H */

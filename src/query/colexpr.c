@@ -456,12 +456,7 @@ tsr_status tsr_frame_filter(tsr_frame *f, const char *predicate, tsr_frame **out
   tsr__colprog *prog;
   int v;
   TSR_TRY(compile(f, predicate, &prog, &v));
-  tsr__col pred;
-  tsr_status s = tsr__colprog_predicate(prog, v, &pred);
-  if (s == TSR_OK) {
-    s = tsr__frame_filter_by(f, &pred, out);
-    tsr__expr_release(&pred.node);
-  }
+  tsr_status s = tsr__frame_filter_prog(f, prog, v, out);
   if (s != TSR_OK && s != TSR_ENOMEM)
     s = tsr_error_set(s, "%s: '%s': %s", fn, predicate, tsr_last_error());
   tsr__colprog_destroy(&prog);
