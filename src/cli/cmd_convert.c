@@ -37,16 +37,10 @@ static void convert_help(FILE *out) {
   cli_common_help(out);
 }
 
-/* Options both commands read (beyond the common ones). */
-typedef struct csv_args {
-  const char *schema, *columns, *nulls;
-  bool overwrite;
-} csv_args;
-
 /* Consumes argv[*i] if it is one of the CSV options (true), or reports a
  * missing value (*bad). */
-static bool csv_option(const char *cmd, csv_args *a, int argc, char **argv, int *i, bool *bad,
-                       bool allow_overwrite) {
+bool cli_csv_option(const char *cmd, cli_csv_args *a, int argc, char **argv, int *i, bool *bad,
+                    bool allow_overwrite) {
   const char *o = argv[*i];
   const char **slot = strcmp(o, "--schema") == 0    ? &a->schema
                       : strcmp(o, "--columns") == 0 ? &a->columns
@@ -68,7 +62,7 @@ static bool csv_option(const char *cmd, csv_args *a, int argc, char **argv, int 
   return false;
 }
 
-static tsr_csv_options read_options(const csv_args *a) {
+tsr_csv_options cli_csv_read_options(const cli_csv_args *a) {
   tsr_csv_options o;
   memset(&o, 0, sizeof o);
   o.schema = a->schema;
@@ -77,9 +71,16 @@ static tsr_csv_options read_options(const csv_args *a) {
   return o;
 }
 
+char cli_csv_delimiter(const char *path) {
+  size_t n = strlen(path);
+  bool tsv = (n > 4 && strcmp(path + n - 4, ".tsv") == 0) ||
+             (n > 7 && strcmp(path + n - 7, ".tsv.gz") == 0);
+  return tsv ? '\t' : ',';
+}
+
 int cmd_convert(int argc, char **argv) {
   cli_common c = {.progress = -1};
-  csv_args a = {0};
+  cli_csv_args a = {0};
   const char *src = NULL, *dst = NULL;
   bool bad = false, options = true;
   for (int i = 1; i < argc && !bad; i++) {
@@ -94,7 +95,7 @@ int cmd_convert(int argc, char **argv) {
     }
     if (options && arg[0] == '-' && arg[1] != '\0') {
       if (cli_common_option(&c, argc, argv, &i, &bad) ||
-          csv_option("convert", &a, argc, argv, &i, &bad, true))
+          cli_csv_option("convert", &a, argc, argv, &i, &bad, true))
         continue;
       return cli_usage("convert", "unknown option '%s'", arg);
     }
@@ -120,16 +121,13 @@ int cmd_convert(int argc, char **argv) {
   tsr_ctx *ctx = cli_context(&c);
   if (ctx == NULL)
     return CLI_FAILED;
-  tsr_csv_options ro = read_options(&a);
+  tsr_csv_options ro = cli_csv_read_options(&a);
   tsr_frame *f = NULL;
   tsr_status s = tsr_frame_read_csv(ctx, src, &ro, &f);
   int rc = CLI_FAILED;
   if (cli_check(ctx, s)) {
     tsr_compute_options co = cli_compute_options(&c);
-    size_t n = strlen(dst);
-    bool tsv = (n > 4 && strcmp(dst + n - 4, ".tsv") == 0) ||
-               (n > 7 && strcmp(dst + n - 7, ".tsv.gz") == 0);
-    s = tsr_frame_write_csv(f, dst, tsv ? '\t' : ',', a.overwrite, &co);
+    s = tsr_frame_write_csv(f, dst, cli_csv_delimiter(dst), a.overwrite, &co);
     rc = s == TSR_OK ? CLI_OK : cli_fail(s);
   }
   if (rc == CLI_OK && !c.quiet)
@@ -144,7 +142,7 @@ int cmd_convert(int argc, char **argv) {
  * counted chunk by chunk from the result. */
 int cmd_info_csv(int argc, char **argv) {
   cli_common c = {.progress = 0};
-  csv_args a = {0};
+  cli_csv_args a = {0};
   const char *file = NULL;
   bool bad = false, options = true;
   for (int i = 1; i < argc && !bad; i++) {
@@ -155,7 +153,7 @@ int cmd_info_csv(int argc, char **argv) {
     }
     if (options && arg[0] == '-' && arg[1] != '\0') {
       if (cli_common_option(&c, argc, argv, &i, &bad) ||
-          csv_option("info", &a, argc, argv, &i, &bad, false))
+          cli_csv_option("info", &a, argc, argv, &i, &bad, false))
         continue;
       return cli_usage("info", "unknown option '%s'", arg);
     }
@@ -175,7 +173,7 @@ int cmd_info_csv(int argc, char **argv) {
   tsr_ctx *ctx = cli_context(&c);
   if (ctx == NULL)
     return CLI_FAILED;
-  tsr_csv_options ro = read_options(&a);
+  tsr_csv_options ro = cli_csv_read_options(&a);
   tsr_frame *f = NULL;
   tsr_frame_result *r = NULL;
   int64_t *nulls = NULL;

@@ -4,6 +4,7 @@
  *   tessera gen ...    write a generated dataset
  *   tessera info ...   what an HDF5 file (or a CSV file) holds
  *   tessera convert .. a CSV rewritten (also .csv.gz)
+ *   tessera groupby .. a CSV grouped and aggregated into a CSV
  *   tessera bench ...  the benchmark programs, beside their peers */
 #include <errno.h>
 #include <signal.h>
@@ -22,6 +23,8 @@ static void usage(FILE *out) {
         "  gen    write a generated dataset:  tessera gen array x.h5:/x --shape 20000,5000\n"
         "         or the db-benchmark data sets as CSV:  tessera gen groupby 1e7 1e2\n"
         "  convert  rewrite a CSV (also .csv.gz):  tessera convert in.csv out.csv.gz\n"
+        "  groupby  group a CSV into a CSV:  tessera groupby in.csv out.csv --by id1 --agg "
+        "'sum(v1)'\n"
         "  info   list an HDF5 file's groups and datasets:  tessera info x.h5\n"
         "         or a CSV file's columns, types, null counts and rows:  tessera info x.csv\n"
         "  bench  run a benchmark program:  tessera bench arrays --peers\n"
@@ -113,6 +116,8 @@ static int run(int argc, char **argv) {
     return cmd_gen(argc - 1, argv + 1);
   if (strcmp(cmd, "convert") == 0)
     return cmd_convert(argc - 1, argv + 1);
+  if (strcmp(cmd, "groupby") == 0)
+    return cmd_groupby(argc - 1, argv + 1);
   if (strcmp(cmd, "info") == 0)
     return cmd_info(argc - 1, argv + 1);
   if (strcmp(cmd, "bench") == 0)

@@ -22,6 +22,7 @@
 #include <tessera/dist.h>
 
 #include "groupby_impl.h"
+#include "groupby_spill.h"
 
 static const char fn[] = "tsr_frame_groupby";
 #define RESULT_CHUNK_ROWS (INT64_C(1) << 20)
@@ -1042,9 +1043,21 @@ static uint64_t hol_data_bytes(const gb_agg *a, const int64_t *order, const int3
   return bytes;
 }
 
+/* Computes in memory; when that runs out of memory under a memory limit,
+ * out of core by spilled partitions (groupby_spill.c). */
 tsr_status tsr_frame_groupby(tsr_frame *f, int nkeys, const char *const *keys, int naggs,
                              const tsr_agg *aggs, const tsr_groupby_options *options,
                              tsr_frame **out) {
+  tsr_status st = tsr__groupby_memory(f, nkeys, keys, naggs, aggs, options, out);
+  if (st == TSR_ENOMEM && f != NULL && tsr_ctx_memory_limit(f->ctx) > 0 &&
+      tsr__groupby_spill_applies(f, nkeys, naggs, aggs, options))
+    st = tsr__groupby_spill(f, nkeys, keys, naggs, aggs, 0, NULL, out);
+  return st;
+}
+
+tsr_status tsr__groupby_memory(tsr_frame *f, int nkeys, const char *const *keys, int naggs,
+                               const tsr_agg *aggs, const tsr_groupby_options *options,
+                               tsr_frame **out) {
   TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
   *out = NULL;
   TSR_CHECK(f != NULL, TSR_EINVAL, "%s: frame is NULL", fn);
