@@ -96,7 +96,33 @@ int main(int argc, char **argv) {
   return rc;
 }
 
+/* Common options may come before the command (`tessera --memory-limit 512MB
+ * groupby ...`): they are moved after it, where every command reads them.
+ * Returns the index of the command in argv (argc when there is none). */
+static int hoist_common_options(int argc, char **argv) {
+  static const char *const with_value[] = {"--threads", "--memory-limit", "--trace", "--graph"};
+  int i = 1;
+  while (i < argc && argv[i][0] == '-' && strcmp(argv[i], "-h") != 0 &&
+         strcmp(argv[i], "--help") != 0 && strcmp(argv[i], "--version") != 0) {
+    bool value = false;
+    for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
+      value = value || strcmp(argv[i], with_value[k]) == 0;
+    i += value && i + 1 < argc ? 2 : 1;
+  }
+  if (i == 1 || i >= argc)
+    return i;
+  char *cmd = argv[i]; /* rotate argv[1..i] right by one: the command first */
+  memmove(argv + 2, argv + 1, (size_t)(i - 1) * sizeof *argv);
+  argv[1] = cmd;
+  return 1;
+}
+
 static int run(int argc, char **argv) {
+  if (argc > 1 && hoist_common_options(argc, argv) >= argc) {
+    fprintf(stderr, "tessera: error: options '%s' ... but no command\n", argv[1]);
+    usage(stderr);
+    return CLI_USAGE;
+  }
   if (argc < 2) {
     usage(stderr);
     return CLI_USAGE;

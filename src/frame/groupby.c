@@ -14,6 +14,7 @@
  * are merged chunk by chunk in chunk order, so every result is bitwise
  * identical for any number of threads.  The result is a frame over table
  * chunks held in memory (mem_frame.c). */
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1050,8 +1051,12 @@ tsr_status tsr_frame_groupby(tsr_frame *f, int nkeys, const char *const *keys, i
                              tsr_frame **out) {
   tsr_status st = tsr__groupby_memory(f, nkeys, keys, naggs, aggs, options, out);
   if (st == TSR_ENOMEM && f != NULL && tsr_ctx_memory_limit(f->ctx) > 0 &&
-      tsr__groupby_spill_applies(f, nkeys, naggs, aggs, options))
+      tsr__groupby_spill_applies(f, nkeys, naggs, aggs, options)) {
+    /* What the attempt freed goes back to the system before the second try. */
+    tsr__alloc_release_cache(&f->ctx->alloc);
+    malloc_trim(0);
     st = tsr__groupby_spill(f, nkeys, keys, naggs, aggs, 0, NULL, out);
+  }
   return st;
 }
 

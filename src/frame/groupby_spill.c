@@ -861,7 +861,12 @@ static int64_t partitions_for(const sp_job *job) {
   }
   if (limit == 0)
     return 16;
-  uint64_t want = bytes / (limit / PART_SHARE + 1) + 1;
+  /* What the limit leaves beside what is in use now (the input's buffers). */
+  tsr_memory_stats ms;
+  uint64_t avail = limit / 2;
+  if (tsr_ctx_memory_stats(job->ctx, &ms) == TSR_OK && ms.current_bytes < limit / 2)
+    avail = limit - ms.current_bytes;
+  uint64_t want = bytes / (avail / PART_SHARE + 1) + 1;
   int64_t p = 2;
   while ((uint64_t)p < want && p < MAX_PARTITIONS)
     p *= 2;
