@@ -516,23 +516,26 @@ static tsr_status result_kernel(const tsr_kernel_call *call) {
   }
   if (n == 0)
     return TSR_OK;
-  void **bufs = NULL;
+  void *buf = NULL;
   int32_t *pos = NULL, *didx = NULL;
   tsr_status st = TSR_OK;
   int64_t in_rows = s->in_rows[c], most = 0;
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nr + 1, sizeof *bufs, (void **)&bufs));
   TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)in_rows * sizeof *pos + 4, (void **)&pos));
   memset(pos, 0, (size_t)in_rows * sizeof *pos);
+  /* Twice over the runs, one in memory at a time: first where the groups
+   * start, then their rows into place. */
   for (int64_t r = 0; r < nr; r++) {
     const sp_rec *run = &s->runs[r0 + r];
-    TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)run->bytes, &bufs[r]));
-    TSR__TRY_GOTO(st, file_read(s->file.fd, bufs[r], run->bytes, run->off));
+    TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)run->bytes, &buf));
+    TSR__TRY_GOTO(st, file_read(s->file.fd, buf, run->bytes, run->off));
     tsr__colread fr;
-    blob_read(bufs[r], s->ncols, &fr);
+    blob_read(buf, s->ncols, &fr);
     const int64_t *first = fr.values;
     for (int64_t i = 0; i < fr.rows; i++)
       pos[(uint32_t)first[i]] = 1;
     most = fr.rows > most ? fr.rows : most;
+    tsr_free(ctx, buf);
+    buf = NULL;
   }
   /* A group's place: how many groups of this chunk start before it. */
   for (int64_t i = 0, k = 0; i < in_rows; i++) {
@@ -542,23 +545,25 @@ static tsr_status result_kernel(const tsr_kernel_call *call) {
   }
   TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)most * sizeof *didx + 4, (void **)&didx));
   for (int64_t r = 0; r < nr; r++) {
+    const sp_rec *run = &s->runs[r0 + r];
+    TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)run->bytes, &buf));
+    TSR__TRY_GOTO(st, file_read(s->file.fd, buf, run->bytes, run->off));
     tsr__colread fr;
-    blob_read(bufs[r], s->ncols, &fr);
+    blob_read(buf, s->ncols, &fr);
     const int64_t *first = fr.values;
     for (int64_t i = 0; i < fr.rows; i++)
       didx[i] = pos[(uint32_t)first[i]];
     for (int col = 0; col < s->ncols; col++) {
       tsr__colread src;
-      blob_read(bufs[r], col, &src);
+      blob_read(buf, col, &src);
       copy_rows(&src, s->widths[col], s->str[col], NULL, 0,
                 tsr__tablechunk_col(call->output, (uint32_t)col), didx, 0, fr.rows);
     }
+    tsr_free(ctx, buf);
+    buf = NULL;
   }
 fail:
-  if (bufs != NULL)
-    for (int64_t r = 0; r < nr; r++)
-      tsr_free(ctx, bufs[r]);
-  tsr_free(ctx, bufs);
+  tsr_free(ctx, buf);
   tsr_free(ctx, pos);
   tsr_free(ctx, didx);
   return st;
