@@ -12,8 +12,9 @@
  * as one table chunk per (partition, input chunk).
  *
  * Pass 2 (partition after partition): a partition's table chunks become a
- * frame in memory with the input's chunking (chunk c holds chunk c's rows
- * of that partition), grouped by tsr__groupby_memory with one more
+ * lazy frame with the input's chunking (chunk c holds chunk c's rows of
+ * that partition, read back when its task runs), grouped by
+ * tsr__groupby_memory with one more
  * aggregate, min(row number) = the group's first row.  Because every
  * group lies in one partition and the partition frame keeps the input's
  * chunk boundaries, each group sees the same rows, in the same chunks, in
@@ -28,9 +29,10 @@
  * chunk c's runs of every partition and places each row by its first row.
  *
  * Memory: pass 1 holds an input chunk and one partition's piece of it;
- * pass 2 one partition's rows and its groups (P is chosen so that a
- * partition's input is a small fraction of the limit); pass 3 one result
- * chunk and its runs.  Spill files live under TESSERA_SPILL_DIR (else
+ * pass 2 a piece per thread and one partition's groups (P is chosen so
+ * that a partition's input, an upper bound of its groups' size, is a small
+ * fraction of the limit; holistic aggregates keep the partition's pieces);
+ * pass 3 one result chunk and one run.  Spill files live under TESSERA_SPILL_DIR (else
  * TMPDIR, else /tmp) and are unlinked as soon as they are created, so they
  * disappear when closed, however the process ends. */
 #include <errno.h>
@@ -42,7 +44,6 @@
 
 #include <tessera/dist.h>
 
-#include "groupby_impl.h"
 #include "groupby_spill.h"
 
 static const char fn[] = "tsr_frame_groupby";
@@ -336,6 +337,7 @@ typedef struct sp_job {
   int64_t nchunks;
   sp_file in;      /* pass 1's partitions */
   sp_rec *recs;    /* nparts x nchunks: partition p's piece of chunk c at p * nchunks + c */
+  int64_t *rdcap;  /* per piece (as recs), ncols + 1 string data capacities */
   int64_t *rows;   /* nchunks: each input chunk's rows */
 } sp_job;
 
@@ -404,6 +406,8 @@ static tsr_status part_kernel(const tsr_kernel_call *call) {
     const int32_t *rows_p = perm + start[p];
     for (int i = 0; i < nc; i++)
       dcap[i] = job->str[i] ? (int64_t)long_bytes(&in[i], rows_p, 0, n) : 0;
+    memcpy(job->rdcap + (p * job->nchunks + t.chunk) * (nc + 1), dcap,
+           (size_t)(nc + 1) * sizeof *dcap);
     uint64_t bytes;
     TSR__TRY_GOTO(st, blob_alloc(ctx, true, nc + 1, job->widths, n, dcap, &blob, &bytes));
     for (int i = 0; i < nc; i++)
@@ -585,63 +589,99 @@ static const tsr__op op_result = {"frame_groupby_spilled", lower_result, tsr__fn
 
 /* ---- pass 2 ------------------------------------------------------------------------------- */
 
-/* The partition's table chunks read back as a frame in memory (names:
- * the spilled columns', then row_name). */
+/* A partition as a lazy frame: its chunk c is partition p's piece of
+ * input chunk c, read back from the spill file when a task needs it, so
+ * that the in-memory engine holds one piece at a time per thread (beside
+ * what its aggregates keep per group). */
+typedef struct sp_part {
+  tsr__fnode base;
+  const sp_job *job; /* outlives the frame: destroyed within the call */
+  int64_t p;
+  uint64_t id;
+} sp_part;
+
+static tsr_status part_read_kernel(const tsr_kernel_call *call) {
+  tsr__ftask t = tsr__ftask_of(call);
+  const sp_part *s = t.node->params;
+  const sp_rec *rec = &s->job->recs[s->p * s->job->nchunks + t.chunk];
+  if (rec->rows == 0) {
+    tsr__ftask_init_output(call);
+    return TSR_OK;
+  }
+  TSR_CHECK(call->output_bytes == rec->bytes, TSR_EINVAL,
+            "%s: spilled piece of %llu bytes read into a chunk of %zu bytes", fn,
+            (unsigned long long)rec->bytes, call->output_bytes);
+  return file_read(s->job->in.fd, call->output, rec->bytes, rec->off);
+}
+
+static tsr_status lower_part(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
+                             uint32_t *out) {
+  return tsr__fnode_lower_map(e, g, in, out, "frame_groupby_partition_read", part_read_kernel,
+                              NULL, 0);
+}
+
+static void hash_part(const tsr__expr *e, tsr__hash *h) {
+  const sp_part *s = e->params;
+  tsr__fnode_hash(&s->base, h);
+  tsr__hash_u64(h, s->id);
+}
+
+static const tsr__op op_part = {"frame_groupby_partition_read", lower_part,
+                                tsr__fnode_destroy_params,       false,
+                                NULL,                            hash_part};
+
+/* Partition p as a frame (names: the spilled columns', then row_name). */
 static tsr_status partition_frame(sp_job *job, int64_t p, const char *row_name, tsr_frame **out) {
   tsr_ctx *ctx = job->ctx;
   int64_t nc = job->nchunks;
   int ncols = job->ncols + 1;
-  void **chunks = NULL;
-  size_t *bytes = NULL;
   int64_t *rows = NULL, *dcap = NULL;
-  char **names = NULL;
   tsr_type *types = NULL;
-  tsr__dict **dicts = NULL;
+  tsr__col *cols = NULL;
+  tsr__rows *r = NULL;
+  tsr__expr *node = NULL;
+  sp_part *s = NULL;
   tsr_status st = TSR_OK;
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nc + 1, sizeof *chunks, (void **)&chunks));
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nc + 1, sizeof *bytes, (void **)&bytes));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nc + 1, sizeof *rows, (void **)&rows));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nc * (size_t)ncols + 1, sizeof *dcap, (void **)&dcap));
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)ncols, sizeof *names, (void **)&names));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)ncols, sizeof *types, (void **)&types));
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)ncols, sizeof *dicts, (void **)&dicts));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)ncols, sizeof *cols, (void **)&cols));
   for (int i = 0; i < job->ncols; i++) {
     const tsr__col *col = &job->f->cols[job->cols[i]];
-    names[i] = col->name;
     types[i] = col->type;
-    dicts[i] = col->dict;
+    cols[i] = (tsr__col){col->name, col->type, col->dict, NULL, (uint32_t)i, false};
   }
-  names[job->ncols] = (char *)row_name;
   types[job->ncols] = (tsr_type){TSR_COL_INT64, 0};
+  cols[job->ncols] = (tsr__col){(char *)row_name, types[job->ncols], NULL, NULL,
+                                (uint32_t)job->ncols, false};
   for (int64_t c = 0; c < nc; c++) {
-    const sp_rec *rec = &job->recs[p * nc + c];
-    uint64_t b = 0;
-    if (rec->rows == 0) {
-      TSR__TRY_GOTO(st, blob_alloc(ctx, false, ncols, job->widths, 0, NULL, &chunks[c], &b));
-    } else {
-      TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)rec->bytes, &chunks[c]));
-      TSR__TRY_GOTO(st, file_read(job->in.fd, chunks[c], rec->bytes, rec->off));
-      b = rec->bytes;
-    }
-    bytes[c] = (size_t)b;
-    rows[c] = rec->rows;
+    rows[c] = job->recs[p * nc + c].rows;
     for (int i = 0; i < ncols; i++)
-      dcap[(int64_t)i * nc + c] = (int64_t)tsr__tablechunk_col(chunks[c], (uint32_t)i)->data_cap;
+      dcap[(int64_t)i * nc + c] = job->rdcap[(p * nc + c) * ncols + i];
   }
-  st = gb_mem_frame(ctx, ncols, names, types, dicts, nc, chunks, bytes, rows, dcap, out);
-  tsr_free(ctx, chunks); /* the frame owns them now, also on failure */
-  chunks = NULL;
+  TSR__TRY_GOTO(st, tsr__rows_create(ctx, nc, rows, rows, &r));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, 1, sizeof *s, (void **)&s));
+  s->job = job;
+  s->p = p;
+  static _Atomic uint64_t ids;
+  s->id = atomic_fetch_add(&ids, 1);
+  {
+    sp_part *owned = s;
+    s = NULL; /* the node owns it from here, also on failure */
+    TSR__TRY_GOTO(st, tsr__fnode_create(ctx, &op_part, r, (uint32_t)ncols, types, dcap, 0, NULL,
+                                        owned, &node));
+  }
+  for (int i = 0; i < ncols; i++)
+    cols[i].node = node;
+  st = tsr__frame_make(ctx, ncols, cols, r, out);
 fail:
-  if (chunks != NULL)
-    for (int64_t c = 0; c < nc; c++)
-      tsr_free(ctx, chunks[c]);
-  tsr_free(ctx, chunks);
-  tsr_free(ctx, bytes);
+  tsr_free(ctx, s);
   tsr_free(ctx, rows);
   tsr_free(ctx, dcap);
-  tsr_free(ctx, names);
   tsr_free(ctx, types);
-  tsr_free(ctx, dicts);
+  tsr_free(ctx, cols);
+  tsr__expr_release(&node);
+  tsr__rows_release(&r);
   return st;
 }
 
@@ -959,6 +999,9 @@ tsr_status tsr__groupby_spill(tsr_frame *f, int nkeys, const char *const *keys, 
                                      sizeof *job.recs, "spilled partitions", (void **)&job.recs));
   memset(job.recs, 0, ((size_t)job.nparts * (size_t)job.nchunks + 1) * sizeof *job.recs);
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job.nchunks + 1, sizeof *job.rows, (void **)&job.rows));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx,
+                               (size_t)job.nparts * (size_t)job.nchunks * (size_t)(job.ncols + 1) + 1,
+                               sizeof *job.rdcap, (void **)&job.rdcap));
   tsr__log(ctx, TSR_LOG_INFO, "%s: out of core in %lld partitions of %lld chunks", fn,
            (long long)job.nparts, (long long)job.nchunks);
   TSR__TRY_GOTO(st, file_open(&job.in));
@@ -979,6 +1022,7 @@ fail:
   tsr_free(ctx, job.widths);
   tsr_free(ctx, job.str);
   tsr_free(ctx, job.recs);
+  tsr_free(ctx, job.rdcap);
   tsr_free(ctx, job.rows);
   return st;
 }
