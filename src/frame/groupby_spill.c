@@ -56,8 +56,8 @@ static const char fn[] = "tsr_frame_groupby";
 
 bool tsr__groupby_spill_applies(const tsr_frame *f, int nkeys, int naggs, const tsr_agg *aggs,
                                 const tsr_groupby_options *options) {
-  if (f == NULL || nkeys <= 0 || (options != NULL && options->order != TSR_GROUP_FIRST_SEEN) ||
-      tsr_ctx_nranks(f->ctx) != 1)
+  if (f == NULL || nkeys <= 0 || naggs < 0 || (naggs > 0 && aggs == NULL) ||
+      (options != NULL && options->order != TSR_GROUP_FIRST_SEEN) || tsr_ctx_nranks(f->ctx) != 1)
     return false;
   for (int a = 0; a < naggs; a++)
     if (aggs[a].op == TSR_AGG_LARGEST || aggs[a].op == TSR_AGG_SMALLEST)

@@ -434,6 +434,11 @@ static void test_groupby_spill__errors(void **state) {
   tsr_agg bad_sum = {.op = TSR_AGG_SUM, .column = "c3"}; /* a string */
   assert_fails(tsr__groupby_spill(f, 1, keys, 1, &bad_sum, 8, NULL, &g), TSR_EDTYPE, "c3");
   assert_null(g);
+  /* Bad calls under a memory limit are the in-memory engine's errors. */
+  assert_ok(tsr_ctx_set_memory_limit(ctx, UINT64_C(1) << 30));
+  assert_fails(tsr_frame_groupby(f, 1, keys, 1, NULL, NULL, &g), TSR_EINVAL, "naggs");
+  assert_fails(tsr_frame_groupby(f, 1, bad, 1, &sum, NULL, &g), TSR_EINVAL, "nosuch");
+  assert_ok(tsr_ctx_set_memory_limit(ctx, 0));
   tsr_groupby_options sorted = {TSR_GROUP_SORTED};
   assert_false(tsr__groupby_spill_applies(f, 1, 1, &sum, &sorted));
   assert_false(tsr__groupby_spill_applies(f, 0, 1, &sum, NULL));
