@@ -37,10 +37,13 @@ static void convert_help(FILE *out) {
   cli_common_help(out);
 }
 
+/* Options the CSV commands read (beyond the common ones): cli.h. */
+typedef cli_csv_args csv_args;
+
 /* Consumes argv[*i] if it is one of the CSV options (true), or reports a
  * missing value (*bad). */
-bool cli_csv_option(const char *cmd, cli_csv_args *a, int argc, char **argv, int *i, bool *bad,
-                    bool allow_overwrite) {
+static bool csv_option(const char *cmd, csv_args *a, int argc, char **argv, int *i, bool *bad,
+                       bool allow_overwrite) {
   const char *o = argv[*i];
   const char **slot = strcmp(o, "--schema") == 0    ? &a->schema
                       : strcmp(o, "--columns") == 0 ? &a->columns
@@ -62,7 +65,7 @@ bool cli_csv_option(const char *cmd, cli_csv_args *a, int argc, char **argv, int
   return false;
 }
 
-tsr_csv_options cli_csv_read_options(const cli_csv_args *a) {
+static tsr_csv_options read_options(const csv_args *a) {
   tsr_csv_options o;
   memset(&o, 0, sizeof o);
   o.schema = a->schema;
@@ -70,6 +73,13 @@ tsr_csv_options cli_csv_read_options(const cli_csv_args *a) {
   o.nulls = a->nulls;
   return o;
 }
+
+bool cli_csv_option(const char *cmd, cli_csv_args *a, int argc, char **argv, int *i, bool *bad,
+                    bool allow_overwrite) {
+  return csv_option(cmd, a, argc, argv, i, bad, allow_overwrite);
+}
+
+tsr_csv_options cli_csv_read_options(const cli_csv_args *a) { return read_options(a); }
 
 char cli_csv_delimiter(const char *path) {
   size_t n = strlen(path);
@@ -80,7 +90,7 @@ char cli_csv_delimiter(const char *path) {
 
 int cmd_convert(int argc, char **argv) {
   cli_common c = {.progress = -1};
-  cli_csv_args a = {0};
+  csv_args a = {0};
   const char *src = NULL, *dst = NULL;
   bool bad = false, options = true;
   for (int i = 1; i < argc && !bad; i++) {
@@ -95,7 +105,7 @@ int cmd_convert(int argc, char **argv) {
     }
     if (options && arg[0] == '-' && arg[1] != '\0') {
       if (cli_common_option(&c, argc, argv, &i, &bad) ||
-          cli_csv_option("convert", &a, argc, argv, &i, &bad, true))
+          csv_option("convert", &a, argc, argv, &i, &bad, true))
         continue;
       return cli_usage("convert", "unknown option '%s'", arg);
     }
@@ -121,7 +131,7 @@ int cmd_convert(int argc, char **argv) {
   tsr_ctx *ctx = cli_context(&c);
   if (ctx == NULL)
     return CLI_FAILED;
-  tsr_csv_options ro = cli_csv_read_options(&a);
+  tsr_csv_options ro = read_options(&a);
   tsr_frame *f = NULL;
   tsr_status s = tsr_frame_read_csv(ctx, src, &ro, &f);
   int rc = CLI_FAILED;
@@ -142,7 +152,7 @@ int cmd_convert(int argc, char **argv) {
  * counted chunk by chunk from the result. */
 int cmd_info_csv(int argc, char **argv) {
   cli_common c = {.progress = 0};
-  cli_csv_args a = {0};
+  csv_args a = {0};
   const char *file = NULL;
   bool bad = false, options = true;
   for (int i = 1; i < argc && !bad; i++) {
@@ -153,7 +163,7 @@ int cmd_info_csv(int argc, char **argv) {
     }
     if (options && arg[0] == '-' && arg[1] != '\0') {
       if (cli_common_option(&c, argc, argv, &i, &bad) ||
-          cli_csv_option("info", &a, argc, argv, &i, &bad, false))
+          csv_option("info", &a, argc, argv, &i, &bad, false))
         continue;
       return cli_usage("info", "unknown option '%s'", arg);
     }
@@ -173,7 +183,7 @@ int cmd_info_csv(int argc, char **argv) {
   tsr_ctx *ctx = cli_context(&c);
   if (ctx == NULL)
     return CLI_FAILED;
-  tsr_csv_options ro = cli_csv_read_options(&a);
+  tsr_csv_options ro = read_options(&a);
   tsr_frame *f = NULL;
   tsr_frame_result *r = NULL;
   int64_t *nulls = NULL;
