@@ -420,8 +420,11 @@ typedef struct tsr_groupby_options {
  * With TSR_AGG_LARGEST/SMALLEST, every aggregate must be one of them with
  * the same n, and a group gives one row per value (fewer when the group has
  * fewer non-null values).  Float results are bitwise identical for any
- * number of threads.  options NULL: defaults.  Computes now (above).  The
- * caller owns *out. */
+ * number of threads.  options NULL: defaults.  Computes now (above).  Under
+ * a memory limit, a first-seen group-by that does not fit in 3/4 of it is
+ * computed out of core by spilled hash partitions, with the same result
+ * (then read back from a spill file; docs/frames.md).  The caller owns
+ * *out. */
 TSR_API TSR_NODISCARD tsr_status tsr_frame_groupby(tsr_frame *frame, int nkeys,
                                                    const char *const *keys, int naggs,
                                                    const tsr_agg *aggs,

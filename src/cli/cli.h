@@ -91,6 +91,20 @@ int cmd_info_csv(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 /* Whether the path names a CSV file (.csv, .csv.gz, .tsv, .tsv.gz). */
 bool cli_is_csv(const char *path);
+/* The CSV options of convert, info and groupby (beyond the common ones). */
+typedef struct cli_csv_args {
+  const char *schema, *columns, *nulls;
+  bool overwrite;
+} cli_csv_args;
+/* Consumes argv[*i] if it is one of the CSV options (true), or reports a
+ * missing value (*bad); --overwrite only when allow_overwrite. */
+bool cli_csv_option(const char *cmd, cli_csv_args *a, int argc, char **argv, int *i, bool *bad,
+                    bool allow_overwrite);
+tsr_csv_options cli_csv_read_options(const cli_csv_args *a);
+/* '\t' for a .tsv or .tsv.gz path, else ','. */
+char cli_csv_delimiter(const char *path);
+/* `tessera groupby SRC.csv DST.csv --by KEYS --agg AGGS` (cmd_groupby.c). */
+int cmd_groupby(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
 #endif /* TSR_CLI_H */

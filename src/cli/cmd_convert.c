@@ -37,11 +37,8 @@ static void convert_help(FILE *out) {
   cli_common_help(out);
 }
 
-/* Options both commands read (beyond the common ones). */
-typedef struct csv_args {
-  const char *schema, *columns, *nulls;
-  bool overwrite;
-} csv_args;
+/* Options the CSV commands read (beyond the common ones): cli.h. */
+typedef cli_csv_args csv_args;
 
 /* Consumes argv[*i] if it is one of the CSV options (true), or reports a
  * missing value (*bad). */
@@ -75,6 +72,20 @@ static tsr_csv_options read_options(const csv_args *a) {
   o.columns = a->columns;
   o.nulls = a->nulls;
   return o;
+}
+
+bool cli_csv_option(const char *cmd, cli_csv_args *a, int argc, char **argv, int *i, bool *bad,
+                    bool allow_overwrite) {
+  return csv_option(cmd, a, argc, argv, i, bad, allow_overwrite);
+}
+
+tsr_csv_options cli_csv_read_options(const cli_csv_args *a) { return read_options(a); }
+
+char cli_csv_delimiter(const char *path) {
+  size_t n = strlen(path);
+  bool tsv = (n > 4 && strcmp(path + n - 4, ".tsv") == 0) ||
+             (n > 7 && strcmp(path + n - 7, ".tsv.gz") == 0);
+  return tsv ? '\t' : ',';
 }
 
 int cmd_convert(int argc, char **argv) {
@@ -126,10 +137,7 @@ int cmd_convert(int argc, char **argv) {
   int rc = CLI_FAILED;
   if (cli_check(ctx, s)) {
     tsr_compute_options co = cli_compute_options(&c);
-    size_t n = strlen(dst);
-    bool tsv = (n > 4 && strcmp(dst + n - 4, ".tsv") == 0) ||
-               (n > 7 && strcmp(dst + n - 7, ".tsv.gz") == 0);
-    s = tsr_frame_write_csv(f, dst, tsv ? '\t' : ',', a.overwrite, &co);
+    s = tsr_frame_write_csv(f, dst, cli_csv_delimiter(dst), a.overwrite, &co);
     rc = s == TSR_OK ? CLI_OK : cli_fail(s);
   }
   if (rc == CLI_OK && !c.quiet)

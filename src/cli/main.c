@@ -4,6 +4,7 @@
  *   tessera gen ...    write a generated dataset
  *   tessera info ...   what an HDF5 file (or a CSV file) holds
  *   tessera convert .. a CSV rewritten (also .csv.gz)
+ *   tessera groupby .. a CSV grouped and aggregated into a CSV
  *   tessera bench ...  the benchmark programs, beside their peers */
 #include <errno.h>
 #include <signal.h>
@@ -22,6 +23,8 @@ static void usage(FILE *out) {
         "  gen    write a generated dataset:  tessera gen array x.h5:/x --shape 20000,5000\n"
         "         or the db-benchmark data sets as CSV:  tessera gen groupby 1e7 1e2\n"
         "  convert  rewrite a CSV (also .csv.gz):  tessera convert in.csv out.csv.gz\n"
+        "  groupby  group a CSV into a CSV:  tessera groupby in.csv out.csv --by id1 --agg "
+        "'sum(v1)'\n"
         "  info   list an HDF5 file's groups and datasets:  tessera info x.h5\n"
         "         or a CSV file's columns, types, null counts and rows:  tessera info x.csv\n"
         "  bench  run a benchmark program:  tessera bench arrays --peers\n"
@@ -93,7 +96,33 @@ int main(int argc, char **argv) {
   return rc;
 }
 
+/* Common options may come before the command (`tessera --memory-limit 512MB
+ * groupby ...`): they are moved after it, where every command reads them.
+ * Returns the index of the command in argv (argc when there is none). */
+static int hoist_common_options(int argc, char **argv) {
+  static const char *const with_value[] = {"--threads", "--memory-limit", "--trace", "--graph"};
+  int i = 1;
+  while (i < argc && argv[i][0] == '-' && strcmp(argv[i], "-h") != 0 &&
+         strcmp(argv[i], "--help") != 0 && strcmp(argv[i], "--version") != 0) {
+    bool value = false;
+    for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
+      value = value || strcmp(argv[i], with_value[k]) == 0;
+    i += value && i + 1 < argc ? 2 : 1;
+  }
+  if (i == 1 || i >= argc)
+    return i;
+  char *cmd = argv[i]; /* rotate argv[1..i] right by one: the command first */
+  memmove(argv + 2, argv + 1, (size_t)(i - 1) * sizeof *argv);
+  argv[1] = cmd;
+  return 1;
+}
+
 static int run(int argc, char **argv) {
+  if (argc > 1 && hoist_common_options(argc, argv) >= argc) {
+    fprintf(stderr, "tessera: error: options '%s' ... but no command\n", argv[1]);
+    usage(stderr);
+    return CLI_USAGE;
+  }
   if (argc < 2) {
     usage(stderr);
     return CLI_USAGE;
@@ -113,6 +142,8 @@ static int run(int argc, char **argv) {
     return cmd_gen(argc - 1, argv + 1);
   if (strcmp(cmd, "convert") == 0)
     return cmd_convert(argc - 1, argv + 1);
+  if (strcmp(cmd, "groupby") == 0)
+    return cmd_groupby(argc - 1, argv + 1);
   if (strcmp(cmd, "info") == 0)
     return cmd_info(argc - 1, argv + 1);
   if (strcmp(cmd, "bench") == 0)

@@ -14,6 +14,7 @@
  * are merged chunk by chunk in chunk order, so every result is bitwise
  * identical for any number of threads.  The result is a frame over table
  * chunks held in memory (mem_frame.c). */
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include <tessera/dist.h>
 
 #include "groupby_impl.h"
+#include "groupby_spill.h"
 
 static const char fn[] = "tsr_frame_groupby";
 #define RESULT_CHUNK_ROWS (INT64_C(1) << 20)
@@ -1042,9 +1044,39 @@ static uint64_t hol_data_bytes(const gb_agg *a, const int64_t *order, const int3
   return bytes;
 }
 
+/* Computes in memory; under a memory limit, when that needs more than
+ * IN_MEMORY_SHARE of the limit, out of core by spilled partitions instead
+ * (groupby_spill.c).  The in-memory attempt runs with the limit lowered to
+ * that share (the context is the caller's alone during the call), so the
+ * memory it leaves behind (freed blocks the allocator and the C library
+ * keep) and the out-of-core run stay within the limit together. */
+#define IN_MEMORY_SHARE 0.75
 tsr_status tsr_frame_groupby(tsr_frame *f, int nkeys, const char *const *keys, int naggs,
                              const tsr_agg *aggs, const tsr_groupby_options *options,
                              tsr_frame **out) {
+  uint64_t limit = f != NULL ? tsr_ctx_memory_limit(f->ctx) : 0;
+  bool can_spill = limit > 0 && tsr__groupby_spill_applies(f, nkeys, naggs, aggs, options);
+  if (can_spill && tsr_ctx_set_memory_limit(f->ctx, (uint64_t)((double)limit * IN_MEMORY_SHARE)) !=
+                       TSR_OK)
+    can_spill = false;
+  tsr_status st = tsr__groupby_memory(f, nkeys, keys, naggs, aggs, options, out);
+  if (can_spill) {
+    tsr_status restored = tsr_ctx_set_memory_limit(f->ctx, limit); /* it was valid before */
+    if (st == TSR_OK && restored != TSR_OK)
+      st = restored;
+    if (st == TSR_ENOMEM) {
+      /* What the attempt freed goes back to the system first. */
+      tsr__alloc_release_cache(&f->ctx->alloc);
+      malloc_trim(0);
+      st = tsr__groupby_spill(f, nkeys, keys, naggs, aggs, 0, NULL, out);
+    }
+  }
+  return st;
+}
+
+tsr_status tsr__groupby_memory(tsr_frame *f, int nkeys, const char *const *keys, int naggs,
+                               const tsr_agg *aggs, const tsr_groupby_options *options,
+                               tsr_frame **out) {
   TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
   *out = NULL;
   TSR_CHECK(f != NULL, TSR_EINVAL, "%s: frame is NULL", fn);

@@ -490,6 +490,34 @@ if [[ -e x.csv ]]; then echo "FAIL convert-missing left x.csv"; failures=$((fail
 check convert-usage 2 '^$' 'needs SRC' -- "$tessera" convert small.csv
 check convert-not-csv 2 '^$' 'only CSV outputs' -- "$tessera" convert small.csv x.h5
 check convert-same 2 '^$' 'same file' -- "$tessera" convert small.csv small.csv
+
+# groupby: by hand, out of core under a small memory limit (the same bytes as in memory, for
+# any thread count), and its errors (no output left behind).
+check help-groupby 0 'usage: tessera groupby' '^$' -- "$tessera" groupby --help
+printf 'k,v,x\na,1,0.5\nb,2,\na,3,1.5\n,4,2\nb,,3\n' > g.csv
+check groupby 0 'wrote gout\.csv \(3 groups, 4 columns\)' '^$' -- "$tessera" groupby g.csv gout.csv --by k --agg 'sum(v), count(*), mean(x)'
+if [[ "$(cat gout.csv)" == $'k,sum(v),count_star(),mean(x)\na,4,2,1.0\nb,2,2,3.0\n,4,1,2.0' ]]; then
+  echo "ok   groupby-text"; else echo "FAIL groupby-text: $(cat gout.csv)"; failures=$((failures + 1)); fi
+check gen-many-groups 0 'wrote many\.csv' '^$' -- "$tessera" gen groupby 2e5 1 many.csv
+check groupby-in-memory 0 'wrote mem\.csv' '^$' -- "$tessera" groupby many.csv mem.csv --by id3,v1 --agg 'sum(v2), mean(v3), min(id6), count(*)'
+for t in 1 2; do
+  TESSERA_LOG=info check groupby-spilled-$t 0 'wrote spill\.csv' 'out of core in [0-9]+ partitions' -- "$tessera" --memory-limit 24MB --threads $t groupby many.csv spill.csv --by id3,v1 --agg 'sum(v2), mean(v3), min(id6), count(*)' --overwrite
+  if cmp -s mem.csv spill.csv; then echo "ok   groupby-spilled-$t-same"; else
+    echo "FAIL groupby-spilled-$t-same"; failures=$((failures + 1)); fi
+done
+check groupby-no-agg 2 '^$' 'needs --agg' -- "$tessera" groupby g.csv x.csv --by k
+check groupby-no-dst 2 '^$' 'needs SRC' -- "$tessera" groupby g.csv --by k --agg 'sum(v)'
+check groupby-bad-by 2 '^$' "--by 'k,,v'" -- "$tessera" groupby g.csv x.csv --by k,,v --agg 'sum(v)'
+check groupby-by-value 2 '^$' '--agg needs a value' -- "$tessera" groupby g.csv x.csv --by k --agg
+check groupby-unknown-key 1 '^$' "nosuch" -- "$tessera" groupby g.csv x.csv --by nosuch --agg 'sum(v)'
+check groupby-bad-agg 1 '^$' 'line 1, column' -- "$tessera" groupby g.csv x.csv --by k --agg 'sum(v'
+check groupby-not-csv 2 '^$' 'only CSV outputs' -- "$tessera" groupby g.csv x.h5 --by k --agg 'sum(v)'
+check groupby-same 2 '^$' 'same file' -- "$tessera" groupby g.csv g.csv --by k --agg 'sum(v)'
+check groupby-missing 1 '^$' 'nope\.csv' -- "$tessera" groupby nope.csv x.csv --by k --agg 'sum(v)'
+printf 'k,v\na,1\nb,2\na,oops\n' > bad.csv
+check groupby-bad-value 1 '^$' 'oops' -- "$tessera" --memory-limit 12MB groupby bad.csv x.csv --schema k:string,v:int64 --by k --agg 'sum(v)'
+check groupby-spill-dir 1 '^$' 'TESSERA_SPILL_DIR' -- env TESSERA_SPILL_DIR=nodir "$tessera" --memory-limit 12MB groupby many.csv x.csv --by id3 --agg 'sum(v1)'
+if [[ -e x.csv ]]; then echo "FAIL groupby left x.csv"; failures=$((failures + 1)); else echo "ok   groupby-no-output-on-failure"; fi
 if ls -a | grep -q '\.tmp\.'; then echo "FAIL temporary files left: $(ls -a)"; failures=$((failures + 1)); else
   echo "ok   no-temporary-files"; fi
 

@@ -1,0 +1,137 @@
+/* cmd_groupby.c — `tessera groupby SRC.csv DST.csv --by KEYS --agg AGGS`:
+ * a CSV read by tsr_frame_read_csv, grouped by tsr_frame_aggregate (the
+ * aggregates as text) and written by tsr_frame_write_csv atomically, all
+ * under --memory-limit: a group-by whose groups do not fit spills hash
+ * partitions to temporary files (docs/frames.md, "Group-by larger than
+ * memory"). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void groupby_help(FILE *out) {
+  fputs("usage: tessera groupby SRC.csv DST.csv --by KEYS --agg AGGS [options]\n"
+        "\n"
+        "Reads SRC.csv (or .csv.gz), groups its rows by the key columns KEYS (comma-\n"
+        "separated) and writes one row per group to DST.csv (or .csv.gz): the keys, then\n"
+        "one column per aggregate of AGGS, e.g. --agg 'sum(v1), mean(v3), count(*)'\n"
+        "(the syntax of tsr_frame_aggregate: docs/frames.md, \"Aggregates as text\").\n"
+        "Groups come in the order of their first row.  Under --memory-limit a group-by\n"
+        "whose groups do not fit is computed by spilling hash partitions to temporary\n"
+        "files (TESSERA_SPILL_DIR); DST appears only once complete.\n"
+        "\n"
+        "  --by A,B,...            the key columns (none: one row of aggregates)\n"
+        "  --agg AGGS              the aggregates (required)\n"
+        "  --schema NAME:TYPE,...  the columns' names and types instead of sniffing them\n"
+        "  --columns A,B,...       read only these columns\n"
+        "  --nulls NA,NULL         more spellings read as null (besides an empty field)\n"
+        "  --overwrite             replace DST if it exists\n"
+        "\n",
+        out);
+  cli_common_help(out);
+}
+
+/* Splits "a, b,c" at commas into at most max trimmed names written into
+ * buf (bytes): *n names in keys; false on an empty name. */
+static bool split_keys(const char *text, char *buf, size_t bytes, const char **keys, int max,
+                       int *n) {
+  *n = 0;
+  if (strlen(text) >= bytes)
+    return false;
+  strcpy(buf, text);
+  for (char *p = buf;;) {
+    char *comma = strchr(p, ',');
+    if (comma != NULL)
+      *comma = '\0';
+    while (*p == ' ' || *p == '\t')
+      p++;
+    char *e = p + strlen(p);
+    while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+      *--e = '\0';
+    if (*p == '\0' || *n == max)
+      return false;
+    keys[(*n)++] = p;
+    if (comma == NULL)
+      return true;
+    p = comma + 1;
+  }
+}
+
+int cmd_groupby(int argc, char **argv) {
+  cli_common c = {.progress = -1};
+  cli_csv_args a = {0};
+  const char *src = NULL, *dst = NULL, *by = NULL, *agg = NULL;
+  bool bad = false, options = true;
+  for (int i = 1; i < argc && !bad; i++) {
+    const char *arg = argv[i];
+    if (options && strcmp(arg, "--") == 0) {
+      options = false;
+      continue;
+    }
+    if (options && (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)) {
+      groupby_help(stdout);
+      return CLI_OK;
+    }
+    if (options && (strcmp(arg, "--by") == 0 || strcmp(arg, "--agg") == 0)) {
+      if (i + 1 >= argc)
+        return cli_usage("groupby", "%s needs a value", arg);
+      *(arg[2] == 'b' ? &by : &agg) = argv[++i];
+      continue;
+    }
+    if (options && arg[0] == '-' && arg[1] != '\0') {
+      if (cli_common_option(&c, argc, argv, &i, &bad) ||
+          cli_csv_option("groupby", &a, argc, argv, &i, &bad, true))
+        continue;
+      return cli_usage("groupby", "unknown option '%s'", arg);
+    }
+    if (src == NULL)
+      src = arg;
+    else if (dst == NULL)
+      dst = arg;
+    else
+      return cli_usage("groupby", "unexpected argument '%s'", arg);
+  }
+  if (bad)
+    return CLI_USAGE;
+  if (src == NULL || dst == NULL)
+    return cli_usage("groupby", "needs SRC.csv and DST.csv");
+  if (agg == NULL)
+    return cli_usage("groupby", "needs --agg AGGS (e.g. --agg 'sum(v1), count(*)')");
+  if (!cli_is_csv(dst))
+    return cli_usage("groupby", "'%s': only CSV outputs (.csv, .csv.gz) are supported", dst);
+  if (strcmp(src, dst) == 0)
+    return cli_usage("groupby", "SRC and DST are the same file '%s'", src);
+  enum { MAX_KEYS = 256 };
+  const char *keys[MAX_KEYS];
+  char keybuf[8192];
+  int nkeys = 0;
+  if (by != NULL && !split_keys(by, keybuf, sizeof keybuf, keys, MAX_KEYS, &nkeys))
+    return cli_usage("groupby", "--by '%s': give key column names separated by commas", by);
+  const char *files[2] = {src, dst};
+  int side = cli_check_side_files("groupby", &c, files, 2);
+  if (side != CLI_OK)
+    return side;
+  tsr_ctx *ctx = cli_context(&c);
+  if (ctx == NULL)
+    return CLI_FAILED;
+  tsr_csv_options ro = cli_csv_read_options(&a);
+  tsr_frame *f = NULL, *g = NULL;
+  int rc = CLI_FAILED;
+  tsr_status s = tsr_frame_read_csv(ctx, src, &ro, &f);
+  if (cli_check(ctx, s)) {
+    s = tsr_frame_aggregate(f, nkeys, keys, agg, NULL, &g);
+    tsr_frame_destroy(&f); /* the input's chunks are not needed any more */
+    if (cli_check(ctx, s)) {
+      tsr_compute_options co = cli_compute_options(&c);
+      s = tsr_frame_write_csv(g, dst, cli_csv_delimiter(dst), a.overwrite, &co);
+      rc = s == TSR_OK ? CLI_OK : cli_fail(s);
+    }
+  }
+  if (rc == CLI_OK && !c.quiet)
+    printf("wrote %s (%lld groups, %d columns)\n", dst, (long long)tsr_frame_nrows_known(g),
+           tsr_frame_ncols(g));
+  tsr_frame_destroy(&g);
+  tsr_frame_destroy(&f);
+  tsr_ctx_destroy(&ctx);
+  return rc;
+}
