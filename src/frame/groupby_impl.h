@@ -60,6 +60,11 @@ tsr_status gb_coder_create(tsr_ctx *ctx, tsr_type type, uint64_t lo, uint64_t hi
 void gb_coder_destroy(gb_coder **c);
 /* Codes the r->rows values of r into codes[]. */
 tsr_status gb_coder_code(gb_coder *c, const tsr__colread *r, uint32_t *codes);
+/* h[i] = a hash of r's value at row rows[i] (rows NULL: row i), i < n
+ * (combine: mixed with h[i] already there); equal for values the coders
+ * take as equal (every null, every NaN, -0.0 and 0.0), in every chunk. */
+void gb_hash_col(const tsr__colread *r, tsr_type type, const int32_t *rows, int64_t n, bool combine,
+                 uint64_t *h);
 /* Codes so far (an upper bound of every code + 1). */
 uint64_t gb_coder_ncodes(const gb_coder *c);
 /* The order-mapped minimum and maximum of r's valid values (integers,
@@ -106,6 +111,8 @@ enum { GB_K_INT = 0, GB_K_UINT, GB_K_FLOAT, GB_K_OTHER };
 typedef struct gb_state {
   int64_t n;
   int64_t *count;     /* non-null values (count, sum, mean, ... ; corr: pairs) */
+  const int64_t *gcount; /* per chunk, instead of count when the column has no nulls:
+                            the chunk's rows per local group (borrowed) */
   int64_t *isum;      /* per chunk: integer sums of narrow types */
   gb_i128 *wsum;      /* integer sums of 64-bit types, and every merged sum */
   double *fsum;       /* float sums; var/corr: mean of x */
@@ -132,11 +139,11 @@ tsr_status gb_agg_chunk(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x, co
                         const int32_t *last, const int64_t *gcount, gb_state *out);
 /* Allocates merged states for ngroups groups. */
 tsr_status gb_agg_merged_init(tsr_ctx *ctx, const gb_agg *a, int64_t ngroups, gb_state *out);
-/* Merges chunk `chunk`'s partial states (parts[chunk]: n local groups,
- * map[l] their global groups) into the merged states; chunks are merged in
- * order. */
+/* Merges the n local groups start.. of chunk `chunk` (parts[chunk]) into
+ * the merged states of groups map[0..n); every group's chunks are merged
+ * in chunk order. */
 void gb_agg_merge(const gb_agg *a, gb_state *dst, const gb_state *parts, int32_t chunk,
-                  const int32_t *map, int64_t n);
+                  int64_t start, const int32_t *map, int64_t n);
 /* Writes the result of groups order[0..n) into column chunk `out` (values
  * and validity; rows already set by the caller); `parts` are the chunk
  * states (for values kept per chunk).  TSR_EOVERFLOW for sums that do not
