@@ -6,14 +6,16 @@
  * frame's key and aggregated columns are lowered into one task graph, and
  * one task per row chunk (reading those columns' chunks, so the input's
  * lazy ops run fused before it) groups the chunk's rows into local groups
- * (group_keys.c), keeps each local group's key values, and fills partial
- * aggregate states (group_aggs.c).  Then, on the calling thread, the local
- * groups of all chunks, concatenated in chunk order, are grouped again by
- * their key values with the same coders: global groups are numbered in the
- * order of their first row (TSR_GROUP_FIRST_SEEN), and the partial states
- * are merged chunk by chunk in chunk order, so every result is bitwise
- * identical for any number of threads.  The result is a frame over table
- * chunks held in memory (mem_frame.c). */
+ * (group_keys.c), numbered by hash bucket of their keys, keeps each local
+ * group's key values, and fills partial aggregate states (group_aggs.c).
+ * Then the merge, one task per bucket (one task in all when there are few
+ * local groups): a bucket's local groups of all chunks, in chunk order, are
+ * grouped again by their key values with the same coders, and the partial
+ * states are merged chunk by chunk in chunk order, so every result is
+ * bitwise identical for any number of threads; the groups are listed in
+ * the order of their first row (TSR_GROUP_FIRST_SEEN) by a heap merge of
+ * the buckets' lists.  The result is a frame over table chunks held in
+ * memory (mem_frame.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

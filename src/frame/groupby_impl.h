@@ -5,12 +5,12 @@
  * chunks held in memory (mem_frame.c).
  *
  * The plan (groupby.c): one task per input row chunk groups its rows into
- * local groups (numbered in the order of their first row in the chunk),
- * keeps each local group's key values and partial aggregate states; then
- * the local groups of all chunks, in chunk order, are grouped again by the
- * same coders into global groups (so global groups come in the order of
- * their first row), and partial states are merged in chunk order: results
- * do not depend on the thread count. */
+ * local groups (numbered by hash bucket of their keys, then in the order of
+ * their first row in the chunk), keeps each local group's key values and
+ * partial aggregate states; then one task per bucket groups the bucket's
+ * local groups of all chunks, in chunk order, again by the same coders into
+ * global groups, and merges partial states in chunk order: results do not
+ * depend on the thread count. */
 #ifndef TSR_FRAME_GROUPBY_IMPL_H
 #define TSR_FRAME_GROUPBY_IMPL_H
 
