@@ -511,7 +511,14 @@ static tsr_status code_str(gb_coder *c, const tsr__colread *r, uint32_t *codes) 
   const tsr_string_view *v = r->values;
   for (int64_t b0 = 0; b0 < n; b0 += BATCH) {
     int64_t e = b0 + BATCH < n ? b0 + BATCH : n;
-    TSR_TRY(str_reserve(c, (uint64_t)(e - b0)));
+    /* When most of the first batch's values were new, expect most of the
+     * rest to be new too: make room for them at once rather than growing
+     * (and rehashing) the table many times.  The table's size changes no
+     * code. */
+    uint64_t more = (uint64_t)(e - b0);
+    if (b0 == BATCH && c->ncodes - 1 > BATCH / 2)
+      more = (uint64_t)(n - b0);
+    TSR_TRY(str_reserve(c, more));
     sslot *slots = c->sslots;
     uint64_t mask = c->smask;
     uint64_t ka[BATCH], kb[BATCH], kh[BATCH];
