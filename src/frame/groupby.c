@@ -263,9 +263,7 @@ fail:
  * each group are combined in chunk order, as a single merge would; the
  * partition count depends on the number of local groups only, never on
  * threads.  Group ids are partition-major (partition p's groups from
- * base[p]); `order` lists them in the order of their first row: a merge
- * of the bucket partitions' lists (each in that order already), or a sort
- * of the one partition's few groups. */
+ * base[p]); `order` lists them in the order of their first row. */
 #define PART_MIN_ENTRIES 65536
 
 typedef struct gb_mpart { /* one partition of the merge */
@@ -492,85 +490,69 @@ static tsr_status combine_kernel(const tsr_kernel_call *call) {
   return TSR_OK;
 }
 
-/* The first row (chunk, row) of group g as one ordered number. */
-static inline uint64_t origin_key(const gb_job *job, const gb_merged *m, int64_t g) {
-  int32_t c = m->origin_c[g];
-  return (uint64_t)(uint32_t)c << 32 | (uint32_t)job->parts[c].first[m->origin_l[g]];
-}
-
-typedef struct keyed {
-  uint64_t key;
-  int64_t g;
-} keyed;
-
-static int keyed_cmp(const void *a, const void *b) {
-  uint64_t x = ((const keyed *)a)->key, y = ((const keyed *)b)->key;
+static int row_cmp(const void *a, const void *b) {
+  int64_t x = ((const int64_t *)a)[0], y = ((const int64_t *)b)[0];
   return x < y ? -1 : x > y;
 }
 
-/* m->order: the groups by their first row: one partition's sorted, or
- * the bucket partitions' lists (each in that order already) merged through
- * a binary heap of their heads. */
+/* m->order: the groups by their first row.  The groups are counted out by
+ * the chunk of their first row; within a chunk, many groups are ordered by
+ * a scan of the chunk's rows (slot[row] = group), few by a sort. */
 static tsr_status first_seen_order(const gb_job *job, gb_merged *m) {
-  int64_t ng = m->ngroups;
-  if (m->nparts == 1) {
-    if (job->nkeys == 0 || ng <= 1) {
-      for (int64_t g = 0; g < ng; g++)
-        m->order[g] = g;
-      return TSR_OK;
-    }
-    keyed *kv;
-    TSR_TRY(tsr__alloc_array(job->ctx, (size_t)ng, sizeof *kv, "group order", (void **)&kv));
+  tsr_ctx *ctx = job->ctx;
+  int64_t ng = m->ngroups, nc = job->nchunks, most = 0;
+  int64_t *base = NULL, *grp = NULL;
+  int32_t *slot = NULL;
+  tsr_status st = TSR_OK;
+  if (job->nkeys == 0 || ng <= 1) { /* at most one group */
     for (int64_t g = 0; g < ng; g++)
-      kv[g] = (keyed){origin_key(job, m, g), g};
-    qsort(kv, (size_t)ng, sizeof *kv, keyed_cmp); /* keys are distinct */
-    for (int64_t g = 0; g < ng; g++)
-      m->order[g] = kv[g].g;
-    tsr_free(job->ctx, kv);
+      m->order[g] = g;
     return TSR_OK;
   }
-  /* A binary min-heap of the partitions' heads, keyed by their first rows. */
-  int np = 0;
-  keyed heap[NBUCKETS]; /* key; g: the partition */
-  int64_t pos[NBUCKETS], end[NBUCKETS];
-  for (int p = 0; p < m->nparts; p++) {
-    pos[p] = m->parts[p].base;
-    end[p] = m->parts[p].base + m->parts[p].ngroups;
-    if (pos[p] == end[p])
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nc + 2, sizeof *base, (void **)&base));
+  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, 2 * (size_t)ng + 2, sizeof *grp, "group order",
+                                     (void **)&grp));
+  for (int64_t g = 0; g < ng; g++)
+    base[m->origin_c[g] + 1]++;
+  for (int64_t c = 0; c < nc; c++) {
+    int64_t rows = job->parts[c].rows;
+    most = base[c + 1] > 0 && rows > most ? rows : most;
+    base[c + 1] += base[c];
+  }
+  for (int64_t g = 0; g < ng; g++) { /* (first row, group) pairs by chunk */
+    int32_t c = m->origin_c[g];
+    int64_t at = base[c]++;
+    grp[2 * at] = job->parts[c].first[m->origin_l[g]];
+    grp[2 * at + 1] = g;
+  }
+  for (int64_t c = nc; c > 0; c--) /* back to the chunks' starts */
+    base[c] = base[c - 1];
+  base[0] = 0;
+  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)most + 1, sizeof *slot, "group order",
+                                     (void **)&slot));
+  for (int64_t c = 0; c < nc; c++) {
+    int64_t lo = base[c], n = base[c + 1] - lo, rows = job->parts[c].rows;
+    if (n == 0)
       continue;
-    keyed e = {origin_key(job, m, pos[p]), p};
-    int i = np++; /* sift up */
-    while (i > 0 && heap[(i - 1) / 2].key > e.key) {
-      heap[i] = heap[(i - 1) / 2];
-      i = (i - 1) / 2;
+    if (n * 16 < rows) {
+      qsort(grp + 2 * lo, (size_t)n, 2 * sizeof *grp, row_cmp); /* rows are distinct */
+      for (int64_t i = 0; i < n; i++)
+        m->order[lo + i] = grp[2 * (lo + i) + 1];
+      continue;
     }
-    heap[i] = e;
+    memset(slot, 0xff, (size_t)rows * sizeof *slot);
+    for (int64_t i = lo; i < lo + n; i++)
+      slot[grp[2 * i]] = (int32_t)grp[2 * i + 1];
+    int64_t o = lo;
+    for (int64_t r = 0; r < rows; r++)
+      if (slot[r] >= 0)
+        m->order[o++] = slot[r];
   }
-  for (int64_t o = 0; np > 0; o++) {
-    int64_t p = heap[0].g;
-    m->order[o] = pos[p]++;
-    keyed e;
-    if (pos[p] < end[p])
-      e = (keyed){origin_key(job, m, pos[p]), p};
-    else if (--np > 0)
-      e = heap[np];
-    else
-      break;
-    int i = 0; /* sift e down from the root */
-    for (;;) {
-      int c = 2 * i + 1;
-      if (c >= np)
-        break;
-      if (c + 1 < np && heap[c + 1].key < heap[c].key)
-        c++;
-      if (heap[c].key >= e.key)
-        break;
-      heap[i] = heap[c];
-      i = c;
-    }
-    heap[i] = e;
-  }
-  return TSR_OK;
+fail:
+  tsr_free(ctx, base);
+  tsr_free(ctx, grp);
+  tsr_free(ctx, slot);
+  return st;
 }
 
 static tsr_status merge(gb_job *job, gb_merged *m) {
