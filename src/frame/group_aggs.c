@@ -624,8 +624,8 @@ static inline void chan(double *n, double *mean, double *m2, double nb, double m
 /* Local group of entry i of a merge. */
 #define LOC(i) (start + (i))
 
-void gb_agg_merge(const gb_agg *a, gb_state *d, const gb_state *parts, int32_t chunk,
-                  int64_t start, const int32_t *map, int64_t n) {
+void gb_agg_merge(const gb_agg *a, gb_state *d, const gb_state *parts, int32_t chunk, int64_t start,
+                  const int32_t *map, int64_t n) {
   const gb_state *s = &parts[chunk];
   const int64_t *scount = s->count != NULL ? s->count : s->gcount;
   bool mn = a->op == TSR_AGG_MIN;

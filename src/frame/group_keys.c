@@ -552,8 +552,7 @@ static tsr_status code_str(gb_coder *c, const tsr__colread *r, uint32_t *codes) 
           codes[i] = code;
           break;
         }
-        if (s->a == a && s->b == b &&
-            (len <= 12 || memcmp(c->skeys[s->code].p, p, len) == 0)) {
+        if (s->a == a && s->b == b && (len <= 12 || memcmp(c->skeys[s->code].p, p, len) == 0)) {
           codes[i] = (uint32_t)s->code;
           break;
         }
@@ -572,12 +571,12 @@ void gb_hash_col(const tsr__colread *r, tsr_type type, const int32_t *rows, int6
     int64_t e = b0 + BATCH < n ? b0 + BATCH : n;
     uint64_t x[BATCH];
     switch (type.id) {
-#define HC(ID, T, FLIP)                                      \
-  case ID: {                                                 \
-    const T *v = r->values;                                  \
-    for (int64_t i = b0; i < e; i++)                         \
+#define HC(ID, T, FLIP)                                          \
+  case ID: {                                                     \
+    const T *v = r->values;                                      \
+    for (int64_t i = b0; i < e; i++)                             \
       x[i - b0] = fmix64((uint64_t)(int64_t)v[ROW(i)] ^ (FLIP)); \
-    break;                                                   \
+    break;                                                       \
   }
       FOR_INT_TYPES(HC)
 #undef HC

@@ -48,11 +48,11 @@ const char *tsr_agg_op_name(tsr_agg_op op) {
 typedef struct gb_part { /* one chunk's local groups */
   int64_t n;
   int64_t rows;
-  gb_col *keys;   /* nkeys */
-  int32_t *ids;   /* rows: each row's local group (kept for holistic aggregates) */
-  int32_t *first; /* n: each local group's first row */
+  gb_col *keys;    /* nkeys */
+  int32_t *ids;    /* rows: each row's local group (kept for holistic aggregates) */
+  int32_t *first;  /* n: each local group's first row */
   int64_t *gcount; /* n: rows per local group (the count of columns without nulls) */
-  int64_t *boff;  /* NBUCKETS + 1 (with keys): bucket b's local groups are boff[b].. */
+  int64_t *boff;   /* NBUCKETS + 1 (with keys): bucket b's local groups are boff[b].. */
 } gb_part;
 
 typedef struct gb_job {
@@ -135,8 +135,8 @@ static tsr_status bucket_groups(gb_job *job, const tsr__colread *in, int64_t row
   TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)n * sizeof *h + 8, (void **)&h));
   TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)n * sizeof *inv + 4, (void **)&inv));
   TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)n * sizeof *p->first + 4, (void **)&p->first));
-  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, NBUCKETS + 1, sizeof *p->boff, "buckets",
-                                     (void **)&p->boff));
+  TSR__TRY_GOTO(st,
+                tsr__alloc_array(ctx, NBUCKETS + 1, sizeof *p->boff, "buckets", (void **)&p->boff));
   for (int j = 0; j < job->nkeys; j++)
     gb_hash_col(&in[job->key_in[j]], job->key_types[j], first, n, j > 0, h);
   memset(cur, 0, sizeof cur);
@@ -269,8 +269,8 @@ fail:
 typedef struct gb_mpart { /* one partition of the merge */
   int64_t n;              /* entries: local groups of every chunk */
   int64_t ngroups;
-  int64_t base; /* its first group id */
-  int32_t *pg;  /* n: each entry's group within the partition */
+  int64_t base;                 /* its first group id */
+  int32_t *pg;                  /* n: each entry's group within the partition */
   int32_t *origin_c, *origin_l; /* ngroups: chunk and local group of its first row */
 } gb_mpart;
 
@@ -281,10 +281,10 @@ typedef struct gb_merged {
   int32_t *gid;      /* total (holistic aggregates only): each local group's group */
   int32_t *origin_c; /* ngroups: the chunk and local group of each group's first row */
   int32_t *origin_l;
-  int64_t *order; /* ngroups: the groups in the order of their first row */
+  int64_t *order;   /* ngroups: the groups in the order of their first row */
   gb_state *states; /* naggs */
   int nparts;       /* 1 or NBUCKETS */
-  gb_mpart *parts; /* nparts */
+  gb_mpart *parts;  /* nparts */
 } gb_merged;
 
 static void merged_free(tsr_ctx *ctx, const gb_job *job, gb_merged *m) {
@@ -510,8 +510,8 @@ static tsr_status first_seen_order(const gb_job *job, gb_merged *m) {
     return TSR_OK;
   }
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nc + 2, sizeof *base, (void **)&base));
-  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, 2 * (size_t)ng + 2, sizeof *grp, "group order",
-                                     (void **)&grp));
+  TSR__TRY_GOTO(
+      st, tsr__alloc_array(ctx, 2 * (size_t)ng + 2, sizeof *grp, "group order", (void **)&grp));
   for (int64_t g = 0; g < ng; g++)
     base[m->origin_c[g] + 1]++;
   for (int64_t c = 0; c < nc; c++) {
@@ -528,8 +528,8 @@ static tsr_status first_seen_order(const gb_job *job, gb_merged *m) {
   for (int64_t c = nc; c > 0; c--) /* back to the chunks' starts */
     base[c] = base[c - 1];
   base[0] = 0;
-  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)most + 1, sizeof *slot, "group order",
-                                     (void **)&slot));
+  TSR__TRY_GOTO(
+      st, tsr__alloc_array(ctx, (size_t)most + 1, sizeof *slot, "group order", (void **)&slot));
   for (int64_t c = 0; c < nc; c++) {
     int64_t lo = base[c], n = base[c + 1] - lo, rows = job->parts[c].rows;
     if (n == 0)

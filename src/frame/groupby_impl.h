@@ -110,22 +110,22 @@ enum { GB_K_INT = 0, GB_K_UINT, GB_K_FLOAT, GB_K_OTHER };
  * depends on the op and kind). */
 typedef struct gb_state {
   int64_t n;
-  int64_t *count;     /* non-null values (count, sum, mean, ... ; corr: pairs) */
+  int64_t *count;        /* non-null values (count, sum, mean, ... ; corr: pairs) */
   const int64_t *gcount; /* per chunk, instead of count when the column has no nulls:
                             the chunk's rows per local group (borrowed) */
-  int64_t *isum;      /* per chunk: integer sums of narrow types */
-  gb_i128 *wsum;      /* integer sums of 64-bit types, and every merged sum */
-  double *fsum;       /* float sums; var/corr: mean of x */
-  double *mean2;      /* corr: mean of y */
-  double *m2;         /* var: sum of squared deviations; corr: of x */
-  double *m2y;        /* corr: of y */
-  double *cxy;        /* corr: co-moment */
-  int64_t *imin;      /* min/max of integers (uints in uint64 bits), bools any/all */
-  double *fmin;       /* min/max of floats */
-  int32_t *row;       /* string min/max, first, last: the row (chunk) or -1 */
-  gb_col vals;        /* per chunk: string min/max, first, last values of local groups */
-  int32_t *src_chunk; /* merged: the chunk whose vals hold the value, or -1 */
-  int32_t *src_local; /* merged: the local group there */
+  int64_t *isum;         /* per chunk: integer sums of narrow types */
+  gb_i128 *wsum;         /* integer sums of 64-bit types, and every merged sum */
+  double *fsum;          /* float sums; var/corr: mean of x */
+  double *mean2;         /* corr: mean of y */
+  double *m2;            /* var: sum of squared deviations; corr: of x */
+  double *m2y;           /* corr: of y */
+  double *cxy;           /* corr: co-moment */
+  int64_t *imin;         /* min/max of integers (uints in uint64 bits), bools any/all */
+  double *fmin;          /* min/max of floats */
+  int32_t *row;          /* string min/max, first, last: the row (chunk) or -1 */
+  gb_col vals;           /* per chunk: string min/max, first, last values of local groups */
+  int32_t *src_chunk;    /* merged: the chunk whose vals hold the value, or -1 */
+  int32_t *src_local;    /* merged: the local group there */
 } gb_state;
 
 void gb_state_free(tsr_ctx *ctx, gb_state *s);
