@@ -98,6 +98,29 @@ static void counts_from(const tsr__colread *r, const int32_t *ids, const int64_t
 
 static bool narrow(tsr_type t) { return tsr_type_width(t) <= 4; }
 
+/* Whether every sum of the chunk's 64-bit integers fits int64: the
+ * largest magnitude times the rows stays below 2^62 (nulls, read as what
+ * their slots hold, only make the bound larger). */
+static bool small_sums(const tsr__colread *x, tsr_type t, int64_t rows) {
+  uint64_t most = 0;
+  if (t.id == TSR_COL_INT64) {
+    const int64_t *v = x->values;
+    int64_t lo = 0, hi = 0;
+    for (int64_t i = 0; i < rows; i++) {
+      lo = v[i] < lo ? v[i] : lo;
+      hi = v[i] > hi ? v[i] : hi;
+    }
+    if (lo == INT64_MIN)
+      return false;
+    most = (uint64_t)(-lo > hi ? -lo : hi);
+  } else {
+    const uint64_t *v = x->values;
+    for (int64_t i = 0; i < rows; i++)
+      most = v[i] > most ? v[i] : most;
+  }
+  return rows == 0 || most <= (UINT64_C(1) << 62) / (uint64_t)rows;
+}
+
 static tsr_status chunk_sum(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x, int64_t rows,
                             const int32_t *ids, int64_t n, gb_state *s) {
   const uint8_t *bits = x->validity;
@@ -149,6 +172,30 @@ static tsr_status chunk_sum(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x
       SI(TSR_COL_UINT16, uint16_t)
       SI(TSR_COL_UINT32, uint32_t)
 #undef SI
+    default:
+      break;
+    }
+    return TSR_OK;
+  }
+  if (small_sums(x, a->in_type, rows)) { /* int64 accumulators cannot overflow */
+    TSR_TRY(alloc0(ctx, n, sizeof *s->isum, (void **)&s->isum));
+    int64_t *sum = s->isum;
+    switch (a->in_type.id) {
+#define SN(ID, T)                        \
+  case ID: {                             \
+    const T *v = x->values;              \
+    if (bits == NULL)                    \
+      for (int64_t i = 0; i < rows; i++) \
+        sum[ids[i]] += (int64_t)v[i];    \
+    else                                 \
+      for (int64_t i = 0; i < rows; i++) \
+        if (tsr__bit_get(bits, i))       \
+          sum[ids[i]] += (int64_t)v[i];  \
+    break;                               \
+  }
+      SN(TSR_COL_INT64, int64_t)
+      SN(TSR_COL_UINT64, uint64_t)
+#undef SN
     default:
       break;
     }
@@ -316,10 +363,11 @@ static tsr_status chunk_var(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x
     return st;
   }
   double *mean = s->fsum, *m2 = s->m2;
+  const int64_t *cnt = s->count != NULL ? s->count : s->gcount;
   for (int64_t i = 0; i < rows; i++) /* nulls add 0 */
     mean[ids[i]] += f[i];
   for (int64_t g = 0; g < n; g++)
-    mean[g] = s->count[g] > 0 ? mean[g] / (double)s->count[g] : 0.0;
+    mean[g] = cnt[g] > 0 ? mean[g] / (double)cnt[g] : 0.0;
   const uint8_t *bits = x->validity;
   if (bits == NULL)
     for (int64_t i = 0; i < rows; i++) {
@@ -422,8 +470,7 @@ tsr_status gb_agg_chunk(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x, co
   tsr_status st = TSR_OK;
   switch (a->op) {
   case TSR_AGG_COUNT_ALL:
-    TSR__TRY_GOTO(st, alloc0(ctx, n, sizeof *s->count, (void **)&s->count));
-    memcpy(s->count, gcount, (size_t)n * sizeof *s->count);
+    s->gcount = gcount;
     return TSR_OK;
   case TSR_AGG_FIRST:
   case TSR_AGG_LAST:
@@ -438,8 +485,12 @@ tsr_status gb_agg_chunk(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x, co
   default:
     break;
   }
-  TSR__TRY_GOTO(st, alloc0(ctx, n, sizeof *s->count, (void **)&s->count));
-  counts_from(x, ids, gcount, n, s->count);
+  if (x->validity == NULL) {
+    s->gcount = gcount; /* no nulls: every row counts */
+  } else {
+    TSR__TRY_GOTO(st, alloc0(ctx, n, sizeof *s->count, (void **)&s->count));
+    counts_from(x, ids, gcount, n, s->count);
+  }
   switch (a->op) {
   case TSR_AGG_SUM:
   case TSR_AGG_MEAN:
@@ -570,37 +621,41 @@ static inline void chan(double *n, double *mean, double *m2, double nb, double m
   *n = nn;
 }
 
-void gb_agg_merge(const gb_agg *a, gb_state *d, const gb_state *parts, int32_t chunk,
+/* Local group of entry i of a merge. */
+#define LOC(i) (start + (i))
+
+void gb_agg_merge(const gb_agg *a, gb_state *d, const gb_state *parts, int32_t chunk, int64_t start,
                   const int32_t *map, int64_t n) {
   const gb_state *s = &parts[chunk];
+  const int64_t *scount = s->count != NULL ? s->count : s->gcount;
   bool mn = a->op == TSR_AGG_MIN;
   switch (a->op) {
   case TSR_AGG_COUNT_ALL:
   case TSR_AGG_COUNT:
-    for (int64_t l = 0; l < n; l++)
-      d->count[map[l]] += s->count[l];
+    for (int64_t i = 0; i < n; i++)
+      d->count[map[i]] += scount[LOC(i)];
     return;
   case TSR_AGG_SUM:
   case TSR_AGG_MEAN:
-    for (int64_t l = 0; l < n; l++)
-      d->count[map[l]] += s->count[l];
+    for (int64_t i = 0; i < n; i++)
+      d->count[map[i]] += scount[LOC(i)];
     if (s->fsum != NULL)
-      for (int64_t l = 0; l < n; l++)
-        d->fsum[map[l]] += s->fsum[l];
+      for (int64_t i = 0; i < n; i++)
+        d->fsum[map[i]] += s->fsum[LOC(i)];
     else if (s->isum != NULL)
-      for (int64_t l = 0; l < n; l++)
-        d->wsum[map[l]] += s->isum[l];
+      for (int64_t i = 0; i < n; i++)
+        d->wsum[map[i]] += s->isum[LOC(i)];
     else
-      for (int64_t l = 0; l < n; l++)
-        d->wsum[map[l]] += s->wsum[l];
+      for (int64_t i = 0; i < n; i++)
+        d->wsum[map[i]] += s->wsum[LOC(i)];
     return;
   case TSR_AGG_MIN:
   case TSR_AGG_MAX:
-    for (int64_t l = 0; l < n; l++) {
-      int64_t g = map[l];
-      if (s->count[l] == 0)
+    for (int64_t i = 0; i < n; i++) {
+      int64_t g = map[i], l = LOC(i);
+      if (scount[l] == 0)
         continue;
-      d->count[g] += s->count[l];
+      d->count[g] += scount[l];
       if (a->in_type.id == TSR_COL_STRING) {
         int32_t c = d->src_chunk[g];
         if (c < 0) {
@@ -630,19 +685,19 @@ void gb_agg_merge(const gb_agg *a, gb_state *d, const gb_state *parts, int32_t c
     return;
   case TSR_AGG_VAR:
   case TSR_AGG_STD:
-    for (int64_t l = 0; l < n; l++) {
-      int64_t g = map[l];
+    for (int64_t i = 0; i < n; i++) {
+      int64_t g = map[i], l = LOC(i);
       double cnt = (double)d->count[g];
-      chan(&cnt, &d->fsum[g], &d->m2[g], (double)s->count[l], s->fsum[l], s->m2[l]);
-      d->count[g] += s->count[l];
+      chan(&cnt, &d->fsum[g], &d->m2[g], (double)scount[l], s->fsum[l], s->m2[l]);
+      d->count[g] += scount[l];
     }
     return;
   case TSR_AGG_CORR:
   case TSR_AGG_COVAR_SAMP:
   case TSR_AGG_COVAR_POP:
-    for (int64_t l = 0; l < n; l++) {
-      int64_t g = map[l];
-      double na = (double)d->count[g], nb = (double)s->count[l];
+    for (int64_t i = 0; i < n; i++) {
+      int64_t g = map[i], l = LOC(i);
+      double na = (double)d->count[g], nb = (double)scount[l];
       if (nb == 0)
         continue;
       if (na == 0) {
@@ -660,16 +715,16 @@ void gb_agg_merge(const gb_agg *a, gb_state *d, const gb_state *parts, int32_t c
         d->fsum[g] += dx * (nb / nn);
         d->mean2[g] += dy * (nb / nn);
       }
-      d->count[g] += s->count[l];
+      d->count[g] += scount[l];
     }
     return;
   case TSR_AGG_ANY:
   case TSR_AGG_ALL:
-    for (int64_t l = 0; l < n; l++) {
-      int64_t g = map[l];
-      if (s->count[l] == 0)
+    for (int64_t i = 0; i < n; i++) {
+      int64_t g = map[i], l = LOC(i);
+      if (scount[l] == 0)
         continue;
-      d->count[g] += s->count[l];
+      d->count[g] += scount[l];
       if (a->op == TSR_AGG_ANY)
         d->imin[g] |= s->imin[l];
       else
@@ -677,22 +732,23 @@ void gb_agg_merge(const gb_agg *a, gb_state *d, const gb_state *parts, int32_t c
     }
     return;
   case TSR_AGG_FIRST:
-    for (int64_t l = 0; l < n; l++)
-      if (d->src_chunk[map[l]] < 0) {
-        d->src_chunk[map[l]] = chunk;
-        d->src_local[map[l]] = (int32_t)l;
+    for (int64_t i = 0; i < n; i++)
+      if (d->src_chunk[map[i]] < 0) {
+        d->src_chunk[map[i]] = chunk;
+        d->src_local[map[i]] = (int32_t)LOC(i);
       }
     return;
   case TSR_AGG_LAST:
-    for (int64_t l = 0; l < n; l++) {
-      d->src_chunk[map[l]] = chunk;
-      d->src_local[map[l]] = (int32_t)l;
+    for (int64_t i = 0; i < n; i++) {
+      d->src_chunk[map[i]] = chunk;
+      d->src_local[map[i]] = (int32_t)LOC(i);
     }
     return;
   default:
     return;
   }
 }
+#undef LOC
 
 /* ---- finishing ------------------------------------------------------------------- */
 

@@ -441,25 +441,33 @@ static tsr_status code_hash(gb_coder *c, const tsr__colread *r, uint32_t *codes)
   return TSR_OK;
 }
 
-/* A string's slot key: strings of at most 12 bytes are their bytes and
- * length (exact, compared as two integers); longer ones their length, 4-byte
- * prefix and full hash, confirmed by comparing the bytes. */
-static inline void str_key(const char *p, uint32_t len, uint64_t *a, uint64_t *b, uint64_t *h) {
+/* A string's slot key (a, b), read from its 16-byte view: a string of at
+ * most 12 bytes is its view's two words with the bytes past its length
+ * masked off (exact: a holds the length and the first 4 bytes, b the next
+ * 8), a longer one its bytes' hash (with bit 31 set, so that it never
+ * equals a short string's first word, whose low 32 bits are its length <=
+ * 12) and its length and 4-byte prefix, confirmed by comparing the bytes.
+ * Only the view is read for short strings: no copy, no call. */
+static inline void view_key(const tsr_string_view *v, const char *data, uint64_t *a, uint64_t *b) {
+  uint32_t len = v->length;
   if (len <= 12) {
-    char buf[16] = {0};
-    memcpy(buf, p, len);
-    memcpy(a, buf, 8);
-    uint32_t tail;
-    memcpy(&tail, buf + 8, 4);
-    *b = (uint64_t)len << 32 | tail;
-    *h = fmix64(*a ^ fmix64(*b + UINT64_C(0x9E3779B97F4A7C15)));
+    uint64_t w0, w1;
+    memcpy(&w0, v, 8);
+    memcpy(&w1, (const char *)v + 8, 8);
+    uint32_t n0 = len < 4 ? len : 4, n1 = len > 4 ? len - 4 : 0;
+    *a = n0 == 4 ? w0 : w0 & ((UINT64_C(1) << (32 + 8 * n0)) - 1);
+    *b = n1 == 8 ? w1 : w1 & ((UINT64_C(1) << (8 * n1)) - 1);
     return;
   }
   uint32_t prefix;
-  memcpy(&prefix, p, 4);
-  *h = hash_bytes(p, len);
-  *a = *h;
+  memcpy(&prefix, v->u.ref.prefix, 4);
+  *a = hash_bytes(data + v->u.ref.offset, len) | UINT64_C(0x80000000);
   *b = (uint64_t)len << 32 | prefix;
+}
+
+/* The hash of a slot key. */
+static inline uint64_t key_hash(uint64_t a, uint64_t b) {
+  return fmix64(a ^ (b * UINT64_C(0x9E3779B97F4A7C15)));
 }
 
 static tsr_status str_reserve(gb_coder *c, uint64_t more) {
@@ -486,10 +494,7 @@ static tsr_status str_reserve(gb_coder *c, uint64_t more) {
   TSR_TRY(tsr_calloc(c->ctx, ncap, sizeof *s, (void **)&s));
   for (uint64_t i = 0; i < cap; i++)
     if (c->sslots[i].code != 0) {
-      const strkey *k = &c->skeys[c->sslots[i].code];
-      uint64_t a, b, h;
-      str_key(k->p, k->len, &a, &b, &h);
-      uint64_t j = h & (ncap - 1);
+      uint64_t j = key_hash(c->sslots[i].a, c->sslots[i].b) & (ncap - 1);
       while (s[j].code != 0)
         j = (j + 1) & (ncap - 1);
       s[j] = c->sslots[i];
@@ -506,7 +511,14 @@ static tsr_status code_str(gb_coder *c, const tsr__colread *r, uint32_t *codes) 
   const tsr_string_view *v = r->values;
   for (int64_t b0 = 0; b0 < n; b0 += BATCH) {
     int64_t e = b0 + BATCH < n ? b0 + BATCH : n;
-    TSR_TRY(str_reserve(c, (uint64_t)(e - b0)));
+    /* When most of the first batch's values were new, expect most of the
+     * rest to be new too: make room for them at once rather than growing
+     * (and rehashing) the table many times.  The table's size changes no
+     * code. */
+    uint64_t more = (uint64_t)(e - b0);
+    if (b0 == BATCH && c->ncodes - 1 > BATCH / 2)
+      more = (uint64_t)(n - b0);
+    TSR_TRY(str_reserve(c, more));
     sslot *slots = c->sslots;
     uint64_t mask = c->smask;
     uint64_t ka[BATCH], kb[BATCH], kh[BATCH];
@@ -516,7 +528,8 @@ static tsr_status code_str(gb_coder *c, const tsr__colread *r, uint32_t *codes) 
       codes[i] = 0;
       if (bits != NULL && !tsr__bit_get(bits, i))
         continue;
-      str_key(tsr_string_view_data(&v[i], r->data), v[i].length, &ka[m], &kb[m], &kh[m]);
+      view_key(&v[i], r->data, &ka[m], &kb[m]);
+      kh[m] = key_hash(ka[m], kb[m]);
       row[m++] = (int32_t)i;
     }
     for (int64_t q = 0; q < m; q++) {
@@ -548,6 +561,58 @@ static tsr_status code_str(gb_coder *c, const tsr__colread *r, uint32_t *codes) 
     }
   }
   return TSR_OK;
+}
+
+void gb_hash_col(const tsr__colread *r, tsr_type type, const int32_t *rows, int64_t n, bool combine,
+                 uint64_t *h) {
+  const uint8_t *bits = r->validity;
+#define ROW(i) (rows != NULL ? (int64_t)rows[i] : (i))
+  for (int64_t b0 = 0; b0 < n; b0 += BATCH) {
+    int64_t e = b0 + BATCH < n ? b0 + BATCH : n;
+    uint64_t x[BATCH];
+    switch (type.id) {
+#define HC(ID, T, FLIP)                                          \
+  case ID: {                                                     \
+    const T *v = r->values;                                      \
+    for (int64_t i = b0; i < e; i++)                             \
+      x[i - b0] = fmix64((uint64_t)(int64_t)v[ROW(i)] ^ (FLIP)); \
+    break;                                                       \
+  }
+      FOR_INT_TYPES(HC)
+#undef HC
+    case TSR_COL_FLOAT32: {
+      const float *v = r->values;
+      for (int64_t i = b0; i < e; i++)
+        x[i - b0] = fmix64(norm_f64((double)v[ROW(i)]));
+      break;
+    }
+    case TSR_COL_FLOAT64: {
+      const double *v = r->values;
+      for (int64_t i = b0; i < e; i++)
+        x[i - b0] = fmix64(norm_f64(v[ROW(i)]));
+      break;
+    }
+    default: { /* strings */
+      const tsr_string_view *v = r->values;
+      for (int64_t i = b0; i < e; i++) {
+        uint64_t a = 0, b = 0;
+        if (bits == NULL || tsr__bit_get(bits, ROW(i))) /* a null's view may point anywhere */
+          view_key(&v[ROW(i)], r->data, &a, &b);
+        x[i - b0] = key_hash(a, b);
+      }
+      break;
+    }
+    }
+    if (bits != NULL)
+      for (int64_t i = b0; i < e; i++)
+        x[i - b0] = tsr__bit_get(bits, ROW(i)) ? x[i - b0] : UINT64_C(0x5bd1e9955bd1e995);
+    if (combine)
+      for (int64_t i = b0; i < e; i++)
+        h[i] = fmix64(h[i] * UINT64_C(0x9E3779B97F4A7C15) + x[i - b0]);
+    else
+      memcpy(h + b0, x, (size_t)(e - b0) * sizeof *h);
+  }
+#undef ROW
 }
 
 tsr_status gb_coder_code(gb_coder *c, const tsr__colread *r, uint32_t *codes) {

@@ -6,14 +6,16 @@
  * frame's key and aggregated columns are lowered into one task graph, and
  * one task per row chunk (reading those columns' chunks, so the input's
  * lazy ops run fused before it) groups the chunk's rows into local groups
- * (group_keys.c), keeps each local group's key values, and fills partial
- * aggregate states (group_aggs.c).  Then, on the calling thread, the local
- * groups of all chunks, concatenated in chunk order, are grouped again by
- * their key values with the same coders: global groups are numbered in the
- * order of their first row (TSR_GROUP_FIRST_SEEN), and the partial states
- * are merged chunk by chunk in chunk order, so every result is bitwise
- * identical for any number of threads.  The result is a frame over table
- * chunks held in memory (mem_frame.c). */
+ * (group_keys.c), numbered by hash bucket of their keys, keeps each local
+ * group's key values, and fills partial aggregate states (group_aggs.c).
+ * Then the merge, one task per bucket (one task in all when there are few
+ * local groups): a bucket's local groups of all chunks, in chunk order, are
+ * grouped again by their key values with the same coders, and the partial
+ * states are merged chunk by chunk in chunk order, so every result is
+ * bitwise identical for any number of threads; the groups are listed in
+ * the order of their first row (TSR_GROUP_FIRST_SEEN): grouped by the chunk
+ * of their first row, then by a scan of that chunk's rows (a sort when few).  The result is a frame over table chunks held in
+ * memory (mem_frame.c). */
 #include <malloc.h>
 #include <math.h>
 #include <stdio.h>
@@ -39,11 +41,20 @@ const char *tsr_agg_op_name(tsr_agg_op op) {
 
 /* ---- the plan ------------------------------------------------------------------- */
 
+/* With keys, a chunk's local groups are numbered by bucket (the top
+ * NBUCKET_BITS bits of their keys' hash), then by first row: the merge
+ * takes one bucket of every chunk as one partition. */
+#define NBUCKET_BITS 8
+#define NBUCKETS (1 << NBUCKET_BITS)
+
 typedef struct gb_part { /* one chunk's local groups */
   int64_t n;
   int64_t rows;
-  gb_col *keys; /* nkeys */
-  int32_t *ids; /* rows: each row's local group (kept for holistic aggregates) */
+  gb_col *keys;    /* nkeys */
+  int32_t *ids;    /* rows: each row's local group (kept for holistic aggregates) */
+  int32_t *first;  /* n: each local group's first row */
+  int64_t *gcount; /* n: rows per local group (the count of columns without nulls) */
+  int64_t *boff;   /* NBUCKETS + 1 (with keys): bucket b's local groups are boff[b].. */
 } gb_part;
 
 typedef struct gb_job {
@@ -108,7 +119,47 @@ static void part_free(tsr_ctx *ctx, const gb_job *job, gb_part *p) {
       gb_col_free(ctx, &p->keys[j]);
   tsr_free(ctx, p->keys);
   tsr_free(ctx, p->ids);
+  tsr_free(ctx, p->first);
+  tsr_free(ctx, p->boff);
+  tsr_free(ctx, p->gcount);
   memset(p, 0, sizeof *p);
+}
+
+/* Renumbers the chunk's n local groups by bucket, then first row: p->boff,
+ * p->first (from first[]) and ids[] (rows of them) in the new numbers. */
+static tsr_status bucket_groups(gb_job *job, const tsr__colread *in, int64_t rows, int64_t n,
+                                const int32_t *first, int32_t *ids, gb_part *p) {
+  tsr_ctx *ctx = job->ctx;
+  uint64_t *h = NULL;
+  int32_t *inv = NULL;
+  int64_t cur[NBUCKETS];
+  tsr_status st = TSR_OK;
+  TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)n * sizeof *h + 8, (void **)&h));
+  TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)n * sizeof *inv + 4, (void **)&inv));
+  TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)n * sizeof *p->first + 4, (void **)&p->first));
+  TSR__TRY_GOTO(st,
+                tsr__alloc_array(ctx, NBUCKETS + 1, sizeof *p->boff, "buckets", (void **)&p->boff));
+  for (int j = 0; j < job->nkeys; j++)
+    gb_hash_col(&in[job->key_in[j]], job->key_types[j], first, n, j > 0, h);
+  memset(cur, 0, sizeof cur);
+  for (int64_t l = 0; l < n; l++)
+    cur[h[l] >> (64 - NBUCKET_BITS)]++;
+  p->boff[0] = 0;
+  for (int b = 0; b < NBUCKETS; b++) {
+    p->boff[b + 1] = p->boff[b] + cur[b];
+    cur[b] = p->boff[b];
+  }
+  for (int64_t l = 0; l < n; l++) {
+    int64_t to = cur[h[l] >> (64 - NBUCKET_BITS)]++;
+    inv[l] = (int32_t)to;
+    p->first[to] = first[l];
+  }
+  for (int64_t i = 0; i < rows; i++)
+    ids[i] = inv[ids[i]];
+fail:
+  tsr_free(ctx, h);
+  tsr_free(ctx, inv);
+  return st;
 }
 
 static tsr_status chunk_kernel(const tsr_kernel_call *call) {
@@ -155,9 +206,15 @@ static tsr_status chunk_kernel(const tsr_kernel_call *call) {
   for (int j = 0; j < k; j++)
     tsr_free(ctx, codes[j]);
   memset(codes, 0, (size_t)k * sizeof *codes);
+  if (k > 0) {
+    TSR__TRY_GOTO(st, bucket_groups(job, in, rows, n, first, ids, p));
+    tsr_free(ctx, first);
+    first = p->first;
+  }
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)n + 1, sizeof *gcount, (void **)&gcount));
   for (int64_t i = 0; i < rows; i++)
     gcount[ids[i]]++;
+  p->gcount = gcount; /* aggregate states may share it */
   if (job->need_last) {
     TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)n * sizeof *last + 4, (void **)&last));
     for (int64_t i = 0; i < rows; i++)
@@ -188,9 +245,11 @@ fail:
   tsr_free(ctx, codes);
   tsr_free(ctx, ncodes);
   tsr_free(ctx, ids);
-  tsr_free(ctx, first);
+  if (first != p->first)
+    tsr_free(ctx, first);
   tsr_free(ctx, last);
-  tsr_free(ctx, gcount);
+  if (gcount != p->gcount)
+    tsr_free(ctx, gcount);
   if (in != cr)
     tsr_free(ctx, in);
   return st;
@@ -198,52 +257,149 @@ fail:
 
 /* ---- the merge ----------------------------------------------------------------------- */
 
+/* The merge is partitioned by a hash of the key values: with many local
+ * groups (at least PART_MIN_ENTRIES), partition b is bucket b of every
+ * chunk (NBUCKETS partitions), else there is one partition.  Every
+ * partition is merged on its own, in parallel: its entries (local groups)
+ * in chunk order are grouped by the key coders, and the partial states of
+ * each group are combined in chunk order, as a single merge would; the
+ * partition count depends on the number of local groups only, never on
+ * threads.  Group ids are partition-major (partition p's groups from
+ * base[p]); `order` lists them in the order of their first row. */
+#define PART_MIN_ENTRIES 65536
+
+typedef struct gb_mpart { /* one partition of the merge */
+  int64_t n;              /* entries: local groups of every chunk */
+  int64_t ngroups;
+  int64_t base;                 /* its first group id */
+  int32_t *pg;                  /* n: each entry's group within the partition */
+  int32_t *origin_c, *origin_l; /* ngroups: chunk and local group of its first row */
+} gb_mpart;
+
 typedef struct gb_merged {
   int64_t ngroups;
   int64_t total;     /* local groups of all chunks */
   int64_t *off;      /* nchunks + 1: first local group of each chunk in the concatenation */
-  int32_t *gid;      /* total: each local group's global group */
+  int32_t *gid;      /* total (holistic aggregates only): each local group's group */
   int32_t *origin_c; /* ngroups: the chunk and local group of each group's first row */
   int32_t *origin_l;
+  int64_t *order;   /* ngroups: the groups in the order of their first row */
   gb_state *states; /* naggs */
+  int nparts;       /* 1 or NBUCKETS */
+  gb_mpart *parts;  /* nparts */
 } gb_merged;
 
 static void merged_free(tsr_ctx *ctx, const gb_job *job, gb_merged *m) {
   if (m->states != NULL)
     for (int a = 0; a < job->naggs; a++)
       gb_state_free(ctx, &m->states[a]);
+  if (m->parts != NULL)
+    for (int p = 0; p < m->nparts; p++) {
+      tsr_free(ctx, m->parts[p].pg);
+      tsr_free(ctx, m->parts[p].origin_c);
+      tsr_free(ctx, m->parts[p].origin_l);
+    }
+  tsr_free(ctx, m->parts);
   tsr_free(ctx, m->states);
   tsr_free(ctx, m->off);
   tsr_free(ctx, m->gid);
   tsr_free(ctx, m->origin_c);
   tsr_free(ctx, m->origin_l);
+  tsr_free(ctx, m->order);
   memset(m, 0, sizeof *m);
 }
 
-static tsr_status merge(gb_job *job, gb_merged *m) {
+typedef struct merge_task {
+  gb_job *job;
+  gb_merged *m;
+  int64_t index; /* chunk or partition */
+} merge_task;
+
+/* Runs fn over tasks 0..n-1 in parallel. */
+static tsr_status run_tasks(gb_job *job, gb_merged *m, const char *name, tsr_kernel_fn kernel,
+                            int64_t n) {
   tsr_ctx *ctx = job->ctx;
-  int64_t nc = job->nchunks;
-  int k = job->nkeys;
+  tsr_taskgraph *g = NULL;
+  uint32_t *ids = NULL, k;
   tsr_status st = TSR_OK;
+  TSR__TRY_GOTO(st, tsr_taskgraph_create(ctx, &g));
+  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)n + 1, sizeof *ids, "tasks", (void **)&ids));
+  TSR__TRY_GOTO(st, tsr_taskgraph_add_kernel(g, name, kernel, NULL, &k));
+  for (int64_t i = 0; i < n; i++) {
+    merge_task t = {job, m, i};
+    TSR__TRY_GOTO(st, tsr_taskgraph_add_task(g, k, NULL, 0, &t, sizeof t, 0, &ids[i]));
+  }
+  TSR__TRY_GOTO(st, tsr_taskgraph_cull(g, ids, (uint32_t)n));
+  TSR__TRY_GOTO(st, tsr_taskgraph_run(g));
+fail:
+  tsr_free(ctx, ids);
+  tsr_taskgraph_destroy(&g);
+  return st;
+}
+
+/* Entries [s, s + n) of key column c read as a column (bits: room for the
+ * validity of n rows, used when c has nulls). */
+static void slice_read(const gb_col *c, int64_t s, int64_t n, uint8_t *bits, tsr__colread *r) {
+  size_t w = tsr_type_width(c->type);
+  r->rows = n;
+  r->values = (const unsigned char *)c->values + (size_t)s * w;
+  r->data = c->data;
+  r->null_count = 0;
+  r->validity = NULL;
+  if (c->nulls == 0)
+    return;
+  memset(bits, 0xff, (size_t)(n + 7) / 8);
+  for (int64_t i = 0; i < n; i++)
+    if (!tsr__bit_get(c->validity, s + i)) {
+      tsr__bit_set(bits, i, false);
+      r->null_count++;
+    }
+  r->validity = r->null_count > 0 ? bits : NULL;
+}
+
+/* The entries of chunk c in partition p: its local groups [*s, *s + count). */
+static int64_t slice_of(const gb_job *job, const gb_merged *m, int64_t c, int64_t p, int64_t *s) {
+  const gb_part *pt = &job->parts[c];
+  if (m->nparts == 1) {
+    *s = 0;
+    return pt->n;
+  }
+  *s = pt->boff[p];
+  return pt->boff[p + 1] - pt->boff[p];
+}
+
+/* Groups partition `index`'s entries, in chunk order, by their keys. */
+static tsr_status group_kernel(const tsr_kernel_call *call) {
+  merge_task t;
+  memcpy(&t, call->params, sizeof t);
+  gb_job *job = t.job;
+  gb_merged *m = t.m;
+  tsr_ctx *ctx = job->ctx;
+  gb_mpart *mp = &m->parts[t.index];
+  int64_t nc = job->nchunks, p = t.index, n = 0, most = 0, s;
+  int k = job->nkeys;
+  for (int64_t c = 0; c < nc; c++) {
+    int64_t cnt = slice_of(job, m, c, p, &s);
+    n += cnt;
+    most = cnt > most ? cnt : most;
+  }
+  mp->n = n;
   uint32_t **codes = NULL;
   uint64_t *ncodes = NULL;
   int32_t *first = NULL;
-  memset(m, 0, sizeof *m);
-  TSR__TRY_GOTO(
-      st, tsr__alloc_array(ctx, (size_t)nc + 1, sizeof *m->off, "chunk offsets", (void **)&m->off));
-  m->off[0] = 0;
-  for (int64_t c = 0; c < nc; c++)
-    m->off[c + 1] = m->off[c] + job->parts[c].n;
-  int64_t total = m->total = m->off[nc];
-  TSR__CHECK_GOTO(st, total < INT32_MAX, TSR_ENOTSUP,
-                  "%s: %lld groups over all chunks (at most 2^31 - 1)", fn, (long long)total);
+  uint8_t *bits = NULL;
+  tsr_status st = TSR_OK;
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)k + 1, sizeof *codes, (void **)&codes));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)k + 1, sizeof *ncodes, (void **)&ncodes));
+  TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)(most + 7) / 8 + 8, (void **)&bits));
   for (int j = 0; j < k; j++) {
     uint64_t lo = UINT64_MAX, hi = 0;
     for (int64_t c = 0; c < nc; c++) {
+      int64_t cnt = slice_of(job, m, c, p, &s);
+      if (cnt == 0)
+        continue;
       tsr__colread r;
-      gb_col_read(&job->parts[c].keys[j], &r);
+      slice_read(&job->parts[c].keys[j], s, cnt, bits, &r);
       uint64_t a = 1, b = 0;
       gb_minmax(&r, job->key_types[j], &a, &b);
       if (a <= b) {
@@ -256,55 +412,40 @@ static tsr_status merge(gb_job *job, gb_merged *m) {
       hi = 0;
     }
     gb_coder *coder = NULL;
-    TSR__TRY_GOTO(st, gb_coder_create(ctx, job->key_types[j], lo, hi, total, &coder));
-    st = tsr__alloc_array(ctx, (size_t)total + 1, sizeof **codes, "key codes", (void **)&codes[j]);
+    TSR__TRY_GOTO(st, gb_coder_create(ctx, job->key_types[j], lo, hi, n, &coder));
+    st = tsr_kernel_alloc(ctx, (size_t)n * sizeof **codes + 4, (void **)&codes[j]);
+    int64_t e = 0;
     for (int64_t c = 0; c < nc && st == TSR_OK; c++) {
+      int64_t cnt = slice_of(job, m, c, p, &s);
+      if (cnt == 0)
+        continue;
       tsr__colread r;
-      gb_col_read(&job->parts[c].keys[j], &r);
-      st = gb_coder_code(coder, &r, codes[j] + m->off[c]);
+      slice_read(&job->parts[c].keys[j], s, cnt, bits, &r);
+      st = gb_coder_code(coder, &r, codes[j] + e);
+      e += cnt;
     }
     ncodes[j] = gb_coder_ncodes(coder);
     gb_coder_destroy(&coder);
     if (st != TSR_OK)
       goto fail;
   }
-  TSR__TRY_GOTO(
-      st, tsr__alloc_array(ctx, (size_t)total + 1, sizeof *m->gid, "group ids", (void **)&m->gid));
-  TSR__TRY_GOTO(
-      st, tsr__alloc_array(ctx, (size_t)total + 1, sizeof *first, "group ids", (void **)&first));
-  TSR__TRY_GOTO(st, gb_group_codes(ctx, k, codes, ncodes, total, m->gid, &m->ngroups, first));
-  if (k == 0 && m->ngroups == 0) {
-    m->ngroups = 1; /* no rows: one group of aggregates over nothing */
-    first[0] = -1;
-  }
-  int64_t ng = m->ngroups;
-  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)ng + 1, sizeof *m->origin_c, "groups",
-                                     (void **)&m->origin_c));
-  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)ng + 1, sizeof *m->origin_l, "groups",
-                                     (void **)&m->origin_l));
-  {
-    int64_t c = 0;
+  TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)n * sizeof *mp->pg + 4, (void **)&mp->pg));
+  TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)n * sizeof *first + 4, (void **)&first));
+  TSR__TRY_GOTO(st, gb_group_codes(ctx, k, codes, ncodes, n, mp->pg, &mp->ngroups, first));
+  int64_t ng = mp->ngroups;
+  TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)ng * sizeof *mp->origin_c + 4, (void **)&mp->origin_c));
+  TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)ng * sizeof *mp->origin_l + 4, (void **)&mp->origin_l));
+  if (ng > 0) {
+    int64_t c = 0, e0 = 0, cnt = slice_of(job, m, 0, p, &s);
     for (int64_t g = 0; g < ng; g++) { /* first[] increases with g */
-      if (first[g] < 0) {
-        m->origin_c[g] = -1;
-        m->origin_l[g] = -1;
-        continue;
-      }
-      while (m->off[c + 1] <= first[g])
+      while (e0 + cnt <= first[g]) {
+        e0 += cnt;
         c++;
-      m->origin_c[g] = (int32_t)c;
-      m->origin_l[g] = (int32_t)(first[g] - m->off[c]);
+        cnt = slice_of(job, m, c, p, &s);
+      }
+      mp->origin_c[g] = (int32_t)c;
+      mp->origin_l[g] = (int32_t)(s + first[g] - e0);
     }
-  }
-  TSR__TRY_GOTO(st,
-                tsr_calloc(ctx, (size_t)job->naggs + 1, sizeof *m->states, (void **)&m->states));
-  for (int a = 0; a < job->naggs; a++) {
-    if (job->aggs[a].holistic)
-      continue;
-    TSR__TRY_GOTO(st, gb_agg_merged_init(ctx, &job->aggs[a], ng, &m->states[a]));
-    for (int64_t c = 0; c < nc; c++)
-      gb_agg_merge(&job->aggs[a], &m->states[a], job->astates + (int64_t)a * nc, (int32_t)c,
-                   m->gid + m->off[c], job->parts[c].n);
   }
 fail:
   if (codes != NULL)
@@ -313,6 +454,159 @@ fail:
   tsr_free(ctx, codes);
   tsr_free(ctx, ncodes);
   tsr_free(ctx, first);
+  tsr_free(ctx, bits);
+  return st;
+}
+
+/* Merges partition `index`'s partial states, chunk by chunk in chunk order. */
+static tsr_status combine_kernel(const tsr_kernel_call *call) {
+  merge_task t;
+  memcpy(&t, call->params, sizeof t);
+  gb_job *job = t.job;
+  gb_merged *m = t.m;
+  tsr_ctx *ctx = job->ctx;
+  const gb_mpart *mp = &m->parts[t.index];
+  int64_t nc = job->nchunks, p = t.index, most = 0, s;
+  for (int64_t c = 0; c < nc; c++) {
+    int64_t cnt = slice_of(job, m, c, p, &s);
+    most = cnt > most ? cnt : most;
+  }
+  int32_t *map = NULL;
+  TSR_TRY(tsr_kernel_alloc(ctx, (size_t)most * sizeof *map + 4, (void **)&map));
+  int64_t e = 0;
+  for (int64_t c = 0; c < nc; c++) {
+    int64_t cnt = slice_of(job, m, c, p, &s);
+    if (cnt == 0)
+      continue;
+    for (int64_t i = 0; i < cnt; i++)
+      map[i] = (int32_t)(mp->base + mp->pg[e + i]);
+    for (int a = 0; a < job->naggs; a++)
+      if (!job->aggs[a].holistic)
+        gb_agg_merge(&job->aggs[a], &m->states[a], job->astates + (int64_t)a * nc, (int32_t)c, s,
+                     map, cnt);
+    if (m->gid != NULL)
+      memcpy(m->gid + m->off[c] + s, map, (size_t)cnt * sizeof *map);
+    e += cnt;
+  }
+  tsr_free(ctx, map);
+  return TSR_OK;
+}
+
+static int row_cmp(const void *a, const void *b) {
+  int64_t x = ((const int64_t *)a)[0], y = ((const int64_t *)b)[0];
+  return x < y ? -1 : x > y;
+}
+
+/* m->order: the groups by their first row.  The groups are counted out by
+ * the chunk of their first row; within a chunk, many groups are ordered by
+ * a scan of the chunk's rows (slot[row] = group), few by a sort. */
+static tsr_status first_seen_order(const gb_job *job, gb_merged *m) {
+  tsr_ctx *ctx = job->ctx;
+  int64_t ng = m->ngroups, nc = job->nchunks, most = 0;
+  int64_t *base = NULL, *grp = NULL;
+  int32_t *slot = NULL;
+  tsr_status st = TSR_OK;
+  if (job->nkeys == 0 || ng <= 1) { /* at most one group */
+    for (int64_t g = 0; g < ng; g++)
+      m->order[g] = g;
+    return TSR_OK;
+  }
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nc + 2, sizeof *base, (void **)&base));
+  TSR__TRY_GOTO(
+      st, tsr__alloc_array(ctx, 2 * (size_t)ng + 2, sizeof *grp, "group order", (void **)&grp));
+  for (int64_t g = 0; g < ng; g++)
+    base[m->origin_c[g] + 1]++;
+  for (int64_t c = 0; c < nc; c++) {
+    int64_t rows = job->parts[c].rows;
+    most = base[c + 1] > 0 && rows > most ? rows : most;
+    base[c + 1] += base[c];
+  }
+  for (int64_t g = 0; g < ng; g++) { /* (first row, group) pairs by chunk */
+    int32_t c = m->origin_c[g];
+    int64_t at = base[c]++;
+    grp[2 * at] = job->parts[c].first[m->origin_l[g]];
+    grp[2 * at + 1] = g;
+  }
+  for (int64_t c = nc; c > 0; c--) /* back to the chunks' starts */
+    base[c] = base[c - 1];
+  base[0] = 0;
+  TSR__TRY_GOTO(
+      st, tsr__alloc_array(ctx, (size_t)most + 1, sizeof *slot, "group order", (void **)&slot));
+  for (int64_t c = 0; c < nc; c++) {
+    int64_t lo = base[c], n = base[c + 1] - lo, rows = job->parts[c].rows;
+    if (n == 0)
+      continue;
+    if (n * 16 < rows) {
+      qsort(grp + 2 * lo, (size_t)n, 2 * sizeof *grp, row_cmp); /* rows are distinct */
+      for (int64_t i = 0; i < n; i++)
+        m->order[lo + i] = grp[2 * (lo + i) + 1];
+      continue;
+    }
+    memset(slot, 0xff, (size_t)rows * sizeof *slot);
+    for (int64_t i = lo; i < lo + n; i++)
+      slot[grp[2 * i]] = (int32_t)grp[2 * i + 1];
+    int64_t o = lo;
+    for (int64_t r = 0; r < rows; r++)
+      if (slot[r] >= 0)
+        m->order[o++] = slot[r];
+  }
+fail:
+  tsr_free(ctx, base);
+  tsr_free(ctx, grp);
+  tsr_free(ctx, slot);
+  return st;
+}
+
+static tsr_status merge(gb_job *job, gb_merged *m) {
+  tsr_ctx *ctx = job->ctx;
+  int64_t nc = job->nchunks;
+  tsr_status st = TSR_OK;
+  memset(m, 0, sizeof *m);
+  TSR__TRY_GOTO(
+      st, tsr__alloc_array(ctx, (size_t)nc + 1, sizeof *m->off, "chunk offsets", (void **)&m->off));
+  m->off[0] = 0;
+  for (int64_t c = 0; c < nc; c++)
+    m->off[c + 1] = m->off[c] + job->parts[c].n;
+  int64_t total = m->total = m->off[nc];
+  TSR__CHECK_GOTO(st, total < INT32_MAX, TSR_ENOTSUP,
+                  "%s: %lld groups over all chunks (at most 2^31 - 1)", fn, (long long)total);
+  m->nparts = job->nkeys > 0 && total >= PART_MIN_ENTRIES ? NBUCKETS : 1;
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)m->nparts, sizeof *m->parts, (void **)&m->parts));
+  TSR__TRY_GOTO(st, run_tasks(job, m, "frame_groupby_group", group_kernel, m->nparts));
+  int64_t ng = 0;
+  for (int p = 0; p < m->nparts; p++) {
+    m->parts[p].base = ng;
+    ng += m->parts[p].ngroups;
+  }
+  bool none = job->nkeys == 0 && ng == 0; /* no rows: one group of aggregates over nothing */
+  m->ngroups = none ? 1 : ng;
+  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)m->ngroups + 1, sizeof *m->origin_c, "groups",
+                                     (void **)&m->origin_c));
+  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)m->ngroups + 1, sizeof *m->origin_l, "groups",
+                                     (void **)&m->origin_l));
+  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)m->ngroups + 1, sizeof *m->order, "groups",
+                                     (void **)&m->order));
+  for (int p = 0; p < m->nparts; p++) {
+    const gb_mpart *mp = &m->parts[p];
+    memcpy(m->origin_c + mp->base, mp->origin_c, (size_t)mp->ngroups * sizeof *m->origin_c);
+    memcpy(m->origin_l + mp->base, mp->origin_l, (size_t)mp->ngroups * sizeof *m->origin_l);
+  }
+  if (none) {
+    m->origin_c[0] = m->origin_l[0] = -1;
+    m->order[0] = 0;
+  } else {
+    TSR__TRY_GOTO(st, first_seen_order(job, m));
+  }
+  TSR__TRY_GOTO(st,
+                tsr_calloc(ctx, (size_t)job->naggs + 1, sizeof *m->states, (void **)&m->states));
+  for (int a = 0; a < job->naggs; a++)
+    if (!job->aggs[a].holistic)
+      TSR__TRY_GOTO(st, gb_agg_merged_init(ctx, &job->aggs[a], m->ngroups, &m->states[a]));
+  if (job->nhol > 0)
+    TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)total + 1, sizeof *m->gid, "group ids",
+                                       (void **)&m->gid));
+  TSR__TRY_GOTO(st, run_tasks(job, m, "frame_groupby_combine", combine_kernel, m->nparts));
+fail:
   return st;
 }
 
@@ -464,8 +758,7 @@ static tsr_status build_result(gb_job *job, gb_merged *m, tsr_group_order order_
   size_t *bytes = NULL, *widths = NULL;
   TSR__TRY_GOTO(
       st, tsr__alloc_array(ctx, (size_t)ng + 1, sizeof *order, "group order", (void **)&order));
-  for (int64_t g = 0; g < ng; g++)
-    order[g] = g;
+  memcpy(order, m->order, (size_t)ng * sizeof *order);
   if (order_kind == TSR_GROUP_SORTED && nk > 0 && ng > 1) {
     TSR__TRY_GOTO(st,
                   tsr__alloc_array(ctx, (size_t)ng + 1, sizeof *tmp, "group order", (void **)&tmp));

@@ -5,12 +5,12 @@
  * chunks held in memory (mem_frame.c).
  *
  * The plan (groupby.c): one task per input row chunk groups its rows into
- * local groups (numbered in the order of their first row in the chunk),
- * keeps each local group's key values and partial aggregate states; then
- * the local groups of all chunks, in chunk order, are grouped again by the
- * same coders into global groups (so global groups come in the order of
- * their first row), and partial states are merged in chunk order: results
- * do not depend on the thread count. */
+ * local groups (numbered by hash bucket of their keys, then in the order of
+ * their first row in the chunk), keeps each local group's key values and
+ * partial aggregate states; then one task per bucket groups the bucket's
+ * local groups of all chunks, in chunk order, again by the same coders into
+ * global groups, and merges partial states in chunk order: results do not
+ * depend on the thread count. */
 #ifndef TSR_FRAME_GROUPBY_IMPL_H
 #define TSR_FRAME_GROUPBY_IMPL_H
 
@@ -60,6 +60,11 @@ tsr_status gb_coder_create(tsr_ctx *ctx, tsr_type type, uint64_t lo, uint64_t hi
 void gb_coder_destroy(gb_coder **c);
 /* Codes the r->rows values of r into codes[]. */
 tsr_status gb_coder_code(gb_coder *c, const tsr__colread *r, uint32_t *codes);
+/* h[i] = a hash of r's value at row rows[i] (rows NULL: row i), i < n
+ * (combine: mixed with h[i] already there); equal for values the coders
+ * take as equal (every null, every NaN, -0.0 and 0.0), in every chunk. */
+void gb_hash_col(const tsr__colread *r, tsr_type type, const int32_t *rows, int64_t n, bool combine,
+                 uint64_t *h);
 /* Codes so far (an upper bound of every code + 1). */
 uint64_t gb_coder_ncodes(const gb_coder *c);
 /* The order-mapped minimum and maximum of r's valid values (integers,
@@ -105,20 +110,22 @@ enum { GB_K_INT = 0, GB_K_UINT, GB_K_FLOAT, GB_K_OTHER };
  * depends on the op and kind). */
 typedef struct gb_state {
   int64_t n;
-  int64_t *count;     /* non-null values (count, sum, mean, ... ; corr: pairs) */
-  int64_t *isum;      /* per chunk: integer sums of narrow types */
-  gb_i128 *wsum;      /* integer sums of 64-bit types, and every merged sum */
-  double *fsum;       /* float sums; var/corr: mean of x */
-  double *mean2;      /* corr: mean of y */
-  double *m2;         /* var: sum of squared deviations; corr: of x */
-  double *m2y;        /* corr: of y */
-  double *cxy;        /* corr: co-moment */
-  int64_t *imin;      /* min/max of integers (uints in uint64 bits), bools any/all */
-  double *fmin;       /* min/max of floats */
-  int32_t *row;       /* string min/max, first, last: the row (chunk) or -1 */
-  gb_col vals;        /* per chunk: string min/max, first, last values of local groups */
-  int32_t *src_chunk; /* merged: the chunk whose vals hold the value, or -1 */
-  int32_t *src_local; /* merged: the local group there */
+  int64_t *count;        /* non-null values (count, sum, mean, ... ; corr: pairs) */
+  const int64_t *gcount; /* per chunk, instead of count when the column has no nulls:
+                            the chunk's rows per local group (borrowed) */
+  int64_t *isum;         /* per chunk: integer sums of narrow types */
+  gb_i128 *wsum;         /* integer sums of 64-bit types, and every merged sum */
+  double *fsum;          /* float sums; var/corr: mean of x */
+  double *mean2;         /* corr: mean of y */
+  double *m2;            /* var: sum of squared deviations; corr: of x */
+  double *m2y;           /* corr: of y */
+  double *cxy;           /* corr: co-moment */
+  int64_t *imin;         /* min/max of integers (uints in uint64 bits), bools any/all */
+  double *fmin;          /* min/max of floats */
+  int32_t *row;          /* string min/max, first, last: the row (chunk) or -1 */
+  gb_col vals;           /* per chunk: string min/max, first, last values of local groups */
+  int32_t *src_chunk;    /* merged: the chunk whose vals hold the value, or -1 */
+  int32_t *src_local;    /* merged: the local group there */
 } gb_state;
 
 void gb_state_free(tsr_ctx *ctx, gb_state *s);
@@ -132,11 +139,11 @@ tsr_status gb_agg_chunk(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x, co
                         const int32_t *last, const int64_t *gcount, gb_state *out);
 /* Allocates merged states for ngroups groups. */
 tsr_status gb_agg_merged_init(tsr_ctx *ctx, const gb_agg *a, int64_t ngroups, gb_state *out);
-/* Merges chunk `chunk`'s partial states (parts[chunk]: n local groups,
- * map[l] their global groups) into the merged states; chunks are merged in
- * order. */
+/* Merges the n local groups start.. of chunk `chunk` (parts[chunk]) into
+ * the merged states of groups map[0..n); every group's chunks are merged
+ * in chunk order. */
 void gb_agg_merge(const gb_agg *a, gb_state *dst, const gb_state *parts, int32_t chunk,
-                  const int32_t *map, int64_t n);
+                  int64_t start, const int32_t *map, int64_t n);
 /* Writes the result of groups order[0..n) into column chunk `out` (values
  * and validity; rows already set by the caller); `parts` are the chunk
  * states (for values kept per chunk).  TSR_EOVERFLOW for sums that do not

@@ -4,8 +4,9 @@
  * least 64 ragged chunks with nulls, NaN (several payloads), -0.0, every
  * key type, several keys (also more than 64 bits of them), few groups, all
  * distinct keys, a single group, all-null groups, zero and one rows; in
- * first-seen and sorted order.  Results bitwise identical with 1, 2 and 4
- * threads; one row per value for largest/smallest; errors. */
+ * first-seen and sorted order; many groups (the bucket-partitioned
+ * merge).  Results bitwise identical with 1, 2, 4 and 8 threads; one row
+ * per value for largest/smallest; errors. */
 #include <math.h>
 #include <unistd.h>
 
@@ -679,6 +680,57 @@ static void test_groupby__threads_agree_bitwise(void **state) {
   ref_frame_free(&ref);
 }
 
+/* Many groups in many chunks: at least 65536 local groups, so the merge
+ * runs one partition per hash bucket (every partition combining its
+ * groups' states in chunk order); string keys short (compared as their
+ * views' words) and long, an int32 key over a range of 30000 beside a
+ * bool; checked against the reference, and bitwise across 1, 2, 4 and 8
+ * threads. */
+static void test_groupby__many_groups(void **state) {
+  tsr_ctx *ctx = *state;
+  tsr_agg aggs[NAGGS];
+  char names[NVALS][8];
+  enum { MANY = 80000 };
+  for (int c = 0; c < 2; c++) {
+    tsr_type kt[2] = {{c == 0 ? TSR_COL_STRING : TSR_COL_INT32, 0}, {TSR_COL_BOOL, 0}};
+    int nk = c == 0 ? 1 : 2, card[2] = {30000, 2};
+    make_aggs(nk, aggs, names);
+    ref_frame ref;
+    tsr_frame *f = NULL;
+    make_frame(ctx, nk, kt, card, MANY, 3, 900 + (uint64_t)c, &ref, &f);
+    if (c == 0) { /* 30000 strings, a third of them inline (at most 12 bytes) */
+      uint64_t seed = 17;
+      for (int64_t i = 0; i < ref.n; i++) {
+        uint64_t k = fu_rand(&seed) % 30000;
+        char buf[64];
+        snprintf(buf, sizeof buf, k % 3 == 0 ? "k%llu" : "a-longer-key-number-%llu",
+                 (unsigned long long)k);
+        free(ref.cols[0].str[i]);
+        ref.cols[0].str[i] = fu_strdup(buf);
+      }
+      tsr_frame_destroy(&f);
+      assert_ok(ref_frame_to_frame(ctx, &ref, 64, 31, &f));
+    }
+    assert_true(tsr_frame_nchunks(f) >= 64);
+    int keys[2] = {0, 1};
+    check_groupby(f, &ref, nk, keys, NAGGS, aggs);
+    const char *kn[2] = {"c0", "c1"};
+    tsr_frame *r1 = NULL, *rn = NULL;
+    assert_ok(tsr_ctx_set_threads(ctx, 1));
+    assert_ok(tsr_frame_groupby(f, nk, kn, NAGGS, aggs, NULL, &r1));
+    for (int t = 2; t <= 8; t *= 2) {
+      assert_ok(tsr_ctx_set_threads(ctx, t));
+      assert_ok(tsr_frame_groupby(f, nk, kn, NAGGS, aggs, NULL, &rn));
+      result_equal(r1, rn);
+      tsr_frame_destroy(&rn);
+    }
+    assert_ok(tsr_ctx_set_threads(ctx, 2));
+    tsr_frame_destroy(&r1);
+    tsr_frame_destroy(&f);
+    ref_frame_free(&ref);
+  }
+}
+
 /* By hand, DuckDB's answers (checked with @duckdb/node-api). */
 static void test_groupby__by_hand(void **state) {
   tsr_ctx *ctx = *state;
@@ -867,6 +919,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_groupby__edge_shapes, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_groupby__threads_agree_bitwise, test_ctx_setup,
                                       test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_groupby__many_groups, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_groupby__lazy_input, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_groupby__by_hand, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_groupby__errors, test_ctx_setup, test_ctx_teardown),
