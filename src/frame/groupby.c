@@ -14,8 +14,9 @@
  * states are merged chunk by chunk in chunk order, so every result is
  * bitwise identical for any number of threads; the groups are listed in
  * the order of their first row (TSR_GROUP_FIRST_SEEN): grouped by the chunk
- * of their first row, then by a scan of that chunk's rows (a sort when few).  The result is a frame over table chunks held in
- * memory (mem_frame.c). */
+ * of their first row, then by a scan of that chunk's rows (a sort when
+ * few).  The result is a frame over table chunks held in memory
+ * (mem_frame.c). */
 #include <malloc.h>
 #include <math.h>
 #include <stdio.h>
