@@ -21,7 +21,8 @@
  * DuckDB writes each query's answer (--answers); in the last turn, after
  * each query's timing, tessera's whole answer is compared with DuckDB's row
  * by row, both sorted by every column, keys first (integers and strings
- * exactly, floats within 1e-9 relative): the `check` column says `ok` or
+ * exactly, floats within 1e-9 relative or both below 1e-15): the `check`
+ * column says `ok` or
  * what differs.  The answers go to a temporary directory, removed at the
  * end (--keep-answers DIR keeps them there).  Without --csv the
  * 1e7-row G1 file is generated once into $TMPDIR/tessera-bench/ (as `tessera
@@ -376,7 +377,10 @@ static void cell_text(const acol *a, int64_t i, char *buf, size_t size) {
 }
 
 /* Whether two cells agree: integers and strings exactly, floats (or a
- * float beside an integer) within 1e-9 relative, NaN with NaN. */
+ * float beside an integer) within 1e-9 relative, NaN with NaN, and two
+ * values both below 1e-15 in magnitude as zero up to rounding (q9's r2 of
+ * a group whose correlation is ~1e-17 is rounding noise in every engine:
+ * 9e-36 here, 1e-34 in DuckDB). */
 static bool same_cell(const acol *a, int64_t x, const acol *b, int64_t y) {
   if (a->valid[x] != b->valid[y])
     return false;
@@ -391,7 +395,7 @@ static bool same_cell(const acol *a, int64_t x, const acol *b, int64_t y) {
   if (p != p || q != q)
     return p != p && q != q;
   double m = fabs(p) > fabs(q) ? fabs(p) : fabs(q);
-  return p == q || fabs(p - q) <= 1e-9 * m;
+  return p == q || fabs(p - q) <= 1e-9 * m || m < 1e-15;
 }
 
 /* Compares tessera's answer with DuckDB's (both sorted by every column, the
