@@ -125,6 +125,11 @@ tsr_status tsr__grow_array(tsr_ctx *ctx, void **ptr, size_t old_count, size_t ne
 /* strdup through the allocator. */
 tsr_status tsr__strdup(tsr_ctx *ctx, const char *s, char **out);
 
+/* pread/pwrite of exactly `bytes` at `off` (fileio.c): 0, an errno value,
+ * or -1 when the file ends first (the device takes no byte). */
+int tsr__pread_full(int fd, void *buf, uint64_t bytes, uint64_t off);
+int tsr__pwrite_full(int fd, const void *buf, uint64_t bytes, uint64_t off);
+
 /* True for a value of TSR_STATUS_MAP (kernels may return anything). */
 bool tsr__status_known(tsr_status status);
 

@@ -261,21 +261,10 @@ static tsr_status format_kernel(const tsr_kernel_call *call) {
   return TSR_OK;
 }
 
+/* 0 or an errno value (EIO when the device takes no byte). */
 static int pwrite_all(int fd, const char *p, size_t n, uint64_t off) {
-  while (n > 0) {
-    ssize_t k = pwrite(fd, p, n, (off_t)off);
-    if (k < 0) {
-      if (errno == EINTR)
-        continue;
-      return errno;
-    }
-    if (k == 0)
-      return EIO;
-    p += k;
-    n -= (size_t)k;
-    off += (uint64_t)k;
-  }
-  return 0;
+  int e = tsr__pwrite_full(fd, p, n, off);
+  return e < 0 ? EIO : e;
 }
 
 /* Inputs: the format task, then (after the first) the previous write task.

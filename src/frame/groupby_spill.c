@@ -100,34 +100,16 @@ static void file_close(sp_file *f) {
 static tsr_status file_append(sp_file *f, const void *buf, uint64_t bytes, uint64_t *off) {
   uint64_t o = atomic_fetch_add(&f->end, bytes);
   *off = o;
-  const char *p = buf;
-  while (bytes > 0) {
-    size_t want = bytes > (UINT64_C(1) << 30) ? (size_t)1 << 30 : (size_t)bytes;
-    ssize_t n = pwrite(f->fd, p, want, (off_t)o);
-    if (n < 0 && errno == EINTR)
-      continue;
-    TSR_CHECK(n > 0, TSR_EIO, "%s: writing %llu bytes to a spill file (TESSERA_SPILL_DIR): %s",
-              fn, (unsigned long long)bytes, n < 0 ? strerror(errno) : "no space left");
-    p += n;
-    bytes -= (uint64_t)n;
-    o += (uint64_t)n;
-  }
+  int e = tsr__pwrite_full(f->fd, buf, bytes, o);
+  TSR_CHECK(e == 0, TSR_EIO, "%s: writing %llu bytes to a spill file (TESSERA_SPILL_DIR): %s", fn,
+            (unsigned long long)bytes, e > 0 ? strerror(e) : "no space left");
   return TSR_OK;
 }
 
 static tsr_status file_read(int fd, void *buf, uint64_t bytes, uint64_t off) {
-  char *p = buf;
-  while (bytes > 0) {
-    size_t want = bytes > (UINT64_C(1) << 30) ? (size_t)1 << 30 : (size_t)bytes;
-    ssize_t n = pread(fd, p, want, (off_t)off);
-    if (n < 0 && errno == EINTR)
-      continue;
-    TSR_CHECK(n > 0, TSR_EIO, "%s: reading %llu bytes back from a spill file: %s", fn,
-              (unsigned long long)bytes, n < 0 ? strerror(errno) : "file too short");
-    p += n;
-    bytes -= (uint64_t)n;
-    off += (uint64_t)n;
-  }
+  int e = tsr__pread_full(fd, buf, bytes, off);
+  TSR_CHECK(e == 0, TSR_EIO, "%s: reading %llu bytes back from a spill file: %s", fn,
+            (unsigned long long)bytes, e > 0 ? strerror(e) : "file too short");
   return TSR_OK;
 }
 

@@ -45,15 +45,9 @@ static inline int32_t dict_lookup(const tsr__csv_col *col, const char *s, size_t
 }
 
 tsr_status tsr__csv_read_range(int fd, const char *path, int64_t off, size_t len, char *buf) {
-  size_t done = 0;
-  while (done < len) {
-    ssize_t k = pread(fd, buf + done, len - done, (off_t)(off + (int64_t)done));
-    if (k < 0 && errno == EINTR)
-      continue;
-    TSR_CHECK(k > 0, TSR_EIO, "%s: read failed at byte %lld: %s", path,
-              (long long)(off + (int64_t)done), k < 0 ? strerror(errno) : "the file shrank");
-    done += (size_t)k;
-  }
+  int e = tsr__pread_full(fd, buf, len, (uint64_t)off);
+  TSR_CHECK(e == 0, TSR_EIO, "%s: read failed at bytes %lld to %lld: %s", path, (long long)off,
+            (long long)(off + (int64_t)len), e > 0 ? strerror(e) : "the file shrank");
   return TSR_OK;
 }
 

@@ -99,32 +99,16 @@ static tsr_status open_file(tsr__spill *s) {
 }
 
 static tsr_status write_all(int fd, const void *buf, size_t bytes, uint64_t off) {
-  const char *p = buf;
-  while (bytes > 0) {
-    ssize_t n = pwrite(fd, p, bytes, (off_t)off);
-    if (n < 0 && errno == EINTR)
-      continue;
-    TSR_CHECK(n > 0, TSR_EIO, "writing %zu bytes to the spill file: %s", bytes,
-              n < 0 ? strerror(errno) : "no space");
-    p += n;
-    bytes -= (size_t)n;
-    off += (uint64_t)n;
-  }
+  int e = tsr__pwrite_full(fd, buf, bytes, off);
+  TSR_CHECK(e == 0, TSR_EIO, "writing %zu bytes to the spill file: %s", bytes,
+            e > 0 ? strerror(e) : "no space");
   return TSR_OK;
 }
 
 static tsr_status read_all(int fd, void *buf, size_t bytes, uint64_t off) {
-  char *p = buf;
-  while (bytes > 0) {
-    ssize_t n = pread(fd, p, bytes, (off_t)off);
-    if (n < 0 && errno == EINTR)
-      continue;
-    TSR_CHECK(n > 0, TSR_EIO, "reading %zu bytes back from the spill file: %s", bytes,
-              n < 0 ? strerror(errno) : "file too short");
-    p += n;
-    bytes -= (size_t)n;
-    off += (uint64_t)n;
-  }
+  int e = tsr__pread_full(fd, buf, bytes, off);
+  TSR_CHECK(e == 0, TSR_EIO, "reading %zu bytes back from the spill file: %s", bytes,
+            e > 0 ? strerror(e) : "file too short");
   return TSR_OK;
 }
 

@@ -13,32 +13,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "test_util.h"
+#include "scratch_dir.h"
 
-static char dir[256];
-
-static int group_setup(void **state) {
-  (void)state;
-  snprintf(dir, sizeof dir, "%s/tsr_csv_load_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-  return mkdtemp(dir) ? 0 : -1;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  char cmd[400];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  return system(cmd) == 0 ? 0 : -1;
-}
-
-static const char *write_file(const char *name, const char *text, size_t n) {
-  static char path[512];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  FILE *f = fopen(path, "wb");
-  assert_non_null(f);
-  assert_int_equal(fwrite(text, 1, n, f), n);
-  assert_int_equal(fclose(f), 0);
-  return path;
-}
 
 /* Cell (row, col) of a string or dictionary column, or "<null>". */
 static const char *cell(tsr_frame_result *r, int col, int64_t row) {

@@ -12,32 +12,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "test_util.h"
+#include "scratch_dir.h"
 
-static char dir[256];
-
-static int group_setup(void **state) {
-  (void)state;
-  snprintf(dir, sizeof dir, "%s/tsr_csv_read_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-  return mkdtemp(dir) ? 0 : -1;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  char cmd[400];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  return system(cmd) == 0 ? 0 : -1;
-}
-
-static const char *write_file(const char *name, const char *text, size_t n) {
-  static char path[512];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  FILE *f = fopen(path, "wb");
-  assert_non_null(f);
-  assert_int_equal(fwrite(text, 1, n, f), n);
-  assert_int_equal(fclose(f), 0);
-  return path;
-}
 #define WRITE(name, lit) write_file(name, lit, sizeof(lit) - 1)
 
 static tsr_frame_result *compute(tsr_frame *f) {
