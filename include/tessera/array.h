@@ -502,6 +502,16 @@ TSR_API TSR_NODISCARD tsr_status tsr_tril(tsr_array *m, int64_t k, tsr_array **o
  * np.trace(a, k): the sum of diagonal k of a 2-d array. */
 TSR_API TSR_NODISCARD tsr_status tsr_diag(tsr_array *a, int64_t k, tsr_array **out);
 TSR_API TSR_NODISCARD tsr_status tsr_trace(tsr_array *a, int64_t k, tsr_array **out);
+/* np.linalg.norm(x) of every element (2-norm of the flattened array):
+ * sqrt(sum(x * x)), 0-d, in x's float dtype (float64 for integers).
+ * np.cov(m, ddof=ddof): rows are variables (a 1-d m is one, giving a 0-d
+ * result); (m - mean) @ (m - mean).T * (1 / (n - ddof)).  np.corrcoef(m):
+ * cov(m) divided by the outer product of its diagonal's square roots,
+ * clipped to [-1, 1].  Sums and products run in tessera's order (pairwise
+ * sums, BLAS), so values agree with NumPy's to rounding, not bitwise. */
+TSR_API TSR_NODISCARD tsr_status tsr_norm(tsr_array *x, tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_cov(tsr_array *m, int ddof, tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_corrcoef(tsr_array *m, tsr_array **out);
 /* The same values in new chunks (`chunks` as for creation).  The task count
  * stays close to the number of input plus output chunks. */
 TSR_API TSR_NODISCARD tsr_status tsr_rechunk(tsr_array *a, const int64_t *chunks, tsr_array **out);

@@ -1,5 +1,6 @@
 /* compose.c — NumPy functions built from the lazy primitives: diff, outer,
- * isclose and allclose, roll, triu and tril, diag and trace.  Each is a small expression of
+ * isclose and allclose, roll, triu and tril, diag and trace, norm, cov and
+ * corrcoef.  Each is a small expression of
  * slices, reshapes, broadcasts, concatenations and elementwise operations,
  * the same operations NumPy performs, so it gives NumPy's values and fuses,
  * chunks and computes like any other expression. */
@@ -300,4 +301,101 @@ tsr_status tsr_trace(tsr_array *a, int64_t k, tsr_array **out) {
   if (s == TSR_OK)
     s = tsr_sum(d, NULL, 0, false, out);
   return drop(s, &d, NULL, NULL, NULL);
+}
+
+tsr_status tsr_norm(tsr_array *x, tsr_array **out) {
+  static const char fn[] = "tsr_norm";
+  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  TSR_CHECK(x != NULL, TSR_EINVAL, "%s: x is NULL", fn);
+  /* sqrt(sum(x * x)) over every element, in floating point */
+  tsr_dtype t = tsr_dtype_is_float(tsr_array_dtype(x)) ? tsr_array_dtype(x) : TSR_FLOAT64;
+  tsr_array *f = NULL, *sq = NULL, *sum = NULL;
+  tsr_status s = tsr_astype(x, t, &f);
+  if (s == TSR_OK)
+    s = tsr_mul(f, f, &sq);
+  if (s == TSR_OK)
+    s = tsr_sum(sq, NULL, 0, false, &sum);
+  if (s == TSR_OK)
+    s = tsr_unary(TSR_OP_SQRT, sum, out);
+  return drop(s, &f, &sq, &sum, NULL);
+}
+
+tsr_status tsr_cov(tsr_array *m, int ddof, tsr_array **out) {
+  static const char fn[] = "tsr_cov";
+  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  TSR_CHECK(m != NULL, TSR_EINVAL, "%s: m is NULL", fn);
+  int nd = tsr_array_ndim(m);
+  TSR_CHECK(nd == 1 || nd == 2, TSR_EINVAL, "%s: m must be 1-d or 2-d, not %d-d", fn, nd);
+  int64_t n = tsr_array_shape(m)[nd - 1];
+  TSR_CHECK(n - ddof > 0, TSR_EINVAL,
+            "%s: %lld observations with ddof = %d leave no degrees of freedom", fn, (long long)n,
+            ddof);
+  /* NumPy's: X - mean(X, axis=1)[:, None], X @ X.T, times 1 / (n - ddof);
+   * a 1-d m is one variable, and the result a 0-d array. */
+  tsr_array *x = NULL, *f = NULL, *avg = NULL, *c = NULL, *xt = NULL, *p = NULL;
+  int one = 1;
+  tsr_dtype t = tsr_dtype_is_float(tsr_array_dtype(m)) ? tsr_array_dtype(m) : TSR_FLOAT64;
+  tsr_status s = nd == 2 ? tsr_astype(m, t, &f) : TSR_OK;
+  if (s == TSR_OK && nd == 1) {
+    tsr_array *g = NULL;
+    s = tsr_astype(m, t, &g);
+    if (s == TSR_OK)
+      s = tsr_expand_dims(g, 0, &f);
+    tsr_array_destroy(&g);
+  }
+  if (s == TSR_OK)
+    s = tsr_mean(f, &one, 1, true, &avg);
+  if (s == TSR_OK)
+    s = tsr_sub(f, avg, &x);
+  drop(s, &f, &avg, NULL, NULL);
+  if (s == TSR_OK)
+    s = tsr_transpose(x, NULL, &xt);
+  if (s == TSR_OK)
+    s = tsr_matmul(x, xt, &c);
+  drop(s, &xt, NULL, NULL, NULL);
+  if (s == TSR_OK)
+    s = tsr_binary_scalar(TSR_OP_MUL, c, 1.0 / (double)(n - ddof), &p);
+  drop(s, &x, &c, NULL, NULL);
+  if (s == TSR_OK && nd == 1) {
+    s = tsr_reshape(p, 0, NULL, out);
+    tsr_array_destroy(&p);
+    return s;
+  }
+  if (s != TSR_OK)
+    return drop(s, &p, NULL, NULL, NULL);
+  *out = p;
+  return TSR_OK;
+}
+
+tsr_status tsr_corrcoef(tsr_array *m, tsr_array **out) {
+  static const char fn[] = "tsr_corrcoef";
+  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  TSR_CHECK(m != NULL, TSR_EINVAL, "%s: m is NULL", fn);
+  /* NumPy's: c = cov(m); d = sqrt(diag(c)); c / d[:, None] / d[None, :],
+   * clipped to [-1, 1]; of a 1-d m, c / c. */
+  tsr_array *c = NULL, *d = NULL, *sd = NULL, *col = NULL, *row = NULL, *q1 = NULL, *q2 = NULL;
+  tsr_status s = tsr_cov(m, 1, &c);
+  if (s == TSR_OK && tsr_array_ndim(c) == 0) {
+    s = tsr_div(c, c, out);
+    return drop(s, &c, NULL, NULL, NULL);
+  }
+  if (s == TSR_OK)
+    s = tsr_diag(c, 0, &d);
+  if (s == TSR_OK)
+    s = tsr_unary(TSR_OP_SQRT, d, &sd);
+  if (s == TSR_OK)
+    s = tsr_expand_dims(sd, 1, &col);
+  if (s == TSR_OK)
+    s = tsr_expand_dims(sd, 0, &row);
+  if (s == TSR_OK)
+    s = tsr_div(c, col, &q1);
+  if (s == TSR_OK)
+    s = tsr_div(q1, row, &q2);
+  if (s == TSR_OK)
+    s = tsr_clip(q2, -1.0, 1.0, out);
+  drop(s, &c, &d, &sd, &col);
+  return drop(s, &row, &q1, &q2, NULL);
 }

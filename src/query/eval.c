@@ -1367,8 +1367,12 @@ static tsr_status composed(call *c, qv *out) {
     TSR_TRY(get_number(c, "rtol", 1e-5, &rtol));
     TSR_TRY(get_number(c, "atol", 1e-8, &atol));
     TSR_TRY(get_bool(c, "equal_nan", false, &equal_nan));
-  } else if (fn->op >= 5) {
+  } else if (fn->op >= 5 && fn->op <= 8) {
     TSR_TRY(get_int(c, fn->op == 8 ? "offset" : "k", 0, &n));
+  } else if (fn->op == 10) {
+    TSR_TRY(get_int(c, "ddof", 1, &n));
+    if (n < 0 || n > INT32_MAX)
+      return bad_arg(c, "ddof", "a non-negative integer");
   }
   tsr_array *a = NULL, *b = NULL, *r = NULL;
   TSR_TRY(get_seq(c, fn->params[0], &a));
@@ -1406,8 +1410,17 @@ static tsr_status composed(call *c, qv *out) {
   case 7:
     s = tsr_diag(a, n, &r);
     break;
-  default:
+  case 8:
     s = tsr_trace(a, n, &r);
+    break;
+  case 9:
+    s = tsr_norm(a, &r);
+    break;
+  case 10:
+    s = tsr_cov(a, (int)n, &r);
+    break;
+  default:
+    s = tsr_corrcoef(a, &r);
     break;
   }
   tsr_array_destroy(&a);

@@ -138,7 +138,8 @@ typedef enum tsr__qfn_kind {
   QF_SEARCHSORTED,
   QF_ISIN,
   QF_ROUND, /* round(a, decimals): NumPy's np.round */
-  QF_COMPOSED, /* op 0..8: diff, outer, isclose, allclose, roll, triu, tril, diag, trace */
+  QF_COMPOSED, /* op 0..11: diff, outer, isclose, allclose, roll, triu, tril, diag, trace,
+                  norm, cov, corrcoef */
   QF_LIKE,     /* op: 0 zeros_like, 1 ones_like, 2 full_like, 3 empty_like */
 } tsr__qfn_kind;
 

@@ -1,7 +1,7 @@
-/* test_compose.c — diff, roll, triu/tril, outer and isclose/allclose against
- * naive references computed here, over random float64 arrays of 1 to 3 axes
- * with random (ragged, irregular) chunkings and thread counts; NumPy's
- * edge cases worked out by hand. */
+/* test_compose.c — diff, roll, triu/tril, outer, isclose/allclose, cov,
+ * corrcoef and norm against naive references computed here, over random
+ * float64 arrays of 1 to 3 axes with random (ragged, irregular) chunkings
+ * and thread counts; NumPy's edge cases worked out by hand. */
 #include <math.h>
 
 #include "structure_util.h"
@@ -170,11 +170,65 @@ static void test_compose__outer_and_isclose(void **state) {
   tsr_array_destroy(&b);
 }
 
+/* cov, corrcoef and norm of random matrices against two-pass sums here
+ * (to rounding: tessera sums pairwise and multiplies through BLAS). */
+static void test_compose__cov_corrcoef_norm(void **state) {
+  tsr_ctx *ctx = *state;
+  su_seed(79);
+  for (int trial = 0; trial < 20; trial++) {
+    su_configure(ctx, trial);
+    int64_t shape[2] = {su_range(1, 5), su_range(2, 40)};
+    tsr_array *a, *c = NULL, *r = NULL, *nrm = NULL;
+    double *v = dense(ctx, 2, shape, &a);
+    int64_t rows = shape[0], n = shape[1];
+    int ddof = trial % 2;
+    assert_ok(tsr_cov(a, ddof, &c));
+    assert_ok(tsr_corrcoef(a, &r));
+    assert_ok(tsr_norm(a, &nrm));
+    double *gc = su_compute(c), *gr = su_compute(r), gn;
+    assert_ok(tsr_array_to_buffer(nrm, &gn, sizeof gn));
+    double mean[5], want[25], ss = 0;
+    for (int64_t i = 0; i < rows; i++) {
+      mean[i] = 0;
+      for (int64_t k = 0; k < n; k++)
+        mean[i] += v[i * n + k] / (double)n;
+    }
+    for (int64_t i = 0; i < rows; i++)
+      for (int64_t j = 0; j < rows; j++) {
+        double acc = 0;
+        for (int64_t k = 0; k < n; k++)
+          acc += (v[i * n + k] - mean[i]) * (v[j * n + k] - mean[j]);
+        want[i * rows + j] = acc / (double)(n - ddof);
+        assert_true(fabs(gc[i * rows + j] - want[i * rows + j]) <=
+                    1e-12 * (1 + fabs(want[i * rows + j])));
+      }
+    for (int64_t i = 0; i < rows; i++)
+      for (int64_t j = 0; j < rows; j++) {
+        double d = sqrt(want[i * rows + i] * want[j * rows + j]);
+        double w = want[i * rows + j] / d;
+        if (d > 0)
+          assert_true(fabs(gr[i * rows + j] - (w > 1 ? 1 : w < -1 ? -1 : w)) <= 1e-12);
+      }
+    for (int64_t k = 0; k < rows * n; k++)
+      ss += v[k] * v[k];
+    assert_true(fabs(gn - sqrt(ss)) <= 1e-12 * sqrt(ss));
+    free(gc);
+    free(gr);
+    free(v);
+    tsr_array_destroy(&a);
+    tsr_array_destroy(&c);
+    tsr_array_destroy(&r);
+    tsr_array_destroy(&nrm);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_compose__diff_roll_triangles, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_compose__outer_and_isclose, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_compose__cov_corrcoef_norm, test_ctx_setup,
                                       test_ctx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

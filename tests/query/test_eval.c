@@ -247,6 +247,27 @@ static void test_eval__structure(void **state) {
   check_eval(ctx, "diag((1.5, 2.5), -1)", "[[0.0, 0.0, 0.0],\n [1.5, 0.0, 0.0],\n [0.0, 2.5, 0.0]]");
   check_eval(ctx, "trace(reshape(arange(12), (3, 4)))", "15");
   check_eval(ctx, "trace(reshape(arange(12), (3, 4)), offset=-1)", "13");
+  /* norm, cov, corrcoef: NumPy's values (np.linalg.norm, np.cov, np.corrcoef), to rounding;
+   * roll(tuple, 0) makes an array of a tuple */
+  check_eval(ctx, "norm((3, 4))", "5.0");
+  check_eval(ctx, "allclose(norm(reshape(arange(6), (2, 3))), 7.416198487095663, rtol=1e-15)",
+             "True");
+  check_eval(ctx,
+             "allclose(cov(reshape(roll((1.0, 2.0, 4.0, 2.0, 1.0, 7.0), 0), (2, 3))), "
+             "reshape(roll((2.3333333333333335, 4.333333333333333, 4.333333333333333, "
+             "10.333333333333334), 0), (2, 2)), rtol=1e-14)",
+             "True");
+  check_eval(ctx, "allclose(cov((1.0, 2.0, 4.0)), 2.333333333333333, rtol=1e-14)", "True");
+  check_eval(ctx, "cov((1.0, 2.0, 4.0)).ndim", "0");
+  check_eval(ctx, "allclose(cov(reshape(arange(6), (2, 3)), ddof=0), 0.6666666666666666, "
+                  "rtol=1e-14)",
+             "True");
+  check_eval(ctx,
+             "allclose(corrcoef(reshape(astype(arange(6), \"f8\") ** 2, (2, 3))), "
+             "reshape(roll((1.0, 0.9782407485564631, 0.9782407485564633, 1.0), 0), (2, 2)), "
+             "rtol=1e-14)",
+             "True");
+  check_eval(ctx, "corrcoef((1.0, 2.0))", "1.0");
   check_eval(ctx, "zeros_like(astype(arange(3), \"f4\"))", "[0.0, 0.0, 0.0]");
   check_eval(ctx, "full_like(arange(3), 7.9)", "[7, 7, 7]");
   check_eval(ctx, "astype(ones_like(ones((2, 2)), dtype=\"i4\") / 2, \"f4\")",
@@ -492,6 +513,9 @@ static void test_eval__errors(void **state) {
   check_run_error(ctx, "round(ones(2), 309)", TSR_EINVAL,
                   "line 1, column 16: round() argument 'decimals' must be an integer from -308 to "
                   "308, not int\n  round(ones(2), 309)\n                 ^");
+  check_run_error(ctx, "cov((1.0,))", TSR_EINVAL,
+                  "line 1, column 1: tsr_cov: 1 observations with ddof = 1 leave no degrees of "
+                  "freedom\n  cov((1.0,))\n  ^");
   check_run_error(ctx, "(1, 2).T", TSR_EINVAL,
                   "line 1, column 8: a tuple has no attribute 'T'\n  (1, 2).T\n         ^");
   check_run_error(ctx, "sqrt(\"x\")", TSR_EINVAL,
