@@ -178,14 +178,16 @@ __attribute__((target("avx512f,popcnt"))) static void compress4(const uint32_t *
 
 /* String views (16 bytes: two 64-bit lanes each), 4 per vector; false
  * (nothing written) when a kept view of the batch is long (its bytes must
- * be copied). */
+ * be copied).  all_inline: the chunk has no string data, so no view is
+ * long and the check is skipped. */
 __attribute__((target("avx512f,popcnt"))) static bool compress16(const uint64_t *src,
                                                                  const selection *s,
-                                                                 uint64_t *dst, int64_t room) {
+                                                                 uint64_t *dst, int64_t room,
+                                                                 bool all_inline) {
   static const uint8_t twice[16] = {0x00, 0x03, 0x0C, 0x0F, 0x30, 0x33, 0x3C, 0x3F,
                                     0xC0, 0xC3, 0xCC, 0xCF, 0xF0, 0xF3, 0xFC, 0xFF};
   const __m512i twelve = _mm512_set1_epi32(12);
-  for (uint32_t i = 0; i < s->n; i += 4) {
+  for (uint32_t i = 0; i < s->n && !all_inline; i += 4) {
     unsigned k4 = (unsigned)(s->words[i / 64] >> (i % 64)) & 0xF;
     if (k4 == 0)
       continue;
@@ -241,7 +243,7 @@ static void gather(const tsr__colread *in, tsr_type type, int64_t base, selectio
     compress4((const uint32_t *)src, s, (uint32_t *)dst, room);
     done = true;
   } else if (!done && avx512 && w == 16) {
-    done = compress16((const uint64_t *)src, s, (uint64_t *)dst, room);
+    done = compress16((const uint64_t *)src, s, (uint64_t *)dst, room, in->data_bytes == 0);
   }
 #else
   (void)avx512;
@@ -342,7 +344,8 @@ static tsr_status filter_kernel(const tsr_kernel_call *call) {
       tsr__colchunk *oc = tsr__tablechunk_col(call->output, (uint32_t)slot);
       bool nulls = (uint32_t)slot >= p->ncols || ins[slot].null_count > 0;
       tsr__colread in = {oc->rows_cap, nulls, tsr__colchunk_values(oc),
-                         nulls ? tsr__colchunk_validity(oc) : NULL, tsr__colchunk_data(oc)};
+                         nulls ? tsr__colchunk_validity(oc) : NULL, tsr__colchunk_data(oc),
+                         UINT64_MAX /* filled as rows are gathered */};
       tsr__cprun_bind(xruns[e], c, &in);
     }
   }

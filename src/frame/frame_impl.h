@@ -175,6 +175,7 @@ typedef struct tsr__colread {
   const void *values;
   const uint8_t *validity; /* NULL when null_count == 0 */
   const char *data;        /* strings' data buffer */
+  uint64_t data_bytes;     /* bytes used in it: 0 when every view is inline */
 } tsr__colread;
 
 static inline void tsr__colread_get(const tsr__colref *r, const tsr_kernel_call *call,
@@ -187,6 +188,7 @@ static inline void tsr__colread_get(const tsr__colref *r, const tsr_kernel_call 
     out->values = buf;
     out->validity = NULL;
     out->data = NULL;
+    out->data_bytes = 0;
     return;
   }
   tsr__colchunk *c = tsr__tablechunk_col(buf, r->slot);
@@ -195,6 +197,7 @@ static inline void tsr__colread_get(const tsr__colref *r, const tsr_kernel_call 
   out->values = tsr__colchunk_values(c);
   out->validity = c->null_count > 0 ? tsr__colchunk_validity(c) : NULL;
   out->data = tsr__colchunk_data(c);
+  out->data_bytes = c->data_bytes;
 }
 
 /* Builds the inputs of a node reading `n` columns of f: the distinct nodes

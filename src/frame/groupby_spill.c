@@ -785,7 +785,8 @@ static tsr_status group_partition(sp_job *job, int64_t p, int nkeys, const char 
     for (int i = 0; i < n; i++) {
       tsr_column_chunk cc;
       TSR__TRY_GOTO(st, tsr_frame_result_chunk(res, i, rc, &cc));
-      src[i] = (tsr__colread){cc.rows, cc.null_count, cc.values, cc.validity, cc.data};
+      src[i] = (tsr__colread){cc.rows, cc.null_count, cc.values, cc.validity, cc.data,
+                              cc.data_bytes};
     }
     const int64_t *first = src[n - 1].values;
     for (int64_t i0 = 0, i1; i0 < src[0].rows; i0 = i1) {

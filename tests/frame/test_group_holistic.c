@@ -598,7 +598,7 @@ static void test_group_holistic__empty_inputs_and_errors(void **state) {
   uint32_t gid[5] = {0, 1, 0, 1, 0};
   double v[5] = {3, NAN, -0.0, 1, 7};
   uint8_t bits = 0x0f;
-  tsr__hol_chunk ch = {5, gid, {5, 1, v, &bits, NULL}};
+  tsr__hol_chunk ch = {5, gid, {5, 1, v, &bits, NULL, 0}};
   double qq[2] = {0.5, 1.0};
   sp = (tsr__hol_spec){TSR__HOL_QUANTILE, {TSR_COL_FLOAT64, 0}, 2, qq, 0};
   assert_ok(tsr__hol_create(ctx, &sp, 1, 2, &h));
