@@ -454,6 +454,24 @@ typedef struct tsr_index {
  * Computing the result reads only the chunks it needs. */
 TSR_API TSR_NODISCARD tsr_status tsr_slice(tsr_array *a, int n, const tsr_index *index,
                                            tsr_array **out);
+/* Indexing by data (take.c).  The indices, condition or mask are computed
+ * when the call is made (they decide the result's shape); a stays lazy.
+ * np.take(a, indices, axis): a with its axis `axis` replaced by
+ * a[..., indices[t], ...] for each of the 1-D integer `indices` (negative
+ * ones count from the end; any out of bounds is TSR_EINVAL naming it):
+ * NumPy's integer-array ("fancy") indexing on one axis, x[:, idx]. */
+TSR_API TSR_NODISCARD tsr_status tsr_take(tsr_array *a, tsr_array *indices, int axis,
+                                          tsr_array **out);
+/* np.compress(condition, a, axis): the positions along `axis` where the 1-D
+ * condition (any dtype: nonzero is true) holds, at most the axis' extent
+ * long (positions past its end are not kept): x[:, mask] for a 1-D bool
+ * mask of the axis' length. */
+TSR_API TSR_NODISCARD tsr_status tsr_compress(tsr_array *condition, tsr_array *a, int axis,
+                                              tsr_array **out);
+/* a[mask] for a bool mask of a's shape: the elements where it is true, as a
+ * 1-D array in C order (NumPy's boolean indexing, x[x > 3]).  The mask is
+ * computed now and held in the node, one bit per element. */
+TSR_API TSR_NODISCARD tsr_status tsr_mask_select(tsr_array *a, tsr_array *mask, tsr_array **out);
 /* Axis permutation: result axis i is a's axis perm[i]; perm == NULL reverses
  * the axes (a.T). */
 TSR_API TSR_NODISCARD tsr_status tsr_transpose(tsr_array *a, const int *perm, tsr_array **out);

@@ -128,6 +128,12 @@ tsr_status tsr__gather_lower(const tsr__expr *e, tsr_taskgraph *g, const uint32_
 /* The same for output chunk c alone (tsr__op.lower_chunk of gathers). */
 tsr_status tsr__gather_lower_chunk(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_inputs *in,
                                    int64_t c, uint32_t *task);
+/* The gather task's kernel.  Parameter words: ndim, npieces, dtype,
+ * shape[ndim], then per piece: input slot, its dtype, base element,
+ * start[ndim], count[ndim], stride[ndim] (source strides in elements; the
+ * output is C-contiguous): each piece copies (and converts) a strided box
+ * of one input into the output (take.c builds such tasks too). */
+tsr_status tsr__gather_kernel(const tsr_kernel_call *call);
 /* Mixes a gather node's maps into h (its op's hash_params). */
 void tsr__gather_hash(const tsr__expr *e, tsr__hash *h);
 /* The map of a gather node with a single input, else NULL. */

@@ -314,7 +314,7 @@ static void copy_box(char *dst, tsr_dtype dt, const char *src, tsr_dtype st, int
 /* Parameter words: ndim, npieces, dtype, shape[ndim], then per piece: slot,
  * dtype, base, start[ndim], count[ndim], stride[ndim] (source strides in
  * elements; the output's are C-contiguous). */
-static tsr_status gather_kernel(const tsr_kernel_call *call) {
+tsr_status tsr__gather_kernel(const tsr_kernel_call *call) {
   const int64_t *w = call->params;
   int ndim = (int)w[0];
   int64_t npieces = w[1];
@@ -588,7 +588,7 @@ static tsr_status gather_chunk(const tsr__expr *e, tsr_taskgraph *g, const uint3
 tsr_status tsr__gather_lower(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
                              uint32_t *out) {
   gather_scratch w = {0};
-  tsr_status status = tsr_taskgraph_add_kernel(g, e->op->name, gather_kernel, NULL, &w.kernel);
+  tsr_status status = tsr_taskgraph_add_kernel(g, e->op->name, tsr__gather_kernel, NULL, &w.kernel);
   for (int64_t c = 0; c < e->grid->total_chunks && status == TSR_OK; c++)
     status = gather_chunk(e, g, in, NULL, &w, c, &out[c]);
   scratch_free(e->ctx, &w);
@@ -598,7 +598,7 @@ tsr_status tsr__gather_lower(const tsr__expr *e, tsr_taskgraph *g, const uint32_
 tsr_status tsr__gather_lower_chunk(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_inputs *in,
                                    int64_t c, uint32_t *task) {
   gather_scratch w = {0};
-  tsr_status status = tsr_taskgraph_add_kernel(g, e->op->name, gather_kernel, NULL, &w.kernel);
+  tsr_status status = tsr_taskgraph_add_kernel(g, e->op->name, tsr__gather_kernel, NULL, &w.kernel);
   if (status == TSR_OK)
     status = gather_chunk(e, g, NULL, in, &w, c, task);
   scratch_free(e->ctx, &w);

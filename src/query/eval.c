@@ -1079,7 +1079,7 @@ static tsr_status construct(call *c, tsr_array **r) {
 /* ---- sorting and order statistics ------------------------------------ */
 
 /* An array argument that may also be a tuple of numbers (a 1-D int64
- * array, or float64 if any is a float), as np.asarray. */
+ * array, float64 if any is a float, bool if all are bools), as np.asarray. */
 static tsr_status get_seq(const call *c, const char *name, tsr_array **out) {
   tsr__qeval *ev = c->ev;
   int32_t pos;
@@ -1087,23 +1087,27 @@ static tsr_status get_seq(const call *c, const char *name, tsr_array **out) {
   *out = NULL;
   if (v->kind != QV_TUPLE)
     return get_array(c, name, TSR_NUM_DTYPES, out);
-  bool flt = false;
+  bool flt = false, bools = v->n > 0;
   for (int i = 0; i < v->n; i++) {
     if (!is_number(&v->items[i]) || v->items[i].kind == QV_UINT)
       return bad_item(c, name, "an array or a tuple of numbers", i);
     flt |= v->items[i].kind == QV_FLOAT;
+    bools &= v->items[i].kind == QV_BOOL;
   }
   int64_t n = v->n;
   void *data = NULL;
   API(pos, tsr_alloc(c->ev->ctx, (size_t)(n ? n : 1) * 8, &data));
   for (int i = 0; i < v->n; i++) {
-    if (flt)
+    if (bools)
+      ((uint8_t *)data)[i] = (uint8_t)(integer(&v->items[i]) != 0);
+    else if (flt)
       ((double *)data)[i] = number(&v->items[i]);
     else
       ((int64_t *)data)[i] = integer(&v->items[i]);
   }
-  tsr_status s = tsr_array_from_buffer(c->ev->ctx, flt ? TSR_FLOAT64 : TSR_INT64, 1, &n, NULL,
-                                       data, TSR_BUFFER_COPY, NULL, NULL, out);
+  tsr_dtype dt = bools ? TSR_BOOL : flt ? TSR_FLOAT64 : TSR_INT64;
+  tsr_status s = tsr_array_from_buffer(c->ev->ctx, dt, 1, &n, NULL, data, TSR_BUFFER_COPY, NULL,
+                                       NULL, out);
   tsr_free(c->ev->ctx, data);
   return s == TSR_OK ? s : wrap(c->ev, pos, s);
 }
@@ -1663,7 +1667,10 @@ static bool is_ellipsis(const tsr__qnode *it) {
 
 /* x[...]: as NumPy's basic indexing: integers and slices select, None (or
  * newaxis) inserts an axis of extent 1, one Ellipsis stands for as many
- * full slices as the other items leave axes. */
+ * full slices as the other items leave axes.  And by data (take.c): a bool
+ * array of x's shape alone selects its true elements (1-D, C order); one
+ * 1-D integer array (fancy indexing) or bool array (a mask along that axis)
+ * among the other items selects along its axis. */
 static tsr_status eval_index(tsr__qeval *ev, const tsr__qnode *n, const qv *vals, qv *out) {
   int items = n->nkids - 1, count = 0;
   tsr_index index[TSR_MAX_NDIM];
@@ -1673,6 +1680,30 @@ static tsr_status eval_index(tsr__qeval *ev, const tsr__qnode *n, const qv *vals
   const qv *target = vals;
   for (int i = 0; i < items; i++)
     target += n->kids[i + 1]->kind == QN_SLICE ? 3 : 1;
+  /* An array among the items: at most one, 1-D, or a whole-shape mask. */
+  const tsr__qnode *by_node = NULL;
+  tsr_array *by = NULL;
+  int by_axis = -1;
+  for (int i = 0, k = 0; i < items; k += n->kids[i + 1]->kind == QN_SLICE ? 3 : 1, i++) {
+    if (n->kids[i + 1]->kind == QN_SLICE || vals[k].kind != QV_ARRAY)
+      continue;
+    if (by != NULL)
+      return FAIL(n->kids[i + 1]->pos, TSR_EINVAL,
+                  "only one integer or boolean array can index an array");
+    by = vals[k].array;
+    by_node = n->kids[i + 1];
+  }
+  if (by != NULL && target->kind == QV_ARRAY && items == 1 && tsr_array_dtype(by) == TSR_BOOL &&
+      tsr_array_ndim(by) == tsr_array_ndim(target->array) && tsr_array_ndim(by) != 1) {
+    tsr_array *r = NULL;
+    API(n->pos, tsr_mask_select(target->array, by, &r));
+    set_array(out, r);
+    return TSR_OK;
+  }
+  if (by != NULL && tsr_array_ndim(by) != 1)
+    return FAIL(by_node->pos, TSR_EINVAL,
+                "an array index must be 1-d (or a bool mask of the array's whole shape), not %d-d",
+                tsr_array_ndim(by));
   int used = 0; /* axes the items other than None and Ellipsis consume */
   for (int i = 0; i < items; i++) {
     const tsr__qnode *it = n->kids[i + 1];
@@ -1725,6 +1756,10 @@ static tsr_status eval_index(tsr__qeval *ev, const tsr__qnode *n, const qv *vals
       v += 3;
       count++;
       out_axis++;
+    } else if (v[0].kind == QV_ARRAY) { /* a full slice here, then take along it */
+      index[count++] = TSR_ALL;
+      by_axis = out_axis++;
+      v += 1;
     } else {
       index[count].is_slice = false;
       TSR_TRY(index_bound(ev, it, &v[0], TSR_NONE, &index[count].start));
@@ -1752,6 +1787,22 @@ static tsr_status eval_index(tsr__qeval *ev, const tsr__qnode *n, const qv *vals
     tsr_array_destroy(&r);
     if (s != TSR_OK)
       return wrap(ev, n->pos, s);
+    r = e;
+  }
+  if (by != NULL) {
+    int64_t want = tsr_array_shape(r)[by_axis], got = tsr_array_shape(by)[0];
+    if (tsr_array_dtype(by) == TSR_BOOL && got != want) {
+      tsr_array_destroy(&r);
+      return FAIL(by_node->pos, TSR_EINVAL,
+                  "a boolean index of length %lld does not match the indexed axis of length %lld",
+                  (long long)got, (long long)want);
+    }
+    tsr_array *e = NULL;
+    tsr_status s = tsr_array_dtype(by) == TSR_BOOL ? tsr_compress(by, r, by_axis, &e)
+                                                   : tsr_take(r, by, by_axis, &e);
+    tsr_array_destroy(&r);
+    if (s != TSR_OK)
+      return wrap(ev, by_node->pos, s);
     r = e;
   }
   set_array(out, r);

@@ -247,6 +247,18 @@ static void test_eval__structure(void **state) {
   check_eval(ctx, "diag((1.5, 2.5), -1)", "[[0.0, 0.0, 0.0],\n [1.5, 0.0, 0.0],\n [0.0, 2.5, 0.0]]");
   check_eval(ctx, "trace(reshape(arange(12), (3, 4)))", "15");
   check_eval(ctx, "trace(reshape(arange(12), (3, 4)), offset=-1)", "13");
+  /* indexing by data (NumPy's answers): x[mask], fancy indexing on one axis, a mask along one */
+  check_eval(ctx, "x = reshape(arange(12), (3, 4))\nx[x > 4]", "[5, 6, 7, 8, 9, 10, 11]");
+  check_eval(ctx, "x = reshape(arange(12.0), (3, 4))\nx[x > 100]", "[]");
+  check_eval(ctx, "x = reshape(arange(12), (3, 4))\nx[:, roll((3, 0, -1, 0), 0)]",
+             "[[3, 0, 3, 0],\n [7, 4, 7, 4],\n [11, 8, 11, 8]]");
+  check_eval(ctx, "x = reshape(arange(12), (3, 4))\nx[roll((2, 0), 0), 1:3]", "[[9, 10],\n [1, 2]]");
+  check_eval(ctx, "x = reshape(arange(12), (3, 4))\nx[roll((True, False, True), 0)]",
+             "[[0, 1, 2, 3],\n [8, 9, 10, 11]]");
+  check_eval(ctx, "x = reshape(arange(12), (3, 4))\nx[1, x[0] > 1]", "[6, 7]");
+  check_eval(ctx, "x = reshape(arange(12), (3, 4))\nx[None, ..., roll((1, 1), 0)]",
+             "[[[1, 1],\n  [5, 5],\n  [9, 9]]]");
+  check_eval(ctx, "x = arange(5)\nsum(x[x % 2 == 0])", "6");
   /* norm, cov, corrcoef: NumPy's values (np.linalg.norm, np.cov, np.corrcoef), to rounding;
    * roll(tuple, 0) makes an array of a tuple */
   check_eval(ctx, "norm((3, 4))", "5.0");
@@ -451,6 +463,15 @@ static void test_eval__errors(void **state) {
   tsr_ctx *ctx = *state;
   check_run_error(ctx, "y = 1\nz = x + y", TSR_EINVAL,
                   "line 2, column 5: unknown name 'x'\n  z = x + y\n      ^");
+  check_run_error(ctx, "x = reshape(arange(12), (3, 4))\nx[roll((True, False), 0)]", TSR_EINVAL,
+                  "line 2, column 3: a boolean index of length 2 does not match the indexed axis "
+                  "of length 3\n  x[roll((True, False), 0)]\n    ^");
+  check_run_error(ctx, "x = reshape(arange(12), (3, 4))\nx[roll((5,), 0), 1]", TSR_EINVAL,
+                  "line 2, column 3: tsr_take: index 5 (indices[0]) is out of bounds for axis 0 with "
+                  "size 3\n  x[roll((5,), 0), 1]\n    ^");
+  check_run_error(ctx, "x = reshape(arange(12), (3, 4))\nx[x > 1, x > 2]", TSR_EINVAL,
+                  "line 2, column 12: only one integer or boolean array can index an array\n"
+                  "  x[x > 1, x > 2]\n             ^");
   check_run_error(ctx, "sum + 1", TSR_EINVAL,
                   "line 1, column 1: 'sum' is a function: call it as sum(...)\n"
                   "  sum + 1\n  ^");
