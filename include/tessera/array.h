@@ -89,6 +89,21 @@ TSR_API TSR_NODISCARD tsr_status tsr_array_arange_i64(tsr_ctx *ctx, tsr_dtype dt
 TSR_API TSR_NODISCARD tsr_status tsr_array_random(tsr_ctx *ctx, tsr_random_dist dist, uint64_t seed,
                                                   int ndim, const int64_t *shape,
                                                   const int64_t *chunks, tsr_array **out);
+/* int64 random integers in [low, high) (np.random.randint), each from the
+ * element's own counter-based draw as tsr_array_random's, so values never
+ * depend on chunking, threads or ranks.  TSR_EINVAL unless low < high. */
+TSR_API TSR_NODISCARD tsr_status tsr_array_random_integers(tsr_ctx *ctx, uint64_t seed,
+                                                           int64_t low, int64_t high, int ndim,
+                                                           const int64_t *shape,
+                                                           const int64_t *chunks,
+                                                           tsr_array **out);
+/* A random permutation of 0 .. n - 1 (int64; np.random.permutation(n)):
+ * the order of n random 64-bit keys drawn as tsr_array_random_integers'
+ * (ties in index order), so it never depends on chunking, threads or ranks.
+ * chunk: the keys' chunk extent (0: automatic).  Lazy: an argsort of the
+ * keys (rearrange.c). */
+TSR_API TSR_NODISCARD tsr_status tsr_array_permutation(tsr_ctx *ctx, uint64_t seed, int64_t n,
+                                                       int64_t chunk, tsr_array **out);
 /* An array over a C-contiguous user buffer of shape x dtype bytes, in the
  * given mode.  With TSR_BUFFER_ADOPT the array owns `data` even when this
  * call fails (free_fn is then called before returning); free_fn may be NULL
@@ -530,6 +545,32 @@ TSR_API TSR_NODISCARD tsr_status tsr_trace(tsr_array *a, int64_t k, tsr_array **
 TSR_API TSR_NODISCARD tsr_status tsr_norm(tsr_array *x, tsr_array **out);
 TSR_API TSR_NODISCARD tsr_status tsr_cov(tsr_array *m, int ddof, tsr_array **out);
 TSR_API TSR_NODISCARD tsr_status tsr_corrcoef(tsr_array *m, tsr_array **out);
+
+/* np.pad's modes (rearrange.c): constant (the given value, converted to the
+ * array's dtype), edge (the edge value repeated), reflect (mirrored about
+ * the edge value, which is not repeated), symmetric (mirrored including it),
+ * wrap (periodic).  Widths larger than the axis repeat the pattern, as
+ * NumPy's do. */
+typedef enum tsr_pad_mode {
+  TSR_PAD_CONSTANT = 0,
+  TSR_PAD_EDGE = 1,
+  TSR_PAD_REFLECT = 2,
+  TSR_PAD_SYMMETRIC = 3,
+  TSR_PAD_WRAP = 4,
+} tsr_pad_mode;
+/* np.pad(a, [(before[d], after[d]) ...], mode): widths per axis, >= 0.  An
+ * empty axis can only be padded with TSR_PAD_CONSTANT. */
+TSR_API TSR_NODISCARD tsr_status tsr_pad(tsr_array *a, const int64_t *before,
+                                         const int64_t *after, tsr_pad_mode mode, double value,
+                                         tsr_array **out);
+/* np.tile(a, reps): a repeated reps[i] times along each axis (the shorter of
+ * a's axes and reps is padded with 1s in front, as NumPy does). */
+TSR_API TSR_NODISCARD tsr_status tsr_tile(tsr_array *a, int nreps, const int64_t *reps,
+                                          tsr_array **out);
+/* np.repeat(a, repeats, axis): each element repeated `repeats` times along
+ * *axis, or of the flattened a when axis is NULL. */
+TSR_API TSR_NODISCARD tsr_status tsr_repeat(tsr_array *a, int64_t repeats, const int *axis,
+                                            tsr_array **out);
 /* The same values in new chunks (`chunks` as for creation).  The task count
  * stays close to the number of input plus output chunks. */
 TSR_API TSR_NODISCARD tsr_status tsr_rechunk(tsr_array *a, const int64_t *chunks, tsr_array **out);

@@ -134,6 +134,11 @@ tsr_status tsr__gather_lower_chunk(const tsr__expr *e, tsr_taskgraph *g, tsr__ch
  * output is C-contiguous): each piece copies (and converts) a strided box
  * of one input into the output (take.c builds such tasks too). */
 tsr_status tsr__gather_kernel(const tsr_kernel_call *call);
+/* a with axis `axis` replaced by a[..., idx[t], ...] for the n indices
+ * (each in 0 .. extent - 1; copied): tsr_take with indices known in C
+ * (take.c).  fn names the caller in errors. */
+tsr_status tsr__take_indices(const char *fn, tsr_array *a, int axis, int64_t n,
+                             const int64_t *idx, tsr_array **out);
 /* Mixes a gather node's maps into h (its op's hash_params). */
 void tsr__gather_hash(const tsr__expr *e, tsr__hash *h);
 /* The map of a gather node with a single input, else NULL. */

@@ -318,23 +318,45 @@ tsr_status tsr_array_arange_i64(tsr_ctx *ctx, tsr_dtype dtype, int64_t start, in
 
 /* ---- random ---------------------------------------------------------------- */
 
+/* dist: a tsr_random_dist, or RANDOM_INTEGERS (int64 in [low, low + span)). */
+#define RANDOM_INTEGERS 2
 typedef struct random_params {
   uint64_t seed;
   int32_t dist;
+  int32_t pad;
+  int64_t low;
+  uint64_t span;
 } random_params;
+
+/* The integers of elements first .. first + n - 1: low plus the top 64 bits
+ * of the element's random 64 bits times span (Lemire's multiply-shift,
+ * without rejection: a value's probability is off by at most span / 2^64). */
+static void fill_integers(const random_params *p, uint64_t first, size_t n, int64_t *out) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned __int128 x = (unsigned __int128)tsr_random_u64(p->seed, first + i) * p->span;
+    out[i] = (int64_t)((uint64_t)p->low + (uint64_t)(x >> 64));
+  }
+}
+
+static void fill_row(const random_params *p, uint64_t first, size_t n, void *out) {
+  if (p->dist == RANDOM_INTEGERS)
+    fill_integers(p, first, n, out);
+  else if (p->dist == TSR_RANDOM_NORMAL)
+    tsr_random_fill_normal(p->seed, first, n, out);
+  else
+    tsr_random_fill_uniform(p->seed, first, n, out);
+}
 
 static tsr_status random_kernel(const tsr_kernel_call *call) {
   const tsr__block *b = block_of(call);
   random_params p;
   memcpy(&p, extra_of(call), sizeof p);
-  double *out = call->output;
+  char *out = call->output; /* float64 or int64: 8 bytes an element */
   int ndim = b->ndim;
-  void (*fill)(uint64_t, uint64_t, size_t, double *) =
-      p.dist == TSR_RANDOM_NORMAL ? tsr_random_fill_normal : tsr_random_fill_uniform;
   if (tsr__block_size(b) == 0)
     return TSR_OK;
   if (ndim == 0) {
-    fill(p.seed, 0, 1, out);
+    fill_row(&p, 0, 1, out);
     return TSR_OK;
   }
   /* Row by row: each row of the block is a contiguous run of C-order
@@ -350,8 +372,8 @@ static tsr_status random_kernel(const tsr_kernel_call *call) {
     int64_t first = 0;
     for (int d = 0; d < ndim; d++)
       first += (offset[d] + (d < ndim - 1 ? idx[d] : 0)) * stride[d];
-    fill(p.seed, (uint64_t)first, row, out);
-    out += row;
+    fill_row(&p, (uint64_t)first, row, out);
+    out += row * 8;
     int d = ndim - 2;
     while (d >= 0 && ++idx[d] == shape[d])
       idx[d--] = 0;
@@ -379,6 +401,8 @@ static void hash_random(const tsr__expr *e, tsr__hash *h) {
   const random_params *p = e->params;
   tsr__hash_u64(h, p->seed);
   tsr__hash_u64(h, (uint64_t)p->dist);
+  tsr__hash_u64(h, (uint64_t)p->low);
+  tsr__hash_u64(h, p->span);
 }
 
 static const tsr__op op_random = {"random", lower_random, NULL, false, chunk_random, hash_random};
@@ -387,9 +411,21 @@ tsr_status tsr_array_random(tsr_ctx *ctx, tsr_random_dist dist, uint64_t seed, i
                             const int64_t *shape, const int64_t *chunks, tsr_array **out) {
   TSR_CHECK(dist == TSR_RANDOM_UNIFORM || dist == TSR_RANDOM_NORMAL, TSR_EINVAL,
             "tsr_array_random: dist = %d is not a tsr_random_dist", (int)dist);
-  random_params p = {seed, (int32_t)dist};
+  random_params p = {seed, (int32_t)dist, 0, 0, 0};
   return tsr__create_source(ctx, "tsr_array_random", &op_random, TSR_FLOAT64, ndim, shape, chunks,
                             &p, sizeof p, out);
+}
+
+tsr_status tsr_array_random_integers(tsr_ctx *ctx, uint64_t seed, int64_t low, int64_t high,
+                                     int ndim, const int64_t *shape, const int64_t *chunks,
+                                     tsr_array **out) {
+  TSR_CHECK(out != NULL, TSR_EINVAL, "tsr_array_random_integers: out is NULL");
+  *out = NULL;
+  TSR_CHECK(low < high, TSR_EINVAL, "tsr_array_random_integers: low (%lld) must be below high (%lld)",
+            (long long)low, (long long)high);
+  random_params p = {seed, RANDOM_INTEGERS, 0, low, (uint64_t)high - (uint64_t)low};
+  return tsr__create_source(ctx, "tsr_array_random_integers", &op_random, TSR_INT64, ndim, shape,
+                            chunks, &p, sizeof p, out);
 }
 
 /* ---- user buffers ------------------------------------------------------------ */

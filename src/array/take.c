@@ -132,9 +132,8 @@ static tsr_status take_lower(const tsr__expr *e, tsr_taskgraph *g, const uint32_
 
 static const tsr__op op_take = {"take", take_lower, NULL, false, NULL, take_hash};
 
-/* take of a's axis by normalized indices (n of them; copied). */
-static tsr_status take_indices(const char *fn, tsr_array *a, int axis, int64_t n,
-                               const int64_t *idx, tsr_array **out) {
+tsr_status tsr__take_indices(const char *fn, tsr_array *a, int axis, int64_t n,
+                            const int64_t *idx, tsr_array **out) {
   tsr_ctx *ctx = a->expr->ctx;
   const tsr_chunk_grid *ig = a->expr->grid;
   int nd = ig->ndim;
@@ -236,7 +235,7 @@ tsr_status tsr_take(tsr_array *a, tsr_array *indices, int axis, tsr_array **out)
     idx[t] = i < 0 ? i + extent : i;
   }
   if (status == TSR_OK)
-    status = take_indices(fn, a, axis, n, idx, out);
+    status = tsr__take_indices(fn, a, axis, n, idx, out);
   tsr_free(a->expr->ctx, idx);
   return status;
 }
@@ -262,7 +261,7 @@ tsr_status tsr_compress(tsr_array *condition, tsr_array *a, int axis, tsr_array 
   for (int64_t t = 0; t < n; t++)
     if (keep[t] != 0)
       keep[m++] = t;
-  tsr_status status = take_indices(fn, a, axis, m, keep, out);
+  tsr_status status = tsr__take_indices(fn, a, axis, m, keep, out);
   tsr_free(a->expr->ctx, keep);
   return status;
 }

@@ -1438,6 +1438,164 @@ static tsr_status composed(call *c, qv *out) {
   return TSR_OK;
 }
 
+/* pad_width as NumPy takes it: w, (before, after), or one (before, after)
+ * per axis (a 1-tuple of a pair applies to every axis). */
+static tsr_status get_pad_width(const call *c, int nd, int64_t *before, int64_t *after) {
+  const qv *v = arg(c, "pad_width", NULL);
+  const char *want = "an integer, a (before, after) pair or one pair per axis";
+  if (v->kind == QV_INT || v->kind == QV_BOOL) {
+    for (int d = 0; d < nd; d++)
+      before[d] = after[d] = integer(v);
+    return TSR_OK;
+  }
+  if (v->kind != QV_TUPLE)
+    return bad_arg(c, "pad_width", want);
+  bool pairs = v->n > 0 && v->items[0].kind == QV_TUPLE;
+  if (!pairs) {
+    if (v->n != 1 && v->n != 2)
+      return bad_arg(c, "pad_width", want);
+    for (int i = 0; i < v->n; i++)
+      if (v->items[i].kind != QV_INT && v->items[i].kind != QV_BOOL)
+        return bad_item(c, "pad_width", "a tuple of integers", i);
+    for (int d = 0; d < nd; d++) {
+      before[d] = integer(&v->items[0]);
+      after[d] = integer(&v->items[v->n - 1]);
+    }
+    return TSR_OK;
+  }
+  if (v->n != 1 && v->n != nd)
+    return bad_arg(c, "pad_width", "one (before, after) pair per axis");
+  for (int i = 0; i < v->n; i++) {
+    const qv *it = &v->items[i];
+    if (it->kind != QV_TUPLE || it->n < 1 || it->n > 2 ||
+        (it->items[0].kind != QV_INT && it->items[0].kind != QV_BOOL) ||
+        (it->items[it->n - 1].kind != QV_INT && it->items[it->n - 1].kind != QV_BOOL))
+      return bad_item(c, "pad_width", "a tuple of (before, after) integer pairs", i);
+  }
+  for (int d = 0; d < nd; d++) {
+    const qv *it = &v->items[v->n == 1 ? 0 : d];
+    before[d] = integer(&it->items[0]);
+    after[d] = integer(&it->items[it->n - 1]);
+  }
+  return TSR_OK;
+}
+
+/* pad, tile, repeat (rearrange.c), permutation and randint.  Arguments
+ * first (their errors point at them), then one call of the array API. */
+static tsr_status rearrange(call *c, qv *out) {
+  tsr__qeval *ev = c->ev;
+  int op = c->node->fn->op;
+  int64_t list[TSR_MAX_NDIM], before[TSR_MAX_NDIM], after[TSR_MAX_NDIM], buf[TSR_MAX_NDIM];
+  int64_t seed = 0, n = 0, low = 0, high = 0, chunk = 0, axis = 0;
+  const int64_t *chunks = NULL;
+  int nlist = 0, mode = 0;
+  bool axis_none = false;
+  double value = 0;
+  const qv *x = arg(c, c->node->fn->params[0], NULL);
+  if (op == 3 || op == 4) {
+    TSR_TRY(get_int(c, "seed", 0, &seed));
+    if (seed < 0)
+      return bad_arg(c, "seed", "a non-negative integer");
+  }
+  switch (op) {
+  case 0: { /* pad(array, pad_width, mode="constant", constant_values=0) */
+    static const char *const modes[] = {"constant", "edge", "reflect", "symmetric", "wrap"};
+    int32_t pos;
+    const qv *m = arg(c, "mode", &pos);
+    mode = m->kind == QV_NONE ? 0 : -1;
+    for (int k = 0; k < 5 && m->kind == QV_STRING; k++)
+      if (strcmp(m->s, modes[k]) == 0)
+        mode = k;
+    if (m->kind == QV_STRING && mode < 0)
+      return FAIL(pos, TSR_EINVAL,
+                  "pad() mode '%s' is unknown (use \"constant\", \"edge\", \"reflect\", "
+                  "\"symmetric\" or \"wrap\")",
+                  m->s);
+    if (mode < 0)
+      return bad_arg(c, "mode", "a string");
+    TSR_TRY(get_number(c, "constant_values", 0, &value));
+    break;
+  }
+  case 1: /* tile(A, reps) */
+    TSR_TRY(get_ints(c, "reps", list, &nlist));
+    break;
+  case 2: /* repeat(a, repeats, axis=None) */
+    TSR_TRY(get_int(c, "repeats", 0, &n));
+    axis_none = arg(c, "axis", NULL)->kind == QV_NONE;
+    TSR_TRY(get_int(c, "axis", 0, &axis));
+    if (axis < -TSR_MAX_NDIM || axis > TSR_MAX_NDIM)
+      return bad_arg(c, "axis", "a valid axis");
+    break;
+  case 3: /* permutation(x, seed=0, chunks=None): of arange(x), or x shuffled on axis 0 */
+    TSR_TRY(get_chunk1(c, "chunks", &chunk));
+    if (x->kind == QV_INT && x->i < 0)
+      return bad_arg(c, "x", "a non-negative integer or an array");
+    break;
+  default: { /* randint(low, high=None, shape=(), seed=0, chunks=None) */
+    TSR_TRY(get_int(c, "low", 0, &low));
+    bool one = arg(c, "high", NULL)->kind == QV_NONE; /* NumPy: randint(n) is [0, n) */
+    TSR_TRY(get_int(c, "high", 0, &high));
+    if (one) {
+      high = low;
+      low = 0;
+    }
+    if (arg(c, "shape", NULL)->kind != QV_NONE)
+      TSR_TRY(get_shape(c, "shape", &nlist, list));
+    TSR_TRY(get_chunks(c, "chunks", nlist, buf, &chunks));
+    break;
+  }
+  }
+  tsr_array *a = NULL, *r = NULL, *perm = NULL;
+  if (op <= 2 || (op == 3 && x->kind != QV_INT)) {
+    TSR_TRY(get_seq(c, c->node->fn->params[0], &a));
+    if (op == 0) {
+      tsr_status sw = get_pad_width(c, tsr_array_ndim(a), before, after);
+      if (sw != TSR_OK) {
+        tsr_array_destroy(&a);
+        return sw;
+      }
+    }
+    if (op == 3 && tsr_array_ndim(a) == 0) {
+      tsr_array_destroy(&a);
+      return bad_arg(c, "x", "an integer or an array of at least one axis");
+    }
+  }
+  int ax = (int)axis;
+  tsr_status s;
+  switch (op) {
+  case 0:
+    s = tsr_pad(a, before, after, (tsr_pad_mode)mode, value, &r);
+    break;
+  case 1:
+    s = tsr_tile(a, nlist, list, &r);
+    break;
+  case 2:
+    s = tsr_repeat(a, n, axis_none ? NULL : &ax, &r);
+    break;
+  case 3:
+    if (a == NULL) {
+      s = tsr_array_permutation(ev->ctx, (uint64_t)seed, x->i, chunk, &r);
+    } else {
+      s = tsr_array_permutation(ev->ctx, (uint64_t)seed, tsr_array_shape(a)[0], chunk, &perm);
+      if (s == TSR_OK)
+        s = tsr_take(a, perm, 0, &r);
+    }
+    break;
+  default:
+    s = low < high ? tsr_array_random_integers(ev->ctx, (uint64_t)seed, low, high, nlist, list,
+                                               chunks, &r)
+                   : tsr_error_set(TSR_EINVAL, "randint(): low (%lld) must be below high (%lld)",
+                                   (long long)low, (long long)high);
+    break;
+  }
+  tsr_array_destroy(&a);
+  tsr_array_destroy(&perm);
+  if (s != TSR_OK)
+    return wrap(ev, c->node->pos, s);
+  set_array(out, r);
+  return TSR_OK;
+}
+
 /* zeros_like, ones_like, full_like, empty_like: a's shape, dtype and chunks
  * (its first chunk's extents) unless given. */
 static tsr_status like(call *c, qv *out) {
@@ -1491,6 +1649,8 @@ static tsr_status dispatch(call *c, qv *out) {
     return composed(c, out);
   case QF_LIKE:
     return like(c, out);
+  case QF_REARRANGE:
+    return rearrange(c, out);
   case QF_UNARY:
     TSR_TRY(get_array(c, p0, TSR_NUM_DTYPES, &a));
     s = tsr_unary((tsr_unary_op)fn->op, a, &r);

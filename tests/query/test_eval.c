@@ -259,6 +259,24 @@ static void test_eval__structure(void **state) {
   check_eval(ctx, "x = reshape(arange(12), (3, 4))\nx[None, ..., roll((1, 1), 0)]",
              "[[[1, 1],\n  [5, 5],\n  [9, 9]]]");
   check_eval(ctx, "x = arange(5)\nsum(x[x % 2 == 0])", "6");
+  /* pad, tile, repeat (NumPy's answers); randint and permutation (their own streams) */
+  check_eval(ctx, "pad((1, 2, 3), (5, 4), mode=\"reflect\")", "[2, 1, 2, 3, 2, 1, 2, 3, 2, 1, 2, 3]");
+  check_eval(ctx, "pad((1, 2, 3), (5, 4), \"symmetric\")", "[2, 3, 3, 2, 1, 1, 2, 3, 3, 2, 1, 1]");
+  check_eval(ctx, "pad((1, 2, 3), 2, mode=\"wrap\")", "[2, 3, 1, 2, 3, 1, 2]");
+  check_eval(ctx, "pad((1, 2, 3), (1,), mode=\"edge\")", "[1, 1, 2, 3, 3]");
+  check_eval(ctx, "pad(reshape(arange(4), (2, 2)), ((1, 0), (0, 2)), constant_values=9)",
+             "[[9, 9, 9, 9],\n [0, 1, 9, 9],\n [2, 3, 9, 9]]");
+  check_eval(ctx, "tile(reshape(arange(1, 5), (2, 2)), (2, 1, 3)).shape", "[2, 2, 6]");
+  check_eval(ctx, "tile((1, 2), 2)", "[1, 2, 1, 2]");
+  check_eval(ctx, "repeat(reshape(arange(1, 5), (2, 2)), 2)", "[1, 1, 2, 2, 3, 3, 4, 4]");
+  check_eval(ctx, "repeat(reshape(arange(1, 5), (2, 2)), 2, axis=1)", "[[1, 1, 2, 2],\n [3, 3, 4, 4]]");
+  check_eval(ctx, "sort(permutation(10, seed=4))", "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]");
+  check_eval(ctx, "all(sort(permutation(reshape(arange(6), (3, 2)), seed=4)[:, 0]) == roll((0, 2, 4), 0))",
+             "True");
+  check_eval(ctx, "r = randint(-5, 5, (20, 30), seed=1)\nmin(r)", "-5");
+  check_eval(ctx, "r = randint(-5, 5, (20, 30), seed=1)\nmax(r)", "4");
+  check_eval(ctx, "all(randint(100, shape=50, seed=7, chunks=3) == randint(100, shape=50, seed=7))",
+             "True");
   /* norm, cov, corrcoef: NumPy's values (np.linalg.norm, np.cov, np.corrcoef), to rounding;
    * roll(tuple, 0) makes an array of a tuple */
   check_eval(ctx, "norm((3, 4))", "5.0");
@@ -472,6 +490,15 @@ static void test_eval__errors(void **state) {
   check_run_error(ctx, "x = reshape(arange(12), (3, 4))\nx[x > 1, x > 2]", TSR_EINVAL,
                   "line 2, column 12: only one integer or boolean array can index an array\n"
                   "  x[x > 1, x > 2]\n             ^");
+  check_run_error(ctx, "pad(zeros(0), 2, \"edge\")", TSR_EINVAL,
+                  "line 1, column 1: tsr_pad: can't extend empty axis 0 using modes other than "
+                  "constant\n  pad(zeros(0), 2, \"edge\")\n  ^");
+  check_run_error(ctx, "pad((1, 2), 1, mode=\"mean\")", TSR_EINVAL,
+                  "line 1, column 21: pad() mode 'mean' is unknown (use \"constant\", \"edge\", "
+                  "\"reflect\", \"symmetric\" or \"wrap\")\n  pad((1, 2), 1, mode=\"mean\")\n"
+                  "                      ^");
+  check_run_error(ctx, "randint(3, 3)", TSR_EINVAL,
+                  "line 1, column 1: randint(): low (3) must be below high (3)\n  randint(3, 3)\n  ^");
   check_run_error(ctx, "sum + 1", TSR_EINVAL,
                   "line 1, column 1: 'sum' is a function: call it as sum(...)\n"
                   "  sum + 1\n  ^");
