@@ -240,29 +240,39 @@ tsr_status tsr__spill_before(tsr__run *run, uint32_t t) {
    * the task ends: waiting, while holding nothing, for running tasks to
    * finish.  Without this, tasks that each hold their inputs and output
    * could all wait for room for their scratch, and none would finish. */
-  uint64_t need = 2 * g->tasks[t].out_bytes;
-  for (uint32_t e = g->in_off[t]; e < g->in_off[t + 1]; e++)
-    if (run->bufs[g->inputs[e]] == NULL)
-      need += g->tasks[g->inputs[e]].out_bytes;
   for (;;) {
     pthread_mutex_lock(&s->lock);
+    /* The inputs to read back, the room and the pins are settled in one
+     * hold of the lock: another task's make_room could otherwise spill an
+     * input counted as in memory between the count and the pin, and its
+     * read-back would then exceed what was set aside. */
+    uint64_t need = 2 * g->tasks[t].out_bytes;
+    for (uint32_t e = g->in_off[t]; e < g->in_off[t + 1]; e++)
+      if (run->bufs[g->inputs[e]] == NULL)
+        need += g->tasks[g->inputs[e]].out_bytes;
     /* Never spill t's own inputs here: they would need reading back,
      * beyond what is set aside. */
     tsr_status status = make_room(run, need + s->reserved, t);
     bool room = status == TSR_OK && fits(run, need + s->reserved);
-    if (room) {
-      s->reserved += need;
-      s->reservation[t] = need;
+    bool go = room;
+    if (!room && status == TSR_OK) {
+      pthread_mutex_unlock(&s->lock);
+      go = !wait_for_others(run); /* nothing else can free memory: try anyway */
+      pthread_mutex_lock(&s->lock);
+    }
+    if (go && status == TSR_OK) {
+      if (room) {
+        s->reserved += need;
+        s->reservation[t] = need;
+      }
+      for (uint32_t e = g->in_off[t]; e < g->in_off[t + 1]; e++)
+        s->pins[g->inputs[e]]++; /* pinned inputs stay in memory from here */
     }
     pthread_mutex_unlock(&s->lock);
     TSR_TRY(status);
-    if (room || !wait_for_others(run))
+    if (go)
       break;
   }
-  pthread_mutex_lock(&s->lock);
-  for (uint32_t e = g->in_off[t]; e < g->in_off[t + 1]; e++)
-    s->pins[g->inputs[e]]++; /* pinned inputs stay in memory from here */
-  pthread_mutex_unlock(&s->lock);
   for (uint32_t e = g->in_off[t]; e < g->in_off[t + 1]; e++) {
     uint32_t u = g->inputs[e];
     uint64_t size = g->tasks[u].out_bytes;
