@@ -9,7 +9,10 @@
  *   - a chunk whose contracted axes are its trailing (or leading) axes, in
  *     pair order, already is that matrix (or its transpose) and goes to BLAS
  *     in place; anything else (another axis order, another dtype) is packed
- *     per chunk into a scratch matrix of the compute dtype;
+ *     per chunk into a scratch matrix of the compute dtype; an operand
+ *     that is a transpose (a.T) of another array is replaced by that array
+ *     over the matching axes, so a @ a.T reads a's chunks in place and BLAS
+ *     transposes them (no transposed copy is made);
  *   - one "matmul" task accumulates up to GROUP_MAX consecutive k products
  *     into its output with beta = 1 (no partial-product buffers), and a tree
  *     of fan-in SUM_FANIN sums the groups in a fixed order.  The grouping
@@ -452,6 +455,42 @@ static int64_t max_chunk_product(const tsr_chunk_grid *g, int n, const int32_t *
   return prod;
 }
 
+/* When e is a transpose (an axis permutation, tsr_transpose) of its input
+ * and the axes it keeps free stay in the same order in the input, the
+ * input, with *axes (e's contracted axes) mapped to the input's in `in`:
+ * the product of e is then the product of its input over those axes, whose
+ * chunks are e's, so no transposed copy is made. */
+static const tsr__expr *transposed_input(const tsr__expr *e, int nc, const int *axes, int *in) {
+  const tsr__gather_map *m = tsr__gather_single_map(e);
+  if (m == NULL || strcmp(e->op->name, "transpose") != 0 || e->inputs[0]->dtype != e->dtype)
+    return NULL;
+  const tsr__expr *src = e->inputs[0];
+  int nd = e->grid->ndim, from[TSR_MAX_NDIM]; /* from[k]: the input axis of e's axis k */
+  if (m->ndim != nd)
+    return NULL;
+  for (int d = 0; d < nd; d++) {
+    int k = m->oax[d];
+    if (k < 0 || m->a[d] != 0 || m->s[d] != 1 || m->olo[k] != 0 ||
+        m->ohi[k] != src->grid->shape[d])
+      return NULL;
+    from[k] = d;
+  }
+  bool contracted[TSR_MAX_NDIM] = {false};
+  for (int i = 0; i < nc; i++) {
+    contracted[axes[i]] = true;
+    in[i] = from[axes[i]];
+  }
+  int last = -1;
+  for (int k = 0; k < nd; k++) {
+    if (contracted[k])
+      continue;
+    if (from[k] < last)
+      return NULL;
+    last = from[k];
+  }
+  return src;
+}
+
 static tsr_status contract(const char *fn, tsr_array *a, tsr_array *b, int nc, const int *axes_a,
                            const int *axes_b, tsr_array **out) {
   TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
@@ -474,6 +513,19 @@ static tsr_status contract(const char *fn, tsr_array *a, tsr_array *b, int nc, c
   contract_params p = {.na = na, .nb = nb, .nc = nc};
   TSR_TRY(check_axes(fn, "axes_a", na, nc, axes_a, p.ca));
   TSR_TRY(check_axes(fn, "axes_b", nb, nc, axes_b, p.cb));
+  /* A transposed operand (a.T) is read in place: its input, contracted
+   * over the matching axes, goes to BLAS with a transpose flag. */
+  int seen[TSR_MAX_NDIM];
+  const tsr__expr *ia = transposed_input(a->expr, nc, p.ca, seen);
+  if (ia != NULL) {
+    tsr_array inner = {(tsr__expr *)ia};
+    return contract(fn, &inner, b, nc, seen, p.cb, out);
+  }
+  const tsr__expr *ib = transposed_input(b->expr, nc, p.cb, seen);
+  if (ib != NULL) {
+    tsr_array inner = {(tsr__expr *)ib};
+    return contract(fn, a, &inner, nc, p.ca, seen, out);
+  }
   bool differ = false;
   for (int i = 0; i < nc; i++) {
     int x = p.ca[i], y = p.cb[i];

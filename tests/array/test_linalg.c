@@ -262,6 +262,103 @@ static void test_linalg__matmul_random(void **state) {
   }
 }
 
+/* Tasks per kernel name of the last run, through on_stats. */
+typedef struct kernel_counts {
+  uint64_t transpose, matmul;
+} kernel_counts;
+static void count_kernels(const tsr_run_stats *st, void *user) {
+  kernel_counts *k = user;
+  for (uint32_t i = 0; i < st->n_kernels; i++) {
+    if (strcmp(st->kernels[i].name, "transpose") == 0)
+      k->transpose += st->kernels[i].tasks;
+    if (strcmp(st->kernels[i].name, "matmul") == 0)
+      k->matmul += st->kernels[i].tasks;
+  }
+}
+
+/* a @ a.T, a.T @ b and tensordot over a transposed 3-d operand read the
+ * transposed operand in place (BLAS transposes it): no transpose task runs,
+ * and the values are the naive loops'. */
+static void test_linalg__transposed_operands_in_place(void **state) {
+  tsr_ctx *ctx = *state;
+  for (int trial = 0; trial < 24; trial++) {
+    configure(ctx, trial);
+    int64_t m = 1 + rand_below(9), k = 1 + rand_below(9);
+    int64_t shape[2] = {m, k}, chunks[2] = {random_chunk(m), random_chunk(k)};
+    double *v = malloc((size_t)(m * k) * sizeof *v);
+    for (int64_t i = 0; i < m * k; i++)
+      v[i] = (double)rand_below(19) - 9;
+    tsr_array *a = NULL, *at = NULL, *r = NULL, *r2 = NULL;
+    assert_ok(tsr_array_from_buffer(ctx, TSR_FLOAT64, 2, shape, chunks, v, TSR_BUFFER_COPY, NULL,
+                                    NULL, &a));
+    assert_ok(tsr_transpose(a, NULL, &at));
+    assert_ok(tsr_matmul(a, at, &r));  /* m x m */
+    assert_ok(tsr_matmul(at, a, &r2)); /* k x k */
+    double *g1 = malloc((size_t)(m * m) * sizeof *g1), *g2 = malloc((size_t)(k * k) * sizeof *g2);
+    kernel_counts kc = {0, 0};
+    tsr_compute_options o = {.on_stats = count_kernels, .stats_user = &kc};
+    tsr_array *both[2] = {r, r2};
+    void *bufs[2] = {g1, g2};
+    size_t bytes[2] = {(size_t)(m * m) * sizeof *g1, (size_t)(k * k) * sizeof *g2};
+    assert_ok(tsr_array_to_buffers_ex(2, both, bufs, bytes, &o));
+    assert_int_equal(kc.transpose, 0);
+    assert_true(kc.matmul > 0);
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < m; j++) {
+        double want = 0;
+        for (int64_t x = 0; x < k; x++)
+          want += v[i * k + x] * v[j * k + x];
+        assert_true(g1[i * m + j] == want); /* small integers: exact */
+      }
+    for (int64_t i = 0; i < k; i++)
+      for (int64_t j = 0; j < k; j++) {
+        double want = 0;
+        for (int64_t x = 0; x < m; x++)
+          want += v[x * k + i] * v[x * k + j];
+        assert_true(g2[i * k + j] == want);
+      }
+    free(g1);
+    free(g2);
+    tsr_array_destroy(&r);
+    tsr_array_destroy(&r2);
+    /* a transpose that reorders free axes is still copied, with the same values */
+    int64_t s3[3] = {2, 3, 4}, c3[3] = {1, 2, 4};
+    double v3[24];
+    for (int i = 0; i < 24; i++)
+      v3[i] = (double)rand_below(19) - 9;
+    tsr_array *t3 = NULL, *t3p = NULL, *w = NULL;
+    assert_ok(tsr_array_from_buffer(ctx, TSR_FLOAT64, 3, s3, c3, v3, TSR_BUFFER_COPY, NULL, NULL,
+                                    &t3));
+    int perm[3] = {2, 0, 1}; /* t3p[c, a, b] = t3[a, b, c]: shape (4, 2, 3) */
+    assert_ok(tsr_transpose(t3, perm, &t3p));
+    int64_t sw[2] = {3, 5};
+    double vw[15];
+    for (int i = 0; i < 15; i++)
+      vw[i] = (double)rand_below(19) - 9;
+    assert_ok(tsr_array_from_buffer(ctx, TSR_FLOAT64, 2, sw, NULL, vw, TSR_BUFFER_COPY, NULL, NULL,
+                                    &w));
+    int ax_a = 2, ax_b = 0; /* contract t3p's last axis (t3's axis 1) with w's first */
+    assert_ok(tsr_tensordot(t3p, w, 1, &ax_a, &ax_b, &r)); /* (4, 2, 5) */
+    double got[40];
+    assert_ok(tsr_array_to_buffer(r, got, sizeof got));
+    for (int c = 0; c < 4; c++)
+      for (int a0 = 0; a0 < 2; a0++)
+        for (int q = 0; q < 5; q++) {
+          double want = 0;
+          for (int b0 = 0; b0 < 3; b0++)
+            want += v3[(a0 * 3 + b0) * 4 + c] * vw[b0 * 5 + q];
+          assert_true(got[(c * 2 + a0) * 5 + q] == want);
+        }
+    tsr_array_destroy(&r);
+    tsr_array_destroy(&w);
+    tsr_array_destroy(&t3p);
+    tsr_array_destroy(&t3);
+    tsr_array_destroy(&at);
+    tsr_array_destroy(&a);
+    free(v);
+  }
+}
+
 static void test_linalg__matmul_result_chunks(void **state) {
   tsr_ctx *ctx = *state;
   operand a = {.dtype = TSR_FLOAT64, .ndim = 2, .shape = {10, 7}, .chunks = {3, 2}};
@@ -594,6 +691,8 @@ static void test_linalg__out_of_memory(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_linalg__matmul_random, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_linalg__transposed_operands_in_place, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_linalg__matmul_result_chunks, test_ctx_setup,
                                       test_ctx_teardown),
