@@ -73,6 +73,8 @@ static const tsr__qfn table[] = {
     {"repeat", QF_REARRANGE, 2, P("a", "repeats", "axis"), 2},
     {"permutation", QF_REARRANGE, 3, P("x", "seed", "chunks"), 1},
     {"randint", QF_REARRANGE, 4, P("low", "high", "shape", "seed", "chunks"), 1},
+    {"array", QF_REARRANGE, 5, P("object"), 1},
+    {"asarray", QF_REARRANGE, 5, P("a"), 1},
 };
 
 static const struct {

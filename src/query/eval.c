@@ -84,6 +84,37 @@ static tsr_dtype weak_dtype(const qv *v, tsr_dtype t) {
 
 /* `v` as an array: a new reference, or a 0-d array of `dtype` (or the
  * number's default when dtype is TSR_NUM_DTYPES). */
+/* A tuple of numbers as np.asarray makes it: a 1-D int64 array, float64
+ * if any is a float, bool if all are bools. */
+static tsr_status tuple_array(tsr__qeval *ev, const qv *v, int32_t pos, const char *what,
+                              tsr_array **out) {
+  bool flt = false, bools = v->n > 0;
+  for (int i = 0; i < v->n; i++) {
+    const qv *it = &v->items[i];
+    if (!is_number(it) || it->kind == QV_UINT)
+      return FAIL(pos, TSR_EINVAL, "%s must be an array, a number or a tuple of numbers, but item %d is %s",
+                  what, i, it->kind == QV_UINT ? "an integer beyond int64" : tsr__query_value_kind_name(it));
+    flt |= it->kind == QV_FLOAT;
+    bools &= it->kind == QV_BOOL;
+  }
+  int64_t n = v->n;
+  void *data = NULL;
+  API(pos, tsr_alloc(ev->ctx, (size_t)(n ? n : 1) * 8, &data));
+  for (int i = 0; i < v->n; i++) {
+    if (bools)
+      ((uint8_t *)data)[i] = (uint8_t)(integer(&v->items[i]) != 0);
+    else if (flt)
+      ((double *)data)[i] = number(&v->items[i]);
+    else
+      ((int64_t *)data)[i] = integer(&v->items[i]);
+  }
+  tsr_dtype dt = bools ? TSR_BOOL : flt ? TSR_FLOAT64 : TSR_INT64;
+  tsr_status s = tsr_array_from_buffer(ev->ctx, dt, 1, &n, NULL, data, TSR_BUFFER_COPY, NULL,
+                                       NULL, out);
+  tsr_free(ev->ctx, data);
+  return s == TSR_OK ? s : wrap(ev, pos, s);
+}
+
 static tsr_status as_array(tsr__qeval *ev, const qv *v, int32_t pos, const char *what,
                            tsr_dtype dtype, tsr_array **out) {
   *out = NULL;
@@ -91,6 +122,8 @@ static tsr_status as_array(tsr__qeval *ev, const qv *v, int32_t pos, const char 
     API(pos, tsr__query_array_ref(v->array, out));
     return TSR_OK;
   }
+  if (v->kind == QV_TUPLE) /* every array argument takes a tuple of numbers */
+    return tuple_array(ev, v, pos, what, out);
   if (!is_number(v))
     return FAIL(pos, TSR_EINVAL, "%s must be an array or a number, not %s", what,
                 tsr__query_value_kind_name(v));
@@ -573,9 +606,11 @@ static tsr_status get_array(const call *c, const char *name, tsr_dtype dtype, ts
   int32_t pos;
   const qv *v = arg(c, name, &pos);
   *out = NULL;
-  if (v->kind != QV_ARRAY && !is_number(v))
+  if (v->kind != QV_ARRAY && v->kind != QV_TUPLE && !is_number(v))
     return bad_arg(c, name, "an array or a number");
-  return as_array(c->ev, v, pos, name, dtype, out);
+  char what[64];
+  snprintf(what, sizeof what, "%s() argument '%s'", c->node->text, name);
+  return as_array(c->ev, v, pos, what, dtype, out);
 }
 
 /* A tuple whose item i is not an integer: the message shows the item,
@@ -1078,40 +1113,6 @@ static tsr_status construct(call *c, tsr_array **r) {
 
 /* ---- sorting and order statistics ------------------------------------ */
 
-/* An array argument that may also be a tuple of numbers (a 1-D int64
- * array, float64 if any is a float, bool if all are bools), as np.asarray. */
-static tsr_status get_seq(const call *c, const char *name, tsr_array **out) {
-  tsr__qeval *ev = c->ev;
-  int32_t pos;
-  const qv *v = arg(c, name, &pos);
-  *out = NULL;
-  if (v->kind != QV_TUPLE)
-    return get_array(c, name, TSR_NUM_DTYPES, out);
-  bool flt = false, bools = v->n > 0;
-  for (int i = 0; i < v->n; i++) {
-    if (!is_number(&v->items[i]) || v->items[i].kind == QV_UINT)
-      return bad_item(c, name, "an array or a tuple of numbers", i);
-    flt |= v->items[i].kind == QV_FLOAT;
-    bools &= v->items[i].kind == QV_BOOL;
-  }
-  int64_t n = v->n;
-  void *data = NULL;
-  API(pos, tsr_alloc(c->ev->ctx, (size_t)(n ? n : 1) * 8, &data));
-  for (int i = 0; i < v->n; i++) {
-    if (bools)
-      ((uint8_t *)data)[i] = (uint8_t)(integer(&v->items[i]) != 0);
-    else if (flt)
-      ((double *)data)[i] = number(&v->items[i]);
-    else
-      ((int64_t *)data)[i] = integer(&v->items[i]);
-  }
-  tsr_dtype dt = bools ? TSR_BOOL : flt ? TSR_FLOAT64 : TSR_INT64;
-  tsr_status s = tsr_array_from_buffer(c->ev->ctx, dt, 1, &n, NULL, data, TSR_BUFFER_COPY, NULL,
-                                       NULL, out);
-  tsr_free(c->ev->ctx, data);
-  return s == TSR_OK ? s : wrap(c->ev, pos, s);
-}
-
 /* axis: None flattens when `none_flattens` or when given explicitly as
  * None; otherwise the default is def. */
 static tsr_status get_axis(const call *c, const char *name, int def, bool none_flattens, int *axis,
@@ -1158,13 +1159,13 @@ static tsr_status order_fn(call *c, qv *out) {
   switch (fn->kind) {
   case QF_SORT:
     TSR_TRY(get_axis(c, "axis", -1, false, &axis, &flat));
-    TSR_TRY(get_seq(c, "a", &a));
+    TSR_TRY(get_array(c, "a", TSR_NUM_DTYPES, &a));
     s = (fn->op ? tsr_argsort : tsr_sort)(a, axis, flat, &r);
     break;
   case QF_UNIQUE: {
     bool counts;
     TSR_TRY(get_bool(c, "return_counts", false, &counts));
-    TSR_TRY(get_seq(c, "ar", &a));
+    TSR_TRY(get_array(c, "ar", TSR_NUM_DTYPES, &a));
     s = tsr_unique(a, &r, counts ? &r2 : NULL);
     break;
   }
@@ -1191,7 +1192,7 @@ static tsr_status order_fn(call *c, qv *out) {
       return bad_arg(c, "q", "a number or a tuple of numbers");
     }
     if (s == TSR_OK)
-      s = get_seq(c, "a", &a);
+      s = get_array(c, "a", TSR_NUM_DTYPES, &a);
     if (s == TSR_OK) {
       tsr_status (*f[4])(tsr_array *, const double *, int64_t, int, bool, tsr_array **) = {
           tsr_quantile, tsr_percentile, tsr_nanquantile, tsr_nanpercentile};
@@ -1207,7 +1208,7 @@ static tsr_status order_fn(call *c, qv *out) {
   }
   case QF_MEDIAN:
     TSR_TRY(get_axis(c, "axis", 0, true, &axis, &flat));
-    TSR_TRY(get_seq(c, "a", &a));
+    TSR_TRY(get_array(c, "a", TSR_NUM_DTYPES, &a));
     s = (fn->op ? tsr_nanmedian : tsr_median)(a, axis, flat, &r);
     break;
   case QF_HISTOGRAM: {
@@ -1224,13 +1225,13 @@ static tsr_status order_fn(call *c, qv *out) {
     if (bins->kind == QV_NONE || bins->kind == QV_INT || bins->kind == QV_BOOL) {
       int64_t nb;
       TSR_TRY(get_int(c, "bins", 10, &nb));
-      TSR_TRY(get_seq(c, "a", &a));
+      TSR_TRY(get_array(c, "a", TSR_NUM_DTYPES, &a));
       s = tsr_histogram(a, nb, range->kind == QV_NONE ? NULL : rg, &r, &r2);
     } else {
       if (range->kind != QV_NONE)
         return bad_arg(c, "range", "None when bins are edges");
-      TSR_TRY(get_seq(c, "bins", &b));
-      if ((s = get_seq(c, "a", &a)) != TSR_OK) {
+      TSR_TRY(get_array(c, "bins", TSR_NUM_DTYPES, &b));
+      if ((s = get_array(c, "a", TSR_NUM_DTYPES, &a)) != TSR_OK) {
         tsr_array_destroy(&b);
         return s;
       }
@@ -1243,8 +1244,8 @@ static tsr_status order_fn(call *c, qv *out) {
   case QF_BINCOUNT: {
     int64_t minlength;
     TSR_TRY(get_int(c, "minlength", 0, &minlength));
-    TSR_TRY(get_seq(c, "x", &a));
-    if (arg(c, "weights", NULL)->kind != QV_NONE && (s = get_seq(c, "weights", &b)) != TSR_OK) {
+    TSR_TRY(get_array(c, "x", TSR_NUM_DTYPES, &a));
+    if (arg(c, "weights", NULL)->kind != QV_NONE && (s = get_array(c, "weights", TSR_NUM_DTYPES, &b)) != TSR_OK) {
       tsr_array_destroy(&a);
       return s;
     }
@@ -1266,8 +1267,8 @@ static tsr_status order_fn(call *c, qv *out) {
       TSR_TRY(get_bool(c, fn->kind == QF_DIGITIZE ? "right" : "invert", false, &flag));
     }
     const char *p0 = fn->params[0], *p1 = fn->params[1];
-    TSR_TRY(get_seq(c, p0, &a));
-    s = get_seq(c, p1, &b);
+    TSR_TRY(get_array(c, p0, TSR_NUM_DTYPES, &a));
+    s = get_array(c, p1, TSR_NUM_DTYPES, &b);
     if (s != TSR_OK) {
       tsr_array_destroy(&a);
       return s;
@@ -1379,9 +1380,9 @@ static tsr_status composed(call *c, qv *out) {
       return bad_arg(c, "ddof", "a non-negative integer");
   }
   tsr_array *a = NULL, *b = NULL, *r = NULL;
-  TSR_TRY(get_seq(c, fn->params[0], &a));
+  TSR_TRY(get_array(c, fn->params[0], TSR_NUM_DTYPES, &a));
   if (fn->op >= 1 && fn->op <= 3) {
-    tsr_status sb = get_seq(c, "b", &b);
+    tsr_status sb = get_array(c, "b", TSR_NUM_DTYPES, &b);
     if (sb != TSR_OK) {
       tsr_array_destroy(&a);
       return sb;
@@ -1480,11 +1481,18 @@ static tsr_status get_pad_width(const call *c, int nd, int64_t *before, int64_t 
   return TSR_OK;
 }
 
-/* pad, tile, repeat (rearrange.c), permutation and randint.  Arguments
- * first (their errors point at them), then one call of the array API. */
+/* pad, tile, repeat (rearrange.c), permutation, randint, and array/asarray
+ * (an array of a tuple, as np.asarray).  Arguments first (their errors
+ * point at them), then one call of the array API. */
 static tsr_status rearrange(call *c, qv *out) {
   tsr__qeval *ev = c->ev;
   int op = c->node->fn->op;
+  if (op == 5) {
+    tsr_array *r = NULL;
+    TSR_TRY(get_array(c, c->node->fn->params[0], TSR_NUM_DTYPES, &r));
+    set_array(out, r);
+    return TSR_OK;
+  }
   int64_t list[TSR_MAX_NDIM], before[TSR_MAX_NDIM], after[TSR_MAX_NDIM], buf[TSR_MAX_NDIM];
   int64_t seed = 0, n = 0, low = 0, high = 0, chunk = 0, axis = 0;
   const int64_t *chunks = NULL;
@@ -1547,7 +1555,7 @@ static tsr_status rearrange(call *c, qv *out) {
   }
   tsr_array *a = NULL, *r = NULL, *perm = NULL;
   if (op <= 2 || (op == 3 && x->kind != QV_INT)) {
-    TSR_TRY(get_seq(c, c->node->fn->params[0], &a));
+    TSR_TRY(get_array(c, c->node->fn->params[0], TSR_NUM_DTYPES, &a));
     if (op == 0) {
       tsr_status sw = get_pad_width(c, tsr_array_ndim(a), before, after);
       if (sw != TSR_OK) {
@@ -1602,7 +1610,7 @@ static tsr_status like(call *c, qv *out) {
   tsr__qeval *ev = c->ev;
   int op = c->node->fn->op;
   tsr_array *a = NULL, *r = NULL;
-  TSR_TRY(get_seq(c, "a", &a));
+  TSR_TRY(get_array(c, "a", TSR_NUM_DTYPES, &a));
   int nd = tsr_array_ndim(a);
   int64_t shape[TSR_MAX_NDIM], own[TSR_MAX_NDIM], buf[TSR_MAX_NDIM];
   memcpy(shape, tsr_array_shape(a), (size_t)nd * sizeof *shape);

@@ -141,7 +141,7 @@ typedef enum tsr__qfn_kind {
   QF_COMPOSED, /* op 0..11: diff, outer, isclose, allclose, roll, triu, tril, diag, trace,
                   norm, cov, corrcoef */
   QF_LIKE,     /* op: 0 zeros_like, 1 ones_like, 2 full_like, 3 empty_like */
-  QF_REARRANGE, /* op: 0 pad, 1 tile, 2 repeat, 3 permutation, 4 randint */
+  QF_REARRANGE, /* op: 0 pad, 1 tile, 2 repeat, 3 permutation, 4 randint, 5 array/asarray */
 } tsr__qfn_kind;
 
 #define TSR__QFN_MAX_PARAMS 6

@@ -250,15 +250,21 @@ static void test_eval__structure(void **state) {
   /* indexing by data (NumPy's answers): x[mask], fancy indexing on one axis, a mask along one */
   check_eval(ctx, "x = reshape(arange(12), (3, 4))\nx[x > 4]", "[5, 6, 7, 8, 9, 10, 11]");
   check_eval(ctx, "x = reshape(arange(12.0), (3, 4))\nx[x > 100]", "[]");
-  check_eval(ctx, "x = reshape(arange(12), (3, 4))\nx[:, roll((3, 0, -1, 0), 0)]",
+  check_eval(ctx, "x = reshape(arange(12), (3, 4))\nx[:, array((3, 0, -1, 0))]",
              "[[3, 0, 3, 0],\n [7, 4, 7, 4],\n [11, 8, 11, 8]]");
-  check_eval(ctx, "x = reshape(arange(12), (3, 4))\nx[roll((2, 0), 0), 1:3]", "[[9, 10],\n [1, 2]]");
-  check_eval(ctx, "x = reshape(arange(12), (3, 4))\nx[roll((True, False, True), 0)]",
+  check_eval(ctx, "x = reshape(arange(12), (3, 4))\nx[array((2, 0)), 1:3]", "[[9, 10],\n [1, 2]]");
+  check_eval(ctx, "x = reshape(arange(12), (3, 4))\nx[array((True, False, True))]",
              "[[0, 1, 2, 3],\n [8, 9, 10, 11]]");
   check_eval(ctx, "x = reshape(arange(12), (3, 4))\nx[1, x[0] > 1]", "[6, 7]");
-  check_eval(ctx, "x = reshape(arange(12), (3, 4))\nx[None, ..., roll((1, 1), 0)]",
+  check_eval(ctx, "x = reshape(arange(12), (3, 4))\nx[None, ..., array((1, 1))]",
              "[[[1, 1],\n  [5, 5],\n  [9, 9]]]");
   check_eval(ctx, "x = arange(5)\nsum(x[x % 2 == 0])", "6");
+  /* every array argument takes a tuple of numbers, as np.asarray */
+  check_eval(ctx, "reshape((1, 2, 3, 4), (2, 2))", "[[1, 2],\n [3, 4]]");
+  check_eval(ctx, "concatenate(((1, 2), (3.5,)))", "[1.0, 2.0, 3.5]");
+  check_eval(ctx, "stack(((1, 2), arange(2)))", "[[1, 2],\n [0, 1]]");
+  check_eval(ctx, "astype((1, 2), \"f4\") * 2", "[2.0, 4.0]");
+  check_eval(ctx, "sqrt((1, 4, 9))", "[1.0, 2.0, 3.0]");
   /* pad, tile, repeat (NumPy's answers); randint and permutation (their own streams) */
   check_eval(ctx, "pad((1, 2, 3), (5, 4), mode=\"reflect\")", "[2, 1, 2, 3, 2, 1, 2, 3, 2, 1, 2, 3]");
   check_eval(ctx, "pad((1, 2, 3), (5, 4), \"symmetric\")", "[2, 3, 3, 2, 1, 1, 2, 3, 3, 2, 1, 1]");
@@ -271,21 +277,21 @@ static void test_eval__structure(void **state) {
   check_eval(ctx, "repeat(reshape(arange(1, 5), (2, 2)), 2)", "[1, 1, 2, 2, 3, 3, 4, 4]");
   check_eval(ctx, "repeat(reshape(arange(1, 5), (2, 2)), 2, axis=1)", "[[1, 1, 2, 2],\n [3, 3, 4, 4]]");
   check_eval(ctx, "sort(permutation(10, seed=4))", "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]");
-  check_eval(ctx, "all(sort(permutation(reshape(arange(6), (3, 2)), seed=4)[:, 0]) == roll((0, 2, 4), 0))",
+  check_eval(ctx, "all(sort(permutation(reshape(arange(6), (3, 2)), seed=4)[:, 0]) == array((0, 2, 4)))",
              "True");
   check_eval(ctx, "r = randint(-5, 5, (20, 30), seed=1)\nmin(r)", "-5");
   check_eval(ctx, "r = randint(-5, 5, (20, 30), seed=1)\nmax(r)", "4");
   check_eval(ctx, "all(randint(100, shape=50, seed=7, chunks=3) == randint(100, shape=50, seed=7))",
              "True");
   /* norm, cov, corrcoef: NumPy's values (np.linalg.norm, np.cov, np.corrcoef), to rounding;
-   * roll(tuple, 0) makes an array of a tuple */
+   * a tuple of numbers is an array */
   check_eval(ctx, "norm((3, 4))", "5.0");
   check_eval(ctx, "allclose(norm(reshape(arange(6), (2, 3))), 7.416198487095663, rtol=1e-15)",
              "True");
   check_eval(ctx,
-             "allclose(cov(reshape(roll((1.0, 2.0, 4.0, 2.0, 1.0, 7.0), 0), (2, 3))), "
-             "reshape(roll((2.3333333333333335, 4.333333333333333, 4.333333333333333, "
-             "10.333333333333334), 0), (2, 2)), rtol=1e-14)",
+             "allclose(cov(reshape(array((1.0, 2.0, 4.0, 2.0, 1.0, 7.0)), (2, 3))), "
+             "reshape(array((2.3333333333333335, 4.333333333333333, 4.333333333333333, "
+             "10.333333333333334)), (2, 2)), rtol=1e-14)",
              "True");
   check_eval(ctx, "allclose(cov((1.0, 2.0, 4.0)), 2.333333333333333, rtol=1e-14)", "True");
   check_eval(ctx, "cov((1.0, 2.0, 4.0)).ndim", "0");
@@ -294,7 +300,7 @@ static void test_eval__structure(void **state) {
              "True");
   check_eval(ctx,
              "allclose(corrcoef(reshape(astype(arange(6), \"f8\") ** 2, (2, 3))), "
-             "reshape(roll((1.0, 0.9782407485564631, 0.9782407485564633, 1.0), 0), (2, 2)), "
+             "reshape(array((1.0, 0.9782407485564631, 0.9782407485564633, 1.0)), (2, 2)), "
              "rtol=1e-14)",
              "True");
   check_eval(ctx, "corrcoef((1.0, 2.0))", "1.0");
@@ -481,12 +487,12 @@ static void test_eval__errors(void **state) {
   tsr_ctx *ctx = *state;
   check_run_error(ctx, "y = 1\nz = x + y", TSR_EINVAL,
                   "line 2, column 5: unknown name 'x'\n  z = x + y\n      ^");
-  check_run_error(ctx, "x = reshape(arange(12), (3, 4))\nx[roll((True, False), 0)]", TSR_EINVAL,
+  check_run_error(ctx, "x = reshape(arange(12), (3, 4))\nx[array((True, False))]", TSR_EINVAL,
                   "line 2, column 3: a boolean index of length 2 does not match the indexed axis "
-                  "of length 3\n  x[roll((True, False), 0)]\n    ^");
-  check_run_error(ctx, "x = reshape(arange(12), (3, 4))\nx[roll((5,), 0), 1]", TSR_EINVAL,
+                  "of length 3\n  x[array((True, False))]\n    ^");
+  check_run_error(ctx, "x = reshape(arange(12), (3, 4))\nx[array((5,)), 1]", TSR_EINVAL,
                   "line 2, column 3: tsr_take: index 5 (indices[0]) is out of bounds for axis 0 with "
-                  "size 3\n  x[roll((5,), 0), 1]\n    ^");
+                  "size 3\n  x[array((5,)), 1]\n    ^");
   check_run_error(ctx, "x = reshape(arange(12), (3, 4))\nx[x > 1, x > 2]", TSR_EINVAL,
                   "line 2, column 12: only one integer or boolean array can index an array\n"
                   "  x[x > 1, x > 2]\n             ^");
@@ -499,6 +505,9 @@ static void test_eval__errors(void **state) {
                   "                      ^");
   check_run_error(ctx, "randint(3, 3)", TSR_EINVAL,
                   "line 1, column 1: randint(): low (3) must be below high (3)\n  randint(3, 3)\n  ^");
+  check_run_error(ctx, "sqrt((1, \"a\"))", TSR_EINVAL,
+                  "line 1, column 6: sqrt() argument 'x' must be an array, a number or a tuple of "
+                  "numbers, but item 1 is string\n  sqrt((1, \"a\"))\n       ^");
   check_run_error(ctx, "sum + 1", TSR_EINVAL,
                   "line 1, column 1: 'sum' is a function: call it as sum(...)\n"
                   "  sum + 1\n  ^");
