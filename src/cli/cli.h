@@ -91,7 +91,8 @@ int cmd_info_csv(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 /* Whether the path names a CSV file (.csv, .csv.gz, .tsv, .tsv.gz). */
 bool cli_is_csv(const char *path);
-/* The CSV options of convert, info and groupby (beyond the common ones). */
+/* The CSV options of convert, info and groupby (beyond the common ones;
+ * csv_job.c). */
 typedef struct cli_csv_args {
   const char *schema, *columns, *nulls;
   bool overwrite;
@@ -103,6 +104,21 @@ bool cli_csv_option(const char *cmd, cli_csv_args *a, int argc, char **argv, int
 tsr_csv_options cli_csv_read_options(const cli_csv_args *a);
 /* '\t' for a .tsv or .tsv.gz path, else ','. */
 char cli_csv_delimiter(const char *path);
+/* A command's own option: consumes argv[*i] (true; *bad when its value is
+ * missing, after printing the usage error) or leaves it (false). */
+typedef bool (*cli_own_option)(void *user, int argc, char **argv, int *i, bool *bad);
+/* `tessera CMD SRC.csv DST.csv [options]`, parsed and checked. */
+typedef struct cli_csv_job {
+  cli_common common;
+  cli_csv_args csv;
+  const char *src, *dst;
+  bool helped; /* --help was given and printed: nothing else to do */
+} cli_csv_job;
+/* Parses argv (own options first, then the common and CSV ones, then SRC
+ * and DST) and checks SRC and DST: CLI_OK to go on (unless job->helped),
+ * else the exit code, the usage error printed. */
+int cli_csv_job_parse(const char *cmd, int argc, char **argv, void (*help)(FILE *),
+                      cli_own_option own, void *user, cli_csv_job *job);
 /* `tessera groupby SRC.csv DST.csv --by KEYS --agg AGGS` (cmd_groupby.c). */
 int cmd_groupby(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -8,17 +8,6 @@
 
 #include "cli.h"
 
-bool cli_is_csv(const char *path) {
-  static const char *const suffixes[] = {".csv", ".csv.gz", ".tsv", ".tsv.gz", ".CSV", ".CSV.GZ"};
-  size_t n = strlen(path);
-  for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
-    size_t k = strlen(suffixes[i]);
-    if (n > k && strcmp(path + n - k, suffixes[i]) == 0)
-      return true;
-  }
-  return false;
-}
-
 static void convert_help(FILE *out) {
   fputs("usage: tessera convert SRC.csv DST.csv [options]\n"
         "\n"
@@ -37,107 +26,23 @@ static void convert_help(FILE *out) {
   cli_common_help(out);
 }
 
-/* Options the CSV commands read (beyond the common ones): cli.h. */
-typedef cli_csv_args csv_args;
-
-/* Consumes argv[*i] if it is one of the CSV options (true), or reports a
- * missing value (*bad). */
-static bool csv_option(const char *cmd, csv_args *a, int argc, char **argv, int *i, bool *bad,
-                       bool allow_overwrite) {
-  const char *o = argv[*i];
-  const char **slot = strcmp(o, "--schema") == 0    ? &a->schema
-                      : strcmp(o, "--columns") == 0 ? &a->columns
-                      : strcmp(o, "--nulls") == 0   ? &a->nulls
-                                                    : NULL;
-  if (slot != NULL) {
-    if (*i + 1 >= argc) {
-      cli_usage(cmd, "%s needs a value", o);
-      *bad = true;
-      return true;
-    }
-    *slot = argv[++*i];
-    return true;
-  }
-  if (allow_overwrite && strcmp(o, "--overwrite") == 0) {
-    a->overwrite = true;
-    return true;
-  }
-  return false;
-}
-
-static tsr_csv_options read_options(const csv_args *a) {
-  tsr_csv_options o;
-  memset(&o, 0, sizeof o);
-  o.schema = a->schema;
-  o.columns = a->columns;
-  o.nulls = a->nulls;
-  return o;
-}
-
-bool cli_csv_option(const char *cmd, cli_csv_args *a, int argc, char **argv, int *i, bool *bad,
-                    bool allow_overwrite) {
-  return csv_option(cmd, a, argc, argv, i, bad, allow_overwrite);
-}
-
-tsr_csv_options cli_csv_read_options(const cli_csv_args *a) { return read_options(a); }
-
-char cli_csv_delimiter(const char *path) {
-  size_t n = strlen(path);
-  bool tsv = (n > 4 && strcmp(path + n - 4, ".tsv") == 0) ||
-             (n > 7 && strcmp(path + n - 7, ".tsv.gz") == 0);
-  return tsv ? '\t' : ',';
-}
-
 int cmd_convert(int argc, char **argv) {
-  cli_common c = {.progress = -1};
-  csv_args a = {0};
-  const char *src = NULL, *dst = NULL;
-  bool bad = false, options = true;
-  for (int i = 1; i < argc && !bad; i++) {
-    const char *arg = argv[i];
-    if (options && strcmp(arg, "--") == 0) {
-      options = false;
-      continue;
-    }
-    if (options && (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)) {
-      convert_help(stdout);
-      return CLI_OK;
-    }
-    if (options && arg[0] == '-' && arg[1] != '\0') {
-      if (cli_common_option(&c, argc, argv, &i, &bad) ||
-          csv_option("convert", &a, argc, argv, &i, &bad, true))
-        continue;
-      return cli_usage("convert", "unknown option '%s'", arg);
-    }
-    if (src == NULL)
-      src = arg;
-    else if (dst == NULL)
-      dst = arg;
-    else
-      return cli_usage("convert", "unexpected argument '%s'", arg);
-  }
-  if (bad)
-    return CLI_USAGE;
-  if (src == NULL || dst == NULL)
-    return cli_usage("convert", "needs SRC.csv and DST.csv");
-  if (!cli_is_csv(dst))
-    return cli_usage("convert", "'%s': only CSV outputs (.csv, .csv.gz) are supported", dst);
-  if (strcmp(src, dst) == 0)
-    return cli_usage("convert", "SRC and DST are the same file '%s'", src);
-  const char *files[2] = {src, dst};
-  int side = cli_check_side_files("convert", &c, files, 2);
-  if (side != CLI_OK)
-    return side;
+  cli_csv_job job;
+  int parsed = cli_csv_job_parse("convert", argc, argv, convert_help, NULL, NULL, &job);
+  if (parsed != CLI_OK || job.helped)
+    return parsed;
+  const cli_common c = job.common;
+  const char *src = job.src, *dst = job.dst;
   tsr_ctx *ctx = cli_context(&c);
   if (ctx == NULL)
     return CLI_FAILED;
-  tsr_csv_options ro = read_options(&a);
+  tsr_csv_options ro = cli_csv_read_options(&job.csv);
   tsr_frame *f = NULL;
   tsr_status s = tsr_frame_read_csv(ctx, src, &ro, &f);
   int rc = CLI_FAILED;
   if (cli_check(ctx, s)) {
     tsr_compute_options co = cli_compute_options(&c);
-    s = tsr_frame_write_csv(f, dst, cli_csv_delimiter(dst), a.overwrite, &co);
+    s = tsr_frame_write_csv(f, dst, cli_csv_delimiter(dst), job.csv.overwrite, &co);
     rc = s == TSR_OK ? CLI_OK : cli_fail(s);
   }
   if (rc == CLI_OK && !c.quiet)
@@ -197,7 +102,7 @@ static tsr_status count_nulls(tsr_frame *f, const tsr_compute_options *co, int64
 /* `tessera info DATA.csv`: the schema, null counts and row count. */
 int cmd_info_csv(int argc, char **argv) {
   cli_common c = {.progress = 0};
-  csv_args a = {0};
+  cli_csv_args a = {0};
   const char *file = NULL;
   bool bad = false, options = true;
   for (int i = 1; i < argc && !bad; i++) {
@@ -208,7 +113,7 @@ int cmd_info_csv(int argc, char **argv) {
     }
     if (options && arg[0] == '-' && arg[1] != '\0') {
       if (cli_common_option(&c, argc, argv, &i, &bad) ||
-          csv_option("info", &a, argc, argv, &i, &bad, false))
+          cli_csv_option("info", &a, argc, argv, &i, &bad, false))
         continue;
       return cli_usage("info", "unknown option '%s'", arg);
     }
@@ -228,7 +133,7 @@ int cmd_info_csv(int argc, char **argv) {
   tsr_ctx *ctx = cli_context(&c);
   if (ctx == NULL)
     return CLI_FAILED;
-  tsr_csv_options ro = read_options(&a);
+  tsr_csv_options ro = cli_csv_read_options(&a);
   tsr_frame *f = NULL;
   int64_t *nulls = NULL;
   tsr_status s = tsr_frame_read_csv(ctx, file, &ro, &f);

@@ -57,64 +57,45 @@ static bool split_keys(const char *text, char *buf, size_t bytes, const char **k
   }
 }
 
-int cmd_groupby(int argc, char **argv) {
-  cli_common c = {.progress = -1};
-  cli_csv_args a = {0};
-  const char *src = NULL, *dst = NULL, *by = NULL, *agg = NULL;
-  bool bad = false, options = true;
-  for (int i = 1; i < argc && !bad; i++) {
-    const char *arg = argv[i];
-    if (options && strcmp(arg, "--") == 0) {
-      options = false;
-      continue;
-    }
-    if (options && (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)) {
-      groupby_help(stdout);
-      return CLI_OK;
-    }
-    if (options && (strcmp(arg, "--by") == 0 || strcmp(arg, "--agg") == 0)) {
-      if (i + 1 >= argc)
-        return cli_usage("groupby", "%s needs a value", arg);
-      *(arg[2] == 'b' ? &by : &agg) = argv[++i];
-      continue;
-    }
-    if (options && arg[0] == '-' && arg[1] != '\0') {
-      if (cli_common_option(&c, argc, argv, &i, &bad) ||
-          cli_csv_option("groupby", &a, argc, argv, &i, &bad, true))
-        continue;
-      return cli_usage("groupby", "unknown option '%s'", arg);
-    }
-    if (src == NULL)
-      src = arg;
-    else if (dst == NULL)
-      dst = arg;
-    else
-      return cli_usage("groupby", "unexpected argument '%s'", arg);
+/* --by and --agg. */
+typedef struct groupby_args {
+  const char *by, *agg;
+} groupby_args;
+
+static bool groupby_option(void *user, int argc, char **argv, int *i, bool *bad) {
+  groupby_args *g = user;
+  const char *arg = argv[*i];
+  if (strcmp(arg, "--by") != 0 && strcmp(arg, "--agg") != 0)
+    return false;
+  if (*i + 1 >= argc) {
+    cli_usage("groupby", "%s needs a value", arg);
+    *bad = true;
+    return true;
   }
-  if (bad)
-    return CLI_USAGE;
-  if (src == NULL || dst == NULL)
-    return cli_usage("groupby", "needs SRC.csv and DST.csv");
+  *(arg[2] == 'b' ? &g->by : &g->agg) = argv[++*i];
+  return true;
+}
+
+int cmd_groupby(int argc, char **argv) {
+  groupby_args ga = {NULL, NULL};
+  cli_csv_job job;
+  int parsed = cli_csv_job_parse("groupby", argc, argv, groupby_help, groupby_option, &ga, &job);
+  if (parsed != CLI_OK || job.helped)
+    return parsed;
+  const cli_common c = job.common;
+  const char *src = job.src, *dst = job.dst, *by = ga.by, *agg = ga.agg;
   if (agg == NULL)
     return cli_usage("groupby", "needs --agg AGGS (e.g. --agg 'sum(v1), count(*)')");
-  if (!cli_is_csv(dst))
-    return cli_usage("groupby", "'%s': only CSV outputs (.csv, .csv.gz) are supported", dst);
-  if (strcmp(src, dst) == 0)
-    return cli_usage("groupby", "SRC and DST are the same file '%s'", src);
   enum { MAX_KEYS = 256 };
   const char *keys[MAX_KEYS];
   char keybuf[8192];
   int nkeys = 0;
   if (by != NULL && !split_keys(by, keybuf, sizeof keybuf, keys, MAX_KEYS, &nkeys))
     return cli_usage("groupby", "--by '%s': give key column names separated by commas", by);
-  const char *files[2] = {src, dst};
-  int side = cli_check_side_files("groupby", &c, files, 2);
-  if (side != CLI_OK)
-    return side;
   tsr_ctx *ctx = cli_context(&c);
   if (ctx == NULL)
     return CLI_FAILED;
-  tsr_csv_options ro = cli_csv_read_options(&a);
+  tsr_csv_options ro = cli_csv_read_options(&job.csv);
   tsr_frame *f = NULL, *g = NULL;
   int rc = CLI_FAILED;
   tsr_status s = tsr_frame_read_csv(ctx, src, &ro, &f);
@@ -123,7 +104,7 @@ int cmd_groupby(int argc, char **argv) {
     tsr_frame_destroy(&f); /* the input's chunks are not needed any more */
     if (cli_check(ctx, s)) {
       tsr_compute_options co = cli_compute_options(&c);
-      s = tsr_frame_write_csv(g, dst, cli_csv_delimiter(dst), a.overwrite, &co);
+      s = tsr_frame_write_csv(g, dst, cli_csv_delimiter(dst), job.csv.overwrite, &co);
       rc = s == TSR_OK ? CLI_OK : cli_fail(s);
     }
   }
