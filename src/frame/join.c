@@ -7,7 +7,8 @@
  * (fixed-width values by index, strings as views with their bytes copied
  * into the chunk, dictionary codes as they are or through a code map into
  * the merged dictionary of a right or full join's dictionary key).  The
- * result is a frame over the computed chunks, as the sort's. */
+ * result is a frame over the computed chunks, as the sort's.  The left's
+ * columns of a left chunk's output come from that one chunk, by row. */
 #include <string.h>
 
 #include <tessera/dist.h>
@@ -108,6 +109,13 @@ static void gather_col(const tsr__sorter *s, int col, const uint64_t *ref, int64
       break;
     }
   }
+  bool maybe_null = false; /* a missing row, or a source chunk with nulls */
+  for (int64_t c = 0; c < s->nchunks && !maybe_null; c++)
+    maybe_null = cr[c * nc].null_count > 0;
+  for (int64_t k = 0; k < n && !maybe_null; k++)
+    maybe_null = NONE(k);
+  if (!maybe_null)
+    return;
   int64_t nulls = 0;
   memset(bits, 0, (size_t)(n + 7) / 8);
   for (int64_t k = 0; k < n; k++) {
@@ -123,6 +131,67 @@ static void gather_col(const tsr__sorter *s, int col, const uint64_t *ref, int64
 #undef NONE
 #undef ROW
 #undef CR
+}
+
+/* Column `col` of chunk c of side s into `out` for rows rows[0..n) of
+ * that chunk (the left side of a left chunk's output: one chunk, no
+ * missing rows). */
+static void gather_local(const tsr__sorter *s, int col, int64_t c, const uint32_t *rows,
+                         int64_t n, tsr__colchunk *out) {
+  const tsr__colread *r = &s->cr[c * s->f->ncols + col];
+  const tsr_type type = s->f->cols[col].type;
+  void *dst = tsr__colchunk_values(out);
+  out->rows = n;
+  out->null_count = 0;
+  if (n == 0)
+    return;
+  if (type.id == TSR_COL_STRING) {
+    tsr_string_view *dv = dst;
+    const tsr_string_view *sv = r->values;
+    char *data = tsr__colchunk_data(out);
+    uint64_t used = 0;
+    for (int64_t k = 0; k < n; k++) {
+      tsr_string_view v = sv[rows[k]];
+      if (r->validity != NULL && !tsr__bit_get(r->validity, rows[k]))
+        memset(&v, 0, sizeof v);
+      if (v.length > 12) {
+        memcpy(data + used, r->data + v.u.ref.offset, v.length);
+        v.u.ref.offset = (uint32_t)used;
+        used += v.length;
+      }
+      dv[k] = v;
+    }
+    out->data_bytes = used;
+  } else {
+    switch (tsr_type_width(type)) {
+#define G(W, T)                                                                   \
+  case W: {                                                                       \
+    T *d = dst;                                                                   \
+    const T *v = r->values;                                                       \
+    for (int64_t k = 0; k < n; k++)                                               \
+      d[k] = v[rows[k]];                                                          \
+    break;                                                                        \
+  }
+      G(1, uint8_t)
+      G(2, uint16_t)
+      G(4, uint32_t)
+      G(8, uint64_t)
+#undef G
+    default:
+      break;
+    }
+  }
+  if (r->validity == NULL)
+    return;
+  uint8_t *bits = tsr__colchunk_validity(out);
+  int64_t nulls = 0;
+  memset(bits, 0, (size_t)(n + 7) / 8);
+  for (int64_t k = 0; k < n; k++) {
+    bool v = tsr__bit_get(r->validity, rows[k]);
+    bits[k >> 3] |= (uint8_t)((unsigned)v << (k & 7));
+    nulls += !v;
+  }
+  out->null_count = nulls;
 }
 
 /* The right rows of right chunk c that matched nothing, as refs; *n rows. */
@@ -157,9 +226,14 @@ static tsr_status gather_kernel(const tsr_kernel_call *call) {
   if (!right_rows) {
     n = j->npairs[t.chunk];
     rref = j->rref[t.chunk];
-    TSR_TRY(tsr_kernel_alloc(j->ctx, (size_t)n * sizeof *lref + 8, (void **)&lref));
-    for (int64_t k = 0; k < n; k++)
-      lref[k] = (uint64_t)t.chunk << 32 | j->lrow[t.chunk][k];
+    bool remapped = false;
+    for (int o = 0; o < j->ncols; o++)
+      remapped |= j->remap[2 * o] != NULL;
+    if (remapped) {
+      TSR_TRY(tsr_kernel_alloc(j->ctx, (size_t)n * sizeof *lref + 8, (void **)&lref));
+      for (int64_t k = 0; k < n; k++)
+        lref[k] = (uint64_t)t.chunk << 32 | j->lrow[t.chunk][k];
+    }
   } else {
     TSR_TRY(unmatched_refs(j, t.chunk - nl, true, &un, &n));
     rref = un;
@@ -167,7 +241,10 @@ static tsr_status gather_kernel(const tsr_kernel_call *call) {
   for (int o = 0; o < j->ncols; o++) {
     tsr__colchunk *out = tsr__tablechunk_col(call->output, (uint32_t)o);
     int sd = j->src_side[o];
-    if (sd == 2) { /* a key: the left's value, or the right's for unmatched right rows */
+    int lcol = sd == 2 ? j->keys[j->src_col[o]].col[0] : j->src_col[o];
+    if (!right_rows && sd != 1 && j->remap[2 * o] == NULL) {
+      gather_local(j->side[0], lcol, t.chunk, j->lrow[t.chunk], n, out);
+    } else if (sd == 2) { /* a key: the left's value, or the right's for unmatched right rows */
       int side = right_rows ? 1 : 0;
       gather_col(j->side[side], j->keys[j->src_col[o]].col[side], side ? rref : lref, n,
                  j->remap[2 * o + side], out);
@@ -383,9 +460,7 @@ static void join_free(tsr__join *j) {
   }
   tsr_free(ctx, j->head);
   tsr_free(ctx, j->tag);
-  tsr_free(ctx, j->next);
-  tsr_free(ctx, j->chain);
-  tsr_free(ctx, j->rpack);
+  tsr_free(ctx, j->rrows);
   tsr_free(ctx, j->matched);
   if (j->lrow != NULL)
     for (int64_t c = 0; c < j->side[0]->nchunks; c++) {

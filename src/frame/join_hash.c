@@ -1,9 +1,10 @@
 /* join_hash.c — the join's table over the right side and the probe
  * (join_impl.h).
  *
- * The table chains each key's right rows in row order: next[row] is the
- * next right row with the same key, chain[row] how many rows the chain
- * holds from row on, and a head per distinct key.  Heads are found by
+ * The table chains each key's right rows in row order: per right row the
+ * next right row with the same key, how many rows the chain holds from
+ * this one on, and where the row is (together: one cache line read per
+ * match), and a head per distinct key.  Heads are found by
  * direct indexing when the keys are one word over a span of at most twice
  * the right rows (dense integers, dictionary codes, string ids), else by
  * open addressing (linear probing, at most half full) whose slots hold the
@@ -59,13 +60,12 @@ tsr_status tsr__join_build(tsr__join *j) {
   const int W = j->nkeys;
   const uint64_t *words = j->words[1];
   const uint8_t *ok = j->ok[1];
-  TSR_TRY(tsr__alloc_array(ctx, (size_t)N + 1, sizeof *j->next, "join chains", (void **)&j->next));
-  TSR_TRY(tsr__alloc_array(ctx, (size_t)N + 1, sizeof *j->chain, "join chains",
-                           (void **)&j->chain));
-  TSR_TRY(tsr__alloc_array(ctx, (size_t)N + 1, sizeof *j->rpack, "join rows", (void **)&j->rpack));
+  TSR_TRY(tsr__alloc_array(ctx, (size_t)N + 1, sizeof *j->rrows, "join chains",
+                           (void **)&j->rrows));
+  tsr__jrow *rr = j->rrows;
   for (int64_t c = 0; c < rs->nchunks; c++)
     for (int64_t i = 0; i < rs->rows[c]; i++)
-      j->rpack[rs->row_start[c] + i] = (uint64_t)c << 32 | (uint64_t)i;
+      rr[rs->row_start[c] + i].pack = (uint64_t)c << 32 | (uint64_t)i;
   int64_t nok = 0;
   uint64_t lo = UINT64_MAX, hi = 0;
   for (int64_t g = 0; g < N; g++) {
@@ -87,8 +87,8 @@ tsr_status tsr__join_build(tsr__join *j) {
       if (!ok[g])
         continue;
       int64_t *hd = &j->head[words[g] - lo];
-      j->next[g] = *hd;
-      j->chain[g] = *hd >= 0 ? j->chain[*hd] + 1 : 1;
+      rr[g].next = *hd;
+      rr[g].chain = *hd >= 0 ? rr[*hd].chain + 1 : 1;
       *hd = g;
     }
     return TSR_OK;
@@ -115,8 +115,8 @@ tsr_status tsr__join_build(tsr__join *j) {
     }
     int64_t hd = j->head[i];
     j->tag[i] = tag;
-    j->next[g] = hd;
-    j->chain[g] = hd >= 0 ? j->chain[hd] + 1 : 1;
+    rr[g].next = hd;
+    rr[g].chain = hd >= 0 ? rr[hd].chain + 1 : 1;
     j->head[i] = g;
   }
   return TSR_OK;
@@ -180,14 +180,16 @@ static tsr_status probe_kernel(const tsr_kernel_call *call) {
   switch (kind) {
   case TSR_JOIN_INNER:
   case TSR_JOIN_RIGHT:
-    for (int64_t i = 0; i < n; i++)
-      cnt += first[i] >= 0 ? j->chain[first[i]] : 0;
-    break;
   case TSR_JOIN_LEFT:
-  case TSR_JOIN_FULL:
-    for (int64_t i = 0; i < n; i++)
-      cnt += first[i] >= 0 ? j->chain[first[i]] : 1;
+  case TSR_JOIN_FULL: {
+    const int64_t none = kind == TSR_JOIN_LEFT || kind == TSR_JOIN_FULL;
+    for (int64_t i = 0; i < n; i++) {
+      if (i + 16 < n && first[i + 16] >= 0)
+        __builtin_prefetch(&j->rrows[first[i + 16]]);
+      cnt += first[i] >= 0 ? j->rrows[first[i]].chain : none;
+    }
     break;
+  }
   case TSR_JOIN_SEMI:
     for (int64_t i = 0; i < n; i++)
       cnt += first[i] >= 0;
@@ -222,14 +224,14 @@ static tsr_status probe_kernel(const tsr_kernel_call *call) {
         }
         continue;
       }
-      for (; g >= 0; g = j->next[g]) {
+      for (; g >= 0; g = j->rrows[g].next) {
         lr[o] = (uint32_t)i;
-        rr[o++] = j->rpack[g];
+        rr[o++] = j->rrows[g].pack;
       }
     }
     if (j->matched != NULL)
       for (int64_t i = 0; i < n; i++)
-        for (int64_t g = first[i]; g >= 0; g = j->next[g])
+        for (int64_t g = first[i]; g >= 0; g = j->rrows[g].next)
           __atomic_store_n(&j->matched[g], 1, __ATOMIC_RELAXED);
   }
   /* String bytes of the output's string columns. */

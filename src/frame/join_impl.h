@@ -38,6 +38,13 @@ typedef struct tsr__jstrtab {
   tsr__jstr_slot *slots;
 } tsr__jstrtab;
 
+/* What the probe reads of a right row, together. */
+typedef struct tsr__jrow {
+  int64_t next;  /* the next right row with the same key, or -1 */
+  int64_t chain; /* rows in the chain from this one on */
+  uint64_t pack; /* chunk << 32 | row */
+} tsr__jrow;
+
 /* One key pair. */
 typedef struct tsr__jkey {
   int col[2]; /* the key column on the left (0) and the right (1) */
@@ -65,9 +72,7 @@ typedef struct tsr__join {
   uint64_t mask;      /* hashed: slots - 1 */
   int64_t *head;      /* direct: span + 1 entries; hashed: slots; -1 empty */
   uint64_t *tag;      /* hashed: the key (one word) or its hash (several) */
-  int64_t *next;      /* right rows: the next row with the same key, or -1 */
-  int32_t *chain;     /* right rows: rows in the chain from this one on */
-  uint64_t *rpack;    /* right rows: chunk << 32 | row */
+  tsr__jrow *rrows;   /* per right row (one cache line read per match) */
   uint8_t *matched;   /* right and full joins: right rows that matched */
   /* per left chunk, from the probe */
   int64_t *npairs;
