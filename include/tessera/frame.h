@@ -511,6 +511,31 @@ TSR_API TSR_NODISCARD tsr_status tsr_frame_join(tsr_frame *left, tsr_frame *righ
                                                 const tsr_join_options *options,
                                                 tsr_frame **out);
 
+/* As-of join options (zero-initialise; NULL options: all defaults). */
+typedef struct tsr_asof_options {
+  const char *right_on;         /* the right's ordered column; NULL: the same name */
+  int nby;                      /* match only rows with equal `by` keys (as a join's keys) */
+  const char *const *left_by;
+  const char *const *right_by;  /* NULL: the same names */
+  bool has_tolerance;           /* then only right rows with left on - right on <= tolerance */
+  double tolerance;             /* in the on column's units (days, the timestamp's unit) */
+  const char *suffix_left;      /* as tsr_join_options (NULL: "_x", "_y") */
+  const char *suffix_right;
+} tsr_asof_options;
+
+/* As-of join (pandas' merge_asof, DuckDB's ASOF JOIN with >=): every left
+ * row, in order, with the right row whose `on` value is the largest at or
+ * below the left row's (of equal ones, the last in right row order),
+ * among the right rows with equal `by` keys and within the tolerance; the
+ * right's columns null when there is none.  `on` columns: the same integer,
+ * float, date or timestamp type on both sides; null or NaN never match.
+ * Columns: the left's, then the right's other than its on and by columns
+ * (clashing names suffixed).  Computes now; one rank only. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_join_asof(tsr_frame *left, tsr_frame *right,
+                                                     const char *left_on,
+                                                     const tsr_asof_options *options,
+                                                     tsr_frame **out);
+
 /* ------------------------------------------------------------------------ */
 /* Generated data: the db-benchmark data sets (docs/frames.md)              */
 /* ------------------------------------------------------------------------ */

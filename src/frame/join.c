@@ -1,5 +1,6 @@
 /* join.c — tsr_frame_join: inner, left, right, full, semi and anti joins
- * on one or several keys of any type (docs/frames.md, "Joins"; the plan in
+ * on one or several keys of any type, and tsr_frame_join_asof (its own
+ * phases in join_asof.c) (docs/frames.md, "Joins"; the plan in
  * join_impl.h).  This file checks the arguments, lays out the result's
  * columns (the keys once, then the left's and the right's other columns,
  * clashing names suffixed), runs the phases, and gathers the output: one
@@ -349,6 +350,8 @@ static void layout_free(tsr_ctx *ctx, layout *L, int n) {
 }
 
 static bool is_key(const tsr__join *j, int side, int col) {
+  if (j->asof && j->on[side] == col)
+    return true;
   for (int k = 0; k < j->nkeys; k++)
     if (j->keys[k].col[side] == col)
       return true;
@@ -368,7 +371,7 @@ static tsr_status make_layout(tsr__join *j, const char *suffix_l, const char *su
   TSR_TRY(tsr_calloc(ctx, 2 * (size_t)max + 1, sizeof *j->remap, (void **)&j->remap));
   TSR_TRY(tsr_calloc(ctx, (size_t)max + 1, sizeof *L->cols, (void **)&L->cols));
   int n = 0;
-  if (semi) {
+  if (semi || j->asof) {
     for (int i = 0; i < lf->ncols; i++) {
       j->src_side[n] = 0;
       j->src_col[n] = i;
@@ -382,10 +385,11 @@ static tsr_status make_layout(tsr__join *j, const char *suffix_l, const char *su
         L->cols[n - 1].dict = lf->cols[i].dict;
       }
     }
-    return TSR_OK;
+    if (semi)
+      return TSR_OK;
   }
   /* Keys (a column listed as two keys appears once). */
-  for (int k = 0; k < j->nkeys; k++) {
+  for (int k = 0; k < j->nkeys && !j->asof; k++) {
     bool dup = false;
     for (int q = 0; q < k; q++)
       dup |= j->keys[q].col[0] == j->keys[k].col[0];
@@ -415,20 +419,26 @@ static tsr_status make_layout(tsr__join *j, const char *suffix_l, const char *su
     n++;
   }
   int nkeycols = n;
-  for (int side = 0; side < 2; side++) {
+  for (int side = j->asof ? 1 : 0; side < 2; side++) {
     const tsr_frame *f = side ? rf : lf, *other = side ? lf : rf;
     for (int i = 0; i < f->ncols; i++) {
       if (is_key(j, side, i))
         continue;
       const char *name = f->cols[i].name;
       int oi = tsr_frame_col_index(other, name);
-      bool clash = oi >= 0 && !is_key(j, !side, oi);
+      bool clash = oi >= 0 && (j->asof || !is_key(j, !side, oi));
       for (int q = 0; q < nkeycols && side == 1; q++)
         clash |= strcmp(L->cols[q].name, name) == 0;
       j->src_side[n] = side;
       j->src_col[n] = i;
       L->cols[n].type = f->cols[i].type;
       j->ncols = n + 1;
+      if (clash && j->asof && oi >= 0) { /* the left's column of that name too */
+        char *renamed;
+        TSR_TRY(name_with(ctx, name, suffix_l, &renamed));
+        tsr_free(ctx, L->cols[oi].name);
+        L->cols[oi].name = renamed;
+      }
       if (clash)
         TSR_TRY(name_with(ctx, name, side ? suffix_r : suffix_l, &L->cols[n].name));
       else
@@ -453,6 +463,7 @@ static tsr_status make_layout(tsr__join *j, const char *suffix_l, const char *su
 static void join_free(tsr__join *j) {
   tsr_ctx *ctx = j->ctx;
   tsr__join_keys_free(j);
+  tsr__join_asof_free(j);
   tsr_free(ctx, j->keys);
   for (int s = 0; s < 2; s++) {
     tsr_free(ctx, j->words[s]);
@@ -620,6 +631,90 @@ tsr_status tsr_frame_join(tsr_frame *left, tsr_frame *right, tsr_join_kind kind,
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nl * (size_t)j.ncols + 1, sizeof *j.str_bytes,
                                    (void **)&j.str_bytes));
   TSR__TRY_GOTO(status, tsr__join_probe(&j));
+  TSR__TRY_GOTO(status, output(&j, &L, out));
+fail:
+  layout_free(ctx, &L, j.ncols);
+  join_free(&j);
+  return status;
+}
+
+tsr_status tsr_frame_join_asof(tsr_frame *left, tsr_frame *right, const char *left_on,
+                               const tsr_asof_options *options, tsr_frame **out) {
+  static const char fn[] = "tsr_frame_join_asof";
+  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  TSR_CHECK(left != NULL && right != NULL, TSR_EINVAL, "%s: the %s frame is NULL", fn,
+            left == NULL ? "left" : "right");
+  TSR_CHECK(left->ctx == right->ctx, TSR_EINVAL, "%s: the frames belong to different contexts",
+            fn);
+  TSR_CHECK(left_on != NULL, TSR_EINVAL, "%s: left_on is NULL", fn);
+  tsr_asof_options none;
+  memset(&none, 0, sizeof none);
+  const tsr_asof_options *o = options ? options : &none;
+  TSR_CHECK(o->nby >= 0 && o->nby <= 64 && (o->nby == 0 || o->left_by != NULL), TSR_EINVAL,
+            "%s: nby = %d with left_by %s (0 to 64 keys)", fn, o->nby,
+            o->left_by ? "given" : "NULL");
+  TSR_CHECK(!o->has_tolerance || o->tolerance >= 0, TSR_EINVAL,
+            "%s: the tolerance %g is negative (or NaN)", fn, o->tolerance);
+  tsr_ctx *ctx = left->ctx;
+  TSR_CHECK(tsr_ctx_nranks(ctx) <= 1, TSR_ENOTSUP,
+            "%s: joins across %d MPI ranks need the shuffles of M2-7 (rows exchanged between "
+            "ranks); run it on one rank",
+            fn, tsr_ctx_nranks(ctx));
+  tsr__join j;
+  memset(&j, 0, sizeof j);
+  j.ctx = ctx;
+  j.fn = fn;
+  j.kind = TSR_JOIN_LEFT;
+  j.asof = true;
+  j.nkeys = o->nby;
+  j.has_tol = o->has_tolerance;
+  j.tol = o->tolerance;
+  layout L = {NULL, NULL};
+  tsr_status status;
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)o->nby + 1, sizeof *j.keys, (void **)&j.keys));
+  for (int k = 0; k < o->nby; k++) {
+    const char *rn = o->right_by ? o->right_by[k] : o->left_by[k];
+    TSR__CHECK_GOTO(status, o->left_by[k] != NULL && rn != NULL, TSR_EINVAL,
+                    "%s: the name of by key %d is NULL", fn, k);
+    TSR__TRY_GOTO(status, tsr__frame_find(left, fn, o->left_by[k], &j.keys[k].col[0]));
+    TSR__TRY_GOTO(status, tsr__frame_find(right, fn, rn, &j.keys[k].col[1]));
+  }
+  TSR__TRY_GOTO(status, tsr__frame_find(left, fn, left_on, &j.on[0]));
+  TSR__TRY_GOTO(status,
+                tsr__frame_find(right, fn, o->right_on ? o->right_on : left_on, &j.on[1]));
+  {
+    tsr_type a = left->cols[j.on[0]].type, b = right->cols[j.on[1]].type;
+    bool ordered = a.id != TSR_COL_BOOL && a.id != TSR_COL_STRING && a.id != TSR_COL_DICT;
+    TSR__CHECK_GOTO(status, ordered && a.id == b.id && a.unit == b.unit, TSR_EINVAL,
+                    "%s: on columns '%s' (%s) and '%s' (%s) must have one numeric, date or "
+                    "timestamp type (cast one side with tsr_frame_cast)",
+                    fn, left->cols[j.on[0]].name, tsr_type_name(a), right->cols[j.on[1]].name,
+                    tsr_type_name(b));
+  }
+  TSR__TRY_GOTO(status, tsr__sorter_create(left, fn, 0, NULL, 0, NULL, &j.side[0]));
+  TSR__TRY_GOTO(status, tsr__sorter_create(right, fn, 0, NULL, 0, NULL, &j.side[1]));
+  TSR__TRY_GOTO(status, make_layout(&j, o->suffix_left ? o->suffix_left : "_x",
+                                    o->suffix_right ? o->suffix_right : "_y", &L));
+  for (int s = 0; s < 2; s++) {
+    TSR__TRY_GOTO(status, tsr__sorter_load(j.side[s]));
+    for (int64_t c = 0; c < j.side[s]->nchunks; c++)
+      TSR__CHECK_GOTO(status, j.side[s]->rows[c] <= (int64_t)UINT32_MAX, TSR_EINVAL,
+                      "%s: row chunk %lld of the %s frame has more than 2^32 - 1 rows", fn,
+                      (long long)c, s ? "right" : "left");
+  }
+  TSR__TRY_GOTO(status, tsr__join_keys_prepare(&j));
+  TSR__TRY_GOTO(status, tsr__join_keys_encode(&j));
+  if (j.nkeys > 0)
+    TSR__TRY_GOTO(status, tsr__join_build(&j));
+  TSR__TRY_GOTO(status, tsr__join_asof_prepare(&j));
+  const int64_t nl = j.side[0]->nchunks;
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nl + 1, sizeof *j.npairs, (void **)&j.npairs));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nl + 1, sizeof *j.lrow, (void **)&j.lrow));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nl + 1, sizeof *j.rref, (void **)&j.rref));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nl * (size_t)j.ncols + 1, sizeof *j.str_bytes,
+                                   (void **)&j.str_bytes));
+  TSR__TRY_GOTO(status, tsr__join_asof_probe(&j));
   TSR__TRY_GOTO(status, output(&j, &L, out));
 fail:
   layout_free(ctx, &L, j.ncols);

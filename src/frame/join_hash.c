@@ -139,6 +139,36 @@ static int64_t str_bytes(const tsr__sorter *s, int col, const uint64_t *ref, int
   return sum;
 }
 
+tsr_status tsr__join_str_bytes(tsr__join *j, int64_t c, int64_t cnt, const uint32_t *lr,
+                               const uint64_t *rr) {
+  bool any_str = false;
+  for (int oc = 0; oc < j->ncols; oc++) {
+    int sd = j->src_side[oc] == 1 ? 1 : 0;
+    int col = j->src_side[oc] == 2 ? j->keys[j->src_col[oc]].col[0] : j->src_col[oc];
+    any_str |= j->side[sd]->f->cols[col].type.id == TSR_COL_STRING;
+  }
+  if (!any_str)
+    return TSR_OK;
+  uint64_t *lref;
+  TSR_TRY(tsr_kernel_alloc(j->ctx, (size_t)cnt * sizeof *lref + 8, (void **)&lref));
+  for (int64_t k = 0; k < cnt; k++)
+    lref[k] = (uint64_t)c << 32 | lr[k];
+  for (int oc = 0; oc < j->ncols; oc++) {
+    int sd = j->src_side[oc] == 1 ? 1 : 0;
+    int col = j->src_side[oc] == 2 ? j->keys[j->src_col[oc]].col[0] : j->src_col[oc];
+    if (j->side[sd]->f->cols[col].type.id != TSR_COL_STRING)
+      continue;
+    j->str_bytes[c * j->ncols + oc] = str_bytes(j->side[sd], col, sd == 0 ? lref : rr, cnt);
+  }
+  tsr_free(j->ctx, lref);
+  return TSR_OK;
+}
+
+int64_t tsr__join_find(const tsr__join *j, const uint64_t *w) {
+  uint64_t h = j->direct ? 0 : key_hash(w, j->nkeys);
+  return find_head(j, w, h);
+}
+
 static tsr_status probe_kernel(const tsr_kernel_call *call) {
   tsr__jtask t = tsr__jtask_of(call);
   tsr__join *j = t.j;
@@ -151,7 +181,6 @@ static tsr_status probe_kernel(const tsr_kernel_call *call) {
   const uint8_t *ok = j->ok[0] + g0;
   const tsr_join_kind kind = j->kind;
   int64_t *first = NULL;
-  uint64_t *lref = NULL;
   tsr_status status = TSR_OK;
   TSR_TRY(tsr_kernel_alloc(ctx, (size_t)n * sizeof *first + 8, (void **)&first));
   /* Heads, in batches: hash and prefetch, then look up. */
@@ -234,30 +263,8 @@ static tsr_status probe_kernel(const tsr_kernel_call *call) {
         for (int64_t g = first[i]; g >= 0; g = j->rrows[g].next)
           __atomic_store_n(&j->matched[g], 1, __ATOMIC_RELAXED);
   }
-  /* String bytes of the output's string columns. */
-  bool any_str = false;
-  for (int oc = 0; oc < j->ncols; oc++)
-    any_str |= j->src_side[oc] != 1 && j->side[0]->f->cols[j->src_side[oc] == 2
-                                                                 ? j->keys[j->src_col[oc]].col[0]
-                                                                 : j->src_col[oc]]
-                                               .type.id == TSR_COL_STRING;
-  for (int oc = 0; oc < j->ncols; oc++)
-    any_str |= j->src_side[oc] == 1 &&
-               j->side[1]->f->cols[j->src_col[oc]].type.id == TSR_COL_STRING;
-  if (any_str) {
-    TSR__TRY_GOTO(status, tsr_kernel_alloc(ctx, (size_t)cnt * sizeof *lref + 8, (void **)&lref));
-    for (int64_t k = 0; k < cnt; k++)
-      lref[k] = (uint64_t)c << 32 | lr[k];
-    for (int oc = 0; oc < j->ncols; oc++) {
-      int sd = j->src_side[oc] == 1 ? 1 : 0;
-      int col = j->src_side[oc] == 2 ? j->keys[j->src_col[oc]].col[0] : j->src_col[oc];
-      if (j->side[sd]->f->cols[col].type.id != TSR_COL_STRING)
-        continue;
-      j->str_bytes[c * j->ncols + oc] = str_bytes(j->side[sd], col, sd == 0 ? lref : rr, cnt);
-    }
-  }
+  status = tsr__join_str_bytes(j, c, cnt, lr, rr);
 fail:
-  tsr_free(ctx, lref);
   tsr_free(ctx, first);
   return status;
 }

@@ -84,6 +84,17 @@ typedef struct tsr__join {
   int *src_col;       /* the column in its side (keys: the key index) */
   uint32_t **remap;   /* per output column and side (2 x ncols): dictionary code remap or NULL */
   int64_t *str_bytes; /* per left chunk x output column: string data bytes */
+  /* as-of joins */
+  bool asof;
+  int on[2];          /* the on column of each side */
+  bool has_tol;
+  double tol;
+  uint64_t *onw[2];   /* per row: the on value, order-preserving */
+  uint8_t *onok[2];   /* per row: on is not null (nor NaN) */
+  struct tsr__jasof *ent; /* valid right rows sorted by (group, on, row) */
+  int64_t nent;
+  int64_t *gbeg, *gend; /* per group head (right row; 0 without groups): its entries */
+  uint64_t *rpack;      /* per right row: chunk << 32 | row */
 } tsr__join;
 
 static inline uint64_t tsr__join_mix(uint64_t x) {
@@ -123,5 +134,18 @@ void tsr__join_keys_free(tsr__join *j);
  * matched and str_bytes. */
 tsr_status tsr__join_build(tsr__join *j);
 tsr_status tsr__join_probe(tsr__join *j);
+/* The head (a right row) of the chain of key words w, or -1. */
+int64_t tsr__join_find(const tsr__join *j, const uint64_t *w);
+/* str_bytes of left chunk c's output: cnt rows, left rows lr (in the
+ * chunk), right refs rr (NULL: none). */
+tsr_status tsr__join_str_bytes(tsr__join *j, int64_t c, int64_t cnt, const uint32_t *lr,
+                               const uint64_t *rr);
+
+/* join_asof.c: the as-of join's `on` values of both sides and the right
+ * rows sorted by (group, on, row); then its probe (a task per left chunk)
+ * into npairs, lrow, rref and str_bytes, one result row per left row. */
+tsr_status tsr__join_asof_prepare(tsr__join *j);
+tsr_status tsr__join_asof_probe(tsr__join *j);
+void tsr__join_asof_free(tsr__join *j);
 
 #endif /* TSR_FRAME_JOIN_IMPL_H */

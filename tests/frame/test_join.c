@@ -7,7 +7,8 @@
  * several keys of mixed integer widths, strings, dictionaries with
  * different dictionaries, dates, bools, floats; empty sides; integer edge
  * cases by hand; suffixes; errors; results bitwise identical for 1, 2 and 4
- * threads. */
+ * threads.  As-of joins against a naive scan for the last right row at or
+ * below each left row (by keys, tolerance, ties, NaN and nulls). */
 #include <math.h>
 
 #include "frame_util.h"
@@ -541,6 +542,128 @@ static void test_join__threads_agree_bitwise(void **state) {
   ref_frame_free(&R);
 }
 
+/* ---- as-of joins ----------------------------------------------------------------------------- */
+
+/* The naive as-of join of left row i: the right row with the largest on
+ * value <= the left's (the last of equal ones) among rows with equal by
+ * keys, within tol (tol < 0: none); -1 when there is none. */
+static int64_t ref_asof(const ref_frame *L, const ref_frame *R, int64_t i, int on, int nby,
+                        const int *by, double tol) {
+  const ref_col *lo = &L->cols[on], *ro = &R->cols[on];
+  if (!lo->valid[i] || isnan(ref_num_at(lo, i)))
+    return -1;
+  long double x = ref_num_at(lo, i);
+  int64_t best = -1;
+  for (int64_t k = 0; k < R->n; k++) {
+    bool eq = true;
+    for (int q = 0; q < nby && eq; q++)
+      eq = key_eq(&L->cols[by[q]], i, &R->cols[by[q]], k);
+    if (!eq || !ro->valid[k] || isnan(ref_num_at(ro, k)))
+      continue;
+    long double y = ref_num_at(ro, k);
+    if (y > x || (tol >= 0 && x - y > tol))
+      continue;
+    if (best < 0 || y >= ref_num_at(ro, best))
+      best = k;
+  }
+  return best;
+}
+
+static void check_asof(tsr_frame *lf, tsr_frame *rf, const ref_frame *L, const ref_frame *R,
+                       int on, int nby, const int *by, double tol) {
+  const char *byn[4];
+  for (int q = 0; q < nby; q++)
+    byn[q] = L->cols[by[q]].name;
+  tsr_asof_options o;
+  memset(&o, 0, sizeof o);
+  o.nby = nby;
+  o.left_by = byn;
+  o.has_tolerance = tol >= 0;
+  o.tolerance = tol;
+  tsr_frame *j = NULL;
+  assert_ok(tsr_frame_join_asof(lf, rf, L->cols[on].name, &o, &j));
+  ref_frame got;
+  ref_frame_compute(j, &got);
+  assert_int_equal(got.n, L->n);
+  int64_t *want = malloc(((size_t)L->n + 1) * sizeof *want);
+  int64_t matched = 0;
+  for (int64_t i = 0; i < L->n; i++) {
+    want[i] = ref_asof(L, R, i, on, nby, by, tol);
+    matched += want[i] >= 0;
+  }
+  int o2 = 0;
+  for (int i = 0; i < L->ncols; i++, o2++) {
+    bool clash = false;
+    for (int x = 0; x < R->ncols; x++)
+      clash |= x != on && !in(by, nby, x) && strcmp(R->cols[x].name, L->cols[i].name) == 0;
+    char name[48];
+    snprintf(name, sizeof name, "%s%s", L->cols[i].name, clash ? "_x" : "");
+    assert_string_equal(got.cols[o2].name, name);
+    for (int64_t r = 0; r < L->n; r++)
+      cell_check(&L->cols[i], r, &got.cols[o2], r);
+  }
+  for (int i = 0; i < R->ncols; i++) {
+    if (i == on || in(by, nby, i))
+      continue;
+    bool clash = tsr_frame_col_index(lf, R->cols[i].name) >= 0;
+    char name[48];
+    snprintf(name, sizeof name, "%s%s", R->cols[i].name, clash ? "_y" : "");
+    assert_string_equal(got.cols[o2].name, name);
+    for (int64_t r = 0; r < L->n; r++)
+      cell_check(&R->cols[i], want[r], &got.cols[o2], r);
+    o2++;
+  }
+  assert_int_equal(got.ncols, o2);
+  assert_true(L->n < 50 || R->n == 0 || matched > 0); /* the test means something */
+  free(want);
+  ref_frame_free(&got);
+  tsr_frame_destroy(&j);
+}
+
+static void test_join__asof(void **state) {
+  tsr_ctx *ctx = *state;
+  const tsr_type sets[4][2] = {{{TSR_COL_STRING, 0}, {TSR_COL_INT32, 0}},
+                               {{TSR_COL_DICT, 0}, {TSR_COL_FLOAT64, 0}},
+                               {{TSR_COL_INT16, 0}, {TSR_COL_DATE, 0}},
+                               {{TSR_COL_STRING, 0}, {TSR_COL_UINT64, 0}}};
+  for (int t = 0; t < 4; t++) {
+    ref_frame L, R;
+    tsr_frame *lf = NULL, *rf = NULL;
+    make_side(ctx, 2, sets[t], 0, 12, 600, (tsr_type){TSR_COL_INT32, 0}, "lv", 80 + t, &L, &lf);
+    make_side(ctx, 2, sets[t], 3, 12, 400, (tsr_type){TSR_COL_FLOAT64, 0}, "rv", 90 + t, &R,
+              &rf);
+    int by[1] = {0};
+    check_asof(lf, rf, &L, &R, 1, 1, by, -1);   /* by a key */
+    check_asof(lf, rf, &L, &R, 1, 0, by, -1);   /* no groups */
+    check_asof(lf, rf, &L, &R, 1, 1, by, 2.0);  /* within a tolerance */
+    check_asof(lf, rf, &L, &R, 1, 0, by, 0.0);  /* exact only */
+    tsr_frame_destroy(&lf);
+    tsr_frame_destroy(&rf);
+    ref_frame_free(&L);
+    ref_frame_free(&R);
+  }
+  /* empty right, empty left */
+  ref_frame L, R;
+  tsr_frame *lf = NULL, *rf = NULL;
+  make_side(ctx, 2, sets[0], 0, 12, 100, (tsr_type){TSR_COL_INT32, 0}, "lv", 95, &L, &lf);
+  make_side(ctx, 2, sets[0], 0, 12, 0, (tsr_type){TSR_COL_FLOAT64, 0}, "rv", 96, &R, &rf);
+  int by[1] = {0};
+  check_asof(lf, rf, &L, &R, 1, 1, by, -1);
+  check_asof(rf, lf, &R, &L, 1, 1, by, -1);
+  /* errors: an on column of another type, a string on column */
+  tsr_asof_options o;
+  memset(&o, 0, sizeof o);
+  o.right_on = "rv";
+  tsr_frame *j = NULL;
+  assert_fails(tsr_frame_join_asof(lf, rf, "k1", &o, &j), TSR_EINVAL, "must have one");
+  assert_fails(tsr_frame_join_asof(lf, rf, "k0", NULL, &j), TSR_EINVAL, "must have one");
+  assert_null(j);
+  tsr_frame_destroy(&lf);
+  tsr_frame_destroy(&rf);
+  ref_frame_free(&L);
+  ref_frame_free(&R);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_join__int_keys_every_kind, test_ctx_setup,
@@ -555,6 +678,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_join__errors, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_join__threads_agree_bitwise, test_ctx_setup,
                                       test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_join__asof, test_ctx_setup, test_ctx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
