@@ -468,6 +468,75 @@ TSR_API TSR_NODISCARD tsr_status tsr_frame_rank(tsr_frame *frame, const char *na
                                                 const tsr_sort_key *order_by, tsr_frame **out);
 
 /* ------------------------------------------------------------------------ */
+/* Joins (docs/frames.md, "Joins")                                          */
+/* ------------------------------------------------------------------------ */
+
+typedef enum tsr_join_kind {
+  TSR_JOIN_INNER = 0, /* pairs of matching rows */
+  TSR_JOIN_LEFT = 1,  /* and every left row without a match, right columns null */
+  TSR_JOIN_RIGHT = 2, /* and every right row without a match, left columns null */
+  TSR_JOIN_FULL = 3,  /* both of those */
+  TSR_JOIN_SEMI = 4,  /* the left rows that have a match, once each, left columns only */
+  TSR_JOIN_ANTI = 5,  /* the left rows that have none (null keys included), left columns */
+} tsr_join_kind;
+
+/* Zero-initialise, then set what you need (NULL options: all defaults). */
+typedef struct tsr_join_options {
+  /* Appended to a left and a right non-key column of the same name
+   * (NULL: pandas' "_x" and "_y"). */
+  const char *suffix_left;
+  const char *suffix_right;
+} tsr_join_options;
+
+/* The rows of `left` and `right` whose `nkeys` key columns are equal:
+ * left_on[i] of the left with right_on[i] of the right (right_on NULL:
+ * the same names, as SQL's USING).  Keys compare by value: integers of any
+ * widths and signedness exactly (never through floats), floats with -0.0
+ * equal to 0.0 and NaN equal to NaN (as DuckDB's joins), strings by their
+ * bytes, dictionaries by their strings (also with different dictionaries
+ * or against a string column), bools, dates, timestamps of one unit; other
+ * pairs of types are TSR_EINVAL (cast one side).  A null key never
+ * matches.  Columns: the keys once (named and typed as the left's; for
+ * right and full joins the value of whichever side has the row, and both
+ * key types must then be equal, or both dictionaries), then the left's
+ * other columns, then the right's; clashing names get the suffixes.  Rows:
+ * left row order, each left row's matches in right row order; the right
+ * rows without a match of right and full joins last, in right order.
+ * Computes now (as the group-by; bitwise the same for any thread count);
+ * under MPI with more than one rank TSR_ENOTSUP.  The caller owns *out. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_join(tsr_frame *left, tsr_frame *right,
+                                                tsr_join_kind kind, int nkeys,
+                                                const char *const *left_on,
+                                                const char *const *right_on,
+                                                const tsr_join_options *options,
+                                                tsr_frame **out);
+
+/* As-of join options (zero-initialise; NULL options: all defaults). */
+typedef struct tsr_asof_options {
+  const char *right_on;         /* the right's ordered column; NULL: the same name */
+  int nby;                      /* match only rows with equal `by` keys (as a join's keys) */
+  const char *const *left_by;
+  const char *const *right_by;  /* NULL: the same names */
+  bool has_tolerance;           /* then only right rows with left on - right on <= tolerance */
+  double tolerance;             /* in the on column's units (days, the timestamp's unit) */
+  const char *suffix_left;      /* as tsr_join_options (NULL: "_x", "_y") */
+  const char *suffix_right;
+} tsr_asof_options;
+
+/* As-of join (pandas' merge_asof, DuckDB's ASOF JOIN with >=): every left
+ * row, in order, with the right row whose `on` value is the largest at or
+ * below the left row's (of equal ones, the last in right row order),
+ * among the right rows with equal `by` keys and within the tolerance; the
+ * right's columns null when there is none.  `on` columns: the same integer,
+ * float, date or timestamp type on both sides; null or NaN never match.
+ * Columns: the left's, then the right's other than its on and by columns
+ * (clashing names suffixed).  Computes now; one rank only. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_join_asof(tsr_frame *left, tsr_frame *right,
+                                                     const char *left_on,
+                                                     const tsr_asof_options *options,
+                                                     tsr_frame **out);
+
+/* ------------------------------------------------------------------------ */
 /* Generated data: the db-benchmark data sets (docs/frames.md)              */
 /* ------------------------------------------------------------------------ */
 

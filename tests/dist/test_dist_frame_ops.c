@@ -171,6 +171,43 @@ static void test_dist_frame_ops__groupby(void **state) {
   ref_frame_free(&ref);
 }
 
+/* Joins and as-of joins: TSR_ENOTSUP on several ranks (no shuffle yet); on
+ * one rank the same result as the serial context's. */
+static void test_dist_frame_ops__join(void **state) {
+  (void)state;
+  ref_frame ref;
+  ref_frame_random(&ref, TSR_NUM_COLTYPES, fu_types, 500, 10, 321);
+  tsr_frame *fd = NULL, *fl = NULL;
+  assert_ok(ref_frame_to_frame(dist_ctx, &ref, 64, 5, &fd));
+  assert_ok(ref_frame_to_frame(local_ctx, &ref, 64, 5, &fl));
+  const char *on[1] = {"c5"};
+  for (int op = 0; op < 2; op++) {
+    tsr_frame *jd = NULL, *jl = NULL;
+    tsr_status st = op == 0 ? tsr_frame_join(fd, fd, TSR_JOIN_INNER, 1, on, NULL, NULL, &jd)
+                            : tsr_frame_join_asof(fd, fd, "c3", NULL, &jd);
+    if (nranks > 1) {
+      assert_int_equal(st, TSR_ENOTSUP);
+      assert_non_null(strstr(tsr_last_error(), "MPI ranks"));
+      assert_null(jd);
+      continue;
+    }
+    assert_ok(st);
+    assert_ok(op == 0 ? tsr_frame_join(fl, fl, TSR_JOIN_INNER, 1, on, NULL, NULL, &jl)
+                      : tsr_frame_join_asof(fl, fl, "c3", NULL, &jl));
+    ref_frame a, b;
+    ref_frame_compute(jd, &a);
+    ref_frame_compute(jl, &b);
+    ref_frame_assert_equal(&b, &a);
+    ref_frame_free(&a);
+    ref_frame_free(&b);
+    tsr_frame_destroy(&jd);
+    tsr_frame_destroy(&jl);
+  }
+  tsr_frame_destroy(&fd);
+  tsr_frame_destroy(&fl);
+  ref_frame_free(&ref);
+}
+
 int main(void) {
   if (tsr_ctx_create(&dist_ctx) != TSR_OK || tsr_ctx_create(&local_ctx) != TSR_OK)
     return 1;
@@ -189,6 +226,7 @@ int main(void) {
       cmocka_unit_test(test_dist_frame_ops__match_one_rank),
       cmocka_unit_test(test_dist_frame_ops__sort),
       cmocka_unit_test(test_dist_frame_ops__groupby),
+      cmocka_unit_test(test_dist_frame_ops__join),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   tsr_memory_stats m;

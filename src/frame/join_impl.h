@@ -1,0 +1,151 @@
+/* join_impl.h — what the join's files share (docs/frames.md, "Joins"):
+ * the job (both sides loaded, the key pairs and how their values compare),
+ * the key encoding (join_keys.c), the hash table over the right side and
+ * the probe (join_hash.c), and the output (join.c).
+ *
+ * The plan: both sides are computed and kept in memory by the sort
+ * engine's loader (sort_impl.h, phase 1, without keys).  Every row's keys
+ * become W = nkeys 64-bit words in which equal keys have equal words
+ * (integers of any width and signedness in one exact domain, floats with
+ * -0.0 = 0.0 and one NaN, strings and dictionaries as ids of the right
+ * side's distinct strings), plus a byte saying whether the row can match
+ * (no null key, no value the other side cannot hold).  One table over the
+ * right side (direct indexing by the key when one word spans a small
+ * range, else open addressing), chaining each key's rows in row order;
+ * one task per left chunk probes it in batches into (left row, right row)
+ * pairs; one task per output chunk gathers the columns.  Output chunks
+ * follow left chunks (then, for right and full joins, one per right chunk
+ * for its unmatched rows), so nothing depends on the thread count. */
+#ifndef TSR_FRAME_JOIN_IMPL_H
+#define TSR_FRAME_JOIN_IMPL_H
+
+#include "sort_impl.h"
+
+#define TSR__JOIN_NONE UINT64_MAX /* a row reference to no row (null columns) */
+#define TSR__JOIN_BATCH 2048      /* rows hashed, then looked up, at a time */
+
+/* Open addressing over a side's distinct strings: id = first-seen order. */
+typedef struct tsr__jstr_slot {
+  uint64_t hash;
+  const char *ptr;
+  uint32_t len;
+  uint32_t id; /* UINT32_MAX: empty */
+} tsr__jstr_slot;
+
+typedef struct tsr__jstrtab {
+  uint64_t mask;
+  uint32_t n;
+  tsr__jstr_slot *slots;
+} tsr__jstrtab;
+
+/* What the probe reads of a right row, together. */
+typedef struct tsr__jrow {
+  int64_t next;  /* the next right row with the same key, or -1 */
+  int64_t chain; /* rows in the chain from this one on */
+  uint64_t pack; /* chunk << 32 | row */
+} tsr__jrow;
+
+/* One key pair. */
+typedef struct tsr__jkey {
+  int col[2]; /* the key column on the left (0) and the right (1) */
+  bool flip;  /* integers: at least one side is signed (words are int64 with the sign bit
+                 flipped; unsigned values above INT64_MAX cannot match) */
+  bool str;   /* strings and dictionaries: words are string ids */
+  tsr__jstrtab tab;  /* the right side's strings */
+  uint32_t *map[2];  /* dictionaries: code -> id (UINT32_MAX: not on the right) */
+  uint32_t *rid;     /* a right string column: each global right row's id */
+} tsr__jkey;
+
+typedef struct tsr__join {
+  tsr_ctx *ctx;
+  const char *fn;
+  tsr_join_kind kind;
+  tsr__sorter *side[2]; /* loaded: cr, rows, row_start, total */
+  int nkeys;
+  tsr__jkey *keys;
+  /* encoded keys of each side, by global row */
+  uint64_t *words[2]; /* total x nkeys */
+  uint8_t *ok[2];     /* total: 1 when the row can match */
+  /* the table over the right side */
+  bool direct;
+  uint64_t lo;        /* direct: the smallest key */
+  uint64_t mask;      /* hashed: slots - 1 */
+  int64_t *head;      /* direct: span + 1 entries; hashed: slots; -1 empty */
+  uint64_t *tag;      /* hashed: the key (one word) or its hash (several) */
+  tsr__jrow *rrows;   /* per right row (one cache line read per match) */
+  uint8_t *matched;   /* right and full joins: right rows that matched */
+  /* per left chunk, from the probe */
+  int64_t *npairs;
+  uint32_t **lrow;    /* the left rows (in the chunk) */
+  uint64_t **rref;    /* the right rows (chunk << 32 | row, or TSR__JOIN_NONE) */
+  /* the output */
+  int ncols;          /* output columns */
+  int *src_side;      /* per output column: 0 left, 1 right, 2 a key (left, or right's) */
+  int *src_col;       /* the column in its side (keys: the key index) */
+  uint32_t **remap;   /* per output column and side (2 x ncols): dictionary code remap or NULL */
+  int64_t *str_bytes; /* per left chunk x output column: string data bytes */
+  /* as-of joins */
+  bool asof;
+  int on[2];          /* the on column of each side */
+  bool has_tol;
+  double tol;
+  uint64_t *onw[2];   /* per row: the on value, order-preserving */
+  uint8_t *onok[2];   /* per row: on is not null (nor NaN) */
+  struct tsr__jasof *ent; /* valid right rows sorted by (group, on, row) */
+  int64_t nent;
+  int64_t *gbeg, *gend; /* per group head (right row; 0 without groups): its entries */
+  uint64_t *rpack;      /* per right row: chunk << 32 | row */
+} tsr__join;
+
+static inline uint64_t tsr__join_mix(uint64_t x) {
+  x ^= x >> 32;
+  x *= UINT64_C(0xd6e8feb86659fd93);
+  x ^= x >> 32;
+  x *= UINT64_C(0xd6e8feb86659fd93);
+  x ^= x >> 32;
+  return x;
+}
+
+/* A task's params: the job and the task's number. */
+typedef struct tsr__jtask {
+  tsr__join *j;
+  int64_t i;
+} tsr__jtask;
+static inline tsr__jtask tsr__jtask_of(const tsr_kernel_call *call) {
+  tsr__jtask t;
+  memcpy(&t, call->params, sizeof t);
+  return t;
+}
+/* Runs ntasks tasks of fn (params tsr__jtask, no inputs, no output) now. */
+tsr_status tsr__join_run(tsr__join *j, const char *name, tsr_kernel_fn fn, int64_t ntasks);
+
+/* A hash of n bytes. */
+uint64_t tsr__join_hash_bytes(const char *p, size_t n);
+
+/* join_keys.c: checks that the key pairs can be compared (TSR_EINVAL
+ * naming the key and both types otherwise) and prepares their coding (the
+ * right side's strings); then encodes both sides' keys (a task per chunk). */
+tsr_status tsr__join_keys_prepare(tsr__join *j);
+tsr_status tsr__join_keys_encode(tsr__join *j);
+void tsr__join_keys_free(tsr__join *j);
+
+/* join_hash.c: the table over the right side's encoded keys, and the
+ * probe of every left chunk (a task per chunk) into npairs, lrow, rref,
+ * matched and str_bytes. */
+tsr_status tsr__join_build(tsr__join *j);
+tsr_status tsr__join_probe(tsr__join *j);
+/* The head (a right row) of the chain of key words w, or -1. */
+int64_t tsr__join_find(const tsr__join *j, const uint64_t *w);
+/* str_bytes of left chunk c's output: cnt rows, left rows lr (in the
+ * chunk), right refs rr (NULL: none). */
+tsr_status tsr__join_str_bytes(tsr__join *j, int64_t c, int64_t cnt, const uint32_t *lr,
+                               const uint64_t *rr);
+
+/* join_asof.c: the as-of join's `on` values of both sides and the right
+ * rows sorted by (group, on, row); then its probe (a task per left chunk)
+ * into npairs, lrow, rref and str_bytes, one result row per left row. */
+tsr_status tsr__join_asof_prepare(tsr__join *j);
+tsr_status tsr__join_asof_probe(tsr__join *j);
+void tsr__join_asof_free(tsr__join *j);
+
+#endif /* TSR_FRAME_JOIN_IMPL_H */
