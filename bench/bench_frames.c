@@ -62,9 +62,10 @@
     }                                                                                \
   } while (0)
 
-enum { LOAD, FILTER_ASSIGN, Q1, N_WORKLOADS = Q1 + 10 };
+enum { LOAD, FILTER_ASSIGN, Q1, J1 = Q1 + 10, N_WORKLOADS = J1 + 5 };
 static const char *const workload_names[N_WORKLOADS] = {
-    "load", "filter_assign", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9", "q10"};
+    "load", "filter_assign", "q1", "q2", "q3", "q4", "q5", "q6",
+    "q7",   "q8",            "q9", "q10", "j1", "j2", "j3", "j4", "j5"};
 
 enum { DUCKDB, POLARS, PANDAS, N_PEERS };
 static const char *const peer_names[N_PEERS] = {"duckdb", "polars", "pandas"};
@@ -124,12 +125,14 @@ static const query queries[10] = {
 };
 
 typedef struct options {
-  const char *csv;
+  const char *csv, *join_dir;
   int reps, threads;
   bool peers;
   const char *peers_dir, *python, *node;
   bool only[N_WORKLOADS];
-  char only_list[256]; /* for the peers' --only */
+  char only_list[256];                /* the selected workloads, for the header */
+  char only_g1[256], only_join[64];   /* for the peers' --only, per data set */
+  bool any_g1, any_join;
   const char *keep_answers;
 } options;
 
@@ -146,9 +149,10 @@ typedef struct series {
 } series;
 
 static void usage(void) {
-  fputs("usage: bench_frames [--csv PATH] [--reps R] [--threads T] [--no-peers] [--peers DIR]\n"
-        "                    [--python PATH] [--node PATH] [--only W,...] [--keep-answers DIR]\n"
-        "  W: load, filter_assign, q1 .. q10 (default all)\n",
+  fputs("usage: bench_frames [--csv PATH] [--join-dir DIR] [--reps R] [--threads T] [--no-peers]\n"
+        "                    [--peers DIR] [--python PATH] [--node PATH] [--only W,...]\n"
+        "                    [--keep-answers DIR]\n"
+        "  W: load, filter_assign, q1 .. q10, j1 .. j5 (default all)\n",
         stderr);
   exit(2);
 }
@@ -168,14 +172,21 @@ static void parse_only(options *o, const char *list) {
     }
     o->only[k] = true;
   }
+  o->only_g1[0] = o->only_join[0] = '\0';
   for (int k = 0; k < N_WORKLOADS; k++)
     if (o->only[k]) {
       size_t len = strlen(o->only_list);
       snprintf(o->only_list + len, sizeof o->only_list - len, "%s%s", len ? "," : "",
                workload_names[k]);
+      char *set = k >= J1 ? o->only_join : o->only_g1;
+      size_t cap = k >= J1 ? sizeof o->only_join : sizeof o->only_g1;
+      len = strlen(set);
+      snprintf(set + len, cap - len, "%s%s", len ? "," : "", workload_names[k]);
     }
   if (o->only_list[0] == '\0')
     usage();
+  o->any_g1 = o->only_g1[0] != '\0';
+  o->any_join = o->only_join[0] != '\0';
 }
 
 /* The G1 file: given, or generated once. */
@@ -199,6 +210,52 @@ static const char *g1_path(tsr_ctx *ctx, const options *o, char *buf, size_t siz
   CHECK(tsr_frame_gen_groupby(ctx, 10000000, 100, 0, false, 0, 0, &g));
   CHECK(tsr_frame_write_csv(g, buf, ',', false, NULL));
   tsr_frame_destroy(&g);
+  return buf;
+}
+
+/* F2's J1 tables, as `tessera gen join 1e7 DIR` names them. */
+enum { TBL_X, TBL_SMALL, TBL_MEDIUM, TBL_BIG, N_TABLES };
+static const char *const j1_files[N_TABLES] = {"J1_1e7_NA_0_0.csv", "J1_1e7_1e1_0_0.csv",
+                                               "J1_1e7_1e4_0_0.csv", "J1_1e7_1e7_0_0.csv"};
+static const char *const j1_names[N_TABLES] = {"x", "small", "medium", "big"};
+
+/* F2: db-benchmark's joins (docs/benchmarks.md), x with one right table on
+ * one key; DuckDB names the right's other columns <table>_<column> (v2 as
+ * it is). */
+typedef struct join_query {
+  int right;
+  const char *key;
+  tsr_join_kind kind;
+} join_query;
+static const join_query joins[5] = {
+    {TBL_SMALL, "id1", TSR_JOIN_INNER},  {TBL_MEDIUM, "id2", TSR_JOIN_INNER},
+    {TBL_MEDIUM, "id2", TSR_JOIN_LEFT},  {TBL_MEDIUM, "id5", TSR_JOIN_INNER},
+    {TBL_BIG, "id3", TSR_JOIN_INNER},
+};
+
+/* The J1 directory: given, or generated once. */
+static const char *j1_dir(tsr_ctx *ctx, const options *o, char *buf, size_t size) {
+  if (o->join_dir != NULL)
+    return o->join_dir;
+  const char *tmp = getenv("TMPDIR");
+  snprintf(buf, size, "%s/tessera-bench", tmp && *tmp ? tmp : "/tmp");
+  if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+    fprintf(stderr, "bench_frames: cannot make %s: %s\n", buf, strerror(errno));
+    exit(1);
+  }
+  char path[4200];
+  for (int t = 0; t < N_TABLES; t++) {
+    snprintf(path, sizeof path, "%s/%s", buf, j1_files[t]);
+    struct stat st;
+    if (stat(path, &st) == 0 && st.st_size > 0)
+      continue;
+    printf("# generating %s (J1, n = 1e7, seed 0)\n", path);
+    fflush(stdout);
+    tsr_frame *g = NULL;
+    CHECK(tsr_frame_gen_join(ctx, 10000000, t, 0, 0, &g));
+    CHECK(tsr_frame_write_csv(g, path, ',', false, NULL));
+    tsr_frame_destroy(&g);
+  }
   return buf;
 }
 
@@ -571,22 +628,110 @@ static void tessera_turn(tsr_ctx *ctx, const options *o, const char *csv, double
   tsr_frame_destroy(&x);
 }
 
+/* Sum of the non-null, non-NaN values of the columns v1 and v2 (F2's check,
+ * as db-benchmark's). */
+static double join_value_sum(const atable *t) {
+  double sum = 0;
+  for (int c = 0; c < t->ncols; c++) {
+    const acol *a = &t->cols[c];
+    if (a->kind != K_FLOAT || (strcmp(a->name, "v1") != 0 && strcmp(a->name, "v2") != 0))
+      continue;
+    for (int64_t i = 0; i < t->rows; i++)
+      if (a->valid[i] && a->f[i] == a->f[i])
+        sum += a->f[i];
+  }
+  return sum;
+}
+
+/* One tessera turn of F2: the J1 tables read and persisted (untimed, as
+ * db-benchmark loads before timing), then each selected join, its answer
+ * computed and held in memory when tsr_frame_join returns; untimed, the
+ * right's clashing columns named as DuckDB names them, the check, and in
+ * the last turn the comparison with DuckDB's answer. */
+static void tessera_join_turn(tsr_ctx *ctx, const options *o, const char *dir,
+                              double t[N_WORKLOADS], check c[N_WORKLOADS], const char *answers,
+                              char verdict[N_WORKLOADS][256]) {
+  tsr_frame *tables[N_TABLES] = {NULL};
+  bool need[N_TABLES] = {true, false, false, false};
+  for (int j = 0; j < 5; j++)
+    need[joins[j].right] |= o->only[J1 + j];
+  for (int k = 0; k < N_TABLES; k++) {
+    if (!need[k])
+      continue;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, j1_files[k]);
+    tsr_frame *raw = NULL;
+    CHECK(tsr_frame_read_csv(ctx, path, NULL, &raw));
+    CHECK(tsr_frame_persist(raw, NULL, &tables[k]));
+    tsr_frame_destroy(&raw);
+  }
+  for (int j = 0; j < 5; j++) {
+    if (!o->only[J1 + j])
+      continue;
+    const join_query *q = &joins[j];
+    tsr_join_options jo = {.suffix_left = "", .suffix_right = "__right"};
+    tsr_frame *ans = NULL;
+    double t0 = bench_now();
+    CHECK(tsr_frame_join(tables[TBL_X], tables[q->right], q->kind, 1, &q->key, NULL, &jo, &ans));
+    t[J1 + j] = bench_now() - t0;
+    /* untimed: <column>__right -> <table>_<column>, as DuckDB's answer names it */
+    for (int col = tsr_frame_ncols(ans) - 1; col >= 0; col--) {
+      const char *name = tsr_frame_col_name(ans, col);
+      size_t n = strlen(name);
+      if (n <= 7 || strcmp(name + n - 7, "__right") != 0)
+        continue;
+      char to[128];
+      snprintf(to, sizeof to, "%s_%.*s", j1_names[q->right], (int)(n - 7), name);
+      tsr_frame *renamed = NULL;
+      CHECK(tsr_frame_rename(ans, name, to, &renamed));
+      tsr_frame_destroy(&ans);
+      ans = renamed;
+    }
+    atable me;
+    table_of(ans, &me);
+    c[J1 + j] = (check){me.rows, join_value_sum(&me)};
+    if (answers != NULL) {
+      char path[4200];
+      snprintf(path, sizeof path, "%s/%s.csv", answers, workload_names[J1 + j]);
+      struct stat st;
+      if (stat(path, &st) != 0) {
+        snprintf(verdict[J1 + j], 256, "no duckdb answer");
+      } else {
+        tsr_frame *ref = NULL;
+        atable rt;
+        CHECK(tsr_frame_read_csv(ctx, path, NULL, &ref));
+        table_of(ref, &rt);
+        query key = {.nkeys = 1, .keys = {q->key}};
+        compare_answers(&key, &me, &rt, verdict[J1 + j], 256);
+        table_free(&rt);
+        tsr_frame_destroy(&ref);
+      }
+    }
+    table_free(&me);
+    tsr_frame_destroy(&ans);
+  }
+  for (int k = 0; k < N_TABLES; k++)
+    tsr_frame_destroy(&tables[k]);
+}
+
 /* One peer turn: runs its script with --reps 1 (and --answers DIR when
- * answers is not NULL) and reads its lines. */
-static void peer_turn(const options *o, int p, const char *csv, const char *answers,
+ * answers is not NULL) on the G1 file (data) or, with join, on the J1
+ * directory (data) for F2, and reads its lines. */
+static void peer_turn(const options *o, int p, const char *data, bool join, const char *answers,
                       series s[N_WORKLOADS]) {
-  if (s[0].status[0] != '\0')
+  if (s[join ? J1 : 0].status[0] != '\0')
     return; /* missing: reported once */
   char cmd[8192];
   const char *interp = strstr(peer_scripts[p], ".py") ? o->python : o->node;
-  int len = snprintf(cmd, sizeof cmd, "'%s' '%s/%s' '%s' --reps 1 --threads %d --only %s",
-                     interp, o->peers_dir, peer_scripts[p], csv, o->threads, o->only_list);
+  int len = snprintf(cmd, sizeof cmd, "'%s' '%s/%s' %s'%s' --reps 1 --threads %d --only %s",
+                     interp, o->peers_dir, peer_scripts[p], join ? "--join " : "", data,
+                     o->threads, join ? o->only_join : o->only_g1);
   if (answers != NULL)
     len += snprintf(cmd + len, sizeof cmd - (size_t)len, " --answers '%s'", answers);
   snprintf(cmd + len, sizeof cmd - (size_t)len, " 2>&1");
   FILE *f = popen(cmd, "r");
   if (f == NULL) {
-    for (int w = 0; w < N_WORKLOADS; w++)
+    for (int w = join ? J1 : 0; w < (join ? N_WORKLOADS : J1); w++)
       snprintf(s[w].status, sizeof s[w].status, "skipped");
     return;
   }
@@ -598,7 +743,7 @@ static void peer_turn(const options *o, int p, const char *csv, const char *answ
     long long rows;
     double sum;
     if (line[0] == '#') {
-      if (s[0].n == 0 && (strstr(line, "peer") || strstr(line, "schema")))
+      if (s[join ? J1 : 0].n == 0 && (strstr(line, "peer") || strstr(line, "schema")))
         printf("# %s: %s", peer_names[p], line + 2);
       continue;
     }
@@ -620,8 +765,8 @@ static void peer_turn(const options *o, int p, const char *csv, const char *answ
   }
   int rc = pclose(f);
   int code = WIFEXITED(rc) ? WEXITSTATUS(rc) : 1;
-  for (int w = 0; w < N_WORKLOADS; w++)
-    if (!got[w] && s[w].n == 0)
+  for (int w = join ? J1 : 0; w < (join ? N_WORKLOADS : J1); w++)
+    if (!got[w] && s[w].n == 0 && o->only[w])
       snprintf(s[w].status, sizeof s[w].status, code == 2 ? "skipped" : "failed");
   if (code == 2)
     printf("# %s skipped: its library is missing (bash scripts/setup.sh bench installs it)\n",
@@ -651,8 +796,8 @@ static const char *answers_dir(const options *o, char *buf, size_t size) {
 
 static void answers_remove(const char *dir) {
   char path[4200];
-  for (int k = 0; k < 10; k++) {
-    snprintf(path, sizeof path, "%s/%s.csv", dir, workload_names[Q1 + k]);
+  for (int k = Q1; k < N_WORKLOADS; k++) {
+    snprintf(path, sizeof path, "%s/%s.csv", dir, workload_names[k]);
     (void)unlink(path);
   }
   (void)rmdir(dir);
@@ -661,7 +806,7 @@ static void answers_remove(const char *dir) {
 int main(int argc, char **argv) {
   options o = {.reps = 5, .threads = 2, .peers = true, .peers_dir = TSR_BENCH_PEERS_DIR,
                .python = "/usr/bin/python3", .node = "node"};
-  parse_only(&o, "load,filter_assign,q1,q2,q3,q4,q5,q6,q7,q8,q9,q10");
+  parse_only(&o, "load,filter_assign,q1,q2,q3,q4,q5,q6,q7,q8,q9,q10,j1,j2,j3,j4,j5");
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--no-peers") == 0)
@@ -670,6 +815,8 @@ int main(int argc, char **argv) {
       usage();
     else if (strcmp(a, "--csv") == 0)
       o.csv = argv[++i];
+    else if (strcmp(a, "--join-dir") == 0)
+      o.join_dir = argv[++i];
     else if (strcmp(a, "--reps") == 0)
       o.reps = (int)bench_parse_long(a, argv[++i], 1, 64);
     else if (strcmp(a, "--threads") == 0)
@@ -690,10 +837,11 @@ int main(int argc, char **argv) {
   tsr_ctx *ctx = NULL;
   CHECK(tsr_ctx_create(&ctx));
   CHECK(tsr_ctx_set_threads(ctx, o.threads));
-  char path[4096];
-  const char *csv = g1_path(ctx, &o, path, sizeof path);
-  struct stat st;
-  if (stat(csv, &st) != 0) {
+  char path[4096], jpath[4096];
+  const char *csv = o.any_g1 ? g1_path(ctx, &o, path, sizeof path) : NULL;
+  const char *jdir = o.any_join ? j1_dir(ctx, &o, jpath, sizeof jpath) : NULL;
+  struct stat st = {0};
+  if (csv != NULL && stat(csv, &st) != 0) {
     fprintf(stderr, "bench_frames: %s: %s\n", csv, strerror(errno));
     return 1;
   }
@@ -704,8 +852,12 @@ int main(int argc, char **argv) {
   const char *answers = o.peers && any_query ? answers_dir(&o, abuf, sizeof abuf) : NULL;
   double stream = bench_stream_triad(20u << 20, o.threads, 10);
   printf("# STREAM triad: %.1f GB/s with %d threads\n", stream / 1e9, o.threads);
-  printf("# file: %s (%lld bytes), %d turns, %d threads, workloads %s\n", csv,
-         (long long)st.st_size, o.reps, o.threads, o.only_list);
+  if (csv != NULL)
+    printf("# file: %s (%lld bytes), %d turns, %d threads, workloads %s\n", csv,
+           (long long)st.st_size, o.reps, o.threads, o.only_list);
+  if (jdir != NULL)
+    printf("# join tables: %s/J1_1e7_*.csv, %d turns, %d threads, workloads %s\n", jdir, o.reps,
+           o.threads, o.only_join);
   series mine[N_WORKLOADS];
   series peers[N_PEERS][N_WORKLOADS];
   memset(mine, 0, sizeof mine);
@@ -722,15 +874,27 @@ int main(int argc, char **argv) {
     /* DuckDB writes its answers in the first turn; tessera compares in the
      * last (with one turn: DuckDB's turn comes first). */
     bool last = turn == o.reps - 1;
+    memset(t, 0, sizeof t);
     if (o.reps == 1)
-      for (int p = 0; p < N_PEERS && o.peers; p++)
-        peer_turn(&o, p, csv, p == DUCKDB ? answers : NULL, peers[p]);
-    tessera_turn(ctx, &o, csv, t, mine[0].checks, &bytes, last ? answers : NULL, verdict);
+      for (int p = 0; p < N_PEERS && o.peers; p++) {
+        if (csv != NULL)
+          peer_turn(&o, p, csv, false, p == DUCKDB ? answers : NULL, peers[p]);
+        if (jdir != NULL)
+          peer_turn(&o, p, jdir, true, p == DUCKDB ? answers : NULL, peers[p]);
+      }
+    if (csv != NULL)
+      tessera_turn(ctx, &o, csv, t, mine[0].checks, &bytes, last ? answers : NULL, verdict);
+    if (jdir != NULL)
+      tessera_join_turn(ctx, &o, jdir, t, mine[0].checks, last ? answers : NULL, verdict);
     for (int w = 0; w < N_WORKLOADS; w++)
-      if (o.only[w] || w == LOAD)
+      if (o.only[w] || (w == LOAD && csv != NULL))
         mine[w].t[mine[w].n++] = t[w];
-    for (int p = 0; p < N_PEERS && o.peers && o.reps > 1; p++)
-      peer_turn(&o, p, csv, p == DUCKDB && turn == 0 ? answers : NULL, peers[p]);
+    for (int p = 0; p < N_PEERS && o.peers && o.reps > 1; p++) {
+      if (csv != NULL)
+        peer_turn(&o, p, csv, false, p == DUCKDB && turn == 0 ? answers : NULL, peers[p]);
+      if (jdir != NULL)
+        peer_turn(&o, p, jdir, true, p == DUCKDB && turn == 0 ? answers : NULL, peers[p]);
+    }
     fprintf(stderr, "# turn %d of %d done (tessera: load %.3f s)\n", turn + 1, o.reps, t[LOAD]);
   }
   /* F0's checks: rows and sums against DuckDB's. */
@@ -762,8 +926,8 @@ int main(int argc, char **argv) {
   for (int p = 0; p < N_PEERS; p++)
     printf("\t%s_x", peer_names[p]);
   printf("\tMB_s_per_core\tfrac_stream\tcheck\n");
-  double log_sum[N_PEERS] = {0};
-  int n_ratio[N_PEERS] = {0};
+  double log_sum[N_PEERS] = {0}, join_log_sum[N_PEERS] = {0}, fastest_log_sum = 0;
+  int n_ratio[N_PEERS] = {0}, n_join[N_PEERS] = {0}, n_fastest = 0;
   for (int w = 0; w < N_WORKLOADS; w++) {
     if (!o.only[w])
       continue;
@@ -777,16 +941,25 @@ int main(int argc, char **argv) {
       else
         printf("\t%s", peers[p][w].status[0] ? peers[p][w].status : "skipped");
     }
+    double fastest = 0;
     for (int p = 0; p < N_PEERS; p++)
       if (peers[p][w].n > 0) {
         printf("\t%.2f", med[p] / me);
-        if (w >= Q1) {
+        if (w >= Q1 && w < J1) {
           log_sum[p] += log(med[p] / me);
           n_ratio[p]++;
+        } else if (w >= J1) {
+          join_log_sum[p] += log(med[p] / me);
+          n_join[p]++;
+          fastest = fastest == 0 || med[p] < fastest ? med[p] : fastest;
         }
       } else {
         printf("\t-");
       }
+    if (fastest > 0) {
+      fastest_log_sum += log(fastest / me);
+      n_fastest++;
+    }
     if (w == LOAD)
       printf("\t%.0f\t-", (double)st.st_size / 1e6 / me / o.threads);
     else if (w == FILTER_ASSIGN)
@@ -799,6 +972,13 @@ int main(int argc, char **argv) {
     if (n_ratio[p] > 0)
       printf("# F1 geometric mean of %s / tessera over %d queries: %.2f\n", peer_names[p],
              n_ratio[p], exp(log_sum[p] / n_ratio[p]));
+  for (int p = 0; p < N_PEERS; p++)
+    if (n_join[p] > 0)
+      printf("# F2 geometric mean of %s / tessera over %d joins: %.2f\n", peer_names[p],
+             n_join[p], exp(join_log_sum[p] / n_join[p]));
+  if (n_fastest > 0)
+    printf("# F2 geometric mean of the fastest peer / tessera over %d joins: %.2f\n", n_fastest,
+           exp(fastest_log_sum / n_fastest));
   if (answers != NULL && o.keep_answers == NULL)
     answers_remove(answers);
   tsr_ctx_destroy(&ctx);
