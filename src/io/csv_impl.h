@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "csv.h"
@@ -884,38 +883,28 @@ tsr_status tsr__csv_load_block(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt,
 
 /* ---- a block's bytes ------------------------------------------------------------------- */
 
-/* A block in memory: mapped from the file (MAP_POPULATE: no copy, no
- * zeroed pages) when its last byte is a newline, which the tokenizer's
- * loops stop at; else (the file's last block without a final newline)
- * read into an accounted buffer followed by a newline. */
+/* A block in memory: read into an accounted buffer followed by a newline
+ * (which the tokenizer's loops stop at) and zeros.  Not mapped from the
+ * file: the page cache's 4 KiB pages cost a TLB miss each time a pass
+ * crosses one (a quarter of a load's time went to the first pass over
+ * mapped blocks), while a large buffer is in huge pages and, freed after
+ * its block, comes back from the allocator's cache for the next one; the
+ * kernel's copy reads the page cache through its own huge mappings. */
 typedef struct csv_input {
   const char *p;
-  void *map;
-  size_t map_len;
   char *own;
 } csv_input;
 
 static inline tsr_status csv_input_open(tsr_ctx *ctx, int fd, const char *path, int64_t start,
                                         size_t len, bool in_kernel, csv_input *in) {
   memset(in, 0, sizeof *in);
-  if (len > 0) {
-    int64_t page = sysconf(_SC_PAGESIZE), off = start / page * page;
-    size_t ml = len + (size_t)(start - off);
-    void *m = mmap(NULL, ml, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, (off_t)off);
-    if (m != MAP_FAILED) {
-      const char *p = (const char *)m + (start - off);
-      if (p[len - 1] == '\n') {
-        in->p = p;
-        in->map = m;
-        in->map_len = ml;
-        return TSR_OK;
-      }
-      munmap(m, ml);
-    }
-  }
+  size_t ask = len + CSV_PAD;
+  const size_t huge = (size_t)2 << 20;
+  if (ask >= 2 * huge) /* whole huge pages (after the allocator's 64-byte header) */
+    ask = (ask + 64 + huge - 1) / huge * huge - 64;
   char *buf;
-  TSR_TRY(in_kernel ? tsr_kernel_alloc(ctx, len + CSV_PAD, (void **)&buf)
-                    : tsr_alloc(ctx, len + CSV_PAD, (void **)&buf));
+  TSR_TRY(in_kernel ? tsr_kernel_alloc(ctx, ask, (void **)&buf)
+                    : tsr_alloc(ctx, ask, (void **)&buf));
   tsr_status st = tsr__csv_read_range(fd, path, start, len, buf);
   if (st != TSR_OK) {
     tsr_free(ctx, buf);
@@ -929,8 +918,6 @@ static inline tsr_status csv_input_open(tsr_ctx *ctx, int fd, const char *path, 
 }
 
 static inline void csv_input_close(tsr_ctx *ctx, csv_input *in) {
-  if (in->map != NULL)
-    munmap(in->map, in->map_len);
   tsr_free(ctx, in->own);
   memset(in, 0, sizeof *in);
 }
