@@ -834,10 +834,18 @@ tsr_status tsr__csv_strset_insert(tsr_ctx *ctx, csv_strset *s, const char *p, si
 /* The sorted, distinct strings of s as dictionary offsets (n + 1) and data. */
 tsr_status tsr__csv_sorted_dict(tsr_ctx *ctx, const csv_strset *s, int64_t **offsets, char **data);
 
+/* Whether s has a free slot for one more entry: tables of up to 64 Ki
+ * slots (in L2) stay at most 1/8 full, so that a lookup of a low-cardinality
+ * column's value almost always ends at its first slot (a second probe is a
+ * mispredicted branch); larger ones at most half full. */
+static inline bool csv_strset_roomy(const csv_strset *s) {
+  return s->slot_cap != 0 && (s->n + 1) * (s->slot_cap <= 65536 ? 8 : 2) <= s->slot_cap;
+}
+
 /* Adds (p, n) whose key is k; *index (when not NULL): its entry number. */
 static inline tsr_status tsr__csv_strset_add(tsr_ctx *ctx, csv_strset *s, const char *p, size_t n,
                                              const csv_key *k, int64_t *index) {
-  if (s->slot_cap != 0 && (s->n + 1) * 2 <= s->slot_cap) {
+  if (csv_strset_roomy(s)) {
     uint64_t mask = (uint64_t)s->slot_cap - 1, j = k->hash & mask;
     for (int32_t e; (e = s->slots[j]) != 0; j = (j + 1) & mask) {
       const csv_key *x = &s->keys[e - 1];
