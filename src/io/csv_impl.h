@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "csv.h"
@@ -35,6 +34,7 @@ typedef struct csv_tok {
   bool skip_blank;
   const int *fieldcol; /* nfields: column index or -1 */
   int ncols;
+  bool identity; /* every field is a column, in order (fieldcol[f] == f) */
   uint8_t special[256];
 } csv_tok;
 
@@ -61,6 +61,9 @@ static inline void csv_tok_init(csv_tok *t, const tsr__csv_format *fmt, const in
   t->skip_blank = fmt->nfields > 1;
   t->fieldcol = fieldcol;
   t->ncols = fmt->ncols;
+  t->identity = fmt->ncols == fmt->nfields;
+  for (int f = 0; f < fmt->nfields && t->identity; f++)
+    t->identity = fieldcol[f] == f;
   memset(t->special, 0, sizeof t->special);
   t->special[(uint8_t)fmt->delim] = 1;
   t->special[(uint8_t)fmt->quote] = 1;
@@ -110,6 +113,22 @@ static inline int csv_tokenize(const csv_tok *t, const char *buf, const char **p
         if ((qm & below) == 0) {
           uint64_t d = dm & (below >> 1);
           const char *fs = p;
+          if (t->identity) {
+            /* every field is a column: no lookups per field */
+            const uint32_t o = (uint32_t)(p - buf);
+            uint32_t s0 = o, *ps = bstart + n, *pl = blen + n;
+            for (; d != 0 && f < nfields; f++, d &= d - 1) {
+              uint32_t s1 = o + (uint32_t)__builtin_ctzll(d);
+              *ps = s0;
+              *pl = s1 - s0;
+              ps += CSV_STRIDE;
+              pl += CSV_STRIDE;
+              s0 = s1 + 1;
+            }
+            for (; d != 0; d &= d - 1)
+              f++;
+            fs = buf + s0; /* (unused when the record has too many fields) */
+          }
           while (d != 0) {
             const char *fe = p + __builtin_ctzll(d);
             if (f < nfields) {
@@ -315,6 +334,32 @@ static inline bool csv_ieq(const char *s, size_t n, const char *lit) {
   return true;
 }
 
+/* ---- word-at-a-time digits (little-endian; s has 8 readable bytes) ---------------------- */
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define CSV_SWAR 1
+/* The value of the k (0..8) decimal digits at s, or -1 when one is not a
+ * digit: '0' is taken from every byte, the k digits are shifted to the
+ * word's top (the bytes after them out, zeros in), and all eight bytes are
+ * checked and combined at once (no branch per digit).  A byte below '0'
+ * borrows only from the bytes after it, which the check rejects anyway. */
+static inline int64_t csv_digits8(const char *s, int k) {
+  if (k == 0)
+    return 0;
+  uint64_t w;
+  memcpy(&w, s, 8);
+  w = (w - UINT64_C(0x3030303030303030)) << (8 * (8 - k));
+  if (((w + UINT64_C(0x7676767676767676)) | w) & UINT64_C(0x8080808080808080))
+    return -1;
+  w = w * 10 + (w >> 8); /* pairs */
+  const uint64_t m = UINT64_C(0x000000FF000000FF);
+  w = (((w & m) * (100 + (UINT64_C(1000000) << 32))) +
+       (((w >> 16) & m) * (1 + (UINT64_C(10000) << 32)))) >>
+      32;
+  return (int64_t)(uint32_t)w;
+}
+#endif
+
 static const double csv_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
@@ -449,6 +494,66 @@ static inline bool csv_parse_f64(const char *s, size_t n, double *out, bool want
   if (tmp != stack)
     free(tmp);
   return true;
+}
+
+/* csv_parse_f64 (want_value) of s, which `end` bounds from above, with
+ * [+-]digits[.digits] of at most 8 digits on each side read a word at a
+ * time: the same value as its fast path (the same mantissa, the same one
+ * division), without a branch per digit. */
+static inline bool csv_parse_f64_at(const char *s, size_t n, const char *end, double *out) {
+#ifdef CSV_SWAR
+  size_t i = n > 0 && (s[0] == '-' || s[0] == '+');
+  size_t m = n - i;
+  if (m >= 1 && m <= 17 && end - (s + i) >= 17) {
+    const char *t = s + i;
+    uint64_t w;
+    memcpy(&w, t, 8);
+    uint64_t y = w ^ UINT64_C(0x2E2E2E2E2E2E2E2E); /* '.' bytes become zero */
+    uint64_t z = (y - UINT64_C(0x0101010101010101)) & ~y & UINT64_C(0x8080808080808080);
+    size_t dot = z != 0 ? (size_t)__builtin_ctzll(z) / 8 : 8; /* the first '.' is exact */
+    if (dot >= m)
+      dot = m; /* no dot among the field's bytes */
+    if (dot < 8 || m <= 8) {
+      size_t k2 = dot < m ? m - dot - 1 : 0;
+      if (k2 <= 8 && dot + k2 > 0) {
+        int64_t a = csv_digits8(t, (int)dot), b = csv_digits8(t + dot + 1, (int)k2);
+        if (a >= 0 && b >= 0) {
+          static const uint64_t p10[9] = {1,      10,      100,      1000,     10000,
+                                          100000, 1000000, 10000000, 100000000};
+          uint64_t mant = (uint64_t)a * p10[k2] + (uint64_t)b;
+          if (mant <= (UINT64_C(1) << 53)) {
+            double v = (double)mant;
+            if (dot < m)
+              v /= csv_pow10[k2];
+            *out = s[0] == '-' ? -v : v;
+            return true;
+          }
+        }
+      }
+    }
+  }
+#else
+  (void)end;
+#endif
+  return csv_parse_f64(s, n, out, true);
+}
+
+/* csv_parse_i64 of s, which `end` bounds from above: up to 8 digits a word at a time. */
+static inline bool csv_parse_i64_at(const char *s, size_t n, const char *end, int64_t *out) {
+#ifdef CSV_SWAR
+  size_t i = n > 0 && (s[0] == '-' || s[0] == '+');
+  if (n - i >= 1 && n - i <= 8 && end - (s + i) >= 8) {
+    int64_t v = csv_digits8(s + i, (int)(n - i));
+    if (v >= 0) {
+      *out = s[0] == '-' ? -v : v;
+      return true;
+    }
+    return false;
+  }
+#else
+  (void)end;
+#endif
+  return csv_parse_i64(s, n, out);
 }
 
 static inline bool csv_parse_bool(const char *s, size_t n, uint8_t *out) {
@@ -729,10 +834,18 @@ tsr_status tsr__csv_strset_insert(tsr_ctx *ctx, csv_strset *s, const char *p, si
 /* The sorted, distinct strings of s as dictionary offsets (n + 1) and data. */
 tsr_status tsr__csv_sorted_dict(tsr_ctx *ctx, const csv_strset *s, int64_t **offsets, char **data);
 
+/* Whether s has a free slot for one more entry: tables of up to 64 Ki
+ * slots (in L2) stay at most 1/8 full, so that a lookup of a low-cardinality
+ * column's value almost always ends at its first slot (a second probe is a
+ * mispredicted branch); larger ones at most half full. */
+static inline bool csv_strset_roomy(const csv_strset *s) {
+  return s->slot_cap != 0 && (s->n + 1) * (s->slot_cap <= 65536 ? 8 : 2) <= s->slot_cap;
+}
+
 /* Adds (p, n) whose key is k; *index (when not NULL): its entry number. */
 static inline tsr_status tsr__csv_strset_add(tsr_ctx *ctx, csv_strset *s, const char *p, size_t n,
                                              const csv_key *k, int64_t *index) {
-  if (s->slot_cap != 0 && (s->n + 1) * 2 <= s->slot_cap) {
+  if (csv_strset_roomy(s)) {
     uint64_t mask = (uint64_t)s->slot_cap - 1, j = k->hash & mask;
     for (int32_t e; (e = s->slots[j]) != 0; j = (j + 1) & mask) {
       const csv_key *x = &s->keys[e - 1];
@@ -778,38 +891,28 @@ tsr_status tsr__csv_load_block(tsr_ctx *ctx, int fd, const tsr__csv_format *fmt,
 
 /* ---- a block's bytes ------------------------------------------------------------------- */
 
-/* A block in memory: mapped from the file (MAP_POPULATE: no copy, no
- * zeroed pages) when its last byte is a newline, which the tokenizer's
- * loops stop at; else (the file's last block without a final newline)
- * read into an accounted buffer followed by a newline. */
+/* A block in memory: read into an accounted buffer followed by a newline
+ * (which the tokenizer's loops stop at) and zeros.  Not mapped from the
+ * file: the page cache's 4 KiB pages cost a TLB miss each time a pass
+ * crosses one (a quarter of a load's time went to the first pass over
+ * mapped blocks), while a large buffer is in huge pages and, freed after
+ * its block, comes back from the allocator's cache for the next one; the
+ * kernel's copy reads the page cache through its own huge mappings. */
 typedef struct csv_input {
   const char *p;
-  void *map;
-  size_t map_len;
   char *own;
 } csv_input;
 
 static inline tsr_status csv_input_open(tsr_ctx *ctx, int fd, const char *path, int64_t start,
                                         size_t len, bool in_kernel, csv_input *in) {
   memset(in, 0, sizeof *in);
-  if (len > 0) {
-    int64_t page = sysconf(_SC_PAGESIZE), off = start / page * page;
-    size_t ml = len + (size_t)(start - off);
-    void *m = mmap(NULL, ml, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, (off_t)off);
-    if (m != MAP_FAILED) {
-      const char *p = (const char *)m + (start - off);
-      if (p[len - 1] == '\n') {
-        in->p = p;
-        in->map = m;
-        in->map_len = ml;
-        return TSR_OK;
-      }
-      munmap(m, ml);
-    }
-  }
+  size_t ask = len + CSV_PAD;
+  const size_t huge = (size_t)2 << 20;
+  if (ask >= 2 * huge) /* whole huge pages (after the allocator's 64-byte header) */
+    ask = (ask + 64 + huge - 1) / huge * huge - 64;
   char *buf;
-  TSR_TRY(in_kernel ? tsr_kernel_alloc(ctx, len + CSV_PAD, (void **)&buf)
-                    : tsr_alloc(ctx, len + CSV_PAD, (void **)&buf));
+  TSR_TRY(in_kernel ? tsr_kernel_alloc(ctx, ask, (void **)&buf)
+                    : tsr_alloc(ctx, ask, (void **)&buf));
   tsr_status st = tsr__csv_read_range(fd, path, start, len, buf);
   if (st != TSR_OK) {
     tsr_free(ctx, buf);
@@ -823,8 +926,6 @@ static inline tsr_status csv_input_open(tsr_ctx *ctx, int fd, const char *path, 
 }
 
 static inline void csv_input_close(tsr_ctx *ctx, csv_input *in) {
-  if (in->map != NULL)
-    munmap(in->map, in->map_len);
   tsr_free(ctx, in->own);
   memset(in, 0, sizeof *in);
 }

@@ -69,38 +69,40 @@ typedef struct parse_state {
     nulls++;                                                        \
   } while (0)
 
-#define FAIL()                               \
-  do {                                       \
-    if (st->strict) {                        \
-      st->failed = true;                     \
+#define FAIL()                                      \
+  do {                                              \
+    if (st->strict) {                               \
+      st->failed = true;                            \
     } else if (fmt->bad_rows == TSR_CSV_BAD_SKIP) { \
-      st->bad[r] = 1;                        \
-      st->anybad = true;                     \
-    } else {                                 \
-      SET_NULL();                            \
-    }                                        \
+      st->bad[r] = 1;                               \
+      st->anybad = true;                            \
+    } else {                                        \
+      SET_NULL();                                   \
+    }                                               \
   } while (0)
 
-#define NUM_LOOP(T, DECL, PARSE, STORE)                  \
-  do {                                                   \
-    T *out = (T *)tsr__colchunk_values(c) + row;         \
-    for (int r = 0; r < n; r++) {                        \
-      uint32_t L = blen[r];                              \
-      const char *s = buf + bstart[r];                   \
-      DECL;                                              \
-      if (__builtin_expect(csv_is_null(fmt, s, L), 0)) { \
-        out[r] = 0;                                      \
-        SET_NULL();                                      \
-        continue;                                        \
-      }                                                  \
-      size_t len = L & CSV_LENMASK;                      \
-      if (__builtin_expect(!(PARSE), 0)) {               \
-        out[r] = 0;                                      \
-        FAIL();                                          \
-        continue;                                        \
-      }                                                  \
-      STORE;                                             \
-    }                                                    \
+#define NUM_LOOP(T, DECL, PARSE, STORE)                               \
+  do {                                                                \
+    T *out = (T *)tsr__colchunk_values(c) + row;                      \
+    for (int r = 0; r < n; r++) {                                     \
+      uint32_t L = blen[r];                                           \
+      const char *s = buf + bstart[r];                                \
+      DECL;                                                           \
+      if (__builtin_expect((L & (CSV_QUOTED | CSV_LENMASK)) == 0 ||   \
+                               (spellings && csv_is_null(fmt, s, L)), \
+                           0)) {                                      \
+        out[r] = 0;                                                   \
+        SET_NULL();                                                   \
+        continue;                                                     \
+      }                                                               \
+      size_t len = L & CSV_LENMASK;                                   \
+      if (__builtin_expect(!(PARSE), 0)) {                            \
+        out[r] = 0;                                                   \
+        FAIL();                                                       \
+        continue;                                                     \
+      }                                                               \
+      STORE;                                                          \
+    }                                                                 \
   } while (0)
 
 /* Converts column ci of the batch. */
@@ -114,23 +116,28 @@ static tsr_status convert(parse_state *st, int ci, tsr__colchunk *c) {
   const int64_t row = st->row;
   uint8_t *validity = tsr__colchunk_validity(c);
   int64_t nulls = 0;
+  const char *bend = st->end;              /* what word loads may read up to */
+  const bool spellings = fmt->n_nulls > 0; /* null spellings besides the empty field */
   switch (col->type.id) {
   case TSR_COL_BOOL:
     NUM_LOOP(uint8_t, uint8_t v = 0, csv_parse_bool(s, len, &v), out[r] = v);
     break;
   case TSR_COL_INT64:
-    NUM_LOOP(int64_t, int64_t v = 0, csv_parse_i64(s, len, &v), out[r] = v);
+    NUM_LOOP(int64_t, int64_t v = 0, csv_parse_i64_at(s, len, bend, &v), out[r] = v);
     break;
   case TSR_COL_INT32:
-    NUM_LOOP(int32_t, int64_t v = 0, csv_parse_i64(s, len, &v) && v >= INT32_MIN && v <= INT32_MAX,
+    NUM_LOOP(int32_t, int64_t v = 0,
+             csv_parse_i64_at(s, len, bend, &v) && v >= INT32_MIN && v <= INT32_MAX,
              out[r] = (int32_t)v);
     break;
   case TSR_COL_INT16:
-    NUM_LOOP(int16_t, int64_t v = 0, csv_parse_i64(s, len, &v) && v >= INT16_MIN && v <= INT16_MAX,
+    NUM_LOOP(int16_t, int64_t v = 0,
+             csv_parse_i64_at(s, len, bend, &v) && v >= INT16_MIN && v <= INT16_MAX,
              out[r] = (int16_t)v);
     break;
   case TSR_COL_INT8:
-    NUM_LOOP(int8_t, int64_t v = 0, csv_parse_i64(s, len, &v) && v >= INT8_MIN && v <= INT8_MAX,
+    NUM_LOOP(int8_t, int64_t v = 0,
+             csv_parse_i64_at(s, len, bend, &v) && v >= INT8_MIN && v <= INT8_MAX,
              out[r] = (int8_t)v);
     break;
   case TSR_COL_UINT64:
@@ -149,7 +156,7 @@ static tsr_status convert(parse_state *st, int ci, tsr__colchunk *c) {
              out[r] = (uint8_t)v);
     break;
   case TSR_COL_FLOAT64:
-    NUM_LOOP(double, double v = 0, csv_parse_f64(s, len, &v, true), out[r] = v);
+    NUM_LOOP(double, double v = 0, csv_parse_f64_at(s, len, bend, &v), out[r] = v);
     break;
   case TSR_COL_FLOAT32:
     NUM_LOOP(float, double v = 0, csv_parse_f64(s, len, &v, false), {
@@ -499,8 +506,7 @@ static bool views_inline(parse_state *st, int ci, tsr__colchunk *c, csv_lblock *
 
 /* Column ci of the batch as entry numbers of the block's own dictionary;
  * past its limit, redo.  false: invalid UTF-8 or a failed allocation. */
-static bool codes_local(tsr_ctx *ctx, parse_state *st, int ci, tsr__colchunk *c,
-                        csv_lblock *lb) {
+static bool codes_local(tsr_ctx *ctx, parse_state *st, int ci, tsr__colchunk *c, csv_lblock *lb) {
   const tsr__csv_format *fmt = st->fmt;
   const char *buf = st->buf;
   const uint32_t *bstart = st->b->start + (size_t)ci * CSV_STRIDE;
@@ -567,7 +573,6 @@ static bool codes_local(tsr_ctx *ctx, parse_state *st, int ci, tsr__colchunk *c,
   lb->data_bytes[ci] += bytes;
   return ok;
 }
-
 
 /* Records in buf[0, len): its newlines, and one more when it does not end
  * in one (an upper bound: blank lines and quoted newlines count too). */

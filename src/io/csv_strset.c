@@ -27,7 +27,7 @@ static tsr_status grow(tsr_ctx *ctx, void **p, size_t old_bytes, size_t new_byte
 /* The slow half of tsr__csv_strset_add: grows the table or the entries. */
 tsr_status tsr__csv_strset_insert(tsr_ctx *ctx, csv_strset *s, const char *p, size_t n,
                                   const csv_key *k, int64_t *index) {
-  if (s->slot_cap == 0 || (s->n + 1) * 2 > s->slot_cap) {
+  while (!csv_strset_roomy(s)) {
     int64_t cap = s->slot_cap ? s->slot_cap * 2 : 256;
     int32_t *slots;
     TSR_TRY(tsr_calloc(ctx, (size_t)cap, sizeof *slots, (void **)&slots));

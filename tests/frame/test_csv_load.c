@@ -4,7 +4,8 @@
  * for a view's inline bytes (blocks parsed again), a value late in the file
  * that widens a column after the fused pass, row bounds larger than the
  * rows (blank lines, quoted newlines, a last record without a newline),
- * the short-decimal float path against strtod, U+FFFD replacements longer
+ * the short-decimal float path against strtod, integers of every length
+ * against strtoll, U+FFFD replacements longer
  * than the block (parsed again), and the same cells for 1
  * and 2 threads.  Every expected cell is computed by the test from the
  * values it wrote. */
@@ -14,7 +15,6 @@
 #include <unistd.h>
 
 #include "scratch_dir.h"
-
 
 /* Cell (row, col) of a string or dictionary column, or "<null>". */
 static const char *cell(tsr_frame_result *r, int col, int64_t row) {
@@ -265,12 +265,31 @@ static uint64_t rng_next(uint64_t *s) {
  * mantissas past 2^53 and 19 or 20 digits, exponents, and fixed edge
  * cases. */
 static void float_text(int k, uint64_t *rng, char *out) {
-  static const char *const edges[] = {
-      "0",   "-0",  "-0.0", "0.0", "5.", ".5",  "-.5", "+1.5", "9007199254740992",
-      "9007199254740993", "9007199254740992.5", "0.1", "0.3", "1234567890123456789",
-      "12345678901234567890", "0.0000000000000000001", "123.4567890123456789", "1e22",
-      "1e23",   "2.2250738585072014e-308", "4.9e-324", "1.7976931348623157e308",
-      "00000000000000000001.5", "0.30000000000000004", "999999999999999999.9"};
+  static const char *const edges[] = {"0",
+                                      "-0",
+                                      "-0.0",
+                                      "0.0",
+                                      "5.",
+                                      ".5",
+                                      "-.5",
+                                      "+1.5",
+                                      "9007199254740992",
+                                      "9007199254740993",
+                                      "9007199254740992.5",
+                                      "0.1",
+                                      "0.3",
+                                      "1234567890123456789",
+                                      "12345678901234567890",
+                                      "0.0000000000000000001",
+                                      "123.4567890123456789",
+                                      "1e22",
+                                      "1e23",
+                                      "2.2250738585072014e-308",
+                                      "4.9e-324",
+                                      "1.7976931348623157e308",
+                                      "00000000000000000001.5",
+                                      "0.30000000000000004",
+                                      "999999999999999999.9"};
   int ne = (int)(sizeof edges / sizeof edges[0]);
   if (k < ne) {
     strcpy(out, edges[k]);
@@ -318,6 +337,58 @@ static void test_csv_load__floats_as_strtod(void **state) {
   }
   free(got);
   free(vals);
+  tsr_frame_result_destroy(&r);
+  tsr_frame_destroy(&f);
+}
+
+/* Integers of 1 to 18 digits with and without signs (those of up to 8
+ * digits are read a word at a time, longer ones digit by digit), and the
+ * same digits in a second column with a letter in one place of each
+ * length: that column cannot be int64 and reads as the strings. */
+static void test_csv_load__integers_of_every_length(void **state) {
+  tsr_ctx *ctx = *state;
+  enum { N = 60000 };
+  char *text = malloc((size_t)N * 48);
+  char(*vals)[24] = malloc((size_t)N * sizeof *vals);
+  char(*bads)[24] = malloc((size_t)N * sizeof *bads);
+  uint64_t rng = 0x2545F4914F6CDD1Du;
+  size_t off = (size_t)sprintf(text, "i,s\n");
+  for (int k = 0; k < N; k++) {
+    uint64_t x = rng_next(&rng);
+    int digits = 1 + (int)(x % 18), o = 0;
+    if ((x >> 8) % 3 == 1)
+      vals[k][o++] = '-';
+    else if ((x >> 8) % 3 == 2)
+      vals[k][o++] = '+';
+    vals[k][o++] = (char)('1' + (x >> 16) % 9);
+    for (int d = 1; d < digits; d++)
+      vals[k][o++] = (char)('0' + rng_next(&rng) % 10);
+    vals[k][o] = '\0';
+    strcpy(bads[k], vals[k]);
+    if (k < 18 * 19) /* a letter at many places of many lengths */
+      bads[k][(k % 19) % o] = 'x';
+    off += (size_t)sprintf(text + off, "%s,%s\n", vals[k], bads[k]);
+  }
+  const char *p = write_file("ints.csv", text, off);
+  tsr_frame *f = NULL;
+  assert_ok(tsr_frame_read_csv(ctx, p, NULL, &f));
+  assert_int_equal(tsr_frame_col_type(f, 0).id, TSR_COL_INT64);
+  tsr_frame_result *r = NULL;
+  assert_ok(tsr_frame_compute(f, NULL, &r));
+  int64_t *got = malloc(N * sizeof *got);
+  assert_ok(tsr_frame_result_values(r, 0, got, N * sizeof *got, NULL));
+  for (int k = 0; k < N; k++) {
+    long long want = strtoll(vals[k], NULL, 10);
+    if (got[k] != want)
+      fail_msg("'%s': strtoll %lld, read %lld", vals[k], want, (long long)got[k]);
+  }
+  /* the second column as written */
+  for (int k = 0; k < N; k++)
+    assert_string_equal(cell(r, 1, k), bads[k]);
+  free(text);
+  free(got);
+  free(vals);
+  free(bads);
   tsr_frame_result_destroy(&r);
   tsr_frame_destroy(&f);
 }
@@ -381,6 +452,7 @@ int main(void) {
       T(test_csv_load__late_value_widens),
       T(test_csv_load__rows_fewer_than_newlines),
       T(test_csv_load__floats_as_strtod),
+      T(test_csv_load__integers_of_every_length),
       T(test_csv_load__replacements_outgrow_the_block),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
