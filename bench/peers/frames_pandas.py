@@ -25,7 +25,8 @@ the workloads (the load runs anyway).
 found as peers_common.mjs finds them).  Each run loads the four, untimed, as
 db-benchmark's pandas solution does: read_csv (C parser: id1..id3 int64, v1
 and v2 float64), then id4..id6 made categorical; then times each join j1..j5
-(JOINS below: x.merge(<right>, how="inner", or "left" for j3, on=<key>));
+(JOIN_QUERIES and main_join below: x.merge(<right>, how="inner", or "left"
+for j3, on=<key>));
 untimed: the check and, with --answers in the first run, the answer written to
 ADIR/<j>.csv (DuckDB's column names, pandas' row order).
 

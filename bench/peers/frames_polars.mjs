@@ -23,7 +23,7 @@
 // peers_common.mjs finds them).  Each run loads the four, untimed, as
 // db-benchmark's Polars solution does: readCSV with id1..id3 Int32 and v1, v2
 // Float64, then id4..id6 cast to Categorical; then times each join j1..j5
-// (JOIN below: x.lazy().join(<right>.lazy(), {on, how}).collectSync(), inner,
+// (runJoin below: x.lazy().join(<right>.lazy(), {on, how}).collectSync(), inner,
 // or left for j3); untimed: the check and, with --answers in the first run,
 // the answer written to ADIR/<j>.csv (DuckDB's column names, Polars' row order).
 //

@@ -69,7 +69,8 @@ export function joinTables(prog, dir) {
   try {
     names = fs.readdirSync(dir);
   } catch (e) {
-    die(prog, EXIT_FAILED, `--join: cannot read the directory '${dir}': ${e.code === "ENOENT" ? "no such directory" : e.message}`);
+    const why = e.code === "ENOENT" ? "no such directory" : e.message;
+    die(prog, EXIT_FAILED, `--join: cannot read the directory '${dir}': ${why}`);
   }
   const xs = names.filter((n) => /^J1_[^_]+_NA_[^_]+_[^_]+\.csv$/.test(n)).sort();
   if (xs.length !== 1) {
@@ -82,8 +83,9 @@ export function joinTables(prog, dir) {
     .filter((y) => Number.isFinite(y.rows))
     .sort((a, b) => a.rows - b.rows);
   if (ys.length !== 3 || ys[0].rows === ys[1].rows || ys[1].rows === ys[2].rows) {
+    const found = ys.length ? ys.map((y) => y.f).join(", ") : "none";
     die(prog, EXIT_FAILED, `--join: '${dir}' must hold the right tables J1_${n}_<rows>_${tail} of three ` +
-      `different sizes (small, medium, big) beside ${xs[0]}, found ${ys.length ? ys.map((y) => y.f).join(", ") : "none"}`);
+      `different sizes (small, medium, big) beside ${xs[0]}, found ${found}`);
   }
   const out = { x: path.join(dir, xs[0]) };
   ["small", "medium", "big"].forEach((t, i) => { out[t] = path.join(dir, ys[i].f); });
