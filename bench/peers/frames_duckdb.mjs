@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // frames_duckdb.mjs — DuckDB (npm @duckdb/node-api) on the frame workloads of
-// benchmarks F0 and F1, for bench_frames to print beside tessera's numbers.
+// benchmarks F0, F1 and F2, for bench_frames to print beside tessera's numbers.
 //
 //   node bench/peers/frames_duckdb.mjs CSV [--reps R] [--threads T] [--only W,...] [--answers DIR]
+//   node bench/peers/frames_duckdb.mjs --join DIR [--reps R] [--threads T] [--only J,...] [--answers ADIR]
 //
 // CSV is a db-benchmark G1 groupby file (id1, id2, id3 strings; id4, id5, id6,
 // v1, v2 integers; v3 float).  Each of R runs (default 5), in an in-memory
@@ -15,15 +16,28 @@
 // then, untimed, the checks (and with --answers, in the first run, COPY ans TO
 // DIR/<query>.csv), DROP TABLE ans; at the end of the run DROP TABLE x.
 // --only selects the workloads (the load runs anyway).
+//
+// --join DIR (F2): DIR holds db-benchmark's J1 tables (x, small, medium, big;
+// peers_common.mjs finds them).  Each run loads the four, untimed, as
+// CREATE TABLE <t> AS SELECT * FROM read_csv('<file>') (sniffed: id1..id3
+// BIGINT, id4..id6 VARCHAR, v1 and v2 DOUBLE), then times each join j1..j5
+// (JOIN_SQL below, db-benchmark's DuckDB solution) as
+// CREATE OR REPLACE TABLE ans AS <query>; untimed: the check, with --answers
+// in the first run COPY ans TO ADIR/<j>.csv, DROP TABLE ans; at the end of
+// the run the four tables are dropped.
+//
 // Output (stdout): '#' comment lines, then per workload
 //   workload<TAB>median seconds
 //   check<TAB>workload<TAB>rows<TAB>sum      (load: sum(v3); filter_assign: sum(w);
 //                                              queries: the sum of every value column,
-//                                              nulls and NaN left out)
+//                                              nulls and NaN left out; joins:
+//                                              sum(v1) + sum(v2), nulls left out)
 // Exit 0 done, 1 failed, 2 @duckdb/node-api missing, 64 bad usage.
 import path from "node:path";
+import fs from "node:fs";
 import {
-  EXIT_FAILED, G1_QUERIES, WORKLOADS, comment, die, freeMemory, importPeer, now, packageVersion, parseArgs, report, requireG1,
+  EXIT_FAILED, G1_QUERIES, JOIN_QUERIES, JOIN_TABLES, JOIN_VALS, WORKLOADS, comment, die, freeMemory, importPeer, now,
+  packageVersion, parseArgs, report, requireG1, requireJ1,
 } from "./peers_common.mjs";
 
 const prog = "frames_duckdb.mjs";
@@ -31,6 +45,9 @@ const args = parseArgs(prog, process.argv.slice(2));
 const { DuckDBInstance } = await importPeer(prog, "@duckdb/node-api");
 
 const sqlString = (s) => `'${s.replaceAll("'", "''")}'`;
+// The check sum of an answer: its value columns added up, nulls and NaN left out.
+const valueSum = (vals) => vals.map((v) =>
+  `coalesce(sum(${v}::DOUBLE) FILTER (WHERE NOT isnan(${v}::DOUBLE)), 0)`).join(" + ");
 
 // The queries of F1, as db-benchmark's DuckDB solution writes them.
 const SQL = {
@@ -48,14 +65,22 @@ const SQL = {
     "GROUP BY id1, id2, id3, id4, id5, id6",
 };
 
-try {
-  const instance = await DuckDBInstance.create(":memory:", { threads: String(args.threads) });
-  const con = await instance.connect();
-  const one = async (sql) => (await con.runAndReadAll(sql)).getRows()[0];
-  const [version] = await one("SELECT version()");
-  const [threads] = await one("SELECT current_setting('threads')");
-  comment("peer", "duckdb", `${version} (@duckdb/node-api ${packageVersion("@duckdb/node-api")})`);
-  comment("threads", String(threads));
+// The joins of F2, as db-benchmark's DuckDB solution (duckdb/join-duckdb.R)
+// writes them.
+const JOIN_SQL = {
+  j1: "SELECT x.*, small.id4 AS small_id4, v2 FROM x JOIN small USING (id1)",
+  j2: "SELECT x.*, medium.id1 AS medium_id1, medium.id4 AS medium_id4, medium.id5 AS medium_id5, v2 " +
+    "FROM x JOIN medium USING (id2)",
+  j3: "SELECT x.*, medium.id1 AS medium_id1, medium.id4 AS medium_id4, medium.id5 AS medium_id5, v2 " +
+    "FROM x LEFT JOIN medium USING (id2)",
+  j4: "SELECT x.*, medium.id1 AS medium_id1, medium.id2 AS medium_id2, medium.id4 AS medium_id4, v2 " +
+    "FROM x JOIN medium USING (id5)",
+  j5: "SELECT x.*, big.id1 AS big_id1, big.id2 AS big_id2, big.id4 AS big_id4, big.id5 AS big_id5, " +
+    "big.id6 AS big_id6, v2 FROM x JOIN big USING (id3)",
+};
+
+// F0 and F1 on the G1 file.
+async function runGroupby(con, one) {
   comment("file", args.csv, `${args.bytes} bytes`);
   comment("reps", String(args.reps));
 
@@ -88,9 +113,7 @@ try {
       runs[q].times.push(now() - t0);
       // Untimed: the check (rows, the sum of every value column, nulls and
       // NaN left out), the answer.
-      const total = vals.map((v) =>
-        `coalesce(sum(${v}::DOUBLE) FILTER (WHERE NOT isnan(${v}::DOUBLE)), 0)`).join(" + ");
-      [rows, sum] = await one(`SELECT count(*), ${total} FROM ans`);
+      [rows, sum] = await one(`SELECT count(*), ${valueSum(vals)} FROM ans`);
       runs[q].checks.push({ rows: Number(rows), sum });
       if (r === 0 && args.answers !== null) {
         const file = path.join(args.answers, `${q}.csv`);
@@ -105,8 +128,69 @@ try {
   for (const w of WORKLOADS) {
     if (w === "load" || args.only.has(w)) report(prog, w, runs[w].times, runs[w].checks);
   }
+}
+
+// The answer of join q written to ADIR/<q>.csv in a defined order: DuckDB's
+// own (ans) is not x's row order (hash join pipelines emit vectors out of
+// order even with preserve_insertion_order), so the same query is run again,
+// untimed, ordered by x's row, then the right table's row (nulls, the
+// unmatched rows of j3, last): the order of left row, then right row, that a
+// row-by-row comparison can use.  Its row count must be ans's.
+async function writeJoinAnswer(q, right, rows, one) {
+  const file = path.join(args.answers, `${q}.csv`);
+  const sql = `${JOIN_SQL[q]} ORDER BY x.rowid, ${right}.rowid NULLS LAST`;
+  const [copied] = await one(`COPY (${sql}) TO ${sqlString(file)} (HEADER, DELIMITER ',')`);
+  if (Number(copied) !== rows) throw new Error(`${q}: ${copied} rows written to ${file}, ans has ${rows}`);
+}
+
+// F2: the joins on the J1 tables.
+async function runJoin(con, one) {
+  for (const t of JOIN_TABLES) comment("file", t, args.tables[t], `${fs.statSync(args.tables[t]).size} bytes`);
+  comment("reps", String(args.reps));
+  const runs = Object.fromEntries(JOIN_QUERIES.map(({ q }) => [q, { times: [], checks: [] }]));
+  for (let r = 0; r < args.reps; r++) {
+    // Untimed: the four tables, as read_csv types them.
+    for (const t of JOIN_TABLES) {
+      await con.run(`CREATE TABLE ${t} AS SELECT * FROM read_csv(${sqlString(args.tables[t])})`);
+      if (r === 0) {
+        const d = (await con.runAndReadAll(`DESCRIBE ${t}`)).getRows();
+        const [rows] = await one(`SELECT count(*) FROM ${t}`);
+        comment("schema", t, `${rows} rows`, d.map(([name, type]) => `${name}:${type}`).join(","));
+        requireJ1(prog, t, args.tables[t], d.map(([name]) => name));
+      }
+    }
+    for (const { q, right } of JOIN_QUERIES) {
+      if (!args.only.has(q)) continue;
+      const t0 = now();
+      await con.run(`CREATE OR REPLACE TABLE ans AS ${JOIN_SQL[q]}`);
+      runs[q].times.push(now() - t0);
+      // Untimed: the check (rows, sum(v1) + sum(v2), nulls and NaN left out),
+      // the answer.
+      const [rows, sum] = await one(`SELECT count(*), ${valueSum(JOIN_VALS)} FROM ans`);
+      runs[q].checks.push({ rows: Number(rows), sum });
+      if (r === 0 && args.answers !== null) await writeJoinAnswer(q, right, Number(rows), one);
+      await con.run("DROP TABLE ans");
+    }
+    for (const t of JOIN_TABLES) await con.run(`DROP TABLE ${t}`);
+    await freeMemory();
+  }
+  for (const { q } of JOIN_QUERIES) {
+    if (args.only.has(q)) report(prog, q, runs[q].times, runs[q].checks);
+  }
+}
+
+try {
+  const instance = await DuckDBInstance.create(":memory:", { threads: String(args.threads) });
+  const con = await instance.connect();
+  const one = async (sql) => (await con.runAndReadAll(sql)).getRows()[0];
+  const [version] = await one("SELECT version()");
+  const [threads] = await one("SELECT current_setting('threads')");
+  comment("peer", "duckdb", `${version} (@duckdb/node-api ${packageVersion("@duckdb/node-api")})`);
+  comment("threads", String(threads));
+  if (args.mode === "join") await runJoin(con, one);
+  else await runGroupby(con, one);
   con.closeSync();
   instance.closeSync();
 } catch (e) {
-  die(prog, EXIT_FAILED, `DuckDB failed on '${args.csv}': ${e.message}`);
+  die(prog, EXIT_FAILED, `DuckDB failed on '${args.mode === "join" ? args.dir : args.csv}': ${e.message}`);
 }

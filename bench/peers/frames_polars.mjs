@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // frames_polars.mjs — Polars (npm nodejs-polars + nodejs-polars-linux-x64-gnu)
-// on the frame workloads of benchmarks F0 and F1, for bench_frames to print
-// beside tessera's numbers.
+// on the frame workloads of benchmarks F0, F1 and F2, for bench_frames to
+// print beside tessera's numbers.
 //
 //   node bench/peers/frames_polars.mjs CSV [--reps R] [--threads T] [--only W,...] [--answers DIR]
+//   node bench/peers/frames_polars.mjs --join DIR [--reps R] [--threads T] [--only J,...] [--answers ADIR]
 //
 // CSV is a db-benchmark G1 groupby file whose name ends in .csv or .tsv
 // (nodejs-polars takes any other string for CSV text).  POLARS_MAX_THREADS is
@@ -17,21 +18,35 @@
 // then, untimed, the checks (with --answers, in the first run, the answer
 // written to DIR/<query>.csv) and, at the end of the run, a garbage collection.
 // --only selects the workloads (the load runs anyway).
+//
+// --join DIR (F2): DIR holds db-benchmark's J1 tables (x, small, medium, big;
+// peers_common.mjs finds them).  Each run loads the four, untimed, as
+// db-benchmark's Polars solution does: readCSV with id1..id3 Int32 and v1, v2
+// Float64, then id4..id6 cast to Categorical; then times each join j1..j5
+// (runJoin below: x.lazy().join(<right>.lazy(), {on, how}).collectSync(), inner,
+// or left for j3); untimed: the check and, with --answers in the first run,
+// the answer written to ADIR/<j>.csv (DuckDB's column names, Polars' row order).
+//
 // Output (stdout): '#' comment lines, then per workload
 //   workload<TAB>median seconds
 //   check<TAB>workload<TAB>rows<TAB>sum      (load: sum(v3); filter_assign: sum(w);
 //                                              queries: the sum of every value column,
-//                                              nulls and NaN left out)
+//                                              nulls and NaN left out; joins:
+//                                              sum(v1) + sum(v2), the same way)
 // Exit 0 done, 1 failed, 2 nodejs-polars missing, 64 bad usage.
 import path from "node:path";
+import fs from "node:fs";
 import {
-  EXIT_FAILED, G1_QUERIES, WORKLOADS, comment, die, freeMemory, importPeer, now, packageVersion, parseArgs, report, requireG1,
+  EXIT_FAILED, G1_QUERIES, J1_COLUMNS, JOIN_QUERIES, JOIN_TABLES, JOIN_VALS, WORKLOADS, comment, die, freeMemory, importPeer,
+  now, packageVersion, parseArgs, report, requireG1, requireJ1,
 } from "./peers_common.mjs";
 
 const prog = "frames_polars.mjs";
 const args = parseArgs(prog, process.argv.slice(2));
-if (![".csv", ".tsv"].includes(path.extname(args.csv))) {
-  die(prog, EXIT_FAILED, `'${args.csv}': nodejs-polars reads a file only when its name ends in .csv or .tsv`);
+for (const file of args.mode === "join" ? Object.values(args.tables) : [args.csv]) {
+  if (![".csv", ".tsv"].includes(path.extname(file))) {
+    die(prog, EXIT_FAILED, `'${file}': nodejs-polars reads a file only when its name ends in .csv or .tsv`);
+  }
 }
 // Before the import: Polars sizes its thread pool from this when it loads.
 const threadsBefore = process.env.POLARS_MAX_THREADS;
@@ -70,10 +85,10 @@ function answerCheck(ans, vals) {
   return { rows: ans.height, sum };
 }
 
-try {
-  comment("peer", "polars", `nodejs-polars ${packageVersion("nodejs-polars")} ` +
-    `(nodejs-polars-linux-x64-gnu ${packageVersion("nodejs-polars-linux-x64-gnu")})`);
-  comment("threads", `${args.threads} (POLARS_MAX_THREADS${threadsBefore === undefined ? "" : `, was ${threadsBefore}`})`);
+const schemaText = (df) => df.columns.map((c, i) => `${c}:${df.dtypes[i].variant ?? df.dtypes[i]}`).join(",");
+
+// F0 and F1 on the G1 file.
+async function runGroupby() {
   comment("file", args.csv, `${args.bytes} bytes`);
   comment("reps", String(args.reps));
 
@@ -83,7 +98,7 @@ try {
     let x = pl.readCSV(args.csv);
     runs.load.times.push(now() - t0);
     if (r === 0) {
-      comment("schema", x.columns.map((c, i) => `${c}:${x.dtypes[i].variant ?? x.dtypes[i]}`).join(","));
+      comment("schema", schemaText(x));
       requireG1(prog, args.csv, x.columns);
     }
     runs.load.checks.push({ rows: x.height, sum: x.getColumn("v3").sum() });
@@ -101,7 +116,7 @@ try {
       // As db-benchmark's Polars solution loads it: the id strings categorical
       // (untimed; after F0's workloads, which time the file as read).
       x = x.withColumns(pl.col(["id1", "id2", "id3"]).cast(pl.Categorical));
-      if (r === 0) comment("schema_f1", x.columns.map((c, i) => `${c}:${x.dtypes[i].variant ?? x.dtypes[i]}`).join(","));
+      if (r === 0) comment("schema_f1", schemaText(x));
     }
     for (const { q, vals } of G1_QUERIES) {
       if (!args.only.has(q)) continue;
@@ -122,6 +137,61 @@ try {
   for (const w of WORKLOADS) {
     if (w === "load" || args.only.has(w)) report(prog, w, runs[w].times, runs[w].checks);
   }
+}
+
+// F2's J1 tables as db-benchmark's Polars solution loads them: id1..id3
+// Int32, v1 and v2 Float64, id4..id6 Categorical (one global category
+// mapping in this Polars, so joins on them need no string cache).
+function loadJoinTable(t) {
+  const cols = J1_COLUMNS[t];
+  const dtypes = Object.fromEntries([
+    ...cols.filter((c) => /^id[123]$/.test(c)).map((c) => [c, pl.Int32]),
+    ...cols.filter((c) => /^v[12]$/.test(c)).map((c) => [c, pl.Float64]),
+  ]);
+  const df = pl.readCSV(args.tables[t], { dtypes });
+  requireJ1(prog, t, args.tables[t], df.columns);
+  return df.withColumns(pl.col(cols.filter((c) => /^id[456]$/.test(c))).cast(pl.Categorical));
+}
+
+// F2: the joins on the J1 tables, as db-benchmark's Polars solution writes them.
+async function runJoin() {
+  for (const t of JOIN_TABLES) comment("file", t, args.tables[t], `${fs.statSync(args.tables[t]).size} bytes`);
+  comment("reps", String(args.reps));
+  const runs = Object.fromEntries(JOIN_QUERIES.map(({ q }) => [q, { times: [], checks: [] }]));
+  for (let r = 0; r < args.reps; r++) {
+    let tables = Object.fromEntries(JOIN_TABLES.map((t) => [t, loadJoinTable(t)]));
+    if (r === 0) {
+      for (const t of JOIN_TABLES) comment("schema", t, `${tables[t].height} rows`, schemaText(tables[t]));
+    }
+    for (const { q, right, on, how, rightCols } of JOIN_QUERIES) {
+      if (!args.only.has(q)) continue;
+      const t0 = now();
+      let ans = tables.x.lazy().join(tables[right].lazy(), { on, how }).collectSync();
+      runs[q].times.push(now() - t0);
+      runs[q].checks.push(answerCheck(ans, JOIN_VALS));
+      if (r === 0 && args.answers !== null) {
+        // DuckDB's column names (Polars suffixes the right's clashing columns
+        // with "right"), the id columns as text.
+        const renamed = Object.fromEntries(rightCols.map((c) => [`${c}right`, `${right}_${c}`]));
+        ans.rename(renamed).withColumns(pl.col(pl.Categorical).cast(pl.String))
+          .writeCSV(path.join(args.answers, `${q}.csv`));
+      }
+      ans = null;
+    }
+    tables = null;
+    await freeMemory();
+  }
+  for (const { q } of JOIN_QUERIES) {
+    if (args.only.has(q)) report(prog, q, runs[q].times, runs[q].checks);
+  }
+}
+
+try {
+  comment("peer", "polars", `nodejs-polars ${packageVersion("nodejs-polars")} ` +
+    `(nodejs-polars-linux-x64-gnu ${packageVersion("nodejs-polars-linux-x64-gnu")})`);
+  comment("threads", `${args.threads} (POLARS_MAX_THREADS${threadsBefore === undefined ? "" : `, was ${threadsBefore}`})`);
+  if (args.mode === "join") await runJoin();
+  else await runGroupby();
 } catch (e) {
-  die(prog, EXIT_FAILED, `Polars failed on '${args.csv}': ${e.message}`);
+  die(prog, EXIT_FAILED, `Polars failed on '${args.mode === "join" ? args.dir : args.csv}': ${e.message}`);
 }
