@@ -122,7 +122,8 @@ fail:
   return status;
 }
 
-/* The window function's values in window order (position i of pos). */
+/* The window function's values, val[g] and vvalid[g] (vvalid NULL for the
+ * ranks: never null) for the input row g of each position of pos. */
 static tsr_status compute(const tsr__sorter *s, const char *fn, const tsr_window *spec, int col,
                           tsr_type rtype, const void *dflt, const uint64_t *pos,
                           const uint8_t *flags, void *val, uint8_t *vvalid) {
@@ -135,6 +136,7 @@ static tsr_status compute(const tsr__sorter *s, const char *fn, const tsr_window
   int64_t *csuf = NULL;
   tsr_status status = TSR_OK;
   tsr_window_func func = spec->func;
+#define G(i) (s->row_start[pos[i] >> 32] + (int64_t)(pos[i] & 0xffffffffu))
   if (func == TSR_WIN_ROW_NUMBER || func == TSR_WIN_RANK || func == TSR_WIN_DENSE_RANK) {
     int64_t *out = val, rn = 0, rk = 0, dr = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -147,8 +149,7 @@ static tsr_status compute(const tsr__sorter *s, const char *fn, const tsr_window
         dr++;
         rk = rn;
       }
-      out[i] = func == TSR_WIN_ROW_NUMBER ? rn : func == TSR_WIN_RANK ? rk : dr;
-      vvalid[i] = 1;
+      out[G(i)] = func == TSR_WIN_ROW_NUMBER ? rn : func == TSR_WIN_RANK ? rk : dr;
     }
     return TSR_OK;
   }
@@ -167,17 +168,17 @@ static tsr_status compute(const tsr__sorter *s, const char *fn, const tsr_window
         for (end = i + 1; end < n && !(flags[end] & 1); end++) {
         }
       }
-      int64_t j = func == TSR_WIN_LAG ? i - off : i + off;
-      char *d = (char *)val + (size_t)i * w;
+      int64_t j = func == TSR_WIN_LAG ? i - off : i + off, g = G(i);
+      char *d = (char *)val + (size_t)g * w;
       if (j >= start && j < end) {
         memcpy(d, (const char *)x + (size_t)j * w, w);
-        vvalid[i] = xv[j];
+        vvalid[g] = xv[j];
       } else if (dflt != NULL) {
         memcpy(d, dflt, w);
-        vvalid[i] = 1;
+        vvalid[g] = 1;
       } else {
         memset(d, 0, w);
-        vvalid[i] = 0;
+        vvalid[g] = 0;
       }
     }
   } else if (func == TSR_WIN_CUMSUM) {
@@ -205,11 +206,12 @@ static tsr_status compute(const tsr__sorter *s, const char *fn, const tsr_window
           fs += ((const double *)x)[j];
       }
       for (int64_t j = i; j < e; j++) {
+        int64_t g = G(j);
         if (conv == 2)
-          ((int64_t *)val)[j] = cnt ? is : 0;
+          ((int64_t *)val)[g] = cnt ? is : 0;
         else
-          ((double *)val)[j] = cnt ? fs : 0;
-        vvalid[j] = cnt > 0;
+          ((double *)val)[g] = cnt ? fs : 0;
+        vvalid[g] = cnt > 0;
       }
       i = e;
     }
@@ -257,12 +259,14 @@ static tsr_status compute(const tsr__sorter *s, const char *fn, const tsr_window
           sum = suf[s0] + pre;
           cnt += csuf[s0];
         }
-        out[i] = cnt ? sum / (double)cnt : 0;
-        vvalid[i] = cnt > 0;
+        int64_t g = G(i);
+        out[g] = cnt ? sum / (double)cnt : 0;
+        vvalid[g] = cnt > 0;
       }
       p = e;
     }
   }
+#undef G
 fail:
   tsr_free(ctx, csuf);
   tsr_free(ctx, suf);
@@ -353,8 +357,9 @@ tsr_status tsr_frame_window(tsr_frame *f, const char *name, const tsr_window *sp
   tsr_ctx *ctx = f->ctx;
   tsr__sorter *s = NULL;
   uint64_t *pos = NULL;
-  uint8_t *flags = NULL, *vvalid = NULL, *ovalid = NULL;
-  void *val = NULL, *oval = NULL;
+  uint8_t *flags = NULL, *vvalid = NULL;
+  void *val = NULL;
+  const bool ranks = func <= TSR_WIN_DENSE_RANK;
   size_t w = tsr_type_width(rcol.type);
   tsr_status status;
   TSR__TRY_GOTO(status, tsr__sorter_create(f, fn, norder, spec->order_by, npart,
@@ -365,24 +370,13 @@ tsr_status tsr_frame_window(tsr_frame *f, const char *name, const tsr_window *sp
   TSR__TRY_GOTO(status, tsr__alloc_array(ctx, n, sizeof *pos, "window order", (void **)&pos));
   TSR__TRY_GOTO(status, tsr__alloc_array(ctx, n, 1, "window flags", (void **)&flags));
   TSR__TRY_GOTO(status, tsr__alloc_array(ctx, n, w, "window results", &val));
-  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, n, 1, "window validity", (void **)&vvalid));
-  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, n, w, "window results", &oval));
-  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, n, 1, "window validity", (void **)&ovalid));
+  if (!ranks)
+    TSR__TRY_GOTO(status, tsr__alloc_array(ctx, n, 1, "window validity", (void **)&vvalid));
   TSR__TRY_GOTO(status, tsr__sorter_order(s, pos, flags));
   TSR__TRY_GOTO(status, compute(s, fn, spec, col, rcol.type, has_dflt ? dflt : NULL, pos, flags,
                                 val, vvalid));
-  /* Back to input order. */
-  bool any_null = false;
-  for (int64_t i = 0; i < s->total; i++) {
-    int64_t g = s->row_start[pos[i] >> 32] + (int64_t)(pos[i] & 0xffffffffu);
-    memcpy((char *)oval + (size_t)g * w, (const char *)val + (size_t)i * w, w);
-    ovalid[g] = vvalid[i];
-    any_null |= !vvalid[i];
-  }
-  TSR__TRY_GOTO(status, tsr__sorter_with_column(s, &rcol, oval, any_null ? ovalid : NULL, out));
+  TSR__TRY_GOTO(status, tsr__sorter_with_column(s, &rcol, val, vvalid, out));
 fail:
-  tsr_free(ctx, ovalid);
-  tsr_free(ctx, oval);
   tsr_free(ctx, vvalid);
   tsr_free(ctx, val);
   tsr_free(ctx, flags);
