@@ -161,6 +161,8 @@ static tsr_status compute(const tsr__sorter *s, const char *fn, const tsr_window
   TSR__TRY_GOTO(status, gather_sorted(s, fn, col, conv, pos, x, xv));
   if (func == TSR_WIN_LAG || func == TSR_WIN_LEAD) {
     int64_t off = spec->n == 0 ? 1 : spec->n;
+    if (off > n)
+      off = n; /* as far: no row there (and i + off cannot overflow) */
     int64_t start = 0, end = 0;
     for (int64_t i = 0; i < n; i++) {
       if (flags[i] & 1) {

@@ -64,6 +64,8 @@ static void check_window(tsr_frame *fr, const ref_frame *ref, const tsr_window *
     if (spec->func == TSR_WIN_LAG || spec->func == TSR_WIN_LEAD) {
       assert_int_equal(res->type.id, x->type.id);
       int64_t off = spec->n == 0 ? 1 : spec->n;
+      if (off > ref->n)
+        off = ref->n + 1; /* no row that far (and no overflow below) */
       int64_t want = w.pos[i] + (spec->func == TSR_WIN_LAG ? -off : off), src = -1;
       for (int64_t j = 0; j < ref->n; j++)
         if (same_part(&w, i, j) && w.pos[j] == want)
@@ -169,6 +171,7 @@ static void test_window__random_frames(void **state) {
           {TSR_WIN_LEAD, lagc, 2, NULL, npart, pnames, norder, order},
           {TSR_WIN_LAG, "c3", 3, "-7", npart, pnames, norder, order},
           {TSR_WIN_LEAD, "c10", 1, "2.5", npart, pnames, norder, order},
+          {TSR_WIN_LEAD, "c5", INT64_MAX, "9", npart, pnames, norder, order},
           {TSR_WIN_CUMSUM, x, 0, NULL, npart, pnames, norder, order},
           {TSR_WIN_ROLLING_MEAN, x, 1 + trial % 5, NULL, npart, pnames, norder, order},
           {TSR_WIN_ROLLING_MEAN, "c10", 3, NULL, npart, pnames, norder, order},
