@@ -135,7 +135,7 @@ static void check_window(tsr_frame *fr, const ref_frame *ref, const tsr_window *
 
 static void test_window__random_frames(void **state) {
   tsr_ctx *ctx = *state;
-  static const int64_t sizes[] = {0, 1, 7, 300};
+  static const int64_t sizes[] = {0, 1, 7, 200};
   /* Argument columns: int8, int32, uint16, float32, float64, bool. */
   static const int xcols[] = {1, 3, 6, 9, 10, 0};
   uint64_t seed = 11;
