@@ -537,6 +537,110 @@ TSR_API TSR_NODISCARD tsr_status tsr_frame_join_asof(tsr_frame *left, tsr_frame 
                                                      tsr_frame **out);
 
 /* ------------------------------------------------------------------------ */
+/* Verbs and window functions (docs/frames.md)                              */
+/* ------------------------------------------------------------------------ */
+
+/* Like group-by and sort, each computes now (collective) and returns a
+ * frame held in memory; under MPI with more than one rank each returns
+ * TSR_ENOTSUP until rows can be shuffled between ranks. */
+
+/* A window function: SQL's `func(column, n, default) OVER (PARTITION BY
+ * partition_by ORDER BY order_by)`.  Rows are numbered within their
+ * partition (rows with equal partition_by values, null one partition; none:
+ * one partition of all rows) in the order of the order keys, ties in input
+ * order (a stable sort); peers are rows equal on every order key. */
+typedef enum tsr_window_func {
+  TSR_WIN_ROW_NUMBER = 0, /* int64 1, 2, 3, ... (peers in input order) */
+  TSR_WIN_RANK = 1,       /* int64: peers share a rank, then a gap */
+  TSR_WIN_DENSE_RANK = 2, /* int64: peers share a rank, no gap */
+  TSR_WIN_LAG = 3,  /* the column's value n rows earlier in the partition (the column's type,
+                       dictionary kept; not strings: cast them to dict); before the first
+                       row: default, or null */
+  TSR_WIN_LEAD = 4, /* n rows later; after the last row: default, or null */
+  TSR_WIN_CUMSUM = 5, /* sum of the numeric column over the partition's rows up to the current
+                         row and its peers (SQL's default frame RANGE BETWEEN UNBOUNDED
+                         PRECEDING AND CURRENT ROW: peers share the value), nulls skipped,
+                         null while every value so far is null.  Integers and bool: int64,
+                         exactly (TSR_EOVERFLOW); floats: float64 summed in window order */
+  TSR_WIN_ROLLING_MEAN = 6, /* float64 mean of the numeric column over ROWS BETWEEN n - 1
+                               PRECEDING AND CURRENT ROW of the partition, nulls skipped (null
+                               when the frame holds none), NaN and infinities propagated, as
+                               DuckDB's avg over that frame */
+} tsr_window_func;
+
+typedef struct tsr_window {
+  tsr_window_func func;
+  const char *column;        /* lag, lead, cumsum, rolling_mean: the argument column */
+  int64_t n;                 /* lag/lead: the offset (>= 0; 0 means SQL's default 1);
+                                rolling_mean: rows in the frame (>= 1) */
+  const char *default_value; /* lag/lead: the value where no row is at the offset, as text
+                                in the column's type ("0", "1.5", "2024-01-31"; not for
+                                dictionaries); NULL: null */
+  int npartition;
+  const char *const *partition_by;
+  int norder;
+  const tsr_sort_key *order_by;
+} tsr_window;
+
+/* The frame, rows in input order and chunks, plus the window function's
+ * result as column `name` (a new name).  One stable sort by the partition
+ * then the order keys, and one pass in that order: float results are
+ * bitwise identical for any number of threads.  Computes now.
+ * tsr_frame_rank is this call with the three ranking functions. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_window(tsr_frame *frame, const char *name,
+                                                  const tsr_window *spec, tsr_frame **out);
+
+/* The first row of each distinct combination of the ncols columns (0: all
+ * columns, i.e. distinct rows), with every column, in the order the
+ * combinations first appear: DuckDB's DISTINCT ON, pandas'
+ * drop_duplicates(subset, keep='first').  Null equals null (as SQL's
+ * DISTINCT), NaN is one value, -0.0 equals 0.0 (the first row's value is
+ * kept).  Computes now. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_distinct(tsr_frame *frame, int ncols,
+                                                    const char *const *cols, tsr_frame **out);
+
+/* The ncols columns' distinct combinations with an int64 column `count` of
+ * their rows, most frequent first, equal counts in first-seen order
+ * (pandas' and Polars' value_counts).  keep_nulls false drops rows with a
+ * null in any of the columns first (pandas' default dropna=True); true
+ * counts null as a value of its own (Polars).  NaN is a value, not a null.
+ * Computes now. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_value_counts(tsr_frame *frame, int ncols,
+                                                        const char *const *cols, bool keep_nulls,
+                                                        tsr_frame **out);
+
+/* The n rows with the largest (smallest) values of the columns (the first
+ * column first, then the next among ties), largest (smallest) first, tied
+ * rows in input order: pandas' nlargest / nsmallest with keep='first'.
+ * Nulls come last; NaN is the largest float (the sort's order, DuckDB's
+ * and Polars'), so nlargest returns NaN rows first and nsmallest last
+ * (pandas drops NaN: filter it out first).  tsr_frame_top_k with every key
+ * descending (ascending).  Computes now. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_nlargest(tsr_frame *frame, int64_t n, int ncols,
+                                                    const char *const *cols, tsr_frame **out);
+TSR_API TSR_NODISCARD tsr_status tsr_frame_nsmallest(tsr_frame *frame, int64_t n, int ncols,
+                                                     const char *const *cols, tsr_frame **out);
+
+/* Summary statistics of the numeric columns (integers and floats; not
+ * bool, dates or timestamps), laid out as pandas' describe(): a frame of 8
+ * rows and 1 + m columns: `statistic` (string: "count", "mean", "std",
+ * "min", "25%", "50%", "75%", "max"), then one float64 column per numeric
+ * column, named as it.  Nulls are skipped (count: non-null values); NaN is
+ * a value (mean NaN; quantiles place it above every number, as
+ * tsr_frame_sort); std with ddof 1; quartiles exact with linear
+ * interpolation (DuckDB's quantile_cont, pandas' default); a statistic
+ * over no value (std of one) is null.  TSR_EINVAL when there is no numeric
+ * column.  Computes now. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_describe(tsr_frame *frame, tsr_frame **out);
+/* The same for string and dictionary columns (pandas'
+ * describe(include='object')), one row per column: `column` (its name),
+ * `count` (non-null values), `unique` (distinct non-null values), `top`
+ * (the most frequent value; among equally frequent ones the first in row
+ * order) and `freq` (its count); top and freq null when count is 0.
+ * TSR_EINVAL when there is no such column.  Computes now. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_describe_strings(tsr_frame *frame, tsr_frame **out);
+
+/* ------------------------------------------------------------------------ */
 /* Generated data: the db-benchmark data sets (docs/frames.md)              */
 /* ------------------------------------------------------------------------ */
 

@@ -1,5 +1,6 @@
 /* sort_impl.h — the sort engine that tsr_frame_sort (sort.c),
- * tsr_frame_top_k (top_k.c) and tsr_frame_rank (rank.c) share
+ * tsr_frame_top_k (top_k.c), tsr_frame_rank (rank.c) and tsr_frame_window
+ * (window.c) share
  * (sort_keys.c: key layout and encoding; sort_runs.c: per-chunk sorted
  * runs; sort_merge.c: splits, merge and gather; sort_engine.c: the phases).
  *
@@ -127,13 +128,17 @@ tsr_status tsr__sorter_split(tsr__sorter *s, int64_t rows, int64_t chunk_rows);
 /* Phase 3 (sort, top-k): the first `rows` rows in order, as a frame over
  * memory in chunks of chunk_rows rows. */
 tsr_status tsr__sorter_gather(tsr__sorter *s, int64_t rows, int64_t chunk_rows, tsr_frame **out);
-/* Phase 3 (rank): the rank of every row, numbered as `kind` within
- * partitions, into rank[global input row]. */
-tsr_status tsr__sorter_rank(tsr__sorter *s, tsr_rank_kind kind, int64_t *rank);
-/* The input's rows, in input order and chunks, plus the int64 column
- * `name` holding rank[global row] (computed now). */
-tsr_status tsr__sorter_rank_frame(tsr__sorter *s, const char *name, const int64_t *rank,
-                                  tsr_frame **out);
+/* Phase 3 (rank, window): the rows in sorted order, pos[i] = input chunk
+ * << 32 | row in the chunk, and flags[i]: bit 0 set when the row starts a
+ * partition (rows equal on the first npart keys), bit 1 when it starts a
+ * group of peers (rows equal on every key).  pos and flags hold s->total. */
+tsr_status tsr__sorter_order(tsr__sorter *s, uint64_t *pos, uint8_t *flags);
+/* The input's rows, in input order and chunks, plus the column `col`
+ * (name, type, dictionary) whose values are values[global input row]
+ * (tsr_type_width bytes each; fixed-width types) and valid[global row]
+ * (0: null; NULL: none null).  Computed now. */
+tsr_status tsr__sorter_with_column(tsr__sorter *s, const tsr__col *col, const void *values,
+                                   const uint8_t *valid, tsr_frame **out);
 
 /* sort.c: f sorted by the keys, the first k rows (-1: all), computed now;
  * and the argument checks of sort and top-k (out set to NULL first). */

@@ -1,6 +1,6 @@
 /* sort_merge.c — phase 3 of the sort engine (sort_impl.h): merging the
  * sorted runs into output chunks and gathering the rows, or numbering the
- * rows for ranks.
+ * rows' order for ranks and window functions.
  *
  * Each output chunk is one task: it merges its slice of every run (split
  * points from co-ranking, so tasks are independent and their output does
@@ -187,8 +187,10 @@ static void gather_col(const tsr__sorter *s, int i, const uint64_t *src, int64_t
 typedef struct outnode {
   tsr__fnode base;
   const tsr__sorter *s;
-  int kind; /* 0: sorted rows; 1: the input plus the rank column */
-  const int64_t *rank;
+  int kind; /* 0: sorted rows; 1: the input plus one column */
+  const void *xvals;     /* kind 1: the column's values by global input row */
+  const uint8_t *xvalid; /* kind 1: one byte per global row (0: null), or NULL: all valid */
+  size_t xwidth;         /* kind 1: bytes per value */
 } outnode;
 
 static tsr_status gather_kernel(const tsr_kernel_call *call) {
@@ -217,7 +219,7 @@ static uint64_t data_bytes_of(const tsr__sorter *s, int64_t c, int i) {
   return tsr__tablechunk_col(buf, ref->slot)->data_bytes;
 }
 
-/* Rank output: input chunk c as it is, plus the rank column. */
+/* Rank and window output: input chunk c as it is, plus the new column. */
 static tsr_status rank_copy_kernel(const tsr_kernel_call *call) {
   tsr__ftask t = tsr__ftask_of(call);
   const outnode *o = t.node->params;
@@ -240,10 +242,25 @@ static tsr_status rank_copy_kernel(const tsr_kernel_call *call) {
     out->data_bytes = bytes;
   }
   tsr__colchunk *out = tsr__tablechunk_col(call->output, (uint32_t)nc);
+  const int64_t g0 = s->row_start[c];
   if (n > 0)
-    memcpy(tsr__colchunk_values(out), o->rank + s->row_start[c], (size_t)n * sizeof(int64_t));
+    memcpy(tsr__colchunk_values(out), (const char *)o->xvals + (size_t)g0 * o->xwidth,
+           (size_t)n * o->xwidth);
   out->rows = n;
   out->null_count = 0;
+  if (o->xvalid != NULL) {
+    int64_t nulls = 0;
+    for (int64_t i = 0; i < n; i++)
+      nulls += o->xvalid[g0 + i] == 0;
+    if (nulls > 0) {
+      uint8_t *bits = tsr__colchunk_validity(out);
+      memset(bits, 0, (size_t)(n + 7) / 8);
+      for (int64_t i = 0; i < n; i++)
+        if (o->xvalid[g0 + i])
+          bits[i >> 3] |= (uint8_t)(1u << (i & 7));
+      out->null_count = nulls;
+    }
+  }
   return TSR_OK;
 }
 
@@ -270,9 +287,9 @@ static const tsr__op op_out = {"frame_sorted", lower_out, tsr__fnode_destroy_par
                                NULL};
 
 /* A frame over the chunks of an outnode (computed now). */
-static tsr_status out_frame(tsr__sorter *s, int kind, const int64_t *rank, tsr__rows *rows,
-                            int ncols, const tsr__col *meta, const int64_t *data_cap,
-                            tsr_frame **out) {
+static tsr_status out_frame(tsr__sorter *s, int kind, const void *xvals, const uint8_t *xvalid,
+                            tsr__rows *rows, int ncols, const tsr__col *meta,
+                            const int64_t *data_cap, tsr_frame **out) {
   tsr_ctx *ctx = s->ctx;
   tsr_type *types = NULL;
   tsr__col *cols = NULL;
@@ -289,7 +306,9 @@ static tsr_status out_frame(tsr__sorter *s, int kind, const int64_t *rank, tsr__
   TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *p, (void **)&p));
   p->s = s;
   p->kind = kind;
-  p->rank = rank;
+  p->xvals = xvals;
+  p->xvalid = xvalid;
+  p->xwidth = kind == 1 ? tsr_type_width(meta[ncols - 1].type) : 0;
   TSR__TRY_GOTO(status, tsr__fnode_create(ctx, &op_out, rows, (uint32_t)ncols, types, data_cap, 0,
                                           NULL, p, &node));
   for (int i = 0; i < ncols; i++) {
@@ -335,7 +354,7 @@ tsr_status tsr__sorter_gather(tsr__sorter *s, int64_t rows, int64_t chunk_rows, 
       data_cap[(int64_t)i * nout + j] = sum;
     }
   }
-  TSR__TRY_GOTO(status, out_frame(s, 0, NULL, rp, nc, s->f->cols, data_cap, out));
+  TSR__TRY_GOTO(status, out_frame(s, 0, NULL, NULL, rp, nc, s->f->cols, data_cap, out));
 fail:
   tsr__rows_release(&rp);
   tsr_free(ctx, data_cap);
@@ -345,8 +364,8 @@ fail:
 
 /* ---- ranks --------------------------------------------------------------------------------- */
 
-/* Rank phase 3: per output chunk, each element's global input row and
- * whether it starts a partition (bit 0) or a group of peers (bit 1). */
+/* Rank phase 3: per output chunk, each element's input chunk << 32 | row
+ * (runs are chunks) and whether it starts a partition (bit 0) or a group of peers (bit 1). */
 static tsr_status order_kernel(const tsr_kernel_call *call) {
   const tsr__sorter *s;
   int64_t j;
@@ -386,7 +405,7 @@ static tsr_status order_kernel(const tsr_kernel_call *call) {
     }
   for (int64_t i = 0; i < n; i++) {
     int64_t r = (int64_t)(src[i] >> 32), p = (int64_t)(src[i] & 0xffffffffu);
-    grow[i] = (uint64_t)(s->row_start[r] + tsr__run_rows(s->runs[r])[p]);
+    grow[i] = (uint64_t)r << 32 | tsr__run_rows(s->runs[r])[p];
     uint8_t fl = 3;
     if (pr >= 0) {
       fl = 0;
@@ -403,7 +422,7 @@ static tsr_status order_kernel(const tsr_kernel_call *call) {
   return TSR_OK;
 }
 
-tsr_status tsr__sorter_rank(tsr__sorter *s, tsr_rank_kind kind, int64_t *rank) {
+tsr_status tsr__sorter_order(tsr__sorter *s, uint64_t *pos, uint8_t *flags) {
   tsr_ctx *ctx = s->ctx;
   tsr_taskgraph *g = NULL;
   uint32_t *tasks = NULL;
@@ -425,25 +444,14 @@ tsr_status tsr__sorter_rank(tsr__sorter *s, tsr_rank_kind kind, int64_t *rank) {
     TSR__TRY_GOTO(status, tsr_taskgraph_keep(g, tasks[j]));
   }
   TSR__TRY_GOTO(status, tsr_taskgraph_run(g));
-  int64_t rn = 0, rk = 0, dr = 0;
   for (int64_t j = 0; j < s->nout; j++) {
     const void *data;
     size_t bytes;
     TSR__TRY_GOTO(status, tsr_taskgraph_output(g, tasks[j], &data, &bytes));
     int64_t n = s->out_start[j + 1] - s->out_start[j];
-    const uint64_t *grow = data;
-    const uint8_t *flags = (const uint8_t *)(grow + n);
-    for (int64_t i = 0; i < n; i++) {
-      if (flags[i] & 1) {
-        rn = 0;
-        dr = 0;
-      }
-      rn++;
-      if (flags[i]) {
-        dr++;
-        rk = rn;
-      }
-      rank[grow[i]] = kind == TSR_RANK_ROW_NUMBER ? rn : kind == TSR_RANK_RANK ? rk : dr;
+    if (n > 0) {
+      memcpy(pos + s->out_start[j], data, (size_t)n * sizeof *pos);
+      memcpy(flags + s->out_start[j], (const uint64_t *)data + n, (size_t)n);
     }
   }
 fail:
@@ -452,8 +460,8 @@ fail:
   return status;
 }
 
-tsr_status tsr__sorter_rank_frame(tsr__sorter *s, const char *name, const int64_t *rank,
-                                  tsr_frame **out) {
+tsr_status tsr__sorter_with_column(tsr__sorter *s, const tsr__col *col, const void *values,
+                                   const uint8_t *valid, tsr_frame **out) {
   tsr_ctx *ctx = s->ctx;
   const int nc = s->f->ncols;
   const int64_t k = s->nchunks;
@@ -463,15 +471,14 @@ tsr_status tsr__sorter_rank_frame(tsr__sorter *s, const char *name, const int64_
   tsr_status status;
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nc + 2, sizeof *meta, (void **)&meta));
   memcpy(meta, s->f->cols, (size_t)nc * sizeof *meta);
-  meta[nc].name = (char *)name;
-  meta[nc].type = (tsr_type){TSR_COL_INT64, 0};
+  meta[nc] = *col;
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)(nc + 1) * (size_t)k + 1, sizeof *data_cap,
                                    (void **)&data_cap));
   for (int i = 0; i < nc; i++)
     for (int64_t c = 0; c < k; c++)
       data_cap[(int64_t)i * k + c] = (int64_t)data_bytes_of(s, c, i);
   TSR__TRY_GOTO(status, tsr__rows_create(ctx, k, s->rows, s->rows, &rp));
-  TSR__TRY_GOTO(status, out_frame(s, 1, rank, rp, nc + 1, meta, data_cap, out));
+  TSR__TRY_GOTO(status, out_frame(s, 1, values, valid, rp, nc + 1, meta, data_cap, out));
 fail:
   tsr__rows_release(&rp);
   tsr_free(ctx, data_cap);
