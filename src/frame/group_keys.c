@@ -19,8 +19,11 @@
  * q10's six keys take 62 bits) and numbered by a hash table of 64-bit keys;
  * keys needing more than 64 bits are folded: the first columns' packed key
  * is numbered first and its number packed with the next columns.  Groups
- * are numbered in the order of their first row.  Every loop is over one
- * column of one type: no per-row type dispatch, no per-row allocation. */
+ * are numbered in the order of their first row.  One string key without
+ * nulls is grouped bucket by bucket instead (gb_group_str_buckets, at the
+ * end), so that each bucket's table stays in the L1 cache.  Every loop is
+ * over one column of one type: no per-row type dispatch, no per-row
+ * allocation. */
 #include <math.h>
 #include <string.h>
 
