@@ -183,7 +183,10 @@ static tsr_status chunk_kernel(const tsr_kernel_call *call) {
   int64_t rows = job->ncols > 0 ? in[0].rows : 0;
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)k + 1, sizeof *codes, (void **)&codes));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)k + 1, sizeof *ncodes, (void **)&ncodes));
-  for (int j = 0; j < k; j++) {
+  /* One string key without nulls: grouped bucket by bucket at once. */
+  bool str_buckets = k == 1 && job->key_types[0].id == TSR_COL_STRING &&
+                     in[job->key_in[0]].validity == NULL && rows > 0;
+  for (int j = 0; j < k && !str_buckets; j++) {
     const tsr__colread *r = &in[job->key_in[j]];
     uint64_t lo = 1, hi = 0;
     gb_minmax(r, job->key_types[j], &lo, &hi);
@@ -203,11 +206,19 @@ static tsr_status chunk_kernel(const tsr_kernel_call *call) {
     TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)rows * sizeof *ids + 4, (void **)&ids));
   TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)rows * sizeof *first + 4, (void **)&first));
   int64_t n = 0;
-  TSR__TRY_GOTO(st, gb_group_codes(ctx, k, codes, ncodes, rows, ids, &n, first));
+  if (str_buckets) {
+    TSR__TRY_GOTO(st, tsr__alloc_array(ctx, NBUCKETS + 1, sizeof *p->boff, "buckets",
+                                       (void **)&p->boff));
+    TSR__TRY_GOTO(st, gb_group_str_buckets(ctx, &in[job->key_in[0]], NBUCKET_BITS, ids, &n, first,
+                                           p->boff));
+    p->first = first;
+  } else {
+    TSR__TRY_GOTO(st, gb_group_codes(ctx, k, codes, ncodes, rows, ids, &n, first));
+  }
   for (int j = 0; j < k; j++)
     tsr_free(ctx, codes[j]);
   memset(codes, 0, (size_t)k * sizeof *codes);
-  if (k > 0) {
+  if (k > 0 && !str_buckets) {
     TSR__TRY_GOTO(st, bucket_groups(job, in, rows, n, first, ids, p));
     tsr_free(ctx, first);
     first = p->first;

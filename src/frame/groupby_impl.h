@@ -84,6 +84,14 @@ bool gb_type_rangeable(tsr_type type);
 tsr_status gb_group_codes(tsr_ctx *ctx, int k, uint32_t *const *codes, const uint64_t *ncodes,
                           int64_t n, int32_t *ids, int64_t *ngroups, int32_t *first);
 
+/* What gb_group_codes and bucketing by the top `bits` bits of gb_hash_col
+ * give for one string key column without nulls, faster: ids[i] receives
+ * row i's group, groups numbered by bucket, then by first row; *ngroups,
+ * first[g] each group's first row, boff[b] (2^bits + 1 entries) bucket b's
+ * first group. */
+tsr_status gb_group_str_buckets(tsr_ctx *ctx, const tsr__colread *r, int bits, int32_t *ids,
+                                int64_t *ngroups, int32_t *first, int64_t *boff);
+
 /* ---- aggregates (group_aggs.c) ------------------------------------------------- */
 
 /* The resolved aggregate: op, columns (indices into the input frame's
