@@ -127,7 +127,7 @@ static const query queries[10] = {
 typedef struct options {
   const char *csv, *join_dir;
   int reps, threads;
-  bool peers;
+  bool peers, skip[N_PEERS]; /* skip: per peer (--skip-peer NAME) */
   const char *peers_dir, *python, *node;
   bool only[N_WORKLOADS];
   char only_list[256];                /* the selected workloads, for the header */
@@ -151,7 +151,7 @@ typedef struct series {
 static void usage(void) {
   fputs("usage: bench_frames [--csv PATH] [--join-dir DIR] [--reps R] [--threads T] [--no-peers]\n"
         "                    [--peers DIR] [--python PATH] [--node PATH] [--only W,...]\n"
-        "                    [--keep-answers DIR]\n"
+        "                    [--keep-answers DIR] [--skip-peer duckdb|polars|pandas]...\n"
         "  W: load, filter_assign, q1 .. q10, j1 .. j5 (default all)\n",
         stderr);
   exit(2);
@@ -831,6 +831,15 @@ int main(int argc, char **argv) {
       parse_only(&o, argv[++i]);
     else if (strcmp(a, "--keep-answers") == 0)
       o.keep_answers = argv[++i];
+    else if (strcmp(a, "--skip-peer") == 0) {
+      const char *name = argv[++i];
+      int p = 0;
+      while (p < N_PEERS && strcmp(peer_names[p], name) != 0)
+        p++;
+      if (p == N_PEERS)
+        usage();
+      o.skip[p] = true;
+    }
     else
       usage();
   }
@@ -862,8 +871,8 @@ int main(int argc, char **argv) {
   series peers[N_PEERS][N_WORKLOADS];
   memset(mine, 0, sizeof mine);
   memset(peers, 0, sizeof peers);
-  for (int p = 0; p < N_PEERS && !o.peers; p++)
-    for (int w = 0; w < N_WORKLOADS; w++)
+  for (int p = 0; p < N_PEERS; p++)
+    for (int w = 0; w < N_WORKLOADS && (!o.peers || o.skip[p]); w++)
       snprintf(peers[p][w].status, sizeof peers[p][w].status, "skipped");
   char verdict[N_WORKLOADS][256];
   for (int w = 0; w < N_WORKLOADS; w++)
