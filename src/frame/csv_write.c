@@ -14,10 +14,14 @@
  * capacity (strings: every byte a doubled quote, plus the quotes), and the
  * task records the bytes it really made.
  *
- * Under MPI the write tasks are owned by rank 0, which alone creates,
- * writes and publishes the file (the format tasks run where the scheduler
- * puts them; their text travels to rank 0).  The file is identical for any
- * number of threads and ranks.
+ * Under MPI every rank writes the text it formatted: rank 0 creates the
+ * temporary file and broadcasts its name, every rank opens it, and each
+ * write task runs on the rank of its format task (the rank that owns the
+ * row chunk).  The chain of write tasks is the prefix sum of the byte
+ * counts: only its 8-byte offsets travel between ranks, never the text.
+ * Rank 0 writes the header and, once every rank has closed the file,
+ * publishes it.  The file is byte-identical for any number of threads and
+ * ranks (the ranks' files system must be shared, as for parallel HDF5).
  *
  * Text: RFC 4180 quoting with '"' (fields holding the delimiter, a quote,
  * CR or LF, or starting or ending with a space, are quoted, quotes
@@ -44,6 +48,7 @@
 #include <tessera/dist.h>
 
 #include "core/atomic_file.h"
+#include "dist/dist.h"
 #include "frame_impl.h"
 #include "value_text.h"
 
@@ -359,6 +364,34 @@ static tsr_status header_text(const tsr_frame *f, char delim, char **out, size_t
   return TSR_OK;
 }
 
+/* Collective, on several ranks: rank 0 made the temporary file `tmp`; the
+ * others open it for writing (into *fd).  Every rank gets the same status. */
+static tsr_status open_on_every_rank(tsr_ctx *ctx, const char *path, const char *tmp, int *fd) {
+  tsr__dist *dist = tsr__dist_get(ctx);
+  if (dist == NULL)
+    return TSR_EMPI;
+  char name[4096] = "";
+  tsr_status status = TSR_OK;
+  if (tmp != NULL) {
+    if (strlen(tmp) >= sizeof name)
+      status = tsr_error_set(TSR_EINVAL, "tsr_frame_write_csv: the path '%s' is too long", path);
+    else
+      snprintf(name, sizeof name, "%s", tmp);
+  }
+  TSR_TRY(tsr__dist_agree(dist, status));
+  TSR_TRY(tsr__dist_bcast(dist, name, sizeof name, 0));
+  if (tmp == NULL) {
+    *fd = open(name, O_WRONLY | O_CLOEXEC);
+    if (*fd < 0)
+      status = tsr_error_set(TSR_EIO,
+                             "tsr_frame_write_csv: cannot write '%s': rank %d cannot open the "
+                             "temporary file '%s' that rank 0 made (%s); every rank must see the "
+                             "same file system",
+                             path, tsr__dist_rank(dist), name, strerror(errno));
+  }
+  return tsr__dist_agree(dist, status);
+}
+
 tsr_status tsr_frame_write_csv(tsr_frame *f, const char *path, char delimiter, bool overwrite,
                                const tsr_compute_options *options) {
   static const char fn[] = "tsr_frame_write_csv";
@@ -411,6 +444,8 @@ tsr_status tsr_frame_write_csv(tsr_frame *f, const char *path, char delimiter, b
     }
   }
   TSR__TRY_GOTO(status, tsr_ctx_agree(ctx, status));
+  if (tsr_ctx_nranks(ctx) > 1)
+    TSR__TRY_GOTO(status, open_on_every_rank(ctx, path, root ? tmp : NULL, &fd));
 
   TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *w, (void **)&w));
   w->ctx = ctx;
@@ -449,7 +484,7 @@ tsr_status tsr_frame_write_csv(tsr_frame *f, const char *path, char delimiter, b
   /* The header, written now (a gzip member of its own for .gz). */
   size_t hbytes;
   TSR__TRY_GOTO(status, header_text(f, delimiter, &header, &hbytes));
-  if (root) {
+  { /* every rank knows where the rows start; rank 0 writes the header */
     const char *hp = header;
     size_t hn = hbytes;
     if (w->gz) {
@@ -463,7 +498,7 @@ tsr_status tsr_frame_write_csv(tsr_frame *f, const char *path, char delimiter, b
       TSR__TRY_GOTO(status, status);
       hp = gzheader;
     }
-    int err = pwrite_all(fd, hp, hn, 0);
+    int err = root ? pwrite_all(fd, hp, hn, 0) : 0;
     if (err != 0)
       status = tsr_error_set(TSR_EIO, "%s: cannot write '%s': %s", fn, path, strerror(err));
     w->header_bytes = hn;
@@ -521,8 +556,6 @@ tsr_status tsr_frame_write_csv(tsr_frame *f, const char *path, char delimiter, b
       uint32_t win[2] = {ft, prev};
       TSR__TRY_GOTO(
           status, tsr_taskgraph_add_task(g, wk, win, prev == UINT32_MAX ? 1 : 2, NULL, 0, 8, &wt));
-      if (tsr_ctx_nranks(ctx) > 1)
-        TSR__TRY_GOTO(status, tsr_taskgraph_set_owner(g, wt, 0));
       if (nwrites == cap_writes) {
         size_t nc = cap_writes ? 2 * cap_writes : 64;
         uint32_t *nw;
@@ -553,17 +586,18 @@ tsr_status tsr_frame_write_csv(tsr_frame *f, const char *path, char delimiter, b
       options->on_stats(tsr_taskgraph_stats(g), options->stats_user);
   }
 
-  /* Publish on the writing rank. */
-  if (root) {
-    int err = 0;
-    if (close(fd) != 0)
-      err = errno;
+  /* Every rank closes its descriptor; then rank 0 publishes. */
+  {
+    int err = close(fd) != 0 ? errno : 0;
     fd = -1;
     w->fd = -1;
-    if (err != 0) {
+    if (err != 0)
       status = tsr_error_set(TSR_EIO, "%s: cannot write '%s': %s", fn, path, strerror(err));
-    } else {
-      err = tsr__publish(tmp, path, overwrite ? TSR__PUBLISH_REPLACE : TSR__PUBLISH_NEW, &base);
+  }
+  TSR__TRY_GOTO(status, tsr_ctx_agree(ctx, status));
+  if (root) {
+    {
+      int err = tsr__publish(tmp, path, overwrite ? TSR__PUBLISH_REPLACE : TSR__PUBLISH_NEW, &base);
       tsr_free(ctx, tmp);
       tmp = NULL;
       if (err == EEXIST)

@@ -9,6 +9,8 @@
  * the reference; print writes on rank 0 only, the reference's text. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <mpi.h>
 
@@ -94,6 +96,73 @@ static void test_dist_frame_ops__match_one_rank(void **state) {
     assert_int_equal(ld, 0);
   free(bd);
   free(bl);
+  tsr_frame_destroy(&fd);
+  tsr_frame_destroy(&fl);
+  ref_frame_free(&ref);
+}
+
+/* The whole file at path (malloc'ed, *n bytes). */
+static char *slurp(const char *path, size_t *n) {
+  FILE *fp = fopen(path, "rb");
+  assert_non_null(fp);
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&buf, &len);
+  char block[65536];
+  size_t got;
+  while ((got = fread(block, 1, sizeof block, fp)) > 0)
+    fwrite(block, 1, got, mem);
+  fclose(fp);
+  fclose(mem);
+  *n = len;
+  return buf;
+}
+
+/* CSV written by every rank at once (.csv and .csv.gz): byte-identical to
+ * the file one rank writes, and atomic (an existing file is refused on
+ * every rank alike and left as it was). */
+static void test_dist_frame_ops__write_csv(void **state) {
+  (void)state;
+  ref_frame ref;
+  ref_frame_random(&ref, TSR_NUM_COLTYPES, fu_types, 3000, 10, 99);
+  tsr_frame *fd = NULL, *fl = NULL;
+  build(dist_ctx, &ref, &fd);
+  build(local_ctx, &ref, &fl);
+  char dir[256] = "";
+  if (rank == 0)
+    assert_non_null(mkdtemp(strcpy(dir, "/tmp/tsr_dist_csv_XXXXXX")));
+  MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+  const char *names[2] = {"out.csv", "out.csv.gz"};
+  for (int k = 0; k < 2; k++) {
+    char pd[320], pl[320];
+    snprintf(pd, sizeof pd, "%s/dist_%s", dir, names[k]);
+    snprintf(pl, sizeof pl, "%s/ref_%s_%d", dir, names[k], rank);
+    if (k == 1) /* the local writer picks gzip from the suffix */
+      snprintf(pl, sizeof pl, "%s/ref%d_%s", dir, rank, names[k]);
+    assert_ok(tsr_frame_write_csv(fd, pd, ',', false, NULL));
+    assert_ok(tsr_frame_write_csv(fl, pl, ',', false, NULL));
+    size_t nd, nl;
+    char *bd = slurp(pd, &nd), *bl = slurp(pl, &nl);
+    assert_true(nl > 1000);
+    assert_int_equal(nd, nl);
+    assert_memory_equal(bd, bl, nl);
+    free(bd);
+    free(bl);
+    /* Again without overwrite: refused everywhere, the file untouched. */
+    MPI_Barrier(MPI_COMM_WORLD);
+    assert_int_equal(tsr_frame_write_csv(fd, pd, ',', false, NULL), TSR_EIO);
+    assert_non_null(strstr(tsr_last_error(), "exists"));
+    bd = slurp(pd, &nd);
+    assert_int_equal(nd, nl);
+    free(bd);
+    MPI_Barrier(MPI_COMM_WORLD);
+    unlink(pl);
+    if (rank == 0)
+      unlink(pd);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank == 0)
+    assert_int_equal(rmdir(dir), 0);
   tsr_frame_destroy(&fd);
   tsr_frame_destroy(&fl);
   ref_frame_free(&ref);
@@ -227,6 +296,7 @@ int main(void) {
       cmocka_unit_test(test_dist_frame_ops__sort),
       cmocka_unit_test(test_dist_frame_ops__groupby),
       cmocka_unit_test(test_dist_frame_ops__join),
+      cmocka_unit_test(test_dist_frame_ops__write_csv),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   tsr_memory_stats m;
