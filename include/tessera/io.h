@@ -81,6 +81,37 @@ typedef enum tsr_hdf5_mode {
   TSR_HDF5_REPLACE = 3,
 } tsr_hdf5_mode;
 
+/* An HDF5 attribute: the units, descriptions and fill values that travel
+ * with a dataset.  Written as h5py writes Python values: a string as a
+ * scalar variable-length UTF-8 string, a number as a scalar float64 or
+ * int64.  Read back from any scalar (or one-element) string, integer or
+ * float attribute; anything else is listed as TSR_ATTR_OTHER with what it
+ * is in `string` ("int32[3]", "compound", ...). */
+typedef enum tsr_attr_type {
+  TSR_ATTR_STRING = 0,
+  TSR_ATTR_FLOAT64,
+  TSR_ATTR_INT64,
+  TSR_ATTR_OTHER, /* reading only */
+} tsr_attr_type;
+
+typedef struct tsr_attr {
+  const char *name;
+  tsr_attr_type type;
+  const char *string; /* TSR_ATTR_STRING: the text; TSR_ATTR_OTHER: its description */
+  double f64;         /* TSR_ATTR_FLOAT64 */
+  int64_t i64;        /* TSR_ATTR_INT64 */
+} tsr_attr;
+
+/* The attributes of `object` (a dataset or group; "/" or NULL the root) of
+ * the file at `path`, in name order: *attrs (*n of them, NULL when none)
+ * belong to the caller, who frees them with tsr_hdf5_attrs_free.  TSR_EIO
+ * naming the file (missing, not HDF5) or the object (missing). */
+TSR_API TSR_NODISCARD tsr_status tsr_hdf5_attrs_read(tsr_ctx *ctx, const char *path,
+                                                     const char *object, tsr_attr **attrs,
+                                                     size_t *n);
+/* Frees what tsr_hdf5_attrs_read returned; sets *attrs to NULL. */
+TSR_API void tsr_hdf5_attrs_free(tsr_ctx *ctx, tsr_attr **attrs, size_t n);
+
 typedef struct tsr_hdf5_store_options {
   /* n entries (or NULL): chunks[i] is the chunk shape of dataset i
    * (ndim entries >= 1, larger than the extent means the whole axis), or
@@ -96,6 +127,10 @@ typedef struct tsr_hdf5_store_options {
   bool shuffle;      /* the shuffle filter before deflate (ignored without deflate) */
   tsr_hdf5_mode mode;
   const tsr_compute_options *compute; /* trace, progress, statistics (NULL: none) */
+  /* n entries (or NULL): attributes[i] (n_attributes[i] of them, names
+   * unique, TSR_ATTR_OTHER refused) are written on dataset i. */
+  const tsr_attr *const *attributes;
+  const size_t *n_attributes;
 } tsr_hdf5_store_options;
 
 /* Computes n arrays of context `ctx` in one task graph (what they share is

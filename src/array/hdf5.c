@@ -306,6 +306,28 @@ static tsr_status check_store_args(tsr_ctx *ctx, size_t n, tsr_array *const *arr
     TSR_CHECK(lv == NULL || (lv[i] >= -1 && lv[i] <= 9), TSR_EINVAL,
               "%s: deflate_levels[%zu] = %d for dataset '%s' in '%s' must be from -1 to 9", fn, i,
               lv != NULL ? lv[i] : 0, datasets[i], path);
+    size_t na = o->attributes != NULL && o->n_attributes != NULL ? o->n_attributes[i] : 0;
+    const tsr_attr *at = na > 0 ? o->attributes[i] : NULL;
+    TSR_CHECK(na == 0 || at != NULL, TSR_EINVAL,
+              "%s: attributes[%zu] is NULL but n_attributes[%zu] = %zu (dataset '%s' in '%s')",
+              fn, i, i, na, datasets[i], path);
+    for (size_t k = 0; k < na; k++) {
+      TSR_CHECK(at[k].name != NULL && at[k].name[0] != '\0', TSR_EINVAL,
+                "%s: attribute %zu of dataset '%s' in '%s' has no name", fn, k, datasets[i], path);
+      TSR_CHECK(at[k].type == TSR_ATTR_STRING || at[k].type == TSR_ATTR_FLOAT64 ||
+                    at[k].type == TSR_ATTR_INT64,
+                TSR_EINVAL,
+                "%s: attribute '%s' of dataset '%s' in '%s': type %d cannot be written (a "
+                "string, float64 or int64)",
+                fn, at[k].name, datasets[i], path, (int)at[k].type);
+      TSR_CHECK(at[k].type != TSR_ATTR_STRING || at[k].string != NULL, TSR_EINVAL,
+                "%s: attribute '%s' of dataset '%s' in '%s' is a string but its text is NULL", fn,
+                at[k].name, datasets[i], path);
+      for (size_t j = 0; j < k; j++)
+        TSR_CHECK(strcmp(at[j].name, at[k].name) != 0, TSR_EINVAL,
+                  "%s: attribute '%s' of dataset '%s' in '%s' is given twice", fn, at[k].name,
+                  datasets[i], path);
+    }
     const int64_t *c = o->chunks != NULL ? o->chunks[i] : NULL;
     for (int a = 0; c != NULL && a < arrays[i]->expr->grid->ndim; a++)
       TSR_CHECK(c[a] >= 1, TSR_EINVAL,
@@ -457,6 +479,9 @@ tsr_status tsr_store_hdf5(tsr_ctx *ctx, size_t n, tsr_array *const *arrays, cons
       status = tsr__h5_file_add(f, datasets[i], e->dtype, e->grid->ndim, e->grid->shape, chunks[i],
                                 level_of(&o, i), o.shuffle, &d);
     const uint32_t *ids;
+    size_t na = o.attributes != NULL && o.n_attributes != NULL ? o.n_attributes[i] : 0;
+    if (status == TSR_OK && writer && na > 0)
+      status = tsr__h5_dataset_write_attrs(d, o.attributes[i], na);
     if (status == TSR_OK)
       status = tsr__lowering_lower(l, exprs[i], &ids);
     if (status == TSR_OK)

@@ -6,6 +6,7 @@
  * file in one compute; when the program ends with an expression, its value
  * is computed and printed (a scalar in full precision, a small array as
  * NumPy prints it). */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,10 @@ static void help(FILE *out) {
         "                            it an existing dataset is an error\n"
         "  --compress LEVEL          deflate level 1-9 (with shuffle) for the outputs\n"
         "  --compress NAME=LEVEL     the same for the --out variable NAME alone\n"
+        "  --attr NAME:KEY=VALUE     an attribute KEY on the --out dataset of NAME (units,\n"
+        "                            descriptions, fill values): VALUE is an int64 when it\n"
+        "                            reads as an integer, a float64 when it reads as a number,\n"
+        "                            else a string (in double quotes: always a string)\n"
         "  -f FILE                   read the program from FILE ('-': standard input; under\n"
         "                            mpirun rank 0 reads it)\n"
         "  --                        ends the options (a program starting with '-' follows)\n"
@@ -52,7 +57,47 @@ typedef struct binding {
   int nchunks; /* --chunks given for it: extents per axis (0: none given) */
   int64_t chunks[TSR_MAX_NDIM];
   int level; /* --out: its --compress NAME=LEVEL, else -1 */
+  tsr_attr *attrs; /* --out: its --attr NAME:KEY=VALUE (pointing into attr texts) */
+  size_t n_attrs;
 } binding;
+
+/* --attr NAME:KEY=VALUE, cut in place in `text` (a heap copy): *name and
+ * the attribute; false with *why set when malformed. */
+static bool parse_attr(char *text, const char **name, tsr_attr *a, const char **why) {
+  char *colon = strchr(text, ':'), *eq = colon ? strchr(colon, '=') : NULL;
+  *why = "is not NAME:KEY=VALUE";
+  if (colon == NULL || eq == NULL || colon == text || eq == colon + 1)
+    return false;
+  *colon = '\0';
+  *eq = '\0';
+  *name = text;
+  memset(a, 0, sizeof *a);
+  a->name = colon + 1;
+  char *v = eq + 1, *end;
+  size_t n = strlen(v);
+  if (n >= 2 && v[0] == '"' && v[n - 1] == '"') { /* a string, whatever it reads as */
+    v[n - 1] = '\0';
+    a->type = TSR_ATTR_STRING;
+    a->string = v + 1;
+    return true;
+  }
+  errno = 0;
+  long long i = strtoll(v, &end, 10);
+  if (n > 0 && *end == '\0' && errno == 0) {
+    a->type = TSR_ATTR_INT64;
+    a->i64 = i;
+    return true;
+  }
+  double d = strtod(v, &end);
+  if (n > 0 && *end == '\0' && !isspace((unsigned char)v[0])) {
+    a->type = TSR_ATTR_FLOAT64;
+    a->f64 = d;
+    return true;
+  }
+  a->type = TSR_ATTR_STRING;
+  a->string = v;
+  return true;
+}
 
 /* --chunks NAME=C1,C2,...: *name (pointing into text, up to '=') and the
  * extents; false with *why set when malformed. */
@@ -166,7 +211,9 @@ int cmd_eval(int argc, char **argv) {
   binding *ins = calloc((size_t)argc, sizeof *ins), *outs = calloc((size_t)argc, sizeof *outs);
   const char **chunk_args = calloc((size_t)argc, sizeof *chunk_args);
   const char **level_args = calloc((size_t)argc, sizeof *level_args);
-  int n_chunk_args = 0, n_level_args = 0;
+  char **attr_args = calloc((size_t)argc, sizeof *attr_args); /* heap copies, cut */
+  tsr_attr *attr_all = calloc((size_t)argc, sizeof *attr_all);
+  int n_chunk_args = 0, n_level_args = 0, n_attr_args = 0;
   int n_in = 0, n_out = 0, level = 0, rc = CLI_OK;
   bool overwrite = false;
   const char *source_arg = NULL, *source_file = NULL;
@@ -179,7 +226,10 @@ int cmd_eval(int argc, char **argv) {
   const char **names = NULL;
   int *levels = NULL;
   const int64_t **store_chunks = NULL;
-  if (ins == NULL || outs == NULL || chunk_args == NULL || level_args == NULL) {
+  const tsr_attr **store_attrs = NULL;
+  size_t *store_n_attrs = NULL;
+  if (ins == NULL || outs == NULL || chunk_args == NULL || level_args == NULL ||
+      attr_args == NULL || attr_all == NULL) {
     rc = cli_error("out of memory");
     goto done;
   }
@@ -203,7 +253,7 @@ int cmd_eval(int argc, char **argv) {
       continue;
     }
     if (strcmp(a, "--in") == 0 || strcmp(a, "--out") == 0 || strcmp(a, "-f") == 0 ||
-        strcmp(a, "--compress") == 0 || strcmp(a, "--chunks") == 0) {
+        strcmp(a, "--compress") == 0 || strcmp(a, "--chunks") == 0 || strcmp(a, "--attr") == 0) {
       if (i + 1 >= argc) {
         rc = cli_usage("eval", "%s needs a value", a);
         goto done;
@@ -211,6 +261,11 @@ int cmd_eval(int argc, char **argv) {
       const char *v = argv[++i];
       if (strcmp(a, "-f") == 0) {
         source_file = v;
+      } else if (strcmp(a, "--attr") == 0) {
+        if ((attr_args[n_attr_args++] = strdup(v)) == NULL) {
+          rc = cli_error("out of memory");
+          goto done;
+        }
       } else if (strcmp(a, "--chunks") == 0) {
         chunk_args[n_chunk_args++] = v;
       } else if (strcmp(a, "--compress") == 0 && strchr(v, '=') != NULL) {
@@ -311,6 +366,35 @@ int cmd_eval(int argc, char **argv) {
       goto done;
     }
   }
+  /* --attr: each given to the --out binding of its NAME, in the order given. */
+  for (int k = 0; k < n_attr_args; k++) {
+    const char *name, *why;
+    char shown[1024];
+    snprintf(shown, sizeof shown, "%s", attr_args[k]);
+    if (!parse_attr(attr_args[k], &name, &attr_all[k], &why)) {
+      rc = cli_usage("eval", "--attr '%s' %s", shown, why);
+      goto done;
+    }
+    binding *b = NULL;
+    for (int i = 0; i < n_out && b == NULL; i++)
+      if (strcmp(outs[i].name, name) == 0)
+        b = &outs[i];
+    if (b == NULL) {
+      rc = cli_usage("eval", "--attr '%s': no --out binds '%s'", shown, name);
+      goto done;
+    }
+    for (size_t j = 0; j < b->n_attrs; j++)
+      if (strcmp(b->attrs[j].name, attr_all[k].name) == 0) {
+        rc = cli_usage("eval", "--attr '%s': attribute '%s' of '%s' given twice", shown,
+                       attr_all[k].name, name);
+        goto done;
+      }
+    if (b->attrs == NULL && (b->attrs = calloc((size_t)n_attr_args, sizeof *b->attrs)) == NULL) {
+      rc = cli_error("out of memory");
+      goto done;
+    }
+    b->attrs[b->n_attrs++] = attr_all[k];
+  }
   if ((source_arg == NULL) == (source_file == NULL)) {
     rc = cli_usage("eval", source_arg ? "give the program or -f FILE, not both"
                                       : "no program given ('PROGRAM' or -f FILE)");
@@ -329,8 +413,11 @@ int cmd_eval(int argc, char **argv) {
   arrays = calloc((size_t)n_out + 1, sizeof *arrays);
   levels = calloc((size_t)n_out + 1, sizeof *levels);
   store_chunks = calloc((size_t)n_out + 1, sizeof *store_chunks);
+  store_attrs = calloc((size_t)n_out + 1, sizeof *store_attrs);
+  store_n_attrs = calloc((size_t)n_out + 1, sizeof *store_n_attrs);
   names = calloc((size_t)(n_in + n_out) + 1, sizeof *names);
-  if (arrays == NULL || names == NULL || levels == NULL || store_chunks == NULL) {
+  if (arrays == NULL || names == NULL || levels == NULL || store_chunks == NULL ||
+      store_attrs == NULL || store_n_attrs == NULL) {
     rc = cli_error("out of memory");
     goto done;
   }
@@ -395,6 +482,8 @@ int cmd_eval(int argc, char **argv) {
         arrays[n] = results[j];
         names[n] = b->dataset;
         levels[n] = b->level;
+        store_attrs[n] = b->attrs;
+        store_n_attrs[n] = b->n_attrs;
         shuffle = shuffle || b->level > 0;
         store_chunks[n] = NULL;
         if (b->nchunks != 0 && b->nchunks != tsr_array_ndim(results[j]))
@@ -412,6 +501,8 @@ int cmd_eval(int argc, char **argv) {
     so.deflate_level = level;
     so.deflate_levels = levels;
     so.chunks = store_chunks;
+    so.attributes = store_attrs;
+    so.n_attributes = store_n_attrs;
     so.shuffle = shuffle;
     so.mode = overwrite ? TSR_HDF5_OVERWRITE : TSR_HDF5_APPEND;
     so.compute = &co;
@@ -449,8 +540,16 @@ done:
   free(names);
   for (int i = 0; ins != NULL && i < n_in; i++)
     free(ins[i].text);
-  for (int i = 0; outs != NULL && i < n_out; i++)
+  for (int i = 0; outs != NULL && i < n_out; i++) {
     free(outs[i].text);
+    free(outs[i].attrs);
+  }
+  for (int k = 0; k < n_attr_args; k++)
+    free(attr_args[k]);
+  free(attr_args);
+  free(attr_all);
+  free(store_attrs);
+  free(store_n_attrs);
   free(ins);
   free(outs);
   free(chunk_args);

@@ -1,6 +1,6 @@
 /* cmd_info.c — `tessera info FILE.h5 [/OBJECT]`: the groups and datasets of
- * an HDF5 file, with dtype, shape, chunking, filters, and logical and
- * stored sizes. */
+ * an HDF5 file, with dtype, shape, chunking, filters, logical and stored
+ * sizes, and their attributes. */
 #include <string.h>
 
 #include "cli.h"
@@ -16,7 +16,8 @@ static void help(FILE *out) {
         "dataset): for each dataset the dtype tessera reads it as (an enum as its integer\n"
         "type), shape, layout (chunks, contiguous, compact, virtual), every filter by name,\n"
         "and logical and stored size; soft and external links with their targets (not\n"
-        "followed; dangling ones marked).\n",
+        "followed; dangling ones marked).  Attributes (units, descriptions, fill values)\n"
+        "follow their group or dataset, one per line, indented.\n",
         out);
 }
 
@@ -31,8 +32,44 @@ static void shape_text(char *buf, size_t size, int ndim, const int64_t *shape) {
     snprintf(buf + at, size - at, ndim == 1 ? ",)" : ")");
 }
 
+typedef struct info_walk {
+  tsr_ctx *ctx;
+  const char *file;
+  tsr_status status; /* of reading attributes */
+} info_walk;
+
+/* The object's attributes, indented under it: strings quoted (as C escapes
+ * would show them: control bytes as \xNN), numbers as they read back. */
+static int print_attrs(info_walk *w, const char *object) {
+  tsr_attr *a = NULL;
+  size_t n = 0;
+  w->status = tsr_hdf5_attrs_read(w->ctx, w->file, object, &a, &n);
+  if (w->status != TSR_OK)
+    return 1;
+  for (size_t i = 0; i < n; i++) {
+    printf("    @%s = ", a[i].name);
+    if (a[i].type == TSR_ATTR_STRING) {
+      putchar('"');
+      for (const unsigned char *c = (const unsigned char *)a[i].string; *c; c++)
+        if (*c < 0x20 || *c == '"' || *c == '\\')
+          printf("\\x%02x", *c);
+        else
+          putchar(*c);
+      puts("\"");
+    } else if (a[i].type == TSR_ATTR_FLOAT64) {
+      printf("%.17g\n", a[i].f64);
+    } else if (a[i].type == TSR_ATTR_INT64) {
+      printf("%lld\n", (long long)a[i].i64);
+    } else {
+      printf("(%s, not read by tessera)\n", a[i].string);
+    }
+  }
+  tsr_hdf5_attrs_free(w->ctx, &a, n);
+  return 0;
+}
+
 static int print_entry(const tsr_hdf5_entry *e, void *user) {
-  (void)user;
+  info_walk *w = user;
   if (e->link != NULL) {
     printf("%-32s %s link -> %s%s\n", e->path, e->link, e->target,
            e->dangling ? " (dangling)" : "");
@@ -40,7 +77,7 @@ static int print_entry(const tsr_hdf5_entry *e, void *user) {
   }
   if (!e->is_dataset) {
     printf("%-32s group\n", e->path);
-    return 0;
+    return print_attrs(w, e->path);
   }
   char shape[SHAPE_TEXT], layout[SHAPE_TEXT + 64], logical[32], stored[32];
   shape_text(shape, sizeof shape, e->ndim, e->shape);
@@ -61,6 +98,8 @@ static int print_entry(const tsr_hdf5_entry *e, void *user) {
              : tsr_format_bytes(e->logical_bytes, logical, sizeof logical),
          tsr_format_bytes(e->stored_bytes, stored, sizeof stored),
          e->supported ? "" : " [type not readable by tessera]");
+  if (print_attrs(w, e->path) != 0)
+    return 1;
   return ferror(stdout) ? 1 : 0; /* a failed write stops the walk; main reports it */
 }
 
@@ -94,8 +133,12 @@ int cmd_info(int argc, char **argv) {
    * context otherwise). */
   tsr_ctx *ctx = NULL;
   tsr_status s = tsr_ctx_create(&ctx);
-  tsr_ctx_destroy(&ctx);
+  info_walk w = {ctx, file, TSR_OK};
   if (s == TSR_OK)
-    s = tsr_hdf5_list(file, object, print_entry, NULL);
-  return s == TSR_OK ? CLI_OK : cli_fail(s);
+    s = tsr_hdf5_list(file, object, print_entry, &w);
+  if (s == TSR_OK)
+    s = w.status;
+  int rc = s == TSR_OK ? CLI_OK : cli_fail(s);
+  tsr_ctx_destroy(&ctx);
+  return rc;
 }

@@ -131,6 +131,8 @@ static void h5_explain(char *buf, size_t size) {
   H5Eclear2(H5E_DEFAULT);
 }
 
+void tsr__h5_explain(char *buf, size_t size) { h5_explain(buf, size); }
+
 #define WHY_BYTES 512
 
 /* ---- datasets ------------------------------------------------------------- */
@@ -153,6 +155,9 @@ struct tsr__h5_dataset {
 };
 
 const tsr__h5_info *tsr__h5_dataset_info(const tsr__h5_dataset *d) { return &d->info; }
+hid_t tsr__h5_dataset_hid(const tsr__h5_dataset *d) { return d->dset; }
+const char *tsr__h5_dataset_path(const tsr__h5_dataset *d) { return d->path; }
+const char *tsr__h5_dataset_name(const tsr__h5_dataset *d) { return d->name; }
 
 static tsr_dtype int_dtype(size_t size, bool is_signed) {
   switch (size) {

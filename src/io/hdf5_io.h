@@ -25,6 +25,8 @@ tsr_dtype tsr__h5_file_dtype(hid_t ftype);
 #endif
 void tsr__h5_lock(void);
 void tsr__h5_unlock(void);
+/* Under the lock: what the HDF5 error stack says went wrong, into buf. */
+void tsr__h5_explain(char *buf, size_t size);
 
 typedef struct tsr__h5_dataset tsr__h5_dataset;
 typedef struct tsr__h5_file tsr__h5_file;
@@ -83,6 +85,16 @@ tsr_status tsr__h5_file_publish(tsr__h5_file **f, bool ok);
 tsr_status tsr__h5_file_add(tsr__h5_file *f, const char *name, tsr_dtype dtype, int ndim,
                             const int64_t *shape, const int64_t *chunk, int deflate_level,
                             bool shuffle, tsr__h5_dataset **out);
+/* Writes n attributes on a dataset just added (hdf5_attr.c); the arguments
+ * were checked by the caller.  Collective under parallel HDF5 (every rank
+ * writes the same ones). */
+tsr_status tsr__h5_dataset_write_attrs(tsr__h5_dataset *d, const tsr_attr *attrs, size_t n);
+/* The dataset's HDF5 id and names, for hdf5_attr.c (under the lock). */
+#ifdef H5_VERS_MAJOR
+hid_t tsr__h5_dataset_hid(const tsr__h5_dataset *d);
+#endif
+const char *tsr__h5_dataset_path(const tsr__h5_dataset *d);
+const char *tsr__h5_dataset_name(const tsr__h5_dataset *d);
 /* Writes the box [offset, offset + shape) from `data` (C order).  A box
  * that is one file chunk of a compressed dataset is shuffled and deflated
  * here and written with direct chunk I/O. */

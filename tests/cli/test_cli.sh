@@ -90,6 +90,17 @@ check eval-trace 0 '^True$' '^$' -- "$tessera" eval --in z=c.h5:/z --trace t.jso
 if ! python3 -c 'import json,sys; json.load(open("t.json"))' || ! grep -q digraph g.dot; then
   echo "FAIL trace/graph files"; failures=$((failures + 1))
 fi
+# attributes: --attr on an --out dataset, typed by how the value reads, shown by info
+check eval-attr 0 '^$' '^$' -- "$tessera" eval -q --out m=attr.h5:/m --attr 'm:units=deg C' \
+  --attr m:_FillValue=-999 --attr m:scale=0.5 --attr 'm:code="42"' 'm = zeros(3)'
+check info-attr 0 '^/m +dataset float64' '^$' -- "$tessera" info attr.h5 /m
+for want in '@_FillValue = -999' '@code = "42"' '@scale = 0.5' '@units = "deg C"'; do
+  grep -qxF "    $want" out.txt || { echo "FAIL info-attr: no line '$want' in: $(cat out.txt)"; failures=$((failures + 1)); }
+done
+check eval-attr-unbound 2 '^$' "--attr 'q:units=K': no --out binds 'q'" -- "$tessera" eval --out m=attr2.h5:/m --attr q:units=K 'm = zeros(3)'
+check eval-attr-malformed 2 '^$' "is not NAME:KEY=VALUE" -- "$tessera" eval --out m=attr2.h5:/m --attr m:units 'm = zeros(3)'
+check eval-attr-twice 2 '^$' "attribute 'u' of 'm' given twice" -- "$tessera" eval --out m=attr2.h5:/m --attr m:u=1 --attr m:u=2 'm = zeros(3)'
+[[ ! -e attr2.h5 ]] || { echo "FAIL eval-attr: a refused --attr left attr2.h5"; failures=$((failures + 1)); }
 # sorting and order statistics: NumPy's documented examples, worked out by hand.
 check eval-sort 0 '^\[-0\.0, 1\.5, 3\.0, nan\]$' '^$' -- "$tessera" eval 'sort((3, nan, -0.0, 1.5))'
 check eval-sort-axis0 0 '^\[\[0, 3, 1\],$' '^$' -- "$tessera" eval 'sort(reshape(arange(0, 6, 1) * 3 % 7, (2, 3)), axis=0)'

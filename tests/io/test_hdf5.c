@@ -10,6 +10,7 @@
  * with no partial output and no leak. */
 #include "hdf5_test_util.h"
 
+#include <math.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -668,6 +669,73 @@ static int remove_temporaries_once(uint64_t done, uint64_t total, void *user) {
 /* tsr_temp_files_remove during a store (new file, and adding to an existing
  * one): the temporary file disappears at once, the store then fails naming
  * the file, and the destination is absent or unchanged. */
+/* Attributes: written by the store, read back exactly; bad ones refused
+ * before anything is written; missing files and objects named. */
+static void test_hdf5__attributes(void **state) {
+  tsr_ctx *ctx = *state;
+  char path[512];
+  scratch(path, sizeof path, "attrs.h5");
+  tsr_array *a = NULL, *b = NULL;
+  assert_ok(tsr_array_ones(ctx, TSR_INT32, 2, (int64_t[]){4, 6}, (int64_t[]){2, 3}, &a));
+  assert_ok(tsr_array_zeros(ctx, TSR_FLOAT32, 1, (int64_t[]){3}, NULL, &b));
+  tsr_array *arrays[2] = {a, b};
+  const char *names[2] = {"x", "grp/y"};
+  const tsr_attr xa[] = {{.name = "description", .type = TSR_ATTR_STRING, .string = "ones"},
+                         {.name = "nan", .type = TSR_ATTR_FLOAT64, .f64 = NAN},
+                         {.name = "max", .type = TSR_ATTR_INT64, .i64 = INT64_MAX}};
+  const tsr_attr *per[2] = {xa, NULL};
+  size_t n_per[2] = {3, 0};
+  tsr_hdf5_store_options so = {.attributes = per, .n_attributes = n_per};
+  assert_ok(tsr_store_hdf5(ctx, 2, arrays, path, names, &so));
+  tsr_attr *got = NULL;
+  size_t n = 99;
+  assert_ok(tsr_hdf5_attrs_read(ctx, path, "x", &got, &n));
+  assert_int_equal(n, 3);
+  assert_string_equal(got[0].name, "description");
+  assert_string_equal(got[0].string, "ones");
+  assert_true(got[1].type == TSR_ATTR_INT64 && got[1].i64 == INT64_MAX);
+  assert_true(got[2].type == TSR_ATTR_FLOAT64 && isnan(got[2].f64));
+  tsr_hdf5_attrs_free(ctx, &got, n);
+  assert_ok(tsr_hdf5_attrs_read(ctx, path, "/grp/y", &got, &n));
+  assert_int_equal(n, 0);
+  /* Bad attributes: refused, the file untouched (a new dataset would be added). */
+  struct stat before, after;
+  assert_int_equal(stat(path, &before), 0);
+  const char *z = "z";
+  const tsr_attr dup[] = {{.name = "u", .type = TSR_ATTR_INT64}, {.name = "u", .type = TSR_ATTR_INT64}};
+  const tsr_attr noname[] = {{.name = "", .type = TSR_ATTR_INT64}};
+  const tsr_attr nulltext[] = {{.name = "s", .type = TSR_ATTR_STRING, .string = NULL}};
+  const tsr_attr other[] = {{.name = "o", .type = TSR_ATTR_OTHER, .string = "x"}};
+  const tsr_attr *bad[4] = {dup, noname, nulltext, other};
+  const size_t nbad[4] = {2, 1, 1, 1};
+  const char *why[4] = {"given twice", "has no name", "text is NULL", "cannot be written"};
+  for (int k = 0; k < 4; k++) {
+    const tsr_attr *one[1] = {bad[k]};
+    size_t n_one[1] = {nbad[k]};
+    tsr_hdf5_store_options bo = {.attributes = one, .n_attributes = n_one};
+    assert_fails(tsr_store_hdf5(ctx, 1, &b, path, &z, &bo), TSR_EINVAL, why[k]);
+    assert_non_null(strstr(tsr_last_error(), "'z'"));
+  }
+  size_t one_attr[1] = {1};
+  tsr_hdf5_store_options nulls = {.attributes = (const tsr_attr *const[]){NULL},
+                                  .n_attributes = one_attr};
+  assert_fails(tsr_store_hdf5(ctx, 1, &b, path, &z, &nulls), TSR_EINVAL, "attributes[0] is NULL");
+  assert_int_equal(stat(path, &after), 0);
+  assert_true(before.st_mtim.tv_sec == after.st_mtim.tv_sec &&
+              before.st_mtim.tv_nsec == after.st_mtim.tv_nsec);
+  /* Reading: a missing object, a missing file, not HDF5. */
+  assert_fails(tsr_hdf5_attrs_read(ctx, path, "/nope", &got, &n), TSR_EIO, "no object '/nope'");
+  assert_null(got);
+  assert_int_equal(n, 0);
+  char missing[512];
+  scratch(missing, sizeof missing, "missing.h5");
+  assert_fails(tsr_hdf5_attrs_read(ctx, missing, "/", &got, &n), TSR_EIO, "missing.h5");
+  assert_fails(tsr_hdf5_attrs_read(ctx, path, "/", NULL, &n), TSR_EINVAL, "NULL");
+  tsr_array_destroy(&a);
+  tsr_array_destroy(&b);
+  unlink(path);
+}
+
 static void test_hdf5__temp_files_remove(void **state) {
   tsr_ctx *ctx = *state;
   assert_ok(tsr_ctx_set_executor(ctx, TSR_EXECUTOR_SERIAL)); /* the callback asserts */
@@ -728,6 +796,7 @@ int main(void) {
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_hdf5__overwrite_and_mode, test_ctx_setup,
                                       test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_hdf5__attributes, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_hdf5__temp_files_remove, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_hdf5__allocation_failures, test_ctx_setup,

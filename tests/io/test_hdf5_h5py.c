@@ -2,7 +2,8 @@
  * both ways: files tsr_store_hdf5 writes are read by h5py (values, dtype,
  * chunks, the deflate and shuffle filters, bool as h5py's bool) and by
  * h5dump; files h5py writes (gzip with and without shuffle, big-endian,
- * bool, scalar, zero-size, fletcher32, contiguous) are read here.  Values on
+ * bool, scalar, zero-size, fletcher32, contiguous) are read here; attributes
+ * both ways.  Values on
  * both sides come from one formula, element i of every array being
  * (i * 7 + 3) % 251 converted to the dtype.  The whole program is skipped
  * (exit 77) when /usr/bin/python3 cannot import h5py. */
@@ -231,6 +232,77 @@ static void test_hdf5_h5py__we_read_h5pys(void **state) {
   unlink(path);
 }
 
+/* Attributes both ways: ours read by h5py as str / float / int, h5py's
+ * of every kind read here (other shapes and types listed as OTHER). */
+static void test_hdf5_h5py__attributes(void **state) {
+  tsr_ctx *ctx = *state;
+  char path[512];
+  scratch(path, sizeof path, "attrs.h5");
+  tsr_array *a = NULL;
+  assert_ok(tsr_array_zeros(ctx, TSR_FLOAT64, 1, (int64_t[]){5}, NULL, &a));
+  const tsr_attr attrs[] = {{.name = "units", .type = TSR_ATTR_STRING, .string = "\u00b0C"},
+                            {.name = "_FillValue", .type = TSR_ATTR_FLOAT64, .f64 = -999.5},
+                            {.name = "version", .type = TSR_ATTR_INT64, .i64 = -(1ll << 40)},
+                            {.name = "empty", .type = TSR_ATTR_STRING, .string = ""}};
+  const tsr_attr *per[1] = {attrs};
+  size_t n_per[1] = {4};
+  const char *name = "/g/t";
+  tsr_hdf5_store_options so = {.mode = TSR_HDF5_REPLACE, .attributes = per, .n_attributes = n_per};
+  assert_ok(tsr_store_hdf5(ctx, 1, &a, path, &name, &so));
+  tsr_array_destroy(&a);
+  char code[2048];
+  snprintf(code, sizeof code,
+           "with h5py.File('%s', 'r') as f:\n"
+           "    got = dict(f['/g/t'].attrs)\n"
+           "want = {'units': '\\u00b0C', '_FillValue': -999.5, 'version': -(1 << 40), 'empty': ''}\n"
+           "assert got == want, got\n"
+           "assert isinstance(got['units'], str) and isinstance(got['version'], np.int64), got\n"
+           "with h5py.File('%s', 'a') as f:\n"
+           "    t = f['/g/t']\n"
+           "    t.attrs['f32'] = np.float32(0.25)\n"
+           "    t.attrs['u64'] = np.uint64(2**64 - 1)\n"
+           "    t.attrs['i16'] = np.int16(-7)\n"
+           "    t.attrs['one'] = np.array([3.5])\n"
+           "    t.attrs['fixed'] = np.bytes_(b'abc')\n"
+           "    t.attrs['vec'] = np.arange(3, dtype='int32')\n"
+           "    f['/g'].attrs['title'] = 'stations'\n",
+           path, path);
+  assert_int_equal(run_python(code), 0);
+  tsr_attr *got = NULL;
+  size_t n = 0;
+  assert_ok(tsr_hdf5_attrs_read(ctx, path, "/g/t", &got, &n));
+  /* name order: _FillValue empty f32 fixed i16 one u64 units vec version */
+  assert_int_equal(n, 10);
+  const char *order[] = {"_FillValue", "empty", "f32", "fixed", "i16",
+                         "one",        "u64",   "units", "vec", "version"};
+  for (size_t i = 0; i < n; i++)
+    assert_string_equal(got[i].name, order[i]);
+  assert_int_equal(got[0].type, TSR_ATTR_FLOAT64);
+  assert_true(got[0].f64 == -999.5);
+  assert_int_equal(got[1].type, TSR_ATTR_STRING);
+  assert_string_equal(got[1].string, "");
+  assert_true(got[2].type == TSR_ATTR_FLOAT64 && got[2].f64 == 0.25);
+  assert_true(got[3].type == TSR_ATTR_STRING);
+  assert_string_equal(got[3].string, "abc");
+  assert_true(got[4].type == TSR_ATTR_INT64 && got[4].i64 == -7);
+  assert_true(got[5].type == TSR_ATTR_FLOAT64 && got[5].f64 == 3.5);
+  assert_true(got[6].type == TSR_ATTR_FLOAT64 && got[6].f64 == 18446744073709551615.0);
+  assert_string_equal(got[7].string, "\u00b0C");
+  assert_int_equal(got[8].type, TSR_ATTR_OTHER);
+  assert_string_equal(got[8].string, "integer[3]");
+  assert_true(got[9].type == TSR_ATTR_INT64 && got[9].i64 == -(1ll << 40));
+  tsr_hdf5_attrs_free(ctx, &got, n);
+  assert_null(got);
+  assert_ok(tsr_hdf5_attrs_read(ctx, path, "/g", &got, &n));
+  assert_int_equal(n, 1);
+  assert_string_equal(got[0].string, "stations");
+  tsr_hdf5_attrs_free(ctx, &got, n);
+  assert_ok(tsr_hdf5_attrs_read(ctx, path, NULL, &got, &n)); /* the root: none */
+  assert_int_equal(n, 0);
+  assert_null(got);
+  unlink(path);
+}
+
 int main(void) {
   if (system(PYTHON " -c 'import h5py' >/dev/null 2>&1") != 0) {
     printf("h5py is not importable by " PYTHON ": skipped (install python3-h5py)\n");
@@ -241,6 +313,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_hdf5_h5py__h5py_reads_ours, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_hdf5_h5py__we_read_h5pys, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_hdf5_h5py__attributes, test_ctx_setup,
                                       test_ctx_teardown),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
