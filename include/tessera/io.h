@@ -52,6 +52,11 @@ TSR_API TSR_NODISCARD tsr_status tsr_array_from_hdf5(tsr_ctx *ctx, const char *p
                                                      const char *dataset, const int64_t *chunks,
                                                      tsr_array **out);
 
+/* Whether `a` is a whole dataset as tsr_array_from_hdf5 read it (in its
+ * own chunks or rechunked), and then the file and dataset names (valid while
+ * `a` lives); false for anything computed from it, or a part of it. */
+TSR_API bool tsr_array_hdf5_source(const tsr_array *a, const char **path, const char **dataset);
+
 /* What tsr_store_hdf5 does with the file at `path`.  The default (0) adds
  * to the file and never replaces anything that is there.
  *

@@ -180,6 +180,24 @@ fail:
   return status;
 }
 
+bool tsr_array_hdf5_source(const tsr_array *a, const char **path, const char **dataset) {
+  const tsr__expr *e = a != NULL ? a->expr : NULL;
+  while (e != NULL && e->op != &op_h5_read && e->n_inputs == 1 &&
+         strcmp(e->op->name, "rechunk") == 0) /* --chunks reads in other chunks */
+    e = e->inputs[0];
+  if (e == NULL || e->op != &op_h5_read)
+    return false;
+  const h5_read_params *p = e->params;
+  for (int d = 0; d < p->ndim; d++)
+    if (p->origin[d] != 0 || e->grid->shape[d] != tsr__h5_dataset_info(p->h->d)->shape[d])
+      return false; /* a part of the dataset */
+  if (path != NULL)
+    *path = tsr__h5_dataset_path(p->h->d);
+  if (dataset != NULL)
+    *dataset = tsr__h5_dataset_name(p->h->d);
+  return true;
+}
+
 tsr_status tsr_array_from_hdf5(tsr_ctx *ctx, const char *path, const char *dataset,
                                const int64_t *chunks, tsr_array **out) {
   tsr_status status = open_dataset(ctx, path, dataset, chunks, out);

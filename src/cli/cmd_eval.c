@@ -22,6 +22,7 @@ static void help(FILE *out) {
         "comparisons, & | ~, x.T, x.shape, x.dtype, x[a:b, ::2, 3], x[None, ..., 0]) and\n"
         "functions (sqrt, round(x, 2), diff, roll, triu, isclose, zeros_like, sum(x, axis=0),\n"
         "std(x, ddof=1), where, clip, astype(x, \"f4\"), matmul, rechunk, zeros, random,\n"
+        "attr(x, \"scale_factor\") (a numeric HDF5 attribute of an --in dataset),\n"
         "...).  A program ending with an expression prints its value.\n"
         "\n"
         "  --in NAME=FILE.h5:/DSET   bind NAME to a dataset (read lazily, in chunks made of\n"

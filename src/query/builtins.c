@@ -68,6 +68,7 @@ static const tsr__qfn table[] = {
     {"full_like", QF_LIKE, 2, P("a", "fill_value", "dtype", "chunks"), 2},
     {"empty_like", QF_LIKE, 3, P("a", "dtype", "chunks"), 1},
     {"around", QF_ROUND, 0, P("a", "decimals"), 1},
+    {"attr", QF_HDF5_ATTR, 0, P("a", "name"), 2},
     {"pad", QF_REARRANGE, 0, P("array", "pad_width", "mode", "constant_values"), 2},
     {"tile", QF_REARRANGE, 1, P("A", "reps"), 2},
     {"repeat", QF_REARRANGE, 2, P("a", "repeats", "axis"), 2},

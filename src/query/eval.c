@@ -9,6 +9,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <tessera/io.h>
+
 #include "query_impl.h"
 
 typedef tsr__qvalue qv;
@@ -1484,6 +1486,50 @@ static tsr_status get_pad_width(const call *c, int nd, int64_t *before, int64_t 
 /* pad, tile, repeat (rearrange.c), permutation, randint, and array/asarray
  * (an array of a tuple, as np.asarray).  Arguments first (their errors
  * point at them), then one call of the array API. */
+/* attr(a, name): the number an attribute of a dataset bound with --in (or
+ * read with tsr_array_from_hdf5) holds, e.g. a scale factor or fill value. */
+static tsr_status hdf5_attr(call *c, qv *out) {
+  tsr__qeval *ev = c->ev;
+  int32_t apos, kpos;
+  const qv *a = arg(c, "a", &apos), *k = arg(c, "name", &kpos);
+  const char *path, *dataset;
+  if (a->kind != QV_ARRAY || !tsr_array_hdf5_source(a->array, &path, &dataset))
+    return FAIL(apos, TSR_EINVAL,
+                "attr() argument 'a' must be a dataset as read from an HDF5 file (an --in "
+                "binding), not a value computed from one");
+  if (k->kind != QV_STRING)
+    return bad_arg(c, "name", "an attribute name (a string)");
+  tsr_attr *list = NULL;
+  size_t n = 0;
+  API(apos, tsr_hdf5_attrs_read(ev->ctx, path, dataset, &list, &n));
+  const tsr_attr *found = NULL;
+  char names[256] = "";
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(list[i].name, k->s) == 0)
+      found = &list[i];
+    size_t at = strlen(names);
+    snprintf(names + at, sizeof names - at, "%s'%s'", i ? ", " : "", list[i].name);
+  }
+  tsr_status s = TSR_OK;
+  if (found == NULL)
+    s = FAIL(kpos, TSR_EINVAL, "dataset '%s' of '%s' has no attribute '%s' (%s%s)", dataset, path,
+             k->s, n ? "it has " : "it has none", names);
+  else if (found->type == TSR_ATTR_INT64)
+    set_int(out, found->i64);
+  else if (found->type == TSR_ATTR_FLOAT64)
+    set_float(out, found->f64);
+  else if (found->type == TSR_ATTR_STRING)
+    s = FAIL(kpos, TSR_EINVAL,
+             "attribute '%s' of '%s:%s' is the string \"%.80s\": attr() gives numbers "
+             "(tessera info shows every attribute)",
+             k->s, path, dataset, found->string);
+  else
+    s = FAIL(kpos, TSR_EINVAL, "attribute '%s' of '%s:%s' is %s: attr() gives single numbers",
+             k->s, path, dataset, found->string);
+  tsr_hdf5_attrs_free(ev->ctx, &list, n);
+  return s;
+}
+
 static tsr_status rearrange(call *c, qv *out) {
   tsr__qeval *ev = c->ev;
   int op = c->node->fn->op;
@@ -1659,6 +1705,8 @@ static tsr_status dispatch(call *c, qv *out) {
     return like(c, out);
   case QF_REARRANGE:
     return rearrange(c, out);
+  case QF_HDF5_ATTR:
+    return hdf5_attr(c, out);
   case QF_UNARY:
     TSR_TRY(get_array(c, p0, TSR_NUM_DTYPES, &a));
     s = tsr_unary((tsr_unary_op)fn->op, a, &r);

@@ -97,6 +97,10 @@ check info-attr 0 '^/m +dataset float64' '^$' -- "$tessera" info attr.h5 /m
 for want in '@_FillValue = -999' '@code = "42"' '@scale = 0.5' '@units = "deg C"'; do
   grep -qxF "    $want" out.txt || { echo "FAIL info-attr: no line '$want' in: $(cat out.txt)"; failures=$((failures + 1)); }
 done
+check eval-attr-read 0 '^-998\.0$' '^$' -- "$tessera" eval --in m=attr.h5:/m 'attr(m, "scale") * 2 + attr(m, "_FillValue")'
+check eval-attr-read-string 1 '^$' "attribute 'units' of 'attr.h5:/m' is the string \"deg C\"" -- "$tessera" eval --in m=attr.h5:/m 'attr(m, "units")'
+check eval-attr-read-missing 1 '^$' "has no attribute 'nope' \(it has '_FillValue', 'code', 'scale', 'units'\)" -- "$tessera" eval --in m=attr.h5:/m 'attr(m, "nope")'
+check eval-attr-read-computed 1 '^$' "must be a dataset as read from an HDF5 file" -- "$tessera" eval --in m=attr.h5:/m 'attr(m + 1, "scale")'
 check eval-attr-unbound 2 '^$' "--attr 'q:units=K': no --out binds 'q'" -- "$tessera" eval --out m=attr2.h5:/m --attr q:units=K 'm = zeros(3)'
 check eval-attr-malformed 2 '^$' "is not NAME:KEY=VALUE" -- "$tessera" eval --out m=attr2.h5:/m --attr m:units 'm = zeros(3)'
 check eval-attr-twice 2 '^$' "attribute 'u' of 'm' given twice" -- "$tessera" eval --out m=attr2.h5:/m --attr m:u=1 --attr m:u=2 'm = zeros(3)'

@@ -698,6 +698,24 @@ static void test_hdf5__attributes(void **state) {
   tsr_hdf5_attrs_free(ctx, &got, n);
   assert_ok(tsr_hdf5_attrs_read(ctx, path, "/grp/y", &got, &n));
   assert_int_equal(n, 0);
+  /* Which file and dataset an array reads (eval's attr() looks there). */
+  tsr_array *r = NULL, *rc = NULL, *part = NULL, *twice = NULL;
+  const char *src_path = NULL, *src_dset = NULL;
+  assert_ok(tsr_array_from_hdf5(ctx, path, "x", NULL, &r));
+  assert_true(tsr_array_hdf5_source(r, &src_path, &src_dset));
+  assert_string_equal(src_path, path);
+  assert_string_equal(src_dset, "x");
+  assert_ok(tsr_array_from_hdf5(ctx, path, "x", (int64_t[]){1, 6}, &rc));
+  assert_true(tsr_array_hdf5_source(rc, NULL, NULL));
+  assert_ok(tsr_slice(r, 1, (tsr_index[]){TSR_SLICE(1, 3, 1)}, &part));
+  assert_false(tsr_array_hdf5_source(part, NULL, NULL));
+  assert_ok(tsr_binary_scalar(TSR_OP_MUL, r, 2.0, &twice));
+  assert_false(tsr_array_hdf5_source(twice, NULL, NULL));
+  assert_false(tsr_array_hdf5_source(a, NULL, NULL));
+  tsr_array_destroy(&r);
+  tsr_array_destroy(&rc);
+  tsr_array_destroy(&part);
+  tsr_array_destroy(&twice);
   /* Bad attributes: refused, the file untouched (a new dataset would be added). */
   struct stat before, after;
   assert_int_equal(stat(path, &before), 0);
