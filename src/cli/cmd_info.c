@@ -1,6 +1,7 @@
 /* cmd_info.c — `tessera info FILE.h5 [/OBJECT]`: the groups and datasets of
  * an HDF5 file, with dtype, shape, chunking, filters, logical and stored
  * sizes, and their attributes. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -56,8 +57,14 @@ static int print_attrs(info_walk *w, const char *object) {
         else
           putchar(*c);
       puts("\"");
-    } else if (a[i].type == TSR_ATTR_FLOAT64) {
-      printf("%.17g\n", a[i].f64);
+    } else if (a[i].type == TSR_ATTR_FLOAT64) { /* the shortest text that reads back */
+      char text[40];
+      for (int digits = 15; digits <= 17; digits++) {
+        snprintf(text, sizeof text, "%.*g", digits, a[i].f64);
+        if (strtod(text, NULL) == a[i].f64 || a[i].f64 != a[i].f64)
+          break;
+      }
+      puts(text);
     } else if (a[i].type == TSR_ATTR_INT64) {
       printf("%lld\n", (long long)a[i].i64);
     } else {
