@@ -153,7 +153,8 @@ static int64_t copy_validity(const uint8_t *src, int64_t off, int64_t len, uint8
   return nulls;
 }
 
-/* String i of an array of `kind` (i already including the offsets). */
+/* String i of an array of `kind` (i already including the offsets): for
+ * dictionaries' entries (values have their own loops, read_strings). */
 static inline const char *str_at(const struct ArrowArray *a, ai_kind kind, int64_t i,
                                  uint32_t *len) {
   if (kind == AI_STR32) {
@@ -252,16 +253,78 @@ static tsr_status keep_dict(ai_state *s, ai_col *col, int64_t b, const struct Ar
   return TSR_OK;
 }
 
-/* Reads an integer index of `width` bytes. */
-static inline int64_t index_at(const void *p, int width, bool sign, int64_t i) {
-  switch (width) {
-  case 1: return sign ? (int64_t)((const int8_t *)p)[i] : (int64_t)((const uint8_t *)p)[i];
-  case 2: return sign ? (int64_t)((const int16_t *)p)[i] : (int64_t)((const uint16_t *)p)[i];
-  case 4: return sign ? (int64_t)((const int32_t *)p)[i] : (int64_t)((const uint32_t *)p)[i];
-  default: {
-    int64_t v = ((const int64_t *)p)[i];
-    return sign || v >= 0 ? v : -1;
+/* Codes of rows [off, off + len) of an index of type T into `codes`
+ * (invalid rows: 0; valid NULL: every row valid), each checked against
+ * the dictionary's size n. */
+#define AI_CODES(T)                                                                           \
+  do {                                                                                        \
+    const T *ix = (const T *)a->buffers[1] + off;                                             \
+    for (int64_t i = 0; i < len; i++) {                                                       \
+      if (valid != NULL && !tsr__bit_get(valid, i)) {                                         \
+        codes[i] = 0;                                                                         \
+        continue;                                                                             \
+      }                                                                                       \
+      int64_t k = (int64_t)ix[i];                                                             \
+      TSR_CHECK(k >= 0 && k < n, TSR_EINVAL,                                                  \
+                "%s: column '%s': row %lld's code %lld is outside its dictionary of %lld", fn, \
+                col->name, (long long)i, (long long)k, (long long)n);                         \
+      codes[i] = (int32_t)k;                                                                  \
+    }                                                                                         \
+  } while (0)
+
+static tsr_status read_codes(const ai_col *col, const struct ArrowArray *a, int64_t off,
+                             int64_t len, int64_t n, const uint8_t *valid, int32_t *codes) {
+  static const char fn[] = "tsr_frame_from_arrow_stream";
+  switch (col->index_width * (col->index_signed ? 1 : -1)) {
+  case 1: AI_CODES(int8_t); break;
+  case 2: AI_CODES(int16_t); break;
+  case 4: AI_CODES(int32_t); break;
+  case 8: AI_CODES(int64_t); break;
+  case -1: AI_CODES(uint8_t); break;
+  case -2: AI_CODES(uint16_t); break;
+  case -4: AI_CODES(uint32_t); break;
+  default: AI_CODES(uint64_t); break; /* over INT64_MAX: negative, refused */
   }
+  return TSR_OK;
+}
+
+/* Strings of rows [off, off + len) of a "u" (O = int32_t) or "U" (int64_t)
+ * array as views into column chunk c (invalid rows: zero views). */
+#define AI_OFFSET_STRINGS(O)                                                   \
+  do {                                                                         \
+    const O *o = (const O *)a->buffers[1] + off;                               \
+    const char *data = a->buffers[2];                                          \
+    for (int64_t i = 0; i < len; i++)                                          \
+      if (tsr__bit_get(valid, i))                                              \
+        v[i] = tsr__view_make(c, data + o[i], (uint32_t)(o[i + 1] - o[i]));    \
+      else                                                                     \
+        memset(&v[i], 0, sizeof v[i]);                                         \
+  } while (0)
+
+static void read_strings(ai_kind kind, const struct ArrowArray *a, int64_t off, int64_t len,
+                         const uint8_t *valid, tsr__colchunk *c) {
+  tsr_string_view *v = tsr__colchunk_values(c);
+  if (kind == AI_STR32) {
+    AI_OFFSET_STRINGS(int32_t);
+    return;
+  }
+  if (kind == AI_STR64) {
+    AI_OFFSET_STRINGS(int64_t);
+    return;
+  }
+  /* Views: inline ones as they are (zero-padded again), long ones copied
+   * from their variadic buffer into the chunk's one data buffer. */
+  const tsr_string_view *src = (const tsr_string_view *)a->buffers[1] + off;
+  for (int64_t i = 0; i < len; i++) {
+    if (!tsr__bit_get(valid, i)) {
+      memset(&v[i], 0, sizeof v[i]);
+      continue;
+    }
+    uint32_t n = src[i].length;
+    const char *p = n <= 12 ? src[i].u.inline_data
+                            : (const char *)a->buffers[2 + src[i].u.ref.buffer] +
+                                  src[i].u.ref.offset;
+    v[i] = tsr__view_make(c, p, n);
   }
 }
 
@@ -278,32 +341,11 @@ static tsr_status read_column(ai_state *s, ai_col *col, int64_t b, const struct 
     TSR_CHECK(a->n_buffers == 2, TSR_EINVAL, "%s: column '%s': the index has %lld buffers, not 2",
               fn, col->name, (long long)a->n_buffers);
     TSR_TRY(keep_dict(s, col, b, a->dictionary));
-    int32_t *codes = tsr__colchunk_values(c);
-    int64_t n = col->dict_n[b];
-    for (int64_t i = 0; i < len; i++) {
-      if (!tsr__bit_get(dst_valid, i)) {
-        codes[i] = 0;
-        continue;
-      }
-      int64_t k = index_at(a->buffers[1], col->index_width, col->index_signed, off + i);
-      TSR_CHECK(k >= 0 && k < n, TSR_EINVAL,
-                "%s: column '%s': row %lld's code %lld is outside its dictionary of %lld", fn,
-                col->name, (long long)i, (long long)k, (long long)n);
-      codes[i] = (int32_t)k;
-    }
-    return TSR_OK;
+    return read_codes(col, a, off, len, col->dict_n[b], c->null_count > 0 ? dst_valid : NULL,
+                      tsr__colchunk_values(c));
   }
   if (col->type.id == TSR_COL_STRING) {
-    tsr_string_view *v = tsr__colchunk_values(c);
-    for (int64_t i = 0; i < len; i++) {
-      if (!tsr__bit_get(dst_valid, i)) {
-        memset(&v[i], 0, sizeof v[i]);
-        continue;
-      }
-      uint32_t n;
-      const char *p = str_at(a, col->kind, off + i, &n);
-      v[i] = tsr__view_make(c, p, n);
-    }
+    read_strings(col->kind, a, off, len, dst_valid, c);
     return TSR_OK;
   }
   TSR_CHECK(a->n_buffers == 2, TSR_EINVAL, "%s: column '%s' (%s) has %lld buffers, not 2", fn,
@@ -471,6 +513,19 @@ static int cmp_str(const void *x, const void *y) {
   return c != 0 ? c : (a->len > b->len) - (a->len < b->len);
 }
 
+/* Whether batches a and b of the column carry the same dictionary (as
+ * most producers send one dictionary with every batch). */
+static bool same_dict(const ai_col *col, int64_t a, int64_t b) {
+  int64_t n = col->dict_n[a];
+  if (n != col->dict_n[b] || (col->dict_valid[a] == NULL) != (col->dict_valid[b] == NULL))
+    return false;
+  if (col->dict_valid[a] != NULL &&
+      memcmp(col->dict_valid[a], col->dict_valid[b], ((size_t)n + 7) / 8) != 0)
+    return false;
+  return memcmp(col->dict_off[a], col->dict_off[b], ((size_t)n + 1) * sizeof(int64_t)) == 0 &&
+         memcmp(col->dict_data[a], col->dict_data[b], (size_t)col->dict_off[a][n]) == 0;
+}
+
 /* Column i's dictionary (the union of its batches', sorted), and every
  * chunk's codes remapped into it. */
 static tsr_status merge_dict(ai_state *s, int i, tsr__dict **out) {
@@ -484,12 +539,16 @@ static tsr_status merge_dict(ai_state *s, int i, tsr__dict **out) {
   ai_str *all = NULL;
   int64_t *offsets = NULL, *map = NULL;
   char *data = NULL;
+  bool *same = NULL; /* same[b]: batch b's dictionary is batch b - 1's */
   tsr_status st = TSR_OK;
   TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)total + 1, sizeof *all, "dictionary",
                                      (void **)&all));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)s->nchunks + 1, sizeof *same, (void **)&same));
+  for (int64_t b = 1; b < s->nchunks; b++)
+    same[b] = same_dict(col, b - 1, b);
   int64_t m = 0, bytes = 0;
   for (int64_t b = 0; b < s->nchunks; b++)
-    for (int64_t k = 0; k < col->dict_n[b]; k++) {
+    for (int64_t k = 0; k < col->dict_n[b] && !same[b]; k++) {
       if (col->dict_valid[b] != NULL && !tsr__bit_get(col->dict_valid[b], k))
         continue;
       all[m].p = col->dict_data[b] + col->dict_off[b][k];
@@ -517,13 +576,19 @@ static tsr_status merge_dict(ai_state *s, int i, tsr__dict **out) {
   TSR__TRY_GOTO(st, tsr__dict_create(ctx, col->name, u, offsets, data, out));
   TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)max_n + 1, sizeof *map, "dictionary",
                                      (void **)&map));
+  bool identity = false;
   for (int64_t b = 0; b < s->nchunks; b++) {
-    for (int64_t k = 0; k < col->dict_n[b]; k++) {
+    if (!same[b])
+      identity = col->dict_n[b] == u;
+    for (int64_t k = 0; k < col->dict_n[b] && !same[b]; k++) {
       bool valid = col->dict_valid[b] == NULL || tsr__bit_get(col->dict_valid[b], k);
       map[k] = valid ? tsr__dict_find(*out, col->dict_data[b] + col->dict_off[b][k],
                                       (size_t)(col->dict_off[b][k + 1] - col->dict_off[b][k]))
                      : -1;
+      identity = identity && map[k] == k;
     }
+    if (identity) /* the batch's dictionary is the column's (as tessera exports them) */
+      continue;
     tsr__colchunk *c = tsr__tablechunk_col(s->chunks[b], (uint32_t)i);
     int32_t *codes = tsr__colchunk_values(c);
     uint8_t *v = tsr__colchunk_validity(c);
@@ -540,6 +605,7 @@ static tsr_status merge_dict(ai_state *s, int i, tsr__dict **out) {
     }
   }
 fail:
+  tsr_free(ctx, same);
   tsr_free(ctx, all);
   tsr_free(ctx, offsets);
   tsr_free(ctx, data);
