@@ -215,6 +215,8 @@ static tsr_status check_strings(const ai_col *col, const struct ArrowArray *a, i
               (long long)(i - off));
     if (hi - lo > 12)
       *bytes += (uint64_t)(hi - lo);
+    TSR_CHECK(hi == lo || a->buffers[2] != NULL, TSR_EINVAL,
+              "%s: column '%s': %s has strings but no data buffer", fn, col->name, what);
   }
   return TSR_OK;
 }
@@ -222,8 +224,9 @@ static tsr_status check_strings(const ai_col *col, const struct ArrowArray *a, i
 /* Keeps batch b's dictionary of column col (copied). */
 static tsr_status keep_dict(ai_state *s, ai_col *col, int64_t b, const struct ArrowArray *d) {
   static const char fn[] = "tsr_frame_from_arrow_stream";
-  TSR_CHECK(d != NULL && d->length >= 0 && d->offset >= 0, TSR_EINVAL,
-            "%s: column '%s': a batch has no dictionary", fn, col->name);
+  TSR_CHECK(d != NULL && d->length >= 0 && d->offset >= 0 && d->n_buffers >= 2 &&
+                (d->length == 0 || d->buffers[1] != NULL),
+            TSR_EINVAL, "%s: column '%s': a batch has no dictionary", fn, col->name);
   uint64_t bytes;
   TSR_TRY(check_strings(col, d, d->offset, d->length, "its dictionary", &bytes));
   int64_t n = d->length;
@@ -460,6 +463,9 @@ static tsr_status read_batch(ai_state *s, int64_t b, const struct ArrowArray *ba
     const struct ArrowArray *a = batch->children[i];
     ai_col *col = &s->cols[i];
     widths[i] = tsr_type_width(col->type);
+    TSR__CHECK_GOTO(st, a != NULL && a->n_buffers >= 2 && (len == 0 || a->buffers[1] != NULL),
+                    TSR_EINVAL, "%s: column '%s' of batch %lld has no values buffer", fn,
+                    col->name, (long long)b);
     int64_t off = batch->offset + a->offset;
     TSR__CHECK_GOTO(st, a->offset >= 0 && a->length >= batch->offset + len, TSR_EINVAL,
                     "%s: column '%s' of batch %lld has %lld values at offset %lld, fewer than its "
