@@ -300,10 +300,9 @@ static int stream_get_schema(struct ArrowArrayStream *stream, struct ArrowSchema
 
 static int stream_get_next(struct ArrowArrayStream *stream, struct ArrowArray *out) {
   ax_stream *s = stream->private_data;
-  if (s->next >= tsr_frame_result_nchunks(s->h->result)) {
-    memset(out, 0, sizeof *out); /* the end: release NULL */
+  memset(out, 0, sizeof *out); /* released: the end, or a failure */
+  if (s->next >= tsr_frame_result_nchunks(s->h->result))
     return 0;
-  }
   tsr_status st = export_batch(s->h, s->next, out);
   if (st != TSR_OK)
     return stream_fail(s, st);

@@ -527,6 +527,60 @@ static void test_arrow__unsupported_formats(void **state) {
   assert_int_equal(h.released_streams, 1);
 }
 
+/* Every allocation of export and import failing in turn: the call fails
+ * with TSR_ENOMEM (get_next with ENOMEM and a message), everything handed
+ * out is released, and no byte stays held (test_ctx_teardown). */
+static void test_arrow__allocation_failures(void **state) {
+  tsr_ctx *ctx = *state;
+  ref_frame ref;
+  ref_frame_random(&ref, TSR_NUM_COLTYPES, fu_types, 300, 20, 77);
+  tsr_frame *f = NULL;
+  assert_ok(ref_frame_to_frame(ctx, &ref, 3, 78, &f));
+  int failures = 0;
+  for (uint64_t n = 1;; n++) {
+    struct ArrowArrayStream stream;
+    assert_ok(tsr_frame_to_arrow_stream(f, NULL, &stream));
+    tsr_frame *g = NULL;
+    assert_ok(tsr_ctx_set_fail_allocation(ctx, n));
+    tsr_status st = tsr_frame_from_arrow_stream(ctx, &stream, &g);
+    assert_ok(tsr_ctx_set_fail_allocation(ctx, 0));
+    assert_null(stream.release);
+    if (st == TSR_OK) {
+      ref_frame got;
+      ref_frame_compute(g, &got);
+      ref_frame_assert_equal(&ref, &got);
+      ref_frame_free(&got);
+      tsr_frame_destroy(&g);
+      break;
+    }
+    assert_true(st == TSR_ENOMEM || st == TSR_EIO); /* EIO: get_next's ENOMEM */
+    assert_null(g);
+    failures++;
+  }
+  assert_true(failures > 20);
+  /* get_next alone: ENOMEM with a message, then the same batch again. */
+  for (uint64_t n = 1; n < 40; n++) {
+    struct ArrowArrayStream stream;
+    assert_ok(tsr_frame_to_arrow_stream(f, NULL, &stream));
+    struct ArrowArray a;
+    assert_ok(tsr_ctx_set_fail_allocation(ctx, n));
+    int rc = stream.get_next(&stream, &a);
+    assert_ok(tsr_ctx_set_fail_allocation(ctx, 0));
+    if (rc != 0) {
+      assert_int_equal(rc, ENOMEM);
+      assert_non_null(stream.get_last_error(&stream));
+      assert_null(a.release);
+      assert_int_equal(stream.get_next(&stream, &a), 0);
+    }
+    assert_non_null(a.release);
+    assert_int_equal(a.n_children, TSR_NUM_COLTYPES);
+    a.release(&a);
+    stream.release(&stream);
+  }
+  tsr_frame_destroy(&f);
+  ref_frame_free(&ref);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_arrow__roundtrip_random, test_ctx_setup,
@@ -540,6 +594,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_arrow__import_offsets_views_dictionaries,
                                       test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_arrow__unsupported_formats, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_arrow__allocation_failures, test_ctx_setup,
                                       test_ctx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
