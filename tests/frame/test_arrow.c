@@ -533,9 +533,9 @@ static void test_arrow__unsupported_formats(void **state) {
 static void test_arrow__allocation_failures(void **state) {
   tsr_ctx *ctx = *state;
   ref_frame ref;
-  ref_frame_random(&ref, TSR_NUM_COLTYPES, fu_types, 300, 20, 77);
+  ref_frame_random(&ref, TSR_NUM_COLTYPES, fu_types, 100, 20, 77);
   tsr_frame *f = NULL;
-  assert_ok(ref_frame_to_frame(ctx, &ref, 3, 78, &f));
+  assert_ok(ref_frame_to_frame(ctx, &ref, 2, 78, &f));
   int failures = 0;
   for (uint64_t n = 1;; n++) {
     struct ArrowArrayStream stream;
