@@ -77,29 +77,48 @@ static void release_root(struct ArrowSchema *s) {
 /* The format string of a column type. */
 static const char *format_of(tsr_type t) {
   switch (t.id) {
-  case TSR_COL_BOOL: return "b";
-  case TSR_COL_INT8: return "c";
-  case TSR_COL_INT16: return "s";
-  case TSR_COL_INT32: return "i";
-  case TSR_COL_INT64: return "l";
-  case TSR_COL_UINT8: return "C";
-  case TSR_COL_UINT16: return "S";
-  case TSR_COL_UINT32: return "I";
-  case TSR_COL_UINT64: return "L";
-  case TSR_COL_FLOAT32: return "f";
-  case TSR_COL_FLOAT64: return "g";
-  case TSR_COL_STRING: return "vu";
-  case TSR_COL_DICT: return "i"; /* the index; the dictionary's values are "U" */
-  case TSR_COL_DATE: return "tdD";
+  case TSR_COL_BOOL:
+    return "b";
+  case TSR_COL_INT8:
+    return "c";
+  case TSR_COL_INT16:
+    return "s";
+  case TSR_COL_INT32:
+    return "i";
+  case TSR_COL_INT64:
+    return "l";
+  case TSR_COL_UINT8:
+    return "C";
+  case TSR_COL_UINT16:
+    return "S";
+  case TSR_COL_UINT32:
+    return "I";
+  case TSR_COL_UINT64:
+    return "L";
+  case TSR_COL_FLOAT32:
+    return "f";
+  case TSR_COL_FLOAT64:
+    return "g";
+  case TSR_COL_STRING:
+    return "vu";
+  case TSR_COL_DICT:
+    return "i"; /* the index; the dictionary's values are "U" */
+  case TSR_COL_DATE:
+    return "tdD";
   case TSR_COL_TIMESTAMP:
     switch (t.unit) {
-    case TSR_TIME_S: return "tss:";
-    case TSR_TIME_MS: return "tsm:";
-    case TSR_TIME_US: return "tsu:";
-    case TSR_TIME_NS: return "tsn:";
+    case TSR_TIME_S:
+      return "tss:";
+    case TSR_TIME_MS:
+      return "tsm:";
+    case TSR_TIME_US:
+      return "tsu:";
+    case TSR_TIME_NS:
+      return "tsn:";
     }
     return NULL;
-  case TSR_NUM_COLTYPES: return NULL;
+  case TSR_NUM_COLTYPES:
+    return NULL;
   }
   return NULL;
 }
@@ -189,8 +208,8 @@ static void release_array(struct ArrowArray *a) {
 }
 
 /* A fresh array's private block, holding a reference to h. */
-static tsr_status array_init(ax_holder *h, struct ArrowArray *a, int64_t length,
-                             int64_t null_count, int64_t n_buffers) {
+static tsr_status array_init(ax_holder *h, struct ArrowArray *a, int64_t length, int64_t null_count,
+                             int64_t n_buffers) {
   ax_array *p;
   TSR_TRY(tsr_calloc(h->ctx, 1, sizeof *p, (void **)&p));
   atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);

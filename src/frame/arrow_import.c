@@ -60,9 +60,9 @@ static bool parse_value_format(const char *f, tsr_type *t, ai_kind *k) {
   static const struct {
     const char *format;
     tsr_coltype id;
-  } fixed[] = {{"c", TSR_COL_INT8},    {"s", TSR_COL_INT16},   {"i", TSR_COL_INT32},
-               {"l", TSR_COL_INT64},   {"C", TSR_COL_UINT8},   {"S", TSR_COL_UINT16},
-               {"I", TSR_COL_UINT32},  {"L", TSR_COL_UINT64},  {"f", TSR_COL_FLOAT32},
+  } fixed[] = {{"c", TSR_COL_INT8},    {"s", TSR_COL_INT16},  {"i", TSR_COL_INT32},
+               {"l", TSR_COL_INT64},   {"C", TSR_COL_UINT8},  {"S", TSR_COL_UINT16},
+               {"I", TSR_COL_UINT32},  {"L", TSR_COL_UINT64}, {"f", TSR_COL_FLOAT32},
                {"g", TSR_COL_FLOAT64}, {"tdD", TSR_COL_DATE}};
   *t = (tsr_type){TSR_COL_STRING, 0};
   if (strcmp(f, "u") == 0 || strcmp(f, "U") == 0 || strcmp(f, "vu") == 0) {
@@ -108,8 +108,8 @@ static tsr_status read_schema(ai_state *s, const struct ArrowSchema *schema) {
     ai_col *col = &s->cols[i];
     col->name = c->name;
     col->format = c->format ? c->format : "(null)";
-    TSR_CHECK(c->name != NULL && c->name[0] != '\0', TSR_EINVAL, "%s: column %d has no name",
-              fn, i);
+    TSR_CHECK(c->name != NULL && c->name[0] != '\0', TSR_EINVAL, "%s: column %d has no name", fn,
+              i);
     if (c->dictionary != NULL) {
       static const char idx[] = "csilCSIL";
       const char *p = strchr(idx, col->format[0]);
@@ -118,8 +118,7 @@ static tsr_status read_schema(ai_state *s, const struct ArrowSchema *schema) {
                 "%s: column '%s': dictionary index format '%s' is not an integer", fn, c->name,
                 col->format);
       const char *vf = c->dictionary->format ? c->dictionary->format : "(null)";
-      TSR_CHECK(parse_value_format(vf, &vt, &col->kind) && vt.id == TSR_COL_STRING,
-                TSR_ENOTSUP,
+      TSR_CHECK(parse_value_format(vf, &vt, &col->kind) && vt.id == TSR_COL_STRING, TSR_ENOTSUP,
                 "%s: column '%s': a dictionary of format '%s' is not supported (only strings: "
                 "u, U, vu)",
                 fn, c->name, vf);
@@ -193,8 +192,8 @@ static tsr_status check_strings(const ai_col *col, const struct ArrowArray *a, i
         continue;
       TSR_CHECK(v[i].u.ref.buffer < nbuf &&
                     (int64_t)v[i].u.ref.offset + v[i].length <= sizes[v[i].u.ref.buffer],
-                TSR_EINVAL, "%s: column '%s': %s: row %lld's view is outside its data buffer",
-                fn, col->name, what, (long long)i);
+                TSR_EINVAL, "%s: column '%s': %s: row %lld's view is outside its data buffer", fn,
+                col->name, what, (long long)i);
       *bytes += v[i].length;
     }
     return TSR_OK;
@@ -259,49 +258,65 @@ static tsr_status keep_dict(ai_state *s, ai_col *col, int64_t b, const struct Ar
 /* Codes of rows [off, off + len) of an index of type T into `codes`
  * (invalid rows: 0; valid NULL: every row valid), each checked against
  * the dictionary's size n. */
-#define AI_CODES(T)                                                                           \
-  do {                                                                                        \
-    const T *ix = (const T *)a->buffers[1] + off;                                             \
-    for (int64_t i = 0; i < len; i++) {                                                       \
-      if (valid != NULL && !tsr__bit_get(valid, i)) {                                         \
-        codes[i] = 0;                                                                         \
-        continue;                                                                             \
-      }                                                                                       \
-      int64_t k = (int64_t)ix[i];                                                             \
-      TSR_CHECK(k >= 0 && k < n, TSR_EINVAL,                                                  \
+#define AI_CODES(T)                                                                            \
+  do {                                                                                         \
+    const T *ix = (const T *)a->buffers[1] + off;                                              \
+    for (int64_t i = 0; i < len; i++) {                                                        \
+      if (valid != NULL && !tsr__bit_get(valid, i)) {                                          \
+        codes[i] = 0;                                                                          \
+        continue;                                                                              \
+      }                                                                                        \
+      int64_t k = (int64_t)ix[i];                                                              \
+      TSR_CHECK(k >= 0 && k < n, TSR_EINVAL,                                                   \
                 "%s: column '%s': row %lld's code %lld is outside its dictionary of %lld", fn, \
-                col->name, (long long)i, (long long)k, (long long)n);                         \
-      codes[i] = (int32_t)k;                                                                  \
-    }                                                                                         \
+                col->name, (long long)i, (long long)k, (long long)n);                          \
+      codes[i] = (int32_t)k;                                                                   \
+    }                                                                                          \
   } while (0)
 
 static tsr_status read_codes(const ai_col *col, const struct ArrowArray *a, int64_t off,
                              int64_t len, int64_t n, const uint8_t *valid, int32_t *codes) {
   static const char fn[] = "tsr_frame_from_arrow_stream";
   switch (col->index_width * (col->index_signed ? 1 : -1)) {
-  case 1: AI_CODES(int8_t); break;
-  case 2: AI_CODES(int16_t); break;
-  case 4: AI_CODES(int32_t); break;
-  case 8: AI_CODES(int64_t); break;
-  case -1: AI_CODES(uint8_t); break;
-  case -2: AI_CODES(uint16_t); break;
-  case -4: AI_CODES(uint32_t); break;
-  default: AI_CODES(uint64_t); break; /* over INT64_MAX: negative, refused */
+  case 1:
+    AI_CODES(int8_t);
+    break;
+  case 2:
+    AI_CODES(int16_t);
+    break;
+  case 4:
+    AI_CODES(int32_t);
+    break;
+  case 8:
+    AI_CODES(int64_t);
+    break;
+  case -1:
+    AI_CODES(uint8_t);
+    break;
+  case -2:
+    AI_CODES(uint16_t);
+    break;
+  case -4:
+    AI_CODES(uint32_t);
+    break;
+  default:
+    AI_CODES(uint64_t);
+    break; /* over INT64_MAX: negative, refused */
   }
   return TSR_OK;
 }
 
 /* Strings of rows [off, off + len) of a "u" (O = int32_t) or "U" (int64_t)
  * array as views into column chunk c (invalid rows: zero views). */
-#define AI_OFFSET_STRINGS(O)                                                   \
-  do {                                                                         \
-    const O *o = (const O *)a->buffers[1] + off;                               \
-    const char *data = a->buffers[2];                                          \
-    for (int64_t i = 0; i < len; i++)                                          \
-      if (tsr__bit_get(valid, i))                                              \
-        v[i] = tsr__view_make(c, data + o[i], (uint32_t)(o[i + 1] - o[i]));    \
-      else                                                                     \
-        memset(&v[i], 0, sizeof v[i]);                                         \
+#define AI_OFFSET_STRINGS(O)                                                \
+  do {                                                                      \
+    const O *o = (const O *)a->buffers[1] + off;                            \
+    const char *data = a->buffers[2];                                       \
+    for (int64_t i = 0; i < len; i++)                                       \
+      if (tsr__bit_get(valid, i))                                           \
+        v[i] = tsr__view_make(c, data + o[i], (uint32_t)(o[i + 1] - o[i])); \
+      else                                                                  \
+        memset(&v[i], 0, sizeof v[i]);                                      \
   } while (0)
 
 static void read_strings(ai_kind kind, const struct ArrowArray *a, int64_t off, int64_t len,
@@ -324,9 +339,9 @@ static void read_strings(ai_kind kind, const struct ArrowArray *a, int64_t off, 
       continue;
     }
     uint32_t n = src[i].length;
-    const char *p = n <= 12 ? src[i].u.inline_data
-                            : (const char *)a->buffers[2 + src[i].u.ref.buffer] +
-                                  src[i].u.ref.offset;
+    const char *p = n <= 12
+                        ? src[i].u.inline_data
+                        : (const char *)a->buffers[2 + src[i].u.ref.buffer] + src[i].u.ref.offset;
     v[i] = tsr__view_make(c, p, n);
   }
 }
@@ -448,9 +463,8 @@ static tsr_status read_batch(ai_state *s, int64_t b, const struct ArrowArray *ba
   TSR_CHECK(batch->length >= 0 && batch->offset >= 0 && batch->length <= INT32_MAX, TSR_EINVAL,
             "%s: batch %lld: length %lld at offset %lld", fn, (long long)b,
             (long long)batch->length, (long long)batch->offset);
-  TSR_CHECK(batch->null_count == 0 || batch->n_buffers < 1 || batch->buffers[0] == NULL,
-            TSR_EINVAL, "%s: batch %lld has null rows (a record batch's struct has none)", fn,
-            (long long)b);
+  TSR_CHECK(batch->null_count == 0 || batch->n_buffers < 1 || batch->buffers[0] == NULL, TSR_EINVAL,
+            "%s: batch %lld has null rows (a record batch's struct has none)", fn, (long long)b);
   int64_t len = batch->length;
   int n = s->ncols;
   tsr_status st = TSR_OK;
@@ -464,8 +478,8 @@ static tsr_status read_batch(ai_state *s, int64_t b, const struct ArrowArray *ba
     ai_col *col = &s->cols[i];
     widths[i] = tsr_type_width(col->type);
     TSR__CHECK_GOTO(st, a != NULL && a->n_buffers >= 2 && (len == 0 || a->buffers[1] != NULL),
-                    TSR_EINVAL, "%s: column '%s' of batch %lld has no values buffer", fn,
-                    col->name, (long long)b);
+                    TSR_EINVAL, "%s: column '%s' of batch %lld has no values buffer", fn, col->name,
+                    (long long)b);
     int64_t off = batch->offset + a->offset;
     TSR__CHECK_GOTO(st, a->offset >= 0 && a->length >= batch->offset + len, TSR_EINVAL,
                     "%s: column '%s' of batch %lld has %lld values at offset %lld, fewer than its "
@@ -547,8 +561,8 @@ static tsr_status merge_dict(ai_state *s, int i, tsr__dict **out) {
   char *data = NULL;
   bool *same = NULL; /* same[b]: batch b's dictionary is batch b - 1's */
   tsr_status st = TSR_OK;
-  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)total + 1, sizeof *all, "dictionary",
-                                     (void **)&all));
+  TSR__TRY_GOTO(st,
+                tsr__alloc_array(ctx, (size_t)total + 1, sizeof *all, "dictionary", (void **)&all));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)s->nchunks + 1, sizeof *same, (void **)&same));
   for (int64_t b = 1; b < s->nchunks; b++)
     same[b] = same_dict(col, b - 1, b);
@@ -568,8 +582,8 @@ static tsr_status merge_dict(ai_state *s, int i, tsr__dict **out) {
       all[u++] = all[k];
       bytes += all[k].len;
     }
-  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)u + 1, sizeof *offsets, "dictionary",
-                                     (void **)&offsets));
+  TSR__TRY_GOTO(
+      st, tsr__alloc_array(ctx, (size_t)u + 1, sizeof *offsets, "dictionary", (void **)&offsets));
   TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)bytes + 1, (void **)&data));
   offsets[0] = 0;
   for (int64_t k = 0; k < u; k++) {
@@ -580,8 +594,8 @@ static tsr_status merge_dict(ai_state *s, int i, tsr__dict **out) {
                   "tsr_frame_from_arrow_stream: column '%s' has %lld distinct strings", col->name,
                   (long long)u);
   TSR__TRY_GOTO(st, tsr__dict_create(ctx, col->name, u, offsets, data, out));
-  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)max_n + 1, sizeof *map, "dictionary",
-                                     (void **)&map));
+  TSR__TRY_GOTO(st,
+                tsr__alloc_array(ctx, (size_t)max_n + 1, sizeof *map, "dictionary", (void **)&map));
   bool identity = false;
   for (int64_t b = 0; b < s->nchunks; b++) {
     if (!same[b])
@@ -648,8 +662,9 @@ static void state_free(ai_state *s) {
 /* The stream's error as a tessera error. */
 static tsr_status stream_error(struct ArrowArrayStream *stream, int rc, const char *what) {
   const char *msg = stream->get_last_error ? stream->get_last_error(stream) : NULL;
-  return tsr_error_set(TSR_EIO, "tsr_frame_from_arrow_stream: the stream's %s failed (errno %d): %s",
-                       what, rc, msg ? msg : "no message");
+  return tsr_error_set(TSR_EIO,
+                       "tsr_frame_from_arrow_stream: the stream's %s failed (errno %d): %s", what,
+                       rc, msg ? msg : "no message");
 }
 
 tsr_status tsr_frame_from_arrow_stream(tsr_ctx *ctx, struct ArrowArrayStream *stream,
@@ -697,8 +712,8 @@ tsr_status tsr_frame_from_arrow_stream(tsr_ctx *ctx, struct ArrowArrayStream *st
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)n, sizeof *names, (void **)&names));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)n, sizeof *types, (void **)&types));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)n, sizeof *dicts, (void **)&dicts));
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)n * (size_t)nc + 1, sizeof *data_cap,
-                               (void **)&data_cap));
+  TSR__TRY_GOTO(st,
+                tsr_calloc(ctx, (size_t)n * (size_t)nc + 1, sizeof *data_cap, (void **)&data_cap));
   for (int i = 0; i < n; i++) {
     names[i] = (char *)s.cols[i].name;
     types[i] = s.cols[i].type;

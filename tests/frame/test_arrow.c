@@ -98,8 +98,8 @@ static void check_batch(const struct ArrowSchema *s, const struct ArrowArray *a,
 }
 
 static const char *expected_format(tsr_type t) {
-  static const char *const f[] = {"b", "c", "s", "i", "l", "C", "S", "I", "L", "f", "g", "vu",
-                                  "i", "tdD"};
+  static const char *const f[] = {"b", "c", "s", "i", "l",  "C", "S",
+                                  "I", "L", "f", "g", "vu", "i", "tdD"};
   static const char *const ts[] = {"tss:", "tsm:", "tsu:", "tsn:"};
   return t.id == TSR_COL_TIMESTAMP ? ts[t.unit] : f[t.id];
 }
@@ -306,23 +306,23 @@ static void hand_stream_release(struct ArrowArrayStream *st) {
   st->release = NULL;
 }
 static struct ArrowArrayStream hand_stream(hand *h) {
-  struct ArrowArrayStream s = {hand_get_schema, hand_get_next, hand_last_error,
-                               hand_stream_release, h};
+  struct ArrowArrayStream s = {hand_get_schema, hand_get_next, hand_last_error, hand_stream_release,
+                               h};
   return s;
 }
 
 #define NCOLS_HAND 8
 #define SCHEMA_CHILD(fmt, nm) \
-  {fmt, nm, NULL, ARROW_FLAG_NULLABLE, 0, NULL, NULL, hand_child_schema_release, NULL}
+  { fmt, nm, NULL, ARROW_FLAG_NULLABLE, 0, NULL, NULL, hand_child_schema_release, NULL }
 #define ARR(len, nulls, off, nbuf, bufs) \
-  {len, nulls, off, nbuf, 0, (const void **)(bufs), NULL, NULL, NULL, NULL}
+  { len, nulls, off, nbuf, 0, (const void **)(bufs), NULL, NULL, NULL, NULL }
 
 static void test_arrow__import_offsets_views_dictionaries(void **state) {
   tsr_ctx *ctx = *state;
   static struct ArrowSchema dict_values = SCHEMA_CHILD("u", NULL);
   static struct ArrowSchema kids[NCOLS_HAND] = {
-      SCHEMA_CHILD("i", "a"),   SCHEMA_CHILD("b", "flag"), SCHEMA_CHILD("u", "s"),
-      SCHEMA_CHILD("U", "L"),   SCHEMA_CHILD("vu", "v"),   SCHEMA_CHILD("c", "d"),
+      SCHEMA_CHILD("i", "a"),    SCHEMA_CHILD("b", "flag"), SCHEMA_CHILD("u", "s"),
+      SCHEMA_CHILD("U", "L"),    SCHEMA_CHILD("vu", "v"),   SCHEMA_CHILD("c", "d"),
       SCHEMA_CHILD("tsn:", "t"), SCHEMA_CHILD("tdD", "dt")};
   kids[5].dictionary = &dict_values;
   static struct ArrowSchema *kid_ptrs[NCOLS_HAND];
@@ -373,9 +373,9 @@ static void test_arrow__import_offsets_views_dictionaries(void **state) {
   static const int32_t dt_vals[4] = {100, 200, 300, 400};
   static const void *dt_bufs[2] = {NULL, dt_vals};
   static struct ArrowArray b0_kids[NCOLS_HAND] = {
-      ARR(6, -1, 2, 2, a_bufs),   ARR(4, 0, 0, 2, flag_bufs), ARR(4, 0, 1, 3, s_bufs),
-      ARR(4, 1, 0, 3, L_bufs),    ARR(5, 0, 0, 5, v_bufs),    ARR(4, 0, 0, 2, d_bufs),
-      ARR(4, 0, 0, 2, t_bufs),    ARR(4, 0, 0, 2, dt_bufs)};
+      ARR(6, -1, 2, 2, a_bufs), ARR(4, 0, 0, 2, flag_bufs), ARR(4, 0, 1, 3, s_bufs),
+      ARR(4, 1, 0, 3, L_bufs),  ARR(5, 0, 0, 5, v_bufs),    ARR(4, 0, 0, 2, d_bufs),
+      ARR(4, 0, 0, 2, t_bufs),  ARR(4, 0, 0, 2, dt_bufs)};
   b0_kids[5].dictionary = &dict0;
   /* Batch 1: 2 rows, offsets 0, another dictionary ("yellow", "blue"). */
   static const int32_t a1[2] = {-5, 6};
@@ -414,9 +414,8 @@ static void test_arrow__import_offsets_views_dictionaries(void **state) {
     b1_ptrs[i] = &b1_kids[i];
   }
   static const void *no_bufs[1] = {NULL};
-  struct ArrowArray batches[2] = {
-      {3, 0, 1, 1, NCOLS_HAND, no_bufs, b0_ptrs, NULL, NULL, NULL},
-      {2, 0, 0, 1, NCOLS_HAND, no_bufs, b1_ptrs, NULL, NULL, NULL}};
+  struct ArrowArray batches[2] = {{3, 0, 1, 1, NCOLS_HAND, no_bufs, b0_ptrs, NULL, NULL, NULL},
+                                  {2, 0, 0, 1, NCOLS_HAND, no_bufs, b1_ptrs, NULL, NULL, NULL}};
 
   hand h = {2, 0, &root, batches, 0, 0, 0, -1};
   struct ArrowArrayStream st = hand_stream(&h);
@@ -453,11 +452,10 @@ static void test_arrow__import_offsets_views_dictionaries(void **state) {
   const int32_t want_dt[5] = {200, 300, 400, -1, 0};
   assert_ok(tsr_frame_result_values(r, 7, dt, sizeof dt, NULL));
   assert_memory_equal(dt, want_dt, sizeof dt);
-  const char *want_str[4][5] = {
-      {"", "abcdefghijklmnopq", "h\xc3\xa9llo", "", "ok"},
-      {"", NULL, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "p", "q"},
-      {"HELLO-WORLD-LONG-STRING", "", "zzzzzzzzzzzzzzzz", "m", "no"},
-      {"red", NULL, "blue", "yellow", "blue"}};
+  const char *want_str[4][5] = {{"", "abcdefghijklmnopq", "h\xc3\xa9llo", "", "ok"},
+                                {"", NULL, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "p", "q"},
+                                {"HELLO-WORLD-LONG-STRING", "", "zzzzzzzzzzzzzzzz", "m", "no"},
+                                {"red", NULL, "blue", "yellow", "blue"}};
   const int cols[4] = {2, 3, 4, 5};
   for (int k = 0; k < 4; k++)
     for (int64_t row = 0; row < 5; row++) {
@@ -591,8 +589,8 @@ int main(void) {
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_arrow__zero_copy_and_release_order, test_ctx_setup,
                                       test_ctx_teardown),
-      cmocka_unit_test_setup_teardown(test_arrow__import_offsets_views_dictionaries,
-                                      test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_arrow__import_offsets_views_dictionaries, test_ctx_setup,
+                                      test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_arrow__unsupported_formats, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_arrow__allocation_failures, test_ctx_setup,

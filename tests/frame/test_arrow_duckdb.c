@@ -79,13 +79,13 @@ static bool duck_load(const char *path) {
   duck.lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (duck.lib == NULL)
     return false;
-#define SYM(field, name)                                     \
-  do {                                                       \
-    *(void **)&duck.field = dlsym(duck.lib, name);           \
-    if (duck.field == NULL) {                                \
-      fprintf(stderr, "%s: no symbol %s\n", path, name);     \
-      return false;                                          \
-    }                                                        \
+#define SYM(field, name)                                 \
+  do {                                                   \
+    *(void **)&duck.field = dlsym(duck.lib, name);       \
+    if (duck.field == NULL) {                            \
+      fprintf(stderr, "%s: no symbol %s\n", path, name); \
+      return false;                                      \
+    }                                                    \
   } while (0)
   SYM(open, "duckdb_open");
   SYM(close, "duckdb_close");
@@ -251,11 +251,12 @@ static void make_ref(ref_frame *ref) {
    * keep the ns column in range, the s column in DuckDB's range. */
   for (int k = TSR_NUM_COLTYPES; k <= TSR_NUM_COLTYPES + 1; k++)
     for (int64_t r = 0; r < NROWS; r++)
-      ((int64_t *)ref->cols[k].values)[r] %= (k == TSR_NUM_COLTYPES ? 100000000000ll
-                                                                    : 4000000000000000000ll);
+      ((int64_t *)ref->cols[k].values)[r] %=
+          (k == TSR_NUM_COLTYPES ? 100000000000ll : 4000000000000000000ll);
 }
 
-/* ---- export: DuckDB scans tessera's stream ---------------------------------------------------- */
+/* ---- export: DuckDB scans tessera's stream ----------------------------------------------------
+ */
 
 static duckdb_database db;
 static duckdb_connection con;
