@@ -10,6 +10,7 @@
 #define TESSERA_TESSERA_H
 
 #include <tessera/array.h>
+#include <tessera/arrow.h>
 #include <tessera/core.h>
 #include <tessera/dist.h>
 #include <tessera/exec.h>
