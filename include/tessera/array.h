@@ -712,17 +712,12 @@ typedef struct tsr_map_options {
 } tsr_map_options;
 /* tsr_map_blocks with options (NULL: as tsr_map_blocks with out_chunks NULL). */
 TSR_API TSR_NODISCARD tsr_status tsr_map_blocks_ex(size_t n, tsr_array *const *inputs,
-                                                   tsr_block_fn fn, void *user,
-                                                   tsr_dtype out_dtype,
-                                                   const tsr_map_options *options,
-                                                   tsr_array **out);
+                                                   tsr_block_fn fn, void *user, tsr_dtype out_dtype,
+                                                   const tsr_map_options *options, tsr_array **out);
 /* tsr_map_overlap with options (only the name applies). */
-TSR_API TSR_NODISCARD tsr_status tsr_map_overlap_ex(tsr_array *a, const int64_t *depth,
-                                                    tsr_boundary boundary, double constant,
-                                                    tsr_block_fn fn, void *user,
-                                                    tsr_dtype out_dtype,
-                                                    const tsr_map_options *options,
-                                                    tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_map_overlap_ex(
+    tsr_array *a, const int64_t *depth, tsr_boundary boundary, double constant, tsr_block_fn fn,
+    void *user, tsr_dtype out_dtype, const tsr_map_options *options, tsr_array **out);
 
 /* Factorizations through LAPACK (np.linalg's, lazy like every operation).
  * Inputs of any dtype are computed in float64 and results are float64

@@ -189,8 +189,7 @@ tsr_status tsr_map_blocks(size_t n, tsr_array *const *inputs, tsr_block_fn fn, v
 }
 
 tsr_status tsr_map_blocks_ex(size_t n, tsr_array *const *inputs, tsr_block_fn fn, void *user,
-                             tsr_dtype out_dtype, const tsr_map_options *options,
-                             tsr_array **out) {
+                             tsr_dtype out_dtype, const tsr_map_options *options, tsr_array **out) {
   char name[96], kname[64];
   TSR_CHECK(out != NULL, TSR_EINVAL, "tsr_map_blocks: out is NULL");
   *out = NULL;
@@ -225,11 +224,11 @@ tsr_status tsr_map_blocks_ex(size_t n, tsr_array *const *inputs, tsr_block_fn fn
   int in_ndim = ig->ndim, n_drop = options ? options->n_drop_axis : 0;
   int n_new = options ? options->n_new_axis : 0;
   bool dropped[TSR_MAX_NDIM], added[TSR_MAX_NDIM];
-  TSR_TRY(map_axes(name, "drop_axis", n_drop, options ? options->drop_axis : NULL, in_ndim,
-                   dropped));
+  TSR_TRY(
+      map_axes(name, "drop_axis", n_drop, options ? options->drop_axis : NULL, in_ndim, dropped));
   int ndim = in_ndim - n_drop + n_new;
-  TSR_CHECK(ndim <= TSR_MAX_NDIM, TSR_EINVAL, "%s: the output would have %d dimensions (at most %d)",
-            name, ndim, TSR_MAX_NDIM);
+  TSR_CHECK(ndim <= TSR_MAX_NDIM, TSR_EINVAL,
+            "%s: the output would have %d dimensions (at most %d)", name, ndim, TSR_MAX_NDIM);
   TSR_TRY(map_axes(name, "new_axis", n_new, options ? options->new_axis : NULL, ndim, added));
   map_node node;
   memset(&node, 0, sizeof node);
@@ -266,8 +265,8 @@ tsr_status tsr_map_blocks_ex(size_t n, tsr_array *const *inputs, tsr_block_fn fn
       for (int d = 0; d < in_ndim; d++) {
         whole[d][0] = 0;
         whole[d][1] = ug->shape[d];
-        axes[d] = dropped[d] ? (tsr__grid_axis){NULL, 0, whole[d], 1}
-                             : (tsr__grid_axis){ug, d, NULL, 0};
+        axes[d] =
+            dropped[d] ? (tsr__grid_axis){NULL, 0, whole[d], 1} : (tsr__grid_axis){ug, d, NULL, 0};
       }
       tsr_chunk_grid *target = NULL;
       tsr_status st = tsr__grid_from_axes(ctx, in_ndim, axes, &target);

@@ -120,10 +120,17 @@ static tsr_status overlap_kernel(const tsr_kernel_call *call) {
       center += pow3[axes[d].active];
     ext_size *= ext[d];
   }
-  tsr_block_info out_info = {ndim,      tsr__block_shape(ob), tsr__block_offset(ob),
-                             tsr__block_array_shape(ob), ob->chunk, ctx, p.name, call->thread};
-  tsr_block_info in_info = {
-      ndim, ext, ext_off, tsr__block_array_shape(ob), ob->chunk, ctx, p.name, call->thread};
+  tsr_block_info out_info = {.ndim = ndim,
+                             .shape = tsr__block_shape(ob),
+                             .offset = tsr__block_offset(ob),
+                             .array_shape = tsr__block_array_shape(ob),
+                             .chunk = ob->chunk,
+                             .ctx = ctx,
+                             .name = p.name,
+                             .thread = call->thread};
+  tsr_block_info in_info = out_info; /* the extended block */
+  in_info.shape = ext;
+  in_info.offset = ext_off;
   if ((!halo && (p.memory == NULL || ndim == 0)) || ext_size == 0) { /* the chunk as it is */
     const void *own = p.memory ? (const void *)p.memory : call->inputs[table[center]];
     return p.fn(call->output, &out_info, &own, &in_info, 1, p.user);
@@ -316,8 +323,8 @@ tsr_status tsr_map_overlap_ex(tsr_array *a, const int64_t *depth, tsr_boundary b
   TSR_CHECK(out != NULL, TSR_EINVAL, "tsr_map_overlap: out is NULL");
   *out = NULL;
   TSR_TRY(tsr__map_name("tsr_map_overlap", options, "map-overlap", kname, name, sizeof name));
-  TSR_CHECK(options == NULL || (options->chunks == NULL && options->n_drop_axis == 0 &&
-                                options->n_new_axis == 0),
+  TSR_CHECK(options == NULL ||
+                (options->chunks == NULL && options->n_drop_axis == 0 && options->n_new_axis == 0),
             TSR_EINVAL,
             "%s: options->chunks, drop_axis and new_axis are for tsr_map_blocks_ex; "
             "map_overlap keeps a's shape and chunks",

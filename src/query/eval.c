@@ -1306,12 +1306,24 @@ static tsr_status linalg_fn(call *c, qv *out) {
     s = get_array(c, "b", TSR_NUM_DTYPES, &b);
   if (s == TSR_OK) {
     switch (op) {
-    case 0: s = tsr_qr(a, &r[0], &r[1]); break;
-    case 1: s = tsr_svd(a, &r[0], &r[1], &r[2]); break;
-    case 2: s = tsr_lstsq(a, b, &r[0]); break;
-    case 3: s = tsr_solve(a, b, &r[0]); break;
-    case 4: s = tsr_inv(a, &r[0]); break;
-    default: s = tsr_cholesky(a, &r[0]); break;
+    case 0:
+      s = tsr_qr(a, &r[0], &r[1]);
+      break;
+    case 1:
+      s = tsr_svd(a, &r[0], &r[1], &r[2]);
+      break;
+    case 2:
+      s = tsr_lstsq(a, b, &r[0]);
+      break;
+    case 3:
+      s = tsr_solve(a, b, &r[0]);
+      break;
+    case 4:
+      s = tsr_inv(a, &r[0]);
+      break;
+    default:
+      s = tsr_cholesky(a, &r[0]);
+      break;
     }
     if (s != TSR_OK)
       s = wrap(ev, c->node->pos, s);
@@ -1320,7 +1332,8 @@ static tsr_status linalg_fn(call *c, qv *out) {
   tsr_array_destroy(&b);
   int n = op == 0 ? 2 : op == 1 ? 3 : 1;
   qv *items = NULL;
-  if (s == TSR_OK && n > 1 && (s = tsr_calloc(ev->ctx, (size_t)n, sizeof *items, (void **)&items)) != TSR_OK)
+  if (s == TSR_OK && n > 1 &&
+      (s = tsr_calloc(ev->ctx, (size_t)n, sizeof *items, (void **)&items)) != TSR_OK)
     s = wrap(ev, c->node->pos, s);
   if (s != TSR_OK) {
     for (int i = 0; i < 3; i++)

@@ -131,9 +131,9 @@ static void test_linalg_numpy__matches_numpy_linalg(void **state) {
     int64_t n;
     bool abs_values;
   } checks[] = {
-      {"q", &q, M * N, true},           {"r", &r, N * N, true},       {"u", &u, M * N, true},
-      {"s", &s, N, false},              {"vt", &vt, N * N, true},     {"lstsq", &ls, N * K, false},
-      {"solve", &so, S * K, false},     {"inv", &inv, S * S, false},  {"cholesky", &ch, S * S, false},
+      {"q", &q, M * N, true},       {"r", &r, N * N, true},      {"u", &u, M * N, true},
+      {"s", &s, N, false},          {"vt", &vt, N * N, true},    {"lstsq", &ls, N * K, false},
+      {"solve", &so, S * K, false}, {"inv", &inv, S * S, false}, {"cholesky", &ch, S * S, false},
   };
   for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
     char name[32];

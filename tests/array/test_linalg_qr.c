@@ -469,9 +469,9 @@ static void test_linalg_qr__eval_functions(void **state) {
   assert_ok(tsr_matmul(xt, x, &spd));
   assert_ok(tsr_slice(y, 1, (tsr_index[]){TSR_SLICE(0, 3, 1)}, &c3));
   static const char *programs[] = {
-      "f = qr(a); f[0]", "f = qr(a); f[1]", "f = svd(a); f[0]", "f = svd(a); f[1]",
-      "f = svd(a); f[2]", "lstsq(a, b)",    "solve(sq, c3)",    "inv(sq)",
-      "cholesky(spd)",
+      "f = qr(a); f[0]",  "f = qr(a); f[1]",  "f = svd(a); f[0]",
+      "f = svd(a); f[1]", "f = svd(a); f[2]", "lstsq(a, b)",
+      "solve(sq, c3)",    "inv(sq)",          "cholesky(spd)",
   };
   for (size_t i = 0; i < sizeof programs / sizeof programs[0]; i++) {
     tsr_array *want = NULL, *parts[3] = {NULL, NULL, NULL};

@@ -298,8 +298,7 @@ static tsr_status check_context(const tsr_block_info *oi, const tsr_block_info *
     const tsr_block_info *b = i < n_in ? &ii[i] : oi;
     if (b->ctx != want->ctx || strcmp(b->name, want->name) != 0 || b->thread < 0 ||
         b->thread >= want->max_threads)
-      return tsr_error_set(TSR_EINTERNAL, "bad context: name '%s', thread %d", b->name,
-                           b->thread);
+      return tsr_error_set(TSR_EINTERNAL, "bad context: name '%s', thread %d", b->name, b->thread);
   }
   return TSR_OK;
 }
