@@ -11,7 +11,9 @@
  * block through declared chunks, new axes) against naive loops. */
 #include "test_util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static uint64_t rng_state = 0x5eed;
 static uint64_t next_rand(void) {
@@ -483,9 +485,22 @@ static void test_map__named_kernel_in_stats_and_errors(void **state) {
   double buf[10];
   void *bufs[1] = {buf};
   size_t bytes = sizeof buf;
-  tsr_compute_options co = {.on_stats = kernel_stats, .stats_user = &found};
+  char trace[] = "/tmp/tessera_map_trace_XXXXXX";
+  int fd = mkstemp(trace);
+  assert_true(fd >= 0);
+  close(fd);
+  tsr_compute_options co = {
+      .on_stats = kernel_stats, .stats_user = &found, .run = {.trace_path = trace}};
   assert_ok(tsr_array_to_buffers_ex(1, &r, bufs, &bytes, &co));
   assert_int_equal(found, 4); /* one task per chunk under the kernel's name */
+  FILE *tf = fopen(trace, "r"); /* the trace labels the tasks with it too */
+  assert_non_null(tf);
+  char text[65536];
+  size_t len = fread(text, 1, sizeof text - 1, tf);
+  text[len] = '\0';
+  fclose(tf);
+  unlink(trace);
+  assert_non_null(strstr(text, "\"my-kernel\""));
   armed = 1;
   assert_fails(tsr_array_to_buffer(r, buf, sizeof buf), TSR_EDTYPE,
                "(kernel 'my-kernel'): my-kernel refuses chunk 2");
