@@ -103,6 +103,26 @@ if(NOT TARGET tessera::openblas)
   list(APPEND TESSERA_PKG_LIBS_PRIVATE -L${openblas_dir} -lopenblas)
 endif()
 
+# LAPACKE (array/qr.c, array/linalg_small.c: QR, SVD, LU, Cholesky) as
+# tessera::lapacke: pkg-config first (Debian's liblapacke-dev ships
+# lapacke.pc; its LAPACK is OpenBLAS's through Debian's alternatives), else
+# the library and lapacke.h where Debian or a source build put them.
+tessera_pkg_module(LAPACKE lapacke tessera::lapacke)
+if(NOT TARGET tessera::lapacke)
+  find_library(LAPACKE_LIBRARY lapacke)
+  find_path(LAPACKE_INCLUDE_DIR lapacke.h
+    PATHS /usr/include/${CMAKE_LIBRARY_ARCHITECTURE} /usr/include /usr/local/include
+    PATH_SUFFIXES openblas-pthread openblas "")
+  if(NOT LAPACKE_LIBRARY OR NOT LAPACKE_INCLUDE_DIR)
+    tessera_dependency_missing("LAPACKE not found: install liblapacke-dev")
+  endif()
+  add_library(tessera::lapacke INTERFACE IMPORTED)
+  target_include_directories(tessera::lapacke INTERFACE ${LAPACKE_INCLUDE_DIR})
+  target_link_libraries(tessera::lapacke INTERFACE ${LAPACKE_LIBRARY})
+  get_filename_component(lapacke_dir ${LAPACKE_LIBRARY} DIRECTORY)
+  list(APPEND TESSERA_PKG_LIBS_PRIVATE -L${lapacke_dir} -llapacke)
+endif()
+
 # MPI (dist/, the only layer that includes mpi.h itself) as tessera::mpi:
 # Open MPI's pkg-config module first, else CMake's FindMPI.
 tessera_pkg_module(MPI ompi-c tessera::mpi)

@@ -29,10 +29,10 @@ case "$mode" in
 esac
 
 # Everything the project needs now and in its planned milestones (MPI,
-# parallel HDF5, libdeflate, OpenBLAS), so the set-up never changes shape.
+# parallel HDF5, libdeflate, OpenBLAS, LAPACKE), so the set-up never changes shape.
 packages=(build-essential cmake pkg-config git python3
           libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
-          libdeflate-dev zlib1g-dev libopenblas-dev libcmocka-dev)
+          libdeflate-dev zlib1g-dev libopenblas-dev liblapacke-dev libcmocka-dev)
 # The benchmark peers (bench/peers/), for bench mode only: Debian's packages.
 if [ "$mode" = bench ]; then
   packages+=(python3-numpy python3-dask python3-h5py python3-pandas gnuplot-nox)

@@ -590,6 +590,11 @@ typedef struct tsr_block_info {
   const int64_t *offset;
   const int64_t *array_shape;
   int64_t chunk;
+  /* The kernel's context, the same in every info of one call: */
+  tsr_ctx *ctx;     /* the arrays' context: scratch via tsr_kernel_alloc / tsr_free */
+  const char *name; /* the kernel's name (tsr_map_options.name, or "map-blocks" /
+                       "map-overlap"), as --stats, traces and errors show it */
+  int thread;       /* the worker running the call, 0 .. threads - 1 */
 } tsr_block_info;
 
 /* A user kernel: fill `out` (C-contiguous, out_info->shape) from the input
@@ -674,6 +679,83 @@ TSR_API TSR_NODISCARD tsr_status tsr_array_eye(tsr_ctx *ctx, tsr_dtype dtype, in
 /* Computes a and returns an array over its computed chunks (held in memory
  * until the result is destroyed), like Dask's persist. */
 TSR_API TSR_NODISCARD tsr_status tsr_array_persist(tsr_array *a, tsr_array **out);
+
+/* ======================================================================== */
+/* Named user kernels; factorizations (map.c, overlap.c, qr.c,              */
+/* linalg_small.c)                                                          */
+/* ======================================================================== */
+/* Options of tsr_map_blocks_ex and tsr_map_overlap_ex (zero-initialise;
+ * every field is optional):
+ *   name: the kernel's name, 1..63 printable ASCII characters without quotes
+ *     or backslashes: statistics (--stats), traces (--trace) and a failing
+ *     task's message ("task 17 (kernel 'NAME'): ...") show it, creation
+ *     errors start with "tsr_map_blocks 'NAME':"; NULL: "map-blocks" /
+ *     "map-overlap".
+ *   map_blocks only (Dask's chunks=, drop_axis=, new_axis=): the output has
+ *     the input's axes without drop_axis[0..n_drop_axis) (input axes), with
+ *     new axes at positions new_axis[0..n_new_axis) (output axes; negative
+ *     counts from the end); kept axes have the input's number of chunks,
+ *     new axes one.  chunks gives the output's chunks (extents may differ
+ *     from the input's: a kernel may shrink or grow its block), else kept
+ *     axes keep the input's chunks and new axes have extent 1.  Inputs are
+ *     rechunked to one chunk along dropped axes first, so the kernel sees
+ *     them whole (as Dask concatenates blocks along them).
+ * The kernel gets the input block(s) and writes the output block of
+ * out_info->shape; in_info[i].chunk is the input's chunk number. */
+typedef struct tsr_map_options {
+  const char *name;
+  const tsr_chunk_grid *chunks;
+  int n_drop_axis;
+  const int *drop_axis;
+  int n_new_axis;
+  const int *new_axis;
+} tsr_map_options;
+/* tsr_map_blocks with options (NULL: as tsr_map_blocks with out_chunks NULL). */
+TSR_API TSR_NODISCARD tsr_status tsr_map_blocks_ex(size_t n, tsr_array *const *inputs,
+                                                   tsr_block_fn fn, void *user, tsr_dtype out_dtype,
+                                                   const tsr_map_options *options, tsr_array **out);
+/* tsr_map_overlap with options (only the name applies). */
+TSR_API TSR_NODISCARD tsr_status tsr_map_overlap_ex(
+    tsr_array *a, const int64_t *depth, tsr_boundary boundary, double constant, tsr_block_fn fn,
+    void *user, tsr_dtype out_dtype, const tsr_map_options *options, tsr_array **out);
+
+/* Factorizations through LAPACK (np.linalg's, lazy like every operation).
+ * Inputs of any dtype are computed in float64 and results are float64
+ * (NumPy keeps float32).  Every task runs LAPACK single-threaded and the
+ * work is split by the chunking alone, so results are bitwise identical for
+ * any number of threads.  Errors found only by computing (a singular or
+ * not positive definite matrix, a rank-deficient least squares problem)
+ * fail that compute with TSR_EINVAL naming a.
+ *
+ * Tall-and-skinny QR (TSQR, dask.array.linalg.tsqr) of a 2-d m x n matrix,
+ * NumPy's reduced mode: Q (m x K, a's row chunks, one column chunk) and R
+ * (K x n, one chunk), K = min(m, n), with a = Q R and Q^T Q = I.  a is
+ * rechunked to one chunk along its columns (n should be small: every R is
+ * K x n and the tree stacks 16 of them); row blocks are factored in
+ * parallel and their R factors merged by a tree of fan-in 16.  Signs: R's
+ * diagonal is non-negative (NumPy leaves LAPACK's signs).  Either of q, r
+ * may be NULL (not wanted). */
+TSR_API TSR_NODISCARD tsr_status tsr_qr(tsr_array *a, tsr_array **q, tsr_array **r);
+/* SVD through TSQR (dask.array.linalg.svd): a = U diag(S) Vt with U (m x
+ * K, a's row chunks), S (K, descending, >= 0), Vt (K x n): NumPy's
+ * full_matrices=False.  The SVD of R (dgesdd) gives U = Q U_r.  Singular
+ * vectors' signs are LAPACK's (a pair u_i, v_i may both be negated). */
+TSR_API TSR_NODISCARD tsr_status tsr_svd(tsr_array *a, tsr_array **u, tsr_array **s,
+                                         tsr_array **vt);
+/* Least squares through TSQR: x minimising |a x - b| for a (m x n, m >= n,
+ * full column rank; else TSR_ENOTSUP / a failing compute) and b (m, or m x
+ * k): x = R^-1 Q^T b, shape n (or n x k).  Only x (np.linalg.lstsq's first
+ * result).  Rank: a diagonal entry of R at most eps * max(m, n) times the
+ * largest one (NumPy's default rcond) is rank deficiency. */
+TSR_API TSR_NODISCARD tsr_status tsr_lstsq(tsr_array *a, tsr_array *b, tsr_array **x);
+/* For a square a that fits in one chunk (a single chunk already, or at most
+ * tsr_ctx_chunk_bytes() as float64; else TSR_ENOTSUP naming a; not square:
+ * TSR_ESHAPE): np.linalg.solve (b: n or n x k, solved per column chunk
+ * after one LU of a), np.linalg.inv, and np.linalg.cholesky (the lower L
+ * with a = L L^T, reading a's lower triangle). */
+TSR_API TSR_NODISCARD tsr_status tsr_solve(tsr_array *a, tsr_array *b, tsr_array **x);
+TSR_API TSR_NODISCARD tsr_status tsr_inv(tsr_array *a, tsr_array **out);
+TSR_API TSR_NODISCARD tsr_status tsr_cholesky(tsr_array *a, tsr_array **out);
 
 #ifdef __cplusplus
 }

@@ -186,6 +186,12 @@ int64_t tsr__axis_segments(const tsr_chunk_grid *g, int d, int64_t a, int64_t s,
 
 /* --- user kernels, cumulative, persist --- */
 
+/* The kernel name of a map_blocks / map_overlap call (map.c): options->name
+ * checked (1..63 printable ASCII, no quotes or backslashes, else TSR_EINVAL)
+ * or dflt, into name[64]; fn[fn_size] receives "api 'name'" for messages. */
+tsr_status tsr__map_name(const char *api, const tsr_map_options *options, const char *dflt,
+                         char *name, char *fn, size_t fn_size);
+
 /* Whether a double converts to dtype without undefined behaviour (as
  * np.full and tsr_array_full accept it). */
 static inline bool tsr__value_fits(tsr_dtype dtype, double v) {

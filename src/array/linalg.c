@@ -42,7 +42,7 @@
 
 #include <cblas.h>
 
-#include "array_impl.h"
+#include "linalg_impl.h"
 
 enum {
   GROUP_MAX = 8,  /* chunk products accumulated by one task (beta = 1) */
@@ -81,10 +81,10 @@ typedef struct gemm_params {
 
 #ifdef OPENBLAS_VERSION
 static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
-static int blas_users; /* product tasks running now */
+static int blas_users; /* BLAS / LAPACK tasks running now */
 static int blas_saved; /* OpenBLAS's thread count before the first of them */
 
-static void blas_enter(void) {
+void tsr__blas_enter(void) {
   pthread_mutex_lock(&blas_lock);
   if (blas_users++ == 0) {
     blas_saved = openblas_get_num_threads();
@@ -94,15 +94,15 @@ static void blas_enter(void) {
   pthread_mutex_unlock(&blas_lock);
 }
 
-static void blas_leave(void) {
+void tsr__blas_leave(void) {
   pthread_mutex_lock(&blas_lock);
   if (--blas_users == 0 && blas_saved != 1)
     openblas_set_num_threads(blas_saved);
   pthread_mutex_unlock(&blas_lock);
 }
 #else
-static void blas_enter(void) {}
-static void blas_leave(void) {}
+void tsr__blas_enter(void) {}
+void tsr__blas_leave(void) {}
 #endif
 
 /* ---- kernels ------------------------------------------------------------ */
@@ -232,7 +232,7 @@ static tsr_status gemm_kernel(const tsr_kernel_call *call) {
     TSR_TRY(tsr_kernel_alloc(ctx, (size_t)(need_a + need_b) * item, (void **)&scratch));
   char *scratch_b = scratch != NULL ? scratch + (size_t)need_a * item : NULL;
   bool accumulate = false;
-  blas_enter();
+  tsr__blas_enter();
   for (int32_t i = 0; i < p.npairs; i++) {
     const int64_t *pair = pairs + i * per_pair;
     int64_t kc = pair[0];
@@ -251,7 +251,7 @@ static tsr_status gemm_kernel(const tsr_kernel_call *call) {
     gemm(cd, ta, tb, m, n, kc, a, ta ? m : kc, b, tb ? kc : n, accumulate, call->output);
     accumulate = true;
   }
-  blas_leave();
+  tsr__blas_leave();
   if (!accumulate) /* every contracted extent was 0: the sum is empty */
     memset(call->output, 0, call->output_bytes);
   tsr_free(ctx, scratch);

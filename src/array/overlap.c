@@ -24,6 +24,7 @@
 typedef struct overlap_params {
   tsr_block_fn fn;
   void *user;
+  const char *name; /* the node's overlap_node.name (alive while it runs) */
   int32_t boundary;
   int32_t itemsize; /* of the input */
   int32_t n_active;
@@ -119,9 +120,17 @@ static tsr_status overlap_kernel(const tsr_kernel_call *call) {
       center += pow3[axes[d].active];
     ext_size *= ext[d];
   }
-  tsr_block_info out_info = {ndim, tsr__block_shape(ob), tsr__block_offset(ob),
-                             tsr__block_array_shape(ob), ob->chunk};
-  tsr_block_info in_info = {ndim, ext, ext_off, tsr__block_array_shape(ob), ob->chunk};
+  tsr_block_info out_info = {.ndim = ndim,
+                             .shape = tsr__block_shape(ob),
+                             .offset = tsr__block_offset(ob),
+                             .array_shape = tsr__block_array_shape(ob),
+                             .chunk = ob->chunk,
+                             .ctx = ctx,
+                             .name = p.name,
+                             .thread = call->thread};
+  tsr_block_info in_info = out_info; /* the extended block */
+  in_info.shape = ext;
+  in_info.offset = ext_off;
   if ((!halo && (p.memory == NULL || ndim == 0)) || ext_size == 0) { /* the chunk as it is */
     const void *own = p.memory ? (const void *)p.memory : call->inputs[table[center]];
     return p.fn(call->output, &out_info, &own, &in_info, 1, p.user);
@@ -192,6 +201,7 @@ static tsr_status overlap_kernel(const tsr_kernel_call *call) {
 typedef struct overlap_node {
   overlap_params p;
   int64_t depth[TSR_MAX_NDIM];
+  char name[64]; /* the kernel's name */
 } overlap_node;
 
 static tsr_status lower_overlap(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
@@ -201,7 +211,7 @@ static tsr_status lower_overlap(const tsr__expr *e, tsr_taskgraph *g, const uint
   int ndim = grid->ndim;
   int boundary = node->p.boundary;
   uint32_t k;
-  TSR_TRY(tsr_taskgraph_add_kernel(g, "map-overlap", overlap_kernel, e->ctx, &k));
+  TSR_TRY(tsr_taskgraph_add_kernel(g, node->name, overlap_kernel, e->ctx, &k));
   size_t bytes = table_at(ndim) + (size_t)node->p.n_combos * sizeof(int32_t);
   unsigned char *params = NULL;
   uint32_t *ids = NULL;
@@ -295,6 +305,7 @@ static void hash_overlap(const tsr__expr *e, tsr__hash *h) {
   size_t item = (size_t)node->p.itemsize;
   tsr__hash_bytes(h, node->p.constant, item < sizeof node->p.constant ? item : 8);
   tsr__hash_i64s(h, node->depth, e->grid->ndim);
+  tsr__hash_str(h, node->name);
 }
 
 static const tsr__op op_overlap = {"map-overlap", lower_overlap, NULL, false, NULL, hash_overlap};
@@ -302,9 +313,22 @@ static const tsr__op op_overlap = {"map-overlap", lower_overlap, NULL, false, NU
 tsr_status tsr_map_overlap(tsr_array *a, const int64_t *depth, tsr_boundary boundary,
                            double constant, tsr_block_fn fn, void *user, tsr_dtype out_dtype,
                            tsr_array **out) {
-  static const char name[] = "tsr_map_overlap";
-  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", name);
+  return tsr_map_overlap_ex(a, depth, boundary, constant, fn, user, out_dtype, NULL, out);
+}
+
+tsr_status tsr_map_overlap_ex(tsr_array *a, const int64_t *depth, tsr_boundary boundary,
+                              double constant, tsr_block_fn fn, void *user, tsr_dtype out_dtype,
+                              const tsr_map_options *options, tsr_array **out) {
+  char name[96], kname[64];
+  TSR_CHECK(out != NULL, TSR_EINVAL, "tsr_map_overlap: out is NULL");
   *out = NULL;
+  TSR_TRY(tsr__map_name("tsr_map_overlap", options, "map-overlap", kname, name, sizeof name));
+  TSR_CHECK(options == NULL ||
+                (options->chunks == NULL && options->n_drop_axis == 0 && options->n_new_axis == 0),
+            TSR_EINVAL,
+            "%s: options->chunks, drop_axis and new_axis are for tsr_map_blocks_ex; "
+            "map_overlap keeps a's shape and chunks",
+            name);
   TSR_CHECK(a != NULL, TSR_EINVAL, "%s: a is NULL", name);
   TSR_CHECK(fn != NULL, TSR_EINVAL, "%s: fn is NULL", name);
   const tsr__expr *x = a->expr;
@@ -359,6 +383,8 @@ tsr_status tsr_map_overlap(tsr_array *a, const int64_t *depth, tsr_boundary boun
     return status;
   }
   memcpy(params, &node, sizeof node);
+  memcpy(params->name, kname, sizeof kname);
+  params->p.name = params->name;
   tsr__expr *e;
   tsr__expr *input = a->expr;
   TSR_TRY(tsr__expr_create(ctx, &op_overlap, out_dtype, g, 1, &input, params, &e));

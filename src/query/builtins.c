@@ -76,6 +76,12 @@ static const tsr__qfn table[] = {
     {"randint", QF_REARRANGE, 4, P("low", "high", "shape", "seed", "chunks"), 1},
     {"array", QF_REARRANGE, 5, P("object"), 1},
     {"asarray", QF_REARRANGE, 5, P("a"), 1},
+    {"qr", QF_LINALG, 0, P("a"), 1},
+    {"svd", QF_LINALG, 1, P("a"), 1},
+    {"lstsq", QF_LINALG, 2, P("a", "b"), 2},
+    {"solve", QF_LINALG, 3, P("a", "b"), 2},
+    {"inv", QF_LINALG, 4, P("a"), 1},
+    {"cholesky", QF_LINALG, 5, P("a"), 1},
 };
 
 static const struct {

@@ -1296,6 +1296,65 @@ static tsr_status order_fn(call *c, qv *out) {
   return TSR_OK;
 }
 
+/* np.linalg's qr (Q, R), svd (U, S, Vh), lstsq (x only), solve, inv and
+ * cholesky (array.h: tsr_qr ...); several results come back as a tuple. */
+static tsr_status linalg_fn(call *c, qv *out) {
+  tsr__qeval *ev = c->ev;
+  int op = c->node->fn->op;
+  tsr_array *a = NULL, *b = NULL, *r[3] = {NULL, NULL, NULL};
+  TSR_TRY(get_array(c, "a", TSR_NUM_DTYPES, &a));
+  tsr_status s = TSR_OK;
+  if (op == 2 || op == 3)
+    s = get_array(c, "b", TSR_NUM_DTYPES, &b);
+  if (s == TSR_OK) {
+    switch (op) {
+    case 0:
+      s = tsr_qr(a, &r[0], &r[1]);
+      break;
+    case 1:
+      s = tsr_svd(a, &r[0], &r[1], &r[2]);
+      break;
+    case 2:
+      s = tsr_lstsq(a, b, &r[0]);
+      break;
+    case 3:
+      s = tsr_solve(a, b, &r[0]);
+      break;
+    case 4:
+      s = tsr_inv(a, &r[0]);
+      break;
+    default:
+      s = tsr_cholesky(a, &r[0]);
+      break;
+    }
+    if (s != TSR_OK)
+      s = wrap(ev, c->node->pos, s);
+  }
+  tsr_array_destroy(&a);
+  tsr_array_destroy(&b);
+  int n = op == 0 ? 2 : op == 1 ? 3 : 1;
+  qv *items = NULL;
+  if (s == TSR_OK && n > 1 &&
+      (s = tsr_calloc(ev->ctx, (size_t)n, sizeof *items, (void **)&items)) != TSR_OK)
+    s = wrap(ev, c->node->pos, s);
+  if (s != TSR_OK) {
+    for (int i = 0; i < 3; i++)
+      tsr_array_destroy(&r[i]);
+    return s;
+  }
+  if (n == 1) {
+    set_array(out, r[0]);
+    return TSR_OK;
+  }
+  for (int i = 0; i < n; i++)
+    set_array(&items[i], r[i]);
+  memset(out, 0, sizeof *out);
+  out->kind = QV_TUPLE;
+  out->items = items;
+  out->n = n;
+  return TSR_OK;
+}
+
 /* round(a, decimals) as np.round: a * 10^d, rint, / 10^d (d < 0: a / 10^-d,
  * rint, * 10^-d) with the same operations, so the same values; integers
  * are returned as they are for d >= 0, else rounded through float64 and
@@ -1707,6 +1766,8 @@ static tsr_status dispatch(call *c, qv *out) {
     return rearrange(c, out);
   case QF_HDF5_ATTR:
     return hdf5_attr(c, out);
+  case QF_LINALG:
+    return linalg_fn(c, out);
   case QF_UNARY:
     TSR_TRY(get_array(c, p0, TSR_NUM_DTYPES, &a));
     s = tsr_unary((tsr_unary_op)fn->op, a, &r);

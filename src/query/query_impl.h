@@ -143,6 +143,7 @@ typedef enum tsr__qfn_kind {
   QF_LIKE,     /* op: 0 zeros_like, 1 ones_like, 2 full_like, 3 empty_like */
   QF_REARRANGE, /* op: 0 pad, 1 tile, 2 repeat, 3 permutation, 4 randint, 5 array/asarray */
   QF_HDF5_ATTR, /* attr(a, name): a numeric attribute of an --in dataset */
+  QF_LINALG,    /* op: 0 qr, 1 svd, 2 lstsq, 3 solve, 4 inv, 5 cholesky */
 } tsr__qfn_kind;
 
 #define TSR__QFN_MAX_PARAMS 6

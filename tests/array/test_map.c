@@ -5,10 +5,15 @@
  * computes a weighted sum whose result is compared element by element.
  * Also: another output grid with the same chunk counts, many inputs, the
  * same input twice, a failing user kernel, errors that name the shapes, and
- * allocation failures. */
+ * allocation failures; named kernels (their context in the block infos, their
+ * name in the run's statistics and in errors, map_overlap's too) and
+ * shape-changing map_blocks (per-row sums dropping an axis, one sum per
+ * block through declared chunks, new axes) against naive loops. */
 #include "test_util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static uint64_t rng_state = 0x5eed;
 static uint64_t next_rand(void) {
@@ -280,6 +285,252 @@ static void test_map__errors_name_the_problem(void **state) {
   tsr_array_destroy(&c);
 }
 
+/* ---- named kernels, their context, and shape-changing map_blocks ---- */
+
+typedef struct ctx_check {
+  tsr_ctx *ctx;
+  const char *name;
+  int max_threads;
+} ctx_check;
+
+/* The context every info carries: the arrays' ctx, the name, the thread. */
+static tsr_status check_context(const tsr_block_info *oi, const tsr_block_info *ii, size_t n_in,
+                                const ctx_check *want) {
+  for (size_t i = 0; i <= n_in; i++) {
+    const tsr_block_info *b = i < n_in ? &ii[i] : oi;
+    if (b->ctx != want->ctx || strcmp(b->name, want->name) != 0 || b->thread < 0 ||
+        b->thread >= want->max_threads)
+      return tsr_error_set(TSR_EINTERNAL, "bad context: name '%s', thread %d", b->name, b->thread);
+  }
+  return TSR_OK;
+}
+
+/* Per-row sums of a block holding whole rows (axis 1 dropped), through
+ * scratch memory from the kernel's context. */
+static tsr_status row_sums(void *out, const tsr_block_info *oi, const void *const *in,
+                           const tsr_block_info *ii, size_t n_in, void *user) {
+  TSR_TRY(check_context(oi, ii, n_in, user));
+  int64_t rows = ii[0].shape[0], cols = ii[0].shape[1];
+  if (oi->ndim != 1 || oi->shape[0] != rows || cols != ii[0].array_shape[1] || ii[0].offset[1] != 0)
+    return tsr_error_set(TSR_EINTERNAL, "row_sums: block %lld x %lld of a %lld-column array",
+                         (long long)rows, (long long)cols, (long long)ii[0].array_shape[1]);
+  double *scratch = NULL;
+  TSR_TRY(tsr_kernel_alloc(oi->ctx, (size_t)(rows + 1) * sizeof *scratch, (void **)&scratch));
+  const double *x = in[0];
+  for (int64_t i = 0; i < rows; i++) {
+    scratch[i] = 0;
+    for (int64_t j = 0; j < cols; j++)
+      scratch[i] += x[i * cols + j];
+  }
+  memcpy(out, scratch, (size_t)rows * sizeof *scratch);
+  tsr_free(oi->ctx, scratch);
+  return TSR_OK;
+}
+
+/* One value per block: its sum (declared 1 x 1 output chunks). */
+static tsr_status block_sum(void *out, const tsr_block_info *oi, const void *const *in,
+                            const tsr_block_info *ii, size_t n_in, void *user) {
+  TSR_TRY(check_context(oi, ii, n_in, user));
+  if (oi->shape[0] != 1 || oi->shape[1] != 1)
+    return tsr_error_set(TSR_EINTERNAL, "block_sum: output block is not 1 x 1");
+  const double *x = in[0];
+  double s = 0;
+  for (int64_t i = 0; i < ii[0].shape[0] * ii[0].shape[1]; i++)
+    s += x[i];
+  *(double *)out = s;
+  return TSR_OK;
+}
+
+/* A new trailing axis of extent 2: (x, x^2). */
+static tsr_status with_square(void *out, const tsr_block_info *oi, const void *const *in,
+                              const tsr_block_info *ii, size_t n_in, void *user) {
+  TSR_TRY(check_context(oi, ii, n_in, user));
+  if (oi->ndim != 2 || oi->shape[1] != 2 || oi->shape[0] != ii[0].shape[0] ||
+      oi->offset[0] != ii[0].offset[0])
+    return tsr_error_set(TSR_EINTERNAL, "with_square: unexpected output block");
+  const double *x = in[0];
+  double *o = out;
+  for (int64_t i = 0; i < ii[0].shape[0]; i++) {
+    o[2 * i] = x[i];
+    o[2 * i + 1] = x[i] * x[i];
+  }
+  return TSR_OK;
+}
+
+/* Copies the block (for a leading new axis of extent 1). */
+static tsr_status copy_block(void *out, const tsr_block_info *oi, const void *const *in,
+                             const tsr_block_info *ii, size_t n_in, void *user) {
+  TSR_TRY(check_context(oi, ii, n_in, user));
+  memcpy(out, in[0], (size_t)ii[0].shape[0] * sizeof(double));
+  return TSR_OK;
+}
+
+static void test_map__drop_axis_and_declared_chunks(void **state) {
+  tsr_ctx *ctx = *state;
+  enum { R = 13, C = 10 };
+  double data[R * C];
+  for (int i = 0; i < R * C; i++)
+    data[i] = (double)((i * 37) % 101) / 7.0;
+  tsr_array *x = NULL, *r = NULL;
+  assert_ok(tsr_array_from_buffer(ctx, TSR_FLOAT64, 2, (int64_t[]){R, C}, (int64_t[]){4, 3}, data,
+                                  TSR_BUFFER_BORROW, NULL, NULL, &x));
+  for (int t = 0; t < 3; t++) {
+    configure(ctx, t * 2);
+    ctx_check want = {ctx, "rowsum", t == 0 ? 1 : t * 2};
+    tsr_map_options o = {.name = "rowsum", .n_drop_axis = 1, .drop_axis = (int[]){-1}};
+    assert_ok(tsr_map_blocks_ex(1, &x, row_sums, &want, TSR_FLOAT64, &o, &r));
+    assert_int_equal(tsr_array_ndim(r), 1);
+    assert_int_equal(tsr_array_shape(r)[0], R);
+    assert_int_equal(tsr_chunk_grid_nchunks(tsr_array_chunks(r)), 4); /* x's row chunks */
+    double got[R];
+    assert_ok(tsr_array_to_buffer(r, got, sizeof got));
+    for (int i = 0; i < R; i++) {
+      double s = 0;
+      for (int j = 0; j < C; j++)
+        s += data[i * C + j];
+      assert_true(got[i] == s);
+    }
+    tsr_array_destroy(&r);
+  }
+  /* Declared output chunks: one sum per block, 4 x 4 blocks of 1 x 1. */
+  tsr_chunk_grid *og = NULL;
+  assert_ok(tsr_chunk_grid_create_uniform(ctx, 2, (int64_t[]){4, 4}, (int64_t[]){1, 1}, &og));
+  ctx_check want = {ctx, "map-blocks", 64};
+  tsr_map_options o = {.chunks = og};
+  assert_ok(tsr_map_blocks_ex(1, &x, block_sum, &want, TSR_FLOAT64, &o, &r));
+  tsr_chunk_grid_destroy(&og);
+  double sums[16];
+  assert_ok(tsr_array_to_buffer(r, sums, sizeof sums));
+  for (int bi = 0; bi < 4; bi++)
+    for (int bj = 0; bj < 4; bj++) {
+      double s = 0;
+      for (int i = bi * 4; i < R && i < bi * 4 + 4; i++)
+        for (int j = bj * 3; j < C && j < bj * 3 + 3; j++)
+          s += data[i * C + j];
+      assert_true(sums[bi * 4 + bj] == s);
+    }
+  tsr_array_destroy(&r);
+  tsr_array_destroy(&x);
+}
+
+static void test_map__new_axis(void **state) {
+  tsr_ctx *ctx = *state;
+  enum { N = 10 };
+  double data[N];
+  for (int i = 0; i < N; i++)
+    data[i] = i - 3.5;
+  tsr_array *x = NULL, *r = NULL;
+  assert_ok(tsr_array_from_buffer(ctx, TSR_FLOAT64, 1, (int64_t[]){N}, (int64_t[]){3}, data,
+                                  TSR_BUFFER_BORROW, NULL, NULL, &x));
+  /* A trailing axis of extent 2, declared: rows chunked as x (3, 3, 3, 1). */
+  tsr_chunk_grid *og = NULL;
+  assert_ok(tsr_chunk_grid_create_uniform(ctx, 2, (int64_t[]){N, 2}, (int64_t[]){3, 2}, &og));
+  ctx_check want = {ctx, "square", 64};
+  tsr_map_options o = {.name = "square", .chunks = og, .n_new_axis = 1, .new_axis = (int[]){1}};
+  assert_ok(tsr_map_blocks_ex(1, &x, with_square, &want, TSR_FLOAT64, &o, &r));
+  tsr_chunk_grid_destroy(&og);
+  double got[2 * N];
+  assert_ok(tsr_array_to_buffer(r, got, sizeof got));
+  for (int i = 0; i < N; i++) {
+    assert_true(got[2 * i] == data[i]);
+    assert_true(got[2 * i + 1] == data[i] * data[i]);
+  }
+  tsr_array_destroy(&r);
+  /* A leading axis without declared chunks: extent 1, shape (1, N). */
+  want.name = "lead";
+  tsr_map_options o2 = {.name = "lead", .n_new_axis = 1, .new_axis = (int[]){0}};
+  assert_ok(tsr_map_blocks_ex(1, &x, copy_block, &want, TSR_FLOAT64, &o2, &r));
+  assert_int_equal(tsr_array_ndim(r), 2);
+  assert_int_equal(tsr_array_shape(r)[0], 1);
+  assert_int_equal(tsr_array_shape(r)[1], N);
+  double row[N];
+  assert_ok(tsr_array_to_buffer(r, row, sizeof row));
+  assert_memory_equal(row, data, sizeof row);
+  tsr_array_destroy(&r);
+  /* Declared chunks that do not fit the axes. */
+  assert_ok(tsr_chunk_grid_create_uniform(ctx, 2, (int64_t[]){N, 4}, (int64_t[]){3, 2}, &og));
+  o.chunks = og;
+  assert_fails(tsr_map_blocks_ex(1, &x, with_square, &want, TSR_FLOAT64, &o, &r), TSR_ESHAPE,
+               "tsr_map_blocks 'square': options->chunks has 2 chunks on axis 1");
+  tsr_chunk_grid_destroy(&og);
+  tsr_array_destroy(&x);
+}
+
+static void kernel_stats(const tsr_run_stats *stats, void *user) {
+  int *found = user;
+  for (uint32_t k = 0; k < stats->n_kernels; k++)
+    if (strcmp(stats->kernels[k].name, "my-kernel") == 0)
+      *found += (int)stats->kernels[k].tasks;
+}
+
+static tsr_status fail_chunk2(void *out, const tsr_block_info *oi, const void *const *in,
+                              const tsr_block_info *ii, size_t n_in, void *user) {
+  (void)in;
+  (void)ii;
+  (void)n_in;
+  const int *armed = user;
+  if (*armed && oi->chunk == 2)
+    return tsr_error_set(TSR_EDTYPE, "%s refuses chunk 2", oi->name);
+  memset(out, 0, (size_t)oi->shape[0] * sizeof(double));
+  return TSR_OK;
+}
+
+static void test_map__named_kernel_in_stats_and_errors(void **state) {
+  tsr_ctx *ctx = *state;
+  tsr_array *x = NULL, *r = NULL;
+  assert_ok(tsr_array_ones(ctx, TSR_FLOAT64, 1, (int64_t[]){10}, (int64_t[]){3}, &x));
+  int armed = 0, found = 0;
+  tsr_map_options o = {.name = "my-kernel"};
+  assert_ok(tsr_map_blocks_ex(1, &x, fail_chunk2, &armed, TSR_FLOAT64, &o, &r));
+  double buf[10];
+  void *bufs[1] = {buf};
+  size_t bytes = sizeof buf;
+  char trace[] = "/tmp/tessera_map_trace_XXXXXX";
+  int fd = mkstemp(trace);
+  assert_true(fd >= 0);
+  close(fd);
+  tsr_compute_options co = {
+      .on_stats = kernel_stats, .stats_user = &found, .run = {.trace_path = trace}};
+  assert_ok(tsr_array_to_buffers_ex(1, &r, bufs, &bytes, &co));
+  assert_int_equal(found, 4); /* one task per chunk under the kernel's name */
+  FILE *tf = fopen(trace, "r"); /* the trace labels the tasks with it too */
+  assert_non_null(tf);
+  char text[65536];
+  size_t len = fread(text, 1, sizeof text - 1, tf);
+  text[len] = '\0';
+  fclose(tf);
+  unlink(trace);
+  assert_non_null(strstr(text, "\"my-kernel\""));
+  armed = 1;
+  assert_fails(tsr_array_to_buffer(r, buf, sizeof buf), TSR_EDTYPE,
+               "(kernel 'my-kernel'): my-kernel refuses chunk 2");
+  tsr_array_destroy(&r);
+  /* map_overlap names its kernel too. */
+  tsr_map_options ov = {.name = "halo"};
+  assert_ok(tsr_map_overlap_ex(x, (int64_t[]){1}, TSR_BOUNDARY_NEAREST, 0, fail_chunk2, &armed,
+                               TSR_FLOAT64, &ov, &r));
+  assert_fails(tsr_array_to_buffer(r, buf, sizeof buf), TSR_EDTYPE,
+               "(kernel 'halo'): halo refuses chunk 2");
+  tsr_array_destroy(&r);
+  /* Creation errors name it; bad names and options are refused. */
+  tsr_map_options bad_axis = {.name = "my-kernel", .n_drop_axis = 1, .drop_axis = (int[]){1}};
+  assert_fails(tsr_map_blocks_ex(1, &x, fail_chunk2, &armed, TSR_FLOAT64, &bad_axis, &r),
+               TSR_EINVAL, "tsr_map_blocks 'my-kernel': options->drop_axis[0] = 1 is out of range");
+  tsr_map_options bad_name = {.name = "a\"b"};
+  assert_fails(tsr_map_blocks_ex(1, &x, fail_chunk2, &armed, TSR_FLOAT64, &bad_name, &r),
+               TSR_EINVAL, "options->name");
+  tsr_map_options empty_name = {.name = ""};
+  assert_fails(tsr_map_overlap_ex(x, (int64_t[]){1}, TSR_BOUNDARY_NONE, 0, fail_chunk2, &armed,
+                                  TSR_FLOAT64, &empty_name, &r),
+               TSR_EINVAL, "options->name");
+  tsr_map_options shape_opts = {.name = "halo", .n_new_axis = 1, .new_axis = (int[]){0}};
+  assert_fails(tsr_map_overlap_ex(x, (int64_t[]){1}, TSR_BOUNDARY_NONE, 0, fail_chunk2, &armed,
+                                  TSR_FLOAT64, &shape_opts, &r),
+               TSR_EINVAL, "tsr_map_overlap 'halo': options->chunks, drop_axis and new_axis");
+  assert_null(r);
+  tsr_array_destroy(&x);
+}
+
 static void test_map__allocation_failures(void **state) {
   tsr_ctx *ctx = *state;
   int64_t shape[2] = {6, 5}, chunks[2] = {4, 2};
@@ -331,6 +582,11 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_map__user_failure_propagates, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_map__errors_name_the_problem, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_map__drop_axis_and_declared_chunks, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_map__new_axis, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_map__named_kernel_in_stats_and_errors, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_map__allocation_failures, test_ctx_setup,
                                       test_ctx_teardown),
