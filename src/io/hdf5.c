@@ -133,6 +133,8 @@ static void h5_explain(char *buf, size_t size) {
 
 #define WHY_BYTES 512
 
+void tsr__h5_explain(char *buf, size_t size) { h5_explain(buf, size); }
+
 /* ---- datasets ------------------------------------------------------------- */
 
 struct tsr__h5_dataset {
@@ -233,6 +235,8 @@ static hid_t bool_enum(hid_t base) {
   return t;
 }
 
+hid_t tsr__h5_bool_enum(hid_t base) { return bool_enum(base); }
+
 static bool is_bool_enum(hid_t t) {
   if (H5Tget_nmembers(t) != 2)
     return false;
@@ -326,6 +330,8 @@ static bool map_type(hid_t ftype, tsr__h5_dataset *d, bool *exact, char *why, si
   d->itemsize = tsr_dtype_size(d->info.dtype);
   return d->memtype >= 0;
 }
+
+bool tsr__h5_is_bool_enum(hid_t t) { return is_bool_enum(t); }
 
 tsr_dtype tsr__h5_file_dtype(hid_t ftype) {
   tsr__h5_dataset d;
@@ -944,6 +950,8 @@ struct tsr__h5_file {
   size_t n, cap;
   tsr__h5_dataset **sets;
 };
+
+hid_t tsr__h5_file_hid(const tsr__h5_file *f) { return f->file; }
 
 static void file_free(tsr__h5_file *f) {
   tsr_ctx *ctx = f->ctx;
