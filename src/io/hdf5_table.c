@@ -1079,12 +1079,7 @@ tsr_status tsr__h5_rtable_open(tsr_ctx *ctx, const char *fn, const char *path, c
   TSR__TRY_GOTO(status, tsr__strdup(ctx, path, &t->path));
   TSR__TRY_GOTO(status, tsr__strdup(ctx, object, &t->object));
   tsr__h5_lock();
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  if (fapl >= 0)
-    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
-  t->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-  if (fapl >= 0)
-    H5Pclose(fapl);
+  t->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); /* as hdf5.c opens it */
   if (t->file < 0)
     tsr__h5_explain(why, sizeof why);
   H5O_info_t oi;
