@@ -23,6 +23,14 @@
 
 /* ---- writing ---------------------------------------------------------------------------- */
 
+/* A worker thread's failure: its message is thread-local, so it is kept
+ * in msg (inside the caller's critical section) and set again on the
+ * calling thread. */
+static tsr_status first_error(tsr_status st, char *msg) {
+  snprintf(msg, 1024, "%s", tsr_last_error());
+  return st;
+}
+
 typedef struct gather_buf {
   void *values;
   uint8_t *valid;
@@ -231,6 +239,7 @@ tsr_status tsr_frame_write_hdf5(tsr_frame *f, const char *path, const char *grou
     if (status == TSR_OK) {
       int64_t units = (int64_t)n * p.nunits_col;
       tsr_status st2 = TSR_OK;
+      char msg[1024] = "";
 #pragma omp parallel for schedule(dynamic, 1) num_threads(tsr_ctx_threads(ctx))
       for (int64_t u = 0; u < units; u++) {
         tsr_status s3;
@@ -242,10 +251,10 @@ tsr_status tsr_frame_write_hdf5(tsr_frame *f, const char *path, const char *grou
         if (s3 != TSR_OK) {
 #pragma omp critical(tsr_frame_hdf5_status)
           if (st2 == TSR_OK)
-            st2 = s3;
+            st2 = first_error(s3, msg);
         }
       }
-      status = st2;
+      status = st2 == TSR_OK ? TSR_OK : tsr_error_set(st2, "%s", msg);
     }
     if (status == TSR_OK)
       status = tsr__h5_wtable_close(&p.table);
@@ -312,6 +321,7 @@ tsr_status tsr_frame_read_hdf5(tsr_ctx *ctx, const char *path, const char *objec
   }
   {
     tsr_status st2 = TSR_OK;
+    char msg[1024] = "";
 #pragma omp parallel for schedule(dynamic, 1) num_threads(tsr_ctx_threads(ctx))
     for (int64_t c = 0; c < nchunks; c++) {
       tsr_status s3;
@@ -327,10 +337,11 @@ tsr_status tsr_frame_read_hdf5(tsr_ctx *ctx, const char *path, const char *objec
       if (s3 != TSR_OK) {
 #pragma omp critical(tsr_frame_hdf5_status)
         if (st2 == TSR_OK)
-          st2 = s3;
+          st2 = first_error(s3, msg);
       }
     }
-    TSR__TRY_GOTO(status, st2);
+    if (st2 != TSR_OK)
+      TSR__TRY_GOTO(status, tsr_error_set(st2, "%s", msg));
   }
   for (int64_t c = 0; c < nchunks; c++)
     for (int i = 0; i < n; i++)
