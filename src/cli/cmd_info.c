@@ -1,6 +1,8 @@
 /* cmd_info.c — `tessera info FILE.h5 [/OBJECT]`: the groups and datasets of
  * an HDF5 file, with dtype, shape, chunking, filters, and logical and
- * stored sizes. */
+ * stored sizes; then every table group and compound dataset as a frame
+ * (its columns or fields with their types and null counts, and rows). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -16,7 +18,9 @@ static void help(FILE *out) {
         "dataset): for each dataset the dtype tessera reads it as (an enum as its integer\n"
         "type), shape, layout (chunks, contiguous, compact, virtual), every filter by name,\n"
         "and logical and stored size; soft and external links with their targets (not\n"
-        "followed; dangling ones marked).\n",
+        "followed; dangling ones marked).  Then each table group (docs/frames.md, \"HDF5\n"
+        "tables\") and compound dataset as a frame: rows, and one line per column or field\n"
+        "with its type and null count (this reads the table).\n",
         out);
 }
 
@@ -31,8 +35,74 @@ static void shape_text(char *buf, size_t size, int ndim, const int64_t *shape) {
     snprintf(buf + at, size - at, ndim == 1 ? ",)" : ")");
 }
 
+/* Groups and compound datasets seen by the walk: candidates for frames. */
+typedef struct frame_objs {
+  char **paths;
+  bool *compound;
+  size_t n, cap;
+} frame_objs;
+
+static void note_obj(frame_objs *o, const char *path, bool compound) {
+  if (o->n == o->cap) {
+    size_t cap = o->cap ? 2 * o->cap : 16;
+    char **p = realloc(o->paths, cap * sizeof *p);
+    if (p == NULL)
+      return;
+    o->paths = p;
+    bool *c = realloc(o->compound, cap * sizeof *c);
+    if (c == NULL)
+      return;
+    o->compound = c;
+    o->cap = cap;
+  }
+  o->paths[o->n] = strdup(path);
+  if (o->paths[o->n] != NULL)
+    o->compound[o->n++] = compound;
+}
+
+/* Prints the frame over `object` (a table group or compound dataset);
+ * groups that are not tables are skipped.  Returns the status. */
+static tsr_status print_frame(tsr_ctx *ctx, const char *file, const char *object, bool compound) {
+  tsr_frame *f = NULL;
+  tsr_status s = tsr_frame_read_hdf5(ctx, file, object, NULL, &f);
+  if (s == TSR_EINVAL && !compound && strstr(tsr_last_error(), "is not a table") != NULL)
+    return TSR_OK;
+  if (s != TSR_OK) {
+    printf("%s: cannot be read as a frame: %s\n", object, tsr_last_error());
+    return TSR_OK;
+  }
+  tsr_frame_result *r = NULL;
+  s = tsr_frame_compute(f, NULL, &r);
+  int ncols = tsr_frame_ncols(f);
+  if (s == TSR_OK) {
+    printf("%s: %s, %lld rows, %d %s\n", object, compound ? "compound dataset" : "table",
+           (long long)tsr_frame_result_nrows(r), ncols, compound ? "fields" : "columns");
+    size_t width = 4;
+    for (int col = 0; col < ncols; col++) {
+      size_t w = strlen(tsr_frame_col_name(f, col));
+      width = w > width ? w : width;
+    }
+    width = width > 40 ? 40 : width;
+    for (int col = 0; col < ncols && s == TSR_OK; col++) {
+      int64_t nulls = 0;
+      for (int64_t ch = 0; ch < tsr_frame_result_nchunks(r) && s == TSR_OK; ch++) {
+        tsr_column_chunk cc;
+        s = tsr_frame_result_chunk(r, col, ch, &cc);
+        nulls += s == TSR_OK ? cc.null_count : 0;
+      }
+      printf("  %-*s  %-14s %lld nulls\n", (int)width, tsr_frame_col_name(f, col),
+             tsr_type_name(tsr_frame_col_type(f, col)), (long long)nulls);
+    }
+  }
+  tsr_frame_result_destroy(&r);
+  tsr_frame_destroy(&f);
+  return s;
+}
+
 static int print_entry(const tsr_hdf5_entry *e, void *user) {
-  (void)user;
+  frame_objs *objs = user;
+  if (e->link == NULL && (!e->is_dataset || (e->type != NULL && strcmp(e->type, "compound") == 0)))
+    note_obj(objs, e->path, e->is_dataset);
   if (e->link != NULL) {
     printf("%-32s %s link -> %s%s\n", e->path, e->link, e->target,
            e->dangling ? " (dangling)" : "");
@@ -93,9 +163,16 @@ int cmd_info(int argc, char **argv) {
   /* The environment is checked as by every command (info needs no
    * context otherwise). */
   tsr_ctx *ctx = NULL;
+  frame_objs objs = {0};
   tsr_status s = tsr_ctx_create(&ctx);
-  tsr_ctx_destroy(&ctx);
   if (s == TSR_OK)
-    s = tsr_hdf5_list(file, object, print_entry, NULL);
+    s = tsr_hdf5_list(file, object, print_entry, &objs);
+  for (size_t k = 0; k < objs.n && s == TSR_OK; k++)
+    s = print_frame(ctx, file, objs.paths[k], objs.compound[k]);
+  for (size_t k = 0; k < objs.n; k++)
+    free(objs.paths[k]);
+  free(objs.paths);
+  free(objs.compound);
+  tsr_ctx_destroy(&ctx);
   return s == TSR_OK ? CLI_OK : cli_fail(s);
 }
