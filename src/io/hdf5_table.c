@@ -1471,7 +1471,6 @@ tsr_status tsr__h5_rtable_read(tsr__h5_rtable *t, int64_t row0, int64_t rows, vo
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *st, (void **)&st));
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *widths, (void **)&widths));
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *dcap, (void **)&dcap));
-  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)rows + 1, 8, "scratch", (void **)&scratch));
   if (t->compound)
     TSR__TRY_GOTO(status, read_records(t, row0, rows, &recs));
   /* strings first: their bytes size the chunk */
@@ -1530,6 +1529,9 @@ tsr_status tsr__h5_rtable_read(tsr__h5_rtable *t, int64_t row0, int64_t rows, vo
       if (c->dtype == want) {
         TSR__TRY_GOTO(status, tsr__h5_read_block(c->values, off, cnt, vals));
       } else {
+        if (scratch == NULL) /* only for conversions and validity */
+          TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)rows + 1, 8, "scratch",
+                                                 (void **)&scratch));
         TSR__TRY_GOTO(status, tsr__h5_read_block(c->values, off, cnt, scratch));
         int64_t bad = 0;
         TSR__CHECK_GOTO(status,
@@ -1540,6 +1542,9 @@ tsr_status tsr__h5_rtable_read(tsr__h5_rtable *t, int64_t row0, int64_t rows, vo
       }
     }
     if (c->valid != NULL && rows > 0) {
+      if (scratch == NULL)
+        TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)rows + 1, 8, "scratch",
+                                               (void **)&scratch));
       TSR__TRY_GOTO(status, tsr__h5_read_block(c->valid, off, cnt, scratch));
       uint8_t *bits = tsr__colchunk_validity(cc);
       memset(bits, 0, (size_t)(rows + 7) / 8);
