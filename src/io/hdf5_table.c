@@ -1302,36 +1302,42 @@ static tsr_status read_strings_h5(tsr__h5_rtable *t, rcol *c, int64_t row0, int6
   return status;
 }
 
-/* Strings in the offsets layout. */
+/* Strings in the offsets layout: the offsets of rows [row0, row0 + rows)
+ * are whole chunks (decompressed in parallel), the one after them a
+ * single-element read; then the rows' bytes. */
 static tsr_status read_strings_offsets(tsr__h5_rtable *t, rcol *c, int64_t row0, int64_t rows,
                                        strtmp *s) {
   static const char fn[] = "tsr_frame_read_hdf5";
   tsr_ctx *ctx = t->ctx;
-  int64_t o[1] = {row0}, n[1] = {rows + 1};
-  int64_t *off = NULL;
-  TSR_TRY(tsr__alloc_array(ctx, (size_t)rows + 1, sizeof *off, "offsets", (void **)&off));
-  tsr_status status = tsr__h5_read_block(c->offsets, o, n, off);
+  int64_t o[1] = {row0}, n[1] = {rows}, last[1] = {row0 + rows}, one[1] = {1};
+  TSR_TRY(tsr__alloc_array(ctx, (size_t)rows + 1, sizeof *s->off, "string offsets",
+                           (void **)&s->off));
+  int64_t *off = s->off;
+  tsr_status status = rows > 0 ? tsr__h5_read_block(c->offsets, o, n, off) : TSR_OK;
+  if (status == TSR_OK)
+    status = tsr__h5_read_block(c->offsets, last, one, off + rows);
   int64_t nbytes = tsr__h5_dataset_info(c->values)->shape[0];
+  if (status == TSR_OK && (off[0] < 0 || off[0] > nbytes))
+    status = tsr_error_set(TSR_EINVAL, "%s: %s: the offsets of column '%s' are damaged at row %lld",
+                           fn, t->path, c->name, (long long)row0);
   for (int64_t i = 0; i < rows && status == TSR_OK; i++)
-    if (off[i] < 0 || off[i] > off[i + 1] || off[i + 1] > nbytes || off[i + 1] - off[i] > INT32_MAX)
+    if (off[i] > off[i + 1] || off[i + 1] > nbytes || off[i + 1] - off[i] > INT32_MAX)
       status = tsr_error_set(TSR_EINVAL,
                              "%s: %s: the offsets of column '%s' are damaged at row %lld (%lld, "
                              "%lld; %lld bytes)",
                              fn, t->path, c->name, (long long)(row0 + i), (long long)off[i],
                              (long long)off[i + 1], (long long)nbytes);
-  if (status == TSR_OK && rows == 0 && (off[0] < 0 || off[0] > nbytes))
-    status = tsr_error_set(TSR_EINVAL, "%s: %s: the offsets of column '%s' are damaged", fn,
-                           t->path, c->name);
   if (status == TSR_OK)
-    status = strtmp_init(ctx, s, rows, (size_t)(off[rows] - off[0]));
+    status = tsr_alloc(ctx, (size_t)(off[rows] - off[0]) + 1, (void **)&s->data);
   if (status == TSR_OK && off[rows] > off[0]) {
     int64_t bo[1] = {off[0]}, bn[1] = {off[rows] - off[0]};
     status = tsr__h5_read_block(c->values, bo, bn, s->data);
   }
-  if (status == TSR_OK)
+  if (status == TSR_OK) {
+    int64_t base = off[0];
     for (int64_t i = 0; i <= rows; i++)
-      s->off[i] = off[i] - off[0];
-  tsr_free(ctx, off);
+      off[i] -= base;
+  }
   return status;
 }
 
