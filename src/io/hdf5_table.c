@@ -1056,6 +1056,11 @@ static tsr_status open_compound(tsr__h5_rtable *t, const char *fn, hid_t d) {
     t->chunk_rows = (int64_t)cd[0] * (int64_t)((65536 + cd[0] - 1) / cd[0]);
   if (dcpl >= 0)
     H5Pclose(dcpl);
+  /* at most 64 MiB of records per row chunk */
+  int64_t most = (int64_t)((64u << 20) / t->rec_size);
+  if (t->chunk_rows <= 0 || t->chunk_rows > most)
+    t->chunk_rows = cd[0] > 0 && most > (int64_t)cd[0] ? most / (int64_t)cd[0] * (int64_t)cd[0]
+                                                       : (most > 0 ? most : 1);
   H5Eclear2(H5E_DEFAULT);
   return TSR_OK;
 }
@@ -1196,6 +1201,21 @@ tsr_status tsr__h5_rtable_open(tsr_ctx *ctx, const char *fn, const char *path, c
   }
   if (t->chunk_rows <= 0)
     t->chunk_rows = INT64_C(1) << 20;
+  if (!t->compound) { /* at most about 256 MiB of values per row chunk, whole file chunks */
+    uint64_t row_bytes = 1;
+    for (int i = 0; i < t->n; i++)
+      row_bytes += col_width(t->cols[i].type) + 1;
+    int64_t most = (int64_t)((UINT64_C(256) << 20) / row_bytes);
+    if (t->chunk_rows > most) {
+      int64_t unit = INT64_C(1) << 20;
+      for (int i = 0; i < t->n; i++)
+        if (t->cols[i].values != NULL && tsr__h5_dataset_info(t->cols[i].values)->chunked) {
+          unit = tsr__h5_dataset_info(t->cols[i].values)->chunk[0];
+          break;
+        }
+      t->chunk_rows = most >= unit ? most / unit * unit : (most > 0 ? most : 1);
+    }
+  }
   *out = t;
   t = NULL;
 fail:
