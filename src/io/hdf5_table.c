@@ -688,6 +688,7 @@ struct tsr__h5_rtable {
   rcol *cols;
   int64_t nrows, chunk_rows;
   bool compound;
+  bool has_vlen; /* compound: a variable-length string field (kept or not): reclaim */
   hid_t file, dset, memtype; /* compound: the dataset and its native memory type */
   size_t rec_size;
 };
@@ -997,6 +998,7 @@ static tsr_status add_fields(tsr__h5_rtable *t, const char *fn, hid_t ct, size_t
                                 : "an integer of an unsupported size";
     } else if (cls == H5T_STRING) {
       vlen = H5Tis_variable_str(mt) > 0;
+      t->has_vlen |= vlen;
     } else {
       ok = false;
       what = cls == H5T_ARRAY     ? "an array (split it into fields)"
@@ -1428,10 +1430,7 @@ static tsr_status read_records(tsr__h5_rtable *t, int64_t row0, int64_t rows, un
 static void free_records(tsr__h5_rtable *t, int64_t rows, unsigned char *recs) {
   if (recs == NULL)
     return;
-  bool vlen = false;
-  for (int i = 0; i < t->n; i++)
-    vlen |= t->cols[i].field_vlen;
-  if (vlen && rows > 0) {
+  if (t->has_vlen && rows > 0) {
     hsize_t n[1] = {(hsize_t)rows};
     tsr__h5_lock();
     hid_t ms = H5Screate_simple(1, n, NULL);
