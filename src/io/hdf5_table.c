@@ -1399,6 +1399,31 @@ static tsr_status field_strings(tsr__h5_rtable *t, const rcol *c, const unsigned
   return TSR_OK;
 }
 
+/* Whether every stored chunk of the compound dataset that rows [row0,
+ * row0 + rows) touch lies within the file (under the lock): HDF5 1.10.8
+ * trusts the chunk index's sizes (see chunks_sound in hdf5.c). */
+static bool records_sound(const tsr__h5_rtable *t, int64_t row0, int64_t rows) {
+  hid_t dcpl = H5Dget_create_plist(t->dset);
+  hsize_t cd[1] = {0}, fsize = 0;
+  bool chunked = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, 1, cd) == 1 &&
+                 cd[0] > 0;
+  if (dcpl >= 0)
+    H5Pclose(dcpl);
+  bool ok = true;
+  if (chunked && H5Fget_filesize(t->file, &fsize) >= 0)
+    for (hsize_t c = (hsize_t)row0 / cd[0] * cd[0]; ok && c < (hsize_t)(row0 + rows); c += cd[0]) {
+      hsize_t off[1] = {c}, size = 0;
+      haddr_t addr = HADDR_UNDEF;
+      unsigned mask = 0;
+      if (H5Dget_chunk_info_by_coord(t->dset, off, &mask, &addr, &size) < 0)
+        ok = false;
+      else if (addr != HADDR_UNDEF && size > 0 && (addr > fsize || size > fsize - addr))
+        ok = false;
+    }
+  H5Eclear2(H5E_DEFAULT);
+  return ok;
+}
+
 /* Reads the records rows [row0, row0 + rows) of the compound dataset into
  * *recs (the caller frees it with free_records). */
 static tsr_status read_records(tsr__h5_rtable *t, int64_t row0, int64_t rows, unsigned char **recs) {
@@ -1410,11 +1435,15 @@ static tsr_status read_records(tsr__h5_rtable *t, int64_t row0, int64_t rows, un
     return TSR_OK;
   hsize_t o[1] = {(hsize_t)row0}, n[1] = {(hsize_t)rows};
   tsr__h5_lock();
+  bool sound = records_sound(t, row0, rows);
   hid_t fs = H5Dget_space(t->dset), ms = H5Screate_simple(1, n, NULL);
   herr_t rc = -1;
-  if (fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, o, NULL, n, NULL) >= 0)
+  if (sound && fs >= 0 && ms >= 0 &&
+      H5Sselect_hyperslab(fs, H5S_SELECT_SET, o, NULL, n, NULL) >= 0)
     rc = H5Dread(t->dset, t->memtype, ms, fs, H5P_DEFAULT, *recs);
-  if (rc < 0)
+  if (!sound)
+    snprintf(why, sizeof why, "a chunk of the rows is damaged (it lies past the end of the file)");
+  else if (rc < 0)
     tsr__h5_explain(why, sizeof why);
   if (ms >= 0)
     H5Sclose(ms);
