@@ -10,6 +10,16 @@
  *                  materialized (tsr_frame_read_csv + tsr_frame_persist);
  *   filter_assign  on the loaded frame, the rows with v3 > 50 plus
  *                  w = v1 * v3 + v2, materialized (tsr_frame_compute);
+ *   h5_write, h5_read  the loaded frame written as an HDF5 table
+ *                  (tsr_frame_write_hdf5, uncompressed) and read back into
+ *                  memory (tsr_frame_read_hdf5); h5_write_z1, h5_read_z1
+ *                  the same with deflate 1 + shuffle.  Right after each
+ *                  write the file is also read plainly (read(2) of 8 MiB
+ *                  blocks into one buffer, the file in the page cache as
+ *                  the write left it): the reference speed h5_read is
+ *                  compared with.  tessera alone (pandas' to_hdf needs
+ *                  PyTables).  --h5-strings picks the string layout
+ *                  (default offsets, the fast one; vlen: h5py's default);
  *   q1..q10        F1: db-benchmark's group-by queries on the loaded frame
  *                  (queries[] below), each a pipeline breaker whose answer is
  *                  held in memory when the call returns (tsr_frame_groupby;
@@ -32,7 +42,7 @@
  * row counts and sums that must agree across engines; for the queries the
  * sum of every value column), then a TSV table: workload, tessera_s,
  * <peer>_s, <peer>_x (peer seconds / tessera seconds: above 1 means tessera
- * is faster), MB/s per core (load: file bytes / seconds / threads), the
+ * is faster), MB/s per core (load: file bytes / seconds / threads; h5 rows: the HDF5 file's bytes), the
  * fraction of the STREAM triad (filter_assign: bytes of the columns read and
  * written / seconds / STREAM) and check (load, filter_assign: rows and sum
  * against DuckDB's; queries: the row-by-row comparison). */
@@ -62,10 +72,21 @@
     }                                                                                \
   } while (0)
 
-enum { LOAD, FILTER_ASSIGN, Q1, J1 = Q1 + 10, N_WORKLOADS = J1 + 5 };
+enum {
+  LOAD,
+  FILTER_ASSIGN,
+  H5_WRITE,   /* the loaded frame written as an HDF5 table, uncompressed */
+  H5_READ,    /* ... and read back into memory */
+  H5_WRITE_Z, /* the same with deflate 1 + shuffle */
+  H5_READ_Z,
+  Q1,
+  J1 = Q1 + 10,
+  N_WORKLOADS = J1 + 5
+};
 static const char *const workload_names[N_WORKLOADS] = {
-    "load", "filter_assign", "q1", "q2", "q3", "q4", "q5", "q6",
-    "q7",   "q8",            "q9", "q10", "j1", "j2", "j3", "j4", "j5"};
+    "load", "filter_assign", "h5_write", "h5_read", "h5_write_z1", "h5_read_z1", "q1",
+    "q2",   "q3",            "q4",       "q5",      "q6",          "q7",         "q8",
+    "q9",   "q10",           "j1",       "j2",      "j3",          "j4",         "j5"};
 
 enum { DUCKDB, POLARS, PANDAS, N_PEERS };
 static const char *const peer_names[N_PEERS] = {"duckdb", "polars", "pandas"};
@@ -132,7 +153,7 @@ typedef struct options {
   bool only[N_WORKLOADS];
   char only_list[256];                /* the selected workloads, for the header */
   char only_g1[256], only_join[64];   /* for the peers' --only, per data set */
-  bool any_g1, any_join;
+  bool any_g1, any_join, any_h5;
   const char *keep_answers;
 } options;
 
@@ -152,7 +173,9 @@ static void usage(void) {
   fputs("usage: bench_frames [--csv PATH] [--join-dir DIR] [--reps R] [--threads T] [--no-peers]\n"
         "                    [--peers DIR] [--python PATH] [--node PATH] [--only W,...]\n"
         "                    [--keep-answers DIR] [--skip-peer duckdb|polars|pandas]...\n"
-        "  W: load, filter_assign, q1 .. q10, j1 .. j5 (default all)\n",
+        "                    [--h5-strings offsets|vlen]\n"
+        "  W: load, filter_assign, h5_write, h5_read, h5_write_z1, h5_read_z1, q1 .. q10,\n"
+        "     j1 .. j5 (default all)\n",
         stderr);
   exit(2);
 }
@@ -178,6 +201,10 @@ static void parse_only(options *o, const char *list) {
       size_t len = strlen(o->only_list);
       snprintf(o->only_list + len, sizeof o->only_list - len, "%s%s", len ? "," : "",
                workload_names[k]);
+      if (k >= H5_WRITE && k <= H5_READ_Z) { /* tessera alone: the peers only load */
+        o->any_h5 = true;
+        continue;
+      }
       char *set = k >= J1 ? o->only_join : o->only_g1;
       size_t cap = k >= J1 ? sizeof o->only_join : sizeof o->only_g1;
       len = strlen(set);
@@ -185,6 +212,8 @@ static void parse_only(options *o, const char *list) {
     }
   if (o->only_list[0] == '\0')
     usage();
+  if (o->any_h5 && o->only_g1[0] == '\0')
+    snprintf(o->only_g1, sizeof o->only_g1, "load");
   o->any_g1 = o->only_g1[0] != '\0';
   o->any_join = o->only_join[0] != '\0';
 }
@@ -559,6 +588,62 @@ static double row_bytes(const tsr_frame *f) {
   return b;
 }
 
+/* The plain reads of the HDF5 files (uncompressed, compressed), per turn. */
+static series plain_reads[2];
+static tsr_hdf5_strings h5_strings = TSR_HDF5_STRINGS_OFFSETS; /* --h5-strings */
+static long long h5_file_bytes[2];
+
+/* Seconds to read the file with read(2) in 8 MiB blocks into one buffer. */
+static double plain_read(const char *path, long long *bytes) {
+  FILE *fp = fopen(path, "rb");
+  if (fp == NULL) {
+    fprintf(stderr, "bench_frames: %s: %s\n", path, strerror(errno));
+    exit(1);
+  }
+  size_t cap = 8u << 20;
+  char *buf = malloc(cap);
+  double t0 = bench_now();
+  long long total = 0;
+  size_t n;
+  while ((n = fread(buf, 1, cap, fp)) > 0)
+    total += (long long)n;
+  double t = bench_now() - t0;
+  fclose(fp);
+  free(buf);
+  *bytes = total;
+  return t;
+}
+
+/* h5_write and h5_read (z: deflate 1 + shuffle) of the loaded frame x. */
+static void h5_turn(tsr_ctx *ctx, tsr_frame *x, bool z, double t[N_WORKLOADS],
+                    check c[N_WORKLOADS]) {
+  const char *tmp = getenv("TMPDIR");
+  char path[4096];
+  snprintf(path, sizeof path, "%s/tessera-bench-h5-%d.h5", tmp && *tmp ? tmp : "/tmp",
+           (int)getpid());
+  tsr_frame_hdf5_options ho = {.mode = TSR_HDF5_REPLACE,
+                               .deflate_level = z ? 1 : 0,
+                               .shuffle = z,
+                               .strings = h5_strings};
+  int w = z ? H5_WRITE_Z : H5_WRITE, r = z ? H5_READ_Z : H5_READ;
+  double t0 = bench_now();
+  CHECK(tsr_frame_write_hdf5(x, path, "/g1", &ho));
+  t[w] = bench_now() - t0;
+  series *pr = &plain_reads[z];
+  pr->t[pr->n++] = plain_read(path, &h5_file_bytes[z]);
+  tsr_frame *y = NULL;
+  t0 = bench_now();
+  CHECK(tsr_frame_read_hdf5(ctx, path, "/g1", NULL, &y));
+  t[r] = bench_now() - t0;
+  int64_t rows;
+  double v3;
+  CHECK(tsr_frame_nrows(y, &rows));
+  CHECK(tsr_frame_reduce_f64(y, "v3", TSR_COL_SUM, 0, &v3, NULL));
+  c[w] = c[r] = (check){rows, v3};
+  tsr_frame_destroy(&y);
+  (void)unlink(path);
+}
+
 /* One tessera turn: times of the selected workloads, checks, and
  * filter_assign's bytes touched.  With answers != NULL (the last turn), each
  * query's answer is compared with DuckDB's answers/<q>.csv into verdict[]. */
@@ -594,6 +679,11 @@ static void tessera_turn(tsr_ctx *ctx, const options *o, const char *csv, double
     tsr_frame_destroy(&z);
     tsr_frame_destroy(&y);
   }
+
+  if (o->only[H5_WRITE] || o->only[H5_READ])
+    h5_turn(ctx, x, false, t, c);
+  if (o->only[H5_WRITE_Z] || o->only[H5_READ_Z])
+    h5_turn(ctx, x, true, t, c);
 
   for (int k = 0; k < 10; k++) {
     if (!o->only[Q1 + k])
@@ -806,7 +896,7 @@ static void answers_remove(const char *dir) {
 int main(int argc, char **argv) {
   options o = {.reps = 5, .threads = 2, .peers = true, .peers_dir = TSR_BENCH_PEERS_DIR,
                .python = "/usr/bin/python3", .node = "node"};
-  parse_only(&o, "load,filter_assign,q1,q2,q3,q4,q5,q6,q7,q8,q9,q10,j1,j2,j3,j4,j5");
+  parse_only(&o, "load,filter_assign,h5_write,h5_read,h5_write_z1,h5_read_z1,q1,q2,q3,q4,q5,q6,q7,q8,q9,q10,j1,j2,j3,j4,j5");
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--no-peers") == 0)
@@ -829,7 +919,12 @@ int main(int argc, char **argv) {
       o.node = argv[++i];
     else if (strcmp(a, "--only") == 0)
       parse_only(&o, argv[++i]);
-    else if (strcmp(a, "--keep-answers") == 0)
+    else if (strcmp(a, "--h5-strings") == 0) {
+      const char *v = argv[++i];
+      if (strcmp(v, "vlen") != 0 && strcmp(v, "offsets") != 0)
+        usage();
+      h5_strings = strcmp(v, "vlen") == 0 ? TSR_HDF5_STRINGS_VLEN : TSR_HDF5_STRINGS_OFFSETS;
+    } else if (strcmp(a, "--keep-answers") == 0)
       o.keep_answers = argv[++i];
     else if (strcmp(a, "--skip-peer") == 0) {
       const char *name = argv[++i];
@@ -906,6 +1001,15 @@ int main(int argc, char **argv) {
     }
     fprintf(stderr, "# turn %d of %d done (tessera: load %.3f s)\n", turn + 1, o.reps, t[LOAD]);
   }
+  /* The HDF5 rows: the load's rows and v3 sum, read back. */
+  for (int w = H5_WRITE; w <= H5_READ_Z; w++)
+    if (o.only[w])
+      snprintf(verdict[w], sizeof verdict[w],
+               mine[0].checks[w].rows == mine[0].checks[LOAD].rows &&
+                       fabs(mine[0].checks[w].sum - mine[0].checks[LOAD].sum) <=
+                           1e-12 * fabs(mine[0].checks[LOAD].sum) /* other chunks: rounding */
+                   ? "ok (= load)"
+                   : "differs from load");
   /* F0's checks: rows and sums against DuckDB's. */
   for (int w = LOAD; w <= FILTER_ASSIGN; w++) {
     if (peers[DUCKDB][w].n == 0)
@@ -971,12 +1075,29 @@ int main(int argc, char **argv) {
     }
     if (w == LOAD)
       printf("\t%.0f\t-", (double)st.st_size / 1e6 / me / o.threads);
+    else if (w >= H5_WRITE && w <= H5_READ_Z)
+      printf("\t%.0f\t-", (double)h5_file_bytes[w >= H5_WRITE_Z] / 1e6 / me / o.threads);
     else if (w == FILTER_ASSIGN)
       printf("\t-\t%.2f", bytes / me / stream);
     else
       printf("\t-\t-");
     printf("\t%s\n", verdict[w]);
   }
+  for (int z = 0; z < 2; z++) {
+    int r = z ? H5_READ_Z : H5_READ;
+    if (!o.only[r] || plain_reads[z].n == 0)
+      continue;
+    double plain = bench_median(plain_reads[z].t, plain_reads[z].n);
+    double me = bench_median(mine[r].t, mine[r].n), load = bench_median(mine[LOAD].t, mine[LOAD].n);
+    printf("# %s, strings %s: file %lld bytes; plain read of it right after the write (page cache) %.3f s "
+           "(%.0f MB/s); %s reads at %.0f%% of that speed; the CSV load takes %.2fx as long\n",
+           z ? "deflate 1 + shuffle" : "uncompressed",
+           h5_strings == TSR_HDF5_STRINGS_VLEN ? "variable-length" : "offsets", h5_file_bytes[z], plain,
+           (double)h5_file_bytes[z] / 1e6 / plain, workload_names[r], 100 * plain / me, load / me);
+  }
+  if (o.only[H5_WRITE] || o.only[H5_READ] || o.only[H5_WRITE_Z] || o.only[H5_READ_Z])
+    printf("# pandas to_hdf/read_hdf: not run (they need PyTables)\n");
+  fflush(stdout);
   for (int p = 0; p < N_PEERS; p++)
     if (n_ratio[p] > 0)
       printf("# F1 geometric mean of %s / tessera over %d queries: %.2f\n", peer_names[p],

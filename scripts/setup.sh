@@ -46,9 +46,10 @@ if [ "$mode" = fuzz ]; then
     exit 2
   fi
 fi
-# h5py for the HDF5 interop tests (tests/io/test_hdf5.c; skipped without it).
+# h5py for the HDF5 interop tests (tests/io/test_hdf5.c; skipped without it), pandas for the
+# HDF5 tables' two-line read (tests/frame/test_hdf5_table_h5py.c).
 if [ "$mode" = test ]; then
-  packages+=(python3-h5py)
+  packages+=(python3-h5py python3-pandas)
 fi
 
 missing=()

@@ -18,6 +18,7 @@
 
 #include <tessera/array.h>
 #include <tessera/core.h>
+#include <tessera/io.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -345,6 +346,55 @@ TSR_API TSR_NODISCARD tsr_status tsr_frame_print(tsr_frame *frame, int64_t max_r
 TSR_API TSR_NODISCARD tsr_status tsr_frame_write_csv(tsr_frame *frame, const char *path,
                                                      char delimiter, bool overwrite,
                                                      const tsr_compute_options *options);
+
+/* HDF5 tables (docs/frames.md, "HDF5 tables": the layout, readable by h5py
+ * and pandas without tessera).  A frame is a group holding one 1-D dataset
+ * per column, the ordered column names and a format marker as attributes;
+ * bools as h5py's bool, strings as variable-length UTF-8 (or the offsets
+ * layout), dictionaries as int32 codes plus their strings, dates and
+ * timestamps as integers with a unit attribute, nulls as a bool validity
+ * dataset per column that has nulls.  Zero-initialise the options. */
+typedef enum tsr_hdf5_strings {
+  TSR_HDF5_STRINGS_VLEN = 0,    /* variable-length UTF-8: h5py, pandas, h5dump read it */
+  TSR_HDF5_STRINGS_OFFSETS = 1, /* bytes (uint8) + int64 offsets: faster, any bytes */
+} tsr_hdf5_strings;
+
+typedef struct tsr_frame_hdf5_options {
+  tsr_hdf5_mode mode; /* as tsr_store_hdf5 (io.h): 0 adds the group to the file, which is
+                         created when missing; TSR_HDF5_OVERWRITE replaces the group */
+  int deflate_level;  /* 0: none; 1..9: deflate per column, compressed in parallel */
+  bool shuffle;       /* the shuffle filter before deflate */
+  tsr_hdf5_strings strings;
+  int64_t chunk_rows; /* rows per HDF5 chunk; 0: 65536 */
+  const tsr_compute_options *compute;
+} tsr_frame_hdf5_options;
+
+/* Computes the frame (collective) and writes it as table group `group`
+ * ("/table"; not "/") of the HDF5 file `path`, atomically as tsr_store_hdf5
+ * writes (the output appears whole or not at all; an input file is never
+ * modified in place).  TSR_EINVAL: the group exists (unless
+ * TSR_HDF5_OVERWRITE), a column name holds '/', a variable-length string
+ * holds a NUL byte; TSR_EIO naming the file otherwise.  options may be
+ * NULL (no compression, add to the file). */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_write_hdf5(tsr_frame *frame, const char *path,
+                                                      const char *group,
+                                                      const tsr_frame_hdf5_options *options);
+
+/* A frame over `object` of the HDF5 file `path`: a table group (as written
+ * above, by tessera or by anything that follows the layout) or a 1-D
+ * compound dataset (an array of C structs: every field a column, nested
+ * fields flattened as "outer.inner", fixed-length and variable-length
+ * string fields as strings; array, reference, opaque and other fields are
+ * TSR_EDTYPE naming the field).  `columns` ("a,b"; NULL: all) keeps those
+ * columns in that order.  The file is read now, in parallel by row chunks
+ * of whole file chunks (decompression on every thread), and never
+ * modified; values are checked (UTF-8, dictionary codes).  Errors name the
+ * file, object and column: TSR_EIO (missing, unreadable), TSR_EINVAL (not
+ * a table, inconsistent layout, unknown column), TSR_EDTYPE, TSR_ENOTSUP
+ * (a newer format version).  The caller owns *out. */
+TSR_API TSR_NODISCARD tsr_status tsr_frame_read_hdf5(tsr_ctx *ctx, const char *path,
+                                                     const char *object, const char *columns,
+                                                     tsr_frame **out);
 
 /* ------------------------------------------------------------------------ */
 /* Group-by and sort (docs/frames.md)                                       */

@@ -119,6 +119,10 @@ typedef struct cli_csv_job {
  * else the exit code, the usage error printed. */
 int cli_csv_job_parse(const char *cmd, int argc, char **argv, void (*help)(FILE *),
                       cli_own_option own, void *user, cli_csv_job *job);
+/* An HDF5 table or compound dataset named as FILE.h5:/OBJECT (also .hdf5,
+ * .he5; FILE.h5 alone means FILE.h5:/table): true and the parts (path
+ * malloc'd, the caller frees it; object points into arg or is "/table"). */
+bool cli_h5_spec(const char *arg, char **path, const char **object);
 /* `tessera groupby SRC.csv DST.csv --by KEYS --agg AGGS` (cmd_groupby.c). */
 int cmd_groupby(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -1,6 +1,7 @@
 /* cmd_info.c — `tessera info FILE.h5 [/OBJECT]`: the groups and datasets of
  * an HDF5 file, with dtype, shape, chunking, filters, logical and stored
- * sizes, and their attributes. */
+ * sizes, and attributes; then every table group and compound dataset as a
+ * frame (its columns or fields with their types and null counts, and rows). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +19,9 @@ static void help(FILE *out) {
         "type), shape, layout (chunks, contiguous, compact, virtual), every filter by name,\n"
         "and logical and stored size; soft and external links with their targets (not\n"
         "followed; dangling ones marked).  Attributes (units, descriptions, fill values)\n"
-        "follow their group or dataset, one per line, indented.\n",
+        "follow their group or dataset, one per line, indented.  Then each table group\n"
+        "(docs/frames.md, \"HDF5 tables\") and compound dataset as a frame: rows, and one\n"
+        "line per column or field with its type and null count (this reads the table).\n",
         out);
 }
 
@@ -33,11 +36,77 @@ static void shape_text(char *buf, size_t size, int ndim, const int64_t *shape) {
     snprintf(buf + at, size - at, ndim == 1 ? ",)" : ")");
 }
 
+/* Groups and compound datasets seen by the walk: candidates for frames. */
+typedef struct frame_objs {
+  char **paths;
+  bool *compound;
+  size_t n, cap;
+} frame_objs;
+
+static void note_obj(frame_objs *o, const char *path, bool compound) {
+  if (o->n == o->cap) {
+    size_t cap = o->cap ? 2 * o->cap : 16;
+    char **p = realloc(o->paths, cap * sizeof *p);
+    if (p == NULL)
+      return;
+    o->paths = p;
+    bool *c = realloc(o->compound, cap * sizeof *c);
+    if (c == NULL)
+      return;
+    o->compound = c;
+    o->cap = cap;
+  }
+  o->paths[o->n] = strdup(path);
+  if (o->paths[o->n] != NULL)
+    o->compound[o->n++] = compound;
+}
+
+/* Prints the frame over `object` (a table group or compound dataset);
+ * groups that are not tables are skipped.  Returns the status. */
+static tsr_status print_frame(tsr_ctx *ctx, const char *file, const char *object, bool compound) {
+  tsr_frame *f = NULL;
+  tsr_status s = tsr_frame_read_hdf5(ctx, file, object, NULL, &f);
+  if (s == TSR_EINVAL && !compound && strstr(tsr_last_error(), "is not a table") != NULL)
+    return TSR_OK;
+  if (s != TSR_OK) {
+    printf("%s: cannot be read as a frame: %s\n", object, tsr_last_error());
+    return TSR_OK;
+  }
+  tsr_frame_result *r = NULL;
+  s = tsr_frame_compute(f, NULL, &r);
+  int ncols = tsr_frame_ncols(f);
+  if (s == TSR_OK) {
+    printf("%s: %s, %lld rows, %d %s\n", object, compound ? "compound dataset" : "table",
+           (long long)tsr_frame_result_nrows(r), ncols, compound ? "fields" : "columns");
+    size_t width = 4;
+    for (int col = 0; col < ncols; col++) {
+      size_t w = strlen(tsr_frame_col_name(f, col));
+      width = w > width ? w : width;
+    }
+    width = width > 40 ? 40 : width;
+    for (int col = 0; col < ncols && s == TSR_OK; col++) {
+      int64_t nulls = 0;
+      for (int64_t ch = 0; ch < tsr_frame_result_nchunks(r) && s == TSR_OK; ch++) {
+        tsr_column_chunk cc;
+        s = tsr_frame_result_chunk(r, col, ch, &cc);
+        nulls += s == TSR_OK ? cc.null_count : 0;
+      }
+      printf("  %-*s  %-14s %lld nulls\n", (int)width, tsr_frame_col_name(f, col),
+             tsr_type_name(tsr_frame_col_type(f, col)), (long long)nulls);
+    }
+  }
+  tsr_frame_result_destroy(&r);
+  tsr_frame_destroy(&f);
+  return s;
+}
+
 typedef struct info_walk {
   tsr_ctx *ctx;
   const char *file;
   tsr_status status; /* of reading attributes */
+  frame_objs objs;
 } info_walk;
+
 
 /* The object's attributes, indented under it: strings quoted (as C escapes
  * would show them: control bytes as \xNN), numbers as they read back. */
@@ -77,6 +146,9 @@ static int print_attrs(info_walk *w, const char *object) {
 
 static int print_entry(const tsr_hdf5_entry *e, void *user) {
   info_walk *w = user;
+  frame_objs *objs = &w->objs;
+  if (e->link == NULL && (!e->is_dataset || (e->type != NULL && strcmp(e->type, "compound") == 0)))
+    note_obj(objs, e->path, e->is_dataset);
   if (e->link != NULL) {
     printf("%-32s %s link -> %s%s\n", e->path, e->link, e->target,
            e->dangling ? " (dangling)" : "");
@@ -140,11 +212,17 @@ int cmd_info(int argc, char **argv) {
    * context otherwise). */
   tsr_ctx *ctx = NULL;
   tsr_status s = tsr_ctx_create(&ctx);
-  info_walk w = {ctx, file, TSR_OK};
+  info_walk w = {ctx, file, TSR_OK, {0}};
   if (s == TSR_OK)
     s = tsr_hdf5_list(file, object, print_entry, &w);
   if (s == TSR_OK)
     s = w.status;
+  for (size_t k = 0; k < w.objs.n && s == TSR_OK; k++)
+    s = print_frame(ctx, file, w.objs.paths[k], w.objs.compound[k]);
+  for (size_t k = 0; k < w.objs.n; k++)
+    free(w.objs.paths[k]);
+  free(w.objs.paths);
+  free(w.objs.compound);
   int rc = s == TSR_OK ? CLI_OK : cli_fail(s);
   tsr_ctx_destroy(&ctx);
   return rc;

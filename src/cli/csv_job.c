@@ -20,6 +20,26 @@ bool cli_is_csv(const char *path) {
   return false;
 }
 
+bool cli_h5_spec(const char *arg, char **path, const char **object) {
+  static const char *const suffixes[] = {".h5", ".hdf5", ".he5", ".H5"};
+  for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+    size_t k = strlen(suffixes[i]);
+    for (const char *p = strstr(arg, suffixes[i]); p != NULL; p = strstr(p + 1, suffixes[i])) {
+      if (p[k] != '\0' && p[k] != ':')
+        continue;
+      if (path != NULL) {
+        *path = strndup(arg, (size_t)(p + k - arg));
+        if (*path == NULL)
+          return false;
+      }
+      if (object != NULL)
+        *object = p[k] == ':' && p[k + 1] != '\0' ? p + k + 1 : "/table";
+      return true;
+    }
+  }
+  return false;
+}
+
 char cli_csv_delimiter(const char *path) {
   size_t n = strlen(path);
   bool tsv = (n > 4 && strcmp(path + n - 4, ".tsv") == 0) ||
@@ -93,8 +113,10 @@ int cli_csv_job_parse(const char *cmd, int argc, char **argv, void (*help)(FILE 
     return CLI_USAGE;
   if (job->src == NULL || job->dst == NULL)
     return cli_usage(cmd, "needs SRC.csv and DST.csv");
-  if (!cli_is_csv(job->dst))
-    return cli_usage(cmd, "'%s': only CSV outputs (.csv, .csv.gz) are supported", job->dst);
+  bool h5_ok = strcmp(cmd, "convert") == 0; /* convert also writes HDF5 tables */
+  if (!cli_is_csv(job->dst) && !(h5_ok && cli_h5_spec(job->dst, NULL, NULL)))
+    return cli_usage(cmd, "'%s': only CSV outputs (.csv, .csv.gz)%s are supported", job->dst,
+                     h5_ok ? " and HDF5 tables (FILE.h5:/GROUP)" : "");
   if (strcmp(job->src, job->dst) == 0)
     return cli_usage(cmd, "SRC and DST are the same file '%s'", job->src);
   const char *files[2] = {job->src, job->dst};

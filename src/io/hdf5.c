@@ -238,6 +238,8 @@ static hid_t bool_enum(hid_t base) {
   return t;
 }
 
+hid_t tsr__h5_bool_enum(hid_t base) { return bool_enum(base); }
+
 static bool is_bool_enum(hid_t t) {
   if (H5Tget_nmembers(t) != 2)
     return false;
@@ -331,6 +333,8 @@ static bool map_type(hid_t ftype, tsr__h5_dataset *d, bool *exact, char *why, si
   d->itemsize = tsr_dtype_size(d->info.dtype);
   return d->memtype >= 0;
 }
+
+bool tsr__h5_is_bool_enum(hid_t t) { return is_bool_enum(t); }
 
 tsr_dtype tsr__h5_file_dtype(hid_t ftype) {
   tsr__h5_dataset d;
@@ -445,6 +449,17 @@ static bool read_layout(tsr__h5_dataset *d, hid_t dcpl, bool exact, char *why, s
   return true;
 }
 
+/* A dataset access list without a chunk cache (under the lock). */
+static hid_t no_cache_dapl(void) {
+  hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+  if (dapl >= 0 &&
+      H5Pset_chunk_cache(dapl, H5D_CHUNK_CACHE_NSLOTS_DEFAULT, 0, H5D_CHUNK_CACHE_W0_DEFAULT) < 0) {
+    H5Pclose(dapl);
+    dapl = -1;
+  }
+  return dapl;
+}
+
 tsr_status tsr__h5_open_read(tsr_ctx *ctx, const char *fn, const char *path, const char *name,
                              tsr__h5_dataset **out) {
   tsr_status status = TSR_OK;
@@ -534,6 +549,19 @@ tsr_status tsr__h5_open_read(tsr_ctx *ctx, const char *fn, const char *path, con
     status = tsr_error_set(TSR_ENOTSUP, "%s: dataset '%s' in '%s' cannot be read: %s", fn, name,
                            path, why);
     goto fail;
+  }
+  if (d->info.chunked && !d->filtered) {
+    /* Unfiltered chunks need no chunk cache: without one HDF5 reads a box
+     * straight into the caller's buffer instead of through a cached copy. */
+    hid_t dapl = no_cache_dapl();
+    hid_t again = dapl >= 0 ? H5Dopen2(d->file, name, dapl) : -1;
+    if (again >= 0) {
+      H5Dclose(d->dset);
+      d->dset = again;
+    }
+    if (dapl >= 0)
+      H5Pclose(dapl);
+    H5Eclear2(H5E_DEFAULT);
   }
   H5Pclose(dcpl);
   H5Sclose(space);
@@ -950,6 +978,8 @@ struct tsr__h5_file {
   tsr__h5_dataset **sets;
 };
 
+hid_t tsr__h5_file_hid(const tsr__h5_file *f) { return f->file; }
+
 static void file_free(tsr__h5_file *f) {
   tsr_ctx *ctx = f->ctx;
   for (size_t i = 0; i < f->n; i++)
@@ -1267,8 +1297,12 @@ tsr_status tsr__h5_file_add(tsr__h5_file *f, const char *name, tsr_dtype dtype, 
       if (ok && d->level > 0)
         ok = H5Pset_deflate(dcpl, (unsigned)d->level) >= 0;
     }
+    /* unfiltered chunks: no chunk cache, so boxes go straight to the file */
+    hid_t dapl = ok && d->info.chunked && d->level == 0 ? no_cache_dapl() : H5P_DEFAULT;
     if (ok)
-      d->dset = H5Dcreate2(f->file, name, ftype, space, lcpl, dcpl, H5P_DEFAULT);
+      d->dset = H5Dcreate2(f->file, name, ftype, space, lcpl, dcpl, dapl >= 0 ? dapl : H5P_DEFAULT);
+    if (dapl > 0 && dapl != H5P_DEFAULT)
+      H5Pclose(dapl);
     if (d->dset < 0)
       h5_explain(why, sizeof why);
   }

@@ -22,10 +22,16 @@
  * it cannot.  Under the lock; hid_t is HDF5's (included by the caller). */
 #ifdef H5_VERS_MAJOR
 tsr_dtype tsr__h5_file_dtype(hid_t ftype);
+typedef struct tsr__h5_file tsr__h5_file;
+/* The HDF5 id of a file being written (hdf5_table.c adds groups to it). */
+hid_t tsr__h5_file_hid(const tsr__h5_file *f);
+/* h5py's bool type: an enum of FALSE = 0, TRUE = 1 over `base`. */
+hid_t tsr__h5_bool_enum(hid_t base);
+bool tsr__h5_is_bool_enum(hid_t t);
 #endif
 void tsr__h5_lock(void);
 void tsr__h5_unlock(void);
-/* Under the lock: what the HDF5 error stack says went wrong, into buf. */
+/* HDF5's explanation of the failure just seen, on one line (under the lock). */
 void tsr__h5_explain(char *buf, size_t size);
 
 typedef struct tsr__h5_dataset tsr__h5_dataset;

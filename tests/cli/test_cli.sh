@@ -503,7 +503,41 @@ if [[ "$(sed -n 2p s.csv)" == "1.0,x y,2.5" ]]; then echo "ok   convert-schema-t
 check convert-missing 1 '^$' 'nope\.csv' -- "$tessera" convert nope.csv x.csv
 if [[ -e x.csv ]]; then echo "FAIL convert-missing left x.csv"; failures=$((failures + 1)); fi
 check convert-usage 2 '^$' 'needs SRC' -- "$tessera" convert small.csv
-check convert-not-csv 2 '^$' 'only CSV outputs' -- "$tessera" convert small.csv x.h5
+check convert-not-h5 2 '^$' 'only CSV outputs.*HDF5 tables' -- "$tessera" convert small.csv x.txt
+
+# convert to and from HDF5 tables (FILE.h5:/GROUP) and compound datasets; info shows them.
+check convert-to-h5 0 'wrote t\.h5:/g1' '^$' -- "$tessera" convert G1_2e3_1e1_0_0.csv t.h5:/g1 --compress 1
+check convert-from-h5 0 'wrote t\.csv' '^$' -- "$tessera" convert t.h5:/g1 t.csv
+if cmp -s t.csv G1_2e3_1e1_0_0.csv; then echo "ok   convert-h5-round-trip"; else
+  echo "FAIL convert-h5-round-trip"; failures=$((failures + 1)); fi
+check convert-h5-default-group 0 'wrote s\.h5' '^$' -- "$tessera" convert small.csv s.h5 --strings offsets
+check convert-h5-back 0 'wrote s2\.csv' '^$' -- "$tessera" convert s.h5:/table s2.csv
+if [[ "$(cat s2.csv)" == $'a,b,c\n1,x y,2.5\n,"",\n3," q""z",1e+300' ]]; then echo "ok   convert-h5-nulls-strings"; else
+  echo "FAIL convert-h5-nulls-strings: $(cat s2.csv)"; failures=$((failures + 1)); fi
+check convert-h5-exists 1 '^$' "'/table' already exists" -- "$tessera" convert small.csv s.h5
+check convert-h5-overwrite 0 'wrote s\.h5' '^$' -- "$tessera" convert small.csv s.h5 --overwrite --columns c,b
+check info-h5-table 0 '/table: table, 3 rows, 2 columns' '^$' -- "$tessera" info s.h5
+if grep -Eq '^  c +float64 +1 nulls$' out.txt && grep -Eq '^  b +string +0 nulls$' out.txt &&
+  ! grep -q '/table/a' out.txt; then echo "ok   info-h5-columns"; else
+  echo "FAIL info-h5-columns: $(cat out.txt)"; failures=$((failures + 1)); fi
+check convert-h5-columns 0 'wrote c\.csv' '^$' -- "$tessera" convert t.h5:/g1 c.csv --columns v3,id1
+if [[ "$(head -1 c.csv)" == "v3,id1" && $(wc -l < c.csv) -eq 2001 ]]; then echo "ok   convert-h5-columns-text"; else
+  echo "FAIL convert-h5-columns-text: $(head -2 c.csv)"; failures=$((failures + 1)); fi
+check convert-h5-bad-compress 2 '^$' '--compress takes 0..9' -- "$tessera" convert small.csv z.h5 --compress 12
+check convert-h5-no-object 1 '^$' "no object '/nope'" -- "$tessera" convert s.h5:/nope x.csv
+check convert-h5-not-table 1 '^$' 'is not a table' -- "$tessera" convert t.h5:/ x.csv
+if [[ -e x.csv || -e z.h5 ]]; then echo "FAIL convert-h5 left an output"; failures=$((failures + 1)); fi
+if /usr/bin/python3 -c 'import h5py, numpy as np
+a = np.zeros(4, dtype=[("id", "<i4"), ("name", "S6"), ("pos", [("x", "<f8"), ("y", "<f8")])])
+a["id"] = [1, 2, 3, 4]; a["name"] = [b"ab", b"", b"cde", b"f"]; a["pos"]["x"] = [0.5, 1, 2, 3]
+h5py.File("rec.h5", "w").create_dataset("recs", data=a)' 2>/dev/null; then
+  check convert-compound 0 'wrote rec\.csv \(4 rows, 4 columns\)' '^$' -- "$tessera" convert rec.h5:/recs rec.csv
+  if [[ "$(cat rec.csv)" == $'id,name,pos.x,pos.y\n1,ab,0.5,0.0\n2,"",1.0,0.0\n3,cde,2.0,0.0\n4,f,3.0,0.0' ]]; then
+    echo "ok   convert-compound-text"; else echo "FAIL convert-compound-text: $(cat rec.csv)"; failures=$((failures + 1)); fi
+  check info-compound 0 '/recs: compound dataset, 4 rows, 4 fields' '^$' -- "$tessera" info rec.h5
+else
+  echo "skip convert-compound (no h5py for /usr/bin/python3)"
+fi
 check convert-same 2 '^$' 'same file' -- "$tessera" convert small.csv small.csv
 
 # groupby: by hand, out of core under a small memory limit (the same bytes as in memory, for

@@ -1,0 +1,372 @@
+/* hdf5_table.c — frames as HDF5 tables (docs/frames.md, "HDF5 tables"):
+ * tsr_frame_write_hdf5 and tsr_frame_read_hdf5 on top of io/hdf5_table.c.
+ *
+ * Writing computes the frame into memory, creates the group and every
+ * dataset (io), then writes units of (column, HDF5 chunk of rows) in
+ * parallel: each unit gathers its rows from the result's row chunks into
+ * one contiguous buffer and hands it to io, which deflates whole chunks on
+ * the calling thread.  Creation and the per-unit write are separate so a
+ * writer on several ranks can give each rank its own units.  The file is
+ * written to a temporary file and published when complete (io/hdf5.c).
+ *
+ * Reading opens the group or compound dataset, then reads row chunks of
+ * whole file chunks (about 1 Mi rows; the cut depends on the file alone)
+ * in parallel straight into table chunks, and returns a frame over them
+ * held in memory, as the CSV reader's fused load does. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <tessera/dist.h>
+
+#include "groupby_impl.h"
+#include "io/hdf5_table.h"
+
+/* ---- writing ---------------------------------------------------------------------------- */
+
+/* A worker thread's failure: its message is thread-local, so it is kept
+ * in msg (inside the caller's critical section) and set again on the
+ * calling thread. */
+static tsr_status first_error(tsr_status st, char *msg) {
+  snprintf(msg, 1024, "%s", tsr_last_error());
+  return st;
+}
+
+typedef struct gather_buf {
+  void *values;
+  uint8_t *valid;
+  int64_t *str_off;
+  char *str_data;
+} gather_buf;
+
+/* The result chunk holding row `row` (row_off: nchunks + 1 entries). */
+static int64_t chunk_of(const int64_t *row_off, int64_t nchunks, int64_t row) {
+  int64_t lo = 0, hi = nchunks - 1;
+  while (lo < hi) {
+    int64_t mid = (lo + hi + 1) / 2;
+    if (row_off[mid] <= row)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  return lo;
+}
+
+/* Bytes of the strings of rows [row0, row0 + rows) of string column col. */
+static tsr_status string_bytes(const tsr_frame_result *res, int col, const int64_t *row_off,
+                               int64_t nchunks, int64_t row0, int64_t rows, int64_t *out) {
+  int64_t total = 0;
+  for (int64_t c = chunk_of(row_off, nchunks, row0); rows > 0 && c < nchunks; c++) {
+    tsr_column_chunk cc;
+    TSR_TRY(tsr_frame_result_chunk(res, col, c, &cc));
+    int64_t a = row0 > row_off[c] ? row0 - row_off[c] : 0;
+    int64_t b = row0 + rows - row_off[c] < cc.rows ? row0 + rows - row_off[c] : cc.rows;
+    const tsr_string_view *v = cc.values;
+    for (int64_t r = a; r < b; r++)
+      total += v[r].length;
+    if (row_off[c + 1] >= row0 + rows)
+      break;
+  }
+  *out = total;
+  return TSR_OK;
+}
+
+/* Gathers rows [row0, row0 + rows) of column col into g (buffers sized by
+ * the caller; valid may be NULL when the column has no nulls). */
+static tsr_status gather(const tsr_frame_result *res, int col, tsr_type type,
+                         const int64_t *row_off, int64_t nchunks, int64_t row0, int64_t rows,
+                         gather_buf *g) {
+  size_t w = tsr_type_width(type);
+  int64_t at = 0, bytes = 0;
+  if (g->str_off != NULL)
+    g->str_off[0] = 0;
+  for (int64_t c = chunk_of(row_off, nchunks, row0); at < rows && c < nchunks; c++) {
+    tsr_column_chunk cc;
+    TSR_TRY(tsr_frame_result_chunk(res, col, c, &cc));
+    int64_t a = row0 + at - row_off[c];
+    int64_t b = row0 + rows - row_off[c] < cc.rows ? row0 + rows - row_off[c] : cc.rows;
+    int64_t k = b - a;
+    if (k <= 0)
+      continue;
+    if (type.id == TSR_COL_STRING) {
+      const tsr_string_view *v = (const tsr_string_view *)cc.values + a;
+      for (int64_t r = 0; r < k; r++) {
+        memcpy(g->str_data + bytes, tsr_string_view_data(&v[r], cc.data), v[r].length);
+        bytes += v[r].length;
+        g->str_off[at + r + 1] = bytes;
+      }
+    } else {
+      memcpy((char *)g->values + (size_t)at * w, (const char *)cc.values + (size_t)a * w,
+             (size_t)k * w);
+    }
+    if (g->valid != NULL) {
+      if (cc.validity == NULL)
+        memset(g->valid + at, 1, (size_t)k);
+      else
+        for (int64_t r = 0; r < k; r++)
+          g->valid[at + r] = tsr__bit_get(cc.validity, a + r);
+    }
+    at += k;
+  }
+  return TSR_OK;
+}
+
+typedef struct wplan {
+  tsr_frame_result *res;
+  tsr__h5_wtable *table;
+  int ncols;
+  tsr_type *types;
+  bool *nullable;
+  int64_t *row_off; /* nchunks + 1 */
+  int64_t nchunks, nrows, chunk_rows, nunits_col;
+  int64_t *byte0; /* strings: ncols x (nunits_col + 1) prefix sums; else NULL */
+  int64_t *ubytes; /* ... and each unit's bytes */
+} wplan;
+
+/* Writes unit u (column u / nunits_col, rows of HDF5 chunk u % nunits_col). */
+static tsr_status write_unit(tsr_ctx *ctx, const wplan *p, int64_t u) {
+  int col = (int)(u / p->nunits_col);
+  int64_t k = u % p->nunits_col;
+  int64_t row0 = k * p->chunk_rows;
+  int64_t rows = p->nrows - row0 < p->chunk_rows ? p->nrows - row0 : p->chunk_rows;
+  tsr_type type = p->types[col];
+  gather_buf g = {0};
+  tsr_status status = TSR_OK;
+  int64_t byte0 = 0;
+  if (type.id == TSR_COL_STRING) {
+    int64_t nb = p->ubytes[(int64_t)col * p->nunits_col + k];
+    byte0 = p->byte0[(int64_t)col * p->nunits_col + k];
+    TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)rows + 1, sizeof *g.str_off, "offsets",
+                                           (void **)&g.str_off));
+    TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)nb + 1, (void **)&g.str_data));
+  } else {
+    TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)rows, tsr_type_width(type), "values",
+                                           &g.values));
+  }
+  if (p->nullable[col])
+    TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)rows, (void **)&g.valid));
+  TSR__TRY_GOTO(status, gather(p->res, col, type, p->row_off, p->nchunks, row0, rows, &g));
+  status = tsr__h5_wtable_write(p->table, col, row0, rows, g.values, g.valid, g.str_off,
+                                g.str_data, byte0);
+fail:
+  tsr_free(ctx, g.values);
+  tsr_free(ctx, g.valid);
+  tsr_free(ctx, g.str_off);
+  tsr_free(ctx, g.str_data);
+  return status;
+}
+
+tsr_status tsr_frame_write_hdf5(tsr_frame *f, const char *path, const char *group,
+                                const tsr_frame_hdf5_options *options) {
+  static const char fn[] = "tsr_frame_write_hdf5";
+  TSR_CHECK(f != NULL && path != NULL && group != NULL, TSR_EINVAL,
+            "%s: frame, path or group is NULL", fn);
+  tsr_frame_hdf5_options opt;
+  memset(&opt, 0, sizeof opt);
+  if (options != NULL)
+    opt = *options;
+  TSR_CHECK(opt.deflate_level >= 0 && opt.deflate_level <= 9, TSR_EINVAL,
+            "%s: deflate_level = %d is outside 0..9", fn, opt.deflate_level);
+  TSR_CHECK(opt.strings == TSR_HDF5_STRINGS_VLEN || opt.strings == TSR_HDF5_STRINGS_OFFSETS,
+            TSR_EINVAL, "%s: strings = %d is not a tsr_hdf5_strings", fn, (int)opt.strings);
+  TSR_CHECK(opt.mode >= TSR_HDF5_APPEND && opt.mode <= TSR_HDF5_REPLACE, TSR_EINVAL,
+            "%s: mode = %d is not a tsr_hdf5_mode", fn, (int)opt.mode);
+  TSR_CHECK(opt.chunk_rows >= 0 && opt.chunk_rows <= (INT64_C(1) << 28), TSR_EINVAL,
+            "%s: chunk_rows = %lld is outside 0..2^28", fn, (long long)opt.chunk_rows);
+  tsr_ctx *ctx = f->ctx;
+  tsr_status status = TSR_OK;
+  wplan p;
+  memset(&p, 0, sizeof p);
+  tsr__h5_tcol_spec *specs = NULL;
+  tsr__h5_file *file = NULL;
+  bool writer = tsr_ctx_rank(ctx) == 0;
+  TSR__TRY_GOTO(status, tsr_frame_compute(f, opt.compute, &p.res));
+  int n = tsr_frame_result_ncols(p.res);
+  p.ncols = n;
+  p.nchunks = tsr_frame_result_nchunks(p.res);
+  p.nrows = tsr_frame_result_nrows(p.res);
+  p.chunk_rows = opt.chunk_rows > 0 ? opt.chunk_rows : 65536;
+  p.nunits_col = (p.nrows + p.chunk_rows - 1) / p.chunk_rows;
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *p.types, (void **)&p.types));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *p.nullable, (void **)&p.nullable));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *specs, (void **)&specs));
+  TSR__TRY_GOTO(status,
+                tsr_calloc(ctx, (size_t)p.nchunks + 2, sizeof *p.row_off, (void **)&p.row_off));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n * (size_t)(p.nunits_col + 1) + 1,
+                                   sizeof *p.byte0, (void **)&p.byte0));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n * (size_t)(p.nunits_col + 1) + 1,
+                                   sizeof *p.ubytes, (void **)&p.ubytes));
+  for (int64_t c = 0; c < p.nchunks; c++) {
+    int64_t rows = 0;
+    if (n > 0) {
+      tsr_column_chunk cc;
+      TSR__TRY_GOTO(status, tsr_frame_result_chunk(p.res, 0, c, &cc));
+      rows = cc.rows;
+    }
+    p.row_off[c + 1] = p.row_off[c] + rows;
+  }
+  for (int i = 0; i < n; i++) {
+    tsr__h5_tcol_spec *s = &specs[i];
+    s->name = tsr_frame_result_col_name(p.res, i);
+    s->type = p.types[i] = tsr_frame_result_col_type(p.res, i);
+    for (int64_t c = 0; c < p.nchunks && !s->nullable; c++) {
+      tsr_column_chunk cc;
+      TSR__TRY_GOTO(status, tsr_frame_result_chunk(p.res, i, c, &cc));
+      s->nullable = cc.null_count > 0;
+    }
+    p.nullable[i] = s->nullable;
+    if (s->type.id == TSR_COL_DICT)
+      TSR__TRY_GOTO(status, tsr_frame_result_dict(p.res, i, &s->dict_size, &s->dict_offsets,
+                                                  &s->dict_data));
+    if (s->type.id == TSR_COL_STRING) {
+      int64_t *b0 = p.byte0 + (int64_t)i * p.nunits_col, *ub = p.ubytes + (int64_t)i * p.nunits_col;
+      int64_t total = 0;
+      for (int64_t k = 0; k < p.nunits_col; k++) {
+        int64_t r0 = k * p.chunk_rows;
+        int64_t rows = p.nrows - r0 < p.chunk_rows ? p.nrows - r0 : p.chunk_rows;
+        TSR__TRY_GOTO(status, string_bytes(p.res, i, p.row_off, p.nchunks, r0, rows, &ub[k]));
+        b0[k] = total;
+        total += ub[k];
+      }
+      s->string_bytes = total;
+    }
+  }
+  if (writer) {
+    status = tsr__h5_file_create(ctx, path, opt.mode, &file);
+    if (status == TSR_OK)
+      status = tsr__h5_wtable_create(ctx, file, opt.mode, group, n, specs, p.nrows, p.chunk_rows,
+                                     opt.deflate_level, opt.shuffle,
+                                     opt.strings == TSR_HDF5_STRINGS_OFFSETS, &p.table);
+    if (status == TSR_OK) {
+      int64_t units = (int64_t)n * p.nunits_col;
+      tsr_status st2 = TSR_OK;
+      char msg[1024] = "";
+#pragma omp parallel for schedule(dynamic, 1) num_threads(tsr_ctx_threads(ctx))
+      for (int64_t u = 0; u < units; u++) {
+        tsr_status s3;
+#pragma omp atomic read
+        s3 = st2;
+        if (s3 != TSR_OK)
+          continue;
+        s3 = write_unit(ctx, &p, u);
+        if (s3 != TSR_OK) {
+#pragma omp critical(tsr_frame_hdf5_status)
+          if (st2 == TSR_OK)
+            st2 = first_error(s3, msg);
+        }
+      }
+      status = st2 == TSR_OK ? TSR_OK : tsr_error_set(st2, "%s", msg);
+    }
+    if (status == TSR_OK)
+      status = tsr__h5_wtable_close(&p.table);
+    if (status == TSR_OK)
+      status = tsr__h5_file_commit(&file);
+  }
+  status = tsr_ctx_agree(ctx, status);
+fail:
+  tsr__h5_wtable_close(&p.table);
+  tsr__h5_file_abort(&file);
+  tsr_frame_result_destroy(&p.res);
+  tsr_free(ctx, p.types);
+  tsr_free(ctx, p.nullable);
+  tsr_free(ctx, p.row_off);
+  tsr_free(ctx, p.byte0);
+  tsr_free(ctx, p.ubytes);
+  tsr_free(ctx, specs);
+  return status;
+}
+
+/* ---- reading ---------------------------------------------------------------------------- */
+
+tsr_status tsr_frame_read_hdf5(tsr_ctx *ctx, const char *path, const char *object,
+                               const char *columns, tsr_frame **out) {
+  static const char fn[] = "tsr_frame_read_hdf5";
+  TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
+  *out = NULL;
+  TSR_CHECK(ctx != NULL && path != NULL && object != NULL, TSR_EINVAL,
+            "%s: ctx, path or object is NULL", fn);
+  tsr_status status = TSR_OK;
+  tsr__h5_rtable *t = NULL;
+  void **chunks = NULL;
+  size_t *bytes = NULL;
+  int64_t *rows = NULL, *data_cap = NULL;
+  char **names = NULL;
+  tsr_type *types = NULL;
+  tsr__dict **dicts = NULL;
+  int n = 0;
+  int64_t nchunks = 0;
+  TSR__TRY_GOTO(status, tsr__h5_rtable_open(ctx, fn, path, object, columns, &t));
+  n = tsr__h5_rtable_ncols(t);
+  int64_t nrows = tsr__h5_rtable_nrows(t), cr = tsr__h5_rtable_chunk_rows(t);
+  nchunks = nrows == 0 ? 1 : (nrows + cr - 1) / cr;
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nchunks + 1, sizeof *chunks, (void **)&chunks));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nchunks + 1, sizeof *bytes, (void **)&bytes));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nchunks + 1, sizeof *rows, (void **)&rows));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n * (size_t)nchunks + 1, sizeof *data_cap,
+                                   (void **)&data_cap));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *names, (void **)&names));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *types, (void **)&types));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *dicts, (void **)&dicts));
+  for (int i = 0; i < n; i++) {
+    names[i] = (char *)tsr__h5_rtable_name(t, i);
+    types[i] = tsr__h5_rtable_type(t, i);
+    if (types[i].id == TSR_COL_DICT) {
+      int64_t ds;
+      const int64_t *doff;
+      const char *dd;
+      tsr__h5_rtable_dict(t, i, &ds, &doff, &dd);
+      char what[320];
+      snprintf(what, sizeof what, "%s: %s: column '%.256s'", fn, path, names[i]);
+      TSR__TRY_GOTO(status, tsr__dict_create(ctx, what, ds, doff, dd, &dicts[i]));
+    }
+  }
+  {
+    tsr_status st2 = TSR_OK;
+    char msg[1024] = "";
+#pragma omp parallel for schedule(dynamic, 1) num_threads(tsr_ctx_threads(ctx))
+    for (int64_t c = 0; c < nchunks; c++) {
+      tsr_status s3;
+#pragma omp atomic read
+      s3 = st2;
+      if (s3 != TSR_OK)
+        continue;
+      int64_t r0 = c * cr, k = nrows - r0 < cr ? nrows - r0 : cr;
+      uint64_t b = 0;
+      s3 = tsr__h5_rtable_read(t, r0, k, &chunks[c], &b);
+      bytes[c] = (size_t)b;
+      rows[c] = k;
+      if (s3 != TSR_OK) {
+#pragma omp critical(tsr_frame_hdf5_status)
+        if (st2 == TSR_OK)
+          st2 = first_error(s3, msg);
+      }
+    }
+    if (st2 != TSR_OK)
+      TSR__TRY_GOTO(status, tsr_error_set(st2, "%s", msg));
+  }
+  for (int64_t c = 0; c < nchunks; c++)
+    for (int i = 0; i < n; i++)
+      data_cap[(int64_t)i * nchunks + c] =
+          (int64_t)tsr__tablechunk_col(chunks[c], (uint32_t)i)->data_cap;
+  {
+    void **owned = chunks;
+    chunks = NULL; /* gb_mem_frame takes them, also when it fails */
+    status = gb_mem_frame(ctx, n, names, types, dicts, nchunks, owned, bytes, rows, data_cap, out);
+    tsr_free(ctx, owned);
+  }
+fail:
+  if (chunks != NULL)
+    for (int64_t c = 0; c < nchunks; c++)
+      tsr_free(ctx, chunks[c]);
+  tsr_free(ctx, chunks);
+  if (dicts != NULL)
+    for (int i = 0; i < n; i++)
+      tsr__dict_release(&dicts[i]);
+  tsr_free(ctx, dicts);
+  tsr_free(ctx, bytes);
+  tsr_free(ctx, rows);
+  tsr_free(ctx, data_cap);
+  tsr_free(ctx, names);
+  tsr_free(ctx, types);
+  tsr__h5_rtable_close(&t);
+  return status;
+}
