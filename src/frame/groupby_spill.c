@@ -68,9 +68,9 @@ bool tsr__groupby_spill_applies(const tsr_frame *f, int nkeys, int naggs, const 
 }
 
 /* Groups partition p in memory and writes its result's runs. */
-static tsr_status group_partition(tsr__spill_job *job, int64_t p, int nkeys, const char *const *keys,
-                                  int naggs, const tsr_agg *aggs, const char *row_name,
-                                  tsr__spill_out *o) {
+static tsr_status group_partition(tsr__spill_job *job, int64_t p, int nkeys,
+                                  const char *const *keys, int naggs, const tsr_agg *aggs,
+                                  const char *row_name, tsr__spill_out *o) {
   tsr_ctx *ctx = job->ctx;
   tsr_frame *pf = NULL, *gr = NULL;
   tsr_frame_result *res = NULL;
@@ -164,9 +164,10 @@ tsr_status tsr__groupby_spill(tsr_frame *f, int nkeys, const char *const *keys, 
     job.str[i] = f->cols[job.cols[i]].type.id == TSR_COL_STRING;
   }
   job.widths[job.ncols] = sizeof(int64_t);
-  job.nparts = npartitions > 0 ? npartitions
-                                : tsr__spill_partitions(ctx, tsr__spill_bytes(f, job.ncols, job.cols),
-                                                        PART_SHARE);
+  job.nparts =
+      npartitions > 0
+          ? npartitions
+          : tsr__spill_partitions(ctx, tsr__spill_bytes(f, job.ncols, job.cols), PART_SHARE);
   while ((INT64_C(1) << job.bits) < job.nparts)
     job.bits++;
   job.nparts = INT64_C(1) << job.bits;
@@ -184,7 +185,7 @@ tsr_status tsr__groupby_spill(tsr_frame *f, int nkeys, const char *const *keys, 
   for (int a = 0; a < naggs; a++)
     used_names[f->ncols + nkeys + a] = (char *)aggs[a].name;
   tsr__spill_fresh_name("__tessera_first", used_names, f->ncols + nkeys + naggs, first_name,
-             sizeof first_name);
+                        sizeof first_name);
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)naggs + 1, sizeof *aggs2, (void **)&aggs2));
   if (naggs > 0)
     memcpy(aggs2, aggs, (size_t)naggs * sizeof *aggs2);

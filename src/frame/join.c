@@ -588,7 +588,8 @@ tsr_status tsr_frame_join(tsr_frame *left, tsr_frame *right, tsr_join_kind kind,
     return tsr__join_memory(left, right, kind, nkeys, left_on, right_on, options, out);
   uint64_t share = (uint64_t)((double)limit * IN_MEMORY_SHARE);
   if (tsr__join_spill_bytes(left) + tsr__join_spill_bytes(right) > share / 2)
-    return tsr__join_spill(left, right, kind, nkeys, left_on, right_on, options, 0, 0, NULL, NULL, out);
+    return tsr__join_spill(left, right, kind, nkeys, left_on, right_on, options, 0, 0, NULL, NULL,
+                           out);
   if (tsr_ctx_set_memory_limit(ctx, share) != TSR_OK)
     return tsr__join_memory(left, right, kind, nkeys, left_on, right_on, options, out);
   tsr_status st = tsr__join_memory(left, right, kind, nkeys, left_on, right_on, options, out);
@@ -599,7 +600,8 @@ tsr_status tsr_frame_join(tsr_frame *left, tsr_frame *right, tsr_join_kind kind,
     /* What the attempt freed goes back to the system first. */
     tsr__alloc_release_cache(&ctx->alloc);
     malloc_trim(0);
-    st = tsr__join_spill(left, right, kind, nkeys, left_on, right_on, options, 0, 0, NULL, NULL, out);
+    st = tsr__join_spill(left, right, kind, nkeys, left_on, right_on, options, 0, 0, NULL, NULL,
+                         out);
   }
   return st;
 }

@@ -37,6 +37,7 @@
  * copied, never computed, so they are bitwise the in-memory join's, for
  * any thread count.  The result's file stays open until the frame is
  * destroyed. */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -124,8 +125,8 @@ static tsr_status side_partition(tsr_ctx *ctx, tsr_frame *f, int nkeys, const in
     }
   }
   job->key_hash = (const uint64_t *const *)s->key_hash;
-  TSR_TRY(tsr__alloc_array(ctx, (size_t)P * (size_t)nc + 1, sizeof *job->recs,
-                           "spilled partitions", (void **)&job->recs));
+  TSR_TRY(tsr__alloc_array(ctx, (size_t)P * (size_t)nc + 1, sizeof *job->recs, "spilled partitions",
+                           (void **)&job->recs));
   memset(job->recs, 0, ((size_t)P * (size_t)nc + 1) * sizeof *job->recs);
   TSR_TRY(tsr_calloc(ctx, (size_t)nc + 1, sizeof *job->rows, (void **)&job->rows));
   TSR_TRY(tsr_calloc(ctx, (size_t)P * (size_t)nc * (size_t)(f->ncols + 1) + 1, sizeof *job->rdcap,
@@ -137,6 +138,13 @@ static tsr_status side_partition(tsr_ctx *ctx, tsr_frame *f, int nkeys, const in
     s->start[c + 1] = s->start[c] + job->rows[c];
   s->total = s->start[nc];
   return TSR_OK;
+}
+
+/* What the last step freed goes back to the system, so that the next
+ * one's peak is not added to blocks the allocator and the C library keep. */
+static void release(tsr_ctx *ctx) {
+  tsr__alloc_release_cache(&ctx->alloc);
+  malloc_trim(0);
 }
 
 /* ---- the job ------------------------------------------------------------------------------- */
@@ -154,8 +162,8 @@ typedef struct job {
   int pieced;          /* partitions joined in pieces */
   uint8_t *mark[2];    /* pieces: the left (right) rows that matched, by global row */
   tsr__spill_out o;
-  int *pick;           /* o.ncols - 1: the joined frame's columns kept */
-  int rowcol[2];       /* the joined frame's row number columns (-1: none) */
+  int *pick;     /* o.ncols - 1: the joined frame's columns kept */
+  int rowcol[2]; /* the joined frame's row number columns (-1: none) */
 } job;
 
 static bool mark_get(const uint8_t *m, int64_t i) { return (m[i >> 3] >> (i & 7)) & 1; }
@@ -211,8 +219,8 @@ static tsr_status join_write(job *J, tsr_frame *lf, tsr_frame *rf, tsr_join_kind
   tsr__colread *src = NULL;
   int32_t *sel = NULL;
   tsr_status st = TSR_OK;
-  TSR__TRY_GOTO(st, tsr__join_memory(lf, rf, kind, J->nkeys, J->left_on, J->right_on, J->options,
-                                     &r));
+  TSR__TRY_GOTO(st,
+                tsr__join_memory(lf, rf, kind, J->nkeys, J->left_on, J->right_on, J->options, &r));
   if (J->o.names == NULL)
     TSR__TRY_GOTO(st, out_prepare(J, r));
   TSR__TRY_GOTO(st, tsr_frame_compute(r, NULL, &res));
@@ -225,8 +233,8 @@ static tsr_status join_write(job *J, tsr_frame *lf, tsr_frame *rf, tsr_join_kind
       int col = i < n - 1 ? J->pick[i] : J->rowcol[sd];
       tsr_column_chunk cc;
       TSR__TRY_GOTO(st, tsr_frame_result_chunk(res, col, c, &cc));
-      src[i] = (tsr__colread){cc.rows, cc.null_count, cc.values, cc.validity, cc.data,
-                              cc.data_bytes};
+      src[i] =
+          (tsr__colread){cc.rows, cc.null_count, cc.values, cc.validity, cc.data, cc.data_bytes};
     }
     const int64_t rows = src[0].rows;
     if (rows == 0)
@@ -243,8 +251,8 @@ static tsr_status join_write(job *J, tsr_frame *lf, tsr_frame *rf, tsr_join_kind
         continue;
       tsr_column_chunk cc;
       TSR__TRY_GOTO(st, tsr_frame_result_chunk(res, J->rowcol[s], c, &cc));
-      num[s] = (tsr__colread){cc.rows, cc.null_count, cc.values, cc.validity, cc.data,
-                              cc.data_bytes};
+      num[s] =
+          (tsr__colread){cc.rows, cc.null_count, cc.values, cc.validity, cc.data, cc.data_bytes};
     }
 #define HAS(s, i) \
   (num[s].values != NULL && (num[s].validity == NULL || tsr__bit_get(num[s].validity, i)))
@@ -390,13 +398,11 @@ tsr_status tsr__join_spill(tsr_frame *left, tsr_frame *right, tsr_join_kind kind
   *out = NULL;
   TSR_CHECK(left != NULL && right != NULL, TSR_EINVAL, "%s: the %s frame is NULL", fn,
             left == NULL ? "left" : "right");
-  TSR_CHECK(left->ctx == right->ctx, TSR_EINVAL, "%s: the frames belong to different contexts",
-            fn);
+  TSR_CHECK(left->ctx == right->ctx, TSR_EINVAL, "%s: the frames belong to different contexts", fn);
   TSR_CHECK(kind >= TSR_JOIN_INNER && kind <= TSR_JOIN_ANTI, TSR_EINVAL,
             "%s: %d is not a tsr_join_kind", fn, (int)kind);
   TSR_CHECK(nkeys >= 1 && nkeys <= 64 && left_on != NULL, TSR_EINVAL,
-            "%s: nkeys = %d with left_on %s (1 to 64 keys)", fn, nkeys,
-            left_on ? "given" : "NULL");
+            "%s: nkeys = %d with left_on %s (1 to 64 keys)", fn, nkeys, left_on ? "given" : "NULL");
   TSR_CHECK(npartitions >= 0 && npartitions <= TSR__SPILL_MAX_PARTITIONS, TSR_EINVAL,
             "%s: %d partitions (0..%d)", fn, npartitions, TSR__SPILL_MAX_PARTITIONS);
   tsr_ctx *ctx = left->ctx;
@@ -459,8 +465,11 @@ tsr_status tsr__join_spill(tsr_frame *left, tsr_frame *right, tsr_join_kind kind
   if (right_rows)
     TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)J.s[1].total / 8 + 1, 1, (void **)&J.mark[1]));
   TSR__TRY_GOTO(st, tsr__spill_open(&J.o.file, fn));
-  for (int64_t p = 0; p < P; p++)
+  for (int64_t p = 0; p < P; p++) {
+    release(ctx);
     TSR__TRY_GOTO(st, join_partition(&J, p));
+  }
+  release(ctx);
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)J.nout + 1, sizeof *in_rows, (void **)&in_rows));
   for (int64_t c = 0; c < J.nout; c++)
     in_rows[c] = c < J.nl ? J.s[0].job.rows[c] : J.s[1].job.rows[c - J.nl];

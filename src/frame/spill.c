@@ -34,7 +34,6 @@
 
 /* ---- spill files ------------------------------------------------------------------- */
 
-
 tsr_status tsr__spill_open(tsr__spill_file *f, const char *fn) {
   f->fn = fn;
   const char *dir = getenv("TESSERA_SPILL_DIR");
@@ -47,8 +46,8 @@ tsr_status tsr__spill_open(tsr__spill_file *f, const char *fn) {
   TSR_CHECK(n > 0 && (size_t)n < sizeof path, TSR_EIO, "%s: spill directory path too long: %s", fn,
             dir);
   f->fd = mkstemp(path);
-  TSR_CHECK(f->fd >= 0, TSR_EIO, "%s: cannot create a spill file in %s (TESSERA_SPILL_DIR): %s",
-            fn, dir, strerror(errno));
+  TSR_CHECK(f->fd >= 0, TSR_EIO, "%s: cannot create a spill file in %s (TESSERA_SPILL_DIR): %s", fn,
+            dir, strerror(errno));
   unlink(path); /* gone when closed, whatever happens */
   atomic_store(&f->end, 0);
   return TSR_OK;
@@ -65,8 +64,8 @@ tsr_status tsr__spill_append(tsr__spill_file *f, const void *buf, uint64_t bytes
   uint64_t o = atomic_fetch_add(&f->end, bytes);
   *off = o;
   int e = tsr__pwrite_full(f->fd, buf, bytes, o);
-  TSR_CHECK(e == 0, TSR_EIO, "%s: writing %llu bytes to a spill file (TESSERA_SPILL_DIR): %s", f->fn,
-            (unsigned long long)bytes, e > 0 ? strerror(e) : "no space left");
+  TSR_CHECK(e == 0, TSR_EIO, "%s: writing %llu bytes to a spill file (TESSERA_SPILL_DIR): %s",
+            f->fn, (unsigned long long)bytes, e > 0 ? strerror(e) : "no space left");
   return TSR_OK;
 }
 
@@ -82,8 +81,9 @@ tsr_status tsr__spill_read(const tsr__spill_file *f, void *buf, uint64_t bytes, 
 /* A table chunk of `rows` rows with exact string data capacities, every
  * column's rows set and its bitmap all valid (from tsr_kernel_alloc inside
  * a kernel, else tsr_alloc). */
-tsr_status tsr__spill_blob_alloc(tsr_ctx *ctx, const char *fn, bool kernel, int ncols, const size_t *widths,
-                             int64_t rows, const int64_t *dcap, void **out, uint64_t *bytes) {
+tsr_status tsr__spill_blob_alloc(tsr_ctx *ctx, const char *fn, bool kernel, int ncols,
+                                 const size_t *widths, int64_t rows, const int64_t *dcap,
+                                 void **out, uint64_t *bytes) {
   uint64_t b;
   *out = NULL;
   TSR_CHECK(tsr__tablechunk_bytes((uint32_t)ncols, widths, rows, dcap, &b), TSR_EINVAL,
@@ -112,7 +112,8 @@ void tsr__spill_blob_read(const void *blob, int col, tsr__colread *r) {
 #define DROW(j) (didx ? (int64_t)didx[j] : d0 + (j))
 
 /* Bytes of the long strings among n rows of src (rows sidx[j], or s0 + j). */
-uint64_t tsr__spill_long_bytes(const tsr__colread *src, const int32_t *sidx, int64_t s0, int64_t n) {
+uint64_t tsr__spill_long_bytes(const tsr__colread *src, const int32_t *sidx, int64_t s0,
+                               int64_t n) {
   const tsr_string_view *v = src->values;
   uint64_t b = 0;
   for (int64_t j = 0; j < n; j++) {
@@ -126,8 +127,9 @@ uint64_t tsr__spill_long_bytes(const tsr__colread *src, const int32_t *sidx, int
 /* Copies n rows of src (rows sidx[j], or s0 + j when sidx is NULL) into
  * dst (rows didx[j], or d0 + j): values of `w` bytes, nulls (dst's bitmap
  * starts all valid), and long strings into dst's data buffer. */
-void tsr__spill_copy_rows(const tsr__colread *src, size_t w, bool str, const int32_t *sidx, int64_t s0,
-                      tsr__colchunk *dst, const int32_t *didx, int64_t d0, int64_t n) {
+void tsr__spill_copy_rows(const tsr__colread *src, size_t w, bool str, const int32_t *sidx,
+                          int64_t s0, tsr__colchunk *dst, const int32_t *didx, int64_t d0,
+                          int64_t n) {
   unsigned char *dv = tsr__colchunk_values(dst);
   const unsigned char *sv = src->values;
   bool nulls = src->null_count > 0;
@@ -140,15 +142,16 @@ void tsr__spill_copy_rows(const tsr__colread *src, size_t w, bool str, const int
       if (nulls && !tsr__bit_get(src->validity, SROW(j)))
         o[DROW(j)] = zero;
       else
-        o[DROW(j)] =
-            v->length <= 12 ? *v : tsr__view_make(dst, tsr_string_view_data(v, src->data), v->length);
+        o[DROW(j)] = v->length <= 12
+                         ? *v
+                         : tsr__view_make(dst, tsr_string_view_data(v, src->data), v->length);
     }
   } else {
     switch (w) {
-#define COPY(W)                                                                          \
-  case W:                                                                                \
-    for (int64_t j = 0; j < n; j++)                                                      \
-      memcpy(dv + (size_t)DROW(j) * (W), sv + (size_t)SROW(j) * (W), W);                 \
+#define COPY(W)                                                          \
+  case W:                                                                \
+    for (int64_t j = 0; j < n; j++)                                      \
+      memcpy(dv + (size_t)DROW(j) * (W), sv + (size_t)SROW(j) * (W), W); \
     break;
       COPY(1)
       COPY(2)
@@ -222,45 +225,45 @@ static void hash_column(const tsr__colread *r, tsr_type t, const uint64_t *dict_
       hv[i] = (uint64_t)(uint32_t)v[i] < (uint64_t)size ? dict_hash[v[i]] : 0; /* nulls: below */
   } else
     switch (t.id) {
-#define HASHI(ID, T)                        \
-  case ID: {                                \
-    const T *v = r->values;                 \
-    for (int64_t i = 0; i < n; i++)         \
-      hv[i] = (uint64_t)(int64_t)v[i];      \
-    break;                                  \
+#define HASHI(ID, T)                   \
+  case ID: {                           \
+    const T *v = r->values;            \
+    for (int64_t i = 0; i < n; i++)    \
+      hv[i] = (uint64_t)(int64_t)v[i]; \
+    break;                             \
   }
-    HASHI(TSR_COL_BOOL, uint8_t)
-    HASHI(TSR_COL_INT8, int8_t)
-    HASHI(TSR_COL_INT16, int16_t)
-    HASHI(TSR_COL_INT32, int32_t)
-    HASHI(TSR_COL_INT64, int64_t)
-    HASHI(TSR_COL_UINT8, uint8_t)
-    HASHI(TSR_COL_UINT16, uint16_t)
-    HASHI(TSR_COL_UINT32, uint32_t)
-    HASHI(TSR_COL_UINT64, uint64_t)
-    HASHI(TSR_COL_DICT, int32_t)
-    HASHI(TSR_COL_DATE, int32_t)
-    HASHI(TSR_COL_TIMESTAMP, int64_t)
+      HASHI(TSR_COL_BOOL, uint8_t)
+      HASHI(TSR_COL_INT8, int8_t)
+      HASHI(TSR_COL_INT16, int16_t)
+      HASHI(TSR_COL_INT32, int32_t)
+      HASHI(TSR_COL_INT64, int64_t)
+      HASHI(TSR_COL_UINT8, uint8_t)
+      HASHI(TSR_COL_UINT16, uint16_t)
+      HASHI(TSR_COL_UINT32, uint32_t)
+      HASHI(TSR_COL_UINT64, uint64_t)
+      HASHI(TSR_COL_DICT, int32_t)
+      HASHI(TSR_COL_DATE, int32_t)
+      HASHI(TSR_COL_TIMESTAMP, int64_t)
 #undef HASHI
-  case TSR_COL_FLOAT32: {
-    const float *v = r->values;
-    for (int64_t i = 0; i < n; i++)
-      hv[i] = float_bits(v[i]);
-    break;
-  }
-  case TSR_COL_FLOAT64: {
-    const double *v = r->values;
-    for (int64_t i = 0; i < n; i++)
-      hv[i] = float_bits(v[i]);
-    break;
-  }
-  default: { /* strings */
-    const tsr_string_view *v = r->values;
-    for (int64_t i = 0; i < n; i++)
-      hv[i] = tsr__spill_hash_bytes(tsr_string_view_data(&v[i], r->data), v[i].length);
-    break;
-  }
-  }
+    case TSR_COL_FLOAT32: {
+      const float *v = r->values;
+      for (int64_t i = 0; i < n; i++)
+        hv[i] = float_bits(v[i]);
+      break;
+    }
+    case TSR_COL_FLOAT64: {
+      const double *v = r->values;
+      for (int64_t i = 0; i < n; i++)
+        hv[i] = float_bits(v[i]);
+      break;
+    }
+    default: { /* strings */
+      const tsr_string_view *v = r->values;
+      for (int64_t i = 0; i < n; i++)
+        hv[i] = tsr__spill_hash_bytes(tsr_string_view_data(&v[i], r->data), v[i].length);
+      break;
+    }
+    }
   if (r->null_count > 0)
     for (int64_t i = 0; i < n; i++)
       if (!tsr__bit_get(r->validity, i))
@@ -339,10 +342,11 @@ static tsr_status part_kernel(const tsr_kernel_call *call) {
     memcpy(job->rdcap + (p * job->nchunks + t.chunk) * (nc + 1), dcap,
            (size_t)(nc + 1) * sizeof *dcap);
     uint64_t bytes;
-    TSR__TRY_GOTO(st, tsr__spill_blob_alloc(ctx, job->fn, true, nc + 1, job->widths, n, dcap, &blob, &bytes));
+    TSR__TRY_GOTO(
+        st, tsr__spill_blob_alloc(ctx, job->fn, true, nc + 1, job->widths, n, dcap, &blob, &bytes));
     for (int i = 0; i < nc; i++)
       tsr__spill_copy_rows(&in[i], job->widths[i], job->str[i], rows_p, 0,
-                tsr__tablechunk_col(blob, (uint32_t)i), NULL, 0, n);
+                           tsr__tablechunk_col(blob, (uint32_t)i), NULL, 0, n);
     int64_t *rn = tsr__colchunk_values(tsr__tablechunk_col(blob, (uint32_t)nc));
     for (int64_t j = 0; j < n; j++)
       rn[j] = (int64_t)((uint64_t)t.chunk << 32 | (uint32_t)rows_p[j]);
@@ -415,9 +419,9 @@ typedef struct sp_result {
   tsr__fnode base;
   tsr_ctx *ctx;
   tsr__spill_file file;
-  int ncols;          /* result columns; the runs also hold the first row after them */
-  size_t *widths;     /* ncols + 1 */
-  bool *str;          /* ncols + 1 */
+  int ncols;      /* result columns; the runs also hold the first row after them */
+  size_t *widths; /* ncols + 1 */
+  bool *str;      /* ncols + 1 */
   int64_t nchunks;
   int64_t *first_run; /* nchunks + 1: chunk c's runs are runs[first_run[c]..first_run[c + 1]) */
   tsr__spill_rec *runs;
@@ -492,7 +496,7 @@ static tsr_status result_kernel(const tsr_kernel_call *call) {
       tsr__colread src;
       tsr__spill_blob_read(buf, col, &src);
       tsr__spill_copy_rows(&src, s->widths[col], s->str[col], NULL, 0,
-                tsr__tablechunk_col(call->output, (uint32_t)col), didx, 0, fr.rows);
+                           tsr__tablechunk_col(call->output, (uint32_t)col), didx, 0, fr.rows);
     }
     tsr_free(ctx, buf);
     buf = NULL;
@@ -515,8 +519,8 @@ static void hash_result(const tsr__expr *e, tsr__hash *h) {
   tsr__hash_u64(h, s->id);
 }
 
-static const tsr__op op_result = {"frame_spill_result", lower_result, tsr__fnode_destroy_params,
-                                  false,                   NULL,         hash_result};
+static const tsr__op op_result = {
+    "frame_spill_result", lower_result, tsr__fnode_destroy_params, false, NULL, hash_result};
 
 /* ---- pass 2 ------------------------------------------------------------------------------- */
 
@@ -548,8 +552,7 @@ static tsr_status part_read_kernel(const tsr_kernel_call *call) {
 
 static tsr_status lower_part(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
                              uint32_t *out) {
-  return tsr__fnode_lower_map(e, g, in, out, "frame_spill_read", part_read_kernel,
-                              NULL, 0);
+  return tsr__fnode_lower_map(e, g, in, out, "frame_spill_read", part_read_kernel, NULL, 0);
 }
 
 static void hash_part(const tsr__expr *e, tsr__hash *h) {
@@ -558,9 +561,8 @@ static void hash_part(const tsr__expr *e, tsr__hash *h) {
   tsr__hash_u64(h, s->id);
 }
 
-static const tsr__op op_part = {"frame_spill_read", lower_part,
-                                tsr__fnode_destroy_params,       false,
-                                NULL,                            hash_part};
+static const tsr__op op_part = {
+    "frame_spill_read", lower_part, tsr__fnode_destroy_params, false, NULL, hash_part};
 
 tsr_status tsr__spill_partition_frame(tsr__spill_job *job, int64_t p, int64_t c0, int64_t c1,
                                       const char *row_name, tsr_frame **out) {
@@ -584,8 +586,8 @@ tsr_status tsr__spill_partition_frame(tsr__spill_job *job, int64_t p, int64_t c0
     cols[i] = (tsr__col){col->name, col->type, col->dict, NULL, (uint32_t)i, false};
   }
   types[job->ncols] = (tsr_type){TSR_COL_INT64, 0};
-  cols[job->ncols] = (tsr__col){(char *)row_name, types[job->ncols], NULL, NULL,
-                                (uint32_t)job->ncols, false};
+  cols[job->ncols] =
+      (tsr__col){(char *)row_name, types[job->ncols], NULL, NULL, (uint32_t)job->ncols, false};
   for (int64_t c = c0; c < c1; c++) {
     rows[c] = job->recs[p * nc + c].rows;
     for (int i = 0; i < ncols; i++)
@@ -631,7 +633,6 @@ void tsr__spill_fresh_name(const char *base, char *const *names, int n, char *ou
     snprintf(out, size, "%s_%d", base, k);
   }
 }
-
 
 tsr_status tsr__spill_out_init(tsr_ctx *ctx, tsr__spill_out *o, tsr_frame *r) {
   int n = o->ncols = tsr_frame_ncols(r);
@@ -685,8 +686,8 @@ tsr_status tsr__spill_write_run(tsr_ctx *ctx, tsr__spill_out *o, const tsr__colr
     dcap[i] = o->str[i] ? (int64_t)tsr__spill_long_bytes(&src[i], sidx, i0, n) : 0;
   void *blob = NULL;
   uint64_t bytes;
-  TSR_TRY(tsr__spill_blob_alloc(ctx, o->file.fn, false, o->ncols, o->widths, n, dcap, &blob,
-                                &bytes));
+  TSR_TRY(
+      tsr__spill_blob_alloc(ctx, o->file.fn, false, o->ncols, o->widths, n, dcap, &blob, &bytes));
   for (int i = 0; i < o->ncols; i++)
     tsr__spill_copy_rows(&src[i], o->widths[i], o->str[i], sidx, i0,
                          tsr__tablechunk_col(blob, (uint32_t)i), NULL, 0, n);
@@ -725,8 +726,8 @@ tsr_status tsr__spill_result_frame(tsr_ctx *ctx, const char *fn, int64_t nchunks
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)o->ncols, sizeof *s->widths, (void **)&s->widths));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)o->ncols, sizeof *s->str, (void **)&s->str));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nc + 1, sizeof *count, (void **)&count));
-  TSR__TRY_GOTO(st,
-                tsr_calloc(ctx, (size_t)nc * (size_t)(ncols + 1) + 1, sizeof *dcap, (void **)&dcap));
+  TSR__TRY_GOTO(
+      st, tsr_calloc(ctx, (size_t)nc * (size_t)(ncols + 1) + 1, sizeof *dcap, (void **)&dcap));
   memcpy(s->widths, o->widths, (size_t)o->ncols * sizeof *s->widths);
   memcpy(s->str, o->str, (size_t)o->ncols * sizeof *s->str);
   memcpy(s->in_rows, in_rows, (size_t)nc * sizeof *s->in_rows);

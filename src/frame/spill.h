@@ -36,15 +36,15 @@ typedef struct tsr__spill_job {
   const char *fn;
   tsr_frame *f;
   int nkeys;
-  int ncols;         /* input columns spilled (then the row number) */
-  int *cols;         /* ncols: frame columns */
-  int *key_in;       /* nkeys: index into cols */
+  int ncols;                       /* input columns spilled (then the row number) */
+  int *cols;                       /* ncols: frame columns */
+  int *key_in;                     /* nkeys: index into cols */
   const uint64_t *const *key_hash; /* NULL, or per key NULL or a dictionary key's
                                       code -> hash of its string (tsr__spill_hash_bytes) */
-  tsr__colref *refs; /* ncols */
-  size_t *widths;    /* ncols + 1 */
-  bool *str;         /* ncols + 1 */
-  int bits;          /* P = 2^bits partitions */
+  tsr__colref *refs;               /* ncols */
+  size_t *widths;                  /* ncols + 1 */
+  bool *str;                       /* ncols + 1 */
+  int bits;                        /* P = 2^bits partitions */
   int64_t nparts;
   int64_t nchunks;
   tsr__spill_file in;   /* the partitions */
@@ -81,8 +81,7 @@ tsr_status tsr__spill_blob_alloc(tsr_ctx *ctx, const char *fn, bool kernel, int 
                                  void **out, uint64_t *bytes);
 void tsr__spill_blob_read(const void *blob, int col, tsr__colread *r);
 /* Bytes of the long strings among n rows of src (rows sidx[j], or s0 + j). */
-uint64_t tsr__spill_long_bytes(const tsr__colread *src, const int32_t *sidx, int64_t s0,
-                               int64_t n);
+uint64_t tsr__spill_long_bytes(const tsr__colread *src, const int32_t *sidx, int64_t s0, int64_t n);
 /* Copies n rows of src (rows sidx[j], or s0 + j when sidx is NULL) into
  * dst (rows didx[j], or d0 + j): values of `w` bytes, nulls (dst's bitmap
  * starts all valid), and long strings into dst's data buffer. */

@@ -173,15 +173,15 @@ static void assert_same(tsr_frame *want_f, tsr_frame *got_f) {
 /* Every kind: the out-of-core join (P partitions, pieces of `piece`
  * bytes; 0: whole) against the in-memory one; at least `pieced`
  * partitions were joined in pieces. */
-static void check_kinds(tsr_ctx *ctx, tsr_frame *lf, tsr_frame *rf, int nk, int P,
-                        uint64_t piece, int pieced) {
+static void check_kinds(tsr_ctx *ctx, tsr_frame *lf, tsr_frame *rf, int nk, int P, uint64_t piece,
+                        int pieced) {
   const char *on[4] = {"k0", "k1", "k2", "k3"};
   for (int q = 0; q < 6; q++) {
     tsr_frame *want = NULL, *got = NULL;
     int used = 0, npieced = -1;
     tsr_status sw = tsr__join_memory(lf, rf, kinds[q], nk, on, NULL, NULL, &want);
-    tsr_status sg = tsr__join_spill(lf, rf, kinds[q], nk, on, NULL, NULL, P, piece, &used, &npieced,
-                                    &got);
+    tsr_status sg =
+        tsr__join_spill(lf, rf, kinds[q], nk, on, NULL, NULL, P, piece, &used, &npieced, &got);
     if (sg != sw)
       print_error("kind %d: %s, in memory %s (%s)\n", (int)kinds[q], tsr_status_name(sg),
                   tsr_status_name(sw), tsr_last_error());
@@ -209,9 +209,9 @@ static void test_int_keys(void **state) {
   tsr_type lt = {TSR_COL_INT32, 0}, rt = {TSR_COL_INT64, 0};
   for (int threads = 1; threads <= 2; threads++) {
     tsr_ctx *ctx = make_ctx(threads);
-    tsr_frame *lf = make_side(ctx, 1, &lt, 0, 400, 2000, -1, "s", 64, 11);
-    tsr_frame *rf = make_side(ctx, 1, &rt, 200, 400, 1800, -1, "s", 64, 12);
-    check_kinds(ctx, lf, rf, 1, 8, 0, 0);
+    tsr_frame *lf = make_side(ctx, 1, &lt, 0, 400, 1200, -1, "s", 64, 11);
+    tsr_frame *rf = make_side(ctx, 1, &rt, 200, 400, 1000, -1, "s", 64, 12);
+    check_kinds(ctx, lf, rf, 1, 4, 0, 0);
     tsr_frame_destroy(&lf);
     tsr_frame_destroy(&rf);
     tsr_ctx_destroy(&ctx);
@@ -233,17 +233,12 @@ static void test_string_keys(void **state) {
   tsr_type st = {TSR_COL_STRING, 0}, dt = {TSR_COL_DICT, 0};
   tsr_frame *lf = make_side(ctx, 1, &st, 0, 60, 2000, -1, "ls", 64, 21);
   tsr_frame *rf = make_side(ctx, 1, &dt, 30, 60, 1500, -1, "rs", 64, 22);
-  check_kinds(ctx, lf, rf, 1, 16, 0, 0);
+  check_kinds(ctx, lf, rf, 1, 4, 0, 0);
   tsr_frame_destroy(&lf);
   tsr_frame_destroy(&rf);
   lf = make_side(ctx, 1, &dt, 0, 50, 1200, -1, "ls", 16, 23);
   rf = make_side(ctx, 1, &dt, 20, 50, 1300, -1, "rs", 16, 24);
   check_kinds(ctx, lf, rf, 1, 4, 0, 0);
-  check_kinds(ctx, lf, rf, 1, 2, 20000, 2);
-  tsr_frame_destroy(&lf);
-  tsr_frame_destroy(&rf);
-  lf = make_side(ctx, 1, &st, 0, 50, 1200, -1, "ls", 16, 25);
-  rf = make_side(ctx, 1, &st, 20, 50, 1300, -1, "rs", 16, 26);
   check_kinds(ctx, lf, rf, 1, 2, 20000, 2);
   tsr_frame_destroy(&lf);
   tsr_frame_destroy(&rf);
@@ -259,30 +254,30 @@ static void test_two_keys_floats(void **state) {
   tsr_type rt[2] = {{TSR_COL_STRING, 0}, {TSR_COL_INT32, 0}};
   tsr_frame *lf = make_side(ctx, 2, lt, 0, 8, 1500, -1, "s", 64, 31);
   tsr_frame *rf = make_side(ctx, 2, rt, 3, 8, 1500, -1, "s", 64, 32);
-  check_kinds(ctx, lf, rf, 2, 8, 0, 0);
+  check_kinds(ctx, lf, rf, 2, 4, 0, 0);
   tsr_frame_destroy(&lf);
   tsr_frame_destroy(&rf);
   tsr_type ft = {TSR_COL_FLOAT32, 0}, dt = {TSR_COL_FLOAT64, 0};
   lf = make_side(ctx, 1, &ft, 0, 30, 1500, -1, "s", 16, 33);
   rf = make_side(ctx, 1, &dt, 0, 30, 1000, -1, "s", 16, 34);
   check_kinds(ctx, lf, rf, 1, 4, 0, 0);
-  check_kinds(ctx, lf, rf, 1, 2, 20000, 1);
   tsr_frame_destroy(&lf);
   tsr_frame_destroy(&rf);
   tsr_ctx_destroy(&ctx);
 }
 
 /* Half the left rows one key (the right has it in about 1 row of 300):
- * its partition is joined in pieces; then the right skewed too. */
+ * its partition is joined in pieces; then half the right rows too (the
+ * hot partition can only be cut by chunks). */
 static void test_skew(void **state) {
   (void)state;
   tsr_ctx *ctx = make_ctx(2);
   tsr_type t = {TSR_COL_INT64, 0};
-  tsr_frame *lf = make_side(ctx, 1, &t, 0, 300, 3000, 7, "s", 16, 41);
+  tsr_frame *lf = make_side(ctx, 1, &t, 0, 300, 2000, 7, "s", 16, 41);
   tsr_frame *rf = make_side(ctx, 1, &t, 0, 300, 1500, -1, "s", 16, 42);
   check_kinds(ctx, lf, rf, 1, 4, 0, 0);
   check_kinds(ctx, lf, rf, 1, 4, 30000, 1);
-  tsr_frame *rh = make_side(ctx, 1, &t, 0, 300, 600, 7, "s", 16, 43);
+  tsr_frame *rh = make_side(ctx, 1, &t, 0, 300, 120, 7, "s", 16, 43);
   check_kinds(ctx, lf, rh, 1, 4, 30000, 1);
   tsr_frame_destroy(&rh);
   tsr_frame_destroy(&lf);
@@ -341,7 +336,7 @@ static void test_memory_limit(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_int_keys),    cmocka_unit_test(test_string_keys),
+      cmocka_unit_test(test_int_keys),        cmocka_unit_test(test_string_keys),
       cmocka_unit_test(test_two_keys_floats), cmocka_unit_test(test_skew),
       cmocka_unit_test(test_memory_limit),
   };
