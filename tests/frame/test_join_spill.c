@@ -236,10 +236,10 @@ static void test_string_keys(void **state) {
   check_kinds(ctx, lf, rf, 1, 4, 0, 0);
   tsr_frame_destroy(&lf);
   tsr_frame_destroy(&rf);
-  lf = make_side(ctx, 1, &dt, 0, 50, 1200, -1, "ls", 16, 23);
-  rf = make_side(ctx, 1, &dt, 20, 50, 1300, -1, "rs", 16, 24);
+  lf = make_side(ctx, 1, &dt, 0, 50, 800, -1, "ls", 16, 23);
+  rf = make_side(ctx, 1, &dt, 20, 50, 800, -1, "rs", 16, 24);
   check_kinds(ctx, lf, rf, 1, 4, 0, 0);
-  check_kinds(ctx, lf, rf, 1, 2, 20000, 2);
+  check_kinds(ctx, lf, rf, 1, 2, 12000, 2);
   tsr_frame_destroy(&lf);
   tsr_frame_destroy(&rf);
   tsr_ctx_destroy(&ctx);
