@@ -10,6 +10,7 @@
  * the merged dictionary of a right or full join's dictionary key).  The
  * result is a frame over the computed chunks, as the sort's.  The left's
  * columns of a left chunk's output come from that one chunk, by row. */
+#include <malloc.h>
 #include <string.h>
 
 #include <tessera/dist.h>
@@ -571,9 +572,43 @@ fail:
   return status;
 }
 
+/* Computes in memory; under a memory limit, when the two sides take more
+ * than IN_MEMORY_SHARE / 2 of the limit, or the in-memory join runs out of
+ * IN_MEMORY_SHARE of it, out of core by spilled partitions instead
+ * (join_spill.c).  As the group-by does (groupby.c), the in-memory attempt
+ * runs with the limit lowered to that share, so that what it leaves behind
+ * and the out-of-core run stay within the limit together. */
+#define IN_MEMORY_SHARE 0.75
 tsr_status tsr_frame_join(tsr_frame *left, tsr_frame *right, tsr_join_kind kind, int nkeys,
                           const char *const *left_on, const char *const *right_on,
                           const tsr_join_options *options, tsr_frame **out) {
+  tsr_ctx *ctx = left != NULL && right != NULL && left->ctx == right->ctx ? left->ctx : NULL;
+  uint64_t limit = tsr_ctx_memory_limit(ctx);
+  if (limit == 0 || out == NULL || tsr_ctx_nranks(ctx) > 1)
+    return tsr__join_memory(left, right, kind, nkeys, left_on, right_on, options, out);
+  uint64_t share = (uint64_t)((double)limit * IN_MEMORY_SHARE);
+  if (tsr__join_spill_bytes(left) + tsr__join_spill_bytes(right) > share / 2)
+    return tsr__join_spill(left, right, kind, nkeys, left_on, right_on, options, 0, 0, NULL, NULL,
+                           out);
+  if (tsr_ctx_set_memory_limit(ctx, share) != TSR_OK)
+    return tsr__join_memory(left, right, kind, nkeys, left_on, right_on, options, out);
+  tsr_status st = tsr__join_memory(left, right, kind, nkeys, left_on, right_on, options, out);
+  tsr_status restored = tsr_ctx_set_memory_limit(ctx, limit); /* it was valid before */
+  if (st == TSR_OK && restored != TSR_OK)
+    st = restored;
+  if (st == TSR_ENOMEM) {
+    /* What the attempt freed goes back to the system first. */
+    tsr__alloc_release_cache(&ctx->alloc);
+    malloc_trim(0);
+    st = tsr__join_spill(left, right, kind, nkeys, left_on, right_on, options, 0, 0, NULL, NULL,
+                         out);
+  }
+  return st;
+}
+
+tsr_status tsr__join_memory(tsr_frame *left, tsr_frame *right, tsr_join_kind kind, int nkeys,
+                            const char *const *left_on, const char *const *right_on,
+                            const tsr_join_options *options, tsr_frame **out) {
   static const char fn[] = "tsr_frame_join";
   TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
   *out = NULL;

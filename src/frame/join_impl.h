@@ -148,4 +148,24 @@ tsr_status tsr__join_asof_prepare(tsr__join *j);
 tsr_status tsr__join_asof_probe(tsr__join *j);
 void tsr__join_asof_free(tsr__join *j);
 
+/* join.c: tsr_frame_join computed in memory (the same contract). */
+tsr_status tsr__join_memory(tsr_frame *left, tsr_frame *right, tsr_join_kind kind, int nkeys,
+                            const char *const *left_on, const char *const *right_on,
+                            const tsr_join_options *options, tsr_frame **out);
+
+/* join_spill.c: the bytes all of f's columns take (tsr__spill_bytes), and
+ * tsr_frame_join computed out of core: both sides hash-partitioned by
+ * their keys into `npartitions` partitions (0: as many as the memory limit
+ * needs), each pair joined by tsr__join_memory (a pair larger than twice
+ * `piece_bytes` (0: from the limit) in pieces of at most piece_bytes a
+ * side), the result a lazy frame read back from a spill file.  *used and
+ * *pieced (may be NULL) receive the partition count and how many were
+ * joined in pieces.  Same rows, values, order and
+ * chunks as tsr__join_memory. */
+uint64_t tsr__join_spill_bytes(const tsr_frame *f);
+tsr_status tsr__join_spill(tsr_frame *left, tsr_frame *right, tsr_join_kind kind, int nkeys,
+                           const char *const *left_on, const char *const *right_on,
+                           const tsr_join_options *options, int npartitions, uint64_t piece_bytes,
+                           int *used, int *pieced, tsr_frame **out);
+
 #endif /* TSR_FRAME_JOIN_IMPL_H */
