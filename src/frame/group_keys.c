@@ -120,6 +120,53 @@ fail:
   return st;
 }
 
+tsr_status gb_col_concat(tsr_ctx *ctx, const tsr__colread *r, int64_t nr, tsr_type type,
+                         gb_col *out) {
+  memset(out, 0, sizeof *out);
+  out->type = type;
+  size_t w = tsr_type_width(type);
+  uint64_t bytes = 0;
+  for (int64_t k = 0; k < nr; k++) {
+    out->n += r[k].rows;
+    out->nulls += r[k].validity != NULL ? r[k].null_count : 0;
+    bytes += r[k].data_bytes;
+  }
+  TSR_CHECK(bytes < (UINT64_C(1) << 32), TSR_ENOTSUP,
+            "group-by: %llu bytes of strings in one run of chunks (at most 2^32 - 1)",
+            (unsigned long long)bytes);
+  tsr_status st = TSR_OK;
+  TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)out->n * w + 1, &out->values));
+  if (out->nulls > 0) {
+    size_t vb = (size_t)(out->n + 7) / 8 + 1;
+    TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, vb, (void **)&out->validity));
+    memset(out->validity, 0xff, vb);
+  }
+  if (type.id == TSR_COL_STRING)
+    TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)bytes + 1, (void **)&out->data));
+  int64_t at = 0;
+  for (int64_t k = 0; k < nr; k++) {
+    int64_t n = r[k].rows;
+    memcpy((unsigned char *)out->values + (size_t)at * w, r[k].values, (size_t)n * w);
+    if (r[k].validity != NULL)
+      for (int64_t i = 0; i < n; i++)
+        if (!tsr__bit_get(r[k].validity, i))
+          tsr__bit_set(out->validity, at + i, false);
+    if (type.id == TSR_COL_STRING && r[k].data_bytes > 0) {
+      memcpy(out->data + out->data_bytes, r[k].data, r[k].data_bytes);
+      tsr_string_view *v = (tsr_string_view *)out->values + at;
+      for (int64_t i = 0; i < n; i++)
+        if (v[i].length > 12)
+          v[i].u.ref.offset += (uint32_t)out->data_bytes;
+      out->data_bytes += r[k].data_bytes;
+    }
+    at += n;
+  }
+  return TSR_OK;
+fail:
+  gb_col_free(ctx, out);
+  return st;
+}
+
 /* ---- hashing ------------------------------------------------------------------- */
 
 static inline uint64_t fmix64(uint64_t h) {
