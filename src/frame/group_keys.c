@@ -120,6 +120,53 @@ fail:
   return st;
 }
 
+tsr_status gb_col_concat(tsr_ctx *ctx, const tsr__colread *r, int64_t nr, tsr_type type,
+                         gb_col *out) {
+  memset(out, 0, sizeof *out);
+  out->type = type;
+  size_t w = tsr_type_width(type);
+  uint64_t bytes = 0;
+  for (int64_t k = 0; k < nr; k++) {
+    out->n += r[k].rows;
+    out->nulls += r[k].validity != NULL ? r[k].null_count : 0;
+    bytes += r[k].data_bytes;
+  }
+  TSR_CHECK(bytes < (UINT64_C(1) << 32), TSR_ENOTSUP,
+            "group-by: %llu bytes of strings in one run of chunks (at most 2^32 - 1)",
+            (unsigned long long)bytes);
+  tsr_status st = TSR_OK;
+  TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)out->n * w + 1, &out->values));
+  if (out->nulls > 0) {
+    size_t vb = (size_t)(out->n + 7) / 8 + 1;
+    TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, vb, (void **)&out->validity));
+    memset(out->validity, 0xff, vb);
+  }
+  if (type.id == TSR_COL_STRING)
+    TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)bytes + 1, (void **)&out->data));
+  int64_t at = 0;
+  for (int64_t k = 0; k < nr; k++) {
+    int64_t n = r[k].rows;
+    memcpy((unsigned char *)out->values + (size_t)at * w, r[k].values, (size_t)n * w);
+    if (r[k].validity != NULL)
+      for (int64_t i = 0; i < n; i++)
+        if (!tsr__bit_get(r[k].validity, i))
+          tsr__bit_set(out->validity, at + i, false);
+    if (type.id == TSR_COL_STRING && r[k].data_bytes > 0) {
+      memcpy(out->data + out->data_bytes, r[k].data, r[k].data_bytes);
+      tsr_string_view *v = (tsr_string_view *)out->values + at;
+      for (int64_t i = 0; i < n; i++)
+        if (v[i].length > 12)
+          v[i].u.ref.offset += (uint32_t)out->data_bytes;
+      out->data_bytes += r[k].data_bytes;
+    }
+    at += n;
+  }
+  return TSR_OK;
+fail:
+  gb_col_free(ctx, out);
+  return st;
+}
+
 /* ---- hashing ------------------------------------------------------------------- */
 
 static inline uint64_t fmix64(uint64_t h) {
@@ -784,50 +831,69 @@ typedef struct brec {
   uint32_t h; /* the hash's low bits */
 } brec;
 
+/* Grows the bucket table to cap slots (stamps start afresh) and inserts
+ * the current bucket's groups lo..hi - 1 again, keyed from their first rows. */
+static tsr_status bslots_grow(tsr_ctx *ctx, const tsr__colread *r, bslot **slots, uint64_t cap,
+                              uint32_t stamp, const int32_t *first, int32_t lo, int32_t hi) {
+  bslot *s;
+  TSR_TRY(tsr_calloc(ctx, cap, sizeof *s, (void **)&s));
+  tsr_free(ctx, *slots);
+  *slots = s;
+  const tsr_string_view *v = r->values;
+  for (int32_t gi = lo; gi < hi; gi++) {
+    uint64_t a, b;
+    view_key(&v[first[gi]], r->data, &a, &b);
+    uint64_t j = (uint32_t)key_hash(a, b) & (cap - 1);
+    while (s[j].stamp == stamp)
+      j = (j + 1) & (cap - 1);
+    s[j] = (bslot){a, b, stamp, gi};
+  }
+  return TSR_OK;
+}
+
 tsr_status gb_group_str_buckets(tsr_ctx *ctx, const tsr__colread *r, int bits, int32_t *ids,
                                 int64_t *ngroups, int32_t *first, int64_t *boff) {
   int64_t n = r->rows, nb = INT64_C(1) << bits;
   const tsr_string_view *v = r->values;
-  uint64_t *ka = NULL, *kb = NULL, *kh = NULL;
+  uint64_t *kh = NULL;
   brec *rec = NULL;
   int64_t *cur = NULL;
   bslot *slots = NULL;
   tsr_status st = TSR_OK;
   TSR_CHECK(n < INT32_MAX, TSR_ENOTSUP, "group-by: %lld rows in one batch (at most 2^31 - 1)",
             (long long)n);
-  TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)n * sizeof *ka + 8, (void **)&ka));
-  TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)n * sizeof *kb + 8, (void **)&kb));
   TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)n * sizeof *kh + 8, (void **)&kh));
   TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)n * sizeof *rec + 8, (void **)&rec));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nb + 1, sizeof *cur, (void **)&cur));
+  /* Only the hashes are kept between the passes: keying a short string
+   * again (its view's words) costs less than writing and reading the key. */
   for (int64_t i = 0; i < n; i++) {
-    view_key(&v[i], r->data, &ka[i], &kb[i]);
-    kh[i] = key_hash(ka[i], kb[i]);
+    uint64_t a, b;
+    view_key(&v[i], r->data, &a, &b);
+    kh[i] = key_hash(a, b);
     cur[kh[i] >> (64 - bits)]++;
   }
-  int64_t most = 0;
   boff[0] = 0;
   for (int64_t k = 0; k < nb; k++) {
-    most = cur[k] > most ? cur[k] : most;
     boff[k + 1] = boff[k] + cur[k];
     cur[k] = boff[k];
   }
   for (int64_t i = 0; i < n; i++) {
     brec *o = &rec[cur[kh[i] >> (64 - bits)]++];
-    o->a = ka[i];
-    o->b = kb[i];
+    view_key(&v[i], r->data, &o->a, &o->b);
     o->row = (int32_t)i;
     o->h = (uint32_t)kh[i];
   }
-  uint64_t cap = 16;
-  while (cap < 2 * (uint64_t)most)
-    cap *= 2;
+  /* The table is sized by the groups of a bucket, not its rows: it starts
+   * small and doubles when a bucket fills half of it. */
+  uint64_t cap = 256;
   uint64_t mask = cap - 1;
   TSR__TRY_GOTO(st, tsr_calloc(ctx, cap, sizeof *slots, (void **)&slots));
   int32_t g = 0;
   for (int64_t k = 0; k < nb; k++) {
     int64_t lo = boff[k], hi = boff[k + 1];
     uint32_t stamp = (uint32_t)k + 1;
+    int32_t g0 = g;
     boff[k] = g; /* from rows to groups */
     for (int64_t q = lo; q < hi; q++) {
       uint64_t a = rec[q].a, b = rec[q].b, j = rec[q].h & mask;
@@ -841,6 +907,11 @@ tsr_status gb_group_str_buckets(tsr_ctx *ctx, const tsr__colread *r, int bits, i
           s->id = g;
           first[g] = i;
           ids[i] = g++;
+          if ((uint64_t)(g - g0) * 2 > cap) {
+            cap *= 4;
+            mask = cap - 1;
+            TSR__TRY_GOTO(st, bslots_grow(ctx, r, &slots, cap, stamp, first, g0, g));
+          }
           break;
         }
         if (s->a == a && s->b == b &&
@@ -857,8 +928,6 @@ tsr_status gb_group_str_buckets(tsr_ctx *ctx, const tsr__colread *r, int bits, i
   boff[nb] = g;
   *ngroups = g;
 fail:
-  tsr_free(ctx, ka);
-  tsr_free(ctx, kb);
   tsr_free(ctx, kh);
   tsr_free(ctx, rec);
   tsr_free(ctx, cur);

@@ -5,7 +5,8 @@
  * A group-by is a pipeline breaker: it computes when called.  The input
  * frame's key and aggregated columns are lowered into one task graph, and
  * one task per row chunk (reading those columns' chunks, so the input's
- * lazy ops run fused before it) groups the chunk's rows into local groups
+ * lazy ops run fused before it; or one task per run of small consecutive
+ * chunks, see run_length) groups the chunk's rows into local groups
  * (group_keys.c), numbered by hash bucket of their keys, keeps each local
  * group's key values, and fills partial aggregate states (group_aggs.c).
  * Then the merge, one task per bucket (one task in all when there are few
@@ -68,7 +69,9 @@ typedef struct gb_job {
   tsr_type *key_types;
   gb_agg *aggs;
   bool need_last;
-  int64_t nchunks;
+  int64_t nin;     /* input chunks */
+  int64_t run;     /* input chunks per part (a run of consecutive chunks) */
+  int64_t nchunks; /* parts: ceil(nin / run) */
   gb_part *parts;
   gb_state *astates; /* naggs x nchunks: aggregate a's states of chunk c at a * nchunks + c */
   /* the result's columns: keys, then aggregates */
@@ -110,6 +113,26 @@ static int kind_of(tsr_coltype t) {
 
 static bool numeric(tsr_coltype t) {
   return t != TSR_COL_STRING && t != TSR_COL_DICT && t != TSR_COL_DATE && t != TSR_COL_TIMESTAMP;
+}
+
+/* Input chunks per part: one, or with many small chunks and no holistic
+ * aggregates (which read each input chunk again by its local group ids), a
+ * run of consecutive chunks of about RUN_ROWS rows by their capacities,
+ * grouped at once: parts then hold fewer local groups (a key seen in every
+ * chunk is one local group per run, not one per chunk), so the merge and
+ * the partial states shrink.  The length depends on the input's chunk
+ * capacities only, never on the thread count. */
+#define RUN_ROWS (INT64_C(1) << 20)
+#define RUN_MAX 16
+
+static int64_t run_length(const tsr_frame *f, const gb_job *job) {
+  int64_t nin = f->rows->nchunks, cap = 0;
+  if (job->nhol > 0 || job->nkeys == 0 || nin < 2)
+    return 1;
+  for (int64_t c = 0; c < nin; c++)
+    cap += f->rows->cap[c];
+  int64_t run = RUN_ROWS / (cap / nin > 0 ? cap / nin : 1);
+  return run < 1 ? 1 : run > RUN_MAX ? RUN_MAX : run;
 }
 
 /* ---- the chunk task --------------------------------------------------------------- */
@@ -170,6 +193,7 @@ static tsr_status chunk_kernel(const tsr_kernel_call *call) {
   tsr_ctx *ctx = job->ctx;
   gb_part *p = &job->parts[t.chunk];
   tsr__colread cr[64], *in = cr;
+  gb_col *cat = NULL;
   uint32_t **codes = NULL;
   uint64_t *ncodes = NULL;
   int32_t *ids = NULL, *first = NULL, *last = NULL;
@@ -178,8 +202,26 @@ static tsr_status chunk_kernel(const tsr_kernel_call *call) {
   int k = job->nkeys;
   if (job->ncols > 64)
     TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)job->ncols * sizeof *in, (void **)&in));
-  for (int i = 0; i < job->ncols; i++)
-    tsr__colread_get(&job->refs[i], call, &in[i]);
+  int64_t c0 = t.chunk * job->run, nrun = job->nin - c0 < job->run ? job->nin - c0 : job->run;
+  if (nrun == 1) {
+    for (int i = 0; i < job->ncols; i++)
+      tsr__colread_get(&job->refs[i], call, &in[i]);
+  } else { /* a run of chunks: each column's chunks one after the other */
+    TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->ncols + 1, sizeof *cat, (void **)&cat));
+    tsr__colread rd[RUN_MAX];
+    for (int i = 0; i < job->ncols; i++) {
+      for (int64_t r = 0; r < nrun; r++) {
+        tsr_kernel_call one = *call;
+        one.inputs += r * job->n_inputs;
+        one.input_bytes += r * job->n_inputs;
+        one.n_inputs = job->n_inputs;
+        tsr__colread_get(&job->refs[i], &one, &rd[r]);
+      }
+      TSR__TRY_GOTO(st, gb_col_concat(ctx, rd, nrun, job->refs[i].type, &cat[i]));
+      gb_col_read(&cat[i], &in[i]);
+      in[i].data_bytes = cat[i].data_bytes;
+    }
+  }
   int64_t rows = job->ncols > 0 ? in[0].rows : 0;
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)k + 1, sizeof *codes, (void **)&codes));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)k + 1, sizeof *ncodes, (void **)&ncodes));
@@ -264,6 +306,10 @@ fail:
     tsr_free(ctx, gcount);
   if (in != cr)
     tsr_free(ctx, in);
+  if (cat != NULL)
+    for (int i = 0; i < job->ncols; i++)
+      gb_col_free(ctx, &cat[i]);
+  tsr_free(ctx, cat);
   return st;
 }
 
@@ -1120,7 +1166,7 @@ static void job_free(gb_job *job) {
 /* Lowers the input columns and one task per chunk, and runs them. */
 static tsr_status run_chunks(tsr_frame *f, gb_job *job, const int *cols) {
   tsr_ctx *ctx = f->ctx;
-  int64_t nc = f->rows->nchunks;
+  int64_t nc = job->nchunks, nin = job->nin, run = job->run;
   tsr_taskgraph *g = NULL;
   tsr__lowering *l = NULL;
   tsr__expr **inputs = NULL;
@@ -1131,10 +1177,11 @@ static tsr_status run_chunks(tsr_frame *f, gb_job *job, const int *cols) {
   tsr_status st = TSR_OK;
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->ncols + 1, sizeof *inputs, (void **)&inputs));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->ncols + 1, sizeof *ids, (void **)&ids));
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->ncols + 1, sizeof *ins, (void **)&ins));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)(job->ncols * run) + 1, sizeof *ins, (void **)&ins));
   TSR__TRY_GOTO(st,
                 tsr_calloc(ctx, (size_t)job->ncols + 1, sizeof *job->refs, (void **)&job->refs));
   tsr__frame_colrefs(f, job->ncols, cols, inputs, &n_inputs, job->refs);
+  job->n_inputs = n_inputs;
   TSR__TRY_GOTO(st, tsr_taskgraph_create(ctx, &g));
   TSR__TRY_GOTO(st, tsr__lowering_create(ctx, g, &l));
   for (uint32_t i = 0; i < n_inputs; i++)
@@ -1143,15 +1190,16 @@ static tsr_status run_chunks(tsr_frame *f, gb_job *job, const int *cols) {
   uint32_t k;
   TSR__TRY_GOTO(st, tsr_taskgraph_add_kernel(g, "frame_groupby", chunk_kernel, NULL, &k));
   for (int64_t c = 0; c < nc; c++) {
-    for (uint32_t i = 0; i < n_inputs; i++)
-      ins[i] = ids[i][c];
+    uint32_t m = 0;
+    for (int64_t r = c * run; r < nin && r < (c + 1) * run; r++)
+      for (uint32_t i = 0; i < n_inputs; i++)
+        ins[m++] = ids[i][r];
     gb_task t = {job, c};
-    TSR__TRY_GOTO(st, tsr_taskgraph_add_task(g, k, ins, n_inputs, &t, sizeof t, 0, &tasks[c]));
+    TSR__TRY_GOTO(st, tsr_taskgraph_add_task(g, k, ins, m, &t, sizeof t, 0, &tasks[c]));
   }
   if (job->nhol > 0) {
     /* Holistic aggregates read their columns' chunks again after the
      * merge: keep them (and the graph). */
-    job->n_inputs = n_inputs;
     TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)n_inputs * (size_t)nc + 1,
                                        sizeof *job->in_tasks, "tasks", (void **)&job->in_tasks));
     for (uint32_t i = 0; i < n_inputs; i++)
@@ -1408,7 +1456,7 @@ tsr_status tsr__groupby_memory(tsr_frame *f, int nkeys, const char *const *keys,
   job.ctx = ctx;
   job.nkeys = nkeys;
   job.naggs = naggs;
-  job.nchunks = f->rows->nchunks;
+  job.nin = f->rows->nchunks;
   int ncols = 0, *cols = NULL;
   int nout = nkeys + naggs;
   gb_merged m;
@@ -1461,6 +1509,8 @@ tsr_status tsr__groupby_memory(tsr_frame *f, int nkeys, const char *const *keys,
   if (ncols == 0)
     input_of(cols, &ncols, 0); /* count(*) alone reads a column for the row counts */
   job.ncols = ncols;
+  job.run = run_length(f, &job);
+  job.nchunks = job.nin > 0 ? (job.nin + job.run - 1) / job.run : 0;
   TSR__TRY_GOTO(st,
                 tsr_calloc(ctx, (size_t)job.nchunks + 1, sizeof *job.parts, (void **)&job.parts));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)naggs * (size_t)job.nchunks + 1, sizeof *job.astates,

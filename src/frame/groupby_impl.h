@@ -42,6 +42,12 @@ void gb_col_read(const gb_col *c, tsr__colread *out);
 tsr_status gb_col_gather(tsr_ctx *ctx, const tsr__colread *r, tsr_type type, const int32_t *rows,
                          int64_t n, gb_col *out);
 
+/* out = the nr column chunks r[0..nr) one after the other (string views
+ * rebased into out's data buffer), for a task grouping a run of chunks at
+ * once. */
+tsr_status gb_col_concat(tsr_ctx *ctx, const tsr__colread *r, int64_t nr, tsr_type type,
+                         gb_col *out);
+
 /* ---- key coders (group_keys.c) ------------------------------------------------- */
 
 /* A coder turns one key column's values into codes 0..ncodes-1, equal

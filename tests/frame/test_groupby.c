@@ -736,6 +736,126 @@ static void test_groupby__many_groups(void **state) {
   }
 }
 
+/* Runs of chunks: 256000 rows in 64 chunks of 4000, grouped (without
+ * holistic aggregates) a run of consecutive chunks per task, the columns
+ * laid one after the other (string views rebased, validity bits shifted).
+ * A string key of 60000 values, half of them longer than 12 bytes, all
+ * distinct in the first 60000 rows (so that a run's bucket tables grow
+ * well past their first size), scrambled after; in the second case with
+ * nulls in some chunks only (those runs take the coder and grouper, the
+ * others the bucket path).  Counts, sums and minima of an int64 column
+ * with nulls, the first value, and a float mean are checked group by group
+ * in first-seen order against plain arrays, and bitwise across 1, 2 and 4
+ * threads. */
+static void test_groupby__runs_of_chunks(void **state) {
+  tsr_ctx *ctx = *state;
+  enum { N = 256000, K = 60000, CHUNK = 4000 };
+  for (int c = 0; c < 2; c++) {
+    int64_t *off = malloc((N + 1) * sizeof *off), *v = malloc(N * sizeof *v);
+    char *data = malloc((size_t)N * 24);
+    double *w = malloc(N * sizeof *w);
+    uint8_t *kvalid = malloc(N / 8), *vvalid = malloc(N / 8);
+    int32_t *key = malloc(N * sizeof *key); /* -1: null */
+    assert_non_null(off && v && data && w && kvalid && vvalid && key);
+    memset(kvalid, 0xff, N / 8);
+    memset(vvalid, 0xff, N / 8);
+    off[0] = 0;
+    for (int64_t i = 0; i < N; i++) {
+      int32_t k = i < K ? (int32_t)i : (int32_t)((i * 7919) % K);
+      if (c == 1 && i % 1009 == 5 && (i / CHUNK) % 3 == 0)
+        k = -1;
+      key[i] = k;
+      int len = 0;
+      if (k >= 0)
+        len = snprintf(data + off[i], 24, k % 2 ? "long-key-number-%06d" : "k%06d", k);
+      else
+        kvalid[i / 8] &= (uint8_t) ~(1u << (i % 8));
+      off[i + 1] = off[i] + len;
+      v[i] = i % 1000 - 500;
+      if (i % 97 == 0)
+        vvalid[i / 8] &= (uint8_t) ~(1u << (i % 8));
+      w[i] = (double)i * 0.25;
+    }
+    tsr_column_data cd[3] = {
+        {.name = "k", .type = {TSR_COL_STRING, 0}, .length = N, .offsets = off, .data = data,
+         .validity = c == 1 ? kvalid : NULL},
+        {.name = "v", .type = {TSR_COL_INT64, 0}, .length = N, .values = v, .validity = vvalid},
+        {.name = "w", .type = {TSR_COL_FLOAT64, 0}, .length = N, .values = w},
+    };
+    tsr_frame *f = NULL;
+    assert_ok(tsr_frame_from_columns(ctx, 3, cd, CHUNK, TSR_BUFFER_BORROW, NULL, NULL, &f));
+    assert_true(tsr_frame_nchunks(f) >= 64);
+    /* the reference: group K is null; rank = first-seen position */
+    int64_t *cnt = calloc(K + 1, sizeof *cnt), *vc = calloc(K + 1, sizeof *vc);
+    int64_t *sum = calloc(K + 1, sizeof *sum), *mn = malloc((K + 1) * sizeof *mn);
+    int64_t *firstrow = malloc((K + 1) * sizeof *firstrow), *order = malloc((K + 1) * sizeof *order);
+    double *wsum = calloc(K + 1, sizeof *wsum);
+    assert_non_null(cnt && vc && sum && mn && firstrow && order && wsum);
+    int64_t ng = 0;
+    for (int64_t i = 0; i < N; i++) {
+      int32_t g = key[i] < 0 ? K : key[i];
+      if (cnt[g]++ == 0) {
+        firstrow[g] = i;
+        order[ng++] = g;
+        mn[g] = INT64_MAX;
+      }
+      wsum[g] += w[i];
+      if (i % 97 != 0) {
+        vc[g]++;
+        sum[g] += v[i];
+        mn[g] = v[i] < mn[g] ? v[i] : mn[g];
+      }
+    }
+    const char *keys[1] = {"k"};
+    tsr_agg a[5] = {{.op = TSR_AGG_COUNT_ALL, .name = "n"},
+                    {.op = TSR_AGG_SUM, .column = "v", .name = "s"},
+                    {.op = TSR_AGG_MIN, .column = "v", .name = "m"},
+                    {.op = TSR_AGG_FIRST, .column = "v", .name = "f"},
+                    {.op = TSR_AGG_MEAN, .column = "w", .name = "mw"}};
+    tsr_frame *out = NULL, *o2 = NULL;
+    assert_ok(tsr_ctx_set_threads(ctx, 1));
+    assert_ok(tsr_frame_groupby(f, 1, keys, 5, a, NULL, &out));
+    ref_frame got;
+    ref_frame_compute(out, &got);
+    assert_int_equal(got.n, ng);
+    for (int64_t r = 0; r < ng; r++) {
+      int32_t g = (int32_t)order[r];
+      if (g == K) {
+        assert_false(got.cols[0].valid[r]);
+      } else {
+        char want[32];
+        snprintf(want, sizeof want, g % 2 ? "long-key-number-%06d" : "k%06d", g);
+        assert_true(got.cols[0].valid[r]);
+        assert_string_equal(got.cols[0].str[r], want);
+      }
+      assert_int_equal(((int64_t *)got.cols[1].values)[r], cnt[g]);
+      assert_int_equal(got.cols[2].valid[r], vc[g] > 0);
+      if (vc[g] > 0) {
+        assert_int_equal(((int64_t *)got.cols[2].values)[r], sum[g]);
+        assert_int_equal(((int64_t *)got.cols[3].values)[r], mn[g]);
+      }
+      int64_t fr = firstrow[g];
+      assert_int_equal(got.cols[4].valid[r], fr % 97 != 0);
+      if (fr % 97 != 0)
+        assert_int_equal(((int64_t *)got.cols[4].values)[r], v[fr]);
+      /* quarters of integers: every sum is exact, in any order */
+      assert_true(((double *)got.cols[5].values)[r] == wsum[g] / (double)cnt[g]);
+    }
+    ref_frame_free(&got);
+    for (int t = 2; t <= 4; t *= 2) {
+      assert_ok(tsr_ctx_set_threads(ctx, t));
+      assert_ok(tsr_frame_groupby(f, 1, keys, 5, a, NULL, &o2));
+      result_equal(out, o2);
+      tsr_frame_destroy(&o2);
+    }
+    assert_ok(tsr_ctx_set_threads(ctx, 2));
+    tsr_frame_destroy(&out);
+    tsr_frame_destroy(&f);
+    free(cnt), free(vc), free(sum), free(mn), free(firstrow), free(order), free(wsum);
+    free(off), free(v), free(data), free(w), free(kvalid), free(vvalid), free(key);
+  }
+}
+
 /* By hand, DuckDB's answers (checked with @duckdb/node-api). */
 static void test_groupby__by_hand(void **state) {
   tsr_ctx *ctx = *state;
@@ -925,6 +1045,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_groupby__threads_agree_bitwise, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_groupby__many_groups, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_groupby__runs_of_chunks, test_ctx_setup,
+                                      test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_groupby__lazy_input, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_groupby__by_hand, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_groupby__errors, test_ctx_setup, test_ctx_teardown),
