@@ -124,10 +124,20 @@ static bool numeric(tsr_coltype t) {
  * capacities only, never on the thread count. */
 #define RUN_ROWS (INT64_C(1) << 20)
 #define RUN_MAX 16
+#define FEW_GROUPS 4096
 
 static int64_t run_length(const tsr_frame *f, const gb_job *job) {
   int64_t nin = f->rows->nchunks, cap = 0;
   if (job->nhol > 0 || job->nkeys == 0 || nin < 2)
+    return 1;
+  /* Dictionary (and bool) keys with few combinations: the merge is small
+   * anyway, so copying chunks into runs would cost more than it saves. */
+  double combos = 1;
+  for (int j = 0; j < job->nkeys && combos <= FEW_GROUPS; j++)
+    combos *= job->key_types[j].id == TSR_COL_DICT  ? (double)job->out_dicts[j]->size + 1
+              : job->key_types[j].id == TSR_COL_BOOL ? 3
+                                                     : 2.0 * FEW_GROUPS;
+  if (combos <= FEW_GROUPS)
     return 1;
   for (int64_t c = 0; c < nin; c++)
     cap += f->rows->cap[c];
