@@ -151,6 +151,7 @@ struct tsr__h5_dataset {
   int shuffle_idx;      /* of shuffle, -1 none */
   int level;            /* writing: deflate level */
   bool filtered;        /* reading, chunked: its chunks pass through filters */
+  bool raw_direct;      /* writing: unfiltered, one process: whole chunks go straight to the file */
   uint64_t chunk_bytes; /* reading, chunked: bytes of one whole file chunk */
 };
 
@@ -1245,6 +1246,7 @@ tsr_status tsr__h5_file_add(tsr__h5_file *f, const char *name, tsr_dtype dtype, 
               "%s: chunks of dataset '%s' in '%s' would hold more than 4 GiB, HDF5's limit", fn,
               name, f->path);
   }
+  d->raw_direct = d->info.chunked && deflate_level <= 0 && !f->parallel;
   if (d->info.chunked && deflate_level > 0) {
     d->level = deflate_level;
     d->info.deflate_level = deflate_level;
@@ -1369,6 +1371,32 @@ static tsr_status write_hyperslab(tsr__h5_dataset *d, const int64_t *offset, con
   return TSR_OK;
 }
 
+/* One whole unfiltered chunk, as it is (H5Dwrite_chunk, filter mask 0). */
+static tsr_status write_raw_chunk(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
+                                  const void *data) {
+  int nd = d->info.ndim;
+  hsize_t ho[H5S_MAX_RANK];
+  size_t bytes = d->itemsize;
+  for (int a = 0; a < nd; a++) {
+    ho[a] = (hsize_t)offset[a];
+    bytes *= (size_t)shape[a];
+  }
+  char why[WHY_BYTES];
+  h5_lock();
+  herr_t rc = H5Dwrite_chunk(d->dset, H5P_DEFAULT, 0, ho, bytes, data);
+  if (rc < 0)
+    h5_explain(why, sizeof why);
+  else
+    atomic_fetch_add(&io_written_bytes, (uint64_t)bytes);
+  h5_unlock();
+  if (rc < 0) {
+    char c1[COORDS_BYTES];
+    return tsr_error_set(TSR_EIO, "cannot write the chunk at %s of dataset '%s' in '%s': %s",
+                         fmt_coords(c1, sizeof c1, nd, offset), d->name, d->path, why);
+  }
+  return TSR_OK;
+}
+
 static tsr_status write_direct(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
                                const unsigned char *data) {
   tsr_status status = TSR_OK;
@@ -1441,6 +1469,14 @@ tsr_status tsr__h5_write_block(tsr__h5_dataset *d, const int64_t *offset, const 
   }
   if (one_chunk)
     return write_direct(d, offset, shape, data);
+  /* An unfiltered whole (not edge) chunk in the file's byte order: its
+   * bytes are the stored chunk, written as they are, with no copy through
+   * HDF5's type conversion and chunk machinery. */
+  bool raw = d->raw_direct && !d->swap;
+  for (int a = 0; raw && a < nd; a++)
+    raw = offset[a] % d->info.chunk[a] == 0 && shape[a] == d->info.chunk[a];
+  if (raw)
+    return write_raw_chunk(d, offset, shape, data);
   return write_hyperslab(d, offset, shape, data);
 }
 
