@@ -1371,16 +1371,14 @@ static tsr_status write_hyperslab(tsr__h5_dataset *d, const int64_t *offset, con
   return TSR_OK;
 }
 
-/* One whole unfiltered chunk, as it is (H5Dwrite_chunk, filter mask 0). */
-static tsr_status write_raw_chunk(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
-                                  const void *data) {
+/* Stores `bytes` bytes as the chunk at `offset`, as they are (filter mask
+ * 0): already deflated by write_direct, or an unfiltered whole chunk. */
+static tsr_status put_chunk(tsr__h5_dataset *d, const int64_t *offset, size_t bytes,
+                            const void *data) {
   int nd = d->info.ndim;
   hsize_t ho[H5S_MAX_RANK];
-  size_t bytes = d->itemsize;
-  for (int a = 0; a < nd; a++) {
+  for (int a = 0; a < nd; a++)
     ho[a] = (hsize_t)offset[a];
-    bytes *= (size_t)shape[a];
-  }
   char why[WHY_BYTES];
   h5_lock();
   herr_t rc = H5Dwrite_chunk(d->dset, H5P_DEFAULT, 0, ho, bytes, data);
@@ -1405,15 +1403,12 @@ static tsr_status write_direct(tsr__h5_dataset *d, const int64_t *offset, const 
   size_t isz = d->itemsize, chunk_elems = 1;
   bool whole = true;
   int64_t zero[TSR_MAX_NDIM] = {0};
-  hsize_t ho[H5S_MAX_RANK];
   for (int a = 0; a < nd; a++) {
     chunk_elems *= (size_t)d->info.chunk[a];
     whole &= shape[a] == d->info.chunk[a];
-    ho[a] = (hsize_t)offset[a];
   }
   size_t chunk_bytes = chunk_elems * isz;
   unsigned char *pad = NULL, *shuf = NULL, *comp = NULL;
-  char why[WHY_BYTES], c1[COORDS_BYTES];
   struct libdeflate_compressor *c = libdeflate_alloc_compressor(d->level);
   TSR__CHECK_GOTO(status, c != NULL, TSR_ENOMEM, "cannot allocate a deflate compressor");
   const unsigned char *src = data;
@@ -1436,16 +1431,7 @@ static tsr_status write_direct(tsr__h5_dataset *d, const int64_t *offset, const 
   tsr_free(ctx, pad);
   tsr_free(ctx, shuf);
   pad = shuf = NULL;
-  h5_lock();
-  herr_t rc = H5Dwrite_chunk(d->dset, H5P_DEFAULT, 0, ho, csize, comp);
-  if (rc < 0)
-    h5_explain(why, sizeof why);
-  else
-    atomic_fetch_add(&io_written_bytes, (uint64_t)csize);
-  h5_unlock();
-  TSR__CHECK_GOTO(status, rc >= 0, TSR_EIO,
-                  "cannot write the chunk at %s of dataset '%s' in '%s': %s",
-                  fmt_coords(c1, sizeof c1, nd, offset), d->name, d->path, why);
+  status = put_chunk(d, offset, csize, comp);
 fail:
   if (c != NULL)
     libdeflate_free_compressor(c);
@@ -1461,22 +1447,24 @@ tsr_status tsr__h5_write_block(tsr__h5_dataset *d, const int64_t *offset, const 
   for (int a = 0; a < nd; a++)
     if (shape[a] == 0)
       return TSR_OK;
-  bool one_chunk = d->info.direct;
+  /* The box is one file chunk (an edge chunk clipped by the shape), and
+   * whole when not clipped. */
+  bool one_chunk = d->info.direct || (d->raw_direct && !d->swap), whole = true;
+  size_t bytes = d->itemsize;
   for (int a = 0; one_chunk && a < nd; a++) {
     int64_t c = d->info.chunk[a];
     int64_t e = c < d->info.shape[a] - offset[a] ? c : d->info.shape[a] - offset[a];
     one_chunk = offset[a] % c == 0 && shape[a] == e;
+    whole &= shape[a] == c;
+    bytes *= (size_t)shape[a];
   }
-  if (one_chunk)
+  if (one_chunk && d->info.direct)
     return write_direct(d, offset, shape, data);
-  /* An unfiltered whole (not edge) chunk in the file's byte order: its
-   * bytes are the stored chunk, written as they are, with no copy through
-   * HDF5's type conversion and chunk machinery. */
-  bool raw = d->raw_direct && !d->swap;
-  for (int a = 0; raw && a < nd; a++)
-    raw = offset[a] % d->info.chunk[a] == 0 && shape[a] == d->info.chunk[a];
-  if (raw)
-    return write_raw_chunk(d, offset, shape, data);
+  /* An unfiltered whole chunk in the file's byte order is the stored chunk:
+   * written as it is, with no copy through HDF5's type conversion and
+   * chunk machinery. */
+  if (one_chunk && whole)
+    return put_chunk(d, offset, bytes, data);
   return write_hyperslab(d, offset, shape, data);
 }
 
