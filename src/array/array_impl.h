@@ -60,12 +60,23 @@ tsr_status tsr__create_source(tsr_ctx *ctx, const char *fn, const tsr__op *op, t
                               int ndim, const int64_t *shape, const int64_t *chunks,
                               const void *params, size_t params_bytes, tsr_array **out);
 
+/* What one compute decides before lowering (share.c): the elementwise
+ * intermediates its outputs reach that are made once and loaded by their
+ * consumers instead of recomputed in each (a cost rule; the lowering is
+ * redirected to rebuilt consumers), and the reductions that share one pass
+ * per chunk.  Create it after the lowering, lower, run, then destroy it:
+ * the tasks point into it. */
+typedef struct tsr__plan tsr__plan;
+tsr_status tsr__plan_create(tsr_ctx *ctx, tsr__lowering *l, size_t n, tsr__expr *const *roots,
+                            tsr__plan **out);
+void tsr__plan_destroy(tsr_ctx *ctx, tsr__plan **plan);
+
 /* Horizontal fusion of reductions for one compute (reduce.c): links the
- * reductions the outputs reach that reduce the same values over the same
- * chunks, so that they are lowered as one pass per chunk; unlink after
- * lowering (the links live only for that compute). */
+ * reductions the outputs reach (through l's redirects) that reduce the same
+ * values over the same chunks, so that they are lowered as one pass per
+ * chunk; unlink after the run (the links live only for that compute). */
 typedef struct tsr__reduce_links tsr__reduce_links;
-tsr_status tsr__reduce_link(tsr_ctx *ctx, size_t n, tsr__expr *const *roots,
+tsr_status tsr__reduce_link(tsr_ctx *ctx, const tsr__lowering *l, size_t n, tsr__expr *const *roots,
                             tsr__reduce_links **out);
 void tsr__reduce_unlink(tsr_ctx *ctx, tsr__reduce_links **links);
 
@@ -137,8 +148,8 @@ tsr_status tsr__gather_kernel(const tsr_kernel_call *call);
 /* a with axis `axis` replaced by a[..., idx[t], ...] for the n indices
  * (each in 0 .. extent - 1; copied): tsr_take with indices known in C
  * (take.c).  fn names the caller in errors. */
-tsr_status tsr__take_indices(const char *fn, tsr_array *a, int axis, int64_t n,
-                             const int64_t *idx, tsr_array **out);
+tsr_status tsr__take_indices(const char *fn, tsr_array *a, int axis, int64_t n, const int64_t *idx,
+                             tsr_array **out);
 /* Mixes a gather node's maps into h (its op's hash_params). */
 void tsr__gather_hash(const tsr__expr *e, tsr__hash *h);
 /* The map of a gather node with a single input, else NULL. */

@@ -97,18 +97,19 @@ tsr_status tsr_array_to_buffers_ex(size_t n, tsr_array *const *arrays, void *con
   tsr_status status = TSR_OK;
   tsr_taskgraph *g = NULL;
   tsr__lowering *l = NULL;
-  tsr__reduce_links *links = NULL;
-  tsr__expr *roots[64];
+  tsr__plan *plan = NULL;
+  tsr__expr **roots = NULL;
   uint32_t first_store = 0;
   bool ran = false;
   TSR__TRY_GOTO(status, tsr_taskgraph_create(ctx, &g));
   TSR__TRY_GOTO(status, tsr__lowering_create(ctx, g, &l));
-  /* Reductions of the same values share one pass over their chunks (for
-   * at most 64 outputs' worth of graph; beyond, each has its own).  The
-   * links live until the run ends: the shared tasks point at them. */
-  for (size_t i = 0; i < n && i < 64; i++)
+  /* Shared intermediates made once, reductions of the same values in one
+   * pass (share.c); the plan lives until the run ends: tasks point into it. */
+  TSR__TRY_GOTO(status,
+                tsr__alloc_array(ctx, n, sizeof *roots, "compute outputs", (void **)&roots));
+  for (size_t i = 0; i < n; i++)
     roots[i] = arrays[i]->expr;
-  TSR__TRY_GOTO(status, tsr__reduce_link(ctx, n < 64 ? n : 64, roots, &links));
+  TSR__TRY_GOTO(status, tsr__plan_create(ctx, l, n, roots, &plan));
   for (size_t i = 0; i < n; i++) { /* lower everything, then the stores */
     const uint32_t *ids;
     TSR__TRY_GOTO(status, tsr__lowering_lower(l, arrays[i]->expr, &ids));
@@ -144,7 +145,8 @@ fail:
    * the run's first step, the agreement on its set-up (transfer.c). */
   if (!ran)
     status = tsr_ctx_agree(ctx, status);
-  tsr__reduce_unlink(ctx, &links);
+  tsr__plan_destroy(ctx, &plan);
+  tsr_free(ctx, roots);
   tsr__lowering_destroy(&l);
   tsr_taskgraph_destroy(&g);
   return status;

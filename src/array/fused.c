@@ -70,6 +70,17 @@ static tsr_status load_leaf(tsr__builder *b, tsr__expr *e, uint16_t *reg) {
   return tsr__program_emit(&b->prog, in, reg);
 }
 
+/* Remembers that register reg holds the values of the node with this
+ * serial (once per node; when the list is full the rest are forgotten: they
+ * stay inlined). */
+static void remember_inlined(tsr__builder *b, uint64_t serial, uint16_t reg) {
+  for (uint32_t i = 0; i < b->n_inlined; i++)
+    if (b->inlined[i].serial == serial)
+      return;
+  if (b->n_inlined < TSR__MAX_INLINED)
+    b->inlined[b->n_inlined++] = (tsr__inlined){serial, reg};
+}
+
 /* Inlines fused node e's program; on TSR_ENOTSUP (too long) the caller
  * falls back to a leaf. */
 static tsr_status inline_program(tsr__builder *b, const tsr__expr *e, uint16_t *reg) {
@@ -83,6 +94,9 @@ static tsr_status inline_program(tsr__builder *b, const tsr__expr *e, uint16_t *
   if (identity) { /* into an empty program: a copy (the common chain x = x + 1) */
     b->prog = f->prog;
     *reg = (uint16_t)(f->prog.n - 1);
+    remember_inlined(b, e->serial, *reg);
+    for (uint32_t i = 0; i < f->n_inlined; i++)
+      remember_inlined(b, f->inlined[i].serial, f->inlined[i].reg);
     return TSR_OK;
   }
   for (uint32_t i = 0; i < f->prog.n; i++) {
@@ -99,6 +113,9 @@ static tsr_status inline_program(tsr__builder *b, const tsr__expr *e, uint16_t *
     TSR_TRY(tsr__program_emit(&b->prog, in, &reg_map[i]));
   }
   *reg = reg_map[f->prog.n - 1];
+  remember_inlined(b, e->serial, *reg);
+  for (uint32_t i = 0; i < f->n_inlined; i++)
+    remember_inlined(b, f->inlined[i].serial, reg_map[f->inlined[i].reg]);
   return TSR_OK;
 }
 
@@ -221,15 +238,26 @@ tsr_status tsr__fused_make(tsr_ctx *ctx, const tsr__builder *b, tsr__fused **out
     }
   }
   f->n_leaves = b->n_leaves;
+  if (b->n_inlined > 0) {
+    status = tsr_calloc(ctx, b->n_inlined, sizeof *f->inlined, (void **)&f->inlined);
+    if (status != TSR_OK) {
+      tsr__fused_destroy(ctx, f);
+      *n_inputs = 0;
+      return status;
+    }
+    memcpy(f->inlined, b->inlined, b->n_inlined * sizeof *f->inlined);
+    f->n_inlined = b->n_inlined;
+  }
   *out = f;
   return TSR_OK;
 }
 
-/* Releases the leaves a fused program holds (not the tsr__fused itself). */
+/* Releases what a fused program holds (not the tsr__fused itself). */
 static void release_leaves(tsr_ctx *ctx, tsr__fused *f) {
   for (uint32_t k = 0; k < f->n_leaves; k++)
     tsr__expr_release(&f->leaves[k].expr);
   tsr_free(ctx, f->leaves);
+  tsr_free(ctx, f->inlined);
 }
 
 void tsr__fused_destroy(tsr_ctx *ctx, tsr__fused *f) {
@@ -711,6 +739,38 @@ static const tsr__op op_fused = {"elementwise", lower_fused, destroy_fused,
                                  false,         NULL,        hash_fused};
 
 bool tsr__expr_is_fused(const tsr__expr *e) { return e->op == &op_fused; }
+
+bool tsr__program_of(const tsr__expr *e, const tsr__fused **f, const tsr_chunk_grid **space) {
+  if (e->op == &op_fused) {
+    *f = e->params;
+    *space = e->grid;
+    return true;
+  }
+  return tsr__reduce_program(e, f, space);
+}
+
+tsr_status tsr__fused_node(tsr_ctx *ctx, tsr__fused *f, tsr_chunk_grid *grid, tsr__expr **out) {
+  tsr__expr *inputs[TSR__MAX_LEAVES];
+  uint32_t n_inputs = 0;
+  for (uint32_t k = 0; k < f->n_leaves; k++)
+    if (f->leaves[k].task_input >= 0)
+      inputs[n_inputs++] = f->leaves[k].expr;
+  tsr_dtype dtype = (tsr_dtype)f->prog.code[f->prog.n - 1].dtype;
+  return tsr__expr_create(ctx, &op_fused, dtype, grid, n_inputs, inputs, f, out);
+}
+
+tsr_status tsr__program_rebuild(const tsr__expr *e, tsr__fused *f, tsr__expr **out) {
+  *out = NULL;
+  if (e->op != &op_fused)
+    return tsr__reduce_rebuild(e, f, out);
+  tsr_chunk_grid *grid = NULL;
+  tsr_status status = tsr__grid_copy(e->ctx, e->grid, &grid);
+  if (status != TSR_OK) {
+    tsr__fused_destroy(e->ctx, f);
+    return status;
+  }
+  return tsr__fused_node(e->ctx, f, grid, out);
+}
 
 tsr_status tsr__builder_finish(tsr__builder *b, tsr_ctx *ctx, const char *fn, uint16_t result,
                                tsr__expr **out) {

@@ -22,10 +22,24 @@ typedef struct tsr__leaf {
   int64_t mem_stride[TSR_MAX_NDIM]; /* memory leaf: element strides per leaf axis */
 } tsr__leaf;
 
+/* A node whose program was inlined into this one: register `reg` holds its
+ * values.  Named by its serial, not held: the node may be gone; a compute
+ * can then remake it from these instructions, once, and load it instead
+ * (share.c). */
+typedef struct tsr__inlined {
+  uint64_t serial;
+  uint16_t reg;
+} tsr__inlined;
+
+/* Most inlined nodes one program remembers (the outermost are kept). */
+#define TSR__MAX_INLINED 32
+
 typedef struct tsr__fused {
   tsr__program prog;
   uint32_t n_leaves;
   tsr__leaf *leaves;
+  uint32_t n_inlined;
+  tsr__inlined *inlined; /* NULL when n_inlined is 0 */
 } tsr__fused;
 
 /* Collects a program and its leaves while an operation is being built. */
@@ -35,6 +49,8 @@ typedef struct tsr__builder {
   tsr__expr *leaf[TSR__MAX_LEAVES]; /* borrowed */
   int ndim;                         /* broadcast shape so far */
   int64_t shape[TSR_MAX_NDIM];
+  uint32_t n_inlined;
+  tsr__inlined inlined[TSR__MAX_INLINED];
 } tsr__builder;
 
 void tsr__builder_init(tsr__builder *b);
@@ -63,6 +79,21 @@ bool tsr__memory_view(const tsr__expr *e, const unsigned char **base, int64_t *s
 
 /* True for a fused elementwise node (whose params are a tsr__fused). */
 bool tsr__expr_is_fused(const tsr__expr *e);
+/* The program a node runs (a fused elementwise node, or a reduction: the
+ * values it reduces) and the chunk grid of its iteration space; false for
+ * other nodes. */
+bool tsr__program_of(const tsr__expr *e, const tsr__fused **f, const tsr_chunk_grid **space);
+/* A node like e (fused or reduction: same op, dtype, chunks and other
+ * parameters) running program f instead (its inputs: f's task leaves, in
+ * order).  Takes f, even on failure. */
+tsr_status tsr__program_rebuild(const tsr__expr *e, tsr__fused *f, tsr__expr **out);
+/* A fused elementwise node running f over `grid` (its inputs: f's task
+ * leaves, in order; its dtype: the last instruction's).  Takes f and grid,
+ * even on failure. */
+tsr_status tsr__fused_node(tsr_ctx *ctx, tsr__fused *f, tsr_chunk_grid *grid, tsr__expr **out);
+/* The same for reductions (reduce.c). */
+bool tsr__reduce_program(const tsr__expr *e, const tsr__fused **f, const tsr_chunk_grid **space);
+tsr_status tsr__reduce_rebuild(const tsr__expr *e, tsr__fused *f, tsr__expr **out);
 /* Fills leaf records for the builder's leaves (taking references) and the
  * node inputs (task leaves, in order); used by fused nodes and reductions.
  * On success *inputs has *n_inputs borrowed pointers. */

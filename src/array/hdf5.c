@@ -77,8 +77,8 @@ static tsr_status lower_h5_read(const tsr__expr *e, tsr_taskgraph *g, const uint
 static tsr_status chunk_h5_read(const tsr__expr *e, tsr_taskgraph *g, tsr__chunk_inputs *in,
                                 int64_t c, uint32_t *task) {
   (void)in;
-  return tsr__lower_blockwise_source_chunk(e, g, "hdf5-read", h5_read_kernel, e->params, NULL, 0,
-                                           c, task);
+  return tsr__lower_blockwise_source_chunk(e, g, "hdf5-read", h5_read_kernel, e->params, NULL, 0, c,
+                                           task);
 }
 
 static void destroy_h5_read(tsr__expr *e) {
@@ -327,8 +327,8 @@ static tsr_status check_store_args(tsr_ctx *ctx, size_t n, tsr_array *const *arr
     size_t na = o->attributes != NULL && o->n_attributes != NULL ? o->n_attributes[i] : 0;
     const tsr_attr *at = na > 0 ? o->attributes[i] : NULL;
     TSR_CHECK(na == 0 || at != NULL, TSR_EINVAL,
-              "%s: attributes[%zu] is NULL but n_attributes[%zu] = %zu (dataset '%s' in '%s')",
-              fn, i, i, na, datasets[i], path);
+              "%s: attributes[%zu] is NULL but n_attributes[%zu] = %zu (dataset '%s' in '%s')", fn,
+              i, i, na, datasets[i], path);
     for (size_t k = 0; k < na; k++) {
       TSR_CHECK(at[k].name != NULL && at[k].name[0] != '\0', TSR_EINVAL,
                 "%s: attribute %zu of dataset '%s' in '%s' has no name", fn, k, datasets[i], path);
@@ -363,7 +363,7 @@ static tsr_status check_store_args(tsr_ctx *ctx, size_t n, tsr_array *const *arr
 /* Dataset i's deflate level (checked). */
 static int level_of(const tsr_hdf5_store_options *o, size_t i) {
   return o->deflate_levels != NULL && o->deflate_levels[i] >= 0 ? o->deflate_levels[i]
-                                                                 : o->deflate_level;
+                                                                : o->deflate_level;
 }
 
 /* The default file chunk extent of an axis of `extent` elements whose
@@ -454,6 +454,7 @@ tsr_status tsr_store_hdf5(tsr_ctx *ctx, size_t n, tsr_array *const *arrays, cons
   tsr__h5_file *f = NULL;
   tsr_taskgraph *g = NULL;
   tsr__lowering *l = NULL;
+  tsr__plan *plan = NULL;
   int64_t(*chunks)[TSR_MAX_NDIM] = NULL;
   TSR__TRY_GOTO(status, tsr_calloc(ctx, n, sizeof *exprs, (void **)&exprs));
   TSR__TRY_GOTO(status, tsr__alloc_array(ctx, n, sizeof *chunks, "chunk shapes", (void **)&chunks));
@@ -490,6 +491,8 @@ tsr_status tsr_store_hdf5(tsr_ctx *ctx, size_t n, tsr_array *const *arrays, cons
     status = tsr_taskgraph_create(ctx, &g);
   if (status == TSR_OK)
     status = tsr__lowering_create(ctx, g, &l);
+  if (status == TSR_OK) /* shared intermediates, joint reductions (share.c) */
+    status = tsr__plan_create(ctx, l, n, exprs, &plan);
   for (size_t i = 0; i < n && status == TSR_OK; i++) {
     const tsr__expr *e = exprs[i];
     tsr__h5_dataset *d = NULL;
@@ -514,6 +517,7 @@ tsr_status tsr_store_hdf5(tsr_ctx *ctx, size_t n, tsr_array *const *arrays, cons
   if (co != NULL && co->on_stats != NULL)
     co->on_stats(tsr_taskgraph_stats(g), co->stats_user);
   tsr_taskgraph_destroy(&g);
+  tsr__plan_destroy(ctx, &plan);
   if (writer)
     status = tsr__h5_file_commit(&f);
   status = tsr__dist_agree(dist, status);
@@ -523,6 +527,7 @@ fail:
   tsr__h5_file_abort(&f);
   tsr__lowering_destroy(&l);
   tsr_taskgraph_destroy(&g);
+  tsr__plan_destroy(ctx, &plan);
   for (size_t i = 0; exprs != NULL && i < n; i++)
     tsr__expr_release(&exprs[i]);
   tsr_free(ctx, exprs);

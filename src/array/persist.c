@@ -94,6 +94,7 @@ tsr_status tsr_array_persist(tsr_array *a, tsr_array **out) {
   tsr_status status = TSR_OK;
   tsr_taskgraph *g = NULL;
   tsr__lowering *l = NULL;
+  tsr__plan *plan = NULL;
   tsr_chunk_grid *grid = NULL;
   persist_params *p = NULL;
   bool ran = false;
@@ -104,6 +105,7 @@ tsr_status tsr_array_persist(tsr_array *a, tsr_array **out) {
   TSR__TRY_GOTO(status, tsr__grid_copy(ctx, x->grid, &grid));
   TSR__TRY_GOTO(status, tsr_taskgraph_create(ctx, &g));
   TSR__TRY_GOTO(status, tsr__lowering_create(ctx, g, &l));
+  TSR__TRY_GOTO(status, tsr__plan_create(ctx, l, 1, &x, &plan));
   const uint32_t *ids;
   TSR__TRY_GOTO(status, tsr__lowering_lower(l, x, &ids));
   uint32_t k;
@@ -124,6 +126,7 @@ tsr_status tsr_array_persist(tsr_array *a, tsr_array **out) {
   ran = true;
   TSR__TRY_GOTO(status, tsr_taskgraph_run(g));
   tsr_taskgraph_destroy(&g);
+  tsr__plan_destroy(ctx, &plan);
   tsr__expr *e;
   status = tsr__expr_create(ctx, &op_persisted, x->dtype, grid, 0, NULL, p, &e);
   grid = NULL;
@@ -136,6 +139,7 @@ fail:
     status = tsr_ctx_agree(ctx, status);
   tsr__lowering_destroy(&l);
   tsr_taskgraph_destroy(&g);
+  tsr__plan_destroy(ctx, &plan);
   tsr_chunk_grid_destroy(&grid);
   if (p != NULL) {
     tsr_free(ctx, p->data);

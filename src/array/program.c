@@ -15,6 +15,15 @@ static bool same_instr(const tsr__instr *x, const tsr__instr *y) {
          x->imm == y->imm;
 }
 
+bool tsr__program_equal(const tsr__program *a, const tsr__program *b) {
+  if (a->n != b->n)
+    return false;
+  for (uint32_t i = 0; i < a->n; i++)
+    if (!same_instr(&a->code[i], &b->code[i]))
+      return false;
+  return true;
+}
+
 tsr_status tsr__program_emit(tsr__program *p, tsr__instr in, uint16_t *reg) {
   for (uint32_t i = 0; i < p->n; i++)
     if (same_instr(&p->code[i], &in)) {

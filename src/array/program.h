@@ -51,6 +51,8 @@ typedef struct tsr__program {
   tsr__instr code[TSR__MAX_INSTRS];
 } tsr__program;
 
+/* Whether two programs are the same instructions (field by field). */
+bool tsr__program_equal(const tsr__program *a, const tsr__program *b);
 /* Appends an instruction, reusing an identical earlier one (CSE within the
  * program); *reg is its register.  TSR_ENOTSUP when the program is full. */
 tsr_status tsr__program_emit(tsr__program *p, tsr__instr in, uint16_t *reg);

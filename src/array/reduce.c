@@ -713,6 +713,45 @@ static void hash_reduce(const tsr__expr *e, tsr__hash *h) {
 
 static const tsr__op op_reduce = {"reduce", lower_reduce, destroy_reduce, false, NULL, hash_reduce};
 
+bool tsr__reduce_program(const tsr__expr *e, const tsr__fused **f, const tsr_chunk_grid **space) {
+  if (e->op != &op_reduce)
+    return false;
+  const reduce_spec *s = e->params;
+  *f = s->fused;
+  *space = s->in_grid;
+  return true;
+}
+
+tsr_status tsr__reduce_rebuild(const tsr__expr *e, tsr__fused *f, tsr__expr **out) {
+  *out = NULL;
+  tsr__expr *inputs[TSR__MAX_LEAVES];
+  uint32_t n_inputs = 0;
+  for (uint32_t k = 0; k < f->n_leaves; k++)
+    if (f->leaves[k].task_input >= 0)
+      inputs[n_inputs++] = f->leaves[k].expr;
+  const reduce_spec *s = e->params;
+  reduce_spec *copy = NULL;
+  tsr_chunk_grid *grid = NULL;
+  tsr_status status = tsr_calloc(e->ctx, 1, sizeof *copy, (void **)&copy);
+  if (status == TSR_OK) {
+    *copy = *s;
+    copy->fused = f;
+    copy->in_grid = NULL;
+    copy->joint = NULL;
+    status = tsr__grid_copy(e->ctx, s->in_grid, &copy->in_grid);
+  }
+  if (status == TSR_OK)
+    status = tsr__grid_copy(e->ctx, e->grid, &grid);
+  if (status != TSR_OK) {
+    tsr__fused_destroy(e->ctx, f);
+    if (copy != NULL)
+      tsr_chunk_grid_destroy(&copy->in_grid);
+    tsr_free(e->ctx, copy);
+    return status;
+  }
+  return tsr__expr_create(e->ctx, &op_reduce, e->dtype, grid, n_inputs, inputs, copy, out);
+}
+
 /* ---- building ----------------------------------------------------------------------- */
 
 static int kind_of(tsr_dtype t) {
@@ -935,24 +974,11 @@ struct tsr__reduce_links {
   reduce_joint *joints[];
 };
 
-static bool same_program(const tsr__program *a, const tsr__program *b) {
-  if (a->n != b->n)
-    return false;
-  for (uint32_t i = 0; i < a->n; i++) {
-    const tsr__instr *x = &a->code[i], *y = &b->code[i];
-    if (x->code != y->code || x->op != y->op || x->dtype != y->dtype ||
-        x->src_dtype != y->src_dtype || x->a != y->a || x->b != y->b || x->c != y->c ||
-        x->imm != y->imm)
-      return false;
-  }
-  return true;
-}
-
 /* Reductions that can share a pass: the same values (program and leaves)
  * over the same chunks. */
 static bool can_share(const reduce_spec *a, const reduce_spec *b) {
   if (!tsr__grid_equal(a->in_grid, b->in_grid) || a->fused->n_leaves != b->fused->n_leaves ||
-      !same_program(&a->fused->prog, &b->fused->prog))
+      !tsr__program_equal(&a->fused->prog, &b->fused->prog))
     return false;
   for (uint32_t k = 0; k < a->fused->n_leaves; k++)
     if (a->fused->leaves[k].expr != b->fused->leaves[k].expr)
@@ -962,7 +988,7 @@ static bool can_share(const reduce_spec *a, const reduce_spec *b) {
 
 #define LINK_MAX_NODES 4096
 
-tsr_status tsr__reduce_link(tsr_ctx *ctx, size_t n, tsr__expr *const *roots,
+tsr_status tsr__reduce_link(tsr_ctx *ctx, const tsr__lowering *l, size_t n, tsr__expr *const *roots,
                             tsr__reduce_links **out) {
   *out = NULL;
   tsr__expr **seen = NULL, **stack = NULL;
@@ -973,7 +999,7 @@ tsr_status tsr__reduce_link(tsr_ctx *ctx, size_t n, tsr__expr *const *roots,
   TSR__TRY_GOTO(status, tsr_alloc(ctx, LINK_MAX_NODES * sizeof *stack, (void **)&stack));
   TSR__TRY_GOTO(status, tsr_alloc(ctx, LINK_MAX_NODES * sizeof *found, (void **)&found));
   for (size_t i = 0; i < n && n_stack < LINK_MAX_NODES; i++)
-    stack[n_stack++] = roots[i];
+    stack[n_stack++] = tsr__lowering_target(l, roots[i]);
   /* Every node the outputs reach (a large graph is left as it is). */
   while (n_stack > 0) {
     tsr__expr *e = stack[--n_stack];
@@ -990,7 +1016,7 @@ tsr_status tsr__reduce_link(tsr_ctx *ctx, size_t n, tsr__expr *const *roots,
     for (uint32_t k = 0; k < e->n_inputs; k++) {
       if (n_stack == LINK_MAX_NODES)
         goto done;
-      stack[n_stack++] = e->inputs[k];
+      stack[n_stack++] = tsr__lowering_target(l, e->inputs[k]);
     }
   }
   size_t n_joints = 0;

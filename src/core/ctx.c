@@ -219,6 +219,10 @@ static tsr_status check_other_env(void) {
               "TESSERA_OWNER_BLOCK='%s': use a whole number of chunks >= 1 (block-cyclic) or 0 "
               "(balanced contiguous runs)",
               v);
+  v = getenv("TESSERA_SHARE_INTERMEDIATES"); /* read by array/share.c */
+  if (v != NULL && *v != '\0')
+    TSR_CHECK(strcmp(v, "0") == 0 || strcmp(v, "1") == 0, TSR_EINVAL,
+              "TESSERA_SHARE_INTERMEDIATES='%s': use 1 or 0", v);
   v = getenv("TESSERA_SPILL_DIR");
   struct stat st;
   if (v != NULL && *v != '\0') {

@@ -25,7 +25,9 @@ tsr_status tsr__expr_create(tsr_ctx *ctx, const tsr__op *op, tsr_dtype dtype, ts
   if (n_inputs > 0)
     TSR__TRY_GOTO(status, tsr__alloc_array(ctx, n_inputs, sizeof *e->inputs, "expression inputs",
                                            (void **)&e->inputs));
+  static _Atomic uint64_t next_serial = 1;
   atomic_init(&e->refs, 1);
+  e->serial = atomic_fetch_add(&next_serial, 1);
   e->ctx = ctx;
   e->op = op;
   e->dtype = dtype;

@@ -74,6 +74,8 @@ typedef struct tsr__op {
 
 struct tsr__expr {
   _Atomic uint32_t refs;
+  uint64_t serial; /* unique per node made in this process (never 0): names a node
+                      without holding it (array/share.c) */
   tsr_ctx *ctx;
   const tsr__op *op;
   tsr_dtype dtype;
@@ -115,6 +117,14 @@ typedef struct tsr__lowering tsr__lowering;
 
 tsr_status tsr__lowering_create(tsr_ctx *ctx, tsr_taskgraph *g, tsr__lowering **out);
 void tsr__lowering_destroy(tsr__lowering **l);
+/* From now on `to` is lowered in place of `from`, and from's chunks are
+ * to's tasks: a node standing for another for one compute (the same
+ * values, dtype and chunks), such as a program rewritten to load a shared
+ * intermediate (array/share.c).  `to` must live until the task graph has
+ * run. */
+tsr_status tsr__lowering_redirect(tsr__lowering *l, const tsr__expr *from, tsr__expr *to);
+/* The node lowered in place of e: its redirect, or e. */
+tsr__expr *tsr__lowering_target(const tsr__lowering *l, tsr__expr *e);
 /* Lowers e (and everything it needs that is not lowered yet); *ids receives
  * the task id of each of e's chunks, valid until the lowering is destroyed. */
 tsr_status tsr__lowering_lower(tsr__lowering *l, tsr__expr *e, const uint32_t **ids);

@@ -32,6 +32,7 @@ typedef struct slot {
   const tsr__expr *key; /* NULL = empty */
   uint32_t *ids;        /* task id per chunk, once every chunk is lowered */
   chunk_map map;        /* chunks lowered one by one (lower_chunk ops) */
+  tsr__expr *redirect;  /* lowered in key's place (tsr__lowering_redirect) */
 } slot;
 
 /* A request on the stack: all chunks of e (chunk == -1), or one chunk;
@@ -333,6 +334,35 @@ static tsr_status lower_one(tsr__lowering *l, tsr__expr *e, int64_t c, bool *don
   return TSR_OK;
 }
 
+tsr_status tsr__lowering_redirect(tsr__lowering *l, const tsr__expr *from, tsr__expr *to) {
+  TSR_CHECK(from != to && tsr_chunk_grid_nchunks(from->grid) == tsr_chunk_grid_nchunks(to->grid) &&
+                from->dtype == to->dtype && !wholly_lowered(l, from),
+            TSR_EINTERNAL, "lowering: %s cannot stand for %s", to->op->name, from->op->name);
+  slot *s;
+  TSR_TRY(slot_get(l, from, &s));
+  s->redirect = to;
+  return TSR_OK;
+}
+
+tsr__expr *tsr__lowering_target(const tsr__lowering *l, tsr__expr *e) {
+  const slot *s = find(l, e);
+  return s->key != NULL && s->redirect != NULL ? s->redirect : e;
+}
+
+/* Lowers the node standing for e (its redirect) wholly, then gives e its
+ * tasks. */
+static tsr_status step_redirect(tsr__lowering *l, size_t at, tsr__expr *e, tsr__expr *to) {
+  if (!wholly_lowered(l, to))
+    return push(l, to, -1);
+  int64_t n = tsr_chunk_grid_nchunks(e->grid);
+  uint32_t *ids;
+  TSR_TRY(tsr__alloc_array(l->ctx, (size_t)n, sizeof *ids, "chunk task ids", (void **)&ids));
+  memcpy(ids, find(l, to)->ids, (size_t)n * sizeof *ids);
+  find(l, e)->ids = ids;
+  l->depth = at;
+  return TSR_OK;
+}
+
 /* Runs the top request one step: pops it when it is satisfied, or pushes
  * what it waits for. */
 static tsr_status step(tsr__lowering *l) {
@@ -340,6 +370,14 @@ static tsr_status step(tsr__lowering *l) {
   tsr__expr *e = l->stack[at].e;
   int64_t c = l->stack[at].chunk;
   uint32_t task;
+  tsr__expr *to = tsr__lowering_target(l, e);
+  if (to != e) {
+    if (wholly_lowered(l, e))
+      l->depth = at;
+    else
+      return step_redirect(l, at, e, to);
+    return TSR_OK;
+  }
   if (c >= 0) { /* one chunk */
     bool done = lowered_chunk(l, e, c, &task);
     if (!done)

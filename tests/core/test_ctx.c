@@ -15,6 +15,7 @@ static void clear_env(void) {
   unsetenv("TESSERA_MPI");
   unsetenv("TESSERA_OWNER_BLOCK");
   unsetenv("TESSERA_SPILL_DIR");
+  unsetenv("TESSERA_SHARE_INTERMEDIATES");
 }
 
 static void test_ctx__parse_bytes(void **state) {
@@ -141,6 +142,7 @@ static void test_ctx__bad_environment_names_the_variable(void **state) {
       {"TESSERA_OWNER_BLOCK", "4x", "TESSERA_OWNER_BLOCK='4x'"},
       {"TESSERA_SPILL_DIR", "/nonexistent/spill", "TESSERA_SPILL_DIR='/nonexistent/spill'"},
       {"TESSERA_SPILL_DIR", "/etc/passwd", "TESSERA_SPILL_DIR='/etc/passwd' is not a directory"},
+      {"TESSERA_SHARE_INTERMEDIATES", "no", "TESSERA_SHARE_INTERMEDIATES='no': use 1 or 0"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     clear_env();
@@ -150,11 +152,10 @@ static void test_ctx__bad_environment_names_the_variable(void **state) {
     assert_null(ctx);
   }
   /* accepted values */
-  static const char *const good[][2] = {{"TESSERA_MPI", "0"},
-                                        {"TESSERA_OWNER_BLOCK", "0"},
-                                        {"TESSERA_OWNER_BLOCK", "16"},
-                                        {"TESSERA_SPILL_DIR", "/tmp"},
-                                        {"OMP_NUM_THREADS", "2,1"}};
+  static const char *const good[][2] = {
+      {"TESSERA_MPI", "0"},          {"TESSERA_SHARE_INTERMEDIATES", "0"},
+      {"TESSERA_OWNER_BLOCK", "0"},  {"TESSERA_OWNER_BLOCK", "16"},
+      {"TESSERA_SPILL_DIR", "/tmp"}, {"OMP_NUM_THREADS", "2,1"}};
   for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
     clear_env();
     setenv(good[i][0], good[i][1], 1);
