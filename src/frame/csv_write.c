@@ -12,12 +12,18 @@
  * stays bounded.  The output of a format task must be sized when the task
  * is added: it is bounded by the column types' widest text times the row
  * capacity (strings: every byte a doubled quote, plus the quotes), and the
- * task records the bytes it really made.
+ * task records the bytes it really made.  A write task's inputs are the
+ * previous write, then its text: the runtime's priority order (depth-first
+ * from the last write, inputs in order) then makes, formats and writes the
+ * chunks front to back.  (With the text first it went back to front, and
+ * no text could be written before the last chunk was formatted: all of it
+ * waited, in memory or spilled.)
  *
  * Under MPI every rank writes the text it formatted: rank 0 creates the
  * temporary file and broadcasts its name, every rank opens it, and each
- * write task runs on the rank of its format task (the rank that owns the
- * row chunk).  The chain of write tasks is the prefix sum of the byte
+ * format task and its write task are set to run where the row chunk is
+ * made (unset, a write would run where its first input, the previous
+ * write, runs).  The chain of write tasks is the prefix sum of the byte
  * counts: only its 8-byte offsets travel between ranks, never the text.
  * Rank 0 writes the header and, once every rank has closed the file,
  * publishes it.  The file is byte-identical for any number of threads and
@@ -50,6 +56,7 @@
 #include "core/atomic_file.h"
 #include "dist/dist.h"
 #include "frame_impl.h"
+#include "sched/taskgraph_impl.h" /* owners */
 #include "value_text.h"
 
 enum { FORMAT_ROWS = 1 << 16 };
@@ -272,16 +279,30 @@ static int pwrite_all(int fd, const char *p, size_t n, uint64_t off) {
   return e < 0 ? EIO : e;
 }
 
-/* Inputs: the format task, then (after the first) the previous write task.
- * Output: the file offset after this text. */
+/* Under MPI: the rank where a format task reading in[0..n) runs, as the
+ * runtime places a task without an owner (where its first input with a
+ * rank of its own runs, else rank 0); -1 when that input's rank is left to
+ * the run. */
+static int format_owner(const tsr_taskgraph *g, const uint32_t *in, uint32_t n) {
+  for (uint32_t j = 0; j < n; j++) {
+    int32_t o = g->tasks[in[j]].owner;
+    if (o != TSR_OWNER_ALL && o != TSR__OWNER_READERS)
+      return o == TSR__OWNER_UNSET ? -1 : o;
+  }
+  return 0;
+}
+
+/* Inputs: the previous write task (but for the first), then the format
+ * task.  Output: the file offset after this text. */
 static tsr_status write_kernel(const tsr_kernel_call *call) {
   writer *w = call->user;
   uint64_t off = w->header_bytes, n;
+  const char *text = call->inputs[call->n_inputs - 1];
   if (call->n_inputs > 1)
-    memcpy(&off, call->inputs[1], 8);
-  memcpy(&n, call->inputs[0], 8);
+    memcpy(&off, call->inputs[0], 8);
+  memcpy(&n, text, 8);
   if (n > 0 && w->fd >= 0) {
-    int err = pwrite_all(w->fd, (const char *)call->inputs[0] + 8, (size_t)n, off);
+    int err = pwrite_all(w->fd, text + 8, (size_t)n, off);
     if (err != 0) {
       int expected = 0;
       atomic_compare_exchange_strong(&w->write_errno, &expected, err);
@@ -409,7 +430,6 @@ tsr_status tsr_frame_write_csv(tsr_frame *f, const char *path, char delimiter, b
   tsr__expr **nodes = NULL;
   int *colidx = NULL;
   tsr__colref *refs = NULL;
-  uint32_t *writes = NULL;
   char *tmp = NULL, *header = NULL, *gzheader = NULL;
   int fd = -1;
   const uint32_t **ids = NULL;
@@ -516,7 +536,6 @@ tsr_status tsr_frame_write_csv(tsr_frame *f, const char *path, char delimiter, b
     status = tsr_taskgraph_add_kernel(g, "csv_format", format_kernel, w, &fk);
   if (status == TSR_OK)
     status = tsr_taskgraph_add_kernel(g, "csv_write", write_kernel, w, &wk);
-  size_t nwrites = 0, cap_writes = 0;
   if (status == TSR_OK && w->gz) {
     bound_c = libdeflate_alloc_compressor(6);
     if (bound_c == NULL)
@@ -530,7 +549,10 @@ tsr_status tsr_frame_write_csv(tsr_frame *f, const char *path, char delimiter, b
     uint64_t long_bytes = 0;
     for (int i = 0; i < ncols; i++) {
       const wcol *wc = &w->cols[i];
-      per_row += wc->type.id == TSR_COL_DICT ? wc->dict_max : (wc->type.id == TSR_COL_STRING ? 26 /* an inline string of 12 quotes, quoted */ : tsr__vt_max_len(wc->type));
+      per_row += wc->type.id == TSR_COL_DICT ? wc->dict_max
+                                             : (wc->type.id == TSR_COL_STRING
+                                                    ? 26 /* an inline string of 12 quotes, quoted */
+                                                    : tsr__vt_max_len(wc->type));
       if (wc->type.id == TSR_COL_STRING)
         long_bytes += 2 * (uint64_t)tsr__col_data_cap(f, i, c);
     }
@@ -553,20 +575,15 @@ tsr_status tsr_frame_write_csv(tsr_frame *f, const char *path, char delimiter, b
       uint32_t ft, wt;
       TSR__TRY_GOTO(status, tsr_taskgraph_add_task(g, fk, in, n_nodes, &fp, sizeof fp,
                                                    (size_t)outb + 8, &ft));
-      uint32_t win[2] = {ft, prev};
-      TSR__TRY_GOTO(
-          status, tsr_taskgraph_add_task(g, wk, win, prev == UINT32_MAX ? 1 : 2, NULL, 0, 8, &wt));
-      if (nwrites == cap_writes) {
-        size_t nc = cap_writes ? 2 * cap_writes : 64;
-        uint32_t *nw;
-        TSR__TRY_GOTO(status, tsr__alloc_array(ctx, nc, sizeof *nw, "write tasks", (void **)&nw));
-        if (nwrites > 0)
-          memcpy(nw, writes, nwrites * sizeof *nw);
-        tsr_free(ctx, writes);
-        writes = nw;
-        cap_writes = nc;
+      uint32_t win[2] = {prev, ft};
+      bool first = prev == UINT32_MAX;
+      TSR__TRY_GOTO(status,
+                    tsr_taskgraph_add_task(g, wk, win + first, first ? 1 : 2, NULL, 0, 8, &wt));
+      int owner = tsr_ctx_nranks(ctx) > 1 ? format_owner(g, in, n_nodes) : -1;
+      if (owner >= 0) {
+        TSR__TRY_GOTO(status, tsr_taskgraph_set_owner(g, ft, owner));
+        TSR__TRY_GOTO(status, tsr_taskgraph_set_owner(g, wt, owner));
       }
-      writes[nwrites++] = wt;
       prev = wt;
     }
   }
@@ -625,7 +642,6 @@ fail:
   tsr_free(ctx, nodes);
   tsr_free(ctx, colidx);
   tsr_free(ctx, refs);
-  tsr_free(ctx, writes);
   tsr_free(ctx, header);
   tsr_free(ctx, gzheader);
   return status;

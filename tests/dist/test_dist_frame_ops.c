@@ -118,9 +118,13 @@ static char *slurp(const char *path, size_t *n) {
   return buf;
 }
 
+static void keep_stats(const tsr_run_stats *stats, void *user) {
+  memcpy(user, stats, sizeof *stats);
+}
+
 /* CSV written by every rank at once (.csv and .csv.gz): byte-identical to
- * the file one rank writes, and atomic (an existing file is refused on
- * every rank alike and left as it was). */
+ * the file one rank writes, atomic (an existing file is refused on every
+ * rank alike and left as it was), and the text written where it is made. */
 static void test_dist_frame_ops__write_csv(void **state) {
   (void)state;
   ref_frame ref;
@@ -160,6 +164,46 @@ static void test_dist_frame_ops__write_csv(void **state) {
     if (rank == 0)
       unlink(pd);
   }
+  /* A frame made where its chunks are owned (a cast of a buffer every rank
+   * holds): each rank formats and writes its own chunks, so only the write
+   * chain's 8-byte offsets travel. */
+  enum { N = 5000 };
+  int64_t *k = malloc(N * sizeof *k);
+  for (int i = 0; i < N; i++)
+    k[i] = (int64_t)i * 7919 - 12345;
+  tsr_column_data col = {.name = "k", .type = {TSR_COL_INT64, 0}, .length = N, .values = k};
+  tsr_frame *fk[2] = {NULL, NULL}, *fc[2] = {NULL, NULL};
+  tsr_ctx *ctxs[2] = {dist_ctx, local_ctx};
+  for (int i = 0; i < 2; i++) {
+    assert_ok(tsr_frame_from_columns(ctxs[i], 1, &col, 97, TSR_BUFFER_BORROW, NULL, NULL, &fk[i]));
+    assert_ok(tsr_frame_cast(fk[i], "k", (tsr_type){TSR_COL_FLOAT64, 0}, &fc[i]));
+  }
+  char pd[320], pl[320];
+  snprintf(pd, sizeof pd, "%s/owned.csv", dir);
+  snprintf(pl, sizeof pl, "%s/ref_owned_%d.csv", dir, rank);
+  tsr_run_stats rs;
+  tsr_compute_options o = {.on_stats = keep_stats, .stats_user = &rs};
+  assert_ok(tsr_frame_write_csv(fc[0], pd, ',', false, &o));
+  if (rs.bytes_sent != 8 * rs.messages_sent)
+    print_error("rank %d sent %llu bytes in %llu messages\n", rank,
+                (unsigned long long)rs.bytes_sent, (unsigned long long)rs.messages_sent);
+  assert_true(rs.bytes_sent == 8 * rs.messages_sent);
+  assert_ok(tsr_frame_write_csv(fc[1], pl, ',', false, NULL));
+  for (int i = 0; i < 2; i++) {
+    tsr_frame_destroy(&fc[i]);
+    tsr_frame_destroy(&fk[i]);
+  }
+  free(k);
+  size_t nd, nl;
+  char *bd = slurp(pd, &nd), *bl = slurp(pl, &nl);
+  assert_int_equal(nd, nl);
+  assert_memory_equal(bd, bl, nl);
+  free(bd);
+  free(bl);
+  MPI_Barrier(MPI_COMM_WORLD);
+  unlink(pl);
+  if (rank == 0)
+    unlink(pd);
   MPI_Barrier(MPI_COMM_WORLD);
   if (rank == 0)
     assert_int_equal(rmdir(dir), 0);

@@ -587,6 +587,45 @@ static void test_csv_write__round_trip_every_type(void **state) {
   free(sdata);
 }
 
+/* The text is written as it is made, front to back: on one thread (an
+ * order that does not depend on timing), a frame of 256 chunks peaks at
+ * about what one of 8 such chunks does.  (When the chain ran back to front,
+ * every chunk's text waited for the first one's: 30 times as much.) */
+static void on_stats_peak(const tsr_run_stats *stats, void *user) {
+  *(uint64_t *)user = stats->peak_bytes;
+}
+
+static void test_csv_write__text_written_as_made(void **state) {
+  (void)state;
+  enum { CHUNK = 1000, MANY = 256, FEW = 8 };
+  int64_t *k = malloc((size_t)CHUNK * MANY * sizeof *k);
+  for (int64_t i = 0; i < (int64_t)CHUNK * MANY; i++)
+    k[i] = (int64_t)tsr_random_u64(9, (uint64_t)i);
+  char path[300];
+  snprintf(path, sizeof path, "%s/k.csv", dir);
+  uint64_t peak[2];
+  for (int run = 0; run < 2; run++) {
+    tsr_ctx *c = NULL;
+    assert_ok(tsr_ctx_create(&c));
+    assert_ok(tsr_ctx_set_threads(c, 1));
+    tsr_column_data col = {.name = "k",
+                           .type = {TSR_COL_INT64, 0},
+                           .length = (int64_t)CHUNK * (run == 0 ? FEW : MANY),
+                           .values = k};
+    tsr_frame *f = NULL;
+    assert_ok(tsr_frame_from_columns(c, 1, &col, CHUNK, TSR_BUFFER_BORROW, NULL, NULL, &f));
+    tsr_compute_options o = {.on_stats = on_stats_peak, .stats_user = &peak[run]};
+    assert_ok(tsr_frame_write_csv(f, path, ',', true, &o));
+    tsr_frame_destroy(&f);
+    tsr_ctx_destroy(&c);
+  }
+  if (peak[1] >= 2 * peak[0])
+    print_error("peak %llu bytes writing %d chunks, %llu writing %d\n", (unsigned long long)peak[0],
+                FEW, (unsigned long long)peak[1], MANY);
+  assert_true(peak[1] < 2 * peak[0]);
+  free(k);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_csv_write__float_text),
@@ -598,6 +637,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_csv_write__same_bytes_any_chunking, dir_setup,
                                       dir_teardown),
       cmocka_unit_test_setup_teardown(test_csv_write__round_trip_every_type, dir_setup,
+                                      dir_teardown),
+      cmocka_unit_test_setup_teardown(test_csv_write__text_written_as_made, dir_setup,
                                       dir_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
