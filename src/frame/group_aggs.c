@@ -114,31 +114,27 @@ static void counts_from(const gb_run *x, const int32_t *ids, const int64_t *gcou
 
 static bool narrow(tsr_type t) { return tsr_type_width(t) <= 4; }
 
-/* Whether every sum of the run's 64-bit integers fits int64: the largest
- * magnitude times the rows stays below 2^62 (nulls, read as what their
- * slots hold, only make the bound larger). */
+/* Whether every sum of the run's 64-bit integers fits int64: every
+ * magnitude is below 2^b, where b is the bit length of the OR of the
+ * values' magnitudes (~v for negative v: |v| - 1), and 2^b times the rows
+ * stays within 2^62 (nulls, read as what their slots hold, only make the
+ * bound larger).  An OR, unlike a minimum, runs several rows at once. */
 static bool small_sums(const gb_run *x, tsr_type t, int64_t rows) {
-  uint64_t most = 0;
+  uint64_t acc = 0;
   for (int64_t r = 0; r < x->n; r++) {
     int64_t m = x->c[r].rows;
     if (t.id == TSR_COL_INT64) {
       const int64_t *v = x->c[r].values;
-      int64_t lo = 0, hi = 0;
-      for (int64_t i = 0; i < m; i++) {
-        lo = v[i] < lo ? v[i] : lo;
-        hi = v[i] > hi ? v[i] : hi;
-      }
-      if (lo == INT64_MIN)
-        return false;
-      uint64_t mc = (uint64_t)(-lo > hi ? -lo : hi);
-      most = mc > most ? mc : most;
+      for (int64_t i = 0; i < m; i++)
+        acc |= (uint64_t)(v[i] ^ (v[i] >> 63));
     } else {
       const uint64_t *v = x->c[r].values;
       for (int64_t i = 0; i < m; i++)
-        most = v[i] > most ? v[i] : most;
+        acc |= v[i];
     }
   }
-  return rows == 0 || most <= (UINT64_C(1) << 62) / (uint64_t)rows;
+  int b = acc == 0 ? 0 : 64 - __builtin_clzll(acc);
+  return b <= 62 && (uint64_t)rows <= (UINT64_C(1) << 62) >> b;
 }
 
 static tsr_status chunk_sum(tsr_ctx *ctx, const gb_agg *a, const gb_run *x, int64_t rows,

@@ -286,29 +286,43 @@ bool gb_type_rangeable(tsr_type type) {
   X(TSR_COL_DATE, int32_t, SIGN64)  \
   X(TSR_COL_TIMESTAMP, int64_t, SIGN64)
 
+/* Without nulls, four minima and maxima at once: one would wait on the
+ * previous row's compare and move. */
 void gb_minmax(const tsr__colread *r, tsr_type type, uint64_t *lo, uint64_t *hi) {
   uint64_t mn = UINT64_MAX, mx = 0;
   int64_t n = r->rows;
   const uint8_t *bits = r->validity;
-#define MM(ID, T, FLIP)                                \
-  case ID: {                                           \
-    const T *v = r->values;                            \
-    if (bits == NULL) {                                \
-      for (int64_t i = 0; i < n; i++) {                \
-        uint64_t u = (uint64_t)(int64_t)v[i] ^ (FLIP); \
-        mn = u < mn ? u : mn;                          \
-        mx = u > mx ? u : mx;                          \
-      }                                                \
-    } else {                                           \
-      for (int64_t i = 0; i < n; i++) {                \
-        if (!tsr__bit_get(bits, i))                    \
-          continue;                                    \
-        uint64_t u = (uint64_t)(int64_t)v[i] ^ (FLIP); \
-        mn = u < mn ? u : mn;                          \
-        mx = u > mx ? u : mx;                          \
-      }                                                \
-    }                                                  \
-    break;                                             \
+#define MM(ID, T, FLIP)                                      \
+  case ID: {                                                 \
+    const T *v = r->values;                                  \
+    if (bits == NULL) {                                      \
+      uint64_t mn4[4] = {mn, mn, mn, mn}, mx4[4] = {0};      \
+      int64_t i = 0;                                         \
+      for (; i + 4 <= n; i += 4)                             \
+        for (int l = 0; l < 4; l++) {                        \
+          uint64_t u = (uint64_t)(int64_t)v[i + l] ^ (FLIP); \
+          mn4[l] = u < mn4[l] ? u : mn4[l];                  \
+          mx4[l] = u > mx4[l] ? u : mx4[l];                  \
+        }                                                    \
+      for (; i < n; i++) {                                   \
+        uint64_t u = (uint64_t)(int64_t)v[i] ^ (FLIP);       \
+        mn = u < mn ? u : mn;                                \
+        mx = u > mx ? u : mx;                                \
+      }                                                      \
+      for (int l = 0; l < 4; l++) {                          \
+        mn = mn4[l] < mn ? mn4[l] : mn;                      \
+        mx = mx4[l] > mx ? mx4[l] : mx;                      \
+      }                                                      \
+    } else {                                                 \
+      for (int64_t i = 0; i < n; i++) {                      \
+        if (!tsr__bit_get(bits, i))                          \
+          continue;                                          \
+        uint64_t u = (uint64_t)(int64_t)v[i] ^ (FLIP);       \
+        mn = u < mn ? u : mn;                                \
+        mx = u > mx ? u : mx;                                \
+      }                                                      \
+    }                                                        \
+    break;                                                   \
   }
   switch (type.id) {
     FOR_INT_TYPES(MM)

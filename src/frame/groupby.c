@@ -161,9 +161,11 @@ static void part_free(tsr_ctx *ctx, const gb_job *job, gb_part *p) {
 
 /* Renumbers the run's n local groups by bucket, then first row: p->boff,
  * p->first (from first[], which increases with the group) and ids[] in the
- * new numbers; fch[] the chunk of each group's first row. */
+ * new numbers; fch[] the chunk of each group's first row, gcount[] (zeros)
+ * the rows of each group. */
 static tsr_status bucket_groups(gb_job *job, const gb_run *in, int64_t rows, int64_t n,
-                                const int32_t *first, int32_t *ids, uint8_t *fch, gb_part *p) {
+                                const int32_t *first, int32_t *ids, uint8_t *fch, int64_t *gcount,
+                                gb_part *p) {
   tsr_ctx *ctx = job->ctx;
   uint64_t *h = NULL;
   int32_t *inv = NULL, *loc = NULL;
@@ -200,8 +202,11 @@ static tsr_status bucket_groups(gb_job *job, const gb_run *in, int64_t rows, int
     p->first[to] = first[l];
     fch[to] = (uint8_t)c;
   }
-  for (int64_t i = 0; i < rows; i++)
-    ids[i] = inv[ids[i]];
+  for (int64_t i = 0; i < rows; i++) {
+    int32_t g = inv[ids[i]];
+    ids[i] = g;
+    gcount[g]++;
+  }
 fail:
   tsr_free(ctx, h);
   tsr_free(ctx, inv);
@@ -296,17 +301,17 @@ static tsr_status chunk_kernel(const tsr_kernel_call *call) {
     tsr_free(ctx, codes[j]);
   memset(codes, 0, (size_t)k * sizeof *codes);
   TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)n + 8, (void **)&fch));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)n + 1, sizeof *gcount, (void **)&gcount));
   if (k > 0 && !str_buckets) {
-    TSR__TRY_GOTO(st, bucket_groups(job, in, rows, n, first, ids, fch, p));
+    TSR__TRY_GOTO(st, bucket_groups(job, in, rows, n, first, ids, fch, gcount, p));
     tsr_free(ctx, first);
     first = p->first;
   } else {
     for (int64_t g = 0; g < n; g++)
       fch[g] = (uint8_t)gb_run_chunk(&in[0], first[g]);
+    for (int64_t i = 0; i < rows; i++)
+      gcount[ids[i]]++;
   }
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)n + 1, sizeof *gcount, (void **)&gcount));
-  for (int64_t i = 0; i < rows; i++)
-    gcount[ids[i]]++;
   p->gcount = gcount; /* aggregate states may share it */
   if (job->need_last) {
     TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)n * sizeof *last + 4, (void **)&last));
