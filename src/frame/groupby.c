@@ -124,6 +124,7 @@ static bool numeric(tsr_coltype t) {
  * the thread count. */
 #define RUN_ROWS (INT64_C(1) << 20)
 #define RUN_MAX 16
+_Static_assert(RUN_MAX <= 256, "a run's chunks are numbered by uint8_t (fch, lch)");
 #define FEW_GROUPS 4096
 
 static int64_t run_length(const tsr_frame *f, const gb_job *job) {
