@@ -855,16 +855,20 @@ tsr_status gb_group_str_buckets(tsr_ctx *ctx, const gb_run *r, int bits, int32_t
   TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)n * sizeof *rec + 8, (void **)&rec));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nb + 1, sizeof *cur, (void **)&cur));
   /* Only the hashes are kept between the passes: keying a short string
-   * again (its view's words) costs less than writing and reading the key. */
+   * again (its view's words) costs less than writing and reading the key.
+   * Each chunk's bounds and pointers are locals: the loops' stores could
+   * alias r's fields, which would then be read again every row. */
+  int shift = 64 - bits;
   for (int64_t c = 0; c < r->n; c++) {
     const tsr_string_view *v = r->c[c].values;
     const char *data = r->c[c].data;
     uint64_t *h = kh + r->off[c];
-    for (int64_t i = 0; i < r->c[c].rows; i++) {
+    int64_t m = r->c[c].rows;
+    for (int64_t i = 0; i < m; i++) {
       uint64_t a, b;
       view_key(&v[i], data, &a, &b);
       h[i] = key_hash(a, b);
-      cur[h[i] >> (64 - bits)]++;
+      cur[h[i] >> shift]++;
     }
   }
   boff[0] = 0;
@@ -875,12 +879,15 @@ tsr_status gb_group_str_buckets(tsr_ctx *ctx, const gb_run *r, int bits, int32_t
   for (int64_t c = 0; c < r->n; c++) {
     const tsr_string_view *v = r->c[c].values;
     const char *data = r->c[c].data;
-    int64_t o0 = r->off[c];
-    for (int64_t i = 0; i < r->c[c].rows; i++) {
-      brec *o = &rec[cur[kh[o0 + i] >> (64 - bits)]++];
+    const uint64_t *h = kh + r->off[c];
+    int32_t row0 = (int32_t)r->off[c];
+    int64_t m = r->c[c].rows;
+    for (int64_t i = 0; i < m; i++) {
+      uint64_t hi = h[i];
+      brec *o = &rec[cur[hi >> shift]++];
       view_key(&v[i], data, &o->a, &o->b);
-      o->row = (int32_t)(o0 + i);
-      o->h = (uint32_t)kh[o0 + i];
+      o->row = row0 + (int32_t)i;
+      o->h = (uint32_t)hi;
     }
   }
   /* The table is sized by the groups of a bucket, not its rows: it starts
