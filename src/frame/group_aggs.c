@@ -64,293 +64,312 @@ static tsr_status alloc0(tsr_ctx *ctx, int64_t n, size_t size, void **out) {
   return tsr_calloc(ctx, (size_t)n + 1, size, out);
 }
 
-/* The chunk's values as doubles (0 at nulls). */
-static void to_f64(const tsr__colread *r, tsr_type t, double *out) {
-  int64_t n = r->rows;
-  switch (t.id) {
+/* The loops below run over a run's chunks one after the other, each
+ * chunk read where it is: CHUNK(X, r, T) names chunk r's values v (of
+ * type T), validity bits, rows m, and its rows' local groups id. */
+#define CHUNK(X, r, T)                      \
+  const T *v = (X)->c[r].values;            \
+  const uint8_t *bits = (X)->c[r].validity; \
+  const int64_t m = (X)->c[r].rows;         \
+  const int32_t *id = ids + (X)->off[r];    \
+  (void)v, (void)bits, (void)m, (void)id
+
+/* The run's values as doubles (0 at nulls). */
+static void to_f64(const gb_run *x, tsr_type t, double *out) {
+  for (int64_t r = 0; r < x->n; r++) {
+    const tsr__colread *c = &x->c[r];
+    double *o = out + x->off[r];
+    int64_t m = c->rows;
+    switch (t.id) {
 #define TF(ID, T)                   \
   case ID: {                        \
-    const T *v = r->values;         \
-    for (int64_t i = 0; i < n; i++) \
-      out[i] = (double)v[i];        \
+    const T *v = c->values;         \
+    for (int64_t i = 0; i < m; i++) \
+      o[i] = (double)v[i];          \
     break;                          \
   }
-    FOR_NUM_TYPES(TF)
+      FOR_NUM_TYPES(TF)
 #undef TF
-  default:
-    memset(out, 0, (size_t)n * sizeof *out);
-    break;
+    default:
+      memset(o, 0, (size_t)m * sizeof *o);
+      break;
+    }
+    if (c->validity != NULL)
+      for (int64_t i = 0; i < m; i++)
+        o[i] = tsr__bit_get(c->validity, i) ? o[i] : 0.0;
   }
-  if (r->validity != NULL)
-    for (int64_t i = 0; i < n; i++)
-      out[i] = tsr__bit_get(r->validity, i) ? out[i] : 0.0;
 }
 
-/* count[g] = gcount[g] minus the group's nulls in r. */
-static void counts_from(const tsr__colread *r, const int32_t *ids, const int64_t *gcount, int64_t n,
+/* count[g] = gcount[g] minus the group's nulls in x. */
+static void counts_from(const gb_run *x, const int32_t *ids, const int64_t *gcount, int64_t n,
                         int64_t *count) {
   memcpy(count, gcount, (size_t)n * sizeof *count);
-  if (r->validity == NULL)
-    return;
-  for (int64_t i = 0; i < r->rows; i++)
-    count[ids[i]] -= !tsr__bit_get(r->validity, i);
+  for (int64_t r = 0; r < x->n; r++) {
+    CHUNK(x, r, void);
+    if (bits != NULL)
+      for (int64_t i = 0; i < m; i++)
+        count[id[i]] -= !tsr__bit_get(bits, i);
+  }
 }
 
 static bool narrow(tsr_type t) { return tsr_type_width(t) <= 4; }
 
-/* Whether every sum of the chunk's 64-bit integers fits int64: the
- * largest magnitude times the rows stays below 2^62 (nulls, read as what
- * their slots hold, only make the bound larger). */
-static bool small_sums(const tsr__colread *x, tsr_type t, int64_t rows) {
-  uint64_t most = 0;
-  if (t.id == TSR_COL_INT64) {
-    const int64_t *v = x->values;
-    int64_t lo = 0, hi = 0;
-    for (int64_t i = 0; i < rows; i++) {
-      lo = v[i] < lo ? v[i] : lo;
-      hi = v[i] > hi ? v[i] : hi;
+/* Whether every sum of the run's 64-bit integers fits int64: every
+ * magnitude is below 2^b, where b is the bit length of the OR of the
+ * values' magnitudes (~v for negative v: |v| - 1), and 2^b times the rows
+ * stays within 2^62 (nulls, read as what their slots hold, only make the
+ * bound larger).  An OR, unlike a minimum, runs several rows at once. */
+static bool small_sums(const gb_run *x, tsr_type t, int64_t rows) {
+  uint64_t acc = 0;
+  for (int64_t r = 0; r < x->n; r++) {
+    int64_t m = x->c[r].rows;
+    if (t.id == TSR_COL_INT64) {
+      const int64_t *v = x->c[r].values;
+      for (int64_t i = 0; i < m; i++)
+        acc |= (uint64_t)(v[i] ^ (v[i] >> 63));
+    } else {
+      const uint64_t *v = x->c[r].values;
+      for (int64_t i = 0; i < m; i++)
+        acc |= v[i];
     }
-    if (lo == INT64_MIN)
-      return false;
-    most = (uint64_t)(-lo > hi ? -lo : hi);
-  } else {
-    const uint64_t *v = x->values;
-    for (int64_t i = 0; i < rows; i++)
-      most = v[i] > most ? v[i] : most;
   }
-  return rows == 0 || most <= (UINT64_C(1) << 62) / (uint64_t)rows;
+  int b = acc == 0 ? 0 : 64 - __builtin_clzll(acc);
+  return b <= 62 && (uint64_t)rows <= (UINT64_C(1) << 62) >> b;
 }
 
-static tsr_status chunk_sum(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x, int64_t rows,
+static tsr_status chunk_sum(tsr_ctx *ctx, const gb_agg *a, const gb_run *x, int64_t rows,
                             const int32_t *ids, int64_t n, gb_state *s) {
-  const uint8_t *bits = x->validity;
   if (a->kind == GB_K_FLOAT) {
     TSR_TRY(alloc0(ctx, n, sizeof *s->fsum, (void **)&s->fsum));
     double *sum = s->fsum;
-    switch (a->in_type.id) {
-#define SF(ID, T)                        \
-  case ID: {                             \
-    const T *v = x->values;              \
-    if (bits == NULL)                    \
-      for (int64_t i = 0; i < rows; i++) \
-        sum[ids[i]] += (double)v[i];     \
-    else                                 \
-      for (int64_t i = 0; i < rows; i++) \
-        if (tsr__bit_get(bits, i))       \
-          sum[ids[i]] += (double)v[i];   \
-    break;                               \
+    for (int64_t r = 0; r < x->n; r++)
+      switch (a->in_type.id) {
+#define SF(ID, T)                     \
+  case ID: {                          \
+    CHUNK(x, r, T);                   \
+    if (bits == NULL)                 \
+      for (int64_t i = 0; i < m; i++) \
+        sum[id[i]] += (double)v[i];   \
+    else                              \
+      for (int64_t i = 0; i < m; i++) \
+        if (tsr__bit_get(bits, i))    \
+          sum[id[i]] += (double)v[i]; \
+    break;                            \
   }
-      SF(TSR_COL_FLOAT32, float)
-      SF(TSR_COL_FLOAT64, double)
+        SF(TSR_COL_FLOAT32, float)
+        SF(TSR_COL_FLOAT64, double)
 #undef SF
-    default:
-      break;
-    }
+      default:
+        break;
+      }
     return TSR_OK;
   }
-  if (narrow(a->in_type)) {
+  /* int64 accumulators: narrow types, or 64-bit ones whose sums cannot
+   * overflow them */
+  if (narrow(a->in_type) || small_sums(x, a->in_type, rows)) {
     TSR_TRY(alloc0(ctx, n, sizeof *s->isum, (void **)&s->isum));
     int64_t *sum = s->isum;
-    switch (a->in_type.id) {
-#define SI(ID, T)                        \
-  case ID: {                             \
-    const T *v = x->values;              \
-    if (bits == NULL)                    \
-      for (int64_t i = 0; i < rows; i++) \
-        sum[ids[i]] += (int64_t)v[i];    \
-    else                                 \
-      for (int64_t i = 0; i < rows; i++) \
-        if (tsr__bit_get(bits, i))       \
-          sum[ids[i]] += (int64_t)v[i];  \
-    break;                               \
+    for (int64_t r = 0; r < x->n; r++)
+      switch (a->in_type.id) {
+#define SI(ID, T)                      \
+  case ID: {                           \
+    CHUNK(x, r, T);                    \
+    if (bits == NULL)                  \
+      for (int64_t i = 0; i < m; i++)  \
+        sum[id[i]] += (int64_t)v[i];   \
+    else                               \
+      for (int64_t i = 0; i < m; i++)  \
+        if (tsr__bit_get(bits, i))     \
+          sum[id[i]] += (int64_t)v[i]; \
+    break;                             \
   }
-      SI(TSR_COL_BOOL, uint8_t)
-      SI(TSR_COL_INT8, int8_t)
-      SI(TSR_COL_INT16, int16_t)
-      SI(TSR_COL_INT32, int32_t)
-      SI(TSR_COL_UINT8, uint8_t)
-      SI(TSR_COL_UINT16, uint16_t)
-      SI(TSR_COL_UINT32, uint32_t)
+        SI(TSR_COL_BOOL, uint8_t)
+        SI(TSR_COL_INT8, int8_t)
+        SI(TSR_COL_INT16, int16_t)
+        SI(TSR_COL_INT32, int32_t)
+        SI(TSR_COL_UINT8, uint8_t)
+        SI(TSR_COL_UINT16, uint16_t)
+        SI(TSR_COL_UINT32, uint32_t)
+        SI(TSR_COL_INT64, int64_t)
+        SI(TSR_COL_UINT64, uint64_t)
 #undef SI
-    default:
-      break;
-    }
-    return TSR_OK;
-  }
-  if (small_sums(x, a->in_type, rows)) { /* int64 accumulators cannot overflow */
-    TSR_TRY(alloc0(ctx, n, sizeof *s->isum, (void **)&s->isum));
-    int64_t *sum = s->isum;
-    switch (a->in_type.id) {
-#define SN(ID, T)                        \
-  case ID: {                             \
-    const T *v = x->values;              \
-    if (bits == NULL)                    \
-      for (int64_t i = 0; i < rows; i++) \
-        sum[ids[i]] += (int64_t)v[i];    \
-    else                                 \
-      for (int64_t i = 0; i < rows; i++) \
-        if (tsr__bit_get(bits, i))       \
-          sum[ids[i]] += (int64_t)v[i];  \
-    break;                               \
-  }
-      SN(TSR_COL_INT64, int64_t)
-      SN(TSR_COL_UINT64, uint64_t)
-#undef SN
-    default:
-      break;
-    }
+      default:
+        break;
+      }
     return TSR_OK;
   }
   TSR_TRY(alloc0(ctx, n, sizeof *s->wsum, (void **)&s->wsum));
   gb_i128 *sum = s->wsum;
-  switch (a->in_type.id) {
-#define SW(ID, T)                      \
-  case ID: {                           \
-    const T *v = x->values;            \
-    for (int64_t i = 0; i < rows; i++) \
-      if (valid_at(bits, i))           \
-        sum[ids[i]] += (gb_i128)v[i];  \
-    break;                             \
+  for (int64_t r = 0; r < x->n; r++)
+    switch (a->in_type.id) {
+#define SW(ID, T)                    \
+  case ID: {                         \
+    CHUNK(x, r, T);                  \
+    for (int64_t i = 0; i < m; i++)  \
+      if (valid_at(bits, i))         \
+        sum[id[i]] += (gb_i128)v[i]; \
+    break;                           \
   }
-    SW(TSR_COL_INT64, int64_t)
-    SW(TSR_COL_UINT64, uint64_t)
+      SW(TSR_COL_INT64, int64_t)
+      SW(TSR_COL_UINT64, uint64_t)
 #undef SW
-  default:
-    break;
-  }
+    default:
+      break;
+    }
   return TSR_OK;
 }
 
-static tsr_status chunk_minmax(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x, int64_t rows,
-                               const int32_t *ids, int64_t n, gb_state *s) {
-  const uint8_t *bits = x->validity;
+/* min/max of strings: the row of each group's least (greatest) value so
+ * far and the chunk that holds it, then those rows' values. */
+static tsr_status chunk_minmax_str(tsr_ctx *ctx, const gb_agg *a, const gb_run *x,
+                                   const int32_t *ids, int64_t n, gb_state *s) {
   bool mn = a->op == TSR_AGG_MIN;
-  if (a->in_type.id == TSR_COL_STRING) {
-    TSR_TRY(alloc0(ctx, n, sizeof *s->row, (void **)&s->row));
-    memset(s->row, 0xff, (size_t)n * sizeof *s->row);
-    const tsr_string_view *v = x->values;
-    for (int64_t i = 0; i < rows; i++) {
+  uint8_t *rc = NULL;
+  TSR_TRY(alloc0(ctx, n, sizeof *s->row, (void **)&s->row));
+  TSR_TRY(alloc0(ctx, n, sizeof *rc, (void **)&rc));
+  memset(s->row, 0xff, (size_t)n * sizeof *s->row);
+  for (int64_t r = 0; r < x->n; r++) {
+    CHUNK(x, r, tsr_string_view);
+    int64_t o = x->off[r];
+    for (int64_t i = 0; i < m; i++) {
       if (!valid_at(bits, i))
         continue;
-      int32_t g = ids[i], cur = s->row[g];
+      int32_t g = id[i], cur = s->row[g];
       if (cur < 0) {
-        s->row[g] = (int32_t)i;
+        s->row[g] = (int32_t)(o + i);
+        rc[g] = (uint8_t)r;
         continue;
       }
-      /* Compare the 4-byte prefixes first, then the bytes. */
-      const char *p = tsr_string_view_data(&v[i], x->data);
-      const char *q = tsr_string_view_data(&v[cur], x->data);
-      uint32_t lp = v[i].length, lq = v[cur].length;
-      int c = memcmp(p, q, lp < lq ? lp : lq);
+      const tsr__colread *cc = &x->c[rc[g]];
+      const tsr_string_view *q = (const tsr_string_view *)cc->values + (cur - x->off[rc[g]]);
+      const char *pp = tsr_string_view_data(&v[i], x->c[r].data);
+      const char *qq = tsr_string_view_data(q, cc->data);
+      uint32_t lp = v[i].length, lq = q->length;
+      int c = memcmp(pp, qq, lp < lq ? lp : lq);
       if (c == 0)
         c = lp < lq ? -1 : lp > lq;
-      if (mn ? c < 0 : c > 0)
-        s->row[g] = (int32_t)i;
+      if (mn ? c < 0 : c > 0) {
+        s->row[g] = (int32_t)(o + i);
+        rc[g] = (uint8_t)r;
+      }
     }
-    return gb_col_gather(ctx, x, a->in_type, s->row, n, &s->vals);
   }
+  tsr_status st = gb_col_gather(ctx, x, a->in_type, s->row, rc, n, &s->vals);
+  tsr_free(ctx, rc);
+  return st;
+}
+
+static tsr_status chunk_minmax(tsr_ctx *ctx, const gb_agg *a, const gb_run *x, const int32_t *ids,
+                               int64_t n, gb_state *s) {
+  bool mn = a->op == TSR_AGG_MIN;
+  if (a->in_type.id == TSR_COL_STRING)
+    return chunk_minmax_str(ctx, a, x, ids, n, s);
   if (a->kind == GB_K_FLOAT) {
     TSR_TRY(alloc0(ctx, n, sizeof *s->fmin, (void **)&s->fmin));
-    double *m = s->fmin;
+    double *mm = s->fmin;
     double init = mn ? NAN : -INFINITY;
     for (int64_t g = 0; g < n; g++)
-      m[g] = init;
-    switch (a->in_type.id) {
+      mm[g] = init;
+    for (int64_t r = 0; r < x->n; r++)
+      switch (a->in_type.id) {
 #define MF(ID, T)                                 \
   case ID: {                                      \
-    const T *v = x->values;                       \
-    for (int64_t i = 0; i < rows; i++) {          \
+    CHUNK(x, r, T);                               \
+    for (int64_t i = 0; i < m; i++) {             \
       if (!valid_at(bits, i))                     \
         continue;                                 \
       double d = (double)v[i];                    \
-      double *cur = &m[ids[i]];                   \
+      double *cur = &mm[id[i]];                   \
       if (mn ? f_less(d, *cur) : f_less(*cur, d)) \
         *cur = d;                                 \
     }                                             \
     break;                                        \
   }
-      MF(TSR_COL_FLOAT32, float)
-      MF(TSR_COL_FLOAT64, double)
+        MF(TSR_COL_FLOAT32, float)
+        MF(TSR_COL_FLOAT64, double)
 #undef MF
-    default:
-      break;
-    }
+      default:
+        break;
+      }
     return TSR_OK;
   }
   TSR_TRY(alloc0(ctx, n, sizeof *s->imin, (void **)&s->imin));
-  int64_t *m = s->imin;
+  int64_t *mm = s->imin;
   if (a->kind == GB_K_UINT) {
     uint64_t init = mn ? UINT64_MAX : 0;
     for (int64_t g = 0; g < n; g++)
-      m[g] = (int64_t)init;
-    switch (a->in_type.id) {
+      mm[g] = (int64_t)init;
+    for (int64_t r = 0; r < x->n; r++)
+      switch (a->in_type.id) {
 #define MU(ID, T)                                             \
   case ID: {                                                  \
-    const T *v = x->values;                                   \
-    for (int64_t i = 0; i < rows; i++) {                      \
+    CHUNK(x, r, T);                                           \
+    for (int64_t i = 0; i < m; i++) {                         \
       if (!valid_at(bits, i))                                 \
         continue;                                             \
-      uint64_t u = (uint64_t)v[i], cur = (uint64_t)m[ids[i]]; \
+      uint64_t u = (uint64_t)v[i], cur = (uint64_t)mm[id[i]]; \
       if (mn ? u < cur : u > cur)                             \
-        m[ids[i]] = (int64_t)u;                               \
+        mm[id[i]] = (int64_t)u;                               \
     }                                                         \
     break;                                                    \
   }
-      MU(TSR_COL_UINT8, uint8_t)
-      MU(TSR_COL_UINT16, uint16_t)
-      MU(TSR_COL_UINT32, uint32_t)
-      MU(TSR_COL_UINT64, uint64_t)
+        MU(TSR_COL_UINT8, uint8_t)
+        MU(TSR_COL_UINT16, uint16_t)
+        MU(TSR_COL_UINT32, uint32_t)
+        MU(TSR_COL_UINT64, uint64_t)
 #undef MU
-    default:
-      break;
-    }
+      default:
+        break;
+      }
     return TSR_OK;
   }
   int64_t init = mn ? INT64_MAX : INT64_MIN;
   for (int64_t g = 0; g < n; g++)
-    m[g] = init;
-  switch (a->in_type.id) {
+    mm[g] = init;
+  for (int64_t r = 0; r < x->n; r++)
+    switch (a->in_type.id) {
 #define MI(ID, T)                                  \
   case ID: {                                       \
-    const T *v = x->values;                        \
+    CHUNK(x, r, T);                                \
     if (bits == NULL && mn) {                      \
-      for (int64_t i = 0; i < rows; i++) {         \
+      for (int64_t i = 0; i < m; i++) {            \
         int64_t u = (int64_t)v[i];                 \
-        m[ids[i]] = u < m[ids[i]] ? u : m[ids[i]]; \
+        mm[id[i]] = u < mm[id[i]] ? u : mm[id[i]]; \
       }                                            \
     } else if (bits == NULL) {                     \
-      for (int64_t i = 0; i < rows; i++) {         \
+      for (int64_t i = 0; i < m; i++) {            \
         int64_t u = (int64_t)v[i];                 \
-        m[ids[i]] = u > m[ids[i]] ? u : m[ids[i]]; \
+        mm[id[i]] = u > mm[id[i]] ? u : mm[id[i]]; \
       }                                            \
     } else {                                       \
-      for (int64_t i = 0; i < rows; i++) {         \
+      for (int64_t i = 0; i < m; i++) {            \
         if (!tsr__bit_get(bits, i))                \
           continue;                                \
         int64_t u = (int64_t)v[i];                 \
-        if (mn ? u < m[ids[i]] : u > m[ids[i]])    \
-          m[ids[i]] = u;                           \
+        if (mn ? u < mm[id[i]] : u > mm[id[i]])    \
+          mm[id[i]] = u;                           \
       }                                            \
     }                                              \
     break;                                         \
   }
-    MI(TSR_COL_BOOL, uint8_t)
-    MI(TSR_COL_INT8, int8_t)
-    MI(TSR_COL_INT16, int16_t)
-    MI(TSR_COL_INT32, int32_t)
-    MI(TSR_COL_INT64, int64_t)
-    MI(TSR_COL_DICT, int32_t)
-    MI(TSR_COL_DATE, int32_t)
-    MI(TSR_COL_TIMESTAMP, int64_t)
+      MI(TSR_COL_BOOL, uint8_t)
+      MI(TSR_COL_INT8, int8_t)
+      MI(TSR_COL_INT16, int16_t)
+      MI(TSR_COL_INT32, int32_t)
+      MI(TSR_COL_INT64, int64_t)
+      MI(TSR_COL_DICT, int32_t)
+      MI(TSR_COL_DATE, int32_t)
+      MI(TSR_COL_TIMESTAMP, int64_t)
 #undef MI
-  default:
-    break;
-  }
+    default:
+      break;
+    }
   return TSR_OK;
 }
 
-/* var/std: two passes (means, then squared deviations) over doubles. */
-static tsr_status chunk_var(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x, int64_t rows,
+/* var/std: two passes (means, then squared deviations) over the run's
+ * values as doubles. */
+static tsr_status chunk_var(tsr_ctx *ctx, const gb_agg *a, const gb_run *x, int64_t rows,
                             const int32_t *ids, int64_t n, gb_state *s) {
   double *f = NULL;
   TSR_TRY(tsr_kernel_alloc(ctx, (size_t)rows * sizeof *f + 8, (void **)&f));
@@ -368,26 +387,22 @@ static tsr_status chunk_var(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x
     mean[ids[i]] += f[i];
   for (int64_t g = 0; g < n; g++)
     mean[g] = cnt[g] > 0 ? mean[g] / (double)cnt[g] : 0.0;
-  const uint8_t *bits = x->validity;
-  if (bits == NULL)
-    for (int64_t i = 0; i < rows; i++) {
-      double d = f[i] - mean[ids[i]];
-      m2[ids[i]] += d * d;
-    }
-  else
-    for (int64_t i = 0; i < rows; i++)
-      if (tsr__bit_get(bits, i)) {
-        double d = f[i] - mean[ids[i]];
-        m2[ids[i]] += d * d;
+  for (int64_t r = 0; r < x->n; r++) {
+    CHUNK(x, r, void);
+    const double *fr = f + x->off[r];
+    for (int64_t i = 0; i < m; i++)
+      if (valid_at(bits, i)) {
+        double d = fr[i] - mean[id[i]];
+        m2[id[i]] += d * d;
       }
+  }
   tsr_free(ctx, f);
   return TSR_OK;
 }
 
 /* corr, covariances: pairs where both values are valid; two passes. */
-static tsr_status chunk_corr(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x,
-                             const tsr__colread *y, int64_t rows, const int32_t *ids, int64_t n,
-                             gb_state *s) {
+static tsr_status chunk_corr(tsr_ctx *ctx, const gb_agg *a, const gb_run *x, const gb_run *y,
+                             int64_t rows, const int32_t *ids, int64_t n, gb_state *s) {
   double *f = NULL, *h = NULL;
   uint8_t *ok = NULL;
   tsr_status st;
@@ -403,12 +418,20 @@ static tsr_status chunk_corr(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *
   TSR__TRY_GOTO(st, alloc0(ctx, n, sizeof *s->cxy, (void **)&s->cxy));
   int64_t *cnt = s->count;
   double *mx = s->fsum, *my = s->mean2;
-  if (x->validity != NULL || y->validity != NULL) {
+  bool nulls = false;
+  for (int64_t r = 0; r < x->n; r++)
+    nulls = nulls || x->c[r].validity != NULL || y->c[r].validity != NULL;
+  if (nulls) {
     TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)rows + 8, (void **)&ok));
-    for (int64_t i = 0; i < rows; i++) {
-      ok[i] = (uint8_t)(valid_at(x->validity, i) && valid_at(y->validity, i));
-      f[i] = ok[i] ? f[i] : 0.0;
-      h[i] = ok[i] ? h[i] : 0.0;
+    for (int64_t r = 0; r < x->n; r++) {
+      const uint8_t *xb = x->c[r].validity, *yb = y->c[r].validity;
+      int64_t o = x->off[r];
+      for (int64_t i = 0; i < x->c[r].rows; i++) {
+        uint8_t both = (uint8_t)(valid_at(xb, i) && valid_at(yb, i));
+        ok[o + i] = both;
+        f[o + i] = both ? f[o + i] : 0.0;
+        h[o + i] = both ? h[o + i] : 0.0;
+      }
     }
     for (int64_t i = 0; i < rows; i++) {
       cnt[ids[i]] += ok[i];
@@ -442,29 +465,33 @@ fail:
   return st;
 }
 
-static tsr_status chunk_bool(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x, int64_t rows,
-                             const int32_t *ids, int64_t n, gb_state *s) {
+static tsr_status chunk_bool(tsr_ctx *ctx, const gb_agg *a, const gb_run *x, const int32_t *ids,
+                             int64_t n, gb_state *s) {
   TSR_TRY(alloc0(ctx, n, sizeof *s->imin, (void **)&s->imin));
-  int64_t *m = s->imin;
+  int64_t *mm = s->imin;
   bool any = a->op == TSR_AGG_ANY;
   if (!any)
     for (int64_t g = 0; g < n; g++)
-      m[g] = 1;
-  const uint8_t *v = x->values;
-  for (int64_t i = 0; i < rows; i++) {
-    if (!valid_at(x->validity, i))
-      continue;
-    if (any)
-      m[ids[i]] |= v[i] != 0;
-    else
-      m[ids[i]] &= v[i] != 0;
+      mm[g] = 1;
+  for (int64_t r = 0; r < x->n; r++) {
+    CHUNK(x, r, uint8_t);
+    for (int64_t i = 0; i < m; i++) {
+      if (!valid_at(bits, i))
+        continue;
+      if (any)
+        mm[id[i]] |= v[i] != 0;
+      else
+        mm[id[i]] &= v[i] != 0;
+    }
   }
   return TSR_OK;
 }
+#undef CHUNK
 
-tsr_status gb_agg_chunk(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x, const tsr__colread *y,
+tsr_status gb_agg_chunk(tsr_ctx *ctx, const gb_agg *a, const gb_run *x, const gb_run *y,
                         int64_t rows, const int32_t *ids, int64_t n, const int32_t *first,
-                        const int32_t *last, const int64_t *gcount, gb_state *s) {
+                        const uint8_t *fch, const int32_t *last, const uint8_t *lch,
+                        const int64_t *gcount, gb_state *s) {
   memset(s, 0, sizeof *s);
   s->n = n;
   tsr_status st = TSR_OK;
@@ -474,8 +501,8 @@ tsr_status gb_agg_chunk(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x, co
     return TSR_OK;
   case TSR_AGG_FIRST:
   case TSR_AGG_LAST:
-    TSR__TRY_GOTO(
-        st, gb_col_gather(ctx, x, a->in_type, a->op == TSR_AGG_FIRST ? first : last, n, &s->vals));
+    TSR__TRY_GOTO(st, gb_col_gather(ctx, x, a->in_type, a->op == TSR_AGG_FIRST ? first : last,
+                                    a->op == TSR_AGG_FIRST ? fch : lch, n, &s->vals));
     return TSR_OK;
   case TSR_AGG_CORR:
   case TSR_AGG_COVAR_SAMP:
@@ -485,7 +512,10 @@ tsr_status gb_agg_chunk(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x, co
   default:
     break;
   }
-  if (x->validity == NULL) {
+  bool nulls = false;
+  for (int64_t r = 0; r < x->n; r++)
+    nulls = nulls || x->c[r].validity != NULL;
+  if (!nulls) {
     s->gcount = gcount; /* no nulls: every row counts */
   } else {
     TSR__TRY_GOTO(st, alloc0(ctx, n, sizeof *s->count, (void **)&s->count));
@@ -498,7 +528,7 @@ tsr_status gb_agg_chunk(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x, co
     break;
   case TSR_AGG_MIN:
   case TSR_AGG_MAX:
-    TSR__TRY_GOTO(st, chunk_minmax(ctx, a, x, rows, ids, n, s));
+    TSR__TRY_GOTO(st, chunk_minmax(ctx, a, x, ids, n, s));
     break;
   case TSR_AGG_VAR:
   case TSR_AGG_STD:
@@ -506,7 +536,7 @@ tsr_status gb_agg_chunk(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x, co
     break;
   case TSR_AGG_ANY:
   case TSR_AGG_ALL:
-    TSR__TRY_GOTO(st, chunk_bool(ctx, a, x, rows, ids, n, s));
+    TSR__TRY_GOTO(st, chunk_bool(ctx, a, x, ids, n, s));
     break;
   default: /* count */
     break;

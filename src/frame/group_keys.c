@@ -52,8 +52,8 @@ void gb_col_read(const gb_col *c, tsr__colread *out) {
   out->data = c->data;
 }
 
-tsr_status gb_col_gather(tsr_ctx *ctx, const tsr__colread *r, tsr_type type, const int32_t *rows,
-                         int64_t n, gb_col *out) {
+tsr_status gb_col_gather(tsr_ctx *ctx, const gb_run *r, tsr_type type, const int32_t *rows,
+                         const uint8_t *chunk, int64_t n, gb_col *out) {
   memset(out, 0, sizeof *out);
   out->type = type;
   out->n = n;
@@ -64,10 +64,13 @@ tsr_status gb_col_gather(tsr_ctx *ctx, const tsr__colread *r, tsr_type type, con
     goto fail;
   memset(out->validity, 0xff, (size_t)(n + 7) / 8 + 1);
   unsigned char *dst = out->values;
-  const unsigned char *src = r->values;
-#define GATHER(T)                 \
-  for (int64_t i = 0; i < n; i++) \
-    ((T *)dst)[i] = rows[i] >= 0 ? ((const T *)src)[rows[i]] : (T)0;
+  /* Row i is row rows[i] - off[c] of chunk c = CH(i). */
+#define CH(i) (chunk != NULL ? chunk[i] : 0)
+#define GATHER(T)                                                                           \
+  for (int64_t i = 0; i < n; i++) {                                                         \
+    int64_t c = CH(i);                                                                      \
+    ((T *)dst)[i] = rows[i] >= 0 ? ((const T *)r->c[c].values)[rows[i] - r->off[c]] : (T)0; \
+  }
   switch (w) {
   case 1:
     GATHER(uint8_t)
@@ -83,8 +86,10 @@ tsr_status gb_col_gather(tsr_ctx *ctx, const tsr__colread *r, tsr_type type, con
     break;
   default: /* string views */
     for (int64_t i = 0; i < n; i++) {
+      int64_t c = CH(i);
       if (rows[i] >= 0)
-        memcpy(dst + (size_t)i * 16, src + (size_t)rows[i] * 16, 16);
+        memcpy(dst + (size_t)i * 16,
+               (const unsigned char *)r->c[c].values + (size_t)(rows[i] - r->off[c]) * 16, 16);
       else
         memset(dst + (size_t)i * 16, 0, 16);
     }
@@ -92,7 +97,9 @@ tsr_status gb_col_gather(tsr_ctx *ctx, const tsr__colread *r, tsr_type type, con
   }
 #undef GATHER
   for (int64_t i = 0; i < n; i++) {
-    bool valid = rows[i] >= 0 && (r->validity == NULL || tsr__bit_get(r->validity, rows[i]));
+    int64_t c = CH(i);
+    const uint8_t *bits = r->c[c].validity;
+    bool valid = rows[i] >= 0 && (bits == NULL || tsr__bit_get(bits, rows[i] - r->off[c]));
     if (!valid) {
       tsr__bit_set(out->validity, i, false);
       out->nulls++;
@@ -109,58 +116,12 @@ tsr_status gb_col_gather(tsr_ctx *ctx, const tsr__colread *r, tsr_type type, con
       goto fail;
     for (int64_t i = 0; i < n; i++)
       if (v[i].length > 12) {
-        memcpy(out->data + out->data_bytes, r->data + v[i].u.ref.offset, v[i].length);
+        memcpy(out->data + out->data_bytes, r->c[CH(i)].data + v[i].u.ref.offset, v[i].length);
         v[i].u.ref.offset = (uint32_t)out->data_bytes;
         out->data_bytes += v[i].length;
       }
   }
-  return TSR_OK;
-fail:
-  gb_col_free(ctx, out);
-  return st;
-}
-
-tsr_status gb_col_concat(tsr_ctx *ctx, const tsr__colread *r, int64_t nr, tsr_type type,
-                         gb_col *out) {
-  memset(out, 0, sizeof *out);
-  out->type = type;
-  size_t w = tsr_type_width(type);
-  uint64_t bytes = 0;
-  for (int64_t k = 0; k < nr; k++) {
-    out->n += r[k].rows;
-    out->nulls += r[k].validity != NULL ? r[k].null_count : 0;
-    bytes += r[k].data_bytes;
-  }
-  TSR_CHECK(bytes < (UINT64_C(1) << 32), TSR_ENOTSUP,
-            "group-by: %llu bytes of strings in one run of chunks (at most 2^32 - 1)",
-            (unsigned long long)bytes);
-  tsr_status st = TSR_OK;
-  TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)out->n * w + 1, &out->values));
-  if (out->nulls > 0) {
-    size_t vb = (size_t)(out->n + 7) / 8 + 1;
-    TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, vb, (void **)&out->validity));
-    memset(out->validity, 0xff, vb);
-  }
-  if (type.id == TSR_COL_STRING)
-    TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)bytes + 1, (void **)&out->data));
-  int64_t at = 0;
-  for (int64_t k = 0; k < nr; k++) {
-    int64_t n = r[k].rows;
-    memcpy((unsigned char *)out->values + (size_t)at * w, r[k].values, (size_t)n * w);
-    if (r[k].validity != NULL)
-      for (int64_t i = 0; i < n; i++)
-        if (!tsr__bit_get(r[k].validity, i))
-          tsr__bit_set(out->validity, at + i, false);
-    if (type.id == TSR_COL_STRING && r[k].data_bytes > 0) {
-      memcpy(out->data + out->data_bytes, r[k].data, r[k].data_bytes);
-      tsr_string_view *v = (tsr_string_view *)out->values + at;
-      for (int64_t i = 0; i < n; i++)
-        if (v[i].length > 12)
-          v[i].u.ref.offset += (uint32_t)out->data_bytes;
-      out->data_bytes += r[k].data_bytes;
-    }
-    at += n;
-  }
+#undef CH
   return TSR_OK;
 fail:
   gb_col_free(ctx, out);
@@ -325,29 +286,43 @@ bool gb_type_rangeable(tsr_type type) {
   X(TSR_COL_DATE, int32_t, SIGN64)  \
   X(TSR_COL_TIMESTAMP, int64_t, SIGN64)
 
+/* Without nulls, four minima and maxima at once: one would wait on the
+ * previous row's compare and move. */
 void gb_minmax(const tsr__colread *r, tsr_type type, uint64_t *lo, uint64_t *hi) {
   uint64_t mn = UINT64_MAX, mx = 0;
   int64_t n = r->rows;
   const uint8_t *bits = r->validity;
-#define MM(ID, T, FLIP)                                \
-  case ID: {                                           \
-    const T *v = r->values;                            \
-    if (bits == NULL) {                                \
-      for (int64_t i = 0; i < n; i++) {                \
-        uint64_t u = (uint64_t)(int64_t)v[i] ^ (FLIP); \
-        mn = u < mn ? u : mn;                          \
-        mx = u > mx ? u : mx;                          \
-      }                                                \
-    } else {                                           \
-      for (int64_t i = 0; i < n; i++) {                \
-        if (!tsr__bit_get(bits, i))                    \
-          continue;                                    \
-        uint64_t u = (uint64_t)(int64_t)v[i] ^ (FLIP); \
-        mn = u < mn ? u : mn;                          \
-        mx = u > mx ? u : mx;                          \
-      }                                                \
-    }                                                  \
-    break;                                             \
+#define MM(ID, T, FLIP)                                      \
+  case ID: {                                                 \
+    const T *v = r->values;                                  \
+    if (bits == NULL) {                                      \
+      uint64_t mn4[4] = {mn, mn, mn, mn}, mx4[4] = {0};      \
+      int64_t i = 0;                                         \
+      for (; i + 4 <= n; i += 4)                             \
+        for (int l = 0; l < 4; l++) {                        \
+          uint64_t u = (uint64_t)(int64_t)v[i + l] ^ (FLIP); \
+          mn4[l] = u < mn4[l] ? u : mn4[l];                  \
+          mx4[l] = u > mx4[l] ? u : mx4[l];                  \
+        }                                                    \
+      for (; i < n; i++) {                                   \
+        uint64_t u = (uint64_t)(int64_t)v[i] ^ (FLIP);       \
+        mn = u < mn ? u : mn;                                \
+        mx = u > mx ? u : mx;                                \
+      }                                                      \
+      for (int l = 0; l < 4; l++) {                          \
+        mn = mn4[l] < mn ? mn4[l] : mn;                      \
+        mx = mx4[l] > mx ? mx4[l] : mx;                      \
+      }                                                      \
+    } else {                                                 \
+      for (int64_t i = 0; i < n; i++) {                      \
+        if (!tsr__bit_get(bits, i))                          \
+          continue;                                          \
+        uint64_t u = (uint64_t)(int64_t)v[i] ^ (FLIP);       \
+        mn = u < mn ? u : mn;                                \
+        mx = u > mx ? u : mx;                                \
+      }                                                      \
+    }                                                        \
+    break;                                                   \
   }
   switch (type.id) {
     FOR_INT_TYPES(MM)
@@ -831,18 +806,33 @@ typedef struct brec {
   uint32_t h; /* the hash's low bits */
 } brec;
 
+/* The view of the run's row `row` and its chunk's data (*data). */
+static inline const tsr_string_view *run_view(const gb_run *r, int64_t row, const char **data) {
+  int64_t c = gb_run_chunk(r, row);
+  *data = r->c[c].data;
+  return (const tsr_string_view *)r->c[c].values + (row - r->off[c]);
+}
+
+/* The bytes of the run's row `row`. */
+static inline const char *run_bytes(const gb_run *r, int64_t row) {
+  const char *data;
+  const tsr_string_view *v = run_view(r, row, &data);
+  return tsr_string_view_data(v, data);
+}
+
 /* Grows the bucket table to cap slots (stamps start afresh) and inserts
  * the current bucket's groups lo..hi - 1 again, keyed from their first rows. */
-static tsr_status bslots_grow(tsr_ctx *ctx, const tsr__colread *r, bslot **slots, uint64_t cap,
+static tsr_status bslots_grow(tsr_ctx *ctx, const gb_run *r, bslot **slots, uint64_t cap,
                               uint32_t stamp, const int32_t *first, int32_t lo, int32_t hi) {
   bslot *s;
   TSR_TRY(tsr_calloc(ctx, cap, sizeof *s, (void **)&s));
   tsr_free(ctx, *slots);
   *slots = s;
-  const tsr_string_view *v = r->values;
   for (int32_t gi = lo; gi < hi; gi++) {
     uint64_t a, b;
-    view_key(&v[first[gi]], r->data, &a, &b);
+    const char *data;
+    const tsr_string_view *v = run_view(r, first[gi], &data);
+    view_key(v, data, &a, &b);
     uint64_t j = (uint32_t)key_hash(a, b) & (cap - 1);
     while (s[j].stamp == stamp)
       j = (j + 1) & (cap - 1);
@@ -851,10 +841,9 @@ static tsr_status bslots_grow(tsr_ctx *ctx, const tsr__colread *r, bslot **slots
   return TSR_OK;
 }
 
-tsr_status gb_group_str_buckets(tsr_ctx *ctx, const tsr__colread *r, int bits, int32_t *ids,
+tsr_status gb_group_str_buckets(tsr_ctx *ctx, const gb_run *r, int bits, int32_t *ids,
                                 int64_t *ngroups, int32_t *first, int64_t *boff) {
-  int64_t n = r->rows, nb = INT64_C(1) << bits;
-  const tsr_string_view *v = r->values;
+  int64_t n = r->off[r->n], nb = INT64_C(1) << bits;
   uint64_t *kh = NULL;
   brec *rec = NULL;
   int64_t *cur = NULL;
@@ -866,23 +855,40 @@ tsr_status gb_group_str_buckets(tsr_ctx *ctx, const tsr__colread *r, int bits, i
   TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)n * sizeof *rec + 8, (void **)&rec));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nb + 1, sizeof *cur, (void **)&cur));
   /* Only the hashes are kept between the passes: keying a short string
-   * again (its view's words) costs less than writing and reading the key. */
-  for (int64_t i = 0; i < n; i++) {
-    uint64_t a, b;
-    view_key(&v[i], r->data, &a, &b);
-    kh[i] = key_hash(a, b);
-    cur[kh[i] >> (64 - bits)]++;
+   * again (its view's words) costs less than writing and reading the key.
+   * Each chunk's bounds and pointers are locals: the loops' stores could
+   * alias r's fields, which would then be read again every row. */
+  int shift = 64 - bits;
+  for (int64_t c = 0; c < r->n; c++) {
+    const tsr_string_view *v = r->c[c].values;
+    const char *data = r->c[c].data;
+    uint64_t *h = kh + r->off[c];
+    int64_t m = r->c[c].rows;
+    for (int64_t i = 0; i < m; i++) {
+      uint64_t a, b;
+      view_key(&v[i], data, &a, &b);
+      h[i] = key_hash(a, b);
+      cur[h[i] >> shift]++;
+    }
   }
   boff[0] = 0;
   for (int64_t k = 0; k < nb; k++) {
     boff[k + 1] = boff[k] + cur[k];
     cur[k] = boff[k];
   }
-  for (int64_t i = 0; i < n; i++) {
-    brec *o = &rec[cur[kh[i] >> (64 - bits)]++];
-    view_key(&v[i], r->data, &o->a, &o->b);
-    o->row = (int32_t)i;
-    o->h = (uint32_t)kh[i];
+  for (int64_t c = 0; c < r->n; c++) {
+    const tsr_string_view *v = r->c[c].values;
+    const char *data = r->c[c].data;
+    const uint64_t *h = kh + r->off[c];
+    int32_t row0 = (int32_t)r->off[c];
+    int64_t m = r->c[c].rows;
+    for (int64_t i = 0; i < m; i++) {
+      uint64_t hi = h[i];
+      brec *o = &rec[cur[hi >> shift]++];
+      view_key(&v[i], data, &o->a, &o->b);
+      o->row = row0 + (int32_t)i;
+      o->h = (uint32_t)hi;
+    }
   }
   /* The table is sized by the groups of a bucket, not its rows: it starts
    * small and doubles when a bucket fills half of it. */
@@ -916,8 +922,7 @@ tsr_status gb_group_str_buckets(tsr_ctx *ctx, const tsr__colread *r, int bits, i
         }
         if (s->a == a && s->b == b &&
             ((a & UINT64_C(0x80000000)) == 0 || /* short: the key is the string */
-             memcmp(tsr_string_view_data(&v[first[s->id]], r->data),
-                    tsr_string_view_data(&v[i], r->data), v[i].length) == 0)) {
+             memcmp(run_bytes(r, first[s->id]), run_bytes(r, i), (size_t)(b >> 32)) == 0)) {
           ids[i] = s->id;
           break;
         }

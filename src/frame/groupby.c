@@ -118,12 +118,13 @@ static bool numeric(tsr_coltype t) {
 /* Input chunks per part: one, or with many small chunks and no holistic
  * aggregates (which read each input chunk again by its local group ids), a
  * run of consecutive chunks of about RUN_ROWS rows by their capacities,
- * grouped at once: parts then hold fewer local groups (a key seen in every
- * chunk is one local group per run, not one per chunk), so the merge and
- * the partial states shrink.  The length depends on the input's chunk
- * capacities only, never on the thread count. */
+ * grouped by one task into one set of local groups (chunk_kernel): parts then hold fewer local
+ * groups (a key seen in every chunk is one local group per run, not one per chunk), so the merge
+ * and the partial states shrink.  The length depends on the input's chunk capacities only, never on
+ * the thread count. */
 #define RUN_ROWS (INT64_C(1) << 20)
 #define RUN_MAX 16
+_Static_assert(RUN_MAX <= 256, "a run's chunks are numbered by uint8_t (fch, lch)");
 #define FEW_GROUPS 4096
 
 static int64_t run_length(const tsr_frame *f, const gb_job *job) {
@@ -131,10 +132,10 @@ static int64_t run_length(const tsr_frame *f, const gb_job *job) {
   if (job->nhol > 0 || job->nkeys == 0 || nin < 2)
     return 1;
   /* Dictionary (and bool) keys with few combinations: the merge is small
-   * anyway, so copying chunks into runs would cost more than it saves. */
+   * anyway, so runs would save little. */
   double combos = 1;
   for (int j = 0; j < job->nkeys && combos <= FEW_GROUPS; j++)
-    combos *= job->key_types[j].id == TSR_COL_DICT  ? (double)job->out_dicts[j]->size + 1
+    combos *= job->key_types[j].id == TSR_COL_DICT   ? (double)job->out_dicts[j]->size + 1
               : job->key_types[j].id == TSR_COL_BOOL ? 3
                                                      : 2.0 * FEW_GROUPS;
   if (combos <= FEW_GROUPS)
@@ -159,22 +160,33 @@ static void part_free(tsr_ctx *ctx, const gb_job *job, gb_part *p) {
   memset(p, 0, sizeof *p);
 }
 
-/* Renumbers the chunk's n local groups by bucket, then first row: p->boff,
- * p->first (from first[]) and ids[] (rows of them) in the new numbers. */
-static tsr_status bucket_groups(gb_job *job, const tsr__colread *in, int64_t rows, int64_t n,
-                                const int32_t *first, int32_t *ids, gb_part *p) {
+/* Renumbers the run's n local groups by bucket, then first row: p->boff,
+ * p->first (from first[], which increases with the group) and ids[] in the
+ * new numbers; fch[] the chunk of each group's first row, gcount[] (zeros)
+ * the rows of each group. */
+static tsr_status bucket_groups(gb_job *job, const gb_run *in, int64_t rows, int64_t n,
+                                const int32_t *first, int32_t *ids, uint8_t *fch, int64_t *gcount,
+                                gb_part *p) {
   tsr_ctx *ctx = job->ctx;
   uint64_t *h = NULL;
-  int32_t *inv = NULL;
+  int32_t *inv = NULL, *loc = NULL;
   int64_t cur[NBUCKETS];
   tsr_status st = TSR_OK;
   TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)n * sizeof *h + 8, (void **)&h));
   TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)n * sizeof *inv + 4, (void **)&inv));
+  TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)n * sizeof *loc + 4, (void **)&loc));
   TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)n * sizeof *p->first + 4, (void **)&p->first));
   TSR__TRY_GOTO(st,
                 tsr__alloc_array(ctx, NBUCKETS + 1, sizeof *p->boff, "buckets", (void **)&p->boff));
-  for (int j = 0; j < job->nkeys; j++)
-    gb_hash_col(&in[job->key_in[j]], job->key_types[j], first, n, j > 0, h);
+  /* The groups whose first row is in chunk c are a range: hashed there. */
+  const int64_t *off = in[0].off;
+  for (int64_t c = 0, g = 0; c < in[0].n; c++) {
+    int64_t g0 = g;
+    for (; g < n && first[g] < off[c + 1]; g++)
+      loc[g] = (int32_t)(first[g] - off[c]);
+    for (int j = 0; j < job->nkeys; j++)
+      gb_hash_col(&in[job->key_in[j]].c[c], job->key_types[j], loc + g0, g - g0, j > 0, h + g0);
+  }
   memset(cur, 0, sizeof cur);
   for (int64_t l = 0; l < n; l++)
     cur[h[l] >> (64 - NBUCKET_BITS)]++;
@@ -183,70 +195,89 @@ static tsr_status bucket_groups(gb_job *job, const tsr__colread *in, int64_t row
     p->boff[b + 1] = p->boff[b] + cur[b];
     cur[b] = p->boff[b];
   }
-  for (int64_t l = 0; l < n; l++) {
+  for (int64_t l = 0, c = 0; l < n; l++) {
+    while (first[l] >= off[c + 1])
+      c++;
     int64_t to = cur[h[l] >> (64 - NBUCKET_BITS)]++;
     inv[l] = (int32_t)to;
     p->first[to] = first[l];
+    fch[to] = (uint8_t)c;
   }
-  for (int64_t i = 0; i < rows; i++)
-    ids[i] = inv[ids[i]];
+  for (int64_t i = 0; i < rows; i++) {
+    int32_t g = inv[ids[i]];
+    ids[i] = g;
+    gcount[g]++;
+  }
 fail:
   tsr_free(ctx, h);
   tsr_free(ctx, inv);
+  tsr_free(ctx, loc);
   return st;
 }
 
+/* Groups a run of chunks (one chunk, or job->run consecutive ones): the
+ * key columns are coded chunk by chunk with coders shared by the run and
+ * grouped at once into the run's local groups; the aggregates then fill
+ * the run's partial states chunk after chunk, reading each chunk where it
+ * is. */
 static tsr_status chunk_kernel(const tsr_kernel_call *call) {
   gb_task t;
   memcpy(&t, call->params, sizeof t);
   gb_job *job = t.job;
   tsr_ctx *ctx = job->ctx;
   gb_part *p = &job->parts[t.chunk];
-  tsr__colread cr[64], *in = cr;
-  gb_col *cat = NULL;
+  int64_t c0 = t.chunk * job->run, nrun = job->nin - c0 < job->run ? job->nin - c0 : job->run;
+  tsr__colread cr[64], *rd = cr;
+  gb_run *in = NULL;
+  int64_t off[RUN_MAX + 1];
   uint32_t **codes = NULL;
   uint64_t *ncodes = NULL;
   int32_t *ids = NULL, *first = NULL, *last = NULL;
+  uint8_t *fch = NULL, *lch = NULL;
   int64_t *gcount = NULL;
   tsr_status st = TSR_OK;
   int k = job->nkeys;
-  if (job->ncols > 64)
-    TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)job->ncols * sizeof *in, (void **)&in));
-  int64_t c0 = t.chunk * job->run, nrun = job->nin - c0 < job->run ? job->nin - c0 : job->run;
-  if (nrun == 1) {
-    for (int i = 0; i < job->ncols; i++)
-      tsr__colread_get(&job->refs[i], call, &in[i]);
-  } else { /* a run of chunks: each column's chunks one after the other */
-    TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->ncols + 1, sizeof *cat, (void **)&cat));
-    tsr__colread rd[RUN_MAX];
-    for (int i = 0; i < job->ncols; i++) {
-      for (int64_t r = 0; r < nrun; r++) {
-        tsr_kernel_call one = *call;
-        one.inputs += r * job->n_inputs;
-        one.input_bytes += r * job->n_inputs;
-        one.n_inputs = job->n_inputs;
-        tsr__colread_get(&job->refs[i], &one, &rd[r]);
-      }
-      TSR__TRY_GOTO(st, gb_col_concat(ctx, rd, nrun, job->refs[i].type, &cat[i]));
-      gb_col_read(&cat[i], &in[i]);
-      in[i].data_bytes = cat[i].data_bytes;
+  if ((int64_t)job->ncols * nrun > 64)
+    TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)(job->ncols * nrun) * sizeof *rd, (void **)&rd));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->ncols + 1, sizeof *in, (void **)&in));
+  for (int i = 0; i < job->ncols; i++) {
+    for (int64_t r = 0; r < nrun; r++) { /* chunk r's inputs follow chunk r - 1's */
+      tsr_kernel_call one = *call;
+      one.inputs += r * job->n_inputs;
+      one.input_bytes += r * job->n_inputs;
+      one.n_inputs = job->n_inputs;
+      tsr__colread_get(&job->refs[i], &one, &rd[i * nrun + r]);
     }
+    in[i] = (gb_run){nrun, rd + i * nrun, off};
   }
-  int64_t rows = job->ncols > 0 ? in[0].rows : 0;
+  off[0] = 0;
+  for (int64_t r = 0; r < nrun; r++)
+    off[r + 1] = off[r] + rd[r].rows;
+  int64_t rows = off[nrun];
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)k + 1, sizeof *codes, (void **)&codes));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)k + 1, sizeof *ncodes, (void **)&ncodes));
   /* One string key without nulls: grouped bucket by bucket at once. */
-  bool str_buckets = k == 1 && job->key_types[0].id == TSR_COL_STRING &&
-                     in[job->key_in[0]].validity == NULL && rows > 0;
+  bool str_buckets = k == 1 && job->key_types[0].id == TSR_COL_STRING && rows > 0;
+  for (int64_t r = 0; r < nrun && str_buckets; r++)
+    str_buckets = in[job->key_in[0]].c[r].validity == NULL;
   for (int j = 0; j < k && !str_buckets; j++) {
-    const tsr__colread *r = &in[job->key_in[j]];
-    uint64_t lo = 1, hi = 0;
-    gb_minmax(r, job->key_types[j], &lo, &hi);
+    const gb_run *r = &in[job->key_in[j]];
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (int64_t c = 0; c < nrun; c++) {
+      uint64_t a = 1, b = 0;
+      gb_minmax(&r->c[c], job->key_types[j], &a, &b);
+      lo = a <= b && a < lo ? a : lo;
+      hi = a <= b && b > hi ? b : hi;
+    }
+    if (lo > hi) {
+      lo = 1;
+      hi = 0;
+    }
     gb_coder *coder = NULL;
     TSR__TRY_GOTO(st, gb_coder_create(ctx, job->key_types[j], lo, hi, rows, &coder));
     st = tsr_kernel_alloc(ctx, (size_t)rows * sizeof **codes + 4, (void **)&codes[j]);
-    if (st == TSR_OK)
-      st = gb_coder_code(coder, r, codes[j]);
+    for (int64_t c = 0; c < nrun && st == TSR_OK; c++)
+      st = gb_coder_code(coder, &r->c[c], codes[j] + off[c]);
     ncodes[j] = gb_coder_ncodes(coder);
     gb_coder_destroy(&coder);
     if (st != TSR_OK)
@@ -259,10 +290,10 @@ static tsr_status chunk_kernel(const tsr_kernel_call *call) {
   TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)rows * sizeof *first + 4, (void **)&first));
   int64_t n = 0;
   if (str_buckets) {
-    TSR__TRY_GOTO(st, tsr__alloc_array(ctx, NBUCKETS + 1, sizeof *p->boff, "buckets",
-                                       (void **)&p->boff));
-    TSR__TRY_GOTO(st, gb_group_str_buckets(ctx, &in[job->key_in[0]], NBUCKET_BITS, ids, &n, first,
-                                           p->boff));
+    TSR__TRY_GOTO(
+        st, tsr__alloc_array(ctx, NBUCKETS + 1, sizeof *p->boff, "buckets", (void **)&p->boff));
+    TSR__TRY_GOTO(
+        st, gb_group_str_buckets(ctx, &in[job->key_in[0]], NBUCKET_BITS, ids, &n, first, p->boff));
     p->first = first;
   } else {
     TSR__TRY_GOTO(st, gb_group_codes(ctx, k, codes, ncodes, rows, ids, &n, first));
@@ -270,33 +301,41 @@ static tsr_status chunk_kernel(const tsr_kernel_call *call) {
   for (int j = 0; j < k; j++)
     tsr_free(ctx, codes[j]);
   memset(codes, 0, (size_t)k * sizeof *codes);
+  TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)n + 8, (void **)&fch));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)n + 1, sizeof *gcount, (void **)&gcount));
   if (k > 0 && !str_buckets) {
-    TSR__TRY_GOTO(st, bucket_groups(job, in, rows, n, first, ids, p));
+    TSR__TRY_GOTO(st, bucket_groups(job, in, rows, n, first, ids, fch, gcount, p));
     tsr_free(ctx, first);
     first = p->first;
+  } else {
+    for (int64_t g = 0; g < n; g++)
+      fch[g] = (uint8_t)gb_run_chunk(&in[0], first[g]);
+    for (int64_t i = 0; i < rows; i++)
+      gcount[ids[i]]++;
   }
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)n + 1, sizeof *gcount, (void **)&gcount));
-  for (int64_t i = 0; i < rows; i++)
-    gcount[ids[i]]++;
   p->gcount = gcount; /* aggregate states may share it */
   if (job->need_last) {
     TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)n * sizeof *last + 4, (void **)&last));
-    for (int64_t i = 0; i < rows; i++)
-      last[ids[i]] = (int32_t)i;
+    TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)n + 8, (void **)&lch));
+    for (int64_t r = 0; r < nrun; r++)
+      for (int64_t i = off[r]; i < off[r + 1]; i++) {
+        last[ids[i]] = (int32_t)i;
+        lch[ids[i]] = (uint8_t)r;
+      }
   }
   p->n = n;
   p->rows = rows;
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)k + 1, sizeof *p->keys, (void **)&p->keys));
   for (int j = 0; j < k; j++)
     TSR__TRY_GOTO(
-        st, gb_col_gather(ctx, &in[job->key_in[j]], job->key_types[j], first, n, &p->keys[j]));
+        st, gb_col_gather(ctx, &in[job->key_in[j]], job->key_types[j], first, fch, n, &p->keys[j]));
   for (int a = 0; a < job->naggs; a++) {
-    const tsr__colread *x = job->agg_in[a] >= 0 ? &in[job->agg_in[a]] : NULL;
-    const tsr__colread *y = job->agg_in2[a] >= 0 ? &in[job->agg_in2[a]] : NULL;
+    const gb_run *x = job->agg_in[a] >= 0 ? &in[job->agg_in[a]] : NULL;
+    const gb_run *y = job->agg_in2[a] >= 0 ? &in[job->agg_in2[a]] : NULL;
     if (job->aggs[a].holistic)
       continue;
-    TSR__TRY_GOTO(st, gb_agg_chunk(ctx, &job->aggs[a], x, y, rows, ids, n, first, last, gcount,
-                                   &job->astates[(int64_t)a * job->nchunks + t.chunk]));
+    TSR__TRY_GOTO(st, gb_agg_chunk(ctx, &job->aggs[a], x, y, rows, ids, n, first, fch, last, lch,
+                                   gcount, &job->astates[(int64_t)a * job->nchunks + t.chunk]));
   }
   if (job->nhol > 0) {
     p->ids = ids;
@@ -312,14 +351,13 @@ fail:
   if (first != p->first)
     tsr_free(ctx, first);
   tsr_free(ctx, last);
+  tsr_free(ctx, fch);
+  tsr_free(ctx, lch);
   if (gcount != p->gcount)
     tsr_free(ctx, gcount);
-  if (in != cr)
-    tsr_free(ctx, in);
-  if (cat != NULL)
-    for (int i = 0; i < job->ncols; i++)
-      gb_col_free(ctx, &cat[i]);
-  tsr_free(ctx, cat);
+  if (rd != cr)
+    tsr_free(ctx, rd);
+  tsr_free(ctx, in);
   return st;
 }
 
@@ -1419,8 +1457,8 @@ tsr_status tsr_frame_groupby(tsr_frame *f, int nkeys, const char *const *keys, i
                              tsr_frame **out) {
   uint64_t limit = f != NULL ? tsr_ctx_memory_limit(f->ctx) : 0;
   bool can_spill = limit > 0 && tsr__groupby_spill_applies(f, nkeys, naggs, aggs, options);
-  if (can_spill && tsr_ctx_set_memory_limit(f->ctx, (uint64_t)((double)limit * IN_MEMORY_SHARE)) !=
-                       TSR_OK)
+  if (can_spill &&
+      tsr_ctx_set_memory_limit(f->ctx, (uint64_t)((double)limit * IN_MEMORY_SHARE)) != TSR_OK)
     can_spill = false;
   tsr_status st = tsr__groupby_memory(f, nkeys, keys, naggs, aggs, options, out);
   if (can_spill) {

@@ -37,16 +37,28 @@ typedef struct gb_col {
 void gb_col_free(tsr_ctx *ctx, gb_col *c);
 /* c read as a tsr__colread. */
 void gb_col_read(const gb_col *c, tsr__colread *out);
-/* out = rows `rows[0..n)` of r (a row of -1 gives null).  Strings are
- * copied into out's own data buffer. */
-tsr_status gb_col_gather(tsr_ctx *ctx, const tsr__colread *r, tsr_type type, const int32_t *rows,
-                         int64_t n, gb_col *out);
+/* One column over a run of consecutive chunks (one chunk, or several that
+ * a task groups at once), read where the chunks are, never copied: chunk
+ * r holds the run's rows off[r] .. off[r + 1] - 1. */
+typedef struct gb_run {
+  int64_t n;             /* chunks */
+  const tsr__colread *c; /* n */
+  const int64_t *off;    /* n + 1 */
+} gb_run;
 
-/* out = the nr column chunks r[0..nr) one after the other (string views
- * rebased into out's data buffer), for a task grouping a run of chunks at
- * once. */
-tsr_status gb_col_concat(tsr_ctx *ctx, const tsr__colread *r, int64_t nr, tsr_type type,
-                         gb_col *out);
+/* The chunk of run r that holds the run's row `row`. */
+static inline int64_t gb_run_chunk(const gb_run *r, int64_t row) {
+  int64_t c = 0;
+  while (c + 1 < r->n && r->off[c + 1] <= row)
+    c++;
+  return c;
+}
+
+/* out = the run's rows `rows[0..n)` (a row of -1 gives null), row i in
+ * chunk chunk[i] (chunk NULL: a run of one chunk).  Strings are copied
+ * into out's own data buffer. */
+tsr_status gb_col_gather(tsr_ctx *ctx, const gb_run *r, tsr_type type, const int32_t *rows,
+                         const uint8_t *chunk, int64_t n, gb_col *out);
 
 /* ---- key coders (group_keys.c) ------------------------------------------------- */
 
@@ -91,11 +103,11 @@ tsr_status gb_group_codes(tsr_ctx *ctx, int k, uint32_t *const *codes, const uin
                           int64_t n, int32_t *ids, int64_t *ngroups, int32_t *first);
 
 /* What gb_group_codes and bucketing by the top `bits` bits of gb_hash_col
- * give for one string key column without nulls, faster: ids[i] receives
- * row i's group, groups numbered by bucket, then by first row; *ngroups,
- * first[g] each group's first row, boff[b] (2^bits + 1 entries) bucket b's
- * first group. */
-tsr_status gb_group_str_buckets(tsr_ctx *ctx, const tsr__colread *r, int bits, int32_t *ids,
+ * give for one string key column without nulls (a run of chunks), faster:
+ * ids[i] receives the run's row i's group, groups numbered by bucket, then
+ * by first row; *ngroups, first[g] each group's first row, boff[b]
+ * (2^bits + 1 entries) bucket b's first group. */
+tsr_status gb_group_str_buckets(tsr_ctx *ctx, const gb_run *r, int bits, int32_t *ids,
                                 int64_t *ngroups, int32_t *first, int64_t *boff);
 
 /* ---- aggregates (group_aggs.c) ------------------------------------------------- */
@@ -144,13 +156,16 @@ typedef struct gb_state {
 
 void gb_state_free(tsr_ctx *ctx, gb_state *s);
 
-/* Fills chunk partial states for n local groups from one chunk: ids[i] is
- * row i's local group, first/last each local group's first/last row,
+/* Fills partial states for n local groups from a run of chunks, chunk
+ * after chunk into the same states (each state accumulates the run's rows
+ * in row order): ids[i] is the run's row i's local group, first/last each
+ * local group's first/last row and fch/lch the chunks that hold them,
  * gcount the rows per local group; x (and y for corr and covariances) the
- * aggregate's columns in the chunk. */
-tsr_status gb_agg_chunk(tsr_ctx *ctx, const gb_agg *a, const tsr__colread *x, const tsr__colread *y,
+ * aggregate's columns over the run. */
+tsr_status gb_agg_chunk(tsr_ctx *ctx, const gb_agg *a, const gb_run *x, const gb_run *y,
                         int64_t rows, const int32_t *ids, int64_t n, const int32_t *first,
-                        const int32_t *last, const int64_t *gcount, gb_state *out);
+                        const uint8_t *fch, const int32_t *last, const uint8_t *lch,
+                        const int64_t *gcount, gb_state *out);
 /* Allocates merged states for ngroups groups. */
 tsr_status gb_agg_merged_init(tsr_ctx *ctx, const gb_agg *a, int64_t ngroups, gb_state *out);
 /* Merges the n local groups start.. of chunk `chunk` (parts[chunk]) into

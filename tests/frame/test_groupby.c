@@ -473,11 +473,26 @@ static void check_agg(const ref_frame *f, const tsr_agg *a, const ref_group *g, 
 
 /* Runs the group-by on f (the frame of ref) and checks it against the
  * reference, in both orders. */
+static bool holistic(tsr_agg_op op) {
+  return op == TSR_AGG_MEDIAN || op == TSR_AGG_QUANTILE || op == TSR_AGG_NUNIQUE ||
+         op == TSR_AGG_LARGEST || op == TSR_AGG_SMALLEST;
+}
+
+/* Checks the group-by of f (first-seen and sorted order) against the
+ * reference; then, when some aggregates are holistic (the group-by then
+ * groups chunk by chunk), once more with only the leading decomposable
+ * ones: small chunks are then grouped a run of consecutive chunks per
+ * task, fed chunk after chunk into one set of local groups. */
 static void check_groupby(tsr_frame *f, const ref_frame *ref, int nkeys, const int *keys, int naggs,
                           const tsr_agg *aggs) {
   const char *knames[16];
   for (int k = 0; k < nkeys; k++)
     knames[k] = ref->cols[keys[k]].name;
+  int ndecomp = 0;
+  while (ndecomp < naggs && !holistic(aggs[ndecomp].op))
+    ndecomp++;
+  if (ndecomp < naggs && ndecomp > 0)
+    check_groupby(f, ref, nkeys, keys, ndecomp, aggs);
   for (int sorted = 0; sorted < 2; sorted++) {
     tsr_groupby_options o = {sorted ? TSR_GROUP_SORTED : TSR_GROUP_FIRST_SEEN};
     tsr_frame *out = NULL;
@@ -737,34 +752,39 @@ static void test_groupby__many_groups(void **state) {
 }
 
 /* Runs of chunks: 256000 rows in 64 chunks of 4000, grouped (without
- * holistic aggregates) a run of consecutive chunks per task, the columns
- * laid one after the other (string views rebased, validity bits shifted).
- * A string key of 60000 values, half of them longer than 12 bytes, all
- * distinct in the first 60000 rows (so that a run's bucket tables grow
- * well past their first size), scrambled after; in the second case with
- * nulls in some chunks only (those runs take the coder and grouper, the
- * others the bucket path).  Counts, sums and minima of an int64 column
- * with nulls, the first value, and a float mean are checked group by group
- * in first-seen order against plain arrays, and bitwise across 1, 2 and 4
+ * holistic aggregates) a run of consecutive chunks per task, the run's
+ * chunks fed one after the other, where they are, into one set of local
+ * groups.  A key of 60000 values, all distinct in the first 60000 rows (so
+ * that a run's tables grow well past their first size and its key range
+ * past its first chunk's), scrambled after: a string key, half of its
+ * values longer than 12 bytes, first without nulls (the bucket path), then
+ * with nulls in some chunks only (those runs take the coder and grouper,
+ * the others the bucket path); then an int64 key with the same nulls
+ * (coded by its range over the whole run: wider than its first
+ * chunk's).  Counts, sums and minima of an int64 column with nulls, its
+ * first and last values, and a float mean are checked group by group in
+ * first-seen order against plain arrays, and bitwise across 1, 2 and 4
  * threads. */
 static void test_groupby__runs_of_chunks(void **state) {
   tsr_ctx *ctx = *state;
-  enum { N = 256000, K = 60000, CHUNK = 4000 };
-  for (int c = 0; c < 2; c++) {
+  enum { N = 256000, K = 60000, CHUNK = 4000, NA = 6 };
+  for (int c = 0; c < 3; c++) {
     int64_t *off = malloc((N + 1) * sizeof *off), *v = malloc(N * sizeof *v);
+    int64_t *ikey = malloc(N * sizeof *ikey);
     char *data = malloc((size_t)N * 24);
     double *w = malloc(N * sizeof *w);
     uint8_t *kvalid = malloc(N / 8), *vvalid = malloc(N / 8);
     int32_t *key = malloc(N * sizeof *key); /* -1: null */
-    assert_non_null(off && v && data && w && kvalid && vvalid && key);
+    assert_non_null(off && v && ikey && data && w && kvalid && vvalid && key);
     memset(kvalid, 0xff, N / 8);
     memset(vvalid, 0xff, N / 8);
     off[0] = 0;
     for (int64_t i = 0; i < N; i++) {
       int32_t k = i < K ? (int32_t)i : (int32_t)((i * 7919) % K);
-      if (c == 1 && i % 1009 == 5 && (i / CHUNK) % 3 == 0)
+      if (c >= 1 && i % 1009 == 5 && (i / CHUNK) % 3 == 0)
         k = -1;
       key[i] = k;
+      ikey[i] = k >= 0 ? (int64_t)k - 30000 : 0;
       int len = 0;
       if (k >= 0)
         len = snprintf(data + off[i], 24, k % 2 ? "long-key-number-%06d" : "k%06d", k);
@@ -777,20 +797,29 @@ static void test_groupby__runs_of_chunks(void **state) {
       w[i] = (double)i * 0.25;
     }
     tsr_column_data cd[3] = {
-        {.name = "k", .type = {TSR_COL_STRING, 0}, .length = N, .offsets = off, .data = data,
-         .validity = c == 1 ? kvalid : NULL},
+        {.name = "k",
+         .type = {TSR_COL_STRING, 0},
+         .length = N,
+         .offsets = off,
+         .data = data,
+         .validity = c >= 1 ? kvalid : NULL},
         {.name = "v", .type = {TSR_COL_INT64, 0}, .length = N, .values = v, .validity = vvalid},
         {.name = "w", .type = {TSR_COL_FLOAT64, 0}, .length = N, .values = w},
     };
+    if (c == 2)
+      cd[0] = (tsr_column_data){
+          .name = "k", .type = {TSR_COL_INT64, 0}, .length = N, .values = ikey, .validity = kvalid};
     tsr_frame *f = NULL;
     assert_ok(tsr_frame_from_columns(ctx, 3, cd, CHUNK, TSR_BUFFER_BORROW, NULL, NULL, &f));
     assert_true(tsr_frame_nchunks(f) >= 64);
     /* the reference: group K is null; rank = first-seen position */
     int64_t *cnt = calloc(K + 1, sizeof *cnt), *vc = calloc(K + 1, sizeof *vc);
     int64_t *sum = calloc(K + 1, sizeof *sum), *mn = malloc((K + 1) * sizeof *mn);
-    int64_t *firstrow = malloc((K + 1) * sizeof *firstrow), *order = malloc((K + 1) * sizeof *order);
+    int64_t *firstrow = malloc((K + 1) * sizeof *firstrow),
+            *order = malloc((K + 1) * sizeof *order);
+    int64_t *lastrow = malloc((K + 1) * sizeof *lastrow);
     double *wsum = calloc(K + 1, sizeof *wsum);
-    assert_non_null(cnt && vc && sum && mn && firstrow && order && wsum);
+    assert_non_null(cnt && vc && sum && mn && firstrow && lastrow && order && wsum);
     int64_t ng = 0;
     for (int64_t i = 0; i < N; i++) {
       int32_t g = key[i] < 0 ? K : key[i];
@@ -799,6 +828,7 @@ static void test_groupby__runs_of_chunks(void **state) {
         order[ng++] = g;
         mn[g] = INT64_MAX;
       }
+      lastrow[g] = i;
       wsum[g] += w[i];
       if (i % 97 != 0) {
         vc[g]++;
@@ -807,14 +837,15 @@ static void test_groupby__runs_of_chunks(void **state) {
       }
     }
     const char *keys[1] = {"k"};
-    tsr_agg a[5] = {{.op = TSR_AGG_COUNT_ALL, .name = "n"},
-                    {.op = TSR_AGG_SUM, .column = "v", .name = "s"},
-                    {.op = TSR_AGG_MIN, .column = "v", .name = "m"},
-                    {.op = TSR_AGG_FIRST, .column = "v", .name = "f"},
-                    {.op = TSR_AGG_MEAN, .column = "w", .name = "mw"}};
+    tsr_agg a[NA] = {{.op = TSR_AGG_COUNT_ALL, .name = "n"},
+                     {.op = TSR_AGG_SUM, .column = "v", .name = "s"},
+                     {.op = TSR_AGG_MIN, .column = "v", .name = "m"},
+                     {.op = TSR_AGG_FIRST, .column = "v", .name = "f"},
+                     {.op = TSR_AGG_MEAN, .column = "w", .name = "mw"},
+                     {.op = TSR_AGG_LAST, .column = "v", .name = "l"}};
     tsr_frame *out = NULL, *o2 = NULL;
     assert_ok(tsr_ctx_set_threads(ctx, 1));
-    assert_ok(tsr_frame_groupby(f, 1, keys, 5, a, NULL, &out));
+    assert_ok(tsr_frame_groupby(f, 1, keys, NA, a, NULL, &out));
     ref_frame got;
     ref_frame_compute(out, &got);
     assert_int_equal(got.n, ng);
@@ -822,6 +853,9 @@ static void test_groupby__runs_of_chunks(void **state) {
       int32_t g = (int32_t)order[r];
       if (g == K) {
         assert_false(got.cols[0].valid[r]);
+      } else if (c == 2) {
+        assert_true(got.cols[0].valid[r]);
+        assert_int_equal(((int64_t *)got.cols[0].values)[r], (int64_t)g - 30000);
       } else {
         char want[32];
         snprintf(want, sizeof want, g % 2 ? "long-key-number-%06d" : "k%06d", g);
@@ -834,25 +868,29 @@ static void test_groupby__runs_of_chunks(void **state) {
         assert_int_equal(((int64_t *)got.cols[2].values)[r], sum[g]);
         assert_int_equal(((int64_t *)got.cols[3].values)[r], mn[g]);
       }
-      int64_t fr = firstrow[g];
+      int64_t fr = firstrow[g], lr = lastrow[g];
       assert_int_equal(got.cols[4].valid[r], fr % 97 != 0);
       if (fr % 97 != 0)
         assert_int_equal(((int64_t *)got.cols[4].values)[r], v[fr]);
+      assert_int_equal(got.cols[6].valid[r], lr % 97 != 0);
+      if (lr % 97 != 0)
+        assert_int_equal(((int64_t *)got.cols[6].values)[r], v[lr]);
       /* quarters of integers: every sum is exact, in any order */
       assert_true(((double *)got.cols[5].values)[r] == wsum[g] / (double)cnt[g]);
     }
     ref_frame_free(&got);
     for (int t = 2; t <= 4; t *= 2) {
       assert_ok(tsr_ctx_set_threads(ctx, t));
-      assert_ok(tsr_frame_groupby(f, 1, keys, 5, a, NULL, &o2));
+      assert_ok(tsr_frame_groupby(f, 1, keys, NA, a, NULL, &o2));
       result_equal(out, o2);
       tsr_frame_destroy(&o2);
     }
     assert_ok(tsr_ctx_set_threads(ctx, 2));
     tsr_frame_destroy(&out);
     tsr_frame_destroy(&f);
-    free(cnt), free(vc), free(sum), free(mn), free(firstrow), free(order), free(wsum);
-    free(off), free(v), free(data), free(w), free(kvalid), free(vvalid), free(key);
+    free(cnt), free(vc), free(sum), free(mn), free(firstrow), free(lastrow), free(order);
+    free(wsum), free(off), free(v), free(ikey), free(data), free(w), free(kvalid), free(vvalid);
+    free(key);
   }
 }
 
