@@ -1031,6 +1031,77 @@ static tsr_status add_fields(tsr__h5_rtable *t, const char *fn, hid_t ct, size_t
   return TSR_OK;
 }
 
+/* Whether every global heap collection of the file (where HDF5 keeps the
+ * strings of variable-length fields) can be walked object by object as
+ * libhdf5 1.10.8 walks it when it loads one: an object whose size does
+ * not fit the collection (or a free-space object of size 0) sends that
+ * walk backwards or nowhere, and H5Dread never returns (a fuzzed file:
+ * tests/fuzz/regressions/hdf5_table/timeout-compound-vlen-read).  A
+ * collection is found by its signature "GCOL" and version 1, anywhere in
+ * the file (a reference read from a record may point anywhere).
+ * sizeof_size: the file's length size (H5Pget_sizes).  Returns false with
+ * `why` for a damaged collection; true also when the file cannot be read
+ * (HDF5 then says so). */
+static bool heaps_sound(const char *path, size_t sizeof_size, char *why, size_t why_size) {
+  FILE *fp = fopen(path, "rb");
+  if (fp == NULL || sizeof_size < 2 || sizeof_size > 8) {
+    if (fp != NULL)
+      fclose(fp);
+    return true;
+  }
+  fseeko(fp, 0, SEEK_END);
+  uint64_t fsize = (uint64_t)ftello(fp);
+  size_t hdr = 8 + sizeof_size, objhdr = 8 + sizeof_size;
+  enum { BLOCK = 1 << 20 };
+  unsigned char *buf = malloc(BLOCK + 16);
+  bool ok = buf != NULL;
+  /* blocks of BLOCK bytes overlapping by 15, so a header across two is seen */
+  for (uint64_t at = 0; ok && at < fsize; at += BLOCK) {
+    size_t n = fsize - at < BLOCK + 15 ? (size_t)(fsize - at) : BLOCK + 15;
+    if (fseeko(fp, (off_t)at, SEEK_SET) != 0 || fread(buf, 1, n, fp) != n)
+      break;
+    for (size_t i = 0; ok && i + hdr <= n && i < BLOCK; i++) {
+      if (memcmp(buf + i, "GCOL", 4) != 0 || buf[i + 4] != 1)
+        continue;
+      uint64_t size = 0;
+      for (size_t k = 0; k < sizeof_size; k++)
+        size |= (uint64_t)buf[i + 8 + k] << (8 * k);
+      uint64_t start = at + i;
+      if (size < hdr || size > fsize - start)
+        continue; /* HDF5 cannot load it whole: it fails, it does not loop */
+      /* the objects, read from the file: [idx u16][nrefs u16][4][size] */
+      for (uint64_t p = hdr, end = size; ok && p < end;) {
+        if (end - p < objhdr)
+          break; /* free space too small for a header */
+        unsigned char oh[16];
+        if (fseeko(fp, (off_t)(start + p), SEEK_SET) != 0 || fread(oh, 1, objhdr, fp) != objhdr) {
+          ok = false;
+          break;
+        }
+        unsigned idx = (unsigned)oh[0] | (unsigned)oh[1] << 8;
+        uint64_t osize = 0;
+        for (size_t k = 0; k < sizeof_size; k++)
+          osize |= (uint64_t)oh[8 + k] << (8 * k);
+        /* HDF5 steps over objhdr + the size aligned to 8 (free space, idx 0:
+         * the size alone) */
+        uint64_t room = end - p, need = osize;
+        if (idx > 0)
+          need = osize <= room - objhdr ? objhdr + (osize + 7) / 8 * 8 : UINT64_MAX;
+        ok = need > 0 && need <= room;
+        if (!ok)
+          snprintf(why, why_size,
+                   "the global heap collection at byte %llu (the strings of variable-length "
+                   "fields) is damaged: its object %u of %llu bytes does not fit it",
+                   (unsigned long long)start, idx, (unsigned long long)osize);
+        p += need;
+      }
+    }
+  }
+  free(buf);
+  fclose(fp);
+  return ok;
+}
+
 static tsr_status open_compound(tsr__h5_rtable *t, const char *fn, hid_t d) {
   char why[WHY] = "";
   hid_t ft = H5Dget_type(d);
@@ -1051,6 +1122,17 @@ static tsr_status open_compound(tsr__h5_rtable *t, const char *fn, hid_t d) {
   TSR_CHECK(t->rec_size > 0 && t->rec_size < (1u << 24), TSR_EDTYPE,
             "%s: %s: the records of '%s' are %zu bytes", fn, t->path, t->object, t->rec_size);
   TSR_TRY(add_fields(t, fn, t->memtype, 0, ""));
+  if (t->has_vlen) {
+    hid_t fcpl = H5Fget_create_plist(t->file);
+    size_t sa = 0, ss = 0;
+    if (fcpl < 0 || H5Pget_sizes(fcpl, &sa, &ss) < 0)
+      ss = 0; /* unknown: not checked */
+    if (fcpl >= 0)
+      H5Pclose(fcpl);
+    H5Eclear2(H5E_DEFAULT);
+    TSR_CHECK(heaps_sound(t->path, ss, why, sizeof why), TSR_EINVAL,
+              "%s: %s: compound dataset '%s' cannot be read: %s", fn, t->path, t->object, why);
+  }
   /* file chunks of 64 Ki records, or whole chunks of the dataset's */
   hid_t dcpl = H5Dget_create_plist(d);
   hsize_t cd[1] = {0};
