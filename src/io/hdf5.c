@@ -153,10 +153,11 @@ struct tsr__h5_dataset {
   bool filtered;        /* reading, chunked: its chunks pass through filters */
   bool raw_direct;      /* writing: unfiltered, one process: whole chunks go straight to the file */
   uint64_t chunk_bytes; /* reading, chunked: bytes of one whole file chunk */
-  int fd;               /* reading: our own descriptor of the file for raw reads, or -1 */
-  uint64_t base;        /* reading: the file's base address (its user block's size) */
-  bool raw;             /* reading: unfiltered, the file type is the memory type but for byte
-                           order: boxes are read with pread(2) outside the lock (read_raw) */
+  dev_t dev;            /* reading: the file HDF5 opened (raw reads open it again) */
+  ino_t ino;
+  uint64_t base; /* reading: the file's base address (its user block's size) */
+  bool raw;      /* reading: unfiltered, the file type is the memory type but for byte
+                    order: boxes are read with pread(2) outside the lock (read_raw) */
 };
 
 const tsr__h5_info *tsr__h5_dataset_info(const tsr__h5_dataset *d) { return &d->info; }
@@ -357,8 +358,6 @@ static void dataset_free(tsr__h5_dataset *d) {
   if (d == NULL)
     return;
   tsr_ctx *ctx = d->ctx;
-  if (d->fd >= 0)
-    close(d->fd);
   tsr_free(ctx, d->path);
   tsr_free(ctx, d->name);
   tsr_free(ctx, d);
@@ -372,7 +371,6 @@ static tsr_status dataset_new(tsr_ctx *ctx, const char *path, const char *name,
   d->ctx = ctx;
   d->file = d->dset = d->memtype = -1;
   d->deflate_idx = d->shuffle_idx = -1;
-  d->fd = -1;
   tsr_status status = tsr__strdup(ctx, path, &d->path);
   if (status == TSR_OK)
     status = tsr__strdup(ctx, name, &d->name);
@@ -563,18 +561,12 @@ tsr_status tsr__h5_open_read(tsr_ctx *ctx, const char *fn, const char *path, con
      * to: the user block's size (H5Dget_offset's addresses are absolute). */
     hid_t fcpl = H5Fget_create_plist(d->file);
     hsize_t ub = 0;
-    if (fcpl >= 0 && H5Pget_userblock(fcpl, &ub) >= 0)
-      d->fd = open(path, O_RDONLY | O_CLOEXEC);
+    d->raw = fcpl >= 0 && H5Pget_userblock(fcpl, &ub) >= 0;
     if (fcpl >= 0)
       H5Pclose(fcpl);
-    struct stat st2;
-    if (d->fd >= 0 && (fstat(d->fd, &st2) != 0 || st2.st_dev != st.st_dev ||
-                       st2.st_ino != st.st_ino)) { /* replaced meanwhile: HDF5's reads only */
-      close(d->fd);
-      d->fd = -1;
-    }
     d->base = (uint64_t)ub;
-    d->raw = d->fd >= 0;
+    d->dev = st.st_dev;
+    d->ino = st.st_ino;
     H5Eclear2(H5E_DEFAULT);
   }
   if (d->info.chunked && !d->filtered) {
@@ -914,14 +906,14 @@ static bool raw_chunk_at(const tsr__h5_dataset *d, const hsize_t *off, uint64_t 
 /* Reads the box [offset, offset + shape) of a raw dataset (d->raw) into out
  * without holding the lock while bytes move: under the lock, only the index
  * lookup of each chunk (or the contiguous block's address); then pread(2) on
- * our own descriptor, so threads reading boxes copy at once.  Chunks that
+ * fd, our own descriptor of the file, so threads reading boxes copy at once.  Chunks that
  * map onto a contiguous run of `out` (1-D, or cut along axis 0 alone) are
  * read straight into it, others through one chunk of scratch.  A chunk never
  * written, and data not in one contiguous block, go through HDF5.  Returns
  * with *done false (and nothing read) for a box this does not read: then
  * the caller uses HDF5's hyperslab read. */
-static tsr_status read_raw(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
-                           unsigned char *out, bool *done) {
+static tsr_status read_raw_fd(tsr__h5_dataset *d, int fd, const int64_t *offset,
+                              const int64_t *shape, unsigned char *out, bool *done) {
   tsr_status status = TSR_OK;
   *done = false;
   int nd = d->info.ndim;
@@ -929,8 +921,8 @@ static tsr_status read_raw(tsr__h5_dataset *d, const int64_t *offset, const int6
   const int64_t *dims = d->info.shape;
   char why[WHY_BYTES] = "", c1[COORDS_BYTES];
   struct stat st;
-  if (nd == 0 || fstat(d->fd, &st) != 0)
-    return TSR_OK;
+  if (nd == 0 || fstat(fd, &st) != 0 || st.st_dev != d->dev || st.st_ino != d->ino)
+    return TSR_OK; /* replaced since HDF5 opened it: HDF5's reads only */
   uint64_t file_size = (uint64_t)st.st_size;
   /* elements of one "row" along axis 0 in the box, and whether the box
    * spans the inner axes whole (then a run of rows is contiguous) */
@@ -953,7 +945,7 @@ static tsr_status read_raw(tsr__h5_dataset *d, const int64_t *offset, const int6
     *done = true;
     uint64_t from = (uint64_t)at + (uint64_t)offset[0] * inner * isz;
     size_t n = (size_t)shape[0] * inner * isz;
-    TSR_CHECK(pread_all(d->fd, from, n, out, why, sizeof why), TSR_EIO,
+    TSR_CHECK(pread_all(fd, from, n, out, why, sizeof why), TSR_EIO,
               "cannot read the box at %s of dataset '%s' in '%s': %s",
               fmt_coords(c1, sizeof c1, nd, offset), d->name, d->path, why);
     atomic_fetch_add(&io_read_bytes, (uint64_t)n);
@@ -1001,7 +993,7 @@ static tsr_status read_raw(tsr__h5_dataset *d, const int64_t *offset, const int6
       size_t row = inner * isz, n = (size_t)e[0] * row;
       unsigned char *dst = out + (size_t)rel[0] * row;
       TSR__CHECK_GOTO(status,
-                      pread_all(d->fd, addr + (uint64_t)in_c[0] * row, n, dst, why, sizeof why),
+                      pread_all(fd, addr + (uint64_t)in_c[0] * row, n, dst, why, sizeof why),
                       TSR_EIO, "cannot read the chunk at %s of dataset '%s' in '%s': %s",
                       fmt_coords(c1, sizeof c1, nd, o), d->name, d->path, why);
       atomic_fetch_add(&io_read_bytes, (uint64_t)n);
@@ -1010,8 +1002,7 @@ static tsr_status read_raw(tsr__h5_dataset *d, const int64_t *offset, const int6
     } else {
       if (scratch == NULL)
         TSR__TRY_GOTO(status, tsr_kernel_alloc(d->ctx, (size_t)d->chunk_bytes, (void **)&scratch));
-      TSR__CHECK_GOTO(status,
-                      pread_all(d->fd, addr, (size_t)d->chunk_bytes, scratch, why, sizeof why),
+      TSR__CHECK_GOTO(status, pread_all(fd, addr, (size_t)d->chunk_bytes, scratch, why, sizeof why),
                       TSR_EIO, "cannot read the chunk at %s of dataset '%s' in '%s': %s",
                       fmt_coords(c1, sizeof c1, nd, o), d->name, d->path, why);
       atomic_fetch_add(&io_read_bytes, d->chunk_bytes);
@@ -1030,6 +1021,19 @@ static tsr_status read_raw(tsr__h5_dataset *d, const int64_t *offset, const int6
   }
 fail:
   tsr_free(d->ctx, scratch);
+  return status;
+}
+
+/* read_raw_fd on a descriptor opened for this read (one per call, not per
+ * dataset: a table of thousands of columns keeps no descriptor open). */
+static tsr_status read_raw(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
+                           unsigned char *out, bool *done) {
+  *done = false;
+  int fd = open(d->path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return TSR_OK; /* HDF5's reads */
+  tsr_status status = read_raw_fd(d, fd, offset, shape, out, done);
+  close(fd);
   return status;
 }
 
