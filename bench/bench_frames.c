@@ -17,8 +17,13 @@
  *                  write the file is also read plainly (read(2) of 8 MiB
  *                  blocks into one buffer, the file in the page cache as
  *                  the write left it): the reference speed h5_read is
- *                  compared with.  tessera alone (pandas' to_hdf needs
- *                  PyTables).  --h5-strings picks the string layout
+ *                  compared with.  It is the kind one: its buffer is
+ *                  reused (no page faults, cache-warm), while h5_read
+ *                  fills ~730 MB of column chunks (from tsr_alloc: huge
+ *                  pages, freed blocks reused across turns; fresh 4 KiB
+ *                  pages cost seconds on some VMs).  tessera alone
+ *                  (pandas' to_hdf needs PyTables).  --h5-strings picks
+ *                  the string layout
  *                  (default offsets, the fast one; vlen: h5py's default);
  *   q1..q10        F1: db-benchmark's group-by queries on the loaded frame
  *                  (queries[] below), each a pipeline breaker whose answer is

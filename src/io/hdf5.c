@@ -153,6 +153,11 @@ struct tsr__h5_dataset {
   bool filtered;        /* reading, chunked: its chunks pass through filters */
   bool raw_direct;      /* writing: unfiltered, one process: whole chunks go straight to the file */
   uint64_t chunk_bytes; /* reading, chunked: bytes of one whole file chunk */
+  dev_t dev;            /* reading: the file HDF5 opened (raw reads open it again) */
+  ino_t ino;
+  uint64_t base; /* reading: the file's base address (its user block's size) */
+  bool raw;      /* reading: unfiltered, the file type is the memory type but for byte
+                    order: boxes are read with pread(2) outside the lock (read_raw) */
 };
 
 const tsr__h5_info *tsr__h5_dataset_info(const tsr__h5_dataset *d) { return &d->info; }
@@ -551,6 +556,19 @@ tsr_status tsr__h5_open_read(tsr_ctx *ctx, const char *fn, const char *path, con
                            path, why);
     goto fail;
   }
+  if (exact && !d->filtered) {
+    /* Raw reads need the base address HDF5's chunk addresses are relative
+     * to: the user block's size (H5Dget_offset's addresses are absolute). */
+    hid_t fcpl = H5Fget_create_plist(d->file);
+    hsize_t ub = 0;
+    d->raw = fcpl >= 0 && H5Pget_userblock(fcpl, &ub) >= 0;
+    if (fcpl >= 0)
+      H5Pclose(fcpl);
+    d->base = (uint64_t)ub;
+    d->dev = st.st_dev;
+    d->ino = st.st_ino;
+    H5Eclear2(H5E_DEFAULT);
+  }
   if (d->info.chunked && !d->filtered) {
     /* Unfiltered chunks need no chunk cache: without one HDF5 reads a box
      * straight into the caller's buffer instead of through a cached copy. */
@@ -833,6 +851,192 @@ static bool box_aligned(const tsr__h5_dataset *d, const int64_t *offset, const i
   return true;
 }
 
+/* ---- raw reads, outside the lock --------------------------------------------- */
+
+/* pread(2) of `n` bytes at absolute file offset `at` into out; false with
+ * `why` when the file ends first or the read fails. */
+static bool pread_all(int fd, uint64_t at, size_t n, unsigned char *out, char *why,
+                      size_t why_size) {
+  while (n > 0) {
+    ssize_t k = pread(fd, out, n, (off_t)at);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0) {
+      snprintf(why, why_size, "%s at byte %llu", k < 0 ? strerror(errno) : "the file ends",
+               (unsigned long long)at);
+      return false;
+    }
+    out += k;
+    at += (uint64_t)k;
+    n -= (size_t)k;
+  }
+  return true;
+}
+
+/* Where the stored bytes of the chunk at `off` lie in the file (under the
+ * lock).  *present is false for a chunk never written (HDF5 fills it);
+ * false with `why` for a damaged chunk: stored at another size than a whole
+ * chunk, or past the end of the file (file_size: the descriptor's). */
+static bool raw_chunk_at(const tsr__h5_dataset *d, const hsize_t *off, uint64_t file_size,
+                         bool *present, uint64_t *at, char *why, size_t why_size) {
+  hsize_t size = 0;
+  haddr_t addr = HADDR_UNDEF;
+  unsigned mask = 0;
+  *present = false;
+  if (H5Dget_chunk_info_by_coord(d->dset, off, &mask, &addr, &size) < 0) {
+    snprintf(why, why_size, "its index entry cannot be read");
+    return false;
+  }
+  if (addr == HADDR_UNDEF || size == 0)
+    return true;
+  uint64_t a = 0;
+  if (size != d->chunk_bytes || __builtin_add_overflow((uint64_t)addr, d->base, &a) ||
+      a > file_size || size > file_size - a) {
+    snprintf(why, why_size, "it is damaged: stored in %llu bytes at %llu where %s",
+             (unsigned long long)size, (unsigned long long)addr,
+             size != d->chunk_bytes ? "its extent needs a different size"
+                                    : "the file ends before it");
+    return false;
+  }
+  *present = true;
+  *at = a;
+  return true;
+}
+
+/* Reads the box [offset, offset + shape) of a raw dataset (d->raw) into out
+ * without holding the lock while bytes move: under the lock, only the index
+ * lookup of each chunk (or the contiguous block's address); then pread(2) on
+ * fd, our own descriptor of the file, so threads reading boxes copy at once.  Chunks that
+ * map onto a contiguous run of `out` (1-D, or cut along axis 0 alone) are
+ * read straight into it, others through one chunk of scratch.  A chunk never
+ * written, and data not in one contiguous block, go through HDF5.  Returns
+ * with *done false (and nothing read) for a box this does not read: then
+ * the caller uses HDF5's hyperslab read. */
+static tsr_status read_raw_fd(tsr__h5_dataset *d, int fd, const int64_t *offset,
+                              const int64_t *shape, unsigned char *out, bool *done) {
+  tsr_status status = TSR_OK;
+  *done = false;
+  int nd = d->info.ndim;
+  size_t isz = d->itemsize;
+  const int64_t *dims = d->info.shape;
+  char why[WHY_BYTES] = "", c1[COORDS_BYTES];
+  struct stat st;
+  if (nd == 0 || fstat(fd, &st) != 0 || st.st_dev != d->dev || st.st_ino != d->ino)
+    return TSR_OK; /* replaced since HDF5 opened it: HDF5's reads only */
+  uint64_t file_size = (uint64_t)st.st_size;
+  /* elements of one "row" along axis 0 in the box, and whether the box
+   * spans the inner axes whole (then a run of rows is contiguous) */
+  size_t inner = 1;
+  bool spans = true;
+  for (int a = 1; a < nd; a++) {
+    inner *= (size_t)shape[a];
+    spans &= shape[a] == dims[a] && offset[a] == 0;
+  }
+  if (!d->info.chunked) {
+    if (!spans)
+      return TSR_OK;
+    h5_lock();
+    haddr_t at = H5Dget_offset(d->dset); /* absolute; HADDR_UNDEF: compact or unallocated */
+    bool sound =
+        at != HADDR_UNDEF && storage_sound(d, why, sizeof why) && H5Dget_storage_size(d->dset) > 0;
+    h5_unlock();
+    if (!sound)
+      return TSR_OK; /* HDF5's read fills, or explains the damage */
+    *done = true;
+    uint64_t from = (uint64_t)at + (uint64_t)offset[0] * inner * isz;
+    size_t n = (size_t)shape[0] * inner * isz;
+    TSR_CHECK(pread_all(fd, from, n, out, why, sizeof why), TSR_EIO,
+              "cannot read the box at %s of dataset '%s' in '%s': %s",
+              fmt_coords(c1, sizeof c1, nd, offset), d->name, d->path, why);
+    atomic_fetch_add(&io_read_bytes, (uint64_t)n);
+    if (d->swap)
+      byteswap(isz, n / isz, out);
+    return TSR_OK;
+  }
+  const int64_t *fc = d->info.chunk;
+  int64_t first[TSR_MAX_NDIM], last[TSR_MAX_NDIM], at_[TSR_MAX_NDIM];
+  for (int a = 0; a < nd; a++) {
+    first[a] = at_[a] = offset[a] / fc[a];
+    last[a] = (offset[a] + shape[a] - 1) / fc[a];
+  }
+  unsigned char *scratch = NULL;
+  *done = true;
+  for (;;) {
+    /* the part of chunk at_ inside the box: file box [o, o + e), at rel in
+     * the box and at in_c in the chunk */
+    int64_t o[TSR_MAX_NDIM], e[TSR_MAX_NDIM], rel[TSR_MAX_NDIM], in_c[TSR_MAX_NDIM];
+    hsize_t ho[H5S_MAX_RANK];
+    bool whole_inner = true; /* the chunk holds the box's inner extents exactly */
+    for (int a = 0; a < nd; a++) {
+      int64_t c0 = at_[a] * fc[a], c1e = c0 + fc[a] < dims[a] ? c0 + fc[a] : dims[a];
+      o[a] = offset[a] > c0 ? offset[a] : c0;
+      int64_t end = offset[a] + shape[a] < c1e ? offset[a] + shape[a] : c1e;
+      e[a] = end - o[a];
+      rel[a] = o[a] - offset[a];
+      in_c[a] = o[a] - c0;
+      ho[a] = (hsize_t)c0;
+      if (a > 0)
+        whole_inner &= fc[a] == shape[a] && in_c[a] == 0 && e[a] == shape[a];
+    }
+    bool present = false;
+    uint64_t addr = 0;
+    h5_lock();
+    bool ok = raw_chunk_at(d, ho, file_size, &present, &addr, why, sizeof why);
+    h5_unlock();
+    TSR__CHECK_GOTO(status, ok, TSR_EIO, "cannot read the chunk at %s of dataset '%s' in '%s': %s",
+                    fmt_coords(c1, sizeof c1, nd, o), d->name, d->path, why);
+    if (!present) {
+      TSR__TRY_GOTO(status, read_hyperslab(d, o, e, out, shape, rel));
+    } else if (whole_inner) {
+      /* rows [in_c[0], in_c[0] + e[0]) of the chunk are one run of the file
+       * and of out */
+      size_t row = inner * isz, n = (size_t)e[0] * row;
+      unsigned char *dst = out + (size_t)rel[0] * row;
+      TSR__CHECK_GOTO(status,
+                      pread_all(fd, addr + (uint64_t)in_c[0] * row, n, dst, why, sizeof why),
+                      TSR_EIO, "cannot read the chunk at %s of dataset '%s' in '%s': %s",
+                      fmt_coords(c1, sizeof c1, nd, o), d->name, d->path, why);
+      atomic_fetch_add(&io_read_bytes, (uint64_t)n);
+      if (d->swap)
+        byteswap(isz, n / isz, dst);
+    } else {
+      if (scratch == NULL)
+        TSR__TRY_GOTO(status, tsr_kernel_alloc(d->ctx, (size_t)d->chunk_bytes, (void **)&scratch));
+      TSR__CHECK_GOTO(status, pread_all(fd, addr, (size_t)d->chunk_bytes, scratch, why, sizeof why),
+                      TSR_EIO, "cannot read the chunk at %s of dataset '%s' in '%s': %s",
+                      fmt_coords(c1, sizeof c1, nd, o), d->name, d->path, why);
+      atomic_fetch_add(&io_read_bytes, d->chunk_bytes);
+      if (d->swap)
+        byteswap(isz, (size_t)(d->chunk_bytes / isz), scratch);
+      copy_box(nd, isz, e, out, shape, rel, scratch, fc, in_c);
+    }
+    int a = nd - 1;
+    while (a >= 0 && at_[a] == last[a]) {
+      at_[a] = first[a];
+      a--;
+    }
+    if (a < 0)
+      break;
+    at_[a]++;
+  }
+fail:
+  tsr_free(d->ctx, scratch);
+  return status;
+}
+
+/* read_raw_fd on a descriptor opened for this read (one per call, not per
+ * dataset: a table of thousands of columns keeps no descriptor open). */
+static tsr_status read_raw(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
+                           unsigned char *out, bool *done) {
+  *done = false;
+  int fd = open(d->path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return TSR_OK; /* HDF5's reads */
+  tsr_status status = read_raw_fd(d, fd, offset, shape, out, done);
+  close(fd);
+  return status;
+}
+
 static tsr_status grow(tsr_ctx *ctx, unsigned char **buf, size_t *cap, size_t need) {
   if (*cap >= need && *buf != NULL)
     return TSR_OK;
@@ -958,6 +1162,12 @@ tsr_status tsr__h5_read_block(tsr__h5_dataset *d, const int64_t *offset, const i
       return TSR_OK;
   if (d->info.direct && nd > 0 && box_aligned(d, offset, shape))
     return read_direct(d, offset, shape, out);
+  if (d->raw) {
+    bool done;
+    tsr_status st = read_raw(d, offset, shape, out, &done);
+    if (done || st != TSR_OK)
+      return st;
+  }
   int64_t zero[TSR_MAX_NDIM] = {0};
   return read_hyperslab(d, offset, shape, out, shape, zero);
 }

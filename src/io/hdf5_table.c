@@ -1031,6 +1031,77 @@ static tsr_status add_fields(tsr__h5_rtable *t, const char *fn, hid_t ct, size_t
   return TSR_OK;
 }
 
+/* Whether every global heap collection of the file (where HDF5 keeps the
+ * strings of variable-length fields) can be walked object by object as
+ * libhdf5 1.10.8 walks it when it loads one: an object whose size does
+ * not fit the collection (or a free-space object of size 0) sends that
+ * walk backwards or nowhere, and H5Dread never returns (a fuzzed file:
+ * tests/fuzz/regressions/hdf5_table/timeout-compound-vlen-read).  A
+ * collection is found by its signature "GCOL" and version 1, anywhere in
+ * the file (a reference read from a record may point anywhere).
+ * sizeof_size: the file's length size (H5Pget_sizes).  Returns false with
+ * `why` for a damaged collection; true also when the file cannot be read
+ * (HDF5 then says so). */
+static bool heaps_sound(const char *path, size_t sizeof_size, char *why, size_t why_size) {
+  FILE *fp = fopen(path, "rb");
+  if (fp == NULL || sizeof_size < 2 || sizeof_size > 8) {
+    if (fp != NULL)
+      fclose(fp);
+    return true;
+  }
+  fseeko(fp, 0, SEEK_END);
+  uint64_t fsize = (uint64_t)ftello(fp);
+  size_t hdr = 8 + sizeof_size, objhdr = 8 + sizeof_size;
+  enum { BLOCK = 1 << 20 };
+  unsigned char *buf = malloc(BLOCK + 16);
+  bool ok = buf != NULL;
+  /* blocks of BLOCK bytes overlapping by 15, so a header across two is seen */
+  for (uint64_t at = 0; ok && at < fsize; at += BLOCK) {
+    size_t n = fsize - at < BLOCK + 15 ? (size_t)(fsize - at) : BLOCK + 15;
+    if (fseeko(fp, (off_t)at, SEEK_SET) != 0 || fread(buf, 1, n, fp) != n)
+      break;
+    for (size_t i = 0; ok && i + hdr <= n && i < BLOCK; i++) {
+      if (memcmp(buf + i, "GCOL", 4) != 0 || buf[i + 4] != 1)
+        continue;
+      uint64_t size = 0;
+      for (size_t k = 0; k < sizeof_size; k++)
+        size |= (uint64_t)buf[i + 8 + k] << (8 * k);
+      uint64_t start = at + i;
+      if (size < hdr || size > fsize - start)
+        continue; /* HDF5 cannot load it whole: it fails, it does not loop */
+      /* the objects, read from the file: [idx u16][nrefs u16][4][size] */
+      for (uint64_t p = hdr, end = size; ok && p < end;) {
+        if (end - p < objhdr)
+          break; /* free space too small for a header */
+        unsigned char oh[16];
+        if (fseeko(fp, (off_t)(start + p), SEEK_SET) != 0 || fread(oh, 1, objhdr, fp) != objhdr) {
+          ok = false;
+          break;
+        }
+        unsigned idx = (unsigned)oh[0] | (unsigned)oh[1] << 8;
+        uint64_t osize = 0;
+        for (size_t k = 0; k < sizeof_size; k++)
+          osize |= (uint64_t)oh[8 + k] << (8 * k);
+        /* HDF5 steps over objhdr + the size aligned to 8 (free space, idx 0:
+         * the size alone) */
+        uint64_t room = end - p, need = osize;
+        if (idx > 0)
+          need = osize <= room - objhdr ? objhdr + (osize + 7) / 8 * 8 : UINT64_MAX;
+        ok = need > 0 && need <= room;
+        if (!ok)
+          snprintf(why, why_size,
+                   "the global heap collection at byte %llu (the strings of variable-length "
+                   "fields) is damaged: its object %u of %llu bytes does not fit it",
+                   (unsigned long long)start, idx, (unsigned long long)osize);
+        p += need;
+      }
+    }
+  }
+  free(buf);
+  fclose(fp);
+  return ok;
+}
+
 static tsr_status open_compound(tsr__h5_rtable *t, const char *fn, hid_t d) {
   char why[WHY] = "";
   hid_t ft = H5Dget_type(d);
@@ -1051,6 +1122,17 @@ static tsr_status open_compound(tsr__h5_rtable *t, const char *fn, hid_t d) {
   TSR_CHECK(t->rec_size > 0 && t->rec_size < (1u << 24), TSR_EDTYPE,
             "%s: %s: the records of '%s' are %zu bytes", fn, t->path, t->object, t->rec_size);
   TSR_TRY(add_fields(t, fn, t->memtype, 0, ""));
+  if (t->has_vlen) {
+    hid_t fcpl = H5Fget_create_plist(t->file);
+    size_t sa = 0, ss = 0;
+    if (fcpl < 0 || H5Pget_sizes(fcpl, &sa, &ss) < 0)
+      ss = 0; /* unknown: not checked */
+    if (fcpl >= 0)
+      H5Pclose(fcpl);
+    H5Eclear2(H5E_DEFAULT);
+    TSR_CHECK(heaps_sound(t->path, ss, why, sizeof why), TSR_EINVAL,
+              "%s: %s: compound dataset '%s' cannot be read: %s", fn, t->path, t->object, why);
+  }
   /* file chunks of 64 Ki records, or whole chunks of the dataset's */
   hid_t dcpl = H5Dget_create_plist(d);
   hsize_t cd[1] = {0};
@@ -1240,15 +1322,18 @@ fail:
 
 /* Strings of one column for a row range, before they become views. */
 typedef struct strtmp {
-  int64_t *off; /* rows + 1 */
-  char *data;
+  int64_t *off;       /* rows + 1 */
+  char *data;         /* followed by STR_PAD readable bytes (views load 12 at once) */
   int64_t long_bytes; /* bytes of strings longer than 12 */
 } strtmp;
+
+#define STR_PAD 16
 
 static tsr_status strtmp_init(tsr_ctx *ctx, strtmp *s, int64_t rows, size_t bytes) {
   TSR_TRY(tsr__alloc_array(ctx, (size_t)rows + 1, sizeof *s->off, "string offsets",
                            (void **)&s->off));
-  TSR_TRY(tsr_alloc(ctx, bytes + 1, (void **)&s->data));
+  TSR_TRY(tsr_alloc(ctx, bytes + STR_PAD, (void **)&s->data));
+  memset(s->data + bytes, 0, STR_PAD);
   s->off[0] = 0;
   return TSR_OK;
 }
@@ -1350,7 +1435,9 @@ static tsr_status read_strings_offsets(tsr__h5_rtable *t, rcol *c, int64_t row0,
                              fn, t->path, c->name, (long long)(row0 + i), (long long)off[i],
                              (long long)off[i + 1], (long long)nbytes);
   if (status == TSR_OK)
-    status = tsr_alloc(ctx, (size_t)(off[rows] - off[0]) + 1, (void **)&s->data);
+    status = tsr_alloc(ctx, (size_t)(off[rows] - off[0]) + STR_PAD, (void **)&s->data);
+  if (status == TSR_OK)
+    memset(s->data + (off[rows] - off[0]), 0, STR_PAD);
   if (status == TSR_OK && off[rows] > off[0]) {
     int64_t bo[1] = {off[0]}, bn[1] = {off[rows] - off[0]};
     status = tsr__h5_read_block(c->values, bo, bn, s->data);
@@ -1472,6 +1559,71 @@ static void free_records(tsr__h5_rtable *t, int64_t rows, unsigned char *recs) {
   tsr_free(t->ctx, recs);
 }
 
+/* The first string of s (rows [row0, row0 + rows) of column c) that is too
+ * long or not UTF-8, as an error; TSR_OK when there is none.  The slow
+ * check, string by string, for the message. */
+static tsr_status strings_first_bad(const tsr__h5_rtable *t, const rcol *c, int64_t row0,
+                                    int64_t rows, const strtmp *s) {
+  static const char fn[] = "tsr_frame_read_hdf5";
+  for (int64_t r = 0; r < rows; r++) {
+    int64_t len = s->off[r + 1] - s->off[r];
+    TSR_CHECK(len <= INT32_MAX, TSR_EINVAL,
+              "%s: %s: column '%s' row %lld: a string of %lld bytes is too long", fn, t->path,
+              c->name, (long long)(row0 + r), (long long)len);
+    int64_t bad = csv_utf8_invalid(s->data + s->off[r], (size_t)len);
+    TSR_CHECK(bad < 0, TSR_EINVAL, "%s: %s: column '%s' row %lld is not UTF-8 (byte %lld)", fn,
+              t->path, c->name, (long long)(row0 + r), (long long)bad);
+  }
+  return TSR_OK;
+}
+
+/* Checks the strings of s: each at most INT32_MAX bytes and UTF-8; *long_bytes
+ * the bytes of those longer than 12.  UTF-8 is checked on the bytes as a
+ * whole, then that every non-empty string starts on a character (not on a
+ * continuation byte): together the same as each string being UTF-8, in one
+ * pass over the bytes (ASCII, the common case, in a fast one). */
+static tsr_status strings_check(const tsr__h5_rtable *t, const rcol *c, int64_t row0, int64_t rows,
+                                const strtmp *s, int64_t *long_bytes) {
+  const int64_t *off = s->off;
+  int64_t lb = 0;
+  bool too_long = false;
+  for (int64_t r = 0; r < rows; r++) {
+    int64_t len = off[r + 1] - off[r];
+    too_long |= len > INT32_MAX;
+    lb += len > 12 ? len : 0;
+  }
+  *long_bytes = lb;
+  size_t total = (size_t)off[rows];
+  bool ok = !too_long;
+  if (ok && !csv_ascii(s->data, total)) {
+    ok = csv_utf8_invalid(s->data, total) < 0;
+    for (int64_t r = 0; r < rows && ok; r++)
+      ok = off[r] == off[r + 1] || ((unsigned char)s->data[off[r]] & 0xC0) != 0x80;
+  }
+  return ok ? TSR_OK : strings_first_bad(t, c, row0, rows, s);
+}
+
+/* The view of a string of at most 12 bytes at p, which has 12 readable
+ * bytes (STR_PAD): two loads and masks instead of a memcpy of len bytes. */
+static inline tsr_string_view view_inline(const char *p, uint32_t len) {
+  tsr_string_view v;
+  v.length = len;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint64_t a;
+  uint32_t b;
+  memcpy(&a, p, 8);
+  memcpy(&b, p + 8, 4);
+  a &= len >= 8 ? ~UINT64_C(0) : (UINT64_C(1) << (8 * len)) - 1;
+  b &= len <= 8 ? 0 : (uint32_t)((UINT64_C(1) << (8 * (len - 8))) - 1);
+  memcpy(v.u.inline_data, &a, 8);
+  memcpy(v.u.inline_data + 8, &b, 4);
+#else
+  memset(v.u.inline_data, 0, sizeof v.u.inline_data);
+  memcpy(v.u.inline_data, p, len);
+#endif
+  return v;
+}
+
 /* Integer values of dtype `from` in src converted to int32 (to64: int64)
  * in dst; false at the first that does not fit (its index in *bad). */
 static bool ints_convert(tsr_dtype from, const void *src, int64_t n, void *dst, bool to64,
@@ -1540,18 +1692,7 @@ tsr_status tsr__h5_rtable_read(tsr__h5_rtable *t, int64_t row0, int64_t rows, vo
     else
       TSR__TRY_GOTO(status, read_strings_h5(t, c, row0, rows, &st[i]));
     int64_t lb = 0;
-    for (int64_t r = 0; r < rows; r++) {
-      int64_t len = st[i].off[r + 1] - st[i].off[r];
-      TSR__CHECK_GOTO(status, len <= INT32_MAX, TSR_EINVAL,
-                      "%s: %s: column '%s' row %lld: a string of %lld bytes is too long", fn,
-                      t->path, c->name, (long long)(row0 + r), (long long)len);
-      if (len > 12)
-        lb += len;
-      int64_t bad = csv_utf8_invalid(st[i].data + st[i].off[r], (size_t)len);
-      TSR__CHECK_GOTO(status, bad < 0, TSR_EINVAL,
-                      "%s: %s: column '%s' row %lld is not UTF-8 (byte %lld)", fn, t->path,
-                      c->name, (long long)(row0 + r), (long long)bad);
-    }
+    TSR__TRY_GOTO(status, strings_check(t, c, row0, rows, &st[i], &lb));
     TSR__CHECK_GOTO(status, lb <= UINT32_MAX, TSR_EINVAL,
                     "%s: %s: column '%s': rows %lld.. hold more than 4 GiB of strings", fn,
                     t->path, c->name, (long long)row0);
@@ -1570,9 +1711,12 @@ tsr_status tsr__h5_rtable_read(tsr__h5_rtable *t, int64_t row0, int64_t rows, vo
     void *vals = tsr__colchunk_values(cc);
     if (c->type.id == TSR_COL_STRING) {
       tsr_string_view *v = vals;
-      for (int64_t r = 0; r < rows; r++)
-        v[r] = tsr__view_make(cc, st[i].data + st[i].off[r],
-                              (uint32_t)(st[i].off[r + 1] - st[i].off[r]));
+      const int64_t *so = st[i].off;
+      const char *sd = st[i].data;
+      for (int64_t r = 0; r < rows; r++) {
+        uint32_t len = (uint32_t)(so[r + 1] - so[r]);
+        v[r] = len <= 12 ? view_inline(sd + so[r], len) : tsr__view_make(cc, sd + so[r], len);
+      }
     } else if (c->kind == RK_FIELD) {
       size_t w = widths[i];
       for (int64_t r = 0; r < rows; r++)
@@ -1617,7 +1761,13 @@ tsr_status tsr__h5_rtable_read(tsr__h5_rtable *t, int64_t row0, int64_t rows, vo
     } else if (c->type.id == TSR_COL_DICT) {
       int32_t *codes = vals;
       const uint8_t *bits = cc->null_count > 0 ? tsr__colchunk_validity(cc) : NULL;
-      for (int64_t r = 0; r < rows; r++) {
+      /* without nulls, one branch-free pass (negative codes compare as large) */
+      uint32_t lim = c->dict_size > INT32_MAX ? UINT32_C(1) << 31 : (uint32_t)c->dict_size;
+      bool out = bits != NULL;
+      if (bits == NULL)
+        for (int64_t r = 0; r < rows; r++)
+          out |= (uint32_t)codes[r] >= lim;
+      for (int64_t r = 0; r < rows && out; r++) {
         if (bits != NULL && !tsr__bit_get(bits, r)) {
           codes[r] = 0;
           continue;

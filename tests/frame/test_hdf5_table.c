@@ -4,8 +4,11 @@
  * with each string layout and compression and read back equal to the
  * reference; the group exists / overwrite rules and atomicity (a failed
  * write leaves the file byte for byte as it was); damaged or foreign
- * objects give errors naming the file and column. */
+ * objects give errors naming the file and column, and damaged values (codes
+ * outside the dictionary, strings that are not UTF-8) the first bad row. */
 #include <sys/stat.h>
+
+#include <hdf5.h>
 
 #include "frame_util.h"
 #include "scratch_dir.h"
@@ -204,6 +207,99 @@ static void test_hdf5_table__bad_inputs(void **state) {
   assert_null(g);
 }
 
+/* Overwrites elements [at, at + n) of dataset `name` of the file with
+ * `values` of memory type `mt` (the HDF5 C API, as a damaged file). */
+static void poke(const char *path, const char *name, hid_t mt, hsize_t at, hsize_t n,
+                 const void *values) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  assert_true(f >= 0);
+  hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+  assert_true(d >= 0);
+  hid_t fs = H5Dget_space(d), ms = H5Screate_simple(1, &n, NULL);
+  assert_true(H5Sselect_hyperslab(fs, H5S_SELECT_SET, &at, NULL, &n, NULL) >= 0);
+  assert_true(H5Dwrite(d, mt, ms, fs, H5P_DEFAULT, values) >= 0);
+  H5Sclose(ms);
+  H5Sclose(fs);
+  H5Dclose(d);
+  assert_true(H5Fclose(f) >= 0);
+}
+
+/* A table of a string column (offsets layout) and a dictionary column,
+ * with values damaged one at a time: each read fails naming the first bad
+ * row, also when the damaged bytes taken together are UTF-8 (a character
+ * split across two strings). */
+static void test_hdf5_table__damaged_values(void **state) {
+  tsr_ctx *ctx = *state;
+  enum { N = 40 };
+  int64_t off[N + 1];
+  char data[2 * N];
+  int32_t codes[N];
+  for (int i = 0; i < N; i++) { /* every string "ab" */
+    off[i] = 2 * i;
+    data[2 * i] = 'a';
+    data[2 * i + 1] = 'b';
+    codes[i] = i % 3;
+  }
+  off[N] = 2 * N;
+  int64_t doff[4] = {0, 1, 2, 3};
+  tsr_column_data cd[2] = {
+      {.name = "s", .type = {TSR_COL_STRING, 0}, .length = N, .offsets = off, .data = data},
+      {.name = "d",
+       .type = {TSR_COL_DICT, 0},
+       .length = N,
+       .values = codes,
+       .dict_size = 3,
+       .dict_offsets = doff,
+       .dict_data = "xyz"}};
+  char path[512];
+  snprintf(path, sizeof path, "%s/damaged.h5", dir);
+  tsr_frame_hdf5_options o = {.mode = TSR_HDF5_REPLACE, .strings = TSR_HDF5_STRINGS_OFFSETS};
+  static const struct {
+    const char *set;
+    int at, n;
+    const char *bytes; /* for s */
+    int32_t code;      /* for d */
+    const char *why;
+  } cases[] = {
+      {"/t/d", 17, 1, NULL, 3, "row 17: code 3 is outside"},
+      {"/t/d", 33, 1, NULL, -1, "row 33: code -1 is outside"},
+      {"/t/s", 2 * 9 + 1, 1, "\xff", 0, "row 9 is not UTF-8 (byte 1)"},
+      /* "a\xc3" "\xa9b": "aé" + "b" as a whole, but row 4 ends inside é */
+      {"/t/s", 2 * 4 + 1, 2, "\xc3\xa9", 0, "row 4 is not UTF-8 (byte 1)"},
+      {"/t/s", 2 * 6, 2, "\xc3\xa9", 0, NULL}, /* row 6 "é": fine */
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    tsr_frame *f = NULL, *g = NULL;
+    assert_ok(tsr_frame_from_columns(ctx, 2, cd, 0, TSR_BUFFER_BORROW, NULL, NULL, &f));
+    assert_ok(tsr_frame_write_hdf5(f, path, "/t", &o));
+    tsr_frame_destroy(&f);
+    if (cases[k].bytes != NULL)
+      poke(path, cases[k].set, H5T_NATIVE_UCHAR, (hsize_t)cases[k].at, (hsize_t)cases[k].n,
+           cases[k].bytes);
+    else
+      poke(path, cases[k].set, H5T_NATIVE_INT32, (hsize_t)cases[k].at, 1, &cases[k].code);
+    if (cases[k].why != NULL) {
+      assert_fails(tsr_frame_read_hdf5(ctx, path, "/t", NULL, &g), TSR_EINVAL, cases[k].why);
+      assert_non_null(strstr(tsr_last_error(), "damaged.h5"));
+      assert_null(g);
+      continue;
+    }
+    assert_ok(tsr_frame_read_hdf5(ctx, path, "/t", NULL, &g));
+    tsr_frame_result *r = NULL;
+    assert_ok(tsr_frame_compute(g, NULL, &r));
+    tsr_column_chunk cc;
+    assert_ok(tsr_frame_result_chunk(r, 0, 0, &cc));
+    const tsr_string_view *v = cc.values;
+    assert_int_equal(v[6].length, 2);
+    assert_memory_equal(tsr_string_view_data(&v[6], cc.data), "\xc3\xa9", 2);
+    assert_int_equal(v[7].length, 2);
+    assert_memory_equal(tsr_string_view_data(&v[7], cc.data), "ab", 2);
+    tsr_frame_result_destroy(&r);
+    tsr_frame_destroy(&g);
+  }
+  unlink(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_hdf5_table__round_trip, test_ctx_setup,
@@ -211,6 +307,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_hdf5_table__dictionary_and_units, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_hdf5_table__bad_inputs, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_hdf5_table__damaged_values, test_ctx_setup,
                                       test_ctx_teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -136,16 +136,20 @@ static inline hid_t test_mem_type(tsr_dtype dtype) {
 
 /* Writes `data` (C order, dtype) as dataset `name` of a new file `path`
  * with the C API: contiguous when chunk is NULL (a scalar for ndim 0), else
- * chunked with the given deflate level, shuffle and fletcher32. */
+ * chunked with the given deflate level, shuffle and fletcher32; after a
+ * user block of user_block bytes (0: none; else a power of 2 from 512). */
 static inline void c_write(const char *path, const char *name, tsr_dtype dtype, bool big_endian,
                            int ndim, const int64_t *shape, const int64_t *chunk, int level,
-                           bool shuffle, bool fletcher, const void *data) {
+                           bool shuffle, bool fletcher, unsigned user_block, const void *data) {
   hsize_t dims[32], cdims[32];
   for (int a = 0; a < ndim; a++) {
     dims[a] = (hsize_t)shape[a];
     cdims[a] = chunk ? (hsize_t)chunk[a] : 0;
   }
-  hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t fcpl = H5Pcreate(H5P_FILE_CREATE); /* a user block shifts every address */
+  assert_true(user_block == 0 || H5Pset_userblock(fcpl, user_block) >= 0);
+  hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+  H5Pclose(fcpl);
   assert_true(f >= 0);
   hid_t space = ndim == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(ndim, dims, NULL);
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);

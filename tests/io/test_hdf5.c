@@ -3,7 +3,7 @@
  * (deflate levels, with and without shuffle) and contiguous, read back with
  * the file's chunks and with chunkings that do not align with them, on 1, 2
  * and 4 threads; files from the HDF5 C API (big-endian, fletcher32,
- * contiguous, scalar) read; append and replace modes; and the failures of
+ * contiguous, scalar, after a user block) read; append and replace modes; and the failures of
  * issue 4 — missing file or dataset, compound and string types, truncated
  * and corrupted files, an unwritable directory, a full disk (RLIMIT_FSIZE)
  * and allocation failures — each a clear error naming the file and dataset,
@@ -92,7 +92,8 @@ static void test_hdf5__store_round_trip(void **state) {
 }
 
 /* Files made with the C API (HDF5's own zlib, either byte order, fletcher32,
- * contiguous and scalar layouts) read with our direct and hyperslab paths. */
+ * contiguous and scalar layouts, with and without a user block) read with
+ * our direct, raw (pread) and hyperslab paths. */
 static void test_hdf5__read_c_api_files(void **state) {
   tsr_ctx *ctx = *state;
   char path[512];
@@ -114,8 +115,9 @@ static void test_hdf5__read_c_api_files(void **state) {
     int level = (int[]){0, 1, 4, 9}[next_rand() % 4];
     bool shuffle = next_rand() % 2, fletcher = next_rand() % 5 == 0;
     bool be = next_rand() % 2;
+    unsigned ub = (unsigned[]){0, 0, 512, 4096}[next_rand() % 4];
     c_write(path, "/data", dtype, be, l.ndim, l.shape, contiguous ? NULL : fchunks, level, shuffle,
-            fletcher, data);
+            fletcher, ub, data);
     read_back_and_compare(ctx, path, "/data", dtype, &l, data, NULL);
     read_back_and_compare(ctx, path, "data", dtype, &l, data, rchunks);
     free(data);
@@ -132,7 +134,7 @@ static void test_hdf5__default_chunks(void **state) {
   double *data = malloc(sizeof(double) * 6000);
   for (int i = 0; i < 6000; i++)
     data[i] = i;
-  c_write(path, "/x", TSR_FLOAT64, false, 2, shape, fchunk, 1, true, false, data);
+  c_write(path, "/x", TSR_FLOAT64, false, 2, shape, fchunk, 1, true, false, 0, data);
   tsr_array *a = NULL;
   assert_ok(tsr_ctx_set_chunk_bytes(ctx, 10 * 6 * 8));
   assert_ok(tsr_array_from_hdf5(ctx, path, "/x", NULL, &a));
@@ -174,10 +176,9 @@ static void test_hdf5__stored_chunks_tile_the_shape(void **state) {
   char path[512];
   scratch(path, sizeof path, "tile.h5");
   tsr_array *a = NULL, *b = NULL;
-  assert_ok(tsr_array_full(ctx, TSR_FLOAT64, 2, (int64_t[]){100, 2001}, (int64_t[]){100, 2000},
-                           2.5, &a));
   assert_ok(
-      tsr_array_full(ctx, TSR_FLOAT64, 1, (int64_t[]){1050}, (int64_t[]){100}, -1.0, &b));
+      tsr_array_full(ctx, TSR_FLOAT64, 2, (int64_t[]){100, 2001}, (int64_t[]){100, 2000}, 2.5, &a));
+  assert_ok(tsr_array_full(ctx, TSR_FLOAT64, 1, (int64_t[]){1050}, (int64_t[]){100}, -1.0, &b));
   const char *names[2] = {"/a", "/b"};
   /* and per-dataset compression: /b deflated, /a not */
   tsr_hdf5_store_options o = {.mode = TSR_HDF5_OVERWRITE, .deflate_levels = (int[]){-1, 6}};
@@ -301,7 +302,7 @@ static void test_hdf5__missing_and_unsupported(void **state) {
   unlink(other);
   /* Missing dataset. */
   double v = 1;
-  c_write(path, "/x", TSR_FLOAT64, false, 0, NULL, NULL, 0, false, false, &v);
+  c_write(path, "/x", TSR_FLOAT64, false, 0, NULL, NULL, 0, false, false, 0, &v);
   assert_fails(tsr_array_from_hdf5(ctx, path, "/nothere", NULL, &a), TSR_EIO, "/nothere");
   assert_non_null(strstr(tsr_last_error(), path));
   /* Compound and string datasets. */
@@ -720,7 +721,8 @@ static void test_hdf5__attributes(void **state) {
   struct stat before, after;
   assert_int_equal(stat(path, &before), 0);
   const char *z = "z";
-  const tsr_attr dup[] = {{.name = "u", .type = TSR_ATTR_INT64}, {.name = "u", .type = TSR_ATTR_INT64}};
+  const tsr_attr dup[] = {{.name = "u", .type = TSR_ATTR_INT64},
+                          {.name = "u", .type = TSR_ATTR_INT64}};
   const tsr_attr noname[] = {{.name = "", .type = TSR_ATTR_INT64}};
   const tsr_attr nulltext[] = {{.name = "s", .type = TSR_ATTR_STRING, .string = NULL}};
   const tsr_attr other[] = {{.name = "o", .type = TSR_ATTR_OTHER, .string = "x"}};
