@@ -99,19 +99,9 @@ static tsr_status inline_program(tsr__builder *b, const tsr__expr *e, uint16_t *
       remember_inlined(b, f->inlined[i].serial, f->inlined[i].reg);
     return TSR_OK;
   }
-  for (uint32_t i = 0; i < f->prog.n; i++) {
-    tsr__instr in = f->prog.code[i];
-    if (in.code == TSR__I_LOAD) {
-      in.a = leaf_map[in.a];
-    } else if (in.code != TSR__I_CONST) {
-      in.a = reg_map[in.a];
-      if (in.code == TSR__I_BINARY || in.code == TSR__I_WHERE)
-        in.b = reg_map[in.b];
-      if (in.code == TSR__I_WHERE)
-        in.c = reg_map[in.c];
-    }
-    TSR_TRY(tsr__program_emit(&b->prog, in, &reg_map[i]));
-  }
+  for (uint32_t i = 0; i < f->prog.n; i++)
+    TSR_TRY(tsr__program_emit(&b->prog, tsr__instr_renumber(f->prog.code[i], leaf_map, reg_map),
+                              &reg_map[i]));
   *reg = reg_map[f->prog.n - 1];
   remember_inlined(b, e->serial, *reg);
   for (uint32_t i = 0; i < f->n_inlined; i++)

@@ -51,6 +51,22 @@ typedef struct tsr__program {
   tsr__instr code[TSR__MAX_INSTRS];
 } tsr__program;
 
+/* Instruction `in` copied into another program: its leaf (a load) through
+ * leaf_map, its operand registers through reg_map. */
+static inline tsr__instr tsr__instr_renumber(tsr__instr in, const uint16_t *leaf_map,
+                                             const uint16_t *reg_map) {
+  if (in.code == TSR__I_LOAD) {
+    in.a = leaf_map[in.a];
+  } else if (in.code != TSR__I_CONST) {
+    in.a = reg_map[in.a];
+    if (in.code == TSR__I_BINARY || in.code == TSR__I_WHERE)
+      in.b = reg_map[in.b];
+    if (in.code == TSR__I_WHERE)
+      in.c = reg_map[in.c];
+  }
+  return in;
+}
+
 /* Whether two programs are the same instructions (field by field). */
 bool tsr__program_equal(const tsr__program *a, const tsr__program *b);
 /* Appends an instruction, reusing an identical earlier one (CSE within the

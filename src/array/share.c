@@ -212,21 +212,12 @@ static tsr_status rewrite(tsr_ctx *ctx, const tsr__fused *f, uint32_t result, in
   for (uint32_t i = 0; i <= result; i++) {
     if (!live[i])
       continue;
-    tsr__instr in = f->prog.code[i];
-    if (t != NULL && (int)i == r) {
-      in = (tsr__instr){.code = TSR__I_LOAD,
-                        .dtype = (uint8_t)t->dtype,
-                        .src_dtype = (uint8_t)t->dtype,
-                        .a = (uint16_t)t_leaf};
-    } else if (in.code == TSR__I_LOAD) {
-      in.a = leaf_map[in.a];
-    } else if (in.code != TSR__I_CONST) {
-      in.a = reg_map[in.a];
-      if (in.code == TSR__I_BINARY || in.code == TSR__I_WHERE)
-        in.b = reg_map[in.b];
-      if (in.code == TSR__I_WHERE)
-        in.c = reg_map[in.c];
-    }
+    tsr__instr in = {.code = TSR__I_LOAD,
+                     .dtype = (uint8_t)(t ? t->dtype : 0),
+                     .src_dtype = (uint8_t)(t ? t->dtype : 0),
+                     .a = (uint16_t)t_leaf};
+    if (t == NULL || (int)i != r)
+      in = tsr__instr_renumber(f->prog.code[i], leaf_map, reg_map);
     reg_map[i] = (uint16_t)s->prog.n;
     s->prog.code[s->prog.n++] = in;
   }
