@@ -1761,12 +1761,19 @@ tsr_status tsr__h5_rtable_read(tsr__h5_rtable *t, int64_t row0, int64_t rows, vo
     } else if (c->type.id == TSR_COL_DICT) {
       int32_t *codes = vals;
       const uint8_t *bits = cc->null_count > 0 ? tsr__colchunk_validity(cc) : NULL;
-      /* without nulls, one branch-free pass (negative codes compare as large) */
+      /* without nulls, one branch-free pass that vectorizes: code x is in
+       * [0, lim) exactly when neither x nor lim - 1 - x has its top bit set
+       * (as uint32: a negative code is large; lim 0 flags every code) */
       uint32_t lim = c->dict_size > INT32_MAX ? UINT32_C(1) << 31 : (uint32_t)c->dict_size;
       bool out = bits != NULL;
-      if (bits == NULL)
-        for (int64_t r = 0; r < rows; r++)
-          out |= (uint32_t)codes[r] >= lim;
+      if (bits == NULL) {
+        uint32_t any = 0, top = lim - 1;
+        for (int64_t r = 0; r < rows; r++) {
+          uint32_t x = (uint32_t)codes[r];
+          any |= x | (top - x);
+        }
+        out = (any >> 31) != 0;
+      }
       for (int64_t r = 0; r < rows && out; r++) {
         if (bits != NULL && !tsr__bit_get(bits, r)) {
           codes[r] = 0;
