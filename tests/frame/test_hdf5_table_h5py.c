@@ -169,6 +169,13 @@ static void test_hdf5_table_h5py__we_read_h5py_tables(void **state) {
            "g2.create_dataset('k', data=np.array([0, 5], dtype='i4'))\n"
            "g2.create_dataset('kd', data=['x'], dtype=h5py.string_dtype())\n"
            "g2['k'].attrs['dictionary'] = 'kd'\n"
+           "g4 = f.create_group('bad_negative')\n"
+           "g4.attrs['tessera_format'] = 'table'\n"
+           "g4.attrs['tessera_format_version'] = 1\n"
+           "g4.attrs['columns'] = ['k']\n"
+           "g4.create_dataset('k', data=np.array([0, 0, -1], dtype='i4'))\n"
+           "g4.create_dataset('kd', data=['x'], dtype=h5py.string_dtype())\n"
+           "g4['k'].attrs['dictionary'] = 'kd'\n"
            "g3 = f.create_group('future')\n"
            "g3.attrs['tessera_format'] = 'table'\n"
            "g3.attrs['tessera_format_version'] = 2\n"
@@ -211,6 +218,8 @@ static void test_hdf5_table_h5py__we_read_h5py_tables(void **state) {
   tsr_frame_destroy(&g);
   assert_fails(tsr_frame_read_hdf5(ctx, path, "/bad", NULL, &g), TSR_EINVAL,
                "code 5 is outside its dictionary");
+  assert_fails(tsr_frame_read_hdf5(ctx, path, "/bad_negative", NULL, &g), TSR_EINVAL,
+               "row 2: code -1 is outside its dictionary");
   assert_fails(tsr_frame_read_hdf5(ctx, path, "/future", NULL, &g), TSR_ENOTSUP, "version 2");
 }
 
