@@ -739,12 +739,17 @@ bool tsr__program_of(const tsr__expr *e, const tsr__fused **f, const tsr_chunk_g
   return tsr__reduce_program(e, f, space);
 }
 
-tsr_status tsr__fused_node(tsr_ctx *ctx, tsr__fused *f, tsr_chunk_grid *grid, tsr__expr **out) {
-  tsr__expr *inputs[TSR__MAX_LEAVES];
-  uint32_t n_inputs = 0;
+uint32_t tsr__fused_inputs(const tsr__fused *f, tsr__expr **inputs) {
+  uint32_t n = 0;
   for (uint32_t k = 0; k < f->n_leaves; k++)
     if (f->leaves[k].task_input >= 0)
-      inputs[n_inputs++] = f->leaves[k].expr;
+      inputs[n++] = f->leaves[k].expr;
+  return n;
+}
+
+tsr_status tsr__fused_node(tsr_ctx *ctx, tsr__fused *f, tsr_chunk_grid *grid, tsr__expr **out) {
+  tsr__expr *inputs[TSR__MAX_LEAVES];
+  uint32_t n_inputs = tsr__fused_inputs(f, inputs);
   tsr_dtype dtype = (tsr_dtype)f->prog.code[f->prog.n - 1].dtype;
   return tsr__expr_create(ctx, &op_fused, dtype, grid, n_inputs, inputs, f, out);
 }

@@ -87,6 +87,9 @@ bool tsr__program_of(const tsr__expr *e, const tsr__fused **f, const tsr_chunk_g
  * parameters) running program f instead (its inputs: f's task leaves, in
  * order).  Takes f, even on failure. */
 tsr_status tsr__program_rebuild(const tsr__expr *e, tsr__fused *f, tsr__expr **out);
+/* The nodes f reads as task inputs (its task leaves, in order) into
+ * inputs[0..TSR__MAX_LEAVES); returns their count. */
+uint32_t tsr__fused_inputs(const tsr__fused *f, tsr__expr **inputs);
 /* A fused elementwise node running f over `grid` (its inputs: f's task
  * leaves, in order; its dtype: the last instruction's).  Takes f and grid,
  * even on failure. */

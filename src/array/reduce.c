@@ -725,10 +725,7 @@ bool tsr__reduce_program(const tsr__expr *e, const tsr__fused **f, const tsr_chu
 tsr_status tsr__reduce_rebuild(const tsr__expr *e, tsr__fused *f, tsr__expr **out) {
   *out = NULL;
   tsr__expr *inputs[TSR__MAX_LEAVES];
-  uint32_t n_inputs = 0;
-  for (uint32_t k = 0; k < f->n_leaves; k++)
-    if (f->leaves[k].task_input >= 0)
-      inputs[n_inputs++] = f->leaves[k].expr;
+  uint32_t n_inputs = tsr__fused_inputs(f, inputs);
   const reduce_spec *s = e->params;
   reduce_spec *copy = NULL;
   tsr_chunk_grid *grid = NULL;

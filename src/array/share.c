@@ -326,12 +326,7 @@ typedef struct key_map {
   size_t cap, used;
 } key_map;
 
-static size_t slot_of(uint64_t x, size_t mask) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  return (size_t)x & mask;
-}
+static size_t slot_of(uint64_t x, size_t mask) { return (size_t)tsr__mix_key(x) & mask; }
 
 static uint64_t *map_find(const key_map *m, uint64_t key) {
   if (m->cap == 0)

@@ -75,6 +75,14 @@ static inline void tsr__ctx_set_dist(tsr_ctx *ctx, void *dist, void (*dist_free)
   ctx->dist_free = dist_free;
 }
 
+/* Scrambles a 64-bit key (an address, a serial, a chunk number) for an
+ * open-addressing table: half of MurmurHash3's finalizer. */
+static inline uint64_t tsr__mix_key(uint64_t x) {
+  x ^= x >> 33;
+  x *= UINT64_C(0xff51afd7ed558ccd);
+  return x ^ (x >> 33);
+}
+
 /* a * b into *out; false on overflow. */
 static inline bool tsr__mul_u64(uint64_t a, uint64_t b, uint64_t *out) {
   return !__builtin_mul_overflow(a, b, out);

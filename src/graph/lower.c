@@ -50,6 +50,7 @@ struct tsr__lowering {
   size_t cap, used; /* cap is a power of two */
   request *stack;
   size_t depth, stack_cap;
+  size_t redirects; /* nodes with a redirect: none, no lookup per step */
 };
 
 struct tsr__chunk_inputs {
@@ -90,13 +91,7 @@ void tsr__lowering_destroy(tsr__lowering **lp) {
   *lp = NULL;
 }
 
-static size_t hash_ptr(const void *p) {
-  uint64_t x = (uint64_t)(uintptr_t)p;
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  return (size_t)x;
-}
+static size_t hash_ptr(const void *p) { return (size_t)tsr__mix_key((uint64_t)(uintptr_t)p); }
 
 static slot *find(const tsr__lowering *l, const tsr__expr *e) {
   size_t mask = l->cap - 1;
@@ -130,7 +125,7 @@ static tsr_status slot_get(tsr__lowering *l, const tsr__expr *e, slot **out) {
   return TSR_OK;
 }
 
-static size_t hash_chunk(int64_t c) { return hash_ptr((const void *)(uintptr_t)c); }
+static size_t hash_chunk(int64_t c) { return (size_t)tsr__mix_key((uint64_t)c); }
 
 /* The task of chunk c in m, or false. */
 static bool map_get(const chunk_map *m, int64_t c, uint32_t *task) {
@@ -340,18 +335,25 @@ tsr_status tsr__lowering_redirect(tsr__lowering *l, const tsr__expr *from, tsr__
             TSR_EINTERNAL, "lowering: %s cannot stand for %s", to->op->name, from->op->name);
   slot *s;
   TSR_TRY(slot_get(l, from, &s));
+  l->redirects += s->redirect == NULL;
   s->redirect = to;
   return TSR_OK;
 }
 
 tsr__expr *tsr__lowering_target(const tsr__lowering *l, tsr__expr *e) {
+  if (l->redirects == 0)
+    return e;
   const slot *s = find(l, e);
   return s->key != NULL && s->redirect != NULL ? s->redirect : e;
 }
 
-/* Lowers the node standing for e (its redirect) wholly, then gives e its
- * tasks. */
+/* A request for e, which `to` stands for: lowers `to` wholly, then gives e
+ * its tasks. */
 static tsr_status step_redirect(tsr__lowering *l, size_t at, tsr__expr *e, tsr__expr *to) {
+  if (wholly_lowered(l, e)) {
+    l->depth = at;
+    return TSR_OK;
+  }
   if (!wholly_lowered(l, to))
     return push(l, to, -1);
   int64_t n = tsr_chunk_grid_nchunks(e->grid);
@@ -371,13 +373,8 @@ static tsr_status step(tsr__lowering *l) {
   int64_t c = l->stack[at].chunk;
   uint32_t task;
   tsr__expr *to = tsr__lowering_target(l, e);
-  if (to != e) {
-    if (wholly_lowered(l, e))
-      l->depth = at;
-    else
-      return step_redirect(l, at, e, to);
-    return TSR_OK;
-  }
+  if (to != e)
+    return step_redirect(l, at, e, to);
   if (c >= 0) { /* one chunk */
     bool done = lowered_chunk(l, e, c, &task);
     if (!done)
