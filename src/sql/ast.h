@@ -284,6 +284,11 @@ typedef struct tsr__sql_script {
  * unterminated string or comment are TSR_EPARSE too.  The caller owns
  * *out. */
 tsr_status tsr__sql_parse(tsr_ctx *ctx, const char *source, tsr__sql_script **out);
+/* As tsr__sql_parse for the `len` bytes at `source` (a NUL byte among them is
+ * a TSR_EPARSE naming its position: text read from a file is not cut short
+ * silently). */
+tsr_status tsr__sql_parse_len(tsr_ctx *ctx, const char *source, size_t len,
+                              tsr__sql_script **out);
 void tsr__sql_script_destroy(tsr__sql_script **script);
 
 /* Writes the statement as one S-expression line (tests and fuzzing compare
