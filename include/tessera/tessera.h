@@ -5,7 +5,8 @@
  *   array.h chunked N-d arrays: lazy creation, computing into memory
  *   frame.h dataframes: typed columns in row chunks, CSV, computing into memory
  *   io.h    arrays in HDF5 files: reading datasets, storing arrays
- *   query.h the array expression language of `tessera eval` */
+ *   query.h the array expression language of `tessera eval`, column expressions
+ *   sql.h   SQL sessions over frames (`tessera query`) */
 #ifndef TESSERA_TESSERA_H
 #define TESSERA_TESSERA_H
 
@@ -17,5 +18,6 @@
 #include <tessera/frame.h>
 #include <tessera/io.h>
 #include <tessera/query.h>
+#include <tessera/sql.h>
 
 #endif /* TESSERA_TESSERA_H */

@@ -79,7 +79,15 @@ const char *cli_dataset_path_error(const char *path);
 /* Parses "20000,5000" into at most max extents; false on bad text. */
 bool cli_parse_shape(const char *text, int64_t *out, int max, int *n);
 
+/* The whole file ("-": standard input) plus a NUL; *len is the number of
+ * bytes read.  NULL with errno set on failure. */
+char *cli_read_file(const char *path, size_t *len);
+/* Under a launcher: rank 0 read the text (*source, *source_len, malloc'd);
+ * every rank gets it (collective). */
+tsr_status cli_share_text(tsr_ctx *ctx, char **source, size_t *source_len);
+
 int cmd_eval(int argc, char **argv);
+int cmd_query(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
 /* `tessera gen groupby|join` (argv[1] names which). */
 int cmd_gen_frames(int argc, char **argv);

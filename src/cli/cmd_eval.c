@@ -148,65 +148,6 @@ static bool parse_binding(const char *text, binding *b) {
   return true;
 }
 
-/* The whole file ("-": standard input) plus a NUL; *len is the number of
- * bytes read (NUL bytes of the file included: the parser reports them).
- * NULL with errno set on failure (EISDIR for a directory). */
-static char *read_file(const char *path, size_t *len) {
-  bool std_in = strcmp(path, "-") == 0;
-  FILE *f = std_in ? stdin : fopen(path, "rb");
-  if (f == NULL)
-    return NULL;
-  size_t cap = 4096, n = 0;
-  char *buf = malloc(cap);
-  for (size_t got; buf != NULL && (got = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
-    n += got;
-    if (n + 1 == cap) {
-      char *grown = realloc(buf, cap * 2);
-      if (grown == NULL) {
-        free(buf);
-        buf = NULL;
-        break;
-      }
-      buf = grown;
-      cap *= 2;
-    }
-  }
-  int err = ferror(f) ? errno : 0;
-  if (!std_in)
-    fclose(f);
-  if (buf != NULL && err != 0) {
-    free(buf);
-    buf = NULL;
-    errno = err;
-  } else if (buf == NULL) {
-    errno = ENOMEM;
-  } else {
-    buf[n] = '\0';
-    *len = n;
-  }
-  return buf;
-}
-
-/* -f - under a launcher: rank 0 read the program; every rank gets it. */
-static tsr_status share_program(tsr_ctx *ctx, char **source, size_t *source_len) {
-  if (tsr_ctx_nranks(ctx) == 1)
-    return TSR_OK;
-  uint64_t len = tsr_ctx_rank(ctx) == 0 ? *source_len : 0;
-  TSR_TRY(tsr_ctx_broadcast(ctx, &len, sizeof len, 0));
-  tsr_status s = TSR_OK;
-  if (tsr_ctx_rank(ctx) != 0) {
-    *source = len < SIZE_MAX ? malloc((size_t)len + 1) : NULL;
-    if (*source == NULL)
-      s = tsr_error_set(TSR_ENOMEM, "out of memory for the program (%llu bytes)",
-                        (unsigned long long)len);
-    else
-      (*source)[len] = '\0';
-    *source_len = (size_t)len;
-  }
-  TSR_TRY(tsr_ctx_agree(ctx, s));
-  return tsr_ctx_broadcast(ctx, *source, (size_t)len, 0);
-}
-
 int cmd_eval(int argc, char **argv) {
   cli_common c = {.progress = -1};
   binding *ins = calloc((size_t)argc, sizeof *ins), *outs = calloc((size_t)argc, sizeof *outs);
@@ -405,7 +346,7 @@ int cmd_eval(int argc, char **argv) {
    * others' is not connected) and broadcast. */
   bool from_stdin = source_file != NULL && strcmp(source_file, "-") == 0;
   if (source_file != NULL && (!from_stdin || !cli_launched || cli_rank == 0) &&
-      (source = read_file(source_file, &source_len)) == NULL) {
+      (source = cli_read_file(source_file, &source_len)) == NULL) {
     int e = errno;
     rc = from_stdin ? cli_error("cannot read the program from standard input: %s", strerror(e))
                     : cli_error("cannot read the program file '%s': %s", source_file, strerror(e));
@@ -430,7 +371,7 @@ int cmd_eval(int argc, char **argv) {
     rc = CLI_FAILED;
     goto done;
   }
-  if (from_stdin && !cli_check(ctx, share_program(ctx, &source, &source_len))) {
+  if (from_stdin && !cli_check(ctx, cli_share_text(ctx, &source, &source_len))) {
     rc = CLI_FAILED;
     goto done;
   }

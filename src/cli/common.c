@@ -4,6 +4,7 @@
  * The progress bar goes to stderr, by default only when stderr is a
  * terminal; the runtime calls it at most every 0.1 s (10 redraws a second)
  * from one worker thread: tasks done / total, rate and ETA. */
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -432,4 +433,64 @@ tsr_compute_options cli_compute_options(const cli_common *c) {
   if (c->stats && cli_rank == 0)
     o.on_stats = print_stats;
   return o;
+}
+
+/* The whole file ("-": standard input) plus a NUL; *len is the number of
+ * bytes read (NUL bytes of the file included: the parser reports them).
+ * NULL with errno set on failure (EISDIR for a directory). */
+char *cli_read_file(const char *path, size_t *len) {
+  bool std_in = strcmp(path, "-") == 0;
+  FILE *f = std_in ? stdin : fopen(path, "rb");
+  if (f == NULL)
+    return NULL;
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  for (size_t got; buf != NULL && (got = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
+    n += got;
+    if (n + 1 == cap) {
+      char *grown = realloc(buf, cap * 2);
+      if (grown == NULL) {
+        free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = grown;
+      cap *= 2;
+    }
+  }
+  int err = ferror(f) ? errno : 0;
+  if (!std_in)
+    fclose(f);
+  if (buf != NULL && err != 0) {
+    free(buf);
+    buf = NULL;
+    errno = err;
+  } else if (buf == NULL) {
+    errno = ENOMEM;
+  } else {
+    buf[n] = '\0';
+    *len = n;
+  }
+  return buf;
+}
+
+/* Under a launcher: rank 0 read the text (*source, *source_len); every
+ * rank gets it. */
+tsr_status cli_share_text(tsr_ctx *ctx, char **source, size_t *source_len) {
+  if (tsr_ctx_nranks(ctx) == 1)
+    return TSR_OK;
+  uint64_t len = tsr_ctx_rank(ctx) == 0 ? *source_len : 0;
+  TSR_TRY(tsr_ctx_broadcast(ctx, &len, sizeof len, 0));
+  tsr_status s = TSR_OK;
+  if (tsr_ctx_rank(ctx) != 0) {
+    *source = len < SIZE_MAX ? malloc((size_t)len + 1) : NULL;
+    if (*source == NULL)
+      s = tsr_error_set(TSR_ENOMEM, "out of memory for the text (%llu bytes)",
+                        (unsigned long long)len);
+    else
+      (*source)[len] = '\0';
+    *source_len = (size_t)len;
+  }
+  TSR_TRY(tsr_ctx_agree(ctx, s));
+  return tsr_ctx_broadcast(ctx, *source, (size_t)len, 0);
 }

@@ -5,6 +5,7 @@
  *   tessera info ...   what an HDF5 file (or a CSV file) holds
  *   tessera convert .. a CSV rewritten (also .csv.gz)
  *   tessera groupby .. a CSV grouped and aggregated into a CSV
+ *   tessera query ...  SQL over CSV files and HDF5 tables
  *   tessera bench ...  the benchmark programs, beside their peers */
 #include <errno.h>
 #include <signal.h>
@@ -25,6 +26,8 @@ static void usage(FILE *out) {
         "  convert  rewrite a CSV (also .csv.gz):  tessera convert in.csv out.csv.gz\n"
         "  groupby  group a CSV into a CSV:  tessera groupby in.csv out.csv --by id1 --agg "
         "'sum(v1)'\n"
+        "  query  run SQL over CSV files and HDF5 tables:  tessera query "
+        "\"SELECT id1, sum(v1) FROM 'x.csv' GROUP BY id1\"\n"
         "  info   list an HDF5 file's groups and datasets:  tessera info x.h5\n"
         "         or a CSV file's columns, types, null counts and rows:  tessera info x.csv\n"
         "  bench  run a benchmark program:  tessera bench arrays --peers\n"
@@ -144,6 +147,8 @@ static int run(int argc, char **argv) {
     return cmd_convert(argc - 1, argv + 1);
   if (strcmp(cmd, "groupby") == 0)
     return cmd_groupby(argc - 1, argv + 1);
+  if (strcmp(cmd, "query") == 0)
+    return cmd_query(argc - 1, argv + 1);
   if (strcmp(cmd, "info") == 0)
     return cmd_info(argc - 1, argv + 1);
   if (strcmp(cmd, "bench") == 0)

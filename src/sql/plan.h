@@ -1,0 +1,162 @@
+/* plan.h — internals of the SQL layer shared by its files: the logical plan
+ * a query binds to (bind.c), how it runs as frame operations (exec.c), how
+ * it prints for EXPLAIN (explain.c), column expressions compiled from the
+ * syntax tree (expr.c), and the session's catalog (session.c).
+ *
+ * A plan is a tree of operators.  Each outputs columns as SQL sees them
+ * (tsr__sql_col: a qualifier, a name, or the expression it holds after a
+ * group-by); expressions in the tree stay syntax trees and are resolved
+ * against their input's columns when the operator runs.  Running an
+ * operator gives a frame and, for each output column, the frame column
+ * holding it (several SQL columns may share one frame column, and the
+ * frame may hold helper columns that SQL does not see). */
+#ifndef TSR_SQL_PLAN_H
+#define TSR_SQL_PLAN_H
+
+#include <tessera/sql.h>
+
+#include "ast.h"
+#include "frame/colprog.h"
+
+/* ---- columns as SQL sees them ------------------------------------------------------------ */
+
+typedef struct tsr__sql_col {
+  const char *qual;          /* the table name or alias qualifying it; NULL: none */
+  const char *name;          /* its SQL name (NULL for an aggregate's helper) */
+  const tsr__sql_expr *expr; /* after a group-by: the key or aggregate it holds (matched by
+                                structure), else NULL */
+  bool hidden;               /* not part of `*` (the right key of a USING join) */
+} tsr__sql_col;
+
+/* ---- the plan ---------------------------------------------------------------------------- */
+
+typedef enum tsr__sql_plan_kind {
+  SQL_P_SCAN = 0,  /* a table: a frame (registered, opened from a file, or a CTE's result) */
+  SQL_P_ONE_ROW,   /* SELECT without FROM: one row, no columns */
+  SQL_P_FILTER,    /* rows where `pred` is true */
+  SQL_P_PROJECT,   /* one column per expression */
+  SQL_P_AGGREGATE, /* group-by: keys, then aggregates */
+  SQL_P_WINDOW,    /* the input's columns plus one window function's column */
+  SQL_P_JOIN,      /* left and right joined on key pairs, then an optional residual filter */
+  SQL_P_SORT,      /* ORDER BY: keys are input columns */
+  SQL_P_LIMIT,     /* OFFSET / LIMIT; over a SORT it runs as top-k */
+  SQL_P_DISTINCT,  /* distinct rows */
+  SQL_P_UNION,     /* left's rows then right's (UNION ALL); `distinct`: UNION */
+} tsr__sql_plan_kind;
+
+typedef struct tsr__sql_plan tsr__sql_plan;
+
+typedef struct tsr__sql_sortkey {
+  int col; /* an input column */
+  bool descending;
+  bool nulls_first;
+} tsr__sql_sortkey;
+
+struct tsr__sql_plan {
+  tsr__sql_plan_kind kind;
+  tsr__sql_plan *left, *right; /* inputs: `left` for one-input operators */
+  int ncols;
+  tsr__sql_col *cols; /* the output columns */
+  /* SCAN */
+  tsr_frame *frame;  /* a reference the plan holds (released by tsr__sql_plan_release) */
+  const char *label; /* the table's name or path, for EXPLAIN */
+  /* FILTER: pred; JOIN: its residual (NULL: none) */
+  const tsr__sql_expr *pred;
+  /* PROJECT: one expression per output column; AGGREGATE: nkeys key expressions then the
+   * aggregate calls (FUNC nodes), one per output column; WINDOW: exprs[0] is the call */
+  int nexprs;
+  const tsr__sql_expr **exprs;
+  int *pick; /* PROJECT: where exprs[i] is NULL, output column i is input column pick[i] */
+  int nkeys; /* AGGREGATE: group keys; JOIN: key pairs */
+  /* JOIN */
+  tsr__sql_join_kind join;
+  const tsr__sql_expr **left_keys, **right_keys;
+  bool using_join; /* USING: the keys are merged (a FULL join shows whichever side has them) */
+  /* ASOF: left_on >= right_on, by the key pairs; `asof_left` keeps unmatched left rows */
+  const tsr__sql_expr *asof_left_on, *asof_right_on;
+  bool asof_left;
+  /* SORT */
+  int nsort;
+  tsr__sql_sortkey *sort;
+  /* LIMIT: limit < 0 when there is none */
+  int64_t limit, offset;
+  /* UNION */
+  bool distinct;
+  /* EXPLAIN ANALYZE: filled when run */
+  double seconds;
+  int64_t rows;
+};
+
+/* The catalog a statement binds against: the session's tables and views,
+ * and the CTEs in scope. */
+typedef struct tsr__sql_catalog tsr__sql_catalog;
+
+typedef struct tsr__sql_binder {
+  tsr_ctx *ctx;
+  tsr__qarena *arena; /* plans live here, freed with the statement */
+  const char *source; /* the script's text, for error carets */
+  tsr__sql_catalog *catalog;
+  int ncte; /* CTEs in scope, innermost last */
+  const tsr__sql_cte **ctes;
+  int cte_cap;
+  int ntemp; /* helper columns made so far ("__sql<N>") */
+} tsr__sql_binder;
+
+/* Binds a query to a plan (TSR_EPARSE / TSR_EINVAL / TSR_ENOTSUP with the
+ * source and a caret). */
+tsr_status tsr__sql_bind_query(tsr__sql_binder *b, const tsr__sql_query *q, tsr__sql_plan **out);
+/* Releases the frames the plan's scans hold (the nodes are the arena's). */
+void tsr__sql_plan_release(tsr__sql_plan *p);
+
+/* Looks a table up: a view (bound again where used: *view), a frame (a new
+ * reference in *frame), or a path opened now.  `pos` for errors. */
+tsr_status tsr__sql_catalog_lookup(tsr__sql_binder *b, const tsr__sql_ident *name,
+                                   tsr_frame **frame, const tsr__sql_query **view);
+tsr_status tsr__sql_open_path(tsr_ctx *ctx, const char *path, tsr_frame **out);
+
+/* Runs the plan: *out is its frame, colmap[i] the frame column of output
+ * column i (an arena array).  With `analyze`, each node records its time
+ * and rows (computing every intermediate). */
+tsr_status tsr__sql_exec(tsr__sql_binder *b, tsr__sql_plan *p, bool analyze, tsr_frame **out,
+                         int **colmap);
+/* The plan's result as a frame whose columns are exactly the output
+ * columns, named by their SQL names (repeated names get "_1", "_2"). */
+tsr_status tsr__sql_exec_result(tsr__sql_binder *b, tsr__sql_plan *p, bool analyze,
+                                tsr_frame **out);
+
+/* Writes the plan as an indented tree, one operator per line (EXPLAIN;
+ * with times and rows after EXPLAIN ANALYZE). */
+tsr_status tsr__sql_explain(const tsr__sql_binder *b, const tsr__sql_plan *p, bool analyzed,
+                            char **text, size_t *len);
+
+/* ---- expressions (expr.c) ---------------------------------------------------------------- */
+
+/* Which input column a column reference names: -1 with TSR_EINVAL set
+ * (unknown: suggests the nearest name; ambiguous). */
+tsr_status tsr__sql_resolve(const tsr__sql_binder *b, int ncols, const tsr__sql_col *cols,
+                            const tsr__sql_expr *ref, int *col);
+/* Whether two expressions are the same by structure (names compared as
+ * SQL compares them). */
+bool tsr__sql_expr_equal(const tsr__sql_expr *a, const tsr__sql_expr *b);
+/* Whether e holds an aggregate call (outside window functions) / a window
+ * call. */
+bool tsr__sql_has_aggregate(const tsr__sql_expr *e);
+bool tsr__sql_has_window(const tsr__sql_expr *e);
+/* The aggregate op of a function name (count with star or DISTINCT
+ * included); -1 when it is not an aggregate. */
+int tsr__sql_aggregate_op(const tsr__sql_expr *call, int *ddof);
+
+/* Compiles e against frame f whose SQL columns are cols (colmap: their
+ * frame columns) into value *v of program prog. */
+tsr_status tsr__sql_compile(const tsr__sql_binder *b, tsr__colprog *prog, int ncols,
+                            const tsr__sql_col *cols, const int *colmap, const tsr__sql_expr *e,
+                            int *v);
+
+/* The name DuckDB gives an unnamed select item (the column's name, or the
+ * expression's text), in the arena. */
+const char *tsr__sql_expr_name(tsr__sql_binder *b, const tsr__sql_expr *e);
+
+/* SQL's name comparison: case-insensitive ASCII. */
+bool tsr__sql_name_eq(const char *a, const char *b);
+
+#endif /* TSR_SQL_PLAN_H */
