@@ -129,12 +129,14 @@ static tsr_status exec_node(tsr__sql_binder *b, tsr__sql_plan *p, bool analyze, 
 
 /* ---- single-input operators -------------------------------------------------------------- */
 
-static tsr_status exec_filter(tsr__sql_binder *b, tsr__sql_plan *p, run *r) {
+/* Keeps the rows where p->pred, over the SQL columns (ncols, cols), is true. */
+static tsr_status exec_filter(tsr__sql_binder *b, const tsr__sql_plan *p, int ncols,
+                              const tsr__sql_col *cols, run *r) {
   tsr__colprog *prog = NULL;
   TSR_TRY(tsr__colprog_create(r->f, &prog));
   int v;
   tsr_frame *next = NULL;
-  tsr_status st = tsr__sql_compile(b, prog, p->left->ncols, p->left->cols, r->colmap, p->pred, &v);
+  tsr_status st = tsr__sql_compile(b, prog, ncols, cols, r->colmap, p->pred, &v);
   if (st == TSR_OK) {
     st = tsr__frame_filter_prog(r->f, prog, v, &next);
     if (st != TSR_OK && st != TSR_ENOMEM)
@@ -550,7 +552,7 @@ static tsr_status exec_join(tsr__sql_binder *b, tsr__sql_plan *p, bool analyze, 
   tsr_frame_destroy(&L.f);
   tsr_frame_destroy(&R.f);
   if (st == TSR_OK && p->pred != NULL)
-    st = exec_filter(b, p, r);
+    st = exec_filter(b, p, p->ncols, p->cols, r);
   return st;
 }
 
@@ -696,7 +698,7 @@ static tsr_status exec_node(tsr__sql_binder *b, tsr__sql_plan *p, bool analyze, 
       break;
     switch (p->kind) {
     case SQL_P_FILTER:
-      st = exec_filter(b, p, r);
+      st = exec_filter(b, p, p->left->ncols, p->left->cols, r);
       break;
     case SQL_P_PROJECT:
       st = exec_project(b, p, r);

@@ -28,7 +28,7 @@ static bool ident_eq(const tsr__sql_ident *a, const tsr__sql_ident *b) {
 /* ---- resolving names --------------------------------------------------------------------- */
 
 /* Edit distance of two short names (for suggestions), capped at 99. */
-static int distance(const char *a, const char *b) {
+int tsr__sql_distance(const char *a, const char *b) {
   size_t la = strlen(a), lb = strlen(b);
   if (la > 64 || lb > 64)
     return 99;
@@ -95,7 +95,7 @@ tsr_status tsr__sql_resolve(const tsr__sql_binder *b, int ncols, const tsr__sql_
   for (int i = 0; i < ncols; i++) {
     if (cols[i].name == NULL)
       continue;
-    int d = distance(cols[i].name, ref->column.name);
+    int d = tsr__sql_distance(cols[i].name, ref->column.name);
     if (d < best_d) {
       best_d = d;
       best = cols[i].name;

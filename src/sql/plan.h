@@ -156,6 +156,8 @@ tsr_status tsr__sql_compile(const tsr__sql_binder *b, tsr__colprog *prog, int nc
  * expression's text), in the arena. */
 const char *tsr__sql_expr_name(tsr__sql_binder *b, const tsr__sql_expr *e);
 
+/* Edit distance of two names, ASCII case ignored (99 when long). */
+int tsr__sql_distance(const char *a, const char *b);
 /* SQL's name comparison: case-insensitive ASCII. */
 bool tsr__sql_name_eq(const char *a, const char *b);
 

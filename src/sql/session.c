@@ -179,10 +179,14 @@ tsr_status tsr__sql_catalog_lookup(tsr__sql_binder *b, const tsr__sql_ident *nam
   int at = find(s, name->name, name->quoted);
   if (at < 0) {
     const char *best = NULL;
-    for (int i = 0; i < s->n && best == NULL; i++)
-      if (tsr__sql_name_eq(s->entries[i].name, name->name) ||
-          strncmp(s->entries[i].name, name->name, 2) == 0)
+    int best_d = 3;
+    for (int i = 0; i < s->n; i++) {
+      int d = tsr__sql_distance(s->entries[i].name, name->name);
+      if (d < best_d) {
+        best_d = d;
         best = s->entries[i].name;
+      }
+    }
     if (best != NULL)
       return tsr__query_fail(b->source, name->pos, TSR_EINVAL,
                              "unknown table \"%s\" (did you mean \"%s\"?)", name->name, best);
