@@ -199,6 +199,28 @@ static tsr_status print_csv_based(tsr_frame *f, format fmt, const tsr_compute_op
   return s;
 }
 
+/* EXPLAIN's result (one string column `plan`) printed as its lines. */
+static bool is_plan(tsr_frame *f) {
+  return tsr_frame_ncols(f) == 1 && strcmp(tsr_frame_col_name(f, 0), "plan") == 0 &&
+         tsr_frame_col_type(f, 0).id == TSR_COL_STRING;
+}
+
+static tsr_status print_lines(tsr_frame *f) {
+  tsr_frame_result *r = NULL;
+  TSR_TRY(tsr_frame_compute(f, NULL, &r));
+  tsr_status s = TSR_OK;
+  for (int64_t i = 0; i < tsr_frame_result_nrows(r) && s == TSR_OK; i++) {
+    const char *text;
+    size_t len;
+    bool is_null;
+    s = tsr_frame_result_string(r, 0, i, &text, &len, &is_null);
+    if (s == TSR_OK && cli_rank == 0)
+      printf("%.*s\n", (int)len, is_null ? "" : text);
+  }
+  tsr_frame_result_destroy(&r);
+  return s;
+}
+
 /* ---- the command ------------------------------------------------------------------------- */
 
 static bool parse_format(const char *v, format *out) {
@@ -371,6 +393,8 @@ int cmd_query(int argc, char **argv) {
     if (cli_check(ctx, s) && !c.quiet && cli_rank == 0)
       printf("wrote %s (%d columns)\n", out, tsr_frame_ncols(result));
     rc = s == TSR_OK ? CLI_OK : CLI_FAILED;
+  } else if (fmt == FMT_TABLE && is_plan(result)) {
+    rc = cli_check(ctx, print_lines(result)) ? CLI_OK : CLI_FAILED;
   } else if (fmt == FMT_TABLE) {
     int64_t nrows = 0;
     s = tsr_frame_nrows(result, &nrows);

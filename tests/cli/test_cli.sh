@@ -34,7 +34,7 @@ check version 0 '^tessera [0-9]+\.[0-9]+\.[0-9]+$' '^$' -- "$tessera" --version
 check help 0 'commands:' '^$' -- "$tessera" --help
 check no-command 2 '^$' 'usage' -- "$tessera"
 check unknown-command 2 '^$' "unknown command 'frobnicate'" -- "$tessera" frobnicate
-for sub in eval gen info bench; do
+for sub in eval gen info bench query; do
   check "help-$sub" 0 'usage: tessera' '^$' -- "$tessera" "$sub" --help
 done
 
@@ -567,6 +567,36 @@ printf 'k,v\na,1\nb,2\na,oops\n' > bad.csv
 check groupby-bad-value 1 '^$' 'oops' -- "$tessera" --memory-limit 12MB groupby bad.csv x.csv --schema k:string,v:int64 --by k --agg 'sum(v)'
 check groupby-spill-dir 1 '^$' 'TESSERA_SPILL_DIR' -- env TESSERA_SPILL_DIR=nodir "$tessera" --memory-limit 12MB groupby many.csv x.csv --by id3 --agg 'sum(v1)'
 if [[ -e x.csv ]]; then echo "FAIL groupby left x.csv"; failures=$((failures + 1)); else echo "ok   groupby-no-output-on-failure"; fi
+# query: SQL over CSV files; results worked out by hand.
+printf 'k,v,s\na,1,x\nb,2,"y,z"\na,3,\nc,,w\n' > q.csv
+printf 'k,name\na,alpha\nb,beta\n' > names.csv
+check query-csv 0 '^k,t$' '^$' -- "$tessera" query --format csv "SELECT k, sum(v) AS t FROM 'q.csv' GROUP BY k ORDER BY k"
+if [[ "$(cat out.txt)" != $'k,t\na,4\nb,2\nc,' ]]; then echo "FAIL query-csv-rows: $(cat out.txt)"; failures=$((failures + 1)); else echo "ok   query-csv-rows"; fi
+check query-table 0 'alpha' '^$' -- "$tessera" query --table n=names.csv "SELECT * FROM 'q.csv' JOIN n USING (k) WHERE v > 1"
+check query-table-rows 0 '^2 rows, 4 columns' '^$' -- "$tessera" query --table n=names.csv "SELECT * FROM 'q.csv' JOIN n USING (k) WHERE v > 1"
+check query-json 0 '"s": "y,z"' '^$' -- "$tessera" query --format json "SELECT k, s FROM 'q.csv' WHERE k = 'b'"
+check query-json-null 0 '"v": null' '^$' -- "$tessera" query --format json "SELECT v FROM 'q.csv' WHERE k = 'c'"
+check query-markdown 0 '^\| k \| n \|$' '^$' -- "$tessera" query --format markdown "SELECT k, count(*) AS n FROM 'q.csv' GROUP BY k"
+check query-tsv 0 $'^b\ty,z$' '^$' -- "$tessera" query --format tsv "SELECT k, s FROM 'q.csv' WHERE k = 'b'"
+printf 'CREATE TABLE q AS SELECT * FROM '"'"'q.csv'"'"';\n-- a comment\nSELECT count(*) AS n FROM q WHERE v IS NULL;\n' > job.sql
+check query-script 0 '^n$' '^$' -- "$tessera" query --format csv -f job.sql
+check query-explain 0 '^  *SCAN q\.csv' '^$' -- "$tessera" query "EXPLAIN SELECT k FROM 'q.csv' WHERE v > 1"
+check query-out 0 '^wrote res\.csv' '^$' -- "$tessera" query --out res.csv "SELECT k, v FROM 'q.csv' WHERE v >= 2"
+if [[ "$(cat res.csv)" != $'k,v\nb,2\na,3' ]]; then echo "FAIL query-out-content: $(cat res.csv)"; failures=$((failures + 1)); else echo "ok   query-out-content"; fi
+check query-out-exists 1 '^$' 'res\.csv.*exists' -- "$tessera" query --out res.csv "SELECT 1 AS one"
+check query-out-overwrite 0 '^wrote res\.csv' '^$' -- "$tessera" query --overwrite --out res.csv "SELECT 1 AS one"
+check query-out-h5 0 '^wrote t\.h5:/r' '^$' -- "$tessera" query --out t.h5:/r "SELECT k, v FROM 'q.csv'"
+check query-from-h5 0 '^k,v$' '^$' -- "$tessera" query --format csv "SELECT k, v FROM 't.h5:/r' WHERE v = 3"
+check query-copy 0 '^$' '^$' -- "$tessera" query "COPY (SELECT k FROM 'q.csv' WHERE v = 1) TO 'copied.csv'"
+if [[ "$(cat copied.csv)" != $'k\na' ]]; then echo "FAIL query-copy-content: $(cat copied.csv)"; failures=$((failures + 1)); else echo "ok   query-copy-content"; fi
+check query-syntax 1 '^$' 'line 1, column 14: syntax error' -- "$tessera" query "SELECT k FRM 'q.csv'"
+check query-caret 1 '^$' '^ +\^$' -- "$tessera" query "SELECT k FRM 'q.csv'"
+check query-unknown-column 1 '^$' 'did you mean "v"' -- "$tessera" query "SELECT vv FROM 'q.csv'"
+check query-missing-file 1 '^$' 'nope\.csv' -- "$tessera" query "SELECT * FROM 'nope.csv'"
+check query-no-sql 2 '^$' 'no SQL given' -- "$tessera" query
+check query-bad-format 2 '^$' "format 'xml'" -- "$tessera" query --format xml "SELECT 1"
+check query-bad-table 2 '^$' "not NAME=PATH" -- "$tessera" query --table n "SELECT 1"
+check query-out-nothing 1 '^$' 'no rows to write' -- "$tessera" query --out none.csv "CREATE TABLE z AS SELECT 1 AS a"
 if ls -a | grep -q '\.tmp\.'; then echo "FAIL temporary files left: $(ls -a)"; failures=$((failures + 1)); else
   echo "ok   no-temporary-files"; fi
 
