@@ -189,14 +189,26 @@ static tsr_status requalify(tsr__sql_binder *b, tsr__sql_plan *p, const char *qu
   return TSR_OK;
 }
 
+/* A scan of f (taken over: the binder releases it with the statement). */
 static tsr_status scan_node(tsr__sql_binder *b, tsr_frame *f, const char *label, const char *qual,
                             tsr__sql_plan **out) {
+  if (b->nframes == b->frames_cap) {
+    int cap = b->frames_cap ? 2 * b->frames_cap : 8;
+    tsr_frame **grown = alloc(b, (size_t)cap * sizeof *grown);
+    if (grown == NULL) {
+      tsr_frame_destroy(&f);
+      return TSR_ENOMEM;
+    }
+    if (b->nframes)
+      memcpy(grown, b->frames, (size_t)b->nframes * sizeof *grown);
+    b->frames = grown;
+    b->frames_cap = cap;
+  }
+  b->frames[b->nframes++] = f;
   int n = tsr_frame_ncols(f);
   tsr__sql_plan *p = node(b, SQL_P_SCAN, NULL, n);
-  if (p == NULL) {
-    tsr_frame_destroy(&f);
+  if (p == NULL)
     return TSR_ENOMEM;
-  }
   p->frame = f;
   p->label = label;
   for (int i = 0; i < n; i++) {
@@ -874,10 +886,8 @@ tsr_status tsr__sql_bind_query(tsr__sql_binder *b, const tsr__sql_query *q, tsr_
   return st;
 }
 
-void tsr__sql_plan_release(tsr__sql_plan *p) {
-  if (p == NULL)
-    return;
-  tsr_frame_destroy(&p->frame);
-  tsr__sql_plan_release(p->left);
-  tsr__sql_plan_release(p->right);
+void tsr__sql_binder_release(tsr__sql_binder *b) {
+  for (int i = 0; i < b->nframes; i++)
+    tsr_frame_destroy(&b->frames[i]);
+  b->nframes = 0;
 }

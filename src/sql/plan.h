@@ -58,7 +58,7 @@ struct tsr__sql_plan {
   int ncols;
   tsr__sql_col *cols; /* the output columns */
   /* SCAN */
-  tsr_frame *frame;  /* a reference the plan holds (released by tsr__sql_plan_release) */
+  tsr_frame *frame;  /* a reference the binder holds (tsr__sql_binder_release) */
   const char *label; /* the table's name or path, for EXPLAIN */
   /* FILTER: pred; JOIN: its residual (NULL: none) */
   const tsr__sql_expr *pred;
@@ -100,13 +100,16 @@ typedef struct tsr__sql_binder {
   const tsr__sql_cte **ctes;
   int cte_cap;
   int ntemp; /* helper columns made so far ("__sql<N>") */
+  int nframes, frames_cap; /* the scans' frames, released with the statement */
+  tsr_frame **frames;
 } tsr__sql_binder;
 
 /* Binds a query to a plan (TSR_EPARSE / TSR_EINVAL / TSR_ENOTSUP with the
  * source and a caret). */
 tsr_status tsr__sql_bind_query(tsr__sql_binder *b, const tsr__sql_query *q, tsr__sql_plan **out);
-/* Releases the frames the plan's scans hold (the nodes are the arena's). */
-void tsr__sql_plan_release(tsr__sql_plan *p);
+/* Releases the frames the statement's scans hold (the plan nodes are the
+ * arena's), also those of a plan whose binding failed half-way. */
+void tsr__sql_binder_release(tsr__sql_binder *b);
 
 /* Looks a table up: a view (bound again where used: *view), a frame (a new
  * reference in *frame), or a path opened now.  `pos` for errors. */

@@ -369,7 +369,7 @@ static tsr_status run_stmt(tsr_sql_session *s, tsr__sql_script *script, int k, b
   }
   }
   tsr_frame_destroy(&f);
-  tsr__sql_plan_release(plan);
+  tsr__sql_binder_release(&b);
   tsr__query_arena_free(&arena);
   return rc;
 }
