@@ -8,10 +8,12 @@
  * A minus directly before a number literal is folded into it (-5 is the
  * integer -5, -9223372036854775808 is INT64_MIN); -5::int is -(5::int).
  *
- * Depth: every parenthesis, subquery, unary operator, CASE, call and every
+ * Depth: every expression (so every parenthesis, argument list, CASE),
+ * query (so every subquery), unary operator, parenthesised join and every
  * link of an operator chain (a + b + c, a UNION b UNION c, a JOIN b JOIN c)
- * counts one level; more than 200 is an error, so neither the parser nor a
- * recursive walk of the tree can overflow the stack.
+ * counts one level; more than 200 in all is an error, so neither the
+ * parser nor a recursive walk of the tree can overflow the stack:
+ * `SELECT ((...(1)...))` takes 198 parentheses and refuses 199.
  *
  * Errors (TSR_EPARSE through tsr__query_fail, line, column and a caret):
  *   syntax error at or near "TOKEN"      syntax error at end of input
@@ -543,9 +545,8 @@ static tsr_status parse_primary(parser *p, tsr__sql_expr **out) {
     e->text_len = t->text_len;
     *out = e;
     return TSR_OK;
-  case SQ_LPAREN:
+  case SQ_LPAREN: /* the nested parse_expr or parse_query counts the level */
     p->i++;
-    TSR_TRY(enter(p));
     if (is_kw(t1, "select") || is_kw(t1, "with")) {
       TSR_TRY(new_expr(p, SQL_E_SUBQUERY, t->pos, &e));
       TSR_TRY(parse_query(p, &e->subquery));
@@ -557,7 +558,6 @@ static tsr_status parse_primary(parser *p, tsr__sql_expr **out) {
         return unsupported(p, peek(p)->pos, "row values (a, b, ...) are not supported");
       TSR_TRY(expect(p, SQ_RPAREN, "')'"));
     }
-    p->depth--;
     *out = e;
     return TSR_OK;
   case SQ_QIDENT:
@@ -577,12 +577,8 @@ static tsr_status parse_primary(parser *p, tsr__sql_expr **out) {
       p->i++;
       return new_expr(p, SQL_E_NULL, t->pos, out);
     }
-    if (is_kw(t, "case")) {
-      TSR_TRY(enter(p));
-      TSR_TRY(parse_case(p, out));
-      p->depth--;
-      return TSR_OK;
-    }
+    if (is_kw(t, "case"))
+      return parse_case(p, out);
     if (is_kw(t, "exists"))
       return unsupported(p, t->pos, "EXISTS (subquery) is not supported: use a SEMI JOIN");
     if ((is_kw(t, "date") || is_kw(t, "timestamp")) && t1->kind == SQ_STRING) {
@@ -599,18 +595,12 @@ static tsr_status parse_primary(parser *p, tsr__sql_expr **out) {
       return unsupported(p, t->pos, "INTERVAL literals are not supported");
     if (t1->kind == SQ_LPAREN) {
       static const char *const special[] = {"cast", "try_cast", "extract", "substring", "trim"};
-      TSR_TRY(enter(p));
       for (size_t k = 0; k < sizeof special / sizeof *special; k++)
-        if (ascii_ieq(t->text, special[k])) {
-          TSR_TRY(parse_special(p, special[k], out));
-          p->depth--;
-          return TSR_OK;
-        }
+        if (ascii_ieq(t->text, special[k]))
+          return parse_special(p, special[k], out);
       if (reserved(t->text) && !is_kw(t, "left") && !is_kw(t, "right"))
         return fail_at(p, t);
-      TSR_TRY(parse_call(p, out));
-      p->depth--;
-      return TSR_OK;
+      return parse_call(p, out);
     }
     if (reserved(t->text))
       return fail_at(p, t);
@@ -893,18 +883,23 @@ static tsr_status parse_alias(parser *p, tsr__sql_ident *alias) {
 }
 
 static tsr_status parse_table_primary(parser *p, tsr__sql_table **out) {
-  TSR_TRY(enter(p));
   const tok *t = peek(p);
   tsr__sql_table *tb = NULL;
   if (t->kind == SQ_LPAREN) {
-    const tok *t1 = peek_at(p, 1);
+    /* a subquery when the first word after the parentheses opening here is SELECT or WITH */
+    int k = 1;
+    while (peek_at(p, k)->kind == SQ_LPAREN && k <= MAX_DEPTH) /* deeper fails anyway */
+      k++;
+    const tok *first = peek_at(p, k);
     p->i++;
-    if (is_kw(t1, "select") || is_kw(t1, "with") || t1->kind == SQ_LPAREN) {
+    if (is_kw(first, "select") || is_kw(first, "with")) {
       NEW(p, tb);
       tb->kind = SQL_T_SUBQUERY;
       TSR_TRY(parse_query(p, &tb->subquery));
-    } else {
+    } else { /* a parenthesised join */
+      TSR_TRY(enter(p));
       TSR_TRY(parse_from(p, &tb));
+      p->depth--;
     }
     TSR_TRY(expect(p, SQ_RPAREN, "')'"));
     tb->pos = t->pos;
@@ -929,7 +924,6 @@ static tsr_status parse_table_primary(parser *p, tsr__sql_table **out) {
   }
   if (tb->alias.name == NULL)
     TSR_TRY(parse_alias(p, &tb->alias));
-  p->depth--;
   *out = tb;
   return TSR_OK;
 }
