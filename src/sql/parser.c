@@ -1,10 +1,11 @@
 /* parser.c — recursive descent from SQL tokens (lexer.c) to the syntax tree
  * of ast.h, and the tree's S-expression printer.
  *
- * Precedence, loosest first, as DuckDB's: OR < AND < NOT < comparisons,
- * IS, [NOT] LIKE / ILIKE / BETWEEN / IN (left-associative, one level) < ||
- * < + - < * / // % < unary - + < :: < primary.  BETWEEN's bounds are parsed
- * at the || level, so `x BETWEEN 1 AND 2 AND y` is (x BETWEEN 1 AND 2) AND y.
+ * Precedence, loosest first, as DuckDB's (checked against libduckdb): OR <
+ * AND < NOT < IS < comparisons (non-associative) < [NOT] LIKE / ILIKE /
+ * BETWEEN / IN (non-associative) < || < + - < * / // % < unary - + < :: <
+ * primary.  BETWEEN's bounds are parsed at the || level, so `x BETWEEN 1
+ * AND 2 AND y` is (x BETWEEN 1 AND 2) AND y.
  * A minus directly before a number literal is folded into it (-5 is the
  * integer -5, -9223372036854775808 is INT64_MIN); -5::int is -(5::int).
  *
@@ -731,9 +732,18 @@ static tsr_status parse_concat(parser *p, tsr__sql_expr **out) {
   return TSR_OK;
 }
 
-/* Comparisons, IS, [NOT] BETWEEN / IN / LIKE / ILIKE: one level, left-associative. */
-static tsr_status parse_cmp(parser *p, tsr__sql_expr **out) {
+/* The predicates, as DuckDB's (PostgreSQL's) grammar binds them, loosest
+ * first: IS [NOT] NULL / TRUE / FALSE (postfix, may repeat); comparisons
+ * (non-associative: a = b = c is a syntax error at the second '='); [NOT]
+ * LIKE / ILIKE / BETWEEN / IN (non-associative).  So a = b IS NULL is
+ * (a = b) IS NULL and a = b LIKE c is a = (b LIKE c).  `min` is the loosest
+ * level taken here: PRED_IS, PRED_CMP (the right operand of a comparison)
+ * or PRED_LIKE. */
+enum { PRED_IS = 1, PRED_CMP, PRED_LIKE };
+
+static tsr_status parse_pred(parser *p, int min, tsr__sql_expr **out) {
   int32_t start = peek(p)->pos, chain = 0;
+  int last = 0; /* the level of the operator that made *out here */
   TSR_TRY(parse_concat(p, out));
   for (;;) {
     const tok *t = peek(p);
@@ -762,14 +772,21 @@ static tsr_status parse_cmp(parser *p, tsr__sql_expr **out) {
     }
     tsr__sql_expr *args[3] = {*out, NULL, NULL};
     if (op != SQL_OP_NONE) {
+      if (min > PRED_CMP)
+        break;
+      if (last == PRED_CMP)
+        return fail_at(p, t);
       p->i++;
       TSR_TRY(enter(p));
       chain++;
-      TSR_TRY(parse_concat(p, &args[1]));
+      TSR_TRY(parse_pred(p, PRED_LIKE, &args[1]));
       TSR_TRY(binary(p, SQL_E_BINARY, op, start, 2, args, out));
+      last = PRED_CMP;
       continue;
     }
     if (is_kw(t, "is")) {
+      if (min > PRED_IS)
+        break;
       p->i++;
       TSR_TRY(enter(p));
       chain++;
@@ -789,20 +806,29 @@ static tsr_status parse_cmp(parser *p, tsr__sql_expr **out) {
       }
       e->negated = negated;
       *out = e;
+      last = PRED_IS;
       continue;
     }
-    int32_t at = p->i;
-    bool negated = accept_kw(p, "not");
-    if (accept_kw(p, "between")) {
-      TSR_TRY(enter(p));
-      chain++;
+    const tok *t1 = is_kw(t, "not") ? peek_at(p, 1) : t;
+    bool like = is_kw(t1, "like") || is_kw(t1, "ilike");
+    if (!like && !is_kw(t1, "between") && !is_kw(t1, "in"))
+      break; /* a NOT that belongs to no operator here: the caller's syntax error */
+    if (last == PRED_LIKE)
+      return fail_at(p, t);
+    bool negated = t1 != t;
+    p->i += negated ? 2 : 1;
+    TSR_TRY(enter(p));
+    chain++;
+    if (like) {
+      op = is_kw(t1, "like") ? SQL_OP_LIKE : SQL_OP_ILIKE;
+      TSR_TRY(parse_concat(p, &args[1]));
+      TSR_TRY(binary(p, SQL_E_BINARY, op, start, 2, args, out));
+    } else if (is_kw(t1, "between")) {
       TSR_TRY(parse_concat(p, &args[1]));
       TSR_TRY(expect_kw(p, "AND"));
       TSR_TRY(parse_concat(p, &args[2]));
       TSR_TRY(binary(p, SQL_E_BETWEEN, SQL_OP_NONE, start, 3, args, out));
-    } else if (accept_kw(p, "in")) {
-      TSR_TRY(enter(p));
-      chain++;
+    } else {
       TSR_TRY(expect(p, SQ_LPAREN, "'('"));
       if (is_kw(peek(p), "select") || is_kw(peek(p), "with"))
         return unsupported(p, peek(p)->pos,
@@ -812,18 +838,9 @@ static tsr_status parse_cmp(parser *p, tsr__sql_expr **out) {
       TSR_TRY(parse_expr_list(p, &v));
       TSR_TRY(expect(p, SQ_RPAREN, "')'"));
       TSR_TRY(binary(p, SQL_E_IN_LIST, SQL_OP_NONE, start, v.n, v.data, out));
-    } else if (is_kw(peek(p), "like") || is_kw(peek(p), "ilike")) {
-      op = is_kw(peek(p), "like") ? SQL_OP_LIKE : SQL_OP_ILIKE;
-      p->i++;
-      TSR_TRY(enter(p));
-      chain++;
-      TSR_TRY(parse_concat(p, &args[1]));
-      TSR_TRY(binary(p, SQL_E_BINARY, op, start, 2, args, out));
-    } else {
-      p->i = at; /* a NOT that belongs to no operator here: the caller's syntax error */
-      break;
     }
     (*out)->negated = negated;
+    last = PRED_LIKE;
   }
   p->depth -= chain;
   return TSR_OK;
@@ -832,7 +849,7 @@ static tsr_status parse_cmp(parser *p, tsr__sql_expr **out) {
 static tsr_status parse_not(parser *p, tsr__sql_expr **out) {
   const tok *t = peek(p);
   if (!is_kw(t, "not"))
-    return parse_cmp(p, out);
+    return parse_pred(p, PRED_IS, out);
   p->i++;
   TSR_TRY(enter(p));
   tsr__sql_expr *arg;

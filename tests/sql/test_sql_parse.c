@@ -71,7 +71,20 @@ static void test_sql_parse__precedence(void **state) {
   check(ctx, "SELECT NOT a = b OR c", "(select (items (or (not (= (col a) (col b))) (col c))))");
   check(ctx, "SELECT NOT NOT a AND b IS NULL",
         "(select (items (and (not (not (col a))) (is-null (col b)))))");
-  check(ctx, "SELECT a = b = c", "(select (items (= (= (col a) (col b)) (col c))))");
+  /* IS < comparisons < LIKE / BETWEEN / IN, as DuckDB evaluates them (each case's value in
+   * DuckDB 1.x tells the groupings apart: NULL = NULL IS NULL is true, true = 2 BETWEEN 1 AND
+   * 3 is true, NOT NULL IS NULL is false, NULL IS NULL IS NULL is false) */
+  check(ctx, "SELECT NULL = NULL IS NULL", "(select (items (is-null (= null null))))");
+  check(ctx, "SELECT true = 2 BETWEEN 1 AND 3", "(select (items (= true (between 2 1 3))))");
+  check(ctx, "SELECT false = 'a' LIKE 'a'", "(select (items (= false (like 'a' 'a'))))");
+  check(ctx, "SELECT true = 2 NOT IN (2)", "(select (items (= true (not-in 2 2))))");
+  check(ctx, "SELECT NOT NULL IS NULL", "(select (items (not (is-null null))))");
+  check(ctx, "SELECT NULL IS NULL IS NOT NULL", "(select (items (is-not-null (is-null null))))");
+  check(ctx, "SELECT true IS TRUE = true", "(select (items (= (is-true true) true)))");
+  check(ctx, "SELECT a LIKE b = c NOT ILIKE d",
+        "(select (items (= (like (col a) (col b)) (not-ilike (col c) (col d)))))");
+  check(ctx, "SELECT a = b IS NULL = c",
+        "(select (items (= (is-null (= (col a) (col b))) (col c))))");
   check(ctx, "SELECT a < b IS TRUE", "(select (items (is-true (< (col a) (col b)))))");
   check(ctx, "SELECT a + 1 IN (1, 2 * 3) OR b LIKE 'x' || 'y'",
         "(select (items (or (in (+ (col a) 1) 1 (* 2 3)) (like (col b) (|| 'x' 'y')))))");
@@ -424,6 +437,31 @@ static void test_sql_parse__syntax_errors(void **state) {
               "            ^");
 }
 
+/* comparisons, and LIKE / BETWEEN / IN, do not chain (DuckDB's errors are the same) */
+static void test_sql_parse__non_associative(void **state) {
+  tsr_ctx *ctx = *state;
+  check_error(ctx, "SELECT 1 = 1 = true",
+              "line 1, column 14: syntax error at or near \"=\"\n"
+              "  SELECT 1 = 1 = true\n"
+              "               ^");
+  check_error(ctx, "SELECT 1 < 2 <> b",
+              "line 1, column 14: syntax error at or near \"<>\"\n"
+              "  SELECT 1 < 2 <> b\n"
+              "               ^");
+  check_error(ctx, "SELECT 2 BETWEEN 1 AND 3 BETWEEN false AND true",
+              "line 1, column 26: syntax error at or near \"BETWEEN\"\n"
+              "  SELECT 2 BETWEEN 1 AND 3 BETWEEN false AND true\n"
+              "                           ^");
+  check_error(ctx, "SELECT 'ab' LIKE 'a%' NOT LIKE 'b'",
+              "line 1, column 23: syntax error at or near \"NOT\"\n"
+              "  SELECT 'ab' LIKE 'a%' NOT LIKE 'b'\n"
+              "                        ^");
+  check_error(ctx, "SELECT a = b LIKE c IN (1)",
+              "line 1, column 21: syntax error at or near \"IN\"\n"
+              "  SELECT a = b LIKE c IN (1)\n"
+              "                      ^");
+}
+
 static void test_sql_parse__unsupported(void **state) {
   tsr_ctx *ctx = *state;
   check_error(ctx, "SELECT CAST(x AS decimal(10, 2))",
@@ -573,6 +611,9 @@ static void test_sql_parse__nesting_limit(void **state) {
   sprintf(want + w, "^");
   check_error(ctx, src, want);
   free(src);
+  /* each link of an operator chain is a level too (the tree is that deep) */
+  check_depth(ctx, repeat3("SELECT 1", "", 198, "", " AND 1", ""), true);
+  check_depth(ctx, repeat3("SELECT 1", "", 199, "", " AND 1", ""), false);
   /* 100000 of anything fails cleanly, without recursing 100000 deep */
   int big = 100000;
   check_depth(ctx, repeat3("SELECT ", "(", big, "1", ")", ""), false);
@@ -629,6 +670,8 @@ int main(void) {
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_sql_parse__positions, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_sql_parse__syntax_errors, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_sql_parse__non_associative, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_sql_parse__unsupported, test_ctx_setup,
                                       test_ctx_teardown),
