@@ -8,6 +8,9 @@
  * AND 2 AND y` is (x BETWEEN 1 AND 2) AND y.
  * A minus directly before a number literal is folded into it (-5 is the
  * integer -5, -9223372036854775808 is INT64_MIN); -5::int is -(5::int).
+ * A parenthesised query that already has ORDER BY / LIMIT / OFFSET (or
+ * WITH) and is given them again, as in (SELECT ... LIMIT 1) LIMIT 2, is
+ * wrapped as SELECT * FROM (query) so that both apply in order.
  *
  * Depth: every expression (so every parenthesis, argument list, CASE),
  * query (so every subquery), unary operator, parenthesised join and every
@@ -21,7 +24,7 @@
  *   expected WHAT after "PREVIOUS TOKEN" [at end of input]
  *   unknown statement "WORD" (...)       and a few "... is not supported".
  *
- * S-expression form written by tsr__sql_stmt_print (one line):
+ * S-expression form written by tsr__sql_stmt_print (one line, ending in '\n'):
  *   statement  query | (create-table [or-replace] NAME Q) | (create-view ...)
  *              | (drop-table|drop-view [if-exists] NAME)
  *              | (copy Q "path" [(options (name "value") (name) ...)])
