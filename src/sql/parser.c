@@ -1,24 +1,30 @@
 /* parser.c — recursive descent from SQL tokens (lexer.c) to the syntax tree
  * of ast.h, and the tree's S-expression printer.
  *
- * Precedence, loosest first, as DuckDB's: OR < AND < NOT < comparisons,
- * IS, [NOT] LIKE / ILIKE / BETWEEN / IN (left-associative, one level) < ||
- * < + - < * / // % < unary - + < :: < primary.  BETWEEN's bounds are parsed
- * at the || level, so `x BETWEEN 1 AND 2 AND y` is (x BETWEEN 1 AND 2) AND y.
+ * Precedence, loosest first, as DuckDB's (checked against libduckdb): OR <
+ * AND < NOT < IS < comparisons (non-associative) < [NOT] LIKE / ILIKE /
+ * BETWEEN / IN (non-associative) < || < + - < * / // % < unary - + < :: <
+ * primary.  BETWEEN's bounds are parsed at the || level, so `x BETWEEN 1
+ * AND 2 AND y` is (x BETWEEN 1 AND 2) AND y.
  * A minus directly before a number literal is folded into it (-5 is the
  * integer -5, -9223372036854775808 is INT64_MIN); -5::int is -(5::int).
+ * A parenthesised query that already has ORDER BY / LIMIT / OFFSET (or
+ * WITH) and is given them again, as in (SELECT ... LIMIT 1) LIMIT 2, is
+ * wrapped as SELECT * FROM (query) so that both apply in order.
  *
- * Depth: every parenthesis, subquery, unary operator, CASE, call and every
+ * Depth: every expression (so every parenthesis, argument list, CASE),
+ * query (so every subquery), unary operator, parenthesised join and every
  * link of an operator chain (a + b + c, a UNION b UNION c, a JOIN b JOIN c)
- * counts one level; more than 200 is an error, so neither the parser nor a
- * recursive walk of the tree can overflow the stack.
+ * counts one level; more than 200 in all is an error, so neither the
+ * parser nor a recursive walk of the tree can overflow the stack:
+ * `SELECT ((...(1)...))` takes 198 parentheses and refuses 199.
  *
  * Errors (TSR_EPARSE through tsr__query_fail, line, column and a caret):
  *   syntax error at or near "TOKEN"      syntax error at end of input
  *   expected WHAT after "PREVIOUS TOKEN" [at end of input]
  *   unknown statement "WORD" (...)       and a few "... is not supported".
  *
- * S-expression form written by tsr__sql_stmt_print (one line):
+ * S-expression form written by tsr__sql_stmt_print (one line, ending in '\n'):
  *   statement  query | (create-table [or-replace] NAME Q) | (create-view ...)
  *              | (drop-table|drop-view [if-exists] NAME)
  *              | (copy Q "path" [(options (name "value") (name) ...)])
@@ -543,9 +549,8 @@ static tsr_status parse_primary(parser *p, tsr__sql_expr **out) {
     e->text_len = t->text_len;
     *out = e;
     return TSR_OK;
-  case SQ_LPAREN:
+  case SQ_LPAREN: /* the nested parse_expr or parse_query counts the level */
     p->i++;
-    TSR_TRY(enter(p));
     if (is_kw(t1, "select") || is_kw(t1, "with")) {
       TSR_TRY(new_expr(p, SQL_E_SUBQUERY, t->pos, &e));
       TSR_TRY(parse_query(p, &e->subquery));
@@ -557,7 +562,6 @@ static tsr_status parse_primary(parser *p, tsr__sql_expr **out) {
         return unsupported(p, peek(p)->pos, "row values (a, b, ...) are not supported");
       TSR_TRY(expect(p, SQ_RPAREN, "')'"));
     }
-    p->depth--;
     *out = e;
     return TSR_OK;
   case SQ_QIDENT:
@@ -577,12 +581,8 @@ static tsr_status parse_primary(parser *p, tsr__sql_expr **out) {
       p->i++;
       return new_expr(p, SQL_E_NULL, t->pos, out);
     }
-    if (is_kw(t, "case")) {
-      TSR_TRY(enter(p));
-      TSR_TRY(parse_case(p, out));
-      p->depth--;
-      return TSR_OK;
-    }
+    if (is_kw(t, "case"))
+      return parse_case(p, out);
     if (is_kw(t, "exists"))
       return unsupported(p, t->pos, "EXISTS (subquery) is not supported: use a SEMI JOIN");
     if ((is_kw(t, "date") || is_kw(t, "timestamp")) && t1->kind == SQ_STRING) {
@@ -599,18 +599,12 @@ static tsr_status parse_primary(parser *p, tsr__sql_expr **out) {
       return unsupported(p, t->pos, "INTERVAL literals are not supported");
     if (t1->kind == SQ_LPAREN) {
       static const char *const special[] = {"cast", "try_cast", "extract", "substring", "trim"};
-      TSR_TRY(enter(p));
       for (size_t k = 0; k < sizeof special / sizeof *special; k++)
-        if (ascii_ieq(t->text, special[k])) {
-          TSR_TRY(parse_special(p, special[k], out));
-          p->depth--;
-          return TSR_OK;
-        }
+        if (ascii_ieq(t->text, special[k]))
+          return parse_special(p, special[k], out);
       if (reserved(t->text) && !is_kw(t, "left") && !is_kw(t, "right"))
         return fail_at(p, t);
-      TSR_TRY(parse_call(p, out));
-      p->depth--;
-      return TSR_OK;
+      return parse_call(p, out);
     }
     if (reserved(t->text))
       return fail_at(p, t);
@@ -741,9 +735,18 @@ static tsr_status parse_concat(parser *p, tsr__sql_expr **out) {
   return TSR_OK;
 }
 
-/* Comparisons, IS, [NOT] BETWEEN / IN / LIKE / ILIKE: one level, left-associative. */
-static tsr_status parse_cmp(parser *p, tsr__sql_expr **out) {
+/* The predicates, as DuckDB's (PostgreSQL's) grammar binds them, loosest
+ * first: IS [NOT] NULL / TRUE / FALSE (postfix, may repeat); comparisons
+ * (non-associative: a = b = c is a syntax error at the second '='); [NOT]
+ * LIKE / ILIKE / BETWEEN / IN (non-associative).  So a = b IS NULL is
+ * (a = b) IS NULL and a = b LIKE c is a = (b LIKE c).  `min` is the loosest
+ * level taken here: PRED_IS, PRED_CMP (the right operand of a comparison)
+ * or PRED_LIKE. */
+enum { PRED_IS = 1, PRED_CMP, PRED_LIKE };
+
+static tsr_status parse_pred(parser *p, int min, tsr__sql_expr **out) {
   int32_t start = peek(p)->pos, chain = 0;
+  int last = 0; /* the level of the operator that made *out here */
   TSR_TRY(parse_concat(p, out));
   for (;;) {
     const tok *t = peek(p);
@@ -772,14 +775,21 @@ static tsr_status parse_cmp(parser *p, tsr__sql_expr **out) {
     }
     tsr__sql_expr *args[3] = {*out, NULL, NULL};
     if (op != SQL_OP_NONE) {
+      if (min > PRED_CMP)
+        break;
+      if (last == PRED_CMP)
+        return fail_at(p, t);
       p->i++;
       TSR_TRY(enter(p));
       chain++;
-      TSR_TRY(parse_concat(p, &args[1]));
+      TSR_TRY(parse_pred(p, PRED_LIKE, &args[1]));
       TSR_TRY(binary(p, SQL_E_BINARY, op, start, 2, args, out));
+      last = PRED_CMP;
       continue;
     }
     if (is_kw(t, "is")) {
+      if (min > PRED_IS)
+        break;
       p->i++;
       TSR_TRY(enter(p));
       chain++;
@@ -799,20 +809,29 @@ static tsr_status parse_cmp(parser *p, tsr__sql_expr **out) {
       }
       e->negated = negated;
       *out = e;
+      last = PRED_IS;
       continue;
     }
-    int32_t at = p->i;
-    bool negated = accept_kw(p, "not");
-    if (accept_kw(p, "between")) {
-      TSR_TRY(enter(p));
-      chain++;
+    const tok *t1 = is_kw(t, "not") ? peek_at(p, 1) : t;
+    bool like = is_kw(t1, "like") || is_kw(t1, "ilike");
+    if (!like && !is_kw(t1, "between") && !is_kw(t1, "in"))
+      break; /* a NOT that belongs to no operator here: the caller's syntax error */
+    if (last == PRED_LIKE)
+      return fail_at(p, t);
+    bool negated = t1 != t;
+    p->i += negated ? 2 : 1;
+    TSR_TRY(enter(p));
+    chain++;
+    if (like) {
+      op = is_kw(t1, "like") ? SQL_OP_LIKE : SQL_OP_ILIKE;
+      TSR_TRY(parse_concat(p, &args[1]));
+      TSR_TRY(binary(p, SQL_E_BINARY, op, start, 2, args, out));
+    } else if (is_kw(t1, "between")) {
       TSR_TRY(parse_concat(p, &args[1]));
       TSR_TRY(expect_kw(p, "AND"));
       TSR_TRY(parse_concat(p, &args[2]));
       TSR_TRY(binary(p, SQL_E_BETWEEN, SQL_OP_NONE, start, 3, args, out));
-    } else if (accept_kw(p, "in")) {
-      TSR_TRY(enter(p));
-      chain++;
+    } else {
       TSR_TRY(expect(p, SQ_LPAREN, "'('"));
       if (is_kw(peek(p), "select") || is_kw(peek(p), "with"))
         return unsupported(p, peek(p)->pos,
@@ -822,18 +841,9 @@ static tsr_status parse_cmp(parser *p, tsr__sql_expr **out) {
       TSR_TRY(parse_expr_list(p, &v));
       TSR_TRY(expect(p, SQ_RPAREN, "')'"));
       TSR_TRY(binary(p, SQL_E_IN_LIST, SQL_OP_NONE, start, v.n, v.data, out));
-    } else if (is_kw(peek(p), "like") || is_kw(peek(p), "ilike")) {
-      op = is_kw(peek(p), "like") ? SQL_OP_LIKE : SQL_OP_ILIKE;
-      p->i++;
-      TSR_TRY(enter(p));
-      chain++;
-      TSR_TRY(parse_concat(p, &args[1]));
-      TSR_TRY(binary(p, SQL_E_BINARY, op, start, 2, args, out));
-    } else {
-      p->i = at; /* a NOT that belongs to no operator here: the caller's syntax error */
-      break;
     }
     (*out)->negated = negated;
+    last = PRED_LIKE;
   }
   p->depth -= chain;
   return TSR_OK;
@@ -842,7 +852,7 @@ static tsr_status parse_cmp(parser *p, tsr__sql_expr **out) {
 static tsr_status parse_not(parser *p, tsr__sql_expr **out) {
   const tok *t = peek(p);
   if (!is_kw(t, "not"))
-    return parse_cmp(p, out);
+    return parse_pred(p, PRED_IS, out);
   p->i++;
   TSR_TRY(enter(p));
   tsr__sql_expr *arg;
@@ -893,18 +903,23 @@ static tsr_status parse_alias(parser *p, tsr__sql_ident *alias) {
 }
 
 static tsr_status parse_table_primary(parser *p, tsr__sql_table **out) {
-  TSR_TRY(enter(p));
   const tok *t = peek(p);
   tsr__sql_table *tb = NULL;
   if (t->kind == SQ_LPAREN) {
-    const tok *t1 = peek_at(p, 1);
+    /* a subquery when the first word after the parentheses opening here is SELECT or WITH */
+    int k = 1;
+    while (peek_at(p, k)->kind == SQ_LPAREN && k <= MAX_DEPTH) /* deeper fails anyway */
+      k++;
+    const tok *first = peek_at(p, k);
     p->i++;
-    if (is_kw(t1, "select") || is_kw(t1, "with") || t1->kind == SQ_LPAREN) {
+    if (is_kw(first, "select") || is_kw(first, "with")) {
       NEW(p, tb);
       tb->kind = SQL_T_SUBQUERY;
       TSR_TRY(parse_query(p, &tb->subquery));
-    } else {
+    } else { /* a parenthesised join */
+      TSR_TRY(enter(p));
       TSR_TRY(parse_from(p, &tb));
+      p->depth--;
     }
     TSR_TRY(expect(p, SQ_RPAREN, "')'"));
     tb->pos = t->pos;
@@ -929,7 +944,6 @@ static tsr_status parse_table_primary(parser *p, tsr__sql_table **out) {
   }
   if (tb->alias.name == NULL)
     TSR_TRY(parse_alias(p, &tb->alias));
-  p->depth--;
   *out = tb;
   return TSR_OK;
 }

@@ -29,6 +29,7 @@ case "$target" in
   query) flags=(-max_len=4096 -dict="$here/query.dict") ;;
   hdf5) flags=(-max_len=65536) ;;
   csv) flags=(-max_len=16384 -dict="$here/csv.dict") ;;
+  sql) flags=(-max_len=4096 -dict="$here/sql.dict") ;;
   *) flags=() ;;
 esac
 work=$build/work/$target
