@@ -15,6 +15,12 @@
  * program's literals, a dictionary, or a per-value scratch buffer
  * (lower/upper), grown per task, never per value.
  *
+ * Runtime errors are values too: an instruction that overflows or fails a
+ * cast flags the rows in its register's error bytes (reg.e, NULL while
+ * none), operands' flags are ORed into their users', a select takes the
+ * chosen side's, and a batch raises only when its result has a flagged
+ * row, naming the instruction found by following the flags back.
+ *
  * Tuned for the filter_assign workload: `v1 * v3 + v2` is four loops over
  * L1-resident batches between one streaming read of each column and one
  * streaming write of the result. */

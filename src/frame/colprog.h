@@ -13,6 +13,9 @@
  * truncates toward zero and `%` takes the dividend's sign, both null when
  * the divisor is 0; integer + - * and abs/negation that overflow their
  * type are TSR_EOVERFLOW naming the expression (never wrap silently).
+ * Runtime errors (overflow, failed casts) are kept per row with the values
+ * and raised only when the result holds one: a CASE branch not chosen in a
+ * row raises nothing there.
  * String comparisons are byte-wise; lower/upper change ASCII letters only
  * (other bytes, including non-ASCII UTF-8, are kept); length counts UTF-8
  * code points; like's `_` matches one code point, `%` any run.

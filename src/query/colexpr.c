@@ -8,13 +8,20 @@
  *   expr    := and_ ('or' and_)*
  *   and_    := not_ ('and' not_)*
  *   not_    := 'not' not_ | cmp
- *   cmp     := add (('=='|'='|'!='|'<'|'<='|'>'|'>=') add
- *                  | ('like'|'contains'|'starts_with') add)?
+ *   cmp     := concat (('=='|'='|'!='|'<'|'<='|'>'|'>=') concat
+ *                  | ['not'] ('like'|'ilike') concat | ('contains'|'starts_with') concat
+ *                  | ['not'] 'in' '(' expr (',' expr)* ')'
+ *                  | ['not'] 'between' concat 'and' concat
+ *                  | 'is' ['not'] 'null')?
+ *   concat  := add ('||' add)*
  *   add     := mul (('+'|'-') mul)*
  *   mul     := unary (('*'|'/'|'//'|'%') unary)*
  *   unary   := ('-'|'+') unary | atom
  *   atom    := NUMBER | STRING | NAME | `QUOTED NAME` | true | false | null
  *            | NAME '(' expr (',' expr)* ')' | '(' expr ')'
+ *            | 'case' [expr] ('when' expr 'then' expr)+ ['else' expr] 'end'
+ *            | ('cast'|'try_cast') '(' expr ('as' TYPE | ',' STRING) ')'
+ *            | 'extract' '(' PART 'from' expr ')' | 'date_trunc' '(' STRING ',' expr ')'
  * Names are columns; keywords (and or not true false null, case as
  * written or all capitals) name columns only in backticks. */
 #include <string.h>
