@@ -392,6 +392,102 @@ static void test_colexpr_sql__dates(void **state) {
   tsr_frame_destroy(&f);
 }
 
+static void test_colexpr_sql__dictionary(void **state) {
+  static const int64_t doff[4] = {0, 7, 11, 16};
+  static const char dd[] = " gamma Betaalpha"; /* sorted: ' ' < 'B' < 'a' */
+  static int32_t codes[5] = {2, 1, 77, 0, 2};  /* alpha Beta (null) " gamma " alpha */
+  static uint8_t valid = 0x1B;
+  tsr_column_data c = {.name = "k",
+                       .type = {TSR_COL_DICT, 0},
+                       .length = 5,
+                       .values = codes,
+                       .validity = &valid,
+                       .dict_size = 3,
+                       .dict_offsets = doff,
+                       .dict_data = dd};
+  tsr_frame *f = NULL;
+  assert_ok(tsr_frame_from_columns(*state, 1, &c, 2, TSR_BUFFER_COPY, NULL, NULL, &f));
+  check(f, "coalesce(k, 'none')", "alpha|Beta|none| gamma |alpha");
+  check(f, "k || '!'", "alpha!|Beta!|NULL| gamma !|alpha!");
+  check(f, "cast(k as varchar)", "alpha|Beta|NULL| gamma |alpha");
+  check(f, "k in ('alpha', 'Beta')", "true|true|NULL|false|true");
+  check(f, "k ilike 'ALPHA'", "true|false|NULL|false|true");
+  check(f, "k not ilike '%L%'", "false|true|NULL|true|false");
+  check(f, "case when k = 'alpha' then k else 'other' end", "alpha|other|other|other|alpha");
+  check(f, "case when k = 'alpha' then k else k end", "alpha|Beta|NULL| gamma |alpha");
+  check(f, "trim(k)", "alpha|Beta|NULL|gamma|alpha");
+  check(f, "substr(k, 2, 2)", "lp|et|NULL|ga|lp");
+  check(f, "try_cast(k as integer)", "NULL|NULL|NULL|NULL|NULL");
+  check(f, "nullif(k, 'Beta')", "alpha|NULL|NULL| gamma |alpha");
+  tsr_frame_destroy(&f);
+}
+
+/* An assignment after a filter runs in the filter's task on its kept rows
+ * (long strings sized by the same bounds). */
+static void test_colexpr_sql__after_filter(void **state) {
+  tsr_frame *f = sample(*state), *g = NULL;
+  assert_ok(tsr_frame_filter(f, "i > 0", &g));
+  check(g, "s || s || s", "abcabcabc|NULL|ABCABCABC|xxx");
+  check(g, "case when i < 4 then i * 2 else i end", "2|2147483647|5|6");
+  check(g, "concat(s, '-', cast(t as varchar))",
+        "abc-2024-05-19 10:11:12.5|-2000-02-29 23:00:00|ABC-2024-01-01 00:00:00|x-1970-01-01 "
+        "00:00:01");
+  tsr_frame_destroy(&g);
+  tsr_frame_destroy(&f);
+}
+
+static void test_colexpr_sql__out_of_memory(void **state) {
+  tsr_ctx *ctx = *state;
+  tsr_frame *f = sample(ctx);
+  bool done = false;
+  for (uint64_t n = 1; n < 3000 && !done; n++) {
+    tsr_frame *g = NULL, *h = NULL;
+    tsr_frame_result *res = NULL;
+    assert_ok(tsr_ctx_set_fail_allocation(ctx, n));
+    tsr_status s = tsr_frame_filter(f, "i between -5 and 5 and s2 not in ('x', '')", &g);
+    if (s == TSR_OK)
+      s = tsr_frame_assign(g, "w",
+                           "case when i > 0 then s || '!' else coalesce(s, s2) end || "
+                           "cast(x as varchar) || substr(s, 2) || replace(s, 'a', 'AAAAAAAAAAAAA')",
+                           &h);
+    if (s == TSR_OK)
+      s = tsr_frame_compute(h, NULL, &res);
+    assert_ok(tsr_ctx_set_fail_allocation(ctx, 0));
+    if (s != TSR_ENOMEM)
+      assert_ok(s);
+    done = s == TSR_OK;
+    if (done)
+      assert_int_equal(tsr_frame_result_nrows(res), 4); /* rows 0, 1, 4, 5 */
+    tsr_frame_result_destroy(&res);
+    tsr_frame_destroy(&h);
+    tsr_frame_destroy(&g);
+  }
+  assert_true(done);
+  tsr_frame_destroy(&f);
+}
+
+static void test_colexpr_sql__syntax_errors(void **state) {
+  tsr_frame *f = sample(*state), *g = NULL;
+  assert_fails(tsr_frame_assign(f, "r", "cast(i integer)", &g), TSR_EPARSE, "expected 'as'");
+  assert_fails(tsr_frame_assign(f, "r", "i in 1, 2", &g), TSR_EPARSE, "expected '('");
+  assert_fails(tsr_frame_assign(f, "r", "i between 1 or 2", &g), TSR_EPARSE, "expected 'and'");
+  assert_fails(tsr_frame_assign(f, "r", "x is 1", &g), TSR_EPARSE, "expected 'null'");
+  assert_fails(tsr_frame_assign(f, "r", "case when b then 1 else 2", &g), TSR_EPARSE,
+               "expected 'when', 'else' or 'end'");
+  assert_fails(tsr_frame_assign(f, "r", "case b then 1 end", &g), TSR_EPARSE, "expected 'when'");
+  assert_fails(tsr_frame_assign(f, "r", "nullif(i)", &g), TSR_EPARSE,
+               "nullif() takes 2 arguments (1 given)");
+  assert_fails(tsr_frame_assign(f, "r", "substr(s)", &g), TSR_EPARSE,
+               "substr() takes 2 or 3 arguments (1 given)");
+  assert_fails(tsr_frame_assign(f, "r", "date_trunc(d, 'month')", &g), TSR_EPARSE,
+               "expected a unit as a 'string'");
+  assert_fails(tsr_frame_assign(f, "r", "s | | s", &g), TSR_EPARSE, "expected");
+  assert_fails(tsr_frame_assign(f, "r", "cast(x, 'int128')", &g), TSR_EPARSE,
+               "'int128' is not a column type");
+  assert_null(g);
+  tsr_frame_destroy(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_colexpr_sql__case, test_ctx_setup, test_ctx_teardown),
@@ -402,6 +498,14 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_colexpr_sql__in_between_is, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_colexpr_sql__dates, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_colexpr_sql__dictionary, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_colexpr_sql__after_filter, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_colexpr_sql__out_of_memory, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_colexpr_sql__syntax_errors, test_ctx_setup,
+                                      test_ctx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
