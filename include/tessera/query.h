@@ -180,13 +180,27 @@ TSR_API TSR_NODISCARD tsr_status tsr_program_format_buffer(tsr_dtype dtype, int 
  *   operands    column names (`backticks` quote any name, and keywords);
  *               numbers; 'strings' or "strings"; true, false, null.
  *   operators   loosest first: or; and; not; comparisons (== or =, !=, <,
- *               <=, >, >=, and the infix `like`, `contains`,
- *               `starts_with`), not chainable; + -; * / // %; unary - +.
+ *               <=, >, >=, the infix `like`, `ilike`, `contains`,
+ *               `starts_with`, `not like`, `not ilike`, `[not] in (v, ...)`,
+ *               `[not] between a and b`, `is [not] null`), not chainable;
+ *               `||`; + -; * / // %; unary - +.
  *   functions   is_null(x) (never null), abs, sqrt, exp, log (ln), log10,
  *               log2, sin, cos, tan, floor, ceil, round (half away from
- *               zero), trunc; lower, upper, length; like(s, pattern),
- *               contains(s, t), starts_with(s, t); year, month, day (dates
- *               and timestamps), hour (timestamps).
+ *               zero), trunc; lower, upper, length, trim, ltrim, rtrim,
+ *               substr/substring(s, start[, len]), replace(s, from, to),
+ *               concat(a, ...); like(s, pattern), ilike, contains(s, t),
+ *               starts_with(s, t); year, month, day, dayofweek (dow),
+ *               isodow, dayofyear (doy), quarter, week, epoch (dates and
+ *               timestamps), hour, minute, second (timestamps),
+ *               extract(part from x), date_trunc('unit', x); coalesce(a,
+ *               ...), nullif(a, b); cast(x as TYPE), try_cast(x as TYPE)
+ *               (SQL's type names; or cast(x, 'name') with tsr_type_parse's).
+ *   case        case when c then a [when ...] [else e] end, and
+ *               case x when v then a ... end (null when nothing matches).
+ *               An error in a branch (or coalesce argument) not chosen in a
+ *               row is no error.  Details and deviations from DuckDB:
+ *               docs/frames.md, "SQL's conditionals, casts, strings and
+ *               dates".
  *   types       NumPy's promotion (int32 + int64 is int64, int64 + uint64
  *               is float64) with weak literals (an int8 column plus 1 stays
  *               int8; a literal that does not fit promotes as int64).  bool
@@ -212,7 +226,9 @@ TSR_API TSR_NODISCARD tsr_status tsr_program_format_buffer(tsr_dtype dtype, int 
  * the text and a caret, as above); TSR_EINVAL for an unknown column (with
  * the frame's columns); TSR_EDTYPE for a type error naming the
  * sub-expression, the operator and the types ("'v1 + id1': cannot add
- * int64 and string"); overflow when computed (TSR_EOVERFLOW).  Lazy: the
+ * int64 and string"); when computed, TSR_EOVERFLOW for overflow or a cast
+ * out of range, TSR_EINVAL for text a cast cannot read, naming the
+ * expression, the row and the value.  Lazy: the
  * expression runs fused, one kernel per row chunk, when the frame is
  * computed. */
 

@@ -15,6 +15,12 @@
  * program's literals, a dictionary, or a per-value scratch buffer
  * (lower/upper), grown per task, never per value.
  *
+ * Runtime errors are values too: an instruction that overflows or fails a
+ * cast flags the rows in its register's error bytes (reg.e, NULL while
+ * none), operands' flags are ORed into their users', a select takes the
+ * chosen side's, and a batch raises only when its result has a flagged
+ * row, naming the instruction found by following the flags back.
+ *
  * Tuned for the filter_assign workload: `v1 * v3 + v2` is four loops over
  * L1-resident batches between one streaming read of each column and one
  * streaming write of the result. */
@@ -22,8 +28,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "colprog.h"
+#include "value_text.h"
 
 /* ---- values ------------------------------------------------------------------------------ */
 
@@ -46,6 +54,14 @@ typedef enum icode {
   I_TAB,    /* dictionary code -> table entry of dt */
   I_DECODE, /* dictionary code -> string */
   I_DATEPART,
+  I_SELECT,  /* a ? b : x3 (a: bool) */
+  I_UCAST,   /* CAST / TRY_CAST from a's type to type (aux: try) */
+  I_CONCAT,  /* a || b (strings) */
+  I_SUBSTR,  /* substr(a, b[, x3]) */
+  I_TRIM,    /* op TRIM / LTRIM / RTRIM */
+  I_REPLACE, /* replace(a, b, x3) */
+  I_EPOCH,   /* date or timestamp -> float64 seconds */
+  I_DTRUNC,  /* date_trunc(aux, a) -> timestamp */
 } icode;
 
 #define DT_STR TSR_NUM_DTYPES /* a (pointer, length) string in a batch */
@@ -68,6 +84,8 @@ typedef struct cp_val {
   tsr_type type;  /* id TSR_NUM_COLTYPES: the null literal */
   tsr__dict *dict; /* TSR_COL_DICT values: one reference */
   int32_t a, b;
+  int32_t x3;  /* I_SELECT, I_SUBSTR, I_REPLACE: the third operand (-1: none) */
+  int32_t aux; /* I_UCAST: try; I_DTRUNC: the unit */
   int32_t col; /* I_LOAD: the frame's column */
   union {
     int64_t i;
@@ -89,15 +107,20 @@ struct tsr__colprog {
   int n, cap;
 };
 
+/* clang-format off */
 static const char *const op_names[TSR__CP_NUM_OPS] = {
-    "add",   "subtract", "multiply", "divide", "integer-divide", "take the remainder of",
+    "add",     "subtract", "multiply", "divide",      "integer-divide", "take the remainder of",
     "take the power of",
-    "compare", "compare", "compare", "compare", "compare",    "compare",
-    "and",   "or",       "like",     "contains", "starts_with", "negate",
-    "not",   "is_null",  "abs",      "sqrt",   "exp",          "log",
-    "log10", "log2",     "sin",      "cos",    "tan",          "floor",
-    "ceil",  "round",    "trunc",    "lower",  "upper",        "length",
-    "year",  "month",    "day",      "hour"};
+    "compare", "compare",  "compare",  "compare",     "compare",        "compare",
+    "and",     "or",       "like",     "ilike",       "contains",       "starts_with",
+    "concatenate",
+    "negate",  "not",      "is_null",  "abs",         "sqrt",           "exp",
+    "log",     "log10",    "log2",     "sin",         "cos",            "tan",
+    "floor",   "ceil",     "round",    "trunc",       "lower",          "upper",
+    "length",  "year",     "month",    "day",         "hour",           "trim",
+    "ltrim",   "rtrim",    "minute",   "second",      "dayofweek",      "isodow",
+    "dayofyear", "quarter", "week",    "epoch"};
+/* clang-format on */
 
 const char *tsr__cp_op_name(tsr__cp_op op) {
   return (unsigned)op < TSR__CP_NUM_OPS ? op_names[op] : "invalid";
@@ -266,9 +289,16 @@ static tsr_status typed_null(tsr__colprog *p, tsr_type t, int *out) {
   return push(p, &v, out);
 }
 
-/* Appends an instruction on a (and b); is_const when its inputs are. */
+/* The third operand of v, or -1. */
+static int third(const cp_val *v) {
+  return v->code == I_SELECT || v->code == I_SUBSTR || v->code == I_REPLACE ? v->x3 : -1;
+}
+
+/* Appends an instruction on a (and b, x3); is_const when its inputs are. */
 static tsr_status emit(tsr__colprog *p, cp_val v, int *out) {
-  v.is_const = p->v[v.a].is_const && (v.b < 0 || p->v[v.b].is_const);
+  int c3 = third(&v);
+  v.is_const = p->v[v.a].is_const && (v.b < 0 || p->v[v.b].is_const) &&
+               (c3 < 0 || p->v[c3].is_const);
   if (v.code == I_LOAD)
     v.is_const = false;
   return push(p, &v, out);
@@ -478,9 +508,14 @@ static size_t cp_bytes(const char *s, size_t n) {
   return k;
 }
 
-/* SQL LIKE: '%' any run, '_' one code point, no escape character.
- * Iterative with one backtrack point (the last '%'), linear in practice. */
-static bool like_match(const char *s, size_t n, const char *pat, size_t m) {
+static inline char fold(char c, bool ci) {
+  return (char)(ci && c >= 'A' && c <= 'Z' ? c + 32 : c);
+}
+
+/* SQL LIKE: '%' any run, '_' one code point, no escape character; ci:
+ * ASCII letters match either case (ILIKE).  Iterative with one backtrack
+ * point (the last '%'), linear in practice. */
+static bool like_match(const char *s, size_t n, const char *pat, size_t m, bool ci) {
   size_t i = 0, j = 0, star_j = (size_t)-1, star_i = 0;
   while (i < n) {
     if (j < m && pat[j] == '%') {
@@ -489,7 +524,7 @@ static bool like_match(const char *s, size_t n, const char *pat, size_t m) {
     } else if (j < m && pat[j] == '_') {
       i += cp_bytes(s + i, n - i);
       j++;
-    } else if (j < m && pat[j] == s[i]) {
+    } else if (j < m && fold(pat[j], ci) == fold(s[i], ci)) {
       i++;
       j++;
     } else if (star_j != (size_t)-1) {
@@ -524,7 +559,8 @@ static bool contains(const char *s, size_t n, const char *t, size_t m) {
 static bool smatch(tsr__cp_op op, sv s, sv t) {
   switch (op) {
   case TSR__CP_LIKE:
-    return like_match(s.p, s.len, t.p, t.len);
+  case TSR__CP_ILIKE:
+    return like_match(s.p, s.len, t.p, t.len, op == TSR__CP_ILIKE);
   case TSR__CP_CONTAINS:
     return contains(s.p, s.len, t.p, t.len);
   default:
@@ -694,6 +730,8 @@ static tsr_status type_error(tsr__colprog *p, tsr__cp_op op, int a, int b) {
                        tsr__colprog_type_name(p, a), tsr__colprog_type_name(p, b));
 }
 
+static tsr_status concat2(tsr__colprog *p, int a, int b, int *out);
+
 static tsr__cp_op mirror(tsr__cp_op op) {
   switch (op) {
   case TSR__CP_LT:
@@ -712,8 +750,10 @@ static tsr__cp_op mirror(tsr__cp_op op) {
 static bool is_temporal(tsr_type t) { return t.id == TSR_COL_DATE || t.id == TSR_COL_TIMESTAMP; }
 
 tsr_status tsr__colprog_binary(tsr__colprog *p, tsr__cp_op op, int a, int b, int *out) {
-  TSR_CHECK(a >= 0 && a < p->n && b >= 0 && b < p->n && op <= TSR__CP_STARTS_WITH, TSR_EINVAL,
+  TSR_CHECK(a >= 0 && a < p->n && b >= 0 && b < p->n && op <= TSR__CP_CONCAT, TSR_EINVAL,
             "column program: bad operands");
+  if (op == TSR__CP_CONCAT)
+    return concat2(p, a, b, out);
   bool cmp = op >= TSR__CP_EQ && op <= TSR__CP_GE;
   bool logic = op == TSR__CP_AND || op == TSR__CP_OR;
   bool strfn = op >= TSR__CP_LIKE && op <= TSR__CP_STARTS_WITH;
@@ -831,6 +871,18 @@ tsr_status tsr__colprog_binary(tsr__colprog *p, tsr__cp_op op, int a, int b, int
   return emit(p, v, out);
 }
 
+/* a || b: null if either is; other types cast to their text first. */
+static tsr_status concat2(tsr__colprog *p, int a, int b, int *out) {
+  const tsr_type str = {TSR_COL_STRING, 0};
+  if (p->v[a].type.id == TSR_NUM_COLTYPES || p->v[b].type.id == TSR_NUM_COLTYPES)
+    return typed_null(p, str, out);
+  TSR_TRY(tsr__colprog_cast(p, a, str, false, &a));
+  TSR_TRY(tsr__colprog_cast(p, b, str, false, &b));
+  cp_val v = {.code = I_CONCAT, .op = TSR__CP_CONCAT, .dt = DT_STR, .type = str, .a = a, .b = b,
+              .x3 = -1};
+  return emit(p, v, out);
+}
+
 /* ---- building: unary ---- */
 
 tsr_status tsr__colprog_unary(tsr__colprog *p, tsr__cp_op op, int a, int *out) {
@@ -933,15 +985,37 @@ tsr_status tsr__colprog_unary(tsr__colprog *p, tsr__cp_op op, int a, int *out) {
                 .b = -1};
     return emit(p, v, out);
   }
+  case TSR__CP_TRIM:
+  case TSR__CP_LTRIM:
+  case TSR__CP_RTRIM: {
+    if (!is_stringy(t))
+      return tsr_error_set(TSR_EDTYPE, "%s needs a string, not %s", tsr__cp_op_name(op),
+                           type_name(t));
+    TSR_TRY(decode(p, a, &a));
+    cp_val v = {.code = I_TRIM, .op = (uint8_t)op, .dt = DT_STR, .type = {TSR_COL_STRING, 0},
+                .a = a, .b = -1};
+    return emit(p, v, out);
+  }
   case TSR__CP_YEAR:
   case TSR__CP_MONTH:
   case TSR__CP_DAY:
-  case TSR__CP_HOUR: {
-    if (!is_temporal(t) || (op == TSR__CP_HOUR && t.id == TSR_COL_DATE))
+  case TSR__CP_HOUR:
+  case TSR__CP_MINUTE:
+  case TSR__CP_SECOND:
+  case TSR__CP_DOW:
+  case TSR__CP_ISODOW:
+  case TSR__CP_DOY:
+  case TSR__CP_QUARTER:
+  case TSR__CP_WEEK:
+  case TSR__CP_EPOCH: {
+    bool clock = op == TSR__CP_HOUR || op == TSR__CP_MINUTE || op == TSR__CP_SECOND;
+    if (!is_temporal(t) || (clock && t.id == TSR_COL_DATE))
       return tsr_error_set(TSR_EDTYPE, "%s needs a %s, not %s", tsr__cp_op_name(op),
-                           op == TSR__CP_HOUR ? "timestamp" : "date or timestamp", type_name(t));
-    cp_val v = {.code = I_DATEPART, .op = (uint8_t)op, .dt = TSR_INT64,
-                .src_dt = va->dt, .type = {TSR_COL_INT64, 0}, .a = a, .b = -1};
+                           clock ? "timestamp" : "date or timestamp", type_name(t));
+    bool epoch = op == TSR__CP_EPOCH;
+    cp_val v = {.code = epoch ? I_EPOCH : I_DATEPART, .op = (uint8_t)op,
+                .dt = epoch ? TSR_FLOAT64 : TSR_INT64, .src_dt = va->dt,
+                .type = {epoch ? TSR_COL_FLOAT64 : TSR_COL_INT64, 0}, .a = a, .b = -1};
     v.c.i = t.id == TSR_COL_TIMESTAMP ? units_per_sec(t.unit) : 0;
     return emit(p, v, out);
   }
@@ -949,6 +1023,295 @@ tsr_status tsr__colprog_unary(tsr__colprog *p, tsr__cp_op op, int a, int *out) {
     return tsr_error_set(TSR_EINVAL, "column program: %s is not a unary operator",
                          tsr__cp_op_name(op));
   }
+}
+
+/* ---- building: conditionals, casts, strings, dates ---- */
+
+static bool is_str_const(const cp_val *v) { return v->code == I_CONST && v->ck == C_STR; }
+
+/* Brings two branches (or coalesce arguments) to one type; `what` names
+ * the construct in the error.  Both null literals stay as they are. */
+static tsr_status branch_common(tsr__colprog *p, int *a, int *b, const char *what) {
+  tsr_type ta = p->v[*a].type, tb = p->v[*b].type;
+  bool na = ta.id == TSR_NUM_COLTYPES, nb = tb.id == TSR_NUM_COLTYPES;
+  if (na && nb)
+    return TSR_OK;
+  if (na)
+    TSR_TRY(typed_null(p, tb, a));
+  if (nb)
+    TSR_TRY(typed_null(p, ta, b));
+  /* A string literal beside a date or timestamp is read as one (DuckDB's
+   * implicit cast of a literal). */
+  if (is_temporal(ta) && is_str_const(&p->v[*b]))
+    TSR_TRY(tsr__colprog_cast(p, *b, ta, false, b));
+  if (is_temporal(tb) && is_str_const(&p->v[*a]))
+    TSR_TRY(tsr__colprog_cast(p, *a, tb, false, a));
+  ta = p->v[*a].type;
+  tb = p->v[*b].type;
+  if (is_stringy(ta) && is_stringy(tb)) {
+    TSR_TRY(decode(p, *a, a));
+    return decode(p, *b, b);
+  }
+  if (is_numeric(ta) && is_numeric(tb)) {
+    tsr_dtype ct;
+    TSR_TRY(numeric_common(p, a, b, &ct));
+    TSR_TRY(cast_to(p, *a, ct, a));
+    return cast_to(p, *b, ct, b);
+  }
+  if (ta.id == tb.id && (ta.id != TSR_COL_TIMESTAMP || ta.unit == tb.unit))
+    return TSR_OK;
+  return tsr_error_set(TSR_EDTYPE, "%s has values of incompatible types %s and %s", what,
+                       type_name(ta), type_name(tb));
+}
+
+static tsr_status check_value(const tsr__colprog *p, int v) {
+  TSR_CHECK(v >= 0 && v < p->n, TSR_EINVAL, "column program: no value %d", v);
+  return TSR_OK;
+}
+
+static tsr_status select3(tsr__colprog *p, int cond, int then, int els, const char *what,
+                          int *out) {
+  TSR_TRY(branch_common(p, &then, &els, what));
+  if (p->v[then].type.id == TSR_NUM_COLTYPES) /* null either way */
+    return tsr__colprog_null(p, out);
+  const cp_val *t = &p->v[then];
+  cp_val v = {.code = I_SELECT, .dt = t->dt, .type = t->type, .a = cond, .b = then, .x3 = els};
+  return emit(p, v, out); /* dictionaries were decoded by branch_common */
+}
+
+tsr_status tsr__colprog_if(tsr__colprog *p, int cond, int then, int els, int *out) {
+  TSR_TRY(check_value(p, cond));
+  TSR_TRY(check_value(p, then));
+  TSR_TRY(check_value(p, els));
+  tsr_type tc = p->v[cond].type;
+  if (tc.id == TSR_NUM_COLTYPES)
+    TSR_TRY(typed_null(p, (tsr_type){TSR_COL_BOOL, 0}, &cond));
+  else if (tc.id != TSR_COL_BOOL)
+    return tsr_error_set(TSR_EDTYPE, "a CASE condition must be bool, not %s", type_name(tc));
+  return select3(p, cond, then, els, "CASE", out);
+}
+
+tsr_status tsr__colprog_coalesce(tsr__colprog *p, const int *args, int n, int *out) {
+  TSR_CHECK(n >= 1, TSR_EINVAL, "coalesce needs at least one argument");
+  for (int k = 0; k < n; k++)
+    TSR_TRY(check_value(p, args[k]));
+  int r = args[n - 1];
+  for (int k = n - 2; k >= 0; k--) {
+    int isnull, valid;
+    TSR_TRY(tsr__colprog_unary(p, TSR__CP_IS_NULL, args[k], &isnull));
+    TSR_TRY(tsr__colprog_unary(p, TSR__CP_NOT, isnull, &valid));
+    TSR_TRY(select3(p, valid, args[k], r, "coalesce", &r));
+  }
+  *out = r;
+  return TSR_OK;
+}
+
+tsr_status tsr__colprog_nullif(tsr__colprog *p, int a, int b, int *out) {
+  TSR_TRY(check_value(p, a));
+  TSR_TRY(check_value(p, b));
+  if (p->v[a].type.id == TSR_NUM_COLTYPES)
+    return tsr__colprog_null(p, out);
+  int eq, nul;
+  TSR_TRY(tsr__colprog_binary(p, TSR__CP_EQ, a, b, &eq));
+  TSR_TRY(typed_null(p, p->v[a].type, &nul));
+  return select3(p, eq, nul, a, "nullif", out);
+}
+
+tsr_status tsr__colprog_cast(tsr__colprog *p, int a, tsr_type to, bool try_, int *out) {
+  TSR_TRY(check_value(p, a));
+  TSR_CHECK((unsigned)to.id < TSR_NUM_COLTYPES &&
+                (to.id != TSR_COL_TIMESTAMP || (unsigned)to.unit < 4),
+            TSR_EINVAL, "cast: invalid target type");
+  if (to.id == TSR_COL_DICT)
+    return tsr_error_set(TSR_EDTYPE,
+                         "cannot cast %s to dict in an expression (tsr_frame_cast makes "
+                         "dictionary columns)",
+                         tsr__colprog_type_name(p, a));
+  if (to.id != TSR_COL_TIMESTAMP)
+    to.unit = 0;
+  tsr_type t = p->v[a].type;
+  if (t.id == TSR_NUM_COLTYPES)
+    return typed_null(p, to, out);
+  if (t.id == TSR_COL_DICT) {
+    TSR_TRY(decode(p, a, &a));
+    t = p->v[a].type;
+  }
+  if (t.id == to.id && t.unit == to.unit) {
+    if (p->v[a].literal && (p->v[a].ck == C_INT || p->v[a].ck == C_UINT || p->v[a].ck == C_FLOAT))
+      return literal_as(p, a, (tsr_dtype)p->v[a].dt, out); /* no longer weak */
+    *out = a;
+    return TSR_OK;
+  }
+  bool sn = is_numeric(t) || t.id == TSR_COL_BOOL, dn = is_numeric(to) || to.id == TSR_COL_BOOL;
+  bool ok = (sn && dn) || t.id == TSR_COL_STRING || to.id == TSR_COL_STRING ||
+            (is_temporal(t) && is_temporal(to));
+  if (!ok)
+    return tsr_error_set(TSR_EDTYPE, "cannot cast %s to %s", type_name(t), type_name(to));
+  cp_val v = {.code = I_UCAST, .dt = to.id == TSR_COL_STRING ? DT_STR : (uint8_t)tsr_type_dtype(to),
+              .src_dt = p->v[a].dt, .type = to, .a = a, .b = -1, .aux = try_};
+  return emit(p, v, out);
+}
+
+bool tsr__cp_sql_type(const char *name, tsr_type *out) {
+  static const struct {
+    const char *name;
+    tsr_coltype id;
+  } sql[] = {{"tinyint", TSR_COL_INT8},     {"int1", TSR_COL_INT8},
+             {"smallint", TSR_COL_INT16},   {"int2", TSR_COL_INT16},
+             {"short", TSR_COL_INT16},      {"integer", TSR_COL_INT32},
+             {"int", TSR_COL_INT32},        {"int4", TSR_COL_INT32},
+             {"signed", TSR_COL_INT32},     {"bigint", TSR_COL_INT64},
+             {"int8", TSR_COL_INT64},       {"long", TSR_COL_INT64},
+             {"utinyint", TSR_COL_UINT8},   {"usmallint", TSR_COL_UINT16},
+             {"uinteger", TSR_COL_UINT32},  {"ubigint", TSR_COL_UINT64},
+             {"real", TSR_COL_FLOAT32},     {"float4", TSR_COL_FLOAT32},
+             {"float", TSR_COL_FLOAT32},    {"double", TSR_COL_FLOAT64},
+             {"float8", TSR_COL_FLOAT64},   {"varchar", TSR_COL_STRING},
+             {"text", TSR_COL_STRING},      {"string", TSR_COL_STRING},
+             {"char", TSR_COL_STRING},      {"bpchar", TSR_COL_STRING},
+             {"boolean", TSR_COL_BOOL},     {"bool", TSR_COL_BOOL},
+             {"logical", TSR_COL_BOOL},     {"date", TSR_COL_DATE},
+             {"timestamp", TSR_COL_TIMESTAMP}, {"datetime", TSR_COL_TIMESTAMP}};
+  for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++)
+    if (strcasecmp(name, sql[i].name) == 0) {
+      *out = (tsr_type){sql[i].id, sql[i].id == TSR_COL_TIMESTAMP ? TSR_TIME_US : 0};
+      return true;
+    }
+  return tsr_type_parse(name, out) == TSR_OK; /* the caller sets its own message */
+}
+
+tsr_status tsr__colprog_concat(tsr__colprog *p, const int *args, int n, int *out) {
+  int r = -1;
+  for (int k = 0; k < n; k++) {
+    TSR_TRY(check_value(p, args[k]));
+    if (p->v[args[k]].type.id == TSR_NUM_COLTYPES)
+      continue;
+    int c, e;
+    TSR_TRY(tsr__colprog_cast(p, args[k], (tsr_type){TSR_COL_STRING, 0}, false, &c));
+    TSR_TRY(tsr__colprog_string(p, "", 0, &e));
+    int pair[2] = {c, e};
+    TSR_TRY(tsr__colprog_coalesce(p, pair, 2, &c));
+    if (r < 0)
+      r = c;
+    else
+      TSR_TRY(concat2(p, r, c, &r));
+  }
+  if (r < 0)
+    return tsr__colprog_string(p, "", 0, out);
+  *out = r;
+  return TSR_OK;
+}
+
+/* An integer argument as int64 (floats rounded as CAST does). */
+static tsr_status as_int64(tsr__colprog *p, int a, const char *fn, int *out) {
+  tsr_type t = p->v[a].type;
+  if (t.id == TSR_NUM_COLTYPES)
+    return typed_null(p, (tsr_type){TSR_COL_INT64, 0}, out);
+  if (!is_numeric(t))
+    return tsr_error_set(TSR_EDTYPE, "%s needs integer positions, not %s", fn, type_name(t));
+  if (tsr_dtype_is_float((tsr_dtype)p->v[a].dt) || p->v[a].dt == TSR_UINT64)
+    return tsr__colprog_cast(p, a, (tsr_type){TSR_COL_INT64, 0}, false, out);
+  return cast_to(p, a, TSR_INT64, out);
+}
+
+tsr_status tsr__colprog_substr(tsr__colprog *p, int s, int start, int len, int *out) {
+  TSR_TRY(check_value(p, s));
+  TSR_TRY(check_value(p, start));
+  if (len >= 0)
+    TSR_TRY(check_value(p, len));
+  tsr_type t = p->v[s].type;
+  if (t.id == TSR_NUM_COLTYPES)
+    return typed_null(p, (tsr_type){TSR_COL_STRING, 0}, out);
+  if (!is_stringy(t))
+    return tsr_error_set(TSR_EDTYPE, "substr needs a string, not %s", type_name(t));
+  TSR_TRY(decode(p, s, &s));
+  TSR_TRY(as_int64(p, start, "substr", &start));
+  if (len >= 0)
+    TSR_TRY(as_int64(p, len, "substr", &len));
+  cp_val v = {.code = I_SUBSTR, .dt = DT_STR, .type = {TSR_COL_STRING, 0}, .a = s, .b = start,
+              .x3 = len};
+  return emit(p, v, out);
+}
+
+tsr_status tsr__colprog_replace(tsr__colprog *p, int s, int from, int to, int *out) {
+  TSR_TRY(check_value(p, s));
+  TSR_TRY(check_value(p, from));
+  TSR_TRY(check_value(p, to));
+  const tsr_type str = {TSR_COL_STRING, 0};
+  if (p->v[s].type.id == TSR_NUM_COLTYPES || p->v[from].type.id == TSR_NUM_COLTYPES ||
+      p->v[to].type.id == TSR_NUM_COLTYPES)
+    return typed_null(p, str, out);
+  if (!is_stringy(p->v[s].type))
+    return tsr_error_set(TSR_EDTYPE, "replace needs a string, not %s",
+                         tsr__colprog_type_name(p, s));
+  if (!is_str_const(&p->v[from]) || !is_str_const(&p->v[to]))
+    return tsr_error_set(TSR_EDTYPE, "replace needs constant strings to find and to put (not %s "
+                                     "and %s expressions)",
+                         tsr__colprog_type_name(p, from), tsr__colprog_type_name(p, to));
+  TSR_TRY(decode(p, s, &s));
+  cp_val v = {.code = I_REPLACE, .dt = DT_STR, .type = str, .a = s, .b = from, .x3 = to};
+  return emit(p, v, out);
+}
+
+tsr_status tsr__colprog_in(tsr__colprog *p, int x, const int *list, int n, bool negate,
+                           int *out) {
+  TSR_CHECK(n >= 1, TSR_EINVAL, "IN needs at least one value");
+  int r = -1;
+  for (int k = 0; k < n; k++) {
+    int eq;
+    TSR_TRY(tsr__colprog_binary(p, TSR__CP_EQ, x, list[k], &eq));
+    if (r < 0)
+      r = eq;
+    else
+      TSR_TRY(tsr__colprog_binary(p, TSR__CP_OR, r, eq, &r));
+  }
+  if (negate)
+    return tsr__colprog_unary(p, TSR__CP_NOT, r, out);
+  *out = r;
+  return TSR_OK;
+}
+
+tsr_status tsr__colprog_between(tsr__colprog *p, int x, int lo, int hi, bool negate, int *out) {
+  int ge, le, r;
+  TSR_TRY(tsr__colprog_binary(p, TSR__CP_GE, x, lo, &ge));
+  TSR_TRY(tsr__colprog_binary(p, TSR__CP_LE, x, hi, &le));
+  TSR_TRY(tsr__colprog_binary(p, TSR__CP_AND, ge, le, &r));
+  if (negate)
+    return tsr__colprog_unary(p, TSR__CP_NOT, r, out);
+  *out = r;
+  return TSR_OK;
+}
+
+static const char *const trunc_names[TSR__TRUNC_NUM] = {"year", "quarter", "month", "week",
+                                                        "day",  "hour",    "minute", "second"};
+
+bool tsr__cp_trunc_parse(const char *name, tsr__cp_trunc *out) {
+  size_t n = strlen(name);
+  for (int u = 0; u < TSR__TRUNC_NUM; u++) {
+    size_t k = strlen(trunc_names[u]);
+    if ((n == k || (n == k + 1 && (name[k] == 's' || name[k] == 'S'))) &&
+        strncasecmp(name, trunc_names[u], k) == 0) {
+      *out = (tsr__cp_trunc)u;
+      return true;
+    }
+  }
+  return false;
+}
+
+tsr_status tsr__colprog_date_trunc(tsr__colprog *p, tsr__cp_trunc unit, int a, int *out) {
+  TSR_TRY(check_value(p, a));
+  TSR_CHECK((unsigned)unit < TSR__TRUNC_NUM, TSR_EINVAL, "date_trunc: invalid unit");
+  tsr_type t = p->v[a].type;
+  tsr_type rt = {TSR_COL_TIMESTAMP, t.id == TSR_COL_TIMESTAMP ? t.unit : TSR_TIME_US};
+  if (t.id == TSR_NUM_COLTYPES)
+    return typed_null(p, rt, out);
+  if (!is_temporal(t))
+    return tsr_error_set(TSR_EDTYPE, "date_trunc needs a date or timestamp, not %s",
+                         type_name(t));
+  cp_val v = {.code = I_DTRUNC, .dt = TSR_INT64, .src_dt = p->v[a].dt, .type = rt, .a = a,
+              .b = -1, .aux = (int32_t)unit};
+  v.c.i = t.id == TSR_COL_TIMESTAMP ? units_per_sec(t.unit) : 0;
+  return emit(p, v, out);
 }
 
 /* ---- running ------------------------------------------------------------------------------- */
@@ -960,6 +1323,8 @@ typedef struct reg {
   uint8_t *mbuf;
   char *sbuf; /* I_CASE scratch */
   size_t scap;
+  uint8_t *e;    /* rows whose value is an error (computed, not yet raised), NULL: none */
+  uint8_t *ebuf;
   tsr__colread in; /* I_LOAD */
 } reg;
 
@@ -1084,16 +1449,19 @@ TSR__CLONES static void cast_loop(int to, int from, void *dst, const void *src, 
 /* FOR_NUM(FROM_##T) expands FROM_<T>(DT2, T2) for each source type; the
  * target bool is never a cast target (comparisons make bools). */
 
-static tsr_status overflow_error(const runner *rn, const cp_val *v, const uint8_t *ovf,
-                                 const uint8_t *m, int n) {
-  for (int i = 0; i < n; i++)
-    if (ovf[i] && (m == NULL || m[i]))
-      return tsr_error_set(TSR_EOVERFLOW,
-                           "%s%s%s overflows %s at row %lld of row chunk %lld (integer "
-                           "arithmetic never wraps; cast to a wider type or to float64)",
-                           v->label ? v->label : "", v->label ? ": " : "",
-                           tsr__cp_op_name((tsr__cp_op)v->op), tsr_dtype_name((tsr_dtype)v->dt),
-                           (long long)(rn->row0 + i), (long long)rn->chunk);
+/* Marks the valid rows flagged in ovf as errors of out.  Errors are not
+ * raised here: they travel with the values (reg.e) and are raised by
+ * run_batch only when the result holds one, so a CASE branch not chosen
+ * in a row (or a coalesce argument not needed) raises nothing there. */
+static tsr_status flag_errors(reg *out, const uint8_t *ovf, const uint8_t *m, int n) {
+  unsigned any = 0;
+  for (int i = 0; i < n; i++) {
+    uint8_t f = (uint8_t)(ovf[i] && (m == NULL || m[i]));
+    out->ebuf[i] = f;
+    any |= f;
+  }
+  if (any)
+    out->e = out->ebuf;
   return TSR_OK;
 }
 
@@ -1158,7 +1526,7 @@ static tsr_status overflow_error(const runner *rn, const cp_val *v, const uint8_
                  : v->op == TSR__CP_MUL ? (uint8_t)__builtin_mul_overflow(a[i], b[i], &t) \
                                         : (uint8_t)(sgn && b[i] == (T)-1 && a[i] == (T)MIN); \
       }                                                                                  \
-      TSR_TRY(overflow_error(rn, v, ovf, out->m, n));                                    \
+      TSR_TRY(flag_errors(out, ovf, out->m, n));                                         \
     }                                                                                    \
     break;                                                                               \
   }
@@ -1202,6 +1570,7 @@ static tsr_status overflow_error(const runner *rn, const cp_val *v, const uint8_
 
 TSR__CLONES static tsr_status run_arith(const runner *rn, const cp_val *v, reg *out, const reg *ra,
                             const reg *rb, int n) {
+  (void)rn;
   out->x = out->xbuf;
   out->m = and_masks(out, ra->m, rb->m, n);
   switch (v->dt) {
@@ -1275,6 +1644,7 @@ TSR__CLONES static void run_cmp(const cp_val *v, reg *out, const reg *ra, const 
 }
 
 static tsr_status run_negabs(const runner *rn, const cp_val *v, reg *out, const reg *ra, int n) {
+  (void)rn;
   out->x = out->xbuf;
   out->m = ra->m;
   switch (v->dt) {
@@ -1293,7 +1663,7 @@ static tsr_status run_negabs(const runner *rn, const cp_val *v, reg *out, const 
       uint8_t ovf[TSR__CP_BATCH];                                                           \
       for (int i = 0; i < n; i++)                                                           \
         ovf[i] = a[i] == (T)MIN;                                                            \
-      TSR_TRY(overflow_error(rn, v, ovf, out->m, n));                                       \
+      TSR_TRY(flag_errors(out, ovf, out->m, n));                                            \
     }                                                                                       \
     break;                                                                                  \
   }
@@ -1431,41 +1801,517 @@ static tsr_status grow_scratch(runner *rn, reg *r, size_t need) {
   return TSR_OK;
 }
 
+/* Days and seconds of the day (floored) of value i of a date (ups 0) or
+ * timestamp register; *frac: the units below the second. */
+static void split_time(const void *x, int64_t ups, int i, int64_t *days, int64_t *sod,
+                       int64_t *frac) {
+  if (ups == 0) {
+    *days = ((const int32_t *)x)[i];
+    *sod = *frac = 0;
+    return;
+  }
+  int64_t t = ((const int64_t *)x)[i], per = 86400 * ups;
+  int64_t d = t / per, rem = t % per;
+  if (rem < 0) {
+    rem += per;
+    d--;
+  }
+  *days = d;
+  *sod = rem / ups;
+  *frac = rem % ups;
+}
+
+/* Sunday 0 .. Saturday 6 (1970-01-01 was a Thursday). */
+static int64_t day_of_week(int64_t days) { return ((days % 7) + 11) % 7; }
+
+/* The ISO 8601 week (1..53): the week of the Thursday of the same week. */
+static int64_t iso_week(int64_t days) {
+  int64_t isodow = (day_of_week(days) + 6) % 7; /* Monday 0 */
+  int64_t thu = days - isodow + 3, y, m, d;
+  civil_from_days(thu, &y, &m, &d);
+  return (thu - days_from_civil(y, 1, 1)) / 7 + 1;
+}
+
 static void run_datepart(const cp_val *v, reg *out, const reg *ra, int n) {
   int64_t *d = out->xbuf;
   out->x = d;
   out->m = ra->m;
   int64_t ups = v->c.i; /* 0: dates */
   for (int i = 0; i < n; i++) {
-    int64_t days, sod = 0;
-    if (ups == 0) {
-      days = ((const int32_t *)ra->x)[i];
-    } else {
-      int64_t t = ((const int64_t *)ra->x)[i], per = 86400 * ups;
-      days = t / per;
-      int64_t rem = t % per;
-      if (rem < 0) {
-        rem += per;
-        days--;
-      }
-      sod = rem / ups;
-    }
-    if (v->op == TSR__CP_HOUR) {
+    int64_t days, sod, frac;
+    split_time(ra->x, ups, i, &days, &sod, &frac);
+    switch (v->op) {
+    case TSR__CP_HOUR:
       d[i] = sod / 3600;
       continue;
+    case TSR__CP_MINUTE:
+      d[i] = sod / 60 % 60;
+      continue;
+    case TSR__CP_SECOND:
+      d[i] = sod % 60;
+      continue;
+    case TSR__CP_DOW:
+      d[i] = day_of_week(days);
+      continue;
+    case TSR__CP_ISODOW:
+      d[i] = (day_of_week(days) + 6) % 7 + 1;
+      continue;
+    case TSR__CP_WEEK:
+      d[i] = iso_week(days);
+      continue;
+    default:
+      break;
     }
     int64_t y, m, dd;
     civil_from_days(days, &y, &m, &dd);
-    d[i] = v->op == TSR__CP_YEAR ? y : v->op == TSR__CP_MONTH ? m : dd;
+    switch (v->op) {
+    case TSR__CP_YEAR:
+      d[i] = y;
+      break;
+    case TSR__CP_MONTH:
+      d[i] = m;
+      break;
+    case TSR__CP_QUARTER:
+      d[i] = (m - 1) / 3 + 1;
+      break;
+    case TSR__CP_DOY:
+      d[i] = days - days_from_civil(y, 1, 1) + 1;
+      break;
+    default:
+      d[i] = dd;
+      break;
+    }
   }
 }
 
+static void run_epoch(const cp_val *v, reg *out, const reg *ra, int n) {
+  double *d = out->xbuf;
+  out->x = d;
+  out->m = ra->m;
+  int64_t ups = v->c.i;
+  for (int i = 0; i < n; i++) {
+    int64_t days, sod, frac;
+    split_time(ra->x, ups, i, &days, &sod, &frac);
+    d[i] = (double)(days * 86400 + sod) + (ups ? (double)frac / (double)ups : 0.0);
+  }
+}
+
+static tsr_status run_dtrunc(const cp_val *v, reg *out, const reg *ra, int n) {
+  int64_t *d = out->xbuf;
+  out->x = d;
+  out->m = ra->m;
+  int64_t ups = v->c.i, ups_out = ups ? ups : 1000000;
+  uint8_t ovf[TSR__CP_BATCH];
+  unsigned any = 0;
+  for (int i = 0; i < n; i++) {
+    int64_t days, sod, frac, y, m, dd;
+    split_time(ra->x, ups, i, &days, &sod, &frac);
+    switch ((tsr__cp_trunc)v->aux) {
+    case TSR__TRUNC_YEAR:
+    case TSR__TRUNC_QUARTER:
+    case TSR__TRUNC_MONTH:
+      civil_from_days(days, &y, &m, &dd);
+      m = v->aux == TSR__TRUNC_YEAR ? 1 : v->aux == TSR__TRUNC_QUARTER ? (m - 1) / 3 * 3 + 1 : m;
+      days = days_from_civil(y, (unsigned)m, 1);
+      sod = 0;
+      break;
+    case TSR__TRUNC_WEEK:
+      days -= (day_of_week(days) + 6) % 7;
+      sod = 0;
+      break;
+    case TSR__TRUNC_DAY:
+      sod = 0;
+      break;
+    case TSR__TRUNC_HOUR:
+      sod -= sod % 3600;
+      break;
+    case TSR__TRUNC_MINUTE:
+      sod -= sod % 60;
+      break;
+    default:
+      break;
+    }
+    int64_t r;
+    ovf[i] = (uint8_t)__builtin_mul_overflow(days * 86400 + sod, ups_out, &r);
+    any |= ovf[i];
+    d[i] = r;
+  }
+  if (any)
+    TSR_TRY(flag_errors(out, ovf, out->m, n));
+  return TSR_OK;
+}
+
+/* ---- casts ---- */
+
+/* Stores x (a signed integer or bool) as dtype dt at d[i]; false when out
+ * of range. */
+static bool store_i(int dt, int64_t x, void *d, int i) {
+  switch (dt) {
+  case TSR_BOOL:
+    ((uint8_t *)d)[i] = x != 0;
+    return true;
+#define ST(DT, T, LO, HI)                                                                         \
+  case DT:                                                                                        \
+    if (x < (LO) || (x > 0 && (uint64_t)x > (HI)))                                                \
+      return false;                                                                               \
+    ((T *)d)[i] = (T)x;                                                                           \
+    return true;
+    ST(TSR_INT8, int8_t, INT8_MIN, INT8_MAX)
+    ST(TSR_INT16, int16_t, INT16_MIN, INT16_MAX)
+    ST(TSR_INT32, int32_t, INT32_MIN, INT32_MAX)
+    ST(TSR_INT64, int64_t, INT64_MIN, INT64_MAX)
+    ST(TSR_UINT8, uint8_t, 0, UINT8_MAX)
+    ST(TSR_UINT16, uint16_t, 0, UINT16_MAX)
+    ST(TSR_UINT32, uint32_t, 0, UINT32_MAX)
+    ST(TSR_UINT64, uint64_t, 0, UINT64_MAX)
+#undef ST
+  case TSR_FLOAT32:
+    ((float *)d)[i] = (float)x;
+    return true;
+  default:
+    ((double *)d)[i] = (double)x;
+    return true;
+  }
+}
+
+static bool store_u(int dt, uint64_t x, void *d, int i) {
+  if (x <= (uint64_t)INT64_MAX)
+    return store_i(dt, (int64_t)x, d, i);
+  switch (dt) {
+  case TSR_BOOL:
+    ((uint8_t *)d)[i] = 1;
+    return true;
+  case TSR_UINT64:
+    ((uint64_t *)d)[i] = x;
+    return true;
+  case TSR_FLOAT32:
+    ((float *)d)[i] = (float)x;
+    return true;
+  case TSR_FLOAT64:
+    ((double *)d)[i] = (double)x;
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* Floats to integers round half to even (nearbyint), as DuckDB's CAST. */
+static bool store_f(int dt, double x, void *d, int i) {
+  switch (dt) {
+  case TSR_BOOL:
+    ((uint8_t *)d)[i] = x != 0;
+    return true;
+  case TSR_FLOAT32:
+    if (isfinite(x) && fabs(x) > 3.4028234663852886e38)
+      return false;
+    ((float *)d)[i] = (float)x;
+    return true;
+  case TSR_FLOAT64:
+    ((double *)d)[i] = x;
+    return true;
+  default:
+    break;
+  }
+  if (!isfinite(x))
+    return false;
+  double r = nearbyint(x);
+  if (dt == TSR_UINT64)
+    return r >= 0 && r < 18446744073709551616.0 && store_u(dt, (uint64_t)r, d, i);
+  return r >= -9223372036854775808.0 && r < 9223372036854775808.0 &&
+         store_i(dt, (int64_t)r, d, i);
+}
+
+static bool convert_num(int sdt, const void *x, int i, int dt, void *d) {
+  switch (sdt) {
+  case TSR_BOOL:
+    return store_i(dt, ((const uint8_t *)x)[i] != 0, d, i);
+  case TSR_INT8:
+    return store_i(dt, ((const int8_t *)x)[i], d, i);
+  case TSR_INT16:
+    return store_i(dt, ((const int16_t *)x)[i], d, i);
+  case TSR_INT32:
+    return store_i(dt, ((const int32_t *)x)[i], d, i);
+  case TSR_INT64:
+    return store_i(dt, ((const int64_t *)x)[i], d, i);
+  case TSR_UINT8:
+    return store_i(dt, ((const uint8_t *)x)[i], d, i);
+  case TSR_UINT16:
+    return store_i(dt, ((const uint16_t *)x)[i], d, i);
+  case TSR_UINT32:
+    return store_i(dt, ((const uint32_t *)x)[i], d, i);
+  case TSR_UINT64:
+    return store_u(dt, ((const uint64_t *)x)[i], d, i);
+  case TSR_FLOAT32:
+    return store_f(dt, ((const float *)x)[i], d, i);
+  default:
+    return store_f(dt, ((const double *)x)[i], d, i);
+  }
+}
+
+/* Dates and timestamps to each other: false on overflow. */
+static bool convert_time(tsr_type st, const void *x, int i, tsr_type dt, void *d) {
+  int64_t days, sod, frac, ups_s = st.id == TSR_COL_TIMESTAMP ? units_per_sec(st.unit) : 0;
+  if (dt.id == TSR_COL_DATE) {
+    split_time(x, ups_s, i, &days, &sod, &frac);
+    if (days < INT32_MIN || days > INT32_MAX)
+      return false;
+    ((int32_t *)d)[i] = (int32_t)days;
+    return true;
+  }
+  int64_t ups_d = units_per_sec(dt.unit), r;
+  if (st.id == TSR_COL_DATE)
+    return !__builtin_mul_overflow((int64_t)((const int32_t *)x)[i], 86400 * ups_d,
+                                   &((int64_t *)d)[i]);
+  int64_t t = ((const int64_t *)x)[i];
+  if (ups_d >= ups_s) {
+    if (__builtin_mul_overflow(t, ups_d / ups_s, &r))
+      return false;
+  } else {
+    int64_t k = ups_s / ups_d;
+    r = t / k - (t % k < 0);
+  }
+  ((int64_t *)d)[i] = r;
+  return true;
+}
+
+static tsr_status run_ucast(runner *rn, const cp_val *v, reg *out, const reg *ra, int n) {
+  tsr_type st = rn->p->v[v->a].type, dt = v->type;
+  const uint8_t *m = ra->m;
+  out->x = out->xbuf;
+  out->m = ra->m;
+  if (dt.id == TSR_COL_STRING) {
+    TSR_TRY(grow_scratch(rn, out, (size_t)n * TSR__VT_MAX + 1));
+    sv *d = out->xbuf;
+    size_t used = 0;
+    for (int i = 0; i < n; i++) {
+      if (m != NULL && !m[i]) {
+        d[i] = (sv){out->sbuf, 0};
+        continue;
+      }
+      size_t len = tsr__vt_format(st, ra->x, i, out->sbuf + used);
+      d[i] = (sv){out->sbuf + used, len};
+      used += len;
+    }
+    return TSR_OK;
+  }
+  uint8_t bad[TSR__CP_BATCH];
+  unsigned any = 0;
+  size_t w = tsr_type_width(dt);
+  for (int i = 0; i < n; i++) {
+    bool ok = true;
+    if (m == NULL || m[i]) {
+      if (st.id == TSR_COL_STRING) {
+        const sv *a = ra->x;
+        ok = tsr__vt_parse(dt, a[i].p, a[i].len, (char *)out->xbuf + (size_t)i * w);
+      } else if (is_temporal(st)) {
+        ok = convert_time(st, ra->x, i, dt, out->xbuf);
+      } else {
+        ok = convert_num(v->src_dt, ra->x, i, v->dt, out->xbuf);
+      }
+    }
+    bad[i] = !ok;
+    any |= !ok;
+  }
+  if (!any)
+    return TSR_OK;
+  if (v->aux) { /* TRY_CAST: null */
+    for (int i = 0; i < n; i++)
+      out->mbuf[i] = (uint8_t)((m == NULL || m[i]) && !bad[i]);
+    out->m = out->mbuf;
+    return TSR_OK;
+  }
+  return flag_errors(out, bad, m, n);
+}
+
+/* ---- strings ---- */
+
+/* Byte offset of code point k (0 <= k <= code points) of s. */
+static size_t cp_offset(sv s, int64_t k, bool ascii) {
+  if (ascii)
+    return (size_t)k;
+  size_t i = 0;
+  for (int64_t c = 0; c < k && i < s.len; c++)
+    i += cp_bytes(s.p + i, s.len - i);
+  return i;
+}
+
+static int64_t sat_add(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r))
+    return b > 0 ? INT64_MAX : INT64_MIN;
+  return r;
+}
+
+/* DuckDB's substring: [start, end) in code points, clamped to the string. */
+static sv substr_of(sv s, int64_t off, bool has_len, int64_t len) {
+  int64_t ncp = (int64_t)utf8_len(s.p, s.len);
+  int64_t st = off > 0 ? off - 1 : off == 0 ? -1 : sat_add(ncp, off), end;
+  if (!has_len) {
+    end = ncp;
+  } else if (len >= 0) {
+    end = sat_add(st, len);
+  } else {
+    end = st;
+    st = sat_add(st, len);
+  }
+  st = st < 0 ? 0 : st > ncp ? ncp : st;
+  end = end < 0 ? 0 : end > ncp ? ncp : end;
+  if (end <= st)
+    return (sv){s.p, 0};
+  bool ascii = ncp == (int64_t)s.len;
+  size_t b0 = cp_offset(s, st, ascii), b1 = cp_offset(s, end, ascii);
+  return (sv){s.p + b0, b1 - b0};
+}
+
+static tsr_status run_strfn(runner *rn, const cp_val *v, reg *out, const reg *ra, const reg *rb,
+                            const reg *rc, int n) {
+  const sv *a = ra->x;
+  sv *d = out->xbuf;
+  out->x = d;
+  uint8_t *m = and_masks(out, ra->m, rb ? rb->m : NULL, n);
+  if (rc != NULL && rc->m != NULL) {
+    if (m == NULL) {
+      memcpy(out->mbuf, rc->m, (size_t)n);
+    } else {
+      if (m != out->mbuf)
+        memcpy(out->mbuf, m, (size_t)n);
+      for (int i = 0; i < n; i++)
+        out->mbuf[i] &= rc->m[i];
+    }
+    m = out->mbuf;
+  }
+  out->m = m;
+  switch ((icode)v->code) {
+  case I_TRIM:
+    for (int i = 0; i < n; i++) {
+      const char *p = a[i].p;
+      size_t lo = 0, hi = (m == NULL || m[i]) ? a[i].len : 0;
+      if (v->op != TSR__CP_RTRIM)
+        while (lo < hi && p[lo] == ' ')
+          lo++;
+      if (v->op != TSR__CP_LTRIM)
+        while (hi > lo && p[hi - 1] == ' ')
+          hi--;
+      d[i] = (sv){p + lo, hi - lo};
+    }
+    return TSR_OK;
+  case I_SUBSTR: {
+    const int64_t *st = rb->x, *ln = rc ? rc->x : NULL;
+    for (int i = 0; i < n; i++)
+      d[i] = (m == NULL || m[i]) ? substr_of(a[i], st[i], ln != NULL, ln ? ln[i] : 0)
+                                 : (sv){a[i].p, 0};
+    return TSR_OK;
+  }
+  case I_CONCAT: {
+    const sv *b = rb->x;
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+      if (m == NULL || m[i])
+        total += a[i].len + b[i].len;
+    TSR_TRY(grow_scratch(rn, out, total + 1));
+    size_t used = 0;
+    for (int i = 0; i < n; i++) {
+      if (m != NULL && !m[i]) {
+        d[i] = (sv){out->sbuf, 0};
+        continue;
+      }
+      char *q = out->sbuf + used;
+      if (a[i].len)
+        memcpy(q, a[i].p, a[i].len);
+      if (b[i].len)
+        memcpy(q + a[i].len, b[i].p, b[i].len);
+      d[i] = (sv){q, a[i].len + b[i].len};
+      used += a[i].len + b[i].len;
+    }
+    return TSR_OK;
+  }
+  default: { /* I_REPLACE */
+    const sv *from = rb->x, *to = rc->x;
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+      if (m == NULL || m[i]) {
+        size_t grow = to[i].len > from[i].len ? to[i].len - from[i].len : 0;
+        total += a[i].len + (from[i].len ? a[i].len / from[i].len * grow : 0);
+      }
+    TSR_TRY(grow_scratch(rn, out, total + 1));
+    size_t used = 0;
+    for (int i = 0; i < n; i++) {
+      char *q = out->sbuf + used;
+      size_t k = 0, len = 0;
+      if (m == NULL || m[i]) {
+        sv s = a[i], f = from[i], t = to[i];
+        while (k < s.len) {
+          if (f.len && f.len <= s.len - k && s.p[k] == f.p[0] && memcmp(s.p + k, f.p, f.len) == 0) {
+            if (t.len)
+              memcpy(q + len, t.p, t.len);
+            len += t.len;
+            k += f.len;
+          } else {
+            q[len++] = s.p[k++];
+          }
+        }
+      }
+      d[i] = (sv){q, len};
+      used += len;
+    }
+    return TSR_OK;
+  }
+  }
+}
+
+/* out = cond ? a : b per row; errors follow the chosen side. */
+static void run_select(reg *out, const reg *rcond, const reg *ra, const reg *rb, int dt, int n) {
+  uint8_t ch[TSR__CP_BATCH];
+  const uint8_t *cx = rcond->x, *cm = rcond->m;
+  for (int i = 0; i < n; i++)
+    ch[i] = (uint8_t)((cx[i] != 0) & (cm == NULL || cm[i]));
+  out->x = out->xbuf;
+  switch (dt_width(dt)) {
+#define SEL(W, T)                                                                                 \
+  case W: {                                                                                       \
+    const T *a = ra->x, *b = rb->x;                                                               \
+    T *d = out->xbuf;                                                                             \
+    for (int i = 0; i < n; i++)                                                                   \
+      d[i] = ch[i] ? a[i] : b[i];                                                                 \
+    break;                                                                                        \
+  }
+    SEL(1, uint8_t)
+    SEL(2, uint16_t)
+    SEL(4, uint32_t)
+    SEL(8, uint64_t)
+    SEL(16, sv)
+#undef SEL
+  default:
+    break;
+  }
+  if (ra->m == NULL && rb->m == NULL) {
+    out->m = NULL;
+  } else {
+    for (int i = 0; i < n; i++)
+      out->mbuf[i] = ch[i] ? (ra->m ? ra->m[i] : 1) : (rb->m ? rb->m[i] : 1);
+    out->m = out->mbuf;
+  }
+  out->e = NULL;
+  if (rcond->e == NULL && ra->e == NULL && rb->e == NULL)
+    return;
+  unsigned any = 0;
+  for (int i = 0; i < n; i++) {
+    uint8_t e = (uint8_t)((rcond->e ? rcond->e[i] : 0) |
+                          (ch[i] ? (ra->e ? ra->e[i] : 0) : (rb->e ? rb->e[i] : 0)));
+    out->ebuf[i] = e;
+    any |= e;
+  }
+  if (any)
+    out->e = out->ebuf;
+}
+
 /* Runs instruction k of the batch of n rows starting at row rn->row0. */
-static tsr_status run_one(runner *rn, int k, int n) {
+static tsr_status run_op(runner *rn, int k, int n) {
   const cp_val *v = &rn->p->v[k];
   reg *out = &rn->r[k];
   const reg *ra = v->code != I_LOAD && v->code != I_CONST ? &rn->r[v->a] : NULL;
   const reg *rb = v->b >= 0 && v->code != I_LOAD && v->code != I_CONST ? &rn->r[v->b] : NULL;
+  const reg *rc = third(v) >= 0 ? &rn->r[third(v)] : NULL;
   switch ((icode)v->code) {
   case I_LOAD: {
     const tsr__colread *c = &out->in;
@@ -1620,8 +2466,114 @@ static tsr_status run_one(runner *rn, int k, int n) {
   case I_DATEPART:
     run_datepart(v, out, ra, n);
     return TSR_OK;
+  case I_EPOCH:
+    run_epoch(v, out, ra, n);
+    return TSR_OK;
+  case I_DTRUNC:
+    return run_dtrunc(v, out, ra, n);
+  case I_UCAST:
+    return run_ucast(rn, v, out, ra, n);
+  case I_CONCAT:
+  case I_SUBSTR:
+  case I_TRIM:
+  case I_REPLACE:
+    return run_strfn(rn, v, out, ra, rb, rc, n);
+  case I_SELECT:
+    run_select(out, ra, rb, rc, v->dt, n);
+    return TSR_OK;
   }
   return TSR_OK;
+}
+
+/* ORs in's error rows into out's. */
+static void merge_errors(reg *out, const reg *in, int n) {
+  if (in == NULL || in->e == NULL)
+    return;
+  if (out->e == NULL) {
+    memcpy(out->ebuf, in->e, (size_t)n);
+    out->e = out->ebuf;
+  } else {
+    for (int i = 0; i < n; i++)
+      out->ebuf[i] |= in->e[i];
+  }
+}
+
+/* Runs instruction k and carries its operands' error rows (a select
+ * carries the chosen side's itself). */
+static tsr_status run_one(runner *rn, int k, int n) {
+  const cp_val *v = &rn->p->v[k];
+  reg *out = &rn->r[k];
+  out->e = NULL;
+  TSR_TRY(run_op(rn, k, n));
+  if (v->code == I_LOAD || v->code == I_CONST || v->code == I_SELECT)
+    return TSR_OK;
+  merge_errors(out, &rn->r[v->a], n);
+  if (v->b >= 0)
+    merge_errors(out, &rn->r[v->b], n);
+  if (third(v) >= 0)
+    merge_errors(out, &rn->r[third(v)], n);
+  return TSR_OK;
+}
+
+/* The instruction that made the error of value k at row i: followed back
+ * through the operands holding it (a select's chosen side). */
+static int error_origin(const runner *rn, int k, int i) {
+  for (;;) {
+    const cp_val *v = &rn->p->v[k];
+    int ops[3] = {-1, -1, -1};
+    if (v->code == I_SELECT) {
+      const reg *c = &rn->r[v->a];
+      bool ch = ((const uint8_t *)c->x)[i] != 0 && (c->m == NULL || c->m[i]);
+      ops[0] = v->a;
+      ops[1] = ch ? v->b : v->x3;
+    } else if (v->code != I_LOAD && v->code != I_CONST) {
+      ops[0] = v->a;
+      ops[1] = v->b;
+      ops[2] = third(v);
+    }
+    int next = -1;
+    for (int j = 0; j < 3 && next < 0; j++)
+      if (ops[j] >= 0 && rn->r[ops[j]].e != NULL && rn->r[ops[j]].e[i])
+        next = ops[j];
+    if (next < 0)
+      return k;
+    k = next;
+  }
+}
+
+/* The error instruction k made at row i, as a status and message. */
+static tsr_status raise_error(const runner *rn, int k, int i) {
+  const cp_val *v = &rn->p->v[k];
+  long long row = (long long)(rn->row0 + i), chunk = (long long)rn->chunk;
+  const char *lab = v->label ? v->label : "", *sep = v->label ? ": " : "";
+  if (v->code == I_UCAST) {
+    const cp_val *src = &rn->p->v[v->a];
+    const reg *ra = &rn->r[v->a];
+    if (src->type.id == TSR_COL_STRING) {
+      sv t = ((const sv *)ra->x)[i];
+      return tsr_error_set(TSR_EINVAL,
+                           "%s%scannot cast '%.*s' to %s at row %lld of row chunk %lld (not a "
+                           "%s; try_cast gives null instead)",
+                           lab, sep, t.len > 80 ? 80 : (int)t.len, t.p, type_name(v->type), row,
+                           chunk, type_name(v->type));
+    }
+    char buf[TSR__VT_MAX + 1];
+    size_t len = tsr__vt_format(src->type, ra->x, i, buf);
+    buf[len] = '\0';
+    return tsr_error_set(TSR_EOVERFLOW,
+                         "%s%scannot cast %s %s to %s at row %lld of row chunk %lld (out of its "
+                         "range; try_cast gives null instead)",
+                         lab, sep, type_name(src->type), buf, type_name(v->type), row, chunk);
+  }
+  if (v->code == I_DTRUNC)
+    return tsr_error_set(TSR_EOVERFLOW,
+                         "%s%sdate_trunc overflows %s at row %lld of row chunk %lld", lab, sep,
+                         type_name(v->type), row, chunk);
+  return tsr_error_set(TSR_EOVERFLOW,
+                       "%s%s%s overflows %s at row %lld of row chunk %lld (integer "
+                       "arithmetic never wraps; cast to a wider type or to float64)",
+                       lab, sep, tsr__cp_op_name((tsr__cp_op)v->op),
+                       tsr_dtype_name((tsr_dtype)v->dt), row, chunk);
 }
 
 /* ---- running inside a kernel (colprog.h) --------------------------------------------------- */
@@ -1644,7 +2596,7 @@ tsr_status tsr__cprun_create(const tsr__colprog *p, int result, tsr_ctx *ctx, in
   /* Every value's buffers in one block. */
   size_t bytes = 0;
   for (int k = 0; k < nv; k++)
-    bytes += (size_t)TSR__CP_BATCH * (dt_width(p->v[k].dt) + 1) + 64;
+    bytes += (size_t)TSR__CP_BATCH * (dt_width(p->v[k].dt) + 2) + 64;
   TSR__TRY_GOTO(s, tsr_calloc(ctx, (size_t)nv, sizeof *r->rn.r, (void **)&r->rn.r));
   TSR__TRY_GOTO(s, tsr_alloc(ctx, bytes, (void **)&r->block));
   unsigned char *q = r->block;
@@ -1652,6 +2604,8 @@ tsr_status tsr__cprun_create(const tsr__colprog *p, int result, tsr_ctx *ctx, in
     r->rn.r[k].xbuf = q;
     q += (size_t)TSR__CP_BATCH * dt_width(p->v[k].dt);
     r->rn.r[k].mbuf = q;
+    q += TSR__CP_BATCH;
+    r->rn.r[k].ebuf = q;
     q += TSR__CP_BATCH;
     q = (unsigned char *)(((uintptr_t)q + 63) & ~(uintptr_t)63);
   }
@@ -1697,6 +2651,11 @@ static tsr_status run_batch(tsr__cprun *r, int64_t row0, int n) {
   for (int k = 0; k <= r->result; k++)
     if (!p->v[k].is_const)
       TSR_TRY(run_one(&r->rn, k, n));
+  const uint8_t *e = r->rn.r[r->result].e;
+  if (e != NULL)
+    for (int i = 0; i < n; i++)
+      if (e[i])
+        return raise_error(&r->rn, error_origin(&r->rn, r->result, i), i);
   return TSR_OK;
 }
 
@@ -1782,7 +2741,8 @@ void tsr__colprog_hash(const tsr__colprog *p, int result, tsr__hash *h) {
   tsr__hash_u64(h, (uint64_t)result);
   for (int k = 0; k < p->n; k++) {
     const cp_val *v = &p->v[k];
-    uint64_t w[6] = {v->code, v->op, v->dt, (uint64_t)v->a, (uint64_t)v->b, (uint64_t)v->col};
+    uint64_t w[8] = {v->code, v->op, v->dt, (uint64_t)v->a, (uint64_t)v->b, (uint64_t)v->col,
+                     (uint64_t)third(v), (uint64_t)v->aux};
     tsr__hash_bytes(h, w, sizeof w);
     tsr__hash_u64(h, (uint64_t)v->c.i);
     if (v->s)
@@ -1851,11 +2811,35 @@ static void hash_assign(const tsr__expr *e, tsr__hash *h) {
 static const tsr__op op_assign = {"frame_assign", lower_assign, tsr__fnode_destroy_params, false,
                                   NULL, hash_assign};
 
+static int64_t str_bound(const tsr__colprog *p, int v, int64_t c);
+
+/* The bytes of all strings (short ones too) value v can make in chunk c. */
+static int64_t str_total(const tsr__colprog *p, int v, int64_t c) {
+  return str_bound(p, v, c) + 12 * p->f->rows->cap[c];
+}
+
 /* The bytes of long strings value v can make in chunk c (its data cap). */
 static int64_t str_bound(const tsr__colprog *p, int v, int64_t c) {
   const cp_val *x = &p->v[v];
   int64_t cap = p->f->rows->cap[c];
   switch ((icode)x->code) {
+  case I_SUBSTR:
+  case I_TRIM:
+    return str_bound(p, x->a, c);
+  case I_SELECT:
+    return str_bound(p, x->b, c) + str_bound(p, x->x3, c);
+  case I_CONCAT:
+    return str_total(p, x->a, c) + str_total(p, x->b, c);
+  case I_UCAST: {
+    size_t mx = tsr__vt_max_len(p->v[x->a].type);
+    return mx > 12 ? (int64_t)mx * cap : 0;
+  }
+  case I_REPLACE: {
+    size_t f = p->v[x->b].slen, t = p->v[x->x3].slen;
+    if (t <= f || f == 0)
+      return str_bound(p, x->a, c);
+    return str_total(p, x->a, c) * (int64_t)((t + f - 1) / f);
+  }
   case I_LOAD:
     return tsr__col_data_cap(p->f, x->col, c);
   case I_CONST:

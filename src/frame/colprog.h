@@ -13,6 +13,9 @@
  * truncates toward zero and `%` takes the dividend's sign, both null when
  * the divisor is 0; integer + - * and abs/negation that overflow their
  * type are TSR_EOVERFLOW naming the expression (never wrap silently).
+ * Runtime errors (overflow, failed casts) are kept per row with the values
+ * and raised only when the result holds one: a CASE branch not chosen in a
+ * row raises nothing there.
  * String comparisons are byte-wise; lower/upper change ASCII letters only
  * (other bytes, including non-ASCII UTF-8, are kept); length counts UTF-8
  * code points; like's `_` matches one code point, `%` any run.
@@ -55,8 +58,10 @@ typedef enum tsr__cp_op {
   TSR__CP_AND,
   TSR__CP_OR,
   TSR__CP_LIKE,
+  TSR__CP_ILIKE,    /* like, ASCII letters case-insensitive (DuckDB's ilike) */
   TSR__CP_CONTAINS,
   TSR__CP_STARTS_WITH,
+  TSR__CP_CONCAT,   /* a || b: strings (other types cast to their text), null if either is */
   /* unary */
   TSR__CP_NEG,
   TSR__CP_NOT,
@@ -81,6 +86,17 @@ typedef enum tsr__cp_op {
   TSR__CP_MONTH,
   TSR__CP_DAY,
   TSR__CP_HOUR,
+  TSR__CP_TRIM,   /* spaces (' ') off both ends, as DuckDB's trim(s) */
+  TSR__CP_LTRIM,
+  TSR__CP_RTRIM,
+  TSR__CP_MINUTE, /* timestamps: 0..59 */
+  TSR__CP_SECOND, /* timestamps: 0..59 (the fraction dropped, as DuckDB's second()) */
+  TSR__CP_DOW,    /* dayofweek: Sunday 0 .. Saturday 6 */
+  TSR__CP_ISODOW, /* Monday 1 .. Sunday 7 */
+  TSR__CP_DOY,    /* dayofyear: 1..366 */
+  TSR__CP_QUARTER,
+  TSR__CP_WEEK,   /* ISO 8601 week 1..53 */
+  TSR__CP_EPOCH,  /* seconds since 1970-01-01 as float64 (DuckDB's epoch / extract(epoch)) */
   TSR__CP_NUM_OPS
 } tsr__cp_op;
 
@@ -103,6 +119,83 @@ tsr_status tsr__colprog_string(tsr__colprog *p, const char *s, size_t len, int *
 tsr_status tsr__colprog_null(tsr__colprog *p, int *out);
 tsr_status tsr__colprog_binary(tsr__colprog *p, tsr__cp_op op, int a, int b, int *out);
 tsr_status tsr__colprog_unary(tsr__colprog *p, tsr__cp_op op, int a, int *out);
+/* Conditional and null-handling values (SQL's CASE, coalesce, nullif).
+ * tsr__colprog_if: `cond` true (valid and true) gives `then` else `els`
+ * (a null condition counts as not true; cond may be the null literal).
+ * The result has the branches' common type: numeric promotion as for
+ * arithmetic, strings and dictionaries give strings, dates, timestamps
+ * (same unit) and bools only with themselves; the null literal takes the
+ * other branch's type (both null: the null literal).  Both branches are
+ * computed per batch, but a runtime error (overflow, a failed cast) counts
+ * only in the rows whose branch is chosen.  SQL's CASE WHEN c1 THEN a WHEN
+ * c2 THEN b ELSE e END is if(c1, a, if(c2, b, e)); no ELSE: a null.
+ * tsr__colprog_coalesce: the first non-null of args[0..n) (n >= 1; later
+ * arguments' errors count only where the earlier ones are null).
+ * tsr__colprog_nullif: null where a = b (compared as `=` does), else a. */
+tsr_status tsr__colprog_if(tsr__colprog *p, int cond, int then, int els, int *out);
+tsr_status tsr__colprog_coalesce(tsr__colprog *p, const int *args, int n, int *out);
+tsr_status tsr__colprog_nullif(tsr__colprog *p, int a, int b, int *out);
+
+/* CAST(a AS to) (try: TRY_CAST, a value that does not convert is null
+ * instead of an error), as DuckDB's: numbers and bools convert to each
+ * other with range checks (floats to integers round half to even, as
+ * DuckDB's; NaN and infinities fail; non-zero is true); text parses into
+ * numbers, bools (true/false/t/f/1/0/yes/no), dates ('YYYY-MM-DD') and
+ * timestamps ('YYYY-MM-DD[ |T]HH:MM[:SS[.f]]'), leading and trailing
+ * spaces allowed; numbers, bools, dates and timestamps become DuckDB's text
+ * ("1.5", "1.0", "1e+20", "true", "2024-01-31", "2024-01-31 12:34:56.5");
+ * dictionaries become strings (to other types through their text); dates
+ * and timestamps convert to each other (a timestamp's date is the day it
+ * falls in) and between timestamp units.  Refused when built (TSR_EDTYPE):
+ * dates/timestamps <-> numbers (as DuckDB), casts to dict.  A failing row
+ * is TSR_EINVAL (bad text) or TSR_EOVERFLOW (out of range) naming the row
+ * and the value, when computed. */
+tsr_status tsr__colprog_cast(tsr__colprog *p, int a, tsr_type to, bool try_, int *out);
+/* A type named as SQL (DuckDB) names it, any case: tinyint/int1, smallint/
+ * int2/short, integer/int/int4/signed, bigint/int8/long, utinyint,
+ * usmallint, uinteger, ubigint, real/float4/float, double/float8,
+ * varchar/text/string/char/bpchar, boolean/bool/logical, date, timestamp/
+ * datetime (microseconds); then the names tsr_type_parse takes (int16,
+ * uint32, float64, timestamp[ms], ...).  Note SQL's int8 is int64 and its
+ * float is float32.  false when unknown. */
+bool tsr__cp_sql_type(const char *name, tsr_type *out);
+
+/* String functions.  concat: args' text joined, nulls skipped (never null;
+ * DuckDB's concat).  substr(s, start[, len]) with len < 0 meaning "to the
+ * end" (pass -1 as the value index for no length): 1-based code points,
+ * DuckDB's rules (start 0 is one before the first; start < 0 counts from
+ * the end; a negative length takes the characters before start).
+ * replace(s, from, to): every non-overlapping `from` (left to right)
+ * replaced; `from` and `to` must be constant strings (TSR_EDTYPE
+ * otherwise); an empty `from` leaves s. */
+tsr_status tsr__colprog_concat(tsr__colprog *p, const int *args, int n, int *out);
+tsr_status tsr__colprog_substr(tsr__colprog *p, int s, int start, int len, int *out);
+tsr_status tsr__colprog_replace(tsr__colprog *p, int s, int from, int to, int *out);
+
+/* x [NOT] IN (list[0..n)): the OR of x = list[k] (SQL's nulls: a null x
+ * is null; no match with a null in the list is null); negate gives NOT IN.
+ * x [NOT] BETWEEN lo AND hi: (x >= lo) AND (x <= hi), negated for NOT. */
+tsr_status tsr__colprog_in(tsr__colprog *p, int x, const int *list, int n, bool negate, int *out);
+tsr_status tsr__colprog_between(tsr__colprog *p, int x, int lo, int hi, bool negate, int *out);
+
+/* date_trunc(unit, x) for a date or timestamp x: a timestamp (the date's
+ * unit microseconds; a timestamp keeps its unit), as DuckDB gives. */
+typedef enum tsr__cp_trunc {
+  TSR__TRUNC_YEAR = 0,
+  TSR__TRUNC_QUARTER,
+  TSR__TRUNC_MONTH,
+  TSR__TRUNC_WEEK, /* ISO: the Monday */
+  TSR__TRUNC_DAY,
+  TSR__TRUNC_HOUR,
+  TSR__TRUNC_MINUTE,
+  TSR__TRUNC_SECOND,
+  TSR__TRUNC_NUM
+} tsr__cp_trunc;
+/* The unit named (year, quarter, month, week, day, hour, minute, second;
+ * any case, also plurals), or false. */
+bool tsr__cp_trunc_parse(const char *name, tsr__cp_trunc *out);
+tsr_status tsr__colprog_date_trunc(tsr__colprog *p, tsr__cp_trunc unit, int a, int *out);
+
 /* Labels value v for runtime errors (overflow): "'v1 * v2'" (copied). */
 tsr_status tsr__colprog_label(tsr__colprog *p, int v, const char *text, size_t len);
 
