@@ -343,9 +343,108 @@ static tsr__cp_op binary_op(tsr__sql_op op) {
     return TSR__CP_OR;
   case SQL_OP_LIKE:
     return TSR__CP_LIKE;
+  case SQL_OP_ILIKE:
+    return TSR__CP_ILIKE;
+  case SQL_OP_CONCAT:
+    return TSR__CP_CONCAT;
   default:
     return TSR__CP_NUM_OPS;
   }
+}
+
+/* Compiles the arguments [from, e->nargs) into vals. */
+static tsr_status compile_args(compiler *c, const tsr__sql_expr *e, int from, int *vals) {
+  for (int i = from; i < e->nargs; i++)
+    TSR_TRY(compile(c, e->args[i], &vals[i - from]));
+  return TSR_OK;
+}
+
+static tsr_status arity(const compiler *c, const tsr__sql_expr *e, int lo, int hi) {
+  if (e->nargs >= lo && e->nargs <= hi && !e->star && !e->distinct)
+    return TSR_OK;
+  if (lo == hi)
+    return tsr__query_fail(c->b->source, e->pos, TSR_EINVAL, "%s() takes %d argument%s", e->name,
+                           lo, lo == 1 ? "" : "s");
+  return tsr__query_fail(c->b->source, e->pos, TSR_EINVAL, "%s() takes %d to %d arguments", e->name,
+                         lo, hi);
+}
+
+/* A constant string argument (extract's part, date_trunc's unit). */
+static tsr_status string_arg(const compiler *c, const tsr__sql_expr *e, const char *what,
+                             const char **out) {
+  if (e->kind != SQL_E_STRING)
+    return tsr__query_fail(c->b->source, e->pos, TSR_EINVAL, "%s must be a string literal", what);
+  *out = e->text;
+  return TSR_OK;
+}
+
+/* Functions with their own argument rules: coalesce, nullif, concat,
+ * substr, replace, extract, date_trunc.  *done false: none of them. */
+static tsr_status compile_special(compiler *c, const tsr__sql_expr *e, int *v, bool *done) {
+  const char *n = e->name;
+  int vals[3];
+  tsr_status st;
+  *done = true;
+  if (strcmp(n, "coalesce") == 0 || strcmp(n, "concat") == 0) {
+    TSR_TRY(arity(c, e, 1, 1 << 20));
+    int *args = tsr__query_arena_alloc(c->b->arena, (size_t)e->nargs * sizeof *args);
+    if (args == NULL)
+      return TSR_ENOMEM;
+    TSR_TRY(compile_args(c, e, 0, args));
+    st = n[1] == 'o' && n[2] == 'a' ? tsr__colprog_coalesce(c->prog, args, e->nargs, v)
+                                    : tsr__colprog_concat(c->prog, args, e->nargs, v);
+  } else if (strcmp(n, "nullif") == 0) {
+    TSR_TRY(arity(c, e, 2, 2));
+    TSR_TRY(compile_args(c, e, 0, vals));
+    st = tsr__colprog_nullif(c->prog, vals[0], vals[1], v);
+  } else if (strcmp(n, "substr") == 0 || strcmp(n, "substring") == 0) {
+    TSR_TRY(arity(c, e, 2, 3));
+    TSR_TRY(compile_args(c, e, 0, vals));
+    st = tsr__colprog_substr(c->prog, vals[0], vals[1], e->nargs == 3 ? vals[2] : -1, v);
+  } else if (strcmp(n, "replace") == 0) {
+    TSR_TRY(arity(c, e, 3, 3));
+    TSR_TRY(compile_args(c, e, 0, vals));
+    st = tsr__colprog_replace(c->prog, vals[0], vals[1], vals[2], v);
+  } else if (strcmp(n, "extract") == 0 || strcmp(n, "date_part") == 0 ||
+             strcmp(n, "datepart") == 0) {
+    TSR_TRY(arity(c, e, 2, 2));
+    const char *part = NULL;
+    int op, nargs;
+    TSR_TRY(string_arg(c, e->args[0], "the part", &part));
+    char lower[32];
+    size_t k = 0;
+    for (; part[k] && k + 1 < sizeof lower; k++)
+      lower[k] = (char)(part[k] >= 'A' && part[k] <= 'Z' ? part[k] + 32 : part[k]);
+    lower[k] = '\0';
+    if (!tsr__colexpr_function(lower, &op, &nargs) || nargs != 1 || op < TSR__CP_YEAR ||
+        op == TSR__CP_TRIM || op == TSR__CP_LTRIM || op == TSR__CP_RTRIM)
+      return tsr__query_fail(c->b->source, e->args[0]->pos, TSR_EINVAL,
+                             "unknown date part '%s' (year, quarter, month, week, day, dow, "
+                             "doy, hour, minute, second, epoch)",
+                             part);
+    TSR_TRY(compile(c, e->args[1], &vals[0]));
+    st = tsr__colprog_unary(c->prog, (tsr__cp_op)op, vals[0], v);
+  } else if (strcmp(n, "date_trunc") == 0) {
+    TSR_TRY(arity(c, e, 2, 2));
+    const char *unit = NULL;
+    tsr__cp_trunc u;
+    TSR_TRY(string_arg(c, e->args[0], "the unit", &unit));
+    if (!tsr__cp_trunc_parse(unit, &u))
+      return tsr__query_fail(c->b->source, e->args[0]->pos, TSR_EINVAL,
+                             "unknown unit '%s' (year, quarter, month, week, day, hour, "
+                             "minute, second)",
+                             unit);
+    TSR_TRY(compile(c, e->args[1], &vals[0]));
+    st = tsr__colprog_date_trunc(c->prog, u, vals[0], v);
+  } else if ((strcmp(n, "trim") == 0 || strcmp(n, "ltrim") == 0 || strcmp(n, "rtrim") == 0) &&
+             e->nargs == 2) {
+    return tsr__query_fail(c->b->source, e->pos, TSR_ENOTSUP,
+                           "%s() trims spaces only (the characters argument is not supported)", n);
+  } else {
+    *done = false;
+    return TSR_OK;
+  }
+  return st == TSR_OK ? TSR_OK : located(c, st, e);
 }
 
 static tsr_status compile_func(compiler *c, const tsr__sql_expr *e, int *v) {
@@ -357,6 +456,10 @@ static tsr_status compile_func(compiler *c, const tsr__sql_expr *e, int *v) {
   if (tsr__sql_aggregate_op(e, &ddof) >= 0)
     return tsr__query_fail(b->source, e->pos, TSR_EPARSE,
                            "aggregate function %s() is not allowed here", e->name);
+  bool done;
+  TSR_TRY(compile_special(c, e, v, &done));
+  if (done)
+    return TSR_OK;
   int op, nargs;
   const char *name = strcmp(e->name, "log") == 0 ? "log10" : e->name;
   if (strcmp(name, "ceiling") == 0)
@@ -398,10 +501,64 @@ static tsr_status compile(compiler *c, const tsr__sql_expr *e, int *v) {
     st = tsr__colprog_float(c->prog, e->float_value, v);
     break;
   case SQL_E_STRING:
-  case SQL_E_TYPED:
-    /* a typed literal is read as its type where it meets a date or timestamp */
     st = tsr__colprog_string(c->prog, e->text, e->text_len, v);
     break;
+  case SQL_E_TYPED:
+  case SQL_E_CAST: {
+    tsr_type to;
+    if (!tsr__cp_sql_type(e->type_name, &to))
+      return tsr__query_fail(b->source, e->pos, TSR_EINVAL, "unknown type \"%s\"", e->type_name);
+    if (e->kind == SQL_E_TYPED)
+      TSR_TRY(tsr__colprog_string(c->prog, e->text, e->text_len, &a));
+    else
+      TSR_TRY(compile(c, e->args[0], &a));
+    st = tsr__colprog_cast(c->prog, a, to, e->try_cast, v);
+    if (st != TSR_OK)
+      return located(c, st, e);
+    st = label(c, *v, e);
+    break;
+  }
+  case SQL_E_CASE: {
+    /* CASE WHEN c1 THEN a WHEN c2 THEN b ELSE e END is if(c1, a, if(c2, b, e));
+     * CASE x WHEN v THEN ... compares x = v */
+    int op = -1, acc;
+    if (e->operand != NULL)
+      TSR_TRY(compile(c, e->operand, &op));
+    if (e->else_expr != NULL)
+      TSR_TRY(compile(c, e->else_expr, &acc));
+    else
+      TSR_TRY(tsr__colprog_null(c->prog, &acc));
+    int npairs = e->nargs / 2;
+    int *conds = tsr__query_arena_alloc(b->arena, (size_t)(2 * npairs + 1) * sizeof *conds);
+    if (conds == NULL)
+      return TSR_ENOMEM;
+    for (int i = 0; i < npairs; i++) {
+      TSR_TRY(compile(c, e->args[2 * i], &conds[2 * i]));
+      if (op >= 0)
+        TSR_TRY(binary(c, TSR__CP_EQ, e, op, conds[2 * i], &conds[2 * i]));
+      TSR_TRY(compile(c, e->args[2 * i + 1], &conds[2 * i + 1]));
+    }
+    for (int i = npairs - 1; i >= 0; i--) {
+      st = tsr__colprog_if(c->prog, conds[2 * i], conds[2 * i + 1], acc, &acc);
+      if (st != TSR_OK)
+        return located(c, st, e);
+    }
+    *v = acc;
+    break;
+  }
+  case SQL_E_IS_BOOL: {
+    /* x IS TRUE: true where x is true, else false (never null) */
+    TSR_TRY(compile(c, e->args[0], &a));
+    if (!e->bool_value)
+      TSR_TRY(unary(c, TSR__CP_NOT, e, a, &a));
+    TSR_TRY(tsr__colprog_bool(c->prog, true, &x));
+    TSR_TRY(tsr__colprog_bool(c->prog, false, &y));
+    st = tsr__colprog_if(c->prog, a, x, y, v);
+    if (st != TSR_OK)
+      return located(c, st, e);
+    st = not_if(c, e, e->negated, v);
+    break;
+  }
   case SQL_E_BOOL:
     st = tsr__colprog_bool(c->prog, e->bool_value, v);
     break;
@@ -436,25 +593,23 @@ static tsr_status compile(compiler *c, const tsr__sql_expr *e, int *v) {
     TSR_TRY(compile(c, e->args[0], &a));
     TSR_TRY(compile(c, e->args[1], &x));
     TSR_TRY(compile(c, e->args[2], &y));
-    TSR_TRY(binary(c, TSR__CP_GE, e, a, x, &x));
-    TSR_TRY(binary(c, TSR__CP_LE, e, a, y, &y));
-    TSR_TRY(binary(c, TSR__CP_AND, e, x, y, v));
-    st = not_if(c, e, e->negated, v);
+    st = tsr__colprog_between(c->prog, a, x, y, e->negated, v);
+    if (st != TSR_OK)
+      return located(c, st, e);
     break;
-  case SQL_E_IN_LIST:
-    /* x IN (a, b) is x = a OR x = b: null when x is null, or when nothing
-     * matches and the list holds a null (SQL's rule) */
+  case SQL_E_IN_LIST: {
+    /* null when x is null, or when nothing matches and the list holds a
+     * null (SQL's rule) */
+    int *list = tsr__query_arena_alloc(b->arena, (size_t)e->nargs * sizeof *list);
+    if (list == NULL)
+      return TSR_ENOMEM;
     TSR_TRY(compile(c, e->args[0], &a));
-    for (int i = 1; i < e->nargs; i++) {
-      TSR_TRY(compile(c, e->args[i], &x));
-      TSR_TRY(binary(c, TSR__CP_EQ, e, a, x, &x));
-      if (i == 1)
-        *v = x;
-      else
-        TSR_TRY(binary(c, TSR__CP_OR, e, *v, x, v));
-    }
-    st = not_if(c, e, e->negated, v);
+    TSR_TRY(compile_args(c, e, 1, list));
+    st = tsr__colprog_in(c->prog, a, list, e->nargs - 1, e->negated, v);
+    if (st != TSR_OK)
+      return located(c, st, e);
     break;
+  }
   case SQL_E_FUNC:
     st = compile_func(c, e, v);
     break;

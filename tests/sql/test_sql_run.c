@@ -76,10 +76,18 @@ static void check(const char *sql, const char *want) {
   tsr_frame_destroy(&f);
 }
 
-/* The statement fails with `status` and a message holding `needle`. */
+/* The statement fails with `status` and a message holding `needle`, when
+ * it runs or, for errors in values (casts, overflow), when its lazy result
+ * is computed. */
 static void check_error(const char *sql, tsr_status status, const char *needle) {
   tsr_frame *f = NULL;
   tsr_status st = tsr_sql_run(ses, sql, &f);
+  if (st == TSR_OK && f != NULL) {
+    tsr_frame_result *r = NULL;
+    st = tsr_frame_compute(f, NULL, &r);
+    tsr_frame_result_destroy(&r);
+    tsr_frame_destroy(&f);
+  }
   if (st != status || strstr(tsr_last_error(), needle) == NULL)
     fail_msg("%s\nwant %s containing '%s', got %s: %s", sql, tsr_status_name(status), needle,
              tsr_status_name(st), tsr_last_error());
@@ -96,6 +104,26 @@ static void test_select_expressions(void **state) {
   check("SELECT 1 + 2 AS x, 'a' AS y", "x,y\n3,a\n");
   check("SELECT A, \"name\" FROM U WHERE NAME = 'two'", "A,name\n2,two\n");
   check("SELECT a, a FROM u WHERE a = 1", "a,a_1\n1,1\n");
+}
+
+static void test_functions(void **state) {
+  (void)state;
+  check("SELECT a, CASE WHEN b > 2 THEN 'big' WHEN b IS NULL THEN 'none' ELSE 'small' END AS c, "
+        "CASE a WHEN 1 THEN 'one' END AS w, coalesce(b, -1) AS cb FROM t",
+        "a,c,w,cb\n1,big,one,2.5\n2,none,,-1.0\n1,big,one,4.0\n3,small,,1.0\n,big,,7.0\n");
+  check("SELECT CAST(a AS varchar) || '-' || s AS j, s ILIKE 'X' AS il, substr(s, 2) AS f, "
+        "b::int AS bi, try_cast(s AS integer) AS n, nullif(a, 1) AS z FROM t WHERE a > 0",
+        "j,il,f,bi,n,z\n1-x,true,\"\",2,,\n2-y,false,\"\",,,2\n1-,false,\"\",4,,\n"
+        "\"3-q,r\",false,\",r\",1,,3\n");
+  check("SELECT concat(s, a) AS c, length(s) AS l, replace(s, 'q', 'Q') AS r, upper(trim(s)) AS u "
+        "FROM t WHERE a = 3",
+        "c,l,r,u\n\"q,r3\",3,\"Q,r\",\"Q,R\"\n");
+  check("SELECT DATE '2024-03-15' AS d, extract(month FROM DATE '2024-03-15') AS m, "
+        "extract('dow' FROM DATE '2024-03-17') AS w, date_trunc('month', DATE '2024-03-15') AS dt, "
+        "(NULL > 2) IS NOT TRUE AS t",
+        "d,m,w,dt,t\n2024-03-15,3,0,2024-03-01 00:00:00,true\n");
+  check_error("SELECT CAST(s AS integer) FROM t", TSR_EINVAL, "'x'");
+  check_error("SELECT CAST(a AS decimal) FROM t", TSR_EINVAL, "decimal");
 }
 
 static void test_where_logic(void **state) {
@@ -294,6 +322,7 @@ static void test_errors(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_select_expressions),
+      cmocka_unit_test(test_functions),
       cmocka_unit_test(test_where_logic),
       cmocka_unit_test(test_group_by),
       cmocka_unit_test(test_order_limit),
