@@ -2103,6 +2103,15 @@ static tsr_status run_ucast(runner *rn, const cp_val *v, reg *out, const reg *ra
       if (st.id == TSR_COL_STRING) {
         const sv *a = ra->x;
         ok = tsr__vt_parse(dt, a[i].p, a[i].len, (char *)out->xbuf + (size_t)i * w);
+        if (!ok && dt.id == TSR_COL_DATE) { /* a timestamp's text: its day, as DuckDB */
+          int64_t us, days, sod, frac;
+          ok = tsr__vt_parse_timestamp(a[i].p, a[i].len, TSR_TIME_US, &us);
+          if (ok) {
+            split_time(&us, 1000000, 0, &days, &sod, &frac);
+            ok = days >= INT32_MIN && days <= INT32_MAX;
+            ((int32_t *)out->xbuf)[i] = (int32_t)days;
+          }
+        }
       } else if (is_temporal(st)) {
         ok = convert_time(st, ra->x, i, dt, out->xbuf);
       } else {

@@ -105,10 +105,28 @@ static const char *const pool[] = {"abc",
                                    "Hello",
                                    "banana"};
 #define NPOOL (int)(sizeof pool / sizeof pool[0])
-/* Text both read the same way as integers, dates or neither. */
-static const char *const pool2[] = {
-    "12",         " 7 ",         "-3",         "99999999999", "abc",        "",          "0",
-    "2147483647", "-2147483648", "2147483648", "2024-01-02",  "2024-02-30", "1999-12-31"};
+/* Text both read the same way as integers, dates or neither (not 'inf':
+ * DuckDB has infinite dates and timestamps, tessera has not). */
+static const char *const pool2[] = {"12",
+                                    " 7 ",
+                                    "-3",
+                                    "99999999999",
+                                    "abc",
+                                    "",
+                                    "0",
+                                    "2147483647",
+                                    "-2147483648",
+                                    "2147483648",
+                                    "2024-01-02",
+                                    "2024-02-30",
+                                    "1999-12-31",
+                                    "true",
+                                    "f",
+                                    "yes",
+                                    "no",
+                                    "1",
+                                    "2024-01-02T03:04:05",
+                                    "2024-01-02 03:04"};
 #define NPOOL2 (int)(sizeof pool2 / sizeof pool2[0])
 
 typedef struct data {
@@ -311,6 +329,8 @@ static const char *const exprs[] = {
     "try_cast(s2 as double)",
     "try_cast(s2 as date)",
     "try_cast(s2 as timestamp)",
+    "try_cast(s2 as boolean)",
+    "try_cast(s2 as real)",
     "try_cast(j as integer)",
     /* strings */
     "s || i",
