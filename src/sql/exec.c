@@ -126,6 +126,7 @@ static tsr_status constant_column(tsr__sql_binder *b, run *r, int *out) {
 }
 
 static tsr_status exec_node(tsr__sql_binder *b, tsr__sql_plan *p, bool analyze, run *r);
+static tsr_status union_type(const char *what, int col, tsr_type a, tsr_type c, tsr_type *out);
 
 /* ---- single-input operators -------------------------------------------------------------- */
 
@@ -304,6 +305,16 @@ static tsr_status exec_window(tsr__sql_binder *b, tsr__sql_plan *p, run *r) {
   int argcol = -1;
   if (nargs >= 1)
     TSR_TRY(column_of(b, r, in->ncols, in->cols, call->args[0], &argcol));
+  if ((spec.func == TSR_WIN_LAG || spec.func == TSR_WIN_LEAD) &&
+      tsr_frame_col_type(r->f, argcol).id == TSR_COL_STRING) {
+    /* the window shifts dictionary codes, not string views: a dictionary copy */
+    tsr_frame *next = NULL;
+    TSR_TRY(copy_column(b, r, argcol, &argcol));
+    TSR_TRY(advance(
+        r,
+        tsr_frame_cast(r->f, tsr_frame_col_name(r->f, argcol), (tsr_type){TSR_COL_DICT, 0}, &next),
+        &next));
+  }
   if ((spec.func == TSR_WIN_LAG || spec.func == TSR_WIN_LEAD) && call->nargs >= 2) {
     double n = 0;
     TSR_TRY(literal_number(b, call->args[1], "the offset", &n));
@@ -451,6 +462,23 @@ static tsr_status exec_join(tsr__sql_binder *b, tsr__sql_plan *p, bool analyze, 
     if (is_key)
       st = copy_column(b, &R, rmap[i], &rmap[i]);
   }
+  /* a right or full join's key column holds both sides' values: one type */
+  for (int k = 0; k < nk && st == TSR_OK && (p->join == SQL_JOIN_RIGHT || p->join == SQL_JOIN_FULL);
+       k++) {
+    tsr_type tl = tsr_frame_col_type(L.f, lk[k]), tr = tsr_frame_col_type(R.f, rk[k]), t;
+    if (tl.id == tr.id && tl.unit == tr.unit)
+      continue;
+    st = union_type("join key", k, tl, tr, &t);
+    for (int side = 0; side < 2 && st == TSR_OK; side++) {
+      run *x = side ? &R : &L;
+      int col = side ? rk[k] : lk[k];
+      tsr_type have = side ? tr : tl;
+      if (have.id == t.id && have.unit == t.unit)
+        continue;
+      tsr_frame *next = NULL;
+      st = advance(x, tsr_frame_cast(x->f, tsr_frame_col_name(x->f, col), t, &next), &next);
+    }
+  }
   int marker = -1; /* inner as-of: a right column never null, to drop unmatched rows */
   if (st == TSR_OK && asof && !p->asof_left)
     st = constant_column(b, &R, &marker);
@@ -563,9 +591,10 @@ static bool is_num(tsr_coltype t) {
   return is_int(t) || t == TSR_COL_FLOAT32 || t == TSR_COL_FLOAT64;
 }
 
-/* The type both sides of a UNION column become. */
-static tsr_status union_type(const tsr__sql_binder *b, const tsr__sql_plan *p, int col, tsr_type a,
-                             tsr_type c, tsr_type *out) {
+/* The type both sides of a UNION column or of a right or full join's key
+ * become: equal types stay, strings and dictionaries give strings, numbers
+ * promote. */
+static tsr_status union_type(const char *what, int col, tsr_type a, tsr_type c, tsr_type *out) {
   if (a.id == c.id && a.unit == c.unit) {
     *out = a;
     return TSR_OK;
@@ -584,10 +613,8 @@ static tsr_status union_type(const tsr__sql_binder *b, const tsr__sql_plan *p, i
         return TSR_OK;
       }
   }
-  (void)p;
-  return tsr_error_set(TSR_EDTYPE, "UNION: column %d is %s on the left and %s on the right",
-                       col + 1, tsr_type_name(a), tsr_type_name(c));
-  (void)b;
+  return tsr_error_set(TSR_EDTYPE, "%s %d is %s on the left and %s on the right", what, col + 1,
+                       tsr_type_name(a), tsr_type_name(c));
 }
 
 static tsr_status exec_union(tsr__sql_binder *b, tsr__sql_plan *p, bool analyze, run *r) {
@@ -597,7 +624,8 @@ static tsr_status exec_union(tsr__sql_binder *b, tsr__sql_plan *p, bool analyze,
     st = tsr__sql_exec_result(b, p->right, analyze, &side[1]);
   for (int i = 0; i < p->ncols && st == TSR_OK; i++) {
     tsr_type t;
-    st = union_type(b, p, i, tsr_frame_col_type(side[0], i), tsr_frame_col_type(side[1], i), &t);
+    st = union_type("UNION: column", i, tsr_frame_col_type(side[0], i),
+                    tsr_frame_col_type(side[1], i), &t);
     for (int s = 0; s < 2 && st == TSR_OK; s++) {
       tsr_type have = tsr_frame_col_type(side[s], i);
       if (have.id == t.id && have.unit == t.unit)

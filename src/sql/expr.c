@@ -293,6 +293,8 @@ static tsr_status label(const compiler *c, int v, const tsr__sql_expr *e) {
 
 static tsr_status compile(compiler *c, const tsr__sql_expr *e, int *v);
 
+static bool is_float(tsr_type t) { return t.id == TSR_COL_FLOAT32 || t.id == TSR_COL_FLOAT64; }
+
 static tsr_status binary(compiler *c, tsr__cp_op op, const tsr__sql_expr *e, int a, int b, int *v) {
   tsr_status st = tsr__colprog_binary(c->prog, op, a, b, v);
   if (st != TSR_OK)
@@ -580,6 +582,19 @@ static tsr_status compile(compiler *c, const tsr__sql_expr *e, int *v) {
                              "this operator is not supported yet (docs/sql.md lists the subset)");
     TSR_TRY(compile(c, e->args[0], &a));
     TSR_TRY(compile(c, e->args[1], &x));
+    if (op == TSR__CP_INTDIV &&
+        (is_float(tsr__colprog_type(c->prog, a)) || is_float(tsr__colprog_type(c->prog, x)))) {
+      /* DuckDB: // of a double is plain division, and null for a zero divisor */
+      int zero, null;
+      TSR_TRY(binary(c, TSR__CP_DIV, e, a, x, v));
+      TSR_TRY(tsr__colprog_int(c->prog, 0, false, &zero));
+      TSR_TRY(binary(c, TSR__CP_EQ, e, x, zero, &zero));
+      TSR_TRY(tsr__colprog_null(c->prog, &null));
+      st = tsr__colprog_if(c->prog, zero, null, *v, v);
+      if (st != TSR_OK)
+        return located(c, st, e);
+      break;
+    }
     TSR_TRY(binary(c, op, e, a, x, v));
     st = not_if(c, e, e->negated, v);
     break;
