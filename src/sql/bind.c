@@ -219,6 +219,31 @@ static tsr_status scan_node(tsr__sql_binder *b, tsr_frame *f, const char *label,
   return TSR_OK;
 }
 
+/* A scan of the file at `path`: its column names now, its rows when the
+ * statement runs (only the columns used: prune.c). */
+static tsr_status scan_path(tsr__sql_binder *b, const char *path, int32_t pos, const char *label,
+                            const char *qual, tsr__sql_plan **out) {
+  int n = 0;
+  const char **names = NULL;
+  tsr_frame *f = NULL;
+  tsr_status st = tsr__sql_path_schema(b, path, &n, &names, &f);
+  if (st != TSR_OK && st != TSR_ENOMEM)
+    return tsr__query_fail(b->source, pos, st, "%s", tsr_last_error());
+  TSR_TRY(st);
+  if (f != NULL)
+    return scan_node(b, f, label, qual, out);
+  tsr__sql_plan *p;
+  NEW_NODE(p, SQL_P_SCAN, NULL, n);
+  p->path = path;
+  p->label = label;
+  for (int i = 0; i < n; i++) {
+    p->cols[i].qual = qual;
+    p->cols[i].name = names[i];
+  }
+  *out = p;
+  return TSR_OK;
+}
+
 /* The table name a path gives (DuckDB's): the file's base name without
  * its extensions; for file.h5:/a/b, the object's last part. */
 static const char *path_table_name(tsr__sql_binder *b, const char *path) {
@@ -257,7 +282,10 @@ static tsr_status bind_named(tsr__sql_binder *b, const tsr__sql_table *t, tsr__s
   }
   tsr_frame *f = NULL;
   const tsr__sql_query *view = NULL;
-  TSR_TRY(tsr__sql_catalog_lookup(b, &t->name, &f, &view));
+  const char *path = NULL;
+  TSR_TRY(tsr__sql_catalog_lookup(b, &t->name, &f, &view, &path));
+  if (path != NULL)
+    return scan_path(b, path, t->name.pos, t->name.name, qual, out);
   if (view != NULL) {
     int saved = b->ncte;
     b->ncte = 0;
@@ -416,12 +444,8 @@ static tsr_status bind_table(tsr__sql_binder *b, const tsr__sql_table *t, tsr__s
   case SQL_T_NAME:
     return bind_named(b, t, out);
   case SQL_T_PATH: {
-    tsr_frame *f = NULL;
-    tsr_status st = tsr__sql_open_path(b->ctx, t->path, &f);
-    if (st != TSR_OK)
-      return tsr__query_fail(b->source, t->pos, st, "%s", tsr_last_error());
     const char *qual = t->alias.name ? t->alias.name : path_table_name(b, t->path);
-    return scan_node(b, f, t->path, qual, out);
+    return scan_path(b, t->path, t->pos, t->path, qual, out);
   }
   case SQL_T_SUBQUERY:
     TSR_TRY(tsr__sql_bind_query(b, t->subquery, out));

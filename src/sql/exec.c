@@ -71,6 +71,10 @@ static tsr_status column_of(tsr__sql_binder *b, run *r, int ncols, const tsr__sq
     int c;
     TSR_TRY(tsr__sql_resolve(b, ncols, cols, e, &c));
     *col = r->colmap[c];
+    if (*col < 0)
+      return tsr__query_fail(b->source, e->pos, TSR_EINVAL,
+                             "internal: column \"%s\" was not read (please report)",
+                             e->column.name);
     return TSR_OK;
   }
   tsr__colprog *prog = NULL;
@@ -164,23 +168,29 @@ static tsr_status select_columns(tsr__sql_binder *b, run *r, int n, int *cols) {
   return advance(r, tsr_frame_select(r->f, n, names, &next), &next);
 }
 
+/* The used output columns (all when none is: a count(*) above still needs
+ * the rows), computed and selected; unused ones map to -1. */
 static tsr_status exec_project(tsr__sql_binder *b, tsr__sql_plan *p, run *r) {
   const tsr__sql_plan *in = p->left;
-  int *cols = new_map(b, p->ncols);
-  if (cols == NULL)
+  int *cols = new_map(b, p->ncols), *map = new_map(b, p->ncols);
+  if (cols == NULL || map == NULL)
     return TSR_ENOMEM;
-  for (int i = 0; i < p->ncols; i++) {
-    if (p->exprs[i] == NULL)
-      cols[i] = r->colmap[p->pick[i]];
-    else
-      TSR_TRY(column_of(b, r, in->ncols, in->cols, p->exprs[i], &cols[i]));
-  }
-  TSR_TRY(select_columns(b, r, p->ncols, cols));
-  r->colmap = new_map(b, p->ncols);
-  if (r->colmap == NULL)
-    return TSR_ENOMEM;
+  bool any = false;
   for (int i = 0; i < p->ncols; i++)
-    r->colmap[i] = i;
+    any |= p->used == NULL || p->used[i];
+  int n = 0;
+  for (int i = 0; i < p->ncols; i++) {
+    map[i] = -1;
+    if (any && p->used != NULL && !p->used[i])
+      continue;
+    if (p->exprs[i] == NULL)
+      cols[n] = r->colmap[p->pick[i]];
+    else
+      TSR_TRY(column_of(b, r, in->ncols, in->cols, p->exprs[i], &cols[n]));
+    map[i] = n++;
+  }
+  TSR_TRY(select_columns(b, r, n, cols));
+  r->colmap = map;
   return TSR_OK;
 }
 
@@ -694,6 +704,47 @@ static tsr_status one_row(tsr__sql_binder *b, run *r) {
   return tsr_frame_from_columns(b->ctx, 1, &c, 0, TSR_BUFFER_COPY, NULL, NULL, &r->f);
 }
 
+/* A table: a frame the binder holds, or a file opened now with the used
+ * columns alone (the others map to -1). */
+static tsr_status exec_scan(tsr__sql_binder *b, tsr__sql_plan *p, run *r) {
+  r->colmap = new_map(b, p->ncols);
+  if (r->colmap == NULL)
+    return TSR_ENOMEM;
+  if (p->path == NULL) {
+    for (int i = 0; i < p->ncols; i++)
+      r->colmap[i] = i;
+    return frame_copy(b, p->frame, &r->f);
+  }
+  size_t len = 1;
+  int nused = 0;
+  bool listable = true;
+  for (int i = 0; i < p->ncols; i++)
+    if (p->used == NULL || p->used[i]) {
+      len += strlen(p->cols[i].name) + 1;
+      nused++;
+      listable &= strchr(p->cols[i].name, ',') == NULL;
+    }
+  char *columns = NULL;
+  if (listable && nused < p->ncols) {
+    if (nused == 0) /* count(*): the narrowest column would do; the first is read */
+      p->used[0] = true, nused = 1, len += strlen(p->cols[0].name) + 1;
+    columns = tsr__query_arena_alloc(b->arena, len);
+    if (columns == NULL)
+      return TSR_ENOMEM;
+  }
+  int k = 0;
+  for (int i = 0; i < p->ncols; i++) {
+    bool used = columns == NULL || p->used[i];
+    r->colmap[i] = used ? k++ : -1;
+    if (used && columns != NULL) {
+      if (columns[0] != '\0')
+        strcat(columns, ",");
+      strcat(columns, p->cols[i].name);
+    }
+  }
+  return tsr__sql_open_path(b->ctx, p->path, columns, &r->f);
+}
+
 static tsr_status exec_node(tsr__sql_binder *b, tsr__sql_plan *p, bool analyze, run *r) {
   double t0 = analyze ? now() : 0;
   tsr_status st = TSR_OK;
@@ -701,12 +752,7 @@ static tsr_status exec_node(tsr__sql_binder *b, tsr__sql_plan *p, bool analyze, 
   r->f = NULL;
   switch (p->kind) {
   case SQL_P_SCAN:
-    st = frame_copy(b, p->frame, &r->f);
-    r->colmap = new_map(b, p->ncols);
-    if (st == TSR_OK && r->colmap == NULL)
-      st = TSR_ENOMEM;
-    for (int i = 0; i < p->ncols && st == TSR_OK; i++)
-      r->colmap[i] = i;
+    st = exec_scan(b, p, r);
     break;
   case SQL_P_ONE_ROW:
     st = one_row(b, r);

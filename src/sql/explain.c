@@ -77,7 +77,20 @@ static void walk(text *t, const tsr__sql_binder *b, const tsr__sql_plan *p, int 
     add(t, "  ");
   switch (p->kind) {
   case SQL_P_SCAN:
-    add(t, "SCAN %s (%d columns", p->label ? p->label : "?", p->ncols);
+    add(t, "SCAN %s (", p->label ? p->label : "?");
+    if (p->path != NULL && p->used != NULL) {
+      int nused = 0;
+      for (int i = 0; i < p->ncols; i++)
+        nused += p->used[i];
+      if (nused < p->ncols) {
+        add(t, "%d of %d columns read:", nused, p->ncols);
+        for (int i = 0, k = 0; i < p->ncols; i++)
+          if (p->used[i])
+            add(t, "%s %s", k++ ? "," : "", p->cols[i].name);
+      } else
+        add(t, "%d columns", p->ncols);
+    } else
+      add(t, "%d columns", p->ncols);
     if (p->frame && tsr_frame_nrows_known(p->frame) >= 0)
       add(t, ", %lld rows", (long long)tsr_frame_nrows_known(p->frame));
     add(t, ")");

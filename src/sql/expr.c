@@ -491,6 +491,10 @@ static tsr_status compile(compiler *c, const tsr__sql_expr *e, int *v) {
   case SQL_E_COLUMN: {
     int col;
     TSR_TRY(tsr__sql_resolve(b, c->ncols, c->cols, e, &col));
+    if (c->colmap[col] < 0)
+      return tsr__query_fail(b->source, e->pos, TSR_EINVAL,
+                             "internal: column \"%s\" was not read (please report)",
+                             e->column.name);
     st = tsr__colprog_column(c->prog, c->colmap[col], v);
     break;
   }

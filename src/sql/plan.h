@@ -58,8 +58,10 @@ struct tsr__sql_plan {
   int ncols;
   tsr__sql_col *cols; /* the output columns */
   /* SCAN */
-  tsr_frame *frame;  /* a reference the binder holds (tsr__sql_binder_release) */
+  tsr_frame *frame;  /* a reference the binder holds (tsr__sql_binder_release), or NULL: */
+  const char *path;  /* a file opened when run, with the used columns only */
   const char *label; /* the table's name or path, for EXPLAIN */
+  bool *used;        /* per output column: read by something above (tsr__sql_prune) */
   /* FILTER: pred; JOIN: its residual (NULL: none) */
   const tsr__sql_expr *pred;
   /* PROJECT: one expression per output column; AGGREGATE: nkeys key expressions then the
@@ -99,7 +101,7 @@ typedef struct tsr__sql_binder {
   int ncte; /* CTEs in scope, innermost last */
   const tsr__sql_cte **ctes;
   int cte_cap;
-  int ntemp; /* helper columns made so far ("__sql<N>") */
+  int ntemp;               /* helper columns made so far ("__sql<N>") */
   int nframes, frames_cap; /* the scans' frames, released with the statement */
   tsr_frame **frames;
 } tsr__sql_binder;
@@ -112,10 +114,30 @@ tsr_status tsr__sql_bind_query(tsr__sql_binder *b, const tsr__sql_query *q, tsr_
 void tsr__sql_binder_release(tsr__sql_binder *b);
 
 /* Looks a table up: a view (bound again where used: *view), a frame (a new
- * reference in *frame), or a path opened now.  `pos` for errors. */
+ * reference in *frame), or a file registered by path (*path). */
 tsr_status tsr__sql_catalog_lookup(tsr__sql_binder *b, const tsr__sql_ident *name,
-                                   tsr_frame **frame, const tsr__sql_query **view);
-tsr_status tsr__sql_open_path(tsr_ctx *ctx, const char *path, tsr_frame **out);
+                                   tsr_frame **frame, const tsr__sql_query **view,
+                                   const char **path);
+
+/* ---- files (files.c) --------------------------------------------------------------------- */
+
+/* In "file.h5:/group", the colon after the HDF5 extension; NULL for other
+ * paths (CSV files). */
+const char *tsr__sql_hdf5_colon(const char *path);
+/* The column names of the table at `path` without reading its rows (a
+ * CSV's header as sniffed, an HDF5 table's column list), in the arena; or,
+ * when that cannot be had cheaply (.csv.gz), the file opened whole in
+ * *frame. */
+tsr_status tsr__sql_path_schema(tsr__sql_binder *b, const char *path, int *ncols,
+                                const char ***names, tsr_frame **frame);
+/* The table at `path` with only `columns` ("a,b"; NULL: all). */
+tsr_status tsr__sql_open_path(tsr_ctx *ctx, const char *path, const char *columns, tsr_frame **out);
+
+/* ---- used columns (prune.c) -------------------------------------------------------------- */
+
+/* Marks, in every node's `used`, the output columns something above reads
+ * (the root's all), so that scans of files read only those. */
+tsr_status tsr__sql_prune(tsr__sql_binder *b, tsr__sql_plan *root);
 
 /* Runs the plan: *out is its frame, colmap[i] the frame column of output
  * column i (an arena array).  With `analyze`, each node records its time

@@ -145,37 +145,13 @@ tsr_status tsr_sql_register_path(tsr_sql_session *s, const char *name, const cha
 
 /* ---- files ------------------------------------------------------------------------------- */
 
-/* "file.h5:/group" split at the colon after an HDF5 extension; NULL when
- * the path is not one. */
-static const char *hdf5_colon(const char *path) {
-  static const char *const ext[] = {".h5:", ".hdf5:", ".he5:", ".nc:"};
-  for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
-    const char *at = strstr(path, ext[i]);
-    if (at != NULL)
-      return at + strlen(ext[i]) - 1;
-  }
-  return NULL;
-}
-
-tsr_status tsr__sql_open_path(tsr_ctx *ctx, const char *path, tsr_frame **out) {
-  const char *colon = hdf5_colon(path);
-  if (colon == NULL)
-    return tsr_frame_read_csv(ctx, path, NULL, out);
-  size_t n = (size_t)(colon - path);
-  char *file;
-  TSR_TRY(tsr_alloc(ctx, n + 1, (void **)&file));
-  memcpy(file, path, n);
-  file[n] = '\0';
-  tsr_status st = tsr_frame_read_hdf5(ctx, file, colon + 1, NULL, out);
-  tsr_free(ctx, file);
-  return st;
-}
-
 tsr_status tsr__sql_catalog_lookup(tsr__sql_binder *b, const tsr__sql_ident *name,
-                                   tsr_frame **frame, const tsr__sql_query **view) {
+                                   tsr_frame **frame, const tsr__sql_query **view,
+                                   const char **path) {
   tsr_sql_session *s = b->catalog->s;
   *frame = NULL;
   *view = NULL;
+  *path = NULL;
   int at = find(s, name->name, name->quoted);
   if (at < 0) {
     const char *best = NULL;
@@ -199,11 +175,9 @@ tsr_status tsr__sql_catalog_lookup(tsr__sql_binder *b, const tsr__sql_ident *nam
     *view = e->view;
     return TSR_OK;
   }
-  if (e->frame == NULL) {
-    tsr_status st = tsr__sql_open_path(b->ctx, e->path, &e->frame);
-    if (st != TSR_OK)
-      return tsr__query_fail(b->source, name->pos, st, "table \"%s\": %s", e->name,
-                             tsr_last_error());
+  if (e->frame == NULL) { /* a file: opened by each statement, with the columns it reads */
+    *path = e->path;
+    return TSR_OK;
   }
   int n = tsr_frame_ncols(e->frame);
   const char **names = tsr__query_arena_alloc(b->arena, (size_t)(n + 1) * sizeof *names);
@@ -268,7 +242,7 @@ static tsr_status copy_to(tsr__sql_binder *b, const tsr__sql_stmt *st, tsr_frame
       return tsr__query_fail(b->source, o->pos, TSR_ENOTSUP,
                              "unknown COPY option \"%s\" (FORMAT, DELIMITER, HEADER)", o->name);
   }
-  const char *colon = hdf5_colon(st->path);
+  const char *colon = tsr__sql_hdf5_colon(st->path);
   tsr_status s;
   if (colon == NULL)
     s = tsr_frame_write_csv(f, st->path, delim, true, NULL);
@@ -287,6 +261,12 @@ static tsr_status copy_to(tsr__sql_binder *b, const tsr__sql_stmt *st, tsr_frame
   return s;
 }
 
+/* A query bound to its plan, with the columns each operator uses marked. */
+static tsr_status bind(tsr__sql_binder *b, const tsr__sql_query *q, tsr__sql_plan **plan) {
+  TSR_TRY(tsr__sql_bind_query(b, q, plan));
+  return tsr__sql_prune(b, *plan);
+}
+
 static tsr_status run_stmt(tsr_sql_session *s, tsr__sql_script *script, int k, bool *keep_script,
                            tsr_frame **result) {
   const tsr__sql_stmt *st = script->stmts[k];
@@ -299,7 +279,7 @@ static tsr_status run_stmt(tsr_sql_session *s, tsr__sql_script *script, int k, b
   *result = NULL;
   switch (st->kind) {
   case SQL_S_QUERY:
-    rc = tsr__sql_bind_query(&b, st->query, &plan);
+    rc = bind(&b, st->query, &plan);
     if (rc == TSR_OK)
       rc = tsr__sql_exec_result(&b, plan, false, result);
     break;
@@ -311,7 +291,7 @@ static tsr_status run_stmt(tsr_sql_session *s, tsr__sql_script *script, int k, b
                            "table \"%s\" exists (CREATE OR REPLACE replaces it)", st->name.name);
       break;
     }
-    rc = tsr__sql_bind_query(&b, st->query, &plan);
+    rc = bind(&b, st->query, &plan);
     entry e = {0};
     if (rc == TSR_OK && st->kind == SQL_S_CREATE_TABLE) {
       rc = tsr__sql_exec_result(&b, plan, false, &f);
@@ -348,14 +328,14 @@ static tsr_status run_stmt(tsr_sql_session *s, tsr__sql_script *script, int k, b
     break;
   }
   case SQL_S_COPY:
-    rc = tsr__sql_bind_query(&b, st->query, &plan);
+    rc = bind(&b, st->query, &plan);
     if (rc == TSR_OK)
       rc = tsr__sql_exec_result(&b, plan, false, &f);
     if (rc == TSR_OK)
       rc = copy_to(&b, st, f);
     break;
   case SQL_S_EXPLAIN: {
-    rc = tsr__sql_bind_query(&b, st->query, &plan);
+    rc = bind(&b, st->query, &plan);
     if (rc == TSR_OK && st->analyze)
       rc = tsr__sql_exec_result(&b, plan, true, &f);
     char *text = NULL;
