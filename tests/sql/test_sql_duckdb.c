@@ -24,7 +24,8 @@
  *
  * TSR_SQLDIFF_QUERIES sets the number of queries per feature (default 120,
  * 40 in a sanitizer build), TSR_SQLDIFF_PRINT how many
- * mismatches each feature prints (default 8).  Skipped (77) when libduckdb.so
+ * mismatches each feature prints (default 8); TSR_SQLDIFF_FORCE=1 runs the
+ * features whose probe fails as well.  Skipped (77) when libduckdb.so
  * is missing; TESSERA_PEERS_DIR may name another bench/peers directory. */
 #include <math.h>
 #include <stdarg.h>
@@ -60,6 +61,7 @@ static int nqueries = 40;
 #else
 static int nqueries = 120;
 #endif
+static bool force_all;      /* TSR_SQLDIFF_FORCE: run features whose probe fails too */
 static int max_printed = 8; /* mismatches printed per feature (TSR_SQLDIFF_PRINT) */
 
 /* ---- random numbers (splitmix64) ----------------------------------------------------------- */
@@ -1772,7 +1774,7 @@ static void test_sql_duckdb__tables_load_alike(void **state) {
 
 static void run_feature(fixture *fx, int index) {
   const feature *f = &features[index];
-  if (f->probe) {
+  if (f->probe && !force_all) {
     tsr_frame *out = NULL;
     tsr_status st = tsr_sql_run(fx->session, f->probe, &out);
     tsr_frame_destroy(&out);
@@ -1844,6 +1846,8 @@ int main(void) {
   const char *nq = getenv("TSR_SQLDIFF_QUERIES");
   if (nq && *nq)
     nqueries = atoi(nq) > 0 ? atoi(nq) : 1;
+  const char *force = getenv("TSR_SQLDIFF_FORCE");
+  force_all = force && *force && strcmp(force, "0") != 0;
   const char *np = getenv("TSR_SQLDIFF_PRINT");
   if (np && *np)
     max_printed = atoi(np);
