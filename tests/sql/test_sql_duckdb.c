@@ -1200,13 +1200,15 @@ static bool gen_projection(sb *q) {
 
 static bool gen_where(sb *q) {
   const tablespec *t = t1_or_t2();
-  sb_put(q, "SELECT id");
+  /* identifiers are case-insensitive unless quoted */
+  static const char *const ids[] = {"id", "ID", "Id", "\"id\""};
+  sb_printf(q, "SELECT %s", ids[rnd_int(0, 3)]);
   int n = rnd_int(0, 2);
   for (int k = 0; k < n; k++) {
     sb_put(q, ", ");
     colref(q, NULL, pick(t, ANY));
   }
-  sb_printf(q, " FROM %s WHERE ", t->name);
+  sb_printf(q, " FROM %s WHERE ", coin(0.2) ? (t == &tables[0] ? "T1" : "T2") : t->name);
   pred(q, t, NULL, rnd_int(0, 3));
   return false;
 }
@@ -1334,6 +1336,10 @@ static bool gen_orderby(sb *q) {
 
 /* The select list of a join of a (t1 or t2) and b: a few qualified columns. */
 static void join_select(sb *q, const tablespec *ta, const tablespec *tb, bool right_too) {
+  if (coin(0.1)) {
+    sb_put(q, right_too ? "SELECT a.*, b.id" : "SELECT a.*");
+    return;
+  }
   sb_put(q, "SELECT a.id");
   if (right_too)
     sb_put(q, ", b.id");
@@ -1429,6 +1435,7 @@ static bool gen_join(sb *q) {
 static bool gen_distinct(sb *q) {
   const tablespec *t = t1_or_t2();
   static const char *const cand[] = {"k", "i", "s", "b", "d", "f", "i % 7", "k + i"};
+  const char *names[3];
   int n = rnd_int(1, 3);
   sb_put(q, "SELECT DISTINCT ");
   int used = 0;
@@ -1441,9 +1448,21 @@ static bool gen_distinct(sb *q) {
     } while ((used >> c) & 1 || !has_col(t, c >= 6 ? "i" : name));
     used |= 1 << c;
     sb_printf(q, "%s%s", k ? ", " : "", name);
+    names[k] = name;
   }
   sb_printf(q, " FROM %s", t->name);
   maybe_where(q, t, NULL, 0.4);
+  if (coin(0.3)) { /* distinct rows, every column: a total order */
+    sb_put(q, " ORDER BY ");
+    for (int k = 0; k < n; k++) {
+      if (k)
+        sb_put(q, ", ");
+      order_key(q, names[k]);
+    }
+    if (coin(0.5))
+      sb_printf(q, " LIMIT %d", rnd_int(0, 30));
+    return true;
+  }
   return false;
 }
 
@@ -1526,14 +1545,14 @@ static bool gen_with(sb *q) {
 
 static bool gen_window(sb *q) {
   const tablespec *t = t1_or_t2();
-  static const char *const parts[] = {"", "k", "s", "d", "b", "i % 3"};
+  static const char *const parts[] = {"", "k", "s", "d", "b", "i % 3", "k, i"};
   static const char *const okeys[] = {"i", "f", "d", "s", "k"};
   sb_put(q, "SELECT id");
   int nw = rnd_int(1, 2);
   for (int w = 0; w < nw; w++) {
     const char *part;
     do
-      part = parts[rnd_int(0, 5)];
+      part = parts[rnd_int(0, 6)];
     while (*part && !has_col(t, part[0] == 'i' ? "i" : part));
     const char *okey = okeys[rnd_int(0, 4)];
     static const char *const nulls[] = {"", "", " NULLS FIRST", " NULLS LAST"};
@@ -1554,9 +1573,18 @@ static bool gen_window(sb *q) {
       break;
     case 3:
     case 4:
-      sb_printf(q, "%s(%s", fn == 3 ? "lag" : "lead", coin(0.5) ? x->name : pick(t, ANY)->name);
-      if (coin(0.5))
-        sb_printf(q, ", %d", rnd_int(1, 3));
+      if (coin(0.5)) {
+        sb_printf(q, "%s(%s", fn == 3 ? "lag" : "lead", x->name);
+        if (coin(0.5)) {
+          sb_printf(q, ", %d", rnd_int(1, 3));
+          if (coin(0.4)) /* a default of the column's type */
+            sb_put(q, x->kind == K_INT ? ", -1" : ", 0.5e0");
+        }
+      } else {
+        sb_printf(q, "%s(%s", fn == 3 ? "lag" : "lead", pick(t, ANY)->name);
+        if (coin(0.5))
+          sb_printf(q, ", %d", rnd_int(1, 3));
+      }
       sb_put(q, ")");
       break;
     default:
