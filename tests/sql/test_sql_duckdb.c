@@ -1,21 +1,23 @@
 /* test_sql_duckdb.c — the SQL layer against DuckDB, differentially (issue 16,
- * item 8).  Three random CSV tables (fixed seeds) with int, float, string,
+ * item 8).  Four random CSV tables (fixed seeds) with int, float, string,
  * bool and date columns, nulls (unquoted empty fields), empty strings (""),
  * quotes, commas, newlines in quoted fields and unicode are loaded by DuckDB
  * (read_csv with explicit column types, allow_quoted_nulls = false: "" is an
  * empty string, an unquoted empty field null, tessera's rule) and registered
- * in a tessera SQL session (tsr_frame_read_csv with the same schema, small
- * byte blocks so every table has several row chunks).  Queries generated
- * from templates per feature (projection, WHERE, GROUP BY with every
- * aggregate, ORDER BY with LIMIT/OFFSET, joins, DISTINCT, UNION, WITH and
- * subqueries, window functions, and the expression functions that come
- * later) run on both; the results must agree: same column count, rows as
- * multisets unless ORDER BY fixes the order (the templates order by keys
- * that make it total), integers by value (DuckDB's HUGEINT sums against
- * int64), floats within 1e-9 relative (NaN equals NaN), strings byte for
- * byte, dates as days.  Both erroring is a match, counted apart; one side
- * erroring is a mismatch, except tessera's integer overflow error (a
- * documented deviation: integer sums are int64 and overflow is an error).
+ * in a tessera SQL session (tsr_frame_read_csv with the same schema, one
+ * table's strings as a dictionary column, small byte blocks so the big table
+ * has several row chunks).  Queries generated from templates per feature
+ * (projection, WHERE, GROUP BY with every aggregate, ORDER BY with
+ * LIMIT/OFFSET, joins, DISTINCT, UNION, WITH and subqueries, window
+ * functions, integer overflow, and the expression functions that come later)
+ * run on both; the results must agree: same column count, rows as multisets
+ * unless ORDER BY fixes the order (the templates order by keys that make it
+ * total), integers by value (DuckDB's HUGEINT sums against int64), floats
+ * within 1e-9 relative (NaN equals NaN), strings byte for byte, dates as
+ * days.  Both erroring is a match, counted apart; one side erroring is a
+ * mismatch, except tessera's TSR_EOVERFLOW where DuckDB's value is outside
+ * int64 (a documented deviation: integer sums are int64 and overflow is an
+ * error), counted apart as well.
  *
  * Each feature prints its counts (queries, matched, both-error, deviations)
  * and fails on any mismatch, printing the SQL and the first differing row.
@@ -23,10 +25,10 @@
  * skipped with a note, and switches itself on once the probe runs.
  *
  * TSR_SQLDIFF_QUERIES sets the number of queries per feature (default 120,
- * 40 in a sanitizer build), TSR_SQLDIFF_PRINT how many
- * mismatches each feature prints (default 8); TSR_SQLDIFF_FORCE=1 runs the
- * features whose probe fails as well.  Skipped (77) when libduckdb.so
- * is missing; TESSERA_PEERS_DIR may name another bench/peers directory. */
+ * 40 in a sanitizer build), TSR_SQLDIFF_PRINT how many mismatches each
+ * feature prints (default 8); TSR_SQLDIFF_FORCE=1 runs the features whose
+ * probe fails as well.  Skipped (77) when libduckdb.so is missing;
+ * TESSERA_PEERS_DIR may name another bench/peers directory. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1893,6 +1895,23 @@ static void test_sql_duckdb__tables_load_alike(void **state) {
   }
   print_message("load: %d queries, %d matched, %d mismatched\n", n.run, n.matched, n.mismatch);
   assert_int_equal(n.matched, n.run);
+  /* the data has what the suite is about: each count must be positive */
+  rows d = {0};
+  sb err = {0};
+  assert_true(duck_run("SELECT count(*) FILTER (WHERE s = ''), count(*) FILTER (WHERE s IS NULL), "
+                       "count(*) FILTER (WHERE contains(s, chr(10))), "
+                       "count(*) FILTER (WHERE contains(s, '\"')), "
+                       "count(*) FILTER (WHERE contains(s, ',')), "
+                       "count(*) FILTER (WHERE contains(s, '漢') OR contains(s, '😀')), "
+                       "count(*) FILTER (WHERE f IS NULL), count(*) FILTER (WHERE d IS NULL), "
+                       "count(*) FILTER (WHERE b IS NULL), count(*) FILTER (WHERE j = 0) FROM t1",
+                       &d, &err));
+  for (int c = 0; c < d.ncols; c++) {
+    assert_int_equal(d.c[c].kind, C_INT);
+    assert_true(d.c[c].i > 0);
+  }
+  rows_free(&d);
+  free(err.p);
 }
 
 static void run_feature(fixture *fx, int index) {
