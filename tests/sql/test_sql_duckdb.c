@@ -1610,6 +1610,36 @@ static bool gen_window(sb *q) {
   return false;
 }
 
+/* Scripts: CREATE [OR REPLACE] TABLE|VIEW ... AS, then a query over them
+ * (both engines run every statement and return the last one's rows). */
+static bool gen_ddl(sb *q) {
+  const tablespec *t = t1_or_t2();
+  switch (rnd_int(0, 2)) {
+  case 0:
+    sb_printf(q, "CREATE OR REPLACE TABLE ddl_t AS SELECT id, k, i, f, s FROM %s", t->name);
+    maybe_where(q, t, NULL, 0.6);
+    sb_put(q, "; SELECT k, count(*), sum(i), max(s), min(f) FROM ddl_t GROUP BY k");
+    break;
+  case 1:
+    sb_printf(q, "CREATE OR REPLACE VIEW ddl_v AS SELECT id, k, ");
+    no_division = true; /* NaN compares unlike DuckDB's (MISMATCHES: 2), tested elsewhere */
+    num_expr(q, t, NULL, 2);
+    no_division = false;
+    sb_printf(q, " AS x FROM %s", t->name);
+    maybe_where(q, t, NULL, 0.5);
+    sb_printf(q, "; SELECT * FROM ddl_v WHERE x > %d", rnd_int(-100, 100));
+    break;
+  default:
+    sb_printf(q, "CREATE OR REPLACE TABLE ddl_t AS SELECT k, count(*) AS n FROM %s", t->name);
+    maybe_where(q, t, NULL, 0.5);
+    sb_put(q, " GROUP BY k; CREATE OR REPLACE VIEW ddl_v AS SELECT ddl_t.k, ddl_t.n, t3.id "
+              "FROM ddl_t JOIN t3 ON ddl_t.k = t3.k; SELECT * FROM ddl_v");
+    if (coin(0.5))
+      sb_printf(q, " WHERE n > %d", rnd_int(0, 60));
+  }
+  return false;
+}
+
 /* // with a double operand: DuckDB 1.5 divides (7.5 // 2 = 3.75, x // 0 is
  * NULL) where tessera floors (3.0, x // 0.0 = inf); kept apart from the
  * other templates so that this one difference does not hide others. */
@@ -1780,6 +1810,7 @@ static const feature features[] = {
     {"union", gen_union, NULL, 0},
     {"with", gen_with, NULL, 0},
     {"window", gen_window, NULL, 0},
+    {"ddl", gen_ddl, NULL, 0},
     {"float_intdiv", gen_float_intdiv, NULL, 40},
     {"overflow", gen_overflow, NULL, 24},
     /* later (issue 16 item 2's expression functions) */
@@ -1961,15 +1992,16 @@ FEATURE_TEST(distinct, 5)
 FEATURE_TEST(union, 6)
 FEATURE_TEST(with, 7)
 FEATURE_TEST(window, 8)
-FEATURE_TEST(float_intdiv, 9)
-FEATURE_TEST(overflow, 10)
-FEATURE_TEST(case, 11)
-FEATURE_TEST(cast, 12)
-FEATURE_TEST(coalesce, 13)
-FEATURE_TEST(concat, 14)
-FEATURE_TEST(strings, 15)
-FEATURE_TEST(dates, 16)
-FEATURE_TEST(ilike, 17)
+FEATURE_TEST(ddl, 9)
+FEATURE_TEST(float_intdiv, 10)
+FEATURE_TEST(overflow, 11)
+FEATURE_TEST(case, 12)
+FEATURE_TEST(cast, 13)
+FEATURE_TEST(coalesce, 14)
+FEATURE_TEST(concat, 15)
+FEATURE_TEST(strings, 16)
+FEATURE_TEST(dates, 17)
+FEATURE_TEST(ilike, 18)
 
 static int remove_tables(void) {
   for (int t = 0; t < NTABLES; t++) {
@@ -2023,6 +2055,7 @@ int main(void) {
       T(union),
       T(with),
       T(window),
+      T(ddl),
       T(float_intdiv),
       T(overflow),
       T(case),
