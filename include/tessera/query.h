@@ -215,8 +215,10 @@ TSR_API TSR_NODISCARD tsr_status tsr_program_format_buffer(tsr_dtype dtype, int 
  *               IEEE for a zero divisor); integer + - * // abs and negation that leave
  *               their type are TSR_EOVERFLOW naming the expression and the
  *               row (never silent wrapping).  Strings compare byte-wise;
- *               lower/upper map ASCII letters only and keep every other
- *               byte (non-ASCII text is unchanged); length counts UTF-8
+ *               lower/upper (and ilike) map ASCII, Latin-1, Latin
+ *               Extended-A, Greek and Cyrillic letters as DuckDB does and
+ *               keep every other byte (the byte length never changes:
+ *               ß, İ and ı stay); length counts UTF-8
  *               code points; like's % matches any run and _ one code point
  *               (no escape character).  A string literal compared with a
  *               date or timestamp column is read as 'YYYY-MM-DD' or

@@ -508,15 +508,90 @@ static size_t cp_bytes(const char *s, size_t n) {
   return k;
 }
 
-static inline char fold(char c, bool ci) {
-  return (char)(ci && c >= 'A' && c <= 'Z' ? c + 32 : c);
+/* The other case of a letter from U+0080 to U+07FF whose other case lies
+ * in that range too, as DuckDB's (utf8proc's) simple case mapping gives it:
+ * Latin-1, Latin Extended-A, Greek and Cyrillic; so lower, upper and ILIKE
+ * keep every string's byte length.  Other code points map to themselves. */
+static uint32_t case2(uint32_t cp, bool upper) {
+  bool ext_a =
+      (cp >= 0x100 && cp <= 0x137 && cp != 0x130 && cp != 0x131) || (cp >= 0x14A && cp <= 0x177);
+  bool ext_a_odd = (cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E);
+  if (upper) {
+    if ((cp >= 0xE0 && cp <= 0xFE && cp != 0xF7) || (cp >= 0x3B1 && cp <= 0x3CB && cp != 0x3C2) ||
+        (cp >= 0x430 && cp <= 0x44F))
+      return cp - 0x20;
+    if (cp >= 0x450 && cp <= 0x45F)
+      return cp - 0x50;
+    if ((ext_a && (cp & 1)) || (ext_a_odd && !(cp & 1)))
+      return cp - 1;
+    switch (cp) {
+    case 0xB5:
+      return 0x39C;
+    case 0xFF:
+      return 0x178;
+    case 0x3C2:
+      return 0x3A3;
+    case 0x3AC:
+      return 0x386;
+    case 0x3AD:
+    case 0x3AE:
+    case 0x3AF:
+      return cp - 0x25;
+    case 0x3CC:
+      return 0x38C;
+    case 0x3CD:
+    case 0x3CE:
+      return cp - 0x3F;
+    default:
+      return cp;
+    }
+  }
+  if ((cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) || (cp >= 0x391 && cp <= 0x3AB && cp != 0x3A2) ||
+      (cp >= 0x410 && cp <= 0x42F))
+    return cp + 0x20;
+  if (cp >= 0x400 && cp <= 0x40F)
+    return cp + 0x50;
+  if ((ext_a && !(cp & 1)) || (ext_a_odd && (cp & 1)))
+    return cp + 1;
+  switch (cp) {
+  case 0x178:
+    return 0xFF;
+  case 0x386:
+    return 0x3AC;
+  case 0x388:
+  case 0x389:
+  case 0x38A:
+    return cp + 0x25;
+  case 0x38C:
+    return 0x3CC;
+  case 0x38E:
+  case 0x38F:
+    return cp + 0x3F;
+  default:
+    return cp;
+  }
+}
+
+/* The code point at s (n > 0 bytes) in lower case as ILIKE compares it
+ * (ASCII, and the letters case2 maps), and its bytes in *len; other bytes
+ * one at a time, never equal to a code point. */
+static uint32_t fold_at(const char *s, size_t n, size_t *len) {
+  unsigned char c = (unsigned char)s[0];
+  *len = 1;
+  if (c < 0x80)
+    return c >= 'A' && c <= 'Z' ? c + 32u : c;
+  if (c >= 0xC2 && c <= 0xDF && n > 1 && ((unsigned char)s[1] & 0xC0) == 0x80) {
+    *len = 2;
+    return case2(((uint32_t)(c & 0x1F) << 6) | ((unsigned char)s[1] & 0x3Fu), false);
+  }
+  return 0x200000u | c;
 }
 
 /* SQL LIKE: '%' any run, '_' one code point, no escape character; ci:
- * ASCII letters match either case (ILIKE).  Iterative with one backtrack
- * point (the last '%'), linear in practice. */
+ * letters match either case (ILIKE: ASCII and the letters case2 maps).  Iterative with one
+ * backtrack point (the last '%'), linear in practice. */
 static bool like_match(const char *s, size_t n, const char *pat, size_t m, bool ci) {
-  size_t i = 0, j = 0, star_j = (size_t)-1, star_i = 0;
+  size_t i = 0, j = 0, star_j = (size_t)-1, star_i = 0, lp = 1, ls = 1;
   while (i < n) {
     if (j < m && pat[j] == '%') {
       star_j = j++;
@@ -524,9 +599,12 @@ static bool like_match(const char *s, size_t n, const char *pat, size_t m, bool 
     } else if (j < m && pat[j] == '_') {
       i += cp_bytes(s + i, n - i);
       j++;
-    } else if (j < m && fold(pat[j], ci) == fold(s[i], ci)) {
+    } else if (j < m && !ci && pat[j] == s[i]) {
       i++;
       j++;
+    } else if (j < m && ci && fold_at(pat + j, m - j, &lp) == fold_at(s + i, n - i, &ls)) {
+      i += ls;
+      j += lp;
     } else if (star_j != (size_t)-1) {
       j = star_j + 1;
       star_i += cp_bytes(s + star_i, n - star_i);
@@ -568,13 +646,24 @@ static bool smatch(tsr__cp_op op, sv s, sv t) {
   }
 }
 
+/* lower / upper: ASCII letters, and the two-byte letters case2 maps (the
+ * byte length is kept). */
 static void case_map(tsr__cp_op op, const char *s, size_t n, char *d) {
-  if (op == TSR__CP_LOWER)
-    for (size_t i = 0; i < n; i++)
-      d[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
-  else
-    for (size_t i = 0; i < n; i++)
-      d[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
+  bool up = op != TSR__CP_LOWER;
+  for (size_t i = 0; i < n;) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x80) {
+      d[i++] = (char)(up ? (c >= 'a' && c <= 'z' ? c - 32 : c) : (c >= 'A' && c <= 'Z' ? c + 32 : c));
+    } else if (c >= 0xC2 && c <= 0xDF && i + 1 < n && ((unsigned char)s[i + 1] & 0xC0) == 0x80) {
+      uint32_t cp = case2(((uint32_t)(c & 0x1F) << 6) | ((unsigned char)s[i + 1] & 0x3Fu), up);
+      d[i] = (char)(0xC0 | (cp >> 6));
+      d[i + 1] = (char)(0x80 | (cp & 0x3F));
+      i += 2;
+    } else {
+      d[i] = s[i];
+      i++;
+    }
+  }
 }
 
 static sv dict_sv(const tsr__dict *d, int64_t i) {

@@ -895,9 +895,11 @@ tsr_status gb_agg_finish(const gb_agg *a, const gb_state *m, const gb_state *par
       }
       break;
     case TSR_AGG_CORR: {
+      /* DuckDB's covar_pop / (stddev_pop(x) * stddev_pop(y)): NaN (0 / 0) when either
+       * side is constant, one pair included; null over no pair */
       double den = sqrt(m->m2[g] * m->m2y[g]);
-      null = m->count[g] == 0 || den == 0;
-      fo[i] = null ? 0.0 : m->cxy[g] / den;
+      null = m->count[g] == 0;
+      fo[i] = null ? 0.0 : den == 0 ? NAN : m->cxy[g] / den;
       break;
     }
     case TSR_AGG_COVAR_SAMP:

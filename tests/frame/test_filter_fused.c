@@ -71,11 +71,17 @@ static ref_col *add_col(ref_frame *want, const char *name, tsr_type t, bool stri
 
 static char *case_str(const char *s, bool up) {
   char *d = fu_strdup(s);
-  for (char *p = d; *p; p++)
+  for (unsigned char *p = (unsigned char *)d; *p; p++)
     if (up && *p >= 'a' && *p <= 'z')
-      *p = (char)(*p - 'a' + 'A');
+      *p = (unsigned char)(*p - 'a' + 'A');
     else if (!up && *p >= 'A' && *p <= 'Z')
-      *p = (char)(*p - 'A' + 'a');
+      *p = (unsigned char)(*p - 'A' + 'a');
+    else if (*p == 0xC3 && p[1] != 0) { /* Latin-1 letters: U+00C0..DE <-> U+00E0..FE */
+      unsigned char lo = (unsigned char)(p[1] & ~0x20u);
+      if (lo >= 0x80 && lo <= 0x9E && lo != 0x97)
+        p[1] = (unsigned char)(up ? lo : lo + 0x20);
+      p++;
+    }
   return d;
 }
 
