@@ -285,6 +285,8 @@ static hid_t create_vlen(hid_t file, const char *name, int64_t n, int64_t chunk,
   hsize_t dims[1] = {(hsize_t)n}, cd[1] = {(hsize_t)(chunk < n ? chunk : n)};
   hid_t s = H5Screate_simple(1, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE), d = -1;
   bool ok = t >= 0 && s >= 0 && dcpl >= 0;
+  if (ok) /* no modification time: the file's bytes depend on its content alone */
+    ok = H5Pset_obj_track_times(dcpl, 0) >= 0;
   if (ok && n > 0) {
     ok = H5Pset_chunk(dcpl, 1, cd) >= 0;
     if (ok && level > 0)
@@ -463,6 +465,7 @@ tsr_status tsr__h5_wtable_create(tsr_ctx *ctx, tsr__h5_file *f, tsr_hdf5_mode mo
   t->n = n;
   for (int i = 0; i < n; i++)
     t->cols[i].vlen = -1;
+  tsr__h5_file_set_reproducible(f);
 
   /* the group and its attributes */
   tsr__h5_lock();
@@ -573,6 +576,73 @@ fail:
   tsr_free(ctx, full);
   tsr_free(ctx, vname);
   tsr_free(ctx, xname);
+  wtable_free(t);
+  return status;
+}
+
+tsr_status tsr__h5_wtable_open(tsr_ctx *ctx, tsr__h5_file *f, const char *group, int n,
+                               const tsr__h5_tcol_spec *cols, int64_t nrows, int64_t chunk_rows,
+                               bool string_offsets, tsr__h5_wtable **out) {
+  *out = NULL;
+  tsr_status status = TSR_OK;
+  tsr__h5_wtable *t = NULL;
+  char *full = NULL, *aux = NULL, *afull = NULL;
+  for (int i = 0; i < n; i++)
+    TSR_CHECK(cols[i].type.id != TSR_COL_STRING || string_offsets, TSR_EINTERNAL,
+              "tsr_frame_write_hdf5: variable-length strings cannot be written in parallel");
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *t, (void **)&t));
+  t->ctx = ctx;
+  t->f = f;
+  t->nrows = nrows;
+  t->chunk_rows = chunk_rows < 1 ? 1 : chunk_rows;
+  t->string_offsets = string_offsets;
+  TSR__TRY_GOTO(status, tsr__strdup(ctx, group, &t->path_group));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *t->cols, (void **)&t->cols));
+  t->n = n;
+  for (int i = 0; i < n; i++)
+    t->cols[i].vlen = -1;
+  /* the datasets tsr__h5_wtable_create made, by the same names and shapes */
+  for (int i = 0; i < n; i++) {
+    const tsr__h5_tcol_spec *c = &cols[i];
+    wcol *w = &t->cols[i];
+    w->type = c->type;
+    TSR__TRY_GOTO(status, tsr__strdup(ctx, c->name, &w->name));
+    TSR__TRY_GOTO(status, join_name(ctx, group, c->name, NULL, &full));
+    int64_t shape[1] = {nrows}, chunk[1] = {t->chunk_rows};
+    if (c->nullable) {
+      TSR__TRY_GOTO(status, aux_name(ctx, n, cols, c->name, ".validity", &aux));
+      TSR__TRY_GOTO(status, join_name(ctx, group, aux, NULL, &afull));
+      TSR__TRY_GOTO(status, tsr__h5_file_reopen_dataset(f, afull, TSR_BOOL, 1, shape, chunk,
+                                                        &w->valid));
+      tsr_free(ctx, aux);
+      tsr_free(ctx, afull);
+      aux = afull = NULL;
+    }
+    if (c->type.id == TSR_COL_STRING) {
+      int64_t bshape[1] = {c->string_bytes}, bchunk[1] = {t->chunk_rows * 16};
+      TSR__TRY_GOTO(status, tsr__h5_file_reopen_dataset(f, full, TSR_UINT8, 1, bshape, bchunk,
+                                                        &w->values));
+      TSR__TRY_GOTO(status, aux_name(ctx, n, cols, c->name, ".offsets", &aux));
+      TSR__TRY_GOTO(status, join_name(ctx, group, aux, NULL, &afull));
+      int64_t oshape[1] = {nrows + 1};
+      TSR__TRY_GOTO(status, tsr__h5_file_reopen_dataset(f, afull, TSR_INT64, 1, oshape, chunk,
+                                                        &w->offsets));
+      tsr_free(ctx, aux);
+      tsr_free(ctx, afull);
+      aux = afull = NULL;
+    } else {
+      TSR__TRY_GOTO(status, tsr__h5_file_reopen_dataset(f, full, col_dtype(c->type), 1, shape,
+                                                        chunk, &w->values));
+    }
+    tsr_free(ctx, full);
+    full = NULL;
+  }
+  *out = t;
+  t = NULL;
+fail:
+  tsr_free(ctx, full);
+  tsr_free(ctx, aux);
+  tsr_free(ctx, afull);
   wtable_free(t);
   return status;
 }

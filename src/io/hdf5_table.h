@@ -46,6 +46,15 @@ tsr_status tsr__h5_wtable_create(tsr_ctx *ctx, tsr__h5_file *f, tsr_hdf5_mode mo
                                  const char *group, int n, const tsr__h5_tcol_spec *cols,
                                  int64_t nrows, int64_t chunk_rows, int level, bool shuffle,
                                  bool string_offsets, tsr__h5_wtable **out);
+/* Under MPI, after one rank made the table with tsr__h5_wtable_create in
+ * a staged file (tsr__h5_file_create_staged) and every rank reopened it
+ * (tsr__h5_file_reopen_parallel): opens the table's datasets again, with
+ * the same arguments as that creation, so each rank writes its own boxes.
+ * No variable-length strings (string_offsets, or no string column):
+ * parallel HDF5 cannot write them.  Collective. */
+tsr_status tsr__h5_wtable_open(tsr_ctx *ctx, tsr__h5_file *f, const char *group, int n,
+                               const tsr__h5_tcol_spec *cols, int64_t nrows, int64_t chunk_rows,
+                               bool string_offsets, tsr__h5_wtable **out);
 /* Rows per chunk of the datasets. */
 int64_t tsr__h5_wtable_chunk_rows(const tsr__h5_wtable *t);
 
