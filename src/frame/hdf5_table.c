@@ -13,9 +13,9 @@
  * whole file chunks (about 1 Mi rows; the cut depends on the file alone)
  * in parallel straight into table chunks, and returns a frame over them
  * held in memory, as the CSV reader's fused load does. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include <unistd.h>
 
 #include <tessera/dist.h>
@@ -124,6 +124,7 @@ typedef struct wplan {
   int64_t nchunks, nrows, chunk_rows, nunits_col;
   int64_t *byte0; /* strings: ncols x (nunits_col + 1) prefix sums; else NULL */
   int64_t *ubytes; /* ... and each unit's bytes */
+  bool ordered;     /* units hand their boxes to HDF5 in unit order (write_units) */
 } wplan;
 
 /* Writes unit u (column u / nunits_col, rows of HDF5 chunk u % nunits_col). */
@@ -150,8 +151,12 @@ static tsr_status write_unit(tsr_ctx *ctx, const wplan *p, int64_t u) {
     TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)rows, (void **)&g.valid));
   TSR__TRY_GOTO(status, gather(p->res, col, type, p->row_off, p->nchunks, row0, rows, &g));
   status = tsr__h5_wtable_write(p->table, col, row0, rows, g.values, g.valid, g.str_off,
-                                g.str_data, byte0);
+                                g.str_data, byte0, p->ordered ? u : -1);
+  goto done; /* (an ordered write abandons the table itself when it fails) */
 fail:
+  if (p->ordered) /* the units after this one wait for it no longer */
+    tsr__h5_wtable_abandon(p->table);
+done:
   tsr_free(ctx, g.values);
   tsr_free(ctx, g.valid);
   tsr_free(ctx, g.str_off);
@@ -160,15 +165,20 @@ fail:
 }
 
 /* Writes the units u of [0, units) with owner(u) == rank (every unit when
- * nranks is 1) on the context's threads; the first failure's status. */
+ * nranks is 1) on the context's threads; the first failure's status.
+ * Units are taken in increasing order, so when they are ordered a unit
+ * waiting for its turn only waits for units that are being written. */
 static tsr_status write_units(tsr_ctx *ctx, const wplan *p, int rank, int nranks,
                               int64_t *written) {
   int64_t units = (int64_t)p->ncols * p->nunits_col, mine = 0;
+  _Atomic int64_t next = 0;
   tsr_status st2 = TSR_OK;
   char msg[1024] = "";
-#pragma omp parallel for schedule(dynamic, 1) num_threads(tsr_ctx_threads(ctx)) \
-    reduction(+ : mine)
-  for (int64_t u = 0; u < units; u++) {
+#pragma omp parallel num_threads(tsr_ctx_threads(ctx)) reduction(+ : mine)
+  for (;;) {
+    int64_t u = atomic_fetch_add(&next, 1);
+    if (u >= units)
+      break;
     /* balanced contiguous runs of units, so a rank's writes are near one another */
     if (nranks > 1 && (int)(u * nranks / units) != rank)
       continue;
@@ -180,8 +190,9 @@ static tsr_status write_units(tsr_ctx *ctx, const wplan *p, int rank, int nranks
     s3 = write_unit(ctx, p, u);
     mine++;
     if (s3 != TSR_OK) {
+      /* the failure itself, not a unit that gave up waiting for it */
 #pragma omp critical(tsr_frame_hdf5_status)
-      if (st2 == TSR_OK)
+      if (st2 == TSR_OK || (st2 == TSR_ECANCELED && s3 != TSR_ECANCELED))
         st2 = first_error(s3, msg);
     }
   }
@@ -228,6 +239,13 @@ static tsr_status write_one(tsr_ctx *ctx, wplan *p, const char *path, const char
       status = tsr__h5_wtable_create(ctx, file, opt->mode, group, p->ncols, specs, p->nrows,
                                      p->chunk_rows, opt->deflate_level, opt->shuffle,
                                      opt->strings == TSR_HDF5_STRINGS_OFFSETS, &p->table);
+    /* Compressed chunks and variable-length strings are placed in the file
+     * as they are written: in unit order, so the file is the same for any
+     * number of threads (unfiltered datasets are allocated at creation). */
+    for (int i = 0; i < p->ncols; i++)
+      p->ordered = p->ordered || specs[i].type.id == TSR_COL_STRING;
+    p->ordered = opt->deflate_level > 0 ||
+                 (p->ordered && opt->strings != TSR_HDF5_STRINGS_OFFSETS);
     if (status == TSR_OK)
       status = write_units(ctx, p, 0, 1, &written);
     if (status == TSR_OK)

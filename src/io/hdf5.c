@@ -1703,8 +1703,10 @@ static tsr_status put_chunk(tsr__h5_dataset *d, const int64_t *offset, size_t by
   return TSR_OK;
 }
 
-static tsr_status write_direct(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
-                               const unsigned char *data) {
+/* Shuffles and deflates the box (one file chunk at offset, clipped at the
+ * edge) into *comp (tsr_kernel_alloc'ed, *csize bytes): the stored chunk. */
+static tsr_status compress_chunk(tsr__h5_dataset *d, const int64_t *shape,
+                                 const unsigned char *data, void **out, size_t *csize) {
   tsr_status status = TSR_OK;
   tsr_ctx *ctx = d->ctx;
   int nd = d->info.ndim;
@@ -1733,13 +1735,11 @@ static tsr_status write_direct(tsr__h5_dataset *d, const int64_t *offset, const 
   }
   size_t bound = libdeflate_zlib_compress_bound(c, chunk_bytes);
   TSR__TRY_GOTO(status, tsr_kernel_alloc(ctx, bound, (void **)&comp));
-  size_t csize = libdeflate_zlib_compress(c, src, chunk_bytes, comp, bound);
-  TSR__CHECK_GOTO(status, csize > 0, TSR_EINTERNAL, "deflate of %zu bytes did not fit %zu",
+  *csize = libdeflate_zlib_compress(c, src, chunk_bytes, comp, bound);
+  TSR__CHECK_GOTO(status, *csize > 0, TSR_EINTERNAL, "deflate of %zu bytes did not fit %zu",
                   chunk_bytes, bound);
-  tsr_free(ctx, pad);
-  tsr_free(ctx, shuf);
-  pad = shuf = NULL;
-  status = put_chunk(d, offset, csize, comp);
+  *out = comp;
+  comp = NULL;
 fail:
   if (c != NULL)
     libdeflate_free_compressor(c);
@@ -1749,12 +1749,20 @@ fail:
   return status;
 }
 
-tsr_status tsr__h5_write_block(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
-                               const void *data) {
+tsr_status tsr__h5_write_prepare(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
+                                 const void *data, tsr__h5_pending *p) {
   int nd = d->info.ndim;
-  for (int a = 0; a < nd; a++)
+  memset(p, 0, sizeof *p);
+  p->d = d;
+  p->data = data;
+  for (int a = 0; a < nd; a++) {
+    p->offset[a] = offset[a];
+    p->shape[a] = shape[a];
     if (shape[a] == 0)
-      return TSR_OK;
+      p->empty = true;
+  }
+  if (p->empty)
+    return TSR_OK;
   /* The box is one file chunk (an edge chunk clipped by the shape), and
    * whole when not clipped. */
   bool one_chunk = d->info.direct || (d->raw_direct && !d->swap), whole = true;
@@ -1767,13 +1775,42 @@ tsr_status tsr__h5_write_block(tsr__h5_dataset *d, const int64_t *offset, const 
     bytes *= (size_t)shape[a];
   }
   if (one_chunk && d->info.direct)
-    return write_direct(d, offset, shape, data);
+    return compress_chunk(d, shape, data, &p->comp, &p->comp_bytes);
   /* An unfiltered whole chunk in the file's byte order is the stored chunk:
    * written as it is, with no copy through HDF5's type conversion and
    * chunk machinery. */
-  if (one_chunk && whole)
-    return put_chunk(d, offset, bytes, data);
-  return write_hyperslab(d, offset, shape, data);
+  if (one_chunk && whole) {
+    p->raw_chunk = true;
+    p->comp_bytes = bytes;
+  }
+  return TSR_OK;
+}
+
+tsr_status tsr__h5_write_finish(tsr__h5_pending *p) {
+  tsr_status status = TSR_OK;
+  if (p->empty)
+    status = TSR_OK;
+  else if (p->comp != NULL)
+    status = put_chunk(p->d, p->offset, p->comp_bytes, p->comp);
+  else if (p->raw_chunk)
+    status = put_chunk(p->d, p->offset, p->comp_bytes, p->data);
+  else
+    status = write_hyperslab(p->d, p->offset, p->shape, p->data);
+  tsr__h5_write_drop(p);
+  return status;
+}
+
+void tsr__h5_write_drop(tsr__h5_pending *p) {
+  if (p->comp != NULL)
+    tsr_free(p->d->ctx, p->comp);
+  p->comp = NULL;
+}
+
+tsr_status tsr__h5_write_block(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
+                               const void *data) {
+  tsr__h5_pending p;
+  TSR_TRY(tsr__h5_write_prepare(d, offset, shape, data, &p));
+  return tsr__h5_write_finish(&p);
 }
 
 /* Closes the datasets (under the lock). */

@@ -136,6 +136,26 @@ const char *tsr__h5_dataset_name(const tsr__h5_dataset *d);
  * here and written with direct chunk I/O. */
 tsr_status tsr__h5_write_block(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
                                const void *data);
+/* The same in two steps, so that writers on several threads can compress
+ * at once and still hand their boxes to HDF5 in an order of their choosing
+ * (the order decides where compressed chunks land in the file):
+ * tsr__h5_write_prepare compresses what tsr__h5_write_block would (the
+ * caller keeps `data` until finished), tsr__h5_write_finish writes it, and
+ * tsr__h5_write_drop forgets it unwritten.  finish and drop free what
+ * prepare made; a failed prepare leaves nothing to free. */
+typedef struct tsr__h5_pending {
+  tsr__h5_dataset *d;
+  int64_t offset[TSR_MAX_NDIM], shape[TSR_MAX_NDIM];
+  const void *data;
+  void *comp;        /* the stored chunk, compressed */
+  size_t comp_bytes; /* its bytes (or a raw whole chunk's) */
+  bool raw_chunk;    /* data is a whole unfiltered chunk, stored as it is */
+  bool empty;
+} tsr__h5_pending;
+tsr_status tsr__h5_write_prepare(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
+                                 const void *data, tsr__h5_pending *p);
+tsr_status tsr__h5_write_finish(tsr__h5_pending *p);
+void tsr__h5_write_drop(tsr__h5_pending *p);
 /* Closes everything and puts the output in place (rename, or links moved
  * to their names in append mode); on failure removes it as abort does.
  * Frees *f and sets it to NULL. */

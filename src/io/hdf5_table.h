@@ -63,10 +63,21 @@ int64_t tsr__h5_wtable_chunk_rows(const tsr__h5_wtable *t);
  * values: rows values of the type's width (strings: unused); valid: one
  * byte per row, non-zero = valid (NULL: all valid); strings: str_off
  * (rows + 1 offsets into str_data, from 0) and, for the offsets layout,
- * byte0, the column's bytes before row0.  Thread-safe. */
+ * byte0, the column's bytes before row0.  Thread-safe.
+ * seq >= 0 orders the writes: the call numbered seq (0, 1, 2, ... across
+ * the table's calls) hands its boxes to HDF5 once call seq - 1 has (its
+ * compression does not wait), so compressed chunks and variable-length
+ * strings land where one thread writing in that order would put them: the
+ * file does not depend on the threads' timing.  Every number must then be
+ * called once, or the table abandoned: a failed ordered call abandons it
+ * itself, and calls waiting then return TSR_ECANCELED.  seq < 0: no
+ * order (unfiltered datasets allocated at creation need none). */
 tsr_status tsr__h5_wtable_write(tsr__h5_wtable *t, int col, int64_t row0, int64_t rows,
                                 const void *values, const uint8_t *valid, const int64_t *str_off,
-                                const char *str_data, int64_t byte0);
+                                const char *str_data, int64_t byte0, int64_t seq);
+/* Ordered writes: a unit failed before its tsr__h5_wtable_write; the calls
+ * waiting for their turn return TSR_ECANCELED. */
+void tsr__h5_wtable_abandon(tsr__h5_wtable *t);
 /* Closes the table's own datasets (the numeric ones close with the file).
  * Frees *t; accepts NULL. */
 tsr_status tsr__h5_wtable_close(tsr__h5_wtable **t);
