@@ -5,9 +5,20 @@
  * dataset (io), then writes units of (column, HDF5 chunk of rows) in
  * parallel: each unit gathers its rows from the result's row chunks into
  * one contiguous buffer and hands it to io, which deflates whole chunks on
- * the calling thread.  Creation and the per-unit write are separate so a
- * writer on several ranks can give each rank its own units.  The file is
- * written to a temporary file and published when complete (io/hdf5.c).
+ * the calling thread.  The file is written to a temporary file and
+ * published when complete (io/hdf5.c).  Its bytes depend on the frame
+ * alone: unfiltered datasets are allocated at creation, and when where a
+ * chunk lands depends on when it is written (compressed chunks,
+ * variable-length strings) units hand their boxes to HDF5 in unit order,
+ * compressing before their turn on every thread.
+ *
+ * Under MPI every rank holds the computed frame.  Uncompressed tables
+ * without variable-length strings, in a new file, are written by every
+ * rank through parallel HDF5 (write_parallel: rank 0 creates everything,
+ * every rank reopens it and writes its run of units); others by rank 0
+ * (write_one): parallel HDF5 cannot write variable-length strings, and
+ * compressed datasets follow compressed arrays (array/hdf5.c) to one
+ * writer.  Every failure is agreed on before the next collective call.
  *
  * Reading opens the group or compound dataset, then reads row chunks of
  * whole file chunks (about 1 Mi rows; the cut depends on the file alone)

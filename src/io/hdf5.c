@@ -26,7 +26,12 @@
  *   (a new file without clobbering one created meanwhile; an existing one
  *   only if unchanged; REPLACE regardless); abort removes it.  The target is
  *   never written in place, so a reader of it (an input of the same
- *   computation) keeps its old content. */
+ *   computation) keeps its old content.
+ * - Under MPI a file may be shared by the ranks (parallel: every rank
+ *   opened it with the MPI-IO driver, or staged: one rank made it to be
+ *   opened so afterwards): commit then only closes it, and the renamer
+ *   rank publishes or removes it once the ranks agreed
+ *   (tsr__h5_file_publish). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

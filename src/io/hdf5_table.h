@@ -4,9 +4,10 @@
  * (core/colchunk.h) of row ranges.  frame/hdf5_table.c builds frames on
  * these.  hdf5.h stays inside src/io, so the types are opaque here.
  *
- * Creation and writing are separate calls so that writers on several ranks
- * (or threads) can each write the row boxes they own into datasets every
- * one of them created alike.  Every HDF5 call runs under the io layer's
+ * Creation and writing are separate calls so that writers on several
+ * threads or ranks can each write the row boxes they own: under MPI one
+ * rank creates the table and every rank opens it again
+ * (tsr__h5_wtable_open) to write its boxes through parallel HDF5.  Every HDF5 call runs under the io layer's
  * process-wide lock; (de)compression of whole chunks of numeric datasets
  * runs outside it (hdf5.c). */
 #ifndef TSR_IO_HDF5_TABLE_H
