@@ -68,16 +68,17 @@ typedef struct layout {
   bool strings; /* the frame has a string column */
   tsr_frame_hdf5_options opt;
   bool parallel; /* every rank writes (on several ranks) */
+  int64_t rows;
 } layout;
 
-static void make_frames(bool strings, uint64_t seed, ref_frame *ref, tsr_frame **fd,
+static void make_frames(bool strings, int64_t rows, uint64_t seed, ref_frame *ref, tsr_frame **fd,
                         tsr_frame **fl) {
   tsr_type types[TSR_NUM_COLTYPES];
   int n = 0;
   for (int i = 0; i < TSR_NUM_COLTYPES; i++)
     if (strings || fu_types[i].id != TSR_COL_STRING)
       types[n++] = fu_types[i];
-  ref_frame_random(ref, n, types, 3000, 10, seed);
+  ref_frame_random(ref, n, types, rows, 10, seed);
   assert_ok(ref_frame_to_frame(dist_ctx, ref, 64, 11, fd));
   assert_ok(ref_frame_to_frame(local_ctx, ref, 64, 11, fl));
   assert_true(tsr_frame_nchunks(*fd) >= 64);
@@ -86,7 +87,7 @@ static void make_frames(bool strings, uint64_t seed, ref_frame *ref, tsr_frame *
 static void check_layout(const layout *l, int k) {
   ref_frame ref;
   tsr_frame *fd = NULL, *fl = NULL, *g = NULL;
-  make_frames(l->strings, 500 + (uint64_t)k, &ref, &fd, &fl);
+  make_frames(l->strings, l->rows, 500 + (uint64_t)k, &ref, &fd, &fl);
   char pd[320], pl[320];
   snprintf(pd, sizeof pd, "%s/dist_%s.h5", dir, l->name);
   snprintf(pl, sizeof pl, "%s/ref_%s.h5", dir, l->name);
@@ -158,13 +159,14 @@ static void check_layout(const layout *l, int k) {
 static void test_dist_hdf5_table__same_bytes_as_one_rank(void **state) {
   (void)state;
   const layout layouts[4] = {
-      {"numeric", false, {.chunk_rows = 64}, true},
-      {"offsets", true, {.chunk_rows = 64, .strings = TSR_HDF5_STRINGS_OFFSETS}, true},
+      {"numeric", false, {.chunk_rows = 64}, true, 3000},
+      {"offsets", true, {.chunk_rows = 64, .strings = TSR_HDF5_STRINGS_OFFSETS}, true, 3000},
       {"deflate",
        true,
        {.chunk_rows = 64, .strings = TSR_HDF5_STRINGS_OFFSETS, .deflate_level = 1, .shuffle = true},
-       false},
-      {"vlen", true, {.chunk_rows = 64}, false},
+       false,
+       3000},
+      {"vlen", true, {.chunk_rows = 64}, false, 3000},
   };
   for (int k = 0; k < 4; k++)
     check_layout(&layouts[k], k);
@@ -179,7 +181,7 @@ static void test_dist_hdf5_table__failing_rank(void **state) {
   (void)state;
   ref_frame ref;
   tsr_frame *fd = NULL, *fl = NULL;
-  make_frames(true, 77, &ref, &fd, &fl);
+  make_frames(true, 3000, 77, &ref, &fd, &fl);
   tsr_frame_hdf5_options opt = {.chunk_rows = 64, .strings = TSR_HDF5_STRINGS_OFFSETS};
   char path[320];
   snprintf(path, sizeof path, "%s/fail.h5", dir);
