@@ -372,10 +372,17 @@ typedef struct tsr_frame_hdf5_options {
 /* Computes the frame (collective) and writes it as table group `group`
  * ("/table"; not "/") of the HDF5 file `path`, atomically as tsr_store_hdf5
  * writes (the output appears whole or not at all; an input file is never
- * modified in place).  TSR_EINVAL: the group exists (unless
- * TSR_HDF5_OVERWRITE), a column name holds '/', a variable-length string
- * holds a NUL byte; TSR_EIO naming the file otherwise.  options may be
- * NULL (no compression, add to the file). */
+ * modified in place).  The file's bytes depend on the frame and options
+ * alone, not on the thread or rank count.  Under MPI (collective, every
+ * rank returns the same status) every rank writes its share of the
+ * table's chunks through parallel HDF5 when the table has no compression
+ * and no variable-length strings (use TSR_HDF5_STRINGS_OFFSETS) and the
+ * file is new; otherwise rank 0 writes the whole file: parallel HDF5
+ * cannot write variable-length strings, and compressed tables are written
+ * by one rank as compressed arrays are (docs/frames.md, "HDF5 tables").
+ * TSR_EINVAL: the group exists (unless TSR_HDF5_OVERWRITE), a column name
+ * holds '/', a variable-length string holds a NUL byte; TSR_EIO naming the
+ * file otherwise.  options may be NULL (no compression, add to the file). */
 TSR_API TSR_NODISCARD tsr_status tsr_frame_write_hdf5(tsr_frame *frame, const char *path,
                                                       const char *group,
                                                       const tsr_frame_hdf5_options *options);

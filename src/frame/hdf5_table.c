@@ -5,19 +5,34 @@
  * dataset (io), then writes units of (column, HDF5 chunk of rows) in
  * parallel: each unit gathers its rows from the result's row chunks into
  * one contiguous buffer and hands it to io, which deflates whole chunks on
- * the calling thread.  Creation and the per-unit write are separate so a
- * writer on several ranks can give each rank its own units.  The file is
- * written to a temporary file and published when complete (io/hdf5.c).
+ * the calling thread.  The file is written to a temporary file and
+ * published when complete (io/hdf5.c).  Its bytes depend on the frame
+ * alone: unfiltered datasets are allocated at creation, and when where a
+ * chunk lands depends on when it is written (compressed chunks,
+ * variable-length strings) units hand their boxes to HDF5 in unit order,
+ * compressing before their turn on every thread.
+ *
+ * Under MPI every rank holds the computed frame.  Uncompressed tables
+ * without variable-length strings, in a new file, are written by every
+ * rank through parallel HDF5 (write_parallel: rank 0 creates everything,
+ * every rank reopens it and writes its run of units); others by rank 0
+ * (write_one): parallel HDF5 cannot write variable-length strings, and
+ * compressed datasets follow compressed arrays (array/hdf5.c) to one
+ * writer.  Every failure is agreed on before the next collective call.
  *
  * Reading opens the group or compound dataset, then reads row chunks of
  * whole file chunks (about 1 Mi rows; the cut depends on the file alone)
  * in parallel straight into table chunks, and returns a frame over them
  * held in memory, as the CSV reader's fused load does. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <tessera/dist.h>
 
+#include "core/atomic_file.h"
+#include "dist/dist.h"
 #include "groupby_impl.h"
 #include "io/hdf5_table.h"
 
@@ -120,6 +135,7 @@ typedef struct wplan {
   int64_t nchunks, nrows, chunk_rows, nunits_col;
   int64_t *byte0; /* strings: ncols x (nunits_col + 1) prefix sums; else NULL */
   int64_t *ubytes; /* ... and each unit's bytes */
+  bool ordered;     /* units hand their boxes to HDF5 in unit order (write_units) */
 } wplan;
 
 /* Writes unit u (column u / nunits_col, rows of HDF5 chunk u % nunits_col). */
@@ -146,13 +162,227 @@ static tsr_status write_unit(tsr_ctx *ctx, const wplan *p, int64_t u) {
     TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)rows, (void **)&g.valid));
   TSR__TRY_GOTO(status, gather(p->res, col, type, p->row_off, p->nchunks, row0, rows, &g));
   status = tsr__h5_wtable_write(p->table, col, row0, rows, g.values, g.valid, g.str_off,
-                                g.str_data, byte0);
+                                g.str_data, byte0, p->ordered ? u : -1);
+  goto done; /* (an ordered write abandons the table itself when it fails) */
 fail:
+  if (p->ordered) /* the units after this one wait for it no longer */
+    tsr__h5_wtable_abandon(p->table);
+done:
   tsr_free(ctx, g.values);
   tsr_free(ctx, g.valid);
   tsr_free(ctx, g.str_off);
   tsr_free(ctx, g.str_data);
   return status;
+}
+
+/* Writes the units u of [0, units) with owner(u) == rank (every unit when
+ * nranks is 1) on the context's threads; the first failure's status.
+ * Units are taken in increasing order, so when they are ordered a unit
+ * waiting for its turn only waits for units that are being written. */
+static tsr_status write_units(tsr_ctx *ctx, const wplan *p, int rank, int nranks,
+                              int64_t *written) {
+  int64_t units = (int64_t)p->ncols * p->nunits_col, mine = 0;
+  _Atomic int64_t next = 0;
+  tsr_status st2 = TSR_OK;
+  char msg[1024] = "";
+#pragma omp parallel num_threads(tsr_ctx_threads(ctx)) reduction(+ : mine)
+  for (;;) {
+    int64_t u = atomic_fetch_add(&next, 1);
+    if (u >= units)
+      break;
+    /* balanced contiguous runs of units, so a rank's writes are near one another */
+    if (nranks > 1 && (int)(u * nranks / units) != rank)
+      continue;
+    tsr_status s3;
+#pragma omp atomic read
+    s3 = st2;
+    if (s3 != TSR_OK)
+      continue;
+    s3 = write_unit(ctx, p, u);
+    mine++;
+    if (s3 != TSR_OK) {
+      /* the failure itself, not a unit that gave up waiting for it */
+#pragma omp critical(tsr_frame_hdf5_status)
+      if (st2 == TSR_OK || (st2 == TSR_ECANCELED && s3 != TSR_ECANCELED))
+        st2 = first_error(s3, msg);
+    }
+  }
+  *written = mine;
+  return st2 == TSR_OK ? TSR_OK : tsr_error_set(st2, "%s", msg);
+}
+
+/* Whether this write goes through parallel HDF5 (collective: every rank
+ * gets rank 0's answer).  It does on several ranks when HDF5 can write
+ * every dataset there: no compression (parallel HDF5 1.10 writes filtered
+ * chunks only collectively, so compressed tables are written by one rank,
+ * as compressed arrays are), no variable-length strings (it cannot write
+ * those at all), and a new file (adding to an existing one copies it, on
+ * one rank). */
+static tsr_status choose_parallel(tsr_ctx *ctx, tsr__dist *dist, const char *path,
+                                  const tsr_frame_hdf5_options *opt, const tsr__h5_tcol_spec *specs,
+                                  int n, bool *parallel) {
+  *parallel = false;
+  if (tsr_ctx_nranks(ctx) < 2 || opt->deflate_level != 0 || !tsr__h5_have_parallel() ||
+      !tsr__dist_thread_serialized(dist))
+    return TSR_OK;
+  for (int i = 0; i < n; i++)
+    if (specs[i].type.id == TSR_COL_STRING && opt->strings != TSR_HDF5_STRINGS_OFFSETS)
+      return TSR_OK;
+  int new_file = 0;
+  if (tsr_ctx_rank(ctx) == 0)
+    new_file = opt->mode == TSR_HDF5_EXCLUSIVE || opt->mode == TSR_HDF5_REPLACE ||
+               access(path, F_OK) != 0;
+  TSR_TRY(tsr__dist_bcast(dist, &new_file, sizeof new_file, 0));
+  *parallel = new_file != 0;
+  return TSR_OK;
+}
+
+/* One writer: rank 0 makes and writes the whole file on its threads (the
+ * other ranks wait).  Collective; every rank returns the same status. */
+static tsr_status write_one(tsr_ctx *ctx, wplan *p, const char *path, const char *group,
+                            const tsr_frame_hdf5_options *opt, const tsr__h5_tcol_spec *specs) {
+  tsr_status status = TSR_OK;
+  tsr__h5_file *file = NULL;
+  if (tsr_ctx_rank(ctx) == 0) {
+    int64_t written = 0;
+    status = tsr__h5_file_create(ctx, path, opt->mode, &file);
+    if (status == TSR_OK)
+      status = tsr__h5_wtable_create(ctx, file, opt->mode, group, p->ncols, specs, p->nrows,
+                                     p->chunk_rows, opt->deflate_level, opt->shuffle,
+                                     opt->strings == TSR_HDF5_STRINGS_OFFSETS, &p->table);
+    /* Compressed chunks and variable-length strings are placed in the file
+     * as they are written: in unit order, so the file is the same for any
+     * number of threads (unfiltered datasets are allocated at creation). */
+    for (int i = 0; i < p->ncols; i++)
+      p->ordered = p->ordered || specs[i].type.id == TSR_COL_STRING;
+    p->ordered = opt->deflate_level > 0 ||
+                 (p->ordered && opt->strings != TSR_HDF5_STRINGS_OFFSETS);
+    if (status == TSR_OK)
+      status = write_units(ctx, p, 0, 1, &written);
+    if (status == TSR_OK)
+      status = tsr__h5_wtable_close(&p->table);
+    if (status == TSR_OK)
+      status = tsr__h5_file_commit(&file);
+    tsr__h5_wtable_close(&p->table);
+    tsr__h5_file_abort(&file);
+    if (status == TSR_OK)
+      tsr__log(ctx, TSR_LOG_DEBUG, "tsr_frame_write_hdf5: '%s': one writer, %lld units", path,
+               (long long)written);
+  }
+  return tsr_ctx_agree(ctx, status);
+}
+
+/* Every rank writes its units through parallel HDF5 (choose_parallel).
+ * Rank 0 makes the temporary file, the group and every dataset with the
+ * default driver, alone, exactly as the one-writer path does, and closes
+ * it; every dataset is unfiltered, so all its chunks are in place from
+ * then on.  Every rank then opens the file with MPI-IO, opens the datasets
+ * again and writes its own units (independent I/O, touching no metadata);
+ * the file is closed collectively and rank 0 renames it into place when
+ * every rank succeeded.  The bytes are those of the one-writer path.
+ * Collective; every rank returns the same status. */
+static tsr_status write_parallel(tsr_ctx *ctx, tsr__dist *dist, wplan *p, const char *path,
+                                 const char *group, const tsr_frame_hdf5_options *opt,
+                                 const tsr__h5_tcol_spec *specs) {
+  tsr_status status = TSR_OK;
+  tsr__h5_file *file = NULL;
+  bool root = tsr_ctx_rank(ctx) == 0;
+  char tmp[4096] = "";
+  if (root) {
+    char *made = NULL;
+    status = tsr__h5_tmp_create(ctx, path, opt->mode, &made);
+    if (status == TSR_OK && strlen(made) >= sizeof tmp)
+      status = tsr_error_set(TSR_EINVAL, "tsr_frame_write_hdf5: the path '%s' is too long", path);
+    if (made != NULL)
+      snprintf(tmp, sizeof tmp, "%s", made);
+    tsr_free(ctx, made);
+    if (status == TSR_OK)
+      status = tsr__h5_file_create_staged(ctx, path, tmp, opt->mode, &file);
+    if (status == TSR_OK)
+      status = tsr__h5_wtable_create(ctx, file, opt->mode, group, p->ncols, specs, p->nrows,
+                                     p->chunk_rows, 0, false, true, &p->table);
+    if (status == TSR_OK)
+      status = tsr__h5_wtable_close(&p->table);
+    if (status == TSR_OK)
+      status = tsr__h5_file_commit(&file);
+    if (file != NULL) /* committed (closed): freed here; else closed by abort */
+      status = status == TSR_OK ? tsr__h5_file_publish(&file, false) : status;
+    tsr__h5_wtable_close(&p->table);
+    tsr__h5_file_abort(&file);
+    if (status != TSR_OK && tmp[0] != '\0')
+      tsr__tmp_remove(tmp);
+  }
+  TSR_TRY(tsr_ctx_agree(ctx, status));
+  TSR_TRY(tsr__dist_bcast(dist, tmp, sizeof tmp, 0));
+  status = tsr__h5_file_reopen_parallel(ctx, path, tmp, opt->mode, tsr__dist_comm(dist), root,
+                                        &file);
+  status = tsr_ctx_agree(ctx, status);
+  if (status != TSR_OK) {
+    if (file != NULL)
+      tsr__h5_file_abort(&file); /* rank 0 removes the file */
+    else if (root)
+      tsr__tmp_remove(tmp);
+    return status;
+  }
+  int64_t written = 0;
+  status = tsr__h5_wtable_open(ctx, file, group, p->ncols, specs, p->nrows, p->chunk_rows,
+                               opt->strings == TSR_HDF5_STRINGS_OFFSETS, &p->table);
+  TSR__TRY_GOTO(status, tsr_ctx_agree(ctx, status));
+  status = write_units(ctx, p, tsr_ctx_rank(ctx), tsr_ctx_nranks(ctx), &written);
+  if (status == TSR_OK)
+    status = tsr__h5_wtable_close(&p->table);
+  TSR__TRY_GOTO(status, tsr_ctx_agree(ctx, status));
+  status = tsr_ctx_agree(ctx, tsr__h5_file_commit(&file)); /* collective close */
+  status = tsr_ctx_agree(ctx, tsr__h5_file_publish(&file, status == TSR_OK));
+  if (status == TSR_OK)
+    tsr__log(ctx, TSR_LOG_DEBUG, "tsr_frame_write_hdf5: '%s': rank %d wrote %lld units in parallel",
+             path, tsr_ctx_rank(ctx), (long long)written);
+  return status;
+fail:
+  tsr__h5_wtable_close(&p->table);
+  tsr__h5_file_abort(&file); /* collective close; rank 0 removes the file */
+  return status;
+}
+
+/* Per column: the dataset spec (name, type, nulls, dictionary, string
+ * bytes) and, for strings, each unit's bytes and their prefix sums. */
+static tsr_status plan_columns(wplan *p, tsr__h5_tcol_spec *specs) {
+  for (int64_t c = 0; c < p->nchunks; c++) {
+    int64_t rows = 0;
+    if (p->ncols > 0) {
+      tsr_column_chunk cc;
+      TSR_TRY(tsr_frame_result_chunk(p->res, 0, c, &cc));
+      rows = cc.rows;
+    }
+    p->row_off[c + 1] = p->row_off[c] + rows;
+  }
+  for (int i = 0; i < p->ncols; i++) {
+    tsr__h5_tcol_spec *s = &specs[i];
+    s->name = tsr_frame_result_col_name(p->res, i);
+    s->type = p->types[i] = tsr_frame_result_col_type(p->res, i);
+    for (int64_t c = 0; c < p->nchunks && !s->nullable; c++) {
+      tsr_column_chunk cc;
+      TSR_TRY(tsr_frame_result_chunk(p->res, i, c, &cc));
+      s->nullable = cc.null_count > 0;
+    }
+    p->nullable[i] = s->nullable;
+    if (s->type.id == TSR_COL_DICT)
+      TSR_TRY(tsr_frame_result_dict(p->res, i, &s->dict_size, &s->dict_offsets, &s->dict_data));
+    if (s->type.id == TSR_COL_STRING) {
+      int64_t *b0 = p->byte0 + (int64_t)i * p->nunits_col;
+      int64_t *ub = p->ubytes + (int64_t)i * p->nunits_col;
+      int64_t total = 0;
+      for (int64_t k = 0; k < p->nunits_col; k++) {
+        int64_t r0 = k * p->chunk_rows;
+        int64_t rows = p->nrows - r0 < p->chunk_rows ? p->nrows - r0 : p->chunk_rows;
+        TSR_TRY(string_bytes(p->res, i, p->row_off, p->nchunks, r0, rows, &ub[k]));
+        b0[k] = total;
+        total += ub[k];
+      }
+      s->string_bytes = total;
+    }
+  }
+  return TSR_OK;
 }
 
 tsr_status tsr_frame_write_hdf5(tsr_frame *f, const char *path, const char *group,
@@ -177,94 +407,45 @@ tsr_status tsr_frame_write_hdf5(tsr_frame *f, const char *path, const char *grou
   wplan p;
   memset(&p, 0, sizeof p);
   tsr__h5_tcol_spec *specs = NULL;
-  tsr__h5_file *file = NULL;
-  bool writer = tsr_ctx_rank(ctx) == 0;
-  TSR__TRY_GOTO(status, tsr_frame_compute(f, opt.compute, &p.res));
-  int n = tsr_frame_result_ncols(p.res);
-  p.ncols = n;
-  p.nchunks = tsr_frame_result_nchunks(p.res);
-  p.nrows = tsr_frame_result_nrows(p.res);
-  p.chunk_rows = opt.chunk_rows > 0 ? opt.chunk_rows : 65536;
-  p.nunits_col = (p.nrows + p.chunk_rows - 1) / p.chunk_rows;
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *p.types, (void **)&p.types));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *p.nullable, (void **)&p.nullable));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *specs, (void **)&specs));
-  TSR__TRY_GOTO(status,
-                tsr_calloc(ctx, (size_t)p.nchunks + 2, sizeof *p.row_off, (void **)&p.row_off));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n * (size_t)(p.nunits_col + 1) + 1,
-                                   sizeof *p.byte0, (void **)&p.byte0));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n * (size_t)(p.nunits_col + 1) + 1,
-                                   sizeof *p.ubytes, (void **)&p.ubytes));
-  for (int64_t c = 0; c < p.nchunks; c++) {
-    int64_t rows = 0;
-    if (n > 0) {
-      tsr_column_chunk cc;
-      TSR__TRY_GOTO(status, tsr_frame_result_chunk(p.res, 0, c, &cc));
-      rows = cc.rows;
-    }
-    p.row_off[c + 1] = p.row_off[c] + rows;
+  int n = 0;
+  /* Under MPI a failure after the computation, on some ranks only, is
+   * agreed on before the writing starts. */
+  status = tsr_frame_compute(f, opt.compute, &p.res);
+  if (status == TSR_OK) {
+    n = tsr_frame_result_ncols(p.res);
+    p.ncols = n;
+    p.nchunks = tsr_frame_result_nchunks(p.res);
+    p.nrows = tsr_frame_result_nrows(p.res);
+    p.chunk_rows = opt.chunk_rows > 0 ? opt.chunk_rows : 65536;
+    p.nunits_col = (p.nrows + p.chunk_rows - 1) / p.chunk_rows;
+    status = tsr_calloc(ctx, (size_t)n + 1, sizeof *p.types, (void **)&p.types);
   }
-  for (int i = 0; i < n; i++) {
-    tsr__h5_tcol_spec *s = &specs[i];
-    s->name = tsr_frame_result_col_name(p.res, i);
-    s->type = p.types[i] = tsr_frame_result_col_type(p.res, i);
-    for (int64_t c = 0; c < p.nchunks && !s->nullable; c++) {
-      tsr_column_chunk cc;
-      TSR__TRY_GOTO(status, tsr_frame_result_chunk(p.res, i, c, &cc));
-      s->nullable = cc.null_count > 0;
-    }
-    p.nullable[i] = s->nullable;
-    if (s->type.id == TSR_COL_DICT)
-      TSR__TRY_GOTO(status, tsr_frame_result_dict(p.res, i, &s->dict_size, &s->dict_offsets,
-                                                  &s->dict_data));
-    if (s->type.id == TSR_COL_STRING) {
-      int64_t *b0 = p.byte0 + (int64_t)i * p.nunits_col, *ub = p.ubytes + (int64_t)i * p.nunits_col;
-      int64_t total = 0;
-      for (int64_t k = 0; k < p.nunits_col; k++) {
-        int64_t r0 = k * p.chunk_rows;
-        int64_t rows = p.nrows - r0 < p.chunk_rows ? p.nrows - r0 : p.chunk_rows;
-        TSR__TRY_GOTO(status, string_bytes(p.res, i, p.row_off, p.nchunks, r0, rows, &ub[k]));
-        b0[k] = total;
-        total += ub[k];
-      }
-      s->string_bytes = total;
-    }
+  if (status == TSR_OK)
+    status = tsr_calloc(ctx, (size_t)n + 1, sizeof *p.nullable, (void **)&p.nullable);
+  if (status == TSR_OK)
+    status = tsr_calloc(ctx, (size_t)n + 1, sizeof *specs, (void **)&specs);
+  if (status == TSR_OK)
+    status = tsr_calloc(ctx, (size_t)p.nchunks + 2, sizeof *p.row_off, (void **)&p.row_off);
+  if (status == TSR_OK)
+    status = tsr_calloc(ctx, (size_t)n * (size_t)(p.nunits_col + 1) + 1, sizeof *p.byte0,
+                        (void **)&p.byte0);
+  if (status == TSR_OK)
+    status = tsr_calloc(ctx, (size_t)n * (size_t)(p.nunits_col + 1) + 1, sizeof *p.ubytes,
+                        (void **)&p.ubytes);
+  if (status == TSR_OK)
+    status = plan_columns(&p, specs);
+  TSR__TRY_GOTO(status, tsr_ctx_agree(ctx, status));
+  {
+    tsr__dist *dist = tsr_ctx_nranks(ctx) > 1 ? tsr__dist_get(ctx) : NULL;
+    bool parallel = false;
+    if (tsr_ctx_nranks(ctx) > 1)
+      status = dist == NULL ? TSR_EMPI : choose_parallel(ctx, dist, path, &opt, specs, n, &parallel);
+    TSR__TRY_GOTO(status, tsr_ctx_agree(ctx, status));
+    status = parallel ? write_parallel(ctx, dist, &p, path, group, &opt, specs)
+                      : write_one(ctx, &p, path, group, &opt, specs);
   }
-  if (writer) {
-    status = tsr__h5_file_create(ctx, path, opt.mode, &file);
-    if (status == TSR_OK)
-      status = tsr__h5_wtable_create(ctx, file, opt.mode, group, n, specs, p.nrows, p.chunk_rows,
-                                     opt.deflate_level, opt.shuffle,
-                                     opt.strings == TSR_HDF5_STRINGS_OFFSETS, &p.table);
-    if (status == TSR_OK) {
-      int64_t units = (int64_t)n * p.nunits_col;
-      tsr_status st2 = TSR_OK;
-      char msg[1024] = "";
-#pragma omp parallel for schedule(dynamic, 1) num_threads(tsr_ctx_threads(ctx))
-      for (int64_t u = 0; u < units; u++) {
-        tsr_status s3;
-#pragma omp atomic read
-        s3 = st2;
-        if (s3 != TSR_OK)
-          continue;
-        s3 = write_unit(ctx, &p, u);
-        if (s3 != TSR_OK) {
-#pragma omp critical(tsr_frame_hdf5_status)
-          if (st2 == TSR_OK)
-            st2 = first_error(s3, msg);
-        }
-      }
-      status = st2 == TSR_OK ? TSR_OK : tsr_error_set(st2, "%s", msg);
-    }
-    if (status == TSR_OK)
-      status = tsr__h5_wtable_close(&p.table);
-    if (status == TSR_OK)
-      status = tsr__h5_file_commit(&file);
-  }
-  status = tsr_ctx_agree(ctx, status);
 fail:
   tsr__h5_wtable_close(&p.table);
-  tsr__h5_file_abort(&file);
   tsr_frame_result_destroy(&p.res);
   tsr_free(ctx, p.types);
   tsr_free(ctx, p.nullable);

@@ -26,7 +26,12 @@
  *   (a new file without clobbering one created meanwhile; an existing one
  *   only if unchanged; REPLACE regardless); abort removes it.  The target is
  *   never written in place, so a reader of it (an input of the same
- *   computation) keeps its old content. */
+ *   computation) keeps its old content.
+ * - Under MPI a file may be shared by the ranks (parallel: every rank
+ *   opened it with the MPI-IO driver, or staged: one rank made it to be
+ *   opened so afterwards): commit then only closes it, and the renamer
+ *   rank publishes or removes it once the ranks agreed
+ *   (tsr__h5_file_publish). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -1184,7 +1189,10 @@ struct tsr__h5_file {
   tsr__target base; /* the target as it was when the writing began */
   bool copy;        /* tmp_path started as a copy of the existing file */
   bool parallel;    /* opened by every rank with the MPI-IO driver */
-  bool renamer;     /* parallel: the rank that publishes or removes the file */
+  bool shared;      /* the temporary file is shared by the ranks: commit only closes it, the
+                       renamer publishes or removes it (tsr__h5_file_publish) */
+  bool renamer;     /* shared: the rank that publishes or removes the file */
+  bool reproducible; /* datasets: no times; unfiltered ones allocated early, never filled */
   size_t n, cap;
   tsr__h5_dataset **sets;
 };
@@ -1286,9 +1294,12 @@ static tsr_status publish(tsr__h5_file *f) {
   return tsr_error_set(TSR_EIO, "%s: cannot write '%s': %s", fn, f->path, strerror(err));
 }
 
-tsr_status tsr__h5_file_create_parallel(tsr_ctx *ctx, const char *path, const char *tmp_path,
-                                        tsr_hdf5_mode mode, const void *comm, bool renamer,
-                                        tsr__h5_file **out) {
+/* The parallel and staged opens: the temporary file tmp_path, created
+ * (H5F_ACC_TRUNC) or opened read-write, with the MPI-IO driver over *comm
+ * or, comm NULL, the default driver. */
+static tsr_status open_shared(tsr_ctx *ctx, const char *path, const char *tmp_path,
+                              tsr_hdf5_mode mode, const void *comm, bool renamer, bool create,
+                              tsr__h5_file **out) {
   static const char fn[] = "tsr_store_hdf5";
   *out = NULL;
 #ifdef H5_HAVE_PARALLEL
@@ -1299,22 +1310,30 @@ tsr_status tsr__h5_file_create_parallel(tsr_ctx *ctx, const char *path, const ch
   f->ctx = ctx;
   f->mode = mode;
   f->file = -1;
-  f->parallel = true;
+  f->parallel = comm != NULL;
+  f->shared = true;
   f->renamer = renamer;
   TSR__TRY_GOTO(status, tsr__strdup(ctx, path, &f->path));
   TSR__TRY_GOTO(status, resolve_dest(ctx, path, &f->dest));
   TSR__TRY_GOTO(status, tsr__strdup(ctx, tmp_path, &f->tmp_path));
   h5_lock();
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  if (fapl >= 0 && H5Pset_fapl_mpio(fapl, *(const MPI_Comm *)comm, MPI_INFO_NULL) >= 0)
+  bool ok = fapl >= 0;
+  if (ok && comm != NULL)
+    ok = H5Pset_fapl_mpio(fapl, *(const MPI_Comm *)comm, MPI_INFO_NULL) >= 0;
+  else if (ok)
+    ok = H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) >= 0;
+  if (ok && create)
     f->file = H5Fcreate(tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  else if (ok)
+    f->file = H5Fopen(tmp_path, H5F_ACC_RDWR, fapl);
   if (f->file < 0)
     h5_explain(why, sizeof why);
   if (fapl >= 0)
     H5Pclose(fapl);
   h5_unlock();
-  TSR__CHECK_GOTO(status, f->file >= 0, TSR_EIO, "%s: cannot write '%s' (MPI-IO): %s", fn, path,
-                  why);
+  TSR__CHECK_GOTO(status, f->file >= 0, TSR_EIO, "%s: cannot write '%s'%s: %s", fn, path,
+                  comm != NULL ? " (MPI-IO)" : "", why);
   *out = f;
   return TSR_OK;
 fail:
@@ -1324,8 +1343,37 @@ fail:
   }
   return status;
 #else
-  (void)ctx, (void)path, (void)tmp_path, (void)mode, (void)comm, (void)renamer;
+  (void)ctx, (void)path, (void)tmp_path, (void)mode, (void)comm, (void)renamer, (void)create;
   return tsr_error_set(TSR_ENOTSUP, "%s: this HDF5 has no MPI-IO (not a parallel build)", fn);
+#endif
+}
+
+tsr_status tsr__h5_file_create_parallel(tsr_ctx *ctx, const char *path, const char *tmp_path,
+                                        tsr_hdf5_mode mode, const void *comm, bool renamer,
+                                        tsr__h5_file **out) {
+  return open_shared(ctx, path, tmp_path, mode, comm, renamer, true, out);
+}
+
+tsr_status tsr__h5_file_create_staged(tsr_ctx *ctx, const char *path, const char *tmp_path,
+                                      tsr_hdf5_mode mode, tsr__h5_file **out) {
+  TSR_TRY(open_shared(ctx, path, tmp_path, mode, NULL, false, true, out));
+  (*out)->reproducible = true;
+  return TSR_OK;
+}
+
+tsr_status tsr__h5_file_reopen_parallel(tsr_ctx *ctx, const char *path, const char *tmp_path,
+                                        tsr_hdf5_mode mode, const void *comm, bool renamer,
+                                        tsr__h5_file **out) {
+  return open_shared(ctx, path, tmp_path, mode, comm, renamer, false, out);
+}
+
+void tsr__h5_file_set_reproducible(tsr__h5_file *f) { f->reproducible = true; }
+
+bool tsr__h5_have_parallel(void) {
+#ifdef H5_HAVE_PARALLEL
+  return true;
+#else
+  return false;
 #endif
 }
 
@@ -1420,15 +1468,14 @@ static bool link_exists(hid_t file, const char *name, char *scratch, size_t size
   }
 }
 
-tsr_status tsr__h5_file_add(tsr__h5_file *f, const char *name, tsr_dtype dtype, int ndim,
-                            const int64_t *shape, const int64_t *chunk, int deflate_level,
-                            bool shuffle_on, tsr__h5_dataset **out) {
+/* A new dataset record of the file being written (the file owns it), its
+ * info set from the arguments as tsr__h5_file_add describes. */
+static tsr_status file_dataset(tsr__h5_file *f, const char *name, tsr_dtype dtype, int ndim,
+                               const int64_t *shape, const int64_t *chunk, int deflate_level,
+                               bool shuffle_on, tsr__h5_dataset **out) {
   static const char fn[] = "tsr_store_hdf5";
-  tsr_status status = TSR_OK;
   tsr_ctx *ctx = f->ctx;
   tsr__h5_dataset *d = NULL;
-  char why[WHY_BYTES] = "";
-  hid_t ftype = -1, space = -1, dcpl = -1, lcpl = -1;
   *out = NULL;
   if (f->n == f->cap) {
     size_t cap = f->cap ? 2 * f->cap : 8;
@@ -1465,6 +1512,58 @@ tsr_status tsr__h5_file_add(tsr__h5_file *f, const char *name, tsr_dtype dtype, 
     d->shuffle_idx = shuffle_on ? 0 : -1;
     d->deflate_idx = shuffle_on ? 1 : 0;
   }
+  *out = d;
+  return TSR_OK;
+}
+
+tsr_status tsr__h5_file_reopen_dataset(tsr__h5_file *f, const char *name, tsr_dtype dtype,
+                                       int ndim, const int64_t *shape, const int64_t *chunk,
+                                       tsr__h5_dataset **out) {
+  static const char fn[] = "tsr_store_hdf5";
+  tsr__h5_dataset *d = NULL;
+  char why[WHY_BYTES] = "";
+  *out = NULL;
+  TSR_TRY(file_dataset(f, name, dtype, ndim, shape, chunk, 0, false, &d));
+  h5_lock();
+  hid_t dapl = d->info.chunked ? no_cache_dapl() : H5P_DEFAULT;
+  if (dtype == TSR_BOOL)
+    d->memtype = bool_enum(H5T_NATIVE_INT8);
+  else
+    d->memtype = H5Tcopy(native_type(dtype));
+  if (d->memtype >= 0 && dapl >= 0)
+    d->dset = H5Dopen2(f->file, name, dapl);
+  hid_t space = d->dset >= 0 ? H5Dget_space(d->dset) : -1;
+  hsize_t dims[H5S_MAX_RANK];
+  bool same = space >= 0 && H5Sget_simple_extent_ndims(space) == ndim &&
+              H5Sget_simple_extent_dims(space, dims, NULL) == ndim;
+  for (int a = 0; same && a < ndim; a++)
+    same = dims[a] == (hsize_t)shape[a];
+  if (d->dset < 0 || d->memtype < 0)
+    h5_explain(why, sizeof why);
+  if (space >= 0)
+    H5Sclose(space);
+  if (dapl > 0 && dapl != H5P_DEFAULT)
+    H5Pclose(dapl);
+  h5_unlock();
+  TSR_CHECK(d->dset >= 0 && d->memtype >= 0, TSR_EIO, "%s: cannot open dataset '%s' in '%s': %s",
+            fn, name, f->path, why);
+  TSR_CHECK(same, TSR_EINTERNAL, "%s: dataset '%s' in '%s' does not have the shape it was made with",
+            fn, name, f->path);
+  *out = d;
+  return TSR_OK;
+}
+
+tsr_status tsr__h5_file_add(tsr__h5_file *f, const char *name, tsr_dtype dtype, int ndim,
+                            const int64_t *shape, const int64_t *chunk, int deflate_level,
+                            bool shuffle_on, tsr__h5_dataset **out) {
+  static const char fn[] = "tsr_store_hdf5";
+  tsr_status status = TSR_OK;
+  tsr_ctx *ctx = f->ctx;
+  tsr__h5_dataset *d = NULL;
+  char why[WHY_BYTES] = "";
+  hid_t ftype = -1, space = -1, dcpl = -1, lcpl = -1;
+  *out = NULL;
+  TSR_TRY(file_dataset(f, name, dtype, ndim, shape, chunk, deflate_level, shuffle_on, &d));
   size_t scratch_len = strlen(name) + 2;
   char *scratch = NULL;
   TSR_TRY(tsr_alloc(ctx, scratch_len, (void **)&scratch));
@@ -1499,9 +1598,13 @@ tsr_status tsr__h5_file_add(tsr__h5_file *f, const char *name, tsr_dtype dtype, 
     lcpl = H5Pcreate(H5P_LINK_CREATE);
     bool ok = ftype >= 0 && d->memtype >= 0 && space >= 0 && dcpl >= 0 && lcpl >= 0 &&
               H5Pset_create_intermediate_group(lcpl, 1) >= 0;
-    if (ok && f->parallel) /* every chunk allocated now: writes touch no metadata */
+    /* Every chunk allocated now: writes touch no metadata (under MPI-IO),
+     * and the chunks' places do not depend on the order of the writes. */
+    if (ok && (f->parallel || (f->reproducible && d->level == 0)))
       ok = H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) >= 0 &&
            H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) >= 0;
+    if (ok && f->reproducible) /* no modification time in the object header */
+      ok = H5Pset_obj_track_times(dcpl, 0) >= 0;
     if (ok && d->info.chunked) {
       ok = H5Pset_chunk(dcpl, ndim, cdims) >= 0;
       if (ok && d->level > 0 && shuffle_on)
@@ -1605,8 +1708,10 @@ static tsr_status put_chunk(tsr__h5_dataset *d, const int64_t *offset, size_t by
   return TSR_OK;
 }
 
-static tsr_status write_direct(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
-                               const unsigned char *data) {
+/* Shuffles and deflates the box (one file chunk at offset, clipped at the
+ * edge) into *comp (tsr_kernel_alloc'ed, *csize bytes): the stored chunk. */
+static tsr_status compress_chunk(tsr__h5_dataset *d, const int64_t *shape,
+                                 const unsigned char *data, void **out, size_t *csize) {
   tsr_status status = TSR_OK;
   tsr_ctx *ctx = d->ctx;
   int nd = d->info.ndim;
@@ -1635,13 +1740,11 @@ static tsr_status write_direct(tsr__h5_dataset *d, const int64_t *offset, const 
   }
   size_t bound = libdeflate_zlib_compress_bound(c, chunk_bytes);
   TSR__TRY_GOTO(status, tsr_kernel_alloc(ctx, bound, (void **)&comp));
-  size_t csize = libdeflate_zlib_compress(c, src, chunk_bytes, comp, bound);
-  TSR__CHECK_GOTO(status, csize > 0, TSR_EINTERNAL, "deflate of %zu bytes did not fit %zu",
+  *csize = libdeflate_zlib_compress(c, src, chunk_bytes, comp, bound);
+  TSR__CHECK_GOTO(status, *csize > 0, TSR_EINTERNAL, "deflate of %zu bytes did not fit %zu",
                   chunk_bytes, bound);
-  tsr_free(ctx, pad);
-  tsr_free(ctx, shuf);
-  pad = shuf = NULL;
-  status = put_chunk(d, offset, csize, comp);
+  *out = comp;
+  comp = NULL;
 fail:
   if (c != NULL)
     libdeflate_free_compressor(c);
@@ -1651,12 +1754,20 @@ fail:
   return status;
 }
 
-tsr_status tsr__h5_write_block(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
-                               const void *data) {
+tsr_status tsr__h5_write_prepare(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
+                                 const void *data, tsr__h5_pending *p) {
   int nd = d->info.ndim;
-  for (int a = 0; a < nd; a++)
+  memset(p, 0, sizeof *p);
+  p->d = d;
+  p->data = data;
+  for (int a = 0; a < nd; a++) {
+    p->offset[a] = offset[a];
+    p->shape[a] = shape[a];
     if (shape[a] == 0)
-      return TSR_OK;
+      p->empty = true;
+  }
+  if (p->empty)
+    return TSR_OK;
   /* The box is one file chunk (an edge chunk clipped by the shape), and
    * whole when not clipped. */
   bool one_chunk = d->info.direct || (d->raw_direct && !d->swap), whole = true;
@@ -1669,13 +1780,42 @@ tsr_status tsr__h5_write_block(tsr__h5_dataset *d, const int64_t *offset, const 
     bytes *= (size_t)shape[a];
   }
   if (one_chunk && d->info.direct)
-    return write_direct(d, offset, shape, data);
+    return compress_chunk(d, shape, data, &p->comp, &p->comp_bytes);
   /* An unfiltered whole chunk in the file's byte order is the stored chunk:
    * written as it is, with no copy through HDF5's type conversion and
    * chunk machinery. */
-  if (one_chunk && whole)
-    return put_chunk(d, offset, bytes, data);
-  return write_hyperslab(d, offset, shape, data);
+  if (one_chunk && whole) {
+    p->raw_chunk = true;
+    p->comp_bytes = bytes;
+  }
+  return TSR_OK;
+}
+
+tsr_status tsr__h5_write_finish(tsr__h5_pending *p) {
+  tsr_status status = TSR_OK;
+  if (p->empty)
+    status = TSR_OK;
+  else if (p->comp != NULL)
+    status = put_chunk(p->d, p->offset, p->comp_bytes, p->comp);
+  else if (p->raw_chunk)
+    status = put_chunk(p->d, p->offset, p->comp_bytes, p->data);
+  else
+    status = write_hyperslab(p->d, p->offset, p->shape, p->data);
+  tsr__h5_write_drop(p);
+  return status;
+}
+
+void tsr__h5_write_drop(tsr__h5_pending *p) {
+  if (p->comp != NULL)
+    tsr_free(p->d->ctx, p->comp);
+  p->comp = NULL;
+}
+
+tsr_status tsr__h5_write_block(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
+                               const void *data) {
+  tsr__h5_pending p;
+  TSR_TRY(tsr__h5_write_prepare(d, offset, shape, data, &p));
+  return tsr__h5_write_finish(&p);
 }
 
 /* Closes the datasets (under the lock). */
@@ -1715,7 +1855,7 @@ void tsr__h5_file_abort(tsr__h5_file **fp) {
     H5Fclose(f->file);
   f->file = -1;
   h5_unlock();
-  if (f->tmp_path != NULL && (!f->parallel || f->renamer))
+  if (f->tmp_path != NULL && (!f->shared || f->renamer))
     tsr__tmp_remove(f->tmp_path);
   file_free(f);
   *fp = NULL;
@@ -1755,7 +1895,7 @@ tsr_status tsr__h5_file_commit(tsr__h5_file **fp) {
     else
       tsr_error_set(status, "%s: cannot write '%s': %s", fn, f->path, why);
   }
-  if (f->parallel) /* the caller agrees, then tsr__h5_file_publish */
+  if (f->shared) /* the caller agrees, then tsr__h5_file_publish */
     return status;
   if (status == TSR_OK)
     status = publish(f);

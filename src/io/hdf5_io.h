@@ -82,6 +82,36 @@ tsr_status tsr__h5_tmp_create(tsr_ctx *ctx, const char *path, tsr_hdf5_mode mode
 tsr_status tsr__h5_file_create_parallel(tsr_ctx *ctx, const char *path, const char *tmp_path,
                                         tsr_hdf5_mode mode, const void *comm, bool renamer,
                                         tsr__h5_file **out);
+/* Whether this HDF5 has MPI-IO (the parallel build). */
+bool tsr__h5_have_parallel(void);
+/* A file written in two steps, by frame/hdf5_table.c under MPI: one rank
+ * creates the temporary file `tmp_path` (made by tsr__h5_tmp_create) with
+ * the default driver and adds every dataset (reproducibly, as
+ * tsr__h5_file_set_reproducible; unfiltered datasets only, so every chunk
+ * is allocated then); tsr__h5_file_commit only closes it.  Then every rank
+ * opens it again with tsr__h5_file_reopen_parallel (MPI-IO, collective),
+ * reopens the datasets alike (tsr__h5_file_reopen_dataset) and writes the
+ * boxes it owns; commit closes it (collective), and the caller agrees and
+ * calls tsr__h5_file_publish, as for tsr__h5_file_create_parallel.  The
+ * staged file is never removed by its abort: the renamer of the parallel
+ * file does that. */
+tsr_status tsr__h5_file_create_staged(tsr_ctx *ctx, const char *path, const char *tmp_path,
+                                      tsr_hdf5_mode mode, tsr__h5_file **out);
+tsr_status tsr__h5_file_reopen_parallel(tsr_ctx *ctx, const char *path, const char *tmp_path,
+                                        tsr_hdf5_mode mode, const void *comm, bool renamer,
+                                        tsr__h5_file **out);
+/* Opens dataset `name`, made by tsr__h5_file_add with these dtype, shape
+ * and chunk extents and no filter, in a reopened file, to write boxes of
+ * it.  The file owns *out. */
+tsr_status tsr__h5_file_reopen_dataset(tsr__h5_file *f, const char *name, tsr_dtype dtype,
+                                       int ndim, const int64_t *shape, const int64_t *chunk,
+                                       tsr__h5_dataset **out);
+/* Datasets added from now on carry no modification time, and unfiltered
+ * ones get every chunk allocated at creation and no fill value written (as
+ * under MPI-IO), so where their chunks lie does not depend on the order of
+ * the writes: a file written by one process, by several threads in any
+ * order or by several ranks is the same byte for byte. */
+void tsr__h5_file_set_reproducible(tsr__h5_file *f);
 /* After a parallel commit: see above.  Frees *f. */
 tsr_status tsr__h5_file_publish(tsr__h5_file **f, bool ok);
 /* Creates dataset `name` (replacing one of that name in the overwrite
@@ -106,6 +136,26 @@ const char *tsr__h5_dataset_name(const tsr__h5_dataset *d);
  * here and written with direct chunk I/O. */
 tsr_status tsr__h5_write_block(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
                                const void *data);
+/* The same in two steps, so that writers on several threads can compress
+ * at once and still hand their boxes to HDF5 in an order of their choosing
+ * (the order decides where compressed chunks land in the file):
+ * tsr__h5_write_prepare compresses what tsr__h5_write_block would (the
+ * caller keeps `data` until finished), tsr__h5_write_finish writes it, and
+ * tsr__h5_write_drop forgets it unwritten.  finish and drop free what
+ * prepare made; a failed prepare leaves nothing to free. */
+typedef struct tsr__h5_pending {
+  tsr__h5_dataset *d;
+  int64_t offset[TSR_MAX_NDIM], shape[TSR_MAX_NDIM];
+  const void *data;
+  void *comp;        /* the stored chunk, compressed */
+  size_t comp_bytes; /* its bytes (or a raw whole chunk's) */
+  bool raw_chunk;    /* data is a whole unfiltered chunk, stored as it is */
+  bool empty;
+} tsr__h5_pending;
+tsr_status tsr__h5_write_prepare(tsr__h5_dataset *d, const int64_t *offset, const int64_t *shape,
+                                 const void *data, tsr__h5_pending *p);
+tsr_status tsr__h5_write_finish(tsr__h5_pending *p);
+void tsr__h5_write_drop(tsr__h5_pending *p);
 /* Closes everything and puts the output in place (rename, or links moved
  * to their names in append mode); on failure removes it as abort does.
  * Frees *f and sets it to NULL. */

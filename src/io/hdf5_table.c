@@ -17,6 +17,7 @@
  * converted by HDF5 itself, under the lock.  Everything read is checked
  * before it reaches a frame: codes index the dictionary, bools are 0 or 1,
  * strings are UTF-8, columns have one length. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -248,6 +249,12 @@ struct tsr__h5_wtable {
   wcol *cols;
   int64_t nrows, chunk_rows;
   bool string_offsets;
+  /* ordered writes (seq >= 0): the unit whose turn it is, and whether a
+   * unit failed (the others then give up waiting) */
+  pthread_mutex_t turn_mu;
+  pthread_cond_t turn_cv;
+  int64_t turn;
+  bool abandoned;
 };
 
 int64_t tsr__h5_wtable_chunk_rows(const tsr__h5_wtable *t) { return t->chunk_rows; }
@@ -285,6 +292,8 @@ static hid_t create_vlen(hid_t file, const char *name, int64_t n, int64_t chunk,
   hsize_t dims[1] = {(hsize_t)n}, cd[1] = {(hsize_t)(chunk < n ? chunk : n)};
   hid_t s = H5Screate_simple(1, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE), d = -1;
   bool ok = t >= 0 && s >= 0 && dcpl >= 0;
+  if (ok) /* no modification time: the file's bytes depend on its content alone */
+    ok = H5Pset_obj_track_times(dcpl, 0) >= 0;
   if (ok && n > 0) {
     ok = H5Pset_chunk(dcpl, 1, cd) >= 0;
     if (ok && level > 0)
@@ -333,6 +342,8 @@ static void wtable_free(tsr__h5_wtable *t) {
   }
   tsr_free(t->ctx, t->cols);
   tsr_free(t->ctx, t->path_group);
+  pthread_mutex_destroy(&t->turn_mu);
+  pthread_cond_destroy(&t->turn_cv);
   tsr_free(t->ctx, t);
 }
 
@@ -458,11 +469,14 @@ tsr_status tsr__h5_wtable_create(tsr_ctx *ctx, tsr__h5_file *f, tsr_hdf5_mode mo
   t->nrows = nrows;
   t->chunk_rows = chunk_rows < 1 ? 1 : chunk_rows;
   t->string_offsets = string_offsets;
+  pthread_mutex_init(&t->turn_mu, NULL);
+  pthread_cond_init(&t->turn_cv, NULL);
   TSR__TRY_GOTO(status, tsr__strdup(ctx, group, &t->path_group));
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *t->cols, (void **)&t->cols));
   t->n = n;
   for (int i = 0; i < n; i++)
     t->cols[i].vlen = -1;
+  tsr__h5_file_set_reproducible(f);
 
   /* the group and its attributes */
   tsr__h5_lock();
@@ -577,9 +591,102 @@ fail:
   return status;
 }
 
+tsr_status tsr__h5_wtable_open(tsr_ctx *ctx, tsr__h5_file *f, const char *group, int n,
+                               const tsr__h5_tcol_spec *cols, int64_t nrows, int64_t chunk_rows,
+                               bool string_offsets, tsr__h5_wtable **out) {
+  *out = NULL;
+  tsr_status status = TSR_OK;
+  tsr__h5_wtable *t = NULL;
+  char *full = NULL, *aux = NULL, *afull = NULL;
+  for (int i = 0; i < n; i++)
+    TSR_CHECK(cols[i].type.id != TSR_COL_STRING || string_offsets, TSR_EINTERNAL,
+              "tsr_frame_write_hdf5: variable-length strings cannot be written in parallel");
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *t, (void **)&t));
+  t->ctx = ctx;
+  t->f = f;
+  t->nrows = nrows;
+  t->chunk_rows = chunk_rows < 1 ? 1 : chunk_rows;
+  t->string_offsets = string_offsets;
+  pthread_mutex_init(&t->turn_mu, NULL);
+  pthread_cond_init(&t->turn_cv, NULL);
+  TSR__TRY_GOTO(status, tsr__strdup(ctx, group, &t->path_group));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *t->cols, (void **)&t->cols));
+  t->n = n;
+  for (int i = 0; i < n; i++)
+    t->cols[i].vlen = -1;
+  /* the datasets tsr__h5_wtable_create made, by the same names and shapes */
+  for (int i = 0; i < n; i++) {
+    const tsr__h5_tcol_spec *c = &cols[i];
+    wcol *w = &t->cols[i];
+    w->type = c->type;
+    TSR__TRY_GOTO(status, tsr__strdup(ctx, c->name, &w->name));
+    TSR__TRY_GOTO(status, join_name(ctx, group, c->name, NULL, &full));
+    int64_t shape[1] = {nrows}, chunk[1] = {t->chunk_rows};
+    if (c->nullable) {
+      TSR__TRY_GOTO(status, aux_name(ctx, n, cols, c->name, ".validity", &aux));
+      TSR__TRY_GOTO(status, join_name(ctx, group, aux, NULL, &afull));
+      TSR__TRY_GOTO(status, tsr__h5_file_reopen_dataset(f, afull, TSR_BOOL, 1, shape, chunk,
+                                                        &w->valid));
+      tsr_free(ctx, aux);
+      tsr_free(ctx, afull);
+      aux = afull = NULL;
+    }
+    if (c->type.id == TSR_COL_STRING) {
+      int64_t bshape[1] = {c->string_bytes}, bchunk[1] = {t->chunk_rows * 16};
+      TSR__TRY_GOTO(status, tsr__h5_file_reopen_dataset(f, full, TSR_UINT8, 1, bshape, bchunk,
+                                                        &w->values));
+      TSR__TRY_GOTO(status, aux_name(ctx, n, cols, c->name, ".offsets", &aux));
+      TSR__TRY_GOTO(status, join_name(ctx, group, aux, NULL, &afull));
+      int64_t oshape[1] = {nrows + 1};
+      TSR__TRY_GOTO(status, tsr__h5_file_reopen_dataset(f, afull, TSR_INT64, 1, oshape, chunk,
+                                                        &w->offsets));
+      tsr_free(ctx, aux);
+      tsr_free(ctx, afull);
+      aux = afull = NULL;
+    } else {
+      TSR__TRY_GOTO(status, tsr__h5_file_reopen_dataset(f, full, col_dtype(c->type), 1, shape,
+                                                        chunk, &w->values));
+    }
+    tsr_free(ctx, full);
+    full = NULL;
+  }
+  *out = t;
+  t = NULL;
+fail:
+  tsr_free(ctx, full);
+  tsr_free(ctx, aux);
+  tsr_free(ctx, afull);
+  wtable_free(t);
+  return status;
+}
+
+void tsr__h5_wtable_abandon(tsr__h5_wtable *t) {
+  pthread_mutex_lock(&t->turn_mu);
+  t->abandoned = true;
+  pthread_cond_broadcast(&t->turn_cv);
+  pthread_mutex_unlock(&t->turn_mu);
+}
+
+/* Waits for unit seq's turn; false when another unit failed. */
+static bool wait_turn(tsr__h5_wtable *t, int64_t seq) {
+  pthread_mutex_lock(&t->turn_mu);
+  while (t->turn != seq && !t->abandoned)
+    pthread_cond_wait(&t->turn_cv, &t->turn_mu);
+  bool ok = !t->abandoned;
+  pthread_mutex_unlock(&t->turn_mu);
+  return ok;
+}
+
+static void next_turn(tsr__h5_wtable *t, int64_t seq) {
+  pthread_mutex_lock(&t->turn_mu);
+  t->turn = seq + 1;
+  pthread_cond_broadcast(&t->turn_cv);
+  pthread_mutex_unlock(&t->turn_mu);
+}
+
 tsr_status tsr__h5_wtable_write(tsr__h5_wtable *t, int col, int64_t row0, int64_t rows,
                                 const void *values, const uint8_t *valid, const int64_t *str_off,
-                                const char *str_data, int64_t byte0) {
+                                const char *str_data, int64_t byte0, int64_t seq) {
   static const char fn[] = "tsr_frame_write_hdf5";
   wcol *w = &t->cols[col];
   tsr_ctx *ctx = t->ctx;
@@ -589,38 +696,43 @@ tsr_status tsr__h5_wtable_write(tsr__h5_wtable *t, int col, int64_t row0, int64_
   char *text = NULL;
   char **ptrs = NULL;
   int64_t *goff = NULL;
-  if (rows == 0)
+  /* the boxes, compressed here, written in this order once it is this unit's turn */
+  tsr__h5_pending parts[4];
+  int nparts = 0;
+  if (rows == 0) {
+    if (seq >= 0 && wait_turn(t, seq))
+      next_turn(t, seq);
     return TSR_OK;
+  }
   if (w->valid != NULL) {
     if (valid == NULL) {
-      TSR_TRY(tsr_alloc(ctx, (size_t)rows, (void **)&ones));
+      TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)rows, (void **)&ones));
       memset(ones, 1, (size_t)rows);
       valid = ones;
     }
-    status = tsr__h5_write_block(w->valid, off, cnt, valid);
-    tsr_free(ctx, ones);
-    TSR_TRY(status);
+    TSR__TRY_GOTO(status, tsr__h5_write_prepare(w->valid, off, cnt, valid, &parts[nparts]));
+    nparts++;
   }
-  if (w->type.id != TSR_COL_STRING)
-    return tsr__h5_write_block(w->values, off, cnt, values);
-  if (t->string_offsets) {
-    TSR_TRY(tsr__alloc_array(ctx, (size_t)rows + 1, sizeof *goff, "offsets", (void **)&goff));
+  if (w->type.id != TSR_COL_STRING) {
+    TSR__TRY_GOTO(status, tsr__h5_write_prepare(w->values, off, cnt, values, &parts[nparts]));
+    nparts++;
+  } else if (t->string_offsets) {
+    TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)rows + 1, sizeof *goff, "offsets",
+                                           (void **)&goff));
     for (int64_t i = 0; i <= rows; i++)
       goff[i] = byte0 + str_off[i];
-    TSR__TRY_GOTO(status, tsr__h5_write_block(w->offsets, off, cnt, goff));
-    if (row0 + rows == t->nrows) {
-      int64_t last[1] = {t->nrows}, one[1] = {1};
-      TSR__TRY_GOTO(status, tsr__h5_write_block(w->offsets, last, one, goff + rows));
-    }
+    /* the last unit writes the final offset too */
+    int64_t ocnt[1] = {row0 + rows == t->nrows ? rows + 1 : rows};
+    TSR__TRY_GOTO(status, tsr__h5_write_prepare(w->offsets, off, ocnt, goff, &parts[nparts]));
+    nparts++;
     int64_t boff[1] = {byte0}, bcnt[1] = {str_off[rows]};
-    TSR__TRY_GOTO(status, tsr__h5_write_block(w->values, boff, bcnt, str_data));
-    goto fail;
-  }
-  /* variable-length: NUL-terminated copies (a NUL inside cannot be stored) */
-  TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)str_off[rows] + (size_t)rows, (void **)&text));
-  TSR__TRY_GOTO(status,
-                tsr__alloc_array(ctx, (size_t)rows, sizeof *ptrs, "strings", (void **)&ptrs));
-  {
+    TSR__TRY_GOTO(status, tsr__h5_write_prepare(w->values, boff, bcnt, str_data, &parts[nparts]));
+    nparts++;
+  } else {
+    /* variable-length: NUL-terminated copies (a NUL inside cannot be stored) */
+    TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)str_off[rows] + (size_t)rows, (void **)&text));
+    TSR__TRY_GOTO(status,
+                  tsr__alloc_array(ctx, (size_t)rows, sizeof *ptrs, "strings", (void **)&ptrs));
     size_t at = 0;
     for (int64_t i = 0; i < rows; i++) {
       size_t len = (size_t)(str_off[i + 1] - str_off[i]);
@@ -636,17 +748,35 @@ tsr_status tsr__h5_wtable_write(tsr__h5_wtable *t, int col, int64_t row0, int64_
       at += len + 1;
     }
   }
-  {
+  if (seq >= 0 && !wait_turn(t, seq)) {
+    status = tsr_error_set(TSR_ECANCELED, "%s: another unit failed", fn);
+    goto fail;
+  }
+  for (int k = 0; k < nparts; k++) {
+    tsr_status st = tsr__h5_write_finish(&parts[k]);
+    if (st != TSR_OK && status == TSR_OK)
+      status = st;
+  }
+  nparts = 0;
+  if (status == TSR_OK && ptrs != NULL) {
     char why[WHY] = "";
     tsr__h5_lock();
     herr_t rc = write_vlen(w->vlen, row0, rows, (const char *const *)ptrs);
     if (rc < 0)
       tsr__h5_explain(why, sizeof why);
     tsr__h5_unlock();
-    TSR__CHECK_GOTO(status, rc >= 0, TSR_EIO, "%s: cannot write rows %lld.. of column '%s': %s",
-                    fn, (long long)row0, w->name, why);
+    if (rc < 0)
+      status = tsr_error_set(TSR_EIO, "%s: cannot write rows %lld.. of column '%s': %s", fn,
+                             (long long)row0, w->name, why);
   }
+  if (seq >= 0 && status == TSR_OK)
+    next_turn(t, seq);
 fail:
+  for (int k = 0; k < nparts; k++)
+    tsr__h5_write_drop(&parts[k]);
+  if (seq >= 0 && status != TSR_OK)
+    tsr__h5_wtable_abandon(t);
+  tsr_free(ctx, ones);
   tsr_free(ctx, goff);
   tsr_free(ctx, text);
   tsr_free(ctx, ptrs);

@@ -4,9 +4,10 @@
  * (core/colchunk.h) of row ranges.  frame/hdf5_table.c builds frames on
  * these.  hdf5.h stays inside src/io, so the types are opaque here.
  *
- * Creation and writing are separate calls so that writers on several ranks
- * (or threads) can each write the row boxes they own into datasets every
- * one of them created alike.  Every HDF5 call runs under the io layer's
+ * Creation and writing are separate calls so that writers on several
+ * threads or ranks can each write the row boxes they own: under MPI one
+ * rank creates the table and every rank opens it again
+ * (tsr__h5_wtable_open) to write its boxes through parallel HDF5.  Every HDF5 call runs under the io layer's
  * process-wide lock; (de)compression of whole chunks of numeric datasets
  * runs outside it (hdf5.c). */
 #ifndef TSR_IO_HDF5_TABLE_H
@@ -46,6 +47,15 @@ tsr_status tsr__h5_wtable_create(tsr_ctx *ctx, tsr__h5_file *f, tsr_hdf5_mode mo
                                  const char *group, int n, const tsr__h5_tcol_spec *cols,
                                  int64_t nrows, int64_t chunk_rows, int level, bool shuffle,
                                  bool string_offsets, tsr__h5_wtable **out);
+/* Under MPI, after one rank made the table with tsr__h5_wtable_create in
+ * a staged file (tsr__h5_file_create_staged) and every rank reopened it
+ * (tsr__h5_file_reopen_parallel): opens the table's datasets again, with
+ * the same arguments as that creation, so each rank writes its own boxes.
+ * No variable-length strings (string_offsets, or no string column):
+ * parallel HDF5 cannot write them.  Collective. */
+tsr_status tsr__h5_wtable_open(tsr_ctx *ctx, tsr__h5_file *f, const char *group, int n,
+                               const tsr__h5_tcol_spec *cols, int64_t nrows, int64_t chunk_rows,
+                               bool string_offsets, tsr__h5_wtable **out);
 /* Rows per chunk of the datasets. */
 int64_t tsr__h5_wtable_chunk_rows(const tsr__h5_wtable *t);
 
@@ -54,10 +64,21 @@ int64_t tsr__h5_wtable_chunk_rows(const tsr__h5_wtable *t);
  * values: rows values of the type's width (strings: unused); valid: one
  * byte per row, non-zero = valid (NULL: all valid); strings: str_off
  * (rows + 1 offsets into str_data, from 0) and, for the offsets layout,
- * byte0, the column's bytes before row0.  Thread-safe. */
+ * byte0, the column's bytes before row0.  Thread-safe.
+ * seq >= 0 orders the writes: the call numbered seq (0, 1, 2, ... across
+ * the table's calls) hands its boxes to HDF5 once call seq - 1 has (its
+ * compression does not wait), so compressed chunks and variable-length
+ * strings land where one thread writing in that order would put them: the
+ * file does not depend on the threads' timing.  Every number must then be
+ * called once, or the table abandoned: a failed ordered call abandons it
+ * itself, and calls waiting then return TSR_ECANCELED.  seq < 0: no
+ * order (unfiltered datasets allocated at creation need none). */
 tsr_status tsr__h5_wtable_write(tsr__h5_wtable *t, int col, int64_t row0, int64_t rows,
                                 const void *values, const uint8_t *valid, const int64_t *str_off,
-                                const char *str_data, int64_t byte0);
+                                const char *str_data, int64_t byte0, int64_t seq);
+/* Ordered writes: a unit failed before its tsr__h5_wtable_write; the calls
+ * waiting for their turn return TSR_ECANCELED. */
+void tsr__h5_wtable_abandon(tsr__h5_wtable *t);
 /* Closes the table's own datasets (the numeric ones close with the file).
  * Frees *t; accepts NULL. */
 tsr_status tsr__h5_wtable_close(tsr__h5_wtable **t);
