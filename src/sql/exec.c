@@ -58,6 +58,40 @@ static tsr_status frame_copy(tsr__sql_binder *b, tsr_frame *f, tsr_frame **out) 
   return tsr_frame_select(f, n, names, out);
 }
 
+/* Adds a helper column "__sql<N>" to r's frame holding expression e over
+ * the SQL columns (ncols, cols), or (e NULL) a copy of frame column `copy`
+ * (so that two SQL columns or both sides of a join hold it apart), or (copy
+ * < 0 too) the constant 1; *out is its frame column. */
+static tsr_status add_helper(tsr__sql_binder *b, run *r, int ncols, const tsr__sql_col *cols,
+                             const tsr__sql_expr *e, int copy, int *out) {
+  tsr__colprog *prog = NULL;
+  TSR_TRY(tsr__colprog_create(r->f, &prog));
+  int v;
+  char name[32];
+  temp_name(b, name, sizeof name);
+  tsr_frame *next = NULL;
+  tsr_status st = e != NULL   ? tsr__sql_compile(b, prog, ncols, cols, r->colmap, e, &v)
+                  : copy >= 0 ? tsr__colprog_column(prog, copy, &v)
+                              : tsr__colprog_int(prog, 1, false, &v);
+  if (st == TSR_OK) {
+    st = tsr__colprog_assign(prog, v, name, &next);
+    if (st != TSR_OK && st != TSR_ENOMEM && e != NULL)
+      st = tsr__query_fail(b->source, e->pos, st, "%s", tsr_last_error());
+  }
+  tsr__colprog_destroy(&prog);
+  TSR_TRY(advance(r, st, &next));
+  *out = tsr_frame_ncols(r->f) - 1;
+  return TSR_OK;
+}
+
+static tsr_status copy_column(tsr__sql_binder *b, run *r, int col, int *out) {
+  return add_helper(b, r, 0, NULL, NULL, col, out);
+}
+
+static tsr_status constant_column(tsr__sql_binder *b, run *r, int *out) {
+  return add_helper(b, r, 0, NULL, NULL, -1, out);
+}
+
 /* The frame column holding expression e of the SQL columns (ncols, cols)
  * of r: a column it names, or a helper column assigned now. */
 static tsr_status column_of(tsr__sql_binder *b, run *r, int ncols, const tsr__sql_col *cols,
@@ -67,65 +101,14 @@ static tsr_status column_of(tsr__sql_binder *b, run *r, int ncols, const tsr__sq
       *col = r->colmap[i];
       return TSR_OK;
     }
-  if (e->kind == SQL_E_COLUMN) {
-    int c;
-    TSR_TRY(tsr__sql_resolve(b, ncols, cols, e, &c));
-    *col = r->colmap[c];
-    if (*col < 0)
-      return tsr__query_fail(b->source, e->pos, TSR_EINVAL,
-                             "internal: column \"%s\" was not read (please report)",
-                             e->column.name);
-    return TSR_OK;
-  }
-  tsr__colprog *prog = NULL;
-  TSR_TRY(tsr__colprog_create(r->f, &prog));
-  int v;
-  char name[32];
-  temp_name(b, name, sizeof name);
-  tsr_frame *next = NULL;
-  tsr_status st = tsr__sql_compile(b, prog, ncols, cols, r->colmap, e, &v);
-  if (st == TSR_OK) {
-    st = tsr__colprog_assign(prog, v, name, &next);
-    if (st != TSR_OK && st != TSR_ENOMEM)
-      st = tsr__query_fail(b->source, e->pos, st, "%s", tsr_last_error());
-  }
-  tsr__colprog_destroy(&prog);
-  TSR_TRY(advance(r, st, &next));
-  *col = tsr_frame_ncols(r->f) - 1;
-  return TSR_OK;
-}
-
-/* A helper column copying frame column `col` (so that two SQL columns or
- * both sides of a join can hold it apart). */
-static tsr_status copy_column(tsr__sql_binder *b, run *r, int col, int *out) {
-  tsr__colprog *prog = NULL;
-  TSR_TRY(tsr__colprog_create(r->f, &prog));
-  int v;
-  char name[32];
-  temp_name(b, name, sizeof name);
-  tsr_frame *next = NULL;
-  tsr_status st = tsr__colprog_column(prog, col, &v);
-  if (st == TSR_OK)
-    st = tsr__colprog_assign(prog, v, name, &next);
-  tsr__colprog_destroy(&prog);
-  TSR_TRY(advance(r, st, &next));
-  *out = tsr_frame_ncols(r->f) - 1;
-  return TSR_OK;
-}
-
-static tsr_status constant_column(tsr__sql_binder *b, run *r, int *out) {
-  tsr__colprog *prog = NULL;
-  TSR_TRY(tsr__colprog_create(r->f, &prog));
-  int v;
-  char name[32];
-  temp_name(b, name, sizeof name);
-  tsr_frame *next = NULL;
-  tsr_status st = tsr__colprog_int(prog, 1, false, &v);
-  if (st == TSR_OK)
-    st = tsr__colprog_assign(prog, v, name, &next);
-  tsr__colprog_destroy(&prog);
-  TSR_TRY(advance(r, st, &next));
-  *out = tsr_frame_ncols(r->f) - 1;
+  if (e->kind != SQL_E_COLUMN)
+    return add_helper(b, r, ncols, cols, e, -1, col);
+  int c;
+  TSR_TRY(tsr__sql_resolve(b, ncols, cols, e, &c));
+  *col = r->colmap[c];
+  if (*col < 0)
+    return tsr__query_fail(b->source, e->pos, TSR_EINVAL,
+                           "internal: column \"%s\" was not read (please report)", e->column.name);
   return TSR_OK;
 }
 
