@@ -358,6 +358,10 @@ int cmd_query(int argc, char **argv) {
     rc = CLI_FAILED;
     goto done;
   }
+  if (sql != NULL && strlen(sql) != sql_len) { /* never a silently shortened script */
+    rc = cli_error("the SQL file '%s' holds a NUL byte at offset %zu", sql_file, strlen(sql));
+    goto done;
+  }
   if (!cli_check(ctx, tsr_sql_session_create(ctx, &session))) {
     rc = CLI_FAILED;
     goto done;

@@ -596,6 +596,8 @@ check query-missing-file 1 '^$' 'nope\.csv' -- "$tessera" query "SELECT * FROM '
 check query-no-sql 2 '^$' 'no SQL given' -- "$tessera" query
 check query-bad-format 2 '^$' "format 'xml'" -- "$tessera" query --format xml "SELECT 1"
 check query-bad-table 2 '^$' "not NAME=PATH" -- "$tessera" query --table n "SELECT 1"
+printf 'SELECT 1 AS a;\0SELECT 2 AS b;\n' > nul.sql
+check query-nul-byte 1 '^$' 'NUL byte at offset 14' -- "$tessera" query -f nul.sql
 check query-out-nothing 1 '^$' 'no rows to write' -- "$tessera" query --out none.csv "CREATE TABLE z AS SELECT 1 AS a"
 if ls -a | grep -q '\.tmp\.'; then echo "FAIL temporary files left: $(ls -a)"; failures=$((failures + 1)); else
   echo "ok   no-temporary-files"; fi
