@@ -793,43 +793,55 @@ static bool sql_run(tsr_sql_session *s, int w, const char *text, tsr_frame **out
   return false;
 }
 
-/* One SQL turn of workload w: `text` on session s, timed as the C path
- * (c_seconds), and EXPLAIN of it; in the last turn the answer is compared
- * with the C path's (ref; keys: its key columns). */
-static void sql_turn(tsr_sql_session *s, int w, const char *text, double c_seconds,
-                     const atable *ref, const query *keys, bool last) {
-  sql_row *row = &sql_rows[w];
-  if (row->check[0] == 'e' || row->n == 64)
+/* The SQL path of one turn of a workload: its answer and seconds. */
+typedef struct sql_answer {
+  bool ran;
+  tsr_frame *f;
+  tsr_frame_result *r;
+  double seconds, plan_seconds;
+} sql_answer;
+
+/* Runs workload w's SQL `text` on session s, timed as the C path is (the
+ * call and the compute of its answer), and EXPLAIN of it. */
+static void sql_time(tsr_sql_session *s, int w, const char *text, sql_answer *a) {
+  memset(a, 0, sizeof *a);
+  if (sql_rows[w].check[0] == 'e' || sql_rows[w].n == 64)
     return; /* failed in an earlier turn */
-  tsr_frame *ans = NULL, *plan = NULL;
-  tsr_frame_result *r = NULL;
   double t0 = bench_now();
-  if (!sql_run(s, w, text, &ans))
+  if (!sql_run(s, w, text, &a->f))
     return;
-  CHECK(tsr_frame_compute(ans, NULL, &r));
-  double seconds = bench_now() - t0;
+  CHECK(tsr_frame_compute(a->f, NULL, &a->r));
+  a->seconds = bench_now() - t0;
   char explain[2048];
+  tsr_frame *plan = NULL;
   snprintf(explain, sizeof explain, "EXPLAIN %s", text);
   t0 = bench_now();
-  if (!sql_run(s, w, explain, &plan)) {
-    tsr_frame_result_destroy(&r);
-    tsr_frame_destroy(&ans);
-    return;
-  }
-  double plan_seconds = bench_now() - t0;
+  a->ran = sql_run(s, w, explain, &plan);
+  a->plan_seconds = bench_now() - t0;
   tsr_frame_destroy(&plan);
-  row->c[row->n] = c_seconds;
-  row->sql[row->n] = seconds;
-  row->plan[row->n++] = plan_seconds;
-  if (last) {
+}
+
+/* Records a's times beside the C path's (c_seconds) and, in the last turn,
+ * compares a's answer with the C path's (ref; keys: its key columns);
+ * releases a. */
+static void sql_finish(int w, sql_answer *a, double c_seconds, const atable *ref,
+                       const query *keys, bool last) {
+  sql_row *row = &sql_rows[w];
+  if (a->ran) {
+    row->c[row->n] = c_seconds;
+    row->sql[row->n] = a->seconds;
+    row->plan[row->n++] = a->plan_seconds;
+  }
+  if (a->ran && last) {
     atable me;
-    table_of_result(r, &me);
+    table_of_result(a->r, &me);
     compare_answers(keys, &me, ref, "C", row->check, sizeof row->check);
     table_free(&me);
   } else {
-    tsr_frame_result_destroy(&r);
+    tsr_frame_result_destroy(&a->r);
   }
-  tsr_frame_destroy(&ans);
+  tsr_frame_destroy(&a->f);
+  memset(a, 0, sizeof *a);
 }
 
 /* The graphs of the SQL path of workload w (text on s), compared with c's
@@ -947,8 +959,8 @@ static void h5_turn(tsr_ctx *ctx, tsr_frame *x, bool z, double t[N_WORKLOADS],
  * filter_assign's bytes touched.  With answers != NULL (the last turn), each
  * query's answer is compared with DuckDB's answers/<q>.csv into verdict[]. */
 static void tessera_turn(tsr_ctx *ctx, const options *o, const char *csv, double t[N_WORKLOADS],
-                         check c[N_WORKLOADS], double *bytes, bool last, const char *answers,
-                         char verdict[N_WORKLOADS][256]) {
+                         check c[N_WORKLOADS], double *bytes, bool last, bool sql_first,
+                         const char *answers, char verdict[N_WORKLOADS][256]) {
   double t0 = bench_now();
   tsr_frame *raw = NULL, *x = NULL;
   CHECK(tsr_frame_read_csv(ctx, csv, NULL, &raw));
@@ -992,6 +1004,9 @@ static void tessera_turn(tsr_ctx *ctx, const options *o, const char *csv, double
   for (int k = 0; k < 10; k++) {
     if (!o->only[Q1 + k])
       continue;
+    sql_answer sa = {0}; /* the SQL path first in odd turns, so that neither always goes first */
+    if (sess != NULL && sql_first)
+      sql_time(sess, Q1 + k, query_sql[k], &sa);
     tsr_frame *ans = NULL;
     t0 = bench_now();
     run_query(x, k, &ans);
@@ -999,8 +1014,10 @@ static void tessera_turn(tsr_ctx *ctx, const options *o, const char *csv, double
     /* Untimed: the check values and, in the last turn, DuckDB's answer. */
     atable me;
     double materialize = table_of(ans, &me); /* reads ans in place: destroyed after the table */
+    if (sess != NULL && !sql_first)
+      sql_time(sess, Q1 + k, query_sql[k], &sa);
     if (sess != NULL)
-      sql_turn(sess, Q1 + k, query_sql[k], t[Q1 + k] + materialize, &me, &queries[k], last);
+      sql_finish(Q1 + k, &sa, t[Q1 + k] + materialize, &me, &queries[k], last);
     c[Q1 + k] = (check){me.rows, table_value_sum(&me, &queries[k])};
     if (answers != NULL) {
       char path[4200];
@@ -1060,7 +1077,8 @@ static double join_value_sum(const atable *t) {
  * the last turn the comparison with DuckDB's answer. */
 static void tessera_join_turn(tsr_ctx *ctx, const options *o, const char *dir,
                               double t[N_WORKLOADS], check c[N_WORKLOADS], bool last,
-                              const char *answers, char verdict[N_WORKLOADS][256]) {
+                              bool sql_first, const char *answers,
+                              char verdict[N_WORKLOADS][256]) {
   tsr_frame *tables[N_TABLES] = {NULL};
   bool need[N_TABLES] = {true, false, false, false};
   for (int j = 0; j < 5; j++)
@@ -1087,6 +1105,9 @@ static void tessera_join_turn(tsr_ctx *ctx, const options *o, const char *dir,
       continue;
     const join_query *q = &joins[j];
     tsr_join_options jo = {.suffix_left = "", .suffix_right = "__right"};
+    sql_answer sa = {0}; /* the SQL path first in odd turns, as for the queries */
+    if (sess != NULL && sql_first)
+      sql_time(sess, J1 + j, join_sql[j], &sa);
     tsr_frame *ans = NULL;
     double t0 = bench_now();
     CHECK(tsr_frame_join(tables[TBL_X], tables[q->right], q->kind, 1, &q->key, NULL, &jo, &ans));
@@ -1108,8 +1129,10 @@ static void tessera_join_turn(tsr_ctx *ctx, const options *o, const char *dir,
     double materialize = table_of(ans, &me);
     c[J1 + j] = (check){me.rows, join_value_sum(&me)};
     query key = {.nkeys = 1, .keys = {q->key}};
+    if (sess != NULL && !sql_first)
+      sql_time(sess, J1 + j, join_sql[j], &sa);
     if (sess != NULL)
-      sql_turn(sess, J1 + j, join_sql[j], t[J1 + j] + materialize, &me, &key, last);
+      sql_finish(J1 + j, &sa, t[J1 + j] + materialize, &me, &key, last);
     if (answers != NULL) {
       char path[4200];
       snprintf(path, sizeof path, "%s/%s.csv", answers, workload_names[J1 + j]);
@@ -1372,11 +1395,11 @@ int main(int argc, char **argv) {
           peer_turn(&o, p, jdir, true, p == DUCKDB ? answers : NULL, peers[p]);
       }
     if (csv != NULL)
-      tessera_turn(ctx, &o, csv, t, mine[0].checks, &bytes, last, last ? answers : NULL,
-                   verdict);
+      tessera_turn(ctx, &o, csv, t, mine[0].checks, &bytes, last, turn % 2 == 1,
+                   last ? answers : NULL, verdict);
     if (jdir != NULL)
-      tessera_join_turn(ctx, &o, jdir, t, mine[0].checks, last, last ? answers : NULL,
-                        verdict);
+      tessera_join_turn(ctx, &o, jdir, t, mine[0].checks, last, turn % 2 == 1,
+                        last ? answers : NULL, verdict);
     for (int w = 0; w < N_WORKLOADS; w++)
       if (o.only[w] || (w == LOAD && csv != NULL))
         mine[w].t[mine[w].n++] = t[w];
