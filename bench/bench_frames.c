@@ -54,8 +54,8 @@
  *
  * SQL rows (M2-6; --no-sql: none): each query q1..q10, j1..j5 also runs in
  * SQL (query_sql, join_sql: DuckDB's text) through tsr_sql_run on the same
- * loaded frames registered in one session, in the same turn right after the
- * C path.  A second table compares the two paths, each timed as its call
+ * loaded frames registered in one session, in the same turn as the C path
+ * (after it; before it in odd turns).  A second table compares the two paths, each timed as its call
  * plus the tsr_frame_compute of its answer (what the check reads; a C
  * answer is in memory already, a SQL answer may end in lazy projections),
  * with parse + plan (EXPLAIN through tsr_sql_run) as a percentage of the
@@ -824,8 +824,8 @@ static void sql_time(tsr_sql_session *s, int w, const char *text, sql_answer *a)
 /* Records a's times beside the C path's (c_seconds) and, in the last turn,
  * compares a's answer with the C path's (ref; keys: its key columns);
  * releases a. */
-static void sql_finish(int w, sql_answer *a, double c_seconds, const atable *ref,
-                       const query *keys, bool last) {
+static void sql_finish(int w, sql_answer *a, double c_seconds, const atable *ref, const query *keys,
+                       bool last) {
   sql_row *row = &sql_rows[w];
   if (a->ran) {
     row->c[row->n] = c_seconds;
@@ -1077,8 +1077,7 @@ static double join_value_sum(const atable *t) {
  * the last turn the comparison with DuckDB's answer. */
 static void tessera_join_turn(tsr_ctx *ctx, const options *o, const char *dir,
                               double t[N_WORKLOADS], check c[N_WORKLOADS], bool last,
-                              bool sql_first, const char *answers,
-                              char verdict[N_WORKLOADS][256]) {
+                              bool sql_first, const char *answers, char verdict[N_WORKLOADS][256]) {
   tsr_frame *tables[N_TABLES] = {NULL};
   bool need[N_TABLES] = {true, false, false, false};
   for (int j = 0; j < 5; j++)
