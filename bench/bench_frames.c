@@ -55,9 +55,10 @@
  * SQL rows (M2-6; --no-sql: none): each query q1..q10, j1..j5 also runs in
  * SQL (query_sql, join_sql: DuckDB's text) through tsr_sql_run on the same
  * loaded frames registered in one session, in the same turn as the C path
- * (after it; before it in odd turns).  A second table compares the two paths, each timed as its call
- * plus the tsr_frame_compute of its answer (what the check reads; a C
- * answer is in memory already, a SQL answer may end in lazy projections),
+ * (after it; before it in odd turns).  A second table compares the two
+ * paths, each timed as its call plus the tsr_frame_compute of its answer
+ * (what the check reads; a C answer is in memory already, a SQL answer may
+ * end in lazy projections),
  * with parse + plan (EXPLAIN through tsr_sql_run) as a percentage of the
  * SQL execution; in the last turn the SQL answer is compared with the C
  * path's as DuckDB's is, and both paths run once more, untimed, with every
