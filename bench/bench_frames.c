@@ -1,9 +1,9 @@
 /* bench_frames.c — benchmarks F0 and F1: tessera's frames beside DuckDB,
  * Polars (npm) and pandas (Debian) on the db-benchmark G1 CSV, taking turns.
  *
- *   bench_frames [--csv PATH] [--reps R] [--threads T] [--no-peers]
+ *   bench_frames [--csv PATH] [--join-dir DIR] [--reps R] [--threads T] [--no-peers]
  *                [--peers DIR] [--python PATH] [--node PATH] [--only W,...]
- *                [--keep-answers DIR]
+ *                [--keep-answers DIR] [--no-sql] [--keep-graphs DIR]
  *
  * Workloads (docs/benchmarks.md, "Frames"):
  *   load           the CSV parsed into memory, every column typed and
@@ -50,7 +50,20 @@
  * is faster), MB/s per core (load: file bytes / seconds / threads; h5 rows: the HDF5 file's bytes), the
  * fraction of the STREAM triad (filter_assign: bytes of the columns read and
  * written / seconds / STREAM) and check (load, filter_assign: rows and sum
- * against DuckDB's; queries: the row-by-row comparison). */
+ * against DuckDB's; queries: the row-by-row comparison).
+ *
+ * SQL rows (M2-6; --no-sql: none): each query q1..q10, j1..j5 also runs in
+ * SQL (query_sql, join_sql: DuckDB's text) through tsr_sql_run on the same
+ * loaded frames registered in one session, in the same turn as the C path
+ * (after it; before it in odd turns).  A second table compares the two
+ * paths, each timed as its call plus the tsr_frame_compute of its answer
+ * (what the check reads; a C answer is in memory already, a SQL answer may
+ * end in lazy projections),
+ * with parse + plan (EXPLAIN through tsr_sql_run) as a percentage of the
+ * SQL execution; in the last turn the SQL answer is compared with the C
+ * path's as DuckDB's is, and both paths run once more, untimed, with every
+ * task graph they run hashed (graph_note below; --keep-graphs DIR keeps
+ * the DOT files as DIR/<q>_c_<i>.dot, DIR/<q>_sql_<i>.dot). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -150,6 +163,38 @@ static const query queries[10] = {
      NULL},
 };
 
+/* The same queries in SQL, run by tsr_sql_run on the loaded frames
+ * registered in one session (x for G1; x, small, medium, big for J1): the
+ * text DuckDB runs (bench/peers/frames_duckdb.mjs, SQL and JOIN_SQL),
+ * verbatim: the subset runs every one unchanged (q8 stays DuckDB's window
+ * over row_number(), where the C path asks for largest(v3, 2)). */
+static const char *const query_sql[10] = {
+    "SELECT id1, sum(v1) AS v1 FROM x GROUP BY id1",
+    "SELECT id1, id2, sum(v1) AS v1 FROM x GROUP BY id1, id2",
+    "SELECT id3, sum(v1) AS v1, avg(v3) AS v3 FROM x GROUP BY id3",
+    "SELECT id4, avg(v1) AS v1, avg(v2) AS v2, avg(v3) AS v3 FROM x GROUP BY id4",
+    "SELECT id6, sum(v1) AS v1, sum(v2) AS v2, sum(v3) AS v3 FROM x GROUP BY id6",
+    "SELECT id4, id5, quantile_cont(v3, 0.5) AS median_v3, stddev(v3) AS sd_v3 FROM x GROUP BY "
+    "id4, id5",
+    "SELECT id3, max(v1) - min(v2) AS range_v1_v2 FROM x GROUP BY id3",
+    "SELECT id6, v3 AS largest2_v3 FROM (SELECT id6, v3, row_number() OVER (PARTITION BY id6 "
+    "ORDER BY v3 DESC) AS order_v3 FROM x WHERE v3 IS NOT NULL) sub_query WHERE order_v3 <= 2",
+    "SELECT id2, id4, pow(corr(v1, v2), 2) AS r2 FROM x GROUP BY id2, id4",
+    "SELECT id1, id2, id3, id4, id5, id6, sum(v3) AS v3, count(*) AS count FROM x GROUP BY id1, "
+    "id2, id3, id4, id5, id6",
+};
+static const char *const join_sql[5] = {
+    "SELECT x.*, small.id4 AS small_id4, v2 FROM x JOIN small USING (id1)",
+    "SELECT x.*, medium.id1 AS medium_id1, medium.id4 AS medium_id4, medium.id5 AS medium_id5, v2 "
+    "FROM x JOIN medium USING (id2)",
+    "SELECT x.*, medium.id1 AS medium_id1, medium.id4 AS medium_id4, medium.id5 AS medium_id5, v2 "
+    "FROM x LEFT JOIN medium USING (id2)",
+    "SELECT x.*, medium.id1 AS medium_id1, medium.id2 AS medium_id2, medium.id4 AS medium_id4, v2 "
+    "FROM x JOIN medium USING (id5)",
+    "SELECT x.*, big.id1 AS big_id1, big.id2 AS big_id2, big.id4 AS big_id4, big.id5 AS big_id5, "
+    "big.id6 AS big_id6, v2 FROM x JOIN big USING (id3)",
+};
+
 typedef struct options {
   const char *csv, *join_dir;
   int reps, threads;
@@ -160,6 +205,8 @@ typedef struct options {
   char only_g1[256], only_join[64];   /* for the peers' --only, per data set */
   bool any_g1, any_join, any_h5;
   const char *keep_answers;
+  bool sql;                /* the SQL rows (--no-sql: none) */
+  const char *keep_graphs; /* --keep-graphs DIR: the DOT files of the graph comparison */
 } options;
 
 typedef struct check {
@@ -178,7 +225,7 @@ static void usage(void) {
   fputs("usage: bench_frames [--csv PATH] [--join-dir DIR] [--reps R] [--threads T] [--no-peers]\n"
         "                    [--peers DIR] [--python PATH] [--node PATH] [--only W,...]\n"
         "                    [--keep-answers DIR] [--skip-peer duckdb|polars|pandas]...\n"
-        "                    [--h5-strings offsets|vlen]\n"
+        "                    [--h5-strings offsets|vlen] [--no-sql] [--keep-graphs DIR]\n"
         "  W: load, filter_assign, h5_write, h5_read, h5_write_z1, h5_read_z1, q1 .. q10,\n"
         "     j1 .. j5 (default all)\n",
         stderr);
@@ -251,6 +298,31 @@ static const char *g1_path(tsr_ctx *ctx, const options *o, char *buf, size_t siz
 enum { TBL_X, TBL_SMALL, TBL_MEDIUM, TBL_BIG, N_TABLES };
 static const char *const j1_files[N_TABLES] = {"J1_1e7_NA_0_0.csv", "J1_1e7_1e1_0_0.csv",
                                                "J1_1e7_1e4_0_0.csv", "J1_1e7_1e7_0_0.csv"};
+static char j1_found[N_TABLES][64]; /* names of a smaller set in --join-dir, else "" */
+
+/* The file of table t in dir: J1_1e7_*, or, when dir has no
+ * J1_1e7_NA_0_0.csv, the set `tessera gen join 1eK` wrote there (the
+ * smallest K of 6, 8, 9 whose J1_1eK_NA_0_0.csv is there; the peers find
+ * any size themselves). */
+static const char *j1_file(const char *dir, int t) {
+  static bool looked;
+  if (!looked) {
+    looked = true;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, j1_files[TBL_X]);
+    struct stat st;
+    for (int k = 6; k <= 9 && stat(path, &st) != 0; k++) {
+      snprintf(path, sizeof path, "%s/J1_1e%d_NA_0_0.csv", dir, k);
+      if (k != 7 && stat(path, &st) == 0) {
+        snprintf(j1_found[TBL_X], sizeof j1_found[0], "J1_1e%d_NA_0_0.csv", k);
+        snprintf(j1_found[TBL_SMALL], sizeof j1_found[0], "J1_1e%d_1e%d_0_0.csv", k, k - 6);
+        snprintf(j1_found[TBL_MEDIUM], sizeof j1_found[0], "J1_1e%d_1e%d_0_0.csv", k, k - 3);
+        snprintf(j1_found[TBL_BIG], sizeof j1_found[0], "J1_1e%d_1e%d_0_0.csv", k, k);
+      }
+    }
+  }
+  return j1_found[t][0] ? j1_found[t] : j1_files[t];
+}
 static const char *const j1_names[N_TABLES] = {"x", "small", "medium", "big"};
 
 /* F2: db-benchmark's joins (docs/benchmarks.md), x with one right table on
@@ -321,10 +393,11 @@ static void *xmalloc(size_t n) {
   return p;
 }
 
-/* Computes f and copies its columns out as int64, double or strings. */
-static void table_of(tsr_frame *f, atable *t) {
+/* Copies the columns of the computed frame r (taken over) out as int64,
+ * double or strings. */
+static void table_of_result(tsr_frame_result *r, atable *t) {
   memset(t, 0, sizeof *t);
-  CHECK(tsr_frame_compute(f, NULL, &t->r));
+  t->r = r;
   t->rows = tsr_frame_result_nrows(t->r);
   t->ncols = tsr_frame_result_ncols(t->r);
   if (t->ncols > 16) {
@@ -377,6 +450,17 @@ static void table_of(tsr_frame *f, atable *t) {
     free(raw);
     free(bits);
   }
+}
+
+/* Computes f into memory (returns the seconds that took) and copies its
+ * columns out as table_of_result does. */
+static double table_of(tsr_frame *f, atable *t) {
+  tsr_frame_result *r = NULL;
+  double t0 = bench_now();
+  CHECK(tsr_frame_compute(f, NULL, &r));
+  double seconds = bench_now() - t0;
+  table_of_result(r, t);
+  return seconds;
 }
 
 static void table_free(atable *t) {
@@ -491,10 +575,10 @@ static bool same_cell(const acol *a, int64_t x, const acol *b, int64_t y) {
 
 /* Compares tessera's answer with DuckDB's (both sorted by every column, the
  * keys first); writes "ok" or what differs into out. */
-static void compare_answers(const query *q, const atable *me, const atable *ref, char *out,
-                            size_t size) {
+static void compare_answers(const query *q, const atable *me, const atable *ref,
+                            const char *ref_name, char *out, size_t size) {
   if (me->rows != ref->rows) {
-    snprintf(out, size, "rows %lld, duckdb %lld", (long long)me->rows, (long long)ref->rows);
+    snprintf(out, size, "rows %lld, %s %lld", (long long)me->rows, ref_name, (long long)ref->rows);
     return;
   }
   int mc[16], rc[16], n = 0;
@@ -508,7 +592,7 @@ static void compare_answers(const query *q, const atable *me, const atable *ref,
     mc[n++] = k;
   }
   if (me->ncols != ref->ncols) {
-    snprintf(out, size, "%d columns, duckdb %d", me->ncols, ref->ncols);
+    snprintf(out, size, "%d columns, %s %d", me->ncols, ref_name, ref->ncols);
     return;
   }
   /* keys first, then the values, in DuckDB's column order */
@@ -544,11 +628,136 @@ static void compare_answers(const query *q, const atable *me, const atable *ref,
     char a[64], b[64];
     cell_text(&me->cols[mo[bad_col]], pm[first], a, sizeof a);
     cell_text(&ref->cols[ro[bad_col]], pr[first], b, sizeof b);
-    snprintf(out, size, "%lld rows differ (sorted row %lld: %.24s %.40s, duckdb %.40s)", (long long)bad,
-             (long long)first, ref->cols[ro[bad_col]].name, a, b);
+    snprintf(out, size, "%lld rows differ (sorted row %lld: %.24s %.40s, %s %.40s)", (long long)bad,
+             (long long)first, ref->cols[ro[bad_col]].name, a, ref_name, b);
   }
   free(pm);
   free(pr);
+}
+
+/* ---- the task graphs a computation runs ---------------------------------- */
+
+/* The SQL rows check that a query in SQL runs the task graphs the C path
+ * runs.  Group-by, join and sort compute inside the call, on graphs of
+ * their own that no option exposes (tsr_groupby_options and
+ * tsr_join_options have no tsr_compute_options, whose dot_path only the
+ * final tsr_frame_compute takes).  So the bench is linked with
+ * --wrap=tsr_taskgraph_run{,_ex} (bench/CMakeLists.txt): while a graph log
+ * is open, every graph the library runs is written as DOT
+ * (tsr_taskgraph_write_dot: each task's kernel and id, each input edge)
+ * and hashed (FNV-1a), in the order they run.  Two paths run the same
+ * graphs when the sequences of hashes agree.  What DOT does not show is
+ * not compared: the kernels' parameters (which columns, which aggregate),
+ * the buffers' contents. */
+#define MAX_LOGGED 16
+typedef struct graph_log {
+  int n;                      /* graphs run */
+  uint64_t hash[MAX_LOGGED];  /* of each graph's DOT (the first MAX_LOGGED) */
+  uint32_t tasks[MAX_LOGGED]; /* and its tasks */
+  uint64_t all;               /* of the whole sequence */
+  bool failed;                /* a DOT could not be written or read */
+} graph_log;
+static graph_log *graph_open_log; /* the log being written, NULL: none */
+static const char *graph_keep_dir, *graph_keep_name;
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
+  const unsigned char *p = data;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+/* Adds graph g (about to run) to the open log, if any. */
+static void graph_note(const tsr_taskgraph *g) {
+  graph_log *log = graph_open_log;
+  if (log == NULL)
+    return;
+  graph_open_log = NULL; /* nothing below runs a graph, but be sure */
+  char path[4200];
+  const char *tmp = getenv("TMPDIR");
+  if (graph_keep_dir != NULL)
+    snprintf(path, sizeof path, "%s/%s_%d.dot", graph_keep_dir, graph_keep_name, log->n);
+  else
+    snprintf(path, sizeof path, "%s/tessera-bench-graph-%d.dot", tmp && *tmp ? tmp : "/tmp",
+             (int)getpid());
+  uint64_t h = 1469598103934665603ull;
+  FILE *f = NULL;
+  if (tsr_taskgraph_write_dot(g, path) == TSR_OK && (f = fopen(path, "rb")) != NULL) {
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+      h = fnv1a(h, buf, n);
+    fclose(f);
+  } else {
+    log->failed = true;
+  }
+  if (graph_keep_dir == NULL)
+    (void)unlink(path);
+  if (log->n < MAX_LOGGED) {
+    log->hash[log->n] = h;
+    log->tasks[log->n] = tsr_taskgraph_ntasks(g);
+  }
+  log->all = fnv1a(log->all, &h, sizeof h);
+  log->n++;
+  graph_open_log = log;
+}
+
+#ifdef TSR_BENCH_GRAPH_WRAP
+tsr_status __real_tsr_taskgraph_run(tsr_taskgraph *graph);
+tsr_status __real_tsr_taskgraph_run_ex(tsr_taskgraph *graph, const tsr_run_options *opts);
+tsr_status __wrap_tsr_taskgraph_run(tsr_taskgraph *graph);
+tsr_status __wrap_tsr_taskgraph_run_ex(tsr_taskgraph *graph, const tsr_run_options *opts);
+tsr_status __wrap_tsr_taskgraph_run(tsr_taskgraph *graph) {
+  graph_note(graph);
+  return __real_tsr_taskgraph_run(graph);
+}
+tsr_status __wrap_tsr_taskgraph_run_ex(tsr_taskgraph *graph, const tsr_run_options *opts) {
+  graph_note(graph);
+  return __real_tsr_taskgraph_run_ex(graph, opts);
+}
+#endif
+
+/* Opens `log` (name: the DOT files' names under --keep-graphs). */
+static void graph_begin(graph_log *log, const char *name) {
+  memset(log, 0, sizeof *log);
+  log->all = 1469598103934665603ull;
+  graph_keep_name = name;
+  graph_open_log = log;
+}
+static void graph_end(void) { graph_open_log = NULL; }
+
+/* "same (N graphs, T tasks)" or what differs, into out. */
+static void graph_verdict(const graph_log *c, const graph_log *q, char *out, size_t size) {
+#ifndef TSR_BENCH_GRAPH_WRAP
+  (void)c;
+  (void)q;
+  snprintf(out, size, "not compared (no --wrap)");
+  return;
+#else
+  if (c->failed || q->failed) {
+    snprintf(out, size, "not compared (a DOT file failed)");
+    return;
+  }
+  uint64_t tc = 0;
+  for (int i = 0; i < c->n && i < MAX_LOGGED; i++)
+    tc += c->tasks[i];
+  if (c->n == q->n && c->all == q->all) {
+    snprintf(out, size, "same (%d graphs, %llu tasks)", c->n, (unsigned long long)tc);
+    return;
+  }
+  /* which graphs: tasks per graph, '*' where the hashes differ */
+  int len = snprintf(out, size, "differs: C");
+  for (int i = 0; i < c->n && i < MAX_LOGGED && len < (int)size; i++)
+    len += snprintf(out + len, size - (size_t)len, "%s%u%s", i ? "+" : " ", c->tasks[i],
+                    i < q->n && q->hash[i] == c->hash[i] ? "" : "*");
+  if (len < (int)size)
+    len += snprintf(out + len, size - (size_t)len, " tasks, SQL");
+  for (int i = 0; i < q->n && i < MAX_LOGGED && len < (int)size; i++)
+    len += snprintf(out + len, size - (size_t)len, "%s%u%s", i ? "+" : " ", q->tasks[i],
+                    i < c->n && q->hash[i] == c->hash[i] ? "" : "*");
+  if (len < (int)size)
+    snprintf(out + len, size - (size_t)len, " tasks");
+#endif
 }
 
 /* Query k of F1 on x; the answer is held in memory when it returns. */
@@ -558,6 +767,104 @@ static void run_query(tsr_frame *x, int k, tsr_frame **ans) {
     CHECK(tsr_frame_aggregate(x, q->nkeys, q->keys, q->text, NULL, ans));
   else
     CHECK(tsr_frame_groupby(x, q->nkeys, q->keys, q->naggs, q->aggs, NULL, ans));
+}
+
+/* ---- the SQL rows -------------------------------------------------------- */
+
+/* Per workload: each turn's seconds of the C path (its call and the
+ * tsr_frame_compute of its answer), of the SQL path (tsr_sql_run and the
+ * same compute) and of `EXPLAIN <query>` through tsr_sql_run (which
+ * parses, binds and plans, then prints the plan without running it:
+ * src/sql/session.c); the last turn's answer check and graph verdict. */
+typedef struct sql_row {
+  double c[64], sql[64], plan[64];
+  int n;
+  char check[256], graph[192];
+} sql_row;
+static sql_row sql_rows[N_WORKLOADS];
+
+/* tsr_sql_run, its failure recorded in the row (the bench goes on). */
+static bool sql_run(tsr_sql_session *s, int w, const char *text, tsr_frame **out) {
+  if (tsr_sql_run(s, text, out) == TSR_OK)
+    return true;
+  snprintf(sql_rows[w].check, sizeof sql_rows[w].check, "error: %.200s", tsr_last_error());
+  for (char *c = sql_rows[w].check; *c; c++)
+    if (*c == '\n' || *c == '\t')
+      *c = ' ';
+  return false;
+}
+
+/* The SQL path of one turn of a workload: its answer and seconds. */
+typedef struct sql_answer {
+  bool ran;
+  tsr_frame *f;
+  tsr_frame_result *r;
+  double seconds, plan_seconds;
+} sql_answer;
+
+/* Runs workload w's SQL `text` on session s, timed as the C path is (the
+ * call and the compute of its answer), and EXPLAIN of it. */
+static void sql_time(tsr_sql_session *s, int w, const char *text, sql_answer *a) {
+  memset(a, 0, sizeof *a);
+  if (sql_rows[w].check[0] == 'e' || sql_rows[w].n == 64)
+    return; /* failed in an earlier turn */
+  double t0 = bench_now();
+  if (!sql_run(s, w, text, &a->f))
+    return;
+  CHECK(tsr_frame_compute(a->f, NULL, &a->r));
+  a->seconds = bench_now() - t0;
+  char explain[2048];
+  tsr_frame *plan = NULL;
+  snprintf(explain, sizeof explain, "EXPLAIN %s", text);
+  t0 = bench_now();
+  a->ran = sql_run(s, w, explain, &plan);
+  a->plan_seconds = bench_now() - t0;
+  tsr_frame_destroy(&plan);
+}
+
+/* Records a's times beside the C path's (c_seconds) and, in the last turn,
+ * compares a's answer with the C path's (ref; keys: its key columns);
+ * releases a. */
+static void sql_finish(int w, sql_answer *a, double c_seconds, const atable *ref, const query *keys,
+                       bool last) {
+  sql_row *row = &sql_rows[w];
+  if (a->ran) {
+    row->c[row->n] = c_seconds;
+    row->sql[row->n] = a->seconds;
+    row->plan[row->n++] = a->plan_seconds;
+  }
+  if (a->ran && last) {
+    atable me;
+    table_of_result(a->r, &me);
+    compare_answers(keys, &me, ref, "C", row->check, sizeof row->check);
+    table_free(&me);
+  } else {
+    tsr_frame_result_destroy(&a->r);
+  }
+  tsr_frame_destroy(&a->f);
+  memset(a, 0, sizeof *a);
+}
+
+/* The graphs of the SQL path of workload w (text on s), compared with c's
+ * (the C path's, logged by the caller). */
+static void sql_graphs(tsr_sql_session *s, int w, const char *text, const graph_log *c) {
+  sql_row *row = &sql_rows[w];
+  if (row->check[0] == 'e')
+    return;
+  graph_log q;
+  char name[32];
+  snprintf(name, sizeof name, "%s_sql", workload_names[w]);
+  tsr_frame *ans = NULL;
+  tsr_frame_result *r = NULL;
+  graph_begin(&q, name);
+  bool ok = sql_run(s, w, text, &ans);
+  if (ok)
+    CHECK(tsr_frame_compute(ans, NULL, &r));
+  graph_end();
+  tsr_frame_result_destroy(&r);
+  tsr_frame_destroy(&ans);
+  if (ok)
+    graph_verdict(c, &q, row->graph, sizeof row->graph);
 }
 
 /* ---- turns -------------------------------------------------------------- */
@@ -653,8 +960,8 @@ static void h5_turn(tsr_ctx *ctx, tsr_frame *x, bool z, double t[N_WORKLOADS],
  * filter_assign's bytes touched.  With answers != NULL (the last turn), each
  * query's answer is compared with DuckDB's answers/<q>.csv into verdict[]. */
 static void tessera_turn(tsr_ctx *ctx, const options *o, const char *csv, double t[N_WORKLOADS],
-                         check c[N_WORKLOADS], double *bytes, const char *answers,
-                         char verdict[N_WORKLOADS][256]) {
+                         check c[N_WORKLOADS], double *bytes, bool last, bool sql_first,
+                         const char *answers, char verdict[N_WORKLOADS][256]) {
   double t0 = bench_now();
   tsr_frame *raw = NULL, *x = NULL;
   CHECK(tsr_frame_read_csv(ctx, csv, NULL, &raw));
@@ -690,16 +997,28 @@ static void tessera_turn(tsr_ctx *ctx, const options *o, const char *csv, double
   if (o->only[H5_WRITE_Z] || o->only[H5_READ_Z])
     h5_turn(ctx, x, true, t, c);
 
+  tsr_sql_session *sess = NULL; /* the SQL rows: x registered */
+  if (o->sql) {
+    CHECK(tsr_sql_session_create(ctx, &sess));
+    CHECK(tsr_sql_register(sess, "x", x));
+  }
   for (int k = 0; k < 10; k++) {
     if (!o->only[Q1 + k])
       continue;
+    sql_answer sa = {0}; /* the SQL path first in odd turns, so that neither always goes first */
+    if (sess != NULL && sql_first)
+      sql_time(sess, Q1 + k, query_sql[k], &sa);
     tsr_frame *ans = NULL;
     t0 = bench_now();
     run_query(x, k, &ans);
     t[Q1 + k] = bench_now() - t0;
     /* Untimed: the check values and, in the last turn, DuckDB's answer. */
     atable me;
-    table_of(ans, &me); /* reads ans in place: destroyed after the table */
+    double materialize = table_of(ans, &me); /* reads ans in place: destroyed after the table */
+    if (sess != NULL && !sql_first)
+      sql_time(sess, Q1 + k, query_sql[k], &sa);
+    if (sess != NULL)
+      sql_finish(Q1 + k, &sa, t[Q1 + k] + materialize, &me, &queries[k], last);
     c[Q1 + k] = (check){me.rows, table_value_sum(&me, &queries[k])};
     if (answers != NULL) {
       char path[4200];
@@ -712,14 +1031,28 @@ static void tessera_turn(tsr_ctx *ctx, const options *o, const char *csv, double
         atable rt;
         CHECK(tsr_frame_read_csv(ctx, path, NULL, &ref));
         table_of(ref, &rt);
-        compare_answers(&queries[k], &me, &rt, verdict[Q1 + k], 256);
+        compare_answers(&queries[k], &me, &rt, "duckdb", verdict[Q1 + k], 256);
         table_free(&rt);
         tsr_frame_destroy(&ref);
       }
     }
     table_free(&me);
     tsr_frame_destroy(&ans);
+    if (sess != NULL && last) { /* untimed: the graphs of both paths */
+      graph_log cg;
+      char name[32];
+      snprintf(name, sizeof name, "%s_c", workload_names[Q1 + k]);
+      tsr_frame_result *r = NULL;
+      graph_begin(&cg, name);
+      run_query(x, k, &ans);
+      CHECK(tsr_frame_compute(ans, NULL, &r));
+      graph_end();
+      tsr_frame_result_destroy(&r);
+      tsr_frame_destroy(&ans);
+      sql_graphs(sess, Q1 + k, query_sql[k], &cg);
+    }
   }
+  tsr_sql_session_destroy(&sess);
   tsr_frame_destroy(&x);
 }
 
@@ -744,8 +1077,8 @@ static double join_value_sum(const atable *t) {
  * right's clashing columns named as DuckDB names them, the check, and in
  * the last turn the comparison with DuckDB's answer. */
 static void tessera_join_turn(tsr_ctx *ctx, const options *o, const char *dir,
-                              double t[N_WORKLOADS], check c[N_WORKLOADS], const char *answers,
-                              char verdict[N_WORKLOADS][256]) {
+                              double t[N_WORKLOADS], check c[N_WORKLOADS], bool last,
+                              bool sql_first, const char *answers, char verdict[N_WORKLOADS][256]) {
   tsr_frame *tables[N_TABLES] = {NULL};
   bool need[N_TABLES] = {true, false, false, false};
   for (int j = 0; j < 5; j++)
@@ -754,17 +1087,27 @@ static void tessera_join_turn(tsr_ctx *ctx, const options *o, const char *dir,
     if (!need[k])
       continue;
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, j1_files[k]);
+    snprintf(path, sizeof path, "%s/%s", dir, j1_file(dir, k));
     tsr_frame *raw = NULL;
     CHECK(tsr_frame_read_csv(ctx, path, NULL, &raw));
     CHECK(tsr_frame_persist(raw, NULL, &tables[k]));
     tsr_frame_destroy(&raw);
+  }
+  tsr_sql_session *sess = NULL; /* the SQL rows: the tables registered */
+  if (o->sql) {
+    CHECK(tsr_sql_session_create(ctx, &sess));
+    for (int k = 0; k < N_TABLES; k++)
+      if (tables[k] != NULL)
+        CHECK(tsr_sql_register(sess, j1_names[k], tables[k]));
   }
   for (int j = 0; j < 5; j++) {
     if (!o->only[J1 + j])
       continue;
     const join_query *q = &joins[j];
     tsr_join_options jo = {.suffix_left = "", .suffix_right = "__right"};
+    sql_answer sa = {0}; /* the SQL path first in odd turns, as for the queries */
+    if (sess != NULL && sql_first)
+      sql_time(sess, J1 + j, join_sql[j], &sa);
     tsr_frame *ans = NULL;
     double t0 = bench_now();
     CHECK(tsr_frame_join(tables[TBL_X], tables[q->right], q->kind, 1, &q->key, NULL, &jo, &ans));
@@ -783,8 +1126,13 @@ static void tessera_join_turn(tsr_ctx *ctx, const options *o, const char *dir,
       ans = renamed;
     }
     atable me;
-    table_of(ans, &me);
+    double materialize = table_of(ans, &me);
     c[J1 + j] = (check){me.rows, join_value_sum(&me)};
+    query key = {.nkeys = 1, .keys = {q->key}};
+    if (sess != NULL && !sql_first)
+      sql_time(sess, J1 + j, join_sql[j], &sa);
+    if (sess != NULL)
+      sql_finish(J1 + j, &sa, t[J1 + j] + materialize, &me, &key, last);
     if (answers != NULL) {
       char path[4200];
       snprintf(path, sizeof path, "%s/%s.csv", answers, workload_names[J1 + j]);
@@ -796,15 +1144,28 @@ static void tessera_join_turn(tsr_ctx *ctx, const options *o, const char *dir,
         atable rt;
         CHECK(tsr_frame_read_csv(ctx, path, NULL, &ref));
         table_of(ref, &rt);
-        query key = {.nkeys = 1, .keys = {q->key}};
-        compare_answers(&key, &me, &rt, verdict[J1 + j], 256);
+        compare_answers(&key, &me, &rt, "duckdb", verdict[J1 + j], 256);
         table_free(&rt);
         tsr_frame_destroy(&ref);
       }
     }
     table_free(&me);
     tsr_frame_destroy(&ans);
+    if (sess != NULL && last) { /* untimed: the graphs of both paths */
+      graph_log cg;
+      char name[32];
+      snprintf(name, sizeof name, "%s_c", workload_names[J1 + j]);
+      tsr_frame_result *r = NULL;
+      graph_begin(&cg, name);
+      CHECK(tsr_frame_join(tables[TBL_X], tables[q->right], q->kind, 1, &q->key, NULL, &jo, &ans));
+      CHECK(tsr_frame_compute(ans, NULL, &r));
+      graph_end();
+      tsr_frame_result_destroy(&r);
+      tsr_frame_destroy(&ans);
+      sql_graphs(sess, J1 + j, join_sql[j], &cg);
+    }
   }
+  tsr_sql_session_destroy(&sess);
   for (int k = 0; k < N_TABLES; k++)
     tsr_frame_destroy(&tables[k]);
 }
@@ -870,6 +1231,39 @@ static void peer_turn(const options *o, int p, const char *data, bool join, cons
     printf("# %s failed (exit %d): %s\n", peer_names[p], code, cmd);
 }
 
+/* The SQL rows' table, after the main one: per query, the medians of the
+ * C path and of the SQL path (each: the call and the compute of its
+ * answer), SQL / C, parse + plan (EXPLAIN's median) as a percentage of the
+ * SQL path's execution (its median less parse + plan), the graphs, and the
+ * SQL answer against the C path's. */
+static void print_sql_rows(const options *o) {
+  bool any = false;
+  for (int w = Q1; w < N_WORKLOADS; w++)
+    any |= o->sql && o->only[w];
+  if (!any)
+    return;
+  printf("# SQL beside the C API: the queries' SQL (DuckDB's text) through tsr_sql_run on the "
+         "loaded frames registered in one session; c_s and sql_s: medians of the call and the "
+         "tsr_frame_compute of its answer; plan_pct: EXPLAIN's median (parse, bind, plan) over "
+         "sql_s less it; graph: the task graphs each path runs, hashed (their tasks per graph; "
+         "'*': that graph differs)\n");
+  printf("sql_workload\tc_s\tsql_s\tsql_over_c\tplan_pct\tgraph\tcheck\n");
+  for (int w = Q1; w < N_WORKLOADS; w++) {
+    if (!o->only[w])
+      continue;
+    sql_row *row = &sql_rows[w];
+    if (row->n == 0) {
+      printf("%s\t-\t-\t-\t-\t-\t%s\n", workload_names[w], row->check[0] ? row->check : "not run");
+      continue;
+    }
+    double c = bench_median(row->c, row->n), q = bench_median(row->sql, row->n);
+    double plan = bench_median(row->plan, row->n);
+    printf("%s\t%.3f\t%.3f\t%.2f\t%.2f\t%s\t%s\n", workload_names[w], c, q, q / c,
+           q > plan ? 100 * plan / (q - plan) : 100.0, row->graph[0] ? row->graph : "-",
+           row->check[0] ? row->check : "-");
+  }
+}
+
 /* The directory DuckDB writes its answers to: --keep-answers DIR, or a
  * fresh temporary one (removed at the end). */
 static const char *answers_dir(const options *o, char *buf, size_t size) {
@@ -900,12 +1294,14 @@ static void answers_remove(const char *dir) {
 
 int main(int argc, char **argv) {
   options o = {.reps = 5, .threads = 2, .peers = true, .peers_dir = TSR_BENCH_PEERS_DIR,
-               .python = "/usr/bin/python3", .node = "node"};
+               .python = "/usr/bin/python3", .node = "node", .sql = true};
   parse_only(&o, "load,filter_assign,h5_write,h5_read,h5_write_z1,h5_read_z1,q1,q2,q3,q4,q5,q6,q7,q8,q9,q10,j1,j2,j3,j4,j5");
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--no-peers") == 0)
       o.peers = false;
+    else if (strcmp(a, "--no-sql") == 0)
+      o.sql = false;
     else if (i + 1 >= argc)
       usage();
     else if (strcmp(a, "--csv") == 0)
@@ -931,6 +1327,13 @@ int main(int argc, char **argv) {
       h5_strings = strcmp(v, "vlen") == 0 ? TSR_HDF5_STRINGS_VLEN : TSR_HDF5_STRINGS_OFFSETS;
     } else if (strcmp(a, "--keep-answers") == 0)
       o.keep_answers = argv[++i];
+    else if (strcmp(a, "--keep-graphs") == 0) {
+      o.keep_graphs = graph_keep_dir = argv[++i];
+      if (mkdir(o.keep_graphs, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "bench_frames: cannot make %s: %s\n", o.keep_graphs, strerror(errno));
+        return 1;
+      }
+    }
     else if (strcmp(a, "--skip-peer") == 0) {
       const char *name = argv[++i];
       int p = 0;
@@ -965,8 +1368,8 @@ int main(int argc, char **argv) {
     printf("# file: %s (%lld bytes), %d turns, %d threads, workloads %s\n", csv,
            (long long)st.st_size, o.reps, o.threads, o.only_list);
   if (jdir != NULL)
-    printf("# join tables: %s/J1_1e7_*.csv, %d turns, %d threads, workloads %s\n", jdir, o.reps,
-           o.threads, o.only_join);
+    printf("# join tables: %s/%s and the other three, %d turns, %d threads, workloads %s\n", jdir,
+           j1_file(jdir, TBL_X), o.reps, o.threads, o.only_join);
   series mine[N_WORKLOADS];
   series peers[N_PEERS][N_WORKLOADS];
   memset(mine, 0, sizeof mine);
@@ -992,9 +1395,11 @@ int main(int argc, char **argv) {
           peer_turn(&o, p, jdir, true, p == DUCKDB ? answers : NULL, peers[p]);
       }
     if (csv != NULL)
-      tessera_turn(ctx, &o, csv, t, mine[0].checks, &bytes, last ? answers : NULL, verdict);
+      tessera_turn(ctx, &o, csv, t, mine[0].checks, &bytes, last, turn % 2 == 1,
+                   last ? answers : NULL, verdict);
     if (jdir != NULL)
-      tessera_join_turn(ctx, &o, jdir, t, mine[0].checks, last ? answers : NULL, verdict);
+      tessera_join_turn(ctx, &o, jdir, t, mine[0].checks, last, turn % 2 == 1,
+                        last ? answers : NULL, verdict);
     for (int w = 0; w < N_WORKLOADS; w++)
       if (o.only[w] || (w == LOAD && csv != NULL))
         mine[w].t[mine[w].n++] = t[w];
@@ -1114,6 +1519,7 @@ int main(int argc, char **argv) {
   if (n_fastest > 0)
     printf("# F2 geometric mean of the fastest peer / tessera over %d joins: %.2f\n", n_fastest,
            exp(fastest_log_sum / n_fastest));
+  print_sql_rows(&o);
   if (answers != NULL && o.keep_answers == NULL)
     answers_remove(answers);
   tsr_ctx_destroy(&ctx);
