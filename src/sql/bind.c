@@ -683,12 +683,174 @@ static tsr_status bind_windows(tsr__sql_binder *b, item *items, int nitems, cons
   return TSR_OK;
 }
 
+/* ---- top n per group ---------------------------------------------------------------------- */
+
+/* The name of the hidden aggregates the rewrite below makes: the n largest
+ * or smallest values per group (tsr_agg's LARGEST / SMALLEST).  The lexer
+ * never makes a name with a space, so no query can call them. */
+const char tsr__sql_largest[] = " largest", tsr__sql_smallest[] = " smallest";
+
+static bool same_ref_name(const tsr__sql_expr *ref, const tsr__sql_item *it) {
+  if (ref->kind != SQL_E_COLUMN)
+    return false;
+  const char *name = it->alias.name                   ? it->alias.name
+                     : it->expr->kind == SQL_E_COLUMN ? it->expr->column.name
+                                                      : NULL;
+  return name != NULL && (ref->column.quoted ? strcmp(name, ref->column.name) == 0
+                                             : tsr__sql_name_eq(name, ref->column.name));
+}
+
+/* The item of select `in` a reference from the query over it names, -1. */
+static int item_named(const tsr__sql_select *in, const tsr__sql_expr *ref) {
+  int found = -1;
+  for (int i = 0; i < in->nitems; i++)
+    if (same_ref_name(ref, &in->items[i])) {
+      if (found >= 0)
+        return -1;
+      found = i;
+    }
+  return found;
+}
+
+/* db-benchmark's q8 and its kin, "the n largest v per group":
+ *   SELECT k, v FROM (SELECT k, v, row_number() OVER (PARTITION BY k ORDER BY v DESC) AS rn
+ *                     FROM t WHERE v IS NOT NULL [AND ...]) WHERE rn <= n
+ * keeps the same values as a group-by's largest(v, n) (smallest with ASC), which is one hash
+ * pass instead of a sort of every row.  Taken only when every selected column is a partition
+ * key or v, v's nulls are filtered (the aggregate skips them; the filter is then dropped),
+ * and the outer query has no other clause.  Rows come in the group-by's order (groups
+ * first-seen, values largest first) instead of the input's: SQL gives no order here. *done
+ * false: the query is not of that form. */
+static tsr_status top_n_per_group(tsr__sql_binder *b, const tsr__sql_select *s,
+                                  const tsr__sql_query *q, tsr__sql_plan **out, bool *done) {
+  *done = false;
+  if (s->from == NULL || s->from->kind != SQL_T_SUBQUERY || s->where == NULL || s->distinct ||
+      s->ngroup > 0 || s->group_all || s->having != NULL || q->norder > 0 || q->limit != NULL ||
+      q->offset != NULL)
+    return TSR_OK;
+  const tsr__sql_query *iq = s->from->subquery;
+  if (iq->kind != SQL_Q_SELECT || iq->nctes > 0 || iq->norder > 0 || iq->limit || iq->offset)
+    return TSR_OK;
+  const tsr__sql_select *in = iq->select;
+  if (in->from == NULL || in->distinct || in->ngroup > 0 || in->group_all || in->having)
+    return TSR_OK;
+  /* WHERE rn <= n (or rn < n + 1) */
+  const tsr__sql_expr *w = s->where;
+  if (w->kind != SQL_E_BINARY || (w->op != SQL_OP_LE && w->op != SQL_OP_LT) ||
+      w->args[1]->kind != SQL_E_INT)
+    return TSR_OK;
+  int64_t n = w->args[1]->int_value - (w->op == SQL_OP_LT);
+  int rn = item_named(in, w->args[0]);
+  if (n < 1 || rn < 0)
+    return TSR_OK;
+  const tsr__sql_expr *call = in->items[rn].expr;
+  if (call->kind != SQL_E_FUNC || strcmp(call->name, "row_number") != 0 || call->nargs != 0 ||
+      call->over == NULL || call->over->norder != 1 || call->over->npartition < 1 ||
+      call->over->frame != SQL_FRAME_DEFAULT)
+    return TSR_OK;
+  const tsr__sql_window *win = call->over;
+  const tsr__sql_expr *v = win->order[0].expr;
+  /* the inner items: partition keys or v; the outer items: names of inner items but rn */
+  for (int i = 0; i < in->nitems; i++) {
+    bool ok = i == rn || tsr__sql_expr_equal(in->items[i].expr, v);
+    for (int k = 0; k < win->npartition && !ok; k++)
+      ok = tsr__sql_expr_equal(in->items[i].expr, win->partition[k]);
+    if (!ok)
+      return TSR_OK;
+  }
+  for (int i = 0; i < s->nitems; i++) {
+    int at = item_named(in, s->items[i].expr);
+    if (at < 0 || at == rn)
+      return TSR_OK;
+  }
+  /* v IS NOT NULL among the inner WHERE's conjuncts: dropped, the aggregate skips nulls */
+  expr_list cs = {0}, rest = {0};
+  bool not_null = false;
+  if (in->where != NULL)
+    TSR_TRY(conjuncts(b, in->where, &cs));
+  for (int i = 0; i < cs.n; i++) {
+    const tsr__sql_expr *c = cs.items[i];
+    if (!not_null && c->kind == SQL_E_IS_NULL && c->negated && tsr__sql_expr_equal(c->args[0], v))
+      not_null = true;
+    else
+      TSR_TRY(conjuncts(b, c, &rest));
+  }
+  if (!not_null)
+    return TSR_OK;
+
+  tsr__sql_plan *cur;
+  TSR_TRY(bind_table(b, in->from, &cur));
+  if (rest.n > 0)
+    TSR_TRY(place_filters(b, cur, &rest, &cur));
+  tsr__sql_expr *agg = alloc(b, sizeof *agg);
+  tsr__sql_expr **args = alloc(b, 2 * sizeof *args);
+  tsr__sql_expr *count = alloc(b, sizeof *count);
+  if (agg == NULL || args == NULL || count == NULL)
+    return TSR_ENOMEM;
+  count->kind = SQL_E_INT;
+  count->int_value = n;
+  count->pos = w->args[1]->pos;
+  count->end = w->args[1]->end;
+  args[0] = (tsr__sql_expr *)v;
+  args[1] = count;
+  agg->kind = SQL_E_FUNC;
+  agg->name = win->order[0].descending ? tsr__sql_largest : tsr__sql_smallest;
+  agg->nargs = 2;
+  agg->args = args;
+  agg->pos = call->pos;
+  agg->end = call->end;
+  int nk = win->npartition;
+  tsr__sql_plan *a;
+  NEW_NODE(a, SQL_P_AGGREGATE, cur, nk + 1);
+  a->nkeys = nk;
+  a->nexprs = nk + 1;
+  a->exprs = alloc(b, (size_t)(nk + 1) * sizeof *a->exprs);
+  if (a->exprs == NULL)
+    return TSR_ENOMEM;
+  for (int k = 0; k < nk; k++) {
+    a->exprs[k] = a->cols[k].expr = win->partition[k];
+    if (win->partition[k]->kind == SQL_E_COLUMN) {
+      int col;
+      TSR_TRY(tsr__sql_resolve(b, cur->ncols, cur->cols, win->partition[k], &col));
+      a->cols[k].qual = cur->cols[col].qual;
+      a->cols[k].name = cur->cols[col].name;
+    }
+  }
+  a->exprs[nk] = a->cols[nk].expr = agg;
+  tsr__sql_plan *p;
+  NEW_NODE(p, SQL_P_PROJECT, a, s->nitems);
+  p->nexprs = s->nitems;
+  p->exprs = alloc(b, (size_t)s->nitems * sizeof *p->exprs);
+  p->pick = alloc(b, (size_t)s->nitems * sizeof *p->pick);
+  if (p->exprs == NULL || p->pick == NULL)
+    return TSR_ENOMEM;
+  for (int i = 0; i < s->nitems; i++) {
+    const tsr__sql_item *outer = &s->items[i], *inner = &in->items[item_named(in, outer->expr)];
+    p->pick[i] = nk;
+    for (int k = 0; k < nk; k++)
+      if (tsr__sql_expr_equal(inner->expr, win->partition[k]))
+        p->pick[i] = k;
+    p->cols[i].name = outer->alias.name   ? outer->alias.name
+                      : inner->alias.name ? inner->alias.name
+                                          : tsr__sql_expr_name(b, inner->expr);
+    if (p->cols[i].name == NULL)
+      return TSR_ENOMEM;
+  }
+  *out = p;
+  *done = true;
+  return TSR_OK;
+}
+
 /* The select list as a PROJECT, plus hidden columns for ORDER BY items
  * that are not in it; then DISTINCT, the sort, and the drop of the hidden
  * columns. */
 static tsr_status bind_select(tsr__sql_binder *b, const tsr__sql_select *s, const tsr__sql_query *q,
                               tsr__sql_plan **out) {
   tsr__sql_plan *cur;
+  bool done;
+  TSR_TRY(top_n_per_group(b, s, q, out, &done));
+  if (done)
+    return TSR_OK;
   if (s->from != NULL)
     TSR_TRY(bind_table(b, s->from, &cur));
   else

@@ -213,7 +213,7 @@ static tsr_status exec_aggregate(tsr__sql_binder *b, tsr__sql_plan *p, run *r) {
     argcol[2 * a] = argcol[2 * a + 1] = -1;
     int want = op == TSR_AGG_COUNT_ALL ? 0
                : op == TSR_AGG_CORR || op == TSR_AGG_COVAR_SAMP || op == TSR_AGG_COVAR_POP ||
-                       op == TSR_AGG_QUANTILE
+                       op == TSR_AGG_QUANTILE || op == TSR_AGG_LARGEST || op == TSR_AGG_SMALLEST
                    ? 2
                    : 1;
     if (call->distinct && op != TSR_AGG_NUNIQUE)
@@ -222,6 +222,10 @@ static tsr_status exec_aggregate(tsr__sql_binder *b, tsr__sql_plan *p, run *r) {
     if (call->nargs != want)
       return tsr__query_fail(b->source, call->pos, TSR_EINVAL, "%s() takes %d argument%s",
                              call->name, want, want == 1 ? "" : "s");
+    if (op == TSR_AGG_LARGEST || op == TSR_AGG_SMALLEST) { /* the rewrite's (v, n) */
+      g->n = call->args[1]->int_value;
+      want = 1;
+    }
     if (op == TSR_AGG_QUANTILE) {
       TSR_TRY(literal_number(b, call->args[1], "the quantile", &g->q));
       if (!(g->q >= 0 && g->q <= 1))

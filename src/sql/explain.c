@@ -42,6 +42,12 @@ static void add(text *t, const char *fmt, ...) {
 
 static void expr(text *t, const tsr__sql_binder *b, const tsr__sql_expr *e) {
   int len = e->end - e->pos;
+  if (e->kind == SQL_E_FUNC && (e->name == tsr__sql_largest || e->name == tsr__sql_smallest)) {
+    add(t, "%s(", e->name + 1); /* the top-n-per-group rewrite's */
+    expr(t, b, e->args[0]);
+    add(t, ", %lld)", (long long)e->args[1]->int_value);
+    return;
+  }
   if (len <= 0 && e->kind == SQL_E_COLUMN) /* made by the binder */
     add(t, "%s%s%s", e->qualifier.name ? e->qualifier.name : "", e->qualifier.name ? "." : "",
         e->column.name);

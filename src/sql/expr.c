@@ -214,6 +214,8 @@ int tsr__sql_aggregate_op(const tsr__sql_expr *call, int *ddof) {
   *ddof = 0;
   if (call->kind != SQL_E_FUNC || call->over != NULL)
     return -1;
+  if (call->name == tsr__sql_largest || call->name == tsr__sql_smallest)
+    return call->name == tsr__sql_largest ? TSR_AGG_LARGEST : TSR_AGG_SMALLEST;
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
     if (strcmp(table[i].name, call->name) == 0) {
       *ddof = table[i].ddof;

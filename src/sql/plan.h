@@ -167,6 +167,9 @@ bool tsr__sql_expr_equal(const tsr__sql_expr *a, const tsr__sql_expr *b);
  * call. */
 bool tsr__sql_has_aggregate(const tsr__sql_expr *e);
 bool tsr__sql_has_window(const tsr__sql_expr *e);
+/* The hidden aggregates of the top-n-per-group rewrite (bind.c): the n
+ * largest / smallest values per group, args (v, n). */
+extern const char tsr__sql_largest[], tsr__sql_smallest[];
 /* The aggregate op of a function name (count with star or DISTINCT
  * included); -1 when it is not an aggregate. */
 int tsr__sql_aggregate_op(const tsr__sql_expr *call, int *ddof);

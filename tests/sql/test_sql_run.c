@@ -221,6 +221,26 @@ static void test_windows(void **state) {
   check("SELECT a, b, row_number() OVER (PARTITION BY a ORDER BY b DESC) AS rn, "
         "rank() OVER (ORDER BY a) AS r, dense_rank() OVER (ORDER BY a) AS dr FROM t",
         "a,b,rn,r,dr\n1,2.5,2,1,1\n2,,1,3,2\n1,4.0,1,1,1\n3,1.0,1,4,3\n,7.0,1,5,4\n");
+  /* the n largest per group: run as the group-by's largest(b, n) when b's nulls are
+   * filtered (EXPLAIN), as the window otherwise; the same rows */
+  static const char top[] = "SELECT a, b AS top FROM (SELECT a, b, row_number() OVER (PARTITION "
+                            "BY a ORDER BY b DESC) AS rn FROM t WHERE %s) s WHERE rn <= 1";
+  char sql[300];
+  snprintf(sql, sizeof sql, top, "b IS NOT NULL");
+  check(sql, "a,top\n1,4.0\n3,1.0\n,7.0\n");
+  snprintf(sql, sizeof sql, top, "NOT (b IS NULL)");
+  check(sql, "a,top\n1,4.0\n3,1.0\n,7.0\n");
+  char explain[320];
+  snprintf(sql, sizeof sql, top, "b IS NOT NULL");
+  snprintf(explain, sizeof explain, "EXPLAIN %s", sql);
+  tsr_frame *plan = NULL;
+  assert_int_equal(tsr_sql_run(ses, explain, &plan), TSR_OK);
+  char *text = as_csv(plan);
+  tsr_frame_destroy(&plan);
+  if (strstr(text, "AGGREGATE keys [a] aggregates [largest(b, 1)]") == NULL ||
+      strstr(text, "WINDOW") != NULL)
+    fail_msg("plan:\n%s", text);
+  free(text);
   check("SELECT a, lag(a) OVER (ORDER BY a) AS l, lead(a, 1, 0) OVER (ORDER BY a) AS n "
         "FROM u",
         "a,l,n\n1,,2\n2,1,4\n4,2,0\n");
