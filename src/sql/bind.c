@@ -1077,3 +1077,69 @@ void tsr__sql_binder_release(tsr__sql_binder *b) {
     tsr_frame_destroy(&b->frames[i]);
   b->nframes = 0;
 }
+
+/* ---- build sides from estimated sizes --------------------------------------------------- */
+
+/* Rows a node gives, estimated from what is known without running it: a
+ * table's row count (a frame's; a file's is not read while binding), a
+ * limit; -1 when unknown.  Filters keep half their input, a join its
+ * larger input. */
+static int64_t estimate_rows(const tsr__sql_plan *p) {
+  int64_t l = p->left ? estimate_rows(p->left) : -1, r = p->right ? estimate_rows(p->right) : -1;
+  switch (p->kind) {
+  case SQL_P_SCAN:
+    return p->frame ? tsr_frame_nrows_known(p->frame) : -1;
+  case SQL_P_ONE_ROW:
+    return 1;
+  case SQL_P_FILTER:
+    return l < 0 ? -1 : l / 2;
+  case SQL_P_LIMIT:
+    return p->limit >= 0 && (l < 0 || p->limit < l) ? p->limit : l;
+  case SQL_P_JOIN:
+    if (p->join == SQL_JOIN_SEMI || p->join == SQL_JOIN_ANTI || p->join == SQL_JOIN_ASOF)
+      return l;
+    return l < 0 || r < 0 ? -1 : l > r ? l : r;
+  case SQL_P_UNION:
+    return l < 0 || r < 0 ? -1 : l + r;
+  case SQL_P_AGGREGATE:
+    return -1;
+  default:
+    return l;
+  }
+}
+
+void tsr__sql_choose_build_sides(tsr__sql_binder *b, tsr__sql_plan *p) {
+  if (p == NULL)
+    return;
+  tsr__sql_choose_build_sides(b, p->left);
+  tsr__sql_choose_build_sides(b, p->right);
+  if (p->kind != SQL_P_JOIN || p->join != SQL_JOIN_INNER || p->nkeys == 0)
+    return;
+  /* the hash table is built on the right input: the smaller one, when the
+   * left is known to be less than half the right */
+  int64_t l = estimate_rows(p->left), r = estimate_rows(p->right);
+  if (l < 0 || r < 0 || 2 * l >= r)
+    return;
+  tsr__sql_plan *t = p->left;
+  p->left = p->right;
+  p->right = t;
+  const tsr__sql_expr **k = p->left_keys;
+  p->left_keys = p->right_keys;
+  p->right_keys = k;
+  /* the output columns follow the inputs (SQL names them, so nothing above
+   * depends on their order; `*` was expanded into names while binding) */
+  int nl = p->left->ncols, nr = p->right->ncols;
+  memcpy(p->cols, p->left->cols, (size_t)nl * sizeof *p->cols);
+  memcpy(p->cols + nl, p->right->cols, (size_t)nr * sizeof *p->cols);
+  if (p->using_join)
+    for (int i = 0; i < p->nkeys; i++) {
+      /* the hidden side of a USING key moves with its input: keep it on the right */
+      int lc, rc;
+      if (tsr__sql_resolve(b, nl, p->cols, p->left_keys[i], &lc) == TSR_OK &&
+          tsr__sql_resolve(b, nr, p->cols + nl, p->right_keys[i], &rc) == TSR_OK) {
+        p->cols[lc].hidden = false;
+        p->cols[nl + rc].hidden = true;
+      }
+      tsr_error_clear();
+    }
+}

@@ -109,6 +109,9 @@ typedef struct tsr__sql_binder {
 /* Binds a query to a plan (TSR_EPARSE / TSR_EINVAL / TSR_ENOTSUP with the
  * source and a caret). */
 tsr_status tsr__sql_bind_query(tsr__sql_binder *b, const tsr__sql_query *q, tsr__sql_plan **out);
+/* Puts the smaller input of each inner join on the right, where the hash
+ * table is built, when estimated sizes (known row counts) say so. */
+void tsr__sql_choose_build_sides(tsr__sql_binder *b, tsr__sql_plan *p);
 /* Releases the frames the statement's scans hold (the plan nodes are the
  * arena's), also those of a plan whose binding failed half-way. */
 void tsr__sql_binder_release(tsr__sql_binder *b);

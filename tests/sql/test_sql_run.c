@@ -290,6 +290,25 @@ static void test_register_frame(void **state) {
   assert_int_equal(tsr_sql_register(ses, "Nums", f), TSR_OK);
   tsr_frame_destroy(&f); /* the session holds its own */
   check("SELECT sum(v) AS s FROM nums", "s\n18\n");
+  /* a join whose left input is known to be smaller runs with it as the hash table's side */
+  static const int64_t w[8] = {7, 1, 5, 7, 2, 3, 5, 9};
+  static const int64_t id[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+  tsr_column_data wc[2] = {{.name = "v", .type = {TSR_COL_INT64, 0}, .length = 8, .values = w},
+                           {.name = "id", .type = {TSR_COL_INT64, 0}, .length = 8, .values = id}};
+  assert_int_equal(tsr_frame_from_columns(ctx, 2, wc, 3, TSR_BUFFER_COPY, NULL, NULL, &f), TSR_OK);
+  assert_int_equal(tsr_sql_register(ses, "wide", f), TSR_OK);
+  tsr_frame_destroy(&f);
+  check("SELECT n.v, id FROM nums n JOIN wide w ON n.v = w.v ORDER BY id",
+        "v,id\n7,0\n5,2\n7,3\n5,6\n");
+  check("SELECT * FROM nums JOIN wide USING (v) ORDER BY id", "v,id\n7,0\n5,2\n7,3\n5,6\n");
+  assert_int_equal(tsr_sql_run(ses, "EXPLAIN SELECT * FROM nums JOIN wide USING (v)", &out),
+                   TSR_OK);
+  char *text = as_csv(out);
+  tsr_frame_destroy(&out);
+  const char *big = strstr(text, "SCAN wide"), *small = strstr(text, "SCAN nums");
+  if (big == NULL || small == NULL || big > small) /* the larger input first (the probe side) */
+    fail_msg("plan:\n%s", text);
+  free(text);
   assert_int_equal(tsr_sql_run(ses, "SELECT v FROM \"Nums\" WHERE v > 5", &out), TSR_OK);
   int64_t rows;
   assert_int_equal(tsr_frame_nrows(out, &rows), TSR_OK);
