@@ -446,6 +446,29 @@ static tsr_status aux_name(tsr_ctx *ctx, int n, const tsr__h5_tcol_spec *cols, c
   }
 }
 
+/* A table writer's state before its datasets are made or opened (free
+ * with wtable_free). */
+static tsr_status wtable_new(tsr_ctx *ctx, tsr__h5_file *f, const char *group, int n,
+                             int64_t nrows, int64_t chunk_rows, bool string_offsets,
+                             tsr__h5_wtable **out) {
+  tsr__h5_wtable *t;
+  TSR_TRY(tsr_calloc(ctx, 1, sizeof *t, (void **)&t));
+  t->ctx = ctx;
+  t->f = f;
+  t->nrows = nrows;
+  t->chunk_rows = chunk_rows < 1 ? 1 : chunk_rows;
+  t->string_offsets = string_offsets;
+  pthread_mutex_init(&t->turn_mu, NULL);
+  pthread_cond_init(&t->turn_cv, NULL);
+  *out = t; /* from here wtable_free releases it */
+  TSR_TRY(tsr__strdup(ctx, group, &t->path_group));
+  TSR_TRY(tsr_calloc(ctx, (size_t)n + 1, sizeof *t->cols, (void **)&t->cols));
+  t->n = n;
+  for (int i = 0; i < n; i++)
+    t->cols[i].vlen = -1;
+  return TSR_OK;
+}
+
 tsr_status tsr__h5_wtable_create(tsr_ctx *ctx, tsr__h5_file *f, tsr_hdf5_mode mode,
                                  const char *group, int n, const tsr__h5_tcol_spec *cols,
                                  int64_t nrows, int64_t chunk_rows, int level, bool shuffle,
@@ -463,19 +486,7 @@ tsr_status tsr__h5_wtable_create(tsr_ctx *ctx, tsr__h5_file *f, tsr_hdf5_mode mo
     TSR_CHECK(strchr(cols[i].name, '/') == NULL && strcmp(cols[i].name, ".") != 0, TSR_EINVAL,
               "%s: column '%s' cannot be an HDF5 dataset name (it holds '/' or is '.')", fn,
               cols[i].name);
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *t, (void **)&t));
-  t->ctx = ctx;
-  t->f = f;
-  t->nrows = nrows;
-  t->chunk_rows = chunk_rows < 1 ? 1 : chunk_rows;
-  t->string_offsets = string_offsets;
-  pthread_mutex_init(&t->turn_mu, NULL);
-  pthread_cond_init(&t->turn_cv, NULL);
-  TSR__TRY_GOTO(status, tsr__strdup(ctx, group, &t->path_group));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *t->cols, (void **)&t->cols));
-  t->n = n;
-  for (int i = 0; i < n; i++)
-    t->cols[i].vlen = -1;
+  TSR__TRY_GOTO(status, wtable_new(ctx, f, group, n, nrows, chunk_rows, string_offsets, &t));
   tsr__h5_file_set_reproducible(f);
 
   /* the group and its attributes */
@@ -601,19 +612,7 @@ tsr_status tsr__h5_wtable_open(tsr_ctx *ctx, tsr__h5_file *f, const char *group,
   for (int i = 0; i < n; i++)
     TSR_CHECK(cols[i].type.id != TSR_COL_STRING || string_offsets, TSR_EINTERNAL,
               "tsr_frame_write_hdf5: variable-length strings cannot be written in parallel");
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *t, (void **)&t));
-  t->ctx = ctx;
-  t->f = f;
-  t->nrows = nrows;
-  t->chunk_rows = chunk_rows < 1 ? 1 : chunk_rows;
-  t->string_offsets = string_offsets;
-  pthread_mutex_init(&t->turn_mu, NULL);
-  pthread_cond_init(&t->turn_cv, NULL);
-  TSR__TRY_GOTO(status, tsr__strdup(ctx, group, &t->path_group));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *t->cols, (void **)&t->cols));
-  t->n = n;
-  for (int i = 0; i < n; i++)
-    t->cols[i].vlen = -1;
+  TSR__TRY_GOTO(status, wtable_new(ctx, f, group, n, nrows, chunk_rows, string_offsets, &t));
   /* the datasets tsr__h5_wtable_create made, by the same names and shapes */
   for (int i = 0; i < n; i++) {
     const tsr__h5_tcol_spec *c = &cols[i];

@@ -33,6 +33,16 @@ static int *new_map(tsr__sql_binder *b, int n) {
   return tsr__query_arena_alloc(b->arena, (size_t)(n > 0 ? n : 1) * sizeof(int));
 }
 
+/* r's SQL column i is its frame's column i. */
+static tsr_status identity_map(tsr__sql_binder *b, int n, run *r) {
+  r->colmap = new_map(b, n);
+  if (r->colmap == NULL)
+    return TSR_ENOMEM;
+  for (int i = 0; i < n; i++)
+    r->colmap[i] = i;
+  return TSR_OK;
+}
+
 static void temp_name(tsr__sql_binder *b, char *buf, size_t cap) {
   snprintf(buf, cap, "__sql%d", b->ntemp++);
 }
@@ -252,12 +262,7 @@ static tsr_status exec_aggregate(tsr__sql_binder *b, tsr__sql_plan *p, run *r) {
   }
   tsr_frame *next = NULL;
   TSR_TRY(advance(r, tsr_frame_groupby(r->f, nkeys, keys, naggs, aggs, NULL, &next), &next));
-  r->colmap = new_map(b, p->ncols);
-  if (r->colmap == NULL)
-    return TSR_ENOMEM;
-  for (int i = 0; i < p->ncols; i++)
-    r->colmap[i] = i;
-  return TSR_OK;
+  return identity_map(b, p->ncols, r);
 }
 
 static tsr_status exec_window(tsr__sql_binder *b, tsr__sql_plan *p, run *r) {
@@ -670,12 +675,7 @@ static tsr_status exec_union(tsr__sql_binder *b, tsr__sql_plan *p, bool analyze,
   if (st != TSR_OK)
     return st;
   r->f = out;
-  r->colmap = new_map(b, p->ncols);
-  if (r->colmap == NULL)
-    return TSR_ENOMEM;
-  for (int i = 0; i < p->ncols; i++)
-    r->colmap[i] = i;
-  return TSR_OK;
+  return identity_map(b, p->ncols, r);
 }
 
 /* ---- the tree ---------------------------------------------------------------------------- */
@@ -694,14 +694,13 @@ static tsr_status one_row(tsr__sql_binder *b, run *r) {
 /* A table: a frame the binder holds, or a file opened now with the used
  * columns alone (the others map to -1). */
 static tsr_status exec_scan(tsr__sql_binder *b, tsr__sql_plan *p, run *r) {
+  if (p->path == NULL) {
+    TSR_TRY(identity_map(b, p->ncols, r));
+    return frame_copy(b, p->frame, &r->f);
+  }
   r->colmap = new_map(b, p->ncols);
   if (r->colmap == NULL)
     return TSR_ENOMEM;
-  if (p->path == NULL) {
-    for (int i = 0; i < p->ncols; i++)
-      r->colmap[i] = i;
-    return frame_copy(b, p->frame, &r->f);
-  }
   size_t len = 1;
   int nused = 0;
   bool listable = true;
