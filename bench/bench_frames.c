@@ -797,22 +797,27 @@ static bool sql_run(tsr_sql_session *s, int w, const char *text, tsr_frame **out
 /* The SQL path of one turn of a workload: its answer and seconds. */
 typedef struct sql_answer {
   bool ran;
-  tsr_frame *f;
-  tsr_frame_result *r;
   double seconds, plan_seconds;
 } sql_answer;
 
 /* Runs workload w's SQL `text` on session s, timed as the C path is (the
- * call and the compute of its answer), and EXPLAIN of it. */
+ * call and the compute of its answer), and EXPLAIN of it.  The answer is
+ * released at once, as the C path's is before the SQL path runs: neither
+ * runs with the other's answer in memory (the check is in the graph pass,
+ * sql_graphs). */
 static void sql_time(tsr_sql_session *s, int w, const char *text, sql_answer *a) {
   memset(a, 0, sizeof *a);
   if (sql_rows[w].check[0] == 'e' || sql_rows[w].n == 64)
     return; /* failed in an earlier turn */
+  tsr_frame *f = NULL;
+  tsr_frame_result *r = NULL;
   double t0 = bench_now();
-  if (!sql_run(s, w, text, &a->f))
+  if (!sql_run(s, w, text, &f))
     return;
-  CHECK(tsr_frame_compute(a->f, NULL, &a->r));
+  CHECK(tsr_frame_compute(f, NULL, &r));
   a->seconds = bench_now() - t0;
+  tsr_frame_result_destroy(&r);
+  tsr_frame_destroy(&f);
   char explain[2048];
   tsr_frame *plan = NULL;
   snprintf(explain, sizeof explain, "EXPLAIN %s", text);
@@ -822,35 +827,26 @@ static void sql_time(tsr_sql_session *s, int w, const char *text, sql_answer *a)
   tsr_frame_destroy(&plan);
 }
 
-/* Records a's times beside the C path's (c_seconds) and, in the last turn,
- * compares a's answer with the C path's (ref; keys: its key columns);
- * releases a. */
-static void sql_finish(int w, sql_answer *a, double c_seconds, const atable *ref, const query *keys,
-                       bool last) {
+/* Records a's times beside the C path's (c_seconds). */
+static void sql_finish(int w, const sql_answer *a, double c_seconds) {
   sql_row *row = &sql_rows[w];
   if (a->ran) {
     row->c[row->n] = c_seconds;
     row->sql[row->n] = a->seconds;
     row->plan[row->n++] = a->plan_seconds;
   }
-  if (a->ran && last) {
-    atable me;
-    table_of_result(a->r, &me);
-    compare_answers(keys, &me, ref, "C", row->check, sizeof row->check);
-    table_free(&me);
-  } else {
-    tsr_frame_result_destroy(&a->r);
-  }
-  tsr_frame_destroy(&a->f);
-  memset(a, 0, sizeof *a);
 }
 
 /* The graphs of the SQL path of workload w (text on s), compared with c's
- * (the C path's, logged by the caller). */
-static void sql_graphs(tsr_sql_session *s, int w, const char *text, const graph_log *c) {
+ * (the C path's, logged by the caller), and its answer with the C path's
+ * (rc, computed in that pass; keys: its key columns). */
+static void sql_graphs(tsr_sql_session *s, int w, const char *text, const graph_log *c,
+                       tsr_frame_result *rc, const query *keys) {
   sql_row *row = &sql_rows[w];
-  if (row->check[0] == 'e')
+  if (row->check[0] == 'e') {
+    tsr_frame_result_destroy(&rc);
     return;
+  }
   graph_log q;
   char name[32];
   snprintf(name, sizeof name, "%s_sql", workload_names[w]);
@@ -861,10 +857,18 @@ static void sql_graphs(tsr_sql_session *s, int w, const char *text, const graph_
   if (ok)
     CHECK(tsr_frame_compute(ans, NULL, &r));
   graph_end();
-  tsr_frame_result_destroy(&r);
-  tsr_frame_destroy(&ans);
-  if (ok)
+  if (ok) {
     graph_verdict(c, &q, row->graph, sizeof row->graph);
+    atable me, ref;
+    table_of_result(r, &me);
+    table_of_result(rc, &ref);
+    compare_answers(keys, &me, &ref, "C", row->check, sizeof row->check);
+    table_free(&ref);
+    table_free(&me);
+  } else {
+    tsr_frame_result_destroy(&rc);
+  }
+  tsr_frame_destroy(&ans);
 }
 
 /* ---- turns -------------------------------------------------------------- */
@@ -1015,10 +1019,6 @@ static void tessera_turn(tsr_ctx *ctx, const options *o, const char *csv, double
     /* Untimed: the check values and, in the last turn, DuckDB's answer. */
     atable me;
     double materialize = table_of(ans, &me); /* reads ans in place: destroyed after the table */
-    if (sess != NULL && !sql_first)
-      sql_time(sess, Q1 + k, query_sql[k], &sa);
-    if (sess != NULL)
-      sql_finish(Q1 + k, &sa, t[Q1 + k] + materialize, &me, &queries[k], last);
     c[Q1 + k] = (check){me.rows, table_value_sum(&me, &queries[k])};
     if (answers != NULL) {
       char path[4200];
@@ -1038,7 +1038,11 @@ static void tessera_turn(tsr_ctx *ctx, const options *o, const char *csv, double
     }
     table_free(&me);
     tsr_frame_destroy(&ans);
-    if (sess != NULL && last) { /* untimed: the graphs of both paths */
+    if (sess != NULL && !sql_first)
+      sql_time(sess, Q1 + k, query_sql[k], &sa);
+    if (sess != NULL)
+      sql_finish(Q1 + k, &sa, t[Q1 + k] + materialize);
+    if (sess != NULL && last) { /* untimed: the graphs of both paths, their answers */
       graph_log cg;
       char name[32];
       snprintf(name, sizeof name, "%s_c", workload_names[Q1 + k]);
@@ -1047,9 +1051,8 @@ static void tessera_turn(tsr_ctx *ctx, const options *o, const char *csv, double
       run_query(x, k, &ans);
       CHECK(tsr_frame_compute(ans, NULL, &r));
       graph_end();
-      tsr_frame_result_destroy(&r);
+      sql_graphs(sess, Q1 + k, query_sql[k], &cg, r, &queries[k]); /* takes r */
       tsr_frame_destroy(&ans);
-      sql_graphs(sess, Q1 + k, query_sql[k], &cg);
     }
   }
   tsr_sql_session_destroy(&sess);
@@ -1069,6 +1072,23 @@ static double join_value_sum(const atable *t) {
         sum += a->f[i];
   }
   return sum;
+}
+
+/* The right's clashing columns of join q's answer *ans, <column>__right,
+ * named <table>_<column> as DuckDB's answer names them. */
+static void name_as_duckdb(tsr_frame **ans, const join_query *q) {
+  for (int col = tsr_frame_ncols(*ans) - 1; col >= 0; col--) {
+    const char *name = tsr_frame_col_name(*ans, col);
+    size_t n = strlen(name);
+    if (n <= 7 || strcmp(name + n - 7, "__right") != 0)
+      continue;
+    char to[128];
+    snprintf(to, sizeof to, "%s_%.*s", j1_names[q->right], (int)(n - 7), name);
+    tsr_frame *renamed = NULL;
+    CHECK(tsr_frame_rename(*ans, name, to, &renamed));
+    tsr_frame_destroy(ans);
+    *ans = renamed;
+  }
 }
 
 /* One tessera turn of F2: the J1 tables read and persisted (untimed, as
@@ -1112,27 +1132,11 @@ static void tessera_join_turn(tsr_ctx *ctx, const options *o, const char *dir,
     double t0 = bench_now();
     CHECK(tsr_frame_join(tables[TBL_X], tables[q->right], q->kind, 1, &q->key, NULL, &jo, &ans));
     t[J1 + j] = bench_now() - t0;
-    /* untimed: <column>__right -> <table>_<column>, as DuckDB's answer names it */
-    for (int col = tsr_frame_ncols(ans) - 1; col >= 0; col--) {
-      const char *name = tsr_frame_col_name(ans, col);
-      size_t n = strlen(name);
-      if (n <= 7 || strcmp(name + n - 7, "__right") != 0)
-        continue;
-      char to[128];
-      snprintf(to, sizeof to, "%s_%.*s", j1_names[q->right], (int)(n - 7), name);
-      tsr_frame *renamed = NULL;
-      CHECK(tsr_frame_rename(ans, name, to, &renamed));
-      tsr_frame_destroy(&ans);
-      ans = renamed;
-    }
+    name_as_duckdb(&ans, q); /* untimed */
     atable me;
     double materialize = table_of(ans, &me);
     c[J1 + j] = (check){me.rows, join_value_sum(&me)};
     query key = {.nkeys = 1, .keys = {q->key}};
-    if (sess != NULL && !sql_first)
-      sql_time(sess, J1 + j, join_sql[j], &sa);
-    if (sess != NULL)
-      sql_finish(J1 + j, &sa, t[J1 + j] + materialize, &me, &key, last);
     if (answers != NULL) {
       char path[4200];
       snprintf(path, sizeof path, "%s/%s.csv", answers, workload_names[J1 + j]);
@@ -1151,18 +1155,22 @@ static void tessera_join_turn(tsr_ctx *ctx, const options *o, const char *dir,
     }
     table_free(&me);
     tsr_frame_destroy(&ans);
-    if (sess != NULL && last) { /* untimed: the graphs of both paths */
+    if (sess != NULL && !sql_first)
+      sql_time(sess, J1 + j, join_sql[j], &sa);
+    if (sess != NULL)
+      sql_finish(J1 + j, &sa, t[J1 + j] + materialize);
+    if (sess != NULL && last) { /* untimed: the graphs of both paths, their answers */
       graph_log cg;
       char name[32];
       snprintf(name, sizeof name, "%s_c", workload_names[J1 + j]);
       tsr_frame_result *r = NULL;
       graph_begin(&cg, name);
       CHECK(tsr_frame_join(tables[TBL_X], tables[q->right], q->kind, 1, &q->key, NULL, &jo, &ans));
+      name_as_duckdb(&ans, q); /* names only: runs no graph */
       CHECK(tsr_frame_compute(ans, NULL, &r));
       graph_end();
-      tsr_frame_result_destroy(&r);
+      sql_graphs(sess, J1 + j, join_sql[j], &cg, r, &key); /* takes r */
       tsr_frame_destroy(&ans);
-      sql_graphs(sess, J1 + j, join_sql[j], &cg);
     }
   }
   tsr_sql_session_destroy(&sess);
