@@ -10,7 +10,6 @@
  *
  * Skipped (77) when libduckdb.so is missing; TESSERA_PEERS_DIR may name
  * another bench/peers directory. */
-#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,62 +24,8 @@
 #endif
 #define LIBDUCKDB "/node_modules/@duckdb/node-bindings-linux-x64/libduckdb.so"
 
-/* ---- DuckDB's C API (duckdb.h), the part used here ------------------------------------------ */
-
-typedef uint64_t idx_t;
-typedef enum { DuckDBSuccess = 0, DuckDBError = 1 } duckdb_state;
-typedef struct _duckdb_database *duckdb_database;
-typedef struct _duckdb_connection *duckdb_connection;
-typedef struct {
-  idx_t deprecated_column_count;
-  idx_t deprecated_row_count;
-  idx_t deprecated_rows_changed;
-  void *deprecated_columns;
-  char *deprecated_error_message;
-  void *internal_data;
-} duckdb_result;
-
-static struct {
-  void *lib;
-  duckdb_state (*open)(const char *, duckdb_database *);
-  void (*close)(duckdb_database *);
-  duckdb_state (*connect)(duckdb_database, duckdb_connection *);
-  void (*disconnect)(duckdb_connection *);
-  duckdb_state (*query)(duckdb_connection, const char *, duckdb_result *);
-  void (*destroy_result)(duckdb_result *);
-  const char *(*result_error)(duckdb_result *);
-  idx_t (*row_count)(duckdb_result *);
-  bool (*value_is_null)(duckdb_result *, idx_t, idx_t);
-  char *(*value_varchar)(duckdb_result *, idx_t, idx_t);
-  void (*free)(void *);
-} duck;
-
-static bool duck_load(const char *path) {
-  duck.lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (duck.lib == NULL)
-    return false;
-#define SYM(field, name)                                 \
-  do {                                                   \
-    *(void **)&duck.field = dlsym(duck.lib, name);       \
-    if (duck.field == NULL) {                            \
-      fprintf(stderr, "%s: no symbol %s\n", path, name); \
-      return false;                                      \
-    }                                                    \
-  } while (0)
-  SYM(open, "duckdb_open");
-  SYM(close, "duckdb_close");
-  SYM(connect, "duckdb_connect");
-  SYM(disconnect, "duckdb_disconnect");
-  SYM(query, "duckdb_query");
-  SYM(destroy_result, "duckdb_destroy_result");
-  SYM(result_error, "duckdb_result_error");
-  SYM(row_count, "duckdb_row_count");
-  SYM(value_is_null, "duckdb_value_is_null");
-  SYM(value_varchar, "duckdb_value_varchar");
-  SYM(free, "duckdb_free");
-#undef SYM
-  return true;
-}
+/* DuckDB's C API, loaded with dlopen: the SQL differential suite's declarations. */
+#include "../sql/duckdb_capi.h"
 
 /* ---- the data ---------------------------------------------------------------------------------
  */
