@@ -52,6 +52,18 @@ TSR_API TSR_NODISCARD tsr_status tsr_ctx_agree(tsr_ctx *ctx, tsr_status status);
  * not a rank; TSR_EMPI. */
 TSR_API TSR_NODISCARD tsr_status tsr_ctx_broadcast(tsr_ctx *ctx, void *buf, size_t bytes, int root);
 
+/* The data this rank moved in the frame layer's exchanges between ranks
+ * (group-by shuffles of partial states, join broadcasts and shuffles, sort
+ * partitions, results gathered on every rank) since the context was made:
+ * bytes sent to and received from other ranks (its own share not counted)
+ * and the number of exchanges.  Chunks the task graphs send are counted in
+ * tsr_run_stats instead.  All zero on one rank. */
+typedef struct tsr_exchange_stats {
+  uint64_t bytes_sent, bytes_received;
+  uint64_t exchanges;
+} tsr_exchange_stats;
+TSR_API TSR_NODISCARD tsr_status tsr_ctx_exchange_stats(tsr_ctx *ctx, tsr_exchange_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,6 +25,9 @@ struct tsr__dist {
   int tag_ub;
   int thread_level;    /* MPI_Query_thread */
   int64_t owner_block; /* 0: balanced contiguous runs */
+  uint64_t round_bytes; /* an exchange's bytes per rank per round (exchange.c) */
+  uint64_t in_place_max; /* pieces ending beyond this are staged (INT_MAX) */
+  tsr_exchange_stats exchanged;
 };
 
 static void finalize_at_exit(void) {
@@ -109,6 +112,8 @@ static tsr__dist *make_state(tsr_ctx *ctx) {
   }
   d->size = 1;
   d->tag_ub = INT_MAX;
+  d->round_bytes = (uint64_t)1 << 30;
+  d->in_place_max = INT_MAX;
   if (!owner_block_from_env(&d->owner_block)) {
     make_state_status = TSR_EINVAL;
     free(d);
@@ -156,7 +161,31 @@ int tsr__dist_chunk_owner(tsr_ctx *ctx, int64_t c, int64_t n) {
   return (int)(((__int128)c * P) / n);
 }
 
+uint64_t tsr__dist_round_bytes(const tsr__dist *d) { return d->round_bytes; }
+uint64_t tsr__dist_in_place_max(const tsr__dist *d) { return d->in_place_max; }
+
+void tsr__dist_set_exchange_limits(tsr__dist *d, uint64_t round_bytes, uint64_t in_place_max) {
+  d->round_bytes = round_bytes > 0 ? round_bytes : (uint64_t)1 << 30;
+  d->in_place_max = in_place_max > 0 && in_place_max < INT_MAX ? in_place_max : INT_MAX;
+}
+
+void tsr__dist_count_exchange(tsr__dist *d, uint64_t sent, uint64_t received) {
+  d->exchanged.bytes_sent += sent;
+  d->exchanged.bytes_received += received;
+  d->exchanged.exchanges++;
+}
+
 /* ---- the public face -------------------------------------------------------- */
+
+tsr_status tsr_ctx_exchange_stats(tsr_ctx *ctx, tsr_exchange_stats *stats) {
+  TSR_CHECK(ctx != NULL && stats != NULL, TSR_EINVAL, "tsr_ctx_exchange_stats: %s is NULL",
+            ctx == NULL ? "ctx" : "stats");
+  tsr__dist *d = tsr__ctx_dist(ctx);
+  memset(stats, 0, sizeof *stats);
+  if (d != NULL)
+    *stats = d->exchanged;
+  return TSR_OK;
+}
 
 int tsr_ctx_rank(tsr_ctx *ctx) { return ctx ? tsr__dist_rank(tsr__dist_get(ctx)) : 0; }
 int tsr_ctx_nranks(tsr_ctx *ctx) { return ctx ? tsr__dist_size(tsr__dist_get(ctx)) : 1; }

@@ -54,6 +54,34 @@ tsr_status tsr__dist_sum_u64(tsr__dist *d, uint64_t value, uint64_t *sum);
 tsr_status tsr__dist_alltoallv_u32(tsr__dist *d, const uint32_t *send, const uint64_t *counts,
                                    uint32_t **recv, uint64_t *recv_counts);
 
+/* ---- exchanges of frame data (exchange.c) ----
+ * Collective, any sizes (rounds below MPI's int counts).  Every rank calls
+ * with the same P-entry arrays' meaning; buffers are the caller's. */
+/* recv_counts[p] = what rank p sends this rank (send_counts[q]: to rank q). */
+tsr_status tsr__dist_exchange_counts(tsr__dist *d, const uint64_t *send_counts,
+                                     uint64_t *recv_counts);
+/* counts[p] = rank p's `count`. */
+tsr_status tsr__dist_gather_counts(tsr__dist *d, uint64_t count, uint64_t *counts);
+/* Sends send_counts[p] bytes at send + send_off[p] to rank p (pieces may
+ * overlap) and receives recv_counts[p] bytes from rank p into recv, back to
+ * back in rank order (recv holds their sum; this rank's own piece is copied).
+ * Errors are agreed: every rank returns the same status. */
+tsr_status tsr__dist_alltoallv(tsr__dist *d, const void *send, const uint64_t *send_off,
+                               const uint64_t *send_counts, void *recv,
+                               const uint64_t *recv_counts);
+/* Every rank's `bytes` bytes at send, back to back in rank order, into recv
+ * (recv_counts from tsr__dist_gather_counts). */
+tsr_status tsr__dist_allgatherv(tsr__dist *d, const void *send, uint64_t bytes, void *recv,
+                                const uint64_t *recv_counts);
+/* The bytes a rank sends in one round (2^30), and the offset beyond which a
+ * piece is staged instead of sent in place (INT_MAX).  Tests set them small
+ * to exercise rounds and staging; 0 restores a default. */
+uint64_t tsr__dist_round_bytes(const tsr__dist *d);
+uint64_t tsr__dist_in_place_max(const tsr__dist *d);
+void tsr__dist_set_exchange_limits(tsr__dist *d, uint64_t round_bytes, uint64_t in_place_max);
+/* Adds to the context's tsr_exchange_stats. */
+void tsr__dist_count_exchange(tsr__dist *d, uint64_t sent, uint64_t received);
+
 /* Collective: rank `root`'s `bytes` bytes at buf, on every rank. */
 tsr_status tsr__dist_bcast(tsr__dist *d, void *buf, size_t bytes, int root);
 /* The context's communicator, as a pointer to its MPI_Comm (for parallel
