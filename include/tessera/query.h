@@ -263,7 +263,9 @@ TSR_API TSR_NODISCARD tsr_status tsr_frame_filter(tsr_frame *frame, const char *
  * is named (docs/frames.md, "Aggregates as text").  Errors as for
  * tsr_frame_assign (TSR_EPARSE with line, column and caret, also for nested
  * aggregates; TSR_EINVAL for unknown columns, a column neither a key nor
- * inside an aggregate, repeated result names; TSR_EDTYPE).  Computes now.
+ * inside an aggregate, repeated result names; TSR_EDTYPE).  The group-by
+ * computes now; expressions over its aggregates are lazy columns (as
+ * tsr_frame_assign's), computed by the next compute.
  * The caller owns *out. */
 TSR_API TSR_NODISCARD tsr_status tsr_frame_aggregate(tsr_frame *frame, int nkeys,
                                                      const char *const *keys, const char *aggs,

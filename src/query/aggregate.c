@@ -9,8 +9,10 @@
  * expression over the group-by's result: a bare aggregate is renamed, any
  * other item is built as a column program (frame/colprog.h) over the
  * result's columns with the types and rules of tsr_frame_assign (errors
- * point into the caller's text), and the result is computed and held in
- * memory, as every pipeline breaker's.
+ * point into the caller's text).  The group-by is computed and held in
+ * memory when the call returns, as every pipeline breaker's; the items'
+ * expressions over it stay lazy columns, computed in the caller's next
+ * compute with whatever follows them (one pass, no copy of the result).
  *
  * Grammar (colexpr.c's, plus items and aggregate calls):
  *   list    := item (',' item)*
@@ -1053,7 +1055,6 @@ tsr_status tsr_frame_aggregate(tsr_frame *frame, int nkeys, const char *const *k
     s = tsr_frame_groupby(frame, nkeys, keys, p.naggs, p.aggs, options, &g);
   /* Items: expressions become columns (programs over g), then bare
    * aggregates are renamed (each entry once; a second use is a copy). */
-  bool computed = false;
   bool *claimed = NULL;
   if (s == TSR_OK)
     s = tsr_alloc(frame->ctx, (size_t)(p.naggs ? p.naggs : 1), (void **)&claimed);
@@ -1077,7 +1078,6 @@ tsr_status tsr_frame_aggregate(tsr_frame *frame, int nkeys, const char *const *k
     if (s == TSR_OK)
       s = step(&g, tsr__colprog_assign(b.prog, v, names[k], &next), &next);
     tsr__colprog_destroy(&b.prog);
-    computed = true;
     k++;
   }
   for (int i = 0; i < p.naggs; i++) /* free the marks for the renames */
@@ -1102,12 +1102,6 @@ tsr_status tsr_frame_aggregate(tsr_frame *frame, int nkeys, const char *const *k
   tsr_frame *sel = NULL;
   if (s == TSR_OK)
     s = tsr_frame_select(g, nnames, names, &sel);
-  if (s == TSR_OK && computed) { /* the expressions computed now, like the aggregates */
-    tsr_frame *held = NULL;
-    s = tsr_frame_persist(sel, NULL, &held);
-    tsr_frame_destroy(&sel);
-    sel = held;
-  }
   tsr_frame_destroy(&g);
   tsr_free(frame->ctx, p.toks);
   tsr__query_arena_free(&p.arena);
