@@ -169,6 +169,21 @@ TSR_API const tsr_run_stats *tsr_taskgraph_stats(const tsr_taskgraph *graph);
 /* Prints the statistics as a short human-readable table. */
 TSR_API TSR_NODISCARD tsr_status tsr_run_stats_print(const tsr_run_stats *stats, FILE *out);
 
+/* The context's run observer: for every task graph the context runs whose
+ * options ask for neither progress nor a trace (the computes inside
+ * group-by, join and sort calls, and computes given no options), `run`'s
+ * progress callback and trace apply, and `on_stats` (if not NULL) is called
+ * after each successful run with its statistics (valid during the call).
+ * The trace gathers every run into one Chrome trace file, one process track
+ * per run ("graph 3 (585 tasks)") on one time line; it is written
+ * (atomically) when the observer is replaced or removed (both NULL) — the
+ * status of that call tells whether it was — or when the context is
+ * destroyed.  Under MPI each rank writes its own file (run.rank1.json).
+ * TSR_EINVAL for a NULL ctx or an empty trace path; TSR_EIO. */
+TSR_API TSR_NODISCARD tsr_status tsr_ctx_set_run_observer(
+    tsr_ctx *ctx, const tsr_run_options *run,
+    void (*on_stats)(const tsr_run_stats *stats, void *user), void *user);
+
 /* Writes the graph in Graphviz DOT: one node per task labelled with its
  * kernel and id, one edge per input.  Written atomically (a temporary file
  * renamed into place).  TSR_EIO names the path on failure. */

@@ -50,6 +50,15 @@ int cli_finish(int rc);
 /* Compute options implementing --progress, --trace, --graph and --stats
  * (the statistics are printed to stderr after the run). */
 tsr_compute_options cli_compute_options(const cli_common *c);
+/* The same for every run of a job whose pipeline breakers (group-by, join,
+ * sort) compute inside their calls: --progress, --trace and --stats become
+ * the context's run observer (tsr_ctx_set_run_observer: one statistics
+ * table per run, every run in one trace file), and *co carries --graph,
+ * which describes the final compute only. */
+tsr_status cli_observe(tsr_ctx *ctx, const cli_common *c, tsr_compute_options *co);
+/* Removes the observer, writing its trace (collective); false (reported)
+ * when that failed. */
+bool cli_observe_end(tsr_ctx *ctx);
 
 /* Under mpirun/srun: this process's rank (0 otherwise).  Only rank 0
  * prints results, progress, statistics and the errors every rank agreed

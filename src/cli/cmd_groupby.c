@@ -98,12 +98,14 @@ int cmd_groupby(int argc, char **argv) {
   tsr_csv_options ro = cli_csv_read_options(&job.csv);
   tsr_frame *f = NULL, *g = NULL;
   int rc = CLI_FAILED;
-  tsr_status s = tsr_frame_read_csv(ctx, src, &ro, &f);
+  tsr_compute_options co;
+  tsr_status s = cli_observe(ctx, &c, &co);
+  if (s == TSR_OK)
+    s = tsr_frame_read_csv(ctx, src, &ro, &f);
   if (cli_check(ctx, s)) {
     s = tsr_frame_aggregate(f, nkeys, keys, agg, NULL, &g);
     tsr_frame_destroy(&f); /* the input's chunks are not needed any more */
     if (cli_check(ctx, s)) {
-      tsr_compute_options co = cli_compute_options(&c);
       s = tsr_frame_write_csv(g, dst, cli_csv_delimiter(dst), job.csv.overwrite, &co);
       rc = s == TSR_OK ? CLI_OK : cli_fail(s);
     }
@@ -113,6 +115,8 @@ int cmd_groupby(int argc, char **argv) {
            tsr_frame_ncols(g));
   tsr_frame_destroy(&g);
   tsr_frame_destroy(&f);
+  if (!cli_observe_end(ctx) && rc == CLI_OK)
+    rc = CLI_FAILED;
   tsr_ctx_destroy(&ctx);
   return rc;
 }

@@ -354,6 +354,11 @@ int cmd_query(int argc, char **argv) {
     rc = CLI_FAILED;
     goto done;
   }
+  tsr_compute_options co;
+  if (!cli_check(ctx, cli_observe(ctx, &c, &co))) {
+    rc = CLI_FAILED;
+    goto done;
+  }
   if (from_stdin && !cli_check(ctx, cli_share_text(ctx, &sql, &sql_len))) {
     rc = CLI_FAILED;
     goto done;
@@ -391,7 +396,6 @@ int cmd_query(int argc, char **argv) {
       rc = cli_error("--out: the last statement gives no rows to write");
     goto done;
   }
-  tsr_compute_options co = cli_compute_options(&c);
   if (out != NULL) {
     s = write_out(result, out, overwrite, &co);
     if (cli_check(ctx, s) && !c.quiet && cli_rank == 0)
@@ -412,6 +416,8 @@ int cmd_query(int argc, char **argv) {
 done:
   tsr_frame_destroy(&result);
   tsr_sql_session_destroy(&session);
+  if (ctx != NULL && !cli_observe_end(ctx) && rc == CLI_OK)
+    rc = CLI_FAILED;
   tsr_ctx_destroy(&ctx);
   free(sql);
   free(tables);

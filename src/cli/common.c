@@ -435,6 +435,19 @@ tsr_compute_options cli_compute_options(const cli_common *c) {
   return o;
 }
 
+tsr_status cli_observe(tsr_ctx *ctx, const cli_common *c, tsr_compute_options *co) {
+  tsr_compute_options all = cli_compute_options(c);
+  memset(co, 0, sizeof *co);
+  co->dot_path = all.dot_path;
+  if (all.run.progress == NULL && all.run.trace_path == NULL && all.on_stats == NULL)
+    return TSR_OK;
+  return tsr_ctx_set_run_observer(ctx, &all.run, all.on_stats, all.stats_user);
+}
+
+bool cli_observe_end(tsr_ctx *ctx) {
+  return cli_check(ctx, tsr_ctx_set_run_observer(ctx, NULL, NULL, NULL));
+}
+
 /* The whole file ("-": standard input) plus a NUL; *len is the number of
  * bytes read (NUL bytes of the file included: the parser reports them).
  * NULL with errno set on failure (EISDIR for a directory). */

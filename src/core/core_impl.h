@@ -66,6 +66,9 @@ struct tsr_ctx {
   /* The distribution state (dist/), made on first use; core only frees it. */
   void *dist;
   void (*dist_free)(void *dist);
+  /* The run observer (sched/observe.c); core only frees it. */
+  void *observer;
+  void (*observer_free)(void *observer);
 };
 
 /* The context's distribution state (dist/comm.c): NULL until set. */

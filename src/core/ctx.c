@@ -274,6 +274,8 @@ tsr_status tsr_ctx_create(tsr_ctx **out) {
 void tsr_ctx_destroy(tsr_ctx **ctx) {
   if (ctx == NULL || *ctx == NULL)
     return;
+  if ((*ctx)->observer_free != NULL)
+    (*ctx)->observer_free((*ctx)->observer);
   if ((*ctx)->dist_free != NULL)
     (*ctx)->dist_free((*ctx)->dist);
   uint64_t leaked = atomic_load(&(*ctx)->alloc.current);

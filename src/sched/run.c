@@ -294,10 +294,34 @@ static void free_chunks(tsr_taskgraph *g, void **bufs) {
   tsr_free(g->ctx, bufs);
 }
 
+/* The path a run's trace goes to: under MPI each rank writes its own,
+ * run.json -> run.rank1.json (*owned: allocated, or NULL). */
+static tsr_status trace_path(const tsr__run *run, const char *p, char **owned, const char **path) {
+  *owned = NULL;
+  *path = p;
+  if (run->xfer == NULL)
+    return TSR_OK;
+  size_t len = strlen(p), size = len + 32;
+  bool json = len >= 5 && strcmp(p + len - 5, ".json") == 0;
+  TSR_TRY(tsr_alloc(run->g->ctx, size, (void **)owned));
+  snprintf(*owned, size, "%.*s.rank%d%s", (int)(json ? len - 5 : len), p, run->g->stats.rank,
+           json ? ".json" : "");
+  *path = *owned;
+  return TSR_OK;
+}
+
 tsr_status tsr_taskgraph_run_ex(tsr_taskgraph *g, const tsr_run_options *opts) {
   TSR_CHECK(g != NULL, TSR_EINVAL, "tsr_taskgraph_run: graph is NULL");
   TSR_CHECK(opts == NULL || opts->trace_path == NULL || opts->trace_path[0] != '\0', TSR_EINVAL,
             "tsr_taskgraph_run: options->trace_path is empty");
+  /* Options that ask for neither progress nor a trace: the context's
+   * observer's, if it has one (its statistics callback after the run). */
+  tsr__observer *observer = NULL;
+  if (opts == NULL || (opts->progress == NULL && opts->trace_path == NULL)) {
+    observer = tsr__observer_of(g->ctx);
+    if (observer != NULL)
+      opts = &observer->run;
+  }
   tsr__taskgraph_free_outputs(g);
   memset(&g->stats, 0, sizeof g->stats);
   g->stats.tasks = g->stats.tasks_cancelled = g->n_tasks; /* until a run says otherwise */
@@ -330,21 +354,13 @@ tsr_status tsr_taskgraph_run_ex(tsr_taskgraph *g, const tsr_run_options *opts) {
   collect_stats(&run, seconds);
   tsr_status trace_status = TSR_OK;
   if (run.trace != NULL) {
-    /* Under MPI each rank writes its own trace: run.json -> run.rank1.json. */
-    const char *p = opts->trace_path;
-    char *path = NULL; /* as long as the name needs */
-    if (run.xfer != NULL) {
-      size_t len = strlen(p), size = len + 32;
-      bool json = len >= 5 && strcmp(p + len - 5, ".json") == 0;
-      trace_status = tsr_alloc(g->ctx, size, (void **)&path);
-      if (trace_status == TSR_OK)
-        snprintf(path, size, "%.*s.rank%d%s", (int)(json ? len - 5 : len), p, g->stats.rank,
-                 json ? ".json" : "");
-      p = path;
-    }
+    char *owned = NULL;
+    const char *path = NULL;
+    trace_status = trace_path(&run, opts->trace_path, &owned, &path);
     if (trace_status == TSR_OK)
-      trace_status = tsr__trace_write(&run, p);
-    tsr_free(g->ctx, path);
+      trace_status = observer != NULL ? tsr__trace_append(&observer->log, &run, path)
+                                      : tsr__trace_write(&run, path);
+    tsr_free(g->ctx, owned);
   }
   run_free(&run);
   if (status != TSR_OK || trace_status != TSR_OK) {
@@ -356,5 +372,7 @@ tsr_status tsr_taskgraph_run_ex(tsr_taskgraph *g, const tsr_run_options *opts) {
   g->outputs = run.bufs;
   g->n_outputs = g->n_tasks;
   g->have_outputs = true;
+  if (observer != NULL && observer->on_stats != NULL)
+    observer->on_stats(&g->stats, observer->user);
   return TSR_OK;
 }

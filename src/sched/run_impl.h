@@ -9,6 +9,7 @@
 #ifndef TSR_RUN_IMPL_H
 #define TSR_RUN_IMPL_H
 
+#include "core/atomic_file.h"
 #include "deque.h"
 #include "taskgraph_impl.h"
 
@@ -144,5 +145,27 @@ tsr_status tsr__exec_omp(tsr__run *run);
 
 /* Writes the Chrome trace of a run. */
 tsr_status tsr__trace_write(const tsr__run *run, const char *path);
+
+/* Several runs in one trace file (trace.c): opened at the first run, each
+ * run appended as a process track of its own, written (atomically) by
+ * tsr__trace_close. */
+typedef struct tsr__trace_log {
+  tsr__atomic_file file;
+  bool open;
+  double t0; /* the first run's start */
+  int runs;
+} tsr__trace_log;
+tsr_status tsr__trace_append(tsr__trace_log *log, const tsr__run *run, const char *path);
+tsr_status tsr__trace_close(tsr__trace_log *log);
+
+/* The context's run observer (observe.c, tsr_ctx_set_run_observer), or
+ * NULL; it applies to runs whose options give neither progress nor trace. */
+typedef struct tsr__observer {
+  tsr_run_options run; /* progress; trace_path (its own copy) */
+  void (*on_stats)(const tsr_run_stats *stats, void *user);
+  void *user;
+  tsr__trace_log log;
+} tsr__observer;
+tsr__observer *tsr__observer_of(tsr_ctx *ctx);
 
 #endif /* TSR_RUN_IMPL_H */

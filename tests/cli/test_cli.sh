@@ -580,6 +580,12 @@ check query-markdown 0 '^\| k \| n \|$' '^$' -- "$tessera" query --format markdo
 check query-tsv 0 $'^b\ty,z$' '^$' -- "$tessera" query --format tsv "SELECT k, s FROM 'q.csv' WHERE k = 'b'"
 printf 'CREATE TABLE q AS SELECT * FROM '"'"'q.csv'"'"';\n-- a comment\nSELECT count(*) AS n FROM q WHERE v IS NULL;\n' > job.sql
 check query-script 0 '^n$' '^$' -- "$tessera" query --format csv -f job.sql
+# --stats and --trace cover every run of a query, not only the last: the
+# group-by and the sort compute inside their calls (three runs at least).
+check query-stats 0 '^k,t$' 'frame_groupby' -- "$tessera" query --stats --trace qt.json --format csv "SELECT k, sum(v) AS t FROM 'q.csv' GROUP BY k ORDER BY t"
+runs=$("$tessera" query --stats "SELECT k, sum(v) AS t FROM 'q.csv' GROUP BY k ORDER BY t" 2>&1 >/dev/null | grep -c '^run: ')
+tracks=$(python3 -c 'import json; print(sum(e["name"] == "process_name" for e in json.load(open("qt.json"))["traceEvents"]))')
+if (( runs < 3 || tracks != runs )); then echo "FAIL query-stats-runs: $runs stats tables, $tracks trace tracks"; failures=$((failures + 1)); else echo "ok   query-stats-runs"; fi
 check query-explain 0 '^  *SCAN q\.csv' '^$' -- "$tessera" query "EXPLAIN SELECT k FROM 'q.csv' WHERE v > 1"
 check query-out 0 '^wrote res\.csv' '^$' -- "$tessera" query --out res.csv "SELECT k, v FROM 'q.csv' WHERE v >= 2"
 if [[ "$(cat res.csv)" != $'k,v\nb,2\na,3' ]]; then echo "FAIL query-out-content: $(cat res.csv)"; failures=$((failures + 1)); else echo "ok   query-out-content"; fi

@@ -6,7 +6,9 @@
  * otherwise; an unwritable path is TSR_EIO naming it and leaves no file);
  * the DOT export (one node line per task, one "tA -> tB" line per input
  * edge, compared with the graph built; an unwritable path is TSR_EIO naming
- * it and leaves nothing behind); and tsr_run_stats_print. */
+ * it and leaves nothing behind); the context's run observer (its statistics
+ * callback and one trace file for the runs without options of their own);
+ * and tsr_run_stats_print. */
 #include "sched_helpers.h"
 
 #include <dirent.h>
@@ -264,6 +266,82 @@ static void test_observe__chrome_trace(void **state) {
   sched_dag_free(&d);
 }
 
+/* ---- the context's run observer -------------------------------------------------- */
+
+static void count_stats(const tsr_run_stats *stats, void *user) {
+  int *calls = user;
+  (*calls)++;
+  assert_true(stats->tasks > 0);
+}
+
+static void test_observe__run_observer(void **state) {
+  tsr_ctx *ctx = *state;
+  const uint32_t n = 50;
+  sched_dag d;
+  sched_dag_random(&d, n, 77, 3);
+  sched_kernel_info infos[3];
+  memset(infos, 0, sizeof infos);
+  tsr_taskgraph *g = NULL;
+  sched_build(ctx, &d, 3, infos, &g);
+  char dir[64], path[128], own[128], listing[1024];
+  make_temp_dir(dir, sizeof dir);
+  snprintf(path, sizeof path, "%s/all.json", dir);
+  snprintf(own, sizeof own, "%s/own.json", dir);
+  int calls = 0;
+  tsr_run_options o = {.trace_path = path};
+  assert_ok(tsr_ctx_set_run_observer(ctx, &o, count_stats, &calls));
+  /* Three runs without options of their own, one with an own trace (not
+   * observed), one with options asking for neither (observed). */
+  assert_ok(tsr_taskgraph_run(g));
+  assert_ok(tsr_taskgraph_run_ex(g, NULL));
+  tsr_run_options mine = {.trace_path = own};
+  assert_ok(tsr_taskgraph_run_ex(g, &mine));
+  tsr_run_options none = {0};
+  assert_ok(tsr_taskgraph_run_ex(g, &none));
+  assert_int_equal(calls, 3);
+  assert_false(file_exists(path)); /* written when the observer goes */
+  assert_true(file_exists(own));
+  assert_ok(tsr_ctx_set_run_observer(ctx, NULL, NULL, NULL));
+  assert_ok(tsr_taskgraph_run(g)); /* no observer any more */
+  assert_int_equal(calls, 3);
+  char *text = read_file(path, NULL);
+  assert_non_null(strstr(text, "\"traceEvents\""));
+  assert_int_equal(count_occurrences(text, "\"ph\":\"X\""), 3 * n);
+  assert_int_equal(count_occurrences(text, "\"process_name\""), 3);
+  assert_non_null(strstr(text, "graph 3 (50 tasks)"));
+  free(text);
+  text = read_file(own, NULL);
+  assert_int_equal(count_occurrences(text, "\"ph\":\"X\""), n);
+  free(text);
+  if (have_python3()) { /* valid JSON */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "python3 -c 'import json,sys; json.load(open(sys.argv[1]))' '%s'",
+             path);
+    assert_int_equal(system(cmd), 0);
+  }
+  /* Statistics only; then an empty trace path and an unwritable one. */
+  assert_ok(tsr_ctx_set_run_observer(ctx, NULL, count_stats, &calls));
+  assert_ok(tsr_taskgraph_run(g));
+  assert_int_equal(calls, 4);
+  tsr_run_options empty = {.trace_path = ""};
+  assert_fails(tsr_ctx_set_run_observer(ctx, &empty, NULL, NULL), TSR_EINVAL, "trace_path");
+  snprintf(own, sizeof own, "%s/no/such/dir/t.json", dir);
+  tsr_run_options bad = {.trace_path = own};
+  assert_ok(tsr_ctx_set_run_observer(ctx, &bad, NULL, NULL));
+  assert_fails(tsr_taskgraph_run(g), TSR_EIO, own);
+  assert_ok(tsr_ctx_set_run_observer(ctx, NULL, NULL, NULL));
+  assert_fails(tsr_ctx_set_run_observer(NULL, NULL, NULL, NULL), TSR_EINVAL, "ctx");
+  list_dir(dir, listing, sizeof listing);
+  assert_string_equal(listing, "all.json|own.json");
+  snprintf(path, sizeof path, "%s/all.json", dir);
+  assert_int_equal(unlink(path), 0);
+  snprintf(path, sizeof path, "%s/own.json", dir);
+  assert_int_equal(unlink(path), 0);
+  assert_int_equal(rmdir(dir), 0);
+  tsr_taskgraph_destroy(&g);
+  sched_dag_free(&d);
+}
+
 /* ---- DOT export --------------------------------------------------------------- */
 
 static int compare_edges(const void *a, const void *b) {
@@ -396,6 +474,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_observe__progress_callback, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_observe__chrome_trace, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_observe__run_observer, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_observe__dot_export, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_observe__stats_print, test_ctx_setup, test_ctx_teardown),
