@@ -8,15 +8,6 @@
 
 const char *const ids[N_WORKLOADS] = {"A1", "A2", "A3", "A4", "A5", "A6"};
 
-void (*die_hook)(void);
-
-void die(const char *what, tsr_status s) {
-  fprintf(stderr, "error: %s: %s: %s\n", what, tsr_status_name(s), tsr_last_error());
-  if (die_hook != NULL)
-    die_hook();
-  exit(1);
-}
-
 /* ---- sizes (arrays_peers.py's scaled()) ----------------------------------- */
 
 sizes scaled(int w, double scale) {
@@ -59,8 +50,8 @@ double *random_buffer(int64_t n, uint64_t seed) {
   double *p = malloc((size_t)n * sizeof *p);
   if (p == NULL) {
     fprintf(stderr, "error: cannot allocate %lld doubles for the inputs\n", (long long)n);
-    if (die_hook != NULL)
-      die_hook();
+    if (bench_die_hook != NULL)
+      bench_die_hook();
     exit(1);
   }
   tsr_random_fill_uniform(seed, 0, (size_t)n, p);

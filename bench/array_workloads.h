@@ -16,20 +16,11 @@
 
 #include <tessera/tessera.h>
 
+#include "bench_common.h"
+
 #define N_WORKLOADS 6
 /* "A1" .. "A6"; workload w (0-based) is ids[w]. */
 extern const char *const ids[N_WORKLOADS];
-
-/* Prints "error: WHAT: STATUS: tsr_last_error()" and exits with status 1
- * (after calling die_hook when it is set: bench_dist aborts MPI there). */
-void die(const char *what, tsr_status s);
-extern void (*die_hook)(void);
-#define CHECK(expr)         \
-  do {                      \
-    tsr_status s_ = (expr); \
-    if (s_ != TSR_OK)       \
-      die(#expr, s_);       \
-  } while (0)
 
 /* ---- sizes ----------------------------------------------------------------- */
 

@@ -48,15 +48,6 @@ static void on_stats(const tsr_run_stats *s, void *user) {
   }
 }
 
-#define CHECK(x)                                                               \
-  do {                                                                         \
-    tsr_status s_ = (x);                                                       \
-    if (s_ != TSR_OK) {                                                        \
-      fprintf(stderr, "%s failed: %s\n", #x, tsr_last_error());               \
-      exit(1);                                                                 \
-    }                                                                          \
-  } while (0)
-
 int main(int argc, char **argv) {
   long rows = 10000000, threads = 2, chunk_rows = 1 << 17, reps = 5;
   for (int i = 1; i + 1 < argc; i += 2) {

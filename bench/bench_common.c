@@ -71,3 +71,12 @@ long bench_parse_long(const char *option, const char *value, long lo, long hi) {
   }
   return v;
 }
+
+void (*bench_die_hook)(void);
+
+void bench_die(const char *what, tsr_status s) {
+  fprintf(stderr, "error: %s: %s: %s\n", what, tsr_status_name(s), tsr_last_error());
+  if (bench_die_hook != NULL)
+    bench_die_hook();
+  exit(1);
+}

@@ -297,7 +297,7 @@ static bool cpus_suffice(const world *wd, int threads) {
 
 int main(int argc, char **argv) {
   options o = parse(argc, argv);
-  die_hook = abort_mpi;
+  bench_die_hook = abort_mpi;
   tsr_ctx *ctx;
   CHECK(tsr_ctx_create(&ctx));
   CHECK(tsr_ctx_set_threads(ctx, o.threads));

@@ -22,15 +22,6 @@
 
 #include "bench_common.h"
 
-#define CHECK(expr)                                                                              \
-  do {                                                                                           \
-    tsr_status s_ = (expr);                                                                      \
-    if (s_ != TSR_OK) {                                                                          \
-      fprintf(stderr, "bench_hdf5: %s: %s: %s\n", #expr, tsr_status_name(s_), tsr_last_error()); \
-      exit(1);                                                                                   \
-    }                                                                                            \
-  } while (0)
-
 static double time_sum(tsr_ctx *ctx, const char *path, const char *name, const int64_t *chunks,
                        int reps, double *value) {
   double t[16];

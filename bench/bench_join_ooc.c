@@ -19,17 +19,6 @@
 
 #include "bench_common.h"
 
-static void die(tsr_status st, const char *what) {
-  fprintf(stderr, "bench_join_ooc: %s: %s: %s\n", what, tsr_status_name(st), tsr_last_error());
-  exit(1);
-}
-#define CHECK(expr)          \
-  do {                       \
-    tsr_status st_ = (expr); \
-    if (st_ != TSR_OK)       \
-      die(st_, #expr);       \
-  } while (0)
-
 static double peak_rss_mib(void) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);

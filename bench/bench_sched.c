@@ -98,30 +98,21 @@ typedef struct tessera_times {
   double build, run, rerun, bytes;
 } tessera_times;
 
-static void die(const char *what) {
-  fprintf(stderr, "error: %s: %s\n", what, tsr_last_error());
-  exit(1);
-}
-
 static tessera_times time_tessera(tsr_ctx *ctx, const plain_graph *p) {
   tessera_times t;
   double t0 = bench_now();
   tsr_taskgraph *g;
   uint32_t k, id;
-  if (tsr_taskgraph_create(ctx, &g) != TSR_OK ||
-      tsr_taskgraph_add_kernel(g, "empty", empty_kernel, NULL, &k) != TSR_OK)
-    die("building");
+  CHECK(tsr_taskgraph_create(ctx, &g));
+  CHECK(tsr_taskgraph_add_kernel(g, "empty", empty_kernel, NULL, &k));
   for (uint32_t i = 0; i < p->n; i++)
-    if (tsr_taskgraph_add_task(g, k, p->in + p->off[i], p->off[i + 1] - p->off[i], NULL, 0, 0,
-                               &id) != TSR_OK)
-      die("building");
+    CHECK(tsr_taskgraph_add_task(g, k, p->in + p->off[i], p->off[i + 1] - p->off[i], NULL, 0, 0,
+                                 &id));
   double t1 = bench_now();
-  if (tsr_taskgraph_run(g) != TSR_OK)
-    die("running");
+  CHECK(tsr_taskgraph_run(g));
   double t2 = bench_now();
   t.bytes = (double)tsr_taskgraph_stats(g)->peak_bytes / p->n;
-  if (tsr_taskgraph_run(g) != TSR_OK)
-    die("re-running");
+  CHECK(tsr_taskgraph_run(g));
   double t3 = bench_now();
   tsr_taskgraph_destroy(&g);
   t.build = (t1 - t0) / p->n * 1e9;
@@ -184,10 +175,9 @@ int main(int argc, char **argv) {
     }
   }
   tsr_ctx *ctx;
-  if (tsr_ctx_create(&ctx) != TSR_OK)
-    die("creating the context");
-  if (threads > 0 && tsr_ctx_set_threads(ctx, (int)threads) != TSR_OK)
-    die("--threads");
+  CHECK(tsr_ctx_create(&ctx));
+  if (threads > 0)
+    CHECK(tsr_ctx_set_threads(ctx, (int)threads));
   int nthreads = tsr_ctx_threads(ctx);
   double stream = bench_stream_triad(1u << 24, nthreads, 10);
   printf("# bench_sched (A8): empty kernels, %d threads, medians of %ld runs\n", nthreads, reps);
