@@ -36,6 +36,7 @@ static tsr__sql_plan *node(tsr__sql_binder *b, tsr__sql_plan_kind kind, tsr__sql
   p->cols = alloc(b, (size_t)ncols * sizeof *p->cols);
   p->limit = -1;
   p->rows = -1;
+  p->est_rows = -1;
   return p->cols ? p : NULL;
 }
 
@@ -226,7 +227,8 @@ static tsr_status scan_path(tsr__sql_binder *b, const char *path, int32_t pos, c
   int n = 0;
   const char **names = NULL;
   tsr_frame *f = NULL;
-  tsr_status st = tsr__sql_path_schema(b, path, &n, &names, &f);
+  int64_t est = -1;
+  tsr_status st = tsr__sql_path_schema(b, path, &n, &names, &f, &est);
   if (st != TSR_OK && st != TSR_ENOMEM)
     return tsr__query_fail(b->source, pos, st, "%s", tsr_last_error());
   TSR_TRY(st);
@@ -236,6 +238,7 @@ static tsr_status scan_path(tsr__sql_binder *b, const char *path, int32_t pos, c
   NEW_NODE(p, SQL_P_SCAN, NULL, n);
   p->path = path;
   p->label = label;
+  p->est_rows = est;
   for (int i = 0; i < n; i++) {
     p->cols[i].qual = qual;
     p->cols[i].name = names[i];
@@ -1081,14 +1084,15 @@ void tsr__sql_binder_release(tsr__sql_binder *b) {
 /* ---- build sides from estimated sizes --------------------------------------------------- */
 
 /* Rows a node gives, estimated from what is known without running it: a
- * table's row count (a frame's; a file's is not read while binding), a
+ * table's row count (a frame's; a file's as files.c estimates it), a
  * limit; -1 when unknown.  Filters keep half their input, a join its
  * larger input. */
-static int64_t estimate_rows(const tsr__sql_plan *p) {
-  int64_t l = p->left ? estimate_rows(p->left) : -1, r = p->right ? estimate_rows(p->right) : -1;
+int64_t tsr__sql_estimate_rows(const tsr__sql_plan *p) {
+  int64_t l = p->left ? tsr__sql_estimate_rows(p->left) : -1;
+  int64_t r = p->right ? tsr__sql_estimate_rows(p->right) : -1;
   switch (p->kind) {
   case SQL_P_SCAN:
-    return p->frame ? tsr_frame_nrows_known(p->frame) : -1;
+    return p->frame ? tsr_frame_nrows_known(p->frame) : p->est_rows;
   case SQL_P_ONE_ROW:
     return 1;
   case SQL_P_FILTER:
@@ -1117,7 +1121,7 @@ void tsr__sql_choose_build_sides(tsr__sql_binder *b, tsr__sql_plan *p) {
     return;
   /* the hash table is built on the right input: the smaller one, when the
    * left is known to be less than half the right */
-  int64_t l = estimate_rows(p->left), r = estimate_rows(p->right);
+  int64_t l = tsr__sql_estimate_rows(p->left), r = tsr__sql_estimate_rows(p->right);
   if (l < 0 || r < 0 || 2 * l >= r)
     return;
   tsr__sql_plan *t = p->left;
