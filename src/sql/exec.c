@@ -171,6 +171,12 @@ static tsr_status exec_project(tsr__sql_binder *b, tsr__sql_plan *p, run *r) {
   bool any = false;
   for (int i = 0; i < p->ncols; i++)
     any |= p->used == NULL || p->used[i];
+  if (p->restore) { /* the joins' columns in their written order: a new map alone */
+    for (int i = 0; i < p->ncols; i++)
+      map[i] = any && p->used != NULL && !p->used[i] ? -1 : r->colmap[p->pick[i]];
+    r->colmap = map;
+    return TSR_OK;
+  }
   int n = 0;
   for (int i = 0; i < p->ncols; i++) {
     map[i] = -1;

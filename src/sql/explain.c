@@ -131,7 +131,7 @@ static void walk(text *t, const tsr__sql_binder *b, const tsr__sql_plan *p, int 
     else if (p->est_rows >= 0) {
       char buf[32];
       tsr__sql_rows_text(p->est_rows, buf);
-      add(t, ", %s", buf);
+      add(t, "; %s", buf);
     }
     add(t, ")");
     break;

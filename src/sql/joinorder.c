@@ -371,6 +371,7 @@ static tsr_status order_chain(tsr__sql_binder *b, tsr__sql_plan **slot) {
   if (p == NULL)
     return TSR_ENOMEM;
   p->kind = SQL_P_PROJECT;
+  p->restore = true;
   p->left = joined;
   p->ncols = p->nexprs = top->ncols;
   p->cols = alloc(b, (size_t)p->ncols * sizeof *p->cols);

@@ -70,6 +70,8 @@ struct tsr__sql_plan {
   int nexprs;
   const tsr__sql_expr **exprs;
   int *pick; /* PROJECT: where exprs[i] is NULL, output column i is input column pick[i] */
+  bool restore;  /* PROJECT: picks only, restoring the written column order of reordered
+                    joins: the column map changes, the frame does not */
   int nkeys; /* AGGREGATE: group keys; JOIN: key pairs */
   /* JOIN */
   tsr__sql_join_kind join;
@@ -124,8 +126,10 @@ int64_t tsr__sql_estimate_rows(const tsr__sql_plan *p);
  * restores the written column order.  Off when b->join_order_off. */
 tsr_status tsr__sql_order_joins(tsr__sql_binder *b, tsr__sql_plan **root);
 /* Puts the smaller input of each inner join on the right, where the hash
- * table is built, when estimated sizes (known row counts) say so. */
-void tsr__sql_choose_build_sides(tsr__sql_binder *b, tsr__sql_plan *p);
+ * table is built, when estimated sizes say so; a projection above a
+ * swapped join restores its written column order (nodes above it hold
+ * copies of its columns). */
+tsr_status tsr__sql_choose_build_sides(tsr__sql_binder *b, tsr__sql_plan **slot);
 /* Releases the frames the statement's scans hold (the plan nodes are the
  * arena's), also those of a plan whose binding failed half-way. */
 void tsr__sql_binder_release(tsr__sql_binder *b);

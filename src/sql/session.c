@@ -269,7 +269,7 @@ void tsr__sql_session_set_join_order(tsr_sql_session *s, bool on) { s->join_orde
 static tsr_status bind(tsr__sql_binder *b, const tsr__sql_query *q, tsr__sql_plan **plan) {
   TSR_TRY(tsr__sql_bind_query(b, q, plan));
   TSR_TRY(tsr__sql_order_joins(b, plan));
-  tsr__sql_choose_build_sides(b, *plan);
+  TSR_TRY(tsr__sql_choose_build_sides(b, plan));
   return tsr__sql_prune(b, *plan);
 }
 
