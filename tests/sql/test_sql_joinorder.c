@@ -262,6 +262,11 @@ static void test_joinorder__cross_join_keys_and_residual(void **state) {
    * (r >= 5: 5), k = 3: v > 200 (none), k = 4: none */
   assert_string_equal(text, "n\n25\n");
   free(text);
+  /* k = 0: v = 20 r > 0; k = 1: v = 1 + 20 r > 100; k >= 2: none */
+  text = run_text("SELECT s.name, b.v FROM small s JOIN big b ON b.k = s.j WHERE b.v > s.w "
+                  "ORDER BY b.v LIMIT 3");
+  assert_string_equal(text, "name,v\nn0,20\nn0,40\nn0,60\n");
+  free(text);
 }
 
 static void test_joinorder__self_join(void **state) {
