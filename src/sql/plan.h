@@ -110,6 +110,8 @@ typedef struct tsr__sql_binder {
   int nframes, frames_cap; /* the scans' frames, released with the statement */
   tsr_frame **frames;
   bool join_order_off; /* keep inner joins in the written order (the session's switch) */
+  int njoins;          /* joins run so far: each after the first suffixes clashing names
+                          with its own number, so that no name a join made clashes later */
 } tsr__sql_binder;
 
 /* Binds a query to a plan (TSR_EPARSE / TSR_EINVAL / TSR_ENOTSUP with the

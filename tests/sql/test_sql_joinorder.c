@@ -284,6 +284,15 @@ static void test_joinorder__self_join(void **state) {
   /* every a row meets its k's ten c rows: 10 * 19900; c - a sums to zero by symmetry */
   assert_string_equal(text, "n,sa,d\n2000,199000,0\n");
   free(text);
+  /* four relations that all have a column k: the frame joins' suffixed names ("k#r") must
+   * not clash in either order; c.k = b.v gives 20 rows, of which the 5 with b.k <= 4 meet
+   * 4 a rows each, and each of those one d row */
+  plan = same_both_ways("SELECT * FROM mid c JOIN big b ON b.v = c.k JOIN mid a ON a.j = b.k "
+                        "JOIN big d ON d.v = a.k",
+                        20, NULL);
+  expect_in(plan, "join order by estimated rows: b (~200 rows), c (~20 rows), a (~20 rows), d "
+                  "(~200 rows); written: c, b, a, d");
+  free(plan);
 }
 
 static void test_joinorder__left_join_barrier(void **state) {
