@@ -65,8 +65,8 @@ static int64_t csv_estimate(const tsr__csv_format *fmt, int64_t size) {
   return (int64_t)(rows + 0.5);
 }
 
-static tsr_status csv_schema(tsr__sql_binder *b, const char *path, int *ncols,
-                             const char ***names, int64_t *est_rows) {
+static tsr_status csv_schema(tsr__sql_binder *b, const char *path, int *ncols, const char ***names,
+                             int64_t *est_rows) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return tsr_error_set(TSR_EIO, "cannot open %s: %s", path, strerror(errno));

@@ -70,8 +70,8 @@ struct tsr__sql_plan {
   int nexprs;
   const tsr__sql_expr **exprs;
   int *pick; /* PROJECT: where exprs[i] is NULL, output column i is input column pick[i] */
-  bool restore;  /* PROJECT: picks only, restoring the written column order of reordered
-                    joins: the column map changes, the frame does not */
+  bool restore; /* PROJECT: picks only, restoring the written column order of reordered
+                   joins: the column map changes, the frame does not */
   int nkeys; /* AGGREGATE: group keys; JOIN: key pairs */
   /* JOIN */
   tsr__sql_join_kind join;

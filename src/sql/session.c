@@ -23,7 +23,7 @@ struct tsr_sql_session {
   entry *entries;
   int nscripts, script_cap;
   tsr__sql_script **scripts; /* scripts whose views are in the catalog */
-  bool join_order_off;        /* tsr__sql_session_set_join_order */
+  bool join_order_off;       /* tsr__sql_session_set_join_order */
 };
 
 struct tsr__sql_catalog {
