@@ -61,6 +61,9 @@ typedef struct tsr__csv_format {
   int64_t dict_max;   /* < 0: no dictionaries */
   int64_t data_start; /* offset of the first data record (after BOM and header) */
   bool quotes_seen;   /* the sniffer's samples hold a quote: find blocks exactly at once */
+  /* the sniffer's data records of the expected field count and their bytes
+   * (newlines included): the SQL planner's row estimate for the file */
+  int64_t sample_records, sample_bytes;
 } tsr__csv_format;
 
 /* Sniffs the dialect, header, column names and types of the open file

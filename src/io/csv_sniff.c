@@ -195,6 +195,7 @@ tsr_status tsr__csv_sniff(tsr_ctx *ctx, int fd, int64_t size, int header_given,
     fmt->quote = '"';
   fmt->data_start = (int64_t)bom;
   fmt->nfields = 0;
+  fmt->sample_records = fmt->sample_bytes = 0;
   if (h0 == hend)
     goto done; /* empty */
   if (fmt->delim == 0) {
@@ -275,12 +276,15 @@ tsr_status tsr__csv_sniff(tsr_ctx *ctx, int fd, int64_t size, int header_given,
         p += *p == '\n' ? 1 : 2;
         continue;
       }
+      const char *rec = p;
       int k =
           sample_record(p, end, fmt->delim, fmt->quote, fields, SNIFF_MAX_FIELDS, &p, &complete);
       if (!complete && !at_eof)
         break; /* a partial record at a window's end */
       if (k != nf)
         continue;
+      fmt->sample_records++;
+      fmt->sample_bytes += p - rec;
       for (int i = 0; i < nf; i++)
         if (!is_null_text(fmt, &fields[i])) {
           tsr_coltype t = classify(fields[i].s, fields[i].n);

@@ -36,6 +36,7 @@ static tsr__sql_plan *node(tsr__sql_binder *b, tsr__sql_plan_kind kind, tsr__sql
   p->cols = alloc(b, (size_t)ncols * sizeof *p->cols);
   p->limit = -1;
   p->rows = -1;
+  p->est_rows = -1;
   return p->cols ? p : NULL;
 }
 
@@ -226,7 +227,8 @@ static tsr_status scan_path(tsr__sql_binder *b, const char *path, int32_t pos, c
   int n = 0;
   const char **names = NULL;
   tsr_frame *f = NULL;
-  tsr_status st = tsr__sql_path_schema(b, path, &n, &names, &f);
+  int64_t est = -1;
+  tsr_status st = tsr__sql_path_schema(b, path, &n, &names, &f, &est);
   if (st != TSR_OK && st != TSR_ENOMEM)
     return tsr__query_fail(b->source, pos, st, "%s", tsr_last_error());
   TSR_TRY(st);
@@ -236,6 +238,7 @@ static tsr_status scan_path(tsr__sql_binder *b, const char *path, int32_t pos, c
   NEW_NODE(p, SQL_P_SCAN, NULL, n);
   p->path = path;
   p->label = label;
+  p->est_rows = est;
   for (int i = 0; i < n; i++) {
     p->cols[i].qual = qual;
     p->cols[i].name = names[i];
@@ -1081,14 +1084,15 @@ void tsr__sql_binder_release(tsr__sql_binder *b) {
 /* ---- build sides from estimated sizes --------------------------------------------------- */
 
 /* Rows a node gives, estimated from what is known without running it: a
- * table's row count (a frame's; a file's is not read while binding), a
+ * table's row count (a frame's; a file's as files.c estimates it), a
  * limit; -1 when unknown.  Filters keep half their input, a join its
  * larger input. */
-static int64_t estimate_rows(const tsr__sql_plan *p) {
-  int64_t l = p->left ? estimate_rows(p->left) : -1, r = p->right ? estimate_rows(p->right) : -1;
+int64_t tsr__sql_estimate_rows(const tsr__sql_plan *p) {
+  int64_t l = p->left ? tsr__sql_estimate_rows(p->left) : -1;
+  int64_t r = p->right ? tsr__sql_estimate_rows(p->right) : -1;
   switch (p->kind) {
   case SQL_P_SCAN:
-    return p->frame ? tsr_frame_nrows_known(p->frame) : -1;
+    return p->frame ? tsr_frame_nrows_known(p->frame) : p->est_rows;
   case SQL_P_ONE_ROW:
     return 1;
   case SQL_P_FILTER:
@@ -1108,38 +1112,41 @@ static int64_t estimate_rows(const tsr__sql_plan *p) {
   }
 }
 
-void tsr__sql_choose_build_sides(tsr__sql_binder *b, tsr__sql_plan *p) {
+tsr_status tsr__sql_choose_build_sides(tsr__sql_binder *b, tsr__sql_plan **slot) {
+  tsr__sql_plan *p = *slot;
   if (p == NULL)
-    return;
-  tsr__sql_choose_build_sides(b, p->left);
-  tsr__sql_choose_build_sides(b, p->right);
+    return TSR_OK;
+  TSR_TRY(tsr__sql_choose_build_sides(b, &p->left));
+  TSR_TRY(tsr__sql_choose_build_sides(b, &p->right));
   if (p->kind != SQL_P_JOIN || p->join != SQL_JOIN_INNER || p->nkeys == 0)
-    return;
+    return TSR_OK;
   /* the hash table is built on the right input: the smaller one, when the
    * left is known to be less than half the right */
-  int64_t l = estimate_rows(p->left), r = estimate_rows(p->right);
+  int64_t l = tsr__sql_estimate_rows(p->left), r = tsr__sql_estimate_rows(p->right);
   if (l < 0 || r < 0 || 2 * l >= r)
-    return;
+    return TSR_OK;
+  /* above: the written column order (with the hidden side of USING keys),
+   * which the nodes above copied */
+  int nl = p->left->ncols, nr = p->right->ncols;
+  tsr__sql_plan *w;
+  NEW_NODE(w, SQL_P_PROJECT, p, p->ncols);
+  memcpy(w->cols, p->cols, (size_t)p->ncols * sizeof *w->cols);
+  w->restore = true;
+  w->nexprs = p->ncols;
+  w->exprs = alloc(b, (size_t)p->ncols * sizeof *w->exprs);
+  w->pick = alloc(b, (size_t)p->ncols * sizeof *w->pick);
+  if (w->exprs == NULL || w->pick == NULL)
+    return TSR_ENOMEM;
+  for (int i = 0; i < p->ncols; i++)
+    w->pick[i] = i < nl ? nr + i : i - nl;
   tsr__sql_plan *t = p->left;
   p->left = p->right;
   p->right = t;
   const tsr__sql_expr **k = p->left_keys;
   p->left_keys = p->right_keys;
   p->right_keys = k;
-  /* the output columns follow the inputs (SQL names them, so nothing above
-   * depends on their order; `*` was expanded into names while binding) */
-  int nl = p->left->ncols, nr = p->right->ncols;
-  memcpy(p->cols, p->left->cols, (size_t)nl * sizeof *p->cols);
-  memcpy(p->cols + nl, p->right->cols, (size_t)nr * sizeof *p->cols);
-  if (p->using_join)
-    for (int i = 0; i < p->nkeys; i++) {
-      /* the hidden side of a USING key moves with its input: keep it on the right */
-      int lc, rc;
-      if (tsr__sql_resolve(b, nl, p->cols, p->left_keys[i], &lc) == TSR_OK &&
-          tsr__sql_resolve(b, nr, p->cols + nl, p->right_keys[i], &rc) == TSR_OK) {
-        p->cols[lc].hidden = false;
-        p->cols[nl + rc].hidden = true;
-      }
-      tsr_error_clear();
-    }
+  memcpy(p->cols, p->left->cols, (size_t)nr * sizeof *p->cols);
+  memcpy(p->cols + nr, p->right->cols, (size_t)nl * sizeof *p->cols);
+  *slot = w;
+  return TSR_OK;
 }

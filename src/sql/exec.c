@@ -171,6 +171,12 @@ static tsr_status exec_project(tsr__sql_binder *b, tsr__sql_plan *p, run *r) {
   bool any = false;
   for (int i = 0; i < p->ncols; i++)
     any |= p->used == NULL || p->used[i];
+  if (p->restore) { /* the joins' columns in their written order: a new map alone */
+    for (int i = 0; i < p->ncols; i++)
+      map[i] = any && p->used != NULL && !p->used[i] ? -1 : r->colmap[p->pick[i]];
+    r->colmap = map;
+    return TSR_OK;
+  }
   int n = 0;
   for (int i = 0; i < p->ncols; i++) {
     map[i] = -1;
@@ -546,7 +552,14 @@ static tsr_status exec_join(tsr__sql_binder *b, tsr__sql_plan *p, bool analyze, 
         [SQL_JOIN_SEMI] = TSR_JOIN_SEMI,   [SQL_JOIN_ANTI] = TSR_JOIN_ANTI,
         [SQL_JOIN_CROSS] = TSR_JOIN_INNER,
     };
-    tsr_join_options o = {.suffix_left = "#l", .suffix_right = "#r"};
+    /* a name an earlier join suffixed ("k#r") may meet the same suffix again: the
+     * statement's first join suffixes "#l" / "#r", the n-th "#l<n>" / "#r<n>" */
+    char sl[24] = "#l", sr[24] = "#r";
+    if (b->njoins++ > 0) {
+      snprintf(sl, sizeof sl, "#l%d", b->njoins);
+      snprintf(sr, sizeof sr, "#r%d", b->njoins);
+    }
+    tsr_join_options o = {.suffix_left = sl, .suffix_right = sr};
     st = tsr_frame_join(L.f, R.f, kinds[p->join], nk, lon_names, ron_names, &o, &out);
   }
   if (st == TSR_OK) {

@@ -1,6 +1,8 @@
 /* explain.c — EXPLAIN: a plan as an indented tree, one operator per line,
- * with its expressions as written in the query.  After EXPLAIN ANALYZE each
- * line ends with the operator's time (its inputs' excluded) and rows. */
+ * with its expressions as written in the query, the estimated rows of
+ * scans and joins (the join order's inputs), and the join order chosen.
+ * After EXPLAIN ANALYZE each line ends with the operator's time (its
+ * inputs' excluded) and rows. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +79,33 @@ static double child_seconds(const tsr__sql_plan *p) {
   return s;
 }
 
+void tsr__sql_rows_text(int64_t rows, char buf[32]) {
+  if (rows < 10000) {
+    snprintf(buf, 32, "~%lld rows", (long long)rows);
+    return;
+  }
+  double m = (double)rows;
+  int e = 0;
+  while (m >= 10) {
+    m /= 10;
+    e++;
+  }
+  if (m >= 9.95) { /* "%.1f" would round it to 10.0 */
+    m /= 10;
+    e++;
+  }
+  snprintf(buf, 32, "~%.1fe%d rows", m, e);
+}
+
+static void add_estimate(text *t, const tsr__sql_plan *p) {
+  int64_t est = tsr__sql_estimate_rows(p);
+  if (est < 0)
+    return;
+  char buf[32];
+  tsr__sql_rows_text(est, buf);
+  add(t, " (%s)", buf);
+}
+
 static void walk(text *t, const tsr__sql_binder *b, const tsr__sql_plan *p, int depth,
                  bool analyzed) {
   for (int i = 0; i < depth; i++)
@@ -99,6 +128,11 @@ static void walk(text *t, const tsr__sql_binder *b, const tsr__sql_plan *p, int 
       add(t, "%d columns", p->ncols);
     if (p->frame && tsr_frame_nrows_known(p->frame) >= 0)
       add(t, ", %lld rows", (long long)tsr_frame_nrows_known(p->frame));
+    else if (p->est_rows >= 0) {
+      char buf[32];
+      tsr__sql_rows_text(p->est_rows, buf);
+      add(t, "; %s", buf);
+    }
     add(t, ")");
     break;
   case SQL_P_ONE_ROW:
@@ -120,6 +154,8 @@ static void walk(text *t, const tsr__sql_binder *b, const tsr__sql_plan *p, int 
       if (p->cols[i].name && p->exprs[i] && p->exprs[i]->kind != SQL_E_COLUMN)
         add(t, " AS %s", p->cols[i].name);
     }
+    if (p->note != NULL)
+      add(t, " [written column order; %s]", p->note);
     break;
   case SQL_P_AGGREGATE:
     add(t, "AGGREGATE keys [");
@@ -156,6 +192,7 @@ static void walk(text *t, const tsr__sql_binder *b, const tsr__sql_plan *p, int 
       add(t, " filter ");
       expr(t, b, p->pred);
     }
+    add_estimate(t, p);
     break;
   case SQL_P_SORT:
     add(t, "SORT");

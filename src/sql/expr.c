@@ -64,6 +64,10 @@ static bool col_matches(const tsr__sql_col *c, const tsr__sql_expr *ref) {
                                : tsr__sql_name_eq(c->qual, ref->qualifier.name);
 }
 
+bool tsr__sql_col_matches(const tsr__sql_col *c, const tsr__sql_expr *ref) {
+  return col_matches(c, ref);
+}
+
 tsr_status tsr__sql_resolve(const tsr__sql_binder *b, int ncols, const tsr__sql_col *cols,
                             const tsr__sql_expr *ref, int *col) {
   *col = -1;

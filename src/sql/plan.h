@@ -61,6 +61,7 @@ struct tsr__sql_plan {
   tsr_frame *frame;  /* a reference the binder holds (tsr__sql_binder_release), or NULL: */
   const char *path;  /* a file opened when run, with the used columns only */
   const char *label; /* the table's name or path, for EXPLAIN */
+  int64_t est_rows;  /* a file's rows as estimated while binding (files.c); -1: unknown */
   bool *used;        /* per output column: read by something above (tsr__sql_prune) */
   /* FILTER: pred; JOIN: its residual (NULL: none) */
   const tsr__sql_expr *pred;
@@ -69,6 +70,8 @@ struct tsr__sql_plan {
   int nexprs;
   const tsr__sql_expr **exprs;
   int *pick; /* PROJECT: where exprs[i] is NULL, output column i is input column pick[i] */
+  bool restore; /* PROJECT: picks only, restoring the written column order of reordered
+                   joins: the column map changes, the frame does not */
   int nkeys; /* AGGREGATE: group keys; JOIN: key pairs */
   /* JOIN */
   tsr__sql_join_kind join;
@@ -84,6 +87,8 @@ struct tsr__sql_plan {
   int64_t limit, offset;
   /* UNION */
   bool distinct;
+  /* the join order chosen for the inner joins below (joinorder.c), for EXPLAIN; NULL: none */
+  const char *note;
   /* EXPLAIN ANALYZE: filled when run */
   double seconds;
   int64_t rows;
@@ -104,17 +109,36 @@ typedef struct tsr__sql_binder {
   int ntemp;               /* helper columns made so far ("__sql<N>") */
   int nframes, frames_cap; /* the scans' frames, released with the statement */
   tsr_frame **frames;
+  bool join_order_off; /* keep inner joins in the written order (the session's switch) */
+  int njoins;          /* joins run so far: each after the first suffixes clashing names
+                          with its own number, so that no name a join made clashes later */
 } tsr__sql_binder;
 
 /* Binds a query to a plan (TSR_EPARSE / TSR_EINVAL / TSR_ENOTSUP with the
  * source and a caret). */
 tsr_status tsr__sql_bind_query(tsr__sql_binder *b, const tsr__sql_query *q, tsr__sql_plan **out);
+/* Rows a node gives, estimated without running it (known row counts of
+ * frames, files' estimates, filters halving, limits capping); -1 when
+ * unknown. */
+int64_t tsr__sql_estimate_rows(const tsr__sql_plan *p);
+/* Reorders each chain of three or more relations joined by inner joins
+ * (joinorder.c): the largest by estimate stays the probe side, and the
+ * smallest relation a join condition connects to those joined so far goes
+ * next; outer, semi, anti and as-of joins are barriers.  A projection above
+ * restores the written column order.  Off when b->join_order_off. */
+tsr_status tsr__sql_order_joins(tsr__sql_binder *b, tsr__sql_plan **root);
 /* Puts the smaller input of each inner join on the right, where the hash
- * table is built, when estimated sizes (known row counts) say so. */
-void tsr__sql_choose_build_sides(tsr__sql_binder *b, tsr__sql_plan *p);
+ * table is built, when estimated sizes say so; a projection above a
+ * swapped join restores its written column order (nodes above it hold
+ * copies of its columns). */
+tsr_status tsr__sql_choose_build_sides(tsr__sql_binder *b, tsr__sql_plan **slot);
 /* Releases the frames the statement's scans hold (the plan nodes are the
  * arena's), also those of a plan whose binding failed half-way. */
 void tsr__sql_binder_release(tsr__sql_binder *b);
+
+/* Turns the join ordering of tsr__sql_order_joins on (the default) or off
+ * for the session's later statements (tests compare both plans). */
+void tsr__sql_session_set_join_order(tsr_sql_session *s, bool on);
 
 /* Looks a table up: a view (bound again where used: *view), a frame (a new
  * reference in *frame), or a file registered by path (*path). */
@@ -130,9 +154,10 @@ const char *tsr__sql_hdf5_colon(const char *path);
 /* The column names of the table at `path` without reading its rows (a
  * CSV's header as sniffed, an HDF5 table's column list), in the arena; or,
  * when that cannot be had cheaply (.csv.gz), the file opened whole in
- * *frame. */
+ * *frame.  *est_rows: the table's rows (an HDF5 table's exact count, a CSV
+ * file's estimated from the sniffer's sample), -1 when unknown. */
 tsr_status tsr__sql_path_schema(tsr__sql_binder *b, const char *path, int *ncols,
-                                const char ***names, tsr_frame **frame);
+                                const char ***names, tsr_frame **frame, int64_t *est_rows);
 /* The table at `path` with only `columns` ("a,b"; NULL: all). */
 tsr_status tsr__sql_open_path(tsr_ctx *ctx, const char *path, const char *columns, tsr_frame **out);
 
@@ -152,6 +177,8 @@ tsr_status tsr__sql_exec(tsr__sql_binder *b, tsr__sql_plan *p, bool analyze, tsr
 tsr_status tsr__sql_exec_result(tsr__sql_binder *b, tsr__sql_plan *p, bool analyze,
                                 tsr_frame **out);
 
+/* A row count for EXPLAIN as an estimate: "~850 rows", "~1.2e6 rows". */
+void tsr__sql_rows_text(int64_t rows, char buf[32]);
 /* Writes the plan as an indented tree, one operator per line (EXPLAIN;
  * with times and rows after EXPLAIN ANALYZE). */
 tsr_status tsr__sql_explain(const tsr__sql_binder *b, const tsr__sql_plan *p, bool analyzed,
@@ -163,6 +190,9 @@ tsr_status tsr__sql_explain(const tsr__sql_binder *b, const tsr__sql_plan *p, bo
  * (unknown: suggests the nearest name; ambiguous). */
 tsr_status tsr__sql_resolve(const tsr__sql_binder *b, int ncols, const tsr__sql_col *cols,
                             const tsr__sql_expr *ref, int *col);
+/* Whether column c is one a column reference may name (its name, and its
+ * qualifier when the reference has one); hidden columns included. */
+bool tsr__sql_col_matches(const tsr__sql_col *c, const tsr__sql_expr *ref);
 /* Whether two expressions are the same by structure (names compared as
  * SQL compares them). */
 bool tsr__sql_expr_equal(const tsr__sql_expr *a, const tsr__sql_expr *b);

@@ -23,6 +23,7 @@ struct tsr_sql_session {
   entry *entries;
   int nscripts, script_cap;
   tsr__sql_script **scripts; /* scripts whose views are in the catalog */
+  bool join_order_off;       /* tsr__sql_session_set_join_order */
 };
 
 struct tsr__sql_catalog {
@@ -261,11 +262,14 @@ static tsr_status copy_to(tsr__sql_binder *b, const tsr__sql_stmt *st, tsr_frame
   return s;
 }
 
-/* A query bound to its plan, inner joins' build sides chosen, and the
- * columns each operator uses marked. */
+void tsr__sql_session_set_join_order(tsr_sql_session *s, bool on) { s->join_order_off = !on; }
+
+/* A query bound to its plan, inner joins ordered and their build sides
+ * chosen, and the columns each operator uses marked. */
 static tsr_status bind(tsr__sql_binder *b, const tsr__sql_query *q, tsr__sql_plan **plan) {
   TSR_TRY(tsr__sql_bind_query(b, q, plan));
-  tsr__sql_choose_build_sides(b, *plan);
+  TSR_TRY(tsr__sql_order_joins(b, plan));
+  TSR_TRY(tsr__sql_choose_build_sides(b, plan));
   return tsr__sql_prune(b, *plan);
 }
 
@@ -274,7 +278,11 @@ static tsr_status run_stmt(tsr_sql_session *s, tsr__sql_script *script, int k, b
   const tsr__sql_stmt *st = script->stmts[k];
   tsr__qarena arena = {.ctx = s->ctx, .head = NULL};
   tsr__sql_catalog cat = {s};
-  tsr__sql_binder b = {.ctx = s->ctx, .arena = &arena, .source = script->source, .catalog = &cat};
+  tsr__sql_binder b = {.ctx = s->ctx,
+                       .arena = &arena,
+                       .source = script->source,
+                       .catalog = &cat,
+                       .join_order_off = s->join_order_off};
   tsr__sql_plan *plan = NULL;
   tsr_frame *f = NULL;
   tsr_status rc = TSR_OK;

@@ -1362,7 +1362,7 @@ static bool gen_join(sb *q) {
                                       "LEFT OUTER JOIN"};
   static const char *const keys[] = {"k", "i", "s", "d"};
   const tablespec *t1 = &tables[0], *t2 = &tables[1], *t3 = &tables[2];
-  int shape = rnd_int(0, 5);
+  int shape = rnd_int(0, 6);
   if (shape <= 1) { /* ON, one or two keys */
     join_select(q, t1, t2, true);
     sb_printf(q, " FROM t1 a %s t2 b ON ", kinds[rnd_int(0, 6)]);
@@ -1428,11 +1428,28 @@ static bool gen_join(sb *q) {
       sb_put(q, " WHERE ");
       pred(q, t3, "a", 1);
     }
-  } else { /* three tables */
+  } else if (shape == 5) { /* three tables */
     sb_put(q, "SELECT a.id, b.id, c.id, c.s, a.f");
     sb_printf(q, " FROM t2 b %s t3 c ON b.k = c.k %s t1 a ON a.id = b.id", kinds[rnd_int(0, 6)],
               kinds[rnd_int(0, 6)]);
     maybe_where(q, t3, "c", 0.4);
+  } else { /* four relations, the smallest first (the planner reorders inner chains), t3
+              twice; ON, USING or WHERE equalities, and a residual across three of them */
+    sb_put(q, coin(0.2) ? "SELECT *" : "SELECT a.id, b.id, c.id, d.id, d.s, a.f, b.i");
+    int form = rnd_int(0, 2);
+    if (form == 0)
+      sb_printf(q,
+                " FROM t3 c JOIN t2 b ON b.k = c.k %s t1 a ON a.id = b.id JOIN t3 d ON "
+                "d.id = a.k",
+                coin(0.7) ? "JOIN" : "LEFT JOIN");
+    else if (form == 1)
+      sb_put(q, " FROM t3 c JOIN t2 b USING (k) JOIN t1 a ON a.id = b.id JOIN t3 d ON d.id = a.k");
+    else
+      sb_put(q, " FROM t3 c, t2 b, t1 a, t3 d WHERE b.k = c.k AND a.id = b.id AND d.id = a.k");
+    if (coin(0.4)) {
+      sb_put(q, form == 2 ? " AND " : " WHERE ");
+      sb_put(q, coin(0.5) ? "a.i < c.f + b.i" : "d.f <> c.f");
+    }
   }
   return false;
 }
