@@ -27,7 +27,6 @@
 #include <tessera/dist.h>
 
 #include "dist/dist.h"
-#include "groupby_impl.h" /* gb_mem_frame */
 #include "join_impl.h"
 
 #define PAD(x) (((x) + 63) & ~(uint64_t)63) /* chunks back to back, 64-byte aligned */
@@ -36,7 +35,7 @@ typedef struct tsr__jdist {
   const tsr__expr *node; /* the output node */
   char *send;            /* this rank's output chunks */
   uint64_t *off;         /* per output chunk: its offset in send, or UINT64_MAX */
-  uint64_t *bytes;       /* per output chunk */
+  uint64_t *bytes;       /* per output chunk (the result node's, borrowed) */
 } tsr__jdist;
 
 bool tsr__join_owns(const tsr__join *j, int64_t c) {
@@ -275,6 +274,41 @@ fail:
 
 /* ---- the output ----------------------------------------------------------------------- */
 
+/* The result: a frame node over the gathered buffer, one chunk at each
+ * offset (read in place by later graphs, as a persisted frame's chunks:
+ * every rank holds them). */
+typedef struct gathered {
+  tsr__fnode base;
+  tsr_ctx *ctx;
+  int64_t nchunks;
+  char *buf;
+  uint64_t *off;
+  uint64_t *bytes;
+} gathered;
+
+static void gathered_destroy_extra(tsr__fnode *base) {
+  gathered *m = (gathered *)base;
+  tsr_free(m->ctx, m->buf);
+  tsr_free(m->ctx, m->off);
+  tsr_free(m->ctx, m->bytes);
+}
+
+static tsr_status lower_gathered(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
+                                 uint32_t *out) {
+  (void)in;
+  const gathered *m = e->params;
+  for (int64_t c = 0; c < m->nchunks; c++)
+    TSR_TRY(tsr_taskgraph_add_buffer(g, m->buf + m->off[c], (size_t)m->bytes[c], &out[c]));
+  return TSR_OK;
+}
+
+static void hash_gathered(const tsr__expr *e, tsr__hash *h) {
+  tsr__fnode_hash(tsr__fnode_of(e), h);
+}
+
+static const tsr__op op_gathered = {
+    "frame_join_result", lower_gathered, tsr__fnode_destroy_params, true, NULL, hash_gathered};
+
 static tsr_status gather_kernel(const tsr_kernel_call *call) {
   tsr__jtask t = tsr__jtask_of(call);
   const tsr__jdist *dd = t.j->dd;
@@ -290,25 +324,29 @@ tsr_status tsr__join_dist_output(tsr__join *j, const tsr__expr *node, int64_t no
   tsr__dist *d = tsr__dist_get(ctx);
   const int P = tsr__dist_size(d), me = tsr__dist_rank(d);
   const int64_t nl = j->side[0]->nchunks, nr = nout - nl;
-  uint64_t *counts = NULL, *roff = NULL;
-  char *recv = NULL;
-  void **chunks = NULL;
-  size_t *sizes = NULL;
-  char **names = NULL;
+  uint64_t *counts = NULL;
+  gathered *m = NULL;
+  tsr__rows *r = NULL;
+  tsr__expr *result = NULL;
+  tsr__col *rc = NULL;
   tsr_type *types = NULL;
-  tsr__dict **dicts = NULL;
   bool agreed = false;
   tsr_status status;
   TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *j->dd, (void **)&j->dd));
   tsr__jdist *dd = j->dd;
   dd->node = node;
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *m, (void **)&m));
+  m->ctx = ctx;
+  m->nchunks = nout;
+  m->base.destroy_extra = gathered_destroy_extra;
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nout + 1, sizeof *dd->off, (void **)&dd->off));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nout + 1, sizeof *dd->bytes, (void **)&dd->bytes));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nout + 1, sizeof *roff, (void **)&roff));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nout + 1, sizeof *m->bytes, (void **)&m->bytes));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nout + 1, sizeof *m->off, (void **)&m->off));
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)P + 1, sizeof *counts, (void **)&counts));
+  dd->bytes = m->bytes; /* borrowed */
   for (int64_t c = 0; c < nout; c++) {
-    TSR__TRY_GOTO(status, tsr__fnode_chunk_bytes(node, c, &dd->bytes[c]));
-    counts[out_owner(ctx, c, nl, nr)] += PAD(dd->bytes[c]);
+    TSR__TRY_GOTO(status, tsr__fnode_chunk_bytes(node, c, &m->bytes[c]));
+    counts[out_owner(ctx, c, nl, nr)] += PAD(m->bytes[c]);
   }
   /* Where each chunk sits in this rank's send buffer and in the gathered one
    * (by owner rank, then chunk number). */
@@ -316,62 +354,59 @@ tsr_status tsr__join_dist_output(tsr__join *j, const tsr__expr *node, int64_t no
   for (int p = 0; p < P; p++)
     for (int64_t c = 0; c < nout; c++)
       if (out_owner(ctx, c, nl, nr) == p) {
-        roff[c] = at;
-        at += PAD(dd->bytes[c]);
+        m->off[c] = at;
+        at += PAD(m->bytes[c]);
       }
   for (int64_t c = 0; c < nout; c++) {
     dd->off[c] = UINT64_MAX;
     if (out_owner(ctx, c, nl, nr) == me) {
       dd->off[c] = mine;
-      mine += PAD(dd->bytes[c]);
+      mine += PAD(m->bytes[c]);
     }
   }
   TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)mine + 64, (void **)&dd->send));
-  memset(dd->send, 0, (size_t)mine); /* the padding goes out too */
-  TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)at + 64, (void **)&recv));
+  for (int64_t c = 0; c < nout; c++) /* the padding goes out too */
+    if (dd->off[c] != UINT64_MAX)
+      memset(dd->send + dd->off[c] + m->bytes[c], 0, (size_t)(PAD(m->bytes[c]) - m->bytes[c]));
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)at + 64, (void **)&m->buf));
   agreed = true; /* the gather's run agrees on what failed before it */
   TSR__TRY_GOTO(status, tsr__join_run(j, TSR_OK, "frame_join_gather", gather_kernel, nout));
-  TSR__TRY_GOTO(status, tsr__dist_allgatherv(d, dd->send, mine, recv, counts));
+  TSR__TRY_GOTO(status, tsr__dist_allgatherv(d, dd->send, mine, m->buf, counts));
   tsr_free(ctx, dd->send);
   dd->send = NULL;
-  /* The chunks, each in its own buffer (the frame frees them one by one). */
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nout + 1, sizeof *chunks, (void **)&chunks));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nout + 1, sizeof *sizes, (void **)&sizes));
-  for (int64_t c = 0; c < nout; c++) {
-    sizes[c] = (size_t)dd->bytes[c];
-    TSR__TRY_GOTO(status, tsr_alloc(ctx, sizes[c] + 16, &chunks[c]));
-    memcpy(chunks[c], recv + roff[c], sizes[c]);
-  }
-  tsr_free(ctx, recv);
-  recv = NULL;
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *names, (void **)&names));
+  dd->bytes = NULL;
+  /* The frame over the gathered chunks. */
+  TSR__TRY_GOTO(status, tsr__rows_create(ctx, nout, rows, rows, &r));
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *types, (void **)&types));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *dicts, (void **)&dicts));
-  for (int o = 0; o < ncols; o++) {
-    names[o] = cols[o].name;
+  for (int o = 0; o < ncols; o++)
     types[o] = cols[o].type;
-    dicts[o] = cols[o].dict;
-  }
   {
-    void **adopted = chunks;
-    chunks = NULL; /* the frame takes them, also when it fails */
-    status =
-        gb_mem_frame(ctx, ncols, names, types, dicts, nout, adopted, sizes, rows, data_cap, out);
-    tsr_free(ctx, adopted);
+    gathered *owned = m;
+    m = NULL; /* the node owns it from here, also on failure */
+    TSR__TRY_GOTO(status, tsr__fnode_create(ctx, &op_gathered, r, (uint32_t)ncols, types, data_cap,
+                                            0, NULL, owned, &result));
   }
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *rc, (void **)&rc));
+  for (int o = 0; o < ncols; o++) {
+    rc[o] = cols[o];
+    rc[o].node = result;
+    rc[o].slot = (uint32_t)o;
+    rc[o].raw = false;
+  }
+  TSR__TRY_GOTO(status, tsr__frame_make(ctx, ncols, rc, r, out));
 fail:
   if (!agreed)
     status = tsr_ctx_agree(ctx, status);
-  if (chunks != NULL)
-    for (int64_t c = 0; c < nout; c++)
-      tsr_free(ctx, chunks[c]);
-  tsr_free(ctx, chunks);
-  tsr_free(ctx, sizes);
-  tsr_free(ctx, names);
+  if (m != NULL) {
+    if (j->dd != NULL)
+      j->dd->bytes = NULL;
+    gathered_destroy_extra(&m->base);
+    tsr_free(ctx, m);
+  }
+  tsr_free(ctx, rc);
   tsr_free(ctx, types);
-  tsr_free(ctx, dicts);
-  tsr_free(ctx, recv);
-  tsr_free(ctx, roff);
+  tsr__expr_release(&result);
+  tsr__rows_release(&r);
   tsr_free(ctx, counts);
   return status;
 }
@@ -381,7 +416,6 @@ void tsr__join_dist_free(tsr__join *j) {
     return;
   tsr_free(j->ctx, j->dd->send);
   tsr_free(j->ctx, j->dd->off);
-  tsr_free(j->ctx, j->dd->bytes);
   tsr_free(j->ctx, j->dd);
   j->dd = NULL;
 }
