@@ -38,13 +38,6 @@ typedef struct tsr__jdist {
   uint64_t *bytes;       /* per output chunk (the result node's, borrowed) */
 } tsr__jdist;
 
-bool tsr__join_owns(const tsr__join *j, int64_t c) {
-  if (!j->dist)
-    return true;
-  tsr__dist *d = tsr__dist_get(j->ctx);
-  return tsr__dist_chunk_owner(j->ctx, c, j->side[0]->nchunks) == tsr__dist_rank(d);
-}
-
 /* The owner of output chunk c (nl left chunks, then nr right ones). */
 static int out_owner(tsr_ctx *ctx, int64_t c, int64_t nl, int64_t nr) {
   return c < nl ? tsr__dist_chunk_owner(ctx, c, nl) : tsr__dist_chunk_owner(ctx, c - nl, nr);

@@ -162,8 +162,6 @@ void tsr__join_asof_free(tsr__join *j);
  * tsr__sorter_create and tsr__sorter_load. */
 tsr_status tsr__join_side_create(tsr__join *j, int side, tsr_frame *f);
 tsr_status tsr__join_side_load(tsr__join *j, int side);
-/* Under MPI: whether this rank owns left chunk c (always on one rank). */
-bool tsr__join_owns(const tsr__join *j, int64_t c);
 /* Collective: TSR_EINVAL when the sides' dictionaries differ between ranks. */
 tsr_status tsr__join_dist_check(tsr__join *j);
 /* Collective, after the probe: every rank gets every left chunk's npairs
