@@ -9,7 +9,10 @@
  * into the chunk, dictionary codes as they are or through a code map into
  * the merged dictionary of a right or full join's dictionary key).  The
  * result is a frame over the computed chunks, as the sort's.  The left's
- * columns of a left chunk's output come from that one chunk, by row. */
+ * columns of a left chunk's output come from that one chunk, by row.
+ * Across MPI ranks the same phases run on what each rank holds (the right
+ * side whole, the left's own chunks; join_dist.c), every step's status
+ * agreed before the next. */
 #include <malloc.h>
 #include <string.h>
 

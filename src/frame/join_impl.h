@@ -15,7 +15,10 @@
  * one task per left chunk probes it in batches into (left row, right row)
  * pairs; one task per output chunk gathers the columns.  Output chunks
  * follow left chunks (then, for right and full joins, one per right chunk
- * for its unmatched rows), so nothing depends on the thread count. */
+ * for its unmatched rows), so nothing depends on the thread count.  Under
+ * MPI each rank holds the right side whole and the left chunks it owns,
+ * probes those, and the output chunks are all-gathered (join_dist.c), so
+ * nothing depends on the rank count either. */
 #ifndef TSR_FRAME_JOIN_IMPL_H
 #define TSR_FRAME_JOIN_IMPL_H
 
