@@ -10,7 +10,8 @@
  * (with -0.0 and NaN), bool, date, timestamp, string and dictionary keys
  * (the two sides with different dictionaries), several keys; empty sides;
  * fewer left chunks than ranks (a rank owning nothing); one key holding
- * half the rows; as-of joins with and without by keys.  With several ranks
+ * half the rows; block-cyclic chunk owners; as-of joins with and without
+ * by keys.  With several ranks
  * every rank must send bytes when it owns left chunks, and a memory limit
  * on the last rank alone must make every rank return the same error. */
 #include <math.h>
@@ -333,7 +334,7 @@ static void test_dist_join__edge_shapes(void **state) {
   }
 }
 
-/* One key holding half the left rows. */
+/* One key holding half the left rows; then chunks owned block-cyclically. */
 static void test_dist_join__skew(void **state) {
   (void)state;
   const tsr_type t[1] = {{TSR_COL_INT32, 0}};
@@ -345,6 +346,10 @@ static void test_dist_join__skew(void **state) {
     to_frame(local_ctx, &s.ref[k], 0, 60 + (uint64_t)k, &s.l[k]);
   }
   check_join(&s, TSR_JOIN_RIGHT, 1);
+  /* Block-cyclic owners: each rank's left chunks are not one run. */
+  assert_ok(tsr_ctx_set_owner_block(dist_ctx, 1));
+  check_join(&s, TSR_JOIN_FULL, 1);
+  assert_ok(tsr_ctx_set_owner_block(dist_ctx, 0));
   sides_free(&s);
 }
 
