@@ -9,7 +9,10 @@
  * into the chunk, dictionary codes as they are or through a code map into
  * the merged dictionary of a right or full join's dictionary key).  The
  * result is a frame over the computed chunks, as the sort's.  The left's
- * columns of a left chunk's output come from that one chunk, by row. */
+ * columns of a left chunk's output come from that one chunk, by row.
+ * Across MPI ranks the same phases run on what each rank holds (the right
+ * side whole, the left's own chunks; join_dist.c), every step's status
+ * agreed before the next. */
 #include <malloc.h>
 #include <string.h>
 
@@ -19,9 +22,13 @@
 
 /* ---- running tasks ----------------------------------------------------------------------- */
 
-tsr_status tsr__join_run(tsr__join *j, const char *name, tsr_kernel_fn fn, int64_t ntasks) {
+tsr_status tsr__join_run(tsr__join *j, tsr_status prior, const char *name, tsr_kernel_fn fn,
+                         int64_t ntasks) {
   tsr_taskgraph *g = NULL;
-  tsr_status status;
+  tsr_status status = prior;
+  bool agreed = false;
+  if (status != TSR_OK)
+    goto fail;
   TSR__TRY_GOTO(status, tsr_taskgraph_create(j->ctx, &g));
   uint32_t k;
   TSR__TRY_GOTO(status, tsr_taskgraph_add_kernel(g, name, fn, NULL, &k));
@@ -29,9 +36,16 @@ tsr_status tsr__join_run(tsr__join *j, const char *name, tsr_kernel_fn fn, int64
     tsr__jtask t = {j, i};
     uint32_t id;
     TSR__TRY_GOTO(status, tsr_taskgraph_add_task(g, k, NULL, 0, &t, sizeof t, 0, &id));
+    if (j->dist) /* every rank runs every task, on what it holds */
+      TSR__TRY_GOTO(status, tsr_taskgraph_set_owner(g, id, TSR_OWNER_ALL));
   }
+  agreed = true; /* the run agrees on its own failures */
+  if (j->dist)
+    TSR__TRY_GOTO(status, tsr_ctx_agree(j->ctx, TSR_OK));
   TSR__TRY_GOTO(status, tsr_taskgraph_run(g));
 fail:
+  if (j->dist && !agreed) /* as the other ranks, which agree before their run */
+    status = tsr_ctx_agree(j->ctx, status);
   tsr_taskgraph_destroy(&g);
   return status;
 }
@@ -258,6 +272,17 @@ static tsr_status gather_kernel(const tsr_kernel_call *call) {
   tsr_free(j->ctx, lref);
   tsr_free(j->ctx, un);
   return TSR_OK;
+}
+
+tsr_status tsr__join_gather_chunk(const tsr__expr *node, int64_t c, void *out, size_t bytes) {
+  tsr__ftask t = {node, c};
+  tsr_kernel_call call;
+  memset(&call, 0, sizeof call);
+  call.output = out;
+  call.output_bytes = bytes;
+  call.params = &t;
+  call.params_bytes = sizeof t;
+  return gather_kernel(&call);
 }
 
 static tsr_status lower_out(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
@@ -489,6 +514,7 @@ static void join_free(tsr__join *j) {
       tsr_free(ctx, j->remap[i]);
   tsr_free(ctx, j->remap);
   tsr_free(ctx, j->str_bytes);
+  tsr__join_dist_free(j);
   tsr__sorter_destroy(&j->side[0]);
   tsr__sorter_destroy(&j->side[1]);
 }
@@ -507,6 +533,7 @@ static tsr_status output(tsr__join *j, layout *L, tsr_frame **out) {
   tsr__expr *node = NULL;
   tsr_frame *lazy = NULL;
   uint64_t *un = NULL;
+  bool agreed = false;
   tsr_status status;
   TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)nout + 1, sizeof *counts, "row counts",
                                          (void **)&counts));
@@ -552,6 +579,13 @@ static tsr_status output(tsr__join *j, layout *L, tsr_frame **out) {
   TSR__TRY_GOTO(status,
                 tsr__fnode_create(ctx, &op_out, rows, (uint32_t)nc, types, data_cap, 0, NULL, p,
                                   &node));
+  if (j->dist) {
+    /* Each rank gathers the chunks it owns; all are all-gathered. */
+    agreed = true;
+    TSR__TRY_GOTO(status, tsr_ctx_agree(ctx, TSR_OK));
+    TSR__TRY_GOTO(status, tsr__join_dist_output(j, node, nout, counts, data_cap, nc, L->cols, out));
+    goto fail;
+  }
   for (int o = 0; o < nc; o++) {
     L->cols[o].node = node;
     L->cols[o].slot = (uint32_t)o;
@@ -560,6 +594,8 @@ static tsr_status output(tsr__join *j, layout *L, tsr_frame **out) {
   TSR__TRY_GOTO(status, tsr__frame_make(ctx, nc, L->cols, rows, &lazy));
   TSR__TRY_GOTO(status, tsr_frame_persist(lazy, NULL, out));
 fail:
+  if (j->dist && !agreed) /* as the other ranks, before their gather */
+    status = tsr_ctx_agree(ctx, status);
   for (int o = 0; o < nc && L->cols != NULL; o++)
     L->cols[o].node = NULL;
   tsr_free(ctx, un);
@@ -570,6 +606,41 @@ fail:
   tsr_free(ctx, data_cap);
   tsr_free(ctx, counts);
   return status;
+}
+
+/* A step of a join: its status, agreed between ranks under MPI (the ranks
+ * that passed the argument checks, which do not depend on the rank, all
+ * reach every step). */
+#define STEP(expr)                         \
+  do {                                     \
+    status = (expr);                       \
+    if (j.dist)                            \
+      status = tsr_ctx_agree(ctx, status); \
+    if (status != TSR_OK)                  \
+      goto fail;                           \
+  } while (0)
+
+static tsr_status check_rows(const tsr__join *j) {
+  for (int s = 0; s < 2; s++)
+    for (int64_t c = 0; j->side[s]->rows != NULL && c < j->side[s]->nchunks; c++)
+      TSR_CHECK(j->side[s]->rows[c] <= (int64_t)UINT32_MAX, TSR_EINVAL,
+                "%s: row chunk %lld of the %s frame has more than 2^32 - 1 rows", j->fn,
+                (long long)c, s ? "right" : "left");
+  return TSR_OK;
+}
+
+/* The probe's per-left-chunk results (and the right rows matched). */
+static tsr_status probe_arrays(tsr__join *j) {
+  tsr_ctx *ctx = j->ctx;
+  const int64_t nl = j->side[0]->nchunks;
+  if (!j->asof && (j->kind == TSR_JOIN_RIGHT || j->kind == TSR_JOIN_FULL))
+    TSR_TRY(tsr_calloc(ctx, (size_t)j->side[1]->total + 1, 1, (void **)&j->matched));
+  TSR_TRY(tsr_calloc(ctx, (size_t)nl + 1, sizeof *j->npairs, (void **)&j->npairs));
+  TSR_TRY(tsr_calloc(ctx, (size_t)nl + 1, sizeof *j->lrow, (void **)&j->lrow));
+  TSR_TRY(tsr_calloc(ctx, (size_t)nl + 1, sizeof *j->rref, (void **)&j->rref));
+  TSR_TRY(tsr_calloc(ctx, (size_t)nl * (size_t)j->ncols + 1, sizeof *j->str_bytes,
+                     (void **)&j->str_bytes));
+  return TSR_OK;
 }
 
 /* Computes in memory; under a memory limit, when the two sides take more
@@ -624,19 +695,18 @@ tsr_status tsr__join_memory(tsr_frame *left, tsr_frame *right, tsr_join_kind kin
   const char *sl = options && options->suffix_left ? options->suffix_left : "_x";
   const char *sr = options && options->suffix_right ? options->suffix_right : "_y";
   tsr_ctx *ctx = left->ctx;
-  TSR_CHECK(tsr_ctx_nranks(ctx) <= 1, TSR_ENOTSUP,
-            "%s: joins across %d MPI ranks need the shuffles of M2-7 (rows exchanged between "
-            "ranks); run it on one rank",
-            fn, tsr_ctx_nranks(ctx));
   tsr__join j;
   memset(&j, 0, sizeof j);
   j.ctx = ctx;
   j.fn = fn;
   j.kind = kind;
   j.nkeys = nkeys;
+  j.dist = tsr_ctx_nranks(ctx) > 1;
   layout L = {NULL, NULL};
   tsr_status status;
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nkeys, sizeof *j.keys, (void **)&j.keys));
+  /* Under MPI every step's status is agreed before the next (STEP), and the
+   * steps that talk between ranks agree before they do. */
+  STEP(tsr_calloc(ctx, (size_t)nkeys, sizeof *j.keys, (void **)&j.keys));
   for (int k = 0; k < nkeys; k++) {
     const char *rn = right_on ? right_on[k] : left_on[k];
     TSR__CHECK_GOTO(status, left_on[k] != NULL && rn != NULL, TSR_EINVAL,
@@ -644,29 +714,21 @@ tsr_status tsr__join_memory(tsr_frame *left, tsr_frame *right, tsr_join_kind kin
     TSR__TRY_GOTO(status, tsr__frame_find(left, fn, left_on[k], &j.keys[k].col[0]));
     TSR__TRY_GOTO(status, tsr__frame_find(right, fn, rn, &j.keys[k].col[1]));
   }
-  TSR__TRY_GOTO(status, tsr__sorter_create(left, fn, 0, NULL, 0, NULL, &j.side[0]));
-  TSR__TRY_GOTO(status, tsr__sorter_create(right, fn, 0, NULL, 0, NULL, &j.side[1]));
-  TSR__TRY_GOTO(status, make_layout(&j, sl, sr, &L));
+  STEP(tsr__join_side_create(&j, 0, left));
+  STEP(tsr__join_side_create(&j, 1, right));
+  STEP(make_layout(&j, sl, sr, &L));
+  STEP(tsr__join_dist_check(&j));
   for (int s = 0; s < 2; s++) {
-    TSR__TRY_GOTO(status, tsr__sorter_load(j.side[s]));
-    for (int64_t c = 0; c < j.side[s]->nchunks; c++)
-      TSR__CHECK_GOTO(status, j.side[s]->rows[c] <= (int64_t)UINT32_MAX, TSR_EINVAL,
-                      "%s: row chunk %lld of the %s frame has more than 2^32 - 1 rows", fn,
-                      (long long)c, s ? "right" : "left");
+    STEP(tsr__join_side_load(&j, s));
+    STEP(check_rows(&j));
   }
-  TSR__TRY_GOTO(status, tsr__join_keys_prepare(&j));
-  TSR__TRY_GOTO(status, tsr__join_keys_encode(&j));
-  TSR__TRY_GOTO(status, tsr__join_build(&j));
-  const int64_t nl = j.side[0]->nchunks;
-  if (kind == TSR_JOIN_RIGHT || kind == TSR_JOIN_FULL)
-    TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)j.side[1]->total + 1, 1, (void **)&j.matched));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nl + 1, sizeof *j.npairs, (void **)&j.npairs));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nl + 1, sizeof *j.lrow, (void **)&j.lrow));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nl + 1, sizeof *j.rref, (void **)&j.rref));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nl * (size_t)j.ncols + 1, sizeof *j.str_bytes,
-                                   (void **)&j.str_bytes));
-  TSR__TRY_GOTO(status, tsr__join_probe(&j));
-  TSR__TRY_GOTO(status, output(&j, &L, out));
+  STEP(tsr__join_keys_prepare(&j));
+  STEP(tsr__join_keys_encode(&j));
+  STEP(tsr__join_build(&j));
+  STEP(probe_arrays(&j));
+  STEP(tsr__join_probe(&j));
+  STEP(tsr__join_dist_share(&j));
+  STEP(output(&j, &L, out));
 fail:
   layout_free(ctx, &L, j.ncols);
   join_free(&j);
@@ -692,10 +754,6 @@ tsr_status tsr_frame_join_asof(tsr_frame *left, tsr_frame *right, const char *le
   TSR_CHECK(!o->has_tolerance || o->tolerance >= 0, TSR_EINVAL,
             "%s: the tolerance %g is negative (or NaN)", fn, o->tolerance);
   tsr_ctx *ctx = left->ctx;
-  TSR_CHECK(tsr_ctx_nranks(ctx) <= 1, TSR_ENOTSUP,
-            "%s: joins across %d MPI ranks need the shuffles of M2-7 (rows exchanged between "
-            "ranks); run it on one rank",
-            fn, tsr_ctx_nranks(ctx));
   tsr__join j;
   memset(&j, 0, sizeof j);
   j.ctx = ctx;
@@ -705,9 +763,10 @@ tsr_status tsr_frame_join_asof(tsr_frame *left, tsr_frame *right, const char *le
   j.nkeys = o->nby;
   j.has_tol = o->has_tolerance;
   j.tol = o->tolerance;
+  j.dist = tsr_ctx_nranks(ctx) > 1;
   layout L = {NULL, NULL};
   tsr_status status;
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)o->nby + 1, sizeof *j.keys, (void **)&j.keys));
+  STEP(tsr_calloc(ctx, (size_t)o->nby + 1, sizeof *j.keys, (void **)&j.keys));
   for (int k = 0; k < o->nby; k++) {
     const char *rn = o->right_by ? o->right_by[k] : o->left_by[k];
     TSR__CHECK_GOTO(status, o->left_by[k] != NULL && rn != NULL, TSR_EINVAL,
@@ -727,30 +786,24 @@ tsr_status tsr_frame_join_asof(tsr_frame *left, tsr_frame *right, const char *le
                     fn, left->cols[j.on[0]].name, tsr_type_name(a), right->cols[j.on[1]].name,
                     tsr_type_name(b));
   }
-  TSR__TRY_GOTO(status, tsr__sorter_create(left, fn, 0, NULL, 0, NULL, &j.side[0]));
-  TSR__TRY_GOTO(status, tsr__sorter_create(right, fn, 0, NULL, 0, NULL, &j.side[1]));
-  TSR__TRY_GOTO(status, make_layout(&j, o->suffix_left ? o->suffix_left : "_x",
-                                    o->suffix_right ? o->suffix_right : "_y", &L));
+  STEP(tsr__join_side_create(&j, 0, left));
+  STEP(tsr__join_side_create(&j, 1, right));
+  STEP(make_layout(&j, o->suffix_left ? o->suffix_left : "_x",
+                   o->suffix_right ? o->suffix_right : "_y", &L));
+  STEP(tsr__join_dist_check(&j));
   for (int s = 0; s < 2; s++) {
-    TSR__TRY_GOTO(status, tsr__sorter_load(j.side[s]));
-    for (int64_t c = 0; c < j.side[s]->nchunks; c++)
-      TSR__CHECK_GOTO(status, j.side[s]->rows[c] <= (int64_t)UINT32_MAX, TSR_EINVAL,
-                      "%s: row chunk %lld of the %s frame has more than 2^32 - 1 rows", fn,
-                      (long long)c, s ? "right" : "left");
+    STEP(tsr__join_side_load(&j, s));
+    STEP(check_rows(&j));
   }
-  TSR__TRY_GOTO(status, tsr__join_keys_prepare(&j));
-  TSR__TRY_GOTO(status, tsr__join_keys_encode(&j));
+  STEP(tsr__join_keys_prepare(&j));
+  STEP(tsr__join_keys_encode(&j));
   if (j.nkeys > 0)
-    TSR__TRY_GOTO(status, tsr__join_build(&j));
-  TSR__TRY_GOTO(status, tsr__join_asof_prepare(&j));
-  const int64_t nl = j.side[0]->nchunks;
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nl + 1, sizeof *j.npairs, (void **)&j.npairs));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nl + 1, sizeof *j.lrow, (void **)&j.lrow));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nl + 1, sizeof *j.rref, (void **)&j.rref));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nl * (size_t)j.ncols + 1, sizeof *j.str_bytes,
-                                   (void **)&j.str_bytes));
-  TSR__TRY_GOTO(status, tsr__join_asof_probe(&j));
-  TSR__TRY_GOTO(status, output(&j, &L, out));
+    STEP(tsr__join_build(&j));
+  STEP(tsr__join_asof_prepare(&j));
+  STEP(probe_arrays(&j));
+  STEP(tsr__join_asof_probe(&j));
+  STEP(tsr__join_dist_share(&j));
+  STEP(output(&j, &L, out));
 fail:
   layout_free(ctx, &L, j.ncols);
   join_free(&j);

@@ -207,7 +207,7 @@ static tsr_status asof_kernel(const tsr_kernel_call *call) {
 }
 
 tsr_status tsr__join_asof_probe(tsr__join *j) {
-  return tsr__join_run(j, "frame_join_asof", asof_kernel, j->side[0]->nchunks);
+  return tsr__join_run(j, TSR_OK, "frame_join_asof", asof_kernel, j->side[0]->nchunks);
 }
 
 void tsr__join_asof_free(tsr__join *j) {

@@ -271,5 +271,5 @@ fail:
 
 tsr_status tsr__join_probe(tsr__join *j) {
   const int64_t nl = j->side[0]->nchunks;
-  return tsr__join_run(j, "frame_join_probe", probe_kernel, nl);
+  return tsr__join_run(j, TSR_OK, "frame_join_probe", probe_kernel, nl);
 }

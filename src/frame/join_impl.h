@@ -15,7 +15,10 @@
  * one task per left chunk probes it in batches into (left row, right row)
  * pairs; one task per output chunk gathers the columns.  Output chunks
  * follow left chunks (then, for right and full joins, one per right chunk
- * for its unmatched rows), so nothing depends on the thread count. */
+ * for its unmatched rows), so nothing depends on the thread count.  Under
+ * MPI each rank holds the right side whole and the left chunks it owns,
+ * probes those, and the output chunks are all-gathered (join_dist.c), so
+ * nothing depends on the rank count either. */
 #ifndef TSR_FRAME_JOIN_IMPL_H
 #define TSR_FRAME_JOIN_IMPL_H
 
@@ -60,6 +63,8 @@ typedef struct tsr__join {
   tsr_ctx *ctx;
   const char *fn;
   tsr_join_kind kind;
+  bool dist;             /* several MPI ranks (join_dist.c) */
+  struct tsr__jdist *dd; /* dist: the output gather's state */
   tsr__sorter *side[2]; /* loaded: cr, rows, row_start, total */
   int nkeys;
   tsr__jkey *keys;
@@ -116,8 +121,12 @@ static inline tsr__jtask tsr__jtask_of(const tsr_kernel_call *call) {
   memcpy(&t, call->params, sizeof t);
   return t;
 }
-/* Runs ntasks tasks of fn (params tsr__jtask, no inputs, no output) now. */
-tsr_status tsr__join_run(tsr__join *j, const char *name, tsr_kernel_fn fn, int64_t ntasks);
+/* Runs ntasks tasks of fn (params tsr__jtask, no inputs, no output) now,
+ * after `prior` (this rank's status so far: under MPI it is agreed first,
+ * and every rank runs every task: a kernel's work for a left chunk another
+ * rank owns is empty, as that chunk has no rows here). */
+tsr_status tsr__join_run(tsr__join *j, tsr_status prior, const char *name, tsr_kernel_fn fn,
+                         int64_t ntasks);
 
 /* A hash of n bytes. */
 uint64_t tsr__join_hash_bytes(const char *p, size_t n);
@@ -147,6 +156,29 @@ tsr_status tsr__join_str_bytes(tsr__join *j, int64_t c, int64_t cnt, const uint3
 tsr_status tsr__join_asof_prepare(tsr__join *j);
 tsr_status tsr__join_asof_probe(tsr__join *j);
 void tsr__join_asof_free(tsr__join *j);
+
+/* join_dist.c: the join across MPI ranks (a broadcast join: every rank
+ * holds the right side whole and probes the left chunks it owns).  Side s
+ * of the join over frame f: made (local), then loaded (collective: under
+ * MPI the right side whole on every rank, the left's chunks this rank owns;
+ * a left chunk owned elsewhere has no rows here).  On one rank these are
+ * tsr__sorter_create and tsr__sorter_load. */
+tsr_status tsr__join_side_create(tsr__join *j, int side, tsr_frame *f);
+tsr_status tsr__join_side_load(tsr__join *j, int side);
+/* Collective: TSR_EINVAL when the sides' dictionaries differ between ranks. */
+tsr_status tsr__join_dist_check(tsr__join *j);
+/* Collective, after the probe: every rank gets every left chunk's npairs
+ * and str_bytes, and the right rows any rank matched. */
+tsr_status tsr__join_dist_share(tsr__join *j);
+/* Collective: the output node's nout chunks (rows[c] rows each), each
+ * gathered by its owner and all-gathered, as a frame over memory with the
+ * layout's names, types and dictionaries (borrowed). */
+tsr_status tsr__join_dist_output(tsr__join *j, const tsr__expr *node, int64_t nout,
+                                 const int64_t *rows, const int64_t *data_cap, int ncols,
+                                 const tsr__col *cols, tsr_frame **out);
+void tsr__join_dist_free(tsr__join *j);
+/* join.c: output chunk c of the join's output node into out (bytes bytes). */
+tsr_status tsr__join_gather_chunk(const tsr__expr *node, int64_t c, void *out, size_t bytes);
 
 /* join.c: tsr_frame_join computed in memory (the same contract). */
 tsr_status tsr__join_memory(tsr_frame *left, tsr_frame *right, tsr_join_kind kind, int nkeys,

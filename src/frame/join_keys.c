@@ -307,13 +307,19 @@ static tsr_status encode_kernel(const tsr_kernel_call *call) {
 }
 
 tsr_status tsr__join_keys_encode(tsr__join *j) {
-  for (int side = 0; side < 2; side++) {
+  tsr_status status = TSR_OK;
+  for (int side = 0; side < 2 && status == TSR_OK; side++) {
     int64_t total = j->side[side]->total, words;
-    TSR_CHECK(tsr__size_mul(total, j->nkeys, &words), TSR_EINVAL, "%s: too many rows", j->fn);
-    TSR_TRY(tsr__alloc_array(j->ctx, (size_t)words + 1, sizeof(uint64_t), "join keys",
-                             (void **)&j->words[side]));
-    TSR_TRY(tsr__alloc_array(j->ctx, (size_t)total + 1, 1, "join keys", (void **)&j->ok[side]));
+    if (!tsr__size_mul(total, j->nkeys, &words)) {
+      status = tsr_error_set(TSR_EINVAL, "%s: too many rows", j->fn);
+      break;
+    }
+    status = tsr__alloc_array(j->ctx, (size_t)words + 1, sizeof(uint64_t), "join keys",
+                              (void **)&j->words[side]);
+    if (status == TSR_OK)
+      status = tsr__alloc_array(j->ctx, (size_t)total + 1, 1, "join keys", (void **)&j->ok[side]);
   }
-  return tsr__join_run(j, "frame_join_keys", encode_kernel,
+  /* Under MPI a failure here is agreed there, before the others' run. */
+  return tsr__join_run(j, status, "frame_join_keys", encode_kernel,
                        j->side[0]->nchunks + j->side[1]->nchunks);
 }

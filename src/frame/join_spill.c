@@ -407,8 +407,8 @@ tsr_status tsr__join_spill(tsr_frame *left, tsr_frame *right, tsr_join_kind kind
             "%s: %d partitions (0..%d)", fn, npartitions, TSR__SPILL_MAX_PARTITIONS);
   tsr_ctx *ctx = left->ctx;
   TSR_CHECK(tsr_ctx_nranks(ctx) <= 1, TSR_ENOTSUP,
-            "%s: joins across %d MPI ranks need the shuffles of M2-7 (rows exchanged between "
-            "ranks); run it on one rank",
+            "%s: out-of-core joins run on one rank (across %d MPI ranks joins are computed "
+            "in memory)",
             fn, tsr_ctx_nranks(ctx));
   job J;
   memset(&J, 0, sizeof J);

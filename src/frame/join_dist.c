@@ -1,0 +1,414 @@
+/* join_dist.c — tsr_frame_join and tsr_frame_join_asof across MPI ranks
+ * (docs/frames.md, "Joins"; docs/scaling.md, "Frames across ranks"): a
+ * broadcast join.
+ *
+ * Every rank builds the same frames (SPMD).  The right (build) side is
+ * computed whole on every rank (one copy task per chunk that every rank
+ * runs, as tsr_frame_compute does: each chunk goes from its owner to every
+ * other rank once); the left (probe) side only in the chunks this rank owns
+ * (tsr__dist_chunk_owner over the left's chunks), a chunk owned elsewhere
+ * having no rows here.  Every rank then runs the one-rank phases (key
+ * encoding, the table over the right, the probe) on what it holds, so the
+ * pairs of a left chunk are those one rank finds.  After the probe the ranks
+ * all-gather each left chunk's pair and string byte counts and OR the right
+ * rows they matched (right and full joins), so that every rank knows every
+ * output chunk's size and which right rows stay unmatched.  Each output
+ * chunk is gathered by its owner (a left chunk's owner; the unmatched right
+ * rows of right chunk c by c's owner over the right's chunks) and the chunks
+ * are all-gathered (tsr__dist_allgatherv): every rank holds the result,
+ * whose chunks and bytes are one rank's.  Skewed keys cost nothing extra: a
+ * left chunk is probed where it lives, whatever its keys.
+ *
+ * Failures: every step that can fail on one rank is agreed before the next
+ * collective (the caller agrees between steps; the steps here agree before
+ * they talk). */
+#include <string.h>
+
+#include <tessera/dist.h>
+
+#include "dist/dist.h"
+#include "join_impl.h"
+
+#define PAD(x) (((x) + 63) & ~(uint64_t)63) /* chunks back to back, 64-byte aligned */
+
+typedef struct tsr__jdist {
+  const tsr__expr *node; /* the output node */
+  char *send;            /* this rank's output chunks */
+  uint64_t *off;         /* per output chunk: its offset in send, or UINT64_MAX */
+  uint64_t *bytes;       /* per output chunk (the result node's, borrowed) */
+} tsr__jdist;
+
+/* The owner of output chunk c (nl left chunks, then nr right ones). */
+static int out_owner(tsr_ctx *ctx, int64_t c, int64_t nl, int64_t nr) {
+  return c < nl ? tsr__dist_chunk_owner(ctx, c, nl) : tsr__dist_chunk_owner(ctx, c - nl, nr);
+}
+
+/* ---- the sides ------------------------------------------------------------------------ */
+
+tsr_status tsr__join_side_create(tsr__join *j, int side, tsr_frame *f) {
+  if (!j->dist)
+    return tsr__sorter_create(f, j->fn, 0, NULL, 0, NULL, &j->side[side]);
+  tsr_ctx *ctx = j->ctx;
+  tsr__sorter *s;
+  TSR_TRY(tsr_calloc(ctx, 1, sizeof *s, (void **)&s));
+  j->side[side] = s;
+  s->ctx = ctx;
+  s->f = f;
+  s->fn = j->fn;
+  s->nchunks = f->rows->nchunks;
+  s->keep = -1;
+  int nc = f->ncols;
+  int *all;
+  TSR_TRY(tsr_calloc(ctx, (size_t)nc + 1, sizeof *s->nodes, (void **)&s->nodes));
+  TSR_TRY(tsr_calloc(ctx, (size_t)nc + 1, sizeof *s->refs, (void **)&s->refs));
+  TSR_TRY(tsr_calloc(ctx, (size_t)nc + 1, sizeof *all, (void **)&all));
+  for (int i = 0; i < nc; i++)
+    all[i] = i;
+  tsr__frame_colrefs(f, nc, all, s->nodes, &s->nnodes, s->refs);
+  tsr_free(ctx, all);
+  return TSR_OK;
+}
+
+static tsr_status copy_kernel(const tsr_kernel_call *call) {
+  memcpy(call->output, call->inputs[0], call->output_bytes);
+  return TSR_OK;
+}
+
+/* Under MPI: lowers the side's columns, adds a copy of each chunk owned by
+ * every rank (right) or by the chunk's owner (left), runs, and reads the
+ * copies this rank holds.  The graph (s->g1) keeps them alive. */
+static tsr_status load_dist(tsr__join *j, int side) {
+  tsr_ctx *ctx = j->ctx;
+  tsr__sorter *s = j->side[side];
+  const tsr_frame *f = s->f;
+  const int64_t nch = s->nchunks;
+  const int nc = f->ncols;
+  const bool whole = side == 1;
+  tsr__dist *d = tsr__dist_get(ctx);
+  tsr__lowering *l = NULL;
+  bool agreed = false;
+  tsr_status status;
+  int64_t cells;
+  TSR__CHECK_GOTO(status, d != NULL, TSR_EMPI, "%s: MPI is not available", j->fn);
+  TSR__CHECK_GOTO(status, tsr__size_mul(s->nnodes, nch, &cells), TSR_EINVAL,
+                  "%s: the frame has too many chunks", j->fn);
+  const int me = tsr__dist_rank(d);
+  TSR__TRY_GOTO(status, tsr_taskgraph_create(ctx, &s->g1));
+  TSR__TRY_GOTO(status, tsr__lowering_create(ctx, s->g1, &l));
+  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)cells + 1, sizeof *s->in_tasks, "input tasks",
+                                         (void **)&s->in_tasks));
+  for (uint32_t i = 0; i < s->nnodes; i++) {
+    const uint32_t *ids;
+    TSR__TRY_GOTO(status, tsr__lowering_lower(l, s->nodes[i], &ids));
+    if (nch > 0)
+      memcpy(s->in_tasks + (int64_t)i * nch, ids, (size_t)nch * sizeof *ids);
+  }
+  uint32_t k;
+  TSR__TRY_GOTO(status, tsr_taskgraph_add_kernel(s->g1, "frame_join_load", copy_kernel, NULL, &k));
+  for (uint32_t i = 0; i < s->nnodes; i++) {
+    int col = 0; /* a column of node i: raw or not, its type */
+    while (col < nc && s->refs[col].input != i)
+      col++;
+    for (int64_t c = 0; c < nch; c++) {
+      uint64_t b = 0;
+      if (f->cols[col].raw)
+        b = (uint64_t)tsr_chunk_grid_chunk_extent(s->nodes[i]->grid, 0, c) *
+            tsr_type_width(f->cols[col].type);
+      else
+        TSR__TRY_GOTO(status, tsr__fnode_chunk_bytes(s->nodes[i], c, &b));
+      uint32_t *t = &s->in_tasks[(int64_t)i * nch + c], copy;
+      TSR__TRY_GOTO(status, tsr_taskgraph_add_task(s->g1, k, t, 1, NULL, 0, (size_t)b, &copy));
+      TSR__TRY_GOTO(status,
+                    tsr_taskgraph_set_owner(
+                        s->g1, copy, whole ? TSR_OWNER_ALL : tsr__dist_chunk_owner(ctx, c, nch)));
+      TSR__TRY_GOTO(status, tsr_taskgraph_keep(s->g1, copy));
+      *t = copy;
+    }
+  }
+  if (cells > 0)
+    TSR__TRY_GOTO(status, tsr_taskgraph_cull(s->g1, s->in_tasks, (uint32_t)cells));
+  agreed = true; /* the run agrees on its own failures */
+  TSR__TRY_GOTO(status, tsr_ctx_agree(ctx, TSR_OK));
+  TSR__TRY_GOTO(status, tsr_taskgraph_run(s->g1));
+  {
+    const tsr_run_stats *st = tsr_taskgraph_stats(s->g1);
+    tsr__dist_count_exchange(d, st->bytes_sent, st->bytes_received);
+  }
+  TSR__TRY_GOTO(status,
+                tsr_calloc(ctx, (size_t)nch * (size_t)nc + 1, sizeof *s->cr, (void **)&s->cr));
+  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)nch + 1, sizeof *s->rows, "row counts",
+                                         (void **)&s->rows));
+  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)nch + 1, sizeof *s->row_start, "row starts",
+                                         (void **)&s->row_start));
+  s->row_start[0] = 0;
+  for (int64_t c = 0; c < nch; c++) {
+    bool here = whole || tsr__dist_chunk_owner(ctx, c, nch) == me;
+    for (int i = 0; i < nc && here; i++) {
+      const void *data;
+      size_t bytes;
+      int64_t cell = (int64_t)s->refs[i].input * nch + c;
+      TSR__TRY_GOTO(status, tsr_taskgraph_output(s->g1, s->in_tasks[cell], &data, &bytes));
+      tsr__sort_colread(&s->refs[i], data, bytes, &s->cr[c * nc + i]);
+    }
+    s->rows[c] = here && nc > 0 ? s->cr[c * nc].rows : 0;
+    s->row_start[c + 1] = s->row_start[c] + s->rows[c];
+  }
+  s->total = s->row_start[nch];
+fail:
+  if (!agreed) /* as the other ranks, before their run */
+    status = tsr_ctx_agree(ctx, status);
+  tsr__lowering_destroy(&l);
+  return status;
+}
+
+tsr_status tsr__join_side_load(tsr__join *j, int side) {
+  return j->dist ? load_dist(j, side) : tsr__sorter_load(j->side[side]);
+}
+
+/* ---- dictionaries ---------------------------------------------------------------------- */
+
+tsr_status tsr__join_dist_check(tsr__join *j) {
+  if (!j->dist)
+    return TSR_OK;
+  /* Dictionary codes travel as they are: every rank must have the same
+   * dictionaries (it does when every rank built the same frames). */
+  uint64_t h = 0x9e3779b97f4a7c15u;
+  for (int s = 0; s < 2; s++) {
+    const tsr_frame *f = j->side[s]->f;
+    for (int i = 0; i < f->ncols; i++) {
+      const tsr__dict *dict = f->cols[i].dict;
+      if (dict == NULL)
+        continue;
+      h = tsr__join_mix(h ^ (uint64_t)dict->size);
+      h = tsr__join_mix(h ^ tsr__join_hash_bytes(dict->data, (size_t)dict->offsets[dict->size]));
+      h = tsr__join_mix(h ^ tsr__join_hash_bytes((const char *)dict->offsets,
+                                                 (size_t)(dict->size + 1) * sizeof(int64_t)));
+    }
+  }
+  uint64_t lo, hi;
+  tsr__dist *d = tsr__dist_get(j->ctx);
+  TSR_CHECK(d != NULL, TSR_EMPI, "%s: MPI is not available", j->fn);
+  TSR_TRY(tsr__dist_minmax_u64(d, h, &lo, &hi));
+  TSR_CHECK(lo == hi, TSR_EINVAL,
+            "%s: the dictionaries of the frames' dictionary columns differ between ranks "
+            "(every rank must build the same frames)",
+            j->fn);
+  return TSR_OK;
+}
+
+/* ---- after the probe ------------------------------------------------------------------- */
+
+tsr_status tsr__join_dist_share(tsr__join *j) {
+  if (!j->dist)
+    return TSR_OK;
+  tsr_ctx *ctx = j->ctx;
+  tsr__dist *d = tsr__dist_get(ctx);
+  const int P = tsr__dist_size(d), me = tsr__dist_rank(d);
+  const int64_t nl = j->side[0]->nchunks, K = 1 + j->ncols;
+  int64_t *send = NULL, *recv = NULL;
+  uint64_t *counts = NULL;
+  uint8_t *bits = NULL, *all = NULL;
+  bool agreed = false;
+  tsr_status status;
+  /* Per left chunk, in chunk order by owner: npairs, then the string bytes
+   * of each output column (every rank can size every piece). */
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)P + 1, sizeof *counts, (void **)&counts));
+  for (int64_t c = 0; c < nl; c++)
+    counts[tsr__dist_chunk_owner(ctx, c, nl)] += (uint64_t)K * sizeof *send;
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, counts[me] + 8, (void **)&send));
+  TSR__TRY_GOTO(
+      status, tsr__alloc_array(ctx, (size_t)(nl * K) + 1, sizeof *recv, "counts", (void **)&recv));
+  int64_t n = 0;
+  for (int64_t c = 0; c < nl; c++)
+    if (tsr__dist_chunk_owner(ctx, c, nl) == me) {
+      send[n++] = j->npairs[c];
+      memcpy(send + n, j->str_bytes + c * j->ncols, (size_t)j->ncols * sizeof *send);
+      n += j->ncols;
+    }
+  agreed = true;
+  TSR__TRY_GOTO(status, tsr_ctx_agree(ctx, TSR_OK));
+  TSR__TRY_GOTO(status, tsr__dist_allgatherv(d, send, counts[me], recv, counts));
+  n = 0;
+  for (int p = 0; p < P; p++)
+    for (int64_t c = 0; c < nl; c++)
+      if (tsr__dist_chunk_owner(ctx, c, nl) == p) {
+        j->npairs[c] = recv[n++];
+        memcpy(j->str_bytes + c * j->ncols, recv + n, (size_t)j->ncols * sizeof *recv);
+        n += j->ncols;
+      }
+  if (j->matched != NULL) { /* the right rows any rank matched, as bits */
+    const int64_t R = j->side[1]->total, B = (R + 7) / 8;
+    status = tsr_calloc(ctx, (size_t)B + 1, 1, (void **)&bits);
+    if (status == TSR_OK)
+      status = tsr__alloc_array(ctx, (size_t)B * (size_t)P + 1, 1, "matched rows", (void **)&all);
+    status = tsr_ctx_agree(ctx, status);
+    if (status != TSR_OK)
+      goto fail;
+    for (int64_t r = 0; r < R; r++)
+      bits[r >> 3] |= (uint8_t)(j->matched[r] << (r & 7));
+    for (int p = 0; p < P; p++)
+      counts[p] = (uint64_t)B;
+    TSR__TRY_GOTO(status, tsr__dist_allgatherv(d, bits, (uint64_t)B, all, counts));
+    for (int p = 0; p < P; p++)
+      for (int64_t r = 0; r < R; r++)
+        j->matched[r] |= (all[p * B + (r >> 3)] >> (r & 7)) & 1;
+  }
+  status = TSR_OK;
+fail:
+  if (!agreed) /* as the other ranks, before their gather */
+    status = tsr_ctx_agree(ctx, status);
+  tsr_free(ctx, all);
+  tsr_free(ctx, bits);
+  tsr_free(ctx, recv);
+  tsr_free(ctx, send);
+  tsr_free(ctx, counts);
+  return status;
+}
+
+/* ---- the output ----------------------------------------------------------------------- */
+
+/* The result: a frame node over the gathered buffer, one chunk at each
+ * offset (read in place by later graphs, as a persisted frame's chunks:
+ * every rank holds them). */
+typedef struct gathered {
+  tsr__fnode base;
+  tsr_ctx *ctx;
+  int64_t nchunks;
+  char *buf;
+  uint64_t *off;
+  uint64_t *bytes;
+} gathered;
+
+static void gathered_destroy_extra(tsr__fnode *base) {
+  gathered *m = (gathered *)base;
+  tsr_free(m->ctx, m->buf);
+  tsr_free(m->ctx, m->off);
+  tsr_free(m->ctx, m->bytes);
+}
+
+static tsr_status lower_gathered(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
+                                 uint32_t *out) {
+  (void)in;
+  const gathered *m = e->params;
+  for (int64_t c = 0; c < m->nchunks; c++)
+    TSR_TRY(tsr_taskgraph_add_buffer(g, m->buf + m->off[c], (size_t)m->bytes[c], &out[c]));
+  return TSR_OK;
+}
+
+static void hash_gathered(const tsr__expr *e, tsr__hash *h) {
+  tsr__fnode_hash(tsr__fnode_of(e), h);
+}
+
+static const tsr__op op_gathered = {
+    "frame_join_result", lower_gathered, tsr__fnode_destroy_params, true, NULL, hash_gathered};
+
+static tsr_status gather_kernel(const tsr_kernel_call *call) {
+  tsr__jtask t = tsr__jtask_of(call);
+  const tsr__jdist *dd = t.j->dd;
+  if (dd->off[t.i] == UINT64_MAX)
+    return TSR_OK; /* another rank's */
+  return tsr__join_gather_chunk(dd->node, t.i, dd->send + dd->off[t.i], (size_t)dd->bytes[t.i]);
+}
+
+tsr_status tsr__join_dist_output(tsr__join *j, const tsr__expr *node, int64_t nout,
+                                 const int64_t *rows, const int64_t *data_cap, int ncols,
+                                 const tsr__col *cols, tsr_frame **out) {
+  tsr_ctx *ctx = j->ctx;
+  tsr__dist *d = tsr__dist_get(ctx);
+  const int P = tsr__dist_size(d), me = tsr__dist_rank(d);
+  const int64_t nl = j->side[0]->nchunks, nr = nout - nl;
+  uint64_t *counts = NULL;
+  gathered *m = NULL;
+  tsr__rows *r = NULL;
+  tsr__expr *result = NULL;
+  tsr__col *rc = NULL;
+  tsr_type *types = NULL;
+  bool agreed = false;
+  tsr_status status;
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *j->dd, (void **)&j->dd));
+  tsr__jdist *dd = j->dd;
+  dd->node = node;
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *m, (void **)&m));
+  m->ctx = ctx;
+  m->nchunks = nout;
+  m->base.destroy_extra = gathered_destroy_extra;
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nout + 1, sizeof *dd->off, (void **)&dd->off));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nout + 1, sizeof *m->bytes, (void **)&m->bytes));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nout + 1, sizeof *m->off, (void **)&m->off));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)P + 1, sizeof *counts, (void **)&counts));
+  dd->bytes = m->bytes; /* borrowed */
+  for (int64_t c = 0; c < nout; c++) {
+    TSR__TRY_GOTO(status, tsr__fnode_chunk_bytes(node, c, &m->bytes[c]));
+    counts[out_owner(ctx, c, nl, nr)] += PAD(m->bytes[c]);
+  }
+  /* Where each chunk sits in this rank's send buffer and in the gathered one
+   * (by owner rank, then chunk number). */
+  uint64_t at = 0, mine = 0;
+  for (int p = 0; p < P; p++)
+    for (int64_t c = 0; c < nout; c++)
+      if (out_owner(ctx, c, nl, nr) == p) {
+        m->off[c] = at;
+        at += PAD(m->bytes[c]);
+      }
+  for (int64_t c = 0; c < nout; c++) {
+    dd->off[c] = UINT64_MAX;
+    if (out_owner(ctx, c, nl, nr) == me) {
+      dd->off[c] = mine;
+      mine += PAD(m->bytes[c]);
+    }
+  }
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)mine + 64, (void **)&dd->send));
+  for (int64_t c = 0; c < nout; c++) /* the padding goes out too */
+    if (dd->off[c] != UINT64_MAX)
+      memset(dd->send + dd->off[c] + m->bytes[c], 0, (size_t)(PAD(m->bytes[c]) - m->bytes[c]));
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)at + 64, (void **)&m->buf));
+  agreed = true; /* the gather's run agrees on what failed before it */
+  TSR__TRY_GOTO(status, tsr__join_run(j, TSR_OK, "frame_join_gather", gather_kernel, nout));
+  TSR__TRY_GOTO(status, tsr__dist_allgatherv(d, dd->send, mine, m->buf, counts));
+  tsr_free(ctx, dd->send);
+  dd->send = NULL;
+  dd->bytes = NULL;
+  /* The frame over the gathered chunks. */
+  TSR__TRY_GOTO(status, tsr__rows_create(ctx, nout, rows, rows, &r));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *types, (void **)&types));
+  for (int o = 0; o < ncols; o++)
+    types[o] = cols[o].type;
+  {
+    gathered *owned = m;
+    m = NULL; /* the node owns it from here, also on failure */
+    TSR__TRY_GOTO(status, tsr__fnode_create(ctx, &op_gathered, r, (uint32_t)ncols, types, data_cap,
+                                            0, NULL, owned, &result));
+  }
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *rc, (void **)&rc));
+  for (int o = 0; o < ncols; o++) {
+    rc[o] = cols[o];
+    rc[o].node = result;
+    rc[o].slot = (uint32_t)o;
+    rc[o].raw = false;
+  }
+  TSR__TRY_GOTO(status, tsr__frame_make(ctx, ncols, rc, r, out));
+fail:
+  if (!agreed)
+    status = tsr_ctx_agree(ctx, status);
+  if (m != NULL) {
+    if (j->dd != NULL)
+      j->dd->bytes = NULL;
+    gathered_destroy_extra(&m->base);
+    tsr_free(ctx, m);
+  }
+  tsr_free(ctx, rc);
+  tsr_free(ctx, types);
+  tsr__expr_release(&result);
+  tsr__rows_release(&r);
+  tsr_free(ctx, counts);
+  return status;
+}
+
+void tsr__join_dist_free(tsr__join *j) {
+  if (j->dd == NULL)
+    return;
+  tsr_free(j->ctx, j->dd->send);
+  tsr_free(j->ctx, j->dd->off);
+  tsr_free(j->ctx, j->dd);
+  j->dd = NULL;
+}

@@ -1,0 +1,454 @@
+/* test_dist_join.c — tsr_frame_join and tsr_frame_join_asof across MPI ranks
+ * (run by ctest under mpiexec with 1, 2 and 3 ranks, 1 or 2 threads each).
+ *
+ * Every rank builds the same random frames (ragged row chunks, nulls,
+ * duplicate keys, keys on one side only, long strings) on the distributed
+ * context and on a context that computes alone (the reference).  The join
+ * on the distributed context must give, on every rank, the reference's
+ * result bitwise: the same chunks with the same rows, values, validity,
+ * string bytes and dictionaries.  Covered: every join kind; integer, float
+ * (with -0.0 and NaN), bool, date, timestamp, string and dictionary keys
+ * (the two sides with different dictionaries), several keys; empty sides;
+ * fewer left chunks than ranks (a rank owning nothing); one key holding
+ * half the rows; block-cyclic chunk owners; as-of joins with and without
+ * by keys.  With several ranks
+ * every rank must send bytes when it owns left chunks, and a memory limit
+ * on the last rank alone must make every rank return the same error. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpi.h>
+
+#include <tessera/dist.h>
+#include <tessera/mpi.h>
+
+#include "frame/frame_util.h"
+
+static tsr_ctx *dist_ctx, *local_ctx;
+static int rank, nranks;
+
+static const tsr_join_kind kinds[6] = {TSR_JOIN_INNER, TSR_JOIN_LEFT, TSR_JOIN_RIGHT,
+                                       TSR_JOIN_FULL,  TSR_JOIN_SEMI, TSR_JOIN_ANTI};
+
+/* ---- frames ----------------------------------------------------------------------------- */
+
+/* A side: nk key columns k0.. of the given types with values from
+ * [lo, lo + card) (strings and dictionaries "k<v>", every third with a long
+ * tail; floats with -0.0 and NaN), then an int64 column `vname` and a
+ * string column s (random, some long); 10 % nulls.  skew: half the rows
+ * take the value lo on every key. */
+static void make_ref(int nk, const tsr_type *types, int lo, int card, int64_t n, const char *vname,
+                     bool skew, uint64_t seed, ref_frame *ref) {
+  tsr_type all[8];
+  for (int i = 0; i < nk; i++)
+    all[i] = types[i];
+  all[nk] = (tsr_type){TSR_COL_INT64, 0};
+  all[nk + 1] = (tsr_type){TSR_COL_STRING, 0};
+  ref_frame_random(ref, nk + 2, all, n, 10, seed);
+  snprintf(ref->cols[nk].name, sizeof ref->cols[nk].name, "%s", vname);
+  snprintf(ref->cols[nk + 1].name, sizeof ref->cols[nk + 1].name, "s");
+  for (int i = 0; i < nk; i++) {
+    ref_col *c = &ref->cols[i];
+    snprintf(c->name, sizeof c->name, "k%d", i);
+    size_t w = tsr_type_width(c->type);
+    if (c->type.id == TSR_COL_DICT) {
+      for (int64_t d = 0; d < c->dict_size; d++)
+        free(c->dict[d]);
+      free(c->dict);
+      c->dict_size = card;
+      c->dict = calloc((size_t)card, sizeof *c->dict);
+      for (int d = 0; d < card; d++) {
+        char buf[48];
+        snprintf(buf, sizeof buf, d % 3 == 0 ? "k%d-and-a-long-tail" : "k%d", lo + d);
+        c->dict[d] = fu_strdup(buf);
+      }
+      qsort(c->dict, (size_t)card, sizeof *c->dict, fu_cmp_str);
+    }
+    uint64_t s = seed + 99; /* the same values for every key column */
+    for (int64_t r = 0; r < n; r++) {
+      int v = lo + (int)(fu_rand(&s) % (uint64_t)card);
+      if (skew && r % 2 == 0)
+        v = lo;
+      void *dst = c->values + (size_t)r * w;
+      char buf[48];
+      snprintf(buf, sizeof buf, (v - lo) % 3 == 0 ? "k%d-and-a-long-tail" : "k%d", v);
+      switch (c->type.id) {
+      case TSR_COL_BOOL:
+        *(uint8_t *)dst = (uint8_t)(v & 1);
+        break;
+      case TSR_COL_INT8:
+        *(int8_t *)dst = (int8_t)(v - 20);
+        break;
+      case TSR_COL_INT16:
+        *(int16_t *)dst = (int16_t)(v - 20);
+        break;
+      case TSR_COL_INT32:
+      case TSR_COL_DATE:
+        *(int32_t *)dst = v - 20;
+        break;
+      case TSR_COL_INT64:
+      case TSR_COL_TIMESTAMP:
+        *(int64_t *)dst = (int64_t)(v - 20) * 1000003;
+        break;
+      case TSR_COL_UINT8:
+        *(uint8_t *)dst = (uint8_t)v;
+        break;
+      case TSR_COL_UINT16:
+        *(uint16_t *)dst = (uint16_t)v;
+        break;
+      case TSR_COL_UINT32:
+        *(uint32_t *)dst = (uint32_t)v;
+        break;
+      case TSR_COL_UINT64:
+        *(uint64_t *)dst = (uint64_t)v << 40;
+        break;
+      case TSR_COL_FLOAT32:
+        *(float *)dst = v == lo ? -0.0f : v == lo + 1 ? NAN : (float)v / 4;
+        break;
+      case TSR_COL_FLOAT64:
+        *(double *)dst = v == lo ? 0.0 : v == lo + 1 ? -NAN : (double)v / 4;
+        break;
+      case TSR_COL_STRING:
+        free(c->str[r]);
+        c->str[r] = fu_strdup(c->valid[r] ? buf : "");
+        break;
+      case TSR_COL_DICT: {
+        int32_t code = 0;
+        for (int d = 0; d < card; d++)
+          if (strcmp(c->dict[d], buf) == 0)
+            code = d;
+        *(int32_t *)dst = c->valid[r] ? code : 0;
+        free(c->str[r]);
+        c->str[r] = fu_strdup(c->valid[r] ? buf : "");
+        break;
+      }
+      default:
+        break;
+      }
+    }
+  }
+}
+
+/* The reference as a frame on ctx: in ragged chunks (at least 64 when it
+ * has the rows) when chunk_rows is 0, else in chunks of chunk_rows rows. */
+static void to_frame(tsr_ctx *ctx, const ref_frame *ref, int64_t chunk_rows, uint64_t seed,
+                     tsr_frame **out) {
+  if (chunk_rows == 0) {
+    assert_ok(ref_frame_to_frame(ctx, ref, 64, seed, out));
+    return;
+  }
+  tsr_column_data cd[8];
+  ref_frame_columns(ref, 0, ref->n, cd);
+  assert_ok(tsr_frame_from_columns(ctx, ref->ncols, cd, chunk_rows, TSR_BUFFER_ADOPT, fu_free_fn,
+                                   NULL, out));
+}
+
+/* A pair of sides, on both contexts. */
+typedef struct sides {
+  ref_frame ref[2];
+  tsr_frame *d[2], *l[2];
+} sides;
+
+static void sides_make(sides *s, int nk, const tsr_type *lt, const tsr_type *rt, int64_t nl,
+                       int64_t nr, int64_t lchunk, bool skew, uint64_t seed) {
+  make_ref(nk, lt, 0, 12, nl, "lv", skew, seed, &s->ref[0]);
+  make_ref(nk, rt, 5, 12, nr, "rv", false, seed + 7, &s->ref[1]);
+  for (int k = 0; k < 2; k++) {
+    to_frame(dist_ctx, &s->ref[k], k == 0 ? lchunk : 0, seed + 3 + (uint64_t)k, &s->d[k]);
+    to_frame(local_ctx, &s->ref[k], k == 0 ? lchunk : 0, seed + 3 + (uint64_t)k, &s->l[k]);
+  }
+}
+
+static void sides_free(sides *s) {
+  for (int k = 0; k < 2; k++) {
+    tsr_frame_destroy(&s->d[k]);
+    tsr_frame_destroy(&s->l[k]);
+    ref_frame_free(&s->ref[k]);
+  }
+}
+
+/* ---- comparing ---------------------------------------------------------------------------- */
+
+static void same_on_every_rank(uint64_t v) {
+  uint64_t both[2] = {v, ~v}, out[2];
+  MPI_Allreduce(both, out, 2, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+  assert_true(out[0] == v && out[1] == ~v);
+}
+
+static uint64_t mix(uint64_t h, const void *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ ((const unsigned char *)p)[i]) * 0x100000001b3ull;
+  return h;
+}
+
+/* want and got hold the same chunks, rows, validity, values, strings and
+ * dictionaries; returns a hash of got's contents (to compare ranks). */
+static uint64_t assert_bitwise(tsr_frame *want, tsr_frame *got) {
+  tsr_frame_result *a = NULL, *b = NULL;
+  assert_ok(tsr_frame_compute(want, NULL, &a));
+  assert_ok(tsr_frame_compute(got, NULL, &b));
+  uint64_t h = 0xcbf29ce484222325ull;
+  assert_int_equal(tsr_frame_result_ncols(a), tsr_frame_result_ncols(b));
+  assert_int_equal(tsr_frame_result_nchunks(a), tsr_frame_result_nchunks(b));
+  assert_int_equal(tsr_frame_result_nrows(a), tsr_frame_result_nrows(b));
+  for (int i = 0; i < tsr_frame_result_ncols(a); i++) {
+    assert_string_equal(tsr_frame_result_col_name(a, i), tsr_frame_result_col_name(b, i));
+    tsr_type t = tsr_frame_result_col_type(a, i);
+    tsr_type u = tsr_frame_result_col_type(b, i);
+    assert_int_equal(t.id, u.id);
+    assert_int_equal(t.unit, u.unit);
+    if (t.id == TSR_COL_DICT) {
+      int64_t na, nb;
+      const int64_t *oa, *ob;
+      const char *da, *db;
+      assert_ok(tsr_frame_result_dict(a, i, &na, &oa, &da));
+      assert_ok(tsr_frame_result_dict(b, i, &nb, &ob, &db));
+      assert_int_equal(na, nb);
+      assert_memory_equal(oa, ob, (size_t)(na + 1) * sizeof *oa);
+      if (oa[na] > 0)
+        assert_memory_equal(da, db, (size_t)oa[na]);
+      h = mix(h, db, (size_t)ob[nb]);
+    }
+    size_t w = tsr_type_width(t);
+    for (int64_t c = 0; c < tsr_frame_result_nchunks(a); c++) {
+      tsr_column_chunk x, y;
+      assert_ok(tsr_frame_result_chunk(a, i, c, &x));
+      assert_ok(tsr_frame_result_chunk(b, i, c, &y));
+      assert_int_equal(x.rows, y.rows);
+      assert_int_equal(x.null_count, y.null_count);
+      h = mix(h, &y.rows, sizeof y.rows);
+      for (int64_t r = 0; r < x.rows; r++) {
+        bool vx = x.validity == NULL || (x.validity[r / 8] >> (r % 8) & 1);
+        bool vy = y.validity == NULL || (y.validity[r / 8] >> (r % 8) & 1);
+        assert_int_equal(vx, vy);
+        h = mix(h, &vy, 1);
+        if (t.id == TSR_COL_STRING) {
+          const tsr_string_view *sx = (const tsr_string_view *)x.values + r;
+          const tsr_string_view *sy = (const tsr_string_view *)y.values + r;
+          assert_int_equal(sx->length, sy->length);
+          const char *px = tsr_string_view_data(sx, x.data), *py = tsr_string_view_data(sy, y.data);
+          if (sx->length > 0)
+            assert_memory_equal(px, py, sx->length);
+          h = mix(h, py, sy->length);
+        } else {
+          assert_memory_equal((const char *)x.values + (size_t)r * w,
+                              (const char *)y.values + (size_t)r * w, w);
+          h = mix(h, (const char *)y.values + (size_t)r * w, w);
+        }
+      }
+    }
+  }
+  tsr_frame_result_destroy(&a);
+  tsr_frame_result_destroy(&b);
+  return h;
+}
+
+static uint64_t sent_bytes(void) {
+  tsr_exchange_stats st;
+  assert_ok(tsr_ctx_exchange_stats(dist_ctx, &st));
+  return st.bytes_sent;
+}
+
+/* With several ranks, when every rank owns a left chunk, every rank sent. */
+static void check_sent(uint64_t before, tsr_frame *left) {
+  uint64_t sent = sent_bytes() - before;
+  if (nranks > 1 && tsr_frame_nchunks(left) >= nranks)
+    assert_true(sent > 0);
+}
+
+/* One join on both contexts: the same status, and the same result. */
+static void check_join(sides *s, tsr_join_kind kind, int nk) {
+  const char *on[8] = {"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"};
+  tsr_frame *jd = NULL, *jl = NULL;
+  uint64_t before = sent_bytes();
+  tsr_status sd = tsr_frame_join(s->d[0], s->d[1], kind, nk, on, NULL, NULL, &jd);
+  tsr_status sl = tsr_frame_join(s->l[0], s->l[1], kind, nk, on, NULL, NULL, &jl);
+  if (sd != TSR_OK)
+    fprintf(stderr, "rank %d: %s\n", rank, tsr_last_error());
+  assert_int_equal(sd, sl);
+  same_on_every_rank((uint64_t)sd);
+  if (sd == TSR_OK) {
+    same_on_every_rank(assert_bitwise(jl, jd));
+    check_sent(before, s->d[0]);
+  }
+  tsr_frame_destroy(&jd);
+  tsr_frame_destroy(&jl);
+}
+
+/* ---- tests ---------------------------------------------------------------------------------- */
+
+/* Every kind on a string key and a dictionary key (different
+ * dictionaries on the two sides): long strings travel with their bytes,
+ * codes through the merged dictionary. */
+static void test_dist_join__every_kind(void **state) {
+  (void)state;
+  const tsr_type t[2] = {{TSR_COL_STRING, 0}, {TSR_COL_DICT, 0}};
+  sides s;
+  sides_make(&s, 2, t, t, 500, 250, 0, false, 21);
+  for (int k = 0; k < 6; k++)
+    check_join(&s, kinds[k], 2);
+  sides_free(&s);
+}
+
+/* The other key types, several at once, with mixed widths and signedness
+ * (and a dictionary against strings) between the sides. */
+static void test_dist_join__key_types(void **state) {
+  (void)state;
+  const tsr_type lt[2][4] = {
+      {{TSR_COL_FLOAT64, 0}, {TSR_COL_BOOL, 0}, {TSR_COL_DATE, 0}, {TSR_COL_INT8, 0}},
+      {{TSR_COL_FLOAT32, 0},
+       {TSR_COL_TIMESTAMP, TSR_TIME_US},
+       {TSR_COL_UINT16, 0},
+       {TSR_COL_UINT64, 0}}};
+  const tsr_type rt[2][4] = {
+      {{TSR_COL_FLOAT64, 0}, {TSR_COL_BOOL, 0}, {TSR_COL_DATE, 0}, {TSR_COL_INT64, 0}},
+      {{TSR_COL_FLOAT32, 0},
+       {TSR_COL_TIMESTAMP, TSR_TIME_US},
+       {TSR_COL_UINT16, 0},
+       {TSR_COL_UINT64, 0}}};
+  for (int i = 0; i < 2; i++) {
+    sides s;
+    sides_make(&s, 4, lt[i], rt[i], 300, 200, 0, false, 31 + (uint64_t)i);
+    check_join(&s, i == 0 ? TSR_JOIN_LEFT : TSR_JOIN_FULL, 4);
+    sides_free(&s);
+  }
+  const tsr_type dl[1] = {{TSR_COL_DICT, 0}}, sr[1] = {{TSR_COL_STRING, 0}};
+  sides s;
+  sides_make(&s, 1, dl, sr, 300, 200, 0, false, 35);
+  check_join(&s, TSR_JOIN_INNER, 1);
+  sides_free(&s);
+}
+
+/* Empty sides, and fewer left chunks than ranks (some rank owns none). */
+static void test_dist_join__edge_shapes(void **state) {
+  (void)state;
+  const tsr_type t[1] = {{TSR_COL_STRING, 0}};
+  const int64_t shapes[4][3] = {{0, 200, 0}, {300, 0, 0}, {0, 0, 0}, {9, 150, 5}};
+  for (int i = 0; i < 4; i++) {
+    sides s;
+    sides_make(&s, 1, t, t, shapes[i][0], shapes[i][1], shapes[i][2], false, 41 + (uint64_t)i);
+    check_join(&s, i == 3 ? TSR_JOIN_ANTI : TSR_JOIN_FULL, 1);
+    sides_free(&s);
+  }
+}
+
+/* One key holding half the left rows; then chunks owned block-cyclically. */
+static void test_dist_join__skew(void **state) {
+  (void)state;
+  const tsr_type t[1] = {{TSR_COL_INT32, 0}};
+  sides s;
+  make_ref(1, t, 5, 12, 1200, "lv", true, 51, &s.ref[0]);
+  make_ref(1, t, 5, 12, 40, "rv", false, 58, &s.ref[1]);
+  for (int k = 0; k < 2; k++) {
+    to_frame(dist_ctx, &s.ref[k], 0, 60 + (uint64_t)k, &s.d[k]);
+    to_frame(local_ctx, &s.ref[k], 0, 60 + (uint64_t)k, &s.l[k]);
+  }
+  check_join(&s, TSR_JOIN_RIGHT, 1);
+  /* Block-cyclic owners: each rank's left chunks are not one run. */
+  assert_ok(tsr_ctx_set_owner_block(dist_ctx, 1));
+  check_join(&s, TSR_JOIN_FULL, 1);
+  assert_ok(tsr_ctx_set_owner_block(dist_ctx, 0));
+  sides_free(&s);
+}
+
+static void test_dist_join__asof(void **state) {
+  (void)state;
+  const tsr_type t[1] = {{TSR_COL_DICT, 0}};
+  sides s;
+  sides_make(&s, 1, t, t, 600, 300, 0, false, 71);
+  const char *by[1] = {"k0"};
+  for (int v = 1; v <= 2; v++) { /* 1: no by key */
+    tsr_asof_options o;
+    memset(&o, 0, sizeof o);
+    o.right_on = "rv";
+    if (v == 2) { /* by a key, within a tolerance */
+      o.nby = 1;
+      o.left_by = by;
+      o.has_tolerance = true;
+      o.tolerance = 1e15;
+    }
+    tsr_frame *jd = NULL, *jl = NULL;
+    uint64_t before = sent_bytes();
+    tsr_status sd = tsr_frame_join_asof(s.d[0], s.d[1], "lv", &o, &jd);
+    if (sd != TSR_OK)
+      fprintf(stderr, "rank %d: %s\n", rank, tsr_last_error());
+    assert_ok(sd);
+    assert_ok(tsr_frame_join_asof(s.l[0], s.l[1], "lv", &o, &jl));
+    same_on_every_rank(assert_bitwise(jl, jd));
+    check_sent(before, s.d[0]);
+    tsr_frame_destroy(&jd);
+    tsr_frame_destroy(&jl);
+  }
+  sides_free(&s);
+}
+
+/* The last rank alone runs out of memory: every rank returns its error. */
+static void test_dist_join__one_rank_fails(void **state) {
+  (void)state;
+  if (nranks == 1)
+    skip();
+  const tsr_type t[1] = {{TSR_COL_STRING, 0}};
+  sides s;
+  sides_make(&s, 1, t, t, 800, 800, 0, false, 81);
+  tsr_memory_stats m;
+  assert_ok(tsr_ctx_memory_stats(dist_ctx, &m));
+  if (rank == nranks - 1)
+    assert_ok(tsr_ctx_set_memory_limit(dist_ctx, m.current_bytes + (16u << 10)));
+  const char *on[1] = {"k0"};
+  tsr_asof_options o;
+  memset(&o, 0, sizeof o);
+  o.right_on = "rv";
+  for (int k = 0; k < 2; k++) {
+    tsr_frame *jd = NULL;
+    tsr_status st = k == 0 ? tsr_frame_join(s.d[0], s.d[1], TSR_JOIN_FULL, 1, on, NULL, NULL, &jd)
+                           : tsr_frame_join_asof(s.d[0], s.d[1], "lv", &o, &jd);
+    assert_int_equal(st, TSR_ENOMEM);
+    assert_null(jd);
+    char want[32];
+    snprintf(want, sizeof want, "rank %d: ", nranks - 1);
+    assert_non_null(strstr(tsr_last_error(), want));
+  }
+  if (rank == nranks - 1)
+    assert_ok(tsr_ctx_set_memory_limit(dist_ctx, 0));
+  check_join(&s, TSR_JOIN_INNER, 1); /* and the context still works */
+  sides_free(&s);
+}
+
+int main(void) {
+  if (tsr_ctx_create(&dist_ctx) != TSR_OK || tsr_ctx_create(&local_ctx) != TSR_OK)
+    return 1;
+  rank = tsr_ctx_rank(dist_ctx);
+  nranks = tsr_ctx_nranks(dist_ctx);
+  int initialised = 0;
+  MPI_Initialized(&initialised);
+  if (!initialised) {
+    fprintf(stderr, "test_dist_join: not started by mpiexec\n");
+    return 77;
+  }
+  if (tsr_ctx_set_distributed(local_ctx, false) != TSR_OK ||
+      tsr_ctx_set_executor(local_ctx, TSR_EXECUTOR_SERIAL) != TSR_OK)
+    return 1;
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_dist_join__every_kind),
+      cmocka_unit_test(test_dist_join__key_types),
+      cmocka_unit_test(test_dist_join__edge_shapes),
+      cmocka_unit_test(test_dist_join__skew),
+      cmocka_unit_test(test_dist_join__asof),
+      cmocka_unit_test(test_dist_join__one_rank_fails),
+  };
+  int failed = cmocka_run_group_tests(tests, NULL, NULL);
+  tsr_memory_stats m;
+  int leaked = 0;
+  tsr_ctx *ctxs[2] = {dist_ctx, local_ctx};
+  for (int i = 0; i < 2; i++)
+    if (tsr_ctx_memory_stats(ctxs[i], &m) == TSR_OK && m.current_bytes != 0) {
+      fprintf(stderr, "rank %d: context %d leaked %llu bytes\n", rank, i,
+              (unsigned long long)m.current_bytes);
+      leaked = 1;
+    }
+  tsr_ctx_destroy(&local_ctx);
+  tsr_ctx_destroy(&dist_ctx);
+  return failed || leaked;
+}
