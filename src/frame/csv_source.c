@@ -13,7 +13,9 @@
  * .csv.gz is decompressed first into a temporary file that lives as long
  * as the node.  Under MPI every rank scans the whole file itself (the
  * scan is deterministic, so every rank has the same blocks and schema) and
- * parses only the blocks it owns. */
+ * parses only the blocks it owns.  tsr__frame_read_csv_where (the SQL
+ * layer's scans) also takes a predicate: run on each block by the fused
+ * load (csv_where.c), else a filter node over the frame. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

@@ -16,7 +16,10 @@
  * bad rows, errors and their messages, blocks found at wrong boundaries)
  * abandons the load: the caller then scans and parses, so every rule of
  * docs/frames.md ("CSV") holds as before.  Results are identical: same
- * blocks, types, dictionaries and values. */
+ * blocks, types, dictionaries and values.  A pushed row filter (a SQL
+ * WHERE, frame/csv_where.c) runs on each block's chunk right after it is
+ * parsed; block row counts and dictionaries still count every row, so the
+ * types and dictionaries are the unfiltered load's. */
 #include <omp.h>
 #include <stdatomic.h>
 
