@@ -52,6 +52,9 @@ tsr_status tsr__csv_wstate_create(tsr_ctx *ctx, const tsr__csv_format *fmt,
   int64_t *zeros = NULL;
   tsr_frame *schema = NULL;
   TSR_CHECK(n > 0, TSR_EINVAL, "%s: a filter needs at least one column", fmt->path);
+  for (int c = 0; c < n; c++) /* untyped until scanned: the load leaves such files to the scan */
+    TSR_CHECK(fmt->cols[c].type.id < TSR_NUM_COLTYPES, TSR_ENOTSUP,
+              "%s: column '%s' has no type before the scan", fmt->path, fmt->cols[c].name);
   TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *w, (void **)&w));
   w->ctx = ctx;
   w->ncols = n;
