@@ -75,8 +75,10 @@ tsr_status tsr__csv_wstate_create(tsr_ctx *ctx, const tsr__csv_format *fmt,
     w->types[c] = t;
     names[c] = col->name;
   }
-  TSR__TRY_GOTO(status,
-                gb_mem_frame(ctx, n, names, w->types, dicts, 0, NULL, NULL, zeros, zeros, &schema));
+  void *no_chunks[1] = {NULL};
+  size_t no_bytes[1] = {0};
+  TSR__TRY_GOTO(status, gb_mem_frame(ctx, n, names, w->types, dicts, 0, no_chunks, no_bytes, zeros,
+                                     zeros, &schema));
   TSR__TRY_GOTO(status, where->build(where->arg, schema, &w->prog, &w->v));
   tsr_type t;
   TSR__TRY_GOTO(status, tsr__colprog_check(w->prog, w->v, true, &t));
