@@ -482,6 +482,9 @@ fail:
     csv_source_destroy(&s->base);
     tsr_free(ctx, s);
   }
+  if (loaded.done && loaded.chunks != NULL) /* chunks loaded_frame did not hand over */
+    for (int64_t b = 0; b < scan.nblocks; b++)
+      tsr_free(ctx, loaded.chunks[b]);
   tsr__csv_scan_result_free(ctx, &scan);
   tsr__csv_loaded_free(ctx, &loaded);
   tsr_free(ctx, cols);
