@@ -129,6 +129,14 @@ static char *explain(const char *sql) {
   }
   tsr_frame_result_destroy(&r);
   tsr_frame_destroy(&f);
+  /* estimated rows ("; ~5 rows" inside a scan's parentheses), where the
+   * planner shows them, are not this test's business */
+  for (char *e; (e = strstr(text, "; ~")) != NULL;) {
+    char *close = strchr(e, ')');
+    if (close == NULL)
+      break;
+    memmove(e, close, strlen(close) + 1);
+  }
   return text;
 }
 
