@@ -2963,6 +2963,13 @@ int64_t tsr__colprog_data_cap(const tsr__colprog *p, int v, int64_t c) {
 
 int tsr__colprog_ncols(const tsr__colprog *p) { return p->f->ncols; }
 
+bool tsr__colprog_reads(const tsr__colprog *p, int result, int col) {
+  for (int k = 0; k <= result && k < p->n; k++)
+    if (p->v[k].code == I_LOAD && p->v[k].col == col)
+      return true;
+  return false;
+}
+
 void tsr__colprog_retain(tsr__colprog *p) { atomic_fetch_add(&p->refs, 1); }
 
 tsr_status tsr__colprog_check(const tsr__colprog *p, int v, bool predicate, tsr_type *type) {

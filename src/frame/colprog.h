@@ -206,6 +206,9 @@ const char *tsr__colprog_type_name(const tsr__colprog *p, int v);
 
 /* The number of columns of the program's frame. */
 int tsr__colprog_ncols(const tsr__colprog *p);
+/* Whether computing value `result` may read column col of the program's
+ * frame (a column loaded by one of the values up to it). */
+bool tsr__colprog_reads(const tsr__colprog *p, int result, int col);
 void tsr__colprog_retain(tsr__colprog *p);
 /* Checks that value v can be a column (*type; TSR_EDTYPE for the null
  * literal alone) or, when `predicate`, a filter's predicate (bool). */

@@ -13,7 +13,9 @@
  * .csv.gz is decompressed first into a temporary file that lives as long
  * as the node.  Under MPI every rank scans the whole file itself (the
  * scan is deterministic, so every rank has the same blocks and schema) and
- * parses only the blocks it owns. */
+ * parses only the blocks it owns.  tsr__frame_read_csv_where (the SQL
+ * layer's scans) also takes a predicate: run on each block by the fused
+ * load (csv_where.c), else a filter node over the frame. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@
 #include <tessera/dist.h>
 
 #include "core/atomic_file.h"
+#include "csv_where.h"
 #include "groupby_impl.h"
 #include "io/csv.h"
 
@@ -211,10 +214,12 @@ static tsr_status apply_columns(tsr_ctx *ctx, const char *fn, const char *path, 
 }
 
 /* The frame over the fused load's chunks (io/csv_load.c): the blocks it
- * left are parsed again now with the final types, then every chunk is
- * handed to an in-memory frame. */
+ * left are parsed again now with the final types (and filtered by w when
+ * a WHERE was pushed: the others were as they were loaded), then every
+ * chunk is handed to an in-memory frame. */
 static tsr_status loaded_frame(tsr_ctx *ctx, const csv_source *s, const tsr__csv_scan_result *scan,
-                               tsr__csv_loaded *ld, const tsr_type *types, tsr_frame **out) {
+                               tsr__csv_loaded *ld, const tsr_type *types, tsr__csv_wstate *w,
+                               tsr_frame **out) {
   const tsr__csv_format *fmt = &s->fmt;
   const int n = fmt->ncols;
   const int64_t nb = scan->nblocks;
@@ -222,6 +227,12 @@ static tsr_status loaded_frame(tsr_ctx *ctx, const csv_source *s, const tsr__csv
   size_t *widths = NULL;
   int64_t *caps = NULL, *rows = NULL, *data_cap = NULL;
   char **names = NULL;
+  tsr__csv_strings *coded = NULL;
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *coded, (void **)&coded));
+  for (int i = 0; i < n; i++)
+    if (types[i].id == TSR_COL_DICT)
+      coded[i] =
+          (tsr__csv_strings){true, s->dicts[i]->size, s->dicts[i]->offsets, s->dicts[i]->data};
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *widths, (void **)&widths));
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n * (size_t)(nb + 1), sizeof *caps, (void **)&caps));
   for (int i = 0; i < n; i++)
@@ -242,6 +253,10 @@ static tsr_status loaded_frame(tsr_ctx *ctx, const csv_source *s, const tsr__csv
     if (s3 == TSR_OK) {
       tsr__tablechunk_init(chunk, bytes, (uint32_t)n, widths, scan->blocks[b].rows, dc);
       s3 = tsr__csv_parse_block(ctx, s->fd, fmt, &scan->blocks[b], chunk);
+      size_t nbytes = (size_t)bytes;
+      if (s3 == TSR_OK && w != NULL)
+        s3 = tsr__csv_wstate_run(w, b, coded, &chunk, &nbytes);
+      bytes = nbytes;
       if (s3 != TSR_OK)
         tsr_free(ctx, chunk);
     }
@@ -261,7 +276,7 @@ static tsr_status loaded_frame(tsr_ctx *ctx, const csv_source *s, const tsr__csv
   for (int i = 0; i < n; i++)
     names[i] = fmt->cols[i].name;
   for (int64_t b = 0; b < nb; b++) {
-    rows[b] = scan->blocks[b].rows;
+    rows[b] = tsr__tablechunk_col(ld->chunks[b], 0)->rows; /* what a pushed filter kept */
     for (int i = 0; i < n; i++)
       data_cap[(int64_t)i * nb + b] =
           (int64_t)tsr__tablechunk_col(ld->chunks[b], (uint32_t)i)->data_cap;
@@ -279,11 +294,14 @@ fail:
   tsr_free(ctx, rows);
   tsr_free(ctx, data_cap);
   tsr_free(ctx, names);
+  tsr_free(ctx, coded);
   return status;
 }
 
-tsr_status tsr_frame_read_csv(tsr_ctx *ctx, const char *path, const tsr_csv_options *options,
-                              tsr_frame **out) {
+/* The reader; with `where`, only the rows where its predicate is true:
+ * filtered while loading (csv_where.c), else a filter over the lazy frame. */
+static tsr_status read_csv(tsr_ctx *ctx, const char *path, const tsr_csv_options *options,
+                           const tsr__csv_where *where, tsr_frame **out) {
   static const char fn[] = "tsr_frame_read_csv";
   tsr_csv_options opt;
   memset(&opt, 0, sizeof opt);
@@ -324,6 +342,9 @@ tsr_status tsr_frame_read_csv(tsr_ctx *ctx, const char *path, const tsr_csv_opti
   memset(&scan, 0, sizeof scan);
   tsr__csv_loaded loaded;
   memset(&loaded, 0, sizeof loaded);
+  tsr__csv_wstate *wstate = NULL;
+  tsr__colprog *prog = NULL;
+  tsr_frame *unfiltered = NULL;
   TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *s, (void **)&s));
   s->ctx = ctx;
   s->fd = -1;
@@ -366,7 +387,20 @@ tsr_status tsr_frame_read_csv(tsr_ctx *ctx, const char *path, const tsr_csv_opti
       budget = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE) / 4;
     else if (tsr_ctx_memory_stats(ctx, &ms) == TSR_OK && ms.current_bytes < limit)
       budget = (limit - ms.current_bytes) / 2;
-    TSR__TRY_GOTO(status, tsr__csv_load(ctx, s->fd, size, block_bytes, budget, fmt, &loaded));
+    tsr__csv_rowfilter rf = {tsr__csv_wstate_run, NULL};
+    if (where != NULL) {
+      /* a predicate that does not compile (a type error) is compiled again
+       * over the frame, as an unpushed filter is, to say so in its words */
+      status = tsr__csv_wstate_create(ctx, fmt, where, &wstate);
+      if (status == TSR_ENOMEM)
+        goto fail;
+      if (status != TSR_OK)
+        tsr_error_clear();
+      status = TSR_OK;
+      rf.arg = wstate;
+    }
+    TSR__TRY_GOTO(status, tsr__csv_load(ctx, s->fd, size, block_bytes, budget,
+                                        wstate != NULL ? &rf : NULL, fmt, &loaded));
   }
   if (loaded.done) {
     scan = loaded.scan;
@@ -412,8 +446,8 @@ tsr_status tsr_frame_read_csv(tsr_ctx *ctx, const char *path, const tsr_csv_opti
              (size_t)nb * sizeof *data_cap);
   }
   if (loaded.done) {
-    TSR__TRY_GOTO(status, loaded_frame(ctx, s, &scan, &loaded, types, out));
-    goto fail; /* done: free what is left */
+    TSR__TRY_GOTO(status, loaded_frame(ctx, s, &scan, &loaded, types, wstate, out));
+    goto filter; /* done: free what is left */
   }
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)n + 1, sizeof *cols, (void **)&cols));
   int64_t bad = scan.bad;
@@ -430,11 +464,27 @@ tsr_status tsr_frame_read_csv(tsr_ctx *ctx, const char *path, const tsr_csv_opti
   }
   TSR__TRY_GOTO(status, tsr__frame_make(ctx, n, cols, rows, out));
   (*out)->csv_bad_rows = bad;
+filter:
+  if (where != NULL && (!loaded.done || wstate == NULL)) {
+    /* not filtered while loading: the usual fused filter over the frame */
+    unfiltered = *out;
+    *out = NULL;
+    int v;
+    TSR__TRY_GOTO(status, where->build(where->arg, unfiltered, &prog, &v));
+    TSR__TRY_GOTO(status, tsr__frame_filter_prog(unfiltered, prog, v, out));
+    (*out)->csv_bad_rows = unfiltered->csv_bad_rows;
+  }
 fail:
+  tsr__csv_wstate_destroy(&wstate);
+  tsr__colprog_destroy(&prog);
+  tsr_frame_destroy(&unfiltered);
   if (s != NULL) {
     csv_source_destroy(&s->base);
     tsr_free(ctx, s);
   }
+  if (loaded.done && loaded.chunks != NULL) /* chunks loaded_frame did not hand over */
+    for (int64_t b = 0; b < scan.nblocks; b++)
+      tsr_free(ctx, loaded.chunks[b]);
   tsr__csv_scan_result_free(ctx, &scan);
   tsr__csv_loaded_free(ctx, &loaded);
   tsr_free(ctx, cols);
@@ -445,4 +495,14 @@ fail:
   tsr__expr_release(&node);
   tsr__rows_release(&rows);
   return status;
+}
+
+tsr_status tsr_frame_read_csv(tsr_ctx *ctx, const char *path, const tsr_csv_options *options,
+                              tsr_frame **out) {
+  return read_csv(ctx, path, options, NULL, out);
+}
+
+tsr_status tsr__frame_read_csv_where(tsr_ctx *ctx, const char *path, const tsr_csv_options *options,
+                                     const tsr__csv_where *where, tsr_frame **out) {
+  return read_csv(ctx, path, options, where, out);
 }

@@ -128,8 +128,37 @@ typedef struct tsr__csv_loaded {
   size_t *bytes;
 } tsr__csv_loaded;
 
+/* Strings a coded column's values index: entry k is data[offs[k], offs[k + 1]). */
+typedef struct tsr__csv_strings {
+  bool coded; /* false: the column holds its type's values */
+  int64_t n;  /* entries */
+  const int64_t *offs;
+  const char *data;
+} tsr__csv_strings;
+
+/* A row filter pushed into the fused load (a WHERE over the file: the
+ * frame layer's column program, frame/csv_where.c), run on each block's
+ * table chunk right after it is parsed, while it is in cache.  run() keeps
+ * the rows it accepts: *chunk becomes a chunk of those rows alone (*bytes
+ * its size; the old one freed) or stays when it keeps every row.
+ * coded[c].coded when column c holds int32 codes into those strings
+ * (a block's own dictionary while loading, the sorted one when a block is
+ * parsed again); other columns hold their type's values (strings as
+ * views).  A failure (a value the predicate cannot compute) abandons the
+ * load, so the caller's own path raises it as an unpushed filter would. */
+typedef struct tsr__csv_rowfilter {
+  tsr_status (*run)(void *arg, int64_t block, const tsr__csv_strings *coded, void **chunk,
+                    size_t *bytes);
+  void *arg;
+} tsr__csv_rowfilter;
+
+/* With `filter` (NULL: none), blocks' chunks hold only the rows it keeps;
+ * scan.blocks[b].rows, scan.rows and the dictionaries stay those of every
+ * row (so the columns' types and dictionaries are the unfiltered load's),
+ * and a block left to parse again is filtered by the caller. */
 tsr_status tsr__csv_load(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes, uint64_t budget,
-                         tsr__csv_format *fmt, tsr__csv_loaded *out);
+                         const tsr__csv_rowfilter *filter, tsr__csv_format *fmt,
+                         tsr__csv_loaded *out);
 /* Frees what the caller did not take (chunks set to NULL are taken). */
 void tsr__csv_loaded_free(tsr_ctx *ctx, tsr__csv_loaded *l);
 

@@ -16,7 +16,10 @@
  * bad rows, errors and their messages, blocks found at wrong boundaries)
  * abandons the load: the caller then scans and parses, so every rule of
  * docs/frames.md ("CSV") holds as before.  Results are identical: same
- * blocks, types, dictionaries and values. */
+ * blocks, types, dictionaries and values.  A pushed row filter (a SQL
+ * WHERE, frame/csv_where.c) runs on each block's chunk right after it is
+ * parsed; block row counts and dictionaries still count every row, so the
+ * types and dictionaries are the unfiltered load's. */
 #include <omp.h>
 #include <stdatomic.h>
 
@@ -68,8 +71,33 @@ static tsr_status remap(tsr_ctx *ctx, tsr__colchunk *c, const csv_strset *set, c
   return TSR_OK;
 }
 
+/* Runs the pushed filter on block i's chunk, just parsed.  A block with a
+ * column to parse again is left whole: it is parsed again (and filtered
+ * then) by the caller.  Its row count stays that of every row (the
+ * dictionaries' rule counts them all); the chunk says how many are kept. */
+static tsr_status pushed_filter(tsr_ctx *ctx, const tsr__csv_rowfilter *filter, int64_t i,
+                                int ncols, csv_lblock *l) {
+  tsr__csv_strings coded[64], *cs = coded;
+  for (int c = 0; c < ncols; c++)
+    if (l->redo[c])
+      return TSR_OK;
+  if (ncols > 64)
+    TSR_TRY(tsr_calloc(ctx, (size_t)ncols, sizeof *cs, (void **)&cs));
+  for (int c = 0; c < ncols; c++) {
+    cs[c].coded = l->repr[c] == TSR_COL_DICT;
+    cs[c].n = l->repr[c] == TSR_COL_DICT ? l->sets[c].n : 0;
+    cs[c].offs = l->repr[c] == TSR_COL_DICT ? l->sets[c].offs : NULL;
+    cs[c].data = l->repr[c] == TSR_COL_DICT ? l->sets[c].arena : NULL;
+  }
+  tsr_status st = filter->run(filter->arg, i, cs, &l->chunk, &l->bytes);
+  if (cs != coded)
+    tsr_free(ctx, cs);
+  return st;
+}
+
 tsr_status tsr__csv_load(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes, uint64_t budget,
-                         tsr__csv_format *fmt, tsr__csv_loaded *out) {
+                         const tsr__csv_rowfilter *filter, tsr__csv_format *fmt,
+                         tsr__csv_loaded *out) {
   memset(out, 0, sizeof *out);
   const int ncols = fmt->ncols;
   if (ncols == 0)
@@ -142,6 +170,8 @@ tsr_status tsr__csv_load(tsr_ctx *ctx, int fd, int64_t size, int64_t block_bytes
     for (int c = 0; c < ncols; c++)
       l->repr[c] = base[c] == TSR_COL_DICT && given_up[c] ? TSR_COL_STRING : base[c];
     if (tsr__csv_load_block(ctx, fd, fmt, fieldcol, &sr->blocks[i], l) != TSR_OK)
+      l->fallback = true;
+    if (!l->fallback && filter != NULL && pushed_filter(ctx, filter, i, ncols, l) != TSR_OK)
       l->fallback = true;
     if (!l->fallback && atomic_fetch_add(&used, (uint64_t)l->bytes) + l->bytes > budget)
       l->fallback = true;

@@ -543,7 +543,8 @@ void tsr__csv_scan_result_free(tsr_ctx *ctx, tsr__csv_scan_result *r) {
   if (r->dict_n != NULL)
     for (int i = 0; r->dict_offsets != NULL && r->dict_n[i] != INT64_MIN; i++) {
       tsr_free(ctx, r->dict_offsets[i]);
-      tsr_free(ctx, r->dict_data[i]);
+      if (r->dict_data != NULL) /* NULL when its allocation failed */
+        tsr_free(ctx, r->dict_data[i]);
     }
   tsr_free(ctx, r->blocks);
   tsr_free(ctx, r->data_bytes);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "frame/csv_where.h"
 #include "plan.h"
 
 typedef struct run {
@@ -704,44 +705,100 @@ static tsr_status one_row(tsr__sql_binder *b, run *r) {
   return tsr_frame_from_columns(b->ctx, 1, &c, 0, TSR_BUFFER_COPY, NULL, NULL, &r->f);
 }
 
+/* A pushed WHERE compiled over the frame the CSV reader hands (csv_where.h). */
+typedef struct where_arg {
+  tsr__sql_binder *b;
+  const tsr__sql_plan *p;
+  const int *colmap;
+} where_arg;
+
+static tsr_status build_where(void *arg, tsr_frame *f, tsr__colprog **prog, int *v) {
+  const where_arg *w = arg;
+  TSR_TRY(tsr__colprog_create(f, prog));
+  tsr_status st =
+      tsr__sql_compile(w->b, *prog, w->p->ncols, w->p->cols, w->colmap, w->p->pushed, v);
+  if (st == TSR_OK) {
+    tsr_type t;
+    st = tsr__colprog_check(*prog, *v, true, &t);
+    if (st != TSR_OK && st != TSR_ENOMEM)
+      st = tsr__query_fail(w->b->source, w->p->pushed->pos, st, "%s", tsr_last_error());
+  }
+  if (st != TSR_OK)
+    tsr__colprog_destroy(prog);
+  return st;
+}
+
 /* A table: a frame the binder holds, or a file opened now with the used
- * columns alone (the others map to -1). */
+ * columns alone (the others map to -1); a pushed WHERE's columns are read
+ * too, then dropped. */
 static tsr_status exec_scan(tsr__sql_binder *b, tsr__sql_plan *p, run *r) {
   if (p->path == NULL) {
     TSR_TRY(identity_map(b, p->ncols, r));
     return frame_copy(b, p->frame, &r->f);
   }
   r->colmap = new_map(b, p->ncols);
-  if (r->colmap == NULL)
+  bool *read = tsr__query_arena_alloc(b->arena, (size_t)(p->ncols + 1) * sizeof *read);
+  if (r->colmap == NULL || read == NULL)
     return TSR_ENOMEM;
   size_t len = 1;
-  int nused = 0;
+  int nread = 0, nused = 0;
   bool listable = true;
-  for (int i = 0; i < p->ncols; i++)
-    if (p->used == NULL || p->used[i]) {
+  for (int i = 0; i < p->ncols; i++) {
+    bool used = p->used == NULL || p->used[i];
+    read[i] = used || (p->pushed_used != NULL && p->pushed_used[i]);
+    nused += used;
+    if (read[i]) {
       len += strlen(p->cols[i].name) + 1;
-      nused++;
+      nread++;
       listable &= strchr(p->cols[i].name, ',') == NULL;
     }
+  }
   char *columns = NULL;
-  if (listable && nused < p->ncols) {
-    if (nused == 0) /* count(*): the narrowest column would do; the first is read */
-      p->used[0] = true, nused = 1, len += strlen(p->cols[0].name) + 1;
+  if (listable && nread < p->ncols) {
+    if (nread == 0) /* count(*): the narrowest column would do; the first is read */
+      p->used[0] = read[0] = true, nused = nread = 1, len += strlen(p->cols[0].name) + 1;
     columns = tsr__query_arena_alloc(b->arena, len);
     if (columns == NULL)
       return TSR_ENOMEM;
+    columns[0] = '\0';
   }
   int k = 0;
   for (int i = 0; i < p->ncols; i++) {
-    bool used = columns == NULL || p->used[i];
-    r->colmap[i] = used ? k++ : -1;
-    if (used && columns != NULL) {
+    bool rd = columns == NULL || read[i];
+    r->colmap[i] = rd ? k++ : -1;
+    if (rd && columns != NULL) {
       if (columns[0] != '\0')
         strcat(columns, ",");
       strcat(columns, p->cols[i].name);
     }
   }
-  return tsr__sql_open_path(b->ctx, p->path, columns, &r->f);
+  if (p->pushed == NULL)
+    return tsr__sql_open_path(b->ctx, p->path, columns, &r->f);
+  tsr_csv_options o;
+  memset(&o, 0, sizeof o);
+  o.columns = columns;
+  where_arg w = {b, p, r->colmap};
+  tsr__csv_where where = {build_where, &w};
+  TSR_TRY(tsr__frame_read_csv_where(b->ctx, p->path, &o, &where, &r->f));
+  if (columns == NULL || nused == 0 || nused == nread)
+    return TSR_OK;
+  /* the columns only the pushed WHERE read are dropped */
+  const char **names = tsr__query_arena_alloc(b->arena, (size_t)(nused + 1) * sizeof *names);
+  if (names == NULL)
+    return TSR_ENOMEM;
+  k = 0;
+  for (int i = 0; i < p->ncols; i++) {
+    if (r->colmap[i] < 0)
+      continue;
+    if (!p->used[i]) {
+      r->colmap[i] = -1;
+      continue;
+    }
+    names[k] = tsr_frame_col_name(r->f, r->colmap[i]);
+    r->colmap[i] = k++;
+  }
+  tsr_frame *next = NULL;
+  return advance(r, tsr_frame_select(r->f, nused, names, &next), &next);
 }
 
 static tsr_status exec_node(tsr__sql_binder *b, tsr__sql_plan *p, bool analyze, run *r) {

@@ -114,13 +114,14 @@ static void walk(text *t, const tsr__sql_binder *b, const tsr__sql_plan *p, int 
   case SQL_P_SCAN:
     add(t, "SCAN %s (", p->label ? p->label : "?");
     if (p->path != NULL && p->used != NULL) {
-      int nused = 0;
+      /* a pushed filter's columns are read too */
+      int nread = 0;
       for (int i = 0; i < p->ncols; i++)
-        nused += p->used[i];
-      if (nused < p->ncols) {
-        add(t, "%d of %d columns read:", nused, p->ncols);
+        nread += p->used[i] || (p->pushed_used && p->pushed_used[i]);
+      if (nread < p->ncols) {
+        add(t, "%d of %d columns read:", nread, p->ncols);
         for (int i = 0, k = 0; i < p->ncols; i++)
-          if (p->used[i])
+          if (p->used[i] || (p->pushed_used && p->pushed_used[i]))
             add(t, "%s %s", k++ ? "," : "", p->cols[i].name);
       } else
         add(t, "%d columns", p->ncols);
@@ -134,6 +135,10 @@ static void walk(text *t, const tsr__sql_binder *b, const tsr__sql_plan *p, int 
       add(t, "; %s", buf);
     }
     add(t, ")");
+    if (p->pushed != NULL) {
+      add(t, " filter: ");
+      expr(t, b, p->pushed);
+    }
     break;
   case SQL_P_ONE_ROW:
     add(t, "ONE ROW");

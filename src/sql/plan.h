@@ -63,6 +63,11 @@ struct tsr__sql_plan {
   const char *label; /* the table's name or path, for EXPLAIN */
   int64_t est_rows;  /* a file's rows as estimated while binding (files.c); -1: unknown */
   bool *used;        /* per output column: read by something above (tsr__sql_prune) */
+  /* a WHERE pushed into a CSV file's reader (tsr__sql_push_into_scans): the
+   * rows where it is true are kept while the file loads; pushed_used: the
+   * columns it reads (read, then dropped unless `used`) */
+  const tsr__sql_expr *pushed;
+  bool *pushed_used;
   /* FILTER: pred; JOIN: its residual (NULL: none) */
   const tsr__sql_expr *pred;
   /* PROJECT: one expression per output column; AGGREGATE: nkeys key expressions then the
@@ -160,6 +165,13 @@ tsr_status tsr__sql_path_schema(tsr__sql_binder *b, const char *path, int *ncols
                                 const char ***names, tsr_frame **frame, int64_t *est_rows);
 /* The table at `path` with only `columns` ("a,b"; NULL: all). */
 tsr_status tsr__sql_open_path(tsr_ctx *ctx, const char *path, const char *columns, tsr_frame **out);
+
+/* ---- filters pushed into readers (pushdown.c) -------------------------------------------- */
+
+/* Moves each FILTER directly over a scan of a CSV file (left there by the
+ * pushdown below joins: its conjuncts read that scan alone) into the scan,
+ * whose reader keeps only the rows where it is true. */
+tsr_status tsr__sql_push_into_scans(tsr__sql_binder *b, tsr__sql_plan **root);
 
 /* ---- used columns (prune.c) -------------------------------------------------------------- */
 

@@ -55,6 +55,18 @@ static tsr_status walk(tsr__sql_binder *b, tsr__sql_plan *p) {
     TSR_TRY(alloc_used(b, r));
   switch (p->kind) {
   case SQL_P_SCAN:
+    if (p->pushed != NULL) {
+      /* the pushed predicate's columns, apart from those used above */
+      bool *used = p->used;
+      p->pushed_used = tsr__query_arena_alloc(b->arena, (size_t)(p->ncols + 1) * sizeof(bool));
+      if (p->pushed_used == NULL)
+        return TSR_ENOMEM;
+      memset(p->pushed_used, 0, (size_t)(p->ncols + 1) * sizeof(bool));
+      p->used = p->pushed_used;
+      mark_expr(b, p, p->pushed);
+      p->used = used;
+    }
+    return TSR_OK;
   case SQL_P_ONE_ROW:
     return TSR_OK;
   case SQL_P_FILTER:

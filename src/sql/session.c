@@ -265,11 +265,13 @@ static tsr_status copy_to(tsr__sql_binder *b, const tsr__sql_stmt *st, tsr_frame
 void tsr__sql_session_set_join_order(tsr_sql_session *s, bool on) { s->join_order_off = !on; }
 
 /* A query bound to its plan, inner joins ordered and their build sides
- * chosen, and the columns each operator uses marked. */
+ * chosen, filters over CSV scans pushed into their readers, and the columns
+ * each operator uses marked. */
 static tsr_status bind(tsr__sql_binder *b, const tsr__sql_query *q, tsr__sql_plan **plan) {
   TSR_TRY(tsr__sql_bind_query(b, q, plan));
   TSR_TRY(tsr__sql_order_joins(b, plan));
   TSR_TRY(tsr__sql_choose_build_sides(b, plan));
+  TSR_TRY(tsr__sql_push_into_scans(b, plan));
   return tsr__sql_prune(b, *plan);
 }
 
