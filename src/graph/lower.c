@@ -230,7 +230,7 @@ static tsr_status set_owners(tsr__lowering *l, const tsr__expr *e, uint32_t firs
     return TSR_OK;
   }
   for (int64_t k = 0; k < count; k++)
-    if (ids[k] >= first)
+    if (ids[k] >= first && ids[k] != UINT32_MAX)
       TSR_TRY(tsr_taskgraph_set_owner(g, ids[k], tsr__dist_chunk_owner(l->ctx, c0 + k, n)));
   int64_t helpers = 0, k = 0;
   for (uint32_t t = first; t < g->n_tasks; t++)
@@ -278,6 +278,9 @@ static tsr_status lower_node(tsr__lowering *l, tsr__expr *e) {
   int64_t n = tsr_chunk_grid_nchunks(e->grid);
   TSR__TRY_GOTO(status,
                 tsr__alloc_array(l->ctx, (size_t)n, sizeof *ids, "chunk task ids", (void **)&ids));
+  /* A frame node of no rows has one chunk in its grid and no task: its id
+   * stays UINT32_MAX (no owner to set). */
+  memset(ids, 0xff, (size_t)n * sizeof *ids);
   uint32_t first = tsr_taskgraph_ntasks(l->g);
   TSR__TRY_GOTO(status, e->op->lower(e, l->g, in, ids));
   /* Owner computes (docs/architecture.md, "Distribution"): the tasks that make this
