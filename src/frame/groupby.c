@@ -1560,7 +1560,8 @@ static void put_part(gb_wire *w, const gb_job *job, int64_t c, int b0, int b1,
     gb_col_read(&p->keys[j], &r);
     gb_wire_col(w, job->key_types[j], &r, g0, n);
   }
-  gb_wire_put(w, p->first + g0, (uint64_t)n * sizeof *p->first);
+  /* (no keys: no first rows kept, zeros sent) */
+  gb_wire_put(w, p->first != NULL ? p->first + g0 : NULL, (uint64_t)n * sizeof *p->first);
   gb_wire_put(w, p->gcount + g0, (uint64_t)n * sizeof *p->gcount);
   for (int a = 0; a < job->naggs; a++)
     if (!job->aggs[a].holistic)

@@ -196,6 +196,7 @@ typedef struct gb_wire {
   uint64_t at, end;
 } gb_wire;
 
+/* n bytes at p (p NULL: n zero bytes). */
 void gb_wire_put(gb_wire *w, const void *p, uint64_t n);
 void gb_wire_i64(gb_wire *w, int64_t v);
 /* Rows [s, s + n) of column c (of `type`). */

@@ -20,7 +20,10 @@ static uint64_t pad8(uint64_t n) { return (n + 7) & ~(uint64_t)7; }
 
 void gb_wire_put(gb_wire *w, const void *p, uint64_t n) {
   if (w->buf != NULL && n > 0) {
-    memcpy(w->buf + w->at, p, n);
+    if (p != NULL)
+      memcpy(w->buf + w->at, p, n);
+    else
+      memset(w->buf + w->at, 0, n);
     memset(w->buf + w->at + n, 0, pad8(n) - n);
   }
   w->at += pad8(n);
