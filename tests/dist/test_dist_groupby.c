@@ -9,7 +9,8 @@
  * group orders, few groups (all-gathered parts) and many (forced through
  * the shuffle by bucket), skew, inputs where a rank owns no rows, empty
  * inputs; every rank sends bytes when every rank owns rows; a failure on
- * one rank (its memory limit) is every rank's failure. */
+ * one rank (its memory limit) is every rank's failure; distinct and
+ * describe, which are group-bys, give the one-rank results. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +226,36 @@ static void test_dist_groupby__idle_ranks(void **state) {
   ref_frame_free(&ref);
 }
 
+/* distinct and describe are group-bys: the one-rank results too. */
+static void test_dist_groupby__built_on_it(void **state) {
+  (void)state;
+  ref_frame ref;
+  make_ref(&ref, 2000, 30, false, 16);
+  frames fr;
+  frames_make(&ref, 64, &fr);
+  const char *cols[2] = {"c3", "c11"};
+  for (int k = 0; k < 3; k++) {
+    tsr_frame *a = NULL, *b = NULL;
+    if (k < 2) {
+      assert_ok(tsr_frame_distinct(fr.fd, k == 0 ? 2 : 0, cols, &a));
+      assert_ok(tsr_frame_distinct(fr.fl, k == 0 ? 2 : 0, cols, &b));
+    } else {
+      assert_ok(tsr_frame_describe(fr.fd, &a));
+      assert_ok(tsr_frame_describe(fr.fl, &b));
+    }
+    ref_frame ra, rb;
+    ref_frame_compute(a, &ra);
+    ref_frame_compute(b, &rb);
+    ref_frame_assert_equal(&rb, &ra);
+    ref_frame_free(&ra);
+    ref_frame_free(&rb);
+    tsr_frame_destroy(&a);
+    tsr_frame_destroy(&b);
+  }
+  frames_free(&fr);
+  ref_frame_free(&ref);
+}
+
 /* The last rank alone runs out of memory: every rank returns its error. */
 static void test_dist_groupby__one_rank_fails(void **state) {
   (void)state;
@@ -280,6 +311,7 @@ int main(void) {
       cmocka_unit_test(test_dist_groupby__shuffle),
       cmocka_unit_test(test_dist_groupby__skew),
       cmocka_unit_test(test_dist_groupby__idle_ranks),
+      cmocka_unit_test(test_dist_groupby__built_on_it),
       cmocka_unit_test(test_dist_groupby__one_rank_fails),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
