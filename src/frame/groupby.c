@@ -1562,7 +1562,14 @@ static void put_part(gb_wire *w, const gb_job *job, int64_t c, int b0, int b1,
   }
   /* (no keys: no first rows kept, zeros sent) */
   gb_wire_put(w, p->first != NULL ? p->first + g0 : NULL, (uint64_t)n * sizeof *p->first);
-  gb_wire_put(w, p->gcount + g0, (uint64_t)n * sizeof *p->gcount);
+  /* The rows per local group, when a state counts by them (else zeros on
+   * arrival: nothing reads them). */
+  bool counts = false;
+  for (int a = 0; a < job->naggs; a++)
+    counts = counts || job->astates[(int64_t)a * job->nchunks + c].gcount != NULL;
+  gb_wire_i64(w, counts);
+  if (counts)
+    gb_wire_put(w, p->gcount + g0, (uint64_t)n * sizeof *p->gcount);
   for (int a = 0; a < job->naggs; a++)
     if (!job->aggs[a].holistic)
       gb_wire_state(w, &job->aggs[a], &job->astates[(int64_t)a * job->nchunks + c], g0, n);
@@ -1601,7 +1608,7 @@ static uint64_t part_min_bytes(const gb_job *job, int64_t c, int b0, int b1) {
 /* Reads one part (or part slice) into job->parts and job->astates. */
 static tsr_status read_part(gb_job *job, gb_wire *r) {
   tsr_ctx *ctx = job->ctx;
-  int64_t c, rows, n, b0, b1, hol;
+  int64_t c, rows, n, b0, b1, hol, counts;
   TSR_TRY(gb_wire_get_i64(r, &c));
   TSR_TRY(gb_wire_get_i64(r, &rows));
   TSR_TRY(gb_wire_get_i64(r, &n));
@@ -1633,7 +1640,9 @@ static tsr_status read_part(gb_job *job, gb_wire *r) {
   TSR_TRY(tsr_alloc(ctx, (size_t)n * sizeof *p->first + 4, (void **)&p->first));
   TSR_TRY(gb_wire_get(r, p->first, (uint64_t)n * sizeof *p->first));
   TSR_TRY(tsr_calloc(ctx, (size_t)n + 1, sizeof *p->gcount, (void **)&p->gcount));
-  TSR_TRY(gb_wire_get(r, p->gcount, (uint64_t)n * sizeof *p->gcount));
+  TSR_TRY(gb_wire_get_i64(r, &counts));
+  if (counts != 0)
+    TSR_TRY(gb_wire_get(r, p->gcount, (uint64_t)n * sizeof *p->gcount));
   p->n = n;
   for (int a = 0; a < job->naggs; a++)
     if (!job->aggs[a].holistic)
