@@ -17,7 +17,9 @@
  * the order of their first row (TSR_GROUP_FIRST_SEEN): grouped by the chunk
  * of their first row, then by a scan of that chunk's rows (a sort when
  * few).  The result is a frame over table chunks held in memory
- * (mem_frame.c). */
+ * (mem_frame.c).  Under MPI each rank groups the parts it owns and the
+ * parts, or their buckets, move between the ranks before the merge
+ * ("across MPI ranks" below; the byte form in groupby_wire.c). */
 #include <malloc.h>
 #include <math.h>
 #include <stdio.h>
