@@ -411,8 +411,9 @@ TSR_API TSR_NODISCARD tsr_status tsr_frame_read_hdf5(tsr_ctx *ctx, const char *p
  * it is called (collective, like tsr_frame_persist: the input's lazy ops
  * run fused into the first tasks) and returns a frame over its result held
  * in memory, because the result's size is known only once computed.  Under
- * MPI with more than one rank they return TSR_ENOTSUP until data can be
- * shuffled between ranks. */
+ * MPI with more than one rank a group-by moves its partial states between
+ * the ranks and every rank gets the whole result; sort, top-k and ranks
+ * return TSR_ENOTSUP until data can be shuffled between ranks. */
 
 /* An aggregate of a group-by.  Nulls are skipped as DuckDB's aggregate
  * functions skip them: an aggregate over no non-null value is null
@@ -477,11 +478,13 @@ typedef struct tsr_groupby_options {
  * With TSR_AGG_LARGEST/SMALLEST, every aggregate must be one of them with
  * the same n, and a group gives one row per value (fewer when the group has
  * fewer non-null values).  Float results are bitwise identical for any
- * number of threads.  options NULL: defaults.  Computes now (above).  Under
- * a memory limit, a first-seen group-by that does not fit in 3/4 of it is
- * computed out of core by spilled hash partitions, with the same result
- * (then read back from a spill file; docs/frames.md).  The caller owns
- * *out. */
+ * number of threads and ranks.  options NULL: defaults.  Computes now
+ * (above; collective under MPI: every rank gets the whole result, the same
+ * on every rank, and a failure on one rank is every rank's status).  Under
+ * a memory limit, on one rank, a first-seen group-by that does not fit in
+ * 3/4 of it is computed out of core by spilled hash partitions, with the
+ * same result (then read back from a spill file; docs/frames.md); on
+ * several ranks it fails with TSR_ENOMEM.  The caller owns *out. */
 TSR_API TSR_NODISCARD tsr_status tsr_frame_groupby(tsr_frame *frame, int nkeys,
                                                    const char *const *keys, int naggs,
                                                    const tsr_agg *aggs,

@@ -6,9 +6,9 @@
  * A first-seen group-by (groupby.c) on the columns, with `first` of every
  * other column named as that column, then the columns back in the input's
  * order: the group-by's key equality is the one wanted (nulls equal, NaN
- * one value, -0.0 equal to 0.0; the values shown are the first row's). */
+ * one value, -0.0 equal to 0.0; the values shown are the first row's).
+ * Across MPI ranks the group-by's exchange makes it whole on every rank. */
 #include <string.h>
-#include <tessera/dist.h>
 
 #include "frame_impl.h"
 
@@ -18,12 +18,8 @@ tsr_status tsr_frame_distinct(tsr_frame *f, int ncols, const char *const *cols,
   TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
   *out = NULL;
   TSR_CHECK(f != NULL, TSR_EINVAL, "%s: frame is NULL", fn);
-  TSR_CHECK(ncols >= 0 && (ncols == 0 || cols != NULL), TSR_EINVAL,
-            "%s: ncols = %d with cols %s", fn, ncols, cols ? "given" : "NULL");
-  TSR_CHECK(tsr_ctx_nranks(f->ctx) <= 1, TSR_ENOTSUP,
-            "%s: distinct across %d MPI ranks is not supported yet (it needs rows shuffled "
-            "between ranks); run it on one rank",
-            fn, tsr_ctx_nranks(f->ctx));
+  TSR_CHECK(ncols >= 0 && (ncols == 0 || cols != NULL), TSR_EINVAL, "%s: ncols = %d with cols %s",
+            fn, ncols, cols ? "given" : "NULL");
   tsr_ctx *ctx = f->ctx;
   const int nc = f->ncols;
   bool *is_key = NULL;

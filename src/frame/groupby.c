@@ -17,7 +17,9 @@
  * the order of their first row (TSR_GROUP_FIRST_SEEN): grouped by the chunk
  * of their first row, then by a scan of that chunk's rows (a sort when
  * few).  The result is a frame over table chunks held in memory
- * (mem_frame.c). */
+ * (mem_frame.c).  Under MPI each rank groups the parts it owns and the
+ * parts, or their buckets, move between the ranks before the merge
+ * ("across MPI ranks" below; the byte form in groupby_wire.c). */
 #include <malloc.h>
 #include <math.h>
 #include <stdio.h>
@@ -26,6 +28,7 @@
 
 #include <tessera/dist.h>
 
+#include "dist/dist.h"
 #include "groupby_impl.h"
 #include "groupby_spill.h"
 
@@ -57,6 +60,8 @@ typedef struct gb_part { /* one chunk's local groups */
   int32_t *first;  /* n: each local group's first row */
   int64_t *gcount; /* n: rows per local group (the count of columns without nulls) */
   int64_t *boff;   /* NBUCKETS + 1 (with keys): bucket b's local groups are boff[b].. */
+  gb_col *hcols;   /* naggs, under MPI: holistic aggregates' input values, shipped (NULL:
+                      read from the first graph's kept input chunks) */
 } gb_part;
 
 typedef struct gb_job {
@@ -87,6 +92,11 @@ typedef struct gb_job {
   uint32_t *in_tasks; /* n_inputs x nchunks */
   const int32_t *gid; /* the merge's global group of each local group */
   const int64_t *off; /* the merge's chunk offsets into gid */
+  /* under MPI */
+  bool dist;     /* over several ranks */
+  bool agreed;   /* the status being returned is agreed by every rank already */
+  bool trace;    /* TESSERA_GROUPBY_TRACE: print what the exchanges moved */
+  bool shuffled; /* the parts were shuffled by bucket */
 } gb_job;
 
 typedef struct gb_task {
@@ -146,6 +156,11 @@ static int64_t run_length(const tsr_frame *f, const gb_job *job) {
   return run < 1 ? 1 : run > RUN_MAX ? RUN_MAX : run;
 }
 
+/* Under MPI, the rank that groups part c: the owner of its first input chunk. */
+static int part_owner(const gb_job *job, int64_t c) {
+  return tsr__dist_chunk_owner(job->ctx, c * job->run, job->nin);
+}
+
 /* ---- the chunk task --------------------------------------------------------------- */
 
 static void part_free(tsr_ctx *ctx, const gb_job *job, gb_part *p) {
@@ -157,6 +172,10 @@ static void part_free(tsr_ctx *ctx, const gb_job *job, gb_part *p) {
   tsr_free(ctx, p->first);
   tsr_free(ctx, p->boff);
   tsr_free(ctx, p->gcount);
+  if (p->hcols != NULL)
+    for (int a = 0; a < job->naggs; a++)
+      gb_col_free(ctx, &p->hcols[a]);
+  tsr_free(ctx, p->hcols);
   memset(p, 0, sizeof *p);
 }
 
@@ -427,6 +446,7 @@ static tsr_status run_tasks(gb_job *job, gb_merged *m, const char *name, tsr_ker
   tsr_ctx *ctx = job->ctx;
   tsr_taskgraph *g = NULL;
   uint32_t *ids = NULL, k;
+  bool ran = false;
   tsr_status st = TSR_OK;
   TSR__TRY_GOTO(st, tsr_taskgraph_create(ctx, &g));
   TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)n + 1, sizeof *ids, "tasks", (void **)&ids));
@@ -434,10 +454,18 @@ static tsr_status run_tasks(gb_job *job, gb_merged *m, const char *name, tsr_ker
   for (int64_t i = 0; i < n; i++) {
     merge_task t = {job, m, i};
     TSR__TRY_GOTO(st, tsr_taskgraph_add_task(g, k, NULL, 0, &t, sizeof t, 0, &ids[i]));
+    if (job->dist) /* every rank merges what it holds */
+      TSR__TRY_GOTO(st, tsr_taskgraph_set_owner(g, ids[i], TSR_OWNER_ALL));
   }
   TSR__TRY_GOTO(st, tsr_taskgraph_cull(g, ids, (uint32_t)n));
+  ran = true;
   TSR__TRY_GOTO(st, tsr_taskgraph_run(g));
 fail:
+  if (st != TSR_OK && job->dist) {
+    if (!ran) /* meets the other ranks' run, which agrees first */
+      st = tsr_ctx_agree(ctx, st);
+    job->agreed = true;
+  }
   tsr_free(ctx, ids);
   tsr_taskgraph_destroy(&g);
   return st;
@@ -676,7 +704,9 @@ static tsr_status merge(gb_job *job, gb_merged *m) {
   int64_t total = m->total = m->off[nc];
   TSR__CHECK_GOTO(st, total < INT32_MAX, TSR_ENOTSUP,
                   "%s: %lld groups over all chunks (at most 2^31 - 1)", fn, (long long)total);
-  m->nparts = job->nkeys > 0 && total >= PART_MIN_ENTRIES ? NBUCKETS : 1;
+  /* After a shuffle the ranks hold different buckets: they all partition
+   * by bucket, so that their merge graphs match. */
+  m->nparts = job->nkeys > 0 && (total >= PART_MIN_ENTRIES || job->shuffled) ? NBUCKETS : 1;
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)m->nparts, sizeof *m->parts, (void **)&m->parts));
   TSR__TRY_GOTO(st, run_tasks(job, m, "frame_groupby_group", group_kernel, m->nparts));
   int64_t ng = 0;
@@ -804,10 +834,11 @@ static void sort_groups(const gb_job *job, const gb_merged *m, int64_t *order, i
 
 /* ---- the result ------------------------------------------------------------------------ */
 
-/* Writes the key values of groups order[0..n) into column chunk out. */
-static void write_key(const gb_job *job, const gb_merged *m, int j, const int64_t *order, int64_t n,
-                      tsr__colchunk *out) {
-  size_t w = tsr_type_width(job->key_types[j]);
+/* Writes the values of groups order[0..n) in column j of the parts' keys
+ * (of `type`) into column chunk out. */
+static void write_key(const gb_job *job, const gb_merged *m, int j, tsr_type type,
+                      const int64_t *order, int64_t n, tsr__colchunk *out) {
+  size_t w = tsr_type_width(type);
   unsigned char *values = tsr__colchunk_values(out);
   uint8_t *valid = tsr__colchunk_validity(out);
   memset(valid, 0xff, (size_t)(n + 7) / 8);
@@ -820,7 +851,7 @@ static void write_key(const gb_job *job, const gb_merged *m, int j, const int64_
       memset(values + (size_t)i * w, 0, w);
       tsr__bit_set(valid, i, false);
       nulls++;
-    } else if (job->key_types[j].id == TSR_COL_STRING) {
+    } else if (type.id == TSR_COL_STRING) {
       const tsr_string_view *v = (const tsr_string_view *)c->values + r;
       ((tsr_string_view *)values)[i] =
           tsr__view_make(out, tsr_string_view_data(v, c->data), v->length);
@@ -831,9 +862,9 @@ static void write_key(const gb_job *job, const gb_merged *m, int j, const int64_
   out->null_count = nulls;
 }
 
-static uint64_t key_data_bytes(const gb_job *job, const gb_merged *m, int j, const int64_t *order,
-                               int64_t n) {
-  if (job->key_types[j].id != TSR_COL_STRING)
+static uint64_t key_data_bytes(const gb_job *job, const gb_merged *m, int j, tsr_type type,
+                               const int64_t *order, int64_t n) {
+  if (type.id != TSR_COL_STRING)
     return 0;
   uint64_t bytes = 0;
   for (int64_t i = 0; i < n; i++) {
@@ -851,7 +882,50 @@ static void write_hol(const gb_agg *a, const int64_t *order, const int32_t *rank
 static uint64_t hol_data_bytes(const gb_agg *a, const int64_t *order, const int32_t *rank,
                                int64_t n);
 
-static tsr_status build_result(gb_job *job, gb_merged *m, tsr_group_order order_kind,
+/* The table chunk of groups ord[0..n) (rk: their per-value ranks, or
+ * NULL) into *chunk (tsr_alloc, *bytes), dc[i] column i's data capacity.
+ * gathered: every column is read from job->parts' columns (a result
+ * gathered from the ranks, see gather_result). */
+static tsr_status build_chunk(gb_job *job, gb_merged *m, const int64_t *ord, const int32_t *rk,
+                              int64_t n, bool gathered, const size_t *widths, int64_t *dc,
+                              void **chunk, size_t *bytes) {
+  int nk = job->nkeys, na = job->naggs, ncols = nk + na;
+  *chunk = NULL;
+  for (int i = 0; i < ncols; i++)
+    if (gathered || i < nk)
+      dc[i] = (int64_t)key_data_bytes(job, m, i, job->out_types[i], ord, n);
+    else if (job->aggs[i - nk].holistic)
+      dc[i] = (int64_t)hol_data_bytes(&job->aggs[i - nk], ord, rk, n);
+    else
+      dc[i] = (int64_t)gb_agg_data_bytes(&job->aggs[i - nk], &m->states[i - nk],
+                                         job->astates + (int64_t)(i - nk) * job->nchunks, ord, n);
+  uint64_t b = 0;
+  TSR_CHECK(tsr__tablechunk_bytes((uint32_t)ncols, widths, n, dc, &b), TSR_EINVAL,
+            "%s: the result's chunk is too large", fn);
+  TSR_TRY(tsr_alloc(job->ctx, (size_t)b, chunk));
+  *bytes = (size_t)b;
+  tsr__tablechunk_init(*chunk, b, (uint32_t)ncols, widths, n, dc);
+  for (int i = 0; i < ncols; i++) {
+    tsr__colchunk *cc = tsr__tablechunk_col(*chunk, (uint32_t)i);
+    cc->rows = n;
+    if (gathered || i < nk) {
+      write_key(job, m, i, job->out_types[i], ord, n, cc);
+    } else if (job->aggs[i - nk].holistic) {
+      write_hol(&job->aggs[i - nk], ord, rk, n, cc);
+    } else {
+      tsr_status st = gb_agg_finish(&job->aggs[i - nk], &m->states[i - nk],
+                                    job->astates + (int64_t)(i - nk) * job->nchunks, ord, n, cc);
+      if (st != TSR_OK) {
+        tsr_free(job->ctx, *chunk);
+        *chunk = NULL;
+        return st;
+      }
+    }
+  }
+  return TSR_OK;
+}
+
+static tsr_status build_result(gb_job *job, gb_merged *m, tsr_group_order order_kind, bool gathered,
                                tsr_frame **out) {
   tsr_ctx *ctx = job->ctx;
   int nk = job->nkeys, na = job->naggs, ncols = nk + na;
@@ -917,40 +991,11 @@ static tsr_status build_result(gb_job *job, gb_merged *m, tsr_group_order order_
   for (int64_t rc = 0; rc < nrc; rc++) {
     int64_t g0 = rc * RESULT_CHUNK_ROWS;
     int64_t n = nrows - g0 < RESULT_CHUNK_ROWS ? nrows - g0 : RESULT_CHUNK_ROWS;
-    const int64_t *ord = order + g0;
-    const int32_t *rk = rank ? rank + g0 : NULL;
     rows[rc] = n;
-    for (int j = 0; j < nk; j++)
-      dc[j] = (int64_t)key_data_bytes(job, m, j, ord, n);
-    for (int a = 0; a < na; a++)
-      dc[nk + a] =
-          job->aggs[a].holistic
-              ? (int64_t)hol_data_bytes(&job->aggs[a], ord, rk, n)
-              : (int64_t)gb_agg_data_bytes(&job->aggs[a], &m->states[a],
-                                           job->astates + (int64_t)a * job->nchunks, ord, n);
+    TSR__TRY_GOTO(st, build_chunk(job, m, order + g0, rank ? rank + g0 : NULL, n, gathered, widths,
+                                  dc, &chunks[rc], &bytes[rc]));
     for (int i = 0; i < ncols; i++)
       dcap[(int64_t)i * nrc + rc] = dc[i];
-    uint64_t b = 0;
-    TSR__CHECK_GOTO(st, tsr__tablechunk_bytes((uint32_t)ncols, widths, n, dc, &b), TSR_EINVAL,
-                    "%s: the result's chunk is too large", fn);
-    TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)b, &chunks[rc]));
-    bytes[rc] = (size_t)b;
-    tsr__tablechunk_init(chunks[rc], b, (uint32_t)ncols, widths, n, dc);
-    for (int j = 0; j < nk; j++) {
-      tsr__colchunk *cc = tsr__tablechunk_col(chunks[rc], (uint32_t)j);
-      cc->rows = n;
-      write_key(job, m, j, ord, n, cc);
-    }
-    for (int a = 0; a < na; a++) {
-      tsr__colchunk *cc = tsr__tablechunk_col(chunks[rc], (uint32_t)(nk + a));
-      cc->rows = n;
-      if (job->aggs[a].holistic) {
-        write_hol(&job->aggs[a], ord, rk, n, cc);
-        continue;
-      }
-      TSR__TRY_GOTO(st, gb_agg_finish(&job->aggs[a], &m->states[a],
-                                      job->astates + (int64_t)a * job->nchunks, ord, n, cc));
-    }
   }
   st = gb_mem_frame(ctx, ncols, job->out_names, job->out_types, job->out_dicts, nrc, chunks, bytes,
                     rows, dcap, out);
@@ -1244,6 +1289,8 @@ static tsr_status run_chunks(tsr_frame *f, gb_job *job, const int *cols) {
         ins[m++] = ids[i][r];
     gb_task t = {job, c};
     TSR__TRY_GOTO(st, tsr_taskgraph_add_task(g, k, ins, m, &t, sizeof t, 0, &tasks[c]));
+    if (job->dist) /* a part runs where its first chunk is owned */
+      TSR__TRY_GOTO(st, tsr_taskgraph_set_owner(g, tasks[c], part_owner(job, c)));
   }
   if (job->nhol > 0) {
     /* Holistic aggregates read their columns' chunks again after the
@@ -1267,6 +1314,7 @@ static tsr_status run_chunks(tsr_frame *f, gb_job *job, const int *cols) {
 fail:
   if (!ran)
     st = tsr_ctx_agree(ctx, st);
+  job->agreed = st != TSR_OK;
   tsr_free(ctx, tasks);
   tsr_free(ctx, ins);
   tsr_free(ctx, ids);
@@ -1287,17 +1335,14 @@ typedef struct hol_task {
   int64_t index; /* chunk (scatter) or piece */
 } hol_task;
 
-static tsr_status scatter_kernel(const tsr_kernel_call *call) {
-  hol_task t;
-  memcpy(&t, call->params, sizeof t);
-  gb_job *job = t.job;
-  tsr_ctx *ctx = job->ctx;
-  const gb_part *p = &job->parts[t.index];
-  const tsr__colref *ref = &job->refs[job->aggs[t.agg].col >= 0 ? job->agg_in[t.agg] : 0];
+/* Chunk c of holistic aggregate a's column, kept by the first graph (on
+ * the rank that owns the chunk). */
+static tsr_status hol_input(const gb_job *job, int a, int64_t c, tsr__colread *out) {
+  const tsr__colref *ref = &job->refs[job->aggs[a].col >= 0 ? job->agg_in[a] : 0];
   const void *data;
   size_t bytes;
-  TSR_TRY(tsr_taskgraph_output(job->g, job->in_tasks[(int64_t)ref->input * job->nchunks + t.index],
-                               &data, &bytes));
+  TSR_TRY(tsr_taskgraph_output(job->g, job->in_tasks[(int64_t)ref->input * job->nchunks + c], &data,
+                               &bytes));
   /* The column's chunk, read as a kernel reads its input. */
   const void *ins[1] = {data};
   size_t in_bytes[1] = {bytes};
@@ -1307,8 +1352,21 @@ static tsr_status scatter_kernel(const tsr_kernel_call *call) {
   fake.n_inputs = 1;
   tsr__colref r1 = *ref;
   r1.input = 0;
+  tsr__colread_get(&r1, &fake, out);
+  return TSR_OK;
+}
+
+static tsr_status scatter_kernel(const tsr_kernel_call *call) {
+  hol_task t;
+  memcpy(&t, call->params, sizeof t);
+  gb_job *job = t.job;
+  tsr_ctx *ctx = job->ctx;
+  const gb_part *p = &job->parts[t.index];
   tsr__hol_chunk hc;
-  tsr__colread_get(&r1, &fake, &hc.col);
+  if (p->hcols != NULL) /* shipped between ranks */
+    gb_col_read(&p->hcols[t.agg], &hc.col);
+  else
+    TSR_TRY(hol_input(job, t.agg, t.index, &hc.col));
   hc.rows = p->rows;
   uint32_t *gid = NULL;
   TSR_TRY(tsr_kernel_alloc(ctx, (size_t)p->rows * sizeof *gid + 4, (void **)&gid));
@@ -1337,10 +1395,12 @@ static tsr_status run_holistic(gb_job *job, const gb_merged *m) {
   tsr_taskgraph *g = NULL;
   uint32_t *scat = NULL, *wanted = NULL;
   size_t nwanted = 0, cap = 0;
+  bool ran = false;
   tsr_status st = TSR_OK;
   for (int a = 0; a < job->naggs; a++)
     if (job->aggs[a].holistic) {
-      TSR_TRY(tsr__hol_create(ctx, &job->aggs[a].spec, nc, m->ngroups, &job->aggs[a].hol));
+      TSR__TRY_GOTO(st,
+                    tsr__hol_create(ctx, &job->aggs[a].spec, nc, m->ngroups, &job->aggs[a].hol));
       cap += (size_t)tsr__hol_npieces(job->aggs[a].hol);
     }
   TSR__TRY_GOTO(st, tsr_taskgraph_create(ctx, &g));
@@ -1356,16 +1416,25 @@ static tsr_status run_holistic(gb_job *job, const gb_merged *m) {
     for (int64_t c = 0; c < nc; c++) {
       hol_task t = {job, a, c};
       TSR__TRY_GOTO(st, tsr_taskgraph_add_task(g, ks, NULL, 0, &t, sizeof t, 0, &scat[c]));
+      if (job->dist) /* every rank holds every part's values */
+        TSR__TRY_GOTO(st, tsr_taskgraph_set_owner(g, scat[c], TSR_OWNER_ALL));
     }
     int64_t np = tsr__hol_npieces(job->aggs[a].hol);
     for (int64_t pc = 0; pc < np; pc++) {
       hol_task t = {job, a, pc};
       TSR__TRY_GOTO(st, tsr_taskgraph_add_task(g, kp, scat, (uint32_t)nc, &t, sizeof t, 0,
                                                &wanted[nwanted++]));
+      if (job->dist)
+        TSR__TRY_GOTO(st, tsr_taskgraph_set_owner(g, wanted[nwanted - 1], TSR_OWNER_ALL));
     }
   }
   TSR__TRY_GOTO(st, tsr_taskgraph_cull(g, wanted, (uint32_t)nwanted));
-  TSR__TRY_GOTO(st, tsr_taskgraph_run(g));
+  ran = true;
+  st = tsr_taskgraph_run(g);
+  if (st != TSR_OK) {
+    job->agreed = job->dist;
+    goto fail;
+  }
   for (int a = 0; a < job->naggs; a++) {
     gb_agg *ag = &job->aggs[a];
     if (!ag->holistic)
@@ -1376,6 +1445,10 @@ static tsr_status run_holistic(gb_job *job, const gb_merged *m) {
                     tsr_type_name(ag->res.type), tsr_type_name(ag->out_type));
   }
 fail:
+  if (st != TSR_OK && !ran && job->dist) { /* meets the other ranks' run */
+    st = tsr_ctx_agree(ctx, st);
+    job->agreed = true;
+  }
   tsr_free(ctx, scat);
   tsr_free(ctx, wanted);
   tsr_taskgraph_destroy(&g);
@@ -1445,6 +1518,451 @@ static uint64_t hol_data_bytes(const gb_agg *a, const int64_t *order, const int3
   return bytes;
 }
 
+/* ---- across MPI ranks ------------------------------------------------------------------ */
+
+/* Each rank groups the parts whose first chunk it owns (run_chunks), then:
+ *  - few local groups (no part of any rank has more than GATHER_MAX_GROUPS),
+ *    no keys, or holistic aggregates: every rank's parts (keys, first rows,
+ *    partial states; for holistic aggregates also each row's local group
+ *    and the values the aggregate reads) go to every rank (one all-gather)
+ *    and every rank merges all parts in part order as one rank does;
+ *  - otherwise a shuffle: bucket b's local groups of every part go to rank
+ *    bucket_rank(b) (buckets in contiguous runs over the ranks; one
+ *    all-to-all), which merges them in part order; the merged groups'
+ *    result rows, with the (part, row) of their first row, are all-gathered
+ *    and put in the one-rank order.
+ * Either way every partial state meets the others of its group in part
+ * order, so every value is bitwise the one-rank value. */
+#define GATHER_MAX_GROUPS FEW_GROUPS
+static int64_t gather_max = GATHER_MAX_GROUPS;
+
+void tsr__groupby_set_gather_max(int64_t n) { gather_max = n < 0 ? GATHER_MAX_GROUPS : n; }
+
+/* The first bucket of rank r of P: buckets [first(r), first(r + 1)) go to r. */
+static int bucket_first(int r, int P) { return (int)(((int64_t)r * NBUCKETS + P - 1) / P); }
+
+/* Part c's local groups of buckets [b0, b1) (all of them when the part has
+ * no buckets); hin (or NULL): the part's values of each holistic aggregate. */
+static void put_part(gb_wire *w, const gb_job *job, int64_t c, int b0, int b1,
+                     const tsr__colread *hin) {
+  const gb_part *p = &job->parts[c];
+  if (p->boff == NULL)
+    b0 = b1 = 0;
+  int64_t g0 = p->boff != NULL ? p->boff[b0] : 0, g1 = p->boff != NULL ? p->boff[b1] : p->n;
+  int64_t n = g1 - g0;
+  gb_wire_i64(w, c);
+  gb_wire_i64(w, p->rows);
+  gb_wire_i64(w, n);
+  gb_wire_i64(w, b0);
+  gb_wire_i64(w, b1);
+  for (int b = b0; b < b1; b++)
+    gb_wire_i64(w, p->boff[b + 1] - p->boff[b]);
+  for (int j = 0; j < job->nkeys; j++) {
+    tsr__colread r;
+    gb_col_read(&p->keys[j], &r);
+    gb_wire_col(w, job->key_types[j], &r, g0, n);
+  }
+  /* (no keys: no first rows kept, zeros sent) */
+  gb_wire_put(w, p->first != NULL ? p->first + g0 : NULL, (uint64_t)n * sizeof *p->first);
+  /* The rows per local group, when a state counts by them (else zeros on
+   * arrival: nothing reads them). */
+  bool counts = false;
+  for (int a = 0; a < job->naggs; a++)
+    counts = counts || job->astates[(int64_t)a * job->nchunks + c].gcount != NULL;
+  gb_wire_i64(w, counts);
+  if (counts)
+    gb_wire_put(w, p->gcount + g0, (uint64_t)n * sizeof *p->gcount);
+  for (int a = 0; a < job->naggs; a++)
+    if (!job->aggs[a].holistic)
+      gb_wire_state(w, &job->aggs[a], &job->astates[(int64_t)a * job->nchunks + c], g0, n);
+  gb_wire_i64(w, hin != NULL);
+  if (hin == NULL)
+    return;
+  gb_wire_put(w, p->ids, (uint64_t)p->rows * sizeof *p->ids);
+  for (int a = 0; a < job->naggs; a++)
+    if (job->aggs[a].holistic)
+      gb_wire_col(w, job->aggs[a].in_type, &hin[a], 0, p->rows);
+}
+
+/* The least a shuffle moves for part c's groups of buckets [b0, b1): their
+ * key values and partial states. */
+static uint64_t part_min_bytes(const gb_job *job, int64_t c, int b0, int b1) {
+  const gb_part *p = &job->parts[c];
+  int64_t g0 = p->boff[b0], n = p->boff[b1] - g0;
+  uint64_t b = 0;
+  for (int j = 0; j < job->nkeys; j++) {
+    b += (uint64_t)n * tsr_type_width(job->key_types[j]);
+    if (job->key_types[j].id == TSR_COL_STRING)
+      for (int64_t g = g0; g < g0 + n; g++) {
+        uint32_t len = ((const tsr_string_view *)p->keys[j].values)[g].length;
+        b += len > 12 ? len : 0;
+      }
+  }
+  bool counts = false;
+  for (int a = 0; a < job->naggs; a++) {
+    const gb_state *s = &job->astates[(int64_t)a * job->nchunks + c];
+    b += gb_wire_state_bytes(&job->aggs[a], s, n);
+    counts = counts || s->gcount != NULL;
+  }
+  return b + (counts ? (uint64_t)n * sizeof *p->gcount : 0);
+}
+
+/* Reads one part (or part slice) into job->parts and job->astates. */
+static tsr_status read_part(gb_job *job, gb_wire *r) {
+  tsr_ctx *ctx = job->ctx;
+  int64_t c, rows, n, b0, b1, hol, counts;
+  TSR_TRY(gb_wire_get_i64(r, &c));
+  TSR_TRY(gb_wire_get_i64(r, &rows));
+  TSR_TRY(gb_wire_get_i64(r, &n));
+  TSR_TRY(gb_wire_get_i64(r, &b0));
+  TSR_TRY(gb_wire_get_i64(r, &b1));
+  TSR_CHECK(c >= 0 && c < job->nchunks && job->parts[c].keys == NULL && rows >= 0 &&
+                rows < INT32_MAX && n >= 0 && n <= rows && b0 >= 0 && b0 <= b1 && b1 <= NBUCKETS,
+            TSR_EMPI, "%s: a malformed part (%lld) from another rank", fn, (long long)c);
+  gb_part *p = &job->parts[c];
+  p->rows = rows;
+  if (job->nkeys > 0) {
+    TSR_TRY(tsr__alloc_array(ctx, NBUCKETS + 1, sizeof *p->boff, "buckets", (void **)&p->boff));
+    memset(p->boff, 0, (NBUCKETS + 1) * sizeof *p->boff);
+    for (int64_t b = b0; b < b1; b++) {
+      int64_t cnt;
+      TSR_TRY(gb_wire_get_i64(r, &cnt));
+      TSR_CHECK(cnt >= 0 && cnt <= n, TSR_EMPI, "%s: a malformed part from another rank", fn);
+      p->boff[b + 1] = p->boff[b] + cnt;
+    }
+    for (int64_t b = b1 + 1; b <= NBUCKETS; b++)
+      p->boff[b] = p->boff[b1];
+    TSR_CHECK(p->boff[NBUCKETS] == n, TSR_EMPI, "%s: a malformed part from another rank", fn);
+  }
+  TSR_TRY(tsr_calloc(ctx, (size_t)job->nkeys + 1, sizeof *p->keys, (void **)&p->keys));
+  for (int j = 0; j < job->nkeys; j++) {
+    TSR_TRY(gb_wire_read_col(ctx, r, job->key_types[j], &p->keys[j]));
+    TSR_CHECK(p->keys[j].n == n, TSR_EMPI, "%s: a malformed part from another rank", fn);
+  }
+  TSR_TRY(tsr_alloc(ctx, (size_t)n * sizeof *p->first + 4, (void **)&p->first));
+  TSR_TRY(gb_wire_get(r, p->first, (uint64_t)n * sizeof *p->first));
+  TSR_TRY(tsr_calloc(ctx, (size_t)n + 1, sizeof *p->gcount, (void **)&p->gcount));
+  TSR_TRY(gb_wire_get_i64(r, &counts));
+  if (counts != 0)
+    TSR_TRY(gb_wire_get(r, p->gcount, (uint64_t)n * sizeof *p->gcount));
+  p->n = n;
+  for (int a = 0; a < job->naggs; a++)
+    if (!job->aggs[a].holistic)
+      TSR_TRY(gb_wire_read_state(ctx, r, &job->aggs[a], n, p->gcount,
+                                 &job->astates[(int64_t)a * job->nchunks + c]));
+  TSR_TRY(gb_wire_get_i64(r, &hol));
+  if (hol == 0)
+    return TSR_OK;
+  TSR_TRY(tsr_alloc(ctx, (size_t)rows * sizeof *p->ids + 4, (void **)&p->ids));
+  TSR_TRY(gb_wire_get(r, p->ids, (uint64_t)rows * sizeof *p->ids));
+  for (int64_t i = 0; i < rows; i++)
+    TSR_CHECK(p->ids[i] >= 0 && p->ids[i] < n, TSR_EMPI, "%s: a malformed part from another rank",
+              fn);
+  TSR_TRY(tsr_calloc(ctx, (size_t)job->naggs + 1, sizeof *p->hcols, (void **)&p->hcols));
+  for (int a = 0; a < job->naggs; a++)
+    if (job->aggs[a].holistic) {
+      TSR_TRY(gb_wire_read_col(ctx, r, job->aggs[a].in_type, &p->hcols[a]));
+      TSR_CHECK(p->hcols[a].n == rows, TSR_EMPI, "%s: a malformed part from another rank", fn);
+    }
+  return TSR_OK;
+}
+
+/* A hash of the result's dictionaries (dictionary codes travel as they are:
+ * every rank must hold the same dictionaries, as it does when every rank
+ * builds the same frame). */
+static uint64_t dict_hash(const gb_job *job) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (int i = 0; i < job->nkeys + job->naggs; i++) {
+    const tsr__dict *d = job->out_dicts[i];
+    if (d == NULL)
+      continue;
+    h = (h ^ (uint64_t)d->size) * 0x100000001b3ull;
+    for (int64_t k = 0; k < d->offsets[d->size]; k++)
+      h = (h ^ (unsigned char)d->data[k]) * 0x100000001b3ull;
+    for (int64_t k = 0; k <= d->size; k++)
+      h = (h ^ (uint64_t)d->offsets[k]) * 0x100000001b3ull;
+  }
+  return h;
+}
+
+/* Moves the parts between the ranks (see above): afterwards job->parts
+ * hold what this rank merges.  *shuffled: whether by bucket.  Collective;
+ * every failure agreed. */
+static tsr_status distribute(gb_job *job, bool *shuffled) {
+  tsr_ctx *ctx = job->ctx;
+  tsr__dist *d = tsr__dist_get(ctx);
+  int P = tsr__dist_size(d), me = tsr__dist_rank(d);
+  int64_t nc = job->nchunks;
+  uint64_t *cnt = NULL, *off = NULL, *rcnt = NULL, lo, hi, most = 0, min_bytes = 0;
+  unsigned char *send = NULL, *recv = NULL;
+  tsr__colread *hin = NULL;
+  tsr_status st = TSR_OK;
+  for (int64_t c = 0; c < nc; c++)
+    if (part_owner(job, c) == me && (uint64_t)job->parts[c].n > most)
+      most = (uint64_t)job->parts[c].n;
+  TSR__TRY_GOTO(st, tsr__dist_minmax_u64(d, most, &lo, &hi));
+  bool shuffle = job->nkeys > 0 && job->nhol == 0 && hi > (uint64_t)gather_max;
+  *shuffled = shuffle;
+  uint64_t dlo, dhi;
+  TSR__TRY_GOTO(st, tsr__dist_minmax_u64(d, dict_hash(job), &dlo, &dhi));
+  TSR__CHECK_GOTO(st, dlo == dhi, TSR_EINVAL,
+                  "%s: the dictionary columns' dictionaries differ between the ranks (every rank "
+                  "must build the same frame)",
+                  fn);
+  int nd = shuffle ? P : 1;
+  /* Local steps until the agreement: a failure here must still meet the
+   * other ranks there. */
+  st = tsr_calloc(ctx, 3 * (size_t)P, sizeof *cnt, (void **)&cnt);
+  if (st == TSR_OK) {
+    off = cnt + P;
+    rcnt = cnt + 2 * P;
+  }
+  if (st == TSR_OK && job->nhol > 0)
+    st = tsr_calloc(ctx, (size_t)job->naggs + 1, sizeof *hin, (void **)&hin);
+  for (int pass = 0; pass < 2 && st == TSR_OK; pass++) {
+    gb_wire w = {send, 0, 0};
+    for (int q = 0; q < nd && st == TSR_OK; q++) {
+      off[q] = w.at;
+      int b0 = shuffle ? bucket_first(q, P) : 0, b1 = shuffle ? bucket_first(q + 1, P) : NBUCKETS;
+      for (int64_t c = 0; c < nc && st == TSR_OK; c++) {
+        if (part_owner(job, c) != me)
+          continue;
+        for (int a = 0; a < job->naggs && st == TSR_OK && hin != NULL; a++)
+          if (job->aggs[a].holistic)
+            st = hol_input(job, a, c, &hin[a]);
+        put_part(&w, job, c, b0, b1, hin);
+        if (pass == 0 && shuffle && q != me)
+          min_bytes += part_min_bytes(job, c, b0, b1);
+      }
+      cnt[q] = w.at - off[q];
+    }
+    if (pass == 0 && st == TSR_OK)
+      st = tsr_alloc(ctx, (size_t)w.at + 8, (void **)&send);
+  }
+  /* Every rank agrees before the exchange. */
+  TSR__TRY_GOTO(st, tsr__dist_agree(d, st));
+  if (shuffle)
+    TSR__TRY_GOTO(st, tsr__dist_exchange_counts(d, cnt, rcnt));
+  else
+    TSR__TRY_GOTO(st, tsr__dist_gather_counts(d, cnt[0], rcnt));
+  uint64_t total = 0;
+  for (int q = 0; q < P; q++)
+    total += rcnt[q];
+  TSR__TRY_GOTO(st, tsr__dist_agree(d, tsr_alloc(ctx, (size_t)total + 8, (void **)&recv)));
+  if (shuffle)
+    TSR__TRY_GOTO(st, tsr__dist_alltoallv(d, send, off, cnt, recv, rcnt));
+  else
+    TSR__TRY_GOTO(st, tsr__dist_allgatherv(d, send, cnt[0], recv, rcnt));
+  if (job->trace) {
+    uint64_t sent = 0;
+    for (int q = 0; q < nd; q++)
+      sent += shuffle && q == me ? 0 : cnt[q] * (shuffle ? 1 : (uint64_t)(P - 1));
+    fprintf(stderr,
+            "tessera groupby rank %d: %s, %llu bytes sent, %llu bytes of keys and states "
+            "sent to other ranks (the least a shuffle moves)\n",
+            me, shuffle ? "shuffle" : "all-gather of parts", (unsigned long long)sent,
+            (unsigned long long)min_bytes);
+  }
+  tsr_free(ctx, send);
+  send = NULL;
+  /* What this rank merges replaces what it grouped. */
+  for (int64_t c = 0; c < nc; c++) {
+    part_free(ctx, job, &job->parts[c]);
+    for (int a = 0; a < job->naggs; a++)
+      gb_state_free(ctx, &job->astates[(int64_t)a * nc + c]);
+  }
+  gb_wire r = {recv, 0, total};
+  while (st == TSR_OK && r.at < r.end)
+    st = read_part(job, &r);
+  for (int64_t c = 0; c < nc && st == TSR_OK; c++)
+    if (job->parts[c].keys == NULL)
+      st = tsr_error_set(TSR_EMPI, "%s: part %lld did not arrive from its rank", fn, (long long)c);
+  st = tsr__dist_agree(d, st);
+fail:
+  job->agreed = st != TSR_OK;
+  tsr_free(ctx, cnt);
+  tsr_free(ctx, hin);
+  tsr_free(ctx, send);
+  tsr_free(ctx, recv);
+  return st;
+}
+
+/* Compares gathered groups a and b for the result order: by their keys
+ * (sorted) or by the (part, row) of their first row. */
+static int gathered_cmp(const gb_job *job, const gb_merged *m, const int64_t *pos, bool sorted,
+                        int64_t a, int64_t b) {
+  if (sorted)
+    return key_cmp(job, m, a, b);
+  return pos[a] < pos[b] ? -1 : pos[a] > pos[b];
+}
+
+/* After a shuffle: this rank's merged groups as result rows (in its order:
+ * by first row, or by key), with the (part, row) of their first row, go to
+ * every rank; every rank merges the ranks' sorted lists into the one-rank
+ * order and builds the result.  Collective; every failure agreed. */
+static tsr_status gather_result(gb_job *job, gb_merged *m, tsr_group_order order_kind,
+                                tsr_frame **out) {
+  tsr_ctx *ctx = job->ctx;
+  tsr__dist *d = tsr__dist_get(ctx);
+  int P = tsr__dist_size(d);
+  int nk = job->nkeys, ncols = nk + job->naggs;
+  int64_t ng = m->ngroups, NG = 0;
+  bool sorted = order_kind == TSR_GROUP_SORTED;
+  int64_t *order = NULL, *tmp = NULL, *dc = NULL, *pos = NULL, *head = NULL;
+  size_t *widths = NULL, cbytes = 0;
+  uint64_t *rcnt = NULL, total = 0;
+  void *chunk = NULL;
+  unsigned char *send = NULL, *recv = NULL;
+  gb_part *gp = NULL, *saved = job->parts;
+  gb_merged gm;
+  memset(&gm, 0, sizeof gm);
+  tsr_status st = TSR_OK;
+  /* Local: this rank's rows. */
+  st = tsr__alloc_array(ctx, (size_t)ng + 1, sizeof *order, "group order", (void **)&order);
+  if (st == TSR_OK)
+    st = tsr__alloc_array(ctx, (size_t)ng + 1, sizeof *tmp, "group order", (void **)&tmp);
+  if (st == TSR_OK)
+    st = tsr_calloc(ctx, (size_t)ncols + 1, sizeof *dc, (void **)&dc);
+  if (st == TSR_OK)
+    st = tsr_calloc(ctx, (size_t)ncols + 1, sizeof *widths, (void **)&widths);
+  if (st == TSR_OK) {
+    memcpy(order, m->order, (size_t)ng * sizeof *order);
+    if (sorted)
+      sort_groups(job, m, order, tmp, ng);
+    for (int i = 0; i < ncols; i++)
+      widths[i] = tsr_type_width(job->out_types[i]);
+    st = build_chunk(job, m, order, NULL, ng, false, widths, dc, &chunk, &cbytes);
+  }
+  gb_wire w = {NULL, 0, 0};
+  for (int pass = 0; pass < 2 && st == TSR_OK; pass++) {
+    w = (gb_wire){send, 0, 0};
+    gb_wire_i64(&w, ng);
+    for (int64_t i = 0; i < ng; i++) {
+      int64_t g = order[i], c = m->origin_c[g];
+      gb_wire_i64(&w, c << 32 | job->parts[c].first[m->origin_l[g]]);
+    }
+    for (int i = 0; i < ncols; i++) {
+      tsr__colread cr;
+      tsr__colchunk *cc = tsr__tablechunk_col(chunk, (uint32_t)i);
+      cr.rows = ng;
+      cr.null_count = cc->null_count;
+      cr.values = tsr__colchunk_values(cc);
+      cr.validity = cc->null_count > 0 ? tsr__colchunk_validity(cc) : NULL;
+      cr.data = tsr__colchunk_data(cc);
+      gb_wire_col(&w, job->out_types[i], &cr, 0, ng);
+    }
+    if (pass == 0)
+      st = tsr_alloc(ctx, (size_t)w.at + 8, (void **)&send);
+  }
+  if (st == TSR_OK)
+    st = tsr_calloc(ctx, (size_t)P + 1, sizeof *rcnt, (void **)&rcnt);
+  TSR__TRY_GOTO(st, tsr__dist_agree(d, st));
+  TSR__TRY_GOTO(st, tsr__dist_gather_counts(d, w.at, rcnt));
+  for (int q = 0; q < P; q++)
+    total += rcnt[q];
+  TSR__TRY_GOTO(st, tsr__dist_agree(d, tsr_alloc(ctx, (size_t)total + 8, (void **)&recv)));
+  TSR__TRY_GOTO(st, tsr__dist_allgatherv(d, send, w.at, recv, rcnt));
+  if (job->trace)
+    fprintf(stderr, "tessera groupby rank %d: %llu bytes of result rows sent to every rank\n",
+            tsr__dist_rank(d), (unsigned long long)w.at);
+  tsr_free(ctx, send);
+  send = NULL;
+  tsr_free(ctx, chunk);
+  chunk = NULL;
+  /* Every rank's rows: gathered part q holds rank q's result columns. */
+  st = tsr_calloc(ctx, (size_t)P + 1, sizeof *gp, (void **)&gp);
+  if (st == TSR_OK)
+    st = tsr_calloc(ctx, (size_t)P + 2, sizeof *head, (void **)&head);
+  gb_wire r = {recv, 0, total};
+  for (int q = 0; q < P && st == TSR_OK; q++) {
+    int64_t n;
+    st = gb_wire_get_i64(&r, &n);
+    if (st == TSR_OK && (n < 0 || n >= INT32_MAX))
+      st = tsr_error_set(TSR_EMPI, "%s: a malformed result from another rank", fn);
+    /* the (part, row) of each group's first row, kept in gcount */
+    if (st == TSR_OK)
+      st = tsr_alloc(ctx, (size_t)n * sizeof *gp[q].gcount + 8, (void **)&gp[q].gcount);
+    if (st == TSR_OK)
+      st = gb_wire_get(&r, gp[q].gcount, (uint64_t)n * sizeof *gp[q].gcount);
+    if (st == TSR_OK)
+      st = tsr_calloc(ctx, (size_t)ncols + 1, sizeof *gp[q].keys, (void **)&gp[q].keys);
+    for (int i = 0; i < ncols && st == TSR_OK; i++) {
+      st = gb_wire_read_col(ctx, &r, job->out_types[i], &gp[q].keys[i]);
+      if (st == TSR_OK && gp[q].keys[i].n != n)
+        st = tsr_error_set(TSR_EMPI, "%s: a malformed result from another rank", fn);
+    }
+    gp[q].n = n;
+    head[q + 1] = NG += st == TSR_OK ? n : 0;
+  }
+  /* The ranks' lists, each in result order, merged into one. */
+  gm.ngroups = NG;
+  if (st == TSR_OK)
+    st =
+        tsr__alloc_array(ctx, (size_t)NG + 1, sizeof *gm.origin_c, "groups", (void **)&gm.origin_c);
+  if (st == TSR_OK)
+    st =
+        tsr__alloc_array(ctx, (size_t)NG + 1, sizeof *gm.origin_l, "groups", (void **)&gm.origin_l);
+  if (st == TSR_OK)
+    st = tsr__alloc_array(ctx, (size_t)NG + 1, sizeof *gm.order, "groups", (void **)&gm.order);
+  if (st == TSR_OK)
+    st = tsr__alloc_array(ctx, (size_t)NG + 1, sizeof *pos, "groups", (void **)&pos);
+  if (st == TSR_OK) {
+    for (int q = 0; q < P; q++)
+      for (int64_t i = 0; i < gp[q].n; i++) {
+        int64_t g = head[q] + i;
+        gm.origin_c[g] = q;
+        gm.origin_l[g] = (int32_t)i;
+        pos[g] = gp[q].gcount[i];
+      }
+    job->parts = gp;    /* key_cmp and the result read the gathered columns */
+    int64_t *at = NULL; /* the next row of each list */
+    st = tsr_calloc(ctx, (size_t)P + 1, sizeof *at, (void **)&at);
+    if (st == TSR_OK) {
+      for (int64_t o = 0; o < NG; o++) {
+        int best = -1;
+        for (int q = 0; q < P; q++)
+          if (at[q] < gp[q].n && (best < 0 || gathered_cmp(job, &gm, pos, sorted, head[q] + at[q],
+                                                           head[best] + at[best]) < 0))
+            best = q;
+        gm.order[o] = head[best] + at[best]++;
+      }
+      tsr_free(ctx, at);
+      st = build_result(job, &gm, TSR_GROUP_FIRST_SEEN, true, out);
+    }
+    job->parts = saved;
+  }
+  st = tsr__dist_agree(d, st);
+  if (st != TSR_OK)
+    tsr_frame_destroy(out);
+fail:
+  job->agreed = st != TSR_OK;
+  job->parts = saved;
+  if (gp != NULL)
+    for (int q = 0; q < P; q++) {
+      if (gp[q].keys != NULL)
+        for (int i = 0; i < ncols; i++)
+          gb_col_free(ctx, &gp[q].keys[i]);
+      tsr_free(ctx, gp[q].keys);
+      tsr_free(ctx, gp[q].first);
+      tsr_free(ctx, gp[q].gcount);
+    }
+  tsr_free(ctx, gp);
+  tsr_free(ctx, gm.origin_c);
+  tsr_free(ctx, gm.origin_l);
+  tsr_free(ctx, gm.order);
+  tsr_free(ctx, pos);
+  tsr_free(ctx, head);
+  tsr_free(ctx, order);
+  tsr_free(ctx, tmp);
+  tsr_free(ctx, dc);
+  tsr_free(ctx, widths);
+  tsr_free(ctx, rcnt);
+  tsr_free(ctx, chunk);
+  tsr_free(ctx, send);
+  tsr_free(ctx, recv);
+  return st;
+}
+
 /* Computes in memory; under a memory limit, when that needs more than
  * IN_MEMORY_SHARE of the limit, out of core by spilled partitions instead
  * (groupby_spill.c).  The in-memory attempt runs with the limit lowered to
@@ -1495,13 +2013,11 @@ tsr_status tsr__groupby_memory(tsr_frame *f, int nkeys, const char *const *keys,
             "%s: options->order = %d is not a tsr_group_order", fn, (int)order);
   TSR_CHECK(f->ncols > 0, TSR_EINVAL, "%s: the frame has no columns", fn);
   tsr_ctx *ctx = f->ctx;
-  TSR_CHECK(tsr_ctx_nranks(ctx) == 1, TSR_ENOTSUP,
-            "%s: a group-by over %d MPI ranks is not supported yet (it needs a shuffle of "
-            "partial states between ranks); run it on one rank",
-            fn, tsr_ctx_nranks(ctx));
   gb_job job;
   memset(&job, 0, sizeof job);
   job.ctx = ctx;
+  job.dist = tsr_ctx_nranks(ctx) > 1;
+  job.trace = job.dist && getenv("TESSERA_GROUPBY_TRACE") != NULL;
   job.nkeys = nkeys;
   job.naggs = naggs;
   job.nin = f->rows->nchunks;
@@ -1564,11 +2080,24 @@ tsr_status tsr__groupby_memory(tsr_frame *f, int nkeys, const char *const *keys,
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)naggs * (size_t)job.nchunks + 1, sizeof *job.astates,
                                (void **)&job.astates));
   TSR__TRY_GOTO(st, run_chunks(f, &job, cols));
+  if (job.dist)
+    TSR__TRY_GOTO(st, distribute(&job, &job.shuffled));
   TSR__TRY_GOTO(st, merge(&job, &m));
   if (job.nhol > 0)
     TSR__TRY_GOTO(st, run_holistic(&job, &m));
-  TSR__TRY_GOTO(st, build_result(&job, &m, order, out));
+  if (job.shuffled)
+    TSR__TRY_GOTO(st, gather_result(&job, &m, order, out));
+  else
+    TSR__TRY_GOTO(st, build_result(&job, &m, order, false, out));
 fail:
+  /* Under MPI a failure of this rank alone (an allocation, the memory
+   * limit) meets the other ranks' next collective, which agrees first; the
+   * last one is this. */
+  if (job.dist && !job.agreed) {
+    st = tsr_ctx_agree(ctx, st);
+    if (st != TSR_OK)
+      tsr_frame_destroy(out);
+  }
   merged_free(ctx, &job, &m);
   job_free(&job);
   tsr_free(ctx, cols);

@@ -183,6 +183,37 @@ tsr_status gb_agg_finish(const gb_agg *a, const gb_state *merged, const gb_state
 uint64_t gb_agg_data_bytes(const gb_agg *a, const gb_state *merged, const gb_state *parts,
                            const int64_t *order, int64_t n);
 
+/* Under MPI, parts are all-gathered instead of shuffled by bucket when no
+ * part has more than n local groups (n < 0: the default, 4096).  For
+ * tests; not thread-safe. */
+void tsr__groupby_set_gather_max(int64_t n);
+
+/* ---- the byte form between ranks (groupby_wire.c) ------------------------------- */
+
+/* A writer (buf NULL: counts bytes only, in at) or a reader (buf .. end). */
+typedef struct gb_wire {
+  unsigned char *buf;
+  uint64_t at, end;
+} gb_wire;
+
+/* n bytes at p (p NULL: n zero bytes). */
+void gb_wire_put(gb_wire *w, const void *p, uint64_t n);
+void gb_wire_i64(gb_wire *w, int64_t v);
+/* Rows [s, s + n) of column c (of `type`). */
+void gb_wire_col(gb_wire *w, tsr_type type, const tsr__colread *c, int64_t s, int64_t n);
+/* Local groups [start, start + n) of aggregate a's partial state s. */
+void gb_wire_state(gb_wire *w, const gb_agg *a, const gb_state *s, int64_t start, int64_t n);
+/* Array bytes of n groups' partial states (no headers, no string data). */
+uint64_t gb_wire_state_bytes(const gb_agg *a, const gb_state *s, int64_t n);
+/* Readers: TSR_EMPI when the message ends early or is malformed. */
+tsr_status gb_wire_get(gb_wire *r, void *p, uint64_t n);
+tsr_status gb_wire_get_i64(gb_wire *r, int64_t *v);
+tsr_status gb_wire_read_col(tsr_ctx *ctx, gb_wire *r, tsr_type type, gb_col *out);
+/* A state of n groups; states that borrowed their part's row counts
+ * borrow `gcount`. */
+tsr_status gb_wire_read_state(tsr_ctx *ctx, gb_wire *r, const gb_agg *a, int64_t n,
+                              const int64_t *gcount, gb_state *out);
+
 /* ---- a frame over table chunks in memory (mem_frame.c) -------------------------- */
 
 /* A frame of ncols columns (names copied, dicts retained) over nchunks

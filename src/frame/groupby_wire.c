@@ -1,0 +1,226 @@
+/* groupby_wire.c — the byte form in which a group-by's pieces travel between
+ * MPI ranks (docs/frames.md, "Group-by", MPI): column slices (key values,
+ * string min/max/first/last values, the values holistic aggregates read)
+ * and slices of partial aggregate states.
+ *
+ * A writer with no buffer only counts, so callers size a send buffer with
+ * the same calls that fill it.  Every item is padded to 8 bytes.  String
+ * views are rewritten to point into the slice's own data bytes, which
+ * follow them (views hold no pointers, so nothing else changes).  The
+ * reader copies every array into memory of its own (tsr_alloc, counted
+ * against the rank's memory limit) and checks every length against the
+ * bytes received, so a malformed message is an error, never a crash. */
+#include <string.h>
+
+#include "groupby_impl.h"
+
+static const char fn[] = "tsr_frame_groupby";
+
+static uint64_t pad8(uint64_t n) { return (n + 7) & ~(uint64_t)7; }
+
+void gb_wire_put(gb_wire *w, const void *p, uint64_t n) {
+  if (w->buf != NULL && n > 0) {
+    if (p != NULL)
+      memcpy(w->buf + w->at, p, n);
+    else
+      memset(w->buf + w->at, 0, n);
+    memset(w->buf + w->at + n, 0, pad8(n) - n);
+  }
+  w->at += pad8(n);
+}
+
+void gb_wire_i64(gb_wire *w, int64_t v) { gb_wire_put(w, &v, sizeof v); }
+
+tsr_status gb_wire_get(gb_wire *r, void *p, uint64_t n) {
+  TSR_CHECK(r->at <= r->end && pad8(n) <= r->end - r->at, TSR_EMPI,
+            "%s: a message from another rank is shorter than its contents say", fn);
+  if (n > 0)
+    memcpy(p, r->buf + r->at, n);
+  r->at += pad8(n);
+  return TSR_OK;
+}
+
+tsr_status gb_wire_get_i64(gb_wire *r, int64_t *v) { return gb_wire_get(r, v, sizeof *v); }
+
+/* Rows [s, s + n) of column c of `type`: n, nulls, the validity bits when
+ * some are null, the values, and for strings the data their long views
+ * need (the views rewritten to offsets into it). */
+void gb_wire_col(gb_wire *w, tsr_type type, const tsr__colread *c, int64_t s, int64_t n) {
+  size_t width = tsr_type_width(type);
+  int64_t nulls = 0;
+  if (c->validity != NULL)
+    for (int64_t i = 0; i < n; i++)
+      nulls += !tsr__bit_get(c->validity, s + i);
+  gb_wire_i64(w, n);
+  gb_wire_i64(w, nulls);
+  if (nulls > 0) {
+    uint64_t nb = (uint64_t)(n + 7) / 8;
+    if (w->buf != NULL) {
+      uint8_t *bits = w->buf + w->at;
+      memset(bits, 0xff, pad8(nb));
+      for (int64_t i = 0; i < n; i++)
+        if (!tsr__bit_get(c->validity, s + i))
+          tsr__bit_set(bits, i, false);
+    }
+    w->at += pad8(nb);
+  }
+  if (type.id != TSR_COL_STRING) {
+    gb_wire_put(w, (const unsigned char *)c->values + (size_t)s * width, (uint64_t)n * width);
+    return;
+  }
+  const tsr_string_view *v = (const tsr_string_view *)c->values + s;
+  uint64_t data = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (v[i].length > 12)
+      data += v[i].length;
+  gb_wire_i64(w, (int64_t)data);
+  if (w->buf != NULL) {
+    tsr_string_view *out = (tsr_string_view *)(w->buf + w->at);
+    char *bytes = (char *)w->buf + w->at + (uint64_t)n * sizeof *out;
+    uint64_t at = 0;
+    for (int64_t i = 0; i < n; i++) {
+      out[i] = v[i];
+      if (v[i].length > 12) {
+        memcpy(bytes + at, c->data + v[i].u.ref.offset, v[i].length);
+        out[i].u.ref.offset = (uint32_t)at;
+        at += v[i].length;
+      }
+    }
+    memset(bytes + at, 0, pad8(data) - data);
+  }
+  w->at += (uint64_t)n * sizeof *v + pad8(data);
+}
+
+tsr_status gb_wire_read_col(tsr_ctx *ctx, gb_wire *r, tsr_type type, gb_col *out) {
+  memset(out, 0, sizeof *out);
+  out->type = type;
+  int64_t n = 0, nulls = 0, data = 0;
+  tsr_status st = TSR_OK;
+  TSR_TRY(gb_wire_get_i64(r, &n));
+  TSR_TRY(gb_wire_get_i64(r, &nulls));
+  TSR_CHECK(n >= 0 && n < INT32_MAX && nulls >= 0 && nulls <= n, TSR_EMPI,
+            "%s: a column slice from another rank has %lld rows and %lld nulls", fn, (long long)n,
+            (long long)nulls);
+  size_t width = tsr_type_width(type);
+  TSR_TRY(tsr_alloc(ctx, (size_t)n * width + 1, &out->values));
+  TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)(n + 7) / 8 + 1, (void **)&out->validity));
+  memset(out->validity, 0xff, (size_t)(n + 7) / 8 + 1);
+  out->n = n;
+  out->nulls = nulls;
+  if (nulls > 0)
+    TSR__TRY_GOTO(st, gb_wire_get(r, out->validity, (uint64_t)(n + 7) / 8));
+  if (type.id == TSR_COL_STRING)
+    TSR__TRY_GOTO(st, gb_wire_get_i64(r, &data));
+  TSR__TRY_GOTO(st, gb_wire_get(r, out->values, (uint64_t)n * width));
+  if (type.id == TSR_COL_STRING) {
+    TSR__CHECK_GOTO(st, data >= 0 && data < UINT32_MAX, TSR_EMPI,
+                    "%s: a string slice from another rank has %lld data bytes", fn,
+                    (long long)data);
+    TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)data + 1, (void **)&out->data));
+    TSR__TRY_GOTO(st, gb_wire_get(r, out->data, (uint64_t)data));
+    out->data_bytes = (size_t)data;
+    const tsr_string_view *v = out->values;
+    for (int64_t i = 0; i < n; i++)
+      TSR__CHECK_GOTO(
+          st, v[i].length <= 12 || (uint64_t)v[i].u.ref.offset + v[i].length <= (uint64_t)data,
+          TSR_EMPI, "%s: a string from another rank points past its data", fn);
+  }
+  return TSR_OK;
+fail:
+  gb_col_free(ctx, out);
+  return st;
+}
+
+/* ---- partial states ----------------------------------------------------------- */
+
+/* Which of a state's arrays travel: the ones the merge and the result read
+ * (row, the rows of string min/max values within the part, is used by the
+ * part's own task only). */
+enum {
+  W_COUNT = 1 << 0,
+  W_ISUM = 1 << 1,
+  W_WSUM = 1 << 2,
+  W_FSUM = 1 << 3,
+  W_MEAN2 = 1 << 4,
+  W_M2 = 1 << 5,
+  W_M2Y = 1 << 6,
+  W_CXY = 1 << 7,
+  W_IMIN = 1 << 8,
+  W_FMIN = 1 << 9,
+  W_GCOUNT = 1 << 10, /* borrows the part's row counts */
+  W_VALS = 1 << 11,
+};
+
+#define STATE_ARRAYS(X)      \
+  X(W_COUNT, count, int64_t) \
+  X(W_ISUM, isum, int64_t)   \
+  X(W_WSUM, wsum, gb_i128)   \
+  X(W_FSUM, fsum, double)    \
+  X(W_MEAN2, mean2, double)  \
+  X(W_M2, m2, double)        \
+  X(W_M2Y, m2y, double)      \
+  X(W_CXY, cxy, double)      \
+  X(W_IMIN, imin, int64_t)   \
+  X(W_FMIN, fmin, double)
+
+void gb_wire_state(gb_wire *w, const gb_agg *a, const gb_state *s, int64_t start, int64_t n) {
+  int64_t mask = 0;
+#define MASK(BIT, F, T) \
+  if (s->F != NULL)     \
+    mask |= BIT;
+  STATE_ARRAYS(MASK)
+#undef MASK
+  if (s->gcount != NULL)
+    mask |= W_GCOUNT;
+  if (s->vals.values != NULL)
+    mask |= W_VALS;
+  gb_wire_i64(w, mask);
+#define PUT(BIT, F, T) \
+  if (s->F != NULL)    \
+    gb_wire_put(w, s->F + start, (uint64_t)n * sizeof(T));
+  STATE_ARRAYS(PUT)
+#undef PUT
+  if (s->vals.values != NULL) {
+    tsr__colread c;
+    gb_col_read(&s->vals, &c);
+    gb_wire_col(w, a->in_type, &c, start, n);
+  }
+}
+
+tsr_status gb_wire_read_state(tsr_ctx *ctx, gb_wire *r, const gb_agg *a, int64_t n,
+                              const int64_t *gcount, gb_state *out) {
+  memset(out, 0, sizeof *out);
+  out->n = n;
+  int64_t mask = 0;
+  tsr_status st = TSR_OK;
+  TSR_TRY(gb_wire_get_i64(r, &mask));
+#define GET(BIT, F, T)                                                              \
+  if (mask & BIT) {                                                                 \
+    TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)n + 1, sizeof(T), (void **)&out->F)); \
+    TSR__TRY_GOTO(st, gb_wire_get(r, out->F, (uint64_t)n * sizeof(T)));             \
+  }
+  STATE_ARRAYS(GET)
+#undef GET
+  if (mask & W_GCOUNT)
+    out->gcount = gcount;
+  if (mask & W_VALS)
+    TSR__TRY_GOTO(st, gb_wire_read_col(ctx, r, a->in_type, &out->vals));
+  return TSR_OK;
+fail:
+  gb_state_free(ctx, out);
+  return st;
+}
+
+/* The bytes of the arrays gb_wire_state sends for n groups (without its
+ * mask, padding and string data): what the shuffle must move at least. */
+uint64_t gb_wire_state_bytes(const gb_agg *a, const gb_state *s, int64_t n) {
+  uint64_t b = 0;
+#define SIZE(BIT, F, T) \
+  if (s->F != NULL)     \
+    b += (uint64_t)n * sizeof(T);
+  STATE_ARRAYS(SIZE)
+#undef SIZE
+  if (s->vals.values != NULL)
+    b += (uint64_t)n * tsr_type_width(a->in_type);
+  return b;
+}

@@ -1,0 +1,330 @@
+/* test_dist_groupby.c — tsr_frame_groupby across MPI ranks (run by ctest
+ * under mpiexec with 1, 2 and 3 ranks, 1 or 2 threads per rank).
+ *
+ * Every rank builds the same random frame (every column type, nulls, long
+ * strings, 64+ ragged chunks) on the distributed context and on a context
+ * that computes alone (the reference).  Each group-by's result must equal
+ * the reference's bitwise on every rank (rows, order, values, float bits,
+ * row chunks), for every aggregate, key types alone and together, both
+ * group orders, few groups (all-gathered parts) and many (forced through
+ * the shuffle by bucket), skew, inputs where a rank owns no rows, empty
+ * inputs; every rank sends bytes when every rank owns rows; a failure on
+ * one rank (its memory limit) is every rank's failure; distinct and
+ * describe, which are group-bys, give the one-rank results. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpi.h>
+
+#include <tessera/mpi.h>
+
+#include "frame/frame_util.h"
+#include "frame/groupby_impl.h"
+
+static tsr_ctx *dist_ctx, *local_ctx;
+static int rank, nranks;
+
+/* The random frame: c3 (int32) rewritten to key % mod (or, with skew, 0
+ * for every other row), so the group count is chosen. */
+static void make_ref(ref_frame *ref, int64_t n, int mod, bool skew, uint64_t seed) {
+  ref_frame_random(ref, TSR_NUM_COLTYPES, fu_types, n, 10, seed);
+  int32_t *v = (int32_t *)ref->cols[TSR_COL_INT32].values;
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t u = (uint32_t)v[i];
+    v[i] = skew && i % 2 == 0 ? 0 : (int32_t)(u % (uint32_t)mod);
+  }
+}
+
+typedef struct frames {
+  tsr_frame *fd, *fl;
+} frames;
+
+static void frames_make(const ref_frame *ref, int min_chunks, frames *fr) {
+  assert_ok(ref_frame_to_frame(dist_ctx, ref, min_chunks, 5, &fr->fd));
+  assert_ok(ref_frame_to_frame(local_ctx, ref, min_chunks, 5, &fr->fl));
+}
+
+static void frames_free(frames *fr) {
+  tsr_frame_destroy(&fr->fd);
+  tsr_frame_destroy(&fr->fl);
+}
+
+/* The group-by on both contexts: the same status, and the same result,
+ * read back value by value, with the same row chunks.  sends: every rank
+ * must have sent bytes (when there are several). */
+static void check(const frames *fr, int nkeys, const char *const *keys, int naggs,
+                  const tsr_agg *aggs, tsr_group_order order, bool sends) {
+  tsr_groupby_options opts = {.order = order};
+  tsr_frame *gd = NULL, *gl = NULL;
+  tsr_exchange_stats before, after;
+  assert_ok(tsr_ctx_exchange_stats(dist_ctx, &before));
+  tsr_status sd = tsr_frame_groupby(fr->fd, nkeys, keys, naggs, aggs, &opts, &gd);
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s", sd != TSR_OK ? tsr_last_error() : "");
+  assert_ok(tsr_ctx_exchange_stats(dist_ctx, &after));
+  tsr_status sl = tsr_frame_groupby(fr->fl, nkeys, keys, naggs, aggs, &opts, &gl);
+  if (sd != sl)
+    print_error("rank %d: status %d (%s), one rank %d (%s)\n", rank, sd, msg, sl,
+                sl != TSR_OK ? tsr_last_error() : "");
+  assert_int_equal(sd, sl);
+  if (sd != TSR_OK)
+    return;
+  if (sends && nranks > 1)
+    assert_true(after.bytes_sent > before.bytes_sent);
+  assert_int_equal(tsr_frame_nchunks(gd), tsr_frame_nchunks(gl));
+  ref_frame a, b;
+  ref_frame_compute(gd, &a);
+  ref_frame_compute(gl, &b);
+  ref_frame_assert_equal(&b, &a);
+  ref_frame_free(&a);
+  ref_frame_free(&b);
+  tsr_frame_destroy(&gd);
+  tsr_frame_destroy(&gl);
+}
+
+/* Every decomposable aggregate over the column types it takes. */
+static const tsr_agg decomposable[] = {
+    {.op = TSR_AGG_COUNT_ALL},
+    {.op = TSR_AGG_COUNT, .column = "c11"},
+    {.op = TSR_AGG_SUM, .column = "c4"},
+    {.op = TSR_AGG_SUM, .column = "c2"},
+    {.op = TSR_AGG_SUM, .column = "c8"},
+    {.op = TSR_AGG_SUM, .column = "c9"},
+    {.op = TSR_AGG_MEAN, .column = "c10"},
+    {.op = TSR_AGG_MIN, .column = "c11"},
+    {.op = TSR_AGG_MAX, .column = "c11"},
+    {.op = TSR_AGG_MIN, .column = "c10"},
+    {.op = TSR_AGG_MAX, .column = "c8"},
+    {.op = TSR_AGG_MIN, .column = "c12"},
+    {.op = TSR_AGG_MAX, .column = "c13"},
+    {.op = TSR_AGG_VAR, .column = "c10", .ddof = 1},
+    {.op = TSR_AGG_STD, .column = "c1", .ddof = 0},
+    {.op = TSR_AGG_FIRST, .column = "c11"},
+    {.op = TSR_AGG_LAST, .column = "c12"},
+    {.op = TSR_AGG_FIRST, .column = "c14"},
+    {.op = TSR_AGG_CORR, .column = "c10", .column2 = "c9"},
+    {.op = TSR_AGG_COVAR_SAMP, .column = "c4", .column2 = "c10"},
+    {.op = TSR_AGG_COVAR_POP, .column = "c10", .column2 = "c3"},
+    {.op = TSR_AGG_ANY, .column = "c0"},
+    {.op = TSR_AGG_ALL, .column = "c0"},
+};
+#define NDEC ((int)(sizeof decomposable / sizeof *decomposable))
+
+static const tsr_agg holistic[] = {
+    {.op = TSR_AGG_COUNT_ALL},
+    {.op = TSR_AGG_MEDIAN, .column = "c10"},
+    {.op = TSR_AGG_QUANTILE, .column = "c4", .q = 0.3},
+    {.op = TSR_AGG_NUNIQUE, .column = "c11"},
+    {.op = TSR_AGG_SUM, .column = "c10"},
+};
+
+static const tsr_agg per_value[] = {
+    {.op = TSR_AGG_LARGEST, .column = "c11", .n = 2},
+    {.op = TSR_AGG_SMALLEST, .column = "c10", .n = 2},
+};
+
+/* Few groups: parts all-gathered and merged on every rank. */
+static void test_dist_groupby__few_groups(void **state) {
+  (void)state;
+  ref_frame ref;
+  make_ref(&ref, 3000, 40, false, 11);
+  frames fr;
+  frames_make(&ref, 64, &fr);
+  tsr__groupby_set_gather_max(-1);
+  const char *k1[1] = {"c3"};
+  check(&fr, 1, k1, NDEC, decomposable, TSR_GROUP_FIRST_SEEN, true);
+  const char *k3[3] = {"c12", "c0", "c5"}; /* dict, bool (nulls), uint8 */
+  check(&fr, 3, k3, NDEC, decomposable, TSR_GROUP_SORTED, true);
+  check(&fr, 0, NULL, NDEC, decomposable, TSR_GROUP_FIRST_SEEN, true); /* one group */
+  /* Holistic aggregates ship the values they read. */
+  check(&fr, 1, k1, 5, holistic, TSR_GROUP_SORTED, true);
+  const char *kd[1] = {"c12"};
+  check(&fr, 1, kd, 2, per_value, TSR_GROUP_FIRST_SEEN, true);
+  frames_free(&fr);
+  ref_frame_free(&ref);
+}
+
+/* Many groups: every group-by forced through the shuffle by bucket. */
+static void test_dist_groupby__shuffle(void **state) {
+  (void)state;
+  ref_frame ref;
+  make_ref(&ref, 3000, 700, false, 12);
+  frames fr;
+  frames_make(&ref, 64, &fr);
+  tsr__groupby_set_gather_max(0);
+  const char *k1[1] = {"c3"};
+  check(&fr, 1, k1, NDEC, decomposable, TSR_GROUP_FIRST_SEEN, true);
+  check(&fr, 1, k1, NDEC, decomposable, TSR_GROUP_SORTED, true);
+  const char *ks[1] = {"c11"}; /* strings, long ones out of line, nulls */
+  check(&fr, 1, ks, NDEC, decomposable, TSR_GROUP_SORTED, true);
+  const char *k3[3] = {"c12", "c0", "c13"}; /* dict, bool, date */
+  check(&fr, 3, k3, NDEC, decomposable, TSR_GROUP_FIRST_SEEN, true);
+  const char *kf[2] = {"c9", "c14"}; /* float32, timestamp: every row its own group */
+  check(&fr, 2, kf, 4, decomposable, TSR_GROUP_SORTED, true);
+  /* Holistic aggregates are all-gathered even so. */
+  check(&fr, 1, ks, 5, holistic, TSR_GROUP_FIRST_SEEN, true);
+  tsr__groupby_set_gather_max(-1);
+  frames_free(&fr);
+  ref_frame_free(&ref);
+}
+
+/* One key holding half the rows. */
+static void test_dist_groupby__skew(void **state) {
+  (void)state;
+  ref_frame ref;
+  make_ref(&ref, 3000, 500, true, 13);
+  frames fr;
+  frames_make(&ref, 64, &fr);
+  const char *k1[1] = {"c3"};
+  for (int forced = 0; forced < 2; forced++) {
+    tsr__groupby_set_gather_max(forced ? 0 : -1);
+    check(&fr, 1, k1, NDEC, decomposable, TSR_GROUP_FIRST_SEEN, true);
+  }
+  tsr__groupby_set_gather_max(-1);
+  frames_free(&fr);
+  ref_frame_free(&ref);
+}
+
+/* Fewer chunks than ranks (some rank owns nothing), and no rows at all. */
+static void test_dist_groupby__idle_ranks(void **state) {
+  (void)state;
+  ref_frame ref;
+  make_ref(&ref, 40, 7, false, 14);
+  frames fr;
+  /* One chunk of 40 rows. */
+  tsr_column_data *cd = calloc((size_t)ref.ncols + 1, sizeof *cd);
+  ref_frame_columns(&ref, 0, ref.n, cd);
+  assert_ok(tsr_frame_from_columns(dist_ctx, ref.ncols, cd, 64, TSR_BUFFER_ADOPT, fu_free_fn, NULL,
+                                   &fr.fd));
+  ref_frame_columns(&ref, 0, ref.n, cd);
+  assert_ok(tsr_frame_from_columns(local_ctx, ref.ncols, cd, 64, TSR_BUFFER_ADOPT, fu_free_fn, NULL,
+                                   &fr.fl));
+  assert_int_equal(tsr_frame_nchunks(fr.fd), 1);
+  const char *k1[1] = {"c3"};
+  for (int forced = 0; forced < 2; forced++) {
+    tsr__groupby_set_gather_max(forced ? 0 : -1);
+    check(&fr, 1, k1, NDEC, decomposable, TSR_GROUP_SORTED, false);
+  }
+  check(&fr, 1, k1, 5, holistic, TSR_GROUP_FIRST_SEEN, false); /* all-gathered either way */
+  frames_free(&fr);
+  /* No rows: with keys no groups, without keys one group of nothing. */
+  ref_frame_columns(&ref, 0, 0, cd);
+  assert_ok(tsr_frame_from_columns(dist_ctx, ref.ncols, cd, 64, TSR_BUFFER_ADOPT, fu_free_fn, NULL,
+                                   &fr.fd));
+  ref_frame_columns(&ref, 0, 0, cd);
+  assert_ok(tsr_frame_from_columns(local_ctx, ref.ncols, cd, 64, TSR_BUFFER_ADOPT, fu_free_fn, NULL,
+                                   &fr.fl));
+  free(cd);
+  for (int forced = 0; forced < 2; forced++) {
+    tsr__groupby_set_gather_max(forced ? 0 : -1);
+    check(&fr, 1, k1, NDEC, decomposable, TSR_GROUP_FIRST_SEEN, false);
+  }
+  check(&fr, 0, NULL, 5, holistic, TSR_GROUP_FIRST_SEEN, false);
+  tsr__groupby_set_gather_max(-1);
+  frames_free(&fr);
+  ref_frame_free(&ref);
+}
+
+/* distinct and describe are group-bys: the one-rank results too. */
+static void test_dist_groupby__built_on_it(void **state) {
+  (void)state;
+  ref_frame ref;
+  make_ref(&ref, 2000, 30, false, 16);
+  frames fr;
+  frames_make(&ref, 64, &fr);
+  const char *cols[2] = {"c3", "c11"};
+  for (int k = 0; k < 3; k++) {
+    tsr_frame *a = NULL, *b = NULL;
+    if (k < 2) {
+      assert_ok(tsr_frame_distinct(fr.fd, k == 0 ? 2 : 0, cols, &a));
+      assert_ok(tsr_frame_distinct(fr.fl, k == 0 ? 2 : 0, cols, &b));
+    } else {
+      assert_ok(tsr_frame_describe(fr.fd, &a));
+      assert_ok(tsr_frame_describe(fr.fl, &b));
+    }
+    ref_frame ra, rb;
+    ref_frame_compute(a, &ra);
+    ref_frame_compute(b, &rb);
+    ref_frame_assert_equal(&rb, &ra);
+    ref_frame_free(&ra);
+    ref_frame_free(&rb);
+    tsr_frame_destroy(&a);
+    tsr_frame_destroy(&b);
+  }
+  frames_free(&fr);
+  ref_frame_free(&ref);
+}
+
+/* The last rank alone runs out of memory: every rank returns its error. */
+static void test_dist_groupby__one_rank_fails(void **state) {
+  (void)state;
+  if (nranks == 1) /* one rank alone computes out of core instead (test_groupby_spill.c) */
+    skip();
+  ref_frame ref;
+  make_ref(&ref, 3000, 700, false, 15);
+  frames fr;
+  frames_make(&ref, 64, &fr);
+  const char *k1[1] = {"c11"};
+  for (int forced = 0; forced < 2; forced++) {
+    tsr__groupby_set_gather_max(forced ? 0 : -1);
+    for (int hol = 0; hol < 2 - forced; hol++) { /* holistic: all-gathered either way */
+      tsr_memory_stats m;
+      assert_ok(tsr_ctx_memory_stats(dist_ctx, &m));
+      if (rank == nranks - 1)
+        assert_ok(tsr_ctx_set_memory_limit(dist_ctx, m.current_bytes + 40000));
+      tsr_frame *g = NULL;
+      tsr_status st = hol ? tsr_frame_groupby(fr.fd, 1, k1, 5, holistic, NULL, &g)
+                          : tsr_frame_groupby(fr.fd, 1, k1, NDEC, decomposable, NULL, &g);
+      assert_ok(tsr_ctx_set_memory_limit(dist_ctx, 0));
+      assert_int_equal(st, TSR_ENOMEM);
+      assert_null(g);
+      char want[32];
+      snprintf(want, sizeof want, "rank %d: ", nranks - 1);
+      if (nranks > 1 && strncmp(tsr_last_error(), want, strlen(want)) != 0)
+        fail_msg("rank %d: '%s' does not name rank %d", rank, tsr_last_error(), nranks - 1);
+      /* Everything still works afterwards. */
+      check(&fr, 1, k1, 3, decomposable, TSR_GROUP_FIRST_SEEN, true);
+    }
+  }
+  tsr__groupby_set_gather_max(-1);
+  frames_free(&fr);
+  ref_frame_free(&ref);
+}
+
+int main(void) {
+  if (tsr_ctx_create(&dist_ctx) != TSR_OK || tsr_ctx_create(&local_ctx) != TSR_OK)
+    return 1;
+  rank = tsr_ctx_rank(dist_ctx);
+  nranks = tsr_ctx_nranks(dist_ctx);
+  int initialised = 0;
+  MPI_Initialized(&initialised);
+  if (!initialised) {
+    fprintf(stderr, "test_dist_groupby: not started by mpiexec\n");
+    return 77;
+  }
+  if (tsr_ctx_set_distributed(local_ctx, false) != TSR_OK ||
+      tsr_ctx_set_executor(local_ctx, TSR_EXECUTOR_SERIAL) != TSR_OK)
+    return 1;
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_dist_groupby__few_groups),
+      cmocka_unit_test(test_dist_groupby__shuffle),
+      cmocka_unit_test(test_dist_groupby__skew),
+      cmocka_unit_test(test_dist_groupby__idle_ranks),
+      cmocka_unit_test(test_dist_groupby__built_on_it),
+      cmocka_unit_test(test_dist_groupby__one_rank_fails),
+  };
+  int failed = cmocka_run_group_tests(tests, NULL, NULL);
+  tsr_memory_stats m;
+  int leaked = 0;
+  tsr_ctx *ctxs[2] = {dist_ctx, local_ctx};
+  for (int i = 0; i < 2; i++)
+    if (tsr_ctx_memory_stats(ctxs[i], &m) == TSR_OK && m.current_bytes != 0) {
+      fprintf(stderr, "rank %d: context %d leaked %llu bytes\n", rank, i,
+              (unsigned long long)m.current_bytes);
+      leaked = 1;
+    }
+  tsr_ctx_destroy(&local_ctx);
+  tsr_ctx_destroy(&dist_ctx);
+  return failed || leaked;
+}
