@@ -91,8 +91,8 @@ tsr_status tsr__sort_merge_slices(const tsr__sorter *s, const int64_t *a, const 
 static tsr_status merge_chunk(const tsr__sorter *s, int64_t j, uint64_t **out, int64_t *n) {
   *n = s->out_start[j + 1] - s->out_start[j];
   TSR_TRY(tsr_kernel_alloc(s->ctx, (size_t)*n * sizeof **out + 8, (void **)out));
-  tsr_status status = tsr__sort_merge_slices(s, s->splits + j * s->nchunks, s->splits + (j + 1) * s->nchunks,
-                                   *n, *out);
+  tsr_status status = tsr__sort_merge_slices(s, s->splits + j * s->nchunks,
+                                             s->splits + (j + 1) * s->nchunks, *n, *out);
   if (status != TSR_OK) {
     tsr_free(s->ctx, *out);
     *out = NULL;
@@ -289,8 +289,8 @@ static const tsr__op op_out = {"frame_sorted", lower_out, tsr__fnode_destroy_par
                                NULL};
 /* Under MPI every rank holds the runs and columns the chunks are made
  * from (sort_dist.c): each makes every chunk itself, nothing is sent. */
-static const tsr__op op_out_all = {"frame_sorted", lower_out, tsr__fnode_destroy_params, true,
-                                   NULL, hash_out};
+static const tsr__op op_out_all = {"frame_sorted", lower_out, tsr__fnode_destroy_params,
+                                   true,           NULL,      hash_out};
 
 /* A frame over the chunks of an outnode (computed now). */
 static tsr_status out_frame(tsr__sorter *s, int kind, const void *xvals, const uint8_t *xvalid,
