@@ -230,7 +230,7 @@ static tsr_status set_owners(tsr__lowering *l, const tsr__expr *e, uint32_t firs
     return TSR_OK;
   }
   for (int64_t k = 0; k < count; k++)
-    if (ids[k] >= first && ids[k] != UINT32_MAX) /* UINT32_MAX: no task (a frame of no rows) */
+    if (ids[k] >= first && ids[k] != UINT32_MAX) /* UINT32_MAX: a chunk the op did not make */
       TSR_TRY(tsr_taskgraph_set_owner(g, ids[k], tsr__dist_chunk_owner(l->ctx, c0 + k, n)));
   int64_t helpers = 0, k = 0;
   for (uint32_t t = first; t < g->n_tasks; t++)
@@ -278,10 +278,11 @@ static tsr_status lower_node(tsr__lowering *l, tsr__expr *e) {
   int64_t n = tsr_chunk_grid_nchunks(e->grid);
   TSR__TRY_GOTO(status,
                 tsr__alloc_array(l->ctx, (size_t)n, sizeof *ids, "chunk task ids", (void **)&ids));
+  /* A frame node of no row chunks has a grid of one empty chunk, which its
+   * op does not make. */
+  for (int64_t c = 0; c < n; c++)
+    ids[c] = UINT32_MAX;
   uint32_t first = tsr_taskgraph_ntasks(l->g);
-  /* An empty frame has one chunk in its grid but none in its rows: its op
-   * adds no task for it. */
-  memset(ids, 0xff, (size_t)n * sizeof *ids);
   TSR__TRY_GOTO(status, e->op->lower(e, l->g, in, ids));
   /* Owner computes (docs/architecture.md, "Distribution"): the tasks that make this
    * node's chunks belong to the chunks' owners; the node's helper tasks run
