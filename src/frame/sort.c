@@ -11,7 +11,10 @@ tsr_status tsr__sort_frame(tsr_frame *f, const char *fn, int nkeys, const tsr_so
                            int64_t k, tsr_frame **out) {
   tsr__sorter *s = NULL;
   tsr_status status;
-  TSR__TRY_GOTO(status, tsr__sorter_create(f, fn, nkeys, keys, 0, NULL, &s));
+  status = tsr__sorter_create(f, fn, nkeys, keys, 0, NULL, &s);
+  if (tsr_ctx_nranks(f->ctx) > 1) /* the next step is collective */
+    status = tsr_ctx_agree(f->ctx, status);
+  TSR__TRY_GOTO(status, status);
   TSR__TRY_GOTO(status, tsr__sorter_load(s));
   TSR__TRY_GOTO(status, tsr__sorter_runs(s, k));
   int64_t rows = k < 0 || k > s->total ? s->total : k;
@@ -20,7 +23,10 @@ tsr_status tsr__sort_frame(tsr_frame *f, const char *fn, int nkeys, const tsr_so
     chunk = s->rows[c] > chunk ? s->rows[c] : chunk;
   if (chunk > MAX_CHUNK_ROWS)
     chunk = MAX_CHUNK_ROWS;
-  TSR__TRY_GOTO(status, tsr__sorter_gather(s, rows, chunk, out));
+  if (s->dist)
+    TSR__TRY_GOTO(status, tsr__sort_frame_dist(s, k, chunk, out));
+  else
+    TSR__TRY_GOTO(status, tsr__sorter_gather(s, rows, chunk, out));
 fail:
   tsr__sorter_destroy(&s);
   return status;

@@ -4,9 +4,11 @@
  *
  * Phases 2 and 3 read the input chunks and the runs in place, from the
  * outputs phases 1 and 2 keep, through the sorter: their tasks have no
- * task inputs.  That is sound because they run on this process only (more
- * than one MPI rank is refused before anything runs) while the earlier
- * graphs, which own those buffers, stay alive. */
+ * task inputs.  That is sound because each task runs where those outputs
+ * are, while the earlier graphs, which own those buffers, stay alive:
+ * under MPI a chunk's statistics and run tasks belong to the chunk's owner
+ * (which made the chunk), each rank reads only its own chunks' outputs,
+ * and the statistics of all are all-gathered (sort_dist.c). */
 #include <string.h>
 
 #include <tessera/dist.h>
@@ -49,6 +51,11 @@ void tsr__sorter_destroy(tsr__sorter **sp) {
   tsr_free(ctx, s->runs);
   tsr_free(ctx, s->out_start);
   tsr_free(ctx, s->splits);
+  if (s->own_runs != NULL)
+    for (int64_t c = 0; c < s->nchunks; c++)
+      tsr_free(ctx, s->own_runs[c]);
+  tsr_free(ctx, s->own_runs);
+  tsr_free(ctx, s->recv);
   tsr_free(ctx, s);
 }
 
@@ -56,17 +63,15 @@ tsr_status tsr__sorter_create(tsr_frame *f, const char *fn, int nkeys, const tsr
                               int npart, const char *const *part, tsr__sorter **out) {
   *out = NULL;
   tsr_ctx *ctx = f->ctx;
-  int nranks = tsr_ctx_nranks(ctx);
-  TSR_CHECK(nranks <= 1, TSR_ENOTSUP,
-            "%s: sorting a frame across %d MPI ranks is not supported yet (it needs rows "
-            "shuffled between ranks); run it on one rank",
-            fn, nranks);
   tsr__sorter *s;
   TSR_TRY(tsr_calloc(ctx, 1, sizeof *s, (void **)&s));
   s->ctx = ctx;
   s->f = f;
   s->fn = fn;
   s->nchunks = f->rows->nchunks;
+  s->nranks = tsr_ctx_nranks(ctx);
+  s->rank = tsr_ctx_rank(ctx);
+  s->dist = s->nranks > 1;
   s->npart = npart;
   s->nkeys = npart + nkeys;
   tsr_status status;
@@ -126,7 +131,9 @@ tsr_status tsr__sorter_load(tsr__sorter *s) {
   const int nc = s->f->ncols;
   tsr__lowering *l = NULL;
   uint32_t *stat_tasks = NULL, *wanted = NULL, *ins = NULL;
-  bool ran = false;
+  /* Whether a failure here must be agreed: not by the run, nor by the
+   * statistics' exchange, which agree themselves. */
+  bool agree = true;
   tsr_status status;
   int64_t cells;
   TSR__CHECK_GOTO(status, tsr__size_mul(s->nnodes, nch, &cells), TSR_EINVAL,
@@ -156,6 +163,9 @@ tsr_status tsr__sorter_load(tsr__sorter *s) {
     sparams p = {s, c};
     TSR__TRY_GOTO(status, tsr_taskgraph_add_task(s->g1, k, ins, s->nnodes, &p, sizeof p,
                                                  stat_bytes, &stat_tasks[c]));
+    if (s->dist) /* where the chunk is made (its input tasks may be made everywhere) */
+      TSR__TRY_GOTO(status, tsr_taskgraph_set_owner(s->g1, stat_tasks[c],
+                                                    tsr__dist_chunk_owner(ctx, c, nch)));
   }
   for (int64_t i = 0; i < cells; i++) {
     TSR__TRY_GOTO(status, tsr_taskgraph_keep(s->g1, s->in_tasks[i]));
@@ -167,16 +177,21 @@ tsr_status tsr__sorter_load(tsr__sorter *s) {
   }
   if (cells + nch > 0)
     TSR__TRY_GOTO(status, tsr_taskgraph_cull(s->g1, wanted, (uint32_t)(cells + nch)));
-  ran = true;
+  agree = false;
   TSR__TRY_GOTO(status, tsr_taskgraph_run(s->g1));
+  agree = s->dist;
   /* The input chunks as the later phases read them. */
   TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)cells + 1, sizeof *s->in_ptr, "inputs",
                                          (void **)&s->in_ptr));
   TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)cells + 1, sizeof *s->in_bytes, "inputs",
                                          (void **)&s->in_bytes));
-  for (int64_t i = 0; i < cells; i++)
-    TSR__TRY_GOTO(status,
-                  tsr_taskgraph_output(s->g1, s->in_tasks[i], &s->in_ptr[i], &s->in_bytes[i]));
+  for (int64_t i = 0; i < cells; i++) {
+    s->in_ptr[i] = NULL;
+    s->in_bytes[i] = 0;
+    if (tsr__sorter_mine(s, nch > 0 ? i % nch : 0))
+      TSR__TRY_GOTO(status,
+                    tsr_taskgraph_output(s->g1, s->in_tasks[i], &s->in_ptr[i], &s->in_bytes[i]));
+  }
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nch * (size_t)nc + 1, sizeof *s->cr,
                                    (void **)&s->cr));
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nch * (size_t)s->nkeys + 1, sizeof *s->kcr,
@@ -187,6 +202,9 @@ tsr_status tsr__sorter_load(tsr__sorter *s) {
                                          (void **)&s->row_start));
   s->row_start[0] = 0;
   for (int64_t c = 0; c < nch; c++) {
+    s->rows[c] = 0;
+    if (!tsr__sorter_mine(s, c))
+      continue;
     for (int i = 0; i < nc; i++) {
       int64_t cell = (int64_t)s->refs[i].input * nch + c;
       tsr__sort_colread(&s->refs[i], s->in_ptr[cell], s->in_bytes[cell], &s->cr[c * nc + i]);
@@ -196,14 +214,14 @@ tsr_status tsr__sorter_load(tsr__sorter *s) {
     s->rows[c] = nc > 0                   ? s->cr[c * nc].rows
                  : s->f->rows->count != NULL ? s->f->rows->count[c]
                                              : 0;
-    s->row_start[c + 1] = s->row_start[c] + s->rows[c];
   }
-  s->total = s->row_start[nch];
   {
     tsr__kstat *stats;
     TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)(nch * s->nkeys) + 1, sizeof *stats,
                                            "statistics", (void **)&stats));
     for (int64_t c = 0; c < nch; c++) {
+      if (!tsr__sorter_mine(s, c))
+        continue;
       const void *data;
       size_t bytes;
       status = tsr_taskgraph_output(s->g1, stat_tasks[c], &data, &bytes);
@@ -214,6 +232,17 @@ tsr_status tsr__sorter_load(tsr__sorter *s) {
       if (s->nkeys > 0)
         memcpy(stats + c * s->nkeys, data, stat_bytes);
     }
+    if (s->dist) {
+      agree = false;
+      status = tsr__sort_share_stats(s, stats);
+      if (status != TSR_OK) {
+        tsr_free(ctx, stats);
+        goto fail;
+      }
+    }
+    for (int64_t c = 0; c < nch; c++)
+      s->row_start[c + 1] = s->row_start[c] + s->rows[c];
+    s->total = s->row_start[nch];
     tsr__sort_layout(s, stats);
     tsr_free(ctx, stats);
   }
@@ -222,7 +251,7 @@ tsr_status tsr__sorter_load(tsr__sorter *s) {
                     "%s: row chunk %lld has %lld rows; at most 2^32 - 1 can be sorted per chunk",
                     s->fn, (long long)c, (long long)s->rows[c]);
 fail:
-  if (!ran)
+  if (agree)
     status = tsr_ctx_agree(ctx, status);
   tsr_free(ctx, ins);
   tsr_free(ctx, wanted);
@@ -279,6 +308,7 @@ tsr_status tsr__sorter_runs(tsr__sorter *s, int64_t keep) {
   tsr_ctx *ctx = s->ctx;
   const int64_t nch = s->nchunks;
   s->keep = keep;
+  bool agree = true; /* a failure not agreed by the run */
   tsr_status status;
   TSR__TRY_GOTO(status, tsr_taskgraph_create(ctx, &s->g2));
   TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)nch + 1, sizeof *s->run_tasks, "tasks",
@@ -292,16 +322,28 @@ tsr_status tsr__sorter_runs(tsr__sorter *s, int64_t keep) {
     uint64_t bytes = tsr__run_bytes(kept_rows(s, c), s->W, s->nstr);
     TSR__TRY_GOTO(status, tsr_taskgraph_add_task(s->g2, k, NULL, 0, &p, sizeof p, (size_t)bytes,
                                                  &s->run_tasks[c]));
+    if (s->dist) /* on the chunk's owner, which holds its input */
+      TSR__TRY_GOTO(status, tsr_taskgraph_set_owner(s->g2, s->run_tasks[c],
+                                                    tsr__dist_chunk_owner(ctx, c, nch)));
     TSR__TRY_GOTO(status, tsr_taskgraph_keep(s->g2, s->run_tasks[c]));
   }
+  agree = false;
   TSR__TRY_GOTO(status, tsr_taskgraph_run(s->g2));
+  agree = s->dist;
+  s->empty = (tsr__run){0, s->W, s->nstr, 0};
   for (int64_t c = 0; c < nch; c++) {
+    if (!tsr__sorter_mine(s, c)) {
+      s->runs[c] = &s->empty;
+      continue;
+    }
     const void *data;
     size_t bytes;
     TSR__TRY_GOTO(status, tsr_taskgraph_output(s->g2, s->run_tasks[c], &data, &bytes));
     s->runs[c] = data;
   }
 fail:
+  if (agree)
+    status = tsr_ctx_agree(ctx, status);
   return status;
 }
 
@@ -350,7 +392,7 @@ static int64_t count_before(const tsr__sorter *s, int64_t r, int64_t x, int64_t 
  * that count.  A weighted median pivot halves windows holding at least
  * half of the remaining total, so about log2(rows) steps of k binary
  * searches each. */
-static tsr_status co_rank(const tsr__sorter *s, int64_t t, int64_t *p) {
+tsr_status tsr__sort_co_rank(const tsr__sorter *s, int64_t t, int64_t *p) {
   const int64_t k = s->nchunks;
   int64_t *hi;
   TSR_TRY(tsr__alloc_array(s->ctx, (size_t)(3 * k) + 1, sizeof *hi, "splits", (void **)&hi));
@@ -429,7 +471,7 @@ tsr_status tsr__sorter_split(tsr__sorter *s, int64_t rows, int64_t chunk_rows) {
         for (int64_t r = 0; r < k; r++)
           p[r] = s->runs[r]->n;
       } else {
-        TSR_TRY(co_rank(s, t, p));
+        TSR_TRY(tsr__sort_co_rank(s, t, p));
       }
     }
   }

@@ -20,10 +20,16 @@
  *     to the earlier chunk: stable) and gathers every column.
  * Strings longer than 16 bytes are encoded by their first 16 bytes and a
  * capped length; rows whose words tie then compare the whole strings.
- * Nothing depends on the thread count: results are bitwise identical. */
+ * Nothing depends on the thread count: results are bitwise identical.
+ * Under MPI, phases 1 and 2 run on each rank's own chunks and rows move
+ * between ranks as slices of runs (sort_dist.c, sort_sample.c); the result
+ * is the one-rank result on every rank. */
 #ifndef TSR_FRAME_SORT_IMPL_H
 #define TSR_FRAME_SORT_IMPL_H
 
+#include <tessera/dist.h>
+
+#include "dist/dist.h"
 #include "ops_impl.h"
 
 /* Strings are encoded by at most this many leading bytes. */
@@ -111,7 +117,20 @@ typedef struct tsr__sorter {
   int64_t nout;
   int64_t *out_start; /* nout + 1 */
   int64_t *splits;    /* (nout + 1) x nchunks */
+  /* Under MPI (sort_dist.c): phases 1 and 2 run on the chunks this rank
+   * owns; runs of other chunks are `empty` until pieces of runs arrive
+   * (table chunks in `recv`) and replace runs and column reads. */
+  bool dist;
+  int rank, nranks;
+  tsr__run empty;
+  void *recv;          /* received pieces (tsr_alloc) */
+  tsr__run **own_runs; /* nchunks: runs rebuilt from pieces (tsr_alloc), or NULL */
 } tsr__sorter;
+
+/* Whether this rank computes chunk c's phases 1 and 2. */
+static inline bool tsr__sorter_mine(const tsr__sorter *s, int64_t c) {
+  return !s->dist || tsr__dist_chunk_owner(s->ctx, c, s->nchunks) == s->rank;
+}
 
 /* A key as the user gives it: column, direction, null placement. */
 tsr_status tsr__sorter_create(tsr_frame *f, const char *fn, int nkeys, const tsr_sort_key *keys,
@@ -146,6 +165,36 @@ tsr_status tsr__sort_frame(tsr_frame *f, const char *fn, int nkeys, const tsr_so
                            int64_t k, tsr_frame **out);
 tsr_status tsr__sort_check_keys(const char *fn, tsr_frame *f, int nkeys, const tsr_sort_key *keys,
                                 tsr_frame **out);
+
+/* sort_dist.c: every chunk's row count (s->rows) and key statistics
+ * (nchunks x nkeys), each rank giving its own chunks'.  Collective; agrees
+ * on s's status first. */
+tsr_status tsr__sort_share_stats(tsr__sorter *s, tsr__kstat *stats);
+/* sort_dist.c: packs pieces (slices [lo, hi) of the runs, per destination
+ * j < ndest and chunk: lo[j * nchunks + c]) into *buf (tsr_alloc; the
+ * caller frees), destination by destination, dest_bytes[j] bytes each. */
+tsr_status tsr__sort_pack(tsr__sorter *s, int ndest, const int64_t *lo, const int64_t *hi,
+                          unsigned char **buf, uint64_t *dest_bytes);
+/* sort_dist.c: installs the pieces in recv (bytes; the sorter takes recv,
+ * also on failure) as the runs and column reads of their chunks (at most
+ * one piece per chunk; other chunks' runs become empty). */
+tsr_status tsr__sort_install(tsr__sorter *s, unsigned char *recv, uint64_t bytes);
+/* sort_dist.c: tsr__sort_frame on several MPI ranks (sort and top-k; k < 0: all). */
+tsr_status tsr__sort_frame_dist(tsr__sorter *s, int64_t k, int64_t chunk_rows, tsr_frame **out);
+/* sort_sample.c: the whole sort on several MPI ranks (sample sort), after
+ * phase 2; a frame of the one-rank result's rows and row chunks. */
+tsr_status tsr__sort_sample(tsr__sorter *s, int64_t chunk_rows, tsr_frame **out);
+/* Merging and gathering (sort_merge.c), for sort_dist.c: the merged order
+ * (run << 32 | position) of the slices [a[r], b[r]) of the runs (n elements;
+ * kernel allocator scratch), and column i of the rows src (chunk << 32 |
+ * row of s->cr) into `out`. */
+tsr_status tsr__sort_merge_slices(const tsr__sorter *s, const int64_t *a, const int64_t *b,
+                                  int64_t n, uint64_t *out);
+void tsr__sort_gather_col(const tsr__sorter *s, int i, const uint64_t *src, int64_t n,
+                          tsr__colchunk *out);
+/* Co-ranking (sort_engine.c): p[r] of run r such that the first t elements
+ * of the merged runs are their first p[r]. */
+tsr_status tsr__sort_co_rank(const tsr__sorter *s, int64_t t, int64_t *p);
 
 /* ---- shared by the engine's files ------------------------------------------------------- */
 

@@ -41,8 +41,8 @@ static inline bool beats(const merger *m, int64_t x, int64_t y) {
 }
 
 /* Merges the slices [a[r], b[r]) of the runs into n elements (run << 32 | position). */
-static tsr_status merge_slices(const tsr__sorter *s, const int64_t *a, const int64_t *b,
-                               int64_t n, uint64_t *out) {
+tsr_status tsr__sort_merge_slices(const tsr__sorter *s, const int64_t *a, const int64_t *b,
+                                  int64_t n, uint64_t *out) {
   const int64_t k = s->nchunks;
   merger m = {s, 1, NULL, NULL, NULL, s->W == 1 && s->ntrunc == 0};
   while (m.K < k)
@@ -91,8 +91,8 @@ static tsr_status merge_slices(const tsr__sorter *s, const int64_t *a, const int
 static tsr_status merge_chunk(const tsr__sorter *s, int64_t j, uint64_t **out, int64_t *n) {
   *n = s->out_start[j + 1] - s->out_start[j];
   TSR_TRY(tsr_kernel_alloc(s->ctx, (size_t)*n * sizeof **out + 8, (void **)out));
-  tsr_status status = merge_slices(s, s->splits + j * s->nchunks, s->splits + (j + 1) * s->nchunks,
-                                   *n, *out);
+  tsr_status status = tsr__sort_merge_slices(s, s->splits + j * s->nchunks,
+                                             s->splits + (j + 1) * s->nchunks, *n, *out);
   if (status != TSR_OK) {
     tsr_free(s->ctx, *out);
     *out = NULL;
@@ -105,8 +105,8 @@ static tsr_status merge_chunk(const tsr__sorter *s, int64_t j, uint64_t **out, i
 #define PREFETCH 16
 
 /* Column i of the input into `out` for rows src (chunk << 32 | row). */
-static void gather_col(const tsr__sorter *s, int i, const uint64_t *src, int64_t n,
-                       tsr__colchunk *out) {
+void tsr__sort_gather_col(const tsr__sorter *s, int i, const uint64_t *src, int64_t n,
+                          tsr__colchunk *out) {
   const int nc = s->f->ncols;
   const tsr__colread *cr = s->cr + i;
   tsr_type type = s->f->cols[i].type;
@@ -206,7 +206,7 @@ static tsr_status gather_kernel(const tsr_kernel_call *call) {
     src[k] = (uint64_t)r << 32 | tsr__run_rows(s->runs[r])[p];
   }
   for (int i = 0; i < s->f->ncols; i++)
-    gather_col(s, i, src, n, tsr__tablechunk_col(call->output, (uint32_t)i));
+    tsr__sort_gather_col(s, i, src, n, tsr__tablechunk_col(call->output, (uint32_t)i));
   tsr_free(s->ctx, src);
   return TSR_OK;
 }
@@ -283,8 +283,14 @@ static tsr_status lower_out(const tsr__expr *e, tsr_taskgraph *g, const uint32_t
   return TSR_OK;
 }
 
+static void hash_out(const tsr__expr *e, tsr__hash *h) { tsr__fnode_hash(tsr__fnode_of(e), h); }
+
 static const tsr__op op_out = {"frame_sorted", lower_out, tsr__fnode_destroy_params, false, NULL,
                                NULL};
+/* Under MPI every rank holds the runs and columns the chunks are made
+ * from (sort_dist.c): each makes every chunk itself, nothing is sent. */
+static const tsr__op op_out_all = {"frame_sorted", lower_out, tsr__fnode_destroy_params,
+                                   true,           NULL,      hash_out};
 
 /* A frame over the chunks of an outnode (computed now). */
 static tsr_status out_frame(tsr__sorter *s, int kind, const void *xvals, const uint8_t *xvalid,
@@ -295,6 +301,7 @@ static tsr_status out_frame(tsr__sorter *s, int kind, const void *xvals, const u
   tsr__col *cols = NULL;
   tsr__expr *node = NULL;
   tsr_frame *lazy = NULL;
+  bool persisting = false;
   tsr_status status;
   TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)ncols + 1, sizeof *types, "types",
                                          (void **)&types));
@@ -309,8 +316,8 @@ static tsr_status out_frame(tsr__sorter *s, int kind, const void *xvals, const u
   p->xvals = xvals;
   p->xvalid = xvalid;
   p->xwidth = kind == 1 ? tsr_type_width(meta[ncols - 1].type) : 0;
-  TSR__TRY_GOTO(status, tsr__fnode_create(ctx, &op_out, rows, (uint32_t)ncols, types, data_cap, 0,
-                                          NULL, p, &node));
+  TSR__TRY_GOTO(status, tsr__fnode_create(ctx, s->dist ? &op_out_all : &op_out, rows,
+                                          (uint32_t)ncols, types, data_cap, 0, NULL, p, &node));
   for (int i = 0; i < ncols; i++) {
     cols[i] = meta[i];
     cols[i].node = node;
@@ -318,8 +325,11 @@ static tsr_status out_frame(tsr__sorter *s, int kind, const void *xvals, const u
     cols[i].raw = false;
   }
   TSR__TRY_GOTO(status, tsr__frame_make(ctx, ncols, cols, rows, &lazy));
+  persisting = true; /* it agrees on failures before its run */
   TSR__TRY_GOTO(status, tsr_frame_persist(lazy, NULL, out));
 fail:
+  if (s->dist && !persisting)
+    status = tsr_ctx_agree(ctx, status);
   tsr_frame_destroy(&lazy);
   tsr__expr_release(&node);
   tsr_free(ctx, cols);
@@ -333,6 +343,7 @@ tsr_status tsr__sorter_gather(tsr__sorter *s, int64_t rows, int64_t chunk_rows, 
   const int64_t k = s->nchunks;
   int64_t *counts = NULL, *data_cap = NULL;
   tsr__rows *rp = NULL;
+  bool agreeing = false;
   tsr_status status;
   TSR__TRY_GOTO(status, tsr__sorter_split(s, rows, chunk_rows));
   const int64_t nout = s->nout;
@@ -354,8 +365,11 @@ tsr_status tsr__sorter_gather(tsr__sorter *s, int64_t rows, int64_t chunk_rows, 
       data_cap[(int64_t)i * nout + j] = sum;
     }
   }
+  agreeing = true; /* out_frame agrees on its failures */
   TSR__TRY_GOTO(status, out_frame(s, 0, NULL, NULL, rp, nc, s->f->cols, data_cap, out));
 fail:
+  if (s->dist && !agreeing)
+    status = tsr_ctx_agree(ctx, status);
   tsr__rows_release(&rp);
   tsr_free(ctx, data_cap);
   tsr_free(ctx, counts);
