@@ -53,6 +53,7 @@
 
 #include "array_workloads.h"
 #include "bench_common.h"
+#include "bench_mpi.h"
 
 typedef struct options {
   int reps, threads;
@@ -60,39 +61,6 @@ typedef struct options {
   bool run[N_WORKLOADS];
   const char *tsv;
 } options;
-
-/* This process's place: mpi is false when not started by a launcher (then
- * MPI is never touched, rank 0 of 1). */
-typedef struct world {
-  bool mpi;
-  int rank, P;
-} world;
-
-static void abort_mpi(void) {
-  int initialised = 0, finalised = 0;
-  MPI_Initialized(&initialised);
-  MPI_Finalized(&finalised);
-  if (initialised && !finalised)
-    MPI_Abort(MPI_COMM_WORLD, 1);
-}
-
-/* A barrier that does not spin: every rank enters it, rank 0 once its
- * solo work is done, the others at once, and they sleep until rank 0
- * arrives. */
-static void idle_barrier(const world *wd) {
-  if (!wd->mpi)
-    return;
-  MPI_Request req;
-  MPI_Ibarrier(MPI_COMM_WORLD, &req);
-  const struct timespec ms = {0, 1000000};
-  for (;;) {
-    int done = 0;
-    MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-    if (done)
-      break;
-    nanosleep(&ms, NULL);
-  }
-}
 
 static void barrier(const world *wd) {
   if (wd->mpi)
@@ -177,7 +145,7 @@ static row measure(tsr_ctx *ctx, tsr_ctx *alone, int w, const options *o, const 
   for (int rep = 0; rep <= o->reps; rep++) { /* rep 0 warms up */
     double d = rep_distributed(ctx, w, &s, &in, wd, &rw.dist_result, &tr);
     double a = wd->rank == 0 ? rep_alone(alone, w, &s, &in_alone, &rw.alone_result) : 0;
-    idle_barrier(wd);
+    bench_idle_barrier(wd);
     if (rep > 0) {
       td[rep - 1] = d;
       ta[rep - 1] = a;
@@ -297,7 +265,7 @@ static bool cpus_suffice(const world *wd, int threads) {
 
 int main(int argc, char **argv) {
   options o = parse(argc, argv);
-  bench_die_hook = abort_mpi;
+  bench_die_hook = bench_abort_mpi;
   tsr_ctx *ctx;
   CHECK(tsr_ctx_create(&ctx));
   CHECK(tsr_ctx_set_threads(ctx, o.threads));
@@ -334,7 +302,7 @@ int main(int argc, char **argv) {
            P, T, PT, PT, P, T);
     fflush(stdout);
   }
-  idle_barrier(&wd);
+  bench_idle_barrier(&wd);
 
   row rows[N_WORKLOADS] = {0};
   for (int w = 0; w < N_WORKLOADS; w++) {

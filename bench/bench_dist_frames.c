@@ -42,6 +42,7 @@
 #include <tessera/tessera.h>
 
 #include "bench_common.h"
+#include "bench_mpi.h"
 #include "frame_queries.h"
 
 enum { NQ = 15 }; /* q1-q10, j1-j5 */
@@ -57,33 +58,6 @@ typedef struct options {
   int reps, threads;
   bool run[NQ];
 } options;
-
-typedef struct world {
-  bool mpi;
-  int rank, P;
-} world;
-
-static void abort_mpi(void) {
-  int initialised = 0, finalised = 0;
-  MPI_Initialized(&initialised);
-  MPI_Finalized(&finalised);
-  if (initialised && !finalised)
-    MPI_Abort(MPI_COMM_WORLD, 1);
-}
-
-/* A barrier that sleeps instead of spinning (rank 0 may be working alone). */
-static void idle_barrier(const world *wd) {
-  if (!wd->mpi)
-    return;
-  MPI_Request req;
-  MPI_Ibarrier(MPI_COMM_WORLD, &req);
-  const struct timespec ms = {0, 1000000};
-  for (int done = 0; !done;) {
-    MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-    if (!done)
-      nanosleep(&ms, NULL);
-  }
-}
 
 /* ---- the tables ---------------------------------------------------------------- */
 
@@ -281,7 +255,7 @@ static row measure(tsr_ctx *ctx, const tables *dt, const tables *at, int q, cons
       a = bench_now() - t0;
       ha = hash_and_free(&r);
     }
-    idle_barrier(wd);
+    bench_idle_barrier(wd);
     if (rep > 0) {
       td[rep - 1] = d;
       ta[rep - 1] = a;
@@ -357,7 +331,7 @@ static options parse(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   options o = parse(argc, argv);
-  bench_die_hook = abort_mpi;
+  bench_die_hook = bench_abort_mpi;
   tsr_ctx *ctx = NULL, *alone = NULL;
   CHECK(tsr_ctx_create(&ctx));
   CHECK(tsr_ctx_set_threads(ctx, o.threads));
@@ -386,7 +360,7 @@ int main(int argc, char **argv) {
     fflush(stdout);
     load_tables(alone, &o, &at);
   }
-  idle_barrier(&wd);
+  bench_idle_barrier(&wd);
   row rows[NQ];
   memset(rows, 0, sizeof rows);
   char name[8];

@@ -37,7 +37,7 @@ static void finalize_at_exit(void) {
     MPI_Finalize();
 }
 
-static tsr_status mpi_check(int rc, const char *what) {
+tsr_status tsr__dist_mpi_check(int rc, const char *what) {
   if (rc == MPI_SUCCESS)
     return TSR_OK;
   char text[MPI_MAX_ERROR_STRING];
@@ -88,11 +88,11 @@ static bool owner_block_from_env(int64_t *block) {
 
 /* Uses `comm` (duplicated) as the context's communicator. */
 static tsr_status attach(tsr__dist *d, MPI_Comm comm) {
-  TSR_TRY(mpi_check(MPI_Comm_dup(comm, &d->comm), "MPI_Comm_dup"));
+  TSR_TRY(tsr__dist_mpi_check(MPI_Comm_dup(comm, &d->comm), "MPI_Comm_dup"));
   d->have_comm = true;
   MPI_Comm_set_errhandler(d->comm, MPI_ERRORS_RETURN);
-  TSR_TRY(mpi_check(MPI_Comm_rank(d->comm, &d->rank), "MPI_Comm_rank"));
-  TSR_TRY(mpi_check(MPI_Comm_size(d->comm, &d->size), "MPI_Comm_size"));
+  TSR_TRY(tsr__dist_mpi_check(MPI_Comm_rank(d->comm, &d->rank), "MPI_Comm_rank"));
+  TSR_TRY(tsr__dist_mpi_check(MPI_Comm_size(d->comm, &d->size), "MPI_Comm_size"));
   int *ub = NULL, flag = 0;
   MPI_Comm_get_attr(d->comm, MPI_TAG_UB, &ub, &flag);
   d->tag_ub = flag && ub != NULL ? *ub : 32767;
@@ -136,8 +136,8 @@ tsr__dist *tsr__dist_get(tsr_ctx *ctx) {
     if (!launched())
       return d; /* standalone: one rank, MPI untouched */
     int provided = 0;
-    if (mpi_check(MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &provided), "MPI_Init_thread") !=
-        TSR_OK)
+    if (tsr__dist_mpi_check(MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &provided),
+                            "MPI_Init_thread") != TSR_OK)
       return NULL;
     atexit(finalize_at_exit);
   }
@@ -253,8 +253,8 @@ tsr_status tsr_ctx_broadcast(tsr_ctx *ctx, void *buf, size_t bytes, int root) {
     return TSR_OK;
   for (size_t at = 0; at < bytes;) { /* MPI counts are ints: pieces of at most 1 GiB */
     size_t piece = bytes - at < ((size_t)1 << 30) ? bytes - at : (size_t)1 << 30;
-    TSR_TRY(
-        mpi_check(MPI_Bcast((char *)buf + at, (int)piece, MPI_BYTE, root, d->comm), "MPI_Bcast"));
+    TSR_TRY(tsr__dist_mpi_check(MPI_Bcast((char *)buf + at, (int)piece, MPI_BYTE, root, d->comm),
+                                "MPI_Bcast"));
     at += piece;
   }
   return TSR_OK;
@@ -280,7 +280,8 @@ tsr_status tsr__dist_agree(tsr__dist *d, tsr_status status) {
   if (d == NULL || !d->distributed)
     return status;
   int mine = status != TSR_OK ? d->rank : d->size, lowest = d->size;
-  TSR_TRY(mpi_check(MPI_Allreduce(&mine, &lowest, 1, MPI_INT, MPI_MIN, d->comm), "MPI_Allreduce"));
+  TSR_TRY(tsr__dist_mpi_check(MPI_Allreduce(&mine, &lowest, 1, MPI_INT, MPI_MIN, d->comm),
+                              "MPI_Allreduce"));
   if (lowest == d->size)
     return TSR_OK;
   struct {
@@ -296,8 +297,8 @@ tsr_status tsr__dist_agree(tsr__dist *d, tsr_status status) {
     else
       snprintf(verdict.message, sizeof verdict.message, "rank %d: %s", d->rank, m);
   }
-  TSR_TRY(
-      mpi_check(MPI_Bcast(&verdict, (int)sizeof verdict, MPI_BYTE, lowest, d->comm), "MPI_Bcast"));
+  TSR_TRY(tsr__dist_mpi_check(MPI_Bcast(&verdict, (int)sizeof verdict, MPI_BYTE, lowest, d->comm),
+                              "MPI_Bcast"));
   verdict.message[sizeof verdict.message - 1] = '\0';
   return tsr_error_set((tsr_status)verdict.status, "%s", verdict.message);
 }
@@ -307,7 +308,8 @@ tsr_status tsr__dist_minmax_u64(tsr__dist *d, uint64_t value, uint64_t *min, uin
   if (!d->distributed)
     return TSR_OK;
   uint64_t both[2] = {~value, value}, out[2];
-  TSR_TRY(mpi_check(MPI_Allreduce(both, out, 2, MPI_UINT64_T, MPI_MAX, d->comm), "MPI_Allreduce"));
+  TSR_TRY(tsr__dist_mpi_check(MPI_Allreduce(both, out, 2, MPI_UINT64_T, MPI_MAX, d->comm),
+                              "MPI_Allreduce"));
   *min = ~out[0];
   *max = out[1];
   return TSR_OK;
@@ -317,7 +319,8 @@ tsr_status tsr__dist_sum_u64(tsr__dist *d, uint64_t value, uint64_t *sum) {
   *sum = value;
   if (!d->distributed)
     return TSR_OK;
-  return mpi_check(MPI_Allreduce(&value, sum, 1, MPI_UINT64_T, MPI_SUM, d->comm), "MPI_Allreduce");
+  return tsr__dist_mpi_check(MPI_Allreduce(&value, sum, 1, MPI_UINT64_T, MPI_SUM, d->comm),
+                             "MPI_Allreduce");
 }
 
 tsr_status tsr__dist_alltoallv_u32(tsr__dist *d, const uint32_t *send, const uint64_t *counts,
@@ -338,7 +341,8 @@ tsr_status tsr__dist_alltoallv_u32(tsr__dist *d, const uint32_t *send, const uin
     sc[p] = (int)counts[p];
     sd[p] = p == 0 ? 0 : sd[p - 1] + sc[p - 1];
   }
-  status = mpi_check(MPI_Alltoall(sc, 1, MPI_INT, rc, 1, MPI_INT, d->comm), "MPI_Alltoall");
+  status =
+      tsr__dist_mpi_check(MPI_Alltoall(sc, 1, MPI_INT, rc, 1, MPI_INT, d->comm), "MPI_Alltoall");
   if (status != TSR_OK)
     goto done;
   uint64_t total = 0;
@@ -352,9 +356,9 @@ tsr_status tsr__dist_alltoallv_u32(tsr__dist *d, const uint32_t *send, const uin
     status = tsr_error_set(TSR_ENOMEM, "id exchange: out of memory");
     goto done;
   }
-  status =
-      mpi_check(MPI_Alltoallv(send, sc, sd, MPI_UINT32_T, *recv, rc, rd, MPI_UINT32_T, d->comm),
-                "MPI_Alltoallv");
+  status = tsr__dist_mpi_check(
+      MPI_Alltoallv(send, sc, sd, MPI_UINT32_T, *recv, rc, rd, MPI_UINT32_T, d->comm),
+      "MPI_Alltoallv");
 done:
   free(sc);
   return status;
@@ -364,7 +368,7 @@ tsr_status tsr__dist_bcast(tsr__dist *d, void *buf, size_t bytes, int root) {
   if (!d->distributed)
     return TSR_OK;
   TSR_CHECK(bytes <= INT_MAX, TSR_ENOTSUP, "broadcast of %zu bytes", bytes);
-  return mpi_check(MPI_Bcast(buf, (int)bytes, MPI_BYTE, root, d->comm), "MPI_Bcast");
+  return tsr__dist_mpi_check(MPI_Bcast(buf, (int)bytes, MPI_BYTE, root, d->comm), "MPI_Bcast");
 }
 
 const void *tsr__dist_comm(const tsr__dist *d) {
@@ -389,8 +393,8 @@ tsr_status tsr__dist_isend(tsr__dist *d, const void *buf, size_t bytes, int peer
             "a chunk of %zu bytes is larger than one MPI message can carry (2 GiB): use smaller "
             "chunks",
             bytes);
-  return mpi_check(MPI_Isend(buf, (int)bytes, MPI_BYTE, peer, tag, d->comm, req_of(req)),
-                   "MPI_Isend");
+  return tsr__dist_mpi_check(MPI_Isend(buf, (int)bytes, MPI_BYTE, peer, tag, d->comm, req_of(req)),
+                             "MPI_Isend");
 }
 
 tsr_status tsr__dist_irecv(tsr__dist *d, void *buf, size_t bytes, int peer, int tag,
@@ -399,15 +403,15 @@ tsr_status tsr__dist_irecv(tsr__dist *d, void *buf, size_t bytes, int peer, int 
             "a chunk of %zu bytes is larger than one MPI message can carry (2 GiB): use smaller "
             "chunks",
             bytes);
-  return mpi_check(MPI_Irecv(buf, (int)bytes, MPI_BYTE, peer < 0 ? MPI_ANY_SOURCE : peer, tag,
-                             d->comm, req_of(req)),
-                   "MPI_Irecv");
+  return tsr__dist_mpi_check(MPI_Irecv(buf, (int)bytes, MPI_BYTE, peer < 0 ? MPI_ANY_SOURCE : peer,
+                                       tag, d->comm, req_of(req)),
+                             "MPI_Irecv");
 }
 
 tsr_status tsr__dist_test(tsr__dist_req *req, bool *done, int *source) {
   int flag = 0;
   MPI_Status st;
-  TSR_TRY(mpi_check(MPI_Test(req_of(req), &flag, &st), "MPI_Test"));
+  TSR_TRY(tsr__dist_mpi_check(MPI_Test(req_of(req), &flag, &st), "MPI_Test"));
   *done = flag != 0;
   if (flag && source != NULL)
     *source = st.MPI_SOURCE;
@@ -415,13 +419,13 @@ tsr_status tsr__dist_test(tsr__dist_req *req, bool *done, int *source) {
 }
 
 tsr_status tsr__dist_wait(tsr__dist_req *req) {
-  return mpi_check(MPI_Wait(req_of(req), MPI_STATUS_IGNORE), "MPI_Wait");
+  return tsr__dist_mpi_check(MPI_Wait(req_of(req), MPI_STATUS_IGNORE), "MPI_Wait");
 }
 
 tsr_status tsr__dist_cancel(tsr__dist_req *req, bool *cancelled) {
   MPI_Status st;
-  TSR_TRY(mpi_check(MPI_Cancel(req_of(req)), "MPI_Cancel"));
-  TSR_TRY(mpi_check(MPI_Wait(req_of(req), &st), "MPI_Wait"));
+  TSR_TRY(tsr__dist_mpi_check(MPI_Cancel(req_of(req)), "MPI_Cancel"));
+  TSR_TRY(tsr__dist_mpi_check(MPI_Wait(req_of(req), &st), "MPI_Wait"));
   int flag = 0;
   MPI_Test_cancelled(&st, &flag);
   *cancelled = flag != 0;

@@ -54,6 +54,9 @@ tsr_status tsr__dist_sum_u64(tsr__dist *d, uint64_t value, uint64_t *sum);
 tsr_status tsr__dist_alltoallv_u32(tsr__dist *d, const uint32_t *send, const uint64_t *counts,
                                    uint32_t **recv, uint64_t *recv_counts);
 
+/* TSR_OK for MPI_SUCCESS, else TSR_EMPI with "what: MPI's message". */
+tsr_status tsr__dist_mpi_check(int rc, const char *what);
+
 /* ---- exchanges of frame data (exchange.c) ----
  * Collective, any sizes (rounds below MPI's int counts).  Every rank calls
  * with the same P-entry arrays' meaning; buffers are the caller's. */

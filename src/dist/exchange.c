@@ -22,16 +22,6 @@
 
 #include "dist.h"
 
-static tsr_status mpi_ok(int rc, const char *what) {
-  if (rc == MPI_SUCCESS)
-    return TSR_OK;
-  char text[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS)
-    snprintf(text, sizeof text, "error %d", rc);
-  return tsr_error_set(TSR_EMPI, "%s: %s", what, text);
-}
-
 tsr_status tsr__dist_exchange_counts(tsr__dist *d, const uint64_t *send_counts,
                                      uint64_t *recv_counts) {
   int P = tsr__dist_size(d);
@@ -40,8 +30,9 @@ tsr_status tsr__dist_exchange_counts(tsr__dist *d, const uint64_t *send_counts,
     return TSR_OK;
   }
   MPI_Comm comm = *(const MPI_Comm *)tsr__dist_comm(d);
-  return mpi_ok(MPI_Alltoall(send_counts, 1, MPI_UINT64_T, recv_counts, 1, MPI_UINT64_T, comm),
-                "MPI_Alltoall (exchange counts)");
+  return tsr__dist_mpi_check(
+      MPI_Alltoall(send_counts, 1, MPI_UINT64_T, recv_counts, 1, MPI_UINT64_T, comm),
+      "MPI_Alltoall (exchange counts)");
 }
 
 tsr_status tsr__dist_gather_counts(tsr__dist *d, uint64_t count, uint64_t *counts) {
@@ -51,8 +42,8 @@ tsr_status tsr__dist_gather_counts(tsr__dist *d, uint64_t count, uint64_t *count
     return TSR_OK;
   }
   MPI_Comm comm = *(const MPI_Comm *)tsr__dist_comm(d);
-  return mpi_ok(MPI_Allgather(&count, 1, MPI_UINT64_T, counts, 1, MPI_UINT64_T, comm),
-                "MPI_Allgather (gather counts)");
+  return tsr__dist_mpi_check(MPI_Allgather(&count, 1, MPI_UINT64_T, counts, 1, MPI_UINT64_T, comm),
+                             "MPI_Allgather (gather counts)");
 }
 
 /* One side of a round: P pieces (offset off[p] + done[p], length len[p])
@@ -135,7 +126,7 @@ tsr_status tsr__dist_alltoallv(tsr__dist *d, const void *send, const uint64_t *s
     }
   }
   uint64_t rounds = 0;
-  status = mpi_ok(
+  status = tsr__dist_mpi_check(
       MPI_Allreduce(&most, &rounds, 1, MPI_UINT64_T, MPI_MAX, *(const MPI_Comm *)tsr__dist_comm(d)),
       "MPI_Allreduce (exchange rounds)");
   MPI_Comm comm = *(const MPI_Comm *)tsr__dist_comm(d);
@@ -155,7 +146,7 @@ tsr_status tsr__dist_alltoallv(tsr__dist *d, const void *send, const uint64_t *s
     }
     if (r.staged)
       rbuf = stage + (size_t)quota * (size_t)P;
-    status = mpi_ok(
+    status = tsr__dist_mpi_check(
         MPI_Alltoallv(sbuf, s.count, s.displ, MPI_BYTE, rbuf, r.count, r.displ, MPI_BYTE, comm),
         "MPI_Alltoallv (exchange)");
     if (status == TSR_OK && r.staged)

@@ -19,11 +19,9 @@
 
 #include <tessera/mpi.h>
 
+#include "dist/dist_harness.h"
 #include "frame/frame_util.h"
 #include "frame/groupby_impl.h"
-
-static tsr_ctx *dist_ctx, *local_ctx;
-static int rank, nranks;
 
 /* The random frame: c3 (int32) rewritten to key % mod (or, with skew, 0
  * for every other row), so the group count is chosen. */
@@ -293,19 +291,6 @@ static void test_dist_groupby__one_rank_fails(void **state) {
 }
 
 int main(void) {
-  if (tsr_ctx_create(&dist_ctx) != TSR_OK || tsr_ctx_create(&local_ctx) != TSR_OK)
-    return 1;
-  rank = tsr_ctx_rank(dist_ctx);
-  nranks = tsr_ctx_nranks(dist_ctx);
-  int initialised = 0;
-  MPI_Initialized(&initialised);
-  if (!initialised) {
-    fprintf(stderr, "test_dist_groupby: not started by mpiexec\n");
-    return 77;
-  }
-  if (tsr_ctx_set_distributed(local_ctx, false) != TSR_OK ||
-      tsr_ctx_set_executor(local_ctx, TSR_EXECUTOR_SERIAL) != TSR_OK)
-    return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dist_groupby__few_groups),
       cmocka_unit_test(test_dist_groupby__shuffle),
@@ -314,17 +299,5 @@ int main(void) {
       cmocka_unit_test(test_dist_groupby__built_on_it),
       cmocka_unit_test(test_dist_groupby__one_rank_fails),
   };
-  int failed = cmocka_run_group_tests(tests, NULL, NULL);
-  tsr_memory_stats m;
-  int leaked = 0;
-  tsr_ctx *ctxs[2] = {dist_ctx, local_ctx};
-  for (int i = 0; i < 2; i++)
-    if (tsr_ctx_memory_stats(ctxs[i], &m) == TSR_OK && m.current_bytes != 0) {
-      fprintf(stderr, "rank %d: context %d leaked %llu bytes\n", rank, i,
-              (unsigned long long)m.current_bytes);
-      leaked = 1;
-    }
-  tsr_ctx_destroy(&local_ctx);
-  tsr_ctx_destroy(&dist_ctx);
-  return failed || leaked;
+  return DIST_HARNESS_RUN("test_dist_groupby", tests);
 }

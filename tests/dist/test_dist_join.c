@@ -24,10 +24,8 @@
 #include <tessera/dist.h>
 #include <tessera/mpi.h>
 
+#include "dist/dist_harness.h"
 #include "frame/frame_util.h"
-
-static tsr_ctx *dist_ctx, *local_ctx;
-static int rank, nranks;
 
 static const tsr_join_kind kinds[6] = {TSR_JOIN_INNER, TSR_JOIN_LEFT, TSR_JOIN_RIGHT,
                                        TSR_JOIN_FULL,  TSR_JOIN_SEMI, TSR_JOIN_ANTI};
@@ -417,19 +415,6 @@ static void test_dist_join__one_rank_fails(void **state) {
 }
 
 int main(void) {
-  if (tsr_ctx_create(&dist_ctx) != TSR_OK || tsr_ctx_create(&local_ctx) != TSR_OK)
-    return 1;
-  rank = tsr_ctx_rank(dist_ctx);
-  nranks = tsr_ctx_nranks(dist_ctx);
-  int initialised = 0;
-  MPI_Initialized(&initialised);
-  if (!initialised) {
-    fprintf(stderr, "test_dist_join: not started by mpiexec\n");
-    return 77;
-  }
-  if (tsr_ctx_set_distributed(local_ctx, false) != TSR_OK ||
-      tsr_ctx_set_executor(local_ctx, TSR_EXECUTOR_SERIAL) != TSR_OK)
-    return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dist_join__every_kind),
       cmocka_unit_test(test_dist_join__key_types),
@@ -438,17 +423,5 @@ int main(void) {
       cmocka_unit_test(test_dist_join__asof),
       cmocka_unit_test(test_dist_join__one_rank_fails),
   };
-  int failed = cmocka_run_group_tests(tests, NULL, NULL);
-  tsr_memory_stats m;
-  int leaked = 0;
-  tsr_ctx *ctxs[2] = {dist_ctx, local_ctx};
-  for (int i = 0; i < 2; i++)
-    if (tsr_ctx_memory_stats(ctxs[i], &m) == TSR_OK && m.current_bytes != 0) {
-      fprintf(stderr, "rank %d: context %d leaked %llu bytes\n", rank, i,
-              (unsigned long long)m.current_bytes);
-      leaked = 1;
-    }
-  tsr_ctx_destroy(&local_ctx);
-  tsr_ctx_destroy(&dist_ctx);
-  return failed || leaked;
+  return DIST_HARNESS_RUN("test_dist_join", tests);
 }

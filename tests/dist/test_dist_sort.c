@@ -19,10 +19,8 @@
 
 #include <tessera/mpi.h>
 
+#include "dist/dist_harness.h"
 #include "frame/sort_ref.h"
-
-static tsr_ctx *dist_ctx, *local_ctx;
-static int rank, nranks;
 
 static void same_on_every_rank(const void *p, size_t n) {
   uint64_t h = 0xcbf29ce484222325ull;
@@ -210,19 +208,6 @@ static void test_dist_sort__failure_agreed(void **state) {
 }
 
 int main(void) {
-  if (tsr_ctx_create(&dist_ctx) != TSR_OK || tsr_ctx_create(&local_ctx) != TSR_OK)
-    return 1;
-  rank = tsr_ctx_rank(dist_ctx);
-  nranks = tsr_ctx_nranks(dist_ctx);
-  int initialised = 0;
-  MPI_Initialized(&initialised);
-  if (!initialised) {
-    fprintf(stderr, "test_dist_sort: not started by mpiexec\n");
-    return 77;
-  }
-  if (tsr_ctx_set_distributed(local_ctx, false) != TSR_OK ||
-      tsr_ctx_set_executor(local_ctx, TSR_EXECUTOR_SERIAL) != TSR_OK)
-    return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dist_sort__every_type),
       cmocka_unit_test(test_dist_sort__several_keys),
@@ -231,17 +216,5 @@ int main(void) {
       cmocka_unit_test(test_dist_sort__top_k),
       cmocka_unit_test(test_dist_sort__failure_agreed),
   };
-  int failed = cmocka_run_group_tests(tests, NULL, NULL);
-  tsr_memory_stats m;
-  int leaked = 0;
-  tsr_ctx *ctxs[2] = {dist_ctx, local_ctx};
-  for (int i = 0; i < 2; i++)
-    if (tsr_ctx_memory_stats(ctxs[i], &m) == TSR_OK && m.current_bytes != 0) {
-      fprintf(stderr, "rank %d: context %d leaked %llu bytes\n", rank, i,
-              (unsigned long long)m.current_bytes);
-      leaked = 1;
-    }
-  tsr_ctx_destroy(&local_ctx);
-  tsr_ctx_destroy(&dist_ctx);
-  return failed || leaked;
+  return DIST_HARNESS_RUN("test_dist_sort", tests);
 }
