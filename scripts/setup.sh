@@ -166,7 +166,7 @@ if [ "$mode" = bench ]; then
 fi
 
 echo "== tests: release build"
-ctest --preset release
+ctest --preset release -j "$jobs"
 build asan
 echo "== tests: ASan + UBSan build"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 ctest --preset asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 ctest --preset asan -j "$jobs"

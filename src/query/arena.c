@@ -52,6 +52,21 @@ char *tsr__query_arena_strndup(tsr__qarena *arena, const char *s, size_t n) {
   return p;
 }
 
+tsr_status tsr__query_arena_grow(tsr__qarena *arena, void *items, int n, int *cap, size_t elem) {
+  if (n < *cap)
+    return TSR_OK;
+  int grown_cap = *cap ? 2 * *cap : 8;
+  void *grown = tsr__query_arena_alloc(arena, (size_t)grown_cap * elem);
+  if (grown == NULL)
+    return TSR_ENOMEM;
+  void **slot = items;
+  if (n)
+    memcpy(grown, *slot, (size_t)n * elem);
+  *slot = grown; /* the old array stays in the arena until it is freed */
+  *cap = grown_cap;
+  return TSR_OK;
+}
+
 void tsr__query_arena_free(tsr__qarena *arena) {
   tsr__qblock *b = arena->head;
   while (b != NULL) {

@@ -26,6 +26,10 @@ typedef struct tsr__qarena {
  * TSR_ENOMEM set) when the allocator refuses. */
 void *tsr__query_arena_alloc(tsr__qarena *arena, size_t bytes);
 char *tsr__query_arena_strndup(tsr__qarena *arena, const char *s, size_t n);
+/* Makes room for one more element in the arena array *items (a pointer to
+ * the array pointer) holding n of *cap elements of elem bytes: doubles it
+ * (8 at first) when it is full. */
+tsr_status tsr__query_arena_grow(tsr__qarena *arena, void *items, int n, int *cap, size_t elem);
 void tsr__query_arena_free(tsr__qarena *arena);
 
 /* ---- errors ------------------------------------------------------------ */

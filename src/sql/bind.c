@@ -58,16 +58,7 @@ static tsr_status list_add(tsr__sql_binder *b, expr_list *l, const tsr__sql_expr
   for (int i = 0; i < l->n; i++)
     if (tsr__sql_expr_equal(l->items[i], e))
       return TSR_OK;
-  if (l->n == l->cap) {
-    int cap = l->cap ? 2 * l->cap : 8;
-    const tsr__sql_expr **items = alloc(b, (size_t)cap * sizeof *items);
-    if (items == NULL)
-      return TSR_ENOMEM;
-    if (l->n)
-      memcpy(items, l->items, (size_t)l->n * sizeof *items);
-    l->items = items;
-    l->cap = cap;
-  }
+  TSR_TRY(tsr__query_arena_grow(b->arena, &l->items, l->n, &l->cap, sizeof *l->items));
   l->items[l->n++] = e;
   return TSR_OK;
 }
@@ -109,16 +100,7 @@ static tsr_status conjuncts(tsr__sql_binder *b, const tsr__sql_expr *e, expr_lis
     TSR_TRY(conjuncts(b, e->args[0], out));
     return conjuncts(b, e->args[1], out);
   }
-  if (out->n == out->cap) {
-    int cap = out->cap ? 2 * out->cap : 8;
-    const tsr__sql_expr **items = alloc(b, (size_t)cap * sizeof *items);
-    if (items == NULL)
-      return TSR_ENOMEM;
-    if (out->n)
-      memcpy(items, out->items, (size_t)out->n * sizeof *items);
-    out->items = items;
-    out->cap = cap;
-  }
+  TSR_TRY(tsr__query_arena_grow(b->arena, &out->items, out->n, &out->cap, sizeof *out->items));
   out->items[out->n++] = e;
   return TSR_OK;
 }
@@ -193,17 +175,11 @@ static tsr_status requalify(tsr__sql_binder *b, tsr__sql_plan *p, const char *qu
 /* A scan of f (taken over: the binder releases it with the statement). */
 static tsr_status scan_node(tsr__sql_binder *b, tsr_frame *f, const char *label, const char *qual,
                             tsr__sql_plan **out) {
-  if (b->nframes == b->frames_cap) {
-    int cap = b->frames_cap ? 2 * b->frames_cap : 8;
-    tsr_frame **grown = alloc(b, (size_t)cap * sizeof *grown);
-    if (grown == NULL) {
-      tsr_frame_destroy(&f);
-      return TSR_ENOMEM;
-    }
-    if (b->nframes)
-      memcpy(grown, b->frames, (size_t)b->nframes * sizeof *grown);
-    b->frames = grown;
-    b->frames_cap = cap;
+  tsr_status grown =
+      tsr__query_arena_grow(b->arena, &b->frames, b->nframes, &b->frames_cap, sizeof *b->frames);
+  if (grown != TSR_OK) {
+    tsr_frame_destroy(&f);
+    return grown;
   }
   b->frames[b->nframes++] = f;
   int n = tsr_frame_ncols(f);

@@ -55,16 +55,7 @@ static bool in_chain(const tsr__sql_plan *p) {
 }
 
 static tsr_status add_cond(tsr__sql_binder *b, chain *ch, cond c) {
-  if (ch->ncond == ch->cap) {
-    int cap = ch->cap ? 2 * ch->cap : 16;
-    cond *grown = alloc(b, (size_t)cap * sizeof *grown);
-    if (grown == NULL)
-      return TSR_ENOMEM;
-    if (ch->ncond)
-      memcpy(grown, ch->conds, (size_t)ch->ncond * sizeof *grown);
-    ch->conds = grown;
-    ch->cap = cap;
-  }
+  TSR_TRY(tsr__query_arena_grow(b->arena, &ch->conds, ch->ncond, &ch->cap, sizeof *ch->conds));
   ch->conds[ch->ncond++] = c;
   return TSR_OK;
 }
