@@ -86,8 +86,23 @@ static bool owner_block_from_env(int64_t *block) {
   return true;
 }
 
-/* Uses `comm` (duplicated) as the context's communicator. */
-static tsr_status attach(tsr__dist *d, MPI_Comm comm) {
+/* Counts the ranks of d's communicator on this node and gives ctx's
+ * allocator cache their share of the node's memory (collective). */
+static tsr_status share_node_memory(tsr_ctx *ctx, tsr__dist *d) {
+  MPI_Comm node;
+  TSR_TRY(tsr__dist_mpi_check(
+      MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node),
+      "MPI_Comm_split_type"));
+  int on_node = 1;
+  tsr_status st = tsr__dist_mpi_check(MPI_Comm_size(node, &on_node), "MPI_Comm_size");
+  MPI_Comm_free(&node);
+  if (st == TSR_OK)
+    tsr__alloc_set_cache_sharers(&ctx->alloc, (uint32_t)on_node);
+  return st;
+}
+
+/* Uses `comm` (duplicated) as ctx's communicator. */
+static tsr_status attach(tsr_ctx *ctx, tsr__dist *d, MPI_Comm comm) {
   TSR_TRY(tsr__dist_mpi_check(MPI_Comm_dup(comm, &d->comm), "MPI_Comm_dup"));
   d->have_comm = true;
   MPI_Comm_set_errhandler(d->comm, MPI_ERRORS_RETURN);
@@ -98,7 +113,7 @@ static tsr_status attach(tsr__dist *d, MPI_Comm comm) {
   d->tag_ub = flag && ub != NULL ? *ub : 32767;
   MPI_Query_thread(&d->thread_level);
   d->distributed = d->size > 1;
-  return TSR_OK;
+  return share_node_memory(ctx, d);
 }
 
 /* Why the calling thread's last make_state failed. */
@@ -141,7 +156,7 @@ tsr__dist *tsr__dist_get(tsr_ctx *ctx) {
       return NULL;
     atexit(finalize_at_exit);
   }
-  if (attach(d, MPI_COMM_WORLD) != TSR_OK)
+  if (attach(ctx, d, MPI_COMM_WORLD) != TSR_OK)
     return NULL;
   return d;
 }
@@ -230,7 +245,7 @@ tsr_status tsr_ctx_set_comm(tsr_ctx *ctx, MPI_Comm comm) {
     MPI_Comm_free(&d->comm);
     d->have_comm = false;
   }
-  return attach(d, comm);
+  return attach(ctx, d, comm);
 }
 
 tsr_status tsr_ctx_agree(tsr_ctx *ctx, tsr_status status) {
