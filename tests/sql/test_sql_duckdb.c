@@ -39,10 +39,10 @@
  * fail together; the features that move data between ranks (group-by,
  * joins, ORDER BY, DISTINCT, ...) must have made every rank send bytes
  * (tsr_ctx_exchange_stats).  Those run the first 25 queries of the
- * one-rank run (10 in a sanitizer build; TSR_SQLDIFF_QUERIES overrides),
- * the features computed chunk by chunk (expressions) a fifth of that; the
- * run skips, with the reason printed, what mpi_skipped lists: what tessera
- * does not run across ranks yet. */
+ * one-rank run (10 in a sanitizer build), the features computed chunk by
+ * chunk (expressions) a fifth of that (TSR_SQLDIFF_QUERIES sets one count
+ * for all).  The run skips, with the reason printed, what mpi_skipped
+ * lists: what tessera does not run across ranks yet. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -87,6 +87,8 @@ static int nqueries = 120;
 #define SQLDIFF_MPI_QUERIES 25
 #endif
 static int my_rank, my_nranks = 1; /* under TSR_SQLDIFF_MPI: MPI_COMM_WORLD's */
+/* Across ranks, LOCAL features run a fifth of nqueries (unless TSR_SQLDIFF_QUERIES is set). */
+static bool fewer_local;
 static bool force_all;      /* TSR_SQLDIFF_FORCE: run features whose probe fails too */
 static int max_printed = 8; /* mismatches printed per feature (TSR_SQLDIFF_PRINT) */
 
@@ -2089,7 +2091,7 @@ static void run_feature(fixture *fx, int index) {
   counts n = {0};
   sb q = {0};
   int count = f->max_queries && f->max_queries < nqueries ? f->max_queries : nqueries;
-  if (my_nranks > 1 && f->moves == LOCAL && count > nqueries / 5)
+  if (fewer_local && my_nranks > 1 && f->moves == LOCAL && count > nqueries / 5)
     count = nqueries / 5 > 0 ? nqueries / 5 : 1;
   int nskipped = 0;
   for (int k = 0; k < count; k++) {
@@ -2186,12 +2188,15 @@ int main(void) {
     return 77;
   }
   nqueries = SQLDIFF_MPI_QUERIES;
+  fewer_local = true;
   if (my_nranks > 1)
     snprintf(rank_tag, sizeof rank_tag, "rank %d: ", my_rank);
 #endif
   const char *nq = getenv("TSR_SQLDIFF_QUERIES");
-  if (nq && *nq)
+  if (nq && *nq) {
     nqueries = atoi(nq) > 0 ? atoi(nq) : 1;
+    fewer_local = false;
+  }
   const char *force = getenv("TSR_SQLDIFF_FORCE");
   force_all = force && *force && strcmp(force, "0") != 0;
   const char *np = getenv("TSR_SQLDIFF_PRINT");
