@@ -33,9 +33,8 @@
  * Built with TSR_SQLDIFF_MPI (tests/dist/test_dist_sql_duckdb.c) the same
  * suite runs under mpiexec (issue 17 item 7): every rank writes the tables,
  * runs DuckDB and runs tessera on a distributed context, the tables read
- * in blocks small enough that each has at least as many row chunks as
- * there are ranks (every rank owns rows), and every rank compares its own
- * answer.  The verdicts are agreed (MPI_Allreduce), so all ranks pass or
+ * in about 24 row chunks each (every rank owns rows of every table), and
+ * every rank compares its own answer.  The verdicts are agreed (MPI_Allreduce), so all ranks pass or
  * fail together; the features that move data between ranks (group-by,
  * joins, ORDER BY, DISTINCT, ...) must have made every rank send bytes
  * (tsr_ctx_exchange_stats).  Those run the first 25 queries of the
