@@ -233,7 +233,11 @@ tsr_status tsr_frame_describe_strings(tsr_frame *f, tsr_frame **out) {
         size_t cap = 2 * (top_bytes + len) + 64;
         char *t = NULL;
         /* every rank reads the same result, so grows here alike */
-        TSR__TRY_GOTO(status, agreed(ctx, tsr_calloc(ctx, cap, 1, (void **)&t)));
+        status = agreed(ctx, tsr_calloc(ctx, cap, 1, (void **)&t));
+        if (status != TSR_OK) {
+          tsr_free(ctx, t);
+          goto fail;
+        }
         if (top_bytes > 0)
           memcpy(t, tops, top_bytes);
         tsr_free(ctx, tops);
