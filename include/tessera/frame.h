@@ -411,9 +411,11 @@ TSR_API TSR_NODISCARD tsr_status tsr_frame_read_hdf5(tsr_ctx *ctx, const char *p
  * it is called (collective, like tsr_frame_persist: the input's lazy ops
  * run fused into the first tasks) and returns a frame over its result held
  * in memory, because the result's size is known only once computed.  Under
- * MPI with more than one rank a group-by moves its partial states between
- * the ranks and every rank gets the whole result; sort, top-k and ranks
- * return TSR_ENOTSUP until data can be shuffled between ranks. */
+ * MPI with more than one rank each is collective and every rank gets the
+ * whole result, bitwise one rank's: a group-by moves its partial states
+ * between the ranks, sort and top-k move rows, and ranks and window
+ * functions compute their input whole on every rank, then the window on
+ * every rank alone (docs/frames.md). */
 
 /* An aggregate of a group-by.  Nulls are skipped as DuckDB's aggregate
  * functions skip them: an aggregate over no non-null value is null
@@ -645,7 +647,10 @@ typedef struct tsr_window {
 /* The frame, rows in input order and chunks, plus the window function's
  * result as column `name` (a new name).  One stable sort by the partition
  * then the order keys, and one pass in that order: float results are
- * bitwise identical for any number of threads.  Computes now.
+ * bitwise identical for any number of threads.  Computes now; under MPI
+ * collective: the input is computed whole on every rank and the window on
+ * every rank alone, so every rank gets the one-rank result, and a failure
+ * on one rank is every rank's status.
  * tsr_frame_rank is this call with the three ranking functions. */
 TSR_API TSR_NODISCARD tsr_status tsr_frame_window(tsr_frame *frame, const char *name,
                                                   const tsr_window *spec, tsr_frame **out);

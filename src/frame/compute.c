@@ -174,11 +174,13 @@ tsr_status tsr_frame_compute(tsr_frame *f, const tsr_compute_options *options,
   tsr_ctx *ctx = f->ctx;
   int64_t n = f->rows->nchunks;
   tsr_frame_result *r;
-  TSR_TRY(tsr_calloc(ctx, 1, sizeof *r, (void **)&r));
+  tsr_status status = tsr_calloc(ctx, 1, sizeof *r, (void **)&r);
+  if (status != TSR_OK) /* the others' runs agree first: so does this rank */
+    return tsr_ctx_nranks(ctx) > 1 ? tsr_ctx_agree(ctx, status) : status;
   atomic_init(&r->refs, 1);
   r->ctx = ctx;
   r->nchunks = n;
-  tsr_status status;
+  bool agreed = false; /* until then a failure here is this rank's alone */
   int64_t cells;
   TSR__CHECK_GOTO(status, tsr__size_mul(f->ncols, n, &cells), TSR_EINVAL,
                   "%s: too many chunks", fn);
@@ -199,6 +201,7 @@ tsr_status tsr_frame_compute(tsr_frame *f, const tsr_compute_options *options,
   TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)n + 1, sizeof *r->row_off, "row offsets",
                                          (void **)&r->row_off));
   TSR__TRY_GOTO(status, tsr_taskgraph_create(ctx, &r->g));
+  agreed = true;
   if (f->ncols > 0) {
     TSR__TRY_GOTO(status, run_columns(f, r->g, f->ncols, r->tasks, options));
   } else {
@@ -235,6 +238,8 @@ tsr_status tsr_frame_compute(tsr_frame *f, const tsr_compute_options *options,
   *out = r;
   return TSR_OK;
 fail:
+  if (!agreed && tsr_ctx_nranks(ctx) > 1)
+    status = tsr_ctx_agree(ctx, status);
   tsr_frame_result_destroy(&r);
   return status;
 }

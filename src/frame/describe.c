@@ -10,8 +10,10 @@
  * prints it: a `statistic` string column, then one float64 column per
  * input column.  Strings: the same group-by with count and nunique, and
  * each column's value_counts (value_counts.c) for the most frequent value
- * (ties: the first seen). */
+ * (ties: the first seen).  Under MPI the group-by and value_counts run
+ * across the ranks, bitwise one rank's, so both results are too. */
 #include <string.h>
+
 #include <tessera/dist.h>
 
 #include "frame_impl.h"
@@ -52,16 +54,17 @@ static tsr_status value_f64(const tsr_frame_result *r, int col, double *out, boo
   return TSR_OK;
 }
 
-/* one_rank: the call needs what is not yet done across MPI ranks
- * (describe_strings: value_counts' sort). */
-static tsr_status check_args(const char *fn, tsr_frame *f, bool one_rank, tsr_frame **out) {
+/* Under MPI a failure of this rank's alone (an allocation) becomes every
+ * rank's before the next collective step: every rank calls this at the
+ * same points. */
+static tsr_status agreed(tsr_ctx *ctx, tsr_status status) {
+  return tsr_ctx_nranks(ctx) > 1 ? tsr_ctx_agree(ctx, status) : status;
+}
+
+static tsr_status check_args(const char *fn, tsr_frame *f, tsr_frame **out) {
   TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
   *out = NULL;
   TSR_CHECK(f != NULL, TSR_EINVAL, "%s: frame is NULL", fn);
-  TSR_CHECK(!one_rank || tsr_ctx_nranks(f->ctx) <= 1, TSR_ENOTSUP,
-            "%s: across %d MPI ranks is not supported yet (the most frequent values need a "
-            "sort across ranks); run it on one rank",
-            fn, tsr_ctx_nranks(f->ctx));
   return TSR_OK;
 }
 
@@ -69,7 +72,7 @@ static tsr_status check_args(const char *fn, tsr_frame *f, bool one_rank, tsr_fr
 
 tsr_status tsr_frame_describe(tsr_frame *f, tsr_frame **out) {
   static const char fn[] = "tsr_frame_describe";
-  TSR_TRY(check_args(fn, f, false, out));
+  TSR_TRY(check_args(fn, f, out));
   tsr_ctx *ctx = f->ctx;
   int nnum = 0;
   for (int c = 0; c < f->ncols; c++)
@@ -90,10 +93,14 @@ tsr_status tsr_frame_describe(tsr_frame *f, tsr_frame **out) {
   tsr_frame_result *res = NULL;
   tsr_status status;
   const size_t na = (size_t)nnum * NSTATS;
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, na, sizeof *aggs, (void **)&aggs));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nnum + 1, sizeof *cols, (void **)&cols));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, na, sizeof *vals, (void **)&vals));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nnum, 1, (void **)&valid));
+  status = tsr_calloc(ctx, na, sizeof *aggs, (void **)&aggs);
+  if (status == TSR_OK)
+    status = tsr_calloc(ctx, (size_t)nnum + 1, sizeof *cols, (void **)&cols);
+  if (status == TSR_OK)
+    status = tsr_calloc(ctx, na, sizeof *vals, (void **)&vals);
+  if (status == TSR_OK)
+    status = tsr_calloc(ctx, (size_t)nnum, 1, (void **)&valid);
+  TSR__TRY_GOTO(status, agreed(ctx, status));
   for (int c = 0, j = 0; c < f->ncols; c++) {
     if (!is_numeric(f->cols[c].type.id))
       continue;
@@ -112,10 +119,14 @@ tsr_status tsr_frame_describe(tsr_frame *f, tsr_frame **out) {
     if (in != f)
       tsr_frame_destroy(&in);
     in = next;
-    if (status != TSR_OK)
-      goto fail;
+    if (status != TSR_OK) {
+      in = f;
+      break;
+    }
   }
-  status = tsr_frame_groupby(in, 0, NULL, (int)na, aggs, NULL, &g);
+  status = agreed(ctx, status); /* the casts are lazy: failures of this rank's alone */
+  if (status == TSR_OK)
+    status = tsr_frame_groupby(in, 0, NULL, (int)na, aggs, NULL, &g);
   if (in != f)
     tsr_frame_destroy(&in);
   if (status != TSR_OK)
@@ -143,8 +154,10 @@ tsr_status tsr_frame_describe(tsr_frame *f, tsr_frame **out) {
                                     .validity = valid + j};
     j++;
   }
-  TSR__TRY_GOTO(status, tsr_frame_from_columns(ctx, nnum + 1, cols, 0, TSR_BUFFER_COPY, NULL,
-                                               NULL, out));
+  status =
+      agreed(ctx, tsr_frame_from_columns(ctx, nnum + 1, cols, 0, TSR_BUFFER_COPY, NULL, NULL, out));
+  if (status != TSR_OK)
+    tsr_frame_destroy(out);
 fail:
   tsr_frame_result_destroy(&res);
   tsr_frame_destroy(&g);
@@ -157,7 +170,7 @@ fail:
 
 tsr_status tsr_frame_describe_strings(tsr_frame *f, tsr_frame **out) {
   static const char fn[] = "tsr_frame_describe_strings";
-  TSR_TRY(check_args(fn, f, true, out));
+  TSR_TRY(check_args(fn, f, out));
   tsr_ctx *ctx = f->ctx;
   int ns = 0;
   for (int c = 0; c < f->ncols; c++)
@@ -174,12 +187,18 @@ tsr_status tsr_frame_describe_strings(tsr_frame *f, tsr_frame **out) {
   for (int c = 0; c < f->ncols; c++)
     if (is_text(f->cols[c].type.id))
       name_bytes += strlen(f->cols[c].name);
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ns * 2, sizeof *aggs, (void **)&aggs));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ns * 3, sizeof *nums, (void **)&nums));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ns + 1, sizeof *name_off, (void **)&name_off));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ns + 1, sizeof *top_off, (void **)&top_off));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, name_bytes + 1, 1, (void **)&names));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)(ns + 7) / 8, 1, (void **)&top_valid));
+  status = tsr_calloc(ctx, (size_t)ns * 2, sizeof *aggs, (void **)&aggs);
+  if (status == TSR_OK)
+    status = tsr_calloc(ctx, (size_t)ns * 3, sizeof *nums, (void **)&nums);
+  if (status == TSR_OK)
+    status = tsr_calloc(ctx, (size_t)ns + 1, sizeof *name_off, (void **)&name_off);
+  if (status == TSR_OK)
+    status = tsr_calloc(ctx, (size_t)ns + 1, sizeof *top_off, (void **)&top_off);
+  if (status == TSR_OK)
+    status = tsr_calloc(ctx, name_bytes + 1, 1, (void **)&names);
+  if (status == TSR_OK)
+    status = tsr_calloc(ctx, (size_t)(ns + 7) / 8, 1, (void **)&top_valid);
+  TSR__TRY_GOTO(status, agreed(ctx, status));
   for (int c = 0, j = 0; c < f->ncols; c++) {
     if (!is_text(f->cols[c].type.id))
       continue;
@@ -212,8 +231,13 @@ tsr_status tsr_frame_describe_strings(tsr_frame *f, tsr_frame **out) {
       memcpy(&freq[j], ch.values, sizeof freq[j]);
       if (top_bytes + len > top_cap) {
         size_t cap = 2 * (top_bytes + len) + 64;
-        char *t;
-        TSR__TRY_GOTO(status, tsr_calloc(ctx, cap, 1, (void **)&t));
+        char *t = NULL;
+        /* every rank reads the same result, so grows here alike */
+        status = agreed(ctx, tsr_calloc(ctx, cap, 1, (void **)&t));
+        if (status != TSR_OK) {
+          tsr_free(ctx, t);
+          goto fail;
+        }
         if (top_bytes > 0)
           memcpy(t, tops, top_bytes);
         tsr_free(ctx, tops);
@@ -239,7 +263,9 @@ tsr_status tsr_frame_describe_strings(tsr_frame *f, tsr_frame **out) {
       {.name = "freq", .type = {TSR_COL_INT64, 0}, .length = ns, .values = freq,
        .validity = top_valid},
   };
-  TSR__TRY_GOTO(status, tsr_frame_from_columns(ctx, 5, cols, 0, TSR_BUFFER_COPY, NULL, NULL, out));
+  status = agreed(ctx, tsr_frame_from_columns(ctx, 5, cols, 0, TSR_BUFFER_COPY, NULL, NULL, out));
+  if (status != TSR_OK)
+    tsr_frame_destroy(out);
 fail:
   tsr_frame_result_destroy(&vres);
   tsr_frame_destroy(&vc);

@@ -5,8 +5,11 @@
  * A first-seen group-by (groupby.c) with count(*) named `count`, then a
  * stable sort by the count descending (sort.c), so equal counts stay in
  * first-seen order.  Rows with a null in any of the columns are dropped
- * first unless asked to keep them (pandas' dropna=True is the default). */
+ * first unless asked to keep them (pandas' dropna=True is the default).
+ * Under MPI both steps run across the ranks (the group-by's shuffle, the
+ * sample sort), each bitwise one rank's, so the result is too. */
 #include <string.h>
+
 #include <tessera/dist.h>
 
 #include "frame_impl.h"
@@ -19,10 +22,6 @@ tsr_status tsr_frame_value_counts(tsr_frame *f, int ncols, const char *const *co
   TSR_CHECK(f != NULL, TSR_EINVAL, "%s: frame is NULL", fn);
   TSR_CHECK(ncols >= 1 && cols != NULL, TSR_EINVAL, "%s: ncols = %d with cols %s (give columns)",
             fn, ncols, cols ? "given" : "NULL");
-  TSR_CHECK(tsr_ctx_nranks(f->ctx) <= 1, TSR_ENOTSUP,
-            "%s: value_counts across %d MPI ranks is not supported yet (it needs rows "
-            "shuffled between ranks); run it on one rank",
-            fn, tsr_ctx_nranks(f->ctx));
   for (int i = 0; i < ncols; i++) {
     int c;
     TSR_CHECK(cols[i] != NULL, TSR_EINVAL, "%s: column %d is NULL", fn, i);
@@ -34,8 +33,12 @@ tsr_status tsr_frame_value_counts(tsr_frame *f, int ncols, const char *const *co
   tsr_status status;
   if (keep_nulls)
     in = f;
-  else
-    TSR__TRY_GOTO(status, tsr_frame_drop_nulls(f, ncols, cols, &in));
+  else {
+    status = tsr_frame_drop_nulls(f, ncols, cols, &in);
+    if (tsr_ctx_nranks(f->ctx) > 1) /* the group-by is collective */
+      status = tsr_ctx_agree(f->ctx, status);
+    TSR__TRY_GOTO(status, status);
+  }
   tsr_agg count = {.op = TSR_AGG_COUNT_ALL, .name = "count"};
   TSR__TRY_GOTO(status, tsr_frame_groupby(in, ncols, cols, 1, &count, NULL, &g));
   tsr_sort_key key = {"count", true, false};

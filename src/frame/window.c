@@ -14,7 +14,9 @@
  * any thread count.  The rolling mean adds no value twice and subtracts
  * none: positions are cut into blocks of n, and a window is a suffix of one
  * block plus a prefix of the next (van Herk / Gil-Werman), so it is O(1) a
- * row, and NaN and infinities stay exact. */
+ * row, and NaN and infinities stay exact.  Under MPI the input is computed
+ * whole on every rank and the window on every rank alone
+ * (window_everywhere). */
 #include <math.h>
 #include <string.h>
 #include <tessera/dist.h>
@@ -277,6 +279,71 @@ fail:
   return status;
 }
 
+/* The window's column over f's rows, on this rank alone (f's chunks are
+ * computed here; with several ranks, see window_everywhere). */
+static tsr_status window_sorted(tsr_frame *f, const char *fn, const tsr_window *spec, int col,
+                                const tsr__col *rcol, const void *dflt, tsr_frame **out) {
+  tsr_ctx *ctx = f->ctx;
+  tsr__sorter *s = NULL;
+  uint64_t *pos = NULL;
+  uint8_t *flags = NULL, *vvalid = NULL;
+  void *val = NULL;
+  const bool ranks = spec->func <= TSR_WIN_DENSE_RANK;
+  size_t w = tsr_type_width(rcol->type);
+  tsr_status status;
+  TSR__TRY_GOTO(status, tsr__sorter_create(f, fn, spec->norder, spec->order_by, spec->npartition,
+                                           spec->partition_by, &s));
+  TSR__TRY_GOTO(status, tsr__sorter_load(s));
+  TSR__TRY_GOTO(status, tsr__sorter_runs(s, -1));
+  const size_t n = (size_t)s->total + 1;
+  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, n, sizeof *pos, "window order", (void **)&pos));
+  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, n, 1, "window flags", (void **)&flags));
+  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, n, w, "window results", &val));
+  if (!ranks)
+    TSR__TRY_GOTO(status, tsr__alloc_array(ctx, n, 1, "window validity", (void **)&vvalid));
+  TSR__TRY_GOTO(status, tsr__sorter_order(s, pos, flags));
+  TSR__TRY_GOTO(status, compute(s, fn, spec, col, rcol->type, dflt, pos, flags, val, vvalid));
+  TSR__TRY_GOTO(status, tsr__sorter_with_column(s, rcol, val, vvalid, out));
+fail:
+  tsr_free(ctx, vvalid);
+  tsr_free(ctx, val);
+  tsr_free(ctx, flags);
+  tsr_free(ctx, pos);
+  tsr__sorter_destroy(&s);
+  return status;
+}
+
+/* Several MPI ranks: a window needs whole partitions in order, so every
+ * rank computes the whole input (tsr_frame_persist: each rank computes the
+ * chunks it owns and receives the others'), then runs the one-rank
+ * algorithm over it with the context's distribution turned off for that
+ * step: no task graph of it, no collective, touches MPI.  The sort and the
+ * pass are thus computed on every rank (redundant work, docs/frames.md),
+ * and the result is one rank's bit for bit, whole on every rank, with no
+ * result gather: the input moved once is all that travels.  A failure in
+ * the local step (memory limit) is agreed once distribution is back. */
+static tsr_status window_everywhere(tsr_frame *f, const char *fn, const tsr_window *spec, int col,
+                                    const tsr__col *rcol, const void *dflt, tsr_frame **out) {
+  tsr_ctx *ctx = f->ctx;
+  tsr_frame *in = NULL;
+  /* Collective; a failure after its run may be this rank's alone, so it
+   * skips the local step and is agreed below with the others' status. */
+  tsr_status status = tsr_frame_persist(f, NULL, &in);
+  if (status == TSR_OK)
+    status = tsr_ctx_set_distributed(ctx, false);
+  if (status == TSR_OK) {
+    status = window_sorted(in, fn, spec, col, rcol, dflt, out);
+    tsr_status back = tsr_ctx_set_distributed(ctx, true);
+    if (status == TSR_OK)
+      status = back;
+  }
+  status = tsr_ctx_agree(ctx, status);
+  if (status != TSR_OK)
+    tsr_frame_destroy(out);
+  tsr_frame_destroy(&in);
+  return status;
+}
+
 static const char *func_name(tsr_window_func f) {
   static const char *const names[] = {"row_number", "rank", "dense_rank",  "lag",
                                       "lead",       "cumsum", "rolling_mean"};
@@ -297,10 +364,6 @@ tsr_status tsr_frame_window(tsr_frame *f, const char *name, const tsr_window *sp
             fn, name);
   TSR_CHECK((unsigned)spec->func <= TSR_WIN_ROLLING_MEAN, TSR_EINVAL,
             "%s: %d is not a tsr_window_func", fn, (int)spec->func);
-  TSR_CHECK(tsr_ctx_nranks(f->ctx) <= 1, TSR_ENOTSUP,
-            "%s: window functions across %d MPI ranks are not supported yet (partitions need "
-            "rows shuffled between ranks); run it on one rank",
-            fn, tsr_ctx_nranks(f->ctx));
   const int npart = spec->npartition, norder = spec->norder;
   TSR_CHECK(npart >= 0 && (npart == 0 || spec->partition_by != NULL), TSR_EINVAL,
             "%s: npartition = %d with partition_by %s", fn, npart,
@@ -356,33 +419,7 @@ tsr_status tsr_frame_window(tsr_frame *f, const char *name, const tsr_window *sp
                   fn, (long long)spec->n);
     }
   }
-  tsr_ctx *ctx = f->ctx;
-  tsr__sorter *s = NULL;
-  uint64_t *pos = NULL;
-  uint8_t *flags = NULL, *vvalid = NULL;
-  void *val = NULL;
-  const bool ranks = func <= TSR_WIN_DENSE_RANK;
-  size_t w = tsr_type_width(rcol.type);
-  tsr_status status;
-  TSR__TRY_GOTO(status, tsr__sorter_create(f, fn, norder, spec->order_by, npart,
-                                           spec->partition_by, &s));
-  TSR__TRY_GOTO(status, tsr__sorter_load(s));
-  TSR__TRY_GOTO(status, tsr__sorter_runs(s, -1));
-  const size_t n = (size_t)s->total + 1;
-  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, n, sizeof *pos, "window order", (void **)&pos));
-  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, n, 1, "window flags", (void **)&flags));
-  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, n, w, "window results", &val));
-  if (!ranks)
-    TSR__TRY_GOTO(status, tsr__alloc_array(ctx, n, 1, "window validity", (void **)&vvalid));
-  TSR__TRY_GOTO(status, tsr__sorter_order(s, pos, flags));
-  TSR__TRY_GOTO(status, compute(s, fn, spec, col, rcol.type, has_dflt ? dflt : NULL, pos, flags,
-                                val, vvalid));
-  TSR__TRY_GOTO(status, tsr__sorter_with_column(s, &rcol, val, vvalid, out));
-fail:
-  tsr_free(ctx, vvalid);
-  tsr_free(ctx, val);
-  tsr_free(ctx, flags);
-  tsr_free(ctx, pos);
-  tsr__sorter_destroy(&s);
-  return status;
+  if (tsr_ctx_nranks(f->ctx) > 1)
+    return window_everywhere(f, fn, spec, col, &rcol, has_dflt ? dflt : NULL, out);
+  return window_sorted(f, fn, spec, col, &rcol, has_dflt ? dflt : NULL, out);
 }

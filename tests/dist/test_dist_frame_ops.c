@@ -210,9 +210,8 @@ static void test_dist_frame_ops__write_csv(void **state) {
   ref_frame_free(&ref);
 }
 
-/* Sort and top-k: the local context's result on every rank
- * (tests/dist/test_dist_sort.c has the rest); rank: TSR_ENOTSUP on several
- * ranks (every rank alike), on one rank the local context's result. */
+/* Sort, top-k and rank: the local context's result on every rank
+ * (tests/dist/test_dist_sort.c and test_dist_window.c have the rest). */
 static void test_dist_frame_ops__sort(void **state) {
   (void)state;
   ref_frame ref;
@@ -226,12 +225,6 @@ static void test_dist_frame_ops__sort(void **state) {
     tsr_status st = op == 0   ? tsr_frame_sort(fd, 2, keys, &sd)
                     : op == 1 ? tsr_frame_top_k(fd, 2, keys, 10, &sd)
                               : tsr_frame_rank(fd, "r", TSR_RANK_DENSE, 1, part, 2, keys, &sd);
-    if (nranks > 1 && op == 2) {
-      assert_int_equal(st, TSR_ENOTSUP);
-      assert_non_null(strstr(tsr_last_error(), "MPI ranks"));
-      assert_null(sd);
-      continue;
-    }
     assert_ok(st);
     assert_ok(op == 0   ? tsr_frame_sort(fl, 2, keys, &sl)
               : op == 1 ? tsr_frame_top_k(fl, 2, keys, 10, &sl)
