@@ -1703,7 +1703,10 @@ static tsr_status hol_rows_reduce(const gb_job *job, const gb_part *p, const tsr
         keep[bi[r]] = 1;
     }
   }
-  TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)p->rows * sizeof *hr->sel + 4, (void **)&hr->sel));
+  int64_t kept = 0;
+  for (int64_t i = 0; i < p->rows; i++)
+    kept += keep[i];
+  TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)kept * sizeof *hr->sel + 4, (void **)&hr->sel));
   TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)(p->n + 2) * sizeof *hr->sstart, (void **)&hr->sstart));
   TSR__TRY_GOTO(st,
                 tsr_alloc(ctx, (size_t)(p->n + 2) * sizeof *hr->reduced, (void **)&hr->reduced));
@@ -1968,6 +1971,13 @@ static tsr_status distribute(gb_job *job, bool *shuffled) {
         st = hol_input(job, a, c, &hin[a]);
     if (st == TSR_OK)
       st = hol_rows_reduce(job, &job->parts[c], hin, &hr[c]);
+    if (st == TSR_OK && hr[c].reduced != NULL && !job->trace) {
+      /* only the trace's least (part_min_bytes) reads every row */
+      tsr_free(ctx, hr[c].perm);
+      tsr_free(ctx, hr[c].start);
+      hr[c].perm = NULL;
+      hr[c].start = NULL;
+    }
   }
   for (int pass = 0; pass < 2 && st == TSR_OK; pass++) {
     gb_wire w = {send, 0, 0};
@@ -1981,7 +1991,7 @@ static tsr_status distribute(gb_job *job, bool *shuffled) {
           if (job->aggs[a].holistic)
             st = hol_input(job, a, c, &hin[a]);
         put_part(&w, job, c, b0, b1, hin, hr != NULL ? &hr[c] : NULL);
-        if (pass == 0 && shuffle && q != me)
+        if (pass == 0 && shuffle && q != me && job->trace)
           min_bytes += part_min_bytes(job, c, b0, b1, hin, hr != NULL ? &hr[c] : NULL);
       }
       cnt[q] = w.at - off[q];
@@ -2339,18 +2349,29 @@ tsr_status tsr__groupby_memory(tsr_frame *f, int nkeys, const char *const *keys,
                 tsr_calloc(ctx, (size_t)job.nchunks + 1, sizeof *job.parts, (void **)&job.parts));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)naggs * (size_t)job.nchunks + 1, sizeof *job.astates,
                                (void **)&job.astates));
+  double t[6] = {tsr__now(), 0, 0, 0, 0, 0};
   TSR__TRY_GOTO(st, run_chunks(f, &job, cols));
+  t[1] = tsr__now();
   if (job.dist) {
     TSR__TRY_GOTO(st, distribute(&job, &job.shuffled));
     tsr_taskgraph_destroy(&job.g); /* the holistic values came with the parts */
   }
+  t[2] = tsr__now();
   TSR__TRY_GOTO(st, merge(&job, &m));
+  t[3] = tsr__now();
   if (job.nhol > 0)
     TSR__TRY_GOTO(st, run_holistic(&job, &m));
+  t[4] = tsr__now();
   if (job.shuffled)
     TSR__TRY_GOTO(st, gather_result(&job, &m, order, out));
   else
     TSR__TRY_GOTO(st, build_result(&job, &m, order, false, out));
+  if (job.trace)
+    fprintf(stderr,
+            "tessera groupby rank %d: seconds: parts %.3f, exchange %.3f, merge %.3f, holistic "
+            "%.3f, result %.3f\n",
+            tsr_ctx_rank(ctx), t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[3],
+            tsr__now() - t[4]);
 fail:
   /* Under MPI a failure of this rank alone (an allocation, the memory
    * limit) meets the other ranks' next collective, which agrees first; the
