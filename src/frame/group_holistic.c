@@ -23,7 +23,7 @@
 #include "core/core_impl.h"
 #include "core/order.h"
 
-#define MAX_PIECES 256
+#define MAX_PIECES TSR__HOL_MAX_PIECES
 
 /* How values are stored after the scatter. */
 enum {

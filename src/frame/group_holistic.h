@@ -102,8 +102,11 @@ tsr_status tsr__hol_create(tsr_ctx *ctx, const tsr__hol_spec *spec, int64_t nchu
                            int64_t ngroups, tsr__hol **out);
 void tsr__hol_destroy(tsr__hol **h);
 
-/* The number of phase-2 pieces (>= 1), and the group ids [*g0, *g1) of
- * one.  Fixed by ngroups alone. */
+/* The most pieces there are, whatever ngroups. */
+#define TSR__HOL_MAX_PIECES 256
+
+/* The number of phase-2 pieces (>= 1, <= TSR__HOL_MAX_PIECES), and the
+ * group ids [*g0, *g1) of one.  Fixed by ngroups alone. */
 int64_t tsr__hol_npieces(const tsr__hol *h);
 void tsr__hol_piece_groups(const tsr__hol *h, int64_t piece, int64_t *g0, int64_t *g1);
 

@@ -28,6 +28,7 @@
 
 #include <tessera/dist.h>
 
+#include "core/order.h"
 #include "dist/dist.h"
 #include "groupby_impl.h"
 #include "groupby_spill.h"
@@ -62,6 +63,8 @@ typedef struct gb_part { /* one chunk's local groups */
   int64_t *boff;   /* NBUCKETS + 1 (with keys): bucket b's local groups are boff[b].. */
   gb_col *hcols;   /* naggs, under MPI: holistic aggregates' input values, shipped (NULL:
                       read from the first graph's kept input chunks) */
+  int64_t hrows;   /* with hcols: their rows (ids has as many), the rows of the part's local
+                      groups this rank merges, grouped by local group, each in row order */
 } gb_part;
 
 typedef struct gb_job {
@@ -925,6 +928,49 @@ static tsr_status build_chunk(gb_job *job, gb_merged *m, const int64_t *ord, con
   return TSR_OK;
 }
 
+/* Largest/smallest: one row per value.  Group order[i] gives as many rows
+ * as its longest list: *order becomes the groups of those rows (the old
+ * array freed), *rank their ranks within their groups, *nrows their count. */
+static tsr_status per_value_rows(const gb_job *job, int64_t ng, int64_t **order, int32_t **rank,
+                                 int64_t *nrows) {
+  tsr_ctx *ctx = job->ctx;
+  int na = job->naggs;
+  int64_t n = 0;
+  for (int64_t i = 0; i < ng; i++) {
+    int64_t g = (*order)[i], most = 0;
+    for (int a = 0; a < na; a++) {
+      const int64_t *o = job->aggs[a].res.offsets;
+      most = o[g + 1] - o[g] > most ? o[g + 1] - o[g] : most;
+    }
+    n += most;
+  }
+  int64_t *order2 = NULL;
+  int32_t *rk = NULL;
+  TSR_TRY(tsr__alloc_array(ctx, (size_t)n + 1, sizeof *order2, "group order", (void **)&order2));
+  tsr_status st = tsr__alloc_array(ctx, (size_t)n + 1, sizeof *rk, "ranks", (void **)&rk);
+  if (st != TSR_OK) {
+    tsr_free(ctx, order2);
+    return st;
+  }
+  int64_t r = 0;
+  for (int64_t i = 0; i < ng; i++) {
+    int64_t g = (*order)[i], most = 0;
+    for (int a = 0; a < na; a++) {
+      const int64_t *o = job->aggs[a].res.offsets;
+      most = o[g + 1] - o[g] > most ? o[g + 1] - o[g] : most;
+    }
+    for (int64_t k = 0; k < most; k++, r++) {
+      order2[r] = g;
+      rk[r] = (int32_t)k;
+    }
+  }
+  tsr_free(ctx, *order);
+  *order = order2;
+  *rank = rk;
+  *nrows = n;
+  return TSR_OK;
+}
+
 static tsr_status build_result(gb_job *job, gb_merged *m, tsr_group_order order_kind, bool gathered,
                                tsr_frame **out) {
   tsr_ctx *ctx = job->ctx;
@@ -945,40 +991,8 @@ static tsr_status build_result(gb_job *job, gb_merged *m, tsr_group_order order_
     sort_groups(job, m, order, tmp, ng);
   }
   int64_t nrows = ng;
-  if (job->per_value) {
-    /* One row per value: group g gives as many rows as its longest list. */
-    nrows = 0;
-    for (int64_t g = 0; g < ng; g++) {
-      int64_t most = 0;
-      for (int a = 0; a < na; a++) {
-        const int64_t *o = job->aggs[a].res.offsets;
-        most = o[g + 1] - o[g] > most ? o[g + 1] - o[g] : most;
-      }
-      nrows += most;
-    }
-    int64_t *order2 = NULL;
-    TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)nrows + 1, sizeof *order2, "group order",
-                                       (void **)&order2));
-    st = tsr__alloc_array(ctx, (size_t)nrows + 1, sizeof *rank, "ranks", (void **)&rank);
-    if (st != TSR_OK) {
-      tsr_free(ctx, order2);
-      goto fail;
-    }
-    int64_t r = 0;
-    for (int64_t i = 0; i < ng; i++) {
-      int64_t g = order[i], most = 0;
-      for (int a = 0; a < na; a++) {
-        const int64_t *o = job->aggs[a].res.offsets;
-        most = o[g + 1] - o[g] > most ? o[g + 1] - o[g] : most;
-      }
-      for (int64_t k = 0; k < most; k++, r++) {
-        order2[r] = g;
-        rank[r] = (int32_t)k;
-      }
-    }
-    tsr_free(ctx, order);
-    order = order2;
-  }
+  if (job->per_value && !gathered) /* (gathered rows are one a value already) */
+    TSR__TRY_GOTO(st, per_value_rows(job, ng, &order, &rank, &nrows));
   nrc = nrows == 0 ? 1 : (nrows + RESULT_CHUNK_ROWS - 1) / RESULT_CHUNK_ROWS;
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nrc + 1, sizeof *chunks, (void **)&chunks));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nrc + 1, sizeof *bytes, (void **)&bytes));
@@ -1367,11 +1381,11 @@ static tsr_status scatter_kernel(const tsr_kernel_call *call) {
     gb_col_read(&p->hcols[t.agg], &hc.col);
   else
     TSR_TRY(hol_input(job, t.agg, t.index, &hc.col));
-  hc.rows = p->rows;
+  hc.rows = p->hcols != NULL ? p->hrows : p->rows;
   uint32_t *gid = NULL;
-  TSR_TRY(tsr_kernel_alloc(ctx, (size_t)p->rows * sizeof *gid + 4, (void **)&gid));
+  TSR_TRY(tsr_kernel_alloc(ctx, (size_t)hc.rows * sizeof *gid + 4, (void **)&gid));
   const int32_t *map = job->gid + job->off[t.index];
-  for (int64_t i = 0; i < p->rows; i++)
+  for (int64_t i = 0; i < hc.rows; i++)
     gid[i] = (uint32_t)map[p->ids[i]];
   hc.gid = gid;
   tsr_status st = tsr__hol_scatter(job->aggs[t.agg].hol, t.index, &hc);
@@ -1382,13 +1396,25 @@ static tsr_status scatter_kernel(const tsr_kernel_call *call) {
 static tsr_status piece_kernel(const tsr_kernel_call *call) {
   hol_task t;
   memcpy(&t, call->params, sizeof t);
+  if (t.index >= tsr__hol_npieces(t.job->aggs[t.agg].hol)) /* padding, see run_holistic */
+    return TSR_OK;
   return tsr__hol_piece(t.job->aggs[t.agg].hol, t.index);
+}
+
+static uint64_t holistic_marks[2];
+
+void tsr__groupby_holistic_marks(uint64_t *begin, uint64_t *end) {
+  *begin = holistic_marks[0];
+  *end = holistic_marks[1];
 }
 
 /* Scatters every chunk's rows by global group id, then computes every
  * piece, as parallel tasks; then hands out the results. */
 static tsr_status run_holistic(gb_job *job, const gb_merged *m) {
   tsr_ctx *ctx = job->ctx;
+  tsr_memory_stats ms;
+  if (tsr_ctx_memory_stats(ctx, &ms) == TSR_OK)
+    holistic_marks[0] = ms.allocations;
   int64_t nc = job->nchunks;
   job->gid = m->gid;
   job->off = m->off;
@@ -1397,12 +1423,28 @@ static tsr_status run_holistic(gb_job *job, const gb_merged *m) {
   size_t nwanted = 0, cap = 0;
   bool ran = false;
   tsr_status st = TSR_OK;
-  for (int a = 0; a < job->naggs; a++)
+  uint64_t np = 1, lo, hi; /* pieces an aggregate (the same for all: ngroups decides) */
+  for (int a = 0; a < job->naggs && st == TSR_OK; a++)
     if (job->aggs[a].holistic) {
-      TSR__TRY_GOTO(st,
-                    tsr__hol_create(ctx, &job->aggs[a].spec, nc, m->ngroups, &job->aggs[a].hol));
-      cap += (size_t)tsr__hol_npieces(job->aggs[a].hol);
+      st = tsr__hol_create(ctx, &job->aggs[a].spec, nc, m->ngroups, &job->aggs[a].hol);
+      if (st == TSR_OK)
+        np = (uint64_t)tsr__hol_npieces(job->aggs[a].hol);
     }
+  if (job->dist) {
+    /* After a shuffle the ranks hold different groups, so may have
+     * different piece counts: every rank adds the most any has (the extra
+     * ones do nothing), so that their graphs match. */
+    ran = true; /* (the status is agreed here) */
+    st = tsr_ctx_agree(ctx, st);
+    if (st == TSR_OK)
+      st = tsr__dist_minmax_u64(tsr__dist_get(ctx), np, &lo, &hi);
+    if (st != TSR_OK) {
+      job->agreed = true;
+      goto fail;
+    }
+    np = hi;
+  }
+  cap = (size_t)np * (size_t)job->nhol;
   TSR__TRY_GOTO(st, tsr_taskgraph_create(ctx, &g));
   TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)nc + 1, sizeof *scat, "tasks", (void **)&scat));
   TSR__TRY_GOTO(st, tsr__alloc_array(ctx, cap + 1, sizeof *wanted, "tasks", (void **)&wanted));
@@ -1419,8 +1461,7 @@ static tsr_status run_holistic(gb_job *job, const gb_merged *m) {
       if (job->dist) /* every rank holds every part's values */
         TSR__TRY_GOTO(st, tsr_taskgraph_set_owner(g, scat[c], TSR_OWNER_ALL));
     }
-    int64_t np = tsr__hol_npieces(job->aggs[a].hol);
-    for (int64_t pc = 0; pc < np; pc++) {
+    for (int64_t pc = 0; pc < (int64_t)np; pc++) {
       hol_task t = {job, a, pc};
       TSR__TRY_GOTO(st, tsr_taskgraph_add_task(g, kp, scat, (uint32_t)nc, &t, sizeof t, 0,
                                                &wanted[nwanted++]));
@@ -1444,6 +1485,8 @@ static tsr_status run_holistic(gb_job *job, const gb_merged *m) {
                     "%s: aggregate '%s' gave %s values, expected %s", fn, ag->name,
                     tsr_type_name(ag->res.type), tsr_type_name(ag->out_type));
   }
+  if (tsr_ctx_memory_stats(ctx, &ms) == TSR_OK)
+    holistic_marks[1] = ms.allocations;
 fail:
   if (st != TSR_OK && !ran && job->dist) { /* meets the other ranks' run */
     st = tsr_ctx_agree(ctx, st);
@@ -1521,16 +1564,23 @@ static uint64_t hol_data_bytes(const gb_agg *a, const int64_t *order, const int3
 /* ---- across MPI ranks ------------------------------------------------------------------ */
 
 /* Each rank groups the parts whose first chunk it owns (run_chunks), then:
- *  - few local groups (no part of any rank has more than GATHER_MAX_GROUPS),
- *    no keys, or holistic aggregates: every rank's parts (keys, first rows,
- *    partial states; for holistic aggregates also each row's local group
- *    and the values the aggregate reads) go to every rank (one all-gather)
- *    and every rank merges all parts in part order as one rank does;
+ *  - few local groups (no part of any rank has more than GATHER_MAX_GROUPS)
+ *    or no keys, and no holistic aggregate: every rank's parts (keys, first
+ *    rows, partial states) go to every rank (one all-gather) and every rank
+ *    merges all parts in part order as one rank does;
  *  - otherwise a shuffle: bucket b's local groups of every part go to rank
  *    bucket_rank(b) (buckets in contiguous runs over the ranks; one
  *    all-to-all), which merges them in part order; the merged groups'
  *    result rows, with the (part, row) of their first row, are all-gathered
- *    and put in the one-rank order.
+ *    and put in the one-rank order.  Holistic aggregates (median, quantile,
+ *    nunique, largest, smallest) always take this way, however few the
+ *    groups: the rows of the local groups sent go with them, grouped by
+ *    local group (each group's rows in row order, rebuilt on arrival from
+ *    the groups' row counts), so each rank computes its groups' holistic
+ *    results from their values in part order, then row order, as one rank
+ *    does.  Without keys there is one bucket, bucket 0: everything goes to
+ *    rank 0, which alone computes the group (an all-gather would move
+ *    P - 1 times the values and compute the same thing on every rank).
  * Either way every partial state meets the others of its group in part
  * order, so every value is bitwise the one-rank value. */
 #define GATHER_MAX_GROUPS FEW_GROUPS
@@ -1541,54 +1591,209 @@ void tsr__groupby_set_gather_max(int64_t n) { gather_max = n < 0 ? GATHER_MAX_GR
 /* The first bucket of rank r of P: buckets [first(r), first(r + 1)) go to r. */
 static int bucket_first(int r, int P) { return (int)(((int64_t)r * NBUCKETS + P - 1) / P); }
 
+/* Part c's local groups [*g0, *g1) of buckets [b0, b1).  Without keys a
+ * part has one bucket, bucket 0 (owned by rank 0). */
+static void part_range(const gb_part *p, int b0, int b1, int64_t *g0, int64_t *g1) {
+  if (p->boff != NULL) {
+    *g0 = p->boff[b0];
+    *g1 = p->boff[b1];
+  } else {
+    *g0 = 0;
+    *g1 = b0 == 0 && b1 > 0 ? p->n : 0;
+  }
+}
+
+/* A part's rows grouped by local group (holistic aggregates under MPI):
+ * local group g's rows, in row order, are perm[start[g] .. start[g + 1]);
+ * the rows sent are sel[sstart[g] .. sstart[g + 1]), cnt[g] of them: the
+ * same, or fewer for largest/smallest (hol_rows_reduce). */
+typedef struct hol_rows {
+  int32_t *perm;  /* rows */
+  int64_t *start; /* n + 1 */
+  int32_t *sel;   /* perm, or its own */
+  int64_t *sstart;
+  const int64_t *cnt; /* n: the part's gcount, or reduced's */
+  int64_t *reduced;   /* NULL, or n + 1 counts, then sel and sstart are their own */
+} hol_rows;
+
+static void hol_rows_free(tsr_ctx *ctx, hol_rows *hr, int64_t n) {
+  if (hr == NULL)
+    return;
+  for (int64_t c = 0; c < n; c++) {
+    tsr_free(ctx, hr[c].perm);
+    tsr_free(ctx, hr[c].start);
+    if (hr[c].reduced != NULL) {
+      tsr_free(ctx, hr[c].sel);
+      tsr_free(ctx, hr[c].sstart);
+      tsr_free(ctx, hr[c].reduced);
+    }
+  }
+  tsr_free(ctx, hr);
+}
+
+static tsr_status hol_rows_make(tsr_ctx *ctx, const gb_part *p, hol_rows *out) {
+  memset(out, 0, sizeof *out);
+  tsr_status st = TSR_OK;
+  TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)p->rows * sizeof *out->perm + 4, (void **)&out->perm));
+  TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)(p->n + 2) * sizeof *out->start, (void **)&out->start));
+  out->start[0] = 0;
+  for (int64_t g = 0; g < p->n; g++)
+    out->start[g + 1] = out->start[g] + p->gcount[g];
+  for (int64_t i = 0; i < p->rows; i++) /* a counting sort, start[g] its cursor */
+    out->perm[out->start[p->ids[i]]++] = (int32_t)i;
+  for (int64_t g = p->n; g > 0; g--) /* back to the groups' starts */
+    out->start[g] = out->start[g - 1];
+  out->start[0] = 0;
+  out->sel = out->perm;
+  out->sstart = out->start;
+  out->cnt = p->gcount;
+  return TSR_OK;
+fail:
+  tsr_free(ctx, out->perm);
+  tsr_free(ctx, out->start);
+  memset(out, 0, sizeof *out);
+  return st;
+}
+
+/* With only largest/smallest aggregates (of at most REDUCE_MAX_N values,
+ * over columns with order keys: not strings), a local group's rows that
+ * are not among the n best of any aggregate (by value, then row, as
+ * group_holistic.c picks them) cannot be among the n best of their group:
+ * they stay home.  The rows sent keep their row order, so the owner picks
+ * from them exactly what it would pick from all the group's rows. */
+#define REDUCE_MAX_N 16
+static tsr_status hol_rows_reduce(const gb_job *job, const gb_part *p, const tsr__colread *hin,
+                                  hol_rows *hr) {
+  tsr_ctx *ctx = job->ctx;
+  if (!job->per_value || p->rows == 0)
+    return TSR_OK;
+  for (int a = 0; a < job->naggs; a++)
+    if (!tsr__okey_supported(job->aggs[a].in_type) || job->aggs[a].spec.n > REDUCE_MAX_N)
+      return TSR_OK;
+  uint64_t *keys = NULL;
+  uint8_t *keep = NULL;
+  tsr_status st = TSR_OK;
+  TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)p->rows * sizeof *keys, (void **)&keys));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)p->rows, 1, (void **)&keep));
+  for (int a = 0; a < job->naggs; a++) {
+    const tsr__colread *x = &hin[a];
+    int64_t nn = job->aggs[a].spec.n;
+    tsr__okeys(job->aggs[a].in_type, x->values, p->rows, job->aggs[a].op == TSR_AGG_LARGEST, keys);
+    for (int64_t g = 0; g < p->n; g++) {
+      uint64_t bk[REDUCE_MAX_N];
+      int32_t bi[REDUCE_MAX_N];
+      int64_t c = 0;
+      for (int64_t k = hr->start[g]; k < hr->start[g + 1]; k++) { /* rows ascending */
+        int32_t i = hr->perm[k];
+        if (x->validity != NULL && !tsr__bit_get(x->validity, i))
+          continue;
+        uint64_t key = keys[i];
+        if (c == nn && key >= bk[c - 1]) /* a tie: the earlier row wins */
+          continue;
+        int64_t j = c < nn ? c++ : c - 1;
+        while (j > 0 && bk[j - 1] > key) {
+          bk[j] = bk[j - 1];
+          bi[j] = bi[j - 1];
+          j--;
+        }
+        bk[j] = key;
+        bi[j] = i;
+      }
+      for (int64_t r = 0; r < c; r++)
+        keep[bi[r]] = 1;
+    }
+  }
+  int64_t kept = 0;
+  for (int64_t i = 0; i < p->rows; i++)
+    kept += keep[i];
+  TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)kept * sizeof *hr->sel + 4, (void **)&hr->sel));
+  TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)(p->n + 2) * sizeof *hr->sstart, (void **)&hr->sstart));
+  TSR__TRY_GOTO(st,
+                tsr_alloc(ctx, (size_t)(p->n + 2) * sizeof *hr->reduced, (void **)&hr->reduced));
+  int64_t o = 0;
+  for (int64_t g = 0; g < p->n; g++) {
+    hr->sstart[g] = o;
+    for (int64_t k = hr->start[g]; k < hr->start[g + 1]; k++)
+      if (keep[hr->perm[k]])
+        hr->sel[o++] = hr->perm[k];
+    hr->reduced[g] = o - hr->sstart[g];
+  }
+  hr->sstart[p->n] = o;
+  hr->cnt = hr->reduced;
+fail:
+  if (st != TSR_OK && hr->reduced == NULL) { /* back to every row */
+    if (hr->sel != hr->perm)
+      tsr_free(ctx, hr->sel);
+    if (hr->sstart != hr->start)
+      tsr_free(ctx, hr->sstart);
+    hr->sel = hr->perm;
+    hr->sstart = hr->start;
+  }
+  tsr_free(ctx, keys);
+  tsr_free(ctx, keep);
+  return st;
+}
+
 /* Part c's local groups of buckets [b0, b1) (all of them when the part has
- * no buckets); hin (or NULL): the part's values of each holistic aggregate. */
+ * no buckets); hin (or NULL): the part's values of each holistic aggregate,
+ * hr its rows by local group: the rows of the groups sent go with them,
+ * grouped by local group (the receiver rebuilds each row's local group from
+ * the groups' row counts). */
 static void put_part(gb_wire *w, const gb_job *job, int64_t c, int b0, int b1,
-                     const tsr__colread *hin) {
+                     const tsr__colread *hin, const hol_rows *hr) {
   const gb_part *p = &job->parts[c];
+  int64_t g0, g1;
+  part_range(p, b0, b1, &g0, &g1);
   if (p->boff == NULL)
     b0 = b1 = 0;
-  int64_t g0 = p->boff != NULL ? p->boff[b0] : 0, g1 = p->boff != NULL ? p->boff[b1] : p->n;
   int64_t n = g1 - g0;
   gb_wire_i64(w, c);
   gb_wire_i64(w, p->rows);
   gb_wire_i64(w, n);
   gb_wire_i64(w, b0);
   gb_wire_i64(w, b1);
+  int64_t bc[NBUCKETS];
   for (int b = b0; b < b1; b++)
-    gb_wire_i64(w, p->boff[b + 1] - p->boff[b]);
+    bc[b - b0] = p->boff[b + 1] - p->boff[b];
+  gb_wire_varints(w, bc, b1 - b0);
   for (int j = 0; j < job->nkeys; j++) {
     tsr__colread r;
     gb_col_read(&p->keys[j], &r);
     gb_wire_col(w, job->key_types[j], &r, g0, n);
   }
-  /* (no keys: no first rows kept, zeros sent) */
-  gb_wire_put(w, p->first != NULL ? p->first + g0 : NULL, (uint64_t)n * sizeof *p->first);
-  /* The rows per local group, when a state counts by them (else zeros on
-   * arrival: nothing reads them). */
-  bool counts = false;
+  /* (no keys: no first rows kept, none sent, zeros on arrival) */
+  gb_wire_i64(w, p->first != NULL);
+  if (p->first != NULL)
+    gb_wire_deltas(w, p->first + g0, n);
+  /* The rows per local group, when a state counts by them or values follow
+   * (else zeros on arrival: nothing reads them). */
+  bool counts = hin != NULL;
   for (int a = 0; a < job->naggs; a++)
     counts = counts || job->astates[(int64_t)a * job->nchunks + c].gcount != NULL;
   gb_wire_i64(w, counts);
   if (counts)
-    gb_wire_put(w, p->gcount + g0, (uint64_t)n * sizeof *p->gcount);
+    gb_wire_varints(w, hin != NULL ? hr->cnt + g0 : p->gcount + g0, n);
   for (int a = 0; a < job->naggs; a++)
     if (!job->aggs[a].holistic)
       gb_wire_state(w, &job->aggs[a], &job->astates[(int64_t)a * job->nchunks + c], g0, n);
   gb_wire_i64(w, hin != NULL);
   if (hin == NULL)
     return;
-  gb_wire_put(w, p->ids, (uint64_t)p->rows * sizeof *p->ids);
+  int64_t r0 = hr->sstart[g0], r1 = hr->sstart[g1];
   for (int a = 0; a < job->naggs; a++)
     if (job->aggs[a].holistic)
-      gb_wire_col(w, job->aggs[a].in_type, &hin[a], 0, p->rows);
+      gb_wire_col_rows(w, job->aggs[a].in_type, &hin[a], hr->sel + r0, r1 - r0);
 }
 
 /* The least a shuffle moves for part c's groups of buckets [b0, b1): their
- * key values and partial states. */
-static uint64_t part_min_bytes(const gb_job *job, int64_t c, int b0, int b1) {
+ * key values and partial states, and the non-null values holistic
+ * aggregates read in their rows (hin, hr as put_part's). */
+static uint64_t part_min_bytes(const gb_job *job, int64_t c, int b0, int b1,
+                               const tsr__colread *hin, const hol_rows *hr) {
   const gb_part *p = &job->parts[c];
-  int64_t g0 = p->boff[b0], n = p->boff[b1] - g0;
+  int64_t g0, g1;
+  part_range(p, b0, b1, &g0, &g1);
+  int64_t n = g1 - g0;
   uint64_t b = 0;
   for (int j = 0; j < job->nkeys; j++) {
     b += (uint64_t)n * tsr_type_width(job->key_types[j]);
@@ -1604,7 +1809,26 @@ static uint64_t part_min_bytes(const gb_job *job, int64_t c, int b0, int b1) {
     b += gb_wire_state_bytes(&job->aggs[a], s, n);
     counts = counts || s->gcount != NULL;
   }
-  return b + (counts ? (uint64_t)n * sizeof *p->gcount : 0);
+  b += counts ? (uint64_t)n * sizeof *p->gcount : 0;
+  if (hin == NULL)
+    return b;
+  for (int a = 0; a < job->naggs; a++) {
+    if (!job->aggs[a].holistic)
+      continue;
+    const tsr__colread *x = &hin[a];
+    size_t width = tsr_type_width(job->aggs[a].in_type);
+    for (int64_t k = hr->start[g0]; k < hr->start[g1]; k++) {
+      int32_t i = hr->perm[k];
+      if (x->validity != NULL && !tsr__bit_get(x->validity, i))
+        continue;
+      b += width;
+      if (job->aggs[a].in_type.id == TSR_COL_STRING) {
+        uint32_t len = ((const tsr_string_view *)x->values)[i].length;
+        b += len > 12 ? len : 0;
+      }
+    }
+  }
+  return b;
 }
 
 /* Reads one part (or part slice) into job->parts and job->astates. */
@@ -1621,14 +1845,14 @@ static tsr_status read_part(gb_job *job, gb_wire *r) {
             TSR_EMPI, "%s: a malformed part (%lld) from another rank", fn, (long long)c);
   gb_part *p = &job->parts[c];
   p->rows = rows;
+  int64_t bc[NBUCKETS];
+  TSR_TRY(gb_wire_get_varints(r, bc, b1 - b0));
   if (job->nkeys > 0) {
     TSR_TRY(tsr__alloc_array(ctx, NBUCKETS + 1, sizeof *p->boff, "buckets", (void **)&p->boff));
     memset(p->boff, 0, (NBUCKETS + 1) * sizeof *p->boff);
     for (int64_t b = b0; b < b1; b++) {
-      int64_t cnt;
-      TSR_TRY(gb_wire_get_i64(r, &cnt));
-      TSR_CHECK(cnt >= 0 && cnt <= n, TSR_EMPI, "%s: a malformed part from another rank", fn);
-      p->boff[b + 1] = p->boff[b] + cnt;
+      TSR_CHECK(bc[b - b0] <= n, TSR_EMPI, "%s: a malformed part from another rank", fn);
+      p->boff[b + 1] = p->boff[b] + bc[b - b0];
     }
     for (int64_t b = b1 + 1; b <= NBUCKETS; b++)
       p->boff[b] = p->boff[b1];
@@ -1639,12 +1863,24 @@ static tsr_status read_part(gb_job *job, gb_wire *r) {
     TSR_TRY(gb_wire_read_col(ctx, r, job->key_types[j], &p->keys[j]));
     TSR_CHECK(p->keys[j].n == n, TSR_EMPI, "%s: a malformed part from another rank", fn);
   }
-  TSR_TRY(tsr_alloc(ctx, (size_t)n * sizeof *p->first + 4, (void **)&p->first));
-  TSR_TRY(gb_wire_get(r, p->first, (uint64_t)n * sizeof *p->first));
+  int64_t firsts;
+  TSR_TRY(tsr_calloc(ctx, (size_t)n + 1, sizeof *p->first, (void **)&p->first));
   TSR_TRY(tsr_calloc(ctx, (size_t)n + 1, sizeof *p->gcount, (void **)&p->gcount));
+  TSR_TRY(gb_wire_get_i64(r, &firsts));
+  if (firsts != 0) /* gcount as scratch */
+    TSR_TRY(gb_wire_get_deltas(r, p->first, n, p->gcount));
+  for (int64_t g = 0; g < n; g++)
+    TSR_CHECK(p->first[g] >= 0 && p->first[g] < rows, TSR_EMPI,
+              "%s: a malformed part from another rank", fn);
+  memset(p->gcount, 0, (size_t)n * sizeof *p->gcount);
   TSR_TRY(gb_wire_get_i64(r, &counts));
   if (counts != 0)
-    TSR_TRY(gb_wire_get(r, p->gcount, (uint64_t)n * sizeof *p->gcount));
+    TSR_TRY(gb_wire_get_varints(r, p->gcount, n));
+  int64_t hrows = 0;
+  for (int64_t g = 0; g < n; g++) {
+    TSR_CHECK(p->gcount[g] <= rows - hrows, TSR_EMPI, "%s: a malformed part from another rank", fn);
+    hrows += p->gcount[g];
+  }
   p->n = n;
   for (int a = 0; a < job->naggs; a++)
     if (!job->aggs[a].holistic)
@@ -1653,16 +1889,18 @@ static tsr_status read_part(gb_job *job, gb_wire *r) {
   TSR_TRY(gb_wire_get_i64(r, &hol));
   if (hol == 0)
     return TSR_OK;
-  TSR_TRY(tsr_alloc(ctx, (size_t)rows * sizeof *p->ids + 4, (void **)&p->ids));
-  TSR_TRY(gb_wire_get(r, p->ids, (uint64_t)rows * sizeof *p->ids));
-  for (int64_t i = 0; i < rows; i++)
-    TSR_CHECK(p->ids[i] >= 0 && p->ids[i] < n, TSR_EMPI, "%s: a malformed part from another rank",
-              fn);
+  TSR_CHECK(counts != 0, TSR_EMPI, "%s: a malformed part from another rank", fn);
+  /* The rows came grouped by local group: rebuild each row's group. */
+  TSR_TRY(tsr_alloc(ctx, (size_t)hrows * sizeof *p->ids + 4, (void **)&p->ids));
+  for (int64_t g = 0, i = 0; g < n; g++)
+    for (int64_t k = 0; k < p->gcount[g]; k++)
+      p->ids[i++] = (int32_t)g;
+  p->hrows = hrows;
   TSR_TRY(tsr_calloc(ctx, (size_t)job->naggs + 1, sizeof *p->hcols, (void **)&p->hcols));
   for (int a = 0; a < job->naggs; a++)
     if (job->aggs[a].holistic) {
       TSR_TRY(gb_wire_read_col(ctx, r, job->aggs[a].in_type, &p->hcols[a]));
-      TSR_CHECK(p->hcols[a].n == rows, TSR_EMPI, "%s: a malformed part from another rank", fn);
+      TSR_CHECK(p->hcols[a].n == hrows, TSR_EMPI, "%s: a malformed part from another rank", fn);
     }
   return TSR_OK;
 }
@@ -1696,12 +1934,15 @@ static tsr_status distribute(gb_job *job, bool *shuffled) {
   uint64_t *cnt = NULL, *off = NULL, *rcnt = NULL, lo, hi, most = 0, min_bytes = 0;
   unsigned char *send = NULL, *recv = NULL;
   tsr__colread *hin = NULL;
+  hol_rows *hr = NULL;
   tsr_status st = TSR_OK;
   for (int64_t c = 0; c < nc; c++)
     if (part_owner(job, c) == me && (uint64_t)job->parts[c].n > most)
       most = (uint64_t)job->parts[c].n;
   TSR__TRY_GOTO(st, tsr__dist_minmax_u64(d, most, &lo, &hi));
-  bool shuffle = job->nkeys > 0 && job->nhol == 0 && hi > (uint64_t)gather_max;
+  /* Holistic aggregates' values always go by bucket (without keys: all to
+   * rank 0), however few the groups: they are most of the bytes. */
+  bool shuffle = job->nhol > 0 || (job->nkeys > 0 && hi > (uint64_t)gather_max);
   *shuffled = shuffle;
   uint64_t dlo, dhi;
   TSR__TRY_GOTO(st, tsr__dist_minmax_u64(d, dict_hash(job), &dlo, &dhi));
@@ -1719,6 +1960,25 @@ static tsr_status distribute(gb_job *job, bool *shuffled) {
   }
   if (st == TSR_OK && job->nhol > 0)
     st = tsr_calloc(ctx, (size_t)job->naggs + 1, sizeof *hin, (void **)&hin);
+  if (st == TSR_OK && job->nhol > 0)
+    st = tsr_calloc(ctx, (size_t)nc + 1, sizeof *hr, (void **)&hr);
+  for (int64_t c = 0; c < nc && st == TSR_OK && hr != NULL; c++) {
+    if (part_owner(job, c) != me)
+      continue;
+    st = hol_rows_make(ctx, &job->parts[c], &hr[c]);
+    for (int a = 0; a < job->naggs && st == TSR_OK; a++)
+      if (job->aggs[a].holistic)
+        st = hol_input(job, a, c, &hin[a]);
+    if (st == TSR_OK)
+      st = hol_rows_reduce(job, &job->parts[c], hin, &hr[c]);
+    if (st == TSR_OK && hr[c].reduced != NULL && !job->trace) {
+      /* only the trace's least (part_min_bytes) reads every row */
+      tsr_free(ctx, hr[c].perm);
+      tsr_free(ctx, hr[c].start);
+      hr[c].perm = NULL;
+      hr[c].start = NULL;
+    }
+  }
   for (int pass = 0; pass < 2 && st == TSR_OK; pass++) {
     gb_wire w = {send, 0, 0};
     for (int q = 0; q < nd && st == TSR_OK; q++) {
@@ -1730,9 +1990,9 @@ static tsr_status distribute(gb_job *job, bool *shuffled) {
         for (int a = 0; a < job->naggs && st == TSR_OK && hin != NULL; a++)
           if (job->aggs[a].holistic)
             st = hol_input(job, a, c, &hin[a]);
-        put_part(&w, job, c, b0, b1, hin);
-        if (pass == 0 && shuffle && q != me)
-          min_bytes += part_min_bytes(job, c, b0, b1);
+        put_part(&w, job, c, b0, b1, hin, hr != NULL ? &hr[c] : NULL);
+        if (pass == 0 && shuffle && q != me && job->trace)
+          min_bytes += part_min_bytes(job, c, b0, b1, hin, hr != NULL ? &hr[c] : NULL);
       }
       cnt[q] = w.at - off[q];
     }
@@ -1758,13 +2018,15 @@ static tsr_status distribute(gb_job *job, bool *shuffled) {
     for (int q = 0; q < nd; q++)
       sent += shuffle && q == me ? 0 : cnt[q] * (shuffle ? 1 : (uint64_t)(P - 1));
     fprintf(stderr,
-            "tessera groupby rank %d: %s, %llu bytes sent, %llu bytes of keys and states "
-            "sent to other ranks (the least a shuffle moves)\n",
+            "tessera groupby rank %d: %s, %llu bytes sent, %llu bytes of keys, states and "
+            "holistic values sent to other ranks (the least a shuffle moves)\n",
             me, shuffle ? "shuffle" : "all-gather of parts", (unsigned long long)sent,
             (unsigned long long)min_bytes);
   }
   tsr_free(ctx, send);
   send = NULL;
+  hol_rows_free(ctx, hr, nc);
+  hr = NULL;
   /* What this rank merges replaces what it grouped. */
   for (int64_t c = 0; c < nc; c++) {
     part_free(ctx, job, &job->parts[c]);
@@ -1780,6 +2042,7 @@ static tsr_status distribute(gb_job *job, bool *shuffled) {
   st = tsr__dist_agree(d, st);
 fail:
   job->agreed = st != TSR_OK;
+  hol_rows_free(ctx, hr, nc);
   tsr_free(ctx, cnt);
   tsr_free(ctx, hin);
   tsr_free(ctx, send);
@@ -1806,9 +2069,12 @@ static tsr_status gather_result(gb_job *job, gb_merged *m, tsr_group_order order
   tsr__dist *d = tsr__dist_get(ctx);
   int P = tsr__dist_size(d);
   int nk = job->nkeys, ncols = nk + job->naggs;
-  int64_t ng = m->ngroups, NG = 0;
+  /* Without keys (a shuffle for holistic aggregates: every part went to
+   * rank 0) the one group is rank 0's; the others' is a group of nothing. */
+  int64_t ng = nk == 0 && tsr__dist_rank(d) != 0 ? 0 : m->ngroups, NG = 0, nrows = ng;
   bool sorted = order_kind == TSR_GROUP_SORTED;
   int64_t *order = NULL, *tmp = NULL, *dc = NULL, *pos = NULL, *head = NULL;
+  int32_t *rank = NULL;
   size_t *widths = NULL, cbytes = 0;
   uint64_t *rcnt = NULL, total = 0;
   void *chunk = NULL;
@@ -1831,25 +2097,28 @@ static tsr_status gather_result(gb_job *job, gb_merged *m, tsr_group_order order
       sort_groups(job, m, order, tmp, ng);
     for (int i = 0; i < ncols; i++)
       widths[i] = tsr_type_width(job->out_types[i]);
-    st = build_chunk(job, m, order, NULL, ng, false, widths, dc, &chunk, &cbytes);
+    if (job->per_value) /* rows of one group stay together, in their order */
+      st = per_value_rows(job, ng, &order, &rank, &nrows);
+    if (st == TSR_OK)
+      st = build_chunk(job, m, order, rank, nrows, false, widths, dc, &chunk, &cbytes);
   }
   gb_wire w = {NULL, 0, 0};
   for (int pass = 0; pass < 2 && st == TSR_OK; pass++) {
     w = (gb_wire){send, 0, 0};
-    gb_wire_i64(&w, ng);
-    for (int64_t i = 0; i < ng; i++) {
+    gb_wire_i64(&w, nrows);
+    for (int64_t i = 0; i < nrows; i++) {
       int64_t g = order[i], c = m->origin_c[g];
-      gb_wire_i64(&w, c << 32 | job->parts[c].first[m->origin_l[g]]);
+      gb_wire_i64(&w, nk == 0 ? 0 : c << 32 | job->parts[c].first[m->origin_l[g]]);
     }
     for (int i = 0; i < ncols; i++) {
       tsr__colread cr;
       tsr__colchunk *cc = tsr__tablechunk_col(chunk, (uint32_t)i);
-      cr.rows = ng;
+      cr.rows = nrows;
       cr.null_count = cc->null_count;
       cr.values = tsr__colchunk_values(cc);
       cr.validity = cc->null_count > 0 ? tsr__colchunk_validity(cc) : NULL;
       cr.data = tsr__colchunk_data(cc);
-      gb_wire_col(&w, job->out_types[i], &cr, 0, ng);
+      gb_wire_col(&w, job->out_types[i], &cr, 0, nrows);
     }
     if (pass == 0)
       st = tsr_alloc(ctx, (size_t)w.at + 8, (void **)&send);
@@ -1953,6 +2222,7 @@ fail:
   tsr_free(ctx, pos);
   tsr_free(ctx, head);
   tsr_free(ctx, order);
+  tsr_free(ctx, rank);
   tsr_free(ctx, tmp);
   tsr_free(ctx, dc);
   tsr_free(ctx, widths);
@@ -2079,16 +2349,29 @@ tsr_status tsr__groupby_memory(tsr_frame *f, int nkeys, const char *const *keys,
                 tsr_calloc(ctx, (size_t)job.nchunks + 1, sizeof *job.parts, (void **)&job.parts));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)naggs * (size_t)job.nchunks + 1, sizeof *job.astates,
                                (void **)&job.astates));
+  double t[6] = {tsr__now(), 0, 0, 0, 0, 0};
   TSR__TRY_GOTO(st, run_chunks(f, &job, cols));
-  if (job.dist)
+  t[1] = tsr__now();
+  if (job.dist) {
     TSR__TRY_GOTO(st, distribute(&job, &job.shuffled));
+    tsr_taskgraph_destroy(&job.g); /* the holistic values came with the parts */
+  }
+  t[2] = tsr__now();
   TSR__TRY_GOTO(st, merge(&job, &m));
+  t[3] = tsr__now();
   if (job.nhol > 0)
     TSR__TRY_GOTO(st, run_holistic(&job, &m));
+  t[4] = tsr__now();
   if (job.shuffled)
     TSR__TRY_GOTO(st, gather_result(&job, &m, order, out));
   else
     TSR__TRY_GOTO(st, build_result(&job, &m, order, false, out));
+  if (job.trace)
+    fprintf(stderr,
+            "tessera groupby rank %d: seconds: parts %.3f, exchange %.3f, merge %.3f, holistic "
+            "%.3f, result %.3f\n",
+            tsr_ctx_rank(ctx), t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[3],
+            tsr__now() - t[4]);
 fail:
   /* Under MPI a failure of this rank alone (an allocation, the memory
    * limit) meets the other ranks' next collective, which agrees first; the

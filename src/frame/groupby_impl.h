@@ -187,6 +187,11 @@ uint64_t gb_agg_data_bytes(const gb_agg *a, const gb_state *merged, const gb_sta
  * part has more than n local groups (n < 0: the default, 4096).  For
  * tests; not thread-safe. */
 void tsr__groupby_set_gather_max(int64_t n);
+/* The context's allocation counts (tsr_memory_stats.allocations) when the
+ * last group-by with holistic aggregates began computing them and when it
+ * had them.  For tests (a failure injected in that phase); not
+ * thread-safe. */
+void tsr__groupby_holistic_marks(uint64_t *begin, uint64_t *end);
 
 /* ---- the byte form between ranks (groupby_wire.c) ------------------------------- */
 
@@ -201,6 +206,13 @@ void gb_wire_put(gb_wire *w, const void *p, uint64_t n);
 void gb_wire_i64(gb_wire *w, int64_t v);
 /* Rows [s, s + n) of column c (of `type`). */
 void gb_wire_col(gb_wire *w, tsr_type type, const tsr__colread *c, int64_t s, int64_t n);
+/* Rows rows[0..n) of column c, in that order (read back by gb_wire_read_col). */
+void gb_wire_col_rows(gb_wire *w, tsr_type type, const tsr__colread *c, const int32_t *rows,
+                      int64_t n);
+/* n numbers >= 0, one to ten bytes each (LEB128): row counts, mostly small. */
+void gb_wire_varints(gb_wire *w, const int64_t *v, int64_t n);
+/* n numbers as varints of their differences (small when they grow slowly). */
+void gb_wire_deltas(gb_wire *w, const int32_t *v, int64_t n);
 /* Local groups [start, start + n) of aggregate a's partial state s. */
 void gb_wire_state(gb_wire *w, const gb_agg *a, const gb_state *s, int64_t start, int64_t n);
 /* Array bytes of n groups' partial states (no headers, no string data). */
@@ -208,6 +220,9 @@ uint64_t gb_wire_state_bytes(const gb_agg *a, const gb_state *s, int64_t n);
 /* Readers: TSR_EMPI when the message ends early or is malformed. */
 tsr_status gb_wire_get(gb_wire *r, void *p, uint64_t n);
 tsr_status gb_wire_get_i64(gb_wire *r, int64_t *v);
+tsr_status gb_wire_get_varints(gb_wire *r, int64_t *v, int64_t n);
+/* scratch: n numbers. */
+tsr_status gb_wire_get_deltas(gb_wire *r, int32_t *v, int64_t n, int64_t *scratch);
 tsr_status gb_wire_read_col(tsr_ctx *ctx, gb_wire *r, tsr_type type, gb_col *out);
 /* A state of n groups; states that borrowed their part's row counts
  * borrow `gcount`. */

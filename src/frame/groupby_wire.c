@@ -4,7 +4,10 @@
  * and slices of partial aggregate states.
  *
  * A writer with no buffer only counts, so callers size a send buffer with
- * the same calls that fill it.  Every item is padded to 8 bytes.  String
+ * the same calls that fill it.  Every item is padded to 8 bytes.  Row
+ * counts and first rows (a few bytes a group, most of what a shuffle
+ * sends besides keys, states and values) go as LEB128 varints: counts as
+ * they are, first rows as zigzag differences (they grow within a bucket).  String
  * views are rewritten to point into the slice's own data bytes, which
  * follow them (views hold no pointers, so nothing else changes).  The
  * reader copies every array into memory of its own (tsr_alloc, counted
@@ -42,15 +45,18 @@ tsr_status gb_wire_get(gb_wire *r, void *p, uint64_t n) {
 
 tsr_status gb_wire_get_i64(gb_wire *r, int64_t *v) { return gb_wire_get(r, v, sizeof *v); }
 
-/* Rows [s, s + n) of column c of `type`: n, nulls, the validity bits when
- * some are null, the values, and for strings the data their long views
- * need (the views rewritten to offsets into it). */
-void gb_wire_col(gb_wire *w, tsr_type type, const tsr__colread *c, int64_t s, int64_t n) {
+/* Rows of column c of `type` (rows[0..n), or [s, s + n) when rows is
+ * NULL): n, nulls, the validity bits when some are null, the values, and
+ * for strings the data their long views need (the views rewritten to
+ * offsets into it). */
+static void wire_col(gb_wire *w, tsr_type type, const tsr__colread *c, int64_t s,
+                     const int32_t *rows, int64_t n) {
+#define ROW(i) (rows != NULL ? (int64_t)rows[i] : s + (i))
   size_t width = tsr_type_width(type);
   int64_t nulls = 0;
   if (c->validity != NULL)
     for (int64_t i = 0; i < n; i++)
-      nulls += !tsr__bit_get(c->validity, s + i);
+      nulls += !tsr__bit_get(c->validity, ROW(i));
   gb_wire_i64(w, n);
   gb_wire_i64(w, nulls);
   if (nulls > 0) {
@@ -59,36 +65,152 @@ void gb_wire_col(gb_wire *w, tsr_type type, const tsr__colread *c, int64_t s, in
       uint8_t *bits = w->buf + w->at;
       memset(bits, 0xff, pad8(nb));
       for (int64_t i = 0; i < n; i++)
-        if (!tsr__bit_get(c->validity, s + i))
+        if (!tsr__bit_get(c->validity, ROW(i)))
           tsr__bit_set(bits, i, false);
     }
     w->at += pad8(nb);
   }
   if (type.id != TSR_COL_STRING) {
-    gb_wire_put(w, (const unsigned char *)c->values + (size_t)s * width, (uint64_t)n * width);
+    if (rows == NULL) {
+      gb_wire_put(w, (const unsigned char *)c->values + (size_t)s * width, (uint64_t)n * width);
+      return;
+    }
+    if (w->buf != NULL) {
+      unsigned char *dst = w->buf + w->at;
+      const unsigned char *src = c->values;
+      switch (width) {
+      case 8:
+        for (int64_t i = 0; i < n; i++)
+          memcpy(dst + 8 * i, src + 8 * (size_t)rows[i], 8);
+        break;
+      case 4:
+        for (int64_t i = 0; i < n; i++)
+          memcpy(dst + 4 * i, src + 4 * (size_t)rows[i], 4);
+        break;
+      default:
+        for (int64_t i = 0; i < n; i++)
+          memcpy(dst + width * (size_t)i, src + width * (size_t)rows[i], width);
+        break;
+      }
+      memset(dst + (uint64_t)n * width, 0, pad8((uint64_t)n * width) - (uint64_t)n * width);
+    }
+    w->at += pad8((uint64_t)n * width);
     return;
   }
-  const tsr_string_view *v = (const tsr_string_view *)c->values + s;
+  const tsr_string_view *v = (const tsr_string_view *)c->values;
   uint64_t data = 0;
   for (int64_t i = 0; i < n; i++)
-    if (v[i].length > 12)
-      data += v[i].length;
+    if (v[ROW(i)].length > 12)
+      data += v[ROW(i)].length;
   gb_wire_i64(w, (int64_t)data);
   if (w->buf != NULL) {
     tsr_string_view *out = (tsr_string_view *)(w->buf + w->at);
     char *bytes = (char *)w->buf + w->at + (uint64_t)n * sizeof *out;
     uint64_t at = 0;
     for (int64_t i = 0; i < n; i++) {
-      out[i] = v[i];
-      if (v[i].length > 12) {
-        memcpy(bytes + at, c->data + v[i].u.ref.offset, v[i].length);
+      const tsr_string_view *x = &v[ROW(i)];
+      out[i] = *x;
+      if (x->length > 12) {
+        memcpy(bytes + at, c->data + x->u.ref.offset, x->length);
         out[i].u.ref.offset = (uint32_t)at;
-        at += v[i].length;
+        at += x->length;
       }
     }
     memset(bytes + at, 0, pad8(data) - data);
   }
   w->at += (uint64_t)n * sizeof *v + pad8(data);
+#undef ROW
+}
+
+void gb_wire_col(gb_wire *w, tsr_type type, const tsr__colread *c, int64_t s, int64_t n) {
+  wire_col(w, type, c, s, NULL, n);
+}
+
+void gb_wire_col_rows(gb_wire *w, tsr_type type, const tsr__colread *c, const int32_t *rows,
+                      int64_t n) {
+  wire_col(w, type, c, 0, rows, n);
+}
+
+/* LEB128: 7 bits a byte, low first, the top bit set on every byte but the
+ * last. */
+static unsigned varint_len(uint64_t v) {
+  unsigned k = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    k++;
+  }
+  return k;
+}
+
+/* Value i of the numbers a varint list carries: v64[i], or with v32 the
+ * zigzag-coded difference v32[i] - v32[i - 1] (v32[-1] = 0). */
+static uint64_t varint_at(const int64_t *v64, const int32_t *v32, int64_t i) {
+  if (v32 == NULL)
+    return (uint64_t)v64[i];
+  int64_t d = (int64_t)v32[i] - (i > 0 ? v32[i - 1] : 0);
+  return d >= 0 ? (uint64_t)d << 1 : ((uint64_t)(-d) << 1) - 1;
+}
+
+static void put_varints(gb_wire *w, const int64_t *v64, const int32_t *v32, int64_t n) {
+  uint64_t bytes = 0;
+  for (int64_t i = 0; i < n; i++)
+    bytes += varint_len(varint_at(v64, v32, i));
+  gb_wire_i64(w, (int64_t)bytes);
+  if (w->buf != NULL) {
+    unsigned char *o = w->buf + w->at;
+    for (int64_t i = 0; i < n; i++) {
+      uint64_t x = varint_at(v64, v32, i);
+      while (x >= 0x80) {
+        *o++ = (unsigned char)(x | 0x80);
+        x >>= 7;
+      }
+      *o++ = (unsigned char)x;
+    }
+    memset(o, 0, pad8(bytes) - bytes);
+  }
+  w->at += pad8(bytes);
+}
+
+void gb_wire_varints(gb_wire *w, const int64_t *v, int64_t n) { put_varints(w, v, NULL, n); }
+
+void gb_wire_deltas(gb_wire *w, const int32_t *v, int64_t n) { put_varints(w, NULL, v, n); }
+
+tsr_status gb_wire_get_deltas(gb_wire *r, int32_t *v, int64_t n, int64_t *scratch) {
+  TSR_TRY(gb_wire_get_varints(r, scratch, n));
+  int64_t x = 0;
+  for (int64_t i = 0; i < n; i++) {
+    uint64_t z = (uint64_t)scratch[i];
+    x += z & 1 ? -(int64_t)((z + 1) >> 1) : (int64_t)(z >> 1);
+    TSR_CHECK(x >= INT32_MIN && x <= INT32_MAX, TSR_EMPI, "%s: malformed numbers from another rank",
+              fn);
+    v[i] = (int32_t)x;
+  }
+  return TSR_OK;
+}
+
+tsr_status gb_wire_get_varints(gb_wire *r, int64_t *v, int64_t n) {
+  int64_t bytes = 0;
+  TSR_TRY(gb_wire_get_i64(r, &bytes));
+  TSR_CHECK(bytes >= 0 && r->at <= r->end && pad8((uint64_t)bytes) <= r->end - r->at, TSR_EMPI,
+            "%s: a message from another rank is shorter than its contents say", fn);
+  const unsigned char *p = r->buf + r->at, *e = p + bytes;
+  for (int64_t i = 0; i < n; i++) {
+    uint64_t x = 0;
+    unsigned shift = 0;
+    for (;;) {
+      TSR_CHECK(p < e && shift < 64, TSR_EMPI, "%s: malformed numbers from another rank", fn);
+      unsigned char b = *p++;
+      x |= (uint64_t)(b & 0x7f) << shift;
+      shift += 7;
+      if (!(b & 0x80))
+        break;
+    }
+    TSR_CHECK(x <= (uint64_t)INT64_MAX, TSR_EMPI, "%s: malformed numbers from another rank", fn);
+    v[i] = (int64_t)x;
+  }
+  TSR_CHECK(p == e, TSR_EMPI, "%s: malformed numbers from another rank", fn);
+  r->at += pad8((uint64_t)bytes);
+  return TSR_OK;
 }
 
 tsr_status gb_wire_read_col(tsr_ctx *ctx, gb_wire *r, tsr_type type, gb_col *out) {

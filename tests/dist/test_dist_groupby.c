@@ -10,7 +10,13 @@
  * the shuffle by bucket), skew, inputs where a rank owns no rows, empty
  * inputs; every rank sends bytes when every rank owns rows; a failure on
  * one rank (its memory limit) is every rank's failure; distinct and
- * describe, which are group-bys, give the one-rank results. */
+ * describe, which are group-bys, give the one-rank results.  Holistic
+ * aggregates (median, quantiles, nunique, largest/smallest: their values
+ * shuffled by bucket with the states) over every type they take, with
+ * NaN, -0.0 and ties, many and few groups, no keys, skew; their shuffle
+ * moves fewer bytes than an all-gather of the values would; a failure in
+ * their phase on one rank is every rank's failure. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,7 +141,7 @@ static void test_dist_groupby__few_groups(void **state) {
   const char *k3[3] = {"c12", "c0", "c5"}; /* dict, bool (nulls), uint8 */
   check(&fr, 3, k3, NDEC, decomposable, TSR_GROUP_SORTED, true);
   check(&fr, 0, NULL, NDEC, decomposable, TSR_GROUP_FIRST_SEEN, true); /* one group */
-  /* Holistic aggregates ship the values they read. */
+  /* Holistic aggregates ship the values they read, by bucket. */
   check(&fr, 1, k1, 5, holistic, TSR_GROUP_SORTED, true);
   const char *kd[1] = {"c12"};
   check(&fr, 1, kd, 2, per_value, TSR_GROUP_FIRST_SEEN, true);
@@ -160,7 +166,7 @@ static void test_dist_groupby__shuffle(void **state) {
   check(&fr, 3, k3, NDEC, decomposable, TSR_GROUP_FIRST_SEEN, true);
   const char *kf[2] = {"c9", "c14"}; /* float32, timestamp: every row its own group */
   check(&fr, 2, kf, 4, decomposable, TSR_GROUP_SORTED, true);
-  /* Holistic aggregates are all-gathered even so. */
+  /* Holistic aggregates: their values by bucket with the states. */
   check(&fr, 1, ks, 5, holistic, TSR_GROUP_FIRST_SEEN, true);
   tsr__groupby_set_gather_max(-1);
   frames_free(&fr);
@@ -204,7 +210,8 @@ static void test_dist_groupby__idle_ranks(void **state) {
     tsr__groupby_set_gather_max(forced ? 0 : -1);
     check(&fr, 1, k1, NDEC, decomposable, TSR_GROUP_SORTED, false);
   }
-  check(&fr, 1, k1, 5, holistic, TSR_GROUP_FIRST_SEEN, false); /* all-gathered either way */
+  check(&fr, 1, k1, 5, holistic, TSR_GROUP_FIRST_SEEN, false);   /* shuffled either way */
+  check(&fr, 0, NULL, 5, holistic, TSR_GROUP_FIRST_SEEN, false); /* all to rank 0 */
   frames_free(&fr);
   /* No rows: with keys no groups, without keys one group of nothing. */
   ref_frame_columns(&ref, 0, 0, cd);
@@ -266,7 +273,7 @@ static void test_dist_groupby__one_rank_fails(void **state) {
   const char *k1[1] = {"c11"};
   for (int forced = 0; forced < 2; forced++) {
     tsr__groupby_set_gather_max(forced ? 0 : -1);
-    for (int hol = 0; hol < 2 - forced; hol++) { /* holistic: all-gathered either way */
+    for (int hol = 0; hol < 2 - forced; hol++) { /* holistic: shuffled either way */
       tsr_memory_stats m;
       assert_ok(tsr_ctx_memory_stats(dist_ctx, &m));
       if (rank == nranks - 1)
@@ -290,6 +297,170 @@ static void test_dist_groupby__one_rank_fails(void **state) {
   ref_frame_free(&ref);
 }
 
+/* make_ref, with floats (c9, c10) that are often NaN, -0.0, 0.0 or a tie. */
+static void make_hol_ref(ref_frame *ref, int64_t n, int mod, bool skew, uint64_t seed) {
+  make_ref(ref, n, mod, skew, seed);
+  static const double fv[8] = {NAN, -0.0, 0.0, 1.5, -2.25, 1e300, 1.5, -0.0};
+  double *d = (double *)ref->cols[TSR_COL_FLOAT64].values;
+  float *f = (float *)ref->cols[TSR_COL_FLOAT32].values;
+  uint64_t s = seed * 7 + 1;
+  for (int64_t i = 0; i < n; i++) {
+    if (fu_rand(&s) % 3 == 0)
+      d[i] = fv[fu_rand(&s) % 8];
+    if (fu_rand(&s) % 3 == 0)
+      f[i] = (float)fv[fu_rand(&s) % 8]; /* 1e300: inf */
+  }
+}
+
+/* Every holistic aggregate over the types it takes (with two decomposable
+ * ones, merged beside them). */
+static const tsr_agg hol_all[] = {
+    {.op = TSR_AGG_MEDIAN, .column = "c10", .name = "h0"},
+    {.op = TSR_AGG_QUANTILE, .column = "c10", .q = 0.25, .name = "h1"},
+    {.op = TSR_AGG_QUANTILE, .column = "c10", .q = 1, .name = "h2"},
+    {.op = TSR_AGG_QUANTILE, .column = "c9", .q = 0.9, .name = "h3"},
+    {.op = TSR_AGG_QUANTILE, .column = "c1", .q = 0, .name = "h4"},
+    {.op = TSR_AGG_QUANTILE, .column = "c4", .q = 0.7, .name = "h5"},
+    {.op = TSR_AGG_MEDIAN, .column = "c7", .name = "h6"},
+    {.op = TSR_AGG_MEDIAN, .column = "c13", .name = "h7"},
+    {.op = TSR_AGG_QUANTILE, .column = "c14", .q = 0.75, .name = "h8"},
+    {.op = TSR_AGG_NUNIQUE, .column = "c10", .name = "h9"},
+    {.op = TSR_AGG_NUNIQUE, .column = "c9", .name = "h10"},
+    {.op = TSR_AGG_NUNIQUE, .column = "c11", .name = "h11"},
+    {.op = TSR_AGG_NUNIQUE, .column = "c12", .name = "h12"},
+    {.op = TSR_AGG_NUNIQUE, .column = "c0", .name = "h13"},
+    {.op = TSR_AGG_NUNIQUE, .column = "c1", .name = "h14"},
+    {.op = TSR_AGG_COUNT_ALL, .name = "h15"},
+    {.op = TSR_AGG_VAR, .column = "c10", .ddof = 1, .name = "h16"},
+};
+#define NHOL ((int)(sizeof hol_all / sizeof *hol_all))
+
+/* Largest/smallest (one row per value; every aggregate with the same n). */
+static const tsr_agg top_num[] = {
+    {.op = TSR_AGG_LARGEST, .column = "c10", .n = 3, .name = "t0"},
+    {.op = TSR_AGG_SMALLEST, .column = "c10", .n = 3, .name = "t1"},
+    {.op = TSR_AGG_LARGEST, .column = "c1", .n = 3, .name = "t2"}, /* int8: ties */
+    {.op = TSR_AGG_SMALLEST, .column = "c9", .n = 3, .name = "t3"},
+};
+static const tsr_agg top_str[] = {
+    {.op = TSR_AGG_LARGEST, .column = "c11", .n = 2, .name = "t0"},
+    {.op = TSR_AGG_SMALLEST, .column = "c11", .n = 2, .name = "t1"},
+    {.op = TSR_AGG_LARGEST, .column = "c12", .n = 2, .name = "t2"},
+    {.op = TSR_AGG_SMALLEST, .column = "c0", .n = 2, .name = "t3"},
+};
+
+/* Holistic aggregates with many groups, few, string and dictionary keys,
+ * no keys, skew: all the one-rank results. */
+static void test_dist_groupby__holistic(void **state) {
+  (void)state;
+  for (int shape = 0; shape < 3; shape++) { /* many groups, few, skew */
+    ref_frame ref;
+    make_hol_ref(&ref, 2000, shape == 1 ? 40 : 500, shape == 2, 21 + (uint64_t)shape);
+    frames fr;
+    frames_make(&ref, 24, &fr);
+    const char *k1[1] = {"c3"};
+    check(&fr, 1, k1, NHOL, hol_all, shape == 1 ? TSR_GROUP_SORTED : TSR_GROUP_FIRST_SEEN, true);
+    if (shape == 0) {
+      check(&fr, 1, k1, 4, top_num, TSR_GROUP_SORTED, true);
+      const char *ks[1] = {"c11"}; /* string keys, long ones out of line, nulls */
+      check(&fr, 1, ks, 4, top_str, TSR_GROUP_FIRST_SEEN, true);
+    } else if (shape == 1) {
+      const char *kd[2] = {"c12", "c0"}; /* dictionary and bool keys, nulls */
+      check(&fr, 2, kd, 4, top_num, TSR_GROUP_FIRST_SEEN, true);
+      check(&fr, 0, NULL, NHOL, hol_all, TSR_GROUP_FIRST_SEEN, true); /* no keys: to rank 0 */
+      check(&fr, 0, NULL, 4, top_str, TSR_GROUP_FIRST_SEEN, true);
+    } else {
+      check(&fr, 1, k1, 4, top_num, TSR_GROUP_FIRST_SEEN, true);
+    }
+    frames_free(&fr);
+    ref_frame_free(&ref);
+  }
+}
+
+/* The values go to their bucket's rank only: fewer bytes than the
+ * all-gather of every value (P - 1 times them) would move. */
+static void test_dist_groupby__holistic_bytes(void **state) {
+  (void)state;
+  if (nranks == 1)
+    skip();
+  ref_frame ref;
+  make_hol_ref(&ref, 20000, 100, false, 31);
+  for (int64_t i = 0; i < ref.n; i++) /* no nulls: every value travels */
+    ref.cols[TSR_COL_FLOAT64].valid[i] = 1;
+  frames fr; /* 8 chunks of 2500 rows */
+  tsr_column_data *cd = calloc((size_t)ref.ncols + 1, sizeof *cd);
+  ref_frame_columns(&ref, 0, ref.n, cd);
+  assert_ok(tsr_frame_from_columns(dist_ctx, ref.ncols, cd, 2500, TSR_BUFFER_ADOPT, fu_free_fn,
+                                   NULL, &fr.fd));
+  ref_frame_columns(&ref, 0, ref.n, cd);
+  assert_ok(tsr_frame_from_columns(local_ctx, ref.ncols, cd, 2500, TSR_BUFFER_ADOPT, fu_free_fn,
+                                   NULL, &fr.fl));
+  free(cd);
+  const char *k1[1] = {"c3"};
+  const tsr_agg med[1] = {{.op = TSR_AGG_MEDIAN, .column = "c10"}};
+  tsr_exchange_stats before, after;
+  assert_ok(tsr_ctx_exchange_stats(dist_ctx, &before));
+  tsr_frame *g = NULL;
+  assert_ok(tsr_frame_groupby(fr.fd, 1, k1, 1, med, NULL, &g));
+  assert_ok(tsr_ctx_exchange_stats(dist_ctx, &after));
+  tsr_frame_destroy(&g);
+  check(&fr, 1, k1, 1, med, TSR_GROUP_FIRST_SEEN, true);
+  unsigned long long sent = after.bytes_sent - before.bytes_sent, total = 0;
+  MPI_Allreduce(&sent, &total, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+  uint64_t values = 0;
+  for (int64_t i = 0; i < ref.n; i++)
+    values += ref.cols[TSR_COL_FLOAT64].valid[i] ? 8 : 0;
+  /* A shuffle sends about (P - 1) / P of them (those whose bucket another
+   * rank owns), with their keys and a few bytes a local group. */
+  uint64_t gather = (uint64_t)(nranks - 1) * values;
+  if (total * (uint64_t)nranks * 10 > gather * 13)
+    fail_msg("%llu bytes sent in all: more than 1.3 x (P - 1) / P of the %llu an all-gather of "
+             "the values would send",
+             total, (unsigned long long)gather);
+  frames_free(&fr);
+  ref_frame_free(&ref);
+}
+
+/* An allocation of the last rank fails while the holistic aggregates are
+ * computed (after the shuffle): every rank returns that failure. */
+static void test_dist_groupby__holistic_fails(void **state) {
+  (void)state;
+  if (nranks == 1)
+    skip();
+  ref_frame ref;
+  make_hol_ref(&ref, 2000, 500, false, 41);
+  frames fr;
+  frames_make(&ref, 24, &fr);
+  const char *k1[1] = {"c3"};
+  /* Where the phase begins, in this rank's allocations. */
+  tsr_memory_stats m;
+  assert_ok(tsr_ctx_memory_stats(dist_ctx, &m));
+  tsr_frame *g = NULL;
+  assert_ok(tsr_frame_groupby(fr.fd, 1, k1, NHOL, hol_all, NULL, &g));
+  tsr_frame_destroy(&g);
+  uint64_t b, e;
+  tsr__groupby_holistic_marks(&b, &e);
+  assert_true(e > b + 2);
+  /* The phase's first allocation, one in the middle (in its tasks), its last. */
+  uint64_t at[3] = {b + 1, (b + e) / 2, e};
+  for (int j = 0; j < 3; j++) {
+    if (rank == nranks - 1)
+      assert_ok(tsr_ctx_set_fail_allocation(dist_ctx, at[j] - m.allocations));
+    tsr_status st = tsr_frame_groupby(fr.fd, 1, k1, NHOL, hol_all, NULL, &g);
+    assert_ok(tsr_ctx_set_fail_allocation(dist_ctx, 0));
+    assert_int_equal(st, TSR_ENOMEM);
+    assert_null(g);
+    char want[32];
+    snprintf(want, sizeof want, "rank %d: ", nranks - 1);
+    if (strncmp(tsr_last_error(), want, strlen(want)) != 0)
+      fail_msg("rank %d: '%s' does not name rank %d", rank, tsr_last_error(), nranks - 1);
+  }
+  /* Everything still works afterwards. */
+  check(&fr, 1, k1, 4, top_num, TSR_GROUP_FIRST_SEEN, true);
+  frames_free(&fr);
+  ref_frame_free(&ref);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dist_groupby__few_groups),
@@ -298,6 +469,9 @@ int main(void) {
       cmocka_unit_test(test_dist_groupby__idle_ranks),
       cmocka_unit_test(test_dist_groupby__built_on_it),
       cmocka_unit_test(test_dist_groupby__one_rank_fails),
+      cmocka_unit_test(test_dist_groupby__holistic),
+      cmocka_unit_test(test_dist_groupby__holistic_bytes),
+      cmocka_unit_test(test_dist_groupby__holistic_fails),
   };
   return DIST_HARNESS_RUN("test_dist_groupby", tests);
 }
