@@ -83,7 +83,7 @@ static tsr_status load_dist(tsr__join *j, int side) {
   const tsr_frame *f = s->f;
   const int64_t nch = s->nchunks;
   const int nc = f->ncols;
-  const bool whole = side == 1;
+  const bool whole = side == 1 && !j->shuffle;
   tsr__dist *d = tsr__dist_get(ctx);
   tsr__lowering *l = NULL;
   bool agreed = false;
@@ -405,6 +405,7 @@ fail:
 }
 
 void tsr__join_dist_free(tsr__join *j) {
+  tsr__join_shuffle_free(j);
   if (j->dd == NULL)
     return;
   tsr_free(j->ctx, j->dd->send);

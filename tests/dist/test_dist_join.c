@@ -26,6 +26,7 @@
 
 #include "dist/dist_harness.h"
 #include "frame/frame_util.h"
+#include "frame/join_impl.h" /* tsr__join_last: the strategy and bytes of the last join */
 
 static const tsr_join_kind kinds[6] = {TSR_JOIN_INNER, TSR_JOIN_LEFT, TSR_JOIN_RIGHT,
                                        TSR_JOIN_FULL,  TSR_JOIN_SEMI, TSR_JOIN_ANTI};
@@ -270,6 +271,10 @@ static void check_join(sides *s, tsr_join_kind kind, int nk) {
   if (sd == TSR_OK) {
     same_on_every_rank(assert_bitwise(jl, jd));
     check_sent(before, s->d[0]);
+    /* Forced to shuffle: the kinds the shuffle does, shuffled. */
+    bool shuffles = kind != TSR_JOIN_RIGHT && kind != TSR_JOIN_FULL;
+    if (nranks > 1 && tsr_ctx_broadcast_join_limit(dist_ctx) == 0)
+      assert_int_equal(tsr__join_last.shuffle, shuffles);
   }
   tsr_frame_destroy(&jd);
   tsr_frame_destroy(&jl);
@@ -414,6 +419,47 @@ static void test_dist_join__one_rank_fails(void **state) {
   sides_free(&s);
 }
 
+/* ---- the shuffle join ------------------------------------------------------------------ */
+
+/* The cases above again with the broadcast limit 0: inner, left, semi and
+ * anti joins shuffle (right and full joins still broadcast), and must give
+ * one rank's result bitwise all the same. */
+static void test_dist_join__shuffle_cases(void **state) {
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, 0));
+  test_dist_join__every_kind(state);
+  test_dist_join__key_types(state);
+  const tsr_type t[1] = {{TSR_COL_INT64, 0}}, f[2] = {{TSR_COL_FLOAT64, 0}, {TSR_COL_DICT, 0}};
+  const int64_t shapes[4][3] = {{0, 200, 0}, {300, 0, 0}, {0, 0, 0}, {9, 150, 5}};
+  for (int i = 0; i < 4; i++) { /* empty sides; a rank owning no left chunk */
+    sides s;
+    sides_make(&s, 1, t, t, shapes[i][0], shapes[i][1], shapes[i][2], false, 141 + (uint64_t)i);
+    for (int k = 0; k < 6; k++)
+      if (kinds[k] != TSR_JOIN_RIGHT && kinds[k] != TSR_JOIN_FULL)
+        check_join(&s, kinds[k], 1);
+    sides_free(&s);
+  }
+  sides s; /* float and dictionary keys together, many duplicates on both sides */
+  sides_make(&s, 2, f, f, 400, 400, 0, false, 151);
+  check_join(&s, TSR_JOIN_INNER, 2);
+  check_join(&s, TSR_JOIN_SEMI, 2);
+  sides_free(&s);
+  test_dist_join__skew(state);
+  /* Skew on both sides, block-cyclic owners. */
+  make_ref(1, t, 5, 12, 900, "lv", true, 161, &s.ref[0]);
+  make_ref(1, t, 5, 12, 700, "rv", true, 162, &s.ref[1]);
+  for (int k = 0; k < 2; k++) {
+    to_frame(dist_ctx, &s.ref[k], 0, 163 + (uint64_t)k, &s.d[k]);
+    to_frame(local_ctx, &s.ref[k], 0, 163 + (uint64_t)k, &s.l[k]);
+  }
+  check_join(&s, TSR_JOIN_LEFT, 1);
+  assert_ok(tsr_ctx_set_owner_block(dist_ctx, 1));
+  check_join(&s, TSR_JOIN_ANTI, 1);
+  check_join(&s, TSR_JOIN_INNER, 1);
+  assert_ok(tsr_ctx_set_owner_block(dist_ctx, 0));
+  sides_free(&s);
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, TSR_BROADCAST_JOIN_AUTO));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dist_join__every_kind),
@@ -422,6 +468,7 @@ int main(void) {
       cmocka_unit_test(test_dist_join__skew),
       cmocka_unit_test(test_dist_join__asof),
       cmocka_unit_test(test_dist_join__one_rank_fails),
+      cmocka_unit_test(test_dist_join__shuffle_cases),
   };
   return DIST_HARNESS_RUN("test_dist_join", tests);
 }
