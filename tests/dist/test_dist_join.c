@@ -460,6 +460,113 @@ static void test_dist_join__shuffle_cases(void **state) {
   assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, TSR_BROADCAST_JOIN_AUTO));
 }
 
+/* Bytes: the shuffle sends at most 1.1 x the least it must (the shipped
+ * columns of the rows whose bucket another rank owns), and the exchange
+ * statistics count it; with equal sides on 3 ranks it moves fewer bytes
+ * than the broadcast join, and the default (by volume) picks it. */
+static void test_dist_join__shuffle_bytes(void **state) {
+  (void)state;
+  if (nranks == 1)
+    skip();
+  const tsr_type t[1] = {{TSR_COL_INT64, 0}};
+  sides s;
+  make_ref(1, t, 0, 3000, 6000, "lv", false, 171, &s.ref[0]);
+  make_ref(1, t, 0, 3000, 6000, "rv", false, 172, &s.ref[1]);
+  for (int k = 0; k < 2; k++) {
+    to_frame(dist_ctx, &s.ref[k], 1000, 0, &s.d[k]);
+    to_frame(local_ctx, &s.ref[k], 1000, 0, &s.l[k]);
+  }
+  const int64_t limits[3] = {INT64_MAX, 0, TSR_BROADCAST_JOIN_AUTO};
+  uint64_t moved[3];
+  for (int i = 0; i < 3; i++) {
+    assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, limits[i]));
+    uint64_t before = sent_bytes();
+    check_join(&s, TSR_JOIN_INNER, 1);
+    uint64_t sent = sent_bytes() - before, all;
+    assert_int_equal(MPI_Allreduce(&sent, &all, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD), 0);
+    moved[i] = all;
+    assert_int_equal(tsr__join_last.shuffle, i == 1 || (i == 2 && nranks >= 3));
+    if (i == 1) {
+      /* This rank's rows: 1/nranks of each side, 8-byte keys and values,
+       * 16-byte views and the long strings' bytes: an upper bound. */
+      assert_true(tsr__join_last.least > 0);
+      assert_true((double)tsr__join_last.sent <= 1.1 * (double)tsr__join_last.least);
+      assert_true(sent >= tsr__join_last.sent + tsr__join_last.returned);
+    }
+  }
+  if (rank == 0)
+    fprintf(stderr, "# %d ranks, equal sides: broadcast moved %llu bytes, shuffle %llu\n", nranks,
+            (unsigned long long)moved[0], (unsigned long long)moved[1]);
+  if (nranks >= 3)
+    assert_true(moved[1] < moved[0]);
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, TSR_BROADCAST_JOIN_AUTO));
+  sides_free(&s);
+}
+
+/* The last rank alone has a memory limit, raised step by step: wherever
+ * the shuffle join fails (loading, shuffling, joining buckets, returning,
+ * assembling, gathering), every rank returns TSR_ENOMEM from that rank. */
+static void test_dist_join__shuffle_fails(void **state) {
+  (void)state;
+  if (nranks == 1)
+    skip();
+  const tsr_type t[1] = {{TSR_COL_STRING, 0}};
+  sides s;
+  sides_make(&s, 1, t, t, 600, 600, 0, false, 181);
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, 0));
+  const char *on[1] = {"k0"};
+  tsr_memory_stats m;
+  assert_ok(tsr_ctx_memory_stats(dist_ctx, &m));
+  int failed = 0, in_shuffle = 0;
+  tsr_status st = TSR_ENOMEM;
+  double extra = 8 << 10; /* bytes over what the last rank holds: 8 KiB, then 25 % more each time */
+  for (int step = 1; step <= 60 && st != TSR_OK; step++, extra *= 1.25) {
+    if (rank == nranks - 1)
+      assert_ok(tsr_ctx_set_memory_limit(dist_ctx, m.current_bytes + (uint64_t)extra));
+    tsr_frame *jd = NULL;
+    st = tsr_frame_join(s.d[0], s.d[1], TSR_JOIN_LEFT, 1, on, NULL, NULL, &jd);
+    same_on_every_rank((uint64_t)st);
+    if (st != TSR_OK) {
+      assert_int_equal(st, TSR_ENOMEM);
+      assert_null(jd);
+      char want[32];
+      snprintf(want, sizeof want, "rank %d: ", nranks - 1);
+      assert_non_null(strstr(tsr_last_error(), want));
+      failed++;
+      in_shuffle += tsr__join_last.shuffle;
+    }
+    tsr_frame_destroy(&jd);
+  }
+  assert_int_equal(st, TSR_OK);
+  assert_true(failed > 0);
+  assert_true(in_shuffle > 0); /* some failed after the shuffle began */
+  if (rank == nranks - 1)
+    assert_ok(tsr_ctx_set_memory_limit(dist_ctx, 0));
+  check_join(&s, TSR_JOIN_SEMI, 1); /* and the context still works */
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, TSR_BROADCAST_JOIN_AUTO));
+  sides_free(&s);
+}
+
+/* A limit that differs between ranks: every rank fails with TSR_EINVAL. */
+static void test_dist_join__limits_differ(void **state) {
+  (void)state;
+  if (nranks == 1)
+    skip();
+  const tsr_type t[1] = {{TSR_COL_INT32, 0}};
+  sides s;
+  sides_make(&s, 1, t, t, 100, 100, 0, false, 191);
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, rank == 0 ? 0 : INT64_MAX));
+  const char *on[1] = {"k0"};
+  tsr_frame *jd = NULL;
+  assert_int_equal(tsr_frame_join(s.d[0], s.d[1], TSR_JOIN_INNER, 1, on, NULL, NULL, &jd),
+                   TSR_EINVAL);
+  assert_null(jd);
+  assert_non_null(strstr(tsr_last_error(), "broadcast join limit"));
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, TSR_BROADCAST_JOIN_AUTO));
+  check_join(&s, TSR_JOIN_INNER, 1);
+  sides_free(&s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dist_join__every_kind),
@@ -469,6 +576,9 @@ int main(void) {
       cmocka_unit_test(test_dist_join__asof),
       cmocka_unit_test(test_dist_join__one_rank_fails),
       cmocka_unit_test(test_dist_join__shuffle_cases),
+      cmocka_unit_test(test_dist_join__shuffle_bytes),
+      cmocka_unit_test(test_dist_join__shuffle_fails),
+      cmocka_unit_test(test_dist_join__limits_differ),
   };
   return DIST_HARNESS_RUN("test_dist_join", tests);
 }
