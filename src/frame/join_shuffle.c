@@ -270,19 +270,28 @@ static bool ref_valid(const tsr__colread *r, uint64_t ref) {
   return r->validity == NULL || tsr__bit_get(r->validity, (int64_t)(ref & 0xffffffffu));
 }
 
+/* Whether column `col` of side s has a null in any chunk. */
+static bool any_nulls(const tsr__sorter *s, int col) {
+  for (int64_t c = 0; c < s->nchunks; c++)
+    if (s->cr[c * s->f->ncols + col].null_count > 0)
+      return true;
+  return false;
+}
+
 /* Bytes column `col` of side s takes on the wire for rows ref[0..n), and
  * the least: values and long strings' bytes. */
 static uint64_t wire_bytes(const tsr__sorter *s, int col, const uint64_t *ref, int64_t n,
                            uint64_t *least) {
   const tsr_type t = s->f->cols[col].type;
   const size_t w = tsr_type_width(t);
+  const bool str = t.id == TSR_COL_STRING, maybe = any_nulls(s, col);
   uint64_t data = 0;
   bool nulls = false;
-  for (int64_t k = 0; k < n; k++) {
+  for (int64_t k = 0; k < n && (str || maybe); k++) {
     const tsr__colread *r = ref_cr(s, col, ref[k]);
     bool v = ref_valid(r, ref[k]);
     nulls |= !v;
-    if (v && t.id == TSR_COL_STRING) {
+    if (v && str) {
       uint32_t len = ((const tsr_string_view *)r->values)[ref[k] & 0xffffffffu].length;
       data += len > 12 ? len : 0;
     }
@@ -296,27 +305,33 @@ static uint64_t wire_pack(const tsr__sorter *s, int col, const uint64_t *ref, in
                           char *dst) {
   const tsr_type t = s->f->cols[col].type;
   const size_t w = tsr_type_width(t);
+  const int nc = s->f->ncols;
+  const tsr__colread *cr = s->cr + col;
   char *vals = dst + 8;
   uint64_t vbytes = A8((uint64_t)n * w);
   bool nulls = false;
-  for (int64_t k = 0; k < n && !nulls; k++)
-    nulls = !ref_valid(ref_cr(s, col, ref[k]), ref[k]);
+  if (any_nulls(s, col))
+    for (int64_t k = 0; k < n && !nulls; k++)
+      nulls = !ref_valid(ref_cr(s, col, ref[k]), ref[k]);
   uint8_t *bits = (uint8_t *)vals + vbytes;
   uint64_t bbytes = nulls ? A8(((uint64_t)n + 7) / 8) : 0;
   char *data = (char *)bits + bbytes;
-  if (nulls)
-    memset(bits, 0, (size_t)bbytes);
   uint64_t used = 0;
-  for (int64_t k = 0; k < n; k++) {
-    const tsr__colread *r = ref_cr(s, col, ref[k]);
-    const int64_t row = (int64_t)(ref[k] & 0xffffffffu);
-    bool v = ref_valid(r, ref[k]);
-    if (nulls && v)
-      bits[k >> 3] |= (uint8_t)(1u << (k & 7));
-    if (t.id == TSR_COL_STRING) {
+  if (nulls) {
+    memset(bits, 0, (size_t)bbytes);
+    for (int64_t k = 0; k < n; k++)
+      if (ref_valid(ref_cr(s, col, ref[k]), ref[k]))
+        bits[k >> 3] |= (uint8_t)(1u << (k & 7));
+  }
+#define ROW(k) (ref[k] & 0xffffffffu)
+#define CR(k) (&cr[(int64_t)(ref[k] >> 32) * nc])
+  if (t.id == TSR_COL_STRING) {
+    tsr_string_view *dv = (tsr_string_view *)vals;
+    for (int64_t k = 0; k < n; k++) {
+      const tsr__colread *r = CR(k);
       tsr_string_view sv;
-      if (v) {
-        sv = ((const tsr_string_view *)r->values)[row];
+      if (ref_valid(r, ref[k])) {
+        sv = ((const tsr_string_view *)r->values)[ROW(k)];
         if (sv.length > 12) {
           memcpy(data + used, r->data + sv.u.ref.offset, sv.length);
           sv.u.ref.offset = (uint32_t)used;
@@ -325,11 +340,30 @@ static uint64_t wire_pack(const tsr__sorter *s, int col, const uint64_t *ref, in
       } else {
         memset(&sv, 0, sizeof sv);
       }
-      memcpy(vals + (size_t)k * w, &sv, sizeof sv);
-    } else {
-      memcpy(vals + (size_t)k * w, (const char *)r->values + (size_t)row * w, w);
+      dv[k] = sv;
+    }
+  } else {
+    switch (w) {
+#define COPY(W, T)                               \
+  case W: {                                      \
+    T *d = (T *)vals;                            \
+    for (int64_t k = 0; k < n; k++)              \
+      d[k] = ((const T *)CR(k)->values)[ROW(k)]; \
+    break;                                       \
+  }
+      COPY(1, uint8_t)
+      COPY(2, uint16_t)
+      COPY(4, uint32_t)
+      COPY(8, uint64_t)
+#undef COPY
+    default:
+      for (int64_t k = 0; k < n; k++)
+        memcpy(vals + (size_t)k * w, (const char *)CR(k)->values + (size_t)ROW(k) * w, w);
+      break;
     }
   }
+#undef ROW
+#undef CR
   memset(vals + (size_t)n * w, 0, (size_t)(vbytes - (uint64_t)n * w));
   memset(data + used, 0, (size_t)(A8(used) - used));
   uint64_t word = used | (nulls ? HAS_VALIDITY : 0);
