@@ -617,6 +617,7 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
   bool bucket = false, talked = false;
   int *rout = NULL, nrout = 0; /* the right's result columns */
   uint64_t sent = 0, least = 0, returned = 0;
+  double t[6] = {tsr__now(), 0, 0, 0, 0, 0}; /* the steps' ends, for the trace */
   tsr_status status = TSR_OK;
   memset(dh, 0, sizeof dh);
   memset(&b, 0, sizeof b);
@@ -693,6 +694,7 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
   status = tsr_ctx_agree(ctx, status);
   if (status != TSR_OK)
     goto fail;
+  t[1] = tsr__now();
   TSR__TRY_GOTO(status, tsr__dist_exchange_counts(d, scount, rcount));
   {
     uint64_t total = 0;
@@ -704,9 +706,11 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
     TSR__TRY_GOTO(status, tsr__dist_alltoallv(d, send, soff, scount, in, rcount));
     tsr_free(ctx, send);
     send = NULL;
+    t[2] = tsr__now();
     /* The bucket owner's join. */
     bucket = true;
     TSR__TRY_GOTO(status, bucket_join(j, frames, nch, in, total, &b));
+    t[3] = tsr__now();
   }
   /* Back to each left chunk's owner: counts per row, the matched right rows. */
   memset(scount, 0, (size_t)P * sizeof *scount);
@@ -812,15 +816,19 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
       sorter_starts(rs);
   }
   /* Each left chunk's owner: the one-rank probe's pairs. */
+  t[4] = tsr__now();
   status = tsr__join_run(j, status, "frame_join_assemble", assemble_kernel, nl);
+  t[5] = tsr__now();
   tsr__join_last.sent = sent;
   tsr__join_last.least = least;
   tsr__join_last.returned = returned;
   if (getenv("TESSERA_JOIN_TRACE") != NULL && *getenv("TESSERA_JOIN_TRACE") == '1')
     fprintf(stderr,
             "tessera join trace: rank %d: shuffle join, sent %llu bytes (least %llu), "
-            "returned %llu bytes\n",
-            me, (unsigned long long)sent, (unsigned long long)least, (unsigned long long)returned);
+            "returned %llu bytes; seconds: route and pack %.3f, shuffle %.3f, bucket join %.3f, "
+            "return %.3f, assemble %.3f\n",
+            me, (unsigned long long)sent, (unsigned long long)least, (unsigned long long)returned,
+            t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[3], t[5] - t[4]);
   goto done;
 fail:
   if (!talked) /* as the other ranks, before their exchange */
