@@ -1,6 +1,8 @@
 /* join_dist.c — tsr_frame_join and tsr_frame_join_asof across MPI ranks
  * (docs/frames.md, "Joins"; docs/scaling.md, "Frames across ranks"): a
- * broadcast join.
+ * broadcast join.  (The shuffle join, join_shuffle.c, shares the loading,
+ * the sharing of counts and the output below; its right side is loaded in
+ * the chunks this rank owns only.)
  *
  * Every rank builds the same frames (SPMD).  The right (build) side is
  * computed whole on every rank (one copy task per chunk that every rank

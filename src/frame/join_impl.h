@@ -17,8 +17,10 @@
  * follow left chunks (then, for right and full joins, one per right chunk
  * for its unmatched rows), so nothing depends on the thread count.  Under
  * MPI each rank holds the right side whole and the left chunks it owns,
- * probes those, and the output chunks are all-gathered (join_dist.c), so
- * nothing depends on the rank count either. */
+ * probes those, and the output chunks are all-gathered (join_dist.c), or,
+ * for a large right side, both sides' rows go to their key's bucket owner,
+ * which probes them, and the matches come back to the left chunks' owners
+ * (join_shuffle.c); so nothing depends on the rank count either. */
 #ifndef TSR_FRAME_JOIN_IMPL_H
 #define TSR_FRAME_JOIN_IMPL_H
 
