@@ -124,7 +124,10 @@ typedef enum tsr_log_level {
  *   memory limit  TESSERA_MEMORY_LIMIT (a size, see tsr_parse_bytes), else none;
  *   chunk bytes   TESSERA_CHUNK_BYTES, else 128 MiB;
  *   log level     TESSERA_LOG = off|error|warn|info|debug, else warn;
- *   executor      TESSERA_EXECUTOR = omp|serial, else omp.
+ *   executor      TESSERA_EXECUTOR = omp|serial, else omp;
+ *   broadcast join limit  TESSERA_BROADCAST_JOIN_LIMIT = a size (see
+ *                 tsr_parse_bytes) or "auto", else auto (see
+ *                 tsr_ctx_set_broadcast_join_limit).
  * A malformed variable is TSR_EINVAL with a message naming it.  The caller
  * owns *out and frees it with tsr_ctx_destroy(). */
 TSR_API TSR_NODISCARD tsr_status tsr_ctx_create(tsr_ctx **out);
@@ -139,6 +142,19 @@ TSR_API TSR_NODISCARD tsr_status tsr_ctx_set_memory_limit(tsr_ctx *ctx, uint64_t
 TSR_API TSR_NODISCARD tsr_status tsr_ctx_set_chunk_bytes(tsr_ctx *ctx, uint64_t bytes);
 TSR_API TSR_NODISCARD tsr_status tsr_ctx_set_log_level(tsr_ctx *ctx, tsr_log_level level);
 TSR_API TSR_NODISCARD tsr_status tsr_ctx_set_executor(tsr_ctx *ctx, tsr_executor executor);
+/* How tsr_frame_join picks its strategy on several MPI ranks (docs/frames.md,
+ * "Joins"; docs/scaling.md 4.2).  A broadcast join gives every rank the right
+ * side whole; a shuffle join sends both sides' rows to the rank owning their
+ * key's hash bucket.  bytes >= 0: broadcast when the right side's needed
+ * columns (keys and the columns the result takes from it) take at most
+ * `bytes` bytes, else shuffle; so 0 always shuffles and INT64_MAX always
+ * broadcasts.  bytes < 0 (the default, TSR_BROADCAST_JOIN_AUTO): by volume,
+ * broadcast when it moves no more bytes than the shuffle would.  Right and
+ * full joins and as-of joins always broadcast.  Every rank must set the same
+ * value (a join fails with TSR_EINVAL otherwise).  Not thread-safe against
+ * joins running on the context; TSR_EINVAL for a NULL ctx. */
+#define TSR_BROADCAST_JOIN_AUTO (-1)
+TSR_API TSR_NODISCARD tsr_status tsr_ctx_set_broadcast_join_limit(tsr_ctx *ctx, int64_t bytes);
 
 /* Getters; a NULL ctx gives 0. */
 TSR_API int tsr_ctx_threads(const tsr_ctx *ctx);
@@ -146,6 +162,8 @@ TSR_API uint64_t tsr_ctx_memory_limit(const tsr_ctx *ctx);
 TSR_API uint64_t tsr_ctx_chunk_bytes(const tsr_ctx *ctx);
 TSR_API tsr_log_level tsr_ctx_log_level(const tsr_ctx *ctx);
 TSR_API tsr_executor tsr_ctx_executor(const tsr_ctx *ctx);
+/* The broadcast join limit (TSR_BROADCAST_JOIN_AUTO for a NULL ctx). */
+TSR_API int64_t tsr_ctx_broadcast_join_limit(const tsr_ctx *ctx);
 
 /* Parses a byte size the way Dask does: a number with an optional unit,
  * case-insensitive, optional space: "512MB", "2GiB", "1.5G", "100 kB",

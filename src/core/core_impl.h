@@ -70,6 +70,7 @@ struct tsr_ctx {
   uint64_t chunk_bytes;
   tsr_log_level log_level;
   tsr_executor executor;
+  int64_t broadcast_join_limit; /* < 0: by volume (tsr_ctx_set_broadcast_join_limit) */
   /* The distribution state (dist/), made on first use; core only frees it. */
   void *dist;
   void (*dist_free)(void *dist);

@@ -204,6 +204,25 @@ static tsr_status executor_from_env(tsr_executor *executor) {
   return TSR_OK;
 }
 
+/* TESSERA_BROADCAST_JOIN_LIMIT: "auto" (by volume) or a size. */
+static tsr_status join_limit_from_env(int64_t *limit) {
+  const char *v = getenv("TESSERA_BROADCAST_JOIN_LIMIT");
+  if (v == NULL || *v == '\0')
+    return TSR_OK;
+  if (strcasecmp(v, "auto") == 0) {
+    *limit = TSR_BROADCAST_JOIN_AUTO;
+    return TSR_OK;
+  }
+  uint64_t bytes;
+  if (tsr_parse_bytes(v, &bytes) != TSR_OK)
+    return tsr_error_set(TSR_EINVAL,
+                         "TESSERA_BROADCAST_JOIN_LIMIT='%s': use a size such as 0, 64MiB or 2GB "
+                         "(the right side's bytes up to which a join broadcasts it) or auto",
+                         v);
+  *limit = bytes > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)bytes;
+  return TSR_OK;
+}
+
 /* The variables the distribution layer and the spiller read later, checked
  * here so that a bad value fails tsr_ctx_create on the rank that has it
  * (a context is then still possible without it: see the CLI). */
@@ -251,6 +270,7 @@ tsr_status tsr_ctx_create(tsr_ctx **out) {
   uint64_t limit = 0, chunk_bytes = TSR_DEFAULT_CHUNK_BYTES;
   tsr_log_level level = TSR_LOG_WARN;
   tsr_executor executor = TSR_EXECUTOR_OMP;
+  int64_t join_limit = TSR_BROADCAST_JOIN_AUTO;
   TSR_TRY(threads_from_env(&threads));
   TSR_TRY(size_from_env("TESSERA_MEMORY_LIMIT", &limit));
   TSR_TRY(size_from_env("TESSERA_CHUNK_BYTES", &chunk_bytes));
@@ -258,6 +278,7 @@ tsr_status tsr_ctx_create(tsr_ctx **out) {
             getenv("TESSERA_CHUNK_BYTES"));
   TSR_TRY(log_level_from_env(&level));
   TSR_TRY(executor_from_env(&executor));
+  TSR_TRY(join_limit_from_env(&join_limit));
   TSR_TRY(check_other_env());
   tsr_ctx *ctx = calloc(1, sizeof *ctx);
   TSR_CHECK(ctx != NULL, TSR_ENOMEM, "out of memory creating a context");
@@ -267,6 +288,7 @@ tsr_status tsr_ctx_create(tsr_ctx **out) {
   ctx->chunk_bytes = chunk_bytes;
   ctx->log_level = level;
   ctx->executor = executor;
+  ctx->broadcast_join_limit = join_limit;
   *out = ctx;
   return TSR_OK;
 }
@@ -322,6 +344,16 @@ tsr_status tsr_ctx_set_executor(tsr_ctx *ctx, tsr_executor executor) {
             "tsr_ctx_set_executor: executor = %d is not a tsr_executor", (int)executor);
   ctx->executor = executor;
   return TSR_OK;
+}
+
+tsr_status tsr_ctx_set_broadcast_join_limit(tsr_ctx *ctx, int64_t bytes) {
+  TSR_CHECK(ctx != NULL, TSR_EINVAL, "tsr_ctx_set_broadcast_join_limit: ctx is NULL");
+  ctx->broadcast_join_limit = bytes < 0 ? TSR_BROADCAST_JOIN_AUTO : bytes;
+  return TSR_OK;
+}
+
+int64_t tsr_ctx_broadcast_join_limit(const tsr_ctx *ctx) {
+  return ctx ? ctx->broadcast_join_limit : TSR_BROADCAST_JOIN_AUTO;
 }
 
 int tsr_ctx_threads(const tsr_ctx *ctx) { return ctx ? ctx->threads : 0; }

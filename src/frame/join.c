@@ -718,15 +718,21 @@ tsr_status tsr__join_memory(tsr_frame *left, tsr_frame *right, tsr_join_kind kin
   STEP(tsr__join_side_create(&j, 1, right));
   STEP(make_layout(&j, sl, sr, &L));
   STEP(tsr__join_dist_check(&j));
+  STEP(tsr__join_dist_choose(&j));
   for (int s = 0; s < 2; s++) {
     STEP(tsr__join_side_load(&j, s));
     STEP(check_rows(&j));
   }
-  STEP(tsr__join_keys_prepare(&j));
-  STEP(tsr__join_keys_encode(&j));
-  STEP(tsr__join_build(&j));
-  STEP(probe_arrays(&j));
-  STEP(tsr__join_probe(&j));
+  if (j.shuffle) { /* keys, table and probe on the rank owning each key's bucket */
+    STEP(probe_arrays(&j));
+    STEP(tsr__join_shuffle(&j));
+  } else {
+    STEP(tsr__join_keys_prepare(&j));
+    STEP(tsr__join_keys_encode(&j));
+    STEP(tsr__join_build(&j));
+    STEP(probe_arrays(&j));
+    STEP(tsr__join_probe(&j));
+  }
   STEP(tsr__join_dist_share(&j));
   STEP(output(&j, &L, out));
 fail:

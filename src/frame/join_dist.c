@@ -1,6 +1,8 @@
 /* join_dist.c — tsr_frame_join and tsr_frame_join_asof across MPI ranks
  * (docs/frames.md, "Joins"; docs/scaling.md, "Frames across ranks"): a
- * broadcast join.
+ * broadcast join.  (The shuffle join, join_shuffle.c, shares the loading,
+ * the sharing of counts and the output below; its right side is loaded in
+ * the chunks this rank owns only.)
  *
  * Every rank builds the same frames (SPMD).  The right (build) side is
  * computed whole on every rank (one copy task per chunk that every rank
@@ -83,7 +85,7 @@ static tsr_status load_dist(tsr__join *j, int side) {
   const tsr_frame *f = s->f;
   const int64_t nch = s->nchunks;
   const int nc = f->ncols;
-  const bool whole = side == 1;
+  const bool whole = side == 1 && !j->shuffle;
   tsr__dist *d = tsr__dist_get(ctx);
   tsr__lowering *l = NULL;
   bool agreed = false;
@@ -405,6 +407,7 @@ fail:
 }
 
 void tsr__join_dist_free(tsr__join *j) {
+  tsr__join_shuffle_free(j);
   if (j->dd == NULL)
     return;
   tsr_free(j->ctx, j->dd->send);

@@ -17,8 +17,10 @@
  * follow left chunks (then, for right and full joins, one per right chunk
  * for its unmatched rows), so nothing depends on the thread count.  Under
  * MPI each rank holds the right side whole and the left chunks it owns,
- * probes those, and the output chunks are all-gathered (join_dist.c), so
- * nothing depends on the rank count either. */
+ * probes those, and the output chunks are all-gathered (join_dist.c), or,
+ * for a large right side, both sides' rows go to their key's bucket owner,
+ * which probes them, and the matches come back to the left chunks' owners
+ * (join_shuffle.c); so nothing depends on the rank count either. */
 #ifndef TSR_FRAME_JOIN_IMPL_H
 #define TSR_FRAME_JOIN_IMPL_H
 
@@ -64,7 +66,9 @@ typedef struct tsr__join {
   const char *fn;
   tsr_join_kind kind;
   bool dist;             /* several MPI ranks (join_dist.c) */
+  bool shuffle;          /* dist: a shuffle join (join_shuffle.c), else a broadcast join */
   struct tsr__jdist *dd; /* dist: the output gather's state */
+  struct tsr__jshuf *sh; /* shuffle: what the output reads (freed by tsr__join_dist_free) */
   tsr__sorter *side[2]; /* loaded: cr, rows, row_start, total */
   int nkeys;
   tsr__jkey *keys;
@@ -177,6 +181,31 @@ tsr_status tsr__join_dist_output(tsr__join *j, const tsr__expr *node, int64_t no
                                  const int64_t *rows, const int64_t *data_cap, int ncols,
                                  const tsr__col *cols, tsr_frame **out);
 void tsr__join_dist_free(tsr__join *j);
+
+/* join_shuffle.c: the shuffle join (docs/scaling.md 4.2).
+ * tsr__join_dist_choose (collective, before the sides load): sets j->shuffle
+ * from the context's broadcast join limit, or by volume; TSR_EINVAL when the
+ * ranks chose differently.  Never for as-of, right or full joins.
+ * tsr__join_shuffle (collective, after both sides loaded their own chunks
+ * and probe_arrays): the left's keys and the right's needed columns go to
+ * the rank owning their key's bucket, which joins them; per left row, the
+ * match counts and the matched right rows' columns come back to the left
+ * chunk's owner, which fills npairs, lrow, rref and str_bytes of its chunks
+ * as one rank's probe would, with j->side[1] replaced by those returned
+ * rows (chunk c * P + p: from rank p for left chunk c).  The output then
+ * runs as in the broadcast join. */
+tsr_status tsr__join_dist_choose(tsr__join *j);
+tsr_status tsr__join_shuffle(tsr__join *j);
+void tsr__join_shuffle_free(tsr__join *j);
+/* What the last distributed join on this process moved (for the tests and
+ * TESSERA_JOIN_TRACE=1): its strategy; the bytes the shuffle sent to other
+ * ranks and the least it could (the shipped columns' values and string
+ * bytes of the rows whose bucket another rank owns); the bytes sent back. */
+typedef struct tsr__join_diag {
+  bool shuffle;
+  uint64_t sent, least, returned;
+} tsr__join_diag;
+extern tsr__join_diag tsr__join_last;
 /* join.c: output chunk c of the join's output node into out (bytes bytes). */
 tsr_status tsr__join_gather_chunk(const tsr__expr *node, int64_t c, void *out, size_t bytes);
 

@@ -222,7 +222,8 @@ tsr_status tsr__xfer_init(tsr__run *run) {
         mark[p] = -1;
     }
   }
-  x->dest_off[n] = (uint32_t)n_dests;
+  if (status == TSR_OK) /* dest_off may have failed to allocate */
+    x->dest_off[n] = (uint32_t)n_dests;
   tsr_free(ctx, mark);
   TSR_TRY(status);
 

@@ -16,6 +16,7 @@ static void clear_env(void) {
   unsetenv("TESSERA_OWNER_BLOCK");
   unsetenv("TESSERA_SPILL_DIR");
   unsetenv("TESSERA_SHARE_INTERMEDIATES");
+  unsetenv("TESSERA_BROADCAST_JOIN_LIMIT");
 }
 
 static void test_ctx__parse_bytes(void **state) {
@@ -92,7 +93,9 @@ static void test_ctx__environment_defaults(void **state) {
   setenv("TESSERA_CHUNK_BYTES", "64MiB", 1);
   setenv("TESSERA_LOG", "DEBUG", 1);
   setenv("TESSERA_EXECUTOR", "serial", 1);
+  setenv("TESSERA_BROADCAST_JOIN_LIMIT", "64MiB", 1);
   assert_ok(tsr_ctx_create(&ctx));
+  assert_int_equal(tsr_ctx_broadcast_join_limit(ctx), 64ll << 20);
   assert_int_equal(tsr_ctx_threads(ctx), 4);
   assert_int_equal(tsr_ctx_memory_limit(ctx), 1500000000ull);
   assert_int_equal(tsr_ctx_chunk_bytes(ctx), 64ull << 20);
@@ -101,8 +104,15 @@ static void test_ctx__environment_defaults(void **state) {
   tsr_ctx_destroy(&ctx);
 
   setenv("TESSERA_NUM_THREADS", "3", 1); /* wins over OMP_NUM_THREADS */
+  setenv("TESSERA_BROADCAST_JOIN_LIMIT", "AUTO", 1);
   assert_ok(tsr_ctx_create(&ctx));
   assert_int_equal(tsr_ctx_threads(ctx), 3);
+  assert_int_equal(tsr_ctx_broadcast_join_limit(ctx), TSR_BROADCAST_JOIN_AUTO);
+  assert_ok(tsr_ctx_set_broadcast_join_limit(ctx, 0));
+  assert_int_equal(tsr_ctx_broadcast_join_limit(ctx), 0);
+  assert_ok(tsr_ctx_set_broadcast_join_limit(ctx, -5)); /* any negative: by volume */
+  assert_int_equal(tsr_ctx_broadcast_join_limit(ctx), TSR_BROADCAST_JOIN_AUTO);
+  assert_int_equal(tsr_ctx_set_broadcast_join_limit(NULL, 0), TSR_EINVAL);
   /* Explicit setters override the environment. */
   assert_ok(tsr_ctx_set_threads(ctx, 7));
   assert_ok(tsr_ctx_set_memory_limit(ctx, 12345));
@@ -143,6 +153,8 @@ static void test_ctx__bad_environment_names_the_variable(void **state) {
       {"TESSERA_SPILL_DIR", "/nonexistent/spill", "TESSERA_SPILL_DIR='/nonexistent/spill'"},
       {"TESSERA_SPILL_DIR", "/etc/passwd", "TESSERA_SPILL_DIR='/etc/passwd' is not a directory"},
       {"TESSERA_SHARE_INTERMEDIATES", "no", "TESSERA_SHARE_INTERMEDIATES='no': use 1 or 0"},
+      {"TESSERA_BROADCAST_JOIN_LIMIT", "-1", "TESSERA_BROADCAST_JOIN_LIMIT='-1': use a size"},
+      {"TESSERA_BROADCAST_JOIN_LIMIT", "big", "TESSERA_BROADCAST_JOIN_LIMIT='big'"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     clear_env();

@@ -13,7 +13,11 @@
  * half the rows; block-cyclic chunk owners; as-of joins with and without
  * by keys.  With several ranks
  * every rank must send bytes when it owns left chunks, and a memory limit
- * on the last rank alone must make every rank return the same error. */
+ * on the last rank alone must make every rank return the same error.
+ * The shuffle join (the broadcast limit 0) runs the same comparisons, sends
+ * at most 1.1 x the least it must, moves fewer bytes than the broadcast for
+ * equal sides on 3 ranks (where the default picks it), and fails on every
+ * rank with the error of the last rank's memory limit wherever it is hit. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +30,7 @@
 
 #include "dist/dist_harness.h"
 #include "frame/frame_util.h"
+#include "frame/join_impl.h" /* tsr__join_last: the strategy and bytes of the last join */
 
 static const tsr_join_kind kinds[6] = {TSR_JOIN_INNER, TSR_JOIN_LEFT, TSR_JOIN_RIGHT,
                                        TSR_JOIN_FULL,  TSR_JOIN_SEMI, TSR_JOIN_ANTI};
@@ -270,6 +275,10 @@ static void check_join(sides *s, tsr_join_kind kind, int nk) {
   if (sd == TSR_OK) {
     same_on_every_rank(assert_bitwise(jl, jd));
     check_sent(before, s->d[0]);
+    /* Forced to shuffle: the kinds the shuffle does, shuffled. */
+    bool shuffles = kind != TSR_JOIN_RIGHT && kind != TSR_JOIN_FULL;
+    if (nranks > 1 && tsr_ctx_broadcast_join_limit(dist_ctx) == 0)
+      assert_int_equal(tsr__join_last.shuffle, shuffles);
   }
   tsr_frame_destroy(&jd);
   tsr_frame_destroy(&jl);
@@ -414,6 +423,159 @@ static void test_dist_join__one_rank_fails(void **state) {
   sides_free(&s);
 }
 
+/* ---- the shuffle join ------------------------------------------------------------------ */
+
+/* The cases above again with the broadcast limit 0: inner, left, semi and
+ * anti joins shuffle (right and full joins still broadcast: key_types' full
+ * join checks it), and must give one rank's result bitwise all the same. */
+static void test_dist_join__shuffle_cases(void **state) {
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, 0));
+  const tsr_join_kind shuffled[4] = {TSR_JOIN_INNER, TSR_JOIN_LEFT, TSR_JOIN_SEMI, TSR_JOIN_ANTI};
+  const tsr_type sd[2] = {{TSR_COL_STRING, 0}, {TSR_COL_DICT, 0}};
+  sides s; /* string and dictionary keys, long strings, different dictionaries */
+  sides_make(&s, 2, sd, sd, 500, 250, 0, false, 21);
+  for (int k = 0; k < 4; k++)
+    check_join(&s, shuffled[k], 2);
+  sides_free(&s);
+  test_dist_join__key_types(state); /* mixed widths, signedness, -0.0, NaN, several keys */
+  const tsr_type t[1] = {{TSR_COL_INT64, 0}}, f[2] = {{TSR_COL_FLOAT64, 0}, {TSR_COL_DICT, 0}};
+  const int64_t shapes[4][3] = {{0, 200, 0}, {300, 0, 0}, {0, 0, 0}, {9, 150, 5}};
+  for (int i = 0; i < 4; i++) { /* empty sides; a rank owning no left chunk */
+    sides_make(&s, 1, t, t, shapes[i][0], shapes[i][1], shapes[i][2], false, 141 + (uint64_t)i);
+    check_join(&s, shuffled[i], 1);
+    check_join(&s, shuffled[(i + 1) % 4], 1);
+    sides_free(&s);
+  }
+  /* Float and dictionary keys together, many duplicates on both sides. */
+  sides_make(&s, 2, f, f, 400, 400, 0, false, 151);
+  check_join(&s, TSR_JOIN_INNER, 2);
+  check_join(&s, TSR_JOIN_SEMI, 2);
+  sides_free(&s);
+  /* One key holding half the left rows, then half of both sides' rows;
+   * block-cyclic owners. */
+  for (int both = 0; both < 2; both++) {
+    make_ref(1, t, 5, 12, 900, "lv", true, 161, &s.ref[0]);
+    make_ref(1, t, 5, 12, both ? 700 : 40, "rv", both == 1, 162, &s.ref[1]);
+    for (int k = 0; k < 2; k++) {
+      to_frame(dist_ctx, &s.ref[k], 0, 163 + (uint64_t)k, &s.d[k]);
+      to_frame(local_ctx, &s.ref[k], 0, 163 + (uint64_t)k, &s.l[k]);
+    }
+    check_join(&s, both ? TSR_JOIN_LEFT : TSR_JOIN_INNER, 1);
+    assert_ok(tsr_ctx_set_owner_block(dist_ctx, 1));
+    check_join(&s, both ? TSR_JOIN_ANTI : TSR_JOIN_LEFT, 1);
+    assert_ok(tsr_ctx_set_owner_block(dist_ctx, 0));
+    sides_free(&s);
+  }
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, TSR_BROADCAST_JOIN_AUTO));
+}
+
+/* Bytes: the shuffle sends at most 1.1 x the least it must (the shipped
+ * columns of the rows whose bucket another rank owns), and the exchange
+ * statistics count it; with equal sides on 3 ranks it moves fewer bytes
+ * than the broadcast join, and the default (by volume) picks it. */
+static void test_dist_join__shuffle_bytes(void **state) {
+  (void)state;
+  if (nranks == 1)
+    skip();
+  const tsr_type t[1] = {{TSR_COL_INT64, 0}};
+  sides s;
+  make_ref(1, t, 0, 3000, 6000, "lv", false, 171, &s.ref[0]);
+  make_ref(1, t, 0, 3000, 6000, "rv", false, 172, &s.ref[1]);
+  for (int k = 0; k < 2; k++) {
+    to_frame(dist_ctx, &s.ref[k], 1000, 0, &s.d[k]);
+    to_frame(local_ctx, &s.ref[k], 1000, 0, &s.l[k]);
+  }
+  const int64_t limits[3] = {INT64_MAX, 0, TSR_BROADCAST_JOIN_AUTO};
+  uint64_t moved[3];
+  for (int i = 0; i < 3; i++) {
+    assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, limits[i]));
+    uint64_t before = sent_bytes();
+    check_join(&s, TSR_JOIN_INNER, 1);
+    uint64_t sent = sent_bytes() - before, all;
+    assert_int_equal(MPI_Allreduce(&sent, &all, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD), 0);
+    moved[i] = all;
+    assert_int_equal(tsr__join_last.shuffle, i == 1 || (i == 2 && nranks >= 3));
+    if (i == 1) {
+      /* This rank's rows: 1/nranks of each side, 8-byte keys and values,
+       * 16-byte views and the long strings' bytes: an upper bound. */
+      assert_true(tsr__join_last.least > 0);
+      assert_true((double)tsr__join_last.sent <= 1.1 * (double)tsr__join_last.least);
+      assert_true(sent >= tsr__join_last.sent + tsr__join_last.returned);
+    }
+  }
+  if (rank == 0)
+    fprintf(stderr, "# %d ranks, equal sides: broadcast moved %llu bytes, shuffle %llu\n", nranks,
+            (unsigned long long)moved[0], (unsigned long long)moved[1]);
+  if (nranks >= 3)
+    assert_true(moved[1] < moved[0]);
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, TSR_BROADCAST_JOIN_AUTO));
+  sides_free(&s);
+}
+
+/* The last rank alone has a memory limit, raised step by step: wherever
+ * the shuffle join fails (loading, shuffling, joining buckets, returning,
+ * assembling, gathering), every rank returns TSR_ENOMEM from that rank. */
+static void test_dist_join__shuffle_fails(void **state) {
+  (void)state;
+  if (nranks == 1)
+    skip();
+  const tsr_type t[1] = {{TSR_COL_STRING, 0}};
+  sides s;
+  sides_make(&s, 1, t, t, 600, 600, 0, false, 181);
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, 0));
+  const char *on[1] = {"k0"};
+  tsr_memory_stats m;
+  assert_ok(tsr_ctx_memory_stats(dist_ctx, &m));
+  int failed = 0, in_shuffle = 0;
+  tsr_status st = TSR_ENOMEM;
+  double extra = 8 << 10; /* bytes over what the last rank holds: 8 KiB, then 25 % more each time */
+  for (int step = 1; step <= 60 && st != TSR_OK; step++, extra *= 1.25) {
+    if (rank == nranks - 1)
+      assert_ok(tsr_ctx_set_memory_limit(dist_ctx, m.current_bytes + (uint64_t)extra));
+    tsr_frame *jd = NULL;
+    st = tsr_frame_join(s.d[0], s.d[1], TSR_JOIN_LEFT, 1, on, NULL, NULL, &jd);
+    same_on_every_rank((uint64_t)st);
+    if (st != TSR_OK) {
+      assert_int_equal(st, TSR_ENOMEM);
+      assert_null(jd);
+      char want[32];
+      snprintf(want, sizeof want, "rank %d: ", nranks - 1);
+      assert_non_null(strstr(tsr_last_error(), want));
+      failed++;
+      in_shuffle += tsr__join_last.shuffle;
+    }
+    tsr_frame_destroy(&jd);
+  }
+  assert_int_equal(st, TSR_OK);
+  assert_true(failed > 0);
+  assert_true(in_shuffle > 0); /* some failed after the shuffle began */
+  if (rank == nranks - 1)
+    assert_ok(tsr_ctx_set_memory_limit(dist_ctx, 0));
+  check_join(&s, TSR_JOIN_SEMI, 1); /* and the context still works */
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, TSR_BROADCAST_JOIN_AUTO));
+  sides_free(&s);
+}
+
+/* A limit that differs between ranks: every rank fails with TSR_EINVAL. */
+static void test_dist_join__limits_differ(void **state) {
+  (void)state;
+  if (nranks == 1)
+    skip();
+  const tsr_type t[1] = {{TSR_COL_INT32, 0}};
+  sides s;
+  sides_make(&s, 1, t, t, 100, 100, 0, false, 191);
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, rank == 0 ? 0 : INT64_MAX));
+  const char *on[1] = {"k0"};
+  tsr_frame *jd = NULL;
+  assert_int_equal(tsr_frame_join(s.d[0], s.d[1], TSR_JOIN_INNER, 1, on, NULL, NULL, &jd),
+                   TSR_EINVAL);
+  assert_null(jd);
+  assert_non_null(strstr(tsr_last_error(), "broadcast join limit"));
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, TSR_BROADCAST_JOIN_AUTO));
+  check_join(&s, TSR_JOIN_INNER, 1);
+  sides_free(&s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dist_join__every_kind),
@@ -422,6 +584,10 @@ int main(void) {
       cmocka_unit_test(test_dist_join__skew),
       cmocka_unit_test(test_dist_join__asof),
       cmocka_unit_test(test_dist_join__one_rank_fails),
+      cmocka_unit_test(test_dist_join__shuffle_cases),
+      cmocka_unit_test(test_dist_join__shuffle_bytes),
+      cmocka_unit_test(test_dist_join__shuffle_fails),
+      cmocka_unit_test(test_dist_join__limits_differ),
   };
   return DIST_HARNESS_RUN("test_dist_join", tests);
 }

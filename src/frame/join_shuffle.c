@@ -1,0 +1,853 @@
+/* join_shuffle.c — the shuffle join across MPI ranks (docs/frames.md,
+ * "Joins"; docs/scaling.md 4.2), for a right side too large to give every
+ * rank whole (join_dist.c's broadcast join).  Inner, left, semi and anti
+ * joins; right, full and as-of joins broadcast.
+ *
+ * Both sides are loaded in the chunks this rank owns.  Every row's keys
+ * hash (the same on every rank, and equal for equal keys whatever the two
+ * sides' types: integers by value, floats as float64 with -0.0 = 0.0 and one
+ * NaN, strings and dictionaries by their bytes) to the rank that owns the
+ * key's bucket; a row with a null key matches nothing and stays here.  One
+ * tsr__dist_alltoallv sends each bucket owner the left's key columns and the
+ * right's keys and result columns of its rows, as pieces: one per (side,
+ * chunk, rank), the chunk's rows in row order, columns as values, validity
+ * (when the piece has nulls) and long strings' bytes (views rebuilt on
+ * arrival).  The bucket owner joins what it received with the one-rank
+ * phases (join_keys.c, join_hash.c) over "chunks" that are the received
+ * pieces, so its pairs for left chunk c come in left row order and, per left
+ * row, in right row order, as one rank's.  A second exchange returns, per
+ * left chunk, to the chunk's owner: for each of its rows the bucket owner got,
+ * the number of matches (semi, anti: whether it is output), and the matched
+ * right rows' result columns.  The owner walks its chunk's rows, each from
+ * the rank it sent it to, and gets the one-rank probe's pairs: left rows of
+ * its own chunk, right rows among the returned ones.  Output chunks and
+ * their all-gather are the broadcast join's (join_dist.c).
+ *
+ * The left's non-key columns never move before the output; the right's
+ * rows move once.  Bytes: about (left keys + right needed) x (P-1)/P, plus
+ * the matched right columns returned, plus the output's all-gather.
+ *
+ * Failures: every local step's status is agreed before the next collective. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tessera/dist.h>
+
+#include "dist/dist.h"
+#include "join_impl.h"
+
+tsr__join_diag tsr__join_last;
+
+#define A8(x) (((uint64_t)(x) + 7) & ~(uint64_t)7)
+#define GOLDEN UINT64_C(0x9e3779b97f4a7c15)
+
+/* A piece's header: side 0 or 1 (the shuffle), 2 (returned). */
+typedef struct hdr {
+  int64_t side, chunk, rows, pairs;
+} hdr;
+
+typedef struct tsr__jshuf {
+  int32_t *dest;       /* per left row (global, own chunks): the rank it went to */
+  char *back;          /* the returned pieces (j->side[1]'s columns point here) */
+  const char **counts; /* per left chunk x rank: the returned counts, or NULL */
+  int cw;              /* bytes per count: 4, or 1 (semi, anti) */
+} tsr__jshuf;
+
+void tsr__join_shuffle_free(tsr__join *j) {
+  if (j->sh == NULL)
+    return;
+  tsr_free(j->ctx, j->sh->dest);
+  tsr_free(j->ctx, j->sh->back);
+  tsr_free(j->ctx, j->sh->counts);
+  tsr_free(j->ctx, j->sh);
+  j->sh = NULL;
+}
+
+/* ---- which columns travel ------------------------------------------------------------- */
+
+/* Side s's columns that travel (distinct, ascending): the keys, and for the
+ * right side the columns the result takes from it. */
+static int shipped_cols(const tsr__join *j, int s, const tsr_frame *f, int *cols) {
+  const int nc = f->ncols;
+  int n = 0;
+  for (int i = 0; i < nc; i++) {
+    bool need = false;
+    for (int k = 0; k < j->nkeys; k++)
+      need |= j->keys[k].col[s] == i;
+    for (int o = 0; o < j->ncols && s == 1; o++)
+      need |= j->src_side[o] == 1 && j->src_col[o] == i;
+    if (need)
+      cols[n++] = i;
+  }
+  return n;
+}
+
+/* ---- the choice ------------------------------------------------------------------------ */
+
+/* Estimated bytes of column i of f (values, and string bytes) and its rows. */
+static uint64_t col_bytes_est(const tsr_frame *f, int i) {
+  uint64_t b = 0;
+  for (int64_t c = 0; c < f->rows->nchunks; c++) {
+    b += (uint64_t)f->rows->cap[c] * tsr_type_width(f->cols[i].type);
+    if (f->cols[i].type.id == TSR_COL_STRING)
+      b += (uint64_t)tsr__col_data_cap(f, i, c);
+  }
+  return b;
+}
+
+static uint64_t rows_est(const tsr_frame *f) {
+  uint64_t n = 0;
+  for (int64_t c = 0; c < f->rows->nchunks; c++)
+    n += (uint64_t)f->rows->cap[c];
+  return n;
+}
+
+tsr_status tsr__join_dist_choose(tsr__join *j) {
+  j->shuffle = false;
+  if (!j->dist)
+    return TSR_OK;
+  memset(&tsr__join_last, 0, sizeof tsr__join_last);
+  if (j->asof || j->kind == TSR_JOIN_RIGHT || j->kind == TSR_JOIN_FULL)
+    return TSR_OK;
+  tsr_ctx *ctx = j->ctx;
+  tsr__dist *d = tsr__dist_get(ctx);
+  TSR_CHECK(d != NULL, TSR_EMPI, "%s: MPI is not available", j->fn);
+  const double P = tsr__dist_size(d);
+  int *cols;
+  const int max = j->side[0]->f->ncols + j->side[1]->f->ncols;
+  TSR_TRY(tsr_calloc(ctx, (size_t)max + 1, sizeof *cols, (void **)&cols));
+  double lk = 0, r = 0, rout = 0;
+  int n = shipped_cols(j, 0, j->side[0]->f, cols);
+  for (int i = 0; i < n; i++)
+    lk += (double)col_bytes_est(j->side[0]->f, cols[i]);
+  n = shipped_cols(j, 1, j->side[1]->f, cols);
+  for (int i = 0; i < n; i++) {
+    double b = (double)col_bytes_est(j->side[1]->f, cols[i]);
+    bool key = false;
+    for (int k = 0; k < j->nkeys; k++)
+      key |= j->keys[k].col[1] == cols[i];
+    r += b;
+    rout += key ? 0 : b;
+  }
+  tsr_free(ctx, cols);
+  const double nl = (double)rows_est(j->side[0]->f), nr = (double)rows_est(j->side[1]->f);
+  bool semi = j->kind == TSR_JOIN_SEMI || j->kind == TSR_JOIN_ANTI;
+  /* What comes back: a count per left row, and (about one match per left
+   * row) the right's result columns. */
+  double back = nl * (semi ? 1 : 4) + (nr > 0 ? rout / nr * nl : 0);
+  int64_t limit = tsr_ctx_broadcast_join_limit(ctx);
+  bool shuffle;
+  if (limit >= 0)
+    shuffle = limit == 0 || r > (double)limit; /* 0: always, even for an empty side */
+  else
+    shuffle = r * (P - 1) > (lk + r + back) * (P - 1) / P;
+  uint64_t lo, hi;
+  TSR_TRY(tsr__dist_minmax_u64(d, (uint64_t)shuffle, &lo, &hi));
+  TSR_CHECK(lo == hi, TSR_EINVAL,
+            "%s: the ranks chose different join strategies (set the same broadcast join limit "
+            "on every rank: tsr_ctx_set_broadcast_join_limit, TESSERA_BROADCAST_JOIN_LIMIT)",
+            j->fn);
+  j->shuffle = shuffle;
+  return TSR_OK;
+}
+
+/* ---- key hashes ------------------------------------------------------------------------- */
+
+/* Per key of side s that is a dictionary: each code's string hash. */
+static tsr_status dict_hashes(const tsr__join *j, int s, uint64_t **dh) {
+  for (int k = 0; k < j->nkeys; k++) {
+    const tsr__col *col = &j->side[s]->f->cols[j->keys[k].col[s]];
+    if (col->type.id != TSR_COL_DICT)
+      continue;
+    const tsr__dict *dict = col->dict;
+    TSR_TRY(tsr__alloc_array(j->ctx, (size_t)dict->size + 1, sizeof **dh, "dictionary hashes",
+                             (void **)&dh[k]));
+    for (int64_t i = 0; i < dict->size; i++) {
+      size_t len;
+      const char *p = tsr__dict_str(dict, i, &len);
+      dh[k][i] = tsr__join_hash_bytes(p, len);
+    }
+  }
+  return TSR_OK;
+}
+
+/* Key k's value at row i as a word equal for equal keys of any two
+ * comparable types (join_keys.c's rules); false for a null. */
+static bool key_word(tsr_type t, const tsr__colread *r, int64_t i, const uint64_t *dh,
+                     int64_t dsize, uint64_t *w) {
+  if (r->validity != NULL && !tsr__bit_get(r->validity, i))
+    return false;
+  const void *v = r->values;
+  switch (t.id) {
+  case TSR_COL_INT8:
+    *w = (uint64_t)(int64_t)((const int8_t *)v)[i];
+    return true;
+  case TSR_COL_INT16:
+    *w = (uint64_t)(int64_t)((const int16_t *)v)[i];
+    return true;
+  case TSR_COL_INT32:
+  case TSR_COL_DATE:
+    *w = (uint64_t)(int64_t)((const int32_t *)v)[i];
+    return true;
+  case TSR_COL_INT64:
+  case TSR_COL_TIMESTAMP:
+  case TSR_COL_UINT64:
+    *w = ((const uint64_t *)v)[i];
+    return true;
+  case TSR_COL_BOOL:
+  case TSR_COL_UINT8:
+    *w = ((const uint8_t *)v)[i];
+    return true;
+  case TSR_COL_UINT16:
+    *w = ((const uint16_t *)v)[i];
+    return true;
+  case TSR_COL_UINT32:
+    *w = ((const uint32_t *)v)[i];
+    return true;
+  case TSR_COL_FLOAT32:
+  case TSR_COL_FLOAT64: {
+    double x = t.id == TSR_COL_FLOAT32 ? (double)((const float *)v)[i] : ((const double *)v)[i];
+    x = x == 0 ? 0.0 : x;
+    if (isnan(x))
+      *w = UINT64_C(0x7ff8000000000000);
+    else
+      memcpy(w, &x, sizeof x);
+    return true;
+  }
+  case TSR_COL_STRING: {
+    const tsr_string_view *sv = (const tsr_string_view *)v + i;
+    *w = tsr__join_hash_bytes(tsr_string_view_data(sv, r->data), sv->length);
+    return true;
+  }
+  case TSR_COL_DICT: {
+    int32_t code = ((const int32_t *)v)[i];
+    if (code < 0 || code >= dsize)
+      return false;
+    *w = dh[code];
+    return true;
+  }
+  default:
+    *w = 0;
+    return true;
+  }
+}
+
+/* The destination rank of each row of side s's chunk c (dest[0..rows)). */
+static void route_chunk(const tsr__join *j, int s, int64_t c, uint64_t *const *dh, int P, int me,
+                        int32_t *dest) {
+  const tsr__sorter *so = j->side[s];
+  const int nc = so->f->ncols;
+  const int64_t n = so->rows[c];
+  for (int64_t i = 0; i < n; i++) {
+    uint64_t h = GOLDEN;
+    bool null = false;
+    for (int k = 0; k < j->nkeys && !null; k++) {
+      const tsr__col *col = &so->f->cols[j->keys[k].col[s]];
+      uint64_t w = 0;
+      null = !key_word(col->type, &so->cr[c * nc + j->keys[k].col[s]], i, dh[k],
+                       col->dict ? col->dict->size : 0, &w);
+      h = tsr__join_mix(h ^ (tsr__join_mix(w) + GOLDEN * (uint64_t)(k + 1)));
+    }
+    dest[i] = null ? me : (int32_t)(((h >> 32) * (uint64_t)P) >> 32);
+  }
+}
+
+/* ---- columns on the wire ------------------------------------------------------------------
+ * A column of n rows: a word (long-string bytes, bit 63: validity follows),
+ * the values (strings: views, long ones' offsets into the bytes below),
+ * the validity bits when some row is null, the long strings' bytes; each
+ * part padded to 8 bytes. */
+
+#define HAS_VALIDITY (UINT64_C(1) << 63)
+
+static const tsr__colread *ref_cr(const tsr__sorter *s, int col, uint64_t ref) {
+  return &s->cr[(int64_t)(ref >> 32) * s->f->ncols + col];
+}
+
+static bool ref_valid(const tsr__colread *r, uint64_t ref) {
+  return r->validity == NULL || tsr__bit_get(r->validity, (int64_t)(ref & 0xffffffffu));
+}
+
+/* Whether column `col` of side s has a null in any chunk. */
+static bool any_nulls(const tsr__sorter *s, int col) {
+  for (int64_t c = 0; c < s->nchunks; c++)
+    if (s->cr[c * s->f->ncols + col].null_count > 0)
+      return true;
+  return false;
+}
+
+/* Bytes column `col` of side s takes on the wire for rows ref[0..n), and
+ * the least: values and long strings' bytes. */
+static uint64_t wire_bytes(const tsr__sorter *s, int col, const uint64_t *ref, int64_t n,
+                           uint64_t *least) {
+  const tsr_type t = s->f->cols[col].type;
+  const size_t w = tsr_type_width(t);
+  const bool str = t.id == TSR_COL_STRING, maybe = any_nulls(s, col);
+  uint64_t data = 0;
+  bool nulls = false;
+  for (int64_t k = 0; k < n && (str || maybe); k++) {
+    const tsr__colread *r = ref_cr(s, col, ref[k]);
+    bool v = ref_valid(r, ref[k]);
+    nulls |= !v;
+    if (v && str) {
+      uint32_t len = ((const tsr_string_view *)r->values)[ref[k] & 0xffffffffu].length;
+      data += len > 12 ? len : 0;
+    }
+  }
+  *least += (uint64_t)n * w + data;
+  return 8 + A8((uint64_t)n * w) + (nulls ? A8(((uint64_t)n + 7) / 8) : 0) + A8(data);
+}
+
+/* Writes that column at dst; returns the bytes written (wire_bytes'). */
+static uint64_t wire_pack(const tsr__sorter *s, int col, const uint64_t *ref, int64_t n,
+                          char *dst) {
+  const tsr_type t = s->f->cols[col].type;
+  const size_t w = tsr_type_width(t);
+  const int nc = s->f->ncols;
+  const tsr__colread *cr = s->cr + col;
+  char *vals = dst + 8;
+  uint64_t vbytes = A8((uint64_t)n * w);
+  bool nulls = false;
+  if (any_nulls(s, col))
+    for (int64_t k = 0; k < n && !nulls; k++)
+      nulls = !ref_valid(ref_cr(s, col, ref[k]), ref[k]);
+  uint8_t *bits = (uint8_t *)vals + vbytes;
+  uint64_t bbytes = nulls ? A8(((uint64_t)n + 7) / 8) : 0;
+  char *data = (char *)bits + bbytes;
+  uint64_t used = 0;
+  if (nulls) {
+    memset(bits, 0, (size_t)bbytes);
+    for (int64_t k = 0; k < n; k++)
+      if (ref_valid(ref_cr(s, col, ref[k]), ref[k]))
+        bits[k >> 3] |= (uint8_t)(1u << (k & 7));
+  }
+#define ROW(k) (ref[k] & 0xffffffffu)
+#define CR(k) (&cr[(int64_t)(ref[k] >> 32) * nc])
+  if (t.id == TSR_COL_STRING) {
+    tsr_string_view *dv = (tsr_string_view *)vals;
+    for (int64_t k = 0; k < n; k++) {
+      const tsr__colread *r = CR(k);
+      tsr_string_view sv;
+      if (ref_valid(r, ref[k])) {
+        sv = ((const tsr_string_view *)r->values)[ROW(k)];
+        if (sv.length > 12) {
+          memcpy(data + used, r->data + sv.u.ref.offset, sv.length);
+          sv.u.ref.offset = (uint32_t)used;
+          used += sv.length;
+        }
+      } else {
+        memset(&sv, 0, sizeof sv);
+      }
+      dv[k] = sv;
+    }
+  } else {
+    switch (w) {
+#define COPY(W, T)                               \
+  case W: {                                      \
+    T *d = (T *)vals;                            \
+    for (int64_t k = 0; k < n; k++)              \
+      d[k] = ((const T *)CR(k)->values)[ROW(k)]; \
+    break;                                       \
+  }
+      COPY(1, uint8_t)
+      COPY(2, uint16_t)
+      COPY(4, uint32_t)
+      COPY(8, uint64_t)
+#undef COPY
+    default:
+      for (int64_t k = 0; k < n; k++)
+        memcpy(vals + (size_t)k * w, (const char *)CR(k)->values + (size_t)ROW(k) * w, w);
+      break;
+    }
+  }
+#undef ROW
+#undef CR
+  memset(vals + (size_t)n * w, 0, (size_t)(vbytes - (uint64_t)n * w));
+  memset(data + used, 0, (size_t)(A8(used) - used));
+  uint64_t word = used | (nulls ? HAS_VALIDITY : 0);
+  memcpy(dst, &word, 8);
+  return 8 + vbytes + bbytes + A8(used);
+}
+
+/* Reads a column of n rows at src into *out; returns the bytes read. */
+static uint64_t wire_read(const char *src, int64_t n, tsr_type t, tsr__colread *out) {
+  uint64_t word;
+  memcpy(&word, src, 8);
+  const uint64_t used = word & ~HAS_VALIDITY;
+  const bool nulls = (word & HAS_VALIDITY) != 0;
+  const uint64_t vbytes = A8((uint64_t)n * tsr_type_width(t));
+  const uint64_t bbytes = nulls ? A8(((uint64_t)n + 7) / 8) : 0;
+  out->rows = n;
+  out->values = src + 8;
+  out->validity = nulls ? (const uint8_t *)src + 8 + vbytes : NULL;
+  out->null_count = 0;
+  for (int64_t i = 0; nulls && i < n; i++)
+    out->null_count += !tsr__bit_get(out->validity, i);
+  if (out->null_count == 0)
+    out->validity = NULL;
+  out->data = src + 8 + vbytes + bbytes;
+  out->data_bytes = used;
+  return 8 + vbytes + bbytes + A8(used);
+}
+
+/* ---- sorters over received pieces ----------------------------------------------------------- */
+
+/* A sorter over frame f with nchunks chunks whose column reads are filled
+ * from pieces (rows 0 and no columns until then). */
+static tsr_status piece_sorter(tsr_ctx *ctx, tsr_frame *f, const char *fn, int64_t nchunks,
+                               tsr__sorter **out) {
+  tsr__sorter *s;
+  TSR_TRY(tsr_calloc(ctx, 1, sizeof *s, (void **)&s));
+  *out = s;
+  s->ctx = ctx;
+  s->f = f;
+  s->fn = fn;
+  s->nchunks = nchunks;
+  s->keep = -1;
+  TSR_TRY(tsr_calloc(ctx, (size_t)nchunks * (size_t)f->ncols + 1, sizeof *s->cr, (void **)&s->cr));
+  TSR_TRY(tsr_calloc(ctx, (size_t)nchunks + 1, sizeof *s->rows, (void **)&s->rows));
+  TSR_TRY(tsr_calloc(ctx, (size_t)nchunks + 1, sizeof *s->row_start, (void **)&s->row_start));
+  return TSR_OK;
+}
+
+static void sorter_starts(tsr__sorter *s) {
+  s->row_start[0] = 0;
+  for (int64_t c = 0; c < s->nchunks; c++) {
+    s->row_start[c + 1] = s->row_start[c] + s->rows[c];
+    for (int i = 0; i < s->f->ncols; i++)
+      s->cr[c * s->f->ncols + i].rows = s->rows[c];
+  }
+  s->total = s->row_start[s->nchunks];
+}
+
+/* ---- the bucket owner's join ------------------------------------------------------------------
+ */
+
+static void bucket_free(tsr__join *b) {
+  tsr_ctx *ctx = b->ctx;
+  tsr__join_keys_free(b);
+  tsr_free(ctx, b->keys);
+  for (int s = 0; s < 2; s++) {
+    tsr_free(ctx, b->words[s]);
+    tsr_free(ctx, b->ok[s]);
+  }
+  tsr_free(ctx, b->head);
+  tsr_free(ctx, b->tag);
+  tsr_free(ctx, b->rrows);
+  if (b->lrow != NULL)
+    for (int64_t c = 0; c < b->side[0]->nchunks; c++) {
+      tsr_free(ctx, b->lrow[c]);
+      tsr_free(ctx, b->rref[c]);
+    }
+  tsr_free(ctx, b->lrow);
+  tsr_free(ctx, b->rref);
+  tsr_free(ctx, b->npairs);
+  tsr_free(ctx, b->str_bytes);
+  tsr__sorter_destroy(&b->side[0]);
+  tsr__sorter_destroy(&b->side[1]);
+}
+
+/* The bucket owner's join over the received pieces in `in` (bytes), into b
+ * (sides over pieces, pairs per left chunk): side s over frame f[s] with
+ * nch[s] chunks. */
+static tsr_status bucket_join(tsr__join *j, tsr_frame *const *f, const int64_t *nch, const char *in,
+                              uint64_t bytes, tsr__join *b) {
+  tsr_ctx *ctx = j->ctx;
+  tsr_status status = TSR_OK;
+  memset(b, 0, sizeof *b);
+  b->ctx = ctx;
+  b->fn = j->fn;
+  b->kind = j->kind;
+  b->dist = true; /* every rank runs every task, on what it holds */
+  b->nkeys = j->nkeys;
+  int *cols[2] = {NULL, NULL}, ncols[2] = {0, 0};
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)j->nkeys + 1, sizeof *b->keys, (void **)&b->keys));
+  for (int k = 0; k < j->nkeys; k++) {
+    b->keys[k].col[0] = j->keys[k].col[0];
+    b->keys[k].col[1] = j->keys[k].col[1];
+  }
+  for (int s = 0; s < 2; s++) {
+    TSR__TRY_GOTO(status, piece_sorter(ctx, f[s], j->fn, nch[s], &b->side[s]));
+    TSR__TRY_GOTO(status,
+                  tsr_calloc(ctx, (size_t)f[s]->ncols + 1, sizeof *cols[s], (void **)&cols[s]));
+    ncols[s] = shipped_cols(j, s, f[s], cols[s]);
+  }
+  for (uint64_t at = 0; at < bytes;) {
+    hdr h;
+    memcpy(&h, in + at, sizeof h);
+    at += sizeof h;
+    tsr__sorter *s = b->side[h.side];
+    s->rows[h.chunk] = h.rows;
+    for (int i = 0; i < ncols[h.side]; i++)
+      at += wire_read(in + at, h.rows, s->f->cols[cols[h.side][i]].type,
+                      &s->cr[h.chunk * s->f->ncols + cols[h.side][i]]);
+  }
+  sorter_starts(b->side[0]);
+  sorter_starts(b->side[1]);
+fail:
+  tsr_free(ctx, cols[0]);
+  tsr_free(ctx, cols[1]);
+  /* Each step below runs on every rank, its status agreed before the next. */
+  status = tsr_ctx_agree(ctx, status == TSR_OK ? tsr__join_keys_prepare(b) : status);
+  if (status != TSR_OK)
+    return status;
+  TSR_TRY(tsr__join_keys_encode(b));
+  status = tsr__join_build(b);
+  const int64_t nl = b->side[0]->nchunks;
+  if (status == TSR_OK)
+    status = tsr_calloc(ctx, (size_t)nl + 1, sizeof *b->npairs, (void **)&b->npairs);
+  if (status == TSR_OK)
+    status = tsr_calloc(ctx, (size_t)nl + 1, sizeof *b->lrow, (void **)&b->lrow);
+  if (status == TSR_OK)
+    status = tsr_calloc(ctx, (size_t)nl + 1, sizeof *b->rref, (void **)&b->rref);
+  if (status == TSR_OK)
+    status = tsr_calloc(ctx, 1, sizeof *b->str_bytes, (void **)&b->str_bytes);
+  TSR_TRY(tsr_ctx_agree(ctx, status));
+  return tsr__join_probe(b);
+}
+
+/* ---- assembling the one-rank pairs --------------------------------------------------------- */
+
+static tsr_status assemble_kernel(const tsr_kernel_call *call) {
+  tsr__jtask t = tsr__jtask_of(call);
+  tsr__join *j = t.j;
+  tsr_ctx *ctx = j->ctx;
+  const int64_t c = t.i, nl = j->side[0]->nchunks;
+  if (tsr__dist_chunk_owner(ctx, c, nl) != tsr__dist_rank(tsr__dist_get(ctx)))
+    return TSR_OK;
+  const tsr__jshuf *sh = j->sh;
+  const int P = tsr__dist_size(tsr__dist_get(ctx));
+  const int64_t n = j->side[0]->rows[c];
+  const int32_t *dest = sh->dest + j->side[0]->row_start[c];
+  const char *const *cnt = sh->counts + c * P;
+  const tsr_join_kind kind = j->kind;
+  const bool pairs = kind == TSR_JOIN_INNER || kind == TSR_JOIN_LEFT;
+  int64_t *pos = NULL;
+  tsr_status status = TSR_OK;
+  TSR_TRY(tsr_kernel_alloc(ctx, 2 * (size_t)P * sizeof *pos, (void **)&pos));
+  memset(pos, 0, 2 * (size_t)P * sizeof *pos);
+  int64_t total = 0;
+  for (int64_t i = 0; i < n; i++) {
+    int p = dest[i];
+    TSR__CHECK_GOTO(status, cnt[p] != NULL, TSR_EMPI,
+                    "%s: rank %d returned no counts for left chunk %lld", j->fn, p, (long long)c);
+    uint64_t k =
+        sh->cw == 4 ? ((const uint32_t *)cnt[p])[pos[p]++] : ((const uint8_t *)cnt[p])[pos[p]++];
+    total += kind == TSR_JOIN_LEFT && k == 0 ? 1 : (int64_t)k;
+  }
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)total * sizeof(uint32_t) + 8, (void **)&j->lrow[c]));
+  if (pairs)
+    TSR__TRY_GOTO(status,
+                  tsr_alloc(ctx, (size_t)total * sizeof(uint64_t) + 8, (void **)&j->rref[c]));
+  memset(pos, 0, 2 * (size_t)P * sizeof *pos);
+  int64_t *pair = pos + P; /* per rank: the next returned right row */
+  uint32_t *lr = j->lrow[c];
+  uint64_t *rr = j->rref[c];
+  int64_t o = 0;
+  for (int64_t i = 0; i < n; i++) {
+    int p = dest[i];
+    uint64_t k =
+        sh->cw == 4 ? ((const uint32_t *)cnt[p])[pos[p]++] : ((const uint8_t *)cnt[p])[pos[p]++];
+    if (!pairs) {
+      if (k)
+        lr[o++] = (uint32_t)i;
+      continue;
+    }
+    if (k == 0 && kind == TSR_JOIN_LEFT) {
+      lr[o] = (uint32_t)i;
+      rr[o++] = TSR__JOIN_NONE;
+    }
+    for (uint64_t m = 0; m < k; m++) {
+      lr[o] = (uint32_t)i;
+      rr[o++] = (uint64_t)(c * P + p) << 32 | (uint64_t)pair[p]++;
+    }
+  }
+  j->npairs[c] = total;
+  status = tsr__join_str_bytes(j, c, total, lr, rr);
+fail:
+  tsr_free(ctx, pos);
+  return status;
+}
+
+/* ---- the shuffle ------------------------------------------------------------------------------
+ */
+
+/* Rows of side s's chunk c grouped by destination: ref (chunk << 32 | row)
+ * in row order within each rank's group, starting at start[p]. */
+static void group_rows(const tsr__sorter *s, int64_t c, const int32_t *dest, int P, uint64_t *ref,
+                       int64_t *start) {
+  const int64_t n = s->rows[c];
+  memset(start, 0, ((size_t)P + 1) * sizeof *start);
+  for (int64_t i = 0; i < n; i++)
+    start[dest[i] + 1]++;
+  for (int p = 0; p < P; p++)
+    start[p + 1] += start[p];
+  int64_t fill[1024];
+  if (P > 1024) { /* more ranks than the stack array: a pass per rank */
+    int64_t o = 0;
+    for (int p = 0; p < P; p++)
+      for (int64_t i = 0; i < n; i++)
+        if (dest[i] == p)
+          ref[o++] = (uint64_t)c << 32 | (uint64_t)i;
+    return;
+  }
+  memcpy(fill, start, (size_t)P * sizeof *fill);
+  for (int64_t i = 0; i < n; i++)
+    ref[fill[dest[i]]++] = (uint64_t)c << 32 | (uint64_t)i;
+}
+
+tsr_status tsr__join_shuffle(tsr__join *j) {
+  tsr_ctx *ctx = j->ctx;
+  tsr__dist *d = tsr__dist_get(ctx);
+  const int P = tsr__dist_size(d), me = tsr__dist_rank(d);
+  const tsr_join_kind kind = j->kind;
+  const bool pairs = kind == TSR_JOIN_INNER || kind == TSR_JOIN_LEFT;
+  const int64_t nl = j->side[0]->nchunks;
+  tsr_frame *rf = j->side[1]->f, *frames[2] = {j->side[0]->f, rf};
+  const int64_t nch[2] = {nl, j->side[1]->nchunks};
+  int32_t *rdest = NULL;
+  uint64_t *dh[2][64];
+  int *cols[2] = {NULL, NULL}, ncols[2] = {0, 0};
+  uint64_t *ref = NULL, *cnt = NULL, *refs = NULL;
+  int64_t *start = NULL;
+  char *send = NULL, *in = NULL;
+  tsr__join b;
+  bool bucket = false, talked = false;
+  int *rout = NULL, nrout = 0; /* the right's result columns */
+  uint64_t sent = 0, least = 0, returned = 0;
+  double t[6] = {tsr__now(), 0, 0, 0, 0, 0}; /* the steps' ends, for the trace */
+  tsr_status status = TSR_OK;
+  memset(dh, 0, sizeof dh);
+  memset(&b, 0, sizeof b);
+  memset(&tsr__join_last, 0, sizeof tsr__join_last);
+  tsr__join_last.shuffle = true;
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *j->sh, (void **)&j->sh));
+  tsr__jshuf *sh = j->sh;
+  sh->cw = pairs ? 4 : 1;
+  /* Destinations, per row of the chunks this rank owns. */
+  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)j->side[0]->total + 1, sizeof *sh->dest,
+                                         "row destinations", (void **)&sh->dest));
+  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)j->side[1]->total + 1, sizeof *rdest,
+                                         "row destinations", (void **)&rdest));
+  int32_t *dest[2] = {sh->dest, rdest};
+  int64_t most = 0; /* rows of the largest chunk */
+  for (int s = 0; s < 2; s++) {
+    const tsr__sorter *so = j->side[s];
+    TSR__TRY_GOTO(status, dict_hashes(j, s, dh[s]));
+    TSR__TRY_GOTO(status,
+                  tsr_calloc(ctx, (size_t)so->f->ncols + 1, sizeof *cols[s], (void **)&cols[s]));
+    ncols[s] = shipped_cols(j, s, so->f, cols[s]);
+    for (int64_t c = 0; c < so->nchunks; c++) {
+      route_chunk(j, s, c, dh[s], P, me, dest[s] + so->row_start[c]);
+      most = so->rows[c] > most ? so->rows[c] : most;
+    }
+  }
+  /* Piece sizes per destination, then the pieces. */
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, 4 * (size_t)P + 1, sizeof *cnt, (void **)&cnt));
+  uint64_t *scount = cnt, *soff = cnt + P, *rcount = cnt + 2 * P, *at = cnt + 3 * P;
+  TSR__TRY_GOTO(status,
+                tsr__alloc_array(ctx, (size_t)most + 1, sizeof *ref, "row groups", (void **)&ref));
+  TSR__TRY_GOTO(status,
+                tsr__alloc_array(ctx, (size_t)P + 1, sizeof *start, "row groups", (void **)&start));
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1) {
+      uint64_t total = 0;
+      for (int p = 0; p < P; p++) {
+        soff[p] = at[p] = total;
+        total += scount[p];
+      }
+      TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)total + 8, (void **)&send));
+    }
+    for (int s = 0; s < 2; s++) {
+      const tsr__sorter *so = j->side[s];
+      for (int64_t c = 0; c < so->nchunks; c++) {
+        if (so->rows[c] == 0)
+          continue;
+        group_rows(so, c, dest[s] + so->row_start[c], P, ref, start);
+        for (int p = 0; p < P; p++) {
+          int64_t n = start[p + 1] - start[p];
+          if (n == 0)
+            continue;
+          if (pass == 0) {
+            uint64_t dummy = 0, *lst = p == me ? &dummy : &least;
+            scount[p] += sizeof(hdr);
+            for (int i = 0; i < ncols[s]; i++)
+              scount[p] += wire_bytes(so, cols[s][i], ref + start[p], n, lst);
+            continue;
+          }
+          hdr h = {s, c, n, 0};
+          memcpy(send + at[p], &h, sizeof h);
+          at[p] += sizeof h;
+          for (int i = 0; i < ncols[s]; i++)
+            at[p] += wire_pack(so, cols[s][i], ref + start[p], n, send + at[p]);
+        }
+      }
+    }
+  }
+  for (int p = 0; p < P; p++)
+    sent += p == me ? 0 : scount[p];
+  /* The right side as loaded is no longer needed. */
+  tsr__sorter_destroy(&j->side[1]);
+  talked = true;
+  status = tsr_ctx_agree(ctx, status);
+  if (status != TSR_OK)
+    goto fail;
+  t[1] = tsr__now();
+  TSR__TRY_GOTO(status, tsr__dist_exchange_counts(d, scount, rcount));
+  {
+    uint64_t total = 0;
+    for (int p = 0; p < P; p++)
+      total += rcount[p];
+    status = tsr_ctx_agree(ctx, tsr_alloc(ctx, (size_t)total + 8, (void **)&in));
+    if (status != TSR_OK)
+      goto fail;
+    TSR__TRY_GOTO(status, tsr__dist_alltoallv(d, send, soff, scount, in, rcount));
+    tsr_free(ctx, send);
+    send = NULL;
+    t[2] = tsr__now();
+    /* The bucket owner's join. */
+    bucket = true;
+    TSR__TRY_GOTO(status, bucket_join(j, frames, nch, in, total, &b));
+    t[3] = tsr__now();
+  }
+  /* Back to each left chunk's owner: counts per row, the matched right rows. */
+  memset(scount, 0, (size_t)P * sizeof *scount);
+  status = tsr_calloc(ctx, (size_t)j->ncols + 1, sizeof *rout, (void **)&rout);
+  for (int o = 0; o < j->ncols && pairs && status == TSR_OK; o++)
+    if (j->src_side[o] == 1)
+      rout[nrout++] = j->src_col[o];
+  if (status == TSR_OK) {
+    int64_t mostp = 0;
+    for (int64_t c = 0; c < nl; c++)
+      mostp = b.npairs[c] > mostp ? b.npairs[c] : mostp;
+    status =
+        tsr__alloc_array(ctx, (size_t)mostp + 1, sizeof *refs, "returned rows", (void **)&refs);
+  }
+  for (int pass = 0; pass < 2 && status == TSR_OK; pass++) {
+    if (pass == 1) {
+      uint64_t total = 0;
+      for (int p = 0; p < P; p++) {
+        soff[p] = at[p] = total;
+        total += scount[p];
+      }
+      status = tsr_alloc(ctx, (size_t)total + 8, (void **)&send);
+      if (status != TSR_OK)
+        break;
+    }
+    for (int64_t c = 0; c < nl; c++) {
+      const int64_t n = b.side[0]->rows[c];
+      if (n == 0)
+        continue;
+      const int q = tsr__dist_chunk_owner(ctx, c, nl);
+      int64_t np = 0;
+      for (int64_t k = 0; k < b.npairs[c] && pairs; k++)
+        if (b.rref[c][k] != TSR__JOIN_NONE)
+          refs[np++] = b.rref[c][k];
+      if (pass == 0) {
+        uint64_t dummy = 0;
+        scount[q] += sizeof(hdr) + A8((uint64_t)n * (uint64_t)sh->cw);
+        for (int i = 0; i < nrout; i++)
+          scount[q] += wire_bytes(b.side[1], rout[i], refs, np, &dummy);
+        continue;
+      }
+      hdr h = {2, c, n, np};
+      memcpy(send + at[q], &h, sizeof h);
+      at[q] += sizeof h;
+      char *cp = send + at[q];
+      memset(cp, 0, (size_t)A8((uint64_t)n * (uint64_t)sh->cw));
+      for (int64_t k = 0; k < b.npairs[c]; k++) {
+        uint32_t l = b.lrow[c][k];
+        if (sh->cw == 1)
+          ((uint8_t *)cp)[l] = 1; /* semi: matched rows; anti: unmatched ones */
+        else if (b.rref[c][k] != TSR__JOIN_NONE)
+          ((uint32_t *)cp)[l]++;
+      }
+      at[q] += A8((uint64_t)n * (uint64_t)sh->cw);
+      for (int i = 0; i < nrout; i++)
+        at[q] += wire_pack(b.side[1], rout[i], refs, np, send + at[q]);
+    }
+  }
+  for (int p = 0; p < P; p++)
+    returned += p == me ? 0 : scount[p];
+  if (bucket)
+    bucket_free(&b);
+  bucket = false;
+  tsr_free(ctx, in);
+  in = NULL;
+  status = tsr_ctx_agree(ctx, status);
+  if (status != TSR_OK)
+    goto fail;
+  TSR__TRY_GOTO(status, tsr__dist_exchange_counts(d, scount, rcount));
+  {
+    uint64_t total = 0;
+    for (int p = 0; p < P; p++)
+      total += rcount[p];
+    status = tsr_ctx_agree(ctx, tsr_alloc(ctx, (size_t)total + 8, (void **)&sh->back));
+    if (status != TSR_OK)
+      goto fail;
+    TSR__TRY_GOTO(status, tsr__dist_alltoallv(d, send, soff, scount, sh->back, rcount));
+    tsr_free(ctx, send);
+    send = NULL;
+    /* The returned right rows as the right side: chunk c * P + p. */
+    tsr__sorter *rs = NULL;
+    status = piece_sorter(ctx, rf, j->fn, nl * P, &rs);
+    j->side[1] = rs;
+    if (status == TSR_OK)
+      status = tsr_calloc(ctx, (size_t)(nl * P) + 1, sizeof *sh->counts, (void **)&sh->counts);
+    uint64_t pos = 0;
+    for (int p = 0; p < P && status == TSR_OK; p++) {
+      const uint64_t end = pos + rcount[p];
+      while (pos < end) {
+        hdr h;
+        memcpy(&h, sh->back + pos, sizeof h);
+        pos += sizeof h;
+        const int64_t ch = h.chunk * P + p;
+        sh->counts[ch] = sh->back + pos;
+        pos += A8((uint64_t)h.rows * (uint64_t)sh->cw);
+        rs->rows[ch] = h.pairs;
+        for (int i = 0; i < nrout; i++)
+          pos += wire_read(sh->back + pos, h.pairs, rf->cols[rout[i]].type,
+                           &rs->cr[ch * rf->ncols + rout[i]]);
+      }
+    }
+    if (status == TSR_OK)
+      sorter_starts(rs);
+  }
+  /* Each left chunk's owner: the one-rank probe's pairs. */
+  t[4] = tsr__now();
+  status = tsr__join_run(j, status, "frame_join_assemble", assemble_kernel, nl);
+  t[5] = tsr__now();
+  tsr__join_last.sent = sent;
+  tsr__join_last.least = least;
+  tsr__join_last.returned = returned;
+  if (getenv("TESSERA_JOIN_TRACE") != NULL && *getenv("TESSERA_JOIN_TRACE") == '1')
+    fprintf(stderr,
+            "tessera join trace: rank %d: shuffle join, sent %llu bytes (least %llu), "
+            "returned %llu bytes; seconds: route and pack %.3f, shuffle %.3f, bucket join %.3f, "
+            "return %.3f, assemble %.3f\n",
+            me, (unsigned long long)sent, (unsigned long long)least, (unsigned long long)returned,
+            t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[3], t[5] - t[4]);
+  goto done;
+fail:
+  if (!talked) /* as the other ranks, before their exchange */
+    status = tsr_ctx_agree(ctx, status);
+done:
+  if (bucket)
+    bucket_free(&b);
+  for (int s = 0; s < 2; s++)
+    for (int k = 0; k < 64; k++)
+      tsr_free(ctx, dh[s][k]);
+  tsr_free(ctx, cols[0]);
+  tsr_free(ctx, cols[1]);
+  tsr_free(ctx, rdest);
+  tsr_free(ctx, ref);
+  tsr_free(ctx, refs);
+  tsr_free(ctx, rout);
+  tsr_free(ctx, start);
+  tsr_free(ctx, cnt);
+  tsr_free(ctx, send);
+  tsr_free(ctx, in);
+  return status;
+}
