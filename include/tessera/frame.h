@@ -564,8 +564,9 @@ typedef struct tsr_join_options {
  * other columns, then the right's; clashing names get the suffixes.  Rows:
  * left row order, each left row's matches in right row order; the right
  * rows without a match of right and full joins last, in right order.
- * Computes now (as the group-by; bitwise the same for any thread count);
- * under MPI with more than one rank TSR_ENOTSUP.  The caller owns *out. */
+ * Computes now (as the group-by; bitwise the same for any thread count and
+ * any number of MPI ranks: collective, a broadcast or a shuffle join,
+ * tsr_ctx_set_broadcast_join_limit, docs/frames.md).  The caller owns *out. */
 TSR_API TSR_NODISCARD tsr_status tsr_frame_join(tsr_frame *left, tsr_frame *right,
                                                 tsr_join_kind kind, int nkeys,
                                                 const char *const *left_on,
@@ -592,7 +593,8 @@ typedef struct tsr_asof_options {
  * right's columns null when there is none.  `on` columns: the same integer,
  * float, date or timestamp type on both sides; null or NaN never match.
  * Columns: the left's, then the right's other than its on and by columns
- * (clashing names suffixed).  Computes now; one rank only. */
+ * (clashing names suffixed).  Computes now; under MPI collective (the
+ * right side broadcast), the result bitwise one rank's. */
 TSR_API TSR_NODISCARD tsr_status tsr_frame_join_asof(tsr_frame *left, tsr_frame *right,
                                                      const char *left_on,
                                                      const tsr_asof_options *options,
@@ -602,9 +604,8 @@ TSR_API TSR_NODISCARD tsr_status tsr_frame_join_asof(tsr_frame *left, tsr_frame 
 /* Verbs and window functions (docs/frames.md)                              */
 /* ------------------------------------------------------------------------ */
 
-/* Like group-by and sort, each computes now (collective) and returns a
- * frame held in memory; under MPI with more than one rank each returns
- * TSR_ENOTSUP until rows can be shuffled between ranks. */
+/* Like group-by and sort, each computes now (collective under MPI, the
+ * result bitwise one rank's) and returns a frame held in memory. */
 
 /* A window function: SQL's `func(column, n, default) OVER (PARTITION BY
  * partition_by ORDER BY order_by)`.  Rows are numbered within their
