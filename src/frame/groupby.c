@@ -928,22 +928,25 @@ static tsr_status build_chunk(gb_job *job, gb_merged *m, const int64_t *ord, con
   return TSR_OK;
 }
 
+/* The length of group g's longest largest/smallest list. */
+static int64_t longest_list(const gb_job *job, int64_t g) {
+  int64_t most = 0;
+  for (int a = 0; a < job->naggs; a++) {
+    const int64_t *o = job->aggs[a].res.offsets;
+    most = o[g + 1] - o[g] > most ? o[g + 1] - o[g] : most;
+  }
+  return most;
+}
+
 /* Largest/smallest: one row per value.  Group order[i] gives as many rows
  * as its longest list: *order becomes the groups of those rows (the old
  * array freed), *rank their ranks within their groups, *nrows their count. */
 static tsr_status per_value_rows(const gb_job *job, int64_t ng, int64_t **order, int32_t **rank,
                                  int64_t *nrows) {
   tsr_ctx *ctx = job->ctx;
-  int na = job->naggs;
   int64_t n = 0;
-  for (int64_t i = 0; i < ng; i++) {
-    int64_t g = (*order)[i], most = 0;
-    for (int a = 0; a < na; a++) {
-      const int64_t *o = job->aggs[a].res.offsets;
-      most = o[g + 1] - o[g] > most ? o[g + 1] - o[g] : most;
-    }
-    n += most;
-  }
+  for (int64_t i = 0; i < ng; i++)
+    n += longest_list(job, (*order)[i]);
   int64_t *order2 = NULL;
   int32_t *rk = NULL;
   TSR_TRY(tsr__alloc_array(ctx, (size_t)n + 1, sizeof *order2, "group order", (void **)&order2));
@@ -954,11 +957,7 @@ static tsr_status per_value_rows(const gb_job *job, int64_t ng, int64_t **order,
   }
   int64_t r = 0;
   for (int64_t i = 0; i < ng; i++) {
-    int64_t g = (*order)[i], most = 0;
-    for (int a = 0; a < na; a++) {
-      const int64_t *o = job->aggs[a].res.offsets;
-      most = o[g + 1] - o[g] > most ? o[g + 1] - o[g] : most;
-    }
+    int64_t g = (*order)[i], most = longest_list(job, g);
     for (int64_t k = 0; k < most; k++, r++) {
       order2[r] = g;
       rk[r] = (int32_t)k;
