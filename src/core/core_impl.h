@@ -31,7 +31,6 @@
 typedef struct tsr__allocator {
   _Atomic uint64_t current;
   _Atomic uint64_t peak;
-  _Atomic uint64_t high_water; /* the highest `current` ever (peak, but never reset) */
   _Atomic uint64_t total;
   _Atomic uint64_t count;
   _Atomic uint64_t fail_countdown; /* 0 = off; the allocation that brings it to 0 fails */
@@ -43,7 +42,6 @@ typedef struct tsr__allocator {
   uint32_t cache_sharers; /* processes whose caches share this machine's memory (0 = 1) */
   uint32_t n_cached;
   uint64_t cached_bytes; /* their capacities */
-  uint64_t cached_asked; /* the bytes they were last allocated for */
   void *cached[1024];
 } tsr__allocator;
 
@@ -60,8 +58,8 @@ void tsr__set_kernel_alloc(tsr__kernel_alloc_fn fn, void *run);
 /* Frees the blocks the allocator keeps for reuse (at context destruction). */
 void tsr__alloc_release_cache(tsr__allocator *a);
 /* Tells the allocator that `processes` processes (MPI ranks on this node)
- * share the machine's memory: each one's cache gets that share of the
- * budget, so that the node's caches together stay within it. */
+ * share the machine's memory: their caches together keep at most half of
+ * it (alloc.c, cache_budget). */
 void tsr__alloc_set_cache_sharers(tsr__allocator *a, uint32_t processes);
 
 struct tsr_ctx {

@@ -1,7 +1,7 @@
 /* test_alloc.c — the accounted allocator: alignment, accounting of current,
  * peak, total and count; the memory limit (including many threads racing
  * for it); the fail-the-N-th-allocation injector; overflow checks; the
- * cache of freed large blocks (reused, and bounded by the working set). */
+ * cache of freed large blocks (reused, within its budget). */
 #include "test_util.h"
 
 #include <stdatomic.h>
@@ -136,47 +136,42 @@ static void test_alloc__grow_array_keeps_contents(void **state) {
 }
 
 /* The cache of freed large blocks: a freed block comes back for a request
- * of its size; live plus cached bytes never pass the highest live bytes;
- * the oldest cached blocks make room for newer ones; a smaller share
- * (ranks on one node) frees what is over it. */
-static void test_alloc__cache_bounded_by_working_set(void **state) {
+ * of its size; the cache stays within its budget (a quarter of the
+ * machine's memory, the MPI ranks on a node sharing half), the oldest cached
+ * blocks making room for newer ones; a smaller share frees what is over it. */
+static void test_alloc__cache_reuses_within_budget(void **state) {
   tsr_ctx *ctx = *state;
   tsr__allocator *a = &ctx->alloc;
-  enum { N = 8 };
   const size_t mb = (size_t)1 << 20;
-  void *p[N];
-  for (int i = 0; i < N; i++)
-    assert_ok(tsr_alloc(ctx, mb, &p[i]));
-  uint64_t high = atomic_load(&a->high_water);
-  assert_true(high >= N * mb);
-  void *first = p[0];
-  tsr_free(ctx, p[0]);
-  void *again;
+  void *first, *again;
+  assert_ok(tsr_alloc(ctx, mb, &first));
+  tsr_free(ctx, first);
   assert_ok(tsr_alloc(ctx, mb, &again));
   assert_ptr_equal(again, first); /* reused */
-  p[0] = again;
-  for (int i = 0; i < N; i++)
-    tsr_free(ctx, p[i]);
-  assert_int_equal(a->n_cached, N);
-  assert_true(a->cached_asked <= high - atomic_load(&a->current));
-  /* Blocks of other sizes, one at a time, many times: the cache stays
-   * within the working set, holding the newest blocks. */
+  tsr_free(ctx, again);
+  /* A share that leaves a budget of about 8 MiB (the ranks on a node
+   * share half its memory). */
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  uint64_t machine = (uint64_t)pages * (uint64_t)page;
+  uint32_t sharers = (uint32_t)(machine / 2 / (8 * mb));
+  assert_true(sharers >= 2);
+  tsr__alloc_set_cache_sharers(a, sharers);
+  uint64_t budget = machine / 2 / sharers;
+  /* Blocks of sizes never asked for again, one at a time: the cache stays
+   * within the budget and keeps the newest. */
   for (int round = 0; round < 64; round++) {
     void *q;
     size_t bytes = (size_t)(300 + 37 * round) << 10; /* 300 KiB .. 2.6 MiB, all different */
     assert_ok(tsr_alloc(ctx, bytes, &q));
     tsr_free(ctx, q);
-    assert_true(a->cached_asked <= atomic_load(&a->high_water) - atomic_load(&a->current));
+    assert_true(a->cached_bytes <= budget);
     assert_ptr_equal(a->cached[a->n_cached - 1], (char *)q - 64); /* the newest is kept */
   }
-  assert_true(atomic_load(&a->high_water) == high); /* nothing here raised it */
-  /* A share of 1/4096 of the machine's quarter leaves room for no MiB blocks. */
-  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  uint64_t quarter = (uint64_t)pages * (uint64_t)page / 4;
-  if (quarter > (8ull << 30))
-    quarter = 8ull << 30;
-  tsr__alloc_set_cache_sharers(a, 4096);
-  assert_true(a->cached_bytes <= quarter / 4096);
+  assert_true(a->n_cached >= 3); /* 8 MiB holds several */
+  /* A thousandth of that share: no block of 256 KiB or more fits. */
+  tsr__alloc_set_cache_sharers(a, sharers * 1000 > sharers ? sharers * 1000 : UINT32_MAX);
+  assert_int_equal(a->n_cached, 0);
+  assert_int_equal(a->cached_bytes, 0);
   tsr__alloc_set_cache_sharers(a, 1);
 }
 
@@ -202,7 +197,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_alloc__fail_nth, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_alloc__grow_array_keeps_contents, test_ctx_setup,
                                       test_ctx_teardown),
-      cmocka_unit_test_setup_teardown(test_alloc__cache_bounded_by_working_set, test_ctx_setup,
+      cmocka_unit_test_setup_teardown(test_alloc__cache_reuses_within_budget, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_alloc__bad_arguments, test_ctx_setup, test_ctx_teardown),
   };
