@@ -338,6 +338,18 @@ tsr_status tsr__dist_sum_u64(tsr__dist *d, uint64_t value, uint64_t *sum) {
                              "MPI_Allreduce");
 }
 
+tsr_status tsr__dist_sum_i64s(tsr__dist *d, int64_t *values, int64_t n) {
+  if (!d->distributed)
+    return TSR_OK;
+  for (int64_t at = 0; at < n; at += INT_MAX) { /* MPI counts are ints */
+    int count = n - at < INT_MAX ? (int)(n - at) : INT_MAX;
+    TSR_TRY(tsr__dist_mpi_check(
+        MPI_Allreduce(MPI_IN_PLACE, values + at, count, MPI_INT64_T, MPI_SUM, d->comm),
+        "MPI_Allreduce"));
+  }
+  return TSR_OK;
+}
+
 tsr_status tsr__dist_alltoallv_u32(tsr__dist *d, const uint32_t *send, const uint64_t *counts,
                                    uint32_t **recv, uint64_t *recv_counts) {
   /* Only used on the failure path, with at most a graph's worth of ids. */

@@ -47,6 +47,8 @@ tsr_status tsr__dist_agree(tsr__dist *d, tsr_status status);
 tsr_status tsr__dist_minmax_u64(tsr__dist *d, uint64_t value, uint64_t *min, uint64_t *max);
 /* Collective: the sum of `value` over the ranks. */
 tsr_status tsr__dist_sum_u64(tsr__dist *d, uint64_t value, uint64_t *sum);
+/* Collective: values[i] becomes its sum over the ranks, for i < n. */
+tsr_status tsr__dist_sum_i64s(tsr__dist *d, int64_t *values, int64_t n);
 /* Collective: sends counts[p] uint32 values from send (grouped by
  * destination rank, in rank order) and receives the others' into *recv
  * (malloc'ed, the caller frees it; recv_counts[p] from each rank,

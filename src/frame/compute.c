@@ -1,17 +1,27 @@
 /* compute.c — computing frames: into memory (a tsr_frame_result that keeps
- * the task graph's output chunks and reads them in place), and row counts.
+ * the task graph's output chunks and reads them in place), persisting them,
+ * and row counts.
  *
  * A compute lowers the node of every column (a node holding several of the
  * frame's columns is lowered once: its table chunks are the result's
- * chunks, no copy) and keeps their chunk tasks.  Under MPI, one task per
- * chunk owned by every rank copies it, so that every rank holds the whole
- * result, as arrays' stores do. */
+ * chunks, no copy) and keeps their chunk tasks.  Under MPI a result is held
+ * one of two ways:
+ *   whole    tsr_frame_compute: one task per chunk owned by every rank
+ *            copies it, so that every rank holds the whole result, as
+ *            arrays' stores do;
+ *   by owner tsr_frame_persist (and row counts): each chunk stays on the
+ *            rank that made it (a task whose owner was left to the
+ *            scheduler is copied to the chunk's owner, tsr__dist_chunk_owner),
+ *            so nothing moves but the chunks the computation itself needs;
+ *            later graphs read each chunk there (tsr__frame_add_held), as
+ *            arrays' persisted chunks. */
 #include <string.h>
 
 #include <tessera/dist.h>
 
+#include "dist/dist.h"
 #include "frame_impl.h"
-#include "sched/taskgraph_impl.h" /* TSR__TASK_EXTERNAL */
+#include "sched/taskgraph_impl.h" /* TSR__TASK_EXTERNAL, task owners */
 
 struct tsr_frame_result {
   _Atomic uint32_t refs; /* the caller's, and each persisted node's */
@@ -24,6 +34,9 @@ struct tsr_frame_result {
   int64_t nrows;
   uint32_t *tasks;   /* ncols x nchunks: the task holding column i's chunk c */
   int64_t *row_off;  /* nchunks + 1: first row of each chunk */
+  int32_t *owner;    /* held by owner: ncols x nchunks, the rank holding column i's
+                        chunk c; NULL: whole on every rank */
+  int ranks, me;     /* with owner: the ranks, and this one */
 };
 
 static tsr_status copy_kernel(const tsr_kernel_call *call) {
@@ -31,14 +44,36 @@ static tsr_status copy_kernel(const tsr_kernel_call *call) {
   return TSR_OK;
 }
 
-/* Lowers the frame's columns; tasks[i * nchunks + c] receives the task that
- * holds column i's chunk c (kept, and on several ranks a copy every rank
- * runs).  When `count_only`, only the first column is lowered. */
-static tsr_status lower_columns(tsr_frame *f, tsr_taskgraph *g, int ncols, uint32_t *tasks) {
+/* The rank task t runs on, as the scheduler places it (transfer.c): its
+ * owner, or for a task without one, the rank of its first input that has
+ * one rank, else every rank's (TSR_OWNER_ALL) when every input is; < 0:
+ * made on every rank, or where read. */
+static int32_t placed_on(const tsr_taskgraph *g, uint32_t t) {
+  int32_t o = g->tasks[t].owner;
+  if (o == TSR__OWNER_READERS && tsr__task_n_inputs(g, t) > 0)
+    return 0; /* only sources are made where read */
+  if (o != TSR__OWNER_UNSET)
+    return o;
+  bool all = tsr__task_n_inputs(g, t) > 0;
+  for (uint32_t e = g->in_off[t]; e < g->in_off[t + 1]; e++) {
+    int32_t i = placed_on(g, g->inputs[e]);
+    if (i >= 0)
+      return i;
+    all &= i == TSR_OWNER_ALL;
+  }
+  return all ? TSR_OWNER_ALL : 0;
+}
+
+/* Lowers the frame's first ncols columns; tasks[i * nchunks + c] receives
+ * the task that holds column i's chunk c (kept).  Under MPI: with `owner`
+ * NULL a copy every rank runs (whole), else owner[i * nchunks + c] receives
+ * the rank that holds it (by owner). */
+static tsr_status lower_columns(tsr_frame *f, tsr_taskgraph *g, int ncols, uint32_t *tasks,
+                                int32_t *owner) {
   tsr_status status = TSR_OK;
   tsr__lowering *l = NULL;
   int64_t nchunks = f->rows->nchunks;
-  bool copies = tsr_ctx_nranks(f->ctx) > 1;
+  bool mpi = tsr_ctx_nranks(f->ctx) > 1, copies = mpi && owner == NULL;
   uint32_t copy_k = 0;
   TSR__TRY_GOTO(status, tsr__lowering_create(f->ctx, g, &l));
   for (int i = 0; i < ncols; i++) {
@@ -46,8 +81,9 @@ static tsr_status lower_columns(tsr_frame *f, tsr_taskgraph *g, int ncols, uint3
     TSR__TRY_GOTO(status, tsr__lowering_lower(l, f->cols[i].node, &ids));
     memcpy(tasks + (int64_t)i * nchunks, ids, (size_t)nchunks * sizeof *ids);
   }
-  if (copies)
-    TSR__TRY_GOTO(status, tsr_taskgraph_add_kernel(g, "gather", copy_kernel, NULL, &copy_k));
+  if (mpi)
+    TSR__TRY_GOTO(status, tsr_taskgraph_add_kernel(g, copies ? "gather" : "hold", copy_kernel,
+                                                   NULL, &copy_k));
   for (int i = 0; i < ncols; i++) {
     /* Columns of one node share their tasks (and copies). */
     int same = -1;
@@ -57,10 +93,21 @@ static tsr_status lower_columns(tsr_frame *f, tsr_taskgraph *g, int ncols, uint3
     uint32_t *t = tasks + (int64_t)i * nchunks;
     if (same >= 0) {
       memcpy(t, tasks + (int64_t)same * nchunks, (size_t)nchunks * sizeof *t);
+      if (mpi && !copies)
+        memcpy(owner + (int64_t)i * nchunks, owner + (int64_t)same * nchunks,
+               (size_t)nchunks * sizeof *owner);
       continue;
     }
     for (int64_t c = 0; c < nchunks; c++) {
-      if (copies) {
+      /* By owner: the chunk stays where it is made; one made on every
+       * rank, or where read, is copied on its owner. */
+      int32_t o = mpi && !copies ? placed_on(g, t[c]) : 0;
+      bool copied = copies || (mpi && o < 0);
+      if (mpi && !copies && o < 0)
+        o = tsr__dist_chunk_owner(f->ctx, c, nchunks);
+      if (mpi && !copies)
+        owner[(int64_t)i * nchunks + c] = o;
+      if (copied) {
         const void *unused;
         size_t bytes = 0;
         (void)unused;
@@ -73,7 +120,7 @@ static tsr_status lower_columns(tsr_frame *f, tsr_taskgraph *g, int ncols, uint3
         bytes = (size_t)b;
         uint32_t copy;
         TSR__TRY_GOTO(status, tsr_taskgraph_add_task(g, copy_k, &t[c], 1, NULL, 0, bytes, &copy));
-        TSR__TRY_GOTO(status, tsr_taskgraph_set_owner(g, copy, TSR_OWNER_ALL));
+        TSR__TRY_GOTO(status, tsr_taskgraph_set_owner(g, copy, copies ? TSR_OWNER_ALL : o));
         t[c] = copy;
       }
       TSR__TRY_GOTO(status, tsr_taskgraph_keep(g, t[c]));
@@ -86,8 +133,8 @@ fail:
 
 /* Lowers, culls to the kept tasks and runs. */
 static tsr_status run_columns(tsr_frame *f, tsr_taskgraph *g, int ncols, uint32_t *tasks,
-                              const tsr_compute_options *options) {
-  tsr_status status = lower_columns(f, g, ncols, tasks);
+                              int32_t *owner, const tsr_compute_options *options) {
+  tsr_status status = lower_columns(f, g, ncols, tasks, owner);
   bool ran = false;
   if (status == TSR_OK) {
     size_t n = (size_t)ncols * (size_t)f->rows->nchunks;
@@ -116,6 +163,18 @@ static int64_t chunk_rows(const tsr_taskgraph *g, const tsr__col *col, uint32_t 
   return tsr__tablechunk_col(data, col->slot)->rows;
 }
 
+/* counts[c] = the rows of chunk c of column col (tasks: its chunk tasks;
+ * owner: who holds each under MPI, NULL: every rank).  Collective under
+ * MPI when owner is set. */
+static tsr_status chunk_counts(tsr_frame *f, const tsr_taskgraph *g, const tsr__col *col,
+                               const uint32_t *tasks, const int32_t *owner, int64_t *counts) {
+  int64_t n = f->rows->nchunks;
+  int me = tsr_ctx_rank(f->ctx);
+  for (int64_t c = 0; c < n; c++)
+    counts[c] = owner == NULL || owner[c] == me ? chunk_rows(g, col, tasks[c]) : 0;
+  return owner == NULL ? TSR_OK : tsr__dist_sum_i64s(tsr__dist_get(f->ctx), counts, n);
+}
+
 tsr_status tsr_frame_nrows(tsr_frame *f, int64_t *rows) {
   static const char fn[] = "tsr_frame_nrows";
   TSR_CHECK(f != NULL && rows != NULL, TSR_EINVAL, "%s: frame or rows is NULL", fn);
@@ -128,18 +187,26 @@ tsr_status tsr_frame_nrows(tsr_frame *f, int64_t *rows) {
   tsr_taskgraph *g = NULL;
   uint32_t *tasks = NULL;
   int64_t *counts = NULL;
+  int32_t *owner = NULL; /* under MPI each chunk is counted where it is made */
+  bool ran = false;
   tsr_status status;
   TSR__TRY_GOTO(status, tsr_taskgraph_create(f->ctx, &g));
   TSR__TRY_GOTO(status,
                 tsr__alloc_array(f->ctx, (size_t)n + 1, sizeof *tasks, "tasks", (void **)&tasks));
   TSR__TRY_GOTO(status, tsr__alloc_array(f->ctx, (size_t)n + 1, sizeof *counts, "row counts",
                                          (void **)&counts));
-  TSR__TRY_GOTO(status, run_columns(f, g, 1, tasks, NULL));
-  for (int64_t c = 0; c < n; c++)
-    counts[c] = chunk_rows(g, &f->cols[0], tasks[c]);
+  if (tsr_ctx_nranks(f->ctx) > 1)
+    TSR__TRY_GOTO(status, tsr__alloc_array(f->ctx, (size_t)n + 1, sizeof *owner, "chunk owners",
+                                           (void **)&owner));
+  ran = true; /* run_columns agrees on the failures before its run */
+  TSR__TRY_GOTO(status, run_columns(f, g, 1, tasks, owner, NULL));
+  TSR__TRY_GOTO(status, chunk_counts(f, g, &f->cols[0], tasks, owner, counts));
   TSR__TRY_GOTO(status, tsr__rows_set_counts(f->rows, counts));
   *rows = f->rows->total;
 fail:
+  if (!ran && tsr_ctx_nranks(f->ctx) > 1)
+    status = tsr_ctx_agree(f->ctx, status);
+  tsr_free(f->ctx, owner);
   tsr_free(f->ctx, counts);
   tsr_free(f->ctx, tasks);
   tsr_taskgraph_destroy(&g);
@@ -161,13 +228,14 @@ void tsr_frame_result_destroy(tsr_frame_result **rp) {
   tsr_free(r->ctx, r->cols);
   tsr_free(r->ctx, r->tasks);
   tsr_free(r->ctx, r->row_off);
+  tsr_free(r->ctx, r->owner);
   tsr_taskgraph_destroy(&r->g);
   tsr_free(r->ctx, r);
 }
 
-tsr_status tsr_frame_compute(tsr_frame *f, const tsr_compute_options *options,
-                             tsr_frame_result **out) {
-  static const char fn[] = "tsr_frame_compute";
+/* tsr_frame_compute, or (`whole` false, under MPI) each chunk held by one rank. */
+static tsr_status compute(tsr_frame *f, const tsr_compute_options *options, bool whole,
+                          const char *fn, tsr_frame_result **out) {
   TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
   *out = NULL;
   TSR_CHECK(f != NULL, TSR_EINVAL, "%s: frame is NULL", fn);
@@ -200,10 +268,16 @@ tsr_status tsr_frame_compute(tsr_frame *f, const tsr_compute_options *options,
                 tsr__alloc_array(ctx, (size_t)cells + 1, sizeof *r->tasks, "tasks", (void **)&r->tasks));
   TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)n + 1, sizeof *r->row_off, "row offsets",
                                          (void **)&r->row_off));
+  if (!whole && tsr_ctx_nranks(ctx) > 1) {
+    TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)cells + 1, sizeof *r->owner,
+                                           "chunk owners", (void **)&r->owner));
+    r->ranks = tsr_ctx_nranks(ctx);
+    r->me = tsr_ctx_rank(ctx);
+  }
   TSR__TRY_GOTO(status, tsr_taskgraph_create(ctx, &r->g));
   agreed = true;
   if (f->ncols > 0) {
-    TSR__TRY_GOTO(status, run_columns(f, r->g, f->ncols, r->tasks, options));
+    TSR__TRY_GOTO(status, run_columns(f, r->g, f->ncols, r->tasks, r->owner, options));
   } else {
     TSR__TRY_GOTO(status, tsr_ctx_agree(ctx, TSR_OK));
   }
@@ -217,10 +291,12 @@ tsr_status tsr_frame_compute(tsr_frame *f, const tsr_compute_options *options,
         tsr__expr_retain(r->cols[i].node);
         break;
       }
+  /* Row counts in row_off[1..n], then summed up. */
+  if (f->ncols > 0)
+    TSR__TRY_GOTO(status, chunk_counts(f, r->g, &r->cols[0], r->tasks, r->owner, r->row_off + 1));
   r->row_off[0] = 0;
   for (int64_t c = 0; c < n; c++) {
-    int64_t rows = f->ncols > 0 ? chunk_rows(r->g, &r->cols[0], r->tasks[c])
-                                : (f->rows->count ? f->rows->count[c] : 0);
+    int64_t rows = f->ncols > 0 ? r->row_off[c + 1] : (f->rows->count ? f->rows->count[c] : 0);
     r->row_off[c + 1] = r->row_off[c] + rows;
   }
   r->nrows = r->row_off[n];
@@ -244,6 +320,11 @@ fail:
   return status;
 }
 
+tsr_status tsr_frame_compute(tsr_frame *f, const tsr_compute_options *options,
+                             tsr_frame_result **out) {
+  return compute(f, options, true, "tsr_frame_compute", out);
+}
+
 int64_t tsr_frame_result_nrows(const tsr_frame_result *r) { return r ? r->nrows : 0; }
 int64_t tsr_frame_result_nchunks(const tsr_frame_result *r) { return r ? r->nchunks : 0; }
 int tsr_frame_result_ncols(const tsr_frame_result *r) { return r ? r->ncols : 0; }
@@ -264,7 +345,11 @@ tsr_status tsr_frame_result_chunk(const tsr_frame_result *r, int col, int64_t ch
             fn, (long long)chunk, (long long)r->nchunks - 1);
   const void *data;
   size_t bytes;
-  TSR_TRY(tsr_taskgraph_output(r->g, r->tasks[(int64_t)col * r->nchunks + chunk], &data, &bytes));
+  int64_t cell = (int64_t)col * r->nchunks + chunk;
+  TSR_CHECK(r->owner == NULL || r->owner[cell] == r->me, TSR_EINVAL,
+            "%s: chunk %lld of column '%s' is held by MPI rank %d, not this one (%d)", fn,
+            (long long)chunk, r->cols[col].name, r->owner ? r->owner[cell] : 0, r->me);
+  TSR_TRY(tsr_taskgraph_output(r->g, r->tasks[cell], &data, &bytes));
   memset(out, 0, sizeof *out);
   const tsr__col *c = &r->cols[col];
   if (c->raw) {
@@ -398,11 +483,16 @@ static tsr_status lower_persisted(const tsr__expr *e, tsr_taskgraph *g, const ui
   (void)in;
   const persisted *p = e->params;
   const tsr_frame_result *r = p->result;
+  if (r->owner != NULL)
+    TSR_TRY(tsr__frame_check_held(r->ctx, r->ranks));
   for (int64_t c = 0; c < r->nchunks; c++) {
-    const void *data;
-    size_t bytes;
-    TSR_TRY(tsr_taskgraph_output(r->g, r->tasks[(int64_t)p->col * r->nchunks + c], &data, &bytes));
-    TSR_TRY(tsr_taskgraph_add_buffer(g, data, bytes, &out[c]));
+    int64_t cell = (int64_t)p->col * r->nchunks + c;
+    int owner = r->owner ? r->owner[cell] : -1;
+    const void *data = NULL;
+    size_t bytes = r->g->tasks[r->tasks[cell]].out_bytes;
+    if (owner < 0 || owner == r->me)
+      TSR_TRY(tsr_taskgraph_output(r->g, r->tasks[cell], &data, &bytes));
+    TSR_TRY(tsr__frame_add_held(g, data, bytes, owner, &out[c]));
   }
   return TSR_OK;
 }
@@ -412,7 +502,8 @@ static void hash_persisted(const tsr__expr *e, tsr__hash *h) {
     tsr__fnode_hash(tsr__fnode_of(e), h);
 }
 
-/* Every rank holds the whole result, so every rank makes the chunks it reads. */
+/* Every rank holds the whole result, so every rank makes the chunks it
+ * reads; or each chunk's holder makes it (tsr__frame_add_held sets it). */
 static const tsr__op op_persisted = {"frame_persisted", lower_persisted,
                                      tsr__fnode_destroy_params, true, NULL, hash_persisted};
 static const tsr__op op_persisted_raw = {"frame_persisted", lower_persisted,
@@ -436,14 +527,15 @@ static tsr_status grid_copy(tsr_ctx *ctx, const tsr_chunk_grid *g, tsr_chunk_gri
   return status;
 }
 
-tsr_status tsr_frame_persist(tsr_frame *f, const tsr_compute_options *options, tsr_frame **out) {
-  static const char fn[] = "tsr_frame_persist";
+/* tsr_frame_persist; `whole`: every rank holds every chunk. */
+static tsr_status persist(tsr_frame *f, const tsr_compute_options *options, bool whole,
+                          const char *fn, tsr_frame **out) {
   TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
   *out = NULL;
   TSR_CHECK(f != NULL, TSR_EINVAL, "%s: frame is NULL", fn);
   tsr_ctx *ctx = f->ctx;
   tsr_frame_result *r = NULL;
-  TSR_TRY(tsr_frame_compute(f, options, &r));
+  TSR_TRY(compute(f, options, whole, fn, &r));
   tsr_status status = TSR_OK;
   tsr__col *cols = NULL;
   tsr__expr **made = NULL; /* the persisted node of column i's node */
@@ -493,4 +585,12 @@ fail:
   tsr_free(ctx, cols);
   tsr_frame_result_destroy(&r);
   return status;
+}
+
+tsr_status tsr_frame_persist(tsr_frame *f, const tsr_compute_options *options, tsr_frame **out) {
+  return persist(f, options, false, "tsr_frame_persist", out);
+}
+
+tsr_status tsr__frame_persist_whole(tsr_frame *f, tsr_frame **out) {
+  return persist(f, NULL, true, "tsr_frame_persist", out);
 }

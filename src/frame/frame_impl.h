@@ -103,6 +103,18 @@ static inline const tsr__fnode *tsr__fnode_of(const tsr__expr *e) {
 tsr_status tsr__fnode_chunk_bytes(const tsr__expr *e, int64_t c, uint64_t *out);
 /* Hashes the base (types, capacities, counts) for the MPI agreement. */
 void tsr__fnode_hash(const tsr__fnode *f, tsr__hash *h);
+/* Under MPI a node's chunk may be held by one rank only (persisted frames,
+ * operations' results): tsr__frame_add_held lowers it as a buffer task
+ * owned by `owner` (data on that rank; NULL elsewhere, where the chunk
+ * arrives as a message), or, with owner < 0, held by every rank.
+ * tsr__frame_check_held fails unless the computation reading such a node
+ * runs on the `ranks` ranks that hold its chunks. */
+tsr_status tsr__frame_add_held(tsr_taskgraph *g, const void *data, size_t bytes, int owner,
+                               uint32_t *task);
+tsr_status tsr__frame_check_held(tsr_ctx *ctx, int ranks);
+/* tsr_frame_persist with every chunk held by every rank under MPI (for a
+ * step that then reads it with the context's distribution off). */
+tsr_status tsr__frame_persist_whole(tsr_frame *f, tsr_frame **out);
 
 /* What a frame node's task gets as its params: the node (process-local:
  * every rank builds its own graph) and the chunk number, then the op's

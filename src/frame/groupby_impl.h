@@ -239,5 +239,13 @@ tsr_status gb_mem_frame(tsr_ctx *ctx, int ncols, char *const *names, const tsr_t
                         tsr__dict *const *dicts, int64_t nchunks, void **chunks,
                         const size_t *chunk_bytes, const int64_t *rows, const int64_t *data_cap,
                         tsr_frame **out);
+/* gb_mem_frame under MPI with chunk c held by rank owner[c] alone:
+ * chunks[c] is NULL on the other ranks; chunk_bytes, rows, data_cap and
+ * owner are every chunk's, the same on every rank.  Later graphs must run
+ * on the same ranks.  owner NULL: gb_mem_frame. */
+tsr_status gb_mem_frame_held(tsr_ctx *ctx, int ncols, char *const *names, const tsr_type *types,
+                             tsr__dict *const *dicts, int64_t nchunks, void **chunks,
+                             const size_t *chunk_bytes, const int64_t *rows,
+                             const int64_t *data_cap, const int32_t *owner, tsr_frame **out);
 
 #endif /* TSR_FRAME_GROUPBY_IMPL_H */

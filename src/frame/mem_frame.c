@@ -2,8 +2,12 @@
  * breaker (the group-by) returns.  As tsr_frame_persist's frames, its
  * chunks enter later task graphs as buffers (tsr_taskgraph_add_buffer):
  * read in place, never recomputed or copied.  The chunks are freed with the
- * last frame that uses them. */
+ * last frame that uses them.  Under MPI each chunk may be held by one rank
+ * only (gb_mem_frame_held): later graphs read it there and send it to the
+ * ranks that need it. */
 #include <string.h>
+
+#include <tessera/dist.h>
 
 #include "groupby_impl.h"
 
@@ -13,6 +17,8 @@ typedef struct mem_node {
   int64_t nchunks;
   void **chunks;
   size_t *bytes;
+  int32_t *owner; /* per chunk: the rank holding it; NULL: every rank holds every chunk */
+  int ranks;      /* with owner: the ranks they were made on */
 } mem_node;
 
 static void mem_destroy_extra(tsr__fnode *base) {
@@ -22,14 +28,18 @@ static void mem_destroy_extra(tsr__fnode *base) {
       tsr_free(m->ctx, m->chunks[c]);
   tsr_free(m->ctx, m->chunks);
   tsr_free(m->ctx, m->bytes);
+  tsr_free(m->ctx, m->owner);
 }
 
 static tsr_status lower_mem(const tsr__expr *e, tsr_taskgraph *g, const uint32_t *const *in,
                             uint32_t *out) {
   (void)in;
   const mem_node *m = e->params;
+  if (m->owner != NULL)
+    TSR_TRY(tsr__frame_check_held(m->ctx, m->ranks));
   for (int64_t c = 0; c < m->nchunks; c++)
-    TSR_TRY(tsr_taskgraph_add_buffer(g, m->chunks[c], m->bytes[c], &out[c]));
+    TSR_TRY(tsr__frame_add_held(g, m->chunks[c], m->bytes[c], m->owner ? m->owner[c] : -1,
+                                &out[c]));
   return TSR_OK;
 }
 
@@ -42,6 +52,14 @@ tsr_status gb_mem_frame(tsr_ctx *ctx, int ncols, char *const *names, const tsr_t
                         tsr__dict *const *dicts, int64_t nchunks, void **chunks,
                         const size_t *chunk_bytes, const int64_t *rows, const int64_t *data_cap,
                         tsr_frame **out) {
+  return gb_mem_frame_held(ctx, ncols, names, types, dicts, nchunks, chunks, chunk_bytes, rows,
+                           data_cap, NULL, out);
+}
+
+tsr_status gb_mem_frame_held(tsr_ctx *ctx, int ncols, char *const *names, const tsr_type *types,
+                             tsr__dict *const *dicts, int64_t nchunks, void **chunks,
+                             const size_t *chunk_bytes, const int64_t *rows,
+                             const int64_t *data_cap, const int32_t *owner, tsr_frame **out) {
   *out = NULL;
   tsr_status st = TSR_OK;
   mem_node *m = NULL;
@@ -69,6 +87,12 @@ tsr_status gb_mem_frame(tsr_ctx *ctx, int ncols, char *const *names, const tsr_t
   TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)nchunks + 1, sizeof *m->bytes, "chunk sizes",
                                      (void **)&m->bytes));
   memcpy(m->bytes, chunk_bytes, (size_t)nchunks * sizeof *chunk_bytes);
+  if (owner != NULL) {
+    TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)nchunks + 1, sizeof *m->owner, "chunk owners",
+                                       (void **)&m->owner));
+    memcpy(m->owner, owner, (size_t)nchunks * sizeof *owner);
+    m->ranks = tsr_ctx_nranks(ctx);
+  }
   TSR__TRY_GOTO(st, tsr__rows_create(ctx, nchunks, rows, rows, &r));
   {
     mem_node *owned = m;

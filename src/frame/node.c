@@ -6,6 +6,8 @@
  * chunk of each input. */
 #include <string.h>
 
+#include <tessera/dist.h>
+
 #include "frame_impl.h"
 
 /* The grid every frame node carries: one "element" per row chunk, so the
@@ -175,4 +177,28 @@ tsr_status tsr__fnode_lower_map(const tsr__expr *e, tsr_taskgraph *g, const uint
   if (params != stack)
     tsr_free(e->ctx, params);
   return status;
+}
+
+/* ---- chunks held by one rank ---------------------------------------------------- */
+
+/* What a rank that does not hold a chunk lowers in its place: a buffer task
+ * it never runs (the chunk arrives from its owner and replaces it). */
+static const unsigned char not_held;
+
+tsr_status tsr__frame_add_held(tsr_taskgraph *g, const void *data, size_t bytes, int owner,
+                               uint32_t *task) {
+  if (data == NULL && bytes > 0)
+    data = &not_held;
+  TSR_TRY(tsr_taskgraph_add_buffer(g, data, bytes, task));
+  return owner < 0 ? TSR_OK : tsr_taskgraph_set_owner(g, *task, owner);
+}
+
+tsr_status tsr__frame_check_held(tsr_ctx *ctx, int ranks) {
+  int now = tsr_ctx_nranks(ctx);
+  TSR_CHECK(now == ranks, TSR_EINVAL,
+            "a frame whose chunks are held across %d MPI ranks (a persisted frame or an "
+            "operation's result) is read by a computation over %d rank%s: compute it whole "
+            "first (tsr_frame_compute), or keep the context distributed",
+            ranks, now, now == 1 ? "" : "s");
+  return TSR_OK;
 }

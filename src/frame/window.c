@@ -314,7 +314,7 @@ fail:
 }
 
 /* Several MPI ranks: a window needs whole partitions in order, so every
- * rank computes the whole input (tsr_frame_persist: each rank computes the
+ * rank computes the whole input (tsr__frame_persist_whole: each rank computes the
  * chunks it owns and receives the others'), then runs the one-rank
  * algorithm over it with the context's distribution turned off for that
  * step: no task graph of it, no collective, touches MPI.  The sort and the
@@ -328,7 +328,7 @@ static tsr_status window_everywhere(tsr_frame *f, const char *fn, const tsr_wind
   tsr_frame *in = NULL;
   /* Collective; a failure after its run may be this rank's alone, so it
    * skips the local step and is agreed below with the others' status. */
-  tsr_status status = tsr_frame_persist(f, NULL, &in);
+  tsr_status status = tsr__frame_persist_whole(f, &in);
   if (status == TSR_OK)
     status = tsr_ctx_set_distributed(ctx, false);
   if (status == TSR_OK) {

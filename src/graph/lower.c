@@ -219,18 +219,21 @@ static bool reads_only_replicated(const tsr_taskgraph *g, uint32_t t) {
 }
 
 /* Owners of the tasks node e's lowering added (from `first` on): ids[k]
- * makes chunk c0 + k, for k < count, of the node's n chunks. */
+ * makes chunk c0 + k, for k < count, of the node's n chunks.  An owner the
+ * op's lowering set itself stays (a frame whose chunks are held by the
+ * ranks that made them, mem_frame.c). */
 static tsr_status set_owners(tsr__lowering *l, const tsr__expr *e, uint32_t first,
                              const uint32_t *ids, int64_t c0, int64_t count, int64_t n) {
   tsr_taskgraph *g = l->g;
   if (e->op->everywhere) { /* made where read, never sent */
     for (uint32_t t = first; t < g->n_tasks; t++)
-      if (tsr__task_n_inputs(g, t) == 0)
+      if (tsr__task_n_inputs(g, t) == 0 && g->tasks[t].owner == TSR__OWNER_UNSET)
         g->tasks[t].owner = TSR__OWNER_READERS;
     return TSR_OK;
   }
   for (int64_t k = 0; k < count; k++)
-    if (ids[k] >= first && ids[k] != UINT32_MAX) /* UINT32_MAX: a chunk the op did not make */
+    if (ids[k] >= first && ids[k] != UINT32_MAX && /* UINT32_MAX: a chunk the op did not make */
+        g->tasks[ids[k]].owner == TSR__OWNER_UNSET)
       TSR_TRY(tsr_taskgraph_set_owner(g, ids[k], tsr__dist_chunk_owner(l->ctx, c0 + k, n)));
   int64_t helpers = 0, k = 0;
   for (uint32_t t = first; t < g->n_tasks; t++)
