@@ -16,10 +16,11 @@
  * rows they matched (right and full joins), so that every rank knows every
  * output chunk's size and which right rows stay unmatched.  Each output
  * chunk is gathered by its owner (a left chunk's owner; the unmatched right
- * rows of right chunk c by c's owner over the right's chunks) and the chunks
- * are all-gathered (tsr__dist_allgatherv): every rank holds the result,
- * whose chunks and bytes are one rank's.  Skewed keys cost nothing extra: a
- * left chunk is probed where it lives, whatever its keys.
+ * rows of right chunk c by c's owner over the right's chunks) and stays
+ * there: the result's chunks and bytes are one rank's, each held by the
+ * rank that gathered it (later graphs read it there and send it where it is
+ * needed; tsr_frame_compute gathers the whole).  Skewed keys cost nothing
+ * extra: a left chunk is probed where it lives, whatever its keys.
  *
  * Failures: every step that can fail on one rank is agreed before the next
  * collective (the caller agrees between steps; the steps here agree before
@@ -269,15 +270,16 @@ fail:
 
 /* ---- the output ----------------------------------------------------------------------- */
 
-/* The result: a frame node over the gathered buffer, one chunk at each
- * offset (read in place by later graphs, as a persisted frame's chunks:
- * every rank holds them). */
+/* The result: a frame node over the chunks this rank gathered, one at each
+ * offset of its buffer (read in place by later graphs, as a persisted
+ * frame's chunks, each on its owner). */
 typedef struct gathered {
   tsr__fnode base;
   tsr_ctx *ctx;
-  int64_t nchunks;
+  int64_t nchunks, nl; /* output chunks; of them, the left's */
+  int ranks;
   char *buf;
-  uint64_t *off;
+  uint64_t *off; /* per chunk: its offset in buf, or UINT64_MAX: another rank's */
   uint64_t *bytes;
 } gathered;
 
@@ -292,8 +294,11 @@ static tsr_status lower_gathered(const tsr__expr *e, tsr_taskgraph *g, const uin
                                  uint32_t *out) {
   (void)in;
   const gathered *m = e->params;
+  TSR_TRY(tsr__frame_check_held(m->ctx, m->ranks));
   for (int64_t c = 0; c < m->nchunks; c++)
-    TSR_TRY(tsr_taskgraph_add_buffer(g, m->buf + m->off[c], (size_t)m->bytes[c], &out[c]));
+    TSR_TRY(tsr__frame_add_held(g, m->off[c] == UINT64_MAX ? NULL : m->buf + m->off[c],
+                                (size_t)m->bytes[c],
+                                out_owner(m->ctx, c, m->nl, m->nchunks - m->nl), &out[c]));
   return TSR_OK;
 }
 
@@ -319,7 +324,6 @@ tsr_status tsr__join_dist_output(tsr__join *j, const tsr__expr *node, int64_t no
   tsr__dist *d = tsr__dist_get(ctx);
   const int P = tsr__dist_size(d), me = tsr__dist_rank(d);
   const int64_t nl = j->side[0]->nchunks, nr = nout - nl;
-  uint64_t *counts = NULL;
   gathered *m = NULL;
   tsr__rows *r = NULL;
   tsr__expr *result = NULL;
@@ -333,26 +337,16 @@ tsr_status tsr__join_dist_output(tsr__join *j, const tsr__expr *node, int64_t no
   TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *m, (void **)&m));
   m->ctx = ctx;
   m->nchunks = nout;
+  m->nl = nl;
+  m->ranks = P;
   m->base.destroy_extra = gathered_destroy_extra;
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nout + 1, sizeof *dd->off, (void **)&dd->off));
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nout + 1, sizeof *m->bytes, (void **)&m->bytes));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nout + 1, sizeof *m->off, (void **)&m->off));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)P + 1, sizeof *counts, (void **)&counts));
   dd->bytes = m->bytes; /* borrowed */
+  /* Where each chunk this rank owns sits in its buffer. */
+  uint64_t mine = 0;
   for (int64_t c = 0; c < nout; c++) {
     TSR__TRY_GOTO(status, tsr__fnode_chunk_bytes(node, c, &m->bytes[c]));
-    counts[out_owner(ctx, c, nl, nr)] += PAD(m->bytes[c]);
-  }
-  /* Where each chunk sits in this rank's send buffer and in the gathered one
-   * (by owner rank, then chunk number). */
-  uint64_t at = 0, mine = 0;
-  for (int p = 0; p < P; p++)
-    for (int64_t c = 0; c < nout; c++)
-      if (out_owner(ctx, c, nl, nr) == p) {
-        m->off[c] = at;
-        at += PAD(m->bytes[c]);
-      }
-  for (int64_t c = 0; c < nout; c++) {
     dd->off[c] = UINT64_MAX;
     if (out_owner(ctx, c, nl, nr) == me) {
       dd->off[c] = mine;
@@ -360,17 +354,14 @@ tsr_status tsr__join_dist_output(tsr__join *j, const tsr__expr *node, int64_t no
     }
   }
   TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)mine + 64, (void **)&dd->send));
-  for (int64_t c = 0; c < nout; c++) /* the padding goes out too */
-    if (dd->off[c] != UINT64_MAX)
-      memset(dd->send + dd->off[c] + m->bytes[c], 0, (size_t)(PAD(m->bytes[c]) - m->bytes[c]));
-  TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)at + 64, (void **)&m->buf));
   agreed = true; /* the gather's run agrees on what failed before it */
   TSR__TRY_GOTO(status, tsr__join_run(j, TSR_OK, "frame_join_gather", gather_kernel, nout));
-  TSR__TRY_GOTO(status, tsr__dist_allgatherv(d, dd->send, mine, m->buf, counts));
-  tsr_free(ctx, dd->send);
+  m->buf = dd->send; /* the result's now */
+  m->off = dd->off;
   dd->send = NULL;
+  dd->off = NULL;
   dd->bytes = NULL;
-  /* The frame over the gathered chunks. */
+  /* The frame over the chunks, each on the rank that gathered it. */
   TSR__TRY_GOTO(status, tsr__rows_create(ctx, nout, rows, rows, &r));
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)ncols + 1, sizeof *types, (void **)&types));
   for (int o = 0; o < ncols; o++)
@@ -402,7 +393,6 @@ fail:
   tsr_free(ctx, types);
   tsr__expr_release(&result);
   tsr__rows_release(&r);
-  tsr_free(ctx, counts);
   return status;
 }
 
