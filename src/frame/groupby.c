@@ -2049,6 +2049,322 @@ fail:
   return st;
 }
 
+/* Frees the result rows gathered from P ranks (gather_result, hold_result). */
+static void gathered_free(tsr_ctx *ctx, gb_part *gp, int P, int ncols) {
+  if (gp == NULL)
+    return;
+  for (int q = 0; q < P; q++) {
+    if (gp[q].keys != NULL)
+      for (int i = 0; i < ncols; i++)
+        gb_col_free(ctx, &gp[q].keys[i]);
+    tsr_free(ctx, gp[q].keys);
+    tsr_free(ctx, gp[q].first);
+    tsr_free(ctx, gp[q].gcount);
+  }
+  tsr_free(ctx, gp);
+}
+
+/* After a shuffle, in first-seen order: the result held across the ranks
+ * (no rank gets it whole).  A result row's place is its group's first row
+ * (part, row), then its place among its group's rows; every rank sends the
+ * others those of its rows (8 bytes a row), so each knows where its rows
+ * go: result chunk k (RESULT_CHUNK_ROWS rows, cut as one rank cuts them)
+ * is built by its owner (tsr__dist_chunk_owner) from the rows the ranks
+ * send it in one all-to-all, and stays there (gb_mem_frame_held); its
+ * size and string capacities are shared.  Collective; failures agreed. */
+static tsr_status hold_result(gb_job *job, gb_merged *m, tsr_frame **out) {
+  static const char where[] = "tsr_frame_groupby";
+  tsr_ctx *ctx = job->ctx;
+  tsr__dist *d = tsr__dist_get(ctx);
+  const int P = tsr__dist_size(d), me = tsr__dist_rank(d);
+  const int nk = job->nkeys, ncols = nk + job->naggs;
+  int64_t ng = nk == 0 && me != 0 ? 0 : m->ngroups, nrows = ng, NR = 0, nrc = 0, nin = 0;
+  int64_t *order = NULL, *pos = NULL, *allpos = NULL, *gidx = NULL, *sel = NULL, *dcap = NULL;
+  int64_t *rows = NULL, *cbytes = NULL, *dc = NULL, *at = NULL, *ord = NULL;
+  int32_t *rank = NULL, *srank = NULL, *owner = NULL;
+  size_t *widths = NULL, *bytes = NULL;
+  uint64_t *cnt = NULL, *off = NULL, *rcnt = NULL, *pcnt = NULL, total = 0;
+  void **dchunk = NULL, **chunks = NULL;
+  size_t *dbytes = NULL;
+  unsigned char *send = NULL, *recv = NULL;
+  gb_part *gp = NULL, *saved = job->parts;
+  gb_merged gm;
+  memset(&gm, 0, sizeof gm);
+  tsr_status st =
+      tsr__alloc_array(ctx, (size_t)ng + 1, sizeof *order, "group order", (void **)&order);
+  if (st == TSR_OK)
+    memcpy(order, m->order, (size_t)ng * sizeof *order);
+  if (st == TSR_OK && job->per_value) /* rows of one group stay together, in their order */
+    st = per_value_rows(job, ng, &order, &rank, &nrows);
+  if (st == TSR_OK)
+    st = tsr__alloc_array(ctx, (size_t)nrows + 1, sizeof *pos, "row places", (void **)&pos);
+  if (st == TSR_OK)
+    st = tsr__alloc_array(ctx, (size_t)nrows + 1, sizeof *gidx, "row places", (void **)&gidx);
+  if (st == TSR_OK)
+    st = tsr_calloc(ctx, (size_t)P + 1, sizeof *pcnt, (void **)&pcnt);
+  for (int64_t i = 0; i < nrows && st == TSR_OK; i++) {
+    int64_t g = order[i], c = m->origin_c[g];
+    pos[i] = nk == 0 ? 0 : c << 32 | job->parts[c].first[m->origin_l[g]];
+  }
+  /* Every rank's row places, each list ascending. */
+  TSR__TRY_GOTO(st, tsr__dist_agree(d, st));
+  TSR__TRY_GOTO(st, tsr__dist_gather_counts(d, (uint64_t)nrows * sizeof *pos, pcnt));
+  for (int q = 0; q < P; q++)
+    total += pcnt[q];
+  TSR__TRY_GOTO(st, tsr__dist_agree(d, tsr_alloc(ctx, (size_t)total + 8, (void **)&allpos)));
+  TSR__TRY_GOTO(st, tsr__dist_allgatherv(d, pos, (uint64_t)nrows * sizeof *pos, allpos, pcnt));
+  NR = (int64_t)(total / sizeof *pos);
+  /* My rows' places in the result: before a row come the rows of lower
+   * ranks at or before its place and of higher ranks before it (the
+   * order of gather_result's merge). */
+  {
+    int64_t head = 0;
+    for (int q = 0; q < P; q++) {
+      int64_t nq = (int64_t)(pcnt[q] / sizeof *pos), k = 0;
+      const int64_t *lq = allpos + head;
+      for (int64_t i = 0; i < nrows; i++) {
+        if (q == me) {
+          gidx[i] = (q == 0 ? 0 : gidx[i]) + i;
+          continue;
+        }
+        while (k < nq && (q < me ? lq[k] <= pos[i] : lq[k] < pos[i]))
+          k++;
+        gidx[i] = (q == 0 ? 0 : gidx[i]) + k;
+      }
+      head += nq;
+    }
+  }
+  tsr_free(ctx, allpos);
+  allpos = NULL;
+  /* The result's chunks and their owners. */
+  nrc = NR == 0 ? 1 : (NR + RESULT_CHUNK_ROWS - 1) / RESULT_CHUNK_ROWS;
+  st = tsr__alloc_array(ctx, (size_t)nrc + 1, sizeof *owner, "chunk owners", (void **)&owner);
+  if (st == TSR_OK)
+    st = tsr_calloc(ctx, (size_t)nrc + 1, sizeof *rows, (void **)&rows);
+  if (st == TSR_OK)
+    st = tsr_calloc(ctx, (size_t)nrc + 1, sizeof *cbytes, (void **)&cbytes);
+  if (st == TSR_OK)
+    st = tsr_calloc(ctx, (size_t)nrc + 1, sizeof *bytes, (void **)&bytes);
+  if (st == TSR_OK)
+    st = tsr_calloc(ctx, (size_t)nrc + 1, sizeof *chunks, (void **)&chunks);
+  if (st == TSR_OK)
+    st = tsr_calloc(ctx, (size_t)ncols * (size_t)nrc + 1, sizeof *dcap, (void **)&dcap);
+  if (st == TSR_OK)
+    st = tsr_calloc(ctx, (size_t)ncols + 1, sizeof *dc, (void **)&dc);
+  if (st == TSR_OK)
+    st = tsr_calloc(ctx, (size_t)ncols + 1, sizeof *widths, (void **)&widths);
+  for (int64_t rc = 0; rc < nrc && st == TSR_OK; rc++) {
+    owner[rc] = tsr__dist_chunk_owner(ctx, rc, nrc);
+    rows[rc] = NR - rc * RESULT_CHUNK_ROWS < RESULT_CHUNK_ROWS ? NR - rc * RESULT_CHUNK_ROWS
+                                                               : RESULT_CHUNK_ROWS;
+  }
+  for (int i = 0; i < ncols && st == TSR_OK; i++)
+    widths[i] = tsr_type_width(job->out_types[i]);
+  /* My rows by the rank they go to (stably: each list keeps result order),
+   * each list built as one table chunk. */
+  if (st == TSR_OK)
+    st = tsr_calloc(ctx, (size_t)P + 1, sizeof *cnt, (void **)&cnt);
+  if (st == TSR_OK)
+    st = tsr_calloc(ctx, (size_t)P + 1, sizeof *off, (void **)&off);
+  if (st == TSR_OK)
+    st = tsr_calloc(ctx, (size_t)P + 1, sizeof *rcnt, (void **)&rcnt);
+  if (st == TSR_OK)
+    st = tsr__alloc_array(ctx, (size_t)nrows + 1, sizeof *sel, "rows", (void **)&sel);
+  if (st == TSR_OK)
+    st = tsr__alloc_array(ctx, (size_t)nrows + 1, sizeof *ord, "rows", (void **)&ord);
+  if (st == TSR_OK && rank != NULL)
+    st = tsr__alloc_array(ctx, (size_t)nrows + 1, sizeof *srank, "rows", (void **)&srank);
+  if (st == TSR_OK)
+    st = tsr_calloc(ctx, (size_t)P + 1, sizeof *dchunk, (void **)&dchunk);
+  if (st == TSR_OK)
+    st = tsr_calloc(ctx, (size_t)P + 1, sizeof *dbytes, (void **)&dbytes);
+  if (st == TSR_OK) {
+    uint64_t *fill = rcnt; /* scratch: per rank, rows placed so far */
+    for (int64_t i = 0; i < nrows; i++)
+      cnt[owner[gidx[i] / RESULT_CHUNK_ROWS]]++;
+    for (int q = 1; q < P; q++)
+      off[q] = off[q - 1] + cnt[q - 1];
+    for (int64_t i = 0; i < nrows; i++) {
+      int q = owner[gidx[i] / RESULT_CHUNK_ROWS];
+      int64_t k = (int64_t)(off[q] + fill[q]++);
+      sel[k] = i;
+      ord[k] = order[i];
+      if (srank != NULL)
+        srank[k] = rank[i];
+    }
+    memset(fill, 0, (size_t)P * sizeof *fill);
+  }
+  for (int q = 0; q < P && st == TSR_OK; q++)
+    if (cnt[q] > 0)
+      st = build_chunk(job, m, ord + off[q], srank ? srank + off[q] : NULL, (int64_t)cnt[q], false,
+                       widths, dc, &dchunk[q], &dbytes[q]);
+  /* The wire: per rank, [rows] [their places] [columns]. */
+  uint64_t *soff = NULL, *scnt = NULL;
+  if (st == TSR_OK)
+    st = tsr_calloc(ctx, (size_t)2 * P + 2, sizeof *soff, (void **)&soff);
+  if (st == TSR_OK)
+    scnt = soff + P + 1;
+  for (int pass = 0; pass < 2 && st == TSR_OK; pass++) {
+    gb_wire w = {send, 0, 0};
+    for (int q = 0; q < P; q++) {
+      soff[q] = w.at;
+      int64_t n = (int64_t)cnt[q];
+      gb_wire_i64(&w, n);
+      for (int64_t k = 0; k < n; k++)
+        gb_wire_i64(&w, gidx[sel[off[q] + (uint64_t)k]]);
+      for (int i = 0; i < ncols && n > 0; i++) {
+        tsr__colread cr;
+        tsr__colchunk *cc = tsr__tablechunk_col(dchunk[q], (uint32_t)i);
+        cr.rows = n;
+        cr.null_count = cc->null_count;
+        cr.values = tsr__colchunk_values(cc);
+        cr.validity = cc->null_count > 0 ? tsr__colchunk_validity(cc) : NULL;
+        cr.data = tsr__colchunk_data(cc);
+        gb_wire_col(&w, job->out_types[i], &cr, 0, n);
+      }
+      scnt[q] = w.at - soff[q];
+    }
+    if (pass == 0)
+      st = tsr_alloc(ctx, (size_t)w.at + 8, (void **)&send);
+  }
+  for (int q = 0; q < P && dchunk != NULL; q++) {
+    tsr_free(ctx, dchunk[q]);
+    dchunk[q] = NULL;
+  }
+  TSR__TRY_GOTO(st, tsr__dist_agree(d, st));
+  TSR__TRY_GOTO(st, tsr__dist_exchange_counts(d, scnt, rcnt));
+  total = 0;
+  for (int q = 0; q < P; q++)
+    total += rcnt[q];
+  TSR__TRY_GOTO(st, tsr__dist_agree(d, tsr_alloc(ctx, (size_t)total + 8, (void **)&recv)));
+  TSR__TRY_GOTO(st, tsr__dist_alltoallv(d, send, soff, scnt, recv, rcnt));
+  if (job->trace) {
+    uint64_t sent = 0;
+    for (int q = 0; q < P; q++)
+      sent += q == me ? 0 : scnt[q];
+    fprintf(stderr,
+            "tessera groupby rank %d: %llu bytes of result rows sent to their chunks' ranks, "
+            "%llu bytes of row places to every rank\n",
+            me, (unsigned long long)sent, (unsigned long long)nrows * sizeof *pos);
+  }
+  tsr_free(ctx, send);
+  send = NULL;
+  /* The rows sent here, by rank: places and columns. */
+  st = tsr_calloc(ctx, (size_t)P + 1, sizeof *gp, (void **)&gp);
+  gb_wire r = {recv, 0, total};
+  for (int q = 0; q < P && st == TSR_OK; q++) {
+    int64_t n;
+    st = gb_wire_get_i64(&r, &n);
+    if (st == TSR_OK && (n < 0 || n > NR))
+      st = tsr_error_set(TSR_EMPI, "%s: a malformed result from another rank", where);
+    if (st == TSR_OK)
+      st = tsr_alloc(ctx, (size_t)n * sizeof *gp[q].gcount + 8, (void **)&gp[q].gcount);
+    if (st == TSR_OK)
+      st = gb_wire_get(&r, gp[q].gcount, (uint64_t)n * sizeof *gp[q].gcount);
+    if (st == TSR_OK)
+      st = tsr_calloc(ctx, (size_t)ncols + 1, sizeof *gp[q].keys, (void **)&gp[q].keys);
+    for (int i = 0; i < ncols && st == TSR_OK && n > 0; i++) {
+      st = gb_wire_read_col(ctx, &r, job->out_types[i], &gp[q].keys[i]);
+      if (st == TSR_OK && gp[q].keys[i].n != n)
+        st = tsr_error_set(TSR_EMPI, "%s: a malformed result from another rank", where);
+    }
+    gp[q].n = st == TSR_OK ? n : 0;
+    nin += gp[q].n;
+  }
+  /* My chunks, each row taken from the rank that sent it in place order. */
+  if (st == TSR_OK)
+    st = tsr__alloc_array(ctx, (size_t)nin + 1, sizeof *gm.origin_c, "rows", (void **)&gm.origin_c);
+  if (st == TSR_OK)
+    st = tsr__alloc_array(ctx, (size_t)nin + 1, sizeof *gm.origin_l, "rows", (void **)&gm.origin_l);
+  if (st == TSR_OK)
+    st = tsr__alloc_array(ctx, (size_t)nin + 1, sizeof *gm.order, "rows", (void **)&gm.order);
+  if (st == TSR_OK)
+    st = tsr_calloc(ctx, (size_t)P + 1, sizeof *at, (void **)&at);
+  gm.ngroups = nin;
+  job->parts = gp; /* the result reads the gathered columns */
+  int64_t k = 0;
+  for (int64_t rc = 0; rc < nrc && st == TSR_OK; rc++) {
+    if (owner[rc] != me)
+      continue;
+    int64_t g0 = rc * RESULT_CHUNK_ROWS, k0 = k;
+    for (int64_t g = g0; g < g0 + rows[rc] && st == TSR_OK; g++) {
+      int q = 0;
+      while (q < P && !(at[q] < gp[q].n && gp[q].gcount[at[q]] == g))
+        q++;
+      if (q == P) {
+        st = tsr_error_set(TSR_EMPI, "%s: result row %lld did not arrive", where, (long long)g);
+        break;
+      }
+      gm.origin_c[k] = q;
+      gm.origin_l[k] = (int32_t)at[q]++;
+      gm.order[k] = k;
+      k++;
+    }
+    if (st == TSR_OK)
+      st = build_chunk(job, &gm, gm.order + k0, NULL, rows[rc], true, widths, dc, &chunks[rc],
+                       &bytes[rc]);
+    for (int i = 0; i < ncols && st == TSR_OK; i++)
+      dcap[(int64_t)i * nrc + rc] = dc[i];
+    if (st == TSR_OK)
+      cbytes[rc] = (int64_t)bytes[rc];
+  }
+  job->parts = saved;
+  if (st == TSR_OK && k != nin)
+    st = tsr_error_set(TSR_EMPI, "%s: a malformed result from another rank", where);
+  /* Every chunk's size and string capacities, on every rank. */
+  TSR__TRY_GOTO(st, tsr__dist_agree(d, st));
+  TSR__TRY_GOTO(st, tsr__dist_sum_i64s(d, cbytes, nrc));
+  TSR__TRY_GOTO(st, tsr__dist_sum_i64s(d, dcap, (int64_t)ncols * nrc));
+  for (int64_t rc = 0; rc < nrc; rc++)
+    bytes[rc] = (size_t)cbytes[rc];
+  st = gb_mem_frame_held(ctx, ncols, job->out_names, job->out_types, job->out_dicts, nrc, chunks,
+                         bytes, rows, dcap, owner, out);
+  tsr_free(ctx, chunks); /* the frame owns the chunks now, also on failure */
+  chunks = NULL;
+  st = tsr__dist_agree(d, st);
+  if (st != TSR_OK)
+    tsr_frame_destroy(out);
+fail:
+  job->agreed = st != TSR_OK;
+  job->parts = saved;
+  gathered_free(ctx, gp, P, ncols);
+  if (chunks != NULL)
+    for (int64_t rc = 0; rc < nrc; rc++)
+      tsr_free(ctx, chunks[rc]);
+  for (int q = 0; q < P && dchunk != NULL; q++)
+    tsr_free(ctx, dchunk[q]);
+  tsr_free(ctx, chunks);
+  tsr_free(ctx, dchunk);
+  tsr_free(ctx, dbytes);
+  tsr_free(ctx, soff);
+  tsr_free(ctx, gm.origin_c);
+  tsr_free(ctx, gm.origin_l);
+  tsr_free(ctx, gm.order);
+  tsr_free(ctx, at);
+  tsr_free(ctx, order);
+  tsr_free(ctx, rank);
+  tsr_free(ctx, srank);
+  tsr_free(ctx, pos);
+  tsr_free(ctx, allpos);
+  tsr_free(ctx, gidx);
+  tsr_free(ctx, sel);
+  tsr_free(ctx, ord);
+  tsr_free(ctx, owner);
+  tsr_free(ctx, rows);
+  tsr_free(ctx, cbytes);
+  tsr_free(ctx, bytes);
+  tsr_free(ctx, dcap);
+  tsr_free(ctx, dc);
+  tsr_free(ctx, widths);
+  tsr_free(ctx, cnt);
+  tsr_free(ctx, off);
+  tsr_free(ctx, rcnt);
+  tsr_free(ctx, pcnt);
+  tsr_free(ctx, send);
+  tsr_free(ctx, recv);
+  return st;
+}
+
 /* Compares gathered groups a and b for the result order: by their keys
  * (sorted) or by the (part, row) of their first row. */
 static int gathered_cmp(const gb_job *job, const gb_merged *m, const int64_t *pos, bool sorted,
@@ -2205,16 +2521,7 @@ static tsr_status gather_result(gb_job *job, gb_merged *m, tsr_group_order order
 fail:
   job->agreed = st != TSR_OK;
   job->parts = saved;
-  if (gp != NULL)
-    for (int q = 0; q < P; q++) {
-      if (gp[q].keys != NULL)
-        for (int i = 0; i < ncols; i++)
-          gb_col_free(ctx, &gp[q].keys[i]);
-      tsr_free(ctx, gp[q].keys);
-      tsr_free(ctx, gp[q].first);
-      tsr_free(ctx, gp[q].gcount);
-    }
-  tsr_free(ctx, gp);
+  gathered_free(ctx, gp, P, ncols);
   tsr_free(ctx, gm.origin_c);
   tsr_free(ctx, gm.origin_l);
   tsr_free(ctx, gm.order);
@@ -2361,7 +2668,9 @@ tsr_status tsr__groupby_memory(tsr_frame *f, int nkeys, const char *const *keys,
   if (job.nhol > 0)
     TSR__TRY_GOTO(st, run_holistic(&job, &m));
   t[4] = tsr__now();
-  if (job.shuffled)
+  if (job.shuffled && order == TSR_GROUP_FIRST_SEEN)
+    TSR__TRY_GOTO(st, hold_result(&job, &m, out));
+  else if (job.shuffled)
     TSR__TRY_GOTO(st, gather_result(&job, &m, order, out));
   else
     TSR__TRY_GOTO(st, build_result(&job, &m, order, false, out));
