@@ -82,8 +82,8 @@ static tsr_status lower_columns(tsr_frame *f, tsr_taskgraph *g, int ncols, uint3
     memcpy(tasks + (int64_t)i * nchunks, ids, (size_t)nchunks * sizeof *ids);
   }
   if (mpi)
-    TSR__TRY_GOTO(status, tsr_taskgraph_add_kernel(g, copies ? "gather" : "hold", copy_kernel,
-                                                   NULL, &copy_k));
+    TSR__TRY_GOTO(status, tsr_taskgraph_add_kernel(g, copies ? "gather" : "hold", copy_kernel, NULL,
+                                                   &copy_k));
   for (int i = 0; i < ncols; i++) {
     /* Columns of one node share their tasks (and copies). */
     int same = -1;
@@ -269,8 +269,8 @@ static tsr_status compute(tsr_frame *f, const tsr_compute_options *options, bool
   TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)n + 1, sizeof *r->row_off, "row offsets",
                                          (void **)&r->row_off));
   if (!whole && tsr_ctx_nranks(ctx) > 1) {
-    TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)cells + 1, sizeof *r->owner,
-                                           "chunk owners", (void **)&r->owner));
+    TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)cells + 1, sizeof *r->owner, "chunk owners",
+                                           (void **)&r->owner));
     r->ranks = tsr_ctx_nranks(ctx);
     r->me = tsr_ctx_rank(ctx);
   }

@@ -38,8 +38,8 @@ static tsr_status lower_mem(const tsr__expr *e, tsr_taskgraph *g, const uint32_t
   if (m->owner != NULL)
     TSR_TRY(tsr__frame_check_held(m->ctx, m->ranks));
   for (int64_t c = 0; c < m->nchunks; c++)
-    TSR_TRY(tsr__frame_add_held(g, m->chunks[c], m->bytes[c], m->owner ? m->owner[c] : -1,
-                                &out[c]));
+    TSR_TRY(
+        tsr__frame_add_held(g, m->chunks[c], m->bytes[c], m->owner ? m->owner[c] : -1, &out[c]));
   return TSR_OK;
 }
 
