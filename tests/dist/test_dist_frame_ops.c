@@ -15,9 +15,11 @@
 #include <mpi.h>
 
 #include <tessera/mpi.h>
+#include <tessera/query.h>
 
 #include "dist/dist_harness.h"
 #include "frame/frame_util.h"
+#include "frame/groupby_impl.h" /* tsr__groupby_set_gather_max */
 
 static void build(tsr_ctx *ctx, const ref_frame *ref, tsr_frame **out) {
   tsr_frame *f = NULL, *a = NULL, *b = NULL, *c = NULL, *d = NULL;
@@ -306,6 +308,81 @@ static void test_dist_frame_ops__join(void **state) {
   ref_frame_free(&ref);
 }
 
+static void add_sent(const tsr_run_stats *st, void *user) { *(uint64_t *)user += st->bytes_sent; }
+
+/* Frames held across the ranks (each chunk on the rank that made it):
+ * tsr_frame_persist, and the results of a shuffled group-by and of a join.
+ * A chain of operations over them computes what the serial context does;
+ * persisting sends nothing; reading one with the distribution turned off is
+ * a clear error, not wrong data. */
+static void test_dist_frame_ops__held_frames(void **state) {
+  (void)state;
+  ref_frame ref;
+  ref_frame_random(&ref, TSR_NUM_COLTYPES, fu_types, 3000, 10, 99);
+  tsr_frame *f[2] = {NULL, NULL}, *held[2] = {NULL, NULL}, *g[2] = {NULL, NULL};
+  tsr_frame *j[2] = {NULL, NULL}, *s[2] = {NULL, NULL}, *h[2] = {NULL, NULL};
+  tsr_ctx *ctxs[2] = {dist_ctx, local_ctx};
+  const char *keys[2] = {"c5", "c12"};
+  tsr_agg aggs[2] = {{.op = TSR_AGG_SUM, .column = "c10"}, {.op = TSR_AGG_COUNT_ALL, .name = "n"}};
+  const char *on[2] = {"c5", "c12"};
+  tsr_sort_key by[3] = {{.column = "n", .descending = true}, {.column = "c5"}, {.column = "c12"}};
+  tsr__groupby_set_gather_max(0); /* many groups: shuffled, the result held */
+  for (int k = 0; k < 2; k++) {
+    assert_ok(ref_frame_to_frame(ctxs[k], &ref, 64, 7, &f[k]));
+    assert_ok(tsr_frame_persist(f[k], NULL, &held[k]));
+    /* A row-wise op over a held frame runs where its chunks are: persisting
+     * it moves nothing. */
+    tsr_frame *filtered = NULL, *again = NULL;
+    assert_ok(tsr_frame_filter(held[k], "c5 IS NOT NULL", &filtered));
+    uint64_t sent = 0;
+    tsr_compute_options opt = {.on_stats = add_sent, .stats_user = &sent};
+    assert_ok(tsr_frame_persist(filtered, &opt, &again));
+    assert_true(sent == 0);
+    tsr_frame_destroy(&filtered);
+    tsr_frame_destroy(&again);
+    assert_ok(tsr_frame_groupby(held[k], 2, keys, 2, aggs, NULL, &g[k]));
+    assert_ok(tsr_frame_join(held[k], g[k], TSR_JOIN_INNER, 2, on, NULL, NULL, &j[k]));
+    assert_ok(tsr_frame_sort(j[k], 3, by, &s[k]));
+    assert_ok(tsr_frame_filter(s[k], "n > 1", &h[k]));
+  }
+  tsr__groupby_set_gather_max(-1);
+  tsr_frame *const *pairs[5] = {held, g, j, s, h};
+  for (int p = 0; p < 5; p++) {
+    ref_frame a, b;
+    ref_frame_compute(pairs[p][0], &a);
+    ref_frame_compute(pairs[p][1], &b);
+    ref_frame_assert_equal(&b, &a);
+    same_on_every_rank(&a.n, sizeof a.n);
+    int64_t nd = -1, nl = -2;
+    assert_ok(tsr_frame_nrows(pairs[p][0], &nd));
+    assert_ok(tsr_frame_nrows(pairs[p][1], &nl));
+    assert_int_equal(nd, nl);
+    ref_frame_free(&a);
+    ref_frame_free(&b);
+  }
+  if (nranks > 1) { /* held frames need the ranks that hold them */
+    tsr_frame *const heldd[3] = {held[0], g[0], j[0]};
+    for (int p = 0; p < 3; p++) {
+      tsr_frame_result *r = NULL;
+      assert_ok(tsr_ctx_set_distributed(dist_ctx, false));
+      tsr_status st = tsr_frame_compute(heldd[p], NULL, &r);
+      assert_ok(tsr_ctx_set_distributed(dist_ctx, true));
+      assert_int_equal(st, TSR_EINVAL);
+      assert_null(r);
+      assert_non_null(strstr(tsr_last_error(), "held across"));
+    }
+  }
+  for (int k = 0; k < 2; k++) {
+    tsr_frame_destroy(&h[k]);
+    tsr_frame_destroy(&s[k]);
+    tsr_frame_destroy(&j[k]);
+    tsr_frame_destroy(&g[k]);
+    tsr_frame_destroy(&held[k]);
+    tsr_frame_destroy(&f[k]);
+  }
+  ref_frame_free(&ref);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dist_frame_ops__match_one_rank),
@@ -313,6 +390,7 @@ int main(void) {
       cmocka_unit_test(test_dist_frame_ops__groupby),
       cmocka_unit_test(test_dist_frame_ops__join),
       cmocka_unit_test(test_dist_frame_ops__write_csv),
+      cmocka_unit_test(test_dist_frame_ops__held_frames),
   };
   return DIST_HARNESS_RUN("test_dist_frame_ops", tests);
 }
