@@ -2083,7 +2083,8 @@ static tsr_status hold_result(gb_job *job, gb_merged *m, tsr_frame **out) {
   int64_t *rows = NULL, *cbytes = NULL, *dc = NULL, *at = NULL, *ord = NULL;
   int32_t *rank = NULL, *srank = NULL, *owner = NULL;
   size_t *widths = NULL, *bytes = NULL;
-  uint64_t *cnt = NULL, *off = NULL, *rcnt = NULL, *pcnt = NULL, total = 0;
+  uint64_t *cnt = NULL, *off = NULL, *rcnt = NULL, *pcnt = NULL, *soff = NULL, *scnt = NULL;
+  uint64_t total = 0;
   void **dchunk = NULL, **chunks = NULL;
   size_t *dbytes = NULL;
   unsigned char *send = NULL, *recv = NULL;
@@ -2199,7 +2200,6 @@ static tsr_status hold_result(gb_job *job, gb_merged *m, tsr_frame **out) {
       st = build_chunk(job, m, ord + off[q], srank ? srank + off[q] : NULL, (int64_t)cnt[q], false,
                        widths, dc, &dchunk[q], &dbytes[q]);
   /* The wire: per rank, [rows] [their places] [columns]. */
-  uint64_t *soff = NULL, *scnt = NULL;
   if (st == TSR_OK)
     st = tsr_calloc(ctx, (size_t)2 * P + 2, sizeof *soff, (void **)&soff);
   if (st == TSR_OK)
