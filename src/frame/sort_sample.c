@@ -10,8 +10,10 @@
  *     and sends every rank its slices as pieces (sort_dist.c), one
  *     all-to-all; the receiver's runs are then those slices.
  *  4. Each rank merges its range, cut where the one-rank output chunks
- *     start, into segments, and all-gathers them: every rank then copies
- *     each output chunk from its segments.
+ *     start, into segments, and sends each to the owner of its output
+ *     chunk (tsr__dist_chunk_owner, one all-to-all), which copies the
+ *     chunk from its segments and keeps it: the result is held across the
+ *     ranks, balanced by rows (gb_mem_frame_held; chunk sizes shared).
  *
  * Rows compare by their keys, then by their global row number: a total
  * order, the one-rank stable order, so ranges never overlap and a key that
@@ -19,13 +21,15 @@
  * carry their encoded keys, their row number and, for keys whose strings
  * were truncated, the whole strings (the engine compares those when the
  * encoded fields tie).  Moved: each row once in the all-to-all (unless its
- * range is its own rank's), and the sorted result once to every rank. */
+ * range is its own rank's), and once more to its output chunk's owner
+ * (unless that is the rank that merged it). */
 #include <stdlib.h>
 #include <string.h>
 
 #include <tessera/dist.h>
 
-#include "groupby_impl.h" /* gb_mem_frame */
+#include "dist/dist.h"
+#include "groupby_impl.h" /* gb_mem_frame_held */
 #include "sort_impl.h"
 
 /* A sample: encoded key words, global row, and column reads of the
@@ -455,9 +459,10 @@ static tsr_status assemble(const tsr__sorter *s, const seg_head *const *segs, in
   return TSR_OK;
 }
 
-/* Step 4b for every output chunk: the result frame. */
+/* Step 4b for the output chunks owner[] gives this rank (from the segments
+ * it received, `all`): the result frame, held across the ranks. */
 static tsr_status result(tsr__sorter *s, const unsigned char *all, uint64_t bytes,
-                         int64_t chunk_rows, tsr_frame **out) {
+                         int64_t chunk_rows, const int32_t *owner, tsr_frame **out) {
   tsr_ctx *ctx = s->ctx;
   const int nc = s->f->ncols;
   const int64_t total = s->total;
@@ -470,6 +475,7 @@ static tsr_status result(tsr__sorter *s, const unsigned char *all, uint64_t byte
   tsr_type *types = NULL;
   tsr__dict **dicts = NULL;
   tsr_status status;
+  bool agreed = false; /* every rank agrees once, before the sizes are shared */
   int64_t nseg = 0;
   for (uint64_t off = 0; off < bytes; nseg++)
     off += sizeof(seg_head) + ((const seg_head *)(all + off))->bytes;
@@ -492,11 +498,15 @@ static tsr_status result(tsr__sorter *s, const unsigned char *all, uint64_t byte
     TSR__CHECK_GOTO(
         status, h->chunk >= 0 && h->chunk < nout && (q == 0 || h->chunk >= segs[q - 1]->chunk),
         TSR_EINTERNAL, "%s: segment of output chunk %lld out of order", s->fn, (long long)h->chunk);
+    TSR__CHECK_GOTO(status, owner[h->chunk] == s->rank, TSR_EINTERNAL,
+                    "%s: a segment of output chunk %lld came to rank %d, not its owner", s->fn,
+                    (long long)h->chunk, s->rank);
     segs[q] = h;
-    rows[h->chunk] += h->rows;
     first[h->chunk + 1] = q + 1;
     off += sizeof *h + h->bytes;
   }
+  for (int64_t j = 0; j < nout; j++) /* the one-rank cut */
+    rows[j] = total - j * chunk_rows < chunk_rows ? total - j * chunk_rows : chunk_rows;
   for (int64_t j = 1; j <= nout; j++) /* chunks without segments (no rows) */
     if (first[j] < first[j - 1])
       first[j] = first[j - 1];
@@ -509,6 +519,8 @@ static tsr_status result(tsr__sorter *s, const unsigned char *all, uint64_t byte
   status = TSR_OK;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(tsr_ctx_threads(ctx))
   for (int64_t j = 0; j < nout; j++) {
+    if (owner[j] != s->rank)
+      continue;
     int64_t *cap = caps + j * nc;
     tsr_status st = assemble(s, segs + first[j], first[j + 1] - first[j], rows[j], widths, cap,
                              &chunks[j], &cbytes[j]);
@@ -519,18 +531,37 @@ static tsr_status result(tsr__sorter *s, const unsigned char *all, uint64_t byte
   }
   TSR__TRY_GOTO(status, status);
   {
-    /* data capacities column-major for the frame: [i * nout + j] */
-    int64_t *dc = NULL;
-    TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nout * (size_t)nc + 1, sizeof *dc, (void **)&dc));
-    for (int64_t j = 0; j < nout; j++)
-      for (int i = 0; i < nc; i++)
-        dc[(int64_t)i * nout + j] = caps[j * nc + i];
-    status = gb_mem_frame(ctx, nc, names, types, dicts, nout, chunks, cbytes, rows, dc, out);
+    /* Every chunk's size and data capacities (column-major for the frame:
+     * [i * nout + j]), on every rank. */
+    int64_t *dc = NULL, *sizes = NULL;
+    status = tsr_calloc(ctx, (size_t)nout * (size_t)(nc + 1) + 1, sizeof *dc, (void **)&dc);
+    if (status == TSR_OK) {
+      sizes = dc + (int64_t)nout * nc;
+      for (int64_t j = 0; j < nout; j++) {
+        sizes[j] = (int64_t)cbytes[j];
+        for (int i = 0; i < nc; i++)
+          dc[(int64_t)i * nout + j] = caps[j * nc + i];
+      }
+    }
+    status = tsr__dist_agree(tsr__dist_get(ctx), status);
+    agreed = true;
+    if (status == TSR_OK)
+      status = tsr__dist_sum_i64s(tsr__dist_get(ctx), dc, (int64_t)nout * (nc + 1));
+    for (int64_t j = 0; j < nout && status == TSR_OK; j++)
+      cbytes[j] = (size_t)sizes[j];
+    if (status == TSR_OK)
+      status = gb_mem_frame_held(ctx, nc, names, types, dicts, nout, chunks, cbytes, rows, dc,
+                                 owner, out);
+    else
+      for (int64_t j = 0; j < nout; j++)
+        tsr_free(ctx, chunks[j]);
     tsr_free(ctx, dc);
     tsr_free(ctx, chunks); /* the frame owns the chunks, also on failure */
     chunks = NULL;
   }
 fail:
+  if (!agreed)
+    status = tsr__dist_agree(tsr__dist_get(ctx), status);
   if (chunks != NULL)
     for (int64_t j = 0; j < nout; j++)
       tsr_free(ctx, chunks[j]);
@@ -557,6 +588,7 @@ tsr_status tsr__sort_sample(tsr__sorter *s, int64_t chunk_rows, tsr_frame **out)
   int64_t nspl = 0, *lo = NULL, *hi = NULL;
   unsigned char *send = NULL, *recv = NULL, *segbuf = NULL, *all = NULL;
   uint64_t *sc = NULL, *so = NULL, *rc = NULL, *gc = NULL;
+  int32_t *owner = NULL;
   tsr_status status;
   TSR__TRY_GOTO(status, splitters(s, &spl, &nspl, keep));
   status =
@@ -595,22 +627,50 @@ tsr_status tsr__sort_sample(tsr__sorter *s, int64_t chunk_rows, tsr_frame **out)
   for (int r = 0; r < s->rank; r++)
     off += (int64_t)gc[r];
   uint64_t segbytes = 0;
+  const int64_t nout = s->total == 0 ? 1 : (s->total - 1) / chunk_rows + 1;
   status = segments(s, off, n, chunk_rows, &segbuf, &segbytes);
+  if (status == TSR_OK)
+    status =
+        tsr__alloc_array(ctx, (size_t)nout + 1, sizeof *owner, "chunk owners", (void **)&owner);
+  for (int64_t j = 0; j < nout && status == TSR_OK; j++)
+    owner[j] = tsr__dist_chunk_owner(ctx, j, nout);
+  /* The segments by the rank owning their chunk, each rank's in chunk order. */
+  if (status == TSR_OK)
+    status = tsr_alloc(ctx, (size_t)segbytes + 1, (void **)&send);
+  if (status == TSR_OK) {
+    uint64_t at = 0;
+    for (int j = 0; j < P; j++) {
+      so[j] = at;
+      for (uint64_t o = 0; o < segbytes;) {
+        const seg_head *h = (const seg_head *)(segbuf + o);
+        uint64_t b = sizeof *h + h->bytes;
+        if (owner[h->chunk] == j) {
+          memcpy(send + at, h, b);
+          at += b;
+        }
+        o += b;
+      }
+      sc[j] = at - so[j];
+    }
+  }
+  tsr_free(ctx, segbuf);
+  segbuf = NULL;
   TSR__TRY_GOTO(status, tsr__dist_agree(d, status));
-  TSR__TRY_GOTO(status, tsr__dist_gather_counts(d, segbytes, gc));
+  TSR__TRY_GOTO(status, tsr__dist_exchange_counts(d, sc, gc));
   uint64_t atotal = 0;
   for (int j = 0; j < P; j++)
     atotal += gc[j];
   status = tsr_alloc(ctx, (size_t)atotal + 1, (void **)&all);
   TSR__TRY_GOTO(status, tsr__dist_agree(d, status));
-  TSR__TRY_GOTO(status, tsr__dist_allgatherv(d, segbuf, segbytes, all, gc));
-  tsr_free(ctx, segbuf);
-  segbuf = NULL;
-  status = result(s, all, atotal, chunk_rows, out);
+  TSR__TRY_GOTO(status, tsr__dist_alltoallv(d, send, so, sc, all, gc));
+  tsr_free(ctx, send);
+  send = NULL;
+  status = result(s, all, atotal, chunk_rows, owner, out);
   status = tsr__dist_agree(d, status);
   if (status != TSR_OK)
     tsr_frame_destroy(out);
 fail:
+  tsr_free(ctx, owner);
   tsr_free(ctx, all);
   tsr_free(ctx, segbuf);
   tsr_free(ctx, recv);
