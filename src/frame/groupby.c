@@ -159,9 +159,22 @@ static int64_t run_length(const tsr_frame *f, const gb_job *job) {
   return run < 1 ? 1 : run > RUN_MAX ? RUN_MAX : run;
 }
 
-/* Under MPI, the rank that groups part c: the owner of its first input chunk. */
+/* Under MPI, the rank that groups part c: the one owning the most of its
+ * input chunks (the first of those tied), so that a part across two ranks'
+ * chunks moves the fewer of them. */
 static int part_owner(const gb_job *job, int64_t c) {
-  return tsr__dist_chunk_owner(job->ctx, c * job->run, job->nin);
+  int64_t r0 = c * job->run, r1 = r0 + job->run < job->nin ? r0 + job->run : job->nin;
+  int best = tsr__dist_chunk_owner(job->ctx, r0, job->nin), most = 0;
+  for (int64_t r = r0; r < r1; r++) {
+    int o = tsr__dist_chunk_owner(job->ctx, r, job->nin), n = 0;
+    for (int64_t q = r0; q < r1; q++)
+      n += tsr__dist_chunk_owner(job->ctx, q, job->nin) == o;
+    if (n > most) {
+      most = n;
+      best = o;
+    }
+  }
+  return best;
 }
 
 /* ---- the chunk task --------------------------------------------------------------- */
@@ -1562,7 +1575,7 @@ static uint64_t hol_data_bytes(const gb_agg *a, const int64_t *order, const int3
 
 /* ---- across MPI ranks ------------------------------------------------------------------ */
 
-/* Each rank groups the parts whose first chunk it owns (run_chunks), then:
+/* Each rank groups the parts it owns (part_owner; run_chunks), then:
  *  - few local groups (no part of any rank has more than GATHER_MAX_GROUPS)
  *    or no keys, and no holistic aggregate: every rank's parts (keys, first
  *    rows, partial states) go to every rank (one all-gather) and every rank
