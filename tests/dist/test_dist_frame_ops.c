@@ -360,6 +360,30 @@ static void test_dist_frame_ops__held_frames(void **state) {
     ref_frame_free(&a);
     ref_frame_free(&b);
   }
+  /* Written to CSV: the serial context's bytes (each chunk formatted where
+   * it is held). */
+  char dir[256] = "";
+  if (rank == 0)
+    assert_non_null(mkdtemp(strcpy(dir, "/tmp/tsr_dist_held_XXXXXX")));
+  MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+  char pd[320], pl[320];
+  snprintf(pd, sizeof pd, "%s/held.csv", dir);
+  snprintf(pl, sizeof pl, "%s/ref%d.csv", dir, rank);
+  assert_ok(tsr_frame_write_csv(h[0], pd, ',', false, NULL));
+  assert_ok(tsr_frame_write_csv(h[1], pl, ',', false, NULL));
+  size_t nd, nl;
+  char *bd = slurp(pd, &nd), *bl = slurp(pl, &nl);
+  assert_true(nl > 100);
+  assert_int_equal(nd, nl);
+  assert_memory_equal(bd, bl, nl);
+  free(bd);
+  free(bl);
+  MPI_Barrier(MPI_COMM_WORLD);
+  unlink(pl);
+  if (rank == 0) {
+    unlink(pd);
+    rmdir(dir);
+  }
   if (nranks > 1) { /* held frames need the ranks that hold them */
     tsr_frame *const heldd[3] = {held[0], g[0], j[0]};
     for (int p = 0; p < 3; p++) {
