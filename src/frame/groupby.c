@@ -2062,6 +2062,26 @@ fail:
   return st;
 }
 
+/* Reads one rank's result rows from r into p (gather_result, hold_result):
+ * their count (at most max_n), 8 bytes each (kept in gcount: a first
+ * row's (part, row), or a row's place) and the result's columns. */
+static tsr_status read_result_rows(const gb_job *job, gb_wire *r, int64_t max_n, gb_part *p) {
+  tsr_ctx *ctx = job->ctx;
+  int ncols = job->nkeys + job->naggs;
+  int64_t n;
+  TSR_TRY(gb_wire_get_i64(r, &n));
+  TSR_CHECK(n >= 0 && n <= max_n, TSR_EMPI, "%s: a malformed result from another rank", fn);
+  TSR_TRY(tsr_alloc(ctx, (size_t)n * sizeof *p->gcount + 8, (void **)&p->gcount));
+  TSR_TRY(gb_wire_get(r, p->gcount, (uint64_t)n * sizeof *p->gcount));
+  TSR_TRY(tsr_calloc(ctx, (size_t)ncols + 1, sizeof *p->keys, (void **)&p->keys));
+  for (int i = 0; i < ncols; i++) {
+    TSR_TRY(gb_wire_read_col(ctx, r, job->out_types[i], &p->keys[i]));
+    TSR_CHECK(p->keys[i].n == n, TSR_EMPI, "%s: a malformed result from another rank", fn);
+  }
+  p->n = n;
+  return TSR_OK;
+}
+
 /* Frees the result rows gathered from P ranks (gather_result, hold_result). */
 static void gathered_free(tsr_ctx *ctx, gb_part *gp, int P, int ncols) {
   if (gp == NULL)
@@ -2086,7 +2106,6 @@ static void gathered_free(tsr_ctx *ctx, gb_part *gp, int P, int ncols) {
  * send it in one all-to-all, and stays there (gb_mem_frame_held); its
  * size and string capacities are shared.  Collective; failures agreed. */
 static tsr_status hold_result(gb_job *job, gb_merged *m, tsr_frame **out) {
-  static const char where[] = "tsr_frame_groupby";
   tsr_ctx *ctx = job->ctx;
   tsr__dist *d = tsr__dist_get(ctx);
   const int P = tsr__dist_size(d), me = tsr__dist_rank(d);
@@ -2152,21 +2171,28 @@ static tsr_status hold_result(gb_job *job, gb_merged *m, tsr_frame **out) {
   allpos = NULL;
   /* The result's chunks and their owners. */
   nrc = NR == 0 ? 1 : (NR + RESULT_CHUNK_ROWS - 1) / RESULT_CHUNK_ROWS;
-  st = tsr__alloc_array(ctx, (size_t)nrc + 1, sizeof *owner, "chunk owners", (void **)&owner);
-  if (st == TSR_OK)
-    st = tsr_calloc(ctx, (size_t)nrc + 1, sizeof *rows, (void **)&rows);
-  if (st == TSR_OK)
-    st = tsr_calloc(ctx, (size_t)nrc + 1, sizeof *cbytes, (void **)&cbytes);
-  if (st == TSR_OK)
-    st = tsr_calloc(ctx, (size_t)nrc + 1, sizeof *bytes, (void **)&bytes);
-  if (st == TSR_OK)
-    st = tsr_calloc(ctx, (size_t)nrc + 1, sizeof *chunks, (void **)&chunks);
-  if (st == TSR_OK)
-    st = tsr_calloc(ctx, (size_t)ncols * (size_t)nrc + 1, sizeof *dcap, (void **)&dcap);
-  if (st == TSR_OK)
-    st = tsr_calloc(ctx, (size_t)ncols + 1, sizeof *dc, (void **)&dc);
-  if (st == TSR_OK)
-    st = tsr_calloc(ctx, (size_t)ncols + 1, sizeof *widths, (void **)&widths);
+  /* Zeroed arrays (and, below, the sends'): the first failure stops. */
+  const struct {
+    void *at; /* the pointer to set */
+    size_t n, size;
+  } arrays[] = {{&owner, (size_t)nrc, sizeof *owner},
+                {&rows, (size_t)nrc, sizeof *rows},
+                {&cbytes, (size_t)nrc, sizeof *cbytes},
+                {&bytes, (size_t)nrc, sizeof *bytes},
+                {&chunks, (size_t)nrc, sizeof *chunks},
+                {&dcap, (size_t)ncols * (size_t)nrc, sizeof *dcap},
+                {&dc, (size_t)ncols, sizeof *dc},
+                {&widths, (size_t)ncols, sizeof *widths},
+                {&cnt, (size_t)P, sizeof *cnt},
+                {&off, (size_t)P, sizeof *off},
+                {&rcnt, (size_t)P, sizeof *rcnt},
+                {&sel, (size_t)nrows, sizeof *sel},
+                {&ord, (size_t)nrows, sizeof *ord},
+                {&srank, rank != NULL ? (size_t)nrows : 0, sizeof *srank},
+                {&dchunk, (size_t)P, sizeof *dchunk},
+                {&dbytes, (size_t)P, sizeof *dbytes}};
+  for (size_t a = 0; a < sizeof arrays / sizeof *arrays && st == TSR_OK; a++)
+    st = tsr_calloc(ctx, arrays[a].n + 1, arrays[a].size, (void **)arrays[a].at);
   for (int64_t rc = 0; rc < nrc && st == TSR_OK; rc++) {
     owner[rc] = tsr__dist_chunk_owner(ctx, rc, nrc);
     rows[rc] = NR - rc * RESULT_CHUNK_ROWS < RESULT_CHUNK_ROWS ? NR - rc * RESULT_CHUNK_ROWS
@@ -2176,22 +2202,6 @@ static tsr_status hold_result(gb_job *job, gb_merged *m, tsr_frame **out) {
     widths[i] = tsr_type_width(job->out_types[i]);
   /* My rows by the rank they go to (stably: each list keeps result order),
    * each list built as one table chunk. */
-  if (st == TSR_OK)
-    st = tsr_calloc(ctx, (size_t)P + 1, sizeof *cnt, (void **)&cnt);
-  if (st == TSR_OK)
-    st = tsr_calloc(ctx, (size_t)P + 1, sizeof *off, (void **)&off);
-  if (st == TSR_OK)
-    st = tsr_calloc(ctx, (size_t)P + 1, sizeof *rcnt, (void **)&rcnt);
-  if (st == TSR_OK)
-    st = tsr__alloc_array(ctx, (size_t)nrows + 1, sizeof *sel, "rows", (void **)&sel);
-  if (st == TSR_OK)
-    st = tsr__alloc_array(ctx, (size_t)nrows + 1, sizeof *ord, "rows", (void **)&ord);
-  if (st == TSR_OK && rank != NULL)
-    st = tsr__alloc_array(ctx, (size_t)nrows + 1, sizeof *srank, "rows", (void **)&srank);
-  if (st == TSR_OK)
-    st = tsr_calloc(ctx, (size_t)P + 1, sizeof *dchunk, (void **)&dchunk);
-  if (st == TSR_OK)
-    st = tsr_calloc(ctx, (size_t)P + 1, sizeof *dbytes, (void **)&dbytes);
   if (st == TSR_OK) {
     uint64_t *fill = rcnt; /* scratch: per rank, rows placed so far */
     for (int64_t i = 0; i < nrows; i++)
@@ -2203,15 +2213,14 @@ static tsr_status hold_result(gb_job *job, gb_merged *m, tsr_frame **out) {
       int64_t k = (int64_t)(off[q] + fill[q]++);
       sel[k] = i;
       ord[k] = order[i];
-      if (srank != NULL)
+      if (rank != NULL)
         srank[k] = rank[i];
     }
     memset(fill, 0, (size_t)P * sizeof *fill);
   }
-  for (int q = 0; q < P && st == TSR_OK; q++)
-    if (cnt[q] > 0)
-      st = build_chunk(job, m, ord + off[q], srank ? srank + off[q] : NULL, (int64_t)cnt[q], false,
-                       widths, dc, &dchunk[q], &dbytes[q]);
+  for (int q = 0; q < P && st == TSR_OK; q++) /* (an empty chunk for no rows) */
+    st = build_chunk(job, m, ord + off[q], rank ? srank + off[q] : NULL, (int64_t)cnt[q], false,
+                     widths, dc, &dchunk[q], &dbytes[q]);
   /* The wire: per rank, [rows] [their places] [columns]. */
   if (st == TSR_OK)
     st = tsr_calloc(ctx, (size_t)2 * P + 2, sizeof *soff, (void **)&soff);
@@ -2225,7 +2234,7 @@ static tsr_status hold_result(gb_job *job, gb_merged *m, tsr_frame **out) {
       gb_wire_i64(&w, n);
       for (int64_t k = 0; k < n; k++)
         gb_wire_i64(&w, gidx[sel[off[q] + (uint64_t)k]]);
-      for (int i = 0; i < ncols && n > 0; i++) {
+      for (int i = 0; i < ncols; i++) {
         tsr__colread cr;
         tsr__colchunk *cc = tsr__tablechunk_col(dchunk[q], (uint32_t)i);
         cr.rows = n;
@@ -2266,23 +2275,8 @@ static tsr_status hold_result(gb_job *job, gb_merged *m, tsr_frame **out) {
   st = tsr_calloc(ctx, (size_t)P + 1, sizeof *gp, (void **)&gp);
   gb_wire r = {recv, 0, total};
   for (int q = 0; q < P && st == TSR_OK; q++) {
-    int64_t n;
-    st = gb_wire_get_i64(&r, &n);
-    if (st == TSR_OK && (n < 0 || n > NR))
-      st = tsr_error_set(TSR_EMPI, "%s: a malformed result from another rank", where);
-    if (st == TSR_OK)
-      st = tsr_alloc(ctx, (size_t)n * sizeof *gp[q].gcount + 8, (void **)&gp[q].gcount);
-    if (st == TSR_OK)
-      st = gb_wire_get(&r, gp[q].gcount, (uint64_t)n * sizeof *gp[q].gcount);
-    if (st == TSR_OK)
-      st = tsr_calloc(ctx, (size_t)ncols + 1, sizeof *gp[q].keys, (void **)&gp[q].keys);
-    for (int i = 0; i < ncols && st == TSR_OK && n > 0; i++) {
-      st = gb_wire_read_col(ctx, &r, job->out_types[i], &gp[q].keys[i]);
-      if (st == TSR_OK && gp[q].keys[i].n != n)
-        st = tsr_error_set(TSR_EMPI, "%s: a malformed result from another rank", where);
-    }
-    gp[q].n = st == TSR_OK ? n : 0;
-    nin += gp[q].n;
+    st = read_result_rows(job, &r, NR, &gp[q]);
+    nin += st == TSR_OK ? gp[q].n : 0;
   }
   /* My chunks, each row taken from the rank that sent it in place order. */
   if (st == TSR_OK)
@@ -2305,7 +2299,7 @@ static tsr_status hold_result(gb_job *job, gb_merged *m, tsr_frame **out) {
       while (q < P && !(at[q] < gp[q].n && gp[q].gcount[at[q]] == g))
         q++;
       if (q == P) {
-        st = tsr_error_set(TSR_EMPI, "%s: result row %lld did not arrive", where, (long long)g);
+        st = tsr_error_set(TSR_EMPI, "%s: result row %lld did not arrive", fn, (long long)g);
         break;
       }
       gm.origin_c[k] = q;
@@ -2323,7 +2317,7 @@ static tsr_status hold_result(gb_job *job, gb_merged *m, tsr_frame **out) {
   }
   job->parts = saved;
   if (st == TSR_OK && k != nin)
-    st = tsr_error_set(TSR_EMPI, "%s: a malformed result from another rank", where);
+    st = tsr_error_set(TSR_EMPI, "%s: a malformed result from another rank", fn);
   /* Every chunk's size and string capacities, on every rank. */
   TSR__TRY_GOTO(st, tsr__dist_agree(d, st));
   TSR__TRY_GOTO(st, tsr__dist_sum_i64s(d, cbytes, nrc));
@@ -2472,24 +2466,8 @@ static tsr_status gather_result(gb_job *job, gb_merged *m, tsr_group_order order
     st = tsr_calloc(ctx, (size_t)P + 2, sizeof *head, (void **)&head);
   gb_wire r = {recv, 0, total};
   for (int q = 0; q < P && st == TSR_OK; q++) {
-    int64_t n;
-    st = gb_wire_get_i64(&r, &n);
-    if (st == TSR_OK && (n < 0 || n >= INT32_MAX))
-      st = tsr_error_set(TSR_EMPI, "%s: a malformed result from another rank", fn);
-    /* the (part, row) of each group's first row, kept in gcount */
-    if (st == TSR_OK)
-      st = tsr_alloc(ctx, (size_t)n * sizeof *gp[q].gcount + 8, (void **)&gp[q].gcount);
-    if (st == TSR_OK)
-      st = gb_wire_get(&r, gp[q].gcount, (uint64_t)n * sizeof *gp[q].gcount);
-    if (st == TSR_OK)
-      st = tsr_calloc(ctx, (size_t)ncols + 1, sizeof *gp[q].keys, (void **)&gp[q].keys);
-    for (int i = 0; i < ncols && st == TSR_OK; i++) {
-      st = gb_wire_read_col(ctx, &r, job->out_types[i], &gp[q].keys[i]);
-      if (st == TSR_OK && gp[q].keys[i].n != n)
-        st = tsr_error_set(TSR_EMPI, "%s: a malformed result from another rank", fn);
-    }
-    gp[q].n = n;
-    head[q + 1] = NG += st == TSR_OK ? n : 0;
+    st = read_result_rows(job, &r, INT32_MAX - 1, &gp[q]);
+    head[q + 1] = NG += st == TSR_OK ? gp[q].n : 0;
   }
   /* The ranks' lists, each in result order, merged into one. */
   gm.ngroups = NG;

@@ -118,6 +118,17 @@ static char *slurp(const char *path, size_t *n) {
   return buf;
 }
 
+/* Asserts that the files at a and b hold the same bytes (more than `least`). */
+static void assert_same_file(const char *a, const char *b, size_t least) {
+  size_t na, nb;
+  char *ba = slurp(a, &na), *bb = slurp(b, &nb);
+  assert_true(nb > least);
+  assert_int_equal(na, nb);
+  assert_memory_equal(ba, bb, nb);
+  free(ba);
+  free(bb);
+}
+
 static void keep_stats(const tsr_run_stats *stats, void *user) {
   memcpy(user, stats, sizeof *stats);
 }
@@ -145,18 +156,14 @@ static void test_dist_frame_ops__write_csv(void **state) {
       snprintf(pl, sizeof pl, "%s/ref%d_%s", dir, rank, names[k]);
     assert_ok(tsr_frame_write_csv(fd, pd, ',', false, NULL));
     assert_ok(tsr_frame_write_csv(fl, pl, ',', false, NULL));
-    size_t nd, nl;
-    char *bd = slurp(pd, &nd), *bl = slurp(pl, &nl);
-    assert_true(nl > 1000);
-    assert_int_equal(nd, nl);
-    assert_memory_equal(bd, bl, nl);
-    free(bd);
-    free(bl);
+    assert_same_file(pd, pl, 1000);
     /* Again without overwrite: refused everywhere, the file untouched. */
     MPI_Barrier(MPI_COMM_WORLD);
     assert_int_equal(tsr_frame_write_csv(fd, pd, ',', false, NULL), TSR_EIO);
     assert_non_null(strstr(tsr_last_error(), "exists"));
-    bd = slurp(pd, &nd);
+    size_t nd, nl;
+    free(slurp(pl, &nl));
+    char *bd = slurp(pd, &nd);
     assert_int_equal(nd, nl);
     free(bd);
     MPI_Barrier(MPI_COMM_WORLD);
@@ -371,13 +378,7 @@ static void test_dist_frame_ops__held_frames(void **state) {
   snprintf(pl, sizeof pl, "%s/ref%d.csv", dir, rank);
   assert_ok(tsr_frame_write_csv(h[0], pd, ',', false, NULL));
   assert_ok(tsr_frame_write_csv(h[1], pl, ',', false, NULL));
-  size_t nd, nl;
-  char *bd = slurp(pd, &nd), *bl = slurp(pl, &nl);
-  assert_true(nl > 100);
-  assert_int_equal(nd, nl);
-  assert_memory_equal(bd, bl, nl);
-  free(bd);
-  free(bl);
+  assert_same_file(pd, pl, 100);
   MPI_Barrier(MPI_COMM_WORLD);
   unlink(pl);
   if (rank == 0) {
