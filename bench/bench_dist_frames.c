@@ -9,19 +9,21 @@
  *          [--reps R] [--threads T] [--only q1,j2,...] [--tsv FILE]
  *
  * Every rank loads the tables into memory first (tsr_frame_read_csv +
- * tsr_frame_persist: every rank holds them whole, docs/frames.md "Under
- * MPI"); rank 0 loads them again into a context that computes alone
+ * tsr_frame_persist: each rank holds the row chunks it owns, docs/frames.md
+ * "Under MPI"); rank 0 loads them again into a context that computes alone
  * (tsr_ctx_set_distributed(false), P*T threads).  Per query, the two take
  * turns, one warm-up then R timed repetitions each:
- *   distributed  every rank runs the SQL (tsr_sql_run) and computes its
- *                answer (tsr_frame_compute: every rank gets the whole
- *                answer), timed from MPI barrier to barrier (the slowest
- *                rank's time).  Bytes moved: the frame exchanges'
- *                (tsr_ctx_exchange_stats: shuffles, broadcasts, gathers)
- *                and the task graphs' chunk messages (tsr_run_stats, every
- *                run through the context's run observer), summed over ranks;
- *   one rank     the same on rank 0's second context while the others sleep.
- * Each answer is hashed (every column's values, validity, strings' bytes,
+ *   distributed  every rank runs the SQL (tsr_sql_run) and holds its
+ *                answer in memory (tsr_frame_persist: each rank holds the
+ *                answer's chunks it made, as an MPI program keeps a
+ *                distributed result to write or use in place), timed from
+ *                MPI barrier to barrier (the slowest rank's time); then,
+ *                untimed there, tsr_frame_compute gathers the whole answer
+ *                on every rank for the check (its time: gather_s).  Bytes moved: the frame
+ * exchanges' (tsr_ctx_exchange_stats: shuffles, broadcasts, gathers) and the task graphs' chunk
+ * messages (tsr_run_stats, every run through the context's run observer), summed over ranks; one
+ * rank     the same on rank 0's second context while the others sleep (tsr_frame_persist there
+ * holds the whole answer). Each answer is hashed (every column's values, validity, strings' bytes,
  * dictionary strings and row-chunk sizes): the distributed answer must be
  * the one-rank answer bit for bit, on every rank.
  *
@@ -196,21 +198,29 @@ static uint64_t answer_hash(const tsr_frame_result *r) {
   return h;
 }
 
-/* Runs query q in the session and computes its answer (the caller
- * destroys it). */
-static tsr_frame_result *run_query(tsr_sql_session *s, int q) {
-  tsr_frame *f = NULL;
-  tsr_frame_result *r = NULL;
+/* Runs query q in the session and holds its answer in memory
+ * (tsr_frame_persist: under MPI each rank holds the chunks it made; the
+ * caller destroys it). */
+static tsr_frame *run_query(tsr_sql_session *s, int q) {
+  tsr_frame *f = NULL, *held = NULL;
   CHECK(tsr_sql_run(s, query_text(q), &f));
-  CHECK(tsr_frame_compute(f, NULL, &r));
+  CHECK(tsr_frame_persist(f, NULL, &held));
   tsr_frame_destroy(&f);
-  return r;
+  return held;
 }
 
-/* Hashes the answer and destroys it. */
-static uint64_t hash_and_free(tsr_frame_result **r) {
-  uint64_t h = answer_hash(*r);
-  tsr_frame_result_destroy(r);
+/* Gathers the answer whole on every rank (tsr_frame_compute), hashes it and
+ * destroys it; *gather_s: the seconds the gather took (the slowest rank). */
+static uint64_t hash_and_free(tsr_frame **f, const world *wd, double *gather_s) {
+  tsr_frame_result *r = NULL;
+  double t0 = bench_now();
+  CHECK(tsr_frame_compute(*f, NULL, &r));
+  *gather_s = bench_now() - t0;
+  if (wd != NULL && wd->mpi)
+    MPI_Allreduce(MPI_IN_PLACE, gather_s, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  uint64_t h = answer_hash(r);
+  tsr_frame_result_destroy(&r);
+  tsr_frame_destroy(f);
   return h;
 }
 
@@ -221,7 +231,7 @@ static void add_chunk_bytes(const tsr_run_stats *st, void *user) {
 /* ---- one query's row ------------------------------------------------------------- */
 
 typedef struct row {
-  double dist_s, alone_s, named;
+  double dist_s, alone_s, gather_s, named;
   uint64_t exchanged, chunk_bytes; /* all ranks, one repetition */
   bool same;
 } row;
@@ -230,6 +240,7 @@ static row measure(tsr_ctx *ctx, const tables *dt, const tables *at, int q, cons
                    const world *wd) {
   row rw = {0};
   double *td = calloc((size_t)o->reps, sizeof *td), *ta = calloc((size_t)o->reps, sizeof *ta);
+  double *tg = calloc((size_t)o->reps, sizeof *tg), g = 0, unused;
   uint64_t hd = 0, ha = 0, chunk_bytes = 0;
   tsr_exchange_stats before, after;
   for (int rep = 0; rep <= o->reps; rep++) { /* rep 0 warms up */
@@ -241,11 +252,15 @@ static row measure(tsr_ctx *ctx, const tables *dt, const tables *at, int q, cons
     if (wd->mpi)
       MPI_Barrier(MPI_COMM_WORLD);
     double t0 = bench_now();
-    tsr_frame_result *r = run_query(q < 10 ? dt->g1 : dt->j1, q);
+    tsr_frame *r = run_query(q < 10 ? dt->g1 : dt->j1, q);
     if (wd->mpi)
       MPI_Barrier(MPI_COMM_WORLD);
     double d = bench_now() - t0;
-    hd = hash_and_free(&r);
+    if (rep == o->reps) { /* the answer's bytes, not the gather's */
+      CHECK(tsr_ctx_exchange_stats(ctx, &after));
+      CHECK(tsr_ctx_set_run_observer(ctx, NULL, NULL, NULL));
+    }
+    hd = hash_and_free(&r, wd, &g);
     if (wd->mpi)
       MPI_Allreduce(MPI_IN_PLACE, &d, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     double a = 0;
@@ -253,20 +268,21 @@ static row measure(tsr_ctx *ctx, const tables *dt, const tables *at, int q, cons
       t0 = bench_now();
       r = run_query(q < 10 ? at->g1 : at->j1, q);
       a = bench_now() - t0;
-      ha = hash_and_free(&r);
+      ha = hash_and_free(&r, NULL, &unused);
     }
     bench_idle_barrier(wd);
     if (rep > 0) {
       td[rep - 1] = d;
       ta[rep - 1] = a;
+      tg[rep - 1] = g;
     }
   }
-  CHECK(tsr_ctx_exchange_stats(ctx, &after));
-  CHECK(tsr_ctx_set_run_observer(ctx, NULL, NULL, NULL));
   rw.dist_s = bench_median(td, o->reps);
   rw.alone_s = bench_median(ta, o->reps);
+  rw.gather_s = bench_median(tg, o->reps);
   free(td);
   free(ta);
+  free(tg);
   uint64_t sums[2] = {after.bytes_sent - before.bytes_sent, chunk_bytes};
   uint64_t mine = hd, first = hd;
   int differs = 0;
@@ -382,11 +398,11 @@ int main(int argc, char **argv) {
     if (o.tsv != NULL && tsv == NULL)
       fprintf(stderr, "warning: cannot write %s; the table is printed only\n", o.tsv);
     printf("query\tdist_%dx%d_s\talone_1x%d_s\tratio\texchanged_MB\tchunk_msgs_MB\tnamed_MB"
-           "\tdist_frac_stream\talone_frac_stream\tresults\n",
+           "\tdist_frac_stream\talone_frac_stream\tgather_s\tresults\n",
            P, T, PT);
     if (tsv != NULL)
       fprintf(tsv, "query\tranks\tthreads\tdist_s\talone_s\tratio\texchanged_bytes"
-                   "\tchunk_msg_bytes\tnamed_bytes\tstream_GBs\tresults\n");
+                   "\tchunk_msg_bytes\tnamed_bytes\tstream_GBs\tgather_s\tresults\n");
     char met[128] = "", missed[128] = "";
     for (int q = 0; q < NQ; q++) {
       if (!o.run[q])
@@ -395,14 +411,14 @@ int main(int argc, char **argv) {
       all_same = all_same && rw->same;
       double ratio = rw->alone_s / rw->dist_s;
       query_name(q, name);
-      printf("%s\t%.4f\t%.4f\t%.2f\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%s\n", name, rw->dist_s,
+      printf("%s\t%.4f\t%.4f\t%.2f\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%.4f\t%s\n", name, rw->dist_s,
              rw->alone_s, ratio, (double)rw->exchanged / 1e6, (double)rw->chunk_bytes / 1e6,
              rw->named / 1e6, rw->named / rw->dist_s / stream, rw->named / rw->alone_s / stream,
-             rw->same ? "identical" : "DIFFERENT");
+             rw->gather_s, rw->same ? "identical" : "DIFFERENT");
       if (tsv != NULL)
-        fprintf(tsv, "%s\t%d\t%d\t%.6f\t%.6f\t%.4f\t%llu\t%llu\t%.0f\t%.2f\t%s\n", name, P, T,
+        fprintf(tsv, "%s\t%d\t%d\t%.6f\t%.6f\t%.4f\t%llu\t%llu\t%.0f\t%.2f\t%.6f\t%s\n", name, P, T,
                 rw->dist_s, rw->alone_s, ratio, (unsigned long long)rw->exchanged,
-                (unsigned long long)rw->chunk_bytes, rw->named, stream / 1e9,
+                (unsigned long long)rw->chunk_bytes, rw->named, stream / 1e9, rw->gather_s,
                 rw->same ? "identical" : "DIFFERENT");
       char *list = ratio >= 0.9 ? met : missed;
       if (strlen(list) + 8 < sizeof met) {
