@@ -461,6 +461,55 @@ static void test_dist_groupby__holistic_fails(void **state) {
   ref_frame_free(&ref);
 }
 
+/* An allocation of the last rank fails anywhere in the last steps of a
+ * shuffled group-by (the merge, the result rows sent to the ranks that hold
+ * the result's chunks, the held frame): every rank returns TSR_ENOMEM, no
+ * rank is left waiting, and the next group-by is right. */
+static void test_dist_groupby__held_result_fails(void **state) {
+  (void)state;
+  if (nranks == 1)
+    skip();
+  ref_frame ref;
+  make_ref(&ref, 2000, 600, false, 43);
+  frames fr;
+  frames_make(&ref, 24, &fr);
+  tsr__groupby_set_gather_max(0);
+  const char *k1[1] = {"c3"};
+  tsr_memory_stats m0, m1;
+  tsr_frame *g = NULL;
+  assert_ok(tsr_ctx_memory_stats(dist_ctx, &m0));
+  assert_ok(tsr_frame_groupby(fr.fd, 1, k1, NDEC, decomposable, NULL, &g));
+  assert_ok(tsr_ctx_memory_stats(dist_ctx, &m1));
+  tsr_frame_destroy(&g);
+  /* The same count on every rank's turn to fail: the last rank's. */
+  uint64_t n = m1.allocations - m0.allocations;
+  MPI_Bcast(&n, 1, MPI_UINT64_T, nranks - 1, MPI_COMM_WORLD);
+  assert_true(n > 40);
+  int nfailed = 0;
+  for (uint64_t j = n - 40; j <= n; j++) {
+    if (rank == nranks - 1)
+      assert_ok(tsr_ctx_set_fail_allocation(dist_ctx, j));
+    tsr_status st = tsr_frame_groupby(fr.fd, 1, k1, NDEC, decomposable, NULL, &g);
+    assert_ok(tsr_ctx_set_fail_allocation(dist_ctx, 0));
+    int failed = st != TSR_OK, all = 0;
+    MPI_Allreduce(&failed, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    if (all != 0 && all != nranks)
+      fail_msg("allocation %llu: %d of %d ranks failed", (unsigned long long)j, all, nranks);
+    if (failed) {
+      assert_int_equal(st, TSR_ENOMEM);
+      assert_null(g);
+    }
+    nfailed += failed;
+    tsr_frame_destroy(&g);
+  }
+  if (nfailed < 30) /* the injected failures were reached */
+    fail_msg("only %d of 41 injected allocation failures made the group-by fail", nfailed);
+  check(&fr, 1, k1, NDEC, decomposable, TSR_GROUP_FIRST_SEEN, true);
+  tsr__groupby_set_gather_max(-1);
+  frames_free(&fr);
+  ref_frame_free(&ref);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dist_groupby__few_groups),
@@ -472,6 +521,7 @@ int main(void) {
       cmocka_unit_test(test_dist_groupby__holistic),
       cmocka_unit_test(test_dist_groupby__holistic_bytes),
       cmocka_unit_test(test_dist_groupby__holistic_fails),
+      cmocka_unit_test(test_dist_groupby__held_result_fails),
   };
   return DIST_HARNESS_RUN("test_dist_groupby", tests);
 }
