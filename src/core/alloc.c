@@ -121,11 +121,13 @@ void tsr__alloc_set_cache_sharers(tsr__allocator *a, uint32_t processes) {
   cache_lock(a);
   a->cache_sharers = processes;
   uint64_t budget = cache_budget(a);
-  while (a->n_cached > 0 && a->cached_bytes > budget) { /* over the new share: free some */
-    void *h = a->cached[--a->n_cached];
-    a->cached_bytes -= ((block_header *)h)->capacity;
-    free(h);
+  uint32_t drop = 0; /* over the new share: free the oldest, as cache_put does */
+  while (drop < a->n_cached && a->cached_bytes > budget) {
+    a->cached_bytes -= ((block_header *)a->cached[drop])->capacity;
+    free(a->cached[drop++]);
   }
+  a->n_cached -= drop;
+  memmove(&a->cached[0], &a->cached[drop], a->n_cached * sizeof a->cached[0]);
   cache_unlock(a);
 }
 
