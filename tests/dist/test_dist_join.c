@@ -55,81 +55,13 @@ static void make_ref(int nk, const tsr_type *types, int lo, int card, int64_t n,
   for (int i = 0; i < nk; i++) {
     ref_col *c = &ref->cols[i];
     snprintf(c->name, sizeof c->name, "k%d", i);
-    size_t w = tsr_type_width(c->type);
-    if (c->type.id == TSR_COL_DICT) {
-      for (int64_t d = 0; d < c->dict_size; d++)
-        free(c->dict[d]);
-      free(c->dict);
-      c->dict_size = card;
-      c->dict = calloc((size_t)card, sizeof *c->dict);
-      for (int d = 0; d < card; d++) {
-        char buf[48];
-        snprintf(buf, sizeof buf, d % 3 == 0 ? "k%d-and-a-long-tail" : "k%d", lo + d);
-        c->dict[d] = fu_strdup(buf);
-      }
-      qsort(c->dict, (size_t)card, sizeof *c->dict, fu_cmp_str);
-    }
+    fu_key_dict(c, lo, card);
     uint64_t s = seed + 99; /* the same values for every key column */
     for (int64_t r = 0; r < n; r++) {
       int v = lo + (int)(fu_rand(&s) % (uint64_t)card);
       if (skew && r % 2 == 0)
         v = lo;
-      void *dst = c->values + (size_t)r * w;
-      char buf[48];
-      snprintf(buf, sizeof buf, (v - lo) % 3 == 0 ? "k%d-and-a-long-tail" : "k%d", v);
-      switch (c->type.id) {
-      case TSR_COL_BOOL:
-        *(uint8_t *)dst = (uint8_t)(v & 1);
-        break;
-      case TSR_COL_INT8:
-        *(int8_t *)dst = (int8_t)(v - 20);
-        break;
-      case TSR_COL_INT16:
-        *(int16_t *)dst = (int16_t)(v - 20);
-        break;
-      case TSR_COL_INT32:
-      case TSR_COL_DATE:
-        *(int32_t *)dst = v - 20;
-        break;
-      case TSR_COL_INT64:
-      case TSR_COL_TIMESTAMP:
-        *(int64_t *)dst = (int64_t)(v - 20) * 1000003;
-        break;
-      case TSR_COL_UINT8:
-        *(uint8_t *)dst = (uint8_t)v;
-        break;
-      case TSR_COL_UINT16:
-        *(uint16_t *)dst = (uint16_t)v;
-        break;
-      case TSR_COL_UINT32:
-        *(uint32_t *)dst = (uint32_t)v;
-        break;
-      case TSR_COL_UINT64:
-        *(uint64_t *)dst = (uint64_t)v << 40;
-        break;
-      case TSR_COL_FLOAT32:
-        *(float *)dst = v == lo ? -0.0f : v == lo + 1 ? NAN : (float)v / 4;
-        break;
-      case TSR_COL_FLOAT64:
-        *(double *)dst = v == lo ? 0.0 : v == lo + 1 ? -NAN : (double)v / 4;
-        break;
-      case TSR_COL_STRING:
-        free(c->str[r]);
-        c->str[r] = fu_strdup(c->valid[r] ? buf : "");
-        break;
-      case TSR_COL_DICT: {
-        int32_t code = 0;
-        for (int d = 0; d < card; d++)
-          if (strcmp(c->dict[d], buf) == 0)
-            code = d;
-        *(int32_t *)dst = c->valid[r] ? code : 0;
-        free(c->str[r]);
-        c->str[r] = fu_strdup(c->valid[r] ? buf : "");
-        break;
-      }
-      default:
-        break;
-      }
+      fu_key_value(c, r, v, lo, card, 1000003, 40);
     }
   }
 }

@@ -6,6 +6,7 @@
 #ifndef TSR_TEST_FRAME_UTIL_H
 #define TSR_TEST_FRAME_UTIL_H
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -379,6 +380,95 @@ static inline void ref_frame_assert_equal(const ref_frame *want, const ref_frame
   for (int i = 0; i < want->ncols; i++) {
     assert_string_equal(got->cols[i].name, want->cols[i].name);
     ref_col_assert_rows(&want->cols[i], 0, want->n, &got->cols[i]);
+  }
+}
+
+/* ---- join keys (tests/frame/test_join.c, tests/dist/test_dist_join.c) ---- */
+
+/* Makes column c a key over the values [lo, lo + card): a dictionary column
+ * gets their names ("k<v>", every third with a long tail), sorted. */
+static inline void fu_key_dict(ref_col *c, int lo, int card) {
+  if (c->type.id != TSR_COL_DICT)
+    return;
+  for (int64_t d = 0; d < c->dict_size; d++)
+    free(c->dict[d]);
+  free(c->dict);
+  c->dict_size = card;
+  c->dict = calloc((size_t)card, sizeof *c->dict);
+  for (int d = 0; d < card; d++) {
+    char buf[48];
+    snprintf(buf, sizeof buf, d % 3 == 0 ? "k%d-and-a-long-tail" : "k%d", lo + d);
+    c->dict[d] = fu_strdup(buf);
+  }
+  qsort(c->dict, (size_t)card, sizeof *c->dict, fu_cmp_str);
+}
+
+/* Row r of key column c (fu_key_dict) holds value v of [lo, lo + card):
+ * bools v & 1; signed integers and dates v - 20, int64 times int64_scale
+ * (and timestamps too, when int64_scale is not 0; else they keep their
+ * values); unsigned v (uint64 shifted left by uint64_shift); floats v / 4,
+ * but -0.0 and NaN for the two lowest; strings and dictionary codes by
+ * name. */
+static inline void fu_key_value(ref_col *c, int64_t r, int v, int lo, int card, int64_t int64_scale,
+                                int uint64_shift) {
+  void *dst = c->values + (size_t)r * tsr_type_width(c->type);
+  char buf[48];
+  snprintf(buf, sizeof buf, (v - lo) % 3 == 0 ? "k%d-and-a-long-tail" : "k%d", v);
+  switch (c->type.id) {
+  case TSR_COL_BOOL:
+    *(uint8_t *)dst = (uint8_t)(v & 1);
+    break;
+  case TSR_COL_INT8:
+    *(int8_t *)dst = (int8_t)(v - 20);
+    break;
+  case TSR_COL_INT16:
+    *(int16_t *)dst = (int16_t)(v - 20);
+    break;
+  case TSR_COL_INT32:
+  case TSR_COL_DATE:
+    *(int32_t *)dst = v - 20;
+    break;
+  case TSR_COL_TIMESTAMP:
+    if (int64_scale == 0)
+      break;
+    /* fall through */
+  case TSR_COL_INT64:
+    *(int64_t *)dst = (int64_t)(v - 20) * (int64_scale != 0 ? int64_scale : 1);
+    break;
+  case TSR_COL_UINT8:
+    *(uint8_t *)dst = (uint8_t)v;
+    break;
+  case TSR_COL_UINT16:
+    *(uint16_t *)dst = (uint16_t)v;
+    break;
+  case TSR_COL_UINT32:
+    *(uint32_t *)dst = (uint32_t)v;
+    break;
+  case TSR_COL_UINT64:
+    *(uint64_t *)dst = (uint64_t)v << uint64_shift;
+    break;
+  case TSR_COL_FLOAT32:
+    *(float *)dst = v == lo ? -0.0f : v == lo + 1 ? NAN : (float)v / 4;
+    break;
+  case TSR_COL_FLOAT64:
+    *(double *)dst = v == lo ? 0.0 : v == lo + 1 ? -NAN : (double)v / 4;
+    break;
+  case TSR_COL_STRING:
+    free(c->str[r]);
+    c->str[r] = fu_strdup(c->valid[r] ? buf : "");
+    break;
+  case TSR_COL_DICT: {
+    int32_t code = 0;
+    for (int d = 0; d < card; d++)
+      if (strcmp(c->dict[d], buf) == 0)
+        code = d;
+    *(int32_t *)dst = c->valid[r] ? code : 0;
+    free(c->str[r]);
+    c->str[r] = fu_strdup(c->valid[r] ? buf : "");
+    break;
+  }
+  default:
+    break;
   }
 }
 
