@@ -29,47 +29,6 @@ static tsr_ctx *make_ctx(int threads) {
 
 /* ---- the frames ----------------------------------------------------------------------------- */
 
-/* Key value v of a column of type t into row r of c (strings "k<v>", a third long). */
-static void set_key(ref_col *c, int64_t r, int v) {
-  size_t w = tsr_type_width(c->type);
-  void *dst = c->values + (size_t)r * w;
-  char buf[48];
-  snprintf(buf, sizeof buf, v % 3 == 0 ? "k%d-and-a-long-tail" : "k%d", v);
-  switch (c->type.id) {
-  case TSR_COL_INT16:
-    *(int16_t *)dst = (int16_t)(v - 20);
-    break;
-  case TSR_COL_INT32:
-    *(int32_t *)dst = v - 20;
-    break;
-  case TSR_COL_INT64:
-    *(int64_t *)dst = v - 20;
-    break;
-  case TSR_COL_FLOAT32:
-    *(float *)dst = v == 0 ? -0.0f : v == 1 ? NAN : (float)v / 4;
-    break;
-  case TSR_COL_FLOAT64:
-    *(double *)dst = v == 0 ? 0.0 : v == 1 ? -NAN : (double)v / 4;
-    break;
-  case TSR_COL_STRING:
-    free(c->str[r]);
-    c->str[r] = fu_strdup(c->valid[r] ? buf : "");
-    break;
-  case TSR_COL_DICT: {
-    int32_t code = 0;
-    for (int64_t d = 0; d < c->dict_size; d++)
-      if (strcmp(c->dict[d], buf) == 0)
-        code = (int32_t)d;
-    *(int32_t *)dst = c->valid[r] ? code : 0;
-    free(c->str[r]);
-    c->str[r] = fu_strdup(c->valid[r] ? c->dict[code] : "");
-    break;
-  }
-  default:
-    fail_msg("key type %s not made here", tsr_type_name(c->type));
-  }
-}
-
 /* A random frame of n rows: keys k0.. of `types` with values in [lo, lo +
  * card) (hot >= 0: half the rows that value), then v (int32) and s
  * (string, named `sname`); about 10 % nulls; >= `chunks` ragged chunks. */
@@ -86,24 +45,12 @@ static tsr_frame *make_side(tsr_ctx *ctx, int nk, const tsr_type *types, int lo,
   for (int i = 0; i < nk; i++) {
     ref_col *c = &ref.cols[i];
     snprintf(c->name, sizeof c->name, "k%d", i);
-    if (c->type.id == TSR_COL_DICT) { /* its own dictionary: "k<v>" for v in [lo, lo + card) */
-      for (int64_t d = 0; d < c->dict_size; d++)
-        free(c->dict[d]);
-      free(c->dict);
-      c->dict_size = card;
-      c->dict = calloc((size_t)card, sizeof *c->dict);
-      for (int d = 0; d < card; d++) {
-        char buf[48];
-        snprintf(buf, sizeof buf, (lo + d) % 3 == 0 ? "k%d-and-a-long-tail" : "k%d", lo + d);
-        c->dict[d] = fu_strdup(buf);
-      }
-      qsort(c->dict, (size_t)card, sizeof *c->dict, fu_cmp_str);
-    }
+    fu_key_dict(c, lo, card);
     for (int64_t r = 0; r < n; r++) {
       int v = lo + (int)(fu_rand(&seed) % (uint64_t)card);
       if (hot >= 0 && fu_rand(&seed) % 2 == 0)
         v = hot;
-      set_key(c, r, v);
+      fu_key_value(c, r, v, lo, card, 0, 0);
     }
   }
   tsr_frame *f = NULL;
