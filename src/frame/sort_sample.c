@@ -412,6 +412,11 @@ static tsr_status assemble(const tsr__sorter *s, const seg_head *const *segs, in
                            int64_t rows, const size_t *widths, int64_t *cap, void **out,
                            size_t *out_bytes) {
   const int nc = s->f->ncols;
+  int64_t got = 0;
+  for (int64_t q = 0; q < nseg; q++)
+    got += segs[q]->rows;
+  TSR_CHECK(got == rows, TSR_EINTERNAL, "%s: an output chunk of %lld rows received %lld", s->fn,
+            (long long)rows, (long long)got);
   for (int i = 0; i < nc; i++) {
     cap[i] = 0;
     for (int64_t q = 0; q < nseg; q++)
