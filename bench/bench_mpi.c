@@ -15,6 +15,13 @@ void bench_abort_mpi(void) {
 void bench_idle_barrier(const world *wd) {
   if (!wd->mpi)
     return;
+  /* Rank 0's single-rank context left OpenMP workers spinning (libgomp
+   * spins for some milliseconds before it sleeps): let them sleep first, or
+   * they take a core from the ranks' next timed run. */
+  if (wd->rank == 0) {
+    const struct timespec settle = {0, 50 * 1000000};
+    nanosleep(&settle, NULL);
+  }
   MPI_Request req;
   MPI_Ibarrier(MPI_COMM_WORLD, &req);
   const struct timespec ms = {0, 1000000};
