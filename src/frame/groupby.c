@@ -1767,7 +1767,7 @@ static void put_part(gb_wire *w, const gb_job *job, int64_t c, int b0, int b1,
   int64_t bc[NBUCKETS];
   for (int b = b0; b < b1; b++)
     bc[b - b0] = p->boff[b + 1] - p->boff[b];
-  gb_wire_varints(w, bc, b1 - b0);
+  gb_wire_counts(w, bc, b1 - b0);
   for (int j = 0; j < job->nkeys; j++) {
     tsr__colread r;
     gb_col_read(&p->keys[j], &r);
@@ -1784,7 +1784,7 @@ static void put_part(gb_wire *w, const gb_job *job, int64_t c, int b0, int b1,
     counts = counts || job->astates[(int64_t)a * job->nchunks + c].gcount != NULL;
   gb_wire_i64(w, counts);
   if (counts)
-    gb_wire_varints(w, hin != NULL ? hr->cnt + g0 : p->gcount + g0, n);
+    gb_wire_counts(w, hin != NULL ? hr->cnt + g0 : p->gcount + g0, n);
   for (int a = 0; a < job->naggs; a++)
     if (!job->aggs[a].holistic)
       gb_wire_state(w, &job->aggs[a], &job->astates[(int64_t)a * job->nchunks + c], g0, n);
@@ -1858,7 +1858,7 @@ static tsr_status read_part(gb_job *job, gb_wire *r) {
   gb_part *p = &job->parts[c];
   p->rows = rows;
   int64_t bc[NBUCKETS];
-  TSR_TRY(gb_wire_get_varints(r, bc, b1 - b0));
+  TSR_TRY(gb_wire_get_counts(r, bc, b1 - b0));
   if (job->nkeys > 0) {
     TSR_TRY(tsr__alloc_array(ctx, NBUCKETS + 1, sizeof *p->boff, "buckets", (void **)&p->boff));
     memset(p->boff, 0, (NBUCKETS + 1) * sizeof *p->boff);
@@ -1887,7 +1887,7 @@ static tsr_status read_part(gb_job *job, gb_wire *r) {
   memset(p->gcount, 0, (size_t)n * sizeof *p->gcount);
   TSR_TRY(gb_wire_get_i64(r, &counts));
   if (counts != 0)
-    TSR_TRY(gb_wire_get_varints(r, p->gcount, n));
+    TSR_TRY(gb_wire_get_counts(r, p->gcount, n));
   int64_t hrows = 0;
   for (int64_t g = 0; g < n; g++) {
     TSR_CHECK(p->gcount[g] <= rows - hrows, TSR_EMPI, "%s: a malformed part from another rank", fn);
@@ -2029,11 +2029,19 @@ static tsr_status distribute(gb_job *job, bool *shuffled) {
     uint64_t sent = 0;
     for (int q = 0; q < nd; q++)
       sent += shuffle && q == me ? 0 : cnt[q] * (shuffle ? 1 : (uint64_t)(P - 1));
+    int64_t mine_parts = 0, mine_rows = 0;
+    for (int64_t c = 0; c < nc; c++)
+      if (part_owner(job, c) == me) {
+        mine_parts++;
+        mine_rows += job->parts[c].rows;
+      }
     fprintf(stderr,
             "tessera groupby rank %d: %s, %llu bytes sent, %llu bytes of keys, states and "
-            "holistic values sent to other ranks (the least a shuffle moves)\n",
+            "holistic values sent to other ranks (the least a shuffle moves); grouped %lld of "
+            "%lld parts (%lld rows; %lld input chunks, %lld a part)\n",
             me, shuffle ? "shuffle" : "all-gather of parts", (unsigned long long)sent,
-            (unsigned long long)min_bytes);
+            (unsigned long long)min_bytes, (long long)mine_parts, (long long)nc,
+            (long long)mine_rows, (long long)job->nin, (long long)job->run);
   }
   tsr_free(ctx, send);
   send = NULL;
@@ -2584,7 +2592,7 @@ tsr_status tsr__groupby_memory(tsr_frame *f, int nkeys, const char *const *keys,
   memset(&job, 0, sizeof job);
   job.ctx = ctx;
   job.dist = tsr_ctx_nranks(ctx) > 1;
-  job.trace = job.dist && getenv("TESSERA_GROUPBY_TRACE") != NULL;
+  job.trace = getenv("TESSERA_GROUPBY_TRACE") != NULL; /* on one rank: the phase seconds */
   job.nkeys = nkeys;
   job.naggs = naggs;
   job.nin = f->rows->nchunks;

@@ -209,9 +209,9 @@ void gb_wire_col(gb_wire *w, tsr_type type, const tsr__colread *c, int64_t s, in
 /* Rows rows[0..n) of column c, in that order (read back by gb_wire_read_col). */
 void gb_wire_col_rows(gb_wire *w, tsr_type type, const tsr__colread *c, const int32_t *rows,
                       int64_t n);
-/* n numbers >= 0, one to ten bytes each (LEB128): row counts, mostly small. */
-void gb_wire_varints(gb_wire *w, const int64_t *v, int64_t n);
-/* n numbers as varints of their differences (small when they grow slowly). */
+/* n numbers >= 0 (row counts), each in the bytes the largest needs. */
+void gb_wire_counts(gb_wire *w, const int64_t *v, int64_t n);
+/* n numbers as their differences (small when they grow slowly), packed the same way. */
 void gb_wire_deltas(gb_wire *w, const int32_t *v, int64_t n);
 /* Local groups [start, start + n) of aggregate a's partial state s. */
 void gb_wire_state(gb_wire *w, const gb_agg *a, const gb_state *s, int64_t start, int64_t n);
@@ -220,7 +220,7 @@ uint64_t gb_wire_state_bytes(const gb_agg *a, const gb_state *s, int64_t n);
 /* Readers: TSR_EMPI when the message ends early or is malformed. */
 tsr_status gb_wire_get(gb_wire *r, void *p, uint64_t n);
 tsr_status gb_wire_get_i64(gb_wire *r, int64_t *v);
-tsr_status gb_wire_get_varints(gb_wire *r, int64_t *v, int64_t n);
+tsr_status gb_wire_get_counts(gb_wire *r, int64_t *v, int64_t n);
 /* scratch: n numbers. */
 tsr_status gb_wire_get_deltas(gb_wire *r, int32_t *v, int64_t n, int64_t *scratch);
 tsr_status gb_wire_read_col(tsr_ctx *ctx, gb_wire *r, tsr_type type, gb_col *out);

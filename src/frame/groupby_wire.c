@@ -131,52 +131,58 @@ void gb_wire_col_rows(gb_wire *w, tsr_type type, const tsr__colread *c, const in
   wire_col(w, type, c, 0, rows, n);
 }
 
-/* LEB128: 7 bits a byte, low first, the top bit set on every byte but the
- * last. */
-static unsigned varint_len(uint64_t v) {
-  unsigned k = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    k++;
-  }
-  return k;
-}
-
-/* Value i of the numbers a varint list carries: v64[i], or with v32 the
+/* Value i of the numbers a list carries: v64[i], or with v32 the
  * zigzag-coded difference v32[i] - v32[i - 1] (v32[-1] = 0). */
-static uint64_t varint_at(const int64_t *v64, const int32_t *v32, int64_t i) {
+static uint64_t number_at(const int64_t *v64, const int32_t *v32, int64_t i) {
   if (v32 == NULL)
     return (uint64_t)v64[i];
   int64_t d = (int64_t)v32[i] - (i > 0 ? v32[i - 1] : 0);
   return d >= 0 ? (uint64_t)d << 1 : ((uint64_t)(-d) << 1) - 1;
 }
 
-static void put_varints(gb_wire *w, const int64_t *v64, const int32_t *v32, int64_t n) {
-  uint64_t bytes = 0;
+/* The fast loops move 8 bytes at a time, low byte first. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WORDS_LITTLE_ENDIAN 1
+#else
+#define WORDS_LITTLE_ENDIAN 0
+#endif
+
+/* A list of n numbers: its width k (0 to 8: the fewest bytes that hold the
+ * largest), then each number in k bytes, low byte first.  One pass finds k
+ * (the bytes of the numbers' bitwise or) and one writes: overlapping 8-byte
+ * stores, the last ones byte by byte so nothing is written past the list. */
+static void put_packed(gb_wire *w, const int64_t *v64, const int32_t *v32, int64_t n) {
+  uint64_t all = 0;
   for (int64_t i = 0; i < n; i++)
-    bytes += varint_len(varint_at(v64, v32, i));
-  gb_wire_i64(w, (int64_t)bytes);
-  if (w->buf != NULL) {
+    all |= number_at(v64, v32, i);
+  unsigned k = 0;
+  for (; all != 0; all >>= 8)
+    k++;
+  gb_wire_i64(w, k);
+  uint64_t bytes = (uint64_t)n * k, room = pad8(bytes);
+  if (w->buf != NULL && k > 0) {
     unsigned char *o = w->buf + w->at;
-    for (int64_t i = 0; i < n; i++) {
-      uint64_t x = varint_at(v64, v32, i);
-      while (x >= 0x80) {
-        *o++ = (unsigned char)(x | 0x80);
-        x >>= 7;
-      }
-      *o++ = (unsigned char)x;
+    int64_t i = 0;
+    for (; WORDS_LITTLE_ENDIAN && i < n && (uint64_t)i * k + 8 <= room; i++) {
+      uint64_t x = number_at(v64, v32, i);
+      memcpy(o + (uint64_t)i * k, &x, 8);
     }
-    memset(o, 0, pad8(bytes) - bytes);
+    for (; i < n; i++) {
+      uint64_t x = number_at(v64, v32, i);
+      for (unsigned b = 0; b < k; b++)
+        o[(uint64_t)i * k + b] = (unsigned char)(x >> (8 * b));
+    }
+    memset(o + bytes, 0, room - bytes);
   }
-  w->at += pad8(bytes);
+  w->at += room;
 }
 
-void gb_wire_varints(gb_wire *w, const int64_t *v, int64_t n) { put_varints(w, v, NULL, n); }
+void gb_wire_counts(gb_wire *w, const int64_t *v, int64_t n) { put_packed(w, v, NULL, n); }
 
-void gb_wire_deltas(gb_wire *w, const int32_t *v, int64_t n) { put_varints(w, NULL, v, n); }
+void gb_wire_deltas(gb_wire *w, const int32_t *v, int64_t n) { put_packed(w, NULL, v, n); }
 
 tsr_status gb_wire_get_deltas(gb_wire *r, int32_t *v, int64_t n, int64_t *scratch) {
-  TSR_TRY(gb_wire_get_varints(r, scratch, n));
+  TSR_TRY(gb_wire_get_counts(r, scratch, n));
   int64_t x = 0;
   for (int64_t i = 0; i < n; i++) {
     uint64_t z = (uint64_t)scratch[i];
@@ -188,28 +194,32 @@ tsr_status gb_wire_get_deltas(gb_wire *r, int32_t *v, int64_t n, int64_t *scratc
   return TSR_OK;
 }
 
-tsr_status gb_wire_get_varints(gb_wire *r, int64_t *v, int64_t n) {
-  int64_t bytes = 0;
-  TSR_TRY(gb_wire_get_i64(r, &bytes));
-  TSR_CHECK(bytes >= 0 && r->at <= r->end && pad8((uint64_t)bytes) <= r->end - r->at, TSR_EMPI,
+tsr_status gb_wire_get_counts(gb_wire *r, int64_t *v, int64_t n) {
+  int64_t k = 0;
+  TSR_TRY(gb_wire_get_i64(r, &k));
+  TSR_CHECK(k >= 0 && k <= 8 && n >= 0 && n <= INT32_MAX, TSR_EMPI,
+            "%s: malformed numbers from another rank", fn);
+  uint64_t bytes = (uint64_t)n * (uint64_t)k, room = pad8(bytes);
+  TSR_CHECK(r->at <= r->end && room <= r->end - r->at, TSR_EMPI,
             "%s: a message from another rank is shorter than its contents say", fn);
-  const unsigned char *p = r->buf + r->at, *e = p + bytes;
-  for (int64_t i = 0; i < n; i++) {
-    uint64_t x = 0;
-    unsigned shift = 0;
-    for (;;) {
-      TSR_CHECK(p < e && shift < 64, TSR_EMPI, "%s: malformed numbers from another rank", fn);
-      unsigned char b = *p++;
-      x |= (uint64_t)(b & 0x7f) << shift;
-      shift += 7;
-      if (!(b & 0x80))
-        break;
-    }
-    TSR_CHECK(x <= (uint64_t)INT64_MAX, TSR_EMPI, "%s: malformed numbers from another rank", fn);
-    v[i] = (int64_t)x;
+  const unsigned char *p = r->buf + r->at;
+  uint64_t mask = k == 8 ? UINT64_MAX : ((uint64_t)1 << (8 * k)) - 1, all = 0;
+  int64_t i = 0;
+  for (; WORDS_LITTLE_ENDIAN && k > 0 && i < n && (uint64_t)i * k + 8 <= room; i++) {
+    uint64_t x;
+    memcpy(&x, p + (uint64_t)i * k, 8);
+    v[i] = (int64_t)(x & mask);
+    all |= x & mask;
   }
-  TSR_CHECK(p == e, TSR_EMPI, "%s: malformed numbers from another rank", fn);
-  r->at += pad8((uint64_t)bytes);
+  for (; i < n; i++) {
+    uint64_t x = 0;
+    for (int64_t b = 0; b < k; b++)
+      x |= (uint64_t)p[(uint64_t)i * k + b] << (8 * b);
+    v[i] = (int64_t)x;
+    all |= x;
+  }
+  TSR_CHECK(all <= (uint64_t)INT64_MAX, TSR_EMPI, "%s: malformed numbers from another rank", fn);
+  r->at += room;
   return TSR_OK;
 }
 

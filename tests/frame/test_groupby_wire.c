@@ -1,0 +1,136 @@
+/* test_groupby_wire.c — the packed numbers a group-by's shuffle sends
+ * between ranks (src/frame/groupby_wire.c: row counts as they are, first
+ * rows as zigzag differences, each list in as many bytes a number as its
+ * largest needs): lists of every width from 0 to 8 bytes and lengths around
+ * the 8-byte word read back exactly, a writer without a buffer counts the
+ * bytes the filling one writes, and malformed messages (a width above 8, a
+ * list longer than the message, a count above INT64_MAX, differences
+ * leaving int32) are TSR_EMPI errors, never reads past the message. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "frame/groupby_impl.h"
+
+/* Writes counts v[0..n) (deltas of d[0..n) when d is not NULL) into a new
+ * buffer and returns it; *bytes: its length. */
+static unsigned char *write_list(const int64_t *v, const int32_t *d, int64_t n, uint64_t *bytes) {
+  gb_wire count = {NULL, 0, 0};
+  if (d != NULL)
+    gb_wire_deltas(&count, d, n);
+  else
+    gb_wire_counts(&count, v, n);
+  unsigned char *buf = malloc(count.at + 8);
+  assert_non_null(buf);
+  memset(buf, 0xa5, count.at + 8); /* nothing may be left unwritten */
+  gb_wire w = {buf, 0, 0};
+  if (d != NULL)
+    gb_wire_deltas(&w, d, n);
+  else
+    gb_wire_counts(&w, v, n);
+  assert_int_equal(w.at, count.at); /* the counting writer sized it exactly */
+  assert_int_equal(w.at % 8, 0);
+  assert_int_equal(buf[w.at], 0xa5); /* nothing written past it */
+  *bytes = w.at;
+  return buf;
+}
+
+static uint64_t next_random(uint64_t *s) {
+  *s ^= *s << 13;
+  *s ^= *s >> 7;
+  *s ^= *s << 17;
+  return *s;
+}
+
+static void test_groupby_wire__counts_of_every_width(void **state) {
+  (void)state;
+  uint64_t seed = 0x9e3779b97f4a7c15ull;
+  for (int width = 0; width <= 8; width++)
+    for (int64_t n = 0; n <= 19; n++) {
+      int64_t *v = calloc((size_t)n + 1, sizeof *v), *got = calloc((size_t)n + 1, sizeof *got);
+      uint64_t top = width == 0 ? 0 : width == 8 ? (uint64_t)INT64_MAX : (1ull << (8 * width)) - 1;
+      for (int64_t i = 0; i < n; i++)
+        v[i] = top == 0 ? 0 : (int64_t)(next_random(&seed) % top);
+      if (n > 0)
+        v[n / 2] = (int64_t)top; /* the largest sets the width */
+      uint64_t bytes = 0;
+      unsigned char *buf = write_list(v, NULL, n, &bytes);
+      int64_t k = -1;
+      memcpy(&k, buf, sizeof k);
+      assert_int_equal(k, n == 0 ? 0 : width); /* the fewest bytes that hold the largest */
+      assert_int_equal(bytes, 8 + ((uint64_t)(n * k) + 7) / 8 * 8);
+      gb_wire r = {buf, 0, bytes};
+      assert_int_equal(gb_wire_get_counts(&r, got, n), TSR_OK);
+      assert_int_equal(r.at, bytes);
+      assert_memory_equal(got, v, (size_t)n * sizeof *v);
+      free(buf);
+      free(v);
+      free(got);
+    }
+}
+
+static void test_groupby_wire__deltas_up_and_down(void **state) {
+  (void)state;
+  const int32_t cases[][6] = {
+      {0, 1, 2, 3, 4, 5},                                 /* growing by one: a byte each */
+      {5, 3, 900, 899, 70000, 2},                         /* down as well as up */
+      {INT32_MAX, INT32_MIN, INT32_MAX, 0, INT32_MIN, 7}, /* the widest differences */
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
+    for (int64_t n = 0; n <= 6; n++) {
+      uint64_t bytes = 0;
+      unsigned char *buf = write_list(NULL, cases[c], n, &bytes);
+      int32_t got[6] = {0};
+      int64_t scratch[6];
+      gb_wire r = {buf, 0, bytes};
+      assert_int_equal(gb_wire_get_deltas(&r, got, n, scratch), TSR_OK);
+      assert_int_equal(r.at, bytes);
+      assert_memory_equal(got, cases[c], (size_t)n * sizeof *got);
+      free(buf);
+    }
+}
+
+/* A message of the width word k and then `body` bytes of b. */
+static void expect_malformed_counts(int64_t k, uint64_t body, unsigned char b, int64_t n) {
+  unsigned char buf[64];
+  memset(buf, b, sizeof buf);
+  memcpy(buf, &k, sizeof k);
+  int64_t got[8];
+  gb_wire r = {buf, 0, 8 + body};
+  assert_int_equal(gb_wire_get_counts(&r, got, n), TSR_EMPI);
+}
+
+static void test_groupby_wire__malformed_is_an_error(void **state) {
+  (void)state;
+  expect_malformed_counts(9, 56, 0, 1);   /* no width above 8 bytes */
+  expect_malformed_counts(-1, 56, 0, 1);  /* nor below 0 */
+  expect_malformed_counts(4, 8, 0, 3);    /* 3 numbers of 4 bytes need 16 */
+  expect_malformed_counts(8, 8, 0xff, 1); /* above INT64_MAX */
+  expect_malformed_counts(1, 0, 0, 1);    /* the list missing */
+  gb_wire empty = {(unsigned char *)"", 0, 0};
+  int64_t one;
+  assert_int_equal(gb_wire_get_counts(&empty, &one, 1), TSR_EMPI); /* not even the width */
+  /* Differences that leave int32: +2^31 - 1 twice. */
+  int64_t big[2] = {(int64_t)INT32_MAX << 1, (int64_t)INT32_MAX << 1};
+  uint64_t bytes = 0;
+  unsigned char *buf = write_list(big, NULL, 2, &bytes);
+  int32_t got[2];
+  int64_t scratch[2];
+  gb_wire r = {buf, 0, bytes};
+  assert_int_equal(gb_wire_get_deltas(&r, got, 2, scratch), TSR_EMPI);
+  free(buf);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_groupby_wire__counts_of_every_width),
+      cmocka_unit_test(test_groupby_wire__deltas_up_and_down),
+      cmocka_unit_test(test_groupby_wire__malformed_is_an_error),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
