@@ -211,9 +211,17 @@ static tsr_status run_init(tsr__run *run, tsr_taskgraph *g, const tsr_run_option
     n_roots += run->role[t] == TSR__ROLE_RUN && tsr__task_n_inputs(g, t) == 0;
   }
   TSR_TRY(tsr__alloc_array(ctx, n_roots, sizeof *run->roots, "root queue", (void **)&run->roots));
-  for (uint32_t i = 0; i < n; i++)
-    if (tsr__task_n_inputs(g, g->order[i]) == 0 && run->role[g->order[i]] == TSR__ROLE_RUN)
-      run->roots[run->n_roots++] = g->order[i];
+  /* Roots in priority order, but under MPI the ones other ranks read first:
+   * a rank whose work waits for a chunk must not wait for this rank's
+   * own work to finish (a held chunk's send, say, queued behind every
+   * local part of a group-by). */
+  for (int sent = 1; sent >= 0; sent--)
+    for (uint32_t i = 0; i < n; i++) {
+      uint32_t t = g->order[i];
+      if (tsr__task_n_inputs(g, t) == 0 && run->role[t] == TSR__ROLE_RUN &&
+          (tsr__xfer_n_dests(run, t) > 0) == sent)
+        run->roots[run->n_roots++] = t;
+    }
   if (opts != NULL && opts->trace_path != NULL)
     TSR_TRY(tsr_calloc(ctx, n, sizeof *run->trace, (void **)&run->trace));
   TSR_TRY(tsr_calloc(ctx, g->n_kernels, sizeof *run->kernel_stats, (void **)&run->kernel_stats));
