@@ -1888,18 +1888,24 @@ static tsr_status read_part(gb_job *job, gb_wire *r) {
     TSR_CHECK(p->keys[j].n == n, TSR_EMPI, "%s: a malformed part from another rank", fn);
   }
   int64_t firsts;
-  TSR_TRY(tsr_calloc(ctx, (size_t)n + 1, sizeof *p->first, (void **)&p->first));
-  TSR_TRY(tsr_calloc(ctx, (size_t)n + 1, sizeof *p->gcount, (void **)&p->gcount));
+  /* (each zeroed only where no number arrives) */
+  TSR_TRY(tsr_alloc(ctx, ((size_t)n + 1) * sizeof *p->first, (void **)&p->first));
+  TSR_TRY(tsr_alloc(ctx, ((size_t)n + 1) * sizeof *p->gcount, (void **)&p->gcount));
+  p->first[n] = 0;
+  p->gcount[n] = 0;
   TSR_TRY(gb_wire_get_i64(r, &firsts));
   if (firsts != 0) /* gcount as scratch */
     TSR_TRY(gb_wire_get_deltas(r, p->first, n, p->gcount));
+  else
+    memset(p->first, 0, (size_t)n * sizeof *p->first);
   for (int64_t g = 0; g < n; g++)
     TSR_CHECK(p->first[g] >= 0 && p->first[g] < rows, TSR_EMPI,
               "%s: a malformed part from another rank", fn);
-  memset(p->gcount, 0, (size_t)n * sizeof *p->gcount);
   TSR_TRY(gb_wire_get_i64(r, &counts));
   if (counts != 0)
     TSR_TRY(gb_wire_get_counts(r, p->gcount, n));
+  else
+    memset(p->gcount, 0, (size_t)n * sizeof *p->gcount);
   int64_t hrows = 0;
   for (int64_t g = 0; g < n; g++) {
     TSR_CHECK(p->gcount[g] <= rows - hrows, TSR_EMPI, "%s: a malformed part from another rank", fn);
