@@ -31,6 +31,7 @@
 
 #include "dist/dist.h"
 #include "join_impl.h"
+#include "sched/taskgraph_impl.h" /* task owners */
 
 #define PAD(x) (((x) + 63) & ~(uint64_t)63) /* chunks back to back, 64-byte aligned */
 
@@ -78,8 +79,10 @@ static tsr_status copy_kernel(const tsr_kernel_call *call) {
 }
 
 /* Under MPI: lowers the side's columns, adds a copy of each chunk owned by
- * every rank (right) or by the chunk's owner (left), runs, and reads the
- * copies this rank holds.  The graph (s->g1) keeps them alive. */
+ * every rank (right) or by the chunk's owner (left) — unless the chunk is
+ * made on its owner already (a held frame's, say: copying them cost 20 ms
+ * a rank of j1's 160), then it is kept as it is — runs, and reads the
+ * chunks this rank holds.  The graph (s->g1) keeps them alive. */
 static tsr_status load_dist(tsr__join *j, int side) {
   tsr_ctx *ctx = j->ctx;
   tsr__sorter *s = j->side[side];
@@ -120,6 +123,12 @@ static tsr_status load_dist(tsr__join *j, int side) {
       else
         TSR__TRY_GOTO(status, tsr__fnode_chunk_bytes(s->nodes[i], c, &b));
       uint32_t *t = &s->in_tasks[(int64_t)i * nch + c], copy;
+      if (!whole && s->g1->tasks[*t].owner == tsr__dist_chunk_owner(ctx, c, nch) &&
+          s->g1->tasks[*t].out_bytes == b) {
+        /* Made (or held) on its owner already: kept as it is, not copied. */
+        TSR__TRY_GOTO(status, tsr_taskgraph_keep(s->g1, *t));
+        continue;
+      }
       TSR__TRY_GOTO(status, tsr_taskgraph_add_task(s->g1, k, t, 1, NULL, 0, (size_t)b, &copy));
       TSR__TRY_GOTO(status,
                     tsr_taskgraph_set_owner(
