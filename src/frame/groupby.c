@@ -1674,10 +1674,10 @@ fail:
  * they stay home.  The rows sent keep their row order, so the owner picks
  * from them exactly what it would pick from all the group's rows. */
 #define REDUCE_MAX_N 16
-/* Worth it only when it can keep home a 1/REDUCE_MIN_SHARE of the rows:
- * finding each local group's n best is a random access a row (many local
- * groups of a few rows each, as 10^5 groups in a part of 164k rows, cost
- * more time, 110 ms a rank in q8, than the 1/5 of the values it saves). */
+/* Worth it only when at least 1/REDUCE_MIN_SHARE of a part's rows can stay
+ * home: finding each local group's n best is a random access a row (many
+ * local groups of a few rows each, as 10^5 groups in a part of 164k rows,
+ * cost more time, 110 ms a rank in q8, than the fifth of the values saved). */
 #define REDUCE_MIN_SHARE 2
 static tsr_status hol_rows_reduce(const gb_job *job, const gb_part *p, const tsr__colread *hin,
                                   hol_rows *hr) {
