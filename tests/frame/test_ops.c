@@ -702,36 +702,36 @@ static void test_ops__two_threads_same_result(void **state) {
   int fd = mkstemp(path);
   assert_true(fd >= 0);
   close(fd);
-  bool both = false;
-  for (int attempt = 0; attempt < 10 && !both; attempt++) {
-    tsr_compute_options co = {0};
-    tsr_run_stats st;
-    memset(&st, 0, sizeof st);
-    co.run.trace_path = path;
-    co.on_stats = on_stats;
-    co.stats_user = &st;
-    tsr_frame_result *r = NULL;
-    assert_ok(tsr_frame_compute(c, &co, &r));
-    tsr_frame_result_destroy(&r);
-    assert_int_equal(st.threads, 2);
-    assert_true(st.tasks_run >= (uint64_t)tsr_frame_nchunks(c));
-    assert_int_equal(st.tasks_failed, 0);
-    FILE *tf = fopen(path, "r");
-    assert_non_null(tf);
-    static char text[1 << 22];
-    size_t len = fread(text, 1, sizeof text - 1, tf);
-    text[len] = '\0';
-    fclose(tf);
-    bool seen[2] = {false, false};
-    for (const char *p = text; (p = strstr(p, "\"cat\":\"task\"")) != NULL; p++) {
-      const char *tid = strstr(p, "\"tid\":");
-      if (tid != NULL && (tid[6] == '0' || tid[6] == '1'))
-        seen[tid[6] - '0'] = true;
-    }
-    both = seen[0] && seen[1];
+  /* The trace has a track per worker: every task on thread 0 or 1.  (Which
+   * of the two runs a task is the OS's choice: on a loaded machine one
+   * thread may run them all, so that is not asserted.) */
+  tsr_compute_options co = {0};
+  tsr_run_stats st;
+  memset(&st, 0, sizeof st);
+  co.run.trace_path = path;
+  co.on_stats = on_stats;
+  co.stats_user = &st;
+  tsr_frame_result *r = NULL;
+  assert_ok(tsr_frame_compute(c, &co, &r));
+  tsr_frame_result_destroy(&r);
+  assert_int_equal(st.threads, 2);
+  assert_true(st.tasks_run >= (uint64_t)tsr_frame_nchunks(c));
+  assert_int_equal(st.tasks_failed, 0);
+  FILE *tf = fopen(path, "r");
+  assert_non_null(tf);
+  static char text[1 << 22];
+  size_t len = fread(text, 1, sizeof text - 1, tf);
+  text[len] = '\0';
+  fclose(tf);
+  uint64_t events = 0;
+  for (const char *p = text; (p = strstr(p, "\"cat\":\"task\"")) != NULL; p++) {
+    const char *tid = strstr(p, "\"tid\":");
+    assert_non_null(tid);
+    assert_true((tid[6] == '0' || tid[6] == '1') && (tid[7] == ',' || tid[7] == '}'));
+    events++;
   }
+  assert_int_equal(events, st.tasks_run);
   unlink(path);
-  assert_true(both);
   ref_frame_free(&one);
   ref_frame_free(&two);
   tsr_frame_destroy(&c);
