@@ -44,26 +44,6 @@ static tsr_status copy_kernel(const tsr_kernel_call *call) {
   return TSR_OK;
 }
 
-/* The rank task t runs on, as the scheduler places it (transfer.c): its
- * owner, or for a task without one, the rank of its first input that has
- * one rank, else every rank's (TSR_OWNER_ALL) when every input is; < 0:
- * made on every rank, or where read. */
-static int32_t placed_on(const tsr_taskgraph *g, uint32_t t) {
-  int32_t o = g->tasks[t].owner;
-  if (o == TSR__OWNER_READERS && tsr__task_n_inputs(g, t) > 0)
-    return 0; /* only sources are made where read */
-  if (o != TSR__OWNER_UNSET)
-    return o;
-  bool all = tsr__task_n_inputs(g, t) > 0;
-  for (uint32_t e = g->in_off[t]; e < g->in_off[t + 1]; e++) {
-    int32_t i = placed_on(g, g->inputs[e]);
-    if (i >= 0)
-      return i;
-    all &= i == TSR_OWNER_ALL;
-  }
-  return all ? TSR_OWNER_ALL : 0;
-}
-
 /* Lowers the frame's first ncols columns; tasks[i * nchunks + c] receives
  * the task that holds column i's chunk c (kept).  Under MPI: with `owner`
  * NULL a copy every rank runs (whole), else owner[i * nchunks + c] receives
@@ -101,7 +81,7 @@ static tsr_status lower_columns(tsr_frame *f, tsr_taskgraph *g, int ncols, uint3
     for (int64_t c = 0; c < nchunks; c++) {
       /* By owner: the chunk stays where it is made; one made on every
        * rank, or where read, is copied on its owner. */
-      int32_t o = mpi && !copies ? placed_on(g, t[c]) : 0;
+      int32_t o = mpi && !copies ? tsr__taskgraph_placed_on(g, t[c]) : 0;
       bool copied = copies || (mpi && o < 0);
       if (mpi && !copies && o < 0)
         o = tsr__dist_chunk_owner(f->ctx, c, nchunks);

@@ -123,7 +123,7 @@ static tsr_status load_dist(tsr__join *j, int side) {
       else
         TSR__TRY_GOTO(status, tsr__fnode_chunk_bytes(s->nodes[i], c, &b));
       uint32_t *t = &s->in_tasks[(int64_t)i * nch + c], copy;
-      if (!whole && s->g1->tasks[*t].owner == tsr__dist_chunk_owner(ctx, c, nch) &&
+      if (!whole && tsr__taskgraph_placed_on(s->g1, *t) == tsr__dist_chunk_owner(ctx, c, nch) &&
           s->g1->tasks[*t].out_bytes == b) {
         /* Made (or held) on its owner already: kept as it is, not copied. */
         TSR__TRY_GOTO(status, tsr_taskgraph_keep(s->g1, *t));

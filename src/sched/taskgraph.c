@@ -395,3 +395,20 @@ tsr_status tsr_taskgraph_cull(tsr_taskgraph *g, const uint32_t *wanted, uint32_t
   }
   return TSR_OK;
 }
+
+/* See taskgraph_impl.h: transfer.c's resolve_owners rule, before a run. */
+int32_t tsr__taskgraph_placed_on(const tsr_taskgraph *g, uint32_t t) {
+  int32_t o = g->tasks[t].owner;
+  if (o == TSR__OWNER_READERS && tsr__task_n_inputs(g, t) > 0)
+    return 0; /* only sources are made where read */
+  if (o != TSR__OWNER_UNSET)
+    return o;
+  bool all = tsr__task_n_inputs(g, t) > 0;
+  for (uint32_t e = g->in_off[t]; e < g->in_off[t + 1]; e++) {
+    int32_t i = tsr__taskgraph_placed_on(g, g->inputs[e]);
+    if (i >= 0)
+      return i;
+    all &= i == TSR_OWNER_ALL;
+  }
+  return all ? TSR_OWNER_ALL : 0;
+}

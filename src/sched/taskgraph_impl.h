@@ -96,6 +96,13 @@ tsr_status tsr__taskgraph_finalize(tsr_taskgraph *g);
 /* Computes g->order and g->priority (order.c); needs the successor counts. */
 tsr_status tsr__taskgraph_order(tsr_taskgraph *g);
 
+/* The rank task t runs on under MPI, as transfer.c places it: its owner,
+ * or for a task without one, its first one-rank input's rank, else
+ * TSR_OWNER_ALL when every input is every rank's; < 0: made on every rank,
+ * or where read.  For callers that read kept outputs where they were made
+ * (frame persist, join loading). */
+int32_t tsr__taskgraph_placed_on(const tsr_taskgraph *g, uint32_t t);
+
 static inline bool tsr__task_culled(const tsr_taskgraph *g, uint32_t t) {
   return (g->tasks[t].flags & TSR__TASK_CULLED) != 0;
 }
