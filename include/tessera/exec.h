@@ -105,8 +105,9 @@ TSR_API TSR_NODISCARD tsr_status tsr_taskgraph_set_owner(tsr_taskgraph *graph, u
 TSR_API uint32_t tsr_taskgraph_ntasks(const tsr_taskgraph *graph);
 TSR_API uint64_t tsr_taskgraph_nedges(const tsr_taskgraph *graph);
 
-/* Progress: called from one worker thread between tasks, at most every
- * `progress_interval` seconds and once at the end with done == total.
+/* Progress: called between tasks from a worker thread (whichever finds a
+ * report due; never two calls at once), at most every `progress_interval`
+ * seconds, and once at the end with done == total.
  * Returning non-zero cancels the run (TSR_ECANCELED). */
 typedef int (*tsr_progress_fn)(uint64_t done, uint64_t total, void *user);
 

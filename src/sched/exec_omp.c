@@ -171,7 +171,7 @@ static bool progress_messages(tsr__run *run, tsr__worker *w, unsigned idle) {
 static void worker_loop(tsr__run *run, int me, int team) {
   tsr__worker *w = &run->workers[me];
   const uint64_t n = run->n_live;
-  const bool reports_progress = me == 0 && run->progress != NULL;
+  const bool reports_progress = run->progress != NULL; /* any worker: tsr__run_progress */
   unsigned idle = 0;
   double now = 0;
   const bool messages = run->xfer != NULL;

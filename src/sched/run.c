@@ -131,16 +131,26 @@ void tsr__run_sent(tsr__run *run, uint32_t t) {
     release_buffer(run, t);
 }
 
+/* Whichever worker finds a report due makes it (so a descheduled thread
+ * does not silence progress and cancelling); one at a time. */
 void tsr__run_progress(tsr__run *run, double now) {
-  if (run->progress == NULL || now < run->next_progress)
+  if (run->progress == NULL ||
+      now < atomic_load_explicit(&run->next_progress, memory_order_relaxed))
     return;
-  run->next_progress = now + run->progress_interval;
-  uint64_t done = atomic_load_explicit(&run->done, memory_order_relaxed);
-  if (run->progress(done, run->n_live, run->progress_user) != 0) {
-    tsr_error_set(TSR_ECANCELED, "run canceled by the progress callback after %llu of %u tasks",
-                  (unsigned long long)done, run->n_live);
-    tsr__run_fail(run, TSR_ECANCELED);
+  bool idle = false;
+  if (!atomic_compare_exchange_strong(&run->progress_busy, &idle, true))
+    return;                                                      /* another worker is reporting */
+  if (!atomic_load_explicit(&run->stop, memory_order_acquire) && /* not after a cancel */
+      now >= atomic_load_explicit(&run->next_progress, memory_order_relaxed)) {
+    atomic_store_explicit(&run->next_progress, now + run->progress_interval, memory_order_relaxed);
+    uint64_t done = atomic_load_explicit(&run->done, memory_order_relaxed);
+    if (run->progress(done, run->n_live, run->progress_user) != 0) {
+      tsr_error_set(TSR_ECANCELED, "run canceled by the progress callback after %llu of %u tasks",
+                    (unsigned long long)done, run->n_live);
+      tsr__run_fail(run, TSR_ECANCELED);
+    }
   }
+  atomic_store(&run->progress_busy, false);
 }
 
 /* ---- set-up and tear-down ------------------------------------------------ */

@@ -50,7 +50,8 @@ typedef struct tsr__run {
   tsr_progress_fn progress;
   void *progress_user;
   double progress_interval;
-  double next_progress;
+  _Atomic double next_progress; /* any worker reports when due ... */
+  _Atomic bool progress_busy;   /* ... one at a time */
   int threads;          /* workers allocated */
   int team;             /* threads that actually ran */
   tsr__worker *workers; /* `threads` entries */
