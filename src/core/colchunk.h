@@ -151,4 +151,16 @@ static inline tsr_string_view tsr__view_make(tsr__colchunk *c, const char *s, ui
   return v;
 }
 
+/* A short view (length <= 12) copied whole, the bytes past its string
+ * zeroed as tsr__view_make leaves them (no call to copy a few bytes). */
+static inline tsr_string_view tsr__view_copy_short(const tsr_string_view *v) {
+  unsigned char b[sizeof *v];
+  memcpy(b, v, sizeof b);
+  for (unsigned k = 0; k < sizeof b; k++)
+    b[k] = k < 4 + v->length ? b[k] : 0;
+  tsr_string_view out;
+  memcpy(&out, b, sizeof out);
+  return out;
+}
+
 #endif /* TSR_CORE_COLCHUNK_H */

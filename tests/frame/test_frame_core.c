@@ -396,8 +396,27 @@ static void test_frame_core__adopt(void **state) {
   assert_null(f);
 }
 
+/* A short view copied whole keeps its string and zeroes the bytes past
+ * it, as tsr__view_make leaves them, whatever the source held there. */
+static void test_frame_core__short_view_copy(void **state) {
+  (void)state;
+  for (uint32_t len = 0; len <= 12; len++) {
+    tsr_string_view src;
+    memset(&src, 0xa5, sizeof src);
+    src.length = len;
+    for (uint32_t k = 0; k < len; k++)
+      src.u.inline_data[k] = (char)('a' + k);
+    tsr_string_view got = tsr__view_copy_short(&src), want;
+    memset(&want, 0, sizeof want);
+    want.length = len;
+    memcpy(want.u.inline_data, src.u.inline_data, len);
+    assert_memory_equal(&got, &want, sizeof got);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_frame_core__short_view_copy),
       cmocka_unit_test_setup_teardown(test_frame_core__buffers_in_every_mode, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_frame_core__select_drop_rename, test_ctx_setup,
