@@ -151,6 +151,32 @@ static inline tsr_string_view tsr__view_make(tsr__colchunk *c, const char *s, ui
   return v;
 }
 
+/* One value of w bytes (a column type's width) copied: one load and store
+ * for the usual widths, where a loop over rows would otherwise call
+ * memcpy for every value. */
+static inline void tsr__copy_value(void *dst, const void *src, size_t w) {
+  switch (w) {
+  case 8:
+    memcpy(dst, src, 8);
+    break;
+  case 4:
+    memcpy(dst, src, 4);
+    break;
+  case 16:
+    memcpy(dst, src, 16);
+    break;
+  case 2:
+    memcpy(dst, src, 2);
+    break;
+  case 1:
+    memcpy(dst, src, 1);
+    break;
+  default:
+    memcpy(dst, src, w);
+    break;
+  }
+}
+
 /* A short view (length <= 12) copied whole, the bytes past its string
  * zeroed as tsr__view_make leaves them (no call to copy a few bytes). */
 static inline tsr_string_view tsr__view_copy_short(const tsr_string_view *v) {

@@ -733,7 +733,7 @@ tsr_status tsr__hol_piece(tsr__hol *h, int64_t piece) {
         int64_t idx[TOPN_SMALL];
         int64_t cnt = topn_small(h->type, gv, e - s, n, largest, idx);
         for (int64_t r = 0; r < cnt; r++)
-          memcpy(ov + (size_t)(o + r) * w, gv + (size_t)idx[r] * w, w);
+          tsr__copy_value(ov + (size_t)(o + r) * w, gv + (size_t)idx[r] * w, w);
         o += cnt;
         h->offsets[g0 + i + 1] = cnt;
       }
@@ -752,7 +752,7 @@ tsr_status tsr__hol_piece(tsr__hol *h, int64_t piece) {
         if ((st = tsr__order_smallest_k(ctx, keys, e - s, n, idx, &cnt)) != TSR_OK)
           goto done;
         for (int64_t r = 0; r < cnt; r++)
-          memcpy(ov + (size_t)(o + r) * w, gv + (size_t)idx[r] * w, w);
+          tsr__copy_value(ov + (size_t)(o + r) * w, gv + (size_t)idx[r] * w, w);
         o += cnt;
         h->offsets[g0 + i + 1] = cnt;
       }

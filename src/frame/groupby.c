@@ -1568,7 +1568,7 @@ static void write_hol(const gb_agg *a, const int64_t *order, const int32_t *rank
       ((tsr_string_view *)values)[i] =
           tsr__view_make(out, tsr_string_view_data(v, sdata), v->length);
     } else {
-      memcpy(values + (size_t)i * w, src, w);
+      tsr__copy_value(values + (size_t)i * w, src, w);
     }
   }
   out->null_count = nulls;

@@ -117,7 +117,7 @@ static tsr_status gather_sorted(const tsr__sorter *s, const char *fn, int col, i
     valid[i] = r->validity == NULL || tsr__bit_get(r->validity, row);
     const char *src = conv ? (const char *)tmp + (size_t)(s->row_start[c] + row) * 8
                            : (const char *)r->values + (size_t)row * w;
-    memcpy((char *)x + (size_t)i * w, src, w);
+    tsr__copy_value((char *)x + (size_t)i * w, src, w);
   }
 fail:
   tsr_free(s->ctx, tmp);
@@ -175,7 +175,7 @@ static tsr_status compute(const tsr__sorter *s, const char *fn, const tsr_window
       int64_t j = func == TSR_WIN_LAG ? i - off : i + off, g = G(i);
       char *d = (char *)val + (size_t)g * w;
       if (j >= start && j < end) {
-        memcpy(d, (const char *)x + (size_t)j * w, w);
+        tsr__copy_value(d, (const char *)x + (size_t)j * w, w);
         vvalid[g] = xv[j];
       } else if (dflt != NULL) {
         memcpy(d, dflt, w);
