@@ -35,12 +35,15 @@
 /* ---- owned columns ------------------------------------------------------------- */
 
 void gb_col_free(tsr_ctx *ctx, gb_col *c) {
-  tsr_free(ctx, c->values);
-  tsr_free(ctx, c->validity);
-  tsr_free(ctx, c->data);
+  if (!c->borrowed) {
+    tsr_free(ctx, c->values);
+    tsr_free(ctx, c->validity);
+    tsr_free(ctx, c->data);
+  }
   c->values = NULL;
   c->validity = NULL;
   c->data = NULL;
+  c->borrowed = false;
   c->n = 0;
 }
 

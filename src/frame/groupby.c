@@ -100,6 +100,7 @@ typedef struct gb_job {
   bool agreed;   /* the status being returned is agreed by every rank already */
   bool trace;    /* TESSERA_GROUPBY_TRACE: print what the exchanges moved */
   bool shuffled; /* the parts were shuffled by bucket */
+  unsigned char *wire_in; /* the parts received (distribute): their columns point into it */
 } gb_job;
 
 typedef struct gb_task {
@@ -1277,6 +1278,7 @@ static void job_free(gb_job *job) {
   if (job->astates != NULL)
     for (int64_t i = 0; i < (int64_t)job->naggs * job->nchunks; i++)
       gb_state_free(ctx, &job->astates[i]);
+  tsr_free(ctx, job->wire_in);
   if (job->aggs != NULL)
     for (int a = 0; a < job->naggs; a++) {
       tsr_free(ctx, job->aggs[a].name);
@@ -1902,7 +1904,7 @@ static tsr_status read_part(gb_job *job, gb_wire *r) {
   }
   TSR_TRY(tsr_calloc(ctx, (size_t)job->nkeys + 1, sizeof *p->keys, (void **)&p->keys));
   for (int j = 0; j < job->nkeys; j++) {
-    TSR_TRY(gb_wire_read_col(ctx, r, job->key_types[j], &p->keys[j]));
+    TSR_TRY(gb_wire_view_col(r, job->key_types[j], &p->keys[j]));
     TSR_CHECK(p->keys[j].n == n, TSR_EMPI, "%s: a malformed part from another rank", fn);
   }
   int64_t firsts;
@@ -1947,7 +1949,7 @@ static tsr_status read_part(gb_job *job, gb_wire *r) {
   TSR_TRY(tsr_calloc(ctx, (size_t)job->naggs + 1, sizeof *p->hcols, (void **)&p->hcols));
   for (int a = 0; a < job->naggs; a++)
     if (job->aggs[a].holistic) {
-      TSR_TRY(gb_wire_read_col(ctx, r, job->aggs[a].in_type, &p->hcols[a]));
+      TSR_TRY(gb_wire_view_col(r, job->aggs[a].in_type, &p->hcols[a]));
       TSR_CHECK(p->hcols[a].n == hrows, TSR_EMPI, "%s: a malformed part from another rank", fn);
     }
   return TSR_OK;
@@ -2090,6 +2092,8 @@ static tsr_status distribute(gb_job *job, bool *shuffled) {
       gb_state_free(ctx, &job->astates[(int64_t)a * nc + c]);
   }
   gb_wire r = {recv, 0, total};
+  job->wire_in = recv; /* (freed after the parts, which read their columns in it) */
+  recv = NULL;
   while (st == TSR_OK && r.at < r.end)
     st = read_part(job, &r);
   for (int64_t c = 0; c < nc && st == TSR_OK; c++)
@@ -2119,7 +2123,7 @@ static tsr_status read_result_rows(const gb_job *job, gb_wire *r, int64_t max_n,
   TSR_TRY(gb_wire_get(r, p->gcount, (uint64_t)n * sizeof *p->gcount));
   TSR_TRY(tsr_calloc(ctx, (size_t)ncols + 1, sizeof *p->keys, (void **)&p->keys));
   for (int i = 0; i < ncols; i++) {
-    TSR_TRY(gb_wire_read_col(ctx, r, job->out_types[i], &p->keys[i]));
+    TSR_TRY(gb_wire_view_col(r, job->out_types[i], &p->keys[i]));
     TSR_CHECK(p->keys[i].n == n, TSR_EMPI, "%s: a malformed result from another rank", fn);
   }
   p->n = n;

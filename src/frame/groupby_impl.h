@@ -32,6 +32,7 @@ typedef struct gb_col {
   uint8_t *validity;
   char *data;
   size_t data_bytes;
+  bool borrowed; /* the arrays lie in a received message (gb_wire_view_col): not freed */
 } gb_col;
 
 void gb_col_free(tsr_ctx *ctx, gb_col *c);
@@ -206,7 +207,7 @@ void gb_wire_put(gb_wire *w, const void *p, uint64_t n);
 void gb_wire_i64(gb_wire *w, int64_t v);
 /* Rows [s, s + n) of column c (of `type`). */
 void gb_wire_col(gb_wire *w, tsr_type type, const tsr__colread *c, int64_t s, int64_t n);
-/* Rows rows[0..n) of column c, in that order (read back by gb_wire_read_col). */
+/* Rows rows[0..n) of column c, in that order (read back by gb_wire_view_col). */
 void gb_wire_col_rows(gb_wire *w, tsr_type type, const tsr__colread *c, const int32_t *rows,
                       int64_t n);
 /* n numbers >= 0 (row counts), each in the bytes the largest needs. */
@@ -223,7 +224,9 @@ tsr_status gb_wire_get_i64(gb_wire *r, int64_t *v);
 tsr_status gb_wire_get_counts(gb_wire *r, int64_t *v, int64_t n);
 /* scratch: n numbers. */
 tsr_status gb_wire_get_deltas(gb_wire *r, int32_t *v, int64_t n, int64_t *scratch);
-tsr_status gb_wire_read_col(tsr_ctx *ctx, gb_wire *r, tsr_type type, gb_col *out);
+/* A column as gb_wire_col wrote it, read where it lies: out's arrays point
+ * into r's buffer (out->borrowed), which must outlive out. */
+tsr_status gb_wire_view_col(gb_wire *r, tsr_type type, gb_col *out);
 /* A state of n groups; states that borrowed their part's row counts
  * borrow `gcount`. */
 tsr_status gb_wire_read_state(tsr_ctx *ctx, gb_wire *r, const gb_agg *a, int64_t n,

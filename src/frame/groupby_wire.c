@@ -37,7 +37,7 @@ void gb_wire_i64(gb_wire *w, int64_t v) { gb_wire_put(w, &v, sizeof v); }
 tsr_status gb_wire_get(gb_wire *r, void *p, uint64_t n) {
   TSR_CHECK(r->at <= r->end && pad8(n) <= r->end - r->at, TSR_EMPI,
             "%s: a message from another rank is shorter than its contents say", fn);
-  if (n > 0)
+  if (n > 0 && p != NULL)
     memcpy(p, r->buf + r->at, n);
   r->at += pad8(n);
   return TSR_OK;
@@ -223,44 +223,39 @@ tsr_status gb_wire_get_counts(gb_wire *r, int64_t *v, int64_t n) {
   return TSR_OK;
 }
 
-tsr_status gb_wire_read_col(tsr_ctx *ctx, gb_wire *r, tsr_type type, gb_col *out) {
+tsr_status gb_wire_view_col(gb_wire *r, tsr_type type, gb_col *out) {
   memset(out, 0, sizeof *out);
   out->type = type;
+  out->borrowed = true;
   int64_t n = 0, nulls = 0, data = 0;
-  tsr_status st = TSR_OK;
   TSR_TRY(gb_wire_get_i64(r, &n));
   TSR_TRY(gb_wire_get_i64(r, &nulls));
   TSR_CHECK(n >= 0 && n < INT32_MAX && nulls >= 0 && nulls <= n, TSR_EMPI,
             "%s: a column slice from another rank has %lld rows and %lld nulls", fn, (long long)n,
             (long long)nulls);
   size_t width = tsr_type_width(type);
-  TSR_TRY(tsr_alloc(ctx, (size_t)n * width + 1, &out->values));
-  TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)(n + 7) / 8 + 1, (void **)&out->validity));
-  memset(out->validity, 0xff, (size_t)(n + 7) / 8 + 1);
-  out->n = n;
-  out->nulls = nulls;
-  if (nulls > 0)
-    TSR__TRY_GOTO(st, gb_wire_get(r, out->validity, (uint64_t)(n + 7) / 8));
+  if (nulls > 0) {
+    out->validity = r->buf + r->at;
+    TSR_TRY(gb_wire_get(r, NULL, (uint64_t)(n + 7) / 8));
+  }
   if (type.id == TSR_COL_STRING)
-    TSR__TRY_GOTO(st, gb_wire_get_i64(r, &data));
-  TSR__TRY_GOTO(st, gb_wire_get(r, out->values, (uint64_t)n * width));
+    TSR_TRY(gb_wire_get_i64(r, &data));
+  out->values = r->buf + r->at;
+  TSR_TRY(gb_wire_get(r, NULL, (uint64_t)n * width));
   if (type.id == TSR_COL_STRING) {
-    TSR__CHECK_GOTO(st, data >= 0 && data < UINT32_MAX, TSR_EMPI,
-                    "%s: a string slice from another rank has %lld data bytes", fn,
-                    (long long)data);
-    TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)data + 1, (void **)&out->data));
-    TSR__TRY_GOTO(st, gb_wire_get(r, out->data, (uint64_t)data));
+    TSR_CHECK(data >= 0 && data < UINT32_MAX, TSR_EMPI,
+              "%s: a string slice from another rank has %lld data bytes", fn, (long long)data);
+    out->data = (char *)r->buf + r->at;
+    TSR_TRY(gb_wire_get(r, NULL, (uint64_t)data));
     out->data_bytes = (size_t)data;
     const tsr_string_view *v = out->values;
     for (int64_t i = 0; i < n; i++)
-      TSR__CHECK_GOTO(
-          st, v[i].length <= 12 || (uint64_t)v[i].u.ref.offset + v[i].length <= (uint64_t)data,
-          TSR_EMPI, "%s: a string from another rank points past its data", fn);
+      TSR_CHECK(v[i].length <= 12 || (uint64_t)v[i].u.ref.offset + v[i].length <= (uint64_t)data,
+                TSR_EMPI, "%s: a string from another rank points past its data", fn);
   }
+  out->n = n;
+  out->nulls = nulls;
   return TSR_OK;
-fail:
-  gb_col_free(ctx, out);
-  return st;
 }
 
 /* ---- partial states ----------------------------------------------------------- */
@@ -337,7 +332,7 @@ tsr_status gb_wire_read_state(tsr_ctx *ctx, gb_wire *r, const gb_agg *a, int64_t
   if (mask & W_GCOUNT)
     out->gcount = gcount;
   if (mask & W_VALS)
-    TSR__TRY_GOTO(st, gb_wire_read_col(ctx, r, a->in_type, &out->vals));
+    TSR__TRY_GOTO(st, gb_wire_view_col(r, a->in_type, &out->vals));
   return TSR_OK;
 fail:
   gb_state_free(ctx, out);

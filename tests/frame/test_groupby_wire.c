@@ -5,11 +5,16 @@
  * the 8-byte word read back exactly, a writer without a buffer counts the
  * bytes the filling one writes, and malformed messages (a width above 8, a
  * list longer than the message, a count above INT64_MAX, differences
- * leaving int32) are TSR_EMPI errors, never reads past the message. */
+ * leaving int32) are TSR_EMPI errors, never reads past the message.
+ * Columns are read back where they lie in the message (gb_wire_view_col):
+ * values, nulls and long strings as sent, nothing freed with them, and a
+ * string pointing past its data or a cut message is TSR_EMPI. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,11 +131,104 @@ static void test_groupby_wire__malformed_is_an_error(void **state) {
   free(buf);
 }
 
+/* Column c (rows [0, n)) written into a new buffer; *bytes: its length. */
+static unsigned char *write_col(tsr_type type, const tsr__colread *c, int64_t n, uint64_t *bytes) {
+  gb_wire count = {NULL, 0, 0};
+  gb_wire_col(&count, type, c, 0, n);
+  unsigned char *buf = malloc(count.at + 8);
+  assert_non_null(buf);
+  gb_wire w = {buf, 0, 0};
+  gb_wire_col(&w, type, c, 0, n);
+  assert_int_equal(w.at, count.at);
+  *bytes = w.at;
+  return buf;
+}
+
+static void test_groupby_wire__columns_viewed_in_place(void **state) {
+  (void)state;
+  enum { N = 20 };
+  int64_t ints[N];
+  tsr_string_view views[N];
+  char data[N * 32];
+  uint8_t bits[(N + 7) / 8];
+  memset(bits, 0xff, sizeof bits);
+  memset(views, 0, sizeof views);
+  uint32_t at = 0;
+  for (int i = 0; i < N; i++) {
+    ints[i] = (int64_t)i * 1000 - 7;
+    char text[32];
+    int len = snprintf(text, sizeof text, i % 2 ? "a long string number %02d" : "s%d", i);
+    views[i].length = (uint32_t)len;
+    if (len <= 12) {
+      memcpy(views[i].u.inline_data, text, (size_t)len);
+    } else {
+      memcpy(views[i].u.ref.prefix, text, 4);
+      views[i].u.ref.offset = at;
+      memcpy(data + at, text, (size_t)len);
+      at += (uint32_t)len;
+    }
+    if (i % 3 == 0)
+      bits[i / 8] &= (uint8_t) ~(1u << (i % 8));
+  }
+  const tsr_type types[2] = {{TSR_COL_INT64, 0}, {TSR_COL_STRING, 0}};
+  for (int t = 0; t < 2; t++) {
+    tsr__colread c = {.rows = N,
+                      .null_count = 7,
+                      .values = t == 0 ? (const void *)ints : views,
+                      .validity = bits,
+                      .data = data};
+    uint64_t bytes = 0;
+    unsigned char *buf = write_col(types[t], &c, N, &bytes);
+    gb_wire r = {buf, 0, bytes};
+    gb_col v;
+    assert_int_equal(gb_wire_view_col(&r, types[t], &v), TSR_OK);
+    assert_int_equal(r.at, bytes);
+    assert_true(v.borrowed);
+    assert_int_equal(v.n, N);
+    assert_int_equal(v.nulls, 7);
+    assert_true((unsigned char *)v.values > buf && (unsigned char *)v.values < buf + bytes);
+    for (int i = 0; i < N; i++) {
+      bool valid = i % 3 != 0;
+      assert_int_equal(tsr__bit_get(v.validity, i), valid);
+      if (t == 0) {
+        assert_int_equal(((const int64_t *)v.values)[i], ints[i]);
+      } else {
+        const tsr_string_view *x = (const tsr_string_view *)v.values + i;
+        assert_int_equal(x->length, views[i].length);
+        assert_memory_equal(tsr_string_view_data(x, v.data), tsr_string_view_data(&views[i], data),
+                            x->length);
+      }
+    }
+    gb_col_free(NULL, &v); /* borrowed: nothing freed (ASan would see a bad free) */
+    assert_null(v.values);
+    /* A cut message, then (strings) a long string pointing past its data. */
+    gb_wire cut = {buf, 0, bytes - 8};
+    assert_int_equal(gb_wire_view_col(&cut, types[t], &v), TSR_EMPI);
+    if (t == 1) {
+      bool found = false; /* row 1's view, found in the message */
+      for (uint64_t o = 0; o + sizeof(tsr_string_view) <= bytes && !found; o += 8) {
+        tsr_string_view x;
+        memcpy(&x, buf + o, sizeof x);
+        if (x.length == views[1].length && memcmp(x.u.ref.prefix, "a lo", 4) == 0) {
+          x.u.ref.offset = (uint32_t)(N * 32);
+          memcpy(buf + o, &x, sizeof x);
+          found = true;
+        }
+      }
+      assert_true(found);
+      gb_wire bad = {buf, 0, bytes};
+      assert_int_equal(gb_wire_view_col(&bad, types[t], &v), TSR_EMPI);
+    }
+    free(buf);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_groupby_wire__counts_of_every_width),
       cmocka_unit_test(test_groupby_wire__deltas_up_and_down),
       cmocka_unit_test(test_groupby_wire__malformed_is_an_error),
+      cmocka_unit_test(test_groupby_wire__columns_viewed_in_place),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
