@@ -61,6 +61,10 @@ void tsr__alloc_release_cache(tsr__allocator *a);
  * share the machine's memory: their caches together keep at most half of
  * it (alloc.c, cache_budget). */
 void tsr__alloc_set_cache_sharers(tsr__allocator *a, uint32_t processes);
+/* Once a process (tsr_ctx_create): glibc's malloc keeps freed memory for
+ * reuse instead of returning it to the system at once (alloc.c), unless
+ * TESSERA_MALLOC_TUNING=0 or the user tuned malloc already. */
+void tsr__alloc_tune_malloc(void);
 
 struct tsr_ctx {
   tsr__allocator alloc;

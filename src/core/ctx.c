@@ -242,6 +242,12 @@ static tsr_status check_other_env(void) {
   if (v != NULL && *v != '\0')
     TSR_CHECK(strcmp(v, "0") == 0 || strcmp(v, "1") == 0, TSR_EINVAL,
               "TESSERA_SHARE_INTERMEDIATES='%s': use 1 or 0", v);
+  v = getenv("TESSERA_MALLOC_TUNING"); /* read by alloc.c */
+  if (v != NULL && *v != '\0')
+    TSR_CHECK(strcmp(v, "0") == 0 || strcmp(v, "1") == 0, TSR_EINVAL,
+              "TESSERA_MALLOC_TUNING='%s': use 1 (malloc keeps freed memory) or 0 (glibc's "
+              "defaults)",
+              v);
   v = getenv("TESSERA_SPILL_DIR");
   struct stat st;
   if (v != NULL && *v != '\0') {
@@ -280,6 +286,7 @@ tsr_status tsr_ctx_create(tsr_ctx **out) {
   TSR_TRY(executor_from_env(&executor));
   TSR_TRY(join_limit_from_env(&join_limit));
   TSR_TRY(check_other_env());
+  tsr__alloc_tune_malloc();
   tsr_ctx *ctx = calloc(1, sizeof *ctx);
   TSR_CHECK(ctx != NULL, TSR_ENOMEM, "out of memory creating a context");
   atomic_flag_clear(&ctx->alloc.cache_lock);

@@ -1,11 +1,17 @@
 /* test_alloc.c — the accounted allocator: alignment, accounting of current,
  * peak, total and count; the memory limit (including many threads racing
  * for it); the fail-the-N-th-allocation injector; overflow checks; the
- * cache of freed large blocks (reused, within its budget). */
+ * cache of freed large blocks (reused, within its budget); glibc's malloc
+ * keeping freed memory once a context exists, unless told not to. */
 #include "test_util.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "core/core_impl.h"
 
@@ -184,8 +190,61 @@ static void test_alloc__bad_arguments(void **state) {
   assert_fails(tsr_ctx_set_fail_allocation(NULL, 1), TSR_EINVAL, "ctx");
 }
 
+/* In a child process (the tuning is once a process, and this test runs
+ * before any other creates a context): with `setting` as
+ * TESSERA_MALLOC_TUNING (NULL: unset), creates a context, then mallocs
+ * 8 MiB and frees it; exits 0 when glibc served it from its heap (not a
+ * mapping of its own) and kept it there once freed, 1 when not. */
+static int malloc_keeps_freed(const char *setting) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+#if defined(__GLIBC__)
+    unsetenv("GLIBC_TUNABLES");
+    unsetenv("MALLOC_TRIM_THRESHOLD_");
+    unsetenv("MALLOC_MMAP_THRESHOLD_");
+    unsetenv("MALLOC_TOP_PAD_");
+    if (setting != NULL)
+      setenv("TESSERA_MALLOC_TUNING", setting, 1);
+    else
+      unsetenv("TESSERA_MALLOC_TUNING");
+    tsr_ctx *ctx = NULL;
+    if (tsr_ctx_create(&ctx) != TSR_OK)
+      _exit(2);
+    size_t mapped = mallinfo2().hblkhd;
+    char *volatile p = malloc(8u << 20);
+    if (p == NULL)
+      _exit(2);
+    memset(p, 1, 8u << 20);
+    bool heap = mallinfo2().hblkhd == mapped;
+    free(p);
+    bool kept = mallinfo2().keepcost >= (8u << 20);
+    tsr_ctx_destroy(&ctx);
+    _exit(heap && kept ? 0 : 1);
+#else
+    _exit(3);
+#endif
+  }
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  return WEXITSTATUS(status);
+}
+
+static void test_alloc__malloc_keeps_freed_memory(void **state) {
+  (void)state;
+#if !defined(__GLIBC__) || defined(__SANITIZE_ADDRESS__)
+  skip(); /* glibc's malloc only (the sanitizers bring their own) */
+#else
+  assert_int_equal(malloc_keeps_freed(NULL), 0); /* by default: kept for reuse */
+  assert_int_equal(malloc_keeps_freed("1"), 0);
+  assert_int_equal(malloc_keeps_freed("0"), 1); /* glibc's defaults: mapped, given back */
+#endif
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_alloc__malloc_keeps_freed_memory), /* first: see malloc_keeps_freed */
       cmocka_unit_test_setup_teardown(test_alloc__aligned_and_accounted, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_alloc__calloc_zeroes_and_checks_overflow, test_ctx_setup,

@@ -17,6 +17,7 @@ static void clear_env(void) {
   unsetenv("TESSERA_SPILL_DIR");
   unsetenv("TESSERA_SHARE_INTERMEDIATES");
   unsetenv("TESSERA_BROADCAST_JOIN_LIMIT");
+  unsetenv("TESSERA_MALLOC_TUNING");
 }
 
 static void test_ctx__parse_bytes(void **state) {
@@ -155,6 +156,7 @@ static void test_ctx__bad_environment_names_the_variable(void **state) {
       {"TESSERA_SHARE_INTERMEDIATES", "no", "TESSERA_SHARE_INTERMEDIATES='no': use 1 or 0"},
       {"TESSERA_BROADCAST_JOIN_LIMIT", "-1", "TESSERA_BROADCAST_JOIN_LIMIT='-1': use a size"},
       {"TESSERA_BROADCAST_JOIN_LIMIT", "big", "TESSERA_BROADCAST_JOIN_LIMIT='big'"},
+      {"TESSERA_MALLOC_TUNING", "off", "TESSERA_MALLOC_TUNING='off': use 1"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     clear_env();
@@ -167,7 +169,8 @@ static void test_ctx__bad_environment_names_the_variable(void **state) {
   static const char *const good[][2] = {
       {"TESSERA_MPI", "0"},          {"TESSERA_SHARE_INTERMEDIATES", "0"},
       {"TESSERA_OWNER_BLOCK", "0"},  {"TESSERA_OWNER_BLOCK", "16"},
-      {"TESSERA_SPILL_DIR", "/tmp"}, {"OMP_NUM_THREADS", "2,1"}};
+      {"TESSERA_SPILL_DIR", "/tmp"}, {"OMP_NUM_THREADS", "2,1"},
+      {"TESSERA_MALLOC_TUNING", "0"}};
   for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
     clear_env();
     setenv(good[i][0], good[i][1], 1);
