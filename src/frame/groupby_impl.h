@@ -188,6 +188,11 @@ uint64_t gb_agg_data_bytes(const gb_agg *a, const gb_state *merged, const gb_sta
  * part has more than n local groups (n < 0: the default, 4096).  For
  * tests; not thread-safe. */
 void tsr__groupby_set_gather_max(int64_t n);
+/* Under MPI, a shuffled group-by's result (first-seen order) of more than
+ * n rows is held across the ranks, a smaller one gathered whole on every
+ * rank (n < 0: the default, one result chunk, 2^20 rows).  For tests; not
+ * thread-safe. */
+void tsr__groupby_set_hold_min(int64_t n);
 /* The context's allocation counts (tsr_memory_stats.allocations) when the
  * last group-by with holistic aggregates began computing them and when it
  * had them.  For tests (a failure injected in that phase); not

@@ -334,6 +334,7 @@ static void test_dist_frame_ops__held_frames(void **state) {
   const char *on[2] = {"c5", "c12"};
   tsr_sort_key by[3] = {{.column = "n", .descending = true}, {.column = "c5"}, {.column = "c12"}};
   tsr__groupby_set_gather_max(0); /* many groups: shuffled, the result held */
+  tsr__groupby_set_hold_min(0);
   for (int k = 0; k < 2; k++) {
     assert_ok(ref_frame_to_frame(ctxs[k], &ref, 64, 7, &f[k]));
     assert_ok(tsr_frame_persist(f[k], NULL, &held[k]));
@@ -353,6 +354,7 @@ static void test_dist_frame_ops__held_frames(void **state) {
     assert_ok(tsr_frame_filter(s[k], "n > 1", &h[k]));
   }
   tsr__groupby_set_gather_max(-1);
+  tsr__groupby_set_hold_min(-1);
   tsr_frame *const *pairs[5] = {held, g, j, s, h};
   for (int p = 0; p < 5; p++) {
     ref_frame a, b;

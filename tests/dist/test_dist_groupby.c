@@ -158,16 +158,23 @@ static void test_dist_groupby__shuffle(void **state) {
   frames_make(&ref, 64, &fr);
   tsr__groupby_set_gather_max(0);
   const char *k1[1] = {"c3"};
-  check(&fr, 1, k1, NDEC, decomposable, TSR_GROUP_FIRST_SEEN, true);
-  check(&fr, 1, k1, NDEC, decomposable, TSR_GROUP_SORTED, true);
-  const char *ks[1] = {"c11"}; /* strings, long ones out of line, nulls */
-  check(&fr, 1, ks, NDEC, decomposable, TSR_GROUP_SORTED, true);
+  const char *ks[1] = {"c11"};              /* strings, long ones out of line, nulls */
   const char *k3[3] = {"c12", "c0", "c13"}; /* dict, bool, date */
-  check(&fr, 3, k3, NDEC, decomposable, TSR_GROUP_FIRST_SEEN, true);
+  /* First-seen results held across the ranks, then (by default, being
+   * small) gathered whole on every rank. */
+  for (int held = 1; held >= 0; held--) {
+    tsr__groupby_set_hold_min(held ? 0 : -1);
+    check(&fr, 1, k1, NDEC, decomposable, TSR_GROUP_FIRST_SEEN, true);
+    check(&fr, 3, k3, NDEC, decomposable, TSR_GROUP_FIRST_SEEN, true);
+    /* Holistic aggregates: their values by bucket with the states. */
+    check(&fr, 1, ks, 5, holistic, TSR_GROUP_FIRST_SEEN, true);
+    check(&fr, 1, ks, 2, per_value, TSR_GROUP_FIRST_SEEN, true);
+  }
+  tsr__groupby_set_hold_min(-1);
+  check(&fr, 1, k1, NDEC, decomposable, TSR_GROUP_SORTED, true);
+  check(&fr, 1, ks, NDEC, decomposable, TSR_GROUP_SORTED, true);
   const char *kf[2] = {"c9", "c14"}; /* float32, timestamp: every row its own group */
   check(&fr, 2, kf, 4, decomposable, TSR_GROUP_SORTED, true);
-  /* Holistic aggregates: their values by bucket with the states. */
-  check(&fr, 1, ks, 5, holistic, TSR_GROUP_FIRST_SEEN, true);
   tsr__groupby_set_gather_max(-1);
   frames_free(&fr);
   ref_frame_free(&ref);
@@ -181,11 +188,13 @@ static void test_dist_groupby__skew(void **state) {
   frames fr;
   frames_make(&ref, 64, &fr);
   const char *k1[1] = {"c3"};
-  for (int forced = 0; forced < 2; forced++) {
+  for (int forced = 0; forced < 3; forced++) { /* 2: shuffled, the result held */
     tsr__groupby_set_gather_max(forced ? 0 : -1);
+    tsr__groupby_set_hold_min(forced == 2 ? 0 : -1);
     check(&fr, 1, k1, NDEC, decomposable, TSR_GROUP_FIRST_SEEN, true);
   }
   tsr__groupby_set_gather_max(-1);
+  tsr__groupby_set_hold_min(-1);
   frames_free(&fr);
   ref_frame_free(&ref);
 }
@@ -477,6 +486,7 @@ static void test_dist_groupby__held_result_fails(void **state) {
   frames fr;
   frames_make(&ref, 24, &fr);
   tsr__groupby_set_gather_max(0);
+  tsr__groupby_set_hold_min(0); /* (a result this small is gathered by default) */
   const char *k1[1] = {"c3"};
   tsr_memory_stats m0, m1;
   tsr_frame *g = NULL;
@@ -509,6 +519,7 @@ static void test_dist_groupby__held_result_fails(void **state) {
     fail_msg("only %d of 41 injected allocation failures made the group-by fail", nfailed);
   check(&fr, 1, k1, NDEC, decomposable, TSR_GROUP_FIRST_SEEN, true);
   tsr__groupby_set_gather_max(-1);
+  tsr__groupby_set_hold_min(-1);
   frames_free(&fr);
   ref_frame_free(&ref);
 }
