@@ -852,9 +852,10 @@ static void sort_groups(const gb_job *job, const gb_merged *m, int64_t *order, i
 /* ---- the result ------------------------------------------------------------------------ */
 
 /* Writes the values of groups order[0..n) in column j of the parts' keys
- * (of `type`) into column chunk out.  One loop a value width, so a value
- * is one load and one store (this is every result row's every key, and
- * with a gathered result every column: the result phase's largest cost). */
+ * (of `type`) into column chunk out.  A value is one load and one store
+ * (tsr__copy_value, no memcpy call): this is every result row's every key,
+ * and with a gathered result every column, the result phase's largest
+ * cost. */
 static void write_key(const gb_job *job, const gb_merged *m, int j, tsr_type type,
                       const int64_t *order, int64_t n, tsr__colchunk *out) {
   size_t w = tsr_type_width(type);
@@ -875,24 +876,15 @@ static void write_key(const gb_job *job, const gb_merged *m, int j, tsr_type typ
       COPY;                                                \
     }                                                      \
   }
-#define KEY_COPY(T) KEY_LOOP(((T *)(void *)values)[i] = ((const T *)c->values)[r])
   if (type.id == TSR_COL_STRING) {
     KEY_LOOP(const tsr_string_view *v = (const tsr_string_view *)c->values + r;
              ((tsr_string_view *)(void *)values)[i] =
                  v->length <= 12 ? tsr__view_copy_short(v)
                                  : tsr__view_make(out, tsr_string_view_data(v, c->data), v->length))
-  } else if (w == 8) {
-    KEY_COPY(uint64_t)
-  } else if (w == 4) {
-    KEY_COPY(uint32_t)
-  } else if (w == 2) {
-    KEY_COPY(uint16_t)
-  } else if (w == 1) {
-    KEY_COPY(uint8_t)
   } else {
-    KEY_LOOP(memcpy(values + (size_t)i * w, (const unsigned char *)c->values + (size_t)r * w, w))
+    KEY_LOOP(tsr__copy_value(values + (size_t)i * w,
+                             (const unsigned char *)c->values + (size_t)r * w, w))
   }
-#undef KEY_COPY
 #undef KEY_LOOP
   out->null_count = nulls;
 }
