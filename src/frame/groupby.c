@@ -61,10 +61,11 @@ typedef struct gb_part { /* one chunk's local groups */
   int32_t *first;  /* n: each local group's first row */
   int64_t *gcount; /* n: rows per local group (the count of columns without nulls) */
   int64_t *boff;   /* NBUCKETS + 1 (with keys): bucket b's local groups are boff[b].. */
-  gb_col *hcols;   /* naggs, under MPI: holistic aggregates' input values, shipped (NULL:
-                      read from the first graph's kept input chunks) */
-  int64_t hrows;   /* with hcols: their rows (ids has as many), the rows of the part's local
-                      groups this rank merges, grouped by local group, each in row order */
+  gb_col *hcols;   /* naggs: holistic aggregates' input values of the part's kept rows
+                      (job->kept_rows) or of the rows shipped to this rank (NULL: read from
+                      the first graph's kept input chunks) */
+  int64_t hrows;   /* with hcols: their rows (ids has as many), grouped by local group, each
+                      group's in row order; gcount counts them */
 } gb_part;
 
 typedef struct gb_job {
@@ -90,6 +91,7 @@ typedef struct gb_job {
    * they read */
   int nhol;
   bool per_value; /* largest/smallest: one row per value */
+  bool kept_rows; /* per_value, and each part keeps only its local groups' best rows (keep_best) */
   tsr_taskgraph *g;
   uint32_t n_inputs;
   uint32_t *in_tasks; /* n_inputs x nchunks */
@@ -130,7 +132,8 @@ static bool numeric(tsr_coltype t) {
 }
 
 /* Input chunks per part: one, or with many small chunks and no holistic
- * aggregates (which read each input chunk again by its local group ids), a
+ * aggregates (which read each input chunk again by its local group ids)
+ * other than largest/smallest that keep their best rows (keep_best), a
  * run of consecutive chunks of about RUN_ROWS rows by their capacities,
  * grouped by one task into one set of local groups (chunk_kernel): parts then hold fewer local
  * groups (a key seen in every chunk is one local group per run, not one per chunk), so the merge
@@ -143,7 +146,7 @@ _Static_assert(RUN_MAX <= 256, "a run's chunks are numbered by uint8_t (fch, lch
 
 static int64_t run_length(const tsr_frame *f, const gb_job *job) {
   int64_t nin = f->rows->nchunks, cap = 0;
-  if (job->nhol > 0 || job->nkeys == 0 || nin < 2)
+  if ((job->nhol > 0 && !job->kept_rows) || job->nkeys == 0 || nin < 2)
     return 1;
   /* Dictionary (and bool) keys with few combinations: the merge is small
    * anyway, so runs would save little. */
@@ -251,6 +254,130 @@ fail:
   return st;
 }
 
+/* Largest/smallest n (job->kept_rows): a row that is not among the n best
+ * of its local group for any aggregate (by value, then row, as
+ * group_holistic.c picks them) cannot be among the n best of its group,
+ * so part p keeps only the others (all the rows of a local group of at
+ * most n): their values (p->hcols), their local groups (p->ids) and their
+ * count a group (p->gcount), grouped by local group, each in row order.
+ * That is all the holistic phase reads and all a shuffle sends: over a
+ * run of chunks about n values a local group (q8's top 2 of 10^7 values
+ * over 10^5 groups: a fifth of them), so the first graph keeps no input
+ * chunks.  in, ids: the run's columns and its rows' local groups. */
+#define KEEP_MAX_N 16
+static tsr_status keep_best(const gb_job *job, const gb_run *in, const int32_t *ids, gb_part *p) {
+  tsr_ctx *ctx = job->ctx;
+  const int64_t n = p->n, rows = p->rows, nn = job->aggs[0].spec.n;
+  const int64_t *off = in[0].off;
+  /* A local group of more than nn rows has a slot, in one cache line for
+   * nn <= 2: how many best rows it has, their keys (ascending: smaller is
+   * better), then their rows. */
+  const size_t stride = (8 + 12 * (size_t)nn + 7) & ~(size_t)7;
+  int64_t chunk_rows = 0, nbig = 0, kept = 0;
+  for (int64_t r = 0; r < in[0].n; r++)
+    chunk_rows = off[r + 1] - off[r] > chunk_rows ? off[r + 1] - off[r] : chunk_rows;
+  for (int64_t g = 0; g < n; g++)
+    nbig += p->gcount[g] > nn;
+  uint64_t *keys = NULL;
+  unsigned char *slots = NULL;
+  int32_t *slot = NULL, *krow = NULL, *kid = NULL;
+  uint8_t *keep = NULL, *kch = NULL;
+  int64_t *kcount = NULL;
+  tsr_status st = TSR_OK;
+  TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)chunk_rows * sizeof *keys + 8, (void **)&keys));
+  TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)n * sizeof *slot + 4, (void **)&slot));
+  TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)nbig * stride + 8, (void **)&slots));
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)rows + 8, 1, (void **)&keep));
+  for (int64_t g = 0, b = 0; g < n; g++)
+    slot[g] = p->gcount[g] > nn ? (int32_t)b++ : -1;
+  for (int a = 0; a < job->naggs && nbig > 0; a++) {
+    const gb_run *x = &in[job->agg_in[a]];
+    const bool largest = job->aggs[a].op == TSR_AGG_LARGEST;
+    for (int64_t b = 0; b < nbig; b++)
+      *(uint64_t *)(slots + (size_t)b * stride) = 0;
+    for (int64_t r = 0; r < x->n; r++) {
+      const tsr__colread *c = &x->c[r];
+      const int32_t *cid = ids + off[r];
+      tsr__okeys(job->aggs[a].in_type, c->values, c->rows, largest, keys);
+      for (int64_t i = 0; i < c->rows; i++) { /* rows ascending */
+        if (i + 16 < c->rows) {               /* (slots are random reads: a cache miss a row) */
+          int32_t pb = slot[cid[i + 16]];
+          __builtin_prefetch(slots + (size_t)(pb < 0 ? 0 : pb) * stride);
+        }
+        int32_t b = slot[cid[i]];
+        if (b < 0 || (c->validity != NULL && !tsr__bit_get(c->validity, i)))
+          continue;
+        uint64_t key = keys[i], *cnt = (uint64_t *)(slots + (size_t)b * stride);
+        uint64_t *best = cnt + 1;
+        int32_t *at = (int32_t *)(best + nn);
+        if ((int64_t)*cnt == nn && key >= best[nn - 1]) /* a tie: the earlier row wins */
+          continue;
+        int64_t j = (int64_t)*cnt < nn ? (int64_t)(*cnt)++ : nn - 1;
+        for (; j > 0 && best[j - 1] > key; j--) {
+          best[j] = best[j - 1];
+          at[j] = at[j - 1];
+        }
+        best[j] = key;
+        at[j] = (int32_t)(off[r] + i);
+      }
+    }
+    for (int64_t b = 0; b < nbig; b++) {
+      const uint64_t *cnt = (const uint64_t *)(slots + (size_t)b * stride);
+      const int32_t *at = (const int32_t *)(cnt + 1 + nn);
+      for (uint64_t j = 0; j < *cnt; j++)
+        keep[at[j]] = 1;
+    }
+  }
+  /* The kept rows (a group's best, or all of a small group's) grouped by
+   * local group: a counting sort, kcount[g] group g's count, then its
+   * cursor. */
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)n + 1, sizeof *kcount, (void **)&kcount));
+  for (int64_t i = 0; i < rows; i++) {
+    int32_t g = ids[i];
+    uint8_t k = keep[i] | (slot[g] < 0);
+    keep[i] = k;
+    kcount[g] += k;
+    kept += k;
+  }
+  TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)kept * sizeof *krow + 4, (void **)&krow));
+  TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)kept + 8, (void **)&kch));
+  TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)kept * sizeof *kid + 4, (void **)&kid));
+  for (int64_t g = 0, at = 0; g < n; g++) { /* counts to starts */
+    int64_t c = kcount[g];
+    kcount[g] = at;
+    at += c;
+  }
+  for (int64_t r = 0; r < in[0].n; r++)
+    for (int64_t i = off[r]; i < off[r + 1]; i++)
+      if (keep[i]) {
+        int64_t k = kcount[ids[i]]++;
+        krow[k] = (int32_t)i;
+        kch[k] = (uint8_t)r;
+        kid[k] = ids[i];
+      }
+  for (int64_t g = n - 1; g > 0; g--) /* ends back to counts */
+    kcount[g] -= kcount[g - 1];
+  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->naggs + 1, sizeof *p->hcols, (void **)&p->hcols));
+  for (int a = 0; a < job->naggs; a++)
+    TSR__TRY_GOTO(st, gb_col_gather(ctx, &in[job->agg_in[a]], job->aggs[a].in_type, krow, kch, kept,
+                                    &p->hcols[a]));
+  p->ids = kid;
+  kid = NULL;
+  p->hrows = kept;
+  p->gcount = kcount; /* (the caller frees the one of every row) */
+  kcount = NULL;
+fail:
+  tsr_free(ctx, keys);
+  tsr_free(ctx, slot);
+  tsr_free(ctx, slots);
+  tsr_free(ctx, keep);
+  tsr_free(ctx, kcount);
+  tsr_free(ctx, krow);
+  tsr_free(ctx, kch);
+  tsr_free(ctx, kid);
+  return st;
+}
+
 /* Groups a run of chunks (one chunk, or job->run consecutive ones): the
  * key columns are coded chunk by chunk with coders shared by the run and
  * grouped at once into the run's local groups; the aggregates then fill
@@ -319,7 +446,7 @@ static tsr_status chunk_kernel(const tsr_kernel_call *call) {
     if (st != TSR_OK)
       goto fail;
   }
-  if (job->nhol > 0)
+  if (job->nhol > 0 && !job->kept_rows)
     TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)rows * sizeof *ids + 4, (void **)&ids));
   else
     TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)rows * sizeof *ids + 4, (void **)&ids));
@@ -373,7 +500,9 @@ static tsr_status chunk_kernel(const tsr_kernel_call *call) {
     TSR__TRY_GOTO(st, gb_agg_chunk(ctx, &job->aggs[a], x, y, rows, ids, n, first, fch, last, lch,
                                    gcount, &job->astates[(int64_t)a * job->nchunks + t.chunk]));
   }
-  if (job->nhol > 0) {
+  if (job->kept_rows) {
+    TSR__TRY_GOTO(st, keep_best(job, in, ids, p));
+  } else if (job->nhol > 0) {
     p->ids = ids;
     ids = NULL;
   }
@@ -1304,7 +1433,7 @@ static tsr_status run_chunks(tsr_frame *f, gb_job *job, const int *cols) {
   const uint32_t **ids = NULL;
   uint32_t *tasks = NULL, *ins = NULL;
   uint32_t n_inputs = 0;
-  bool ran = false;
+  bool ran = false, keep_inputs = job->nhol > 0 && !job->kept_rows;
   tsr_status st = TSR_OK;
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->ncols + 1, sizeof *inputs, (void **)&inputs));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->ncols + 1, sizeof *ids, (void **)&ids));
@@ -1330,7 +1459,7 @@ static tsr_status run_chunks(tsr_frame *f, gb_job *job, const int *cols) {
     if (job->dist) /* a part runs where its first chunk is owned */
       TSR__TRY_GOTO(st, tsr_taskgraph_set_owner(g, tasks[c], part_owner(job, c)));
   }
-  if (job->nhol > 0) {
+  if (keep_inputs) {
     /* Holistic aggregates read their columns' chunks again after the
      * merge: keep them (and the graph). */
     TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)n_inputs * (size_t)nc + 1,
@@ -1358,7 +1487,7 @@ fail:
   tsr_free(ctx, ids);
   tsr_free(ctx, inputs);
   tsr__lowering_destroy(&l);
-  if (st == TSR_OK && job->nhol > 0)
+  if (st == TSR_OK && keep_inputs)
     job->g = g;
   else
     tsr_taskgraph_destroy(&g);
@@ -1373,9 +1502,14 @@ typedef struct hol_task {
   int64_t index; /* chunk (scatter) or piece */
 } hol_task;
 
-/* Chunk c of holistic aggregate a's column, kept by the first graph (on
+/* Part c's values of holistic aggregate a: the part's (p->hcols: kept or
+ * received rows), else chunk c of the column, kept by the first graph (on
  * the rank that owns the chunk). */
 static tsr_status hol_input(const gb_job *job, int a, int64_t c, tsr__colread *out) {
+  if (job->parts[c].hcols != NULL) {
+    gb_col_read(&job->parts[c].hcols[a], out);
+    return TSR_OK;
+  }
   const tsr__colref *ref = &job->refs[job->aggs[a].col >= 0 ? job->agg_in[a] : 0];
   const void *data;
   size_t bytes;
@@ -1401,10 +1535,7 @@ static tsr_status scatter_kernel(const tsr_kernel_call *call) {
   tsr_ctx *ctx = job->ctx;
   const gb_part *p = &job->parts[t.index];
   tsr__hol_chunk hc;
-  if (p->hcols != NULL) /* shipped between ranks */
-    gb_col_read(&p->hcols[t.agg], &hc.col);
-  else
-    TSR_TRY(hol_input(job, t.agg, t.index, &hc.col));
+  TSR_TRY(hol_input(job, t.agg, t.index, &hc.col));
   hc.rows = p->hcols != NULL ? p->hrows : p->rows;
   uint32_t *gid = NULL;
   TSR_TRY(tsr_kernel_alloc(ctx, (size_t)hc.rows * sizeof *gid + 4, (void **)&gid));
@@ -1653,16 +1784,13 @@ static void part_range(const gb_part *p, int b0, int b1, int64_t *g0, int64_t *g
 }
 
 /* A part's rows grouped by local group (holistic aggregates under MPI):
- * local group g's rows, in row order, are perm[start[g] .. start[g + 1]);
- * the rows sent are sel[sstart[g] .. sstart[g + 1]), cnt[g] of them: the
- * same, or fewer for largest/smallest (hol_rows_reduce). */
+ * local group g's rows, in row order, are perm[start[g] .. start[g + 1])
+ * (gcount[g] of them).  A part that keeps its rows
+ * (p->hcols, keep_best) has them grouped already: perm is NULL, the
+ * identity. */
 typedef struct hol_rows {
-  int32_t *perm;  /* rows */
+  int32_t *perm;  /* rows, or NULL */
   int64_t *start; /* n + 1 */
-  int32_t *sel;   /* perm, or its own */
-  int64_t *sstart;
-  const int64_t *cnt; /* n: the part's gcount, or reduced's */
-  int64_t *reduced;   /* NULL, or n + 1 counts, then sel and sstart are their own */
 } hol_rows;
 
 static void hol_rows_free(tsr_ctx *ctx, hol_rows *hr, int64_t n) {
@@ -1671,11 +1799,6 @@ static void hol_rows_free(tsr_ctx *ctx, hol_rows *hr, int64_t n) {
   for (int64_t c = 0; c < n; c++) {
     tsr_free(ctx, hr[c].perm);
     tsr_free(ctx, hr[c].start);
-    if (hr[c].reduced != NULL) {
-      tsr_free(ctx, hr[c].sel);
-      tsr_free(ctx, hr[c].sstart);
-      tsr_free(ctx, hr[c].reduced);
-    }
   }
   tsr_free(ctx, hr);
 }
@@ -1683,113 +1806,23 @@ static void hol_rows_free(tsr_ctx *ctx, hol_rows *hr, int64_t n) {
 static tsr_status hol_rows_make(tsr_ctx *ctx, const gb_part *p, hol_rows *out) {
   memset(out, 0, sizeof *out);
   tsr_status st = TSR_OK;
-  TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)p->rows * sizeof *out->perm + 4, (void **)&out->perm));
   TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)(p->n + 2) * sizeof *out->start, (void **)&out->start));
   out->start[0] = 0;
   for (int64_t g = 0; g < p->n; g++)
     out->start[g + 1] = out->start[g] + p->gcount[g];
+  if (p->hcols != NULL)
+    return TSR_OK;
+  TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)p->rows * sizeof *out->perm + 4, (void **)&out->perm));
   for (int64_t i = 0; i < p->rows; i++) /* a counting sort, start[g] its cursor */
     out->perm[out->start[p->ids[i]]++] = (int32_t)i;
   for (int64_t g = p->n; g > 0; g--) /* back to the groups' starts */
     out->start[g] = out->start[g - 1];
   out->start[0] = 0;
-  out->sel = out->perm;
-  out->sstart = out->start;
-  out->cnt = p->gcount;
   return TSR_OK;
 fail:
   tsr_free(ctx, out->perm);
   tsr_free(ctx, out->start);
   memset(out, 0, sizeof *out);
-  return st;
-}
-
-/* With only largest/smallest aggregates (of at most REDUCE_MAX_N values,
- * over columns with order keys: not strings), a local group's rows that
- * are not among the n best of any aggregate (by value, then row, as
- * group_holistic.c picks them) cannot be among the n best of their group:
- * they stay home.  The rows sent keep their row order, so the owner picks
- * from them exactly what it would pick from all the group's rows. */
-#define REDUCE_MAX_N 16
-/* Worth it only when at least 1/REDUCE_MIN_SHARE of a part's rows can stay
- * home: finding each local group's n best is a random access a row (many
- * local groups of a few rows each, as 10^5 groups in a part of 164k rows,
- * cost more time, 110 ms a rank in q8, than the fifth of the values saved). */
-#define REDUCE_MIN_SHARE 2
-static tsr_status hol_rows_reduce(const gb_job *job, const gb_part *p, const tsr__colread *hin,
-                                  hol_rows *hr) {
-  tsr_ctx *ctx = job->ctx;
-  if (!job->per_value || p->rows == 0)
-    return TSR_OK;
-  int64_t droppable = 0;
-  for (int a = 0; a < job->naggs; a++)
-    if (!tsr__okey_supported(job->aggs[a].in_type) || job->aggs[a].spec.n > REDUCE_MAX_N)
-      return TSR_OK;
-  for (int64_t g = 0; g < p->n; g++)
-    droppable += p->gcount[g] > job->aggs[0].spec.n ? p->gcount[g] - job->aggs[0].spec.n : 0;
-  if (droppable * REDUCE_MIN_SHARE < p->rows)
-    return TSR_OK;
-  uint64_t *keys = NULL;
-  uint8_t *keep = NULL;
-  tsr_status st = TSR_OK;
-  TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)p->rows * sizeof *keys, (void **)&keys));
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)p->rows, 1, (void **)&keep));
-  for (int a = 0; a < job->naggs; a++) {
-    const tsr__colread *x = &hin[a];
-    int64_t nn = job->aggs[a].spec.n;
-    tsr__okeys(job->aggs[a].in_type, x->values, p->rows, job->aggs[a].op == TSR_AGG_LARGEST, keys);
-    for (int64_t g = 0; g < p->n; g++) {
-      uint64_t bk[REDUCE_MAX_N];
-      int32_t bi[REDUCE_MAX_N];
-      int64_t c = 0;
-      for (int64_t k = hr->start[g]; k < hr->start[g + 1]; k++) { /* rows ascending */
-        int32_t i = hr->perm[k];
-        if (x->validity != NULL && !tsr__bit_get(x->validity, i))
-          continue;
-        uint64_t key = keys[i];
-        if (c == nn && key >= bk[c - 1]) /* a tie: the earlier row wins */
-          continue;
-        int64_t j = c < nn ? c++ : c - 1;
-        while (j > 0 && bk[j - 1] > key) {
-          bk[j] = bk[j - 1];
-          bi[j] = bi[j - 1];
-          j--;
-        }
-        bk[j] = key;
-        bi[j] = i;
-      }
-      for (int64_t r = 0; r < c; r++)
-        keep[bi[r]] = 1;
-    }
-  }
-  int64_t kept = 0;
-  for (int64_t i = 0; i < p->rows; i++)
-    kept += keep[i];
-  TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)kept * sizeof *hr->sel + 4, (void **)&hr->sel));
-  TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)(p->n + 2) * sizeof *hr->sstart, (void **)&hr->sstart));
-  TSR__TRY_GOTO(st,
-                tsr_alloc(ctx, (size_t)(p->n + 2) * sizeof *hr->reduced, (void **)&hr->reduced));
-  int64_t o = 0;
-  for (int64_t g = 0; g < p->n; g++) {
-    hr->sstart[g] = o;
-    for (int64_t k = hr->start[g]; k < hr->start[g + 1]; k++)
-      if (keep[hr->perm[k]])
-        hr->sel[o++] = hr->perm[k];
-    hr->reduced[g] = o - hr->sstart[g];
-  }
-  hr->sstart[p->n] = o;
-  hr->cnt = hr->reduced;
-fail:
-  if (st != TSR_OK && hr->reduced == NULL) { /* back to every row */
-    if (hr->sel != hr->perm)
-      tsr_free(ctx, hr->sel);
-    if (hr->sstart != hr->start)
-      tsr_free(ctx, hr->sstart);
-    hr->sel = hr->perm;
-    hr->sstart = hr->start;
-  }
-  tsr_free(ctx, keys);
-  tsr_free(ctx, keep);
   return st;
 }
 
@@ -1831,17 +1864,22 @@ static void put_part(gb_wire *w, const gb_job *job, int64_t c, int b0, int b1,
     counts = counts || job->astates[(int64_t)a * job->nchunks + c].gcount != NULL;
   gb_wire_i64(w, counts);
   if (counts)
-    gb_wire_counts(w, hin != NULL ? hr->cnt + g0 : p->gcount + g0, n);
+    gb_wire_counts(w, p->gcount + g0, n);
   for (int a = 0; a < job->naggs; a++)
     if (!job->aggs[a].holistic)
       gb_wire_state(w, &job->aggs[a], &job->astates[(int64_t)a * job->nchunks + c], g0, n);
   gb_wire_i64(w, hin != NULL);
   if (hin == NULL)
     return;
-  int64_t r0 = hr->sstart[g0], r1 = hr->sstart[g1];
-  for (int a = 0; a < job->naggs; a++)
-    if (job->aggs[a].holistic)
-      gb_wire_col_rows(w, job->aggs[a].in_type, &hin[a], hr->sel + r0, r1 - r0);
+  int64_t r0 = hr->start[g0], r1 = hr->start[g1];
+  for (int a = 0; a < job->naggs; a++) {
+    if (!job->aggs[a].holistic)
+      continue;
+    if (hr->perm != NULL)
+      gb_wire_col_rows(w, job->aggs[a].in_type, &hin[a], hr->perm + r0, r1 - r0);
+    else
+      gb_wire_col(w, job->aggs[a].in_type, &hin[a], r0, r1 - r0);
+  }
 }
 
 /* The least a shuffle moves for part c's groups of buckets [b0, b1): their
@@ -1879,7 +1917,7 @@ static uint64_t part_min_bytes(const gb_job *job, int64_t c, int b0, int b1,
     const tsr__colread *x = &hin[a];
     size_t width = tsr_type_width(job->aggs[a].in_type);
     for (int64_t k = hr->start[g0]; k < hr->start[g1]; k++) {
-      int32_t i = hr->perm[k];
+      int64_t i = hr->perm != NULL ? hr->perm[k] : k;
       if (x->validity != NULL && !tsr__bit_get(x->validity, i))
         continue;
       b += width;
@@ -2041,18 +2079,6 @@ static tsr_status distribute(gb_job *job, bool *shuffled) {
     if (part_owner(job, c) != me)
       continue;
     st = hol_rows_make(ctx, &job->parts[c], &hr[c]);
-    for (int a = 0; a < job->naggs && st == TSR_OK; a++)
-      if (job->aggs[a].holistic)
-        st = hol_input(job, a, c, &hin[a]);
-    if (st == TSR_OK)
-      st = hol_rows_reduce(job, &job->parts[c], hin, &hr[c]);
-    if (st == TSR_OK && hr[c].reduced != NULL && !job->trace) {
-      /* only the trace's least (part_min_bytes) reads every row */
-      tsr_free(ctx, hr[c].perm);
-      tsr_free(ctx, hr[c].start);
-      hr[c].perm = NULL;
-      hr[c].start = NULL;
-    }
   }
   for (int pass = 0; pass < 2 && st == TSR_OK; pass++) {
     gb_wire w = {send, 0, 0};
@@ -2710,6 +2736,9 @@ tsr_status tsr__groupby_memory(tsr_frame *f, int nkeys, const char *const *keys,
                       "%s: with largest or smallest, every aggregate must be largest or "
                       "smallest with the same n (aggregate %d is %s)",
                       fn, a, tsr_agg_op_name(aggs[a].op));
+  job.kept_rows = job.per_value && aggs[0].n <= KEEP_MAX_N;
+  for (int a = 0; a < naggs && job.kept_rows; a++)
+    job.kept_rows = tsr__okey_supported(job.aggs[a].in_type);
   if (ncols == 0)
     input_of(cols, &ncols, 0); /* count(*) alone reads a column for the row counts */
   job.ncols = ncols;

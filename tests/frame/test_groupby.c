@@ -6,7 +6,8 @@
  * distinct keys, a single group, all-null groups, zero and one rows; in
  * first-seen and sorted order; many groups (the bucket-partitioned
  * merge).  Results bitwise identical with 1, 2, 4 and 8 threads; one row
- * per value for largest/smallest; errors. */
+ * per value for largest/smallest, and their values against a stable sort
+ * per group; errors. */
 #include <math.h>
 #include <unistd.h>
 
@@ -896,6 +897,163 @@ static void test_groupby__runs_of_chunks(void **state) {
 }
 
 /* By hand, DuckDB's answers (checked with @duckdb/node-api). */
+/* ---- largest / smallest against a naive reference ------------------------------------- */
+
+/* The reference's order of float64 values: NaN above everything (all NaNs
+ * equal), -0.0 equal to 0.0; ties keep row order (the sort is stable). */
+static int top_f64_cmp(double a, double b) {
+  if (isnan(a) || isnan(b))
+    return isnan(a) - isnan(b);
+  return a < b ? -1 : a > b;
+}
+
+typedef struct top_item {
+  double v;
+  int64_t row;
+} top_item;
+
+static bool top_desc;
+
+static int top_item_cmp(const void *pa, const void *pb) {
+  const top_item *a = pa, *b = pb;
+  int c = top_f64_cmp(a->v, b->v);
+  if (top_desc)
+    c = -c;
+  return c != 0 ? c : (a->row < b->row ? -1 : a->row > b->row);
+}
+
+/* Group g's n best non-null values of col (x or y) into out (row order
+ * on ties); returns how many. */
+static int64_t top_ref(const ref_group *g, const double *x, const uint8_t *valid, bool largest,
+                       int64_t n, top_item *out) {
+  int64_t m = 0;
+  for (int64_t k = 0; k < g->n; k++) {
+    int64_t i = g->rows[k];
+    if (valid == NULL || valid[i])
+      out[m++] = (top_item){x[i], i};
+  }
+  top_desc = largest;
+  qsort(out, (size_t)m, sizeof *out, top_item_cmp); /* (row breaks ties: stable) */
+  return m < n ? m : n;
+}
+
+/* largest/smallest n over many small chunks (grouped a run of 16 chunks
+ * per task, each local group keeping its n best rows; n = 17 keeps every
+ * row): ties (int8 values, -0.0 and 0.0, NaNs of two payloads) resolved by
+ * row, nulls skipped, groups of all-null values, few groups (most rows
+ * dropped early) and many (most groups smaller than n), two aggregates
+ * whose best rows differ; one row per value, the shorter list padded with
+ * nulls; against a stable sort per group. */
+static void test_groupby__largest_smallest(void **state) {
+  tsr_ctx *ctx = *state;
+  enum { N = 24000, CHUNK = 500 };
+  int32_t *key = malloc(N * sizeof *key);
+  double *x = malloc(N * sizeof *x), *yd = malloc(N * sizeof *yd);
+  int8_t *y = malloc(N);
+  uint8_t *xvalid = malloc(N), *xbits = calloc(N / 8 + 1, 1);
+  top_item *ta = malloc(N * sizeof *ta), *tb = malloc(N * sizeof *tb);
+  assert_non_null(key && x && yd && y && xvalid && xbits && ta && tb);
+  double nan2;
+  uint64_t nanbits = 0x7ff8000000000abcull;
+  memcpy(&nan2, &nanbits, sizeof nan2);
+  const double special[8] = {NAN, nan2, -0.0, 0.0, INFINITY, -INFINITY, 1.0, -1.0};
+  for (int shape = 0; shape < 2; shape++) {
+    int64_t ngroups = shape == 0 ? 60 : 9000;
+    uint64_t seed = 77 + (uint64_t)shape;
+    for (int64_t i = 0; i < N; i++) {
+      uint64_t r = fu_rand(&seed);
+      key[i] = (int32_t)(r % (uint64_t)ngroups);
+      if (key[i] == 7) /* (group 7: every x null) */
+        xvalid[i] = 0;
+      else
+        xvalid[i] = (r >> 20) % 11 != 0;
+      x[i] = (r >> 24) % 4 == 0 ? special[(r >> 28) % 8] : (double)((r >> 32) % 1000) / 8 - 60;
+      y[i] = (int8_t)((int)((r >> 44) % 7) - 3);
+      yd[i] = y[i];
+      if (xvalid[i])
+        xbits[i / 8] |= (uint8_t)(1u << (i % 8));
+      else
+        xbits[i / 8] &= (uint8_t) ~(1u << (i % 8));
+    }
+    tsr_column_data cd[3] = {
+        {.name = "k", .type = {TSR_COL_INT32, 0}, .length = N, .values = key},
+        {.name = "x", .type = {TSR_COL_FLOAT64, 0}, .length = N, .values = x, .validity = xbits},
+        {.name = "y", .type = {TSR_COL_INT8, 0}, .length = N, .values = y},
+    };
+    tsr_frame *f = NULL;
+    assert_ok(tsr_frame_from_columns(ctx, 3, cd, CHUNK, TSR_BUFFER_BORROW, NULL, NULL, &f));
+    ref_frame rf; /* (only the key column, for ref_groupby) */
+    memset(&rf, 0, sizeof rf);
+    rf.n = N;
+    rf.ncols = 1;
+    rf.cols = calloc(1, sizeof *rf.cols);
+    rf.cols[0].type = (tsr_type){TSR_COL_INT32, 0};
+    rf.cols[0].n = N;
+    rf.cols[0].values = (unsigned char *)key;
+    rf.cols[0].valid = malloc(N);
+    memset(rf.cols[0].valid, 1, N);
+    int kcol = 0;
+    int64_t ng = 0;
+    ref_group *g = ref_groupby(&rf, 1, &kcol, false, &ng);
+    const int64_t ns[4] = {1, 3, 16, 17};
+    for (int t = 0; t < 4; t++) {
+      int64_t n = ns[t];
+      const char *keys[1] = {"k"};
+      tsr_agg a[2] = {{.op = TSR_AGG_LARGEST, .column = "x", .n = n, .name = "a"},
+                      {.op = TSR_AGG_SMALLEST, .column = "y", .n = n, .name = "b"}};
+      tsr_frame *out = NULL;
+      tsr_frame_result *r = NULL;
+      assert_ok(tsr_frame_groupby(f, 1, keys, 2, a, NULL, &out));
+      assert_ok(tsr_frame_compute(out, NULL, &r));
+      int64_t rows = tsr_frame_result_nrows(r);
+      int32_t *gk = malloc((size_t)rows * 4 + 4);
+      double *ga = malloc((size_t)rows * 8 + 8);
+      int8_t *gb = malloc((size_t)rows + 1);
+      uint8_t *va = calloc((size_t)rows / 8 + 1, 1), *vb = calloc((size_t)rows / 8 + 1, 1);
+      assert_ok(tsr_frame_result_values(r, 0, gk, (size_t)rows * 4, NULL));
+      assert_ok(tsr_frame_result_values(r, 1, ga, (size_t)rows * 8, va));
+      assert_ok(tsr_frame_result_values(r, 2, gb, (size_t)rows, vb));
+      int64_t at = 0;
+      for (int64_t q = 0; q < ng; q++) {
+        int64_t na = top_ref(&g[q], x, xvalid, true, n, ta);
+        int64_t nb = top_ref(&g[q], yd, NULL, false, n, tb);
+        int64_t most = na > nb ? na : nb;
+        for (int64_t i = 0; i < most; i++, at++) {
+          assert_true(at < rows);
+          assert_int_equal(gk[at], key[g[q].rows[0]]);
+          bool ha = (va[at / 8] >> (at % 8)) & 1, hb = (vb[at / 8] >> (at % 8)) & 1;
+          assert_int_equal(ha, i < na);
+          assert_int_equal(hb, i < nb);
+          if (i < na) /* bitwise: the earliest row's -0.0 or NaN payload */
+            assert_memory_equal(&ga[at], &ta[i].v, sizeof(double));
+          if (i < nb)
+            assert_int_equal(gb[at], (int8_t)tb[i].v);
+        }
+      }
+      assert_int_equal(at, rows);
+      free(gk);
+      free(ga);
+      free(gb);
+      free(va);
+      free(vb);
+      tsr_frame_result_destroy(&r);
+      tsr_frame_destroy(&out);
+    }
+    ref_groups_free(g, ng);
+    free(rf.cols[0].valid);
+    free(rf.cols);
+    tsr_frame_destroy(&f);
+  }
+  free(key);
+  free(x);
+  free(yd);
+  free(y);
+  free(xvalid);
+  free(xbits);
+  free(ta);
+  free(tb);
+}
+
 static void test_groupby__by_hand(void **state) {
   tsr_ctx *ctx = *state;
   int32_t k[6] = {1, 1, 2, 2, 2, 3};
@@ -1088,6 +1246,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_groupby__runs_of_chunks, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_groupby__lazy_input, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_groupby__largest_smallest, test_ctx_setup,
+                                      test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_groupby__by_hand, test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_groupby__errors, test_ctx_setup, test_ctx_teardown),
   };
