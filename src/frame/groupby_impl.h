@@ -212,6 +212,10 @@ void gb_wire_put(gb_wire *w, const void *p, uint64_t n);
 void gb_wire_i64(gb_wire *w, int64_t v);
 /* Rows [s, s + n) of column c (of `type`). */
 void gb_wire_col(gb_wire *w, tsr_type type, const tsr__colread *c, int64_t s, int64_t n);
+/* A column of n values of a fixed-width `type` without nulls, as
+ * gb_wire_col writes it, but its values left for the caller to write:
+ * returns where they go in w's buffer (n x width bytes). */
+uint64_t gb_wire_col_reserve(gb_wire *w, tsr_type type, int64_t n);
 /* Rows rows[0..n) of column c, in that order (read back by gb_wire_view_col). */
 void gb_wire_col_rows(gb_wire *w, tsr_type type, const tsr__colread *c, const int32_t *rows,
                       int64_t n);

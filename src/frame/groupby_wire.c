@@ -126,6 +126,17 @@ void gb_wire_col(gb_wire *w, tsr_type type, const tsr__colread *c, int64_t s, in
   wire_col(w, type, c, s, NULL, n);
 }
 
+uint64_t gb_wire_col_reserve(gb_wire *w, tsr_type type, int64_t n) {
+  uint64_t bytes = (uint64_t)n * tsr_type_width(type);
+  gb_wire_i64(w, n);
+  gb_wire_i64(w, 0); /* no nulls */
+  uint64_t at = w->at;
+  if (w->buf != NULL)
+    memset(w->buf + at + bytes, 0, pad8(bytes) - bytes);
+  w->at += pad8(bytes);
+  return at;
+}
+
 void gb_wire_col_rows(gb_wire *w, tsr_type type, const tsr__colread *c, const int32_t *rows,
                       int64_t n) {
   wire_col(w, type, c, 0, rows, n);

@@ -8,7 +8,8 @@
  * leaving int32) are TSR_EMPI errors, never reads past the message.
  * Columns are read back where they lie in the message (gb_wire_view_col):
  * values, nulls and long strings as sent, nothing freed with them, and a
- * string pointing past its data or a cut message is TSR_EMPI. */
+ * string pointing past its data or a cut message is TSR_EMPI.  A column
+ * whose values are written later into reserved room is the same bytes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -144,6 +145,38 @@ static unsigned char *write_col(tsr_type type, const tsr__colread *c, int64_t n,
   return buf;
 }
 
+/* A column whose values are written later into the room left for them
+ * (gb_wire_col_reserve) is byte for byte gb_wire_col's, padding included,
+ * for every width and lengths around the 8-byte word. */
+static void test_groupby_wire__reserved_column_as_written(void **state) {
+  (void)state;
+  const tsr_type types[4] = {
+      {TSR_COL_INT8, 0}, {TSR_COL_INT16, 0}, {TSR_COL_FLOAT32, 0}, {TSR_COL_FLOAT64, 0}};
+  unsigned char vals[8 * 19];
+  for (size_t i = 0; i < sizeof vals; i++)
+    vals[i] = (unsigned char)(i * 37 + 11);
+  for (int t = 0; t < 4; t++)
+    for (int64_t n = 0; n <= 19; n++) {
+      size_t w = tsr_type_width(types[t]);
+      tsr__colread c = {.rows = n, .values = vals};
+      gb_wire count = {NULL, 0, 0};
+      gb_wire_col(&count, types[t], &c, 0, n);
+      gb_wire count2 = {NULL, 0, 0};
+      gb_wire_col_reserve(&count2, types[t], n);
+      assert_int_equal(count.at, count2.at);
+      unsigned char *a = malloc(count.at + 1), *b = malloc(count.at + 1);
+      memset(b, 0xee, count.at + 1); /* (garbage that the padding must overwrite) */
+      gb_wire wa = {a, 0, 0}, wb = {b, 0, 0};
+      gb_wire_col(&wa, types[t], &c, 0, n);
+      uint64_t at = gb_wire_col_reserve(&wb, types[t], n);
+      assert_int_equal(wb.at, wa.at);
+      memcpy(b + at, vals, (size_t)n * w);
+      assert_memory_equal(a, b, wa.at);
+      free(a);
+      free(b);
+    }
+}
+
 static void test_groupby_wire__columns_viewed_in_place(void **state) {
   (void)state;
   enum { N = 20 };
@@ -229,6 +262,7 @@ int main(void) {
       cmocka_unit_test(test_groupby_wire__deltas_up_and_down),
       cmocka_unit_test(test_groupby_wire__malformed_is_an_error),
       cmocka_unit_test(test_groupby_wire__columns_viewed_in_place),
+      cmocka_unit_test(test_groupby_wire__reserved_column_as_written),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
