@@ -378,8 +378,8 @@ static void test_dist_groupby__holistic(void **state) {
       check(&fr, 2, kd, 4, top_num, TSR_GROUP_FIRST_SEEN, true);
       check(&fr, 0, NULL, NHOL, hol_all, TSR_GROUP_FIRST_SEEN, true); /* no keys: to rank 0 */
       check(&fr, 0, NULL, 4, top_str, TSR_GROUP_FIRST_SEEN, true);
-      /* One group of ~80 rows a part: most rows stay home (not among a
-       * part's 3 best), the rest decide. */
+      /* One group of ~80 rows a part: each part keeps only the rows
+       * among some aggregate's 3 best (keep_best), and those decide. */
       check(&fr, 0, NULL, 4, top_num, TSR_GROUP_FIRST_SEEN, true);
     } else {
       check(&fr, 1, k1, 4, top_num, TSR_GROUP_FIRST_SEEN, true);
