@@ -1044,6 +1044,31 @@ static void test_groupby__largest_smallest(void **state) {
     free(rf.cols);
     tsr_frame_destroy(&f);
   }
+  /* no rows: no groups, no rows out; one row: itself */
+  for (int64_t rows = 0; rows < 2; rows++) {
+    key[0] = 5;
+    x[0] = -0.0;
+    tsr_column_data cd[2] = {
+        {.name = "k", .type = {TSR_COL_INT32, 0}, .length = rows, .values = key},
+        {.name = "x", .type = {TSR_COL_FLOAT64, 0}, .length = rows, .values = x},
+    };
+    tsr_frame *f = NULL, *out = NULL;
+    tsr_frame_result *r = NULL;
+    assert_ok(tsr_frame_from_columns(ctx, 2, cd, CHUNK, TSR_BUFFER_BORROW, NULL, NULL, &f));
+    const char *keys[1] = {"k"};
+    tsr_agg a = {.op = TSR_AGG_SMALLEST, .column = "x", .n = 2};
+    assert_ok(tsr_frame_groupby(f, 1, keys, 1, &a, NULL, &out));
+    assert_ok(tsr_frame_compute(out, NULL, &r));
+    assert_int_equal(tsr_frame_result_nrows(r), rows);
+    if (rows == 1) {
+      double v = 1;
+      assert_ok(tsr_frame_result_values(r, 1, &v, sizeof v, NULL));
+      assert_true(v == 0.0 && signbit(v));
+    }
+    tsr_frame_result_destroy(&r);
+    tsr_frame_destroy(&out);
+    tsr_frame_destroy(&f);
+  }
   free(key);
   free(x);
   free(yd);
