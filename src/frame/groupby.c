@@ -1977,27 +1977,10 @@ static tsr_status scatter_values(const gb_job *job, int64_t c, const hol_rows *h
         cur[g] = base + (size_t)(hr->start[g] - hr->start[g0]) * w;
     }
     const unsigned char *src = x.values;
-    const int32_t *ids = p->ids;
-#define SCATTER(W)                                   \
-  for (int64_t i = 0; i < p->rows; i++) {            \
-    memcpy(cur[ids[i]], src + (size_t)i * (W), (W)); \
-    cur[ids[i]] += (W);                              \
-  }
-    switch (w) {
-    case 8:
-      SCATTER(8)
-      break;
-    case 4:
-      SCATTER(4)
-      break;
-    case 2:
-      SCATTER(2)
-      break;
-    default:
-      SCATTER(w)
-      break;
+    for (int64_t i = 0; i < p->rows; i++) {
+      tsr__copy_value(cur[p->ids[i]], src + (size_t)i * w, w);
+      cur[p->ids[i]] += w;
     }
-#undef SCATTER
   }
   tsr_free(ctx, cur);
   return TSR_OK;
