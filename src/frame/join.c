@@ -214,6 +214,7 @@ static void gather_local(const tsr__sorter *s, int col, int64_t c, const uint32_
 static tsr_status unmatched_refs(const tsr__join *j, int64_t c, bool kernel, uint64_t **out,
                                  int64_t *n) {
   const tsr__sorter *rs = j->side[1];
+  c += j->rbase;
   const int64_t rows = rs->rows[c], g0 = rs->row_start[c];
   size_t bytes = (size_t)rows * sizeof **out + 8;
   TSR_TRY(kernel ? tsr_kernel_alloc(j->ctx, bytes, (void **)out) : tsr_alloc(j->ctx, bytes, (void **)out));
@@ -524,7 +525,7 @@ static tsr_status output(tsr__join *j, layout *L, tsr_frame **out) {
   tsr_ctx *ctx = j->ctx;
   const tsr__sorter *ls = j->side[0], *rs = j->side[1];
   const int64_t nl = ls->nchunks;
-  const int64_t nr = j->matched != NULL ? rs->nchunks : 0;
+  const int64_t nr = j->matched != NULL ? rs->nchunks - j->rbase : 0;
   const int64_t nout = nl + nr;
   const int nc = j->ncols;
   int64_t *counts = NULL, *data_cap = NULL;
@@ -560,7 +561,7 @@ static tsr_status output(tsr__join *j, layout *L, tsr_frame **out) {
       int64_t sum = 0;
       const int rnc = rs->f->ncols;
       for (int64_t k = 0; k < n; k++) {
-        const tsr__colread *r = &rs->cr[c * rnc + col];
+        const tsr__colread *r = &rs->cr[(j->rbase + c) * rnc + col];
         int64_t row = (int64_t)(un[k] & 0xffffffffu);
         if (r->validity != NULL && !tsr__bit_get(r->validity, row))
           continue;
@@ -571,6 +572,11 @@ static tsr_status output(tsr__join *j, layout *L, tsr_frame **out) {
     }
     tsr_free(ctx, un);
     un = NULL;
+  }
+  if (j->shuffle && nr > 0) { /* each right chunk's unmatched rows are its owner's */
+    agreed = true;            /* (it agrees first) */
+    TSR__TRY_GOTO(status, tsr__join_dist_share_right(j, nl, nr, nc, counts, data_cap));
+    agreed = false;
   }
   TSR__TRY_GOTO(status, tsr__rows_create(ctx, nout, counts, counts, &rows));
   outnode *p;

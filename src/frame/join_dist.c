@@ -210,47 +210,74 @@ tsr_status tsr__join_dist_check(tsr__join *j) {
 
 /* ---- after the probe ------------------------------------------------------------------- */
 
+/* Collective: K numbers per chunk (rows[c * K, c * K + K) of n chunks,
+ * filled on chunk c's owner) all-gathered into rows on every rank.  Agrees
+ * first on `status`, this rank's so far. */
+static tsr_status share_owned(tsr_ctx *ctx, tsr_status status, int64_t n, int64_t K,
+                              int64_t *rows) {
+  tsr__dist *d = tsr__dist_get(ctx);
+  const int P = tsr__dist_size(d), me = tsr__dist_rank(d);
+  const size_t row = (size_t)K * sizeof *rows;
+  int64_t *send = NULL, *recv = NULL;
+  uint64_t *bytes = NULL;
+  if (status == TSR_OK)
+    status = tsr_calloc(ctx, (size_t)P + 1, sizeof *bytes, (void **)&bytes);
+  for (int64_t c = 0; c < n && status == TSR_OK; c++)
+    bytes[tsr__dist_chunk_owner(ctx, c, n)] += row;
+  if (status == TSR_OK)
+    status = tsr_alloc(ctx, bytes[me] + 8, (void **)&send);
+  if (status == TSR_OK)
+    status = tsr__alloc_array(ctx, (size_t)(n * K) + 1, sizeof *recv, "counts", (void **)&recv);
+  int64_t m = 0;
+  for (int64_t c = 0; c < n && status == TSR_OK; c++)
+    if (tsr__dist_chunk_owner(ctx, c, n) == me) {
+      memcpy(send + m, rows + c * K, row);
+      m += K;
+    }
+  status = tsr_ctx_agree(ctx, status);
+  if (status == TSR_OK)
+    status = tsr__dist_allgatherv(d, send, bytes[me], recv, bytes);
+  m = 0;
+  for (int p = 0; p < P && status == TSR_OK; p++)
+    for (int64_t c = 0; c < n; c++)
+      if (tsr__dist_chunk_owner(ctx, c, n) == p) {
+        memcpy(rows + c * K, recv + m, row);
+        m += K;
+      }
+  tsr_free(ctx, recv);
+  tsr_free(ctx, send);
+  tsr_free(ctx, bytes);
+  return status;
+}
+
 tsr_status tsr__join_dist_share(tsr__join *j) {
   if (!j->dist)
     return TSR_OK;
   tsr_ctx *ctx = j->ctx;
   tsr__dist *d = tsr__dist_get(ctx);
-  const int P = tsr__dist_size(d), me = tsr__dist_rank(d);
+  const int P = tsr__dist_size(d);
   const int64_t nl = j->side[0]->nchunks, K = 1 + j->ncols;
-  int64_t *send = NULL, *recv = NULL;
+  int64_t *rows = NULL;
   uint64_t *counts = NULL;
   uint8_t *bits = NULL, *all = NULL;
-  bool agreed = false;
-  tsr_status status;
-  /* Per left chunk, in chunk order by owner: npairs, then the string bytes
-   * of each output column (every rank can size every piece). */
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)P + 1, sizeof *counts, (void **)&counts));
-  for (int64_t c = 0; c < nl; c++)
-    counts[tsr__dist_chunk_owner(ctx, c, nl)] += (uint64_t)K * sizeof *send;
-  TSR__TRY_GOTO(status, tsr_alloc(ctx, counts[me] + 8, (void **)&send));
-  TSR__TRY_GOTO(
-      status, tsr__alloc_array(ctx, (size_t)(nl * K) + 1, sizeof *recv, "counts", (void **)&recv));
-  int64_t n = 0;
-  for (int64_t c = 0; c < nl; c++)
-    if (tsr__dist_chunk_owner(ctx, c, nl) == me) {
-      send[n++] = j->npairs[c];
-      memcpy(send + n, j->str_bytes + c * j->ncols, (size_t)j->ncols * sizeof *send);
-      n += j->ncols;
-    }
-  agreed = true;
-  TSR__TRY_GOTO(status, tsr_ctx_agree(ctx, TSR_OK));
-  TSR__TRY_GOTO(status, tsr__dist_allgatherv(d, send, counts[me], recv, counts));
-  n = 0;
-  for (int p = 0; p < P; p++)
-    for (int64_t c = 0; c < nl; c++)
-      if (tsr__dist_chunk_owner(ctx, c, nl) == p) {
-        j->npairs[c] = recv[n++];
-        memcpy(j->str_bytes + c * j->ncols, recv + n, (size_t)j->ncols * sizeof *recv);
-        n += j->ncols;
-      }
-  if (j->matched != NULL) { /* the right rows any rank matched, as bits */
+  /* Per left chunk: npairs, then the string bytes of each output column
+   * (every rank can size every piece). */
+  tsr_status status =
+      tsr__alloc_array(ctx, (size_t)(nl * K) + 1, sizeof *rows, "counts", (void **)&rows);
+  for (int64_t c = 0; c < nl && status == TSR_OK; c++) {
+    rows[c * K] = j->npairs[c];
+    memcpy(rows + c * K + 1, j->str_bytes + c * j->ncols, (size_t)j->ncols * sizeof *rows);
+  }
+  TSR__TRY_GOTO(status, share_owned(ctx, status, nl, K, rows));
+  for (int64_t c = 0; c < nl; c++) {
+    j->npairs[c] = rows[c * K];
+    memcpy(j->str_bytes + c * j->ncols, rows + c * K + 1, (size_t)j->ncols * sizeof *rows);
+  }
+  if (j->matched != NULL && !j->shuffle) { /* the right rows any rank matched, as bits */
     const int64_t R = j->side[1]->total, B = (R + 7) / 8;
-    status = tsr_calloc(ctx, (size_t)B + 1, 1, (void **)&bits);
+    status = tsr_calloc(ctx, (size_t)P + 1, sizeof *counts, (void **)&counts);
+    if (status == TSR_OK)
+      status = tsr_calloc(ctx, (size_t)B + 1, 1, (void **)&bits);
     if (status == TSR_OK)
       status = tsr__alloc_array(ctx, (size_t)B * (size_t)P + 1, 1, "matched rows", (void **)&all);
     status = tsr_ctx_agree(ctx, status);
@@ -265,15 +292,35 @@ tsr_status tsr__join_dist_share(tsr__join *j) {
       for (int64_t r = 0; r < R; r++)
         j->matched[r] |= (all[p * B + (r >> 3)] >> (r & 7)) & 1;
   }
-  status = TSR_OK;
 fail:
-  if (!agreed) /* as the other ranks, before their gather */
-    status = tsr_ctx_agree(ctx, status);
   tsr_free(ctx, all);
   tsr_free(ctx, bits);
-  tsr_free(ctx, recv);
-  tsr_free(ctx, send);
+  tsr_free(ctx, rows);
   tsr_free(ctx, counts);
+  return status;
+}
+
+tsr_status tsr__join_dist_share_right(tsr__join *j, int64_t nl, int64_t nr, int nc, int64_t *counts,
+                                      int64_t *data_cap) {
+  tsr_ctx *ctx = j->ctx;
+  const int64_t K = 1 + nc, nout = nl + nr;
+  int64_t *rows = NULL;
+  /* Per right chunk: its unmatched rows, then their string bytes in each
+   * output column. */
+  tsr_status status =
+      tsr__alloc_array(ctx, (size_t)(nr * K) + 1, sizeof *rows, "counts", (void **)&rows);
+  for (int64_t c = 0; c < nr && status == TSR_OK; c++) {
+    rows[c * K] = counts[nl + c];
+    for (int o = 0; o < nc; o++)
+      rows[c * K + 1 + o] = data_cap[(int64_t)o * nout + nl + c];
+  }
+  status = share_owned(ctx, status, nr, K, rows);
+  for (int64_t c = 0; c < nr && status == TSR_OK; c++) {
+    counts[nl + c] = rows[c * K];
+    for (int o = 0; o < nc; o++)
+      data_cap[(int64_t)o * nout + nl + c] = rows[c * K + 1 + o];
+  }
+  tsr_free(ctx, rows);
   return status;
 }
 

@@ -83,6 +83,8 @@ typedef struct tsr__join {
   uint64_t *tag;      /* hashed: the key (one word) or its hash (several) */
   tsr__jrow *rrows;   /* per right row (one cache line read per match) */
   uint8_t *matched;   /* right and full joins: right rows that matched */
+  int64_t rbase;      /* side[1]'s first chunk of the right as loaded (its unmatched rows): 0,
+                         or after the returned pieces of a shuffle join */
   /* per left chunk, from the probe */
   int64_t *npairs;
   uint32_t **lrow;    /* the left rows (in the chunk) */
@@ -172,8 +174,14 @@ tsr_status tsr__join_side_load(tsr__join *j, int side);
 /* Collective: TSR_EINVAL when the sides' dictionaries differ between ranks. */
 tsr_status tsr__join_dist_check(tsr__join *j);
 /* Collective, after the probe: every rank gets every left chunk's npairs
- * and str_bytes, and the right rows any rank matched. */
+ * and str_bytes, and (broadcast joins) the right rows any rank matched. */
 tsr_status tsr__join_dist_share(tsr__join *j);
+/* Collective, shuffle right and full joins: every rank gets the row counts
+ * (counts[nl + c]) and string bytes (data_cap[o * (nl + nr) + nl + c], nc
+ * output columns) of the unmatched rows of every right chunk c, which its
+ * owner alone knows. */
+tsr_status tsr__join_dist_share_right(tsr__join *j, int64_t nl, int64_t nr, int nc, int64_t *counts,
+                                      int64_t *data_cap);
 /* Collective: the output node's nout chunks (rows[c] rows each), each
  * gathered by its owner and all-gathered, as a frame over memory with the
  * layout's names, types and dictionaries (borrowed). */
@@ -185,15 +193,18 @@ void tsr__join_dist_free(tsr__join *j);
 /* join_shuffle.c: the shuffle join (docs/scaling.md 4.2).
  * tsr__join_dist_choose (collective, before the sides load): sets j->shuffle
  * from the context's broadcast join limit, or by volume; TSR_EINVAL when the
- * ranks chose differently.  Never for as-of, right or full joins.
+ * ranks chose differently.  Never for as-of joins.
  * tsr__join_shuffle (collective, after both sides loaded their own chunks
  * and probe_arrays): the left's keys and the right's needed columns go to
  * the rank owning their key's bucket, which joins them; per left row, the
  * match counts and the matched right rows' columns come back to the left
  * chunk's owner, which fills npairs, lrow, rref and str_bytes of its chunks
  * as one rank's probe would, with j->side[1] replaced by those returned
- * rows (chunk c * P + p: from rank p for left chunk c).  The output then
- * runs as in the broadcast join. */
+ * rows (chunk c * P + p: from rank p for left chunk c).  Right and full
+ * joins: per right row, whether it matched comes back to its chunk's owner,
+ * and j->side[1] goes on with the right's chunks as loaded (from chunk
+ * j->rbase = nl * P on; j->matched over them).  The output then runs as in
+ * the broadcast join. */
 tsr_status tsr__join_dist_choose(tsr__join *j);
 tsr_status tsr__join_shuffle(tsr__join *j);
 void tsr__join_shuffle_free(tsr__join *j);

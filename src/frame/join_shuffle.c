@@ -1,7 +1,7 @@
 /* join_shuffle.c — the shuffle join across MPI ranks (docs/frames.md,
  * "Joins"; docs/scaling.md 4.2), for a right side too large to give every
- * rank whole (join_dist.c's broadcast join).  Inner, left, semi and anti
- * joins; right, full and as-of joins broadcast.
+ * rank whole (join_dist.c's broadcast join).  Every kind; as-of joins
+ * broadcast.
  *
  * Both sides are loaded in the chunks this rank owns.  Every row's keys
  * hash (the same on every rank, and equal for equal keys whatever the two
@@ -21,7 +21,11 @@
  * right rows' result columns.  The owner walks its chunk's rows, each from
  * the rank it sent it to, and gets the one-rank probe's pairs: left rows of
  * its own chunk, right rows among the returned ones.  Output chunks and
- * their all-gather are the broadcast join's (join_dist.c).
+ * their all-gather are the broadcast join's (join_dist.c).  Right and full
+ * joins: the second exchange also returns to each right chunk's owner, per
+ * row it sent, whether it matched; the owner kept its chunks as loaded and
+ * outputs their unmatched rows (right_as_loaded), and the ranks all-gather
+ * those rows' counts (tsr__join_dist_share_right).
  *
  * The left's non-key columns never move before the output; the right's
  * rows move once.  Bytes: about (left keys + right needed) x (P-1)/P, plus
@@ -53,6 +57,7 @@ typedef struct tsr__jshuf {
   char *back;          /* the returned pieces (j->side[1]'s columns point here) */
   const char **counts; /* per left chunk x rank: the returned counts, or NULL */
   int cw;              /* bytes per count: 4, or 1 (semi, anti) */
+  tsr__sorter *right;  /* right and full joins: the right as loaded (j->side[1] reads it) */
 } tsr__jshuf;
 
 void tsr__join_shuffle_free(tsr__join *j) {
@@ -61,6 +66,7 @@ void tsr__join_shuffle_free(tsr__join *j) {
   tsr_free(j->ctx, j->sh->dest);
   tsr_free(j->ctx, j->sh->back);
   tsr_free(j->ctx, j->sh->counts);
+  tsr__sorter_destroy(&j->sh->right);
   tsr_free(j->ctx, j->sh);
   j->sh = NULL;
 }
@@ -109,7 +115,7 @@ tsr_status tsr__join_dist_choose(tsr__join *j) {
   if (!j->dist)
     return TSR_OK;
   memset(&tsr__join_last, 0, sizeof tsr__join_last);
-  if (j->asof || j->kind == TSR_JOIN_RIGHT || j->kind == TSR_JOIN_FULL)
+  if (j->asof)
     return TSR_OK;
   tsr_ctx *ctx = j->ctx;
   tsr__dist *d = tsr__dist_get(ctx);
@@ -134,9 +140,11 @@ tsr_status tsr__join_dist_choose(tsr__join *j) {
   tsr_free(ctx, cols);
   const double nl = (double)rows_est(j->side[0]->f), nr = (double)rows_est(j->side[1]->f);
   bool semi = j->kind == TSR_JOIN_SEMI || j->kind == TSR_JOIN_ANTI;
-  /* What comes back: a count per left row, and (about one match per left
-   * row) the right's result columns. */
-  double back = nl * (semi ? 1 : 4) + (nr > 0 ? rout / nr * nl : 0);
+  bool outer_right = j->kind == TSR_JOIN_RIGHT || j->kind == TSR_JOIN_FULL;
+  /* What comes back: a count per left row, (about one match per left row)
+   * the right's result columns, and for right and full joins whether each
+   * right row matched. */
+  double back = nl * (semi ? 1 : 4) + (nr > 0 ? rout / nr * nl : 0) + (outer_right ? nr : 0);
   int64_t limit = tsr_ctx_broadcast_join_limit(ctx);
   bool shuffle;
   if (limit >= 0)
@@ -445,6 +453,7 @@ static void bucket_free(tsr__join *b) {
   tsr_free(ctx, b->rref);
   tsr_free(ctx, b->npairs);
   tsr_free(ctx, b->str_bytes);
+  tsr_free(ctx, b->matched);
   tsr__sorter_destroy(&b->side[0]);
   tsr__sorter_destroy(&b->side[1]);
 }
@@ -504,6 +513,8 @@ fail:
     status = tsr_calloc(ctx, (size_t)nl + 1, sizeof *b->rref, (void **)&b->rref);
   if (status == TSR_OK)
     status = tsr_calloc(ctx, 1, sizeof *b->str_bytes, (void **)&b->str_bytes);
+  if (status == TSR_OK && (j->kind == TSR_JOIN_RIGHT || j->kind == TSR_JOIN_FULL))
+    status = tsr_calloc(ctx, (size_t)b->side[1]->total + 1, 1, (void **)&b->matched);
   TSR_TRY(tsr_ctx_agree(ctx, status));
   return tsr__join_probe(b);
 }
@@ -523,7 +534,8 @@ static tsr_status assemble_kernel(const tsr_kernel_call *call) {
   const int32_t *dest = sh->dest + j->side[0]->row_start[c];
   const char *const *cnt = sh->counts + c * P;
   const tsr_join_kind kind = j->kind;
-  const bool pairs = kind == TSR_JOIN_INNER || kind == TSR_JOIN_LEFT;
+  const bool pairs = kind != TSR_JOIN_SEMI && kind != TSR_JOIN_ANTI;
+  const bool outer = kind == TSR_JOIN_LEFT || kind == TSR_JOIN_FULL; /* unmatched left rows too */
   int64_t *pos = NULL;
   tsr_status status = TSR_OK;
   TSR_TRY(tsr_kernel_alloc(ctx, 2 * (size_t)P * sizeof *pos, (void **)&pos));
@@ -535,7 +547,7 @@ static tsr_status assemble_kernel(const tsr_kernel_call *call) {
                     "%s: rank %d returned no counts for left chunk %lld", j->fn, p, (long long)c);
     uint64_t k =
         sh->cw == 4 ? ((const uint32_t *)cnt[p])[pos[p]++] : ((const uint8_t *)cnt[p])[pos[p]++];
-    total += kind == TSR_JOIN_LEFT && k == 0 ? 1 : (int64_t)k;
+    total += outer && k == 0 ? 1 : (int64_t)k;
   }
   TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)total * sizeof(uint32_t) + 8, (void **)&j->lrow[c]));
   if (pairs)
@@ -555,7 +567,7 @@ static tsr_status assemble_kernel(const tsr_kernel_call *call) {
         lr[o++] = (uint32_t)i;
       continue;
     }
-    if (k == 0 && kind == TSR_JOIN_LEFT) {
+    if (k == 0 && outer) {
       lr[o] = (uint32_t)i;
       rr[o++] = TSR__JOIN_NONE;
     }
@@ -598,15 +610,56 @@ static void group_rows(const tsr__sorter *s, int64_t c, const int32_t *dest, int
     ref[fill[dest[i]]++] = (uint64_t)c << 32 | (uint64_t)i;
 }
 
+/* Right and full joins, after the return: the right's chunks as loaded
+ * join j->side[1] (the returned pieces) from chunk j->rbase = nl * P on,
+ * and j->matched marks their rows that matched, each row's flag taken from
+ * the rank it went to (rdest) in row order. */
+static tsr_status right_as_loaded(tsr__join *j, const uint8_t *const *flags, const int32_t *rdest) {
+  tsr_ctx *ctx = j->ctx;
+  tsr__sorter *rs = j->side[1];
+  const tsr__sorter *o = j->sh->right;
+  const int P = tsr__dist_size(tsr__dist_get(ctx)), nc = rs->f->ncols;
+  const int64_t base = rs->nchunks - o->nchunks;
+  j->rbase = base;
+  for (int64_t c = 0; c < o->nchunks; c++) {
+    rs->rows[base + c] = o->rows[c];
+    memcpy(&rs->cr[(base + c) * nc], &o->cr[c * nc], (size_t)nc * sizeof *rs->cr);
+  }
+  sorter_starts(rs);
+  tsr_free(ctx, j->matched);
+  j->matched = NULL;
+  int64_t *at = NULL;
+  TSR_TRY(tsr_calloc(ctx, (size_t)rs->total + 1, 1, (void **)&j->matched));
+  TSR_TRY(tsr_calloc(ctx, (size_t)P + 1, sizeof *at, (void **)&at));
+  tsr_status status = TSR_OK;
+  for (int64_t c = 0; c < o->nchunks && status == TSR_OK; c++) {
+    const int32_t *dest = rdest + o->row_start[c];
+    uint8_t *m = j->matched + rs->row_start[base + c];
+    memset(at, 0, (size_t)P * sizeof *at);
+    for (int64_t i = 0; i < o->rows[c]; i++) {
+      const uint8_t *f = flags[c * P + dest[i]];
+      if (f == NULL) {
+        status = tsr_error_set(TSR_EMPI, "%s: rank %d returned no matches for right chunk %lld",
+                               j->fn, dest[i], (long long)c);
+        break;
+      }
+      m[i] = f[at[dest[i]]++];
+    }
+  }
+  tsr_free(ctx, at);
+  return status;
+}
+
 tsr_status tsr__join_shuffle(tsr__join *j) {
   tsr_ctx *ctx = j->ctx;
   tsr__dist *d = tsr__dist_get(ctx);
   const int P = tsr__dist_size(d), me = tsr__dist_rank(d);
   const tsr_join_kind kind = j->kind;
-  const bool pairs = kind == TSR_JOIN_INNER || kind == TSR_JOIN_LEFT;
-  const int64_t nl = j->side[0]->nchunks;
+  const bool pairs = kind != TSR_JOIN_SEMI && kind != TSR_JOIN_ANTI;
+  const bool outer_right = kind == TSR_JOIN_RIGHT || kind == TSR_JOIN_FULL;
+  const int64_t nl = j->side[0]->nchunks, nr = j->side[1]->nchunks;
   tsr_frame *rf = j->side[1]->f, *frames[2] = {j->side[0]->f, rf};
-  const int64_t nch[2] = {nl, j->side[1]->nchunks};
+  const int64_t nch[2] = {nl, nr};
   int32_t *rdest = NULL;
   uint64_t *dh[2][64];
   int *cols[2] = {NULL, NULL}, ncols[2] = {0, 0};
@@ -688,7 +741,12 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
   }
   for (int p = 0; p < P; p++)
     sent += p == me ? 0 : scount[p];
-  /* The right side as loaded is no longer needed. */
+  /* The right side as loaded is no longer needed, but for the unmatched
+   * rows of right and full joins. */
+  if (outer_right) {
+    sh->right = j->side[1];
+    j->side[1] = NULL;
+  }
   tsr__sorter_destroy(&j->side[1]);
   talked = true;
   status = tsr_ctx_agree(ctx, status);
@@ -768,6 +826,23 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
       for (int i = 0; i < nrout; i++)
         at[q] += wire_pack(b.side[1], rout[i], refs, np, send + at[q]);
     }
+    /* Right and full joins: to each right chunk's owner, per row it sent
+     * here, whether it matched. */
+    for (int64_t c = 0; c < nr && outer_right; c++) {
+      const uint64_t n = (uint64_t)b.side[1]->rows[c];
+      if (n == 0)
+        continue;
+      const int q = tsr__dist_chunk_owner(ctx, c, nr);
+      if (pass == 1) {
+        hdr h = {3, c, (int64_t)n, 0};
+        memcpy(send + at[q], &h, sizeof h);
+        memcpy(send + at[q] + sizeof h, b.matched + b.side[1]->row_start[c], n);
+        memset(send + at[q] + sizeof h + n, 0, A8(n) - n);
+        at[q] += sizeof h + A8(n);
+      } else {
+        scount[q] += sizeof(hdr) + A8(n);
+      }
+    }
   }
   for (int p = 0; p < P; p++)
     returned += p == me ? 0 : scount[p];
@@ -790,12 +865,16 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
     TSR__TRY_GOTO(status, tsr__dist_alltoallv(d, send, soff, scount, sh->back, rcount));
     tsr_free(ctx, send);
     send = NULL;
-    /* The returned right rows as the right side: chunk c * P + p. */
+    /* The returned right rows as the right side: chunk c * P + p; right
+     * and full joins: then the right's chunks as loaded. */
     tsr__sorter *rs = NULL;
-    status = piece_sorter(ctx, rf, j->fn, nl * P, &rs);
+    const uint8_t **flags = NULL; /* per right chunk x rank: whether each row matched */
+    status = piece_sorter(ctx, rf, j->fn, nl * P + (outer_right ? nr : 0), &rs);
     j->side[1] = rs;
     if (status == TSR_OK)
       status = tsr_calloc(ctx, (size_t)(nl * P) + 1, sizeof *sh->counts, (void **)&sh->counts);
+    if (status == TSR_OK && outer_right)
+      status = tsr_calloc(ctx, (size_t)(nr * P) + 1, sizeof *flags, (void **)&flags);
     uint64_t pos = 0;
     for (int p = 0; p < P && status == TSR_OK; p++) {
       const uint64_t end = pos + rcount[p];
@@ -803,6 +882,11 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
         hdr h;
         memcpy(&h, sh->back + pos, sizeof h);
         pos += sizeof h;
+        if (h.side == 3) {
+          flags[h.chunk * P + p] = (const uint8_t *)sh->back + pos;
+          pos += A8((uint64_t)h.rows);
+          continue;
+        }
         const int64_t ch = h.chunk * P + p;
         sh->counts[ch] = sh->back + pos;
         pos += A8((uint64_t)h.rows * (uint64_t)sh->cw);
@@ -812,8 +896,11 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
                            &rs->cr[ch * rf->ncols + rout[i]]);
       }
     }
-    if (status == TSR_OK)
+    if (status == TSR_OK && outer_right)
+      status = right_as_loaded(j, flags, rdest);
+    else if (status == TSR_OK)
       sorter_starts(rs);
+    tsr_free(ctx, flags);
   }
   /* Each left chunk's owner: the one-rank probe's pairs. */
   t[4] = tsr__now();

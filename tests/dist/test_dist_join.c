@@ -207,10 +207,9 @@ static void check_join(sides *s, tsr_join_kind kind, int nk) {
   if (sd == TSR_OK) {
     same_on_every_rank(assert_bitwise(jl, jd));
     check_sent(before, s->d[0]);
-    /* Forced to shuffle: the kinds the shuffle does, shuffled. */
-    bool shuffles = kind != TSR_JOIN_RIGHT && kind != TSR_JOIN_FULL;
+    /* Forced to shuffle: every kind shuffled. */
     if (nranks > 1 && tsr_ctx_broadcast_join_limit(dist_ctx) == 0)
-      assert_int_equal(tsr__join_last.shuffle, shuffles);
+      assert_true(tsr__join_last.shuffle);
   }
   tsr_frame_destroy(&jd);
   tsr_frame_destroy(&jl);
@@ -357,16 +356,17 @@ static void test_dist_join__one_rank_fails(void **state) {
 
 /* ---- the shuffle join ------------------------------------------------------------------ */
 
-/* The cases above again with the broadcast limit 0: inner, left, semi and
- * anti joins shuffle (right and full joins still broadcast: key_types' full
- * join checks it), and must give one rank's result bitwise all the same. */
+/* The cases above again with the broadcast limit 0: every kind shuffles
+ * (right and full joins send each right row's match back to its chunk's
+ * owner, which outputs the unmatched ones) and must give one rank's result
+ * bitwise all the same. */
 static void test_dist_join__shuffle_cases(void **state) {
   assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, 0));
-  const tsr_join_kind shuffled[4] = {TSR_JOIN_INNER, TSR_JOIN_LEFT, TSR_JOIN_SEMI, TSR_JOIN_ANTI};
+  const tsr_join_kind *shuffled = kinds;
   const tsr_type sd[2] = {{TSR_COL_STRING, 0}, {TSR_COL_DICT, 0}};
   sides s; /* string and dictionary keys, long strings, different dictionaries */
   sides_make(&s, 2, sd, sd, 500, 250, 0, false, 21);
-  for (int k = 0; k < 4; k++)
+  for (int k = 0; k < 6; k++)
     check_join(&s, shuffled[k], 2);
   sides_free(&s);
   test_dist_join__key_types(state); /* mixed widths, signedness, -0.0, NaN, several keys */
@@ -375,7 +375,8 @@ static void test_dist_join__shuffle_cases(void **state) {
   for (int i = 0; i < 4; i++) { /* empty sides; a rank owning no left chunk */
     sides_make(&s, 1, t, t, shapes[i][0], shapes[i][1], shapes[i][2], false, 141 + (uint64_t)i);
     check_join(&s, shuffled[i], 1);
-    check_join(&s, shuffled[(i + 1) % 4], 1);
+    check_join(&s, shuffled[(i + 1) % 6], 1);
+    check_join(&s, shuffled[(i + 2) % 6], 1);
     sides_free(&s);
   }
   /* Float and dictionary keys together, many duplicates on both sides. */
@@ -395,6 +396,7 @@ static void test_dist_join__shuffle_cases(void **state) {
     check_join(&s, both ? TSR_JOIN_LEFT : TSR_JOIN_INNER, 1);
     assert_ok(tsr_ctx_set_owner_block(dist_ctx, 1));
     check_join(&s, both ? TSR_JOIN_ANTI : TSR_JOIN_LEFT, 1);
+    check_join(&s, both ? TSR_JOIN_FULL : TSR_JOIN_RIGHT, 1);
     assert_ok(tsr_ctx_set_owner_block(dist_ctx, 0));
     sides_free(&s);
   }
@@ -456,33 +458,36 @@ static void test_dist_join__shuffle_fails(void **state) {
   sides_make(&s, 1, t, t, 600, 600, 0, false, 181);
   assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, 0));
   const char *on[1] = {"k0"};
-  tsr_memory_stats m;
-  assert_ok(tsr_ctx_memory_stats(dist_ctx, &m));
-  int failed = 0, in_shuffle = 0;
-  tsr_status st = TSR_ENOMEM;
-  double extra = 8 << 10; /* bytes over what the last rank holds: 8 KiB, then 25 % more each time */
-  for (int step = 1; step <= 60 && st != TSR_OK; step++, extra *= 1.25) {
-    if (rank == nranks - 1)
-      assert_ok(tsr_ctx_set_memory_limit(dist_ctx, m.current_bytes + (uint64_t)extra));
-    tsr_frame *jd = NULL;
-    st = tsr_frame_join(s.d[0], s.d[1], TSR_JOIN_LEFT, 1, on, NULL, NULL, &jd);
-    same_on_every_rank((uint64_t)st);
-    if (st != TSR_OK) {
-      assert_int_equal(st, TSR_ENOMEM);
-      assert_null(jd);
-      char want[32];
-      snprintf(want, sizeof want, "rank %d: ", nranks - 1);
-      assert_non_null(strstr(tsr_last_error(), want));
-      failed++;
-      in_shuffle += tsr__join_last.shuffle;
+  for (int full = 0; full < 2; full++) { /* a left join, then a full join (its own steps) */
+    tsr_memory_stats m;
+    assert_ok(tsr_ctx_memory_stats(dist_ctx, &m));
+    int failed = 0, in_shuffle = 0;
+    tsr_status st = TSR_ENOMEM;
+    double extra = 8 << 10; /* bytes over what the last rank holds: 8 KiB, then 25 % more */
+    for (int step = 1; step <= 60 && st != TSR_OK; step++, extra *= 1.25) {
+      if (rank == nranks - 1)
+        assert_ok(tsr_ctx_set_memory_limit(dist_ctx, m.current_bytes + (uint64_t)extra));
+      tsr_frame *jd = NULL;
+      st = tsr_frame_join(s.d[0], s.d[1], full ? TSR_JOIN_FULL : TSR_JOIN_LEFT, 1, on, NULL, NULL,
+                          &jd);
+      same_on_every_rank((uint64_t)st);
+      if (st != TSR_OK) {
+        assert_int_equal(st, TSR_ENOMEM);
+        assert_null(jd);
+        char want[32];
+        snprintf(want, sizeof want, "rank %d: ", nranks - 1);
+        assert_non_null(strstr(tsr_last_error(), want));
+        failed++;
+        in_shuffle += tsr__join_last.shuffle;
+      }
+      tsr_frame_destroy(&jd);
     }
-    tsr_frame_destroy(&jd);
+    assert_int_equal(st, TSR_OK);
+    assert_true(failed > 0);
+    assert_true(in_shuffle > 0); /* some failed after the shuffle began */
+    if (rank == nranks - 1)
+      assert_ok(tsr_ctx_set_memory_limit(dist_ctx, 0));
   }
-  assert_int_equal(st, TSR_OK);
-  assert_true(failed > 0);
-  assert_true(in_shuffle > 0); /* some failed after the shuffle began */
-  if (rank == nranks - 1)
-    assert_ok(tsr_ctx_set_memory_limit(dist_ctx, 0));
   check_join(&s, TSR_JOIN_SEMI, 1); /* and the context still works */
   assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, TSR_BROADCAST_JOIN_AUTO));
   sides_free(&s);
