@@ -803,17 +803,23 @@ tsr_status tsr_frame_join_asof(tsr_frame *left, tsr_frame *right, const char *le
   STEP(make_layout(&j, o->suffix_left ? o->suffix_left : "_x",
                    o->suffix_right ? o->suffix_right : "_y", &L));
   STEP(tsr__join_dist_check(&j));
+  STEP(tsr__join_dist_choose(&j));
   for (int s = 0; s < 2; s++) {
     STEP(tsr__join_side_load(&j, s));
     STEP(check_rows(&j));
   }
-  STEP(tsr__join_keys_prepare(&j));
-  STEP(tsr__join_keys_encode(&j));
-  if (j.nkeys > 0)
-    STEP(tsr__join_build(&j));
-  STEP(tsr__join_asof_prepare(&j));
-  STEP(probe_arrays(&j));
-  STEP(tsr__join_asof_probe(&j));
+  if (j.shuffle) { /* by keys' hash, or on value ranges (join_shuffle.c) */
+    STEP(probe_arrays(&j));
+    STEP(tsr__join_shuffle(&j));
+  } else {
+    STEP(tsr__join_keys_prepare(&j));
+    STEP(tsr__join_keys_encode(&j));
+    if (j.nkeys > 0)
+      STEP(tsr__join_build(&j));
+    STEP(tsr__join_asof_prepare(&j));
+    STEP(probe_arrays(&j));
+    STEP(tsr__join_asof_probe(&j));
+  }
   STEP(tsr__join_dist_share(&j));
   STEP(output(&j, &L, out));
 fail:

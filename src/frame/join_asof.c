@@ -34,76 +34,77 @@ static int ent_cmp(const void *a, const void *b) {
   return x->row < y->row ? -1 : x->row > y->row;
 }
 
+void tsr__join_on_words(tsr_type t, const tsr__colread *r, uint64_t *w, uint8_t *ok) {
+  const int64_t n = r->rows;
+  memset(ok, 1, (size_t)n);
+#define SIGNED(T)                            \
+  {                                          \
+    const T *v = r->values;                  \
+    for (int64_t i = 0; i < n; i++)          \
+      w[i] = (uint64_t)(int64_t)v[i] ^ SIGN; \
+    break;                                   \
+  }
+#define UNSIGNED(T)                 \
+  {                                 \
+    const T *v = r->values;         \
+    for (int64_t i = 0; i < n; i++) \
+      w[i] = v[i];                  \
+    break;                          \
+  }
+#define FLOAT(T)                       \
+  {                                    \
+    const T *v = r->values;            \
+    for (int64_t i = 0; i < n; i++) {  \
+      double d = (double)v[i];         \
+      uint64_t b;                      \
+      d = d == 0 ? 0.0 : d;            \
+      memcpy(&b, &d, sizeof b);        \
+      w[i] = b & SIGN ? ~b : b | SIGN; \
+      ok[i] = d == d;                  \
+    }                                  \
+    break;                             \
+  }
+  switch (t.id) {
+  case TSR_COL_INT8:
+    SIGNED(int8_t)
+  case TSR_COL_INT16:
+    SIGNED(int16_t)
+  case TSR_COL_INT32:
+  case TSR_COL_DATE:
+    SIGNED(int32_t)
+  case TSR_COL_INT64:
+  case TSR_COL_TIMESTAMP:
+    SIGNED(int64_t)
+  case TSR_COL_UINT8:
+    UNSIGNED(uint8_t)
+  case TSR_COL_UINT16:
+    UNSIGNED(uint16_t)
+  case TSR_COL_UINT32:
+    UNSIGNED(uint32_t)
+  case TSR_COL_UINT64:
+    UNSIGNED(uint64_t)
+  case TSR_COL_FLOAT32:
+    FLOAT(float)
+  case TSR_COL_FLOAT64:
+    FLOAT(double)
+  default:
+    break;
+  }
+#undef SIGNED
+#undef UNSIGNED
+#undef FLOAT
+  if (r->validity != NULL)
+    for (int64_t i = 0; i < n; i++)
+      ok[i] &= (uint8_t)tsr__bit_get(r->validity, i);
+}
+
 /* The on values of one side into onw / onok (by global row). */
 static void encode_on(tsr__join *j, int side) {
   const tsr__sorter *s = j->side[side];
   const tsr_type t = s->f->cols[j->on[side]].type;
-  for (int64_t c = 0; c < s->nchunks; c++) {
-    const tsr__colread *r = &s->cr[c * s->f->ncols + j->on[side]];
-    uint64_t *w = j->onw[side] + s->row_start[c];
-    uint8_t *ok = j->onok[side] + s->row_start[c];
-    const int64_t n = r->rows;
-    memset(ok, 1, (size_t)n);
-#define SIGNED(T)                                  \
-  {                                                \
-    const T *v = r->values;                        \
-    for (int64_t i = 0; i < n; i++)                \
-      w[i] = (uint64_t)(int64_t)v[i] ^ SIGN;       \
-    break;                                         \
-  }
-#define UNSIGNED(T)                                \
-  {                                                \
-    const T *v = r->values;                        \
-    for (int64_t i = 0; i < n; i++)                \
-      w[i] = v[i];                                 \
-    break;                                         \
-  }
-#define FLOAT(T)                                   \
-  {                                                \
-    const T *v = r->values;                        \
-    for (int64_t i = 0; i < n; i++) {              \
-      double d = (double)v[i];                     \
-      uint64_t b;                                  \
-      d = d == 0 ? 0.0 : d;                        \
-      memcpy(&b, &d, sizeof b);                    \
-      w[i] = b & SIGN ? ~b : b | SIGN;             \
-      ok[i] = d == d;                              \
-    }                                              \
-    break;                                         \
-  }
-    switch (t.id) {
-    case TSR_COL_INT8:
-      SIGNED(int8_t)
-    case TSR_COL_INT16:
-      SIGNED(int16_t)
-    case TSR_COL_INT32:
-    case TSR_COL_DATE:
-      SIGNED(int32_t)
-    case TSR_COL_INT64:
-    case TSR_COL_TIMESTAMP:
-      SIGNED(int64_t)
-    case TSR_COL_UINT8:
-      UNSIGNED(uint8_t)
-    case TSR_COL_UINT16:
-      UNSIGNED(uint16_t)
-    case TSR_COL_UINT32:
-      UNSIGNED(uint32_t)
-    case TSR_COL_UINT64:
-      UNSIGNED(uint64_t)
-    case TSR_COL_FLOAT32:
-      FLOAT(float)
-    case TSR_COL_FLOAT64:
-      FLOAT(double)
-    default:
-      break;
-    }
-#undef SIGNED
-#undef UNSIGNED
-#undef FLOAT
-    if (r->validity != NULL)
-      for (int64_t i = 0; i < n; i++)
-        ok[i] &= (uint8_t)tsr__bit_get(r->validity, i);
-  }
+  for (int64_t c = 0; c < s->nchunks; c++)
+    tsr__join_on_words(t, &s->cr[c * s->f->ncols + j->on[side]], j->onw[side] + s->row_start[c],
+                       j->onok[side] + s->row_start[c]);
 }
 
 /* The on value of word w back as a long double (for the tolerance). */

@@ -160,6 +160,9 @@ tsr_status tsr__join_str_bytes(tsr__join *j, int64_t c, int64_t cnt, const uint3
  * rows sorted by (group, on, row); then its probe (a task per left chunk)
  * into npairs, lrow, rref and str_bytes, one result row per left row. */
 tsr_status tsr__join_asof_prepare(tsr__join *j);
+/* The on values of column chunk r of type t as order-preserving words w
+ * (r->rows of them); ok[i]: row i can match (not null, nor NaN). */
+void tsr__join_on_words(tsr_type t, const tsr__colread *r, uint64_t *w, uint8_t *ok);
 tsr_status tsr__join_asof_probe(tsr__join *j);
 void tsr__join_asof_free(tsr__join *j);
 
@@ -193,7 +196,7 @@ void tsr__join_dist_free(tsr__join *j);
 /* join_shuffle.c: the shuffle join (docs/scaling.md 4.2).
  * tsr__join_dist_choose (collective, before the sides load): sets j->shuffle
  * from the context's broadcast join limit, or by volume; TSR_EINVAL when the
- * ranks chose differently.  Never for as-of joins.
+ * ranks chose differently.
  * tsr__join_shuffle (collective, after both sides loaded their own chunks
  * and probe_arrays): the left's keys and the right's needed columns go to
  * the rank owning their key's bucket, which joins them; per left row, the
@@ -203,8 +206,9 @@ void tsr__join_dist_free(tsr__join *j);
  * rows (chunk c * P + p: from rank p for left chunk c).  Right and full
  * joins: per right row, whether it matched comes back to its chunk's owner,
  * and j->side[1] goes on with the right's chunks as loaded (from chunk
- * j->rbase = nl * P on; j->matched over them).  The output then runs as in
- * the broadcast join. */
+ * j->rbase = nl * P on; j->matched over them).  As-of joins without by
+ * keys go by on value ranges instead of key hashes.  The output then runs
+ * as in the broadcast join. */
 tsr_status tsr__join_dist_choose(tsr__join *j);
 tsr_status tsr__join_shuffle(tsr__join *j);
 void tsr__join_shuffle_free(tsr__join *j);

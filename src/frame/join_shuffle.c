@@ -1,7 +1,7 @@
 /* join_shuffle.c — the shuffle join across MPI ranks (docs/frames.md,
  * "Joins"; docs/scaling.md 4.2), for a right side too large to give every
- * rank whole (join_dist.c's broadcast join).  Every kind; as-of joins
- * broadcast.
+ * rank whole (join_dist.c's broadcast join).  Every kind, as-of joins too:
+ * with by keys by their hash, without by on value ranges (range_routes).
  *
  * Both sides are loaded in the chunks this rank owns.  Every row's keys
  * hash (the same on every rank, and equal for equal keys whatever the two
@@ -73,8 +73,9 @@ void tsr__join_shuffle_free(tsr__join *j) {
 
 /* ---- which columns travel ------------------------------------------------------------- */
 
-/* Side s's columns that travel (distinct, ascending): the keys, and for the
- * right side the columns the result takes from it. */
+/* Side s's columns that travel (distinct, ascending): the keys (as-of: the
+ * by keys and the on column), and for the right side the columns the
+ * result takes from it. */
 static int shipped_cols(const tsr__join *j, int s, const tsr_frame *f, int *cols) {
   const int nc = f->ncols;
   int n = 0;
@@ -82,6 +83,7 @@ static int shipped_cols(const tsr__join *j, int s, const tsr_frame *f, int *cols
     bool need = false;
     for (int k = 0; k < j->nkeys; k++)
       need |= j->keys[k].col[s] == i;
+    need |= j->asof && j->on[s] == i;
     for (int o = 0; o < j->ncols && s == 1; o++)
       need |= j->src_side[o] == 1 && j->src_col[o] == i;
     if (need)
@@ -115,8 +117,6 @@ tsr_status tsr__join_dist_choose(tsr__join *j) {
   if (!j->dist)
     return TSR_OK;
   memset(&tsr__join_last, 0, sizeof tsr__join_last);
-  if (j->asof)
-    return TSR_OK;
   tsr_ctx *ctx = j->ctx;
   tsr__dist *d = tsr__dist_get(ctx);
   TSR_CHECK(d != NULL, TSR_EMPI, "%s: MPI is not available", j->fn);
@@ -454,6 +454,7 @@ static void bucket_free(tsr__join *b) {
   tsr_free(ctx, b->npairs);
   tsr_free(ctx, b->str_bytes);
   tsr_free(ctx, b->matched);
+  tsr__join_asof_free(b);
   tsr__sorter_destroy(&b->side[0]);
   tsr__sorter_destroy(&b->side[1]);
 }
@@ -471,6 +472,11 @@ static tsr_status bucket_join(tsr__join *j, tsr_frame *const *f, const int64_t *
   b->kind = j->kind;
   b->dist = true; /* every rank runs every task, on what it holds */
   b->nkeys = j->nkeys;
+  b->asof = j->asof;
+  b->on[0] = j->on[0];
+  b->on[1] = j->on[1];
+  b->has_tol = j->has_tol;
+  b->tol = j->tol;
   int *cols[2] = {NULL, NULL}, ncols[2] = {0, 0};
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)j->nkeys + 1, sizeof *b->keys, (void **)&b->keys));
   for (int k = 0; k < j->nkeys; k++) {
@@ -503,7 +509,9 @@ fail:
   if (status != TSR_OK)
     return status;
   TSR_TRY(tsr__join_keys_encode(b));
-  status = tsr__join_build(b);
+  status = b->nkeys > 0 || !b->asof ? tsr__join_build(b) : TSR_OK;
+  if (status == TSR_OK && b->asof)
+    status = tsr__join_asof_prepare(b);
   const int64_t nl = b->side[0]->nchunks;
   if (status == TSR_OK)
     status = tsr_calloc(ctx, (size_t)nl + 1, sizeof *b->npairs, (void **)&b->npairs);
@@ -516,7 +524,7 @@ fail:
   if (status == TSR_OK && (j->kind == TSR_JOIN_RIGHT || j->kind == TSR_JOIN_FULL))
     status = tsr_calloc(ctx, (size_t)b->side[1]->total + 1, 1, (void **)&b->matched);
   TSR_TRY(tsr_ctx_agree(ctx, status));
-  return tsr__join_probe(b);
+  return b->asof ? tsr__join_asof_probe(b) : tsr__join_probe(b);
 }
 
 /* ---- assembling the one-rank pairs --------------------------------------------------------- */
@@ -610,6 +618,113 @@ static void group_rows(const tsr__sorter *s, int64_t c, const int32_t *dest, int
     ref[fill[dest[i]]++] = (uint64_t)c << 32 | (uint64_t)i;
 }
 
+/* ---- as-of joins without by keys: on value ranges ------------------------------------------ */
+
+static int u64_cmp(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+#define OVERSAMPLE 64
+
+/* The range (rank) of on word w: the splitters at or below it. */
+static int32_t range_of(const uint64_t *split, int P, uint64_t w) {
+  int lo = 0, hi = P - 1;
+  while (lo < hi) {
+    int mid = (lo + hi) / 2;
+    if (split[mid] <= w)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* Collective (agrees first on this rank's status): the destination of
+ * every row of both sides (dest[s], by global row of the chunks this rank
+ * owns) for an as-of join without by keys.  Rows go by their on value to P
+ * ranges cut by P - 1 splitters from a regular sample of the right's on
+ * values (P a rank, from 64 P taken at even steps); a row that cannot match
+ * (null or NaN on) stays here.
+ * Each splitter is a right row's value, so a left row in range k > 0 has a
+ * right row at or below it in its own range: the right row it takes (the
+ * largest value at or below its own, the last in right row order among
+ * equals, which all share a range) is always in its range. */
+static tsr_status range_routes(tsr__join *j, tsr_status status, int32_t *const *dest) {
+  tsr_ctx *ctx = j->ctx;
+  tsr__dist *d = tsr__dist_get(ctx);
+  const int P = tsr__dist_size(d), me = tsr__dist_rank(d);
+  const tsr__sorter *rs = j->side[1];
+  int64_t most = rs->total > 1 ? rs->total : 1; /* scratch rows: the right's, or a chunk's */
+  for (int64_t c = 0; c < j->side[0]->nchunks; c++)
+    most = j->side[0]->rows[c] > most ? j->side[0]->rows[c] : most;
+  uint64_t *w = NULL, *sample = NULL, *all = NULL, *split = NULL, *counts = NULL;
+  uint8_t *ok = NULL;
+  const struct {
+    void *at;
+    size_t n, size;
+  } arrays[] = {{&w, (size_t)most, sizeof *w},        {&ok, (size_t)most, 1},
+                {&sample, (size_t)P, sizeof *sample}, {&all, (size_t)P * (size_t)P, sizeof *all},
+                {&split, (size_t)P, sizeof *split},   {&counts, (size_t)P, sizeof *counts}};
+  for (size_t a = 0; a < sizeof arrays / sizeof *arrays && status == TSR_OK; a++)
+    status = tsr_calloc(ctx, arrays[a].n + 1, arrays[a].size, (void **)arrays[a].at);
+  /* The sample: P of this rank's valid right values, regularly spaced
+   * among OVERSAMPLE x P of them taken at even steps. */
+  const tsr_type rt = rs->f->cols[j->on[1]].type, lt = j->side[0]->f->cols[j->on[0]].type;
+  int64_t nv = 0;
+  for (int64_t c = 0; c < rs->nchunks && status == TSR_OK; c++) {
+    if (rs->rows[c] == 0)
+      continue;
+    uint64_t *cw = w + nv;
+    tsr__join_on_words(rt, &rs->cr[c * rs->f->ncols + j->on[1]], cw, ok);
+    int64_t m = 0;
+    for (int64_t i = 0; i < rs->rows[c]; i++)
+      if (ok[i])
+        cw[m++] = cw[i];
+    nv += m;
+  }
+  status = tsr_ctx_agree(ctx, status);
+  uint64_t ns = 0, M = 0;
+  if (status == TSR_OK) { /* every (nv / OVERSAMPLE P)-th value, sorted */
+    int64_t step = nv / (OVERSAMPLE * P) > 1 ? nv / (OVERSAMPLE * P) : 1, m = 0;
+    for (int64_t i = 0; i < nv; i += step)
+      w[m++] = w[i];
+    qsort(w, (size_t)m, sizeof *w, u64_cmp);
+    for (int k = 0; k < P && m > 0; k++)
+      sample[ns++] = w[(int64_t)k * m / P];
+    status = tsr__dist_gather_counts(d, ns * sizeof *sample, counts);
+  }
+  if (status == TSR_OK)
+    status = tsr__dist_allgatherv(d, sample, ns * sizeof *sample, all, counts);
+  for (int p = 0; p < P && status == TSR_OK; p++)
+    M += counts[p] / sizeof *all;
+  if (status == TSR_OK) {
+    qsort(all, (size_t)M, sizeof *all, u64_cmp);
+    for (int k = 1; k < P && M > 0; k++)
+      split[k - 1] = all[(uint64_t)k * M / (uint64_t)P];
+  }
+  /* No right row anywhere: nothing matches, every row stays here. */
+  for (int s = 0; s < 2 && status == TSR_OK; s++) {
+    const tsr__sorter *so = j->side[s];
+    for (int64_t c = 0; c < so->nchunks; c++) {
+      const int64_t n = so->rows[c];
+      if (n == 0)
+        continue;
+      int32_t *dst = dest[s] + so->row_start[c];
+      tsr__join_on_words(s ? rt : lt, &so->cr[c * so->f->ncols + j->on[s]], w, ok);
+      for (int64_t i = 0; i < n; i++)
+        dst[i] = ok[i] && M > 0 ? range_of(split, P, w[i]) : me;
+    }
+  }
+  tsr_free(ctx, w);
+  tsr_free(ctx, ok);
+  tsr_free(ctx, sample);
+  tsr_free(ctx, all);
+  tsr_free(ctx, split);
+  tsr_free(ctx, counts);
+  return status;
+}
+
 /* Right and full joins, after the return: the right's chunks as loaded
  * join j->side[1] (the returned pieces) from chunk j->rbase = nl * P on,
  * and j->matched marks their rows that matched, each row's flag taken from
@@ -658,6 +773,7 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
   const bool pairs = kind != TSR_JOIN_SEMI && kind != TSR_JOIN_ANTI;
   const bool outer_right = kind == TSR_JOIN_RIGHT || kind == TSR_JOIN_FULL;
   const int64_t nl = j->side[0]->nchunks, nr = j->side[1]->nchunks;
+  const bool ranges = j->asof && j->nkeys == 0; /* as-of without by keys: range_routes */
   tsr_frame *rf = j->side[1]->f, *frames[2] = {j->side[0]->f, rf};
   const int64_t nch[2] = {nl, nr};
   int32_t *rdest = NULL;
@@ -693,9 +809,15 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
                   tsr_calloc(ctx, (size_t)so->f->ncols + 1, sizeof *cols[s], (void **)&cols[s]));
     ncols[s] = shipped_cols(j, s, so->f, cols[s]);
     for (int64_t c = 0; c < so->nchunks; c++) {
-      route_chunk(j, s, c, dh[s], P, me, dest[s] + so->row_start[c]);
+      if (!ranges)
+        route_chunk(j, s, c, dh[s], P, me, dest[s] + so->row_start[c]);
       most = so->rows[c] > most ? so->rows[c] : most;
     }
+  }
+  if (ranges) { /* collective: every rank agrees first */
+    talked = true;
+    TSR__TRY_GOTO(status, range_routes(j, TSR_OK, dest));
+    talked = false;
   }
   /* Piece sizes per destination, then the pieces. */
   TSR__TRY_GOTO(status, tsr_calloc(ctx, 4 * (size_t)P + 1, sizeof *cnt, (void **)&cnt));

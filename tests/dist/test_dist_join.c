@@ -291,35 +291,80 @@ static void test_dist_join__skew(void **state) {
   sides_free(&s);
 }
 
+/* One as-of join on both contexts (on columns lon / ron, nby by keys,
+ * a tolerance when tol >= 0): one rank's result, bitwise, on every rank;
+ * with the broadcast limit 0 on several ranks, shuffled. */
+static void check_asof(sides *s, const char *lon, const char *ron, int nby, const char *const *by,
+                       double tol) {
+  tsr_asof_options o;
+  memset(&o, 0, sizeof o);
+  o.right_on = ron;
+  o.nby = nby;
+  o.left_by = by;
+  o.has_tolerance = tol >= 0;
+  o.tolerance = tol;
+  tsr_frame *jd = NULL, *jl = NULL;
+  uint64_t before = sent_bytes();
+  tsr_status sd = tsr_frame_join_asof(s->d[0], s->d[1], lon, &o, &jd);
+  if (sd != TSR_OK)
+    fprintf(stderr, "rank %d: %s\n", rank, tsr_last_error());
+  assert_ok(sd);
+  assert_ok(tsr_frame_join_asof(s->l[0], s->l[1], lon, &o, &jl));
+  same_on_every_rank(assert_bitwise(jl, jd));
+  check_sent(before, s->d[0]);
+  if (nranks > 1 && tsr_ctx_broadcast_join_limit(dist_ctx) == 0)
+    assert_true(tsr__join_last.shuffle);
+  tsr_frame_destroy(&jd);
+  tsr_frame_destroy(&jl);
+}
+
 static void test_dist_join__asof(void **state) {
   (void)state;
   const tsr_type t[1] = {{TSR_COL_DICT, 0}};
   sides s;
   sides_make(&s, 1, t, t, 600, 300, 0, false, 71);
   const char *by[1] = {"k0"};
-  for (int v = 1; v <= 2; v++) { /* 1: no by key */
-    tsr_asof_options o;
-    memset(&o, 0, sizeof o);
-    o.right_on = "rv";
-    if (v == 2) { /* by a key, within a tolerance */
-      o.nby = 1;
-      o.left_by = by;
-      o.has_tolerance = true;
-      o.tolerance = 1e15;
-    }
-    tsr_frame *jd = NULL, *jl = NULL;
-    uint64_t before = sent_bytes();
-    tsr_status sd = tsr_frame_join_asof(s.d[0], s.d[1], "lv", &o, &jd);
-    if (sd != TSR_OK)
-      fprintf(stderr, "rank %d: %s\n", rank, tsr_last_error());
-    assert_ok(sd);
-    assert_ok(tsr_frame_join_asof(s.l[0], s.l[1], "lv", &o, &jl));
-    same_on_every_rank(assert_bitwise(jl, jd));
-    check_sent(before, s.d[0]);
-    tsr_frame_destroy(&jd);
-    tsr_frame_destroy(&jl);
-  }
+  check_asof(&s, "lv", "rv", 0, NULL, -1);
+  check_asof(&s, "lv", "rv", 1, by, 1e15); /* by a key, within a tolerance */
   sides_free(&s);
+}
+
+/* As-of joins shuffled (the broadcast limit 0): by keys to their bucket's
+ * rank; without, by on value ranges cut at sampled right values.  Int64 on values with nulls, with
+ * and without by keys and tolerances (1e13 cuts about half the matches); float on values with -0.0,
+ * NaN and many equal values (the last in right row order wins); block-cyclic owners; empty sides
+ * and a rank owning no left chunk; one value holding half the left rows. */
+static void test_dist_join__shuffle_asof(void **state) {
+  (void)state;
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, 0));
+  const tsr_type t[1] = {{TSR_COL_DICT, 0}}, f[1] = {{TSR_COL_FLOAT64, 0}},
+                 i32[1] = {{TSR_COL_INT32, 0}};
+  const char *by[1] = {"k0"};
+  sides s;
+  sides_make(&s, 1, t, t, 600, 300, 0, false, 71);
+  check_asof(&s, "lv", "rv", 0, NULL, -1);
+  check_asof(&s, "lv", "rv", 1, by, 1e15);
+  check_asof(&s, "lv", "rv", 0, NULL, 1e13);
+  check_asof(&s, "lv", "rv", 1, by, 1e13);
+  assert_ok(tsr_ctx_set_owner_block(dist_ctx, 1));
+  check_asof(&s, "lv", "rv", 0, NULL, -1);
+  assert_ok(tsr_ctx_set_owner_block(dist_ctx, 0));
+  sides_free(&s);
+  sides_make(&s, 1, f, f, 500, 400, 0, false, 201);
+  check_asof(&s, "k0", "k0", 0, NULL, -1);
+  check_asof(&s, "k0", "k0", 0, NULL, 2);
+  sides_free(&s);
+  const int64_t shapes[4][3] = {{0, 200, 0}, {300, 0, 0}, {0, 0, 0}, {9, 150, 5}};
+  for (int i = 0; i < 4; i++) {
+    sides_make(&s, 1, t, t, shapes[i][0], shapes[i][1], shapes[i][2], false, 211 + (uint64_t)i);
+    check_asof(&s, "lv", "rv", 0, NULL, -1);
+    check_asof(&s, "lv", "rv", 1, by, -1);
+    sides_free(&s);
+  }
+  sides_make(&s, 1, i32, i32, 900, 300, 0, true, 221); /* half the left rows: k0 = 0 */
+  check_asof(&s, "k0", "k0", 0, NULL, -1);
+  sides_free(&s);
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, TSR_BROADCAST_JOIN_AUTO));
 }
 
 /* The last rank alone runs out of memory: every rank returns its error. */
@@ -458,7 +503,11 @@ static void test_dist_join__shuffle_fails(void **state) {
   sides_make(&s, 1, t, t, 600, 600, 0, false, 181);
   assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, 0));
   const char *on[1] = {"k0"};
-  for (int full = 0; full < 2; full++) { /* a left join, then a full join (its own steps) */
+  tsr_asof_options ao;
+  memset(&ao, 0, sizeof ao);
+  ao.right_on = "rv";
+  /* A left join, a full join and an as-of join by on value ranges (their own steps). */
+  for (int v = 0; v < 3; v++) {
     tsr_memory_stats m;
     assert_ok(tsr_ctx_memory_stats(dist_ctx, &m));
     int failed = 0, in_shuffle = 0;
@@ -468,8 +517,9 @@ static void test_dist_join__shuffle_fails(void **state) {
       if (rank == nranks - 1)
         assert_ok(tsr_ctx_set_memory_limit(dist_ctx, m.current_bytes + (uint64_t)extra));
       tsr_frame *jd = NULL;
-      st = tsr_frame_join(s.d[0], s.d[1], full ? TSR_JOIN_FULL : TSR_JOIN_LEFT, 1, on, NULL, NULL,
-                          &jd);
+      st = v == 2 ? tsr_frame_join_asof(s.d[0], s.d[1], "lv", &ao, &jd)
+                  : tsr_frame_join(s.d[0], s.d[1], v ? TSR_JOIN_FULL : TSR_JOIN_LEFT, 1, on, NULL,
+                                   NULL, &jd);
       same_on_every_rank((uint64_t)st);
       if (st != TSR_OK) {
         assert_int_equal(st, TSR_ENOMEM);
@@ -522,6 +572,7 @@ int main(void) {
       cmocka_unit_test(test_dist_join__asof),
       cmocka_unit_test(test_dist_join__one_rank_fails),
       cmocka_unit_test(test_dist_join__shuffle_cases),
+      cmocka_unit_test(test_dist_join__shuffle_asof),
       cmocka_unit_test(test_dist_join__shuffle_bytes),
       cmocka_unit_test(test_dist_join__shuffle_fails),
       cmocka_unit_test(test_dist_join__limits_differ),
