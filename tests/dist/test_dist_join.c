@@ -193,6 +193,18 @@ static void check_sent(uint64_t before, tsr_frame *left) {
     assert_true(sent > 0);
 }
 
+/* The distributed result jd is the reference's jl bitwise on every rank,
+ * bytes were sent (check_sent), and with the broadcast limit 0 on several
+ * ranks the join shuffled; both destroyed. */
+static void check_result(sides *s, uint64_t before, tsr_frame **jd, tsr_frame **jl) {
+  same_on_every_rank(assert_bitwise(*jl, *jd));
+  check_sent(before, s->d[0]);
+  if (nranks > 1 && tsr_ctx_broadcast_join_limit(dist_ctx) == 0)
+    assert_true(tsr__join_last.shuffle);
+  tsr_frame_destroy(jd);
+  tsr_frame_destroy(jl);
+}
+
 /* One join on both contexts: the same status, and the same result. */
 static void check_join(sides *s, tsr_join_kind kind, int nk) {
   const char *on[8] = {"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"};
@@ -204,13 +216,8 @@ static void check_join(sides *s, tsr_join_kind kind, int nk) {
     fprintf(stderr, "rank %d: %s\n", rank, tsr_last_error());
   assert_int_equal(sd, sl);
   same_on_every_rank((uint64_t)sd);
-  if (sd == TSR_OK) {
-    same_on_every_rank(assert_bitwise(jl, jd));
-    check_sent(before, s->d[0]);
-    /* Forced to shuffle: every kind shuffled. */
-    if (nranks > 1 && tsr_ctx_broadcast_join_limit(dist_ctx) == 0)
-      assert_true(tsr__join_last.shuffle);
-  }
+  if (sd == TSR_OK)
+    check_result(s, before, &jd, &jl);
   tsr_frame_destroy(&jd);
   tsr_frame_destroy(&jl);
 }
@@ -310,12 +317,7 @@ static void check_asof(sides *s, const char *lon, const char *ron, int nby, cons
     fprintf(stderr, "rank %d: %s\n", rank, tsr_last_error());
   assert_ok(sd);
   assert_ok(tsr_frame_join_asof(s->l[0], s->l[1], lon, &o, &jl));
-  same_on_every_rank(assert_bitwise(jl, jd));
-  check_sent(before, s->d[0]);
-  if (nranks > 1 && tsr_ctx_broadcast_join_limit(dist_ctx) == 0)
-    assert_true(tsr__join_last.shuffle);
-  tsr_frame_destroy(&jd);
-  tsr_frame_destroy(&jl);
+  check_result(s, before, &jd, &jl);
 }
 
 static void test_dist_join__asof(void **state) {
