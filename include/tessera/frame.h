@@ -483,10 +483,11 @@ typedef struct tsr_groupby_options {
  * number of threads and ranks.  options NULL: defaults.  Computes now
  * (above; collective under MPI: every rank gets the whole result, the same
  * on every rank, and a failure on one rank is every rank's status).  Under
- * a memory limit, on one rank, a first-seen group-by that does not fit in
- * 3/4 of it is computed out of core by spilled hash partitions, with the
- * same result (then read back from a spill file; docs/frames.md); on
- * several ranks it fails with TSR_ENOMEM.  The caller owns *out. */
+ * a memory limit, a first-seen group-by that does not fit in 3/4 of it is
+ * computed out of core by spilled hash partitions, with the same result
+ * (then read back from spill files; docs/frames.md); under MPI only when
+ * every rank has a limit, else every rank fails with TSR_ENOMEM.  The
+ * caller owns *out. */
 TSR_API TSR_NODISCARD tsr_status tsr_frame_groupby(tsr_frame *frame, int nkeys,
                                                    const char *const *keys, int naggs,
                                                    const tsr_agg *aggs,

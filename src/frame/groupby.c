@@ -2699,7 +2699,8 @@ fail:
  * (groupby_spill.c).  The in-memory attempt runs with the limit lowered to
  * that share (the context is the caller's alone during the call), so the
  * memory it leaves behind (freed blocks the allocator and the C library
- * keep) and the out-of-core run stay within the limit together. */
+ * keep) and the out-of-core run stay within the limit together.  Under
+ * MPI the ranks spill together, when every one of them has a limit. */
 #define IN_MEMORY_SHARE 0.75
 tsr_status tsr_frame_groupby(tsr_frame *f, int nkeys, const char *const *keys, int naggs,
                              const tsr_agg *aggs, const tsr_groupby_options *options,
@@ -2714,12 +2715,25 @@ tsr_status tsr_frame_groupby(tsr_frame *f, int nkeys, const char *const *keys, i
     tsr_status restored = tsr_ctx_set_memory_limit(f->ctx, limit); /* it was valid before */
     if (st == TSR_OK && restored != TSR_OK)
       st = restored;
-    if (st == TSR_ENOMEM) {
-      /* What the attempt freed goes back to the system first. */
-      tsr__alloc_release_cache(&f->ctx->alloc);
-      malloc_trim(0);
-      st = tsr__groupby_spill(f, nkeys, keys, naggs, aggs, 0, NULL, out);
-    }
+  }
+  if (st == TSR_ENOMEM && tsr_ctx_nranks(f->ctx) > 1) {
+    /* The ranks agreed on the failure; they spill together when every
+     * rank has a memory limit, else they all return it. */
+    uint64_t all = 0, any;
+    tsr__dist *d = tsr__dist_get(f->ctx);
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", tsr_last_error());
+    if (d == NULL || tsr__dist_minmax_u64(d, can_spill, &all, &any) != TSR_OK)
+      all = 0;
+    can_spill = all == 1;
+    if (!can_spill)
+      tsr_error_set(TSR_ENOMEM, "%s", msg);
+  }
+  if (can_spill && st == TSR_ENOMEM) {
+    /* What the attempt freed goes back to the system first. */
+    tsr__alloc_release_cache(&f->ctx->alloc);
+    malloc_trim(0);
+    st = tsr__groupby_spill(f, nkeys, keys, naggs, aggs, 0, NULL, out);
   }
   return st;
 }

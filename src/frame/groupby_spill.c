@@ -36,7 +36,16 @@
  * fraction of the limit; holistic aggregates keep the partition's pieces);
  * pass 3 one result chunk and one run.  Spill files live under TESSERA_SPILL_DIR (else
  * TMPDIR, else /tmp) and are unlinked as soon as they are created, so they
- * disappear when closed, however the process ends. */
+ * disappear when closed, however the process ends.
+ *
+ * Under MPI the same three passes run on every rank: in pass 1 each rank
+ * partitions the chunks it owns into its own file (spill.c adds up the
+ * pieces' counts); in pass 2 each partition is grouped across the ranks
+ * (the in-memory engine's shuffle, over a partition's share of the
+ * groups), every rank gets its result and writes the runs of the result
+ * chunks it owns; pass 3 reads a chunk on its owner.  The partition count
+ * is the largest any rank's memory asks for, and every step's status is
+ * agreed between the ranks, so that they all fail together. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -46,6 +55,7 @@
 
 #include <tessera/dist.h>
 
+#include "dist/dist.h"
 #include "groupby_spill.h"
 #include "spill.h"
 
@@ -59,7 +69,7 @@ static const char fn[] = "tsr_frame_groupby";
 bool tsr__groupby_spill_applies(const tsr_frame *f, int nkeys, int naggs, const tsr_agg *aggs,
                                 const tsr_groupby_options *options) {
   if (f == NULL || nkeys <= 0 || naggs < 0 || (naggs > 0 && aggs == NULL) ||
-      (options != NULL && options->order != TSR_GROUP_FIRST_SEEN) || tsr_ctx_nranks(f->ctx) != 1)
+      (options != NULL && options->order != TSR_GROUP_FIRST_SEEN))
     return false;
   for (int a = 0; a < naggs; a++)
     if (aggs[a].op == TSR_AGG_LARGEST || aggs[a].op == TSR_AGG_SMALLEST)
@@ -67,45 +77,71 @@ bool tsr__groupby_spill_applies(const tsr_frame *f, int nkeys, int naggs, const 
   return true;
 }
 
-/* Groups partition p in memory and writes its result's runs. */
+/* Under MPI, a step's status agreed between the ranks (which all reach
+ * every step: the argument checks do not depend on the rank). */
+#define STEP(expr)                 \
+  do {                             \
+    st = (expr);                   \
+    if (dist)                      \
+      st = tsr_ctx_agree(ctx, st); \
+    if (st != TSR_OK)              \
+      goto fail;                   \
+  } while (0)
+
+/* Groups partition p in memory (under MPI, across the ranks: each reads
+ * the pieces it wrote) and writes its result's runs (under MPI, the runs
+ * of the result chunks this rank owns). */
 static tsr_status group_partition(tsr__spill_job *job, int64_t p, int nkeys,
                                   const char *const *keys, int naggs, const tsr_agg *aggs,
                                   const char *row_name, tsr__spill_out *o) {
   tsr_ctx *ctx = job->ctx;
+  const bool dist = tsr_ctx_nranks(ctx) > 1;
   tsr_frame *pf = NULL, *gr = NULL;
   tsr_frame_result *res = NULL;
   tsr__colread *src = NULL;
   tsr_status st = TSR_OK;
-  TSR__TRY_GOTO(st, tsr__spill_partition_frame(job, p, 0, job->nchunks, row_name, &pf));
-  st = tsr__groupby_memory(pf, nkeys, keys, naggs, aggs, NULL, &gr);
+  STEP(tsr__spill_partition_frame(job, p, 0, job->nchunks, row_name, &pf));
+  st = tsr__groupby_memory(pf, nkeys, keys, naggs, aggs, NULL, &gr); /* agreed */
   tsr_frame_destroy(&pf);
   if (st != TSR_OK)
     goto fail;
-  if (o->names == NULL)
-    TSR__TRY_GOTO(st, tsr__spill_out_init(ctx, o, gr));
-  TSR__TRY_GOTO(st, tsr_frame_compute(gr, NULL, &res));
+  STEP(o->names == NULL ? tsr__spill_out_init(ctx, o, gr) : TSR_OK);
+  TSR__TRY_GOTO(st, tsr_frame_compute(gr, NULL, &res)); /* agreed */
   int n = o->ncols;
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)n, sizeof *src, (void **)&src));
-  for (int64_t rc = 0; rc < tsr_frame_result_nchunks(res); rc++) {
-    for (int i = 0; i < n; i++) {
+  st = tsr_calloc(ctx, (size_t)n, sizeof *src, (void **)&src);
+  for (int64_t rc = 0; st == TSR_OK && rc < tsr_frame_result_nchunks(res); rc++) {
+    for (int i = 0; i < n && st == TSR_OK; i++) {
       tsr_column_chunk cc;
-      TSR__TRY_GOTO(st, tsr_frame_result_chunk(res, i, rc, &cc));
+      st = tsr_frame_result_chunk(res, i, rc, &cc);
       src[i] = (tsr__colread){cc.rows, cc.null_count, cc.values, cc.validity, cc.data,
                               cc.data_bytes};
     }
     const int64_t *first = src[n - 1].values;
-    for (int64_t i0 = 0, i1; i0 < src[0].rows; i0 = i1) {
+    for (int64_t i0 = 0, i1; st == TSR_OK && i0 < src[0].rows; i0 = i1) {
       int64_t c = first[i0] >> 32;
       for (i1 = i0 + 1; i1 < src[0].rows && first[i1] >> 32 == c; i1++)
         ;
-      TSR__TRY_GOTO(st, tsr__spill_write_run(ctx, o, src, NULL, i0, i1 - i0, c));
+      st = tsr__spill_write_run(ctx, o, src, NULL, i0, i1 - i0, c);
     }
   }
+  STEP(st);
 fail:
   tsr_free(ctx, src);
   tsr_frame_result_destroy(&res);
   tsr_frame_destroy(&gr);
   return st;
+}
+
+/* The job's per-piece arrays (nparts x nchunks pieces). */
+static tsr_status alloc_pieces(tsr__spill_job *job) {
+  tsr_ctx *ctx = job->ctx;
+  size_t pieces = (size_t)job->nparts * (size_t)job->nchunks;
+  TSR_TRY(tsr__alloc_array(ctx, pieces + 1, sizeof *job->recs, "spilled partitions",
+                           (void **)&job->recs));
+  memset(job->recs, 0, (pieces + 1) * sizeof *job->recs);
+  TSR_TRY(tsr_calloc(ctx, (size_t)job->nchunks + 1, sizeof *job->rows, (void **)&job->rows));
+  return tsr_calloc(ctx, pieces * (size_t)(job->ncols + 1) + 1, sizeof *job->rdcap,
+                    (void **)&job->rdcap);
 }
 
 /* ---- the entry point ------------------------------------------------------------------------ */
@@ -117,11 +153,11 @@ tsr_status tsr__groupby_spill(tsr_frame *f, int nkeys, const char *const *keys, 
   TSR_CHECK(f != NULL && nkeys > 0 && keys != NULL && naggs >= 0 && (naggs == 0 || aggs != NULL),
             TSR_EINVAL, "%s: the out-of-core group-by needs a frame, keys and aggregates", fn);
   TSR_CHECK(tsr__groupby_spill_applies(f, nkeys, naggs, aggs, NULL), TSR_ENOTSUP,
-            "%s: largest/smallest and group-bys over several ranks are not computed out of core",
-            fn);
+            "%s: largest/smallest are not computed out of core", fn);
   TSR_CHECK(npartitions >= 0 && npartitions <= TSR__SPILL_MAX_PARTITIONS, TSR_EINVAL,
             "%s: %d partitions (0..%d)", fn, npartitions, TSR__SPILL_MAX_PARTITIONS);
   tsr_ctx *ctx = f->ctx;
+  const bool dist = tsr_ctx_nranks(ctx) > 1;
   tsr__spill_job job;
   memset(&job, 0, sizeof job);
   job.ctx = ctx;
@@ -136,9 +172,17 @@ tsr_status tsr__groupby_spill(tsr_frame *f, int nkeys, const char *const *keys, 
   tsr_agg *aggs2 = NULL;
   char **used_names = NULL;
   tsr_status st = TSR_OK;
+  /* The local set-up: every rank's failure is agreed before the first
+   * collective step. */
+#define SETUP(expr)    \
+  do {                 \
+    st = (expr);       \
+    if (st != TSR_OK)  \
+      goto setup_done; \
+  } while (0)
   int maxcols = nkeys + 2 * naggs + 1;
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)maxcols, sizeof *job.cols, (void **)&job.cols));
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)nkeys, sizeof *job.key_in, (void **)&job.key_in));
+  SETUP(tsr_calloc(ctx, (size_t)maxcols, sizeof *job.cols, (void **)&job.cols));
+  SETUP(tsr_calloc(ctx, (size_t)nkeys, sizeof *job.key_in, (void **)&job.key_in));
   /* The spilled columns: the keys, then the aggregates' columns. */
   for (int j = 0; j < nkeys + 2 * naggs; j++) {
     const char *name = j < nkeys                     ? keys[j]
@@ -149,7 +193,7 @@ tsr_status tsr__groupby_spill(tsr_frame *f, int nkeys, const char *const *keys, 
     if (name == NULL)
       continue; /* the in-memory engine reports what is missing */
     int k, i;
-    TSR__TRY_GOTO(st, tsr__frame_find(f, fn, name, &k));
+    SETUP(tsr__frame_find(f, fn, name, &k));
     for (i = 0; i < job.ncols && job.cols[i] != k; i++)
       ;
     if (i == job.ncols)
@@ -157,26 +201,17 @@ tsr_status tsr__groupby_spill(tsr_frame *f, int nkeys, const char *const *keys, 
     if (j < nkeys)
       job.key_in[j] = i;
   }
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job.ncols + 1, sizeof *job.widths, (void **)&job.widths));
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job.ncols + 1, sizeof *job.str, (void **)&job.str));
+  SETUP(tsr_calloc(ctx, (size_t)job.ncols + 1, sizeof *job.widths, (void **)&job.widths));
+  SETUP(tsr_calloc(ctx, (size_t)job.ncols + 1, sizeof *job.str, (void **)&job.str));
   for (int i = 0; i < job.ncols; i++) {
     job.widths[i] = tsr_type_width(f->cols[job.cols[i]].type);
     job.str[i] = f->cols[job.cols[i]].type.id == TSR_COL_STRING;
   }
   job.widths[job.ncols] = sizeof(int64_t);
-  job.nparts =
-      npartitions > 0
-          ? npartitions
-          : tsr__spill_partitions(ctx, tsr__spill_bytes(f, job.ncols, job.cols), PART_SHARE);
-  while ((INT64_C(1) << job.bits) < job.nparts)
-    job.bits++;
-  job.nparts = INT64_C(1) << job.bits;
-  if (used != NULL)
-    *used = (int)job.nparts;
   /* Names for the row number and its aggregate that clash with nothing. */
   char row_name[64], first_name[64];
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)(nkeys + naggs + f->ncols) + 1, sizeof *used_names,
-                               (void **)&used_names));
+  SETUP(tsr_calloc(ctx, (size_t)(nkeys + naggs + f->ncols) + 1, sizeof *used_names,
+                   (void **)&used_names));
   for (int i = 0; i < f->ncols; i++)
     used_names[i] = f->cols[i].name;
   tsr__spill_fresh_name("__tessera_row", used_names, f->ncols, row_name, sizeof row_name);
@@ -186,27 +221,43 @@ tsr_status tsr__groupby_spill(tsr_frame *f, int nkeys, const char *const *keys, 
     used_names[f->ncols + nkeys + a] = (char *)aggs[a].name;
   tsr__spill_fresh_name("__tessera_first", used_names, f->ncols + nkeys + naggs, first_name,
                         sizeof first_name);
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)naggs + 1, sizeof *aggs2, (void **)&aggs2));
+  SETUP(tsr_calloc(ctx, (size_t)naggs + 1, sizeof *aggs2, (void **)&aggs2));
   if (naggs > 0)
     memcpy(aggs2, aggs, (size_t)naggs * sizeof *aggs2);
   aggs2[naggs] = (tsr_agg){.op = TSR_AGG_MIN, .column = row_name, .name = first_name};
 
-  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)job.nparts * (size_t)job.nchunks + 1,
-                                     sizeof *job.recs, "spilled partitions", (void **)&job.recs));
-  memset(job.recs, 0, ((size_t)job.nparts * (size_t)job.nchunks + 1) * sizeof *job.recs);
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job.nchunks + 1, sizeof *job.rows, (void **)&job.rows));
-  TSR__TRY_GOTO(st, tsr_calloc(ctx,
-                               (size_t)job.nparts * (size_t)job.nchunks * (size_t)(job.ncols + 1) + 1,
-                               sizeof *job.rdcap, (void **)&job.rdcap));
+#undef SETUP
+setup_done:
+  STEP(st);
+  /* Partitions: the most any rank's memory asks for. */
+  uint64_t nparts = npartitions > 0
+                        ? (uint64_t)npartitions
+                        : (uint64_t)tsr__spill_partitions(
+                              ctx, tsr__spill_bytes(f, job.ncols, job.cols), PART_SHARE);
+  if (dist && npartitions == 0) {
+    uint64_t least;
+    tsr__dist *d = tsr__dist_get(ctx);
+    STEP(d == NULL ? tsr_error_set(TSR_EMPI, "%s: MPI is not available", fn)
+                   : tsr__dist_minmax_u64(d, nparts, &least, &nparts));
+  }
+  while ((UINT64_C(1) << job.bits) < nparts)
+    job.bits++;
+  job.nparts = INT64_C(1) << job.bits;
+  if (used != NULL)
+    *used = (int)job.nparts;
   tsr__log(ctx, TSR_LOG_INFO, "%s: out of core in %lld partitions of %lld chunks", fn,
            (long long)job.nparts, (long long)job.nchunks);
-  TSR__TRY_GOTO(st, tsr__spill_open(&job.in, fn));
-  TSR__TRY_GOTO(st, tsr__spill_partition(&job));
-  TSR__TRY_GOTO(st, tsr__spill_open(&o.file, fn));
+  STEP(alloc_pieces(&job));
+  STEP(tsr__spill_open(&job.in, fn));
+  TSR__TRY_GOTO(st, tsr__spill_partition(&job)); /* agreed */
+  STEP(tsr__spill_open(&o.file, fn));
+  if (dist)
+    o.nchunks = job.nchunks; /* each rank writes the runs of the result chunks it owns */
   for (int64_t p = 0; p < job.nparts; p++)
-    TSR__TRY_GOTO(st, group_partition(&job, p, nkeys, keys, naggs + 1, aggs2, row_name, &o));
+    TSR__TRY_GOTO(
+        st, group_partition(&job, p, nkeys, keys, naggs + 1, aggs2, row_name, &o)); /* agreed */
   tsr__spill_close(&job.in);
-  TSR__TRY_GOTO(st, tsr__spill_result_frame(ctx, fn, job.nchunks, job.rows, &o, out));
+  STEP(tsr__spill_result_frame(ctx, fn, job.nchunks, job.rows, &o, out));
 fail:
   tsr__spill_close(&job.in);
   tsr__spill_out_free(ctx, &o);
@@ -220,5 +271,7 @@ fail:
   tsr_free(ctx, job.recs);
   tsr_free(ctx, job.rdcap);
   tsr_free(ctx, job.rows);
+  if (st != TSR_OK)
+    tsr_frame_destroy(out);
   return st;
 }

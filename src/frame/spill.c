@@ -18,6 +18,13 @@
  * counts the rows per number, then it places every row after the rows of
  * smaller numbers and of earlier runs with the same number.
  *
+ * Under MPI every rank partitions the input chunks it owns into its own
+ * spill file, and the ranks then add up the pieces' row counts and string
+ * capacities, so that every rank knows every partition frame's shape; a
+ * piece is read back by the task of its chunk's owner, where it was
+ * written.  A result's runs are written by the owner of their result chunk
+ * only (the other ranks count them), whose task reads them back.
+ *
  * Files live under TESSERA_SPILL_DIR (else TMPDIR, else /tmp) and are
  * unlinked as soon as they are created, so they disappear when closed,
  * however the process ends. */
@@ -30,6 +37,7 @@
 
 #include <tessera/dist.h>
 
+#include "dist/dist.h"
 #include "spill.h"
 
 /* ---- spill files ------------------------------------------------------------------- */
@@ -366,6 +374,23 @@ fail:
   return st;
 }
 
+/* Under MPI, after pass 1: each rank filled the rows, piece rows and
+ * string capacities of the chunks it owns (zeros elsewhere); the sums are
+ * every chunk's.  The pieces' offsets and bytes stay the writer's own.
+ * scratch: nparts x nchunks values. */
+static tsr_status share_counts(tsr__spill_job *job, int64_t *scratch) {
+  tsr__dist *d = tsr__dist_get(job->ctx);
+  TSR_CHECK(d != NULL, TSR_EMPI, "%s: MPI is not available", job->fn);
+  const int64_t npieces = job->nparts * job->nchunks;
+  for (int64_t i = 0; i < npieces; i++)
+    scratch[i] = job->recs[i].rows;
+  TSR_TRY(tsr__dist_sum_i64s(d, scratch, npieces));
+  for (int64_t i = 0; i < npieces; i++)
+    job->recs[i].rows = scratch[i];
+  TSR_TRY(tsr__dist_sum_i64s(d, job->rows, job->nchunks));
+  return tsr__dist_sum_i64s(d, job->rdcap, npieces * (job->ncols + 1));
+}
+
 /* Pass 1: one task per input chunk, reading the spilled columns' chunks. */
 tsr_status tsr__spill_partition(tsr__spill_job *job) {
   tsr_frame *f = job->f;
@@ -376,8 +401,10 @@ tsr_status tsr__spill_partition(tsr__spill_job *job) {
   tsr__expr **inputs = NULL;
   const uint32_t **ids = NULL;
   uint32_t *tasks = NULL, *ins = NULL;
+  int64_t *scratch = NULL;
   uint32_t n_inputs = 0;
   bool ran = false;
+  const bool dist = tsr_ctx_nranks(ctx) > 1;
   tsr_status st = TSR_OK;
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->ncols + 1, sizeof *inputs, (void **)&inputs));
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->ncols + 1, sizeof *ids, (void **)&ids));
@@ -397,13 +424,21 @@ tsr_status tsr__spill_partition(tsr__spill_job *job) {
       ins[i] = ids[i][c];
     sp_task t = {job, c};
     TSR__TRY_GOTO(st, tsr_taskgraph_add_task(g, k, ins, n_inputs, &t, sizeof t, 0, &tasks[c]));
+    if (dist) /* where the partition frame's task reads chunk c's pieces back */
+      TSR__TRY_GOTO(st, tsr_taskgraph_set_owner(g, tasks[c], tsr__dist_chunk_owner(ctx, c, nc)));
   }
   TSR__TRY_GOTO(st, tsr_taskgraph_cull(g, tasks, (uint32_t)nc));
+  if (dist)
+    TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)(job->nparts * nc) + 1, sizeof *scratch,
+                                       "piece rows", (void **)&scratch));
   ran = true;
   TSR__TRY_GOTO(st, tsr_taskgraph_run(g));
+  if (dist)
+    TSR__TRY_GOTO(st, share_counts(job, scratch));
 fail:
   if (!ran)
     st = tsr_ctx_agree(ctx, st);
+  tsr_free(ctx, scratch);
   tsr_free(ctx, tasks);
   tsr_free(ctx, ins);
   tsr_free(ctx, ids);
@@ -465,6 +500,9 @@ static tsr_status result_kernel(const tsr_kernel_call *call) {
    * each number has, then the rows into place. */
   for (int64_t r = 0; r < nr; r++) {
     const tsr__spill_rec *run = &s->runs[r0 + r];
+    TSR__CHECK_GOTO(st, run->bytes > 0, TSR_EINVAL,
+                    "%s: result chunk %lld read on rank %d, whose spill file does not hold it",
+                    s->file.fn, (long long)c, tsr_ctx_rank(ctx));
     TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)run->bytes, &buf));
     TSR__TRY_GOTO(st, tsr__spill_read(&s->file, buf, run->bytes, run->off));
     tsr__colread fr;
@@ -684,6 +722,10 @@ tsr_status tsr__spill_write_run(tsr_ctx *ctx, tsr__spill_out *o, const tsr__colr
   int64_t *dcap = o->dcap + o->nruns * o->ncols;
   for (int i = 0; i < o->ncols; i++)
     dcap[i] = o->str[i] ? (int64_t)tsr__spill_long_bytes(&src[i], sidx, i0, n) : 0;
+  if (o->nchunks > 0 && tsr__dist_chunk_owner(ctx, c, o->nchunks) != tsr_ctx_rank(ctx)) {
+    o->runs[o->nruns++] = (tsr__spill_rec){0, 0, n, c}; /* its owner writes it */
+    return TSR_OK;
+  }
   void *blob = NULL;
   uint64_t bytes;
   TSR_TRY(

@@ -64,6 +64,8 @@ typedef struct tsr__spill_out { /* a result being written as runs */
   tsr__spill_rec *runs;
   int64_t *dcap; /* per run: ncols data capacities */
   int64_t nruns, cap;
+  int64_t nchunks; /* under MPI, > 0: the result's chunks; a run of a chunk another rank
+                      owns is counted (rows, capacities) but not written */
 } tsr__spill_out;
 
 /* Spill files live under TESSERA_SPILL_DIR (else TMPDIR, else /tmp) and
@@ -115,7 +117,8 @@ void tsr__spill_fresh_name(const char *base, char *const *names, int n, char *ou
 tsr_status tsr__spill_out_init(tsr_ctx *ctx, tsr__spill_out *o, tsr_frame *r);
 void tsr__spill_out_free(tsr_ctx *ctx, tsr__spill_out *o);
 /* Writes n rows of src (o->ncols columns; rows sidx[k], or i0 + k when
- * sidx is NULL) as a run of result chunk c. */
+ * sidx is NULL) as a run of result chunk c (or only counts it, see
+ * o->nchunks). */
 tsr_status tsr__spill_write_run(tsr_ctx *ctx, tsr__spill_out *o, const tsr__colread *src,
                                 const int32_t *sidx, int64_t i0, int64_t n, int64_t c);
 /* The result frame over o's runs (o's file taken over, the rest left to

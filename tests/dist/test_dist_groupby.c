@@ -28,6 +28,7 @@
 #include "dist/dist_harness.h"
 #include "frame/frame_util.h"
 #include "frame/groupby_impl.h"
+#include "frame/groupby_spill.h"
 
 /* The random frame: c3 (int32) rewritten to key % mod (or, with skew, 0
  * for every other row), so the group count is chosen. */
@@ -306,6 +307,103 @@ static void test_dist_groupby__one_rank_fails(void **state) {
   ref_frame_free(&ref);
 }
 
+/* Out of core across the ranks (groupby_spill.c): each rank spills the
+ * chunks it owns, the partitions are grouped across the ranks, and the
+ * result equals one rank's in-memory group-by bitwise; forced partitions,
+ * then through tsr_frame_groupby under a memory limit on every rank that
+ * the in-memory engine cannot meet. */
+static void spill_check(const frames *fr, int nkeys, const char *const *keys, int naggs,
+                        const tsr_agg *aggs, int parts, bool sends) {
+  tsr_frame *gd = NULL, *gl = NULL;
+  tsr_exchange_stats before, after;
+  assert_ok(tsr_ctx_exchange_stats(dist_ctx, &before));
+  int used = 0;
+  tsr_status st = tsr__groupby_spill(fr->fd, nkeys, keys, naggs, aggs, parts, &used, &gd);
+  if (st != TSR_OK)
+    fail_msg("rank %d: %s", rank, tsr_last_error());
+  assert_int_equal(used, parts);
+  assert_ok(tsr_frame_groupby(fr->fl, nkeys, keys, naggs, aggs, NULL, &gl));
+  ref_frame a, b;
+  ref_frame_compute(gd, &a);
+  ref_frame_compute(gl, &b);
+  assert_ok(tsr_ctx_exchange_stats(dist_ctx, &after));
+  if (sends && nranks > 1) /* each sends its share of the partitions */
+    assert_true(after.bytes_sent > before.bytes_sent);
+  ref_frame_assert_equal(&b, &a); /* rows, order, values (the chunks are the input's) */
+  ref_frame_free(&a);
+  ref_frame_free(&b);
+  tsr_frame_destroy(&gd);
+  tsr_frame_destroy(&gl);
+}
+
+static void test_dist_groupby__spill(void **state) {
+  (void)state;
+  ref_frame ref;
+  make_ref(&ref, 3000, 700, false, 21);
+  frames fr;
+  frames_make(&ref, 64, &fr);
+  const char *k1[1] = {"c3"}, *ks[1] = {"c11"}, *k2[2] = {"c12", "c3"};
+  spill_check(&fr, 1, k1, NDEC, decomposable, 4, true);
+  spill_check(&fr, 1, ks, 5, holistic, 4, true);
+  spill_check(&fr, 2, k2, NDEC, decomposable, 8, true);
+  frames_free(&fr);
+  ref_frame_free(&ref);
+  /* A rank owning no rows, and an empty input. */
+  make_ref(&ref, 40, 7, true, 22);
+  frames_make(&ref, 1, &fr);
+  spill_check(&fr, 1, k1, 5, holistic, 8, false);
+  frames_free(&fr);
+  ref_frame_free(&ref);
+  make_ref(&ref, 0, 7, false, 23);
+  frames_make(&ref, 1, &fr);
+  spill_check(&fr, 1, k1, 3, decomposable, 2, false);
+  frames_free(&fr);
+  ref_frame_free(&ref);
+}
+
+/* Distinct int64 keys: too many groups for a small limit in memory. */
+static void test_dist_groupby__spill_memory_limit(void **state) {
+  (void)state;
+  const int64_t n = 400000;
+  const tsr_type types[3] = {{TSR_COL_INT64, 0}, {TSR_COL_INT64, 0}, {TSR_COL_FLOAT64, 0}};
+  ref_frame ref;
+  ref_frame_random(&ref, 3, types, n, 0, 24);
+  int64_t *key = (int64_t *)ref.cols[0].values;
+  for (int64_t i = 0; i < n; i++)
+    key[i] = (i * 7919) % n; /* distinct */
+  frames fr;
+  frames_make(&ref, 8, &fr);
+  const char *keys[1] = {"c0"};
+  const tsr_agg aggs[3] = {{.op = TSR_AGG_SUM, .column = "c1"},
+                           {.op = TSR_AGG_MEAN, .column = "c2"},
+                           {.op = TSR_AGG_COUNT_ALL}};
+  tsr_frame *gl = NULL, *gd = NULL;
+  assert_ok(tsr_frame_groupby(fr.fl, 1, keys, 3, aggs, NULL, &gl));
+  ref_frame want, got;
+  ref_frame_compute(gl, &want);
+  tsr_frame_destroy(&gl);
+  assert_int_equal(want.n, n);
+  tsr_memory_stats ms;
+  assert_ok(tsr_ctx_memory_stats(dist_ctx, &ms));
+  uint64_t limit = ms.current_bytes + (UINT64_C(10) << 20);
+  assert_ok(tsr_ctx_set_memory_limit(dist_ctx, limit));
+  /* In memory it does not fit on the ranks... */
+  assert_int_equal(tsr__groupby_memory(fr.fd, 1, keys, 3, aggs, NULL, &gd), TSR_ENOMEM);
+  assert_null(gd);
+  /* ...out of core it does. */
+  tsr_status st = tsr_frame_groupby(fr.fd, 1, keys, 3, aggs, NULL, &gd);
+  if (st != TSR_OK)
+    fail_msg("rank %d: %s", rank, tsr_last_error());
+  assert_ok(tsr_ctx_set_memory_limit(dist_ctx, 0));
+  ref_frame_compute(gd, &got);
+  ref_frame_assert_equal(&want, &got);
+  ref_frame_free(&got);
+  ref_frame_free(&want);
+  tsr_frame_destroy(&gd);
+  frames_free(&fr);
+  ref_frame_free(&ref);
+}
+
 /* make_ref, with floats (c9, c10) that are often NaN, -0.0, 0.0 or a tie. */
 static void make_hol_ref(ref_frame *ref, int64_t n, int mod, bool skew, uint64_t seed) {
   make_ref(ref, n, mod, skew, seed);
@@ -532,6 +630,8 @@ int main(void) {
       cmocka_unit_test(test_dist_groupby__idle_ranks),
       cmocka_unit_test(test_dist_groupby__built_on_it),
       cmocka_unit_test(test_dist_groupby__one_rank_fails),
+      cmocka_unit_test(test_dist_groupby__spill),
+      cmocka_unit_test(test_dist_groupby__spill_memory_limit),
       cmocka_unit_test(test_dist_groupby__holistic),
       cmocka_unit_test(test_dist_groupby__holistic_bytes),
       cmocka_unit_test(test_dist_groupby__holistic_fails),
