@@ -374,19 +374,26 @@ fail:
   return st;
 }
 
-/* Under MPI, after pass 1: each rank filled the rows, piece rows and
- * string capacities of the chunks it owns (zeros elsewhere); the sums are
- * every chunk's.  The pieces' offsets and bytes stay the writer's own.
- * scratch: nparts x nchunks values. */
+/* Under MPI, after pass 1: each rank filled the rows, piece rows, bytes
+ * and string capacities of the chunks it owns (zeros elsewhere); the sums
+ * are every chunk's.  A piece's offset is the writer's own: elsewhere it
+ * is NOT_HERE.  scratch: 2 x nparts x nchunks values. */
+#define NOT_HERE UINT64_MAX
 static tsr_status share_counts(tsr__spill_job *job, int64_t *scratch) {
   tsr__dist *d = tsr__dist_get(job->ctx);
   TSR_CHECK(d != NULL, TSR_EMPI, "%s: MPI is not available", job->fn);
   const int64_t npieces = job->nparts * job->nchunks;
-  for (int64_t i = 0; i < npieces; i++)
-    scratch[i] = job->recs[i].rows;
-  TSR_TRY(tsr__dist_sum_i64s(d, scratch, npieces));
-  for (int64_t i = 0; i < npieces; i++)
-    job->recs[i].rows = scratch[i];
+  for (int64_t i = 0; i < npieces; i++) {
+    scratch[2 * i] = job->recs[i].rows;
+    scratch[2 * i + 1] = (int64_t)job->recs[i].bytes;
+    if (job->recs[i].bytes == 0)
+      job->recs[i].off = NOT_HERE;
+  }
+  TSR_TRY(tsr__dist_sum_i64s(d, scratch, 2 * npieces));
+  for (int64_t i = 0; i < npieces; i++) {
+    job->recs[i].rows = scratch[2 * i];
+    job->recs[i].bytes = (uint64_t)scratch[2 * i + 1];
+  }
   TSR_TRY(tsr__dist_sum_i64s(d, job->rows, job->nchunks));
   return tsr__dist_sum_i64s(d, job->rdcap, npieces * (job->ncols + 1));
 }
@@ -429,7 +436,7 @@ tsr_status tsr__spill_partition(tsr__spill_job *job) {
   }
   TSR__TRY_GOTO(st, tsr_taskgraph_cull(g, tasks, (uint32_t)nc));
   if (dist)
-    TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)(job->nparts * nc) + 1, sizeof *scratch,
+    TSR__TRY_GOTO(st, tsr__alloc_array(ctx, 2 * (size_t)(job->nparts * nc) + 1, sizeof *scratch,
                                        "piece rows", (void **)&scratch));
   ran = true;
   TSR__TRY_GOTO(st, tsr_taskgraph_run(g));
@@ -582,6 +589,9 @@ static tsr_status part_read_kernel(const tsr_kernel_call *call) {
     tsr__ftask_init_output(call);
     return TSR_OK;
   }
+  TSR_CHECK(rec->off != NOT_HERE, TSR_EINVAL,
+            "%s: the spilled piece of chunk %lld read on rank %d, which did not write it",
+            s->job->fn, (long long)t.chunk, tsr_ctx_rank(s->job->ctx));
   TSR_CHECK(call->output_bytes == rec->bytes, TSR_EINVAL,
             "%s: spilled piece of %llu bytes read into a chunk of %zu bytes", s->job->fn,
             (unsigned long long)rec->bytes, call->output_bytes);
