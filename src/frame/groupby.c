@@ -145,7 +145,7 @@ _Static_assert(RUN_MAX <= 256, "a run's chunks are numbered by uint8_t (fch, lch
 #define FEW_GROUPS 4096
 
 static int64_t run_length(const tsr_frame *f, const gb_job *job) {
-  int64_t nin = f->rows->nchunks, cap = 0;
+  int64_t nin = f->rows->nchunks, cap = 0; /* f: the frame whose capacities count */
   if ((job->nhol > 0 && !job->kept_rows) || job->nkeys == 0 || nin < 2)
     return 1;
   /* Dictionary (and bool) keys with few combinations: the merge is small
@@ -2741,6 +2741,12 @@ tsr_status tsr_frame_groupby(tsr_frame *f, int nkeys, const char *const *keys, i
 tsr_status tsr__groupby_memory(tsr_frame *f, int nkeys, const char *const *keys, int naggs,
                                const tsr_agg *aggs, const tsr_groupby_options *options,
                                tsr_frame **out) {
+  return tsr__groupby_memory_as(f, f, nkeys, keys, naggs, aggs, options, out);
+}
+
+tsr_status tsr__groupby_memory_as(tsr_frame *f, const tsr_frame *parts_of, int nkeys,
+                                  const char *const *keys, int naggs, const tsr_agg *aggs,
+                                  const tsr_groupby_options *options, tsr_frame **out) {
   TSR_CHECK(out != NULL, TSR_EINVAL, "%s: out is NULL", fn);
   *out = NULL;
   TSR_CHECK(f != NULL, TSR_EINVAL, "%s: frame is NULL", fn);
@@ -2821,7 +2827,9 @@ tsr_status tsr__groupby_memory(tsr_frame *f, int nkeys, const char *const *keys,
   if (ncols == 0)
     input_of(cols, &ncols, 0); /* count(*) alone reads a column for the row counts */
   job.ncols = ncols;
-  job.run = run_length(f, &job);
+  TSR__CHECK_GOTO(st, parts_of != NULL && parts_of->rows->nchunks == f->rows->nchunks, TSR_EINVAL,
+                  "%s: the parts' frame has not the input's chunk count", fn);
+  job.run = run_length(parts_of, &job);
   job.nchunks = job.nin > 0 ? (job.nin + job.run - 1) / job.run : 0;
   TSR__TRY_GOTO(st,
                 tsr_calloc(ctx, (size_t)job.nchunks + 1, sizeof *job.parts, (void **)&job.parts));

@@ -16,13 +16,14 @@
  * Pass 2 (partition after partition): a partition's table chunks become a
  * lazy frame with the input's chunking (chunk c holds chunk c's rows of
  * that partition, read back when its task runs), grouped by
- * tsr__groupby_memory with one more
- * aggregate, min(row number) = the group's first row.  Because every
- * group lies in one partition and the partition frame keeps the input's
- * chunk boundaries, each group sees the same rows, in the same chunks, in
- * the same order as in memory: partial states and their merge are the
- * same, so values are bitwise the same (and the same for any thread
- * count).  The partition's result rows, cut into runs by the input chunk
+ * tsr__groupby_memory_as with the input's parts (its runs of chunks
+ * grouped as one, chosen by the input's chunk capacities, not the
+ * partition's) and one more aggregate, min(row number) = the group's first
+ * row.  Because every group lies in one partition and the partition frame
+ * keeps the input's chunk boundaries and parts, each group sees the same
+ * rows, in the same parts, in the same order as in memory: partial states
+ * and their merge are the same, so values are bitwise the same (and the
+ * same for any thread count).  The partition's result rows, cut into runs by the input chunk
  * of their first row, go to the second spill file, indexed by that chunk.
  *
  * Pass 3 (lazily, when the result is computed): result chunk c holds the
@@ -101,7 +102,7 @@ static tsr_status group_partition(tsr__spill_job *job, int64_t p, int nkeys,
   tsr__colread *src = NULL;
   tsr_status st = TSR_OK;
   STEP(tsr__spill_partition_frame(job, p, 0, job->nchunks, row_name, &pf));
-  st = tsr__groupby_memory(pf, nkeys, keys, naggs, aggs, NULL, &gr); /* agreed */
+  st = tsr__groupby_memory_as(pf, job->f, nkeys, keys, naggs, aggs, NULL, &gr); /* agreed */
   tsr_frame_destroy(&pf);
   if (st != TSR_OK)
     goto fail;

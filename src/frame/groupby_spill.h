@@ -11,9 +11,16 @@
 tsr_status tsr__groupby_memory(tsr_frame *f, int nkeys, const char *const *keys, int naggs,
                                const tsr_agg *aggs, const tsr_groupby_options *options,
                                tsr_frame **out);
+/* The same, with the parts (the runs of chunks grouped as one, which fix
+ * the order float sums are added in) those of parts_of, a frame with f's
+ * chunk count: the out-of-core engine groups each partition with its
+ * input's parts, so that every group adds its values as in memory. */
+tsr_status tsr__groupby_memory_as(tsr_frame *f, const tsr_frame *parts_of, int nkeys,
+                                  const char *const *keys, int naggs, const tsr_agg *aggs,
+                                  const tsr_groupby_options *options, tsr_frame **out);
 
 /* Whether the out-of-core path computes this group-by: one or more keys,
- * first-seen order, no largest/smallest, one rank. */
+ * first-seen order, no largest/smallest. */
 bool tsr__groupby_spill_applies(const tsr_frame *f, int nkeys, int naggs, const tsr_agg *aggs,
                                 const tsr_groupby_options *options);
 

@@ -419,6 +419,43 @@ static void test_groupby_spill__leaves_nothing(void **state) {
   ref_frame_free(&ref);
 }
 
+/* Chunks of 2^18 rows: in memory a part is a run of 4 of them (the run
+ * length comes from the input's chunk capacities), so the 6 chunks make
+ * two parts, and float sums are added part by part.  The partitions'
+ * pieces are far smaller; grouped with their own capacities they would
+ * make one part of all 6 and add the same values in another order.  The
+ * spilled result must still be the in-memory one bitwise. */
+static void test_groupby_spill__input_parts(void **state) {
+  tsr_ctx *ctx = *state;
+  const int64_t rows = INT64_C(1) << 18, n = 6 * rows;
+  const tsr_type types[2] = {{TSR_COL_INT32, 0}, {TSR_COL_FLOAT64, 0}};
+  ref_frame ref;
+  ref_frame_random(&ref, 2, types, n, 0, 77);
+  int32_t *key = (int32_t *)ref.cols[0].values;
+  for (int64_t i = 0; i < n; i++)
+    key[i] = (int32_t)(((uint32_t)key[i]) % 1000u);
+  tsr_column_data cd[2];
+  ref_frame_columns(&ref, 0, n, cd);
+  tsr_frame *f = NULL, *m = NULL, *g = NULL;
+  assert_ok(tsr_frame_from_columns(ctx, 2, cd, rows, TSR_BUFFER_BORROW, NULL, NULL, &f));
+  const char *keys[1] = {"c0"};
+  const tsr_agg aggs[2] = {{.op = TSR_AGG_SUM, .column = "c1"},
+                           {.op = TSR_AGG_MEAN, .column = "c1"}};
+  assert_ok(tsr__groupby_memory(f, 1, keys, 2, aggs, NULL, &m));
+  assert_ok(tsr__groupby_spill(f, 1, keys, 2, aggs, 8, NULL, &g));
+  ref_frame want, got;
+  ref_frame_compute(m, &want);
+  ref_frame_compute(g, &got);
+  assert_int_equal(want.n, 1000);
+  ref_frame_assert_equal(&want, &got);
+  ref_frame_free(&want);
+  ref_frame_free(&got);
+  tsr_frame_destroy(&m);
+  tsr_frame_destroy(&g);
+  tsr_frame_destroy(&f);
+  ref_frame_free(&ref);
+}
+
 static void test_groupby_spill__errors(void **state) {
   tsr_ctx *ctx = *state;
   ref_frame ref;
@@ -449,11 +486,13 @@ static void test_groupby_spill__errors(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_groupby_spill__matches_memory_and_naive,
-                                      test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_groupby_spill__matches_memory_and_naive, test_ctx_setup,
+                                      test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_groupby_spill__memory_limit, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_groupby_spill__leaves_nothing, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_groupby_spill__input_parts, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_groupby_spill__errors, test_ctx_setup,
                                       test_ctx_teardown),
