@@ -567,7 +567,10 @@ typedef struct tsr_join_options {
  * rows without a match of right and full joins last, in right order.
  * Computes now (as the group-by; bitwise the same for any thread count and
  * any number of MPI ranks: collective, a broadcast or a shuffle join,
- * tsr_ctx_set_broadcast_join_limit, docs/frames.md).  The caller owns *out. */
+ * tsr_ctx_set_broadcast_join_limit, docs/frames.md).  Under a memory limit
+ * (under MPI, on every rank) a join that does not fit is computed out of
+ * core by spilled hash partitions, with the same result (docs/frames.md,
+ * "Joins larger than memory").  The caller owns *out. */
 TSR_API TSR_NODISCARD tsr_status tsr_frame_join(tsr_frame *left, tsr_frame *right,
                                                 tsr_join_kind kind, int nkeys,
                                                 const char *const *left_on,

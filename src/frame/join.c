@@ -654,26 +654,36 @@ static tsr_status probe_arrays(tsr__join *j) {
  * IN_MEMORY_SHARE of it, out of core by spilled partitions instead
  * (join_spill.c).  As the group-by does (groupby.c), the in-memory attempt
  * runs with the limit lowered to that share, so that what it leaves behind
- * and the out-of-core run stay within the limit together. */
+ * and the out-of-core run stay within the limit together.  Under MPI the
+ * ranks spill together when every one has a limit: the sides' share of a
+ * rank against the smallest limit, and the attempt's failure is agreed. */
 #define IN_MEMORY_SHARE 0.75
 tsr_status tsr_frame_join(tsr_frame *left, tsr_frame *right, tsr_join_kind kind, int nkeys,
                           const char *const *left_on, const char *const *right_on,
                           const tsr_join_options *options, tsr_frame **out) {
   tsr_ctx *ctx = left != NULL && right != NULL && left->ctx == right->ctx ? left->ctx : NULL;
-  uint64_t limit = tsr_ctx_memory_limit(ctx);
-  if (limit == 0 || out == NULL || tsr_ctx_nranks(ctx) > 1)
+  const uint64_t limit = tsr_ctx_memory_limit(ctx);
+  const int nranks = tsr_ctx_nranks(ctx) > 1 ? tsr_ctx_nranks(ctx) : 1;
+  uint64_t least = limit; /* under MPI the smallest limit, 0 when a rank has none */
+  if (nranks > 1 && out != NULL) {
+    uint64_t most;
+    tsr__dist *d = tsr__dist_get(ctx);
+    if (d == NULL || tsr__dist_minmax_u64(d, limit, &least, &most) != TSR_OK)
+      least = 0;
+  }
+  if (least == 0 || out == NULL)
     return tsr__join_memory(left, right, kind, nkeys, left_on, right_on, options, out);
-  uint64_t share = (uint64_t)((double)limit * IN_MEMORY_SHARE);
-  if (tsr__join_spill_bytes(left) + tsr__join_spill_bytes(right) > share / 2)
+  uint64_t share = (uint64_t)((double)least * IN_MEMORY_SHARE);
+  if ((tsr__join_spill_bytes(left) + tsr__join_spill_bytes(right)) / (uint64_t)nranks > share / 2)
     return tsr__join_spill(left, right, kind, nkeys, left_on, right_on, options, 0, 0, NULL, NULL,
                            out);
-  if (tsr_ctx_set_memory_limit(ctx, share) != TSR_OK)
-    return tsr__join_memory(left, right, kind, nkeys, left_on, right_on, options, out);
+  bool lowered =
+      tsr_ctx_set_memory_limit(ctx, (uint64_t)((double)limit * IN_MEMORY_SHARE)) == TSR_OK;
   tsr_status st = tsr__join_memory(left, right, kind, nkeys, left_on, right_on, options, out);
-  tsr_status restored = tsr_ctx_set_memory_limit(ctx, limit); /* it was valid before */
+  tsr_status restored = lowered ? tsr_ctx_set_memory_limit(ctx, limit) : TSR_OK; /* was valid */
   if (st == TSR_OK && restored != TSR_OK)
     st = restored;
-  if (st == TSR_ENOMEM) {
+  if (st == TSR_ENOMEM) { /* agreed under MPI: every rank spills */
     /* What the attempt freed goes back to the system first. */
     tsr__alloc_release_cache(&ctx->alloc);
     malloc_trim(0);

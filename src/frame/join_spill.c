@@ -36,13 +36,22 @@
  * lie in one partition and, across pieces, in the runs' order.  Values are
  * copied, never computed, so they are bitwise the in-memory join's, for
  * any thread count.  The result's file stays open until the frame is
- * destroyed. */
+ * destroyed.
+ *
+ * Under MPI the same passes run on every rank: each rank partitions the
+ * chunks it owns into its own files (spill.c adds up the counts); each
+ * partition pair (or pair of pieces) is joined across the ranks by the
+ * distributed join, every rank gets its output, marks matched rows and
+ * writes the runs of the result chunks it owns; a result chunk is read on
+ * its owner.  P is the largest any rank's memory asks for, pieces the
+ * smallest, and every step's status is agreed between the ranks. */
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <tessera/dist.h>
 
+#include "dist/dist.h"
 #include "join_impl.h"
 #include "spill.h"
 
@@ -53,6 +62,19 @@ static const char fn[] = "tsr_frame_join";
  * table, the pairs and the output (about four times its input), and the
  * runs being written (more with small chunks). */
 #define PART_SHARE 16
+
+/* Under MPI, a step's status agreed between the ranks, which all reach
+ * every step (the argument checks do not depend on the rank): a local
+ * failure (an allocation, a write) never leaves the others waiting in the
+ * next collective. */
+#define STEP(expr)                 \
+  do {                             \
+    st = (expr);                   \
+    if (tsr_ctx_nranks(ctx) > 1)   \
+      st = tsr_ctx_agree(ctx, st); \
+    if (st != TSR_OK)              \
+      goto fail;                   \
+  } while (0)
 
 uint64_t tsr__join_spill_bytes(const tsr_frame *f) {
   uint64_t bytes = 0;
@@ -87,9 +109,9 @@ static void side_free(tsr_ctx *ctx, side *s, int nkeys) {
   tsr_free(ctx, s->start);
 }
 
-/* Partitions f (its key columns kcol[0..nkeys)) into 2^bits partitions. */
-static tsr_status side_partition(tsr_ctx *ctx, tsr_frame *f, int nkeys, const int *kcol, int bits,
-                                 side *s) {
+/* The local set-up of side_partition. */
+static tsr_status side_prepare(tsr_ctx *ctx, tsr_frame *f, int nkeys, const int *kcol, int bits,
+                               side *s) {
   tsr__spill_job *job = &s->job;
   job->ctx = ctx;
   job->fn = fn;
@@ -131,13 +153,23 @@ static tsr_status side_partition(tsr_ctx *ctx, tsr_frame *f, int nkeys, const in
   TSR_TRY(tsr_calloc(ctx, (size_t)nc + 1, sizeof *job->rows, (void **)&job->rows));
   TSR_TRY(tsr_calloc(ctx, (size_t)P * (size_t)nc * (size_t)(f->ncols + 1) + 1, sizeof *job->rdcap,
                      (void **)&job->rdcap));
-  TSR_TRY(tsr__spill_open(&job->in, fn));
-  TSR_TRY(tsr__spill_partition(job));
   TSR_TRY(tsr_calloc(ctx, (size_t)nc + 2, sizeof *s->start, (void **)&s->start));
+  return tsr__spill_open(&job->in, fn);
+}
+
+/* Partitions f (its key columns kcol[0..nkeys)) into 2^bits partitions
+ * (under MPI, each rank the chunks it owns; spill.c shares the counts). */
+static tsr_status side_partition(tsr_ctx *ctx, tsr_frame *f, int nkeys, const int *kcol, int bits,
+                                 side *s) {
+  tsr_status st;
+  STEP(side_prepare(ctx, f, nkeys, kcol, bits, s));
+  TSR_TRY(tsr__spill_partition(&s->job)); /* agreed */
+  const int64_t nc = s->job.nchunks;
   for (int64_t c = 0; c < nc; c++)
-    s->start[c + 1] = s->start[c] + job->rows[c];
+    s->start[c + 1] = s->start[c] + s->job.rows[c];
   s->total = s->start[nc];
-  return TSR_OK;
+fail:
+  return st;
 }
 
 /* What the last step freed goes back to the system, so that the next
@@ -212,18 +244,31 @@ typedef enum keep {
 
 /* Joins lf with rf (kind) and writes the kept rows of every output chunk
  * as runs. */
+static tsr_status write_runs(job *J, const tsr_frame_result *res, tsr_join_kind kind, keep how);
+
 static tsr_status join_write(job *J, tsr_frame *lf, tsr_frame *rf, tsr_join_kind kind, keep how) {
   tsr_ctx *ctx = J->ctx;
   tsr_frame *r = NULL;
   tsr_frame_result *res = NULL;
+  tsr_status st = TSR_OK;
+  TSR__TRY_GOTO(st, tsr__join_memory(lf, rf, kind, J->nkeys, J->left_on, J->right_on, J->options,
+                                     &r)); /* agreed */
+  STEP(J->o.names == NULL ? out_prepare(J, r) : TSR_OK);
+  TSR__TRY_GOTO(st, tsr_frame_compute(r, NULL, &res)); /* agreed */
+  st = write_runs(J, res, kind, how);
+  STEP(st);
+fail:
+  tsr_frame_result_destroy(&res);
+  tsr_frame_destroy(&r);
+  return st;
+}
+
+/* join_write's runs from the joined frame's result (local). */
+static tsr_status write_runs(job *J, const tsr_frame_result *res, tsr_join_kind kind, keep how) {
+  tsr_ctx *ctx = J->ctx;
   tsr__colread *src = NULL;
   int32_t *sel = NULL;
   tsr_status st = TSR_OK;
-  TSR__TRY_GOTO(st,
-                tsr__join_memory(lf, rf, kind, J->nkeys, J->left_on, J->right_on, J->options, &r));
-  if (J->o.names == NULL)
-    TSR__TRY_GOTO(st, out_prepare(J, r));
-  TSR__TRY_GOTO(st, tsr_frame_compute(r, NULL, &res));
   const int n = J->o.ncols;
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)n, sizeof *src, (void **)&src));
   const int64_t nch = tsr_frame_result_nchunks(res);
@@ -294,14 +339,16 @@ static tsr_status join_write(job *J, tsr_frame *lf, tsr_frame *rf, tsr_join_kind
 fail:
   tsr_free(ctx, sel);
   tsr_free(ctx, src);
-  tsr_frame_result_destroy(&res);
-  tsr_frame_destroy(&r);
   return st;
 }
 
 /* Partition p of side s as a frame, its chunks outside [c0, c1) empty. */
 static tsr_status part_frame(job *J, int s, int64_t p, int64_t c0, int64_t c1, tsr_frame **out) {
-  return tsr__spill_partition_frame(&J->s[s].job, p, c0, c1, J->rowname[s], out);
+  tsr_ctx *ctx = J->ctx;
+  tsr_status st;
+  STEP(tsr__spill_partition_frame(&J->s[s].job, p, c0, c1, J->rowname[s], out));
+fail:
+  return st;
 }
 
 /* Bytes of partition p's chunks [c0, c1) on side s. */
@@ -406,10 +453,6 @@ tsr_status tsr__join_spill(tsr_frame *left, tsr_frame *right, tsr_join_kind kind
   TSR_CHECK(npartitions >= 0 && npartitions <= TSR__SPILL_MAX_PARTITIONS, TSR_EINVAL,
             "%s: %d partitions (0..%d)", fn, npartitions, TSR__SPILL_MAX_PARTITIONS);
   tsr_ctx *ctx = left->ctx;
-  TSR_CHECK(tsr_ctx_nranks(ctx) <= 1, TSR_ENOTSUP,
-            "%s: out-of-core joins run on one rank (across %d MPI ranks joins are computed "
-            "in memory)",
-            fn, tsr_ctx_nranks(ctx));
   job J;
   memset(&J, 0, sizeof J);
   J.ctx = ctx;
@@ -431,8 +474,7 @@ tsr_status tsr__join_spill(tsr_frame *left, tsr_frame *right, tsr_join_kind kind
     TSR__TRY_GOTO(st, tsr__frame_find(right, fn, J.right_on[k], &kcol[1][k]));
   }
   /* Row number columns named as no column of either side. */
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)(left->ncols + right->ncols) + 2, sizeof *names,
-                               (void **)&names));
+  STEP(tsr_calloc(ctx, (size_t)(left->ncols + right->ncols) + 2, sizeof *names, (void **)&names));
   int nn = 0;
   for (int i = 0; i < left->ncols; i++)
     names[nn++] = left->cols[i].name;
@@ -441,10 +483,20 @@ tsr_status tsr__join_spill(tsr_frame *left, tsr_frame *right, tsr_join_kind kind
   tsr__spill_fresh_name("__tessera_left_row", names, nn, J.rowname[0], sizeof J.rowname[0]);
   names[nn++] = J.rowname[0];
   tsr__spill_fresh_name("__tessera_right_row", names, nn, J.rowname[1], sizeof J.rowname[1]);
-  /* Partitions and pieces for the limit. */
+  /* Partitions and pieces for the limit (under MPI, of the rank with the
+   * least memory to spare). */
   uint64_t bytes = tsr__join_spill_bytes(left) + tsr__join_spill_bytes(right);
   uint64_t avail = tsr__spill_avail(ctx);
   int64_t P = npartitions > 0 ? npartitions : tsr__spill_partitions(ctx, bytes, PART_SHARE);
+  if (tsr_ctx_nranks(ctx) > 1) {
+    tsr__dist *d = tsr__dist_get(ctx);
+    uint64_t lo, hi;
+    STEP(d == NULL ? tsr_error_set(TSR_EMPI, "%s: MPI is not available", fn)
+                   : tsr__dist_minmax_u64(d, (uint64_t)P, &lo, &hi));
+    P = (int64_t)hi;
+    STEP(tsr__dist_minmax_u64(d, avail, &lo, &hi));
+    avail = lo;
+  }
   int bits = 0;
   while ((INT64_C(1) << bits) < P)
     bits++;
@@ -461,22 +513,27 @@ tsr_status tsr__join_spill(tsr_frame *left, tsr_frame *right, tsr_join_kind kind
   const bool right_rows = kind == TSR_JOIN_RIGHT || kind == TSR_JOIN_FULL;
   J.nl = J.s[0].job.nchunks;
   J.nout = J.nl + (right_rows ? J.s[1].job.nchunks : 0);
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)J.s[0].total / 8 + 1, 1, (void **)&J.mark[0]));
-  if (right_rows)
-    TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)J.s[1].total / 8 + 1, 1, (void **)&J.mark[1]));
-  TSR__TRY_GOTO(st, tsr__spill_open(&J.o.file, fn));
+  st = tsr_calloc(ctx, (size_t)J.s[0].total / 8 + 1, 1, (void **)&J.mark[0]);
+  if (st == TSR_OK && right_rows)
+    st = tsr_calloc(ctx, (size_t)J.s[1].total / 8 + 1, 1, (void **)&J.mark[1]);
+  if (st == TSR_OK)
+    st = tsr_calloc(ctx, (size_t)J.nout + 1, sizeof *in_rows, (void **)&in_rows);
+  STEP(st == TSR_OK ? tsr__spill_open(&J.o.file, fn) : st);
+  if (tsr_ctx_nranks(ctx) > 1)
+    J.o.nchunks = J.nout; /* each rank writes the runs of the result chunks it owns */
   for (int64_t p = 0; p < P; p++) {
     release(ctx);
-    TSR__TRY_GOTO(st, join_partition(&J, p));
+    TSR__TRY_GOTO(st, join_partition(&J, p)); /* agreed */
   }
   release(ctx);
-  TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)J.nout + 1, sizeof *in_rows, (void **)&in_rows));
   for (int64_t c = 0; c < J.nout; c++)
     in_rows[c] = c < J.nl ? J.s[0].job.rows[c] : J.s[1].job.rows[c - J.nl];
-  TSR__TRY_GOTO(st, tsr__spill_result_frame(ctx, fn, J.nout, in_rows, &J.o, out));
+  STEP(tsr__spill_result_frame(ctx, fn, J.nout, in_rows, &J.o, out));
   if (pieced != NULL)
     *pieced = J.pieced;
 fail:
+  if (st != TSR_OK)
+    tsr_frame_destroy(out);
   if (st == TSR_ENOMEM) { /* say what did not fit */
     char why[512];
     snprintf(why, sizeof why, "%s", tsr_last_error());

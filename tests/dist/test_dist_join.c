@@ -565,6 +565,83 @@ static void test_dist_join__limits_differ(void **state) {
   sides_free(&s);
 }
 
+/* Out of core across the ranks (join_spill.c): each rank spills the
+ * chunks it owns, the partition pairs (whole, or in pieces) are joined
+ * across the ranks, and the result is one rank's in-memory join bitwise,
+ * chunks included, for every kind; then through tsr_frame_join under a
+ * memory limit on every rank that the in-memory join cannot meet. */
+static void test_dist_join__spill(void **state) {
+  (void)state;
+  const tsr_type t[2] = {{TSR_COL_STRING, 0}, {TSR_COL_DICT, 0}};
+  const char *on[2] = {"k0", "k1"};
+  sides s;
+  make_ref(2, t, 0, 12, 500, "lv", false, 31, &s.ref[0]);
+  make_ref(2, t, 5, 12, 250, "rv", false, 38, &s.ref[1]);
+  for (int k = 0; k < 2; k++) { /* chunks of 50 rows: a few pieces a side */
+    to_frame(dist_ctx, &s.ref[k], 50, 0, &s.d[k]);
+    to_frame(local_ctx, &s.ref[k], 50, 0, &s.l[k]);
+  }
+  static const uint64_t pieces[2] = {0, 12000}; /* whole partitions, then pieces */
+  for (int q = 0; q < 2; q++)
+    for (int k = 0; k < 6; k++) {
+      tsr_frame *jd = NULL, *jl = NULL;
+      int used = 0, pieced = -1;
+      uint64_t before = sent_bytes();
+      tsr_status st = tsr__join_spill(s.d[0], s.d[1], kinds[k], 2, on, NULL, NULL, 2, pieces[q],
+                                      &used, &pieced, &jd);
+      if (st != TSR_OK)
+        fail_msg("rank %d: %s", rank, tsr_last_error());
+      assert_int_equal(used, 2);
+      if (pieces[q] == 0)
+        assert_int_equal(pieced, 0);
+      else
+        assert_true(pieced > 0);
+      assert_ok(tsr_frame_join(s.l[0], s.l[1], kinds[k], 2, on, NULL, NULL, &jl));
+      same_on_every_rank(assert_bitwise(jl, jd));
+      check_sent(before, s.d[0]);
+      tsr_frame_destroy(&jd);
+      tsr_frame_destroy(&jl);
+    }
+  sides_free(&s);
+}
+
+static void test_dist_join__spill_memory_limit(void **state) {
+  (void)state;
+  const tsr_type t[1] = {{TSR_COL_INT64, 0}};
+  const char *on[1] = {"k0"};
+  sides s;
+  const int64_t n = 100000;
+  make_ref(1, t, 0, 12, n, "lv", false, 41, &s.ref[0]);
+  make_ref(1, t, 0, 12, n, "rv", false, 42, &s.ref[1]);
+  int64_t *lk = (int64_t *)s.ref[0].cols[0].values, *rk = (int64_t *)s.ref[1].cols[0].values;
+  for (int64_t r = 0; r < n; r++) { /* one match a row: distinct keys on both sides */
+    lk[r] = r * 7919 % n;
+    rk[r] = r * 104729 % n;
+  }
+  for (int k = 0; k < 2; k++) {
+    to_frame(dist_ctx, &s.ref[k], 5000, 0, &s.d[k]);
+    to_frame(local_ctx, &s.ref[k], 5000, 0, &s.l[k]);
+  }
+  tsr_frame *jd = NULL, *jl = NULL;
+  assert_ok(tsr_frame_join(s.l[0], s.l[1], TSR_JOIN_FULL, 1, on, NULL, NULL, &jl));
+  tsr_memory_stats ms;
+  assert_ok(tsr_ctx_memory_stats(dist_ctx, &ms));
+  assert_ok(tsr_ctx_set_memory_limit(dist_ctx, ms.current_bytes + (UINT64_C(6) << 20)));
+  /* In memory it does not fit on the ranks... */
+  assert_int_equal(tsr__join_memory(s.d[0], s.d[1], TSR_JOIN_FULL, 1, on, NULL, NULL, &jd),
+                   TSR_ENOMEM);
+  assert_null(jd);
+  /* ...out of core it does. */
+  tsr_status st = tsr_frame_join(s.d[0], s.d[1], TSR_JOIN_FULL, 1, on, NULL, NULL, &jd);
+  if (st != TSR_OK)
+    fail_msg("rank %d: %s", rank, tsr_last_error());
+  assert_ok(tsr_ctx_set_memory_limit(dist_ctx, 0));
+  same_on_every_rank(assert_bitwise(jl, jd));
+  tsr_frame_destroy(&jd);
+  tsr_frame_destroy(&jl);
+  sides_free(&s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dist_join__every_kind),
@@ -578,6 +655,8 @@ int main(void) {
       cmocka_unit_test(test_dist_join__shuffle_bytes),
       cmocka_unit_test(test_dist_join__shuffle_fails),
       cmocka_unit_test(test_dist_join__limits_differ),
+      cmocka_unit_test(test_dist_join__spill),
+      cmocka_unit_test(test_dist_join__spill_memory_limit),
   };
   return DIST_HARNESS_RUN("test_dist_join", tests);
 }
