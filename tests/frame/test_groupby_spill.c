@@ -437,7 +437,7 @@ static void test_groupby_spill__input_parts(void **state) {
   tsr_column_data cd[2];
   ref_frame_columns(&ref, 0, n, cd);
   tsr_frame *f = NULL, *m = NULL, *g = NULL;
-  assert_ok(tsr_frame_from_columns(ctx, 2, cd, rows, TSR_BUFFER_BORROW, NULL, NULL, &f));
+  assert_ok(tsr_frame_from_columns(ctx, 2, cd, rows, TSR_BUFFER_ADOPT, fu_free_fn, NULL, &f));
   const char *keys[1] = {"c0"};
   const tsr_agg aggs[2] = {{.op = TSR_AGG_SUM, .column = "c1"},
                            {.op = TSR_AGG_MEAN, .column = "c1"}};
