@@ -13,10 +13,29 @@
 #ifndef TSR_FRAME_IMPL_H
 #define TSR_FRAME_IMPL_H
 
+#include <tessera/dist.h>
 #include <tessera/frame.h>
 
 #include "core/colchunk.h"
 #include "graph/expr.h"
+
+/* ---- agreed steps under MPI --------------------------------------------------- */
+
+/* Sets status to expr's status, agreed between the ranks when the context
+ * has several (tsr_ctx_agree: every rank gets the lowest failing rank's),
+ * and jumps to `fail` unless it is TSR_OK.  For the local steps between a
+ * collective operation's collectives: a failure on one rank (an
+ * allocation, a spill write) must not leave the others waiting in the next
+ * collective.  Every rank that passed the argument checks (which do not
+ * depend on the rank) reaches every step. */
+#define TSR__AGREED_GOTO(status, ctx, expr)  \
+  do {                                       \
+    (status) = (expr);                       \
+    if (tsr_ctx_nranks(ctx) > 1)             \
+      (status) = tsr_ctx_agree(ctx, status); \
+    if ((status) != TSR_OK)                  \
+      goto fail;                             \
+  } while (0)
 
 /* ---- dictionaries ----------------------------------------------------------- */
 

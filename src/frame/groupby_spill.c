@@ -78,16 +78,8 @@ bool tsr__groupby_spill_applies(const tsr_frame *f, int nkeys, int naggs, const 
   return true;
 }
 
-/* Under MPI, a step's status agreed between the ranks (which all reach
- * every step: the argument checks do not depend on the rank). */
-#define STEP(expr)                 \
-  do {                             \
-    st = (expr);                   \
-    if (dist)                      \
-      st = tsr_ctx_agree(ctx, st); \
-    if (st != TSR_OK)              \
-      goto fail;                   \
-  } while (0)
+/* A step's status, agreed between the ranks under MPI. */
+#define STEP(expr) TSR__AGREED_GOTO(st, ctx, expr)
 
 /* Groups partition p in memory (under MPI, across the ranks: each reads
  * the pieces it wrote) and writes its result's runs (under MPI, the runs
@@ -96,7 +88,6 @@ static tsr_status group_partition(tsr__spill_job *job, int64_t p, int nkeys,
                                   const char *const *keys, int naggs, const tsr_agg *aggs,
                                   const char *row_name, tsr__spill_out *o) {
   tsr_ctx *ctx = job->ctx;
-  const bool dist = tsr_ctx_nranks(ctx) > 1;
   tsr_frame *pf = NULL, *gr = NULL;
   tsr_frame_result *res = NULL;
   tsr__colread *src = NULL;

@@ -614,17 +614,8 @@ fail:
   return status;
 }
 
-/* A step of a join: its status, agreed between ranks under MPI (the ranks
- * that passed the argument checks, which do not depend on the rank, all
- * reach every step). */
-#define STEP(expr)                         \
-  do {                                     \
-    status = (expr);                       \
-    if (j.dist)                            \
-      status = tsr_ctx_agree(ctx, status); \
-    if (status != TSR_OK)                  \
-      goto fail;                           \
-  } while (0)
+/* A step of a join: its status, agreed between ranks under MPI. */
+#define STEP(expr) TSR__AGREED_GOTO(status, ctx, expr)
 
 static tsr_status check_rows(const tsr__join *j) {
   for (int s = 0; s < 2; s++)

@@ -63,18 +63,8 @@ static const char fn[] = "tsr_frame_join";
  * runs being written (more with small chunks). */
 #define PART_SHARE 16
 
-/* Under MPI, a step's status agreed between the ranks, which all reach
- * every step (the argument checks do not depend on the rank): a local
- * failure (an allocation, a write) never leaves the others waiting in the
- * next collective. */
-#define STEP(expr)                 \
-  do {                             \
-    st = (expr);                   \
-    if (tsr_ctx_nranks(ctx) > 1)   \
-      st = tsr_ctx_agree(ctx, st); \
-    if (st != TSR_OK)              \
-      goto fail;                   \
-  } while (0)
+/* A step's status, agreed between the ranks under MPI. */
+#define STEP(expr) TSR__AGREED_GOTO(st, ctx, expr)
 
 uint64_t tsr__join_spill_bytes(const tsr_frame *f) {
   uint64_t bytes = 0;
