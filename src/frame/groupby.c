@@ -34,7 +34,15 @@
 #include "groupby_spill.h"
 
 static const char fn[] = "tsr_frame_groupby";
-#define RESULT_CHUNK_ROWS (INT64_C(1) << 20)
+/* The rows of a result chunk (settable for tests: a result of several
+ * chunks without millions of rows). */
+#define RESULT_CHUNK_ROWS_DEFAULT (INT64_C(1) << 20)
+static int64_t result_chunk_rows = RESULT_CHUNK_ROWS_DEFAULT;
+#define RESULT_CHUNK_ROWS result_chunk_rows
+
+void tsr__groupby_set_result_chunk_rows(int64_t n) {
+  result_chunk_rows = n <= 0 ? RESULT_CHUNK_ROWS_DEFAULT : n;
+}
 
 static const char *const op_names[TSR_NUM_AGG_OPS] = {
     "count_star", "count",     "sum",      "mean",  "min",     "max",     "var",
@@ -1747,7 +1755,7 @@ void tsr__groupby_set_gather_max(int64_t n) { gather_max = n < 0 ? GATHER_MAX_GR
  * and each rank building it at once, where holding it takes six and the
  * other ranks wait while the chunk's owner builds it (q5's 10^5 groups:
  * 7-9 ms against 2-3 ms on one rank). */
-static int64_t hold_min = RESULT_CHUNK_ROWS;
+static int64_t hold_min = RESULT_CHUNK_ROWS_DEFAULT;
 
 void tsr__groupby_set_hold_min(int64_t n) { hold_min = n < 0 ? RESULT_CHUNK_ROWS : n; }
 
@@ -2246,6 +2254,34 @@ static tsr_status read_result_rows(const gb_job *job, gb_wire *r, int64_t max_n,
   return TSR_OK;
 }
 
+/* My own result rows (hold_result) as read_result_rows gives another
+ * rank's: the n rows of chunk (built for myself, left in place, its
+ * columns borrowed) with their places v[idx[0..n)].  They skip the wire,
+ * the all-to-all's copy to myself and the reading back: half of q10's rows
+ * on two ranks. */
+static tsr_status own_rows(const gb_job *job, void *chunk, const int64_t *v, const int64_t *idx,
+                           int64_t n, gb_part *p) {
+  int ncols = job->nkeys + job->naggs;
+  TSR_TRY(tsr__alloc_array(job->ctx, (size_t)n + 1, sizeof *p->gcount, "row places",
+                           (void **)&p->gcount));
+  for (int64_t k = 0; k < n; k++)
+    p->gcount[k] = v[idx[k]];
+  TSR_TRY(tsr_calloc(job->ctx, (size_t)ncols + 1, sizeof *p->keys, (void **)&p->keys));
+  for (int i = 0; i < ncols; i++) {
+    tsr__colchunk *cc = tsr__tablechunk_col(chunk, (uint32_t)i);
+    p->keys[i] = (gb_col){.type = job->out_types[i],
+                          .n = n,
+                          .nulls = cc->null_count,
+                          .values = tsr__colchunk_values(cc),
+                          .validity = cc->null_count > 0 ? tsr__colchunk_validity(cc) : NULL,
+                          .data = tsr__colchunk_data(cc),
+                          .data_bytes = (size_t)cc->data_bytes,
+                          .borrowed = true};
+  }
+  p->n = n;
+  return TSR_OK;
+}
+
 /* Frees the result rows gathered from P ranks (gather_result, hold_result). */
 static void gathered_free(tsr_ctx *ctx, gb_part *gp, int P, int ncols) {
   if (gp == NULL)
@@ -2259,6 +2295,25 @@ static void gathered_free(tsr_ctx *ctx, gb_part *gp, int P, int ncols) {
     tsr_free(ctx, gp[q].gcount);
   }
   tsr_free(ctx, gp);
+}
+
+/* For each of my places pos[0..n) (ascending), adds to before[i] how many
+ * of another rank's places other[0..m) (ascending) come before it: those
+ * below it, and those equal when that rank's come first.  A merge of the
+ * two lists without branches on the data (the two interleave at random: a
+ * branch a step mispredicts half the time). */
+static void add_rows_before(const int64_t *other, int64_t m, const int64_t *pos, int64_t n,
+                            bool ties_first, int64_t *before) {
+  int64_t i = 0, k = 0;
+  while (i < n && k < m) {
+    int64_t o = other[k], p = pos[i];
+    int64_t take = ties_first ? o <= p : o < p; /* 1: other's place k comes first */
+    before[i] += k & (take - 1);
+    k += take;
+    i += 1 - take;
+  }
+  for (; i < n; i++)
+    before[i] += k;
 }
 
 /* After a shuffle, in first-seen order: the result held across the ranks
@@ -2316,18 +2371,12 @@ static tsr_status hold_result(gb_job *job, gb_merged *m, tsr_frame **out) {
    * order of gather_result's merge). */
   {
     int64_t head = 0;
+    for (int64_t i = 0; i < nrows; i++)
+      gidx[i] = i;
     for (int q = 0; q < P; q++) {
-      int64_t nq = (int64_t)(pcnt[q] / sizeof *pos), k = 0;
-      const int64_t *lq = allpos + head;
-      for (int64_t i = 0; i < nrows; i++) {
-        if (q == me) {
-          gidx[i] = (q == 0 ? 0 : gidx[i]) + i;
-          continue;
-        }
-        while (k < nq && (q < me ? lq[k] <= pos[i] : lq[k] < pos[i]))
-          k++;
-        gidx[i] = (q == 0 ? 0 : gidx[i]) + k;
-      }
+      int64_t nq = (int64_t)(pcnt[q] / sizeof *pos);
+      if (q != me)
+        add_rows_before(allpos + head, nq, pos, nrows, q < me, gidx);
       head += nq;
     }
   }
@@ -2394,10 +2443,13 @@ static tsr_status hold_result(gb_job *job, gb_merged *m, tsr_frame **out) {
     gb_wire w = {send, 0, 0};
     for (int q = 0; q < P; q++) {
       soff[q] = w.at;
+      if (q == me) { /* my own rows stay in their chunk (own_rows) */
+        scnt[q] = 0;
+        continue;
+      }
       int64_t n = (int64_t)cnt[q];
       gb_wire_i64(&w, n);
-      for (int64_t k = 0; k < n; k++)
-        gb_wire_i64(&w, gidx[sel[off[q] + (uint64_t)k]]);
+      gb_wire_i64s_at(&w, gidx, sel + off[q], n);
       for (int i = 0; i < ncols; i++) {
         tsr__colread cr;
         tsr__colchunk *cc = tsr__tablechunk_col(dchunk[q], (uint32_t)i);
@@ -2414,6 +2466,8 @@ static tsr_status hold_result(gb_job *job, gb_merged *m, tsr_frame **out) {
       st = tsr_alloc(ctx, (size_t)w.at + 8, (void **)&send);
   }
   for (int q = 0; q < P && dchunk != NULL; q++) {
+    if (q == me)
+      continue;
     tsr_free(ctx, dchunk[q]);
     dchunk[q] = NULL;
   }
@@ -2439,7 +2493,8 @@ static tsr_status hold_result(gb_job *job, gb_merged *m, tsr_frame **out) {
   st = tsr_calloc(ctx, (size_t)P + 1, sizeof *gp, (void **)&gp);
   gb_wire r = {recv, 0, total};
   for (int q = 0; q < P && st == TSR_OK; q++) {
-    st = read_result_rows(job, &r, NR, &gp[q]);
+    st = q == me ? own_rows(job, dchunk[q], gidx, sel + off[q], (int64_t)cnt[q], &gp[q])
+                 : read_result_rows(job, &r, NR, &gp[q]);
     nin += st == TSR_OK ? gp[q].n : 0;
   }
   /* My chunks, each row taken from the rank that sent it in place order. */

@@ -193,6 +193,9 @@ void tsr__groupby_set_gather_max(int64_t n);
  * rank (n < 0: the default, one result chunk, 2^20 rows).  For tests; not
  * thread-safe. */
 void tsr__groupby_set_hold_min(int64_t n);
+/* Tests: the rows of a result chunk (one rank's and the ranks' cut); n <= 0
+ * restores 2^20. */
+void tsr__groupby_set_result_chunk_rows(int64_t n);
 /* The context's allocation counts (tsr_memory_stats.allocations) when the
  * last group-by with holistic aggregates began computing them and when it
  * had them.  For tests (a failure injected in that phase); not
@@ -210,6 +213,8 @@ typedef struct gb_wire {
 /* n bytes at p (p NULL: n zero bytes). */
 void gb_wire_put(gb_wire *w, const void *p, uint64_t n);
 void gb_wire_i64(gb_wire *w, int64_t v);
+/* v[idx[0]], ..., v[idx[n - 1]]: n numbers of 8 bytes (read back with gb_wire_get). */
+void gb_wire_i64s_at(gb_wire *w, const int64_t *v, const int64_t *idx, int64_t n);
 /* Rows [s, s + n) of column c (of `type`). */
 void gb_wire_col(gb_wire *w, tsr_type type, const tsr__colread *c, int64_t s, int64_t n);
 /* A column of n values of a fixed-width `type` without nulls, as

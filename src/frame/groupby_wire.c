@@ -34,6 +34,13 @@ void gb_wire_put(gb_wire *w, const void *p, uint64_t n) {
 
 void gb_wire_i64(gb_wire *w, int64_t v) { gb_wire_put(w, &v, sizeof v); }
 
+void gb_wire_i64s_at(gb_wire *w, const int64_t *v, const int64_t *idx, int64_t n) {
+  if (w->buf != NULL)
+    for (int64_t k = 0; k < n; k++)
+      memcpy(w->buf + w->at + (uint64_t)k * sizeof *v, &v[idx[k]], sizeof *v);
+  w->at += (uint64_t)n * sizeof *v;
+}
+
 tsr_status gb_wire_get(gb_wire *r, void *p, uint64_t n) {
   TSR_CHECK(r->at <= r->end && pad8(n) <= r->end - r->at, TSR_EMPI,
             "%s: a message from another rank is shorter than its contents say", fn);

@@ -161,10 +161,12 @@ static void test_dist_groupby__shuffle(void **state) {
   const char *k1[1] = {"c3"};
   const char *ks[1] = {"c11"};              /* strings, long ones out of line, nulls */
   const char *k3[3] = {"c12", "c0", "c13"}; /* dict, bool, date */
-  /* First-seen results held across the ranks, then (by default, being
-   * small) gathered whole on every rank. */
-  for (int held = 1; held >= 0; held--) {
+  /* First-seen results held across the ranks, in chunks of 97 rows (each
+   * rank owning some, with rows from every rank: held = 2) and in one,
+   * then (by default, being small) gathered whole on every rank. */
+  for (int held = 2; held >= 0; held--) {
     tsr__groupby_set_hold_min(held ? 0 : -1);
+    tsr__groupby_set_result_chunk_rows(held == 2 ? 97 : -1);
     check(&fr, 1, k1, NDEC, decomposable, TSR_GROUP_FIRST_SEEN, true);
     check(&fr, 3, k3, NDEC, decomposable, TSR_GROUP_FIRST_SEEN, true);
     /* Holistic aggregates: their values by bucket with the states. */
