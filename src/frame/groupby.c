@@ -110,6 +110,11 @@ typedef struct gb_job {
   bool agreed;   /* the status being returned is agreed by every rank already */
   bool trace;    /* TESSERA_GROUPBY_TRACE: print what the exchanges moved */
   bool shuffled; /* the parts were shuffled by bucket */
+  /* Shuffled without holistic or per-value aggregates: this rank's own
+   * parts stayed whole (not sent to itself), so the merge reads only the
+   * buckets [own_b0, own_b1) it owns (slice_of). */
+  bool kept_own;
+  int own_b0, own_b1;
   unsigned char *wire_in; /* the parts received (distribute): their columns point into it */
 } gb_job;
 
@@ -653,6 +658,8 @@ static int64_t slice_of(const gb_job *job, const gb_merged *m, int64_t c, int64_
     return pt->n;
   }
   *s = pt->boff[p];
+  if (job->kept_own && (p < job->own_b0 || p >= job->own_b1))
+    return 0; /* another rank's bucket, in a part of mine */
   return pt->boff[p + 1] - pt->boff[p];
 }
 
@@ -2128,6 +2135,10 @@ static tsr_status distribute(gb_job *job, bool *shuffled) {
                   "must build the same frame)",
                   fn);
   int nd = shuffle ? P : 1;
+  /* A shuffle keeps my own parts' groups of my buckets where they are
+   * (put, copied to myself and read back, they took half of q5's exchange);
+   * holistic values and kept rows still go through the message. */
+  bool keep_own = shuffle && job->nhol == 0 && !job->per_value;
   /* Local steps until the agreement: a failure here must still meet the
    * other ranks there. */
   st = tsr_calloc(ctx, 3 * (size_t)P, sizeof *cnt, (void **)&cnt);
@@ -2152,6 +2163,10 @@ static tsr_status distribute(gb_job *job, bool *shuffled) {
     gb_wire w = {send, 0, 0};
     for (int q = 0; q < nd && st == TSR_OK; q++) {
       off[q] = w.at;
+      if (keep_own && q == me) {
+        cnt[q] = 0;
+        continue;
+      }
       int b0 = shuffle ? bucket_first(q, P) : 0, b1 = shuffle ? bucket_first(q + 1, P) : NBUCKETS;
       for (int64_t c = 0; c < nc && st == TSR_OK; c++) {
         if (part_owner(job, c) != me)
@@ -2209,8 +2224,14 @@ static tsr_status distribute(gb_job *job, bool *shuffled) {
   send = NULL;
   hol_rows_free(ctx, hr, nc);
   hr = NULL;
-  /* What this rank merges replaces what it grouped. */
+  /* What this rank merges replaces what it grouped (but its own parts
+   * when kept). */
+  job->kept_own = keep_own;
+  job->own_b0 = bucket_first(me, P);
+  job->own_b1 = bucket_first(me + 1, P);
   for (int64_t c = 0; c < nc; c++) {
+    if (keep_own && part_owner(job, c) == me)
+      continue;
     part_free(ctx, job, &job->parts[c]);
     for (int a = 0; a < job->naggs; a++)
       gb_state_free(ctx, &job->astates[(int64_t)a * nc + c]);
