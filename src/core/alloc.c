@@ -18,7 +18,10 @@
  * cached (a frame's column chunks are often 1-4 MiB, and each fresh one
  * costs its page faults again).  The cache holds at most 1024
  * blocks and a quarter of the machine's memory up to 8 GiB (a sixteenth of
- * the memory limit when one is set).
+ * the memory limit when one is set), split evenly between the process's
+ * live contexts: two contexts each keeping the whole ran a 24 GiB machine
+ * out of memory (bench_dist_frames' rank 0, which holds a distributed and a
+ * one-rank context).
  *
  * Smaller blocks are glibc's, which by default hands freed memory at the
  * top of its heap back to the system and maps anything above a threshold
@@ -58,6 +61,14 @@ typedef struct block_header {
 #define CACHED_BLOCK (256ull << 10)
 #define HUGE_PAGE (2ull << 20)
 
+/* The process's live allocators (contexts): they share the cache budget. */
+static _Atomic uint32_t live_allocators;
+
+void tsr__alloc_open(tsr__allocator *a) {
+  atomic_flag_clear(&a->cache_lock);
+  atomic_fetch_add_explicit(&live_allocators, 1, memory_order_relaxed);
+}
+
 static void cache_lock(tsr__allocator *a) {
   while (atomic_flag_test_and_set_explicit(&a->cache_lock, memory_order_acquire)) {
   }
@@ -81,6 +92,8 @@ static uint64_t cache_budget(const tsr__allocator *a) {
   uint64_t budget = machine / 4 < (8ull << 30) ? machine / 4 : 8ull << 30;
   uint64_t share = machine / 2 / (a->cache_sharers > 1 ? a->cache_sharers : 1);
   budget = share < budget ? share : budget;
+  uint32_t live = atomic_load_explicit(&live_allocators, memory_order_relaxed);
+  budget /= live > 1 ? live : 1;
   return a->limit != 0 && a->limit / 16 < budget ? a->limit / 16 : budget;
 }
 
@@ -154,6 +167,11 @@ void tsr__alloc_release_cache(tsr__allocator *a) {
   a->n_cached = 0;
   a->cached_bytes = 0;
   cache_unlock(a);
+}
+
+void tsr__alloc_close(tsr__allocator *a) {
+  tsr__alloc_release_cache(a);
+  atomic_fetch_sub_explicit(&live_allocators, 1, memory_order_relaxed);
 }
 
 static char *allocate_block(tsr__allocator *a, size_t total) {

@@ -55,7 +55,12 @@ uint64_t tsr__chunk_target(const tsr_ctx *ctx);
 typedef tsr_status (*tsr__kernel_alloc_fn)(void *run, tsr_ctx *ctx, size_t bytes, void **out);
 void tsr__set_kernel_alloc(tsr__kernel_alloc_fn fn, void *run);
 
-/* Frees the blocks the allocator keeps for reuse (at context destruction). */
+/* A context's allocator begins (tsr_ctx_create) and ends (tsr_ctx_destroy,
+ * freeing the blocks it keeps for reuse): the live ones split the cache
+ * budget (alloc.c, cache_budget). */
+void tsr__alloc_open(tsr__allocator *a);
+void tsr__alloc_close(tsr__allocator *a);
+/* Frees the blocks the allocator keeps for reuse. */
 void tsr__alloc_release_cache(tsr__allocator *a);
 /* Tells the allocator that `processes` processes (MPI ranks on this node)
  * share the machine's memory: their caches together keep at most half of

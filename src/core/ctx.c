@@ -289,7 +289,7 @@ tsr_status tsr_ctx_create(tsr_ctx **out) {
   tsr__alloc_tune_malloc();
   tsr_ctx *ctx = calloc(1, sizeof *ctx);
   TSR_CHECK(ctx != NULL, TSR_ENOMEM, "out of memory creating a context");
-  atomic_flag_clear(&ctx->alloc.cache_lock);
+  tsr__alloc_open(&ctx->alloc);
   ctx->threads = threads;
   ctx->alloc.limit = limit;
   ctx->chunk_bytes = chunk_bytes;
@@ -311,7 +311,7 @@ void tsr_ctx_destroy(tsr_ctx **ctx) {
   if (leaked != 0)
     tsr__log(*ctx, TSR_LOG_WARN, "context destroyed with %llu bytes still allocated",
              (unsigned long long)leaked);
-  tsr__alloc_release_cache(&(*ctx)->alloc);
+  tsr__alloc_close(&(*ctx)->alloc);
   free(*ctx);
   *ctx = NULL;
 }

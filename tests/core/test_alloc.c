@@ -158,8 +158,9 @@ static void test_alloc__grow_array_keeps_contents(void **state) {
 
 /* The cache of freed large blocks: a freed block comes back for a request
  * of its size; the cache stays within its budget (a quarter of the
- * machine's memory, the MPI ranks on a node sharing half), the oldest cached
- * blocks making room for newer ones; a smaller share frees what is over it. */
+ * machine's memory, the MPI ranks on a node sharing half, the contexts of
+ * a process sharing that), the oldest cached blocks making room for newer
+ * ones; a smaller share frees what is over it. */
 static void test_alloc__cache_reuses_within_budget(void **state) {
   tsr_ctx *ctx = *state;
   tsr__allocator *a = &ctx->alloc;
@@ -193,6 +194,19 @@ static void test_alloc__cache_reuses_within_budget(void **state) {
   tsr__alloc_set_cache_sharers(a, sharers * 1000 > sharers ? sharers * 1000 : UINT32_MAX);
   assert_int_equal(a->n_cached, 0);
   assert_int_equal(a->cached_bytes, 0);
+  /* Two live contexts in the process split the budget: this one's cache
+   * stays within half of it. */
+  tsr__alloc_set_cache_sharers(a, sharers);
+  tsr_ctx *other = NULL;
+  assert_ok(tsr_ctx_create(&other));
+  for (int round = 0; round < 64; round++) {
+    void *q;
+    assert_ok(tsr_alloc(ctx, (size_t)(300 + 37 * round) << 10, &q));
+    tsr_free(ctx, q);
+    assert_true(a->cached_bytes <= budget / 2);
+    assert_ptr_equal(a->cached[a->n_cached - 1], (char *)q - 64); /* the newest is kept */
+  }
+  tsr_ctx_destroy(&other);
   tsr__alloc_set_cache_sharers(a, 1);
 }
 
