@@ -209,6 +209,17 @@ typedef struct tsr__colread {
   uint64_t data_bytes;     /* bytes used in it: 0 when every view is inline */
 } tsr__colread;
 
+/* Column col of a table chunk, read in place. */
+static inline void tsr__colread_of(const void *table, uint32_t col, tsr__colread *out) {
+  tsr__colchunk *c = tsr__tablechunk_col(table, col);
+  out->rows = c->rows;
+  out->null_count = c->null_count;
+  out->values = tsr__colchunk_values(c);
+  out->validity = c->null_count > 0 ? tsr__colchunk_validity(c) : NULL;
+  out->data = tsr__colchunk_data(c);
+  out->data_bytes = c->data_bytes;
+}
+
 static inline void tsr__colread_get(const tsr__colref *r, const tsr_kernel_call *call,
                                     tsr__colread *out) {
   const void *buf = call->inputs[r->input];
@@ -222,13 +233,7 @@ static inline void tsr__colread_get(const tsr__colref *r, const tsr_kernel_call 
     out->data_bytes = 0;
     return;
   }
-  tsr__colchunk *c = tsr__tablechunk_col(buf, r->slot);
-  out->rows = c->rows;
-  out->null_count = c->null_count;
-  out->values = tsr__colchunk_values(c);
-  out->validity = c->null_count > 0 ? tsr__colchunk_validity(c) : NULL;
-  out->data = tsr__colchunk_data(c);
-  out->data_bytes = c->data_bytes;
+  tsr__colread_of(buf, r->slot, out);
 }
 
 /* Builds the inputs of a node reading `n` columns of f: the distinct nodes

@@ -2473,12 +2473,7 @@ static tsr_status hold_result(gb_job *job, gb_merged *m, tsr_frame **out) {
       gb_wire_i64s_at(&w, gidx, sel + off[q], n);
       for (int i = 0; i < ncols; i++) {
         tsr__colread cr;
-        tsr__colchunk *cc = tsr__tablechunk_col(dchunk[q], (uint32_t)i);
-        cr.rows = n;
-        cr.null_count = cc->null_count;
-        cr.values = tsr__colchunk_values(cc);
-        cr.validity = cc->null_count > 0 ? tsr__colchunk_validity(cc) : NULL;
-        cr.data = tsr__colchunk_data(cc);
+        tsr__colread_of(dchunk[q], (uint32_t)i, &cr);
         gb_wire_col(&w, job->out_types[i], &cr, 0, n);
       }
       scnt[q] = w.at - soff[q];
@@ -2674,12 +2669,7 @@ static tsr_status gather_result(gb_job *job, gb_merged *m, tsr_group_order order
     }
     for (int i = 0; i < ncols; i++) {
       tsr__colread cr;
-      tsr__colchunk *cc = tsr__tablechunk_col(chunk, (uint32_t)i);
-      cr.rows = nrows;
-      cr.null_count = cc->null_count;
-      cr.values = tsr__colchunk_values(cc);
-      cr.validity = cc->null_count > 0 ? tsr__colchunk_validity(cc) : NULL;
-      cr.data = tsr__colchunk_data(cc);
+      tsr__colread_of(chunk, (uint32_t)i, &cr);
       gb_wire_col(&w, job->out_types[i], &cr, 0, nrows);
     }
     if (pass == 0)

@@ -196,15 +196,8 @@ static tsr_status piece_install(tsr__sorter *s, const piece_head *h) {
   const int64_t c = h->chunk, n = h->rows;
   const void *t = h + 1;
   tsr__colread *cr = s->cr + c * nc;
-  for (int i = 0; i < nc; i++) {
-    tsr__colchunk *cc = tsr__tablechunk_col(t, (uint32_t)i);
-    cr[i].rows = cc->rows;
-    cr[i].null_count = cc->null_count;
-    cr[i].values = tsr__colchunk_values(cc);
-    cr[i].validity = cc->null_count > 0 ? tsr__colchunk_validity(cc) : NULL;
-    cr[i].data = tsr__colchunk_data(cc);
-    cr[i].data_bytes = cc->data_bytes;
-  }
+  for (int i = 0; i < nc; i++)
+    tsr__colread_of(t, (uint32_t)i, &cr[i]);
   tsr__colread *kc = s->kcr + c * s->nkeys;
   for (int k = 0; k < s->nkeys; k++)
     kc[k] = cr[s->keys[k].col];

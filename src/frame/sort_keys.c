@@ -40,12 +40,7 @@ void tsr__sort_colread(const tsr__colref *ref, const void *buf, size_t bytes, ts
     out->data = NULL;
     return;
   }
-  tsr__colchunk *c = tsr__tablechunk_col(buf, ref->slot);
-  out->rows = c->rows;
-  out->null_count = c->null_count;
-  out->values = tsr__colchunk_values(c);
-  out->validity = c->null_count > 0 ? tsr__colchunk_validity(c) : NULL;
-  out->data = tsr__colchunk_data(c);
+  tsr__colread_of(buf, ref->slot, out);
 }
 
 void tsr__sort_stats(const tsr__sorter *s, const tsr__colread *cols, tsr__kstat *out) {

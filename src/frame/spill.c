@@ -107,15 +107,6 @@ tsr_status tsr__spill_blob_alloc(tsr_ctx *ctx, const char *fn, bool kernel, int 
   return TSR_OK;
 }
 
-void tsr__spill_blob_read(const void *blob, int col, tsr__colread *r) {
-  tsr__colchunk *c = tsr__tablechunk_col(blob, (uint32_t)col);
-  r->rows = c->rows;
-  r->null_count = c->null_count;
-  r->values = tsr__colchunk_values(c);
-  r->validity = c->null_count > 0 ? tsr__colchunk_validity(c) : NULL;
-  r->data = tsr__colchunk_data(c);
-}
-
 #define SROW(j) (sidx ? (int64_t)sidx[j] : s0 + (j))
 #define DROW(j) (didx ? (int64_t)didx[j] : d0 + (j))
 
@@ -513,7 +504,7 @@ static tsr_status result_kernel(const tsr_kernel_call *call) {
     TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)run->bytes, &buf));
     TSR__TRY_GOTO(st, tsr__spill_read(&s->file, buf, run->bytes, run->off));
     tsr__colread fr;
-    tsr__spill_blob_read(buf, s->ncols, &fr);
+    tsr__colread_of(buf, (uint32_t)s->ncols, &fr);
     const int64_t *first = fr.values;
     for (int64_t i = 0; i < fr.rows; i++)
       pos[(uint32_t)first[i]]++;
@@ -533,13 +524,13 @@ static tsr_status result_kernel(const tsr_kernel_call *call) {
     TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)run->bytes, &buf));
     TSR__TRY_GOTO(st, tsr__spill_read(&s->file, buf, run->bytes, run->off));
     tsr__colread fr;
-    tsr__spill_blob_read(buf, s->ncols, &fr);
+    tsr__colread_of(buf, (uint32_t)s->ncols, &fr);
     const int64_t *first = fr.values;
     for (int64_t i = 0; i < fr.rows; i++)
       didx[i] = (int32_t)pos[(uint32_t)first[i]]++;
     for (int col = 0; col < s->ncols; col++) {
       tsr__colread src;
-      tsr__spill_blob_read(buf, col, &src);
+      tsr__colread_of(buf, (uint32_t)col, &src);
       tsr__spill_copy_rows(&src, s->widths[col], s->str[col], NULL, 0,
                            tsr__tablechunk_col(call->output, (uint32_t)col), didx, 0, fr.rows);
     }

@@ -81,7 +81,6 @@ tsr_status tsr__spill_read(const tsr__spill_file *f, void *buf, uint64_t bytes, 
 tsr_status tsr__spill_blob_alloc(tsr_ctx *ctx, const char *fn, bool kernel, int ncols,
                                  const size_t *widths, int64_t rows, const int64_t *dcap,
                                  void **out, uint64_t *bytes);
-void tsr__spill_blob_read(const void *blob, int col, tsr__colread *r);
 /* Bytes of the long strings among n rows of src (rows sidx[j], or s0 + j). */
 uint64_t tsr__spill_long_bytes(const tsr__colread *src, const int32_t *sidx, int64_t s0, int64_t n);
 /* Copies n rows of src (rows sidx[j], or s0 + j when sidx is NULL) into
