@@ -78,11 +78,23 @@ static tsr_status copy_kernel(const tsr_kernel_call *call) {
   return TSR_OK;
 }
 
-/* Under MPI: lowers the side's columns, adds a copy of each chunk owned by
- * every rank (right) or by the chunk's owner (left) — unless the chunk is
- * made on its owner already (a held frame's, say: copying them cost 20 ms
- * a rank of j1's 160), then it is kept as it is — runs, and reads the
- * chunks this rank holds.  The graph (s->g1) keeps them alive. */
+/* A task every rank runs that reads a chunk and makes nothing: the chunk is
+ * then made or received on every rank, and kept there (tsr_taskgraph_keep
+ * on the chunk's own task), with no copy. */
+static tsr_status read_kernel(const tsr_kernel_call *call) {
+  (void)call;
+  return TSR_OK;
+}
+
+/* Under MPI: lowers the side's columns, makes each chunk held by every
+ * rank (right) or by the chunk's owner (left), runs, and reads the chunks
+ * this rank holds.  The graph (s->g1) keeps them alive.  A chunk whose task
+ * makes it whole is kept as it is: for the left, when it is made on its
+ * owner already (a held frame's, say: copying them cost 20 ms a rank of
+ * j1's 160); for the right, every rank runs a task that reads it, so that
+ * it is received where it is not made (copying the chunks every rank held
+ * cost j5 60-80 of its 105 ms of loading a rank).  Other chunks are copied
+ * by a task placed on the chunk's owner, or on every rank. */
 static tsr_status load_dist(tsr__join *j, int side) {
   tsr_ctx *ctx = j->ctx;
   tsr__sorter *s = j->side[side];
@@ -92,6 +104,7 @@ static tsr_status load_dist(tsr__join *j, int side) {
   const bool whole = side == 1 && !j->shuffle;
   tsr__dist *d = tsr__dist_get(ctx);
   tsr__lowering *l = NULL;
+  uint32_t *wanted = NULL, nwanted = 0; /* the tasks the run keeps or runs everywhere */
   bool agreed = false;
   tsr_status status;
   int64_t cells;
@@ -103,14 +116,18 @@ static tsr_status load_dist(tsr__join *j, int side) {
   TSR__TRY_GOTO(status, tsr__lowering_create(ctx, s->g1, &l));
   TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)cells + 1, sizeof *s->in_tasks, "input tasks",
                                          (void **)&s->in_tasks));
+  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, 2 * (size_t)cells + 1, sizeof *wanted, "wanted tasks",
+                                         (void **)&wanted));
   for (uint32_t i = 0; i < s->nnodes; i++) {
     const uint32_t *ids;
     TSR__TRY_GOTO(status, tsr__lowering_lower(l, s->nodes[i], &ids));
     if (nch > 0)
       memcpy(s->in_tasks + (int64_t)i * nch, ids, (size_t)nch * sizeof *ids);
   }
-  uint32_t k;
+  uint32_t k, kread;
   TSR__TRY_GOTO(status, tsr_taskgraph_add_kernel(s->g1, "frame_join_load", copy_kernel, NULL, &k));
+  TSR__TRY_GOTO(status,
+                tsr_taskgraph_add_kernel(s->g1, "frame_join_read", read_kernel, NULL, &kread));
   for (uint32_t i = 0; i < s->nnodes; i++) {
     int col = 0; /* a column of node i: raw or not, its type */
     while (col < nc && s->refs[col].input != i)
@@ -123,10 +140,17 @@ static tsr_status load_dist(tsr__join *j, int side) {
       else
         TSR__TRY_GOTO(status, tsr__fnode_chunk_bytes(s->nodes[i], c, &b));
       uint32_t *t = &s->in_tasks[(int64_t)i * nch + c], copy;
-      if (!whole && tsr__taskgraph_placed_on(s->g1, *t) == tsr__dist_chunk_owner(ctx, c, nch) &&
-          s->g1->tasks[*t].out_bytes == b) {
-        /* Made (or held) on its owner already: kept as it is, not copied. */
+      if (s->g1->tasks[*t].out_bytes == b &&
+          (whole || tsr__taskgraph_placed_on(s->g1, *t) == tsr__dist_chunk_owner(ctx, c, nch))) {
+        /* Kept as it is, not copied. */
         TSR__TRY_GOTO(status, tsr_taskgraph_keep(s->g1, *t));
+        wanted[nwanted++] = *t;
+        if (whole) {
+          uint32_t reader;
+          TSR__TRY_GOTO(status, tsr_taskgraph_add_task(s->g1, kread, t, 1, NULL, 0, 0, &reader));
+          TSR__TRY_GOTO(status, tsr_taskgraph_set_owner(s->g1, reader, TSR_OWNER_ALL));
+          wanted[nwanted++] = reader;
+        }
         continue;
       }
       TSR__TRY_GOTO(status, tsr_taskgraph_add_task(s->g1, k, t, 1, NULL, 0, (size_t)b, &copy));
@@ -135,10 +159,11 @@ static tsr_status load_dist(tsr__join *j, int side) {
                         s->g1, copy, whole ? TSR_OWNER_ALL : tsr__dist_chunk_owner(ctx, c, nch)));
       TSR__TRY_GOTO(status, tsr_taskgraph_keep(s->g1, copy));
       *t = copy;
+      wanted[nwanted++] = copy;
     }
   }
-  if (cells > 0)
-    TSR__TRY_GOTO(status, tsr_taskgraph_cull(s->g1, s->in_tasks, (uint32_t)cells));
+  if (nwanted > 0)
+    TSR__TRY_GOTO(status, tsr_taskgraph_cull(s->g1, wanted, nwanted));
   agreed = true; /* the run agrees on its own failures */
   TSR__TRY_GOTO(status, tsr_ctx_agree(ctx, TSR_OK));
   TSR__TRY_GOTO(status, tsr_taskgraph_run(s->g1));
@@ -170,6 +195,7 @@ fail:
   if (!agreed) /* as the other ranks, before their run */
     status = tsr_ctx_agree(ctx, status);
   tsr__lowering_destroy(&l);
+  tsr_free(ctx, wanted);
   return status;
 }
 
