@@ -6,9 +6,11 @@
  * frame's columns is lowered once: its table chunks are the result's
  * chunks, no copy) and keeps their chunk tasks.  Under MPI a result is held
  * one of two ways:
- *   whole    tsr_frame_compute: one task per chunk owned by every rank
- *            copies it, so that every rank holds the whole result, as
- *            arrays' stores do;
+ *   whole    tsr_frame_compute: every rank holds the whole result, as
+ *            arrays' stores do: a task every rank runs reads each chunk,
+ *            which is then made or received on every rank and kept there
+ *            (a chunk whose task makes more than its bytes is copied by a
+ *            task every rank runs instead);
  *   by owner tsr_frame_persist (and row counts): each chunk stays on the
  *            rank that made it (a task whose owner was left to the
  *            scheduler is copied to the chunk's owner, tsr__dist_chunk_owner),
@@ -44,17 +46,26 @@ static tsr_status copy_kernel(const tsr_kernel_call *call) {
   return TSR_OK;
 }
 
+/* Reads a chunk and makes nothing: run on every rank, it brings the chunk
+ * there (whole). */
+static tsr_status read_kernel(const tsr_kernel_call *call) {
+  (void)call;
+  return TSR_OK;
+}
+
 /* Lowers the frame's first ncols columns; tasks[i * nchunks + c] receives
  * the task that holds column i's chunk c (kept).  Under MPI: with `owner`
- * NULL a copy every rank runs (whole), else owner[i * nchunks + c] receives
- * the rank that holds it (by owner). */
+ * NULL every rank holds it (whole; readers receives the tasks every rank
+ * runs to that end, *nreaders of them), else owner[i * nchunks + c]
+ * receives the rank that holds it (by owner). */
 static tsr_status lower_columns(tsr_frame *f, tsr_taskgraph *g, int ncols, uint32_t *tasks,
-                                int32_t *owner) {
+                                int32_t *owner, uint32_t *readers, uint32_t *nreaders) {
   tsr_status status = TSR_OK;
   tsr__lowering *l = NULL;
   int64_t nchunks = f->rows->nchunks;
   bool mpi = tsr_ctx_nranks(f->ctx) > 1, copies = mpi && owner == NULL;
-  uint32_t copy_k = 0;
+  uint32_t copy_k = 0, read_k = 0;
+  *nreaders = 0;
   TSR__TRY_GOTO(status, tsr__lowering_create(f->ctx, g, &l));
   for (int i = 0; i < ncols; i++) {
     const uint32_t *ids;
@@ -64,6 +75,8 @@ static tsr_status lower_columns(tsr_frame *f, tsr_taskgraph *g, int ncols, uint3
   if (mpi)
     TSR__TRY_GOTO(status, tsr_taskgraph_add_kernel(g, copies ? "gather" : "hold", copy_kernel, NULL,
                                                    &copy_k));
+  if (copies)
+    TSR__TRY_GOTO(status, tsr_taskgraph_add_kernel(g, "gather_read", read_kernel, NULL, &read_k));
   for (int i = 0; i < ncols; i++) {
     /* Columns of one node share their tasks (and copies). */
     int same = -1;
@@ -98,10 +111,16 @@ static tsr_status lower_columns(tsr_frame *f, tsr_taskgraph *g, int ncols, uint3
         else
           TSR__TRY_GOTO(status, tsr__fnode_chunk_bytes(f->cols[i].node, c, &b));
         bytes = (size_t)b;
-        uint32_t copy;
-        TSR__TRY_GOTO(status, tsr_taskgraph_add_task(g, copy_k, &t[c], 1, NULL, 0, bytes, &copy));
-        TSR__TRY_GOTO(status, tsr_taskgraph_set_owner(g, copy, copies ? TSR_OWNER_ALL : o));
-        t[c] = copy;
+        if (copies && g->tasks[t[c]].out_bytes == b) { /* kept where made or received */
+          uint32_t *reader = &readers[(*nreaders)++];
+          TSR__TRY_GOTO(status, tsr_taskgraph_add_task(g, read_k, &t[c], 1, NULL, 0, 0, reader));
+          TSR__TRY_GOTO(status, tsr_taskgraph_set_owner(g, *reader, TSR_OWNER_ALL));
+        } else {
+          uint32_t copy;
+          TSR__TRY_GOTO(status, tsr_taskgraph_add_task(g, copy_k, &t[c], 1, NULL, 0, bytes, &copy));
+          TSR__TRY_GOTO(status, tsr_taskgraph_set_owner(g, copy, copies ? TSR_OWNER_ALL : o));
+          t[c] = copy;
+        }
       }
       TSR__TRY_GOTO(status, tsr_taskgraph_keep(g, t[c]));
     }
@@ -114,12 +133,18 @@ fail:
 /* Lowers, culls to the kept tasks and runs. */
 static tsr_status run_columns(tsr_frame *f, tsr_taskgraph *g, int ncols, uint32_t *tasks,
                               int32_t *owner, const tsr_compute_options *options) {
-  tsr_status status = lower_columns(f, g, ncols, tasks, owner);
+  const size_t n = (size_t)ncols * (size_t)f->rows->nchunks;
+  uint32_t *wanted = NULL, nreaders = 0; /* the kept tasks, then the readers */
+  tsr_status status =
+      tsr__alloc_array(f->ctx, 2 * n + 1, sizeof *wanted, "wanted tasks", (void **)&wanted);
+  if (status == TSR_OK)
+    status = lower_columns(f, g, ncols, tasks, owner, wanted + n, &nreaders);
   bool ran = false;
   if (status == TSR_OK) {
-    size_t n = (size_t)ncols * (size_t)f->rows->nchunks;
-    status = tsr_taskgraph_cull(g, tasks, (uint32_t)n);
+    memcpy(wanted, tasks, n * sizeof *wanted);
+    status = tsr_taskgraph_cull(g, wanted, (uint32_t)(n + nreaders));
   }
+  tsr_free(f->ctx, wanted);
   if (status == TSR_OK && options != NULL && options->dot_path != NULL)
     status = tsr_taskgraph_write_dot(g, options->dot_path);
   if (status == TSR_OK) {
