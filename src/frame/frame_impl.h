@@ -122,6 +122,13 @@ static inline const tsr__fnode *tsr__fnode_of(const tsr__expr *e) {
 tsr_status tsr__fnode_chunk_bytes(const tsr__expr *e, int64_t c, uint64_t *out);
 /* Hashes the base (types, capacities, counts) for the MPI agreement. */
 void tsr__fnode_hash(const tsr__fnode *f, tsr__hash *h);
+/* Adds to g a task on `rank` that copies, of chunk c of frame node e (made
+ * by task `chunk`), only the columns whose `used` flag is set (e's ncols
+ * flags), into a table chunk of the same columns where the others are
+ * empty: what a task on another rank reads of it then crosses alone.
+ * *task: the new task, or `chunk` when every column is used. */
+tsr_status tsr__fnode_add_projection(tsr_taskgraph *g, const tsr__expr *e, int64_t c,
+                                     uint32_t chunk, const bool *used, int rank, uint32_t *task);
 /* Under MPI a node's chunk may be held by one rank only (persisted frames,
  * operations' results): tsr__frame_add_held lowers it as a buffer task
  * owned by `owner` (data on that rank; NULL elsewhere, where the chunk

@@ -32,6 +32,7 @@
 #include "dist/dist.h"
 #include "groupby_impl.h"
 #include "groupby_spill.h"
+#include "sched/taskgraph_impl.h" /* where input chunks are made */
 
 static const char fn[] = "tsr_frame_groupby";
 /* The rows of a result chunk (settable for tests: a result of several
@@ -1438,7 +1439,24 @@ static void job_free(gb_job *job) {
   tsr_free(ctx, job->key_types);
 }
 
-/* Lowers the input columns and one task per chunk, and runs them. */
+/* Per input that is a frame node, a flag per column of its table chunks:
+ * whether the group-by reads it ((*used)[i] NULL for other inputs). */
+static tsr_status used_slots(const gb_job *job, tsr__expr *const *inputs, uint32_t n_inputs,
+                             bool ***used) {
+  TSR_TRY(tsr_calloc(job->ctx, (size_t)n_inputs + 1, sizeof **used, (void **)used));
+  for (uint32_t i = 0; i < n_inputs; i++) {
+    if (!tsr__is_fnode(inputs[i]))
+      continue;
+    uint32_t n = tsr__fnode_of(inputs[i])->ncols;
+    TSR_TRY(tsr_calloc(job->ctx, (size_t)n + 1, sizeof *(*used)[i], (void **)&(*used)[i]));
+    for (int k = 0; k < job->ncols; k++)
+      if (job->refs[k].input == i && !job->refs[k].raw && job->refs[k].slot < n)
+        (*used)[i][job->refs[k].slot] = true;
+  }
+  return TSR_OK;
+}
+
+/* Lowers the input columns and one task per part, and runs them. */
 static tsr_status run_chunks(tsr_frame *f, gb_job *job, const int *cols) {
   tsr_ctx *ctx = f->ctx;
   int64_t nc = job->nchunks, nin = job->nin, run = job->run;
@@ -1448,6 +1466,7 @@ static tsr_status run_chunks(tsr_frame *f, gb_job *job, const int *cols) {
   const uint32_t **ids = NULL;
   uint32_t *tasks = NULL, *ins = NULL;
   uint32_t n_inputs = 0;
+  bool **used = NULL;
   bool ran = false, keep_inputs = job->nhol > 0 && !job->kept_rows;
   tsr_status st = TSR_OK;
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->ncols + 1, sizeof *inputs, (void **)&inputs));
@@ -1464,16 +1483,32 @@ static tsr_status run_chunks(tsr_frame *f, gb_job *job, const int *cols) {
   TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)nc + 1, sizeof *tasks, "tasks", (void **)&tasks));
   uint32_t k;
   TSR__TRY_GOTO(st, tsr_taskgraph_add_kernel(g, "frame_groupby", chunk_kernel, NULL, &k));
-  for (int64_t c = 0; c < nc; c++) {
-    uint32_t m = 0;
-    for (int64_t r = c * run; r < nin && r < (c + 1) * run; r++)
-      for (uint32_t i = 0; i < n_inputs; i++)
-        ins[m++] = ids[i][r];
-    gb_task t = {job, c};
-    TSR__TRY_GOTO(st, tsr_taskgraph_add_task(g, k, ins, m, &t, sizeof t, 0, &tasks[c]));
-    if (job->dist) /* a part runs where its first chunk is owned */
-      TSR__TRY_GOTO(st, tsr_taskgraph_set_owner(g, tasks[c], part_owner(job, c)));
-  }
+  TSR__TRY_GOTO(st, used_slots(job, inputs, n_inputs, &used)); /* per input, the slots read */
+  /* Under MPI the parts reading a chunk made on another rank are added
+   * first: the ranks run (and send) what they read first, and the chunk
+   * crosses with only the columns read. */
+  for (int pass = 0; pass < 2; pass++)
+    for (int64_t c = 0; c < nc; c++) {
+      uint32_t m = 0;
+      int owner = job->dist ? part_owner(job, c) : 0;
+      bool crosses = false;
+      for (int64_t r = c * run; r < nin && r < (c + 1) * run; r++)
+        for (uint32_t i = 0; i < n_inputs; i++) {
+          ins[m] = ids[i][r];
+          int made = job->dist ? tsr__taskgraph_placed_on(g, ins[m]) : -1;
+          crosses |= made >= 0 && made != owner;
+          if (pass == 0 && used[i] != NULL && made >= 0 && made != owner)
+            TSR__TRY_GOTO(
+                st, tsr__fnode_add_projection(g, inputs[i], r, ids[i][r], used[i], made, &ins[m]));
+          m++;
+        }
+      if (crosses != (pass == 0))
+        continue;
+      gb_task t = {job, c};
+      TSR__TRY_GOTO(st, tsr_taskgraph_add_task(g, k, ins, m, &t, sizeof t, 0, &tasks[c]));
+      if (job->dist) /* a part runs where most of its chunks are owned */
+        TSR__TRY_GOTO(st, tsr_taskgraph_set_owner(g, tasks[c], owner));
+    }
   if (keep_inputs) {
     /* Holistic aggregates read their columns' chunks again after the
      * merge: keep them (and the graph). */
@@ -1500,6 +1535,9 @@ fail:
   tsr_free(ctx, tasks);
   tsr_free(ctx, ins);
   tsr_free(ctx, ids);
+  for (uint32_t i = 0; used != NULL && i < n_inputs; i++)
+    tsr_free(ctx, used[i]);
+  tsr_free(ctx, used);
   tsr_free(ctx, inputs);
   tsr__lowering_destroy(&l);
   if (st == TSR_OK && keep_inputs)

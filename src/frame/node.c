@@ -109,6 +109,80 @@ tsr_status tsr__fnode_chunk_bytes(const tsr__expr *e, int64_t c, uint64_t *out) 
   return TSR_OK;
 }
 
+/* ---- projections ------------------------------------------------------------------------ */
+
+/* The projection's params: the node's column count, then a byte a column
+ * (1: copied). */
+typedef struct projection {
+  uint32_t ncols;
+  uint8_t used[];
+} projection;
+
+static tsr_status projection_kernel(const tsr_kernel_call *call) {
+  const projection *pr = call->params;
+  const tsr__tablechunk *in = call->inputs[0];
+  TSR_CHECK(in->magic == TSR__TABLE_MAGIC && in->ncols == pr->ncols, TSR_EINVAL,
+            "frame_projection: the input is not a table chunk of %u columns", pr->ncols);
+  unsigned char *out = call->output;
+  uint64_t off = tsr__tablechunk_header_bytes(pr->ncols);
+  tsr__tablechunk *t = (tsr__tablechunk *)out;
+  t->magic = TSR__TABLE_MAGIC;
+  t->ncols = pr->ncols;
+  t->bytes = call->output_bytes;
+  for (uint32_t i = 0; i < pr->ncols; i++) {
+    const tsr__colchunk *src = tsr__tablechunk_col(in, i);
+    /* A column chunk is self-contained (offsets from its start): copied
+     * whole, capacities included; an unused one is left empty. */
+    uint64_t bytes =
+        pr->used[i] ? src->data_off + tsr__align64(src->data_cap) : tsr__align64(sizeof *src);
+    TSR_CHECK(off + bytes <= call->output_bytes, TSR_EINVAL,
+              "frame_projection: column %u does not fit the chunk's capacity", i);
+    t->col_off[i] = off;
+    if (pr->used[i]) {
+      memcpy(out + off, src, bytes);
+    } else {
+      tsr__colchunk *c = (tsr__colchunk *)(out + off);
+      memset(c, 0, sizeof *c);
+      c->values_off = c->validity_off = c->data_off = tsr__align64(sizeof *c);
+    }
+    off += bytes;
+  }
+  return TSR_OK;
+}
+
+tsr_status tsr__fnode_add_projection(tsr_taskgraph *g, const tsr__expr *e, int64_t c,
+                                     uint32_t chunk, const bool *used, int rank, uint32_t *task) {
+  const tsr__fnode *f = tsr__fnode_of(e);
+  *task = chunk;
+  uint64_t total = tsr__tablechunk_header_bytes(f->ncols);
+  uint32_t n_used = 0;
+  for (uint32_t i = 0; i < f->ncols; i++) {
+    int64_t dc = f->data_cap ? f->data_cap[(int64_t)i * f->rows->nchunks + c] : 0;
+    uint64_t b = tsr__align64(sizeof(tsr__colchunk));
+    if (used[i])
+      TSR_CHECK(tsr__colchunk_bytes(tsr_type_width(f->types[i]), f->rows->cap[c], dc, &b),
+                TSR_EINVAL, "row chunk %lld is too big", (long long)c);
+    total += b;
+    n_used += used[i];
+  }
+  if (n_used == f->ncols)
+    return TSR_OK;
+  projection *pr;
+  size_t pbytes = sizeof *pr + f->ncols;
+  TSR_TRY(tsr_alloc(e->ctx, pbytes, (void **)&pr));
+  pr->ncols = f->ncols;
+  for (uint32_t i = 0; i < f->ncols; i++)
+    pr->used[i] = used[i];
+  uint32_t k;
+  tsr_status st = tsr_taskgraph_add_kernel(g, "frame_projection", projection_kernel, NULL, &k);
+  if (st == TSR_OK)
+    st = tsr_taskgraph_add_task(g, k, &chunk, 1, pr, (uint32_t)pbytes, (size_t)total, task);
+  tsr_free(e->ctx, pr);
+  if (st == TSR_OK)
+    st = tsr_taskgraph_set_owner(g, *task, rank);
+  return st;
+}
+
 void tsr__fnode_hash(const tsr__fnode *f, tsr__hash *h) {
   tsr__hash_u64(h, f->ncols);
   for (uint32_t i = 0; i < f->ncols; i++) {

@@ -533,6 +533,54 @@ static void test_dist_groupby__holistic_bytes(void **state) {
   ref_frame_free(&ref);
 }
 
+static void add_chunk_bytes(const tsr_run_stats *st, void *user) {
+  *(uint64_t *)user += st->bytes_sent;
+}
+
+/* A held input whose run of chunks (one part: 8 chunks of 2500 rows) is
+ * owned by several ranks: the chunks that cross to the part's rank carry
+ * only the two columns read (key and value, 12 bytes a row, plus the
+ * other columns' empty headers), not all 15 with their long strings (about
+ * 80 bytes a row: 4 or 5 chunks would send 800 kB to 1 MB). */
+static void test_dist_groupby__crossing_chunks(void **state) {
+  (void)state;
+  if (nranks == 1)
+    skip();
+  ref_frame ref;
+  make_ref(&ref, 20000, 50, false, 41);
+  frames fr, held;
+  tsr_column_data *cd = calloc((size_t)ref.ncols + 1, sizeof *cd);
+  ref_frame_columns(&ref, 0, ref.n, cd);
+  assert_ok(tsr_frame_from_columns(dist_ctx, ref.ncols, cd, 2500, TSR_BUFFER_ADOPT, fu_free_fn,
+                                   NULL, &fr.fd));
+  ref_frame_columns(&ref, 0, ref.n, cd);
+  assert_ok(tsr_frame_from_columns(local_ctx, ref.ncols, cd, 2500, TSR_BUFFER_ADOPT, fu_free_fn,
+                                   NULL, &fr.fl));
+  free(cd);
+  assert_ok(tsr_frame_persist(fr.fd, NULL, &held.fd)); /* each rank holds its chunks */
+  held.fl = fr.fl;
+  const char *k1[1] = {"c3"};
+  const tsr_agg sum[1] = {{.op = TSR_AGG_SUM, .column = "c10"}};
+  uint64_t chunk_bytes = 0, total = 0;
+  assert_ok(tsr_ctx_set_run_observer(dist_ctx, NULL, add_chunk_bytes, &chunk_bytes));
+  tsr_frame *g = NULL;
+  assert_ok(tsr_frame_groupby(held.fd, 1, k1, 1, sum, NULL, &g));
+  assert_ok(tsr_ctx_set_run_observer(dist_ctx, NULL, NULL, NULL));
+  tsr_frame_destroy(&g);
+  MPI_Allreduce(&chunk_bytes, &total, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+  assert_true(total > 0); /* chunks did cross */
+  uint64_t bound = (uint64_t)ref.n * 12 + 8 * 2048;
+  if (total > bound)
+    fail_msg("%llu bytes of chunks sent: more than the %llu of the two columns read",
+             (unsigned long long)total, (unsigned long long)bound);
+  /* (one part: the other ranks send their chunks, not partial results) */
+  check(&held, 1, k1, 1, sum, TSR_GROUP_FIRST_SEEN, false);
+  check(&held, 1, k1, NDEC, decomposable, TSR_GROUP_FIRST_SEEN, false);
+  tsr_frame_destroy(&held.fd);
+  frames_free(&fr);
+  ref_frame_free(&ref);
+}
+
 /* An allocation of the last rank fails while the holistic aggregates are
  * computed (after the shuffle): every rank returns that failure. */
 static void test_dist_groupby__holistic_fails(void **state) {
@@ -636,6 +684,7 @@ int main(void) {
       cmocka_unit_test(test_dist_groupby__spill_memory_limit),
       cmocka_unit_test(test_dist_groupby__holistic),
       cmocka_unit_test(test_dist_groupby__holistic_bytes),
+      cmocka_unit_test(test_dist_groupby__crossing_chunks),
       cmocka_unit_test(test_dist_groupby__holistic_fails),
       cmocka_unit_test(test_dist_groupby__held_result_fails),
   };
