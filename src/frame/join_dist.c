@@ -93,8 +93,11 @@ static tsr_status read_kernel(const tsr_kernel_call *call) {
  * owner already (a held frame's, say: copying them cost 20 ms a rank of
  * j1's 160); for the right, every rank runs a task that reads it, so that
  * it is received where it is not made (copying the chunks every rank held
- * cost j5 60-80 of its 105 ms of loading a rank).  Other chunks are copied
- * by a task placed on the chunk's owner, or on every rank. */
+ * cost j5 60-80 of its 105 ms of loading a rank).  A right chunk made on
+ * one rank is first cut there to the columns the join reads (its keys and
+ * the result's columns: tsr__join_shipped_cols), so that only they are
+ * broadcast.  Other chunks are copied by a task placed on the chunk's
+ * owner, or on every rank. */
 static tsr_status load_dist(tsr__join *j, int side) {
   tsr_ctx *ctx = j->ctx;
   tsr__sorter *s = j->side[side];
@@ -105,6 +108,8 @@ static tsr_status load_dist(tsr__join *j, int side) {
   tsr__dist *d = tsr__dist_get(ctx);
   tsr__lowering *l = NULL;
   uint32_t *wanted = NULL, nwanted = 0; /* the tasks the run keeps or runs everywhere */
+  bool *need = NULL, *used = NULL;      /* whole: per column of f, per slot of a node: read */
+  int *cols = NULL, row_col = 0;        /* (a column read: the chunks' row counts) */
   bool agreed = false;
   tsr_status status;
   int64_t cells;
@@ -128,10 +133,28 @@ static tsr_status load_dist(tsr__join *j, int side) {
   TSR__TRY_GOTO(status, tsr_taskgraph_add_kernel(s->g1, "frame_join_load", copy_kernel, NULL, &k));
   TSR__TRY_GOTO(status,
                 tsr_taskgraph_add_kernel(s->g1, "frame_join_read", read_kernel, NULL, &kread));
+  if (whole) { /* the columns the join reads: only they are broadcast */
+    TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nc + 1, sizeof *need, (void **)&need));
+    TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nc + 1, sizeof *cols, (void **)&cols));
+    int n = tsr__join_shipped_cols(j, side, f, cols);
+    for (int i = 0; i < n; i++)
+      need[cols[i]] = true;
+    row_col = n > 0 ? cols[0] : 0;
+  }
   for (uint32_t i = 0; i < s->nnodes; i++) {
     int col = 0; /* a column of node i: raw or not, its type */
     while (col < nc && s->refs[col].input != i)
       col++;
+    bool fnode = !f->cols[col].raw && tsr__is_fnode(s->nodes[i]);
+    if (whole && fnode) { /* node i's slots the join reads */
+      tsr_free(ctx, used);
+      used = NULL;
+      uint32_t slots = tsr__fnode_of(s->nodes[i])->ncols;
+      TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)slots + 1, sizeof *used, (void **)&used));
+      for (int q = 0; q < nc; q++)
+        if (s->refs[q].input == i && need[q] && s->refs[q].slot < slots)
+          used[s->refs[q].slot] = true;
+    }
     for (int64_t c = 0; c < nch; c++) {
       uint64_t b = 0;
       if (f->cols[col].raw)
@@ -139,9 +162,13 @@ static tsr_status load_dist(tsr__join *j, int side) {
             tsr_type_width(f->cols[col].type);
       else
         TSR__TRY_GOTO(status, tsr__fnode_chunk_bytes(s->nodes[i], c, &b));
-      uint32_t *t = &s->in_tasks[(int64_t)i * nch + c], copy;
-      if (s->g1->tasks[*t].out_bytes == b &&
-          (whole || tsr__taskgraph_placed_on(s->g1, *t) == tsr__dist_chunk_owner(ctx, c, nch))) {
+      uint32_t *t = &s->in_tasks[(int64_t)i * nch + c], copy, made_by = *t;
+      int made = tsr__taskgraph_placed_on(s->g1, *t);
+      if (whole && fnode && made >= 0) /* (*t unchanged when every column is read) */
+        TSR__TRY_GOTO(status,
+                      tsr__fnode_add_projection(s->g1, s->nodes[i], c, made_by, used, made, t));
+      if ((*t != made_by || s->g1->tasks[*t].out_bytes == b) &&
+          (whole || made == tsr__dist_chunk_owner(ctx, c, nch))) {
         /* Kept as it is, not copied. */
         TSR__TRY_GOTO(status, tsr_taskgraph_keep(s->g1, *t));
         wanted[nwanted++] = *t;
@@ -187,7 +214,7 @@ static tsr_status load_dist(tsr__join *j, int side) {
       TSR__TRY_GOTO(status, tsr_taskgraph_output(s->g1, s->in_tasks[cell], &data, &bytes));
       tsr__sort_colread(&s->refs[i], data, bytes, &s->cr[c * nc + i]);
     }
-    s->rows[c] = here && nc > 0 ? s->cr[c * nc].rows : 0;
+    s->rows[c] = here && nc > 0 ? s->cr[c * nc + row_col].rows : 0;
     s->row_start[c + 1] = s->row_start[c] + s->rows[c];
   }
   s->total = s->row_start[nch];
@@ -196,6 +223,9 @@ fail:
     status = tsr_ctx_agree(ctx, status);
   tsr__lowering_destroy(&l);
   tsr_free(ctx, wanted);
+  tsr_free(ctx, need);
+  tsr_free(ctx, used);
+  tsr_free(ctx, cols);
   return status;
 }
 

@@ -210,6 +210,10 @@ void tsr__join_dist_free(tsr__join *j);
  * keys go by on value ranges instead of key hashes.  The output then runs
  * as in the broadcast join. */
 tsr_status tsr__join_dist_choose(tsr__join *j);
+/* Side s's columns that travel (distinct, ascending, into cols; returns
+ * their count, at least 1): the keys (as-of: the by keys and the on
+ * column), and for the right side the columns the result takes from it. */
+int tsr__join_shipped_cols(const tsr__join *j, int s, const tsr_frame *f, int *cols);
 tsr_status tsr__join_shuffle(tsr__join *j);
 void tsr__join_shuffle_free(tsr__join *j);
 /* What the last distributed join on this process moved (for the tests and

@@ -73,10 +73,7 @@ void tsr__join_shuffle_free(tsr__join *j) {
 
 /* ---- which columns travel ------------------------------------------------------------- */
 
-/* Side s's columns that travel (distinct, ascending): the keys (as-of: the
- * by keys and the on column), and for the right side the columns the
- * result takes from it. */
-static int shipped_cols(const tsr__join *j, int s, const tsr_frame *f, int *cols) {
+int tsr__join_shipped_cols(const tsr__join *j, int s, const tsr_frame *f, int *cols) {
   const int nc = f->ncols;
   int n = 0;
   for (int i = 0; i < nc; i++) {
@@ -125,10 +122,10 @@ tsr_status tsr__join_dist_choose(tsr__join *j) {
   const int max = j->side[0]->f->ncols + j->side[1]->f->ncols;
   TSR_TRY(tsr_calloc(ctx, (size_t)max + 1, sizeof *cols, (void **)&cols));
   double lk = 0, r = 0, rout = 0;
-  int n = shipped_cols(j, 0, j->side[0]->f, cols);
+  int n = tsr__join_shipped_cols(j, 0, j->side[0]->f, cols);
   for (int i = 0; i < n; i++)
     lk += (double)col_bytes_est(j->side[0]->f, cols[i]);
-  n = shipped_cols(j, 1, j->side[1]->f, cols);
+  n = tsr__join_shipped_cols(j, 1, j->side[1]->f, cols);
   for (int i = 0; i < n; i++) {
     double b = (double)col_bytes_est(j->side[1]->f, cols[i]);
     bool key = false;
@@ -487,7 +484,7 @@ static tsr_status bucket_join(tsr__join *j, tsr_frame *const *f, const int64_t *
     TSR__TRY_GOTO(status, piece_sorter(ctx, f[s], j->fn, nch[s], &b->side[s]));
     TSR__TRY_GOTO(status,
                   tsr_calloc(ctx, (size_t)f[s]->ncols + 1, sizeof *cols[s], (void **)&cols[s]));
-    ncols[s] = shipped_cols(j, s, f[s], cols[s]);
+    ncols[s] = tsr__join_shipped_cols(j, s, f[s], cols[s]);
   }
   for (uint64_t at = 0; at < bytes;) {
     hdr h;
@@ -807,7 +804,7 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
     TSR__TRY_GOTO(status, dict_hashes(j, s, dh[s]));
     TSR__TRY_GOTO(status,
                   tsr_calloc(ctx, (size_t)so->f->ncols + 1, sizeof *cols[s], (void **)&cols[s]));
-    ncols[s] = shipped_cols(j, s, so->f, cols[s]);
+    ncols[s] = tsr__join_shipped_cols(j, s, so->f, cols[s]);
     for (int64_t c = 0; c < so->nchunks; c++) {
       if (!ranges)
         route_chunk(j, s, c, dh[s], P, me, dest[s] + so->row_start[c]);

@@ -17,7 +17,8 @@
  * The shuffle join (the broadcast limit 0) runs the same comparisons, sends
  * at most 1.1 x the least it must, moves fewer bytes than the broadcast for
  * equal sides on 3 ranks (where the default picks it), and fails on every
- * rank with the error of the last rank's memory limit wherever it is hit. */
+ * rank with the error of the last rank's memory limit wherever it is hit.
+ * A broadcast join of a held right side sends only the columns it reads. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -493,6 +494,52 @@ static void test_dist_join__shuffle_bytes(void **state) {
   sides_free(&s);
 }
 
+static void add_chunk_bytes(const tsr_run_stats *st, void *user) {
+  *(uint64_t *)user += st->bytes_sent;
+}
+
+/* A broadcast join sends every other rank only the right side's columns it
+ * reads: of a held right side (chunks of 1000 rows, each made on one rank),
+ * a semi join reads the key alone (8 bytes a row, and 1 of validity), not
+ * the int64 and string columns beside it (about 3 x more).  Every kind gives
+ * the one-rank result from such a side. */
+static void test_dist_join__broadcast_columns(void **state) {
+  (void)state;
+  if (nranks == 1)
+    skip();
+  const tsr_type t[1] = {{TSR_COL_INT64, 0}};
+  sides s;
+  make_ref(1, t, 0, 300, 4000, "lv", false, 181, &s.ref[0]);
+  make_ref(1, t, 0, 300, 3000, "rv", false, 182, &s.ref[1]);
+  for (int k = 0; k < 2; k++) {
+    to_frame(dist_ctx, &s.ref[k], 1000, 0, &s.d[k]);
+    to_frame(local_ctx, &s.ref[k], 1000, 0, &s.l[k]);
+  }
+  tsr_frame *held = NULL; /* each rank holds the right chunks it owns */
+  assert_ok(tsr_frame_persist(s.d[1], NULL, &held));
+  tsr_frame_destroy(&s.d[1]);
+  s.d[1] = held;
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, INT64_MAX));
+  const char *on[1] = {"k0"};
+  uint64_t chunk_bytes = 0, total = 0;
+  assert_ok(tsr_ctx_set_run_observer(dist_ctx, NULL, add_chunk_bytes, &chunk_bytes));
+  tsr_frame *j = NULL;
+  assert_ok(tsr_frame_join(s.d[0], s.d[1], TSR_JOIN_SEMI, 1, on, NULL, NULL, &j));
+  assert_ok(tsr_ctx_set_run_observer(dist_ctx, NULL, NULL, NULL));
+  assert_false(tsr__join_last.shuffle);
+  tsr_frame_destroy(&j);
+  MPI_Allreduce(&chunk_bytes, &total, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+  uint64_t bound = (uint64_t)(nranks - 1) * 3 * (1000 * 9 + 1024);
+  assert_true(total > 0); /* the right chunks did cross */
+  if (total > bound)
+    fail_msg("%llu bytes of the right side broadcast: more than the %llu of its key column",
+             (unsigned long long)total, (unsigned long long)bound);
+  for (int k = 0; k < 6; k++)
+    check_join(&s, kinds[k], 1);
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, TSR_BROADCAST_JOIN_AUTO));
+  sides_free(&s);
+}
+
 /* The last rank alone has a memory limit, raised step by step: wherever
  * the shuffle join fails (loading, shuffling, joining buckets, returning,
  * assembling, gathering), every rank returns TSR_ENOMEM from that rank. */
@@ -653,6 +700,7 @@ int main(void) {
       cmocka_unit_test(test_dist_join__shuffle_cases),
       cmocka_unit_test(test_dist_join__shuffle_asof),
       cmocka_unit_test(test_dist_join__shuffle_bytes),
+      cmocka_unit_test(test_dist_join__broadcast_columns),
       cmocka_unit_test(test_dist_join__shuffle_fails),
       cmocka_unit_test(test_dist_join__limits_differ),
       cmocka_unit_test(test_dist_join__spill),
