@@ -9,8 +9,9 @@
  *   whole    tsr_frame_compute: every rank holds the whole result, as
  *            arrays' stores do: a task every rank runs reads each chunk,
  *            which is then made or received on every rank and kept there
- *            (a chunk whose task makes more than its bytes is copied by a
- *            task every rank runs instead);
+ *            (a chunk made on one rank is first cut there to the frame's
+ *            columns, when its node holds others; a chunk whose task makes
+ *            more than its bytes is copied by a task every rank runs);
  *   by owner tsr_frame_persist (and row counts): each chunk stays on the
  *            rank that made it (a task whose owner was left to the
  *            scheduler is copied to the chunk's owner, tsr__dist_chunk_owner),
@@ -65,6 +66,7 @@ static tsr_status lower_columns(tsr_frame *f, tsr_taskgraph *g, int ncols, uint3
   int64_t nchunks = f->rows->nchunks;
   bool mpi = tsr_ctx_nranks(f->ctx) > 1, copies = mpi && owner == NULL;
   uint32_t copy_k = 0, read_k = 0;
+  bool *used = NULL; /* whole: per slot of a column's node, whether the frame reads it */
   *nreaders = 0;
   TSR__TRY_GOTO(status, tsr__lowering_create(f->ctx, g, &l));
   for (int i = 0; i < ncols; i++) {
@@ -91,6 +93,16 @@ static tsr_status lower_columns(tsr_frame *f, tsr_taskgraph *g, int ncols, uint3
                (size_t)nchunks * sizeof *owner);
       continue;
     }
+    bool fnode = !f->cols[i].raw && tsr__is_fnode(f->cols[i].node);
+    if (copies && fnode) { /* whole: the node's slots the frame reads (only they are sent) */
+      uint32_t slots = tsr__fnode_of(f->cols[i].node)->ncols;
+      tsr_free(f->ctx, used);
+      used = NULL;
+      TSR__TRY_GOTO(status, tsr_calloc(f->ctx, (size_t)slots + 1, sizeof *used, (void **)&used));
+      for (int j = i; j < ncols; j++)
+        if (f->cols[j].node == f->cols[i].node && f->cols[j].slot < slots)
+          used[f->cols[j].slot] = true;
+    }
     for (int64_t c = 0; c < nchunks; c++) {
       /* By owner: the chunk stays where it is made; one made on every
        * rank, or where read, is copied on its owner. */
@@ -111,7 +123,13 @@ static tsr_status lower_columns(tsr_frame *f, tsr_taskgraph *g, int ncols, uint3
         else
           TSR__TRY_GOTO(status, tsr__fnode_chunk_bytes(f->cols[i].node, c, &b));
         bytes = (size_t)b;
-        if (copies && g->tasks[t[c]].out_bytes == b) { /* kept where made or received */
+        uint32_t made_by = t[c];
+        int32_t made = copies && fnode ? tsr__taskgraph_placed_on(g, made_by) : -1;
+        if (made >= 0) /* cut where made to the columns read (unchanged when all are) */
+          TSR__TRY_GOTO(
+              status, tsr__fnode_add_projection(g, f->cols[i].node, c, made_by, used, made, &t[c]));
+        if (copies && (t[c] != made_by || g->tasks[t[c]].out_bytes == b)) {
+          /* kept where made (or cut) or received */
           uint32_t *reader = &readers[(*nreaders)++];
           TSR__TRY_GOTO(status, tsr_taskgraph_add_task(g, read_k, &t[c], 1, NULL, 0, 0, reader));
           TSR__TRY_GOTO(status, tsr_taskgraph_set_owner(g, *reader, TSR_OWNER_ALL));
@@ -127,6 +145,7 @@ static tsr_status lower_columns(tsr_frame *f, tsr_taskgraph *g, int ncols, uint3
   }
 fail:
   tsr__lowering_destroy(&l);
+  tsr_free(f->ctx, used);
   return status;
 }
 

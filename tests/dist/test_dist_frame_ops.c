@@ -355,6 +355,32 @@ static void test_dist_frame_ops__held_frames(void **state) {
   }
   tsr__groupby_set_gather_max(-1);
   tsr__groupby_set_hold_min(-1);
+  { /* One column of a held frame gathered whole: each chunk crosses with
+     * that column alone (4 bytes a row and a chunk's headers), not all 15. */
+    const char *one[1] = {"c3"};
+    tsr_frame *sel[2] = {NULL, NULL};
+    tsr_frame_result *r = NULL;
+    uint64_t sent = 0, total = 0;
+    tsr_compute_options opt = {.on_stats = add_sent, .stats_user = &sent};
+    for (int k = 0; k < 2; k++)
+      assert_ok(tsr_frame_select(held[k], 1, one, &sel[k]));
+    assert_ok(tsr_frame_compute(sel[0], &opt, &r));
+    tsr_frame_result_destroy(&r);
+    MPI_Allreduce(&sent, &total, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    uint64_t bound = (uint64_t)(nranks - 1) *
+                     ((uint64_t)ref.n * 4 + (uint64_t)tsr_frame_nchunks(held[0]) * 2048);
+    if (total > bound)
+      fail_msg("%llu bytes sent to gather one int32 column: more than %llu",
+               (unsigned long long)total, (unsigned long long)bound);
+    ref_frame a, b;
+    ref_frame_compute(sel[0], &a);
+    ref_frame_compute(sel[1], &b);
+    ref_frame_assert_equal(&b, &a);
+    ref_frame_free(&a);
+    ref_frame_free(&b);
+    tsr_frame_destroy(&sel[0]);
+    tsr_frame_destroy(&sel[1]);
+  }
   tsr_frame *const *pairs[5] = {held, g, j, s, h};
   for (int p = 0; p < 5; p++) {
     ref_frame a, b;
