@@ -50,6 +50,18 @@ static void frames_make(const ref_frame *ref, int min_chunks, frames *fr) {
   assert_ok(ref_frame_to_frame(local_ctx, ref, min_chunks, 5, &fr->fl));
 }
 
+/* The frames over ref's columns (copied) in chunks of chunk_rows rows. */
+static void frames_of_columns(const ref_frame *ref, int64_t chunk_rows, frames *fr) {
+  tsr_column_data *cd = calloc((size_t)ref->ncols + 1, sizeof *cd);
+  ref_frame_columns(ref, 0, ref->n, cd);
+  assert_ok(tsr_frame_from_columns(dist_ctx, ref->ncols, cd, chunk_rows, TSR_BUFFER_ADOPT,
+                                   fu_free_fn, NULL, &fr->fd));
+  ref_frame_columns(ref, 0, ref->n, cd);
+  assert_ok(tsr_frame_from_columns(local_ctx, ref->ncols, cd, chunk_rows, TSR_BUFFER_ADOPT,
+                                   fu_free_fn, NULL, &fr->fl));
+  free(cd);
+}
+
 static void frames_free(frames *fr) {
   tsr_frame_destroy(&fr->fd);
   tsr_frame_destroy(&fr->fl);
@@ -500,14 +512,7 @@ static void test_dist_groupby__holistic_bytes(void **state) {
   for (int64_t i = 0; i < ref.n; i++) /* no nulls: every value travels */
     ref.cols[TSR_COL_FLOAT64].valid[i] = 1;
   frames fr; /* 8 chunks of 2500 rows */
-  tsr_column_data *cd = calloc((size_t)ref.ncols + 1, sizeof *cd);
-  ref_frame_columns(&ref, 0, ref.n, cd);
-  assert_ok(tsr_frame_from_columns(dist_ctx, ref.ncols, cd, 2500, TSR_BUFFER_ADOPT, fu_free_fn,
-                                   NULL, &fr.fd));
-  ref_frame_columns(&ref, 0, ref.n, cd);
-  assert_ok(tsr_frame_from_columns(local_ctx, ref.ncols, cd, 2500, TSR_BUFFER_ADOPT, fu_free_fn,
-                                   NULL, &fr.fl));
-  free(cd);
+  frames_of_columns(&ref, 2500, &fr);
   const char *k1[1] = {"c3"};
   const tsr_agg med[1] = {{.op = TSR_AGG_MEDIAN, .column = "c10"}};
   tsr_exchange_stats before, after;
@@ -549,14 +554,7 @@ static void test_dist_groupby__crossing_chunks(void **state) {
   ref_frame ref;
   make_ref(&ref, 20000, 50, false, 41);
   frames fr, held;
-  tsr_column_data *cd = calloc((size_t)ref.ncols + 1, sizeof *cd);
-  ref_frame_columns(&ref, 0, ref.n, cd);
-  assert_ok(tsr_frame_from_columns(dist_ctx, ref.ncols, cd, 2500, TSR_BUFFER_ADOPT, fu_free_fn,
-                                   NULL, &fr.fd));
-  ref_frame_columns(&ref, 0, ref.n, cd);
-  assert_ok(tsr_frame_from_columns(local_ctx, ref.ncols, cd, 2500, TSR_BUFFER_ADOPT, fu_free_fn,
-                                   NULL, &fr.fl));
-  free(cd);
+  frames_of_columns(&ref, 2500, &fr);
   assert_ok(tsr_frame_persist(fr.fd, NULL, &held.fd)); /* each rank holds its chunks */
   held.fl = fr.fl;
   const char *k1[1] = {"c3"};

@@ -223,6 +223,18 @@ static void check_join(sides *s, tsr_join_kind kind, int nk) {
   tsr_frame_destroy(&jl);
 }
 
+/* Sides of nl and nr rows with one int64 key k0 from [0, card), in chunks
+ * of 1000 rows. */
+static void int64_sides(sides *s, int card, int64_t nl, int64_t nr, uint64_t seed) {
+  const tsr_type t[1] = {{TSR_COL_INT64, 0}};
+  make_ref(1, t, 0, card, nl, "lv", false, seed, &s->ref[0]);
+  make_ref(1, t, 0, card, nr, "rv", false, seed + 1, &s->ref[1]);
+  for (int k = 0; k < 2; k++) {
+    to_frame(dist_ctx, &s->ref[k], 1000, 0, &s->d[k]);
+    to_frame(local_ctx, &s->ref[k], 1000, 0, &s->l[k]);
+  }
+}
+
 /* ---- tests ---------------------------------------------------------------------------------- */
 
 /* Every kind on a string key and a dictionary key (different
@@ -459,14 +471,8 @@ static void test_dist_join__shuffle_bytes(void **state) {
   (void)state;
   if (nranks == 1)
     skip();
-  const tsr_type t[1] = {{TSR_COL_INT64, 0}};
   sides s;
-  make_ref(1, t, 0, 3000, 6000, "lv", false, 171, &s.ref[0]);
-  make_ref(1, t, 0, 3000, 6000, "rv", false, 172, &s.ref[1]);
-  for (int k = 0; k < 2; k++) {
-    to_frame(dist_ctx, &s.ref[k], 1000, 0, &s.d[k]);
-    to_frame(local_ctx, &s.ref[k], 1000, 0, &s.l[k]);
-  }
+  int64_sides(&s, 3000, 6000, 6000, 171);
   const int64_t limits[3] = {INT64_MAX, 0, TSR_BROADCAST_JOIN_AUTO};
   uint64_t moved[3];
   for (int i = 0; i < 3; i++) {
@@ -507,14 +513,8 @@ static void test_dist_join__broadcast_columns(void **state) {
   (void)state;
   if (nranks == 1)
     skip();
-  const tsr_type t[1] = {{TSR_COL_INT64, 0}};
   sides s;
-  make_ref(1, t, 0, 300, 4000, "lv", false, 181, &s.ref[0]);
-  make_ref(1, t, 0, 300, 3000, "rv", false, 182, &s.ref[1]);
-  for (int k = 0; k < 2; k++) {
-    to_frame(dist_ctx, &s.ref[k], 1000, 0, &s.d[k]);
-    to_frame(local_ctx, &s.ref[k], 1000, 0, &s.l[k]);
-  }
+  int64_sides(&s, 300, 4000, 3000, 181);
   tsr_frame *held = NULL; /* each rank holds the right chunks it owns */
   assert_ok(tsr_frame_persist(s.d[1], NULL, &held));
   tsr_frame_destroy(&s.d[1]);
