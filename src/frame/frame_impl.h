@@ -126,7 +126,8 @@ void tsr__fnode_hash(const tsr__fnode *f, tsr__hash *h);
  * by task `chunk`), only the columns whose `used` flag is set (e's ncols
  * flags), into a table chunk of the same columns where the others are
  * empty: what a task on another rank reads of it then crosses alone.
- * *task: the new task, or `chunk` when every column is used. */
+ * *task: the new task, or `chunk` when every column is used or the chunk's
+ * task makes other than the node's chunk bytes (then it is sent whole). */
 tsr_status tsr__fnode_add_projection(tsr_taskgraph *g, const tsr__expr *e, int64_t c,
                                      uint32_t chunk, const bool *used, int rank, uint32_t *task);
 /* Under MPI a node's chunk may be held by one rank only (persisted frames,

@@ -9,6 +9,7 @@
 #include <tessera/dist.h>
 
 #include "frame_impl.h"
+#include "sched/taskgraph_impl.h" /* a chunk task's bytes */
 
 /* The grid every frame node carries: one "element" per row chunk, so the
  * lowering machinery (memoization, culling, owners) sees nchunks chunks. */
@@ -165,7 +166,11 @@ tsr_status tsr__fnode_add_projection(tsr_taskgraph *g, const tsr__expr *e, int64
     total += b;
     n_used += used[i];
   }
-  if (n_used == f->ncols)
+  uint64_t whole;
+  /* Every column read, or a chunk not laid out as the node's capacities
+   * say (the copy trusts them): sent as it is. */
+  if (n_used == f->ncols || tsr__fnode_chunk_bytes(e, c, &whole) != TSR_OK ||
+      g->tasks[chunk].out_bytes != whole)
     return TSR_OK;
   projection *pr;
   size_t pbytes = sizeof *pr + f->ncols;
