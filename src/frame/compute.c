@@ -47,13 +47,6 @@ static tsr_status copy_kernel(const tsr_kernel_call *call) {
   return TSR_OK;
 }
 
-/* Reads a chunk and makes nothing: run on every rank, it brings the chunk
- * there (whole). */
-static tsr_status read_kernel(const tsr_kernel_call *call) {
-  (void)call;
-  return TSR_OK;
-}
-
 /* Lowers the frame's first ncols columns; tasks[i * nchunks + c] receives
  * the task that holds column i's chunk c (kept).  Under MPI: with `owner`
  * NULL every rank holds it (whole; readers receives the tasks every rank
@@ -65,7 +58,7 @@ static tsr_status lower_columns(tsr_frame *f, tsr_taskgraph *g, int ncols, uint3
   tsr__lowering *l = NULL;
   int64_t nchunks = f->rows->nchunks;
   bool mpi = tsr_ctx_nranks(f->ctx) > 1, copies = mpi && owner == NULL;
-  uint32_t copy_k = 0, read_k = 0;
+  uint32_t copy_k = 0;
   bool *used = NULL; /* whole: per slot of a column's node, whether the frame reads it */
   *nreaders = 0;
   TSR__TRY_GOTO(status, tsr__lowering_create(f->ctx, g, &l));
@@ -77,8 +70,6 @@ static tsr_status lower_columns(tsr_frame *f, tsr_taskgraph *g, int ncols, uint3
   if (mpi)
     TSR__TRY_GOTO(status, tsr_taskgraph_add_kernel(g, copies ? "gather" : "hold", copy_kernel, NULL,
                                                    &copy_k));
-  if (copies)
-    TSR__TRY_GOTO(status, tsr_taskgraph_add_kernel(g, "gather_read", read_kernel, NULL, &read_k));
   for (int i = 0; i < ncols; i++) {
     /* Columns of one node share their tasks (and copies). */
     int same = -1;
@@ -130,9 +121,7 @@ static tsr_status lower_columns(tsr_frame *f, tsr_taskgraph *g, int ncols, uint3
               status, tsr__fnode_add_projection(g, f->cols[i].node, c, made_by, used, made, &t[c]));
         if (copies && (t[c] != made_by || g->tasks[t[c]].out_bytes == b)) {
           /* kept where made (or cut) or received */
-          uint32_t *reader = &readers[(*nreaders)++];
-          TSR__TRY_GOTO(status, tsr_taskgraph_add_task(g, read_k, &t[c], 1, NULL, 0, 0, reader));
-          TSR__TRY_GOTO(status, tsr_taskgraph_set_owner(g, *reader, TSR_OWNER_ALL));
+          TSR__TRY_GOTO(status, tsr__frame_read_everywhere(g, t[c], &readers[(*nreaders)++]));
         } else {
           uint32_t copy;
           TSR__TRY_GOTO(status, tsr_taskgraph_add_task(g, copy_k, &t[c], 1, NULL, 0, bytes, &copy));

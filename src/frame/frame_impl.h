@@ -130,6 +130,11 @@ void tsr__fnode_hash(const tsr__fnode *f, tsr__hash *h);
  * task makes other than the node's chunk bytes (then it is sent whole). */
 tsr_status tsr__fnode_add_projection(tsr_taskgraph *g, const tsr__expr *e, int64_t c,
                                      uint32_t chunk, const bool *used, int rank, uint32_t *task);
+/* Adds to g a task every rank runs that reads `chunk` and makes nothing
+ * (*reader): the chunk is then made or received on every rank, where
+ * tsr_taskgraph_keep on `chunk` keeps it, without a copy.  The caller
+ * passes *reader among the tasks it wants when it culls. */
+tsr_status tsr__frame_read_everywhere(tsr_taskgraph *g, uint32_t chunk, uint32_t *reader);
 /* Under MPI a node's chunk may be held by one rank only (persisted frames,
  * operations' results): tsr__frame_add_held lowers it as a buffer task
  * owned by `owner` (data on that rank; NULL elsewhere, where the chunk

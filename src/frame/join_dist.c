@@ -78,14 +78,6 @@ static tsr_status copy_kernel(const tsr_kernel_call *call) {
   return TSR_OK;
 }
 
-/* A task every rank runs that reads a chunk and makes nothing: the chunk is
- * then made or received on every rank, and kept there (tsr_taskgraph_keep
- * on the chunk's own task), with no copy. */
-static tsr_status read_kernel(const tsr_kernel_call *call) {
-  (void)call;
-  return TSR_OK;
-}
-
 /* Under MPI: lowers the side's columns, makes each chunk held by every
  * rank (right) or by the chunk's owner (left), runs, and reads the chunks
  * this rank holds.  The graph (s->g1) keeps them alive.  A chunk whose task
@@ -129,10 +121,8 @@ static tsr_status load_dist(tsr__join *j, int side) {
     if (nch > 0)
       memcpy(s->in_tasks + (int64_t)i * nch, ids, (size_t)nch * sizeof *ids);
   }
-  uint32_t k, kread;
+  uint32_t k;
   TSR__TRY_GOTO(status, tsr_taskgraph_add_kernel(s->g1, "frame_join_load", copy_kernel, NULL, &k));
-  TSR__TRY_GOTO(status,
-                tsr_taskgraph_add_kernel(s->g1, "frame_join_read", read_kernel, NULL, &kread));
   if (whole) { /* the columns the join reads: only they are broadcast */
     TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nc + 1, sizeof *need, (void **)&need));
     TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)nc + 1, sizeof *cols, (void **)&cols));
@@ -172,12 +162,8 @@ static tsr_status load_dist(tsr__join *j, int side) {
         /* Kept as it is, not copied. */
         TSR__TRY_GOTO(status, tsr_taskgraph_keep(s->g1, *t));
         wanted[nwanted++] = *t;
-        if (whole) {
-          uint32_t reader;
-          TSR__TRY_GOTO(status, tsr_taskgraph_add_task(s->g1, kread, t, 1, NULL, 0, 0, &reader));
-          TSR__TRY_GOTO(status, tsr_taskgraph_set_owner(s->g1, reader, TSR_OWNER_ALL));
-          wanted[nwanted++] = reader;
-        }
+        if (whole) /* every rank reads it */
+          TSR__TRY_GOTO(status, tsr__frame_read_everywhere(s->g1, *t, &wanted[nwanted++]));
         continue;
       }
       TSR__TRY_GOTO(status, tsr_taskgraph_add_task(s->g1, k, t, 1, NULL, 0, (size_t)b, &copy));

@@ -188,6 +188,18 @@ tsr_status tsr__fnode_add_projection(tsr_taskgraph *g, const tsr__expr *e, int64
   return st;
 }
 
+static tsr_status read_kernel(const tsr_kernel_call *call) {
+  (void)call;
+  return TSR_OK;
+}
+
+tsr_status tsr__frame_read_everywhere(tsr_taskgraph *g, uint32_t chunk, uint32_t *reader) {
+  uint32_t k;
+  TSR_TRY(tsr_taskgraph_add_kernel(g, "frame_read_everywhere", read_kernel, NULL, &k));
+  TSR_TRY(tsr_taskgraph_add_task(g, k, &chunk, 1, NULL, 0, 0, reader));
+  return tsr_taskgraph_set_owner(g, *reader, TSR_OWNER_ALL);
+}
+
 void tsr__fnode_hash(const tsr__fnode *f, tsr__hash *h) {
   tsr__hash_u64(h, f->ncols);
   for (uint32_t i = 0; i < f->ncols; i++) {
