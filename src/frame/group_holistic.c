@@ -35,9 +35,9 @@ enum {
 };
 
 typedef struct hol_part {
-  int64_t *off;  /* npieces + 1: piece p's values are [off[p], off[p + 1]) */
-  uint32_t *gid; /* off[npieces] */
-  void *vals;    /* off[npieces] values of vwidth bytes */
+  int64_t *off;  /* npieces + 2: piece p's values are [off[p], off[p + 1]) (then skipped rows') */
+  uint32_t *gid; /* off[npieces + 1] */
+  void *vals;    /* off[npieces + 1] values of vwidth bytes */
   char *data;    /* STORE_STR: long strings' bytes */
 } hol_part;
 
@@ -262,144 +262,247 @@ void tsr__hol_piece_groups(const tsr__hol *h, int64_t piece, int64_t *g0, int64_
 
 #define IS_VALID(i) (!valid || tsr__bit_get(valid, (i)))
 
-/* Scatters the valid rows: g[pos[p]] = gid, vals[pos[p]++] = CONV(v[i]). */
-#define SCATTER(T, VT, CONV)                                       \
-  do {                                                             \
-    const T *v = (const T *)in->col.values;                        \
-    VT *dst = (VT *)part->vals;                                    \
-    for (int64_t i = 0; i < rows; i++) {                           \
-      if (!IS_VALID(i))                                            \
-        continue;                                                  \
-      uint32_t g = gid[i];                                         \
-      int64_t at = pos[g >> shift]++;                              \
-      part->gid[at] = g;                                           \
-      dst[at] = CONV(v[i]);                                        \
-    }                                                              \
+/* Scatters the valid rows: g[pos[p]] = gid, vals[pos[p]++] = CONV(v[i]).
+ * A skipped row (TSR__HOL_SKIP) goes to piece np's one place, overwritten
+ * by the next: no branch on it (half the rows of a part under MPI, at
+ * random). */
+#define SCATTER(T, VT, CONV)                \
+  do {                                      \
+    const T *v = (const T *)in->col.values; \
+    VT *dst = (VT *)part->vals;             \
+    for (int64_t i = 0; i < rows; i++) {    \
+      if (!IS_VALID(i))                     \
+        continue;                           \
+      uint32_t g = gid[i];                  \
+      int64_t p = g >> shift;               \
+      p = p < np ? p : np;                  \
+      int64_t at = pos[p];                  \
+      pos[p] = at + (p < np);               \
+      part->gid[at] = g;                    \
+      dst[at] = CONV(v[i]);                 \
+    }                                       \
+  } while (0)
+
+/* Copies a run: vals[at + k] = CONV(v[s + k]) and g[at + k] = gid, k < len. */
+#define COPY_RUN(T, VT, CONV)           \
+  do {                                  \
+    const T *v = (const T *)src + s;    \
+    VT *dst = (VT *)part->vals + at;    \
+    for (int64_t k = 0; k < len; k++) { \
+      part->gid[at + k] = g;            \
+      dst[k] = CONV(v[k]);              \
+    }                                   \
   } while (0)
 
 #define CONV_D(x) ((double)(x))
 #define CONV_ID(x) (x)
 #define CONV_DATE_US(x) ((int64_t)(x) * INT64_C(86400000000))
 
+/* Expands M(input type, stored type, conversion) for h's store (but
+ * STORE_STR) and input type. */
+#define FOR_STORED(h, M)                              \
+  switch ((h)->store) {                               \
+  case STORE_F64:                                     \
+    switch ((h)->type.id) {                           \
+    case TSR_COL_INT8:                                \
+      M(int8_t, double, CONV_D);                      \
+      break;                                          \
+    case TSR_COL_INT16:                               \
+      M(int16_t, double, CONV_D);                     \
+      break;                                          \
+    case TSR_COL_INT32:                               \
+      M(int32_t, double, CONV_D);                     \
+      break;                                          \
+    case TSR_COL_INT64:                               \
+      M(int64_t, double, CONV_D);                     \
+      break;                                          \
+    case TSR_COL_UINT8:                               \
+      M(uint8_t, double, CONV_D);                     \
+      break;                                          \
+    case TSR_COL_UINT16:                              \
+      M(uint16_t, double, CONV_D);                    \
+      break;                                          \
+    case TSR_COL_UINT32:                              \
+      M(uint32_t, double, CONV_D);                    \
+      break;                                          \
+    case TSR_COL_UINT64:                              \
+      M(uint64_t, double, CONV_D);                    \
+      break;                                          \
+    case TSR_COL_FLOAT32:                             \
+      M(float, double, CONV_D);                       \
+      break;                                          \
+    default:                                          \
+      M(double, double, CONV_ID);                     \
+      break;                                          \
+    }                                                 \
+    break;                                            \
+  case STORE_I64:                                     \
+    if ((h)->type.id == TSR_COL_DATE)                 \
+      M(int32_t, int64_t, CONV_DATE_US);              \
+    else                                              \
+      M(int64_t, int64_t, CONV_ID);                   \
+    break;                                            \
+  case STORE_KEY:                                     \
+    switch ((h)->type.id) {                           \
+    case TSR_COL_BOOL:                                \
+      M(uint8_t, uint64_t, tsr__okey_bool);           \
+      break;                                          \
+    case TSR_COL_INT8:                                \
+      M(int8_t, uint64_t, tsr__okey_i8);              \
+      break;                                          \
+    case TSR_COL_UINT8:                               \
+      M(uint8_t, uint64_t, tsr__okey_u64);            \
+      break;                                          \
+    case TSR_COL_INT16:                               \
+      M(int16_t, uint64_t, tsr__okey_i16);            \
+      break;                                          \
+    case TSR_COL_UINT16:                              \
+      M(uint16_t, uint64_t, tsr__okey_u64);           \
+      break;                                          \
+    case TSR_COL_INT32:                               \
+    case TSR_COL_DICT:                                \
+    case TSR_COL_DATE:                                \
+      M(int32_t, uint64_t, tsr__okey_i32);            \
+      break;                                          \
+    case TSR_COL_UINT32:                              \
+      M(uint32_t, uint64_t, tsr__okey_u64);           \
+      break;                                          \
+    case TSR_COL_FLOAT32:                             \
+      M(float, uint64_t, tsr__okey_f32);              \
+      break;                                          \
+    case TSR_COL_FLOAT64:                             \
+      M(double, uint64_t, tsr__okey_f64);             \
+      break;                                          \
+    default: /* int64, uint64 (as bits), timestamp */ \
+      M(uint64_t, uint64_t, CONV_ID);                 \
+      break;                                          \
+    }                                                 \
+    break;                                            \
+  default: /* STORE_RAW */                            \
+    switch ((h)->vwidth) {                            \
+    case 1:                                           \
+      M(uint8_t, uint8_t, CONV_ID);                   \
+      break;                                          \
+    case 2:                                           \
+      M(uint16_t, uint16_t, CONV_ID);                 \
+      break;                                          \
+    case 4:                                           \
+      M(uint32_t, uint32_t, CONV_ID);                 \
+      break;                                          \
+    default:                                          \
+      M(uint64_t, uint64_t, CONV_ID);                 \
+      break;                                          \
+    }                                                 \
+    break;                                            \
+  }
+
 static void scatter_values(tsr__hol *h, hol_part *part, const tsr__hol_chunk *in, int64_t *pos) {
   const int64_t rows = in->rows;
   const uint32_t *gid = in->gid;
   const uint8_t *valid = in->col.null_count > 0 ? in->col.validity : NULL;
   const int shift = h->shift;
-  switch (h->store) {
-  case STORE_F64:
-    switch (h->type.id) {
-    case TSR_COL_INT8:
-      SCATTER(int8_t, double, CONV_D);
-      break;
-    case TSR_COL_INT16:
-      SCATTER(int16_t, double, CONV_D);
-      break;
-    case TSR_COL_INT32:
-      SCATTER(int32_t, double, CONV_D);
-      break;
-    case TSR_COL_INT64:
-      SCATTER(int64_t, double, CONV_D);
-      break;
-    case TSR_COL_UINT8:
-      SCATTER(uint8_t, double, CONV_D);
-      break;
-    case TSR_COL_UINT16:
-      SCATTER(uint16_t, double, CONV_D);
-      break;
-    case TSR_COL_UINT32:
-      SCATTER(uint32_t, double, CONV_D);
-      break;
-    case TSR_COL_UINT64:
-      SCATTER(uint64_t, double, CONV_D);
-      break;
-    case TSR_COL_FLOAT32:
-      SCATTER(float, double, CONV_D);
-      break;
-    default:
-      SCATTER(double, double, CONV_ID);
-      break;
-    }
-    break;
-  case STORE_I64:
-    if (h->type.id == TSR_COL_DATE)
-      SCATTER(int32_t, int64_t, CONV_DATE_US);
-    else
-      SCATTER(int64_t, int64_t, CONV_ID);
-    break;
-  case STORE_KEY:
-    switch (h->type.id) {
-    case TSR_COL_BOOL:
-      SCATTER(uint8_t, uint64_t, tsr__okey_bool);
-      break;
-    case TSR_COL_INT8:
-      SCATTER(int8_t, uint64_t, tsr__okey_i8);
-      break;
-    case TSR_COL_UINT8:
-      SCATTER(uint8_t, uint64_t, tsr__okey_u64);
-      break;
-    case TSR_COL_INT16:
-      SCATTER(int16_t, uint64_t, tsr__okey_i16);
-      break;
-    case TSR_COL_UINT16:
-      SCATTER(uint16_t, uint64_t, tsr__okey_u64);
-      break;
-    case TSR_COL_INT32:
-    case TSR_COL_DICT:
-    case TSR_COL_DATE:
-      SCATTER(int32_t, uint64_t, tsr__okey_i32);
-      break;
-    case TSR_COL_UINT32:
-      SCATTER(uint32_t, uint64_t, tsr__okey_u64);
-      break;
-    case TSR_COL_FLOAT32:
-      SCATTER(float, uint64_t, tsr__okey_f32);
-      break;
-    case TSR_COL_FLOAT64:
-      SCATTER(double, uint64_t, tsr__okey_f64);
-      break;
-    default: /* int64, uint64 (as bits), timestamp */
-      SCATTER(uint64_t, uint64_t, CONV_ID);
-      break;
-    }
-    break;
-  case STORE_RAW:
-    switch (h->vwidth) {
-    case 1:
-      SCATTER(uint8_t, uint8_t, CONV_ID);
-      break;
-    case 2:
-      SCATTER(uint16_t, uint16_t, CONV_ID);
-      break;
-    case 4:
-      SCATTER(uint32_t, uint32_t, CONV_ID);
-      break;
-    default:
-      SCATTER(uint64_t, uint64_t, CONV_ID);
-      break;
-    }
-    break;
-  case STORE_STR: {
-    const tsr_string_view *v = (const tsr_string_view *)in->col.values;
-    tsr_string_view *dst = (tsr_string_view *)part->vals;
-    uint64_t dpos = 0;
-    for (int64_t i = 0; i < rows; i++) {
-      if (!IS_VALID(i))
-        continue;
-      uint32_t g = gid[i];
-      int64_t at = pos[g >> shift]++;
-      part->gid[at] = g;
-      tsr_string_view s = v[i];
-      if (s.length > 12) {
-        memcpy(part->data + dpos, in->col.data + s.u.ref.offset, s.length);
-        s.u.ref.offset = (uint32_t)dpos;
-        dpos += s.length;
-      }
-      dst[at] = s;
-    }
-    break;
+  const int64_t np = h->npieces;
+  if (h->store != STORE_STR) {
+    FOR_STORED(h, SCATTER);
+    return;
   }
+  const tsr_string_view *v = (const tsr_string_view *)in->col.values;
+  tsr_string_view *dst = (tsr_string_view *)part->vals;
+  uint64_t dpos = 0;
+  for (int64_t i = 0; i < rows; i++) {
+    if (!IS_VALID(i))
+      continue;
+    uint32_t g = gid[i];
+    if (g == TSR__HOL_SKIP)
+      continue;
+    int64_t at = pos[g >> shift]++;
+    part->gid[at] = g;
+    tsr_string_view s = v[i];
+    if (s.length > 12) {
+      memcpy(part->data + dpos, in->col.data + s.u.ref.offset, s.length);
+      s.u.ref.offset = (uint32_t)dpos;
+      dpos += s.length;
+    }
+    dst[at] = s;
   }
+}
+
+/* The part's arrays for cnt[p] values of each piece p < np and cnt[np]
+ * (at most 1) of skipped rows: part->off, gid, vals (data_bytes of long
+ * strings' in data); pos[p] the first place of piece p. */
+static tsr_status part_alloc(tsr__hol *h, hol_part *part, uint64_t data_bytes, int64_t *pos) {
+  const int64_t np = h->npieces;
+  for (int64_t p = 0; p <= np; p++) {
+    pos[p] = part->off[p];
+    part->off[p + 1] += part->off[p];
+  }
+  int64_t nv = part->off[np + 1];
+  tsr_status st;
+  if ((st = tsr__alloc_array(h->ctx, (size_t)nv, sizeof(uint32_t), "scattered group ids",
+                             (void **)&part->gid)) != TSR_OK ||
+      (st = tsr__alloc_array(h->ctx, (size_t)nv, h->vwidth, "scattered values", &part->vals)) !=
+          TSR_OK)
+    return st;
+  if (h->store == STORE_STR)
+    return tsr_alloc(h->ctx, (size_t)data_bytes, (void **)&part->data);
+  return TSR_OK;
+}
+
+static void part_free(tsr__hol *h, hol_part *part) {
+  tsr_free(h->ctx, part->off);
+  tsr_free(h->ctx, part->gid);
+  tsr_free(h->ctx, part->vals);
+  tsr_free(h->ctx, part->data);
+  memset(part, 0, sizeof *part);
+}
+
+tsr_status tsr__hol_scatter_runs(tsr__hol *h, int64_t chunk, const tsr__hol_runs *in) {
+  TSR_CHECK(chunk >= 0 && chunk < h->nchunks, TSR_EINVAL, "%s: chunk %lld out of range",
+            kind_name(h->kind), (long long)chunk);
+  TSR_CHECK(h->store != STORE_STR && in->col.null_count == 0, TSR_EINVAL,
+            "%s: runs of strings or with nulls", kind_name(h->kind));
+  hol_part *part = &h->parts[chunk];
+  const int64_t np = h->npieces, ng = h->ngroups;
+  const int shift = h->shift;
+  int64_t *pos = NULL, s = 0;
+  tsr_status st = tsr_calloc(h->ctx, (size_t)np + 2, sizeof(int64_t), (void **)&part->off);
+  if (st != TSR_OK)
+    return st;
+  int64_t *cnt = part->off + 1;
+  for (int64_t r = 0; r < in->nruns; r++) {
+    uint32_t g = in->gid[r];
+    int64_t len = in->len[r];
+    if (len < 0 || len > in->col.rows - s || (g >= ng && g != TSR__HOL_SKIP)) {
+      st = tsr_error_set(TSR_EINVAL, "%s: run %lld out of range (%lld groups, %lld values)",
+                         kind_name(h->kind), (long long)r, (long long)ng, (long long)in->col.rows);
+      goto fail;
+    }
+    s += len;
+    if (g != TSR__HOL_SKIP)
+      cnt[g >> shift] += len;
+  }
+  if ((st = tsr__alloc_array(h->ctx, (size_t)np + 1, sizeof(int64_t), "scatter positions",
+                             (void **)&pos)) != TSR_OK ||
+      (st = part_alloc(h, part, 0, pos)) != TSR_OK)
+    goto fail;
+  const void *src = in->col.values;
+  s = 0;
+  for (int64_t r = 0; r < in->nruns; r++) {
+    const uint32_t g = in->gid[r];
+    const int64_t len = in->len[r];
+    if (g != TSR__HOL_SKIP) {
+      int64_t at = pos[g >> shift];
+      pos[g >> shift] += len;
+      FOR_STORED(h, COPY_RUN);
+    }
+    s += len;
+  }
+  tsr_free(h->ctx, pos);
+  return TSR_OK;
+fail:
+  tsr_free(h->ctx, pos);
+  part_free(h, part);
+  return st;
 }
 
 tsr_status tsr__hol_scatter(tsr__hol *h, int64_t chunk, const tsr__hol_chunk *in) {
@@ -411,10 +514,11 @@ tsr_status tsr__hol_scatter(tsr__hol *h, int64_t chunk, const tsr__hol_chunk *in
   const uint8_t *valid = in->col.null_count > 0 ? in->col.validity : NULL;
   const int64_t np = h->npieces;
   int64_t *pos = NULL;
-  tsr_status st = tsr_calloc(h->ctx, (size_t)np + 1, sizeof(int64_t), (void **)&part->off);
+  /* (piece np: the skipped rows, one place at most, see SCATTER) */
+  tsr_status st = tsr_calloc(h->ctx, (size_t)np + 2, sizeof(int64_t), (void **)&part->off);
   if (st != TSR_OK)
     return st;
-  if ((st = tsr__alloc_array(h->ctx, (size_t)np, sizeof(int64_t), "scatter positions",
+  if ((st = tsr__alloc_array(h->ctx, (size_t)np + 1, sizeof(int64_t), "scatter positions",
                              (void **)&pos)) != TSR_OK)
     goto fail;
   /* Counts per piece (and long strings' bytes); checks the gids. */
@@ -428,12 +532,10 @@ tsr_status tsr__hol_scatter(tsr__hol *h, int64_t chunk, const tsr__hol_chunk *in
     if (!IS_VALID(i))
       continue;
     uint32_t g = gid[i];
-    if (g >= ng) {
-      bad = 1;
-      break;
-    }
-    cnt[g >> shift]++;
-    if (sv && sv[i].length > 12)
+    bad |= (g >= ng) & (g != TSR__HOL_SKIP);
+    int64_t p = g >> shift;
+    cnt[p < np ? p : np]++;
+    if (sv && sv[i].length > 12 && g != TSR__HOL_SKIP)
       data_bytes += sv[i].length;
   }
   if (bad) {
@@ -441,28 +543,15 @@ tsr_status tsr__hol_scatter(tsr__hol *h, int64_t chunk, const tsr__hol_chunk *in
                        kind_name(h->kind), (long long)h->ngroups);
     goto fail;
   }
-  for (int64_t p = 0; p < np; p++) {
-    pos[p] = part->off[p];
-    part->off[p + 1] += part->off[p];
-  }
-  int64_t nv = part->off[np];
-  if ((st = tsr__alloc_array(h->ctx, (size_t)nv, sizeof(uint32_t), "scattered group ids",
-                             (void **)&part->gid)) != TSR_OK ||
-      (st = tsr__alloc_array(h->ctx, (size_t)nv, h->vwidth, "scattered values",
-                             &part->vals)) != TSR_OK)
-    goto fail;
-  if (h->store == STORE_STR &&
-      (st = tsr_alloc(h->ctx, (size_t)data_bytes, (void **)&part->data)) != TSR_OK)
+  cnt[np] = cnt[np] > 0 && h->store != STORE_STR; /* strings skip with a branch */
+  if ((st = part_alloc(h, part, data_bytes, pos)) != TSR_OK)
     goto fail;
   scatter_values(h, part, in, pos);
   tsr_free(h->ctx, pos);
   return TSR_OK;
 fail:
   tsr_free(h->ctx, pos);
-  tsr_free(h->ctx, part->off);
-  tsr_free(h->ctx, part->gid);
-  tsr_free(h->ctx, part->vals);
-  memset(part, 0, sizeof *part);
+  part_free(h, part);
   return st;
 }
 

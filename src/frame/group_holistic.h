@@ -59,9 +59,12 @@ typedef struct tsr__hol_spec {
   int64_t n;       /* LARGEST, SMALLEST: >= 1 */
 } tsr__hol_spec;
 
-/* One input row chunk: rows rows, gid[i] < ngroups the group of row i,
- * col the aggregated column's chunk (col.rows == rows; validity NULL when
- * no nulls; strings' long views point into col.data). */
+/* A gid that leaves its row out (a row of a group another rank computes). */
+#define TSR__HOL_SKIP UINT32_MAX
+
+/* One input row chunk: rows rows, gid[i] < ngroups the group of row i (or
+ * TSR__HOL_SKIP), col the aggregated column's chunk (col.rows == rows;
+ * validity NULL when no nulls; strings' long views point into col.data). */
 typedef struct tsr__hol_chunk {
   int64_t rows;
   const uint32_t *gid;
@@ -111,9 +114,25 @@ int64_t tsr__hol_npieces(const tsr__hol *h);
 void tsr__hol_piece_groups(const tsr__hol *h, int64_t piece, int64_t *g0, int64_t *g1);
 
 /* Phase 1 for chunk `chunk` (0 <= chunk < nchunks, each exactly once).
- * Thread-safe for distinct chunks.  TSR_EINVAL for a gid >= ngroups,
- * TSR_ENOMEM. */
+ * Thread-safe for distinct chunks.  TSR_EINVAL for a gid >= ngroups (but
+ * TSR__HOL_SKIP), TSR_ENOMEM. */
 tsr_status tsr__hol_scatter(tsr__hol *h, int64_t chunk, const tsr__hol_chunk *in);
+
+/* Values already grouped (under MPI a part's values arrive grouped by
+ * local group): nruns runs one after another in col (no nulls, not
+ * strings), run r of len[r] values of group gid[r] (or TSR__HOL_SKIP),
+ * each in row order. */
+typedef struct tsr__hol_runs {
+  int64_t nruns;
+  const int64_t *len;
+  const uint32_t *gid;
+  tsr__colread col;
+} tsr__hol_runs;
+
+/* Phase 1 for chunk `chunk` as tsr__hol_scatter, from runs: a copy a run
+ * where tsr__hol_scatter places each row.  TSR_EINVAL for strings, nulls,
+ * a gid >= ngroups (but TSR__HOL_SKIP) or runs longer than col. */
+tsr_status tsr__hol_scatter_runs(tsr__hol *h, int64_t chunk, const tsr__hol_runs *in);
 
 /* Phase 2 for one piece, after every chunk was scattered.  Thread-safe
  * for distinct pieces.  TSR_ENOMEM. */

@@ -71,10 +71,13 @@ typedef struct gb_part { /* one chunk's local groups */
   int64_t *gcount; /* n: rows per local group (the count of columns without nulls) */
   int64_t *boff;   /* NBUCKETS + 1 (with keys): bucket b's local groups are boff[b].. */
   gb_col *hcols;   /* naggs: holistic aggregates' input values of the part's kept rows
-                      (job->kept_rows) or of the rows shipped to this rank (NULL: read from
-                      the first graph's kept input chunks) */
-  int64_t hrows;   /* with hcols: their rows (ids has as many), grouped by local group, each
-                      group's in row order; gcount counts them */
+                      (job->kept_rows), of the rows shipped to this rank, or of my own part's
+                      rows of my groups after a shuffle (scatter_values; NULL: read from the
+                      first graph's kept input chunks) */
+  int64_t hrows;   /* with hcols: their rows, grouped by local group, each group's in row
+                      order: local groups [hg0, hg1) one after another, gcount[g] rows each;
+                      ids has as many (but none after a shuffle when runs_of can read them) */
+  int64_t hg0, hg1;
 } gb_part;
 
 typedef struct gb_job {
@@ -378,6 +381,8 @@ static tsr_status keep_best(const gb_job *job, const gb_run *in, const int32_t *
   p->ids = kid;
   kid = NULL;
   p->hrows = kept;
+  p->hg0 = 0;
+  p->hg1 = n;
   p->gcount = kcount; /* (the caller frees the one of every row) */
   kcount = NULL;
 fail:
@@ -900,9 +905,12 @@ static tsr_status merge(gb_job *job, gb_merged *m) {
   for (int a = 0; a < job->naggs; a++)
     if (!job->aggs[a].holistic)
       TSR__TRY_GOTO(st, gb_agg_merged_init(ctx, &job->aggs[a], m->ngroups, &m->states[a]));
-  if (job->nhol > 0)
+  if (job->nhol > 0) {
     TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)total + 1, sizeof *m->gid, "group ids",
                                        (void **)&m->gid));
+    if (job->kept_own) /* my parts' groups of other ranks: their rows skipped (TSR__HOL_SKIP) */
+      memset(m->gid, 0xff, (size_t)total * sizeof *m->gid);
+  }
   TSR__TRY_GOTO(st, run_tasks(job, m, "frame_groupby_combine", combine_kernel, m->nparts));
 fail:
   return st;
@@ -1581,18 +1589,36 @@ static tsr_status hol_input(const gb_job *job, int a, int64_t c, tsr__colread *o
   return TSR_OK;
 }
 
+/* Whether aggregate a's values of part p (p->hcols) are read as runs of
+ * local groups (tsr__hol_scatter_runs): without nulls, of a fixed width. */
+static bool runs_of(const gb_job *job, const gb_part *p, int a) {
+  return p->hcols[a].nulls == 0 && job->aggs[a].in_type.id != TSR_COL_STRING;
+}
+
 static tsr_status scatter_kernel(const tsr_kernel_call *call) {
   hol_task t;
   memcpy(&t, call->params, sizeof t);
   gb_job *job = t.job;
   tsr_ctx *ctx = job->ctx;
   const gb_part *p = &job->parts[t.index];
+  const int32_t *map = job->gid + job->off[t.index];
+  if (p->hcols != NULL && runs_of(job, p, t.agg)) { /* a copy a local group */
+    tsr__hol_runs hr = {.nruns = p->hg1 - p->hg0, .len = p->gcount + p->hg0};
+    gb_col_read(&p->hcols[t.agg], &hr.col);
+    uint32_t *gid = NULL;
+    TSR_TRY(tsr_kernel_alloc(ctx, (size_t)hr.nruns * sizeof *gid + 4, (void **)&gid));
+    for (int64_t k = 0; k < hr.nruns; k++) /* (another rank's group: TSR__HOL_SKIP) */
+      gid[k] = (uint32_t)map[p->hg0 + k];
+    hr.gid = gid;
+    tsr_status st = tsr__hol_scatter_runs(job->aggs[t.agg].hol, t.index, &hr);
+    tsr_free(ctx, gid);
+    return st;
+  }
   tsr__hol_chunk hc;
   TSR_TRY(hol_input(job, t.agg, t.index, &hc.col));
   hc.rows = p->hcols != NULL ? p->hrows : p->rows;
   uint32_t *gid = NULL;
   TSR_TRY(tsr_kernel_alloc(ctx, (size_t)hc.rows * sizeof *gid + 4, (void **)&gid));
-  const int32_t *map = job->gid + job->off[t.index];
   for (int64_t i = 0; i < hc.rows; i++)
     gid[i] = (uint32_t)map[p->ids[i]];
   hc.gid = gid;
@@ -2003,29 +2029,42 @@ static uint64_t part_min_bytes(const gb_job *job, int64_t c, int b0, int b1,
 /* Part c's holistic values into the room put_part left for them in buf
  * (hr->vat): one pass over the part's rows, in row order, each value to
  * the next place of its local group (a group's values in row order, the
- * groups as put_part lists them for each of the nd ranks). */
-static tsr_status scatter_values(const gb_job *job, int64_t c, const hol_rows *hr, int nd,
-                                 bool shuffle, unsigned char *buf) {
+ * groups as put_part lists them for each of the nd ranks).  With keep_own
+ * my own groups' values are not sent: they go the same way to the part's
+ * kept rows (p->hcols, grouped as a received part's). */
+static tsr_status scatter_values(gb_job *job, int64_t c, const hol_rows *hr, int nd, bool shuffle,
+                                 bool keep_own, unsigned char *buf) {
   tsr_ctx *ctx = job->ctx;
-  const gb_part *p = &job->parts[c];
-  const int P = tsr__dist_size(tsr__dist_get(ctx));
+  gb_part *p = &job->parts[c];
+  tsr__dist *d = tsr__dist_get(ctx);
+  const int P = tsr__dist_size(d), me = tsr__dist_rank(d);
   unsigned char **cur = NULL;
-  TSR_TRY(tsr_kernel_alloc(ctx, (size_t)p->n * sizeof *cur + 8, (void **)&cur));
+  int64_t own0 = 0, own1 = 0, nown = 0;
+  gb_col *kept = NULL; /* naggs: the values of my groups */
+  tsr_status st = TSR_OK;
+  if (keep_own) {
+    part_range(p, bucket_first(me, P), bucket_first(me + 1, P), &own0, &own1);
+    nown = hr->start[own1] - hr->start[own0];
+    TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)job->naggs + 1, sizeof *kept, (void **)&kept));
+  }
+  TSR__TRY_GOTO(st, tsr_kernel_alloc(ctx, (size_t)p->n * sizeof *cur + 8, (void **)&cur));
   for (int a = 0; a < job->naggs; a++) {
     if (!job->aggs[a].holistic)
       continue;
     tsr__colread x;
-    tsr_status st = hol_input(job, a, c, &x);
-    if (st != TSR_OK) {
-      tsr_free(ctx, cur);
-      return st;
-    }
+    TSR__TRY_GOTO(st, hol_input(job, a, c, &x));
     const size_t w = tsr_type_width(job->aggs[a].in_type);
+    if (keep_own) {
+      kept[a] = (gb_col){.type = job->aggs[a].in_type, .n = nown};
+      TSR__TRY_GOTO(st, tsr_alloc(ctx, (size_t)nown * w + 8, &kept[a].values));
+    }
     for (int q = 0; q < nd; q++) {
       int64_t g0, g1;
       part_range(p, shuffle ? bucket_first(q, P) : 0, shuffle ? bucket_first(q + 1, P) : NBUCKETS,
                  &g0, &g1);
-      unsigned char *base = buf + hr->vat[(size_t)q * (size_t)job->naggs + (size_t)a];
+      unsigned char *base = keep_own && q == me
+                                ? kept[a].values
+                                : buf + hr->vat[(size_t)q * (size_t)job->naggs + (size_t)a];
       for (int64_t g = g0; g < g1; g++)
         cur[g] = base + (size_t)(hr->start[g] - hr->start[g0]) * w;
     }
@@ -2035,8 +2074,20 @@ static tsr_status scatter_values(const gb_job *job, int64_t c, const hol_rows *h
       cur[p->ids[i]] += w;
     }
   }
+  if (keep_own) { /* the part's holistic rows are now my groups' */
+    p->hcols = kept;
+    p->hrows = nown;
+    p->hg0 = own0;
+    p->hg1 = own1;
+    kept = NULL;
+  }
+fail:
+  if (kept != NULL)
+    for (int a = 0; a < job->naggs; a++)
+      gb_col_free(ctx, &kept[a]);
+  tsr_free(ctx, kept);
   tsr_free(ctx, cur);
-  return TSR_OK;
+  return st;
 }
 
 /* Reads one part (or part slice) into job->parts and job->astates. */
@@ -2104,6 +2155,19 @@ static tsr_status read_part(gb_job *job, gb_wire *r) {
   if (hol == 0)
     return TSR_OK;
   TSR_CHECK(counts != 0, TSR_EMPI, "%s: a malformed part from another rank", fn);
+  p->hrows = hrows;
+  p->hg0 = 0;
+  p->hg1 = n;
+  TSR_TRY(tsr_calloc(ctx, (size_t)job->naggs + 1, sizeof *p->hcols, (void **)&p->hcols));
+  bool runs = true;
+  for (int a = 0; a < job->naggs; a++)
+    if (job->aggs[a].holistic) {
+      TSR_TRY(gb_wire_view_col(r, job->aggs[a].in_type, &p->hcols[a]));
+      TSR_CHECK(p->hcols[a].n == hrows, TSR_EMPI, "%s: a malformed part from another rank", fn);
+      runs &= runs_of(job, p, a);
+    }
+  if (runs)
+    return TSR_OK;
   /* The rows came grouped by local group: rebuild each row's group.  Most
    * groups of a part hold a few rows (10^5 groups: 1 or 2), so 4 ids are
    * stored at once and the next group's overwrite what is past this one's
@@ -2117,13 +2181,6 @@ static tsr_status read_part(gb_job *job, gb_wire *r) {
       o[k] = (int32_t)g;
     i += rows_g;
   }
-  p->hrows = hrows;
-  TSR_TRY(tsr_calloc(ctx, (size_t)job->naggs + 1, sizeof *p->hcols, (void **)&p->hcols));
-  for (int a = 0; a < job->naggs; a++)
-    if (job->aggs[a].holistic) {
-      TSR_TRY(gb_wire_view_col(r, job->aggs[a].in_type, &p->hcols[a]));
-      TSR_CHECK(p->hcols[a].n == hrows, TSR_EMPI, "%s: a malformed part from another rank", fn);
-    }
   return TSR_OK;
 }
 
@@ -2174,9 +2231,11 @@ static tsr_status distribute(gb_job *job, bool *shuffled) {
                   fn);
   int nd = shuffle ? P : 1;
   /* A shuffle keeps my own parts' groups of my buckets where they are
-   * (put, copied to myself and read back, they took half of q5's exchange);
-   * holistic values and kept rows still go through the message. */
-  bool keep_own = shuffle && job->nhol == 0 && !job->per_value;
+   * (put, copied to myself and read back, they took half of q5's exchange
+   * and a third of q6's); holistic values of them are read from the kept
+   * input chunk (or the part's kept rows) as on one rank.  Without keys
+   * every group is rank 0's. */
+  bool keep_own = shuffle && job->nkeys > 0;
   /* Local steps until the agreement: a failure here must still meet the
    * other ranks there. */
   st = tsr_calloc(ctx, 3 * (size_t)P, sizeof *cnt, (void **)&cnt);
@@ -2225,7 +2284,7 @@ static tsr_status distribute(gb_job *job, bool *shuffled) {
   }
   for (int64_t c = 0; c < nc && st == TSR_OK && hr != NULL; c++)
     if (hr[c].vat != NULL)
-      st = scatter_values(job, c, &hr[c], nd, shuffle, send);
+      st = scatter_values(job, c, &hr[c], nd, shuffle, keep_own, send);
   /* Every rank agrees before the exchange. */
   TSR__TRY_GOTO(st, tsr__dist_agree(d, st));
   if (shuffle)
@@ -2944,7 +3003,13 @@ tsr_status tsr__groupby_memory_as(tsr_frame *f, const tsr_frame *parts_of, int n
   t[1] = tsr__now();
   if (job.dist) {
     TSR__TRY_GOTO(st, distribute(&job, &job.shuffled));
-    tsr_taskgraph_destroy(&job.g); /* the holistic values came with the parts */
+    /* The holistic values came with the parts, or were kept (scatter_values)
+     * but for my own parts read from the input chunks. */
+    bool inputs_read = false;
+    for (int64_t c = 0; c < job.nchunks && job.kept_own && job.nhol > 0; c++)
+      inputs_read |= job.parts[c].hcols == NULL;
+    if (!inputs_read)
+      tsr_taskgraph_destroy(&job.g);
   }
   t[2] = tsr__now();
   TSR__TRY_GOTO(st, merge(&job, &m));

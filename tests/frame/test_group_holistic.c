@@ -5,7 +5,8 @@
  * group ids in at least 64 ragged chunks (empty and one-row chunks among
  * them) with nulls, NaN of both signs, -0.0 and infinities, for every
  * column type; and the results bitwise identical for other chunkings,
- * other scatter and piece orders and several threads. */
+ * other scatter and piece orders, several threads, and values given as
+ * runs of one group or with skipped rows (as under MPI). */
 #include <math.h>
 #include <stdlib.h>
 
@@ -635,6 +636,143 @@ static void test_group_holistic__empty_inputs_and_errors(void **state) {
   tsr__hol_destroy(&h);
 }
 
+/* Under MPI a part's values arrive grouped (runs of one group, some of
+ * another rank's groups, TSR__HOL_SKIP) and a rank's own chunks carry rows
+ * of other ranks' groups: from runs, and from rows with skipped ones mixed
+ * in, every type and kind gives bitwise the result of the plain rows. */
+typedef struct pair64 {
+  int64_t gid, row;
+} pair64;
+
+static int pair_cmp(const void *a, const void *b) {
+  const pair64 *x = a, *y = b;
+  return x->gid != y->gid ? (x->gid > y->gid) - (x->gid < y->gid)
+                          : (x->row > y->row) - (x->row < y->row);
+}
+
+static void test_group_holistic__runs_and_skipped_rows(void **state) {
+  tsr_ctx *ctx = *state;
+  uint64_t s = 404;
+  double qs[] = {0.5, 0.1, 1.0};
+  for (size_t ti = 0; ti < sizeof all_types / sizeof *all_types; ti++) {
+    tsr_type t = all_types[ti];
+    const int64_t n = 5000, ng = 700, nchunks = 23;
+    const size_t w = t.id == TSR_COL_STRING ? 16 : tsr_type_width(t);
+    dataset d, x;
+    dataset_make(&d, t, n, ng, rnd(&s));
+    int64_t *st = ragged_starts(n, nchunks, &s);
+    chunked c;
+    chunked_make(&c, &d, nchunks, st);
+    /* The same rows with a skipped row (random value, maybe null) after
+     * every third. */
+    int64_t nx = n + n / 3 + 1, *stx = malloc((size_t)(nchunks + 1) * sizeof *stx), j = 0;
+    dataset_make(&x, t, nx, ng, rnd(&s));
+    for (int64_t k = 0; k < nchunks; k++) {
+      stx[k] = j;
+      for (int64_t i = st[k]; i < st[k + 1]; i++) {
+        x.gid[j] = d.gid[i];
+        x.valid[j] = d.valid[i];
+        x.str[j] = d.str[i];
+        if (t.id != TSR_COL_STRING)
+          memcpy(x.vals + (size_t)j * w, d.vals + (size_t)i * w, w);
+        j++;
+        if (i % 3 == 2)
+          x.gid[j++] = TSR__HOL_SKIP;
+      }
+    }
+    stx[nchunks] = j;
+    chunked cx;
+    chunked_make(&cx, &x, nchunks, stx);
+    /* Runs: each chunk's valid rows grouped by group, in row order, with a
+     * run of skipped values before every third group. */
+    int64_t *len = malloc((size_t)2 * (size_t)n * sizeof *len + 8);
+    uint32_t *rgid = malloc((size_t)2 * (size_t)n * sizeof *rgid + 8);
+    unsigned char *vals = malloc((size_t)2 * (size_t)n * w + 8);
+    pair64 *pr = malloc((size_t)n * sizeof *pr + 8);
+    for (int kind = 0; kind < 4; kind++) {
+      if (kind == 0 && !quantile_ok(t))
+        continue;
+      tsr__hol_spec sp = {(tsr__hol_kind)kind, t, 3, qs, kind == 2 ? 2 : 3};
+      tsr__hol *h0 = NULL, *h = NULL;
+      tsr__hol_result r0, r;
+      assert_ok(run_hol(ctx, &sp, &c, ng, 0, &h0, &r0));
+      assert_ok(run_hol(ctx, &sp, &cx, ng, kind % 2 ? 2 : 0, &h, &r));
+      assert_true(same_result(&sp, &r0, &r, t));
+      tsr__hol_destroy(&h);
+      if (t.id == TSR_COL_STRING) {
+        tsr__hol_destroy(&h0);
+        continue; /* (runs are of fixed-width values) */
+      }
+      assert_ok(tsr__hol_create(ctx, &sp, nchunks, ng, &h));
+      for (int64_t k = 0; k < nchunks; k++) {
+        int64_t m = 0, nr = 0, nv = 0;
+        for (int64_t i = st[k]; i < st[k + 1]; i++)
+          if (d.valid[i])
+            pr[m++] = (pair64){d.gid[i], i};
+        qsort(pr, (size_t)m, sizeof *pr, pair_cmp);
+        for (int64_t i = 0; i < m; i++) {
+          if (i == 0 || pr[i].gid != pr[i - 1].gid) {
+            if (nr % 3 == 0) { /* two skipped values */
+              rgid[nr] = TSR__HOL_SKIP;
+              len[nr++] = 2;
+              memset(vals + (size_t)nv * w, 0x5a, 2 * w);
+              nv += 2;
+            }
+            rgid[nr] = (uint32_t)pr[i].gid;
+            len[nr++] = 0;
+          }
+          len[nr - 1]++;
+          memcpy(vals + (size_t)nv++ * w, d.vals + (size_t)pr[i].row * w, w);
+        }
+        tsr__hol_runs runs = {nr, len, rgid, {nv, 0, vals, NULL, NULL, 0}};
+        assert_ok(tsr__hol_scatter_runs(h, k, &runs));
+      }
+      for (int64_t p = 0; p < tsr__hol_npieces(h); p++)
+        assert_ok(tsr__hol_piece(h, p));
+      assert_ok(tsr__hol_finish(h, &r));
+      assert_true(same_result(&sp, &r0, &r, t));
+      tsr__hol_destroy(&h);
+      tsr__hol_destroy(&h0);
+    }
+    free(len);
+    free(rgid);
+    free(vals);
+    free(pr);
+    chunked_free(&c);
+    chunked_free(&cx);
+    free(st);
+    free(stx);
+    dataset_free(&d);
+    dataset_free(&x);
+  }
+  /* Runs past the values, a group out of range, nulls: errors. */
+  tsr__hol_spec sp = {TSR__HOL_NUNIQUE, {TSR_COL_FLOAT64, 0}, 0, NULL, 0};
+  tsr__hol *h = NULL;
+  double v[4] = {1, 2, 3, 4};
+  int64_t len[2] = {2, 3};
+  uint32_t gid[2] = {0, 1};
+  uint8_t bits = 0x7;
+  assert_ok(tsr__hol_create(ctx, &sp, 1, 2, &h));
+  tsr__hol_runs runs = {2, len, gid, {4, 0, v, NULL, NULL, 0}};
+  assert_fails(tsr__hol_scatter_runs(h, 0, &runs), TSR_EINVAL, "run 1 out of range");
+  len[1] = 2;
+  gid[1] = 2;
+  assert_fails(tsr__hol_scatter_runs(h, 0, &runs), TSR_EINVAL, "run 1 out of range");
+  gid[1] = 1;
+  runs.col.null_count = 1;
+  runs.col.validity = &bits;
+  assert_fails(tsr__hol_scatter_runs(h, 0, &runs), TSR_EINVAL, "nulls");
+  runs.col.null_count = 0;
+  runs.col.validity = NULL;
+  assert_ok(tsr__hol_scatter_runs(h, 0, &runs));
+  for (int64_t p = 0; p < tsr__hol_npieces(h); p++)
+    assert_ok(tsr__hol_piece(h, p));
+  tsr__hol_result r;
+  assert_ok(tsr__hol_finish(h, &r));
+  assert_true(r.nunique[0] == 2 && r.nunique[1] == 2);
+  tsr__hol_destroy(&h);
+}
+
 static void test_group_holistic__out_of_memory_is_clean(void **state) {
   tsr_ctx *ctx = *state;
   uint64_t s = 303;
@@ -681,10 +819,12 @@ int main(void) {
                                       test_ctx_setup, test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_group_holistic__same_result_for_any_split,
                                       test_ctx_setup, test_ctx_teardown),
-      cmocka_unit_test_setup_teardown(test_group_holistic__empty_inputs_and_errors,
-                                      test_ctx_setup, test_ctx_teardown),
-      cmocka_unit_test_setup_teardown(test_group_holistic__out_of_memory_is_clean,
-                                      test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_group_holistic__empty_inputs_and_errors, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_group_holistic__runs_and_skipped_rows, test_ctx_setup,
+                                      test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_group_holistic__out_of_memory_is_clean, test_ctx_setup,
+                                      test_ctx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
