@@ -800,7 +800,7 @@ static int row_cmp(const void *a, const void *b) {
 
 /* m->order: the groups by their first row.  The groups are counted out by
  * the chunk of their first row; within a chunk, many groups are ordered by
- * a scan of the chunk's rows (slot[row] = group), few by a sort. */
+ * a scan of the chunk's rows (slot[row] = group), very few by a sort. */
 static tsr_status first_seen_order(const gb_job *job, gb_merged *m) {
   tsr_ctx *ctx = job->ctx;
   int64_t ng = m->ngroups, nc = job->nchunks, most = 0;
@@ -837,7 +837,11 @@ static tsr_status first_seen_order(const gb_job *job, gb_merged *m) {
     int64_t lo = base[c], n = base[c + 1] - lo, rows = job->parts[c].rows;
     if (n == 0)
       continue;
-    if (n * 16 < rows) {
+    /* A sort costs about 8 ns x n log2 n, the scan (a store, then a load a
+     * row) 1.5 ns a row: 2 ranks' q5, 5 x 10^4 groups first seen in a run
+     * of 10^6 rows, 3.8 -> 1.5 ms with the scan (a sort for n * 16 < rows
+     * before). */
+    if (n * (64 - __builtin_clzll((uint64_t)n)) * 5 < rows) {
       qsort(grp + 2 * lo, (size_t)n, 2 * sizeof *grp, row_cmp); /* rows are distinct */
       for (int64_t i = 0; i < n; i++)
         m->order[lo + i] = grp[2 * (lo + i) + 1];
