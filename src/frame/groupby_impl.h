@@ -153,6 +153,8 @@ typedef struct gb_state {
   gb_col vals;           /* per chunk: string min/max, first, last values of local groups */
   int32_t *src_chunk;    /* merged: the chunk whose vals hold the value, or -1 */
   int32_t *src_local;    /* merged: the local group there */
+  bool in_message;       /* read from a message (gb_wire_read_state): the arrays of at most
+                            8-byte values lie in it, not freed */
 } gb_state;
 
 void gb_state_free(tsr_ctx *ctx, gb_state *s);
@@ -241,8 +243,9 @@ tsr_status gb_wire_get_deltas(gb_wire *r, int32_t *v, int64_t n, int64_t *scratc
 /* A column as gb_wire_col wrote it, read where it lies: out's arrays point
  * into r's buffer (out->borrowed), which must outlive out. */
 tsr_status gb_wire_view_col(gb_wire *r, tsr_type type, gb_col *out);
-/* A state of n groups; states that borrowed their part's row counts
- * borrow `gcount`. */
+/* A state of n groups, read where it lies (but 16-byte sums, copied: the
+ * message aligns to 8); r's buffer must outlive out.  States that
+ * borrowed their part's row counts borrow `gcount`. */
 tsr_status gb_wire_read_state(tsr_ctx *ctx, gb_wire *r, const gb_agg *a, int64_t n,
                               const int64_t *gcount, gb_state *out);
 

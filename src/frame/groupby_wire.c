@@ -336,11 +336,15 @@ tsr_status gb_wire_read_state(tsr_ctx *ctx, gb_wire *r, const gb_agg *a, int64_t
                               const int64_t *gcount, gb_state *out) {
   memset(out, 0, sizeof *out);
   out->n = n;
+  out->in_message = true;
   int64_t mask = 0;
   tsr_status st = TSR_OK;
   TSR_TRY(gb_wire_get_i64(r, &mask));
 #define GET(BIT, F, T)                                                                \
-  if (mask & BIT) { /* (n values copied over: only the spare one zeroed) */           \
+  if ((mask & BIT) && _Alignof(T) <= 8) { /* where it lies */                         \
+    out->F = (T *)(r->buf + r->at);                                                   \
+    TSR__TRY_GOTO(st, gb_wire_get(r, NULL, (uint64_t)n * sizeof(T)));                 \
+  } else if (mask & BIT) { /* (n values copied over: only the spare one zeroed) */    \
     TSR__TRY_GOTO(st, tsr_alloc(ctx, ((size_t)n + 1) * sizeof(T), (void **)&out->F)); \
     memset(out->F + n, 0, sizeof(T));                                                 \
     TSR__TRY_GOTO(st, gb_wire_get(r, out->F, (uint64_t)n * sizeof(T)));               \
