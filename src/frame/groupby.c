@@ -2709,15 +2709,6 @@ fail:
   return st;
 }
 
-/* Compares gathered groups a and b for the result order: by their keys
- * (sorted) or by the (part, row) of their first row. */
-static int gathered_cmp(const gb_job *job, const gb_merged *m, const int64_t *pos, bool sorted,
-                        int64_t a, int64_t b) {
-  if (sorted)
-    return key_cmp(job, m, a, b);
-  return pos[a] < pos[b] ? -1 : pos[a] > pos[b];
-}
-
 /* After a shuffle: this rank's merged groups as result rows (in its order:
  * by first row, or by key), with the (part, row) of their first row, go to
  * every rank; every rank merges the ranks' sorted lists into the one-rank
@@ -2824,12 +2815,24 @@ static tsr_status gather_result(gb_job *job, gb_merged *m, tsr_group_order order
     job->parts = gp;    /* key_cmp and the result read the gathered columns */
     int64_t *at = NULL; /* the next row of each list */
     st = tsr_calloc(ctx, (size_t)P + 1, sizeof *at, (void **)&at);
+    for (int64_t o = 0; o < NG && st == TSR_OK && !sorted; o++) {
+      /* By place (distinct: a group's first row), picked without a branch
+       * on the data (the lists interleave at random). */
+      int best = 0;
+      int64_t least = INT64_MAX;
+      for (int q = 0; q < P; q++) {
+        int64_t v = at[q] < gp[q].n ? pos[head[q] + at[q]] : INT64_MAX;
+        best = v < least ? q : best;
+        least = v < least ? v : least;
+      }
+      gm.order[o] = head[best] + at[best]++;
+    }
     if (st == TSR_OK) {
-      for (int64_t o = 0; o < NG; o++) {
+      for (int64_t o = 0; o < NG && sorted; o++) { /* by key */
         int best = -1;
         for (int q = 0; q < P; q++)
-          if (at[q] < gp[q].n && (best < 0 || gathered_cmp(job, &gm, pos, sorted, head[q] + at[q],
-                                                           head[best] + at[best]) < 0))
+          if (at[q] < gp[q].n &&
+              (best < 0 || key_cmp(job, &gm, head[q] + at[q], head[best] + at[best]) < 0))
             best = q;
         gm.order[o] = head[best] + at[best]++;
       }
