@@ -88,17 +88,19 @@ static const char *kind_name(tsr__hol_kind k) {
   return "?";
 }
 
+static void part_free(tsr__hol *h, hol_part *part) {
+  tsr_free(h->ctx, part->off);
+  tsr_free(h->ctx, part->gid);
+  tsr_free(h->ctx, part->vals);
+  tsr_free(h->ctx, part->data);
+  memset(part, 0, sizeof *part);
+}
+
 static void free_parts(tsr__hol *h) {
   if (!h->parts)
     return;
-  for (int64_t c = 0; c < h->nchunks; c++) {
-    hol_part *p = &h->parts[c];
-    tsr_free(h->ctx, p->off);
-    tsr_free(h->ctx, p->gid);
-    tsr_free(h->ctx, p->vals);
-    tsr_free(h->ctx, p->data);
-    memset(p, 0, sizeof *p);
-  }
+  for (int64_t c = 0; c < h->nchunks; c++)
+    part_free(h, &h->parts[c]);
 }
 
 void tsr__hol_destroy(tsr__hol **hp) {
@@ -446,14 +448,6 @@ static tsr_status part_alloc(tsr__hol *h, hol_part *part, uint64_t data_bytes, i
   if (h->store == STORE_STR)
     return tsr_alloc(h->ctx, (size_t)data_bytes, (void **)&part->data);
   return TSR_OK;
-}
-
-static void part_free(tsr__hol *h, hol_part *part) {
-  tsr_free(h->ctx, part->off);
-  tsr_free(h->ctx, part->gid);
-  tsr_free(h->ctx, part->vals);
-  tsr_free(h->ctx, part->data);
-  memset(part, 0, sizeof *part);
 }
 
 tsr_status tsr__hol_scatter_runs(tsr__hol *h, int64_t chunk, const tsr__hol_runs *in) {
