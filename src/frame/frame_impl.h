@@ -254,6 +254,12 @@ static inline void tsr__colread_get(const tsr__colref *r, const tsr_kernel_call 
  * column (refs[i]). */
 void tsr__frame_colrefs(const tsr_frame *f, int n, const int *cols, tsr__expr **inputs,
                         uint32_t *n_inputs, tsr__colref *refs);
+/* Per column of frame node e (when e is one; else *used stays NULL):
+ * whether one of refs[0..n) of input `input` (and want[k] set, when want
+ * is given) reads it, for tsr__fnode_add_projection (*used: e's ncols
+ * flags, the caller frees). */
+tsr_status tsr__fnode_slots_read(tsr_ctx *ctx, const tsr__expr *e, const tsr__colref *refs, int n,
+                                 uint32_t input, const bool *want, bool **used);
 
 /* A frame of f's columns keeping the rows where `predicate` (a bool column
  * over f's row chunks, from any node) is true: null is not true, as SQL's

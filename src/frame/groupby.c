@@ -1457,15 +1457,9 @@ static void job_free(gb_job *job) {
 static tsr_status used_slots(const gb_job *job, tsr__expr *const *inputs, uint32_t n_inputs,
                              bool ***used) {
   TSR_TRY(tsr_calloc(job->ctx, (size_t)n_inputs + 1, sizeof **used, (void **)used));
-  for (uint32_t i = 0; i < n_inputs; i++) {
-    if (!tsr__is_fnode(inputs[i]))
-      continue;
-    uint32_t n = tsr__fnode_of(inputs[i])->ncols;
-    TSR_TRY(tsr_calloc(job->ctx, (size_t)n + 1, sizeof *(*used)[i], (void **)&(*used)[i]));
-    for (int k = 0; k < job->ncols; k++)
-      if (job->refs[k].input == i && !job->refs[k].raw && job->refs[k].slot < n)
-        (*used)[i][job->refs[k].slot] = true;
-  }
+  for (uint32_t i = 0; i < n_inputs; i++)
+    TSR_TRY(
+        tsr__fnode_slots_read(job->ctx, inputs[i], job->refs, job->ncols, i, NULL, &(*used)[i]));
   return TSR_OK;
 }
 

@@ -138,12 +138,7 @@ static tsr_status load_dist(tsr__join *j, int side) {
     bool fnode = !f->cols[col].raw && tsr__is_fnode(s->nodes[i]);
     if (whole && fnode) { /* node i's slots the join reads */
       tsr_free(ctx, used);
-      used = NULL;
-      uint32_t slots = tsr__fnode_of(s->nodes[i])->ncols;
-      TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)slots + 1, sizeof *used, (void **)&used));
-      for (int q = 0; q < nc; q++)
-        if (s->refs[q].input == i && need[q] && s->refs[q].slot < slots)
-          used[s->refs[q].slot] = true;
+      TSR__TRY_GOTO(status, tsr__fnode_slots_read(ctx, s->nodes[i], s->refs, nc, i, need, &used));
     }
     for (int64_t c = 0; c < nch; c++) {
       uint64_t b = 0;

@@ -188,6 +188,19 @@ tsr_status tsr__fnode_add_projection(tsr_taskgraph *g, const tsr__expr *e, int64
   return st;
 }
 
+tsr_status tsr__fnode_slots_read(tsr_ctx *ctx, const tsr__expr *e, const tsr__colref *refs, int n,
+                                 uint32_t input, const bool *want, bool **used) {
+  *used = NULL;
+  if (!tsr__is_fnode(e))
+    return TSR_OK;
+  uint32_t slots = tsr__fnode_of(e)->ncols;
+  TSR_TRY(tsr_calloc(ctx, (size_t)slots + 1, sizeof **used, (void **)used));
+  for (int k = 0; k < n; k++)
+    if (refs[k].input == input && !refs[k].raw && refs[k].slot < slots && (!want || want[k]))
+      (*used)[refs[k].slot] = true;
+  return TSR_OK;
+}
+
 static tsr_status read_kernel(const tsr_kernel_call *call) {
   (void)call;
   return TSR_OK;
