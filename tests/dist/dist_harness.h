@@ -15,6 +15,12 @@
 static tsr_ctx *dist_ctx, *local_ctx;
 static int rank, nranks;
 
+/* A run observer (tsr_ctx_set_run_observer, tsr_compute_options.on_stats)
+ * adding each run's chunk-message bytes to *(uint64_t *)user. */
+static inline void dist_add_bytes_sent(const tsr_run_stats *st, void *user) {
+  *(uint64_t *)user += st->bytes_sent;
+}
+
 /* Runs the n tests of `name` (the program's name, for messages): the exit
  * status of main. */
 static int dist_harness_run(const char *name, const struct CMUnitTest *tests, size_t n) {

@@ -315,8 +315,6 @@ static void test_dist_frame_ops__join(void **state) {
   ref_frame_free(&ref);
 }
 
-static void add_sent(const tsr_run_stats *st, void *user) { *(uint64_t *)user += st->bytes_sent; }
-
 /* Frames held across the ranks (each chunk on the rank that made it):
  * tsr_frame_persist, and the results of a shuffled group-by and of a join.
  * A chain of operations over them computes what the serial context does;
@@ -343,7 +341,7 @@ static void test_dist_frame_ops__held_frames(void **state) {
     tsr_frame *filtered = NULL, *again = NULL;
     assert_ok(tsr_frame_filter(held[k], "c5 IS NOT NULL", &filtered));
     uint64_t sent = 0;
-    tsr_compute_options opt = {.on_stats = add_sent, .stats_user = &sent};
+    tsr_compute_options opt = {.on_stats = dist_add_bytes_sent, .stats_user = &sent};
     assert_ok(tsr_frame_persist(filtered, &opt, &again));
     assert_true(sent == 0);
     tsr_frame_destroy(&filtered);
@@ -361,7 +359,7 @@ static void test_dist_frame_ops__held_frames(void **state) {
     tsr_frame *sel[2] = {NULL, NULL};
     tsr_frame_result *r = NULL;
     uint64_t sent = 0, total = 0;
-    tsr_compute_options opt = {.on_stats = add_sent, .stats_user = &sent};
+    tsr_compute_options opt = {.on_stats = dist_add_bytes_sent, .stats_user = &sent};
     for (int k = 0; k < 2; k++)
       assert_ok(tsr_frame_select(held[k], 1, one, &sel[k]));
     assert_ok(tsr_frame_compute(sel[0], &opt, &r));

@@ -538,10 +538,6 @@ static void test_dist_groupby__holistic_bytes(void **state) {
   ref_frame_free(&ref);
 }
 
-static void add_chunk_bytes(const tsr_run_stats *st, void *user) {
-  *(uint64_t *)user += st->bytes_sent;
-}
-
 /* A held input whose run of chunks (one part: 8 chunks of 2500 rows) is
  * owned by several ranks: the chunks that cross to the part's rank carry
  * only the two columns read (key and value, 12 bytes a row, plus the
@@ -560,7 +556,7 @@ static void test_dist_groupby__crossing_chunks(void **state) {
   const char *k1[1] = {"c3"};
   const tsr_agg sum[1] = {{.op = TSR_AGG_SUM, .column = "c10"}};
   uint64_t chunk_bytes = 0, total = 0;
-  assert_ok(tsr_ctx_set_run_observer(dist_ctx, NULL, add_chunk_bytes, &chunk_bytes));
+  assert_ok(tsr_ctx_set_run_observer(dist_ctx, NULL, dist_add_bytes_sent, &chunk_bytes));
   tsr_frame *g = NULL;
   assert_ok(tsr_frame_groupby(held.fd, 1, k1, 1, sum, NULL, &g));
   assert_ok(tsr_ctx_set_run_observer(dist_ctx, NULL, NULL, NULL));

@@ -500,10 +500,6 @@ static void test_dist_join__shuffle_bytes(void **state) {
   sides_free(&s);
 }
 
-static void add_chunk_bytes(const tsr_run_stats *st, void *user) {
-  *(uint64_t *)user += st->bytes_sent;
-}
-
 /* A broadcast join sends every other rank only the right side's columns it
  * reads: of a held right side (chunks of 1000 rows, each made on one rank),
  * a semi join reads the key alone (8 bytes a row, and 1 of validity), not
@@ -522,7 +518,7 @@ static void test_dist_join__broadcast_columns(void **state) {
   assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, INT64_MAX));
   const char *on[1] = {"k0"};
   uint64_t chunk_bytes = 0, total = 0;
-  assert_ok(tsr_ctx_set_run_observer(dist_ctx, NULL, add_chunk_bytes, &chunk_bytes));
+  assert_ok(tsr_ctx_set_run_observer(dist_ctx, NULL, dist_add_bytes_sent, &chunk_bytes));
   tsr_frame *j = NULL;
   assert_ok(tsr_frame_join(s.d[0], s.d[1], TSR_JOIN_SEMI, 1, on, NULL, NULL, &j));
   assert_ok(tsr_ctx_set_run_observer(dist_ctx, NULL, NULL, NULL));
