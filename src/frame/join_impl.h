@@ -43,9 +43,11 @@ typedef struct tsr__jstrtab {
   tsr__jstr_slot *slots;
 } tsr__jstrtab;
 
-/* What the probe reads of a right row, together. */
+/* What the probe reads of a right row, together: an entry of the table.
+ * Entries are right rows, or for a large direct table in the order
+ * join_hash.c's build_parted writes them. */
 typedef struct tsr__jrow {
-  int64_t next;  /* the next right row with the same key, or -1 */
+  int64_t next;  /* the entry of the next right row with the same key, or -1 */
   int64_t chain; /* rows in the chain from this one on */
   uint64_t pack; /* chunk << 32 | row */
 } tsr__jrow;
@@ -79,9 +81,10 @@ typedef struct tsr__join {
   bool direct;
   uint64_t lo;        /* direct: the smallest key */
   uint64_t mask;      /* hashed: slots - 1 */
-  int64_t *head;      /* direct: span + 1 entries; hashed: slots; -1 empty */
+  int64_t *head;      /* direct: span + 1 heads; hashed: slots; an entry of rrows, -1 empty */
   uint64_t *tag;      /* hashed: the key (one word) or its hash (several) */
-  tsr__jrow *rrows;   /* per right row (one cache line read per match) */
+  tsr__jrow *rrows;   /* the entries, one per right row with a key (one cache line read per
+                         match) */
   uint8_t *matched;   /* right and full joins: right rows that matched */
   int64_t rbase;      /* side[1]'s first chunk of the right as loaded (its unmatched rows): 0,
                          or after the returned pieces of a shuffle join */
@@ -149,8 +152,12 @@ void tsr__join_keys_free(tsr__join *j);
  * matched and str_bytes. */
 tsr_status tsr__join_build(tsr__join *j);
 tsr_status tsr__join_probe(tsr__join *j);
-/* The head (a right row) of the chain of key words w, or -1. */
+/* The head (an entry of rrows, one per key) of the chain of key words w,
+ * or -1. */
 int64_t tsr__join_find(const tsr__join *j, const uint64_t *w);
+/* Tests: direct tables over at least min_span keys are built a slice of
+ * slice_span keys at a time (negative, 0: the defaults). */
+void tsr__join_set_parted(int64_t min_span, int64_t slice_span);
 /* str_bytes of left chunk c's output: cnt rows, left rows lr (in the
  * chunk), right refs rr (NULL: none). */
 tsr_status tsr__join_str_bytes(tsr__join *j, int64_t c, int64_t cnt, const uint32_t *lr,

@@ -11,6 +11,7 @@
  * below each left row (by keys, tolerance, ties, NaN and nulls). */
 #include <math.h>
 
+#include "frame/join_impl.h" /* tsr__join_set_parted */
 #include "frame_util.h"
 
 static const tsr_join_kind kinds[6] = {TSR_JOIN_INNER, TSR_JOIN_LEFT, TSR_JOIN_RIGHT,
@@ -182,13 +183,14 @@ static void make_side(tsr_ctx *ctx, int nk, const tsr_type *types, int lo, int c
   assert_ok(ref_frame_to_frame(ctx, ref, 64, seed + 1, f));
 }
 
-/* Every kind over left keys lt and right keys rt (nk of them). */
-static void check_types(tsr_ctx *ctx, int nk, const tsr_type *lt, const tsr_type *rt,
-                        int64_t nl, int64_t nr, uint64_t seed, bool outer_too) {
+/* Every kind over left keys lt and right keys rt (nk of them), card
+ * values a key on each side. */
+static void check_types_card(tsr_ctx *ctx, int nk, const tsr_type *lt, const tsr_type *rt,
+                             int64_t nl, int64_t nr, int card, uint64_t seed, bool outer_too) {
   ref_frame L, R;
   tsr_frame *lf = NULL, *rf = NULL;
-  make_side(ctx, nk, lt, 0, 12, nl, (tsr_type){TSR_COL_INT32, 0}, "lv", seed, &L, &lf);
-  make_side(ctx, nk, rt, 5, 12, nr, (tsr_type){TSR_COL_FLOAT64, 0}, "rv", seed + 7, &R, &rf);
+  make_side(ctx, nk, lt, 0, card, nl, (tsr_type){TSR_COL_INT32, 0}, "lv", seed, &L, &lf);
+  make_side(ctx, nk, rt, 5, card, nr, (tsr_type){TSR_COL_FLOAT64, 0}, "rv", seed + 7, &R, &rf);
   int lk[8], rk[8];
   for (int q = 0; q < nk; q++)
     lk[q] = rk[q] = q;
@@ -201,6 +203,11 @@ static void check_types(tsr_ctx *ctx, int nk, const tsr_type *lt, const tsr_type
   tsr_frame_destroy(&rf);
   ref_frame_free(&L);
   ref_frame_free(&R);
+}
+
+static void check_types(tsr_ctx *ctx, int nk, const tsr_type *lt, const tsr_type *rt,
+                        int64_t nl, int64_t nr, uint64_t seed, bool outer_too) {
+  check_types_card(ctx, nk, lt, rt, nl, nr, 12, seed, outer_too);
 }
 
 /* ---- tests ---------------------------------------------------------------------------------- */
@@ -596,6 +603,27 @@ static void test_join__asof(void **state) {
   ref_frame_free(&R);
 }
 
+/* Direct tables built a slice of the key span at a time (join_hash.c's
+ * build_parted, for spans of 2^20 keys and more): here at every size, in
+ * slices of 4 and 64 keys, so that each key range spans many slices. */
+static void test_join__parted_table(void **state) {
+  tsr_ctx *ctx = *state;
+  const int64_t slices[2] = {4, 64};
+  for (int k = 0; k < 2; k++) {
+    tsr__join_set_parted(0, slices[k]);
+    test_join__int_keys_every_kind(state);
+    tsr_type t[1] = {{TSR_COL_INT64, 0}}, u[1] = {{TSR_COL_UINT32, 0}};
+    check_types_card(ctx, 1, t, u, 900, 700, 300, 50 + (uint64_t)k, false);
+    check_types_card(ctx, 1, t, t, 900, 700, 300, 54 + (uint64_t)k, true);
+    tsr_type s[1] = {{TSR_COL_STRING, 0}}, dc[1] = {{TSR_COL_DICT, 0}};
+    check_types_card(ctx, 1, s, dc, 500, 400, 200, 52 + (uint64_t)k, false);
+    check_types_card(ctx, 1, dc, dc, 500, 400, 200, 56 + (uint64_t)k, true);
+    test_join__threads_agree_bitwise(state);
+    test_join__asof(state);
+  }
+  tsr__join_set_parted(-1, -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_join__int_keys_every_kind, test_ctx_setup,
@@ -611,6 +639,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_join__threads_agree_bitwise, test_ctx_setup,
                                       test_ctx_teardown),
       cmocka_unit_test_setup_teardown(test_join__asof, test_ctx_setup, test_ctx_teardown),
+      cmocka_unit_test_setup_teardown(test_join__parted_table, test_ctx_setup, test_ctx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
