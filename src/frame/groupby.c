@@ -2703,6 +2703,24 @@ fail:
   return st;
 }
 
+/* Merges two ascending lists of places a[0..n) and b[0..m) (equal places
+ * only within a list) into out, as the rows of a then b: a's row i is i,
+ * b's row k is n + k.  No branch on the data: the lists interleave at
+ * random. */
+static void merge_two(const int64_t *a, int64_t n, const int64_t *b, int64_t m, int64_t *out) {
+  int64_t i = 0, k = 0, o = 0;
+  while (i < n && k < m) {
+    int64_t from_b = b[k] < a[i];
+    out[o++] = from_b ? n + k : i;
+    k += from_b;
+    i += 1 - from_b;
+  }
+  for (; i < n; i++)
+    out[o++] = i;
+  for (; k < m; k++)
+    out[o++] = n + k;
+}
+
 /* After a shuffle: this rank's merged groups as result rows (in its order:
  * by first row, or by key), with the (part, row) of their first row, go to
  * every rank; every rank merges the ranks' sorted lists into the one-rank
@@ -2807,9 +2825,13 @@ static tsr_status gather_result(gb_job *job, gb_merged *m, tsr_group_order order
         pos[g] = gp[q].gcount[i];
       }
     job->parts = gp;    /* key_cmp and the result read the gathered columns */
-    int64_t *at = NULL; /* the next row of each list */
+    int64_t *at = NULL, o0 = 0; /* the next row of each list; rows merged */
     st = tsr_calloc(ctx, (size_t)P + 1, sizeof *at, (void **)&at);
-    for (int64_t o = 0; o < NG && st == TSR_OK && !sorted; o++) {
+    if (st == TSR_OK && !sorted && P == 2) { /* two lists: one pass */
+      merge_two(pos, gp[0].n, pos + gp[0].n, gp[1].n, gm.order);
+      o0 = NG;
+    }
+    for (int64_t o = o0; o < NG && st == TSR_OK && !sorted; o++) {
       /* By place (distinct: a group's first row), picked without a branch
        * on the data (the lists interleave at random). */
       int best = 0;
