@@ -261,7 +261,8 @@ static tsr_status probe_kernel(const tsr_kernel_call *call) {
   const uint64_t *w = j->words[0] + g0 * W;
   const uint8_t *ok = j->ok[0] + g0;
   const tsr_join_kind kind = j->kind;
-  int64_t *first = NULL;
+  int64_t *first = NULL, *next = NULL;
+  uint64_t *pack = NULL;
   tsr_status status = TSR_OK;
   TSR_TRY(tsr_kernel_alloc(ctx, (size_t)n * sizeof *first + 8, (void **)&first));
   /* Heads, in batches: hash and prefetch, then look up. */
@@ -292,11 +293,23 @@ static tsr_status probe_kernel(const tsr_kernel_call *call) {
   case TSR_JOIN_RIGHT:
   case TSR_JOIN_LEFT:
   case TSR_JOIN_FULL: {
+    /* The head entry's place and next entry are kept as its chain is
+     * counted: the pairs then read the table again only for keys of
+     * several right rows. */
+    TSR__TRY_GOTO(status, tsr_kernel_alloc(ctx, (size_t)n * sizeof *next + 8, (void **)&next));
+    TSR__TRY_GOTO(status, tsr_kernel_alloc(ctx, (size_t)n * sizeof *pack + 8, (void **)&pack));
     const int64_t none = kind == TSR_JOIN_LEFT || kind == TSR_JOIN_FULL;
     for (int64_t i = 0; i < n; i++) {
       if (i + 16 < n && first[i + 16] >= 0)
         __builtin_prefetch(&j->rrows[first[i + 16]]);
-      cnt += first[i] >= 0 ? j->rrows[first[i]].chain : none;
+      if (first[i] < 0) {
+        cnt += none;
+        continue;
+      }
+      const tsr__jrow *r = &j->rrows[first[i]];
+      cnt += r->chain;
+      next[i] = r->next;
+      pack[i] = r->pack;
     }
     break;
   }
@@ -326,30 +339,32 @@ static tsr_status probe_kernel(const tsr_kernel_call *call) {
   } else {
     bool outer = kind == TSR_JOIN_LEFT || kind == TSR_JOIN_FULL;
     for (int64_t i = 0; i < n; i++) {
-      int64_t g = first[i];
-      if (g < 0) {
+      if (first[i] < 0) {
         if (outer) {
           lr[o] = (uint32_t)i;
           rr[o++] = TSR__JOIN_NONE;
         }
         continue;
       }
-      for (; g >= 0; g = j->rrows[g].next) {
+      lr[o] = (uint32_t)i;
+      rr[o++] = pack[i];
+      for (int64_t e = next[i]; e >= 0; e = j->rrows[e].next) {
         lr[o] = (uint32_t)i;
-        rr[o++] = j->rrows[g].pack;
+        rr[o++] = j->rrows[e].pack;
       }
     }
-    if (j->matched != NULL) /* by right row: the entry's place */
-      for (int64_t i = 0; i < n; i++)
-        for (int64_t e = first[i]; e >= 0; e = j->rrows[e].next) {
-          uint64_t pk = j->rrows[e].pack;
-          int64_t g = j->side[1]->row_start[pk >> 32] + (int64_t)(pk & 0xffffffffu);
+    if (j->matched != NULL) /* by right row: the entries' places */
+      for (int64_t k = 0; k < o; k++)
+        if (rr[k] != TSR__JOIN_NONE) {
+          int64_t g = j->side[1]->row_start[rr[k] >> 32] + (int64_t)(rr[k] & 0xffffffffu);
           __atomic_store_n(&j->matched[g], 1, __ATOMIC_RELAXED);
         }
   }
   status = tsr__join_str_bytes(j, c, cnt, lr, rr);
 fail:
   tsr_free(ctx, first);
+  tsr_free(ctx, next);
+  tsr_free(ctx, pack);
   return status;
 }
 
