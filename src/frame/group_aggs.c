@@ -20,18 +20,7 @@
 #include "groupby_impl.h"
 
 void gb_state_free(tsr_ctx *ctx, gb_state *s) {
-  if (!s->in_message) {
-    tsr_free(ctx, s->count);
-    tsr_free(ctx, s->isum);
-    tsr_free(ctx, s->fsum);
-    tsr_free(ctx, s->mean2);
-    tsr_free(ctx, s->m2);
-    tsr_free(ctx, s->m2y);
-    tsr_free(ctx, s->cxy);
-    tsr_free(ctx, s->imin);
-    tsr_free(ctx, s->fmin);
-  }
-  tsr_free(ctx, s->wsum);
+  gb_state_free_arrays(ctx, s);
   tsr_free(ctx, s->row);
   tsr_free(ctx, s->src_chunk);
   tsr_free(ctx, s->src_local);

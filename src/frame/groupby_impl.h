@@ -248,6 +248,9 @@ tsr_status gb_wire_view_col(gb_wire *r, tsr_type type, gb_col *out);
  * borrowed their part's row counts borrow `gcount`. */
 tsr_status gb_wire_read_state(tsr_ctx *ctx, gb_wire *r, const gb_agg *a, int64_t n,
                               const int64_t *gcount, gb_state *out);
+/* Frees s's arrays that a message carries (gb_wire_state's), but those
+ * gb_wire_read_state left where they lie in the message (gb_state_free). */
+void gb_state_free_arrays(tsr_ctx *ctx, gb_state *s);
 
 /* ---- a frame over table chunks in memory (mem_frame.c) -------------------------- */
 

@@ -308,6 +308,18 @@ enum {
   X(W_IMIN, imin, int64_t)   \
   X(W_FMIN, fmin, double)
 
+/* Whether gb_wire_read_state leaves an array of T where it lies in the
+ * message (aligned to 8 bytes), rather than copying it out. */
+#define READ_IN_PLACE(T) (_Alignof(T) <= 8)
+
+void gb_state_free_arrays(tsr_ctx *ctx, gb_state *s) {
+#define FREE(BIT, F, T)                    \
+  if (!s->in_message || !READ_IN_PLACE(T)) \
+    tsr_free(ctx, s->F);
+  STATE_ARRAYS(FREE)
+#undef FREE
+}
+
 void gb_wire_state(gb_wire *w, const gb_agg *a, const gb_state *s, int64_t start, int64_t n) {
   int64_t mask = 0;
 #define MASK(BIT, F, T) \
@@ -341,7 +353,7 @@ tsr_status gb_wire_read_state(tsr_ctx *ctx, gb_wire *r, const gb_agg *a, int64_t
   tsr_status st = TSR_OK;
   TSR_TRY(gb_wire_get_i64(r, &mask));
 #define GET(BIT, F, T)                                                                \
-  if ((mask & BIT) && _Alignof(T) <= 8) { /* where it lies */                         \
+  if ((mask & BIT) && READ_IN_PLACE(T)) { /* where it lies */                         \
     out->F = (T *)(r->buf + r->at);                                                   \
     TSR__TRY_GOTO(st, gb_wire_get(r, NULL, (uint64_t)n * sizeof(T)));                 \
   } else if (mask & BIT) { /* (n values copied over: only the spare one zeroed) */    \
