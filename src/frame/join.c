@@ -734,8 +734,11 @@ tsr_status tsr__join_memory(tsr_frame *left, tsr_frame *right, tsr_join_kind kin
     STEP(probe_arrays(&j));
     STEP(tsr__join_shuffle(&j));
   } else {
+    if (j.filter) /* the right's rows this rank's left keys may match */
+      STEP(tsr__join_filter(&j));
     STEP(tsr__join_keys_prepare(&j));
     STEP(tsr__join_keys_encode(&j));
+    tsr__join_filter_drop(&j);
     STEP(tsr__join_build(&j));
     STEP(probe_arrays(&j));
     STEP(tsr__join_probe(&j));

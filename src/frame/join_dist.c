@@ -7,7 +7,9 @@
  * Every rank builds the same frames (SPMD).  The right (build) side is
  * computed whole on every rank (one copy task per chunk that every rank
  * runs, as tsr_frame_compute does: each chunk goes from its owner to every
- * other rank once); the left (probe) side only in the chunks this rank owns
+ * other rank once; a filtered broadcast join, join_filter.c, loads it in
+ * the chunks this rank owns instead and sends each rank only the rows its
+ * left keys may match); the left (probe) side only in the chunks this rank owns
  * (tsr__dist_chunk_owner over the left's chunks), a chunk owned elsewhere
  * having no rows here.  Every rank then runs the one-rank phases (key
  * encoding, the table over the right, the probe) on what it holds, so the
@@ -96,7 +98,7 @@ static tsr_status load_dist(tsr__join *j, int side) {
   const tsr_frame *f = s->f;
   const int64_t nch = s->nchunks;
   const int nc = f->ncols;
-  const bool whole = side == 1 && !j->shuffle;
+  const bool whole = side == 1 && !j->shuffle && !j->filter;
   tsr__dist *d = tsr__dist_get(ctx);
   tsr__lowering *l = NULL;
   uint32_t *wanted = NULL, nwanted = 0; /* the tasks the run keeps or runs everywhere */
@@ -491,6 +493,10 @@ fail:
 
 void tsr__join_dist_free(tsr__join *j) {
   tsr__join_shuffle_free(j);
+  tsr_free(j->ctx, j->filter_in);
+  tsr_free(j->ctx, j->filter_keep);
+  j->filter_in = NULL;
+  j->filter_keep = NULL;
   if (j->dd == NULL)
     return;
   tsr_free(j->ctx, j->dd->send);

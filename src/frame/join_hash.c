@@ -86,19 +86,21 @@ static tsr_status build_parted(tsr__join *j) {
   const uint64_t *words = j->words[1];
   const uint8_t *ok = j->ok[1];
   const uint64_t lo = j->lo;
-  const uint64_t span = (uint64_t)part_span;
-  const int64_t nslices = (int64_t)(j->mask / span) + 1;
+  int shift = 0; /* slices of 2^shift keys */
+  while ((INT64_C(1) << shift) < part_span)
+    shift++;
+  const int64_t nslices = (int64_t)(j->mask >> shift) + 1;
+  /* Slice nslices takes the rows without a key (not ok), so that no loop
+   * below branches on ok (a filtered broadcast join drops rows at random:
+   * join_filter.c). */
   int64_t *start = NULL;
   part_row *buf = NULL;
-  tsr_status st = tsr_calloc(ctx, (size_t)nslices + 1, sizeof *start, (void **)&start);
-  int64_t nok = 0;
+  tsr_status st = tsr_calloc(ctx, (size_t)nslices + 2, sizeof *start, (void **)&start);
   for (int64_t g = 0; g < rs->total && st == TSR_OK; g++)
-    if (ok[g]) {
-      start[(words[g] - lo) / span + 1]++;
-      nok++;
-    }
+    start[(ok[g] ? (int64_t)((words[g] - lo) >> shift) : nslices) + 1]++;
+  const int64_t nok = rs->total - (st == TSR_OK ? start[nslices + 1] : 0);
   if (st == TSR_OK)
-    st = tsr__alloc_array(ctx, (size_t)nok + 1, sizeof *buf, "join table", (void **)&buf);
+    st = tsr__alloc_array(ctx, (size_t)rs->total + 1, sizeof *buf, "join table", (void **)&buf);
   if (st == TSR_OK)
     st = tsr__alloc_array(ctx, (size_t)nok + 1, sizeof *j->rrows, "join chains",
                           (void **)&j->rrows);
@@ -106,15 +108,16 @@ static tsr_status build_parted(tsr__join *j) {
     tsr_free(ctx, start);
     return st;
   }
-  for (int64_t s = 0; s < nslices; s++)
+  for (int64_t s = 0; s <= nslices; s++)
     start[s + 1] += start[s];
   for (int64_t c = rs->nchunks - 1; c >= 0; c--)
-    for (int64_t i = rs->rows[c] - 1, g = rs->row_start[c] + i; i >= 0; i--, g--)
-      if (ok[g]) {
-        uint64_t b = words[g] - lo;
-        buf[start[b / span]++] = (part_row){b, (uint64_t)c << 32 | (uint64_t)i};
-      }
-  /* start[s] is now the end of slice s's run; entries from last to first */
+    for (int64_t i = rs->rows[c] - 1, g = rs->row_start[c] + i; i >= 0; i--, g--) {
+      uint64_t b = words[g] - lo;
+      int64_t slice = ok[g] ? (int64_t)(b >> shift) : nslices;
+      buf[start[slice]++] = (part_row){b, (uint64_t)c << 32 | (uint64_t)i};
+    }
+  /* start[s] is now the end of slice s's run; entries from last to first,
+   * the rows without a key after the first nok */
   tsr__jrow *rr = j->rrows;
   int64_t *head = j->head;
   for (int64_t e = 0; e < nok; e++) {
@@ -138,13 +141,12 @@ tsr_status tsr__join_build(tsr__join *j) {
   const uint8_t *ok = j->ok[1];
   int64_t nok = 0;
   uint64_t lo = UINT64_MAX, hi = 0;
-  for (int64_t g = 0; g < N; g++) {
+  for (int64_t g = 0; g < N; g++) /* (no branch on ok: it can be random, join_filter.c) */
     nok += ok[g];
-    if (W == 1 && ok[g]) {
-      uint64_t v = words[g];
-      lo = v < lo ? v : lo;
-      hi = v > hi ? v : hi;
-    }
+  for (int64_t g = 0; g < N && W == 1; g++) {
+    uint64_t v = words[g];
+    lo = ok[g] && v < lo ? v : lo;
+    hi = ok[g] && v > hi ? v : hi;
   }
   j->direct = W == 1 && nok > 0 && hi - lo < (uint64_t)(2 * N > 65536 ? 2 * N : 65536);
   if (j->direct) {

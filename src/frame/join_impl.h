@@ -16,7 +16,8 @@
  * pairs; one task per output chunk gathers the columns.  Output chunks
  * follow left chunks (then, for right and full joins, one per right chunk
  * for its unmatched rows), so nothing depends on the thread count.  Under
- * MPI each rank holds the right side whole and the left chunks it owns,
+ * MPI each rank holds the right side whole (or, filtered, every right row
+ * its own left keys may match: join_filter.c) and the left chunks it owns,
  * probes those, and the output chunks are all-gathered (join_dist.c), or,
  * for a large right side, both sides' rows go to their key's bucket owner,
  * which probes them, and the matches come back to the left chunks' owners
@@ -69,6 +70,13 @@ typedef struct tsr__join {
   tsr_join_kind kind;
   bool dist;             /* several MPI ranks (join_dist.c) */
   bool shuffle;          /* dist: a shuffle join (join_shuffle.c), else a broadcast join */
+  bool filter;           /* dist broadcast: the right's rows filtered by the left's keys
+                            (join_filter.c) */
+  uint64_t filter_bits;  /* filter: bits of each rank's key filter (a power of two) */
+  char *filter_in;       /* filter: the right rows received (j->side[1] reads them; freed by
+                            tsr__join_dist_free) */
+  uint8_t *filter_keep;  /* filter: per right row, 0 for this rank's own rows its left keys
+                            cannot match (tsr__join_filter_drop) */
   struct tsr__jdist *dd; /* dist: the output gather's state */
   struct tsr__jshuf *sh; /* shuffle: what the output reads (freed by tsr__join_dist_free) */
   tsr__sorter *side[2]; /* loaded: cr, rows, row_start, total */
@@ -156,7 +164,8 @@ tsr_status tsr__join_probe(tsr__join *j);
  * or -1. */
 int64_t tsr__join_find(const tsr__join *j, const uint64_t *w);
 /* Tests: direct tables over at least min_span keys are built a slice of
- * slice_span keys at a time (negative, 0: the defaults). */
+ * slice_span keys (rounded up to a power of two) at a time (negative, 0:
+ * the defaults). */
 void tsr__join_set_parted(int64_t min_span, int64_t slice_span);
 /* str_bytes of left chunk c's output: cnt rows, left rows lr (in the
  * chunk), right refs rr (NULL: none). */
@@ -223,6 +232,43 @@ tsr_status tsr__join_dist_choose(tsr__join *j);
 int tsr__join_shipped_cols(const tsr__join *j, int s, const tsr_frame *f, int *cols);
 tsr_status tsr__join_shuffle(tsr__join *j);
 void tsr__join_shuffle_free(tsr__join *j);
+/* What the shuffle and the filtered broadcast share.  Per key of side s
+ * that is a dictionary: each code's string hash (dh[k], freed by the
+ * caller).  Each row's key hash in side s's chunk c (h), equal for equal
+ * keys of any two comparable types, and valid[i] = 0 for a null key. */
+tsr_status tsr__join_dict_hashes(const tsr__join *j, int s, uint64_t **dh);
+void tsr__join_key_hashes(const tsr__join *j, int s, int64_t c, uint64_t *const *dh, uint64_t *h,
+                          uint8_t *valid);
+/* A column of side s on the wire, rows ref[0..n) (chunk << 32 | row): its
+ * bytes (and, added to *least, its values' and long strings' bytes), its
+ * packing at dst (returns the bytes written), its reading at src into a
+ * column read of n rows (returns the bytes read; out points into src). */
+uint64_t tsr__join_wire_bytes(const tsr__sorter *s, int col, const uint64_t *ref, int64_t n,
+                              uint64_t *least);
+uint64_t tsr__join_wire_pack(const tsr__sorter *s, int col, const uint64_t *ref, int64_t n,
+                             char *dst);
+uint64_t tsr__join_wire_read(const char *src, int64_t n, tsr_type t, tsr__colread *out);
+/* A sorter over frame f with nchunks chunks of 0 rows, whose column reads
+ * the caller fills from received pieces (rows[c], cr); then
+ * tsr__join_piece_starts sets the row starts and total. */
+tsr_status tsr__join_piece_sorter(tsr_ctx *ctx, tsr_frame *f, const char *fn, int64_t nchunks,
+                                  tsr__sorter **out);
+void tsr__join_piece_starts(tsr__sorter *s);
+
+/* join_filter.c: the filtered broadcast join (docs/scaling.md 4.2).
+ * Collective, after the left loaded its own chunks and the right its own
+ * chunks (not whole): each rank gets, of every right chunk, the rows whose
+ * key its left rows may hold (a bit filter over key hashes), in row order,
+ * and j->side[1] becomes those rows (chunk c: right chunk c's); the
+ * broadcast join's phases then run on them.  Inner, left, semi and anti
+ * joins.  tsr__join_set_filter (tests): 1 always filters a broadcast join
+ * of those kinds, 0 never, -1 (the default) by volume. */
+tsr_status tsr__join_filter(tsr__join *j);
+/* After the keys' encoding: this rank's own right rows (not sent, kept as
+ * loaded) that its filter does not pass leave the table (ok = 0). */
+void tsr__join_filter_drop(tsr__join *j);
+void tsr__join_set_filter(int mode);
+int tsr__join_filter_mode(void);
 /* What the last distributed join on this process moved (for the tests and
  * TESSERA_JOIN_TRACE=1): its strategy; the bytes the shuffle sent to other
  * ranks and the least it could (the shipped columns' values and string
@@ -230,6 +276,9 @@ void tsr__join_shuffle_free(tsr__join *j);
 typedef struct tsr__join_diag {
   bool shuffle;
   uint64_t sent, least, returned;
+  bool filtered;         /* a filtered broadcast join (join_filter.c) */
+  uint64_t filter_bytes; /* its filter's bytes a rank; sent: the right rows' bytes it sent */
+  uint64_t rows_sent;    /* the right rows it sent to other ranks */
 } tsr__join_diag;
 extern tsr__join_diag tsr__join_last;
 /* join.c: output chunk c of the join's output node into out (bytes bytes). */

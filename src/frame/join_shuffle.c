@@ -148,20 +148,42 @@ tsr_status tsr__join_dist_choose(tsr__join *j) {
     shuffle = limit == 0 || r > (double)limit; /* 0: always, even for an empty side */
   else
     shuffle = r * (P - 1) > (lk + r + back) * (P - 1) / P;
+  /* A broadcast join filters the right's rows by each rank's left keys
+   * (join_filter.c) when the filters, about a byte per left row for every
+   * rank, cost under a quarter of the broadcast. */
+  uint64_t bits = 512;
+  while ((double)bits < 8 * nl / P && bits < (UINT64_C(1) << 31))
+    bits *= 2;
+  int mode = tsr__join_filter_mode();
+  bool filter = !shuffle && !j->asof &&
+                (j->kind == TSR_JOIN_INNER || j->kind == TSR_JOIN_LEFT || semi) &&
+                (mode == 1 || (mode < 0 && 4 * P * (double)(bits / 8) < r * (P - 1) / P));
   uint64_t lo, hi;
-  TSR_TRY(tsr__dist_minmax_u64(d, (uint64_t)shuffle, &lo, &hi));
+  TSR_TRY(tsr__dist_minmax_u64(d, (uint64_t)shuffle | (uint64_t)filter << 1, &lo, &hi));
   TSR_CHECK(lo == hi, TSR_EINVAL,
             "%s: the ranks chose different join strategies (set the same broadcast join limit "
             "on every rank: tsr_ctx_set_broadcast_join_limit, TESSERA_BROADCAST_JOIN_LIMIT)",
             j->fn);
   j->shuffle = shuffle;
+  j->filter = filter;
+  j->filter_bits = bits;
   return TSR_OK;
 }
 
 /* ---- key hashes ------------------------------------------------------------------------- */
 
+/* A float key as float64 bits, -0.0 as 0.0 and every NaN one NaN. */
+static uint64_t float_word(double x) {
+  uint64_t w;
+  x = x == 0 ? 0.0 : x;
+  if (isnan(x))
+    return UINT64_C(0x7ff8000000000000);
+  memcpy(&w, &x, sizeof w);
+  return w;
+}
+
 /* Per key of side s that is a dictionary: each code's string hash. */
-static tsr_status dict_hashes(const tsr__join *j, int s, uint64_t **dh) {
+tsr_status tsr__join_dict_hashes(const tsr__join *j, int s, uint64_t **dh) {
   for (int k = 0; k < j->nkeys; k++) {
     const tsr__col *col = &j->side[s]->f->cols[j->keys[k].col[s]];
     if (col->type.id != TSR_COL_DICT)
@@ -178,85 +200,86 @@ static tsr_status dict_hashes(const tsr__join *j, int s, uint64_t **dh) {
   return TSR_OK;
 }
 
-/* Key k's value at row i as a word equal for equal keys of any two
- * comparable types (join_keys.c's rules); false for a null. */
-static bool key_word(tsr_type t, const tsr__colread *r, int64_t i, const uint64_t *dh,
-                     int64_t dsize, uint64_t *w) {
-  if (r->validity != NULL && !tsr__bit_get(r->validity, i))
-    return false;
-  const void *v = r->values;
-  switch (t.id) {
-  case TSR_COL_INT8:
-    *w = (uint64_t)(int64_t)((const int8_t *)v)[i];
-    return true;
-  case TSR_COL_INT16:
-    *w = (uint64_t)(int64_t)((const int16_t *)v)[i];
-    return true;
-  case TSR_COL_INT32:
-  case TSR_COL_DATE:
-    *w = (uint64_t)(int64_t)((const int32_t *)v)[i];
-    return true;
-  case TSR_COL_INT64:
-  case TSR_COL_TIMESTAMP:
-  case TSR_COL_UINT64:
-    *w = ((const uint64_t *)v)[i];
-    return true;
-  case TSR_COL_BOOL:
-  case TSR_COL_UINT8:
-    *w = ((const uint8_t *)v)[i];
-    return true;
-  case TSR_COL_UINT16:
-    *w = ((const uint16_t *)v)[i];
-    return true;
-  case TSR_COL_UINT32:
-    *w = ((const uint32_t *)v)[i];
-    return true;
-  case TSR_COL_FLOAT32:
-  case TSR_COL_FLOAT64: {
-    double x = t.id == TSR_COL_FLOAT32 ? (double)((const float *)v)[i] : ((const double *)v)[i];
-    x = x == 0 ? 0.0 : x;
-    if (isnan(x))
-      *w = UINT64_C(0x7ff8000000000000);
-    else
-      memcpy(w, &x, sizeof x);
-    return true;
-  }
-  case TSR_COL_STRING: {
-    const tsr_string_view *sv = (const tsr_string_view *)v + i;
-    *w = tsr__join_hash_bytes(tsr_string_view_data(sv, r->data), sv->length);
-    return true;
-  }
-  case TSR_COL_DICT: {
-    int32_t code = ((const int32_t *)v)[i];
-    if (code < 0 || code >= dsize)
-      return false;
-    *w = dh[code];
-    return true;
-  }
-  default:
-    *w = 0;
-    return true;
-  }
-}
-
-/* The destination rank of each row of side s's chunk c (dest[0..rows)). */
-static void route_chunk(const tsr__join *j, int s, int64_t c, uint64_t *const *dh, int P, int me,
-                        int32_t *dest) {
+/* The hash of each row's keys in side s's chunk c (h[0..rows)), equal for
+ * equal keys of any two comparable types (join_keys.c's rules): integers by
+ * value, floats as float64 bits with -0.0 = 0.0 and one NaN, strings and
+ * dictionaries by their bytes (dh[k]: key k's dictionary hashes).
+ * valid[i] = 0 for a row with a null key (or a code outside its
+ * dictionary).  One loop per key column, chosen by its type. */
+void tsr__join_key_hashes(const tsr__join *j, int s, int64_t c, uint64_t *const *dh, uint64_t *h,
+                          uint8_t *valid) {
   const tsr__sorter *so = j->side[s];
   const int nc = so->f->ncols;
   const int64_t n = so->rows[c];
   for (int64_t i = 0; i < n; i++) {
-    uint64_t h = GOLDEN;
-    bool null = false;
-    for (int k = 0; k < j->nkeys && !null; k++) {
-      const tsr__col *col = &so->f->cols[j->keys[k].col[s]];
-      uint64_t w = 0;
-      null = !key_word(col->type, &so->cr[c * nc + j->keys[k].col[s]], i, dh[k],
-                       col->dict ? col->dict->size : 0, &w);
-      h = tsr__join_mix(h ^ (tsr__join_mix(w) + GOLDEN * (uint64_t)(k + 1)));
-    }
-    dest[i] = null ? me : (int32_t)(((h >> 32) * (uint64_t)P) >> 32);
+    h[i] = GOLDEN;
+    valid[i] = 1;
   }
+  for (int k = 0; k < j->nkeys; k++) {
+    const tsr__col *col = &so->f->cols[j->keys[k].col[s]];
+    const tsr__colread *r = &so->cr[c * nc + j->keys[k].col[s]];
+    const void *v = r->values;
+    const uint64_t add = GOLDEN * (uint64_t)(k + 1);
+#define LOOP(WORD)                                         \
+  for (int64_t i = 0; i < n; i++) {                        \
+    uint64_t w = (WORD);                                   \
+    h[i] = tsr__join_mix(h[i] ^ (tsr__join_mix(w) + add)); \
+  }                                                        \
+  break
+    switch (col->type.id) {
+    case TSR_COL_INT8:
+      LOOP((uint64_t)(int64_t)((const int8_t *)v)[i]);
+    case TSR_COL_INT16:
+      LOOP((uint64_t)(int64_t)((const int16_t *)v)[i]);
+    case TSR_COL_INT32:
+    case TSR_COL_DATE:
+      LOOP((uint64_t)(int64_t)((const int32_t *)v)[i]);
+    case TSR_COL_INT64:
+    case TSR_COL_TIMESTAMP:
+    case TSR_COL_UINT64:
+      LOOP(((const uint64_t *)v)[i]);
+    case TSR_COL_BOOL:
+    case TSR_COL_UINT8:
+      LOOP(((const uint8_t *)v)[i]);
+    case TSR_COL_UINT16:
+      LOOP(((const uint16_t *)v)[i]);
+    case TSR_COL_UINT32:
+      LOOP(((const uint32_t *)v)[i]);
+    case TSR_COL_FLOAT32:
+      LOOP(float_word((double)((const float *)v)[i]));
+    case TSR_COL_FLOAT64:
+      LOOP(float_word(((const double *)v)[i]));
+    case TSR_COL_STRING:
+      LOOP(tsr__join_hash_bytes(tsr_string_view_data((const tsr_string_view *)v + i, r->data),
+                                ((const tsr_string_view *)v)[i].length));
+    case TSR_COL_DICT: {
+      const int64_t dsize = col->dict ? col->dict->size : 0;
+      for (int64_t i = 0; i < n; i++) {
+        int32_t code = ((const int32_t *)v)[i];
+        bool in = code >= 0 && code < dsize;
+        valid[i] &= (uint8_t)in;
+        h[i] = tsr__join_mix(h[i] ^ (tsr__join_mix(in ? dh[k][code] : 0) + add));
+      }
+      break;
+    }
+    default:
+      LOOP(0);
+    }
+#undef LOOP
+    if (r->validity != NULL)
+      for (int64_t i = 0; i < n; i++)
+        valid[i] &= (uint8_t)tsr__bit_get(r->validity, i);
+  }
+}
+
+/* The destination rank of each row of side s's chunk c (dest[0..rows)):
+ * its key hash's bucket owner, or this rank for a null key (it matches
+ * nothing).  h, valid: room for the chunk's rows. */
+static void route_chunk(const tsr__join *j, int s, int64_t c, uint64_t *const *dh, int P, int me,
+                        uint64_t *h, uint8_t *valid, int32_t *dest) {
+  tsr__join_key_hashes(j, s, c, dh, h, valid);
+  for (int64_t i = 0; i < j->side[s]->rows[c]; i++)
+    dest[i] = valid[i] ? (int32_t)(((h[i] >> 32) * (uint64_t)P) >> 32) : me;
 }
 
 /* ---- columns on the wire ------------------------------------------------------------------
@@ -285,8 +308,8 @@ static bool any_nulls(const tsr__sorter *s, int col) {
 
 /* Bytes column `col` of side s takes on the wire for rows ref[0..n), and
  * the least: values and long strings' bytes. */
-static uint64_t wire_bytes(const tsr__sorter *s, int col, const uint64_t *ref, int64_t n,
-                           uint64_t *least) {
+uint64_t tsr__join_wire_bytes(const tsr__sorter *s, int col, const uint64_t *ref, int64_t n,
+                              uint64_t *least) {
   const tsr_type t = s->f->cols[col].type;
   const size_t w = tsr_type_width(t);
   const bool str = t.id == TSR_COL_STRING, maybe = any_nulls(s, col);
@@ -305,9 +328,9 @@ static uint64_t wire_bytes(const tsr__sorter *s, int col, const uint64_t *ref, i
   return 8 + A8((uint64_t)n * w) + (nulls ? A8(((uint64_t)n + 7) / 8) : 0) + A8(data);
 }
 
-/* Writes that column at dst; returns the bytes written (wire_bytes'). */
-static uint64_t wire_pack(const tsr__sorter *s, int col, const uint64_t *ref, int64_t n,
-                          char *dst) {
+/* Writes that column at dst; returns the bytes written (tsr__join_wire_bytes'). */
+uint64_t tsr__join_wire_pack(const tsr__sorter *s, int col, const uint64_t *ref, int64_t n,
+                             char *dst) {
   const tsr_type t = s->f->cols[col].type;
   const size_t w = tsr_type_width(t);
   const int nc = s->f->ncols;
@@ -377,7 +400,7 @@ static uint64_t wire_pack(const tsr__sorter *s, int col, const uint64_t *ref, in
 }
 
 /* Reads a column of n rows at src into *out; returns the bytes read. */
-static uint64_t wire_read(const char *src, int64_t n, tsr_type t, tsr__colread *out) {
+uint64_t tsr__join_wire_read(const char *src, int64_t n, tsr_type t, tsr__colread *out) {
   uint64_t word;
   memcpy(&word, src, 8);
   const uint64_t used = word & ~HAS_VALIDITY;
@@ -401,8 +424,8 @@ static uint64_t wire_read(const char *src, int64_t n, tsr_type t, tsr__colread *
 
 /* A sorter over frame f with nchunks chunks whose column reads are filled
  * from pieces (rows 0 and no columns until then). */
-static tsr_status piece_sorter(tsr_ctx *ctx, tsr_frame *f, const char *fn, int64_t nchunks,
-                               tsr__sorter **out) {
+tsr_status tsr__join_piece_sorter(tsr_ctx *ctx, tsr_frame *f, const char *fn, int64_t nchunks,
+                                  tsr__sorter **out) {
   tsr__sorter *s;
   TSR_TRY(tsr_calloc(ctx, 1, sizeof *s, (void **)&s));
   *out = s;
@@ -417,7 +440,7 @@ static tsr_status piece_sorter(tsr_ctx *ctx, tsr_frame *f, const char *fn, int64
   return TSR_OK;
 }
 
-static void sorter_starts(tsr__sorter *s) {
+void tsr__join_piece_starts(tsr__sorter *s) {
   s->row_start[0] = 0;
   for (int64_t c = 0; c < s->nchunks; c++) {
     s->row_start[c + 1] = s->row_start[c] + s->rows[c];
@@ -481,7 +504,7 @@ static tsr_status bucket_join(tsr__join *j, tsr_frame *const *f, const int64_t *
     b->keys[k].col[1] = j->keys[k].col[1];
   }
   for (int s = 0; s < 2; s++) {
-    TSR__TRY_GOTO(status, piece_sorter(ctx, f[s], j->fn, nch[s], &b->side[s]));
+    TSR__TRY_GOTO(status, tsr__join_piece_sorter(ctx, f[s], j->fn, nch[s], &b->side[s]));
     TSR__TRY_GOTO(status,
                   tsr_calloc(ctx, (size_t)f[s]->ncols + 1, sizeof *cols[s], (void **)&cols[s]));
     ncols[s] = tsr__join_shipped_cols(j, s, f[s], cols[s]);
@@ -493,11 +516,11 @@ static tsr_status bucket_join(tsr__join *j, tsr_frame *const *f, const int64_t *
     tsr__sorter *s = b->side[h.side];
     s->rows[h.chunk] = h.rows;
     for (int i = 0; i < ncols[h.side]; i++)
-      at += wire_read(in + at, h.rows, s->f->cols[cols[h.side][i]].type,
-                      &s->cr[h.chunk * s->f->ncols + cols[h.side][i]]);
+      at += tsr__join_wire_read(in + at, h.rows, s->f->cols[cols[h.side][i]].type,
+                                &s->cr[h.chunk * s->f->ncols + cols[h.side][i]]);
   }
-  sorter_starts(b->side[0]);
-  sorter_starts(b->side[1]);
+  tsr__join_piece_starts(b->side[0]);
+  tsr__join_piece_starts(b->side[1]);
 fail:
   tsr_free(ctx, cols[0]);
   tsr_free(ctx, cols[1]);
@@ -737,7 +760,7 @@ static tsr_status right_as_loaded(tsr__join *j, const uint8_t *const *flags, con
     rs->rows[base + c] = o->rows[c];
     memcpy(&rs->cr[(base + c) * nc], &o->cr[c * nc], (size_t)nc * sizeof *rs->cr);
   }
-  sorter_starts(rs);
+  tsr__join_piece_starts(rs);
   tsr_free(ctx, j->matched);
   j->matched = NULL;
   int64_t *at = NULL;
@@ -778,6 +801,7 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
   int *cols[2] = {NULL, NULL}, ncols[2] = {0, 0};
   uint64_t *ref = NULL, *cnt = NULL, *refs = NULL;
   int64_t *start = NULL;
+  uint8_t *valid = NULL;
   char *send = NULL, *in = NULL;
   tsr__join b;
   bool bucket = false, talked = false;
@@ -799,18 +823,23 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
                                          "row destinations", (void **)&rdest));
   int32_t *dest[2] = {sh->dest, rdest};
   int64_t most = 0; /* rows of the largest chunk */
+  for (int s = 0; s < 2; s++)
+    for (int64_t c = 0; c < j->side[s]->nchunks; c++)
+      most = j->side[s]->rows[c] > most ? j->side[s]->rows[c] : most;
+  TSR__TRY_GOTO(status,
+                tsr__alloc_array(ctx, (size_t)most + 1, sizeof *ref, "row groups", (void **)&ref));
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)most + 1, (void **)&valid));
   for (int s = 0; s < 2; s++) {
     const tsr__sorter *so = j->side[s];
-    TSR__TRY_GOTO(status, dict_hashes(j, s, dh[s]));
+    TSR__TRY_GOTO(status, tsr__join_dict_hashes(j, s, dh[s]));
     TSR__TRY_GOTO(status,
                   tsr_calloc(ctx, (size_t)so->f->ncols + 1, sizeof *cols[s], (void **)&cols[s]));
     ncols[s] = tsr__join_shipped_cols(j, s, so->f, cols[s]);
-    for (int64_t c = 0; c < so->nchunks; c++) {
-      if (!ranges)
-        route_chunk(j, s, c, dh[s], P, me, dest[s] + so->row_start[c]);
-      most = so->rows[c] > most ? so->rows[c] : most;
-    }
+    for (int64_t c = 0; c < so->nchunks && !ranges; c++) /* ref: the hashes, for now */
+      route_chunk(j, s, c, dh[s], P, me, ref, valid, dest[s] + so->row_start[c]);
   }
+  tsr_free(ctx, valid);
+  valid = NULL;
   if (ranges) { /* collective: every rank agrees first */
     talked = true;
     TSR__TRY_GOTO(status, range_routes(j, TSR_OK, dest));
@@ -819,8 +848,6 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
   /* Piece sizes per destination, then the pieces. */
   TSR__TRY_GOTO(status, tsr_calloc(ctx, 4 * (size_t)P + 1, sizeof *cnt, (void **)&cnt));
   uint64_t *scount = cnt, *soff = cnt + P, *rcount = cnt + 2 * P, *at = cnt + 3 * P;
-  TSR__TRY_GOTO(status,
-                tsr__alloc_array(ctx, (size_t)most + 1, sizeof *ref, "row groups", (void **)&ref));
   TSR__TRY_GOTO(status,
                 tsr__alloc_array(ctx, (size_t)P + 1, sizeof *start, "row groups", (void **)&start));
   for (int pass = 0; pass < 2; pass++) {
@@ -846,14 +873,14 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
             uint64_t dummy = 0, *lst = p == me ? &dummy : &least;
             scount[p] += sizeof(hdr);
             for (int i = 0; i < ncols[s]; i++)
-              scount[p] += wire_bytes(so, cols[s][i], ref + start[p], n, lst);
+              scount[p] += tsr__join_wire_bytes(so, cols[s][i], ref + start[p], n, lst);
             continue;
           }
           hdr h = {s, c, n, 0};
           memcpy(send + at[p], &h, sizeof h);
           at[p] += sizeof h;
           for (int i = 0; i < ncols[s]; i++)
-            at[p] += wire_pack(so, cols[s][i], ref + start[p], n, send + at[p]);
+            at[p] += tsr__join_wire_pack(so, cols[s][i], ref + start[p], n, send + at[p]);
         }
       }
     }
@@ -926,7 +953,7 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
         uint64_t dummy = 0;
         scount[q] += sizeof(hdr) + A8((uint64_t)n * (uint64_t)sh->cw);
         for (int i = 0; i < nrout; i++)
-          scount[q] += wire_bytes(b.side[1], rout[i], refs, np, &dummy);
+          scount[q] += tsr__join_wire_bytes(b.side[1], rout[i], refs, np, &dummy);
         continue;
       }
       hdr h = {2, c, n, np};
@@ -943,7 +970,7 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
       }
       at[q] += A8((uint64_t)n * (uint64_t)sh->cw);
       for (int i = 0; i < nrout; i++)
-        at[q] += wire_pack(b.side[1], rout[i], refs, np, send + at[q]);
+        at[q] += tsr__join_wire_pack(b.side[1], rout[i], refs, np, send + at[q]);
     }
     /* Right and full joins: to each right chunk's owner, per row it sent
      * here, whether it matched. */
@@ -988,7 +1015,7 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
      * and full joins: then the right's chunks as loaded. */
     tsr__sorter *rs = NULL;
     const uint8_t **flags = NULL; /* per right chunk x rank: whether each row matched */
-    status = piece_sorter(ctx, rf, j->fn, nl * P + (outer_right ? nr : 0), &rs);
+    status = tsr__join_piece_sorter(ctx, rf, j->fn, nl * P + (outer_right ? nr : 0), &rs);
     j->side[1] = rs;
     if (status == TSR_OK)
       status = tsr_calloc(ctx, (size_t)(nl * P) + 1, sizeof *sh->counts, (void **)&sh->counts);
@@ -1011,14 +1038,14 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
         pos += A8((uint64_t)h.rows * (uint64_t)sh->cw);
         rs->rows[ch] = h.pairs;
         for (int i = 0; i < nrout; i++)
-          pos += wire_read(sh->back + pos, h.pairs, rf->cols[rout[i]].type,
-                           &rs->cr[ch * rf->ncols + rout[i]]);
+          pos += tsr__join_wire_read(sh->back + pos, h.pairs, rf->cols[rout[i]].type,
+                                     &rs->cr[ch * rf->ncols + rout[i]]);
       }
     }
     if (status == TSR_OK && outer_right)
       status = right_as_loaded(j, flags, rdest);
     else if (status == TSR_OK)
-      sorter_starts(rs);
+      tsr__join_piece_starts(rs);
     tsr_free(ctx, flags);
   }
   /* Each left chunk's owner: the one-rank probe's pairs. */
@@ -1049,6 +1076,7 @@ done:
   tsr_free(ctx, cols[1]);
   tsr_free(ctx, rdest);
   tsr_free(ctx, ref);
+  tsr_free(ctx, valid);
   tsr_free(ctx, refs);
   tsr_free(ctx, rout);
   tsr_free(ctx, start);

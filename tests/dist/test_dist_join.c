@@ -29,6 +29,7 @@
 #include <tessera/dist.h>
 #include <tessera/mpi.h>
 
+#include "dist/dist.h" /* tsr__dist_chunk_owner */
 #include "dist/dist_harness.h"
 #include "frame/frame_util.h"
 #include "frame/join_impl.h" /* tsr__join_last: the strategy and bytes of the last join */
@@ -473,6 +474,7 @@ static void test_dist_join__shuffle_bytes(void **state) {
     skip();
   sides s;
   int64_sides(&s, 3000, 6000, 6000, 171);
+  tsr__join_set_filter(0); /* the broadcast join as it is: every right row to every rank */
   const int64_t limits[3] = {INT64_MAX, 0, TSR_BROADCAST_JOIN_AUTO};
   uint64_t moved[3];
   for (int i = 0; i < 3; i++) {
@@ -496,6 +498,7 @@ static void test_dist_join__shuffle_bytes(void **state) {
             (unsigned long long)moved[0], (unsigned long long)moved[1]);
   if (nranks >= 3)
     assert_true(moved[1] < moved[0]);
+  tsr__join_set_filter(-1);
   assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, TSR_BROADCAST_JOIN_AUTO));
   sides_free(&s);
 }
@@ -516,6 +519,7 @@ static void test_dist_join__broadcast_columns(void **state) {
   tsr_frame_destroy(&s.d[1]);
   s.d[1] = held;
   assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, INT64_MAX));
+  tsr__join_set_filter(0); /* whole chunks, not filtered rows */
   const char *on[1] = {"k0"};
   uint64_t chunk_bytes = 0, total = 0;
   assert_ok(tsr_ctx_set_run_observer(dist_ctx, NULL, dist_add_bytes_sent, &chunk_bytes));
@@ -530,6 +534,7 @@ static void test_dist_join__broadcast_columns(void **state) {
   if (total > bound)
     fail_msg("%llu bytes of the right side broadcast: more than the %llu of its key column",
              (unsigned long long)total, (unsigned long long)bound);
+  tsr__join_set_filter(-1);
   for (int k = 0; k < 6; k++)
     check_join(&s, kinds[k], 1);
   assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, TSR_BROADCAST_JOIN_AUTO));
@@ -685,6 +690,175 @@ static void test_dist_join__spill_memory_limit(void **state) {
   sides_free(&s);
 }
 
+/* ---- the filtered broadcast join ------------------------------------------------------------ */
+
+/* Sides of nl and nr rows with one int64 key k0: left keys a permutation
+ * of [0, nl) and right keys one of [0, nr) (each key once a side), times
+ * `scale` plus `shift`; in chunks of 1000 rows. */
+static void unique_sides(sides *s, int64_t nl, int64_t nr, int64_t scale, int64_t shift,
+                         uint64_t seed) {
+  const tsr_type t[1] = {{TSR_COL_INT64, 0}};
+  make_ref(1, t, 0, 12, nl, "lv", false, seed, &s->ref[0]);
+  make_ref(1, t, 0, 12, nr, "rv", false, seed + 1, &s->ref[1]);
+  const int64_t n[2] = {nl, nr}, step[2] = {7919, 104729};
+  for (int k = 0; k < 2; k++) {
+    int64_t *key = (int64_t *)s->ref[k].cols[0].values;
+    uint8_t *valid = s->ref[k].cols[0].valid;
+    for (int64_t r = 0; r < n[k]; r++) {
+      key[r] = r * step[k] % n[k] * scale + shift;
+      if (r % 10 == 3) /* some null keys (besides make_ref's): they go nowhere */
+        valid[r] = 0;
+    }
+    to_frame(dist_ctx, &s->ref[k], 1000, 0, &s->d[k]);
+    to_frame(local_ctx, &s->ref[k], 1000, 0, &s->l[k]);
+  }
+}
+
+/* One join of each kind: one rank's result bitwise; inner, left, semi and
+ * anti joins filtered (several ranks), right and full ones not. */
+static void check_filtered(sides *s, int nk) {
+  for (int k = 0; k < 6; k++) {
+    check_join(s, kinds[k], nk);
+    if (nranks > 1)
+      assert_int_equal(tsr__join_last.filtered,
+                       kinds[k] != TSR_JOIN_RIGHT && kinds[k] != TSR_JOIN_FULL);
+  }
+}
+
+/* The cases above again with the filter forced on (tsr__join_set_filter):
+ * each rank receives only the right rows its left keys may match, by a
+ * hashed filter (strings, dictionaries, floats, several keys, an integer
+ * range too wide) or by a value range (one integer key, negative values
+ * too), and every kind gives one rank's result bitwise.  Keys of many
+ * values (each once a side), so that the filters drop most rows. */
+static void test_dist_join__filtered_cases(void **state) {
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, INT64_MAX)); /* broadcast, filtered */
+  tsr__join_set_filter(1);
+  test_dist_join__every_kind(state);  /* string and dictionary keys, long strings */
+  test_dist_join__key_types(state);   /* several keys, floats, mixed integer types */
+  test_dist_join__edge_shapes(state); /* empty sides; a rank owning no left chunk */
+  sides s;
+  const tsr_type st[2] = {{TSR_COL_STRING, 0}, {TSR_COL_DICT, 0}};
+  make_ref(2, st, 0, 2000, 1500, "lv", false, 201, &s.ref[0]);
+  make_ref(2, st, 300, 2000, 1200, "rv", false, 202, &s.ref[1]);
+  for (int k = 0; k < 2; k++) {
+    to_frame(dist_ctx, &s.ref[k], 300, 0, &s.d[k]);
+    to_frame(local_ctx, &s.ref[k], 300, 0, &s.l[k]);
+  }
+  check_filtered(&s, 2);
+  assert_ok(tsr_ctx_set_owner_block(dist_ctx, 1)); /* each rank's chunks not one run */
+  check_filtered(&s, 2);
+  assert_ok(tsr_ctx_set_owner_block(dist_ctx, 0));
+  sides_free(&s);
+  const int64_t scales[3][2] = {{1, 0}, {3, -2500}, {INT64_C(1) << 40, 5}}; /* the last: hashed */
+  for (int i = 0; i < 3; i++) {
+    unique_sides(&s, 4000, 3500, scales[i][0], scales[i][1], 211 + (uint64_t)i);
+    check_filtered(&s, 1);
+    sides_free(&s);
+  }
+  tsr__join_set_filter(-1);
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, TSR_BROADCAST_JOIN_AUTO));
+}
+
+/* The value-range filter is exact: with each key once a side, the right
+ * rows sent are those whose key a left row of another rank holds, counted
+ * here from the chunks' owners; fewer bytes move than in the broadcast
+ * join, and the default (by volume) filters a broadcast join. */
+static void test_dist_join__filtered_bytes(void **state) {
+  (void)state;
+  if (nranks == 1)
+    skip();
+  sides s;
+  const int64_t n = 9000;
+  unique_sides(&s, n, n, 1, 0, 221);
+  const int64_t *lk = (const int64_t *)s.ref[0].cols[0].values;
+  const int64_t *rk = (const int64_t *)s.ref[1].cols[0].values;
+  const uint8_t *lv = s.ref[0].cols[0].valid, *rv = s.ref[1].cols[0].valid;
+  int64_t *where = malloc((size_t)n * sizeof *where); /* per key: its left row's owner, or -1 */
+  assert_non_null(where);
+  for (int64_t v = 0; v < n; v++)
+    where[v] = -1;
+  const int64_t nch = (n + 999) / 1000;
+  for (int64_t r = 0; r < n; r++)
+    if (lv[r])
+      where[lk[r]] = tsr__dist_chunk_owner(dist_ctx, r / 1000, nch);
+  uint64_t want = 0;
+  for (int64_t r = 0; r < n; r++)
+    if (rv[r] && where[rk[r]] >= 0 &&
+        where[rk[r]] != tsr__dist_chunk_owner(dist_ctx, r / 1000, nch))
+      want++;
+  free(where);
+  uint64_t moved[3];
+  const int modes[3] = {0, 1, -1};
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, INT64_MAX));
+  for (int i = 0; i < 3; i++) {
+    tsr__join_set_filter(modes[i]);
+    uint64_t before = sent_bytes();
+    check_join(&s, TSR_JOIN_INNER, 1);
+    uint64_t sent = sent_bytes() - before, rows = tsr__join_last.rows_sent;
+    assert_int_equal(MPI_Allreduce(&sent, &moved[i], 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD), 0);
+    assert_int_equal(tsr__join_last.filtered, i > 0);
+    if (i > 0) {
+      uint64_t all;
+      assert_int_equal(MPI_Allreduce(&rows, &all, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD), 0);
+      assert_int_equal(all, want);
+    }
+  }
+  if (rank == 0)
+    fprintf(stderr, "# %d ranks, each key once a side: broadcast moved %llu bytes, filtered %llu\n",
+            nranks, (unsigned long long)moved[0], (unsigned long long)moved[1]);
+  assert_true(moved[1] < moved[0]);
+  assert_int_equal(moved[2], moved[1]);
+  tsr__join_set_filter(-1);
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, TSR_BROADCAST_JOIN_AUTO));
+  sides_free(&s);
+}
+
+/* The last rank alone has a memory limit, raised step by step: wherever
+ * the filtered join fails (the filters, the pieces, the table, the
+ * output), every rank returns TSR_ENOMEM from that rank. */
+static void test_dist_join__filtered_fails(void **state) {
+  (void)state;
+  if (nranks == 1)
+    skip();
+  sides s;
+  unique_sides(&s, 3000, 3000, 1, 0, 231);
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, INT64_MAX));
+  tsr__join_set_filter(1);
+  const char *on[1] = {"k0"};
+  tsr_memory_stats m;
+  assert_ok(tsr_ctx_memory_stats(dist_ctx, &m));
+  int failed = 0, filtered = 0;
+  tsr_status st = TSR_ENOMEM;
+  double extra = 4 << 10;
+  for (int step = 1; step <= 80 && st != TSR_OK; step++, extra *= 1.2) {
+    if (rank == nranks - 1)
+      assert_ok(tsr_ctx_set_memory_limit(dist_ctx, m.current_bytes + (uint64_t)extra));
+    tsr_frame *jd = NULL;
+    st = tsr_frame_join(s.d[0], s.d[1], TSR_JOIN_LEFT, 1, on, NULL, NULL, &jd);
+    same_on_every_rank((uint64_t)st);
+    if (st != TSR_OK) {
+      assert_int_equal(st, TSR_ENOMEM);
+      assert_null(jd);
+      char want[32];
+      snprintf(want, sizeof want, "rank %d: ", nranks - 1);
+      assert_non_null(strstr(tsr_last_error(), want));
+      failed++;
+      filtered += tsr__join_last.filtered;
+    }
+    tsr_frame_destroy(&jd);
+  }
+  assert_int_equal(st, TSR_OK);
+  assert_true(failed > 0);
+  assert_true(filtered > 0); /* some failed after the filtering began */
+  if (rank == nranks - 1)
+    assert_ok(tsr_ctx_set_memory_limit(dist_ctx, 0));
+  check_join(&s, TSR_JOIN_SEMI, 1); /* and the context still works */
+  tsr__join_set_filter(-1);
+  assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, TSR_BROADCAST_JOIN_AUTO));
+  sides_free(&s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dist_join__every_kind),
@@ -701,6 +875,9 @@ int main(void) {
       cmocka_unit_test(test_dist_join__limits_differ),
       cmocka_unit_test(test_dist_join__spill),
       cmocka_unit_test(test_dist_join__spill_memory_limit),
+      cmocka_unit_test(test_dist_join__filtered_cases),
+      cmocka_unit_test(test_dist_join__filtered_bytes),
+      cmocka_unit_test(test_dist_join__filtered_fails),
   };
   return DIST_HARNESS_RUN("test_dist_join", tests);
 }
