@@ -371,13 +371,24 @@ uint64_t tsr__join_wire_pack(const tsr__sorter *s, int col, const uint64_t *ref,
       dv[k] = sv;
     }
   } else {
+    /* Rows of one chunk (a piece of the shuffle or of the filter): its
+     * values read without looking the chunk up a row. */
+    const int64_t c0 = n > 0 ? (int64_t)(ref[0] >> 32) : 0;
+    bool one = true;
+    for (int64_t k = 0; k < n; k++)
+      one &= (int64_t)(ref[k] >> 32) == c0;
     switch (w) {
-#define COPY(W, T)                               \
-  case W: {                                      \
-    T *d = (T *)vals;                            \
-    for (int64_t k = 0; k < n; k++)              \
-      d[k] = ((const T *)CR(k)->values)[ROW(k)]; \
-    break;                                       \
+#define COPY(W, T)                                              \
+  case W: {                                                     \
+    T *d = (T *)vals;                                           \
+    const T *v0 = n > 0 ? (const T *)cr[c0 * nc].values : NULL; \
+    if (one)                                                    \
+      for (int64_t k = 0; k < n; k++)                           \
+        d[k] = v0[ROW(k)];                                      \
+    else                                                        \
+      for (int64_t k = 0; k < n; k++)                           \
+        d[k] = ((const T *)CR(k)->values)[ROW(k)];              \
+    break;                                                      \
   }
       COPY(1, uint8_t)
       COPY(2, uint16_t)
