@@ -259,20 +259,10 @@ tsr_status tsr__join_filter(tsr__join *j) {
   for (int p = 0; p < P; p++)
     sent += p == me ? 0 : scount[p];
   talked = true;
-  status = tsr_ctx_agree(ctx, status);
-  if (status != TSR_OK)
-    goto fail;
-  TSR__TRY_GOTO(status, tsr__dist_exchange_counts(d, scount, rcount));
   {
-    uint64_t total = 0;
-    for (int p = 0; p < P; p++)
-      total += rcount[p];
-    status = tsr_ctx_agree(ctx, tsr_alloc(ctx, (size_t)total + 8, (void **)&j->filter_in));
-    if (status != TSR_OK)
-      goto fail;
-    TSR__TRY_GOTO(status, tsr__dist_alltoallv(d, send, soff, scount, j->filter_in, rcount));
-    tsr_free(ctx, send);
-    send = NULL;
+    uint64_t total;
+    TSR__TRY_GOTO(
+        status, tsr__join_exchange(j, status, &send, soff, scount, rcount, &j->filter_in, &total));
     t[3] = tsr__now();
     /* The right side: chunk c is right chunk c's rows received. */
     TSR__TRY_GOTO(status, tsr__join_piece_sorter(ctx, rf, j->fn, nr, &cut));

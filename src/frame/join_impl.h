@@ -254,6 +254,12 @@ uint64_t tsr__join_wire_read(const char *src, int64_t n, tsr_type t, tsr__colrea
 tsr_status tsr__join_piece_sorter(tsr_ctx *ctx, tsr_frame *f, const char *fn, int64_t nchunks,
                                   tsr__sorter **out);
 void tsr__join_piece_starts(tsr__sorter *s);
+/* Collective: agrees on `status` (this rank's so far), then sends each
+ * rank p the scount[p] bytes at *send + soff[p] and receives into *in
+ * (allocated here: rcount[p] bytes from each rank p, back to back, *total
+ * in all); frees *send.  Every rank returns the same status. */
+tsr_status tsr__join_exchange(tsr__join *j, tsr_status status, char **send, const uint64_t *soff,
+                              const uint64_t *scount, uint64_t *rcount, char **in, uint64_t *total);
 
 /* join_filter.c: the filtered broadcast join (docs/scaling.md 4.2).
  * Collective, after the left loaded its own chunks and the right its own

@@ -796,6 +796,23 @@ static tsr_status right_as_loaded(tsr__join *j, const uint8_t *const *flags, con
   return status;
 }
 
+tsr_status tsr__join_exchange(tsr__join *j, tsr_status status, char **send, const uint64_t *soff,
+                              const uint64_t *scount, uint64_t *rcount, char **in,
+                              uint64_t *total) {
+  tsr_ctx *ctx = j->ctx;
+  tsr__dist *d = tsr__dist_get(ctx);
+  TSR_TRY(tsr_ctx_agree(ctx, status));
+  TSR_TRY(tsr__dist_exchange_counts(d, scount, rcount));
+  *total = 0;
+  for (int p = 0; p < tsr__dist_size(d); p++)
+    *total += rcount[p];
+  TSR_TRY(tsr_ctx_agree(ctx, tsr_alloc(ctx, (size_t)*total + 8, (void **)in)));
+  TSR_TRY(tsr__dist_alltoallv(d, *send, soff, scount, *in, rcount));
+  tsr_free(ctx, *send);
+  *send = NULL;
+  return TSR_OK;
+}
+
 tsr_status tsr__join_shuffle(tsr__join *j) {
   tsr_ctx *ctx = j->ctx;
   tsr__dist *d = tsr__dist_get(ctx);
@@ -906,21 +923,10 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
   }
   tsr__sorter_destroy(&j->side[1]);
   talked = true;
-  status = tsr_ctx_agree(ctx, status);
-  if (status != TSR_OK)
-    goto fail;
   t[1] = tsr__now();
-  TSR__TRY_GOTO(status, tsr__dist_exchange_counts(d, scount, rcount));
   {
-    uint64_t total = 0;
-    for (int p = 0; p < P; p++)
-      total += rcount[p];
-    status = tsr_ctx_agree(ctx, tsr_alloc(ctx, (size_t)total + 8, (void **)&in));
-    if (status != TSR_OK)
-      goto fail;
-    TSR__TRY_GOTO(status, tsr__dist_alltoallv(d, send, soff, scount, in, rcount));
-    tsr_free(ctx, send);
-    send = NULL;
+    uint64_t total;
+    TSR__TRY_GOTO(status, tsr__join_exchange(j, status, &send, soff, scount, rcount, &in, &total));
     t[2] = tsr__now();
     /* The bucket owner's join. */
     bucket = true;
@@ -1008,20 +1014,10 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
   bucket = false;
   tsr_free(ctx, in);
   in = NULL;
-  status = tsr_ctx_agree(ctx, status);
-  if (status != TSR_OK)
-    goto fail;
-  TSR__TRY_GOTO(status, tsr__dist_exchange_counts(d, scount, rcount));
   {
-    uint64_t total = 0;
-    for (int p = 0; p < P; p++)
-      total += rcount[p];
-    status = tsr_ctx_agree(ctx, tsr_alloc(ctx, (size_t)total + 8, (void **)&sh->back));
-    if (status != TSR_OK)
-      goto fail;
-    TSR__TRY_GOTO(status, tsr__dist_alltoallv(d, send, soff, scount, sh->back, rcount));
-    tsr_free(ctx, send);
-    send = NULL;
+    uint64_t total;
+    TSR__TRY_GOTO(status,
+                  tsr__join_exchange(j, status, &send, soff, scount, rcount, &sh->back, &total));
     /* The returned right rows as the right side: chunk c * P + p; right
      * and full joins: then the right's chunks as loaded. */
     tsr__sorter *rs = NULL;

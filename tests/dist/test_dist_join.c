@@ -541,9 +541,49 @@ static void test_dist_join__broadcast_columns(void **state) {
   sides_free(&s);
 }
 
-/* The last rank alone has a memory limit, raised step by step: wherever
- * the shuffle join fails (loading, shuffling, joining buckets, returning,
- * assembling, gathering), every rank returns TSR_ENOMEM from that rank. */
+/* The last rank alone has a memory limit, 8 KiB over what it holds, raised
+ * by 25 % a step until join v of s succeeds (0 a left join, 1 a full join,
+ * 2 an as-of join by on value ranges): every failure is TSR_ENOMEM from
+ * that rank on every rank, and some came after the join's strategy began
+ * (the shuffle, or with `filtered` the filtered broadcast). */
+static void fail_until_ok(sides *s, int v, bool filtered) {
+  const char *on[1] = {"k0"};
+  tsr_asof_options ao;
+  memset(&ao, 0, sizeof ao);
+  ao.right_on = "rv";
+  tsr_memory_stats m;
+  assert_ok(tsr_ctx_memory_stats(dist_ctx, &m));
+  int failed = 0, begun = 0;
+  tsr_status st = TSR_ENOMEM;
+  double extra = 8 << 10;
+  for (int step = 1; step <= 60 && st != TSR_OK; step++, extra *= 1.25) {
+    if (rank == nranks - 1)
+      assert_ok(tsr_ctx_set_memory_limit(dist_ctx, m.current_bytes + (uint64_t)extra));
+    tsr_frame *jd = NULL;
+    st = v == 2 ? tsr_frame_join_asof(s->d[0], s->d[1], "lv", &ao, &jd)
+                : tsr_frame_join(s->d[0], s->d[1], v ? TSR_JOIN_FULL : TSR_JOIN_LEFT, 1, on, NULL,
+                                 NULL, &jd);
+    same_on_every_rank((uint64_t)st);
+    if (st != TSR_OK) {
+      assert_int_equal(st, TSR_ENOMEM);
+      assert_null(jd);
+      char want[32];
+      snprintf(want, sizeof want, "rank %d: ", nranks - 1);
+      assert_non_null(strstr(tsr_last_error(), want));
+      failed++;
+      begun += filtered ? tsr__join_last.filtered : tsr__join_last.shuffle;
+    }
+    tsr_frame_destroy(&jd);
+  }
+  assert_int_equal(st, TSR_OK);
+  assert_true(failed > 0);
+  assert_true(begun > 0);
+  if (rank == nranks - 1)
+    assert_ok(tsr_ctx_set_memory_limit(dist_ctx, 0));
+}
+
+/* Wherever the shuffle join fails (loading, shuffling, joining buckets,
+ * returning, assembling, gathering), every rank returns that rank's error. */
 static void test_dist_join__shuffle_fails(void **state) {
   (void)state;
   if (nranks == 1)
@@ -552,42 +592,8 @@ static void test_dist_join__shuffle_fails(void **state) {
   sides s;
   sides_make(&s, 1, t, t, 600, 600, 0, false, 181);
   assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, 0));
-  const char *on[1] = {"k0"};
-  tsr_asof_options ao;
-  memset(&ao, 0, sizeof ao);
-  ao.right_on = "rv";
-  /* A left join, a full join and an as-of join by on value ranges (their own steps). */
-  for (int v = 0; v < 3; v++) {
-    tsr_memory_stats m;
-    assert_ok(tsr_ctx_memory_stats(dist_ctx, &m));
-    int failed = 0, in_shuffle = 0;
-    tsr_status st = TSR_ENOMEM;
-    double extra = 8 << 10; /* bytes over what the last rank holds: 8 KiB, then 25 % more */
-    for (int step = 1; step <= 60 && st != TSR_OK; step++, extra *= 1.25) {
-      if (rank == nranks - 1)
-        assert_ok(tsr_ctx_set_memory_limit(dist_ctx, m.current_bytes + (uint64_t)extra));
-      tsr_frame *jd = NULL;
-      st = v == 2 ? tsr_frame_join_asof(s.d[0], s.d[1], "lv", &ao, &jd)
-                  : tsr_frame_join(s.d[0], s.d[1], v ? TSR_JOIN_FULL : TSR_JOIN_LEFT, 1, on, NULL,
-                                   NULL, &jd);
-      same_on_every_rank((uint64_t)st);
-      if (st != TSR_OK) {
-        assert_int_equal(st, TSR_ENOMEM);
-        assert_null(jd);
-        char want[32];
-        snprintf(want, sizeof want, "rank %d: ", nranks - 1);
-        assert_non_null(strstr(tsr_last_error(), want));
-        failed++;
-        in_shuffle += tsr__join_last.shuffle;
-      }
-      tsr_frame_destroy(&jd);
-    }
-    assert_int_equal(st, TSR_OK);
-    assert_true(failed > 0);
-    assert_true(in_shuffle > 0); /* some failed after the shuffle began */
-    if (rank == nranks - 1)
-      assert_ok(tsr_ctx_set_memory_limit(dist_ctx, 0));
-  }
+  for (int v = 0; v < 3; v++) /* left, full and as-of joins: their own steps */
+    fail_until_ok(&s, v, false);
   check_join(&s, TSR_JOIN_SEMI, 1); /* and the context still works */
   assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, TSR_BROADCAST_JOIN_AUTO));
   sides_free(&s);
@@ -814,9 +820,8 @@ static void test_dist_join__filtered_bytes(void **state) {
   sides_free(&s);
 }
 
-/* The last rank alone has a memory limit, raised step by step: wherever
- * the filtered join fails (the filters, the pieces, the table, the
- * output), every rank returns TSR_ENOMEM from that rank. */
+/* Wherever the filtered broadcast join fails (the filters, the pieces,
+ * the table, the output), every rank returns that rank's error. */
 static void test_dist_join__filtered_fails(void **state) {
   (void)state;
   if (nranks == 1)
@@ -825,34 +830,7 @@ static void test_dist_join__filtered_fails(void **state) {
   unique_sides(&s, 3000, 3000, 1, 0, 231);
   assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, INT64_MAX));
   tsr__join_set_filter(1);
-  const char *on[1] = {"k0"};
-  tsr_memory_stats m;
-  assert_ok(tsr_ctx_memory_stats(dist_ctx, &m));
-  int failed = 0, filtered = 0;
-  tsr_status st = TSR_ENOMEM;
-  double extra = 4 << 10;
-  for (int step = 1; step <= 80 && st != TSR_OK; step++, extra *= 1.2) {
-    if (rank == nranks - 1)
-      assert_ok(tsr_ctx_set_memory_limit(dist_ctx, m.current_bytes + (uint64_t)extra));
-    tsr_frame *jd = NULL;
-    st = tsr_frame_join(s.d[0], s.d[1], TSR_JOIN_LEFT, 1, on, NULL, NULL, &jd);
-    same_on_every_rank((uint64_t)st);
-    if (st != TSR_OK) {
-      assert_int_equal(st, TSR_ENOMEM);
-      assert_null(jd);
-      char want[32];
-      snprintf(want, sizeof want, "rank %d: ", nranks - 1);
-      assert_non_null(strstr(tsr_last_error(), want));
-      failed++;
-      filtered += tsr__join_last.filtered;
-    }
-    tsr_frame_destroy(&jd);
-  }
-  assert_int_equal(st, TSR_OK);
-  assert_true(failed > 0);
-  assert_true(filtered > 0); /* some failed after the filtering began */
-  if (rank == nranks - 1)
-    assert_ok(tsr_ctx_set_memory_limit(dist_ctx, 0));
+  fail_until_ok(&s, 0, true);
   check_join(&s, TSR_JOIN_SEMI, 1); /* and the context still works */
   tsr__join_set_filter(-1);
   assert_ok(tsr_ctx_set_broadcast_join_limit(dist_ctx, TSR_BROADCAST_JOIN_AUTO));
