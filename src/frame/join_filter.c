@@ -6,26 +6,30 @@
  * A broadcast join sends every rank every right row, though a rank probes
  * only its own left chunks: in db-benchmark's j5 (10^7 rows a side, one row
  * a key) each of 2 ranks' left rows hold half the keys, so half of what it
- * receives, and of the table it builds, is never read.  Here each rank
- * marks its left rows' key hashes (tsr__join_key_hashes, the shuffle's) in
- * a filter of j->filter_bits bits, one bit a key (8 to 16 bits a left row:
- * 6-12 % of the keys it lacks pass); the ranks all-gather their filters;
- * and the owner of each right chunk sends every rank (itself included)
- * that chunk's rows whose key hash is marked in that rank's filter, in row
- * order, as the shuffle's pieces (the keys and the result's columns).  A
- * row with a null key goes nowhere: it matches nothing.
+ * receives, and of the table it builds, is never read.  Here the right side
+ * is loaded only in the chunks each rank owns, and each rank marks its left
+ * rows' keys in a bit filter: for one integer key by value over the left
+ * keys' range on all ranks (exact; when it spans at most 2^27 values and 4
+ * x the hashed filter), else by key hash (tsr__join_key_hashes, the
+ * shuffle's) in j->filter_bits bits (8 to 16 a left row: 6-12 % of the keys
+ * it lacks pass).  The ranks all-gather their filters, and the owner of
+ * each right chunk sends every other rank that chunk's rows its filter
+ * marks, in row order, as the shuffle's pieces (the keys and the result's
+ * columns).  A row with a null key goes nowhere: it matches nothing.
  *
- * A rank's right side is then right chunk c cut to those rows, for every c:
- * every right row whose key one of its left rows holds, in right row order.
- * So each key's chain, the probe's pairs of every left chunk (left rows in
- * order, each one's right rows in right row order) and the output are the
- * broadcast join's, and one rank's.  Inner, left, semi and anti joins only:
- * right and full joins output the right rows no rank matched, which needs
- * every right row on some rank's probe (they broadcast the right whole).
+ * A rank's right side is then, for every chunk c, right chunk c as loaded
+ * (its own: the rows its own filter does not mark leave the table,
+ * tsr__join_filter_drop) or the rows of c it received: every right row
+ * whose key one of its left rows holds, in right row order.  So each key's
+ * chain, the probe's pairs of every left chunk (left rows in order, each
+ * one's right rows in right row order) and the output are the broadcast
+ * join's, and one rank's.  Inner, left, semi and anti joins only: right and
+ * full joins output the right rows no rank matched, which needs every right
+ * row on some rank's probe (they broadcast the right whole).
  *
- * Bytes: each rank receives P filters of filter_bits / 8 bytes and the
- * right rows its filter passes (tsr__join_dist_choose filters when the
- * filters cost under a quarter of the broadcast).
+ * Bytes: each rank receives P filters and the right rows of other ranks
+ * its filter passes (tsr__join_dist_choose filters when the filters cost
+ * under a quarter of the broadcast).
  *
  * Failures: every local step's status is agreed before the next collective. */
 #include <stdio.h>
@@ -36,8 +40,6 @@
 
 #include "dist/dist.h"
 #include "join_impl.h"
-
-#define A8(x) (((uint64_t)(x) + 7) & ~(uint64_t)7)
 
 static int filter_mode = -1;
 
