@@ -249,9 +249,11 @@ void tsr__join_key_hashes(const tsr__join *j, int s, int64_t c, uint64_t *const 
       LOOP(float_word((double)((const float *)v)[i]));
     case TSR_COL_FLOAT64:
       LOOP(float_word(((const double *)v)[i]));
-    case TSR_COL_STRING:
-      LOOP(tsr__join_hash_bytes(tsr_string_view_data((const tsr_string_view *)v + i, r->data),
-                                ((const tsr_string_view *)v)[i].length));
+    case TSR_COL_STRING: /* (a null's view is not read: it may point anywhere) */
+      LOOP(r->validity != NULL && !tsr__bit_get(r->validity, i)
+               ? 0
+               : tsr__join_hash_bytes(tsr_string_view_data((const tsr_string_view *)v + i, r->data),
+                                      ((const tsr_string_view *)v)[i].length));
     case TSR_COL_DICT: {
       const int64_t dsize = col->dict ? col->dict->size : 0;
       for (int64_t i = 0; i < n; i++) {
