@@ -263,12 +263,14 @@ tsr_status tsr__join_exchange(tsr__join *j, tsr_status status, char **send, cons
 
 /* join_filter.c: the filtered broadcast join (docs/scaling.md 4.2).
  * Collective, after the left loaded its own chunks and the right its own
- * chunks (not whole): each rank gets, of every right chunk, the rows whose
- * key its left rows may hold (a bit filter over key hashes), in row order,
- * and j->side[1] becomes those rows (chunk c: right chunk c's); the
- * broadcast join's phases then run on them.  Inner, left, semi and anti
- * joins.  tsr__join_set_filter (tests): 1 always filters a broadcast join
- * of those kinds, 0 never, -1 (the default) by volume. */
+ * chunks (not whole): each rank gets, of every other rank's right chunk,
+ * the rows whose key its left rows may hold (a bit filter over the keys'
+ * values or hashes), in row order, and j->side[1] becomes, per chunk c,
+ * right chunk c as loaded (its own) or those rows; the broadcast join's
+ * phases then run on them.  Inner, left, semi and anti joins.
+ * tsr__join_set_filter (tests; TESSERA_JOIN_FILTER when it is -1): 1
+ * always filters a broadcast join of those kinds, 0 never, -1 (the
+ * default) by volume. */
 tsr_status tsr__join_filter(tsr__join *j);
 /* After the keys' encoding: this rank's own right rows (not sent, kept as
  * loaded) that its filter does not pass leave the table (ok = 0). */
