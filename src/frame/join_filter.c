@@ -222,11 +222,7 @@ tsr_status tsr__join_filter(tsr__join *j) {
                 tsr__alloc_array(ctx, (size_t)most + 1, sizeof *ref, "row groups", (void **)&ref));
   for (int pass = 0; pass < 2; pass++) {
     if (pass == 1) {
-      uint64_t total = 0;
-      for (int p = 0; p < P; p++) {
-        soff[p] = at[p] = total;
-        total += scount[p];
-      }
+      uint64_t total = tsr__join_send_offsets(P, scount, soff, at);
       TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)total + 8, (void **)&send));
     }
     for (int64_t c = 0; c < nr; c++) {

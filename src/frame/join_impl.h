@@ -254,6 +254,9 @@ uint64_t tsr__join_wire_read(const char *src, int64_t n, tsr_type t, tsr__colrea
 tsr_status tsr__join_piece_sorter(tsr_ctx *ctx, tsr_frame *f, const char *fn, int64_t nchunks,
                                   tsr__sorter **out);
 void tsr__join_piece_starts(tsr__sorter *s);
+/* The send buffer's layout: soff[p] = at[p] = the bytes for ranks before
+ * p (scount[q], q < p); returns the bytes for all. */
+uint64_t tsr__join_send_offsets(int P, const uint64_t *scount, uint64_t *soff, uint64_t *at);
 /* Collective: agrees on `status` (this rank's so far), then sends each
  * rank p the scount[p] bytes at *send + soff[p] and receives into *in
  * (allocated here: rcount[p] bytes from each rank p, back to back, *total

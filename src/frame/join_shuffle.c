@@ -798,6 +798,15 @@ static tsr_status right_as_loaded(tsr__join *j, const uint8_t *const *flags, con
   return status;
 }
 
+uint64_t tsr__join_send_offsets(int P, const uint64_t *scount, uint64_t *soff, uint64_t *at) {
+  uint64_t total = 0;
+  for (int p = 0; p < P; p++) {
+    soff[p] = at[p] = total;
+    total += scount[p];
+  }
+  return total;
+}
+
 tsr_status tsr__join_exchange(tsr__join *j, tsr_status status, char **send, const uint64_t *soff,
                               const uint64_t *scount, uint64_t *rcount, char **in,
                               uint64_t *total) {
@@ -882,11 +891,7 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
                 tsr__alloc_array(ctx, (size_t)P + 1, sizeof *start, "row groups", (void **)&start));
   for (int pass = 0; pass < 2; pass++) {
     if (pass == 1) {
-      uint64_t total = 0;
-      for (int p = 0; p < P; p++) {
-        soff[p] = at[p] = total;
-        total += scount[p];
-      }
+      uint64_t total = tsr__join_send_offsets(P, scount, soff, at);
       TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)total + 8, (void **)&send));
     }
     for (int s = 0; s < 2; s++) {
@@ -950,11 +955,7 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
   }
   for (int pass = 0; pass < 2 && status == TSR_OK; pass++) {
     if (pass == 1) {
-      uint64_t total = 0;
-      for (int p = 0; p < P; p++) {
-        soff[p] = at[p] = total;
-        total += scount[p];
-      }
+      uint64_t total = tsr__join_send_offsets(P, scount, soff, at);
       status = tsr_alloc(ctx, (size_t)total + 8, (void **)&send);
       if (status != TSR_OK)
         break;
