@@ -72,42 +72,17 @@ static bool int_key(tsr_coltype t) {
   return (t >= TSR_COL_INT8 && t <= TSR_COL_UINT64) || t == TSR_COL_DATE || t == TSR_COL_TIMESTAMP;
 }
 
-/* Side s's chunk c's one integer key as tsr__join_key_hashes takes it
+/* Side s's chunk c's one integer key as tsr__join_key_words gives it
  * (signed values sign-extended) with the sign bit flipped, so that negative
  * and positive values make one range (equal keys stay equal: an unsigned
  * value may share a place with a signed one it does not equal, which only
  * lets a row pass that cannot match); valid[i] = 0 for a null. */
 static void key_ints(const tsr__join *j, int s, int64_t c, uint64_t *w, uint8_t *valid) {
-  const tsr__sorter *so = j->side[s];
-  const int col = j->keys[0].col[s];
-  const tsr__colread *r = &so->cr[c * so->f->ncols + col];
-  const void *v = r->values;
-  const int64_t n = so->rows[c];
-#define LOOP(WORD)                \
-  for (int64_t i = 0; i < n; i++) \
-    w[i] = (WORD) ^ SIGN;         \
-  break
-  const uint64_t SIGN = UINT64_C(1) << 63;
-  switch (so->f->cols[col].type.id) {
-  case TSR_COL_INT8:
-    LOOP((uint64_t)(int64_t)((const int8_t *)v)[i]);
-  case TSR_COL_INT16:
-    LOOP((uint64_t)(int64_t)((const int16_t *)v)[i]);
-  case TSR_COL_INT32:
-  case TSR_COL_DATE:
-    LOOP((uint64_t)(int64_t)((const int32_t *)v)[i]);
-  case TSR_COL_UINT8:
-    LOOP(((const uint8_t *)v)[i]);
-  case TSR_COL_UINT16:
-    LOOP(((const uint16_t *)v)[i]);
-  case TSR_COL_UINT32:
-    LOOP(((const uint32_t *)v)[i]);
-  default: /* int64, uint64, timestamp */
-    LOOP(((const uint64_t *)v)[i]);
-  }
-#undef LOOP
+  const int64_t n = j->side[s]->rows[c];
+  memset(valid, 1, (size_t)n);
+  tsr__join_key_words(j, s, c, 0, NULL, 0, n, w, valid);
   for (int64_t i = 0; i < n; i++)
-    valid[i] = r->validity == NULL || tsr__bit_get(r->validity, i);
+    w[i] ^= UINT64_C(1) << 63;
 }
 
 /* Each row's place in the filter (UINT64_MAX: none, a null key or one

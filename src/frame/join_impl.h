@@ -234,9 +234,16 @@ tsr_status tsr__join_shuffle(tsr__join *j);
 void tsr__join_shuffle_free(tsr__join *j);
 /* What the shuffle and the filtered broadcast share.  Per key of side s
  * that is a dictionary: each code's string hash (dh[k], freed by the
- * caller).  Each row's key hash in side s's chunk c (h), equal for equal
- * keys of any two comparable types, and valid[i] = 0 for a null key. */
+ * caller).  Key k's words in side s's chunk c, rows [i0, i0 + n), into w,
+ * equal for equal keys of any two comparable types (join_keys.c's rules):
+ * integers by value (signed ones sign-extended), floats as float64 bits
+ * with -0.0 = 0.0 and one NaN, strings and dictionaries by their bytes'
+ * hash (dh[k]); valid[i] &= 0 for a null (or a code outside its
+ * dictionary).  One loop per call, chosen by the column's type.  Each row's
+ * hash of its keys' words (h, rows [0, rows)), valid[i] = 0 for a null key. */
 tsr_status tsr__join_dict_hashes(const tsr__join *j, int s, uint64_t **dh);
+void tsr__join_key_words(const tsr__join *j, int s, int64_t c, int k, uint64_t *const *dh,
+                         int64_t i0, int64_t n, uint64_t *w, uint8_t *valid);
 void tsr__join_key_hashes(const tsr__join *j, int s, int64_t c, uint64_t *const *dh, uint64_t *h,
                           uint8_t *valid);
 /* A column of side s on the wire, rows ref[0..n) (chunk << 32 | row): its

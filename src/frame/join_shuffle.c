@@ -200,77 +200,79 @@ tsr_status tsr__join_dict_hashes(const tsr__join *j, int s, uint64_t **dh) {
   return TSR_OK;
 }
 
-/* The hash of each row's keys in side s's chunk c (h[0..rows)), equal for
- * equal keys of any two comparable types (join_keys.c's rules): integers by
- * value, floats as float64 bits with -0.0 = 0.0 and one NaN, strings and
- * dictionaries by their bytes (dh[k]: key k's dictionary hashes).
- * valid[i] = 0 for a row with a null key (or a code outside its
- * dictionary).  One loop per key column, chosen by its type. */
+void tsr__join_key_words(const tsr__join *j, int s, int64_t c, int k, uint64_t *const *dh,
+                         int64_t i0, int64_t n, uint64_t *w, uint8_t *valid) {
+  const tsr__sorter *so = j->side[s];
+  const tsr__col *col = &so->f->cols[j->keys[k].col[s]];
+  const tsr__colread *r = &so->cr[c * so->f->ncols + j->keys[k].col[s]];
+  const void *v = r->values;
+#define LOOP(WORD)                      \
+  for (int64_t i = i0; i < i0 + n; i++) \
+    w[i - i0] = (WORD);                 \
+  break
+  switch (col->type.id) {
+  case TSR_COL_INT8:
+    LOOP((uint64_t)(int64_t)((const int8_t *)v)[i]);
+  case TSR_COL_INT16:
+    LOOP((uint64_t)(int64_t)((const int16_t *)v)[i]);
+  case TSR_COL_INT32:
+  case TSR_COL_DATE:
+    LOOP((uint64_t)(int64_t)((const int32_t *)v)[i]);
+  case TSR_COL_INT64:
+  case TSR_COL_TIMESTAMP:
+  case TSR_COL_UINT64:
+    LOOP(((const uint64_t *)v)[i]);
+  case TSR_COL_BOOL:
+  case TSR_COL_UINT8:
+    LOOP(((const uint8_t *)v)[i]);
+  case TSR_COL_UINT16:
+    LOOP(((const uint16_t *)v)[i]);
+  case TSR_COL_UINT32:
+    LOOP(((const uint32_t *)v)[i]);
+  case TSR_COL_FLOAT32:
+    LOOP(float_word((double)((const float *)v)[i]));
+  case TSR_COL_FLOAT64:
+    LOOP(float_word(((const double *)v)[i]));
+  case TSR_COL_STRING: /* (a null's view is not read: it may point anywhere) */
+    LOOP(r->validity != NULL && !tsr__bit_get(r->validity, i)
+             ? 0
+             : tsr__join_hash_bytes(tsr_string_view_data((const tsr_string_view *)v + i, r->data),
+                                    ((const tsr_string_view *)v)[i].length));
+  case TSR_COL_DICT: {
+    const int64_t dsize = col->dict ? col->dict->size : 0;
+    for (int64_t i = i0; i < i0 + n; i++) {
+      int32_t code = ((const int32_t *)v)[i];
+      bool in = code >= 0 && code < dsize;
+      valid[i - i0] &= (uint8_t)in;
+      w[i - i0] = in ? dh[k][code] : 0;
+    }
+    break;
+  }
+  default:
+    LOOP(0);
+  }
+#undef LOOP
+  if (r->validity != NULL)
+    for (int64_t i = i0; i < i0 + n; i++)
+      valid[i - i0] &= (uint8_t)tsr__bit_get(r->validity, i);
+}
+
 void tsr__join_key_hashes(const tsr__join *j, int s, int64_t c, uint64_t *const *dh, uint64_t *h,
                           uint8_t *valid) {
-  const tsr__sorter *so = j->side[s];
-  const int nc = so->f->ncols;
-  const int64_t n = so->rows[c];
+  const int64_t n = j->side[s]->rows[c];
   for (int64_t i = 0; i < n; i++) {
     h[i] = GOLDEN;
     valid[i] = 1;
   }
-  for (int k = 0; k < j->nkeys; k++) {
-    const tsr__col *col = &so->f->cols[j->keys[k].col[s]];
-    const tsr__colread *r = &so->cr[c * nc + j->keys[k].col[s]];
-    const void *v = r->values;
-    const uint64_t add = GOLDEN * (uint64_t)(k + 1);
-#define LOOP(WORD)                                         \
-  for (int64_t i = 0; i < n; i++) {                        \
-    uint64_t w = (WORD);                                   \
-    h[i] = tsr__join_mix(h[i] ^ (tsr__join_mix(w) + add)); \
-  }                                                        \
-  break
-    switch (col->type.id) {
-    case TSR_COL_INT8:
-      LOOP((uint64_t)(int64_t)((const int8_t *)v)[i]);
-    case TSR_COL_INT16:
-      LOOP((uint64_t)(int64_t)((const int16_t *)v)[i]);
-    case TSR_COL_INT32:
-    case TSR_COL_DATE:
-      LOOP((uint64_t)(int64_t)((const int32_t *)v)[i]);
-    case TSR_COL_INT64:
-    case TSR_COL_TIMESTAMP:
-    case TSR_COL_UINT64:
-      LOOP(((const uint64_t *)v)[i]);
-    case TSR_COL_BOOL:
-    case TSR_COL_UINT8:
-      LOOP(((const uint8_t *)v)[i]);
-    case TSR_COL_UINT16:
-      LOOP(((const uint16_t *)v)[i]);
-    case TSR_COL_UINT32:
-      LOOP(((const uint32_t *)v)[i]);
-    case TSR_COL_FLOAT32:
-      LOOP(float_word((double)((const float *)v)[i]));
-    case TSR_COL_FLOAT64:
-      LOOP(float_word(((const double *)v)[i]));
-    case TSR_COL_STRING: /* (a null's view is not read: it may point anywhere) */
-      LOOP(r->validity != NULL && !tsr__bit_get(r->validity, i)
-               ? 0
-               : tsr__join_hash_bytes(tsr_string_view_data((const tsr_string_view *)v + i, r->data),
-                                      ((const tsr_string_view *)v)[i].length));
-    case TSR_COL_DICT: {
-      const int64_t dsize = col->dict ? col->dict->size : 0;
-      for (int64_t i = 0; i < n; i++) {
-        int32_t code = ((const int32_t *)v)[i];
-        bool in = code >= 0 && code < dsize;
-        valid[i] &= (uint8_t)in;
-        h[i] = tsr__join_mix(h[i] ^ (tsr__join_mix(in ? dh[k][code] : 0) + add));
-      }
-      break;
+  uint64_t w[256]; /* a block of rows' words of one key */
+  for (int64_t i0 = 0; i0 < n; i0 += 256) {
+    const int64_t m = n - i0 < 256 ? n - i0 : 256;
+    for (int k = 0; k < j->nkeys; k++) {
+      const uint64_t add = GOLDEN * (uint64_t)(k + 1);
+      tsr__join_key_words(j, s, c, k, dh, i0, m, w, valid + i0);
+      for (int64_t i = 0; i < m; i++)
+        h[i0 + i] = tsr__join_mix(h[i0 + i] ^ (tsr__join_mix(w[i]) + add));
     }
-    default:
-      LOOP(0);
-    }
-#undef LOOP
-    if (r->validity != NULL)
-      for (int64_t i = 0; i < n; i++)
-        valid[i] &= (uint8_t)tsr__bit_get(r->validity, i);
   }
 }
 
