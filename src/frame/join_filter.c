@@ -63,6 +63,13 @@ static inline bool marked(const uint64_t *filter, uint64_t b) {
   return (filter[b >> 6] >> (b & 63)) & 1;
 }
 
+/* Whether a row at place b (UINT64_MAX: none) passes the filter, without
+ * a branch (the places of a filtered-out half are random). */
+static inline uint64_t passes(const uint64_t *filter, uint64_t b) {
+  const uint64_t any = b != UINT64_MAX;
+  return any & marked(filter, any ? b : 0);
+}
+
 /* One integer key on both sides: a filter over the left keys' value range
  * (exact, and no hashing) when it spans at most RANGE_MAX values and 4 x
  * the hashed filter's bits. */
@@ -117,7 +124,8 @@ tsr_status tsr__join_filter(tsr__join *j) {
   uint64_t *dh[2][64];
   uint64_t *own = NULL, *filters = NULL, *h = NULL, *bits = NULL, *ref = NULL, *cnt = NULL;
   uint64_t *place = NULL;
-  uint8_t *valid = NULL;
+  int64_t *picked = NULL; /* per right chunk and rank: the rows sent */
+  uint8_t *valid = NULL, *keep = NULL;
   int *cols = NULL, ncols = 0;
   char *send = NULL;
   tsr__sorter *cut = NULL;
@@ -190,44 +198,78 @@ tsr_status tsr__join_filter(tsr__join *j) {
   TSR__TRY_GOTO(status, tsr__dist_allgatherv(d, own, words * 8, filters, rcount));
   talked = false;
   t[1] = tsr__now();
-  /* The pieces: per own right chunk and rank, the rows its filter passes. */
+  /* The pieces: one pass over each own right chunk's places for each other
+   * rank picks the rows its filter marks (their refs kept for the packing);
+   * the first such pass also marks the rows my own filter passes (keep). */
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)rf->ncols + 1, sizeof *cols, (void **)&cols));
   ncols = tsr__join_shipped_cols(j, 1, rf, cols);
-  TSR__TRY_GOTO(status,
-                tsr__alloc_array(ctx, (size_t)most + 1, sizeof *ref, "row groups", (void **)&ref));
-  for (int pass = 0; pass < 2; pass++) {
-    if (pass == 1) {
-      uint64_t total = tsr__join_send_offsets(P, scount, soff, at);
-      TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)total + 8, (void **)&send));
-    }
-    for (int64_t c = 0; c < nr; c++) {
-      const uint64_t *bc = bits + rs->row_start[c];
-      for (int p = 0; p < P && rs->rows[c] > 0; p++) {
-        if (p == me) /* its own rows stay as loaded */
-          continue;
-        const uint64_t *fp = filters + (size_t)p * words;
-        int64_t n = 0;
-        for (int64_t i = 0; i < rs->rows[c]; i++) {
-          ref[n] = (uint64_t)c << 32 | (uint64_t)i;
-          n += bc[i] != UINT64_MAX && marked(fp, bc[i]);
-        }
-        if (n == 0)
-          continue;
-        if (pass == 0) {
-          scount[p] += sizeof(piece_hdr);
-          for (int i = 0; i < ncols; i++)
-            scount[p] += tsr__join_wire_bytes(rs, cols[i], ref, n, &least);
-          rows_sent += (uint64_t)n;
-          continue;
-        }
-        piece_hdr ph = {c, n};
-        memcpy(send + at[p], &ph, sizeof ph);
-        at[p] += sizeof ph;
-        for (int i = 0; i < ncols; i++)
-          at[p] += tsr__join_wire_pack(rs, cols[i], ref, n, send + at[p]);
+  TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)rs->total + 1, (void **)&keep));
+  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)(nr * P) + 1, sizeof *picked, (void **)&picked));
+  const uint64_t *mine = filters + (size_t)me * words;
+  size_t used = 0, cap = 0;
+  for (int64_t c = 0; c < nr; c++) {
+    const uint64_t *bc = bits + rs->row_start[c];
+    uint8_t *kc = keep + rs->row_start[c];
+    const int64_t rows = rs->rows[c];
+    bool kept = false;
+    for (int p = 0; p < P && rows > 0; p++) {
+      if (p == me) /* its own rows stay as loaded */
+        continue;
+      if (used + (size_t)rows > cap) { /* room for every row of c */
+        uint64_t *more = NULL;
+        size_t want = 2 * cap > used + (size_t)rows ? 2 * cap : used + (size_t)rows;
+        TSR__TRY_GOTO(status,
+                      tsr__alloc_array(ctx, want, sizeof *more, "picked rows", (void **)&more));
+        if (used > 0)
+          memcpy(more, ref, used * sizeof *ref);
+        tsr_free(ctx, ref);
+        ref = more;
+        cap = want;
       }
+      const uint64_t *fp = filters + (size_t)p * words;
+      uint64_t *out = ref + used;
+      int64_t n = 0;
+      if (!kept)
+        for (int64_t i = 0; i < rows; i++) {
+          out[n] = (uint64_t)c << 32 | (uint64_t)i;
+          kc[i] = (uint8_t)passes(mine, bc[i]);
+          n += passes(fp, bc[i]);
+        }
+      else
+        for (int64_t i = 0; i < rows; i++) {
+          out[n] = (uint64_t)c << 32 | (uint64_t)i;
+          n += passes(fp, bc[i]);
+        }
+      kept = true;
+      picked[c * P + p] = n;
+      used += (size_t)n;
+      if (n == 0)
+        continue;
+      scount[p] += sizeof(piece_hdr);
+      for (int i = 0; i < ncols; i++)
+        scount[p] += tsr__join_wire_bytes(rs, cols[i], out, n, &least);
+      rows_sent += (uint64_t)n;
     }
+    for (int64_t i = 0; i < rows && !kept; i++) /* (one rank: no other filter) */
+      kc[i] = (uint8_t)passes(mine, bc[i]);
   }
+  {
+    uint64_t total = tsr__join_send_offsets(P, scount, soff, at);
+    TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)total + 8, (void **)&send));
+  }
+  used = 0;
+  for (int64_t c = 0; c < nr; c++)
+    for (int p = 0; p < P; p++) {
+      const int64_t n = p == me ? 0 : picked[c * P + p];
+      if (n == 0)
+        continue;
+      piece_hdr ph = {c, n};
+      memcpy(send + at[p], &ph, sizeof ph);
+      at[p] += sizeof ph;
+      for (int i = 0; i < ncols; i++)
+        at[p] += tsr__join_wire_pack(rs, cols[i], ref + used, n, send + at[p]);
+      used += (size_t)n;
+    }
   t[2] = tsr__now();
   for (int p = 0; p < P; p++)
     sent += p == me ? 0 : scount[p];
@@ -258,15 +300,10 @@ tsr_status tsr__join_filter(tsr__join *j) {
     }
     tsr__join_piece_starts(cut);
     /* Of this rank's own rows, those its own filter passes go in the table. */
-    const uint64_t *mine = filters + (size_t)me * words;
     TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)cut->total + 1, (void **)&j->filter_keep));
     memset(j->filter_keep, 1, (size_t)cut->total);
-    for (int64_t c = 0; c < nr; c++) {
-      const uint64_t *bc = bits + rs->row_start[c];
-      uint8_t *keep = j->filter_keep + cut->row_start[c];
-      for (int64_t i = 0; i < rs->rows[c]; i++)
-        keep[i] = bc[i] != UINT64_MAX && marked(mine, bc[i]);
-    }
+    for (int64_t c = 0; c < nr; c++)
+      memcpy(j->filter_keep + cut->row_start[c], keep + rs->row_start[c], (size_t)rs->rows[c]);
     tsr__sorter_destroy(&j->side[1]);
     j->side[1] = cut;
     cut = NULL;
@@ -297,6 +334,8 @@ done:
   tsr_free(ctx, place);
   tsr_free(ctx, bits);
   tsr_free(ctx, valid);
+  tsr_free(ctx, keep);
+  tsr_free(ctx, picked);
   tsr_free(ctx, ref);
   tsr_free(ctx, cnt);
   tsr_free(ctx, cols);
