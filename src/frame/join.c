@@ -730,12 +730,12 @@ tsr_status tsr__join_memory(tsr_frame *left, tsr_frame *right, tsr_join_kind kin
     STEP(tsr__join_side_load(&j, s));
     STEP(check_rows(&j));
   }
+  if (j.filter) /* the right's rows this rank's left keys may match (or a shuffle) */
+    STEP(tsr__join_filter(&j));
   if (j.shuffle) { /* keys, table and probe on the rank owning each key's bucket */
     STEP(probe_arrays(&j));
     STEP(tsr__join_shuffle(&j));
   } else {
-    if (j.filter) /* the right's rows this rank's left keys may match */
-      STEP(tsr__join_filter(&j));
     STEP(tsr__join_keys_prepare(&j));
     STEP(tsr__join_keys_encode(&j));
     tsr__join_filter_drop(&j);

@@ -29,7 +29,9 @@
  *
  * Bytes: each rank receives P filters and the right rows of other ranks
  * its filter passes (tsr__join_dist_choose filters when the filters cost
- * under a quarter of the broadcast).
+ * under a quarter of the broadcast; where it chose a shuffle, the rows are
+ * picked and their bytes summed over the ranks first, and the shuffle
+ * runs instead if it moves less).
  *
  * Failures: every local step's status is agreed before the next collective. */
 #include <stdio.h>
@@ -252,6 +254,30 @@ tsr_status tsr__join_filter(tsr__join *j) {
     }
     for (int64_t i = 0; i < rows && !kept; i++) /* (one rank: no other filter) */
       kc[i] = (uint8_t)passes(mine, bc[i]);
+  }
+  if (j->filter_or_shuffle) { /* the filters' bytes and the rows', against the shuffle's */
+    uint64_t mine_sent = 0, all;
+    for (int p = 0; p < P; p++)
+      mine_sent += p == me ? 0 : scount[p];
+    talked = true;
+    status = tsr_ctx_agree(ctx, status);
+    if (status != TSR_OK)
+      goto fail;
+    TSR__TRY_GOTO(status, tsr__dist_sum_u64(d, mine_sent, &all));
+    talked = false;
+    const double filters_sent = (double)words * 8 * P * (P - 1);
+    if ((double)all + filters_sent >= j->shuffle_bytes) {
+      j->filter = false;
+      j->shuffle = true;
+      tsr__join_last.filtered = false;
+      tsr__join_last.declined = true;
+      if (getenv("TESSERA_JOIN_TRACE") != NULL && *getenv("TESSERA_JOIN_TRACE") == '1')
+        fprintf(stderr,
+                "tessera join trace: rank %d: a filtered broadcast would send %.0f bytes, the "
+                "shuffle about %.0f: shuffle\n",
+                me, (double)all + filters_sent, j->shuffle_bytes);
+      goto done;
+    }
   }
   {
     uint64_t total = tsr__join_send_offsets(P, scount, soff, at);

@@ -73,6 +73,9 @@ typedef struct tsr__join {
   bool filter;           /* dist broadcast: the right's rows filtered by the left's keys
                             (join_filter.c) */
   uint64_t filter_bits;  /* filter: bits of each rank's key filter (a power of two) */
+  bool filter_or_shuffle; /* filter: the estimate chose a shuffle; the filter's bytes, once
+                             counted, decide (tsr__join_filter) */
+  double shuffle_bytes;   /* filter_or_shuffle: the shuffle's estimated bytes, all ranks */
   char *filter_in;       /* filter: the right rows received (j->side[1] reads them; freed by
                             tsr__join_dist_free) */
   uint8_t *filter_keep;  /* filter: per right row, 0 for this rank's own rows its left keys
@@ -277,7 +280,10 @@ tsr_status tsr__join_exchange(tsr__join *j, tsr_status status, char **send, cons
  * the rows whose key its left rows may hold (a bit filter over the keys'
  * values or hashes), in row order, and j->side[1] becomes, per chunk c,
  * right chunk c as loaded (its own) or those rows; the broadcast join's
- * phases then run on them.  Inner, left, semi and anti joins.
+ * phases then run on them.  Inner, left, semi and anti joins.  With
+ * j->filter_or_shuffle, once the rows are picked, the bytes every rank
+ * would send are summed: if they and the filters reach j->shuffle_bytes,
+ * nothing is sent, and j->shuffle is set instead of j->filter.
  * tsr__join_set_filter (tests; TESSERA_JOIN_FILTER when it is -1): 1
  * always filters a broadcast join of those kinds, 0 never, -1 (the
  * default) by volume. */
@@ -295,6 +301,8 @@ typedef struct tsr__join_diag {
   bool shuffle;
   uint64_t sent, least, returned;
   bool filtered;         /* a filtered broadcast join (join_filter.c) */
+  bool declined;         /* a filtered broadcast weighed against the shuffle and dropped
+                            (filter_bytes: its filter's, all-gathered before) */
   uint64_t filter_bytes; /* its filter's bytes a rank; sent: the right rows' bytes it sent */
   uint64_t rows_sent;    /* the right rows it sent to other ranks */
 } tsr__join_diag;

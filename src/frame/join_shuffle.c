@@ -155,17 +155,30 @@ tsr_status tsr__join_dist_choose(tsr__join *j) {
   while ((double)bits < 8 * nl / P && bits < (UINT64_C(1) << 31))
     bits *= 2;
   int mode = tsr__join_filter_mode();
-  bool filter = !shuffle && !j->asof &&
-                (j->kind == TSR_JOIN_INNER || j->kind == TSR_JOIN_LEFT || semi) &&
+  bool kinds = !j->asof && (j->kind == TSR_JOIN_INNER || j->kind == TSR_JOIN_LEFT || semi);
+  bool filter = !shuffle && kinds &&
                 (mode == 1 || (mode < 0 && 4 * P * (double)(bits / 8) < r * (P - 1) / P));
+  /* A filtered broadcast can move less than the shuffle the estimate
+   * chose: where each key's left rows are on one rank, each right row goes
+   * to one rank, and the left stays.  How many rows each filter passes
+   * depends on where the keys are, so (limit automatic) the filters are
+   * made and their rows counted first, and the shuffle runs only if they
+   * would move more (tsr__join_filter); not when the filters alone, all
+   * P (P - 1) of them, would cost over a quarter of the shuffle. */
+  const double shuffle_bytes = (lk + r + back) * (P - 1) / P;
+  bool weigh = shuffle && limit < 0 && kinds && mode != 0 &&
+               4 * P * (P - 1) * (double)(bits / 8) < shuffle_bytes;
   uint64_t lo, hi;
-  TSR_TRY(tsr__dist_minmax_u64(d, (uint64_t)shuffle | (uint64_t)filter << 1, &lo, &hi));
+  TSR_TRY(tsr__dist_minmax_u64(d, (uint64_t)shuffle | (uint64_t)filter << 1 | (uint64_t)weigh << 2,
+                               &lo, &hi));
   TSR_CHECK(lo == hi, TSR_EINVAL,
             "%s: the ranks chose different join strategies (set the same broadcast join limit "
             "on every rank: tsr_ctx_set_broadcast_join_limit, TESSERA_BROADCAST_JOIN_LIMIT)",
             j->fn);
-  j->shuffle = shuffle;
-  j->filter = filter;
+  j->shuffle = shuffle && !weigh;
+  j->filter = filter || weigh;
+  j->filter_or_shuffle = weigh;
+  j->shuffle_bytes = shuffle_bytes;
   j->filter_bits = bits;
   return TSR_OK;
 }
@@ -852,8 +865,11 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
   tsr_status status = TSR_OK;
   memset(dh, 0, sizeof dh);
   memset(&b, 0, sizeof b);
+  const tsr__join_diag filters = tsr__join_last; /* (declined: what the filters sent) */
   memset(&tsr__join_last, 0, sizeof tsr__join_last);
   tsr__join_last.shuffle = true;
+  tsr__join_last.declined = filters.declined;
+  tsr__join_last.filter_bytes = filters.declined ? filters.filter_bytes : 0;
   TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *j->sh, (void **)&j->sh));
   tsr__jshuf *sh = j->sh;
   sh->cw = pairs ? 4 : 1;

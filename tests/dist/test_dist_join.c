@@ -820,6 +820,72 @@ static void test_dist_join__filtered_bytes(void **state) {
   sides_free(&s);
 }
 
+/* Where the estimate chooses a shuffle (a right side of 4 x the left's rows
+ * and more columns), the filters' rows are counted first: with each key
+ * once a side, few right rows match another rank's left keys, and the
+ * filtered broadcast runs, moving less than the shuffle; with every key on
+ * every rank's left, every right row would go to every rank, and the
+ * shuffle runs.  Either way one rank's result, bitwise, and a rank's
+ * failure anywhere every rank's error.  Filters too dear are not made. */
+static void test_dist_join__filter_or_shuffle(void **state) {
+  (void)state;
+  if (nranks == 1)
+    skip();
+  for (int spread = 0; spread < 2; spread++) {
+    sides s;
+    unique_sides(&s, 2000, 8000, 1, 0, 241 + (uint64_t)spread);
+    for (int k = 0; spread == 1 && k < 2; k++) { /* keys 0-999 in every left chunk */
+      int64_t *key = (int64_t *)s.ref[k].cols[0].values;
+      for (int64_t r = 0; r < s.ref[k].n; r++)
+        key[r] = r % 1000;
+      tsr_frame_destroy(&s.d[k]);
+      tsr_frame_destroy(&s.l[k]);
+      to_frame(dist_ctx, &s.ref[k], 1000, 0, &s.d[k]);
+      to_frame(local_ctx, &s.ref[k], 1000, 0, &s.l[k]);
+    }
+    uint64_t moved[2], filter_bytes = 0;
+    for (int mode = 0; mode < 2; mode++) { /* never filtered; the default */
+      tsr__join_set_filter(mode == 0 ? 0 : -1);
+      uint64_t before = sent_bytes();
+      check_join(&s, TSR_JOIN_INNER, 1);
+      uint64_t sent = sent_bytes() - before;
+      assert_int_equal(MPI_Allreduce(&sent, &moved[mode], 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD),
+                       0);
+      assert_int_equal(tsr__join_last.shuffle, mode == 0 || spread == 1);
+      assert_int_equal(tsr__join_last.filtered, mode == 1 && spread == 0);
+      assert_int_equal(tsr__join_last.declined, mode == 1 && spread == 1);
+      filter_bytes = tsr__join_last.filter_bytes;
+      check_join(&s, TSR_JOIN_SEMI, 1);
+    }
+    if (rank == 0)
+      fprintf(stderr, "# %d ranks, keys %s: shuffle moved %llu bytes, the default %llu\n", nranks,
+              spread ? "on every rank" : "once a side", (unsigned long long)moved[0],
+              (unsigned long long)moved[1]);
+    if (spread == 0)
+      assert_true(moved[1] < moved[0]);
+    else /* and the filters, all-gathered before their rows were counted */
+      assert_int_equal(moved[1],
+                       moved[0] + filter_bytes * (uint64_t)nranks * (uint64_t)(nranks - 1));
+    tsr__join_set_filter(-1);
+    fail_until_ok(&s, 0, spread == 0); /* a failure before or after the choice */
+    sides_free(&s);
+  }
+  /* Sides so small that the filters (512 bits each at least) would cost
+   * over a quarter of the shuffle: it runs without them. */
+  sides s;
+  unique_sides(&s, 2, 8, 1, 0, 243);
+  for (int k = 0; k < 2; k++) { /* in chunks of 2 rows: the estimate sees 4 x the rows */
+    tsr_frame_destroy(&s.d[k]);
+    tsr_frame_destroy(&s.l[k]);
+    to_frame(dist_ctx, &s.ref[k], 2, 0, &s.d[k]);
+    to_frame(local_ctx, &s.ref[k], 2, 0, &s.l[k]);
+  }
+  check_join(&s, TSR_JOIN_INNER, 1);
+  assert_true(tsr__join_last.shuffle);
+  assert_false(tsr__join_last.declined);
+  sides_free(&s);
+}
+
 /* Wherever the filtered broadcast join fails (the filters, the pieces,
  * the table, the output), every rank returns that rank's error. */
 static void test_dist_join__filtered_fails(void **state) {
@@ -856,6 +922,7 @@ int main(void) {
       cmocka_unit_test(test_dist_join__filtered_cases),
       cmocka_unit_test(test_dist_join__filtered_bytes),
       cmocka_unit_test(test_dist_join__filtered_fails),
+      cmocka_unit_test(test_dist_join__filter_or_shuffle),
   };
   return DIST_HARNESS_RUN("test_dist_join", tests);
 }
