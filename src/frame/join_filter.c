@@ -126,7 +126,7 @@ tsr_status tsr__join_filter(tsr__join *j) {
   uint64_t *dh[2][64];
   uint64_t *own = NULL, *filters = NULL, *h = NULL, *bits = NULL, *ref = NULL, *cnt = NULL;
   uint64_t *place = NULL;
-  int64_t *picked = NULL; /* per right chunk and rank: the rows sent */
+  int64_t *picked = NULL; /* per own right chunk and other rank, in turn: the rows sent */
   uint8_t *valid = NULL, *keep = NULL;
   int *cols = NULL, ncols = 0;
   char *send = NULL;
@@ -206,7 +206,11 @@ tsr_status tsr__join_filter(tsr__join *j) {
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)rf->ncols + 1, sizeof *cols, (void **)&cols));
   ncols = tsr__join_shipped_cols(j, 1, rf, cols);
   TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)rs->total + 1, (void **)&keep));
-  TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)(nr * P) + 1, sizeof *picked, (void **)&picked));
+  int64_t npicks = 0, turn = 0; /* (own chunks with rows) x (P - 1) */
+  for (int64_t c = 0; c < nr; c++)
+    npicks += rs->rows[c] > 0 ? P - 1 : 0;
+  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)npicks + 1, sizeof *picked, "pieces",
+                                         (void **)&picked));
   const uint64_t *mine = filters + (size_t)me * words;
   size_t used = 0, cap = 0;
   for (int64_t c = 0; c < nr; c++) {
@@ -243,7 +247,7 @@ tsr_status tsr__join_filter(tsr__join *j) {
           n += passes(fp, bc[i]);
         }
       kept = true;
-      picked[c * P + p] = n;
+      picked[turn++] = n;
       used += (size_t)n;
       if (n == 0)
         continue;
@@ -284,9 +288,10 @@ tsr_status tsr__join_filter(tsr__join *j) {
     TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)total + 8, (void **)&send));
   }
   used = 0;
+  turn = 0;
   for (int64_t c = 0; c < nr; c++)
-    for (int p = 0; p < P; p++) {
-      const int64_t n = p == me ? 0 : picked[c * P + p];
+    for (int p = 0; p < P && rs->rows[c] > 0; p++) {
+      const int64_t n = p == me ? 0 : picked[turn++];
       if (n == 0)
         continue;
       piece_hdr ph = {c, n};
