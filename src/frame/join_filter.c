@@ -275,7 +275,7 @@ tsr_status tsr__join_filter(tsr__join *j) {
       j->shuffle = true;
       tsr__join_last.filtered = false;
       tsr__join_last.declined = true;
-      if (getenv("TESSERA_JOIN_TRACE") != NULL && *getenv("TESSERA_JOIN_TRACE") == '1')
+      if (tsr__join_tracing())
         fprintf(stderr,
                 "tessera join trace: rank %d: a filtered broadcast would send %.0f bytes, the "
                 "shuffle about %.0f: shuffle\n",
@@ -342,7 +342,7 @@ tsr_status tsr__join_filter(tsr__join *j) {
   tsr__join_last.sent = sent;
   tsr__join_last.least = least;
   tsr__join_last.rows_sent = rows_sent;
-  if (getenv("TESSERA_JOIN_TRACE") != NULL && *getenv("TESSERA_JOIN_TRACE") == '1')
+  if (tsr__join_tracing())
     fprintf(stderr,
             "tessera join trace: rank %d: filtered broadcast join (%s filter of %llu bytes), "
             "sent %llu right rows in %llu bytes; seconds: filters %.3f, pieces %.3f, "

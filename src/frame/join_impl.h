@@ -25,6 +25,8 @@
 #ifndef TSR_FRAME_JOIN_IMPL_H
 #define TSR_FRAME_JOIN_IMPL_H
 
+#include <stdlib.h>
+
 #include "sort_impl.h"
 
 #define TSR__JOIN_NONE UINT64_MAX /* a row reference to no row (null columns) */
@@ -297,6 +299,11 @@ int tsr__join_filter_mode(void);
  * TESSERA_JOIN_TRACE=1): its strategy; the bytes the shuffle sent to other
  * ranks and the least it could (the shipped columns' values and string
  * bytes of the rows whose bucket another rank owns); the bytes sent back. */
+/* Whether TESSERA_JOIN_TRACE=1: the distributed joins print their steps. */
+static inline bool tsr__join_tracing(void) {
+  const char *v = getenv("TESSERA_JOIN_TRACE");
+  return v != NULL && *v == '1';
+}
 typedef struct tsr__join_diag {
   bool shuffle;
   uint64_t sent, least, returned;

@@ -1083,7 +1083,7 @@ tsr_status tsr__join_shuffle(tsr__join *j) {
   tsr__join_last.sent = sent;
   tsr__join_last.least = least;
   tsr__join_last.returned = returned;
-  if (getenv("TESSERA_JOIN_TRACE") != NULL && *getenv("TESSERA_JOIN_TRACE") == '1')
+  if (tsr__join_tracing())
     fprintf(stderr,
             "tessera join trace: rank %d: shuffle join, sent %llu bytes (least %llu), "
             "returned %llu bytes; seconds: route and pack %.3f, shuffle %.3f, bucket join %.3f, "

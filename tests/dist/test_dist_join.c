@@ -106,6 +106,17 @@ static void sides_free(sides *s) {
   }
 }
 
+/* Both sides' frames again from their references, in chunks of chunk_rows
+ * rows (after a test changed the references' keys, say). */
+static void sides_rechunk(sides *s, int64_t chunk_rows) {
+  for (int k = 0; k < 2; k++) {
+    tsr_frame_destroy(&s->d[k]);
+    tsr_frame_destroy(&s->l[k]);
+    to_frame(dist_ctx, &s->ref[k], chunk_rows, 0, &s->d[k]);
+    to_frame(local_ctx, &s->ref[k], chunk_rows, 0, &s->l[k]);
+  }
+}
+
 /* ---- comparing ---------------------------------------------------------------------------- */
 
 static void same_on_every_rank(uint64_t v) {
@@ -838,11 +849,9 @@ static void test_dist_join__filter_or_shuffle(void **state) {
       int64_t *key = (int64_t *)s.ref[k].cols[0].values;
       for (int64_t r = 0; r < s.ref[k].n; r++)
         key[r] = r % 1000;
-      tsr_frame_destroy(&s.d[k]);
-      tsr_frame_destroy(&s.l[k]);
-      to_frame(dist_ctx, &s.ref[k], 1000, 0, &s.d[k]);
-      to_frame(local_ctx, &s.ref[k], 1000, 0, &s.l[k]);
     }
+    if (spread == 1)
+      sides_rechunk(&s, 1000);
     uint64_t moved[2], filter_bytes = 0;
     for (int mode = 0; mode < 2; mode++) { /* never filtered; the default */
       tsr__join_set_filter(mode == 0 ? 0 : -1);
@@ -874,12 +883,7 @@ static void test_dist_join__filter_or_shuffle(void **state) {
    * over a quarter of the shuffle: it runs without them. */
   sides s;
   unique_sides(&s, 2, 8, 1, 0, 243);
-  for (int k = 0; k < 2; k++) { /* in chunks of 2 rows: the estimate sees 4 x the rows */
-    tsr_frame_destroy(&s.d[k]);
-    tsr_frame_destroy(&s.l[k]);
-    to_frame(dist_ctx, &s.ref[k], 2, 0, &s.d[k]);
-    to_frame(local_ctx, &s.ref[k], 2, 0, &s.l[k]);
-  }
+  sides_rechunk(&s, 2); /* in chunks of 2 rows: the estimate sees 4 x the rows */
   check_join(&s, TSR_JOIN_INNER, 1);
   assert_true(tsr__join_last.shuffle);
   assert_false(tsr__join_last.declined);
