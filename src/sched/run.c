@@ -351,7 +351,8 @@ tsr_status tsr_taskgraph_run_ex(tsr_taskgraph *g, const tsr_run_options *opts) {
     status = run_init(&run, g, opts);
   /* Under MPI every rank gets here and agrees on its set-up (a rank that
    * failed to set up makes every rank fail) before any chunk moves. */
-  status = tsr__xfer_start(&run, g->ctx, status);
+  if (!g->local)
+    status = tsr__xfer_start(&run, g->ctx, status);
   if (status != TSR_OK) {
     free_chunks(g, run.bufs);
     run_free(&run);

@@ -70,6 +70,9 @@ struct tsr_taskgraph {
   uint64_t *node_hash;
   const char **node_op;
   uint32_t n_nodes, cap_nodes;
+  /* Under MPI: every task runs on every rank, on what that rank holds, with
+   * no rank reading another's output (tsr__taskgraph_set_local). */
+  bool local;
 
   /* Built by tsr__taskgraph_finalize(). */
   bool finalized;
@@ -86,6 +89,13 @@ struct tsr_taskgraph {
   tsr_run_stats stats;
   tsr_kernel_stats *kernel_stats;
 };
+
+/* Makes g a graph of this rank's own work: under MPI each rank runs every
+ * task on what it holds, and the run neither moves chunks nor talks to
+ * the other ranks (no check that they built the same graph, no agreement
+ * on a failure: the caller agrees on its status before its next collective
+ * step).  Owners set on its tasks are ignored. */
+static inline void tsr__taskgraph_set_local(tsr_taskgraph *g) { g->local = true; }
 
 /* Frees the last run's kept outputs (the graph then has none). */
 void tsr__taskgraph_free_outputs(tsr_taskgraph *g);

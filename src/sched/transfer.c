@@ -120,6 +120,11 @@ tsr_status tsr__xfer_init(tsr__run *run) {
   const tsr_taskgraph *g = run->g;
   uint32_t n = g->n_tasks;
   TSR_TRY(tsr_calloc(ctx, n + 1, sizeof *run->role, (void **)&run->role));
+  if (g->local) { /* every task here, nothing sent (tsr__taskgraph_set_local) */
+    for (uint32_t t = 0; t < n; t++)
+      run->role[t] = tsr__task_culled(g, t) ? TSR__ROLE_SKIP : TSR__ROLE_RUN;
+    return TSR_OK;
+  }
   tsr__dist *d = tsr__dist_get(ctx);
   if (d == NULL)
     return TSR_EMPI;

@@ -22,6 +22,7 @@
 #include <tessera/mpi.h>
 #include <tessera/query.h>
 
+#include "sched/taskgraph_impl.h" /* tsr__taskgraph_set_local */
 #include "test_util.h"
 
 static tsr_ctx *dist_ctx, *local_ctx;
@@ -704,6 +705,57 @@ static void test_dist__column_expressions_match_one_rank(void **state) {
   free(x);
 }
 
+/* ---- a graph of each rank's own work (tsr__taskgraph_set_local) --------------- */
+
+static tsr_status count_or_fail(const tsr_kernel_call *call) {
+  int fail_on = *(const int *)call->params;
+  __atomic_add_fetch((int *)call->user, 1, __ATOMIC_RELAXED);
+  if (fail_on == rank)
+    return tsr_error_set(TSR_EINVAL, "task %u fails on rank %d", call->task, rank);
+  return TSR_OK;
+}
+
+/* Runs a local graph of n tasks on this rank alone; fail_on: the rank whose
+ * tasks fail (-1: none).  *ran: the tasks that ran. */
+static tsr_status run_local(int n, int fail_on, int *ran, tsr_run_stats *stats) {
+  tsr_taskgraph *g = NULL;
+  uint32_t k, id;
+  *ran = 0;
+  assert_ok(tsr_taskgraph_create(dist_ctx, &g));
+  tsr__taskgraph_set_local(g);
+  assert_ok(tsr_taskgraph_add_kernel(g, "count", count_or_fail, ran, &k));
+  for (int i = 0; i < n; i++)
+    assert_ok(tsr_taskgraph_add_task(g, k, NULL, 0, &fail_on, sizeof fail_on, 0, &id));
+  tsr_status st = tsr_taskgraph_run(g);
+  *stats = *tsr_taskgraph_stats(g);
+  tsr_taskgraph_destroy(&g);
+  return st;
+}
+
+/* A local graph runs every task on each rank and says nothing to the other
+ * ranks: rank 0 runs one while the others wait in a barrier (a run that
+ * agreed with them would hang), and a failure stays the failing rank's (the
+ * caller agrees on it, as the frame layer's joins and group-by do). */
+static void test_dist__local_graph_runs_alone(void **state) {
+  (void)state;
+  int ran;
+  tsr_run_stats st;
+  if (rank == 0) {
+    assert_ok(run_local(7, -1, &ran, &st));
+    assert_int_equal(ran, 7);
+    assert_int_equal(st.bytes_sent, 0);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  tsr_status got = run_local(5, nranks - 1, &ran, &st);
+  assert_int_equal(got, rank == nranks - 1 ? TSR_EINVAL : TSR_OK);
+  if (rank == nranks - 1)
+    assert_non_null(strstr(tsr_last_error(), "fails on rank"));
+  else
+    assert_int_equal(ran, 5);
+  assert_int_equal(tsr_ctx_agree(dist_ctx, got), TSR_EINVAL); /* the caller's agreement */
+  assert_computes_again();
+}
+
 int main(int argc, char **argv) {
   if (tsr_ctx_create(&dist_ctx) != TSR_OK || tsr_ctx_create(&local_ctx) != TSR_OK)
     return 1;
@@ -733,6 +785,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_dist__ranks_with_different_graphs_fail_cleanly),
       cmocka_unit_test(test_dist__ranks_with_different_arguments_fail_cleanly),
       cmocka_unit_test(test_dist__column_expressions_match_one_rank),
+      cmocka_unit_test(test_dist__local_graph_runs_alone),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   tsr_memory_stats m;
