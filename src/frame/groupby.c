@@ -606,32 +606,26 @@ typedef struct merge_task {
   int64_t index; /* chunk or partition */
 } merge_task;
 
-/* Runs fn over tasks 0..n-1 in parallel. */
+/* Runs fn over tasks 0..n-1 in parallel.  Under MPI every rank merges
+ * what it holds, with no word to the others (tsr__taskgraph_set_local): a
+ * failure here meets their next collective, which agrees first. */
 static tsr_status run_tasks(gb_job *job, gb_merged *m, const char *name, tsr_kernel_fn kernel,
                             int64_t n) {
   tsr_ctx *ctx = job->ctx;
   tsr_taskgraph *g = NULL;
   uint32_t *ids = NULL, k;
-  bool ran = false;
   tsr_status st = TSR_OK;
   TSR__TRY_GOTO(st, tsr_taskgraph_create(ctx, &g));
+  tsr__taskgraph_set_local(g);
   TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)n + 1, sizeof *ids, "tasks", (void **)&ids));
   TSR__TRY_GOTO(st, tsr_taskgraph_add_kernel(g, name, kernel, NULL, &k));
   for (int64_t i = 0; i < n; i++) {
     merge_task t = {job, m, i};
     TSR__TRY_GOTO(st, tsr_taskgraph_add_task(g, k, NULL, 0, &t, sizeof t, 0, &ids[i]));
-    if (job->dist) /* every rank merges what it holds */
-      TSR__TRY_GOTO(st, tsr_taskgraph_set_owner(g, ids[i], TSR_OWNER_ALL));
   }
   TSR__TRY_GOTO(st, tsr_taskgraph_cull(g, ids, (uint32_t)n));
-  ran = true;
   TSR__TRY_GOTO(st, tsr_taskgraph_run(g));
 fail:
-  if (st != TSR_OK && job->dist) {
-    if (!ran) /* meets the other ranks' run, which agrees first */
-      st = tsr_ctx_agree(ctx, st);
-    job->agreed = true;
-  }
   tsr_free(ctx, ids);
   tsr_taskgraph_destroy(&g);
   return st;

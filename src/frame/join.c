@@ -19,6 +19,7 @@
 #include <tessera/dist.h>
 
 #include "join_impl.h"
+#include "sched/taskgraph_impl.h" /* tsr__taskgraph_set_local */
 
 /* ---- running tasks ----------------------------------------------------------------------- */
 
@@ -26,26 +27,19 @@ tsr_status tsr__join_run(tsr__join *j, tsr_status prior, const char *name, tsr_k
                          int64_t ntasks) {
   tsr_taskgraph *g = NULL;
   tsr_status status = prior;
-  bool agreed = false;
   if (status != TSR_OK)
     goto fail;
   TSR__TRY_GOTO(status, tsr_taskgraph_create(j->ctx, &g));
+  tsr__taskgraph_set_local(g); /* each rank's own work: nothing is sent or agreed */
   uint32_t k;
   TSR__TRY_GOTO(status, tsr_taskgraph_add_kernel(g, name, fn, NULL, &k));
   for (int64_t i = 0; i < ntasks; i++) {
     tsr__jtask t = {j, i};
     uint32_t id;
     TSR__TRY_GOTO(status, tsr_taskgraph_add_task(g, k, NULL, 0, &t, sizeof t, 0, &id));
-    if (j->dist) /* every rank runs every task, on what it holds */
-      TSR__TRY_GOTO(status, tsr_taskgraph_set_owner(g, id, TSR_OWNER_ALL));
   }
-  agreed = true; /* the run agrees on its own failures */
-  if (j->dist)
-    TSR__TRY_GOTO(status, tsr_ctx_agree(j->ctx, TSR_OK));
   TSR__TRY_GOTO(status, tsr_taskgraph_run(g));
 fail:
-  if (j->dist && !agreed) /* as the other ranks, which agree before their run */
-    status = tsr_ctx_agree(j->ctx, status);
   tsr_taskgraph_destroy(&g);
   return status;
 }
@@ -616,6 +610,17 @@ fail:
 
 /* A step of a join: its status, agreed between ranks under MPI. */
 #define STEP(expr) TSR__AGREED_GOTO(status, ctx, expr)
+/* A step of this rank's own work, which says nothing to the other ranks:
+ * skipped once a step here failed.  AGREED() then makes that failure every
+ * rank's before the next step that talks (one agreement for the run of
+ * local steps, not one each: each is a point where every rank waits for
+ * the slowest). */
+#define LOCAL(expr)       \
+  do {                    \
+    if (status == TSR_OK) \
+      status = (expr);    \
+  } while (0)
+#define AGREED() TSR__AGREED_GOTO(status, ctx, status)
 
 static tsr_status check_rows(const tsr__join *j) {
   for (int s = 0; s < 2; s++)
@@ -711,8 +716,9 @@ tsr_status tsr__join_memory(tsr_frame *left, tsr_frame *right, tsr_join_kind kin
   j.dist = tsr_ctx_nranks(ctx) > 1;
   layout L = {NULL, NULL};
   tsr_status status;
-  /* Under MPI every step's status is agreed before the next (STEP), and the
-   * steps that talk between ranks agree before they do. */
+  /* Under MPI every step's status is agreed before the next step that
+   * talks (STEP; AGREED after a run of LOCAL steps), and the steps that talk
+   * between ranks agree before they do. */
   STEP(tsr_calloc(ctx, (size_t)nkeys, sizeof *j.keys, (void **)&j.keys));
   for (int k = 0; k < nkeys; k++) {
     const char *rn = right_on ? right_on[k] : left_on[k];
@@ -736,16 +742,20 @@ tsr_status tsr__join_memory(tsr_frame *left, tsr_frame *right, tsr_join_kind kin
     STEP(probe_arrays(&j));
     STEP(tsr__join_shuffle(&j));
   } else {
-    STEP(tsr__join_keys_prepare(&j));
-    STEP(tsr__join_keys_encode(&j));
-    tsr__join_filter_drop(&j);
-    STEP(tsr__join_build(&j));
-    STEP(probe_arrays(&j));
-    STEP(tsr__join_probe(&j));
+    LOCAL(tsr__join_keys_prepare(&j));
+    LOCAL(tsr__join_keys_encode(&j));
+    if (status == TSR_OK)
+      tsr__join_filter_drop(&j);
+    LOCAL(tsr__join_build(&j));
+    LOCAL(probe_arrays(&j));
+    LOCAL(tsr__join_probe(&j));
+    AGREED();
   }
   STEP(tsr__join_dist_share(&j));
   STEP(output(&j, &L, out));
 fail:
+  if (status != TSR_OK) /* under MPI: the ranks whose output was made, when another's failed */
+    tsr_frame_destroy(out);
   layout_free(ctx, &L, j.ncols);
   join_free(&j);
   return status;
@@ -816,17 +826,20 @@ tsr_status tsr_frame_join_asof(tsr_frame *left, tsr_frame *right, const char *le
     STEP(probe_arrays(&j));
     STEP(tsr__join_shuffle(&j));
   } else {
-    STEP(tsr__join_keys_prepare(&j));
-    STEP(tsr__join_keys_encode(&j));
+    LOCAL(tsr__join_keys_prepare(&j));
+    LOCAL(tsr__join_keys_encode(&j));
     if (j.nkeys > 0)
-      STEP(tsr__join_build(&j));
-    STEP(tsr__join_asof_prepare(&j));
-    STEP(probe_arrays(&j));
-    STEP(tsr__join_asof_probe(&j));
+      LOCAL(tsr__join_build(&j));
+    LOCAL(tsr__join_asof_prepare(&j));
+    LOCAL(probe_arrays(&j));
+    LOCAL(tsr__join_asof_probe(&j));
+    AGREED();
   }
   STEP(tsr__join_dist_share(&j));
   STEP(output(&j, &L, out));
 fail:
+  if (status != TSR_OK) /* under MPI: the ranks whose output was made, when another's failed */
+    tsr_frame_destroy(out);
   layout_free(ctx, &L, j.ncols);
   join_free(&j);
   return status;

@@ -144,9 +144,11 @@ static inline tsr__jtask tsr__jtask_of(const tsr_kernel_call *call) {
   return t;
 }
 /* Runs ntasks tasks of fn (params tsr__jtask, no inputs, no output) now,
- * after `prior` (this rank's status so far: under MPI it is agreed first,
- * and every rank runs every task: a kernel's work for a left chunk another
- * rank owns is empty, as that chunk has no rows here). */
+ * unless `prior` (this rank's status so far) failed.  Under MPI every rank
+ * runs every task on what it holds (a kernel's work for a left chunk
+ * another rank owns is empty: that chunk has no rows here), with no word
+ * to the other ranks (tsr__taskgraph_set_local): the caller agrees on the
+ * status returned before its next collective step. */
 tsr_status tsr__join_run(tsr__join *j, tsr_status prior, const char *name, tsr_kernel_fn fn,
                          int64_t ntasks);
 

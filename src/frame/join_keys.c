@@ -319,7 +319,7 @@ tsr_status tsr__join_keys_encode(tsr__join *j) {
     if (status == TSR_OK)
       status = tsr__alloc_array(j->ctx, (size_t)total + 1, 1, "join keys", (void **)&j->ok[side]);
   }
-  /* Under MPI a failure here is agreed there, before the others' run. */
+  /* (A failure here is returned as is: the caller agrees on it under MPI.) */
   return tsr__join_run(j, status, "frame_join_keys", encode_kernel,
                        j->side[0]->nchunks + j->side[1]->nchunks);
 }

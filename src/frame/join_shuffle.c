@@ -556,8 +556,9 @@ fail:
   status = tsr_ctx_agree(ctx, status == TSR_OK ? tsr__join_keys_prepare(b) : status);
   if (status != TSR_OK)
     return status;
-  TSR_TRY(tsr__join_keys_encode(b));
-  status = b->nkeys > 0 || !b->asof ? tsr__join_build(b) : TSR_OK;
+  status = tsr__join_keys_encode(b); /* (its run and the probe's: this rank's work alone) */
+  if (status == TSR_OK && (b->nkeys > 0 || !b->asof))
+    status = tsr__join_build(b);
   if (status == TSR_OK && b->asof)
     status = tsr__join_asof_prepare(b);
   const int64_t nl = b->side[0]->nchunks;
@@ -572,7 +573,7 @@ fail:
   if (status == TSR_OK && (j->kind == TSR_JOIN_RIGHT || j->kind == TSR_JOIN_FULL))
     status = tsr_calloc(ctx, (size_t)b->side[1]->total + 1, 1, (void **)&b->matched);
   TSR_TRY(tsr_ctx_agree(ctx, status));
-  return b->asof ? tsr__join_asof_probe(b) : tsr__join_probe(b);
+  return tsr_ctx_agree(ctx, b->asof ? tsr__join_asof_probe(b) : tsr__join_probe(b));
 }
 
 /* ---- assembling the one-rank pairs --------------------------------------------------------- */
