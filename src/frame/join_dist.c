@@ -451,8 +451,8 @@ tsr_status tsr__join_dist_output(tsr__join *j, const tsr__expr *node, int64_t no
   TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)mine + 64, (void **)&dd->send));
   agreed = true; /* on what failed before the gather, then on the gather (a run of its own work) */
   TSR__TRY_GOTO(status, tsr_ctx_agree(ctx, TSR_OK));
-  TSR__TRY_GOTO(status, tsr_ctx_agree(
-                            ctx, tsr__join_run(j, TSR_OK, "frame_join_gather", gather_kernel, nout)));
+  TSR__TRY_GOTO(status, tsr_ctx_agree(ctx, tsr__join_run(j, TSR_OK, "frame_join_gather",
+                                                         gather_kernel, nout)));
   m->buf = dd->send; /* the result's now */
   m->off = dd->off;
   dd->send = NULL;
