@@ -297,15 +297,15 @@ tsr_status tsr__join_filter(tsr__join *j);
 void tsr__join_filter_drop(tsr__join *j);
 void tsr__join_set_filter(int mode);
 int tsr__join_filter_mode(void);
-/* What the last distributed join on this process moved (for the tests and
- * TESSERA_JOIN_TRACE=1): its strategy; the bytes the shuffle sent to other
- * ranks and the least it could (the shipped columns' values and string
- * bytes of the rows whose bucket another rank owns); the bytes sent back. */
 /* Whether TESSERA_JOIN_TRACE=1: the distributed joins print their steps. */
 static inline bool tsr__join_tracing(void) {
   const char *v = getenv("TESSERA_JOIN_TRACE");
   return v != NULL && *v == '1';
 }
+/* What the last distributed join on this process moved (for the tests and
+ * TESSERA_JOIN_TRACE=1): its strategy; the bytes the shuffle sent to other
+ * ranks and the least it could (the shipped columns' values and string
+ * bytes of the rows whose bucket another rank owns); the bytes sent back. */
 typedef struct tsr__join_diag {
   bool shuffle;
   uint64_t sent, least, returned;
