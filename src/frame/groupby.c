@@ -32,7 +32,7 @@
 #include "dist/dist.h"
 #include "groupby_impl.h"
 #include "groupby_spill.h"
-#include "sched/taskgraph_impl.h" /* where input chunks are made */
+#include "sched/taskgraph_impl.h" /* where input chunks are made; local runs */
 
 static const char fn[] = "tsr_frame_groupby";
 /* The rows of a result chunk (settable for tests: a result of several
@@ -600,36 +600,14 @@ static void merged_free(tsr_ctx *ctx, const gb_job *job, gb_merged *m) {
   memset(m, 0, sizeof *m);
 }
 
-typedef struct merge_task {
+/* What a merge task works on: tasks are partitions or chunks by index,
+ * run by tsr__taskgraph_run_local (under MPI every rank merges what it
+ * holds, with no word to the others: a failure here meets their next
+ * collective, which agrees first). */
+typedef struct merge_arg {
   gb_job *job;
   gb_merged *m;
-  int64_t index; /* chunk or partition */
-} merge_task;
-
-/* Runs fn over tasks 0..n-1 in parallel.  Under MPI every rank merges
- * what it holds, with no word to the others (tsr__taskgraph_set_local): a
- * failure here meets their next collective, which agrees first. */
-static tsr_status run_tasks(gb_job *job, gb_merged *m, const char *name, tsr_kernel_fn kernel,
-                            int64_t n) {
-  tsr_ctx *ctx = job->ctx;
-  tsr_taskgraph *g = NULL;
-  uint32_t *ids = NULL, k;
-  tsr_status st = TSR_OK;
-  TSR__TRY_GOTO(st, tsr_taskgraph_create(ctx, &g));
-  tsr__taskgraph_set_local(g);
-  TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)n + 1, sizeof *ids, "tasks", (void **)&ids));
-  TSR__TRY_GOTO(st, tsr_taskgraph_add_kernel(g, name, kernel, NULL, &k));
-  for (int64_t i = 0; i < n; i++) {
-    merge_task t = {job, m, i};
-    TSR__TRY_GOTO(st, tsr_taskgraph_add_task(g, k, NULL, 0, &t, sizeof t, 0, &ids[i]));
-  }
-  TSR__TRY_GOTO(st, tsr_taskgraph_cull(g, ids, (uint32_t)n));
-  TSR__TRY_GOTO(st, tsr_taskgraph_run(g));
-fail:
-  tsr_free(ctx, ids);
-  tsr_taskgraph_destroy(&g);
-  return st;
-}
+} merge_arg;
 
 /* Entries [s, s + n) of key column c read as a column (bits: room for the
  * validity of n rows, used when c has nulls). */
@@ -666,10 +644,10 @@ static int64_t slice_of(const gb_job *job, const gb_merged *m, int64_t c, int64_
 
 /* Groups partition `index`'s entries, in chunk order, by their keys. */
 static tsr_status group_kernel(const tsr_kernel_call *call) {
-  merge_task t;
-  memcpy(&t, call->params, sizeof t);
-  gb_job *job = t.job;
-  gb_merged *m = t.m;
+  tsr__local_task t = tsr__local_task_of(call);
+  const merge_arg *arg = t.arg;
+  gb_job *job = arg->job;
+  gb_merged *m = arg->m;
   tsr_ctx *ctx = job->ctx;
   gb_mpart *mp = &m->parts[t.index];
   int64_t nc = job->nchunks, p = t.index, n = 0, most = 0, s;
@@ -756,10 +734,10 @@ fail:
 
 /* Merges partition `index`'s partial states, chunk by chunk in chunk order. */
 static tsr_status combine_kernel(const tsr_kernel_call *call) {
-  merge_task t;
-  memcpy(&t, call->params, sizeof t);
-  gb_job *job = t.job;
-  gb_merged *m = t.m;
+  tsr__local_task t = tsr__local_task_of(call);
+  const merge_arg *arg = t.arg;
+  gb_job *job = arg->job;
+  gb_merged *m = arg->m;
   tsr_ctx *ctx = job->ctx;
   const gb_mpart *mp = &m->parts[t.index];
   int64_t nc = job->nchunks, p = t.index, most = 0, s;
@@ -870,11 +848,13 @@ static tsr_status merge(gb_job *job, gb_merged *m) {
   int64_t total = m->total = m->off[nc];
   TSR__CHECK_GOTO(st, total < INT32_MAX, TSR_ENOTSUP,
                   "%s: %lld groups over all chunks (at most 2^31 - 1)", fn, (long long)total);
-  /* After a shuffle the ranks hold different buckets: they all partition
-   * by bucket, so that their merge graphs match. */
+  /* After a shuffle the partitions are the buckets, so that a part kept
+   * here skips the other ranks' buckets (slice_of). */
   m->nparts = job->nkeys > 0 && (total >= PART_MIN_ENTRIES || job->shuffled) ? NBUCKETS : 1;
   TSR__TRY_GOTO(st, tsr_calloc(ctx, (size_t)m->nparts, sizeof *m->parts, (void **)&m->parts));
-  TSR__TRY_GOTO(st, run_tasks(job, m, "frame_groupby_group", group_kernel, m->nparts));
+  merge_arg arg = {job, m};
+  TSR__TRY_GOTO(
+      st, tsr__taskgraph_run_local(ctx, "frame_groupby_group", group_kernel, &arg, m->nparts));
   int64_t ng = 0;
   for (int p = 0; p < m->nparts; p++) {
     m->parts[p].base = ng;
@@ -910,7 +890,8 @@ static tsr_status merge(gb_job *job, gb_merged *m) {
     if (job->kept_own) /* my parts' groups of other ranks: their rows skipped (TSR__HOL_SKIP) */
       memset(m->gid, 0xff, (size_t)total * sizeof *m->gid);
   }
-  TSR__TRY_GOTO(st, run_tasks(job, m, "frame_groupby_combine", combine_kernel, m->nparts));
+  TSR__TRY_GOTO(
+      st, tsr__taskgraph_run_local(ctx, "frame_groupby_combine", combine_kernel, &arg, m->nparts));
 fail:
   return st;
 }
@@ -1623,8 +1604,6 @@ static tsr_status scatter_kernel(const tsr_kernel_call *call) {
 static tsr_status piece_kernel(const tsr_kernel_call *call) {
   hol_task t;
   memcpy(&t, call->params, sizeof t);
-  if (t.index >= tsr__hol_npieces(t.job->aggs[t.agg].hol)) /* padding, see run_holistic */
-    return TSR_OK;
   return tsr__hol_piece(t.job->aggs[t.agg].hol, t.index);
 }
 
@@ -1636,7 +1615,10 @@ void tsr__groupby_holistic_marks(uint64_t *begin, uint64_t *end) {
 }
 
 /* Scatters every chunk's rows by global group id, then computes every
- * piece, as parallel tasks; then hands out the results. */
+ * piece, as parallel tasks; then hands out the results.  Under MPI every
+ * rank does this for the groups it holds, with no word to the others
+ * (tsr__taskgraph_set_local): a failure here meets their next collective,
+ * which agrees first. */
 static tsr_status run_holistic(gb_job *job, const gb_merged *m) {
   tsr_ctx *ctx = job->ctx;
   tsr_memory_stats ms;
@@ -1648,31 +1630,17 @@ static tsr_status run_holistic(gb_job *job, const gb_merged *m) {
   tsr_taskgraph *g = NULL;
   uint32_t *scat = NULL, *wanted = NULL;
   size_t nwanted = 0, cap = 0;
-  bool ran = false;
   tsr_status st = TSR_OK;
-  uint64_t np = 1, lo, hi; /* pieces an aggregate (the same for all: ngroups decides) */
-  for (int a = 0; a < job->naggs && st == TSR_OK; a++)
+  int64_t np = 1; /* pieces an aggregate (the same for all: ngroups decides) */
+  for (int a = 0; a < job->naggs; a++)
     if (job->aggs[a].holistic) {
-      st = tsr__hol_create(ctx, &job->aggs[a].spec, nc, m->ngroups, &job->aggs[a].hol);
-      if (st == TSR_OK)
-        np = (uint64_t)tsr__hol_npieces(job->aggs[a].hol);
+      TSR__TRY_GOTO(st,
+                    tsr__hol_create(ctx, &job->aggs[a].spec, nc, m->ngroups, &job->aggs[a].hol));
+      np = tsr__hol_npieces(job->aggs[a].hol);
     }
-  if (job->dist) {
-    /* After a shuffle the ranks hold different groups, so may have
-     * different piece counts: every rank adds the most any has (the extra
-     * ones do nothing), so that their graphs match. */
-    ran = true; /* (the status is agreed here) */
-    st = tsr_ctx_agree(ctx, st);
-    if (st == TSR_OK)
-      st = tsr__dist_minmax_u64(tsr__dist_get(ctx), np, &lo, &hi);
-    if (st != TSR_OK) {
-      job->agreed = true;
-      goto fail;
-    }
-    np = hi;
-  }
   cap = (size_t)np * (size_t)job->nhol;
   TSR__TRY_GOTO(st, tsr_taskgraph_create(ctx, &g));
+  tsr__taskgraph_set_local(g); /* every rank holds every part's values */
   TSR__TRY_GOTO(st, tsr__alloc_array(ctx, (size_t)nc + 1, sizeof *scat, "tasks", (void **)&scat));
   TSR__TRY_GOTO(st, tsr__alloc_array(ctx, cap + 1, sizeof *wanted, "tasks", (void **)&wanted));
   uint32_t ks, kp;
@@ -1685,24 +1653,15 @@ static tsr_status run_holistic(gb_job *job, const gb_merged *m) {
     for (int64_t c = 0; c < nc; c++) {
       hol_task t = {job, a, c};
       TSR__TRY_GOTO(st, tsr_taskgraph_add_task(g, ks, NULL, 0, &t, sizeof t, 0, &scat[c]));
-      if (job->dist) /* every rank holds every part's values */
-        TSR__TRY_GOTO(st, tsr_taskgraph_set_owner(g, scat[c], TSR_OWNER_ALL));
     }
-    for (int64_t pc = 0; pc < (int64_t)np; pc++) {
+    for (int64_t pc = 0; pc < np; pc++) {
       hol_task t = {job, a, pc};
       TSR__TRY_GOTO(st, tsr_taskgraph_add_task(g, kp, scat, (uint32_t)nc, &t, sizeof t, 0,
                                                &wanted[nwanted++]));
-      if (job->dist)
-        TSR__TRY_GOTO(st, tsr_taskgraph_set_owner(g, wanted[nwanted - 1], TSR_OWNER_ALL));
     }
   }
   TSR__TRY_GOTO(st, tsr_taskgraph_cull(g, wanted, (uint32_t)nwanted));
-  ran = true;
-  st = tsr_taskgraph_run(g);
-  if (st != TSR_OK) {
-    job->agreed = job->dist;
-    goto fail;
-  }
+  TSR__TRY_GOTO(st, tsr_taskgraph_run(g));
   for (int a = 0; a < job->naggs; a++) {
     gb_agg *ag = &job->aggs[a];
     if (!ag->holistic)
@@ -1715,10 +1674,6 @@ static tsr_status run_holistic(gb_job *job, const gb_merged *m) {
   if (tsr_ctx_memory_stats(ctx, &ms) == TSR_OK)
     holistic_marks[1] = ms.allocations;
 fail:
-  if (st != TSR_OK && !ran && job->dist) { /* meets the other ranks' run */
-    st = tsr_ctx_agree(ctx, st);
-    job->agreed = true;
-  }
   tsr_free(ctx, scat);
   tsr_free(ctx, wanted);
   tsr_taskgraph_destroy(&g);

@@ -19,30 +19,6 @@
 #include <tessera/dist.h>
 
 #include "join_impl.h"
-#include "sched/taskgraph_impl.h" /* tsr__taskgraph_set_local */
-
-/* ---- running tasks ----------------------------------------------------------------------- */
-
-tsr_status tsr__join_run(tsr__join *j, tsr_status prior, const char *name, tsr_kernel_fn fn,
-                         int64_t ntasks) {
-  tsr_taskgraph *g = NULL;
-  tsr_status status = prior;
-  if (status != TSR_OK)
-    goto fail;
-  TSR__TRY_GOTO(status, tsr_taskgraph_create(j->ctx, &g));
-  tsr__taskgraph_set_local(g); /* each rank's own work: nothing is sent or agreed */
-  uint32_t k;
-  TSR__TRY_GOTO(status, tsr_taskgraph_add_kernel(g, name, fn, NULL, &k));
-  for (int64_t i = 0; i < ntasks; i++) {
-    tsr__jtask t = {j, i};
-    uint32_t id;
-    TSR__TRY_GOTO(status, tsr_taskgraph_add_task(g, k, NULL, 0, &t, sizeof t, 0, &id));
-  }
-  TSR__TRY_GOTO(status, tsr_taskgraph_run(g));
-fail:
-  tsr_taskgraph_destroy(&g);
-  return status;
-}
 
 /* ---- gathering -------------------------------------------------------------------------- */
 

@@ -27,6 +27,7 @@
 
 #include <stdlib.h>
 
+#include "sched/taskgraph_impl.h" /* tsr__taskgraph_run_local */
 #include "sort_impl.h"
 
 #define TSR__JOIN_NONE UINT64_MAX /* a row reference to no row (null columns) */
@@ -139,18 +140,19 @@ typedef struct tsr__jtask {
   int64_t i;
 } tsr__jtask;
 static inline tsr__jtask tsr__jtask_of(const tsr_kernel_call *call) {
-  tsr__jtask t;
-  memcpy(&t, call->params, sizeof t);
-  return t;
+  tsr__local_task t = tsr__local_task_of(call);
+  return (tsr__jtask){t.arg, t.index};
 }
 /* Runs ntasks tasks of fn (params tsr__jtask, no inputs, no output) now,
  * unless `prior` (this rank's status so far) failed.  Under MPI every rank
  * runs every task on what it holds (a kernel's work for a left chunk
  * another rank owns is empty: that chunk has no rows here), with no word
- * to the other ranks (tsr__taskgraph_set_local): the caller agrees on the
+ * to the other ranks (tsr__taskgraph_run_local): the caller agrees on the
  * status returned before its next collective step. */
-tsr_status tsr__join_run(tsr__join *j, tsr_status prior, const char *name, tsr_kernel_fn fn,
-                         int64_t ntasks);
+static inline tsr_status tsr__join_run(tsr__join *j, tsr_status prior, const char *name,
+                                       tsr_kernel_fn fn, int64_t ntasks) {
+  return prior != TSR_OK ? prior : tsr__taskgraph_run_local(j->ctx, name, fn, j, ntasks);
+}
 
 /* A hash of n bytes. */
 uint64_t tsr__join_hash_bytes(const char *p, size_t n);

@@ -412,3 +412,21 @@ int32_t tsr__taskgraph_placed_on(const tsr_taskgraph *g, uint32_t t) {
   }
   return all ? TSR_OWNER_ALL : 0;
 }
+
+tsr_status tsr__taskgraph_run_local(tsr_ctx *ctx, const char *name, tsr_kernel_fn fn, void *arg,
+                                    int64_t n) {
+  tsr_taskgraph *g = NULL;
+  tsr_status status = TSR_OK;
+  TSR__TRY_GOTO(status, tsr_taskgraph_create(ctx, &g));
+  tsr__taskgraph_set_local(g);
+  uint32_t k, id;
+  TSR__TRY_GOTO(status, tsr_taskgraph_add_kernel(g, name, fn, NULL, &k));
+  for (int64_t i = 0; i < n; i++) {
+    tsr__local_task t = {arg, i};
+    TSR__TRY_GOTO(status, tsr_taskgraph_add_task(g, k, NULL, 0, &t, sizeof t, 0, &id));
+  }
+  TSR__TRY_GOTO(status, tsr_taskgraph_run(g));
+fail:
+  tsr_taskgraph_destroy(&g);
+  return status;
+}

@@ -12,6 +12,7 @@
 #define TSR_TASKGRAPH_IMPL_H
 
 #include <stdatomic.h>
+#include <string.h>
 
 #include <tessera/exec.h>
 
@@ -96,6 +97,25 @@ struct tsr_taskgraph {
  * on a failure: the caller agrees on its status before its next collective
  * step).  Owners set on its tasks are ignored. */
 static inline void tsr__taskgraph_set_local(tsr_taskgraph *g) { g->local = true; }
+
+/* A task's params in tsr__taskgraph_run_local: the caller's argument and
+ * the task's number. */
+typedef struct tsr__local_task {
+  void *arg;
+  int64_t index;
+} tsr__local_task;
+static inline tsr__local_task tsr__local_task_of(const tsr_kernel_call *call) {
+  tsr__local_task t;
+  memcpy(&t, call->params, sizeof t);
+  return t;
+}
+
+/* Runs tasks 0..n-1 of fn (params tsr__local_task {arg, i}; no inputs, no
+ * output) now, in parallel, as a local graph: under MPI each rank runs
+ * every task on what it holds, with no word to the other ranks, and the
+ * caller agrees on the status before its next collective step. */
+tsr_status tsr__taskgraph_run_local(tsr_ctx *ctx, const char *name, tsr_kernel_fn fn, void *arg,
+                                    int64_t n);
 
 /* Frees the last run's kept outputs (the graph then has none). */
 void tsr__taskgraph_free_outputs(tsr_taskgraph *g);
