@@ -291,14 +291,9 @@ static bool has_rank_prefix(const char *m) {
   return m[0] == ':' && m[1] == ' ';
 }
 
-tsr_status tsr__dist_agree(tsr__dist *d, tsr_status status) {
-  if (d == NULL || !d->distributed)
-    return status;
-  int mine = status != TSR_OK ? d->rank : d->size, lowest = d->size;
-  TSR_TRY(tsr__dist_mpi_check(MPI_Allreduce(&mine, &lowest, 1, MPI_INT, MPI_MIN, d->comm),
-                              "MPI_Allreduce"));
-  if (lowest == d->size)
-    return TSR_OK;
+/* The verdict of a failed agreement: rank `lowest`'s status and message,
+ * "rank R: " prefixed, set as every rank's last error. */
+static tsr_status verdict_of(tsr__dist *d, int lowest, tsr_status status) {
   struct {
     int status;
     char message[AGREE_MESSAGE_BYTES];
@@ -318,16 +313,42 @@ tsr_status tsr__dist_agree(tsr__dist *d, tsr_status status) {
   return tsr_error_set((tsr_status)verdict.status, "%s", verdict.message);
 }
 
-tsr_status tsr__dist_minmax_u64(tsr__dist *d, uint64_t value, uint64_t *min, uint64_t *max) {
-  *min = *max = value;
-  if (!d->distributed)
-    return TSR_OK;
-  uint64_t both[2] = {~value, value}, out[2];
-  TSR_TRY(tsr__dist_mpi_check(MPI_Allreduce(both, out, 2, MPI_UINT64_T, MPI_MAX, d->comm),
+tsr_status tsr__dist_agree(tsr__dist *d, tsr_status status) {
+  return tsr__dist_agree_minmax(d, status, NULL, 0, NULL, NULL);
+}
+
+tsr_status tsr__dist_agree_minmax(tsr__dist *d, tsr_status status, const uint64_t *values, int n,
+                                  uint64_t *min, uint64_t *max) {
+  for (int i = 0; i < n; i++)
+    min[i] = max[i] = values[i];
+  if (d == NULL || !d->distributed)
+    return status;
+  /* One MPI_MAX: the lowest failing rank as ~rank (size: none), each
+   * value's minimum as ~value.  Always the whole buffer, whatever n: a
+   * failed rank's plain agreement meets another rank's agreement with
+   * values (the ranks' calls must match). */
+  enum { WORDS = 1 + 2 * TSR__DIST_MINMAX_MAX };
+  uint64_t in[WORDS], out[WORDS];
+  memset(in, 0, sizeof in);
+  in[0] = ~(uint64_t)(status != TSR_OK ? d->rank : d->size);
+  for (int i = 0; i < n; i++) {
+    in[1 + 2 * i] = ~values[i];
+    in[2 + 2 * i] = values[i];
+  }
+  TSR_TRY(tsr__dist_mpi_check(MPI_Allreduce(in, out, WORDS, MPI_UINT64_T, MPI_MAX, d->comm),
                               "MPI_Allreduce"));
-  *min = ~out[0];
-  *max = out[1];
+  const int lowest = (int)~out[0];
+  if (lowest != d->size)
+    return verdict_of(d, lowest, status);
+  for (int i = 0; i < n; i++) {
+    min[i] = ~out[1 + 2 * i];
+    max[i] = out[2 + 2 * i];
+  }
   return TSR_OK;
+}
+
+tsr_status tsr__dist_minmax_u64(tsr__dist *d, uint64_t value, uint64_t *min, uint64_t *max) {
+  return tsr__dist_agree_minmax(d, TSR_OK, &value, 1, min, max);
 }
 
 tsr_status tsr__dist_sum_u64(tsr__dist *d, uint64_t value, uint64_t *sum) {

@@ -43,6 +43,16 @@ int tsr__dist_chunk_owner(tsr_ctx *ctx, int64_t c, int64_t n);
  * of the lowest failing rank, with that rank's message prefixed "rank R: "
  * set as its own last error.  TSR_OK everywhere when no rank failed. */
 tsr_status tsr__dist_agree(tsr__dist *d, tsr_status status);
+/* Collective, one MPI_Allreduce: tsr__dist_agree's verdict on status and,
+ * when every rank passed TSR_OK, min[i] and max[i] of values[i] over the
+ * ranks, for i < n <= TSR__DIST_MINMAX_MAX (the agreement and the
+ * minima and maxima a step needs, in one round trip).  tsr__dist_agree is
+ * this with n = 0, and the call is the same whatever n: an agreement meets
+ * any other (a rank that failed alone agrees where the others' next
+ * collective step agrees, with values or without). */
+#define TSR__DIST_MINMAX_MAX 2
+tsr_status tsr__dist_agree_minmax(tsr__dist *d, tsr_status status, const uint64_t *values, int n,
+                                  uint64_t *min, uint64_t *max);
 /* Collective: the minimum and maximum of `value` over the ranks. */
 tsr_status tsr__dist_minmax_u64(tsr__dist *d, uint64_t value, uint64_t *min, uint64_t *max);
 /* Collective: the sum of `value` over the ranks. */

@@ -2158,7 +2158,7 @@ static tsr_status distribute(gb_job *job, bool *shuffled) {
   tsr__dist *d = tsr__dist_get(ctx);
   int P = tsr__dist_size(d), me = tsr__dist_rank(d);
   int64_t nc = job->nchunks;
-  uint64_t *cnt = NULL, *off = NULL, *rcnt = NULL, lo, hi, most = 0, min_bytes = 0;
+  uint64_t *cnt = NULL, *off = NULL, *rcnt = NULL, most = 0, min_bytes = 0;
   unsigned char *send = NULL, *recv = NULL;
   tsr__colread *hin = NULL;
   hol_rows *hr = NULL;
@@ -2166,14 +2166,14 @@ static tsr_status distribute(gb_job *job, bool *shuffled) {
   for (int64_t c = 0; c < nc; c++)
     if (part_owner(job, c) == me && (uint64_t)job->parts[c].n > most)
       most = (uint64_t)job->parts[c].n;
-  TSR__TRY_GOTO(st, tsr__dist_minmax_u64(d, most, &lo, &hi));
+  /* The largest part and the dictionaries' hash over the ranks. */
+  uint64_t mine[2] = {most, dict_hash(job)}, lo[2], hi[2];
+  TSR__TRY_GOTO(st, tsr__dist_agree_minmax(d, TSR_OK, mine, 2, lo, hi));
   /* Holistic aggregates' values always go by bucket (without keys: all to
    * rank 0), however few the groups: they are most of the bytes. */
-  bool shuffle = job->nhol > 0 || (job->nkeys > 0 && hi > (uint64_t)gather_max);
+  bool shuffle = job->nhol > 0 || (job->nkeys > 0 && hi[0] > (uint64_t)gather_max);
   *shuffled = shuffle;
-  uint64_t dlo, dhi;
-  TSR__TRY_GOTO(st, tsr__dist_minmax_u64(d, dict_hash(job), &dlo, &dhi));
-  TSR__CHECK_GOTO(st, dlo == dhi, TSR_EINVAL,
+  TSR__CHECK_GOTO(st, lo[1] == hi[1], TSR_EINVAL,
                   "%s: the dictionary columns' dictionaries differ between the ranks (every rank "
                   "must build the same frame)",
                   fn);

@@ -150,7 +150,7 @@ tsr_status tsr__join_filter(tsr__join *j) {
   /* One integer key: the range of the left's keys, over every rank. */
   bool range = j->nkeys == 1 && int_key(ls->f->cols[j->keys[0].col[0]].type.id) &&
                int_key(rs->f->cols[j->keys[0].col[1]].type.id);
-  uint64_t lo = UINT64_MAX, hi = 0, span = 0, unused;
+  uint64_t lo = UINT64_MAX, hi = 0, span = 0;
   for (int64_t c = 0; c < ls->nchunks && range; c++) {
     key_ints(j, 0, c, h, valid);
     for (int64_t i = 0; i < ls->rows[c]; i++)
@@ -160,13 +160,12 @@ tsr_status tsr__join_filter(tsr__join *j) {
       }
   }
   if (range) {
+    uint64_t both[2] = {lo, hi}, lows[2], highs[2];
     talked = true;
-    status = tsr_ctx_agree(ctx, status);
-    if (status != TSR_OK)
-      goto fail;
-    TSR__TRY_GOTO(status, tsr__dist_minmax_u64(d, lo, &lo, &unused));
-    TSR__TRY_GOTO(status, tsr__dist_minmax_u64(d, hi, &unused, &hi));
+    TSR__TRY_GOTO(status, tsr__dist_agree_minmax(d, status, both, 2, lows, highs));
     talked = false;
+    lo = lows[0];
+    hi = highs[1];
     span = lo <= hi ? hi - lo + 1 : 0; /* 0: no left keys (hi - lo + 1 wraps to 0 too) */
     range = lo > hi || (span > 0 && span <= (uint64_t)RANGE_MAX && span <= 4 * j->filter_bits);
   }

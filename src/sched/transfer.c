@@ -334,17 +334,16 @@ tsr_status tsr__xfer_start(tsr__run *run, tsr_ctx *ctx, tsr_status status) {
   tsr__dist *d = tsr__dist_get(ctx);
   if (d == NULL || tsr__dist_size(d) == 1)
     return status;
-  uint64_t lo, hi, h = 0;
+  uint64_t lo, hi, h = 0, both = 0;
   if (status == TSR_OK)
     status = graph_hash(run, &h);
-  status = tsr__dist_agree(d, status);
-  if (status != TSR_OK)
-    return status;
+  if (status == TSR_OK) /* (a failed set-up may have no graph) */
+    both = (h ^ run->g->param_hash) * 0x100000001b3ull;
+  /* One collective agrees on the status and compares the graphs; on a
+   * mismatch, more say what differs: their shapes, or only their
+   * parameters. */
+  TSR_TRY(tsr__dist_agree_minmax(d, status, &both, 1, &lo, &hi));
   tsr__xfer *x = run->xfer;
-  /* One collective when the ranks agree; on a mismatch, more to say what
-   * differs: the graphs' shapes, or only their parameters. */
-  uint64_t both = (h ^ run->g->param_hash) * 0x100000001b3ull;
-  TSR_TRY(tsr__dist_minmax_u64(d, both, &lo, &hi));
   if (lo != hi) {
     TSR_TRY(tsr__dist_minmax_u64(d, h, &lo, &hi));
     TSR_CHECK(lo == hi, TSR_EINVAL,

@@ -22,6 +22,7 @@
 #include <tessera/mpi.h>
 #include <tessera/query.h>
 
+#include "dist/dist.h"            /* tsr__dist_agree_minmax */
 #include "sched/taskgraph_impl.h" /* tsr__taskgraph_set_local */
 #include "test_util.h"
 
@@ -756,6 +757,42 @@ static void test_dist__local_graph_runs_alone(void **state) {
   assert_computes_again();
 }
 
+/* One collective agrees on a status and gives each value's minimum and
+ * maximum over the ranks; when a rank failed, every rank returns the
+ * lowest failing rank's status and message, and the values stay its own;
+ * a plain agreement meets one with values. */
+static void test_dist__agree_minmax(void **state) {
+  (void)state;
+  tsr__dist *d = tsr__dist_get(dist_ctx);
+  const uint64_t r = (uint64_t)rank, P = (uint64_t)nranks;
+  uint64_t v[2] = {10 + r, UINT64_MAX - r}, lo[2], hi[2];
+  assert_ok(tsr__dist_agree_minmax(d, TSR_OK, v, 2, lo, hi));
+  assert_int_equal(lo[0], 10);
+  assert_int_equal(hi[0], 10 + P - 1);
+  assert_true(lo[1] == UINT64_MAX - (P - 1) && hi[1] == UINT64_MAX);
+  /* Every rank but rank 0 fails (one rank: rank 0 fails alone). */
+  const int first = nranks > 1 ? 1 : 0;
+  tsr_status mine = TSR_OK;
+  if (rank >= first)
+    mine = tsr_error_set(TSR_EINVAL, "bad value %d on this rank", rank);
+  assert_int_equal(tsr__dist_agree_minmax(d, mine, v, 2, lo, hi), TSR_EINVAL);
+  char needle[64];
+  snprintf(needle, sizeof needle, "bad value %d on this rank", first);
+  assert_agreed_message(needle, first);
+  for (int i = 0; i < 2; i++)
+    assert_true(lo[i] == v[i] && hi[i] == v[i]);
+  /* A rank that failed alone agrees plainly where the others agree with
+   * values (a frame step's failure meeting the next graph run's set-up). */
+  tsr_status got;
+  if (rank == nranks - 1)
+    got = tsr__dist_agree(d, tsr_error_set(TSR_ENOMEM, "out of room on the last rank"));
+  else
+    got = tsr__dist_agree_minmax(d, TSR_OK, v, 2, lo, hi);
+  assert_int_equal(got, TSR_ENOMEM);
+  assert_agreed_message("out of room on the last rank", nranks - 1);
+  assert_computes_again();
+}
+
 int main(int argc, char **argv) {
   if (tsr_ctx_create(&dist_ctx) != TSR_OK || tsr_ctx_create(&local_ctx) != TSR_OK)
     return 1;
@@ -786,6 +823,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_dist__ranks_with_different_arguments_fail_cleanly),
       cmocka_unit_test(test_dist__column_expressions_match_one_rank),
       cmocka_unit_test(test_dist__local_graph_runs_alone),
+      cmocka_unit_test(test_dist__agree_minmax),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   tsr_memory_stats m;
