@@ -124,7 +124,7 @@ tsr_status tsr__join_filter(tsr__join *j) {
   while ((UINT64_C(1) << lg) < j->filter_bits)
     lg++;
   uint64_t *dh[2][64];
-  uint64_t *own = NULL, *filters = NULL, *h = NULL, *bits = NULL, *ref = NULL, *cnt = NULL;
+  uint64_t *own = NULL, *filters = NULL, *h = NULL, *ref = NULL, *cnt = NULL;
   uint64_t *place = NULL;
   int64_t *picked = NULL; /* per own right chunk and other rank, in turn: the rows sent */
   uint8_t *valid = NULL, *keep = NULL;
@@ -183,11 +183,6 @@ tsr_status tsr__join_filter(tsr__join *j) {
       if (place[i] != UINT64_MAX)
         own[place[i] >> 6] |= UINT64_C(1) << (place[i] & 63);
   }
-  /* Each own right row's place. */
-  TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)rs->total + 1, sizeof *bits, "key places",
-                                         (void **)&bits));
-  for (int64_t c = 0; c < nr; c++)
-    places(j, 1, c, range, lo, span, lg, dh[1], h, valid, bits + rs->row_start[c]);
   TSR__TRY_GOTO(status, tsr_calloc(ctx, 4 * (size_t)P + 1, sizeof *cnt, (void **)&cnt));
   uint64_t *scount = cnt, *soff = cnt + P, *rcount = cnt + 2 * P, *at = cnt + 3 * P;
   for (int p = 0; p < P; p++)
@@ -199,9 +194,10 @@ tsr_status tsr__join_filter(tsr__join *j) {
   TSR__TRY_GOTO(status, tsr__dist_allgatherv(d, own, words * 8, filters, rcount));
   talked = false;
   t[1] = tsr__now();
-  /* The pieces: one pass over each own right chunk's places for each other
-   * rank picks the rows its filter marks (their refs kept for the packing);
-   * the first such pass also marks the rows my own filter passes (keep). */
+  /* The pieces: each own right chunk's rows' places, then one pass over
+   * them for each other rank picks the rows its filter marks (their refs
+   * kept for the packing); the first such pass also marks the rows my own
+   * filter passes (keep). */
   TSR__TRY_GOTO(status, tsr_calloc(ctx, (size_t)rf->ncols + 1, sizeof *cols, (void **)&cols));
   ncols = tsr__join_shipped_cols(j, 1, rf, cols);
   TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)rs->total + 1, (void **)&keep));
@@ -213,7 +209,8 @@ tsr_status tsr__join_filter(tsr__join *j) {
   const uint64_t *mine = filters + (size_t)me * words;
   size_t used = 0, cap = 0;
   for (int64_t c = 0; c < nr; c++) {
-    const uint64_t *bc = bits + rs->row_start[c];
+    const uint64_t *bc = place;
+    places(j, 1, c, range, lo, span, lg, dh[1], h, valid, place);
     uint8_t *kc = keep + rs->row_start[c];
     const int64_t rows = rs->rows[c];
     bool kept = false;
@@ -362,7 +359,6 @@ done:
   tsr_free(ctx, filters);
   tsr_free(ctx, h);
   tsr_free(ctx, place);
-  tsr_free(ctx, bits);
   tsr_free(ctx, valid);
   tsr_free(ctx, keep);
   tsr_free(ctx, picked);

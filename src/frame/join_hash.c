@@ -222,15 +222,24 @@ static int64_t str_bytes(const tsr__sorter *s, int col, const uint64_t *ref, int
   return sum;
 }
 
+bool tsr__join_long_strings(const tsr__sorter *s, int col) {
+  if (s->f->cols[col].type.id != TSR_COL_STRING)
+    return false;
+  for (int64_t c = 0; c < s->nchunks; c++)
+    if (s->cr[c * s->f->ncols + col].data_bytes > 0)
+      return true;
+  return false;
+}
+
 tsr_status tsr__join_str_bytes(tsr__join *j, int64_t c, int64_t cnt, const uint32_t *lr,
                                const uint64_t *rr) {
-  bool any_str = false;
+  bool any_long = false; /* (a string column without long strings takes 0 bytes) */
   for (int oc = 0; oc < j->ncols; oc++) {
     int sd = j->src_side[oc] == 1 ? 1 : 0;
     int col = j->src_side[oc] == 2 ? j->keys[j->src_col[oc]].col[0] : j->src_col[oc];
-    any_str |= j->side[sd]->f->cols[col].type.id == TSR_COL_STRING;
+    any_long |= tsr__join_long_strings(j->side[sd], col);
   }
-  if (!any_str)
+  if (!any_long)
     return TSR_OK;
   uint64_t *lref;
   TSR_TRY(tsr_kernel_alloc(j->ctx, (size_t)cnt * sizeof *lref + 8, (void **)&lref));
@@ -239,7 +248,7 @@ tsr_status tsr__join_str_bytes(tsr__join *j, int64_t c, int64_t cnt, const uint3
   for (int oc = 0; oc < j->ncols; oc++) {
     int sd = j->src_side[oc] == 1 ? 1 : 0;
     int col = j->src_side[oc] == 2 ? j->keys[j->src_col[oc]].col[0] : j->src_col[oc];
-    if (j->side[sd]->f->cols[col].type.id != TSR_COL_STRING)
+    if (!tsr__join_long_strings(j->side[sd], col))
       continue;
     j->str_bytes[c * j->ncols + oc] = str_bytes(j->side[sd], col, sd == 0 ? lref : rr, cnt);
   }

@@ -180,6 +180,9 @@ void tsr__join_set_parted(int64_t min_span, int64_t slice_span);
  * chunk), right refs rr (NULL: none). */
 tsr_status tsr__join_str_bytes(tsr__join *j, int64_t c, int64_t cnt, const uint32_t *lr,
                                const uint64_t *rr);
+/* Whether column col of side s holds long strings' bytes (a string column
+ * whose chunks' views are all inline takes no bytes beyond its views). */
+bool tsr__join_long_strings(const tsr__sorter *s, int col);
 
 /* join_asof.c: the as-of join's `on` values of both sides and the right
  * rows sorted by (group, on, row); then its probe (a task per left chunk)

@@ -329,14 +329,14 @@ uint64_t tsr__join_wire_bytes(const tsr__sorter *s, int col, const uint64_t *ref
                               uint64_t *least) {
   const tsr_type t = s->f->cols[col].type;
   const size_t w = tsr_type_width(t);
-  const bool str = t.id == TSR_COL_STRING, maybe = any_nulls(s, col);
+  const bool longs = tsr__join_long_strings(s, col), maybe = any_nulls(s, col);
   uint64_t data = 0;
   bool nulls = false;
-  for (int64_t k = 0; k < n && (str || maybe); k++) {
+  for (int64_t k = 0; k < n && (longs || maybe); k++) {
     const tsr__colread *r = ref_cr(s, col, ref[k]);
     bool v = ref_valid(r, ref[k]);
     nulls |= !v;
-    if (v && str) {
+    if (v && longs) {
       uint32_t len = ((const tsr_string_view *)r->values)[ref[k] & 0xffffffffu].length;
       data += len > 12 ? len : 0;
     }

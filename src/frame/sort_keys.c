@@ -38,6 +38,7 @@ void tsr__sort_colread(const tsr__colref *ref, const void *buf, size_t bytes, ts
     out->values = buf;
     out->validity = NULL;
     out->data = NULL;
+    out->data_bytes = 0;
     return;
   }
   tsr__colread_of(buf, ref->slot, out);
