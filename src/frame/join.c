@@ -504,7 +504,11 @@ static tsr_status output(tsr__join *j, layout *L, tsr_frame **out) {
   tsr__expr *node = NULL;
   tsr_frame *lazy = NULL;
   uint64_t *un = NULL;
-  bool agreed = false;
+  /* Shuffle right and full joins share the unmatched rows' sizes: a rank's
+   * failure before that meets its first agreement.  Everything else here is
+   * this rank's own work, its status agreed by the caller (STEP). */
+  const bool share = j->shuffle && nr > 0;
+  bool shared = false;
   tsr_status status;
   TSR__TRY_GOTO(status, tsr__alloc_array(ctx, (size_t)nout + 1, sizeof *counts, "row counts",
                                          (void **)&counts));
@@ -543,10 +547,9 @@ static tsr_status output(tsr__join *j, layout *L, tsr_frame **out) {
     tsr_free(ctx, un);
     un = NULL;
   }
-  if (j->shuffle && nr > 0) { /* each right chunk's unmatched rows are its owner's */
-    agreed = true;            /* (it agrees first) */
+  if (share) {     /* each right chunk's unmatched rows are its owner's */
+    shared = true; /* (it agrees first) */
     TSR__TRY_GOTO(status, tsr__join_dist_share_right(j, nl, nr, nc, counts, data_cap));
-    agreed = false;
   }
   TSR__TRY_GOTO(status, tsr__rows_create(ctx, nout, counts, counts, &rows));
   outnode *p;
@@ -555,10 +558,7 @@ static tsr_status output(tsr__join *j, layout *L, tsr_frame **out) {
   TSR__TRY_GOTO(status,
                 tsr__fnode_create(ctx, &op_out, rows, (uint32_t)nc, types, data_cap, 0, NULL, p,
                                   &node));
-  if (j->dist) {
-    /* Each rank gathers the chunks it owns; all are all-gathered. */
-    agreed = true;
-    TSR__TRY_GOTO(status, tsr_ctx_agree(ctx, TSR_OK));
+  if (j->dist) { /* each rank gathers the chunks it owns and holds them */
     TSR__TRY_GOTO(status, tsr__join_dist_output(j, node, nout, counts, data_cap, nc, L->cols, out));
     goto fail;
   }
@@ -570,7 +570,7 @@ static tsr_status output(tsr__join *j, layout *L, tsr_frame **out) {
   TSR__TRY_GOTO(status, tsr__frame_make(ctx, nc, L->cols, rows, &lazy));
   TSR__TRY_GOTO(status, tsr_frame_persist(lazy, NULL, out));
 fail:
-  if (j->dist && !agreed) /* as the other ranks, before their gather */
+  if (share && !shared) /* as the other ranks, before they share */
     status = tsr_ctx_agree(ctx, status);
   for (int o = 0; o < nc && L->cols != NULL; o++)
     L->cols[o].node = NULL;

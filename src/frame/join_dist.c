@@ -424,7 +424,6 @@ tsr_status tsr__join_dist_output(tsr__join *j, const tsr__expr *node, int64_t no
   tsr__expr *result = NULL;
   tsr__col *rc = NULL;
   tsr_type *types = NULL;
-  bool agreed = false;
   tsr_status status;
   TSR__TRY_GOTO(status, tsr_calloc(ctx, 1, sizeof *j->dd, (void **)&j->dd));
   tsr__jdist *dd = j->dd;
@@ -449,10 +448,7 @@ tsr_status tsr__join_dist_output(tsr__join *j, const tsr__expr *node, int64_t no
     }
   }
   TSR__TRY_GOTO(status, tsr_alloc(ctx, (size_t)mine + 64, (void **)&dd->send));
-  agreed = true; /* on what failed before the gather, then on the gather (a run of its own work) */
-  TSR__TRY_GOTO(status, tsr_ctx_agree(ctx, TSR_OK));
-  TSR__TRY_GOTO(status, tsr_ctx_agree(ctx, tsr__join_run(j, TSR_OK, "frame_join_gather",
-                                                         gather_kernel, nout)));
+  TSR__TRY_GOTO(status, tsr__join_run(j, TSR_OK, "frame_join_gather", gather_kernel, nout));
   m->buf = dd->send; /* the result's now */
   m->off = dd->off;
   dd->send = NULL;
@@ -478,8 +474,6 @@ tsr_status tsr__join_dist_output(tsr__join *j, const tsr__expr *node, int64_t no
   }
   TSR__TRY_GOTO(status, tsr__frame_make(ctx, ncols, rc, r, out));
 fail:
-  if (!agreed)
-    status = tsr_ctx_agree(ctx, status);
   if (m != NULL) {
     if (j->dd != NULL)
       j->dd->bytes = NULL;

@@ -213,9 +213,10 @@ tsr_status tsr__join_dist_share(tsr__join *j);
  * owner alone knows. */
 tsr_status tsr__join_dist_share_right(tsr__join *j, int64_t nl, int64_t nr, int nc, int64_t *counts,
                                       int64_t *data_cap);
-/* Collective: the output node's nout chunks (rows[c] rows each), each
- * gathered by its owner and all-gathered, as a frame over memory with the
- * layout's names, types and dictionaries (borrowed). */
+/* The output node's nout chunks (rows[c] rows each), each gathered and
+ * held by its owner, as a frame over memory with the layout's names, types
+ * and dictionaries (borrowed).  This rank's own work: no collective, the
+ * caller agrees on the status. */
 tsr_status tsr__join_dist_output(tsr__join *j, const tsr__expr *node, int64_t nout,
                                  const int64_t *rows, const int64_t *data_cap, int ncols,
                                  const tsr__col *cols, tsr_frame **out);

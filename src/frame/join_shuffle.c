@@ -552,11 +552,12 @@ static tsr_status bucket_join(tsr__join *j, tsr_frame *const *f, const int64_t *
 fail:
   tsr_free(ctx, cols[0]);
   tsr_free(ctx, cols[1]);
-  /* Each step below runs on every rank, its status agreed before the next. */
-  status = tsr_ctx_agree(ctx, status == TSR_OK ? tsr__join_keys_prepare(b) : status);
-  if (status != TSR_OK)
-    return status;
-  status = tsr__join_keys_encode(b); /* (its run and the probe's: this rank's work alone) */
+  /* Each step below is this rank's own work (its runs are local), skipped
+   * once one failed; one agreement after them makes a failure every rank's. */
+  if (status == TSR_OK)
+    status = tsr__join_keys_prepare(b);
+  if (status == TSR_OK)
+    status = tsr__join_keys_encode(b);
   if (status == TSR_OK && (b->nkeys > 0 || !b->asof))
     status = tsr__join_build(b);
   if (status == TSR_OK && b->asof)
@@ -572,8 +573,9 @@ fail:
     status = tsr_calloc(ctx, 1, sizeof *b->str_bytes, (void **)&b->str_bytes);
   if (status == TSR_OK && (j->kind == TSR_JOIN_RIGHT || j->kind == TSR_JOIN_FULL))
     status = tsr_calloc(ctx, (size_t)b->side[1]->total + 1, 1, (void **)&b->matched);
-  TSR_TRY(tsr_ctx_agree(ctx, status));
-  return tsr_ctx_agree(ctx, b->asof ? tsr__join_asof_probe(b) : tsr__join_probe(b));
+  if (status == TSR_OK)
+    status = b->asof ? tsr__join_asof_probe(b) : tsr__join_probe(b);
+  return tsr_ctx_agree(ctx, status);
 }
 
 /* ---- assembling the one-rank pairs --------------------------------------------------------- */
